@@ -1,0 +1,15 @@
+//! Opsdeck's domain: types and rules with no IO.
+//!
+//! Architecture invariant: nothing in this crate touches the network, the file system or a
+//! database. Time arrives through [`clock::Clock`], randomness only through [`secret`].
+
+pub mod audit;
+pub mod catalogue;
+pub mod clock;
+pub mod error;
+pub mod role;
+pub mod secret;
+pub mod user;
+pub mod validate;
+
+pub use error::{Error, Result};

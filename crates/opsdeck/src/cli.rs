@@ -1,0 +1,437 @@
+//! Command-line interface. Administration commands work on the database directly; everyday
+//! commands are API clients of a running server, like kubectl.
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::output::{self, Format};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use opsdeck_core::audit::Actor;
+use opsdeck_core::clock::{Clock, SystemClock};
+use opsdeck_core::role::Role;
+use opsdeck_core::{secret, user};
+use opsdeck_store::user::{NewUser, UserPatch};
+use opsdeck_store::{ConnectOptions, Db};
+use serde_json::{Value, json};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "opsdeck", version, about = "IT operations in one binary: catalogue, monitoring, incidents, on-call.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug)]
+pub struct Global {
+    /// TOML configuration file (default: ./opsdeck.toml when present).
+    #[arg(long, global = true, env = "OPSDECK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and other state.
+    #[arg(long, global = true, env = "OPSDECK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB (default: SQLite in the data directory).
+    #[arg(long, global = true, env = "OPSDECK_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to serve HTTP on.
+    #[arg(long, global = true, env = "OPSDECK_LISTEN")]
+    pub listen: Option<String>,
+    /// Mark session cookies Secure (when served over HTTPS).
+    #[arg(long, global = true, env = "OPSDECK_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Log filter, e.g. info or opsdeck=debug.
+    #[arg(long, global = true, env = "OPSDECK_LOG")]
+    pub log: Option<String>,
+    /// Server URL for client commands.
+    #[arg(long, global = true, env = "OPSDECK_SERVER")]
+    pub server: Option<String>,
+    /// API token for client commands.
+    #[arg(long, global = true, env = "OPSDECK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Fill an empty database with a demo organisation and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts (works on the database directly).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage API tokens (works on the database directly).
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Work with the service catalogue (API client: --server, --token).
+    #[command(subcommand)]
+    Service(ServiceCmd),
+    /// Write a consistent copy of the SQLite database while the server runs.
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create an account; the password is read from standard input with --password-stdin.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Change an account's role.
+    SetRole {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Set a new password (read from standard input).
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Create a token and print it (once) on the last line.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// Cap the token below the user's role.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// List tokens (all users, or one with --user).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Revoke a token by id.
+    Revoke { id: uuid::Uuid },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServiceCmd {
+    /// List services.
+    List {
+        /// Search text.
+        #[arg(long)]
+        q: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Create a service.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Owning team id.
+        #[arg(long)]
+        team_id: Option<uuid::Uuid>,
+        #[arg(long)]
+        tier: Option<i16>,
+        /// Comma-separated tags.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        #[arg(long)]
+        runbook_url: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show one service by id or slug.
+    Show {
+        service: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
+    match cmd {
+        Command::Serve { demo } => crate::demo::serve(cfg, demo).await,
+        Command::Migrate => {
+            let db = open_db(&cfg).await?;
+            println!("database is up to date ({})", describe(&cfg));
+            db.close().await;
+            Ok(())
+        }
+        Command::User(c) => user_cmd(c, &cfg).await,
+        Command::Token(c) => token_cmd(c, &cfg).await,
+        Command::Service(c) => service_cmd(c, &cfg).await,
+        Command::Backup { to } => backup(&cfg, &to).await,
+        Command::Version => {
+            println!("opsdeck {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
+
+/// Opens and migrates the configured database, creating the data directory for SQLite.
+pub async fn open_db(cfg: &Config) -> Result<Db> {
+    if cfg.is_sqlite() && cfg.database_url.contains(&*cfg.data_dir.to_string_lossy()) {
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
+    }
+    let db = Db::connect(&ConnectOptions::new(&cfg.database_url)).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+pub fn describe(cfg: &Config) -> String {
+    if cfg.is_sqlite() {
+        cfg.database_url.clone()
+    } else {
+        // Never print a password that may be in the URL.
+        let rest = cfg.database_url.split_once('@').map(|(_, r)| r).unwrap_or("");
+        format!("postgres://…@{rest}")
+    }
+}
+
+fn read_password_stdin() -> Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
+    let pw = s.lines().next().unwrap_or("").to_owned();
+    user::password(&pw).map_err(|e| anyhow!("{e}"))?;
+    Ok(pw)
+}
+
+fn cli_actor() -> Actor {
+    Actor::system("cli")
+}
+
+async fn user_cmd(c: UserCmd, cfg: &Config) -> Result<()> {
+    let db = open_db(cfg).await?;
+    let now = SystemClock.now();
+    match c {
+        UserCmd::Add { username, role, display_name, email, password_stdin } => {
+            if !password_stdin {
+                bail!("pass --password-stdin and write the password on standard input (so it stays out of shell history)");
+            }
+            let role: Role = role.parse()?;
+            let username = user::username(&username)?;
+            let password = read_password_stdin()?;
+            let hash = secret::hash_password(&password)?;
+            let display_name = display_name.unwrap_or_else(|| username.clone());
+            let email = user::email(email.as_deref())?;
+            let u = db
+                .create_user(&cli_actor(), now, NewUser { username, display_name, email, role, password_hash: hash })
+                .await?;
+            println!("created user {} with role {}", u.username, u.role);
+        }
+        UserCmd::List { output } => {
+            let page = db.list_users(None, None, Some(500)).await?;
+            match output {
+                Format::Json => output::json(&json!({ "items": page.items }))?,
+                Format::Table => output::table(
+                    &["username", "name", "role", "status"],
+                    &page
+                        .items
+                        .iter()
+                        .map(|u| {
+                            vec![u.username.clone(), u.display_name.clone(), u.role.to_string(), if u.disabled { "disabled" } else { "active" }.into()]
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            }
+        }
+        UserCmd::SetRole { username, role } => {
+            let role: Role = role.parse()?;
+            let u = db.find_user_by_username(&username).await?;
+            let u = db.update_user(&cli_actor(), now, u.id, UserPatch { role: Some(role), ..Default::default() }).await?;
+            println!("{} is now {}", u.username, u.role);
+        }
+        UserCmd::ResetPassword { username } => {
+            let u = db.find_user_by_username(&username).await?;
+            let password = read_password_stdin()?;
+            db.set_password(&cli_actor(), now, u.id, &secret::hash_password(&password)?, None).await?;
+            println!("password of {} changed; their sessions were signed out", u.username);
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn token_cmd(c: TokenCmd, cfg: &Config) -> Result<()> {
+    let db = open_db(cfg).await?;
+    let now = SystemClock.now();
+    match c {
+        TokenCmd::Create { user: username, name, role } => {
+            let owner = db.find_user_by_username(&username).await.with_context(|| format!("no user named {username:?}"))?;
+            let role = role.map(|r| r.parse::<Role>()).transpose()?;
+            if let Some(r) = role
+                && r > owner.role
+            {
+                bail!("--role {r} is above {}'s role ({})", owner.username, owner.role);
+            }
+            let name = opsdeck_core::validate::name("name", &name)?;
+            let token = secret::generate(secret::TOKEN_PREFIX);
+            let t = db
+                .create_token(&cli_actor(), now, owner.id, &name, &secret::digest(&token), &secret::token_hint(&token), role)
+                .await?;
+            eprintln!("created token {:?} ({}) for {}; it is shown once:", t.name, t.id, owner.username);
+            println!("{token}");
+        }
+        TokenCmd::List { user, output } => {
+            let uid = match user {
+                Some(u) => Some(db.find_user_by_username(&u).await?.id),
+                None => None,
+            };
+            let tokens = db.list_tokens(uid).await?;
+            match output {
+                Format::Json => output::json(&json!({ "items": tokens }))?,
+                Format::Table => output::table(
+                    &["id", "user", "name", "role", "status"],
+                    &tokens
+                        .iter()
+                        .map(|t| {
+                            vec![
+                                t.id.to_string(),
+                                t.username.clone(),
+                                t.name.clone(),
+                                t.role.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+                                if t.revoked_at.is_some() { "revoked" } else { "active" }.into(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+            }
+        }
+        TokenCmd::Revoke { id } => {
+            let t = db.revoke_token(&cli_actor(), now, id).await?;
+            println!("revoked token {:?} of {}", t.name, t.username);
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn service_row(s: &Value) -> Vec<String> {
+    let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    vec![
+        text("slug"),
+        text("name"),
+        s.get("tier").map(|t| format!("T{t}")).unwrap_or_default(),
+        s.get("team_name").and_then(Value::as_str).unwrap_or("-").to_owned(),
+    ]
+}
+
+async fn service_cmd(c: ServiceCmd, cfg: &Config) -> Result<()> {
+    let client = Client::new(cfg)?;
+    match c {
+        ServiceCmd::List { q, limit, output } => {
+            let mut query = vec![("limit", limit.to_string())];
+            if let Some(q) = q {
+                query.push(("q", q));
+            }
+            let list = client.get("/api/v1/services", &query).await?;
+            match output {
+                Format::Json => output::json(&list)?,
+                Format::Table => {
+                    let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                    if items.is_empty() {
+                        eprintln!("no services yet; add one with: opsdeck service add --name \"Checkout API\"");
+                    } else {
+                        output::table(&["slug", "name", "tier", "team"], &items.iter().map(service_row).collect::<Vec<_>>());
+                    }
+                }
+            }
+        }
+        ServiceCmd::Add { name, slug, description, team_id, tier, tags, runbook_url, output } => {
+            let mut body = json!({ "name": name });
+            let obj = body.as_object_mut().ok_or_else(|| anyhow!("internal: body is not an object"))?;
+            if let Some(v) = slug { obj.insert("slug".into(), v.into()); }
+            if let Some(v) = description { obj.insert("description".into(), v.into()); }
+            if let Some(v) = team_id { obj.insert("team_id".into(), v.to_string().into()); }
+            if let Some(v) = tier { obj.insert("tier".into(), v.into()); }
+            if !tags.is_empty() { obj.insert("tags".into(), tags.into()); }
+            if let Some(v) = runbook_url { obj.insert("runbook_url".into(), v.into()); }
+            let s = client.post("/api/v1/services", &body).await?;
+            match output {
+                Format::Json => output::json(&s)?,
+                Format::Table => println!("created service {} ({})", s["name"].as_str().unwrap_or(""), s["slug"].as_str().unwrap_or("")),
+            }
+        }
+        ServiceCmd::Show { service, output } => {
+            let s = client.get(&format!("/api/v1/services/{}", urlencode_path(&service)), &[]).await?;
+            match output {
+                Format::Json => output::json(&s)?,
+                Format::Table => {
+                    let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+                    let tags: Vec<&str> = s["tags"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                    for (k, v) in [
+                        ("name", text("name")),
+                        ("slug", text("slug")),
+                        ("id", text("id")),
+                        ("tier", s["tier"].to_string()),
+                        ("team", text("team_name")),
+                        ("tags", tags.join(", ")),
+                        ("runbook", text("runbook_url")),
+                        ("description", text("description")),
+                    ] {
+                        println!("{k:<12} {v}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn urlencode_path(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn backup(cfg: &Config, to: &std::path::Path) -> Result<()> {
+    if to.exists() {
+        bail!("{} already exists; choose a new file name", to.display());
+    }
+    let db = open_db(cfg).await?;
+    let path = to.to_str().ok_or_else(|| anyhow!("the backup path must be valid UTF-8"))?;
+    opsdeck_store::dialect::backup_to(&db, path).await?;
+    db.close().await;
+    let size = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);
+    println!("wrote {} ({} KiB)", to.display(), size / 1024);
+    Ok(())
+}
+
+/// The clock the server runs on.
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}

@@ -1,0 +1,49 @@
+//! A small API client for the everyday commands.
+
+use crate::config::Config;
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    pub fn new(cfg: &Config) -> Result<Client> {
+        let token = cfg.token.clone().ok_or_else(|| {
+            anyhow!("no API token: pass --token or set OPSDECK_TOKEN (create one in the UI under Settings → API tokens, or with `opsdeck token create`)")
+        })?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("opsdeck-cli/", env!("CARGO_PKG_VERSION")))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Client { http, base: cfg.server.trim_end_matches('/').to_owned(), token })
+    }
+
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        self.send(self.http.get(format!("{}{path}", self.base)).query(query)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Opsdeck server at {} (is it running? set --server or OPSDECK_SERVER)", self.base))?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        let code = body["error"]["code"].as_str().unwrap_or("error");
+        let message = body["error"]["message"].as_str().unwrap_or("the server gave no reason");
+        bail!("{message} ({code}, HTTP {})", status.as_u16())
+    }
+}

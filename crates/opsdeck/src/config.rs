@@ -1,0 +1,67 @@
+//! Configuration: a TOML file, then `OPSDECK_…` environment variables, then flags (clap reads
+//! the last two, flags winning); the file only fills what neither of them set.
+
+use crate::cli::Global;
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    listen: Option<String>,
+    secure_cookies: Option<bool>,
+    session_ttl_hours: Option<i64>,
+    log: Option<String>,
+    server: Option<String>,
+    token: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub listen: String,
+    pub secure_cookies: bool,
+    pub session_ttl_hours: i64,
+    pub log: String,
+    pub server: String,
+    pub token: Option<String>,
+}
+
+impl Config {
+    pub fn load(g: &Global) -> Result<Config> {
+        let file = match &g.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("opsdeck.toml").exists() => read_file(Path::new("opsdeck.toml"))?,
+            None => FileConfig::default(),
+        };
+        let data_dir = g.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./opsdeck-data"));
+        let database_url = g
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("opsdeck.db").display()));
+        Ok(Config {
+            database_url,
+            data_dir,
+            listen: g.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            secure_cookies: g.secure_cookies || file.secure_cookies.unwrap_or(false),
+            session_ttl_hours: file.session_ttl_hours.unwrap_or(24 * 14).clamp(1, 24 * 365),
+            log: g.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            server: g.server.clone().or(file.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+            token: g.token.clone().or(file.token),
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+}

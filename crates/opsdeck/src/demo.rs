@@ -1,0 +1,172 @@
+//! `opsdeck serve`, and the demo organisation that `--demo` creates in an empty database.
+
+use crate::cli::{describe, open_db};
+use crate::config::Config;
+use anyhow::{Context, Result};
+use opsdeck_core::audit::Actor;
+use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, TeamSpec};
+use opsdeck_core::clock::Clock;
+use opsdeck_core::role::Role;
+use opsdeck_core::secret;
+use opsdeck_store::Db;
+use opsdeck_store::user::NewUser;
+use opsdeck_web::{AppState, WebConfig};
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub const DEMO_ADMIN: &str = "admin";
+pub const DEMO_PASSWORD: &str = "opsdeck-demo";
+
+pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+    let db = open_db(&cfg).await?;
+    let clock = crate::cli::clock();
+    let seeded = if demo { seed(&db, clock.as_ref()).await? } else { false };
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another process using it? choose another address with --listen)", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    tracing::info!(database = %describe(&cfg), "Opsdeck {} listening on {url}", env!("CARGO_PKG_VERSION"));
+    if demo {
+        if seeded {
+            println!("Demo organisation created. Open {url} and sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}");
+        } else {
+            println!("The database already has data, so no demo data was added. Open {url} (demo sign-in, if it was seeded before: {DEMO_ADMIN} / {DEMO_PASSWORD})");
+        }
+    } else if db.count_users().await? == 0 {
+        println!("Open {url}/setup to create the first admin account.");
+    } else {
+        println!("Opsdeck is running at {url}");
+    }
+    let web = WebConfig {
+        secure_cookies: cfg.secure_cookies,
+        session_ttl: chrono::Duration::hours(cfg.session_ttl_hours),
+        ..WebConfig::default()
+    };
+    let state = AppState::new(db.clone(), clock.clone(), web);
+    let janitor = tokio::spawn(housekeeping(db.clone(), clock));
+    opsdeck_web::serve(listener, state, shutdown_signal()).await.context("HTTP server failed")?;
+    janitor.abort();
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; in-flight requests then finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+/// Periodic cleanup that keeps tables bounded.
+async fn housekeeping(db: Db, clock: std::sync::Arc<dyn Clock>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match db.purge_expired_sessions(clock.now()).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired sessions"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
+        }
+    }
+}
+
+struct DemoService {
+    name: &'static str,
+    team: &'static str,
+    tier: i16,
+    tags: &'static [&'static str],
+    description: &'static str,
+    depends_on: &'static [&'static str],
+}
+
+const TEAMS: &[(&str, &str)] = &[
+    ("Platform", "Runs the shared infrastructure: networks, databases, Kubernetes, identity."),
+    ("Payments", "Checkout, billing and everything that moves money."),
+    ("Customer Experience", "The public website, the mobile apps' backends and notifications."),
+    ("Corporate IT", "Staff laptops, e-mail, VPN, HR and finance systems."),
+];
+
+const SERVICES: &[DemoService] = &[
+    DemoService { name: "PostgreSQL Cluster", team: "Platform", tier: 1, tags: &["database", "prod"], description: "Primary relational database cluster (3 nodes, streaming replication).", depends_on: &[] },
+    DemoService { name: "Redis Cache", team: "Platform", tier: 2, tags: &["cache", "prod"], description: "Session and page cache.", depends_on: &[] },
+    DemoService { name: "Identity Provider", team: "Platform", tier: 1, tags: &["sso", "prod"], description: "OIDC single sign-on for staff and customers.", depends_on: &["PostgreSQL Cluster"] },
+    DemoService { name: "API Gateway", team: "Platform", tier: 1, tags: &["edge", "prod"], description: "Routes and rate-limits every public API call.", depends_on: &["Identity Provider"] },
+    DemoService { name: "Checkout API", team: "Payments", tier: 1, tags: &["pci", "prod", "region:eu"], description: "Creates orders and takes payments.", depends_on: &["API Gateway", "PostgreSQL Cluster", "Payment Processor Link"] },
+    DemoService { name: "Payment Processor Link", team: "Payments", tier: 1, tags: &["pci", "vendor"], description: "Connection to the card processor's API.", depends_on: &[] },
+    DemoService { name: "Billing", team: "Payments", tier: 2, tags: &["prod"], description: "Invoices, subscriptions and dunning.", depends_on: &["PostgreSQL Cluster", "Checkout API"] },
+    DemoService { name: "Public Website", team: "Customer Experience", tier: 1, tags: &["web", "prod"], description: "www: marketing pages, shop front, help centre.", depends_on: &["API Gateway", "Redis Cache"] },
+    DemoService { name: "Notification Service", team: "Customer Experience", tier: 2, tags: &["email", "sms", "prod"], description: "Sends e-mail, SMS and push messages to customers.", depends_on: &["PostgreSQL Cluster"] },
+    DemoService { name: "Mobile Backend", team: "Customer Experience", tier: 2, tags: &["mobile", "prod"], description: "API for the iOS and Android apps.", depends_on: &["API Gateway", "Notification Service"] },
+    DemoService { name: "Corporate E-mail", team: "Corporate IT", tier: 2, tags: &["saas", "m365"], description: "Staff mailboxes and calendars.", depends_on: &["Identity Provider"] },
+    DemoService { name: "VPN", team: "Corporate IT", tier: 3, tags: &["network"], description: "Remote access for staff.", depends_on: &["Identity Provider"] },
+    DemoService { name: "HR System", team: "Corporate IT", tier: 4, tags: &["saas"], description: "Leave, payroll data and org chart.", depends_on: &["Identity Provider"] },
+];
+
+const USERS: &[(&str, &str, Role)] = &[
+    (DEMO_ADMIN, "Alex Admin", Role::Admin),
+    ("sam", "Sam Manager", Role::Manager),
+    ("riley", "Riley Responder", Role::Responder),
+    ("jordan", "Jordan Viewer", Role::Viewer),
+];
+
+/// Creates the demo organisation when the database is empty; returns whether it did.
+pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<bool> {
+    if db.count_users().await? > 0 || db.count_services().await? > 0 {
+        return Ok(false);
+    }
+    let actor = Actor::system("demo");
+    let now = clock.now();
+    let hash = secret::hash_password(DEMO_PASSWORD)?;
+    for (username, name, role) in USERS {
+        let email = Some(format!("{username}@example.com"));
+        db.create_user(&actor, now, NewUser { username: (*username).into(), display_name: (*name).into(), email, role: *role, password_hash: hash.clone() })
+            .await?;
+    }
+    let mut teams = HashMap::new();
+    for (name, description) in TEAMS {
+        let t = db.create_team(&actor, now, TeamSpec::new(name, None, Some(description))?).await?;
+        teams.insert(*name, t.id);
+    }
+    let mut ids = HashMap::new();
+    for s in SERVICES {
+        let slug = opsdeck_core::validate::slugify(s.name);
+        let spec = ServiceSpec::create(ServiceInput {
+            name: Some(s.name.into()),
+            description: Some(s.description.into()),
+            team_id: Some(teams.get(s.team).copied()),
+            tier: Some(s.tier),
+            tags: Some(s.tags.iter().map(|t| (*t).to_owned()).collect()),
+            runbook_url: Some(Some(format!("https://wiki.example.com/runbooks/{slug}"))),
+            links: Some(vec![Link { title: "Dashboard".into(), url: format!("https://grafana.example.com/d/{slug}") }]),
+            ..Default::default()
+        })?;
+        ids.insert(s.name, db.create_service(&actor, now, spec).await?.id);
+    }
+    for s in SERVICES {
+        for dep in s.depends_on {
+            if let (Some(a), Some(b)) = (ids.get(s.name), ids.get(dep)) {
+                db.add_dependency(&actor, now, *a, *b).await?;
+            }
+        }
+    }
+    Ok(true)
+}

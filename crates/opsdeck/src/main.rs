@@ -1,0 +1,35 @@
+//! `opsdeck`: the server and its command line.
+
+mod cli;
+mod client;
+mod config;
+mod demo;
+mod output;
+
+use anyhow::Result;
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: cli::Cli) -> Result<()> {
+    // reqwest and sqlx share rustls; ring is the one crypto provider compiled in.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cfg = config::Config::load(&cli.global)?;
+    cli::dispatch(cli.command, cfg).await
+}

@@ -1,0 +1,109 @@
+//! The audit log. Mutations write their entry inside their own transaction via [`audit!`].
+
+use crate::page::{self, Cursor, Page};
+use crate::{Db, StoreResult, with_db};
+use opsdeck_core::audit::AuditEntry;
+use opsdeck_core::clock::from_millis;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log \
+    (id, at, actor_id, actor, action, entity_type, entity_id, summary, before_json, after_json) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// Appends an audit entry on the open transaction `$tx`: `audit!(tx, actor, now, record)`.
+macro_rules! audit {
+    ($tx:expr, $actor:expr, $now:expr, $rec:expr) => {{
+        let rec: opsdeck_core::audit::AuditRecord = $rec;
+        let actor: &opsdeck_core::audit::Actor = $actor;
+        sqlx::query($crate::audit::INSERT_AUDIT)
+            .bind(uuid::Uuid::now_v7())
+            .bind($now.timestamp_millis())
+            .bind(actor.user_id)
+            .bind(&actor.label)
+            .bind(rec.action)
+            .bind(rec.entity_type)
+            .bind(rec.entity_id)
+            .bind(&rec.summary)
+            .bind(rec.before.map(sqlx::types::Json))
+            .bind(rec.after.map(sqlx::types::Json))
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use audit;
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Matches actions that start with this text (`service.` for every service change).
+    pub action: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub actor: Option<String>,
+    pub cursor: Option<Cursor>,
+    pub limit: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: Uuid,
+    at: i64,
+    actor_id: Option<Uuid>,
+    actor: String,
+    action: String,
+    entity_type: String,
+    entity_id: Option<Uuid>,
+    summary: String,
+    before_json: Option<Json<serde_json::Value>>,
+    after_json: Option<Json<serde_json::Value>>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        AuditEntry {
+            id: r.id,
+            at: from_millis(r.at),
+            actor_id: r.actor_id,
+            actor: r.actor,
+            action: r.action,
+            entity_type: r.entity_type,
+            entity_id: r.entity_id,
+            summary: r.summary,
+            before: r.before_json.map(|j| j.0),
+            after: r.after_json.map(|j| j.0),
+        }
+    }
+}
+
+impl Db {
+    /// Newest first.
+    pub async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Page<AuditEntry>> {
+        let limit = page::clamp_limit(f.limit);
+        let action = f.action.as_deref().map(|a| format!("{}%", a.replace(['%', '_', '\\'], "")));
+        let (c_at, c_id) = match &f.cursor {
+            Some(c) => (c.key.parse::<i64>().ok(), Some(c.id)),
+            None => (None, None),
+        };
+        let rows: Vec<AuditRow> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, at, actor_id, actor, action, entity_type, entity_id, summary, before_json, after_json \
+                 FROM audit_log \
+                 WHERE ($1 IS NULL OR action LIKE $1) AND ($2 IS NULL OR entity_type = $2) \
+                   AND ($3 IS NULL OR entity_id = $3) AND ($4 IS NULL OR actor = $4) \
+                   AND ($5 IS NULL OR at < $5 OR (at = $5 AND id < $6)) \
+                 ORDER BY at DESC, id DESC LIMIT $7",
+            )
+            .bind(action.as_deref())
+            .bind(f.entity_type.as_deref())
+            .bind(f.entity_id)
+            .bind(f.actor.as_deref())
+            .bind(c_at)
+            .bind(c_id)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await?
+        });
+        let page = page::finish(rows, limit, |r| Cursor { key: r.at.to_string(), id: r.id });
+        Ok(page.map(AuditEntry::from))
+    }
+}

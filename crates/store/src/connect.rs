@@ -1,0 +1,121 @@
+//! Opening the database named by a URL, with each backend tuned for Opsdeck's workload.
+
+use crate::{StoreError, StoreResult, with_db};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl ConnectOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        ConnectOptions { url: url.into(), max_connections: 16 }
+    }
+}
+
+impl Db {
+    /// Opens (and for SQLite creates) the database. Errors say what to fix in one line.
+    pub async fn connect(opts: &ConnectOptions) -> StoreResult<Db> {
+        let url = opts.url.trim();
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+        match scheme {
+            "sqlite" => Self::connect_sqlite(url, opts.max_connections).await,
+            "postgres" | "postgresql" => Self::connect_postgres(url, opts.max_connections).await,
+            _ => Err(StoreError::Config(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH (e.g. sqlite://./opsdeck-data/opsdeck.db) \
+                 or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+            ))),
+        }
+    }
+
+    async fn connect_sqlite(url: &str, max: u32) -> StoreResult<Db> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            // WAL lets readers run beside the single writer; NORMAL is durable across
+            // process crashes and only risks the last commits on power loss.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            // Incremental auto-vacuum lets maintenance reclaim space without an inline VACUUM.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            // Keep the WAL bounded after checkpoints.
+            .pragma("journal_size_limit", "67108864")
+            .pragma("cache_size", "-16000")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max.max(2))
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Config(format!("cannot open SQLite database {url:?}: {e}")))?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    async fn connect_postgres(url: &str, max: u32) -> StoreResult<Db> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("opsdeck");
+        let where_ = format!("{}:{}/{}", opts.get_host(), opts.get_port(), opts.get_database().unwrap_or(""));
+        let pool = PgPoolOptions::new()
+            .max_connections(max.max(2))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await
+            .map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot connect to PostgreSQL at {where_}: {e} (is the server running, and are the \
+                     user, password and database in the URL right?)"
+                ))
+            })?;
+        Ok(Db::Postgres(pool))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations for this backend.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let migrator = crate::dialect::migrator(self.backend());
+        with_db!(self, pool => migrator.run(pool).await?);
+        Ok(())
+    }
+
+    /// True when the database answers a trivial query (readiness).
+    pub async fn ping(&self) -> bool {
+        with_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    /// Pool gauges for /metrics: (open connections, idle connections).
+    pub fn pool_stats(&self) -> (u32, usize) {
+        with_db!(self, pool => (pool.size(), pool.num_idle()))
+    }
+
+    pub async fn close(&self) {
+        with_db!(self, pool => pool.close().await)
+    }
+}

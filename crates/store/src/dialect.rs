@@ -1,0 +1,110 @@
+//! Everything that differs between SQLite and PostgreSQL.
+
+use crate::{Backend, Db, StoreError, StoreResult};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Database, Pool, Postgres, Sqlite, Transaction};
+use std::future::Future;
+
+/// Migrations per backend, same versions and names; embedded so the binary carries its schema.
+const SQLITE: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
+const POSTGRES: &[(i64, &str, &str)] =
+    &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
+
+pub fn migrator(backend: Backend) -> Migrator {
+    let set = match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    Migrator::with_migrations(
+        set.iter()
+            .map(|(v, name, sql)| {
+                Migration::new(*v, (*name).into(), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(*sql), false)
+            })
+            .collect(),
+    )
+}
+
+/// Opens a write transaction. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so a
+/// transaction that reads before writing cannot fail half-way with SQLITE_BUSY.
+pub(crate) trait BeginWrite {
+    type Db: Database;
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for Pool<Sqlite> {
+    type Db = Sqlite;
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for Pool<Postgres> {
+    type Db = Postgres;
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Postgres>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
+/// Column names and nullability of every application table, for the schema-drift test.
+pub async fn introspect_columns(db: &Db) -> StoreResult<Vec<(String, String, bool)>> {
+    let rows: Vec<(String, String, bool)> = match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_as(
+                "SELECT m.name, p.name, p.\"notnull\" = 0 FROM sqlite_master m, pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' \
+                 ORDER BY m.name, p.name",
+            )
+            .fetch_all(pool)
+            .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(
+                "SELECT table_name::text, column_name::text, is_nullable = 'YES' FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' \
+                 ORDER BY table_name, column_name",
+            )
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    Ok(rows)
+}
+
+/// A consistent online copy of the database into `path` (SQLite only).
+pub async fn backup_to(db: &Db, path: &str) -> StoreResult<()> {
+    match db {
+        Db::Sqlite(pool) => {
+            // VACUUM INTO reads one snapshot while writers go on, and writes a compact file.
+            sqlx::query("VACUUM INTO $1").bind(path).execute(pool).await?;
+            Ok(())
+        }
+        Db::Postgres(_) => Err(StoreError::Config(
+            "backup of a PostgreSQL database is done with PostgreSQL's own tools: \
+             pg_dump --format=custom --file=opsdeck.dump \"$DATABASE_URL\""
+                .into(),
+        )),
+    }
+}
+
+/// Serialises first-run setup: PostgreSQL locks the users table for the transaction; SQLite's
+/// `BEGIN IMMEDIATE` already holds the single write lock.
+pub(crate) trait LockUsers {
+    fn lock_users(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+impl LockUsers for Transaction<'_, Sqlite> {
+    async fn lock_users(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl LockUsers for Transaction<'_, Postgres> {
+    async fn lock_users(&mut self) -> Result<(), sqlx::Error> {
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(&mut **self).await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn lock_users_table<T: LockUsers>(tx: &mut T) -> Result<(), sqlx::Error> {
+    tx.lock_users().await
+}

@@ -1,0 +1,36 @@
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness rule or a rule of the domain refused the write; the message says which.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Invalid(#[from] opsdeck_core::Error),
+    /// The database URL or settings cannot be used; the message says what to fix.
+    #[error("{0}")]
+    Config(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// The database could not be reached (as opposed to a bad query or bad data).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Turns a unique-constraint violation into a [`StoreError::Conflict`] with `message`.
+pub(crate) fn unique(message: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message.to_owned()),
+        _ => StoreError::Db(e),
+    }
+}

@@ -1,0 +1,29 @@
+//! Opsdeck's persistence: one [`Db`] over a typed SQLite or PostgreSQL pool.
+//!
+//! Every query is written once with `$n` placeholders and run on either backend through
+//! [`with_db!`], which monomorphises the body for each pool type. Statements that differ
+//! between backends live in [`dialect`] and nowhere else.
+
+pub mod audit;
+pub mod catalogue;
+mod connect;
+pub mod dialect;
+mod error;
+pub mod page;
+pub mod settings;
+pub mod user;
+
+pub use connect::{Backend, ConnectOptions, Db};
+pub use error::{StoreError, StoreResult};
+pub use page::{Cursor, Page};
+
+/// Runs `$body` with `$pool` bound to the backend's typed pool.
+#[macro_export]
+macro_rules! with_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}

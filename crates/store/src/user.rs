@@ -1,0 +1,409 @@
+//! Users, their sessions and their API tokens.
+
+use crate::audit::audit;
+use crate::dialect::BeginWrite;
+use crate::error::unique;
+use crate::page::{self, Cursor, Page};
+use crate::{Db, StoreError, StoreResult, with_db};
+use chrono::{DateTime, Utc};
+use opsdeck_core::audit::{Actor, AuditRecord};
+use opsdeck_core::clock::from_millis;
+use opsdeck_core::role::Role;
+use opsdeck_core::user::{ApiToken, User};
+use uuid::Uuid;
+
+const USER_COLS: &str = "id, username, display_name, email, role, disabled, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    username: String,
+    display_name: String,
+    email: Option<String>,
+    role: String,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            username: r.username,
+            display_name: r.display_name,
+            email: r.email,
+            // An unknown role in the database (a downgrade) degrades to the least privilege.
+            role: r.role.parse().unwrap_or(Role::Viewer),
+            disabled: r.disabled,
+            created_at: from_millis(r.created_at),
+            updated_at: from_millis(r.updated_at),
+        }
+    }
+}
+
+/// A validated new account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub password_hash: String,
+}
+
+/// Fields an administrator may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub email: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: Uuid,
+    user_id: Uuid,
+    username: String,
+    name: String,
+    hint: String,
+    role: Option<String>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<TokenRow> for ApiToken {
+    fn from(r: TokenRow) -> Self {
+        ApiToken {
+            id: r.id,
+            user_id: r.user_id,
+            username: r.username,
+            name: r.name,
+            hint: r.hint,
+            role: r.role.and_then(|r| r.parse().ok()),
+            created_at: from_millis(r.created_at),
+            last_used_at: r.last_used_at.map(from_millis),
+            revoked_at: r.revoked_at.map(from_millis),
+        }
+    }
+}
+
+const TOKEN_SELECT: &str = "SELECT t.id, t.user_id, u.username, t.name, t.hint, t.role, t.created_at, \
+    t.last_used_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
+
+/// How often a token's `last_used_at` is refreshed; finer updates would turn reads into writes.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+impl Db {
+    pub async fn count_users(&self) -> StoreResult<i64> {
+        Ok(with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?))
+    }
+
+    pub async fn create_user(&self, actor: &Actor, now: DateTime<Utc>, new: NewUser) -> StoreResult<User> {
+        self.insert_user(actor, now, new, false).await?.ok_or(StoreError::NotFound("user"))
+    }
+
+    /// Creates the first account, only while no account exists; `None` if one already does.
+    pub async fn create_first_admin(&self, now: DateTime<Utc>, mut new: NewUser) -> StoreResult<Option<User>> {
+        new.role = Role::Admin;
+        self.insert_user(&Actor::system("setup"), now, new, true).await
+    }
+
+    async fn insert_user(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        new: NewUser,
+        only_if_empty: bool,
+    ) -> StoreResult<Option<User>> {
+        let user = User {
+            id: Uuid::now_v7(),
+            username: new.username,
+            display_name: new.display_name,
+            email: new.email,
+            role: new.role,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let ms = now.timestamp_millis();
+        let inserted = with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            if only_if_empty {
+                crate::dialect::lock_users_table(&mut tx).await?;
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+                if n > 0 {
+                    return Ok(None);
+                }
+            }
+            sqlx::query(
+                "INSERT INTO users (id, username, display_name, email, role, password_hash, disabled, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)",
+            )
+            .bind(user.id)
+            .bind(&user.username)
+            .bind(&user.display_name)
+            .bind(&user.email)
+            .bind(user.role.as_str())
+            .bind(&new.password_hash)
+            .bind(ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique("a user with this username already exists"))?;
+            audit!(tx, actor, now, AuditRecord::new("user.create", "user", Some(user.id),
+                format!("Created user {} ({})", user.username, user.role)).after(&user));
+            tx.commit().await?;
+            true
+        });
+        Ok(inserted.then_some(user))
+    }
+
+    pub async fn get_user(&self, id: Uuid) -> StoreResult<User> {
+        let row: Option<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {USER_COLS} FROM users WHERE id = $1")))
+                .bind(id).fetch_optional(pool).await?
+        });
+        row.map(User::from).ok_or(StoreError::NotFound("user"))
+    }
+
+    /// The user and their password hash, for sign-in.
+    pub async fn find_login(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: UserRow,
+            password_hash: String,
+        }
+        let row: Option<Row> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {USER_COLS}, password_hash FROM users WHERE username = $1")))
+                .bind(username).fetch_optional(pool).await?
+        });
+        Ok(row.map(|r| (User::from(r.user), r.password_hash)))
+    }
+
+    pub async fn find_user_by_username(&self, username: &str) -> StoreResult<User> {
+        self.find_login(username).await?.map(|(u, _)| u).ok_or(StoreError::NotFound("user"))
+    }
+
+    pub async fn list_users(&self, q: Option<&str>, cursor: Option<&Cursor>, limit: Option<i64>) -> StoreResult<Page<User>> {
+        let limit = page::clamp_limit(limit);
+        let pattern = q.filter(|q| !q.trim().is_empty()).map(page::like_pattern);
+        let rows: Vec<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLS} FROM users \
+                 WHERE ($1 IS NULL OR username LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\') \
+                   AND ($2 IS NULL OR username > $2) ORDER BY username LIMIT $3")))
+                .bind(pattern.as_deref())
+                .bind(cursor.map(|c| c.key.as_str()))
+                .bind(limit + 1)
+                .fetch_all(pool).await?
+        });
+        Ok(page::finish(rows, limit, |r| Cursor { key: r.username.clone(), id: r.id }).map(User::from))
+    }
+
+    /// Applies `patch`; refuses to leave the installation without an enabled admin.
+    pub async fn update_user(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, patch: UserPatch) -> StoreResult<User> {
+        let before = self.get_user(id).await?;
+        let mut after = before.clone();
+        if let Some(d) = patch.display_name { after.display_name = d; }
+        if let Some(e) = patch.email { after.email = e; }
+        if let Some(r) = patch.role { after.role = r; }
+        if let Some(d) = patch.disabled { after.disabled = d; }
+        if after == before {
+            return Ok(before);
+        }
+        after.updated_at = now;
+        let loses_admin = before.role == Role::Admin && !before.disabled && (after.role != Role::Admin || after.disabled);
+        with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            if loses_admin {
+                let admins: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> $1")
+                    .bind(id).fetch_one(&mut *tx).await?;
+                if admins == 0 {
+                    return Err(StoreError::Conflict("this is the last enabled admin; make another user admin first".into()));
+                }
+            }
+            sqlx::query("UPDATE users SET display_name = $1, email = $2, role = $3, disabled = $4, updated_at = $5 WHERE id = $6")
+                .bind(&after.display_name).bind(&after.email).bind(after.role.as_str()).bind(after.disabled)
+                .bind(now.timestamp_millis()).bind(id)
+                .execute(&mut *tx).await?;
+            if after.disabled {
+                // A disabled account loses its sessions at once; its tokens stop working through the join.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+            }
+            audit!(tx, actor, now, AuditRecord::new("user.update", "user", Some(id),
+                format!("Updated user {}", after.username)).before(&before).after(&after));
+            tx.commit().await?;
+        });
+        Ok(after)
+    }
+
+    /// Sets a new password hash and ends the user's other sessions.
+    pub async fn set_password(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, hash: &str, keep_session: Option<&str>) -> StoreResult<()> {
+        let user = self.get_user(id).await?;
+        with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(hash).bind(now.timestamp_millis()).bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                .bind(id).bind(keep_session.unwrap_or("")).execute(&mut *tx).await?;
+            audit!(tx, actor, now, AuditRecord::new("user.password", "user", Some(id),
+                format!("Changed the password of {}", user.username)));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    // ---- sessions -------------------------------------------------------------------------
+
+    pub async fn create_session(&self, id_hash: &str, user_id: Uuid, now: DateTime<Utc>, expires: DateTime<Utc>) -> StoreResult<()> {
+        with_db!(self, pool => {
+            sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(id_hash).bind(user_id).bind(now.timestamp_millis()).bind(expires.timestamp_millis())
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The enabled user behind a live session.
+    pub async fn session_user(&self, id_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT u.id, u.username, u.display_name, u.email, u.role, u.disabled, u.created_at, u.updated_at \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled")
+                .bind(id_hash).bind(now.timestamp_millis()).fetch_optional(pool).await?
+        });
+        Ok(row.map(User::from))
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        with_db!(self, pool => { sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await?; });
+        Ok(())
+    }
+
+    pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(with_db!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now.timestamp_millis()).execute(pool).await?.rows_affected()
+        }))
+    }
+
+    // ---- API tokens -----------------------------------------------------------------------
+
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        user_id: Uuid,
+        name: &str,
+        token_hash: &str,
+        hint: &str,
+        role: Option<Role>,
+    ) -> StoreResult<ApiToken> {
+        let owner = self.get_user(user_id).await?;
+        let token = ApiToken {
+            id: Uuid::now_v7(),
+            user_id,
+            username: owner.username.clone(),
+            name: name.to_owned(),
+            hint: hint.to_owned(),
+            role,
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, hint, role, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(token.id).bind(user_id).bind(name).bind(token_hash).bind(hint)
+                .bind(role.map(Role::as_str)).bind(now.timestamp_millis())
+                .execute(&mut *tx).await?;
+            audit!(tx, actor, now, AuditRecord::new("token.create", "api_token", Some(token.id),
+                format!("Created API token {name:?} for {}", owner.username)).after(&token));
+            tx.commit().await?;
+        });
+        Ok(token)
+    }
+
+    /// Tokens of one user, or of everyone when `user_id` is `None`; newest first, at most 500.
+    pub async fn list_tokens(&self, user_id: Option<Uuid>) -> StoreResult<Vec<ApiToken>> {
+        let rows: Vec<TokenRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{TOKEN_SELECT} WHERE ($1 IS NULL OR t.user_id = $1) ORDER BY t.revoked_at IS NOT NULL, t.created_at DESC LIMIT 500")))
+                .bind(user_id).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(ApiToken::from).collect())
+    }
+
+    pub async fn get_token(&self, id: Uuid) -> StoreResult<ApiToken> {
+        let row: Option<TokenRow> = with_db!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{TOKEN_SELECT} WHERE t.id = $1"))).bind(id).fetch_optional(pool).await?
+        });
+        row.map(ApiToken::from).ok_or(StoreError::NotFound("API token"))
+    }
+
+    pub async fn revoke_token(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<ApiToken> {
+        let before = self.get_token(id).await?;
+        if before.revoked_at.is_some() {
+            return Ok(before);
+        }
+        let mut after = before.clone();
+        after.revoked_at = Some(now);
+        with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now.timestamp_millis()).bind(id).execute(&mut *tx).await?;
+            audit!(tx, actor, now, AuditRecord::new("token.revoke", "api_token", Some(id),
+                format!("Revoked API token {:?} of {}", before.name, before.username)).before(&before).after(&after));
+            tx.commit().await?;
+        });
+        Ok(after)
+    }
+
+    /// The enabled owner and the token behind a live, unrevoked token hash.
+    pub async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<(User, ApiToken)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: UserRow,
+            token_id: Uuid,
+            token_name: String,
+            hint: String,
+            token_role: Option<String>,
+            token_created_at: i64,
+            last_used_at: Option<i64>,
+        }
+        let row: Option<Row> = with_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT u.id, u.username, u.display_name, u.email, u.role, u.disabled, u.created_at, u.updated_at, \
+                        t.id AS token_id, t.name AS token_name, t.hint, t.role AS token_role, \
+                        t.created_at AS token_created_at, t.last_used_at \
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled")
+                .bind(token_hash).fetch_optional(pool).await?
+        });
+        let Some(r) = row else { return Ok(None) };
+        let ms = now.timestamp_millis();
+        if r.last_used_at.is_none_or(|t| ms - t >= LAST_USED_RESOLUTION_MS) {
+            with_db!(self, pool => {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(ms).bind(r.token_id).execute(pool).await?;
+            });
+        }
+        let user = User::from(r.user);
+        let token = ApiToken {
+            id: r.token_id,
+            user_id: user.id,
+            username: user.username.clone(),
+            name: r.token_name,
+            hint: r.hint,
+            role: r.token_role.and_then(|s| s.parse().ok()),
+            created_at: from_millis(r.token_created_at),
+            last_used_at: Some(now),
+            revoked_at: None,
+        };
+        Ok(Some((user, token)))
+    }
+}

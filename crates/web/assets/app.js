@@ -1,0 +1,97 @@
+// Opsdeck's own script: theme toggle, phone navigation, live updates over Server-Sent Events,
+// keyboard shortcuts, confirmations and copy buttons. Pages work without it.
+(() => {
+  "use strict";
+  const root = document.documentElement;
+  const saved = localStorage.getItem("opsdeck-theme");
+  if (saved) root.dataset.theme = saved;
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const themeBtn = document.getElementById("theme-toggle");
+    themeBtn?.addEventListener("click", () => {
+      const dark = root.dataset.theme ? root.dataset.theme === "dark" : matchMedia("(prefers-color-scheme: dark)").matches;
+      root.dataset.theme = dark ? "light" : "dark";
+      localStorage.setItem("opsdeck-theme", root.dataset.theme);
+    });
+
+    const nav = document.getElementById("nav");
+    const navBtn = document.querySelector(".nav-toggle");
+    navBtn?.addEventListener("click", () => {
+      const open = nav.classList.toggle("open");
+      navBtn.setAttribute("aria-expanded", String(open));
+    });
+
+    document.querySelectorAll("form[data-confirm]").forEach((f) =>
+      f.addEventListener("submit", (e) => { if (!confirm(f.dataset.confirm)) e.preventDefault(); }));
+    document.querySelectorAll("select[data-autosubmit]").forEach((s) =>
+      s.addEventListener("change", () => s.form.requestSubmit()));
+    document.querySelectorAll("[data-copy]").forEach((b) =>
+      b.addEventListener("click", async () => {
+        const text = document.querySelector(b.dataset.copy)?.textContent ?? "";
+        try { await navigator.clipboard.writeText(text); b.textContent = "Copied"; } catch { b.textContent = "Select and copy"; }
+      }));
+
+    shortcuts();
+    if (document.getElementById("live-status")) live();
+  });
+
+  function toast(text) {
+    const box = document.getElementById("toasts");
+    if (!box) return;
+    const t = document.createElement("div");
+    t.className = "toast";
+    t.textContent = text;
+    box.append(t);
+    setTimeout(() => t.remove(), 5000);
+  }
+
+  // Refreshes the page's live region in place when an event of its kind arrives.
+  async function refreshRegion(region) {
+    const res = await fetch(location.href, { headers: { "Accept": "text/html" } });
+    if (!res.ok) return;
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    const fresh = doc.getElementById(region.id);
+    if (!fresh) return;
+    const before = new Set([...region.querySelectorAll("tr[data-id]")].map((r) => r.dataset.id));
+    region.replaceWith(fresh);
+    fresh.querySelectorAll("tr[data-id]").forEach((r) => { if (!before.has(r.dataset.id)) r.classList.add("flash-row"); });
+  }
+
+  function live() {
+    const status = document.getElementById("live-status");
+    const label = status.querySelector(".live-label");
+    const es = new EventSource("/api/v1/events");
+    es.onopen = () => { status.classList.add("on"); label.textContent = "live"; };
+    es.onerror = () => { status.classList.remove("on"); label.textContent = "reconnecting"; };
+    let pending = null;
+    es.addEventListener("change", (e) => {
+      let ev;
+      try { ev = JSON.parse(e.data); } catch { return; }
+      toast(ev.message);
+      const region = document.getElementById("live-region");
+      if (region && ev.kind.startsWith(region.dataset.live || "-")) {
+        clearTimeout(pending);
+        pending = setTimeout(() => refreshRegion(document.getElementById("live-region")), 150);
+      }
+    });
+  }
+
+  function shortcuts() {
+    let g = false;
+    document.addEventListener("keydown", (e) => {
+      const t = e.target;
+      if (e.ctrlKey || e.metaKey || e.altKey || t.closest?.("input, textarea, select, [contenteditable]")) return;
+      if (g) {
+        g = false;
+        const to = { o: "/", s: "/services", t: "/teams" }[e.key];
+        if (to) { location.href = to; e.preventDefault(); }
+        return;
+      }
+      if (e.key === "g") { g = true; setTimeout(() => (g = false), 1200); return; }
+      if (e.key === "/") { const s = document.querySelector("[data-search]"); if (s) { s.focus(); e.preventDefault(); } return; }
+      if (e.key === "?") { document.getElementById("shortcuts")?.showModal(); return; }
+      const target = document.querySelector(`[data-shortcut="${CSS.escape(e.key)}"]`);
+      if (target) { target.click(); e.preventDefault(); }
+    });
+  }
+})();

@@ -1,0 +1,89 @@
+//! The audit log, for admins.
+
+use super::{List, cursor, ts};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use axum::extract::State;
+use axum::Json;
+use opsdeck_core::audit::AuditEntry;
+use opsdeck_core::role::Permission;
+use opsdeck_store::audit::AuditFilter;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_audit))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditDto {
+    pub id: Uuid,
+    pub at: String,
+    pub actor_id: Option<Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<Uuid>,
+    pub summary: String,
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<serde_json::Value>,
+}
+
+impl From<AuditEntry> for AuditDto {
+    fn from(e: AuditEntry) -> Self {
+        AuditDto {
+            id: e.id,
+            at: ts(e.at),
+            actor_id: e.actor_id,
+            actor: e.actor,
+            action: e.action,
+            entity_type: e.entity_type,
+            entity_id: e.entity_id,
+            summary: e.summary,
+            before: e.before,
+            after: e.after,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Action prefix, e.g. `service.` or `user.update`.
+    pub action: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    /// Actor label, e.g. a username.
+    pub actor: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl AuditQuery {
+    pub fn filter(self) -> Result<AuditFilter, ApiError> {
+        let blank = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
+        Ok(AuditFilter {
+            action: blank(self.action),
+            entity_type: blank(self.entity_type),
+            entity_id: self.entity_id,
+            actor: blank(self.actor),
+            cursor: cursor(self.cursor.as_deref())?,
+            limit: self.limit,
+        })
+    }
+}
+
+/// Audit entries, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = List<AuditDto>)))]
+async fn list_audit(State(state): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<List<AuditDto>>, ApiError> {
+    auth.require(Permission::Administer)?;
+    let page = state.db.list_audit(&q.filter()?).await?;
+    Ok(Json(List::from_page(page, AuditDto::from)))
+}

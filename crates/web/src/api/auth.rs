@@ -1,0 +1,114 @@
+//! Sign-in, sign-out, first-run setup and "who am I".
+
+use super::users::UserDto;
+use crate::AppState;
+use crate::auth::{self, Auth};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use axum_extra::extract::CookieJar;
+use opsdeck_core::{secret, user};
+use opsdeck_store::user::NewUser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me)).routes(routes!(setup))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// Signs in and sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()),
+    responses((status = 200, body = UserDto), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = auth::verify_login(&state, Some(addr.ip()), &req.username, &req.password).await?;
+    let cookie = auth::start_session(&state, &user).await?;
+    Ok((jar.add(cookie), Json(UserDto::from(user))))
+}
+
+/// Ends the current session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
+async fn logout(State(state): State<AppState>, auth: Option<Auth>, jar: CookieJar) -> Result<impl IntoResponse, ApiError> {
+    if let Some(hash) = auth.as_ref().and_then(Auth::session_hash) {
+        state.db.delete_session(hash).await?;
+    }
+    Ok((jar.add(auth::clear_session_cookie()), StatusCode::NO_CONTENT))
+}
+
+/// The caller's account and the role in force for this request.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = UserDto), (status = 401, body = super::ErrorBody)))]
+async fn me(auth: Auth) -> Json<UserDto> {
+    let mut dto = UserDto::from(auth.user);
+    dto.role = auth.role.to_string();
+    Json(dto)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Creates the first admin account. Works only while no account exists.
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", security(()),
+    responses((status = 201, body = UserDto), (status = 409, body = super::ErrorBody)))]
+async fn setup(State(state): State<AppState>, jar: CookieJar, ApiJson(req): ApiJson<SetupRequest>) -> Result<impl IntoResponse, ApiError> {
+    let user = create_first_admin(&state, &req.username, &req.password, req.display_name.as_deref(), req.email.as_deref()).await?;
+    let cookie = auth::start_session(&state, &user).await?;
+    Ok((StatusCode::CREATED, jar.add(cookie), Json(UserDto::from(user))))
+}
+
+/// Shared by the API and the setup page.
+pub async fn create_first_admin(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    display_name: Option<&str>,
+    email: Option<&str>,
+) -> Result<opsdeck_core::user::User, ApiError> {
+    let new = validate_new_user(username, password, display_name, email, opsdeck_core::role::Role::Admin).await?;
+    let user = state.db.create_first_admin(state.now(), new).await?;
+    user.ok_or_else(|| ApiError::conflict("setup is already done; sign in instead"))
+}
+
+/// Validates account fields and hashes the password (off the async threads).
+pub async fn validate_new_user(
+    username: &str,
+    password: &str,
+    display_name: Option<&str>,
+    email: Option<&str>,
+    role: opsdeck_core::role::Role,
+) -> Result<NewUser, ApiError> {
+    let username = user::username(username)?;
+    user::password(password)?;
+    let display_name = match display_name.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => opsdeck_core::validate::name("display_name", d)?,
+        None => username.clone(),
+    };
+    let email = user::email(email)?;
+    let password = password.to_owned();
+    let password_hash = tokio::task::spawn_blocking(move || secret::hash_password(&password))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    Ok(NewUser { username, display_name, email, role, password_hash })
+}

@@ -1,0 +1,92 @@
+//! The JSON API under `/api/v1`, described by OpenAPI 3.1 at `/api/openapi.json`.
+
+pub(crate) mod audit;
+pub(crate) mod auth;
+mod catalogue;
+mod events;
+pub(crate) mod settings;
+pub(crate) mod users;
+
+use crate::AppState;
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Opsdeck API", description = "IT operations in one binary. Authenticate with `Authorization: Bearer TOKEN` \
+        (create tokens in the UI or with `opsdeck token create`). Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`; \
+        lists are `{\"items\", \"next_cursor\"}` paged with `?limit=N&cursor=…`."),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+        );
+    }
+}
+
+/// The error shape every API failure uses.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `service_not_found`, `validation_failed`.
+    pub code: String,
+    /// What went wrong and how to fix it.
+    pub message: String,
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// A page of a list: `next_cursor` is passed back as `?cursor=` for the next page.
+#[derive(Serialize, ToSchema)]
+pub struct List<T: ToSchema> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> List<T> {
+    pub fn from_page<U>(page: opsdeck_store::Page<U>, f: impl FnMut(U) -> T) -> Self {
+        List { items: page.items.into_iter().map(f).collect(), next_cursor: page.next_cursor }
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(catalogue::router())
+        .merge(users::router())
+        .merge(audit::router())
+        .merge(settings::router())
+        .merge(events::router())
+        .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
+}
+
+/// Parses an opaque `?cursor=` value.
+pub fn cursor(raw: Option<&str>) -> Result<Option<opsdeck_store::Cursor>, crate::ApiError> {
+    raw.filter(|s| !s.is_empty())
+        .map(|s| opsdeck_store::Cursor::decode(s).ok_or_else(|| crate::ApiError::bad_request("cursor: not a cursor from this API; pass next_cursor back unchanged")))
+        .transpose()
+}
+
+/// Response timestamps are RFC 3339 in UTC with milliseconds.
+pub fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub(crate) use settings::load as settings_load;

@@ -1,0 +1,90 @@
+//! Opsdeck's HTTP surface: the JSON API under `/api/v1`, the server-rendered UI, live updates
+//! over Server-Sent Events, and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+//!
+//! Architecture invariant: this is the only crate that knows HTTP, HTML and JSON DTOs.
+
+mod api;
+mod assets;
+mod auth;
+mod error;
+mod events;
+mod extract;
+mod ops;
+mod ui;
+
+use axum::Router;
+use opsdeck_core::clock::Clock;
+use opsdeck_store::Db;
+use std::sync::Arc;
+
+pub use auth::SESSION_COOKIE;
+pub use error::ApiError;
+pub use events::{Event, Events};
+
+/// Settings the HTTP layer needs from the binary's configuration.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Mark session cookies `Secure` (set when Opsdeck is served over HTTPS).
+    pub secure_cookies: bool,
+    /// How long a sign-in lasts.
+    pub session_ttl: chrono::Duration,
+    /// Sign-in attempts allowed per client address and username per minute.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { secure_cookies: false, session_ttl: chrono::Duration::days(14), login_attempts_per_minute: 10 }
+    }
+}
+
+/// Everything a request handler may reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub events: Events,
+    pub config: Arc<WebConfig>,
+    login_limiter: Arc<auth::LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(db: Db, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
+        let login_limiter = Arc::new(auth::LoginLimiter::new(config.login_attempts_per_minute));
+        AppState { db, clock, events: Events::new(), config: Arc::new(config), login_limiter }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
+
+/// The whole application as one axum router.
+pub fn router(state: AppState) -> Router {
+    ops::install_metrics();
+    let (api_router, openapi) = api::router().split_for_parts();
+    let openapi_json = Arc::new(openapi.clone());
+    Router::new()
+        .merge(api_router)
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", (*openapi_json).clone()))
+        .merge(ui::router())
+        .merge(ops::router())
+        .merge(assets::router())
+        .fallback(error::not_found_fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_requests))
+        .layer(tower_http::csrf::CsrfLayer::new().with_rejection_response(error::csrf_rejection))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,149 @@
+//! Server-rendered pages (askama templates under `templates/`), with forms that work without
+//! JavaScript; `assets/app.js` adds live updates, shortcuts and the theme toggle.
+
+mod account;
+mod admin;
+mod catalogue;
+mod home;
+
+use crate::AppState;
+use crate::auth::{self, Auth};
+use crate::error::ApiError;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use opsdeck_core::role::Permission;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::page))
+        .route("/login", get(account::login_page).post(account::login_submit))
+        .route("/logout", post(account::logout))
+        .route("/setup", get(account::setup_page).post(account::setup_submit))
+        .route("/services", get(catalogue::services).post(catalogue::service_create))
+        .route("/services/new", get(catalogue::service_new))
+        .route("/services/{service}", get(catalogue::service_page))
+        .route("/services/{service}/edit", get(catalogue::service_edit).post(catalogue::service_update))
+        .route("/services/{service}/delete", post(catalogue::service_delete))
+        .route("/services/{service}/dependencies", post(catalogue::dependency_add))
+        .route("/services/{service}/dependencies/{dep}/delete", post(catalogue::dependency_remove))
+        .route("/teams", get(catalogue::teams).post(catalogue::team_create))
+        .route("/teams/{team}", get(catalogue::team_page).post(catalogue::team_update))
+        .route("/teams/{team}/delete", post(catalogue::team_delete))
+        .route("/settings", get(account::settings).post(account::settings_update))
+        .route("/settings/password", post(account::password_update))
+        .route("/settings/users", get(admin::users).post(admin::user_create))
+        .route("/settings/users/{user}", post(admin::user_update))
+        .route("/settings/tokens", get(admin::tokens).post(admin::token_create))
+        .route("/settings/tokens/{id}/revoke", post(admin::token_revoke))
+        .route("/settings/audit", get(admin::audit))
+}
+
+/// What every page's frame needs: who is signed in, the instance name, the active section.
+pub struct Chrome {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub instance_name: String,
+    pub section: &'static str,
+    pub can_configure: bool,
+    pub is_admin: bool,
+    /// A one-line confirmation after a redirect (`?notice=`).
+    pub notice: Option<String>,
+}
+
+/// A signed-in person viewing pages; anyone else is sent to sign in (or to setup on first run).
+pub struct PageAuth(pub Auth);
+
+impl FromRequestParts<AppState> for PageAuth {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match auth::authenticate(state, &parts.headers).await {
+            Ok(Some(a)) => Ok(PageAuth(a)),
+            Ok(None) | Err(_) => {
+                if state.db.count_users().await.map_err(|e| error_page(&e.into()))? == 0 {
+                    return Err(Redirect::to("/setup").into_response());
+                }
+                let path = parts.extensions.get::<OriginalUri>().map(|u| u.0.to_string()).unwrap_or_else(|| parts.uri.to_string());
+                let next = if path == "/" { String::new() } else { format!("?next={}", urlencode(&path)) };
+                Err(Redirect::to(&format!("/login{next}")).into_response())
+            }
+        }
+    }
+}
+
+impl PageAuth {
+    pub async fn chrome(&self, state: &AppState, section: &'static str, notice: Option<String>) -> Result<Chrome, Response> {
+        let settings = crate::api::settings_load(state).await.map_err(|e| error_page(&e))?;
+        let a = &self.0;
+        Ok(Chrome {
+            username: a.user.username.clone(),
+            display_name: a.user.display_name.clone(),
+            role: a.role.to_string(),
+            instance_name: settings.instance_name,
+            section,
+            can_configure: a.allows(Permission::Configure),
+            is_admin: a.allows(Permission::Administer),
+            notice: notice.filter(|n| !n.is_empty() && n.len() < 200),
+        })
+    }
+
+    /// Refuses the page with a 403 page when the role is not enough.
+    pub fn require(&self, p: Permission) -> Result<(), Response> {
+        self.0.require(p).map_err(|e| error_page(&e))
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    code: &'a str,
+    message: &'a str,
+}
+
+/// A full HTML page for an error, with the API's code and message.
+pub fn error_page(e: &ApiError) -> Response {
+    let page = ErrorPage { status: e.status.as_u16(), code: &e.code, message: &e.message };
+    match page.render() {
+        Ok(html) => (e.status, axum::response::Html(html)).into_response(),
+        Err(_) => (e.status, e.message.clone()).into_response(),
+    }
+}
+
+/// Redirects after a successful form post, with a confirmation line.
+pub fn done(to: &str, notice: &str) -> Response {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{to}{sep}notice={}", urlencode(notice))).into_response()
+}
+
+pub fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)]).map(|q| q.trim_start_matches('=').to_owned()).unwrap_or_default()
+}
+
+/// "4 min ago" for tables; the absolute UTC time goes into the `title` attribute.
+pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let s = (now - t).num_seconds();
+    match s {
+        i64::MIN..=9 => "just now".into(),
+        10..=59 => format!("{s} s ago"),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+pub fn abs(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// The message to show beside a form after a failed submit.
+pub fn form_error(e: ApiError) -> Result<String, Response> {
+    if e.status.is_client_error() { Ok(e.message) } else { Err(error_page(&e)) }
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# THE test command for Opsdeck: prepares a fresh Debian machine (only what is
+# missing, so reruns are fast) and runs every test.
+#
+#   scripts/test.sh            # everything: cargo tests + browser tests
+#   scripts/test.sh --no-e2e   # skip the browser tests (quick local runs)
+#
+# Environment:
+#   OPSDECK_TEST_POSTGRES_URL  use this PostgreSQL server (superuser URL; the
+#                              tests create their own databases on it) instead
+#                              of starting a private one
+#   CARGO_TARGET_DIR           build dir; default ~/.cache/opsdeck-target so
+#                              the build cache outlives a fresh clone
+#   CHROMIUM                   browser for the e2e tests; default /usr/bin/chromium
+#
+# Exits non-zero as soon as any phase fails.
+set -euo pipefail
+
+run_e2e=1
+for arg in "$@"; do
+    case $arg in
+    --no-e2e) run_e2e=0 ;;
+    -h | --help)
+        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "unknown argument: $arg (try --help)" >&2
+        exit 2
+        ;;
+    esac
+done
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+# ---------------------------------------------------------------------------
+section "prerequisites"
+# Check each tool with a cheap file/PATH test and collect what is missing, so
+# apt-get update (slow) runs at most once and only when something is needed.
+# Browsers come from Debian's chromium package: nothing may be downloaded by
+# playwright (the machine reaches package registries only).
+missing=()
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+    missing+=(postgresql) # initdb/pg_ctl for the private test cluster
+fi
+if ((run_e2e)); then
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
+if ((${#missing[@]})); then
+    echo "installing Debian packages: ${missing[*]}"
+    if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update
+    "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    echo "all present"
+fi
+
+# rustup puts cargo in ~/.cargo/bin; a non-login shell (CI) may not have it
+# on PATH.
+: "${HOME:=$(cd ~ && pwd)}"
+if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+# Outside the clone, so a fresh clone (as CI makes) reuses earlier builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsdeck-target}"
+echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
+
+# ---------------------------------------------------------------------------
+section "postgresql"
+# The PostgreSQL integration tests read OPSDECK_TEST_POSTGRES_URL. Unless the
+# caller gave one, start a private cluster (never the machine-wide server that
+# may be on 5432) and stop it however this script exits.
+pg_dir=""
+cleanup() {
+    if [[ -n $pg_dir ]]; then
+        "$repo_root/scripts/pg-private.sh" stop "$pg_dir" >/dev/null 2>&1 || true
+    fi
+}
+trap cleanup EXIT
+# Make Ctrl-C / SIGTERM go through the EXIT trap too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ -z ${OPSDECK_TEST_POSTGRES_URL:-} ]]; then
+    # Under /tmp, not $TMPDIR: the postgres user must reach the directory, and
+    # the Unix socket path inside it must stay short (~100 bytes max).
+    pg_dir=$(mktemp -d /tmp/opsdeck-pg.XXXXXX)
+    OPSDECK_TEST_POSTGRES_URL=$("$repo_root/scripts/pg-private.sh" start "$pg_dir")
+    export OPSDECK_TEST_POSTGRES_URL
+    echo "private cluster: $OPSDECK_TEST_POSTGRES_URL (log: $pg_dir/log)"
+else
+    echo "using the given OPSDECK_TEST_POSTGRES_URL"
+fi
+
+# ---------------------------------------------------------------------------
+section "cargo test (unit + integration)"
+cargo test --workspace --locked
+
+# ---------------------------------------------------------------------------
+if ((!run_e2e)); then
+    section "browser tests skipped (--no-e2e)"
+    exit 0
+fi
+
+section "build opsdeck binary"
+cargo build --locked -p opsdeck
+export OPSDECK_BIN="$CARGO_TARGET_DIR/debug/opsdeck"
+[[ -x $OPSDECK_BIN ]] || { echo "missing $OPSDECK_BIN after build" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
+section "browser tests (e2e)"
+cd "$repo_root/e2e"
+# playwright-core never downloads browsers itself; this makes sure nothing
+# else in the tree tries to either.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ -f package-lock.json ]]; then
+    npm ci --no-audit --no-fund
+else
+    npm install --no-audit --no-fund
+fi
+
+if ! compgen -G 'tests/*.test.mjs' >/dev/null; then
+    echo "WARNING: no e2e/tests/*.test.mjs found; no browser tests to run" >&2
+    exit 0
+fi
+
+# One file at a time: each starts its own server and browser, and the machine
+# has 2 cores. --test-concurrency needs node >= 20.10; older nodes warn here.
+concurrency=(--test-concurrency=1)
+if ! node --help | grep -q -- '--test-concurrency'; then
+    echo "WARNING: node $(node --version) lacks --test-concurrency; files may run in parallel" >&2
+    concurrency=()
+fi
+node --test "${concurrency[@]}" tests/
