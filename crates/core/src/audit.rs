@@ -16,7 +16,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(label: &str) -> Self {
-        Actor { user_id: None, label: label.to_owned() }
+        Actor {
+            user_id: None,
+            label: label.to_owned(),
+        }
     }
 }
 
@@ -48,8 +51,20 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    pub fn new(action: &'static str, entity_type: &'static str, entity_id: Option<Uuid>, summary: impl Into<String>) -> Self {
-        AuditRecord { action, entity_type, entity_id, summary: summary.into(), before: None, after: None }
+    pub fn new(
+        action: &'static str,
+        entity_type: &'static str,
+        entity_id: Option<Uuid>,
+        summary: impl Into<String>,
+    ) -> Self {
+        AuditRecord {
+            action,
+            entity_type,
+            entity_id,
+            summary: summary.into(),
+            before: None,
+            after: None,
+        }
     }
 
     pub fn before(mut self, v: impl Serialize) -> Self {

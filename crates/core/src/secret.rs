@@ -17,7 +17,9 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 /// True when `password` matches the stored hash; a malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
 }
 
 /// A fresh random secret, `prefix` + 64 hex digits (e.g. `opsd_…` for API tokens).

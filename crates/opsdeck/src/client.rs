@@ -20,15 +20,21 @@ impl Client {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Client { http, base: cfg.server.trim_end_matches('/').to_owned(), token })
+        Ok(Client {
+            http,
+            base: cfg.server.trim_end_matches('/').to_owned(),
+            token,
+        })
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
-        self.send(self.http.get(format!("{}{path}", self.base)).query(query)).await
+        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
+            .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
@@ -43,7 +49,9 @@ impl Client {
             return Ok(body);
         }
         let code = body["error"]["code"].as_str().unwrap_or("error");
-        let message = body["error"]["message"].as_str().unwrap_or("the server gave no reason");
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("the server gave no reason");
         bail!("{message} ({code}, HTTP {})", status.as_u16())
     }
 }

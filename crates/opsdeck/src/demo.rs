@@ -19,12 +19,18 @@ pub const DEMO_PASSWORD: &str = "opsdeck-demo";
 
 pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| "info".into()),
+        )
         .with_target(false)
         .init();
     let db = open_db(&cfg).await?;
     let clock = crate::cli::clock();
-    let seeded = if demo { seed(&db, clock.as_ref()).await? } else { false };
+    let seeded = if demo {
+        seed(&db, clock.as_ref()).await?
+    } else {
+        false
+    };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {} (is another process using it? choose another address with --listen)", cfg.listen))?;
@@ -33,9 +39,13 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     tracing::info!(database = %describe(&cfg), "Opsdeck {} listening on {url}", env!("CARGO_PKG_VERSION"));
     if demo {
         if seeded {
-            println!("Demo organisation created. Open {url} and sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}");
+            println!(
+                "Demo organisation created. Open {url} and sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}"
+            );
         } else {
-            println!("The database already has data, so no demo data was added. Open {url} (demo sign-in, if it was seeded before: {DEMO_ADMIN} / {DEMO_PASSWORD})");
+            println!(
+                "The database already has data, so no demo data was added. Open {url} (demo sign-in, if it was seeded before: {DEMO_ADMIN} / {DEMO_PASSWORD})"
+            );
         }
     } else if db.count_users().await? == 0 {
         println!("Open {url}/setup to create the first admin account.");
@@ -49,7 +59,9 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     };
     let state = AppState::new(db.clone(), clock.clone(), web);
     let janitor = tokio::spawn(housekeeping(db.clone(), clock));
-    opsdeck_web::serve(listener, state, shutdown_signal()).await.context("HTTP server failed")?;
+    opsdeck_web::serve(listener, state, shutdown_signal())
+        .await
+        .context("HTTP server failed")?;
     janitor.abort();
     db.close().await;
     tracing::info!("stopped");
@@ -99,26 +111,133 @@ struct DemoService {
 }
 
 const TEAMS: &[(&str, &str)] = &[
-    ("Platform", "Runs the shared infrastructure: networks, databases, Kubernetes, identity."),
-    ("Payments", "Checkout, billing and everything that moves money."),
-    ("Customer Experience", "The public website, the mobile apps' backends and notifications."),
-    ("Corporate IT", "Staff laptops, e-mail, VPN, HR and finance systems."),
+    (
+        "Platform",
+        "Runs the shared infrastructure: networks, databases, Kubernetes, identity.",
+    ),
+    (
+        "Payments",
+        "Checkout, billing and everything that moves money.",
+    ),
+    (
+        "Customer Experience",
+        "The public website, the mobile apps' backends and notifications.",
+    ),
+    (
+        "Corporate IT",
+        "Staff laptops, e-mail, VPN, HR and finance systems.",
+    ),
 ];
 
 const SERVICES: &[DemoService] = &[
-    DemoService { name: "PostgreSQL Cluster", team: "Platform", tier: 1, tags: &["database", "prod"], description: "Primary relational database cluster (3 nodes, streaming replication).", depends_on: &[] },
-    DemoService { name: "Redis Cache", team: "Platform", tier: 2, tags: &["cache", "prod"], description: "Session and page cache.", depends_on: &[] },
-    DemoService { name: "Identity Provider", team: "Platform", tier: 1, tags: &["sso", "prod"], description: "OIDC single sign-on for staff and customers.", depends_on: &["PostgreSQL Cluster"] },
-    DemoService { name: "API Gateway", team: "Platform", tier: 1, tags: &["edge", "prod"], description: "Routes and rate-limits every public API call.", depends_on: &["Identity Provider"] },
-    DemoService { name: "Checkout API", team: "Payments", tier: 1, tags: &["pci", "prod", "region:eu"], description: "Creates orders and takes payments.", depends_on: &["API Gateway", "PostgreSQL Cluster", "Payment Processor Link"] },
-    DemoService { name: "Payment Processor Link", team: "Payments", tier: 1, tags: &["pci", "vendor"], description: "Connection to the card processor's API.", depends_on: &[] },
-    DemoService { name: "Billing", team: "Payments", tier: 2, tags: &["prod"], description: "Invoices, subscriptions and dunning.", depends_on: &["PostgreSQL Cluster", "Checkout API"] },
-    DemoService { name: "Public Website", team: "Customer Experience", tier: 1, tags: &["web", "prod"], description: "www: marketing pages, shop front, help centre.", depends_on: &["API Gateway", "Redis Cache"] },
-    DemoService { name: "Notification Service", team: "Customer Experience", tier: 2, tags: &["email", "sms", "prod"], description: "Sends e-mail, SMS and push messages to customers.", depends_on: &["PostgreSQL Cluster"] },
-    DemoService { name: "Mobile Backend", team: "Customer Experience", tier: 2, tags: &["mobile", "prod"], description: "API for the iOS and Android apps.", depends_on: &["API Gateway", "Notification Service"] },
-    DemoService { name: "Corporate E-mail", team: "Corporate IT", tier: 2, tags: &["saas", "m365"], description: "Staff mailboxes and calendars.", depends_on: &["Identity Provider"] },
-    DemoService { name: "VPN", team: "Corporate IT", tier: 3, tags: &["network"], description: "Remote access for staff.", depends_on: &["Identity Provider"] },
-    DemoService { name: "HR System", team: "Corporate IT", tier: 4, tags: &["saas"], description: "Leave, payroll data and org chart.", depends_on: &["Identity Provider"] },
+    DemoService {
+        name: "PostgreSQL Cluster",
+        team: "Platform",
+        tier: 1,
+        tags: &["database", "prod"],
+        description: "Primary relational database cluster (3 nodes, streaming replication).",
+        depends_on: &[],
+    },
+    DemoService {
+        name: "Redis Cache",
+        team: "Platform",
+        tier: 2,
+        tags: &["cache", "prod"],
+        description: "Session and page cache.",
+        depends_on: &[],
+    },
+    DemoService {
+        name: "Identity Provider",
+        team: "Platform",
+        tier: 1,
+        tags: &["sso", "prod"],
+        description: "OIDC single sign-on for staff and customers.",
+        depends_on: &["PostgreSQL Cluster"],
+    },
+    DemoService {
+        name: "API Gateway",
+        team: "Platform",
+        tier: 1,
+        tags: &["edge", "prod"],
+        description: "Routes and rate-limits every public API call.",
+        depends_on: &["Identity Provider"],
+    },
+    DemoService {
+        name: "Checkout API",
+        team: "Payments",
+        tier: 1,
+        tags: &["pci", "prod", "region:eu"],
+        description: "Creates orders and takes payments.",
+        depends_on: &[
+            "API Gateway",
+            "PostgreSQL Cluster",
+            "Payment Processor Link",
+        ],
+    },
+    DemoService {
+        name: "Payment Processor Link",
+        team: "Payments",
+        tier: 1,
+        tags: &["pci", "vendor"],
+        description: "Connection to the card processor's API.",
+        depends_on: &[],
+    },
+    DemoService {
+        name: "Billing",
+        team: "Payments",
+        tier: 2,
+        tags: &["prod"],
+        description: "Invoices, subscriptions and dunning.",
+        depends_on: &["PostgreSQL Cluster", "Checkout API"],
+    },
+    DemoService {
+        name: "Public Website",
+        team: "Customer Experience",
+        tier: 1,
+        tags: &["web", "prod"],
+        description: "www: marketing pages, shop front, help centre.",
+        depends_on: &["API Gateway", "Redis Cache"],
+    },
+    DemoService {
+        name: "Notification Service",
+        team: "Customer Experience",
+        tier: 2,
+        tags: &["email", "sms", "prod"],
+        description: "Sends e-mail, SMS and push messages to customers.",
+        depends_on: &["PostgreSQL Cluster"],
+    },
+    DemoService {
+        name: "Mobile Backend",
+        team: "Customer Experience",
+        tier: 2,
+        tags: &["mobile", "prod"],
+        description: "API for the iOS and Android apps.",
+        depends_on: &["API Gateway", "Notification Service"],
+    },
+    DemoService {
+        name: "Corporate E-mail",
+        team: "Corporate IT",
+        tier: 2,
+        tags: &["saas", "m365"],
+        description: "Staff mailboxes and calendars.",
+        depends_on: &["Identity Provider"],
+    },
+    DemoService {
+        name: "VPN",
+        team: "Corporate IT",
+        tier: 3,
+        tags: &["network"],
+        description: "Remote access for staff.",
+        depends_on: &["Identity Provider"],
+    },
+    DemoService {
+        name: "HR System",
+        team: "Corporate IT",
+        tier: 4,
+        tags: &["saas"],
+        description: "Leave, payroll data and org chart.",
+        depends_on: &["Identity Provider"],
+    },
 ];
 
 const USERS: &[(&str, &str, Role)] = &[
@@ -138,12 +257,24 @@ pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<bool> {
     let hash = secret::hash_password(DEMO_PASSWORD)?;
     for (username, name, role) in USERS {
         let email = Some(format!("{username}@example.com"));
-        db.create_user(&actor, now, NewUser { username: (*username).into(), display_name: (*name).into(), email, role: *role, password_hash: hash.clone() })
-            .await?;
+        db.create_user(
+            &actor,
+            now,
+            NewUser {
+                username: (*username).into(),
+                display_name: (*name).into(),
+                email,
+                role: *role,
+                password_hash: hash.clone(),
+            },
+        )
+        .await?;
     }
     let mut teams = HashMap::new();
     for (name, description) in TEAMS {
-        let t = db.create_team(&actor, now, TeamSpec::new(name, None, Some(description))?).await?;
+        let t = db
+            .create_team(&actor, now, TeamSpec::new(name, None, Some(description))?)
+            .await?;
         teams.insert(*name, t.id);
     }
     let mut ids = HashMap::new();
@@ -156,7 +287,10 @@ pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<bool> {
             tier: Some(s.tier),
             tags: Some(s.tags.iter().map(|t| (*t).to_owned()).collect()),
             runbook_url: Some(Some(format!("https://wiki.example.com/runbooks/{slug}"))),
-            links: Some(vec![Link { title: "Dashboard".into(), url: format!("https://grafana.example.com/d/{slug}") }]),
+            links: Some(vec![Link {
+                title: "Dashboard".into(),
+                url: format!("https://grafana.example.com/d/{slug}"),
+            }]),
             ..Default::default()
         })?;
         ids.insert(s.name, db.create_service(&actor, now, spec).await?.id);

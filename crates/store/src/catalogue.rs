@@ -108,7 +108,12 @@ impl<'a> Ref<'a> {
 impl Db {
     // ---- teams ----------------------------------------------------------------------------
 
-    pub async fn create_team(&self, actor: &Actor, now: DateTime<Utc>, spec: TeamSpec) -> StoreResult<Team> {
+    pub async fn create_team(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        spec: TeamSpec,
+    ) -> StoreResult<Team> {
         let team = Team {
             id: Uuid::now_v7(),
             name: spec.name,
@@ -129,7 +134,10 @@ impl Db {
     }
 
     pub async fn get_team(&self, r: Ref<'_>) -> StoreResult<Team> {
-        let (id, slug) = match r { Ref::Id(id) => (Some(id), None), Ref::Slug(s) => (None, Some(s)) };
+        let (id, slug) = match r {
+            Ref::Id(id) => (Some(id), None),
+            Ref::Slug(s) => (None, Some(s)),
+        };
         let row: Option<TeamRow> = with_db!(self, pool => {
             sqlx::query_as("SELECT id, name, slug, description, created_at, updated_at FROM teams WHERE id = $1 OR slug = $2")
                 .bind(id).bind(slug).fetch_optional(pool).await?
@@ -137,7 +145,12 @@ impl Db {
         row.map(Team::from).ok_or(StoreError::NotFound("team"))
     }
 
-    pub async fn list_teams(&self, q: Option<&str>, cursor: Option<&Cursor>, limit: Option<i64>) -> StoreResult<Page<Team>> {
+    pub async fn list_teams(
+        &self,
+        q: Option<&str>,
+        cursor: Option<&Cursor>,
+        limit: Option<i64>,
+    ) -> StoreResult<Page<Team>> {
         let limit = page::clamp_limit(limit);
         let pattern = q.filter(|q| !q.trim().is_empty()).map(page::like_pattern);
         let (c_name, c_id) = (cursor.map(|c| c.key.as_str()), cursor.map(|c| c.id));
@@ -150,13 +163,32 @@ impl Db {
                 .bind(pattern.as_deref()).bind(c_name).bind(c_id).bind(limit + 1)
                 .fetch_all(pool).await?
         });
-        Ok(page::finish(rows, limit, |r| Cursor { key: r.name.clone(), id: r.id }).map(Team::from))
+        Ok(page::finish(rows, limit, |r| Cursor {
+            key: r.name.clone(),
+            id: r.id,
+        })
+        .map(Team::from))
     }
 
-    pub async fn update_team(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, spec: TeamSpec) -> StoreResult<Team> {
+    pub async fn update_team(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+        spec: TeamSpec,
+    ) -> StoreResult<Team> {
         let before = self.get_team(Ref::Id(id)).await?;
-        let after = Team { name: spec.name, slug: spec.slug, description: spec.description, updated_at: now, ..before.clone() };
-        if after.name == before.name && after.slug == before.slug && after.description == before.description {
+        let after = Team {
+            name: spec.name,
+            slug: spec.slug,
+            description: spec.description,
+            updated_at: now,
+            ..before.clone()
+        };
+        if after.name == before.name
+            && after.slug == before.slug
+            && after.description == before.description
+        {
             return Ok(before);
         }
         with_db!(self, pool => {
@@ -172,7 +204,12 @@ impl Db {
     }
 
     /// Deletes a team; its services stay and lose their owner.
-    pub async fn delete_team(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
+    pub async fn delete_team(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+    ) -> StoreResult<()> {
         let before = self.get_team(Ref::Id(id)).await?;
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -185,7 +222,9 @@ impl Db {
     }
 
     /// Number of services each team owns.
-    pub async fn service_counts_by_team(&self) -> StoreResult<std::collections::HashMap<Uuid, i64>> {
+    pub async fn service_counts_by_team(
+        &self,
+    ) -> StoreResult<std::collections::HashMap<Uuid, i64>> {
         let rows: Vec<(Uuid, i64)> = with_db!(self, pool => {
             sqlx::query_as("SELECT team_id, COUNT(*) FROM services WHERE team_id IS NOT NULL GROUP BY team_id").fetch_all(pool).await?
         });
@@ -197,14 +236,21 @@ impl Db {
     async fn ensure_team(&self, team_id: Option<Uuid>) -> StoreResult<()> {
         match team_id {
             Some(id) => match self.get_team(Ref::Id(id)).await {
-                Err(StoreError::NotFound(_)) => Err(opsdeck_core::Error::invalid("team_id", "no team has this id").into()),
+                Err(StoreError::NotFound(_)) => {
+                    Err(opsdeck_core::Error::invalid("team_id", "no team has this id").into())
+                }
                 other => other.map(|_| ()),
             },
             None => Ok(()),
         }
     }
 
-    pub async fn create_service(&self, actor: &Actor, now: DateTime<Utc>, spec: ServiceSpec) -> StoreResult<Service> {
+    pub async fn create_service(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        spec: ServiceSpec,
+    ) -> StoreResult<Service> {
         self.ensure_team(spec.team_id).await?;
         let s = Service {
             id: Uuid::now_v7(),
@@ -235,23 +281,35 @@ impl Db {
     }
 
     pub async fn get_service(&self, r: Ref<'_>) -> StoreResult<ServiceView> {
-        let (id, slug) = match r { Ref::Id(id) => (Some(id), None), Ref::Slug(s) => (None, Some(s)) };
+        let (id, slug) = match r {
+            Ref::Id(id) => (Some(id), None),
+            Ref::Slug(s) => (None, Some(s)),
+        };
         let row: Option<ServiceRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{SERVICE_SELECT} WHERE s.id = $1 OR s.slug = $2")))
                 .bind(id).bind(slug).fetch_optional(pool).await?
         });
-        row.map(ServiceView::from).ok_or(StoreError::NotFound("service"))
+        row.map(ServiceView::from)
+            .ok_or(StoreError::NotFound("service"))
     }
 
     pub async fn count_services(&self) -> StoreResult<i64> {
-        Ok(with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(pool).await?))
+        Ok(
+            with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(pool).await?),
+        )
     }
 
     /// Services ordered by name, filtered by search text, team and tier.
     pub async fn list_services(&self, f: &ServiceFilter) -> StoreResult<Page<ServiceView>> {
         let limit = page::clamp_limit(f.limit);
-        let pattern = f.q.as_deref().filter(|q| !q.trim().is_empty()).map(page::like_pattern);
-        let (c_name, c_id) = (f.cursor.as_ref().map(|c| c.key.as_str()), f.cursor.as_ref().map(|c| c.id));
+        let pattern =
+            f.q.as_deref()
+                .filter(|q| !q.trim().is_empty())
+                .map(page::like_pattern);
+        let (c_name, c_id) = (
+            f.cursor.as_ref().map(|c| c.key.as_str()),
+            f.cursor.as_ref().map(|c| c.id),
+        );
         let rows: Vec<ServiceRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{SERVICE_SELECT} \
@@ -263,10 +321,20 @@ impl Db {
                 .bind(pattern.as_deref()).bind(f.team_id).bind(f.tier).bind(c_name).bind(c_id).bind(limit + 1)
                 .fetch_all(pool).await?
         });
-        Ok(page::finish(rows, limit, |r| Cursor { key: r.name.clone(), id: r.id }).map(ServiceView::from))
+        Ok(page::finish(rows, limit, |r| Cursor {
+            key: r.name.clone(),
+            id: r.id,
+        })
+        .map(ServiceView::from))
     }
 
-    pub async fn update_service(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, spec: ServiceSpec) -> StoreResult<Service> {
+    pub async fn update_service(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+        spec: ServiceSpec,
+    ) -> StoreResult<Service> {
         let before = self.get_service(Ref::Id(id)).await?.service;
         if ServiceSpec::from(&before) == spec {
             return Ok(before);
@@ -300,7 +368,12 @@ impl Db {
         Ok(after)
     }
 
-    pub async fn delete_service(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
+    pub async fn delete_service(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+    ) -> StoreResult<()> {
         let before = self.get_service(Ref::Id(id)).await?.service;
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -315,10 +388,20 @@ impl Db {
     // ---- dependencies ---------------------------------------------------------------------
 
     /// Records that `service_id` depends on `depends_on_id`, refusing self-loops and cycles.
-    pub async fn add_dependency(&self, actor: &Actor, now: DateTime<Utc>, service_id: Uuid, depends_on_id: Uuid) -> StoreResult<()> {
+    pub async fn add_dependency(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        service_id: Uuid,
+        depends_on_id: Uuid,
+    ) -> StoreResult<()> {
         let from = self.get_service(Ref::Id(service_id)).await?.service;
         let to = match self.get_service(Ref::Id(depends_on_id)).await {
-            Err(StoreError::NotFound(_)) => return Err(opsdeck_core::Error::invalid("depends_on_id", "no service has this id").into()),
+            Err(StoreError::NotFound(_)) => {
+                return Err(
+                    opsdeck_core::Error::invalid("depends_on_id", "no service has this id").into(),
+                );
+            }
             other => other?.service,
         };
         with_db!(self, pool => {
@@ -336,7 +419,13 @@ impl Db {
         Ok(())
     }
 
-    pub async fn remove_dependency(&self, actor: &Actor, now: DateTime<Utc>, service_id: Uuid, depends_on_id: Uuid) -> StoreResult<()> {
+    pub async fn remove_dependency(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        service_id: Uuid,
+        depends_on_id: Uuid,
+    ) -> StoreResult<()> {
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1 AND depends_on_id = $2")
@@ -352,7 +441,10 @@ impl Db {
     }
 
     /// (services this one depends on, services that depend on this one), each ordered by name.
-    pub async fn service_dependencies(&self, id: Uuid) -> StoreResult<(Vec<ServiceView>, Vec<ServiceView>)> {
+    pub async fn service_dependencies(
+        &self,
+        id: Uuid,
+    ) -> StoreResult<(Vec<ServiceView>, Vec<ServiceView>)> {
         let (up, down): (Vec<ServiceRow>, Vec<ServiceRow>) = with_db!(self, pool => {
             let up = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{SERVICE_SELECT} JOIN service_dependencies d ON d.depends_on_id = s.id WHERE d.service_id = $1 ORDER BY s.name LIMIT 500")))
@@ -362,6 +454,9 @@ impl Db {
                 .bind(id).fetch_all(pool).await?;
             (up, down)
         });
-        Ok((up.into_iter().map(Into::into).collect(), down.into_iter().map(Into::into).collect()))
+        Ok((
+            up.into_iter().map(Into::into).collect(),
+            down.into_iter().map(Into::into).collect(),
+        ))
     }
 }

@@ -98,17 +98,31 @@ const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 impl Db {
     pub async fn count_users(&self) -> StoreResult<i64> {
-        Ok(with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?))
+        Ok(
+            with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?),
+        )
     }
 
-    pub async fn create_user(&self, actor: &Actor, now: DateTime<Utc>, new: NewUser) -> StoreResult<User> {
-        self.insert_user(actor, now, new, false).await?.ok_or(StoreError::NotFound("user"))
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        new: NewUser,
+    ) -> StoreResult<User> {
+        self.insert_user(actor, now, new, false)
+            .await?
+            .ok_or(StoreError::NotFound("user"))
     }
 
     /// Creates the first account, only while no account exists; `None` if one already does.
-    pub async fn create_first_admin(&self, now: DateTime<Utc>, mut new: NewUser) -> StoreResult<Option<User>> {
+    pub async fn create_first_admin(
+        &self,
+        now: DateTime<Utc>,
+        mut new: NewUser,
+    ) -> StoreResult<Option<User>> {
         new.role = Role::Admin;
-        self.insert_user(&Actor::system("setup"), now, new, true).await
+        self.insert_user(&Actor::system("setup"), now, new, true)
+            .await
     }
 
     async fn insert_user(
@@ -184,10 +198,18 @@ impl Db {
     }
 
     pub async fn find_user_by_username(&self, username: &str) -> StoreResult<User> {
-        self.find_login(username).await?.map(|(u, _)| u).ok_or(StoreError::NotFound("user"))
+        self.find_login(username)
+            .await?
+            .map(|(u, _)| u)
+            .ok_or(StoreError::NotFound("user"))
     }
 
-    pub async fn list_users(&self, q: Option<&str>, cursor: Option<&Cursor>, limit: Option<i64>) -> StoreResult<Page<User>> {
+    pub async fn list_users(
+        &self,
+        q: Option<&str>,
+        cursor: Option<&Cursor>,
+        limit: Option<i64>,
+    ) -> StoreResult<Page<User>> {
         let limit = page::clamp_limit(limit);
         let pattern = q.filter(|q| !q.trim().is_empty()).map(page::like_pattern);
         let rows: Vec<UserRow> = with_db!(self, pool => {
@@ -200,22 +222,42 @@ impl Db {
                 .bind(limit + 1)
                 .fetch_all(pool).await?
         });
-        Ok(page::finish(rows, limit, |r| Cursor { key: r.username.clone(), id: r.id }).map(User::from))
+        Ok(page::finish(rows, limit, |r| Cursor {
+            key: r.username.clone(),
+            id: r.id,
+        })
+        .map(User::from))
     }
 
     /// Applies `patch`; refuses to leave the installation without an enabled admin.
-    pub async fn update_user(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, patch: UserPatch) -> StoreResult<User> {
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+        patch: UserPatch,
+    ) -> StoreResult<User> {
         let before = self.get_user(id).await?;
         let mut after = before.clone();
-        if let Some(d) = patch.display_name { after.display_name = d; }
-        if let Some(e) = patch.email { after.email = e; }
-        if let Some(r) = patch.role { after.role = r; }
-        if let Some(d) = patch.disabled { after.disabled = d; }
+        if let Some(d) = patch.display_name {
+            after.display_name = d;
+        }
+        if let Some(e) = patch.email {
+            after.email = e;
+        }
+        if let Some(r) = patch.role {
+            after.role = r;
+        }
+        if let Some(d) = patch.disabled {
+            after.disabled = d;
+        }
         if after == before {
             return Ok(before);
         }
         after.updated_at = now;
-        let loses_admin = before.role == Role::Admin && !before.disabled && (after.role != Role::Admin || after.disabled);
+        let loses_admin = before.role == Role::Admin
+            && !before.disabled
+            && (after.role != Role::Admin || after.disabled);
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             if loses_admin {
@@ -242,7 +284,14 @@ impl Db {
     }
 
     /// Sets a new password hash and ends the user's other sessions.
-    pub async fn set_password(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, hash: &str, keep_session: Option<&str>) -> StoreResult<()> {
+    pub async fn set_password(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+        hash: &str,
+        keep_session: Option<&str>,
+    ) -> StoreResult<()> {
         let user = self.get_user(id).await?;
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -259,7 +308,13 @@ impl Db {
 
     // ---- sessions -------------------------------------------------------------------------
 
-    pub async fn create_session(&self, id_hash: &str, user_id: Uuid, now: DateTime<Utc>, expires: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> StoreResult<()> {
         with_db!(self, pool => {
             sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
                 .bind(id_hash).bind(user_id).bind(now.timestamp_millis()).bind(expires.timestamp_millis())
@@ -269,7 +324,11 @@ impl Db {
     }
 
     /// The enabled user behind a live session.
-    pub async fn session_user(&self, id_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+    pub async fn session_user(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT u.id, u.username, u.display_name, u.email, u.role, u.disabled, u.created_at, u.updated_at \
@@ -342,10 +401,16 @@ impl Db {
         let row: Option<TokenRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{TOKEN_SELECT} WHERE t.id = $1"))).bind(id).fetch_optional(pool).await?
         });
-        row.map(ApiToken::from).ok_or(StoreError::NotFound("API token"))
+        row.map(ApiToken::from)
+            .ok_or(StoreError::NotFound("API token"))
     }
 
-    pub async fn revoke_token(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<ApiToken> {
+    pub async fn revoke_token(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+    ) -> StoreResult<ApiToken> {
         let before = self.get_token(id).await?;
         if before.revoked_at.is_some() {
             return Ok(before);
@@ -364,7 +429,11 @@ impl Db {
     }
 
     /// The enabled owner and the token behind a live, unrevoked token hash.
-    pub async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<(User, ApiToken)>> {
+    pub async fn token_user(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(User, ApiToken)>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             #[sqlx(flatten)]
@@ -387,7 +456,9 @@ impl Db {
         });
         let Some(r) = row else { return Ok(None) };
         let ms = now.timestamp_millis();
-        if r.last_used_at.is_none_or(|t| ms - t >= LAST_USED_RESOLUTION_MS) {
+        if r.last_used_at
+            .is_none_or(|t| ms - t >= LAST_USED_RESOLUTION_MS)
+        {
             with_db!(self, pool => {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(ms).bind(r.token_id).execute(pool).await?;
             });

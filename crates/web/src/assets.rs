@@ -1,10 +1,10 @@
 //! Static files (CSS, JS, icons), embedded in release builds and read from disk in debug builds.
 
+use axum::Router;
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 #[derive(rust_embed::RustEmbed)]
 #[folder = "assets/"]

@@ -39,7 +39,11 @@ impl Auth {
     }
 
     pub fn require(&self, p: Permission) -> Result<(), ApiError> {
-        if self.allows(p) { Ok(()) } else { Err(ApiError::forbidden(p.least_role())) }
+        if self.allows(p) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(p.least_role()))
+        }
     }
 
     pub fn actor(&self) -> Actor {
@@ -47,7 +51,10 @@ impl Auth {
             Via::Session(_) => self.user.username.clone(),
             Via::Token(t) => format!("{} (token {})", self.user.username, t.name),
         };
-        Actor { user_id: Some(self.user.id), label }
+        Actor {
+            user_id: Some(self.user.id),
+            label,
+        }
     }
 
     pub fn session_hash(&self) -> Option<&str> {
@@ -70,29 +77,51 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
     if let Some(token) = bearer(headers) {
         let found = state.db.token_user(&secret::digest(token), now).await?;
         let (user, token) = found.ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "this API token is unknown, revoked, or its user is disabled")
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "this API token is unknown, revoked, or its user is disabled",
+            )
         })?;
         let role = user.role.capped_by(token.role);
-        return Ok(Some(Auth { user, role, via: Via::Token(Box::new(token)) }));
+        return Ok(Some(Auth {
+            user,
+            role,
+            via: Via::Token(Box::new(token)),
+        }));
     }
     let jar = CookieJar::from_headers(headers);
-    let Some(cookie) = jar.get(SESSION_COOKIE) else { return Ok(None) };
+    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+        return Ok(None);
+    };
     let hash = secret::digest(cookie.value());
-    Ok(state.db.session_user(&hash, now).await?.map(|user| Auth { role: user.role, user, via: Via::Session(hash) }))
+    Ok(state.db.session_user(&hash, now).await?.map(|user| Auth {
+        role: user.role,
+        user,
+        via: Via::Session(hash),
+    }))
 }
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers).await?.ok_or_else(ApiError::unauthenticated)
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)
     }
 }
 
 impl OptionalFromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
         authenticate(state, &parts.headers).await
     }
 }
@@ -101,7 +130,15 @@ impl OptionalFromRequestParts<AppState> for Auth {
 pub async fn start_session(state: &AppState, user: &User) -> Result<Cookie<'static>, ApiError> {
     let id = secret::generate("");
     let now = state.now();
-    state.db.create_session(&secret::digest(&id), user.id, now, now + state.config.session_ttl).await?;
+    state
+        .db
+        .create_session(
+            &secret::digest(&id),
+            user.id,
+            now,
+            now + state.config.session_ttl,
+        )
+        .await?;
     Ok(Cookie::build((SESSION_COOKIE, id))
         .path("/")
         .http_only(true)
@@ -116,7 +153,11 @@ fn time_duration(d: chrono::Duration) -> time::Duration {
 }
 
 pub fn clear_session_cookie() -> Cookie<'static> {
-    let mut c = Cookie::build((SESSION_COOKIE, "")).path("/").http_only(true).same_site(SameSite::Lax).build();
+    let mut c = Cookie::build((SESSION_COOKIE, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .build();
     c.make_removal();
     c
 }
@@ -131,21 +172,38 @@ impl LoginLimiter {
     }
 
     pub fn check(&self, ip: Option<IpAddr>, username: &str) -> Result<(), ApiError> {
-        let key = format!("{}|{}", ip.map(|i| i.to_string()).unwrap_or_default(), username);
+        let key = format!(
+            "{}|{}",
+            ip.map(|i| i.to_string()).unwrap_or_default(),
+            username
+        );
         self.0.check_key(&key).map_err(|_| {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many sign-in attempts; wait a minute and try again")
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many sign-in attempts; wait a minute and try again",
+            )
         })
     }
 }
 
 /// Why a sign-in failed, without telling which of username or password was wrong.
 pub fn bad_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password")
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "wrong username or password",
+    )
 }
 
 /// Checks a username and password; runs argon2 off the async threads. Unknown users cost the
 /// same time as known ones so the response time does not reveal which usernames exist.
-pub async fn verify_login(state: &AppState, ip: Option<IpAddr>, username: &str, password: &str) -> Result<User, ApiError> {
+pub async fn verify_login(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    username: &str,
+    password: &str,
+) -> Result<User, ApiError> {
     state.login_limiter.check(ip, username)?;
     let found = state.db.find_login(username.trim()).await?;
     let (user, hash) = match found {
@@ -153,7 +211,9 @@ pub async fn verify_login(state: &AppState, ip: Option<IpAddr>, username: &str, 
         None => (None, DUMMY_HASH.to_owned()),
     };
     let password = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || secret::verify_password(&password, &hash)).await.unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || secret::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
     match user {
         Some(u) if ok && !u.disabled => Ok(u),
         _ => Err(bad_credentials()),

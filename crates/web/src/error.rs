@@ -16,7 +16,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError { status, code: code.into(), message: message.into(), details: None }
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -42,11 +47,19 @@ impl ApiError {
     }
 
     pub fn forbidden(needed: opsdeck_core::role::Role) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs the {needed} role or higher"))
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this needs the {needed} role or higher"),
+        )
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, format!("{}_not_found", what.replace(' ', "_").to_lowercase()), format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("{}_not_found", what.replace(' ', "_").to_lowercase()),
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -54,7 +67,11 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed to handle this request; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle this request; it has been logged",
+        )
     }
 
     pub fn body(&self) -> Value {
@@ -85,7 +102,11 @@ impl From<StoreError> for ApiError {
             e @ (StoreError::Db(_) | StoreError::Migrate(_)) => {
                 tracing::error!(error = %e, "database error");
                 if e.is_unavailable() {
-                    return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is not reachable; try again shortly");
+                    return ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the database is not reachable; try again shortly",
+                    );
                 }
                 ApiError::internal()
             }
@@ -108,9 +129,18 @@ impl From<opsdeck_core::Error> for ApiError {
 
 pub async fn not_found_fallback(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        ApiError::new(StatusCode::NOT_FOUND, "route_not_found", format!("no API endpoint at {}", uri.path())).into_response()
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            format!("no API endpoint at {}", uri.path()),
+        )
+        .into_response()
     } else {
-        crate::ui::error_page(&ApiError::new(StatusCode::NOT_FOUND, "page_not_found", "There is no page at this address."))
+        crate::ui::error_page(&ApiError::new(
+            StatusCode::NOT_FOUND,
+            "page_not_found",
+            "There is no page at this address.",
+        ))
     }
 }
 

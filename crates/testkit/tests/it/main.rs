@@ -1,1 +1,7 @@
+//! API tests against a real server, each run on SQLite and on PostgreSQL.
 
+mod auth;
+mod catalogue;
+mod errors;
+mod ops;
+mod roles;

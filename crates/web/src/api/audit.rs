@@ -5,8 +5,8 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use opsdeck_core::audit::AuditEntry;
 use opsdeck_core::role::Permission;
 use opsdeck_store::audit::AuditFilter;
@@ -82,7 +82,11 @@ impl AuditQuery {
 
 /// Audit entries, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = List<AuditDto>)))]
-async fn list_audit(State(state): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<AuditQuery>) -> Result<Json<List<AuditDto>>, ApiError> {
+async fn list_audit(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<List<AuditDto>>, ApiError> {
     auth.require(Permission::Administer)?;
     let page = state.db.list_audit(&q.filter()?).await?;
     Ok(Json(List::from_page(page, AuditDto::from)))

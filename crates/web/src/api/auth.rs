@@ -5,10 +5,10 @@ use crate::AppState;
 use crate::auth::{self, Auth};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use axum_extra::extract::CookieJar;
 use opsdeck_core::{secret, user};
 use opsdeck_store::user::NewUser;
@@ -19,7 +19,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me)).routes(routes!(setup))
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(setup))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -45,11 +49,18 @@ async fn login(
 
 /// Ends the current session.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
-async fn logout(State(state): State<AppState>, auth: Option<Auth>, jar: CookieJar) -> Result<impl IntoResponse, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    auth: Option<Auth>,
+    jar: CookieJar,
+) -> Result<impl IntoResponse, ApiError> {
     if let Some(hash) = auth.as_ref().and_then(Auth::session_hash) {
         state.db.delete_session(hash).await?;
     }
-    Ok((jar.add(auth::clear_session_cookie()), StatusCode::NO_CONTENT))
+    Ok((
+        jar.add(auth::clear_session_cookie()),
+        StatusCode::NO_CONTENT,
+    ))
 }
 
 /// The caller's account and the role in force for this request.
@@ -72,10 +83,25 @@ pub struct SetupRequest {
 /// Creates the first admin account. Works only while no account exists.
 #[utoipa::path(post, path = "/api/v1/setup", tag = "auth", security(()),
     responses((status = 201, body = UserDto), (status = 409, body = super::ErrorBody)))]
-async fn setup(State(state): State<AppState>, jar: CookieJar, ApiJson(req): ApiJson<SetupRequest>) -> Result<impl IntoResponse, ApiError> {
-    let user = create_first_admin(&state, &req.username, &req.password, req.display_name.as_deref(), req.email.as_deref()).await?;
+async fn setup(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ApiJson(req): ApiJson<SetupRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = create_first_admin(
+        &state,
+        &req.username,
+        &req.password,
+        req.display_name.as_deref(),
+        req.email.as_deref(),
+    )
+    .await?;
     let cookie = auth::start_session(&state, &user).await?;
-    Ok((StatusCode::CREATED, jar.add(cookie), Json(UserDto::from(user))))
+    Ok((
+        StatusCode::CREATED,
+        jar.add(cookie),
+        Json(UserDto::from(user)),
+    ))
 }
 
 /// Shared by the API and the setup page.
@@ -86,9 +112,20 @@ pub async fn create_first_admin(
     display_name: Option<&str>,
     email: Option<&str>,
 ) -> Result<opsdeck_core::user::User, ApiError> {
-    let new = validate_new_user(username, password, display_name, email, opsdeck_core::role::Role::Admin).await?;
+    let already = || ApiError::conflict("setup is already done; sign in instead");
+    if state.db.count_users().await? > 0 {
+        return Err(already());
+    }
+    let new = validate_new_user(
+        username,
+        password,
+        display_name,
+        email,
+        opsdeck_core::role::Role::Admin,
+    )
+    .await?;
     let user = state.db.create_first_admin(state.now(), new).await?;
-    user.ok_or_else(|| ApiError::conflict("setup is already done; sign in instead"))
+    user.ok_or_else(already)
 }
 
 /// Validates account fields and hashes the password (off the async threads).
@@ -110,5 +147,11 @@ pub async fn validate_new_user(
     let password_hash = tokio::task::spawn_blocking(move || secret::hash_password(&password))
         .await
         .map_err(|_| ApiError::internal())??;
-    Ok(NewUser { username, display_name, email, role, password_hash })
+    Ok(NewUser {
+        username,
+        display_name,
+        email,
+        role,
+        password_hash,
+    })
 }

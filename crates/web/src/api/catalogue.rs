@@ -5,9 +5,9 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, double_option, parse_id};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, Team, TeamSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
@@ -41,7 +41,14 @@ pub struct TeamDto {
 
 impl From<Team> for TeamDto {
     fn from(t: Team) -> Self {
-        TeamDto { id: t.id, name: t.name, slug: t.slug, description: t.description, created_at: ts(t.created_at), updated_at: ts(t.updated_at) }
+        TeamDto {
+            id: t.id,
+            name: t.name,
+            slug: t.slug,
+            description: t.description,
+            created_at: ts(t.created_at),
+            updated_at: ts(t.updated_at),
+        }
     }
 }
 
@@ -74,27 +81,53 @@ pub struct ListQuery {
 
 /// Lists teams by name.
 #[utoipa::path(get, path = "/api/v1/teams", tag = "catalogue", params(ListQuery), responses((status = 200, body = List<TeamDto>)))]
-async fn list_teams(State(state): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<List<TeamDto>>, ApiError> {
+async fn list_teams(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<List<TeamDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let page = state.db.list_teams(q.q.as_deref(), cursor(q.cursor.as_deref())?.as_ref(), q.limit).await?;
+    let page = state
+        .db
+        .list_teams(
+            q.q.as_deref(),
+            cursor(q.cursor.as_deref())?.as_ref(),
+            q.limit,
+        )
+        .await?;
     Ok(Json(List::from_page(page, TeamDto::from)))
 }
 
 /// Creates a team (manager or admin).
 #[utoipa::path(post, path = "/api/v1/teams", tag = "catalogue", request_body = CreateTeam,
     responses((status = 201, body = TeamDto), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
-async fn create_team(State(state): State<AppState>, auth: Auth, ApiJson(req): ApiJson<CreateTeam>) -> Result<(StatusCode, Json<TeamDto>), ApiError> {
+async fn create_team(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateTeam>,
+) -> Result<(StatusCode, Json<TeamDto>), ApiError> {
     auth.require(Permission::Configure)?;
     let spec = TeamSpec::new(&req.name, req.slug.as_deref(), req.description.as_deref())?;
-    let team = state.db.create_team(&auth.actor(), state.now(), spec).await?;
-    state.events.publish("team.created", Some(team.id), format!("Team {} created", team.name));
+    let team = state
+        .db
+        .create_team(&auth.actor(), state.now(), spec)
+        .await?;
+    state.events.publish(
+        "team.created",
+        Some(team.id),
+        format!("Team {} created", team.name),
+    );
     Ok((StatusCode::CREATED, Json(team.into())))
 }
 
 /// One team, by id or slug.
 #[utoipa::path(get, path = "/api/v1/teams/{team}", tag = "catalogue", params(("team" = String, Path, description = "id or slug")),
     responses((status = 200, body = TeamDto), (status = 404, body = super::ErrorBody)))]
-async fn get_team(State(state): State<AppState>, auth: Auth, Path(team): Path<String>) -> Result<Json<TeamDto>, ApiError> {
+async fn get_team(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(team): Path<String>,
+) -> Result<Json<TeamDto>, ApiError> {
     auth.require(Permission::Read)?;
     Ok(Json(state.db.get_team(Ref::parse(&team)).await?.into()))
 }
@@ -102,7 +135,12 @@ async fn get_team(State(state): State<AppState>, auth: Auth, Path(team): Path<St
 /// Changes a team's name, slug or description.
 #[utoipa::path(patch, path = "/api/v1/teams/{team}", tag = "catalogue", params(("team" = String, Path, description = "id or slug")),
     request_body = UpdateTeam, responses((status = 200, body = TeamDto), (status = 404, body = super::ErrorBody)))]
-async fn update_team(State(state): State<AppState>, auth: Auth, Path(team): Path<String>, ApiJson(req): ApiJson<UpdateTeam>) -> Result<Json<TeamDto>, ApiError> {
+async fn update_team(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(team): Path<String>,
+    ApiJson(req): ApiJson<UpdateTeam>,
+) -> Result<Json<TeamDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_team(Ref::parse(&team)).await?;
     let spec = TeamSpec::new(
@@ -110,19 +148,37 @@ async fn update_team(State(state): State<AppState>, auth: Auth, Path(team): Path
         Some(req.slug.as_deref().unwrap_or(&current.slug)),
         Some(req.description.as_deref().unwrap_or(&current.description)),
     )?;
-    let team = state.db.update_team(&auth.actor(), state.now(), current.id, spec).await?;
-    state.events.publish("team.updated", Some(team.id), format!("Team {} updated", team.name));
+    let team = state
+        .db
+        .update_team(&auth.actor(), state.now(), current.id, spec)
+        .await?;
+    state.events.publish(
+        "team.updated",
+        Some(team.id),
+        format!("Team {} updated", team.name),
+    );
     Ok(Json(team.into()))
 }
 
 /// Deletes a team; its services stay and lose their owner.
 #[utoipa::path(delete, path = "/api/v1/teams/{team}", tag = "catalogue", params(("team" = String, Path, description = "id or slug")),
     responses((status = 204), (status = 404, body = super::ErrorBody)))]
-async fn delete_team(State(state): State<AppState>, auth: Auth, Path(team): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_team(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(team): Path<String>,
+) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_team(Ref::parse(&team)).await?;
-    state.db.delete_team(&auth.actor(), state.now(), current.id).await?;
-    state.events.publish("team.deleted", Some(current.id), format!("Team {} deleted", current.name));
+    state
+        .db
+        .delete_team(&auth.actor(), state.now(), current.id)
+        .await?;
+    state.events.publish(
+        "team.deleted",
+        Some(current.id),
+        format!("Team {} deleted", current.name),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -164,7 +220,14 @@ impl From<ServiceView> for ServiceDto {
             tier: s.tier,
             tags: s.tags,
             runbook_url: s.runbook_url,
-            links: s.links.into_iter().map(|l| LinkDto { title: l.title, url: l.url }).collect(),
+            links: s
+                .links
+                .into_iter()
+                .map(|l| LinkDto {
+                    title: l.title,
+                    url: l.url,
+                })
+                .collect(),
             created_at: ts(s.created_at),
             updated_at: ts(s.updated_at),
         }
@@ -205,7 +268,14 @@ pub struct UpdateService {
 }
 
 fn links(v: Option<Vec<LinkDto>>) -> Option<Vec<Link>> {
-    v.map(|ls| ls.into_iter().map(|l| Link { title: l.title, url: l.url }).collect())
+    v.map(|ls| {
+        ls.into_iter()
+            .map(|l| Link {
+                title: l.title,
+                url: l.url,
+            })
+            .collect()
+    })
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -222,9 +292,19 @@ pub struct ServiceQuery {
 
 /// Lists services by name.
 #[utoipa::path(get, path = "/api/v1/services", tag = "catalogue", params(ServiceQuery), responses((status = 200, body = List<ServiceDto>)))]
-async fn list_services(State(state): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<ServiceQuery>) -> Result<Json<List<ServiceDto>>, ApiError> {
+async fn list_services(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ServiceQuery>,
+) -> Result<Json<List<ServiceDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let filter = ServiceFilter { q: q.q, team_id: q.team_id, tier: q.tier, cursor: cursor(q.cursor.as_deref())?, limit: q.limit };
+    let filter = ServiceFilter {
+        q: q.q,
+        team_id: q.team_id,
+        tier: q.tier,
+        cursor: cursor(q.cursor.as_deref())?,
+        limit: q.limit,
+    };
     let page = state.db.list_services(&filter).await?;
     Ok(Json(List::from_page(page, ServiceDto::from)))
 }
@@ -232,7 +312,11 @@ async fn list_services(State(state): State<AppState>, auth: Auth, ApiQuery(q): A
 /// Creates a service (manager or admin).
 #[utoipa::path(post, path = "/api/v1/services", tag = "catalogue", request_body = CreateService,
     responses((status = 201, body = ServiceDto), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
-async fn create_service(State(state): State<AppState>, auth: Auth, ApiJson(req): ApiJson<CreateService>) -> Result<(StatusCode, Json<ServiceDto>), ApiError> {
+async fn create_service(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateService>,
+) -> Result<(StatusCode, Json<ServiceDto>), ApiError> {
     auth.require(Permission::Configure)?;
     let spec = ServiceSpec::create(ServiceInput {
         name: Some(req.name),
@@ -244,23 +328,44 @@ async fn create_service(State(state): State<AppState>, auth: Auth, ApiJson(req):
         runbook_url: Some(req.runbook_url),
         links: links(req.links),
     })?;
-    let s = state.db.create_service(&auth.actor(), state.now(), spec).await?;
-    state.events.publish("service.created", Some(s.id), format!("Service {} created", s.name));
-    Ok((StatusCode::CREATED, Json(state.db.get_service(Ref::Id(s.id)).await?.into())))
+    let s = state
+        .db
+        .create_service(&auth.actor(), state.now(), spec)
+        .await?;
+    state.events.publish(
+        "service.created",
+        Some(s.id),
+        format!("Service {} created", s.name),
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(state.db.get_service(Ref::Id(s.id)).await?.into()),
+    ))
 }
 
 /// One service, by id or slug.
 #[utoipa::path(get, path = "/api/v1/services/{service}", tag = "catalogue", params(("service" = String, Path, description = "id or slug")),
     responses((status = 200, body = ServiceDto), (status = 404, body = super::ErrorBody)))]
-async fn get_service(State(state): State<AppState>, auth: Auth, Path(service): Path<String>) -> Result<Json<ServiceDto>, ApiError> {
+async fn get_service(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(service): Path<String>,
+) -> Result<Json<ServiceDto>, ApiError> {
     auth.require(Permission::Read)?;
-    Ok(Json(state.db.get_service(Ref::parse(&service)).await?.into()))
+    Ok(Json(
+        state.db.get_service(Ref::parse(&service)).await?.into(),
+    ))
 }
 
 /// Changes some fields of a service.
 #[utoipa::path(patch, path = "/api/v1/services/{service}", tag = "catalogue", params(("service" = String, Path, description = "id or slug")),
     request_body = UpdateService, responses((status = 200, body = ServiceDto), (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
-async fn update_service(State(state): State<AppState>, auth: Auth, Path(service): Path<String>, ApiJson(req): ApiJson<UpdateService>) -> Result<Json<ServiceDto>, ApiError> {
+async fn update_service(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(service): Path<String>,
+    ApiJson(req): ApiJson<UpdateService>,
+) -> Result<Json<ServiceDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_service(Ref::parse(&service)).await?.service;
     let spec = ServiceSpec::from(&current).apply(ServiceInput {
@@ -273,19 +378,37 @@ async fn update_service(State(state): State<AppState>, auth: Auth, Path(service)
         runbook_url: req.runbook_url,
         links: links(req.links),
     })?;
-    let s = state.db.update_service(&auth.actor(), state.now(), current.id, spec).await?;
-    state.events.publish("service.updated", Some(s.id), format!("Service {} updated", s.name));
+    let s = state
+        .db
+        .update_service(&auth.actor(), state.now(), current.id, spec)
+        .await?;
+    state.events.publish(
+        "service.updated",
+        Some(s.id),
+        format!("Service {} updated", s.name),
+    );
     Ok(Json(state.db.get_service(Ref::Id(s.id)).await?.into()))
 }
 
 /// Deletes a service and its dependency links.
 #[utoipa::path(delete, path = "/api/v1/services/{service}", tag = "catalogue", params(("service" = String, Path, description = "id or slug")),
     responses((status = 204), (status = 404, body = super::ErrorBody)))]
-async fn delete_service(State(state): State<AppState>, auth: Auth, Path(service): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_service(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(service): Path<String>,
+) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_service(Ref::parse(&service)).await?.service;
-    state.db.delete_service(&auth.actor(), state.now(), current.id).await?;
-    state.events.publish("service.deleted", Some(current.id), format!("Service {} deleted", current.name));
+    state
+        .db
+        .delete_service(&auth.actor(), state.now(), current.id)
+        .await?;
+    state.events.publish(
+        "service.deleted",
+        Some(current.id),
+        format!("Service {} deleted", current.name),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -308,7 +431,11 @@ pub struct AddDependency {
 /// What the service depends on, and what depends on it.
 #[utoipa::path(get, path = "/api/v1/services/{service}/dependencies", tag = "catalogue",
     params(("service" = String, Path, description = "id or slug")), responses((status = 200, body = Dependencies)))]
-async fn list_dependencies(State(state): State<AppState>, auth: Auth, Path(service): Path<String>) -> Result<Json<Dependencies>, ApiError> {
+async fn list_dependencies(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(service): Path<String>,
+) -> Result<Json<Dependencies>, ApiError> {
     auth.require(Permission::Read)?;
     let s = state.db.get_service(Ref::parse(&service)).await?.service;
     let (up, down) = state.db.service_dependencies(s.id).await?;
@@ -322,11 +449,23 @@ async fn list_dependencies(State(state): State<AppState>, auth: Auth, Path(servi
 #[utoipa::path(post, path = "/api/v1/services/{service}/dependencies", tag = "catalogue",
     params(("service" = String, Path, description = "id or slug")), request_body = AddDependency,
     responses((status = 201, body = Dependencies), (status = 409, body = super::ErrorBody)))]
-async fn add_dependency(State(state): State<AppState>, auth: Auth, Path(service): Path<String>, ApiJson(req): ApiJson<AddDependency>) -> Result<(StatusCode, Json<Dependencies>), ApiError> {
+async fn add_dependency(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(service): Path<String>,
+    ApiJson(req): ApiJson<AddDependency>,
+) -> Result<(StatusCode, Json<Dependencies>), ApiError> {
     auth.require(Permission::Configure)?;
     let s = state.db.get_service(Ref::parse(&service)).await?.service;
-    state.db.add_dependency(&auth.actor(), state.now(), s.id, req.depends_on_id).await?;
-    state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
+    state
+        .db
+        .add_dependency(&auth.actor(), state.now(), s.id, req.depends_on_id)
+        .await?;
+    state.events.publish(
+        "service.updated",
+        Some(s.id),
+        format!("Service {} dependencies changed", s.name),
+    );
     let Json(deps) = list_dependencies(State(state), auth, Path(s.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(deps)))
 }
@@ -335,11 +474,22 @@ async fn add_dependency(State(state): State<AppState>, auth: Auth, Path(service)
 #[utoipa::path(delete, path = "/api/v1/services/{service}/dependencies/{depends_on}", tag = "catalogue",
     params(("service" = String, Path, description = "id or slug"), ("depends_on" = Uuid, Path)),
     responses((status = 204), (status = 404, body = super::ErrorBody)))]
-async fn remove_dependency(State(state): State<AppState>, auth: Auth, Path((service, dep)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+async fn remove_dependency(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((service, dep)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
     let s = state.db.get_service(Ref::parse(&service)).await?.service;
     let dep = parse_id("dependency", &dep)?;
-    state.db.remove_dependency(&auth.actor(), state.now(), s.id, dep).await?;
-    state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
+    state
+        .db
+        .remove_dependency(&auth.actor(), state.now(), s.id, dep)
+        .await?;
+    state.events.publish(
+        "service.updated",
+        Some(s.id),
+        format!("Service {} dependencies changed", s.name),
+    );
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,10 +29,15 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
         );
     }
 }
@@ -62,7 +67,10 @@ pub struct List<T: ToSchema> {
 
 impl<T: ToSchema> List<T> {
     pub fn from_page<U>(page: opsdeck_store::Page<U>, f: impl FnMut(U) -> T) -> Self {
-        List { items: page.items.into_iter().map(f).collect(), next_cursor: page.next_cursor }
+        List {
+            items: page.items.into_iter().map(f).collect(),
+            next_cursor: page.next_cursor,
+        }
     }
 }
 
@@ -74,13 +82,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(settings::router())
         .merge(events::router())
-        .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::extract::MAX_JSON_BODY,
+        ))
 }
 
 /// Parses an opaque `?cursor=` value.
 pub fn cursor(raw: Option<&str>) -> Result<Option<opsdeck_store::Cursor>, crate::ApiError> {
     raw.filter(|s| !s.is_empty())
-        .map(|s| opsdeck_store::Cursor::decode(s).ok_or_else(|| crate::ApiError::bad_request("cursor: not a cursor from this API; pass next_cursor back unchanged")))
+        .map(|s| {
+            opsdeck_store::Cursor::decode(s).ok_or_else(|| {
+                crate::ApiError::bad_request(
+                    "cursor: not a cursor from this API; pass next_cursor back unchanged",
+                )
+            })
+        })
         .transpose()
 }
 

@@ -5,9 +5,9 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, double_option, parse_id};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use opsdeck_core::role::{Permission, Role};
 use opsdeck_core::secret;
 use opsdeck_core::user::{self, ApiToken, User};
@@ -63,9 +63,20 @@ pub struct UserQuery {
 
 /// Lists accounts by username (any signed-in user may read the directory).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserQuery), responses((status = 200, body = List<UserDto>)))]
-async fn list_users(State(state): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<UserQuery>) -> Result<Json<List<UserDto>>, ApiError> {
+async fn list_users(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<UserQuery>,
+) -> Result<Json<List<UserDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let page = state.db.list_users(q.q.as_deref(), cursor(q.cursor.as_deref())?.as_ref(), q.limit).await?;
+    let page = state
+        .db
+        .list_users(
+            q.q.as_deref(),
+            cursor(q.cursor.as_deref())?.as_ref(),
+            q.limit,
+        )
+        .await?;
     Ok(Json(List::from_page(page, UserDto::from)))
 }
 
@@ -83,18 +94,40 @@ pub struct CreateUser {
 /// Creates an account (admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = UserDto), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
-async fn create_user(State(state): State<AppState>, auth: Auth, ApiJson(req): ApiJson<CreateUser>) -> Result<(StatusCode, Json<UserDto>), ApiError> {
+async fn create_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> Result<(StatusCode, Json<UserDto>), ApiError> {
     auth.require(Permission::Administer)?;
-    let new = super::auth::validate_new_user(&req.username, &req.password, req.display_name.as_deref(), req.email.as_deref(), req.role).await?;
-    let user = state.db.create_user(&auth.actor(), state.now(), new).await?;
-    state.events.publish("user.created", Some(user.id), format!("User {} added", user.username));
+    let new = super::auth::validate_new_user(
+        &req.username,
+        &req.password,
+        req.display_name.as_deref(),
+        req.email.as_deref(),
+        req.role,
+    )
+    .await?;
+    let user = state
+        .db
+        .create_user(&auth.actor(), state.now(), new)
+        .await?;
+    state.events.publish(
+        "user.created",
+        Some(user.id),
+        format!("User {} added", user.username),
+    );
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// One account by id or username.
 #[utoipa::path(get, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "id or username")),
     responses((status = 200, body = UserDto), (status = 404, body = super::ErrorBody)))]
-async fn get_user(State(state): State<AppState>, auth: Auth, Path(u): Path<String>) -> Result<Json<UserDto>, ApiError> {
+async fn get_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(u): Path<String>,
+) -> Result<Json<UserDto>, ApiError> {
     auth.require(Permission::Read)?;
     Ok(Json(find_user(&state, &u).await?.into()))
 }
@@ -121,17 +154,32 @@ pub struct UpdateUser {
 /// Changes an account (admin). The last enabled admin cannot be demoted or disabled.
 #[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "id or username")),
     request_body = UpdateUser, responses((status = 200, body = UserDto), (status = 409, body = super::ErrorBody)))]
-async fn update_user(State(state): State<AppState>, auth: Auth, Path(u): Path<String>, ApiJson(req): ApiJson<UpdateUser>) -> Result<Json<UserDto>, ApiError> {
+async fn update_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(u): Path<String>,
+    ApiJson(req): ApiJson<UpdateUser>,
+) -> Result<Json<UserDto>, ApiError> {
     auth.require(Permission::Administer)?;
     let target = find_user(&state, &u).await?;
     let patch = UserPatch {
-        display_name: req.display_name.map(|d| opsdeck_core::validate::name("display_name", &d)).transpose()?,
+        display_name: req
+            .display_name
+            .map(|d| opsdeck_core::validate::name("display_name", &d))
+            .transpose()?,
         email: req.email.map(|e| user::email(e.as_deref())).transpose()?,
         role: req.role,
         disabled: req.disabled,
     };
-    let user = state.db.update_user(&auth.actor(), state.now(), target.id, patch).await?;
-    state.events.publish("user.updated", Some(user.id), format!("User {} updated", user.username));
+    let user = state
+        .db
+        .update_user(&auth.actor(), state.now(), target.id, patch)
+        .await?;
+    state.events.publish(
+        "user.updated",
+        Some(user.id),
+        format!("User {} updated", user.username),
+    );
     Ok(Json(user.into()))
 }
 
@@ -146,29 +194,67 @@ pub struct SetPassword {
 /// Sets a password: one's own (with the current password) or anyone's (admin). Ends other sessions.
 #[utoipa::path(post, path = "/api/v1/users/{user}/password", tag = "users", params(("user" = String, Path, description = "id or username")),
     request_body = SetPassword, responses((status = 204), (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
-async fn set_password(State(state): State<AppState>, auth: Auth, Path(u): Path<String>, ApiJson(req): ApiJson<SetPassword>) -> Result<StatusCode, ApiError> {
+async fn set_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(u): Path<String>,
+    ApiJson(req): ApiJson<SetPassword>,
+) -> Result<StatusCode, ApiError> {
     let target = find_user(&state, &u).await?;
-    change_password(&state, &auth, &target, req.current_password.as_deref(), &req.new_password).await?;
+    change_password(
+        &state,
+        &auth,
+        &target,
+        req.current_password.as_deref(),
+        &req.new_password,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Shared by the API and the settings page.
-pub async fn change_password(state: &AppState, auth: &Auth, target: &User, current: Option<&str>, new: &str) -> Result<(), ApiError> {
+pub async fn change_password(
+    state: &AppState,
+    auth: &Auth,
+    target: &User,
+    current: Option<&str>,
+    new: &str,
+) -> Result<(), ApiError> {
     let own = target.id == auth.user.id;
     if !own {
         auth.require(Permission::Administer)?;
     } else {
-        let (_, hash) = state.db.find_login(&target.username).await?.ok_or_else(|| ApiError::not_found("user"))?;
+        let (_, hash) = state
+            .db
+            .find_login(&target.username)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?;
         let current = current.unwrap_or("").to_owned();
-        let ok = tokio::task::spawn_blocking(move || secret::verify_password(&current, &hash)).await.unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || secret::verify_password(&current, &hash))
+            .await
+            .unwrap_or(false);
         if !ok {
-            return Err(ApiError::invalid("current_password", "is not your current password"));
+            return Err(ApiError::invalid(
+                "current_password",
+                "is not your current password",
+            ));
         }
     }
     user::password(new)?;
     let new = new.to_owned();
-    let hash = tokio::task::spawn_blocking(move || secret::hash_password(&new)).await.map_err(|_| ApiError::internal())??;
-    state.db.set_password(&auth.actor(), state.now(), target.id, &hash, auth.session_hash()).await?;
+    let hash = tokio::task::spawn_blocking(move || secret::hash_password(&new))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    state
+        .db
+        .set_password(
+            &auth.actor(),
+            state.now(),
+            target.id,
+            &hash,
+            auth.session_hash(),
+        )
+        .await?;
     Ok(())
 }
 
@@ -233,19 +319,30 @@ pub struct TokenQuery {
 
 /// The caller's API tokens (admins: `?all=true` for everyone's).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(TokenQuery), responses((status = 200, body = List<TokenDto>)))]
-async fn list_tokens(State(state): State<AppState>, auth: Auth, ApiQuery(q): ApiQuery<TokenQuery>) -> Result<Json<List<TokenDto>>, ApiError> {
+async fn list_tokens(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+) -> Result<Json<List<TokenDto>>, ApiError> {
     let all = q.all.unwrap_or(false);
     if all {
         auth.require(Permission::Administer)?;
     }
     let tokens = state.db.list_tokens((!all).then_some(auth.user.id)).await?;
-    Ok(Json(List { items: tokens.into_iter().map(Into::into).collect(), next_cursor: None }))
+    Ok(Json(List {
+        items: tokens.into_iter().map(Into::into).collect(),
+        next_cursor: None,
+    }))
 }
 
 /// Creates a token and returns its secret once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken,
     responses((status = 201, body = CreatedToken), (status = 422, body = super::ErrorBody)))]
-async fn create_token(State(state): State<AppState>, auth: Auth, ApiJson(req): ApiJson<CreateToken>) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+async fn create_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<CreateToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let owner = match req.user.as_deref() {
         Some(u) => {
             let owner = find_user(&state, u).await?;
@@ -257,29 +354,57 @@ async fn create_token(State(state): State<AppState>, auth: Auth, ApiJson(req): A
         None => auth.user.clone(),
     };
     let (token, secret) = issue_token(&state, &auth, &owner, &req.name, req.role).await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { info: token.into(), token: secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            info: token.into(),
+            token: secret,
+        }),
+    ))
 }
 
 /// Validates and stores a new token for `owner`; returns it with its one-time secret.
-pub async fn issue_token(state: &AppState, auth: &Auth, owner: &User, name: &str, role: Option<Role>) -> Result<(ApiToken, String), ApiError> {
+pub async fn issue_token(
+    state: &AppState,
+    auth: &Auth,
+    owner: &User,
+    name: &str,
+    role: Option<Role>,
+) -> Result<(ApiToken, String), ApiError> {
     let name = opsdeck_core::validate::name("name", name)?;
     if name.chars().count() > user::TOKEN_NAME_MAX {
-        return Err(ApiError::invalid("name", format!("must be at most {} characters", user::TOKEN_NAME_MAX)));
+        return Err(ApiError::invalid(
+            "name",
+            format!("must be at most {} characters", user::TOKEN_NAME_MAX),
+        ));
     }
     if let Some(r) = role
         && r > owner.role
     {
-        return Err(ApiError::invalid("role", format!("cannot exceed the owner's role ({})", owner.role)));
+        return Err(ApiError::invalid(
+            "role",
+            format!("cannot exceed the owner's role ({})", owner.role),
+        ));
     }
     // A token made through another token cannot exceed that token's cap.
     let role = match (role, &auth.via) {
-        (r, crate::auth::Via::Token(_)) if owner.id == auth.user.id => Some(r.unwrap_or(auth.role).min(auth.role)),
+        (r, crate::auth::Via::Token(_)) if owner.id == auth.user.id => {
+            Some(r.unwrap_or(auth.role).min(auth.role))
+        }
         (r, _) => r,
     };
     let secret = secret::generate(secret::TOKEN_PREFIX);
     let token = state
         .db
-        .create_token(&auth.actor(), state.now(), owner.id, &name, &secret::digest(&secret), &secret::token_hint(&secret), role)
+        .create_token(
+            &auth.actor(),
+            state.now(),
+            owner.id,
+            &name,
+            &secret::digest(&secret),
+            &secret::token_hint(&secret),
+            role,
+        )
         .await?;
     Ok((token, secret))
 }
@@ -287,7 +412,11 @@ pub async fn issue_token(state: &AppState, auth: &Auth, owner: &User, name: &str
 /// Revokes a token at once (own tokens; admins: any).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
     responses((status = 200, body = TokenDto), (status = 404, body = super::ErrorBody)))]
-async fn revoke_token(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<TokenDto>, ApiError> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<TokenDto>, ApiError> {
     let id = parse_id("API token", &id)?;
     let token = state.db.get_token(id).await?;
     if token.user_id != auth.user.id {
@@ -296,5 +425,11 @@ async fn revoke_token(State(state): State<AppState>, auth: Auth, Path(id): Path<
             return Err(ApiError::not_found("API token"));
         }
     }
-    Ok(Json(state.db.revoke_token(&auth.actor(), state.now(), id).await?.into()))
+    Ok(Json(
+        state
+            .db
+            .revoke_token(&auth.actor(), state.now(), id)
+            .await?
+            .into(),
+    ))
 }

@@ -6,9 +6,9 @@ use crate::api::audit::AuditQuery;
 use crate::error::ApiError;
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use opsdeck_core::role::{Permission, Role};
 use opsdeck_core::user::{ApiToken, User};
 use opsdeck_store::user::UserPatch;
@@ -54,41 +54,125 @@ pub struct ListQuery {
     notice: Option<String>,
 }
 
-async fn users_page(state: &AppState, page: &PageAuth, q: ListQuery, form: UserForm, error: Option<String>) -> Response {
-    if let Err(r) = page.require(Permission::Administer) { return r; }
+async fn users_page(
+    state: &AppState,
+    page: &PageAuth,
+    q: ListQuery,
+    form: UserForm,
+    error: Option<String>,
+) -> Response {
+    if let Err(r) = page.require(Permission::Administer) {
+        return r;
+    }
     let chrome = chrome!(page, state, "users", q.notice);
     let cursor = q.cursor.as_deref().and_then(opsdeck_store::Cursor::decode);
-    let list = match state.db.list_users(q.q.as_deref(), cursor.as_ref(), Some(50)).await {
+    let list = match state
+        .db
+        .list_users(q.q.as_deref(), cursor.as_ref(), Some(50))
+        .await
+    {
         Ok(l) => l,
         Err(e) => return error_page(&e.into()),
     };
     let qs = q.q.unwrap_or_default();
-    let next = list.next_cursor.map(|c| format!("/settings/users?q={}&cursor={c}", super::urlencode(&qs)));
-    let status = if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    (status, UsersPage { chrome, users: list.items, me: page.0.user.id, roles: Role::ALL, q: qs, next, form, error }).into_response()
+    let next = list
+        .next_cursor
+        .map(|c| format!("/settings/users?q={}&cursor={c}", super::urlencode(&qs)));
+    let status = if error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    (
+        status,
+        UsersPage {
+            chrome,
+            users: list.items,
+            me: page.0.user.id,
+            roles: Role::ALL,
+            q: qs,
+            next,
+            form,
+            error,
+        },
+    )
+        .into_response()
 }
 
-pub async fn users(State(state): State<AppState>, page: PageAuth, Query(q): Query<ListQuery>) -> Response {
-    users_page(&state, &page, q, UserForm { role: "responder".into(), ..Default::default() }, None).await
+pub async fn users(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    users_page(
+        &state,
+        &page,
+        q,
+        UserForm {
+            role: "responder".into(),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
 }
 
-pub async fn user_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<UserForm>) -> Response {
-    if let Err(r) = page.require(Permission::Administer) { return r; }
+pub async fn user_create(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Form(f): Form<UserForm>,
+) -> Response {
+    if let Err(r) = page.require(Permission::Administer) {
+        return r;
+    }
     let result = async {
         let role: Role = f.role.parse()?;
-        let new = crate::api::auth::validate_new_user(&f.username, &f.password, Some(&f.display_name), Some(&f.email), role).await?;
-        Ok::<_, ApiError>(state.db.create_user(&page.0.actor(), state.now(), new).await?)
+        let new = crate::api::auth::validate_new_user(
+            &f.username,
+            &f.password,
+            Some(&f.display_name),
+            Some(&f.email),
+            role,
+        )
+        .await?;
+        Ok::<_, ApiError>(
+            state
+                .db
+                .create_user(&page.0.actor(), state.now(), new)
+                .await?,
+        )
     }
     .await;
     match result {
         Ok(u) => {
-            state.events.publish("user.created", Some(u.id), format!("User {} added", u.username));
-            done("/settings/users", &format!("User {} added as {}", u.username, u.role))
+            state.events.publish(
+                "user.created",
+                Some(u.id),
+                format!("User {} added", u.username),
+            );
+            done(
+                "/settings/users",
+                &format!("User {} added as {}", u.username, u.role),
+            )
         }
         Err(e) => match form_error(e) {
             Ok(msg) => {
-                let f = UserForm { password: String::new(), ..f };
-                users_page(&state, &page, ListQuery { q: None, cursor: None, notice: None }, f, Some(msg)).await
+                let f = UserForm {
+                    password: String::new(),
+                    ..f
+                };
+                users_page(
+                    &state,
+                    &page,
+                    ListQuery {
+                        q: None,
+                        cursor: None,
+                        notice: None,
+                    },
+                    f,
+                    Some(msg),
+                )
+                .await
             }
             Err(r) => r,
         },
@@ -102,8 +186,15 @@ pub struct UserUpdateForm {
     action: Option<String>,
 }
 
-pub async fn user_update(State(state): State<AppState>, page: PageAuth, Path(user): Path<String>, Form(f): Form<UserUpdateForm>) -> Response {
-    if let Err(r) = page.require(Permission::Administer) { return r; }
+pub async fn user_update(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(user): Path<String>,
+    Form(f): Form<UserUpdateForm>,
+) -> Response {
+    if let Err(r) = page.require(Permission::Administer) {
+        return r;
+    }
     let result = async {
         let target = crate::api::users::find_user(&state, &user).await?;
         let patch = UserPatch {
@@ -115,16 +206,38 @@ pub async fn user_update(State(state): State<AppState>, page: PageAuth, Path(use
             },
             ..Default::default()
         };
-        Ok::<_, ApiError>(state.db.update_user(&page.0.actor(), state.now(), target.id, patch).await?)
+        Ok::<_, ApiError>(
+            state
+                .db
+                .update_user(&page.0.actor(), state.now(), target.id, patch)
+                .await?,
+        )
     }
     .await;
     match result {
         Ok(u) => {
-            state.events.publish("user.updated", Some(u.id), format!("User {} updated", u.username));
+            state.events.publish(
+                "user.updated",
+                Some(u.id),
+                format!("User {} updated", u.username),
+            );
             done("/settings/users", &format!("User {} saved", u.username))
         }
         Err(e) => match form_error(e) {
-            Ok(msg) => users_page(&state, &page, ListQuery { q: None, cursor: None, notice: None }, UserForm::default(), Some(msg)).await,
+            Ok(msg) => {
+                users_page(
+                    &state,
+                    &page,
+                    ListQuery {
+                        q: None,
+                        cursor: None,
+                        notice: None,
+                    },
+                    UserForm::default(),
+                    Some(msg),
+                )
+                .await
+            }
             Err(r) => r,
         },
     }
@@ -157,7 +270,15 @@ pub struct TokensQuery {
     notice: Option<String>,
 }
 
-async fn tokens_page(state: &AppState, page: &PageAuth, all: bool, notice: Option<String>, created: Option<String>, name: String, error: Option<String>) -> Response {
+async fn tokens_page(
+    state: &AppState,
+    page: &PageAuth,
+    all: bool,
+    notice: Option<String>,
+    created: Option<String>,
+    name: String,
+    error: Option<String>,
+) -> Response {
     let all = all && page.0.allows(Permission::Administer);
     let chrome = chrome!(page, state, "tokens", notice);
     let tokens = match state.db.list_tokens((!all).then_some(page.0.user.id)).await {
@@ -169,17 +290,52 @@ async fn tokens_page(state: &AppState, page: &PageAuth, all: bool, notice: Optio
         .into_iter()
         .map(|t| TokenRow {
             created: ago(t.created_at, now),
-            last_used: t.last_used_at.map(|l| ago(l, now)).unwrap_or_else(|| "never".into()),
+            last_used: t
+                .last_used_at
+                .map(|l| ago(l, now))
+                .unwrap_or_else(|| "never".into()),
             t,
         })
         .collect();
-    let roles = Role::ALL.into_iter().filter(|r| *r <= page.0.role).collect();
-    let status = if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    (status, TokensPage { chrome, tokens, all, roles, created, name, error }).into_response()
+    let roles = Role::ALL
+        .into_iter()
+        .filter(|r| *r <= page.0.role)
+        .collect();
+    let status = if error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    (
+        status,
+        TokensPage {
+            chrome,
+            tokens,
+            all,
+            roles,
+            created,
+            name,
+            error,
+        },
+    )
+        .into_response()
 }
 
-pub async fn tokens(State(state): State<AppState>, page: PageAuth, Query(q): Query<TokensQuery>) -> Response {
-    tokens_page(&state, &page, q.all.is_some_and(|a| a == "true" || a == "1"), q.notice, None, String::new(), None).await
+pub async fn tokens(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Query(q): Query<TokensQuery>,
+) -> Response {
+    tokens_page(
+        &state,
+        &page,
+        q.all.is_some_and(|a| a == "true" || a == "1"),
+        q.notice,
+        None,
+        String::new(),
+        None,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -188,7 +344,11 @@ pub struct TokenForm {
     role: String,
 }
 
-pub async fn token_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<TokenForm>) -> Response {
+pub async fn token_create(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Form(f): Form<TokenForm>,
+) -> Response {
     let result = async {
         let role = match f.role.as_str() {
             "" => None,
@@ -201,8 +361,20 @@ pub async fn token_create(State(state): State<AppState>, page: PageAuth, Form(f)
     match result {
         // The secret is rendered into this response only; a reload will not show it again.
         Ok((token, secret)) => {
-            let notice = format!("Token {} created. Copy it now: it will not be shown again.", token.name);
-            tokens_page(&state, &page, false, Some(notice), Some(secret), String::new(), None).await
+            let notice = format!(
+                "Token {} created. Copy it now: it will not be shown again.",
+                token.name
+            );
+            tokens_page(
+                &state,
+                &page,
+                false,
+                Some(notice),
+                Some(secret),
+                String::new(),
+                None,
+            )
+            .await
         }
         Err(e) => match form_error(e) {
             Ok(msg) => tokens_page(&state, &page, false, None, None, f.name, Some(msg)).await,
@@ -211,14 +383,23 @@ pub async fn token_create(State(state): State<AppState>, page: PageAuth, Form(f)
     }
 }
 
-pub async fn token_revoke(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+pub async fn token_revoke(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+) -> Response {
     let result = async {
         let id = crate::extract::parse_id("API token", &id)?;
         let t = state.db.get_token(id).await?;
         if t.user_id != page.0.user.id && !page.0.allows(Permission::Administer) {
             return Err(ApiError::not_found("API token"));
         }
-        Ok::<_, ApiError>(state.db.revoke_token(&page.0.actor(), state.now(), id).await?)
+        Ok::<_, ApiError>(
+            state
+                .db
+                .revoke_token(&page.0.actor(), state.now(), id)
+                .await?,
+        )
     }
     .await;
     match result {
@@ -257,8 +438,14 @@ pub struct AuditPageQuery {
     cursor: Option<String>,
 }
 
-pub async fn audit(State(state): State<AppState>, page: PageAuth, Query(q): Query<AuditPageQuery>) -> Response {
-    if let Err(r) = page.require(Permission::Administer) { return r; }
+pub async fn audit(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Query(q): Query<AuditPageQuery>,
+) -> Response {
+    if let Err(r) = page.require(Permission::Administer) {
+        return r;
+    }
     let chrome = chrome!(page, state, "audit", None);
     let aq = AuditQuery {
         action: q.action.clone(),
@@ -273,13 +460,26 @@ pub async fn audit(State(state): State<AppState>, page: PageAuth, Query(q): Quer
         Err(e) => return error_page(&e),
     };
     let now = state.now();
-    let pretty = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| serde_json::to_string_pretty(v).ok());
+    let pretty = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .and_then(|v| serde_json::to_string_pretty(v).ok())
+    };
     let rows = list
         .items
         .into_iter()
-        .map(|e| AuditRow { ago: ago(e.at, now), at: abs(e.at), before: pretty(&e.before), after: pretty(&e.after), e })
+        .map(|e| AuditRow {
+            ago: ago(e.at, now),
+            at: abs(e.at),
+            before: pretty(&e.before),
+            after: pretty(&e.after),
+            e,
+        })
         .collect();
-    let (action, actor, entity_type) = (q.action.unwrap_or_default(), q.actor.unwrap_or_default(), q.entity_type.unwrap_or_default());
+    let (action, actor, entity_type) = (
+        q.action.unwrap_or_default(),
+        q.actor.unwrap_or_default(),
+        q.entity_type.unwrap_or_default(),
+    );
     let next = list.next_cursor.map(|c| {
         format!(
             "/settings/audit?action={}&actor={}&entity_type={}&cursor={c}",
@@ -289,5 +489,14 @@ pub async fn audit(State(state): State<AppState>, page: PageAuth, Query(q): Quer
         )
     });
     let filtered = !(action.is_empty() && actor.is_empty() && entity_type.is_empty());
-    AuditPage { chrome, rows, action, actor, entity_type, next, filtered }.into_response()
+    AuditPage {
+        chrome,
+        rows,
+        action,
+        actor,
+        entity_type,
+        next,
+        filtered,
+    }
+    .into_response()
 }

@@ -30,21 +30,38 @@ pub struct HomePage {
     activity: Vec<Activity>,
 }
 
-pub async fn page(State(state): State<AppState>, page: PageAuth, Query(q): Query<super::account::NoticeQuery>) -> Response {
-    let chrome = match page.chrome(&state, "home", q.notice).await { Ok(c) => c, Err(r) => return r };
+pub async fn page(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Query(q): Query<super::account::NoticeQuery>,
+) -> Response {
+    let chrome = match page.chrome(&state, "home", q.notice).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     match build(&state, &page, chrome).await {
         Ok(p) => p.into_response(),
         Err(e) => error_page(&e),
     }
 }
 
-async fn build(state: &AppState, page: &PageAuth, chrome: Chrome) -> Result<HomePage, crate::ApiError> {
+async fn build(
+    state: &AppState,
+    page: &PageAuth,
+    chrome: Chrome,
+) -> Result<HomePage, crate::ApiError> {
     let services = state.db.count_services().await?;
     let teams = state.db.list_teams(None, None, Some(500)).await?;
     // Tier and ownership counts from one bounded pass over the catalogue.
     let mut tiers = [0i64; 4];
     let mut unowned = 0;
-    let all = state.db.list_services(&ServiceFilter { limit: Some(500), ..Default::default() }).await?;
+    let all = state
+        .db
+        .list_services(&ServiceFilter {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await?;
     for s in &all.items {
         if let Some(slot) = tiers.get_mut((s.service.tier - 1).clamp(0, 3) as usize) {
             *slot += 1;
@@ -57,14 +74,30 @@ async fn build(state: &AppState, page: &PageAuth, chrome: Chrome) -> Result<Home
     let activity = if page.0.allows(Permission::Administer) {
         state
             .db
-            .list_audit(&AuditFilter { limit: Some(8), ..Default::default() })
+            .list_audit(&AuditFilter {
+                limit: Some(8),
+                ..Default::default()
+            })
             .await?
             .items
             .into_iter()
-            .map(|e| Activity { actor: e.actor, summary: e.summary, ago: ago(e.at, now), at: abs(e.at) })
+            .map(|e| Activity {
+                actor: e.actor,
+                summary: e.summary,
+                ago: ago(e.at, now),
+                at: abs(e.at),
+            })
             .collect()
     } else {
         Vec::new()
     };
-    Ok(HomePage { chrome, services, teams: teams.items.len(), teams_more: teams.next_cursor.is_some(), tiers, unowned, activity })
+    Ok(HomePage {
+        chrome,
+        services,
+        teams: teams.items.len(),
+        teams_more: teams.next_cursor.is_some(),
+        tiers,
+        unowned,
+        activity,
+    })
 }
