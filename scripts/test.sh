@@ -109,10 +109,10 @@ if ((!run_e2e)); then
     exit 0
 fi
 
-section "build opsdeck binary"
-cargo build --locked -p opsdeck
+# cargo test already built the binary for the CLI tests (crates/opsdeck/tests), with the
+# same features; a separate `cargo build -p opsdeck` would compile the crates a second time.
 export OPSDECK_BIN="$CARGO_TARGET_DIR/debug/opsdeck"
-[[ -x $OPSDECK_BIN ]] || { echo "missing $OPSDECK_BIN after build" >&2; exit 1; }
+[[ -x $OPSDECK_BIN ]] || { echo "missing $OPSDECK_BIN: cargo test should have built it" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------
 section "browser tests (e2e)"
@@ -128,8 +128,8 @@ else
 fi
 
 if ! compgen -G 'tests/*.test.mjs' >/dev/null; then
-    echo "WARNING: no e2e/tests/*.test.mjs found; no browser tests to run" >&2
-    exit 0
+    echo "no e2e/tests/*.test.mjs found: the browser suite is missing" >&2
+    exit 1
 fi
 
 # One file at a time: each starts its own server and browser, and the machine

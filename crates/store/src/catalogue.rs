@@ -398,9 +398,11 @@ impl Db {
         let from = self.get_service(Ref::Id(service_id)).await?.service;
         let to = match self.get_service(Ref::Id(depends_on_id)).await {
             Err(StoreError::NotFound(_)) => {
-                return Err(
-                    opsdeck_core::Error::invalid("depends_on_id", "no service has this id").into(),
-                );
+                return Err(opsdeck_core::Error::invalid(
+                    "depends_on_id",
+                    "no service has this id",
+                )
+                .into());
             }
             other => other?.service,
         };

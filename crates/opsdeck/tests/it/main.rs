@@ -1,0 +1,243 @@
+//! The `opsdeck` binary as a user runs it: administration on the database, client commands
+//! against a running server (the testkit's, on SQLite).
+
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{Backend, TestServer};
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_opsdeck");
+
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("OPSDECK_TOKEN")
+        .env_remove("OPSDECK_SERVER")
+        .env_remove("OPSDECK_DATABASE_URL")
+        .env_remove("OPSDECK_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run opsdeck");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn administration_works_on_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+            d,
+        ],
+        Some("a long password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("created user alice with role admin"));
+
+    // A weak password, an unknown role and a duplicate each fail with a message.
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "bob",
+            "--password-stdin",
+            "--data-dir",
+            d,
+        ],
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("at least 8"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "bob",
+            "--role",
+            "root",
+            "--password-stdin",
+            "--data-dir",
+            d,
+        ],
+        Some("long enough\n"),
+    );
+    assert!(text(&out.stderr).contains("unknown role"));
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "alice",
+            "--password-stdin",
+            "--data-dir",
+            d,
+        ],
+        Some("long enough\n"),
+    );
+    assert!(text(&out.stderr).contains("already exists"));
+
+    let out = run(
+        &[
+            "token",
+            "create",
+            "--user",
+            "alice",
+            "--name",
+            "ci",
+            "--data-dir",
+            d,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).lines().last().unwrap().to_owned();
+    assert!(
+        token.starts_with("opsd_") && token.len() == 69,
+        "the token alone on the last line: {token:?}"
+    );
+
+    let out = run(&["user", "list", "--output", "json", "--data-dir", d], None);
+    let users: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(users["items"][0]["username"], "alice");
+    let out = run(
+        &["token", "list", "--output", "json", "--data-dir", d],
+        None,
+    );
+    let tokens: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        !text(&out.stdout).contains(&token),
+        "token list never shows secrets"
+    );
+    let id = tokens["items"][0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        run(&["token", "revoke", &id, "--data-dir", d], None)
+            .status
+            .success()
+    );
+
+    let backup = dir.path().join("copy.db");
+    let out = run(
+        &["backup", "--to", backup.to_str().unwrap(), "--data-dir", d],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::metadata(&backup).unwrap().len() > 0);
+    let out = run(
+        &["backup", "--to", backup.to_str().unwrap(), "--data-dir", d],
+        None,
+    );
+    assert!(text(&out.stderr).contains("already exists"));
+}
+
+#[test]
+fn bad_database_urls_fail_in_one_line() {
+    let out = run(&["migrate", "--database-url", "mysql://x/y"], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("use sqlite://PATH"), "{err}");
+    let out = run(
+        &[
+            "migrate",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/x",
+        ],
+        None,
+    );
+    assert!(text(&out.stderr).contains("cannot connect to PostgreSQL at 127.0.0.1:1"));
+    let out = run(&["version"], None);
+    assert!(text(&out.stdout).starts_with("opsdeck "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_commands_are_api_clients() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let token = srv.token("cli", Role::Manager).await;
+    let url = srv.url.clone();
+    let t = token.clone();
+    let (add, list, show, missing, no_token) = tokio::task::spawn_blocking(move || {
+        let common = ["--server", url.as_str(), "--token", t.as_str()];
+        let with = |args: &[&str]| -> Vec<String> {
+            args.iter()
+                .chain(common.iter())
+                .map(|s| s.to_string())
+                .collect()
+        };
+        (
+            run(
+                &with(&[
+                    "service",
+                    "add",
+                    "--name",
+                    "Checkout API",
+                    "--tier",
+                    "1",
+                    "--tags",
+                    "pci,prod",
+                    "--output",
+                    "json",
+                ]),
+                None,
+            ),
+            run(&with(&["service", "list"]), None),
+            run(
+                &with(&["service", "show", "checkout-api", "--output", "json"]),
+                None,
+            ),
+            run(&with(&["service", "show", "nope"]), None),
+            run(&["service", "list", "--server", url.as_str()], None),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(add.status.success(), "{}", text(&add.stderr));
+    let created: Value = serde_json::from_slice(&add.stdout).unwrap();
+    assert_eq!(created["slug"], "checkout-api");
+    assert_eq!(created["tags"], serde_json::json!(["pci", "prod"]));
+    assert!(
+        text(&list.stdout).contains("checkout-api"),
+        "{}",
+        text(&list.stdout)
+    );
+    assert!(text(&list.stdout).starts_with("SLUG"));
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["tier"], 1);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("service_not_found"),
+        "{}",
+        text(&missing.stderr)
+    );
+    assert!(text(&no_token.stderr).contains("no API token"));
+    srv.stop().await;
+}
