@@ -159,9 +159,12 @@ step('a fresh catalogue shows its empty states', async () => {
   const steps = page.locator('section.empty ol.steps');
   assert.equal(await steps.locator('a[href="/teams"]').count(), 1);
   assert.equal(await steps.locator('a[href="/services/new"]').count(), 1, 'admin is offered to add a service');
-  // The only change so far is the setup itself.
+  // The only changes so far are the setup itself and the sign-in it started.
   const activity = page.locator('main section:has(h2:text-is("Recent changes")) ul.activity li');
-  assert.deepEqual((await activity.allTextContents()).map(squash), ['setup Created user admin (admin) just now']);
+  assert.deepEqual((await activity.allTextContents()).map(squash), [
+    'admin signed in just now',
+    'setup Created user admin (admin) just now',
+  ]);
   await shot('02-overview-empty');
 
   await go('/services');

@@ -16,10 +16,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(label: &str) -> Self {
-        Actor {
-            user_id: None,
-            label: label.to_owned(),
-        }
+        Actor { user_id: None, label: label.to_owned() }
     }
 }
 
@@ -57,14 +54,7 @@ impl AuditRecord {
         entity_id: Option<Uuid>,
         summary: impl Into<String>,
     ) -> Self {
-        AuditRecord {
-            action,
-            entity_type,
-            entity_id,
-            summary: summary.into(),
-            before: None,
-            after: None,
-        }
+        AuditRecord { action, entity_type, entity_id, summary: summary.into(), before: None, after: None }
     }
 
     pub fn before(mut self, v: impl Serialize) -> Self {

@@ -31,11 +31,7 @@ impl TeamSpec {
             Some(s) => validate::slug("slug", s)?,
             None => validate::slugify(&name),
         };
-        Ok(TeamSpec {
-            name,
-            slug,
-            description: validate::description("description", description.unwrap_or(""))?,
-        })
+        Ok(TeamSpec { name, slug, description: validate::description("description", description.unwrap_or(""))? })
     }
 }
 
@@ -94,10 +90,7 @@ pub struct ServiceInput {
 impl ServiceSpec {
     /// Validates a new service; the slug defaults to one derived from the name.
     pub fn create(input: ServiceInput) -> Result<Self> {
-        let name = input
-            .name
-            .as_deref()
-            .ok_or_else(|| Error::invalid("name", "is required"))?;
+        let name = input.name.as_deref().ok_or_else(|| Error::invalid("name", "is required"))?;
         let base = ServiceSpec {
             name: String::new(),
             slug: validate::slugify(name),
@@ -127,10 +120,7 @@ impl ServiceSpec {
         }
         if let Some(tier) = input.tier {
             if !(TIER_MIN..=TIER_MAX).contains(&tier) {
-                return Err(Error::invalid(
-                    "tier",
-                    "must be 1 (critical) to 4 (best effort)",
-                ));
+                return Err(Error::invalid("tier", "must be 1 (critical) to 4 (best effort)"));
             }
             self.tier = tier;
         }
@@ -167,19 +157,11 @@ impl From<&Service> for ServiceSpec {
 
 fn validate_links(links: Vec<Link>) -> Result<Vec<Link>> {
     if links.len() > validate::LINKS_MAX {
-        return Err(Error::invalid(
-            "links",
-            format!("at most {} links", validate::LINKS_MAX),
-        ));
+        return Err(Error::invalid("links", format!("at most {} links", validate::LINKS_MAX)));
     }
     links
         .into_iter()
-        .map(|l| {
-            Ok(Link {
-                title: validate::name("links.title", &l.title)?,
-                url: validate::url("links.url", &l.url)?,
-            })
-        })
+        .map(|l| Ok(Link { title: validate::name("links.title", &l.title)?, url: validate::url("links.url", &l.url)? }))
         .collect()
 }
 
@@ -201,9 +183,7 @@ pub fn check_new_dependency(edges: &[(Uuid, Uuid)], from: Uuid, to: Uuid) -> Res
     let mut stack = vec![to];
     while let Some(n) = stack.pop() {
         if n == from {
-            return Err(Error::Conflict(
-                "this dependency would create a cycle".into(),
-            ));
+            return Err(Error::Conflict("this dependency would create a cycle".into()));
         }
         if seen.insert(n) {
             stack.extend(next.get(&n).into_iter().flatten().copied());
@@ -218,10 +198,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn input(name: &str) -> ServiceInput {
-        ServiceInput {
-            name: Some(name.into()),
-            ..Default::default()
-        }
+        ServiceInput { name: Some(name.into()), ..Default::default() }
     }
 
     #[test]
@@ -235,24 +212,12 @@ mod tests {
     #[test]
     fn update_validates_each_field() {
         let s = ServiceSpec::create(input("Checkout")).unwrap();
-        let bad_tier = ServiceInput {
-            tier: Some(5),
-            ..Default::default()
-        };
-        assert!(matches!(
-            s.clone().apply(bad_tier),
-            Err(Error::Invalid { field: "tier", .. })
-        ));
-        let clear_runbook = ServiceInput {
-            runbook_url: Some(None),
-            ..Default::default()
-        };
+        let bad_tier = ServiceInput { tier: Some(5), ..Default::default() };
+        assert!(matches!(s.clone().apply(bad_tier), Err(Error::Invalid { field: "tier", .. })));
+        let clear_runbook = ServiceInput { runbook_url: Some(None), ..Default::default() };
         assert_eq!(s.clone().apply(clear_runbook).unwrap().runbook_url, None);
         let bad_link = ServiceInput {
-            links: Some(vec![Link {
-                title: "Dash".into(),
-                url: "grafana".into(),
-            }]),
+            links: Some(vec![Link { title: "Dash".into(), url: "grafana".into() }]),
             ..Default::default()
         };
         assert!(s.apply(bad_link).is_err());

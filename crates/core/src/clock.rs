@@ -14,9 +14,7 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         // Millisecond precision: it is what the store keeps, so values round-trip exactly.
         let now = Utc::now();
-        Utc.timestamp_millis_opt(now.timestamp_millis())
-            .single()
-            .unwrap_or(now)
+        Utc.timestamp_millis_opt(now.timestamp_millis()).single().unwrap_or(now)
     }
 }
 

@@ -5,10 +5,7 @@ use thiserror::Error;
 pub enum Error {
     /// One field is wrong; `message` says how to fix it.
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     /// The request is well-formed but contradicts existing state (e.g. a dependency cycle).
     #[error("{0}")]
     Conflict(String),
@@ -19,10 +16,7 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid {
-            field,
-            message: message.into(),
-        }
+        Error::Invalid { field, message: message.into() }
     }
 }
 

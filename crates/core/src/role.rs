@@ -69,15 +69,9 @@ impl FromStr for Role {
     type Err = crate::Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                crate::Error::invalid(
-                    "role",
-                    format!("unknown role {s:?}; use viewer, responder, manager or admin"),
-                )
-            })
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            crate::Error::invalid("role", format!("unknown role {s:?}; use viewer, responder, manager or admin"))
+        })
     }
 }
 

@@ -9,17 +9,12 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub fn hash_password(password: &str) -> Result<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Hash(e.to_string()))
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| Error::Hash(e.to_string()))
 }
 
 /// True when `password` matches the stored hash; a malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 
 /// A fresh random secret, `prefix` + 64 hex digits (e.g. `opsd_…` for API tokens).

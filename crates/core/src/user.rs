@@ -26,9 +26,7 @@ pub fn username(value: &str) -> Result<String> {
     let v = value.trim();
     let ok = !v.is_empty()
         && v.len() <= USERNAME_MAX
-        && v.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        });
+        && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
     if !ok {
         return Err(Error::invalid(
             "username",
@@ -41,16 +39,10 @@ pub fn username(value: &str) -> Result<String> {
 pub fn password(value: &str) -> Result<()> {
     let n = value.chars().count();
     if n < PASSWORD_MIN {
-        return Err(Error::invalid(
-            "password",
-            format!("must be at least {PASSWORD_MIN} characters"),
-        ));
+        return Err(Error::invalid("password", format!("must be at least {PASSWORD_MIN} characters")));
     }
     if n > PASSWORD_MAX {
-        return Err(Error::invalid(
-            "password",
-            format!("must be at most {PASSWORD_MAX} characters"),
-        ));
+        return Err(Error::invalid("password", format!("must be at most {PASSWORD_MAX} characters")));
     }
     Ok(())
 }
@@ -64,11 +56,7 @@ pub fn email(value: Option<&str>) -> Result<Option<String>> {
                     !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
                 })
                 && !v.chars().any(char::is_whitespace);
-            if valid {
-                Ok(Some(v.to_owned()))
-            } else {
-                Err(Error::invalid("email", "is not an e-mail address"))
-            }
+            if valid { Ok(Some(v.to_owned())) } else { Err(Error::invalid("email", "is not an e-mail address")) }
         }
     }
 }

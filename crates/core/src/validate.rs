@@ -17,10 +17,7 @@ pub fn name(field: &'static str, value: &str) -> Result<String> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if v.chars().count() > NAME_MAX {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {NAME_MAX} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be at most {NAME_MAX} characters")));
     }
     if v.chars().any(char::is_control) {
         return Err(Error::invalid(field, "must not contain control characters"));
@@ -32,19 +29,11 @@ pub fn name(field: &'static str, value: &str) -> Result<String> {
 pub fn slug(field: &'static str, value: &str) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.len() > SLUG_MAX {
-        return Err(Error::invalid(
-            field,
-            format!("must be 1 to {SLUG_MAX} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be 1 to {SLUG_MAX} characters")));
     }
-    let ok_chars = v
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok_chars = v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok_chars || v.starts_with('-') || v.ends_with('-') || v.contains("--") {
-        return Err(Error::invalid(
-            field,
-            "use lowercase letters, digits and single dashes (e.g. \"payments-api\")",
-        ));
+        return Err(Error::invalid(field, "use lowercase letters, digits and single dashes (e.g. \"payments-api\")"));
     }
     Ok(v.to_owned())
 }
@@ -63,19 +52,12 @@ pub fn slugify(name: &str) -> String {
         }
     }
     let trimmed = out.trim_end_matches('-');
-    if trimmed.is_empty() {
-        "item".to_owned()
-    } else {
-        trimmed.to_owned()
-    }
+    if trimmed.is_empty() { "item".to_owned() } else { trimmed.to_owned() }
 }
 
 pub fn description(field: &'static str, value: &str) -> Result<String> {
     if value.chars().count() > DESCRIPTION_MAX {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {DESCRIPTION_MAX} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be at most {DESCRIPTION_MAX} characters")));
     }
     Ok(value.trim().to_owned())
 }
@@ -84,10 +66,7 @@ pub fn description(field: &'static str, value: &str) -> Result<String> {
 pub fn url(field: &'static str, value: &str) -> Result<String> {
     let v = value.trim();
     if v.len() > URL_MAX {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {URL_MAX} characters"),
-        ));
+        return Err(Error::invalid(field, format!("must be at most {URL_MAX} characters")));
     }
     let rest = v
         .strip_prefix("https://")
@@ -95,10 +74,7 @@ pub fn url(field: &'static str, value: &str) -> Result<String> {
         .ok_or_else(|| Error::invalid(field, "must start with http:// or https://"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::invalid(
-            field,
-            "must be an absolute URL with a host and no spaces",
-        ));
+        return Err(Error::invalid(field, "must be an absolute URL with a host and no spaces"));
     }
     Ok(v.to_owned())
 }
@@ -123,14 +99,9 @@ pub fn tags(field: &'static str, values: &[String]) -> Result<Vec<String>> {
             continue;
         }
         let ok = t.len() <= TAG_MAX
-            && t.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/')
-            });
+            && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'));
         if !ok {
-            return Err(Error::invalid(
-                field,
-                format!("tag {raw:?} must be at most {TAG_MAX} of a-z 0-9 - _ . : /"),
-            ));
+            return Err(Error::invalid(field, format!("tag {raw:?} must be at most {TAG_MAX} of a-z 0-9 - _ . : /")));
         }
         if !out.contains(&t) {
             out.push(t);
@@ -168,15 +139,7 @@ mod tests {
 
     #[test]
     fn tags_are_normalised() {
-        let t = tags(
-            "tags",
-            &[
-                "Prod".into(),
-                "prod".into(),
-                "team:payments".into(),
-                "".into(),
-            ],
-        );
+        let t = tags("tags", &["Prod".into(), "prod".into(), "team:payments".into(), "".into()]);
         assert_eq!(t, Ok(vec!["prod".to_owned(), "team:payments".to_owned()]));
         assert!(tags("tags", &["has space".into()]).is_err());
     }

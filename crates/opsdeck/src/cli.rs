@@ -18,11 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "opsdeck",
-    version,
-    about = "IT operations in one binary: catalogue, monitoring, incidents, on-call."
-)]
+#[command(name = "opsdeck", version, about = "IT operations in one binary: catalogue, monitoring, incidents, on-call.")]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -221,20 +217,14 @@ pub fn describe(cfg: &Config) -> String {
         cfg.database_url.clone()
     } else {
         // Never print a password that may be in the URL.
-        let rest = cfg
-            .database_url
-            .split_once('@')
-            .map(|(_, r)| r)
-            .unwrap_or("");
+        let rest = cfg.database_url.split_once('@').map(|(_, r)| r).unwrap_or("");
         format!("postgres://…@{rest}")
     }
 }
 
 fn read_password_stdin() -> Result<String> {
     let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .context("cannot read the password from standard input")?;
+    std::io::stdin().read_to_string(&mut s).context("cannot read the password from standard input")?;
     let pw = s.lines().next().unwrap_or("").to_owned();
     user::password(&pw).map_err(|e| anyhow!("{e}"))?;
     Ok(pw)
@@ -248,13 +238,7 @@ async fn user_cmd(c: UserCmd, cfg: &Config) -> Result<()> {
     let db = open_db(cfg).await?;
     let now = SystemClock.now();
     match c {
-        UserCmd::Add {
-            username,
-            role,
-            display_name,
-            email,
-            password_stdin,
-        } => {
+        UserCmd::Add { username, role, display_name, email, password_stdin } => {
             if !password_stdin {
                 bail!(
                     "pass --password-stdin and write the password on standard input (so it stays out of shell history)"
@@ -267,17 +251,7 @@ async fn user_cmd(c: UserCmd, cfg: &Config) -> Result<()> {
             let display_name = display_name.unwrap_or_else(|| username.clone());
             let email = user::email(email.as_deref())?;
             let u = db
-                .create_user(
-                    &cli_actor(),
-                    now,
-                    NewUser {
-                        username,
-                        display_name,
-                        email,
-                        role,
-                        password_hash: hash,
-                    },
-                )
+                .create_user(&cli_actor(), now, NewUser { username, display_name, email, role, password_hash: hash })
                 .await?;
             println!("created user {} with role {}", u.username, u.role);
         }
@@ -305,34 +279,15 @@ async fn user_cmd(c: UserCmd, cfg: &Config) -> Result<()> {
         UserCmd::SetRole { username, role } => {
             let role: Role = role.parse()?;
             let u = db.find_user_by_username(&username).await?;
-            let u = db
-                .update_user(
-                    &cli_actor(),
-                    now,
-                    u.id,
-                    UserPatch {
-                        role: Some(role),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+            let u =
+                db.update_user(&cli_actor(), now, u.id, UserPatch { role: Some(role), ..Default::default() }).await?;
             println!("{} is now {}", u.username, u.role);
         }
         UserCmd::ResetPassword { username } => {
             let u = db.find_user_by_username(&username).await?;
             let password = read_password_stdin()?;
-            db.set_password(
-                &cli_actor(),
-                now,
-                u.id,
-                &secret::hash_password(&password)?,
-                None,
-            )
-            .await?;
-            println!(
-                "password of {} changed; their sessions were signed out",
-                u.username
-            );
+            db.set_password(&cli_actor(), now, u.id, &secret::hash_password(&password)?, None).await?;
+            println!("password of {} changed; their sessions were signed out", u.username);
         }
     }
     db.close().await;
@@ -343,24 +298,14 @@ async fn token_cmd(c: TokenCmd, cfg: &Config) -> Result<()> {
     let db = open_db(cfg).await?;
     let now = SystemClock.now();
     match c {
-        TokenCmd::Create {
-            user: username,
-            name,
-            role,
-        } => {
-            let owner = db
-                .find_user_by_username(&username)
-                .await
-                .with_context(|| format!("no user named {username:?}"))?;
+        TokenCmd::Create { user: username, name, role } => {
+            let owner =
+                db.find_user_by_username(&username).await.with_context(|| format!("no user named {username:?}"))?;
             let role = role.map(|r| r.parse::<Role>()).transpose()?;
             if let Some(r) = role
                 && r > owner.role
             {
-                bail!(
-                    "--role {r} is above {}'s role ({})",
-                    owner.username,
-                    owner.role
-                );
+                bail!("--role {r} is above {}'s role ({})", owner.username, owner.role);
             }
             let name = opsdeck_core::validate::name("name", &name)?;
             let token = secret::generate(secret::TOKEN_PREFIX);
@@ -375,10 +320,7 @@ async fn token_cmd(c: TokenCmd, cfg: &Config) -> Result<()> {
                     role,
                 )
                 .await?;
-            eprintln!(
-                "created token {:?} ({}) for {}; it is shown once:",
-                t.name, t.id, owner.username
-            );
+            eprintln!("created token {:?} ({}) for {}; it is shown once:", t.name, t.id, owner.username);
             println!("{token}");
         }
         TokenCmd::List { user, output } => {
@@ -399,12 +341,7 @@ async fn token_cmd(c: TokenCmd, cfg: &Config) -> Result<()> {
                                 t.username.clone(),
                                 t.name.clone(),
                                 t.role.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                                if t.revoked_at.is_some() {
-                                    "revoked"
-                                } else {
-                                    "active"
-                                }
-                                .into(),
+                                if t.revoked_at.is_some() { "revoked" } else { "active" }.into(),
                             ]
                         })
                         .collect::<Vec<_>>(),
@@ -426,10 +363,7 @@ fn service_row(s: &Value) -> Vec<String> {
         text("slug"),
         text("name"),
         s.get("tier").map(|t| format!("T{t}")).unwrap_or_default(),
-        s.get("team_name")
-            .and_then(Value::as_str)
-            .unwrap_or("-")
-            .to_owned(),
+        s.get("team_name").and_then(Value::as_str).unwrap_or("-").to_owned(),
     ]
 }
 
@@ -445,15 +379,9 @@ async fn service_cmd(c: ServiceCmd, cfg: &Config) -> Result<()> {
             match output {
                 Format::Json => output::json(&list)?,
                 Format::Table => {
-                    let items = list
-                        .get("items")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
+                    let items = list.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
                     if items.is_empty() {
-                        eprintln!(
-                            "no services yet; add one with: opsdeck service add --name \"Checkout API\""
-                        );
+                        eprintln!("no services yet; add one with: opsdeck service add --name \"Checkout API\"");
                     } else {
                         output::table(
                             &["slug", "name", "tier", "team"],
@@ -463,20 +391,9 @@ async fn service_cmd(c: ServiceCmd, cfg: &Config) -> Result<()> {
                 }
             }
         }
-        ServiceCmd::Add {
-            name,
-            slug,
-            description,
-            team_id,
-            tier,
-            tags,
-            runbook_url,
-            output,
-        } => {
+        ServiceCmd::Add { name, slug, description, team_id, tier, tags, runbook_url, output } => {
             let mut body = json!({ "name": name });
-            let obj = body
-                .as_object_mut()
-                .ok_or_else(|| anyhow!("internal: body is not an object"))?;
+            let obj = body.as_object_mut().ok_or_else(|| anyhow!("internal: body is not an object"))?;
             if let Some(v) = slug {
                 obj.insert("slug".into(), v.into());
             }
@@ -506,20 +423,13 @@ async fn service_cmd(c: ServiceCmd, cfg: &Config) -> Result<()> {
             }
         }
         ServiceCmd::Show { service, output } => {
-            let s = client
-                .get(
-                    &format!("/api/v1/services/{}", urlencode_path(&service)),
-                    &[],
-                )
-                .await?;
+            let s = client.get(&format!("/api/v1/services/{}", urlencode_path(&service)), &[]).await?;
             match output {
                 Format::Json => output::json(&s)?,
                 Format::Table => {
                     let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
-                    let tags: Vec<&str> = s["tags"]
-                        .as_array()
-                        .map(|a| a.iter().filter_map(Value::as_str).collect())
-                        .unwrap_or_default();
+                    let tags: Vec<&str> =
+                        s["tags"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
                     for (k, v) in [
                         ("name", text("name")),
                         ("slug", text("slug")),
@@ -542,11 +452,7 @@ async fn service_cmd(c: ServiceCmd, cfg: &Config) -> Result<()> {
 fn urlencode_path(s: &str) -> String {
     s.bytes()
         .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
         })
         .collect()
 }
@@ -556,9 +462,7 @@ async fn backup(cfg: &Config, to: &std::path::Path) -> Result<()> {
         bail!("{} already exists; choose a new file name", to.display());
     }
     let db = open_db(cfg).await?;
-    let path = to
-        .to_str()
-        .ok_or_else(|| anyhow!("the backup path must be valid UTF-8"))?;
+    let path = to.to_str().ok_or_else(|| anyhow!("the backup path must be valid UTF-8"))?;
     opsdeck_store::dialect::backup_to(&db, path).await?;
     db.close().await;
     let size = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);

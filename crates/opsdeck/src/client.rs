@@ -20,38 +20,28 @@ impl Client {
             .timeout(std::time::Duration::from_secs(30))
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Client {
-            http,
-            base: cfg.server.trim_end_matches('/').to_owned(),
-            token,
-        })
+        Ok(Client { http, base: cfg.server.trim_end_matches('/').to_owned(), token })
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
-        self.send(self.http.get(format!("{}{path}", self.base)).query(query))
-            .await
+        self.send(self.http.get(format!("{}{path}", self.base)).query(query)).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
-            .await
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
-        let resp = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the Opsdeck server at {} (is it running? set --server or OPSDECK_SERVER)", self.base))?;
+        let resp = req.bearer_auth(&self.token).send().await.with_context(|| {
+            format!("cannot reach the Opsdeck server at {} (is it running? set --server or OPSDECK_SERVER)", self.base)
+        })?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(body);
         }
         let code = body["error"]["code"].as_str().unwrap_or("error");
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("the server gave no reason");
+        let message = body["error"]["message"].as_str().unwrap_or("the server gave no reason");
         bail!("{message} ({code}, HTTP {})", status.as_u16())
     }
 }

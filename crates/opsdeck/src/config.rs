@@ -38,11 +38,7 @@ impl Config {
             None if Path::new("opsdeck.toml").exists() => read_file(Path::new("opsdeck.toml"))?,
             None => FileConfig::default(),
         };
-        let data_dir = g
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("./opsdeck-data"));
+        let data_dir = g.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("./opsdeck-data"));
         let database_url = g
             .database_url
             .clone()
@@ -51,19 +47,11 @@ impl Config {
         Ok(Config {
             database_url,
             data_dir,
-            listen: g
-                .listen
-                .clone()
-                .or(file.listen)
-                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            listen: g.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
             secure_cookies: g.secure_cookies || file.secure_cookies.unwrap_or(false),
             session_ttl_hours: file.session_ttl_hours.unwrap_or(24 * 14).clamp(1, 24 * 365),
             log: g.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
-            server: g
-                .server
-                .clone()
-                .or(file.server)
-                .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+            server: g.server.clone().or(file.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()),
             token: g.token.clone().or(file.token),
         })
     }
@@ -74,7 +62,7 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read configuration file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
 }

@@ -19,29 +19,21 @@ pub const DEMO_PASSWORD: &str = "opsdeck-demo";
 
 pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| "info".into()))
         .with_target(false)
         .init();
     let db = open_db(&cfg).await?;
     let clock = crate::cli::clock();
-    let seeded = if demo {
-        seed(&db, clock.as_ref()).await?
-    } else {
-        false
-    };
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (is another process using it? choose another address with --listen)", cfg.listen))?;
+    let seeded = if demo { seed(&db, clock.as_ref()).await? } else { false };
+    let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| {
+        format!("cannot listen on {} (is another process using it? choose another address with --listen)", cfg.listen)
+    })?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     tracing::info!(database = %describe(&cfg), "Opsdeck {} listening on {url}", env!("CARGO_PKG_VERSION"));
     if demo {
         if seeded {
-            println!(
-                "Demo organisation created. Open {url} and sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}"
-            );
+            println!("Demo organisation created. Open {url} and sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}");
         } else {
             println!(
                 "The database already has data, so no demo data was added. Open {url} (demo sign-in, if it was seeded before: {DEMO_ADMIN} / {DEMO_PASSWORD})"
@@ -59,9 +51,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     };
     let state = AppState::new(db.clone(), clock.clone(), web);
     let janitor = tokio::spawn(housekeeping(db.clone(), clock));
-    opsdeck_web::serve(listener, state, shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    opsdeck_web::serve(listener, state, shutdown_signal()).await.context("HTTP server failed")?;
     janitor.abort();
     db.close().await;
     tracing::info!("stopped");
@@ -111,22 +101,10 @@ struct DemoService {
 }
 
 const TEAMS: &[(&str, &str)] = &[
-    (
-        "Platform",
-        "Runs the shared infrastructure: networks, databases, Kubernetes, identity.",
-    ),
-    (
-        "Payments",
-        "Checkout, billing and everything that moves money.",
-    ),
-    (
-        "Customer Experience",
-        "The public website, the mobile apps' backends and notifications.",
-    ),
-    (
-        "Corporate IT",
-        "Staff laptops, e-mail, VPN, HR and finance systems.",
-    ),
+    ("Platform", "Runs the shared infrastructure: networks, databases, Kubernetes, identity."),
+    ("Payments", "Checkout, billing and everything that moves money."),
+    ("Customer Experience", "The public website, the mobile apps' backends and notifications."),
+    ("Corporate IT", "Staff laptops, e-mail, VPN, HR and finance systems."),
 ];
 
 const SERVICES: &[DemoService] = &[
@@ -168,11 +146,7 @@ const SERVICES: &[DemoService] = &[
         tier: 1,
         tags: &["pci", "prod", "region:eu"],
         description: "Creates orders and takes payments.",
-        depends_on: &[
-            "API Gateway",
-            "PostgreSQL Cluster",
-            "Payment Processor Link",
-        ],
+        depends_on: &["API Gateway", "PostgreSQL Cluster", "Payment Processor Link"],
     },
     DemoService {
         name: "Payment Processor Link",
@@ -272,9 +246,7 @@ pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<bool> {
     }
     let mut teams = HashMap::new();
     for (name, description) in TEAMS {
-        let t = db
-            .create_team(&actor, now, TeamSpec::new(name, None, Some(description))?)
-            .await?;
+        let t = db.create_team(&actor, now, TeamSpec::new(name, None, Some(description))?).await?;
         teams.insert(*name, t.id);
     }
     let mut ids = HashMap::new();
@@ -287,10 +259,7 @@ pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<bool> {
             tier: Some(s.tier),
             tags: Some(s.tags.iter().map(|t| (*t).to_owned()).collect()),
             runbook_url: Some(Some(format!("https://wiki.example.com/runbooks/{slug}"))),
-            links: Some(vec![Link {
-                title: "Dashboard".into(),
-                url: format!("https://grafana.example.com/d/{slug}"),
-            }]),
+            links: Some(vec![Link { title: "Dashboard".into(), url: format!("https://grafana.example.com/d/{slug}") }]),
             ..Default::default()
         })?;
         ids.insert(s.name, db.create_service(&actor, now, spec).await?.id);

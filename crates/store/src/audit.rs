@@ -79,10 +79,7 @@ impl Db {
     /// Newest first.
     pub async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Page<AuditEntry>> {
         let limit = page::clamp_limit(f.limit);
-        let action = f
-            .action
-            .as_deref()
-            .map(|a| format!("{}%", a.replace(['%', '_', '\\'], "")));
+        let action = f.action.as_deref().map(|a| format!("{}%", a.replace(['%', '_', '\\'], "")));
         let (c_at, c_id) = match &f.cursor {
             Some(c) => (c.key.parse::<i64>().ok(), Some(c.id)),
             None => (None, None),
@@ -106,10 +103,7 @@ impl Db {
             .fetch_all(pool)
             .await?
         });
-        let page = page::finish(rows, limit, |r| Cursor {
-            key: r.at.to_string(),
-            id: r.id,
-        });
+        let page = page::finish(rows, limit, |r| Cursor { key: r.at.to_string(), id: r.id });
         Ok(page.map(AuditEntry::from))
     }
 }

@@ -108,12 +108,7 @@ impl<'a> Ref<'a> {
 impl Db {
     // ---- teams ----------------------------------------------------------------------------
 
-    pub async fn create_team(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        spec: TeamSpec,
-    ) -> StoreResult<Team> {
+    pub async fn create_team(&self, actor: &Actor, now: DateTime<Utc>, spec: TeamSpec) -> StoreResult<Team> {
         let team = Team {
             id: Uuid::now_v7(),
             name: spec.name,
@@ -163,32 +158,14 @@ impl Db {
                 .bind(pattern.as_deref()).bind(c_name).bind(c_id).bind(limit + 1)
                 .fetch_all(pool).await?
         });
-        Ok(page::finish(rows, limit, |r| Cursor {
-            key: r.name.clone(),
-            id: r.id,
-        })
-        .map(Team::from))
+        Ok(page::finish(rows, limit, |r| Cursor { key: r.name.clone(), id: r.id }).map(Team::from))
     }
 
-    pub async fn update_team(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        id: Uuid,
-        spec: TeamSpec,
-    ) -> StoreResult<Team> {
+    pub async fn update_team(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, spec: TeamSpec) -> StoreResult<Team> {
         let before = self.get_team(Ref::Id(id)).await?;
-        let after = Team {
-            name: spec.name,
-            slug: spec.slug,
-            description: spec.description,
-            updated_at: now,
-            ..before.clone()
-        };
-        if after.name == before.name
-            && after.slug == before.slug
-            && after.description == before.description
-        {
+        let after =
+            Team { name: spec.name, slug: spec.slug, description: spec.description, updated_at: now, ..before.clone() };
+        if after.name == before.name && after.slug == before.slug && after.description == before.description {
             return Ok(before);
         }
         with_db!(self, pool => {
@@ -204,12 +181,7 @@ impl Db {
     }
 
     /// Deletes a team; its services stay and lose their owner.
-    pub async fn delete_team(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        id: Uuid,
-    ) -> StoreResult<()> {
+    pub async fn delete_team(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_team(Ref::Id(id)).await?;
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -222,9 +194,7 @@ impl Db {
     }
 
     /// Number of services each team owns.
-    pub async fn service_counts_by_team(
-        &self,
-    ) -> StoreResult<std::collections::HashMap<Uuid, i64>> {
+    pub async fn service_counts_by_team(&self) -> StoreResult<std::collections::HashMap<Uuid, i64>> {
         let rows: Vec<(Uuid, i64)> = with_db!(self, pool => {
             sqlx::query_as("SELECT team_id, COUNT(*) FROM services WHERE team_id IS NOT NULL GROUP BY team_id").fetch_all(pool).await?
         });
@@ -245,12 +215,7 @@ impl Db {
         }
     }
 
-    pub async fn create_service(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        spec: ServiceSpec,
-    ) -> StoreResult<Service> {
+    pub async fn create_service(&self, actor: &Actor, now: DateTime<Utc>, spec: ServiceSpec) -> StoreResult<Service> {
         self.ensure_team(spec.team_id).await?;
         let s = Service {
             id: Uuid::now_v7(),
@@ -289,27 +254,18 @@ impl Db {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{SERVICE_SELECT} WHERE s.id = $1 OR s.slug = $2")))
                 .bind(id).bind(slug).fetch_optional(pool).await?
         });
-        row.map(ServiceView::from)
-            .ok_or(StoreError::NotFound("service"))
+        row.map(ServiceView::from).ok_or(StoreError::NotFound("service"))
     }
 
     pub async fn count_services(&self) -> StoreResult<i64> {
-        Ok(
-            with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(pool).await?),
-        )
+        Ok(with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(pool).await?))
     }
 
     /// Services ordered by name, filtered by search text, team and tier.
     pub async fn list_services(&self, f: &ServiceFilter) -> StoreResult<Page<ServiceView>> {
         let limit = page::clamp_limit(f.limit);
-        let pattern =
-            f.q.as_deref()
-                .filter(|q| !q.trim().is_empty())
-                .map(page::like_pattern);
-        let (c_name, c_id) = (
-            f.cursor.as_ref().map(|c| c.key.as_str()),
-            f.cursor.as_ref().map(|c| c.id),
-        );
+        let pattern = f.q.as_deref().filter(|q| !q.trim().is_empty()).map(page::like_pattern);
+        let (c_name, c_id) = (f.cursor.as_ref().map(|c| c.key.as_str()), f.cursor.as_ref().map(|c| c.id));
         let rows: Vec<ServiceRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{SERVICE_SELECT} \
@@ -321,11 +277,7 @@ impl Db {
                 .bind(pattern.as_deref()).bind(f.team_id).bind(f.tier).bind(c_name).bind(c_id).bind(limit + 1)
                 .fetch_all(pool).await?
         });
-        Ok(page::finish(rows, limit, |r| Cursor {
-            key: r.name.clone(),
-            id: r.id,
-        })
-        .map(ServiceView::from))
+        Ok(page::finish(rows, limit, |r| Cursor { key: r.name.clone(), id: r.id }).map(ServiceView::from))
     }
 
     pub async fn update_service(
@@ -368,12 +320,7 @@ impl Db {
         Ok(after)
     }
 
-    pub async fn delete_service(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        id: Uuid,
-    ) -> StoreResult<()> {
+    pub async fn delete_service(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_service(Ref::Id(id)).await?.service;
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -398,11 +345,7 @@ impl Db {
         let from = self.get_service(Ref::Id(service_id)).await?.service;
         let to = match self.get_service(Ref::Id(depends_on_id)).await {
             Err(StoreError::NotFound(_)) => {
-                return Err(opsdeck_core::Error::invalid(
-                    "depends_on_id",
-                    "no service has this id",
-                )
-                .into());
+                return Err(opsdeck_core::Error::invalid("depends_on_id", "no service has this id").into());
             }
             other => other?.service,
         };
@@ -443,10 +386,7 @@ impl Db {
     }
 
     /// (services this one depends on, services that depend on this one), each ordered by name.
-    pub async fn service_dependencies(
-        &self,
-        id: Uuid,
-    ) -> StoreResult<(Vec<ServiceView>, Vec<ServiceView>)> {
+    pub async fn service_dependencies(&self, id: Uuid) -> StoreResult<(Vec<ServiceView>, Vec<ServiceView>)> {
         let (up, down): (Vec<ServiceRow>, Vec<ServiceRow>) = with_db!(self, pool => {
             let up = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{SERVICE_SELECT} JOIN service_dependencies d ON d.depends_on_id = s.id WHERE d.service_id = $1 ORDER BY s.name LIMIT 500")))
@@ -456,9 +396,6 @@ impl Db {
                 .bind(id).fetch_all(pool).await?;
             (up, down)
         });
-        Ok((
-            up.into_iter().map(Into::into).collect(),
-            down.into_iter().map(Into::into).collect(),
-        ))
+        Ok((up.into_iter().map(Into::into).collect(), down.into_iter().map(Into::into).collect()))
     }
 }

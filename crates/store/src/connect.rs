@@ -2,9 +2,7 @@
 
 use crate::{StoreError, StoreResult, with_db};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,10 +27,7 @@ pub struct ConnectOptions {
 
 impl ConnectOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        ConnectOptions {
-            url: url.into(),
-            max_connections: 16,
-        }
+        ConnectOptions { url: url.into(), max_connections: 16 }
     }
 }
 
@@ -81,12 +76,7 @@ impl Db {
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("opsdeck");
-        let where_ = format!(
-            "{}:{}/{}",
-            opts.get_host(),
-            opts.get_port(),
-            opts.get_database().unwrap_or("")
-        );
+        let where_ = format!("{}:{}/{}", opts.get_host(), opts.get_port(), opts.get_database().unwrap_or(""));
         let pool = PgPoolOptions::new()
             .max_connections(max.max(2))
             .acquire_timeout(Duration::from_secs(5))

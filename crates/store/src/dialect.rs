@@ -6,16 +6,8 @@ use sqlx::{Database, Pool, Postgres, Sqlite, Transaction};
 use std::future::Future;
 
 /// Migrations per backend, same versions and names; embedded so the binary carries its schema.
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-)];
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
 
 pub fn migrator(backend: Backend) -> Migrator {
     let set = match backend {
@@ -25,13 +17,7 @@ pub fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(
         set.iter()
             .map(|(v, name, sql)| {
-                Migration::new(
-                    *v,
-                    (*name).into(),
-                    MigrationType::Simple,
-                    sqlx::SqlSafeStr::into_sql_str(*sql),
-                    false,
-                )
+                Migration::new(*v, (*name).into(), MigrationType::Simple, sqlx::SqlSafeStr::into_sql_str(*sql), false)
             })
             .collect(),
     )
@@ -41,25 +27,19 @@ pub fn migrator(backend: Backend) -> Migrator {
 /// transaction that reads before writing cannot fail half-way with SQLITE_BUSY.
 pub(crate) trait BeginWrite {
     type Db: Database;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Self::Db>, sqlx::Error>> + Send;
 }
 
 impl BeginWrite for Pool<Sqlite> {
     type Db = Sqlite;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
         self.begin_with("BEGIN IMMEDIATE")
     }
 }
 
 impl BeginWrite for Pool<Postgres> {
     type Db = Postgres;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<Transaction<'static, Postgres>, sqlx::Error>> + Send {
+    fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Postgres>, sqlx::Error>> + Send {
         self.begin()
     }
 }
@@ -94,10 +74,7 @@ pub async fn backup_to(db: &Db, path: &str) -> StoreResult<()> {
     match db {
         Db::Sqlite(pool) => {
             // VACUUM INTO reads one snapshot while writers go on, and writes a compact file.
-            sqlx::query("VACUUM INTO $1")
-                .bind(path)
-                .execute(pool)
-                .await?;
+            sqlx::query("VACUUM INTO $1").bind(path).execute(pool).await?;
             Ok(())
         }
         Db::Postgres(_) => Err(StoreError::Config(
@@ -122,9 +99,7 @@ impl LockUsers for Transaction<'_, Sqlite> {
 
 impl LockUsers for Transaction<'_, Postgres> {
     async fn lock_users(&mut self) -> Result<(), sqlx::Error> {
-        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut **self)
-            .await?;
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(&mut **self).await?;
         Ok(())
     }
 }

@@ -21,12 +21,7 @@ pub enum StoreError {
 impl StoreError {
     /// The database could not be reached (as opposed to a bad query or bad data).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Db(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            )
-        )
+        matches!(self, StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed))
     }
 }
 
@@ -35,9 +30,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Turns a unique-constraint violation into a [`StoreError::Conflict`] with `message`.
 pub(crate) fn unique(message: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     move |e| match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(message.to_owned())
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message.to_owned()),
         _ => StoreError::Db(e),
     }
 }

@@ -16,10 +16,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next_cursor: self.next_cursor,
-        }
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
     }
 }
 
@@ -40,10 +37,7 @@ impl Cursor {
         let raw = URL_SAFE_NO_PAD.decode(s).ok()?;
         let text = String::from_utf8(raw).ok()?;
         let (id, key) = text.split_once('\n')?;
-        Some(Cursor {
-            key: key.to_owned(),
-            id: id.parse().ok()?,
-        })
+        Some(Cursor { key: key.to_owned(), id: id.parse().ok()? })
     }
 }
 
@@ -56,15 +50,8 @@ pub fn clamp_limit(limit: Option<i64>) -> i64 {
 pub(crate) fn finish<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> Page<T> {
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|r| key(r).encode())
-    } else {
-        None
-    };
-    Page {
-        items: rows,
-        next_cursor,
-    }
+    let next_cursor = if more { rows.last().map(|r| key(r).encode()) } else { None };
+    Page { items: rows, next_cursor }
 }
 
 /// Escapes `%`, `_` and `\` so user text is matched literally by `LIKE … ESCAPE '\'`.
@@ -87,10 +74,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trip() {
-        let c = Cursor {
-            key: "Payments\nAPI".into(),
-            id: Uuid::now_v7(),
-        };
+        let c = Cursor { key: "Payments\nAPI".into(), id: Uuid::now_v7() };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("garbage!"), None);
     }

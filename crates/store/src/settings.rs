@@ -15,13 +15,7 @@ impl Db {
         Ok(raw.and_then(|s| serde_json::from_str(&s).ok()))
     }
 
-    pub async fn put_setting(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        key: &str,
-        value: &Value,
-    ) -> StoreResult<()> {
+    pub async fn put_setting(&self, actor: &Actor, now: DateTime<Utc>, key: &str, value: &Value) -> StoreResult<()> {
         let before = self.get_setting(key).await?;
         if before.as_ref() == Some(value) {
             return Ok(());

@@ -98,31 +98,17 @@ const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 impl Db {
     pub async fn count_users(&self) -> StoreResult<i64> {
-        Ok(
-            with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?),
-        )
+        Ok(with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?))
     }
 
-    pub async fn create_user(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        new: NewUser,
-    ) -> StoreResult<User> {
-        self.insert_user(actor, now, new, false)
-            .await?
-            .ok_or(StoreError::NotFound("user"))
+    pub async fn create_user(&self, actor: &Actor, now: DateTime<Utc>, new: NewUser) -> StoreResult<User> {
+        self.insert_user(actor, now, new, false).await?.ok_or(StoreError::NotFound("user"))
     }
 
     /// Creates the first account, only while no account exists; `None` if one already does.
-    pub async fn create_first_admin(
-        &self,
-        now: DateTime<Utc>,
-        mut new: NewUser,
-    ) -> StoreResult<Option<User>> {
+    pub async fn create_first_admin(&self, now: DateTime<Utc>, mut new: NewUser) -> StoreResult<Option<User>> {
         new.role = Role::Admin;
-        self.insert_user(&Actor::system("setup"), now, new, true)
-            .await
+        self.insert_user(&Actor::system("setup"), now, new, true).await
     }
 
     async fn insert_user(
@@ -198,10 +184,7 @@ impl Db {
     }
 
     pub async fn find_user_by_username(&self, username: &str) -> StoreResult<User> {
-        self.find_login(username)
-            .await?
-            .map(|(u, _)| u)
-            .ok_or(StoreError::NotFound("user"))
+        self.find_login(username).await?.map(|(u, _)| u).ok_or(StoreError::NotFound("user"))
     }
 
     pub async fn list_users(
@@ -222,11 +205,7 @@ impl Db {
                 .bind(limit + 1)
                 .fetch_all(pool).await?
         });
-        Ok(page::finish(rows, limit, |r| Cursor {
-            key: r.username.clone(),
-            id: r.id,
-        })
-        .map(User::from))
+        Ok(page::finish(rows, limit, |r| Cursor { key: r.username.clone(), id: r.id }).map(User::from))
     }
 
     /// Applies `patch`; refuses to leave the installation without an enabled admin.
@@ -255,9 +234,8 @@ impl Db {
             return Ok(before);
         }
         after.updated_at = now;
-        let loses_admin = before.role == Role::Admin
-            && !before.disabled
-            && (after.role != Role::Admin || after.disabled);
+        let loses_admin =
+            before.role == Role::Admin && !before.disabled && (after.role != Role::Admin || after.disabled);
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             if loses_admin {
@@ -308,27 +286,28 @@ impl Db {
 
     // ---- sessions -------------------------------------------------------------------------
 
+    /// Starts a session for `user` (audited as a sign-in).
     pub async fn create_session(
         &self,
         id_hash: &str,
-        user_id: Uuid,
+        user: &User,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> StoreResult<()> {
+        let actor = Actor { user_id: Some(user.id), label: user.username.clone() };
         with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(id_hash).bind(user_id).bind(now.timestamp_millis()).bind(expires.timestamp_millis())
-                .execute(pool).await?;
+                .bind(id_hash).bind(user.id).bind(now.timestamp_millis()).bind(expires.timestamp_millis())
+                .execute(&mut *tx).await?;
+            audit!(tx, &actor, now, AuditRecord::new("session.login", "user", Some(user.id), "signed in"));
+            tx.commit().await?;
         });
         Ok(())
     }
 
     /// The enabled user behind a live session.
-    pub async fn session_user(
-        &self,
-        id_hash: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<User>> {
+    pub async fn session_user(&self, id_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
         let row: Option<UserRow> = with_db!(self, pool => {
             sqlx::query_as(
                 "SELECT u.id, u.username, u.display_name, u.email, u.role, u.disabled, u.created_at, u.updated_at \
@@ -339,8 +318,34 @@ impl Db {
         Ok(row.map(User::from))
     }
 
-    pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        with_db!(self, pool => { sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await?; });
+    /// Ends a session (audited as a sign-out).
+    pub async fn delete_session(&self, id_hash: &str, user: &User, now: DateTime<Utc>) -> StoreResult<()> {
+        let actor = Actor { user_id: Some(user.id), label: user.username.clone() };
+        with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&mut *tx).await?.rows_affected();
+            if n > 0 {
+                audit!(tx, &actor, now, AuditRecord::new("session.logout", "user", Some(user.id), "signed out"));
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Records a refused sign-in, so admins can see password guessing in the audit log.
+    pub async fn record_failed_login(
+        &self,
+        username: &str,
+        user_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let label: String = username.chars().take(64).collect();
+        let actor = Actor { user_id: None, label: label.clone() };
+        with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            audit!(tx, &actor, now, AuditRecord::new("session.login_failed", "user", user_id, format!("Refused sign-in as {label:?}")));
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -401,16 +406,10 @@ impl Db {
         let row: Option<TokenRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{TOKEN_SELECT} WHERE t.id = $1"))).bind(id).fetch_optional(pool).await?
         });
-        row.map(ApiToken::from)
-            .ok_or(StoreError::NotFound("API token"))
+        row.map(ApiToken::from).ok_or(StoreError::NotFound("API token"))
     }
 
-    pub async fn revoke_token(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        id: Uuid,
-    ) -> StoreResult<ApiToken> {
+    pub async fn revoke_token(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<ApiToken> {
         let before = self.get_token(id).await?;
         if before.revoked_at.is_some() {
             return Ok(before);
@@ -429,11 +428,7 @@ impl Db {
     }
 
     /// The enabled owner and the token behind a live, unrevoked token hash.
-    pub async fn token_user(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<(User, ApiToken)>> {
+    pub async fn token_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<(User, ApiToken)>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             #[sqlx(flatten)]
@@ -456,9 +451,7 @@ impl Db {
         });
         let Some(r) = row else { return Ok(None) };
         let ms = now.timestamp_millis();
-        if r.last_used_at
-            .is_none_or(|t| ms - t >= LAST_USED_RESOLUTION_MS)
-        {
+        if r.last_used_at.is_none_or(|t| ms - t >= LAST_USED_RESOLUTION_MS) {
             with_db!(self, pool => {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(ms).bind(r.token_id).execute(pool).await?;
             });

@@ -32,16 +32,11 @@ impl TestDb {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("create a temp dir");
-                (
-                    format!("sqlite://{}", dir.path().join("opsdeck.db").display()),
-                    Some(dir),
-                )
+                (format!("sqlite://{}", dir.path().join("opsdeck.db").display()), Some(dir))
             }
             Backend::Postgres => (fresh_postgres_database().await, None),
         };
-        let db = Db::connect(&ConnectOptions::new(&url))
-            .await
-            .expect("connect to the test database");
+        let db = Db::connect(&ConnectOptions::new(&url)).await.expect("connect to the test database");
         db.migrate().await.expect("migrate the test database");
         TestDb { db, url, _dir: dir }
     }
@@ -52,9 +47,7 @@ pub async fn fresh_postgres_database() -> String {
     let base = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
         panic!("{POSTGRES_ENV} is not set: run the tests with scripts/test.sh, which starts a private PostgreSQL, or point it at a server")
     });
-    let admin = Db::connect(&ConnectOptions::new(&base))
-        .await
-        .expect("connect to the PostgreSQL test cluster");
+    let admin = Db::connect(&ConnectOptions::new(&base)).await.expect("connect to the PostgreSQL test cluster");
     let name = format!("opsdeck_test_{}", uuid::Uuid::now_v7().simple());
     if let Db::Postgres(pool) = &admin {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -92,14 +85,8 @@ impl TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let test_db = TestDb::new(backend).await;
         let clock = Arc::new(FakeClock::new(start_time()));
-        let state = AppState::new(
-            test_db.db.clone(),
-            clock.clone() as Arc<dyn Clock>,
-            WebConfig::default(),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
+        let state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, WebConfig::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -108,19 +95,8 @@ impl TestServer {
             })
             .await;
         });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
-        TestServer {
-            url,
-            db: test_db.db.clone(),
-            clock,
-            http,
-            shutdown: Some(tx),
-            task: Some(task),
-            _test_db: test_db,
-        }
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+        TestServer { url, db: test_db.db.clone(), clock, http, shutdown: Some(tx), task: Some(task), _test_db: test_db }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -134,13 +110,7 @@ impl TestServer {
             .create_user(
                 &Actor::system("test"),
                 self.now(),
-                NewUser {
-                    username: username.into(),
-                    display_name: username.into(),
-                    email: None,
-                    role,
-                    password_hash,
-                },
+                NewUser { username: username.into(), display_name: username.into(), email: None, role, password_hash },
             )
             .await
             .expect("create user")
@@ -187,10 +157,7 @@ impl TestServer {
         let resp = req.send().await.expect("send request");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -202,8 +169,7 @@ impl TestServer {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Method::PATCH, path, Some(token), Some(body))
-            .await
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -211,11 +177,7 @@ impl TestServer {
     }
 
     /// Signs in through the API and returns the session cookie (`name=value`).
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<String, (StatusCode, Value)> {
+    pub async fn login(&self, username: &str, password: &str) -> Result<String, (StatusCode, Value)> {
         let resp = self
             .http
             .post(format!("{}/api/v1/auth/login", self.url))

@@ -39,11 +39,7 @@ impl Auth {
     }
 
     pub fn require(&self, p: Permission) -> Result<(), ApiError> {
-        if self.allows(p) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(p.least_role()))
-        }
+        if self.allows(p) { Ok(()) } else { Err(ApiError::forbidden(p.least_role())) }
     }
 
     pub fn actor(&self) -> Actor {
@@ -51,10 +47,7 @@ impl Auth {
             Via::Session(_) => self.user.username.clone(),
             Via::Token(t) => format!("{} (token {})", self.user.username, t.name),
         };
-        Actor {
-            user_id: Some(self.user.id),
-            label,
-        }
+        Actor { user_id: Some(self.user.id), label }
     }
 
     pub fn session_hash(&self) -> Option<&str> {
@@ -84,44 +77,28 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
             )
         })?;
         let role = user.role.capped_by(token.role);
-        return Ok(Some(Auth {
-            user,
-            role,
-            via: Via::Token(Box::new(token)),
-        }));
+        return Ok(Some(Auth { user, role, via: Via::Token(Box::new(token)) }));
     }
     let jar = CookieJar::from_headers(headers);
     let Some(cookie) = jar.get(SESSION_COOKIE) else {
         return Ok(None);
     };
     let hash = secret::digest(cookie.value());
-    Ok(state.db.session_user(&hash, now).await?.map(|user| Auth {
-        role: user.role,
-        user,
-        via: Via::Session(hash),
-    }))
+    Ok(state.db.session_user(&hash, now).await?.map(|user| Auth { role: user.role, user, via: Via::Session(hash) }))
 }
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers)
-            .await?
-            .ok_or_else(ApiError::unauthenticated)
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers).await?.ok_or_else(ApiError::unauthenticated)
     }
 }
 
 impl OptionalFromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
         authenticate(state, &parts.headers).await
     }
 }
@@ -130,15 +107,7 @@ impl OptionalFromRequestParts<AppState> for Auth {
 pub async fn start_session(state: &AppState, user: &User) -> Result<Cookie<'static>, ApiError> {
     let id = secret::generate("");
     let now = state.now();
-    state
-        .db
-        .create_session(
-            &secret::digest(&id),
-            user.id,
-            now,
-            now + state.config.session_ttl,
-        )
-        .await?;
+    state.db.create_session(&secret::digest(&id), user, now, now + state.config.session_ttl).await?;
     Ok(Cookie::build((SESSION_COOKIE, id))
         .path("/")
         .http_only(true)
@@ -153,11 +122,7 @@ fn time_duration(d: chrono::Duration) -> time::Duration {
 }
 
 pub fn clear_session_cookie() -> Cookie<'static> {
-    let mut c = Cookie::build((SESSION_COOKIE, ""))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .build();
+    let mut c = Cookie::build((SESSION_COOKIE, "")).path("/").http_only(true).same_site(SameSite::Lax).build();
     c.make_removal();
     c
 }
@@ -172,11 +137,7 @@ impl LoginLimiter {
     }
 
     pub fn check(&self, ip: Option<IpAddr>, username: &str) -> Result<(), ApiError> {
-        let key = format!(
-            "{}|{}",
-            ip.map(|i| i.to_string()).unwrap_or_default(),
-            username
-        );
+        let key = format!("{}|{}", ip.map(|i| i.to_string()).unwrap_or_default(), username);
         self.0.check_key(&key).map_err(|_| {
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -189,11 +150,7 @@ impl LoginLimiter {
 
 /// Why a sign-in failed, without telling which of username or password was wrong.
 pub fn bad_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "wrong username or password",
-    )
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password")
 }
 
 /// Checks a username and password; runs argon2 off the async threads. Unknown users cost the
@@ -211,14 +168,16 @@ pub async fn verify_login(
         None => (None, DUMMY_HASH.to_owned()),
     };
     let password = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || secret::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || secret::verify_password(&password, &hash)).await.unwrap_or(false);
     match user {
         Some(u) if ok && !u.disabled => Ok(u),
-        _ => Err(bad_credentials()),
+        other => {
+            state.db.record_failed_login(username.trim(), other.map(|u| u.id), state.now()).await?;
+            Err(bad_credentials())
+        }
     }
 }
 
 /// argon2id hash of a random string, used to spend equal time on unknown usernames.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0ZH1Rxmdu6mU0sdbLQcZHrwP3uE4uhJ1XWVwtdD2pY4";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0ZH1Rxmdu6mU0sdbLQcZHrwP3uE4uhJ1XWVwtdD2pY4";

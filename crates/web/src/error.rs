@@ -16,12 +16,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code: code.into(),
-            message: message.into(),
-            details: None,
-        }
+        ApiError { status, code: code.into(), message: message.into(), details: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -47,11 +42,7 @@ impl ApiError {
     }
 
     pub fn forbidden(needed: opsdeck_core::role::Role) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("this needs the {needed} role or higher"),
-        )
+        Self::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs the {needed} role or higher"))
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -129,12 +120,8 @@ impl From<opsdeck_core::Error> for ApiError {
 
 pub async fn not_found_fallback(uri: axum::http::Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "route_not_found",
-            format!("no API endpoint at {}", uri.path()),
-        )
-        .into_response()
+        ApiError::new(StatusCode::NOT_FOUND, "route_not_found", format!("no API endpoint at {}", uri.path()))
+            .into_response()
     } else {
         crate::ui::error_page(&ApiError::new(
             StatusCode::NOT_FOUND,

@@ -32,11 +32,7 @@ impl Events {
 
     pub fn publish(&self, kind: &str, id: Option<Uuid>, message: impl Into<String>) {
         // No subscribers is normal; the event is simply not delivered.
-        let _ = self.0.send(Event {
-            kind: kind.to_owned(),
-            id,
-            message: message.into(),
-        });
+        let _ = self.0.send(Event { kind: kind.to_owned(), id, message: message.into() });
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

@@ -34,11 +34,7 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig {
-            secure_cookies: false,
-            session_ttl: chrono::Duration::days(14),
-            login_attempts_per_minute: 10,
-        }
+        WebConfig { secure_cookies: false, session_ttl: chrono::Duration::days(14), login_attempts_per_minute: 10 }
     }
 }
 
@@ -55,13 +51,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: Db, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
         let login_limiter = Arc::new(auth::LoginLimiter::new(config.login_attempts_per_minute));
-        AppState {
-            db,
-            clock,
-            events: Events::new(),
-            config: Arc::new(config),
-            login_limiter,
-        }
+        AppState { db, clock, events: Events::new(), config: Arc::new(config), login_limiter }
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -76,22 +66,14 @@ pub fn router(state: AppState) -> Router {
     let openapi_json = Arc::new(openapi.clone());
     Router::new()
         .merge(api_router)
-        .merge(
-            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
-                .url("/api/openapi.json", (*openapi_json).clone()),
-        )
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", (*openapi_json).clone()))
         .merge(ui::router())
         .merge(ops::router())
         .merge(assets::router())
         .fallback(error::not_found_fallback)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            ops::track_requests,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_requests))
         .layer(tower_http::csrf::CsrfLayer::new().with_rejection_response(error::csrf_rejection))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            error::panic_response,
-        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
 }
 
@@ -102,10 +84,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -18,9 +18,7 @@ static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install_metrics() {
     PROMETHEUS.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
-            .set_buckets(&[
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ])
+            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
             .ok()?
             .build_recorder();
         let handle = recorder.handle();
@@ -31,10 +29,7 @@ pub fn install_metrics() {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics_text))
 }
 
 /// The process is up and serving HTTP.
@@ -47,11 +42,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     if state.db.ping().await {
         Json(json!({ "status": "ready" })).into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "database unreachable" })),
-        )
-            .into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unreachable" }))).into_response()
     }
 }
 
@@ -59,11 +50,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     let (size, idle) = state.db.pool_stats();
     metrics::gauge!("opsdeck_db_pool_connections").set(size as f64);
     metrics::gauge!("opsdeck_db_pool_idle_connections").set(idle as f64);
-    let body = PROMETHEUS
-        .get()
-        .and_then(|h| h.as_ref())
-        .map(|h| h.render())
-        .unwrap_or_default();
+    let body = PROMETHEUS.get().and_then(|h| h.as_ref()).map(|h| h.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -72,11 +59,8 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 pub async fn track_requests(State(_): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().as_str().to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
     metrics::counter!("opsdeck_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)

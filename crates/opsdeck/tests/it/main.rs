@@ -22,12 +22,7 @@ fn run<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("run opsdeck");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -42,121 +37,81 @@ fn administration_works_on_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let out = run(
-        &[
-            "user",
-            "add",
-            "--username",
-            "alice",
-            "--role",
-            "admin",
-            "--password-stdin",
-            "--data-dir",
-            d,
-        ],
+        &["user", "add", "--username", "alice", "--role", "admin", "--password-stdin", "--data-dir", d],
         Some("a long password\n"),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("created user alice with role admin"));
 
     // A weak password, an unknown role and a duplicate each fail with a message.
-    let out = run(
-        &[
-            "user",
-            "add",
-            "--username",
-            "bob",
-            "--password-stdin",
-            "--data-dir",
-            d,
-        ],
-        Some("short\n"),
-    );
+    let out = run(&["user", "add", "--username", "bob", "--password-stdin", "--data-dir", d], Some("short\n"));
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("at least 8"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("at least 8"), "{}", text(&out.stderr));
     let out = run(
-        &[
-            "user",
-            "add",
-            "--username",
-            "bob",
-            "--role",
-            "root",
-            "--password-stdin",
-            "--data-dir",
-            d,
-        ],
+        &["user", "add", "--username", "bob", "--role", "root", "--password-stdin", "--data-dir", d],
         Some("long enough\n"),
     );
     assert!(text(&out.stderr).contains("unknown role"));
-    let out = run(
-        &[
-            "user",
-            "add",
-            "--username",
-            "alice",
-            "--password-stdin",
-            "--data-dir",
-            d,
-        ],
-        Some("long enough\n"),
-    );
+    let out = run(&["user", "add", "--username", "alice", "--password-stdin", "--data-dir", d], Some("long enough\n"));
     assert!(text(&out.stderr).contains("already exists"));
 
-    let out = run(
-        &[
-            "token",
-            "create",
-            "--user",
-            "alice",
-            "--name",
-            "ci",
-            "--data-dir",
-            d,
-        ],
-        None,
-    );
+    let out = run(&["token", "create", "--user", "alice", "--name", "ci", "--data-dir", d], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let token = text(&out.stdout).lines().last().unwrap().to_owned();
-    assert!(
-        token.starts_with("opsd_") && token.len() == 69,
-        "the token alone on the last line: {token:?}"
-    );
+    assert!(token.starts_with("opsd_") && token.len() == 69, "the token alone on the last line: {token:?}");
 
     let out = run(&["user", "list", "--output", "json", "--data-dir", d], None);
     let users: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(users["items"][0]["username"], "alice");
-    let out = run(
-        &["token", "list", "--output", "json", "--data-dir", d],
-        None,
-    );
+    let out = run(&["token", "list", "--output", "json", "--data-dir", d], None);
     let tokens: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        !text(&out.stdout).contains(&token),
-        "token list never shows secrets"
-    );
+    assert!(!text(&out.stdout).contains(&token), "token list never shows secrets");
     let id = tokens["items"][0]["id"].as_str().unwrap().to_owned();
-    assert!(
-        run(&["token", "revoke", &id, "--data-dir", d], None)
-            .status
-            .success()
-    );
+    assert!(run(&["token", "revoke", &id, "--data-dir", d], None).status.success());
 
     let backup = dir.path().join("copy.db");
-    let out = run(
-        &["backup", "--to", backup.to_str().unwrap(), "--data-dir", d],
-        None,
-    );
+    let out = run(&["backup", "--to", backup.to_str().unwrap(), "--data-dir", d], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(std::fs::metadata(&backup).unwrap().len() > 0);
-    let out = run(
-        &["backup", "--to", backup.to_str().unwrap(), "--data-dir", d],
-        None,
-    );
+    let out = run(&["backup", "--to", backup.to_str().unwrap(), "--data-dir", d], None);
     assert!(text(&out.stderr).contains("already exists"));
+}
+
+#[test]
+fn configuration_file_then_environment_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_file = dir.path().join("from-file");
+    let from_flag = dir.path().join("from-flag");
+    let cfg = dir.path().join("opsdeck.toml");
+    std::fs::write(&cfg, format!("data_dir = {:?}\n", from_file.to_str().unwrap())).unwrap();
+    let c = cfg.to_str().unwrap();
+    let out = run(&["user", "add", "--username", "f", "--password-stdin", "--config", c], Some("long enough\n"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(from_file.join("opsdeck.db").exists(), "the file's data_dir is used");
+    let out = run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "g",
+            "--password-stdin",
+            "--config",
+            c,
+            "--data-dir",
+            from_flag.to_str().unwrap(),
+        ],
+        Some("long enough\n"),
+    );
+    assert!(out.status.success());
+    assert!(from_flag.join("opsdeck.db").exists(), "a flag beats the file");
+    let env_dir = dir.path().join("from-env");
+    let out =
+        Command::new(BIN).args(["user", "list", "--config", c]).env("OPSDECK_DATA_DIR", &env_dir).output().unwrap();
+    assert!(out.status.success());
+    assert!(env_dir.join("opsdeck.db").exists(), "the environment beats the file");
+    std::fs::write(&cfg, "colour = \"red\"\n").unwrap();
+    let out = run(&["user", "list", "--config", c], None);
+    assert!(text(&out.stderr).contains("invalid configuration file"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -166,14 +121,7 @@ fn bad_database_urls_fail_in_one_line() {
     let err = text(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("use sqlite://PATH"), "{err}");
-    let out = run(
-        &[
-            "migrate",
-            "--database-url",
-            "postgres://nobody@127.0.0.1:1/x",
-        ],
-        None,
-    );
+    let out = run(&["migrate", "--database-url", "postgres://nobody@127.0.0.1:1/x"], None);
     assert!(text(&out.stderr).contains("cannot connect to PostgreSQL at 127.0.0.1:1"));
     let out = run(&["version"], None);
     assert!(text(&out.stdout).starts_with("opsdeck "));
@@ -187,12 +135,7 @@ async fn service_commands_are_api_clients() {
     let t = token.clone();
     let (add, list, show, missing, no_token) = tokio::task::spawn_blocking(move || {
         let common = ["--server", url.as_str(), "--token", t.as_str()];
-        let with = |args: &[&str]| -> Vec<String> {
-            args.iter()
-                .chain(common.iter())
-                .map(|s| s.to_string())
-                .collect()
-        };
+        let with = |args: &[&str]| -> Vec<String> { args.iter().chain(common.iter()).map(|s| s.to_string()).collect() };
         (
             run(
                 &with(&[
@@ -210,10 +153,7 @@ async fn service_commands_are_api_clients() {
                 None,
             ),
             run(&with(&["service", "list"]), None),
-            run(
-                &with(&["service", "show", "checkout-api", "--output", "json"]),
-                None,
-            ),
+            run(&with(&["service", "show", "checkout-api", "--output", "json"]), None),
             run(&with(&["service", "show", "nope"]), None),
             run(&["service", "list", "--server", url.as_str()], None),
         )
@@ -224,20 +164,12 @@ async fn service_commands_are_api_clients() {
     let created: Value = serde_json::from_slice(&add.stdout).unwrap();
     assert_eq!(created["slug"], "checkout-api");
     assert_eq!(created["tags"], serde_json::json!(["pci", "prod"]));
-    assert!(
-        text(&list.stdout).contains("checkout-api"),
-        "{}",
-        text(&list.stdout)
-    );
+    assert!(text(&list.stdout).contains("checkout-api"), "{}", text(&list.stdout));
     assert!(text(&list.stdout).starts_with("SLUG"));
     let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(shown["tier"], 1);
     assert!(!missing.status.success());
-    assert!(
-        text(&missing.stderr).contains("service_not_found"),
-        "{}",
-        text(&missing.stderr)
-    );
+    assert!(text(&missing.stderr).contains("service_not_found"), "{}", text(&missing.stderr));
     assert!(text(&no_token.stderr).contains("no API token"));
     srv.stop().await;
 }

@@ -18,10 +18,7 @@ pub async fn sqlite() -> Fresh {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let db = Db::connect(&ConnectOptions::new(url)).await.unwrap();
     db.migrate().await.unwrap();
-    Fresh {
-        db,
-        _dir: Some(dir),
-    }
+    Fresh { db, _dir: Some(dir) }
 }
 
 pub async fn postgres() -> Fresh {
@@ -31,16 +28,11 @@ pub async fn postgres() -> Fresh {
     let admin = Db::connect(&ConnectOptions::new(&base)).await.unwrap();
     let name = format!("opsdeck_store_{}", uuid::Uuid::now_v7().simple());
     if let Db::Postgres(pool) = &admin {
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(pool)
-            .await
-            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(pool).await.unwrap();
     }
     admin.close().await;
     let root = base.rsplit_once('/').map(|(r, _)| r.to_owned()).unwrap();
-    let db = Db::connect(&ConnectOptions::new(format!("{root}/{name}")))
-        .await
-        .unwrap();
+    let db = Db::connect(&ConnectOptions::new(format!("{root}/{name}"))).await.unwrap();
     db.migrate().await.unwrap();
     Fresh { db, _dir: None }
 }

@@ -15,39 +15,23 @@ backend_tests!(
 
 async fn setup_creates_first_admin_once(srv: &TestServer) {
     let body = json!({"username": "ops", "password": "correct horse battery"});
-    let (status, user) = srv
-        .call(Method::POST, "/api/v1/setup", None, Some(body.clone()))
-        .await;
+    let (status, user) = srv.call(Method::POST, "/api/v1/setup", None, Some(body.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{user}");
     assert_eq!(user["role"], "admin");
-    let (status, err) = srv
-        .call(Method::POST, "/api/v1/setup", None, Some(body))
-        .await;
+    let (status, err) = srv.call(Method::POST, "/api/v1/setup", None, Some(body)).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(err["error"]["code"], "conflict");
     assert!(srv.login("ops", "correct horse battery").await.is_ok());
     // Setup refuses a weak password with a message that says what to fix.
     let fresh_body = json!({"username": "x", "password": "short"});
-    let (status, _) = srv
-        .call(Method::POST, "/api/v1/setup", None, Some(fresh_body))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::CONFLICT,
-        "setup is closed once a user exists"
-    );
+    let (status, _) = srv.call(Method::POST, "/api/v1/setup", None, Some(fresh_body)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "setup is closed once a user exists");
 }
 
 async fn login_logout_and_session_expiry(srv: &TestServer) {
     srv.user("alice", Role::Manager).await;
     let cookie = srv.login("alice", "password-alice").await.expect("login");
-    let me = srv
-        .http
-        .get(format!("{}/api/v1/me", srv.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let me = srv.http.get(format!("{}/api/v1/me", srv.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
     let me: serde_json::Value = me.json().await.unwrap();
     assert_eq!(me["username"], "alice");
@@ -61,44 +45,20 @@ async fn login_logout_and_session_expiry(srv: &TestServer) {
         .send()
         .await
         .unwrap();
-    let set_cookie = resp
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let set_cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
 
     // Logout ends the session on the server, not only in the browser.
-    let out = srv
-        .http
-        .post(format!("{}/api/v1/auth/logout", srv.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let out = srv.http.post(format!("{}/api/v1/auth/logout", srv.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    let me = srv
-        .http
-        .get(format!("{}/api/v1/me", srv.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let me = srv.http.get(format!("{}/api/v1/me", srv.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 
     // Sessions expire after their lifetime (14 days by default).
     let cookie = srv.login("alice", "password-alice").await.expect("login");
     srv.clock.advance(chrono::Duration::days(15));
-    let me = srv
-        .http
-        .get(format!("{}/api/v1/me", srv.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let me = srv.http.get(format!("{}/api/v1/me", srv.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -108,11 +68,7 @@ async fn wrong_password_is_rejected_and_rate_limited(srv: &TestServer) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "invalid_credentials");
     let (status, _) = srv.login("nobody", "whatever-password").await.unwrap_err();
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "unknown users get the same answer"
-    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "unknown users get the same answer");
     let mut limited = false;
     for _ in 0..12 {
         if let Err((status, body)) = srv.login("bob", "wrong-password").await
@@ -128,9 +84,7 @@ async fn wrong_password_is_rejected_and_rate_limited(srv: &TestServer) {
 
 async fn tokens_are_hashed_and_revocation_is_immediate(srv: &TestServer) {
     let admin = srv.token("root", Role::Admin).await;
-    let (status, created) = srv
-        .post("/api/v1/tokens", &admin, json!({"name": "ci"}))
-        .await;
+    let (status, created) = srv.post("/api/v1/tokens", &admin, json!({"name": "ci"})).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["token"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("opsd_"));
@@ -139,34 +93,17 @@ async fn tokens_are_hashed_and_revocation_is_immediate(srv: &TestServer) {
     // Nothing in the database holds the secret in clear.
     if let opsdeck_store::Db::Sqlite(pool) = &srv.db {
         let stored: Vec<(String, String)> =
-            sqlx::query_as("SELECT token_hash, hint FROM api_tokens")
-                .fetch_all(pool)
-                .await
-                .unwrap();
-        assert!(
-            stored
-                .iter()
-                .all(|(h, hint)| h != &secret && !secret.eq(hint) && hint.len() < 20)
-        );
+            sqlx::query_as("SELECT token_hash, hint FROM api_tokens").fetch_all(pool).await.unwrap();
+        assert!(stored.iter().all(|(h, hint)| h != &secret && !secret.eq(hint) && hint.len() < 20));
     }
     if let opsdeck_store::Db::Postgres(pool) = &srv.db {
         let stored: Vec<(String, String)> =
-            sqlx::query_as("SELECT token_hash, hint FROM api_tokens")
-                .fetch_all(pool)
-                .await
-                .unwrap();
-        assert!(
-            stored
-                .iter()
-                .all(|(h, hint)| h != &secret && !secret.eq(hint) && hint.len() < 20)
-        );
+            sqlx::query_as("SELECT token_hash, hint FROM api_tokens").fetch_all(pool).await.unwrap();
+        assert!(stored.iter().all(|(h, hint)| h != &secret && !secret.eq(hint) && hint.len() < 20));
     }
     let (status, list) = srv.get("/api/v1/tokens", &admin).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        !list.to_string().contains(&secret),
-        "listing never shows the secret"
-    );
+    assert!(!list.to_string().contains(&secret), "listing never shows the secret");
 
     assert_eq!(srv.get("/api/v1/services", &secret).await.0, StatusCode::OK);
     let (status, revoked) = srv.delete(&format!("/api/v1/tokens/{id}"), &admin).await;
@@ -180,67 +117,29 @@ async fn tokens_are_hashed_and_revocation_is_immediate(srv: &TestServer) {
 async fn token_role_cap_narrows_access(srv: &TestServer) {
     let u = srv.user("mgr", Role::Manager).await;
     let capped = srv.token_for(&u, Some(Role::Viewer)).await;
-    let (status, _) = srv
-        .post("/api/v1/teams", &capped, json!({"name": "Ops"}))
-        .await;
+    let (status, _) = srv.post("/api/v1/teams", &capped, json!({"name": "Ops"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let full = srv.token_for(&u, None).await;
-    assert_eq!(
-        srv.post("/api/v1/teams", &full, json!({"name": "Ops"}))
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    assert_eq!(srv.post("/api/v1/teams", &full, json!({"name": "Ops"})).await.0, StatusCode::CREATED);
     // A manager cannot mint an admin token.
-    let (status, err) = srv
-        .post(
-            "/api/v1/tokens",
-            &full,
-            json!({"name": "x", "role": "admin"}),
-        )
-        .await;
+    let (status, err) = srv.post("/api/v1/tokens", &full, json!({"name": "x", "role": "admin"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["error"]["details"]["field"], "role");
     // A capped token cannot mint a wider one.
-    let (status, t) = srv
-        .post("/api/v1/tokens", &capped, json!({"name": "y"}))
-        .await;
+    let (status, t) = srv.post("/api/v1/tokens", &capped, json!({"name": "y"})).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(t["role"], "viewer");
 }
 
 async fn last_admin_cannot_be_demoted(srv: &TestServer) {
     let admin = srv.token("only-admin", Role::Admin).await;
-    let (status, err) = srv
-        .patch(
-            "/api/v1/users/only-admin",
-            &admin,
-            json!({"role": "viewer"}),
-        )
-        .await;
+    let (status, err) = srv.patch("/api/v1/users/only-admin", &admin, json!({"role": "viewer"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("last enabled admin")
-    );
-    let (status, _) = srv
-        .patch(
-            "/api/v1/users/only-admin",
-            &admin,
-            json!({"disabled": true}),
-        )
-        .await;
+    assert!(err["error"]["message"].as_str().unwrap().contains("last enabled admin"));
+    let (status, _) = srv.patch("/api/v1/users/only-admin", &admin, json!({"disabled": true})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     srv.user("second", Role::Admin).await;
-    let (status, u) = srv
-        .patch(
-            "/api/v1/users/only-admin",
-            &admin,
-            json!({"role": "manager"}),
-        )
-        .await;
+    let (status, u) = srv.patch("/api/v1/users/only-admin", &admin, json!({"role": "manager"})).await;
     assert_eq!(status, StatusCode::OK, "{u}");
     assert_eq!(u["role"], "manager");
 }
@@ -269,13 +168,7 @@ async fn password_change_needs_current_password(srv: &TestServer) {
     assert!(srv.login("carol", "new password 1").await.is_ok());
     // Someone else's password needs admin.
     srv.user("dave", Role::Viewer).await;
-    let (status, _) = srv
-        .post(
-            "/api/v1/users/dave/password",
-            &token,
-            json!({"new_password": "whatever 123"}),
-        )
-        .await;
+    let (status, _) = srv.post("/api/v1/users/dave/password", &token, json!({"new_password": "whatever 123"})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -284,23 +177,9 @@ async fn disabled_user_loses_access(srv: &TestServer) {
     let erin = srv.user("erin", Role::Manager).await;
     let token = srv.token_for(&erin, None).await;
     let cookie = srv.login("erin", "password-erin").await.unwrap();
-    assert_eq!(
-        srv.patch("/api/v1/users/erin", &admin, json!({"disabled": true}))
-            .await
-            .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        srv.get("/api/v1/services", &token).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    let me = srv
-        .http
-        .get(format!("{}/api/v1/me", srv.url))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(srv.patch("/api/v1/users/erin", &admin, json!({"disabled": true})).await.0, StatusCode::OK);
+    assert_eq!(srv.get("/api/v1/services", &token).await.0, StatusCode::UNAUTHORIZED);
+    let me = srv.http.get(format!("{}/api/v1/me", srv.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     assert!(srv.login("erin", "password-erin").await.is_err());
 }

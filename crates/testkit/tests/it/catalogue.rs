@@ -12,9 +12,7 @@ backend_tests!(
 
 async fn service_crud_round_trip(srv: &TestServer) {
     let t = srv.token("m", Role::Manager).await;
-    let (status, team) = srv
-        .post("/api/v1/teams", &t, json!({"name": "Payments"}))
-        .await;
+    let (status, team) = srv.post("/api/v1/teams", &t, json!({"name": "Payments"})).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(team["slug"], "payments");
     let team_id = team["id"].as_str().unwrap();
@@ -34,43 +32,25 @@ async fn service_crud_round_trip(srv: &TestServer) {
     let id = s["id"].as_str().unwrap().to_owned();
 
     // By id and by slug.
-    assert_eq!(
-        srv.get(&format!("/api/v1/services/{id}"), &t).await.1["name"],
-        "Checkout API"
-    );
-    assert_eq!(
-        srv.get("/api/v1/services/checkout-api", &t).await.1["id"],
-        id.as_str()
-    );
+    assert_eq!(srv.get(&format!("/api/v1/services/{id}"), &t).await.1["name"], "Checkout API");
+    assert_eq!(srv.get("/api/v1/services/checkout-api", &t).await.1["id"], id.as_str());
 
     // PATCH changes only what is sent; null clears nullable fields.
     let (status, s) = srv
-        .patch(
-            "/api/v1/services/checkout-api",
-            &t,
-            json!({"description": "Takes payments", "runbook_url": null}),
-        )
+        .patch("/api/v1/services/checkout-api", &t, json!({"description": "Takes payments", "runbook_url": null}))
         .await;
     assert_eq!(status, StatusCode::OK, "{s}");
     assert_eq!(s["description"], "Takes payments");
     assert_eq!(s["runbook_url"], serde_json::Value::Null);
     assert_eq!(s["tier"], 1);
     assert_eq!(s["team_id"], team_id);
-    let (status, s) = srv
-        .patch(
-            &format!("/api/v1/services/{id}"),
-            &t,
-            json!({"slug": "checkout", "team_id": null}),
-        )
-        .await;
+    let (status, s) =
+        srv.patch(&format!("/api/v1/services/{id}"), &t, json!({"slug": "checkout", "team_id": null})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s["slug"], "checkout");
     assert_eq!(s["team_id"], serde_json::Value::Null);
 
-    assert_eq!(
-        srv.delete("/api/v1/services/checkout", &t).await.0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(srv.delete("/api/v1/services/checkout", &t).await.0, StatusCode::NO_CONTENT);
     let (status, err) = srv.get("/api/v1/services/checkout", &t).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err["error"]["code"], "service_not_found");
@@ -85,10 +65,7 @@ async fn services_page_with_cursor_and_filters(srv: &TestServer) {
         } else {
             json!({"name": format!("svc {i:02}")})
         };
-        assert_eq!(
-            srv.post("/api/v1/services", &t, body).await.0,
-            StatusCode::CREATED
-        );
+        assert_eq!(srv.post("/api/v1/services", &t, body).await.0, StatusCode::CREATED);
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -108,143 +85,70 @@ async fn services_page_with_cursor_and_filters(srv: &TestServer) {
         }
     }
     let expected: Vec<String> = (0..25).map(|i| format!("svc {i:02}")).collect();
-    assert_eq!(
-        seen, expected,
-        "pages cover every service once, in name order"
-    );
+    assert_eq!(seen, expected, "pages cover every service once, in name order");
 
-    let (_, by_team) = srv
-        .get(
-            &format!("/api/v1/services?team_id={}", team["id"].as_str().unwrap()),
-            &t,
-        )
-        .await;
+    let (_, by_team) = srv.get(&format!("/api/v1/services?team_id={}", team["id"].as_str().unwrap()), &t).await;
     assert_eq!(by_team["items"].as_array().unwrap().len(), 5);
     let (_, by_tier) = srv.get("/api/v1/services?tier=2", &t).await;
     assert_eq!(by_tier["items"].as_array().unwrap().len(), 5);
     let (_, search) = srv.get("/api/v1/services?q=SVC%2001", &t).await;
     assert_eq!(search["items"].as_array().unwrap().len(), 1);
     let (_, none) = srv.get("/api/v1/services?q=%25", &t).await;
-    assert_eq!(
-        none["items"].as_array().unwrap().len(),
-        0,
-        "LIKE wildcards in the search are literal"
-    );
+    assert_eq!(none["items"].as_array().unwrap().len(), 0, "LIKE wildcards in the search are literal");
 }
 
 async fn dependencies_refuse_cycles(srv: &TestServer) {
     let t = srv.token("m", Role::Manager).await;
     let mut ids = Vec::new();
     for name in ["web", "api", "db"] {
-        let (_, s) = srv
-            .post("/api/v1/services", &t, json!({"name": name}))
-            .await;
+        let (_, s) = srv.post("/api/v1/services", &t, json!({"name": name})).await;
         ids.push(s["id"].as_str().unwrap().to_owned());
     }
-    let (status, deps) = srv
-        .post(
-            "/api/v1/services/web/dependencies",
-            &t,
-            json!({"depends_on_id": ids[1]}),
-        )
-        .await;
+    let (status, deps) = srv.post("/api/v1/services/web/dependencies", &t, json!({"depends_on_id": ids[1]})).await;
     assert_eq!(status, StatusCode::CREATED, "{deps}");
     assert_eq!(deps["depends_on"][0]["slug"], "api");
     assert_eq!(
-        srv.post(
-            "/api/v1/services/api/dependencies",
-            &t,
-            json!({"depends_on_id": ids[2]})
-        )
-        .await
-        .0,
+        srv.post("/api/v1/services/api/dependencies", &t, json!({"depends_on_id": ids[2]})).await.0,
         StatusCode::CREATED
     );
-    let (status, err) = srv
-        .post(
-            "/api/v1/services/db/dependencies",
-            &t,
-            json!({"depends_on_id": ids[0]}),
-        )
-        .await;
+    let (status, err) = srv.post("/api/v1/services/db/dependencies", &t, json!({"depends_on_id": ids[0]})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(err["error"]["message"].as_str().unwrap().contains("cycle"));
-    let (status, _) = srv
-        .post(
-            "/api/v1/services/db/dependencies",
-            &t,
-            json!({"depends_on_id": ids[2]}),
-        )
-        .await;
+    let (status, _) = srv.post("/api/v1/services/db/dependencies", &t, json!({"depends_on_id": ids[2]})).await;
     assert_eq!(status, StatusCode::CONFLICT, "self-dependency");
     let (_, deps) = srv.get("/api/v1/services/api/dependencies", &t).await;
     assert_eq!(deps["dependents"][0]["slug"], "web");
     assert_eq!(deps["depends_on"][0]["slug"], "db");
     assert_eq!(
-        srv.delete(&format!("/api/v1/services/web/dependencies/{}", ids[1]), &t)
-            .await
-            .0,
+        srv.delete(&format!("/api/v1/services/web/dependencies/{}", ids[1]), &t).await.0,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        srv.delete(&format!("/api/v1/services/web/dependencies/{}", ids[1]), &t)
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(srv.delete(&format!("/api/v1/services/web/dependencies/{}", ids[1]), &t).await.0, StatusCode::NOT_FOUND);
 }
 
 async fn team_delete_keeps_services(srv: &TestServer) {
     let t = srv.token("m", Role::Manager).await;
-    let (_, team) = srv
-        .post(
-            "/api/v1/teams",
-            &t,
-            json!({"name": "Gone", "description": "temp"}),
-        )
-        .await;
-    srv.post(
-        "/api/v1/services",
-        &t,
-        json!({"name": "Orphan", "team_id": team["id"]}),
-    )
-    .await;
-    let (status, team2) = srv
-        .patch("/api/v1/teams/gone", &t, json!({"name": "Gone Soon"}))
-        .await;
+    let (_, team) = srv.post("/api/v1/teams", &t, json!({"name": "Gone", "description": "temp"})).await;
+    srv.post("/api/v1/services", &t, json!({"name": "Orphan", "team_id": team["id"]})).await;
+    let (status, team2) = srv.patch("/api/v1/teams/gone", &t, json!({"name": "Gone Soon"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(team2["name"], "Gone Soon");
     assert_eq!(team2["description"], "temp");
-    assert_eq!(
-        srv.delete("/api/v1/teams/gone", &t).await.0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(srv.delete("/api/v1/teams/gone", &t).await.0, StatusCode::NO_CONTENT);
     let (_, s) = srv.get("/api/v1/services/orphan", &t).await;
     assert_eq!(s["team_id"], serde_json::Value::Null);
 }
 
 async fn every_mutation_is_audited(srv: &TestServer) {
     let admin = srv.token("root", Role::Admin).await;
-    srv.post("/api/v1/teams", &admin, json!({"name": "Audited"}))
-        .await;
-    srv.post("/api/v1/services", &admin, json!({"name": "Svc"}))
-        .await;
-    srv.patch("/api/v1/services/svc", &admin, json!({"tier": 1}))
-        .await;
+    srv.post("/api/v1/teams", &admin, json!({"name": "Audited"})).await;
+    srv.post("/api/v1/services", &admin, json!({"name": "Svc"})).await;
+    srv.patch("/api/v1/services/svc", &admin, json!({"tier": 1})).await;
     srv.delete("/api/v1/services/svc", &admin).await;
     let (status, log) = srv.get("/api/v1/audit?action=service.", &admin).await;
     assert_eq!(status, StatusCode::OK);
-    let actions: Vec<&str> = log["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        actions,
-        ["service.delete", "service.update", "service.create"],
-        "newest first"
-    );
+    let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["service.delete", "service.update", "service.create"], "newest first");
     let update = &log["items"][1];
     assert_eq!(update["before"]["tier"], 3);
     assert_eq!(update["after"]["tier"], 1);
@@ -254,19 +158,8 @@ async fn every_mutation_is_audited(srv: &TestServer) {
     let (_, teams) = srv.get("/api/v1/audit?entity_type=team", &admin).await;
     assert_eq!(teams["items"].as_array().unwrap().len(), 1);
     // A failed write leaves no trace.
-    srv.post(
-        "/api/v1/services",
-        &admin,
-        json!({"name": "Dup", "slug": "dup"}),
-    )
-    .await;
-    let (status, _) = srv
-        .post(
-            "/api/v1/services",
-            &admin,
-            json!({"name": "Dup 2", "slug": "dup"}),
-        )
-        .await;
+    srv.post("/api/v1/services", &admin, json!({"name": "Dup", "slug": "dup"})).await;
+    let (status, _) = srv.post("/api/v1/services", &admin, json!({"name": "Dup 2", "slug": "dup"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (_, log) = srv.get("/api/v1/audit?action=service.create", &admin).await;
     assert_eq!(log["items"].as_array().unwrap().len(), 2);

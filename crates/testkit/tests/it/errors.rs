@@ -9,12 +9,7 @@ backend_tests!(bad_input_gets_clear_4xx, csrf_refuses_cross_site_forms);
 fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
     assert_eq!(status, want, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
 }
 
 async fn bad_input_gets_clear_4xx(srv: &TestServer) {
@@ -28,32 +23,15 @@ async fn bad_input_gets_clear_4xx(srv: &TestServer) {
             .send()
     };
     // Malformed JSON, wrong types, unknown fields.
-    for body in [
-        "{",
-        "[]",
-        r#"{"name": 5}"#,
-        r#"{"name": "x", "colour": "red"}"#,
-    ] {
+    for body in ["{", "[]", r#"{"name": 5}"#, r#"{"name": "x", "colour": "red"}"#] {
         let resp = raw(body, "application/json").await.unwrap();
         let status = resp.status();
-        assert_error(
-            status,
-            &resp.json().await.unwrap(),
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-        );
+        assert_error(status, &resp.json().await.unwrap(), StatusCode::BAD_REQUEST, "invalid_request");
     }
     // Not JSON at all.
-    let resp = raw("name=x", "application/x-www-form-urlencoded")
-        .await
-        .unwrap();
+    let resp = raw("name=x", "application/x-www-form-urlencoded").await.unwrap();
     let status = resp.status();
-    assert_error(
-        status,
-        &resp.json().await.unwrap(),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    );
+    assert_error(status, &resp.json().await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     // Too large.
     let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
     let resp = srv
@@ -66,12 +44,7 @@ async fn bad_input_gets_clear_4xx(srv: &TestServer) {
         .await
         .unwrap();
     let status = resp.status();
-    assert_error(
-        status,
-        &resp.json().await.unwrap(),
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    );
+    assert_error(status, &resp.json().await.unwrap(), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
     // Field rules name the field.
     let cases = [
@@ -79,63 +52,29 @@ async fn bad_input_gets_clear_4xx(srv: &TestServer) {
         (json!({"name": "   "}), "name"),
         (json!({"name": "ok", "slug": "Not A Slug"}), "slug"),
         (json!({"name": "ok", "tier": 0}), "tier"),
-        (
-            json!({"name": "ok", "runbook_url": "javascript:alert(1)"}),
-            "runbook_url",
-        ),
+        (json!({"name": "ok", "runbook_url": "javascript:alert(1)"}), "runbook_url"),
         (json!({"name": "ok", "tags": ["a b"]}), "tags"),
-        (
-            json!({"name": "ok", "description": "d".repeat(4001)}),
-            "description",
-        ),
-        (
-            json!({"name": "ok", "team_id": "0192f000-0000-7000-8000-000000000000"}),
-            "team_id",
-        ),
+        (json!({"name": "ok", "description": "d".repeat(4001)}), "description"),
+        (json!({"name": "ok", "team_id": "0192f000-0000-7000-8000-000000000000"}), "team_id"),
     ];
     for (body, field) in cases {
         let (status, err) = srv.post("/api/v1/services", &t, body).await;
-        assert_error(
-            status,
-            &err,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        );
+        assert_error(status, &err, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(err["error"]["details"]["field"], field);
     }
     // Duplicate slugs.
-    assert_eq!(
-        srv.post("/api/v1/services", &t, json!({"name": "Same"}))
-            .await
-            .0,
-        StatusCode::CREATED
-    );
-    let (status, err) = srv
-        .post("/api/v1/services", &t, json!({"name": "Same"}))
-        .await;
+    assert_eq!(srv.post("/api/v1/services", &t, json!({"name": "Same"})).await.0, StatusCode::CREATED);
+    let (status, err) = srv.post("/api/v1/services", &t, json!({"name": "Same"})).await;
     assert_error(status, &err, StatusCode::CONFLICT, "conflict");
     assert!(err["error"]["message"].as_str().unwrap().contains("slug"));
-    assert_eq!(
-        srv.post("/api/v1/teams", &t, json!({"name": "T"})).await.0,
-        StatusCode::CREATED
-    );
+    assert_eq!(srv.post("/api/v1/teams", &t, json!({"name": "T"})).await.0, StatusCode::CREATED);
     let (status, err) = srv.post("/api/v1/teams", &t, json!({"name": "T"})).await;
     assert_error(status, &err, StatusCode::CONFLICT, "conflict");
-    let (status, err) = srv
-        .post(
-            "/api/v1/users",
-            &t,
-            json!({"username": "m", "password": "long enough", "role": "viewer"}),
-        )
-        .await;
+    let (status, err) =
+        srv.post("/api/v1/users", &t, json!({"username": "m", "password": "long enough", "role": "viewer"})).await;
     assert_error(status, &err, StatusCode::CONFLICT, "conflict");
-    let (status, err) = srv
-        .post(
-            "/api/v1/users",
-            &t,
-            json!({"username": "new", "password": "long enough", "role": "root"}),
-        )
-        .await;
+    let (status, err) =
+        srv.post("/api/v1/users", &t, json!({"username": "new", "password": "long enough", "role": "root"})).await;
     assert_error(status, &err, StatusCode::BAD_REQUEST, "invalid_request");
     // Nothing was half-written by the failures above.
     let (_, list) = srv.get("/api/v1/services", &t).await;
@@ -154,9 +93,7 @@ async fn bad_input_gets_clear_4xx(srv: &TestServer) {
     assert_error(status, &err, StatusCode::BAD_REQUEST, "invalid_request");
     let (status, err) = srv.call(Method::GET, "/api/v1/services", None, None).await;
     assert_error(status, &err, StatusCode::UNAUTHORIZED, "unauthenticated");
-    let (status, err) = srv
-        .call(Method::GET, "/api/v1/services", Some("opsd_nope"), None)
-        .await;
+    let (status, err) = srv.call(Method::GET, "/api/v1/services", Some("opsd_nope"), None).await;
     assert_error(status, &err, StatusCode::UNAUTHORIZED, "invalid_token");
 }
 
@@ -178,13 +115,7 @@ async fn csrf_refuses_cross_site_forms(srv: &TestServer) {
     assert_eq!(body["error"]["code"], "csrf_rejected");
     let resp = post("same-origin").await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let admin = srv
-        .token_for(&srv.db.find_user_by_username("vic").await.unwrap(), None)
-        .await;
+    let admin = srv.token_for(&srv.db.find_user_by_username("vic").await.unwrap(), None).await;
     let (_, teams) = srv.get("/api/v1/teams", &admin).await;
-    assert_eq!(
-        teams["items"].as_array().unwrap().len(),
-        1,
-        "only the same-origin post created a team"
-    );
+    assert_eq!(teams["items"].as_array().unwrap().len(), 1, "only the same-origin post created a team");
 }

@@ -15,20 +15,8 @@ struct Case {
     ok: StatusCode,
 }
 
-fn case(
-    method: Method,
-    path: impl Into<String>,
-    body: Option<Value>,
-    least: Role,
-    ok: StatusCode,
-) -> Case {
-    Case {
-        method,
-        path: path.into(),
-        body,
-        least,
-        ok,
-    }
+fn case(method: Method, path: impl Into<String>, body: Option<Value>, least: Role, ok: StatusCode) -> Case {
+    Case { method, path: path.into(), body, least, ok }
 }
 
 async fn endpoint_role_matrix(srv: &TestServer) {
@@ -38,122 +26,38 @@ async fn endpoint_role_matrix(srv: &TestServer) {
     }
     let admin = &tokens[3].1;
     srv.user("target", Role::Viewer).await;
-    let (_, team) = srv
-        .post("/api/v1/teams", admin, json!({"name": "Seed"}))
-        .await;
+    let (_, team) = srv.post("/api/v1/teams", admin, json!({"name": "Seed"})).await;
     let team_id = team["id"].as_str().unwrap().to_owned();
     for role in Role::ALL {
         let role = role.as_str();
-        let (_, deps_target) = srv
-            .post(
-                "/api/v1/services",
-                admin,
-                json!({"name": format!("dep-{role}")}),
-            )
-            .await;
+        let (_, deps_target) = srv.post("/api/v1/services", admin, json!({"name": format!("dep-{role}")})).await;
         assert!(deps_target["id"].is_string());
     }
 
     for (role, token) in &tokens {
         let r = role.as_str();
         // Per-role fixtures so each allowed mutation has something of its own to act on.
-        let (_, svc) = srv
-            .post(
-                "/api/v1/services",
-                admin,
-                json!({"name": format!("own-{r}")}),
-            )
-            .await;
+        let (_, svc) = srv.post("/api/v1/services", admin, json!({"name": format!("own-{r}")})).await;
         let svc_slug = svc["slug"].as_str().unwrap().to_owned();
-        let (_, t) = srv
-            .post("/api/v1/teams", admin, json!({"name": format!("team-{r}")}))
-            .await;
+        let (_, t) = srv.post("/api/v1/teams", admin, json!({"name": format!("team-{r}")})).await;
         let team_slug = t["slug"].as_str().unwrap().to_owned();
         let (_, dep) = srv.get(&format!("/api/v1/services/dep-{r}"), admin).await;
         let dep_id = dep["id"].as_str().unwrap().to_owned();
-        let (_, other_token) = srv
-            .post("/api/v1/tokens", admin, json!({"name": format!("t-{r}")}))
-            .await;
+        let (_, other_token) = srv.post("/api/v1/tokens", admin, json!({"name": format!("t-{r}")})).await;
         let other_token_id = other_token["id"].as_str().unwrap().to_owned();
 
         let cases = vec![
-            case(
-                Method::GET,
-                "/api/v1/me",
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                "/api/v1/services",
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                format!("/api/v1/services/{svc_slug}"),
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                format!("/api/v1/services/{svc_slug}/dependencies"),
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                "/api/v1/teams",
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                format!("/api/v1/teams/{team_id}"),
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                "/api/v1/users",
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                "/api/v1/users/admin",
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                "/api/v1/settings",
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                "/api/v1/tokens",
-                None,
-                Role::Viewer,
-                StatusCode::OK,
-            ),
-            case(
-                Method::POST,
-                "/api/v1/tokens",
-                Some(json!({"name": "mine"})),
-                Role::Viewer,
-                StatusCode::CREATED,
-            ),
+            case(Method::GET, "/api/v1/me", None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, "/api/v1/services", None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, format!("/api/v1/services/{svc_slug}"), None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, format!("/api/v1/services/{svc_slug}/dependencies"), None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, "/api/v1/teams", None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, format!("/api/v1/teams/{team_id}"), None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, "/api/v1/users", None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, "/api/v1/users/admin", None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, "/api/v1/settings", None, Role::Viewer, StatusCode::OK),
+            case(Method::GET, "/api/v1/tokens", None, Role::Viewer, StatusCode::OK),
+            case(Method::POST, "/api/v1/tokens", Some(json!({"name": "mine"})), Role::Viewer, StatusCode::CREATED),
             case(
                 Method::POST,
                 "/api/v1/services",
@@ -182,13 +86,7 @@ async fn endpoint_role_matrix(srv: &TestServer) {
                 Role::Manager,
                 StatusCode::NO_CONTENT,
             ),
-            case(
-                Method::DELETE,
-                format!("/api/v1/services/{svc_slug}"),
-                None,
-                Role::Manager,
-                StatusCode::NO_CONTENT,
-            ),
+            case(Method::DELETE, format!("/api/v1/services/{svc_slug}"), None, Role::Manager, StatusCode::NO_CONTENT),
             case(
                 Method::POST,
                 "/api/v1/teams",
@@ -203,19 +101,11 @@ async fn endpoint_role_matrix(srv: &TestServer) {
                 Role::Manager,
                 StatusCode::OK,
             ),
-            case(
-                Method::DELETE,
-                format!("/api/v1/teams/{team_slug}"),
-                None,
-                Role::Manager,
-                StatusCode::NO_CONTENT,
-            ),
+            case(Method::DELETE, format!("/api/v1/teams/{team_slug}"), None, Role::Manager, StatusCode::NO_CONTENT),
             case(
                 Method::POST,
                 "/api/v1/users",
-                Some(
-                    json!({"username": format!("u-{r}"), "password": "long enough", "role": "viewer"}),
-                ),
+                Some(json!({"username": format!("u-{r}"), "password": "long enough", "role": "viewer"})),
                 Role::Admin,
                 StatusCode::CREATED,
             ),
@@ -233,13 +123,7 @@ async fn endpoint_role_matrix(srv: &TestServer) {
                 Role::Admin,
                 StatusCode::NO_CONTENT,
             ),
-            case(
-                Method::GET,
-                "/api/v1/tokens?all=true",
-                None,
-                Role::Admin,
-                StatusCode::OK,
-            ),
+            case(Method::GET, "/api/v1/tokens?all=true", None, Role::Admin, StatusCode::OK),
             case(
                 Method::POST,
                 "/api/v1/tokens",
@@ -247,20 +131,8 @@ async fn endpoint_role_matrix(srv: &TestServer) {
                 Role::Admin,
                 StatusCode::CREATED,
             ),
-            case(
-                Method::DELETE,
-                format!("/api/v1/tokens/{other_token_id}"),
-                None,
-                Role::Admin,
-                StatusCode::OK,
-            ),
-            case(
-                Method::GET,
-                "/api/v1/audit",
-                None,
-                Role::Admin,
-                StatusCode::OK,
-            ),
+            case(Method::DELETE, format!("/api/v1/tokens/{other_token_id}"), None, Role::Admin, StatusCode::OK),
+            case(Method::GET, "/api/v1/audit", None, Role::Admin, StatusCode::OK),
             case(
                 Method::PUT,
                 "/api/v1/settings",
@@ -271,19 +143,9 @@ async fn endpoint_role_matrix(srv: &TestServer) {
         ];
         for c in cases {
             // Without credentials: always 401.
-            let (status, body) = srv
-                .call(c.method.clone(), &c.path, None, c.body.clone())
-                .await;
-            assert_eq!(
-                status,
-                StatusCode::UNAUTHORIZED,
-                "anonymous {} {}: {body}",
-                c.method,
-                c.path
-            );
-            let (status, body) = srv
-                .call(c.method.clone(), &c.path, Some(token), c.body.clone())
-                .await;
+            let (status, body) = srv.call(c.method.clone(), &c.path, None, c.body.clone()).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "anonymous {} {}: {body}", c.method, c.path);
+            let (status, body) = srv.call(c.method.clone(), &c.path, Some(token), c.body.clone()).await;
             if *role >= c.least {
                 assert_eq!(status, c.ok, "{r} {} {}: {body}", c.method, c.path);
             } else {

@@ -19,11 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(login))
-        .routes(routes!(logout))
-        .routes(routes!(me))
-        .routes(routes!(setup))
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me)).routes(routes!(setup))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -54,13 +50,12 @@ async fn logout(
     auth: Option<Auth>,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Some(hash) = auth.as_ref().and_then(Auth::session_hash) {
-        state.db.delete_session(hash).await?;
+    if let Some(a) = &auth
+        && let Some(hash) = a.session_hash()
+    {
+        state.db.delete_session(hash, &a.user, state.now()).await?;
     }
-    Ok((
-        jar.add(auth::clear_session_cookie()),
-        StatusCode::NO_CONTENT,
-    ))
+    Ok((jar.add(auth::clear_session_cookie()), StatusCode::NO_CONTENT))
 }
 
 /// The caller's account and the role in force for this request.
@@ -88,20 +83,11 @@ async fn setup(
     jar: CookieJar,
     ApiJson(req): ApiJson<SetupRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = create_first_admin(
-        &state,
-        &req.username,
-        &req.password,
-        req.display_name.as_deref(),
-        req.email.as_deref(),
-    )
-    .await?;
+    let user =
+        create_first_admin(&state, &req.username, &req.password, req.display_name.as_deref(), req.email.as_deref())
+            .await?;
     let cookie = auth::start_session(&state, &user).await?;
-    Ok((
-        StatusCode::CREATED,
-        jar.add(cookie),
-        Json(UserDto::from(user)),
-    ))
+    Ok((StatusCode::CREATED, jar.add(cookie), Json(UserDto::from(user))))
 }
 
 /// Shared by the API and the setup page.
@@ -116,14 +102,7 @@ pub async fn create_first_admin(
     if state.db.count_users().await? > 0 {
         return Err(already());
     }
-    let new = validate_new_user(
-        username,
-        password,
-        display_name,
-        email,
-        opsdeck_core::role::Role::Admin,
-    )
-    .await?;
+    let new = validate_new_user(username, password, display_name, email, opsdeck_core::role::Role::Admin).await?;
     let user = state.db.create_first_admin(state.now(), new).await?;
     user.ok_or_else(already)
 }
@@ -147,11 +126,5 @@ pub async fn validate_new_user(
     let password_hash = tokio::task::spawn_blocking(move || secret::hash_password(&password))
         .await
         .map_err(|_| ApiError::internal())??;
-    Ok(NewUser {
-        username,
-        display_name,
-        email,
-        role,
-        password_hash,
-    })
+    Ok(NewUser { username, display_name, email, role, password_hash })
 }

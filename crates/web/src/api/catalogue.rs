@@ -87,14 +87,7 @@ async fn list_teams(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<List<TeamDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let page = state
-        .db
-        .list_teams(
-            q.q.as_deref(),
-            cursor(q.cursor.as_deref())?.as_ref(),
-            q.limit,
-        )
-        .await?;
+    let page = state.db.list_teams(q.q.as_deref(), cursor(q.cursor.as_deref())?.as_ref(), q.limit).await?;
     Ok(Json(List::from_page(page, TeamDto::from)))
 }
 
@@ -108,15 +101,8 @@ async fn create_team(
 ) -> Result<(StatusCode, Json<TeamDto>), ApiError> {
     auth.require(Permission::Configure)?;
     let spec = TeamSpec::new(&req.name, req.slug.as_deref(), req.description.as_deref())?;
-    let team = state
-        .db
-        .create_team(&auth.actor(), state.now(), spec)
-        .await?;
-    state.events.publish(
-        "team.created",
-        Some(team.id),
-        format!("Team {} created", team.name),
-    );
+    let team = state.db.create_team(&auth.actor(), state.now(), spec).await?;
+    state.events.publish("team.created", Some(team.id), format!("Team {} created", team.name));
     Ok((StatusCode::CREATED, Json(team.into())))
 }
 
@@ -148,15 +134,8 @@ async fn update_team(
         Some(req.slug.as_deref().unwrap_or(&current.slug)),
         Some(req.description.as_deref().unwrap_or(&current.description)),
     )?;
-    let team = state
-        .db
-        .update_team(&auth.actor(), state.now(), current.id, spec)
-        .await?;
-    state.events.publish(
-        "team.updated",
-        Some(team.id),
-        format!("Team {} updated", team.name),
-    );
+    let team = state.db.update_team(&auth.actor(), state.now(), current.id, spec).await?;
+    state.events.publish("team.updated", Some(team.id), format!("Team {} updated", team.name));
     Ok(Json(team.into()))
 }
 
@@ -170,15 +149,8 @@ async fn delete_team(
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_team(Ref::parse(&team)).await?;
-    state
-        .db
-        .delete_team(&auth.actor(), state.now(), current.id)
-        .await?;
-    state.events.publish(
-        "team.deleted",
-        Some(current.id),
-        format!("Team {} deleted", current.name),
-    );
+    state.db.delete_team(&auth.actor(), state.now(), current.id).await?;
+    state.events.publish("team.deleted", Some(current.id), format!("Team {} deleted", current.name));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -220,14 +192,7 @@ impl From<ServiceView> for ServiceDto {
             tier: s.tier,
             tags: s.tags,
             runbook_url: s.runbook_url,
-            links: s
-                .links
-                .into_iter()
-                .map(|l| LinkDto {
-                    title: l.title,
-                    url: l.url,
-                })
-                .collect(),
+            links: s.links.into_iter().map(|l| LinkDto { title: l.title, url: l.url }).collect(),
             created_at: ts(s.created_at),
             updated_at: ts(s.updated_at),
         }
@@ -268,14 +233,7 @@ pub struct UpdateService {
 }
 
 fn links(v: Option<Vec<LinkDto>>) -> Option<Vec<Link>> {
-    v.map(|ls| {
-        ls.into_iter()
-            .map(|l| Link {
-                title: l.title,
-                url: l.url,
-            })
-            .collect()
-    })
+    v.map(|ls| ls.into_iter().map(|l| Link { title: l.title, url: l.url }).collect())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -328,19 +286,9 @@ async fn create_service(
         runbook_url: Some(req.runbook_url),
         links: links(req.links),
     })?;
-    let s = state
-        .db
-        .create_service(&auth.actor(), state.now(), spec)
-        .await?;
-    state.events.publish(
-        "service.created",
-        Some(s.id),
-        format!("Service {} created", s.name),
-    );
-    Ok((
-        StatusCode::CREATED,
-        Json(state.db.get_service(Ref::Id(s.id)).await?.into()),
-    ))
+    let s = state.db.create_service(&auth.actor(), state.now(), spec).await?;
+    state.events.publish("service.created", Some(s.id), format!("Service {} created", s.name));
+    Ok((StatusCode::CREATED, Json(state.db.get_service(Ref::Id(s.id)).await?.into())))
 }
 
 /// One service, by id or slug.
@@ -352,9 +300,7 @@ async fn get_service(
     Path(service): Path<String>,
 ) -> Result<Json<ServiceDto>, ApiError> {
     auth.require(Permission::Read)?;
-    Ok(Json(
-        state.db.get_service(Ref::parse(&service)).await?.into(),
-    ))
+    Ok(Json(state.db.get_service(Ref::parse(&service)).await?.into()))
 }
 
 /// Changes some fields of a service.
@@ -378,15 +324,8 @@ async fn update_service(
         runbook_url: req.runbook_url,
         links: links(req.links),
     })?;
-    let s = state
-        .db
-        .update_service(&auth.actor(), state.now(), current.id, spec)
-        .await?;
-    state.events.publish(
-        "service.updated",
-        Some(s.id),
-        format!("Service {} updated", s.name),
-    );
+    let s = state.db.update_service(&auth.actor(), state.now(), current.id, spec).await?;
+    state.events.publish("service.updated", Some(s.id), format!("Service {} updated", s.name));
     Ok(Json(state.db.get_service(Ref::Id(s.id)).await?.into()))
 }
 
@@ -400,15 +339,8 @@ async fn delete_service(
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_service(Ref::parse(&service)).await?.service;
-    state
-        .db
-        .delete_service(&auth.actor(), state.now(), current.id)
-        .await?;
-    state.events.publish(
-        "service.deleted",
-        Some(current.id),
-        format!("Service {} deleted", current.name),
-    );
+    state.db.delete_service(&auth.actor(), state.now(), current.id).await?;
+    state.events.publish("service.deleted", Some(current.id), format!("Service {} deleted", current.name));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -457,15 +389,8 @@ async fn add_dependency(
 ) -> Result<(StatusCode, Json<Dependencies>), ApiError> {
     auth.require(Permission::Configure)?;
     let s = state.db.get_service(Ref::parse(&service)).await?.service;
-    state
-        .db
-        .add_dependency(&auth.actor(), state.now(), s.id, req.depends_on_id)
-        .await?;
-    state.events.publish(
-        "service.updated",
-        Some(s.id),
-        format!("Service {} dependencies changed", s.name),
-    );
+    state.db.add_dependency(&auth.actor(), state.now(), s.id, req.depends_on_id).await?;
+    state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
     let Json(deps) = list_dependencies(State(state), auth, Path(s.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(deps)))
 }
@@ -482,14 +407,7 @@ async fn remove_dependency(
     auth.require(Permission::Configure)?;
     let s = state.db.get_service(Ref::parse(&service)).await?.service;
     let dep = parse_id("dependency", &dep)?;
-    state
-        .db
-        .remove_dependency(&auth.actor(), state.now(), s.id, dep)
-        .await?;
-    state.events.publish(
-        "service.updated",
-        Some(s.id),
-        format!("Service {} dependencies changed", s.name),
-    );
+    state.db.remove_dependency(&auth.actor(), state.now(), s.id, dep).await?;
+    state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,18 +17,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Server-Sent Events: one `change` event per mutation (`{"kind", "id", "message"}`).
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", responses((status = 200, content_type = "text/event-stream")))]
-async fn stream(
-    State(state): State<AppState>,
-    _auth: Auth,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+async fn stream(State(state): State<AppState>, _auth: Auth) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let events = BroadcastStream::new(state.events.subscribe()).filter_map(|e| {
         // A lagging client skips what it missed; the next event tells the page to refresh.
         let e = e.ok()?;
-        SseEvent::default()
-            .event("change")
-            .json_data(&e)
-            .ok()
-            .map(Ok)
+        SseEvent::default().event("change").json_data(&e).ok().map(Ok)
     });
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -35,9 +35,7 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
-                crate::auth::SESSION_COOKIE,
-            ))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
         );
     }
 }
@@ -67,10 +65,7 @@ pub struct List<T: ToSchema> {
 
 impl<T: ToSchema> List<T> {
     pub fn from_page<U>(page: opsdeck_store::Page<U>, f: impl FnMut(U) -> T) -> Self {
-        List {
-            items: page.items.into_iter().map(f).collect(),
-            next_cursor: page.next_cursor,
-        }
+        List { items: page.items.into_iter().map(f).collect(), next_cursor: page.next_cursor }
     }
 }
 
@@ -82,9 +77,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(settings::router())
         .merge(events::router())
-        .layer(axum::extract::DefaultBodyLimit::max(
-            crate::extract::MAX_JSON_BODY,
-        ))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }
 
 /// Parses an opaque `?cursor=` value.
@@ -92,9 +85,7 @@ pub fn cursor(raw: Option<&str>) -> Result<Option<opsdeck_store::Cursor>, crate:
     raw.filter(|s| !s.is_empty())
         .map(|s| {
             opsdeck_store::Cursor::decode(s).ok_or_else(|| {
-                crate::ApiError::bad_request(
-                    "cursor: not a cursor from this API; pass next_cursor back unchanged",
-                )
+                crate::ApiError::bad_request("cursor: not a cursor from this API; pass next_cursor back unchanged")
             })
         })
         .transpose()

@@ -28,22 +28,14 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            instance_name: "Opsdeck".into(),
-            public_url: None,
-        }
+        Settings { instance_name: "Opsdeck".into(), public_url: None }
     }
 }
 
 const KEY: &str = "instance";
 
 pub async fn load(state: &AppState) -> Result<Settings, ApiError> {
-    Ok(state
-        .db
-        .get_setting(KEY)
-        .await?
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default())
+    Ok(state.db.get_setting(KEY).await?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default())
 }
 
 pub async fn save(state: &AppState, auth: &Auth, s: Settings) -> Result<Settings, ApiError> {
@@ -53,19 +45,13 @@ pub async fn save(state: &AppState, auth: &Auth, s: Settings) -> Result<Settings
         public_url: validate::optional_url("public_url", s.public_url.as_deref())?,
     };
     let value = serde_json::to_value(&s).map_err(|_| ApiError::internal())?;
-    state
-        .db
-        .put_setting(&auth.actor(), state.now(), KEY, &value)
-        .await?;
+    state.db.put_setting(&auth.actor(), state.now(), KEY, &value).await?;
     Ok(s)
 }
 
 /// Current settings.
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings", responses((status = 200, body = Settings)))]
-async fn get_settings(
-    State(state): State<AppState>,
-    auth: Auth,
-) -> Result<Json<Settings>, ApiError> {
+async fn get_settings(State(state): State<AppState>, auth: Auth) -> Result<Json<Settings>, ApiError> {
     auth.require(Permission::Read)?;
     Ok(Json(load(&state).await?))
 }

@@ -69,14 +69,7 @@ async fn list_users(
     ApiQuery(q): ApiQuery<UserQuery>,
 ) -> Result<Json<List<UserDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let page = state
-        .db
-        .list_users(
-            q.q.as_deref(),
-            cursor(q.cursor.as_deref())?.as_ref(),
-            q.limit,
-        )
-        .await?;
+    let page = state.db.list_users(q.q.as_deref(), cursor(q.cursor.as_deref())?.as_ref(), q.limit).await?;
     Ok(Json(List::from_page(page, UserDto::from)))
 }
 
@@ -108,26 +101,15 @@ async fn create_user(
         req.role,
     )
     .await?;
-    let user = state
-        .db
-        .create_user(&auth.actor(), state.now(), new)
-        .await?;
-    state.events.publish(
-        "user.created",
-        Some(user.id),
-        format!("User {} added", user.username),
-    );
+    let user = state.db.create_user(&auth.actor(), state.now(), new).await?;
+    state.events.publish("user.created", Some(user.id), format!("User {} added", user.username));
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// One account by id or username.
 #[utoipa::path(get, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "id or username")),
     responses((status = 200, body = UserDto), (status = 404, body = super::ErrorBody)))]
-async fn get_user(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(u): Path<String>,
-) -> Result<Json<UserDto>, ApiError> {
+async fn get_user(State(state): State<AppState>, auth: Auth, Path(u): Path<String>) -> Result<Json<UserDto>, ApiError> {
     auth.require(Permission::Read)?;
     Ok(Json(find_user(&state, &u).await?.into()))
 }
@@ -163,23 +145,13 @@ async fn update_user(
     auth.require(Permission::Administer)?;
     let target = find_user(&state, &u).await?;
     let patch = UserPatch {
-        display_name: req
-            .display_name
-            .map(|d| opsdeck_core::validate::name("display_name", &d))
-            .transpose()?,
+        display_name: req.display_name.map(|d| opsdeck_core::validate::name("display_name", &d)).transpose()?,
         email: req.email.map(|e| user::email(e.as_deref())).transpose()?,
         role: req.role,
         disabled: req.disabled,
     };
-    let user = state
-        .db
-        .update_user(&auth.actor(), state.now(), target.id, patch)
-        .await?;
-    state.events.publish(
-        "user.updated",
-        Some(user.id),
-        format!("User {} updated", user.username),
-    );
+    let user = state.db.update_user(&auth.actor(), state.now(), target.id, patch).await?;
+    state.events.publish("user.updated", Some(user.id), format!("User {} updated", user.username));
     Ok(Json(user.into()))
 }
 
@@ -201,14 +173,7 @@ async fn set_password(
     ApiJson(req): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
     let target = find_user(&state, &u).await?;
-    change_password(
-        &state,
-        &auth,
-        &target,
-        req.current_password.as_deref(),
-        &req.new_password,
-    )
-    .await?;
+    change_password(&state, &auth, &target, req.current_password.as_deref(), &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,37 +189,18 @@ pub async fn change_password(
     if !own {
         auth.require(Permission::Administer)?;
     } else {
-        let (_, hash) = state
-            .db
-            .find_login(&target.username)
-            .await?
-            .ok_or_else(|| ApiError::not_found("user"))?;
+        let (_, hash) = state.db.find_login(&target.username).await?.ok_or_else(|| ApiError::not_found("user"))?;
         let current = current.unwrap_or("").to_owned();
-        let ok = tokio::task::spawn_blocking(move || secret::verify_password(&current, &hash))
-            .await
-            .unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || secret::verify_password(&current, &hash)).await.unwrap_or(false);
         if !ok {
-            return Err(ApiError::invalid(
-                "current_password",
-                "is not your current password",
-            ));
+            return Err(ApiError::invalid("current_password", "is not your current password"));
         }
     }
     user::password(new)?;
     let new = new.to_owned();
-    let hash = tokio::task::spawn_blocking(move || secret::hash_password(&new))
-        .await
-        .map_err(|_| ApiError::internal())??;
-    state
-        .db
-        .set_password(
-            &auth.actor(),
-            state.now(),
-            target.id,
-            &hash,
-            auth.session_hash(),
-        )
-        .await?;
+    let hash =
+        tokio::task::spawn_blocking(move || secret::hash_password(&new)).await.map_err(|_| ApiError::internal())??;
+    state.db.set_password(&auth.actor(), state.now(), target.id, &hash, auth.session_hash()).await?;
     Ok(())
 }
 
@@ -329,10 +275,7 @@ async fn list_tokens(
         auth.require(Permission::Administer)?;
     }
     let tokens = state.db.list_tokens((!all).then_some(auth.user.id)).await?;
-    Ok(Json(List {
-        items: tokens.into_iter().map(Into::into).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(List { items: tokens.into_iter().map(Into::into).collect(), next_cursor: None }))
 }
 
 /// Creates a token and returns its secret once.
@@ -354,13 +297,7 @@ async fn create_token(
         None => auth.user.clone(),
     };
     let (token, secret) = issue_token(&state, &auth, &owner, &req.name, req.role).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedToken {
-            info: token.into(),
-            token: secret,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CreatedToken { info: token.into(), token: secret })))
 }
 
 /// Validates and stores a new token for `owner`; returns it with its one-time secret.
@@ -373,24 +310,16 @@ pub async fn issue_token(
 ) -> Result<(ApiToken, String), ApiError> {
     let name = opsdeck_core::validate::name("name", name)?;
     if name.chars().count() > user::TOKEN_NAME_MAX {
-        return Err(ApiError::invalid(
-            "name",
-            format!("must be at most {} characters", user::TOKEN_NAME_MAX),
-        ));
+        return Err(ApiError::invalid("name", format!("must be at most {} characters", user::TOKEN_NAME_MAX)));
     }
     if let Some(r) = role
         && r > owner.role
     {
-        return Err(ApiError::invalid(
-            "role",
-            format!("cannot exceed the owner's role ({})", owner.role),
-        ));
+        return Err(ApiError::invalid("role", format!("cannot exceed the owner's role ({})", owner.role)));
     }
     // A token made through another token cannot exceed that token's cap.
     let role = match (role, &auth.via) {
-        (r, crate::auth::Via::Token(_)) if owner.id == auth.user.id => {
-            Some(r.unwrap_or(auth.role).min(auth.role))
-        }
+        (r, crate::auth::Via::Token(_)) if owner.id == auth.user.id => Some(r.unwrap_or(auth.role).min(auth.role)),
         (r, _) => r,
     };
     let secret = secret::generate(secret::TOKEN_PREFIX);
@@ -425,11 +354,5 @@ async fn revoke_token(
             return Err(ApiError::not_found("API token"));
         }
     }
-    Ok(Json(
-        state
-            .db
-            .revoke_token(&auth.actor(), state.now(), id)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.db.revoke_token(&auth.actor(), state.now(), id).await?.into()))
 }

@@ -32,18 +32,13 @@ pub struct NextQuery {
 /// Only same-site paths are followed after sign-in (no open redirects).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
         _ => "/".to_owned(),
     }
 }
 
 async fn instance_name(state: &AppState) -> String {
-    settings::load(state)
-        .await
-        .map(|s| s.instance_name)
-        .unwrap_or_else(|_| "Opsdeck".into())
+    settings::load(state).await.map(|s| s.instance_name).unwrap_or_else(|_| "Opsdeck".into())
 }
 
 pub async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
@@ -95,21 +90,14 @@ pub async fn login_submit(
     }
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    auth: Option<auth::Auth>,
-    jar: CookieJar,
-) -> Response {
-    if let Some(hash) = auth.as_ref().and_then(auth::Auth::session_hash)
-        && let Err(e) = state.db.delete_session(hash).await
+pub async fn logout(State(state): State<AppState>, auth: Option<auth::Auth>, jar: CookieJar) -> Response {
+    if let Some(a) = &auth
+        && let Some(hash) = a.session_hash()
+        && let Err(e) = state.db.delete_session(hash, &a.user, state.now()).await
     {
         return error_page(&e.into());
     }
-    (
-        jar.add(auth::clear_session_cookie()),
-        Redirect::to("/login?notice=Signed+out"),
-    )
-        .into_response()
+    (jar.add(auth::clear_session_cookie()), Redirect::to("/login?notice=Signed+out")).into_response()
 }
 
 #[derive(Template, WebTemplate)]
@@ -123,13 +111,8 @@ pub struct SetupPage {
 
 pub async fn setup_page(State(state): State<AppState>) -> Response {
     match state.db.count_users().await {
-        Ok(0) => SetupPage {
-            username: "admin".into(),
-            display_name: String::new(),
-            email: String::new(),
-            error: None,
-        }
-        .into_response(),
+        Ok(0) => SetupPage { username: "admin".into(), display_name: String::new(), email: String::new(), error: None }
+            .into_response(),
         Ok(_) => Redirect::to("/login").into_response(),
         Err(e) => error_page(&e.into()),
     }
@@ -144,33 +127,16 @@ pub struct SetupForm {
     password_confirm: String,
 }
 
-pub async fn setup_submit(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Form(f): Form<SetupForm>,
-) -> Response {
+pub async fn setup_submit(State(state): State<AppState>, jar: CookieJar, Form(f): Form<SetupForm>) -> Response {
     let result = if f.password != f.password_confirm {
-        Err(crate::ApiError::invalid(
-            "password_confirm",
-            "the two passwords differ",
-        ))
+        Err(crate::ApiError::invalid("password_confirm", "the two passwords differ"))
     } else {
-        crate::api::auth::create_first_admin(
-            &state,
-            &f.username,
-            &f.password,
-            Some(&f.display_name),
-            Some(&f.email),
-        )
-        .await
+        crate::api::auth::create_first_admin(&state, &f.username, &f.password, Some(&f.display_name), Some(&f.email))
+            .await
     };
     match result {
         Ok(user) => match auth::start_session(&state, &user).await {
-            Ok(cookie) => (
-                jar.add(cookie),
-                super::done("/", "Welcome! Your admin account is ready."),
-            )
-                .into_response(),
+            Ok(cookie) => (jar.add(cookie), super::done("/", "Welcome! Your admin account is ready.")).into_response(),
             Err(e) => error_page(&e),
         },
         Err(e) if e.code == "conflict" => Redirect::to("/login").into_response(),
@@ -179,12 +145,7 @@ pub async fn setup_submit(
             match form_error(e) {
                 Ok(msg) => (
                     status,
-                    SetupPage {
-                        username: f.username,
-                        display_name: f.display_name,
-                        email: f.email,
-                        error: Some(msg),
-                    },
+                    SetupPage { username: f.username, display_name: f.display_name, email: f.email, error: Some(msg) },
                 )
                     .into_response(),
                 Err(r) => r,
@@ -207,23 +168,13 @@ pub struct NoticeQuery {
     pub notice: Option<String>,
 }
 
-pub async fn settings(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Query(q): Query<NoticeQuery>,
-) -> Response {
+pub async fn settings(State(state): State<AppState>, page: PageAuth, Query(q): Query<NoticeQuery>) -> Response {
     let chrome = match page.chrome(&state, "settings", q.notice).await {
         Ok(c) => c,
         Err(r) => return r,
     };
     match settings::load(&state).await {
-        Ok(s) => SettingsPage {
-            chrome,
-            settings: s,
-            error: None,
-            password_error: None,
-        }
-        .into_response(),
+        Ok(s) => SettingsPage { chrome, settings: s, error: None, password_error: None }.into_response(),
         Err(e) => error_page(&e),
     }
 }
@@ -234,15 +185,9 @@ pub struct SettingsForm {
     public_url: String,
 }
 
-pub async fn settings_update(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Form(f): Form<SettingsForm>,
-) -> Response {
-    let wanted = Settings {
-        instance_name: f.instance_name,
-        public_url: Some(f.public_url).filter(|u| !u.trim().is_empty()),
-    };
+pub async fn settings_update(State(state): State<AppState>, page: PageAuth, Form(f): Form<SettingsForm>) -> Response {
+    let wanted =
+        Settings { instance_name: f.instance_name, public_url: Some(f.public_url).filter(|u| !u.trim().is_empty()) };
     match settings::save(&state, &page.0, wanted.clone()).await {
         Ok(_) => done("/settings", "Settings saved"),
         Err(e) => {
@@ -255,16 +200,7 @@ pub async fn settings_update(
                 Ok(c) => c,
                 Err(r) => return r,
             };
-            (
-                status,
-                SettingsPage {
-                    chrome,
-                    settings: wanted,
-                    error: Some(msg),
-                    password_error: None,
-                },
-            )
-                .into_response()
+            (status, SettingsPage { chrome, settings: wanted, error: Some(msg), password_error: None }).into_response()
         }
     }
 }
@@ -276,32 +212,15 @@ pub struct PasswordForm {
     new_password_confirm: String,
 }
 
-pub async fn password_update(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Form(f): Form<PasswordForm>,
-) -> Response {
+pub async fn password_update(State(state): State<AppState>, page: PageAuth, Form(f): Form<PasswordForm>) -> Response {
     let result = if f.new_password != f.new_password_confirm {
-        Err(crate::ApiError::invalid(
-            "new_password_confirm",
-            "the two new passwords differ",
-        ))
+        Err(crate::ApiError::invalid("new_password_confirm", "the two new passwords differ"))
     } else {
         let me = page.0.user.clone();
-        crate::api::users::change_password(
-            &state,
-            &page.0,
-            &me,
-            Some(&f.current_password),
-            &f.new_password,
-        )
-        .await
+        crate::api::users::change_password(&state, &page.0, &me, Some(&f.current_password), &f.new_password).await
     };
     match result {
-        Ok(()) => done(
-            "/settings",
-            "Password changed; your other sessions were signed out",
-        ),
+        Ok(()) => done("/settings", "Password changed; your other sessions were signed out"),
         Err(e) => {
             let status = e.status;
             let msg = match form_error(e) {
@@ -313,16 +232,7 @@ pub async fn password_update(
                 Err(r) => return r,
             };
             let s = settings::load(&state).await.unwrap_or_default();
-            (
-                status,
-                SettingsPage {
-                    chrome,
-                    settings: s,
-                    error: None,
-                    password_error: Some(msg),
-                },
-            )
-                .into_response()
+            (status, SettingsPage { chrome, settings: s, error: None, password_error: Some(msg) }).into_response()
         }
     }
 }

@@ -66,113 +66,43 @@ async fn users_page(
     }
     let chrome = chrome!(page, state, "users", q.notice);
     let cursor = q.cursor.as_deref().and_then(opsdeck_store::Cursor::decode);
-    let list = match state
-        .db
-        .list_users(q.q.as_deref(), cursor.as_ref(), Some(50))
-        .await
-    {
+    let list = match state.db.list_users(q.q.as_deref(), cursor.as_ref(), Some(50)).await {
         Ok(l) => l,
         Err(e) => return error_page(&e.into()),
     };
     let qs = q.q.unwrap_or_default();
-    let next = list
-        .next_cursor
-        .map(|c| format!("/settings/users?q={}&cursor={c}", super::urlencode(&qs)));
-    let status = if error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    (
-        status,
-        UsersPage {
-            chrome,
-            users: list.items,
-            me: page.0.user.id,
-            roles: Role::ALL,
-            q: qs,
-            next,
-            form,
-            error,
-        },
-    )
+    let next = list.next_cursor.map(|c| format!("/settings/users?q={}&cursor={c}", super::urlencode(&qs)));
+    let status =
+        if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    (status, UsersPage { chrome, users: list.items, me: page.0.user.id, roles: Role::ALL, q: qs, next, form, error })
         .into_response()
 }
 
-pub async fn users(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    users_page(
-        &state,
-        &page,
-        q,
-        UserForm {
-            role: "responder".into(),
-            ..Default::default()
-        },
-        None,
-    )
-    .await
+pub async fn users(State(state): State<AppState>, page: PageAuth, Query(q): Query<ListQuery>) -> Response {
+    users_page(&state, &page, q, UserForm { role: "responder".into(), ..Default::default() }, None).await
 }
 
-pub async fn user_create(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Form(f): Form<UserForm>,
-) -> Response {
+pub async fn user_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<UserForm>) -> Response {
     if let Err(r) = page.require(Permission::Administer) {
         return r;
     }
     let result = async {
         let role: Role = f.role.parse()?;
-        let new = crate::api::auth::validate_new_user(
-            &f.username,
-            &f.password,
-            Some(&f.display_name),
-            Some(&f.email),
-            role,
-        )
-        .await?;
-        Ok::<_, ApiError>(
-            state
-                .db
-                .create_user(&page.0.actor(), state.now(), new)
-                .await?,
-        )
+        let new =
+            crate::api::auth::validate_new_user(&f.username, &f.password, Some(&f.display_name), Some(&f.email), role)
+                .await?;
+        Ok::<_, ApiError>(state.db.create_user(&page.0.actor(), state.now(), new).await?)
     }
     .await;
     match result {
         Ok(u) => {
-            state.events.publish(
-                "user.created",
-                Some(u.id),
-                format!("User {} added", u.username),
-            );
-            done(
-                "/settings/users",
-                &format!("User {} added as {}", u.username, u.role),
-            )
+            state.events.publish("user.created", Some(u.id), format!("User {} added", u.username));
+            done("/settings/users", &format!("User {} added as {}", u.username, u.role))
         }
         Err(e) => match form_error(e) {
             Ok(msg) => {
-                let f = UserForm {
-                    password: String::new(),
-                    ..f
-                };
-                users_page(
-                    &state,
-                    &page,
-                    ListQuery {
-                        q: None,
-                        cursor: None,
-                        notice: None,
-                    },
-                    f,
-                    Some(msg),
-                )
-                .await
+                let f = UserForm { password: String::new(), ..f };
+                users_page(&state, &page, ListQuery { q: None, cursor: None, notice: None }, f, Some(msg)).await
             }
             Err(r) => r,
         },
@@ -206,21 +136,12 @@ pub async fn user_update(
             },
             ..Default::default()
         };
-        Ok::<_, ApiError>(
-            state
-                .db
-                .update_user(&page.0.actor(), state.now(), target.id, patch)
-                .await?,
-        )
+        Ok::<_, ApiError>(state.db.update_user(&page.0.actor(), state.now(), target.id, patch).await?)
     }
     .await;
     match result {
         Ok(u) => {
-            state.events.publish(
-                "user.updated",
-                Some(u.id),
-                format!("User {} updated", u.username),
-            );
+            state.events.publish("user.updated", Some(u.id), format!("User {} updated", u.username));
             done("/settings/users", &format!("User {} saved", u.username))
         }
         Err(e) => match form_error(e) {
@@ -228,11 +149,7 @@ pub async fn user_update(
                 users_page(
                     &state,
                     &page,
-                    ListQuery {
-                        q: None,
-                        cursor: None,
-                        notice: None,
-                    },
+                    ListQuery { q: None, cursor: None, notice: None },
                     UserForm::default(),
                     Some(msg),
                 )
@@ -290,52 +207,19 @@ async fn tokens_page(
         .into_iter()
         .map(|t| TokenRow {
             created: ago(t.created_at, now),
-            last_used: t
-                .last_used_at
-                .map(|l| ago(l, now))
-                .unwrap_or_else(|| "never".into()),
+            last_used: t.last_used_at.map(|l| ago(l, now)).unwrap_or_else(|| "never".into()),
             t,
         })
         .collect();
-    let roles = Role::ALL
-        .into_iter()
-        .filter(|r| *r <= page.0.role)
-        .collect();
-    let status = if error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    (
-        status,
-        TokensPage {
-            chrome,
-            tokens,
-            all,
-            roles,
-            created,
-            name,
-            error,
-        },
-    )
-        .into_response()
+    let roles = Role::ALL.into_iter().filter(|r| *r <= page.0.role).collect();
+    let status =
+        if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    (status, TokensPage { chrome, tokens, all, roles, created, name, error }).into_response()
 }
 
-pub async fn tokens(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Query(q): Query<TokensQuery>,
-) -> Response {
-    tokens_page(
-        &state,
-        &page,
-        q.all.is_some_and(|a| a == "true" || a == "1"),
-        q.notice,
-        None,
-        String::new(),
-        None,
-    )
-    .await
+pub async fn tokens(State(state): State<AppState>, page: PageAuth, Query(q): Query<TokensQuery>) -> Response {
+    tokens_page(&state, &page, q.all.is_some_and(|a| a == "true" || a == "1"), q.notice, None, String::new(), None)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -344,11 +228,7 @@ pub struct TokenForm {
     role: String,
 }
 
-pub async fn token_create(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Form(f): Form<TokenForm>,
-) -> Response {
+pub async fn token_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<TokenForm>) -> Response {
     let result = async {
         let role = match f.role.as_str() {
             "" => None,
@@ -361,20 +241,8 @@ pub async fn token_create(
     match result {
         // The secret is rendered into this response only; a reload will not show it again.
         Ok((token, secret)) => {
-            let notice = format!(
-                "Token {} created. Copy it now: it will not be shown again.",
-                token.name
-            );
-            tokens_page(
-                &state,
-                &page,
-                false,
-                Some(notice),
-                Some(secret),
-                String::new(),
-                None,
-            )
-            .await
+            let notice = format!("Token {} created. Copy it now: it will not be shown again.", token.name);
+            tokens_page(&state, &page, false, Some(notice), Some(secret), String::new(), None).await
         }
         Err(e) => match form_error(e) {
             Ok(msg) => tokens_page(&state, &page, false, None, None, f.name, Some(msg)).await,
@@ -383,23 +251,14 @@ pub async fn token_create(
     }
 }
 
-pub async fn token_revoke(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn token_revoke(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
     let result = async {
         let id = crate::extract::parse_id("API token", &id)?;
         let t = state.db.get_token(id).await?;
         if t.user_id != page.0.user.id && !page.0.allows(Permission::Administer) {
             return Err(ApiError::not_found("API token"));
         }
-        Ok::<_, ApiError>(
-            state
-                .db
-                .revoke_token(&page.0.actor(), state.now(), id)
-                .await?,
-        )
+        Ok::<_, ApiError>(state.db.revoke_token(&page.0.actor(), state.now(), id).await?)
     }
     .await;
     match result {
@@ -438,11 +297,7 @@ pub struct AuditPageQuery {
     cursor: Option<String>,
 }
 
-pub async fn audit(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Query(q): Query<AuditPageQuery>,
-) -> Response {
+pub async fn audit(State(state): State<AppState>, page: PageAuth, Query(q): Query<AuditPageQuery>) -> Response {
     if let Err(r) = page.require(Permission::Administer) {
         return r;
     }
@@ -460,26 +315,14 @@ pub async fn audit(
         Err(e) => return error_page(&e),
     };
     let now = state.now();
-    let pretty = |v: &Option<serde_json::Value>| {
-        v.as_ref()
-            .and_then(|v| serde_json::to_string_pretty(v).ok())
-    };
+    let pretty = |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| serde_json::to_string_pretty(v).ok());
     let rows = list
         .items
         .into_iter()
-        .map(|e| AuditRow {
-            ago: ago(e.at, now),
-            at: abs(e.at),
-            before: pretty(&e.before),
-            after: pretty(&e.after),
-            e,
-        })
+        .map(|e| AuditRow { ago: ago(e.at, now), at: abs(e.at), before: pretty(&e.before), after: pretty(&e.after), e })
         .collect();
-    let (action, actor, entity_type) = (
-        q.action.unwrap_or_default(),
-        q.actor.unwrap_or_default(),
-        q.entity_type.unwrap_or_default(),
-    );
+    let (action, actor, entity_type) =
+        (q.action.unwrap_or_default(), q.actor.unwrap_or_default(), q.entity_type.unwrap_or_default());
     let next = list.next_cursor.map(|c| {
         format!(
             "/settings/audit?action={}&actor={}&entity_type={}&cursor={c}",
@@ -489,14 +332,5 @@ pub async fn audit(
         )
     });
     let filtered = !(action.is_empty() && actor.is_empty() && entity_type.is_empty());
-    AuditPage {
-        chrome,
-        rows,
-        action,
-        actor,
-        entity_type,
-        next,
-        filtered,
-    }
-    .into_response()
+    AuditPage { chrome, rows, action, actor, entity_type, next, filtered }.into_response()
 }

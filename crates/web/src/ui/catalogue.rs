@@ -56,29 +56,15 @@ pub struct ServicesPage {
     filtered: bool,
 }
 
-pub async fn services(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Query(q): Query<ServicesQuery>,
-) -> Response {
+pub async fn services(State(state): State<AppState>, page: PageAuth, Query(q): Query<ServicesQuery>) -> Response {
     let chrome = chrome!(page, state, "services", q.notice.clone());
     let team_id = q.team.as_deref().and_then(|t| t.parse::<Uuid>().ok());
     let tier = q.tier.as_deref().and_then(|t| t.parse::<i16>().ok());
     let cursor = q.cursor.as_deref().and_then(opsdeck_store::Cursor::decode);
-    let filter = ServiceFilter {
-        q: q.q.clone(),
-        team_id,
-        tier,
-        cursor,
-        limit: Some(50),
-    };
+    let filter = ServiceFilter { q: q.q.clone(), team_id, tier, cursor, limit: Some(50) };
     let list = try_page!(state.db.list_services(&filter).await);
     let teams = try_page!(state.db.list_teams(None, None, Some(500)).await).items;
-    let (qs, team, tier_s) = (
-        q.q.unwrap_or_default(),
-        q.team.unwrap_or_default(),
-        q.tier.unwrap_or_default(),
-    );
+    let (qs, team, tier_s) = (q.q.unwrap_or_default(), q.team.unwrap_or_default(), q.tier.unwrap_or_default());
     let next = list.next_cursor.map(|c| {
         format!(
             "/services?q={}&team={}&tier={}&cursor={}",
@@ -89,17 +75,7 @@ pub async fn services(
         )
     });
     let filtered = !qs.is_empty() || team_id.is_some() || tier.is_some();
-    ServicesPage {
-        chrome,
-        services: list.items,
-        teams,
-        q: qs,
-        team,
-        tier: tier_s,
-        next,
-        filtered,
-    }
-    .into_response()
+    ServicesPage { chrome, services: list.items, teams, q: qs, team, tier: tier_s, next, filtered }.into_response()
 }
 
 // ---- service form -----------------------------------------------------------------------
@@ -128,38 +104,24 @@ impl ServiceForm {
             tier: s.tier.to_string(),
             tags: s.tags.join(", "),
             runbook_url: s.runbook_url.clone().unwrap_or_default(),
-            links: s
-                .links
-                .iter()
-                .map(|l| format!("{} | {}", l.title, l.url))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            links: s.links.iter().map(|l| format!("{} | {}", l.title, l.url)).collect::<Vec<_>>().join("\n"),
         }
     }
 
     fn input(&self) -> Result<ServiceInput, ApiError> {
         let team_id = match self.team_id.trim() {
             "" => None,
-            t => Some(
-                t.parse::<Uuid>()
-                    .map_err(|_| ApiError::invalid("team_id", "choose a team from the list"))?,
-            ),
+            t => Some(t.parse::<Uuid>().map_err(|_| ApiError::invalid("team_id", "choose a team from the list"))?),
         };
-        let tier = self
-            .tier
-            .trim()
-            .parse::<i16>()
-            .map_err(|_| ApiError::invalid("tier", "choose a tier from 1 to 4"))?;
+        let tier =
+            self.tier.trim().parse::<i16>().map_err(|_| ApiError::invalid("tier", "choose a tier from 1 to 4"))?;
         let mut links = Vec::new();
         for line in self.links.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let (title, url) = match line.split_once('|') {
                 Some((t, u)) => (t.trim(), u.trim()),
                 None => (line, line),
             };
-            links.push(Link {
-                title: title.to_owned(),
-                url: url.to_owned(),
-            });
+            links.push(Link { title: title.to_owned(), url: url.to_owned() });
         }
         Ok(ServiceInput {
             name: Some(self.name.clone()),
@@ -167,13 +129,7 @@ impl ServiceForm {
             description: Some(self.description.clone()),
             team_id: Some(team_id),
             tier: Some(tier),
-            tags: Some(
-                self.tags
-                    .split(',')
-                    .map(|t| t.trim().to_owned())
-                    .filter(|t| !t.is_empty())
-                    .collect(),
-            ),
+            tags: Some(self.tags.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()),
             runbook_url: Some(Some(self.runbook_url.clone())),
             links: Some(links),
         })
@@ -200,60 +156,31 @@ async fn form_page(
 ) -> Response {
     let chrome = chrome!(page, state, "services", None);
     let teams = try_page!(state.db.list_teams(None, None, Some(500)).await).items;
-    let status = if error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    (
-        status,
-        ServiceFormPage {
-            chrome,
-            slug,
-            form,
-            teams,
-            error,
-        },
-    )
-        .into_response()
+    let status =
+        if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    (status, ServiceFormPage { chrome, slug, form, teams, error }).into_response()
 }
 
 pub async fn service_new(State(state): State<AppState>, page: PageAuth) -> Response {
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
-    let form = ServiceForm {
-        tier: "3".into(),
-        ..Default::default()
-    };
+    let form = ServiceForm { tier: "3".into(), ..Default::default() };
     form_page(&state, &page, None, form, None).await
 }
 
-pub async fn service_create(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Form(f): Form<ServiceForm>,
-) -> Response {
+pub async fn service_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<ServiceForm>) -> Response {
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
     let result = async {
         let spec = ServiceSpec::create(f.input()?)?;
-        Ok::<_, ApiError>(
-            state
-                .db
-                .create_service(&page.0.actor(), state.now(), spec)
-                .await?,
-        )
+        Ok::<_, ApiError>(state.db.create_service(&page.0.actor(), state.now(), spec).await?)
     }
     .await;
     match result {
         Ok(s) => {
-            state.events.publish(
-                "service.created",
-                Some(s.id),
-                format!("Service {} created", s.name),
-            );
+            state.events.publish("service.created", Some(s.id), format!("Service {} created", s.name));
             done(&format!("/services/{}", s.slug), "Service created")
         }
         Err(e) => match form_error(e) {
@@ -263,23 +190,12 @@ pub async fn service_create(
     }
 }
 
-pub async fn service_edit(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(service): Path<String>,
-) -> Response {
+pub async fn service_edit(State(state): State<AppState>, page: PageAuth, Path(service): Path<String>) -> Response {
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
     let s = try_page!(state.db.get_service(Ref::parse(&service)).await).service;
-    form_page(
-        &state,
-        &page,
-        Some(s.slug.clone()),
-        ServiceForm::from_service(&s),
-        None,
-    )
-    .await
+    form_page(&state, &page, Some(s.slug.clone()), ServiceForm::from_service(&s), None).await
 }
 
 pub async fn service_update(
@@ -294,21 +210,12 @@ pub async fn service_update(
     let current = try_page!(state.db.get_service(Ref::parse(&service)).await).service;
     let result = async {
         let spec = ServiceSpec::from(&current).apply(f.input()?)?;
-        Ok::<_, ApiError>(
-            state
-                .db
-                .update_service(&page.0.actor(), state.now(), current.id, spec)
-                .await?,
-        )
+        Ok::<_, ApiError>(state.db.update_service(&page.0.actor(), state.now(), current.id, spec).await?)
     }
     .await;
     match result {
         Ok(s) => {
-            state.events.publish(
-                "service.updated",
-                Some(s.id),
-                format!("Service {} updated", s.name),
-            );
+            state.events.publish("service.updated", Some(s.id), format!("Service {} updated", s.name));
             done(&format!("/services/{}", s.slug), "Service saved")
         }
         Err(e) => match form_error(e) {
@@ -318,26 +225,13 @@ pub async fn service_update(
     }
 }
 
-pub async fn service_delete(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(service): Path<String>,
-) -> Response {
+pub async fn service_delete(State(state): State<AppState>, page: PageAuth, Path(service): Path<String>) -> Response {
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
     let s = try_page!(state.db.get_service(Ref::parse(&service)).await).service;
-    try_page!(
-        state
-            .db
-            .delete_service(&page.0.actor(), state.now(), s.id)
-            .await
-    );
-    state.events.publish(
-        "service.deleted",
-        Some(s.id),
-        format!("Service {} deleted", s.name),
-    );
+    try_page!(state.db.delete_service(&page.0.actor(), state.now(), s.id).await);
+    state.events.publish("service.deleted", Some(s.id), format!("Service {} deleted", s.name));
     done("/services", &format!("Service {} deleted", s.name))
 }
 
@@ -373,30 +267,16 @@ pub async fn service_page(
     let s = try_page!(state.db.get_service(Ref::parse(&service)).await);
     let (depends_on, dependents) = try_page!(state.db.service_dependencies(s.service.id).await);
     let candidates = if chrome.can_configure {
-        let all = try_page!(
-            state
-                .db
-                .list_services(&ServiceFilter {
-                    limit: Some(500),
-                    ..Default::default()
-                })
-                .await
-        )
-        .items;
+        let all =
+            try_page!(state.db.list_services(&ServiceFilter { limit: Some(500), ..Default::default() }).await).items;
         all.into_iter()
-            .filter(|c| {
-                c.service.id != s.service.id
-                    && !depends_on.iter().any(|d| d.service.id == c.service.id)
-            })
+            .filter(|c| c.service.id != s.service.id && !depends_on.iter().any(|d| d.service.id == c.service.id))
             .collect()
     } else {
         Vec::new()
     };
     let now = state.now();
-    let (updated_ago, updated_at) = (
-        super::ago(s.service.updated_at, now),
-        super::abs(s.service.updated_at),
-    );
+    let (updated_ago, updated_at) = (super::ago(s.service.updated_at, now), super::abs(s.service.updated_at));
     ServicePage {
         chrome,
         s,
@@ -433,23 +313,14 @@ pub async fn dependency_add(
         ))
         .into_response();
     };
-    match state
-        .db
-        .add_dependency(&page.0.actor(), state.now(), s.id, dep)
-        .await
-    {
+    match state.db.add_dependency(&page.0.actor(), state.now(), s.id, dep).await {
         Ok(()) => {
-            state.events.publish(
-                "service.updated",
-                Some(s.id),
-                format!("Service {} dependencies changed", s.name),
-            );
+            state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
             done(&back, "Dependency added")
         }
         Err(e) => match form_error(e.into()) {
             Ok(msg) => {
-                axum::response::Redirect::to(&format!("{back}?error={}", super::urlencode(&msg)))
-                    .into_response()
+                axum::response::Redirect::to(&format!("{back}?error={}", super::urlencode(&msg))).into_response()
             }
             Err(r) => r,
         },
@@ -469,17 +340,8 @@ pub async fn dependency_remove(
         Ok(d) => d,
         Err(e) => return error_page(&e),
     };
-    try_page!(
-        state
-            .db
-            .remove_dependency(&page.0.actor(), state.now(), s.id, dep)
-            .await
-    );
-    state.events.publish(
-        "service.updated",
-        Some(s.id),
-        format!("Service {} dependencies changed", s.name),
-    );
+    try_page!(state.db.remove_dependency(&page.0.actor(), state.now(), s.id, dep).await);
+    state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
     done(&format!("/services/{}", s.slug), "Dependency removed")
 }
 
@@ -524,93 +386,41 @@ async fn teams_page(
 ) -> Response {
     let chrome = chrome!(page, state, "teams", q.notice);
     let cursor = q.cursor.as_deref().and_then(opsdeck_store::Cursor::decode);
-    let list = try_page!(
-        state
-            .db
-            .list_teams(q.q.as_deref(), cursor.as_ref(), Some(50))
-            .await
-    );
+    let list = try_page!(state.db.list_teams(q.q.as_deref(), cursor.as_ref(), Some(50)).await);
     let counts = try_page!(state.db.service_counts_by_team().await);
     let teams = list
         .items
         .into_iter()
-        .map(|team| TeamRow {
-            services: counts.get(&team.id).copied().unwrap_or(0),
-            team,
-        })
+        .map(|team| TeamRow { services: counts.get(&team.id).copied().unwrap_or(0), team })
         .collect();
     let qs = q.q.unwrap_or_default();
-    let next = list
-        .next_cursor
-        .map(|c| format!("/teams?q={}&cursor={c}", super::urlencode(&qs)));
-    let status = if error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    (
-        status,
-        TeamsPage {
-            chrome,
-            teams,
-            q: qs,
-            next,
-            form,
-            error,
-        },
-    )
-        .into_response()
+    let next = list.next_cursor.map(|c| format!("/teams?q={}&cursor={c}", super::urlencode(&qs)));
+    let status =
+        if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    (status, TeamsPage { chrome, teams, q: qs, next, form, error }).into_response()
 }
 
-pub async fn teams(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Query(q): Query<TeamsQuery>,
-) -> Response {
+pub async fn teams(State(state): State<AppState>, page: PageAuth, Query(q): Query<TeamsQuery>) -> Response {
     teams_page(&state, &page, q, TeamForm::default(), None).await
 }
 
-pub async fn team_create(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Form(f): Form<TeamForm>,
-) -> Response {
+pub async fn team_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<TeamForm>) -> Response {
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
     let result = async {
         let spec = TeamSpec::new(&f.name, Some(&f.slug), Some(&f.description))?;
-        Ok::<_, ApiError>(
-            state
-                .db
-                .create_team(&page.0.actor(), state.now(), spec)
-                .await?,
-        )
+        Ok::<_, ApiError>(state.db.create_team(&page.0.actor(), state.now(), spec).await?)
     }
     .await;
     match result {
         Ok(t) => {
-            state.events.publish(
-                "team.created",
-                Some(t.id),
-                format!("Team {} created", t.name),
-            );
+            state.events.publish("team.created", Some(t.id), format!("Team {} created", t.name));
             done("/teams", &format!("Team {} created", t.name))
         }
         Err(e) => match form_error(e) {
             Ok(msg) => {
-                teams_page(
-                    &state,
-                    &page,
-                    TeamsQuery {
-                        q: None,
-                        cursor: None,
-                        notice: None,
-                    },
-                    f,
-                    Some(msg),
-                )
-                .await
+                teams_page(&state, &page, TeamsQuery { q: None, cursor: None, notice: None }, f, Some(msg)).await
             }
             Err(r) => r,
         },
@@ -636,33 +446,16 @@ async fn team_view(
     notice: Option<String>,
 ) -> Response {
     let chrome = chrome!(page, state, "teams", notice);
-    let filter = ServiceFilter {
-        team_id: Some(team.id),
-        limit: Some(500),
-        ..Default::default()
-    };
+    let filter = ServiceFilter { team_id: Some(team.id), limit: Some(500), ..Default::default() };
     let services = try_page!(state.db.list_services(&filter).await).items;
     let form = form.unwrap_or_else(|| TeamForm {
         name: team.name.clone(),
         slug: team.slug.clone(),
         description: team.description.clone(),
     });
-    let status = if error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    (
-        status,
-        TeamPage {
-            chrome,
-            team,
-            services,
-            form,
-            error,
-        },
-    )
-        .into_response()
+    let status =
+        if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+    (status, TeamPage { chrome, team, services, form, error }).into_response()
 }
 
 pub async fn team_page(
@@ -687,21 +480,12 @@ pub async fn team_update(
     let current = try_page!(state.db.get_team(Ref::parse(&team)).await);
     let result = async {
         let spec = TeamSpec::new(&f.name, Some(&f.slug), Some(&f.description))?;
-        Ok::<_, ApiError>(
-            state
-                .db
-                .update_team(&page.0.actor(), state.now(), current.id, spec)
-                .await?,
-        )
+        Ok::<_, ApiError>(state.db.update_team(&page.0.actor(), state.now(), current.id, spec).await?)
     }
     .await;
     match result {
         Ok(t) => {
-            state.events.publish(
-                "team.updated",
-                Some(t.id),
-                format!("Team {} updated", t.name),
-            );
+            state.events.publish("team.updated", Some(t.id), format!("Team {} updated", t.name));
             done(&format!("/teams/{}", t.slug), "Team saved")
         }
         Err(e) => match form_error(e) {
@@ -711,25 +495,12 @@ pub async fn team_update(
     }
 }
 
-pub async fn team_delete(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(team): Path<String>,
-) -> Response {
+pub async fn team_delete(State(state): State<AppState>, page: PageAuth, Path(team): Path<String>) -> Response {
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
     let t = try_page!(state.db.get_team(Ref::parse(&team)).await);
-    try_page!(
-        state
-            .db
-            .delete_team(&page.0.actor(), state.now(), t.id)
-            .await
-    );
-    state.events.publish(
-        "team.deleted",
-        Some(t.id),
-        format!("Team {} deleted", t.name),
-    );
+    try_page!(state.db.delete_team(&page.0.actor(), state.now(), t.id).await);
+    state.events.publish("team.deleted", Some(t.id), format!("Team {} deleted", t.name));
     done("/teams", &format!("Team {} deleted", t.name))
 }

@@ -45,23 +45,13 @@ pub async fn page(
     }
 }
 
-async fn build(
-    state: &AppState,
-    page: &PageAuth,
-    chrome: Chrome,
-) -> Result<HomePage, crate::ApiError> {
+async fn build(state: &AppState, page: &PageAuth, chrome: Chrome) -> Result<HomePage, crate::ApiError> {
     let services = state.db.count_services().await?;
     let teams = state.db.list_teams(None, None, Some(500)).await?;
     // Tier and ownership counts from one bounded pass over the catalogue.
     let mut tiers = [0i64; 4];
     let mut unowned = 0;
-    let all = state
-        .db
-        .list_services(&ServiceFilter {
-            limit: Some(500),
-            ..Default::default()
-        })
-        .await?;
+    let all = state.db.list_services(&ServiceFilter { limit: Some(500), ..Default::default() }).await?;
     for s in &all.items {
         if let Some(slot) = tiers.get_mut((s.service.tier - 1).clamp(0, 3) as usize) {
             *slot += 1;
@@ -74,19 +64,11 @@ async fn build(
     let activity = if page.0.allows(Permission::Administer) {
         state
             .db
-            .list_audit(&AuditFilter {
-                limit: Some(8),
-                ..Default::default()
-            })
+            .list_audit(&AuditFilter { limit: Some(8), ..Default::default() })
             .await?
             .items
             .into_iter()
-            .map(|e| Activity {
-                actor: e.actor,
-                summary: e.summary,
-                ago: ago(e.at, now),
-                at: abs(e.at),
-            })
+            .map(|e| Activity { actor: e.actor, summary: e.summary, ago: ago(e.at, now), at: abs(e.at) })
             .collect()
     } else {
         Vec::new()

@@ -22,57 +22,24 @@ use opsdeck_core::role::Permission;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home::page))
-        .route(
-            "/login",
-            get(account::login_page).post(account::login_submit),
-        )
+        .route("/login", get(account::login_page).post(account::login_submit))
         .route("/logout", post(account::logout))
-        .route(
-            "/setup",
-            get(account::setup_page).post(account::setup_submit),
-        )
-        .route(
-            "/services",
-            get(catalogue::services).post(catalogue::service_create),
-        )
+        .route("/setup", get(account::setup_page).post(account::setup_submit))
+        .route("/services", get(catalogue::services).post(catalogue::service_create))
         .route("/services/new", get(catalogue::service_new))
         .route("/services/{service}", get(catalogue::service_page))
-        .route(
-            "/services/{service}/edit",
-            get(catalogue::service_edit).post(catalogue::service_update),
-        )
-        .route(
-            "/services/{service}/delete",
-            post(catalogue::service_delete),
-        )
-        .route(
-            "/services/{service}/dependencies",
-            post(catalogue::dependency_add),
-        )
-        .route(
-            "/services/{service}/dependencies/{dep}/delete",
-            post(catalogue::dependency_remove),
-        )
+        .route("/services/{service}/edit", get(catalogue::service_edit).post(catalogue::service_update))
+        .route("/services/{service}/delete", post(catalogue::service_delete))
+        .route("/services/{service}/dependencies", post(catalogue::dependency_add))
+        .route("/services/{service}/dependencies/{dep}/delete", post(catalogue::dependency_remove))
         .route("/teams", get(catalogue::teams).post(catalogue::team_create))
-        .route(
-            "/teams/{team}",
-            get(catalogue::team_page).post(catalogue::team_update),
-        )
+        .route("/teams/{team}", get(catalogue::team_page).post(catalogue::team_update))
         .route("/teams/{team}/delete", post(catalogue::team_delete))
-        .route(
-            "/settings",
-            get(account::settings).post(account::settings_update),
-        )
+        .route("/settings", get(account::settings).post(account::settings_update))
         .route("/settings/password", post(account::password_update))
-        .route(
-            "/settings/users",
-            get(admin::users).post(admin::user_create),
-        )
+        .route("/settings/users", get(admin::users).post(admin::user_create))
         .route("/settings/users/{user}", post(admin::user_update))
-        .route(
-            "/settings/tokens",
-            get(admin::tokens).post(admin::token_create),
-        )
+        .route("/settings/tokens", get(admin::tokens).post(admin::token_create))
         .route("/settings/tokens/{id}/revoke", post(admin::token_revoke))
         .route("/settings/audit", get(admin::audit))
 }
@@ -96,20 +63,11 @@ pub struct PageAuth(pub Auth);
 impl FromRequestParts<AppState> for PageAuth {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match auth::authenticate(state, &parts.headers).await {
             Ok(Some(a)) => Ok(PageAuth(a)),
             Ok(None) | Err(_) => {
-                if state
-                    .db
-                    .count_users()
-                    .await
-                    .map_err(|e| error_page(&e.into()))?
-                    == 0
-                {
+                if state.db.count_users().await.map_err(|e| error_page(&e.into()))? == 0 {
                     return Err(Redirect::to("/setup").into_response());
                 }
                 let path = parts
@@ -117,11 +75,7 @@ impl FromRequestParts<AppState> for PageAuth {
                     .get::<OriginalUri>()
                     .map(|u| u.0.to_string())
                     .unwrap_or_else(|| parts.uri.to_string());
-                let next = if path == "/" {
-                    String::new()
-                } else {
-                    format!("?next={}", urlencode(&path))
-                };
+                let next = if path == "/" { String::new() } else { format!("?next={}", urlencode(&path)) };
                 Err(Redirect::to(&format!("/login{next}")).into_response())
             }
         }
@@ -135,9 +89,7 @@ impl PageAuth {
         section: &'static str,
         notice: Option<String>,
     ) -> Result<Chrome, Response> {
-        let settings = crate::api::settings_load(state)
-            .await
-            .map_err(|e| error_page(&e))?;
+        let settings = crate::api::settings_load(state).await.map_err(|e| error_page(&e))?;
         let a = &self.0;
         Ok(Chrome {
             username: a.user.username.clone(),
@@ -167,11 +119,7 @@ struct ErrorPage<'a> {
 
 /// A full HTML page for an error, with the API's code and message.
 pub fn error_page(e: &ApiError) -> Response {
-    let page = ErrorPage {
-        status: e.status.as_u16(),
-        code: &e.code,
-        message: &e.message,
-    };
+    let page = ErrorPage { status: e.status.as_u16(), code: &e.code, message: &e.message };
     match page.render() {
         Ok(html) => (e.status, axum::response::Html(html)).into_response(),
         Err(_) => (e.status, e.message.clone()).into_response(),
@@ -185,9 +133,7 @@ pub fn done(to: &str, notice: &str) -> Response {
 }
 
 pub fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)])
-        .map(|q| q.trim_start_matches('=').to_owned())
-        .unwrap_or_default()
+    serde_urlencoded::to_string([("", s)]).map(|q| q.trim_start_matches('=').to_owned()).unwrap_or_default()
 }
 
 /// "4 min ago" for tables; the absolute UTC time goes into the `title` attribute.
@@ -208,9 +154,5 @@ pub fn abs(t: DateTime<Utc>) -> String {
 
 /// The message to show beside a form after a failed submit.
 pub fn form_error(e: ApiError) -> Result<String, Response> {
-    if e.status.is_client_error() {
-        Ok(e.message)
-    } else {
-        Err(error_page(&e))
-    }
+    if e.status.is_client_error() { Ok(e.message) } else { Err(error_page(&e)) }
 }
