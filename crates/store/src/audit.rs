@@ -33,6 +33,14 @@ macro_rules! audit {
 }
 pub(crate) use audit;
 
+/// Bumps a revision counter on the open transaction `$tx`: `bump!(tx, "catalogue")`.
+macro_rules! bump {
+    ($tx:expr, $name:expr) => {{
+        sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = $1").bind($name).execute(&mut *$tx).await?;
+    }};
+}
+pub(crate) use bump;
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Matches actions that start with this text (`service.` for every service change).

@@ -1,6 +1,6 @@
 //! Teams, services and service dependencies.
 
-use crate::audit::audit;
+use crate::audit::{audit, bump};
 use crate::dialect::BeginWrite;
 use crate::error::unique;
 use crate::page::{self, Cursor, Page};
@@ -80,6 +80,9 @@ impl From<ServiceRow> for ServiceView {
     }
 }
 
+/// The revision counter that every catalogue write bumps.
+pub const CATALOGUE: &str = "catalogue";
+
 const SERVICE_SELECT: &str = "SELECT s.id, s.name, s.slug, s.description, s.team_id, s.tier, s.tags, \
     s.runbook_url, s.links, s.created_at, s.updated_at, t.name AS team_name \
     FROM services s LEFT JOIN teams t ON t.id = s.team_id";
@@ -106,6 +109,13 @@ impl<'a> Ref<'a> {
 }
 
 impl Db {
+    /// The catalogue's revision: it changes whenever a team, service or dependency changes.
+    pub async fn catalogue_revision(&self) -> StoreResult<i64> {
+        Ok(with_db!(self, pool => {
+            sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1").bind(CATALOGUE).fetch_one(pool).await?
+        }))
+    }
+
     // ---- teams ----------------------------------------------------------------------------
 
     pub async fn create_team(&self, actor: &Actor, now: DateTime<Utc>, spec: TeamSpec) -> StoreResult<Team> {
@@ -123,6 +133,7 @@ impl Db {
                 .bind(team.id).bind(&team.name).bind(&team.slug).bind(&team.description).bind(now.timestamp_millis())
                 .execute(&mut *tx).await.map_err(unique("a team with this slug already exists; choose another name or slug"))?;
             audit!(tx, actor, now, AuditRecord::new("team.create", "team", Some(team.id), format!("Created team {}", team.name)).after(&team));
+            bump!(tx, CATALOGUE);
             tx.commit().await?;
         });
         Ok(team)
@@ -175,6 +186,7 @@ impl Db {
                 .execute(&mut *tx).await.map_err(unique("a team with this slug already exists"))?;
             audit!(tx, actor, now, AuditRecord::new("team.update", "team", Some(id), format!("Updated team {}", after.name))
                 .before(&before).after(&after));
+            bump!(tx, CATALOGUE);
             tx.commit().await?;
         });
         Ok(after)
@@ -188,6 +200,7 @@ impl Db {
             sqlx::query("UPDATE services SET team_id = NULL WHERE team_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM teams WHERE id = $1").bind(id).execute(&mut *tx).await?;
             audit!(tx, actor, now, AuditRecord::new("team.delete", "team", Some(id), format!("Deleted team {}", before.name)).before(&before));
+            bump!(tx, CATALOGUE);
             tx.commit().await?;
         });
         Ok(())
@@ -240,6 +253,7 @@ impl Db {
                 .execute(&mut *tx).await
                 .map_err(unique("a service with this slug already exists; choose another slug"))?;
             audit!(tx, actor, now, AuditRecord::new("service.create", "service", Some(s.id), format!("Created service {}", s.name)).after(&s));
+            bump!(tx, CATALOGUE);
             tx.commit().await?;
         });
         Ok(s)
@@ -315,6 +329,7 @@ impl Db {
                 .map_err(unique("a service with this slug already exists; choose another slug"))?;
             audit!(tx, actor, now, AuditRecord::new("service.update", "service", Some(id), format!("Updated service {}", after.name))
                 .before(&before).after(&after));
+            bump!(tx, CATALOGUE);
             tx.commit().await?;
         });
         Ok(after)
@@ -327,6 +342,7 @@ impl Db {
             sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1 OR depends_on_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM services WHERE id = $1").bind(id).execute(&mut *tx).await?;
             audit!(tx, actor, now, AuditRecord::new("service.delete", "service", Some(id), format!("Deleted service {}", before.name)).before(&before));
+            bump!(tx, CATALOGUE);
             tx.commit().await?;
         });
         Ok(())
@@ -359,6 +375,7 @@ impl Db {
                 .execute(&mut *tx).await.map_err(unique("this dependency already exists"))?;
             audit!(tx, actor, now, AuditRecord::new("service.dependency_add", "service", Some(service_id),
                 format!("{} now depends on {}", from.name, to.name)).after(serde_json::json!({"depends_on_id": depends_on_id})));
+            bump!(tx, CATALOGUE);
             tx.commit().await?;
         });
         Ok(())
@@ -380,6 +397,7 @@ impl Db {
             }
             audit!(tx, actor, now, AuditRecord::new("service.dependency_remove", "service", Some(service_id),
                 "Removed a dependency").before(serde_json::json!({"depends_on_id": depends_on_id})));
+            bump!(tx, CATALOGUE);
             tx.commit().await?;
         });
         Ok(())

@@ -77,17 +77,22 @@ impl Db {
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("opsdeck");
         let where_ = format!("{}:{}/{}", opts.get_host(), opts.get_port(), opts.get_database().unwrap_or(""));
+        let unreachable = |e: sqlx::Error| {
+            StoreError::Config(format!(
+                "cannot connect to PostgreSQL at {where_}: {e} (is the server running, and are the \
+                 user, password and database in the URL right?)"
+            ))
+        };
+        // One direct attempt first: the pool would retry a refused connection until its
+        // acquire timeout, and a mistyped URL should fail at once.
+        let probe = <sqlx::PgConnection as sqlx::Connection>::connect_with(&opts).await.map_err(&unreachable)?;
+        let _ = sqlx::Connection::close(probe).await;
         let pool = PgPoolOptions::new()
             .max_connections(max.max(2))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(opts)
             .await
-            .map_err(|e| {
-                StoreError::Config(format!(
-                    "cannot connect to PostgreSQL at {where_}: {e} (is the server running, and are the \
-                     user, password and database in the URL right?)"
-                ))
-            })?;
+            .map_err(unreachable)?;
         Ok(Db::Postgres(pool))
     }
 

@@ -6,8 +6,14 @@ use sqlx::{Database, Pool, Postgres, Sqlite, Transaction};
 use std::future::Future;
 
 /// Migrations per backend, same versions and names; embedded so the binary carries its schema.
-const SQLITE: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
+    (2, "revisions", include_str!("../migrations/sqlite/0002_revisions.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
+    (2, "revisions", include_str!("../migrations/postgres/0002_revisions.sql")),
+];
 
 pub fn migrator(backend: Backend) -> Migrator {
     let set = match backend {

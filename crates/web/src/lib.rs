@@ -6,6 +6,7 @@
 mod api;
 mod assets;
 mod auth;
+mod cache;
 mod error;
 mod events;
 mod extract;
@@ -46,12 +47,21 @@ pub struct AppState {
     pub events: Events,
     pub config: Arc<WebConfig>,
     login_limiter: Arc<auth::LoginLimiter>,
+    /// Rendered service lists, validated against the catalogue revision.
+    service_lists: Arc<cache::RenderCache>,
 }
 
 impl AppState {
     pub fn new(db: Db, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
         let login_limiter = Arc::new(auth::LoginLimiter::new(config.login_attempts_per_minute));
-        AppState { db, clock, events: Events::new(), config: Arc::new(config), login_limiter }
+        AppState {
+            db,
+            clock,
+            events: Events::new(),
+            config: Arc::new(config),
+            login_limiter,
+            service_lists: Arc::new(cache::RenderCache::default()),
+        }
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -8,6 +8,7 @@ backend_tests!(
     dependencies_refuse_cycles,
     team_delete_keeps_services,
     every_mutation_is_audited,
+    cached_lists_see_every_write,
 );
 
 async fn service_crud_round_trip(srv: &TestServer) {
@@ -163,4 +164,24 @@ async fn every_mutation_is_audited(srv: &TestServer) {
     assert_eq!(status, StatusCode::CONFLICT);
     let (_, log) = srv.get("/api/v1/audit?action=service.create", &admin).await;
     assert_eq!(log["items"].as_array().unwrap().len(), 2);
+}
+
+async fn cached_lists_see_every_write(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (_, team) = srv.post("/api/v1/teams", &t, json!({"name": "Old Name"})).await;
+    srv.post("/api/v1/services", &t, json!({"name": "Cached", "team_id": team["id"]})).await;
+    let (_, first) = srv.get("/api/v1/services", &t).await;
+    assert_eq!(first["items"][0]["team_name"], "Old Name");
+    // A team rename changes what the service list shows.
+    srv.patch("/api/v1/teams/old-name", &t, json!({"name": "New Name"})).await;
+    let (_, second) = srv.get("/api/v1/services", &t).await;
+    assert_eq!(second["items"][0]["team_name"], "New Name");
+    // A write by another node (straight to the shared database) is seen at once too.
+    let id: uuid::Uuid = first["items"][0]["id"].as_str().unwrap().parse().unwrap();
+    let current = srv.db.get_service(opsdeck_store::catalogue::Ref::Id(id)).await.unwrap().service;
+    let mut spec = opsdeck_core::catalogue::ServiceSpec::from(&current);
+    spec.name = "Renamed Elsewhere".into();
+    srv.db.update_service(&opsdeck_core::audit::Actor::system("other-node"), srv.now(), id, spec).await.unwrap();
+    let (_, third) = srv.get("/api/v1/services", &t).await;
+    assert_eq!(third["items"][0]["name"], "Renamed Elsewhere");
 }

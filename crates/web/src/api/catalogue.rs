@@ -6,8 +6,11 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, double_option, parse_id};
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, Team, TeamSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
@@ -249,22 +252,36 @@ pub struct ServiceQuery {
 }
 
 /// Lists services by name.
+///
+/// The hot read path: the rendered page is reused while the catalogue revision is unchanged.
 #[utoipa::path(get, path = "/api/v1/services", tag = "catalogue", params(ServiceQuery), responses((status = 200, body = List<ServiceDto>)))]
 async fn list_services(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<ServiceQuery>,
-) -> Result<Json<List<ServiceDto>>, ApiError> {
+) -> Result<Response, ApiError> {
     auth.require(Permission::Read)?;
-    let filter = ServiceFilter {
-        q: q.q,
-        team_id: q.team_id,
-        tier: q.tier,
-        cursor: cursor(q.cursor.as_deref())?,
-        limit: q.limit,
+    let revision = state.db.catalogue_revision().await?;
+    let key = format!("{:?}|{:?}|{:?}|{:?}|{:?}", q.q, q.team_id, q.tier, q.limit, q.cursor);
+    let body = match state.service_lists.get(&key, revision) {
+        Some(body) => body,
+        None => {
+            let filter = ServiceFilter {
+                q: q.q,
+                team_id: q.team_id,
+                tier: q.tier,
+                cursor: cursor(q.cursor.as_deref())?,
+                limit: q.limit,
+            };
+            let page = state.db.list_services(&filter).await?;
+            let body = Bytes::from(
+                serde_json::to_vec(&List::from_page(page, ServiceDto::from)).map_err(|_| ApiError::internal())?,
+            );
+            state.service_lists.put(key, revision, body.clone());
+            body
+        }
     };
-    let page = state.db.list_services(&filter).await?;
-    Ok(Json(List::from_page(page, ServiceDto::from)))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Creates a service (manager or admin).
