@@ -46,6 +46,9 @@ pub struct Global {
     /// Log filter, e.g. info or opsdeck=debug.
     #[arg(long, global = true, env = "OPSDECK_LOG")]
     pub log: Option<String>,
+    /// Largest number of database connections this process opens.
+    #[arg(long, global = true, env = "OPSDECK_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
     /// Server URL for client commands.
     #[arg(long, global = true, env = "OPSDECK_SERVER")]
     pub server: Option<String>,
@@ -207,7 +210,11 @@ pub async fn open_db(cfg: &Config) -> Result<Db> {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
     }
-    let db = Db::connect(&ConnectOptions::new(&cfg.database_url)).await?;
+    let db = Db::connect(&ConnectOptions {
+        max_connections: cfg.db_max_connections,
+        ..ConnectOptions::new(&cfg.database_url)
+    })
+    .await?;
     db.migrate().await?;
     Ok(db)
 }

@@ -15,6 +15,7 @@ struct FileConfig {
     secure_cookies: Option<bool>,
     session_ttl_hours: Option<i64>,
     log: Option<String>,
+    db_max_connections: Option<u32>,
     server: Option<String>,
     token: Option<String>,
 }
@@ -27,6 +28,7 @@ pub struct Config {
     pub secure_cookies: bool,
     pub session_ttl_hours: i64,
     pub log: String,
+    pub db_max_connections: u32,
     pub server: String,
     pub token: Option<String>,
 }
@@ -51,6 +53,7 @@ impl Config {
             secure_cookies: g.secure_cookies || file.secure_cookies.unwrap_or(false),
             session_ttl_hours: file.session_ttl_hours.unwrap_or(24 * 14).clamp(1, 24 * 365),
             log: g.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            db_max_connections: g.db_max_connections.or(file.db_max_connections).unwrap_or(8).clamp(2, 500),
             server: g.server.clone().or(file.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()),
             token: g.token.clone().or(file.token),
         })

@@ -27,7 +27,7 @@ pub struct ConnectOptions {
 
 impl ConnectOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        ConnectOptions { url: url.into(), max_connections: 16 }
+        ConnectOptions { url: url.into(), max_connections: 8 }
     }
 }
 
