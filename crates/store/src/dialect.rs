@@ -9,10 +9,12 @@ use std::future::Future;
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
     (2, "revisions", include_str!("../migrations/sqlite/0002_revisions.sql")),
+    (3, "monitors", include_str!("../migrations/sqlite/0003_monitors.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
     (2, "revisions", include_str!("../migrations/postgres/0002_revisions.sql")),
+    (3, "monitors", include_str!("../migrations/postgres/0003_monitors.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {
@@ -112,4 +114,47 @@ impl LockUsers for Transaction<'_, Postgres> {
 
 pub(crate) async fn lock_users_table<T: LockUsers>(tx: &mut T) -> Result<(), sqlx::Error> {
     tx.lock_users().await
+}
+
+/// Leases due monitors to one node. PostgreSQL skips rows another node is claiming right now
+/// (`FOR UPDATE SKIP LOCKED`); SQLite has one writer, which `BEGIN IMMEDIATE` serialises.
+pub(crate) async fn claim_due_monitors(
+    db: &Db,
+    node: &str,
+    now_ms: i64,
+    lease_until_ms: i64,
+    limit: i64,
+) -> Result<Vec<crate::monitor::DueRowPub>, sqlx::Error> {
+    const RETURNING: &str = "RETURNING id, settings, timeout_seconds, interval_seconds, next_run_at, created_at, last_ping_at";
+    match db {
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_write().await?;
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE monitors SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
+                   SELECT id FROM monitors WHERE next_run_at <= $3 AND NOT paused \
+                   AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_run_at LIMIT $4) {RETURNING}"
+            )))
+            .bind(node)
+            .bind(lease_until_ms)
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(rows)
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE monitors SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
+                   SELECT id FROM monitors WHERE next_run_at <= $3 AND NOT paused \
+                   AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_run_at LIMIT $4 FOR UPDATE SKIP LOCKED) {RETURNING}"
+            )))
+            .bind(node)
+            .bind(lease_until_ms)
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod catalogue;
 mod connect;
 pub mod dialect;
+pub mod monitor;
 mod error;
 pub mod page;
 pub mod settings;

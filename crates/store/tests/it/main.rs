@@ -1,5 +1,6 @@
 //! Store tests: each runs on SQLite and on PostgreSQL (`OPSDECK_TEST_POSTGRES_URL`).
 
+mod monitors;
 mod schema;
 mod story;
 
