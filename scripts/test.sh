@@ -46,6 +46,7 @@ missing=()
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql) # initdb/pg_ctl for the private test cluster
 fi
+[[ -x /usr/lib/nagios/plugins/check_tcp ]] || missing+=(monitoring-plugins-basic) # real plugins for the command-probe tests
 if ((run_e2e)); then
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     command -v node >/dev/null 2>&1 || missing+=(nodejs)

@@ -76,6 +76,9 @@ pub enum Command {
     /// Work with the service catalogue (API client: --server, --token).
     #[command(subcommand)]
     Service(ServiceCmd),
+    /// Work with monitors (API client: --server, --token).
+    #[command(subcommand)]
+    Monitor(MonitorCmd),
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
         #[arg(long)]
@@ -184,6 +187,151 @@ pub enum ServiceCmd {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum MonitorCmd {
+    /// List monitors.
+    List {
+        #[arg(long)]
+        q: Option<String>,
+        /// up, degraded, down, paused, maintenance or pending.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show one monitor with its last result.
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Create a monitor, e.g. `--type http --settings '{"url": "https://…"}'`.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type")]
+        kind: String,
+        /// The type's settings as JSON.
+        #[arg(long)]
+        settings: String,
+        #[arg(long)]
+        interval: Option<i64>,
+        /// Service id.
+        #[arg(long)]
+        service_id: Option<uuid::Uuid>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Run a monitor's check now.
+    Check { id: String },
+    /// Pause a monitor.
+    Pause { id: String },
+    /// Resume a paused monitor.
+    Resume { id: String },
+}
+
+async fn monitor_cmd(c: MonitorCmd, cfg: &Config) -> Result<()> {
+    let client = Client::new(cfg)?;
+    let row = |m: &Value| {
+        let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+        vec![
+            text("id"),
+            text("state"),
+            text("name"),
+            text("type"),
+            m["last_result"]["reason"].as_str().unwrap_or("-").chars().take(60).collect(),
+        ]
+    };
+    match c {
+        MonitorCmd::List { q, state, limit, output } => {
+            let mut query = vec![("limit", limit.to_string())];
+            if let Some(q) = q {
+                query.push(("q", q));
+            }
+            if let Some(s) = state {
+                query.push(("state", s));
+            }
+            let list = client.get("/api/v1/monitors", &query).await?;
+            match output {
+                Format::Json => output::json(&list)?,
+                Format::Table => {
+                    let items = list["items"].as_array().cloned().unwrap_or_default();
+                    if items.is_empty() {
+                        eprintln!("no monitors match");
+                    } else {
+                        output::table(
+                            &["id", "state", "name", "type", "last result"],
+                            &items.iter().map(row).collect::<Vec<_>>(),
+                        );
+                    }
+                }
+            }
+        }
+        MonitorCmd::Show { id, output } => {
+            let m = client.get(&format!("/api/v1/monitors/{}", urlencode_path(&id)), &[]).await?;
+            match output {
+                Format::Json => output::json(&m)?,
+                Format::Table => {
+                    let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+                    for (k, v) in [
+                        ("name", text("name")),
+                        ("id", text("id")),
+                        ("type", text("type")),
+                        ("state", text("state")),
+                        ("since", text("state_since")),
+                        ("service", text("service_name")),
+                        ("interval", format!("{} s", m["interval_seconds"])),
+                        ("last result", m["last_result"]["reason"].as_str().unwrap_or("not checked yet").to_owned()),
+                        ("ping url", text("ping_url")),
+                        ("settings", m["settings"].to_string()),
+                    ] {
+                        println!("{k:<12} {v}");
+                    }
+                }
+            }
+        }
+        MonitorCmd::Add { name, kind, settings, interval, service_id, output } => {
+            let settings: Value = serde_json::from_str(&settings).context("--settings must be a JSON object")?;
+            let mut body = json!({"name": name, "type": kind, "settings": settings});
+            if let Some(i) = interval {
+                body["interval_seconds"] = i.into();
+            }
+            if let Some(s) = service_id {
+                body["service_id"] = s.to_string().into();
+            }
+            let m = client.post("/api/v1/monitors", &body).await?;
+            match output {
+                Format::Json => output::json(&m)?,
+                Format::Table => {
+                    println!(
+                        "created monitor {} ({})",
+                        m["name"].as_str().unwrap_or(""),
+                        m["id"].as_str().unwrap_or("")
+                    );
+                    if let Some(u) = m["ping_url"].as_str() {
+                        println!("ping URL: {u}");
+                    }
+                }
+            }
+        }
+        MonitorCmd::Check { id } => {
+            client.post(&format!("/api/v1/monitors/{}/check", urlencode_path(&id)), &json!({})).await?;
+            println!("check queued");
+        }
+        MonitorCmd::Pause { id } => {
+            let m = client.post(&format!("/api/v1/monitors/{}/pause", urlencode_path(&id)), &json!({})).await?;
+            println!("{} is {}", m["name"].as_str().unwrap_or(""), m["state"].as_str().unwrap_or(""));
+        }
+        MonitorCmd::Resume { id } => {
+            let m = client.post(&format!("/api/v1/monitors/{}/resume", urlencode_path(&id)), &json!({})).await?;
+            println!("{} is {}", m["name"].as_str().unwrap_or(""), m["state"].as_str().unwrap_or(""));
+        }
+    }
+    Ok(())
+}
+
 pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
     match cmd {
         Command::Serve { demo } => crate::demo::serve(cfg, demo).await,
@@ -196,6 +344,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::User(c) => user_cmd(c, &cfg).await,
         Command::Token(c) => token_cmd(c, &cfg).await,
         Command::Service(c) => service_cmd(c, &cfg).await,
+        Command::Monitor(c) => monitor_cmd(c, &cfg).await,
         Command::Backup { to } => backup(&cfg, &to).await,
         Command::Version => {
             println!("opsdeck {}", env!("CARGO_PKG_VERSION"));

@@ -3,6 +3,7 @@
 use crate::cli::{describe, open_db};
 use crate::config::Config;
 use anyhow::{Context, Result};
+use opsdeck_checks::scheduler::{Scheduler, SchedulerConfig};
 use opsdeck_core::audit::Actor;
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, TeamSpec};
 use opsdeck_core::clock::Clock;
@@ -12,6 +13,7 @@ use opsdeck_store::Db;
 use opsdeck_store::user::NewUser;
 use opsdeck_web::{AppState, WebConfig};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEMO_ADMIN: &str = "admin";
@@ -24,11 +26,11 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         .init();
     let db = open_db(&cfg).await?;
     let clock = crate::cli::clock();
-    let seeded = if demo { seed(&db, clock.as_ref()).await? } else { false };
     let listener = tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| {
         format!("cannot listen on {} (is another process using it? choose another address with --listen)", cfg.listen)
     })?;
     let addr = listener.local_addr()?;
+    let seeded = if demo { seed(&db, clock.as_ref(), addr).await? } else { false };
     let url = format!("http://{addr}");
     tracing::info!(database = %describe(&cfg), "Opsdeck {} listening on {url}", env!("CARGO_PKG_VERSION"));
     if demo {
@@ -47,11 +49,28 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let web = WebConfig {
         secure_cookies: cfg.secure_cookies,
         session_ttl: chrono::Duration::hours(cfg.session_ttl_hours),
+        demo_endpoints: demo,
         ..WebConfig::default()
     };
     let state = AppState::new(db.clone(), clock.clone(), web);
-    let janitor = tokio::spawn(housekeeping(db.clone(), clock));
+    let janitor = tokio::spawn(housekeeping(db.clone(), clock.clone()));
+
+    // The check scheduler runs beside the HTTP server and stops with it.
+    let prober = Arc::new(opsdeck_checks::Prober::new().context("cannot set up the check runners")?);
+    let events = state.events.clone();
+    let scheduler = Arc::new(Scheduler::new(
+        db.clone(),
+        prober,
+        clock,
+        SchedulerConfig::default(),
+        Arc::new(move |changes| opsdeck_web::publish_monitor_changes(&events, &changes)),
+    ));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let checks = tokio::spawn(scheduler.run(stop_rx));
+
     opsdeck_web::serve(listener, state, shutdown_signal()).await.context("HTTP server failed")?;
+    let _ = stop_tx.send(true);
+    let _ = checks.await;
     janitor.abort();
     db.close().await;
     tracing::info!("stopped");
@@ -222,7 +241,7 @@ const USERS: &[(&str, &str, Role)] = &[
 ];
 
 /// Creates the demo organisation when the database is empty; returns whether it did.
-pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<bool> {
+pub async fn seed(db: &Db, clock: &dyn Clock, addr: std::net::SocketAddr) -> Result<bool> {
     if db.count_users().await? > 0 || db.count_services().await? > 0 {
         return Ok(false);
     }
@@ -271,5 +290,152 @@ pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<bool> {
             }
         }
     }
+    seed_monitors(db, &actor, now, addr, &ids).await?;
     Ok(true)
+}
+
+/// Demo monitors against the built-in `/demo/*` endpoints (healthy, slow, flaky, broken) and
+/// this server's own port, each with 90 days of back-filled history.
+async fn seed_monitors(
+    db: &Db,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    addr: std::net::SocketAddr,
+    services: &HashMap<&str, uuid::Uuid>,
+) -> Result<()> {
+    use serde_json::json;
+    let base = format!("http://{addr}");
+    let monitors = [
+        (
+            "Public Website – home page",
+            "Public Website",
+            "http",
+            30,
+            json!({"url": format!("{base}/demo/ok"), "body_contains": "ok"}),
+            0.2,
+        ),
+        (
+            "Checkout API – health",
+            "Checkout API",
+            "http",
+            30,
+            json!({"url": format!("{base}/demo/ok"), "json_assert": {"pointer": "/status", "equals": "ok"}}),
+            0.5,
+        ),
+        (
+            "Mobile Backend – feed",
+            "Mobile Backend",
+            "http",
+            30,
+            json!({"url": format!("{base}/demo/slow"), "max_response_ms": 600}),
+            2.0,
+        ),
+        ("Billing – invoices API", "Billing", "http", 30, json!({"url": format!("{base}/demo/flaky")}), 8.0),
+        ("HR System – reports", "HR System", "http", 60, json!({"url": format!("{base}/demo/broken")}), 40.0),
+        (
+            "PostgreSQL Cluster – port",
+            "PostgreSQL Cluster",
+            "tcp",
+            60,
+            json!({"host": addr.ip().to_string(), "port": addr.port()}),
+            0.1,
+        ),
+        (
+            "Identity Provider – DNS",
+            "Identity Provider",
+            "dns",
+            300,
+            json!({"name": "localhost", "expected": ["127.0.0.1"]}),
+            0.3,
+        ),
+        ("VPN gateway – ping", "VPN", "icmp", 60, json!({"host": "127.0.0.1"}), 1.0),
+        (
+            "Nightly database backup",
+            "PostgreSQL Cluster",
+            "heartbeat",
+            60,
+            json!({"schedule": {"cron": "0 2 * * *", "timezone": "Europe/Berlin"}, "grace_seconds": 3600}),
+            3.0,
+        ),
+    ];
+    for (i, (name, service, kind, interval, settings, bad_pct)) in monitors.into_iter().enumerate() {
+        let spec = opsdeck_core::monitor::MonitorSpec::create(opsdeck_core::monitor::MonitorInput {
+            name: Some(name.into()),
+            service_id: Some(services.get(service).copied()),
+            kind: Some(kind.into()),
+            interval_seconds: Some(interval),
+            down_after: Some(if kind == "http" { 2 } else { 1 }),
+            tags: Some(vec!["demo".into()]),
+            settings: Some(settings),
+            ..Default::default()
+        })?;
+        let m = db.create_monitor(actor, now, spec, false).await?;
+        backfill(db, m.monitor.id, now, interval, bad_pct, i as u64).await?;
+    }
+    Ok(())
+}
+
+/// 90 days of plausible hourly and daily rollups: a daily latency rhythm and occasional bad
+/// hours, deterministic per monitor.
+async fn backfill(
+    db: &Db,
+    id: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+    interval: i64,
+    bad_pct: f64,
+    seed: u64,
+) -> Result<()> {
+    use opsdeck_core::monitor::LatencyHistogram;
+    use opsdeck_store::monitor::{DAY, HOUR, Rollup};
+    let per_hour = 3600 / interval.max(1);
+    let mut hours = Vec::new();
+    let mut days: HashMap<i64, Rollup> = HashMap::new();
+    let start = now - chrono::Duration::days(90);
+    let mut x = (seed + 1).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 10_000) as f64 / 10_000.0
+    };
+    for h in 0..(90 * 24) {
+        let bucket = start + chrono::Duration::hours(h);
+        if bucket >= now - chrono::Duration::hours(1) {
+            break;
+        }
+        let hour_of_day = (h % 24) as f64;
+        let base = 20.0 + 15.0 * (1.0 + (hour_of_day / 24.0 * std::f64::consts::TAU).sin()) + 5.0 * seed as f64;
+        let failures = if rnd() * 100.0 < bad_pct { 1 + (rnd() * per_hour as f64 * 0.3) as i64 } else { 0 };
+        let mut hist = LatencyHistogram::default();
+        let mut sum = 0.0;
+        for _ in 0..(per_hour - failures) {
+            let l = base * (0.7 + rnd() * 0.8);
+            hist.record(l);
+            sum += l;
+        }
+        let r = Rollup {
+            bucket,
+            total: per_hour,
+            failures,
+            degraded: 0,
+            maintenance: 0,
+            latency_sum: sum,
+            histogram: hist,
+        };
+        let day_no = bucket.timestamp().div_euclid(86_400);
+        let day = days.entry(day_no).or_insert_with(|| Rollup {
+            bucket: chrono::DateTime::from_timestamp(day_no * 86_400, 0).unwrap_or(bucket),
+            ..Default::default()
+        });
+        day.total += r.total;
+        day.failures += r.failures;
+        day.latency_sum += r.latency_sum;
+        day.histogram.merge(&r.histogram);
+        hours.push(r);
+    }
+    db.backfill_rollups(id, HOUR, &hours).await?;
+    let mut days: Vec<Rollup> = days.into_values().collect();
+    days.sort_by_key(|d| d.bucket);
+    db.backfill_rollups(id, DAY, &days).await?;
+    Ok(())
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::monitor::{
-    BUCKET_BOUNDS_MS, CheckOutcome, CheckStatus, Health, LatencyHistogram, Monitor, MonitorSpec, MonitorState, MonitorType,
-    Settings, Transition, first_run,
+    BUCKET_BOUNDS_MS, CheckOutcome, CheckStatus, Health, LatencyHistogram, Monitor, MonitorSpec, MonitorState,
+    MonitorType, Settings, Transition, first_run,
 };
 use opsdeck_core::secret;
 use sqlx::types::Json;
@@ -310,7 +310,14 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        Retention { raw_per_monitor: 100, raw_max_age_hours: 48, minutely_hours: 6, hourly_days: 90, daily_days: 400, events_days: 400 }
+        Retention {
+            raw_per_monitor: 100,
+            raw_max_age_hours: 48,
+            minutely_hours: 6,
+            hourly_days: 90,
+            daily_days: 400,
+            events_days: 400,
+        }
     }
 }
 
@@ -324,12 +331,20 @@ fn placeholders(start: usize, n: usize) -> String {
 }
 
 impl Db {
-    pub async fn create_monitor(&self, actor: &Actor, now: DateTime<Utc>, spec: MonitorSpec, paused: bool) -> StoreResult<MonitorView> {
+    pub async fn create_monitor(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        spec: MonitorSpec,
+        paused: bool,
+    ) -> StoreResult<MonitorView> {
         let id = Uuid::now_v7();
         let ping_token = (spec.kind == MonitorType::Heartbeat).then(|| secret::generate("hb_"));
         let next = match &spec.settings {
             // Heartbeats are "checked" when their deadline passes.
-            Settings::Heartbeat(h) => opsdeck_core::monitor::heartbeat_deadline(&h.schedule, now, h.grace_seconds).unwrap_or(now),
+            Settings::Heartbeat(h) => {
+                opsdeck_core::monitor::heartbeat_deadline(&h.schedule, now, h.grace_seconds).unwrap_or(now)
+            }
             _ => first_run(id, now, spec.interval_seconds),
         };
         let state = if paused { MonitorState::Paused } else { MonitorState::Pending }.as_str();
@@ -397,7 +412,11 @@ impl Db {
     pub async fn list_monitors(&self, f: &MonitorFilter) -> StoreResult<Page<MonitorView>> {
         let limit = page::clamp_limit(f.limit);
         let pattern = f.q.as_deref().filter(|q| !q.trim().is_empty()).map(page::like_pattern);
-        let tag = f.tag.as_deref().filter(|t| !t.is_empty()).map(|t| format!("%\"{}\"%", t.replace(['%', '_', '"', '\\'], "")));
+        let tag = f
+            .tag
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("%\"{}\"%", t.replace(['%', '_', '"', '\\'], "")));
         let (c_name, c_id) = (f.cursor.as_ref().map(|c| c.key.as_str()), f.cursor.as_ref().map(|c| c.id));
         let rows: Vec<MonitorRow> = with_db!(self, pool => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -412,7 +431,10 @@ impl Db {
                 .fetch_all(pool).await?
         });
         let page = page::finish(rows, limit, |r| Cursor { key: r.name.clone(), id: r.id });
-        Ok(Page { items: page.items.into_iter().map(MonitorView::try_from).collect::<StoreResult<_>>()?, next_cursor: page.next_cursor })
+        Ok(Page {
+            items: page.items.into_iter().map(MonitorView::try_from).collect::<StoreResult<_>>()?,
+            next_cursor: page.next_cursor,
+        })
     }
 
     /// Number of monitors in each state.
@@ -424,7 +446,13 @@ impl Db {
         Ok(rows.into_iter().filter_map(|(s, n)| MonitorState::parse(&s).map(|s| (s, n))).collect())
     }
 
-    pub async fn update_monitor(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, spec: MonitorSpec) -> StoreResult<MonitorView> {
+    pub async fn update_monitor(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+        spec: MonitorSpec,
+    ) -> StoreResult<MonitorView> {
         let before = self.get_monitor(id).await?;
         if before.monitor.spec == spec {
             return Ok(before);
@@ -483,7 +511,13 @@ impl Db {
     }
 
     /// Pauses or resumes a monitor; resuming starts over from `pending` and checks at once.
-    pub async fn set_monitor_paused(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid, paused: bool) -> StoreResult<Option<StateChange>> {
+    pub async fn set_monitor_paused(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        id: Uuid,
+        paused: bool,
+    ) -> StoreResult<Option<StateChange>> {
         let before = self.get_monitor(id).await?;
         if before.monitor.paused == paused {
             return Ok(None);
@@ -531,8 +565,21 @@ impl Db {
     }
 
     /// Claims up to `limit` due monitors for `node` until `lease_until`.
-    pub async fn claim_due_monitors(&self, node: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> StoreResult<Vec<DueMonitor>> {
-        let rows = crate::dialect::claim_due_monitors(self, node, now.timestamp_millis(), lease_until.timestamp_millis(), limit).await?;
+    pub async fn claim_due_monitors(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DueMonitor>> {
+        let rows = crate::dialect::claim_due_monitors(
+            self,
+            node,
+            now.timestamp_millis(),
+            lease_until.timestamp_millis(),
+            limit,
+        )
+        .await?;
         Ok(rows
             .into_iter()
             .map(|r: DueRowPub| DueMonitor {
@@ -618,17 +665,42 @@ impl Db {
         Ok(changes)
     }
 
-    /// Records a heartbeat ping: `Some(outcome)` is stored like a check result.
-    pub async fn record_ping(&self, token: &str, now: DateTime<Utc>, outcome: CheckOutcome) -> StoreResult<(MonitorView, Vec<StateChange>)> {
+    /// Notes that a watched job started (`/ping/{token}/start`); the next ping's latency is the
+    /// job's run time.
+    pub async fn record_ping_start(&self, token: &str, now: DateTime<Utc>) -> StoreResult<MonitorView> {
+        let m = self.get_monitor_by_ping_token(token).await?;
+        with_db!(self, pool => {
+            sqlx::query("UPDATE monitors SET ping_started_at = $1 WHERE id = $2").bind(now.timestamp_millis()).bind(m.monitor.id).execute(pool).await?;
+        });
+        Ok(m)
+    }
+
+    /// Records a heartbeat ping as a check result; after a `/start`, its latency is the job's
+    /// duration.
+    pub async fn record_ping(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        mut outcome: CheckOutcome,
+    ) -> StoreResult<(MonitorView, Vec<StateChange>)> {
         let m = self.get_monitor_by_ping_token(token).await?;
         let Settings::Heartbeat(h) = &m.monitor.spec.settings else {
             return Err(StoreError::NotFound("monitor"));
         };
         let next = opsdeck_core::monitor::heartbeat_deadline(&h.schedule, now, h.grace_seconds).unwrap_or(now);
-        with_db!(self, pool => {
-            sqlx::query("UPDATE monitors SET last_ping_at = $1 WHERE id = $2").bind(now.timestamp_millis()).bind(m.monitor.id).execute(pool).await?;
+        let started: Option<i64> = with_db!(self, pool => {
+            let started: Option<i64> = sqlx::query_scalar("SELECT ping_started_at FROM monitors WHERE id = $1")
+                .bind(m.monitor.id).fetch_one(pool).await?;
+            sqlx::query("UPDATE monitors SET last_ping_at = $1, ping_started_at = NULL WHERE id = $2")
+                .bind(now.timestamp_millis()).bind(m.monitor.id).execute(pool).await?;
+            started
         });
-        let changes = self.record_checks(&[CheckRecord { monitor_id: m.monitor.id, at: now, outcome, next_run_at: next }]).await?;
+        if let Some(s) = started.filter(|s| *s <= now.timestamp_millis()) {
+            outcome.latency_ms = Some((now.timestamp_millis() - s) as f64);
+        }
+        let changes = self
+            .record_checks(&[CheckRecord { monitor_id: m.monitor.id, at: now, outcome, next_run_at: next }])
+            .await?;
         Ok((self.get_monitor(m.monitor.id).await?, changes))
     }
 
@@ -653,7 +725,12 @@ impl Db {
         });
         let mut out: HashMap<Uuid, Vec<RawResult>> = HashMap::new();
         for (id, at, status, latency_ms, reason) in rows {
-            out.entry(id).or_default().push(RawResult { at: from_millis(at), status: CheckStatus::parse(&status), latency_ms, reason });
+            out.entry(id).or_default().push(RawResult {
+                at: from_millis(at),
+                status: CheckStatus::parse(&status),
+                latency_ms,
+                reason,
+            });
         }
         Ok(out)
     }
@@ -727,5 +804,30 @@ where
 {
     fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
         DueRow::from_row(row).map(DueRowPub)
+    }
+}
+
+impl Db {
+    /// Writes historical rollups (imports, demo back-fill); existing buckets are left alone.
+    pub async fn backfill_rollups(&self, monitor_id: Uuid, resolution: i32, rows: &[Rollup]) -> StoreResult<()> {
+        with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for r in rows {
+                let mut q = sqlx::query(
+                    "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, degraded, maintenance, latency_sum, \
+                     h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
+                     ON CONFLICT (monitor_id, resolution, bucket) DO NOTHING")
+                    .bind(monitor_id).bind(resolution).bind(bucket_start(r.bucket, resolution))
+                    .bind(r.total as i32).bind(r.failures as i32).bind(r.degraded as i32).bind(r.maintenance as i32).bind(r.latency_sum);
+                for i in 0..=BUCKET_BOUNDS_MS.len() {
+                    q = q.bind(r.histogram.counts.get(i).copied().unwrap_or(0) as i32);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            bump!(tx, MONITORS);
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

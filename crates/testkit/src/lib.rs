@@ -75,6 +75,8 @@ pub struct TestServer {
     pub db: Db,
     pub clock: Arc<FakeClock>,
     pub http: reqwest::Client,
+    /// The check scheduler, stepped by the test with [`TestServer::run_checks`].
+    pub scheduler: Arc<opsdeck_checks::scheduler::Scheduler>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _test_db: TestDb,
@@ -86,6 +88,15 @@ impl TestServer {
         let test_db = TestDb::new(backend).await;
         let clock = Arc::new(FakeClock::new(start_time()));
         let state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, WebConfig::default());
+        let prober = Arc::new(opsdeck_checks::Prober::new().expect("build the prober"));
+        let events = state.events.clone();
+        let scheduler = Arc::new(opsdeck_checks::scheduler::Scheduler::new(
+            test_db.db.clone(),
+            prober,
+            clock.clone() as Arc<dyn Clock>,
+            opsdeck_checks::scheduler::SchedulerConfig::default(),
+            Arc::new(move |changes| opsdeck_web::publish_monitor_changes(&events, &changes)),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = oneshot::channel::<()>();
@@ -96,11 +107,25 @@ impl TestServer {
             .await;
         });
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
-        TestServer { url, db: test_db.db.clone(), clock, http, shutdown: Some(tx), task: Some(task), _test_db: test_db }
+        TestServer {
+            url,
+            db: test_db.db.clone(),
+            clock,
+            http,
+            scheduler,
+            shutdown: Some(tx),
+            task: Some(task),
+            _test_db: test_db,
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Runs every check that is due at the fake clock's time; returns how many ran.
+    pub async fn run_checks(&self) -> usize {
+        self.scheduler.run_once().await.expect("run due checks")
     }
 
     /// Creates a user directly in the database (password "password-<username>").

@@ -23,6 +23,12 @@
 
     document.querySelectorAll("form[data-confirm]").forEach((f) =>
       f.addEventListener("submit", (e) => { if (!confirm(f.dataset.confirm)) e.preventDefault(); }));
+    document.querySelectorAll("[data-confirm-click]").forEach((b) =>
+      b.addEventListener("click", (e) => { if (!confirm(b.dataset.confirmClick)) e.preventDefault(); }));
+    document.querySelectorAll("input[data-select-all]").forEach((all) =>
+      all.addEventListener("change", () => {
+        all.form.querySelectorAll(`input[name="${all.dataset.selectAll}"]`).forEach((c) => { c.checked = all.checked; });
+      }));
     document.querySelectorAll("select[data-autosubmit]").forEach((s) =>
       s.addEventListener("change", () => s.form.requestSubmit()));
     document.querySelectorAll("[data-copy]").forEach((b) =>
@@ -69,7 +75,8 @@
       try { ev = JSON.parse(e.data); } catch { return; }
       toast(ev.message);
       const region = document.getElementById("live-region");
-      if (region && ev.kind.startsWith(region.dataset.live || "-")) {
+      const kinds = (region?.dataset.live || "").split(",").filter(Boolean);
+      if (region && kinds.some((k) => ev.kind.startsWith(k))) {
         clearTimeout(pending);
         pending = setTimeout(() => refreshRegion(document.getElementById("live-region")), 150);
       }
@@ -83,7 +90,7 @@
       if (e.ctrlKey || e.metaKey || e.altKey || t.closest?.("input, textarea, select, [contenteditable]")) return;
       if (g) {
         g = false;
-        const to = { o: "/", s: "/services", t: "/teams" }[e.key];
+        const to = { o: "/", s: "/services", t: "/teams", m: "/monitors" }[e.key];
         if (to) { location.href = to; e.preventDefault(); }
         return;
       }

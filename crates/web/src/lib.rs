@@ -7,10 +7,12 @@ mod api;
 mod assets;
 mod auth;
 mod cache;
+mod demo_targets;
 mod error;
 mod events;
 mod extract;
 mod ops;
+mod ping;
 mod ui;
 
 use axum::Router;
@@ -22,6 +24,17 @@ pub use auth::SESSION_COOKIE;
 pub use error::ApiError;
 pub use events::{Event, Events};
 
+/// Publishes monitor state changes (from the scheduler) as live-update events.
+pub fn publish_monitor_changes(events: &Events, changes: &[opsdeck_store::monitor::StateChange]) {
+    for c in changes {
+        events.publish(
+            "monitor.state",
+            Some(c.monitor_id),
+            format!("{} is {} ({})", c.name, c.transition.to, c.reason),
+        );
+    }
+}
+
 /// Settings the HTTP layer needs from the binary's configuration.
 #[derive(Clone, Debug)]
 pub struct WebConfig {
@@ -31,11 +44,18 @@ pub struct WebConfig {
     pub session_ttl: chrono::Duration,
     /// Sign-in attempts allowed per client address and username per minute.
     pub login_attempts_per_minute: u32,
+    /// Serve the `/demo/*` endpoints that demo monitors watch.
+    pub demo_endpoints: bool,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { secure_cookies: false, session_ttl: chrono::Duration::days(14), login_attempts_per_minute: 10 }
+        WebConfig {
+            secure_cookies: false,
+            session_ttl: chrono::Duration::days(14),
+            login_attempts_per_minute: 10,
+            demo_endpoints: false,
+        }
     }
 }
 
@@ -74,11 +94,14 @@ pub fn router(state: AppState) -> Router {
     ops::install_metrics();
     let (api_router, openapi) = api::router().split_for_parts();
     let openapi_json = Arc::new(openapi.clone());
+    let demo = if state.config.demo_endpoints { demo_targets::router() } else { Router::new() };
     Router::new()
+        .merge(demo)
         .merge(api_router)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", (*openapi_json).clone()))
         .merge(ui::router())
         .merge(ops::router())
+        .merge(ping::router())
         .merge(assets::router())
         .fallback(error::not_found_fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_requests))

@@ -311,6 +311,8 @@ impl Settings {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
             o.remove("type");
+            // Unset optional fields read better absent than null.
+            o.retain(|_, v| !v.is_null());
         }
         v
     }

@@ -24,6 +24,7 @@ CREATE TABLE monitors (
     lease_until      BIGINT,
     last_check_at    BIGINT,
     last_ping_at     BIGINT,
+    ping_started_at  BIGINT,
     last_status      TEXT,
     last_latency_ms  DOUBLE PRECISION,
     last_reason      TEXT,

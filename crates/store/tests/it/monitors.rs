@@ -46,7 +46,12 @@ async fn leases_results_and_rollups(db: &Db) {
     let rec = |at: chrono::DateTime<Utc>, status: CheckStatus, ms: f64| CheckRecord {
         monitor_id: m.monitor.id,
         at,
-        outcome: CheckOutcome { status, latency_ms: Some(ms), reason: format!("{status:?}"), details: json!({"status_code": 200}) },
+        outcome: CheckOutcome {
+            status,
+            latency_ms: Some(ms),
+            reason: format!("{status:?}"),
+            details: json!({"status_code": 200}),
+        },
         next_run_at: at + Duration::seconds(30),
     };
     let c = db.record_checks(&[rec(later, CheckStatus::Up, 12.0)]).await.unwrap();
@@ -117,7 +122,8 @@ async fn list_filters_and_retention(db: &Db) {
     let cursor = opsdeck_store::Cursor::decode(all.next_cursor.as_deref().unwrap());
     let rest = db.list_monitors(&MonitorFilter { limit: Some(5), cursor, ..Default::default() }).await.unwrap();
     assert_eq!(rest.items.len(), 2);
-    let paused = db.list_monitors(&MonitorFilter { state: Some(MonitorState::Paused), ..Default::default() }).await.unwrap();
+    let paused =
+        db.list_monitors(&MonitorFilter { state: Some(MonitorState::Paused), ..Default::default() }).await.unwrap();
     assert_eq!(paused.items.len(), 1);
     let tagged = db.list_monitors(&MonitorFilter { tag: Some("prod".into()), ..Default::default() }).await.unwrap();
     assert_eq!(tagged.items.len(), 7);

@@ -3,5 +3,6 @@
 mod auth;
 mod catalogue;
 mod errors;
+mod monitors;
 mod ops;
 mod roles;

@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
 mod events;
+pub(crate) mod monitors;
 pub(crate) mod settings;
 pub(crate) mod users;
 
@@ -73,6 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(catalogue::router())
+        .merge(monitors::router())
         .merge(users::router())
         .merge(audit::router())
         .merge(settings::router())

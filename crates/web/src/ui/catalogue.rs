@@ -249,6 +249,9 @@ pub struct ServicePage {
     updated_ago: String,
     updated_at: String,
     error: Option<String>,
+    monitors: Vec<opsdeck_store::monitor::MonitorView>,
+    /// The worst state among the service's monitors, if it has any.
+    health: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +280,15 @@ pub async fn service_page(
     };
     let now = state.now();
     let (updated_ago, updated_at) = (super::ago(s.service.updated_at, now), super::abs(s.service.updated_at));
+    let (monitors, counts) = match super::monitors::for_service(&state, s.service.id).await {
+        Ok(m) => m,
+        Err(e) => return error_page(&e),
+    };
+    use opsdeck_core::monitor::MonitorState as M;
+    let health = [M::Down, M::Degraded, M::Pending, M::Maintenance, M::Up, M::Paused]
+        .into_iter()
+        .find(|st| counts.get(st).copied().unwrap_or(0) > 0)
+        .map(M::as_str);
     ServicePage {
         chrome,
         s,
@@ -286,6 +298,8 @@ pub async fn service_page(
         updated_ago,
         updated_at,
         error: q.error.filter(|e| e.len() < 300),
+        monitors,
+        health,
     }
     .into_response()
 }

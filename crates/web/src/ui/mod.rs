@@ -4,7 +4,9 @@
 mod account;
 mod admin;
 mod catalogue;
+mod charts;
 mod home;
+mod monitors;
 
 use crate::AppState;
 use crate::auth::{self, Auth};
@@ -32,6 +34,12 @@ pub fn router() -> Router<AppState> {
         .route("/services/{service}/delete", post(catalogue::service_delete))
         .route("/services/{service}/dependencies", post(catalogue::dependency_add))
         .route("/services/{service}/dependencies/{dep}/delete", post(catalogue::dependency_remove))
+        .route("/monitors", get(monitors::list).post(monitors::create))
+        .route("/monitors/new", get(monitors::new))
+        .route("/monitors/bulk", post(monitors::bulk))
+        .route("/monitors/{id}", get(monitors::detail))
+        .route("/monitors/{id}/edit", get(monitors::edit).post(monitors::update))
+        .route("/monitors/{id}/{action}", post(monitors::action))
         .route("/teams", get(catalogue::teams).post(catalogue::team_create))
         .route("/teams/{team}", get(catalogue::team_page).post(catalogue::team_update))
         .route("/teams/{team}/delete", post(catalogue::team_delete))

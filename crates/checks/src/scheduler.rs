@@ -1,0 +1,251 @@
+//! The check scheduler: claims due monitors through leases in the database, runs their probes
+//! with bounded concurrency, and stores results in batches.
+//!
+//! Any number of nodes may run a scheduler against one PostgreSQL database: a monitor is leased
+//! to one node at a time, and a node that dies only delays its leased checks until the lease
+//! expires. Time comes from the [`Clock`], so [`Scheduler::run_once`] is driven by a fake clock
+//! in tests.
+
+use crate::Prober;
+use chrono::Duration as ChronoDuration;
+use opsdeck_core::clock::Clock;
+use opsdeck_core::monitor::{CheckOutcome, CheckStatus, Settings, heartbeat_deadline, next_run};
+use opsdeck_store::Db;
+use opsdeck_store::monitor::{CheckRecord, DueMonitor, Retention, StateChange};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Called with the state changes of each stored batch (live updates, alerts).
+pub type ChangeSink = Arc<dyn Fn(Vec<StateChange>) + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Checks running at once on this node.
+    pub max_concurrency: usize,
+    /// Monitors claimed per database round trip.
+    pub claim_batch: i64,
+    /// How often the scheduler looks for due monitors.
+    pub tick: Duration,
+    /// Results are written at least this often…
+    pub flush_every: Duration,
+    /// …or as soon as this many are waiting.
+    pub flush_max: usize,
+    /// How often old history is pruned.
+    pub prune_every: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            max_concurrency: 256,
+            claim_batch: 500,
+            tick: Duration::from_millis(200),
+            flush_every: Duration::from_millis(250),
+            flush_max: 500,
+            prune_every: Duration::from_secs(300),
+        }
+    }
+}
+
+pub struct Scheduler {
+    db: Db,
+    prober: Arc<Prober>,
+    clock: Arc<dyn Clock>,
+    node: String,
+    config: SchedulerConfig,
+    on_change: ChangeSink,
+}
+
+/// Lease length: long enough for the probe's timeout plus slack for a busy node.
+fn lease_for(timeout_seconds: i32) -> ChronoDuration {
+    ChronoDuration::seconds(i64::from(timeout_seconds.max(1)) + 60)
+}
+
+impl Scheduler {
+    pub fn new(
+        db: Db,
+        prober: Arc<Prober>,
+        clock: Arc<dyn Clock>,
+        config: SchedulerConfig,
+        on_change: ChangeSink,
+    ) -> Self {
+        let node = format!("{}-{}", hostname(), uuid::Uuid::now_v7().simple());
+        Scheduler { db, prober, clock, node, config, on_change }
+    }
+
+    /// Runs one check of a claimed monitor and says when it should run next.
+    async fn check(&self, m: &DueMonitor) -> CheckRecord {
+        let started = self.clock.now();
+        let outcome = match &m.settings {
+            Settings::Heartbeat(h) => {
+                // A heartbeat is "due" when its deadline passed without a ping.
+                let since = m.last_ping_at.unwrap_or(m.created_at);
+                match heartbeat_deadline(&h.schedule, since, h.grace_seconds) {
+                    Some(deadline) if deadline > started => CheckOutcome {
+                        status: CheckStatus::Up,
+                        latency_ms: None,
+                        reason: "ping received in time".into(),
+                        details: serde_json::Value::Null,
+                    },
+                    Some(deadline) => CheckOutcome::down(
+                        None,
+                        match m.last_ping_at {
+                            Some(t) => format!(
+                                "no ping since {} (expected by {})",
+                                t.format("%Y-%m-%d %H:%M UTC"),
+                                deadline.format("%Y-%m-%d %H:%M UTC")
+                            ),
+                            None => {
+                                format!("no ping received yet (expected by {})", deadline.format("%Y-%m-%d %H:%M UTC"))
+                            }
+                        },
+                    ),
+                    None => CheckOutcome {
+                        status: CheckStatus::Unknown,
+                        latency_ms: None,
+                        reason: "the schedule cannot be evaluated".into(),
+                        details: serde_json::Value::Null,
+                    },
+                }
+            }
+            s => self.prober.probe(s, Duration::from_secs(m.timeout_seconds.max(1) as u64)).await,
+        };
+        let now = self.clock.now();
+        let next_run_at = match &m.settings {
+            Settings::Heartbeat(h) if outcome.status.is_ok() => {
+                heartbeat_deadline(&h.schedule, m.last_ping_at.unwrap_or(m.created_at), h.grace_seconds).unwrap_or(now)
+            }
+            _ => next_run(m.due_at, now, m.interval_seconds),
+        };
+        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at }
+    }
+
+    /// Claims every due monitor (up to the claim batch), checks them concurrently and stores
+    /// the results. Returns how many checks ran. This is the whole cycle, without timers.
+    pub async fn run_once(self: &Arc<Self>) -> Result<usize, opsdeck_store::StoreError> {
+        let now = self.clock.now();
+        let due = self
+            .db
+            .claim_due_monitors(
+                &self.node,
+                now,
+                now + lease_for(opsdeck_core::monitor::TIMEOUT_MAX_SECONDS),
+                self.config.claim_batch,
+            )
+            .await?;
+        let n = due.len();
+        let mut set = JoinSet::new();
+        let permits = Arc::new(Semaphore::new(self.config.max_concurrency.max(1)));
+        for m in due {
+            let me = self.clone();
+            let permits = permits.clone();
+            set.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                me.check(&m).await
+            });
+        }
+        let mut records = Vec::with_capacity(n);
+        while let Some(r) = set.join_next().await {
+            if let Ok(rec) = r {
+                records.push(rec);
+            }
+        }
+        let changes = self.db.record_checks(&records).await?;
+        if !changes.is_empty() {
+            (self.on_change)(changes);
+        }
+        Ok(n)
+    }
+
+    /// Runs until `shutdown` turns true: claims as capacity allows, writes results in batches.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let (tx, rx) = mpsc::channel::<CheckRecord>(self.config.flush_max * 4);
+        let writer = tokio::spawn(self.clone().write_loop(rx));
+        let permits = Arc::new(Semaphore::new(self.config.max_concurrency.max(1)));
+        let mut last_prune = std::time::Instant::now();
+        let mut tasks = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let free = permits.available_permits() as i64;
+            let mut claimed = 0;
+            if free > 0 {
+                let now = self.clock.now();
+                let lease = now + lease_for(opsdeck_core::monitor::TIMEOUT_MAX_SECONDS);
+                match self.db.claim_due_monitors(&self.node, now, lease, free.min(self.config.claim_batch)).await {
+                    Ok(due) => {
+                        claimed = due.len();
+                        for m in due {
+                            let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                            let me = self.clone();
+                            let tx = tx.clone();
+                            tasks.spawn(async move {
+                                let rec = me.check(&m).await;
+                                drop(permit);
+                                let _ = tx.send(rec).await;
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming due monitors failed"),
+                }
+            }
+            while tasks.try_join_next().is_some() {}
+            if last_prune.elapsed() >= self.config.prune_every {
+                last_prune = std::time::Instant::now();
+                if let Err(e) = self.db.prune_monitoring(self.clock.now(), &Retention::default()).await {
+                    tracing::warn!(error = %e, "pruning monitoring history failed");
+                }
+            }
+            // More may be due right away when a full batch was claimed.
+            if claimed as i64 >= self.config.claim_batch {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.tick) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        // Let running checks finish (they are bounded by their timeouts), then flush.
+        while tasks.join_next().await.is_some() {}
+        drop(tx);
+        let _ = writer.await;
+    }
+
+    async fn write_loop(self: Arc<Self>, mut rx: mpsc::Receiver<CheckRecord>) {
+        let mut batch = Vec::with_capacity(self.config.flush_max);
+        loop {
+            let closed = tokio::select! {
+                r = rx.recv() => match r {
+                    Some(rec) => { batch.push(rec); false }
+                    None => true,
+                },
+                _ = tokio::time::sleep(self.config.flush_every), if !batch.is_empty() => false,
+            };
+            while batch.len() < self.config.flush_max {
+                match rx.try_recv() {
+                    Ok(rec) => batch.push(rec),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                match self.db.record_checks(&batch).await {
+                    Ok(changes) if !changes.is_empty() => (self.on_change)(changes),
+                    Ok(_) => {}
+                    // The leases expire and the monitors are checked again; nothing is lost for good.
+                    Err(e) => tracing::error!(error = %e, count = batch.len(), "storing check results failed"),
+                }
+                batch.clear();
+            }
+            if closed {
+                break;
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "node".into())
+}

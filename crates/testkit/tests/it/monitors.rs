@@ -1,0 +1,275 @@
+//! Monitors through the API, with the scheduler driven by the test's fake clock and probes
+//! hitting a real HTTP server on loopback.
+
+use chrono::Duration;
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{Method, StatusCode, TestServer, backend_tests};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+backend_tests!(
+    http_monitor_goes_up_then_down,
+    bad_definitions_name_the_field,
+    heartbeat_pings_and_lateness,
+    pause_resume_check_now_and_bulk,
+    command_monitors_need_admin,
+);
+
+/// A local target whose status code the test controls.
+async fn target() -> (String, Arc<AtomicU16>, tokio::task::JoinHandle<()>) {
+    use axum::routing::get;
+    let code = Arc::new(AtomicU16::new(200));
+    let c = code.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        get(move || {
+            let c = c.clone();
+            async move {
+                (axum::http::StatusCode::from_u16(c.load(Ordering::SeqCst)).unwrap_or_default(), "{\"status\":\"ok\"}")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, code, task)
+}
+
+async fn http_monitor_goes_up_then_down(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (url, code, task) = target().await;
+    let (_, svc) = srv.post("/api/v1/services", &t, json!({"name": "Checkout"})).await;
+    let (status, m) = srv
+        .post(
+            "/api/v1/monitors",
+            &t,
+            json!({"name": "checkout health", "service_id": svc["id"], "type": "http", "interval_seconds": 30,
+                   "settings": {"url": url, "json_assert": {"pointer": "/status", "equals": "ok"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{m}");
+    assert_eq!(m["state"], "pending");
+    let id = m["id"].as_str().unwrap().to_owned();
+
+    // Nothing is due before the first (jittered) run; after one interval it is.
+    srv.clock.advance(Duration::seconds(31));
+    assert_eq!(srv.run_checks().await, 1);
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &t).await;
+    assert_eq!(m["state"], "up", "{m}");
+    assert_eq!(m["last_result"]["ok"], true);
+    assert!(m["last_result"]["latency_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(m["service_name"], "Checkout");
+
+    // The target starts failing: down after one failure (down_after defaults to 1).
+    code.store(503, Ordering::SeqCst);
+    srv.clock.advance(Duration::seconds(30));
+    assert_eq!(srv.run_checks().await, 1);
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &t).await;
+    assert_eq!(m["state"], "down");
+    assert_eq!(m["last_result"]["ok"], false);
+    assert!(m["last_result"]["reason"].as_str().unwrap().contains("503"), "{m}");
+
+    // The target goes away entirely.
+    task.abort();
+    let _ = task.await;
+    srv.clock.advance(Duration::seconds(30));
+    srv.run_checks().await;
+    let (_, results) = srv.get(&format!("/api/v1/monitors/{id}/results?limit=5"), &t).await;
+    let items = results["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[2]["status"], "up", "oldest last");
+    let (_, events) = srv.get(&format!("/api/v1/monitors/{id}/events"), &t).await;
+    let tos: Vec<&str> = events["items"].as_array().unwrap().iter().map(|e| e["to"].as_str().unwrap()).collect();
+    assert_eq!(tos, ["down", "up"]);
+    let (_, uptime) = srv.get(&format!("/api/v1/monitors/{id}/uptime"), &t).await;
+    let day = &uptime["items"][0];
+    assert_eq!(day["window"], "24h");
+    assert_eq!(day["checks"], 3);
+    assert_eq!(day["failures"], 2);
+    let (_, list) = srv.get("/api/v1/monitors?state=down", &t).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, list) = srv.get("/api/v1/monitors?state=up", &t).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+
+    // The pages render with the monitor on them.
+    let cookie = {
+        srv.user("viewer-m", Role::Viewer).await;
+        srv.login("viewer-m", "password-viewer-m").await.unwrap()
+    };
+    for path in [
+        "/monitors".to_owned(),
+        format!("/monitors/{id}"),
+        "/monitors?state=down".to_owned(),
+        format!("/services/{}", svc["slug"].as_str().unwrap()),
+    ] {
+        let resp = srv.http.get(format!("{}{path}", srv.url)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert!(resp.text().await.unwrap().contains("checkout health"), "{path}");
+    }
+}
+
+async fn bad_definitions_name_the_field(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let cases = [
+        (json!({"name": "x", "type": "smtp", "settings": {}}), "type"),
+        (
+            json!({"name": "x", "type": "http", "interval_seconds": 0, "settings": {"url": "http://a.io"}}),
+            "interval_seconds",
+        ),
+        (json!({"name": "x", "type": "http", "settings": {"url": "not a url"}}), "settings.url"),
+        (
+            json!({"name": "x", "type": "http", "settings": {"url": "http://a.io", "body_regex": "(unclosed"}}),
+            "settings.body_regex",
+        ),
+        (json!({"name": "x", "type": "http", "settings": {"url": "http://a.io", "colour": "red"}}), "settings"),
+        (
+            json!({"name": "x", "type": "heartbeat", "settings": {"schedule": {"cron": "0 0 31 2 *"}}}),
+            "settings.schedule.cron",
+        ),
+        (json!({"name": "x", "type": "tcp", "settings": {"host": "db", "port": 0}}), "settings.port"),
+        (json!({"name": "", "type": "tcp", "settings": {"host": "db", "port": 5432}}), "name"),
+        (
+            json!({"name": "x", "type": "tcp", "service_id": "0192f000-0000-7000-8000-000000000000", "settings": {"host": "db", "port": 1}}),
+            "service_id",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, err) = srv.post("/api/v1/monitors", &t, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert_eq!(err["error"]["details"]["field"], field, "{body}: {err}");
+    }
+    let (_, list) = srv.get("/api/v1/monitors", &t).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "nothing was written");
+    let (status, _) = srv.get("/api/v1/monitors?state=sideways", &t).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn heartbeat_pings_and_lateness(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (status, m) = srv
+        .post(
+            "/api/v1/monitors",
+            &t,
+            json!({"name": "nightly backup", "type": "heartbeat",
+            "settings": {"schedule": {"period_seconds": 3600}, "grace_seconds": 600}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{m}");
+    let ping = m["ping_url"].as_str().expect("heartbeats carry a ping URL").to_owned();
+    let path = ping.strip_prefix(&srv.url).expect("the ping URL points at this server").to_owned();
+    let id = m["id"].as_str().unwrap().to_owned();
+
+    let (status, _) = srv.call(Method::POST, &format!("{path}/start"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    srv.clock.advance(Duration::seconds(95));
+    let (status, body) = srv.call(Method::GET, &path, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &t).await;
+    assert_eq!(m["state"], "up");
+    assert_eq!(m["last_result"]["latency_ms"], 95000.0, "start → success measures the job");
+
+    // Within period + grace nothing happens; past it the monitor is down.
+    srv.clock.advance(Duration::seconds(3600));
+    assert_eq!(srv.run_checks().await, 0);
+    srv.clock.advance(Duration::seconds(700));
+    assert_eq!(srv.run_checks().await, 1);
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &t).await;
+    assert_eq!(m["state"], "down");
+    assert!(m["last_result"]["reason"].as_str().unwrap().starts_with("no ping since"), "{m}");
+    // A late ping brings it back.
+    srv.call(Method::GET, &path, None, None).await;
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &t).await;
+    assert_eq!(m["state"], "up");
+    let (status, _) = srv.call(Method::GET, &format!("{path}/fail"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &t).await;
+    assert_eq!(m["state"], "down");
+    let (status, body) = srv.call(Method::GET, "/ping/hb_nope", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+async fn pause_resume_check_now_and_bulk(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let viewer = srv.token("v", Role::Viewer).await;
+    let responder = srv.token("r", Role::Responder).await;
+    let (url, _code, _task) = target().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (_, m) = srv
+            .post(
+                "/api/v1/monitors",
+                &t,
+                json!({"name": format!("m{i}"), "type": "http", "interval_seconds": 300, "settings": {"url": url}}),
+            )
+            .await;
+        ids.push(m["id"].as_str().unwrap().to_owned());
+    }
+    // "Check now" makes a monitor due at once (responders may do it; viewers may not).
+    assert_eq!(
+        srv.call(Method::POST, &format!("/api/v1/monitors/{}/check", ids[0]), Some(&viewer), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        srv.call(Method::POST, &format!("/api/v1/monitors/{}/check", ids[0]), Some(&responder), None).await.0,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(srv.run_checks().await, 1);
+
+    let (status, m) = srv.call(Method::POST, &format!("/api/v1/monitors/{}/pause", ids[0]), Some(&t), None).await;
+    assert_eq!((status, m["state"].as_str()), (StatusCode::OK, Some("paused")));
+    let (status, err) = srv.call(Method::POST, &format!("/api/v1/monitors/{}/check", ids[0]), Some(&t), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    let (_, m) = srv.call(Method::POST, &format!("/api/v1/monitors/{}/resume", ids[0]), Some(&t), None).await;
+    assert_eq!(m["state"], "pending");
+
+    let (status, r) = srv.post("/api/v1/monitors/bulk", &t, json!({"ids": ids, "action": "pause"})).await;
+    assert_eq!((status, r["done"].as_u64()), (StatusCode::OK, Some(3)));
+    let (_, list) = srv.get("/api/v1/monitors?state=paused", &t).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
+    let (status, err) = srv.post("/api/v1/monitors/bulk", &t, json!({"ids": ids, "action": "explode"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (_, r) = srv.post("/api/v1/monitors/bulk", &t, json!({"ids": ids, "action": "delete"})).await;
+    assert_eq!(r["done"], 3);
+    let (_, list) = srv.get("/api/v1/monitors", &t).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+
+    // PATCH keeps what is not sent.
+    let (_, m) = srv
+        .post("/api/v1/monitors", &t, json!({"name": "p", "type": "tcp", "settings": {"host": "127.0.0.1", "port": 9}}))
+        .await;
+    let (status, m2) = srv
+        .patch(
+            &format!("/api/v1/monitors/{}", m["id"].as_str().unwrap()),
+            &t,
+            json!({"interval_seconds": 15, "tags": ["db"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m2}");
+    assert_eq!(m2["interval_seconds"], 15);
+    assert_eq!(m2["settings"]["port"], 9);
+    assert_eq!(m2["tags"], json!(["db"]));
+    let (_, tagged) = srv.get("/api/v1/monitors?tag=db", &t).await;
+    assert_eq!(tagged["items"].as_array().unwrap().len(), 1);
+}
+
+async fn command_monitors_need_admin(srv: &TestServer) {
+    let manager = srv.token("m", Role::Manager).await;
+    let admin = srv.token("a", Role::Admin).await;
+    let body = json!({"name": "true plugin", "type": "command", "settings": {"command": "/bin/true"}});
+    let (status, err) = srv.post("/api/v1/monitors", &manager, body.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{err}");
+    let (status, m): (StatusCode, Value) = srv.post("/api/v1/monitors", &admin, body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = m["id"].as_str().unwrap();
+    assert_eq!(
+        srv.patch(&format!("/api/v1/monitors/{id}"), &manager, json!({"name": "renamed"})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    srv.call(Method::POST, &format!("/api/v1/monitors/{id}/check"), Some(&admin), None).await;
+    assert_eq!(srv.run_checks().await, 1);
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &admin).await;
+    assert_eq!(m["state"], "up", "{m}");
+}

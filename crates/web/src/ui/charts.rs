@@ -1,0 +1,207 @@
+//! Small inline SVG charts rendered on the server: uptime bars, sparklines, latency charts.
+//! Colours come from CSS classes (`.c-up`, `.c-down`…) so themes apply; every mark has a
+//! `<title>` for hover and screen readers.
+
+use chrono::{DateTime, Utc};
+use opsdeck_core::monitor::CheckStatus;
+use opsdeck_store::monitor::{RawResult, Rollup};
+use std::fmt::Write;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn class(s: CheckStatus) -> &'static str {
+    match s {
+        CheckStatus::Up => "c-up",
+        CheckStatus::Degraded => "c-degraded",
+        CheckStatus::Down => "c-down",
+        CheckStatus::Unknown => "c-unknown",
+    }
+}
+
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// One bar per recent check, oldest left; empty slots when there are fewer than `slots`.
+pub fn uptime_bar(newest_first: &[RawResult], slots: usize) -> String {
+    let (w, gap, h) = (4.0, 1.5, 18.0);
+    let width = slots as f64 * (w + gap);
+    let mut s = format!(
+        r#"<svg class="ubar" viewBox="0 0 {width} {h}" width="{width}" height="{h}" role="img" aria-label="last {slots} checks">"#
+    );
+    let pad = slots.saturating_sub(newest_first.len());
+    for i in 0..pad {
+        let _ =
+            write!(s, r#"<rect class="c-empty" x="{}" y="0" width="{w}" height="{h}" rx="1"/>"#, i as f64 * (w + gap));
+    }
+    for (j, r) in newest_first.iter().take(slots).rev().enumerate() {
+        let x = (pad + j) as f64 * (w + gap);
+        let lat = r.latency_ms.map(|l| format!(", {l:.0} ms")).unwrap_or_default();
+        let _ = write!(
+            s,
+            r#"<rect class="{}" x="{x}" y="0" width="{w}" height="{h}" rx="1"><title>{} · {}{lat} · {}</title></rect>"#,
+            class(r.status),
+            when(r.at),
+            r.status.as_str(),
+            esc(&r.reason)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A latency line over recent checks, oldest left.
+pub fn sparkline(newest_first: &[RawResult], width: f64, height: f64) -> String {
+    let pts: Vec<f64> = newest_first.iter().rev().filter_map(|r| r.latency_ms).collect();
+    let mut s = format!(
+        r#"<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="latency trend">"#
+    );
+    if pts.len() >= 2 {
+        let max = pts.iter().cloned().fold(1.0_f64, f64::max);
+        let step = width / (pts.len() - 1) as f64;
+        let path: Vec<String> = pts
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * step, height - 1.0 - (v / max) * (height - 2.0)))
+            .collect();
+        let last = pts.last().copied().unwrap_or(0.0);
+        let _ =
+            write!(s, r#"<polyline points="{}"/><title>latest {last:.0} ms, max {max:.0} ms</title>"#, path.join(" "));
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Latency of recent checks with axes, failures marked; oldest left.
+pub fn latency_chart(newest_first: &[RawResult]) -> String {
+    let (w, h, left, bottom) = (720.0, 180.0, 48.0, 22.0);
+    let pts: Vec<&RawResult> = newest_first.iter().rev().collect();
+    let mut s = format!(
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="latency of the last {} checks">"#,
+        pts.len()
+    );
+    let max = pts.iter().filter_map(|r| r.latency_ms).fold(1.0_f64, f64::max) * 1.1;
+    let plot_w = w - left - 8.0;
+    let plot_h = h - bottom - 8.0;
+    for i in 0..=4 {
+        let v = max * f64::from(i) / 4.0;
+        let y = 8.0 + plot_h - plot_h * f64::from(i) / 4.0;
+        let _ = write!(
+            s,
+            r#"<line class="grid" x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{v:.0} ms</text>"#,
+            w - 8.0,
+            left - 4.0,
+            y + 4.0
+        );
+    }
+    if pts.len() >= 2 {
+        let step = plot_w / (pts.len() - 1) as f64;
+        let mut line = Vec::new();
+        for (i, r) in pts.iter().enumerate() {
+            let x = left + i as f64 * step;
+            match r.latency_ms {
+                Some(l) if r.status.is_ok() => line.push(format!("{x:.1},{:.1}", 8.0 + plot_h - plot_h * l / max)),
+                _ => {
+                    let _ = write!(
+                        s,
+                        r#"<rect class="c-down fail" x="{:.1}" y="8" width="{:.1}" height="{plot_h:.1}"><title>{} · {} · {}</title></rect>"#,
+                        x - step / 2.0,
+                        step.max(2.0),
+                        when(r.at),
+                        r.status.as_str(),
+                        esc(&r.reason)
+                    );
+                }
+            }
+        }
+        let _ = write!(s, r#"<polyline class="line" points="{}"/>"#, line.join(" "));
+        if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
+            let _ = write!(
+                s,
+                r#"<text class="axis" x="{left}" y="{}">{}</text><text class="axis" x="{}" y="{}" text-anchor="end">{}</text>"#,
+                h - 4.0,
+                first.at.format("%d %b %H:%M"),
+                w - 8.0,
+                h - 4.0,
+                last.at.format("%d %b %H:%M UTC")
+            );
+        }
+    } else {
+        let _ = write!(
+            s,
+            r#"<text class="axis" x="{}" y="{}" text-anchor="middle">No checks yet</text>"#,
+            w / 2.0,
+            h / 2.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// One bar per day (daily rollups), height = checks, colour by uptime.
+pub fn daily_bars(days: &[Rollup], now: DateTime<Utc>, n_days: i64) -> String {
+    let (bw, gap, h) = (6.0, 2.0, 28.0);
+    let width = n_days as f64 * (bw + gap);
+    let mut s = format!(
+        r#"<svg class="ubar days" viewBox="0 0 {width} {h}" width="100%" height="{h}" preserveAspectRatio="none" role="img" aria-label="daily uptime, last {n_days} days">"#
+    );
+    let today = now.timestamp().div_euclid(86_400);
+    for i in 0..n_days {
+        let day = today - (n_days - 1 - i);
+        let x = i as f64 * (bw + gap);
+        let r = days.iter().find(|r| r.bucket.timestamp().div_euclid(86_400) == day);
+        let date =
+            DateTime::from_timestamp(day * 86_400, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
+        match r.and_then(|r| r.uptime().map(|u| (r, u))) {
+            Some((r, u)) => {
+                let c = if u >= 99.9 {
+                    "c-up"
+                } else if u >= 99.0 {
+                    "c-degraded"
+                } else {
+                    "c-down"
+                };
+                let _ = write!(
+                    s,
+                    r#"<rect class="{c}" x="{x}" y="0" width="{bw}" height="{h}" rx="1"><title>{date}: {u:.2}% of {} checks</title></rect>"#,
+                    r.total
+                );
+            }
+            None => {
+                let _ = write!(
+                    s,
+                    r#"<rect class="c-empty" x="{x}" y="0" width="{bw}" height="{h}" rx="1"><title>{date}: no data</title></rect>"#
+                );
+            }
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(status: CheckStatus, ms: f64, reason: &str) -> RawResult {
+        RawResult {
+            at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            status,
+            latency_ms: Some(ms),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn bars_escape_and_pad() {
+        let svg = uptime_bar(&[r(CheckStatus::Down, 5.0, "<script>"), r(CheckStatus::Up, 3.0, "ok")], 4);
+        assert_eq!(svg.matches("c-empty").count(), 2);
+        assert!(svg.contains("&lt;script&gt;"));
+        assert!(!svg.contains("<script>"));
+        let spark = sparkline(&[r(CheckStatus::Up, 5.0, ""), r(CheckStatus::Up, 10.0, "")], 60.0, 16.0);
+        assert!(spark.contains("<polyline"));
+        assert!(latency_chart(&[]).contains("No checks yet"));
+    }
+}
