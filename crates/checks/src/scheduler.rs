@@ -78,6 +78,9 @@ impl Scheduler {
     /// Runs one check of a claimed monitor and says when it should run next.
     async fn check(&self, m: &DueMonitor) -> CheckRecord {
         let started = self.clock.now();
+        // How late the check starts against its schedule: the scheduler's key health signal.
+        let lag = (started - m.due_at).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::histogram!("opsdeck_check_lag_seconds").record(lag);
         let outcome = match &m.settings {
             Settings::Heartbeat(h) => {
                 // A heartbeat is "due" when its deadline passed without a ping.
@@ -112,6 +115,7 @@ impl Scheduler {
             }
             s => self.prober.probe(s, Duration::from_secs(m.timeout_seconds.max(1) as u64)).await,
         };
+        metrics::counter!("opsdeck_checks_total", "status" => outcome.status.as_str()).increment(1);
         let now = self.clock.now();
         let next_run_at = match &m.settings {
             Settings::Heartbeat(h) if outcome.status.is_ok() => {
@@ -119,7 +123,7 @@ impl Scheduler {
             }
             _ => next_run(m.due_at, now, m.interval_seconds),
         };
-        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at }
+        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at, claim: Some(m.claim.clone()) }
     }
 
     /// Claims every due monitor (up to the claim batch), checks them concurrently and stores
@@ -199,12 +203,24 @@ impl Scheduler {
                     tracing::warn!(error = %e, "pruning monitoring history failed");
                 }
             }
-            // More may be due right away when a full batch was claimed.
+            // More may be due right away when a full batch was claimed; otherwise sleep until
+            // the next monitor is due, but at least one tick and at most a second (so "check
+            // now" and new monitors are picked up quickly).
             if claimed as i64 >= self.config.claim_batch {
                 continue;
             }
+            let now = self.clock.now();
+            let wait = match self.db.next_due_at(now).await {
+                Ok(Some(due)) => (due - now).to_std().unwrap_or_default(),
+                Ok(None) => Duration::from_secs(1),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the next due time failed");
+                    Duration::from_secs(1)
+                }
+            };
+            let wait = wait.clamp(self.config.tick, Duration::from_secs(1));
             tokio::select! {
-                _ = tokio::time::sleep(self.config.tick) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => {}
             }
         }
@@ -214,20 +230,27 @@ impl Scheduler {
         let _ = writer.await;
     }
 
+    /// Collects results for up to `flush_every` (or `flush_max` results) and stores them in one
+    /// transaction: per-transaction costs are shared by the whole batch.
     async fn write_loop(self: Arc<Self>, mut rx: mpsc::Receiver<CheckRecord>) {
         let mut batch = Vec::with_capacity(self.config.flush_max);
         loop {
-            let closed = tokio::select! {
-                r = rx.recv() => match r {
-                    Some(rec) => { batch.push(rec); false }
-                    None => true,
-                },
-                _ = tokio::time::sleep(self.config.flush_every), if !batch.is_empty() => false,
-            };
-            while batch.len() < self.config.flush_max {
-                match rx.try_recv() {
-                    Ok(rec) => batch.push(rec),
-                    Err(_) => break,
+            let mut closed = false;
+            match rx.recv().await {
+                Some(rec) => batch.push(rec),
+                None => closed = true,
+            }
+            if !closed {
+                let deadline = tokio::time::Instant::now() + self.config.flush_every;
+                while batch.len() < self.config.flush_max {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(rec)) => batch.push(rec),
+                        Ok(None) => {
+                            closed = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
             }
             if !batch.is_empty() {

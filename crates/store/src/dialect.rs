@@ -125,8 +125,8 @@ pub(crate) async fn claim_due_monitors(
     lease_until_ms: i64,
     limit: i64,
 ) -> Result<Vec<crate::monitor::DueRowPub>, sqlx::Error> {
-    const RETURNING: &str =
-        "RETURNING id, settings, timeout_seconds, interval_seconds, next_run_at, created_at, last_ping_at";
+    const RETURNING: &str = "RETURNING id, name, service_id, settings, timeout_seconds, interval_seconds, down_after, \
+        up_after, state, fail_streak, ok_streak, next_run_at, created_at, last_ping_at";
     match db {
         Db::Sqlite(pool) => {
             let mut tx = pool.begin_write().await?;

@@ -145,14 +145,23 @@ pub struct DueMonitor {
     pub due_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub last_ping_at: Option<DateTime<Utc>>,
+    /// Carried to [`Db::record_checks`] with the result.
+    pub claim: Claim,
 }
 
 #[derive(sqlx::FromRow)]
 struct DueRow {
     id: Uuid,
+    name: String,
+    service_id: Option<Uuid>,
     settings: Json<Settings>,
     timeout_seconds: i32,
     interval_seconds: i32,
+    down_after: i32,
+    up_after: i32,
+    state: String,
+    fail_streak: i32,
+    ok_streak: i32,
     next_run_at: i64,
     created_at: i64,
     last_ping_at: Option<i64>,
@@ -167,6 +176,20 @@ pub struct CheckRecord {
     pub outcome: CheckOutcome,
     /// When the monitor should run next.
     pub next_run_at: DateTime<Utc>,
+    /// What the claim saw, for leased checks; `None` for pings.
+    pub claim: Option<Claim>,
+}
+
+/// The monitor as it was when a node leased it.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub node: String,
+    pub health: Health,
+    pub down_after: i32,
+    pub up_after: i32,
+    pub interval_seconds: i32,
+    pub name: String,
+    pub service_id: Option<Uuid>,
 }
 
 /// A state change that a stored result caused.
@@ -476,8 +499,8 @@ impl Db {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "UPDATE monitors SET name = $1, service_id = $2, kind = $3, interval_seconds = $4, timeout_seconds = $5, \
-                 down_after = $6, up_after = $7, tags = $8, settings = $9, next_run_at = $10, ping_token = $11, updated_at = $12 \
-                 WHERE id = $13")
+                 down_after = $6, up_after = $7, tags = $8, settings = $9, next_run_at = $10, ping_token = $11, updated_at = $12, \
+                 lease_owner = NULL, lease_until = NULL WHERE id = $13")
                 .bind(&spec.name).bind(spec.service_id).bind(spec.kind.as_str()).bind(spec.interval_seconds)
                 .bind(spec.timeout_seconds).bind(spec.down_after).bind(spec.up_after).bind(Json(&spec.tags))
                 .bind(Json(&spec.settings)).bind(next.timestamp_millis()).bind(&ping_token).bind(now.timestamp_millis()).bind(id)
@@ -564,6 +587,15 @@ impl Db {
         Ok(())
     }
 
+    /// When the next unleased monitor is due (the scheduler sleeps until then).
+    pub async fn next_due_at(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+        let ms: Option<i64> = with_db!(self, pool => {
+            sqlx::query_scalar("SELECT MIN(next_run_at) FROM monitors WHERE NOT paused AND (lease_until IS NULL OR lease_until < $1)")
+                .bind(now.timestamp_millis()).fetch_one(pool).await?
+        });
+        Ok(ms.map(from_millis))
+    }
+
     /// Claims up to `limit` due monitors for `node` until `lease_until`.
     pub async fn claim_due_monitors(
         &self,
@@ -582,20 +614,33 @@ impl Db {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|r: DueRowPub| DueMonitor {
-                id: r.0.id,
-                settings: r.0.settings.0,
-                timeout_seconds: r.0.timeout_seconds,
-                interval_seconds: r.0.interval_seconds,
-                due_at: from_millis(r.0.next_run_at),
-                created_at: from_millis(r.0.created_at),
-                last_ping_at: r.0.last_ping_at.map(from_millis),
+            .map(|DueRowPub(r)| DueMonitor {
+                id: r.id,
+                settings: r.settings.0,
+                timeout_seconds: r.timeout_seconds,
+                interval_seconds: r.interval_seconds,
+                due_at: from_millis(r.next_run_at),
+                created_at: from_millis(r.created_at),
+                last_ping_at: r.last_ping_at.map(from_millis),
+                claim: Claim {
+                    node: node.to_owned(),
+                    health: Health {
+                        state: MonitorState::parse(&r.state).unwrap_or(MonitorState::Pending),
+                        fail_streak: r.fail_streak,
+                        ok_streak: r.ok_streak,
+                    },
+                    down_after: r.down_after,
+                    up_after: r.up_after,
+                    interval_seconds: r.interval_seconds,
+                    name: r.name,
+                    service_id: r.service_id,
+                },
             })
             .collect())
     }
 
-    /// Stores finished checks in one transaction: raw results, rollups, the new health and
-    /// schedule (releasing the lease), and an event per state change, which it returns.
+    /// Stores finished checks in one transaction: the new health and schedule (releasing the
+    /// lease), raw results, rollups, and an event per state change, which it returns.
     pub async fn record_checks(&self, records: &[CheckRecord]) -> StoreResult<Vec<StateChange>> {
         if records.is_empty() {
             return Ok(Vec::new());
@@ -605,28 +650,58 @@ impl Db {
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
             for rec in records {
-                let cur: Option<(String, i32, i32, i32, i32, bool, i32, String, Option<Uuid>)> = sqlx::query_as(
-                    "SELECT state, fail_streak, ok_streak, down_after, up_after, paused, interval_seconds, name, service_id \
-                     FROM monitors WHERE id = $1")
-                    .bind(rec.monitor_id).fetch_optional(&mut *tx).await?;
-                // Deleted while the check ran: nothing to record.
-                let Some((state, fail, ok, down_after, up_after, paused, interval, name, service_id)) = cur else { continue };
+                // Leased checks carry what the claim saw; pings read the monitor now.
+                let claim = match &rec.claim {
+                    Some(c) => c.clone(),
+                    None => {
+                        let cur: Option<(String, i32, i32, i32, i32, bool, i32, String, Option<Uuid>)> = sqlx::query_as(
+                            "SELECT state, fail_streak, ok_streak, down_after, up_after, paused, interval_seconds, name, service_id \
+                             FROM monitors WHERE id = $1")
+                            .bind(rec.monitor_id).fetch_optional(&mut *tx).await?;
+                        // Deleted meanwhile, or paused: a ping changes nothing.
+                        let Some((state, fail, ok, down_after, up_after, paused, interval, name, service_id)) = cur else { continue };
+                        if paused {
+                            continue;
+                        }
+                        let health = Health { state: MonitorState::parse(&state).unwrap_or(MonitorState::Pending), fail_streak: fail, ok_streak: ok };
+                        Claim { node: String::new(), health, down_after, up_after, interval_seconds: interval, name, service_id }
+                    }
+                };
                 let at_ms = rec.at.timestamp_millis();
                 let o = &rec.outcome;
                 let failed = !o.status.is_ok();
-                let health = Health { state: MonitorState::parse(&state).unwrap_or(MonitorState::Pending), fail_streak: fail, ok_streak: ok };
-                let (next, transition) = if paused { (health, None) } else { health.apply(o.status, down_after, up_after) };
+                let health = claim.health;
+                let (next, transition) = health.apply(o.status, claim.down_after, claim.up_after);
                 let maintenance = i32::from(health.state == MonitorState::Maintenance);
+
+                // The state update goes first: if this node lost the lease (the monitor was
+                // paused, edited, re-queued or deleted meanwhile), nothing is stored.
+                let updated = sqlx::query(
+                    "UPDATE monitors SET state = $1, fail_streak = $2, ok_streak = $3, next_run_at = $4, lease_owner = NULL, \
+                     lease_until = NULL, last_check_at = $5, last_status = $6, last_latency_ms = $7, last_reason = $8, \
+                     last_details = $9, state_since = CASE WHEN $10 THEN $5 ELSE state_since END \
+                     WHERE id = $11 AND ($12 = '' OR lease_owner = $12)")
+                    .bind(next.state.as_str()).bind(next.fail_streak).bind(next.ok_streak).bind(rec.next_run_at.timestamp_millis())
+                    .bind(at_ms).bind(o.status.as_str()).bind(o.latency_ms).bind(&o.reason).bind(Json(&o.details))
+                    .bind(transition.is_some()).bind(rec.monitor_id).bind(&claim.node)
+                    .execute(&mut *tx).await?.rows_affected();
+                if updated == 0 {
+                    continue;
+                }
 
                 sqlx::query("INSERT INTO check_results (monitor_id, at, status, latency_ms, reason) VALUES ($1, $2, $3, $4, $5) \
                              ON CONFLICT (monitor_id, at) DO NOTHING")
                     .bind(rec.monitor_id).bind(at_ms).bind(o.status.as_str()).bind(o.latency_ms).bind(&o.reason)
                     .execute(&mut *tx).await?;
-                // Raw results stay bounded: older than N intervals (≈ the newest N) or too old.
-                let keep_from = (at_ms - i64::from(interval.max(1)) * 1000 * i64::from(retention.raw_per_monitor))
-                    .max(at_ms - i64::from(retention.raw_max_age_hours) * 3_600_000);
-                sqlx::query("DELETE FROM check_results WHERE monitor_id = $1 AND at < $2")
-                    .bind(rec.monitor_id).bind(keep_from).execute(&mut *tx).await?;
+                // Raw results stay bounded (≈ the newest N, never older than the age limit).
+                // Pruned on every 10th check of a monitor: one delete of ~10 rows is cheaper than ten.
+                let interval_ms = i64::from(claim.interval_seconds.max(1)) * 1000;
+                if (at_ms / interval_ms) % 10 == 0 || rec.claim.is_none() {
+                    let keep_from = (at_ms - interval_ms * i64::from(retention.raw_per_monitor))
+                        .max(at_ms - i64::from(retention.raw_max_age_hours) * 3_600_000);
+                    sqlx::query("DELETE FROM check_results WHERE monitor_id = $1 AND at < $2")
+                        .bind(rec.monitor_id).bind(keep_from).execute(&mut *tx).await?;
+                }
 
                 let mut hist = [0i32; BUCKET_BOUNDS_MS.len() + 1];
                 if let Some(l) = o.latency_ms {
@@ -644,19 +719,18 @@ impl Db {
                     q.execute(&mut *tx).await?;
                 }
 
-                sqlx::query(
-                    "UPDATE monitors SET state = $1, fail_streak = $2, ok_streak = $3, next_run_at = $4, lease_owner = NULL, \
-                     lease_until = NULL, last_check_at = $5, last_status = $6, last_latency_ms = $7, last_reason = $8, \
-                     last_details = $9, state_since = CASE WHEN $10 THEN $5 ELSE state_since END WHERE id = $11")
-                    .bind(next.state.as_str()).bind(next.fail_streak).bind(next.ok_streak).bind(rec.next_run_at.timestamp_millis())
-                    .bind(at_ms).bind(o.status.as_str()).bind(o.latency_ms).bind(&o.reason).bind(Json(&o.details))
-                    .bind(transition.is_some()).bind(rec.monitor_id)
-                    .execute(&mut *tx).await?;
                 if let Some(t) = transition {
                     sqlx::query("INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6)")
                         .bind(Uuid::now_v7()).bind(rec.monitor_id).bind(at_ms).bind(t.from.as_str()).bind(t.to.as_str()).bind(&o.reason)
                         .execute(&mut *tx).await?;
-                    changes.push(StateChange { monitor_id: rec.monitor_id, name, service_id, at: rec.at, transition: t, reason: o.reason.clone() });
+                    changes.push(StateChange {
+                        monitor_id: rec.monitor_id,
+                        name: claim.name.clone(),
+                        service_id: claim.service_id,
+                        at: rec.at,
+                        transition: t,
+                        reason: o.reason.clone(),
+                    });
                 }
             }
             bump!(tx, MONITORS);
@@ -699,7 +773,13 @@ impl Db {
             outcome.latency_ms = Some((now.timestamp_millis() - s) as f64);
         }
         let changes = self
-            .record_checks(&[CheckRecord { monitor_id: m.monitor.id, at: now, outcome, next_run_at: next }])
+            .record_checks(&[CheckRecord {
+                monitor_id: m.monitor.id,
+                at: now,
+                outcome,
+                next_run_at: next,
+                claim: None,
+            }])
             .await?;
         Ok((self.get_monitor(m.monitor.id).await?, changes))
     }

@@ -21,21 +21,28 @@
       navBtn.setAttribute("aria-expanded", String(open));
     });
 
-    document.querySelectorAll("form[data-confirm]").forEach((f) =>
-      f.addEventListener("submit", (e) => { if (!confirm(f.dataset.confirm)) e.preventDefault(); }));
-    document.querySelectorAll("[data-confirm-click]").forEach((b) =>
-      b.addEventListener("click", (e) => { if (!confirm(b.dataset.confirmClick)) e.preventDefault(); }));
-    document.querySelectorAll("input[data-select-all]").forEach((all) =>
-      all.addEventListener("change", () => {
-        all.form.querySelectorAll(`input[name="${all.dataset.selectAll}"]`).forEach((c) => { c.checked = all.checked; });
-      }));
-    document.querySelectorAll("select[data-autosubmit]").forEach((s) =>
-      s.addEventListener("change", () => s.form.requestSubmit()));
-    document.querySelectorAll("[data-copy]").forEach((b) =>
-      b.addEventListener("click", async () => {
+    // Delegated handlers: they keep working on content that live updates swap in.
+    document.addEventListener("submit", (e) => {
+      const f = e.target.closest("form[data-confirm]");
+      if (f && !confirm(f.dataset.confirm)) e.preventDefault();
+    });
+    document.addEventListener("click", async (e) => {
+      const c = e.target.closest("[data-confirm-click]");
+      if (c && !confirm(c.dataset.confirmClick)) { e.preventDefault(); return; }
+      const b = e.target.closest("[data-copy]");
+      if (b) {
         const text = document.querySelector(b.dataset.copy)?.textContent ?? "";
         try { await navigator.clipboard.writeText(text); b.textContent = "Copied"; } catch { b.textContent = "Select and copy"; }
-      }));
+      }
+    });
+    document.addEventListener("change", (e) => {
+      const all = e.target.closest("input[data-select-all]");
+      if (all) {
+        all.form.querySelectorAll(`input[name="${all.dataset.selectAll}"]`).forEach((c) => { c.checked = all.checked; });
+      }
+      const s = e.target.closest("select[data-autosubmit]");
+      if (s) s.form.requestSubmit();
+    });
 
     shortcuts();
     if (document.getElementById("live-status")) live();
@@ -53,6 +60,8 @@
 
   // Refreshes the page's live region in place when an event of its kind arrives.
   async function refreshRegion(region) {
+    // Do not throw away a selection the user is making.
+    if (region.querySelector("input[type=checkbox]:checked, :focus")) return;
     const res = await fetch(location.href, { headers: { "Accept": "text/html" } });
     if (!res.ok) return;
     const doc = new DOMParser().parseFromString(await res.text(), "text/html");

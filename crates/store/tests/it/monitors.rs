@@ -53,6 +53,7 @@ async fn leases_results_and_rollups(db: &Db) {
             details: json!({"status_code": 200}),
         },
         next_run_at: at + Duration::seconds(30),
+        claim: None,
     };
     let c = db.record_checks(&[rec(later, CheckStatus::Up, 12.0)]).await.unwrap();
     assert_eq!(c.len(), 1);
@@ -139,6 +140,7 @@ async fn list_filters_and_retention(db: &Db) {
         at: old,
         outcome: CheckOutcome::up(5.0, "ok"),
         next_run_at: old + Duration::seconds(60),
+        claim: None,
     };
     db.record_checks(&[rec]).await.unwrap();
     let removed = db.prune_monitoring(t0() + Duration::hours(40), &Retention::default()).await.unwrap();
