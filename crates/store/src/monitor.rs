@@ -306,18 +306,67 @@ impl From<RollupRow> for Rollup {
 const ROLLUP_COLS: &str = "bucket, total, failures, degraded, maintenance, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, \
     h8, h9, h10, h11, h12, h13, h14, h15, h16";
 
-const UPSERT_ROLLUP: &str = "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, degraded, \
-    maintenance, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) \
-    VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
-    ON CONFLICT (monitor_id, resolution, bucket) DO UPDATE SET total = check_rollups.total + 1, \
-    failures = check_rollups.failures + excluded.failures, degraded = check_rollups.degraded + excluded.degraded, \
-    maintenance = check_rollups.maintenance + excluded.maintenance, latency_sum = check_rollups.latency_sum + excluded.latency_sum, \
+const UPSERT_ROLLUPS_HEAD: &str = "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, degraded, \
+    maintenance, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) VALUES ";
+
+const UPSERT_ROLLUPS_TAIL: &str = " ON CONFLICT (monitor_id, resolution, bucket) DO UPDATE SET \
+    total = check_rollups.total + excluded.total, failures = check_rollups.failures + excluded.failures, \
+    degraded = check_rollups.degraded + excluded.degraded, maintenance = check_rollups.maintenance + excluded.maintenance, \
+    latency_sum = check_rollups.latency_sum + excluded.latency_sum, \
     h0 = check_rollups.h0 + excluded.h0, h1 = check_rollups.h1 + excluded.h1, h2 = check_rollups.h2 + excluded.h2, \
     h3 = check_rollups.h3 + excluded.h3, h4 = check_rollups.h4 + excluded.h4, h5 = check_rollups.h5 + excluded.h5, \
     h6 = check_rollups.h6 + excluded.h6, h7 = check_rollups.h7 + excluded.h7, h8 = check_rollups.h8 + excluded.h8, \
     h9 = check_rollups.h9 + excluded.h9, h10 = check_rollups.h10 + excluded.h10, h11 = check_rollups.h11 + excluded.h11, \
     h12 = check_rollups.h12 + excluded.h12, h13 = check_rollups.h13 + excluded.h13, h14 = check_rollups.h14 + excluded.h14, \
     h15 = check_rollups.h15 + excluded.h15, h16 = check_rollups.h16 + excluded.h16";
+
+/// Rows per multi-row statement, kept well under SQLite's 32,766 bound parameters.
+const RAW_CHUNK: usize = 500;
+const ROLLUP_CHUNK: usize = 200;
+
+/// `head (...), (...), … tail` with `$n` placeholders for `rows` rows of `cols` columns.
+fn multi_row(head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 5);
+    sql.push_str(head);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * cols + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// A rollup increment summed in memory before it is written.
+#[derive(Default)]
+struct RollupAgg {
+    total: i32,
+    failures: i32,
+    degraded: i32,
+    maintenance: i32,
+    latency_sum: f64,
+    hist: [i32; BUCKET_BOUNDS_MS.len() + 1],
+}
+
+impl RollupAgg {
+    fn add(&mut self, o: &CheckOutcome, maintenance: bool) {
+        self.total += 1;
+        self.failures += i32::from(!o.status.is_ok());
+        self.degraded += i32::from(o.status == CheckStatus::Degraded);
+        self.maintenance += i32::from(maintenance);
+        if let Some(l) = o.latency_ms {
+            self.latency_sum += l;
+            let i = BUCKET_BOUNDS_MS.iter().position(|b| l <= *b).unwrap_or(BUCKET_BOUNDS_MS.len());
+            self.hist[i] += 1;
+        }
+    }
+}
 
 /// How long each kind of history is kept.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -641,6 +690,9 @@ impl Db {
 
     /// Stores finished checks in one transaction: the new health and schedule (releasing the
     /// lease), raw results, rollups, and an event per state change, which it returns.
+    ///
+    /// This is the hot write path: raw results and rollups go in as multi-row statements, and
+    /// rollups are summed in memory first, so a batch of checks costs few statements.
     pub async fn record_checks(&self, records: &[CheckRecord]) -> StoreResult<Vec<StateChange>> {
         if records.is_empty() {
             return Ok(Vec::new());
@@ -649,6 +701,8 @@ impl Db {
         let mut changes = Vec::new();
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            let mut accepted: Vec<&CheckRecord> = Vec::with_capacity(records.len());
+            let mut rollups: HashMap<(Uuid, i32, i64), RollupAgg> = HashMap::new();
             for rec in records {
                 // Leased checks carry what the claim saw; pings read the monitor now.
                 let claim = match &rec.claim {
@@ -669,10 +723,7 @@ impl Db {
                 };
                 let at_ms = rec.at.timestamp_millis();
                 let o = &rec.outcome;
-                let failed = !o.status.is_ok();
-                let health = claim.health;
-                let (next, transition) = health.apply(o.status, claim.down_after, claim.up_after);
-                let maintenance = i32::from(health.state == MonitorState::Maintenance);
+                let (next, transition) = claim.health.apply(o.status, claim.down_after, claim.up_after);
 
                 // The state update goes first: if this node lost the lease (the monitor was
                 // paused, edited, re-queued or deleted meanwhile), nothing is stored.
@@ -688,13 +739,12 @@ impl Db {
                 if updated == 0 {
                     continue;
                 }
-
-                sqlx::query("INSERT INTO check_results (monitor_id, at, status, latency_ms, reason) VALUES ($1, $2, $3, $4, $5) \
-                             ON CONFLICT (monitor_id, at) DO NOTHING")
-                    .bind(rec.monitor_id).bind(at_ms).bind(o.status.as_str()).bind(o.latency_ms).bind(&o.reason)
-                    .execute(&mut *tx).await?;
+                let maintenance = claim.health.state == MonitorState::Maintenance;
+                for res in [MINUTE, HOUR, DAY] {
+                    rollups.entry((rec.monitor_id, res, bucket_start(rec.at, res))).or_default().add(o, maintenance);
+                }
                 // Raw results stay bounded (≈ the newest N, never older than the age limit).
-                // Pruned on every 10th check of a monitor: one delete of ~10 rows is cheaper than ten.
+                // Pruned on every 10th check of a monitor: one delete of ~10 rows beats ten.
                 let interval_ms = i64::from(claim.interval_seconds.max(1)) * 1000;
                 if (at_ms / interval_ms) % 10 == 0 || rec.claim.is_none() {
                     let keep_from = (at_ms - interval_ms * i64::from(retention.raw_per_monitor))
@@ -702,23 +752,6 @@ impl Db {
                     sqlx::query("DELETE FROM check_results WHERE monitor_id = $1 AND at < $2")
                         .bind(rec.monitor_id).bind(keep_from).execute(&mut *tx).await?;
                 }
-
-                let mut hist = [0i32; BUCKET_BOUNDS_MS.len() + 1];
-                if let Some(l) = o.latency_ms {
-                    let i = BUCKET_BOUNDS_MS.iter().position(|b| l <= *b).unwrap_or(BUCKET_BOUNDS_MS.len());
-                    hist[i] = 1;
-                }
-                for res in [MINUTE, HOUR, DAY] {
-                    let mut q = sqlx::query(UPSERT_ROLLUP)
-                        .bind(rec.monitor_id).bind(res).bind(bucket_start(rec.at, res))
-                        .bind(i32::from(failed)).bind(i32::from(o.status == CheckStatus::Degraded)).bind(maintenance)
-                        .bind(o.latency_ms.unwrap_or(0.0));
-                    for h in hist {
-                        q = q.bind(h);
-                    }
-                    q.execute(&mut *tx).await?;
-                }
-
                 if let Some(t) = transition {
                     sqlx::query("INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6)")
                         .bind(Uuid::now_v7()).bind(rec.monitor_id).bind(at_ms).bind(t.from.as_str()).bind(t.to.as_str()).bind(&o.reason)
@@ -732,6 +765,35 @@ impl Db {
                         reason: o.reason.clone(),
                     });
                 }
+                accepted.push(rec);
+            }
+
+            for chunk in accepted.chunks(RAW_CHUNK) {
+                let sql = multi_row(
+                    "INSERT INTO check_results (monitor_id, at, status, latency_ms, reason) VALUES ",
+                    5,
+                    chunk.len(),
+                    " ON CONFLICT (monitor_id, at) DO NOTHING",
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for rec in chunk {
+                    let o = &rec.outcome;
+                    q = q.bind(rec.monitor_id).bind(rec.at.timestamp_millis()).bind(o.status.as_str()).bind(o.latency_ms).bind(&o.reason);
+                }
+                q.execute(&mut *tx).await?;
+            }
+
+            let rows: Vec<((Uuid, i32, i64), RollupAgg)> = rollups.into_iter().collect();
+            for chunk in rows.chunks(ROLLUP_CHUNK) {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row(UPSERT_ROLLUPS_HEAD, 25, chunk.len(), UPSERT_ROLLUPS_TAIL)));
+                for ((id, res, bucket), a) in chunk {
+                    q = q.bind(*id).bind(*res).bind(*bucket).bind(a.total).bind(a.failures).bind(a.degraded)
+                        .bind(a.maintenance).bind(a.latency_sum);
+                    for h in a.hist {
+                        q = q.bind(h);
+                    }
+                }
+                q.execute(&mut *tx).await?;
             }
             bump!(tx, MONITORS);
             tx.commit().await?;
