@@ -5,6 +5,7 @@ BIN = sys.argv[1]
 COUNTS = [int(n) for n in sys.argv[2:]] or [1000]
 WARMUP_S, WINDOW_S, INTERVAL = int(os.environ.get("WARMUP_S", 45)), int(os.environ.get("WINDOW_S", 60)), 30
 TICK = os.sysconf("SC_CLK_TCK")
+KIND = os.environ.get("KIND", "http")  # http (the benchmark) or tcp (to separate probe from storage cost)
 
 
 def free_port():
@@ -97,8 +98,8 @@ def run(n, target_port):
         def create(lo, hi):
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             for i in range(lo, hi):
-                st, body, _ = req(c, "POST", "/api/v1/monitors", token, {"name": f"m{i:05d}", "type": "http", "interval_seconds": INTERVAL,
-                                                                         "settings": {"url": f"http://127.0.0.1:{target_port}/health"}})
+                settings = {"host": "127.0.0.1", "port": target_port} if KIND == "tcp" else {"url": f"http://127.0.0.1:{target_port}/health"}
+                st, body, _ = req(c, "POST", "/api/v1/monitors", token, {"name": f"m{i:05d}", "type": KIND, "interval_seconds": INTERVAL, "settings": settings})
                 if st != 201:
                     errors.append(body[:200])
         threads = [threading.Thread(target=create, args=(k * n // 4, (k + 1) * n // 4)) for k in range(4)]
@@ -110,7 +111,13 @@ def run(n, target_port):
         time.sleep(WARMUP_S)
         checks0, lag0 = metrics(port)
         cpu0, w0 = cpu_ms(srv.pid), time.time()
-        time.sleep(WINDOW_S)
+        if os.environ.get("PERF_OUT"):
+            # Optional: sample the server during the window (use a binary built with
+            # `cargo build --profile profiling` for symbols).
+            subprocess.run(["perf", "record", "-F", "499", "-g", "-p", str(srv.pid), "-o", os.environ["PERF_OUT"], "--", "sleep", str(WINDOW_S)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            time.sleep(WINDOW_S)
         checks1, lag1 = metrics(port)
         cpu1, w1 = cpu_ms(srv.pid), time.time()
         lag = [(le, c1 - dict(lag0).get(le, 0)) for le, c1 in lag1]

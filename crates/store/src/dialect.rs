@@ -159,3 +159,40 @@ pub(crate) async fn claim_due_monitors(
         }
     }
 }
+
+/// `head (…), (…), … tail` for `rows` rows of `cols` parameters. PostgreSQL numbers them
+/// (`$1, $2, …`); SQLite gets anonymous `?`, because sqlx resolves numbered SQLite parameters by
+/// name, a linear search per parameter that turns a 1,600-parameter insert quadratic.
+pub(crate) fn multi_row(backend: Backend, head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 6);
+    sql.push_str(head);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_row_placeholders() {
+        assert_eq!(multi_row(Backend::Postgres, "V ", 2, 2, " T"), "V ($1, $2), ($3, $4) T");
+        assert_eq!(multi_row(Backend::Sqlite, "V ", 2, 2, ""), "V (?, ?), (?, ?)");
+    }
+}

@@ -320,27 +320,22 @@ const UPSERT_ROLLUPS_TAIL: &str = " ON CONFLICT (monitor_id, resolution, bucket)
     h12 = check_rollups.h12 + excluded.h12, h13 = check_rollups.h13 + excluded.h13, h14 = check_rollups.h14 + excluded.h14, \
     h15 = check_rollups.h15 + excluded.h15, h16 = check_rollups.h16 + excluded.h16";
 
-/// Rows per multi-row statement, kept well under SQLite's 32,766 bound parameters.
-const RAW_CHUNK: usize = 500;
-const ROLLUP_CHUNK: usize = 200;
+/// Rows per multi-row statement: a few fixed sizes, so each connection prepares (and caches)
+/// at most three statement shapes per table; 64 rows × 25 columns stays far below SQLite's
+/// 32,766 bound parameters.
+const CHUNK_SIZES: [usize; 3] = [64, 8, 1];
 
-/// `head (...), (...), … tail` with `$n` placeholders for `rows` rows of `cols` columns.
-fn multi_row(head: &str, cols: usize, rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 5);
-    sql.push_str(head);
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(r * cols + c + 1).to_string());
+/// Splits `items` into chunks of the fixed sizes, largest first.
+fn fixed_chunks<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    for size in CHUNK_SIZES {
+        while items.len() >= size {
+            let (head, rest) = items.split_at(size);
+            out.push(head);
+            items = rest;
         }
-        sql.push(')');
     }
-    sql.push_str(tail);
-    sql
+    out
 }
 
 /// A rollup increment summed in memory before it is written.
@@ -698,6 +693,7 @@ impl Db {
             return Ok(Vec::new());
         }
         let retention = Retention::default();
+        let backend = self.backend();
         let mut changes = Vec::new();
         with_db!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -768,8 +764,9 @@ impl Db {
                 accepted.push(rec);
             }
 
-            for chunk in accepted.chunks(RAW_CHUNK) {
-                let sql = multi_row(
+            for chunk in fixed_chunks(&accepted) {
+                let sql = crate::dialect::multi_row(
+                    backend,
                     "INSERT INTO check_results (monitor_id, at, status, latency_ms, reason) VALUES ",
                     5,
                     chunk.len(),
@@ -784,8 +781,9 @@ impl Db {
             }
 
             let rows: Vec<((Uuid, i32, i64), RollupAgg)> = rollups.into_iter().collect();
-            for chunk in rows.chunks(ROLLUP_CHUNK) {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row(UPSERT_ROLLUPS_HEAD, 25, chunk.len(), UPSERT_ROLLUPS_TAIL)));
+            for chunk in fixed_chunks(&rows) {
+                let sql = crate::dialect::multi_row(backend, UPSERT_ROLLUPS_HEAD, 25, chunk.len(), UPSERT_ROLLUPS_TAIL);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for ((id, res, bucket), a) in chunk {
                     q = q.bind(*id).bind(*res).bind(*bucket).bind(a.total).bind(a.failures).bind(a.degraded)
                         .bind(a.maintenance).bind(a.latency_sum);
@@ -928,8 +926,6 @@ impl Db {
                 .bind(HOUR).bind(ms - i64::from(r.hourly_days) * 24 * hour).execute(pool).await?.rows_affected();
             n += sqlx::query("DELETE FROM check_rollups WHERE resolution = $1 AND bucket < $2")
                 .bind(DAY).bind(ms - i64::from(r.daily_days) * 24 * hour).execute(pool).await?.rows_affected();
-            n += sqlx::query("DELETE FROM check_results WHERE at < $1")
-                .bind(ms - i64::from(r.raw_max_age_hours) * hour).execute(pool).await?.rows_affected();
             n += sqlx::query("DELETE FROM monitor_events WHERE at < $1")
                 .bind(ms - i64::from(r.events_days) * 24 * hour).execute(pool).await?.rows_affected();
         });
