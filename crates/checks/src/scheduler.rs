@@ -75,8 +75,20 @@ impl Scheduler {
         Scheduler { db, prober, clock, node, config, on_change }
     }
 
+    /// Maintenance windows in force now (read once per claimed batch; windows are few).
+    async fn active_windows(&self) -> Vec<opsdeck_core::maintenance::WindowSpec> {
+        let now = self.clock.now();
+        match self.db.list_windows().await {
+            Ok(ws) => ws.into_iter().map(|w| w.spec).filter(|w| w.is_active(now)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading maintenance windows failed");
+                Vec::new()
+            }
+        }
+    }
+
     /// Runs one check of a claimed monitor and says when it should run next.
-    async fn check(&self, m: &DueMonitor) -> CheckRecord {
+    async fn check(&self, m: &DueMonitor, maintenance: bool) -> CheckRecord {
         let started = self.clock.now();
         // How late the check starts against its schedule: the scheduler's key health signal.
         let lag = (started - m.due_at).num_milliseconds().max(0) as f64 / 1000.0;
@@ -123,7 +135,7 @@ impl Scheduler {
             }
             _ => next_run(m.due_at, now, m.interval_seconds),
         };
-        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at, claim: Some(m.claim.clone()) }
+        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at, claim: Some(m.claim.clone()), maintenance }
     }
 
     /// Claims every due monitor (up to the claim batch), checks them concurrently and stores
@@ -140,14 +152,16 @@ impl Scheduler {
             )
             .await?;
         let n = due.len();
+        let windows = if due.is_empty() { Vec::new() } else { self.active_windows().await };
         let mut set = JoinSet::new();
         let permits = Arc::new(Semaphore::new(self.config.max_concurrency.max(1)));
         for m in due {
             let me = self.clone();
             let permits = permits.clone();
+            let maint = windows.iter().any(|w| w.covers(m.id, m.claim.service_id));
             set.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                me.check(&m).await
+                me.check(&m, maint).await
             });
         }
         let mut records = Vec::with_capacity(n);
@@ -182,12 +196,14 @@ impl Scheduler {
                 match self.db.claim_due_monitors(&self.node, now, lease, free.min(self.config.claim_batch)).await {
                     Ok(due) => {
                         claimed = due.len();
+                        let windows = if due.is_empty() { Vec::new() } else { self.active_windows().await };
                         for m in due {
+                            let maint = windows.iter().any(|w| w.covers(m.id, m.claim.service_id));
                             let Ok(permit) = permits.clone().acquire_owned().await else { break };
                             let me = self.clone();
                             let tx = tx.clone();
                             tasks.spawn(async move {
-                                let rec = me.check(&m).await;
+                                let rec = me.check(&m, maint).await;
                                 drop(permit);
                                 let _ = tx.send(rec).await;
                             });

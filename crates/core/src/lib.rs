@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod clock;
 pub mod error;
+pub mod maintenance;
 pub mod monitor;
 pub mod role;
 pub mod secret;

@@ -419,6 +419,7 @@ async fn backfill(
             failures,
             degraded: 0,
             maintenance: 0,
+            maint_failures: 0,
             latency_sum: sum,
             histogram: hist,
         };

@@ -10,11 +10,13 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
     (2, "revisions", include_str!("../migrations/sqlite/0002_revisions.sql")),
     (3, "monitors", include_str!("../migrations/sqlite/0003_monitors.sql")),
+    (4, "maintenance", include_str!("../migrations/sqlite/0004_maintenance.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
     (2, "revisions", include_str!("../migrations/postgres/0002_revisions.sql")),
     (3, "monitors", include_str!("../migrations/postgres/0003_monitors.sql")),
+    (4, "maintenance", include_str!("../migrations/postgres/0004_maintenance.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

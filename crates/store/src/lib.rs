@@ -9,6 +9,7 @@ pub mod catalogue;
 mod connect;
 pub mod dialect;
 mod error;
+pub mod maintenance;
 pub mod monitor;
 pub mod page;
 pub mod settings;

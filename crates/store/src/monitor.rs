@@ -178,6 +178,8 @@ pub struct CheckRecord {
     pub next_run_at: DateTime<Utc>,
     /// What the claim saw, for leased checks; `None` for pings.
     pub claim: Option<Claim>,
+    /// The monitor was inside a maintenance window when checked.
+    pub maintenance: bool,
 }
 
 /// The monitor as it was when a node leased it.
@@ -229,15 +231,18 @@ pub struct Rollup {
     pub failures: i64,
     pub degraded: i64,
     pub maintenance: i64,
+    /// Failures during maintenance (also counted in `failures`).
+    pub maint_failures: i64,
     pub latency_sum: f64,
     pub histogram: LatencyHistogram,
 }
 
 impl Rollup {
-    /// Share of checks that passed, excluding checks made during maintenance.
+    /// Share of checks that passed, leaving out checks made during maintenance.
     pub fn uptime(&self) -> Option<f64> {
         let counted = self.total - self.maintenance;
-        (counted > 0).then(|| 100.0 * (counted - self.failures).max(0) as f64 / counted as f64)
+        let failed = self.failures - self.maint_failures;
+        (counted > 0).then(|| 100.0 * (counted - failed).max(0) as f64 / counted as f64)
     }
 
     pub fn uptime_raw(&self) -> Option<f64> {
@@ -254,6 +259,7 @@ impl Rollup {
         self.failures += o.failures;
         self.degraded += o.degraded;
         self.maintenance += o.maintenance;
+        self.maint_failures += o.maint_failures;
         self.latency_sum += o.latency_sum;
         self.histogram.merge(&o.histogram);
     }
@@ -266,6 +272,7 @@ struct RollupRow {
     failures: i32,
     degraded: i32,
     maintenance: i32,
+    maint_failures: i32,
     latency_sum: f64,
     h0: i32,
     h1: i32,
@@ -297,21 +304,23 @@ impl From<RollupRow> for Rollup {
             failures: r.failures.into(),
             degraded: r.degraded.into(),
             maintenance: r.maintenance.into(),
+            maint_failures: r.maint_failures.into(),
             latency_sum: r.latency_sum,
             histogram: LatencyHistogram { counts: h.iter().map(|c| (*c).max(0) as u32).collect() },
         }
     }
 }
 
-const ROLLUP_COLS: &str = "bucket, total, failures, degraded, maintenance, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, \
+const ROLLUP_COLS: &str = "bucket, total, failures, degraded, maintenance, maint_failures, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, \
     h8, h9, h10, h11, h12, h13, h14, h15, h16";
 
 const UPSERT_ROLLUPS_HEAD: &str = "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, degraded, \
-    maintenance, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) VALUES ";
+    maintenance, maint_failures, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) VALUES ";
 
 const UPSERT_ROLLUPS_TAIL: &str = " ON CONFLICT (monitor_id, resolution, bucket) DO UPDATE SET \
     total = check_rollups.total + excluded.total, failures = check_rollups.failures + excluded.failures, \
     degraded = check_rollups.degraded + excluded.degraded, maintenance = check_rollups.maintenance + excluded.maintenance, \
+    maint_failures = check_rollups.maint_failures + excluded.maint_failures, \
     latency_sum = check_rollups.latency_sum + excluded.latency_sum, \
     h0 = check_rollups.h0 + excluded.h0, h1 = check_rollups.h1 + excluded.h1, h2 = check_rollups.h2 + excluded.h2, \
     h3 = check_rollups.h3 + excluded.h3, h4 = check_rollups.h4 + excluded.h4, h5 = check_rollups.h5 + excluded.h5, \
@@ -345,6 +354,7 @@ struct RollupAgg {
     failures: i32,
     degraded: i32,
     maintenance: i32,
+    maint_failures: i32,
     latency_sum: f64,
     hist: [i32; BUCKET_BOUNDS_MS.len() + 1],
 }
@@ -355,6 +365,7 @@ impl RollupAgg {
         self.failures += i32::from(!o.status.is_ok());
         self.degraded += i32::from(o.status == CheckStatus::Degraded);
         self.maintenance += i32::from(maintenance);
+        self.maint_failures += i32::from(maintenance && !o.status.is_ok());
         if let Some(l) = o.latency_ms {
             self.latency_sum += l;
             let i = BUCKET_BOUNDS_MS.iter().position(|b| l <= *b).unwrap_or(BUCKET_BOUNDS_MS.len());
@@ -719,7 +730,16 @@ impl Db {
                 };
                 let at_ms = rec.at.timestamp_millis();
                 let o = &rec.outcome;
-                let (next, transition) = claim.health.apply(o.status, claim.down_after, claim.up_after);
+                // Maintenance freezes the state at `maintenance`; leaving it starts over from
+                // pending, so the first result after the window decides.
+                let (next, transition) = match (rec.maintenance, claim.health.state == MonitorState::Maintenance) {
+                    (true, _) => claim.health.set_override(MonitorState::Maintenance),
+                    (false, true) => {
+                        let (h, _) = Health::default().apply(o.status, claim.down_after, claim.up_after);
+                        (h, Some(Transition { from: MonitorState::Maintenance, to: h.state }))
+                    }
+                    (false, false) => claim.health.apply(o.status, claim.down_after, claim.up_after),
+                };
 
                 // The state update goes first: if this node lost the lease (the monitor was
                 // paused, edited, re-queued or deleted meanwhile), nothing is stored.
@@ -735,7 +755,7 @@ impl Db {
                 if updated == 0 {
                     continue;
                 }
-                let maintenance = claim.health.state == MonitorState::Maintenance;
+                let maintenance = rec.maintenance;
                 for res in [MINUTE, HOUR, DAY] {
                     rollups.entry((rec.monitor_id, res, bucket_start(rec.at, res))).or_default().add(o, maintenance);
                 }
@@ -782,11 +802,11 @@ impl Db {
 
             let rows: Vec<((Uuid, i32, i64), RollupAgg)> = rollups.into_iter().collect();
             for chunk in fixed_chunks(&rows) {
-                let sql = crate::dialect::multi_row(backend, UPSERT_ROLLUPS_HEAD, 25, chunk.len(), UPSERT_ROLLUPS_TAIL);
+                let sql = crate::dialect::multi_row(backend, UPSERT_ROLLUPS_HEAD, 26, chunk.len(), UPSERT_ROLLUPS_TAIL);
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for ((id, res, bucket), a) in chunk {
                     q = q.bind(*id).bind(*res).bind(*bucket).bind(a.total).bind(a.failures).bind(a.degraded)
-                        .bind(a.maintenance).bind(a.latency_sum);
+                        .bind(a.maintenance).bind(a.maint_failures).bind(a.latency_sum);
                     for h in a.hist {
                         q = q.bind(h);
                     }
@@ -839,6 +859,7 @@ impl Db {
                 outcome,
                 next_run_at: next,
                 claim: None,
+                maintenance: false,
             }])
             .await?;
         Ok((self.get_monitor(m.monitor.id).await?, changes))
@@ -952,12 +973,13 @@ impl Db {
             let mut tx = pool.begin_write().await?;
             for r in rows {
                 let mut q = sqlx::query(
-                    "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, degraded, maintenance, latency_sum, \
-                     h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
+                    "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, degraded, maintenance, maint_failures, \
+                     latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
                      ON CONFLICT (monitor_id, resolution, bucket) DO NOTHING")
                     .bind(monitor_id).bind(resolution).bind(bucket_start(r.bucket, resolution))
-                    .bind(r.total as i32).bind(r.failures as i32).bind(r.degraded as i32).bind(r.maintenance as i32).bind(r.latency_sum);
+                    .bind(r.total as i32).bind(r.failures as i32).bind(r.degraded as i32).bind(r.maintenance as i32)
+                    .bind(r.maint_failures as i32).bind(r.latency_sum);
                 for i in 0..=BUCKET_BOUNDS_MS.len() {
                     q = q.bind(r.histogram.counts.get(i).copied().unwrap_or(0) as i32);
                 }

@@ -54,6 +54,7 @@ async fn leases_results_and_rollups(db: &Db) {
         },
         next_run_at: at + Duration::seconds(30),
         claim: None,
+        maintenance: false,
     };
     let c = db.record_checks(&[rec(later, CheckStatus::Up, 12.0)]).await.unwrap();
     assert_eq!(c.len(), 1);
@@ -141,6 +142,7 @@ async fn list_filters_and_retention(db: &Db) {
         outcome: CheckOutcome::up(5.0, "ok"),
         next_run_at: old + Duration::seconds(60),
         claim: None,
+        maintenance: false,
     };
     db.record_checks(&[rec]).await.unwrap();
     let removed = db.prune_monitoring(t0() + Duration::hours(40), &Retention::default()).await.unwrap();

@@ -14,6 +14,7 @@ backend_tests!(
     heartbeat_pings_and_lateness,
     pause_resume_check_now_and_bulk,
     command_monitors_need_admin,
+    maintenance_windows_suppress_and_exclude,
 );
 
 /// A local target whose status code the test controls.
@@ -272,4 +273,81 @@ async fn command_monitors_need_admin(srv: &TestServer) {
     assert_eq!(srv.run_checks().await, 1);
     let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &admin).await;
     assert_eq!(m["state"], "up", "{m}");
+}
+
+async fn maintenance_windows_suppress_and_exclude(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (url, code, _task) = target().await;
+    code.store(503, Ordering::SeqCst);
+    let (_, svc) = srv.post("/api/v1/services", &t, json!({"name": "Payroll"})).await;
+    let (_, m) = srv
+        .post("/api/v1/monitors", &t, json!({"name": "payroll", "service_id": svc["id"], "type": "http", "interval_seconds": 60, "settings": {"url": url}}))
+        .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+
+    // A window on the service, starting now, for 30 minutes.
+    let start = srv.now().to_rfc3339();
+    let (status, w) = srv
+        .post(
+            "/api/v1/maintenance",
+            &t,
+            json!({"name": "payroll upgrade", "starts_at": start, "duration_minutes": 30, "service_ids": [svc["id"]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    assert_eq!(w["active"], true);
+
+    srv.clock.advance(Duration::seconds(61));
+    assert_eq!(srv.run_checks().await, 1);
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &t).await;
+    assert_eq!(m["state"], "maintenance", "a failing check inside the window does not make it down: {m}");
+    let (_, up) = srv.get(&format!("/api/v1/monitors/{id}/uptime"), &t).await;
+    assert_eq!(up["items"][0]["uptime_pct"], serde_json::Value::Null, "maintenance time is left out");
+    assert_eq!(up["items"][0]["uptime_raw_pct"], 0.0, "the raw figure still counts it");
+
+    // After the window the monitor is judged again.
+    srv.clock.advance(Duration::minutes(31));
+    assert_eq!(srv.run_checks().await, 1);
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &t).await;
+    assert_eq!(m["state"], "down");
+    let (_, events) = srv.get(&format!("/api/v1/monitors/{id}/events"), &t).await;
+    assert_eq!(events["items"][0]["from"], "maintenance");
+    assert_eq!(events["items"][1]["to"], "maintenance");
+
+    // Recurring windows, and the rules.
+    let (status, w) = srv
+        .post(
+            "/api/v1/maintenance",
+            &t,
+            json!({"name": "weekly", "starts_at": "2026-03-01T02:00:00+01:00", "duration_minutes": 120,
+            "rrule": "FREQ=WEEKLY;BYDAY=SU", "timezone": "Europe/Berlin", "monitor_ids": [id]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    assert!(w["next_start"].is_string());
+    for (body, field) in [
+        (json!({"name": "x", "starts_at": "tomorrow", "service_ids": [svc["id"]]}), "starts_at"),
+        (json!({"name": "x", "starts_at": start, "rrule": "FREQ=FORTNIGHTLY", "service_ids": [svc["id"]]}), "rrule"),
+        (json!({"name": "x", "starts_at": start, "timezone": "Mars/Olympus", "service_ids": [svc["id"]]}), "timezone"),
+        (json!({"name": "x", "starts_at": start}), "service_ids"),
+        (
+            json!({"name": "x", "starts_at": start, "monitor_ids": ["0192f000-0000-7000-8000-000000000000"]}),
+            "monitor_ids",
+        ),
+    ] {
+        let (status, err) = srv.post("/api/v1/maintenance", &t, body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert_eq!(err["error"]["details"]["field"], field, "{body}: {err}");
+    }
+    let viewer = srv.token("v", Role::Viewer).await;
+    let (status, _) = srv
+        .post("/api/v1/maintenance", &viewer, json!({"name": "x", "starts_at": start, "service_ids": [svc["id"]]}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, list) = srv.get("/api/v1/maintenance", &viewer).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        srv.delete(&format!("/api/v1/maintenance/{}", w["id"].as_str().unwrap()), &t).await.0,
+        StatusCode::NO_CONTENT
+    );
 }

@@ -4,6 +4,7 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
 mod events;
+pub(crate) mod maintenance;
 pub(crate) mod monitors;
 pub(crate) mod settings;
 pub(crate) mod users;
@@ -75,6 +76,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(catalogue::router())
         .merge(monitors::router())
+        .merge(maintenance::router())
         .merge(users::router())
         .merge(audit::router())
         .merge(settings::router())

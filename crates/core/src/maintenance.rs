@@ -1,0 +1,223 @@
+//! Maintenance windows: planned time when monitors of some services (or single monitors) are
+//! expected to fail. They show `maintenance`, raise no alerts, and their time is left out of the
+//! adjusted availability (the raw figure still counts it).
+
+use crate::{Error, Result, validate};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::str::FromStr;
+use uuid::Uuid;
+
+pub const DURATION_MAX_MINUTES: i32 = 7 * 24 * 60;
+pub const SCOPE_MAX: usize = 500;
+
+/// A validated window: its first occurrence, length, optional RRULE repetition (evaluated in
+/// `timezone`, so "every Sunday 02:00" stays 02:00 local across DST) and scope.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowSpec {
+    pub name: String,
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    /// RFC 5545 RRULE body, e.g. `FREQ=WEEKLY;BYDAY=SU`; `None` for a one-off window.
+    pub rrule: Option<String>,
+    pub timezone: String,
+    pub service_ids: Vec<Uuid>,
+    pub monitor_ids: Vec<Uuid>,
+}
+
+/// Unvalidated window fields.
+#[derive(Debug, Clone, Default)]
+pub struct WindowInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub duration_minutes: Option<i64>,
+    pub rrule: Option<Option<String>>,
+    pub timezone: Option<String>,
+    pub service_ids: Option<Vec<Uuid>>,
+    pub monitor_ids: Option<Vec<Uuid>>,
+}
+
+fn tz(name: &str) -> Result<chrono_tz::Tz> {
+    name.parse().map_err(|_| Error::invalid("timezone", format!("unknown time zone {name:?}; use e.g. Europe/Berlin")))
+}
+
+impl WindowSpec {
+    pub fn create(input: WindowInput) -> Result<Self> {
+        let starts_at = input.starts_at.ok_or_else(|| Error::invalid("starts_at", "is required (RFC 3339 time)"))?;
+        let base = WindowSpec {
+            name: String::new(),
+            description: String::new(),
+            starts_at,
+            duration_minutes: 60,
+            rrule: None,
+            timezone: "UTC".into(),
+            service_ids: Vec::new(),
+            monitor_ids: Vec::new(),
+        };
+        base.apply(input)
+    }
+
+    pub fn apply(mut self, input: WindowInput) -> Result<Self> {
+        if let Some(n) = input.name {
+            self.name = validate::name("name", &n)?;
+        }
+        if let Some(d) = input.description {
+            self.description = validate::description("description", &d)?;
+        }
+        if let Some(s) = input.starts_at {
+            self.starts_at = s;
+        }
+        if let Some(d) = input.duration_minutes {
+            if !(1..=i64::from(DURATION_MAX_MINUTES)).contains(&d) {
+                return Err(Error::invalid("duration_minutes", format!("must be 1 to {DURATION_MAX_MINUTES} minutes")));
+            }
+            self.duration_minutes = d as i32;
+        }
+        if let Some(t) = input.timezone {
+            tz(&t)?;
+            self.timezone = t;
+        }
+        if let Some(r) = input.rrule {
+            self.rrule = r.map(|r| r.trim().trim_start_matches("RRULE:").to_owned()).filter(|r| !r.is_empty());
+        }
+        if let Some(s) = input.service_ids {
+            self.service_ids = s;
+        }
+        if let Some(m) = input.monitor_ids {
+            self.monitor_ids = m;
+        }
+        if self.name.is_empty() {
+            return Err(Error::invalid("name", "is required"));
+        }
+        if self.service_ids.is_empty() && self.monitor_ids.is_empty() {
+            return Err(Error::invalid("service_ids", "name at least one service or monitor the window covers"));
+        }
+        if self.service_ids.len() > SCOPE_MAX || self.monitor_ids.len() > SCOPE_MAX {
+            return Err(Error::invalid(
+                "service_ids",
+                format!("at most {SCOPE_MAX} services and {SCOPE_MAX} monitors"),
+            ));
+        }
+        if self.rrule.is_some() && self.rule_set().is_err() {
+            return Err(self.rule_set().err().unwrap_or_else(|| Error::invalid("rrule", "is not valid")));
+        }
+        Ok(self)
+    }
+
+    fn duration(&self) -> Duration {
+        Duration::minutes(i64::from(self.duration_minutes))
+    }
+
+    fn rule_set(&self) -> Result<rrule::RRuleSet> {
+        let zone = tz(&self.timezone)?;
+        let local = self.starts_at.with_timezone(&zone).format("%Y%m%dT%H%M%S");
+        let rule = self.rrule.as_deref().unwrap_or("");
+        if rule.contains('\n') || rule.to_uppercase().contains("DTSTART") {
+            return Err(Error::invalid("rrule", "give only the RRULE part, e.g. FREQ=WEEKLY;BYDAY=SU"));
+        }
+        rrule::RRuleSet::from_str(&format!("DTSTART;TZID={}:{local}\nRRULE:{rule}", self.timezone))
+            .map_err(|e| Error::invalid("rrule", format!("is not a valid RRULE: {e}")))
+    }
+
+    /// Occurrences (start, end) that overlap `[from, to)`, at most `limit`.
+    pub fn occurrences(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u16,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let d = self.duration();
+        match &self.rrule {
+            None => {
+                let end = self.starts_at + d;
+                if self.starts_at < to && end > from { vec![(self.starts_at, end)] } else { Vec::new() }
+            }
+            Some(_) => {
+                let Ok(set) = self.rule_set() else { return Vec::new() };
+                let after = (from - d).with_timezone(&rrule::Tz::UTC);
+                let before = to.with_timezone(&rrule::Tz::UTC);
+                set.after(after)
+                    .before(before)
+                    .all(limit)
+                    .dates
+                    .into_iter()
+                    .map(|s| s.with_timezone(&Utc))
+                    .map(|s| (s, s + d))
+                    .filter(|(s, e)| *s < to && *e > from)
+                    .collect()
+            }
+        }
+    }
+
+    pub fn is_active(&self, at: DateTime<Utc>) -> bool {
+        !self.occurrences(at, at + Duration::milliseconds(1), 4).is_empty()
+    }
+
+    /// The next occurrence that has not ended by `now`.
+    pub fn next(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.occurrences(now, now + Duration::days(400), 1).into_iter().next()
+    }
+
+    pub fn covers(&self, monitor_id: Uuid, service_id: Option<Uuid>) -> bool {
+        self.monitor_ids.contains(&monitor_id) || service_id.is_some_and(|s| self.service_ids.contains(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn weekly() -> WindowSpec {
+        WindowSpec::create(WindowInput {
+            name: Some("Sunday patching".into()),
+            starts_at: Some(Utc.with_ymd_and_hms(2026, 3, 1, 1, 0, 0).unwrap()), // 02:00 Berlin (CET)
+            duration_minutes: Some(120),
+            rrule: Some(Some("FREQ=WEEKLY;BYDAY=SU".into())),
+            timezone: Some("Europe/Berlin".into()),
+            service_ids: Some(vec![Uuid::now_v7()]),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn recurring_windows_keep_local_time_across_dst() {
+        let w = weekly();
+        assert!(w.is_active(Utc.with_ymd_and_hms(2026, 3, 22, 1, 30, 0).unwrap()), "02:30 CET");
+        assert!(!w.is_active(Utc.with_ymd_and_hms(2026, 3, 22, 3, 0, 0).unwrap()), "after two hours");
+        assert!(!w.is_active(Utc.with_ymd_and_hms(2026, 3, 24, 1, 30, 0).unwrap()), "a Tuesday");
+        // After the switch to CEST (29 March), 02:00 local is 00:00 UTC.
+        assert!(w.is_active(Utc.with_ymd_and_hms(2026, 4, 5, 0, 30, 0).unwrap()));
+        assert!(!w.is_active(Utc.with_ymd_and_hms(2026, 4, 5, 2, 30, 0).unwrap()));
+        let (s, e) = w.next(Utc.with_ymd_and_hms(2026, 4, 6, 0, 0, 0).unwrap()).unwrap();
+        assert_eq!(s, Utc.with_ymd_and_hms(2026, 4, 12, 0, 0, 0).unwrap());
+        assert_eq!(e - s, Duration::hours(2));
+    }
+
+    #[test]
+    fn one_off_and_validation() {
+        let mut w = weekly();
+        w.rrule = None;
+        assert!(w.is_active(Utc.with_ymd_and_hms(2026, 3, 1, 2, 59, 0).unwrap()));
+        assert!(!w.is_active(Utc.with_ymd_and_hms(2026, 3, 8, 1, 30, 0).unwrap()));
+        let bad = |input: WindowInput| match WindowSpec::create(input) {
+            Err(Error::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        let ok = WindowInput {
+            name: Some("w".into()),
+            starts_at: Some(Utc::now()),
+            monitor_ids: Some(vec![Uuid::now_v7()]),
+            ..Default::default()
+        };
+        assert!(WindowSpec::create(ok.clone()).is_ok());
+        assert_eq!(bad(WindowInput { rrule: Some(Some("FREQ=SOMETIMES".into())), ..ok.clone() }), "rrule");
+        assert_eq!(bad(WindowInput { timezone: Some("Moon/Base".into()), ..ok.clone() }), "timezone");
+        assert_eq!(bad(WindowInput { duration_minutes: Some(0), ..ok.clone() }), "duration_minutes");
+        assert_eq!(bad(WindowInput { monitor_ids: Some(vec![]), ..ok.clone() }), "service_ids");
+        assert_eq!(bad(WindowInput { starts_at: None, ..ok }), "starts_at");
+    }
+}

@@ -1,0 +1,192 @@
+//! Maintenance windows: planned time when monitors show `maintenance`, raise no alerts, and
+//! are left out of adjusted availability.
+
+use super::{List, ts};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, double_option, parse_id};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use opsdeck_core::maintenance::{WindowInput, WindowSpec};
+use opsdeck_core::role::Permission;
+use opsdeck_store::maintenance::Window;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_windows, create_window)).routes(routes!(
+        get_window,
+        update_window,
+        delete_window
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WindowDto {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// First occurrence (RFC 3339).
+    pub starts_at: String,
+    pub duration_minutes: i32,
+    /// RRULE body (e.g. `FREQ=WEEKLY;BYDAY=SU`), evaluated in `timezone`; null for one-off.
+    pub rrule: Option<String>,
+    pub timezone: String,
+    pub service_ids: Vec<Uuid>,
+    pub monitor_ids: Vec<Uuid>,
+    /// In force right now.
+    pub active: bool,
+    /// The current or next occurrence.
+    pub next_start: Option<String>,
+    pub next_end: Option<String>,
+}
+
+impl WindowDto {
+    pub fn new(w: Window, now: DateTime<Utc>) -> Self {
+        let next = w.spec.next(now);
+        WindowDto {
+            active: w.spec.is_active(now),
+            next_start: next.map(|n| ts(n.0)),
+            next_end: next.map(|n| ts(n.1)),
+            id: w.id,
+            name: w.spec.name,
+            description: w.spec.description,
+            starts_at: ts(w.spec.starts_at),
+            duration_minutes: w.spec.duration_minutes,
+            rrule: w.spec.rrule,
+            timezone: w.spec.timezone,
+            service_ids: w.spec.service_ids,
+            monitor_ids: w.spec.monitor_ids,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// RFC 3339, e.g. `2026-11-29T02:00:00+01:00`.
+    pub starts_at: Option<String>,
+    pub duration_minutes: Option<i64>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub rrule: Option<Option<String>>,
+    pub timezone: Option<String>,
+    pub service_ids: Option<Vec<Uuid>>,
+    pub monitor_ids: Option<Vec<Uuid>>,
+}
+
+impl WindowBody {
+    pub fn input(self) -> Result<WindowInput, ApiError> {
+        let starts_at = self
+            .starts_at
+            .map(|s| {
+                DateTime::parse_from_rfc3339(s.trim()).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                    ApiError::invalid("starts_at", "must be an RFC 3339 time such as 2026-11-29T02:00:00+01:00")
+                })
+            })
+            .transpose()?;
+        Ok(WindowInput {
+            name: self.name,
+            description: self.description,
+            starts_at,
+            duration_minutes: self.duration_minutes,
+            rrule: self.rrule,
+            timezone: self.timezone,
+            service_ids: self.service_ids,
+            monitor_ids: self.monitor_ids,
+        })
+    }
+}
+
+/// Checks that every service and monitor in the scope exists.
+pub async fn check_scope(state: &AppState, spec: &WindowSpec) -> Result<(), ApiError> {
+    for id in &spec.service_ids {
+        if let Err(opsdeck_store::StoreError::NotFound(_)) =
+            state.db.get_service(opsdeck_store::catalogue::Ref::Id(*id)).await
+        {
+            return Err(ApiError::invalid("service_ids", format!("no service has id {id}")));
+        }
+    }
+    for id in &spec.monitor_ids {
+        if let Err(opsdeck_store::StoreError::NotFound(_)) = state.db.get_monitor(*id).await {
+            return Err(ApiError::invalid("monitor_ids", format!("no monitor has id {id}")));
+        }
+    }
+    Ok(())
+}
+
+/// Every maintenance window, latest first.
+#[utoipa::path(get, path = "/api/v1/maintenance", tag = "maintenance", responses((status = 200, body = List<WindowDto>)))]
+async fn list_windows(State(state): State<AppState>, auth: Auth) -> Result<Json<List<WindowDto>>, ApiError> {
+    auth.require(Permission::Read)?;
+    let now = state.now();
+    let items = state.db.list_windows().await?.into_iter().map(|w| WindowDto::new(w, now)).collect();
+    Ok(Json(List { items, next_cursor: None }))
+}
+
+/// Plans a maintenance window (manager or admin).
+#[utoipa::path(post, path = "/api/v1/maintenance", tag = "maintenance", request_body = WindowBody,
+    responses((status = 201, body = WindowDto), (status = 422, body = super::ErrorBody)))]
+async fn create_window(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<WindowBody>,
+) -> Result<(StatusCode, Json<WindowDto>), ApiError> {
+    auth.require(Permission::Configure)?;
+    let spec = WindowSpec::create(body.input()?)?;
+    check_scope(&state, &spec).await?;
+    let w = state.db.create_window(&auth.actor(), state.now(), spec).await?;
+    state.events.publish("monitor.maintenance", Some(w.id), format!("Maintenance {} planned", w.spec.name));
+    Ok((StatusCode::CREATED, Json(WindowDto::new(w, state.now()))))
+}
+
+/// One window.
+#[utoipa::path(get, path = "/api/v1/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path)),
+    responses((status = 200, body = WindowDto), (status = 404, body = super::ErrorBody)))]
+async fn get_window(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<WindowDto>, ApiError> {
+    auth.require(Permission::Read)?;
+    let w = state.db.get_window(parse_id("maintenance window", &id)?).await?;
+    Ok(Json(WindowDto::new(w, state.now())))
+}
+
+/// Changes a window.
+#[utoipa::path(patch, path = "/api/v1/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path)), request_body = WindowBody,
+    responses((status = 200, body = WindowDto), (status = 422, body = super::ErrorBody)))]
+async fn update_window(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<WindowBody>,
+) -> Result<Json<WindowDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let current = state.db.get_window(parse_id("maintenance window", &id)?).await?;
+    let spec = current.spec.clone().apply(body.input()?)?;
+    check_scope(&state, &spec).await?;
+    let w = state.db.update_window(&auth.actor(), state.now(), current.id, spec).await?;
+    Ok(Json(WindowDto::new(w, state.now())))
+}
+
+/// Deletes a window.
+#[utoipa::path(delete, path = "/api/v1/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+async fn delete_window(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::Configure)?;
+    state.db.delete_window(&auth.actor(), state.now(), parse_id("maintenance window", &id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
