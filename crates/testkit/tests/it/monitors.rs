@@ -15,6 +15,7 @@ backend_tests!(
     pause_resume_check_now_and_bulk,
     command_monitors_need_admin,
     maintenance_windows_suppress_and_exclude,
+    maintenance_page_plans_windows,
 );
 
 /// A local target whose status code the test controls.
@@ -350,4 +351,52 @@ async fn maintenance_windows_suppress_and_exclude(srv: &TestServer) {
         srv.delete(&format!("/api/v1/maintenance/{}", w["id"].as_str().unwrap()), &t).await.0,
         StatusCode::NO_CONTENT
     );
+}
+
+/// The maintenance page plans a window from its form (local time in a time zone).
+async fn maintenance_page_plans_windows(srv: &TestServer) {
+    let t = srv.token("m2", Role::Manager).await;
+    let (_, svc) = srv.post("/api/v1/services", &t, json!({"name": "Mail"})).await;
+    srv.user("mgr-page", Role::Manager).await;
+    let cookie = srv.login("mgr-page", "password-mgr-page").await.unwrap();
+    let body = format!(
+        "name=Mail+migration&starts_local=2026-12-06T02%3A00&timezone=Europe%2FBerlin&duration_minutes=90&repeat=weekly&rrule=&service_ids={}&description=",
+        svc["id"].as_str().unwrap()
+    );
+    let resp = srv
+        .http
+        .post(format!("{}/maintenance", srv.url))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, list) = srv.get("/api/v1/maintenance", &t).await;
+    let w = &list["items"][0];
+    assert_eq!(w["starts_at"], "2026-12-06T01:00:00.000Z", "02:00 in Berlin (CET) is 01:00 UTC");
+    assert_eq!(w["rrule"], "FREQ=WEEKLY");
+    let html = srv
+        .http
+        .get(format!("{}/maintenance", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Mail migration") && html.contains("Mail"));
+    let bad = srv
+        .http
+        .post(format!("{}/maintenance", srv.url))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=x&starts_local=soon&timezone=UTC&duration_minutes=10&repeat=none")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("starts_at"));
 }

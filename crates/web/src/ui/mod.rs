@@ -6,6 +6,7 @@ mod admin;
 mod catalogue;
 mod charts;
 mod home;
+mod maintenance;
 mod monitors;
 
 use crate::AppState;
@@ -40,6 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/monitors/{id}", get(monitors::detail))
         .route("/monitors/{id}/edit", get(monitors::edit).post(monitors::update))
         .route("/monitors/{id}/{action}", post(monitors::action))
+        .route("/maintenance", get(maintenance::list).post(maintenance::create))
+        .route("/maintenance/{id}/delete", post(maintenance::delete))
         .route("/teams", get(catalogue::teams).post(catalogue::team_create))
         .route("/teams/{team}", get(catalogue::team_page).post(catalogue::team_update))
         .route("/teams/{team}/delete", post(catalogue::team_delete))
