@@ -36,6 +36,8 @@ pub struct WindowForm {
 pub struct Row {
     w: WindowDto,
     scope: String,
+    /// The current or next occurrence, readable.
+    next: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -81,7 +83,8 @@ async fn page(
             if !w.spec.monitor_ids.is_empty() {
                 parts.push(format!("{} monitor(s)", w.spec.monitor_ids.len()));
             }
-            Row { scope: parts.join(", "), w: WindowDto::new(w, now) }
+            let next = w.spec.next(now).map(|(s, e)| format!("{} – {}", s.format("%a %d %b %H:%M"), e.format("%H:%M UTC")));
+            Row { scope: parts.join(", "), next, w: WindowDto::new(w, now) }
         })
         .collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
