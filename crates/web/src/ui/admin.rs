@@ -14,15 +14,6 @@ use opsdeck_core::user::{ApiToken, User};
 use opsdeck_store::user::UserPatch;
 use serde::Deserialize;
 
-macro_rules! chrome {
-    ($page:expr, $state:expr, $section:expr, $notice:expr) => {
-        match $page.chrome(&$state, $section, $notice).await {
-            Ok(c) => c,
-            Err(r) => return r,
-        }
-    };
-}
-
 // ---- users ------------------------------------------------------------------------------
 
 #[derive(Deserialize, Default, Clone)]

@@ -14,24 +14,6 @@ use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
 use serde::Deserialize;
 use uuid::Uuid;
 
-macro_rules! chrome {
-    ($page:expr, $state:expr, $section:expr, $notice:expr) => {
-        match $page.chrome(&$state, $section, $notice).await {
-            Ok(c) => c,
-            Err(r) => return r,
-        }
-    };
-}
-
-macro_rules! try_page {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return error_page(&ApiError::from(e)),
-        }
-    };
-}
-
 // ---- services list ----------------------------------------------------------------------
 
 #[derive(Deserialize, Default)]

@@ -83,7 +83,8 @@ async fn page(
             if !w.spec.monitor_ids.is_empty() {
                 parts.push(format!("{} monitor(s)", w.spec.monitor_ids.len()));
             }
-            let next = w.spec.next(now).map(|(s, e)| format!("{} – {}", s.format("%a %d %b %H:%M"), e.format("%H:%M UTC")));
+            let next =
+                w.spec.next(now).map(|(s, e)| format!("{} – {}", s.format("%a %d %b %H:%M"), e.format("%H:%M UTC")));
             Row { scope: parts.join(", "), next, w: WindowDto::new(w, now) }
         })
         .collect();

@@ -1,6 +1,26 @@
 //! Server-rendered pages (askama templates under `templates/`), with forms that work without
 //! JavaScript; `assets/app.js` adds live updates, shortcuts and the theme toggle.
 
+/// The page frame, or the error page that replaces it: `chrome!(page, state, section, notice)`.
+macro_rules! chrome {
+    ($page:expr, $state:expr, $section:expr, $notice:expr) => {
+        match $page.chrome(&$state, $section, $notice).await {
+            Ok(c) => c,
+            Err(r) => return r,
+        }
+    };
+}
+
+/// Unwraps a store or API result, or returns the error page.
+macro_rules! try_page {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return error_page(&ApiError::from(e)),
+        }
+    };
+}
+
 mod account;
 mod admin;
 mod catalogue;

@@ -21,24 +21,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-macro_rules! chrome {
-    ($page:expr, $state:expr, $notice:expr) => {
-        match $page.chrome(&$state, "monitors", $notice).await {
-            Ok(c) => c,
-            Err(r) => return r,
-        }
-    };
-}
-
-macro_rules! try_page {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return error_page(&ApiError::from(e)),
-        }
-    };
-}
-
 /// How many recent checks the list's uptime bar shows.
 const BAR_SLOTS: usize = 30;
 
@@ -86,7 +68,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(State(state): State<AppState>, page: PageAuth, Query(q): Query<ListQuery>) -> Response {
-    let chrome = chrome!(page, state, q.notice.clone());
+    let chrome = chrome!(page, state, "monitors", q.notice.clone());
     let blank = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
     let filter = MonitorFilter {
         q: blank(&q.q),
@@ -205,7 +187,7 @@ pub async fn detail(
     Path(id): Path<String>,
     Query(q): Query<super::account::NoticeQuery>,
 ) -> Response {
-    let chrome = chrome!(page, state, q.notice);
+    let chrome = chrome!(page, state, "monitors", q.notice);
     let id = match crate::extract::parse_id("monitor", &id) {
         Ok(id) => id,
         Err(e) => return error_page(&e),
@@ -563,7 +545,7 @@ async fn form_page(
     form: MonitorForm,
     error: Option<String>,
 ) -> Response {
-    let chrome = chrome!(page, state, None);
+    let chrome = chrome!(page, state, "monitors", None);
     let services =
         try_page!(state.db.list_services(&ServiceFilter { limit: Some(500), ..Default::default() }).await).items;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
