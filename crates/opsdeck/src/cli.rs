@@ -79,6 +79,22 @@ pub enum Command {
     /// Work with monitors (API client: --server, --token).
     #[command(subcommand)]
     Monitor(MonitorCmd),
+    /// Declare services and monitors from a YAML file (API client): creates and updates what
+    /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
+    Apply {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Write every service and monitor in the `apply` format (API client).
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(short = 'o', long)]
+        out: Option<PathBuf>,
+    },
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
         #[arg(long)]
@@ -345,6 +361,19 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Token(c) => token_cmd(c, &cfg).await,
         Command::Service(c) => service_cmd(c, &cfg).await,
         Command::Monitor(c) => monitor_cmd(c, &cfg).await,
+        Command::Apply { file, dry_run, prune } => {
+            crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
+        }
+        Command::Export { out } => {
+            let yaml = crate::apply::export(&Client::new(&cfg)?).await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?
+                }
+                None => print!("{yaml}"),
+            }
+            Ok(())
+        }
         Command::Backup { to } => backup(&cfg, &to).await,
         Command::Version => {
             println!("opsdeck {}", env!("CARGO_PKG_VERSION"));

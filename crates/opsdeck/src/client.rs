@@ -27,6 +27,49 @@ impl Client {
         self.send(self.http.get(format!("{}{path}", self.base)).query(query)).await
     }
 
+    /// Every item of a paginated list.
+    pub async fn get_all(&self, path: &str) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("limit", "500".to_owned())];
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.clone()));
+            }
+            let page = self.get(path, &query).await?;
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<()> {
+        let resp = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Opsdeck server at {}", self.base))?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        bail!(
+            "{} ({}, HTTP {})",
+            body["error"]["message"].as_str().unwrap_or("failed"),
+            body["error"]["code"].as_str().unwrap_or("error"),
+            status.as_u16()
+        )
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
     }

@@ -1,5 +1,6 @@
 //! `opsdeck`: the server and its command line.
 
+mod apply;
 mod cli;
 mod client;
 mod config;

@@ -173,3 +173,111 @@ async fn service_commands_are_api_clients() {
     assert!(text(&no_token.stderr).contains("no API token"));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_and_export_are_idempotent() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let token = srv.token("ops", Role::Manager).await;
+    srv.post("/api/v1/teams", &token, serde_json::json!({"name": "Payments"})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opsdeck.yaml");
+    let write = |text: &str| std::fs::write(&file, text).unwrap();
+    let (url, tok) = (srv.url.clone(), token.clone());
+    let f = file.to_str().unwrap().to_owned();
+    let cli = move |extra: &[&str]| {
+        let mut args = vec!["apply", "-f", f.as_str(), "--server", url.as_str(), "--token", tok.as_str()];
+        args.extend_from_slice(extra);
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move { tokio::task::spawn_blocking(move || run(&args, None)).await.unwrap() }
+    };
+
+    write(
+        r#"
+services:
+  - slug: checkout-api
+    name: Checkout API
+    team: payments
+    tier: 1
+    tags: [pci]
+monitors:
+  - name: checkout health
+    service: checkout-api
+    type: http
+    interval_seconds: 30
+    settings: {url: "http://127.0.0.1:9/health"}
+  - name: old one
+    type: tcp
+    settings: {host: 127.0.0.1, port: 9}
+"#,
+    );
+    let out = cli(&["--dry-run"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("+ service checkout-api"));
+    assert!(text(&out.stdout).contains("dry run"));
+    let (_, list) = srv.get("/api/v1/services", &token).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "a dry run changes nothing");
+
+    let out = cli(&[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, m) = srv.get("/api/v1/monitors?q=checkout", &token).await;
+    assert_eq!(m["items"][0]["service_name"], "Checkout API");
+    let out = cli(&[]).await;
+    assert!(text(&out.stdout).contains("nothing to change"), "{}", text(&out.stdout));
+
+    // Export, then apply the export: nothing to change.
+    let (url, tok) = (srv.url.clone(), token.clone());
+    let export =
+        tokio::task::spawn_blocking(move || run(&["export", "--server", url.as_str(), "--token", tok.as_str()], None))
+            .await
+            .unwrap();
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    std::fs::write(&file, &export.stdout).unwrap();
+    let out = cli(&[]).await;
+    assert!(text(&out.stdout).contains("nothing to change"), "export round-trips: {}", text(&out.stdout));
+
+    // Change one monitor, drop another, prune.
+    write(
+        r#"
+services:
+  - {slug: checkout-api, name: Checkout API, team: payments, tier: 1, tags: [pci]}
+monitors:
+  - {name: checkout health, service: checkout-api, type: http, interval_seconds: 60, settings: {url: "http://127.0.0.1:9/health"}}
+"#,
+    );
+    let out = cli(&["--prune"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("~ monitor checkout health (interval_seconds)"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("- monitor old one"));
+    let (_, all) = srv.get("/api/v1/monitors", &token).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    assert_eq!(all["items"][0]["interval_seconds"], 60);
+
+    // Every mistake in the file is reported, and nothing changes.
+    write(
+        r#"
+services:
+  - {slug: Bad Slug, name: x}
+  - {slug: billing, name: Billing, tier: 9, team: nobody}
+monitors:
+  - {name: checkout health, type: http, interval_seconds: 0, settings: {url: "http://127.0.0.1:9/health"}}
+  - {name: dns, type: dns, service: ghost, settings: {name: example.com, resolver: "dns.google"}}
+"#,
+    );
+    let out = cli(&[]).await;
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    for needle in [
+        "services[0] (Bad Slug): slug",
+        "services[1] (billing): team",
+        "services[1] (billing): tier",
+        "monitors[0] (checkout health): interval_seconds",
+        "monitors[1] (dns): service",
+        "monitors[1] (dns): settings.resolver",
+        "nothing was changed",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    let (_, all) = srv.get("/api/v1/monitors", &token).await;
+    assert_eq!(all["items"][0]["interval_seconds"], 60, "unchanged");
+    srv.stop().await;
+}
