@@ -34,6 +34,8 @@ pub struct SchedulerConfig {
     pub flush_max: usize,
     /// How often old history is pruned.
     pub prune_every: Duration,
+    /// How much history is kept.
+    pub retention: Retention,
 }
 
 impl Default for SchedulerConfig {
@@ -45,6 +47,7 @@ impl Default for SchedulerConfig {
             flush_every: Duration::from_millis(250),
             flush_max: 500,
             prune_every: Duration::from_secs(300),
+            retention: Retention::default(),
         }
     }
 }
@@ -170,7 +173,7 @@ impl Scheduler {
                 records.push(rec);
             }
         }
-        let changes = self.db.record_checks(&records).await?;
+        let changes = self.db.record_checks(&records, &self.config.retention).await?;
         if !changes.is_empty() {
             (self.on_change)(changes);
         }
@@ -179,6 +182,11 @@ impl Scheduler {
 
     /// Runs until `shutdown` turns true: claims as capacity allows, writes results in batches.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        match self.db.reschedule_overdue(self.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(monitors = n, "spread overdue checks over their next interval"),
+            Err(e) => tracing::warn!(error = %e, "rescheduling overdue monitors failed"),
+        }
         let (tx, rx) = mpsc::channel::<CheckRecord>(self.config.flush_max * 4);
         let writer = tokio::spawn(self.clone().write_loop(rx));
         let permits = Arc::new(Semaphore::new(self.config.max_concurrency.max(1)));
@@ -215,7 +223,7 @@ impl Scheduler {
             while tasks.try_join_next().is_some() {}
             if last_prune.elapsed() >= self.config.prune_every {
                 last_prune = std::time::Instant::now();
-                if let Err(e) = self.db.prune_monitoring(self.clock.now(), &Retention::default()).await {
+                if let Err(e) = self.db.prune_monitoring(self.clock.now(), &self.config.retention).await {
                     tracing::warn!(error = %e, "pruning monitoring history failed");
                 }
             }
@@ -270,7 +278,7 @@ impl Scheduler {
                 }
             }
             if !batch.is_empty() {
-                match self.db.record_checks(&batch).await {
+                match self.db.record_checks(&batch, &self.config.retention).await {
                     Ok(changes) if !changes.is_empty() => (self.on_change)(changes),
                     Ok(_) => {}
                     // The leases expire and the monitors are checked again; nothing is lost for good.

@@ -18,6 +18,7 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     server: Option<String>,
     token: Option<String>,
+    retention: Option<opsdeck_store::monitor::Retention>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct Config {
     pub db_max_connections: u32,
     pub server: String,
     pub token: Option<String>,
+    /// Monitoring history kept (`[retention]` table in the file).
+    pub retention: opsdeck_store::monitor::Retention,
 }
 
 impl Config {
@@ -56,6 +59,7 @@ impl Config {
             db_max_connections: g.db_max_connections.or(file.db_max_connections).unwrap_or(8).clamp(2, 500),
             server: g.server.clone().or(file.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()),
             token: g.token.clone().or(file.token),
+            retention: file.retention.unwrap_or_default(),
         })
     }
 

@@ -50,6 +50,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         secure_cookies: cfg.secure_cookies,
         session_ttl: chrono::Duration::hours(cfg.session_ttl_hours),
         demo_endpoints: demo,
+        retention: cfg.retention,
         ..WebConfig::default()
     };
     let state = AppState::new(db.clone(), clock.clone(), web);
@@ -62,7 +63,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         db.clone(),
         prober,
         clock,
-        SchedulerConfig::default(),
+        SchedulerConfig { retention: cfg.retention, ..SchedulerConfig::default() },
         Arc::new(move |changes| opsdeck_web::publish_monitor_changes(&events, &changes)),
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -374,8 +374,9 @@ impl RollupAgg {
     }
 }
 
-/// How long each kind of history is kept.
+/// How long each kind of history is kept (`[retention]` in the configuration file).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Retention {
     /// Raw results kept per monitor (newest first).
     pub raw_per_monitor: i32,
@@ -699,11 +700,10 @@ impl Db {
     ///
     /// This is the hot write path: raw results and rollups go in as multi-row statements, and
     /// rollups are summed in memory first, so a batch of checks costs few statements.
-    pub async fn record_checks(&self, records: &[CheckRecord]) -> StoreResult<Vec<StateChange>> {
+    pub async fn record_checks(&self, records: &[CheckRecord], retention: &Retention) -> StoreResult<Vec<StateChange>> {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let retention = Retention::default();
         let backend = self.backend();
         let mut changes = Vec::new();
         with_db!(self, pool => {
@@ -836,6 +836,7 @@ impl Db {
         token: &str,
         now: DateTime<Utc>,
         mut outcome: CheckOutcome,
+        retention: &Retention,
     ) -> StoreResult<(MonitorView, Vec<StateChange>)> {
         let m = self.get_monitor_by_ping_token(token).await?;
         let Settings::Heartbeat(h) = &m.monitor.spec.settings else {
@@ -853,14 +854,17 @@ impl Db {
             outcome.latency_ms = Some((now.timestamp_millis() - s) as f64);
         }
         let changes = self
-            .record_checks(&[CheckRecord {
-                monitor_id: m.monitor.id,
-                at: now,
-                outcome,
-                next_run_at: next,
-                claim: None,
-                maintenance: false,
-            }])
+            .record_checks(
+                &[CheckRecord {
+                    monitor_id: m.monitor.id,
+                    at: now,
+                    outcome,
+                    next_run_at: next,
+                    claim: None,
+                    maintenance: false,
+                }],
+                retention,
+            )
             .await?;
         Ok((self.get_monitor(m.monitor.id).await?, changes))
     }
@@ -933,6 +937,28 @@ impl Db {
             total.add(&r);
         }
         Ok(total)
+    }
+
+    /// Spreads monitors that are more than one interval overdue (after downtime) over their
+    /// next interval, so a restart does not run every overdue check at once.
+    pub async fn reschedule_overdue(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let rows: Vec<(Uuid, i32)> = with_db!(self, pool => {
+            sqlx::query_as("SELECT id, interval_seconds FROM monitors WHERE NOT paused AND kind <> 'heartbeat' \
+                            AND next_run_at < $1 - CAST(interval_seconds AS BIGINT) * 1000")
+                .bind(now.timestamp_millis()).fetch_all(pool).await?
+        });
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        with_db!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (id, interval) in &rows {
+                sqlx::query("UPDATE monitors SET next_run_at = $1 WHERE id = $2")
+                    .bind(first_run(*id, now, *interval).timestamp_millis()).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(rows.len() as u64)
     }
 
     /// Deletes history past its retention; returns rows removed.

@@ -46,6 +46,8 @@ pub struct WebConfig {
     pub login_attempts_per_minute: u32,
     /// Serve the `/demo/*` endpoints that demo monitors watch.
     pub demo_endpoints: bool,
+    /// Monitoring history kept (heartbeat pings are stored here, checks by the scheduler).
+    pub retention: opsdeck_store::monitor::Retention,
 }
 
 impl Default for WebConfig {
@@ -55,6 +57,7 @@ impl Default for WebConfig {
             session_ttl: chrono::Duration::days(14),
             login_attempts_per_minute: 10,
             demo_endpoints: false,
+            retention: Default::default(),
         }
     }
 }

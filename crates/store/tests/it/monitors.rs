@@ -56,12 +56,18 @@ async fn leases_results_and_rollups(db: &Db) {
         claim: None,
         maintenance: false,
     };
-    let c = db.record_checks(&[rec(later, CheckStatus::Up, 12.0)]).await.unwrap();
+    let c = db.record_checks(&[rec(later, CheckStatus::Up, 12.0)], &Retention::default()).await.unwrap();
     assert_eq!(c.len(), 1);
     assert_eq!((c[0].transition.from, c[0].transition.to), (MonitorState::Pending, MonitorState::Up));
-    let c = db.record_checks(&[rec(later + Duration::seconds(30), CheckStatus::Down, 40.0)]).await.unwrap();
+    let c = db
+        .record_checks(&[rec(later + Duration::seconds(30), CheckStatus::Down, 40.0)], &Retention::default())
+        .await
+        .unwrap();
     assert!(c.is_empty(), "one failure of down_after = 2 is not down yet");
-    let c = db.record_checks(&[rec(later + Duration::seconds(60), CheckStatus::Down, 300.0)]).await.unwrap();
+    let c = db
+        .record_checks(&[rec(later + Duration::seconds(60), CheckStatus::Down, 300.0)], &Retention::default())
+        .await
+        .unwrap();
     assert_eq!(c[0].transition.to, MonitorState::Down);
 
     let v = db.get_monitor(m.monitor.id).await.unwrap();
@@ -98,12 +104,13 @@ async fn heartbeat_pings_and_pause(db: &Db) {
     let token = m.monitor.ping_token.clone().expect("heartbeats get a ping token");
     assert_eq!(m.monitor.next_run_at, t0() + Duration::seconds(3900), "deadline = period + grace");
     let at = t0() + Duration::minutes(10);
-    let (v, changes) = db.record_ping(&token, at, CheckOutcome::up(0.0, "ping received")).await.unwrap();
+    let (v, changes) =
+        db.record_ping(&token, at, CheckOutcome::up(0.0, "ping received"), &Retention::default()).await.unwrap();
     assert_eq!(v.monitor.health.state, MonitorState::Up);
     assert_eq!(changes.len(), 1);
     assert_eq!(v.monitor.last_ping_at, Some(at));
     assert_eq!(v.monitor.next_run_at, at + Duration::seconds(3900));
-    assert!(db.record_ping("hb_unknown", at, CheckOutcome::up(0.0, "x")).await.is_err());
+    assert!(db.record_ping("hb_unknown", at, CheckOutcome::up(0.0, "x"), &Retention::default()).await.is_err());
 
     let change = db.set_monitor_paused(&actor, at, m.monitor.id, true).await.unwrap().unwrap();
     assert_eq!(change.transition.to, MonitorState::Paused);
@@ -134,6 +141,15 @@ async fn list_filters_and_retention(db: &Db) {
     let counts = db.monitor_state_counts(None).await.unwrap();
     assert_eq!(counts.get(&MonitorState::Pending), Some(&6));
 
+    // After an hour of downtime the six active monitors are spread over their next interval.
+    let restart = t0() + Duration::hours(1);
+    assert_eq!(db.reschedule_overdue(restart).await.unwrap(), 6);
+    for id in &ids[..6] {
+        let next = db.get_monitor(*id).await.unwrap().monitor.next_run_at;
+        assert!(next >= restart && next < restart + Duration::seconds(60), "{next}");
+    }
+    assert_eq!(db.reschedule_overdue(restart).await.unwrap(), 0);
+
     // Old minutely rollups and raw results go; hourly ones stay.
     let old = t0() - Duration::hours(10);
     let rec = CheckRecord {
@@ -144,7 +160,7 @@ async fn list_filters_and_retention(db: &Db) {
         claim: None,
         maintenance: false,
     };
-    db.record_checks(&[rec]).await.unwrap();
+    db.record_checks(&[rec], &Retention::default()).await.unwrap();
     let removed = db.prune_monitoring(t0() + Duration::hours(40), &Retention::default()).await.unwrap();
     assert!(removed >= 1, "{removed}");
     assert!(db.rollups(ids[0], MINUTE, old - Duration::hours(1)).await.unwrap().is_empty());
