@@ -29,7 +29,7 @@ http {{ access_log off; keepalive_requests 100000;
             return p, port
         except OSError:
             time.sleep(0.02)
-    raise SystemExit("nginx did not start")
+    raise RuntimeError("nginx did not start")
 
 
 def req(conn, method, path, token, body=None, cookie=None):
@@ -106,7 +106,7 @@ def run(n, target_port):
         [t.start() for t in threads]
         [t.join() for t in threads]
         if errors:
-            raise SystemExit(f"create failed: {errors[0]}")
+            raise RuntimeError(f"creating monitors failed: {errors[0]}")
         created_s = time.time() - t0
         time.sleep(WARMUP_S)
         checks0, lag0 = metrics(port)

@@ -11,15 +11,8 @@
 // E2E_SCREENSHOTS=1 saves screenshots of key pages to e2e/screenshots/.
 
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { launchBrowser, startServer } from '../lib/server.mjs';
+import { pathIs, walk } from '../lib/walk.mjs';
 
-const NAV_TIMEOUT_MS = 15_000;
-const STEP_TIMEOUT_MS = 60_000;
-const SCREENSHOT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
 
 const ADMIN = { username: 'admin', display_name: 'Alex Morgan', email: 'alex@example.com', password: 'correct-horse-battery' };
 const VIEWER = { username: 'vera', display_name: 'Vera Viewer', email: 'vera@example.com', password: 'viewer-password-1' };
@@ -32,67 +25,9 @@ const SERVICE = {
 };
 
 let server;
-let browser;
-let context;
 let page;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(NAV_TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-// ---- helpers ------------------------------------------------------------------------------
-
-let failed = null;
-
-/** A test that is skipped once an earlier step has failed (they share state). */
-function step(name, fn) {
-  test(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) {
-      t.skip(`earlier step failed: ${failed}`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = name;
-      await shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
-      if (server) err.message += `\n--- server output (tail) ---\n${server.logs().slice(-4000)}`;
-      throw err;
-    }
-  });
-}
-
-async function shot(name) {
-  if (process.env.E2E_SCREENSHOTS !== '1' || !page) return;
-  await mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
-}
-
-const pathIs = (p) => (u) => u.pathname === p;
-
-/** Navigates to a path of the server; returns the main response. */
-async function go(p) {
-  const res = await page.goto(server.url + p);
-  assert.ok(res, `no response for ${p}`);
-  return res;
-}
-
-/** Clicks `selector` and waits for the navigation it starts to reach `pathname`. */
-async function submitTo(selector, pathname) {
-  await Promise.all([page.waitForURL(pathIs(pathname)), page.click(selector)]);
-}
-
-const text = async (selector) => ((await page.locator(selector).textContent()) ?? '').trim();
+const w = walk({ screenshotPrefix: '', ready: (r) => ({ server, page } = r) });
+const { step, shot, go, submitTo, text } = w;
 const squash = (s) => s.replace(/\s+/g, ' ').trim();
 
 async function signOut() {

@@ -13,19 +13,13 @@
 // to e2e/screenshots/.
 
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { launchBrowser, startServer } from '../lib/server.mjs';
+import { after } from 'node:test';
+import { NAV_TIMEOUT_MS, pathIs, walk } from '../lib/walk.mjs';
 
-const NAV_TIMEOUT_MS = 15_000;
-const STEP_TIMEOUT_MS = 60_000;
 // How long a state change may take to show: the scheduler ticks every 200 ms, the monitor
 // runs every second with a 1 s timeout, and the page refreshes 150 ms after the event.
 const LIVE_TIMEOUT_MS = 15_000;
-const SCREENSHOT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
 
 const ADMIN = { username: 'admin', display_name: 'Alex Morgan', email: 'alex@example.com', password: 'correct-horse-battery' };
 const MONITOR = { name: 'Checkout health' };
@@ -35,69 +29,13 @@ const REFUSED = /connection (refused|reset by peer|closed by peer)/;
 const UUID = /^\/monitors\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let server;
-let browser;
-let context;
 let page;
+const w = walk({ screenshotPrefix: 'monitors-', ready: (r) => ({ server, page } = r) });
+const { step, shot, go, submitTo, text } = w;
 let target;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(NAV_TIMEOUT_MS);
-  page.setDefaultNavigationTimeout(NAV_TIMEOUT_MS);
-});
-
 after(async () => {
   await target?.stop();
-  await browser?.close();
-  await server?.stop();
 });
-
-// ---- helpers ------------------------------------------------------------------------------
-
-let failed = null;
-
-/** A test that is skipped once an earlier step has failed (they share state). */
-function step(name, fn) {
-  test(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) {
-      t.skip(`earlier step failed: ${failed}`);
-      return;
-    }
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = name;
-      await shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
-      if (server) err.message += `\n--- server output (tail) ---\n${server.logs().slice(-4000)}`;
-      throw err;
-    }
-  });
-}
-
-async function shot(name) {
-  if (process.env.E2E_SCREENSHOTS !== '1' || !page) return;
-  await mkdir(SCREENSHOT_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `monitors-${name}.png`), fullPage: true });
-}
-
-const pathIs = (p) => (u) => u.pathname === p;
-
-/** Navigates to a path of the server; returns the main response. */
-async function go(p) {
-  const res = await page.goto(server.url + p);
-  assert.ok(res, `no response for ${p}`);
-  return res;
-}
-
-/** Clicks `selector` and waits for the navigation it starts to reach `pathname`. */
-async function submitTo(selector, pathname) {
-  await Promise.all([page.waitForURL(pathIs(pathname)), page.click(selector)]);
-}
-
-const text = async (selector) => ((await page.locator(selector).textContent()) ?? '').trim();
 const squash = (s) => s.replace(/\s+/g, ' ').trim();
 /** A regexp matching exactly `word` (surrounding whitespace allowed). */
 const exactly = (word) => new RegExp(`^\\s*${word}\\s*$`);

@@ -58,15 +58,6 @@ struct MonitorRow {
     service_name: Option<String>,
 }
 
-/// The newest result of a monitor, as lists and the API show it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct LastResult {
-    pub at: DateTime<Utc>,
-    pub status: CheckStatus,
-    pub latency_ms: Option<f64>,
-    pub reason: String,
-}
-
 /// A monitor with what lists need beside it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MonitorView {
@@ -74,7 +65,8 @@ pub struct MonitorView {
     pub monitor: Monitor,
     pub service_name: Option<String>,
     pub state_since: DateTime<Utc>,
-    pub last_result: Option<LastResult>,
+    /// The newest result, as lists and the API show it.
+    pub last_result: Option<RawResult>,
 }
 
 impl TryFrom<MonitorRow> for MonitorView {
@@ -82,7 +74,7 @@ impl TryFrom<MonitorRow> for MonitorView {
     fn try_from(r: MonitorRow) -> StoreResult<Self> {
         let kind: MonitorType = r.kind.parse()?;
         let last_result = match (r.last_check_at, r.last_status) {
-            (Some(at), Some(status)) => Some(LastResult {
+            (Some(at), Some(status)) => Some(RawResult {
                 at: from_millis(at),
                 status: CheckStatus::parse(&status),
                 latency_ms: r.last_latency_ms,
