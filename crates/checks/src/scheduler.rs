@@ -18,7 +18,8 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 /// Called with the state changes of each stored batch (live updates, alerts).
-pub type ChangeSink = Arc<dyn Fn(Vec<StateChange>) + Send + Sync>;
+pub type ChangeSink =
+    Arc<dyn Fn(Vec<StateChange>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -176,7 +177,7 @@ impl Scheduler {
         }
         let changes = self.db.record_checks(&records, &self.config.retention).await?;
         if !changes.is_empty() {
-            (self.on_change)(changes);
+            (self.on_change)(changes).await;
         }
         Ok(n)
     }
@@ -281,7 +282,9 @@ impl Scheduler {
             }
             if !batch.is_empty() {
                 match self.db.record_checks(&batch, &self.config.retention).await {
-                    Ok(changes) if !changes.is_empty() => (self.on_change)(changes),
+                    Ok(changes) if !changes.is_empty() => {
+                        tokio::spawn((self.on_change)(changes));
+                    }
                     Ok(_) => {}
                     // The leases expire and the monitors are checked again; nothing is lost for good.
                     Err(e) => tracing::error!(error = %e, count = batch.len(), "storing check results failed"),

@@ -3,10 +3,12 @@
 //! Architecture invariant: nothing in this crate touches the network, the file system or a
 //! database. Time arrives through [`clock::Clock`], randomness only through [`secret`].
 
+pub mod alert;
 pub mod audit;
 pub mod catalogue;
 pub mod clock;
 pub mod error;
+pub mod incident;
 pub mod maintenance;
 pub mod monitor;
 pub mod role;

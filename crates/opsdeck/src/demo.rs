@@ -58,13 +58,12 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
 
     // The check scheduler runs beside the HTTP server and stops with it.
     let prober = Arc::new(opsdeck_checks::Prober::new().context("cannot set up the check runners")?);
-    let events = state.events.clone();
     let scheduler = Arc::new(Scheduler::new(
         db.clone(),
         prober,
         clock,
         SchedulerConfig { retention: cfg.retention, ..SchedulerConfig::default() },
-        Arc::new(move |changes| opsdeck_web::publish_monitor_changes(&events, &changes)),
+        opsdeck_web::monitor_change_sink(&state),
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let checks = tokio::spawn(scheduler.run(stop_rx));

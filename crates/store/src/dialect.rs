@@ -11,12 +11,14 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (2, "revisions", include_str!("../migrations/sqlite/0002_revisions.sql")),
     (3, "monitors", include_str!("../migrations/sqlite/0003_monitors.sql")),
     (4, "maintenance", include_str!("../migrations/sqlite/0004_maintenance.sql")),
+    (5, "incidents", include_str!("../migrations/sqlite/0005_incidents.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
     (2, "revisions", include_str!("../migrations/postgres/0002_revisions.sql")),
     (3, "monitors", include_str!("../migrations/postgres/0003_monitors.sql")),
     (4, "maintenance", include_str!("../migrations/postgres/0004_maintenance.sql")),
+    (5, "incidents", include_str!("../migrations/postgres/0005_incidents.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {
@@ -186,6 +188,63 @@ pub(crate) fn multi_row(backend: Backend, head: &str, cols: usize, rows: usize, 
     }
     sql.push_str(tail);
     sql
+}
+
+/// Rows per multi-row statement: a few fixed sizes, so each connection prepares (and caches)
+/// at most three statement shapes per table; 64 rows × 26 columns stays far below SQLite's
+/// 32,766 bound parameters.
+const CHUNK_SIZES: [usize; 3] = [64, 8, 1];
+
+/// Splits `items` into chunks of the fixed sizes, largest first.
+pub(crate) fn fixed_chunks<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    for size in CHUNK_SIZES {
+        while items.len() >= size {
+            let (head, rest) = items.split_at(size);
+            out.push(head);
+            items = rest;
+        }
+    }
+    out
+}
+
+/// `n` parameter placeholders separated by commas, numbered from `first` on PostgreSQL.
+pub(crate) fn placeholders(backend: Backend, n: usize, first: usize) -> String {
+    let mut s = String::with_capacity(n * 5);
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        match backend {
+            Backend::Sqlite => s.push('?'),
+            Backend::Postgres => {
+                s.push('$');
+                s.push_str(&(first + i).to_string());
+            }
+        }
+    }
+    s
+}
+
+/// Serialises alert and incident writes across nodes: the ingest batch reads open alerts and
+/// incidents before it writes them. SQLite's `BEGIN IMMEDIATE` already holds the only write
+/// lock; PostgreSQL takes a transaction-scoped advisory lock.
+pub(crate) trait LockAlerts {
+    fn lock_alerts(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+impl LockAlerts for Transaction<'_, Sqlite> {
+    async fn lock_alerts(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl LockAlerts for Transaction<'_, Postgres> {
+    async fn lock_alerts(&mut self) -> Result<(), sqlx::Error> {
+        // The constant is Opsdeck's lock number for the alert pipeline ("ALRT").
+        sqlx::query("SELECT pg_advisory_xact_lock(1095521876)").execute(&mut **self).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,13 @@ pub mod catalogue;
 mod connect;
 pub mod dialect;
 mod error;
+pub mod incident;
+pub mod ingest;
+pub mod integration;
 pub mod maintenance;
 pub mod monitor;
 pub mod page;
+pub mod pipeline;
 pub mod settings;
 pub mod user;
 

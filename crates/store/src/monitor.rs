@@ -321,24 +321,6 @@ const UPSERT_ROLLUPS_TAIL: &str = " ON CONFLICT (monitor_id, resolution, bucket)
     h12 = check_rollups.h12 + excluded.h12, h13 = check_rollups.h13 + excluded.h13, h14 = check_rollups.h14 + excluded.h14, \
     h15 = check_rollups.h15 + excluded.h15, h16 = check_rollups.h16 + excluded.h16";
 
-/// Rows per multi-row statement: a few fixed sizes, so each connection prepares (and caches)
-/// at most three statement shapes per table; 64 rows × 25 columns stays far below SQLite's
-/// 32,766 bound parameters.
-const CHUNK_SIZES: [usize; 3] = [64, 8, 1];
-
-/// Splits `items` into chunks of the fixed sizes, largest first.
-fn fixed_chunks<T>(mut items: &[T]) -> Vec<&[T]> {
-    let mut out = Vec::new();
-    for size in CHUNK_SIZES {
-        while items.len() >= size {
-            let (head, rest) = items.split_at(size);
-            out.push(head);
-            items = rest;
-        }
-    }
-    out
-}
-
 /// A rollup increment summed in memory before it is written.
 #[derive(Default)]
 struct RollupAgg {
@@ -776,7 +758,7 @@ impl Db {
                 accepted.push(rec);
             }
 
-            for chunk in fixed_chunks(&accepted) {
+            for chunk in crate::dialect::fixed_chunks(&accepted) {
                 let sql = crate::dialect::multi_row(
                     backend,
                     "INSERT INTO check_results (monitor_id, at, status, latency_ms, reason) VALUES ",
@@ -793,7 +775,7 @@ impl Db {
             }
 
             let rows: Vec<((Uuid, i32, i64), RollupAgg)> = rollups.into_iter().collect();
-            for chunk in fixed_chunks(&rows) {
+            for chunk in crate::dialect::fixed_chunks(&rows) {
                 let sql = crate::dialect::multi_row(backend, UPSERT_ROLLUPS_HEAD, 26, chunk.len(), UPSERT_ROLLUPS_TAIL);
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for ((id, res, bucket), a) in chunk {

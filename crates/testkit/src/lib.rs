@@ -89,13 +89,12 @@ impl TestServer {
         let clock = Arc::new(FakeClock::new(start_time()));
         let state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, WebConfig::default());
         let prober = Arc::new(opsdeck_checks::Prober::new().expect("build the prober"));
-        let events = state.events.clone();
         let scheduler = Arc::new(opsdeck_checks::scheduler::Scheduler::new(
             test_db.db.clone(),
             prober,
             clock.clone() as Arc<dyn Clock>,
             opsdeck_checks::scheduler::SchedulerConfig::default(),
-            Arc::new(move |changes| opsdeck_web::publish_monitor_changes(&events, &changes)),
+            opsdeck_web::monitor_change_sink(&state),
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));

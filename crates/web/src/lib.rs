@@ -11,6 +11,7 @@ mod demo_targets;
 mod error;
 mod events;
 mod extract;
+pub mod ingest;
 mod ops;
 mod ping;
 mod ui;
@@ -24,14 +25,49 @@ pub use auth::SESSION_COOKIE;
 pub use error::ApiError;
 pub use events::{Event, Events};
 
-/// Publishes monitor state changes (from the scheduler) as live-update events.
-pub fn publish_monitor_changes(events: &Events, changes: &[opsdeck_store::monitor::StateChange]) {
+/// Handles monitor state changes (from the scheduler or a pause): live-update events, and
+/// alerts through the ingest pipeline (dedup key `monitor:{id}`).
+pub async fn on_monitor_changes(state: &AppState, changes: &[opsdeck_store::monitor::StateChange]) {
     for c in changes {
-        events.publish(
+        state.events.publish(
             "monitor.state",
             Some(c.monitor_id),
             format!("{} is {} ({})", c.name, c.transition.to, c.reason),
         );
+    }
+    let envs = ingest::monitor_envelopes(changes);
+    if !envs.is_empty()
+        && let Err(e) = state.pipeline.submit(envs).await
+    {
+        tracing::error!(error = %e, "monitor alerts were not stored");
+    }
+}
+
+/// The scheduler's change sink for `state`.
+#[allow(clippy::type_complexity)]
+pub fn monitor_change_sink(
+    state: &AppState,
+) -> Arc<
+    dyn Fn(Vec<opsdeck_store::monitor::StateChange>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+> {
+    let state = state.clone();
+    std::sync::Arc::new(move |changes| {
+        let state = state.clone();
+        Box::pin(async move { on_monitor_changes(&state, &changes).await })
+    })
+}
+
+/// Publishes what an ingest batch did as live-update events.
+fn publish_report(events: &Events, r: &opsdeck_store::ingest::Report) {
+    for (id, number, title) in &r.opened {
+        events.publish("incident.opened", Some(*id), format!("INC-{number} opened: {title}"));
+    }
+    for id in &r.changed {
+        if !r.opened.iter().any(|o| o.0 == *id) {
+            events.publish("incident.updated", Some(*id), "Incident updated");
+        }
     }
 }
 
@@ -48,6 +84,8 @@ pub struct WebConfig {
     pub demo_endpoints: bool,
     /// Monitoring history kept (heartbeat pings are stored here, checks by the scheduler).
     pub retention: opsdeck_store::monitor::Retention,
+    /// Ingest queue bounds and batch size.
+    pub pipeline: opsdeck_store::pipeline::PipelineConfig,
 }
 
 impl Default for WebConfig {
@@ -58,6 +96,7 @@ impl Default for WebConfig {
             login_attempts_per_minute: 10,
             demo_endpoints: false,
             retention: Default::default(),
+            pipeline: Default::default(),
         }
     }
 }
@@ -72,15 +111,30 @@ pub struct AppState {
     login_limiter: Arc<auth::LoginLimiter>,
     /// Rendered service lists, validated against the catalogue revision.
     service_lists: Arc<cache::RenderCache>,
+    /// The batching writer every inbound alert goes through.
+    pub pipeline: opsdeck_store::pipeline::Pipeline,
+    /// Integration keys → routes.
+    pub(crate) routes: Arc<ingest::RouteCache>,
 }
 
 impl AppState {
+    /// Builds the state and starts the ingest pipeline's writer (needs a Tokio runtime).
     pub fn new(db: Db, clock: Arc<dyn Clock>, config: WebConfig) -> Self {
         let login_limiter = Arc::new(auth::LoginLimiter::new(config.login_attempts_per_minute));
+        let events = Events::new();
+        let sink_events = events.clone();
+        let pipeline = opsdeck_store::pipeline::Pipeline::start(
+            db.clone(),
+            clock.clone(),
+            config.pipeline.clone(),
+            Arc::new(move |r| publish_report(&sink_events, r)),
+        );
         AppState {
             db,
             clock,
-            events: Events::new(),
+            events,
+            pipeline,
+            routes: Arc::default(),
             config: Arc::new(config),
             login_limiter,
             service_lists: Arc::new(cache::RenderCache::default()),
@@ -105,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::router())
         .merge(ops::router())
         .merge(ping::router())
+        .merge(ingest::router())
         .merge(assets::router())
         .fallback(error::not_found_fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_requests))

@@ -30,7 +30,7 @@ fn answer(r: Result<(), ApiError>) -> Response {
 
 async fn record(state: &AppState, token: &str, outcome: CheckOutcome) -> Result<(), ApiError> {
     let (_, changes) = state.db.record_ping(token, state.now(), outcome, &state.config.retention).await?;
-    publish_changes(state, &changes);
+    publish_changes(state, &changes).await;
     Ok(())
 }
 

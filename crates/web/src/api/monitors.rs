@@ -156,8 +156,8 @@ pub fn require_for_kind(auth: &Auth, kind: MonitorType) -> Result<(), ApiError> 
     auth.require(if kind == MonitorType::Command { Permission::Administer } else { Permission::Configure })
 }
 
-pub fn publish_changes(state: &AppState, changes: &[StateChange]) {
-    crate::publish_monitor_changes(&state.events, changes);
+pub async fn publish_changes(state: &AppState, changes: &[StateChange]) {
+    crate::on_monitor_changes(state, changes).await;
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -306,7 +306,7 @@ async fn set_paused(
     auth.require(Permission::Configure)?;
     let id = parse_id("monitor", id)?;
     if let Some(change) = state.db.set_monitor_paused(&auth.actor(), state.now(), id, paused).await? {
-        publish_changes(state, &[change]);
+        publish_changes(state, &[change]).await;
     }
     Ok(Json(MonitorDto::new(state.db.get_monitor(id).await?, &base_url(state, headers).await)))
 }
@@ -510,7 +510,7 @@ pub async fn bulk_action(state: &AppState, auth: &Auth, ids: &[Uuid], action: &s
             "delete" => state.db.delete_monitor(&auth.actor(), state.now(), m.id).await?,
             a => {
                 if let Some(c) = state.db.set_monitor_paused(&auth.actor(), state.now(), m.id, a == "pause").await? {
-                    publish_changes(state, &[c]);
+                    publish_changes(state, &[c]).await;
                 }
             }
         }

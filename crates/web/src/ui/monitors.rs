@@ -254,7 +254,7 @@ pub async fn action(
             "pause" | "resume" => {
                 page.0.require(Permission::Configure)?;
                 if let Some(c) = state.db.set_monitor_paused(&actor, now, id, act == "pause").await? {
-                    publish_changes(&state, &[c]);
+                    publish_changes(&state, &[c]).await;
                 }
                 if act == "pause" { "Monitor paused" } else { "Monitor resumed" }
             }

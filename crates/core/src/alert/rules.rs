@@ -1,0 +1,198 @@
+//! Per-service alert settings: routing rules (drop, change severity, send to another service)
+//! and how alerts group into incidents.
+
+use super::{Severity, Signal};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// How a service's new alerts find an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Grouping {
+    /// Join the service's open incident if an alert joined it within the window (a storm
+    /// stays one incident for as long as it goes on).
+    #[default]
+    Time,
+    /// Join the open incident with the same group key (Alertmanager's `groupKey`, PagerDuty's
+    /// `payload.group`, or the label set), whenever it fires.
+    Key,
+    /// Every alert opens its own incident.
+    None,
+}
+
+impl Grouping {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grouping::Time => "time",
+            Grouping::Key => "key",
+            Grouping::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Grouping> {
+        [Grouping::Time, Grouping::Key, Grouping::None].into_iter().find(|g| g.as_str() == s)
+    }
+}
+
+/// Which alerts a rule applies to; every given condition must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Match {
+    /// Label values that must be equal (`"*"` means the label is present).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The alert's severity is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub severity: Vec<Severity>,
+    /// The summary contains this text (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_contains: Option<String>,
+}
+
+impl Match {
+    pub fn matches(&self, s: &Signal) -> bool {
+        self.labels.iter().all(|(k, v)| s.labels.get(k).is_some_and(|have| v == "*" || have == v))
+            && (self.severity.is_empty() || self.severity.contains(&s.severity))
+            && self.summary_contains.as_deref().is_none_or(|t| s.summary.to_lowercase().contains(&t.to_lowercase()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Accept nothing: the alert is not stored.
+    Drop,
+    /// Change the severity and go on with the next rule.
+    SetSeverity { severity: Severity },
+    /// Hand the alert to another service (whose own rules are not applied).
+    Route { service_id: Uuid },
+}
+
+// No `deny_unknown_fields` here: serde cannot combine it with `flatten`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    #[serde(default, rename = "match")]
+    pub when: Match,
+    #[serde(flatten)]
+    pub then: RuleAction,
+}
+
+pub const RULES_MAX: usize = 50;
+pub const WINDOW_MAX_SECS: i32 = 7 * 86_400;
+
+/// A service's alert handling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSettings {
+    pub grouping: Grouping,
+    /// For [`Grouping::Time`]: how long after the last joined alert an incident still takes
+    /// new ones.
+    pub group_window_seconds: i32,
+    /// Resolve the incident when all its alerts have resolved.
+    pub auto_resolve: bool,
+    pub rules: Vec<Rule>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings { grouping: Grouping::Time, group_window_seconds: 300, auto_resolve: true, rules: Vec::new() }
+    }
+}
+
+impl AlertSettings {
+    pub fn validate(self, own_service: Uuid) -> Result<AlertSettings> {
+        if !(0..=WINDOW_MAX_SECS).contains(&self.group_window_seconds) {
+            return Err(Error::invalid("group_window_seconds", format!("must be 0 to {WINDOW_MAX_SECS} (7 days)")));
+        }
+        if self.rules.len() > RULES_MAX {
+            return Err(Error::invalid("rules", format!("at most {RULES_MAX} rules")));
+        }
+        for r in &self.rules {
+            if let RuleAction::Route { service_id } = r.then
+                && service_id == own_service
+            {
+                return Err(Error::invalid("rules", "a route rule must name another service"));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// What the rules decided for one signal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Keep(Signal),
+    Route(Uuid, Signal),
+    Drop,
+}
+
+/// Applies `rules` in order: `set_severity` changes and goes on, `drop` and `route` stop.
+/// Only triggers are subject to rules; acknowledgements and resolves always pass.
+pub fn apply(rules: &[Rule], mut s: Signal) -> Decision {
+    if s.action != super::Action::Trigger {
+        return Decision::Keep(s);
+    }
+    for r in rules {
+        if !r.when.matches(&s) {
+            continue;
+        }
+        match &r.then {
+            RuleAction::Drop => return Decision::Drop,
+            RuleAction::SetSeverity { severity } => s.severity = *severity,
+            RuleAction::Route { service_id } => return Decision::Route(*service_id, s),
+        }
+    }
+    Decision::Keep(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(sev: Severity, labels: &[(&str, &str)]) -> Signal {
+        let mut s = Signal::trigger("k", "Disk full on db1", sev);
+        s.labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        s
+    }
+
+    #[test]
+    fn rules_in_order() {
+        let other = Uuid::now_v7();
+        let rules: Vec<Rule> = serde_json::from_value(serde_json::json!([
+            {"match": {"severity": ["info"]}, "action": "drop"},
+            {"match": {"labels": {"env": "staging"}}, "action": "set_severity", "severity": "warning"},
+            {"match": {"labels": {"team": "*"}}, "action": "route", "service_id": other}
+        ]))
+        .unwrap();
+        assert_eq!(apply(&rules, sig(Severity::Info, &[])), Decision::Drop);
+        match apply(&rules, sig(Severity::Critical, &[("env", "staging")])) {
+            Decision::Keep(s) => assert_eq!(s.severity, Severity::Warning),
+            d => panic!("{d:?}"),
+        }
+        assert!(
+            matches!(apply(&rules, sig(Severity::Critical, &[("team", "db")])), Decision::Route(id, _) if id == other)
+        );
+        let resolve = Signal::follow_up(super::super::Action::Resolve, "k");
+        assert!(matches!(apply(&rules, resolve), Decision::Keep(_)));
+    }
+
+    #[test]
+    fn summary_match_is_case_insensitive() {
+        let m = Match { summary_contains: Some("DISK".into()), ..Match::default() };
+        assert!(m.matches(&sig(Severity::Error, &[])));
+    }
+
+    #[test]
+    fn settings_validation() {
+        let me = Uuid::now_v7();
+        let bad = AlertSettings { group_window_seconds: -1, ..AlertSettings::default() };
+        assert!(bad.validate(me).is_err());
+        let loop_ = AlertSettings {
+            rules: vec![Rule { when: Match::default(), then: RuleAction::Route { service_id: me } }],
+            ..AlertSettings::default()
+        };
+        assert!(loop_.validate(me).is_err());
+        assert!(serde_json::from_value::<Rule>(serde_json::json!({"action": "explode"})).is_err());
+    }
+}
