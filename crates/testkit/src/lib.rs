@@ -77,6 +77,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     /// The check scheduler, stepped by the test with [`TestServer::run_checks`].
     pub scheduler: Arc<opsdeck_checks::scheduler::Scheduler>,
+    /// The alert ingest pipeline (for [`opsdeck_store::pipeline::Pipeline::sweep`]).
+    pub pipeline: opsdeck_store::pipeline::Pipeline,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _test_db: TestDb,
@@ -87,7 +89,15 @@ impl TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let test_db = TestDb::new(backend).await;
         let clock = Arc::new(FakeClock::new(start_time()));
-        let state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, WebConfig::default());
+        // The test drives expiry sweeps itself (on its fake clock), so the background sweep waits.
+        let config = WebConfig {
+            pipeline: opsdeck_store::pipeline::PipelineConfig {
+                sweep_every: std::time::Duration::from_secs(86_400),
+                ..Default::default()
+            },
+            ..WebConfig::default()
+        };
+        let state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, config);
         let prober = Arc::new(opsdeck_checks::Prober::new().expect("build the prober"));
         let scheduler = Arc::new(opsdeck_checks::scheduler::Scheduler::new(
             test_db.db.clone(),
@@ -96,6 +106,7 @@ impl TestServer {
             opsdeck_checks::scheduler::SchedulerConfig::default(),
             opsdeck_web::monitor_change_sink(&state),
         ));
+        let pipeline = state.pipeline.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = oneshot::channel::<()>();
@@ -112,6 +123,7 @@ impl TestServer {
             clock,
             http,
             scheduler,
+            pipeline,
             shutdown: Some(tx),
             task: Some(task),
             _test_db: test_db,
@@ -194,6 +206,24 @@ impl TestServer {
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    /// Posts raw bytes without authentication (ingest endpoints carry their key themselves).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        bearer: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req =
+            self.http.post(format!("{}{path}", self.url)).header("content-type", "application/json").body(body);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("send request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {

@@ -3,6 +3,7 @@
 mod auth;
 mod catalogue;
 mod errors;
+mod incidents;
 mod monitors;
 mod ops;
 mod roles;

@@ -4,8 +4,11 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
 mod events;
+pub(crate) mod incidents;
+pub(crate) mod integrations;
 pub(crate) mod maintenance;
 pub(crate) mod monitors;
+pub(crate) mod reports;
 pub(crate) mod settings;
 pub(crate) mod users;
 
@@ -81,6 +84,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(settings::router())
         .merge(events::router())
+        .merge(incidents::router())
+        .merge(integrations::router())
+        .merge(reports::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }
 

@@ -1,0 +1,375 @@
+//! Integrations (inbound alert sources of a service) and per-service alert settings.
+
+use super::incidents::service_ref;
+use super::ts;
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, parse_id};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use opsdeck_core::alert::rules::{AlertSettings, Grouping, Rule};
+use opsdeck_core::alert::webhook::Mapping;
+use opsdeck_core::alert::{IntegrationType, MAX_PAYLOAD_BYTES, webhook};
+use opsdeck_core::role::Permission;
+use opsdeck_store::integration::Integration;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_integrations, create_integration))
+        .routes(routes!(get_integration, update_integration, delete_integration))
+        .routes(routes!(rotate_key))
+        .routes(routes!(preview))
+        .routes(routes!(get_settings, put_settings))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationDto {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    /// pagerduty, alertmanager, grafana or webhook.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    /// The first characters of the key.
+    pub key_hint: String,
+    /// Where senders post (for PagerDuty, the key goes in the body as `routing_key`).
+    pub url: String,
+    #[schema(value_type = Object)]
+    pub mapping: serde_json::Value,
+    pub last_event_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrationWithKey {
+    #[serde(flatten)]
+    pub integration: IntegrationDto,
+    /// The secret key: shown this once, store it now.
+    pub key: String,
+}
+
+/// Where an integration's sender posts; `key` fills the key into URLs that carry it.
+pub fn ingest_url(base: &str, kind: IntegrationType, key: &str) -> String {
+    match kind {
+        IntegrationType::Pagerduty => format!("{base}/v2/enqueue"),
+        other => format!("{base}/integrations/{key}/{}", other.as_str()),
+    }
+}
+
+fn dto(i: Integration, base: &str, key: Option<&str>) -> IntegrationDto {
+    let shown = key.map(str::to_owned).unwrap_or_else(|| format!("{}…", i.key_hint));
+    IntegrationDto {
+        url: ingest_url(base, i.kind, &shown),
+        id: i.id,
+        service_id: i.service_id,
+        kind: i.kind.as_str().into(),
+        name: i.name,
+        key_hint: i.key_hint,
+        mapping: serde_json::to_value(&i.mapping).unwrap_or_default(),
+        last_event_at: i.last_event_at.map(ts),
+        created_at: ts(i.created_at),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// pagerduty, alertmanager, grafana or webhook.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: Option<String>,
+    /// For `webhook`: JSON pointers for summary, severity, dedup_key, status and source.
+    #[schema(value_type = Option<Object>)]
+    pub mapping: Option<Mapping>,
+}
+
+async fn service_id(state: &AppState, raw: &str) -> Result<Uuid, ApiError> {
+    match service_ref(state, Some(raw), "service_id").await {
+        Ok(Some(id)) => Ok(id),
+        _ => Err(ApiError::not_found("service")),
+    }
+}
+
+/// A service's integrations.
+#[utoipa::path(get, path = "/api/v1/services/{id}/integrations", tag = "integrations", params(("id" = String, Path)),
+    responses((status = 200, body = super::List<IntegrationDto>)))]
+async fn list_integrations(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<super::List<IntegrationDto>>, ApiError> {
+    auth.require(Permission::Read)?;
+    let sid = service_id(&state, &id).await?;
+    let base = super::monitors::base_url(&state, &headers).await;
+    let items = state.db.list_integrations(sid).await?.into_iter().map(|i| dto(i, &base, None)).collect();
+    Ok(Json(super::List { items, next_cursor: None }))
+}
+
+/// Adds an integration; the answer carries its key, shown this once (manager or admin).
+#[utoipa::path(post, path = "/api/v1/services/{id}/integrations", tag = "integrations", params(("id" = String, Path)),
+    request_body = CreateBody, responses((status = 201, body = IntegrationWithKey), (status = 422, body = super::ErrorBody)))]
+async fn create_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<IntegrationWithKey>), ApiError> {
+    auth.require(Permission::Configure)?;
+    let sid = service_id(&state, &id).await?;
+    let kind = IntegrationType::parse(b.kind.trim())
+        .ok_or_else(|| ApiError::invalid("type", "must be pagerduty, alertmanager, grafana or webhook"))?;
+    let name = match b.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => opsdeck_core::validate::name("name", n)?,
+        None => kind.label().to_owned(),
+    };
+    if b.mapping.is_some() && kind != IntegrationType::Webhook {
+        return Err(ApiError::invalid("mapping", "only webhook integrations have a field mapping"));
+    }
+    let mapping = b.mapping.unwrap_or_default().validate()?;
+    let (it, key) = state.db.create_integration(&auth.actor(), state.now(), sid, kind, &name, mapping).await?;
+    state.routes.clear();
+    let base = super::monitors::base_url(&state, &headers).await;
+    Ok((StatusCode::CREATED, Json(IntegrationWithKey { integration: dto(it, &base, Some(&key)), key })))
+}
+
+/// One integration.
+#[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations", params(("id" = Uuid, Path)),
+    responses((status = 200, body = IntegrationDto), (status = 404, body = super::ErrorBody)))]
+async fn get_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<IntegrationDto>, ApiError> {
+    auth.require(Permission::Read)?;
+    let it = state.db.get_integration(parse_id("integration", &id)?).await?;
+    let base = super::monitors::base_url(&state, &headers).await;
+    Ok(Json(dto(it, &base, None)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub mapping: Option<Mapping>,
+}
+
+/// Renames an integration or changes its webhook mapping.
+#[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations", params(("id" = Uuid, Path)),
+    request_body = UpdateBody, responses((status = 200, body = IntegrationDto), (status = 422, body = super::ErrorBody)))]
+async fn update_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<UpdateBody>,
+) -> Result<Json<IntegrationDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let cur = state.db.get_integration(parse_id("integration", &id)?).await?;
+    let name = match b.name.as_deref() {
+        Some(n) => opsdeck_core::validate::name("name", n)?,
+        None => cur.name.clone(),
+    };
+    if b.mapping.is_some() && cur.kind != IntegrationType::Webhook {
+        return Err(ApiError::invalid("mapping", "only webhook integrations have a field mapping"));
+    }
+    let mapping = match b.mapping {
+        Some(m) => m.validate()?,
+        None => cur.mapping.clone(),
+    };
+    let it = state.db.update_integration(&auth.actor(), state.now(), cur.id, &name, mapping).await?;
+    state.routes.clear();
+    let base = super::monitors::base_url(&state, &headers).await;
+    Ok(Json(dto(it, &base, None)))
+}
+
+/// Deletes an integration; its key stops working at once.
+#[utoipa::path(delete, path = "/api/v1/integrations/{id}", tag = "integrations", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+async fn delete_integration(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::Configure)?;
+    state.db.delete_integration(&auth.actor(), state.now(), parse_id("integration", &id)?).await?;
+    state.routes.clear();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replaces the key: the old one stops working at once, the new one is shown this once.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/rotate", tag = "integrations", params(("id" = Uuid, Path)),
+    responses((status = 200, body = IntegrationWithKey)))]
+async fn rotate_key(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<IntegrationWithKey>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let (it, key) = state.db.rotate_integration_key(&auth.actor(), state.now(), parse_id("integration", &id)?).await?;
+    state.routes.clear();
+    let base = super::monitors::base_url(&state, &headers).await;
+    Ok(Json(IntegrationWithKey { integration: dto(it, &base, Some(&key)), key }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewBody {
+    /// A sample payload as the sender would post it.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// A mapping to try instead of the saved one.
+    #[schema(value_type = Option<Object>)]
+    pub mapping: Option<Mapping>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PreviewDto {
+    pub ok: bool,
+    /// Why the payload would be refused.
+    pub error: Option<String>,
+    /// The alert it would make: action, dedup_key, summary, severity, source.
+    #[schema(value_type = Option<Object>)]
+    pub alert: Option<serde_json::Value>,
+}
+
+/// Shows what a webhook payload would become, without storing anything.
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/preview", tag = "integrations", params(("id" = Uuid, Path)),
+    request_body = PreviewBody, responses((status = 200, body = PreviewDto)))]
+async fn preview(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PreviewBody>,
+) -> Result<Json<PreviewDto>, ApiError> {
+    auth.require(Permission::Read)?;
+    let it = state.db.get_integration(parse_id("integration", &id)?).await?;
+    Ok(Json(preview_payload(&it, b.mapping, &b.payload)?))
+}
+
+pub fn preview_payload(
+    it: &Integration,
+    mapping: Option<Mapping>,
+    payload: &serde_json::Value,
+) -> Result<PreviewDto, ApiError> {
+    let bytes = serde_json::to_vec(payload).map_err(|_| ApiError::bad_request("payload: not serialisable"))?;
+    if bytes.len() > MAX_PAYLOAD_BYTES {
+        return Err(ApiError::invalid("payload", format!("is larger than {MAX_PAYLOAD_BYTES} bytes")));
+    }
+    let now = chrono::Utc::now();
+    let result: Result<Vec<opsdeck_core::alert::Signal>, String> = match it.kind {
+        IntegrationType::Webhook => {
+            let m = mapping.unwrap_or_else(|| it.mapping.clone()).validate()?;
+            webhook::parse(&bytes, &m).map(|s| vec![s])
+        }
+        IntegrationType::Alertmanager | IntegrationType::Grafana => {
+            opsdeck_core::alert::alertmanager::parse_webhook(&bytes, now)
+        }
+        IntegrationType::Pagerduty => opsdeck_core::alert::pagerduty::parse_event(&bytes, || "(generated)".into())
+            .map(|e| vec![e.signal])
+            .map_err(|e| e.join("; ")),
+    };
+    Ok(match result {
+        Ok(signals) => PreviewDto {
+            ok: true,
+            error: None,
+            alert: Some(serde_json::json!(
+                signals
+                    .iter()
+                    .map(|s| serde_json::json!({
+                        "action": s.action.as_str(), "dedup_key": s.dedup_key, "summary": s.summary,
+                        "severity": s.severity.as_str(), "source": s.source,
+                    }))
+                    .collect::<Vec<_>>()
+            )),
+        },
+        Err(e) => PreviewDto { ok: false, error: Some(e), alert: None },
+    })
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsDto {
+    /// time (join the open incident while alerts keep coming within the window), key (join the
+    /// open incident with the same group key) or none (one incident per alert).
+    pub grouping: String,
+    pub group_window_seconds: i32,
+    /// Resolve the incident when all its alerts have resolved.
+    pub auto_resolve: bool,
+    /// Ordered routing rules: `{"match": {"labels": {...}, "severity": [...], "summary_contains": "..."},
+    /// "action": "drop" | "set_severity" | "route", "severity"?, "service_id"?}`.
+    #[schema(value_type = Vec<Object>)]
+    pub rules: Vec<Rule>,
+}
+
+impl From<AlertSettings> for SettingsDto {
+    fn from(s: AlertSettings) -> Self {
+        SettingsDto {
+            grouping: s.grouping.as_str().into(),
+            group_window_seconds: s.group_window_seconds,
+            auto_resolve: s.auto_resolve,
+            rules: s.rules,
+        }
+    }
+}
+
+/// A service's alert settings: grouping, auto-resolve and routing rules.
+#[utoipa::path(get, path = "/api/v1/services/{id}/alert-settings", tag = "integrations", params(("id" = String, Path)),
+    responses((status = 200, body = SettingsDto)))]
+async fn get_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<SettingsDto>, ApiError> {
+    auth.require(Permission::Read)?;
+    let sid = service_id(&state, &id).await?;
+    Ok(Json(state.db.alert_settings(sid).await?.into()))
+}
+
+/// Replaces a service's alert settings (manager or admin).
+#[utoipa::path(put, path = "/api/v1/services/{id}/alert-settings", tag = "integrations", params(("id" = String, Path)),
+    request_body = SettingsDto, responses((status = 200, body = SettingsDto), (status = 422, body = super::ErrorBody)))]
+async fn put_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<SettingsDto>,
+) -> Result<Json<SettingsDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let sid = service_id(&state, &id).await?;
+    let settings = validated_settings(&state, sid, b).await?;
+    state.db.set_alert_settings(&auth.actor(), state.now(), sid, &settings).await?;
+    Ok(Json(settings.into()))
+}
+
+pub async fn validated_settings(state: &AppState, sid: Uuid, b: SettingsDto) -> Result<AlertSettings, ApiError> {
+    let grouping =
+        Grouping::parse(b.grouping.trim()).ok_or_else(|| ApiError::invalid("grouping", "must be time, key or none"))?;
+    let settings = AlertSettings {
+        grouping,
+        group_window_seconds: b.group_window_seconds,
+        auto_resolve: b.auto_resolve,
+        rules: b.rules,
+    }
+    .validate(sid)?;
+    for r in &settings.rules {
+        if let opsdeck_core::alert::rules::RuleAction::Route { service_id } = r.then
+            && let Err(opsdeck_store::StoreError::NotFound(_)) =
+                state.db.get_service(opsdeck_store::catalogue::Ref::Id(service_id)).await
+        {
+            return Err(ApiError::invalid("rules", format!("no service has id {service_id}")));
+        }
+    }
+    Ok(settings)
+}
