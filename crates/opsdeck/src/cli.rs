@@ -79,6 +79,12 @@ pub enum Command {
     /// Work with monitors (API client: --server, --token).
     #[command(subcommand)]
     Monitor(MonitorCmd),
+    /// Incidents: list, show, acknowledge, resolve, add notes, declare.
+    #[command(subcommand)]
+    Incident(crate::incidents::IncidentCmd),
+    /// Send alert events (PagerDuty Events API v2) to an integration.
+    #[command(subcommand)]
+    Event(crate::incidents::EventCmd),
     /// Declare services and monitors from a YAML file (API client): creates and updates what
     /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
     Apply {
@@ -361,6 +367,8 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Token(c) => token_cmd(c, &cfg).await,
         Command::Service(c) => service_cmd(c, &cfg).await,
         Command::Monitor(c) => monitor_cmd(c, &cfg).await,
+        Command::Incident(c) => crate::incidents::incident_cmd(c, &cfg).await,
+        Command::Event(c) => crate::incidents::event_cmd(c, &cfg).await,
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }

@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod config;
 mod demo;
+mod incidents;
 mod output;
 
 use anyhow::Result;

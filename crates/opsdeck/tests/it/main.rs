@@ -281,3 +281,208 @@ monitors:
     assert_eq!(all["items"][0]["interval_seconds"], 60, "unchanged");
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incident_and_event_commands() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let token = srv.token("cli", Role::Manager).await;
+    let (_, svc) = srv.post("/api/v1/services", &token, serde_json::json!({"name": "Payments"})).await;
+    let (_, it) = srv
+        .post(
+            &format!("/api/v1/services/{}/integrations", svc["id"].as_str().unwrap()),
+            &token,
+            serde_json::json!({"type": "pagerduty"}),
+        )
+        .await;
+    let key = it["key"].as_str().unwrap().to_owned();
+    let url = srv.url.clone();
+    let t = token.clone();
+    let outs = tokio::task::spawn_blocking(move || {
+        let common = ["--server", url.as_str(), "--token", t.as_str()];
+        let with = |args: &[&str]| -> Vec<String> { args.iter().chain(common.iter()).map(|s| s.to_string()).collect() };
+        vec![
+            run(
+                &with(&[
+                    "event",
+                    "send",
+                    "--routing-key",
+                    &key,
+                    "--summary",
+                    "Disk full on db1",
+                    "--severity",
+                    "critical",
+                    "--dedup-key",
+                    "db1/disk",
+                ]),
+                None,
+            ),
+            run(&with(&["incident", "list"]), None),
+            run(&with(&["incident", "ack", "INC-1", "--note", "on it"]), None),
+            run(&with(&["incident", "note", "INC-1", "cleaning up old logs"]), None),
+            run(&with(&["incident", "resolve", "INC-1"]), None),
+            run(&with(&["incident", "show", "INC-1", "--output", "json"]), None),
+            run(
+                &with(&[
+                    "incident",
+                    "declare",
+                    "--title",
+                    "Card payments slow",
+                    "--service",
+                    "payments",
+                    "--severity",
+                    "SEV2",
+                ]),
+                None,
+            ),
+            run(&with(&["incident", "ack", "INC-999"]), None),
+            run(&with(&["event", "send", "--routing-key", "short", "--summary", "x"]), None),
+            run(
+                &with(&["event", "send", "--routing-key", &key, "--action", "resolve", "--dedup-key", "db1/disk"]),
+                None,
+            ),
+        ]
+    })
+    .await
+    .unwrap();
+    for (i, o) in outs.iter().enumerate().take(7) {
+        assert!(o.status.success(), "step {i}: {}", text(&o.stderr));
+    }
+    assert!(text(&outs[0].stdout).contains("Event processed (dedup_key db1/disk)"), "{}", text(&outs[0].stdout));
+    let list = text(&outs[1].stdout);
+    assert!(list.starts_with("NUMBER") && list.contains("INC-1") && list.contains("SEV1"), "{list}");
+    assert!(text(&outs[2].stdout).contains("INC-1 is acknowledged"));
+    assert!(text(&outs[4].stdout).contains("INC-1 is resolved"));
+    let shown: Value = serde_json::from_slice(&outs[5].stdout).unwrap();
+    assert_eq!(shown["incident"]["status"], "resolved");
+    let bodies: Vec<&str> = shown["timeline"].as_array().unwrap().iter().filter_map(|e| e["body"].as_str()).collect();
+    assert!(bodies.iter().any(|b| b.contains("cleaning up old logs")), "{bodies:?}");
+    assert!(text(&outs[6].stdout).contains("declared INC-2: Card payments slow"));
+    assert!(text(&outs[7].stderr).contains("incident not found"), "{}", text(&outs[7].stderr));
+    assert!(text(&outs[8].stderr).contains("Length of 'routing_key' is incorrect"), "{}", text(&outs[8].stderr));
+    assert!(outs[9].status.success(), "resolving a resolved key is accepted and ignored");
+    srv.stop().await;
+}
+
+/// Starts `opsdeck serve` on a free port over the SQLite database in `dir`.
+fn start_server(dir: &str) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["serve", "--data-dir", dir, "--listen", &listen, "--log", "warn"])
+        .env_remove("OPSDECK_DATABASE_URL")
+        .env_remove("OPSDECK_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start opsdeck serve");
+    (child, format!("http://{listen}"))
+}
+
+async fn wait_ready(http: &reqwest::Client, url: &str) {
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{url}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::task::yield_now().await;
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("the server at {url} did not become ready");
+}
+
+/// An answered 202 means committed: SIGKILL the server while a load generator sends events,
+/// restart it, and find every acknowledged event in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_sigkill() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    assert!(
+        run(
+            &["user", "add", "--username", "admin", "--role", "admin", "--password-stdin", "--data-dir", &d],
+            Some("a long password\n")
+        )
+        .status
+        .success()
+    );
+    let out = run(&["token", "create", "--user", "admin", "--name", "t", "--data-dir", &d], None);
+    let token = text(&out.stdout).lines().last().unwrap().to_owned();
+    let (mut child, url) = start_server(&d);
+    let http = reqwest::Client::new();
+    wait_ready(&http, &url).await;
+    let svc: Value = http
+        .post(format!("{url}/api/v1/services"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Durable"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let it: Value = http
+        .post(format!("{url}/api/v1/services/{}/integrations", svc["id"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"type": "pagerduty"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = it["key"].as_str().unwrap().to_owned();
+
+    // 16 senders, each with its own keys, until the server dies under them.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut senders = tokio::task::JoinSet::new();
+    for c in 0..16 {
+        let (http, url, key, acked) = (http.clone(), url.clone(), key.clone(), acked.clone());
+        senders.spawn(async move {
+            for i in 0.. {
+                let dedup = format!("k-{c}-{i}");
+                let body = serde_json::json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
+                    "payload": {"summary": format!("event {c}/{i}"), "source": "load", "severity": "warning"}});
+                match http.post(format!("{url}/v2/enqueue")).json(&body).send().await {
+                    Ok(r) if r.status() == reqwest::StatusCode::ACCEPTED => acked.lock().unwrap().push(dedup),
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    // Kill once a good number of events were acknowledged.
+    while acked.lock().unwrap().len() < 2_000 {
+        tokio::task::yield_now().await;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL the server");
+    let _ = child.wait();
+    while senders.join_next().await.is_some() {}
+    let acked = acked.lock().unwrap().clone();
+
+    let (mut child, url) = start_server(&d);
+    wait_ready(&http, &url).await;
+    let db = opsdeck_store::Db::connect(&opsdeck_store::ConnectOptions::new(format!("sqlite://{d}/opsdeck.db")))
+        .await
+        .unwrap();
+    let stored: std::collections::HashSet<String> = match &db {
+        opsdeck_store::Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT dedup_key FROM alerts").fetch_all(pool).await.unwrap()
+        }
+        opsdeck_store::Db::Postgres(_) => unreachable!(),
+    }
+    .into_iter()
+    .collect();
+    let missing: Vec<&String> = acked.iter().filter(|k| !stored.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged events were lost, e.g. {:?}",
+        missing.len(),
+        acked.len(),
+        missing.first()
+    );
+    db.close().await;
+    child.kill().unwrap();
+    let _ = child.wait();
+}
