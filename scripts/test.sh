@@ -47,6 +47,8 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     missing+=(postgresql) # initdb/pg_ctl for the private test cluster
 fi
 [[ -x /usr/lib/nagios/plugins/check_tcp ]] || missing+=(monitoring-plugins-basic) # real plugins for the command-probe tests
+[[ -x /usr/bin/prometheus ]] || missing+=(prometheus)                              # real alert senders for the ingest tests
+[[ -x /usr/bin/prometheus-alertmanager ]] || missing+=(prometheus-alertmanager)
 if ((run_e2e)); then
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     command -v node >/dev/null 2>&1 || missing+=(nodejs)

@@ -7,3 +7,4 @@ mod incidents;
 mod monitors;
 mod ops;
 mod roles;
+mod senders;
