@@ -99,7 +99,7 @@
       if (e.ctrlKey || e.metaKey || e.altKey || t.closest?.("input, textarea, select, [contenteditable]")) return;
       if (g) {
         g = false;
-        const to = { o: "/", s: "/services", t: "/teams", m: "/monitors" }[e.key];
+        const to = { o: "/", s: "/services", t: "/teams", m: "/monitors", i: "/incidents" }[e.key];
         if (to) { location.href = to; e.preventDefault(); }
         return;
       }

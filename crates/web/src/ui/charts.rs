@@ -205,3 +205,75 @@ mod tests {
         assert!(latency_chart(&[]).contains("No checks yet"));
     }
 }
+
+/// Vertical columns with a label under each (e.g. incidents per week); labels thin out when
+/// there are many columns.
+pub fn column_chart(items: &[(String, i64)], what: &str) -> String {
+    let (w, h, pad_b, pad_t) = (640.0, 160.0, 22.0, 14.0);
+    let n = items.len().max(1) as f64;
+    let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1) as f64;
+    let slot = w / n;
+    let bar = (slot * 0.7).max(2.0);
+    let every = (items.len() / 12).max(1);
+    let mut s = format!(
+        "<svg class=\"chart columns\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" preserveAspectRatio=\"none\">",
+        esc(what)
+    );
+    let _ = write!(s, "<line class=\"axis\" x1=\"0\" y1=\"{0}\" x2=\"{w}\" y2=\"{0}\"/>", h - pad_b);
+    for (i, (label, v)) in items.iter().enumerate() {
+        let bh = (h - pad_b - pad_t) * (*v as f64) / max;
+        let x = i as f64 * slot + (slot - bar) / 2.0;
+        let y = h - pad_b - bh;
+        let _ = write!(
+            s,
+            "<rect class=\"c-bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{bh:.1}\"><title>{}: {v} {}</title></rect>",
+            esc(label),
+            esc(what)
+        );
+        if *v > 0 {
+            let _ = write!(
+                s,
+                "<text class=\"val\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{v}</text>",
+                x + bar / 2.0,
+                y - 3.0
+            );
+        }
+        if i % every == 0 {
+            let _ = write!(
+                s,
+                "<text class=\"lbl\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                x + bar / 2.0,
+                h - 6.0,
+                esc(label)
+            );
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Horizontal bars with the label on the left and the value on the right.
+pub fn hbar_chart(items: &[(String, i64)]) -> String {
+    let (w, row, label_w) = (420.0, 22.0, 150.0);
+    let h = (items.len().max(1) as f64) * row;
+    let max = items.iter().map(|i| i.1).max().unwrap_or(0).max(1) as f64;
+    let mut s = format!("<svg class=\"chart hbars\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"counts\">");
+    for (i, (label, v)) in items.iter().enumerate() {
+        let y = i as f64 * row;
+        let bw = (w - label_w - 40.0) * (*v as f64) / max;
+        let short: String = label.chars().take(22).collect();
+        let _ = write!(
+            s,
+            "<text class=\"lbl\" x=\"0\" y=\"{:.1}\">{}</text><rect class=\"c-bar\" x=\"{label_w}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\"><title>{}: {v}</title></rect><text class=\"val\" x=\"{:.1}\" y=\"{:.1}\">{v}</text>",
+            y + row * 0.68,
+            esc(&short),
+            y + 4.0,
+            row - 8.0,
+            esc(label),
+            label_w + bw + 4.0,
+            y + row * 0.68
+        );
+    }
+    s.push_str("</svg>");
+    s
+}

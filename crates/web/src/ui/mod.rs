@@ -26,6 +26,8 @@ mod admin;
 mod catalogue;
 mod charts;
 mod home;
+mod incidents;
+mod integrations;
 mod maintenance;
 mod monitors;
 
@@ -61,6 +63,18 @@ pub fn router() -> Router<AppState> {
         .route("/monitors/{id}", get(monitors::detail))
         .route("/monitors/{id}/edit", get(monitors::edit).post(monitors::update))
         .route("/monitors/{id}/{action}", post(monitors::action))
+        .route("/incidents", get(incidents::list).post(incidents::declare))
+        .route("/incidents/{id}", get(incidents::detail))
+        .route("/incidents/{id}/act", post(incidents::act))
+        .route("/incidents/{id}/postmortem", get(incidents::postmortem).post(incidents::postmortem_save))
+        .route("/incidents/{id}/action-items", post(incidents::action_add))
+        .route("/action-items", get(incidents::action_items))
+        .route("/action-items/{id}", post(incidents::action_status))
+        .route("/alerts", get(incidents::alerts))
+        .route("/reports", get(incidents::report))
+        .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
+        .route("/services/{service}/integrations/{id}", post(integrations::act))
+        .route("/services/{service}/alert-settings", post(integrations::settings))
         .route("/maintenance", get(maintenance::list).post(maintenance::create))
         .route("/maintenance/{id}/delete", post(maintenance::delete))
         .route("/teams", get(catalogue::teams).post(catalogue::team_create))

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Alert-ingest benchmark: PagerDuty Events API v2 triggers to POST /v2/enqueue on a fresh server
+# (SQLite, temp data dir). Everything runs on loopback; the load generator shares the machine.
+#
+# Phase 1, sustained: wrk -t2 -c64 (keep-alive) for DURATION_S seconds, each body built per
+#   request by bench/ingest.lua: half the events repeat one of 1,000 hot dedup keys, half carry
+#   a fresh key. Reports accepted events/s (202s / duration), 429s and other answers, p50/p99
+#   latency, the server's CPU (utime + stime from /proc: CPU-seconds, share of one core, CPU-ms
+#   per 1,000 accepted events) and its RSS (peak VmHWM and after the run).
+# Phase 2, storm: a fresh service and integration, then STORM_EVENTS (10,000) triggers with
+#   distinct dedup keys as fast as possible (bench/ingest_storm.py, 64 keep-alive connections,
+#   429s retried); reports wall time, events/s, and the service's incidents (expected: one, with
+#   alert_count = STORM_EVENTS).
+#
+#   bench/ingest.sh                     # builds the release binary, prints the figures
+#   DURATION_S=30 bench/ingest.sh
+#   OPSDECK_BIN=$HOME/.cache/opsdeck-target/debug/opsdeck DURATION_S=5 bench/ingest.sh   # no build
+#   RESULTS_OUT=/tmp/ingest.txt bench/ingest.sh    # also writes the figures as key=value lines
+set -euo pipefail
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsdeck-target}"
+duration_s=${DURATION_S:-60}
+connections=${CONNECTIONS:-64}
+hot_keys=${HOT_KEYS:-1000}
+storm_events=${STORM_EVENTS:-10000}
+
+command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
+
+if [[ -n ${OPSDECK_BIN:-} ]]; then
+    bin=$OPSDECK_BIN
+else
+    (cd "$repo_root" && cargo build --release --locked -p opsdeck)
+    bin="$CARGO_TARGET_DIR/release/opsdeck"
+fi
+[[ -x $bin ]] || { echo "no opsdeck binary at $bin" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/opsdeck-ingest.XXXXXX)
+pid=""
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+export OPSDECK_DATA_DIR="$work" OPSDECK_LOG=warn
+tick=$(getconf CLK_TCK)
+
+fail() { echo "ingest bench: $*" >&2; [[ -s $work/server.log ]] && tail -n 20 "$work/server.log" >&2; exit 1; }
+ns_now() { date +%s%N; }
+# utime + stime of the server, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() {
+    local stat rest f
+    stat=$(<"/proc/$pid/stat")
+    rest=${stat##*) }
+    read -ra f <<<"$rest"
+    echo $((f[11] + f[12]))
+}
+status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
+api() {  # api METHOD PATH [JSON]: prints the body, fails on a non-2xx answer
+    curl -sS -f -X "$1" -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+        ${3:+-d "$3"} "$url$2"
+}
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# new_integration NAME: creates a service and a PagerDuty integration; prints "SERVICE_ID KEY".
+new_integration() {
+    local sid key
+    sid=$(api POST /api/v1/services "{\"name\": \"$1\"}" | json_field id) || fail "creating service $1 failed"
+    key=$(api POST "/api/v1/services/$sid/integrations" '{"type": "pagerduty"}' | json_field key) \
+        || fail "creating the integration of $1 failed"
+    [[ $key =~ ^[0-9a-f]{32}$ ]] || fail "unexpected integration key: $key"
+    echo "$sid $key"
+}
+# incidents SERVICE_ID: prints "INCIDENTS ALERTS" (alerts summed over the service's incidents).
+incidents() {
+    api GET "/api/v1/incidents?service_id=$1&limit=500" | python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+print(len(items), sum(i["alert_count"] for i in items))'
+}
+mib() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
+
+echo 'bench password 123' | "$bin" user add --username bench --role admin --password-stdin >/dev/null
+token=$("$bin" token create --user bench --name bench 2>/dev/null | tail -n 1)
+
+(cd "$work" && exec "$bin" serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1) & pid=$!
+for _ in $(seq 1 3000); do
+    curl -sf "$url/readyz" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || fail "server exited"
+    sleep 0.01
+done
+curl -sf "$url/readyz" >/dev/null 2>&1 || fail "server did not become ready"
+
+# ---- phase 1: sustained ------------------------------------------------------------------
+ids=$(new_integration "Ingest sustained"); read -r sustained_service sustained_key <<<"$ids"
+# One event first, so the integration route is cached and the incident is open before the run.
+curl -sf -o /dev/null -H 'content-type: application/json' \
+    -d "{\"routing_key\": \"$sustained_key\", \"event_action\": \"trigger\", \"dedup_key\": \"hot-0\", \"payload\": {\"summary\": \"warm-up\", \"source\": \"bench\", \"severity\": \"warning\"}}" \
+    "$url/v2/enqueue" || fail "the warm-up event was not accepted"
+sleep 1
+rss_before=$(status_kb VmRSS)
+
+echo "== sustained: POST /v2/enqueue, $connections connections, 2 threads, ${duration_s}s (half new keys, half repeats of $hot_keys)"
+cpu0=$(cpu_ticks); t0=$(ns_now)
+wrk -t2 -c"$connections" -d"${duration_s}s" --latency -s "$repo_root/bench/ingest.lua" "$url/v2/enqueue" \
+    -- "$sustained_key" "$hot_keys" 0.5 | tee "$work/sustained.txt"
+t1=$(ns_now); cpu1=$(cpu_ticks)
+rss_peak=$(status_kb VmHWM)
+rss_after=$(status_kb VmRSS)
+
+val() { awk -v k="ingest.$1" '$1 == k {print $2}' "$work/sustained.txt"; }
+accepted=$(val status_202)
+[[ -n $accepted ]] || fail "no figures in the wrk output"
+(( accepted > 0 )) || fail "no event was accepted (first unexpected status: $(val first_unexpected_status))"
+counts=$(incidents "$sustained_service"); read -r sustained_incidents sustained_alerts <<<"$counts"
+cpu_s=$(awk -v t="$((cpu1 - cpu0))" -v hz="$tick" 'BEGIN {printf "%.2f", t / hz}')
+wall_s=$(awk -v ns="$((t1 - t0))" 'BEGIN {printf "%.2f", ns / 1e9}')
+cpu_pct=$(awk -v c="$cpu_s" -v w="$wall_s" 'BEGIN {printf "%.1f", 100 * c / w}')
+cpu_ms_per_1000=$(awk -v c="$cpu_s" -v n="$accepted" 'BEGIN {printf "%.1f", c * 1000 / (n / 1000)}')
+
+# ---- phase 2: storm ----------------------------------------------------------------------
+ids=$(new_integration "Ingest storm"); read -r storm_service storm_key <<<"$ids"
+echo
+echo "== storm: $storm_events triggers with distinct dedup keys, $connections connections"
+python3 "$repo_root/bench/ingest_storm.py" "$url" "$storm_key" "$storm_events" "$connections" | tee "$work/storm.json"
+sval() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/storm.json" "$1"; }
+counts=$(incidents "$storm_service"); read -r storm_incidents storm_alerts <<<"$counts"
+storm_peak=$(status_kb VmHWM)
+
+declare -A r=(
+    [duration_s]=$(val duration_s)
+    [connections]=$connections
+    [accepted]=$accepted
+    [accepted_per_s]=$(val accepted_per_s)
+    [accepted_new]=$(val accepted_new)
+    [accepted_repeat]=$(val accepted_repeat)
+    [status_429]=$(val status_429)
+    [status_other]=$(($(val status_4xx_other) + $(val status_5xx) + $(val status_other)))
+    [socket_errors]=$(val socket_errors)
+    [latency_p50_ms]=$(val latency_p50_ms)
+    [latency_p99_ms]=$(val latency_p99_ms)
+    [server_cpu_s]=$cpu_s
+    [server_cpu_pct]=$cpu_pct
+    [cpu_ms_per_1000_accepted]=$cpu_ms_per_1000
+    [rss_before_mib]=$(mib "$rss_before")
+    [rss_peak_mib]=$(mib "$rss_peak")
+    [rss_after_mib]=$(mib "$rss_after")
+    [sustained_incidents]=$sustained_incidents
+    [sustained_alerts]=$sustained_alerts
+    [sustained_sent_new]=$(val sent_new)
+    [storm_events]=$storm_events
+    [storm_accepted]=$(sval accepted)
+    [storm_retries]=$(sval retries)
+    [storm_failed]=$(sval failed)
+    [storm_wall_s]=$(sval wall_s)
+    [storm_events_per_s]=$(sval events_per_s)
+    [storm_latency_p50_ms]=$(sval latency_p50_ms)
+    [storm_latency_p99_ms]=$(sval latency_p99_ms)
+    [storm_client_cpu_s]=$(sval client_cpu_s)
+    [storm_incidents]=$storm_incidents
+    [storm_alert_count]=$storm_alerts
+    [storm_rss_peak_mib]=$(mib "$storm_peak")
+)
+
+echo
+echo "== summary"
+printf 'sustained     %s accepted events/s (%s accepted in %s s: %s new alerts, %s repeats), 429: %s, other: %s, socket errors: %s\n' \
+    "${r[accepted_per_s]}" "${r[accepted]}" "${r[duration_s]}" "${r[accepted_new]}" "${r[accepted_repeat]}" \
+    "${r[status_429]}" "${r[status_other]}" "${r[socket_errors]}"
+printf 'latency       p50 %s ms, p99 %s ms (%s connections)\n' "${r[latency_p50_ms]}" "${r[latency_p99_ms]}" "$connections"
+printf 'server CPU    %s CPU-s in %s s wall = %s %% of one core; %s CPU-ms per 1,000 accepted events\n' \
+    "$cpu_s" "$wall_s" "$cpu_pct" "$cpu_ms_per_1000"
+printf 'server RSS    %s MiB before, peak %s MiB, %s MiB after the run\n' \
+    "${r[rss_before_mib]}" "${r[rss_peak_mib]}" "${r[rss_after_mib]}"
+printf 'grouping      sustained service: %s incident(s), %s alerts (expected: %s new keys sent, in-flight ones included, + up to %s hot keys)\n' \
+    "$sustained_incidents" "$sustained_alerts" "${r[sustained_sent_new]}" "$hot_keys"
+printf 'storm         %s events in %s s = %s events/s (p50 %s ms, p99 %s ms; %s retries after 429/503, %s failed; client CPU %s s)\n' \
+    "${r[storm_accepted]}" "${r[storm_wall_s]}" "${r[storm_events_per_s]}" "${r[storm_latency_p50_ms]}" \
+    "${r[storm_latency_p99_ms]}" "${r[storm_retries]}" "${r[storm_failed]}" "${r[storm_client_cpu_s]}"
+printf 'storm result  %s incident(s) for the service (expected 1), alert_count %s (expected %s); peak RSS %s MiB\n' \
+    "$storm_incidents" "$storm_alerts" "$storm_events" "${r[storm_rss_peak_mib]}"
+
+if [[ -n ${RESULTS_OUT:-} ]]; then
+    for k in $(printf '%s\n' "${!r[@]}" | sort); do printf '%s=%s\n' "$k" "${r[$k]}"; done >"$RESULTS_OUT"
+    echo "figures written to $RESULTS_OUT"
+fi
+
+status=0
+[[ $storm_incidents == 1 ]] || { echo "storm: expected 1 incident, found $storm_incidents" >&2; status=1; }
+[[ $storm_alerts == "$storm_events" ]] || { echo "storm: expected alert_count $storm_events, found $storm_alerts" >&2; status=1; }
+exit "$status"

@@ -1,0 +1,366 @@
+//! A service's integrations page: add an integration and see its key once with the exact URL
+//! and copy-paste configuration for the sender; rotate or delete keys; try a webhook payload
+//! against the field mapping; and the service's alert grouping, auto-resolve and rules.
+
+use super::{Chrome, PageAuth, done, error_page};
+use crate::AppState;
+use crate::api::integrations::{PreviewDto, SettingsDto, ingest_url, preview_payload, validated_settings};
+use crate::error::ApiError;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::Form;
+use opsdeck_core::alert::IntegrationType;
+use opsdeck_core::alert::webhook::Mapping;
+use opsdeck_core::role::Permission;
+use opsdeck_store::catalogue::{Ref, ServiceView};
+use opsdeck_store::integration::Integration;
+use serde::Deserialize;
+
+pub struct Example {
+    title: &'static str,
+    text: String,
+}
+
+pub struct Item {
+    it: Integration,
+    url: String,
+    last: String,
+    examples: Vec<Example>,
+    mapping_json: String,
+}
+
+/// A key just created or rotated: shown once, with examples that carry it.
+pub struct Fresh {
+    name: String,
+    key: String,
+    url: String,
+    examples: Vec<Example>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "integrations.html")]
+pub struct IntegrationsPage {
+    chrome: Chrome,
+    s: ServiceView,
+    items: Vec<Item>,
+    fresh: Option<Fresh>,
+    types: [IntegrationType; 4],
+    settings: SettingsDto,
+    rules_json: String,
+    preview: Option<(String, PreviewDto)>,
+    sample: String,
+}
+
+/// Copy-paste configuration for each sender, with `key` filled in.
+pub fn examples(kind: IntegrationType, base: &str, key: &str) -> Vec<Example> {
+    let url = ingest_url(base, kind, key);
+    let hostport = base.trim_start_matches("http://").trim_start_matches("https://");
+    let scheme = if base.starts_with("https://") { "https" } else { "http" };
+    match kind {
+        IntegrationType::Pagerduty => vec![
+            Example {
+                title: "curl",
+                text: format!(
+                    "curl -X POST {url} -H 'Content-Type: application/json' -d '{{\n  \"routing_key\": \"{key}\",\n  \"event_action\": \"trigger\",\n  \"dedup_key\": \"db1/disk\",\n  \"payload\": {{\"summary\": \"Disk 95% full on db1\", \"source\": \"db1\", \"severity\": \"critical\"}}\n}}'"
+                ),
+            },
+            Example {
+                title: "Alertmanager (pagerduty_configs)",
+                text: format!(
+                    "receivers:\n  - name: opsdeck\n    pagerduty_configs:\n      - routing_key: {key}\n        url: {url}\n        send_resolved: true"
+                ),
+            },
+            Example {
+                title: "opsdeck CLI",
+                text: format!(
+                    "opsdeck event send --server {base} --routing-key {key} \\\n  --summary 'Disk 95% full on db1' --severity critical --dedup-key db1/disk"
+                ),
+            },
+        ],
+        IntegrationType::Alertmanager => vec![
+            Example {
+                title: "Alertmanager (webhook_configs)",
+                text: format!(
+                    "receivers:\n  - name: opsdeck\n    webhook_configs:\n      - url: {url}\n        send_resolved: true"
+                ),
+            },
+            Example {
+                title: "Prometheus sending straight to Opsdeck (alerting:)",
+                text: format!(
+                    "alerting:\n  alertmanagers:\n    - scheme: {scheme}\n      static_configs:\n        - targets: ['{hostport}']\n      authorization:\n        credentials: {key}"
+                ),
+            },
+        ],
+        IntegrationType::Grafana => vec![Example {
+            title: "Grafana contact point (Webhook)",
+            text: format!("Integration: Webhook\nURL: {url}\nHTTP method: POST"),
+        }],
+        IntegrationType::Webhook => vec![Example {
+            title: "curl",
+            text: format!(
+                "curl -X POST {url} -H 'Content-Type: application/json' \\\n  -d '{{\"summary\": \"Queue backed up\", \"severity\": \"warning\", \"dedup_key\": \"queue-7\", \"status\": \"firing\", \"source\": \"mq1\"}}'"
+            ),
+        }],
+    }
+}
+
+const SAMPLE: &str = "{\n  \"summary\": \"Queue backed up\",\n  \"severity\": \"warning\",\n  \"dedup_key\": \"queue-7\",\n  \"status\": \"firing\",\n  \"source\": \"mq1\"\n}";
+
+async fn render(
+    state: &AppState,
+    page: &PageAuth,
+    headers: &HeaderMap,
+    service: &str,
+    notice: Option<String>,
+    fresh: Option<(Integration, String)>,
+    preview: Option<(String, PreviewDto)>,
+    sample: Option<String>,
+) -> Response {
+    let chrome = chrome!(page, state, "services", notice);
+    let s = try_page!(state.db.get_service(Ref::parse(service)).await);
+    let list = try_page!(state.db.list_integrations(s.service.id).await);
+    let settings = try_page!(state.db.alert_settings(s.service.id).await);
+    let base = crate::api::monitors::base_url(state, headers).await;
+    let now = state.now();
+    let items = list
+        .into_iter()
+        .map(|it| {
+            let placeholder = format!("{}…", it.key_hint);
+            Item {
+                url: ingest_url(&base, it.kind, &placeholder),
+                last: it.last_event_at.map(|t| super::ago(t, now)).unwrap_or_else(|| "never".into()),
+                examples: examples(it.kind, &base, "YOUR_KEY"),
+                mapping_json: serde_json::to_string_pretty(&it.mapping).unwrap_or_default(),
+                it,
+            }
+        })
+        .collect();
+    let fresh = fresh.map(|(it, key)| Fresh {
+        name: it.name.clone(),
+        url: ingest_url(&base, it.kind, &key),
+        examples: examples(it.kind, &base, &key),
+        key,
+    });
+    let rules_json = serde_json::to_string_pretty(&settings.rules).unwrap_or_else(|_| "[]".into());
+    IntegrationsPage {
+        chrome,
+        s,
+        items,
+        fresh,
+        types: IntegrationType::ALL,
+        settings: settings.into(),
+        rules_json,
+        preview,
+        sample: sample.unwrap_or_else(|| SAMPLE.into()),
+    }
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    page: PageAuth,
+    headers: HeaderMap,
+    Path(service): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    render(&state, &page, &headers, &service, q.notice, None, None, None).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CreateForm {
+    kind: String,
+    name: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    page: PageAuth,
+    headers: HeaderMap,
+    Path(service): Path<String>,
+    Form(f): Form<CreateForm>,
+) -> Response {
+    if let Err(r) = page.require(Permission::Configure) {
+        return r;
+    }
+    let s = try_page!(state.db.get_service(Ref::parse(&service)).await);
+    let back = format!("/services/{}/integrations", s.service.slug);
+    let result = async {
+        let kind = IntegrationType::parse(&f.kind).ok_or_else(|| ApiError::invalid("type", "choose a type"))?;
+        let name = match f.name.trim() {
+            "" => kind.label().to_owned(),
+            n => opsdeck_core::validate::name("name", n)?,
+        };
+        Ok::<_, ApiError>(
+            state
+                .db
+                .create_integration(&page.0.actor(), state.now(), s.service.id, kind, &name, Mapping::default())
+                .await?,
+        )
+    }
+    .await;
+    match result {
+        Ok((it, key)) => {
+            state.routes.clear();
+            render(
+                &state,
+                &page,
+                &headers,
+                &service,
+                Some(format!("Integration {} added", it.name)),
+                Some((it, key)),
+                None,
+                None,
+            )
+            .await
+        }
+        Err(e) if e.status.is_client_error() => done(&back, &format!("Not added: {}", e.message)),
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct IntegrationForm {
+    action: String,
+    mapping: String,
+    sample: String,
+}
+
+/// rotate, delete, mapping (save) and preview, by `action`.
+pub async fn act(
+    State(state): State<AppState>,
+    page: PageAuth,
+    headers: HeaderMap,
+    Path((service, id)): Path<(String, String)>,
+    Form(f): Form<IntegrationForm>,
+) -> Response {
+    let needed = if f.action == "preview" { Permission::Read } else { Permission::Configure };
+    if let Err(r) = page.require(needed) {
+        return r;
+    }
+    let s = try_page!(state.db.get_service(Ref::parse(&service)).await);
+    let back = format!("/services/{}/integrations", s.service.slug);
+    let id = try_page!(crate::extract::parse_id("integration", &id));
+    let it = try_page!(state.db.get_integration(id).await);
+    if it.service_id != s.service.id {
+        return error_page(&ApiError::not_found("integration"));
+    }
+    let actor = page.0.actor();
+    let now = state.now();
+    let parse_mapping = |raw: &str| -> Result<Mapping, ApiError> {
+        serde_json::from_str::<Mapping>(raw)
+            .map_err(|e| ApiError::invalid("mapping", format!("not a mapping: {e}")))?
+            .validate()
+            .map_err(ApiError::from)
+    };
+    match f.action.as_str() {
+        "rotate" => match state.db.rotate_integration_key(&actor, now, id).await {
+            Ok((it, key)) => {
+                state.routes.clear();
+                render(
+                    &state,
+                    &page,
+                    &headers,
+                    &service,
+                    Some("Key rotated: the old key no longer works".into()),
+                    Some((it, key)),
+                    None,
+                    None,
+                )
+                .await
+            }
+            Err(e) => error_page(&e.into()),
+        },
+        "delete" => match state.db.delete_integration(&actor, now, id).await {
+            Ok(()) => {
+                state.routes.clear();
+                done(&back, &format!("Integration {} deleted", it.name))
+            }
+            Err(e) => error_page(&e.into()),
+        },
+        "mapping" => match parse_mapping(&f.mapping) {
+            Ok(m) => match state.db.update_integration(&actor, now, id, &it.name, m).await {
+                Ok(_) => {
+                    state.routes.clear();
+                    done(&back, "Mapping saved")
+                }
+                Err(e) => error_page(&e.into()),
+            },
+            Err(e) => done(&back, &format!("Not saved: {}", e.message)),
+        },
+        "preview" => {
+            let result = async {
+                let payload: serde_json::Value = serde_json::from_str(&f.sample)
+                    .map_err(|e| ApiError::invalid("payload", format!("not JSON: {e}")))?;
+                let mapping = if f.mapping.trim().is_empty() { None } else { Some(parse_mapping(&f.mapping)?) };
+                preview_payload(&it, mapping, &payload)
+            }
+            .await;
+            let dto = match result {
+                Ok(p) => p,
+                Err(e) => PreviewDto { ok: false, error: Some(e.message), alert: None },
+            };
+            render(&state, &page, &headers, &service, None, None, Some((it.name.clone(), dto)), Some(f.sample)).await
+        }
+        other => error_page(&ApiError::bad_request(format!("unknown action {other:?}"))),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SettingsForm {
+    grouping: String,
+    group_window_seconds: String,
+    auto_resolve: Option<String>,
+    rules: String,
+}
+
+pub async fn settings(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(service): Path<String>,
+    Form(f): Form<SettingsForm>,
+) -> Response {
+    if let Err(r) = page.require(Permission::Configure) {
+        return r;
+    }
+    let s = try_page!(state.db.get_service(Ref::parse(&service)).await);
+    let back = format!("/services/{}/integrations", s.service.slug);
+    let result = async {
+        let window = f
+            .group_window_seconds
+            .trim()
+            .parse::<i32>()
+            .map_err(|_| ApiError::invalid("group_window_seconds", "must be a whole number of seconds"))?;
+        let rules = if f.rules.trim().is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(&f.rules)
+                .map_err(|e| ApiError::invalid("rules", format!("not valid rules JSON: {e}")))?
+        };
+        let dto = SettingsDto {
+            grouping: f.grouping.clone(),
+            group_window_seconds: window,
+            auto_resolve: f.auto_resolve.is_some(),
+            rules,
+        };
+        let settings = validated_settings(&state, s.service.id, dto).await?;
+        state.db.set_alert_settings(&page.0.actor(), state.now(), s.service.id, &settings).await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => done(&back, "Alert settings saved"),
+        Err(e) if e.status.is_client_error() => done(&back, &format!("Not saved: {}", e.message)),
+        Err(e) => error_page(&e),
+    }
+}
