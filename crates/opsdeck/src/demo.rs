@@ -5,6 +5,7 @@ use crate::config::Config;
 use anyhow::{Context, Result};
 use opsdeck_checks::scheduler::{Scheduler, SchedulerConfig};
 use opsdeck_core::audit::Actor;
+use opsdeck_core::alert::Severity;
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, TeamSpec};
 use opsdeck_core::clock::Clock;
 use opsdeck_core::role::Role;
@@ -291,7 +292,92 @@ pub async fn seed(db: &Db, clock: &dyn Clock, addr: std::net::SocketAddr) -> Res
         }
     }
     seed_monitors(db, &actor, now, addr, &ids).await?;
+    seed_incidents(db, &actor, now, &ids).await?;
     Ok(true)
+}
+
+/// A past incident for the demo: (service, summary, severity, days ago, minutes to
+/// acknowledge, minutes to resolve, alerts in the storm).
+const PAST_INCIDENTS: &[(&str, &str, Severity, i64, i64, i64, usize)] = &[
+    ("PostgreSQL Cluster", "Replication lag above 30 s on pg-2", Severity::Error, 58, 4, 35, 1),
+    ("Checkout API", "Checkout 5xx rate above 2%", Severity::Critical, 51, 2, 48, 6),
+    ("API Gateway", "p99 latency above 1.5 s", Severity::Warning, 44, 11, 90, 3),
+    ("Identity Provider", "Token endpoint timing out", Severity::Critical, 37, 3, 25, 4),
+    ("Redis Cache", "Memory above 90% on cache-1", Severity::Warning, 30, 18, 140, 1),
+    ("Notification Service", "Push queue backlog growing", Severity::Error, 23, 6, 55, 2),
+    ("Payment Processor Link", "Card authorisations failing", Severity::Critical, 16, 1, 32, 12),
+    ("Public Website", "Homepage TLS certificate expires in 7 days", Severity::Info, 11, 240, 1440, 1),
+    ("VPN", "VPN concentrator CPU at 100%", Severity::Error, 6, 9, 70, 2),
+    ("Billing", "Invoice run failed", Severity::Error, 2, 14, 95, 1),
+];
+
+/// Integrations on a few services and ten resolved incidents from the past weeks (alerts,
+/// acknowledgement and resolution at their times), one with a postmortem and action items, so
+/// the incident list and the MTTx report have data on first start.
+async fn seed_incidents(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::Utc>, ids: &HashMap<&str, uuid::Uuid>) -> Result<()> {
+    use opsdeck_core::alert::{IntegrationType, Signal};
+    use opsdeck_core::incident::{ActionItemSpec, Move, PostmortemSpec};
+    use opsdeck_store::ingest::Envelope;
+    let mut integrations = HashMap::new();
+    for (service, kind, name) in [
+        ("PostgreSQL Cluster", IntegrationType::Alertmanager, "Prometheus Alertmanager"),
+        ("Checkout API", IntegrationType::Pagerduty, "Datadog (PagerDuty format)"),
+        ("API Gateway", IntegrationType::Grafana, "Grafana alerts"),
+        ("Payment Processor Link", IntegrationType::Webhook, "Processor status webhook"),
+    ] {
+        if let Some(sid) = ids.get(service) {
+            let (it, _key) = db.create_integration(actor, now, *sid, kind, name, Default::default()).await?;
+            integrations.insert(service, it.id);
+        }
+    }
+    let mut first = None;
+    for (n, (service, summary, severity, days, ack_min, resolve_min, alerts)) in PAST_INCIDENTS.iter().enumerate() {
+        let Some(sid) = ids.get(service).copied() else { continue };
+        let start = now - chrono::Duration::days(*days) - chrono::Duration::minutes(37 * n as i64 % 600);
+        let detected = start + chrono::Duration::minutes(2 + (n as i64 % 5));
+        let scope = integrations.get(service).map(|i| i.to_string()).unwrap_or_else(|| "demo".into());
+        let envs: Vec<Envelope> = (0..*alerts)
+            .map(|i| {
+                let mut sig = Signal::trigger(format!("demo-{n}-{i}"), if i == 0 { (*summary).to_owned() } else { format!("{summary} ({})", i + 1) }, *severity);
+                sig.source = format!("{}-{}", opsdeck_core::validate::slugify(service), i + 1);
+                sig.started_at = Some(start);
+                Envelope {
+                    scope: scope.clone(),
+                    integration_id: integrations.get(service).copied(),
+                    service_id: sid,
+                    source_type: "alertmanager",
+                    signal: sig,
+                }
+            })
+            .collect();
+        let report = db.apply_signals(detected, &envs).await?;
+        let Some((id, _, _)) = report.opened.first().cloned() else { continue };
+        let ack = detected + chrono::Duration::minutes(*ack_min);
+        db.move_incident(actor, ack, id, Move::Acknowledge, Some("Looking into it")).await?;
+        db.add_incident_note(actor, ack + chrono::Duration::minutes(3), id, false, "Found the cause; fix in progress.").await?;
+        db.move_incident(actor, detected + chrono::Duration::minutes(*resolve_min), id, Move::Resolve, None).await?;
+        first.get_or_insert(id);
+    }
+    if let Some(id) = first {
+        let pm = PostmortemSpec {
+            summary: "Replication on pg-2 fell 30 s behind during the nightly batch import.".into(),
+            impact: "Reports read from the replica showed stale data for about 35 minutes. No data was lost.".into(),
+            root_cause: "The import ran without throttling and saturated the replica's disk.".into(),
+            contributing_factors: "The lag alert fired only at 30 s; nobody owned the import schedule.".into(),
+            lessons: "Throttle bulk imports; alert on lag earlier.".into(),
+            ..Default::default()
+        };
+        db.save_postmortem(actor, now, id, pm).await?;
+        for (title, due, status) in [
+            ("Throttle the nightly import to 50 MB/s", 7, "done"),
+            ("Alert on replication lag above 10 s", 14, "in_progress"),
+            ("Give the import schedule an owner", -3, "open"),
+        ] {
+            let date = (now + chrono::Duration::days(due)).date_naive().to_string();
+            db.create_action_item(actor, now, id, ActionItemSpec::new(title, None, Some(&date), Some(status))?).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Demo monitors against the built-in `/demo/*` endpoints (healthy, slow, flaky, broken) and
