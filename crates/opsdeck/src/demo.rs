@@ -4,8 +4,8 @@ use crate::cli::{describe, open_db};
 use crate::config::Config;
 use anyhow::{Context, Result};
 use opsdeck_checks::scheduler::{Scheduler, SchedulerConfig};
-use opsdeck_core::audit::Actor;
 use opsdeck_core::alert::Severity;
+use opsdeck_core::audit::Actor;
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, TeamSpec};
 use opsdeck_core::clock::Clock;
 use opsdeck_core::role::Role;
@@ -314,7 +314,12 @@ const PAST_INCIDENTS: &[(&str, &str, Severity, i64, i64, i64, usize)] = &[
 /// Integrations on a few services and ten resolved incidents from the past weeks (alerts,
 /// acknowledgement and resolution at their times), one with a postmortem and action items, so
 /// the incident list and the MTTx report have data on first start.
-async fn seed_incidents(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::Utc>, ids: &HashMap<&str, uuid::Uuid>) -> Result<()> {
+async fn seed_incidents(
+    db: &Db,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    ids: &HashMap<&str, uuid::Uuid>,
+) -> Result<()> {
     use opsdeck_core::alert::{IntegrationType, Signal};
     use opsdeck_core::incident::{ActionItemSpec, Move, PostmortemSpec};
     use opsdeck_store::ingest::Envelope;
@@ -338,7 +343,11 @@ async fn seed_incidents(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::Ut
         let scope = integrations.get(service).map(|i| i.to_string()).unwrap_or_else(|| "demo".into());
         let envs: Vec<Envelope> = (0..*alerts)
             .map(|i| {
-                let mut sig = Signal::trigger(format!("demo-{n}-{i}"), if i == 0 { (*summary).to_owned() } else { format!("{summary} ({})", i + 1) }, *severity);
+                let mut sig = Signal::trigger(
+                    format!("demo-{n}-{i}"),
+                    if i == 0 { (*summary).to_owned() } else { format!("{summary} ({})", i + 1) },
+                    *severity,
+                );
                 sig.source = format!("{}-{}", opsdeck_core::validate::slugify(service), i + 1);
                 sig.started_at = Some(start);
                 Envelope {
@@ -354,7 +363,8 @@ async fn seed_incidents(db: &Db, actor: &Actor, now: chrono::DateTime<chrono::Ut
         let Some((id, _, _)) = report.opened.first().cloned() else { continue };
         let ack = detected + chrono::Duration::minutes(*ack_min);
         db.move_incident(actor, ack, id, Move::Acknowledge, Some("Looking into it")).await?;
-        db.add_incident_note(actor, ack + chrono::Duration::minutes(3), id, false, "Found the cause; fix in progress.").await?;
+        db.add_incident_note(actor, ack + chrono::Duration::minutes(3), id, false, "Found the cause; fix in progress.")
+            .await?;
         db.move_incident(actor, detected + chrono::Duration::minutes(*resolve_min), id, Move::Resolve, None).await?;
         first.get_or_insert(id);
     }

@@ -14,6 +14,7 @@ use opsdeck_core::alert::rules::{self, AlertSettings, Decision, Grouping};
 use opsdeck_core::alert::{Action, AlertLink, Severity, Signal, label_fingerprint};
 use opsdeck_core::incident::{Sev, kind};
 use sqlx::types::Json;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
@@ -82,7 +83,10 @@ pub(crate) struct AlertRow {
 }
 
 const INC_COLS: &str = "id, number, title, status, severity, service_id, group_key, alert_count, open_alerts, \
-    last_alert_at, acknowledged_at, mitigated_at, resolved_at";
+    last_alert_at, acknowledged_at, mitigated_at, resolved_at, joined_noted_at";
+
+/// Alerts joining an open incident are noted on its timeline at most this often.
+const JOINED_NOTE_EVERY_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct IncRow {
@@ -99,6 +103,7 @@ struct IncRow {
     acknowledged_at: Option<i64>,
     mitigated_at: Option<i64>,
     resolved_at: Option<i64>,
+    joined_noted_at: Option<i64>,
 }
 
 /// An incident in memory during a batch.
@@ -117,7 +122,11 @@ struct Inc {
 struct Work {
     row: AlertRow,
     new: bool,
+    /// The whole row is written.
     dirty: bool,
+    /// Only count, last_seen and expires_at changed (a plain repeat): a narrow update that
+    /// leaves the row's indexes alone.
+    touched: bool,
 }
 
 /// The timeline row type shared with incident actions.
@@ -177,22 +186,26 @@ fn apply_events(
     let mut idx: HashMap<(String, String), usize> = HashMap::with_capacity(open.len() + envs.len());
     for row in open {
         idx.insert((row.scope.clone(), row.dedup_key.clone()), works.len());
-        works.push(Work { row, new: false, dirty: false });
+        works.push(Work { row, new: false, dirty: false, touched: false });
     }
     let mut outcomes = Vec::with_capacity(envs.len());
     let mut follow_ups = Vec::new();
     for env in envs {
-        let default = AlertSettings::default();
-        let rules_of = &settings.get(&env.service_id).unwrap_or(&default).rules;
-        let (service_id, s) = match rules::apply(rules_of, env.signal.clone()) {
-            Decision::Drop => {
-                outcomes.push((env.signal.dedup_key.clone(), None, true));
-                continue;
+        let rules_of = settings.get(&env.service_id).map(|s| s.rules.as_slice()).unwrap_or_default();
+        // Without rules the signal is used as it is (no copy).
+        let (service_id, s): (Uuid, Cow<'_, Signal>) = if rules_of.is_empty() {
+            (env.service_id, Cow::Borrowed(&env.signal))
+        } else {
+            match rules::apply(rules_of, env.signal.clone()) {
+                Decision::Drop => {
+                    outcomes.push((env.signal.dedup_key.clone(), None, true));
+                    continue;
+                }
+                Decision::Keep(s) => (env.service_id, Cow::Owned(s)),
+                // A route to a service that no longer exists keeps the alert where it was sent.
+                Decision::Route(to, s) if valid_routes.contains(&to) => (to, Cow::Owned(s)),
+                Decision::Route(_, s) => (env.service_id, Cow::Owned(s)),
             }
-            Decision::Keep(s) => (env.service_id, s),
-            // A route to a service that no longer exists keeps the alert where it was sent.
-            Decision::Route(to, s) if valid_routes.contains(&to) => (to, s),
-            Decision::Route(_, s) => (env.service_id, s),
         };
         let key = (env.scope.clone(), s.dedup_key.clone());
         let existing = idx.get(&key).copied();
@@ -202,20 +215,27 @@ fn apply_events(
                 let r = &mut w.row;
                 r.count += 1;
                 r.last_seen = now;
-                r.severity = s.severity.as_str().to_owned();
-                r.details = Json(s.details.clone());
-                if !s.links.is_empty() {
-                    r.links = Json(s.links.clone());
-                }
                 r.expires_at = s.expires_at.map(|t| t.timestamp_millis());
-                w.dirty = true;
+                let changed = r.severity != s.severity.as_str()
+                    || r.details.0 != s.details
+                    || (!s.links.is_empty() && r.links.0 != s.links);
+                if changed {
+                    r.severity = s.severity.as_str().to_owned();
+                    r.details = Json(s.details.clone());
+                    if !s.links.is_empty() {
+                        r.links = Json(s.links.clone());
+                    }
+                    w.dirty = true;
+                } else {
+                    w.touched = true;
+                }
                 outcomes.push((s.dedup_key.clone(), Some(i), false));
             }
             (Action::Trigger, None) => {
                 let row = new_alert(env, service_id, &s, now);
                 idx.insert(key, works.len());
                 outcomes.push((s.dedup_key.clone(), Some(works.len()), false));
-                works.push(Work { row, new: true, dirty: true });
+                works.push(Work { row, new: true, dirty: true, touched: false });
             }
             (Action::Acknowledge, Some(i)) => {
                 let w = &mut works[i];
@@ -318,6 +338,7 @@ fn assign_incidents(works: &mut [Work], incs: &mut Vec<Inc>, settings: &HashMap<
                         acknowledged_at: None,
                         mitigated_at: None,
                         resolved_at: None,
+                        joined_noted_at: Some(now),
                     },
                     new: true,
                     dirty: true,
@@ -387,12 +408,23 @@ fn follow_up_incidents(
     }
 }
 
-fn joined_entry(inc: &Inc) -> Option<String> {
-    match inc.joined.len() {
-        0 => None,
-        1 => Some(format!("Alert joined: {}", inc.joined[0])),
-        n => Some(format!("{n} alerts joined, the first: {}", inc.joined[0])),
+/// The timeline note for alerts that joined in this batch: on a new incident always, on an
+/// existing one at most once a minute (a storm would otherwise add a note per batch); the
+/// incident's alert count carries the rest.
+fn joined_entry(inc: &mut Inc, now: i64) -> Option<String> {
+    if inc.joined.is_empty() {
+        return None;
     }
+    if !inc.new {
+        if inc.row.joined_noted_at.is_some_and(|t| now - t < JOINED_NOTE_EVERY_MS) {
+            return None;
+        }
+        inc.row.joined_noted_at = Some(now);
+    }
+    Some(match inc.joined.len() {
+        1 => format!("Alert joined: {}", inc.joined[0]),
+        n => format!("{n} alerts joined ({} in all), the first: {}", inc.row.alert_count, inc.joined[0]),
+    })
 }
 
 macro_rules! bind_alert {
@@ -545,13 +577,14 @@ impl Db {
             for chunk in fixed_chunks(&new_incs) {
                 let sql = multi_row(backend, "INSERT INTO incidents (id, number, title, description, status, severity, service_id, \
                     group_key, source, alert_count, open_alerts, impact_start_at, detected_at, acknowledged_at, mitigated_at, \
-                    resolved_at, last_alert_at, created_at, updated_at) VALUES ", 19, chunk.len(), "");
+                    resolved_at, last_alert_at, created_at, updated_at, joined_noted_at) VALUES ", 20, chunk.len(), "");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for i in chunk {
                     let r = &i.row;
                     q = q.bind(r.id).bind(r.number).bind(&r.title).bind("").bind(&r.status).bind(&r.severity).bind(r.service_id)
                         .bind(&r.group_key).bind(i.source).bind(r.alert_count).bind(r.open_alerts).bind(i.impact_start.min(now_ms))
-                        .bind(now_ms).bind(r.acknowledged_at).bind(r.mitigated_at).bind(r.resolved_at).bind(now_ms).bind(now_ms).bind(now_ms);
+                        .bind(now_ms).bind(r.acknowledged_at).bind(r.mitigated_at).bind(r.resolved_at).bind(now_ms).bind(now_ms).bind(now_ms)
+                        .bind(r.joined_noted_at);
                 }
                 q.execute(&mut *tx).await?;
                 let sql = multi_row(backend, "INSERT INTO incident_services (incident_id, service_id) VALUES ", 2, chunk.len(), "");
@@ -571,24 +604,36 @@ impl Db {
                     q.execute(&mut *tx).await?;
                 }
             }
+            // Plain repeats: count, last_seen and expiry only, leaving the row's indexes alone.
+            let touched: Vec<&AlertRow> = works.iter().filter(|w| w.touched && !w.dirty).map(|w| &w.row).collect();
+            for chunk in fixed_chunks(&touched) {
+                let sql = multi_row(backend, "WITH v (id, count, last_seen, expires_at) AS (VALUES ", 4, chunk.len(),
+                    ") UPDATE alerts SET count = v.count, last_seen = v.last_seen, expires_at = v.expires_at FROM v WHERE alerts.id = v.id");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q.bind(r.id).bind(r.count).bind(r.last_seen).bind(r.expires_at);
+                }
+                q.execute(&mut *tx).await?;
+            }
             for i in incs.iter().filter(|i| i.dirty && !i.new) {
                 let r = &i.row;
                 sqlx::query("UPDATE incidents SET status = $1, severity = $2, alert_count = $3, open_alerts = $4, last_alert_at = $5, \
                              acknowledged_at = $6, mitigated_at = $7, resolved_at = $8, snoozed_until = CASE WHEN $1 = 'resolved' \
-                             THEN NULL ELSE snoozed_until END, updated_at = $9 WHERE id = $10")
+                             THEN NULL ELSE snoozed_until END, updated_at = $9, joined_noted_at = $11 WHERE id = $10")
                     .bind(&r.status).bind(&r.severity).bind(r.alert_count).bind(r.open_alerts).bind(r.last_alert_at)
-                    .bind(r.acknowledged_at).bind(r.mitigated_at).bind(r.resolved_at).bind(now_ms).bind(r.id)
+                    .bind(r.acknowledged_at).bind(r.mitigated_at).bind(r.resolved_at).bind(now_ms).bind(r.id).bind(r.joined_noted_at)
                     .execute(&mut *tx).await?;
             }
             let mut timeline: Vec<TimelineEntry> = Vec::new();
-            for i in &incs {
+            let joined_notes: Vec<Option<String>> = incs.iter_mut().map(|i| joined_entry(i, now_ms)).collect();
+            for (i, joined) in incs.iter().zip(joined_notes) {
                 let actor = "alerts".to_string();
                 if i.new {
                     let source = if i.source == "monitor" { "a monitor" } else { "an alert" };
                     timeline.push(TimelineEntry { incident_id: i.row.id, at: now_ms, kind: kind::CREATED, actor: actor.clone(),
                         body: format!("Opened by {source}: {}", i.row.title) });
                 }
-                if let Some(body) = joined_entry(i) {
+                if let Some(body) = joined {
                     timeline.push(TimelineEntry { incident_id: i.row.id, at: now_ms, kind: kind::ALERTS_JOINED, actor: actor.clone(), body });
                 }
                 for (k, body) in &i.events {

@@ -134,30 +134,38 @@ impl Pipeline {
     }
 
     async fn write(&self, jobs: Vec<Job>) {
-        let envs: Vec<Envelope> = jobs.iter().flat_map(|j| j.envs.iter().cloned()).collect();
+        // The envelopes move into one batch; each job keeps its count and reply.
+        let mut envs: Vec<Envelope> = Vec::with_capacity(jobs.iter().map(|j| j.envs.len()).sum());
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            replies.push((job.envs.len(), job.reply));
+            envs.extend(job.envs);
+        }
         match self.db.apply_signals(self.clock.now(), &envs).await {
             Ok(report) => {
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats.events.fetch_add(envs.len() as u64, Ordering::Relaxed);
                 (self.sink)(&report);
                 let mut applied = report.applied.into_iter();
-                for job in jobs {
-                    let mine: Vec<Applied> = applied.by_ref().take(job.envs.len()).collect();
-                    let _ = job.reply.send(Ok(mine));
+                for (n, reply) in replies {
+                    let mine: Vec<Applied> = applied.by_ref().take(n).collect();
+                    let _ = reply.send(Ok(mine));
                 }
             }
-            // One bad job must not fail the others: retry each on its own.
-            Err(e) if jobs.len() > 1 => {
-                tracing::warn!(error = %e, jobs = jobs.len(), "ingest batch failed; retrying its requests one by one");
-                for job in jobs {
-                    Box::pin(self.write(vec![job])).await;
+            // One bad request must not fail the others: retry each on its own.
+            Err(e) if replies.len() > 1 => {
+                tracing::warn!(error = %e, requests = replies.len(), "ingest batch failed; retrying its requests one by one");
+                let mut rest = envs.into_iter();
+                for (n, reply) in replies {
+                    let envs: Vec<Envelope> = rest.by_ref().take(n).collect();
+                    Box::pin(self.write(vec![Job { envs, reply }])).await;
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "ingest failed");
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                for job in jobs {
-                    let _ = job.reply.send(Err(IngestError::Failed(e.to_string())));
+                for (_, reply) in replies {
+                    let _ = reply.send(Err(IngestError::Failed(e.to_string())));
                 }
             }
         }

@@ -47,6 +47,8 @@ CREATE TABLE incidents (
     snoozed_until   BIGINT,
     merged_into     BLOB,
     last_alert_at   BIGINT NOT NULL,
+    -- When the timeline last noted alerts joining (notes are at most one a minute in a storm).
+    joined_noted_at BIGINT,
     created_at      BIGINT NOT NULL,
     updated_at      BIGINT NOT NULL
 );
