@@ -7,6 +7,8 @@
 #   a fresh key. Reports accepted events/s (202s / duration), 429s and other answers, p50/p99
 #   latency, the server's CPU (utime + stime from /proc: CPU-seconds, share of one core, CPU-ms
 #   per 1,000 accepted events) and its RSS (peak VmHWM and after the run).
+# Phase 3, overload: the server restarted with --ingest-queue 100 and OVERLOAD_CONNECTIONS
+#   (1,024) connections for OVERLOAD_S (10) seconds: 429s instead of an unbounded queue.
 # Phase 2, storm: a fresh service and integration, then STORM_EVENTS (10,000) triggers with
 #   distinct dedup keys as fast as possible (bench/ingest_storm.py, 64 keep-alive connections,
 #   429s retried); reports wall time, events/s, and the service's incidents (expected: one, with
@@ -86,13 +88,16 @@ mib() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
 echo 'bench password 123' | "$bin" user add --username bench --role admin --password-stdin >/dev/null
 token=$("$bin" token create --user bench --name bench 2>/dev/null | tail -n 1)
 
-(cd "$work" && exec "$bin" serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1) & pid=$!
-for _ in $(seq 1 3000); do
-    curl -sf "$url/readyz" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || fail "server exited"
-    sleep 0.01
-done
-curl -sf "$url/readyz" >/dev/null 2>&1 || fail "server did not become ready"
+start_server() {  # start_server [EXTRA ARGS…]
+    (cd "$work" && exec "$bin" serve --listen "127.0.0.1:$port" "$@" >>"$work/server.log" 2>&1) & pid=$!
+    for _ in $(seq 1 3000); do
+        curl -sf "$url/readyz" >/dev/null 2>&1 && break
+        kill -0 "$pid" 2>/dev/null || fail "server exited"
+        sleep 0.01
+    done
+    curl -sf "$url/readyz" >/dev/null 2>&1 || fail "server did not become ready"
+}
+start_server
 
 # ---- phase 1: sustained ------------------------------------------------------------------
 ids=$(new_integration "Ingest sustained"); read -r sustained_service sustained_key <<<"$ids"
@@ -130,6 +135,21 @@ sval() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.arg
 counts=$(incidents "$storm_service"); read -r storm_incidents storm_alerts <<<"$counts"
 storm_peak=$(status_kb VmHWM)
 
+# ---- phase 3: overload -------------------------------------------------------------------
+# A small ingest queue (--ingest-queue 100) and far more connections than it holds: the server
+# must answer 429 at once for what does not fit, keep its memory bounded, and keep serving.
+overload_s=${OVERLOAD_S:-10}
+overload_conns=${OVERLOAD_CONNECTIONS:-1024}
+ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+kill "$pid"; wait "$pid" 2>/dev/null || true
+start_server --ingest-queue 100
+echo
+echo "== overload: --ingest-queue 100, $overload_conns connections, ${overload_s}s"
+wrk -t2 -c"$overload_conns" -d"${overload_s}s" --latency -s "$repo_root/bench/ingest.lua" "$url/v2/enqueue" \
+    -- "$sustained_key" "$hot_keys" 0.5 | tee "$work/overload.txt"
+oval() { awk -v k="ingest.$1" '$1 == k {print $2}' "$work/overload.txt"; }
+overload_peak=$(status_kb VmHWM)
+
 declare -A r=(
     [duration_s]=$(val duration_s)
     [connections]=$connections
@@ -163,6 +183,13 @@ declare -A r=(
     [storm_incidents]=$storm_incidents
     [storm_alert_count]=$storm_alerts
     [storm_rss_peak_mib]=$(mib "$storm_peak")
+    [overload_connections]=$overload_conns
+    [overload_accepted_per_s]=$(oval accepted_per_s)
+    [overload_status_429]=$(oval status_429)
+    [overload_status_202]=$(oval status_202)
+    [overload_other]=$(($(oval status_4xx_other) + $(oval status_5xx) + $(oval status_other)))
+    [overload_latency_p99_ms]=$(oval latency_p99_ms)
+    [overload_rss_peak_mib]=$(mib "$overload_peak")
 )
 
 echo
@@ -182,6 +209,9 @@ printf 'storm         %s events in %s s = %s events/s (p50 %s ms, p99 %s ms; %s 
     "${r[storm_latency_p99_ms]}" "${r[storm_retries]}" "${r[storm_failed]}" "${r[storm_client_cpu_s]}"
 printf 'storm result  %s incident(s) for the service (expected 1), alert_count %s (expected %s); peak RSS %s MiB\n' \
     "$storm_incidents" "$storm_alerts" "$storm_events" "${r[storm_rss_peak_mib]}"
+printf 'overload      %s connections, queue 100: %s accepted (%s/s), %s answered 429, %s other; p99 %s ms; peak RSS %s MiB\n' \
+    "$overload_conns" "${r[overload_status_202]}" "${r[overload_accepted_per_s]}" "${r[overload_status_429]}" \
+    "${r[overload_other]}" "${r[overload_latency_p99_ms]}" "${r[overload_rss_peak_mib]}"
 
 if [[ -n ${RESULTS_OUT:-} ]]; then
     for k in $(printf '%s\n' "${!r[@]}" | sort); do printf '%s=%s\n' "$k" "${r[$k]}"; done >"$RESULTS_OUT"

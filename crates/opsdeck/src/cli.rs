@@ -49,6 +49,9 @@ pub struct Global {
     /// Largest number of database connections this process opens.
     #[arg(long, global = true, env = "OPSDECK_DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
+    /// Alert events queued for writing, at most (default 20000); beyond it ingest answers 429.
+    #[arg(long, global = true, env = "OPSDECK_INGEST_QUEUE")]
+    pub ingest_queue: Option<usize>,
     /// Server URL for client commands.
     #[arg(long, global = true, env = "OPSDECK_SERVER")]
     pub server: Option<String>,

@@ -19,6 +19,7 @@ struct FileConfig {
     server: Option<String>,
     token: Option<String>,
     retention: Option<opsdeck_store::monitor::Retention>,
+    ingest_queue: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct Config {
     pub token: Option<String>,
     /// Monitoring history kept (`[retention]` table in the file).
     pub retention: opsdeck_store::monitor::Retention,
+    /// Alert events waiting to be written, at most; beyond it ingest answers 429.
+    pub ingest_queue: usize,
 }
 
 impl Config {
@@ -60,6 +63,7 @@ impl Config {
             server: g.server.clone().or(file.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()),
             token: g.token.clone().or(file.token),
             retention: file.retention.unwrap_or_default(),
+            ingest_queue: g.ingest_queue.or(file.ingest_queue).unwrap_or(20_000).clamp(100, 1_000_000),
         })
     }
 

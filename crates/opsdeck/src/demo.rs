@@ -52,6 +52,11 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         session_ttl: chrono::Duration::hours(cfg.session_ttl_hours),
         demo_endpoints: demo,
         retention: cfg.retention,
+        pipeline: opsdeck_store::pipeline::PipelineConfig {
+            max_queued_events: cfg.ingest_queue,
+            max_batch: cfg.ingest_queue.min(2_000),
+            ..Default::default()
+        },
         ..WebConfig::default()
     };
     let state = AppState::new(db.clone(), clock.clone(), web);

@@ -1,6 +1,7 @@
 //! Store tests: each runs on SQLite and on PostgreSQL (`OPSDECK_TEST_POSTGRES_URL`).
 
 mod monitors;
+mod pipeline;
 mod schema;
 mod story;
 
