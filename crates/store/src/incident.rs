@@ -937,7 +937,7 @@ impl Db {
                 format!("Saved the postmortem of {}", incident::display_number(inc.number))).after(&spec));
             tx.commit().await?;
         });
-        Ok(self.get_postmortem(incident_id).await?.ok_or(StoreError::NotFound("postmortem"))?)
+        self.get_postmortem(incident_id).await?.ok_or(StoreError::NotFound("postmortem"))
     }
 
     pub async fn list_action_items(

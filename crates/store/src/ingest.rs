@@ -565,10 +565,8 @@ impl Db {
             if n_new > 0 {
                 let last: i64 = sqlx::query_scalar("UPDATE revisions SET value = value + $1 WHERE name = 'incident_number' RETURNING value")
                     .bind(n_new).fetch_one(&mut *tx).await?;
-                let mut next = last - n_new + 1;
-                for i in incs.iter_mut().filter(|i| i.new) {
-                    i.row.number = next;
-                    next += 1;
+                for (number, i) in (last - n_new + 1..).zip(incs.iter_mut().filter(|i| i.new)) {
+                    i.row.number = number;
                 }
             }
 

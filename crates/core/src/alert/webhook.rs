@@ -78,7 +78,7 @@ impl Mapping {
     }
 }
 
-fn text_at<'a>(v: &'a Value, pointer: &str) -> Option<String> {
+fn text_at(v: &Value, pointer: &str) -> Option<String> {
     if pointer.is_empty() {
         return None;
     }

@@ -181,31 +181,6 @@ pub fn daily_bars(days: &[Rollup], now: DateTime<Utc>, n_days: i64) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn r(status: CheckStatus, ms: f64, reason: &str) -> RawResult {
-        RawResult {
-            at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
-            status,
-            latency_ms: Some(ms),
-            reason: reason.into(),
-        }
-    }
-
-    #[test]
-    fn bars_escape_and_pad() {
-        let svg = uptime_bar(&[r(CheckStatus::Down, 5.0, "<script>"), r(CheckStatus::Up, 3.0, "ok")], 4);
-        assert_eq!(svg.matches("c-empty").count(), 2);
-        assert!(svg.contains("&lt;script&gt;"));
-        assert!(!svg.contains("<script>"));
-        let spark = sparkline(&[r(CheckStatus::Up, 5.0, ""), r(CheckStatus::Up, 10.0, "")], 60.0, 16.0);
-        assert!(spark.contains("<polyline"));
-        assert!(latency_chart(&[]).contains("No checks yet"));
-    }
-}
-
 /// Vertical columns with a label under each (e.g. incidents per week); labels thin out when
 /// there are many columns.
 pub fn column_chart(items: &[(String, i64)], what: &str) -> String {
@@ -276,4 +251,29 @@ pub fn hbar_chart(items: &[(String, i64)]) -> String {
     }
     s.push_str("</svg>");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(status: CheckStatus, ms: f64, reason: &str) -> RawResult {
+        RawResult {
+            at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            status,
+            latency_ms: Some(ms),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn bars_escape_and_pad() {
+        let svg = uptime_bar(&[r(CheckStatus::Down, 5.0, "<script>"), r(CheckStatus::Up, 3.0, "ok")], 4);
+        assert_eq!(svg.matches("c-empty").count(), 2);
+        assert!(svg.contains("&lt;script&gt;"));
+        assert!(!svg.contains("<script>"));
+        let spark = sparkline(&[r(CheckStatus::Up, 5.0, ""), r(CheckStatus::Up, 10.0, "")], 60.0, 16.0);
+        assert!(spark.contains("<polyline"));
+        assert!(latency_chart(&[]).contains("No checks yet"));
+    }
 }

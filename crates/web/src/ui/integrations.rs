@@ -109,6 +109,7 @@ pub fn examples(kind: IntegrationType, base: &str, key: &str) -> Vec<Example> {
 
 const SAMPLE: &str = "{\n  \"summary\": \"Queue backed up\",\n  \"severity\": \"warning\",\n  \"dedup_key\": \"queue-7\",\n  \"status\": \"firing\",\n  \"source\": \"mq1\"\n}";
 
+#[allow(clippy::too_many_arguments)]
 async fn render(
     state: &AppState,
     page: &PageAuth,
