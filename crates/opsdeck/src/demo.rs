@@ -328,16 +328,18 @@ async fn seed_incidents(
     use opsdeck_core::alert::{IntegrationType, Signal};
     use opsdeck_core::incident::{ActionItemSpec, Move, PostmortemSpec};
     use opsdeck_store::ingest::Envelope;
+    // Every service with a past incident gets an integration, of the kind its alerts came from.
     let mut integrations = HashMap::new();
-    for (service, kind, name) in [
-        ("PostgreSQL Cluster", IntegrationType::Alertmanager, "Prometheus Alertmanager"),
-        ("Checkout API", IntegrationType::Pagerduty, "Datadog (PagerDuty format)"),
-        ("API Gateway", IntegrationType::Grafana, "Grafana alerts"),
-        ("Payment Processor Link", IntegrationType::Webhook, "Processor status webhook"),
-    ] {
+    for (n, (service, ..)) in PAST_INCIDENTS.iter().enumerate() {
+        let (kind, name) = [
+            (IntegrationType::Alertmanager, "Prometheus Alertmanager"),
+            (IntegrationType::Pagerduty, "Datadog (PagerDuty format)"),
+            (IntegrationType::Grafana, "Grafana alerts"),
+            (IntegrationType::Webhook, "Status webhook"),
+        ][n % 4];
         if let Some(sid) = ids.get(service) {
             let (it, _key) = db.create_integration(actor, now, *sid, kind, name, Default::default()).await?;
-            integrations.insert(service, it.id);
+            integrations.insert(*service, (it.id, kind));
         }
     }
     let mut first = None;
@@ -345,7 +347,7 @@ async fn seed_incidents(
         let Some(sid) = ids.get(service).copied() else { continue };
         let start = now - chrono::Duration::days(*days) - chrono::Duration::minutes(37 * n as i64 % 600);
         let detected = start + chrono::Duration::minutes(2 + (n as i64 % 5));
-        let scope = integrations.get(service).map(|i| i.to_string()).unwrap_or_else(|| "demo".into());
+        let Some((integration_id, kind)) = integrations.get(service).copied() else { continue };
         let envs: Vec<Envelope> = (0..*alerts)
             .map(|i| {
                 let mut sig = Signal::trigger(
@@ -356,10 +358,10 @@ async fn seed_incidents(
                 sig.source = format!("{}-{}", opsdeck_core::validate::slugify(service), i + 1);
                 sig.started_at = Some(start);
                 Envelope {
-                    scope: scope.clone(),
-                    integration_id: integrations.get(service).copied(),
+                    scope: integration_id.to_string(),
+                    integration_id: Some(integration_id),
                     service_id: sid,
-                    source_type: "alertmanager",
+                    source_type: kind.as_str(),
                     signal: sig,
                 }
             })

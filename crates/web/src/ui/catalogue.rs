@@ -234,6 +234,10 @@ pub struct ServicePage {
     monitors: Vec<opsdeck_store::monitor::MonitorView>,
     /// The worst state among the service's monitors, if it has any.
     health: Option<&'static str>,
+    /// Open incidents on the service: (reference, title, status, severity).
+    open_incidents: Vec<(String, String, String, String)>,
+    /// Changes reported for the service (PagerDuty change events), newest first: (when, summary).
+    changes: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -271,7 +275,36 @@ pub async fn service_page(
         .into_iter()
         .find(|st| counts.get(st).copied().unwrap_or(0) > 0)
         .map(M::as_str);
+    let open = try_page!(
+        state
+            .db
+            .list_incidents(&opsdeck_store::incident::IncidentFilter {
+                open: true,
+                service_id: Some(s.service.id),
+                limit: Some(10),
+                ..Default::default()
+            })
+            .await
+    );
+    let open_incidents = open
+        .items
+        .into_iter()
+        .map(|i| {
+            (
+                opsdeck_core::incident::display_number(i.number),
+                i.title,
+                i.status.as_str().to_owned(),
+                i.severity.as_str().to_owned(),
+            )
+        })
+        .collect();
+    let changes = try_page!(state.db.list_changes(s.service.id, now - chrono::Duration::days(30), now, 10).await)
+        .into_iter()
+        .map(|c| (super::ago(c.at, now), c.summary))
+        .collect();
     ServicePage {
+        open_incidents,
+        changes,
         chrome,
         s,
         depends_on,

@@ -292,7 +292,11 @@ pub async fn detail(
     ];
     let timeline = tl
         .into_iter()
-        .map(|t| TlRow { at: abs(t.at), clock: t.at.format("%H:%M:%S").to_string(), t: TimelineDto::from(t) })
+        .map(|t| {
+            // Today's entries show the time; older ones the day too.
+            let fmt = if t.at.date_naive() == now.date_naive() { "%H:%M:%S" } else { "%d %b %H:%M" };
+            TlRow { at: abs(t.at), clock: t.at.format(fmt).to_string(), t: TimelineDto::from(t) }
+        })
         .collect();
     IncidentPage {
         chrome,
