@@ -186,6 +186,9 @@ pub struct Claim {
     pub service_id: Option<Uuid>,
 }
 
+/// What a ping reads of its monitor: state, streaks, thresholds, paused, interval, name, service.
+type PingRow = (String, i32, i32, i32, i32, bool, i32, String, Option<Uuid>);
+
 /// A state change that a stored result caused.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StateChange {
@@ -684,12 +687,16 @@ impl Db {
             let mut tx = pool.begin_write().await?;
             let mut accepted: Vec<&CheckRecord> = Vec::with_capacity(records.len());
             let mut rollups: HashMap<(Uuid, i32, i64), RollupAgg> = HashMap::new();
+            // (record, claim, new health, transition) of every stored result.
+            let mut stored: Vec<(&CheckRecord, Claim, Option<Transition>)> = Vec::with_capacity(records.len());
+            let mut leased: Vec<(&CheckRecord, Claim, Health, Option<Transition>)> = Vec::with_capacity(records.len());
             for rec in records {
-                // Leased checks carry what the claim saw; pings read the monitor now.
+                // Leased checks carry what the claim saw; pings read the monitor now, one at a
+                // time, so two pings of one monitor in a batch see each other.
                 let claim = match &rec.claim {
                     Some(c) => c.clone(),
                     None => {
-                        let cur: Option<(String, i32, i32, i32, i32, bool, i32, String, Option<Uuid>)> = sqlx::query_as(
+                        let cur: Option<PingRow> = sqlx::query_as(
                             "SELECT state, fail_streak, ok_streak, down_after, up_after, paused, interval_seconds, name, service_id \
                              FROM monitors WHERE id = $1")
                             .bind(rec.monitor_id).fetch_optional(&mut *tx).await?;
@@ -702,7 +709,6 @@ impl Db {
                         Claim { node: String::new(), health, down_after, up_after, interval_seconds: interval, name, service_id }
                     }
                 };
-                let at_ms = rec.at.timestamp_millis();
                 let o = &rec.outcome;
                 // Maintenance freezes the state at `maintenance`; leaving it starts over from
                 // pending, so the first result after the window decides.
@@ -714,21 +720,57 @@ impl Db {
                     }
                     (false, false) => claim.health.apply(o.status, claim.down_after, claim.up_after),
                 };
-
-                // The state update goes first: if this node lost the lease (the monitor was
-                // paused, edited, re-queued or deleted meanwhile), nothing is stored.
+                if rec.claim.is_some() {
+                    leased.push((rec, claim, next, transition));
+                    continue;
+                }
+                let at_ms = rec.at.timestamp_millis();
                 let updated = sqlx::query(
                     "UPDATE monitors SET state = $1, fail_streak = $2, ok_streak = $3, next_run_at = $4, lease_owner = NULL, \
                      lease_until = NULL, last_check_at = $5, last_status = $6, last_latency_ms = $7, last_reason = $8, \
-                     last_details = $9, state_since = CASE WHEN $10 THEN $5 ELSE state_since END \
-                     WHERE id = $11 AND ($12 = '' OR lease_owner = $12)")
+                     last_details = $9, state_since = CASE WHEN $10 THEN $5 ELSE state_since END WHERE id = $11")
                     .bind(next.state.as_str()).bind(next.fail_streak).bind(next.ok_streak).bind(rec.next_run_at.timestamp_millis())
                     .bind(at_ms).bind(o.status.as_str()).bind(o.latency_ms).bind(&o.reason).bind(Json(&o.details))
-                    .bind(transition.is_some()).bind(rec.monitor_id).bind(&claim.node)
+                    .bind(transition.is_some()).bind(rec.monitor_id)
                     .execute(&mut *tx).await?.rows_affected();
-                if updated == 0 {
-                    continue;
+                if updated > 0 {
+                    stored.push((rec, claim, transition));
                 }
+            }
+
+            // Leased checks: one statement per 64 results. The state update is conditioned on
+            // the lease: if this node lost it (the monitor was paused, edited, re-queued or
+            // deleted meanwhile), nothing of that result is stored.
+            for chunk in crate::dialect::fixed_chunks(&leased) {
+                let sql = crate::dialect::multi_row(
+                    backend,
+                    "WITH v (id, state, fail_streak, ok_streak, next_run_at, at, status, latency, reason, details, changed, node) AS (VALUES ",
+                    12,
+                    chunk.len(),
+                    ") UPDATE monitors SET state = v.state, fail_streak = v.fail_streak, ok_streak = v.ok_streak, \
+                       next_run_at = v.next_run_at, lease_owner = NULL, lease_until = NULL, last_check_at = v.at, \
+                       last_status = v.status, last_latency_ms = v.latency, last_reason = v.reason, last_details = v.details, \
+                       state_since = CASE WHEN v.changed THEN v.at ELSE monitors.state_since END \
+                     FROM v WHERE monitors.id = v.id AND monitors.lease_owner = v.node RETURNING monitors.id",
+                );
+                let mut q = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(sql));
+                for (rec, claim, next, transition) in chunk {
+                    let o = &rec.outcome;
+                    q = q.bind(rec.monitor_id).bind(next.state.as_str()).bind(next.fail_streak).bind(next.ok_streak)
+                        .bind(rec.next_run_at.timestamp_millis()).bind(rec.at.timestamp_millis()).bind(o.status.as_str())
+                        .bind(o.latency_ms).bind(&o.reason).bind(Json(&o.details)).bind(transition.is_some()).bind(&claim.node);
+                }
+                let ok: std::collections::HashSet<Uuid> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+                for (rec, claim, _, transition) in chunk {
+                    if ok.contains(&rec.monitor_id) {
+                        stored.push((rec, claim.clone(), *transition));
+                    }
+                }
+            }
+
+            for (rec, claim, transition) in stored {
+                let at_ms = rec.at.timestamp_millis();
+                let o = &rec.outcome;
                 let maintenance = rec.maintenance;
                 for res in [MINUTE, HOUR, DAY] {
                     rollups.entry((rec.monitor_id, res, bucket_start(rec.at, res))).or_default().add(o, maintenance);
