@@ -357,11 +357,19 @@ async fn maintenance_windows_suppress_and_exclude(srv: &TestServer) {
 async fn maintenance_page_plans_windows(srv: &TestServer) {
     let t = srv.token("m2", Role::Manager).await;
     let (_, svc) = srv.post("/api/v1/services", &t, json!({"name": "Mail"})).await;
+    let (_, mon) = srv
+        .post(
+            "/api/v1/monitors",
+            &t,
+            json!({"name": "smtp port", "type": "tcp", "settings": {"host": "127.0.0.1", "port": 25}}),
+        )
+        .await;
     srv.user("mgr-page", Role::Manager).await;
     let cookie = srv.login("mgr-page", "password-mgr-page").await.unwrap();
     let body = format!(
-        "name=Mail+migration&starts_local=2026-12-06T02%3A00&timezone=Europe%2FBerlin&duration_minutes=90&repeat=weekly&rrule=&service_ids={}&description=",
-        svc["id"].as_str().unwrap()
+        "name=Mail+migration&starts_local=2026-12-06T02%3A00&timezone=Europe%2FBerlin&duration_minutes=90&repeat=weekly&rrule=&service_ids={}&monitor_ids={}&description=",
+        svc["id"].as_str().unwrap(),
+        mon["id"].as_str().unwrap()
     );
     let resp = srv
         .http
@@ -377,6 +385,7 @@ async fn maintenance_page_plans_windows(srv: &TestServer) {
     let w = &list["items"][0];
     assert_eq!(w["starts_at"], "2026-12-06T01:00:00.000Z", "02:00 in Berlin (CET) is 01:00 UTC");
     assert_eq!(w["rrule"], "FREQ=WEEKLY");
+    assert_eq!(w["monitor_ids"], json!([mon["id"]]), "the page scopes monitors too");
     let html = srv
         .http
         .get(format!("{}/maintenance", srv.url))
@@ -387,7 +396,7 @@ async fn maintenance_page_plans_windows(srv: &TestServer) {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("Mail migration") && html.contains("Mail"));
+    assert!(html.contains("Mail migration") && html.contains("Mail, smtp port"), "{html}");
     let bad = srv
         .http
         .post(format!("{}/maintenance", srv.url))

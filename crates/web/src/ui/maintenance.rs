@@ -31,6 +31,7 @@ pub struct WindowForm {
     repeat: String,
     rrule: String,
     service_ids: Vec<Uuid>,
+    monitor_ids: Vec<Uuid>,
 }
 
 pub struct Row {
@@ -46,6 +47,8 @@ pub struct MaintenancePage {
     chrome: Chrome,
     rows: Vec<Row>,
     services: Vec<opsdeck_store::catalogue::ServiceView>,
+    /// Monitors to choose from: (id, name), the first 500 by name.
+    monitors: Vec<(Uuid, String)>,
     form: WindowForm,
     error: Option<String>,
 }
@@ -69,6 +72,15 @@ async fn page(
         Ok(s) => s.items,
         Err(e) => return error_page(&e.into()),
     };
+    let monitors: Vec<(Uuid, String)> = match state
+        .db
+        .list_monitors(&opsdeck_store::monitor::MonitorFilter { limit: Some(500), ..Default::default() })
+        .await
+    {
+        Ok(p) => p.items.into_iter().map(|m| (m.monitor.id, m.monitor.spec.name)).collect(),
+        Err(e) => return error_page(&e.into()),
+    };
+    let monitor_names: HashMap<Uuid, String> = monitors.iter().cloned().collect();
     let names: HashMap<Uuid, String> = services.iter().map(|s| (s.service.id, s.service.name.clone())).collect();
     let now = state.now();
     let rows = windows
@@ -80,8 +92,8 @@ async fn page(
                 .iter()
                 .map(|id| names.get(id).cloned().unwrap_or_else(|| "deleted service".into()))
                 .collect();
-            if !w.spec.monitor_ids.is_empty() {
-                parts.push(format!("{} monitor(s)", w.spec.monitor_ids.len()));
+            for id in &w.spec.monitor_ids {
+                parts.push(monitor_names.get(id).cloned().unwrap_or_else(|| "a deleted monitor".into()));
             }
             let next =
                 w.spec.next(now).map(|(s, e)| format!("{} – {}", s.format("%a %d %b %H:%M"), e.format("%H:%M UTC")));
@@ -89,7 +101,7 @@ async fn page(
         })
         .collect();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    (status, MaintenancePage { chrome, rows, services, form, error }).into_response()
+    (status, MaintenancePage { chrome, rows, services, monitors, form, error }).into_response()
 }
 
 #[derive(Deserialize)]
@@ -140,7 +152,7 @@ impl WindowForm {
             rrule: Some(rrule),
             timezone: Some(tz_name.to_owned()),
             service_ids: Some(self.service_ids.clone()),
-            monitor_ids: Some(Vec::new()),
+            monitor_ids: Some(self.monitor_ids.clone()),
         })
     }
 }
