@@ -11,6 +11,7 @@ pub mod error;
 pub mod incident;
 pub mod maintenance;
 pub mod monitor;
+pub mod oncall;
 pub mod role;
 pub mod secret;
 pub mod user;
