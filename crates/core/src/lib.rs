@@ -8,6 +8,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod clock;
 pub mod error;
+pub mod escalation;
 pub mod incident;
 pub mod maintenance;
 pub mod monitor;

@@ -52,6 +52,9 @@ pub struct Global {
     /// Alert events queued for writing, at most (default 20000); beyond it ingest answers 429.
     #[arg(long, global = true, env = "OPSDECK_INGEST_QUEUE")]
     pub ingest_queue: Option<usize>,
+    /// Where people reach this server, for links in notifications (default http://LISTEN).
+    #[arg(long, global = true, env = "OPSDECK_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Server URL for client commands.
     #[arg(long, global = true, env = "OPSDECK_SERVER")]
     pub server: Option<String>,

@@ -20,6 +20,8 @@ struct FileConfig {
     token: Option<String>,
     retention: Option<opsdeck_store::monitor::Retention>,
     ingest_queue: Option<usize>,
+    public_url: Option<String>,
+    smtp: Option<opsdeck_notify::SmtpConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +39,10 @@ pub struct Config {
     pub retention: opsdeck_store::monitor::Retention,
     /// Alert events waiting to be written, at most; beyond it ingest answers 429.
     pub ingest_queue: usize,
+    /// Where people reach this server; links in notifications start with it.
+    pub public_url: String,
+    /// Outgoing e-mail (`[smtp]` table in the file).
+    pub smtp: Option<opsdeck_notify::SmtpConfig>,
 }
 
 impl Config {
@@ -52,10 +58,12 @@ impl Config {
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("opsdeck.db").display()));
+        let listen = g.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
         Ok(Config {
             database_url,
             data_dir,
-            listen: g.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            public_url: g.public_url.clone().or(file.public_url).unwrap_or_else(|| format!("http://{listen}")),
+            listen,
             secure_cookies: g.secure_cookies || file.secure_cookies.unwrap_or(false),
             session_ttl_hours: file.session_ttl_hours.unwrap_or(24 * 14).clamp(1, 24 * 365),
             log: g.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
@@ -64,6 +72,7 @@ impl Config {
             token: g.token.clone().or(file.token),
             retention: file.retention.unwrap_or_default(),
             ingest_queue: g.ingest_queue.or(file.ingest_queue).unwrap_or(20_000).clamp(100, 1_000_000),
+            smtp: file.smtp,
         })
     }
 

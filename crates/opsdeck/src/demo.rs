@@ -59,7 +59,22 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         },
         ..WebConfig::default()
     };
-    let state = AppState::new(db.clone(), clock.clone(), web);
+    let mut state = AppState::new(db.clone(), clock.clone(), web);
+    // Escalations and notifications run beside the HTTP server and stop with it.
+    let notifier = Arc::new(
+        opsdeck_notify::Notifier::new(
+            db.clone(),
+            clock.clone(),
+            opsdeck_notify::NotifyConfig {
+                public_url: cfg.public_url.clone(),
+                smtp: cfg.smtp.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .context("cannot start the notifier")?,
+    );
+    state.notifier = Some(notifier.clone());
     let janitor = tokio::spawn(housekeeping(db.clone(), clock.clone()));
 
     // The check scheduler runs beside the HTTP server and stops with it.
@@ -72,11 +87,13 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         opsdeck_web::monitor_change_sink(&state),
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let checks = tokio::spawn(scheduler.run(stop_rx));
+    let checks = tokio::spawn(scheduler.run(stop_rx.clone()));
+    let notify = tokio::spawn(notifier.run(stop_rx));
 
     opsdeck_web::serve(listener, state, shutdown_signal()).await.context("HTTP server failed")?;
     let _ = stop_tx.send(true);
     let _ = checks.await;
+    let _ = notify.await;
     janitor.abort();
     db.close().await;
     tracing::info!("stopped");

@@ -12,6 +12,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (3, "monitors", include_str!("../migrations/sqlite/0003_monitors.sql")),
     (4, "maintenance", include_str!("../migrations/sqlite/0004_maintenance.sql")),
     (5, "incidents", include_str!("../migrations/sqlite/0005_incidents.sql")),
+    (6, "oncall", include_str!("../migrations/sqlite/0006_oncall.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -19,6 +20,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (3, "monitors", include_str!("../migrations/postgres/0003_monitors.sql")),
     (4, "maintenance", include_str!("../migrations/postgres/0004_maintenance.sql")),
     (5, "incidents", include_str!("../migrations/postgres/0005_incidents.sql")),
+    (6, "oncall", include_str!("../migrations/postgres/0006_oncall.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -451,6 +451,7 @@ impl Db {
             sqlx::query("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)")
                 .bind(id).bind(d.service_id).execute(&mut *tx).await?;
             timeline!(tx, backend, vec![entry(id, ms, kind::CREATED, actor, format!("Declared by {}: {}", actor.label, d.title))]);
+            crate::oncall::start_escalation!(tx, id, ms);
             audit!(tx, actor, now, AuditRecord::new("incident.declare", "incident", Some(id),
                 format!("Declared {}: {}", incident::display_number(number), d.title)));
             tx.commit().await?;
@@ -483,6 +484,7 @@ impl Db {
                         .bind(to.as_str()).bind(ms).bind(id).execute(&mut *tx).await?;
                     sqlx::query("UPDATE alerts SET status = 'acknowledged', acknowledged_at = $1 WHERE incident_id = $2 AND status = 'firing'")
                         .bind(ms).bind(id).execute(&mut *tx).await?;
+                    crate::oncall::stop_escalation!(tx, id);
                     ("Acknowledged", "incident.acknowledge")
                 }
                 Move::Resolve => {
@@ -491,11 +493,13 @@ impl Db {
                         .bind(to.as_str()).bind(ms).bind(id).execute(&mut *tx).await?;
                     sqlx::query("UPDATE alerts SET status = 'resolved', resolved_at = $1, expires_at = NULL WHERE incident_id = $2 AND status <> 'resolved'")
                         .bind(ms).bind(id).execute(&mut *tx).await?;
+                    crate::oncall::stop_escalation!(tx, id);
                     ("Resolved", "incident.resolve")
                 }
                 Move::Reopen => {
                     sqlx::query("UPDATE incidents SET status = $1, resolved_at = NULL, updated_at = $2 WHERE id = $3")
                         .bind(to.as_str()).bind(ms).bind(id).execute(&mut *tx).await?;
+                    crate::oncall::start_escalation!(tx, id, ms);
                     ("Reopened", "incident.reopen")
                 }
             };
@@ -678,6 +682,7 @@ impl Db {
             sqlx::query("UPDATE incidents SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, $1), \
                          snoozed_until = $2, updated_at = $1 WHERE id = $3")
                 .bind(ms).bind(until.timestamp_millis()).bind(id).execute(&mut *tx).await?;
+            crate::oncall::stop_escalation!(tx, id);
             timeline!(tx, backend, vec![entry(id, ms, kind::SNOOZED, actor,
                 format!("Snoozed by {} until {}", actor.label, until.format("%Y-%m-%d %H:%M UTC")))]);
             audit!(tx, actor, now, AuditRecord::new("incident.snooze", "incident", Some(id), format!("Snoozed {}", incident::display_number(inc.number))));
@@ -706,6 +711,12 @@ impl Db {
             tx.lock_alerts().await?;
             sqlx::query("UPDATE incidents SET status = 'triggered', snoozed_until = NULL, updated_at = $1 WHERE id = $2")
                 .bind(ms).bind(id).execute(&mut *tx).await?;
+            // A running escalation moves to its next level now; a stopped one starts over.
+            let moved = sqlx::query("UPDATE escalations SET next_at = $1, lease_owner = NULL, lease_until = NULL WHERE incident_id = $2")
+                .bind(ms).bind(id).execute(&mut *tx).await?.rows_affected();
+            if moved == 0 {
+                crate::oncall::start_escalation!(tx, id, ms);
+            }
             let mut body = format!("Escalated by {}", actor.label);
             if let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty()) {
                 body.push_str(": ");
@@ -755,6 +766,7 @@ impl Db {
             sqlx::query("UPDATE incidents SET status = 'resolved', resolved_at = COALESCE(resolved_at, $1), merged_into = $2, \
                          open_alerts = 0, snoozed_until = NULL, updated_at = $1 WHERE id = $3")
                 .bind(ms).bind(target).bind(source).execute(&mut *tx).await?;
+            crate::oncall::stop_escalation!(tx, source);
             sqlx::query("INSERT INTO incident_services (incident_id, service_id) SELECT $1, service_id FROM incident_services \
                          WHERE incident_id = $2 ON CONFLICT DO NOTHING")
                 .bind(target).bind(source).execute(&mut *tx).await?;

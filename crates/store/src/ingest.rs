@@ -663,6 +663,14 @@ impl Db {
                 }
                 q.execute(&mut *tx).await?;
             }
+            // Escalations: new triggered incidents start theirs; acknowledged or resolved ones stop.
+            for i in &incs {
+                if i.new && i.row.status == "triggered" {
+                    crate::oncall::start_escalation!(tx, i.row.id, now_ms);
+                } else if !i.new && i.dirty && i.row.status != "triggered" {
+                    crate::oncall::stop_escalation!(tx, i.row.id);
+                }
+            }
             let integrations: Vec<Uuid> = envs.iter().filter_map(|e| e.integration_id).collect::<HashSet<_>>().into_iter().collect();
             if !integrations.is_empty() {
                 let sql = format!("UPDATE integrations SET last_event_at = $1 WHERE id IN ({})", placeholders(backend, integrations.len(), 2));
@@ -714,6 +722,9 @@ impl Db {
             let ids: Vec<Uuid> = sqlx::query_scalar("UPDATE incidents SET status = 'triggered', snoozed_until = NULL, updated_at = $1 \
                                   WHERE snoozed_until IS NOT NULL AND snoozed_until <= $1 AND status = 'acknowledged' RETURNING id")
                 .bind(now_ms).fetch_all(&mut *tx).await?;
+            for id in &ids {
+                crate::oncall::start_escalation!(tx, *id, now_ms);
+            }
             for chunk in fixed_chunks(&ids) {
                 let sql = multi_row(backend, TIMELINE_HEAD, 6, chunk.len(), "");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));

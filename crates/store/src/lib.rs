@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod integration;
 pub mod maintenance;
 pub mod monitor;
+pub mod oncall;
 pub mod page;
 pub mod pipeline;
 pub mod settings;

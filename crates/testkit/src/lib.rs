@@ -79,6 +79,8 @@ pub struct TestServer {
     pub scheduler: Arc<opsdeck_checks::scheduler::Scheduler>,
     /// The alert ingest pipeline (for [`opsdeck_store::pipeline::Pipeline::sweep`]).
     pub pipeline: opsdeck_store::pipeline::Pipeline,
+    /// Escalations and the outbox, stepped by the test with [`TestServer::run_notifier`].
+    pub notifier: Arc<opsdeck_notify::Notifier>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _test_db: TestDb,
@@ -86,6 +88,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, None).await
+    }
+
+    /// A server whose notifier sends e-mail through `smtp`.
+    pub async fn start_with(backend: Backend, smtp: Option<opsdeck_notify::SmtpConfig>) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let test_db = TestDb::new(backend).await;
         let clock = Arc::new(FakeClock::new(start_time()));
@@ -97,7 +104,7 @@ impl TestServer {
             },
             ..WebConfig::default()
         };
-        let state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, config);
+        let mut state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, config);
         let prober = Arc::new(opsdeck_checks::Prober::new().expect("build the prober"));
         let scheduler = Arc::new(opsdeck_checks::scheduler::Scheduler::new(
             test_db.db.clone(),
@@ -109,6 +116,16 @@ impl TestServer {
         let pipeline = state.pipeline.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let notifier = Arc::new(
+            opsdeck_notify::Notifier::new(
+                test_db.db.clone(),
+                clock.clone() as Arc<dyn Clock>,
+                opsdeck_notify::NotifyConfig { public_url: url.clone(), smtp, ..Default::default() },
+            )
+            .await
+            .expect("start the notifier"),
+        );
+        state.notifier = Some(notifier.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = opsdeck_web::serve(listener, state, async {
@@ -124,6 +141,7 @@ impl TestServer {
             http,
             scheduler,
             pipeline,
+            notifier,
             shutdown: Some(tx),
             task: Some(task),
             _test_db: test_db,
@@ -137,6 +155,11 @@ impl TestServer {
     /// Runs every check that is due at the fake clock's time; returns how many ran.
     pub async fn run_checks(&self) -> usize {
         self.scheduler.run_once().await.expect("run due checks")
+    }
+
+    /// Runs one escalation and one outbox pass at the fake clock's time.
+    pub async fn run_notifier(&self) -> opsdeck_notify::Pass {
+        self.notifier.run_once().await.expect("notifier pass")
     }
 
     /// Creates a user directly in the database (password "password-<username>").

@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod extract;
 pub mod ingest;
+mod links;
 mod ops;
 mod ping;
 mod ui;
@@ -115,6 +116,8 @@ pub struct AppState {
     pub pipeline: opsdeck_store::pipeline::Pipeline,
     /// Integration keys → routes.
     pub(crate) routes: Arc<ingest::RouteCache>,
+    /// The escalation and notification worker of this node (for test notifications).
+    pub notifier: Option<Arc<opsdeck_notify::Notifier>>,
 }
 
 impl AppState {
@@ -135,6 +138,7 @@ impl AppState {
             events,
             pipeline,
             routes: Arc::default(),
+            notifier: None,
             config: Arc::new(config),
             login_limiter,
             service_lists: Arc::new(cache::RenderCache::default()),
@@ -160,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(ping::router())
         .merge(ingest::router())
+        .merge(links::router())
         .merge(assets::router())
         .fallback(error::not_found_fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_requests))

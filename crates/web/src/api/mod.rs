@@ -8,6 +8,7 @@ pub(crate) mod incidents;
 pub(crate) mod integrations;
 pub(crate) mod maintenance;
 pub(crate) mod monitors;
+pub(crate) mod oncall;
 pub(crate) mod reports;
 pub(crate) mod settings;
 pub(crate) mod users;
@@ -87,6 +88,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(incidents::router())
         .merge(integrations::router())
         .merge(reports::router())
+        .merge(oncall::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }
 

@@ -1,0 +1,430 @@
+//! Escalations and the notification outbox.
+//!
+//! Both queues live in the database and are claimed with leases, so a restart or a second node
+//! resumes them on time and nothing is queued twice: each escalation step writes its
+//! notifications with an idempotency key `(incident, loop, level, person, rule)` in the same
+//! transaction that moves the escalation on. The outbox worker sends due notifications,
+//! retries with exponential back-off and jitter, and gives up after
+//! [`opsdeck_core::escalation::MAX_ATTEMPTS`] with the failure on the incident's timeline.
+
+mod send;
+
+use chrono::{DateTime, Utc};
+use opsdeck_core::clock::Clock;
+use opsdeck_core::escalation::{ChannelConfig, ChannelKind, LinkAction, LinkClaim, MessageVars, TargetKind, sign_link};
+use opsdeck_core::incident::display_number;
+use opsdeck_core::oncall;
+use opsdeck_store::Db;
+use opsdeck_store::oncall::{DueNotification, EscalationStep, NewNotification, Policy, SendResult};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+use uuid::Uuid;
+
+pub use send::{SmtpConfig, SmtpTls};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] opsdeck_store::StoreError),
+    #[error("notifier setup failed: {0}")]
+    Setup(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    /// This node's name in leases.
+    pub node: String,
+    /// Where people reach this server (links in messages), e.g. `https://opsdeck.example.com`.
+    pub public_url: String,
+    pub smtp: Option<SmtpConfig>,
+    /// How often due work is looked for.
+    pub tick: Duration,
+    /// Items claimed per pass.
+    pub batch: i64,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// How long links in messages stay valid.
+    pub link_ttl: chrono::Duration,
+    /// Per-send timeout.
+    pub send_timeout: Duration,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            node: format!("node-{}", Uuid::now_v7().simple()),
+            public_url: "http://127.0.0.1:8080".into(),
+            smtp: None,
+            tick: Duration::from_millis(200),
+            batch: 1_000,
+            concurrency: 256,
+            link_ttl: chrono::Duration::hours(24),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+pub struct Notifier {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    config: NotifyConfig,
+    sender: Arc<send::Sender>,
+    key: Vec<u8>,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub escalated: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// The incident facts a message needs.
+struct Brief {
+    number: i64,
+    title: String,
+    status: String,
+    severity: String,
+    service_id: Option<Uuid>,
+    service: String,
+    runbook: String,
+}
+
+impl Notifier {
+    pub async fn new(db: Db, clock: Arc<dyn Clock>, config: NotifyConfig) -> Result<Notifier, NotifyError> {
+        let key = db.signing_key().await?;
+        let sender = send::Sender::new(config.smtp.clone(), config.send_timeout).map_err(NotifyError::Setup)?;
+        Ok(Notifier { db, clock, config, sender: Arc::new(sender), key })
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.config.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            loop {
+                match self.run_once().await {
+                    // A full batch means more is due: go again at once.
+                    Ok(p)
+                        if p.escalated as i64 >= self.config.batch
+                            || (p.sent + p.retried + p.failed) as i64 >= self.config.batch =>
+                    {
+                        continue;
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "notifier pass failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One escalation pass and one outbox pass at the clock's time.
+    pub async fn run_once(&self) -> Result<Pass, NotifyError> {
+        let escalated = self.escalate().await?;
+        let mut pass = self.deliver().await?;
+        pass.escalated = escalated;
+        Ok(pass)
+    }
+
+    async fn briefs(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Brief>, NotifyError> {
+        let mut out = HashMap::new();
+        let mut runbooks: HashMap<Uuid, String> = HashMap::new();
+        for id in ids.iter().copied().collect::<HashSet<_>>() {
+            let Ok(i) = self.db.get_incident(id).await else { continue };
+            let runbook = match i.service_id {
+                Some(sid) => match runbooks.get(&sid) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = self
+                            .db
+                            .get_service(opsdeck_store::catalogue::Ref::Id(sid))
+                            .await
+                            .ok()
+                            .and_then(|s| s.service.runbook_url)
+                            .unwrap_or_default();
+                        runbooks.insert(sid, r.clone());
+                        r
+                    }
+                },
+                None => String::new(),
+            };
+            out.insert(
+                id,
+                Brief {
+                    number: i.number,
+                    title: i.title,
+                    status: i.status.as_str().into(),
+                    severity: i.severity.as_str().into(),
+                    service_id: i.service_id,
+                    service: i.service_name.unwrap_or_default(),
+                    runbook,
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Who a target puts on call now: users as they are, schedules through their timeline,
+    /// teams through their schedules.
+    async fn resolve(&self, kind: TargetKind, id: Uuid, now: DateTime<Utc>) -> Result<Vec<Uuid>, NotifyError> {
+        let schedules = match kind {
+            TargetKind::User => return Ok(vec![id]),
+            TargetKind::Schedule => vec![id],
+            TargetKind::Team => self.db.team_schedule_ids(id).await?,
+        };
+        let mut out = Vec::new();
+        for sid in schedules {
+            let Ok(s) = self.db.get_schedule(sid).await else { continue };
+            let overrides =
+                self.db.overrides(sid, now - chrono::Duration::days(1), now + chrono::Duration::days(1)).await?;
+            if let Some((u, _)) = oncall::on_call(&s.spec, &overrides, now) {
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn escalate(&self) -> Result<usize, NotifyError> {
+        let now = self.clock.now();
+        let now_ms = now.timestamp_millis();
+        let due = self.db.claim_due_escalations(&self.config.node, now_ms, now_ms + 30_000, self.config.batch).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let briefs = self.briefs(&due.iter().map(|d| d.incident_id).collect::<Vec<_>>()).await?;
+        let mut policies: HashMap<Uuid, Option<Policy>> = HashMap::new();
+        let mut people: HashMap<Uuid, Vec<(Uuid, i32, opsdeck_store::oncall::ContactMethod)>> = HashMap::new();
+        let mut names: HashMap<Uuid, String> = HashMap::new();
+        let mut steps = Vec::with_capacity(due.len());
+        for d in &due {
+            if !policies.contains_key(&d.policy_id) {
+                policies.insert(d.policy_id, self.db.get_policy(d.policy_id).await.ok());
+            }
+            let Some(Some(policy)) = policies.get(&d.policy_id) else {
+                steps.push(EscalationStep {
+                    incident_id: d.incident_id,
+                    notifications: vec![],
+                    next: None,
+                    note: String::new(),
+                });
+                continue;
+            };
+            let Some(level) = policy.spec.levels.get(d.level.max(0) as usize) else {
+                steps.push(EscalationStep {
+                    incident_id: d.incident_id,
+                    notifications: vec![],
+                    next: None,
+                    note: String::new(),
+                });
+                continue;
+            };
+            let mut users: Vec<Uuid> = Vec::new();
+            for t in &level.targets {
+                for u in self.resolve(t.kind, t.id, now).await? {
+                    if !users.contains(&u) {
+                        users.push(u);
+                    }
+                }
+            }
+            let missing: Vec<Uuid> = users.iter().filter(|u| !names.contains_key(u)).copied().collect();
+            for (id, username, _) in self.db.user_names(&missing).await? {
+                names.insert(id, username);
+            }
+            let mut notifications = Vec::new();
+            let mut reached = Vec::new();
+            for u in &users {
+                let Some(name) = names.get(u) else { continue };
+                if !people.contains_key(u) {
+                    let methods = self.db.contact_methods(*u).await?;
+                    let rules = self.db.notification_rules(*u).await?;
+                    // Without rules, every contact method is used at once.
+                    let plan: Vec<(Uuid, i32, opsdeck_store::oncall::ContactMethod)> = if rules.is_empty() {
+                        methods.into_iter().map(|m| (m.id, 0, m)).collect()
+                    } else {
+                        rules
+                            .iter()
+                            .filter_map(|r| {
+                                methods
+                                    .iter()
+                                    .find(|m| m.id == r.contact_method_id)
+                                    .map(|m| (r.id, r.delay_minutes, m.clone()))
+                            })
+                            .collect()
+                    };
+                    people.insert(*u, plan);
+                }
+                let plan = &people[u];
+                if plan.is_empty() {
+                    reached.push(format!("{name} (no contact method)"));
+                    continue;
+                }
+                reached.push(name.clone());
+                for (rule_id, delay, m) in plan {
+                    let kind = ChannelKind::parse(&m.kind).unwrap_or(ChannelKind::Webhook);
+                    let config = match kind {
+                        ChannelKind::Email => ChannelConfig { to: Some(m.address.clone()), ..Default::default() },
+                        _ => ChannelConfig { url: Some(m.address.clone()), ..Default::default() },
+                    };
+                    notifications.push(NewNotification {
+                        incident_id: d.incident_id,
+                        idempotency_key: format!("{}:{}:{}:{}:{}", d.incident_id, d.loop_no, d.level, u, rule_id),
+                        level: d.level,
+                        user_id: Some(*u),
+                        contact_method_id: Some(m.id),
+                        channel_id: None,
+                        channel: kind,
+                        target: format!("{name} ({})", kind.as_str()),
+                        address: m.address.clone(),
+                        config,
+                        due_at: now_ms + i64::from(*delay) * 60_000,
+                    });
+                }
+            }
+            // Broadcast channels of the service hear of the incident once, at the first level.
+            if d.level == 0
+                && d.loop_no == 0
+                && let Some(sid) = briefs.get(&d.incident_id).and_then(|b| b.service_id)
+            {
+                for c in self.db.list_channels(Some(sid)).await? {
+                    notifications.push(NewNotification {
+                        incident_id: d.incident_id,
+                        idempotency_key: format!("{}:channel:{}", d.incident_id, c.id),
+                        level: 0,
+                        user_id: None,
+                        contact_method_id: None,
+                        channel_id: Some(c.id),
+                        channel: c.kind,
+                        target: format!("{} ({})", c.name, c.kind.as_str()),
+                        address: c.config.to.clone().or_else(|| c.config.url.clone()).unwrap_or_default(),
+                        config: c.config.clone(),
+                        due_at: now_ms,
+                    });
+                }
+            }
+            let delay_ms = i64::from(level.delay_minutes) * 60_000;
+            let next = if (d.level as usize) + 1 < policy.spec.levels.len() {
+                Some((d.level + 1, d.loop_no, now_ms + delay_ms))
+            } else if (d.loop_no as u32) + 1 < policy.spec.loops {
+                Some((0, d.loop_no + 1, now_ms + delay_ms))
+            } else {
+                None
+            };
+            let note = if reached.is_empty() {
+                format!("Escalation level {}: nobody is on call for its targets", d.level + 1)
+            } else {
+                format!("Escalation level {}: notifying {}", d.level + 1, reached.join(", "))
+            };
+            steps.push(EscalationStep { incident_id: d.incident_id, notifications, next, note });
+        }
+        Ok(self.db.complete_escalations(&self.config.node, now_ms, &steps).await?)
+    }
+
+    fn link(&self, incident_id: Uuid, action: LinkAction, user_id: Option<Uuid>, now: DateTime<Utc>) -> String {
+        let claim = LinkClaim { incident_id, action, user_id, expires: (now + self.config.link_ttl).timestamp() };
+        format!("{}/a/{}", self.config.public_url.trim_end_matches('/'), sign_link(&self.key, &claim))
+    }
+
+    async fn deliver(&self) -> Result<Pass, NotifyError> {
+        let now = self.clock.now();
+        let now_ms = now.timestamp_millis();
+        let due =
+            self.db.claim_due_notifications(&self.config.node, now_ms, now_ms + 60_000, self.config.batch).await?;
+        if due.is_empty() {
+            return Ok(Pass::default());
+        }
+        let briefs = self.briefs(&due.iter().map(|d| d.incident_id).collect::<Vec<_>>()).await?;
+        let gate = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut set = tokio::task::JoinSet::new();
+        for n in due {
+            let Some(b) = briefs.get(&n.incident_id) else { continue };
+            let vars = MessageVars {
+                number: display_number(b.number),
+                title: b.title.clone(),
+                service: b.service.clone(),
+                severity: b.severity.clone(),
+                status: b.status.clone(),
+                summary: b.title.clone(),
+                runbook: if b.runbook.is_empty() { "none".into() } else { b.runbook.clone() },
+                view_url: format!(
+                    "{}/incidents/{}",
+                    self.config.public_url.trim_end_matches('/'),
+                    display_number(b.number)
+                ),
+                ack_url: self.link(n.incident_id, LinkAction::Acknowledge, n.user_id, now),
+                resolve_url: self.link(n.incident_id, LinkAction::Resolve, n.user_id, now),
+            };
+            let sender = self.sender.clone();
+            let gate = gate.clone();
+            set.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                let outcome = sender.send(&n, &vars).await;
+                (n, outcome)
+            });
+        }
+        let mut results: Vec<(DueNotification, SendResult)> = Vec::with_capacity(set.len());
+        let mut pass = Pass::default();
+        while let Some(r) = set.join_next().await {
+            let Ok((n, outcome)) = r else { continue };
+            let result = match outcome {
+                Ok(()) => {
+                    pass.sent += 1;
+                    SendResult::Sent
+                }
+                Err(send::SendError { message, permanent }) => {
+                    if permanent || n.attempts + 1 >= opsdeck_core::escalation::MAX_ATTEMPTS {
+                        pass.failed += 1;
+                        SendResult::Failed { error: message }
+                    } else {
+                        pass.retried += 1;
+                        let at = now_ms + opsdeck_core::escalation::backoff_ms(n.attempts + 1, rand::random::<f64>());
+                        SendResult::Retry { error: message, at }
+                    }
+                }
+            };
+            results.push((n, result));
+        }
+        self.db.complete_notifications(&self.config.node, now_ms, &results).await?;
+        Ok(pass)
+    }
+
+    /// Sends a test message through a channel at once (the "send test notification" button).
+    pub async fn test_channel(&self, kind: ChannelKind, config: &ChannelConfig, name: &str) -> Result<(), String> {
+        let vars = MessageVars {
+            number: "INC-0".into(),
+            title: format!("Test notification for {name}"),
+            service: "Opsdeck".into(),
+            severity: "SEV4".into(),
+            status: "test".into(),
+            summary: "If you can read this, the channel works.".into(),
+            runbook: "none".into(),
+            view_url: self.config.public_url.clone(),
+            ack_url: self.config.public_url.clone(),
+            resolve_url: self.config.public_url.clone(),
+        };
+        let n = DueNotification {
+            id: Uuid::now_v7(),
+            incident_id: Uuid::nil(),
+            idempotency_key: format!("test:{}", Uuid::now_v7()),
+            level: 0,
+            user_id: None,
+            channel: kind.as_str().into(),
+            target: name.into(),
+            address: config.to.clone().or_else(|| config.url.clone()).unwrap_or_default(),
+            config: opsdeck_store::oncall::Json(config.clone()),
+            attempts: 0,
+            next_attempt_at: 0,
+        };
+        self.sender.send(&n, &vars).await.map_err(|e| e.message)
+    }
+}

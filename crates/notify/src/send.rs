@@ -1,0 +1,193 @@
+//! Senders: e-mail over SMTP (lettre, STARTTLS / TLS / plain, with auth), Slack, Microsoft
+//! Teams and Discord incoming webhooks, generic webhooks (JSON body, HMAC-SHA256 signature,
+//! configurable headers) and PagerDuty Events v2 out.
+
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use opsdeck_core::escalation::{ChannelKind, DEFAULT_BODY, DEFAULT_SUBJECT, MessageVars, render, webhook_signature};
+use opsdeck_store::oncall::DueNotification;
+use serde_json::json;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP (a local relay).
+    None,
+    /// Upgrade with STARTTLS (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the start (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// The From address, e.g. `Opsdeck <opsdeck@example.com>`.
+    pub from: String,
+}
+
+fn default_port() -> u16 {
+    587
+}
+
+#[derive(Debug)]
+pub struct SendError {
+    pub message: String,
+    /// Retrying cannot help (a 4xx answer, a bad address).
+    pub permanent: bool,
+}
+
+fn retry(message: impl Into<String>) -> SendError {
+    SendError { message: message.into(), permanent: false }
+}
+
+fn permanent(message: impl Into<String>) -> SendError {
+    SendError { message: message.into(), permanent: true }
+}
+
+pub struct Sender {
+    http: reqwest::Client,
+    smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, lettre::message::Mailbox)>,
+}
+
+impl Sender {
+    pub fn new(smtp: Option<SmtpConfig>, timeout: Duration) -> Result<Sender, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(256)
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let smtp = match smtp {
+            None => None,
+            Some(c) => {
+                let from: lettre::message::Mailbox =
+                    c.from.parse().map_err(|e| format!("smtp.from {:?} is not an address: {e}", c.from))?;
+                let builder = match c.tls {
+                    SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host),
+                    SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&c.host)
+                        .map_err(|e| format!("smtp: {e}"))?,
+                    SmtpTls::Tls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::relay(&c.host).map_err(|e| format!("smtp: {e}"))?
+                    }
+                };
+                let mut builder = builder.port(c.port).timeout(Some(timeout));
+                if let (Some(u), Some(p)) = (c.username, c.password) {
+                    builder = builder.credentials(Credentials::new(u, p));
+                }
+                Some((builder.build(), from))
+            }
+        };
+        Ok(Sender { http, smtp })
+    }
+
+    pub async fn send(&self, n: &DueNotification, v: &MessageVars) -> Result<(), SendError> {
+        let kind = ChannelKind::parse(&n.channel).unwrap_or(ChannelKind::Webhook);
+        let c = &n.config.0;
+        let subject = render(c.subject_template.as_deref().unwrap_or(DEFAULT_SUBJECT), v);
+        let body = render(c.body_template.as_deref().unwrap_or(DEFAULT_BODY), v);
+        match kind {
+            ChannelKind::Email => self.email(n, &subject, &body).await,
+            ChannelKind::Slack => self.post(n, &json!({"text": format!("*{subject}*\n{body}")}), None).await,
+            ChannelKind::Teams => {
+                self.post(n, &json!({"text": format!("**{subject}**\n\n{}", body.replace('\n', "\n\n"))}), None).await
+            }
+            ChannelKind::Discord => {
+                let text: String = format!("**{subject}**\n{body}").chars().take(2000).collect();
+                self.post(n, &json!({"content": text}), None).await
+            }
+            ChannelKind::Webhook => {
+                let payload = json!({
+                    "event": "incident.notification",
+                    "idempotency_key": n.idempotency_key,
+                    "incident": {"id": n.incident_id, "number": v.number, "title": v.title, "status": v.status,
+                                 "severity": v.severity, "service": v.service, "runbook": v.runbook},
+                    "level": n.level + 1,
+                    "subject": subject,
+                    "text": body,
+                    "links": {"view": v.view_url, "acknowledge": v.ack_url, "resolve": v.resolve_url},
+                });
+                self.post(n, &payload, c.secret.as_deref()).await
+            }
+            ChannelKind::Pagerduty => {
+                let severity = match v.severity.as_str() {
+                    "SEV1" => "critical",
+                    "SEV2" => "error",
+                    "SEV3" => "warning",
+                    _ => "info",
+                };
+                let payload = json!({
+                    "routing_key": c.routing_key,
+                    "event_action": "trigger",
+                    "dedup_key": format!("opsdeck-{}", n.incident_id),
+                    "payload": {"summary": subject, "source": "opsdeck", "severity": severity,
+                                "custom_details": {"service": v.service, "runbook": v.runbook}},
+                    "client": "Opsdeck",
+                    "client_url": v.view_url,
+                });
+                self.post(n, &payload, None).await
+            }
+        }
+    }
+
+    async fn email(&self, n: &DueNotification, subject: &str, body: &str) -> Result<(), SendError> {
+        let Some((transport, from)) = &self.smtp else {
+            return Err(permanent("no SMTP server is configured ([smtp] in opsdeck.toml)"));
+        };
+        let to: lettre::message::Mailbox =
+            n.address.parse().map_err(|e| permanent(format!("bad address {:?}: {e}", n.address)))?;
+        let msg = Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(subject)
+            // The idempotency key as Message-ID lets a receiver drop a resend after a crash.
+            .message_id(Some(format!("<{}@opsdeck>", n.idempotency_key.replace([':', ' '], "."))))
+            .header(ContentType::TEXT_PLAIN)
+            .body(body.to_owned())
+            .map_err(|e| permanent(format!("cannot build the message: {e}")))?;
+        match transport.send(msg).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(permanent(format!("SMTP refused: {e}"))),
+            Err(e) => Err(retry(format!("SMTP: {e}"))),
+        }
+    }
+
+    async fn post(
+        &self,
+        n: &DueNotification,
+        payload: &serde_json::Value,
+        secret: Option<&str>,
+    ) -> Result<(), SendError> {
+        let url = n.config.0.url.as_deref().unwrap_or(&n.address);
+        let body = serde_json::to_vec(payload).map_err(|e| permanent(e.to_string()))?;
+        let mut req = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", &n.idempotency_key);
+        for (k, v) in &n.config.0.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(s) = secret.filter(|s| !s.is_empty()) {
+            req = req.header("x-opsdeck-signature", webhook_signature(s, chrono::Utc::now().timestamp(), &body));
+        }
+        match req.body(body).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) if r.status().as_u16() == 408 || r.status().as_u16() == 429 || r.status().is_server_error() => {
+                Err(retry(format!("HTTP {}", r.status().as_u16())))
+            }
+            Ok(r) => Err(permanent(format!("HTTP {} from {url}", r.status().as_u16()))),
+            Err(e) => Err(retry(format!("cannot reach {url}: {e}"))),
+        }
+    }
+}
