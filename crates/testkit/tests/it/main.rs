@@ -5,6 +5,7 @@ mod catalogue;
 mod errors;
 mod incidents;
 mod monitors;
+mod oncall;
 mod ops;
 mod roles;
 mod senders;

@@ -1,0 +1,432 @@
+//! On-call through the API: schedules and who is on call, escalation through levels with a fake
+//! clock, the outbox delivering to a real local webhook receiver that checks the HMAC
+//! signature, retries with back-off, acknowledgement stopping escalation, signed action links,
+//! and iCalendar feeds parsed by Python's `icalendar`.
+
+use chrono::Duration;
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+backend_tests!(schedules_and_who_is_on_call, escalation_delivers_retries_and_stops, action_links_and_calendar_feeds);
+
+/// A webhook receiver on loopback: records (path, signature header, body), answers `status`.
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<(String, Option<String>, Value)>>>,
+    status: Arc<AtomicU16>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        use axum::extract::{OriginalUri, State};
+        use axum::http::HeaderMap;
+        let got: Arc<Mutex<Vec<(String, Option<String>, Value)>>> = Arc::default();
+        let status = Arc::new(AtomicU16::new(200));
+        let st = (got.clone(), status.clone());
+        let app = axum::Router::new()
+            .fallback(
+                |State((got, status)): State<(Arc<Mutex<Vec<(String, Option<String>, Value)>>>, Arc<AtomicU16>)>,
+                 OriginalUri(uri): OriginalUri,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let code = status.load(Ordering::SeqCst);
+                    if code == 200 {
+                        let sig = headers.get("x-opsdeck-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                        // The signature covers the raw body: check it here, as a receiver would.
+                        if let Some(s) = &sig {
+                            let t: i64 = s
+                                .split(',')
+                                .next()
+                                .and_then(|p| p.strip_prefix("t="))
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(0);
+                            assert_eq!(
+                                s,
+                                &opsdeck_core::escalation::webhook_signature("shh", t, &body),
+                                "bad HMAC signature"
+                            );
+                        }
+                        got.lock().unwrap().push((
+                            uri.path().to_owned(),
+                            sig,
+                            serde_json::from_slice(&body).unwrap_or(Value::Null),
+                        ));
+                    }
+                    axum::http::StatusCode::from_u16(code).unwrap()
+                },
+            )
+            .with_state(st);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { url, got, status, task }
+    }
+
+    fn to(&self, path: &str) -> Vec<Value> {
+        self.got.lock().unwrap().iter().filter(|g| g.0 == path).map(|g| g.2.clone()).collect()
+    }
+}
+
+async fn user_id(srv: &TestServer, name: &str) -> String {
+    let u = srv.user(name, Role::Responder).await;
+    u.id.to_string()
+}
+
+async fn schedules_and_who_is_on_call(srv: &TestServer) {
+    let m = srv.token("mgr", Role::Manager).await;
+    let (alice, bob, carol) = (user_id(srv, "alice").await, user_id(srv, "bob").await, user_id(srv, "carol").await);
+    let start = (srv.now() - Duration::hours(1))
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .naive_local()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let (s, sched) = srv
+        .post(
+            "/api/v1/schedules",
+            &m,
+            json!({"name": "Primary", "timezone": "Europe/Berlin", "layers": [
+                {"name": "Weekly", "users": [alice, bob], "start": start, "length": {"unit": "weeks", "count": 1}},
+                {"name": "Business hours", "users": [carol], "start": start, "length": {"unit": "days", "count": 1},
+                 "restrictions": [{"days": [], "start": "00:00:00", "end": "00:01:00"}]}
+            ]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sched}");
+    let sid = sched["id"].as_str().unwrap().to_owned();
+    assert_eq!(sched["on_call_now"]["username"], "alice");
+    assert!(sched["calendar_url"].as_str().unwrap().contains("/calendar.ics?token="));
+
+    // The timeline covers the range with shifts; the restricted layer leaves alice elsewhere.
+    let (_, tl) = srv.get(&format!("/api/v1/schedules/{sid}/timeline"), &m).await;
+    let items = tl["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    for w in items.windows(2) {
+        assert_eq!(w[0]["end"], w[1]["start"], "contiguous");
+    }
+
+    // An override wins.
+    let (s, o) = srv
+        .post(&format!("/api/v1/schedules/{sid}/overrides"), &m, json!({"user_id": bob,
+            "start": (srv.now() - Duration::minutes(5)).to_rfc3339(), "end": (srv.now() + Duration::hours(2)).to_rfc3339()}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    let (_, now) = srv.get(&format!("/api/v1/oncall?schedule_id={sid}"), &m).await;
+    assert_eq!(now["items"][0]["username"], "bob");
+    assert_eq!(now["items"][0]["via"], "override");
+    let at = (srv.now() + Duration::hours(3)).to_rfc3339().replace('+', "%2B");
+    let (_, later) = srv.get(&format!("/api/v1/oncall?schedule_id={sid}&at={at}"), &m).await;
+    assert_eq!(later["items"][0]["username"], "alice");
+
+    // A service's on-call, level by level, through its escalation policy.
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Payments"})).await;
+    let (s, pol) = srv
+        .post(
+            "/api/v1/escalation-policies",
+            &m,
+            json!({"name": "Payments", "levels": [
+            {"delay_minutes": 10, "targets": [{"type": "schedule", "id": sid}]},
+            {"delay_minutes": 10, "targets": [{"type": "user", "id": carol}]}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pol}");
+    let (s, _) = srv
+        .call(
+            opsdeck_testkit::Method::PUT,
+            &format!("/api/v1/services/{}/escalation-policy", svc["id"].as_str().unwrap()),
+            Some(&m),
+            Some(json!({"policy_id": pol["id"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, oc) = srv.get(&format!("/api/v1/oncall?service_id={}", svc["id"].as_str().unwrap()), &m).await;
+    let got: Vec<(String, i64)> = oc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["username"].as_str().unwrap().to_owned(), i["level"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(got, vec![("bob".into(), 1), ("carol".into(), 2)]);
+    assert_eq!(oc["items"][0]["schedule_id"], json!(sid));
+
+    // Bad input names the field.
+    for (body, field) in [
+        (json!({"name": "X", "timezone": "Mars/Base", "layers": []}), "timezone"),
+        (
+            json!({"name": "X", "timezone": "UTC", "layers": [{"name": "L", "users": [], "start": start, "length": {"unit": "days", "count": 1}}]}),
+            "layers",
+        ),
+        (
+            json!({"name": "X", "timezone": "UTC", "layers": [{"name": "L", "users": [uuid::Uuid::now_v7()], "start": start, "length": {"unit": "days", "count": 1}}]}),
+            "users",
+        ),
+    ] {
+        let (s, e) = srv.post("/api/v1/schedules", &m, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().starts_with(field), "{e}");
+    }
+    let (s, _) = srv
+        .post("/api/v1/escalation-policies", &m, json!({"name": "X", "levels": [{"delay_minutes": 0, "targets": []}]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let v = srv.token("viewer", Role::Viewer).await;
+    let (s, _) = srv.post("/api/v1/schedules", &v, json!({"name": "X", "timezone": "UTC", "layers": []})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn escalation_delivers_retries_and_stops(srv: &TestServer) {
+    let m = srv.token("mgr", Role::Manager).await;
+    let rx = Receiver::start().await;
+    let alice = srv.user("alice", Role::Responder).await;
+    let bob = srv.user("bob", Role::Responder).await;
+    let at = srv.token_for(&alice, None).await;
+    let bt = srv.token_for(&bob, None).await;
+    let (s, c) = srv
+        .post(
+            "/api/v1/users/me/contact-methods",
+            &at,
+            json!({"kind": "webhook", "address": format!("{}/alice", rx.url)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    // Bob: his webhook at once and again (another method) after 5 minutes if nobody acknowledged.
+    let (_, b1) = srv
+        .post(
+            "/api/v1/users/me/contact-methods",
+            &bt,
+            json!({"kind": "slack", "address": format!("{}/bob-slack", rx.url)}),
+        )
+        .await;
+    let (_, b2) = srv
+        .post(
+            "/api/v1/users/me/contact-methods",
+            &bt,
+            json!({"kind": "discord", "address": format!("{}/bob-discord", rx.url)}),
+        )
+        .await;
+    srv.post("/api/v1/users/me/notification-rules", &bt, json!({"contact_method_id": b1["id"], "delay_minutes": 0}))
+        .await;
+    srv.post("/api/v1/users/me/notification-rules", &bt, json!({"contact_method_id": b2["id"], "delay_minutes": 5}))
+        .await;
+    let (s, _) =
+        srv.post("/api/v1/users/me/contact-methods", &bt, json!({"kind": "email", "address": "not an address"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Checkout"})).await;
+    let sid = svc["id"].as_str().unwrap().to_owned();
+    let (_, pol) = srv
+        .post(
+            "/api/v1/escalation-policies",
+            &m,
+            json!({"name": "Checkout", "loops": 1, "levels": [
+            {"delay_minutes": 10, "targets": [{"type": "user", "id": alice.id}]},
+            {"delay_minutes": 10, "targets": [{"type": "user", "id": bob.id}]}]}),
+        )
+        .await;
+    srv.call(
+        opsdeck_testkit::Method::PUT,
+        &format!("/api/v1/services/{sid}/escalation-policy"),
+        Some(&m),
+        Some(json!({"policy_id": pol["id"]})),
+    )
+    .await;
+    let (s, ch) = srv
+        .post(
+            "/api/v1/channels",
+            &m,
+            json!({"name": "#checkout", "kind": "webhook", "service_id": sid,
+            "config": {"url": format!("{}/broadcast", rx.url), "secret": "shh", "headers": {"X-Team": "checkout"}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ch}");
+    assert_eq!(ch["config"]["secret"], "(set)", "secrets are not shown back");
+
+    let (_, inc) = srv
+        .post("/api/v1/incidents", &m, json!({"title": "Checkout down", "service_id": sid, "severity": "SEV1"}))
+        .await;
+    let iid = inc["id"].as_str().unwrap().to_owned();
+
+    // Level 1: alice, and the service's channel (signed).
+    let p = srv.run_notifier().await;
+    assert_eq!((p.escalated, p.sent), (1, 2), "{p:?}");
+    let a = rx.to("/alice");
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["incident"]["number"], inc["number"]);
+    assert!(a[0]["links"]["acknowledge"].as_str().unwrap().contains("/a/"));
+    assert_eq!(rx.to("/broadcast").len(), 1);
+    assert!(
+        rx.got.lock().unwrap().iter().any(|g| g.0 == "/broadcast" && g.1.is_some()),
+        "the channel's webhook is signed"
+    );
+    // Nothing more until the level's delay passes; running again sends nothing twice.
+    srv.clock.advance(Duration::minutes(9));
+    assert_eq!(srv.run_notifier().await, opsdeck_notify::Pass::default());
+
+    // Level 2 after 10 minutes: bob's Slack at once; his Discord waits 5 minutes. Slack fails
+    // once (HTTP 503) and is retried after the back-off.
+    rx.status.store(503, Ordering::SeqCst);
+    srv.clock.advance(Duration::minutes(1));
+    let p = srv.run_notifier().await;
+    assert_eq!((p.escalated, p.sent, p.retried), (1, 0, 1), "{p:?}");
+    rx.status.store(200, Ordering::SeqCst);
+    srv.clock.advance(Duration::seconds(7));
+    let p = srv.run_notifier().await;
+    assert_eq!(p.sent, 1, "{p:?}");
+    assert_eq!(rx.to("/bob-slack").len(), 1);
+    assert!(rx.to("/bob-slack")[0]["text"].as_str().unwrap().contains("Checkout down"));
+
+    let (_, log) = srv.get(&format!("/api/v1/incidents/{iid}/notifications"), &m).await;
+    let rows = log["items"].as_array().unwrap();
+    let slack = rows.iter().find(|r| r["channel"] == "slack").unwrap();
+    assert_eq!((slack["status"].as_str(), slack["attempts"].as_i64()), (Some("sent"), Some(2)));
+    assert!(slack["sent_at"].is_string());
+    let discord = rows.iter().find(|r| r["channel"] == "discord").unwrap();
+    assert_eq!(discord["status"], "pending");
+
+    // Bob acknowledges: escalation stops and the pending Discord message is cancelled.
+    let (s, _) = srv.post(&format!("/api/v1/incidents/{iid}/acknowledge"), &bt, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    srv.clock.advance(Duration::minutes(30));
+    assert_eq!(srv.run_notifier().await, opsdeck_notify::Pass::default());
+    assert!(rx.to("/bob-discord").is_empty());
+    let (_, log) = srv.get(&format!("/api/v1/incidents/{iid}/notifications"), &m).await;
+    let statuses: Vec<&str> = log["items"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "sent").count(), 3);
+    assert_eq!(statuses.iter().filter(|s| **s == "cancelled").count(), 1);
+    let (_, tl) = srv.get(&format!("/api/v1/incidents/{iid}/timeline"), &m).await;
+    let bodies: Vec<&str> = tl["items"].as_array().unwrap().iter().map(|e| e["body"].as_str().unwrap()).collect();
+    assert!(bodies.iter().any(|b| b.contains("Escalation level 1: notifying alice")), "{bodies:?}");
+    assert!(bodies.iter().any(|b| b.contains("Escalation level 2: notifying bob")), "{bodies:?}");
+
+    // A receiver that keeps failing: given up after the attempt limit, noted on the timeline.
+    let (_, inc2) = srv.post("/api/v1/incidents", &m, json!({"title": "Second", "service_id": sid})).await;
+    rx.status.store(500, Ordering::SeqCst);
+    for _ in 0..12 {
+        srv.run_notifier().await;
+        srv.clock.advance(Duration::minutes(11));
+    }
+    let (_, log) = srv.get(&format!("/api/v1/incidents/{}/notifications", inc2["id"].as_str().unwrap()), &m).await;
+    let alice_row = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["target"].as_str().unwrap().starts_with("alice"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (alice_row["status"].as_str(), alice_row["attempts"].as_i64()),
+        (Some("failed"), Some(8)),
+        "{alice_row}"
+    );
+    assert!(alice_row["last_error"].as_str().unwrap().contains("500"));
+    let (_, tl) = srv.get(&format!("/api/v1/incidents/{}/timeline", inc2["id"].as_str().unwrap()), &m).await;
+    assert!(tl["items"].as_array().unwrap().iter().any(|e| e["kind"] == "notification_failed"));
+    rx.task.abort();
+}
+
+async fn action_links_and_calendar_feeds(srv: &TestServer) {
+    let m = srv.token("mgr", Role::Manager).await;
+    let rx = Receiver::start().await;
+    let alice = srv.user("alice", Role::Responder).await;
+    let at = srv.token_for(&alice, None).await;
+    srv.post(
+        "/api/v1/users/me/contact-methods",
+        &at,
+        json!({"kind": "webhook", "address": format!("{}/alice", rx.url)}),
+    )
+    .await;
+    let start = (srv.now() - Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let (_, sched) = srv
+        .post(
+            "/api/v1/schedules",
+            &m,
+            json!({"name": "Ops, primary", "timezone": "UTC", "layers": [
+            {"name": "Daily", "users": [alice.id], "start": start, "length": {"unit": "days", "count": 1}}]}),
+        )
+        .await;
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Search"})).await;
+    let (_, pol) = srv
+        .post(
+            "/api/v1/escalation-policies",
+            &m,
+            json!({"name": "Search", "levels": [
+            {"delay_minutes": 5, "targets": [{"type": "schedule", "id": sched["id"]}]}]}),
+        )
+        .await;
+    srv.call(
+        opsdeck_testkit::Method::PUT,
+        &format!("/api/v1/services/{}/escalation-policy", svc["id"].as_str().unwrap()),
+        Some(&m),
+        Some(json!({"policy_id": pol["id"]})),
+    )
+    .await;
+    let (_, inc) = srv.post("/api/v1/incidents", &m, json!({"title": "Search slow", "service_id": svc["id"]})).await;
+    srv.run_notifier().await;
+    let msg = rx.to("/alice");
+    assert_eq!(msg.len(), 1, "the schedule's on-call person is notified");
+    let ack = msg[0]["links"]["acknowledge"].as_str().unwrap().to_owned();
+    let path = &ack[ack.find("/a/").unwrap()..];
+
+    // GET shows a button and changes nothing; POST acknowledges, recorded as alice.
+    let page = srv.http.get(format!("{}{path}", srv.url)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Acknowledge INC-"));
+    let (_, i) = srv.get(&format!("/api/v1/incidents/{}", inc["id"].as_str().unwrap()), &m).await;
+    assert_eq!(i["status"], "triggered");
+    let done = srv.http.post(format!("{}{path}", srv.url)).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap().contains("is acknowledged"));
+    let (_, tl) = srv.get(&format!("/api/v1/incidents/{}/timeline", inc["id"].as_str().unwrap()), &m).await;
+    assert!(
+        tl["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["body"].as_str().unwrap().contains("Acknowledged by alice (link in a notification)"))
+    );
+    // A tampered or expired link is refused.
+    let bad = srv.http.post(format!("{}{}x", srv.url, path)).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    srv.clock.advance(Duration::hours(25));
+    let old = srv.http.get(format!("{}{path}", srv.url)).send().await.unwrap();
+    assert!(old.text().await.unwrap().contains("expired"));
+
+    // The schedule's calendar feed parses as RFC 5545 (Python icalendar) and has alice's shifts.
+    let feed = sched["calendar_url"].as_str().unwrap();
+    let resp = srv.http.get(feed).send().await.unwrap();
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
+    let ics = resp.text().await.unwrap();
+    let summaries = parse_ics(&ics);
+    assert!(!summaries.is_empty(), "{ics}");
+    assert!(summaries.iter().all(|s| s == "On call: alice (Ops, primary)"), "{summaries:?}");
+    let wrong = srv.http.get(feed.replace("token=", "token=x")).send().await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    rx.task.abort();
+}
+
+/// Parses iCalendar text with Python's `icalendar` and returns the events' summaries.
+fn parse_ics(ics: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("feed.ics");
+    std::fs::write(&f, ics).unwrap();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, icalendar\ncal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())\n\
+             for e in cal.walk('VEVENT'):\n    assert e.get('dtstart') and e.get('dtend') and e.get('uid') and e.get('dtstamp')\n    print(e.get('summary'))",
+            f.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "icalendar could not parse the feed (pip install icalendar): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
