@@ -64,6 +64,12 @@ else
     echo "all present"
 fi
 
+# Python peers: icalendar parses our iCalendar feeds, aiosmtpd is the SMTP sink.
+if ! python3 -c 'import icalendar, aiosmtpd' 2>/dev/null; then
+    echo "installing Python packages: icalendar aiosmtpd"
+    python3 -m pip install --quiet --disable-pip-version-check icalendar aiosmtpd
+fi
+
 # rustup puts cargo in ~/.cargo/bin; a non-login shell (CI) may not have it
 # on PATH.
 : "${HOME:=$(cd ~ && pwd)}"

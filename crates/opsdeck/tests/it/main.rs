@@ -486,3 +486,137 @@ async fn acknowledged_events_survive_sigkill() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// The server is killed with SIGKILL mid-escalation and restarted: the next level fires on time
+/// (within 2 s of its due time) and nothing is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_resumes_on_time_after_sigkill() {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    for (name, role) in [("admin", "admin"), ("alice", "responder"), ("bob", "responder")] {
+        let out = run(
+            &["user", "add", "--username", name, "--role", role, "--password-stdin", "--data-dir", &d],
+            Some("a long password\n"),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let token = text(&run(&["token", "create", "--user", "admin", "--name", "t", "--data-dir", &d], None).stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let users: Value =
+        serde_json::from_slice(&run(&["user", "list", "--output", "json", "--data-dir", &d], None).stdout).unwrap();
+    let id_of = |n: &str| {
+        users["items"].as_array().unwrap().iter().find(|u| u["username"] == n).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // A webhook receiver that records when each person's message arrives.
+    let got: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let g = g.clone();
+        async move {
+            g.lock().unwrap().push((uri.path().to_owned(), Instant::now()));
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rx = format!("http://{}", listener.local_addr().unwrap());
+    let rx_task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let (mut child, url) = start_server(&d);
+    let http = reqwest::Client::new();
+    wait_ready(&http, &url).await;
+    let api = |method: reqwest::Method, path: String, body: Value| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            let r = http.request(method, format!("{url}{path}")).bearer_auth(token).json(&body).send().await.unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+            r.json::<Value>().await.unwrap_or(Value::Null)
+        }
+    };
+    for n in ["alice", "bob"] {
+        api(
+            reqwest::Method::POST,
+            format!("/api/v1/users/{}/contact-methods", id_of(n)),
+            serde_json::json!({"kind": "webhook", "address": format!("{rx}/{n}")}),
+        )
+        .await;
+    }
+    let pol = api(
+        reqwest::Method::POST,
+        "/api/v1/escalation-policies".into(),
+        serde_json::json!({"name": "P", "levels": [
+        {"delay_minutes": 1, "targets": [{"type": "user", "id": id_of("alice")}]},
+        {"delay_minutes": 1, "targets": [{"type": "user", "id": id_of("bob")}]}]}),
+    )
+    .await;
+    let svc = api(reqwest::Method::POST, "/api/v1/services".into(), serde_json::json!({"name": "Core"})).await;
+    let sid = svc["id"].as_str().unwrap().to_owned();
+    api(
+        reqwest::Method::PUT,
+        format!("/api/v1/services/{sid}/escalation-policy"),
+        serde_json::json!({"policy_id": pol["id"]}),
+    )
+    .await;
+    api(
+        reqwest::Method::POST,
+        "/api/v1/incidents".into(),
+        serde_json::json!({"title": "Core down", "service_id": sid}),
+    )
+    .await;
+
+    let count = |who: &str| got.lock().unwrap().iter().filter(|g| g.0 == format!("/{who}")).count();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count("alice") == 0 {
+        assert!(Instant::now() < deadline, "level 1 never fired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Mid-escalation: level 2 is pending. Kill the server, make level 2 due 3 s from now, restart.
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let db = opsdeck_store::Db::connect(&opsdeck_store::ConnectOptions::new(format!("sqlite://{d}/opsdeck.db")))
+        .await
+        .unwrap();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let due_ms = now_ms + 3_000;
+    let due = Instant::now() + Duration::from_millis(3_000);
+    match &db {
+        opsdeck_store::Db::Sqlite(pool) => {
+            let n = sqlx::query("UPDATE escalations SET next_at = $1")
+                .bind(due_ms)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(n, 1, "one escalation is pending");
+        }
+        opsdeck_store::Db::Postgres(_) => unreachable!(),
+    }
+    db.close().await;
+    let (mut child, url) = start_server(&d);
+    wait_ready(&http, &url).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while count("bob") == 0 {
+        assert!(Instant::now() < deadline, "level 2 never fired after the restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let at = got.lock().unwrap().iter().find(|g| g.0 == "/bob").unwrap().1;
+    assert!(at + Duration::from_millis(100) >= due, "level 2 fired {:?} early", due - at);
+    assert!(at <= due + Duration::from_secs(2), "level 2 fired {:?} late", at - due);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!((count("alice"), count("bob")), (1, 1), "nothing is sent twice");
+    child.kill().unwrap();
+    let _ = child.wait();
+    rx_task.abort();
+}

@@ -430,3 +430,104 @@ fn parse_ics(ics: &str) -> Vec<String> {
     );
     String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
 }
+
+/// Real SMTP: the mail server (Python's aiosmtpd, writing a Maildir) is down when the first
+/// e-mail is due, then comes up: the message is delivered exactly once after it returns, and
+/// its acknowledge link works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_survives_an_smtp_outage_and_is_sent_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let smtp = opsdeck_notify::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: opsdeck_notify::SmtpTls::None,
+        username: None,
+        password: None,
+        from: "Opsdeck <opsdeck@example.com>".into(),
+    };
+    let srv = TestServer::start_with(opsdeck_testkit::Backend::Sqlite, Some(smtp)).await;
+    let m = srv.token("mgr", Role::Manager).await;
+    let alice = srv.user("alice", Role::Responder).await;
+    let at = srv.token_for(&alice, None).await;
+    let (s, _) = srv
+        .post("/api/v1/users/me/contact-methods", &at, json!({"kind": "email", "address": "alice@example.com"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Mail"})).await;
+    let (_, pol) = srv
+        .post(
+            "/api/v1/escalation-policies",
+            &m,
+            json!({"name": "Mail", "levels": [{"delay_minutes": 30, "targets": [{"type": "user", "id": alice.id}]}]}),
+        )
+        .await;
+    srv.call(
+        opsdeck_testkit::Method::PUT,
+        &format!("/api/v1/services/{}/escalation-policy", svc["id"].as_str().unwrap()),
+        Some(&m),
+        Some(json!({"policy_id": pol["id"]})),
+    )
+    .await;
+    let (_, inc) = srv
+        .post(
+            "/api/v1/incidents",
+            &m,
+            json!({"title": "Mail queue stuck", "service_id": svc["id"], "severity": "SEV1"}),
+        )
+        .await;
+
+    // The SMTP server is down: the attempt fails and is retried later.
+    let p = srv.run_notifier().await;
+    assert_eq!((p.sent, p.retried), (0, 1), "{p:?}");
+    srv.clock.advance(Duration::seconds(3));
+    assert_eq!(srv.run_notifier().await.retried, 0, "not before the back-off has passed");
+
+    // It comes back.
+    let maildir = tempfile::tempdir().unwrap();
+    let mut smtpd = std::process::Command::new("python3")
+        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(maildir.path().join("mail"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start aiosmtpd (pip install aiosmtpd)");
+    let mut up = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(up, "aiosmtpd did not start");
+    srv.clock.advance(Duration::seconds(10));
+    let p = srv.run_notifier().await;
+    assert_eq!(p.sent, 1, "{p:?}");
+    for _ in 0..3 {
+        srv.clock.advance(Duration::minutes(5));
+        assert_eq!(srv.run_notifier().await.sent, 0, "sent once only");
+    }
+    let new = maildir.path().join("mail").join("new");
+    let files: Vec<_> = std::fs::read_dir(&new).unwrap().collect();
+    assert_eq!(files.len(), 1, "exactly one message delivered");
+    let raw = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
+    assert!(
+        raw.contains(&format!("Subject: [SEV1] {} triggered: Mail queue stuck", inc["number"].as_str().unwrap())),
+        "{raw}"
+    );
+    assert!(raw.contains("To: alice@example.com") && raw.contains("Message-ID: <"), "{raw}");
+    let (_, log) = srv.get(&format!("/api/v1/incidents/{}/notifications", inc["id"].as_str().unwrap()), &m).await;
+    assert_eq!((log["items"][0]["status"].as_str(), log["items"][0]["attempts"].as_i64()), (Some("sent"), Some(2)));
+
+    // Acknowledge from the e-mail.
+    // The body may be quoted-printable: undo its soft line breaks and escapes.
+    let body = raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let link = body.lines().find_map(|l| l.strip_prefix("Acknowledge: ")).unwrap().trim().to_owned();
+    let done = srv.http.post(&link).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let (_, i) = srv.get(&format!("/api/v1/incidents/{}", inc["id"].as_str().unwrap()), &m).await;
+    assert_eq!(i["status"], "acknowledged");
+    let _ = smtpd.kill();
+    let _ = smtpd.wait();
+    srv.stop().await;
+}
