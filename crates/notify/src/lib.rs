@@ -72,7 +72,11 @@ pub struct Notifier {
     config: NotifyConfig,
     sender: Arc<send::Sender>,
     key: Vec<u8>,
+    sink: Option<ChangeSink>,
 }
+
+/// Called with the incidents whose notifications changed (live updates).
+pub type ChangeSink = Arc<dyn Fn(&[Uuid]) + Send + Sync>;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +102,24 @@ impl Notifier {
     pub async fn new(db: Db, clock: Arc<dyn Clock>, config: NotifyConfig) -> Result<Notifier, NotifyError> {
         let key = db.signing_key().await?;
         let sender = send::Sender::new(config.smtp.clone(), config.send_timeout).map_err(NotifyError::Setup)?;
-        Ok(Notifier { db, clock, config, sender: Arc::new(sender), key })
+        Ok(Notifier { db, clock, config, sender: Arc::new(sender), key, sink: None })
+    }
+
+    /// Reports incidents whose escalation or deliveries changed to `sink`.
+    pub fn with_sink(mut self, sink: ChangeSink) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    fn changed(&self, ids: impl Iterator<Item = Uuid>) {
+        if let Some(s) = &self.sink {
+            let mut v: Vec<Uuid> = ids.collect();
+            v.sort();
+            v.dedup();
+            if !v.is_empty() {
+                s(&v);
+            }
+        }
     }
 
     /// Runs until `shutdown` turns true.
@@ -327,7 +348,9 @@ impl Notifier {
             };
             steps.push(EscalationStep { incident_id: d.incident_id, notifications, next, note });
         }
-        Ok(self.db.complete_escalations(&self.config.node, now_ms, &steps).await?)
+        let n = self.db.complete_escalations(&self.config.node, now_ms, &steps).await?;
+        self.changed(steps.iter().map(|s| s.incident_id));
+        Ok(n)
     }
 
     fn link(&self, incident_id: Uuid, action: LinkAction, user_id: Option<Uuid>, now: DateTime<Utc>) -> String {
@@ -395,6 +418,7 @@ impl Notifier {
             results.push((n, result));
         }
         self.db.complete_notifications(&self.config.node, now_ms, &results).await?;
+        self.changed(results.iter().map(|r| r.0.incident_id));
         Ok(pass)
     }
 

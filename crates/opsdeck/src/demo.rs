@@ -72,7 +72,8 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             },
         )
         .await
-        .context("cannot start the notifier")?,
+        .context("cannot start the notifier")?
+        .with_sink(opsdeck_web::notifier_sink(&state.events)),
     );
     state.notifier = Some(notifier.clone());
     let janitor = tokio::spawn(housekeeping(db.clone(), clock.clone()));

@@ -123,7 +123,8 @@ impl TestServer {
                 opsdeck_notify::NotifyConfig { public_url: url.clone(), smtp, ..Default::default() },
             )
             .await
-            .expect("start the notifier"),
+            .expect("start the notifier")
+            .with_sink(opsdeck_web::notifier_sink(&state.events)),
         );
         state.notifier = Some(notifier.clone());
         let (tx, rx) = oneshot::channel::<()>();

@@ -29,6 +29,10 @@
     document.addEventListener("click", async (e) => {
       const c = e.target.closest("[data-confirm-click]");
       if (c && !confirm(c.dataset.confirmClick)) { e.preventDefault(); return; }
+      const opener = e.target.closest("[data-open]");
+      if (opener) document.getElementById(opener.dataset.open)?.showModal();
+      const closer = e.target.closest("[data-close]");
+      if (closer) closer.closest("dialog")?.close();
       const b = e.target.closest("[data-copy]");
       if (b) {
         const text = document.querySelector(b.dataset.copy)?.textContent ?? "";
@@ -82,7 +86,7 @@
     es.addEventListener("change", (e) => {
       let ev;
       try { ev = JSON.parse(e.data); } catch { return; }
-      toast(ev.message);
+      if (!ev.kind.endsWith(".notified")) toast(ev.message);
       const region = document.getElementById("live-region");
       const kinds = (region?.dataset.live || "").split(",").filter(Boolean);
       if (region && kinds.some((k) => ev.kind.startsWith(k))) {

@@ -60,6 +60,16 @@ pub fn monitor_change_sink(
     })
 }
 
+/// The notifier's live-update sink: the incident pages' delivery logs refresh.
+pub fn notifier_sink(events: &Events) -> opsdeck_notify::ChangeSink {
+    let events = events.clone();
+    Arc::new(move |ids| {
+        for id in ids {
+            events.publish("incident.notified", Some(*id), "Notifications updated");
+        }
+    })
+}
+
 /// Publishes what an ingest batch did as live-update events.
 fn publish_report(events: &Events, r: &opsdeck_store::ingest::Report) {
     for (id, number, title) in &r.opened {

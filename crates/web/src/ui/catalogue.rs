@@ -238,6 +238,11 @@ pub struct ServicePage {
     open_incidents: Vec<(String, String, String, String)>,
     /// Changes reported for the service (PagerDuty change events), newest first: (when, summary).
     changes: Vec<(String, String)>,
+    /// Who its escalation policy reaches now, by level.
+    on_call: Vec<crate::api::oncall::OnCallDto>,
+    /// Policies to choose from, and the service's.
+    policies: Vec<(uuid::Uuid, String)>,
+    policy_id: Option<uuid::Uuid>,
 }
 
 #[derive(Deserialize)]
@@ -302,7 +307,13 @@ pub async fn service_page(
         .into_iter()
         .map(|c| (super::ago(c.at, now), c.summary))
         .collect();
+    let on_call = super::oncall::for_service(&state, s.service.id).await;
+    let policies = try_page!(state.db.list_policies().await).into_iter().map(|p| (p.id, p.spec.name)).collect();
+    let policy_id = try_page!(state.db.service_policy(s.service.id).await);
     ServicePage {
+        on_call,
+        policies,
+        policy_id,
         open_incidents,
         changes,
         chrome,

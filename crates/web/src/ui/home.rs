@@ -28,6 +28,8 @@ pub struct HomePage {
     tiers: [i64; 4],
     unowned: i64,
     activity: Vec<Activity>,
+    /// Who is on call now, per schedule.
+    on_call: Vec<(String, crate::api::oncall::OnCallDto)>,
 }
 
 pub async fn page(
@@ -73,7 +75,17 @@ async fn build(state: &AppState, page: &PageAuth, chrome: Chrome) -> Result<Home
     } else {
         Vec::new()
     };
+    let schedules = state.db.list_schedules().await?;
+    let names: std::collections::HashMap<uuid::Uuid, String> =
+        schedules.iter().map(|s| (s.id, s.spec.name.clone())).collect();
+    let q = crate::api::oncall::OnCallQuery { service_id: None, schedule_id: None, team_id: None, at: None };
+    let on_call = crate::api::oncall::who_is_on_call(state, &q)
+        .await?
+        .into_iter()
+        .map(|o| (o.schedule_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(), o))
+        .collect();
     Ok(HomePage {
+        on_call,
         chrome,
         services,
         teams: teams.items.len(),

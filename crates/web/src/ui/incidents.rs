@@ -241,6 +241,7 @@ pub struct IncidentPage {
     postmortem_saved: bool,
     detected: String,
     impact: String,
+    deliveries: Vec<crate::api::oncall::DeliveryDto>,
     durations: Vec<(&'static str, String)>,
 }
 
@@ -302,6 +303,7 @@ pub async fn detail(
         chrome,
         detected: ago(inc.detected_at, now),
         impact: abs(inc.impact_start_at),
+        deliveries: try_page!(crate::api::oncall::deliveries(&state, inc.id).await),
         i: IncidentDto::from(inc),
         timeline,
         alerts: alerts.items.into_iter().map(AlertDto::from).collect(),

@@ -30,6 +30,7 @@ mod incidents;
 mod integrations;
 mod maintenance;
 mod monitors;
+pub(crate) mod oncall;
 
 use crate::AppState;
 use crate::auth::{self, Auth};
@@ -71,6 +72,15 @@ pub fn router() -> Router<AppState> {
         .route("/action-items", get(incidents::action_items))
         .route("/action-items/{id}", post(incidents::action_status))
         .route("/alerts", get(incidents::alerts))
+        .route("/oncall", get(oncall::list).post(oncall::create))
+        .route("/oncall/{id}", get(oncall::detail))
+        .route("/oncall/{id}/act", post(oncall::act))
+        .route("/escalation-policies", get(oncall::policies).post(oncall::policy_create))
+        .route("/escalation-policies/{id}/delete", post(oncall::policy_delete))
+        .route("/services/{service}/escalation-policy", post(oncall::service_policy))
+        .route("/channels", get(oncall::channels).post(oncall::channel_create))
+        .route("/channels/{id}", post(oncall::channel_act))
+        .route("/settings/notifications", get(oncall::mine).post(oncall::mine_act))
         .route("/reports", get(incidents::report))
         .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
         .route("/services/{service}/integrations/{id}", post(integrations::act))
