@@ -16,11 +16,11 @@ const SCREENSHOT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '
 export const pathIs = (p) => (u) => u.pathname === p;
 
 /** Registers the before/after hooks and returns the walk's state and helpers. */
-export function walk({ screenshotPrefix = '', ready = () => {} } = {}) {
+export function walk({ screenshotPrefix = '', ready = () => {}, serverOptions = async () => ({}) } = {}) {
   const w = { server: null, browser: null, page: null, failed: null };
 
   before(async () => {
-    w.server = await startServer();
+    w.server = await startServer(await serverOptions());
     w.browser = await launchBrowser();
     const context = await w.browser.newContext({ viewport: { width: 1280, height: 900 } });
     w.page = await context.newPage();
