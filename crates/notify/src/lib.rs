@@ -159,41 +159,27 @@ impl Notifier {
     }
 
     async fn briefs(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Brief>, NotifyError> {
-        let mut out = HashMap::new();
-        let mut runbooks: HashMap<Uuid, String> = HashMap::new();
-        for id in ids.iter().copied().collect::<HashSet<_>>() {
-            let Ok(i) = self.db.get_incident(id).await else { continue };
-            let runbook = match i.service_id {
-                Some(sid) => match runbooks.get(&sid) {
-                    Some(r) => r.clone(),
-                    None => {
-                        let r = self
-                            .db
-                            .get_service(opsdeck_store::catalogue::Ref::Id(sid))
-                            .await
-                            .ok()
-                            .and_then(|s| s.service.runbook_url)
-                            .unwrap_or_default();
-                        runbooks.insert(sid, r.clone());
-                        r
-                    }
-                },
-                None => String::new(),
-            };
-            out.insert(
-                id,
-                Brief {
-                    number: i.number,
-                    title: i.title,
-                    status: i.status.as_str().into(),
-                    severity: i.severity.as_str().into(),
-                    service_id: i.service_id,
-                    service: i.service_name.unwrap_or_default(),
-                    runbook,
-                },
-            );
-        }
-        Ok(out)
+        let unique: Vec<Uuid> = ids.iter().copied().collect::<HashSet<_>>().into_iter().collect();
+        Ok(self
+            .db
+            .incident_briefs(&unique)
+            .await?
+            .into_iter()
+            .map(|b| {
+                (
+                    b.id,
+                    Brief {
+                        number: b.number,
+                        title: b.title,
+                        status: b.status,
+                        severity: b.severity,
+                        service_id: b.service_id,
+                        service: b.service_name.unwrap_or_default(),
+                        runbook: b.runbook_url.unwrap_or_default(),
+                    },
+                )
+            })
+            .collect())
     }
 
     /// Who a target puts on call now: users as they are, schedules through their timeline,
@@ -227,6 +213,7 @@ impl Notifier {
         let mut policies: HashMap<Uuid, Option<Policy>> = HashMap::new();
         let mut people: HashMap<Uuid, Vec<(Uuid, i32, opsdeck_store::oncall::ContactMethod)>> = HashMap::new();
         let mut names: HashMap<Uuid, String> = HashMap::new();
+        let mut channels: HashMap<Uuid, Vec<opsdeck_store::oncall::Channel>> = HashMap::new();
         let mut steps = Vec::with_capacity(due.len());
         for d in &due {
             if !policies.contains_key(&d.policy_id) {
@@ -308,7 +295,9 @@ impl Notifier {
                         target: format!("{name} ({})", kind.as_str()),
                         address: m.address.clone(),
                         config,
-                        due_at: now_ms + i64::from(*delay) * 60_000,
+                        // Rule delays count from when the level was due, so a late pass (after
+                        // a restart, say) does not push them later still.
+                        due_at: d.next_at + i64::from(*delay) * 60_000,
                     });
                 }
             }
@@ -317,7 +306,10 @@ impl Notifier {
                 && d.loop_no == 0
                 && let Some(sid) = briefs.get(&d.incident_id).and_then(|b| b.service_id)
             {
-                for c in self.db.list_channels(Some(sid)).await? {
+                if !channels.contains_key(&sid) {
+                    channels.insert(sid, self.db.list_channels(Some(sid)).await?);
+                }
+                for c in &channels[&sid] {
                     notifications.push(NewNotification {
                         incident_id: d.incident_id,
                         idempotency_key: format!("{}:channel:{}", d.incident_id, c.id),
@@ -329,7 +321,7 @@ impl Notifier {
                         target: format!("{} ({})", c.name, c.kind.as_str()),
                         address: c.config.to.clone().or_else(|| c.config.url.clone()).unwrap_or_default(),
                         config: c.config.clone(),
-                        due_at: now_ms,
+                        due_at: d.next_at,
                     });
                 }
             }

@@ -884,6 +884,26 @@ impl Db {
         Ok(v.into_bytes())
     }
 
+    /// What messages say about incidents, for many at once: (id, number, title, status,
+    /// severity, service id, service name, runbook).
+    pub async fn incident_briefs(&self, ids: &[Uuid]) -> StoreResult<Vec<IncidentBrief>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in fixed_chunks(ids) {
+            let sql = format!(
+                "SELECT i.id, i.number, i.title, i.status, i.severity, i.service_id, s.name AS service_name, s.runbook_url \
+                 FROM incidents i LEFT JOIN services s ON s.id = i.service_id WHERE i.id IN ({})",
+                placeholders(self.backend(), chunk.len(), 1)
+            );
+            let rows: Vec<IncidentBrief> = with_db!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in chunk { q = q.bind(*id); }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// Users by id: (id, username, display name).
     pub async fn user_names(&self, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String, String)>> {
         if ids.is_empty() {
@@ -899,6 +919,18 @@ impl Db {
             q.fetch_all(pool).await?
         }))
     }
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct IncidentBrief {
+    pub id: Uuid,
+    pub number: i64,
+    pub title: String,
+    pub status: String,
+    pub severity: String,
+    pub service_id: Option<Uuid>,
+    pub service_name: Option<String>,
+    pub runbook_url: Option<String>,
 }
 
 /// The placeholder for the node parameter after `n - 1` others.
