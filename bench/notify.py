@@ -67,9 +67,14 @@ def main():
         # fast the outbox drains.
         if os.environ.get("BURST") == "1":
             rw = sqlite3.connect(f"{work}/opsdeck.db", timeout=30)
+            # Wait until every first level has fired (it reaches nobody), then move them all.
+            while rw.execute("SELECT COUNT(*) FROM escalations WHERE level = 0").fetchone()[0] > 0:
+                time.sleep(0.1)
             due = int((time.time() + 5) * 1000)
-            rw.execute("UPDATE escalations SET next_at = ? WHERE level = 1", (due,))
+            n = rw.execute("UPDATE escalations SET next_at = ? WHERE level = 1", (due,)).rowcount
+            levels = rw.execute("SELECT level, COUNT(*) FROM escalations GROUP BY level").fetchall()
             rw.commit()
+            print(json.dumps({"phase": "burst", "escalations_moved": n, "by_level": levels}), flush=True)
             rw.close()
         cpu0, w0 = cpu_ms(srv.pid), time.time()
         db = sqlite3.connect(f"file:{work}/opsdeck.db?mode=ro", uri=True, timeout=30)
