@@ -91,6 +91,12 @@ pub enum Command {
     /// Send alert events (PagerDuty Events API v2) to an integration.
     #[command(subcommand)]
     Event(crate::incidents::EventCmd),
+    /// Who is on call.
+    #[command(subcommand)]
+    Oncall(crate::incidents::OnCallCmd),
+    /// On-call schedules.
+    #[command(subcommand)]
+    Schedule(crate::incidents::ScheduleCmd),
     /// Declare services and monitors from a YAML file (API client): creates and updates what
     /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
     Apply {
@@ -375,6 +381,8 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Monitor(c) => monitor_cmd(c, &cfg).await,
         Command::Incident(c) => crate::incidents::incident_cmd(c, &cfg).await,
         Command::Event(c) => crate::incidents::event_cmd(c, &cfg).await,
+        Command::Oncall(c) => crate::incidents::oncall_cmd(c, &cfg).await,
+        Command::Schedule(c) => crate::incidents::schedule_cmd(c, &cfg).await,
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }

@@ -248,3 +248,130 @@ pub async fn event_cmd(c: EventCmd, cfg: &Config) -> Result<()> {
         if errors.is_empty() { String::new() } else { format!(": {}", errors.join("; ")) }
     )
 }
+
+#[derive(Subcommand, Debug)]
+pub enum OnCallCmd {
+    /// Who is on call now: for a service (by escalation level), a schedule, or every schedule.
+    Now {
+        /// A service id or slug.
+        #[arg(long)]
+        service: Option<String>,
+        /// A schedule id.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// RFC 3339 time instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScheduleCmd {
+    /// List schedules with who is on call now.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show a schedule's final timeline (gaps included).
+    Show {
+        id: String,
+        /// Days ahead.
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+pub async fn oncall_cmd(c: OnCallCmd, cfg: &Config) -> Result<()> {
+    let client = Client::new(cfg)?;
+    let OnCallCmd::Now { service, schedule, at, output } = c;
+    let mut query = Vec::new();
+    if let Some(s) = service {
+        query.push(("service_id", s));
+    }
+    if let Some(s) = schedule {
+        query.push(("schedule_id", s));
+    }
+    if let Some(a) = at {
+        query.push(("at", a));
+    }
+    let list = client.get("/api/v1/oncall", &query).await?;
+    match output {
+        Format::Json => output::json(&list)?,
+        Format::Table => {
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("nobody is on call");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|i| vec![i["level"].to_string(), text(i, "username"), text(i, "via"), text(i, "schedule_id")])
+                .collect();
+            output::table(&["level", "user", "via", "schedule"], &rows);
+        }
+    }
+    Ok(())
+}
+
+pub async fn schedule_cmd(c: ScheduleCmd, cfg: &Config) -> Result<()> {
+    let client = Client::new(cfg)?;
+    match c {
+        ScheduleCmd::List { output } => {
+            let list = client.get("/api/v1/schedules", &[]).await?;
+            match output {
+                Format::Json => output::json(&list)?,
+                Format::Table => {
+                    let rows: Vec<Vec<String>> = list["items"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|s| {
+                            vec![
+                                text(s, "id"),
+                                text(s, "name"),
+                                text(s, "timezone"),
+                                s["on_call_now"]["username"].as_str().unwrap_or("nobody").to_owned(),
+                            ]
+                        })
+                        .collect();
+                    output::table(&["id", "name", "time zone", "on call now"], &rows);
+                }
+            }
+        }
+        ScheduleCmd::Show { id, days, output } => {
+            let s = client.get(&format!("/api/v1/schedules/{}", id_path(&id)), &[]).await?;
+            let to = (chrono::Utc::now() + chrono::Duration::days(days.clamp(1, 120))).to_rfc3339();
+            let tl = client.get(&format!("/api/v1/schedules/{}/timeline", id_path(&id)), &[("to", to)]).await?;
+            match output {
+                Format::Json => output::json(&json!({"schedule": s, "timeline": tl["items"]}))?,
+                Format::Table => {
+                    println!(
+                        "{} ({}), on call now: {}",
+                        text(&s, "name"),
+                        text(&s, "timezone"),
+                        s["on_call_now"]["username"].as_str().unwrap_or("nobody")
+                    );
+                    let rows: Vec<Vec<String>> = tl["items"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|sh| {
+                            vec![
+                                text(sh, "start"),
+                                text(sh, "end"),
+                                sh["username"].as_str().unwrap_or("— GAP —").to_owned(),
+                                text(sh, "via"),
+                            ]
+                        })
+                        .collect();
+                    output::table(&["from", "to", "on call", "via"], &rows);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -620,3 +620,39 @@ async fn escalation_resumes_on_time_after_sigkill() {
     let _ = child.wait();
     rx_task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oncall_and_schedule_commands() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let token = srv.token("cli", Role::Manager).await;
+    let alice = srv.user("alice", Role::Responder).await;
+    let start = (srv.now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let (_, s) = srv
+        .post("/api/v1/schedules", &token, serde_json::json!({"name": "Primary", "timezone": "UTC", "layers": [
+            {"name": "Daily", "users": [alice.id], "start": start, "length": {"unit": "days", "count": 1}}]}))
+        .await;
+    let sid = s["id"].as_str().unwrap().to_owned();
+    let url = srv.url.clone();
+    let t = token.clone();
+    let outs = tokio::task::spawn_blocking(move || {
+        let common = ["--server", url.as_str(), "--token", t.as_str()];
+        let with = |args: &[&str]| -> Vec<String> { args.iter().chain(common.iter()).map(|s| s.to_string()).collect() };
+        vec![
+            run(&with(&["oncall", "now", "--schedule", &sid]), None),
+            run(&with(&["schedule", "list"]), None),
+            run(&with(&["schedule", "show", &sid, "--days", "2"]), None),
+            run(&with(&["oncall", "now", "--service", "nope"]), None),
+        ]
+    })
+    .await
+    .unwrap();
+    for o in &outs[..3] {
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    assert!(text(&outs[0].stdout).contains("alice"), "{}", text(&outs[0].stdout));
+    assert!(text(&outs[1].stdout).contains("Primary") && text(&outs[1].stdout).contains("alice"));
+    let shown = text(&outs[2].stdout);
+    assert!(shown.starts_with("Primary (UTC), on call now: alice") && shown.contains("layer Daily"), "{shown}");
+    assert!(!outs[3].status.success() && text(&outs[3].stderr).contains("service_id"), "{}", text(&outs[3].stderr));
+    srv.stop().await;
+}
