@@ -94,6 +94,7 @@ struct Brief {
     status: String,
     severity: String,
     service_id: Option<Uuid>,
+    team_id: Option<Uuid>,
     service: String,
     runbook: String,
 }
@@ -174,6 +175,7 @@ impl Notifier {
                         status: b.status,
                         severity: b.severity,
                         service_id: b.service_id,
+                        team_id: b.team_id,
                         service: b.service_name.unwrap_or_default(),
                         runbook: b.runbook_url.unwrap_or_default(),
                     },
@@ -202,6 +204,8 @@ impl Notifier {
         Ok(out)
     }
 
+    // Caches filled by async lookups: `entry()` cannot await.
+    #[allow(clippy::map_entry)]
     async fn escalate(&self) -> Result<usize, NotifyError> {
         let now = self.clock.now();
         let now_ms = now.timestamp_millis();
@@ -304,10 +308,11 @@ impl Notifier {
             // Broadcast channels of the service hear of the incident once, at the first level.
             if d.level == 0
                 && d.loop_no == 0
-                && let Some(sid) = briefs.get(&d.incident_id).and_then(|b| b.service_id)
+                && let Some(b) = briefs.get(&d.incident_id)
+                && let Some(sid) = b.service_id
             {
                 if !channels.contains_key(&sid) {
-                    channels.insert(sid, self.db.list_channels(Some(sid)).await?);
+                    channels.insert(sid, self.db.channels_for(sid, b.team_id).await?);
                 }
                 for c in &channels[&sid] {
                     notifications.push(NewNotification {

@@ -525,7 +525,7 @@ impl Db {
                     sqlx::query("DELETE FROM service_policies WHERE service_id = $1").bind(service_id).execute(&mut *tx).await?;
                 }
             }
-            audit!(tx, actor, now, AuditRecord::new("service.escalation_policy", "service", Some(service_id), "Changed the escalation policy".to_string()).after(&policy_id));
+            audit!(tx, actor, now, AuditRecord::new("service.escalation_policy", "service", Some(service_id), "Changed the escalation policy".to_string()).after(policy_id));
             tx.commit().await?;
         });
         Ok(())
@@ -653,6 +653,7 @@ impl Db {
 
     // ---- channels -----------------------------------------------------------------------------
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_channel(
         &self,
         actor: &Actor,
@@ -686,6 +687,16 @@ impl Db {
         let rows: Vec<ChannelRow> = with_db!(self, pool => {
             sqlx::query_as("SELECT id, name, kind, config, service_id, team_id FROM channels WHERE ($1 IS NULL OR service_id = $1) ORDER BY name, id LIMIT 500")
                 .bind(service_id).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(Channel::from).collect())
+    }
+
+    /// The channels that announce a service's incidents: its own, and its owning team's.
+    pub async fn channels_for(&self, service_id: Uuid, team_id: Option<Uuid>) -> StoreResult<Vec<Channel>> {
+        let rows: Vec<ChannelRow> = with_db!(self, pool => {
+            sqlx::query_as("SELECT id, name, kind, config, service_id, team_id FROM channels \
+                            WHERE service_id = $1 OR ($2 IS NOT NULL AND team_id = $2 AND service_id IS NULL) ORDER BY name, id LIMIT 100")
+                .bind(service_id).bind(team_id).fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(Channel::from).collect())
     }
@@ -814,6 +825,7 @@ impl Db {
 
     /// Records send results in one transaction (only for rows this node still leases); a
     /// notification given up is noted on its incident's timeline.
+    #[allow(clippy::type_complexity)]
     pub async fn complete_notifications(
         &self,
         node: &str,
@@ -890,7 +902,7 @@ impl Db {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in fixed_chunks(ids) {
             let sql = format!(
-                "SELECT i.id, i.number, i.title, i.status, i.severity, i.service_id, s.name AS service_name, s.runbook_url \
+                "SELECT i.id, i.number, i.title, i.status, i.severity, i.service_id, s.name AS service_name, s.runbook_url, s.team_id \
                  FROM incidents i LEFT JOIN services s ON s.id = i.service_id WHERE i.id IN ({})",
                 placeholders(self.backend(), chunk.len(), 1)
             );
@@ -931,6 +943,7 @@ pub struct IncidentBrief {
     pub service_id: Option<Uuid>,
     pub service_name: Option<String>,
     pub runbook_url: Option<String>,
+    pub team_id: Option<Uuid>,
 }
 
 /// The placeholder for the node parameter after `n - 1` others.

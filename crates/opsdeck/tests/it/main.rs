@@ -628,8 +628,12 @@ async fn oncall_and_schedule_commands() {
     let alice = srv.user("alice", Role::Responder).await;
     let start = (srv.now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S").to_string();
     let (_, s) = srv
-        .post("/api/v1/schedules", &token, serde_json::json!({"name": "Primary", "timezone": "UTC", "layers": [
-            {"name": "Daily", "users": [alice.id], "start": start, "length": {"unit": "days", "count": 1}}]}))
+        .post(
+            "/api/v1/schedules",
+            &token,
+            serde_json::json!({"name": "Primary", "timezone": "UTC", "layers": [
+            {"name": "Daily", "users": [alice.id], "start": start, "length": {"unit": "days", "count": 1}}]}),
+        )
         .await;
     let sid = s["id"].as_str().unwrap().to_owned();
     let url = srv.url.clone();

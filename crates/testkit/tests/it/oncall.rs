@@ -10,12 +10,20 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
-backend_tests!(schedules_and_who_is_on_call, escalation_delivers_retries_and_stops, action_links_and_calendar_feeds);
+backend_tests!(
+    schedules_and_who_is_on_call,
+    escalation_delivers_retries_and_stops,
+    action_links_and_calendar_feeds,
+    team_channels_announce_once
+);
 
-/// A webhook receiver on loopback: records (path, signature header, body), answers `status`.
+/// What the receiver got: (path, signature header, body).
+type Received = Arc<Mutex<Vec<(String, Option<String>, Value)>>>;
+
+/// A webhook receiver on loopback: records what it gets, answers `status`.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(String, Option<String>, Value)>>>,
+    got: Received,
     status: Arc<AtomicU16>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -24,12 +32,12 @@ impl Receiver {
     async fn start() -> Receiver {
         use axum::extract::{OriginalUri, State};
         use axum::http::HeaderMap;
-        let got: Arc<Mutex<Vec<(String, Option<String>, Value)>>> = Arc::default();
+        let got: Received = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
         let st = (got.clone(), status.clone());
         let app = axum::Router::new()
             .fallback(
-                |State((got, status)): State<(Arc<Mutex<Vec<(String, Option<String>, Value)>>>, Arc<AtomicU16>)>,
+                |State((got, status)): State<(Received, Arc<AtomicU16>)>,
                  OriginalUri(uri): OriginalUri,
                  headers: HeaderMap,
                  body: axum::body::Bytes| async move {
@@ -530,4 +538,36 @@ async fn email_survives_an_smtp_outage_and_is_sent_once() {
     let _ = smtpd.kill();
     let _ = smtpd.wait();
     srv.stop().await;
+}
+
+async fn team_channels_announce_once(srv: &TestServer) {
+    let m = srv.token("mgr", Role::Manager).await;
+    let rx = Receiver::start().await;
+    let (_, team) = srv.post("/api/v1/teams", &m, json!({"name": "Platform"})).await;
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Kubernetes", "team_id": team["id"]})).await;
+    let bob = srv.user("bob", Role::Responder).await;
+    let (_, pol) = srv
+        .post("/api/v1/escalation-policies", &m, json!({"name": "K8s", "loops": 2, "levels": [{"delay_minutes": 5, "targets": [{"type": "user", "id": bob.id}]}]}))
+        .await;
+    srv.call(
+        opsdeck_testkit::Method::PUT,
+        &format!("/api/v1/services/{}/escalation-policy", svc["id"].as_str().unwrap()),
+        Some(&m),
+        Some(json!({"policy_id": pol["id"]})),
+    )
+    .await;
+    let (s, ch) = srv
+        .post("/api/v1/channels", &m, json!({"name": "#platform", "kind": "slack", "team_id": team["id"], "config": {"url": format!("{}/team", rx.url)}}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ch}");
+    srv.post("/api/v1/incidents", &m, json!({"title": "Nodes not ready", "service_id": svc["id"]})).await;
+    // Two rounds of the policy: the team channel hears of the incident once.
+    for _ in 0..3 {
+        srv.run_notifier().await;
+        srv.clock.advance(Duration::minutes(6));
+    }
+    let got = rx.to("/team");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0]["text"].as_str().unwrap().contains("Nodes not ready"));
+    rx.task.abort();
 }

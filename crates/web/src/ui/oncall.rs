@@ -560,6 +560,7 @@ pub struct ChannelsPage {
     chrome: Chrome,
     channels: Vec<(opsdeck_store::oncall::Channel, String)>,
     services: Vec<opsdeck_store::catalogue::ServiceView>,
+    teams: Vec<opsdeck_core::catalogue::Team>,
     kinds: [ChannelKind; 6],
 }
 
@@ -572,15 +573,21 @@ pub async fn channels(State(state): State<AppState>, page: PageAuth, Query(q): Q
             .await
     )
     .items;
+    let teams = try_page!(state.db.list_teams(None, None, Some(500)).await).items;
     let names: HashMap<Uuid, String> = services.iter().map(|s| (s.service.id, s.service.name.clone())).collect();
+    let team_names: HashMap<Uuid, String> = teams.iter().map(|t| (t.id, t.name.clone())).collect();
     let channels = try_page!(state.db.list_channels(None).await)
         .into_iter()
         .map(|c| {
-            let scope = c.service_id.and_then(|s| names.get(&s).cloned()).unwrap_or_else(|| "—".into());
+            let scope = match (c.service_id, c.team_id) {
+                (Some(s), _) => names.get(&s).cloned().unwrap_or_default(),
+                (None, Some(t)) => format!("every service of {}", team_names.get(&t).cloned().unwrap_or_default()),
+                _ => "—".into(),
+            };
             (c, scope)
         })
         .collect();
-    ChannelsPage { chrome, channels, services, kinds: ChannelKind::ALL }.into_response()
+    ChannelsPage { chrome, channels, services, teams, kinds: ChannelKind::ALL }.into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -592,6 +599,7 @@ pub struct ChannelForm {
     secret: String,
     routing_key: String,
     service_id: String,
+    team_id: String,
 }
 
 pub async fn channel_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<ChannelForm>) -> Response {
@@ -611,8 +619,12 @@ pub async fn channel_create(State(state): State<AppState>, page: PageAuth, Form(
         config.routing_key = Some(f.routing_key.clone()).filter(|s| !s.is_empty());
         let config = config.validate(kind)?;
         let service_id = f.service_id.parse::<Uuid>().ok();
+        let team_id = f.team_id.parse::<Uuid>().ok();
+        if service_id.is_none() && team_id.is_none() {
+            return Err(ApiError::invalid("service_id", "choose the service or team whose incidents it announces"));
+        }
         Ok::<_, ApiError>(
-            state.db.create_channel(&page.0.actor(), state.now(), &name, kind, config, service_id, None).await?,
+            state.db.create_channel(&page.0.actor(), state.now(), &name, kind, config, service_id, team_id).await?,
         )
     }
     .await;
