@@ -9,6 +9,7 @@ use crate::{Error, Result, validate};
 use chrono::{DateTime, Datelike, Duration, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use std::str::FromStr;
 use uuid::Uuid;
 
 /// How long each person's turn lasts.
@@ -58,6 +59,10 @@ pub struct Layer {
     /// The first handoff, in the schedule's time zone.
     pub start: NaiveDateTime,
     pub length: Length,
+    /// Handoffs at the occurrences of an RRULE (e.g. `FREQ=WEEKLY;BYDAY=MO,TH`) from `start`,
+    /// in the schedule's zone, instead of every `length`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoffs: Option<String>,
     #[serde(default)]
     pub restrictions: Vec<Restriction>,
 }
@@ -99,6 +104,20 @@ impl ScheduleSpec {
                 if r.start == r.end {
                     return Err(Error::invalid("layers", "a restriction must not start and end at the same time"));
                 }
+            }
+            let tz: Tz = self.timezone.parse().unwrap_or(Tz::UTC);
+            let handoffs = l
+                .handoffs
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(|r| r.trim_start_matches("RRULE:").to_owned());
+            let l = Layer { handoffs, ..l };
+            if l.handoffs.is_some() && l.rule_set(tz).is_none() {
+                return Err(Error::invalid(
+                    "layers.handoffs",
+                    "is not a valid RRULE; give only the rule, e.g. FREQ=WEEKLY;BYDAY=MO,TH",
+                ));
             }
             layers.push(Layer { name: validate::name("layers.name", &l.name)?, length: l.length.validate()?, ..l });
         }
@@ -148,12 +167,52 @@ pub fn local_to_utc(tz: Tz, t: NaiveDateTime) -> DateTime<Utc> {
     Utc.from_utc_datetime(&t)
 }
 
+/// Handoffs counted at most, so a frequent rule over a long history stays bounded.
+const RRULE_LIMIT: u16 = 20_000;
+
 impl Layer {
+    fn rule_set(&self, tz: Tz) -> Option<rrule::RRuleSet> {
+        let rule = self.handoffs.as_deref()?;
+        if rule.contains('\n') || rule.to_uppercase().contains("DTSTART") {
+            return None;
+        }
+        let local = self.start.format("%Y%m%dT%H%M%S");
+        rrule::RRuleSet::from_str(&format!("DTSTART;TZID={tz}:{local}\nRRULE:{rule}")).ok()
+    }
+
+    /// With an RRULE: the handoff at or before `t` (counted from the layer's start) and the next.
+    fn rrule_period(
+        &self,
+        tz: Tz,
+        start_utc: DateTime<Utc>,
+        t: DateTime<Utc>,
+    ) -> Option<(i64, DateTime<Utc>, DateTime<Utc>)> {
+        let set = self.rule_set(tz)?;
+        let utc = |d: DateTime<Utc>| d.with_timezone(&rrule::Tz::UTC);
+        let before: Vec<DateTime<Utc>> = set
+            .clone()
+            .after(utc(start_utc))
+            .before(utc(t))
+            .all(RRULE_LIMIT)
+            .dates
+            .into_iter()
+            .map(|d| d.with_timezone(&Utc))
+            .filter(|d| *d > start_utc && *d <= t)
+            .collect();
+        let k = before.len() as i64;
+        let s = before.last().copied().unwrap_or(start_utc);
+        let next = set.after(utc(t)).all(2).dates.into_iter().map(|d| d.with_timezone(&Utc)).find(|d| *d > t);
+        Some((k, s, next.unwrap_or(t + Duration::days(3650))))
+    }
+
     /// The rotation period containing `t` (index, start, end), or `None` before the layer starts.
     fn period(&self, tz: Tz, t: DateTime<Utc>) -> Option<(i64, DateTime<Utc>, DateTime<Utc>)> {
         let start_utc = local_to_utc(tz, self.start);
         if t < start_utc {
             return None;
+        }
+        if self.handoffs.is_some() {
+            return self.rrule_period(tz, start_utc, t);
         }
         match self.length {
             Length::Hours(h) => {
@@ -319,8 +378,25 @@ mod tests {
             users: users.iter().map(|u| uid(*u)).collect(),
             start: naive(start),
             length,
+            handoffs: None,
             restrictions: vec![],
         }
+    }
+
+    #[test]
+    fn rrule_handoffs_on_mondays_and_thursdays_across_dst() {
+        let mut l = layer(&[1, 2], "2026-10-19 09:00", Length::Weeks(1));
+        l.handoffs = Some("FREQ=WEEKLY;BYDAY=MO,TH".into());
+        let s = spec("Europe/Berlin", vec![l]).validate().unwrap();
+        let shifts = timeline(&s, &[], utc("2026-10-19 07:00"), utc("2026-11-02 08:00"));
+        let starts: Vec<String> =
+            shifts.iter().map(|x| x.start.with_timezone(&s.tz()).format("%a %H:%M").to_string()).collect();
+        assert_eq!(starts, vec!["Mon 09:00", "Thu 09:00", "Mon 09:00", "Thu 09:00"]);
+        let users: Vec<Uuid> = shifts.iter().map(|x| x.user_id.unwrap()).collect();
+        assert_eq!(users, vec![uid(1), uid(2), uid(1), uid(2)]);
+        let mut bad = layer(&[1], "2026-10-19 09:00", Length::Days(1));
+        bad.handoffs = Some("FREQ=SOMETIMES".into());
+        assert!(spec("UTC", vec![bad]).validate().is_err());
     }
 
     #[test]
@@ -425,7 +501,7 @@ mod tests {
             probes in proptest::collection::vec(0f64..1.0, 1..20),
         ) {
             let base = naive("2026-03-20 00:00");
-            let l = Layer { name: "L".into(), users: users.iter().map(|u| uid(*u)).collect(), start: base + Duration::hours(start_h), length, restrictions: vec![] };
+            let l = Layer { name: "L".into(), users: users.iter().map(|u| uid(*u)).collect(), start: base + Duration::hours(start_h), length, handoffs: None, restrictions: vec![] };
             let s = spec("Europe/Berlin", vec![l]);
             let from = utc("2026-03-20 00:00") + Duration::hours(from_h);
             let to = from + Duration::hours(span_h);
@@ -461,7 +537,7 @@ mod tests {
         #[test]
         fn day_handoffs_keep_local_time(days in 1u32..4, hour in 0u32..24, from_d in 0i64..60) {
             let start = naive("2026-03-01 00:00") + Duration::hours(i64::from(hour));
-            let s = spec("Europe/Berlin", vec![Layer { name: "L".into(), users: vec![uid(1), uid(2), uid(3)], start, length: Length::Days(days), restrictions: vec![] }]);
+            let s = spec("Europe/Berlin", vec![Layer { name: "L".into(), users: vec![uid(1), uid(2), uid(3)], start, length: Length::Days(days), handoffs: None, restrictions: vec![] }]);
             let from = utc("2026-03-01 00:00") + Duration::days(from_d);
             let shifts = timeline(&s, &[], from, from + Duration::days(40));
             let tz = s.tz();

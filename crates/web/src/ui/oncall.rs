@@ -296,6 +296,7 @@ pub struct ScheduleAction {
     unit: String,
     count: String,
     days: Vec<Weekday>,
+    handoffs: String,
     from_time: String,
     to_time: String,
     // remove_layer
@@ -354,7 +355,8 @@ pub async fn act(
                     f.name.clone()
                 };
                 let mut spec = s.spec.clone();
-                spec.layers.push(Layer { name, users: f.users.clone(), start, length, restrictions });
+                let handoffs = Some(f.handoffs.trim().to_owned()).filter(|h| !h.is_empty());
+                spec.layers.push(Layer { name, users: f.users.clone(), start, length, handoffs, restrictions });
                 let spec = spec.validate()?;
                 state.db.update_schedule(&actor, now, id, spec).await?;
                 Ok("Layer added")
