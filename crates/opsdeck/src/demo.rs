@@ -316,7 +316,85 @@ pub async fn seed(db: &Db, clock: &dyn Clock, addr: std::net::SocketAddr) -> Res
     }
     seed_monitors(db, &actor, now, addr, &ids).await?;
     seed_incidents(db, &actor, now, &ids).await?;
+    seed_oncall(db, &actor, now, &ids, &teams).await?;
     Ok(true)
+}
+
+/// A weekly rotation with a business-hours layer for the Platform team, and a policy (the
+/// schedule, then the admin after 15 minutes) on every service, so "on call now" shows someone.
+async fn seed_oncall(
+    db: &Db,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    ids: &HashMap<&str, uuid::Uuid>,
+    teams: &HashMap<&str, uuid::Uuid>,
+) -> Result<()> {
+    use opsdeck_core::escalation::{Level, PolicySpec, Target, TargetKind};
+    use opsdeck_core::oncall::{Layer, Length, Restriction, ScheduleSpec};
+    let users = db.list_users(None, None, Some(10)).await?.items;
+    let id = |name: &str| users.iter().find(|u| u.username == name).map(|u| u.id);
+    let (Some(admin), Some(sam), Some(riley)) = (id(DEMO_ADMIN), id("sam"), id("riley")) else { return Ok(()) };
+    let monday = {
+        let d = now.date_naive();
+        d - chrono::Duration::days(i64::from(chrono::Datelike::weekday(&d).num_days_from_monday()))
+    };
+    let start = monday.and_hms_opt(9, 0, 0).unwrap_or_default();
+    let spec = ScheduleSpec {
+        name: "Platform primary".into(),
+        description: "Weekly rotation; Riley covers business hours.".into(),
+        timezone: "Europe/Berlin".into(),
+        team_id: teams.get("Platform").copied(),
+        layers: vec![
+            Layer {
+                name: "Weekly".into(),
+                users: vec![admin, sam],
+                start,
+                length: Length::Weeks(1),
+                handoffs: None,
+                restrictions: vec![],
+            },
+            Layer {
+                name: "Business hours".into(),
+                users: vec![riley],
+                start,
+                length: Length::Days(1),
+                handoffs: None,
+                restrictions: vec![Restriction {
+                    days: vec![
+                        chrono::Weekday::Mon,
+                        chrono::Weekday::Tue,
+                        chrono::Weekday::Wed,
+                        chrono::Weekday::Thu,
+                        chrono::Weekday::Fri,
+                    ],
+                    start: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+                    end: chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+                }],
+            },
+        ],
+    }
+    .validate()?;
+    let schedule = db.create_schedule(actor, now, spec).await?;
+    let policy = db
+        .create_policy(
+            actor,
+            now,
+            PolicySpec {
+                name: "Default escalation".into(),
+                description: "The Platform schedule, then the admin.".into(),
+                loops: 2,
+                levels: vec![
+                    Level { delay_minutes: 15, targets: vec![Target { kind: TargetKind::Schedule, id: schedule.id }] },
+                    Level { delay_minutes: 15, targets: vec![Target { kind: TargetKind::User, id: admin }] },
+                ],
+            }
+            .validate()?,
+        )
+        .await?;
+    for sid in ids.values() {
+        db.set_service_policy(actor, now, *sid, Some(policy.id)).await?;
+    }
+    Ok(())
 }
 
 /// A past incident for the demo: (service, summary, severity, days ago, minutes to
