@@ -125,6 +125,15 @@ step('an escalation policy pages the schedule for a service', async () => {
   await page.selectOption('#policy-form select[name=level1]', { label: 'Schedule: Primary' });
   await submitTo('#policy-form button[type=submit]', '/escalation-policies');
   assert.match(await text('.flash.ok'), /Policy Payments escalation created/);
+  // Edit it: the form comes back filled in.
+  await page.click('a[href*="?edit="]');
+  await page.waitForURL((u) => u.pathname === '/escalation-policies' && u.searchParams.has('edit'));
+  assert.equal(await page.inputValue('#policy-form input[name=name]'), 'Payments escalation');
+  assert.equal(await page.inputValue('#policy-form input[name=delay1]'), '15');
+  await page.fill('#policy-form input[name=delay1]', '20');
+  await submitTo('#policy-form button[type=submit]', '/escalation-policies');
+  assert.match(await text('.flash.ok'), /Policy Payments escalation saved/);
+  assert.match(squash(await page.locator('ol.levels').first().innerText()), /after 20 min/);
 
   await go('/services/new');
   await page.fill('input[name=name]', 'Payments API');

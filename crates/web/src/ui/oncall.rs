@@ -421,6 +421,41 @@ pub struct PoliciesPage {
     chrome: Chrome,
     policies: Vec<PolicyRow>,
     targets: Vec<(String, String)>,
+    /// The form: the policy being edited (id, name, loops, per level: selected targets and delay).
+    form: PolicyFormView,
+}
+
+#[derive(Default)]
+pub struct PolicyFormView {
+    id: Option<Uuid>,
+    name: String,
+    loops: u32,
+    levels: Vec<(Vec<String>, u32)>,
+}
+
+impl PolicyFormView {
+    fn selected(&self, level: usize, target: &str) -> bool {
+        self.levels.get(level).is_some_and(|l| l.0.iter().any(|t| t == target))
+    }
+
+    fn delay(&self, level: usize) -> u32 {
+        self.levels.get(level).map(|l| l.1).unwrap_or(15)
+    }
+}
+
+fn target_key(t: &Target) -> String {
+    let kind = match t.kind {
+        TargetKind::User => "user",
+        TargetKind::Schedule => "schedule",
+        TargetKind::Team => "team",
+    };
+    format!("{kind}:{}", t.id)
+}
+
+#[derive(Deserialize, Default)]
+pub struct PoliciesQuery {
+    notice: Option<String>,
+    edit: Option<Uuid>,
 }
 
 async fn target_names(state: &AppState) -> Result<Vec<(String, String)>, ApiError> {
@@ -437,7 +472,7 @@ async fn target_names(state: &AppState) -> Result<Vec<(String, String)>, ApiErro
     Ok(out)
 }
 
-pub async fn policies(State(state): State<AppState>, page: PageAuth, Query(q): Query<NoticeQuery>) -> Response {
+pub async fn policies(State(state): State<AppState>, page: PageAuth, Query(q): Query<PoliciesQuery>) -> Response {
     let chrome = chrome!(page, state, "policies", q.notice);
     let targets = try_page!(target_names(&state).await);
     let label: HashMap<String, String> = targets.iter().cloned().collect();
@@ -472,12 +507,30 @@ pub async fn policies(State(state): State<AppState>, page: PageAuth, Query(q): Q
                 .collect(),
         })
         .collect();
-    PoliciesPage { chrome, policies, targets }.into_response()
+    let form = match q.edit {
+        Some(id) => match state.db.get_policy(id).await {
+            Ok(p) => PolicyFormView {
+                id: Some(p.id),
+                name: p.spec.name,
+                loops: p.spec.loops,
+                levels: p
+                    .spec
+                    .levels
+                    .iter()
+                    .map(|l| (l.targets.iter().map(target_key).collect(), l.delay_minutes))
+                    .collect(),
+            },
+            Err(e) => return error_page(&e.into()),
+        },
+        None => PolicyFormView { loops: 1, ..Default::default() },
+    };
+    PoliciesPage { chrome, policies, targets, form }.into_response()
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct PolicyForm {
+    id: String,
     name: String,
     loops: String,
     level1: Vec<String>,
@@ -515,12 +568,25 @@ pub async fn policy_create(State(state): State<AppState>, page: PageAuth, Form(f
     }
     let spec =
         PolicySpec { name: f.name, description: String::new(), loops: f.loops.trim().parse().unwrap_or(1), levels };
-    match spec.validate() {
-        Ok(spec) => match state.db.create_policy(&page.0.actor(), state.now(), spec).await {
-            Ok(p) => done("/escalation-policies", &format!("Policy {} created", p.spec.name)),
-            Err(e) => error_page(&e.into()),
-        },
-        Err(e) => done("/escalation-policies", &format!("Not created: {e}")),
+    let spec = match spec.validate() {
+        Ok(s) => s,
+        Err(e) => return done("/escalation-policies", &format!("Not saved: {e}")),
+    };
+    let result = match f.id.parse::<Uuid>() {
+        Ok(id) => state
+            .db
+            .update_policy(&page.0.actor(), state.now(), id, spec)
+            .await
+            .map(|p| format!("Policy {} saved", p.spec.name)),
+        Err(_) => state
+            .db
+            .create_policy(&page.0.actor(), state.now(), spec)
+            .await
+            .map(|p| format!("Policy {} created", p.spec.name)),
+    };
+    match result {
+        Ok(n) => done("/escalation-policies", &n),
+        Err(e) => error_page(&e.into()),
     }
 }
 
@@ -602,6 +668,8 @@ pub struct ChannelForm {
     routing_key: String,
     service_id: String,
     team_id: String,
+    subject_template: String,
+    body_template: String,
 }
 
 pub async fn channel_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<ChannelForm>) -> Response {
@@ -619,6 +687,8 @@ pub async fn channel_create(State(state): State<AppState>, page: PageAuth, Form(
         }
         config.secret = Some(f.secret.clone()).filter(|s| !s.is_empty());
         config.routing_key = Some(f.routing_key.clone()).filter(|s| !s.is_empty());
+        config.subject_template = Some(f.subject_template.clone()).filter(|s| !s.trim().is_empty());
+        config.body_template = Some(f.body_template.clone()).filter(|s| !s.trim().is_empty());
         let config = config.validate(kind)?;
         let service_id = f.service_id.parse::<Uuid>().ok();
         let team_id = f.team_id.parse::<Uuid>().ok();
