@@ -317,6 +317,14 @@ pub fn verify_link(key: &[u8], token: &str, now: i64) -> Result<LinkClaim> {
     Ok(claim)
 }
 
+/// The token of a person's calendar feed: an HMAC of their id, so it needs no storage and
+/// changes when the signing key does.
+pub fn feed_token(key: &[u8], user_id: Uuid) -> String {
+    let mut m = mac(key, "user-feed:");
+    m.update(user_id.as_bytes());
+    hex::encode(&m.finalize().into_bytes()[..20])
+}
+
 /// The HMAC-SHA256 signature header value for an outgoing webhook body.
 pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut m = mac(secret.as_bytes(), &format!("{timestamp}."));

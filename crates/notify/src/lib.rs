@@ -218,6 +218,8 @@ impl Notifier {
         let mut people: HashMap<Uuid, Vec<(Uuid, i32, opsdeck_store::oncall::ContactMethod)>> = HashMap::new();
         let mut names: HashMap<Uuid, String> = HashMap::new();
         let mut channels: HashMap<Uuid, Vec<opsdeck_store::oncall::Channel>> = HashMap::new();
+        // Who a target reaches is the same for every incident of this pass.
+        let mut reach: HashMap<(TargetKind, Uuid), Vec<Uuid>> = HashMap::new();
         let mut steps = Vec::with_capacity(due.len());
         for d in &due {
             if !policies.contains_key(&d.policy_id) {
@@ -243,9 +245,12 @@ impl Notifier {
             };
             let mut users: Vec<Uuid> = Vec::new();
             for t in &level.targets {
-                for u in self.resolve(t.kind, t.id, now).await? {
-                    if !users.contains(&u) {
-                        users.push(u);
+                if !reach.contains_key(&(t.kind, t.id)) {
+                    reach.insert((t.kind, t.id), self.resolve(t.kind, t.id, now).await?);
+                }
+                for u in &reach[&(t.kind, t.id)] {
+                    if !users.contains(u) {
+                        users.push(*u);
                     }
                 }
             }

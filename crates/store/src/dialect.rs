@@ -122,8 +122,75 @@ pub(crate) async fn lock_users_table<T: LockUsers>(tx: &mut T) -> Result<(), sql
     tx.lock_users().await
 }
 
-/// Leases due monitors to one node. PostgreSQL skips rows another node is claiming right now
-/// (`FOR UPDATE SKIP LOCKED`); SQLite has one writer, which `BEGIN IMMEDIATE` serialises.
+/// What a lease claim selects: rows of `table` (primary key `key`) that are `due` (a condition
+/// that may use `$3`, the current time) and not leased by a live lease, oldest `order` first.
+pub(crate) struct Claim<'a> {
+    pub table: &'a str,
+    pub key: &'a str,
+    pub due: &'a str,
+    pub order: &'a str,
+    pub returning: &'a str,
+}
+
+/// Leases up to `limit` due rows to `node` until `lease_until` and returns them. PostgreSQL
+/// skips rows another node is claiming right now (`FOR UPDATE SKIP LOCKED`); SQLite has one
+/// writer, which `BEGIN IMMEDIATE` serialises. Monitors, escalations and the notification
+/// outbox are all claimed this way.
+pub(crate) async fn claim_leased<T>(
+    db: &Db,
+    c: &Claim<'_>,
+    node: &str,
+    now_ms: i64,
+    lease_until_ms: i64,
+    limit: i64,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    let inner = format!(
+        "SELECT {key} FROM {table} WHERE {due} AND (lease_until IS NULL OR lease_until < $3) ORDER BY {order} LIMIT $4",
+        key = c.key,
+        table = c.table,
+        due = c.due,
+        order = c.order
+    );
+    let update = |lock: &str| {
+        format!(
+            "UPDATE {table} SET lease_owner = $1, lease_until = $2 WHERE {key} IN ({inner}{lock}) RETURNING {ret}",
+            table = c.table,
+            key = c.key,
+            ret = c.returning
+        )
+    };
+    match db {
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_write().await?;
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(update("")))
+                .bind(node)
+                .bind(lease_until_ms)
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(rows)
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(update(" FOR UPDATE SKIP LOCKED")))
+                .bind(node)
+                .bind(lease_until_ms)
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        }
+    }
+}
+
+/// Leases due monitors to one node (see [`claim_leased`]).
 pub(crate) async fn claim_due_monitors(
     db: &Db,
     node: &str,
@@ -131,39 +198,15 @@ pub(crate) async fn claim_due_monitors(
     lease_until_ms: i64,
     limit: i64,
 ) -> Result<Vec<crate::monitor::DueRowPub>, sqlx::Error> {
-    const RETURNING: &str = "RETURNING id, name, service_id, settings, timeout_seconds, interval_seconds, down_after, \
-        up_after, state, fail_streak, ok_streak, next_run_at, created_at, last_ping_at";
-    match db {
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin_write().await?;
-            let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE monitors SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
-                   SELECT id FROM monitors WHERE next_run_at <= $3 AND NOT paused \
-                   AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_run_at LIMIT $4) {RETURNING}"
-            )))
-            .bind(node)
-            .bind(lease_until_ms)
-            .bind(now_ms)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(rows)
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE monitors SET lease_owner = $1, lease_until = $2 WHERE id IN ( \
-                   SELECT id FROM monitors WHERE next_run_at <= $3 AND NOT paused \
-                   AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_run_at LIMIT $4 FOR UPDATE SKIP LOCKED) {RETURNING}"
-            )))
-            .bind(node)
-            .bind(lease_until_ms)
-            .bind(now_ms)
-            .bind(limit)
-            .fetch_all(pool)
-            .await
-        }
-    }
+    let claim = Claim {
+        table: "monitors",
+        key: "id",
+        due: "next_run_at <= $3 AND NOT paused",
+        order: "next_run_at",
+        returning: "id, name, service_id, settings, timeout_seconds, interval_seconds, down_after, \
+            up_after, state, fail_streak, ok_streak, next_run_at, created_at, last_ping_at",
+    };
+    claim_leased(db, &claim, node, now_ms, lease_until_ms, limit).await
 }
 
 /// `head (…), (…), … tail` for `rows` rows of `cols` parameters. PostgreSQL numbers them

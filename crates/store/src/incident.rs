@@ -619,20 +619,15 @@ impl Db {
         self.get_incident(id).await
     }
 
+    /// Usernames of the given users; any unknown or disabled one is a validation error.
     async fn usernames(&self, ids: &[Option<Uuid>]) -> StoreResult<HashMap<Uuid, String>> {
-        let mut out = HashMap::new();
-        for id in ids.iter().flatten() {
-            let name: Option<String> = with_db!(self, pool => {
-                sqlx::query_scalar("SELECT username FROM users WHERE id = $1").bind(*id).fetch_optional(pool).await?
-            });
-            match name {
-                Some(n) => {
-                    out.insert(*id, n);
-                }
-                None => return Err(opsdeck_core::Error::invalid("assignee_id", format!("no user has id {id}")).into()),
-            }
+        let wanted: Vec<Uuid> = ids.iter().flatten().copied().collect();
+        let found: HashMap<Uuid, String> =
+            self.user_names(&wanted).await?.into_iter().map(|(id, username, _)| (id, username)).collect();
+        if let Some(missing) = wanted.iter().find(|id| !found.contains_key(id)) {
+            return Err(opsdeck_core::Error::invalid("assignee_id", format!("no active user has id {missing}")).into());
         }
-        Ok(out)
+        Ok(found)
     }
 
     /// Responders on an incident: (user id, username).

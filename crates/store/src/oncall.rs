@@ -3,12 +3,12 @@
 //! escalation timers and the notification outbox, both claimed with leases.
 
 use crate::audit::audit;
-use crate::dialect::{BeginWrite, fixed_chunks, multi_row, placeholders};
-use crate::{Backend, Db, StoreError, StoreResult, with_db};
+use crate::dialect::{BeginWrite, Claim, claim_leased, fixed_chunks, multi_row, placeholders};
+use crate::{Db, StoreError, StoreResult, with_db};
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
-use opsdeck_core::escalation::{ChannelConfig, ChannelKind, Level, PolicySpec, Target};
+use opsdeck_core::escalation::{ChannelConfig, ChannelKind, Level, PolicySpec};
 use opsdeck_core::oncall::{Layer, Override, ScheduleSpec};
 pub use sqlx::types::Json;
 use uuid::Uuid;
@@ -722,23 +722,14 @@ impl Db {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<DueEscalation>> {
-        const INNER: &str = "SELECT incident_id FROM escalations WHERE next_at <= $3 AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_at LIMIT $4";
-        const RET: &str = "RETURNING incident_id, policy_id, level, loop_no, next_at";
-        Ok(match self {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin_write().await?;
-                let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE escalations SET lease_owner = $1, lease_until = $2 WHERE incident_id IN ({INNER}) {RET}")))
-                    .bind(node).bind(lease_until).bind(now).bind(limit).fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                rows
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE escalations SET lease_owner = $1, lease_until = $2 WHERE incident_id IN ({INNER} FOR UPDATE SKIP LOCKED) {RET}")))
-                    .bind(node).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await?
-            }
-        })
+        let claim = Claim {
+            table: "escalations",
+            key: "incident_id",
+            due: "next_at <= $3",
+            order: "next_at",
+            returning: "incident_id, policy_id, level, loop_no, next_at",
+        };
+        Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)
     }
 
     /// Stores what the notifier decided for leased escalations: their notifications (once per
@@ -796,6 +787,7 @@ impl Db {
 
     // ---- the outbox ---------------------------------------------------------------------------
 
+    /// Leases due notifications to `node` until `lease_until`.
     pub async fn claim_due_notifications(
         &self,
         node: &str,
@@ -803,24 +795,14 @@ impl Db {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<DueNotification>> {
-        const INNER: &str = "SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= $3 \
-                             AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at LIMIT $4";
-        const RET: &str = "RETURNING id, incident_id, idempotency_key, level, user_id, channel, target, address, config, attempts, next_attempt_at";
-        Ok(match self {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin_write().await?;
-                let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE notifications SET lease_owner = $1, lease_until = $2 WHERE id IN ({INNER}) {RET}")))
-                    .bind(node).bind(lease_until).bind(now).bind(limit).fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                rows
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE notifications SET lease_owner = $1, lease_until = $2 WHERE id IN ({INNER} FOR UPDATE SKIP LOCKED) {RET}")))
-                    .bind(node).bind(lease_until).bind(now).bind(limit).fetch_all(pool).await?
-            }
-        })
+        let claim = Claim {
+            table: "notifications",
+            key: "id",
+            due: "status = 'pending' AND next_attempt_at <= $3",
+            order: "next_attempt_at",
+            returning: "id, incident_id, idempotency_key, level, user_id, channel, target, address, config, attempts, next_attempt_at",
+        };
+        Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)
     }
 
     /// Records send results in one transaction (only for rows this node still leases); a
@@ -851,7 +833,7 @@ impl Db {
                     ") UPDATE notifications SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at, \
                        last_error = COALESCE(v.last_error, notifications.last_error), sent_at = v.sent_at, lease_owner = NULL, lease_until = NULL \
                      FROM v WHERE notifications.id = v.id AND notifications.lease_owner = $NODE AND notifications.status = 'pending'");
-                let sql = sql.replace("$NODE", &node_literal(backend, chunk.len() * 6 + 1));
+                let sql = sql.replace("$NODE", &placeholders(backend, 1, chunk.len() * 6 + 1));
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (id, status, attempts, next, err, sent) in chunk {
                     q = q.bind(*id).bind(*status).bind(*attempts).bind(*next).bind(*err).bind(*sent);
@@ -944,17 +926,4 @@ pub struct IncidentBrief {
     pub service_name: Option<String>,
     pub runbook_url: Option<String>,
     pub team_id: Option<Uuid>,
-}
-
-/// The placeholder for the node parameter after `n - 1` others.
-fn node_literal(backend: Backend, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => "?".into(),
-        Backend::Postgres => format!("${n}"),
-    }
-}
-
-/// Targets of a policy level, for callers that resolve them.
-pub fn level_targets(p: &Policy, level: i32) -> &[Target] {
-    p.spec.levels.get(level.max(0) as usize).map(|l| l.targets.as_slice()).unwrap_or_default()
 }

@@ -235,17 +235,10 @@ async fn schedule_feed(State(state): State<AppState>, Path(id): Path<String>, Qu
     cal.finish()
 }
 
-/// The personal feed token: an HMAC of the user id, so it needs no storage and changes when
-/// the server's signing key does.
-pub fn user_feed_token(key: &[u8], user_id: Uuid) -> String {
-    let sig = opsdeck_core::escalation::webhook_signature(&String::from_utf8_lossy(key), 0, user_id.as_bytes());
-    sig.rsplit('=').next().unwrap_or_default().chars().take(40).collect()
-}
-
 async fn user_feed(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<FeedQuery>) -> Response {
     let Ok(uid) = id.parse::<Uuid>() else { return forbidden() };
     let Ok(key) = state.db.signing_key().await else { return forbidden() };
-    if q.token.as_deref() != Some(user_feed_token(&key, uid).as_str()) {
+    if q.token.as_deref() != Some(opsdeck_core::escalation::feed_token(&key, uid).as_str()) {
         return forbidden();
     }
     let now = state.now();

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
-use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
 use opsdeck_core::escalation::{ChannelConfig, ChannelKind, Level, PolicySpec, Target, TargetKind, contact_address};
 use opsdeck_core::oncall::{self, Layer, Length, Restriction, ScheduleSpec, Shift, Source};
 use opsdeck_core::role::Permission;
@@ -127,8 +127,6 @@ fn timeline_svg(
     s.push_str("</svg>");
     s
 }
-
-use chrono::TimeZone;
 
 // ---- schedules ------------------------------------------------------------------------------
 
@@ -277,7 +275,10 @@ pub async fn detail(
         now: who,
         people,
         calendar_url: format!("{base}/schedules/{}/calendar.ics?token={}", s.id, s.feed_token),
-        personal_url: format!("{base}/users/{me}/calendar.ics?token={}", crate::links::user_feed_token(&key, me)),
+        personal_url: format!(
+            "{base}/users/{me}/calendar.ics?token={}",
+            opsdeck_core::escalation::feed_token(&key, me)
+        ),
         days: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun],
         default_start: now.with_timezone(&tz).format("%Y-%m-%dT09:00").to_string(),
         s,
@@ -781,7 +782,10 @@ pub async fn mine(
         methods,
         rules,
         kinds: [ChannelKind::Email, ChannelKind::Slack, ChannelKind::Teams, ChannelKind::Discord, ChannelKind::Webhook],
-        calendar_url: format!("{base}/users/{me}/calendar.ics?token={}", crate::links::user_feed_token(&key, me)),
+        calendar_url: format!(
+            "{base}/users/{me}/calendar.ics?token={}",
+            opsdeck_core::escalation::feed_token(&key, me)
+        ),
     }
     .into_response()
 }
