@@ -52,8 +52,8 @@ impl PolicySpec {
             return Err(Error::invalid("levels", "a policy has 1 to 10 levels"));
         }
         for l in &self.levels {
-            if !(1..=1440).contains(&l.delay_minutes) {
-                return Err(Error::invalid("levels", "delay_minutes must be 1 to 1440"));
+            if !(1..=DELAY_MAX_MINUTES).contains(&l.delay_minutes) {
+                return Err(Error::invalid("levels", format!("delay_minutes must be 1 to {DELAY_MAX_MINUTES}")));
             }
             if l.targets.is_empty() || l.targets.len() > 10 {
                 return Err(Error::invalid("levels", "each level has 1 to 10 targets"));
@@ -190,6 +190,74 @@ pub fn contact_address(kind: ChannelKind, address: &str) -> Result<String> {
     }
 }
 
+/// A validated personal contact method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactSpec {
+    pub kind: ChannelKind,
+    pub address: String,
+    pub label: String,
+}
+
+impl ContactSpec {
+    pub fn new(kind: &str, address: &str, label: &str) -> Result<Self> {
+        let kind = ChannelKind::parse(kind.trim())
+            .ok_or_else(|| Error::invalid("kind", "must be email, slack, teams, discord or webhook"))?;
+        let address = contact_address(kind, address)?;
+        let label = validate::description("label", label)?;
+        Ok(ContactSpec { kind, address, label })
+    }
+}
+
+/// The longest wait a notification rule or an escalation level may have: one day.
+pub const DELAY_MAX_MINUTES: u32 = 1440;
+
+/// A validated personal notification rule: notify through a contact method after a delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub contact_method_id: Uuid,
+    pub delay_minutes: i32,
+}
+
+impl RuleSpec {
+    pub fn new(contact_method_id: Uuid, delay_minutes: i64) -> Result<Self> {
+        let delay_minutes = i32::try_from(delay_minutes)
+            .ok()
+            .filter(|d| (0..=DELAY_MAX_MINUTES as i32).contains(d))
+            .ok_or_else(|| Error::invalid("delay_minutes", format!("must be 0 to {DELAY_MAX_MINUTES}")))?;
+        Ok(RuleSpec { contact_method_id, delay_minutes })
+    }
+}
+
+/// A validated broadcast channel: it announces the incidents of one service, or of every
+/// service of one team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSpec {
+    pub name: String,
+    pub kind: ChannelKind,
+    pub config: ChannelConfig,
+    pub service_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+}
+
+impl ChannelSpec {
+    pub fn new(
+        name: &str,
+        kind: &str,
+        config: ChannelConfig,
+        service_id: Option<Uuid>,
+        team_id: Option<Uuid>,
+    ) -> Result<Self> {
+        let name = validate::name("name", name)?;
+        let kind = ChannelKind::parse(kind.trim())
+            .ok_or_else(|| Error::invalid("kind", "must be email, slack, teams, discord, webhook or pagerduty"))?;
+        let config = config.validate(kind)?;
+        if service_id.is_none() && team_id.is_none() {
+            return Err(Error::invalid("service_id", "choose the service or the team whose incidents it announces"));
+        }
+        Ok(ChannelSpec { name, kind, config, service_id, team_id })
+    }
+}
+
 /// What a message about an incident says.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MessageVars {
@@ -206,7 +274,9 @@ pub struct MessageVars {
 }
 
 pub const DEFAULT_SUBJECT: &str = "[{severity}] {number} {status}: {title}";
-pub const DEFAULT_BODY: &str = "{number} is {status}: {title}\n\nService: {service}\nSeverity: {severity}\n{summary}\nRunbook: {runbook}\n\nView: {view_url}\nAcknowledge: {ack_url}\nResolve: {resolve_url}\n";
+pub const DEFAULT_BODY: &str = "{number} is {status}: {title}\n\nService: {service}\nSeverity: \
+                                {severity}\n{summary}\nRunbook: {runbook}\n\nView: {view_url}\nAcknowledge: \
+                                {ack_url}\nResolve: {resolve_url}\n";
 
 /// Fills `{name}` placeholders; unknown ones stay as they are.
 pub fn render(template: &str, v: &MessageVars) -> String {

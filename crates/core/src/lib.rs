@@ -7,6 +7,7 @@ pub mod alert;
 pub mod audit;
 pub mod catalogue;
 pub mod clock;
+pub mod entity;
 pub mod error;
 pub mod escalation;
 pub mod incident;
@@ -15,7 +16,9 @@ pub mod monitor;
 pub mod oncall;
 pub mod role;
 pub mod secret;
+pub mod settings;
 pub mod user;
 pub mod validate;
 
+pub use entity::Entity;
 pub use error::{Error, Result};

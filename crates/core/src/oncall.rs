@@ -138,6 +138,30 @@ pub struct Override {
     pub end: DateTime<Utc>,
 }
 
+/// The longest override: a cover longer than this is a schedule change, not an override.
+pub const OVERRIDE_MAX_DAYS: i64 = 90;
+
+/// A validated request for someone to cover `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideSpec {
+    pub user_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl OverrideSpec {
+    /// The end must follow the start, at most [`OVERRIDE_MAX_DAYS`] later.
+    pub fn new(user_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self> {
+        if end <= start {
+            return Err(Error::invalid("end", "must be after start"));
+        }
+        if end - start > chrono::Duration::days(OVERRIDE_MAX_DAYS) {
+            return Err(Error::invalid("end", format!("an override lasts at most {OVERRIDE_MAX_DAYS} days")));
+        }
+        Ok(OverrideSpec { user_id, start, end })
+    }
+}
+
 /// Who is on call and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Source {

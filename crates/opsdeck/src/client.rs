@@ -13,7 +13,10 @@ pub struct Client {
 impl Client {
     pub fn new(cfg: &Config) -> Result<Client> {
         let token = cfg.token.clone().ok_or_else(|| {
-            anyhow!("no API token: pass --token or set OPSDECK_TOKEN (create one in the UI under Settings → API tokens, or with `opsdeck token create`)")
+            anyhow!(
+                "no API token: pass --token or set OPSDECK_TOKEN (create one in the UI under \
+                 Settings → API tokens, or with `opsdeck token create`)"
+            )
         })?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("opsdeck-cli/", env!("CARGO_PKG_VERSION")))

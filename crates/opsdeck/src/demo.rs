@@ -39,7 +39,8 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             println!("Demo organisation created. Open {url} and sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}");
         } else {
             println!(
-                "The database already has data, so no demo data was added. Open {url} (demo sign-in, if it was seeded before: {DEMO_ADMIN} / {DEMO_PASSWORD})"
+                "The database already has data, so no demo data was added. Open {url} (demo sign-in, \
+                 if it was seeded before: {DEMO_ADMIN} / {DEMO_PASSWORD})"
             );
         }
     } else if db.count_users().await? == 0 {

@@ -92,7 +92,7 @@ impl Db {
             Some(c) => (c.key.parse::<i64>().ok(), Some(c.id)),
             None => (None, None),
         };
-        let rows: Vec<AuditRow> = with_db!(self, pool => {
+        let rows: Vec<AuditRow> = with_db!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, at, actor_id, actor, action, entity_type, entity_id, summary, before_json, after_json \
                  FROM audit_log \

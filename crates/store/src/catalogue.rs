@@ -1,11 +1,11 @@
 //! Teams, services and service dependencies.
 
 use crate::audit::{audit, bump};
-use crate::dialect::BeginWrite;
 use crate::error::unique;
 use crate::page::{self, Cursor, Page};
-use crate::{Db, StoreError, StoreResult, with_db};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::catalogue::{self, Link, Service, ServiceSpec, Team, TeamSpec};
 use opsdeck_core::clock::from_millis;
@@ -111,7 +111,7 @@ impl<'a> Ref<'a> {
 impl Db {
     /// The catalogue's revision: it changes whenever a team, service or dependency changes.
     pub async fn catalogue_revision(&self) -> StoreResult<i64> {
-        Ok(with_db!(self, pool => {
+        Ok(with_db!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1").bind(CATALOGUE).fetch_one(pool).await?
         }))
     }
@@ -127,14 +127,27 @@ impl Db {
             created_at: now,
             updated_at: now,
         };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO teams (id, name, slug, description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
-                .bind(team.id).bind(&team.name).bind(&team.slug).bind(&team.description).bind(now.timestamp_millis())
-                .execute(&mut *tx).await.map_err(unique("a team with this slug already exists; choose another name or slug"))?;
-            audit!(tx, actor, now, AuditRecord::new("team.create", "team", Some(team.id), format!("Created team {}", team.name)).after(&team));
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO teams (id, name, slug, description, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(team.id)
+            .bind(&team.name)
+            .bind(&team.slug)
+            .bind(&team.description)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(unique("a team with this slug already exists; choose another name or slug"))?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("team.create", "team", Some(team.id), format!("Created team {}", team.name))
+                    .after(&team)
+            );
             bump!(tx, CATALOGUE);
-            tx.commit().await?;
         });
         Ok(team)
     }
@@ -144,11 +157,17 @@ impl Db {
             Ref::Id(id) => (Some(id), None),
             Ref::Slug(s) => (None, Some(s)),
         };
-        let row: Option<TeamRow> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, name, slug, description, created_at, updated_at FROM teams WHERE id = $1 OR slug = $2")
-                .bind(id).bind(slug).fetch_optional(pool).await?
+        let row: Option<TeamRow> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, slug, description, created_at, updated_at FROM teams \
+                 WHERE id = $1 OR slug = $2",
+            )
+            .bind(id)
+            .bind(slug)
+            .fetch_optional(pool)
+            .await?
         });
-        row.map(Team::from).ok_or(StoreError::NotFound("team"))
+        row.map(Team::from).ok_or(StoreError::NotFound(Entity::Team))
     }
 
     pub async fn list_teams(
@@ -160,14 +179,19 @@ impl Db {
         let limit = page::clamp_limit(limit);
         let pattern = q.filter(|q| !q.trim().is_empty()).map(page::like_pattern);
         let (c_name, c_id) = (cursor.map(|c| c.key.as_str()), cursor.map(|c| c.id));
-        let rows: Vec<TeamRow> = with_db!(self, pool => {
+        let rows: Vec<TeamRow> = with_db!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, name, slug, description, created_at, updated_at FROM teams \
                  WHERE ($1 IS NULL OR LOWER(name) LIKE $1 ESCAPE '\\' OR slug LIKE $1 ESCAPE '\\') \
                    AND ($2 IS NULL OR name > $2 OR (name = $2 AND id > $3)) \
-                 ORDER BY name, id LIMIT $4")
-                .bind(pattern.as_deref()).bind(c_name).bind(c_id).bind(limit + 1)
-                .fetch_all(pool).await?
+                 ORDER BY name, id LIMIT $4",
+            )
+            .bind(pattern.as_deref())
+            .bind(c_name)
+            .bind(c_id)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await?
         });
         Ok(page::finish(rows, limit, |r| Cursor { key: r.name.clone(), id: r.id }).map(Team::from))
     }
@@ -179,15 +203,25 @@ impl Db {
         if after.name == before.name && after.slug == before.slug && after.description == before.description {
             return Ok(before);
         }
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("UPDATE teams SET name = $1, slug = $2, description = $3, updated_at = $4 WHERE id = $5")
-                .bind(&after.name).bind(&after.slug).bind(&after.description).bind(now.timestamp_millis()).bind(id)
-                .execute(&mut *tx).await.map_err(unique("a team with this slug already exists"))?;
-            audit!(tx, actor, now, AuditRecord::new("team.update", "team", Some(id), format!("Updated team {}", after.name))
-                .before(&before).after(&after));
+                .bind(&after.name)
+                .bind(&after.slug)
+                .bind(&after.description)
+                .bind(now.timestamp_millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unique("a team with this slug already exists"))?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("team.update", "team", Some(id), format!("Updated team {}", after.name))
+                    .before(&before)
+                    .after(&after)
+            );
             bump!(tx, CATALOGUE);
-            tx.commit().await?;
         });
         Ok(after)
     }
@@ -195,21 +229,27 @@ impl Db {
     /// Deletes a team; its services stay and lose their owner.
     pub async fn delete_team(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_team(Ref::Id(id)).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("UPDATE services SET team_id = NULL WHERE team_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM teams WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("team.delete", "team", Some(id), format!("Deleted team {}", before.name)).before(&before));
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("team.delete", "team", Some(id), format!("Deleted team {}", before.name))
+                    .before(&before)
+            );
             bump!(tx, CATALOGUE);
-            tx.commit().await?;
         });
         Ok(())
     }
 
     /// Number of services each team owns.
     pub async fn service_counts_by_team(&self) -> StoreResult<std::collections::HashMap<Uuid, i64>> {
-        let rows: Vec<(Uuid, i64)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT team_id, COUNT(*) FROM services WHERE team_id IS NOT NULL GROUP BY team_id").fetch_all(pool).await?
+        let rows: Vec<(Uuid, i64)> = with_db!(self, |pool| {
+            sqlx::query_as("SELECT team_id, COUNT(*) FROM services WHERE team_id IS NOT NULL GROUP BY team_id")
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows.into_iter().collect())
     }
@@ -243,18 +283,33 @@ impl Db {
             created_at: now,
             updated_at: now,
         };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO services (id, name, slug, description, team_id, tier, tags, runbook_url, links, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)")
-                .bind(s.id).bind(&s.name).bind(&s.slug).bind(&s.description).bind(s.team_id).bind(s.tier)
-                .bind(Json(&s.tags)).bind(&s.runbook_url).bind(Json(&s.links)).bind(now.timestamp_millis())
-                .execute(&mut *tx).await
-                .map_err(unique("a service with this slug already exists; choose another slug"))?;
-            audit!(tx, actor, now, AuditRecord::new("service.create", "service", Some(s.id), format!("Created service {}", s.name)).after(&s));
+                "INSERT INTO services (id, name, slug, description, team_id, tier, tags, \
+                 runbook_url, links, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+            )
+            .bind(s.id)
+            .bind(&s.name)
+            .bind(&s.slug)
+            .bind(&s.description)
+            .bind(s.team_id)
+            .bind(s.tier)
+            .bind(Json(&s.tags))
+            .bind(&s.runbook_url)
+            .bind(Json(&s.links))
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(unique("a service with this slug already exists; choose another slug"))?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("service.create", "service", Some(s.id), format!("Created service {}", s.name))
+                    .after(&s)
+            );
             bump!(tx, CATALOGUE);
-            tx.commit().await?;
         });
         Ok(s)
     }
@@ -264,15 +319,18 @@ impl Db {
             Ref::Id(id) => (Some(id), None),
             Ref::Slug(s) => (None, Some(s)),
         };
-        let row: Option<ServiceRow> = with_db!(self, pool => {
+        let row: Option<ServiceRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("{SERVICE_SELECT} WHERE s.id = $1 OR s.slug = $2")))
-                .bind(id).bind(slug).fetch_optional(pool).await?
+                .bind(id)
+                .bind(slug)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(ServiceView::from).ok_or(StoreError::NotFound("service"))
+        row.map(ServiceView::from).ok_or(StoreError::NotFound(Entity::Service))
     }
 
     pub async fn count_services(&self) -> StoreResult<i64> {
-        Ok(with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(pool).await?))
+        Ok(with_db!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(pool).await?))
     }
 
     /// Services ordered by name, filtered by search text, team and tier.
@@ -280,16 +338,23 @@ impl Db {
         let limit = page::clamp_limit(f.limit);
         let pattern = f.q.as_deref().filter(|q| !q.trim().is_empty()).map(page::like_pattern);
         let (c_name, c_id) = (f.cursor.as_ref().map(|c| c.key.as_str()), f.cursor.as_ref().map(|c| c.id));
-        let rows: Vec<ServiceRow> = with_db!(self, pool => {
+        let rows: Vec<ServiceRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{SERVICE_SELECT} \
                  WHERE ($1 IS NULL OR LOWER(s.name) LIKE $1 ESCAPE '\\' OR s.slug LIKE $1 ESCAPE '\\' \
                         OR LOWER(s.description) LIKE $1 ESCAPE '\\') \
                    AND ($2 IS NULL OR s.team_id = $2) AND ($3 IS NULL OR s.tier = $3) \
                    AND ($4 IS NULL OR s.name > $4 OR (s.name = $4 AND s.id > $5)) \
-                 ORDER BY s.name, s.id LIMIT $6")))
-                .bind(pattern.as_deref()).bind(f.team_id).bind(f.tier).bind(c_name).bind(c_id).bind(limit + 1)
-                .fetch_all(pool).await?
+                 ORDER BY s.name, s.id LIMIT $6"
+            )))
+            .bind(pattern.as_deref())
+            .bind(f.team_id)
+            .bind(f.tier)
+            .bind(c_name)
+            .bind(c_id)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await?
         });
         Ok(page::finish(rows, limit, |r| Cursor { key: r.name.clone(), id: r.id }).map(ServiceView::from))
     }
@@ -318,32 +383,53 @@ impl Db {
             updated_at: now,
             ..before.clone()
         };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query(
                 "UPDATE services SET name = $1, slug = $2, description = $3, team_id = $4, tier = $5, tags = $6, \
-                 runbook_url = $7, links = $8, updated_at = $9 WHERE id = $10")
-                .bind(&after.name).bind(&after.slug).bind(&after.description).bind(after.team_id).bind(after.tier)
-                .bind(Json(&after.tags)).bind(&after.runbook_url).bind(Json(&after.links)).bind(now.timestamp_millis()).bind(id)
-                .execute(&mut *tx).await
-                .map_err(unique("a service with this slug already exists; choose another slug"))?;
-            audit!(tx, actor, now, AuditRecord::new("service.update", "service", Some(id), format!("Updated service {}", after.name))
-                .before(&before).after(&after));
+                 runbook_url = $7, links = $8, updated_at = $9 WHERE id = $10",
+            )
+            .bind(&after.name)
+            .bind(&after.slug)
+            .bind(&after.description)
+            .bind(after.team_id)
+            .bind(after.tier)
+            .bind(Json(&after.tags))
+            .bind(&after.runbook_url)
+            .bind(Json(&after.links))
+            .bind(now.timestamp_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique("a service with this slug already exists; choose another slug"))?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("service.update", "service", Some(id), format!("Updated service {}", after.name))
+                    .before(&before)
+                    .after(&after)
+            );
             bump!(tx, CATALOGUE);
-            tx.commit().await?;
         });
         Ok(after)
     }
 
     pub async fn delete_service(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_service(Ref::Id(id)).await?.service;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1 OR depends_on_id = $1").bind(id).execute(&mut *tx).await?;
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1 OR depends_on_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM services WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("service.delete", "service", Some(id), format!("Deleted service {}", before.name)).before(&before));
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("service.delete", "service", Some(id), format!("Deleted service {}", before.name))
+                    .before(&before)
+            );
             bump!(tx, CATALOGUE);
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -365,18 +451,32 @@ impl Db {
             }
             other => other?.service,
         };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             let edges: Vec<(Uuid, Uuid)> = sqlx::query_as("SELECT service_id, depends_on_id FROM service_dependencies")
-                .fetch_all(&mut *tx).await?;
-            catalogue::check_new_dependency(&edges, service_id, depends_on_id).map_err(|e| StoreError::Conflict(e.to_string()))?;
+                .fetch_all(&mut *tx)
+                .await?;
+            catalogue::check_new_dependency(&edges, service_id, depends_on_id)
+                .map_err(|e| StoreError::Conflict(e.to_string()))?;
             sqlx::query("INSERT INTO service_dependencies (service_id, depends_on_id, created_at) VALUES ($1, $2, $3)")
-                .bind(service_id).bind(depends_on_id).bind(now.timestamp_millis())
-                .execute(&mut *tx).await.map_err(unique("this dependency already exists"))?;
-            audit!(tx, actor, now, AuditRecord::new("service.dependency_add", "service", Some(service_id),
-                format!("{} now depends on {}", from.name, to.name)).after(serde_json::json!({"depends_on_id": depends_on_id})));
+                .bind(service_id)
+                .bind(depends_on_id)
+                .bind(now.timestamp_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(unique("this dependency already exists"))?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "service.dependency_add",
+                    "service",
+                    Some(service_id),
+                    format!("{} now depends on {}", from.name, to.name)
+                )
+                .after(serde_json::json!({"depends_on_id": depends_on_id}))
+            );
             bump!(tx, CATALOGUE);
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -388,30 +488,45 @@ impl Db {
         service_id: Uuid,
         depends_on_id: Uuid,
     ) -> StoreResult<()> {
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             let n = sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1 AND depends_on_id = $2")
-                .bind(service_id).bind(depends_on_id).execute(&mut *tx).await?.rows_affected();
+                .bind(service_id)
+                .bind(depends_on_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if n == 0 {
-                return Err(StoreError::NotFound("dependency"));
+                return Err(StoreError::NotFound(Entity::Dependency));
             }
-            audit!(tx, actor, now, AuditRecord::new("service.dependency_remove", "service", Some(service_id),
-                "Removed a dependency").before(serde_json::json!({"depends_on_id": depends_on_id})));
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("service.dependency_remove", "service", Some(service_id), "Removed a dependency")
+                    .before(serde_json::json!({"depends_on_id": depends_on_id}))
+            );
             bump!(tx, CATALOGUE);
-            tx.commit().await?;
         });
         Ok(())
     }
 
     /// (services this one depends on, services that depend on this one), each ordered by name.
     pub async fn service_dependencies(&self, id: Uuid) -> StoreResult<(Vec<ServiceView>, Vec<ServiceView>)> {
-        let (up, down): (Vec<ServiceRow>, Vec<ServiceRow>) = with_db!(self, pool => {
+        let (up, down): (Vec<ServiceRow>, Vec<ServiceRow>) = with_db!(self, |pool| {
             let up = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{SERVICE_SELECT} JOIN service_dependencies d ON d.depends_on_id = s.id WHERE d.service_id = $1 ORDER BY s.name LIMIT 500")))
-                .bind(id).fetch_all(pool).await?;
+                "{SERVICE_SELECT} JOIN service_dependencies d ON d.depends_on_id = s.id \
+                 WHERE d.service_id = $1 ORDER BY s.name LIMIT 500"
+            )))
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
             let down = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{SERVICE_SELECT} JOIN service_dependencies d ON d.service_id = s.id WHERE d.depends_on_id = $1 ORDER BY s.name LIMIT 500")))
-                .bind(id).fetch_all(pool).await?;
+                "{SERVICE_SELECT} JOIN service_dependencies d ON d.service_id = s.id \
+                 WHERE d.depends_on_id = $1 ORDER BY s.name LIMIT 500"
+            )))
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
             (up, down)
         });
         Ok((up.into_iter().map(Into::into).collect(), down.into_iter().map(Into::into).collect()))

@@ -106,21 +106,21 @@ impl Db {
     /// Applies the embedded migrations for this backend.
     pub async fn migrate(&self) -> StoreResult<()> {
         let migrator = crate::dialect::migrator(self.backend());
-        with_db!(self, pool => migrator.run(pool).await?);
+        with_db!(self, |pool| migrator.run(pool).await?);
         Ok(())
     }
 
     /// True when the database answers a trivial query (readiness).
     pub async fn ping(&self) -> bool {
-        with_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+        with_db!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
     /// Pool gauges for /metrics: (open connections, idle connections).
     pub fn pool_stats(&self) -> (u32, usize) {
-        with_db!(self, pool => (pool.size(), pool.num_idle()))
+        with_db!(self, |pool| (pool.size(), pool.num_idle()))
     }
 
     pub async fn close(&self) {
-        with_db!(self, pool => pool.close().await)
+        with_db!(self, |pool| pool.close().await)
     }
 }

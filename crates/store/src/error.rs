@@ -3,7 +3,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(opsdeck_core::Entity),
     /// A uniqueness rule or a rule of the domain refused the write; the message says which.
     #[error("{0}")]
     Conflict(String),

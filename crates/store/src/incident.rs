@@ -2,11 +2,13 @@
 //! postmortems and action items, and the data the MTTx report is computed from.
 
 use crate::audit::audit;
-use crate::dialect::{BeginWrite, LockAlerts, fixed_chunks, multi_row, placeholders};
-use crate::ingest::{ALERT_COLS, AlertRow, TIMELINE_HEAD};
+use crate::dialect::{LockAlerts, placeholders};
+use crate::ingest::{ALERT_COLS, AlertRow};
 use crate::page::{self, Cursor, Page};
-use crate::{Db, StoreError, StoreResult, with_db};
+use crate::timeline::{TimelineEntry, insert_timeline};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, NaiveDate, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::alert::{AlertLink, AlertStatus, ChangeSignal, Severity};
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
@@ -113,12 +115,13 @@ impl From<Row> for Incident {
     }
 }
 
-const SELECT: &str = "SELECT i.id, i.number, i.title, i.description, i.status, i.severity, i.service_id, s.name AS service_name, \
-    i.group_key, i.source, i.assignee_id, ua.username AS assignee, i.commander_id, uc.username AS commander, i.alert_count, \
-    i.open_alerts, i.impact_start_at, i.detected_at, i.acknowledged_at, i.mitigated_at, i.resolved_at, i.snoozed_until, \
-    i.merged_into, i.last_alert_at, i.created_at, i.updated_at \
-    FROM incidents i LEFT JOIN services s ON s.id = i.service_id \
-    LEFT JOIN users ua ON ua.id = i.assignee_id LEFT JOIN users uc ON uc.id = i.commander_id";
+const SELECT: &str = "SELECT i.id, i.number, i.title, i.description, i.status, i.severity, i.service_id, \
+                      s.name AS service_name, i.group_key, i.source, i.assignee_id, ua.username AS \
+                      assignee, i.commander_id, uc.username AS commander, i.alert_count, i.open_alerts, \
+                      i.impact_start_at, i.detected_at, i.acknowledged_at, i.mitigated_at, i.resolved_at, \
+                      i.snoozed_until, i.merged_into, i.last_alert_at, i.created_at, i.updated_at \
+                      FROM incidents i LEFT JOIN services s ON s.id = i.service_id LEFT \
+                      JOIN users ua ON ua.id = i.assignee_id LEFT JOIN users uc ON uc.id = i.commander_id";
 
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFilter {
@@ -292,9 +295,10 @@ impl From<ActionRow> for ActionItem {
     }
 }
 
-const ACTION_SELECT: &str = "SELECT a.id, a.incident_id, i.number AS incident_number, a.title, a.owner_id, u.username AS owner, \
-    a.due_date, a.status, a.created_at, a.updated_at FROM action_items a JOIN incidents i ON i.id = a.incident_id \
-    LEFT JOIN users u ON u.id = a.owner_id";
+const ACTION_SELECT: &str = "SELECT a.id, a.incident_id, i.number AS incident_number, a.title, a.owner_id, \
+                             u.username AS owner, a.due_date, a.status, a.created_at, a.updated_at \
+                             FROM action_items a JOIN incidents i ON i.id = a.incident_id LEFT \
+                             JOIN users u ON u.id = a.owner_id";
 
 /// One incident's figures for the MTTx report.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
@@ -329,40 +333,28 @@ pub struct NoisySource {
 /// At most this many incidents go into one report.
 pub const REPORT_MAX: i64 = 20_000;
 
-/// Adds timeline entries on the open transaction `$tx`.
-macro_rules! timeline {
-    ($tx:expr, $backend:expr, $entries:expr) => {{
-        let entries: Vec<crate::ingest::TimelineEntry> = $entries;
-        for chunk in fixed_chunks(&entries) {
-            let sql = multi_row($backend, TIMELINE_HEAD, 6, chunk.len(), "");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for e in chunk {
-                q = q.bind(Uuid::now_v7()).bind(e.incident_id).bind(e.at).bind(e.kind).bind(&e.actor).bind(&e.body);
-            }
-            q.execute(&mut *$tx).await?;
-        }
-    }};
-}
-
-fn entry(incident_id: Uuid, at: i64, kind: &'static str, actor: &Actor, body: String) -> crate::ingest::TimelineEntry {
-    crate::ingest::TimelineEntry { incident_id, at, kind, actor: actor.label.clone(), body }
+fn entry(incident_id: Uuid, at: i64, kind: &'static str, actor: &Actor, body: String) -> TimelineEntry {
+    TimelineEntry { incident_id, at, kind, actor: actor.label.clone(), body }
 }
 
 impl Db {
     pub async fn get_incident(&self, id: Uuid) -> StoreResult<Incident> {
-        let row: Option<Row> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE i.id = $1"))).bind(id).fetch_optional(pool).await?
+        let row: Option<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE i.id = $1")))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
-        let mut inc = row.map(Incident::from).ok_or(StoreError::NotFound("incident"))?;
+        let mut inc = row.map(Incident::from).ok_or(StoreError::NotFound(Entity::Incident))?;
         self.fill_services(std::slice::from_mut(&mut inc)).await?;
         Ok(inc)
     }
 
     pub async fn get_incident_by_number(&self, number: i64) -> StoreResult<Incident> {
-        let id: Option<Uuid> = with_db!(self, pool => {
+        let id: Option<Uuid> = with_db!(self, |pool| {
             sqlx::query_scalar("SELECT id FROM incidents WHERE number = $1").bind(number).fetch_optional(pool).await?
         });
-        self.get_incident(id.ok_or(StoreError::NotFound("incident"))?).await
+        self.get_incident(id.ok_or(StoreError::NotFound(Entity::Incident))?).await
     }
 
     async fn fill_services(&self, incs: &mut [Incident]) -> StoreResult<()> {
@@ -374,9 +366,11 @@ impl Db {
             "SELECT incident_id, service_id FROM incident_services WHERE incident_id IN ({})",
             placeholders(self.backend(), ids.len(), 1)
         );
-        let rows: Vec<(Uuid, Uuid)> = with_db!(self, pool => {
+        let rows: Vec<(Uuid, Uuid)> = with_db!(self, |pool| {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for id in &ids { q = q.bind(*id); }
+            for id in &ids {
+                q = q.bind(*id);
+            }
             q.fetch_all(pool).await?
         });
         let mut by: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
@@ -404,17 +398,26 @@ impl Db {
             Some(c) => (c.key.parse::<i64>().ok(), Some(c.id)),
             None => (None, None),
         };
-        let rows: Vec<Row> = with_db!(self, pool => {
+        let rows: Vec<Row> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{SELECT} WHERE ($1 IS NULL OR i.status = $1) AND ($2 = FALSE OR i.status <> 'resolved') \
                  AND ($3 IS NULL OR i.id IN (SELECT incident_id FROM incident_services WHERE service_id = $3)) \
                  AND ($4 IS NULL OR i.severity = $4) \
                  AND ($5 IS NULL OR LOWER(i.title) LIKE $5 ESCAPE '\\' OR i.number = $6) \
                  AND ($7 IS NULL OR i.created_at < $7 OR (i.created_at = $7 AND i.id < $8)) \
-                 ORDER BY i.created_at DESC, i.id DESC LIMIT $9")))
-                .bind(f.status.map(|s| s.as_str())).bind(f.open).bind(f.service_id).bind(f.severity.map(|s| s.as_str()))
-                .bind(pattern.as_deref()).bind(number).bind(c_at).bind(c_id).bind(limit + 1)
-                .fetch_all(pool).await?
+                 ORDER BY i.created_at DESC, i.id DESC LIMIT $9"
+            )))
+            .bind(f.status.map(|s| s.as_str()))
+            .bind(f.open)
+            .bind(f.service_id)
+            .bind(f.severity.map(|s| s.as_str()))
+            .bind(pattern.as_deref())
+            .bind(number)
+            .bind(c_at)
+            .bind(c_id)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await?
         });
         let page = page::finish(rows, limit, |r| Cursor { key: r.created_at.to_string(), id: r.id });
         let mut page = page.map(Incident::from);
@@ -424,10 +427,14 @@ impl Db {
 
     /// Incidents per status (for the list's counters), optionally for one service.
     pub async fn incident_counts(&self, service_id: Option<Uuid>) -> StoreResult<HashMap<Status, i64>> {
-        let rows: Vec<(String, i64)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT status, COUNT(*) FROM incidents WHERE ($1 IS NULL OR id IN \
-                            (SELECT incident_id FROM incident_services WHERE service_id = $1)) GROUP BY status")
-                .bind(service_id).fetch_all(pool).await?
+        let rows: Vec<(String, i64)> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT status, COUNT(*) FROM incidents WHERE ($1 IS NULL OR id IN \
+                            (SELECT incident_id FROM incident_services WHERE service_id = $1)) GROUP BY status",
+            )
+            .bind(service_id)
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().filter_map(|(s, n)| Status::parse(&s).map(|s| (s, n))).collect())
     }
@@ -438,23 +445,52 @@ impl Db {
         let ms = now.timestamp_millis();
         let start = d.impact_start_at.map(|t| t.timestamp_millis().min(ms)).unwrap_or(ms);
         let backend = self.backend();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             tx.lock_alerts().await?;
-            let number: i64 = sqlx::query_scalar("UPDATE revisions SET value = value + 1 WHERE name = 'incident_number' RETURNING value")
-                .fetch_one(&mut *tx).await?;
-            sqlx::query("INSERT INTO incidents (id, number, title, description, status, severity, service_id, source, alert_count, \
-                         open_alerts, impact_start_at, detected_at, last_alert_at, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, 'triggered', $5, $6, 'manual', 0, 0, $7, $8, $8, $8, $8)")
-                .bind(id).bind(number).bind(&d.title).bind(&d.description).bind(d.severity.as_str()).bind(d.service_id)
-                .bind(start).bind(ms).execute(&mut *tx).await?;
+            let number: i64 = sqlx::query_scalar(
+                "UPDATE revisions SET value = value + 1 WHERE name = 'incident_number' \
+                 RETURNING value",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO incidents (id, number, title, description, status, severity, \
+                 service_id, source, alert_count, open_alerts, impact_start_at, detected_at, \
+                 last_alert_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'triggered', $5, $6, 'manual', 0, 0, $7, $8, $8, $8, $8)",
+            )
+            .bind(id)
+            .bind(number)
+            .bind(&d.title)
+            .bind(&d.description)
+            .bind(d.severity.as_str())
+            .bind(d.service_id)
+            .bind(start)
+            .bind(ms)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)")
-                .bind(id).bind(d.service_id).execute(&mut *tx).await?;
-            timeline!(tx, backend, vec![entry(id, ms, kind::CREATED, actor, format!("Declared by {}: {}", actor.label, d.title))]);
+                .bind(id)
+                .bind(d.service_id)
+                .execute(&mut *tx)
+                .await?;
+            insert_timeline!(
+                tx,
+                backend,
+                vec![entry(id, ms, kind::CREATED, actor, format!("Declared by {}: {}", actor.label, d.title))]
+            );
             crate::oncall::start_escalation!(tx, id, ms);
-            audit!(tx, actor, now, AuditRecord::new("incident.declare", "incident", Some(id),
-                format!("Declared {}: {}", incident::display_number(number), d.title)));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "incident.declare",
+                    "incident",
+                    Some(id),
+                    format!("Declared {}: {}", incident::display_number(number), d.title)
+                )
+            );
         });
         self.get_incident(id).await
     }
@@ -470,35 +506,66 @@ impl Db {
     ) -> StoreResult<Incident> {
         let ms = now.timestamp_millis();
         let backend = self.backend();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             tx.lock_alerts().await?;
             let cur: Option<(String, i64)> = sqlx::query_as("SELECT status, number FROM incidents WHERE id = $1")
-                .bind(id).fetch_optional(&mut *tx).await?;
-            let (cur, number) = cur.ok_or(StoreError::NotFound("incident"))?;
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let (cur, number) = cur.ok_or(StoreError::NotFound(Entity::Incident))?;
             let from = Status::parse(&cur).unwrap_or(Status::Triggered);
             let to = incident::transition(from, m)?;
             let (verb, action) = match m {
                 Move::Acknowledge => {
-                    sqlx::query("UPDATE incidents SET status = $1, acknowledged_at = COALESCE(acknowledged_at, $2), updated_at = $2 WHERE id = $3")
-                        .bind(to.as_str()).bind(ms).bind(id).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE alerts SET status = 'acknowledged', acknowledged_at = $1 WHERE incident_id = $2 AND status = 'firing'")
-                        .bind(ms).bind(id).execute(&mut *tx).await?;
+                    sqlx::query(
+                        "UPDATE incidents SET status = $1, acknowledged_at = COALESCE(acknowledged_at, $2), \
+                         updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(to.as_str())
+                    .bind(ms)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE alerts SET status = 'acknowledged', acknowledged_at = $1 \
+                         WHERE incident_id = $2 AND status = 'firing'",
+                    )
+                    .bind(ms)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                     crate::oncall::stop_escalation!(tx, id);
                     ("Acknowledged", "incident.acknowledge")
                 }
                 Move::Resolve => {
-                    sqlx::query("UPDATE incidents SET status = $1, resolved_at = $2, mitigated_at = COALESCE(mitigated_at, $2), \
-                                 snoozed_until = NULL, open_alerts = 0, updated_at = $2 WHERE id = $3")
-                        .bind(to.as_str()).bind(ms).bind(id).execute(&mut *tx).await?;
-                    sqlx::query("UPDATE alerts SET status = 'resolved', resolved_at = $1, expires_at = NULL WHERE incident_id = $2 AND status <> 'resolved'")
-                        .bind(ms).bind(id).execute(&mut *tx).await?;
+                    sqlx::query(
+                        "UPDATE incidents SET status = $1, resolved_at = $2, mitigated_at = \
+                         COALESCE(mitigated_at, $2), snoozed_until = NULL, open_alerts = 0, updated_at = $2 \
+                         WHERE id = $3",
+                    )
+                    .bind(to.as_str())
+                    .bind(ms)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE alerts SET status = 'resolved', resolved_at = $1, expires_at = NULL \
+                         WHERE incident_id = $2 AND status <> 'resolved'",
+                    )
+                    .bind(ms)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                     crate::oncall::stop_escalation!(tx, id);
                     ("Resolved", "incident.resolve")
                 }
                 Move::Reopen => {
                     sqlx::query("UPDATE incidents SET status = $1, resolved_at = NULL, updated_at = $2 WHERE id = $3")
-                        .bind(to.as_str()).bind(ms).bind(id).execute(&mut *tx).await?;
+                        .bind(to.as_str())
+                        .bind(ms)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
                     crate::oncall::start_escalation!(tx, id, ms);
                     ("Reopened", "incident.reopen")
                 }
@@ -508,9 +575,13 @@ impl Db {
                 body.push_str(": ");
                 body.push_str(n);
             }
-            timeline!(tx, backend, vec![entry(id, ms, kind::STATUS, actor, body)]);
-            audit!(tx, actor, now, AuditRecord::new(action, "incident", Some(id), format!("{verb} {}", incident::display_number(number))));
-            tx.commit().await?;
+            insert_timeline!(tx, backend, vec![entry(id, ms, kind::STATUS, actor, body)]);
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(action, "incident", Some(id), format!("{verb} {}", incident::display_number(number)))
+            );
         });
         self.get_incident(id).await
     }
@@ -527,14 +598,41 @@ impl Db {
         let ms = now.timestamp_millis();
         let k = if status_update { kind::STATUS_UPDATE } else { kind::NOTE };
         let tid = Uuid::now_v7();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let n: Option<i64> = sqlx::query_scalar("SELECT number FROM incidents WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-            n.ok_or(StoreError::NotFound("incident"))?;
-            sqlx::query("INSERT INTO incident_timeline (id, incident_id, at, kind, actor, body) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(tid).bind(id).bind(ms).bind(k).bind(&actor.label).bind(body).execute(&mut *tx).await?;
-            sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2").bind(ms).bind(id).execute(&mut *tx).await?;
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            let n: Option<i64> = sqlx::query_scalar("SELECT number FROM incidents WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let number = n.ok_or(StoreError::NotFound(Entity::Incident))?;
+            let what = if status_update { "a status update" } else { "a note" };
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "incident.note",
+                    "incident",
+                    Some(id),
+                    format!("Added {what} to {}", incident::display_number(number))
+                )
+            );
+            sqlx::query(
+                "INSERT INTO incident_timeline (id, incident_id, at, kind, actor, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(tid)
+            .bind(id)
+            .bind(ms)
+            .bind(k)
+            .bind(&actor.label)
+            .bind(body)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
+                .bind(ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         });
         Ok(TimelineItem { id: tid, at: now, kind: k.into(), actor: actor.label.clone(), body: body.to_owned() })
     }
@@ -599,22 +697,47 @@ impl Db {
         if entries.is_empty() && description == before.description {
             return Ok(before);
         }
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             tx.lock_alerts().await?;
-            sqlx::query("UPDATE incidents SET title = $1, description = $2, severity = $3, impact_start_at = $4, mitigated_at = $5, \
-                         assignee_id = $6, commander_id = $7, updated_at = $8 WHERE id = $9")
-                .bind(&title).bind(&description).bind(severity.as_str()).bind(impact.timestamp_millis())
-                .bind(mitigated.map(|t| t.timestamp_millis())).bind(assignee).bind(commander).bind(ms).bind(id)
-                .execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE incidents SET title = $1, description = $2, severity = $3, impact_start_at = \
+                 $4, mitigated_at = $5, assignee_id = $6, commander_id = $7, updated_at = $8 \
+                 WHERE id = $9",
+            )
+            .bind(&title)
+            .bind(&description)
+            .bind(severity.as_str())
+            .bind(impact.timestamp_millis())
+            .bind(mitigated.map(|t| t.timestamp_millis()))
+            .bind(assignee)
+            .bind(commander)
+            .bind(ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             for u in [assignee, commander].into_iter().flatten() {
-                sqlx::query("INSERT INTO incident_responders (incident_id, user_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(id).bind(u).bind(ms).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO incident_responders (incident_id, user_id, added_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(u)
+                .bind(ms)
+                .execute(&mut *tx)
+                .await?;
             }
-            timeline!(tx, backend, entries);
-            audit!(tx, actor, now, AuditRecord::new("incident.update", "incident", Some(id),
-                format!("Changed {}", incident::display_number(before.number))));
-            tx.commit().await?;
+            insert_timeline!(tx, backend, entries);
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "incident.update",
+                    "incident",
+                    Some(id),
+                    format!("Changed {}", incident::display_number(before.number))
+                )
+            );
         });
         self.get_incident(id).await
     }
@@ -632,10 +755,14 @@ impl Db {
 
     /// Responders on an incident: (user id, username).
     pub async fn incident_responders(&self, id: Uuid) -> StoreResult<Vec<(Uuid, String)>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_as("SELECT u.id, u.username FROM incident_responders r JOIN users u ON u.id = r.user_id \
-                            WHERE r.incident_id = $1 ORDER BY r.added_at")
-                .bind(id).fetch_all(pool).await?
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT u.id, u.username FROM incident_responders r JOIN users u ON u.id = r.user_id \
+                            WHERE r.incident_id = $1 ORDER BY r.added_at",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
         }))
     }
 
@@ -644,15 +771,36 @@ impl Db {
         let backend = self.backend();
         let names = self.usernames(&[Some(user_id)]).await?;
         self.get_incident(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let n = sqlx::query("INSERT INTO incident_responders (incident_id, user_id, added_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(id).bind(user_id).bind(ms).execute(&mut *tx).await?.rows_affected();
+        write_tx!(self, |tx| {
+            let n = sqlx::query(
+                "INSERT INTO incident_responders (incident_id, user_id, added_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(user_id)
+            .bind(ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if n > 0 {
                 let who = names.get(&user_id).cloned().unwrap_or_default();
-                timeline!(tx, backend, vec![entry(id, ms, kind::ASSIGNED, actor, format!("{who} added as a responder"))]);
+                audit!(
+                    tx,
+                    actor,
+                    now,
+                    AuditRecord::new(
+                        "incident.responder_add",
+                        "incident",
+                        Some(id),
+                        format!("Added {who} as a responder")
+                    )
+                );
+                insert_timeline!(
+                    tx,
+                    backend,
+                    vec![entry(id, ms, kind::ASSIGNED, actor, format!("{who} added as a responder"))]
+                );
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -671,17 +819,40 @@ impl Db {
         if !inc.status.is_open() {
             return Err(StoreError::Conflict("a resolved incident cannot be snoozed".into()));
         }
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             tx.lock_alerts().await?;
-            sqlx::query("UPDATE incidents SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, $1), \
-                         snoozed_until = $2, updated_at = $1 WHERE id = $3")
-                .bind(ms).bind(until.timestamp_millis()).bind(id).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE incidents SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, $1), \
+                         snoozed_until = $2, updated_at = $1 WHERE id = $3",
+            )
+            .bind(ms)
+            .bind(until.timestamp_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             crate::oncall::stop_escalation!(tx, id);
-            timeline!(tx, backend, vec![entry(id, ms, kind::SNOOZED, actor,
-                format!("Snoozed by {} until {}", actor.label, until.format("%Y-%m-%d %H:%M UTC")))]);
-            audit!(tx, actor, now, AuditRecord::new("incident.snooze", "incident", Some(id), format!("Snoozed {}", incident::display_number(inc.number))));
-            tx.commit().await?;
+            insert_timeline!(
+                tx,
+                backend,
+                vec![entry(
+                    id,
+                    ms,
+                    kind::SNOOZED,
+                    actor,
+                    format!("Snoozed by {} until {}", actor.label, until.format("%Y-%m-%d %H:%M UTC"))
+                )]
+            );
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "incident.snooze",
+                    "incident",
+                    Some(id),
+                    format!("Snoozed {}", incident::display_number(inc.number))
+                )
+            );
         });
         self.get_incident(id).await
     }
@@ -701,14 +872,26 @@ impl Db {
         if !inc.status.is_open() {
             return Err(StoreError::Conflict("a resolved incident cannot be escalated; reopen it first".into()));
         }
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             tx.lock_alerts().await?;
-            sqlx::query("UPDATE incidents SET status = 'triggered', snoozed_until = NULL, updated_at = $1 WHERE id = $2")
-                .bind(ms).bind(id).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE incidents SET status = 'triggered', snoozed_until = NULL, updated_at = $1 \
+                 WHERE id = $2",
+            )
+            .bind(ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             // A running escalation moves to its next level now; a stopped one starts over.
-            let moved = sqlx::query("UPDATE escalations SET next_at = $1, lease_owner = NULL, lease_until = NULL WHERE incident_id = $2")
-                .bind(ms).bind(id).execute(&mut *tx).await?.rows_affected();
+            let moved = sqlx::query(
+                "UPDATE escalations SET next_at = $1, lease_owner = NULL, lease_until = NULL \
+                 WHERE incident_id = $2",
+            )
+            .bind(ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if moved == 0 {
                 crate::oncall::start_escalation!(tx, id, ms);
             }
@@ -717,9 +900,18 @@ impl Db {
                 body.push_str(": ");
                 body.push_str(r);
             }
-            timeline!(tx, backend, vec![entry(id, ms, kind::ESCALATED, actor, body)]);
-            audit!(tx, actor, now, AuditRecord::new("incident.escalate", "incident", Some(id), format!("Escalated {}", incident::display_number(inc.number))));
-            tx.commit().await?;
+            insert_timeline!(tx, backend, vec![entry(id, ms, kind::ESCALATED, actor, body)]);
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "incident.escalate",
+                    "incident",
+                    Some(id),
+                    format!("Escalated {}", incident::display_number(inc.number))
+                )
+            );
         });
         self.get_incident(id).await
     }
@@ -746,33 +938,94 @@ impl Db {
         }
         let ms = now.timestamp_millis();
         let backend = self.backend();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             tx.lock_alerts().await?;
-            sqlx::query("UPDATE alerts SET incident_id = $1 WHERE incident_id = $2").bind(target).bind(source).execute(&mut *tx).await?;
-            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE incident_id = $1 AND status <> 'resolved'")
-                .bind(target).fetch_one(&mut *tx).await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE incident_id = $1").bind(target).fetch_one(&mut *tx).await?;
+            sqlx::query("UPDATE alerts SET incident_id = $1 WHERE incident_id = $2")
+                .bind(target)
+                .bind(source)
+                .execute(&mut *tx)
+                .await?;
+            let open: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE incident_id = $1 AND status <> 'resolved'")
+                    .bind(target)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE incident_id = $1")
+                .bind(target)
+                .fetch_one(&mut *tx)
+                .await?;
             let sev = t.severity.min(s.severity);
-            sqlx::query("UPDATE incidents SET alert_count = $1, open_alerts = $2, severity = $3, \
-                         impact_start_at = CASE WHEN impact_start_at < $4 THEN impact_start_at ELSE $4 END, updated_at = $5 WHERE id = $6")
-                .bind(total).bind(open).bind(sev.as_str()).bind(s.impact_start_at.timestamp_millis()).bind(ms).bind(target)
-                .execute(&mut *tx).await?;
-            sqlx::query("UPDATE incidents SET status = 'resolved', resolved_at = COALESCE(resolved_at, $1), merged_into = $2, \
-                         open_alerts = 0, snoozed_until = NULL, updated_at = $1 WHERE id = $3")
-                .bind(ms).bind(target).bind(source).execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE incidents SET alert_count = $1, open_alerts = $2, severity = $3, \
+                 impact_start_at = CASE WHEN impact_start_at < $4 THEN impact_start_at ELSE $4 END, \
+                 updated_at = $5 WHERE id = $6",
+            )
+            .bind(total)
+            .bind(open)
+            .bind(sev.as_str())
+            .bind(s.impact_start_at.timestamp_millis())
+            .bind(ms)
+            .bind(target)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE incidents SET status = 'resolved', resolved_at = COALESCE(resolved_at, $1), merged_into = $2, \
+                         open_alerts = 0, snoozed_until = NULL, updated_at = $1 WHERE id = $3",
+            )
+            .bind(ms)
+            .bind(target)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
             crate::oncall::stop_escalation!(tx, source);
-            sqlx::query("INSERT INTO incident_services (incident_id, service_id) SELECT $1, service_id FROM incident_services \
-                         WHERE incident_id = $2 ON CONFLICT DO NOTHING")
-                .bind(target).bind(source).execute(&mut *tx).await?;
-            timeline!(tx, backend, vec![
-                entry(target, ms, kind::MERGED, actor, format!("{} merged into this incident by {} ({} alerts moved)",
-                    incident::display_number(s.number), actor.label, s.alert_count)),
-                entry(source, ms, kind::MERGED, actor, format!("Merged into {} by {}", incident::display_number(t.number), actor.label)),
-            ]);
-            audit!(tx, actor, now, AuditRecord::new("incident.merge", "incident", Some(target),
-                format!("Merged {} into {}", incident::display_number(s.number), incident::display_number(t.number))));
-            tx.commit().await?;
+            sqlx::query(
+                "INSERT INTO incident_services (incident_id, service_id) SELECT $1, service_id FROM incident_services \
+                         WHERE incident_id = $2 ON CONFLICT DO NOTHING",
+            )
+            .bind(target)
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+            insert_timeline!(
+                tx,
+                backend,
+                vec![
+                    entry(
+                        target,
+                        ms,
+                        kind::MERGED,
+                        actor,
+                        format!(
+                            "{} merged into this incident by {} ({} alerts moved)",
+                            incident::display_number(s.number),
+                            actor.label,
+                            s.alert_count
+                        )
+                    ),
+                    entry(
+                        source,
+                        ms,
+                        kind::MERGED,
+                        actor,
+                        format!("Merged into {} by {}", incident::display_number(t.number), actor.label)
+                    ),
+                ]
+            );
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "incident.merge",
+                    "incident",
+                    Some(target),
+                    format!(
+                        "Merged {} into {}",
+                        incident::display_number(s.number),
+                        incident::display_number(t.number)
+                    )
+                )
+            );
         });
         self.get_incident(target).await
     }
@@ -780,9 +1033,14 @@ impl Db {
     /// The incident's timeline, oldest first, with the changes on its services from two hours
     /// before impact until resolution.
     pub async fn incident_timeline(&self, inc: &Incident, now: DateTime<Utc>) -> StoreResult<Vec<TimelineItem>> {
-        let rows: Vec<(Uuid, i64, String, String, String)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, at, kind, actor, body FROM incident_timeline WHERE incident_id = $1 ORDER BY at, id LIMIT 5000")
-                .bind(inc.id).fetch_all(pool).await?
+        let rows: Vec<(Uuid, i64, String, String, String)> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, at, kind, actor, body FROM incident_timeline \
+                 WHERE incident_id = $1 ORDER BY at, id LIMIT 5000",
+            )
+            .bind(inc.id)
+            .fetch_all(pool)
+            .await?
         });
         let mut items: Vec<TimelineItem> = rows
             .into_iter()
@@ -815,29 +1073,41 @@ impl Db {
             Some(c) => (c.key.parse::<i64>().ok(), Some(c.id)),
             None => (None, None),
         };
-        let rows: Vec<AlertRow> = with_db!(self, pool => {
+        let rows: Vec<AlertRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {ALERT_COLS} FROM alerts WHERE ($1 IS NULL OR incident_id = $1) AND ($2 IS NULL OR service_id = $2) \
-                 AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR LOWER(summary) LIKE $4 ESCAPE '\\' OR dedup_key = $5) \
+                "SELECT {ALERT_COLS} FROM alerts WHERE ($1 IS NULL OR incident_id = $1) \
+                 AND ($2 IS NULL OR service_id = $2) AND ($3 IS NULL OR status = $3) \
+                 AND ($4 IS NULL OR LOWER(summary) LIKE $4 ESCAPE '\\' OR dedup_key = $5) \
                  AND ($6 IS NULL OR first_seen < $6 OR (first_seen = $6 AND id < $7)) \
-                 ORDER BY first_seen DESC, id DESC LIMIT $8")))
-                .bind(f.incident_id).bind(f.service_id).bind(f.status.map(|s| s.as_str())).bind(pattern.as_deref())
-                .bind(f.q.as_deref().map(str::trim)).bind(c_at).bind(c_id).bind(limit + 1)
-                .fetch_all(pool).await?
+                 ORDER BY first_seen DESC, id DESC LIMIT $8"
+            )))
+            .bind(f.incident_id)
+            .bind(f.service_id)
+            .bind(f.status.map(|s| s.as_str()))
+            .bind(pattern.as_deref())
+            .bind(f.q.as_deref().map(str::trim))
+            .bind(c_at)
+            .bind(c_id)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await?
         });
         Ok(page::finish(rows, limit, |r| Cursor { key: r.first_seen.to_string(), id: r.id }).map(Alert::from))
     }
 
     pub async fn get_alert(&self, id: Uuid) -> StoreResult<Alert> {
-        let row: Option<AlertRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ALERT_COLS} FROM alerts WHERE id = $1"))).bind(id).fetch_optional(pool).await?
+        let row: Option<AlertRow> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ALERT_COLS} FROM alerts WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(Alert::from).ok_or(StoreError::NotFound("alert"))
+        row.map(Alert::from).ok_or(StoreError::NotFound(Entity::Alert))
     }
 
     /// Alerts per status and in all.
     pub async fn alert_counts(&self) -> StoreResult<HashMap<String, i64>> {
-        let rows: Vec<(String, i64)> = with_db!(self, pool => {
+        let rows: Vec<(String, i64)> = with_db!(self, |pool| {
             sqlx::query_as("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetch_all(pool).await?
         });
         Ok(rows.into_iter().collect())
@@ -861,11 +1131,21 @@ impl Db {
             details: c.details.clone(),
             links: c.links.clone(),
         };
-        with_db!(self, pool => {
-            sqlx::query("INSERT INTO change_events (id, service_id, integration_id, at, summary, source, details, links) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(ev.id).bind(service_id).bind(integration_id).bind(ev.at.timestamp_millis()).bind(&ev.summary)
-                .bind(&ev.source).bind(Json(&ev.details)).bind(Json(&ev.links)).execute(pool).await?;
+        with_db!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO change_events (id, service_id, integration_id, at, summary, source, details, links) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(ev.id)
+            .bind(service_id)
+            .bind(integration_id)
+            .bind(ev.at.timestamp_millis())
+            .bind(&ev.summary)
+            .bind(&ev.source)
+            .bind(Json(&ev.details))
+            .bind(Json(&ev.links))
+            .execute(pool)
+            .await?;
         });
         Ok(ev)
     }
@@ -879,10 +1159,17 @@ impl Db {
         limit: i64,
     ) -> StoreResult<Vec<ChangeEvent>> {
         type ChangeTuple = (Uuid, Uuid, i64, String, String, Json<serde_json::Value>, Json<Vec<AlertLink>>);
-        let rows: Vec<ChangeTuple> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, service_id, at, summary, source, details, links FROM change_events \
-                            WHERE service_id = $1 AND at >= $2 AND at <= $3 ORDER BY at DESC LIMIT $4")
-                .bind(service_id).bind(from.timestamp_millis()).bind(to.timestamp_millis()).bind(limit).fetch_all(pool).await?
+        let rows: Vec<ChangeTuple> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, service_id, at, summary, source, details, links FROM change_events \
+                            WHERE service_id = $1 AND at >= $2 AND at <= $3 ORDER BY at DESC LIMIT $4",
+            )
+            .bind(service_id)
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows
             .into_iter()
@@ -902,10 +1189,14 @@ impl Db {
 
     pub async fn get_postmortem(&self, incident_id: Uuid) -> StoreResult<Option<Postmortem>> {
         type PmTuple = (String, String, String, String, String, String, String, i64, i64);
-        let row: Option<PmTuple> = with_db!(self, pool => {
-            sqlx::query_as("SELECT summary, impact, root_cause, contributing_factors, timeline, lessons, author, created_at, updated_at \
-                            FROM postmortems WHERE incident_id = $1")
-                .bind(incident_id).fetch_optional(pool).await?
+        let row: Option<PmTuple> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT summary, impact, root_cause, contributing_factors, timeline, lessons, \
+                 author, created_at, updated_at FROM postmortems WHERE incident_id = $1",
+            )
+            .bind(incident_id)
+            .fetch_optional(pool)
+            .await?
         });
         Ok(row.map(|(summary, impact, root_cause, contributing_factors, timeline, lessons, author, c, u)| Postmortem {
             incident_id,
@@ -931,20 +1222,40 @@ impl Db {
             ));
         }
         let ms = now.timestamp_millis();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO postmortems (incident_id, summary, impact, root_cause, contributing_factors, timeline, lessons, \
-                         author, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
-                         ON CONFLICT (incident_id) DO UPDATE SET summary = excluded.summary, impact = excluded.impact, \
-                         root_cause = excluded.root_cause, contributing_factors = excluded.contributing_factors, \
-                         timeline = excluded.timeline, lessons = excluded.lessons, updated_at = excluded.updated_at")
-                .bind(incident_id).bind(&spec.summary).bind(&spec.impact).bind(&spec.root_cause).bind(&spec.contributing_factors)
-                .bind(&spec.timeline).bind(&spec.lessons).bind(&actor.label).bind(ms).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("postmortem.save", "incident", Some(incident_id),
-                format!("Saved the postmortem of {}", incident::display_number(inc.number))).after(&spec));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO postmortems (incident_id, summary, impact, root_cause, \
+                 contributing_factors, timeline, lessons, author, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (incident_id) \
+                 DO UPDATE SET summary = excluded.summary, impact = excluded.impact, root_cause = \
+                 excluded.root_cause, contributing_factors = excluded.contributing_factors, timeline \
+                 = excluded.timeline, lessons = excluded.lessons, updated_at = excluded.updated_at",
+            )
+            .bind(incident_id)
+            .bind(&spec.summary)
+            .bind(&spec.impact)
+            .bind(&spec.root_cause)
+            .bind(&spec.contributing_factors)
+            .bind(&spec.timeline)
+            .bind(&spec.lessons)
+            .bind(&actor.label)
+            .bind(ms)
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "postmortem.save",
+                    "incident",
+                    Some(incident_id),
+                    format!("Saved the postmortem of {}", incident::display_number(inc.number))
+                )
+                .after(&spec)
+            );
         });
-        self.get_postmortem(incident_id).await?.ok_or(StoreError::NotFound("postmortem"))
+        self.get_postmortem(incident_id).await?.ok_or(StoreError::NotFound(Entity::Postmortem))
     }
 
     pub async fn list_action_items(
@@ -953,20 +1264,28 @@ impl Db {
         open_only: bool,
         limit: i64,
     ) -> StoreResult<Vec<ActionItem>> {
-        let rows: Vec<ActionRow> = with_db!(self, pool => {
+        let rows: Vec<ActionRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "{ACTION_SELECT} WHERE ($1 IS NULL OR a.incident_id = $1) AND ($2 = FALSE OR a.status <> 'done') \
-                 ORDER BY CASE WHEN a.due_date IS NULL THEN 1 ELSE 0 END, a.due_date, a.created_at LIMIT $3")))
-                .bind(incident_id).bind(open_only).bind(limit.clamp(1, 1000)).fetch_all(pool).await?
+                 ORDER BY CASE WHEN a.due_date IS NULL THEN 1 ELSE 0 END, a.due_date, a.created_at LIMIT $3"
+            )))
+            .bind(incident_id)
+            .bind(open_only)
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(ActionItem::from).collect())
     }
 
     pub async fn get_action_item(&self, id: Uuid) -> StoreResult<ActionItem> {
-        let row: Option<ActionRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{ACTION_SELECT} WHERE a.id = $1"))).bind(id).fetch_optional(pool).await?
+        let row: Option<ActionRow> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{ACTION_SELECT} WHERE a.id = $1")))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(ActionItem::from).ok_or(StoreError::NotFound("action item"))
+        row.map(ActionItem::from).ok_or(StoreError::NotFound(Entity::ActionItem))
     }
 
     pub async fn create_action_item(
@@ -984,14 +1303,32 @@ impl Db {
         }
         let id = Uuid::now_v7();
         let ms = now.timestamp_millis();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO action_items (id, incident_id, title, owner_id, due_date, status, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
-                .bind(id).bind(incident_id).bind(&spec.title).bind(spec.owner_id).bind(spec.due_date.map(|d| d.to_string()))
-                .bind(spec.status.as_str()).bind(ms).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("action_item.create", "action_item", Some(id), format!("Added action item {}", spec.title)).after(&spec));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO action_items (id, incident_id, title, owner_id, due_date, status, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(id)
+            .bind(incident_id)
+            .bind(&spec.title)
+            .bind(spec.owner_id)
+            .bind(spec.due_date.map(|d| d.to_string()))
+            .bind(spec.status.as_str())
+            .bind(ms)
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "action_item.create",
+                    "action_item",
+                    Some(id),
+                    format!("Added action item {}", spec.title)
+                )
+                .after(&spec)
+            );
         });
         self.get_action_item(id).await
     }
@@ -1009,25 +1346,52 @@ impl Db {
                 .await
                 .map_err(|_| opsdeck_core::Error::invalid("owner_id", format!("no user has id {owner}")))?;
         }
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("UPDATE action_items SET title = $1, owner_id = $2, due_date = $3, status = $4, updated_at = $5 WHERE id = $6")
-                .bind(&spec.title).bind(spec.owner_id).bind(spec.due_date.map(|d| d.to_string())).bind(spec.status.as_str())
-                .bind(now.timestamp_millis()).bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("action_item.update", "action_item", Some(id), format!("Changed action item {}", spec.title))
-                .before(&before).after(&spec));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE action_items SET title = $1, owner_id = $2, due_date = $3, status = $4, \
+                 updated_at = $5 WHERE id = $6",
+            )
+            .bind(&spec.title)
+            .bind(spec.owner_id)
+            .bind(spec.due_date.map(|d| d.to_string()))
+            .bind(spec.status.as_str())
+            .bind(now.timestamp_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "action_item.update",
+                    "action_item",
+                    Some(id),
+                    format!("Changed action item {}", spec.title)
+                )
+                .before(&before)
+                .after(&spec)
+            );
         });
         self.get_action_item(id).await
     }
 
     pub async fn delete_action_item(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_action_item(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("DELETE FROM action_items WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("action_item.delete", "action_item", Some(id), format!("Deleted action item {}", before.title)).before(&before));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "action_item.delete",
+                    "action_item",
+                    Some(id),
+                    format!("Deleted action item {}", before.title)
+                )
+                .before(&before)
+            );
         });
         Ok(())
     }
@@ -1042,15 +1406,22 @@ impl Db {
         to: DateTime<Utc>,
         service_id: Option<Uuid>,
     ) -> StoreResult<Vec<ReportRow>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_as("SELECT i.id, i.number, i.title, i.service_id, s.name AS service_name, i.severity, i.status, i.source, \
-                            i.alert_count, i.impact_start_at, i.detected_at, i.acknowledged_at, i.mitigated_at, i.resolved_at \
-                            FROM incidents i LEFT JOIN services s ON s.id = i.service_id \
-                            WHERE i.detected_at >= $1 AND i.detected_at < $2 AND i.merged_into IS NULL \
-                            AND ($3 IS NULL OR i.id IN (SELECT incident_id FROM incident_services WHERE service_id = $3)) \
-                            ORDER BY i.detected_at LIMIT $4")
-                .bind(from.timestamp_millis()).bind(to.timestamp_millis()).bind(service_id).bind(REPORT_MAX)
-                .fetch_all(pool).await?
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT i.id, i.number, i.title, i.service_id, s.name AS service_name, i.severity, \
+                 i.status, i.source, i.alert_count, i.impact_start_at, i.detected_at, \
+                 i.acknowledged_at, i.mitigated_at, i.resolved_at FROM incidents i LEFT \
+                 JOIN services s ON s.id = i.service_id WHERE i.detected_at >= $1 \
+                 AND i.detected_at < $2 AND i.merged_into IS NULL AND ($3 IS NULL \
+                 OR i.id IN (SELECT incident_id FROM incident_services \
+                 WHERE service_id = $3)) ORDER BY i.detected_at LIMIT $4",
+            )
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .bind(service_id)
+            .bind(REPORT_MAX)
+            .fetch_all(pool)
+            .await?
         }))
     }
 
@@ -1061,13 +1432,20 @@ impl Db {
         to: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<NoisySource>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_as("SELECT a.integration_id, g.name AS integration_name, a.source_type, s.name AS service_name, \
-                            COUNT(*) AS alerts, CAST(SUM(a.count) AS BIGINT) AS events FROM alerts a \
-                            LEFT JOIN integrations g ON g.id = a.integration_id LEFT JOIN services s ON s.id = a.service_id \
-                            WHERE a.first_seen >= $1 AND a.first_seen < $2 \
-                            GROUP BY a.integration_id, g.name, a.source_type, s.name ORDER BY events DESC LIMIT $3")
-                .bind(from.timestamp_millis()).bind(to.timestamp_millis()).bind(limit).fetch_all(pool).await?
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT a.integration_id, g.name AS integration_name, a.source_type, s.name AS \
+                 service_name, COUNT(*) AS alerts, CAST(SUM(a.count) AS BIGINT) AS events \
+                 FROM alerts a LEFT JOIN integrations g ON g.id = a.integration_id LEFT \
+                 JOIN services s ON s.id = a.service_id WHERE a.first_seen >= $1 \
+                 AND a.first_seen < $2 GROUP BY a.integration_id, g.name, a.source_type, s.name \
+                 ORDER BY events DESC LIMIT $3",
+            )
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
         }))
     }
 }

@@ -2,9 +2,9 @@
 //! alert settings.
 
 use crate::audit::{audit, bump};
-use crate::dialect::BeginWrite;
-use crate::{Db, StoreError, StoreResult, with_db};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::alert::rules::AlertSettings;
 use opsdeck_core::alert::webhook::Mapping;
 use opsdeck_core::alert::{IntegrationType, generate_key};
@@ -120,39 +120,64 @@ impl Db {
             created_at: now,
             updated_at: now,
         };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM integrations WHERE service_id = $1")
-                .bind(service_id).fetch_one(&mut *tx).await?;
+                .bind(service_id)
+                .fetch_one(&mut *tx)
+                .await?;
             if n >= MAX_PER_SERVICE {
                 return Err(StoreError::Conflict(format!("a service can have at most {MAX_PER_SERVICE} integrations")));
             }
-            sqlx::query("INSERT INTO integrations (id, service_id, kind, name, key_hash, key_hint, mapping, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
-                .bind(it.id).bind(service_id).bind(kind.as_str()).bind(&it.name).bind(digest(&key)).bind(&it.key_hint)
-                .bind(Json(&it.mapping)).bind(now.timestamp_millis())
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("integration.create", "integration", Some(it.id),
-                format!("Added {} integration {}", kind.as_str(), it.name)).after(&it));
+            sqlx::query(
+                "INSERT INTO integrations (id, service_id, kind, name, key_hash, key_hint, mapping, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(it.id)
+            .bind(service_id)
+            .bind(kind.as_str())
+            .bind(&it.name)
+            .bind(digest(&key))
+            .bind(&it.key_hint)
+            .bind(Json(&it.mapping))
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "integration.create",
+                    "integration",
+                    Some(it.id),
+                    format!("Added {} integration {}", kind.as_str(), it.name)
+                )
+                .after(&it)
+            );
             bump!(tx, INTEGRATIONS);
-            tx.commit().await?;
         });
         Ok((it, key))
     }
 
     pub async fn get_integration(&self, id: Uuid) -> StoreResult<Integration> {
-        let row: Option<Row> = with_db!(self, pool => {
+        let row: Option<Row> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM integrations WHERE id = $1")))
-                .bind(id).fetch_optional(pool).await?
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(Integration::from).ok_or(StoreError::NotFound("integration"))
+        row.map(Integration::from).ok_or(StoreError::NotFound(Entity::Integration))
     }
 
     /// A service's integrations, oldest first (at most [`MAX_PER_SERVICE`]).
     pub async fn list_integrations(&self, service_id: Uuid) -> StoreResult<Vec<Integration>> {
-        let rows: Vec<Row> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM integrations WHERE service_id = $1 ORDER BY created_at, id")))
-                .bind(service_id).fetch_all(pool).await?
+        let rows: Vec<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLS} FROM integrations WHERE service_id = $1 ORDER BY created_at, id"
+            )))
+            .bind(service_id)
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(Integration::from).collect())
     }
@@ -168,15 +193,28 @@ impl Db {
     ) -> StoreResult<Integration> {
         let before = self.get_integration(id).await?;
         let after = Integration { name: name.to_owned(), mapping, updated_at: now, ..before.clone() };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("UPDATE integrations SET name = $1, mapping = $2, updated_at = $3 WHERE id = $4")
-                .bind(&after.name).bind(Json(&after.mapping)).bind(now.timestamp_millis()).bind(id)
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("integration.update", "integration", Some(id),
-                format!("Changed integration {}", after.name)).before(&before).after(&after));
+                .bind(&after.name)
+                .bind(Json(&after.mapping))
+                .bind(now.timestamp_millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "integration.update",
+                    "integration",
+                    Some(id),
+                    format!("Changed integration {}", after.name)
+                )
+                .before(&before)
+                .after(&after)
+            );
             bump!(tx, INTEGRATIONS);
-            tx.commit().await?;
         });
         Ok(after)
     }
@@ -190,37 +228,58 @@ impl Db {
     ) -> StoreResult<(Integration, String)> {
         let before = self.get_integration(id).await?;
         let key = generate_key();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("UPDATE integrations SET key_hash = $1, key_hint = $2, updated_at = $3 WHERE id = $4")
-                .bind(digest(&key)).bind(hint(&key)).bind(now.timestamp_millis()).bind(id)
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("integration.rotate", "integration", Some(id),
-                format!("Rotated the key of integration {}", before.name)));
+                .bind(digest(&key))
+                .bind(hint(&key))
+                .bind(now.timestamp_millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "integration.rotate",
+                    "integration",
+                    Some(id),
+                    format!("Rotated the key of integration {}", before.name)
+                )
+            );
             bump!(tx, INTEGRATIONS);
-            tx.commit().await?;
         });
         Ok((Integration { key_hint: hint(&key), updated_at: now, ..before }, key))
     }
 
     pub async fn delete_integration(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_integration(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("DELETE FROM integrations WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("integration.delete", "integration", Some(id),
-                format!("Deleted integration {}", before.name)).before(&before));
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "integration.delete",
+                    "integration",
+                    Some(id),
+                    format!("Deleted integration {}", before.name)
+                )
+                .before(&before)
+            );
             bump!(tx, INTEGRATIONS);
-            tx.commit().await?;
         });
         Ok(())
     }
 
     /// Looks a key up by its digest.
     pub async fn route_for_key(&self, key: &str) -> StoreResult<Option<Route>> {
-        let row: Option<(Uuid, Uuid, String, Json<Mapping>)> = with_db!(self, pool => {
+        let row: Option<(Uuid, Uuid, String, Json<Mapping>)> = with_db!(self, |pool| {
             sqlx::query_as("SELECT id, service_id, kind, mapping FROM integrations WHERE key_hash = $1")
-                .bind(digest(key)).fetch_optional(pool).await?
+                .bind(digest(key))
+                .fetch_optional(pool)
+                .await?
         });
         Ok(row.map(|(integration_id, service_id, kind, mapping)| Route {
             integration_id,
@@ -231,16 +290,21 @@ impl Db {
     }
 
     pub async fn integrations_revision(&self) -> StoreResult<i64> {
-        Ok(with_db!(self, pool => {
+        Ok(with_db!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1").bind(INTEGRATIONS).fetch_one(pool).await?
         }))
     }
 
     /// A service's alert settings (the defaults until someone changes them).
     pub async fn alert_settings(&self, service_id: Uuid) -> StoreResult<AlertSettings> {
-        let row: Option<SettingsRow> = with_db!(self, pool => {
-            sqlx::query_as("SELECT grouping, group_window_seconds, auto_resolve, rules FROM service_alert_settings WHERE service_id = $1")
-                .bind(service_id).fetch_optional(pool).await?
+        let row: Option<SettingsRow> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT grouping, group_window_seconds, auto_resolve, rules \
+                 FROM service_alert_settings WHERE service_id = $1",
+            )
+            .bind(service_id)
+            .fetch_optional(pool)
+            .await?
         });
         Ok(row.map(AlertSettings::from).unwrap_or_default())
     }
@@ -253,18 +317,36 @@ impl Db {
         settings: &AlertSettings,
     ) -> StoreResult<()> {
         let before = self.alert_settings(service_id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO service_alert_settings (service_id, grouping, group_window_seconds, auto_resolve, rules, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (service_id) DO UPDATE SET grouping = excluded.grouping, \
-                         group_window_seconds = excluded.group_window_seconds, auto_resolve = excluded.auto_resolve, \
-                         rules = excluded.rules, updated_at = excluded.updated_at")
-                .bind(service_id).bind(settings.grouping.as_str()).bind(settings.group_window_seconds).bind(settings.auto_resolve)
-                .bind(Json(&settings.rules)).bind(now.timestamp_millis())
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("service.alert_settings", "service", Some(service_id),
-                "Changed alert settings".to_string()).before(&before).after(settings));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO service_alert_settings (service_id, grouping, group_window_seconds, \
+                 auto_resolve, rules, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (service_id) DO UPDATE \
+                 SET grouping = excluded.grouping, group_window_seconds = \
+                 excluded.group_window_seconds, auto_resolve = excluded.auto_resolve, rules = \
+                 excluded.rules, updated_at = excluded.updated_at",
+            )
+            .bind(service_id)
+            .bind(settings.grouping.as_str())
+            .bind(settings.group_window_seconds)
+            .bind(settings.auto_resolve)
+            .bind(Json(&settings.rules))
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "service.alert_settings",
+                    "service",
+                    Some(service_id),
+                    "Changed alert settings".to_string()
+                )
+                .before(&before)
+                .after(settings)
+            );
         });
         Ok(())
     }

@@ -18,19 +18,38 @@ pub mod oncall;
 pub mod page;
 pub mod pipeline;
 pub mod settings;
+mod timeline;
 pub mod user;
 
 pub use connect::{Backend, ConnectOptions, Db};
 pub use error::{StoreError, StoreResult};
 pub use page::{Cursor, Page};
 
-/// Runs `$body` with `$pool` bound to the backend's typed pool.
+/// Runs `$body` with `$pool` bound to the backend's typed pool: `with_db!(db, |pool| { … })`.
+///
+/// Shaped like a closure so rustfmt formats the body; it is expanded inline, so `?` and
+/// `return` act on the enclosing function.
 #[macro_export]
 macro_rules! with_db {
-    ($db:expr, $pool:ident => $body:expr) => {
+    ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::Db::Sqlite($pool) => $body,
             $crate::Db::Postgres($pool) => $body,
         }
     };
 }
+
+/// Runs `$body` in a write transaction bound to `$tx` and commits it:
+/// `write_tx!(db, |tx| { … })`. On SQLite the transaction starts with `BEGIN IMMEDIATE`
+/// ([`dialect::BeginWrite`]); an early `?` drops it, which rolls it back.
+macro_rules! write_tx {
+    ($db:expr, |$tx:ident| $body:expr) => {
+        $crate::with_db!($db, |pool| {
+            let mut $tx = $crate::dialect::BeginWrite::begin_write(pool).await?;
+            let out = $body;
+            $tx.commit().await?;
+            out
+        })
+    };
+}
+pub(crate) use write_tx;

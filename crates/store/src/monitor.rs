@@ -1,10 +1,11 @@
 //! Monitors, their check results, rollups and state-change events.
 
 use crate::audit::{audit, bump};
-use crate::dialect::BeginWrite;
+use crate::dialect::placeholders;
 use crate::page::{self, Cursor, Page};
-use crate::{Db, StoreError, StoreResult, with_db};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Duration, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::monitor::{
@@ -306,23 +307,28 @@ impl From<RollupRow> for Rollup {
     }
 }
 
-const ROLLUP_COLS: &str = "bucket, total, failures, degraded, maintenance, maint_failures, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, \
-    h8, h9, h10, h11, h12, h13, h14, h15, h16";
+const ROLLUP_COLS: &str = "bucket, total, failures, degraded, maintenance, maint_failures, latency_sum, h0, \
+                           h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16";
 
-const UPSERT_ROLLUPS_HEAD: &str = "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, degraded, \
-    maintenance, maint_failures, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) VALUES ";
+const UPSERT_ROLLUPS_HEAD: &str = "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, \
+                                   degraded, maintenance, maint_failures, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, \
+                                   h8, h9, h10, h11, h12, h13, h14, h15, h16) VALUES ";
 
-const UPSERT_ROLLUPS_TAIL: &str = " ON CONFLICT (monitor_id, resolution, bucket) DO UPDATE SET \
-    total = check_rollups.total + excluded.total, failures = check_rollups.failures + excluded.failures, \
-    degraded = check_rollups.degraded + excluded.degraded, maintenance = check_rollups.maintenance + excluded.maintenance, \
-    maint_failures = check_rollups.maint_failures + excluded.maint_failures, \
-    latency_sum = check_rollups.latency_sum + excluded.latency_sum, \
-    h0 = check_rollups.h0 + excluded.h0, h1 = check_rollups.h1 + excluded.h1, h2 = check_rollups.h2 + excluded.h2, \
-    h3 = check_rollups.h3 + excluded.h3, h4 = check_rollups.h4 + excluded.h4, h5 = check_rollups.h5 + excluded.h5, \
-    h6 = check_rollups.h6 + excluded.h6, h7 = check_rollups.h7 + excluded.h7, h8 = check_rollups.h8 + excluded.h8, \
-    h9 = check_rollups.h9 + excluded.h9, h10 = check_rollups.h10 + excluded.h10, h11 = check_rollups.h11 + excluded.h11, \
-    h12 = check_rollups.h12 + excluded.h12, h13 = check_rollups.h13 + excluded.h13, h14 = check_rollups.h14 + excluded.h14, \
-    h15 = check_rollups.h15 + excluded.h15, h16 = check_rollups.h16 + excluded.h16";
+const UPSERT_ROLLUPS_TAIL: &str = " ON CONFLICT (monitor_id, resolution, bucket) DO UPDATE \
+                                   SET total = check_rollups.total + excluded.total, failures = check_rollups.failures \
+                                   + excluded.failures, degraded = check_rollups.degraded + excluded.degraded, \
+                                   maintenance = check_rollups.maintenance + excluded.maintenance, maint_failures = \
+                                   check_rollups.maint_failures + excluded.maint_failures, latency_sum = \
+                                   check_rollups.latency_sum + excluded.latency_sum, h0 = check_rollups.h0 + \
+                                   excluded.h0, h1 = check_rollups.h1 + excluded.h1, h2 = check_rollups.h2 + \
+                                   excluded.h2, h3 = check_rollups.h3 + excluded.h3, h4 = check_rollups.h4 + \
+                                   excluded.h4, h5 = check_rollups.h5 + excluded.h5, h6 = check_rollups.h6 + \
+                                   excluded.h6, h7 = check_rollups.h7 + excluded.h7, h8 = check_rollups.h8 + \
+                                   excluded.h8, h9 = check_rollups.h9 + excluded.h9, h10 = check_rollups.h10 + \
+                                   excluded.h10, h11 = check_rollups.h11 + excluded.h11, h12 = check_rollups.h12 + \
+                                   excluded.h12, h13 = check_rollups.h13 + excluded.h13, h14 = check_rollups.h14 + \
+                                   excluded.h14, h15 = check_rollups.h15 + excluded.h15, h16 = check_rollups.h16 + \
+                                   excluded.h16";
 
 /// A rollup increment summed in memory before it is written.
 #[derive(Default)]
@@ -382,10 +388,6 @@ fn bucket_start(at: DateTime<Utc>, resolution: i32) -> i64 {
     at.timestamp_millis().div_euclid(r) * r
 }
 
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 impl Db {
     pub async fn create_monitor(
         &self,
@@ -405,19 +407,39 @@ impl Db {
         };
         let state = if paused { MonitorState::Paused } else { MonitorState::Pending }.as_str();
         let ms = now.timestamp_millis();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO monitors (id, name, service_id, kind, interval_seconds, timeout_seconds, down_after, up_after, tags, \
-                 settings, paused, state, state_since, fail_streak, ok_streak, ping_token, next_run_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14, $15, $13, $13)")
-                .bind(id).bind(&spec.name).bind(spec.service_id).bind(spec.kind.as_str()).bind(spec.interval_seconds)
-                .bind(spec.timeout_seconds).bind(spec.down_after).bind(spec.up_after).bind(Json(&spec.tags))
-                .bind(Json(&spec.settings)).bind(paused).bind(state).bind(ms).bind(&ping_token).bind(next.timestamp_millis())
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("monitor.create", "monitor", Some(id), format!("Created monitor {}", spec.name)).after(&spec));
+                "INSERT INTO monitors (id, name, service_id, kind, interval_seconds, \
+                 timeout_seconds, down_after, up_after, tags, settings, paused, state, state_since, \
+                 fail_streak, ok_streak, ping_token, next_run_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14, $15, \
+                 $13, $13)",
+            )
+            .bind(id)
+            .bind(&spec.name)
+            .bind(spec.service_id)
+            .bind(spec.kind.as_str())
+            .bind(spec.interval_seconds)
+            .bind(spec.timeout_seconds)
+            .bind(spec.down_after)
+            .bind(spec.up_after)
+            .bind(Json(&spec.tags))
+            .bind(Json(&spec.settings))
+            .bind(paused)
+            .bind(state)
+            .bind(ms)
+            .bind(&ping_token)
+            .bind(next.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("monitor.create", "monitor", Some(id), format!("Created monitor {}", spec.name))
+                    .after(&spec)
+            );
             bump!(tx, MONITORS);
-            tx.commit().await?;
         });
         self.get_monitor(id).await
     }
@@ -441,25 +463,32 @@ impl Db {
     }
 
     pub async fn get_monitor(&self, id: Uuid) -> StoreResult<MonitorView> {
-        let row: Option<MonitorRow> = with_db!(self, pool => {
+        let row: Option<MonitorRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {MONITOR_COLS} FROM monitors m LEFT JOIN services s ON s.id = m.service_id WHERE m.id = $1")))
-                .bind(id).fetch_optional(pool).await?
+                "SELECT {MONITOR_COLS} FROM monitors m LEFT JOIN services s ON s.id = m.service_id WHERE m.id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
         });
-        row.ok_or(StoreError::NotFound("monitor"))?.try_into()
+        row.ok_or(StoreError::NotFound(Entity::Monitor))?.try_into()
     }
 
     pub async fn get_monitor_by_ping_token(&self, token: &str) -> StoreResult<MonitorView> {
-        let row: Option<MonitorRow> = with_db!(self, pool => {
+        let row: Option<MonitorRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {MONITOR_COLS} FROM monitors m LEFT JOIN services s ON s.id = m.service_id WHERE m.ping_token = $1")))
-                .bind(token).fetch_optional(pool).await?
+                "SELECT {MONITOR_COLS} FROM monitors m LEFT \
+                 JOIN services s ON s.id = m.service_id WHERE m.ping_token = $1"
+            )))
+            .bind(token)
+            .fetch_optional(pool)
+            .await?
         });
-        row.ok_or(StoreError::NotFound("monitor"))?.try_into()
+        row.ok_or(StoreError::NotFound(Entity::Monitor))?.try_into()
     }
 
     pub async fn monitors_revision(&self) -> StoreResult<i64> {
-        Ok(with_db!(self, pool => {
+        Ok(with_db!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1").bind(MONITORS).fetch_one(pool).await?
         }))
     }
@@ -474,17 +503,25 @@ impl Db {
             .filter(|t| !t.is_empty())
             .map(|t| format!("%\"{}\"%", t.replace(['%', '_', '"', '\\'], "")));
         let (c_name, c_id) = (f.cursor.as_ref().map(|c| c.key.as_str()), f.cursor.as_ref().map(|c| c.id));
-        let rows: Vec<MonitorRow> = with_db!(self, pool => {
+        let rows: Vec<MonitorRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {MONITOR_COLS} FROM monitors m LEFT JOIN services s ON s.id = m.service_id \
-                 WHERE ($1 IS NULL OR LOWER(m.name) LIKE $1 ESCAPE '\\') \
-                   AND ($2 IS NULL OR m.state = $2) AND ($3 IS NULL OR m.service_id = $3) AND ($4 IS NULL OR m.kind = $4) \
-                   AND ($5 IS NULL OR CAST(m.tags AS TEXT) LIKE $5) \
-                   AND ($6 IS NULL OR m.name > $6 OR (m.name = $6 AND m.id > $7)) \
-                 ORDER BY m.name, m.id LIMIT $8")))
-                .bind(pattern.as_deref()).bind(f.state.map(MonitorState::as_str)).bind(f.service_id)
-                .bind(f.kind.map(MonitorType::as_str)).bind(tag.as_deref()).bind(c_name).bind(c_id).bind(limit + 1)
-                .fetch_all(pool).await?
+                "SELECT {MONITOR_COLS} FROM monitors m LEFT \
+                 JOIN services s ON s.id = m.service_id WHERE ($1 IS NULL \
+                 OR LOWER(m.name) LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR m.state = $2) \
+                 AND ($3 IS NULL OR m.service_id = $3) AND ($4 IS NULL OR m.kind = $4) \
+                 AND ($5 IS NULL OR CAST(m.tags AS TEXT) LIKE $5) AND ($6 IS NULL OR m.name > $6 \
+                 OR (m.name = $6 AND m.id > $7)) ORDER BY m.name, m.id LIMIT $8"
+            )))
+            .bind(pattern.as_deref())
+            .bind(f.state.map(MonitorState::as_str))
+            .bind(f.service_id)
+            .bind(f.kind.map(MonitorType::as_str))
+            .bind(tag.as_deref())
+            .bind(c_name)
+            .bind(c_id)
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await?
         });
         let page = page::finish(rows, limit, |r| Cursor { key: r.name.clone(), id: r.id });
         Ok(Page {
@@ -495,9 +532,11 @@ impl Db {
 
     /// Number of monitors in each state.
     pub async fn monitor_state_counts(&self, service_id: Option<Uuid>) -> StoreResult<HashMap<MonitorState, i64>> {
-        let rows: Vec<(String, i64)> = with_db!(self, pool => {
+        let rows: Vec<(String, i64)> = with_db!(self, |pool| {
             sqlx::query_as("SELECT state, COUNT(*) FROM monitors WHERE ($1 IS NULL OR service_id = $1) GROUP BY state")
-                .bind(service_id).fetch_all(pool).await?
+                .bind(service_id)
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows.into_iter().filter_map(|(s, n)| MonitorState::parse(&s).map(|s| (s, n))).collect())
     }
@@ -528,28 +567,44 @@ impl Db {
             (MonitorType::Heartbeat, None) => Some(secret::generate("hb_")),
             _ => None,
         };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query(
-                "UPDATE monitors SET name = $1, service_id = $2, kind = $3, interval_seconds = $4, timeout_seconds = $5, \
-                 down_after = $6, up_after = $7, tags = $8, settings = $9, next_run_at = $10, ping_token = $11, updated_at = $12, \
-                 lease_owner = NULL, lease_until = NULL WHERE id = $13")
-                .bind(&spec.name).bind(spec.service_id).bind(spec.kind.as_str()).bind(spec.interval_seconds)
-                .bind(spec.timeout_seconds).bind(spec.down_after).bind(spec.up_after).bind(Json(&spec.tags))
-                .bind(Json(&spec.settings)).bind(next.timestamp_millis()).bind(&ping_token).bind(now.timestamp_millis()).bind(id)
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("monitor.update", "monitor", Some(id), format!("Updated monitor {}", spec.name))
-                .before(&b.spec).after(&spec));
+                "UPDATE monitors SET name = $1, service_id = $2, kind = $3, interval_seconds = $4, \
+                 timeout_seconds = $5, down_after = $6, up_after = $7, tags = $8, settings = $9, \
+                 next_run_at = $10, ping_token = $11, updated_at = $12, lease_owner = NULL, \
+                 lease_until = NULL WHERE id = $13",
+            )
+            .bind(&spec.name)
+            .bind(spec.service_id)
+            .bind(spec.kind.as_str())
+            .bind(spec.interval_seconds)
+            .bind(spec.timeout_seconds)
+            .bind(spec.down_after)
+            .bind(spec.up_after)
+            .bind(Json(&spec.tags))
+            .bind(Json(&spec.settings))
+            .bind(next.timestamp_millis())
+            .bind(&ping_token)
+            .bind(now.timestamp_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("monitor.update", "monitor", Some(id), format!("Updated monitor {}", spec.name))
+                    .before(&b.spec)
+                    .after(&spec)
+            );
             bump!(tx, MONITORS);
-            tx.commit().await?;
         });
         self.get_monitor(id).await
     }
 
     pub async fn delete_monitor(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_monitor(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             for sql in [
                 "DELETE FROM check_results WHERE monitor_id = $1",
                 "DELETE FROM check_rollups WHERE monitor_id = $1",
@@ -558,10 +613,19 @@ impl Db {
             ] {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
             }
-            audit!(tx, actor, now, AuditRecord::new("monitor.delete", "monitor", Some(id),
-                format!("Deleted monitor {}", before.monitor.spec.name)).before(&before.monitor.spec));
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "monitor.delete",
+                    "monitor",
+                    Some(id),
+                    format!("Deleted monitor {}", before.monitor.spec.name)
+                )
+                .before(&before.monitor.spec)
+            );
             bump!(tx, MONITORS);
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -582,20 +646,44 @@ impl Db {
         let (health, transition) = before.monitor.health.set_override(to);
         let reason = if paused { format!("paused by {}", actor.label) } else { format!("resumed by {}", actor.label) };
         let ms = now.timestamp_millis();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("UPDATE monitors SET paused = $1, state = $2, state_since = $3, fail_streak = 0, ok_streak = 0, \
-                         next_run_at = $3, lease_owner = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4")
-                .bind(paused).bind(health.state.as_str()).bind(ms).bind(id).execute(&mut *tx).await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE monitors SET paused = $1, state = $2, state_since = $3, fail_streak = 0, ok_streak = 0, \
+                         next_run_at = $3, lease_owner = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4",
+            )
+            .bind(paused)
+            .bind(health.state.as_str())
+            .bind(ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             if let Some(t) = transition {
-                sqlx::query("INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(Uuid::now_v7()).bind(id).bind(ms).bind(t.from.as_str()).bind(t.to.as_str()).bind(&reason)
-                    .execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(id)
+                .bind(ms)
+                .bind(t.from.as_str())
+                .bind(t.to.as_str())
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
             }
             let action = if paused { "monitor.pause" } else { "monitor.resume" };
-            audit!(tx, actor, now, AuditRecord::new(action, "monitor", Some(id), format!("{} monitor {}", if paused { "Paused" } else { "Resumed" }, before.monitor.spec.name)));
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    action,
+                    "monitor",
+                    Some(id),
+                    format!("{} monitor {}", if paused { "Paused" } else { "Resumed" }, before.monitor.spec.name)
+                )
+            );
             bump!(tx, MONITORS);
-            tx.commit().await?;
         });
         Ok(transition.map(|transition| StateChange {
             monitor_id: id,
@@ -609,9 +697,16 @@ impl Db {
 
     /// Makes a monitor due now ("check now").
     pub async fn check_monitor_now(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        let n = with_db!(self, pool => {
-            sqlx::query("UPDATE monitors SET next_run_at = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2 AND NOT paused")
-                .bind(now.timestamp_millis()).bind(id).execute(pool).await?.rows_affected()
+        let n = with_db!(self, |pool| {
+            sqlx::query(
+                "UPDATE monitors SET next_run_at = $1, lease_owner = NULL, lease_until = NULL \
+                 WHERE id = $2 AND NOT paused",
+            )
+            .bind(now.timestamp_millis())
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
         });
         if n == 0 {
             self.get_monitor(id).await?;
@@ -622,9 +717,14 @@ impl Db {
 
     /// When the next unleased monitor is due (the scheduler sleeps until then).
     pub async fn next_due_at(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
-        let ms: Option<i64> = with_db!(self, pool => {
-            sqlx::query_scalar("SELECT MIN(next_run_at) FROM monitors WHERE NOT paused AND (lease_until IS NULL OR lease_until < $1)")
-                .bind(now.timestamp_millis()).fetch_one(pool).await?
+        let ms: Option<i64> = with_db!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT MIN(next_run_at) FROM monitors WHERE NOT paused AND (lease_until IS NULL \
+                 OR lease_until < $1)",
+            )
+            .bind(now.timestamp_millis())
+            .fetch_one(pool)
+            .await?
         });
         Ok(ms.map(from_millis))
     }
@@ -683,8 +783,7 @@ impl Db {
         }
         let backend = self.backend();
         let mut changes = Vec::new();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             let mut accepted: Vec<&CheckRecord> = Vec::with_capacity(records.len());
             let mut rollups: HashMap<(Uuid, i32, i64), RollupAgg> = HashMap::new();
             // (record, claim, new health, transition) of every stored result.
@@ -697,16 +796,34 @@ impl Db {
                     Some(c) => c.clone(),
                     None => {
                         let cur: Option<PingRow> = sqlx::query_as(
-                            "SELECT state, fail_streak, ok_streak, down_after, up_after, paused, interval_seconds, name, service_id \
-                             FROM monitors WHERE id = $1")
-                            .bind(rec.monitor_id).fetch_optional(&mut *tx).await?;
+                            "SELECT state, fail_streak, ok_streak, down_after, up_after, paused, \
+                             interval_seconds, name, service_id FROM monitors WHERE id = $1",
+                        )
+                        .bind(rec.monitor_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                         // Deleted meanwhile, or paused: a ping changes nothing.
-                        let Some((state, fail, ok, down_after, up_after, paused, interval, name, service_id)) = cur else { continue };
+                        let Some((state, fail, ok, down_after, up_after, paused, interval, name, service_id)) = cur
+                        else {
+                            continue;
+                        };
                         if paused {
                             continue;
                         }
-                        let health = Health { state: MonitorState::parse(&state).unwrap_or(MonitorState::Pending), fail_streak: fail, ok_streak: ok };
-                        Claim { node: String::new(), health, down_after, up_after, interval_seconds: interval, name, service_id }
+                        let health = Health {
+                            state: MonitorState::parse(&state).unwrap_or(MonitorState::Pending),
+                            fail_streak: fail,
+                            ok_streak: ok,
+                        };
+                        Claim {
+                            node: String::new(),
+                            health,
+                            down_after,
+                            up_after,
+                            interval_seconds: interval,
+                            name,
+                            service_id,
+                        }
                     }
                 };
                 let o = &rec.outcome;
@@ -726,13 +843,25 @@ impl Db {
                 }
                 let at_ms = rec.at.timestamp_millis();
                 let updated = sqlx::query(
-                    "UPDATE monitors SET state = $1, fail_streak = $2, ok_streak = $3, next_run_at = $4, lease_owner = NULL, \
-                     lease_until = NULL, last_check_at = $5, last_status = $6, last_latency_ms = $7, last_reason = $8, \
-                     last_details = $9, state_since = CASE WHEN $10 THEN $5 ELSE state_since END WHERE id = $11")
-                    .bind(next.state.as_str()).bind(next.fail_streak).bind(next.ok_streak).bind(rec.next_run_at.timestamp_millis())
-                    .bind(at_ms).bind(o.status.as_str()).bind(o.latency_ms).bind(&o.reason).bind(Json(&o.details))
-                    .bind(transition.is_some()).bind(rec.monitor_id)
-                    .execute(&mut *tx).await?.rows_affected();
+                    "UPDATE monitors SET state = $1, fail_streak = $2, ok_streak = $3, next_run_at = $4, \
+                     lease_owner = NULL, lease_until = NULL, last_check_at = $5, last_status = $6, \
+                     last_latency_ms = $7, last_reason = $8, last_details = $9, state_since = CASE WHEN \
+                     $10 THEN $5 ELSE state_since END WHERE id = $11",
+                )
+                .bind(next.state.as_str())
+                .bind(next.fail_streak)
+                .bind(next.ok_streak)
+                .bind(rec.next_run_at.timestamp_millis())
+                .bind(at_ms)
+                .bind(o.status.as_str())
+                .bind(o.latency_ms)
+                .bind(&o.reason)
+                .bind(Json(&o.details))
+                .bind(transition.is_some())
+                .bind(rec.monitor_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
                 if updated > 0 {
                     stored.push((rec, claim, transition));
                 }
@@ -744,21 +873,33 @@ impl Db {
             for chunk in crate::dialect::fixed_chunks(&leased) {
                 let sql = crate::dialect::multi_row(
                     backend,
-                    "WITH v (id, state, fail_streak, ok_streak, next_run_at, at, status, latency, reason, details, changed, node) AS (VALUES ",
+                    "WITH v (id, state, fail_streak, ok_streak, next_run_at, at, status, latency, \
+                     reason, details, changed, node) AS (VALUES ",
                     12,
                     chunk.len(),
-                    ") UPDATE monitors SET state = v.state, fail_streak = v.fail_streak, ok_streak = v.ok_streak, \
-                       next_run_at = v.next_run_at, lease_owner = NULL, lease_until = NULL, last_check_at = v.at, \
-                       last_status = v.status, last_latency_ms = v.latency, last_reason = v.reason, last_details = v.details, \
-                       state_since = CASE WHEN v.changed THEN v.at ELSE monitors.state_since END \
-                     FROM v WHERE monitors.id = v.id AND monitors.lease_owner = v.node RETURNING monitors.id",
+                    ") UPDATE monitors SET state = v.state, fail_streak = v.fail_streak, ok_streak = \
+                     v.ok_streak, next_run_at = v.next_run_at, lease_owner = NULL, lease_until = NULL, \
+                     last_check_at = v.at, last_status = v.status, last_latency_ms = v.latency, \
+                     last_reason = v.reason, last_details = v.details, state_since = CASE WHEN v.changed \
+                     THEN v.at ELSE monitors.state_since END FROM v WHERE monitors.id = v.id \
+                     AND monitors.lease_owner = v.node RETURNING monitors.id",
                 );
                 let mut q = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(sql));
                 for (rec, claim, next, transition) in chunk {
                     let o = &rec.outcome;
-                    q = q.bind(rec.monitor_id).bind(next.state.as_str()).bind(next.fail_streak).bind(next.ok_streak)
-                        .bind(rec.next_run_at.timestamp_millis()).bind(rec.at.timestamp_millis()).bind(o.status.as_str())
-                        .bind(o.latency_ms).bind(&o.reason).bind(Json(&o.details)).bind(transition.is_some()).bind(&claim.node);
+                    q = q
+                        .bind(rec.monitor_id)
+                        .bind(next.state.as_str())
+                        .bind(next.fail_streak)
+                        .bind(next.ok_streak)
+                        .bind(rec.next_run_at.timestamp_millis())
+                        .bind(rec.at.timestamp_millis())
+                        .bind(o.status.as_str())
+                        .bind(o.latency_ms)
+                        .bind(&o.reason)
+                        .bind(Json(&o.details))
+                        .bind(transition.is_some())
+                        .bind(&claim.node);
                 }
                 let ok: std::collections::HashSet<Uuid> = q.fetch_all(&mut *tx).await?.into_iter().collect();
                 for (rec, claim, _, transition) in chunk {
@@ -782,12 +923,24 @@ impl Db {
                     let keep_from = (at_ms - interval_ms * i64::from(retention.raw_per_monitor))
                         .max(at_ms - i64::from(retention.raw_max_age_hours) * 3_600_000);
                     sqlx::query("DELETE FROM check_results WHERE monitor_id = $1 AND at < $2")
-                        .bind(rec.monitor_id).bind(keep_from).execute(&mut *tx).await?;
+                        .bind(rec.monitor_id)
+                        .bind(keep_from)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 if let Some(t) = transition {
-                    sqlx::query("INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(Uuid::now_v7()).bind(rec.monitor_id).bind(at_ms).bind(t.from.as_str()).bind(t.to.as_str()).bind(&o.reason)
-                        .execute(&mut *tx).await?;
+                    sqlx::query(
+                        "INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(rec.monitor_id)
+                    .bind(at_ms)
+                    .bind(t.from.as_str())
+                    .bind(t.to.as_str())
+                    .bind(&o.reason)
+                    .execute(&mut *tx)
+                    .await?;
                     changes.push(StateChange {
                         monitor_id: rec.monitor_id,
                         name: claim.name.clone(),
@@ -811,7 +964,12 @@ impl Db {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for rec in chunk {
                     let o = &rec.outcome;
-                    q = q.bind(rec.monitor_id).bind(rec.at.timestamp_millis()).bind(o.status.as_str()).bind(o.latency_ms).bind(&o.reason);
+                    q = q
+                        .bind(rec.monitor_id)
+                        .bind(rec.at.timestamp_millis())
+                        .bind(o.status.as_str())
+                        .bind(o.latency_ms)
+                        .bind(&o.reason);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -821,8 +979,16 @@ impl Db {
                 let sql = crate::dialect::multi_row(backend, UPSERT_ROLLUPS_HEAD, 26, chunk.len(), UPSERT_ROLLUPS_TAIL);
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for ((id, res, bucket), a) in chunk {
-                    q = q.bind(*id).bind(*res).bind(*bucket).bind(a.total).bind(a.failures).bind(a.degraded)
-                        .bind(a.maintenance).bind(a.maint_failures).bind(a.latency_sum);
+                    q = q
+                        .bind(*id)
+                        .bind(*res)
+                        .bind(*bucket)
+                        .bind(a.total)
+                        .bind(a.failures)
+                        .bind(a.degraded)
+                        .bind(a.maintenance)
+                        .bind(a.maint_failures)
+                        .bind(a.latency_sum);
                     for h in a.hist {
                         q = q.bind(h);
                     }
@@ -830,7 +996,6 @@ impl Db {
                 q.execute(&mut *tx).await?;
             }
             bump!(tx, MONITORS);
-            tx.commit().await?;
         });
         Ok(changes)
     }
@@ -839,8 +1004,12 @@ impl Db {
     /// job's run time.
     pub async fn record_ping_start(&self, token: &str, now: DateTime<Utc>) -> StoreResult<MonitorView> {
         let m = self.get_monitor_by_ping_token(token).await?;
-        with_db!(self, pool => {
-            sqlx::query("UPDATE monitors SET ping_started_at = $1 WHERE id = $2").bind(now.timestamp_millis()).bind(m.monitor.id).execute(pool).await?;
+        with_db!(self, |pool| {
+            sqlx::query("UPDATE monitors SET ping_started_at = $1 WHERE id = $2")
+                .bind(now.timestamp_millis())
+                .bind(m.monitor.id)
+                .execute(pool)
+                .await?;
         });
         Ok(m)
     }
@@ -856,14 +1025,19 @@ impl Db {
     ) -> StoreResult<(MonitorView, Vec<StateChange>)> {
         let m = self.get_monitor_by_ping_token(token).await?;
         let Settings::Heartbeat(h) = &m.monitor.spec.settings else {
-            return Err(StoreError::NotFound("monitor"));
+            return Err(StoreError::NotFound(Entity::Monitor));
         };
         let next = opsdeck_core::monitor::heartbeat_deadline(&h.schedule, now, h.grace_seconds).unwrap_or(now);
-        let started: Option<i64> = with_db!(self, pool => {
+        let started: Option<i64> = with_db!(self, |pool| {
             let started: Option<i64> = sqlx::query_scalar("SELECT ping_started_at FROM monitors WHERE id = $1")
-                .bind(m.monitor.id).fetch_one(pool).await?;
+                .bind(m.monitor.id)
+                .fetch_one(pool)
+                .await?;
             sqlx::query("UPDATE monitors SET last_ping_at = $1, ping_started_at = NULL WHERE id = $2")
-                .bind(now.timestamp_millis()).bind(m.monitor.id).execute(pool).await?;
+                .bind(now.timestamp_millis())
+                .bind(m.monitor.id)
+                .execute(pool)
+                .await?;
             started
         });
         if let Some(s) = started.filter(|s| *s <= now.timestamp_millis()) {
@@ -891,13 +1065,14 @@ impl Db {
             return Ok(HashMap::new());
         }
         let sql = format!(
-            "SELECT monitor_id, at, status, latency_ms, reason FROM ( \
-               SELECT monitor_id, at, status, latency_ms, reason, ROW_NUMBER() OVER (PARTITION BY monitor_id ORDER BY at DESC) AS rn \
-               FROM check_results WHERE monitor_id IN ({})) r WHERE rn <= ${} ORDER BY monitor_id, at DESC",
-            placeholders(1, ids.len()),
-            ids.len() + 1
+            "SELECT monitor_id, at, status, latency_ms, reason \
+             FROM ( SELECT monitor_id, at, status, latency_ms, reason, ROW_NUMBER() OVER \
+             (PARTITION BY monitor_id ORDER BY at DESC) AS rn FROM check_results \
+             WHERE monitor_id IN ({})) r WHERE rn <= {} ORDER BY monitor_id, at DESC",
+            placeholders(self.backend(), ids.len(), 1),
+            placeholders(self.backend(), 1, ids.len() + 1),
         );
-        let rows: Vec<(Uuid, i64, String, Option<f64>, String)> = with_db!(self, pool => {
+        let rows: Vec<(Uuid, i64, String, Option<f64>, String)> = with_db!(self, |pool| {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
             for id in ids {
                 q = q.bind(*id);
@@ -917,10 +1092,15 @@ impl Db {
     }
 
     pub async fn monitor_events(&self, monitor_id: Option<Uuid>, limit: i64) -> StoreResult<Vec<MonitorEvent>> {
-        let rows: Vec<(Uuid, Uuid, i64, String, String, String)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, monitor_id, at, from_state, to_state, reason FROM monitor_events \
-                            WHERE ($1 IS NULL OR monitor_id = $1) ORDER BY at DESC, id DESC LIMIT $2")
-                .bind(monitor_id).bind(limit.clamp(1, 1000)).fetch_all(pool).await?
+        let rows: Vec<(Uuid, Uuid, i64, String, String, String)> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, monitor_id, at, from_state, to_state, reason FROM monitor_events \
+                            WHERE ($1 IS NULL OR monitor_id = $1) ORDER BY at DESC, id DESC LIMIT $2",
+            )
+            .bind(monitor_id)
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows
             .into_iter()
@@ -937,10 +1117,16 @@ impl Db {
 
     /// Rollups of one monitor at `resolution` from `since`, oldest first.
     pub async fn rollups(&self, monitor_id: Uuid, resolution: i32, since: DateTime<Utc>) -> StoreResult<Vec<Rollup>> {
-        let rows: Vec<RollupRow> = with_db!(self, pool => {
+        let rows: Vec<RollupRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {ROLLUP_COLS} FROM check_rollups WHERE monitor_id = $1 AND resolution = $2 AND bucket >= $3 ORDER BY bucket")))
-                .bind(monitor_id).bind(resolution).bind(bucket_start(since, resolution)).fetch_all(pool).await?
+                "SELECT {ROLLUP_COLS} FROM check_rollups WHERE monitor_id = $1 \
+                 AND resolution = $2 AND bucket >= $3 ORDER BY bucket"
+            )))
+            .bind(monitor_id)
+            .bind(resolution)
+            .bind(bucket_start(since, resolution))
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(Rollup::from).collect())
     }
@@ -958,21 +1144,26 @@ impl Db {
     /// Spreads monitors that are more than one interval overdue (after downtime) over their
     /// next interval, so a restart does not run every overdue check at once.
     pub async fn reschedule_overdue(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let rows: Vec<(Uuid, i32)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, interval_seconds FROM monitors WHERE NOT paused AND kind <> 'heartbeat' \
-                            AND next_run_at < $1 - CAST(interval_seconds AS BIGINT) * 1000")
-                .bind(now.timestamp_millis()).fetch_all(pool).await?
+        let rows: Vec<(Uuid, i32)> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, interval_seconds FROM monitors WHERE NOT paused AND kind <> 'heartbeat' \
+                            AND next_run_at < $1 - CAST(interval_seconds AS BIGINT) * 1000",
+            )
+            .bind(now.timestamp_millis())
+            .fetch_all(pool)
+            .await?
         });
         if rows.is_empty() {
             return Ok(0);
         }
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             for (id, interval) in &rows {
                 sqlx::query("UPDATE monitors SET next_run_at = $1 WHERE id = $2")
-                    .bind(first_run(*id, now, *interval).timestamp_millis()).bind(id).execute(&mut *tx).await?;
+                    .bind(first_run(*id, now, *interval).timestamp_millis())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
             }
-            tx.commit().await?;
         });
         Ok(rows.len() as u64)
     }
@@ -982,15 +1173,30 @@ impl Db {
         let ms = now.timestamp_millis();
         let hour = 3_600_000i64;
         let mut n = 0;
-        with_db!(self, pool => {
+        with_db!(self, |pool| {
             n += sqlx::query("DELETE FROM check_rollups WHERE resolution = $1 AND bucket < $2")
-                .bind(MINUTE).bind(ms - i64::from(r.minutely_hours) * hour).execute(pool).await?.rows_affected();
+                .bind(MINUTE)
+                .bind(ms - i64::from(r.minutely_hours) * hour)
+                .execute(pool)
+                .await?
+                .rows_affected();
             n += sqlx::query("DELETE FROM check_rollups WHERE resolution = $1 AND bucket < $2")
-                .bind(HOUR).bind(ms - i64::from(r.hourly_days) * 24 * hour).execute(pool).await?.rows_affected();
+                .bind(HOUR)
+                .bind(ms - i64::from(r.hourly_days) * 24 * hour)
+                .execute(pool)
+                .await?
+                .rows_affected();
             n += sqlx::query("DELETE FROM check_rollups WHERE resolution = $1 AND bucket < $2")
-                .bind(DAY).bind(ms - i64::from(r.daily_days) * 24 * hour).execute(pool).await?.rows_affected();
+                .bind(DAY)
+                .bind(ms - i64::from(r.daily_days) * 24 * hour)
+                .execute(pool)
+                .await?
+                .rows_affected();
             n += sqlx::query("DELETE FROM monitor_events WHERE at < $1")
-                .bind(ms - i64::from(r.events_days) * 24 * hour).execute(pool).await?.rows_affected();
+                .bind(ms - i64::from(r.events_days) * 24 * hour)
+                .execute(pool)
+                .await?
+                .rows_affected();
         });
         Ok(n)
     }
@@ -1011,24 +1217,31 @@ where
 impl Db {
     /// Writes historical rollups (imports, demo back-fill); existing buckets are left alone.
     pub async fn backfill_rollups(&self, monitor_id: Uuid, resolution: i32, rows: &[Rollup]) -> StoreResult<()> {
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             for r in rows {
                 let mut q = sqlx::query(
-                    "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, degraded, maintenance, maint_failures, \
-                     latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15, h16) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
-                     ON CONFLICT (monitor_id, resolution, bucket) DO NOTHING")
-                    .bind(monitor_id).bind(resolution).bind(bucket_start(r.bucket, resolution))
-                    .bind(r.total as i32).bind(r.failures as i32).bind(r.degraded as i32).bind(r.maintenance as i32)
-                    .bind(r.maint_failures as i32).bind(r.latency_sum);
+                    "INSERT INTO check_rollups (monitor_id, resolution, bucket, total, failures, \
+                     degraded, maintenance, maint_failures, latency_sum, h0, h1, h2, h3, h4, h5, h6, h7, \
+                     h8, h9, h10, h11, h12, h13, h14, h15, h16) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                     $18, $19, $20, $21, $22, $23, $24, $25, $26) \
+                     ON CONFLICT (monitor_id, resolution, bucket) DO NOTHING",
+                )
+                .bind(monitor_id)
+                .bind(resolution)
+                .bind(bucket_start(r.bucket, resolution))
+                .bind(r.total as i32)
+                .bind(r.failures as i32)
+                .bind(r.degraded as i32)
+                .bind(r.maintenance as i32)
+                .bind(r.maint_failures as i32)
+                .bind(r.latency_sum);
                 for i in 0..=BUCKET_BOUNDS_MS.len() {
                     q = q.bind(r.histogram.counts.get(i).copied().unwrap_or(0) as i32);
                 }
                 q.execute(&mut *tx).await?;
             }
             bump!(tx, MONITORS);
-            tx.commit().await?;
         });
         Ok(())
     }

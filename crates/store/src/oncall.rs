@@ -3,9 +3,11 @@
 //! escalation timers and the notification outbox, both claimed with leases.
 
 use crate::audit::audit;
-use crate::dialect::{BeginWrite, Claim, claim_leased, fixed_chunks, multi_row, placeholders};
-use crate::{Db, StoreError, StoreResult, with_db};
+use crate::dialect::{Claim, claim_leased, fixed_chunks, multi_row, placeholders};
+use crate::timeline::{TimelineEntry, insert_timeline};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::escalation::{ChannelConfig, ChannelKind, Level, PolicySpec};
@@ -19,8 +21,9 @@ macro_rules! insert_notifications {
         for chunk in fixed_chunks(&$rows) {
             let sql = multi_row(
                 $backend,
-                "INSERT INTO notifications (id, incident_id, idempotency_key, level, user_id, contact_method_id, channel_id, channel, \
-                 target, address, config, status, attempts, next_attempt_at, created_at) VALUES ",
+                "INSERT INTO notifications (id, incident_id, idempotency_key, level, user_id, \
+                 contact_method_id, channel_id, channel, target, address, config, status, attempts, \
+                 next_attempt_at, created_at) VALUES ",
                 15,
                 chunk.len(),
                 " ON CONFLICT (idempotency_key) DO NOTHING",
@@ -54,10 +57,12 @@ macro_rules! insert_notifications {
 macro_rules! start_escalation {
     ($tx:expr, $id:expr, $now:expr) => {{
         sqlx::query(
-            "INSERT INTO escalations (incident_id, policy_id, level, loop_no, next_at, created_at) \
-             SELECT i.id, sp.policy_id, 0, 0, $2, $2 FROM incidents i JOIN service_policies sp ON sp.service_id = i.service_id \
-             WHERE i.id = $1 ON CONFLICT (incident_id) DO UPDATE SET level = 0, loop_no = 0, next_at = excluded.next_at, \
-             lease_owner = NULL, lease_until = NULL",
+            "INSERT INTO escalations (incident_id, policy_id, level, loop_no, next_at, \
+             created_at) SELECT i.id, sp.policy_id, 0, 0, $2, $2 FROM incidents i \
+             JOIN service_policies sp ON sp.service_id = i.service_id WHERE i.id = $1 \
+             ON CONFLICT (incident_id) DO UPDATE \
+             SET level = 0, loop_no = 0, next_at = excluded.next_at, lease_owner = NULL, \
+             lease_until = NULL",
         )
         .bind($id)
         .bind($now)
@@ -314,34 +319,59 @@ impl Db {
         spec: ScheduleSpec,
     ) -> StoreResult<Schedule> {
         let s = Schedule { id: Uuid::now_v7(), spec, feed_token: feed_token(), created_at: now, updated_at: now };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schedules").fetch_one(&mut *tx).await?;
             if n >= MAX_SCHEDULES {
                 return Err(StoreError::Conflict(format!("at most {MAX_SCHEDULES} schedules")));
             }
-            sqlx::query("INSERT INTO schedules (id, name, description, timezone, team_id, layers, feed_token, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
-                .bind(s.id).bind(&s.spec.name).bind(&s.spec.description).bind(&s.spec.timezone).bind(s.spec.team_id)
-                .bind(Json(&s.spec.layers)).bind(&s.feed_token).bind(now.timestamp_millis())
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("schedule.create", "schedule", Some(s.id), format!("Created schedule {}", s.spec.name)).after(&s.spec));
-            tx.commit().await?;
+            sqlx::query(
+                "INSERT INTO schedules (id, name, description, timezone, team_id, layers, \
+                 feed_token, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(s.id)
+            .bind(&s.spec.name)
+            .bind(&s.spec.description)
+            .bind(&s.spec.timezone)
+            .bind(s.spec.team_id)
+            .bind(Json(&s.spec.layers))
+            .bind(&s.feed_token)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "schedule.create",
+                    "schedule",
+                    Some(s.id),
+                    format!("Created schedule {}", s.spec.name)
+                )
+                .after(&s.spec)
+            );
         });
         Ok(s)
     }
 
     pub async fn get_schedule(&self, id: Uuid) -> StoreResult<Schedule> {
-        let row: Option<ScheduleRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {SCHEDULE_COLS} FROM schedules WHERE id = $1"))).bind(id).fetch_optional(pool).await?
+        let row: Option<ScheduleRow> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {SCHEDULE_COLS} FROM schedules WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(Schedule::from).ok_or(StoreError::NotFound("schedule"))
+        row.map(Schedule::from).ok_or(StoreError::NotFound(Entity::Schedule))
     }
 
     pub async fn list_schedules(&self) -> StoreResult<Vec<Schedule>> {
-        let rows: Vec<ScheduleRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {SCHEDULE_COLS} FROM schedules ORDER BY name, id LIMIT $1")))
-                .bind(MAX_SCHEDULES).fetch_all(pool).await?
+        let rows: Vec<ScheduleRow> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {SCHEDULE_COLS} FROM schedules ORDER BY name, id LIMIT $1"
+            )))
+            .bind(MAX_SCHEDULES)
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(Schedule::from).collect())
     }
@@ -354,34 +384,60 @@ impl Db {
         spec: ScheduleSpec,
     ) -> StoreResult<Schedule> {
         let before = self.get_schedule(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("UPDATE schedules SET name = $1, description = $2, timezone = $3, team_id = $4, layers = $5, updated_at = $6 WHERE id = $7")
-                .bind(&spec.name).bind(&spec.description).bind(&spec.timezone).bind(spec.team_id).bind(Json(&spec.layers))
-                .bind(now.timestamp_millis()).bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("schedule.update", "schedule", Some(id), format!("Changed schedule {}", spec.name))
-                .before(&before.spec).after(&spec));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE schedules SET name = $1, description = $2, timezone = $3, team_id = $4, \
+                 layers = $5, updated_at = $6 WHERE id = $7",
+            )
+            .bind(&spec.name)
+            .bind(&spec.description)
+            .bind(&spec.timezone)
+            .bind(spec.team_id)
+            .bind(Json(&spec.layers))
+            .bind(now.timestamp_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("schedule.update", "schedule", Some(id), format!("Changed schedule {}", spec.name))
+                    .before(&before.spec)
+                    .after(&spec)
+            );
         });
         Ok(Schedule { spec, updated_at: now, ..before })
     }
 
     pub async fn delete_schedule(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_schedule(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("DELETE FROM schedules WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("schedule.delete", "schedule", Some(id), format!("Deleted schedule {}", before.spec.name)).before(&before.spec));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "schedule.delete",
+                    "schedule",
+                    Some(id),
+                    format!("Deleted schedule {}", before.spec.name)
+                )
+                .before(&before.spec)
+            );
         });
         Ok(())
     }
 
     pub async fn schedule_by_feed_token(&self, token: &str) -> StoreResult<Schedule> {
-        let row: Option<ScheduleRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {SCHEDULE_COLS} FROM schedules WHERE feed_token = $1"))).bind(token).fetch_optional(pool).await?
+        let row: Option<ScheduleRow> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {SCHEDULE_COLS} FROM schedules WHERE feed_token = $1")))
+                .bind(token)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(Schedule::from).ok_or(StoreError::NotFound("schedule"))
+        row.map(Schedule::from).ok_or(StoreError::NotFound(Entity::Schedule))
     }
 
     pub async fn add_override(
@@ -394,13 +450,26 @@ impl Db {
         end: DateTime<Utc>,
     ) -> StoreResult<Override> {
         let o = Override { id: Uuid::now_v7(), user_id, start, end };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO schedule_overrides (id, schedule_id, user_id, starts_at, ends_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(o.id).bind(schedule_id).bind(user_id).bind(start.timestamp_millis()).bind(end.timestamp_millis())
-                .bind(now.timestamp_millis()).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("schedule.override", "schedule", Some(schedule_id), "Added an override".to_string()).after(&o));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO schedule_overrides (id, schedule_id, user_id, starts_at, ends_at, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(o.id)
+            .bind(schedule_id)
+            .bind(user_id)
+            .bind(start.timestamp_millis())
+            .bind(end.timestamp_millis())
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("schedule.override", "schedule", Some(schedule_id), "Added an override".to_string())
+                    .after(&o)
+            );
         });
         Ok(o)
     }
@@ -412,10 +481,17 @@ impl Db {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<Override>> {
-        let rows: Vec<(Uuid, Uuid, i64, i64)> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, user_id, starts_at, ends_at FROM schedule_overrides WHERE schedule_id = $1 AND ends_at > $2 \
-                            AND starts_at < $3 ORDER BY created_at, id LIMIT 1000")
-                .bind(schedule_id).bind(from.timestamp_millis()).bind(to.timestamp_millis()).fetch_all(pool).await?
+        let rows: Vec<(Uuid, Uuid, i64, i64)> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, user_id, starts_at, ends_at FROM schedule_overrides \
+                 WHERE schedule_id = $1 AND ends_at > $2 AND starts_at < $3 \
+                 ORDER BY created_at, id LIMIT 1000",
+            )
+            .bind(schedule_id)
+            .bind(from.timestamp_millis())
+            .bind(to.timestamp_millis())
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows
             .into_iter()
@@ -430,15 +506,27 @@ impl Db {
         schedule_id: Uuid,
         id: Uuid,
     ) -> StoreResult<()> {
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let n = sqlx::query("DELETE FROM schedule_overrides WHERE id = $1 AND schedule_id = $2").bind(id).bind(schedule_id)
-                .execute(&mut *tx).await?.rows_affected();
+        write_tx!(self, |tx| {
+            let n = sqlx::query("DELETE FROM schedule_overrides WHERE id = $1 AND schedule_id = $2")
+                .bind(id)
+                .bind(schedule_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if n == 0 {
-                return Err(StoreError::NotFound("override"));
+                return Err(StoreError::NotFound(Entity::Override));
             }
-            audit!(tx, actor, now, AuditRecord::new("schedule.override_delete", "schedule", Some(schedule_id), "Removed an override".to_string()));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "schedule.override_delete",
+                    "schedule",
+                    Some(schedule_id),
+                    "Removed an override".to_string()
+                )
+            );
         });
         Ok(())
     }
@@ -447,29 +535,56 @@ impl Db {
 
     pub async fn create_policy(&self, actor: &Actor, now: DateTime<Utc>, spec: PolicySpec) -> StoreResult<Policy> {
         let p = Policy { id: Uuid::now_v7(), spec, created_at: now, updated_at: now };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO escalation_policies (id, name, description, loops, levels, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)")
-                .bind(p.id).bind(&p.spec.name).bind(&p.spec.description).bind(p.spec.loops as i32).bind(Json(&p.spec.levels))
-                .bind(now.timestamp_millis()).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("policy.create", "escalation_policy", Some(p.id), format!("Created escalation policy {}", p.spec.name)).after(&p.spec));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO escalation_policies (id, name, description, loops, levels, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(p.id)
+            .bind(&p.spec.name)
+            .bind(&p.spec.description)
+            .bind(p.spec.loops as i32)
+            .bind(Json(&p.spec.levels))
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "policy.create",
+                    "escalation_policy",
+                    Some(p.id),
+                    format!("Created escalation policy {}", p.spec.name)
+                )
+                .after(&p.spec)
+            );
         });
         Ok(p)
     }
 
     pub async fn get_policy(&self, id: Uuid) -> StoreResult<Policy> {
-        let row: Option<PolicyRow> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, name, description, loops, levels, created_at, updated_at FROM escalation_policies WHERE id = $1")
-                .bind(id).fetch_optional(pool).await?
+        let row: Option<PolicyRow> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, description, loops, levels, created_at, updated_at \
+                 FROM escalation_policies WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
         });
-        row.map(Policy::from).ok_or(StoreError::NotFound("escalation policy"))
+        row.map(Policy::from).ok_or(StoreError::NotFound(Entity::EscalationPolicy))
     }
 
     pub async fn list_policies(&self) -> StoreResult<Vec<Policy>> {
-        let rows: Vec<PolicyRow> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, name, description, loops, levels, created_at, updated_at FROM escalation_policies ORDER BY name, id LIMIT 500")
-                .fetch_all(pool).await?
+        let rows: Vec<PolicyRow> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, description, loops, levels, created_at, updated_at \
+                 FROM escalation_policies ORDER BY name, id LIMIT 500",
+            )
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(Policy::from).collect())
     }
@@ -482,25 +597,52 @@ impl Db {
         spec: PolicySpec,
     ) -> StoreResult<Policy> {
         let before = self.get_policy(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("UPDATE escalation_policies SET name = $1, description = $2, loops = $3, levels = $4, updated_at = $5 WHERE id = $6")
-                .bind(&spec.name).bind(&spec.description).bind(spec.loops as i32).bind(Json(&spec.levels)).bind(now.timestamp_millis()).bind(id)
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("policy.update", "escalation_policy", Some(id), format!("Changed escalation policy {}", spec.name))
-                .before(&before.spec).after(&spec));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE escalation_policies SET name = $1, description = $2, loops = $3, levels = \
+                 $4, updated_at = $5 WHERE id = $6",
+            )
+            .bind(&spec.name)
+            .bind(&spec.description)
+            .bind(spec.loops as i32)
+            .bind(Json(&spec.levels))
+            .bind(now.timestamp_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "policy.update",
+                    "escalation_policy",
+                    Some(id),
+                    format!("Changed escalation policy {}", spec.name)
+                )
+                .before(&before.spec)
+                .after(&spec)
+            );
         });
         Ok(Policy { spec, updated_at: now, ..before })
     }
 
     pub async fn delete_policy(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_policy(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("DELETE FROM escalation_policies WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("policy.delete", "escalation_policy", Some(id), format!("Deleted escalation policy {}", before.spec.name)).before(&before.spec));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "policy.delete",
+                    "escalation_policy",
+                    Some(id),
+                    format!("Deleted escalation policy {}", before.spec.name)
+                )
+                .before(&before.spec)
+            );
         });
         Ok(())
     }
@@ -513,34 +655,57 @@ impl Db {
         service_id: Uuid,
         policy_id: Option<Uuid>,
     ) -> StoreResult<()> {
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             match policy_id {
                 Some(p) => {
-                    sqlx::query("INSERT INTO service_policies (service_id, policy_id) VALUES ($1, $2) \
-                                 ON CONFLICT (service_id) DO UPDATE SET policy_id = excluded.policy_id")
-                        .bind(service_id).bind(p).execute(&mut *tx).await?;
+                    sqlx::query(
+                        "INSERT INTO service_policies (service_id, policy_id) VALUES ($1, $2) \
+                                 ON CONFLICT (service_id) DO UPDATE SET policy_id = excluded.policy_id",
+                    )
+                    .bind(service_id)
+                    .bind(p)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 None => {
-                    sqlx::query("DELETE FROM service_policies WHERE service_id = $1").bind(service_id).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM service_policies WHERE service_id = $1")
+                        .bind(service_id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
-            audit!(tx, actor, now, AuditRecord::new("service.escalation_policy", "service", Some(service_id), "Changed the escalation policy".to_string()).after(policy_id));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "service.escalation_policy",
+                    "service",
+                    Some(service_id),
+                    "Changed the escalation policy".to_string()
+                )
+                .after(policy_id)
+            );
         });
         Ok(())
     }
 
     pub async fn service_policy(&self, service_id: Uuid) -> StoreResult<Option<Uuid>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_scalar("SELECT policy_id FROM service_policies WHERE service_id = $1").bind(service_id).fetch_optional(pool).await?
+        Ok(with_db!(self, |pool| {
+            sqlx::query_scalar("SELECT policy_id FROM service_policies WHERE service_id = $1")
+                .bind(service_id)
+                .fetch_optional(pool)
+                .await?
         }))
     }
 
     /// Schedules owned by a team.
     pub async fn team_schedule_ids(&self, team_id: Uuid) -> StoreResult<Vec<Uuid>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_scalar("SELECT id FROM schedules WHERE team_id = $1 ORDER BY name LIMIT 50").bind(team_id).fetch_all(pool).await?
+        Ok(with_db!(self, |pool| {
+            sqlx::query_scalar("SELECT id FROM schedules WHERE team_id = $1 ORDER BY name LIMIT 50")
+                .bind(team_id)
+                .fetch_all(pool)
+                .await?
         }))
     }
 
@@ -562,24 +727,46 @@ impl Db {
             address: address.into(),
             label: label.into(),
         };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contact_methods WHERE user_id = $1").bind(user_id).fetch_one(&mut *tx).await?;
+        write_tx!(self, |tx| {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contact_methods WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
             if n >= 20 {
                 return Err(StoreError::Conflict("at most 20 contact methods per person".into()));
             }
-            sqlx::query("INSERT INTO contact_methods (id, user_id, kind, address, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(c.id).bind(user_id).bind(&c.kind).bind(&c.address).bind(&c.label).bind(now.timestamp_millis()).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("contact.create", "user", Some(user_id), format!("Added a {} contact method", c.kind)).after(&c));
-            tx.commit().await?;
+            sqlx::query(
+                "INSERT INTO contact_methods (id, user_id, kind, address, label, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(c.id)
+            .bind(user_id)
+            .bind(&c.kind)
+            .bind(&c.address)
+            .bind(&c.label)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("contact.create", "user", Some(user_id), format!("Added a {} contact method", c.kind))
+                    .after(&c)
+            );
         });
         Ok(c)
     }
 
     pub async fn contact_methods(&self, user_id: Uuid) -> StoreResult<Vec<ContactMethod>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_as("SELECT id, user_id, kind, address, label FROM contact_methods WHERE user_id = $1 ORDER BY created_at, id")
-                .bind(user_id).fetch_all(pool).await?
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, user_id, kind, address, label FROM contact_methods \
+                 WHERE user_id = $1 ORDER BY created_at, id",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?
         }))
     }
 
@@ -590,14 +777,22 @@ impl Db {
         user_id: Uuid,
         id: Uuid,
     ) -> StoreResult<()> {
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let n = sqlx::query("DELETE FROM contact_methods WHERE id = $1 AND user_id = $2").bind(id).bind(user_id).execute(&mut *tx).await?.rows_affected();
+        write_tx!(self, |tx| {
+            let n = sqlx::query("DELETE FROM contact_methods WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if n == 0 {
-                return Err(StoreError::NotFound("contact method"));
+                return Err(StoreError::NotFound(Entity::ContactMethod));
             }
-            audit!(tx, actor, now, AuditRecord::new("contact.delete", "user", Some(user_id), "Removed a contact method".to_string()));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("contact.delete", "user", Some(user_id), "Removed a contact method".to_string())
+            );
         });
         Ok(())
     }
@@ -611,24 +806,54 @@ impl Db {
         delay_minutes: i32,
     ) -> StoreResult<NotificationRule> {
         let r = NotificationRule { id: Uuid::now_v7(), user_id, contact_method_id, delay_minutes };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let owner: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM contact_methods WHERE id = $1").bind(contact_method_id).fetch_optional(&mut *tx).await?;
+        write_tx!(self, |tx| {
+            let owner: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM contact_methods WHERE id = $1")
+                .bind(contact_method_id)
+                .fetch_optional(&mut *tx)
+                .await?;
             if owner != Some(user_id) {
-                return Err(opsdeck_core::Error::invalid("contact_method_id", "name one of this person's contact methods").into());
+                return Err(opsdeck_core::Error::invalid(
+                    "contact_method_id",
+                    "name one of this person's contact methods",
+                )
+                .into());
             }
-            sqlx::query("INSERT INTO notification_rules (id, user_id, contact_method_id, delay_minutes, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(r.id).bind(user_id).bind(contact_method_id).bind(delay_minutes).bind(now.timestamp_millis()).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("contact.rule", "user", Some(user_id), format!("Added a notification rule ({} min)", delay_minutes)).after(&r));
-            tx.commit().await?;
+            sqlx::query(
+                "INSERT INTO notification_rules (id, user_id, contact_method_id, delay_minutes, \
+                 created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(r.id)
+            .bind(user_id)
+            .bind(contact_method_id)
+            .bind(delay_minutes)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "contact.rule",
+                    "user",
+                    Some(user_id),
+                    format!("Added a notification rule ({} min)", delay_minutes)
+                )
+                .after(&r)
+            );
         });
         Ok(r)
     }
 
     pub async fn notification_rules(&self, user_id: Uuid) -> StoreResult<Vec<NotificationRule>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_as("SELECT id, user_id, contact_method_id, delay_minutes FROM notification_rules WHERE user_id = $1 ORDER BY delay_minutes, id")
-                .bind(user_id).fetch_all(pool).await?
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, user_id, contact_method_id, delay_minutes FROM notification_rules \
+                 WHERE user_id = $1 ORDER BY delay_minutes, id",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?
         }))
     }
 
@@ -639,14 +864,27 @@ impl Db {
         user_id: Uuid,
         id: Uuid,
     ) -> StoreResult<()> {
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let n = sqlx::query("DELETE FROM notification_rules WHERE id = $1 AND user_id = $2").bind(id).bind(user_id).execute(&mut *tx).await?.rows_affected();
+        write_tx!(self, |tx| {
+            let n = sqlx::query("DELETE FROM notification_rules WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if n == 0 {
-                return Err(StoreError::NotFound("notification rule"));
+                return Err(StoreError::NotFound(Entity::NotificationRule));
             }
-            audit!(tx, actor, now, AuditRecord::new("contact.rule_delete", "user", Some(user_id), "Removed a notification rule".to_string()));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "contact.rule_delete",
+                    "user",
+                    Some(user_id),
+                    "Removed a notification rule".to_string()
+                )
+            );
         });
         Ok(())
     }
@@ -665,49 +903,84 @@ impl Db {
         team_id: Option<Uuid>,
     ) -> StoreResult<Channel> {
         let c = Channel { id: Uuid::now_v7(), name: name.into(), kind, config, service_id, team_id };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO channels (id, name, kind, config, service_id, team_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
-                .bind(c.id).bind(&c.name).bind(kind.as_str()).bind(Json(&c.config)).bind(service_id).bind(team_id).bind(now.timestamp_millis())
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("channel.create", "channel", Some(c.id), format!("Created {} channel {}", kind.as_str(), c.name)));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO channels (id, name, kind, config, service_id, team_id, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(c.id)
+            .bind(&c.name)
+            .bind(kind.as_str())
+            .bind(Json(&c.config))
+            .bind(service_id)
+            .bind(team_id)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "channel.create",
+                    "channel",
+                    Some(c.id),
+                    format!("Created {} channel {}", kind.as_str(), c.name)
+                )
+            );
         });
         Ok(c)
     }
 
     pub async fn get_channel(&self, id: Uuid) -> StoreResult<Channel> {
-        let row: Option<ChannelRow> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, name, kind, config, service_id, team_id FROM channels WHERE id = $1").bind(id).fetch_optional(pool).await?
+        let row: Option<ChannelRow> = with_db!(self, |pool| {
+            sqlx::query_as("SELECT id, name, kind, config, service_id, team_id FROM channels WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(Channel::from).ok_or(StoreError::NotFound("channel"))
+        row.map(Channel::from).ok_or(StoreError::NotFound(Entity::Channel))
     }
 
     pub async fn list_channels(&self, service_id: Option<Uuid>) -> StoreResult<Vec<Channel>> {
-        let rows: Vec<ChannelRow> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, name, kind, config, service_id, team_id FROM channels WHERE ($1 IS NULL OR service_id = $1) ORDER BY name, id LIMIT 500")
-                .bind(service_id).fetch_all(pool).await?
+        let rows: Vec<ChannelRow> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, kind, config, service_id, team_id FROM channels \
+                 WHERE ($1 IS NULL OR service_id = $1) ORDER BY name, id LIMIT 500",
+            )
+            .bind(service_id)
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(Channel::from).collect())
     }
 
     /// The channels that announce a service's incidents: its own, and its owning team's.
     pub async fn channels_for(&self, service_id: Uuid, team_id: Option<Uuid>) -> StoreResult<Vec<Channel>> {
-        let rows: Vec<ChannelRow> = with_db!(self, pool => {
-            sqlx::query_as("SELECT id, name, kind, config, service_id, team_id FROM channels \
-                            WHERE service_id = $1 OR ($2 IS NOT NULL AND team_id = $2 AND service_id IS NULL) ORDER BY name, id LIMIT 100")
-                .bind(service_id).bind(team_id).fetch_all(pool).await?
+        let rows: Vec<ChannelRow> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, name, kind, config, service_id, team_id FROM channels \
+                 WHERE service_id = $1 OR ($2 IS NOT NULL AND team_id = $2 \
+                 AND service_id IS NULL) ORDER BY name, id LIMIT 100",
+            )
+            .bind(service_id)
+            .bind(team_id)
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(Channel::from).collect())
     }
 
     pub async fn delete_channel(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_channel(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("DELETE FROM channels WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("channel.delete", "channel", Some(id), format!("Deleted channel {}", before.name)));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("channel.delete", "channel", Some(id), format!("Deleted channel {}", before.name))
+            );
         });
         Ok(())
     }
@@ -741,16 +1014,28 @@ impl Db {
         }
         let backend = self.backend();
         let done;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             let mut kept: Vec<&EscalationStep> = Vec::with_capacity(steps.len());
             for s in steps {
                 let n = match s.next {
-                    Some((level, loop_no, at)) => sqlx::query("UPDATE escalations SET level = $1, loop_no = $2, next_at = $3, lease_owner = NULL, \
-                                                                lease_until = NULL WHERE incident_id = $4 AND lease_owner = $5")
-                        .bind(level).bind(loop_no).bind(at).bind(s.incident_id).bind(node).execute(&mut *tx).await?.rows_affected(),
+                    Some((level, loop_no, at)) => sqlx::query(
+                        "UPDATE escalations SET level = $1, loop_no = $2, next_at = $3, lease_owner = NULL, \
+                         lease_until = NULL WHERE incident_id = $4 AND lease_owner = $5",
+                    )
+                    .bind(level)
+                    .bind(loop_no)
+                    .bind(at)
+                    .bind(s.incident_id)
+                    .bind(node)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
                     None => sqlx::query("DELETE FROM escalations WHERE incident_id = $1 AND lease_owner = $2")
-                        .bind(s.incident_id).bind(node).execute(&mut *tx).await?.rows_affected(),
+                        .bind(s.incident_id)
+                        .bind(node)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
                 };
                 if n > 0 {
                     kept.push(s);
@@ -758,17 +1043,13 @@ impl Db {
             }
             let rows: Vec<&NewNotification> = kept.iter().flat_map(|s| s.notifications.iter()).collect();
             insert_notifications!(tx, backend, now, rows);
-            let notes: Vec<(Uuid, &str)> = kept.iter().filter(|s| !s.note.is_empty()).map(|s| (s.incident_id, s.note.as_str())).collect();
-            for chunk in fixed_chunks(&notes) {
-                let sql = multi_row(backend, crate::ingest::TIMELINE_HEAD, 6, chunk.len(), "");
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (inc, body) in chunk {
-                    q = q.bind(Uuid::now_v7()).bind(*inc).bind(now).bind(opsdeck_core::incident::kind::ESCALATED).bind("escalation").bind(*body);
-                }
-                q.execute(&mut *tx).await?;
-            }
+            let notes: Vec<(Uuid, &str)> =
+                kept.iter().filter(|s| !s.note.is_empty()).map(|s| (s.incident_id, s.note.as_str())).collect();
+            let notes = notes.iter().map(|(inc, body)| {
+                TimelineEntry::new(*inc, now, opsdeck_core::incident::kind::ESCALATED, "escalation", *body)
+            });
+            insert_timeline!(tx, backend, notes.collect());
             done = kept.len();
-            tx.commit().await?;
         });
         Ok(done)
     }
@@ -777,10 +1058,8 @@ impl Db {
     pub async fn queue_notifications(&self, now: i64, rows: &[NewNotification]) -> StoreResult<()> {
         let backend = self.backend();
         let rows: Vec<&NewNotification> = rows.iter().collect();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             insert_notifications!(tx, backend, now, rows);
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -800,7 +1079,8 @@ impl Db {
             key: "id",
             due: "status = 'pending' AND next_attempt_at <= $3",
             order: "next_attempt_at",
-            returning: "id, incident_id, idempotency_key, level, user_id, channel, target, address, config, attempts, next_attempt_at",
+            returning: "id, incident_id, idempotency_key, level, user_id, channel, target, address, config, \
+                        attempts, next_attempt_at",
         };
         Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)
     }
@@ -818,21 +1098,31 @@ impl Db {
             return Ok(());
         }
         let backend = self.backend();
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             let rows: Vec<(Uuid, &'static str, i32, i64, Option<&str>, Option<i64>)> = results
                 .iter()
                 .map(|(n, r)| match r {
                     SendResult::Sent => (n.id, "sent", n.attempts + 1, n.next_attempt_at, None, Some(now)),
-                    SendResult::Retry { error, at } => (n.id, "pending", n.attempts + 1, *at, Some(error.as_str()), None),
-                    SendResult::Failed { error } => (n.id, "failed", n.attempts + 1, n.next_attempt_at, Some(error.as_str()), None),
+                    SendResult::Retry { error, at } => {
+                        (n.id, "pending", n.attempts + 1, *at, Some(error.as_str()), None)
+                    }
+                    SendResult::Failed { error } => {
+                        (n.id, "failed", n.attempts + 1, n.next_attempt_at, Some(error.as_str()), None)
+                    }
                 })
                 .collect();
             for chunk in fixed_chunks(&rows) {
-                let sql = multi_row(backend, "WITH v (id, status, attempts, next_attempt_at, last_error, sent_at) AS (VALUES ", 6, chunk.len(),
-                    ") UPDATE notifications SET status = v.status, attempts = v.attempts, next_attempt_at = v.next_attempt_at, \
-                       last_error = COALESCE(v.last_error, notifications.last_error), sent_at = v.sent_at, lease_owner = NULL, lease_until = NULL \
-                     FROM v WHERE notifications.id = v.id AND notifications.lease_owner = $NODE AND notifications.status = 'pending'");
+                let sql = multi_row(
+                    backend,
+                    "WITH v (id, status, attempts, next_attempt_at, last_error, sent_at) AS (VALUES ",
+                    6,
+                    chunk.len(),
+                    ") UPDATE notifications SET status = v.status, attempts = v.attempts, \
+                     next_attempt_at = v.next_attempt_at, last_error = COALESCE(v.last_error, \
+                     notifications.last_error), sent_at = v.sent_at, lease_owner = NULL, lease_until = \
+                     NULL FROM v WHERE notifications.id = v.id AND notifications.lease_owner = $NODE \
+                     AND notifications.status = 'pending'",
+                );
                 let sql = sql.replace("$NODE", &placeholders(backend, 1, chunk.len() * 6 + 1));
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (id, status, attempts, next, err, sent) in chunk {
@@ -840,29 +1130,39 @@ impl Db {
                 }
                 q.bind(node).execute(&mut *tx).await?;
             }
-            let failed: Vec<(Uuid, String)> = results.iter().filter_map(|(n, r)| match r {
-                SendResult::Failed { error } => Some((n.incident_id, format!("Notification to {} via {} failed after {} attempts: {error}", n.target, n.channel, n.attempts + 1))),
-                _ => None,
-            }).collect();
-            for chunk in fixed_chunks(&failed) {
-                let sql = multi_row(backend, crate::ingest::TIMELINE_HEAD, 6, chunk.len(), "");
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (inc, body) in chunk {
-                    q = q.bind(Uuid::now_v7()).bind(*inc).bind(now).bind("notification_failed").bind("notifier").bind(body);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
+            let failed: Vec<(Uuid, String)> = results
+                .iter()
+                .filter_map(|(n, r)| match r {
+                    SendResult::Failed { error } => Some((
+                        n.incident_id,
+                        format!(
+                            "Notification to {} via {} failed after {} attempts: {error}",
+                            n.target,
+                            n.channel,
+                            n.attempts + 1
+                        ),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let failed = failed
+                .into_iter()
+                .map(|(inc, body)| TimelineEntry::new(inc, now, "notification_failed", "notifier", body));
+            insert_timeline!(tx, backend, failed.collect());
         });
         Ok(())
     }
 
     /// An incident's delivery log, oldest first.
     pub async fn deliveries(&self, incident_id: Uuid) -> StoreResult<Vec<Delivery>> {
-        Ok(with_db!(self, pool => {
-            sqlx::query_as("SELECT id, level, channel, target, status, attempts, last_error, next_attempt_at, sent_at, created_at \
-                            FROM notifications WHERE incident_id = $1 ORDER BY created_at, id LIMIT 1000")
-                .bind(incident_id).fetch_all(pool).await?
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, level, channel, target, status, attempts, last_error, next_attempt_at, sent_at, created_at \
+                            FROM notifications WHERE incident_id = $1 ORDER BY created_at, id LIMIT 1000",
+            )
+            .bind(incident_id)
+            .fetch_all(pool)
+            .await?
         }))
     }
 
@@ -870,9 +1170,14 @@ impl Db {
     pub async fn signing_key(&self) -> StoreResult<Vec<u8>> {
         const KEY: &str = "link_signing_key";
         let fresh = serde_json::Value::String(opsdeck_core::secret::generate(""));
-        with_db!(self, pool => {
-            sqlx::query("INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING")
-                .bind(KEY).bind(fresh.to_string()).execute(pool).await?;
+        with_db!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(KEY)
+            .bind(fresh.to_string())
+            .execute(pool)
+            .await?;
         });
         let v = self.get_setting(KEY).await?.and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         Ok(v.into_bytes())
@@ -884,13 +1189,16 @@ impl Db {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in fixed_chunks(ids) {
             let sql = format!(
-                "SELECT i.id, i.number, i.title, i.status, i.severity, i.service_id, s.name AS service_name, s.runbook_url, s.team_id \
-                 FROM incidents i LEFT JOIN services s ON s.id = i.service_id WHERE i.id IN ({})",
+                "SELECT i.id, i.number, i.title, i.status, i.severity, i.service_id, s.name AS \
+                 service_name, s.runbook_url, s.team_id FROM incidents i LEFT \
+                 JOIN services s ON s.id = i.service_id WHERE i.id IN ({})",
                 placeholders(self.backend(), chunk.len(), 1)
             );
-            let rows: Vec<IncidentBrief> = with_db!(self, pool => {
+            let rows: Vec<IncidentBrief> = with_db!(self, |pool| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-                for id in chunk { q = q.bind(*id); }
+                for id in chunk {
+                    q = q.bind(*id);
+                }
                 q.fetch_all(pool).await?
             });
             out.extend(rows);
@@ -907,9 +1215,11 @@ impl Db {
             "SELECT id, username, display_name FROM users WHERE id IN ({}) AND NOT disabled",
             placeholders(self.backend(), ids.len(), 1)
         );
-        Ok(with_db!(self, pool => {
+        Ok(with_db!(self, |pool| {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for id in ids { q = q.bind(*id); }
+            for id in ids {
+                q = q.bind(*id);
+            }
             q.fetch_all(pool).await?
         }))
     }

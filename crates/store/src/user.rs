@@ -4,8 +4,9 @@ use crate::audit::audit;
 use crate::dialect::BeginWrite;
 use crate::error::unique;
 use crate::page::{self, Cursor, Page};
-use crate::{Db, StoreError, StoreResult, with_db};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::role::Role;
@@ -98,11 +99,11 @@ const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 impl Db {
     pub async fn count_users(&self) -> StoreResult<i64> {
-        Ok(with_db!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?))
+        Ok(with_db!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?))
     }
 
     pub async fn create_user(&self, actor: &Actor, now: DateTime<Utc>, new: NewUser) -> StoreResult<User> {
-        self.insert_user(actor, now, new, false).await?.ok_or(StoreError::NotFound("user"))
+        self.insert_user(actor, now, new, false).await?.ok_or(StoreError::NotFound(Entity::User))
     }
 
     /// Creates the first account, only while no account exists; `None` if one already does.
@@ -129,7 +130,7 @@ impl Db {
             updated_at: now,
         };
         let ms = now.timestamp_millis();
-        let inserted = with_db!(self, pool => {
+        let inserted = with_db!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if only_if_empty {
                 crate::dialect::lock_users_table(&mut tx).await?;
@@ -139,8 +140,8 @@ impl Db {
                 }
             }
             sqlx::query(
-                "INSERT INTO users (id, username, display_name, email, role, password_hash, disabled, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)",
+                "INSERT INTO users (id, username, display_name, email, role, password_hash, \
+                 disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7)",
             )
             .bind(user.id)
             .bind(&user.username)
@@ -152,8 +153,18 @@ impl Db {
             .execute(&mut *tx)
             .await
             .map_err(unique("a user with this username already exists"))?;
-            audit!(tx, actor, now, AuditRecord::new("user.create", "user", Some(user.id),
-                format!("Created user {} ({})", user.username, user.role)).after(&user));
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "user.create",
+                    "user",
+                    Some(user.id),
+                    format!("Created user {} ({})", user.username, user.role)
+                )
+                .after(&user)
+            );
             tx.commit().await?;
             true
         });
@@ -161,11 +172,13 @@ impl Db {
     }
 
     pub async fn get_user(&self, id: Uuid) -> StoreResult<User> {
-        let row: Option<UserRow> = with_db!(self, pool => {
+        let row: Option<UserRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {USER_COLS} FROM users WHERE id = $1")))
-                .bind(id).fetch_optional(pool).await?
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(User::from).ok_or(StoreError::NotFound("user"))
+        row.map(User::from).ok_or(StoreError::NotFound(Entity::User))
     }
 
     /// The user and their password hash, for sign-in.
@@ -176,15 +189,19 @@ impl Db {
             user: UserRow,
             password_hash: String,
         }
-        let row: Option<Row> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {USER_COLS}, password_hash FROM users WHERE username = $1")))
-                .bind(username).fetch_optional(pool).await?
+        let row: Option<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLS}, password_hash FROM users WHERE username = $1"
+            )))
+            .bind(username)
+            .fetch_optional(pool)
+            .await?
         });
         Ok(row.map(|r| (User::from(r.user), r.password_hash)))
     }
 
     pub async fn find_user_by_username(&self, username: &str) -> StoreResult<User> {
-        self.find_login(username).await?.map(|(u, _)| u).ok_or(StoreError::NotFound("user"))
+        self.find_login(username).await?.map(|(u, _)| u).ok_or(StoreError::NotFound(Entity::User))
     }
 
     pub async fn list_users(
@@ -195,15 +212,17 @@ impl Db {
     ) -> StoreResult<Page<User>> {
         let limit = page::clamp_limit(limit);
         let pattern = q.filter(|q| !q.trim().is_empty()).map(page::like_pattern);
-        let rows: Vec<UserRow> = with_db!(self, pool => {
+        let rows: Vec<UserRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {USER_COLS} FROM users \
                  WHERE ($1 IS NULL OR username LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\') \
-                   AND ($2 IS NULL OR username > $2) ORDER BY username LIMIT $3")))
-                .bind(pattern.as_deref())
-                .bind(cursor.map(|c| c.key.as_str()))
-                .bind(limit + 1)
-                .fetch_all(pool).await?
+                   AND ($2 IS NULL OR username > $2) ORDER BY username LIMIT $3"
+            )))
+            .bind(pattern.as_deref())
+            .bind(cursor.map(|c| c.key.as_str()))
+            .bind(limit + 1)
+            .fetch_all(pool)
+            .await?
         });
         Ok(page::finish(rows, limit, |r| Cursor { key: r.username.clone(), id: r.id }).map(User::from))
     }
@@ -236,27 +255,43 @@ impl Db {
         after.updated_at = now;
         let loses_admin =
             before.role == Role::Admin && !before.disabled && (after.role != Role::Admin || after.disabled);
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             if loses_admin {
-                let admins: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> $1")
-                    .bind(id).fetch_one(&mut *tx).await?;
+                let admins: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
                 if admins == 0 {
-                    return Err(StoreError::Conflict("this is the last enabled admin; make another user admin first".into()));
+                    return Err(StoreError::Conflict(
+                        "this is the last enabled admin; make another user admin first".into(),
+                    ));
                 }
             }
-            sqlx::query("UPDATE users SET display_name = $1, email = $2, role = $3, disabled = $4, updated_at = $5 WHERE id = $6")
-                .bind(&after.display_name).bind(&after.email).bind(after.role.as_str()).bind(after.disabled)
-                .bind(now.timestamp_millis()).bind(id)
-                .execute(&mut *tx).await?;
+            sqlx::query(
+                "UPDATE users SET display_name = $1, email = $2, role = $3, disabled = $4, \
+                 updated_at = $5 WHERE id = $6",
+            )
+            .bind(&after.display_name)
+            .bind(&after.email)
+            .bind(after.role.as_str())
+            .bind(after.disabled)
+            .bind(now.timestamp_millis())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             if after.disabled {
                 // A disabled account loses its sessions at once; its tokens stop working through the join.
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
             }
-            audit!(tx, actor, now, AuditRecord::new("user.update", "user", Some(id),
-                format!("Updated user {}", after.username)).before(&before).after(&after));
-            tx.commit().await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("user.update", "user", Some(id), format!("Updated user {}", after.username))
+                    .before(&before)
+                    .after(&after)
+            );
         });
         Ok(after)
     }
@@ -271,15 +306,29 @@ impl Db {
         keep_session: Option<&str>,
     ) -> StoreResult<()> {
         let user = self.get_user(id).await?;
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(hash).bind(now.timestamp_millis()).bind(id).execute(&mut *tx).await?;
+                .bind(hash)
+                .bind(now.timestamp_millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-                .bind(id).bind(keep_session.unwrap_or("")).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("user.password", "user", Some(id),
-                format!("Changed the password of {}", user.username)));
-            tx.commit().await?;
+                .bind(id)
+                .bind(keep_session.unwrap_or(""))
+                .execute(&mut *tx)
+                .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "user.password",
+                    "user",
+                    Some(id),
+                    format!("Changed the password of {}", user.username)
+                )
+            );
         });
         Ok(())
     }
@@ -295,25 +344,31 @@ impl Db {
         expires: DateTime<Utc>,
     ) -> StoreResult<()> {
         let actor = Actor { user_id: Some(user.id), label: user.username.clone() };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-                .bind(id_hash).bind(user.id).bind(now.timestamp_millis()).bind(expires.timestamp_millis())
-                .execute(&mut *tx).await?;
+                .bind(id_hash)
+                .bind(user.id)
+                .bind(now.timestamp_millis())
+                .bind(expires.timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
             audit!(tx, &actor, now, AuditRecord::new("session.login", "user", Some(user.id), "signed in"));
-            tx.commit().await?;
         });
         Ok(())
     }
 
     /// The enabled user behind a live session.
     pub async fn session_user(&self, id_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = with_db!(self, pool => {
+        let row: Option<UserRow> = with_db!(self, |pool| {
             sqlx::query_as(
                 "SELECT u.id, u.username, u.display_name, u.email, u.role, u.disabled, u.created_at, u.updated_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled")
-                .bind(id_hash).bind(now.timestamp_millis()).fetch_optional(pool).await?
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+            )
+            .bind(id_hash)
+            .bind(now.timestamp_millis())
+            .fetch_optional(pool)
+            .await?
         });
         Ok(row.map(User::from))
     }
@@ -321,13 +376,15 @@ impl Db {
     /// Ends a session (audited as a sign-out).
     pub async fn delete_session(&self, id_hash: &str, user: &User, now: DateTime<Utc>) -> StoreResult<()> {
         let actor = Actor { user_id: Some(user.id), label: user.username.clone() };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let n = sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(&mut *tx).await?.rows_affected();
+        write_tx!(self, |tx| {
+            let n = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if n > 0 {
                 audit!(tx, &actor, now, AuditRecord::new("session.logout", "user", Some(user.id), "signed out"));
             }
-            tx.commit().await?;
         });
         Ok(())
     }
@@ -341,17 +398,24 @@ impl Db {
     ) -> StoreResult<()> {
         let label: String = username.chars().take(64).collect();
         let actor = Actor { user_id: None, label: label.clone() };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            audit!(tx, &actor, now, AuditRecord::new("session.login_failed", "user", user_id, format!("Refused sign-in as {label:?}")));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            audit!(
+                tx,
+                &actor,
+                now,
+                AuditRecord::new("session.login_failed", "user", user_id, format!("Refused sign-in as {label:?}"))
+            );
         });
         Ok(())
     }
 
     pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        Ok(with_db!(self, pool => {
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now.timestamp_millis()).execute(pool).await?.rows_affected()
+        Ok(with_db!(self, |pool| {
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                .bind(now.timestamp_millis())
+                .execute(pool)
+                .await?
+                .rows_affected()
         }))
     }
 
@@ -379,34 +443,58 @@ impl Db {
             last_used_at: None,
             revoked_at: None,
         };
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, hint, role, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(token.id).bind(user_id).bind(name).bind(token_hash).bind(hint)
-                .bind(role.map(Role::as_str)).bind(now.timestamp_millis())
-                .execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("token.create", "api_token", Some(token.id),
-                format!("Created API token {name:?} for {}", owner.username)).after(&token));
-            tx.commit().await?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO api_tokens (id, user_id, name, token_hash, hint, role, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(token.id)
+            .bind(user_id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(hint)
+            .bind(role.map(Role::as_str))
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "token.create",
+                    "api_token",
+                    Some(token.id),
+                    format!("Created API token {name:?} for {}", owner.username)
+                )
+                .after(&token)
+            );
         });
         Ok(token)
     }
 
     /// Tokens of one user, or of everyone when `user_id` is `None`; newest first, at most 500.
     pub async fn list_tokens(&self, user_id: Option<Uuid>) -> StoreResult<Vec<ApiToken>> {
-        let rows: Vec<TokenRow> = with_db!(self, pool => {
+        let rows: Vec<TokenRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{TOKEN_SELECT} WHERE ($1 IS NULL OR t.user_id = $1) ORDER BY t.revoked_at IS NOT NULL, t.created_at DESC LIMIT 500")))
-                .bind(user_id).fetch_all(pool).await?
+                "{TOKEN_SELECT} WHERE ($1 IS NULL OR t.user_id = $1) \
+                 ORDER BY t.revoked_at IS NOT NULL, t.created_at DESC LIMIT 500"
+            )))
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows.into_iter().map(ApiToken::from).collect())
     }
 
     pub async fn get_token(&self, id: Uuid) -> StoreResult<ApiToken> {
-        let row: Option<TokenRow> = with_db!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{TOKEN_SELECT} WHERE t.id = $1"))).bind(id).fetch_optional(pool).await?
+        let row: Option<TokenRow> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{TOKEN_SELECT} WHERE t.id = $1")))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
-        row.map(ApiToken::from).ok_or(StoreError::NotFound("API token"))
+        row.map(ApiToken::from).ok_or(StoreError::NotFound(Entity::ApiToken))
     }
 
     pub async fn revoke_token(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<ApiToken> {
@@ -416,13 +504,25 @@ impl Db {
         }
         let mut after = before.clone();
         after.revoked_at = Some(now);
-        with_db!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+        write_tx!(self, |tx| {
             sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(now.timestamp_millis()).bind(id).execute(&mut *tx).await?;
-            audit!(tx, actor, now, AuditRecord::new("token.revoke", "api_token", Some(id),
-                format!("Revoked API token {:?} of {}", before.name, before.username)).before(&before).after(&after));
-            tx.commit().await?;
+                .bind(now.timestamp_millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "token.revoke",
+                    "api_token",
+                    Some(id),
+                    format!("Revoked API token {:?} of {}", before.name, before.username)
+                )
+                .before(&before)
+                .after(&after)
+            );
         });
         Ok(after)
     }
@@ -440,20 +540,27 @@ impl Db {
             token_created_at: i64,
             last_used_at: Option<i64>,
         }
-        let row: Option<Row> = with_db!(self, pool => {
+        let row: Option<Row> = with_db!(self, |pool| {
             sqlx::query_as(
                 "SELECT u.id, u.username, u.display_name, u.email, u.role, u.disabled, u.created_at, u.updated_at, \
                         t.id AS token_id, t.name AS token_name, t.hint, t.role AS token_role, \
                         t.created_at AS token_created_at, t.last_used_at \
                  FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled")
-                .bind(token_hash).fetch_optional(pool).await?
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?
         });
         let Some(r) = row else { return Ok(None) };
         let ms = now.timestamp_millis();
         if r.last_used_at.is_none_or(|t| ms - t >= LAST_USED_RESOLUTION_MS) {
-            with_db!(self, pool => {
-                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(ms).bind(r.token_id).execute(pool).await?;
+            with_db!(self, |pool| {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                    .bind(ms)
+                    .bind(r.token_id)
+                    .execute(pool)
+                    .await?;
             });
         }
         let user = User::from(r.user);

@@ -45,7 +45,10 @@ impl TestDb {
 /// Creates an empty database on the cluster named by `OPSDECK_TEST_POSTGRES_URL`.
 pub async fn fresh_postgres_database() -> String {
     let base = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| {
-        panic!("{POSTGRES_ENV} is not set: run the tests with scripts/test.sh, which starts a private PostgreSQL, or point it at a server")
+        panic!(
+            "{POSTGRES_ENV} is not set: run the tests with scripts/test.sh, which starts a \
+             private PostgreSQL, or point it at a server"
+        )
     });
     let admin = Db::connect(&ConnectOptions::new(&base)).await.expect("connect to the PostgreSQL test cluster");
     let name = format!("opsdeck_test_{}", uuid::Uuid::now_v7().simple());
@@ -248,6 +251,30 @@ impl TestServer {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Submits a web form as a signed-in browser would (session cookie, same origin); returns
+    /// the status and the decoded `notice` of the redirect (the page's confirmation or "Not done: …").
+    pub async fn form(&self, path: &str, cookie: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("cookie", cookie)
+            .header("origin", &self.url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).expect("encode form"))
+            .send()
+            .await
+            .expect("send form");
+        let status = resp.status();
+        let location = resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
+        let notice = location
+            .split_once("notice=")
+            .and_then(|(_, n)| serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("n={n}")).ok())
+            .and_then(|v| v.into_iter().next())
+            .map(|(_, n)| n)
+            .unwrap_or_default();
+        (status, notice)
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {

@@ -1,10 +1,10 @@
 //! Who is calling: session cookies for people in browsers, bearer tokens for scripts and the CLI.
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use opsdeck_core::audit::Actor;
@@ -70,11 +70,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
     if let Some(token) = bearer(headers) {
         let found = state.db.token_user(&secret::digest(token), now).await?;
         let (user, token) = found.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "this API token is unknown, revoked, or its user is disabled",
-            )
+            ApiError::new(ErrorCode::InvalidToken, "this API token is unknown, revoked, or its user is disabled")
         })?;
         let role = user.role.capped_by(token.role);
         return Ok(Some(Auth { user, role, via: Via::Token(Box::new(token)) }));
@@ -139,18 +135,14 @@ impl LoginLimiter {
     pub fn check(&self, ip: Option<IpAddr>, username: &str) -> Result<(), ApiError> {
         let key = format!("{}|{}", ip.map(|i| i.to_string()).unwrap_or_default(), username);
         self.0.check_key(&key).map_err(|_| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many sign-in attempts; wait a minute and try again",
-            )
+            ApiError::new(ErrorCode::RateLimited, "too many sign-in attempts; wait a minute and try again")
         })
     }
 }
 
 /// Why a sign-in failed, without telling which of username or password was wrong.
 pub fn bad_credentials() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password")
+    ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password")
 }
 
 /// Checks a username and password; runs argon2 off the async threads. Unknown users cost the

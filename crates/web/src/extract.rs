@@ -1,9 +1,8 @@
 //! Request extractors whose rejections use the API error shape instead of axum's plain text.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
@@ -25,15 +24,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
         if !is_json {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with \"Content-Type: application/json\"",
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!("the request body is larger than {} KiB", MAX_JSON_BODY / 1024),
             )
         })?;
@@ -63,6 +60,6 @@ pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Re
 }
 
 /// Parses a path segment that must be a UUID.
-pub fn parse_id(what: &str, raw: &str) -> Result<uuid::Uuid, ApiError> {
+pub fn parse_id(what: opsdeck_core::Entity, raw: &str) -> Result<uuid::Uuid, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found(what))
 }

@@ -283,7 +283,9 @@ async fn api_alerts(State(state): State<AppState>, headers: HeaderMap, body: Bod
     if key.is_empty() {
         return rejected(
             StatusCode::UNAUTHORIZED,
-            "send an Alertmanager integration key as \"Authorization: Bearer KEY\" (Prometheus: alertmanagers[].authorization.credentials)".into(),
+            "send an Alertmanager integration key as \"Authorization: Bearer KEY\" (Prometheus: \
+             alertmanagers[].authorization.credentials)"
+                .into(),
         );
     }
     let route = match keyed_route(&state, key, IntegrationType::Alertmanager).await {

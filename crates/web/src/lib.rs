@@ -13,6 +13,7 @@ mod events;
 mod extract;
 pub mod ingest;
 mod links;
+mod operations;
 mod ops;
 mod ping;
 mod ui;

@@ -34,8 +34,11 @@ fn esc(s: &str) -> String {
 
 fn page(title: &str, body: &str, status: StatusCode) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"narrow\" id=\"main\">{body}</main></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta \
+         name=\"viewport\" content=\"width=device-width, \
+         initial-scale=1\"><title>{t}</title><link rel=\"stylesheet\" \
+         href=\"/static/app.css\"></head><body><main class=\"narrow\" \
+         id=\"main\">{body}</main></body></html>",
         t = esc(title)
     );
     (status, Html(html)).into_response()
@@ -61,7 +64,7 @@ async fn link_page(State(state): State<AppState>, Path(token): Path<String>) -> 
             return page(
                 "Link not valid",
                 &format!("<h1>Link not valid</h1><p class=\"flash error\">{}</p>", esc(&e.message)),
-                e.status,
+                e.status(),
             );
         }
     };
@@ -74,7 +77,8 @@ async fn link_page(State(state): State<AppState>, Path(token): Path<String>) -> 
         String::new()
     } else {
         format!(
-            "<form method=\"post\" action=\"/a/{}\"><button class=\"btn primary\" id=\"link-action\" type=\"submit\">{} {n}</button></form>",
+            "<form method=\"post\" action=\"/a/{}\"><button class=\"btn primary\" \
+             id=\"link-action\" type=\"submit\">{} {n}</button></form>",
             esc(&token),
             verb(c.action)
         )
@@ -82,8 +86,10 @@ async fn link_page(State(state): State<AppState>, Path(token): Path<String>) -> 
     page(
         &n,
         &format!(
-            "<h1>{n}: {}</h1><p><span class=\"istatus is-{st}\" id=\"link-status\"><span class=\"dot\"></span>{st}</span> \
-             <span class=\"sev sev-{sev}\">{sev}</span> {svc}</p>{button}<p><a href=\"/incidents/{n}\">Open the incident in Opsdeck</a> (sign-in needed)</p>",
+            "<h1>{n}: {}</h1><p><span class=\"istatus is-{st}\" id=\"link-status\"><span \
+             class=\"dot\"></span>{st}</span> <span class=\"sev sev-{sev}\">{sev}</span> \
+             {svc}</p>{button}<p><a href=\"/incidents/{n}\">Open the incident in Opsdeck</a> \
+             (sign-in needed)</p>",
             esc(&inc.title),
             st = inc.status,
             sev = inc.severity,
@@ -100,7 +106,7 @@ async fn link_act(State(state): State<AppState>, Path(token): Path<String>) -> R
             return page(
                 "Link not valid",
                 &format!("<h1>Link not valid</h1><p class=\"flash error\">{}</p>", esc(&e.message)),
-                e.status,
+                e.status(),
             );
         }
     };
@@ -128,8 +134,9 @@ async fn link_act(State(state): State<AppState>, Path(token): Path<String>) -> R
             page(
                 &n,
                 &format!(
-                    "<h1>{n} is {st}</h1><p class=\"flash ok\" id=\"link-done\">Done: {n} is <span id=\"link-status\">{st}</span>.</p>\
-                          <p><a href=\"/incidents/{n}\">Open the incident in Opsdeck</a></p>",
+                    "<h1>{n} is {st}</h1><p class=\"flash ok\" id=\"link-done\">Done: {n} is <span \
+                     id=\"link-status\">{st}</span>.</p><p><a href=\"/incidents/{n}\">Open the incident \
+                     in Opsdeck</a></p>",
                     st = inc.status
                 ),
                 StatusCode::OK,
@@ -140,7 +147,7 @@ async fn link_act(State(state): State<AppState>, Path(token): Path<String>) -> R
             page(
                 "Not done",
                 &format!("<h1>Not done</h1><p class=\"flash error\" id=\"link-error\">{}</p>", esc(&e.message)),
-                e.status,
+                e.status(),
             )
         }
     }
@@ -214,20 +221,17 @@ async fn schedule_feed(State(state): State<AppState>, Path(id): Path<String>, Qu
     };
     let now = state.now();
     let (from, to) = (now - Duration::days(7), now + Duration::days(60));
-    let shifts = match crate::api::oncall::shifts(&state, &s, from, to).await {
+    let shifts = match crate::operations::oncall::shifts(&state, &s, from, to).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
     let mut cal = Ics::new(&s.spec.name);
-    for sh in shifts.iter().filter(|s| !s.gap) {
-        let (Ok(a), Ok(b)) = (DateTime::parse_from_rfc3339(&sh.start), DateTime::parse_from_rfc3339(&sh.end)) else {
-            continue;
-        };
+    for sh in shifts.iter().filter(|s| s.user_id.is_some()) {
         let who = sh.username.clone().unwrap_or_default();
         cal.event(
-            &format!("{}-{}@opsdeck", s.id, a.timestamp()),
-            a.with_timezone(&Utc),
-            b.with_timezone(&Utc),
+            &format!("{}-{}@opsdeck", s.id, sh.start.timestamp()),
+            sh.start,
+            sh.end,
             &format!("On call: {who} ({})", s.spec.name),
             now,
         );

@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 fn answer(r: Result<(), ApiError>) -> Response {
     match r {
         Ok(()) => (StatusCode::OK, "OK\n").into_response(),
-        Err(e) if e.status == StatusCode::NOT_FOUND => {
+        Err(e) if e.status() == StatusCode::NOT_FOUND => {
             (StatusCode::NOT_FOUND, "unknown ping URL: check the token\n").into_response()
         }
         Err(e) => e.into_response(),

@@ -14,7 +14,8 @@ backend_tests!(
     schedules_and_who_is_on_call,
     escalation_delivers_retries_and_stops,
     action_links_and_calendar_feeds,
-    team_channels_announce_once
+    team_channels_announce_once,
+    api_and_pages_apply_the_same_rules
 );
 
 /// What the receiver got: (path, signature header, body).
@@ -425,8 +426,9 @@ fn parse_ics(ics: &str) -> Vec<String> {
     let out = std::process::Command::new("python3")
         .args([
             "-c",
-            "import sys, icalendar\ncal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())\n\
-             for e in cal.walk('VEVENT'):\n    assert e.get('dtstart') and e.get('dtend') and e.get('uid') and e.get('dtstamp')\n    print(e.get('summary'))",
+            "import sys, icalendar\ncal = icalendar.Calendar.from_ical(open(sys.argv[1], \
+             'rb').read())\nfor e in cal.walk('VEVENT'):\n    assert e.get('dtstart') and \
+             e.get('dtend') and e.get('uid') and e.get('dtstamp')\n    print(e.get('summary'))",
             f.to_str().unwrap(),
         ])
         .output()
@@ -570,4 +572,102 @@ async fn team_channels_announce_once(srv: &TestServer) {
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0]["text"].as_str().unwrap().contains("Nodes not ready"));
     rx.task.abort();
+}
+
+/// The rules that once drifted between the API and the web forms: both go through the operation
+/// layer now, so both refuse the same inputs with the same field named.
+async fn api_and_pages_apply_the_same_rules(srv: &TestServer) {
+    let m = srv.token("mgr", Role::Manager).await;
+    let mgr = srv.user("mgr-forms", Role::Manager).await;
+    let cookie = srv.login("mgr-forms", "password-mgr-forms").await.unwrap();
+    let alice = srv.user("alice", Role::Responder).await.id;
+    let gone = srv.user("gone", Role::Responder).await.id;
+    let admin = srv.token("root", Role::Admin).await;
+    assert_eq!(srv.patch("/api/v1/users/gone", &admin, json!({"disabled": true})).await.0, StatusCode::OK);
+    let (_, sched) =
+        srv.post("/api/v1/schedules", &m, json!({"name": "Primary", "timezone": "UTC", "layers": []})).await;
+    let sid = sched["id"].as_str().unwrap().to_owned();
+    let start = srv.now() + Duration::hours(1);
+    let local = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M").to_string();
+
+    // An override longer than 90 days: refused by both.
+    let long = start + Duration::days(91);
+    let (s, e) = srv
+        .post(
+            &format!("/api/v1/schedules/{sid}/overrides"),
+            &m,
+            json!({"user_id": alice, "start": start.to_rfc3339(), "end": long.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("end")), "{e}");
+    let path = format!("/oncall/{sid}/overrides");
+    let alice_s = alice.to_string();
+    let (s, notice) =
+        srv.form(&path, &cookie, &[("user_id", &alice_s), ("starts", &local(start)), ("ends", &local(long))]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(notice.starts_with("Not done: end: an override lasts at most 90 days"), "{notice}");
+
+    // An override for a disabled user: refused by both.
+    let end = start + Duration::hours(4);
+    let (s, e) = srv
+        .post(
+            &format!("/api/v1/schedules/{sid}/overrides"),
+            &m,
+            json!({"user_id": gone, "start": start.to_rfc3339(), "end": end.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("user_id")),
+        "{e}"
+    );
+    let gone_s = gone.to_string();
+    let (_, notice) =
+        srv.form(&path, &cookie, &[("user_id", &gone_s), ("starts", &local(start)), ("ends", &local(end))]).await;
+    assert!(notice.starts_with("Not done: user_id: no active user"), "{notice}");
+    // A valid one is accepted by the form too.
+    let (_, notice) =
+        srv.form(&path, &cookie, &[("user_id", &alice_s), ("starts", &local(start)), ("ends", &local(end))]).await;
+    assert_eq!(notice, "Override added");
+
+    // A channel that names neither a service nor a team: refused by both.
+    let (s, e) = srv
+        .post(
+            "/api/v1/channels",
+            &m,
+            json!({"name": "#ops", "kind": "slack", "config": {"url": "https://hooks.example.com/x"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("service_id")),
+        "{e}"
+    );
+    let (_, notice) = srv
+        .form("/channels", &cookie, &[("name", "#ops"), ("kind", "slack"), ("target", "https://hooks.example.com/x")])
+        .await;
+    assert!(notice.starts_with("Not done: service_id:"), "{notice}");
+
+    // A notification rule delay outside 0–1440: refused by both (the rule is written once).
+    let (_, cm) =
+        srv.post("/api/v1/users/me/contact-methods", &m, json!({"kind": "email", "address": "m@example.com"})).await;
+    let cmid = cm["id"].as_str().unwrap().to_owned();
+    let (s, e) = srv
+        .post("/api/v1/users/me/notification-rules", &m, json!({"contact_method_id": cmid, "delay_minutes": 1441}))
+        .await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("delay_minutes")),
+        "{e}"
+    );
+    let (s, _) = srv
+        .form("/settings/notifications/methods", &cookie, &[("kind", "email"), ("address", "forms@example.com")])
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, mine) = srv.get(&format!("/api/v1/users/{}/contact-methods", mgr.id), &admin).await;
+    let form_cm = mine["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, notice) = srv
+        .form("/settings/notifications/rules", &cookie, &[("contact_method_id", &form_cm), ("delay_minutes", "1441")])
+        .await;
+    assert!(notice.starts_with("Not done: delay_minutes: must be 0 to 1440"), "{notice}");
 }

@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use opsdeck_core::Entity;
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, Team, TeamSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
@@ -423,7 +424,7 @@ async fn remove_dependency(
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
     let s = state.db.get_service(Ref::parse(&service)).await?.service;
-    let dep = parse_id("dependency", &dep)?;
+    let dep = parse_id(Entity::Dependency, &dep)?;
     state.db.remove_dependency(&auth.actor(), state.now(), s.id, dep).await?;
     state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
     Ok(StatusCode::NO_CONTENT)

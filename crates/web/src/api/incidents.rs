@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::alert::AlertStatus;
 use opsdeck_core::incident::{self, ActionItemSpec, Move, PostmortemSpec, Sev, Status};
 use opsdeck_core::role::Permission;
@@ -229,7 +230,7 @@ pub async fn find_incident(state: &AppState, raw: &str) -> Result<Incident, ApiE
     }
     match incident::parse_number(raw) {
         Some(n) => Ok(state.db.get_incident_by_number(n).await?),
-        None => Err(ApiError::not_found("incident")),
+        None => Err(ApiError::not_found(Entity::Incident)),
     }
 }
 
@@ -471,9 +472,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> axum::extract::Fr
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::new(crate::error::ErrorCode::PayloadTooLarge, "the request body is too large"))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
@@ -938,7 +939,7 @@ async fn update_action_item(
     ApiJson(b): ApiJson<ActionItemBody>,
 ) -> Result<Json<ActionItemDto>, ApiError> {
     auth.require(Permission::Respond)?;
-    let id = crate::extract::parse_id("action item", &id)?;
+    let id = crate::extract::parse_id(Entity::ActionItem, &id)?;
     let cur = state.db.get_action_item(id).await?;
     let due = match b.due_date {
         Some(d) => d,
@@ -963,7 +964,7 @@ async fn delete_action_item(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Respond)?;
-    let id = crate::extract::parse_id("action item", &id)?;
+    let id = crate::extract::parse_id(Entity::ActionItem, &id)?;
     state.db.delete_action_item(&auth.actor(), state.now(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1027,5 +1028,5 @@ async fn get_alert(
     Path(id): Path<String>,
 ) -> Result<Json<AlertDto>, ApiError> {
     auth.require(Permission::Read)?;
-    Ok(Json(state.db.get_alert(crate::extract::parse_id("alert", &id)?).await?.into()))
+    Ok(Json(state.db.get_alert(crate::extract::parse_id(Entity::Alert, &id)?).await?.into()))
 }

@@ -9,6 +9,7 @@ use crate::extract::{ApiJson, parse_id};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use opsdeck_core::Entity;
 use opsdeck_core::alert::rules::{AlertSettings, Grouping, Rule};
 use opsdeck_core::alert::webhook::Mapping;
 use opsdeck_core::alert::{IntegrationType, MAX_PAYLOAD_BYTES, webhook};
@@ -93,7 +94,7 @@ pub struct CreateBody {
 async fn service_id(state: &AppState, raw: &str) -> Result<Uuid, ApiError> {
     match service_ref(state, Some(raw), "service_id").await {
         Ok(Some(id)) => Ok(id),
-        _ => Err(ApiError::not_found("service")),
+        _ => Err(ApiError::not_found(Entity::Service)),
     }
 }
 
@@ -108,7 +109,7 @@ async fn list_integrations(
 ) -> Result<Json<super::List<IntegrationDto>>, ApiError> {
     auth.require(Permission::Read)?;
     let sid = service_id(&state, &id).await?;
-    let base = super::monitors::base_url(&state, &headers).await;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     let items = state.db.list_integrations(sid).await?.into_iter().map(|i| dto(i, &base, None)).collect();
     Ok(Json(super::List { items, next_cursor: None }))
 }
@@ -137,7 +138,7 @@ async fn create_integration(
     let mapping = b.mapping.unwrap_or_default().validate()?;
     let (it, key) = state.db.create_integration(&auth.actor(), state.now(), sid, kind, &name, mapping).await?;
     state.routes.clear();
-    let base = super::monitors::base_url(&state, &headers).await;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok((StatusCode::CREATED, Json(IntegrationWithKey { integration: dto(it, &base, Some(&key)), key })))
 }
 
@@ -151,8 +152,8 @@ async fn get_integration(
     Path(id): Path<String>,
 ) -> Result<Json<IntegrationDto>, ApiError> {
     auth.require(Permission::Read)?;
-    let it = state.db.get_integration(parse_id("integration", &id)?).await?;
-    let base = super::monitors::base_url(&state, &headers).await;
+    let it = state.db.get_integration(parse_id(Entity::Integration, &id)?).await?;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok(Json(dto(it, &base, None)))
 }
 
@@ -175,7 +176,7 @@ async fn update_integration(
     ApiJson(b): ApiJson<UpdateBody>,
 ) -> Result<Json<IntegrationDto>, ApiError> {
     auth.require(Permission::Configure)?;
-    let cur = state.db.get_integration(parse_id("integration", &id)?).await?;
+    let cur = state.db.get_integration(parse_id(Entity::Integration, &id)?).await?;
     let name = match b.name.as_deref() {
         Some(n) => opsdeck_core::validate::name("name", n)?,
         None => cur.name.clone(),
@@ -189,7 +190,7 @@ async fn update_integration(
     };
     let it = state.db.update_integration(&auth.actor(), state.now(), cur.id, &name, mapping).await?;
     state.routes.clear();
-    let base = super::monitors::base_url(&state, &headers).await;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok(Json(dto(it, &base, None)))
 }
 
@@ -202,7 +203,7 @@ async fn delete_integration(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
-    state.db.delete_integration(&auth.actor(), state.now(), parse_id("integration", &id)?).await?;
+    state.db.delete_integration(&auth.actor(), state.now(), parse_id(Entity::Integration, &id)?).await?;
     state.routes.clear();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -217,9 +218,10 @@ async fn rotate_key(
     Path(id): Path<String>,
 ) -> Result<Json<IntegrationWithKey>, ApiError> {
     auth.require(Permission::Configure)?;
-    let (it, key) = state.db.rotate_integration_key(&auth.actor(), state.now(), parse_id("integration", &id)?).await?;
+    let (it, key) =
+        state.db.rotate_integration_key(&auth.actor(), state.now(), parse_id(Entity::Integration, &id)?).await?;
     state.routes.clear();
-    let base = super::monitors::base_url(&state, &headers).await;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok(Json(IntegrationWithKey { integration: dto(it, &base, Some(&key)), key }))
 }
 
@@ -254,7 +256,7 @@ async fn preview(
     ApiJson(b): ApiJson<PreviewBody>,
 ) -> Result<Json<PreviewDto>, ApiError> {
     auth.require(Permission::Read)?;
-    let it = state.db.get_integration(parse_id("integration", &id)?).await?;
+    let it = state.db.get_integration(parse_id(Entity::Integration, &id)?).await?;
     Ok(Json(preview_payload(&it, b.mapping, &b.payload)?))
 }
 

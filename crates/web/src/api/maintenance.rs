@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::maintenance::{WindowInput, WindowSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::maintenance::Window;
@@ -157,7 +158,7 @@ async fn get_window(
     Path(id): Path<String>,
 ) -> Result<Json<WindowDto>, ApiError> {
     auth.require(Permission::Read)?;
-    let w = state.db.get_window(parse_id("maintenance window", &id)?).await?;
+    let w = state.db.get_window(parse_id(Entity::MaintenanceWindow, &id)?).await?;
     Ok(Json(WindowDto::new(w, state.now())))
 }
 
@@ -171,7 +172,7 @@ async fn update_window(
     ApiJson(body): ApiJson<WindowBody>,
 ) -> Result<Json<WindowDto>, ApiError> {
     auth.require(Permission::Configure)?;
-    let current = state.db.get_window(parse_id("maintenance window", &id)?).await?;
+    let current = state.db.get_window(parse_id(Entity::MaintenanceWindow, &id)?).await?;
     let spec = current.spec.clone().apply(body.input()?)?;
     check_scope(&state, &spec).await?;
     let w = state.db.update_window(&auth.actor(), state.now(), current.id, spec).await?;
@@ -187,6 +188,6 @@ async fn delete_window(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
-    state.db.delete_window(&auth.actor(), state.now(), parse_id("maintenance window", &id)?).await?;
+    state.db.delete_window(&auth.actor(), state.now(), parse_id(Entity::MaintenanceWindow, &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

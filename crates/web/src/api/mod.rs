@@ -22,8 +22,9 @@ use utoipa_axum::router::OpenApiRouter;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Opsdeck API", description = "IT operations in one binary. Authenticate with `Authorization: Bearer TOKEN` \
-        (create tokens in the UI or with `opsdeck token create`). Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`; \
-        lists are `{\"items\", \"next_cursor\"}` paged with `?limit=N&cursor=…`."),
+                                               (create tokens in the UI or with `opsdeck token create`). Errors are `{\"error\": \
+                                               {\"code\", \"message\", \"details\"}}`; lists are `{\"items\", \"next_cursor\"}` \
+                                               paged with `?limit=N&cursor=…`."),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
     components(schemas(ErrorBody, ErrorDetail))
@@ -107,5 +108,3 @@ pub fn cursor(raw: Option<&str>) -> Result<Option<opsdeck_store::Cursor>, crate:
 pub fn ts(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
-
-pub(crate) use settings::load as settings_load;

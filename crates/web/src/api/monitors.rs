@@ -5,10 +5,12 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, double_option, parse_id};
+use crate::operations::settings::base_url;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Duration;
+use opsdeck_core::Entity;
 use opsdeck_core::monitor::{MonitorInput, MonitorSpec, MonitorState, MonitorType};
 use opsdeck_core::role::Permission;
 use opsdeck_store::monitor::{MonitorFilter, MonitorView, StateChange};
@@ -104,16 +106,6 @@ impl MonitorDto {
 }
 
 /// The address people reach this server at: the configured public URL, else the request's Host.
-pub async fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Ok(s) = super::settings_load(state).await
-        && let Some(u) = s.public_url
-    {
-        return u.trim_end_matches('/').to_owned();
-    }
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
-    format!("http://{host}")
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMonitor {
@@ -245,7 +237,7 @@ async fn get_monitor(
     Path(id): Path<String>,
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Read)?;
-    let v = state.db.get_monitor(parse_id("monitor", &id)?).await?;
+    let v = state.db.get_monitor(parse_id(Entity::Monitor, &id)?).await?;
     Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await)))
 }
 
@@ -260,7 +252,7 @@ async fn update_monitor(
     ApiJson(req): ApiJson<UpdateMonitor>,
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Configure)?;
-    let current = state.db.get_monitor(parse_id("monitor", &id)?).await?.monitor;
+    let current = state.db.get_monitor(parse_id(Entity::Monitor, &id)?).await?.monitor;
     require_for_kind(&auth, current.spec.kind)?;
     let spec = current.spec.clone().apply(MonitorInput {
         name: req.name,
@@ -289,7 +281,7 @@ async fn delete_monitor(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
-    let m = state.db.get_monitor(parse_id("monitor", &id)?).await?.monitor;
+    let m = state.db.get_monitor(parse_id(Entity::Monitor, &id)?).await?.monitor;
     require_for_kind(&auth, m.spec.kind)?;
     state.db.delete_monitor(&auth.actor(), state.now(), m.id).await?;
     state.events.publish("monitor.deleted", Some(m.id), format!("Monitor {} deleted", m.spec.name));
@@ -304,7 +296,7 @@ async fn set_paused(
     paused: bool,
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Configure)?;
-    let id = parse_id("monitor", id)?;
+    let id = parse_id(Entity::Monitor, id)?;
     if let Some(change) = state.db.set_monitor_paused(&auth.actor(), state.now(), id, paused).await? {
         publish_changes(state, &[change]).await;
     }
@@ -338,7 +330,7 @@ async fn resume_monitor(
     responses((status = 202), (status = 409, body = super::ErrorBody)))]
 async fn check_now(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Respond)?;
-    state.db.check_monitor_now(parse_id("monitor", &id)?, state.now()).await?;
+    state.db.check_monitor_now(parse_id(Entity::Monitor, &id)?, state.now()).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -368,7 +360,7 @@ async fn monitor_results(
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Json<List<ResultDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let id = parse_id("monitor", &id)?;
+    let id = parse_id(Entity::Monitor, &id)?;
     state.db.get_monitor(id).await?;
     let mut map = state.db.recent_results(&[id], q.limit.unwrap_or(50).clamp(1, 500)).await?;
     let items = map
@@ -404,7 +396,7 @@ async fn monitor_events(
     ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> Result<Json<List<EventDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let id = parse_id("monitor", &id)?;
+    let id = parse_id(Entity::Monitor, &id)?;
     state.db.get_monitor(id).await?;
     let items = state
         .db
@@ -461,7 +453,7 @@ async fn monitor_uptime(
     Path(id): Path<String>,
 ) -> Result<Json<List<UptimeDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let id = parse_id("monitor", &id)?;
+    let id = parse_id(Entity::Monitor, &id)?;
     state.db.get_monitor(id).await?;
     Ok(Json(List { items: uptime_table(&state, id).await?, next_cursor: None }))
 }

@@ -7,16 +7,17 @@ use crate::api::incidents::{find_incident, service_ref};
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::operations::oncall::{self as op, names, via};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
-use opsdeck_core::escalation::{ChannelConfig, ChannelKind, Level, PolicySpec, TargetKind, contact_address};
-use opsdeck_core::oncall::{self, Layer, ScheduleSpec, Source};
+use opsdeck_core::Entity;
+use opsdeck_core::escalation::{ChannelConfig, ChannelSpec, ContactSpec, Level, PolicySpec, RuleSpec};
+use opsdeck_core::oncall::{self, Layer, OverrideSpec, ScheduleSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::oncall::{Policy, Schedule};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,15 +48,6 @@ fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 time such as 2026-11-22T09:00:00Z"))
-}
-
-async fn check_users(state: &AppState, ids: impl Iterator<Item = Uuid>) -> Result<(), ApiError> {
-    let ids: Vec<Uuid> = ids.collect();
-    let found = state.db.user_names(&ids).await?;
-    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|f| f.0 == **id)) {
-        return Err(ApiError::invalid("users", format!("no active user has id {missing}")));
-    }
-    Ok(())
 }
 
 // ---- schedules ------------------------------------------------------------------------------
@@ -102,8 +94,10 @@ pub struct OnCallDto {
     pub via: String,
 }
 
-async fn names(state: &AppState, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, ApiError> {
-    Ok(state.db.user_names(ids).await?.into_iter().map(|(id, u, _)| (id, u)).collect())
+impl From<op::OnCall> for OnCallDto {
+    fn from(o: op::OnCall) -> Self {
+        OnCallDto { user_id: o.user_id, username: o.username, level: o.level, schedule_id: o.schedule_id, via: o.via }
+    }
 }
 
 async fn schedule_dto(state: &AppState, s: Schedule, base: &str) -> Result<ScheduleDto, ApiError> {
@@ -135,31 +129,14 @@ async fn schedule_dto(state: &AppState, s: Schedule, base: &str) -> Result<Sched
     })
 }
 
-fn via(spec: &ScheduleSpec, src: Source) -> String {
-    match src {
-        Source::Layer(i) => spec.layers.get(i).map(|l| format!("layer {}", l.name)).unwrap_or_default(),
-        Source::Override(_) => "override".into(),
-    }
-}
-
-async fn validated(state: &AppState, b: ScheduleBody) -> Result<ScheduleSpec, ApiError> {
-    let spec = ScheduleSpec {
+fn schedule_spec(b: ScheduleBody) -> ScheduleSpec {
+    ScheduleSpec {
         name: b.name,
         description: b.description,
         timezone: b.timezone,
         team_id: b.team_id,
         layers: b.layers,
     }
-    .validate()?;
-    check_users(state, spec.layers.iter().flat_map(|l| l.users.iter().copied())).await?;
-    if let Some(t) = spec.team_id {
-        state
-            .db
-            .get_team(opsdeck_store::catalogue::Ref::Id(t))
-            .await
-            .map_err(|_| ApiError::invalid("team_id", "no such team"))?;
-    }
-    Ok(spec)
 }
 
 /// Every schedule.
@@ -170,7 +147,7 @@ async fn list_schedules(
     headers: axum::http::HeaderMap,
 ) -> Result<Json<List<ScheduleDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let base = super::monitors::base_url(&state, &headers).await;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     let mut items = Vec::new();
     for s in state.db.list_schedules().await? {
         items.push(schedule_dto(&state, s, &base).await?);
@@ -187,10 +164,8 @@ async fn create_schedule(
     headers: axum::http::HeaderMap,
     ApiJson(b): ApiJson<ScheduleBody>,
 ) -> Result<(StatusCode, Json<ScheduleDto>), ApiError> {
-    auth.require(Permission::Configure)?;
-    let spec = validated(&state, b).await?;
-    let s = state.db.create_schedule(&auth.actor(), state.now(), spec).await?;
-    let base = super::monitors::base_url(&state, &headers).await;
+    let s = op::create_schedule(&state, &auth, schedule_spec(b)).await?;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok((StatusCode::CREATED, Json(schedule_dto(&state, s, &base).await?)))
 }
 
@@ -203,8 +178,8 @@ async fn get_schedule(
     Path(id): Path<String>,
 ) -> Result<Json<ScheduleDto>, ApiError> {
     auth.require(Permission::Read)?;
-    let s = state.db.get_schedule(parse_id("schedule", &id)?).await?;
-    let base = super::monitors::base_url(&state, &headers).await;
+    let s = state.db.get_schedule(parse_id(Entity::Schedule, &id)?).await?;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok(Json(schedule_dto(&state, s, &base).await?))
 }
 
@@ -218,12 +193,8 @@ async fn put_schedule(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ScheduleBody>,
 ) -> Result<Json<ScheduleDto>, ApiError> {
-    auth.require(Permission::Configure)?;
-    let id = parse_id("schedule", &id)?;
-    state.db.get_schedule(id).await?;
-    let spec = validated(&state, b).await?;
-    let s = state.db.update_schedule(&auth.actor(), state.now(), id, spec).await?;
-    let base = super::monitors::base_url(&state, &headers).await;
+    let s = op::update_schedule(&state, &auth, parse_id(Entity::Schedule, &id)?, schedule_spec(b)).await?;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok(Json(schedule_dto(&state, s, &base).await?))
 }
 
@@ -233,8 +204,7 @@ async fn delete_schedule(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Permission::Configure)?;
-    state.db.delete_schedule(&auth.actor(), state.now(), parse_id("schedule", &id)?).await?;
+    op::delete_schedule(&state, &auth, parse_id(Entity::Schedule, &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -260,25 +230,22 @@ pub struct ShiftDto {
 }
 
 /// The final timeline: who is on call when, gaps included.
-pub async fn shifts(
+async fn shifts(
     state: &AppState,
     s: &Schedule,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<ShiftDto>, ApiError> {
-    let overrides = state.db.overrides(s.id, from, to).await?;
-    let tl = oncall::timeline(&s.spec, &overrides, from, to);
-    let ids: Vec<Uuid> = tl.iter().filter_map(|t| t.user_id).collect();
-    let n = names(state, &ids).await?;
-    Ok(tl
+    Ok(op::shifts(state, s, from, to)
+        .await?
         .into_iter()
         .map(|t| ShiftDto {
             start: ts(t.start),
             end: ts(t.end),
-            username: t.user_id.and_then(|u| n.get(&u).cloned()),
-            user_id: t.user_id,
-            via: t.source.map(|src| via(&s.spec, src)).unwrap_or_else(|| "gap".into()),
             gap: t.user_id.is_none(),
+            user_id: t.user_id,
+            username: t.username,
+            via: t.via,
         })
         .collect())
 }
@@ -304,7 +271,7 @@ async fn schedule_timeline(
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Json<List<ShiftDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let s = state.db.get_schedule(parse_id("schedule", &id)?).await?;
+    let s = state.db.get_schedule(parse_id(Entity::Schedule, &id)?).await?;
     let (from, to) = range(&state, &q)?;
     Ok(Json(List { items: shifts(&state, &s, from, to).await?, next_cursor: None }))
 }
@@ -334,17 +301,9 @@ async fn add_override(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<OverrideBody>,
 ) -> Result<(StatusCode, Json<OverrideDto>), ApiError> {
-    auth.require(Permission::Respond)?;
-    let s = state.db.get_schedule(parse_id("schedule", &id)?).await?;
-    let (start, end) = (parse_time("start", &b.start)?, parse_time("end", &b.end)?);
-    if end <= start {
-        return Err(ApiError::invalid("end", "must be after start"));
-    }
-    if end - start > Duration::days(90) {
-        return Err(ApiError::invalid("end", "an override lasts at most 90 days"));
-    }
-    check_users(&state, std::iter::once(b.user_id)).await?;
-    let o = state.db.add_override(&auth.actor(), state.now(), s.id, b.user_id, start, end).await?;
+    let sid = parse_id(Entity::Schedule, &id)?;
+    let spec = OverrideSpec::new(b.user_id, parse_time("start", &b.start)?, parse_time("end", &b.end)?)?;
+    let o = op::add_override(&state, &auth, sid, spec).await?;
     Ok((StatusCode::CREATED, Json(OverrideDto { id: o.id, user_id: o.user_id, start: ts(o.start), end: ts(o.end) })))
 }
 
@@ -355,11 +314,7 @@ async fn delete_override(
     auth: Auth,
     Path((id, oid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Permission::Respond)?;
-    state
-        .db
-        .delete_override(&auth.actor(), state.now(), parse_id("schedule", &id)?, parse_id("override", &oid)?)
-        .await?;
+    op::delete_override(&state, &auth, parse_id(Entity::Schedule, &id)?, parse_id(Entity::Override, &oid)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -375,57 +330,21 @@ pub struct OnCallQuery {
 }
 
 /// Who is on call now, or at `at`: for a service (per escalation level), a schedule or a team.
-pub async fn who_is_on_call(state: &AppState, q: &OnCallQuery) -> Result<Vec<OnCallDto>, ApiError> {
+async fn who_is_on_call(state: &AppState, q: &OnCallQuery) -> Result<Vec<OnCallDto>, ApiError> {
     let at = q.at.as_deref().map(|s| parse_time("at", s)).transpose()?.unwrap_or_else(|| state.now());
-    let mut out: Vec<(Uuid, i32, Option<Uuid>, String)> = Vec::new();
-    let add_schedule = |s: &Schedule, overrides: &[opsdeck_core::oncall::Override], level: i32, out: &mut Vec<_>| {
-        if let Some((u, src)) = oncall::on_call(&s.spec, overrides, at) {
-            out.push((u, level, Some(s.id), via(&s.spec, src)));
-        }
-    };
-    if let Some(raw) = q.service_id.as_deref() {
+    let scope = if let Some(raw) = q.service_id.as_deref() {
         let sid = service_ref(state, Some(raw), "service_id")
             .await?
             .ok_or_else(|| ApiError::invalid("service_id", "name a service"))?;
-        if let Some(pid) = state.db.service_policy(sid).await? {
-            let p = state.db.get_policy(pid).await?;
-            for (i, level) in p.spec.levels.iter().enumerate() {
-                for t in &level.targets {
-                    let schedules = match t.kind {
-                        TargetKind::User => {
-                            out.push((t.id, i as i32 + 1, None, "direct".into()));
-                            continue;
-                        }
-                        TargetKind::Schedule => vec![t.id],
-                        TargetKind::Team => state.db.team_schedule_ids(t.id).await?,
-                    };
-                    for sid in schedules {
-                        let Ok(s) = state.db.get_schedule(sid).await else { continue };
-                        let o = state.db.overrides(sid, at - Duration::days(1), at + Duration::days(1)).await?;
-                        add_schedule(&s, &o, i as i32 + 1, &mut out);
-                    }
-                }
-            }
-        }
+        op::Scope::Service(sid)
     } else {
-        let schedules = match (q.schedule_id, q.team_id) {
-            (Some(s), _) => vec![s],
-            (None, Some(t)) => state.db.team_schedule_ids(t).await?,
-            (None, None) => state.db.list_schedules().await?.into_iter().map(|s| s.id).collect(),
-        };
-        for sid in schedules {
-            let s = state.db.get_schedule(sid).await?;
-            let o = state.db.overrides(sid, at - Duration::days(1), at + Duration::days(1)).await?;
-            add_schedule(&s, &o, 1, &mut out);
+        match (q.schedule_id, q.team_id) {
+            (Some(s), _) => op::Scope::Schedule(s),
+            (None, Some(t)) => op::Scope::Team(t),
+            (None, None) => op::Scope::All,
         }
-    }
-    let n = names(state, &out.iter().map(|o| o.0).collect::<Vec<_>>()).await?;
-    Ok(out
-        .into_iter()
-        .filter_map(|(u, level, schedule_id, via)| {
-            n.get(&u).map(|name| OnCallDto { user_id: u, username: name.clone(), level, schedule_id, via })
-        })
-        .collect())
+    };
+    Ok(op::who_is_on_call(state, scope, at).await?.into_iter().map(OnCallDto::from).collect())
 }
 
 #[utoipa::path(get, path = "/api/v1/oncall", tag = "oncall", params(OnCallQuery), responses((status = 200, body = List<OnCallDto>)))]
@@ -480,19 +399,8 @@ impl From<Policy> for PolicyDto {
     }
 }
 
-async fn validated_policy(state: &AppState, b: PolicyBody) -> Result<PolicySpec, ApiError> {
-    let spec = PolicySpec { name: b.name, description: b.description, loops: b.loops, levels: b.levels }.validate()?;
-    for t in spec.levels.iter().flat_map(|l| l.targets.iter()) {
-        let ok = match t.kind {
-            TargetKind::User => !state.db.user_names(&[t.id]).await?.is_empty(),
-            TargetKind::Schedule => state.db.get_schedule(t.id).await.is_ok(),
-            TargetKind::Team => state.db.get_team(opsdeck_store::catalogue::Ref::Id(t.id)).await.is_ok(),
-        };
-        if !ok {
-            return Err(ApiError::invalid("levels", format!("no {:?} has id {}", t.kind, t.id).to_lowercase()));
-        }
-    }
-    Ok(spec)
+fn policy_spec(b: PolicyBody) -> PolicySpec {
+    PolicySpec { name: b.name, description: b.description, loops: b.loops, levels: b.levels }
 }
 
 #[utoipa::path(get, path = "/api/v1/escalation-policies", tag = "oncall", responses((status = 200, body = List<PolicyDto>)))]
@@ -511,9 +419,7 @@ async fn create_policy(
     auth: Auth,
     ApiJson(b): ApiJson<PolicyBody>,
 ) -> Result<(StatusCode, Json<PolicyDto>), ApiError> {
-    auth.require(Permission::Configure)?;
-    let spec = validated_policy(&state, b).await?;
-    Ok((StatusCode::CREATED, Json(state.db.create_policy(&auth.actor(), state.now(), spec).await?.into())))
+    Ok((StatusCode::CREATED, Json(op::create_policy(&state, &auth, policy_spec(b)).await?.into())))
 }
 
 #[utoipa::path(get, path = "/api/v1/escalation-policies/{id}", tag = "oncall", params(("id" = Uuid, Path)), responses((status = 200, body = PolicyDto)))]
@@ -523,7 +429,7 @@ async fn get_policy(
     Path(id): Path<String>,
 ) -> Result<Json<PolicyDto>, ApiError> {
     auth.require(Permission::Read)?;
-    Ok(Json(state.db.get_policy(parse_id("escalation policy", &id)?).await?.into()))
+    Ok(Json(state.db.get_policy(parse_id(Entity::EscalationPolicy, &id)?).await?.into()))
 }
 
 #[utoipa::path(put, path = "/api/v1/escalation-policies/{id}", tag = "oncall", params(("id" = Uuid, Path)), request_body = PolicyBody,
@@ -534,11 +440,8 @@ async fn put_policy(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<PolicyBody>,
 ) -> Result<Json<PolicyDto>, ApiError> {
-    auth.require(Permission::Configure)?;
-    let id = parse_id("escalation policy", &id)?;
-    state.db.get_policy(id).await?;
-    let spec = validated_policy(&state, b).await?;
-    Ok(Json(state.db.update_policy(&auth.actor(), state.now(), id, spec).await?.into()))
+    let id = parse_id(Entity::EscalationPolicy, &id)?;
+    Ok(Json(op::update_policy(&state, &auth, id, policy_spec(b)).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/api/v1/escalation-policies/{id}", tag = "oncall", params(("id" = Uuid, Path)), responses((status = 204)))]
@@ -547,8 +450,7 @@ async fn delete_policy(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Permission::Configure)?;
-    state.db.delete_policy(&auth.actor(), state.now(), parse_id("escalation policy", &id)?).await?;
+    op::delete_policy(&state, &auth, parse_id(Entity::EscalationPolicy, &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -569,11 +471,9 @@ async fn set_service_policy(
     ApiJson(b): ApiJson<ServicePolicyBody>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
-    let sid = service_ref(&state, Some(&id), "service_id").await?.ok_or_else(|| ApiError::not_found("service"))?;
-    if let Some(p) = b.policy_id {
-        state.db.get_policy(p).await.map_err(|_| ApiError::invalid("policy_id", "no such escalation policy"))?;
-    }
-    state.db.set_service_policy(&auth.actor(), state.now(), sid, b.policy_id).await?;
+    let sid =
+        service_ref(&state, Some(&id), "service_id").await?.ok_or_else(|| ApiError::not_found(Entity::Service))?;
+    op::set_service_policy(&state, &auth, sid, b.policy_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -581,7 +481,7 @@ async fn set_service_policy(
 
 /// `me` or a user id; people manage their own, admins anyone's.
 fn user_scope(auth: &Auth, raw: &str) -> Result<Uuid, ApiError> {
-    let id = if raw == "me" { auth.user.id } else { parse_id("user", raw)? };
+    let id = if raw == "me" { auth.user.id } else { parse_id(Entity::User, raw)? };
     if id != auth.user.id {
         auth.require(Permission::Administer)?;
     }
@@ -623,11 +523,7 @@ async fn add_contact(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     auth.require(Permission::Read)?;
     let uid = user_scope(&auth, &id)?;
-    let kind = ChannelKind::parse(b.kind.trim())
-        .ok_or_else(|| ApiError::invalid("kind", "must be email, slack, teams, discord or webhook"))?;
-    let address = contact_address(kind, &b.address)?;
-    let label = opsdeck_core::validate::description("label", &b.label)?;
-    let c = state.db.add_contact_method(&auth.actor(), state.now(), uid, kind, &address, &label).await?;
+    let c = op::add_contact_method(&state, &auth, uid, ContactSpec::new(&b.kind, &b.address, &b.label)?).await?;
     Ok((StatusCode::CREATED, Json(serde_json::to_value(c).unwrap_or_default())))
 }
 
@@ -640,7 +536,7 @@ async fn delete_contact(
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Read)?;
     let uid = user_scope(&auth, &id)?;
-    state.db.delete_contact_method(&auth.actor(), state.now(), uid, parse_id("contact method", &cid)?).await?;
+    op::delete_contact_method(&state, &auth, uid, parse_id(Entity::ContactMethod, &cid)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -681,11 +577,9 @@ async fn add_rule(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     auth.require(Permission::Read)?;
     let uid = user_scope(&auth, &id)?;
-    if !(0..=1440).contains(&b.delay_minutes) {
-        return Err(ApiError::invalid("delay_minutes", "must be 0 to 1440"));
-    }
     let r =
-        state.db.add_notification_rule(&auth.actor(), state.now(), uid, b.contact_method_id, b.delay_minutes).await?;
+        op::add_notification_rule(&state, &auth, uid, RuleSpec::new(b.contact_method_id, i64::from(b.delay_minutes))?)
+            .await?;
     Ok((StatusCode::CREATED, Json(serde_json::to_value(r).unwrap_or_default())))
 }
 
@@ -698,7 +592,7 @@ async fn delete_rule(
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Read)?;
     let uid = user_scope(&auth, &id)?;
-    state.db.delete_notification_rule(&auth.actor(), state.now(), uid, parse_id("notification rule", &rid)?).await?;
+    op::delete_notification_rule(&state, &auth, uid, parse_id(Entity::NotificationRule, &rid)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -765,12 +659,9 @@ async fn create_channel(
     ApiJson(b): ApiJson<ChannelBody>,
 ) -> Result<(StatusCode, Json<ChannelDto>), ApiError> {
     auth.require(Permission::Configure)?;
-    let name = opsdeck_core::validate::name("name", &b.name)?;
-    let kind = ChannelKind::parse(b.kind.trim())
-        .ok_or_else(|| ApiError::invalid("kind", "must be email, slack, teams, discord, webhook or pagerduty"))?;
-    let config = b.config.validate(kind)?;
     let service_id = service_ref(&state, b.service_id.as_deref(), "service_id").await?;
-    let c = state.db.create_channel(&auth.actor(), state.now(), &name, kind, config, service_id, b.team_id).await?;
+    let spec = ChannelSpec::new(&b.name, &b.kind, b.config, service_id, b.team_id)?;
+    let c = op::create_channel(&state, &auth, spec).await?;
     Ok((StatusCode::CREATED, Json(channel_dto(c))))
 }
 
@@ -780,8 +671,7 @@ async fn delete_channel(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Permission::Configure)?;
-    state.db.delete_channel(&auth.actor(), state.now(), parse_id("channel", &id)?).await?;
+    op::delete_channel(&state, &auth, parse_id(Entity::Channel, &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -798,17 +688,8 @@ async fn test_channel(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<TestResult>, ApiError> {
-    auth.require(Permission::Configure)?;
-    let c = state.db.get_channel(parse_id("channel", &id)?).await?;
-    let Some(n) = state.notifier.as_ref() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the notifier is not running on this node",
-        ));
-    };
-    Ok(Json(match n.test_channel(c.kind, &c.config, &c.name).await {
-        Ok(()) => TestResult { ok: true, error: None },
+    Ok(Json(match op::test_channel(&state, &auth, parse_id(Entity::Channel, &id)?).await? {
+        Ok(_) => TestResult { ok: true, error: None },
         Err(e) => TestResult { ok: false, error: Some(e) },
     }))
 }

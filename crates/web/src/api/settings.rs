@@ -4,10 +4,11 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::operations::settings as op;
 use axum::Json;
 use axum::extract::State;
 use opsdeck_core::role::Permission;
-use opsdeck_core::validate;
+use opsdeck_core::settings::InstanceSettings;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,51 +18,37 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_settings, put_settings))
 }
 
-#[derive(Serialize, Deserialize, ToSchema, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Shown in the page title and header.
+    #[schema(min_length = 1, max_length = 120)]
     pub instance_name: String,
     /// The address people use to reach Opsdeck, for links in notifications.
     pub public_url: Option<String>,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings { instance_name: "Opsdeck".into(), public_url: None }
+impl From<InstanceSettings> for Settings {
+    fn from(s: InstanceSettings) -> Self {
+        Settings { instance_name: s.instance_name, public_url: s.public_url }
     }
-}
-
-const KEY: &str = "instance";
-
-pub async fn load(state: &AppState) -> Result<Settings, ApiError> {
-    Ok(state.db.get_setting(KEY).await?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default())
-}
-
-pub async fn save(state: &AppState, auth: &Auth, s: Settings) -> Result<Settings, ApiError> {
-    auth.require(Permission::Administer)?;
-    let s = Settings {
-        instance_name: validate::name("instance_name", &s.instance_name)?,
-        public_url: validate::optional_url("public_url", s.public_url.as_deref())?,
-    };
-    let value = serde_json::to_value(&s).map_err(|_| ApiError::internal())?;
-    state.db.put_setting(&auth.actor(), state.now(), KEY, &value).await?;
-    Ok(s)
 }
 
 /// Current settings.
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings", responses((status = 200, body = Settings)))]
 async fn get_settings(State(state): State<AppState>, auth: Auth) -> Result<Json<Settings>, ApiError> {
     auth.require(Permission::Read)?;
-    Ok(Json(load(&state).await?))
+    Ok(Json(op::load(&state).await?.into()))
 }
 
 /// Replaces the settings (admin).
-#[utoipa::path(put, path = "/api/v1/settings", tag = "settings", request_body = Settings, responses((status = 200, body = Settings)))]
+#[utoipa::path(put, path = "/api/v1/settings", tag = "settings", request_body = Settings,
+    responses((status = 200, body = Settings)))]
 async fn put_settings(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(s): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(save(&state, &auth, s).await?))
+    let wanted = InstanceSettings::new(&s.instance_name, s.public_url.as_deref())?;
+    Ok(Json(op::save(&state, &auth, wanted).await?.into()))
 }

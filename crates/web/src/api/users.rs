@@ -8,6 +8,7 @@ use crate::extract::{ApiJson, ApiQuery, double_option, parse_id};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use opsdeck_core::Entity;
 use opsdeck_core::role::{Permission, Role};
 use opsdeck_core::secret;
 use opsdeck_core::user::{self, ApiToken, User};
@@ -189,7 +190,8 @@ pub async fn change_password(
     if !own {
         auth.require(Permission::Administer)?;
     } else {
-        let (_, hash) = state.db.find_login(&target.username).await?.ok_or_else(|| ApiError::not_found("user"))?;
+        let (_, hash) =
+            state.db.find_login(&target.username).await?.ok_or_else(|| ApiError::not_found(Entity::User))?;
         let current = current.unwrap_or("").to_owned();
         let ok = tokio::task::spawn_blocking(move || secret::verify_password(&current, &hash)).await.unwrap_or(false);
         if !ok {
@@ -346,12 +348,12 @@ async fn revoke_token(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Json<TokenDto>, ApiError> {
-    let id = parse_id("API token", &id)?;
+    let id = parse_id(Entity::ApiToken, &id)?;
     let token = state.db.get_token(id).await?;
     if token.user_id != auth.user.id {
         if !auth.allows(Permission::Administer) {
             // Do not reveal other users' token ids.
-            return Err(ApiError::not_found("API token"));
+            return Err(ApiError::not_found(Entity::ApiToken));
         }
     }
     Ok(Json(state.db.revoke_token(&auth.actor(), state.now(), id).await?.into()))

@@ -2,14 +2,15 @@
 
 use super::{Chrome, PageAuth, done, error_page, form_error};
 use crate::AppState;
-use crate::api::settings::{self, Settings};
 use crate::auth;
+use crate::operations::settings;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use opsdeck_core::settings::InstanceSettings as Settings;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -77,7 +78,7 @@ pub async fn login_submit(
             Err(e) => error_page(&e),
         },
         Err(e) => {
-            let status = e.status;
+            let status = e.status();
             let page = LoginPage {
                 instance_name: instance_name(&state).await,
                 username: f.username,
@@ -139,9 +140,9 @@ pub async fn setup_submit(State(state): State<AppState>, jar: CookieJar, Form(f)
             Ok(cookie) => (jar.add(cookie), super::done("/", "Welcome! Your admin account is ready.")).into_response(),
             Err(e) => error_page(&e),
         },
-        Err(e) if e.code == "conflict" => Redirect::to("/login").into_response(),
+        Err(e) if e.code == crate::error::ErrorCode::Conflict => Redirect::to("/login").into_response(),
         Err(e) => {
-            let status = e.status;
+            let status = e.status();
             match form_error(e) {
                 Ok(msg) => (
                     status,
@@ -186,12 +187,16 @@ pub struct SettingsForm {
 }
 
 pub async fn settings_update(State(state): State<AppState>, page: PageAuth, Form(f): Form<SettingsForm>) -> Response {
-    let wanted =
-        Settings { instance_name: f.instance_name, public_url: Some(f.public_url).filter(|u| !u.trim().is_empty()) };
-    match settings::save(&state, &page.0, wanted.clone()).await {
+    let public_url = Some(f.public_url.as_str()).filter(|u| !u.trim().is_empty());
+    let saved = match Settings::new(&f.instance_name, public_url) {
+        Ok(valid) => settings::save(&state, &page.0, valid).await,
+        Err(e) => Err(e.into()),
+    };
+    let wanted = Settings { instance_name: f.instance_name, public_url: public_url.map(str::to_owned) };
+    match saved {
         Ok(_) => done("/settings", "Settings saved"),
         Err(e) => {
-            let status = e.status;
+            let status = e.status();
             let msg = match form_error(e) {
                 Ok(m) => m,
                 Err(r) => return r,
@@ -222,7 +227,7 @@ pub async fn password_update(State(state): State<AppState>, page: PageAuth, Form
     match result {
         Ok(()) => done("/settings", "Password changed; your other sessions were signed out"),
         Err(e) => {
-            let status = e.status;
+            let status = e.status();
             let msg = match form_error(e) {
                 Ok(m) => m,
                 Err(r) => return r,

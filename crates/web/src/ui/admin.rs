@@ -9,6 +9,7 @@ use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use opsdeck_core::Entity;
 use opsdeck_core::role::{Permission, Role};
 use opsdeck_core::user::{ApiToken, User};
 use opsdeck_store::user::UserPatch;
@@ -244,10 +245,10 @@ pub async fn token_create(State(state): State<AppState>, page: PageAuth, Form(f)
 
 pub async fn token_revoke(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
     let result = async {
-        let id = crate::extract::parse_id("API token", &id)?;
+        let id = crate::extract::parse_id(Entity::ApiToken, &id)?;
         let t = state.db.get_token(id).await?;
         if t.user_id != page.0.user.id && !page.0.allows(Permission::Administer) {
-            return Err(ApiError::not_found("API token"));
+            return Err(ApiError::not_found(Entity::ApiToken));
         }
         Ok::<_, ApiError>(state.db.revoke_token(&page.0.actor(), state.now(), id).await?)
     }

@@ -8,6 +8,7 @@ use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use opsdeck_core::Entity;
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, Team, TeamSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
@@ -239,7 +240,7 @@ pub struct ServicePage {
     /// Changes reported for the service (PagerDuty change events), newest first: (when, summary).
     changes: Vec<(String, String)>,
     /// Who its escalation policy reaches now, by level.
-    on_call: Vec<crate::api::oncall::OnCallDto>,
+    on_call: Vec<crate::operations::oncall::OnCall>,
     /// Policies to choose from, and the service's.
     policies: Vec<(uuid::Uuid, String)>,
     policy_id: Option<uuid::Uuid>,
@@ -376,7 +377,7 @@ pub async fn dependency_remove(
         return r;
     }
     let s = try_page!(state.db.get_service(Ref::parse(&service)).await).service;
-    let dep = match crate::extract::parse_id("dependency", &dep) {
+    let dep = match crate::extract::parse_id(Entity::Dependency, &dep) {
         Ok(d) => d,
         Err(e) => return error_page(&e),
     };

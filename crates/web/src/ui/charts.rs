@@ -191,7 +191,8 @@ pub fn column_chart(items: &[(String, i64)], what: &str) -> String {
     let bar = (slot * 0.7).max(2.0);
     let every = (items.len() / 12).max(1);
     let mut s = format!(
-        "<svg class=\"chart columns\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" preserveAspectRatio=\"none\">",
+        "<svg class=\"chart columns\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" \
+         preserveAspectRatio=\"none\">",
         esc(what)
     );
     let _ = write!(s, "<line class=\"axis\" x1=\"0\" y1=\"{0}\" x2=\"{w}\" y2=\"{0}\"/>", h - pad_b);
@@ -201,7 +202,8 @@ pub fn column_chart(items: &[(String, i64)], what: &str) -> String {
         let y = h - pad_b - bh;
         let _ = write!(
             s,
-            "<rect class=\"c-bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{bh:.1}\"><title>{}: {v} {}</title></rect>",
+            "<rect class=\"c-bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" \
+             height=\"{bh:.1}\"><title>{}: {v} {}</title></rect>",
             esc(label),
             esc(what)
         );
@@ -239,7 +241,9 @@ pub fn hbar_chart(items: &[(String, i64)]) -> String {
         let short: String = label.chars().take(22).collect();
         let _ = write!(
             s,
-            "<text class=\"lbl\" x=\"0\" y=\"{:.1}\">{}</text><rect class=\"c-bar\" x=\"{label_w}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\"><title>{}: {v}</title></rect><text class=\"val\" x=\"{:.1}\" y=\"{:.1}\">{v}</text>",
+            "<text class=\"lbl\" x=\"0\" y=\"{:.1}\">{}</text><rect class=\"c-bar\" \
+             x=\"{label_w}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\"><title>{}: \
+             {v}</title></rect><text class=\"val\" x=\"{:.1}\" y=\"{:.1}\">{v}</text>",
             y + row * 0.68,
             esc(&short),
             y + 4.0,

@@ -2,6 +2,7 @@
 
 use super::{Chrome, PageAuth, abs, ago, error_page};
 use crate::AppState;
+use crate::operations::oncall;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
@@ -29,7 +30,7 @@ pub struct HomePage {
     unowned: i64,
     activity: Vec<Activity>,
     /// Who is on call now, per schedule.
-    on_call: Vec<(String, crate::api::oncall::OnCallDto)>,
+    on_call: Vec<(String, oncall::OnCall)>,
 }
 
 pub async fn page(
@@ -78,8 +79,7 @@ async fn build(state: &AppState, page: &PageAuth, chrome: Chrome) -> Result<Home
     let schedules = state.db.list_schedules().await?;
     let names: std::collections::HashMap<uuid::Uuid, String> =
         schedules.iter().map(|s| (s.id, s.spec.name.clone())).collect();
-    let q = crate::api::oncall::OnCallQuery { service_id: None, schedule_id: None, team_id: None, at: None };
-    let on_call = crate::api::oncall::who_is_on_call(state, &q)
+    let on_call = oncall::who_is_on_call(state, oncall::Scope::All, state.now())
         .await?
         .into_iter()
         .map(|o| (o.schedule_id.and_then(|s| names.get(&s).cloned()).unwrap_or_default(), o))

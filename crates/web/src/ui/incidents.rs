@@ -17,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use chrono::Duration;
+use opsdeck_core::Entity;
 use opsdeck_core::alert::AlertStatus;
 use opsdeck_core::incident::{self, ActionItemSpec, Move, PostmortemSpec, Sev, Status};
 use opsdeck_core::role::Permission;
@@ -419,7 +420,7 @@ pub async fn act(
             );
             done(&back, &notice)
         }
-        Err(e) if e.status.is_client_error() => done(&back, &format!("Not done: {}", e.message)),
+        Err(e) if e.status().is_client_error() => done(&back, &format!("Not done: {}", e.message)),
         Err(e) => error_page(&e),
     }
 }
@@ -479,7 +480,7 @@ pub async fn postmortem_save(
     .await;
     match result {
         Ok(_) => done(&back, "Postmortem saved"),
-        Err(e) if e.status.is_client_error() => done(&back, &format!("Not saved: {}", e.message)),
+        Err(e) if e.status().is_client_error() => done(&back, &format!("Not saved: {}", e.message)),
         Err(e) => error_page(&e),
     }
 }
@@ -520,7 +521,7 @@ pub async fn action_add(
     .await;
     match result {
         Ok(a) => done(&back, &format!("Action item added: {}", a.title)),
-        Err(e) if e.status.is_client_error() => done(&back, &format!("Not added: {}", e.message)),
+        Err(e) if e.status().is_client_error() => done(&back, &format!("Not added: {}", e.message)),
         Err(e) => error_page(&e),
     }
 }
@@ -536,7 +537,7 @@ pub async fn action_status(
     }
     let back = safe_back(&f.back, "/action-items");
     let result = async {
-        let id = crate::extract::parse_id("action item", &id)?;
+        let id = crate::extract::parse_id(Entity::ActionItem, &id)?;
         let cur = state.db.get_action_item(id).await?;
         let spec = ActionItemSpec::new(
             &cur.title,
@@ -549,7 +550,7 @@ pub async fn action_status(
     .await;
     match result {
         Ok(a) => done(&back, &format!("{} is {}", a.title, a.status.as_str().replace('_', " "))),
-        Err(e) if e.status.is_client_error() => done(&back, &format!("Not changed: {}", e.message)),
+        Err(e) if e.status().is_client_error() => done(&back, &format!("Not changed: {}", e.message)),
         Err(e) => error_page(&e),
     }
 }

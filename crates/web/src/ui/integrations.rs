@@ -12,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
+use opsdeck_core::Entity;
 use opsdeck_core::alert::IntegrationType;
 use opsdeck_core::alert::webhook::Mapping;
 use opsdeck_core::role::Permission;
@@ -64,19 +65,22 @@ pub fn examples(kind: IntegrationType, base: &str, key: &str) -> Vec<Example> {
             Example {
                 title: "curl",
                 text: format!(
-                    "curl -X POST {url} -H 'Content-Type: application/json' -d '{{\n  \"routing_key\": \"{key}\",\n  \"event_action\": \"trigger\",\n  \"dedup_key\": \"db1/disk\",\n  \"payload\": {{\"summary\": \"Disk 95% full on db1\", \"source\": \"db1\", \"severity\": \"critical\"}}\n}}'"
+                    "curl -X POST {url} -H 'Content-Type: application/json' -d \
+                     '{{\n  \"routing_key\": \"{key}\",\n  \"event_action\": \"trigger\",\n  \"dedup_key\": \"db1/disk\",\n  \"payload\": {{\"summary\": \"Disk 95% full on db1\", \"source\": \"db1\", \"severity\": \"critical\"}}\n}}'"
                 ),
             },
             Example {
                 title: "Alertmanager (pagerduty_configs)",
                 text: format!(
-                    "receivers:\n  - name: opsdeck\n    pagerduty_configs:\n      - routing_key: {key}\n        url: {url}\n        send_resolved: true"
+                    "receivers:\n  - name: opsdeck\n    pagerduty_configs:\n      - routing_key: \
+                     {key}\n        url: {url}\n        send_resolved: true"
                 ),
             },
             Example {
                 title: "opsdeck CLI",
                 text: format!(
-                    "opsdeck event send --server {base} --routing-key {key} \\\n  --summary 'Disk 95% full on db1' --severity critical --dedup-key db1/disk"
+                    "opsdeck event send --server {base} --routing-key {key} \\\n  --summary 'Disk 95% \
+                     full on db1' --severity critical --dedup-key db1/disk"
                 ),
             },
         ],
@@ -84,13 +88,15 @@ pub fn examples(kind: IntegrationType, base: &str, key: &str) -> Vec<Example> {
             Example {
                 title: "Alertmanager (webhook_configs)",
                 text: format!(
-                    "receivers:\n  - name: opsdeck\n    webhook_configs:\n      - url: {url}\n        send_resolved: true"
+                    "receivers:\n  - name: opsdeck\n    webhook_configs:\n      - url: {url}\n        \
+                     send_resolved: true"
                 ),
             },
             Example {
                 title: "Prometheus sending straight to Opsdeck (alerting:)",
                 text: format!(
-                    "alerting:\n  alertmanagers:\n    - scheme: {scheme}\n      static_configs:\n        - targets: ['{hostport}']\n      authorization:\n        credentials: {key}"
+                    "alerting:\n  alertmanagers:\n    - scheme: {scheme}\n      static_configs:\n        \
+                     - targets: ['{hostport}']\n      authorization:\n        credentials: {key}"
                 ),
             },
         ],
@@ -101,13 +107,16 @@ pub fn examples(kind: IntegrationType, base: &str, key: &str) -> Vec<Example> {
         IntegrationType::Webhook => vec![Example {
             title: "curl",
             text: format!(
-                "curl -X POST {url} -H 'Content-Type: application/json' \\\n  -d '{{\"summary\": \"Queue backed up\", \"severity\": \"warning\", \"dedup_key\": \"queue-7\", \"status\": \"firing\", \"source\": \"mq1\"}}'"
+                "curl -X POST {url} -H 'Content-Type: application/json' \\\n  -d \
+                 '{{\"summary\": \"Queue backed \
+                 up\", \"severity\": \"warning\", \"dedup_key\": \"queue-7\", \"status\": \"firing\", \"source\": \"mq1\"}}'"
             ),
         }],
     }
 }
 
-const SAMPLE: &str = "{\n  \"summary\": \"Queue backed up\",\n  \"severity\": \"warning\",\n  \"dedup_key\": \"queue-7\",\n  \"status\": \"firing\",\n  \"source\": \"mq1\"\n}";
+const SAMPLE: &str = "{\n  \"summary\": \"Queue backed \
+                      up\",\n  \"severity\": \"warning\",\n  \"dedup_key\": \"queue-7\",\n  \"status\": \"firing\",\n  \"source\": \"mq1\"\n}";
 
 #[allow(clippy::too_many_arguments)]
 async fn render(
@@ -124,7 +133,7 @@ async fn render(
     let s = try_page!(state.db.get_service(Ref::parse(service)).await);
     let list = try_page!(state.db.list_integrations(s.service.id).await);
     let settings = try_page!(state.db.alert_settings(s.service.id).await);
-    let base = crate::api::monitors::base_url(state, headers).await;
+    let base = crate::operations::settings::base_url(state, headers).await;
     let now = state.now();
     let items = list
         .into_iter()
@@ -223,7 +232,7 @@ pub async fn create(
             )
             .await
         }
-        Err(e) if e.status.is_client_error() => done(&back, &format!("Not added: {}", e.message)),
+        Err(e) if e.status().is_client_error() => done(&back, &format!("Not added: {}", e.message)),
         Err(e) => error_page(&e),
     }
 }
@@ -250,10 +259,10 @@ pub async fn act(
     }
     let s = try_page!(state.db.get_service(Ref::parse(&service)).await);
     let back = format!("/services/{}/integrations", s.service.slug);
-    let id = try_page!(crate::extract::parse_id("integration", &id));
+    let id = try_page!(crate::extract::parse_id(Entity::Integration, &id));
     let it = try_page!(state.db.get_integration(id).await);
     if it.service_id != s.service.id {
-        return error_page(&ApiError::not_found("integration"));
+        return error_page(&ApiError::not_found(Entity::Integration));
     }
     let actor = page.0.actor();
     let now = state.now();
@@ -361,7 +370,7 @@ pub async fn settings(
     .await;
     match result {
         Ok(()) => done(&back, "Alert settings saved"),
-        Err(e) if e.status.is_client_error() => done(&back, &format!("Not saved: {}", e.message)),
+        Err(e) if e.status().is_client_error() => done(&back, &format!("Not saved: {}", e.message)),
         Err(e) => error_page(&e),
     }
 }

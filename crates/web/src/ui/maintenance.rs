@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use chrono::{NaiveDateTime, TimeZone, Utc};
+use opsdeck_core::Entity;
 use opsdeck_core::maintenance::{WindowInput, WindowSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::ServiceFilter;
@@ -184,7 +185,7 @@ pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Pat
         return r;
     }
     let result = async {
-        let id = crate::extract::parse_id("maintenance window", &id)?;
+        let id = crate::extract::parse_id(Entity::MaintenanceWindow, &id)?;
         let w = state.db.get_window(id).await?;
         state.db.delete_window(&auth.0.actor(), state.now(), id).await?;
         Ok::<_, ApiError>(w)

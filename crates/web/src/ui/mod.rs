@@ -74,13 +74,22 @@ pub fn router() -> Router<AppState> {
         .route("/alerts", get(incidents::alerts))
         .route("/oncall", get(oncall::list).post(oncall::create))
         .route("/oncall/{id}", get(oncall::detail))
-        .route("/oncall/{id}/act", post(oncall::act))
+        .route("/oncall/{id}/layers", post(oncall::layer_add))
+        .route("/oncall/{id}/layers/{index}/delete", post(oncall::layer_remove))
+        .route("/oncall/{id}/overrides", post(oncall::override_add))
+        .route("/oncall/{id}/overrides/{override_id}/delete", post(oncall::override_delete))
+        .route("/oncall/{id}/delete", post(oncall::schedule_delete))
         .route("/escalation-policies", get(oncall::policies).post(oncall::policy_create))
         .route("/escalation-policies/{id}/delete", post(oncall::policy_delete))
         .route("/services/{service}/escalation-policy", post(oncall::service_policy))
         .route("/channels", get(oncall::channels).post(oncall::channel_create))
-        .route("/channels/{id}", post(oncall::channel_act))
-        .route("/settings/notifications", get(oncall::mine).post(oncall::mine_act))
+        .route("/channels/{id}/test", post(oncall::channel_test))
+        .route("/channels/{id}/delete", post(oncall::channel_delete))
+        .route("/settings/notifications", get(oncall::mine))
+        .route("/settings/notifications/methods", post(oncall::method_add))
+        .route("/settings/notifications/methods/{id}/delete", post(oncall::method_delete))
+        .route("/settings/notifications/rules", post(oncall::rule_add))
+        .route("/settings/notifications/rules/{id}/delete", post(oncall::rule_delete))
         .route("/reports", get(incidents::report))
         .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
         .route("/services/{service}/integrations/{id}", post(integrations::act))
@@ -144,7 +153,7 @@ impl PageAuth {
         section: &'static str,
         notice: Option<String>,
     ) -> Result<Chrome, Response> {
-        let settings = crate::api::settings_load(state).await.map_err(|e| error_page(&e))?;
+        let settings = crate::operations::settings::load(state).await.map_err(|e| error_page(&e))?;
         let a = &self.0;
         Ok(Chrome {
             username: a.user.username.clone(),
@@ -174,10 +183,10 @@ struct ErrorPage<'a> {
 
 /// A full HTML page for an error, with the API's code and message.
 pub fn error_page(e: &ApiError) -> Response {
-    let page = ErrorPage { status: e.status.as_u16(), code: &e.code, message: &e.message };
+    let page = ErrorPage { status: e.status().as_u16(), code: e.code.as_str(), message: &e.message };
     match page.render() {
-        Ok(html) => (e.status, axum::response::Html(html)).into_response(),
-        Err(_) => (e.status, e.message.clone()).into_response(),
+        Ok(html) => (e.status(), axum::response::Html(html)).into_response(),
+        Err(_) => (e.status(), e.message.clone()).into_response(),
     }
 }
 
@@ -219,7 +228,17 @@ pub fn abs(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// Back to `back` after a form post: with the confirmation on success, with "Not done: …" for
+/// a client error (the message names the field to fix), or the error page for a server error.
+pub fn outcome(back: &str, result: Result<String, ApiError>) -> Response {
+    match result {
+        Ok(notice) => done(back, &notice),
+        Err(e) if e.status().is_client_error() => done(back, &format!("Not done: {}", e.message)),
+        Err(e) => error_page(&e),
+    }
+}
+
 /// The message to show beside a form after a failed submit.
 pub fn form_error(e: ApiError) -> Result<String, Response> {
-    if e.status.is_client_error() { Ok(e.message) } else { Err(error_page(&e)) }
+    if e.status().is_client_error() { Ok(e.message) } else { Err(error_page(&e)) }
 }

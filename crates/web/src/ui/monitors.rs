@@ -3,8 +3,9 @@
 use super::charts;
 use super::{Chrome, PageAuth, abs, ago, done, error_page, form_error};
 use crate::AppState;
-use crate::api::monitors::{UptimeDto, base_url, bulk_action, publish_changes, require_for_kind, uptime_table};
+use crate::api::monitors::{UptimeDto, bulk_action, publish_changes, require_for_kind, uptime_table};
 use crate::error::ApiError;
+use crate::operations::settings::base_url;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -12,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use chrono::Duration;
+use opsdeck_core::Entity;
 use opsdeck_core::monitor::{MonitorInput, MonitorSpec, MonitorState, MonitorType, Settings};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::ServiceFilter;
@@ -188,7 +190,7 @@ pub async fn detail(
     Query(q): Query<super::account::NoticeQuery>,
 ) -> Response {
     let chrome = chrome!(page, state, "monitors", q.notice);
-    let id = match crate::extract::parse_id("monitor", &id) {
+    let id = match crate::extract::parse_id(Entity::Monitor, &id) {
         Ok(id) => id,
         Err(e) => return error_page(&e),
     };
@@ -241,7 +243,7 @@ pub async fn action(
     Path((id, act)): Path<(String, String)>,
 ) -> Response {
     let result = async {
-        let id = crate::extract::parse_id("monitor", &id)?;
+        let id = crate::extract::parse_id(Entity::Monitor, &id)?;
         let m = state.db.get_monitor(id).await?.monitor;
         let actor = page.0.actor();
         let now = state.now();
@@ -264,7 +266,7 @@ pub async fn action(
                 state.events.publish("monitor.deleted", Some(id), format!("Monitor {} deleted", m.spec.name));
                 return Ok(done("/monitors", &format!("Monitor {} deleted", m.spec.name)));
             }
-            _ => return Err(ApiError::not_found("action")),
+            _ => return Err(ApiError::new(crate::error::ErrorCode::PageNotFound, "no such monitor action")),
         };
         Ok::<_, ApiError>(done(&format!("/monitors/{id}"), note))
     }
@@ -613,7 +615,7 @@ pub async fn edit(State(state): State<AppState>, page: PageAuth, Path(id): Path<
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
-    let id = match crate::extract::parse_id("monitor", &id) {
+    let id = match crate::extract::parse_id(Entity::Monitor, &id) {
         Ok(id) => id,
         Err(e) => return error_page(&e),
     };
@@ -631,7 +633,7 @@ pub async fn update(
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
-    let id = match crate::extract::parse_id("monitor", &id) {
+    let id = match crate::extract::parse_id(Entity::Monitor, &id) {
         Ok(id) => id,
         Err(e) => return error_page(&e),
     };

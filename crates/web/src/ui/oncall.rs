@@ -2,10 +2,10 @@
 //! gaps flagged), escalation policies, broadcast channels with a test button, and a person's
 //! own contact methods and notification rules.
 
-use super::{Chrome, PageAuth, abs, done, error_page};
+use super::{Chrome, PageAuth, abs, done, error_page, outcome};
 use crate::AppState;
-use crate::api::oncall::{OnCallDto, OnCallQuery, who_is_on_call};
 use crate::error::ApiError;
+use crate::operations::oncall::{self as op, OnCall};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -13,9 +13,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
-use opsdeck_core::escalation::{ChannelConfig, ChannelKind, Level, PolicySpec, Target, TargetKind, contact_address};
-use opsdeck_core::oncall::{self, Layer, Length, Restriction, ScheduleSpec, Shift, Source};
-use opsdeck_core::role::Permission;
+use opsdeck_core::Entity;
+use opsdeck_core::escalation::{
+    ChannelConfig, ChannelKind, ChannelSpec, ContactSpec, Level, PolicySpec, RuleSpec, Target, TargetKind,
+};
+use opsdeck_core::oncall::{self, Layer, Length, OverrideSpec, Restriction, ScheduleSpec, Shift};
 use opsdeck_store::oncall::Schedule;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -72,7 +74,8 @@ fn timeline_svg(
         if t >= from {
             let _ = write!(
                 s,
-                "<line class=\"tick\" x1=\"{0:.1}\" y1=\"14\" x2=\"{0:.1}\" y2=\"{h}\"/><text class=\"lbl\" x=\"{1:.1}\" y=\"11\">{2}</text>",
+                "<line class=\"tick\" x1=\"{0:.1}\" y1=\"14\" x2=\"{0:.1}\" y2=\"{h}\"/><text \
+                 class=\"lbl\" x=\"{1:.1}\" y=\"11\">{2}</text>",
                 x(t),
                 x(t) + 2.0,
                 day.format("%a %d")
@@ -96,7 +99,8 @@ fn timeline_svg(
                     let c = order.iter().position(|o| *o == u).unwrap_or(0) % PALETTE;
                     let _ = write!(
                         s,
-                        "<rect class=\"shift p{c}\" x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"3\"><title>{}: {}</title></rect>",
+                        "<rect class=\"shift p{c}\" x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" \
+                         height=\"{:.1}\" rx=\"3\"><title>{}: {}</title></rect>",
                         (x1 - x0).max(1.0),
                         row_h - 6.0,
                         esc(&name),
@@ -115,7 +119,8 @@ fn timeline_svg(
                 None if label == "Final" => {
                     let _ = write!(
                         s,
-                        "<rect class=\"gap\" x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\"><title>Nobody on call: {when}</title></rect>",
+                        "<rect class=\"gap\" x=\"{x0:.1}\" y=\"{y:.1}\" width=\"{:.1}\" \
+                         height=\"{:.1}\"><title>Nobody on call: {when}</title></rect>",
                         (x1 - x0).max(1.0),
                         row_h - 6.0
                     );
@@ -175,9 +180,6 @@ pub struct NewSchedule {
 }
 
 pub async fn create(State(state): State<AppState>, page: PageAuth, Form(f): Form<NewSchedule>) -> Response {
-    if let Err(r) = page.require(Permission::Configure) {
-        return r;
-    }
     let spec = ScheduleSpec {
         name: f.name,
         description: String::new(),
@@ -185,12 +187,9 @@ pub async fn create(State(state): State<AppState>, page: PageAuth, Form(f): Form
         team_id: None,
         layers: vec![],
     };
-    match spec.validate() {
-        Ok(spec) => match state.db.create_schedule(&page.0.actor(), state.now(), spec).await {
-            Ok(s) => done(&format!("/oncall/{}", s.id), "Schedule created: add a layer of people"),
-            Err(e) => error_page(&e.into()),
-        },
-        Err(e) => done("/oncall", &format!("Not created: {e}")),
+    match op::create_schedule(&state, &page.0, spec).await {
+        Ok(s) => done(&format!("/oncall/{}", s.id), "Schedule created: add a layer of people"),
+        Err(e) => outcome("/oncall", Err(e)),
     }
 }
 
@@ -203,7 +202,7 @@ pub struct SchedulePage {
     svg: String,
     gaps: usize,
     overrides: Vec<(Uuid, String, String, String)>,
-    now: Option<OnCallDto>,
+    now: Option<OnCall>,
     people: Vec<(Uuid, String)>,
     calendar_url: String,
     personal_url: String,
@@ -219,7 +218,7 @@ pub async fn detail(
     Query(q): Query<NoticeQuery>,
 ) -> Response {
     let chrome = chrome!(page, state, "oncall", q.notice);
-    let id = try_page!(crate::extract::parse_id("schedule", &id));
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
     let s = try_page!(state.db.get_schedule(id).await);
     let now = state.now();
     let tz = s.spec.tz();
@@ -245,17 +244,14 @@ pub async fn detail(
     let gaps = fin.iter().filter(|f| f.user_id.is_none() && f.end > now).count();
     rows.push(("Final".into(), fin));
     let svg = timeline_svg(&rows, &names, &order, from, to, tz);
-    let who = oncall::on_call(&s.spec, &overrides, now).map(|(u, src)| OnCallDto {
+    let who = oncall::on_call(&s.spec, &overrides, now).map(|(u, src)| OnCall {
         user_id: u,
         username: names.get(&u).cloned().unwrap_or_default(),
         level: 1,
         schedule_id: Some(id),
-        via: match src {
-            Source::Layer(i) => s.spec.layers.get(i).map(|l| format!("layer {}", l.name)).unwrap_or_default(),
-            Source::Override(_) => "override".into(),
-        },
+        via: op::via(&s.spec, src),
     });
-    let base = crate::api::monitors::base_url(&state, &headers).await;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     let key = try_page!(state.db.signing_key().await);
     let me = page.0.user.id;
     SchedulePage {
@@ -288,122 +284,128 @@ pub async fn detail(
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct ScheduleAction {
-    action: String,
-    // add_layer
+pub struct LayerForm {
     name: String,
     users: Vec<Uuid>,
     start: String,
-    unit: String,
     count: String,
+    unit: String,
     days: Vec<Weekday>,
     handoffs: String,
     from_time: String,
     to_time: String,
-    // remove_layer
-    index: String,
-    // override
-    user_id: String,
-    starts: String,
-    ends: String,
-    override_id: String,
 }
 
-pub async fn act(
+impl LayerForm {
+    /// The layer, named `Layer N` when the form leaves the name empty.
+    fn layer(self, n: usize) -> Result<Layer, ApiError> {
+        let start = NaiveDateTime::parse_from_str(self.start.trim(), "%Y-%m-%dT%H:%M")
+            .map_err(|_| ApiError::invalid("start", "give the first handoff as date and time"))?;
+        let count: u32 = self.count.trim().parse().map_err(|_| ApiError::invalid("count", "a whole number"))?;
+        let length = match self.unit.as_str() {
+            "hours" => Length::Hours(count),
+            "weeks" => Length::Weeks(count),
+            _ => Length::Days(count),
+        };
+        let restrictions = match (self.from_time.trim(), self.to_time.trim()) {
+            ("", "") => vec![],
+            (a, b) => vec![Restriction {
+                days: self.days,
+                start: NaiveTime::parse_from_str(a, "%H:%M")
+                    .map_err(|_| ApiError::invalid("from_time", "a time such as 09:00"))?,
+                end: NaiveTime::parse_from_str(b, "%H:%M")
+                    .map_err(|_| ApiError::invalid("to_time", "a time such as 17:00"))?,
+            }],
+        };
+        let name = if self.name.trim().is_empty() { format!("Layer {n}") } else { self.name };
+        let handoffs = Some(self.handoffs.trim().to_owned()).filter(|h| !h.is_empty());
+        Ok(Layer { name, users: self.users, start, length, handoffs, restrictions })
+    }
+}
+
+pub async fn layer_add(
     State(state): State<AppState>,
     page: PageAuth,
     Path(id): Path<String>,
-    Form(f): Form<ScheduleAction>,
+    Form(f): Form<LayerForm>,
 ) -> Response {
-    let needed = if matches!(f.action.as_str(), "override" | "delete_override") {
-        Permission::Respond
-    } else {
-        Permission::Configure
-    };
-    if let Err(r) = page.require(needed) {
-        return r;
-    }
-    let id = try_page!(crate::extract::parse_id("schedule", &id));
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
     let s = try_page!(state.db.get_schedule(id).await);
-    let back = format!("/oncall/{id}");
-    let tz = s.spec.tz();
-    let actor = page.0.actor();
-    let now = state.now();
-    let result: Result<&str, ApiError> = async {
-        match f.action.as_str() {
-            "add_layer" => {
-                let start = NaiveDateTime::parse_from_str(f.start.trim(), "%Y-%m-%dT%H:%M")
-                    .map_err(|_| ApiError::invalid("start", "give the first handoff as date and time"))?;
-                let count: u32 = f.count.trim().parse().map_err(|_| ApiError::invalid("count", "a whole number"))?;
-                let length = match f.unit.as_str() {
-                    "hours" => Length::Hours(count),
-                    "weeks" => Length::Weeks(count),
-                    _ => Length::Days(count),
-                };
-                let restrictions = match (f.from_time.trim(), f.to_time.trim()) {
-                    ("", "") => vec![],
-                    (a, b) => vec![Restriction {
-                        days: f.days.clone(),
-                        start: NaiveTime::parse_from_str(a, "%H:%M")
-                            .map_err(|_| ApiError::invalid("from_time", "a time such as 09:00"))?,
-                        end: NaiveTime::parse_from_str(b, "%H:%M")
-                            .map_err(|_| ApiError::invalid("to_time", "a time such as 17:00"))?,
-                    }],
-                };
-                let name = if f.name.trim().is_empty() {
-                    format!("Layer {}", s.spec.layers.len() + 1)
-                } else {
-                    f.name.clone()
-                };
-                let mut spec = s.spec.clone();
-                let handoffs = Some(f.handoffs.trim().to_owned()).filter(|h| !h.is_empty());
-                spec.layers.push(Layer { name, users: f.users.clone(), start, length, handoffs, restrictions });
-                let spec = spec.validate()?;
-                state.db.update_schedule(&actor, now, id, spec).await?;
-                Ok("Layer added")
-            }
-            "remove_layer" => {
-                let i: usize = f.index.parse().map_err(|_| ApiError::bad_request("index"))?;
-                let mut spec = s.spec.clone();
-                if i >= spec.layers.len() {
-                    return Err(ApiError::bad_request("no such layer"));
-                }
-                spec.layers.remove(i);
-                state.db.update_schedule(&actor, now, id, spec).await?;
-                Ok("Layer removed")
-            }
-            "override" => {
-                let user: Uuid = f.user_id.parse().map_err(|_| ApiError::invalid("user_id", "choose who covers"))?;
-                let parse = |field: &str, v: &str| -> Result<DateTime<Utc>, ApiError> {
-                    let n = NaiveDateTime::parse_from_str(v.trim(), "%Y-%m-%dT%H:%M")
-                        .map_err(|_| ApiError::invalid(field, "date and time"))?;
-                    Ok(oncall::local_to_utc(tz, n))
-                };
-                let (a, b) = (parse("starts", &f.starts)?, parse("ends", &f.ends)?);
-                if b <= a {
-                    return Err(ApiError::invalid("ends", "must be after the start"));
-                }
-                state.db.add_override(&actor, now, id, user, a, b).await?;
-                Ok("Override added")
-            }
-            "delete_override" => {
-                let oid: Uuid = f.override_id.parse().map_err(|_| ApiError::bad_request("override_id"))?;
-                state.db.delete_override(&actor, now, id, oid).await?;
-                Ok("Override removed")
-            }
-            "delete" => {
-                state.db.delete_schedule(&actor, now, id).await?;
-                Ok("deleted")
-            }
-            _ => Err(ApiError::bad_request("unknown action")),
+    let result = async {
+        let mut spec = s.spec.clone();
+        spec.layers.push(f.layer(s.spec.layers.len() + 1)?);
+        op::update_schedule(&state, &page.0, id, spec).await?;
+        Ok("Layer added".into())
+    };
+    outcome(&format!("/oncall/{id}"), result.await)
+}
+
+pub async fn layer_remove(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path((id, index)): Path<(String, usize)>,
+) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    let s = try_page!(state.db.get_schedule(id).await);
+    let result = async {
+        let mut spec = s.spec.clone();
+        if index >= spec.layers.len() {
+            return Err(ApiError::invalid("index", "no such layer"));
         }
-    }
-    .await;
-    match result {
-        Ok("deleted") => done("/oncall", "Schedule deleted"),
-        Ok(n) => done(&back, n),
-        Err(e) if e.status.is_client_error() => done(&back, &format!("Not done: {}", e.message)),
-        Err(e) => error_page(&e),
+        spec.layers.remove(index);
+        op::update_schedule(&state, &page.0, id, spec).await?;
+        Ok("Layer removed".into())
+    };
+    outcome(&format!("/oncall/{id}"), result.await)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct OverrideForm {
+    user_id: String,
+    starts: String,
+    ends: String,
+}
+
+pub async fn override_add(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<OverrideForm>,
+) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    let s = try_page!(state.db.get_schedule(id).await);
+    let tz = s.spec.tz();
+    let result = async {
+        let user: Uuid = f.user_id.parse().map_err(|_| ApiError::invalid("user_id", "choose who covers"))?;
+        let local = |field: &str, v: &str| -> Result<DateTime<Utc>, ApiError> {
+            let n = NaiveDateTime::parse_from_str(v.trim(), "%Y-%m-%dT%H:%M")
+                .map_err(|_| ApiError::invalid(field, "date and time"))?;
+            Ok(oncall::local_to_utc(tz, n))
+        };
+        let spec = OverrideSpec::new(user, local("starts", &f.starts)?, local("ends", &f.ends)?)?;
+        op::add_override(&state, &page.0, id, spec).await?;
+        Ok("Override added".into())
+    };
+    outcome(&format!("/oncall/{id}"), result.await)
+}
+
+pub async fn override_delete(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path((id, oid)): Path<(String, String)>,
+) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    let oid = try_page!(crate::extract::parse_id(Entity::Override, &oid));
+    let result = op::delete_override(&state, &page.0, id, oid).await.map(|()| "Override removed".into());
+    outcome(&format!("/oncall/{id}"), result)
+}
+
+pub async fn schedule_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    match op::delete_schedule(&state, &page.0, id).await {
+        Ok(()) => done("/oncall", "Schedule deleted"),
+        Err(e) => outcome(&format!("/oncall/{id}"), Err(e)),
     }
 }
 
@@ -554,50 +556,33 @@ fn parse_target(s: &str) -> Option<Target> {
 }
 
 pub async fn policy_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<PolicyForm>) -> Response {
-    if let Err(r) = page.require(Permission::Configure) {
-        return r;
-    }
-    let mut levels = Vec::new();
-    for (targets, delay) in [(&f.level1, &f.delay1), (&f.level2, &f.delay2), (&f.level3, &f.delay3)] {
-        if targets.is_empty() {
-            continue;
+    let result = async {
+        let mut levels = Vec::new();
+        for (targets, delay) in [(&f.level1, &f.delay1), (&f.level2, &f.delay2), (&f.level3, &f.delay3)] {
+            if targets.is_empty() {
+                continue;
+            }
+            levels.push(Level {
+                delay_minutes: delay
+                    .trim()
+                    .parse()
+                    .map_err(|_| ApiError::invalid("levels", "each delay is a whole number of minutes"))?,
+                targets: targets.iter().filter_map(|t| parse_target(t)).collect(),
+            });
         }
-        levels.push(Level {
-            delay_minutes: delay.trim().parse().unwrap_or(15),
-            targets: targets.iter().filter_map(|t| parse_target(t)).collect(),
-        });
-    }
-    let spec =
-        PolicySpec { name: f.name, description: String::new(), loops: f.loops.trim().parse().unwrap_or(1), levels };
-    let spec = match spec.validate() {
-        Ok(s) => s,
-        Err(e) => return done("/escalation-policies", &format!("Not saved: {e}")),
+        let loops = f.loops.trim().parse().map_err(|_| ApiError::invalid("loops", "a whole number, 1 to 9"))?;
+        let spec = PolicySpec { name: f.name, description: String::new(), loops, levels };
+        Ok(match f.id.parse::<Uuid>() {
+            Ok(id) => format!("Policy {} saved", op::update_policy(&state, &page.0, id, spec).await?.spec.name),
+            Err(_) => format!("Policy {} created", op::create_policy(&state, &page.0, spec).await?.spec.name),
+        })
     };
-    let result = match f.id.parse::<Uuid>() {
-        Ok(id) => state
-            .db
-            .update_policy(&page.0.actor(), state.now(), id, spec)
-            .await
-            .map(|p| format!("Policy {} saved", p.spec.name)),
-        Err(_) => state
-            .db
-            .create_policy(&page.0.actor(), state.now(), spec)
-            .await
-            .map(|p| format!("Policy {} created", p.spec.name)),
-    };
-    match result {
-        Ok(n) => done("/escalation-policies", &n),
-        Err(e) => error_page(&e.into()),
-    }
+    outcome("/escalation-policies", result.await)
 }
 
 pub async fn policy_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
-    if let Err(r) = page.require(Permission::Configure) {
-        return r;
-    }
-    let id = try_page!(crate::extract::parse_id("escalation policy", &id));
-    try_page!(state.db.delete_policy(&page.0.actor(), state.now(), id).await);
-    done("/escalation-policies", "Policy deleted")
+    let id = try_page!(crate::extract::parse_id(Entity::EscalationPolicy, &id));
+    outcome("/escalation-policies", op::delete_policy(&state, &page.0, id).await.map(|()| "Policy deleted".into()))
 }
 
 #[derive(Deserialize, Default)]
@@ -612,13 +597,10 @@ pub async fn service_policy(
     Path(service): Path<String>,
     Form(f): Form<ServicePolicyForm>,
 ) -> Response {
-    if let Err(r) = page.require(Permission::Configure) {
-        return r;
-    }
     let s = try_page!(state.db.get_service(opsdeck_store::catalogue::Ref::parse(&service)).await);
     let pid = f.policy_id.parse::<Uuid>().ok();
-    try_page!(state.db.set_service_policy(&page.0.actor(), state.now(), s.service.id, pid).await);
-    done(&format!("/services/{}", s.service.slug), "Escalation policy saved")
+    let result = op::set_service_policy(&state, &page.0, s.service.id, pid).await;
+    outcome(&format!("/services/{}", s.service.slug), result.map(|()| "Escalation policy saved".into()))
 }
 
 // ---- channels -----------------------------------------------------------------------------
@@ -674,14 +656,9 @@ pub struct ChannelForm {
 }
 
 pub async fn channel_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<ChannelForm>) -> Response {
-    if let Err(r) = page.require(Permission::Configure) {
-        return r;
-    }
     let result = async {
-        let kind = ChannelKind::parse(&f.kind).ok_or_else(|| ApiError::invalid("kind", "choose a kind"))?;
-        let name = opsdeck_core::validate::name("name", &f.name)?;
         let mut config = ChannelConfig::default();
-        if kind == ChannelKind::Email {
+        if f.kind.trim() == ChannelKind::Email.as_str() {
             config.to = Some(f.target.clone());
         } else {
             config.url = Some(f.target.clone());
@@ -690,57 +667,26 @@ pub async fn channel_create(State(state): State<AppState>, page: PageAuth, Form(
         config.routing_key = Some(f.routing_key.clone()).filter(|s| !s.is_empty());
         config.subject_template = Some(f.subject_template.clone()).filter(|s| !s.trim().is_empty());
         config.body_template = Some(f.body_template.clone()).filter(|s| !s.trim().is_empty());
-        let config = config.validate(kind)?;
         let service_id = f.service_id.parse::<Uuid>().ok();
         let team_id = f.team_id.parse::<Uuid>().ok();
-        if service_id.is_none() && team_id.is_none() {
-            return Err(ApiError::invalid("service_id", "choose the service or team whose incidents it announces"));
-        }
-        Ok::<_, ApiError>(
-            state.db.create_channel(&page.0.actor(), state.now(), &name, kind, config, service_id, team_id).await?,
-        )
-    }
-    .await;
-    match result {
-        Ok(c) => done("/channels", &format!("Channel {} added", c.name)),
-        Err(e) if e.status.is_client_error() => done("/channels", &format!("Not added: {}", e.message)),
-        Err(e) => error_page(&e),
-    }
+        let spec = ChannelSpec::new(&f.name, &f.kind, config, service_id, team_id)?;
+        Ok(format!("Channel {} added", op::create_channel(&state, &page.0, spec).await?.name))
+    };
+    outcome("/channels", result.await)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ChannelAction {
-    action: String,
+pub async fn channel_test(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Channel, &id));
+    let result = op::test_channel(&state, &page.0, id).await.map(|sent| match sent {
+        Ok(c) => format!("Test notification sent to {}", c.name),
+        Err(e) => format!("Test failed: {e}"),
+    });
+    outcome("/channels", result)
 }
 
-pub async fn channel_act(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(id): Path<String>,
-    Form(f): Form<ChannelAction>,
-) -> Response {
-    if let Err(r) = page.require(Permission::Configure) {
-        return r;
-    }
-    let id = try_page!(crate::extract::parse_id("channel", &id));
-    let c = try_page!(state.db.get_channel(id).await);
-    match f.action.as_str() {
-        "test" => {
-            let Some(n) = state.notifier.as_ref() else {
-                return done("/channels", "The notifier is not running on this node");
-            };
-            match n.test_channel(c.kind, &c.config, &c.name).await {
-                Ok(()) => done("/channels", &format!("Test notification sent to {}", c.name)),
-                Err(e) => done("/channels", &format!("Test to {} failed: {e}", c.name)),
-            }
-        }
-        "delete" => {
-            try_page!(state.db.delete_channel(&page.0.actor(), state.now(), id).await);
-            done("/channels", "Channel deleted")
-        }
-        _ => error_page(&ApiError::bad_request("unknown action")),
-    }
+pub async fn channel_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Channel, &id));
+    outcome("/channels", op::delete_channel(&state, &page.0, id).await.map(|()| "Channel deleted".into()))
 }
 
 // ---- my notifications ---------------------------------------------------------------------
@@ -775,7 +721,7 @@ pub async fn mine(
             (r.id, m, r.delay_minutes)
         })
         .collect();
-    let base = crate::api::monitors::base_url(&state, &headers).await;
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     let key = try_page!(state.db.signing_key().await);
     MyNotificationsPage {
         chrome,
@@ -790,78 +736,59 @@ pub async fn mine(
     .into_response()
 }
 
+const MINE: &str = "/settings/notifications";
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct MineForm {
-    action: String,
+pub struct MethodForm {
     kind: String,
     address: String,
     label: String,
-    contact_method_id: String,
-    delay_minutes: String,
-    id: String,
 }
 
-pub async fn mine_act(State(state): State<AppState>, page: PageAuth, Form(f): Form<MineForm>) -> Response {
-    let me = page.0.user.id;
-    let actor = page.0.actor();
-    let now = state.now();
-    let back = "/settings/notifications";
-    let result: Result<&str, ApiError> = async {
-        match f.action.as_str() {
-            "add_method" => {
-                let kind = ChannelKind::parse(&f.kind).ok_or_else(|| ApiError::invalid("kind", "choose a kind"))?;
-                let address = contact_address(kind, &f.address)?;
-                state.db.add_contact_method(&actor, now, me, kind, &address, f.label.trim()).await?;
-                Ok("Contact method added")
-            }
-            "delete_method" => {
-                state
-                    .db
-                    .delete_contact_method(&actor, now, me, f.id.parse().map_err(|_| ApiError::bad_request("id"))?)
-                    .await?;
-                Ok("Contact method removed")
-            }
-            "add_rule" => {
-                let cm: Uuid = f
-                    .contact_method_id
-                    .parse()
-                    .map_err(|_| ApiError::invalid("contact_method_id", "choose a contact method"))?;
-                let delay: i32 = f
-                    .delay_minutes
-                    .trim()
-                    .parse()
-                    .map_err(|_| ApiError::invalid("delay_minutes", "minutes, e.g. 0 or 5"))?;
-                if !(0..=1440).contains(&delay) {
-                    return Err(ApiError::invalid("delay_minutes", "0 to 1440"));
-                }
-                state.db.add_notification_rule(&actor, now, me, cm, delay).await?;
-                Ok("Rule added")
-            }
-            "delete_rule" => {
-                state
-                    .db
-                    .delete_notification_rule(&actor, now, me, f.id.parse().map_err(|_| ApiError::bad_request("id"))?)
-                    .await?;
-                Ok("Rule removed")
-            }
-            _ => Err(ApiError::bad_request("unknown action")),
-        }
-    }
-    .await;
-    match result {
-        Ok(n) => done(back, n),
-        Err(e) if e.status.is_client_error() => done(back, &format!("Not done: {}", e.message)),
-        Err(e) => error_page(&e),
-    }
+pub async fn method_add(State(state): State<AppState>, page: PageAuth, Form(f): Form<MethodForm>) -> Response {
+    let result = async {
+        let spec = ContactSpec::new(&f.kind, &f.address, &f.label)?;
+        op::add_contact_method(&state, &page.0, page.0.user.id, spec).await?;
+        Ok("Contact method added".into())
+    };
+    outcome(MINE, result.await)
+}
+
+pub async fn method_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::ContactMethod, &id));
+    let result = op::delete_contact_method(&state, &page.0, page.0.user.id, id).await;
+    outcome(MINE, result.map(|()| "Contact method removed".into()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RuleForm {
+    contact_method_id: String,
+    delay_minutes: String,
+}
+
+pub async fn rule_add(State(state): State<AppState>, page: PageAuth, Form(f): Form<RuleForm>) -> Response {
+    let result = async {
+        let cm: Uuid = f
+            .contact_method_id
+            .parse()
+            .map_err(|_| ApiError::invalid("contact_method_id", "choose a contact method"))?;
+        let delay: i64 =
+            f.delay_minutes.trim().parse().map_err(|_| ApiError::invalid("delay_minutes", "minutes, e.g. 0 or 5"))?;
+        op::add_notification_rule(&state, &page.0, page.0.user.id, RuleSpec::new(cm, delay)?).await?;
+        Ok("Rule added".into())
+    };
+    outcome(MINE, result.await)
+}
+
+pub async fn rule_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::NotificationRule, &id));
+    let result = op::delete_notification_rule(&state, &page.0, page.0.user.id, id).await;
+    outcome(MINE, result.map(|()| "Rule removed".into()))
 }
 
 /// Who is on call now for a service, for its page.
-pub async fn for_service(state: &AppState, service_id: Uuid) -> Vec<OnCallDto> {
-    who_is_on_call(
-        state,
-        &OnCallQuery { service_id: Some(service_id.to_string()), schedule_id: None, team_id: None, at: None },
-    )
-    .await
-    .unwrap_or_default()
+pub async fn for_service(state: &AppState, service_id: Uuid) -> Vec<OnCall> {
+    op::who_is_on_call(state, op::Scope::Service(service_id), state.now()).await.unwrap_or_default()
 }

@@ -1,0 +1,114 @@
+//! The kinds of things a caller can name by id, for "not found" answers.
+
+/// Everything the API and the pages can look up by id or slug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Entity {
+    ActionItem,
+    Alert,
+    ApiToken,
+    Channel,
+    ContactMethod,
+    Dependency,
+    EscalationPolicy,
+    Incident,
+    Integration,
+    MaintenanceWindow,
+    Monitor,
+    NotificationRule,
+    Override,
+    Postmortem,
+    Schedule,
+    Service,
+    Team,
+    User,
+}
+
+impl Entity {
+    pub const ALL: [Entity; 18] = [
+        Entity::ActionItem,
+        Entity::Alert,
+        Entity::ApiToken,
+        Entity::Channel,
+        Entity::ContactMethod,
+        Entity::Dependency,
+        Entity::EscalationPolicy,
+        Entity::Incident,
+        Entity::Integration,
+        Entity::MaintenanceWindow,
+        Entity::Monitor,
+        Entity::NotificationRule,
+        Entity::Override,
+        Entity::Postmortem,
+        Entity::Schedule,
+        Entity::Service,
+        Entity::Team,
+        Entity::User,
+    ];
+
+    /// As people read it: `escalation policy`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Entity::ActionItem => "action item",
+            Entity::Alert => "alert",
+            Entity::ApiToken => "API token",
+            Entity::Channel => "channel",
+            Entity::ContactMethod => "contact method",
+            Entity::Dependency => "dependency",
+            Entity::EscalationPolicy => "escalation policy",
+            Entity::Incident => "incident",
+            Entity::Integration => "integration",
+            Entity::MaintenanceWindow => "maintenance window",
+            Entity::Monitor => "monitor",
+            Entity::NotificationRule => "notification rule",
+            Entity::Override => "override",
+            Entity::Postmortem => "postmortem",
+            Entity::Schedule => "schedule",
+            Entity::Service => "service",
+            Entity::Team => "team",
+            Entity::User => "user",
+        }
+    }
+
+    /// The API error code when it is missing: `escalation_policy_not_found`.
+    pub fn not_found_code(self) -> &'static str {
+        match self {
+            Entity::ActionItem => "action_item_not_found",
+            Entity::Alert => "alert_not_found",
+            Entity::ApiToken => "api_token_not_found",
+            Entity::Channel => "channel_not_found",
+            Entity::ContactMethod => "contact_method_not_found",
+            Entity::Dependency => "dependency_not_found",
+            Entity::EscalationPolicy => "escalation_policy_not_found",
+            Entity::Incident => "incident_not_found",
+            Entity::Integration => "integration_not_found",
+            Entity::MaintenanceWindow => "maintenance_window_not_found",
+            Entity::Monitor => "monitor_not_found",
+            Entity::NotificationRule => "notification_rule_not_found",
+            Entity::Override => "override_not_found",
+            Entity::Postmortem => "postmortem_not_found",
+            Entity::Schedule => "schedule_not_found",
+            Entity::Service => "service_not_found",
+            Entity::Team => "team_not_found",
+            Entity::User => "user_not_found",
+        }
+    }
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_labels() {
+        for e in Entity::ALL {
+            let expected = format!("{}_not_found", e.label().to_lowercase().replace(' ', "_"));
+            assert_eq!(e.not_found_code(), expected);
+        }
+    }
+}
