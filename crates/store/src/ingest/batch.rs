@@ -1,0 +1,375 @@
+//! Applying a batch of signals in one transaction: load, apply in memory, write with multi-row statements.
+
+use super::*;
+
+impl Db {
+    /// Applies a batch of envelopes in one transaction and reports what became of each.
+    pub async fn apply_signals(&self, now: DateTime<Utc>, envs: &[Envelope]) -> StoreResult<Report> {
+        let backend = self.backend();
+        let now_ms = now.timestamp_millis();
+        let mut report = Report::default();
+        if envs.is_empty() {
+            return Ok(report);
+        }
+        with_db!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            tx.lock_alerts().await?;
+
+            // 1. Settings of the services involved, including route targets.
+            let mut service_ids: Vec<Uuid> =
+                envs.iter().map(|e| e.service_id).collect::<HashSet<_>>().into_iter().collect();
+            let mut settings: HashMap<Uuid, AlertSettings> = HashMap::new();
+            let load_settings = |ids: &[Uuid]| {
+                format!(
+                    "SELECT service_id, grouping, group_window_seconds, auto_resolve, rules \
+                     FROM service_alert_settings WHERE service_id IN ({})",
+                    placeholders(backend, ids.len(), 1)
+                )
+            };
+            {
+                let mut q = sqlx::query_as::<_, SettingsRowWithId>(sqlx::AssertSqlSafe(load_settings(&service_ids)));
+                for id in &service_ids {
+                    q = q.bind(*id);
+                }
+                settings.extend(q.fetch_all(&mut *tx).await?.into_iter().map(SettingsRowWithId::into_pair));
+            }
+            let targets: Vec<Uuid> = settings
+                .values()
+                .flat_map(|s| s.rules.iter())
+                .filter_map(|r| match r.then {
+                    rules::RuleAction::Route { service_id } => Some(service_id),
+                    _ => None,
+                })
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let mut valid_routes = HashSet::new();
+            if !targets.is_empty() {
+                let sql = format!("SELECT id FROM services WHERE id IN ({})", placeholders(backend, targets.len(), 1));
+                let mut q = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(sql));
+                for id in &targets {
+                    q = q.bind(*id);
+                }
+                valid_routes.extend(q.fetch_all(&mut *tx).await?);
+                let missing: Vec<Uuid> = valid_routes.iter().filter(|id| !settings.contains_key(id)).copied().collect();
+                if !missing.is_empty() {
+                    let mut q = sqlx::query_as::<_, SettingsRowWithId>(sqlx::AssertSqlSafe(load_settings(&missing)));
+                    for id in &missing {
+                        q = q.bind(*id);
+                    }
+                    settings.extend(q.fetch_all(&mut *tx).await?.into_iter().map(SettingsRowWithId::into_pair));
+                }
+                service_ids.extend(valid_routes.iter().copied());
+            }
+
+            // 2. Open alerts for the batch's keys (the scope is checked in memory).
+            let keys: Vec<&str> =
+                envs.iter().map(|e| e.signal.dedup_key.as_str()).collect::<HashSet<_>>().into_iter().collect();
+            let mut open: Vec<AlertRow> = Vec::new();
+            for chunk in fixed_chunks(&keys) {
+                let sql = format!(
+                    "SELECT {ALERT_COLS} FROM alerts WHERE status <> 'resolved' AND dedup_key IN ({})",
+                    placeholders(backend, chunk.len(), 1)
+                );
+                let mut q = sqlx::query_as::<_, AlertRow>(sqlx::AssertSqlSafe(sql));
+                for k in chunk {
+                    q = q.bind(*k);
+                }
+                open.extend(q.fetch_all(&mut *tx).await?);
+            }
+            let scopes: HashSet<&str> = envs.iter().map(|e| e.scope.as_str()).collect();
+            open.retain(|r| scopes.contains(r.scope.as_str()));
+
+            // 3. Events in order, in memory.
+            let (mut works, outcomes, follow_ups) = apply_events(envs, &settings, &valid_routes, open, now_ms);
+
+            // 4. Incidents: candidates for grouping new alerts, and those whose alerts moved.
+            let new_services: Vec<Uuid> = works
+                .iter()
+                .filter(|w| w.new)
+                .filter_map(|w| w.row.service_id)
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let mut inc_rows: Vec<IncRow> = Vec::new();
+            if !new_services.is_empty() {
+                let sql = format!(
+                    "SELECT {INC_COLS} FROM incidents WHERE status <> 'resolved' AND service_id IN ({}) \
+                                   ORDER BY last_alert_at DESC LIMIT 1000",
+                    placeholders(backend, new_services.len(), 1)
+                );
+                let mut q = sqlx::query_as::<_, IncRow>(sqlx::AssertSqlSafe(sql));
+                for id in &new_services {
+                    q = q.bind(*id);
+                }
+                inc_rows.extend(q.fetch_all(&mut *tx).await?);
+            }
+            let have: HashSet<Uuid> = inc_rows.iter().map(|r| r.id).collect();
+            let wanted: Vec<Uuid> = follow_ups
+                .iter()
+                .map(|f| f.0)
+                .filter(|id| !have.contains(id))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            for chunk in fixed_chunks(&wanted) {
+                let sql =
+                    format!("SELECT {INC_COLS} FROM incidents WHERE id IN ({})", placeholders(backend, chunk.len(), 1));
+                let mut q = sqlx::query_as::<_, IncRow>(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                inc_rows.extend(q.fetch_all(&mut *tx).await?);
+            }
+            let missing: Vec<Uuid> = inc_rows
+                .iter()
+                .filter_map(|r| r.service_id)
+                .filter(|s| !settings.contains_key(s))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            if !missing.is_empty() {
+                let mut q = sqlx::query_as::<_, SettingsRowWithId>(sqlx::AssertSqlSafe(load_settings(&missing)));
+                for id in &missing {
+                    q = q.bind(*id);
+                }
+                settings.extend(q.fetch_all(&mut *tx).await?.into_iter().map(SettingsRowWithId::into_pair));
+            }
+            let mut incs: Vec<Inc> = inc_rows
+                .into_iter()
+                .map(|row| Inc {
+                    impact_start: 0,
+                    new: false,
+                    dirty: false,
+                    source: "alert",
+                    joined: Vec::new(),
+                    events: Vec::new(),
+                    row,
+                })
+                .collect();
+            assign_incidents(&mut works, &mut incs, &settings, now_ms);
+            // Alerts opened and resolved within this batch count as resolved for their incident.
+            follow_up_incidents(&mut incs, &follow_ups, &settings, now_ms);
+
+            // 5. Numbers for new incidents.
+            let n_new = incs.iter().filter(|i| i.new).count() as i64;
+            if n_new > 0 {
+                let last: i64 = sqlx::query_scalar(
+                    "UPDATE revisions SET value = value + $1 WHERE name = 'incident_number' \
+                     RETURNING value",
+                )
+                .bind(n_new)
+                .fetch_one(&mut *tx)
+                .await?;
+                for (number, i) in (last - n_new + 1..).zip(incs.iter_mut().filter(|i| i.new)) {
+                    i.row.number = number;
+                }
+            }
+
+            // 6. Writes: new incidents first (alerts reference them), then alerts.
+            let new_incs: Vec<&Inc> = incs.iter().filter(|i| i.new).collect();
+            for chunk in fixed_chunks(&new_incs) {
+                let sql = multi_row(
+                    backend,
+                    "INSERT INTO incidents (id, number, title, description, status, severity, \
+                     service_id, group_key, source, alert_count, open_alerts, impact_start_at, \
+                     detected_at, acknowledged_at, mitigated_at, resolved_at, last_alert_at, created_at, \
+                     updated_at, joined_noted_at) VALUES ",
+                    20,
+                    chunk.len(),
+                    "",
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for i in chunk {
+                    let r = &i.row;
+                    q = q
+                        .bind(r.id)
+                        .bind(r.number)
+                        .bind(&r.title)
+                        .bind("")
+                        .bind(&r.status)
+                        .bind(&r.severity)
+                        .bind(r.service_id)
+                        .bind(&r.group_key)
+                        .bind(i.source)
+                        .bind(r.alert_count)
+                        .bind(r.open_alerts)
+                        .bind(i.impact_start.min(now_ms))
+                        .bind(now_ms)
+                        .bind(r.acknowledged_at)
+                        .bind(r.mitigated_at)
+                        .bind(r.resolved_at)
+                        .bind(now_ms)
+                        .bind(now_ms)
+                        .bind(now_ms)
+                        .bind(r.joined_noted_at);
+                }
+                q.execute(&mut *tx).await?;
+                let sql = multi_row(
+                    backend,
+                    "INSERT INTO incident_services (incident_id, service_id) VALUES ",
+                    2,
+                    chunk.len(),
+                    "",
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for i in chunk {
+                    q = q.bind(i.row.id).bind(i.row.service_id);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for wave in [false, true] {
+                let rows: Vec<&AlertRow> = works.iter().filter(|w| w.dirty && w.new == wave).map(|w| &w.row).collect();
+                for chunk in fixed_chunks(&rows) {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(upsert_alerts_sql(backend, chunk.len())));
+                    for r in chunk {
+                        q = bind_alert!(q, r);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+            }
+            // Plain repeats: count, last_seen and expiry only, leaving the row's indexes alone.
+            let touched: Vec<&AlertRow> = works.iter().filter(|w| w.touched && !w.dirty).map(|w| &w.row).collect();
+            for chunk in fixed_chunks(&touched) {
+                let sql = multi_row(
+                    backend,
+                    "WITH v (id, count, last_seen, expires_at) AS (VALUES ",
+                    4,
+                    chunk.len(),
+                    ") UPDATE alerts SET count = v.count, last_seen = v.last_seen, expires_at = \
+                     v.expires_at FROM v WHERE alerts.id = v.id",
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q.bind(r.id).bind(r.count).bind(r.last_seen).bind(r.expires_at);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for i in incs.iter().filter(|i| i.dirty && !i.new) {
+                let r = &i.row;
+                sqlx::query(
+                    "UPDATE incidents SET status = $1, severity = $2, alert_count = $3, open_alerts = \
+                     $4, last_alert_at = $5, acknowledged_at = $6, mitigated_at = $7, resolved_at = $8, \
+                     snoozed_until = CASE WHEN $1 = 'resolved' THEN NULL ELSE snoozed_until END, \
+                     updated_at = $9, joined_noted_at = $11 WHERE id = $10",
+                )
+                .bind(&r.status)
+                .bind(&r.severity)
+                .bind(r.alert_count)
+                .bind(r.open_alerts)
+                .bind(r.last_alert_at)
+                .bind(r.acknowledged_at)
+                .bind(r.mitigated_at)
+                .bind(r.resolved_at)
+                .bind(now_ms)
+                .bind(r.id)
+                .bind(r.joined_noted_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let mut timeline: Vec<TimelineEntry> = Vec::new();
+            let joined_notes: Vec<Option<String>> = incs.iter_mut().map(|i| joined_entry(i, now_ms)).collect();
+            for (i, joined) in incs.iter().zip(joined_notes) {
+                let actor = "alerts".to_string();
+                if i.new {
+                    let source = if i.source == "monitor" { "a monitor" } else { "an alert" };
+                    timeline.push(TimelineEntry {
+                        incident_id: i.row.id,
+                        at: now_ms,
+                        kind: kind::CREATED,
+                        actor: actor.clone(),
+                        body: format!("Opened by {source}: {}", i.row.title),
+                    });
+                }
+                if let Some(body) = joined {
+                    timeline.push(TimelineEntry {
+                        incident_id: i.row.id,
+                        at: now_ms,
+                        kind: kind::ALERTS_JOINED,
+                        actor: actor.clone(),
+                        body,
+                    });
+                }
+                for (k, body) in &i.events {
+                    timeline.push(TimelineEntry {
+                        incident_id: i.row.id,
+                        at: now_ms,
+                        kind: k,
+                        actor: actor.clone(),
+                        body: body.clone(),
+                    });
+                }
+            }
+            let resolved_alerts: Vec<&AlertRow> =
+                works.iter().filter(|w| w.dirty && w.row.status == "resolved").map(|w| &w.row).collect();
+            for r in resolved_alerts.iter().take(20) {
+                if let Some(inc) = r.incident_id {
+                    timeline.push(TimelineEntry {
+                        incident_id: inc,
+                        at: now_ms,
+                        kind: kind::ALERT_RESOLVED,
+                        actor: r.source_type.clone(),
+                        body: format!("Alert resolved: {}", r.summary),
+                    });
+                }
+            }
+            if resolved_alerts.len() > 20 {
+                let mut per: HashMap<Uuid, usize> = HashMap::new();
+                for r in &resolved_alerts[20..] {
+                    if let Some(inc) = r.incident_id {
+                        *per.entry(inc).or_default() += 1;
+                    }
+                }
+                for (inc, n) in per {
+                    timeline.push(TimelineEntry {
+                        incident_id: inc,
+                        at: now_ms,
+                        kind: kind::ALERT_RESOLVED,
+                        actor: "alerts".into(),
+                        body: format!("{n} more alerts resolved"),
+                    });
+                }
+            }
+            insert_timeline!(tx, backend, timeline);
+            // Escalations: new triggered incidents start theirs; acknowledged or resolved ones stop.
+            for i in &incs {
+                if i.new && i.row.status == "triggered" {
+                    crate::oncall::start_escalation!(tx, i.row.id, now_ms);
+                } else if !i.new && i.dirty && i.row.status != "triggered" {
+                    crate::oncall::stop_escalation!(tx, i.row.id);
+                }
+            }
+            let integrations: Vec<Uuid> =
+                envs.iter().filter_map(|e| e.integration_id).collect::<HashSet<_>>().into_iter().collect();
+            if !integrations.is_empty() {
+                let sql = format!(
+                    "UPDATE integrations SET last_event_at = $1 WHERE id IN ({})",
+                    placeholders(backend, integrations.len(), 2)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);
+                for id in &integrations {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+
+            report.applied = outcomes
+                .into_iter()
+                .map(|(dedup_key, i, dropped)| {
+                    let row = i.map(|i| &works[i].row);
+                    Applied {
+                        dedup_key,
+                        alert_id: row.map(|r| r.id),
+                        incident_id: row.and_then(|r| r.incident_id),
+                        dropped,
+                    }
+                })
+                .collect();
+            report.opened =
+                incs.iter().filter(|i| i.new).map(|i| (i.row.id, i.row.number, i.row.title.clone())).collect();
+            report.changed = incs.iter().filter(|i| i.dirty).map(|i| i.row.id).collect();
+        });
+        Ok(report)
+    }
+}
