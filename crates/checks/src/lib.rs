@@ -6,6 +6,7 @@
 
 mod command;
 mod dns;
+pub mod events;
 mod http;
 mod icmp;
 mod net;

@@ -7,9 +7,14 @@
 //! in tests.
 
 use crate::Prober;
+use crate::events::{
+    CheckFinished, CheckStarted, CheckTaskPanicked, ChecksClaimed, OverdueRespread, ResultsStoreFailed, ResultsStored,
+    SchedulerStepFailed,
+};
 use chrono::Duration as ChronoDuration;
 use opsdeck_core::clock::Clock;
 use opsdeck_core::monitor::{CheckOutcome, CheckStatus, Settings, heartbeat_deadline, next_run};
+use opsdeck_core::telemetry::InternalEvent;
 use opsdeck_store::Db;
 use opsdeck_store::monitor::{CheckRecord, DueMonitor, Retention, StateChange};
 use std::sync::Arc;
@@ -86,7 +91,7 @@ impl Scheduler {
         match self.db.list_windows().await {
             Ok(ws) => ws.into_iter().map(|w| w.spec).filter(|w| w.is_active(now)).collect(),
             Err(e) => {
-                tracing::warn!(error = %e, "reading maintenance windows failed");
+                SchedulerStepFailed { step: "maintenance_windows", error: &e }.emit();
                 Vec::new()
             }
         }
@@ -97,7 +102,7 @@ impl Scheduler {
         let started = self.clock.now();
         // How late the check starts against its schedule: the scheduler's key health signal.
         let lag = (started - m.due_at).num_milliseconds().max(0) as f64 / 1000.0;
-        metrics::histogram!("opsdeck_check_lag_seconds").record(lag);
+        CheckStarted { lag_seconds: lag }.emit();
         let outcome = match &m.settings {
             Settings::Heartbeat(h) => {
                 // A heartbeat is "due" when its deadline passed without a ping.
@@ -132,7 +137,7 @@ impl Scheduler {
             }
             s => self.prober.probe(s, Duration::from_secs(m.timeout_seconds.max(1) as u64)).await,
         };
-        metrics::counter!("opsdeck_checks_total", "status" => outcome.status.as_str()).increment(1);
+        CheckFinished { status: outcome.status.as_str() }.emit();
         let now = self.clock.now();
         let next_run_at = match &m.settings {
             Settings::Heartbeat(h) if outcome.status.is_ok() => {
@@ -186,8 +191,8 @@ impl Scheduler {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         match self.db.reschedule_overdue(self.clock.now()).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(monitors = n, "spread overdue checks over their next interval"),
-            Err(e) => tracing::warn!(error = %e, "rescheduling overdue monitors failed"),
+            Ok(n) => OverdueRespread { monitors: n }.emit(),
+            Err(e) => SchedulerStepFailed { step: "respread", error: &e }.emit(),
         }
         let (tx, rx) = mpsc::channel::<CheckRecord>(self.config.flush_max * 4);
         let writer = tokio::spawn(self.clone().write_loop(rx));
@@ -207,6 +212,7 @@ impl Scheduler {
                 match self.db.claim_due_monitors(&self.node, now, lease, wanted).await {
                     Ok(due) => {
                         claimed = due.len();
+                        ChecksClaimed { monitors: claimed }.emit();
                         let windows = if due.is_empty() { Vec::new() } else { self.active_windows().await };
                         for m in due {
                             let maint = windows.iter().any(|w| w.covers(m.id, m.claim.service_id));
@@ -220,14 +226,18 @@ impl Scheduler {
                             });
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "claiming due monitors failed"),
+                    Err(e) => SchedulerStepFailed { step: "claim", error: &e }.emit(),
                 }
             }
-            while tasks.try_join_next().is_some() {}
+            while let Some(done) = tasks.try_join_next() {
+                if done.is_err() {
+                    CheckTaskPanicked.emit();
+                }
+            }
             if last_prune.elapsed() >= self.config.prune_every {
                 last_prune = std::time::Instant::now();
                 if let Err(e) = self.db.prune_monitoring(self.clock.now(), &self.config.retention).await {
-                    tracing::warn!(error = %e, "pruning monitoring history failed");
+                    SchedulerStepFailed { step: "prune", error: &e }.emit();
                 }
             }
             // More may be due right away when a full batch was claimed; otherwise sleep until
@@ -241,7 +251,7 @@ impl Scheduler {
                 Ok(Some(due)) => (due - now).to_std().unwrap_or_default(),
                 Ok(None) => Duration::from_secs(1),
                 Err(e) => {
-                    tracing::warn!(error = %e, "reading the next due time failed");
+                    SchedulerStepFailed { step: "next_due", error: &e }.emit();
                     Duration::from_secs(1)
                 }
             };
@@ -252,7 +262,11 @@ impl Scheduler {
             }
         }
         // Let running checks finish (they are bounded by their timeouts), then flush.
-        while tasks.join_next().await.is_some() {}
+        while let Some(done) = tasks.join_next().await {
+            if done.is_err() {
+                CheckTaskPanicked.emit();
+            }
+        }
         drop(tx);
         let _ = writer.await;
     }
@@ -282,12 +296,14 @@ impl Scheduler {
             }
             if !batch.is_empty() {
                 match self.db.record_checks(&batch, &self.config.retention).await {
-                    Ok(changes) if !changes.is_empty() => {
-                        tokio::spawn((self.on_change)(changes));
+                    Ok(changes) => {
+                        ResultsStored { results: batch.len(), state_changes: changes.len() }.emit();
+                        if !changes.is_empty() {
+                            tokio::spawn((self.on_change)(changes));
+                        }
                     }
-                    Ok(_) => {}
                     // The leases expire and the monitors are checked again; nothing is lost for good.
-                    Err(e) => tracing::error!(error = %e, count = batch.len(), "storing check results failed"),
+                    Err(e) => ResultsStoreFailed { results: batch.len(), error: &e }.emit(),
                 }
                 batch.clear();
             }

@@ -333,6 +333,19 @@ pub fn parse_number(s: &str) -> Option<i64> {
     digits.parse().ok().filter(|n| *n > 0)
 }
 
+/// A duration as people read it in reports and postmortems: `45 s`, `12 min`, `2 h 5 min`,
+/// `3 d 4 h`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ pub mod oncall;
 pub mod role;
 pub mod secret;
 pub mod settings;
+pub mod telemetry;
 pub mod user;
 pub mod validate;
 

@@ -7,13 +7,16 @@
 //! retries with exponential back-off and jitter, and gives up after
 //! [`opsdeck_core::escalation::MAX_ATTEMPTS`] with the failure on the incident's timeline.
 
+pub mod events;
 mod send;
 
+use crate::events::{EscalationsStepped, NotificationsDelivered, NotifierPassFailed, SendTaskPanicked};
 use chrono::{DateTime, Utc};
 use opsdeck_core::clock::Clock;
 use opsdeck_core::escalation::{ChannelConfig, ChannelKind, LinkAction, LinkClaim, MessageVars, TargetKind, sign_link};
 use opsdeck_core::incident::display_number;
 use opsdeck_core::oncall;
+use opsdeck_core::telemetry::InternalEvent;
 use opsdeck_store::Db;
 use opsdeck_store::oncall::{DueNotification, EscalationStep, NewNotification, Policy, SendResult};
 use std::collections::{HashMap, HashSet};
@@ -143,7 +146,7 @@ impl Notifier {
                     }
                     Ok(_) => break,
                     Err(e) => {
-                        tracing::warn!(error = %e, "notifier pass failed");
+                        NotifierPassFailed { error: &e }.emit();
                         break;
                     }
                 }
@@ -154,8 +157,10 @@ impl Notifier {
     /// One escalation pass and one outbox pass at the clock's time.
     pub async fn run_once(&self) -> Result<Pass, NotifyError> {
         let escalated = self.escalate().await?;
+        EscalationsStepped { steps: escalated }.emit();
         let mut pass = self.deliver().await?;
         pass.escalated = escalated;
+        NotificationsDelivered { sent: pass.sent, retried: pass.retried, given_up: pass.failed }.emit();
         Ok(pass)
     }
 
@@ -400,7 +405,10 @@ impl Notifier {
         let mut results: Vec<(DueNotification, SendResult)> = Vec::with_capacity(set.len());
         let mut pass = Pass::default();
         while let Some(r) = set.join_next().await {
-            let Ok((n, outcome)) = r else { continue };
+            let Ok((n, outcome)) = r else {
+                SendTaskPanicked.emit();
+                continue;
+            };
             let result = match outcome {
                 Ok(()) => {
                     pass.sent += 1;

@@ -9,6 +9,7 @@ pub mod catalogue;
 mod connect;
 pub mod dialect;
 mod error;
+pub mod events;
 pub mod incident;
 pub mod ingest;
 pub mod integration;

@@ -4,8 +4,10 @@
 //! once ([`IngestError::Busy`], HTTP 429) instead of waiting in an unbounded queue.
 
 use crate::Db;
+use crate::events::{AlertsSwept, IngestBatchRetried, IngestBatchWritten, IngestFailed, IngestRefused, SweepFailed};
 use crate::ingest::{Applied, Envelope, Report};
 use opsdeck_core::clock::Clock;
+use opsdeck_core::telemetry::InternalEvent;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -93,6 +95,7 @@ impl Pipeline {
         let n = u32::try_from(envs.len()).map_err(|_| IngestError::Busy)?;
         let Ok(permit) = self.permits.clone().try_acquire_many_owned(n) else {
             self.stats.rejected_busy.fetch_add(1, Ordering::Relaxed);
+            IngestRefused { events: envs.len() }.emit();
             return Err(IngestError::Busy);
         };
         let (reply, rx) = oneshot::channel();
@@ -113,7 +116,7 @@ impl Pipeline {
                 },
                 _ = sweep.tick() => {
                     if let Err(e) = self.sweep().await {
-                        tracing::warn!(error = %e, "alert sweep failed");
+                        SweepFailed { sweeper: "alerts", error: &e }.emit();
                     }
                     continue;
                 }
@@ -145,6 +148,7 @@ impl Pipeline {
             Ok(report) => {
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats.events.fetch_add(envs.len() as u64, Ordering::Relaxed);
+                IngestBatchWritten { events: envs.len(), requests: replies.len() }.emit();
                 (self.sink)(&report);
                 let mut applied = report.applied.into_iter();
                 for (n, reply) in replies {
@@ -154,7 +158,7 @@ impl Pipeline {
             }
             // One bad request must not fail the others: retry each on its own.
             Err(e) if replies.len() > 1 => {
-                tracing::warn!(error = %e, requests = replies.len(), "ingest batch failed; retrying its requests one by one");
+                IngestBatchRetried { requests: replies.len(), error: &e }.emit();
                 let mut rest = envs.into_iter();
                 for (n, reply) in replies {
                     let envs: Vec<Envelope> = rest.by_ref().take(n).collect();
@@ -162,7 +166,7 @@ impl Pipeline {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "ingest failed");
+                IngestFailed { events: envs.len(), error: &e }.emit();
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 for (_, reply) in replies {
                     let _ = reply.send(Err(IngestError::Failed(e.to_string())));
@@ -182,6 +186,7 @@ impl Pipeline {
             (self.sink)(&report);
         }
         let woken = self.db.wake_snoozed(now).await?;
+        AlertsSwept { expired: n, woken: woken.len() }.emit();
         if !woken.is_empty() {
             (self.sink)(&Report { changed: woken.clone(), ..Report::default() });
         }

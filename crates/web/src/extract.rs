@@ -34,9 +34,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 format!("the request body is larger than {} KiB", MAX_JSON_BODY / 1024),
             )
         })?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+        let invalid = |e: serde_json::Error| ApiError::bad_request(format!("invalid JSON body: {e}"));
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+        // Serde reads a struct from an array too (by position); the API takes objects only.
+        if !value.is_object() {
+            return Err(ApiError::bad_request("invalid JSON body: send a JSON object"));
+        }
+        integral_floats_to_integers(&mut value);
+        T::deserialize(value).map(ApiJson).map_err(invalid)
+    }
+}
+
+/// JSON has one number type: `5.0` is the integer 5 to JSON Schema and to most clients, but
+/// serde refuses it for an integer field. Whole floats become integers before typing (not
+/// inside free-form values, which are kept as sent).
+fn integral_floats_to_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                // Exact: |f| < 2^53, so the cast loses nothing.
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        // Free-form JSON the caller wants kept as sent: a payload to preview, a value to compare.
+        serde_json::Value::Object(map) => map
+            .iter_mut()
+            .filter(|(k, _)| !matches!(k.as_str(), "payload" | "equals"))
+            .for_each(|(_, v)| integral_floats_to_integers(v)),
+        _ => {}
     }
 }
 

@@ -123,14 +123,9 @@ async fn link_act(State(state): State<AppState>, Path(token): Path<String>) -> R
         user_id: c.user_id,
         label: format!("{} (link in a notification)", who.as_deref().unwrap_or("someone")),
     };
-    match state.db.move_incident(&actor, state.now(), c.incident_id, m, None).await {
+    match crate::operations::incidents::move_from_link(&state, &actor, c.incident_id, m).await {
         Ok(inc) => {
             let n = display_number(inc.number);
-            state.events.publish(
-                "incident.updated",
-                Some(inc.id),
-                format!("{n} {} from a notification link", inc.status),
-            );
             page(
                 &n,
                 &format!(
@@ -142,14 +137,11 @@ async fn link_act(State(state): State<AppState>, Path(token): Path<String>) -> R
                 StatusCode::OK,
             )
         }
-        Err(e) => {
-            let e = ApiError::from(e);
-            page(
-                "Not done",
-                &format!("<h1>Not done</h1><p class=\"flash error\" id=\"link-error\">{}</p>", esc(&e.message)),
-                e.status(),
-            )
-        }
+        Err(e) => page(
+            "Not done",
+            &format!("<h1>Not done</h1><p class=\"flash error\" id=\"link-error\">{}</p>", esc(&e.message)),
+            e.status(),
+        ),
     }
 }
 

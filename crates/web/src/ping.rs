@@ -2,8 +2,8 @@
 //! `/ping/{token}/fail`, by GET or POST, without other authentication than the secret token.
 
 use crate::AppState;
-use crate::api::monitors::publish_changes;
 use crate::error::ApiError;
+use crate::operations::monitors::publish_changes;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -53,8 +53,10 @@ impl HeartbeatSchedule {
 
     pub fn validate(&self) -> Result<()> {
         if let Parsed::Cron(cron, tz) = self.parsed()? {
-            // A pattern like "0 0 30 2 *" parses but never fires.
-            let from = Utc::now().with_timezone(&tz);
+            // A pattern like "0 0 30 2 *" parses but never fires. Cron has no year field, so a
+            // pattern that fires at all fires within 28 years of any instant: searching from a
+            // fixed one keeps this check (and core) free of clock reads.
+            let from = DateTime::<Utc>::UNIX_EPOCH.with_timezone(&tz);
             cron.find_next_occurrence(&from, false)
                 .map_err(|_| Error::invalid("settings.schedule.cron", "never fires; check the day and month fields"))?;
         }

@@ -1,5 +1,6 @@
 //! API tests against a real server, each run on SQLite and on PostgreSQL.
 
+mod architecture;
 mod auth;
 mod catalogue;
 mod errors;

@@ -1,15 +1,14 @@
 //! The audit log, for admins.
 
-use super::{List, cursor, ts};
+use super::{List, ts};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::operations::audit::{AuditFilterInput, list_audit as op_list_audit};
 use axum::Json;
 use axum::extract::State;
 use opsdeck_core::audit::AuditEntry;
-use opsdeck_core::role::Permission;
-use opsdeck_store::audit::AuditFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -53,7 +52,7 @@ impl From<AuditEntry> for AuditDto {
     }
 }
 
-#[derive(Deserialize, IntoParams, Default)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Action prefix, e.g. `service.` or `user.update`.
@@ -66,17 +65,16 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
 }
 
-impl AuditQuery {
-    pub fn filter(self) -> Result<AuditFilter, ApiError> {
-        let blank = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
-        Ok(AuditFilter {
-            action: blank(self.action),
-            entity_type: blank(self.entity_type),
-            entity_id: self.entity_id,
-            actor: blank(self.actor),
-            cursor: cursor(self.cursor.as_deref())?,
-            limit: self.limit,
-        })
+impl From<AuditQuery> for AuditFilterInput {
+    fn from(q: AuditQuery) -> Self {
+        AuditFilterInput {
+            action: q.action,
+            entity_type: q.entity_type,
+            entity_id: q.entity_id,
+            actor: q.actor,
+            limit: q.limit,
+            cursor: q.cursor,
+        }
     }
 }
 
@@ -87,7 +85,6 @@ async fn list_audit(
     auth: Auth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<List<AuditDto>>, ApiError> {
-    auth.require(Permission::Administer)?;
-    let page = state.db.list_audit(&q.filter()?).await?;
+    let page = op_list_audit(&state, &auth, q.into()).await?;
     Ok(Json(List::from_page(page, AuditDto::from)))
 }

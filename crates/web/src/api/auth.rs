@@ -5,13 +5,12 @@ use crate::AppState;
 use crate::auth::{self, Auth};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::operations::users::create_first_admin;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
-use opsdeck_core::{secret, user};
-use opsdeck_store::user::NewUser;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use utoipa::ToSchema;
@@ -88,43 +87,4 @@ async fn setup(
             .await?;
     let cookie = auth::start_session(&state, &user).await?;
     Ok((StatusCode::CREATED, jar.add(cookie), Json(UserDto::from(user))))
-}
-
-/// Shared by the API and the setup page.
-pub async fn create_first_admin(
-    state: &AppState,
-    username: &str,
-    password: &str,
-    display_name: Option<&str>,
-    email: Option<&str>,
-) -> Result<opsdeck_core::user::User, ApiError> {
-    let already = || ApiError::conflict("setup is already done; sign in instead");
-    if state.db.count_users().await? > 0 {
-        return Err(already());
-    }
-    let new = validate_new_user(username, password, display_name, email, opsdeck_core::role::Role::Admin).await?;
-    let user = state.db.create_first_admin(state.now(), new).await?;
-    user.ok_or_else(already)
-}
-
-/// Validates account fields and hashes the password (off the async threads).
-pub async fn validate_new_user(
-    username: &str,
-    password: &str,
-    display_name: Option<&str>,
-    email: Option<&str>,
-    role: opsdeck_core::role::Role,
-) -> Result<NewUser, ApiError> {
-    let username = user::username(username)?;
-    user::password(password)?;
-    let display_name = match display_name.map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => opsdeck_core::validate::name("display_name", d)?,
-        None => username.clone(),
-    };
-    let email = user::email(email)?;
-    let password = password.to_owned();
-    let password_hash = tokio::task::spawn_blocking(move || secret::hash_password(&password))
-        .await
-        .map_err(|_| ApiError::internal())??;
-    Ok(NewUser { username, display_name, email, role, password_hash })
 }

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, double_option, parse_id};
+use crate::operations::catalogue as op;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,7 +13,7 @@ use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use opsdeck_core::Entity;
-use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, Team, TeamSpec};
+use opsdeck_core::catalogue::{Link, ServiceInput, Team, TeamSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
 use serde::{Deserialize, Serialize};
@@ -105,8 +106,7 @@ async fn create_team(
 ) -> Result<(StatusCode, Json<TeamDto>), ApiError> {
     auth.require(Permission::Configure)?;
     let spec = TeamSpec::new(&req.name, req.slug.as_deref(), req.description.as_deref())?;
-    let team = state.db.create_team(&auth.actor(), state.now(), spec).await?;
-    state.events.publish("team.created", Some(team.id), format!("Team {} created", team.name));
+    let team = op::create_team(&state, &auth, spec).await?;
     Ok((StatusCode::CREATED, Json(team.into())))
 }
 
@@ -138,9 +138,7 @@ async fn update_team(
         Some(req.slug.as_deref().unwrap_or(&current.slug)),
         Some(req.description.as_deref().unwrap_or(&current.description)),
     )?;
-    let team = state.db.update_team(&auth.actor(), state.now(), current.id, spec).await?;
-    state.events.publish("team.updated", Some(team.id), format!("Team {} updated", team.name));
-    Ok(Json(team.into()))
+    Ok(Json(op::update_team(&state, &auth, &current, spec).await?.into()))
 }
 
 /// Deletes a team; its services stay and lose their owner.
@@ -151,10 +149,7 @@ async fn delete_team(
     auth: Auth,
     Path(team): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Permission::Configure)?;
-    let current = state.db.get_team(Ref::parse(&team)).await?;
-    state.db.delete_team(&auth.actor(), state.now(), current.id).await?;
-    state.events.publish("team.deleted", Some(current.id), format!("Team {} deleted", current.name));
+    op::delete_team(&state, &auth, Ref::parse(&team)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -293,8 +288,7 @@ async fn create_service(
     auth: Auth,
     ApiJson(req): ApiJson<CreateService>,
 ) -> Result<(StatusCode, Json<ServiceDto>), ApiError> {
-    auth.require(Permission::Configure)?;
-    let spec = ServiceSpec::create(ServiceInput {
+    let input = ServiceInput {
         name: Some(req.name),
         slug: req.slug,
         description: req.description,
@@ -303,9 +297,8 @@ async fn create_service(
         tags: req.tags,
         runbook_url: Some(req.runbook_url),
         links: links(req.links),
-    })?;
-    let s = state.db.create_service(&auth.actor(), state.now(), spec).await?;
-    state.events.publish("service.created", Some(s.id), format!("Service {} created", s.name));
+    };
+    let s = op::create_service(&state, &auth, input).await?;
     Ok((StatusCode::CREATED, Json(state.db.get_service(Ref::Id(s.id)).await?.into())))
 }
 
@@ -332,7 +325,7 @@ async fn update_service(
 ) -> Result<Json<ServiceDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_service(Ref::parse(&service)).await?.service;
-    let spec = ServiceSpec::from(&current).apply(ServiceInput {
+    let input = ServiceInput {
         name: req.name,
         slug: req.slug,
         description: req.description,
@@ -341,9 +334,8 @@ async fn update_service(
         tags: req.tags,
         runbook_url: req.runbook_url,
         links: links(req.links),
-    })?;
-    let s = state.db.update_service(&auth.actor(), state.now(), current.id, spec).await?;
-    state.events.publish("service.updated", Some(s.id), format!("Service {} updated", s.name));
+    };
+    let s = op::update_service(&state, &auth, &current, input).await?;
     Ok(Json(state.db.get_service(Ref::Id(s.id)).await?.into()))
 }
 
@@ -355,10 +347,7 @@ async fn delete_service(
     auth: Auth,
     Path(service): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Permission::Configure)?;
-    let current = state.db.get_service(Ref::parse(&service)).await?.service;
-    state.db.delete_service(&auth.actor(), state.now(), current.id).await?;
-    state.events.publish("service.deleted", Some(current.id), format!("Service {} deleted", current.name));
+    op::delete_service(&state, &auth, Ref::parse(&service)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -407,8 +396,7 @@ async fn add_dependency(
 ) -> Result<(StatusCode, Json<Dependencies>), ApiError> {
     auth.require(Permission::Configure)?;
     let s = state.db.get_service(Ref::parse(&service)).await?.service;
-    state.db.add_dependency(&auth.actor(), state.now(), s.id, req.depends_on_id).await?;
-    state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
+    op::add_dependency(&state, &auth, &s, req.depends_on_id).await?;
     let Json(deps) = list_dependencies(State(state), auth, Path(s.id.to_string())).await?;
     Ok((StatusCode::CREATED, Json(deps)))
 }
@@ -425,7 +413,6 @@ async fn remove_dependency(
     auth.require(Permission::Configure)?;
     let s = state.db.get_service(Ref::parse(&service)).await?.service;
     let dep = parse_id(Entity::Dependency, &dep)?;
-    state.db.remove_dependency(&auth.actor(), state.now(), s.id, dep).await?;
-    state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
+    op::remove_dependency(&state, &auth, &s, dep).await?;
     Ok(StatusCode::NO_CONTENT)
 }

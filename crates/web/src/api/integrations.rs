@@ -1,18 +1,19 @@
 //! Integrations (inbound alert sources of a service) and per-service alert settings.
 
-use super::incidents::service_ref;
 use super::ts;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, parse_id};
+use crate::operations::integrations::{self as op, Preview, SettingsInput, ingest_url};
+use crate::operations::service_ref;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use opsdeck_core::Entity;
-use opsdeck_core::alert::rules::{AlertSettings, Grouping, Rule};
+use opsdeck_core::alert::IntegrationType;
+use opsdeck_core::alert::rules::{AlertSettings, Rule};
 use opsdeck_core::alert::webhook::Mapping;
-use opsdeck_core::alert::{IntegrationType, MAX_PAYLOAD_BYTES, webhook};
 use opsdeck_core::role::Permission;
 use opsdeck_store::integration::Integration;
 use serde::{Deserialize, Serialize};
@@ -54,14 +55,6 @@ pub struct IntegrationWithKey {
     pub integration: IntegrationDto,
     /// The secret key: shown this once, store it now.
     pub key: String,
-}
-
-/// Where an integration's sender posts; `key` fills the key into URLs that carry it.
-pub fn ingest_url(base: &str, kind: IntegrationType, key: &str) -> String {
-    match kind {
-        IntegrationType::Pagerduty => format!("{base}/v2/enqueue"),
-        other => format!("{base}/integrations/{key}/{}", other.as_str()),
-    }
 }
 
 fn dto(i: Integration, base: &str, key: Option<&str>) -> IntegrationDto {
@@ -128,16 +121,7 @@ async fn create_integration(
     let sid = service_id(&state, &id).await?;
     let kind = IntegrationType::parse(b.kind.trim())
         .ok_or_else(|| ApiError::invalid("type", "must be pagerduty, alertmanager, grafana or webhook"))?;
-    let name = match b.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        Some(n) => opsdeck_core::validate::name("name", n)?,
-        None => kind.label().to_owned(),
-    };
-    if b.mapping.is_some() && kind != IntegrationType::Webhook {
-        return Err(ApiError::invalid("mapping", "only webhook integrations have a field mapping"));
-    }
-    let mapping = b.mapping.unwrap_or_default().validate()?;
-    let (it, key) = state.db.create_integration(&auth.actor(), state.now(), sid, kind, &name, mapping).await?;
-    state.routes.clear();
+    let (it, key) = op::create_integration(&state, &auth, sid, kind, b.name.as_deref(), b.mapping).await?;
     let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok((StatusCode::CREATED, Json(IntegrationWithKey { integration: dto(it, &base, Some(&key)), key })))
 }
@@ -176,20 +160,8 @@ async fn update_integration(
     ApiJson(b): ApiJson<UpdateBody>,
 ) -> Result<Json<IntegrationDto>, ApiError> {
     auth.require(Permission::Configure)?;
-    let cur = state.db.get_integration(parse_id(Entity::Integration, &id)?).await?;
-    let name = match b.name.as_deref() {
-        Some(n) => opsdeck_core::validate::name("name", n)?,
-        None => cur.name.clone(),
-    };
-    if b.mapping.is_some() && cur.kind != IntegrationType::Webhook {
-        return Err(ApiError::invalid("mapping", "only webhook integrations have a field mapping"));
-    }
-    let mapping = match b.mapping {
-        Some(m) => m.validate()?,
-        None => cur.mapping.clone(),
-    };
-    let it = state.db.update_integration(&auth.actor(), state.now(), cur.id, &name, mapping).await?;
-    state.routes.clear();
+    let it = op::update_integration(&state, &auth, parse_id(Entity::Integration, &id)?, b.name.as_deref(), b.mapping)
+        .await?;
     let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok(Json(dto(it, &base, None)))
 }
@@ -203,8 +175,7 @@ async fn delete_integration(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
-    state.db.delete_integration(&auth.actor(), state.now(), parse_id(Entity::Integration, &id)?).await?;
-    state.routes.clear();
+    op::delete_integration(&state, &auth, parse_id(Entity::Integration, &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -218,9 +189,7 @@ async fn rotate_key(
     Path(id): Path<String>,
 ) -> Result<Json<IntegrationWithKey>, ApiError> {
     auth.require(Permission::Configure)?;
-    let (it, key) =
-        state.db.rotate_integration_key(&auth.actor(), state.now(), parse_id(Entity::Integration, &id)?).await?;
-    state.routes.clear();
+    let (it, key) = op::rotate_key(&state, &auth, parse_id(Entity::Integration, &id)?).await?;
     let base = crate::operations::settings::base_url(&state, &headers).await;
     Ok(Json(IntegrationWithKey { integration: dto(it, &base, Some(&key)), key }))
 }
@@ -257,47 +226,13 @@ async fn preview(
 ) -> Result<Json<PreviewDto>, ApiError> {
     auth.require(Permission::Read)?;
     let it = state.db.get_integration(parse_id(Entity::Integration, &id)?).await?;
-    Ok(Json(preview_payload(&it, b.mapping, &b.payload)?))
+    Ok(Json(op::preview_payload(&it, b.mapping, &b.payload)?.into()))
 }
 
-pub fn preview_payload(
-    it: &Integration,
-    mapping: Option<Mapping>,
-    payload: &serde_json::Value,
-) -> Result<PreviewDto, ApiError> {
-    let bytes = serde_json::to_vec(payload).map_err(|_| ApiError::bad_request("payload: not serialisable"))?;
-    if bytes.len() > MAX_PAYLOAD_BYTES {
-        return Err(ApiError::invalid("payload", format!("is larger than {MAX_PAYLOAD_BYTES} bytes")));
+impl From<Preview> for PreviewDto {
+    fn from(p: Preview) -> Self {
+        PreviewDto { ok: p.ok, error: p.error, alert: p.alert }
     }
-    let now = chrono::Utc::now();
-    let result: Result<Vec<opsdeck_core::alert::Signal>, String> = match it.kind {
-        IntegrationType::Webhook => {
-            let m = mapping.unwrap_or_else(|| it.mapping.clone()).validate()?;
-            webhook::parse(&bytes, &m).map(|s| vec![s])
-        }
-        IntegrationType::Alertmanager | IntegrationType::Grafana => {
-            opsdeck_core::alert::alertmanager::parse_webhook(&bytes, now)
-        }
-        IntegrationType::Pagerduty => opsdeck_core::alert::pagerduty::parse_event(&bytes, || "(generated)".into())
-            .map(|e| vec![e.signal])
-            .map_err(|e| e.join("; ")),
-    };
-    Ok(match result {
-        Ok(signals) => PreviewDto {
-            ok: true,
-            error: None,
-            alert: Some(serde_json::json!(
-                signals
-                    .iter()
-                    .map(|s| serde_json::json!({
-                        "action": s.action.as_str(), "dedup_key": s.dedup_key, "summary": s.summary,
-                        "severity": s.severity.as_str(), "source": s.source,
-                    }))
-                    .collect::<Vec<_>>()
-            )),
-        },
-        Err(e) => PreviewDto { ok: false, error: Some(e), alert: None },
-    })
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -313,6 +248,17 @@ pub struct SettingsDto {
     /// "action": "drop" | "set_severity" | "route", "severity"?, "service_id"?}`.
     #[schema(value_type = Vec<Object>)]
     pub rules: Vec<Rule>,
+}
+
+impl From<SettingsDto> for SettingsInput {
+    fn from(b: SettingsDto) -> Self {
+        SettingsInput {
+            grouping: b.grouping,
+            group_window_seconds: b.group_window_seconds,
+            auto_resolve: b.auto_resolve,
+            rules: b.rules,
+        }
+    }
 }
 
 impl From<AlertSettings> for SettingsDto {
@@ -350,28 +296,5 @@ async fn put_settings(
 ) -> Result<Json<SettingsDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let sid = service_id(&state, &id).await?;
-    let settings = validated_settings(&state, sid, b).await?;
-    state.db.set_alert_settings(&auth.actor(), state.now(), sid, &settings).await?;
-    Ok(Json(settings.into()))
-}
-
-pub async fn validated_settings(state: &AppState, sid: Uuid, b: SettingsDto) -> Result<AlertSettings, ApiError> {
-    let grouping =
-        Grouping::parse(b.grouping.trim()).ok_or_else(|| ApiError::invalid("grouping", "must be time, key or none"))?;
-    let settings = AlertSettings {
-        grouping,
-        group_window_seconds: b.group_window_seconds,
-        auto_resolve: b.auto_resolve,
-        rules: b.rules,
-    }
-    .validate(sid)?;
-    for r in &settings.rules {
-        if let opsdeck_core::alert::rules::RuleAction::Route { service_id } = r.then
-            && let Err(opsdeck_store::StoreError::NotFound(_)) =
-                state.db.get_service(opsdeck_store::catalogue::Ref::Id(service_id)).await
-        {
-            return Err(ApiError::invalid("rules", format!("no service has id {service_id}")));
-        }
-    }
-    Ok(settings)
+    Ok(Json(op::set_alert_settings(&state, &auth, sid, b.into()).await?.into()))
 }

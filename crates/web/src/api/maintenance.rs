@@ -6,12 +6,13 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, double_option, parse_id};
+use crate::operations::maintenance as op;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
-use opsdeck_core::maintenance::{WindowInput, WindowSpec};
+use opsdeck_core::maintenance::WindowInput;
 use opsdeck_core::role::Permission;
 use opsdeck_store::maintenance::Window;
 use serde::{Deserialize, Serialize};
@@ -107,23 +108,6 @@ impl WindowBody {
     }
 }
 
-/// Checks that every service and monitor in the scope exists.
-pub async fn check_scope(state: &AppState, spec: &WindowSpec) -> Result<(), ApiError> {
-    for id in &spec.service_ids {
-        if let Err(opsdeck_store::StoreError::NotFound(_)) =
-            state.db.get_service(opsdeck_store::catalogue::Ref::Id(*id)).await
-        {
-            return Err(ApiError::invalid("service_ids", format!("no service has id {id}")));
-        }
-    }
-    for id in &spec.monitor_ids {
-        if let Err(opsdeck_store::StoreError::NotFound(_)) = state.db.get_monitor(*id).await {
-            return Err(ApiError::invalid("monitor_ids", format!("no monitor has id {id}")));
-        }
-    }
-    Ok(())
-}
-
 /// Every maintenance window, latest first.
 #[utoipa::path(get, path = "/api/v1/maintenance", tag = "maintenance", responses((status = 200, body = List<WindowDto>)))]
 async fn list_windows(State(state): State<AppState>, auth: Auth) -> Result<Json<List<WindowDto>>, ApiError> {
@@ -142,10 +126,7 @@ async fn create_window(
     ApiJson(body): ApiJson<WindowBody>,
 ) -> Result<(StatusCode, Json<WindowDto>), ApiError> {
     auth.require(Permission::Configure)?;
-    let spec = WindowSpec::create(body.input()?)?;
-    check_scope(&state, &spec).await?;
-    let w = state.db.create_window(&auth.actor(), state.now(), spec).await?;
-    state.events.publish("monitor.maintenance", Some(w.id), format!("Maintenance {} planned", w.spec.name));
+    let w = op::create_window(&state, &auth, body.input()?).await?;
     Ok((StatusCode::CREATED, Json(WindowDto::new(w, state.now()))))
 }
 
@@ -173,9 +154,7 @@ async fn update_window(
 ) -> Result<Json<WindowDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_window(parse_id(Entity::MaintenanceWindow, &id)?).await?;
-    let spec = current.spec.clone().apply(body.input()?)?;
-    check_scope(&state, &spec).await?;
-    let w = state.db.update_window(&auth.actor(), state.now(), current.id, spec).await?;
+    let w = op::update_window(&state, &auth, &current, body.input()?).await?;
     Ok(Json(WindowDto::new(w, state.now())))
 }
 
@@ -188,6 +167,6 @@ async fn delete_window(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
-    state.db.delete_window(&auth.actor(), state.now(), parse_id(Entity::MaintenanceWindow, &id)?).await?;
+    op::delete_window(&state, &auth, parse_id(Entity::MaintenanceWindow, &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

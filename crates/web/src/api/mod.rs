@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, described by OpenAPI 3.1 at `/api/openapi.json`.
 
+pub(crate) mod alerts;
 pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
@@ -9,9 +10,12 @@ pub(crate) mod integrations;
 pub(crate) mod maintenance;
 pub(crate) mod monitors;
 pub(crate) mod oncall;
+pub(crate) mod postmortems;
 pub(crate) mod reports;
 pub(crate) mod settings;
 pub(crate) mod users;
+
+pub use crate::operations::cursor;
 
 use crate::AppState;
 use serde::Serialize;
@@ -87,21 +91,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(settings::router())
         .merge(events::router())
         .merge(incidents::router())
+        .merge(postmortems::router())
+        .merge(alerts::router())
         .merge(integrations::router())
         .merge(reports::router())
         .merge(oncall::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
-}
-
-/// Parses an opaque `?cursor=` value.
-pub fn cursor(raw: Option<&str>) -> Result<Option<opsdeck_store::Cursor>, crate::ApiError> {
-    raw.filter(|s| !s.is_empty())
-        .map(|s| {
-            opsdeck_store::Cursor::decode(s).ok_or_else(|| {
-                crate::ApiError::bad_request("cursor: not a cursor from this API; pass next_cursor back unchanged")
-            })
-        })
-        .transpose()
 }
 
 /// Response timestamps are RFC 3339 in UTC with milliseconds.

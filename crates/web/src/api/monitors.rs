@@ -5,15 +5,15 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, double_option, parse_id};
+use crate::operations::monitors::{self as op, Uptime};
 use crate::operations::settings::base_url;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use chrono::Duration;
 use opsdeck_core::Entity;
-use opsdeck_core::monitor::{MonitorInput, MonitorSpec, MonitorState, MonitorType};
+use opsdeck_core::monitor::{MonitorInput, MonitorState, MonitorType};
 use opsdeck_core::role::Permission;
-use opsdeck_store::monitor::{MonitorFilter, MonitorView, StateChange};
+use opsdeck_store::monitor::{MonitorFilter, MonitorView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -143,15 +143,6 @@ pub struct UpdateMonitor {
     pub settings: Option<serde_json::Value>,
 }
 
-/// Nagios-plugin monitors run programs on the server: only admins may define them.
-pub fn require_for_kind(auth: &Auth, kind: MonitorType) -> Result<(), ApiError> {
-    auth.require(if kind == MonitorType::Command { Permission::Administer } else { Permission::Configure })
-}
-
-pub async fn publish_changes(state: &AppState, changes: &[StateChange]) {
-    crate::on_monitor_changes(state, changes).await;
-}
-
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorQuery {
@@ -209,7 +200,7 @@ async fn create_monitor(
     ApiJson(req): ApiJson<CreateMonitor>,
 ) -> Result<(StatusCode, Json<MonitorDto>), ApiError> {
     auth.require(Permission::Configure)?;
-    let spec = MonitorSpec::create(MonitorInput {
+    let input = MonitorInput {
         name: Some(req.name),
         service_id: Some(req.service_id),
         kind: Some(req.kind),
@@ -219,11 +210,8 @@ async fn create_monitor(
         up_after: req.up_after,
         tags: req.tags,
         settings: Some(req.settings),
-    })?;
-    require_for_kind(&auth, spec.kind)?;
-    state.db.check_monitor_refs(&spec).await?;
-    let v = state.db.create_monitor(&auth.actor(), state.now(), spec, req.paused.unwrap_or(false)).await?;
-    state.events.publish("monitor.created", Some(v.monitor.id), format!("Monitor {} created", v.monitor.spec.name));
+    };
+    let v = op::create_monitor(&state, &auth, input, req.paused.unwrap_or(false)).await?;
     Ok((StatusCode::CREATED, Json(MonitorDto::new(v, &base_url(&state, &headers).await))))
 }
 
@@ -252,9 +240,7 @@ async fn update_monitor(
     ApiJson(req): ApiJson<UpdateMonitor>,
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Configure)?;
-    let current = state.db.get_monitor(parse_id(Entity::Monitor, &id)?).await?.monitor;
-    require_for_kind(&auth, current.spec.kind)?;
-    let spec = current.spec.clone().apply(MonitorInput {
+    let input = MonitorInput {
         name: req.name,
         service_id: req.service_id,
         kind: req.kind,
@@ -264,11 +250,8 @@ async fn update_monitor(
         up_after: req.up_after,
         tags: req.tags,
         settings: req.settings,
-    })?;
-    require_for_kind(&auth, spec.kind)?;
-    state.db.check_monitor_refs(&spec).await?;
-    let v = state.db.update_monitor(&auth.actor(), state.now(), current.id, spec).await?;
-    state.events.publish("monitor.updated", Some(v.monitor.id), format!("Monitor {} updated", v.monitor.spec.name));
+    };
+    let v = op::update_monitor(&state, &auth, parse_id(Entity::Monitor, &id)?, input).await?;
     Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await)))
 }
 
@@ -281,10 +264,7 @@ async fn delete_monitor(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Configure)?;
-    let m = state.db.get_monitor(parse_id(Entity::Monitor, &id)?).await?.monitor;
-    require_for_kind(&auth, m.spec.kind)?;
-    state.db.delete_monitor(&auth.actor(), state.now(), m.id).await?;
-    state.events.publish("monitor.deleted", Some(m.id), format!("Monitor {} deleted", m.spec.name));
+    op::delete_monitor(&state, &auth, parse_id(Entity::Monitor, &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -296,11 +276,8 @@ async fn set_paused(
     paused: bool,
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Configure)?;
-    let id = parse_id(Entity::Monitor, id)?;
-    if let Some(change) = state.db.set_monitor_paused(&auth.actor(), state.now(), id, paused).await? {
-        publish_changes(state, &[change]).await;
-    }
-    Ok(Json(MonitorDto::new(state.db.get_monitor(id).await?, &base_url(state, headers).await)))
+    let v = op::set_paused(state, auth, parse_id(Entity::Monitor, id)?, paused).await?;
+    Ok(Json(MonitorDto::new(v, &base_url(state, headers).await)))
 }
 
 /// Pauses a monitor: no checks, no alerts, time excluded from nothing (it is simply not watched).
@@ -330,7 +307,7 @@ async fn resume_monitor(
     responses((status = 202), (status = 409, body = super::ErrorBody)))]
 async fn check_now(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Respond)?;
-    state.db.check_monitor_now(parse_id(Entity::Monitor, &id)?, state.now()).await?;
+    op::check_now(&state, &auth, parse_id(Entity::Monitor, &id)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -423,25 +400,19 @@ pub struct UptimeDto {
     pub latency_p99_ms: Option<f64>,
 }
 
-pub const WINDOWS: [(&str, i64); 5] = [("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90), ("365d", 365)];
-
-pub async fn uptime_table(state: &AppState, id: Uuid) -> Result<Vec<UptimeDto>, ApiError> {
-    let now = state.now();
-    let mut out = Vec::new();
-    for (label, days) in WINDOWS {
-        let r = state.db.rollup_window(id, now, Duration::days(days)).await?;
-        out.push(UptimeDto {
-            window: label.into(),
-            checks: r.total,
-            failures: r.failures,
-            uptime_pct: r.uptime(),
-            uptime_raw_pct: r.uptime_raw(),
-            latency_p50_ms: r.histogram.quantile(0.5),
-            latency_p95_ms: r.histogram.quantile(0.95),
-            latency_p99_ms: r.histogram.quantile(0.99),
-        });
+impl From<Uptime> for UptimeDto {
+    fn from(u: Uptime) -> Self {
+        UptimeDto {
+            window: u.window.into(),
+            checks: u.checks,
+            failures: u.failures,
+            uptime_pct: u.uptime_pct,
+            uptime_raw_pct: u.uptime_raw_pct,
+            latency_p50_ms: u.latency_p50_ms,
+            latency_p95_ms: u.latency_p95_ms,
+            latency_p99_ms: u.latency_p99_ms,
+        }
     }
-    Ok(out)
 }
 
 /// Uptime and latency percentiles over 24 h, 7, 30, 90 and 365 days, from rollups.
@@ -455,7 +426,8 @@ async fn monitor_uptime(
     auth.require(Permission::Read)?;
     let id = parse_id(Entity::Monitor, &id)?;
     state.db.get_monitor(id).await?;
-    Ok(Json(List { items: uptime_table(&state, id).await?, next_cursor: None }))
+    let items = op::uptime_table(&state, id).await?.into_iter().map(UptimeDto::from).collect();
+    Ok(Json(List { items, next_cursor: None }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -478,36 +450,5 @@ async fn bulk(
     auth: Auth,
     ApiJson(req): ApiJson<BulkRequest>,
 ) -> Result<Json<BulkResult>, ApiError> {
-    Ok(Json(BulkResult { done: bulk_action(&state, &auth, &req.ids, &req.action).await? }))
-}
-
-/// Shared by the API and the monitors page.
-pub async fn bulk_action(state: &AppState, auth: &Auth, ids: &[Uuid], action: &str) -> Result<usize, ApiError> {
-    auth.require(Permission::Configure)?;
-    if ids.len() > 1000 {
-        return Err(ApiError::invalid("ids", "at most 1000 monitors at once"));
-    }
-    if !matches!(action, "pause" | "resume" | "delete") {
-        return Err(ApiError::invalid("action", "use pause, resume or delete"));
-    }
-    let mut done = 0;
-    for id in ids {
-        let m = match state.db.get_monitor(*id).await {
-            Ok(m) => m.monitor,
-            Err(opsdeck_store::StoreError::NotFound(_)) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        require_for_kind(auth, m.spec.kind)?;
-        match action {
-            "delete" => state.db.delete_monitor(&auth.actor(), state.now(), m.id).await?,
-            a => {
-                if let Some(c) = state.db.set_monitor_paused(&auth.actor(), state.now(), m.id, a == "pause").await? {
-                    publish_changes(state, &[c]).await;
-                }
-            }
-        }
-        done += 1;
-    }
-    state.events.publish("monitor.updated", None, format!("{done} monitors: {action}"));
-    Ok(done)
+    Ok(Json(BulkResult { done: op::bulk_action(&state, &auth, &req.ids, &req.action).await? }))
 }

@@ -5,12 +5,12 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, double_option, parse_id};
+use crate::operations::users::{self as op, find_user};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use opsdeck_core::Entity;
 use opsdeck_core::role::{Permission, Role};
-use opsdeck_core::secret;
 use opsdeck_core::user::{self, ApiToken, User};
 use opsdeck_store::user::UserPatch;
 use serde::{Deserialize, Serialize};
@@ -94,7 +94,7 @@ async fn create_user(
     ApiJson(req): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserDto>), ApiError> {
     auth.require(Permission::Administer)?;
-    let new = super::auth::validate_new_user(
+    let new = op::validate_new_user(
         &req.username,
         &req.password,
         req.display_name.as_deref(),
@@ -102,8 +102,7 @@ async fn create_user(
         req.role,
     )
     .await?;
-    let user = state.db.create_user(&auth.actor(), state.now(), new).await?;
-    state.events.publish("user.created", Some(user.id), format!("User {} added", user.username));
+    let user = op::create_user(&state, &auth, new).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -113,13 +112,6 @@ async fn create_user(
 async fn get_user(State(state): State<AppState>, auth: Auth, Path(u): Path<String>) -> Result<Json<UserDto>, ApiError> {
     auth.require(Permission::Read)?;
     Ok(Json(find_user(&state, &u).await?.into()))
-}
-
-pub async fn find_user(state: &AppState, r: &str) -> Result<User, ApiError> {
-    Ok(match r.parse::<Uuid>() {
-        Ok(id) => state.db.get_user(id).await?,
-        Err(_) => state.db.find_user_by_username(r).await?,
-    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -151,9 +143,7 @@ async fn update_user(
         role: req.role,
         disabled: req.disabled,
     };
-    let user = state.db.update_user(&auth.actor(), state.now(), target.id, patch).await?;
-    state.events.publish("user.updated", Some(user.id), format!("User {} updated", user.username));
-    Ok(Json(user.into()))
+    Ok(Json(op::update_user(&state, &auth, &target, patch).await?.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -174,36 +164,8 @@ async fn set_password(
     ApiJson(req): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
     let target = find_user(&state, &u).await?;
-    change_password(&state, &auth, &target, req.current_password.as_deref(), &req.new_password).await?;
+    op::change_password(&state, &auth, &target, req.current_password.as_deref(), &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Shared by the API and the settings page.
-pub async fn change_password(
-    state: &AppState,
-    auth: &Auth,
-    target: &User,
-    current: Option<&str>,
-    new: &str,
-) -> Result<(), ApiError> {
-    let own = target.id == auth.user.id;
-    if !own {
-        auth.require(Permission::Administer)?;
-    } else {
-        let (_, hash) =
-            state.db.find_login(&target.username).await?.ok_or_else(|| ApiError::not_found(Entity::User))?;
-        let current = current.unwrap_or("").to_owned();
-        let ok = tokio::task::spawn_blocking(move || secret::verify_password(&current, &hash)).await.unwrap_or(false);
-        if !ok {
-            return Err(ApiError::invalid("current_password", "is not your current password"));
-        }
-    }
-    user::password(new)?;
-    let new = new.to_owned();
-    let hash =
-        tokio::task::spawn_blocking(move || secret::hash_password(&new)).await.map_err(|_| ApiError::internal())??;
-    state.db.set_password(&auth.actor(), state.now(), target.id, &hash, auth.session_hash()).await?;
-    Ok(())
 }
 
 // ---- tokens -----------------------------------------------------------------------------
@@ -298,46 +260,8 @@ async fn create_token(
         }
         None => auth.user.clone(),
     };
-    let (token, secret) = issue_token(&state, &auth, &owner, &req.name, req.role).await?;
+    let (token, secret) = op::issue_token(&state, &auth, &owner, &req.name, req.role).await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { info: token.into(), token: secret })))
-}
-
-/// Validates and stores a new token for `owner`; returns it with its one-time secret.
-pub async fn issue_token(
-    state: &AppState,
-    auth: &Auth,
-    owner: &User,
-    name: &str,
-    role: Option<Role>,
-) -> Result<(ApiToken, String), ApiError> {
-    let name = opsdeck_core::validate::name("name", name)?;
-    if name.chars().count() > user::TOKEN_NAME_MAX {
-        return Err(ApiError::invalid("name", format!("must be at most {} characters", user::TOKEN_NAME_MAX)));
-    }
-    if let Some(r) = role
-        && r > owner.role
-    {
-        return Err(ApiError::invalid("role", format!("cannot exceed the owner's role ({})", owner.role)));
-    }
-    // A token made through another token cannot exceed that token's cap.
-    let role = match (role, &auth.via) {
-        (r, crate::auth::Via::Token(_)) if owner.id == auth.user.id => Some(r.unwrap_or(auth.role).min(auth.role)),
-        (r, _) => r,
-    };
-    let secret = secret::generate(secret::TOKEN_PREFIX);
-    let token = state
-        .db
-        .create_token(
-            &auth.actor(),
-            state.now(),
-            owner.id,
-            &name,
-            &secret::digest(&secret),
-            &secret::token_hint(&secret),
-            role,
-        )
-        .await?;
-    Ok((token, secret))
 }
 
 /// Revokes a token at once (own tokens; admins: any).
@@ -349,12 +273,5 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<Json<TokenDto>, ApiError> {
     let id = parse_id(Entity::ApiToken, &id)?;
-    let token = state.db.get_token(id).await?;
-    if token.user_id != auth.user.id {
-        if !auth.allows(Permission::Administer) {
-            // Do not reveal other users' token ids.
-            return Err(ApiError::not_found(Entity::ApiToken));
-        }
-    }
-    Ok(Json(state.db.revoke_token(&auth.actor(), state.now(), id).await?.into()))
+    Ok(Json(op::revoke_token(&state, &auth, id).await?.into()))
 }

@@ -9,11 +9,20 @@
 //! Architecture invariant: `ui/*` never imports from `api/*` and `api/*` never from `ui/*`;
 //! what both need lives here (checked by `tests/it/architecture.rs` in the testkit crate).
 
+pub mod audit;
+pub mod catalogue;
+pub mod incidents;
+pub mod integrations;
+pub mod maintenance;
+pub mod monitors;
 pub mod oncall;
+pub mod reports;
 pub mod settings;
+pub mod users;
 
 use crate::AppState;
 use crate::error::ApiError;
+use opsdeck_store::catalogue::Ref;
 use uuid::Uuid;
 
 /// Every id names an active (not disabled) user; `field` is named in the error otherwise.
@@ -28,4 +37,28 @@ pub async fn check_users(
         return Err(ApiError::invalid(field, format!("no active user has id {missing}")));
     }
     Ok(())
+}
+
+/// A service named by id or slug, `None` when `raw` is absent or blank; `field` is named in the
+/// error when no such service exists.
+pub async fn service_ref(state: &AppState, raw: Option<&str>, field: &str) -> Result<Option<Uuid>, ApiError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(r) => match state.db.get_service(Ref::parse(r)).await {
+            Ok(s) => Ok(Some(s.service.id)),
+            Err(opsdeck_store::StoreError::NotFound(_)) => Err(ApiError::invalid(field, format!("no service {r:?}"))),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// Parses an opaque `?cursor=` value.
+pub fn cursor(raw: Option<&str>) -> Result<Option<opsdeck_store::Cursor>, ApiError> {
+    raw.filter(|s| !s.is_empty())
+        .map(|s| {
+            opsdeck_store::Cursor::decode(s).ok_or_else(|| {
+                ApiError::bad_request("cursor: not a cursor from this API; pass next_cursor back unchanged")
+            })
+        })
+        .transpose()
 }

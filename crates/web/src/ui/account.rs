@@ -3,7 +3,7 @@
 use super::{Chrome, PageAuth, done, error_page, form_error};
 use crate::AppState;
 use crate::auth;
-use crate::operations::settings;
+use crate::operations::{settings, users};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
@@ -132,8 +132,7 @@ pub async fn setup_submit(State(state): State<AppState>, jar: CookieJar, Form(f)
     let result = if f.password != f.password_confirm {
         Err(crate::ApiError::invalid("password_confirm", "the two passwords differ"))
     } else {
-        crate::api::auth::create_first_admin(&state, &f.username, &f.password, Some(&f.display_name), Some(&f.email))
-            .await
+        users::create_first_admin(&state, &f.username, &f.password, Some(&f.display_name), Some(&f.email)).await
     };
     match result {
         Ok(user) => match auth::start_session(&state, &user).await {
@@ -222,7 +221,7 @@ pub async fn password_update(State(state): State<AppState>, page: PageAuth, Form
         Err(crate::ApiError::invalid("new_password_confirm", "the two new passwords differ"))
     } else {
         let me = page.0.user.clone();
-        crate::api::users::change_password(&state, &page.0, &me, Some(&f.current_password), &f.new_password).await
+        users::change_password(&state, &page.0, &me, Some(&f.current_password), &f.new_password).await
     };
     match result {
         Ok(()) => done("/settings", "Password changed; your other sessions were signed out"),

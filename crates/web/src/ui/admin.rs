@@ -2,8 +2,8 @@
 
 use super::{Chrome, PageAuth, abs, ago, done, error_page, form_error};
 use crate::AppState;
-use crate::api::audit::AuditQuery;
-use crate::error::ApiError;
+use crate::operations::audit::{AuditFilterInput, list_audit};
+use crate::operations::users as op;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
@@ -80,17 +80,12 @@ pub async fn user_create(State(state): State<AppState>, page: PageAuth, Form(f):
     }
     let result = async {
         let role: Role = f.role.parse()?;
-        let new =
-            crate::api::auth::validate_new_user(&f.username, &f.password, Some(&f.display_name), Some(&f.email), role)
-                .await?;
-        Ok::<_, ApiError>(state.db.create_user(&page.0.actor(), state.now(), new).await?)
+        let new = op::validate_new_user(&f.username, &f.password, Some(&f.display_name), Some(&f.email), role).await?;
+        op::create_user(&state, &page.0, new).await
     }
     .await;
     match result {
-        Ok(u) => {
-            state.events.publish("user.created", Some(u.id), format!("User {} added", u.username));
-            done("/settings/users", &format!("User {} added as {}", u.username, u.role))
-        }
+        Ok(u) => done("/settings/users", &format!("User {} added as {}", u.username, u.role)),
         Err(e) => match form_error(e) {
             Ok(msg) => {
                 let f = UserForm { password: String::new(), ..f };
@@ -118,7 +113,7 @@ pub async fn user_update(
         return r;
     }
     let result = async {
-        let target = crate::api::users::find_user(&state, &user).await?;
+        let target = op::find_user(&state, &user).await?;
         let patch = UserPatch {
             role: f.role.as_deref().map(str::parse::<Role>).transpose()?,
             disabled: match f.action.as_deref() {
@@ -128,14 +123,11 @@ pub async fn user_update(
             },
             ..Default::default()
         };
-        Ok::<_, ApiError>(state.db.update_user(&page.0.actor(), state.now(), target.id, patch).await?)
+        op::update_user(&state, &page.0, &target, patch).await
     }
     .await;
     match result {
-        Ok(u) => {
-            state.events.publish("user.updated", Some(u.id), format!("User {} updated", u.username));
-            done("/settings/users", &format!("User {} saved", u.username))
-        }
+        Ok(u) => done("/settings/users", &format!("User {} saved", u.username)),
         Err(e) => match form_error(e) {
             Ok(msg) => {
                 users_page(
@@ -227,7 +219,7 @@ pub async fn token_create(State(state): State<AppState>, page: PageAuth, Form(f)
             r => Some(r.parse::<Role>()?),
         };
         let me = page.0.user.clone();
-        crate::api::users::issue_token(&state, &page.0, &me, &f.name, role).await
+        op::issue_token(&state, &page.0, &me, &f.name, role).await
     }
     .await;
     match result {
@@ -246,11 +238,7 @@ pub async fn token_create(State(state): State<AppState>, page: PageAuth, Form(f)
 pub async fn token_revoke(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
     let result = async {
         let id = crate::extract::parse_id(Entity::ApiToken, &id)?;
-        let t = state.db.get_token(id).await?;
-        if t.user_id != page.0.user.id && !page.0.allows(Permission::Administer) {
-            return Err(ApiError::not_found(Entity::ApiToken));
-        }
-        Ok::<_, ApiError>(state.db.revoke_token(&page.0.actor(), state.now(), id).await?)
+        op::revoke_token(&state, &page.0, id).await
     }
     .await;
     match result {
@@ -294,7 +282,7 @@ pub async fn audit(State(state): State<AppState>, page: PageAuth, Query(q): Quer
         return r;
     }
     let chrome = chrome!(page, state, "audit", None);
-    let aq = AuditQuery {
+    let input = AuditFilterInput {
         action: q.action.clone(),
         actor: q.actor.clone(),
         entity_type: q.entity_type.clone(),
@@ -302,7 +290,7 @@ pub async fn audit(State(state): State<AppState>, page: PageAuth, Query(q): Quer
         limit: Some(50),
         ..Default::default()
     };
-    let list = match async { Ok::<_, ApiError>(state.db.list_audit(&aq.filter()?).await?) }.await {
+    let list = match list_audit(&state, &page.0, input).await {
         Ok(l) => l,
         Err(e) => return error_page(&e),
     };

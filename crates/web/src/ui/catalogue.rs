@@ -3,13 +3,14 @@
 use super::{Chrome, PageAuth, done, error_page, form_error};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::operations::catalogue as op;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use opsdeck_core::Entity;
-use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, Team, TeamSpec};
+use opsdeck_core::catalogue::{Link, ServiceInput, Team, TeamSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
 use serde::Deserialize;
@@ -156,16 +157,9 @@ pub async fn service_create(State(state): State<AppState>, page: PageAuth, Form(
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
-    let result = async {
-        let spec = ServiceSpec::create(f.input()?)?;
-        Ok::<_, ApiError>(state.db.create_service(&page.0.actor(), state.now(), spec).await?)
-    }
-    .await;
+    let result = async { op::create_service(&state, &page.0, f.input()?).await }.await;
     match result {
-        Ok(s) => {
-            state.events.publish("service.created", Some(s.id), format!("Service {} created", s.name));
-            done(&format!("/services/{}", s.slug), "Service created")
-        }
+        Ok(s) => done(&format!("/services/{}", s.slug), "Service created"),
         Err(e) => match form_error(e) {
             Ok(msg) => form_page(&state, &page, None, f, Some(msg)).await,
             Err(r) => r,
@@ -191,16 +185,9 @@ pub async fn service_update(
         return r;
     }
     let current = try_page!(state.db.get_service(Ref::parse(&service)).await).service;
-    let result = async {
-        let spec = ServiceSpec::from(&current).apply(f.input()?)?;
-        Ok::<_, ApiError>(state.db.update_service(&page.0.actor(), state.now(), current.id, spec).await?)
-    }
-    .await;
+    let result = async { op::update_service(&state, &page.0, &current, f.input()?).await }.await;
     match result {
-        Ok(s) => {
-            state.events.publish("service.updated", Some(s.id), format!("Service {} updated", s.name));
-            done(&format!("/services/{}", s.slug), "Service saved")
-        }
+        Ok(s) => done(&format!("/services/{}", s.slug), "Service saved"),
         Err(e) => match form_error(e) {
             Ok(msg) => form_page(&state, &page, Some(current.slug), f, Some(msg)).await,
             Err(r) => r,
@@ -212,9 +199,7 @@ pub async fn service_delete(State(state): State<AppState>, page: PageAuth, Path(
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
-    let s = try_page!(state.db.get_service(Ref::parse(&service)).await).service;
-    try_page!(state.db.delete_service(&page.0.actor(), state.now(), s.id).await);
-    state.events.publish("service.deleted", Some(s.id), format!("Service {} deleted", s.name));
+    let s = try_page!(op::delete_service(&state, &page.0, Ref::parse(&service)).await);
     done("/services", &format!("Service {} deleted", s.name))
 }
 
@@ -354,12 +339,9 @@ pub async fn dependency_add(
         ))
         .into_response();
     };
-    match state.db.add_dependency(&page.0.actor(), state.now(), s.id, dep).await {
-        Ok(()) => {
-            state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
-            done(&back, "Dependency added")
-        }
-        Err(e) => match form_error(e.into()) {
+    match op::add_dependency(&state, &page.0, &s, dep).await {
+        Ok(()) => done(&back, "Dependency added"),
+        Err(e) => match form_error(e) {
             Ok(msg) => {
                 axum::response::Redirect::to(&format!("{back}?error={}", super::urlencode(&msg))).into_response()
             }
@@ -381,8 +363,7 @@ pub async fn dependency_remove(
         Ok(d) => d,
         Err(e) => return error_page(&e),
     };
-    try_page!(state.db.remove_dependency(&page.0.actor(), state.now(), s.id, dep).await);
-    state.events.publish("service.updated", Some(s.id), format!("Service {} dependencies changed", s.name));
+    try_page!(op::remove_dependency(&state, &page.0, &s, dep).await);
     done(&format!("/services/{}", s.slug), "Dependency removed")
 }
 
@@ -451,14 +432,11 @@ pub async fn team_create(State(state): State<AppState>, page: PageAuth, Form(f):
     }
     let result = async {
         let spec = TeamSpec::new(&f.name, Some(&f.slug), Some(&f.description))?;
-        Ok::<_, ApiError>(state.db.create_team(&page.0.actor(), state.now(), spec).await?)
+        op::create_team(&state, &page.0, spec).await
     }
     .await;
     match result {
-        Ok(t) => {
-            state.events.publish("team.created", Some(t.id), format!("Team {} created", t.name));
-            done("/teams", &format!("Team {} created", t.name))
-        }
+        Ok(t) => done("/teams", &format!("Team {} created", t.name)),
         Err(e) => match form_error(e) {
             Ok(msg) => {
                 teams_page(&state, &page, TeamsQuery { q: None, cursor: None, notice: None }, f, Some(msg)).await
@@ -521,14 +499,11 @@ pub async fn team_update(
     let current = try_page!(state.db.get_team(Ref::parse(&team)).await);
     let result = async {
         let spec = TeamSpec::new(&f.name, Some(&f.slug), Some(&f.description))?;
-        Ok::<_, ApiError>(state.db.update_team(&page.0.actor(), state.now(), current.id, spec).await?)
+        op::update_team(&state, &page.0, &current, spec).await
     }
     .await;
     match result {
-        Ok(t) => {
-            state.events.publish("team.updated", Some(t.id), format!("Team {} updated", t.name));
-            done(&format!("/teams/{}", t.slug), "Team saved")
-        }
+        Ok(t) => done(&format!("/teams/{}", t.slug), "Team saved"),
         Err(e) => match form_error(e) {
             Ok(msg) => team_view(&state, &page, current, Some(f), Some(msg), None).await,
             Err(r) => r,
@@ -540,8 +515,6 @@ pub async fn team_delete(State(state): State<AppState>, page: PageAuth, Path(tea
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
-    let t = try_page!(state.db.get_team(Ref::parse(&team)).await);
-    try_page!(state.db.delete_team(&page.0.actor(), state.now(), t.id).await);
-    state.events.publish("team.deleted", Some(t.id), format!("Team {} deleted", t.name));
+    let t = try_page!(op::delete_team(&state, &page.0, Ref::parse(&team)).await);
     done("/teams", &format!("Team {} deleted", t.name))
 }

@@ -1,32 +1,30 @@
-//! Incident pages: the list (live), an incident with its timeline and actions, postmortems
-//! with action items, the alerts list, open action items, and the MTTx report.
+//! Incident pages: the list (live), an incident with its timeline and actions, and the alerts
+//! list (postmortems and action items are in `postmortems`, the MTTx report in `reports`).
 
-use super::charts;
 use super::{Chrome, PageAuth, abs, ago, done, error_page, form_error};
 use crate::AppState;
-use crate::api::incidents::{
-    ActionItemDto, AlertDto, EditBody, IncidentDto, IncidentQuery, PostmortemDto, TimelineDto, do_move, find_incident,
-    incident_filter, postmortem_of,
-};
-use crate::api::reports::{self, ReportQuery};
+use crate::api::alerts::AlertDto;
+use crate::api::incidents::{IncidentDto, TimelineDto};
+use crate::api::oncall::DeliveryDto;
 use crate::error::ApiError;
+use crate::operations::incidents::{
+    self as op, IncidentEditInput, IncidentFilterInput, find_incident, incident_filter,
+};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
-use chrono::Duration;
-use opsdeck_core::Entity;
 use opsdeck_core::alert::AlertStatus;
-use opsdeck_core::incident::{self, ActionItemSpec, Move, PostmortemSpec, Sev, Status};
+use opsdeck_core::incident::{self, Move, Sev, Status};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
 use opsdeck_store::incident::{AlertFilter, Declare};
 use serde::Deserialize;
 use uuid::Uuid;
 
-async fn services(state: &AppState) -> Result<Vec<ServiceView>, Response> {
+pub(super) async fn services(state: &AppState) -> Result<Vec<ServiceView>, Response> {
     state
         .db
         .list_services(&ServiceFilter { limit: Some(500), ..Default::default() })
@@ -35,7 +33,7 @@ async fn services(state: &AppState) -> Result<Vec<ServiceView>, Response> {
         .map_err(|e| error_page(&e.into()))
 }
 
-async fn users(state: &AppState) -> Result<Vec<(Uuid, String)>, Response> {
+pub(super) async fn users(state: &AppState) -> Result<Vec<(Uuid, String)>, Response> {
     state
         .db
         .list_users(None, None, Some(500))
@@ -104,10 +102,9 @@ async fn list_page(
     let chrome = chrome!(page, state, "incidents", q.notice.clone());
     let blank = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
     let open_f = q.open.as_deref() == Some("1");
-    let iq = IncidentQuery {
+    let iq = IncidentFilterInput {
         status: blank(&q.status),
         open: Some(open_f),
-        service_id: blank(&q.service),
         severity: blank(&q.severity),
         q: blank(&q.q),
         limit: Some(50),
@@ -189,27 +186,16 @@ pub async fn declare(State(state): State<AppState>, page: PageAuth, Form(f): For
             .map_err(|_| ApiError::invalid("service_id", "choose the affected service"))?;
         let severity = Sev::parse(&f.severity).ok_or_else(|| ApiError::invalid("severity", "choose SEV1 to SEV4"))?;
         let description = opsdeck_core::validate::description("description", &f.description)?;
-        Ok::<_, ApiError>(
-            state
-                .db
-                .declare_incident(
-                    &page.0.actor(),
-                    state.now(),
-                    Declare { title, description, service_id, severity, impact_start_at: None },
-                )
-                .await?,
+        op::declare_incident(
+            &state,
+            &page.0,
+            Declare { title, description, service_id, severity, impact_start_at: None },
         )
+        .await
     }
     .await;
     match result {
-        Ok(i) => {
-            state.events.publish(
-                "incident.opened",
-                Some(i.id),
-                format!("{} declared: {}", incident::display_number(i.number), i.title),
-            );
-            done(&format!("/incidents/{}", incident::display_number(i.number)), "Incident declared")
-        }
+        Ok(i) => done(&format!("/incidents/{}", incident::display_number(i.number)), "Incident declared"),
         Err(e) => match form_error(e) {
             Ok(msg) => list_page(&state, &page, ListQuery::default(), f, Some(msg)).await,
             Err(r) => r,
@@ -242,7 +228,7 @@ pub struct IncidentPage {
     postmortem_saved: bool,
     detected: String,
     impact: String,
-    deliveries: Vec<crate::api::oncall::DeliveryDto>,
+    deliveries: Vec<DeliveryDto>,
     durations: Vec<(&'static str, String)>,
 }
 
@@ -304,7 +290,7 @@ pub async fn detail(
         chrome,
         detected: ago(inc.detected_at, now),
         impact: abs(inc.impact_start_at),
-        deliveries: try_page!(crate::api::oncall::deliveries(&state, inc.id).await),
+        deliveries: try_page!(state.db.deliveries(inc.id).await).into_iter().map(DeliveryDto::from).collect(),
         i: IncidentDto::from(inc),
         timeline,
         alerts: alerts.items.into_iter().map(AlertDto::from).collect(),
@@ -348,23 +334,21 @@ pub async fn act(
     let back = format!("/incidents/{}", incident::display_number(inc.number));
     let note = Some(f.note.trim()).filter(|n| !n.is_empty());
     let result: Result<String, ApiError> = async {
-        let actor = auth.actor();
-        let now = state.now();
         Ok(match f.action.as_str() {
             "acknowledge" => {
-                do_move(&state, auth, &id, Move::Acknowledge, note).await?;
+                op::move_incident(&state, auth, &inc, Move::Acknowledge, note).await?;
                 "Acknowledged".into()
             }
             "resolve" => {
-                do_move(&state, auth, &id, Move::Resolve, note).await?;
+                op::move_incident(&state, auth, &inc, Move::Resolve, note).await?;
                 "Resolved".into()
             }
             "reopen" => {
-                do_move(&state, auth, &id, Move::Reopen, note).await?;
+                op::move_incident(&state, auth, &inc, Move::Reopen, note).await?;
                 "Reopened".into()
             }
             "escalate" => {
-                state.db.escalate_incident(&actor, now, inc.id, note).await?;
+                op::escalate_incident(&state, auth, &inc, note).await?;
                 "Escalated".into()
             }
             "snooze" => {
@@ -372,17 +356,17 @@ pub async fn act(
                 if !(1..=10_080).contains(&m) {
                     return Err(ApiError::invalid("minutes", "must be 1 to 10080"));
                 }
-                state.db.snooze_incident(&actor, now, inc.id, now + Duration::minutes(m)).await?;
+                op::snooze_incident(&state, auth, &inc, m).await?;
                 format!("Snoozed for {}", super::human_duration(m * 60))
             }
             "note" | "status_update" => {
                 let body = incident::note(&f.note)?;
-                state.db.add_incident_note(&actor, now, inc.id, f.action == "status_update", &body).await?;
+                op::add_note(&state, auth, &inc, f.action == "status_update", &body).await?;
                 if f.action == "note" { "Note added".into() } else { "Status update posted".into() }
             }
             "severity" => {
-                let body = EditBody { severity: Some(f.severity.clone()), ..Default::default() };
-                state.db.edit_incident(&actor, now, inc.id, body.into_edit()?).await?;
+                let edit = IncidentEditInput { severity: Some(f.severity.clone()), ..Default::default() };
+                op::edit_incident(&state, auth, &inc, edit.into_edit()?).await?;
                 format!("Severity set to {}", f.severity)
             }
             "assign" => {
@@ -392,19 +376,19 @@ pub async fn act(
                         v => v.parse().map(Some).map_err(|_| ApiError::invalid("assignee_id", "choose a person")),
                     }
                 };
-                let body = EditBody {
+                let edit = IncidentEditInput {
                     assignee_id: Some(parse(&f.assignee_id)?),
                     commander_id: Some(parse(&f.commander_id)?),
                     ..Default::default()
                 };
-                state.db.edit_incident(&actor, now, inc.id, body.into_edit()?).await?;
+                op::edit_incident(&state, auth, &inc, edit.into_edit()?).await?;
                 "Assignment saved".into()
             }
             "merge" => {
                 let source = find_incident(&state, f.source.trim())
                     .await
                     .map_err(|_| ApiError::invalid("source", format!("no incident {:?}", f.source.trim())))?;
-                state.db.merge_incidents(&actor, now, inc.id, source.id).await?;
+                op::merge_incidents(&state, auth, &inc, &source).await?;
                 format!("{} merged into this incident", incident::display_number(source.number))
             }
             other => return Err(ApiError::bad_request(format!("unknown action {other:?}"))),
@@ -423,156 +407,6 @@ pub async fn act(
         Err(e) if e.status().is_client_error() => done(&back, &format!("Not done: {}", e.message)),
         Err(e) => error_page(&e),
     }
-}
-
-// ---- postmortem ---------------------------------------------------------------------------
-
-#[derive(Template, WebTemplate)]
-#[template(path = "postmortem.html")]
-pub struct PostmortemPage {
-    chrome: Chrome,
-    i: IncidentDto,
-    p: PostmortemDto,
-    users: Vec<(Uuid, String)>,
-    can_respond: bool,
-    resolved: bool,
-}
-
-pub async fn postmortem(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
-) -> Response {
-    let chrome = chrome!(page, state, "incidents", q.notice);
-    let inc = try_page!(find_incident(&state, &id).await);
-    let p = try_page!(postmortem_of(&state, &inc).await);
-    let users = match users(&state).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    PostmortemPage {
-        chrome,
-        resolved: inc.status == Status::Resolved,
-        i: IncidentDto::from(inc),
-        p,
-        users,
-        can_respond: page.0.allows(Permission::Respond),
-    }
-    .into_response()
-}
-
-pub async fn postmortem_save(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(id): Path<String>,
-    Form(spec): Form<PostmortemSpec>,
-) -> Response {
-    if let Err(r) = page.require(Permission::Respond) {
-        return r;
-    }
-    let inc = try_page!(find_incident(&state, &id).await);
-    let back = format!("/incidents/{}/postmortem", incident::display_number(inc.number));
-    let result = async {
-        let spec = spec.validate()?;
-        Ok::<_, ApiError>(state.db.save_postmortem(&page.0.actor(), state.now(), inc.id, spec).await?)
-    }
-    .await;
-    match result {
-        Ok(_) => done(&back, "Postmortem saved"),
-        Err(e) if e.status().is_client_error() => done(&back, &format!("Not saved: {}", e.message)),
-        Err(e) => error_page(&e),
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ActionForm {
-    title: String,
-    owner_id: String,
-    due_date: String,
-    status: String,
-    back: String,
-}
-
-fn safe_back(back: &str, fallback: &str) -> String {
-    if back.starts_with('/') && !back.starts_with("//") { back.to_owned() } else { fallback.to_owned() }
-}
-
-pub async fn action_add(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(id): Path<String>,
-    Form(f): Form<ActionForm>,
-) -> Response {
-    if let Err(r) = page.require(Permission::Respond) {
-        return r;
-    }
-    let inc = try_page!(find_incident(&state, &id).await);
-    let back = format!("/incidents/{}/postmortem", incident::display_number(inc.number));
-    let result = async {
-        let owner = match f.owner_id.trim() {
-            "" => None,
-            o => Some(o.parse::<Uuid>().map_err(|_| ApiError::invalid("owner_id", "choose a person"))?),
-        };
-        let spec = ActionItemSpec::new(&f.title, owner, Some(&f.due_date), None)?;
-        Ok::<_, ApiError>(state.db.create_action_item(&page.0.actor(), state.now(), inc.id, spec).await?)
-    }
-    .await;
-    match result {
-        Ok(a) => done(&back, &format!("Action item added: {}", a.title)),
-        Err(e) if e.status().is_client_error() => done(&back, &format!("Not added: {}", e.message)),
-        Err(e) => error_page(&e),
-    }
-}
-
-pub async fn action_status(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path(id): Path<String>,
-    Form(f): Form<ActionForm>,
-) -> Response {
-    if let Err(r) = page.require(Permission::Respond) {
-        return r;
-    }
-    let back = safe_back(&f.back, "/action-items");
-    let result = async {
-        let id = crate::extract::parse_id(Entity::ActionItem, &id)?;
-        let cur = state.db.get_action_item(id).await?;
-        let spec = ActionItemSpec::new(
-            &cur.title,
-            cur.owner_id,
-            cur.due_date.map(|d| d.to_string()).as_deref(),
-            Some(&f.status),
-        )?;
-        Ok::<_, ApiError>(state.db.update_action_item(&page.0.actor(), state.now(), id, spec).await?)
-    }
-    .await;
-    match result {
-        Ok(a) => done(&back, &format!("{} is {}", a.title, a.status.as_str().replace('_', " "))),
-        Err(e) if e.status().is_client_error() => done(&back, &format!("Not changed: {}", e.message)),
-        Err(e) => error_page(&e),
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "action_items.html")]
-pub struct ActionItemsPage {
-    chrome: Chrome,
-    items: Vec<ActionItemDto>,
-    can_respond: bool,
-}
-
-pub async fn action_items(State(state): State<AppState>, page: PageAuth, Query(q): Query<NoticeQuery>) -> Response {
-    let chrome = chrome!(page, state, "action-items", q.notice);
-    let today = state.now().date_naive();
-    let items = try_page!(state.db.list_action_items(None, true, 500).await);
-    ActionItemsPage {
-        chrome,
-        items: items.into_iter().map(|a| ActionItemDto::new(a, today)).collect(),
-        can_respond: page.0.allows(Permission::Respond),
-    }
-    .into_response()
 }
 
 // ---- alerts -------------------------------------------------------------------------------
@@ -645,97 +479,6 @@ pub async fn alerts(State(state): State<AppState>, page: PageAuth, Query(q): Que
             .iter()
             .map(|s| (s.to_string(), counts.get(*s).copied().unwrap_or(0)))
             .collect(),
-    }
-    .into_response()
-}
-
-// ---- MTTx report --------------------------------------------------------------------------
-
-pub struct StatRow {
-    name: &'static str,
-    formula: &'static str,
-    count: usize,
-    mean: String,
-    median: String,
-    p90: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "reports.html")]
-pub struct ReportsPage {
-    chrome: Chrome,
-    stats: Vec<StatRow>,
-    incidents: usize,
-    week_chart: String,
-    service_chart: String,
-    severity_chart: String,
-    noisy: Vec<opsdeck_store::incident::NoisySource>,
-    from: String,
-    to: String,
-    service_f: String,
-    services: Vec<ServiceView>,
-    csv_href: String,
-}
-
-#[derive(Deserialize, Default)]
-pub struct ReportForm {
-    from: Option<String>,
-    to: Option<String>,
-    service: Option<String>,
-}
-
-pub async fn report(State(state): State<AppState>, page: PageAuth, Query(q): Query<ReportForm>) -> Response {
-    let chrome = chrome!(page, state, "reports", None);
-    let blank = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
-    // The form's "to" is a day shown inclusively; the report's bound is exclusive.
-    let to = blank(&q.to).map(|t| match chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d") {
-        Ok(d) => (d + Duration::days(1)).to_string(),
-        Err(_) => t,
-    });
-    let rq = ReportQuery { from: blank(&q.from), to, service_id: blank(&q.service), severity: None };
-    let r = try_page!(reports::build(&state, &rq).await);
-    let fmt = |v: Option<f64>| v.map(|s| super::human_duration(s.round() as i64)).unwrap_or_else(|| "—".into());
-    let m = &r.mttx;
-    let stats = [
-        ("MTTD", "detected − impact start", &m.mttd),
-        ("MTTA", "acknowledged − detected", &m.mtta),
-        ("MTTR (respond)", "mitigated − detected", &m.mttr_respond),
-        ("MTTR (recover)", "mitigated − impact start", &m.mttr_recover),
-        ("MTTR (resolve, from detection)", "resolved − detected", &m.mttr_resolve_from_detect),
-        ("MTTR (resolve, from impact)", "resolved − impact start", &m.mttr_resolve_from_start),
-    ]
-    .into_iter()
-    .map(|(name, formula, s)| StatRow {
-        name,
-        formula,
-        count: s.count,
-        mean: fmt(s.mean_seconds),
-        median: fmt(s.median_seconds),
-        p90: fmt(s.p90_seconds),
-    })
-    .collect();
-    let pairs = |c: &[reports::Count]| c.iter().map(|c| (c.label.clone(), c.count)).collect::<Vec<_>>();
-    let services = match services(&state).await {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    let mut params = vec![("from", r.from.format("%Y-%m-%d").to_string()), ("to", r.to.to_rfc3339())];
-    if let Some(s) = blank(&q.service) {
-        params.push(("service_id", s));
-    }
-    ReportsPage {
-        chrome,
-        incidents: r.rows.len(),
-        stats,
-        week_chart: charts::column_chart(&pairs(&r.by_week), "incidents per week"),
-        service_chart: charts::hbar_chart(&pairs(&r.by_service[..r.by_service.len().min(10)])),
-        severity_chart: charts::hbar_chart(&pairs(&r.by_severity)),
-        noisy: r.noisy,
-        from: r.from.format("%Y-%m-%d").to_string(),
-        to: (r.to - Duration::seconds(1)).format("%Y-%m-%d").to_string(),
-        service_f: q.service.unwrap_or_default(),
-        services,
-        csv_href: format!("/api/v1/reports/mttx.csv?{}", serde_urlencoded::to_string(params).unwrap_or_default()),
     }
     .into_response()
 }

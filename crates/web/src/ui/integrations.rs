@@ -4,8 +4,9 @@
 
 use super::{Chrome, PageAuth, done, error_page};
 use crate::AppState;
-use crate::api::integrations::{PreviewDto, SettingsDto, ingest_url, preview_payload, validated_settings};
+use crate::api::integrations::{PreviewDto, SettingsDto};
 use crate::error::ApiError;
+use crate::operations::integrations::{self as op, SettingsInput, ingest_url};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -205,21 +206,11 @@ pub async fn create(
     let back = format!("/services/{}/integrations", s.service.slug);
     let result = async {
         let kind = IntegrationType::parse(&f.kind).ok_or_else(|| ApiError::invalid("type", "choose a type"))?;
-        let name = match f.name.trim() {
-            "" => kind.label().to_owned(),
-            n => opsdeck_core::validate::name("name", n)?,
-        };
-        Ok::<_, ApiError>(
-            state
-                .db
-                .create_integration(&page.0.actor(), state.now(), s.service.id, kind, &name, Mapping::default())
-                .await?,
-        )
+        op::create_integration(&state, &page.0, s.service.id, kind, Some(&f.name), None).await
     }
     .await;
     match result {
         Ok((it, key)) => {
-            state.routes.clear();
             render(
                 &state,
                 &page,
@@ -264,8 +255,6 @@ pub async fn act(
     if it.service_id != s.service.id {
         return error_page(&ApiError::not_found(Entity::Integration));
     }
-    let actor = page.0.actor();
-    let now = state.now();
     let parse_mapping = |raw: &str| -> Result<Mapping, ApiError> {
         serde_json::from_str::<Mapping>(raw)
             .map_err(|e| ApiError::invalid("mapping", format!("not a mapping: {e}")))?
@@ -273,9 +262,8 @@ pub async fn act(
             .map_err(ApiError::from)
     };
     match f.action.as_str() {
-        "rotate" => match state.db.rotate_integration_key(&actor, now, id).await {
+        "rotate" => match op::rotate_key(&state, &page.0, id).await {
             Ok((it, key)) => {
-                state.routes.clear();
                 render(
                     &state,
                     &page,
@@ -288,22 +276,16 @@ pub async fn act(
                 )
                 .await
             }
-            Err(e) => error_page(&e.into()),
+            Err(e) => error_page(&e),
         },
-        "delete" => match state.db.delete_integration(&actor, now, id).await {
-            Ok(()) => {
-                state.routes.clear();
-                done(&back, &format!("Integration {} deleted", it.name))
-            }
-            Err(e) => error_page(&e.into()),
+        "delete" => match op::delete_integration(&state, &page.0, id).await {
+            Ok(()) => done(&back, &format!("Integration {} deleted", it.name)),
+            Err(e) => error_page(&e),
         },
         "mapping" => match parse_mapping(&f.mapping) {
-            Ok(m) => match state.db.update_integration(&actor, now, id, &it.name, m).await {
-                Ok(_) => {
-                    state.routes.clear();
-                    done(&back, "Mapping saved")
-                }
-                Err(e) => error_page(&e.into()),
+            Ok(m) => match op::update_integration(&state, &page.0, id, None, Some(m)).await {
+                Ok(_) => done(&back, "Mapping saved"),
+                Err(e) => error_page(&e),
             },
             Err(e) => done(&back, &format!("Not saved: {}", e.message)),
         },
@@ -312,11 +294,11 @@ pub async fn act(
                 let payload: serde_json::Value = serde_json::from_str(&f.sample)
                     .map_err(|e| ApiError::invalid("payload", format!("not JSON: {e}")))?;
                 let mapping = if f.mapping.trim().is_empty() { None } else { Some(parse_mapping(&f.mapping)?) };
-                preview_payload(&it, mapping, &payload)
+                op::preview_payload(&it, mapping, &payload)
             }
             .await;
             let dto = match result {
-                Ok(p) => p,
+                Ok(p) => PreviewDto::from(p),
                 Err(e) => PreviewDto { ok: false, error: Some(e.message), alert: None },
             };
             render(&state, &page, &headers, &service, None, None, Some((it.name.clone(), dto)), Some(f.sample)).await
@@ -357,15 +339,13 @@ pub async fn settings(
             serde_json::from_str(&f.rules)
                 .map_err(|e| ApiError::invalid("rules", format!("not valid rules JSON: {e}")))?
         };
-        let dto = SettingsDto {
+        let input = SettingsInput {
             grouping: f.grouping.clone(),
             group_window_seconds: window,
             auto_resolve: f.auto_resolve.is_some(),
             rules,
         };
-        let settings = validated_settings(&state, s.service.id, dto).await?;
-        state.db.set_alert_settings(&page.0.actor(), state.now(), s.service.id, &settings).await?;
-        Ok::<_, ApiError>(())
+        op::set_alert_settings(&state, &page.0, s.service.id, input).await.map(|_| ())
     }
     .await;
     match result {

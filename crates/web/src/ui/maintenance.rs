@@ -2,8 +2,9 @@
 
 use super::{Chrome, PageAuth, done, error_page, form_error};
 use crate::AppState;
-use crate::api::maintenance::{WindowDto, check_scope};
+use crate::api::maintenance::WindowDto;
 use crate::error::ApiError;
+use crate::operations::maintenance as op;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use chrono::{NaiveDateTime, TimeZone, Utc};
 use opsdeck_core::Entity;
-use opsdeck_core::maintenance::{WindowInput, WindowSpec};
+use opsdeck_core::maintenance::WindowInput;
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::ServiceFilter;
 use serde::Deserialize;
@@ -162,17 +163,9 @@ pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form
     if let Err(r) = auth.require(Permission::Configure) {
         return r;
     }
-    let result = async {
-        let spec = WindowSpec::create(f.input()?)?;
-        check_scope(&state, &spec).await?;
-        Ok::<_, ApiError>(state.db.create_window(&auth.0.actor(), state.now(), spec).await?)
-    }
-    .await;
+    let result = async { op::create_window(&state, &auth.0, f.input()?).await }.await;
     match result {
-        Ok(w) => {
-            state.events.publish("monitor.maintenance", Some(w.id), format!("Maintenance {} planned", w.spec.name));
-            done("/maintenance", &format!("Maintenance {} planned", w.spec.name))
-        }
+        Ok(w) => done("/maintenance", &format!("Maintenance {} planned", w.spec.name)),
         Err(e) => match form_error(e) {
             Ok(msg) => page(&state, &auth, None, f, Some(msg)).await,
             Err(r) => r,
@@ -186,9 +179,7 @@ pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Pat
     }
     let result = async {
         let id = crate::extract::parse_id(Entity::MaintenanceWindow, &id)?;
-        let w = state.db.get_window(id).await?;
-        state.db.delete_window(&auth.0.actor(), state.now(), id).await?;
-        Ok::<_, ApiError>(w)
+        op::delete_window(&state, &auth.0, id).await
     }
     .await;
     match result {

@@ -29,8 +29,11 @@ mod home;
 mod incidents;
 mod integrations;
 mod maintenance;
+mod monitor_form;
 mod monitors;
 pub(crate) mod oncall;
+mod postmortems;
+mod reports;
 
 use crate::AppState;
 use crate::auth::{self, Auth};
@@ -58,19 +61,19 @@ pub fn router() -> Router<AppState> {
         .route("/services/{service}/delete", post(catalogue::service_delete))
         .route("/services/{service}/dependencies", post(catalogue::dependency_add))
         .route("/services/{service}/dependencies/{dep}/delete", post(catalogue::dependency_remove))
-        .route("/monitors", get(monitors::list).post(monitors::create))
-        .route("/monitors/new", get(monitors::new))
+        .route("/monitors", get(monitors::list).post(monitor_form::create))
+        .route("/monitors/new", get(monitor_form::new))
         .route("/monitors/bulk", post(monitors::bulk))
         .route("/monitors/{id}", get(monitors::detail))
-        .route("/monitors/{id}/edit", get(monitors::edit).post(monitors::update))
+        .route("/monitors/{id}/edit", get(monitor_form::edit).post(monitor_form::update))
         .route("/monitors/{id}/{action}", post(monitors::action))
         .route("/incidents", get(incidents::list).post(incidents::declare))
         .route("/incidents/{id}", get(incidents::detail))
         .route("/incidents/{id}/act", post(incidents::act))
-        .route("/incidents/{id}/postmortem", get(incidents::postmortem).post(incidents::postmortem_save))
-        .route("/incidents/{id}/action-items", post(incidents::action_add))
-        .route("/action-items", get(incidents::action_items))
-        .route("/action-items/{id}", post(incidents::action_status))
+        .route("/incidents/{id}/postmortem", get(postmortems::postmortem).post(postmortems::postmortem_save))
+        .route("/incidents/{id}/action-items", post(postmortems::action_add))
+        .route("/action-items", get(postmortems::action_items))
+        .route("/action-items/{id}", post(postmortems::action_status))
         .route("/alerts", get(incidents::alerts))
         .route("/oncall", get(oncall::list).post(oncall::create))
         .route("/oncall/{id}", get(oncall::detail))
@@ -90,7 +93,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings/notifications/methods/{id}/delete", post(oncall::method_delete))
         .route("/settings/notifications/rules", post(oncall::rule_add))
         .route("/settings/notifications/rules/{id}/delete", post(oncall::rule_delete))
-        .route("/reports", get(incidents::report))
+        .route("/reports", get(reports::report))
         .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
         .route("/services/{service}/integrations/{id}", post(integrations::act))
         .route("/services/{service}/alert-settings", post(integrations::settings))
@@ -213,16 +216,7 @@ pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// "2 h 5 min" for a number of seconds.
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 if s % 3600 / 60 == 0 => format!("{} h", s / 3600),
-        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
-    }
-}
+pub use opsdeck_core::incident::human_duration;
 
 pub fn abs(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()

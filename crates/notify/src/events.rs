@@ -1,0 +1,71 @@
+//! Internal events of the escalation and notification worker (see `opsdeck_core::telemetry`).
+
+use opsdeck_core::telemetry::InternalEvent;
+
+/// Registers every series at zero so `/metrics` lists them before the first event.
+pub fn describe() {
+    for name in
+        ["opsdeck_escalation_steps_total", "opsdeck_notifier_pass_failures_total", "opsdeck_send_tasks_panicked_total"]
+    {
+        metrics::counter!(name).absolute(0);
+    }
+    for outcome in ["sent", "retried", "given_up"] {
+        metrics::counter!("opsdeck_notifications_total", "outcome" => outcome).absolute(0);
+    }
+}
+
+/// Escalation levels were stepped: their notifications queued and the next level scheduled.
+pub struct EscalationsStepped {
+    pub steps: usize,
+}
+
+impl InternalEvent for EscalationsStepped {
+    fn emit(self) {
+        if self.steps > 0 {
+            tracing::debug!(steps = self.steps, "escalations stepped");
+        }
+        metrics::counter!("opsdeck_escalation_steps_total").increment(self.steps as u64);
+    }
+}
+
+/// One outbox pass: how many messages went out, will be retried, or were given up.
+pub struct NotificationsDelivered {
+    pub sent: usize,
+    pub retried: usize,
+    pub given_up: usize,
+}
+
+impl InternalEvent for NotificationsDelivered {
+    fn emit(self) {
+        if self.retried + self.given_up > 0 {
+            tracing::warn!(sent = self.sent, retried = self.retried, given_up = self.given_up, "notification failures");
+        } else if self.sent > 0 {
+            tracing::debug!(sent = self.sent, "notifications sent");
+        }
+        metrics::counter!("opsdeck_notifications_total", "outcome" => "sent").increment(self.sent as u64);
+        metrics::counter!("opsdeck_notifications_total", "outcome" => "retried").increment(self.retried as u64);
+        metrics::counter!("opsdeck_notifications_total", "outcome" => "given_up").increment(self.given_up as u64);
+    }
+}
+
+/// A send task panicked; its notification stays leased and is sent again when the lease ends.
+pub struct SendTaskPanicked;
+
+impl InternalEvent for SendTaskPanicked {
+    fn emit(self) {
+        tracing::error!("a notification send task panicked; it is retried when its lease ends");
+        metrics::counter!("opsdeck_send_tasks_panicked_total").increment(1);
+    }
+}
+
+/// A notifier pass failed against the database; the next tick tries again.
+pub struct NotifierPassFailed<'a> {
+    pub error: &'a dyn std::fmt::Display,
+}
+
+impl InternalEvent for NotifierPassFailed<'_> {
+    fn emit(self) {
+        tracing::warn!(error = %self.error, "notifier pass failed");
+        metrics::counter!("opsdeck_notifier_pass_failures_total").increment(1);
+    }
+}

@@ -1,0 +1,105 @@
+//! My notifications.
+
+use super::*;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "my_notifications.html")]
+pub struct MyNotificationsPage {
+    chrome: Chrome,
+    methods: Vec<opsdeck_store::oncall::ContactMethod>,
+    rules: Vec<(Uuid, String, i32)>,
+    kinds: [ChannelKind; 5],
+    calendar_url: String,
+}
+
+pub async fn mine(
+    State(state): State<AppState>,
+    page: PageAuth,
+    headers: HeaderMap,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let chrome = chrome!(page, state, "notifications", q.notice);
+    let me = page.0.user.id;
+    let methods = try_page!(state.db.contact_methods(me).await);
+    let rules = try_page!(state.db.notification_rules(me).await)
+        .into_iter()
+        .map(|r| {
+            let m = methods
+                .iter()
+                .find(|m| m.id == r.contact_method_id)
+                .map(|m| format!("{} {}", m.kind, m.address))
+                .unwrap_or_default();
+            (r.id, m, r.delay_minutes)
+        })
+        .collect();
+    let base = crate::operations::settings::base_url(&state, &headers).await;
+    let key = try_page!(state.db.signing_key().await);
+    MyNotificationsPage {
+        chrome,
+        methods,
+        rules,
+        kinds: [ChannelKind::Email, ChannelKind::Slack, ChannelKind::Teams, ChannelKind::Discord, ChannelKind::Webhook],
+        calendar_url: format!(
+            "{base}/users/{me}/calendar.ics?token={}",
+            opsdeck_core::escalation::feed_token(&key, me)
+        ),
+    }
+    .into_response()
+}
+
+pub(super) const MINE: &str = "/settings/notifications";
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MethodForm {
+    kind: String,
+    address: String,
+    label: String,
+}
+
+pub async fn method_add(State(state): State<AppState>, page: PageAuth, Form(f): Form<MethodForm>) -> Response {
+    let result = async {
+        let spec = ContactSpec::new(&f.kind, &f.address, &f.label)?;
+        op::add_contact_method(&state, &page.0, page.0.user.id, spec).await?;
+        Ok("Contact method added".into())
+    };
+    outcome(MINE, result.await)
+}
+
+pub async fn method_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::ContactMethod, &id));
+    let result = op::delete_contact_method(&state, &page.0, page.0.user.id, id).await;
+    outcome(MINE, result.map(|()| "Contact method removed".into()))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RuleForm {
+    contact_method_id: String,
+    delay_minutes: String,
+}
+
+pub async fn rule_add(State(state): State<AppState>, page: PageAuth, Form(f): Form<RuleForm>) -> Response {
+    let result = async {
+        let cm: Uuid = f
+            .contact_method_id
+            .parse()
+            .map_err(|_| ApiError::invalid("contact_method_id", "choose a contact method"))?;
+        let delay: i64 =
+            f.delay_minutes.trim().parse().map_err(|_| ApiError::invalid("delay_minutes", "minutes, e.g. 0 or 5"))?;
+        op::add_notification_rule(&state, &page.0, page.0.user.id, RuleSpec::new(cm, delay)?).await?;
+        Ok("Rule added".into())
+    };
+    outcome(MINE, result.await)
+}
+
+pub async fn rule_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::NotificationRule, &id));
+    let result = op::delete_notification_rule(&state, &page.0, page.0.user.id, id).await;
+    outcome(MINE, result.map(|()| "Rule removed".into()))
+}
+
+/// Who is on call now for a service, for its page.
+pub async fn for_service(state: &AppState, service_id: Uuid) -> Vec<OnCall> {
+    op::who_is_on_call(state, op::Scope::Service(service_id), state.now()).await.unwrap_or_default()
+}

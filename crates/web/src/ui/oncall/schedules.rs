@@ -1,0 +1,277 @@
+//! Schedules.
+
+use super::*;
+
+pub struct ScheduleRow {
+    id: Uuid,
+    name: String,
+    timezone: String,
+    layers: usize,
+    now: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "oncall.html")]
+pub struct OnCallPage {
+    chrome: Chrome,
+    schedules: Vec<ScheduleRow>,
+}
+
+pub async fn list(State(state): State<AppState>, page: PageAuth, Query(q): Query<NoticeQuery>) -> Response {
+    let chrome = chrome!(page, state, "oncall", q.notice);
+    let now = state.now();
+    let mut schedules = Vec::new();
+    for s in try_page!(state.db.list_schedules().await) {
+        let o = try_page!(state.db.overrides(s.id, now - Duration::days(1), now + Duration::days(1)).await);
+        let who = oncall::on_call(&s.spec, &o, now).map(|w| w.0);
+        let name = match who {
+            Some(u) => try_page!(state.db.user_names(&[u]).await).into_iter().next().map(|x| x.1).unwrap_or_default(),
+            None => String::new(),
+        };
+        schedules.push(ScheduleRow {
+            id: s.id,
+            layers: s.spec.layers.len(),
+            timezone: s.spec.timezone,
+            name: s.spec.name,
+            now: name,
+        });
+    }
+    OnCallPage { chrome, schedules }.into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewSchedule {
+    name: String,
+    timezone: String,
+}
+
+pub async fn create(State(state): State<AppState>, page: PageAuth, Form(f): Form<NewSchedule>) -> Response {
+    let spec = ScheduleSpec {
+        name: f.name,
+        description: String::new(),
+        timezone: if f.timezone.trim().is_empty() { "UTC".into() } else { f.timezone.trim().into() },
+        team_id: None,
+        layers: vec![],
+    };
+    match op::create_schedule(&state, &page.0, spec).await {
+        Ok(s) => done(&format!("/oncall/{}", s.id), "Schedule created: add a layer of people"),
+        Err(e) => outcome("/oncall", Err(e)),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schedule.html")]
+pub struct SchedulePage {
+    chrome: Chrome,
+    s: Schedule,
+    layer_users: Vec<Vec<String>>,
+    svg: String,
+    gaps: usize,
+    overrides: Vec<(Uuid, String, String, String)>,
+    now: Option<OnCall>,
+    people: Vec<(Uuid, String)>,
+    calendar_url: String,
+    personal_url: String,
+    days: [Weekday; 7],
+    default_start: String,
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    page: PageAuth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let chrome = chrome!(page, state, "oncall", q.notice);
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    let s = try_page!(state.db.get_schedule(id).await);
+    let now = state.now();
+    let tz = s.spec.tz();
+    let (from, to) = (now - Duration::hours(12), now + Duration::days(14));
+    let overrides = try_page!(state.db.overrides(id, from, to).await);
+    let people = try_page!(people(&state).await);
+    let names: HashMap<Uuid, String> = people.iter().cloned().collect();
+    let order: Vec<Uuid> = people.iter().map(|p| p.0).collect();
+    let mut rows: Vec<(String, Vec<Shift>)> = s
+        .spec
+        .layers
+        .iter()
+        .map(|l| {
+            let only = ScheduleSpec { layers: vec![l.clone()], ..s.spec.clone() };
+            (l.name.clone(), oncall::timeline(&only, &[], from, to))
+        })
+        .collect();
+    if !overrides.is_empty() {
+        let only = ScheduleSpec { layers: vec![], ..s.spec.clone() };
+        rows.push(("Overrides".into(), oncall::timeline(&only, &overrides, from, to)));
+    }
+    let fin = oncall::timeline(&s.spec, &overrides, from, to);
+    let gaps = fin.iter().filter(|f| f.user_id.is_none() && f.end > now).count();
+    rows.push(("Final".into(), fin));
+    let svg = timeline_svg(&rows, &names, &order, from, to, tz);
+    let who = oncall::on_call(&s.spec, &overrides, now).map(|(u, src)| OnCall {
+        user_id: u,
+        username: names.get(&u).cloned().unwrap_or_default(),
+        level: 1,
+        schedule_id: Some(id),
+        via: op::via(&s.spec, src),
+    });
+    let base = crate::operations::settings::base_url(&state, &headers).await;
+    let key = try_page!(state.db.signing_key().await);
+    let me = page.0.user.id;
+    SchedulePage {
+        chrome,
+        layer_users: s
+            .spec
+            .layers
+            .iter()
+            .map(|l| l.users.iter().map(|u| names.get(u).cloned().unwrap_or_else(|| "?".into())).collect())
+            .collect(),
+        svg,
+        gaps,
+        overrides: overrides
+            .iter()
+            .map(|o| (o.id, names.get(&o.user_id).cloned().unwrap_or_default(), abs(o.start), abs(o.end)))
+            .collect(),
+        now: who,
+        people,
+        calendar_url: format!("{base}/schedules/{}/calendar.ics?token={}", s.id, s.feed_token),
+        personal_url: format!(
+            "{base}/users/{me}/calendar.ics?token={}",
+            opsdeck_core::escalation::feed_token(&key, me)
+        ),
+        days: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun],
+        default_start: now.with_timezone(&tz).format("%Y-%m-%dT09:00").to_string(),
+        s,
+    }
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LayerForm {
+    name: String,
+    users: Vec<Uuid>,
+    start: String,
+    count: String,
+    unit: String,
+    days: Vec<Weekday>,
+    handoffs: String,
+    from_time: String,
+    to_time: String,
+}
+
+impl LayerForm {
+    /// The layer, named `Layer N` when the form leaves the name empty.
+    fn layer(self, n: usize) -> Result<Layer, ApiError> {
+        let start = NaiveDateTime::parse_from_str(self.start.trim(), "%Y-%m-%dT%H:%M")
+            .map_err(|_| ApiError::invalid("start", "give the first handoff as date and time"))?;
+        let count: u32 = self.count.trim().parse().map_err(|_| ApiError::invalid("count", "a whole number"))?;
+        let length = match self.unit.as_str() {
+            "hours" => Length::Hours(count),
+            "weeks" => Length::Weeks(count),
+            _ => Length::Days(count),
+        };
+        let restrictions = match (self.from_time.trim(), self.to_time.trim()) {
+            ("", "") => vec![],
+            (a, b) => vec![Restriction {
+                days: self.days,
+                start: NaiveTime::parse_from_str(a, "%H:%M")
+                    .map_err(|_| ApiError::invalid("from_time", "a time such as 09:00"))?,
+                end: NaiveTime::parse_from_str(b, "%H:%M")
+                    .map_err(|_| ApiError::invalid("to_time", "a time such as 17:00"))?,
+            }],
+        };
+        let name = if self.name.trim().is_empty() { format!("Layer {n}") } else { self.name };
+        let handoffs = Some(self.handoffs.trim().to_owned()).filter(|h| !h.is_empty());
+        Ok(Layer { name, users: self.users, start, length, handoffs, restrictions })
+    }
+}
+
+pub async fn layer_add(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<LayerForm>,
+) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    let s = try_page!(state.db.get_schedule(id).await);
+    let result = async {
+        let mut spec = s.spec.clone();
+        spec.layers.push(f.layer(s.spec.layers.len() + 1)?);
+        op::update_schedule(&state, &page.0, id, spec).await?;
+        Ok("Layer added".into())
+    };
+    outcome(&format!("/oncall/{id}"), result.await)
+}
+
+pub async fn layer_remove(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path((id, index)): Path<(String, usize)>,
+) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    let s = try_page!(state.db.get_schedule(id).await);
+    let result = async {
+        let mut spec = s.spec.clone();
+        if index >= spec.layers.len() {
+            return Err(ApiError::invalid("index", "no such layer"));
+        }
+        spec.layers.remove(index);
+        op::update_schedule(&state, &page.0, id, spec).await?;
+        Ok("Layer removed".into())
+    };
+    outcome(&format!("/oncall/{id}"), result.await)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct OverrideForm {
+    user_id: String,
+    starts: String,
+    ends: String,
+}
+
+pub async fn override_add(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<OverrideForm>,
+) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    let s = try_page!(state.db.get_schedule(id).await);
+    let tz = s.spec.tz();
+    let result = async {
+        let user: Uuid = f.user_id.parse().map_err(|_| ApiError::invalid("user_id", "choose who covers"))?;
+        let local = |field: &str, v: &str| -> Result<DateTime<Utc>, ApiError> {
+            let n = NaiveDateTime::parse_from_str(v.trim(), "%Y-%m-%dT%H:%M")
+                .map_err(|_| ApiError::invalid(field, "date and time"))?;
+            Ok(oncall::local_to_utc(tz, n))
+        };
+        let spec = OverrideSpec::new(user, local("starts", &f.starts)?, local("ends", &f.ends)?)?;
+        op::add_override(&state, &page.0, id, spec).await?;
+        Ok("Override added".into())
+    };
+    outcome(&format!("/oncall/{id}"), result.await)
+}
+
+pub async fn override_delete(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path((id, oid)): Path<(String, String)>,
+) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    let oid = try_page!(crate::extract::parse_id(Entity::Override, &oid));
+    let result = op::delete_override(&state, &page.0, id, oid).await.map(|()| "Override removed".into());
+    outcome(&format!("/oncall/{id}"), result)
+}
+
+pub async fn schedule_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    match op::delete_schedule(&state, &page.0, id).await {
+        Ok(()) => done("/oncall", "Schedule deleted"),
+        Err(e) => outcome(&format!("/oncall/{id}"), Err(e)),
+    }
+}
