@@ -73,7 +73,11 @@ EXCLUDES=(
 
 # --generation-database none: no .hypothesis/ in the working tree, and the seed
 # alone decides the run.
-python3 -m schemathesis.cli run "$BASE/api/openapi.json" \
+# Strategies for the document's custom string formats (cursor, local times, RRULEs).
+export SCHEMATHESIS_HOOKS=schemathesis_hooks
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
+
+python3 -m schemathesis.cli --config-file "$(dirname "${BASH_SOURCE[0]}")/schemathesis.toml" run "$BASE/api/openapi.json" \
     --checks all \
     --max-examples 50 \
     --workers 1 \

@@ -49,6 +49,7 @@ fi
 [[ -x /usr/lib/nagios/plugins/check_tcp ]] || missing+=(monitoring-plugins-basic) # real plugins for the command-probe tests
 [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)                              # real alert senders for the ingest tests
 [[ -x /usr/bin/prometheus-alertmanager ]] || missing+=(prometheus-alertmanager)
+command -v curl >/dev/null 2>&1 || missing+=(curl) # the schema fuzz waits for the server with it
 if ((run_e2e)); then
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
@@ -64,10 +65,11 @@ else
     echo "all present"
 fi
 
-# Python peers: icalendar parses our iCalendar feeds, aiosmtpd is the SMTP sink.
-if ! python3 -c 'import icalendar, aiosmtpd' 2>/dev/null; then
-    echo "installing Python packages: icalendar aiosmtpd"
-    python3 -m pip install --quiet --disable-pip-version-check icalendar aiosmtpd
+# Python peers: icalendar parses our iCalendar feeds, aiosmtpd is the SMTP sink, schemathesis
+# fuzzes the API against its OpenAPI document.
+if ! python3 -c 'import icalendar, aiosmtpd, schemathesis' 2>/dev/null; then
+    echo "installing Python packages: icalendar aiosmtpd schemathesis"
+    python3 -m pip install --quiet --disable-pip-version-check icalendar aiosmtpd 'schemathesis>=4.32,<5'
 fi
 
 # rustup puts cargo in ~/.cargo/bin; a non-login shell (CI) may not have it
@@ -112,16 +114,20 @@ fi
 section "cargo test (unit + integration)"
 cargo test --workspace --locked
 
+# cargo test already built the binary for the CLI tests (crates/opsdeck/tests), with the
+# same features; a separate `cargo build -p opsdeck` would compile the crates a second time.
+export OPSDECK_BIN="$CARGO_TARGET_DIR/debug/opsdeck"
+[[ -x $OPSDECK_BIN ]] || { echo "missing $OPSDECK_BIN: cargo test should have built it" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
+section "schema fuzz (schemathesis: the OpenAPI document against the server)"
+"$repo_root/scripts/schemathesis.sh"
+
 # ---------------------------------------------------------------------------
 if ((!run_e2e)); then
     section "browser tests skipped (--no-e2e)"
     exit 0
 fi
-
-# cargo test already built the binary for the CLI tests (crates/opsdeck/tests), with the
-# same features; a separate `cargo build -p opsdeck` would compile the crates a second time.
-export OPSDECK_BIN="$CARGO_TARGET_DIR/debug/opsdeck"
-[[ -x $OPSDECK_BIN ]] || { echo "missing $OPSDECK_BIN: cargo test should have built it" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------
 section "browser tests (e2e)"

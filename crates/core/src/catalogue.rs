@@ -109,7 +109,8 @@ impl ServiceSpec {
         if let Some(name) = input.name {
             self.name = validate::name("name", &name)?;
         }
-        if let Some(slug) = input.slug {
+        // A blank slug keeps the current one (on create: derived from the name), as for teams.
+        if let Some(slug) = input.slug.filter(|s| !s.trim().is_empty()) {
             self.slug = validate::slug("slug", &slug)?;
         }
         if let Some(d) = input.description {

@@ -128,18 +128,7 @@ pub struct ChannelConfig {
     pub body_template: Option<String>,
 }
 
-/// A plausible e-mail address: one `@`, something on both sides, a dot in the domain.
-pub fn email(field: &'static str, v: &str) -> Result<String> {
-    let v = v.trim();
-    let ok = v.len() <= 254
-        && v.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.contains('@'))
-        && !v.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !ok {
-        return Err(Error::invalid(field, "must be an e-mail address such as oncall@example.com"));
-    }
-    Ok(v.to_owned())
-}
+pub use crate::validate::email;
 
 impl ChannelConfig {
     pub fn validate(self, kind: ChannelKind) -> Result<Self> {

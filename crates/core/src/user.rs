@@ -47,17 +47,11 @@ pub fn password(value: &str) -> Result<()> {
     Ok(())
 }
 
+/// An optional e-mail address: empty means none.
 pub fn email(value: Option<&str>) -> Result<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => {
-            let valid = v.len() <= 254
-                && v.split_once('@').is_some_and(|(local, domain)| {
-                    !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-                })
-                && !v.chars().any(char::is_whitespace);
-            if valid { Ok(Some(v.to_owned())) } else { Err(Error::invalid("email", "is not an e-mail address")) }
-        }
+        Some(v) => crate::validate::email("email", v).map(Some),
     }
 }
 

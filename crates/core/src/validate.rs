@@ -62,10 +62,27 @@ pub fn description(field: &'static str, value: &str) -> Result<String> {
     Ok(value.trim().to_owned())
 }
 
+/// The longest e-mail address (RFC 5321's path limit).
+pub const EMAIL_MAX: usize = 254;
+
+/// A plausible e-mail address: one `@`, something on both sides, a dot in the domain (not first),
+/// no whitespace or control characters; surrounding whitespace is trimmed.
+pub fn email(field: &'static str, v: &str) -> Result<String> {
+    let v = v.trim();
+    let ok = v.chars().count() <= EMAIL_MAX
+        && v.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.contains('@'))
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(Error::invalid(field, "must be an e-mail address such as oncall@example.com"));
+    }
+    Ok(v.to_owned())
+}
+
 /// An absolute http(s) URL with a host.
 pub fn url(field: &'static str, value: &str) -> Result<String> {
     let v = value.trim();
-    if v.len() > URL_MAX {
+    if v.chars().count() > URL_MAX {
         return Err(Error::invalid(field, format!("must be at most {URL_MAX} characters")));
     }
     let rest = v

@@ -88,6 +88,9 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         SchedulerConfig { retention: cfg.retention, ..SchedulerConfig::default() },
         opsdeck_web::monitor_change_sink(&state),
     ));
+    // The recorder first, so every worker's series are registered with it.
+    opsdeck_web::install_metrics();
+    opsdeck_checks::events::describe();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let checks = tokio::spawn(scheduler.run(stop_rx.clone()));
     let notify = tokio::spawn(notifier.run(stop_rx));

@@ -26,6 +26,7 @@ use std::sync::Arc;
 pub use auth::SESSION_COOKIE;
 pub use error::ApiError;
 pub use events::{Event, Events};
+pub use ops::install_metrics;
 
 /// Handles monitor state changes (from the scheduler or a pause): live-update events, and
 /// alerts through the ingest pipeline (dedup key `monitor:{id}`).
@@ -164,7 +165,8 @@ impl AppState {
 /// The whole application as one axum router.
 pub fn router(state: AppState) -> Router {
     ops::install_metrics();
-    let (api_router, openapi) = api::router().split_for_parts();
+    let (api_router, mut openapi) = api::router().split_for_parts();
+    api::openapi::complete(&mut openapi);
     let openapi_json = Arc::new(openapi.clone());
     let demo = if state.config.demo_endpoints { demo_targets::router() } else { Router::new() };
     Router::new()

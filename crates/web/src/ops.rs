@@ -23,6 +23,8 @@ pub fn install_metrics() {
             .build_recorder();
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder).ok()?;
+        opsdeck_store::events::describe();
+        opsdeck_notify::events::describe();
         metrics::gauge!("opsdeck_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         Some(handle)
     });

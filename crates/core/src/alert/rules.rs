@@ -70,13 +70,49 @@ pub enum RuleAction {
     Route { service_id: Uuid },
 }
 
-// No `deny_unknown_fields` here: serde cannot combine it with `flatten`.
+// No `deny_unknown_fields` here: other fields are ignored, as they always were.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RuleRepr")]
 pub struct Rule {
     #[serde(default, rename = "match")]
     pub when: Match,
     #[serde(flatten)]
     pub then: RuleAction,
+}
+
+/// A rule as sent. Read by hand rather than through serde's internally tagged enum, which also
+/// takes a variant's index (`"action": 0`) for its name.
+#[derive(Deserialize)]
+struct RuleRepr {
+    #[serde(default, rename = "match")]
+    when: Match,
+    action: String,
+    #[serde(default)]
+    severity: Option<serde_json::Value>,
+    #[serde(default)]
+    service_id: Option<serde_json::Value>,
+}
+
+impl TryFrom<RuleRepr> for Rule {
+    type Error = String;
+
+    fn try_from(r: RuleRepr) -> std::result::Result<Self, String> {
+        let then = match r.action.as_str() {
+            "drop" => RuleAction::Drop,
+            "set_severity" => {
+                let v = r.severity.ok_or("a set_severity rule needs `severity`")?;
+                let severity = serde_json::from_value(v).map_err(|e| format!("severity: {e}"))?;
+                RuleAction::SetSeverity { severity }
+            }
+            "route" => {
+                let v = r.service_id.ok_or("a route rule needs `service_id`")?;
+                let service_id = serde_json::from_value(v).map_err(|e| format!("service_id: {e}"))?;
+                RuleAction::Route { service_id }
+            }
+            other => return Err(format!("unknown action {other:?}; use drop, set_severity or route")),
+        };
+        Ok(Rule { when: r.when, then })
+    }
 }
 
 pub const RULES_MAX: usize = 50;

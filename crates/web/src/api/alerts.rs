@@ -88,10 +88,13 @@ pub struct AlertQuery {
     pub incident_id: Option<String>,
     pub service_id: Option<String>,
     /// firing, acknowledged or resolved.
+    #[param(schema_with = crate::api::schema::alert_status_opt)]
     pub status: Option<String>,
     /// Text in the summary, or an exact dedup key.
     pub q: Option<String>,
+    #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::api::schema::cursor_opt)]
     pub cursor: Option<String>,
 }
 
@@ -114,7 +117,7 @@ pub async fn alert_filter(state: &AppState, q: &AlertQuery) -> Result<AlertFilte
         status,
         q: q.q.clone(),
         cursor: cursor(q.cursor.as_deref())?,
-        limit: q.limit,
+        limit: crate::api::limit(q.limit)?,
     })
 }
 

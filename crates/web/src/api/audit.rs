@@ -53,6 +53,7 @@ impl From<AuditEntry> for AuditDto {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Action prefix, e.g. `service.` or `user.update`.
@@ -61,7 +62,9 @@ pub struct AuditQuery {
     pub entity_id: Option<Uuid>,
     /// Actor label, e.g. a username.
     pub actor: Option<String>,
+    #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::api::schema::cursor_opt)]
     pub cursor: Option<String>,
 }
 

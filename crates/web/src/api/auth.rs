@@ -29,7 +29,7 @@ pub struct LoginRequest {
 }
 
 /// Signs in and sets the session cookie.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()),
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest,
     responses((status = 200, body = UserDto), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
@@ -68,14 +68,18 @@ async fn me(auth: Auth) -> Json<UserDto> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupRequest {
+    #[schema(schema_with = crate::api::schema::username)]
     pub username: String,
+    #[schema(schema_with = crate::api::schema::password)]
     pub password: String,
+    #[schema(schema_with = crate::api::schema::name_opt)]
     pub display_name: Option<String>,
+    #[schema(schema_with = crate::api::schema::email_opt)]
     pub email: Option<String>,
 }
 
 /// Creates the first admin account. Works only while no account exists.
-#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", security(()),
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", security(()), request_body = SetupRequest,
     responses((status = 201, body = UserDto), (status = 409, body = super::ErrorBody)))]
 async fn setup(
     State(state): State<AppState>,

@@ -60,27 +60,36 @@ impl From<Team> for TeamDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
+    #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     /// Derived from the name when absent.
+    #[schema(schema_with = crate::api::schema::slug_opt)]
     pub slug: Option<String>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeam {
+    #[schema(schema_with = crate::api::schema::name_opt)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::api::schema::slug_opt)]
     pub slug: Option<String>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Case-insensitive search in name and slug.
     pub q: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::api::schema::cursor_opt)]
     pub cursor: Option<String>,
 }
 
@@ -92,7 +101,8 @@ async fn list_teams(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<List<TeamDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let page = state.db.list_teams(q.q.as_deref(), cursor(q.cursor.as_deref())?.as_ref(), q.limit).await?;
+    let page =
+        state.db.list_teams(q.q.as_deref(), cursor(q.cursor.as_deref())?.as_ref(), super::limit(q.limit)?).await?;
     Ok(Json(List::from_page(page, TeamDto::from)))
 }
 
@@ -157,7 +167,9 @@ async fn delete_team(
 
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
 pub struct LinkDto {
+    #[schema(schema_with = crate::api::schema::name)]
     pub title: String,
+    #[schema(schema_with = crate::api::schema::url)]
     pub url: String,
 }
 
@@ -201,15 +213,22 @@ impl From<ServiceView> for ServiceDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateService {
+    #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     /// Derived from the name when absent.
+    #[schema(schema_with = crate::api::schema::slug_opt)]
     pub slug: Option<String>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
     pub team_id: Option<Uuid>,
     /// 1–4, default 3.
+    #[schema(minimum = 1, maximum = 4)]
     pub tier: Option<i16>,
+    #[schema(schema_with = crate::api::schema::tags_opt)]
     pub tags: Option<Vec<String>>,
+    #[schema(schema_with = crate::api::schema::url_opt)]
     pub runbook_url: Option<String>,
+    #[schema(max_items = 20)]
     pub links: Option<Vec<LinkDto>>,
 }
 
@@ -217,17 +236,23 @@ pub struct CreateService {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateService {
+    #[schema(schema_with = crate::api::schema::name_opt)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::api::schema::slug_opt)]
     pub slug: Option<String>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub team_id: Option<Option<Uuid>>,
+    #[schema(minimum = 1, maximum = 4)]
     pub tier: Option<i16>,
+    #[schema(schema_with = crate::api::schema::tags_opt)]
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::api::schema::url_opt)]
     pub runbook_url: Option<Option<String>>,
+    #[schema(max_items = 20)]
     pub links: Option<Vec<LinkDto>>,
 }
 
@@ -236,14 +261,18 @@ fn links(v: Option<Vec<LinkDto>>) -> Option<Vec<Link>> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceQuery {
     /// Case-insensitive search in name, slug and description.
     pub q: Option<String>,
     pub team_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 4)]
     pub tier: Option<i16>,
     /// Page size, 1–500 (default 50).
+    #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::api::schema::cursor_opt)]
     pub cursor: Option<String>,
 }
 
@@ -258,6 +287,9 @@ async fn list_services(
 ) -> Result<Response, ApiError> {
     auth.require(Permission::Read)?;
     let revision = state.db.catalogue_revision().await?;
+    if q.tier.is_some_and(|t| !(1..=4).contains(&t)) {
+        return Err(ApiError::invalid("tier", "must be 1 to 4"));
+    }
     let key = format!("{:?}|{:?}|{:?}|{:?}|{:?}", q.q, q.team_id, q.tier, q.limit, q.cursor);
     let body = match state.service_lists.get(&key, revision) {
         Some(body) => body,
@@ -267,7 +299,7 @@ async fn list_services(
                 team_id: q.team_id,
                 tier: q.tier,
                 cursor: cursor(q.cursor.as_deref())?,
-                limit: q.limit,
+                limit: super::limit(q.limit)?,
             };
             let page = state.db.list_services(&filter).await?;
             let body = Bytes::from(

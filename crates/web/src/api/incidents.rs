@@ -127,16 +127,20 @@ impl From<TimelineItem> for TimelineDto {
 #[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
     /// triggered, acknowledged or resolved.
+    #[param(schema_with = crate::api::schema::incident_status_opt)]
     pub status: Option<String>,
     /// Only triggered and acknowledged.
     pub open: Option<bool>,
     /// A service id or slug.
     pub service_id: Option<String>,
     /// SEV1..SEV4.
+    #[param(schema_with = crate::api::schema::severity_opt)]
     pub severity: Option<String>,
     /// Text in the title, or an incident number.
     pub q: Option<String>,
+    #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::api::schema::cursor_opt)]
     pub cursor: Option<String>,
 }
 
@@ -202,13 +206,18 @@ async fn incident_counts(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclareBody {
+    #[schema(schema_with = crate::api::schema::title)]
     pub title: String,
     /// A service id or slug.
+    #[schema(min_length = 1, max_length = 120)]
     pub service_id: String,
     /// SEV1..SEV4 (default SEV3).
+    #[schema(schema_with = crate::api::schema::severity_opt)]
     pub severity: Option<String>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
     /// RFC 3339; defaults to now.
+    #[schema(schema_with = crate::api::schema::date_time_opt)]
     pub impact_start_at: Option<String>,
 }
 
@@ -249,12 +258,16 @@ async fn get_incident(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EditBody {
+    #[schema(schema_with = crate::api::schema::title_opt)]
     pub title: Option<String>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
+    #[schema(schema_with = crate::api::schema::severity_opt)]
     pub severity: Option<String>,
+    #[schema(schema_with = crate::api::schema::date_time_opt)]
     pub impact_start_at: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::api::schema::date_time_opt)]
     pub mitigated_at: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
@@ -298,10 +311,11 @@ async fn edit_incident(
 #[serde(deny_unknown_fields)]
 pub struct MoveBody {
     /// Optional note for the timeline.
+    #[schema(schema_with = crate::api::schema::note_opt)]
     pub note: Option<String>,
 }
 
-/// An optional JSON body: an empty body counts as `{}`.
+/// An optional JSON body: an empty body or `null` counts as `{}`.
 pub struct OptionalJson<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> axum::extract::FromRequest<S> for OptionalJson<T> {
@@ -314,9 +328,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> axum::extract::Fr
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(OptionalJson)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+        let invalid = |e: serde_json::Error| ApiError::bad_request(format!("invalid JSON body: {e}"));
+        match serde_json::from_slice::<serde_json::Value>(&bytes).map_err(invalid)? {
+            serde_json::Value::Null => Ok(OptionalJson(T::default())),
+            v @ serde_json::Value::Object(_) => T::deserialize(v).map(OptionalJson).map_err(invalid),
+            _ => Err(ApiError::bad_request("invalid JSON body: send a JSON object")),
+        }
     }
 }
 
@@ -328,7 +345,7 @@ async fn move_to(state: &AppState, auth: &Auth, id: &str, m: Move, note: Option<
 
 /// Acknowledges an incident and its alerts.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = MoveBody, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
+    request_body(content = Option<MoveBody>, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
 async fn acknowledge(
     State(state): State<AppState>,
     auth: Auth,
@@ -340,7 +357,7 @@ async fn acknowledge(
 
 /// Resolves an incident and its alerts.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = MoveBody, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
+    request_body(content = Option<MoveBody>, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
 async fn resolve(
     State(state): State<AppState>,
     auth: Auth,
@@ -352,7 +369,7 @@ async fn resolve(
 
 /// Reopens a resolved incident.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/reopen", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = MoveBody, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
+    request_body(content = Option<MoveBody>, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
 async fn reopen(
     State(state): State<AppState>,
     auth: Auth,
@@ -365,12 +382,13 @@ async fn reopen(
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EscalateBody {
+    #[schema(schema_with = crate::api::schema::note_opt)]
     pub reason: Option<String>,
 }
 
 /// Escalates: back to triggered so the next responders are paged.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = EscalateBody, description = "optional"), responses((status = 200, body = IncidentDto)))]
+    request_body(content = Option<EscalateBody>, description = "optional"), responses((status = 200, body = IncidentDto)))]
 async fn escalate(
     State(state): State<AppState>,
     auth: Auth,
@@ -386,6 +404,7 @@ async fn escalate(
 #[serde(deny_unknown_fields)]
 pub struct SnoozeBody {
     /// 1 to 10080 (a week).
+    #[schema(minimum = 1, maximum = 10080)]
     pub minutes: i64,
 }
 
@@ -431,8 +450,10 @@ async fn merge(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
+    #[schema(schema_with = crate::api::schema::note)]
     pub body: String,
     /// `note` (internal, default) or `status_update` (for stakeholders).
+    #[schema(schema_with = crate::api::schema::note_kind_opt)]
     pub kind: Option<String>,
 }
 

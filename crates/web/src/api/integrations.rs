@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_integration, update_integration, delete_integration))
         .routes(routes!(rotate_key))
         .routes(routes!(preview))
-        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(get_alert_settings, put_alert_settings))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -77,10 +77,12 @@ fn dto(i: Integration, base: &str, key: Option<&str>) -> IntegrationDto {
 pub struct CreateBody {
     /// pagerduty, alertmanager, grafana or webhook.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::api::schema::integration_type)]
     pub kind: String,
+    #[schema(schema_with = crate::api::schema::name_or_blank_opt)]
     pub name: Option<String>,
     /// For `webhook`: JSON pointers for summary, severity, dedup_key, status and source.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::api::schema::MappingSchema>)]
     pub mapping: Option<Mapping>,
 }
 
@@ -144,8 +146,9 @@ async fn get_integration(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
+    #[schema(schema_with = crate::api::schema::name_or_blank_opt)]
     pub name: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::api::schema::MappingSchema>)]
     pub mapping: Option<Mapping>,
 }
 
@@ -198,10 +201,10 @@ async fn rotate_key(
 #[serde(deny_unknown_fields)]
 pub struct PreviewBody {
     /// A sample payload as the sender would post it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub payload: serde_json::Value,
     /// A mapping to try instead of the saved one.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::api::schema::MappingSchema>)]
     pub mapping: Option<Mapping>,
 }
 
@@ -240,13 +243,15 @@ impl From<Preview> for PreviewDto {
 pub struct SettingsDto {
     /// time (join the open incident while alerts keep coming within the window), key (join the
     /// open incident with the same group key) or none (one incident per alert).
+    #[schema(schema_with = crate::api::schema::grouping)]
     pub grouping: String,
+    #[schema(minimum = 0, maximum = 604800)]
     pub group_window_seconds: i32,
     /// Resolve the incident when all its alerts have resolved.
     pub auto_resolve: bool,
     /// Ordered routing rules: `{"match": {"labels": {...}, "severity": [...], "summary_contains": "..."},
     /// "action": "drop" | "set_severity" | "route", "severity"?, "service_id"?}`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::api::schema::RuleSchema>, max_items = 50)]
     pub rules: Vec<Rule>,
 }
 
@@ -275,7 +280,7 @@ impl From<AlertSettings> for SettingsDto {
 /// A service's alert settings: grouping, auto-resolve and routing rules.
 #[utoipa::path(get, path = "/api/v1/services/{id}/alert-settings", tag = "integrations", params(("id" = String, Path)),
     responses((status = 200, body = SettingsDto)))]
-async fn get_settings(
+async fn get_alert_settings(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
@@ -288,7 +293,7 @@ async fn get_settings(
 /// Replaces a service's alert settings (manager or admin).
 #[utoipa::path(put, path = "/api/v1/services/{id}/alert-settings", tag = "integrations", params(("id" = String, Path)),
     request_body = SettingsDto, responses((status = 200, body = SettingsDto), (status = 422, body = super::ErrorBody)))]
-async fn put_settings(
+async fn put_alert_settings(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,

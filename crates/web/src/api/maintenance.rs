@@ -72,16 +72,23 @@ impl WindowDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowBody {
+    #[schema(schema_with = crate::api::schema::name_opt)]
     pub name: Option<String>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
     /// RFC 3339, e.g. `2026-11-29T02:00:00+01:00`.
+    #[schema(schema_with = crate::api::schema::date_time_opt)]
     pub starts_at: Option<String>,
+    #[schema(minimum = 1, maximum = 10080)]
     pub duration_minutes: Option<i64>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::api::schema::rrule_opt)]
     pub rrule: Option<Option<String>>,
+    #[schema(schema_with = crate::api::schema::timezone_opt)]
     pub timezone: Option<String>,
+    #[schema(max_items = 500)]
     pub service_ids: Option<Vec<Uuid>>,
+    #[schema(max_items = 500)]
     pub monitor_ids: Option<Vec<Uuid>>,
 }
 

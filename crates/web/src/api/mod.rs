@@ -10,8 +10,10 @@ pub(crate) mod integrations;
 pub(crate) mod maintenance;
 pub(crate) mod monitors;
 pub(crate) mod oncall;
+pub(crate) mod openapi;
 pub(crate) mod postmortems;
 pub(crate) mod reports;
+pub(crate) mod schema;
 pub(crate) mod settings;
 pub(crate) mod users;
 
@@ -60,6 +62,7 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `service_not_found`, `validation_failed`.
+    #[schema(schema_with = openapi::error_code_schema)]
     pub code: String,
     /// What went wrong and how to fix it.
     pub message: String,
@@ -98,6 +101,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(oncall::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }
+
+pub use crate::operations::{LIMIT_MAX, page_limit as limit};
 
 /// Response timestamps are RFC 3339 in UTC with milliseconds.
 pub fn ts(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -109,14 +109,21 @@ impl MonitorDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMonitor {
+    #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     pub service_id: Option<Uuid>,
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::api::schema::monitor_type)]
     pub kind: String,
+    #[schema(minimum = 1, maximum = 604800)]
     pub interval_seconds: Option<i64>,
+    #[schema(minimum = 1, maximum = 120)]
     pub timeout_seconds: Option<i64>,
+    #[schema(minimum = 1, maximum = 20)]
     pub down_after: Option<i64>,
+    #[schema(minimum = 1, maximum = 20)]
     pub up_after: Option<i64>,
+    #[schema(schema_with = crate::api::schema::tags_opt)]
     pub tags: Option<Vec<String>>,
     /// Type-specific settings, e.g. `{"url": "https://…"}` for http.
     #[schema(value_type = Object)]
@@ -128,32 +135,44 @@ pub struct CreateMonitor {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMonitor {
+    #[schema(schema_with = crate::api::schema::name_opt)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub service_id: Option<Option<Uuid>>,
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::api::schema::monitor_type_opt)]
     pub kind: Option<String>,
+    #[schema(minimum = 1, maximum = 604800)]
     pub interval_seconds: Option<i64>,
+    #[schema(minimum = 1, maximum = 120)]
     pub timeout_seconds: Option<i64>,
+    #[schema(minimum = 1, maximum = 20)]
     pub down_after: Option<i64>,
+    #[schema(minimum = 1, maximum = 20)]
     pub up_after: Option<i64>,
+    #[schema(schema_with = crate::api::schema::tags_opt)]
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MonitorQuery {
     /// Search in names.
     pub q: Option<String>,
+    #[param(schema_with = crate::api::schema::monitor_state_opt)]
     pub state: Option<String>,
     pub service_id: Option<Uuid>,
     #[serde(rename = "type")]
+    #[param(schema_with = crate::api::schema::monitor_type_opt)]
     pub kind: Option<String>,
     pub tag: Option<String>,
+    #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::api::schema::cursor_opt)]
     pub cursor: Option<String>,
 }
 
@@ -171,7 +190,7 @@ impl MonitorQuery {
             service_id: self.service_id,
             tag: blank(self.tag),
             cursor: cursor(self.cursor.as_deref())?,
-            limit: self.limit,
+            limit: super::limit(self.limit)?,
         })
     }
 }
@@ -321,9 +340,11 @@ pub struct ResultDto {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LimitQuery {
     /// At most this many, newest first (1–500, default 50).
+    #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
 }
 
@@ -339,7 +360,7 @@ async fn monitor_results(
     auth.require(Permission::Read)?;
     let id = parse_id(Entity::Monitor, &id)?;
     state.db.get_monitor(id).await?;
-    let mut map = state.db.recent_results(&[id], q.limit.unwrap_or(50).clamp(1, 500)).await?;
+    let mut map = state.db.recent_results(&[id], super::limit(q.limit)?.unwrap_or(50)).await?;
     let items = map
         .remove(&id)
         .unwrap_or_default()
@@ -377,7 +398,7 @@ async fn monitor_events(
     state.db.get_monitor(id).await?;
     let items = state
         .db
-        .monitor_events(Some(id), q.limit.unwrap_or(50).clamp(1, 500))
+        .monitor_events(Some(id), super::limit(q.limit)?.unwrap_or(50))
         .await?
         .into_iter()
         .map(|e| EventDto { at: ts(e.at), from: e.from.to_string(), to: e.to.to_string(), reason: e.reason })
@@ -433,8 +454,10 @@ async fn monitor_uptime(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkRequest {
+    #[schema(max_items = 1000)]
     pub ids: Vec<Uuid>,
     /// pause, resume or delete.
+    #[schema(schema_with = crate::api::schema::bulk_action)]
     pub action: String,
 }
 

@@ -55,7 +55,7 @@ fn add_errors(path: &str, op: &mut Operation, writes: bool) {
     add(400, has_body || has_query, "Malformed JSON or query string (`invalid_request`)");
     add(401, !public || path == "/api/v1/auth/login", "Not signed in, or the token is unknown or revoked");
     add(403, true, "The role is not enough, or a cross-site browser request was refused");
-    add(404, has_path || has_query, "A named object does not exist (`…_not_found`)");
+    add(404, has_path || has_query || has_body, "A named object does not exist (`…_not_found`)");
     add(409, writes, "The change conflicts with the current state (`conflict`)");
     add(413, has_body, "The body is larger than 1 MiB (`payload_too_large`)");
     add(415, has_body, "The body is not sent as `application/json`");

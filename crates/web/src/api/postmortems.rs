@@ -116,7 +116,7 @@ async fn get_postmortem(
 
 /// Saves the postmortem of a resolved incident (responder or higher).
 #[utoipa::path(put, path = "/api/v1/incidents/{id}/postmortem", tag = "postmortems", params(("id" = String, Path)),
-    request_body(content = Object, description = "summary, impact, root_cause, contributing_factors, timeline, lessons (Markdown)"),
+    request_body = crate::api::schema::PostmortemSchema,
     responses((status = 200, body = PostmortemDto), (status = 409, body = super::ErrorBody)))]
 async fn save_postmortem(
     State(state): State<AppState>,
@@ -201,15 +201,17 @@ async fn postmortem_markdown(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionItemBody {
+    #[schema(schema_with = crate::api::schema::title_opt)]
     pub title: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub owner_id: Option<Option<Uuid>>,
     /// YYYY-MM-DD.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::api::schema::date_opt)]
     pub due_date: Option<Option<String>>,
     /// open, in_progress or done.
+    #[schema(schema_with = crate::api::schema::action_status_opt)]
     pub status: Option<String>,
 }
 

@@ -28,12 +28,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// RFC 3339 or YYYY-MM-DD; default 30 days ago.
+    #[param(schema_with = crate::api::schema::date_or_time_opt)]
     pub from: Option<String>,
     /// RFC 3339 or YYYY-MM-DD (exclusive); default now.
+    #[param(schema_with = crate::api::schema::date_or_time_opt)]
     pub to: Option<String>,
     /// A service id or slug.
     pub service_id: Option<String>,
     /// Only these severities, comma-separated (e.g. `SEV1,SEV2`).
+    #[param(schema_with = crate::api::schema::severity_list_opt)]
     pub severity: Option<String>,
 }
 

@@ -22,9 +22,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Shown in the page title and header.
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(schema_with = crate::api::schema::name)]
     pub instance_name: String,
     /// The address people use to reach Opsdeck, for links in notifications.
+    #[schema(schema_with = crate::api::schema::url_opt)]
     pub public_url: Option<String>,
 }
 

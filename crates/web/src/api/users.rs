@@ -55,10 +55,13 @@ impl From<User> for UserDto {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
     pub q: Option<String>,
+    #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
+    #[param(schema_with = crate::api::schema::cursor_opt)]
     pub cursor: Option<String>,
 }
 
@@ -70,18 +73,23 @@ async fn list_users(
     ApiQuery(q): ApiQuery<UserQuery>,
 ) -> Result<Json<List<UserDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let page = state.db.list_users(q.q.as_deref(), cursor(q.cursor.as_deref())?.as_ref(), q.limit).await?;
+    let page =
+        state.db.list_users(q.q.as_deref(), cursor(q.cursor.as_deref())?.as_ref(), super::limit(q.limit)?).await?;
     Ok(Json(List::from_page(page, UserDto::from)))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(schema_with = crate::api::schema::username)]
     pub username: String,
+    #[schema(schema_with = crate::api::schema::password)]
     pub password: String,
-    #[schema(value_type = String, example = "viewer")]
+    #[schema(schema_with = crate::api::schema::role)]
     pub role: Role,
+    #[schema(schema_with = crate::api::schema::name_opt)]
     pub display_name: Option<String>,
+    #[schema(schema_with = crate::api::schema::email_opt)]
     pub email: Option<String>,
 }
 
@@ -121,7 +129,7 @@ pub struct UpdateUser {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::api::schema::role_opt)]
     pub role: Option<Role>,
     pub disabled: Option<bool>,
 }
@@ -212,15 +220,17 @@ pub struct CreatedToken {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
+    #[schema(schema_with = crate::api::schema::token_name)]
     pub name: String,
     /// Narrow the token to this role (never above the owner's).
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::api::schema::role_opt)]
     pub role: Option<Role>,
     /// Admins may create tokens for another user (id or username).
     pub user: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TokenQuery {
     /// Admins: list every user's tokens.

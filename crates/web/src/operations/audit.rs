@@ -32,7 +32,7 @@ impl AuditFilterInput {
             entity_id: self.entity_id,
             actor: blank(self.actor),
             cursor: cursor(self.cursor.as_deref())?,
-            limit: self.limit,
+            limit: super::page_limit(self.limit)?,
         })
     }
 }

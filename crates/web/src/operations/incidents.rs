@@ -65,7 +65,7 @@ pub fn incident_filter(q: &IncidentFilterInput, service_id: Option<Uuid>) -> Res
         severity,
         q: q.q.clone(),
         cursor: cursor(q.cursor.as_deref())?,
-        limit: q.limit,
+        limit: super::page_limit(q.limit)?,
     })
 }
 
@@ -151,7 +151,8 @@ pub async fn move_incident(
     note: Option<&str>,
 ) -> Result<Incident, ApiError> {
     auth.require(Permission::Respond)?;
-    let out = state.db.move_incident(&auth.actor(), state.now(), inc.id, m, note).await?;
+    let note = optional_note("note", note)?;
+    let out = state.db.move_incident(&auth.actor(), state.now(), inc.id, m, note.as_deref()).await?;
     state.events.publish(
         "incident.updated",
         Some(out.id),
@@ -180,7 +181,8 @@ pub async fn escalate_incident(
     reason: Option<&str>,
 ) -> Result<Incident, ApiError> {
     auth.require(Permission::Respond)?;
-    let out = state.db.escalate_incident(&auth.actor(), state.now(), inc.id, reason).await?;
+    let reason = optional_note("reason", reason)?;
+    let out = state.db.escalate_incident(&auth.actor(), state.now(), inc.id, reason.as_deref()).await?;
     state.events.publish(
         "incident.updated",
         Some(out.id),
@@ -353,4 +355,14 @@ pub async fn update_action_item(
 pub async fn delete_action_item(state: &AppState, auth: &Auth, id: Uuid) -> Result<(), ApiError> {
     auth.require(Permission::Respond)?;
     Ok(state.db.delete_action_item(&auth.actor(), state.now(), id).await?)
+}
+
+/// An optional note on a move or escalation: blank means none; at most `NOTE_MAX` characters.
+fn optional_note(field: &'static str, note: Option<&str>) -> Result<Option<String>, ApiError> {
+    match note.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) if n.chars().count() > incident::NOTE_MAX => {
+            Err(ApiError::invalid(field, format!("must be at most {} characters", incident::NOTE_MAX)))
+        }
+        other => Ok(other.map(str::to_owned)),
+    }
 }

@@ -62,3 +62,16 @@ pub fn cursor(raw: Option<&str>) -> Result<Option<opsdeck_store::Cursor>, ApiErr
         })
         .transpose()
 }
+
+/// The largest page a list returns.
+pub const LIMIT_MAX: i64 = 500;
+
+/// A list's `?limit=`: 1 to [`LIMIT_MAX`]; out of range is refused (422), not clamped.
+pub fn page_limit(raw: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match raw {
+        Some(n) if !(1..=LIMIT_MAX).contains(&n) => {
+            Err(ApiError::invalid("limit", format!("must be 1 to {LIMIT_MAX}")))
+        }
+        other => Ok(other),
+    }
+}

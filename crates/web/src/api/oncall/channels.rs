@@ -5,12 +5,14 @@ use super::*;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelBody {
+    #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     /// email, slack, teams, discord, webhook or pagerduty.
+    #[schema(schema_with = crate::api::schema::channel_kind)]
     pub kind: String,
     /// `to` (email), `url`, `secret` and `headers` (webhook), `routing_key` (pagerduty),
     /// `subject_template` / `body_template`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::schema::ChannelConfigSchema)]
     pub config: ChannelConfig,
     /// The service whose incidents it announces.
     pub service_id: Option<String>,

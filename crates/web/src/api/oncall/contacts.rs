@@ -15,10 +15,13 @@ pub(super) fn user_scope(auth: &Auth, raw: &str) -> Result<Uuid, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct ContactBody {
     /// email, slack, teams, discord or webhook.
+    #[schema(schema_with = crate::api::schema::contact_kind)]
     pub kind: String,
     /// An e-mail address or a webhook URL.
+    #[schema(min_length = 1, max_length = 2048)]
     pub address: String,
     #[serde(default)]
+    #[schema(schema_with = crate::api::schema::description)]
     pub label: String,
 }
 
@@ -104,6 +107,7 @@ pub(super) async fn delete_contact(
 pub struct RuleBody {
     pub contact_method_id: Uuid,
     /// Minutes after the escalation reaches this person (0 = at once).
+    #[schema(minimum = 0, maximum = 1440)]
     pub delay_minutes: i32,
 }
 

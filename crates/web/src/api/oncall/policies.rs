@@ -5,14 +5,17 @@ use super::*;
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyBody {
+    #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = crate::api::schema::description)]
     pub description: String,
     /// How many times the policy runs through its levels (1 = once).
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 9)]
     pub loops: u32,
     /// `[{"delay_minutes": 15, "targets": [{"type": "schedule" | "user" | "team", "id": "…"}]}]`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::api::schema::LevelSchema>, min_items = 1, max_items = 10)]
     pub levels: Vec<Level>,
 }
 

@@ -5,16 +5,19 @@ use super::*;
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
+    #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = crate::api::schema::description)]
     pub description: String,
     /// IANA time zone, e.g. `Europe/Berlin`.
+    #[schema(schema_with = crate::api::schema::timezone)]
     pub timezone: String,
     pub team_id: Option<Uuid>,
     /// Lowest first. Each: `{"name", "users": [ids], "start": "2026-11-23T09:00:00" (local),
     /// "length": {"unit": "days" | "weeks" | "hours", "count": 1}, "restrictions":
     /// [{"days": ["Mon"], "start": "09:00:00", "end": "17:00:00"}]}`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::api::schema::LayerSchema>, max_items = 10)]
     pub layers: Vec<Layer>,
 }
 
@@ -162,8 +165,10 @@ pub(super) async fn delete_schedule(
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// RFC 3339; default now.
+    #[param(schema_with = crate::api::schema::date_time_opt)]
     pub from: Option<String>,
     /// RFC 3339; default two weeks after `from` (at most 120 days).
+    #[param(schema_with = crate::api::schema::date_time_opt)]
     pub to: Option<String>,
 }
 
@@ -230,7 +235,9 @@ pub(super) async fn schedule_timeline(
 #[serde(deny_unknown_fields)]
 pub struct OverrideBody {
     pub user_id: Uuid,
+    #[schema(schema_with = crate::api::schema::date_time)]
     pub start: String,
+    #[schema(schema_with = crate::api::schema::date_time)]
     pub end: String,
 }
 
@@ -276,6 +283,7 @@ pub struct OnCallQuery {
     pub schedule_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
     /// RFC 3339; default now.
+    #[param(schema_with = crate::api::schema::date_time_opt)]
     pub at: Option<String>,
 }
 
