@@ -111,6 +111,11 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+section "lint (rustfmt, clippy with unwrap/expect/panic denied outside tests)"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# ---------------------------------------------------------------------------
 section "cargo test (unit + integration)"
 cargo test --workspace --locked
 

@@ -525,12 +525,14 @@ mod tests {
             probes in proptest::collection::vec(0f64..1.0, 1..20),
         ) {
             let base = naive("2026-03-20 00:00");
-            let l = Layer { name: "L".into(), users: users.iter().map(|u| uid(*u)).collect(), start: base + Duration::hours(start_h), length, handoffs: None, restrictions: vec![] };
+            let l = Layer { name: "L".into(), users: users.iter().map(|u| uid(*u)).collect(),
+                start: base + Duration::hours(start_h), length, handoffs: None, restrictions: vec![] };
             let s = spec("Europe/Berlin", vec![l]);
             let from = utc("2026-03-20 00:00") + Duration::hours(from_h);
             let to = from + Duration::hours(span_h);
             let overrides: Vec<Override> = over.into_iter().map(|(at, len, u)| Override {
-                id: uid(1000), user_id: uid(u), start: from + Duration::hours(at), end: from + Duration::hours(at + len),
+                id: uid(1000), user_id: uid(u), start: from + Duration::hours(at),
+                    end: from + Duration::hours(at + len),
             }).collect();
             let shifts = timeline(&s, &overrides, from, to);
             prop_assert_eq!(shifts.first().unwrap().start, from);
@@ -561,7 +563,8 @@ mod tests {
         #[test]
         fn day_handoffs_keep_local_time(days in 1u32..4, hour in 0u32..24, from_d in 0i64..60) {
             let start = naive("2026-03-01 00:00") + Duration::hours(i64::from(hour));
-            let s = spec("Europe/Berlin", vec![Layer { name: "L".into(), users: vec![uid(1), uid(2), uid(3)], start, length: Length::Days(days), handoffs: None, restrictions: vec![] }]);
+            let s = spec("Europe/Berlin", vec![Layer { name: "L".into(), users: vec![uid(1), uid(2), uid(3)], start,
+                length: Length::Days(days), handoffs: None, restrictions: vec![] }]);
             let from = utc("2026-03-01 00:00") + Duration::days(from_d);
             let shifts = timeline(&s, &[], from, from + Duration::days(40));
             let tz = s.tz();
@@ -569,7 +572,8 @@ mod tests {
             for sh in shifts.iter().filter(|sh| sh.start > from && sh.end < from + Duration::days(40)) {
                 let local = sh.start.with_timezone(&tz).naive_local();
                 // A handoff at a time skipped by the spring change moves to 03:00.
-                prop_assert!(local.time() == start.time() || (hour == 2 && local.time().format("%H:%M").to_string() == "03:00"));
+                let moved_to_three = hour == 2 && local.time().format("%H:%M").to_string() == "03:00";
+                prop_assert!(local.time() == start.time() || moved_to_three);
                 let h = (sh.end - sh.start).num_hours();
                 let d = 24 * i64::from(days);
                 prop_assert!(h == d || h == d - 1 || h == d + 1, "shift of {} h", h);

@@ -204,8 +204,10 @@ pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune
     }
     for (i, (spec, d)) in monitors.iter().zip(&file.monitors).enumerate() {
         let want = json!({
-            "type": spec.kind.as_str(), "interval_seconds": spec.interval_seconds, "timeout_seconds": spec.timeout_seconds,
-            "down_after": spec.down_after, "up_after": spec.up_after, "tags": spec.tags, "settings": spec.settings.to_json(),
+            "type": spec.kind.as_str(), "interval_seconds": spec.interval_seconds,
+                "timeout_seconds": spec.timeout_seconds,
+            "down_after": spec.down_after, "up_after": spec.up_after, "tags": spec.tags,
+                "settings": spec.settings.to_json(),
             "service_slug": d.service,
         });
         match monitor_by_name.get(spec.name.as_str()).map(Vec::as_slice) {

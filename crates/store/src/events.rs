@@ -54,7 +54,8 @@ pub struct IngestBatchRetried<'a> {
 
 impl InternalEvent for IngestBatchRetried<'_> {
     fn emit(self) {
-        tracing::warn!(error = %self.error, requests = self.requests, "ingest batch failed; retrying its requests one by one");
+        tracing::warn!(error = %self.error, requests = self.requests,
+            "ingest batch failed; retrying its requests one by one");
         metrics::counter!("opsdeck_ingest_batch_retries_total").increment(1);
     }
 }

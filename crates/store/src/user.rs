@@ -421,6 +421,7 @@ impl Db {
 
     // ---- API tokens -----------------------------------------------------------------------
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_token(
         &self,
         actor: &Actor,

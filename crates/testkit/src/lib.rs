@@ -3,6 +3,9 @@
 //! PostgreSQL tests need `OPSDECK_TEST_POSTGRES_URL` (the test command `scripts/test.sh` starts a
 //! private cluster and sets it); every server gets a database of its own on that cluster.
 
+// A test harness: failing loudly on a broken set-up is its job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::Actor;
 use opsdeck_core::clock::{Clock, FakeClock};

@@ -127,7 +127,8 @@ fn pd_throttled() -> Response {
     (
         StatusCode::TOO_MANY_REQUESTS,
         [(header::RETRY_AFTER, "1")],
-        axum::Json(json!({"status": "throttle event", "message": "Requests for this service are arriving too quickly. Please retry later."})),
+        axum::Json(json!({"status": "throttle \
+            event", "message": "Requests for this service are arriving too quickly. Please retry later."})),
     )
         .into_response()
 }

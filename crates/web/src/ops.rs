@@ -65,8 +65,9 @@ pub async fn track_requests(State(_): State<AppState>, req: Request, next: Next)
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    metrics::counter!("opsdeck_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
-        .increment(1);
+    metrics::counter!("opsdeck_http_requests_total", "method" => method.clone(), "route" => route.clone(),
+        "status" => status)
+    .increment(1);
     metrics::histogram!("opsdeck_http_request_duration_seconds", "method" => method, "route" => route)
         .record(start.elapsed().as_secs_f64());
     resp

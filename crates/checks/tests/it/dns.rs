@@ -87,7 +87,8 @@ async fn missing_names_and_missing_record_types_are_down() {
 async fn mx_and_txt_answers_compare_without_case_or_root_dot() {
     let server = dns_server().await;
     let p = peers::prober();
-    let mx = json!({"name": "svc.test.", "record_type": "MX", "resolver": server.to_string(), "expected": ["MAIL.svc.test."]});
+    let mx = json!({"name": "svc.test.", "record_type": "MX", "resolver": server.to_string(),
+        "expected": ["MAIL.svc.test."]});
     let o = probe(&p, Dns, mx).await;
     assert_eq!(o.status, CheckStatus::Up, "{o:?}");
     assert_eq!(o.details["answers"], json!(["10 mail.svc.test"]));

@@ -262,7 +262,8 @@ mod tests {
 
         #[test]
         fn never_panics_on_shapes(status in ".{0,10}", t in ".{0,30}", k in ".{0,20}", v in ".{0,20}") {
-            let body = serde_json::json!({"version": "4", "groupKey": k, "alerts": [{"status": status, "labels": {k.clone(): v.clone()},
+            let body = serde_json::json!({"version": "4", "groupKey": k, "alerts": [{"status": status,
+                "labels": {k.clone(): v.clone()},
                 "annotations": {"summary": v}, "startsAt": t, "endsAt": t, "fingerprint": k}]}).to_string();
             let _ = parse_webhook(body.as_bytes(), now());
             let body = serde_json::json!([{"labels": {k: v}, "endsAt": t}]).to_string();

@@ -298,9 +298,10 @@ mod tests {
     #[test]
     fn change_events() {
         let (k, c) = parse_change(
-            serde_json::json!({"routing_key": KEY, "payload": {"summary": "Deployed v2", "timestamp": "2026-01-01T00:00:00Z"}})
-                .to_string()
-                .as_bytes(),
+            serde_json::json!({"routing_key": KEY, "payload": {"summary": "Deployed v2",
+                "timestamp": "2026-01-01T00:00:00Z"}})
+            .to_string()
+            .as_bytes(),
         )
         .unwrap();
         assert_eq!((k.as_str(), c.summary.as_str()), (KEY, "Deployed v2"));
@@ -315,7 +316,8 @@ mod tests {
         }
 
         #[test]
-        fn never_panics_on_json_shapes(summary in ".{0,40}", sev in ".{0,10}", key in ".{0,40}", action in "(trigger|resolve|acknowledge|x)") {
+        fn never_panics_on_json_shapes(summary in ".{0,40}", sev in ".{0,10}", key in ".{0,40}",
+            action in "(trigger|resolve|acknowledge|x)") {
             let v = serde_json::json!({"routing_key": key, "event_action": action, "dedup_key": key,
                 "payload": {"summary": summary, "source": summary, "severity": sev, "timestamp": summary}});
             let _ = parse(v);

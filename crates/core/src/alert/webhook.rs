@@ -161,8 +161,10 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..300), p in "(/[a-z~0-9]{0,4}){0,3}") {
-            let m = Mapping { summary: p.clone(), severity: p.clone(), dedup_key: p.clone(), status: p.clone(), source: p };
+        fn never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            p in "(/[a-z~0-9]{0,4}){0,3}") {
+            let m = Mapping { summary: p.clone(), severity: p.clone(), dedup_key: p.clone(), status: p.clone(),
+                source: p };
             let _ = parse(&body, &m);
         }
     }

@@ -184,14 +184,17 @@ mod tests {
     proptest! {
         /// Down is reached exactly when the failure streak reaches down_after.
         #[test]
-        fn down_iff_enough_failures(seq in proptest::collection::vec(0u8..4, 1..60), down_after in 1i32..5, up_after in 1i32..5) {
+        fn down_iff_enough_failures(seq in proptest::collection::vec(0u8..4, 1..60), down_after in 1i32..5,
+            up_after in 1i32..5) {
             let statuses: Vec<CheckStatus> = seq.iter().map(|b| [Up, Degraded, Down, Unknown][*b as usize]).collect();
             let mut h = Health::default();
             for s in statuses {
                 let before = h;
                 let (next, t) = h.apply(s, down_after, up_after);
                 if next.fail_streak >= down_after { prop_assert_eq!(next.state, MonitorState::Down); }
-                if next.state == MonitorState::Down && before.state != MonitorState::Down { prop_assert!(next.fail_streak >= down_after); }
+                if next.state == MonitorState::Down && before.state != MonitorState::Down {
+                    prop_assert!(next.fail_streak >= down_after);
+                }
                 prop_assert_eq!(t.is_some(), next.state != before.state);
                 h = next;
             }

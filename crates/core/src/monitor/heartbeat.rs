@@ -20,7 +20,7 @@ pub struct HeartbeatSchedule {
 
 enum Parsed {
     Period(Duration),
-    Cron(croner::Cron, chrono_tz::Tz),
+    Cron(Box<croner::Cron>, chrono_tz::Tz),
 }
 
 impl HeartbeatSchedule {
@@ -42,7 +42,7 @@ impl HeartbeatSchedule {
                         format!("unknown time zone {tz_name:?}; use e.g. Europe/Berlin"),
                     )
                 })?;
-                Ok(Parsed::Cron(cron, tz))
+                Ok(Parsed::Cron(Box::new(cron), tz))
             }
             _ => Err(Error::invalid(
                 "settings.schedule",

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
+#[allow(clippy::large_enum_variant, reason = "one per monitor, parsed once; boxing buys nothing")]
 pub enum Settings {
     Http(HttpSettings),
     Tcp(TcpSettings),

@@ -1,6 +1,8 @@
 //! The `opsdeck` binary as a user runs it: administration on the database, client commands
 //! against a running server (the testkit's, on SQLite).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly on purpose
+
 use opsdeck_core::role::Role;
 use opsdeck_testkit::{Backend, TestServer};
 use serde_json::Value;
@@ -241,7 +243,8 @@ monitors:
 services:
   - {slug: checkout-api, name: Checkout API, team: payments, tier: 1, tags: [pci]}
 monitors:
-  - {name: checkout health, service: checkout-api, type: http, interval_seconds: 60, settings: {url: "http://127.0.0.1:9/health"}}
+  - {name: checkout health, service: checkout-api, type: http, interval_seconds: 60,
+      settings: {url: "http://127.0.0.1:9/health"}}
 "#,
     );
     let out = cli(&["--prune"]).await;

@@ -1,5 +1,7 @@
 //! Store tests: each runs on SQLite and on PostgreSQL (`OPSDECK_TEST_POSTGRES_URL`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly on purpose
+
 mod monitors;
 mod pipeline;
 mod schema;

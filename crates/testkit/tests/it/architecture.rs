@@ -240,3 +240,19 @@ fn source_files_stay_small() {
     }
     assert!(big.is_empty(), "split these files, or say in docs/architecture.md why they are long: {big:?}");
 }
+
+/// rustfmt leaves long string literals and macro bodies alone; no line may pass 120 columns.
+#[test]
+fn no_line_is_over_120_columns() {
+    let mut long = Vec::new();
+    for krate in std::fs::read_dir(root().join("crates")).expect("crates").flatten() {
+        for f in rust_files(&krate.path()) {
+            for (i, line) in read(&f).lines().enumerate() {
+                if line.chars().count() > 120 {
+                    long.push(format!("{}:{}", rel(&f), i + 1));
+                }
+            }
+        }
+    }
+    assert!(long.is_empty(), "wrap these lines (strings continue with `\\`): {long:?}");
+}

@@ -23,7 +23,8 @@ async fn service_crud_round_trip(srv: &TestServer) {
             "/api/v1/services",
             &t,
             json!({"name": "Checkout API", "team_id": team_id, "tier": 1, "tags": ["PCI", "prod", "pci"],
-                   "runbook_url": "https://wiki.example.com/checkout", "links": [{"title": "Dash", "url": "https://grafana.example.com/d/1"}]}),
+                   "runbook_url": "https://wiki.example.com/checkout", "links": [{"title": "Dash",
+                       "url": "https://grafana.example.com/d/1"}]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{s}");

@@ -173,7 +173,8 @@ async fn pagerduty_rejections_say_why(srv: &TestServer) {
 
     // Over 512 KB: 413, and nothing was stored.
     let big = json!({"routing_key": key, "event_action": "trigger",
-        "payload": {"summary": "big", "source": "h", "severity": "info", "custom_details": {"blob": "x".repeat(600_000)}}});
+        "payload": {"summary": "big", "source": "h", "severity": "info",
+            "custom_details": {"blob": "x".repeat(600_000)}}});
     let (s, _) = srv.post_raw("/v2/enqueue", big.to_string(), None).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(alerts(srv, &t, "").await.is_empty());
@@ -291,7 +292,8 @@ async fn grafana_and_generic_webhooks(srv: &TestServer) {
     let g = integration(srv, &t, &sid, "grafana").await;
     let gkey = g["key"].as_str().unwrap();
     let body = json!({"receiver": "x", "status": "firing", "orgId": 1, "version": "1", "title": "[FIRING:1] CPU",
-        "state": "alerting", "groupKey": "g1", "alerts": [{"status": "firing", "labels": {"alertname": "CPU", "severity": "critical"},
+        "state": "alerting", "groupKey": "g1", "alerts": [{"status": "firing", "labels": {"alertname": "CPU",
+            "severity": "critical"},
         "annotations": {}, "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z", "values": {"A": 97.5},
         "fingerprint": "gf1", "dashboardURL": "https://grafana.example.com/d/1"}]});
     let (s, _) = srv.post_raw(&format!("/integrations/{gkey}/grafana"), body.to_string(), None).await;
@@ -303,7 +305,8 @@ async fn grafana_and_generic_webhooks(srv: &TestServer) {
         .post(
             &format!("/api/v1/services/{sid}/integrations"),
             &t,
-            json!({"type": "webhook", "name": "Queue watcher", "mapping": {"summary": "/alert/title", "severity": "/alert/level",
+            json!({"type": "webhook", "name": "Queue watcher", "mapping": {"summary": "/alert/title",
+                "severity": "/alert/level",
                    "dedup_key": "/alert/id", "status": "/state", "source": "/host"}}),
         )
         .await;
@@ -403,8 +406,9 @@ async fn routing_rules_and_grouping_modes(srv: &TestServer) {
         .await;
     assert_eq!(s, StatusCode::OK, "{set}");
     let post = |labels: Value, fp: &str| {
-        json!([{"labels": labels, "annotations": {"summary": fp}, "endsAt": (srv.now() + Duration::hours(1)).to_rfc3339()}])
-            .to_string()
+        json!([{"labels": labels, "annotations": {"summary": fp},
+            "endsAt": (srv.now() + Duration::hours(1)).to_rfc3339()}])
+        .to_string()
     };
     srv.post_raw("/api/v2/alerts", post(json!({"alertname": "A", "env": "dev"}), "dropped"), Some(&key)).await;
     srv.post_raw("/api/v2/alerts", post(json!({"alertname": "B", "team": "dba"}), "routed"), Some(&key)).await;
@@ -446,8 +450,10 @@ async fn routing_rules_and_grouping_modes(srv: &TestServer) {
     for bad in [
         json!({"grouping": "sometimes", "group_window_seconds": 0, "auto_resolve": true, "rules": []}),
         json!({"grouping": "time", "group_window_seconds": -5, "auto_resolve": true, "rules": []}),
-        json!({"grouping": "time", "group_window_seconds": 5, "auto_resolve": true, "rules": [{"action": "route", "service_id": a}]}),
-        json!({"grouping": "time", "group_window_seconds": 5, "auto_resolve": true, "rules": [{"action": "route", "service_id": uuid::Uuid::now_v7()}]}),
+        json!({"grouping": "time", "group_window_seconds": 5, "auto_resolve": true, "rules": [{"action": "route",
+            "service_id": a}]}),
+        json!({"grouping": "time", "group_window_seconds": 5, "auto_resolve": true, "rules": [{"action": "route",
+            "service_id": uuid::Uuid::now_v7()}]}),
     ] {
         let (s, e) = srv
             .call(opsdeck_testkit::Method::PUT, &format!("/api/v1/services/{a}/alert-settings"), Some(&t), Some(bad))
@@ -589,7 +595,8 @@ async fn postmortem_and_action_items(srv: &TestServer) {
             opsdeck_testkit::Method::PUT,
             &format!("/api/v1/incidents/{id}/postmortem"),
             Some(&t),
-            Some(json!({"summary": "Index rebuild filled the disk", "root_cause": "No disk alert", "lessons": "Alert at 80%"})),
+            Some(json!({"summary": "Index rebuild filled the disk", "root_cause": "No disk alert",
+                "lessons": "Alert at 80%"})),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{pm}");

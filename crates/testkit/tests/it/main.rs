@@ -1,5 +1,7 @@
 //! API tests against a real server, each run on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly on purpose
+
 mod architecture;
 mod auth;
 mod catalogue;

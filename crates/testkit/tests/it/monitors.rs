@@ -134,7 +134,8 @@ async fn bad_definitions_name_the_field(srv: &TestServer) {
         (json!({"name": "x", "type": "tcp", "settings": {"host": "db", "port": 0}}), "settings.port"),
         (json!({"name": "", "type": "tcp", "settings": {"host": "db", "port": 5432}}), "name"),
         (
-            json!({"name": "x", "type": "tcp", "service_id": "0192f000-0000-7000-8000-000000000000", "settings": {"host": "db", "port": 1}}),
+            json!({"name": "x", "type": "tcp", "service_id": "0192f000-0000-7000-8000-000000000000",
+                "settings": {"host": "db", "port": 1}}),
             "service_id",
         ),
     ];
@@ -282,7 +283,12 @@ async fn maintenance_windows_suppress_and_exclude(srv: &TestServer) {
     code.store(503, Ordering::SeqCst);
     let (_, svc) = srv.post("/api/v1/services", &t, json!({"name": "Payroll"})).await;
     let (_, m) = srv
-        .post("/api/v1/monitors", &t, json!({"name": "payroll", "service_id": svc["id"], "type": "http", "interval_seconds": 60, "settings": {"url": url}}))
+        .post(
+            "/api/v1/monitors",
+            &t,
+            json!({"name": "payroll", "service_id": svc["id"], "type": "http",
+            "interval_seconds": 60, "settings": {"url": url}}),
+        )
         .await;
     let id = m["id"].as_str().unwrap().to_owned();
 
@@ -367,7 +373,8 @@ async fn maintenance_page_plans_windows(srv: &TestServer) {
     srv.user("mgr-page", Role::Manager).await;
     let cookie = srv.login("mgr-page", "password-mgr-page").await.unwrap();
     let body = format!(
-        "name=Mail+migration&starts_local=2026-12-06T02%3A00&timezone=Europe%2FBerlin&duration_minutes=90&repeat=weekly&rrule=&service_ids={}&monitor_ids={}&description=",
+        "name=Mail+migration&starts_local=2026-12-06T02%3A00&timezone=Europe%2FBerlin\
+         &duration_minutes=90&repeat=weekly&rrule=&service_ids={}&monitor_ids={}&description=",
         svc["id"].as_str().unwrap(),
         mon["id"].as_str().unwrap()
     );

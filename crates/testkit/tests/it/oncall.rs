@@ -121,8 +121,13 @@ async fn schedules_and_who_is_on_call(srv: &TestServer) {
 
     // An override wins.
     let (s, o) = srv
-        .post(&format!("/api/v1/schedules/{sid}/overrides"), &m, json!({"user_id": bob,
-            "start": (srv.now() - Duration::minutes(5)).to_rfc3339(), "end": (srv.now() + Duration::hours(2)).to_rfc3339()}))
+        .post(
+            &format!("/api/v1/schedules/{sid}/overrides"),
+            &m,
+            json!({"user_id": bob,
+            "start": (srv.now() - Duration::minutes(5)).to_rfc3339(),
+                "end": (srv.now() + Duration::hours(2)).to_rfc3339()}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{o}");
     let (_, now) = srv.get(&format!("/api/v1/oncall?schedule_id={sid}"), &m).await;
@@ -167,11 +172,13 @@ async fn schedules_and_who_is_on_call(srv: &TestServer) {
     for (body, field) in [
         (json!({"name": "X", "timezone": "Mars/Base", "layers": []}), "timezone"),
         (
-            json!({"name": "X", "timezone": "UTC", "layers": [{"name": "L", "users": [], "start": start, "length": {"unit": "days", "count": 1}}]}),
+            json!({"name": "X", "timezone": "UTC", "layers": [{"name": "L", "users": [], "start": start,
+                "length": {"unit": "days", "count": 1}}]}),
             "layers",
         ),
         (
-            json!({"name": "X", "timezone": "UTC", "layers": [{"name": "L", "users": [uuid::Uuid::now_v7()], "start": start, "length": {"unit": "days", "count": 1}}]}),
+            json!({"name": "X", "timezone": "UTC", "layers": [{"name": "L", "users": [uuid::Uuid::now_v7()],
+                "start": start, "length": {"unit": "days", "count": 1}}]}),
             "users",
         ),
     ] {
@@ -549,7 +556,12 @@ async fn team_channels_announce_once(srv: &TestServer) {
     let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Kubernetes", "team_id": team["id"]})).await;
     let bob = srv.user("bob", Role::Responder).await;
     let (_, pol) = srv
-        .post("/api/v1/escalation-policies", &m, json!({"name": "K8s", "loops": 2, "levels": [{"delay_minutes": 5, "targets": [{"type": "user", "id": bob.id}]}]}))
+        .post(
+            "/api/v1/escalation-policies",
+            &m,
+            json!({"name": "K8s", "loops": 2, "levels": [{"delay_minutes": 5,
+            "targets": [{"type": "user", "id": bob.id}]}]}),
+        )
         .await;
     srv.call(
         opsdeck_testkit::Method::PUT,
@@ -559,7 +571,12 @@ async fn team_channels_announce_once(srv: &TestServer) {
     )
     .await;
     let (s, ch) = srv
-        .post("/api/v1/channels", &m, json!({"name": "#platform", "kind": "slack", "team_id": team["id"], "config": {"url": format!("{}/team", rx.url)}}))
+        .post(
+            "/api/v1/channels",
+            &m,
+            json!({"name": "#platform", "kind": "slack", "team_id": team["id"],
+                "config": {"url": format!("{}/team", rx.url)}}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{ch}");
     srv.post("/api/v1/incidents", &m, json!({"title": "Nodes not ready", "service_id": svc["id"]})).await;

@@ -122,7 +122,13 @@ pub async fn alert_filter(state: &AppState, q: &AlertQuery) -> Result<AlertFilte
 }
 
 /// Alerts, newest first.
-#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery), responses((status = 200, body = List<AlertDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    params(AlertQuery),
+    responses((status = 200, body = List<AlertDto>))
+)]
 async fn list_alerts(
     State(state): State<AppState>,
     auth: Auth,
@@ -134,8 +140,13 @@ async fn list_alerts(
 }
 
 /// One alert.
-#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", params(("id" = Uuid, Path)),
-    responses((status = 200, body = AlertDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}",
+    tag = "alerts",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = AlertDto))
+)]
 async fn get_alert(
     State(state): State<AppState>,
     auth: Auth,

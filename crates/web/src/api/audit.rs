@@ -82,7 +82,13 @@ impl From<AuditQuery> for AuditFilterInput {
 }
 
 /// Audit entries, newest first (admin).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = List<AuditDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(AuditQuery),
+    responses((status = 200, body = List<AuditDto>))
+)]
 async fn list_audit(
     State(state): State<AppState>,
     auth: Auth,

@@ -29,8 +29,14 @@ pub struct LoginRequest {
 }
 
 /// Signs in and sets the session cookie.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()), request_body = LoginRequest,
-    responses((status = 200, body = UserDto), (status = 401, body = super::ErrorBody), (status = 429, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    security(()),
+    request_body = LoginRequest,
+    responses((status = 200, body = UserDto))
+)]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -58,7 +64,7 @@ async fn logout(
 }
 
 /// The caller's account and the role in force for this request.
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = UserDto), (status = 401, body = super::ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = UserDto)))]
 async fn me(auth: Auth) -> Json<UserDto> {
     let mut dto = UserDto::from(auth.user);
     dto.role = auth.role.to_string();
@@ -79,8 +85,14 @@ pub struct SetupRequest {
 }
 
 /// Creates the first admin account. Works only while no account exists.
-#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", security(()), request_body = SetupRequest,
-    responses((status = 201, body = UserDto), (status = 409, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/setup",
+    tag = "auth",
+    security(()),
+    request_body = SetupRequest,
+    responses((status = 201, body = UserDto))
+)]
 async fn setup(
     State(state): State<AppState>,
     jar: CookieJar,

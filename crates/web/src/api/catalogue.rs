@@ -94,7 +94,13 @@ pub struct ListQuery {
 }
 
 /// Lists teams by name.
-#[utoipa::path(get, path = "/api/v1/teams", tag = "catalogue", params(ListQuery), responses((status = 200, body = List<TeamDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams",
+    tag = "catalogue",
+    params(ListQuery),
+    responses((status = 200, body = List<TeamDto>))
+)]
 async fn list_teams(
     State(state): State<AppState>,
     auth: Auth,
@@ -107,8 +113,13 @@ async fn list_teams(
 }
 
 /// Creates a team (manager or admin).
-#[utoipa::path(post, path = "/api/v1/teams", tag = "catalogue", request_body = CreateTeam,
-    responses((status = 201, body = TeamDto), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/teams",
+    tag = "catalogue",
+    request_body = CreateTeam,
+    responses((status = 201, body = TeamDto))
+)]
 async fn create_team(
     State(state): State<AppState>,
     auth: Auth,
@@ -121,8 +132,13 @@ async fn create_team(
 }
 
 /// One team, by id or slug.
-#[utoipa::path(get, path = "/api/v1/teams/{team}", tag = "catalogue", params(("team" = String, Path, description = "id or slug")),
-    responses((status = 200, body = TeamDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{team}",
+    tag = "catalogue",
+    params(("team" = String, Path, description = "id or slug")),
+    responses((status = 200, body = TeamDto))
+)]
 async fn get_team(
     State(state): State<AppState>,
     auth: Auth,
@@ -133,8 +149,14 @@ async fn get_team(
 }
 
 /// Changes a team's name, slug or description.
-#[utoipa::path(patch, path = "/api/v1/teams/{team}", tag = "catalogue", params(("team" = String, Path, description = "id or slug")),
-    request_body = UpdateTeam, responses((status = 200, body = TeamDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/teams/{team}",
+    tag = "catalogue",
+    params(("team" = String, Path, description = "id or slug")),
+    request_body = UpdateTeam,
+    responses((status = 200, body = TeamDto))
+)]
 async fn update_team(
     State(state): State<AppState>,
     auth: Auth,
@@ -152,8 +174,13 @@ async fn update_team(
 }
 
 /// Deletes a team; its services stay and lose their owner.
-#[utoipa::path(delete, path = "/api/v1/teams/{team}", tag = "catalogue", params(("team" = String, Path, description = "id or slug")),
-    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{team}",
+    tag = "catalogue",
+    params(("team" = String, Path, description = "id or slug")),
+    responses((status = 204))
+)]
 async fn delete_team(
     State(state): State<AppState>,
     auth: Auth,
@@ -279,7 +306,13 @@ pub struct ServiceQuery {
 /// Lists services by name.
 ///
 /// The hot read path: the rendered page is reused while the catalogue revision is unchanged.
-#[utoipa::path(get, path = "/api/v1/services", tag = "catalogue", params(ServiceQuery), responses((status = 200, body = List<ServiceDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/services",
+    tag = "catalogue",
+    params(ServiceQuery),
+    responses((status = 200, body = List<ServiceDto>))
+)]
 async fn list_services(
     State(state): State<AppState>,
     auth: Auth,
@@ -313,8 +346,13 @@ async fn list_services(
 }
 
 /// Creates a service (manager or admin).
-#[utoipa::path(post, path = "/api/v1/services", tag = "catalogue", request_body = CreateService,
-    responses((status = 201, body = ServiceDto), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/services",
+    tag = "catalogue",
+    request_body = CreateService,
+    responses((status = 201, body = ServiceDto))
+)]
 async fn create_service(
     State(state): State<AppState>,
     auth: Auth,
@@ -335,8 +373,13 @@ async fn create_service(
 }
 
 /// One service, by id or slug.
-#[utoipa::path(get, path = "/api/v1/services/{service}", tag = "catalogue", params(("service" = String, Path, description = "id or slug")),
-    responses((status = 200, body = ServiceDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{service}",
+    tag = "catalogue",
+    params(("service" = String, Path, description = "id or slug")),
+    responses((status = 200, body = ServiceDto))
+)]
 async fn get_service(
     State(state): State<AppState>,
     auth: Auth,
@@ -347,8 +390,14 @@ async fn get_service(
 }
 
 /// Changes some fields of a service.
-#[utoipa::path(patch, path = "/api/v1/services/{service}", tag = "catalogue", params(("service" = String, Path, description = "id or slug")),
-    request_body = UpdateService, responses((status = 200, body = ServiceDto), (status = 404, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/services/{service}",
+    tag = "catalogue",
+    params(("service" = String, Path, description = "id or slug")),
+    request_body = UpdateService,
+    responses((status = 200, body = ServiceDto))
+)]
 async fn update_service(
     State(state): State<AppState>,
     auth: Auth,
@@ -372,8 +421,13 @@ async fn update_service(
 }
 
 /// Deletes a service and its dependency links.
-#[utoipa::path(delete, path = "/api/v1/services/{service}", tag = "catalogue", params(("service" = String, Path, description = "id or slug")),
-    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/services/{service}",
+    tag = "catalogue",
+    params(("service" = String, Path, description = "id or slug")),
+    responses((status = 204))
+)]
 async fn delete_service(
     State(state): State<AppState>,
     auth: Auth,
@@ -400,8 +454,13 @@ pub struct AddDependency {
 }
 
 /// What the service depends on, and what depends on it.
-#[utoipa::path(get, path = "/api/v1/services/{service}/dependencies", tag = "catalogue",
-    params(("service" = String, Path, description = "id or slug")), responses((status = 200, body = Dependencies)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{service}/dependencies",
+    tag = "catalogue",
+    params(("service" = String, Path, description = "id or slug")),
+    responses((status = 200, body = Dependencies))
+)]
 async fn list_dependencies(
     State(state): State<AppState>,
     auth: Auth,
@@ -417,9 +476,14 @@ async fn list_dependencies(
 }
 
 /// Records that the service depends on another; cycles are refused with 409.
-#[utoipa::path(post, path = "/api/v1/services/{service}/dependencies", tag = "catalogue",
-    params(("service" = String, Path, description = "id or slug")), request_body = AddDependency,
-    responses((status = 201, body = Dependencies), (status = 409, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/services/{service}/dependencies",
+    tag = "catalogue",
+    params(("service" = String, Path, description = "id or slug")),
+    request_body = AddDependency,
+    responses((status = 201, body = Dependencies))
+)]
 async fn add_dependency(
     State(state): State<AppState>,
     auth: Auth,
@@ -434,9 +498,13 @@ async fn add_dependency(
 }
 
 /// Removes a dependency.
-#[utoipa::path(delete, path = "/api/v1/services/{service}/dependencies/{depends_on}", tag = "catalogue",
+#[utoipa::path(
+    delete,
+    path = "/api/v1/services/{service}/dependencies/{depends_on}",
+    tag = "catalogue",
     params(("service" = String, Path, description = "id or slug"), ("depends_on" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+    responses((status = 204))
+)]
 async fn remove_dependency(
     State(state): State<AppState>,
     auth: Auth,

@@ -16,7 +16,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Server-Sent Events: one `change` event per mutation (`{"kind", "id", "message"}`).
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", responses((status = 200, content_type = "text/event-stream")))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    responses((status = 200, content_type = "text/event-stream"))
+)]
 async fn stream(State(state): State<AppState>, _auth: Auth) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let events = BroadcastStream::new(state.events.subscribe()).filter_map(|e| {
         // A lagging client skips what it missed; the next event tells the page to refresh.

@@ -158,8 +158,13 @@ impl IncidentQuery {
 }
 
 /// Incidents, newest first.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentQuery),
-    responses((status = 200, body = List<IncidentDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    params(IncidentQuery),
+    responses((status = 200, body = List<IncidentDto>))
+)]
 async fn list_incidents(
     State(state): State<AppState>,
     auth: Auth,
@@ -185,8 +190,13 @@ pub struct CountsQuery {
 }
 
 /// Incidents per status.
-#[utoipa::path(get, path = "/api/v1/incidents/counts", tag = "incidents", params(CountsQuery),
-    responses((status = 200, body = CountsDto)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/counts",
+    tag = "incidents",
+    params(CountsQuery),
+    responses((status = 200, body = CountsDto))
+)]
 async fn incident_counts(
     State(state): State<AppState>,
     auth: Auth,
@@ -222,8 +232,13 @@ pub struct DeclareBody {
 }
 
 /// Declares an incident by hand (responder or higher).
-#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = DeclareBody,
-    responses((status = 201, body = IncidentDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    request_body = DeclareBody,
+    responses((status = 201, body = IncidentDto))
+)]
 async fn declare_incident(
     State(state): State<AppState>,
     auth: Auth,
@@ -244,8 +259,13 @@ async fn declare_incident(
 }
 
 /// One incident, by id or reference (`INC-42`).
-#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = String, Path)),
-    responses((status = 200, body = IncidentDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    responses((status = 200, body = IncidentDto))
+)]
 async fn get_incident(
     State(state): State<AppState>,
     auth: Auth,
@@ -293,8 +313,14 @@ impl From<EditBody> for IncidentEditInput {
 
 /// Changes title, description, severity, impact start, mitigation time, assignee or
 /// commander (responder or higher).
-#[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = String, Path)), request_body = EditBody,
-    responses((status = 200, body = IncidentDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body = EditBody,
+    responses((status = 200, body = IncidentDto))
+)]
 async fn edit_incident(
     State(state): State<AppState>,
     auth: Auth,
@@ -344,8 +370,14 @@ async fn move_to(state: &AppState, auth: &Auth, id: &str, m: Move, note: Option<
 }
 
 /// Acknowledges an incident and its alerts.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = Option<MoveBody>, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/acknowledge",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body(content = Option<MoveBody>, description = "optional"),
+    responses((status = 200, body = IncidentDto))
+)]
 async fn acknowledge(
     State(state): State<AppState>,
     auth: Auth,
@@ -356,8 +388,14 @@ async fn acknowledge(
 }
 
 /// Resolves an incident and its alerts.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = Option<MoveBody>, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/resolve",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body(content = Option<MoveBody>, description = "optional"),
+    responses((status = 200, body = IncidentDto))
+)]
 async fn resolve(
     State(state): State<AppState>,
     auth: Auth,
@@ -368,8 +406,14 @@ async fn resolve(
 }
 
 /// Reopens a resolved incident.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/reopen", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = Option<MoveBody>, description = "optional"), responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/reopen",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body(content = Option<MoveBody>, description = "optional"),
+    responses((status = 200, body = IncidentDto))
+)]
 async fn reopen(
     State(state): State<AppState>,
     auth: Auth,
@@ -387,8 +431,14 @@ pub struct EscalateBody {
 }
 
 /// Escalates: back to triggered so the next responders are paged.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/escalate", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = Option<EscalateBody>, description = "optional"), responses((status = 200, body = IncidentDto)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/escalate",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body(content = Option<EscalateBody>, description = "optional"),
+    responses((status = 200, body = IncidentDto))
+)]
 async fn escalate(
     State(state): State<AppState>,
     auth: Auth,
@@ -409,8 +459,14 @@ pub struct SnoozeBody {
 }
 
 /// Snoozes: acknowledged until the time is up, then triggered again.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/snooze", tag = "incidents", params(("id" = String, Path)), request_body = SnoozeBody,
-    responses((status = 200, body = IncidentDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/snooze",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body = SnoozeBody,
+    responses((status = 200, body = IncidentDto))
+)]
 async fn snooze(
     State(state): State<AppState>,
     auth: Auth,
@@ -431,8 +487,14 @@ pub struct MergeBody {
 }
 
 /// Merges another incident into this one.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/merge", tag = "incidents", params(("id" = String, Path)), request_body = MergeBody,
-    responses((status = 200, body = IncidentDto), (status = 409, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/merge",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body = MergeBody,
+    responses((status = 200, body = IncidentDto))
+)]
 async fn merge(
     State(state): State<AppState>,
     auth: Auth,
@@ -458,8 +520,14 @@ pub struct NoteBody {
 }
 
 /// Adds a note or a status update to the timeline.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "incidents", params(("id" = String, Path)), request_body = NoteBody,
-    responses((status = 201, body = TimelineDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/notes",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body = NoteBody,
+    responses((status = 201, body = TimelineDto))
+)]
 async fn add_note(
     State(state): State<AppState>,
     auth: Auth,
@@ -485,8 +553,14 @@ pub struct ResponderBody {
 }
 
 /// Adds a responder.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/responders", tag = "incidents", params(("id" = String, Path)), request_body = ResponderBody,
-    responses((status = 204), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/responders",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    request_body = ResponderBody,
+    responses((status = 204))
+)]
 async fn add_responder(
     State(state): State<AppState>,
     auth: Auth,
@@ -500,8 +574,13 @@ async fn add_responder(
 }
 
 /// Everything that happened, oldest first, with changes on the affected services.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", tag = "incidents", params(("id" = String, Path)),
-    responses((status = 200, body = List<TimelineDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/timeline",
+    tag = "incidents",
+    params(("id" = String, Path)),
+    responses((status = 200, body = List<TimelineDto>))
+)]
 async fn timeline(
     State(state): State<AppState>,
     auth: Auth,

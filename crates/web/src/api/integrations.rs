@@ -94,8 +94,13 @@ async fn service_id(state: &AppState, raw: &str) -> Result<Uuid, ApiError> {
 }
 
 /// A service's integrations.
-#[utoipa::path(get, path = "/api/v1/services/{id}/integrations", tag = "integrations", params(("id" = String, Path)),
-    responses((status = 200, body = super::List<IntegrationDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{id}/integrations",
+    tag = "integrations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = super::List<IntegrationDto>))
+)]
 async fn list_integrations(
     State(state): State<AppState>,
     auth: Auth,
@@ -110,8 +115,14 @@ async fn list_integrations(
 }
 
 /// Adds an integration; the answer carries its key, shown this once (manager or admin).
-#[utoipa::path(post, path = "/api/v1/services/{id}/integrations", tag = "integrations", params(("id" = String, Path)),
-    request_body = CreateBody, responses((status = 201, body = IntegrationWithKey), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/services/{id}/integrations",
+    tag = "integrations",
+    params(("id" = String, Path)),
+    request_body = CreateBody,
+    responses((status = 201, body = IntegrationWithKey))
+)]
 async fn create_integration(
     State(state): State<AppState>,
     auth: Auth,
@@ -129,8 +140,13 @@ async fn create_integration(
 }
 
 /// One integration.
-#[utoipa::path(get, path = "/api/v1/integrations/{id}", tag = "integrations", params(("id" = Uuid, Path)),
-    responses((status = 200, body = IntegrationDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/integrations/{id}",
+    tag = "integrations",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = IntegrationDto))
+)]
 async fn get_integration(
     State(state): State<AppState>,
     auth: Auth,
@@ -153,8 +169,14 @@ pub struct UpdateBody {
 }
 
 /// Renames an integration or changes its webhook mapping.
-#[utoipa::path(patch, path = "/api/v1/integrations/{id}", tag = "integrations", params(("id" = Uuid, Path)),
-    request_body = UpdateBody, responses((status = 200, body = IntegrationDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/integrations/{id}",
+    tag = "integrations",
+    params(("id" = Uuid, Path)),
+    request_body = UpdateBody,
+    responses((status = 200, body = IntegrationDto))
+)]
 async fn update_integration(
     State(state): State<AppState>,
     auth: Auth,
@@ -170,8 +192,13 @@ async fn update_integration(
 }
 
 /// Deletes an integration; its key stops working at once.
-#[utoipa::path(delete, path = "/api/v1/integrations/{id}", tag = "integrations", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/integrations/{id}",
+    tag = "integrations",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
 async fn delete_integration(
     State(state): State<AppState>,
     auth: Auth,
@@ -183,8 +210,13 @@ async fn delete_integration(
 }
 
 /// Replaces the key: the old one stops working at once, the new one is shown this once.
-#[utoipa::path(post, path = "/api/v1/integrations/{id}/rotate", tag = "integrations", params(("id" = Uuid, Path)),
-    responses((status = 200, body = IntegrationWithKey)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{id}/rotate",
+    tag = "integrations",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = IntegrationWithKey))
+)]
 async fn rotate_key(
     State(state): State<AppState>,
     auth: Auth,
@@ -219,8 +251,14 @@ pub struct PreviewDto {
 }
 
 /// Shows what a webhook payload would become, without storing anything.
-#[utoipa::path(post, path = "/api/v1/integrations/{id}/preview", tag = "integrations", params(("id" = Uuid, Path)),
-    request_body = PreviewBody, responses((status = 200, body = PreviewDto)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/integrations/{id}/preview",
+    tag = "integrations",
+    params(("id" = Uuid, Path)),
+    request_body = PreviewBody,
+    responses((status = 200, body = PreviewDto))
+)]
 async fn preview(
     State(state): State<AppState>,
     auth: Auth,
@@ -278,8 +316,13 @@ impl From<AlertSettings> for SettingsDto {
 }
 
 /// A service's alert settings: grouping, auto-resolve and routing rules.
-#[utoipa::path(get, path = "/api/v1/services/{id}/alert-settings", tag = "integrations", params(("id" = String, Path)),
-    responses((status = 200, body = SettingsDto)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{id}/alert-settings",
+    tag = "integrations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = SettingsDto))
+)]
 async fn get_alert_settings(
     State(state): State<AppState>,
     auth: Auth,
@@ -291,8 +334,14 @@ async fn get_alert_settings(
 }
 
 /// Replaces a service's alert settings (manager or admin).
-#[utoipa::path(put, path = "/api/v1/services/{id}/alert-settings", tag = "integrations", params(("id" = String, Path)),
-    request_body = SettingsDto, responses((status = 200, body = SettingsDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/services/{id}/alert-settings",
+    tag = "integrations",
+    params(("id" = String, Path)),
+    request_body = SettingsDto,
+    responses((status = 200, body = SettingsDto))
+)]
 async fn put_alert_settings(
     State(state): State<AppState>,
     auth: Auth,

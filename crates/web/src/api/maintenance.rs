@@ -116,7 +116,12 @@ impl WindowBody {
 }
 
 /// Every maintenance window, latest first.
-#[utoipa::path(get, path = "/api/v1/maintenance", tag = "maintenance", responses((status = 200, body = List<WindowDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/maintenance",
+    tag = "maintenance",
+    responses((status = 200, body = List<WindowDto>))
+)]
 async fn list_windows(State(state): State<AppState>, auth: Auth) -> Result<Json<List<WindowDto>>, ApiError> {
     auth.require(Permission::Read)?;
     let now = state.now();
@@ -125,8 +130,13 @@ async fn list_windows(State(state): State<AppState>, auth: Auth) -> Result<Json<
 }
 
 /// Plans a maintenance window (manager or admin).
-#[utoipa::path(post, path = "/api/v1/maintenance", tag = "maintenance", request_body = WindowBody,
-    responses((status = 201, body = WindowDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/maintenance",
+    tag = "maintenance",
+    request_body = WindowBody,
+    responses((status = 201, body = WindowDto))
+)]
 async fn create_window(
     State(state): State<AppState>,
     auth: Auth,
@@ -138,8 +148,13 @@ async fn create_window(
 }
 
 /// One window.
-#[utoipa::path(get, path = "/api/v1/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path)),
-    responses((status = 200, body = WindowDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/maintenance/{id}",
+    tag = "maintenance",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = WindowDto))
+)]
 async fn get_window(
     State(state): State<AppState>,
     auth: Auth,
@@ -151,8 +166,14 @@ async fn get_window(
 }
 
 /// Changes a window.
-#[utoipa::path(patch, path = "/api/v1/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path)), request_body = WindowBody,
-    responses((status = 200, body = WindowDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/maintenance/{id}",
+    tag = "maintenance",
+    params(("id" = Uuid, Path)),
+    request_body = WindowBody,
+    responses((status = 200, body = WindowDto))
+)]
 async fn update_window(
     State(state): State<AppState>,
     auth: Auth,
@@ -166,8 +187,13 @@ async fn update_window(
 }
 
 /// Deletes a window.
-#[utoipa::path(delete, path = "/api/v1/maintenance/{id}", tag = "maintenance", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/maintenance/{id}",
+    tag = "maintenance",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
 async fn delete_window(
     State(state): State<AppState>,
     auth: Auth,

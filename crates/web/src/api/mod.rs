@@ -27,10 +27,13 @@ use utoipa_axum::router::OpenApiRouter;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Opsdeck API", description = "IT operations in one binary. Authenticate with `Authorization: Bearer TOKEN` \
-                                               (create tokens in the UI or with `opsdeck token create`). Errors are `{\"error\": \
-                                               {\"code\", \"message\", \"details\"}}`; lists are `{\"items\", \"next_cursor\"}` \
-                                               paged with `?limit=N&cursor=…`."),
+    info(
+        title = "Opsdeck API",
+        description = "IT operations in one binary. Authenticate with `Authorization: Bearer TOKEN` \
+            (create tokens in the UI or with `opsdeck token create`). Errors are \
+            `{\"error\": {\"code\", \"message\", \"details\"}}` with the codes of the `ErrorCode` schema; \
+            lists are `{\"items\", \"next_cursor\"}` paged with `?limit=N&cursor=…`."
+    ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),
     components(schemas(ErrorBody, ErrorDetail))

@@ -196,7 +196,13 @@ impl MonitorQuery {
 }
 
 /// Lists monitors by name.
-#[utoipa::path(get, path = "/api/v1/monitors", tag = "monitors", params(MonitorQuery), responses((status = 200, body = List<MonitorDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors",
+    tag = "monitors",
+    params(MonitorQuery),
+    responses((status = 200, body = List<MonitorDto>))
+)]
 async fn list_monitors(
     State(state): State<AppState>,
     auth: Auth,
@@ -210,8 +216,13 @@ async fn list_monitors(
 }
 
 /// Creates a monitor; it is checked within one interval (spread to avoid bursts).
-#[utoipa::path(post, path = "/api/v1/monitors", tag = "monitors", request_body = CreateMonitor,
-    responses((status = 201, body = MonitorDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors",
+    tag = "monitors",
+    request_body = CreateMonitor,
+    responses((status = 201, body = MonitorDto))
+)]
 async fn create_monitor(
     State(state): State<AppState>,
     auth: Auth,
@@ -235,8 +246,13 @@ async fn create_monitor(
 }
 
 /// One monitor with its state and last result.
-#[utoipa::path(get, path = "/api/v1/monitors/{id}", tag = "monitors", params(("id" = Uuid, Path)),
-    responses((status = 200, body = MonitorDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}",
+    tag = "monitors",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = MonitorDto))
+)]
 async fn get_monitor(
     State(state): State<AppState>,
     auth: Auth,
@@ -249,8 +265,14 @@ async fn get_monitor(
 }
 
 /// Changes some fields of a monitor.
-#[utoipa::path(patch, path = "/api/v1/monitors/{id}", tag = "monitors", params(("id" = Uuid, Path)), request_body = UpdateMonitor,
-    responses((status = 200, body = MonitorDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/monitors/{id}",
+    tag = "monitors",
+    params(("id" = Uuid, Path)),
+    request_body = UpdateMonitor,
+    responses((status = 200, body = MonitorDto))
+)]
 async fn update_monitor(
     State(state): State<AppState>,
     auth: Auth,
@@ -275,8 +297,13 @@ async fn update_monitor(
 }
 
 /// Deletes a monitor and its history.
-#[utoipa::path(delete, path = "/api/v1/monitors/{id}", tag = "monitors", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/monitors/{id}",
+    tag = "monitors",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
 async fn delete_monitor(
     State(state): State<AppState>,
     auth: Auth,
@@ -300,7 +327,13 @@ async fn set_paused(
 }
 
 /// Pauses a monitor: no checks, no alerts, time excluded from nothing (it is simply not watched).
-#[utoipa::path(post, path = "/api/v1/monitors/{id}/pause", tag = "monitors", params(("id" = Uuid, Path)), responses((status = 200, body = MonitorDto)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/{id}/pause",
+    tag = "monitors",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = MonitorDto))
+)]
 async fn pause_monitor(
     State(state): State<AppState>,
     auth: Auth,
@@ -311,7 +344,13 @@ async fn pause_monitor(
 }
 
 /// Resumes a paused monitor; it is checked at once.
-#[utoipa::path(post, path = "/api/v1/monitors/{id}/resume", tag = "monitors", params(("id" = Uuid, Path)), responses((status = 200, body = MonitorDto)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/{id}/resume",
+    tag = "monitors",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = MonitorDto))
+)]
 async fn resume_monitor(
     State(state): State<AppState>,
     auth: Auth,
@@ -322,8 +361,13 @@ async fn resume_monitor(
 }
 
 /// Runs the monitor's check as soon as possible (responders and up).
-#[utoipa::path(post, path = "/api/v1/monitors/{id}/check", tag = "monitors", params(("id" = Uuid, Path)),
-    responses((status = 202), (status = 409, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/{id}/check",
+    tag = "monitors",
+    params(("id" = Uuid, Path)),
+    responses((status = 202))
+)]
 async fn check_now(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     auth.require(Permission::Respond)?;
     op::check_now(&state, &auth, parse_id(Entity::Monitor, &id)?).await?;
@@ -349,8 +393,13 @@ pub struct LimitQuery {
 }
 
 /// Recent raw results, newest first.
-#[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = "monitors", params(("id" = Uuid, Path), LimitQuery),
-    responses((status = 200, body = List<ResultDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}/results",
+    tag = "monitors",
+    params(("id" = Uuid, Path), LimitQuery),
+    responses((status = 200, body = List<ResultDto>))
+)]
 async fn monitor_results(
     State(state): State<AppState>,
     auth: Auth,
@@ -385,8 +434,13 @@ pub struct EventDto {
 }
 
 /// State changes, newest first.
-#[utoipa::path(get, path = "/api/v1/monitors/{id}/events", tag = "monitors", params(("id" = Uuid, Path), LimitQuery),
-    responses((status = 200, body = List<EventDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}/events",
+    tag = "monitors",
+    params(("id" = Uuid, Path), LimitQuery),
+    responses((status = 200, body = List<EventDto>))
+)]
 async fn monitor_events(
     State(state): State<AppState>,
     auth: Auth,
@@ -437,8 +491,13 @@ impl From<Uptime> for UptimeDto {
 }
 
 /// Uptime and latency percentiles over 24 h, 7, 30, 90 and 365 days, from rollups.
-#[utoipa::path(get, path = "/api/v1/monitors/{id}/uptime", tag = "monitors", params(("id" = Uuid, Path)),
-    responses((status = 200, body = List<UptimeDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/monitors/{id}/uptime",
+    tag = "monitors",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = List<UptimeDto>))
+)]
 async fn monitor_uptime(
     State(state): State<AppState>,
     auth: Auth,
@@ -467,7 +526,13 @@ pub struct BulkResult {
 }
 
 /// Pauses, resumes or deletes several monitors at once.
-#[utoipa::path(post, path = "/api/v1/monitors/bulk", tag = "monitors", request_body = BulkRequest, responses((status = 200, body = BulkResult)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/bulk",
+    tag = "monitors",
+    request_body = BulkRequest,
+    responses((status = 200, body = BulkResult))
+)]
 async fn bulk(
     State(state): State<AppState>,
     auth: Auth,

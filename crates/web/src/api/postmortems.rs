@@ -102,8 +102,13 @@ async fn postmortem_dto(state: &AppState, inc: &Incident) -> Result<PostmortemDt
 }
 
 /// The postmortem (or its pre-filled template).
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/postmortem", tag = "postmortems", params(("id" = String, Path)),
-    responses((status = 200, body = PostmortemDto)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/postmortem",
+    tag = "postmortems",
+    params(("id" = String, Path)),
+    responses((status = 200, body = PostmortemDto))
+)]
 async fn get_postmortem(
     State(state): State<AppState>,
     auth: Auth,
@@ -115,9 +120,14 @@ async fn get_postmortem(
 }
 
 /// Saves the postmortem of a resolved incident (responder or higher).
-#[utoipa::path(put, path = "/api/v1/incidents/{id}/postmortem", tag = "postmortems", params(("id" = String, Path)),
+#[utoipa::path(
+    put,
+    path = "/api/v1/incidents/{id}/postmortem",
+    tag = "postmortems",
+    params(("id" = String, Path)),
     request_body = crate::api::schema::PostmortemSchema,
-    responses((status = 200, body = PostmortemDto), (status = 409, body = super::ErrorBody)))]
+    responses((status = 200, body = PostmortemDto))
+)]
 async fn save_postmortem(
     State(state): State<AppState>,
     auth: Auth,
@@ -180,8 +190,13 @@ pub fn markdown(inc: &Incident, p: &PostmortemDto) -> String {
 }
 
 /// The postmortem as Markdown (`text/markdown`).
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/postmortem.md", tag = "postmortems", params(("id" = String, Path)),
-    responses((status = 200, content_type = "text/markdown", body = String)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/postmortem.md",
+    tag = "postmortems",
+    params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/markdown", body = String))
+)]
 async fn postmortem_markdown(
     State(state): State<AppState>,
     auth: Auth,
@@ -216,8 +231,13 @@ pub struct ActionItemBody {
 }
 
 /// An incident's action items.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/action-items", tag = "postmortems", params(("id" = String, Path)),
-    responses((status = 200, body = List<ActionItemDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/action-items",
+    tag = "postmortems",
+    params(("id" = String, Path)),
+    responses((status = 200, body = List<ActionItemDto>))
+)]
 async fn list_incident_actions(
     State(state): State<AppState>,
     auth: Auth,
@@ -231,8 +251,14 @@ async fn list_incident_actions(
 }
 
 /// Adds an action item (responder or higher).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/action-items", tag = "postmortems", params(("id" = String, Path)),
-    request_body = ActionItemBody, responses((status = 201, body = ActionItemDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/action-items",
+    tag = "postmortems",
+    params(("id" = String, Path)),
+    request_body = ActionItemBody,
+    responses((status = 201, body = ActionItemDto))
+)]
 async fn create_action_item(
     State(state): State<AppState>,
     auth: Auth,
@@ -259,8 +285,13 @@ pub struct ActionQuery {
 }
 
 /// Action items across incidents; open ones until they are done.
-#[utoipa::path(get, path = "/api/v1/action-items", tag = "postmortems", params(ActionQuery),
-    responses((status = 200, body = List<ActionItemDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/action-items",
+    tag = "postmortems",
+    params(ActionQuery),
+    responses((status = 200, body = List<ActionItemDto>))
+)]
 async fn list_action_items(
     State(state): State<AppState>,
     auth: Auth,
@@ -273,8 +304,14 @@ async fn list_action_items(
 }
 
 /// Changes an action item.
-#[utoipa::path(patch, path = "/api/v1/action-items/{id}", tag = "postmortems", params(("id" = Uuid, Path)),
-    request_body = ActionItemBody, responses((status = 200, body = ActionItemDto), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/action-items/{id}",
+    tag = "postmortems",
+    params(("id" = Uuid, Path)),
+    request_body = ActionItemBody,
+    responses((status = 200, body = ActionItemDto))
+)]
 async fn update_action_item(
     State(state): State<AppState>,
     auth: Auth,
@@ -289,8 +326,13 @@ async fn update_action_item(
 }
 
 /// Deletes an action item.
-#[utoipa::path(delete, path = "/api/v1/action-items/{id}", tag = "postmortems", params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/action-items/{id}",
+    tag = "postmortems",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
 async fn delete_action_item(
     State(state): State<AppState>,
     auth: Auth,

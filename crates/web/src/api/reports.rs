@@ -78,7 +78,13 @@ pub struct MttxReport {
 }
 
 /// MTTD, MTTA and the MTTR variants over a period, with incident counts and noisy sources.
-#[utoipa::path(get, path = "/api/v1/reports/mttx", tag = "reports", params(ReportQuery), responses((status = 200, body = MttxReport)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/mttx",
+    tag = "reports",
+    params(ReportQuery),
+    responses((status = 200, body = MttxReport))
+)]
 async fn mttx(
     State(state): State<AppState>,
     auth: Auth,
@@ -155,8 +161,13 @@ pub fn csv(r: &Report) -> Result<String, ApiError> {
 }
 
 /// The report's incidents as CSV.
-#[utoipa::path(get, path = "/api/v1/reports/mttx.csv", tag = "reports", params(ReportQuery),
-    responses((status = 200, content_type = "text/csv", body = String)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/mttx.csv",
+    tag = "reports",
+    params(ReportQuery),
+    responses((status = 200, content_type = "text/csv", body = String))
+)]
 async fn mttx_csv(
     State(state): State<AppState>,
     auth: Auth,

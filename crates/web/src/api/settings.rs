@@ -43,8 +43,13 @@ async fn get_settings(State(state): State<AppState>, auth: Auth) -> Result<Json<
 }
 
 /// Replaces the settings (admin).
-#[utoipa::path(put, path = "/api/v1/settings", tag = "settings", request_body = Settings,
-    responses((status = 200, body = Settings)))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings",
+    tag = "settings",
+    request_body = Settings,
+    responses((status = 200, body = Settings))
+)]
 async fn put_settings(
     State(state): State<AppState>,
     auth: Auth,

@@ -66,7 +66,13 @@ pub struct UserQuery {
 }
 
 /// Lists accounts by username (any signed-in user may read the directory).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserQuery), responses((status = 200, body = List<UserDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    params(UserQuery),
+    responses((status = 200, body = List<UserDto>))
+)]
 async fn list_users(
     State(state): State<AppState>,
     auth: Auth,
@@ -94,8 +100,13 @@ pub struct CreateUser {
 }
 
 /// Creates an account (admin).
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
-    responses((status = 201, body = UserDto), (status = 409, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = CreateUser,
+    responses((status = 201, body = UserDto))
+)]
 async fn create_user(
     State(state): State<AppState>,
     auth: Auth,
@@ -115,8 +126,13 @@ async fn create_user(
 }
 
 /// One account by id or username.
-#[utoipa::path(get, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "id or username")),
-    responses((status = 200, body = UserDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{user}",
+    tag = "users",
+    params(("user" = String, Path, description = "id or username")),
+    responses((status = 200, body = UserDto))
+)]
 async fn get_user(State(state): State<AppState>, auth: Auth, Path(u): Path<String>) -> Result<Json<UserDto>, ApiError> {
     auth.require(Permission::Read)?;
     Ok(Json(find_user(&state, &u).await?.into()))
@@ -135,8 +151,14 @@ pub struct UpdateUser {
 }
 
 /// Changes an account (admin). The last enabled admin cannot be demoted or disabled.
-#[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "id or username")),
-    request_body = UpdateUser, responses((status = 200, body = UserDto), (status = 409, body = super::ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{user}",
+    tag = "users",
+    params(("user" = String, Path, description = "id or username")),
+    request_body = UpdateUser,
+    responses((status = 200, body = UserDto))
+)]
 async fn update_user(
     State(state): State<AppState>,
     auth: Auth,
@@ -163,8 +185,14 @@ pub struct SetPassword {
 }
 
 /// Sets a password: one's own (with the current password) or anyone's (admin). Ends other sessions.
-#[utoipa::path(post, path = "/api/v1/users/{user}/password", tag = "users", params(("user" = String, Path, description = "id or username")),
-    request_body = SetPassword, responses((status = 204), (status = 403, body = super::ErrorBody), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{user}/password",
+    tag = "users",
+    params(("user" = String, Path, description = "id or username")),
+    request_body = SetPassword,
+    responses((status = 204))
+)]
 async fn set_password(
     State(state): State<AppState>,
     auth: Auth,
@@ -238,7 +266,13 @@ pub struct TokenQuery {
 }
 
 /// The caller's API tokens (admins: `?all=true` for everyone's).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(TokenQuery), responses((status = 200, body = List<TokenDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    params(TokenQuery),
+    responses((status = 200, body = List<TokenDto>))
+)]
 async fn list_tokens(
     State(state): State<AppState>,
     auth: Auth,
@@ -253,8 +287,13 @@ async fn list_tokens(
 }
 
 /// Creates a token and returns its secret once.
-#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken,
-    responses((status = 201, body = CreatedToken), (status = 422, body = super::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    request_body = CreateToken,
+    responses((status = 201, body = CreatedToken))
+)]
 async fn create_token(
     State(state): State<AppState>,
     auth: Auth,
@@ -275,8 +314,13 @@ async fn create_token(
 }
 
 /// Revokes a token at once (own tokens; admins: any).
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
-    responses((status = 200, body = TokenDto), (status = 404, body = super::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "tokens",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = TokenDto))
+)]
 async fn revoke_token(
     State(state): State<AppState>,
     auth: Auth,

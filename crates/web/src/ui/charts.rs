@@ -29,7 +29,8 @@ pub fn uptime_bar(newest_first: &[RawResult], slots: usize) -> String {
     let (w, gap, h) = (4.0, 1.5, 18.0);
     let width = slots as f64 * (w + gap);
     let mut s = format!(
-        r#"<svg class="ubar" viewBox="0 0 {width} {h}" width="{width}" height="{h}" role="img" aria-label="last {slots} checks">"#
+        "<svg class='ubar' viewBox='0 0 {width} {h}' width='{width}' height='{h}' role='img' aria-label='last {slots} \
+            checks'>"
     );
     let pad = slots.saturating_sub(newest_first.len());
     for i in 0..pad {
@@ -56,7 +57,8 @@ pub fn uptime_bar(newest_first: &[RawResult], slots: usize) -> String {
 pub fn sparkline(newest_first: &[RawResult], width: f64, height: f64) -> String {
     let pts: Vec<f64> = newest_first.iter().rev().filter_map(|r| r.latency_ms).collect();
     let mut s = format!(
-        r#"<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="latency trend">"#
+        "<svg class='spark' viewBox='0 0 {width} {height}' width='{width}' height='{height}' role='img' \
+            aria-label='latency trend'>"
     );
     if pts.len() >= 2 {
         let max = pts.iter().cloned().fold(1.0_f64, f64::max);
@@ -90,7 +92,8 @@ pub fn latency_chart(newest_first: &[RawResult]) -> String {
         let y = 8.0 + plot_h - plot_h * f64::from(i) / 4.0;
         let _ = write!(
             s,
-            r#"<line class="grid" x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{v:.0} ms</text>"#,
+            "<line class='grid' x1='{left}' x2='{}' y1='{y:.1}' y2='{y:.1}'/><text class='axis' x='{}' y='{:.1}' \
+                text-anchor='end'>{v:.0} ms</text>",
             w - 8.0,
             left - 4.0,
             y + 4.0
@@ -106,7 +109,8 @@ pub fn latency_chart(newest_first: &[RawResult]) -> String {
                 _ => {
                     let _ = write!(
                         s,
-                        r#"<rect class="c-down fail" x="{:.1}" y="8" width="{:.1}" height="{plot_h:.1}"><title>{} · {} · {}</title></rect>"#,
+                        "<rect class='c-down fail' x='{:.1}' y='8' width='{:.1}' height='{plot_h:.1}'><title>{} · {} \
+                            · {}</title></rect>",
                         x - step / 2.0,
                         step.max(2.0),
                         when(r.at),
@@ -120,7 +124,8 @@ pub fn latency_chart(newest_first: &[RawResult]) -> String {
         if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
             let _ = write!(
                 s,
-                r#"<text class="axis" x="{left}" y="{}">{}</text><text class="axis" x="{}" y="{}" text-anchor="end">{}</text>"#,
+                "<text class='axis' x='{left}' y='{}'>{}</text><text class='axis' x='{}' y='{}' \
+                    text-anchor='end'>{}</text>",
                 h - 4.0,
                 first.at.format("%d %b %H:%M"),
                 w - 8.0,
@@ -145,7 +150,8 @@ pub fn daily_bars(days: &[Rollup], now: DateTime<Utc>, n_days: i64) -> String {
     let (bw, gap, h) = (6.0, 2.0, 28.0);
     let width = n_days as f64 * (bw + gap);
     let mut s = format!(
-        r#"<svg class="ubar days" viewBox="0 0 {width} {h}" width="100%" height="{h}" preserveAspectRatio="none" role="img" aria-label="daily uptime, last {n_days} days">"#
+        "<svg class='ubar days' viewBox='0 0 {width} {h}' width='100%' height='{h}' preserveAspectRatio='none' \
+            role='img' aria-label='daily uptime, last {n_days} days'>"
     );
     let today = now.timestamp().div_euclid(86_400);
     for i in 0..n_days {
@@ -165,14 +171,16 @@ pub fn daily_bars(days: &[Rollup], now: DateTime<Utc>, n_days: i64) -> String {
                 };
                 let _ = write!(
                     s,
-                    r#"<rect class="{c}" x="{x}" y="0" width="{bw}" height="{h}" rx="1"><title>{date}: {u:.2}% of {} checks</title></rect>"#,
+                    "<rect class='{c}' x='{x}' y='0' width='{bw}' height='{h}' rx='1'><title>{date}: {u:.2}% of {} \
+                        checks</title></rect>",
                     r.total
                 );
             }
             None => {
                 let _ = write!(
                     s,
-                    r#"<rect class="c-empty" x="{x}" y="0" width="{bw}" height="{h}" rx="1"><title>{date}: no data</title></rect>"#
+                    "<rect class='c-empty' x='{x}' y='0' width='{bw}' height='{h}' rx='1'><title>{date}: no \
+                        data</title></rect>"
                 );
             }
         }

@@ -67,7 +67,9 @@ pub fn examples(kind: IntegrationType, base: &str, key: &str) -> Vec<Example> {
                 title: "curl",
                 text: format!(
                     "curl -X POST {url} -H 'Content-Type: application/json' -d \
-                     '{{\n  \"routing_key\": \"{key}\",\n  \"event_action\": \"trigger\",\n  \"dedup_key\": \"db1/disk\",\n  \"payload\": {{\"summary\": \"Disk 95% full on db1\", \"source\": \"db1\", \"severity\": \"critical\"}}\n}}'"
+                     '{{\n  \"routing_key\": \"{key}\",\n  \"event_action\": \"trigger\",\n  \"dedup_key\": \
+                         \"db1/disk\",\n  \"payload\": {{\"summary\": \"Disk 95% full on db1\", \"source\": \"db1\", \
+                             \"severity\": \"critical\"}}\n}}'"
                 ),
             },
             Example {
@@ -110,14 +112,16 @@ pub fn examples(kind: IntegrationType, base: &str, key: &str) -> Vec<Example> {
             text: format!(
                 "curl -X POST {url} -H 'Content-Type: application/json' \\\n  -d \
                  '{{\"summary\": \"Queue backed \
-                 up\", \"severity\": \"warning\", \"dedup_key\": \"queue-7\", \"status\": \"firing\", \"source\": \"mq1\"}}'"
+                 up\", \"severity\": \"warning\", \"dedup_key\": \"queue-7\", \"status\": \"firing\", \"source\": \
+                     \"mq1\"}}'"
             ),
         }],
     }
 }
 
 const SAMPLE: &str = "{\n  \"summary\": \"Queue backed \
-                      up\",\n  \"severity\": \"warning\",\n  \"dedup_key\": \"queue-7\",\n  \"status\": \"firing\",\n  \"source\": \"mq1\"\n}";
+                      up\",\n  \"severity\": \"warning\",\n  \"dedup_key\": \"queue-7\",\n  \"status\": \
+                          \"firing\",\n  \"source\": \"mq1\"\n}";
 
 #[allow(clippy::too_many_arguments)]
 async fn render(

@@ -1,6 +1,10 @@
 //! Server-rendered pages (askama templates under `templates/`), with forms that work without
 //! JavaScript; `assets/app.js` adds live updates, shortcuts and the theme toggle.
 
+// Page helpers return the rendered error page as their `Err`; it is sent at once, so boxing it
+// would buy nothing.
+#![allow(clippy::result_large_err)]
+
 /// The page frame, or the error page that replaces it: `chrome!(page, state, section, notice)`.
 macro_rules! chrome {
     ($page:expr, $state:expr, $section:expr, $notice:expr) => {

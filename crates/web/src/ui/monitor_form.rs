@@ -81,7 +81,7 @@ fn comma_list(s: &str) -> Vec<String> {
 impl MonitorForm {
     fn blank(kind: MonitorType) -> Self {
         MonitorForm {
-            interval_seconds: if kind == MonitorType::Heartbeat { "60".into() } else { "60".into() },
+            interval_seconds: "60".into(),
             down_after: "1".into(),
             up_after: "1".into(),
             method: "GET".into(),
@@ -118,13 +118,17 @@ impl MonitorForm {
                 };
                 let json_assert = match opt(&self.json_pointer) {
                     Some(p) => {
-                        json!({"pointer": p, "equals": serde_json::from_str::<Value>(&self.json_equals).unwrap_or_else(|_| Value::String(self.json_equals.clone()))})
+                        let equals = serde_json::from_str::<Value>(&self.json_equals)
+                            .unwrap_or_else(|_| Value::String(self.json_equals.clone()));
+                        json!({"pointer": p, "equals": equals})
                     }
                     None => Value::Null,
                 };
                 json!({
-                    "url": self.url.trim(), "method": opt(&self.method).unwrap_or("GET"), "expected_status": comma_list(&self.expected_status),
-                    "body_contains": s(&self.body_contains), "body_regex": s(&self.body_regex), "json_assert": json_assert,
+                    "url": self.url.trim(), "method": opt(&self.method).unwrap_or("GET"),
+                        "expected_status": comma_list(&self.expected_status),
+                    "body_contains": s(&self.body_contains), "body_regex": s(&self.body_regex),
+                        "json_assert": json_assert,
                     "max_response_ms": num("settings.max_response_ms", &self.max_response_ms)?,
                     "follow_redirects": self.follow_redirects.is_some(), "verify_tls": self.verify_tls.is_some(),
                     "headers": headers, "body": s(&self.body), "auth": auth,
@@ -148,15 +152,18 @@ impl MonitorForm {
                 v
             }
             MonitorType::Dns => {
-                json!({"name": self.dns_name.trim(), "record_type": opt(&self.record_type).unwrap_or("A"), "expected": comma_list(&self.expected), "resolver": s(&self.resolver)})
+                json!({"name": self.dns_name.trim(), "record_type": opt(&self.record_type).unwrap_or("A"),
+                    "expected": comma_list(&self.expected), "resolver": s(&self.resolver)})
             }
             MonitorType::Heartbeat => {
                 let schedule = if self.schedule == "cron" {
                     json!({"cron": self.cron.trim(), "timezone": opt(&self.timezone).unwrap_or("UTC")})
                 } else {
-                    json!({"period_seconds": num("settings.schedule.period_seconds", &self.period_seconds)?.unwrap_or(0)})
+                    json!({"period_seconds": num("settings.schedule.period_seconds",
+                        &self.period_seconds)?.unwrap_or(0)})
                 };
-                json!({"schedule": schedule, "grace_seconds": num("settings.grace_seconds", &self.grace_seconds)?.unwrap_or(60)})
+                json!({"schedule": schedule, "grace_seconds": num("settings.grace_seconds",
+                    &self.grace_seconds)?.unwrap_or(60)})
             }
             MonitorType::Command => {
                 json!({"command": self.command.trim(), "args": self.args.lines().filter_map(opt).collect::<Vec<_>>()})

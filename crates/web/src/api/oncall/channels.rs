@@ -60,8 +60,13 @@ pub(super) async fn list_channels(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/channels", tag = "oncall", request_body = ChannelBody,
-    responses((status = 201, body = ChannelDto), (status = 422, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels",
+    tag = "oncall",
+    request_body = ChannelBody,
+    responses((status = 201, body = ChannelDto))
+)]
 pub(super) async fn create_channel(
     State(state): State<AppState>,
     auth: Auth,
@@ -74,7 +79,13 @@ pub(super) async fn create_channel(
     Ok((StatusCode::CREATED, Json(channel_dto(c))))
 }
 
-#[utoipa::path(delete, path = "/api/v1/channels/{id}", tag = "oncall", params(("id" = Uuid, Path)), responses((status = 204)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/channels/{id}",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
 pub(super) async fn delete_channel(
     State(state): State<AppState>,
     auth: Auth,
@@ -91,7 +102,13 @@ pub struct TestResult {
 }
 
 /// Sends a test notification through a channel now.
-#[utoipa::path(post, path = "/api/v1/channels/{id}/test", tag = "oncall", params(("id" = Uuid, Path)), responses((status = 200, body = TestResult)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/channels/{id}/test",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = TestResult))
+)]
 pub(super) async fn test_channel(
     State(state): State<AppState>,
     auth: Auth,

@@ -62,8 +62,13 @@ impl From<opsdeck_store::oncall::NotificationRule> for NotificationRuleDto {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}/contact-methods", tag = "oncall", params(("id" = String, Path)),
-    responses((status = 200, body = List<ContactMethodDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/contact-methods",
+    tag = "oncall",
+    params(("id" = String, Path)),
+    responses((status = 200, body = List<ContactMethodDto>))
+)]
 pub(super) async fn list_contacts(
     State(state): State<AppState>,
     auth: Auth,
@@ -75,8 +80,14 @@ pub(super) async fn list_contacts(
     Ok(Json(List { items, next_cursor: None }))
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/contact-methods", tag = "oncall", params(("id" = String, Path)), request_body = ContactBody,
-    responses((status = 201, body = ContactMethodDto), (status = 422, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/contact-methods",
+    tag = "oncall",
+    params(("id" = String, Path)),
+    request_body = ContactBody,
+    responses((status = 201, body = ContactMethodDto))
+)]
 pub(super) async fn add_contact(
     State(state): State<AppState>,
     auth: Auth,
@@ -89,8 +100,13 @@ pub(super) async fn add_contact(
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{id}/contact-methods/{contact_id}", tag = "oncall",
-    params(("id" = String, Path), ("contact_id" = Uuid, Path)), responses((status = 204)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/contact-methods/{contact_id}",
+    tag = "oncall",
+    params(("id" = String, Path), ("contact_id" = Uuid, Path)),
+    responses((status = 204))
+)]
 pub(super) async fn delete_contact(
     State(state): State<AppState>,
     auth: Auth,
@@ -111,8 +127,13 @@ pub struct RuleBody {
     pub delay_minutes: i32,
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}/notification-rules", tag = "oncall", params(("id" = String, Path)),
-    responses((status = 200, body = List<NotificationRuleDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}/notification-rules",
+    tag = "oncall",
+    params(("id" = String, Path)),
+    responses((status = 200, body = List<NotificationRuleDto>))
+)]
 pub(super) async fn list_rules(
     State(state): State<AppState>,
     auth: Auth,
@@ -124,8 +145,14 @@ pub(super) async fn list_rules(
     Ok(Json(List { items, next_cursor: None }))
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{id}/notification-rules", tag = "oncall", params(("id" = String, Path)), request_body = RuleBody,
-    responses((status = 201, body = NotificationRuleDto), (status = 422, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/notification-rules",
+    tag = "oncall",
+    params(("id" = String, Path)),
+    request_body = RuleBody,
+    responses((status = 201, body = NotificationRuleDto))
+)]
 pub(super) async fn add_rule(
     State(state): State<AppState>,
     auth: Auth,
@@ -140,8 +167,13 @@ pub(super) async fn add_rule(
     Ok((StatusCode::CREATED, Json(r.into())))
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{id}/notification-rules/{rule_id}", tag = "oncall",
-    params(("id" = String, Path), ("rule_id" = Uuid, Path)), responses((status = 204)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/notification-rules/{rule_id}",
+    tag = "oncall",
+    params(("id" = String, Path), ("rule_id" = Uuid, Path)),
+    responses((status = 204))
+)]
 pub(super) async fn delete_rule(
     State(state): State<AppState>,
     auth: Auth,

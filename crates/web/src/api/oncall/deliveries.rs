@@ -37,8 +37,13 @@ impl From<Delivery> for DeliveryDto {
 }
 
 /// The incident's delivery log: every notification with its status and attempts.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}/notifications", tag = "oncall", params(("id" = String, Path)),
-    responses((status = 200, body = List<DeliveryDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/notifications",
+    tag = "oncall",
+    params(("id" = String, Path)),
+    responses((status = 200, body = List<DeliveryDto>))
+)]
 pub(super) async fn incident_notifications(
     State(state): State<AppState>,
     auth: Auth,

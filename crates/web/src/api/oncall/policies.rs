@@ -49,7 +49,12 @@ pub(super) fn policy_spec(b: PolicyBody) -> PolicySpec {
     PolicySpec { name: b.name, description: b.description, loops: b.loops, levels: b.levels }
 }
 
-#[utoipa::path(get, path = "/api/v1/escalation-policies", tag = "oncall", responses((status = 200, body = List<PolicyDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/escalation-policies",
+    tag = "oncall",
+    responses((status = 200, body = List<PolicyDto>))
+)]
 pub(super) async fn list_policies(
     State(state): State<AppState>,
     auth: Auth,
@@ -61,8 +66,13 @@ pub(super) async fn list_policies(
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/escalation-policies", tag = "oncall", request_body = PolicyBody,
-    responses((status = 201, body = PolicyDto), (status = 422, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/escalation-policies",
+    tag = "oncall",
+    request_body = PolicyBody,
+    responses((status = 201, body = PolicyDto))
+)]
 pub(super) async fn create_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -71,7 +81,13 @@ pub(super) async fn create_policy(
     Ok((StatusCode::CREATED, Json(op::create_policy(&state, &auth, policy_spec(b)).await?.into())))
 }
 
-#[utoipa::path(get, path = "/api/v1/escalation-policies/{id}", tag = "oncall", params(("id" = Uuid, Path)), responses((status = 200, body = PolicyDto)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/escalation-policies/{id}",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = PolicyDto))
+)]
 pub(super) async fn get_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -81,8 +97,14 @@ pub(super) async fn get_policy(
     Ok(Json(state.db.get_policy(parse_id(Entity::EscalationPolicy, &id)?).await?.into()))
 }
 
-#[utoipa::path(put, path = "/api/v1/escalation-policies/{id}", tag = "oncall", params(("id" = Uuid, Path)), request_body = PolicyBody,
-    responses((status = 200, body = PolicyDto)))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/escalation-policies/{id}",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    request_body = PolicyBody,
+    responses((status = 200, body = PolicyDto))
+)]
 pub(super) async fn put_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -93,7 +115,13 @@ pub(super) async fn put_policy(
     Ok(Json(op::update_policy(&state, &auth, id, policy_spec(b)).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/api/v1/escalation-policies/{id}", tag = "oncall", params(("id" = Uuid, Path)), responses((status = 204)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/escalation-policies/{id}",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
 pub(super) async fn delete_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -111,8 +139,14 @@ pub struct ServicePolicyBody {
 }
 
 /// Sets the escalation policy of a service.
-#[utoipa::path(put, path = "/api/v1/services/{id}/escalation-policy", tag = "oncall", params(("id" = String, Path)),
-    request_body = ServicePolicyBody, responses((status = 204), (status = 422, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/services/{id}/escalation-policy",
+    tag = "oncall",
+    params(("id" = String, Path)),
+    request_body = ServicePolicyBody,
+    responses((status = 204))
+)]
 pub(super) async fn set_service_policy(
     State(state): State<AppState>,
     auth: Auth,

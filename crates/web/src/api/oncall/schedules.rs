@@ -109,8 +109,13 @@ pub(super) async fn list_schedules(
 }
 
 /// Creates a schedule (manager or admin).
-#[utoipa::path(post, path = "/api/v1/schedules", tag = "oncall", request_body = ScheduleBody,
-    responses((status = 201, body = ScheduleDto), (status = 422, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules",
+    tag = "oncall",
+    request_body = ScheduleBody,
+    responses((status = 201, body = ScheduleDto))
+)]
 pub(super) async fn create_schedule(
     State(state): State<AppState>,
     auth: Auth,
@@ -122,8 +127,13 @@ pub(super) async fn create_schedule(
     Ok((StatusCode::CREATED, Json(schedule_dto(&state, s, &base).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "oncall", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ScheduleDto), (status = 404, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ScheduleDto))
+)]
 pub(super) async fn get_schedule(
     State(state): State<AppState>,
     auth: Auth,
@@ -137,8 +147,14 @@ pub(super) async fn get_schedule(
 }
 
 /// Replaces a schedule's name, zone, team and layers.
-#[utoipa::path(put, path = "/api/v1/schedules/{id}", tag = "oncall", params(("id" = Uuid, Path)), request_body = ScheduleBody,
-    responses((status = 200, body = ScheduleDto), (status = 422, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    put,
+    path = "/api/v1/schedules/{id}",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    request_body = ScheduleBody,
+    responses((status = 200, body = ScheduleDto))
+)]
 pub(super) async fn put_schedule(
     State(state): State<AppState>,
     auth: Auth,
@@ -151,7 +167,13 @@ pub(super) async fn put_schedule(
     Ok(Json(schedule_dto(&state, s, &base).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "oncall", params(("id" = Uuid, Path)), responses((status = 204)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/schedules/{id}",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
 pub(super) async fn delete_schedule(
     State(state): State<AppState>,
     auth: Auth,
@@ -217,8 +239,13 @@ pub fn range(state: &AppState, q: &RangeQuery) -> Result<(DateTime<Utc>, DateTim
     Ok((from, to))
 }
 
-#[utoipa::path(get, path = "/api/v1/schedules/{id}/timeline", tag = "oncall", params(("id" = Uuid, Path), RangeQuery),
-    responses((status = 200, body = List<ShiftDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/schedules/{id}/timeline",
+    tag = "oncall",
+    params(("id" = Uuid, Path), RangeQuery),
+    responses((status = 200, body = List<ShiftDto>))
+)]
 pub(super) async fn schedule_timeline(
     State(state): State<AppState>,
     auth: Auth,
@@ -250,8 +277,14 @@ pub struct OverrideDto {
 }
 
 /// Someone covers a range (responder or higher).
-#[utoipa::path(post, path = "/api/v1/schedules/{id}/overrides", tag = "oncall", params(("id" = Uuid, Path)), request_body = OverrideBody,
-    responses((status = 201, body = OverrideDto), (status = 422, body = crate::api::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/api/v1/schedules/{id}/overrides",
+    tag = "oncall",
+    params(("id" = Uuid, Path)),
+    request_body = OverrideBody,
+    responses((status = 201, body = OverrideDto))
+)]
 pub(super) async fn add_override(
     State(state): State<AppState>,
     auth: Auth,
@@ -264,8 +297,13 @@ pub(super) async fn add_override(
     Ok((StatusCode::CREATED, Json(OverrideDto { id: o.id, user_id: o.user_id, start: ts(o.start), end: ts(o.end) })))
 }
 
-#[utoipa::path(delete, path = "/api/v1/schedules/{id}/overrides/{override_id}", tag = "oncall",
-    params(("id" = Uuid, Path), ("override_id" = Uuid, Path)), responses((status = 204)))]
+#[utoipa::path(
+    delete,
+    path = "/api/v1/schedules/{id}/overrides/{override_id}",
+    tag = "oncall",
+    params(("id" = Uuid, Path), ("override_id" = Uuid, Path)),
+    responses((status = 204))
+)]
 pub(super) async fn delete_override(
     State(state): State<AppState>,
     auth: Auth,
@@ -305,7 +343,13 @@ pub(super) async fn who_is_on_call(state: &AppState, q: &OnCallQuery) -> Result<
     Ok(op::who_is_on_call(state, scope, at).await?.into_iter().map(OnCallDto::from).collect())
 }
 
-#[utoipa::path(get, path = "/api/v1/oncall", tag = "oncall", params(OnCallQuery), responses((status = 200, body = List<OnCallDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/oncall",
+    tag = "oncall",
+    params(OnCallQuery),
+    responses((status = 200, body = List<OnCallDto>))
+)]
 pub(super) async fn oncall_now(
     State(state): State<AppState>,
     auth: Auth,
