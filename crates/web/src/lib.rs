@@ -167,12 +167,11 @@ pub fn router(state: AppState) -> Router {
     ops::install_metrics();
     let (api_router, mut openapi) = api::router().split_for_parts();
     api::openapi::complete(&mut openapi);
-    let openapi_json = Arc::new(openapi.clone());
     let demo = if state.config.demo_endpoints { demo_targets::router() } else { Router::new() };
     Router::new()
         .merge(demo)
         .merge(api_router)
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", (*openapi_json).clone()))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .merge(ui::router())
         .merge(ops::router())
         .merge(ping::router())

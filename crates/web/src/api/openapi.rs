@@ -20,8 +20,39 @@ pub fn error_code_schema() -> Schema {
     )
 }
 
-/// Adds the shared error answers to every operation under `/api/`.
+/// The shared error answers: (status, component name, description).
+const ERRORS: [(u16, &str, &str); 11] = [
+    (400, "BadRequest", "Malformed JSON or query string (`invalid_request`)"),
+    (401, "Unauthenticated", "Not signed in, or the token is unknown or revoked"),
+    (403, "Forbidden", "The role is not enough, or a cross-site browser request was refused"),
+    (404, "NotFound", "A named object does not exist (`…_not_found`)"),
+    (409, "Conflict", "The change conflicts with the current state (`conflict`)"),
+    (413, "PayloadTooLarge", "The body is larger than 1 MiB (`payload_too_large`)"),
+    (415, "UnsupportedMediaType", "The body is not sent as `application/json`"),
+    (422, "ValidationFailed", "A field or parameter breaks a rule; `details.field` names it"),
+    (429, "RateLimited", "Too many sign-in attempts"),
+    (500, "Internal", "A bug; it is logged on the server"),
+    (503, "Unavailable", "The database cannot be reached"),
+];
+
+/// Adds the shared error answers to every operation under `/api/`, as references to one
+/// response component per status (the document stays small in memory and on the wire).
 pub fn complete(doc: &mut OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (_, name, description) in ERRORS {
+        components.responses.insert(
+            name.to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                    )
+                    .build(),
+            ),
+        );
+    }
     for (path, item) in doc.paths.paths.iter_mut() {
         if !path.starts_with("/api/") {
             continue;
@@ -47,29 +78,22 @@ fn add_errors(path: &str, op: &mut Operation, writes: bool) {
     let has_query = params.iter().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
     let has_body = op.request_body.is_some();
     let public = matches!(path, "/api/v1/auth/login" | "/api/v1/setup");
-    let mut add = |status: u16, when: bool, what: &str| {
-        if when {
-            op.responses.responses.entry(status.to_string()).or_insert_with(|| error_response(what));
-        }
+    let applies = |status: u16| match status {
+        400 => has_body || has_query,
+        401 => !public || path == "/api/v1/auth/login",
+        404 => has_path || has_query || has_body,
+        409 => writes,
+        413 | 415 => has_body,
+        422 => has_body || has_query || has_path,
+        429 => path == "/api/v1/auth/login",
+        _ => true,
     };
-    add(400, has_body || has_query, "Malformed JSON or query string (`invalid_request`)");
-    add(401, !public || path == "/api/v1/auth/login", "Not signed in, or the token is unknown or revoked");
-    add(403, true, "The role is not enough, or a cross-site browser request was refused");
-    add(404, has_path || has_query || has_body, "A named object does not exist (`…_not_found`)");
-    add(409, writes, "The change conflicts with the current state (`conflict`)");
-    add(413, has_body, "The body is larger than 1 MiB (`payload_too_large`)");
-    add(415, has_body, "The body is not sent as `application/json`");
-    add(422, has_body || has_query || has_path, "A field or parameter breaks a rule; `details.field` names it");
-    add(429, path == "/api/v1/auth/login", "Too many sign-in attempts");
-    add(500, true, "A bug; it is logged on the server");
-    add(503, true, "The database cannot be reached");
-}
-
-fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
-    RefOr::T(
-        ResponseBuilder::new()
-            .description(description)
-            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
-            .build(),
-    )
+    for (status, name, _) in ERRORS {
+        if applies(status) {
+            op.responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
+        }
+    }
 }
