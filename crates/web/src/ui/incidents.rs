@@ -1,7 +1,7 @@
 //! Incident pages: the list (live), an incident with its timeline and actions, and the alerts
 //! list (postmortems and action items are in `postmortems`, the MTTx report in `reports`).
 
-use super::{Chrome, PageAuth, abs, ago, done, error_page, form_error};
+use super::{Chrome, PageAuth, abs, ago, done, error_page, form_error, outcome};
 use crate::AppState;
 use crate::api::alerts::AlertDto;
 use crate::api::incidents::{IncidentDto, TimelineDto};
@@ -20,7 +20,7 @@ use opsdeck_core::alert::AlertStatus;
 use opsdeck_core::incident::{self, Move, Sev, Status};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
-use opsdeck_store::incident::{AlertFilter, Declare};
+use opsdeck_store::incident::{AlertFilter, Declare, Incident};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -307,106 +307,204 @@ pub async fn detail(
     .into_response()
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct ActForm {
-    action: String,
-    note: String,
-    minutes: String,
-    severity: String,
-    assignee_id: String,
-    commander_id: String,
-    source: String,
+/// Loads the incident of the page and says where to go back to.
+async fn incident_and_back(state: &AppState, id: &str) -> Result<(Incident, String), ApiError> {
+    let inc = find_incident(state, id).await?;
+    let back = format!("/incidents/{}", incident::display_number(inc.number));
+    Ok((inc, back))
 }
 
-/// Every button on the incident page posts here with `action`.
-pub async fn act(
+/// Back to the incident with the outcome; a change is also announced to live pages.
+fn finish(state: &AppState, inc: &Incident, back: &str, result: Result<String, ApiError>) -> Response {
+    if let Ok(notice) = &result {
+        state.events.publish(
+            "incident.updated",
+            Some(inc.id),
+            format!("{}: {notice}", incident::display_number(inc.number)),
+        );
+    }
+    outcome(back, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NoteForm {
+    note: String,
+}
+
+impl NoteForm {
+    fn note(&self) -> Option<&str> {
+        Some(self.note.trim()).filter(|n| !n.is_empty())
+    }
+}
+
+async fn move_page(state: AppState, page: PageAuth, id: String, f: NoteForm, m: Move, done: &str) -> Response {
+    let (inc, back) = try_page!(incident_and_back(&state, &id).await);
+    let result = op::move_incident(&state, &page.0, &inc, m, f.note()).await.map(|_| done.to_owned());
+    finish(&state, &inc, &back, result)
+}
+
+pub async fn acknowledge(
     State(state): State<AppState>,
     page: PageAuth,
     Path(id): Path<String>,
-    Form(f): Form<ActForm>,
+    Form(f): Form<NoteForm>,
 ) -> Response {
-    if let Err(r) = page.require(Permission::Respond) {
-        return r;
-    }
-    let auth = &page.0;
-    let inc = try_page!(find_incident(&state, &id).await);
-    let back = format!("/incidents/{}", incident::display_number(inc.number));
-    let note = Some(f.note.trim()).filter(|n| !n.is_empty());
-    let result: Result<String, ApiError> = async {
-        Ok(match f.action.as_str() {
-            "acknowledge" => {
-                op::move_incident(&state, auth, &inc, Move::Acknowledge, note).await?;
-                "Acknowledged".into()
-            }
-            "resolve" => {
-                op::move_incident(&state, auth, &inc, Move::Resolve, note).await?;
-                "Resolved".into()
-            }
-            "reopen" => {
-                op::move_incident(&state, auth, &inc, Move::Reopen, note).await?;
-                "Reopened".into()
-            }
-            "escalate" => {
-                op::escalate_incident(&state, auth, &inc, note).await?;
-                "Escalated".into()
-            }
-            "snooze" => {
-                let m: i64 = f.minutes.trim().parse().map_err(|_| ApiError::invalid("minutes", "choose how long"))?;
-                if !(1..=10_080).contains(&m) {
-                    return Err(ApiError::invalid("minutes", "must be 1 to 10080"));
-                }
-                op::snooze_incident(&state, auth, &inc, m).await?;
-                format!("Snoozed for {}", super::human_duration(m * 60))
-            }
-            "note" | "status_update" => {
-                let body = incident::note(&f.note)?;
-                op::add_note(&state, auth, &inc, f.action == "status_update", &body).await?;
-                if f.action == "note" { "Note added".into() } else { "Status update posted".into() }
-            }
-            "severity" => {
-                let edit = IncidentEditInput { severity: Some(f.severity.clone()), ..Default::default() };
-                op::edit_incident(&state, auth, &inc, edit.into_edit()?).await?;
-                format!("Severity set to {}", f.severity)
-            }
-            "assign" => {
-                let parse = |s: &str| -> Result<Option<Uuid>, ApiError> {
-                    match s.trim() {
-                        "" => Ok(None),
-                        v => v.parse().map(Some).map_err(|_| ApiError::invalid("assignee_id", "choose a person")),
-                    }
-                };
-                let edit = IncidentEditInput {
-                    assignee_id: Some(parse(&f.assignee_id)?),
-                    commander_id: Some(parse(&f.commander_id)?),
-                    ..Default::default()
-                };
-                op::edit_incident(&state, auth, &inc, edit.into_edit()?).await?;
-                "Assignment saved".into()
-            }
-            "merge" => {
-                let source = find_incident(&state, f.source.trim())
-                    .await
-                    .map_err(|_| ApiError::invalid("source", format!("no incident {:?}", f.source.trim())))?;
-                op::merge_incidents(&state, auth, &inc, &source).await?;
-                format!("{} merged into this incident", incident::display_number(source.number))
-            }
-            other => return Err(ApiError::bad_request(format!("unknown action {other:?}"))),
-        })
-    }
-    .await;
-    match result {
-        Ok(notice) => {
-            state.events.publish(
-                "incident.updated",
-                Some(inc.id),
-                format!("{}: {notice}", incident::display_number(inc.number)),
-            );
-            done(&back, &notice)
+    move_page(state, page, id, f, Move::Acknowledge, "Acknowledged").await
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Response {
+    move_page(state, page, id, f, Move::Resolve, "Resolved").await
+}
+
+pub async fn reopen(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Response {
+    move_page(state, page, id, f, Move::Reopen, "Reopened").await
+}
+
+pub async fn escalate(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Response {
+    let (inc, back) = try_page!(incident_and_back(&state, &id).await);
+    let result = op::escalate_incident(&state, &page.0, &inc, f.note()).await.map(|_| "Escalated".to_owned());
+    finish(&state, &inc, &back, result)
+}
+
+async fn note_page(state: AppState, page: PageAuth, id: String, f: NoteForm, status_update: bool) -> Response {
+    let (inc, back) = try_page!(incident_and_back(&state, &id).await);
+    let result = async {
+        let body = incident::note(&f.note)?;
+        op::add_note(&state, &page.0, &inc, status_update, &body).await?;
+        Ok(if status_update { "Status update posted" } else { "Note added" }.to_owned())
+    };
+    finish(&state, &inc, &back, result.await)
+}
+
+pub async fn note(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Response {
+    note_page(state, page, id, f, false).await
+}
+
+pub async fn status_update(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<NoteForm>,
+) -> Response {
+    note_page(state, page, id, f, true).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SnoozeForm {
+    minutes: String,
+}
+
+pub async fn snooze(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<SnoozeForm>,
+) -> Response {
+    let (inc, back) = try_page!(incident_and_back(&state, &id).await);
+    let result = async {
+        let m: i64 = f.minutes.trim().parse().map_err(|_| ApiError::invalid("minutes", "choose how long"))?;
+        op::snooze_incident(&state, &page.0, &inc, m).await?;
+        Ok(format!("Snoozed for {}", super::human_duration(m.saturating_mul(60))))
+    };
+    finish(&state, &inc, &back, result.await)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SeverityForm {
+    severity: String,
+}
+
+pub async fn severity(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<SeverityForm>,
+) -> Response {
+    let (inc, back) = try_page!(incident_and_back(&state, &id).await);
+    let result = async {
+        let edit = IncidentEditInput { severity: Some(f.severity.clone()), ..Default::default() };
+        op::edit_incident(&state, &page.0, &inc, edit.into_edit()?).await?;
+        Ok(format!("Severity set to {}", f.severity))
+    };
+    finish(&state, &inc, &back, result.await)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AssignForm {
+    assignee_id: String,
+    commander_id: String,
+}
+
+pub async fn assign(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<AssignForm>,
+) -> Response {
+    let (inc, back) = try_page!(incident_and_back(&state, &id).await);
+    let person = |field: &'static str, s: &str| -> Result<Option<Uuid>, ApiError> {
+        match s.trim() {
+            "" => Ok(None),
+            v => v.parse().map(Some).map_err(|_| ApiError::invalid(field, "choose a person")),
         }
-        Err(e) if e.status().is_client_error() => done(&back, &format!("Not done: {}", e.message)),
-        Err(e) => error_page(&e),
-    }
+    };
+    let result = async {
+        let edit = IncidentEditInput {
+            assignee_id: Some(person("assignee_id", &f.assignee_id)?),
+            commander_id: Some(person("commander_id", &f.commander_id)?),
+            ..Default::default()
+        };
+        op::edit_incident(&state, &page.0, &inc, edit.into_edit()?).await?;
+        Ok("Assignment saved".to_owned())
+    };
+    finish(&state, &inc, &back, result.await)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MergeForm {
+    source: String,
+}
+
+pub async fn merge(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<MergeForm>,
+) -> Response {
+    let (inc, back) = try_page!(incident_and_back(&state, &id).await);
+    let result = async {
+        let source = find_incident(&state, f.source.trim())
+            .await
+            .map_err(|_| ApiError::invalid("source", format!("no incident {:?}", f.source.trim())))?;
+        op::merge_incidents(&state, &page.0, &inc, &source).await?;
+        Ok(format!("{} merged into this incident", incident::display_number(source.number)))
+    };
+    finish(&state, &inc, &back, result.await)
 }
 
 // ---- alerts -------------------------------------------------------------------------------
