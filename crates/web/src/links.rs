@@ -28,9 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/calendar.ics", get(user_feed))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
+use crate::ui::charts::esc;
 
 fn page(title: &str, body: &str, status: StatusCode) -> Response {
     let html = format!(

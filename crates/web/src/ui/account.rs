@@ -15,7 +15,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "login.html")]
+#[template(path = "account/login.html")]
 pub struct LoginPage {
     instance_name: String,
     username: String,
@@ -102,7 +102,7 @@ pub async fn logout(State(state): State<AppState>, auth: Option<auth::Auth>, jar
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "setup.html")]
+#[template(path = "account/setup.html")]
 pub struct SetupPage {
     username: String,
     display_name: String,
@@ -155,7 +155,7 @@ pub async fn setup_submit(State(state): State<AppState>, jar: CookieJar, Form(f)
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "settings.html")]
+#[template(path = "account/settings.html")]
 pub struct SettingsPage {
     chrome: Chrome,
     settings: Settings,

@@ -27,7 +27,7 @@ pub struct UserForm {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "users.html")]
+#[template(path = "admin/users.html")]
 pub struct UsersPage {
     chrome: Chrome,
     users: Vec<User>,
@@ -153,7 +153,7 @@ pub struct TokenRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "tokens.html")]
+#[template(path = "admin/tokens.html")]
 pub struct TokensPage {
     chrome: Chrome,
     tokens: Vec<TokenRow>,
@@ -258,7 +258,7 @@ pub struct AuditRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "audit.html")]
+#[template(path = "admin/audit.html")]
 pub struct AuditPage {
     chrome: Chrome,
     rows: Vec<AuditRow>,

@@ -28,7 +28,7 @@ pub struct ServicesQuery {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "services.html")]
+#[template(path = "catalogue/services.html")]
 pub struct ServicesPage {
     chrome: Chrome,
     services: Vec<ServiceView>,
@@ -121,7 +121,7 @@ impl ServiceForm {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "service_form.html")]
+#[template(path = "catalogue/service_form.html")]
 pub struct ServiceFormPage {
     chrome: Chrome,
     /// `None` when creating.
@@ -206,7 +206,7 @@ pub async fn service_delete(State(state): State<AppState>, page: PageAuth, Path(
 // ---- service page -----------------------------------------------------------------------
 
 #[derive(Template, WebTemplate)]
-#[template(path = "service.html")]
+#[template(path = "catalogue/service.html")]
 pub struct ServicePage {
     chrome: Chrome,
     s: ServiceView,
@@ -382,7 +382,7 @@ pub struct TeamRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "teams.html")]
+#[template(path = "catalogue/teams.html")]
 pub struct TeamsPage {
     chrome: Chrome,
     teams: Vec<TeamRow>,
@@ -447,7 +447,7 @@ pub async fn team_create(State(state): State<AppState>, page: PageAuth, Form(f):
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "team.html")]
+#[template(path = "catalogue/team.html")]
 pub struct TeamPage {
     chrome: Chrome,
     team: Team,

@@ -19,7 +19,7 @@ pub struct Activity {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "home.html")]
+#[template(path = "overview/home.html")]
 pub struct HomePage {
     chrome: Chrome,
     services: i64,

@@ -51,7 +51,7 @@ pub struct Row {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "incidents.html")]
+#[template(path = "incidents/incidents.html")]
 pub struct IncidentsPage {
     chrome: Chrome,
     rows: Vec<Row>,
@@ -212,7 +212,7 @@ pub struct TlRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "incident.html")]
+#[template(path = "incidents/incident.html")]
 pub struct IncidentPage {
     chrome: Chrome,
     i: IncidentDto,
@@ -516,7 +516,7 @@ pub struct AlertRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "alerts.html")]
+#[template(path = "incidents/alerts.html")]
 pub struct AlertsPage {
     chrome: Chrome,
     rows: Vec<AlertRow>,

@@ -43,7 +43,7 @@ pub struct Fresh {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "integrations.html")]
+#[template(path = "incidents/integrations.html")]
 pub struct IntegrationsPage {
     chrome: Chrome,
     s: ServiceView,

@@ -44,7 +44,7 @@ pub struct Row {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "maintenance.html")]
+#[template(path = "monitors/maintenance.html")]
 pub struct MaintenancePage {
     chrome: Chrome,
     rows: Vec<Row>,

@@ -28,7 +28,7 @@ macro_rules! try_page {
 mod account;
 mod admin;
 mod catalogue;
-mod charts;
+pub(crate) mod charts;
 mod home;
 mod incidents;
 mod integrations;
@@ -190,7 +190,7 @@ impl PageAuth {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "error.html")]
+#[template(path = "layout/error.html")]
 struct ErrorPage<'a> {
     status: u16,
     code: &'a str,

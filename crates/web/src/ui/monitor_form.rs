@@ -275,7 +275,7 @@ impl MonitorForm {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "monitor_form.html")]
+#[template(path = "monitors/monitor_form.html")]
 pub struct FormPage {
     chrome: Chrome,
     kind: MonitorType,

@@ -41,7 +41,7 @@ pub struct StateCount {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "monitors.html")]
+#[template(path = "monitors/monitors.html")]
 pub struct MonitorsPage {
     chrome: Chrome,
     rows: Vec<Row>,
@@ -165,7 +165,7 @@ pub async fn bulk(State(state): State<AppState>, page: PageAuth, Form(f): Form<B
 // ---- detail -----------------------------------------------------------------------------
 
 #[derive(Template, WebTemplate)]
-#[template(path = "monitor.html")]
+#[template(path = "monitors/monitor.html")]
 pub struct MonitorPage {
     chrome: Chrome,
     v: MonitorView,

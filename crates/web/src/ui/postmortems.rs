@@ -21,7 +21,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "postmortem.html")]
+#[template(path = "incidents/postmortem.html")]
 pub struct PostmortemPage {
     chrome: Chrome,
     i: IncidentDto,
@@ -140,7 +140,7 @@ pub async fn action_status(
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "action_items.html")]
+#[template(path = "incidents/action_items.html")]
 pub struct ActionItemsPage {
     chrome: Chrome,
     items: Vec<ActionItemDto>,

@@ -23,7 +23,7 @@ pub struct StatRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "reports.html")]
+#[template(path = "incidents/reports.html")]
 pub struct ReportsPage {
     chrome: Chrome,
     stats: Vec<StatRow>,

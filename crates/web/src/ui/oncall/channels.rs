@@ -3,7 +3,7 @@
 use super::*;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "channels.html")]
+#[template(path = "oncall/channels.html")]
 pub struct ChannelsPage {
     chrome: Chrome,
     channels: Vec<(opsdeck_store::oncall::Channel, String)>,

@@ -3,7 +3,7 @@
 use super::*;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "my_notifications.html")]
+#[template(path = "oncall/my_notifications.html")]
 pub struct MyNotificationsPage {
     chrome: Chrome,
     methods: Vec<opsdeck_store::oncall::ContactMethod>,

@@ -10,7 +10,7 @@ pub struct PolicyRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "policies.html")]
+#[template(path = "oncall/policies.html")]
 pub struct PoliciesPage {
     chrome: Chrome,
     policies: Vec<PolicyRow>,

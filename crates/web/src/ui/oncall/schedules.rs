@@ -11,7 +11,7 @@ pub struct ScheduleRow {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "oncall.html")]
+#[template(path = "oncall/oncall.html")]
 pub struct OnCallPage {
     chrome: Chrome,
     schedules: Vec<ScheduleRow>,
@@ -61,7 +61,7 @@ pub async fn create(State(state): State<AppState>, page: PageAuth, Form(f): Form
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "schedule.html")]
+#[template(path = "oncall/schedule.html")]
 pub struct SchedulePage {
     chrome: Chrome,
     s: Schedule,
@@ -110,7 +110,7 @@ pub async fn detail(
     let fin = oncall::timeline(&s.spec, &overrides, from, to);
     let gaps = fin.iter().filter(|f| f.user_id.is_none() && f.end > now).count();
     rows.push(("Final".into(), fin));
-    let svg = timeline_svg(&rows, &names, &order, from, to, tz);
+    let svg = crate::ui::charts::schedule_timeline(&rows, &names, &order, from, to, tz);
     let who = oncall::on_call(&s.spec, &overrides, now).map(|(u, src)| OnCall {
         user_id: u,
         username: names.get(&u).cloned().unwrap_or_default(),
