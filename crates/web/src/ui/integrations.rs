@@ -2,7 +2,7 @@
 //! and copy-paste configuration for the sender; rotate or delete keys; try a webhook payload
 //! against the field mapping; and the service's alert grouping, auto-resolve and rules.
 
-use super::{Chrome, PageAuth, done, error_page};
+use super::{Chrome, PageAuth, done, error_page, outcome};
 use crate::AppState;
 use crate::api::integrations::{PreviewDto, SettingsDto};
 use crate::error::ApiError;
@@ -234,81 +234,89 @@ pub async fn create(
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct IntegrationForm {
-    action: String,
+pub struct MappingForm {
     mapping: String,
     sample: String,
 }
 
-/// rotate, delete, mapping (save) and preview, by `action`.
-pub async fn act(
+fn parse_mapping(raw: &str) -> Result<Mapping, ApiError> {
+    serde_json::from_str::<Mapping>(raw)
+        .map_err(|e| ApiError::invalid("mapping", format!("not a mapping: {e}")))?
+        .validate()
+        .map_err(ApiError::from)
+}
+
+/// The integration of the page's service, and the page to go back to.
+async fn integration_of(state: &AppState, service: &str, id: &str) -> Result<(Integration, String), ApiError> {
+    let s = state.db.get_service(Ref::parse(service)).await?;
+    let it = state.db.get_integration(crate::extract::parse_id(Entity::Integration, id)?).await?;
+    if it.service_id != s.service.id {
+        return Err(ApiError::not_found(Entity::Integration));
+    }
+    Ok((it, format!("/services/{}/integrations", s.service.slug)))
+}
+
+pub async fn rotate(
     State(state): State<AppState>,
     page: PageAuth,
     headers: HeaderMap,
     Path((service, id)): Path<(String, String)>,
-    Form(f): Form<IntegrationForm>,
 ) -> Response {
-    let needed = if f.action == "preview" { Permission::Read } else { Permission::Configure };
-    if let Err(r) = page.require(needed) {
-        return r;
-    }
-    let s = try_page!(state.db.get_service(Ref::parse(&service)).await);
-    let back = format!("/services/{}/integrations", s.service.slug);
-    let id = try_page!(crate::extract::parse_id(Entity::Integration, &id));
-    let it = try_page!(state.db.get_integration(id).await);
-    if it.service_id != s.service.id {
-        return error_page(&ApiError::not_found(Entity::Integration));
-    }
-    let parse_mapping = |raw: &str| -> Result<Mapping, ApiError> {
-        serde_json::from_str::<Mapping>(raw)
-            .map_err(|e| ApiError::invalid("mapping", format!("not a mapping: {e}")))?
-            .validate()
-            .map_err(ApiError::from)
-    };
-    match f.action.as_str() {
-        "rotate" => match op::rotate_key(&state, &page.0, id).await {
-            Ok((it, key)) => {
-                render(
-                    &state,
-                    &page,
-                    &headers,
-                    &service,
-                    Some("Key rotated: the old key no longer works".into()),
-                    Some((it, key)),
-                    None,
-                    None,
-                )
-                .await
-            }
-            Err(e) => error_page(&e),
-        },
-        "delete" => match op::delete_integration(&state, &page.0, id).await {
-            Ok(()) => done(&back, &format!("Integration {} deleted", it.name)),
-            Err(e) => error_page(&e),
-        },
-        "mapping" => match parse_mapping(&f.mapping) {
-            Ok(m) => match op::update_integration(&state, &page.0, id, None, Some(m)).await {
-                Ok(_) => done(&back, "Mapping saved"),
-                Err(e) => error_page(&e),
-            },
-            Err(e) => done(&back, &format!("Not saved: {}", e.message)),
-        },
-        "preview" => {
-            let result = async {
-                let payload: serde_json::Value = serde_json::from_str(&f.sample)
-                    .map_err(|e| ApiError::invalid("payload", format!("not JSON: {e}")))?;
-                let mapping = if f.mapping.trim().is_empty() { None } else { Some(parse_mapping(&f.mapping)?) };
-                op::preview_payload(&it, mapping, &payload)
-            }
-            .await;
-            let dto = match result {
-                Ok(p) => PreviewDto::from(p),
-                Err(e) => PreviewDto { ok: false, error: Some(e.message), alert: None },
-            };
-            render(&state, &page, &headers, &service, None, None, Some((it.name.clone(), dto)), Some(f.sample)).await
+    let (it, _) = try_page!(integration_of(&state, &service, &id).await);
+    match op::rotate_key(&state, &page.0, it.id).await {
+        Ok((it, key)) => {
+            let notice = Some("Key rotated: the old key no longer works".into());
+            render(&state, &page, &headers, &service, notice, Some((it, key)), None, None).await
         }
-        other => error_page(&ApiError::bad_request(format!("unknown action {other:?}"))),
+        Err(e) => error_page(&e),
     }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path((service, id)): Path<(String, String)>,
+) -> Response {
+    let (it, back) = try_page!(integration_of(&state, &service, &id).await);
+    let result = op::delete_integration(&state, &page.0, it.id).await;
+    outcome(&back, result.map(|()| format!("Integration {} deleted", it.name)))
+}
+
+pub async fn save_mapping(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path((service, id)): Path<(String, String)>,
+    Form(f): Form<MappingForm>,
+) -> Response {
+    let (it, back) = try_page!(integration_of(&state, &service, &id).await);
+    let result = async {
+        let m = parse_mapping(&f.mapping)?;
+        op::update_integration(&state, &page.0, it.id, None, Some(m)).await?;
+        Ok("Mapping saved".to_owned())
+    };
+    outcome(&back, result.await)
+}
+
+/// What a sample payload would become; stores nothing (viewers may try it).
+pub async fn preview(
+    State(state): State<AppState>,
+    page: PageAuth,
+    headers: HeaderMap,
+    Path((service, id)): Path<(String, String)>,
+    Form(f): Form<MappingForm>,
+) -> Response {
+    let (it, _) = try_page!(integration_of(&state, &service, &id).await);
+    let result = (|| {
+        let payload: serde_json::Value =
+            serde_json::from_str(&f.sample).map_err(|e| ApiError::invalid("payload", format!("not JSON: {e}")))?;
+        let mapping = if f.mapping.trim().is_empty() { None } else { Some(parse_mapping(&f.mapping)?) };
+        op::preview_payload(&it, mapping, &payload)
+    })();
+    let dto = match result {
+        Ok(p) => PreviewDto::from(p),
+        Err(e) => PreviewDto { ok: false, error: Some(e.message), alert: None },
+    };
+    render(&state, &page, &headers, &service, None, None, Some((it.name.clone(), dto)), Some(f.sample)).await
 }
 
 #[derive(Deserialize, Default)]
