@@ -186,7 +186,11 @@ pub fn local_to_utc(tz: Tz, t: NaiveDateTime) -> DateTime<Utc> {
         if let Some(dt) = tz.from_local_datetime(&probe).earliest() {
             return dt.with_timezone(&Utc);
         }
-        probe += Duration::minutes(1);
+        // Checked: a form may send a date at the very end of chrono's range.
+        match probe.checked_add_signed(Duration::minutes(1)) {
+            Some(next) => probe = next,
+            None => break,
+        }
     }
     Utc.from_utc_datetime(&t)
 }
@@ -405,6 +409,13 @@ mod tests {
             handoffs: None,
             restrictions: vec![],
         }
+    }
+
+    #[test]
+    fn local_times_at_the_end_of_the_calendar_do_not_overflow() {
+        // West of UTC the last local minute has no UTC instant; probing forward must stop.
+        let t = local_to_utc(chrono_tz::America::New_York, NaiveDateTime::MAX);
+        assert_eq!(t.naive_utc(), NaiveDateTime::MAX);
     }
 
     #[test]

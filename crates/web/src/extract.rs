@@ -34,14 +34,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 format!("the request body is larger than {} KiB", MAX_JSON_BODY / 1024),
             )
         })?;
-        let invalid = |e: serde_json::Error| ApiError::bad_request(format!("invalid JSON body: {e}"));
-        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
-        // Serde reads a struct from an array too (by position); the API takes objects only.
-        if !value.is_object() {
-            return Err(ApiError::bad_request("invalid JSON body: send a JSON object"));
+        json_object(&bytes, false)?
+            .ok_or_else(|| ApiError::bad_request("invalid JSON body: send a JSON object"))
+            .map(ApiJson)
+    }
+}
+
+/// Reads a JSON body that must be an object; with `null_is_none`, `null` is `Ok(None)`.
+/// Serde would read a struct from an array too (by position); the API takes objects only.
+pub fn json_object<T: DeserializeOwned>(bytes: &[u8], null_is_none: bool) -> Result<Option<T>, ApiError> {
+    let invalid = |e: serde_json::Error| ApiError::bad_request(format!("invalid JSON body: {e}"));
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    match value {
+        serde_json::Value::Null if null_is_none => Ok(None),
+        serde_json::Value::Object(_) => {
+            integral_floats_to_integers(&mut value);
+            T::deserialize(value).map(Some).map_err(invalid)
         }
-        integral_floats_to_integers(&mut value);
-        T::deserialize(value).map(ApiJson).map_err(invalid)
+        _ => Err(ApiError::bad_request("invalid JSON body: send a JSON object")),
     }
 }
 

@@ -137,10 +137,10 @@ fn delegates(body: &str) -> bool {
 fn migration_lists_equal_directories() {
     let dialect = read(&root().join("crates/store/src/dialect.rs"));
     for backend in ["sqlite", "postgres"] {
+        let marker = format!("include_str!(\"../migrations/{backend}/");
         let listed: Vec<String> = dialect
-            .split(&format!("include_str!(\"../migrations/{backend}/"))
-            .skip(1)
-            .filter_map(|s| s.split('"').next().map(str::to_owned))
+            .match_indices(&marker)
+            .filter_map(|(i, _)| dialect[i + marker.len()..].split('"').next().map(str::to_owned))
             .collect();
         let dir = root().join("crates/store/migrations").join(backend);
         let mut files: Vec<String> = std::fs::read_dir(&dir)

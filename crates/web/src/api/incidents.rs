@@ -354,12 +354,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> axum::extract::Fr
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
         }
-        let invalid = |e: serde_json::Error| ApiError::bad_request(format!("invalid JSON body: {e}"));
-        match serde_json::from_slice::<serde_json::Value>(&bytes).map_err(invalid)? {
-            serde_json::Value::Null => Ok(OptionalJson(T::default())),
-            v @ serde_json::Value::Object(_) => T::deserialize(v).map(OptionalJson).map_err(invalid),
-            _ => Err(ApiError::bad_request("invalid JSON body: send a JSON object")),
-        }
+        Ok(OptionalJson(crate::extract::json_object(&bytes, true)?.unwrap_or_default()))
     }
 }
 

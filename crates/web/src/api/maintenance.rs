@@ -94,14 +94,7 @@ pub struct WindowBody {
 
 impl WindowBody {
     pub fn input(self) -> Result<WindowInput, ApiError> {
-        let starts_at = self
-            .starts_at
-            .map(|s| {
-                DateTime::parse_from_rfc3339(s.trim()).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-                    ApiError::invalid("starts_at", "must be an RFC 3339 time such as 2026-11-29T02:00:00+01:00")
-                })
-            })
-            .transpose()?;
+        let starts_at = self.starts_at.map(|s| crate::operations::parse_time("starts_at", &s)).transpose()?;
         Ok(WindowInput {
             name: self.name,
             description: self.description,

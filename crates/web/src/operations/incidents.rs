@@ -71,12 +71,7 @@ pub fn incident_filter(q: &IncidentFilterInput, service_id: Option<Uuid>) -> Res
 
 // ---- edits --------------------------------------------------------------------------------------
 
-/// An RFC 3339 time; `field` is named in the error.
-pub fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 time such as 2026-11-22T14:05:00Z"))
-}
+pub use super::parse_time;
 
 pub fn parse_sev(s: &str) -> Result<Sev, ApiError> {
     Sev::parse(s).ok_or_else(|| ApiError::invalid("severity", "must be SEV1, SEV2, SEV3 or SEV4"))

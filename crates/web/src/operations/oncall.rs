@@ -112,7 +112,8 @@ pub async fn who_is_on_call(state: &AppState, scope: Scope, at: DateTime<Utc>) -
             out.push((u, level, Some(s.id), via(&s.spec, src)));
         }
     };
-    let around = (at - Duration::days(1), at + Duration::days(1));
+    let day = Duration::days(1);
+    let around = (at.checked_sub_signed(day).unwrap_or(at), at.checked_add_signed(day).unwrap_or(at));
     if let Scope::Service(sid) = scope {
         if let Some(pid) = state.db.service_policy(sid).await? {
             let p = state.db.get_policy(pid).await?;

@@ -45,11 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(incident_notifications))
 }
 
-fn parse_time(field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 time such as 2026-11-22T09:00:00Z"))
-}
+use crate::operations::parse_time;
 
 mod channels;
 mod contacts;

@@ -229,7 +229,12 @@ pub(super) async fn shifts(
 
 pub fn range(state: &AppState, q: &RangeQuery) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let from = q.from.as_deref().map(|s| parse_time("from", s)).transpose()?.unwrap_or_else(|| state.now());
-    let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?.unwrap_or(from + Duration::days(14));
+    let to = match q.to.as_deref() {
+        Some(s) => parse_time("to", s)?,
+        None => from
+            .checked_add_signed(Duration::days(14))
+            .ok_or_else(|| ApiError::invalid("from", "is too far in the future"))?,
+    };
     if to <= from {
         return Err(ApiError::bad_request("to: must be after from"));
     }
