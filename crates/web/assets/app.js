@@ -80,7 +80,14 @@
     const status = document.getElementById("live-status");
     const label = status.querySelector(".live-label");
     const es = new EventSource("/api/v1/events");
-    es.onopen = () => { status.classList.add("on"); label.textContent = "live"; };
+    // Events published between the page's render and this subscription (or during a
+    // reconnect) are not replayed, so the live region is refreshed once on every (re)connect.
+    es.onopen = () => {
+      status.classList.add("on");
+      label.textContent = "live";
+      const region = document.getElementById("live-region");
+      if (region) refreshRegion(region);
+    };
     es.onerror = () => { status.classList.remove("on"); label.textContent = "reconnecting"; };
     let pending = null;
     es.addEventListener("change", (e) => {
