@@ -65,9 +65,18 @@ export function walk({ screenshotPrefix = '', ready = () => {}, serverOptions = 
     return res;
   };
 
-  /** Clicks `selector` and waits for the navigation it starts to reach `pathname`. */
+  /**
+   * Clicks `selector` and waits until the page it navigates to has loaded. Waiting for the URL or
+   * the load state alone is not enough: both already hold for the page a form posts back to.
+   */
+  w.clickAndLoad = async (selector) => {
+    await Promise.all([w.page.waitForEvent('load'), w.page.click(selector)]);
+  };
+
+  /** Clicks `selector` and waits for the page it navigates to, which must be at `pathname`. */
   w.submitTo = async (selector, pathname) => {
-    await Promise.all([w.page.waitForURL(pathIs(pathname)), w.page.click(selector)]);
+    await w.clickAndLoad(selector);
+    await w.page.waitForURL(pathIs(pathname));
   };
 
   w.text = async (selector) => ((await w.page.locator(selector).textContent()) ?? '').trim();

@@ -19,7 +19,7 @@ const ADMIN = { username: 'admin', display_name: 'Alex Morgan', email: 'alex@exa
 let server;
 let page;
 const w = walk({ screenshotPrefix: 'incidents-', ready: (r) => ({ server, page } = r) });
-const { step, shot, go, submitTo, text } = w;
+const { step, shot, go, submitTo, clickAndLoad, text } = w;
 const squash = (s) => s.replace(/\s+/g, ' ').trim();
 let key = '';
 let navigations = 0;
@@ -56,7 +56,7 @@ step('add a PagerDuty integration and see its key once', async () => {
   await shot('01-integrations-empty');
   await page.selectOption('#new-integration select[name=kind]', 'pagerduty');
   await page.fill('#new-integration input[name=name]', 'Nagios bridge');
-  await Promise.all([page.waitForLoadState('load'), page.click('#new-integration button[type=submit]')]);
+  await clickAndLoad('#new-integration button[type=submit]');
   key = await text('#integration-key');
   assert.match(key, /^[0-9a-f]{32}$/);
   assert.match(await text('#integration-url'), /\/v2\/enqueue$/);

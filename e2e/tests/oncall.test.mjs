@@ -54,7 +54,7 @@ async function withSmtp() {
 let server;
 let page;
 const w = walk({ screenshotPrefix: 'oncall-', ready: (r) => ({ server, page } = r), serverOptions: withSmtp });
-const { step, shot, go, submitTo, text } = w;
+const { step, shot, go, submitTo, clickAndLoad, text } = w;
 const squash = (s) => s.replace(/\s+/g, ' ').trim();
 let key = '';
 let scheduleUrl = '';
@@ -144,7 +144,7 @@ step('an escalation policy pages the schedule for a service', async () => {
 
   await go('/services/payments-api/integrations');
   await page.selectOption('#new-integration select[name=kind]', 'pagerduty');
-  await Promise.all([page.waitForLoadState('load'), page.click('#new-integration button[type=submit]')]);
+  await clickAndLoad('#new-integration button[type=submit]');
   key = await text('#integration-key');
   assert.match(key, /^[0-9a-f]{32}$/);
 });
@@ -187,7 +187,7 @@ step('an incident fills the delivery log live; the e-mail link acknowledges it',
   await page.goto(link);
   assert.match(await text('main h1'), /INC-1: Payments 5xx above 5%/);
   await shot('03-ack-link');
-  await Promise.all([page.waitForLoadState('load'), page.click('#link-action')]);
+  await clickAndLoad('#link-action');
   assert.equal(await text('#link-status'), 'acknowledged');
 
   await go('/incidents/INC-1');
