@@ -300,7 +300,10 @@ impl Notifier {
                     };
                     notifications.push(NewNotification {
                         incident_id: d.incident_id,
-                        idempotency_key: format!("{}:{}:{}:{}:{}", d.incident_id, d.loop_no, d.level, u, rule_id),
+                        idempotency_key: format!(
+                            "{}:{}:{}:{}:{}:{}",
+                            d.incident_id, d.round, d.loop_no, d.level, u, rule_id
+                        ),
                         level: d.level,
                         user_id: Some(*u),
                         contact_method_id: Some(m.id),
@@ -327,7 +330,7 @@ impl Notifier {
                 for c in &channels[&sid] {
                     notifications.push(NewNotification {
                         incident_id: d.incident_id,
-                        idempotency_key: format!("{}:channel:{}", d.incident_id, c.id),
+                        idempotency_key: format!("{}:{}:channel:{}", d.incident_id, d.round, c.id),
                         level: 0,
                         user_id: None,
                         contact_method_id: None,

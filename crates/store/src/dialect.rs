@@ -13,6 +13,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (4, "maintenance", include_str!("../migrations/sqlite/0004_maintenance.sql")),
     (5, "incidents", include_str!("../migrations/sqlite/0005_incidents.sql")),
     (6, "oncall", include_str!("../migrations/sqlite/0006_oncall.sql")),
+    (7, "trust", include_str!("../migrations/sqlite/0007_trust.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -21,6 +22,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (4, "maintenance", include_str!("../migrations/postgres/0004_maintenance.sql")),
     (5, "incidents", include_str!("../migrations/postgres/0005_incidents.sql")),
     (6, "oncall", include_str!("../migrations/postgres/0006_oncall.sql")),
+    (7, "trust", include_str!("../migrations/postgres/0007_trust.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

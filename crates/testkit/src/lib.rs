@@ -18,7 +18,10 @@ use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+mod receiver;
+
 pub use opsdeck_store::Backend;
+pub use receiver::Receiver;
 pub use reqwest::{Method, StatusCode};
 
 pub const POSTGRES_ENV: &str = "OPSDECK_TEST_POSTGRES_URL";

@@ -14,20 +14,23 @@ impl Db {
         let ms = now.timestamp_millis();
         let backend = self.backend();
         let inc = self.get_incident(id).await?;
-        if !inc.status.is_open() {
-            return Err(StoreError::Conflict("a resolved incident cannot be snoozed".into()));
-        }
         write_tx!(self, |tx| {
             tx.lock_alerts().await?;
-            sqlx::query(
+            // The state is checked by the update itself: a resolve that committed since the read
+            // above is never overwritten.
+            let n = sqlx::query(
                 "UPDATE incidents SET status = 'acknowledged', acknowledged_at = COALESCE(acknowledged_at, $1), \
-                         snoozed_until = $2, updated_at = $1 WHERE id = $3",
+                         snoozed_until = $2, updated_at = $1 WHERE id = $3 AND status <> 'resolved'",
             )
             .bind(ms)
             .bind(until.timestamp_millis())
             .bind(id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::Conflict("a resolved incident cannot be snoozed".into()));
+            }
             crate::oncall::stop_escalation!(tx, id);
             insert_timeline!(
                 tx,
@@ -67,19 +70,20 @@ impl Db {
         let ms = now.timestamp_millis();
         let backend = self.backend();
         let inc = self.get_incident(id).await?;
-        if !inc.status.is_open() {
-            return Err(StoreError::Conflict("a resolved incident cannot be escalated; reopen it first".into()));
-        }
         write_tx!(self, |tx| {
             tx.lock_alerts().await?;
-            sqlx::query(
+            let n = sqlx::query(
                 "UPDATE incidents SET status = 'triggered', snoozed_until = NULL, updated_at = $1 \
-                 WHERE id = $2",
+                 WHERE id = $2 AND status <> 'resolved'",
             )
             .bind(ms)
             .bind(id)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::Conflict("a resolved incident cannot be escalated; reopen it first".into()));
+            }
             // A running escalation moves to its next level now; a stopped one starts over.
             let moved = sqlx::query(
                 "UPDATE escalations SET next_at = $1, lease_owner = NULL, lease_until = NULL \
@@ -128,16 +132,24 @@ impl Db {
         }
         let t = self.get_incident(target).await?;
         let s = self.get_incident(source).await?;
-        if s.merged_into.is_some() {
-            return Err(StoreError::Conflict(format!("{} was already merged", incident::display_number(s.number))));
-        }
-        if !t.status.is_open() {
-            return Err(StoreError::Conflict("merge into an open incident; reopen the target first".into()));
-        }
         let ms = now.timestamp_millis();
         let backend = self.backend();
         write_tx!(self, |tx| {
             tx.lock_alerts().await?;
+            // Checked under the alert lock, so two crossed merges (A into B, B into A) cannot both
+            // pass: the second sees its target resolved as merged.
+            let state = |id: Uuid| {
+                sqlx::query_as::<_, (String, Option<Uuid>)>("SELECT status, merged_into FROM incidents WHERE id = $1")
+                    .bind(id)
+            };
+            let (_, source_merged) = state(source).fetch_one(&mut *tx).await?;
+            if source_merged.is_some() {
+                return Err(StoreError::Conflict(format!("{} was already merged", incident::display_number(s.number))));
+            }
+            let (target_status, _) = state(target).fetch_one(&mut *tx).await?;
+            if target_status == "resolved" {
+                return Err(StoreError::Conflict("merge into an open incident; reopen the target first".into()));
+            }
             sqlx::query("UPDATE alerts SET incident_id = $1 WHERE incident_id = $2")
                 .bind(target)
                 .bind(source)

@@ -53,16 +53,20 @@ macro_rules! insert_notifications {
 }
 
 /// Starts (or restarts at level 0) the escalation of incident `$id` under its service's policy,
-/// on the open transaction; nothing happens when the service has no policy.
+/// on the open transaction, as a new round; nothing is queued when the service has no policy.
 macro_rules! start_escalation {
     ($tx:expr, $id:expr, $now:expr) => {{
+        sqlx::query("UPDATE incidents SET escalation_round = escalation_round + 1 WHERE id = $1")
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
         sqlx::query(
-            "INSERT INTO escalations (incident_id, policy_id, level, loop_no, next_at, \
-             created_at) SELECT i.id, sp.policy_id, 0, 0, $2, $2 FROM incidents i \
+            "INSERT INTO escalations (incident_id, policy_id, level, loop_no, round, next_at, \
+             created_at) SELECT i.id, sp.policy_id, 0, 0, i.escalation_round, $2, $2 FROM incidents i \
              JOIN service_policies sp ON sp.service_id = i.service_id WHERE i.id = $1 \
              ON CONFLICT (incident_id) DO UPDATE \
-             SET level = 0, loop_no = 0, next_at = excluded.next_at, lease_owner = NULL, \
-             lease_until = NULL",
+             SET level = 0, loop_no = 0, round = excluded.round, next_at = excluded.next_at, \
+             lease_owner = NULL, lease_until = NULL",
         )
         .bind($id)
         .bind($now)
@@ -226,6 +230,8 @@ pub struct DueEscalation {
     pub policy_id: Uuid,
     pub level: i32,
     pub loop_no: i32,
+    /// Which (re)start of the incident's escalation this is; part of every idempotency key.
+    pub round: i32,
     pub next_at: i64,
 }
 

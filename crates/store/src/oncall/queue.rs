@@ -16,7 +16,7 @@ impl Db {
             key: "incident_id",
             due: "next_at <= $3",
             order: "next_at",
-            returning: "incident_id, policy_id, level, loop_no, next_at",
+            returning: "incident_id, policy_id, level, loop_no, round, next_at",
         };
         Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)
     }

@@ -10,5 +10,6 @@ mod incidents;
 mod monitors;
 mod oncall;
 mod ops;
+mod paging;
 mod roles;
 mod senders;

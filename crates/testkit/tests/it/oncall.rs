@@ -5,10 +5,9 @@
 
 use chrono::Duration;
 use opsdeck_core::role::Role;
-use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
-use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
+use opsdeck_testkit::{Receiver, StatusCode, TestServer, backend_tests};
+use serde_json::json;
+use std::sync::atomic::Ordering;
 
 backend_tests!(
     schedules_and_who_is_on_call,
@@ -17,70 +16,6 @@ backend_tests!(
     team_channels_announce_once,
     api_and_pages_apply_the_same_rules
 );
-
-/// What the receiver got: (path, signature header, body).
-type Received = Arc<Mutex<Vec<(String, Option<String>, Value)>>>;
-
-/// A webhook receiver on loopback: records what it gets, answers `status`.
-struct Receiver {
-    url: String,
-    got: Received,
-    status: Arc<AtomicU16>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        use axum::extract::{OriginalUri, State};
-        use axum::http::HeaderMap;
-        let got: Received = Arc::default();
-        let status = Arc::new(AtomicU16::new(200));
-        let st = (got.clone(), status.clone());
-        let app = axum::Router::new()
-            .fallback(
-                |State((got, status)): State<(Received, Arc<AtomicU16>)>,
-                 OriginalUri(uri): OriginalUri,
-                 headers: HeaderMap,
-                 body: axum::body::Bytes| async move {
-                    let code = status.load(Ordering::SeqCst);
-                    if code == 200 {
-                        let sig = headers.get("x-opsdeck-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                        // The signature covers the raw body: check it here, as a receiver would.
-                        if let Some(s) = &sig {
-                            let t: i64 = s
-                                .split(',')
-                                .next()
-                                .and_then(|p| p.strip_prefix("t="))
-                                .and_then(|v| v.parse().ok())
-                                .unwrap_or(0);
-                            assert_eq!(
-                                s,
-                                &opsdeck_core::escalation::webhook_signature("shh", t, &body),
-                                "bad HMAC signature"
-                            );
-                        }
-                        got.lock().unwrap().push((
-                            uri.path().to_owned(),
-                            sig,
-                            serde_json::from_slice(&body).unwrap_or(Value::Null),
-                        ));
-                    }
-                    axum::http::StatusCode::from_u16(code).unwrap()
-                },
-            )
-            .with_state(st);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Receiver { url, got, status, task }
-    }
-
-    fn to(&self, path: &str) -> Vec<Value> {
-        self.got.lock().unwrap().iter().filter(|g| g.0 == path).map(|g| g.2.clone()).collect()
-    }
-}
 
 async fn user_id(srv: &TestServer, name: &str) -> String {
     let u = srv.user(name, Role::Responder).await;

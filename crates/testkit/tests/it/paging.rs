@@ -1,0 +1,145 @@
+//! Paging correctness: every restart of an escalation (reopen, snooze ended, escalate after the
+//! policy ran out) pages again exactly once, a repeated pass never pages twice, and state checks
+//! happen inside the transaction that changes the state.
+
+use chrono::Duration;
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{Method, Receiver, StatusCode, TestServer, backend_tests};
+use serde_json::json;
+
+backend_tests!(every_escalation_round_pages_once, status_changes_check_state_in_their_transaction);
+
+/// A service whose one-level policy pages alice's webhook; returns (manager token, alice's token, service id).
+async fn paged_service(srv: &TestServer, rx: &Receiver) -> (String, String, String) {
+    let m = srv.token("mgr", Role::Manager).await;
+    let alice = srv.user("alice", Role::Responder).await;
+    let at = srv.token_for(&alice, None).await;
+    let (s, c) = srv
+        .post(
+            "/api/v1/users/me/contact-methods",
+            &at,
+            json!({"kind": "webhook", "address": format!("{}/alice", rx.url)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Checkout"})).await;
+    let sid = svc["id"].as_str().unwrap().to_owned();
+    let (s, pol) = srv
+        .post(
+            "/api/v1/escalation-policies",
+            &m,
+            json!({"name": "Checkout", "loops": 1, "levels": [
+                {"delay_minutes": 10, "targets": [{"type": "user", "id": alice.id}]}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{pol}");
+    let (s, _) = srv
+        .call(
+            Method::PUT,
+            &format!("/api/v1/services/{sid}/escalation-policy"),
+            Some(&m),
+            Some(json!({"policy_id": pol["id"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    (m, at, sid)
+}
+
+async fn every_escalation_round_pages_once(srv: &TestServer) {
+    let rx = Receiver::start().await;
+    let (m, at, sid) = paged_service(srv, &rx).await;
+    let (_, inc) = srv.post("/api/v1/incidents", &m, json!({"title": "Checkout down", "service_id": sid})).await;
+    let id = inc["id"].as_str().unwrap().to_owned();
+    let pages = || rx.to("/alice").len();
+
+    // Round 1: declared. Passes at the same time and after the policy ran out page nobody again.
+    srv.run_notifier().await;
+    assert_eq!(pages(), 1);
+    srv.run_notifier().await;
+    srv.clock.advance(Duration::minutes(11));
+    srv.run_notifier().await;
+    srv.run_notifier().await;
+    assert_eq!(pages(), 1, "the policy has one level and one loop");
+
+    // Round 2: escalated after the policy was exhausted.
+    let (s, _) = srv.post(&format!("/api/v1/incidents/{id}/escalate"), &at, json!({"reason": "still down"})).await;
+    assert_eq!(s, StatusCode::OK);
+    srv.run_notifier().await;
+    srv.run_notifier().await;
+    assert_eq!(pages(), 2, "escalating after exhaustion pages again, once");
+
+    // Round 3: resolved, then reopened.
+    srv.post(&format!("/api/v1/incidents/{id}/resolve"), &at, json!({})).await;
+    let (s, _) = srv.post(&format!("/api/v1/incidents/{id}/reopen"), &at, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    srv.run_notifier().await;
+    srv.run_notifier().await;
+    assert_eq!(pages(), 3, "a reopened incident pages again, once");
+
+    // Round 4: the snooze ends.
+    let (s, _) = srv.post(&format!("/api/v1/incidents/{id}/snooze"), &at, json!({"minutes": 30})).await;
+    assert_eq!(s, StatusCode::OK);
+    srv.clock.advance(Duration::minutes(31));
+    srv.pipeline.sweep().await.unwrap();
+    srv.run_notifier().await;
+    srv.pipeline.sweep().await.unwrap();
+    srv.run_notifier().await;
+    assert_eq!(pages(), 4, "a snooze that ends pages again, once");
+
+    // The delivery log has one sent row per round, and the timeline says who was notified each time.
+    let (_, log) = srv.get(&format!("/api/v1/incidents/{id}/notifications"), &m).await;
+    let sent = log["items"].as_array().unwrap().iter().filter(|r| r["status"] == "sent").count();
+    assert_eq!(sent, 4);
+    let (_, tl) = srv.get(&format!("/api/v1/incidents/{id}/timeline"), &m).await;
+    let notified = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["body"].as_str().unwrap().contains("notifying alice"))
+        .count();
+    assert_eq!(notified, 4);
+    rx.task.abort();
+}
+
+async fn status_changes_check_state_in_their_transaction(srv: &TestServer) {
+    let rx = Receiver::start().await;
+    let (m, at, sid) = paged_service(srv, &rx).await;
+    let open = |title: &'static str| {
+        let sid = sid.clone();
+        let m = m.clone();
+        async move {
+            let (_, inc) = srv.post("/api/v1/incidents", &m, json!({"title": title, "service_id": sid})).await;
+            inc["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let a = open("A").await;
+    let b = open("B").await;
+
+    // Crossed merges at the same moment: exactly one wins; the other is refused with 409.
+    let (into_a, into_b) = (format!("/api/v1/incidents/{a}/merge"), format!("/api/v1/incidents/{b}/merge"));
+    let (ra, rb) =
+        tokio::join!(srv.post(&into_a, &at, json!({"source_id": b})), srv.post(&into_b, &at, json!({"source_id": a})),);
+    let mut codes = [ra.0, rb.0];
+    codes.sort();
+    assert_eq!(codes, [StatusCode::OK, StatusCode::CONFLICT], "{ra:?} {rb:?}");
+    let (_, ia) = srv.get(&format!("/api/v1/incidents/{a}"), &m).await;
+    let (_, ib) = srv.get(&format!("/api/v1/incidents/{b}"), &m).await;
+    let open_count = [&ia, &ib].iter().filter(|i| i["status"] != "resolved").count();
+    assert_eq!(open_count, 1, "one incident stays open with the alerts: {ia} {ib}");
+
+    // Resolve racing snooze and escalate: whatever the order, a resolved incident stays resolved.
+    let c = open("C").await;
+    let paths = ["resolve", "snooze", "escalate"].map(|a| format!("/api/v1/incidents/{c}/{a}"));
+    let (resolved, snoozed, escalated) = tokio::join!(
+        srv.post(&paths[0], &at, json!({})),
+        srv.post(&paths[1], &at, json!({"minutes": 30})),
+        srv.post(&paths[2], &at, json!({})),
+    );
+    assert_eq!(resolved.0, StatusCode::OK, "{resolved:?}");
+    for r in [&snoozed, &escalated] {
+        assert!(r.0 == StatusCode::OK || r.0 == StatusCode::CONFLICT, "{r:?}");
+    }
+    let (_, ic) = srv.get(&format!("/api/v1/incidents/{c}"), &m).await;
+    assert_eq!(ic["status"], "resolved", "{ic}");
+    rx.task.abort();
+}
