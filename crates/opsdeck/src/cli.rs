@@ -405,18 +405,24 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
 }
 
 /// Opens and migrates the configured database, creating the data directory for SQLite.
+/// Opens the database and brings its schema up to date.
 pub async fn open_db(cfg: &Config) -> Result<Db> {
     if cfg.is_sqlite() && cfg.database_url.contains(&*cfg.data_dir.to_string_lossy()) {
         std::fs::create_dir_all(&cfg.data_dir)
             .with_context(|| format!("cannot create data directory {}", cfg.data_dir.display()))?;
     }
-    let db = Db::connect(&ConnectOptions {
+    let db = connect_db(cfg).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Opens the database as it is, without migrating it.
+async fn connect_db(cfg: &Config) -> Result<Db> {
+    Ok(Db::connect(&ConnectOptions {
         max_connections: cfg.db_max_connections,
         ..ConnectOptions::new(&cfg.database_url)
     })
-    .await?;
-    db.migrate().await?;
-    Ok(db)
+    .await?)
 }
 
 pub fn describe(cfg: &Config) -> String {
@@ -665,13 +671,31 @@ fn urlencode_path(s: &str) -> String {
 }
 
 async fn backup(cfg: &Config, to: &std::path::Path) -> Result<()> {
-    if to.exists() {
-        bail!("{} already exists; choose a new file name", to.display());
+    if let Some(file) = cfg.sqlite_path()
+        && !file.exists()
+    {
+        bail!("there is no database at {}: nothing to back up", file.display());
     }
-    let db = open_db(cfg).await?;
+    // The backup holds password hashes, the link-signing key and channel secrets: it is created
+    // empty, readable by its owner only, before SQLite fills it (VACUUM INTO accepts an empty
+    // file). `create_new` also refuses to overwrite an existing file.
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    file.open(to).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => anyhow!("{} already exists; choose a new file name", to.display()),
+        _ => anyhow!("cannot create {}: {e}", to.display()),
+    })?;
+    // A backup reads the database as it is: it never migrates a live database.
+    let db = connect_db(cfg).await?;
     let path = to.to_str().ok_or_else(|| anyhow!("the backup path must be valid UTF-8"))?;
-    opsdeck_store::dialect::backup_to(&db, path).await?;
+    let done = opsdeck_store::dialect::backup_to(&db, path).await;
     db.close().await;
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(to);
+        return Err(e.into());
+    }
     let size = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);
     println!("wrote {} ({} KiB)", to.display(), size / 1024);
     Ok(())

@@ -79,6 +79,14 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+
+    /// The database file of a `sqlite:` URL (without its `?options`).
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && path != ":memory:").then(|| path.into())
+    }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig> {

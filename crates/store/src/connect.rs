@@ -39,9 +39,11 @@ impl Db {
         match scheme {
             "sqlite" => Self::connect_sqlite(url, opts.max_connections).await,
             "postgres" | "postgresql" => Self::connect_postgres(url, opts.max_connections).await,
+            // The URL is not echoed: it may hold a password.
             _ => Err(StoreError::Config(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH (e.g. sqlite://./opsdeck-data/opsdeck.db) \
-                 or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+                "unsupported database URL scheme {:?}: use sqlite://PATH (e.g. sqlite://./opsdeck-data/opsdeck.db) \
+                 or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+                scheme.chars().take(20).collect::<String>()
             ))),
         }
     }
@@ -50,10 +52,11 @@ impl Db {
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL {url:?}: {e}")))?
             .create_if_missing(true)
-            // WAL lets readers run beside the single writer; NORMAL is durable across
-            // process crashes and only risks the last commits on power loss.
+            // WAL lets readers run beside the single writer. FULL syncs the WAL at every
+            // commit, so what was answered (an event's 202, a saved form) survives power loss and
+            // an OS crash too, not only a process crash; docs/performance.md has its cost.
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             // Incremental auto-vacuum lets maintenance reclaim space without an inline VACUUM.

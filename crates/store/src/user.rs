@@ -75,6 +75,12 @@ struct TokenRow {
     revoked_at: Option<i64>,
 }
 
+/// A token's stored role cap. An unknown value (written by a newer version, or damaged) fails
+/// closed: the token is capped to the least privilege instead of being read as "no cap".
+fn token_cap(stored: Option<String>) -> Option<Role> {
+    stored.map(|s| s.parse().unwrap_or(Role::Viewer))
+}
+
 impl From<TokenRow> for ApiToken {
     fn from(r: TokenRow) -> Self {
         ApiToken {
@@ -83,7 +89,7 @@ impl From<TokenRow> for ApiToken {
             username: r.username,
             name: r.name,
             hint: r.hint,
-            role: r.role.and_then(|r| r.parse().ok()),
+            role: token_cap(r.role),
             created_at: from_millis(r.created_at),
             last_used_at: r.last_used_at.map(from_millis),
             revoked_at: r.revoked_at.map(from_millis),
@@ -571,11 +577,23 @@ impl Db {
             username: user.username.clone(),
             name: r.token_name,
             hint: r.hint,
-            role: r.token_role.and_then(|s| s.parse().ok()),
+            role: token_cap(r.token_role),
             created_at: from_millis(r.token_created_at),
             last_used_at: Some(now),
             revoked_at: None,
         };
         Ok(Some((user, token)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_token_cap_fails_closed() {
+        assert_eq!(token_cap(None), None);
+        assert_eq!(token_cap(Some("manager".into())), Some(Role::Manager));
+        assert_eq!(token_cap(Some("superuser".into())), Some(Role::Viewer));
     }
 }

@@ -74,9 +74,20 @@ fn administration_works_on_the_database() {
     let backup = dir.path().join("copy.db");
     let out = run(&["backup", "--to", backup.to_str().unwrap(), "--data-dir", d], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(std::fs::metadata(&backup).unwrap().len() > 0);
+    let meta = std::fs::metadata(&backup).unwrap();
+    assert!(meta.len() > 0);
+    #[cfg(unix)]
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o600, "owner-only");
     let out = run(&["backup", "--to", backup.to_str().unwrap(), "--data-dir", d], None);
     assert!(text(&out.stderr).contains("already exists"));
+    // A data directory without a database has nothing to back up, and gets no new database.
+    let empty = dir.path().join("empty");
+    let out = run(
+        &["backup", "--to", dir.path().join("none.db").to_str().unwrap(), "--data-dir", empty.to_str().unwrap()],
+        None,
+    );
+    assert!(text(&out.stderr).contains("nothing to back up"), "{}", text(&out.stderr));
+    assert!(!empty.join("opsdeck.db").exists() && !dir.path().join("none.db").exists());
 }
 
 #[test]

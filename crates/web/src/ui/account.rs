@@ -30,11 +30,35 @@ pub struct NextQuery {
     notice: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in (no open redirects).
+/// Only same-site paths are followed after sign-in (no open redirects). Browsers drop tabs and
+/// newlines from URLs and read `\\` as `/`, so `/%09/evil.com` or `/\\evil.com` would become
+/// `//evil.com`: a path with any control character, whitespace or backslash is refused whole.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/incidents?status=open")), "/incidents?status=open");
+        for evil in
+            ["//evil.com", "/\t/evil.com", "/\n/evil.com", "/\\evil.com", "/ /evil.com", "https://evil.com", "evil"]
+        {
+            assert_eq!(safe_next(Some(evil)), "/", "{evil:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }
 
