@@ -159,9 +159,19 @@ fn json_assert(body: &[u8], ja: &JsonAssert) -> Result<(), String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("body is not JSON ({e}), cannot check {}", ja.pointer))?;
     let shown = |v: &serde_json::Value| truncate_chars(&v.to_string(), 100);
+    // The value read is not echoed: a response may carry data the monitor's readers must not
+    // see (tokens, personal data), and the reason travels into alerts and notifications.
+    let kind = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a different boolean",
+        serde_json::Value::Number(_) => "a different number",
+        serde_json::Value::String(_) => "a different string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    };
     match value.pointer(&ja.pointer) {
         Some(v) if *v == ja.equals => Ok(()),
-        Some(v) => Err(format!("JSON {} is {}, expected {}", ja.pointer, shown(v), shown(&ja.equals))),
+        Some(v) => Err(format!("JSON {} is {}, expected {}", ja.pointer, kind(v), shown(&ja.equals))),
         None => Err(format!("JSON {} is missing, expected {}", ja.pointer, shown(&ja.equals))),
     }
 }
@@ -204,5 +214,6 @@ fn describe_error(e: &reqwest::Error) -> String {
     if e.is_redirect() {
         return format!("redirect failed (more than {MAX_REDIRECTS} hops or a loop)");
     }
-    if causes.is_empty() { e.to_string() } else { causes.join(": ") }
+    // reqwest's own text names the URL, whose query may hold a key: never shown.
+    if causes.is_empty() { "the request failed".into() } else { causes.join(": ") }
 }

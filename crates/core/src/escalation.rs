@@ -128,6 +128,20 @@ pub struct ChannelConfig {
     pub body_template: Option<String>,
 }
 
+impl ChannelConfig {
+    /// The config as a reader may see it: every secret masked, the URL reduced to its host.
+    pub fn redacted(&self) -> ChannelConfig {
+        let mask = |v: &Option<String>| v.as_ref().map(|_| crate::secret::MASK.to_owned());
+        ChannelConfig {
+            url: self.url.as_deref().map(crate::secret::redact_url),
+            secret: mask(&self.secret),
+            routing_key: mask(&self.routing_key),
+            headers: self.headers.keys().map(|k| (k.clone(), crate::secret::MASK.to_owned())).collect(),
+            ..self.clone()
+        }
+    }
+}
+
 pub use crate::validate::email;
 
 impl ChannelConfig {
@@ -374,12 +388,29 @@ pub fn verify_link(key: &[u8], token: &str, now: i64) -> Result<LinkClaim> {
     Ok(claim)
 }
 
-/// The token of a person's calendar feed: an HMAC of their id, so it needs no storage and
-/// changes when the signing key does.
-pub fn feed_token(key: &[u8], user_id: Uuid) -> String {
+/// The token of a person's calendar feed: an HMAC of their id and their feed epoch, so it needs
+/// no storage of its own, and bumping the epoch (a "new link") revokes the old one.
+pub fn feed_token(key: &[u8], user_id: Uuid, epoch: i32) -> String {
+    hex::encode(&feed_mac(key, user_id, epoch).finalize().into_bytes()[..FEED_TOKEN_BYTES])
+}
+
+/// True when `token` is the person's current feed token; compared in constant time.
+pub fn feed_token_matches(key: &[u8], user_id: Uuid, epoch: i32, token: &str) -> bool {
+    match hex::decode(token) {
+        Ok(bytes) if bytes.len() == FEED_TOKEN_BYTES => {
+            feed_mac(key, user_id, epoch).verify_truncated_left(&bytes).is_ok()
+        }
+        _ => false,
+    }
+}
+
+const FEED_TOKEN_BYTES: usize = 20;
+
+fn feed_mac(key: &[u8], user_id: Uuid, epoch: i32) -> Hmac<Sha256> {
     let mut m = mac(key, "user-feed:");
     m.update(user_id.as_bytes());
-    hex::encode(&m.finalize().into_bytes()[..20])
+    m.update(&epoch.to_be_bytes());
+    m
 }
 
 /// The HMAC-SHA256 signature header value for an outgoing webhook body.

@@ -31,6 +31,44 @@ pub fn digest(secret: &str) -> String {
 
 pub const TOKEN_PREFIX: &str = "opsd_";
 
+/// What a reader sees in place of a stored secret (a password, a header value, a routing key).
+/// Writing it back, or leaving the field blank, keeps the stored value: secrets are write-only.
+pub const MASK: &str = "(set)";
+
+/// True when a submitted secret means "keep what is stored".
+pub fn keeps_stored(submitted: &str) -> bool {
+    submitted.is_empty() || submitted == MASK
+}
+
+/// A URL with its credentials hidden: the password of `user:password@` and every query value
+/// become [`MASK`]; scheme, host and path stay readable (a monitor's target).
+pub fn redact_url_credentials(raw: &str) -> String {
+    let Ok(mut u) = url::Url::parse(raw) else { return MASK.to_owned() };
+    if u.password().is_some() {
+        let _ = u.set_password(Some(MASK));
+    }
+    if u.query().is_some() {
+        let query: Vec<String> = u
+            .query_pairs()
+            .map(|(k, _)| format!("{}={MASK}", url::form_urlencoded::byte_serialize(k.as_bytes()).collect::<String>()))
+            .collect();
+        u.set_query(Some(&query.join("&")));
+    }
+    u.to_string()
+}
+
+/// A URL that is itself a credential (Slack, Teams and Discord webhooks carry their secret in
+/// the path): only the scheme and host stay readable.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(u) => match u.host_str() {
+            Some(host) => format!("{}://{host}/{MASK}", u.scheme()),
+            None => MASK.to_owned(),
+        },
+        Err(_) => MASK.to_owned(),
+    }
+}
+
 /// The first characters of a token, kept in clear so users can tell their tokens apart.
 pub fn token_hint(token: &str) -> String {
     token.chars().take(TOKEN_PREFIX.len() + 6).collect()
@@ -39,6 +77,18 @@ pub fn token_hint(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact_url_credentials("https://bob:hunter2@api.example.com/health?key=abc&v=1"),
+            "https://bob:(set)@api.example.com/health?key=(set)&v=(set)"
+        );
+        assert_eq!(redact_url_credentials("https://example.com/health"), "https://example.com/health");
+        assert_eq!(redact_url("https://hooks.slack.com/services/T0/B0/xyz?x=1"), "https://hooks.slack.com/(set)");
+        assert_eq!(redact_url("not a url"), MASK);
+        assert!(keeps_stored("") && keeps_stored(MASK) && !keeps_stored("new"));
+    }
 
     #[test]
     fn password_round_trip() {

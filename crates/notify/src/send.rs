@@ -66,6 +66,9 @@ impl Sender {
             .timeout(timeout)
             .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(256)
+            // A receiver answers where it was configured; a redirect could lead a signed
+            // notification (and its headers) anywhere, so it counts as a failed send.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         let smtp = match smtp {
@@ -186,8 +189,31 @@ impl Sender {
             Ok(r) if r.status().as_u16() == 408 || r.status().as_u16() == 429 || r.status().is_server_error() => {
                 Err(retry(format!("HTTP {}", r.status().as_u16())))
             }
-            Ok(r) => Err(permanent(format!("HTTP {} from {url}", r.status().as_u16()))),
-            Err(e) => Err(retry(format!("cannot reach {url}: {e}"))),
+            Ok(r) => Err(permanent(format!("HTTP {} from {}", r.status().as_u16(), host_of(url)))),
+            Err(e) => Err(retry(format!("cannot reach {}: {}", host_of(url), describe(&e)))),
         }
     }
+}
+
+/// The host a webhook URL points at: its path and query are the credential of chat webhooks,
+/// so errors (shown on the incident page) name only the host.
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "the webhook".into())
+}
+
+/// A transport error in words, from its causes: reqwest's own text names the URL.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    let mut causes: Vec<String> = Vec::new();
+    let mut cur = std::error::Error::source(e);
+    while let Some(err) = cur {
+        let msg = err.to_string();
+        if !msg.starts_with("client error") && !causes.contains(&msg) {
+            causes.push(msg);
+        }
+        cur = err.source();
+    }
+    if causes.is_empty() { "the request failed".into() } else { causes.join(": ") }
 }

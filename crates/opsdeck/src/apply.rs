@@ -207,7 +207,9 @@ pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune
             "type": spec.kind.as_str(), "interval_seconds": spec.interval_seconds,
                 "timeout_seconds": spec.timeout_seconds,
             "down_after": spec.down_after, "up_after": spec.up_after, "tags": spec.tags,
-                "settings": spec.settings.to_json(),
+                // Compared as the server shows them: secrets are write-only, so a changed
+                // secret alone is not seen as a change (change it in the UI or with PATCH).
+                "settings": spec.settings.redacted().to_json(),
             "service_slug": d.service,
         });
         match monitor_by_name.get(spec.name.as_str()).map(Vec::as_slice) {
@@ -326,7 +328,7 @@ pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune
 }
 
 /// Writes every service and monitor in the `apply` format.
-pub async fn export(client: &Client) -> Result<String> {
+pub async fn export(client: &Client, with_secrets: bool) -> Result<String> {
     let teams: HashMap<String, String> = client
         .get_all("/api/v1/teams")
         .await?
@@ -349,7 +351,8 @@ pub async fn export(client: &Client) -> Result<String> {
             links: serde_json::from_value(s["links"].clone()).unwrap_or_default(),
         });
     }
-    for m in client.get_all("/api/v1/monitors").await? {
+    let monitors = if with_secrets { "/api/v1/monitors?include_secrets=true" } else { "/api/v1/monitors" };
+    for m in client.get_all(monitors).await? {
         file.monitors.push(MonitorDoc {
             name: m["name"].as_str().unwrap_or_default().to_owned(),
             service: m["service_id"].as_str().and_then(|id| slugs.get(id)).cloned(),

@@ -112,6 +112,10 @@ pub enum Command {
         /// Write to this file instead of standard output.
         #[arg(short = 'o', long)]
         out: Option<PathBuf>,
+        /// Include monitor secrets (passwords, tokens, header values) in clear; admins only.
+        /// Without it they are written as `(set)`, which `apply` reads as "keep the stored one".
+        #[arg(long)]
+        with_secrets: bool,
     },
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
@@ -386,8 +390,8 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }
-        Command::Export { out } => {
-            let yaml = crate::apply::export(&Client::new(&cfg)?).await?;
+        Command::Export { out, with_secrets } => {
+            let yaml = crate::apply::export(&Client::new(&cfg)?, with_secrets).await?;
             match out {
                 Some(path) => {
                     std::fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?

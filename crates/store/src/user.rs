@@ -339,6 +339,41 @@ impl Db {
         Ok(())
     }
 
+    /// The epoch of an enabled user's calendar feed token; `None` for a disabled or unknown user
+    /// (their feed stops working).
+    pub async fn feed_epoch(&self, id: Uuid) -> StoreResult<Option<i32>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_scalar("SELECT feed_epoch FROM users WHERE id = $1 AND NOT disabled")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Revokes the user's calendar feed link: the next one is derived from a new epoch.
+    pub async fn new_feed_epoch(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
+        let user = self.get_user(id).await?;
+        write_tx!(self, |tx| {
+            sqlx::query("UPDATE users SET feed_epoch = feed_epoch + 1, updated_at = $1 WHERE id = $2")
+                .bind(now.timestamp_millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "user.calendar_link",
+                    "user",
+                    Some(id),
+                    format!("New calendar link for {}; the old one stopped working", user.username)
+                )
+            );
+        });
+        Ok(())
+    }
+
     // ---- sessions -------------------------------------------------------------------------
 
     /// Starts a session for `user` (audited as a sign-in).

@@ -283,6 +283,13 @@ impl TestServer {
         (status, notice)
     }
 
+    /// Fetches a page as a signed-in browser would; returns the status and the HTML.
+    pub async fn page(&self, path: &str, cookie: &str) -> (StatusCode, String) {
+        let resp =
+            self.http.get(format!("{}{path}", self.url)).header("cookie", cookie).send().await.expect("get page");
+        (resp.status(), resp.text().await.unwrap_or_default())
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(token), None).await
     }

@@ -231,8 +231,8 @@ async fn schedule_feed(State(state): State<AppState>, Path(id): Path<String>, Qu
 
 async fn user_feed(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<FeedQuery>) -> Response {
     let Ok(uid) = id.parse::<Uuid>() else { return forbidden() };
-    let Ok(key) = state.db.signing_key().await else { return forbidden() };
-    if q.token.as_deref() != Some(opsdeck_core::escalation::feed_token(&key, uid).as_str()) {
+    let token = q.token.unwrap_or_default();
+    if !matches!(crate::operations::oncall::personal_feed_allowed(&state, uid, &token).await, Ok(true)) {
         return forbidden();
     }
     let now = state.now();

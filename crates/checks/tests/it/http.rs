@@ -36,7 +36,7 @@ async fn down_when_an_assertion_fails() {
         (json!({"url": url, "body_regex": "^<html>"}), "body does not match /^<html>/"),
         (
             json!({"url": url, "json_assert": {"pointer": "/status", "equals": "fine"}}),
-            r#"JSON /status is "ok", expected "fine""#,
+            r#"JSON /status is a different string, expected "fine""#,
         ),
         (
             json!({"url": url, "json_assert": {"pointer": "/db", "equals": "up"}}),

@@ -4,6 +4,7 @@ mod health;
 mod heartbeat;
 mod histogram;
 mod perfdata;
+mod secrets;
 mod settings;
 
 pub use health::{CheckStatus, Health, MonitorState, Transition};
@@ -150,6 +151,11 @@ impl MonitorSpec {
         Ok(spec)
     }
 
+    /// The spec with its secrets masked, for readers and the audit log.
+    pub fn redacted(&self) -> MonitorSpec {
+        MonitorSpec { settings: self.settings.redacted(), ..self.clone() }
+    }
+
     /// Applies a partial update; changing the type requires new settings.
     pub fn apply(mut self, input: MonitorInput) -> Result<Self> {
         if let Some(name) = input.name {
@@ -166,7 +172,9 @@ impl MonitorSpec {
             self.kind = kind;
         }
         if let Some(settings) = input.settings {
-            self.settings = Settings::parse(self.kind, settings)?;
+            let mut settings = Settings::parse(self.kind, settings)?;
+            settings.keep_secrets(&self.settings);
+            self.settings = settings;
         }
         if let Some(v) = input.interval_seconds {
             self.interval_seconds =

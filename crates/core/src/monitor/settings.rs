@@ -318,10 +318,10 @@ impl Settings {
         v
     }
 
-    /// A short human description of the target, for lists.
+    /// A short human description of the target, for lists (credentials in a URL hidden).
     pub fn target(&self) -> String {
         match self {
-            Settings::Http(h) => format!("{} {}", h.method, h.url),
+            Settings::Http(h) => format!("{} {}", h.method, crate::secret::redact_url_credentials(&h.url)),
             Settings::Tcp(t) => format!("{}:{}", t.host, t.port),
             Settings::Dns(d) => format!("{:?} {}", d.record_type, d.name),
             Settings::Icmp(i) => i.host.clone(),

@@ -3,3 +3,6 @@
 -- notification's idempotency key, so a restart pages again while a retry of a round never does.
 ALTER TABLE incidents ADD COLUMN escalation_round INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE escalations ADD COLUMN round INTEGER NOT NULL DEFAULT 0;
+
+-- A person's calendar feed token is an HMAC of their id and this epoch; "new link" bumps it.
+ALTER TABLE users ADD COLUMN feed_epoch INTEGER NOT NULL DEFAULT 0;

@@ -51,7 +51,7 @@ impl Db {
                 actor,
                 now,
                 AuditRecord::new("monitor.create", "monitor", Some(id), format!("Created monitor {}", spec.name))
-                    .after(&spec)
+                    .after(&spec.redacted())
             );
             bump!(tx, MONITORS);
         });
@@ -208,8 +208,8 @@ impl Db {
                 actor,
                 now,
                 AuditRecord::new("monitor.update", "monitor", Some(id), format!("Updated monitor {}", spec.name))
-                    .before(&b.spec)
-                    .after(&spec)
+                    .before(&b.spec.redacted())
+                    .after(&spec.redacted())
             );
             bump!(tx, MONITORS);
         });
@@ -237,11 +237,41 @@ impl Db {
                     Some(id),
                     format!("Deleted monitor {}", before.monitor.spec.name)
                 )
-                .before(&before.monitor.spec)
+                .before(&before.monitor.spec.redacted())
             );
             bump!(tx, MONITORS);
         });
         Ok(())
+    }
+
+    /// Gives a heartbeat monitor a new ping URL; the old one stops working at once (it may have
+    /// leaked: whoever holds it can report a job's success).
+    pub async fn rotate_ping_token(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<MonitorView> {
+        let before = self.get_monitor(id).await?;
+        if before.monitor.ping_token.is_none() {
+            return Err(opsdeck_core::Error::invalid("id", "only heartbeat monitors have a ping URL").into());
+        }
+        write_tx!(self, |tx| {
+            sqlx::query("UPDATE monitors SET ping_token = $1, updated_at = $2 WHERE id = $3")
+                .bind(secret::generate("hb_"))
+                .bind(now.timestamp_millis())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "monitor.rotate_ping_url",
+                    "monitor",
+                    Some(id),
+                    format!("New ping URL for monitor {}", before.monitor.spec.name)
+                )
+            );
+            bump!(tx, MONITORS);
+        });
+        self.get_monitor(id).await
     }
 
     /// Pauses or resumes a monitor; resuming starts over from `pending` and checks at once.

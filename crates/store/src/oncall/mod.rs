@@ -182,6 +182,15 @@ pub struct ContactMethod {
     pub label: String,
 }
 
+impl ContactMethod {
+    /// For the audit log: a webhook address is a credential, an e-mail address is not.
+    pub fn redacted(&self) -> ContactMethod {
+        let address =
+            if self.kind == "email" { self.address.clone() } else { opsdeck_core::secret::redact_url(&self.address) };
+        ContactMethod { address, ..self.clone() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, sqlx::FromRow)]
 pub struct NotificationRule {
     pub id: Uuid,

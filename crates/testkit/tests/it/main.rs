@@ -12,4 +12,5 @@ mod oncall;
 mod ops;
 mod paging;
 mod roles;
+mod secrets;
 mod senders;

@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pause_monitor))
         .routes(routes!(resume_monitor))
         .routes(routes!(check_now))
+        .routes(routes!(rotate_ping_url))
         .routes(routes!(monitor_results))
         .routes(routes!(monitor_events))
         .routes(routes!(monitor_uptime))
@@ -73,8 +74,12 @@ pub struct MonitorDto {
 }
 
 impl MonitorDto {
-    pub fn new(v: MonitorView, base_url: &str) -> Self {
+    /// The monitor as `auth` may see it: secrets in the settings masked (write-only), the ping
+    /// URL (a credential to report a job's success) only for those who configure monitors.
+    pub fn new(v: MonitorView, base_url: &str, auth: &Auth) -> Self {
         let m = v.monitor;
+        let ping_url =
+            m.ping_token.filter(|_| auth.allows(Permission::Configure)).map(|t| format!("{base_url}/ping/{t}"));
         MonitorDto {
             id: m.id,
             name: m.spec.name,
@@ -86,11 +91,11 @@ impl MonitorDto {
             down_after: m.spec.down_after,
             up_after: m.spec.up_after,
             tags: m.spec.tags,
-            settings: m.spec.settings.to_json(),
+            settings: m.spec.settings.redacted().to_json(),
             state: m.health.state.to_string(),
             state_since: ts(v.state_since),
             paused: m.paused,
-            ping_url: m.ping_token.map(|t| format!("{base_url}/ping/{t}")),
+            ping_url,
             last_result: v.last_result.map(|r| LastResultDto {
                 at: ts(r.at),
                 ok: r.status.is_ok(),
@@ -174,6 +179,9 @@ pub struct MonitorQuery {
     pub limit: Option<i64>,
     #[param(schema_with = crate::api::schema::cursor_opt)]
     pub cursor: Option<String>,
+    /// Admins only (403 otherwise): the settings with their secrets in clear, for a full
+    /// `opsdeck export --with-secrets`. Everyone else gets secrets masked as `(set)`.
+    pub include_secrets: Option<bool>,
 }
 
 impl MonitorQuery {
@@ -210,9 +218,20 @@ async fn list_monitors(
     ApiQuery(q): ApiQuery<MonitorQuery>,
 ) -> Result<Json<List<MonitorDto>>, ApiError> {
     auth.require(Permission::Read)?;
+    let with_secrets = q.include_secrets == Some(true);
+    if with_secrets {
+        auth.require(Permission::Administer)?;
+    }
     let page = state.db.list_monitors(&q.filter()?).await?;
     let base = base_url(&state, &headers).await;
-    Ok(Json(List::from_page(page, |v| MonitorDto::new(v, &base))))
+    Ok(Json(List::from_page(page, |v| {
+        let clear = with_secrets.then(|| v.monitor.spec.settings.to_json());
+        let mut dto = MonitorDto::new(v, &base, &auth);
+        if let Some(settings) = clear {
+            dto.settings = settings;
+        }
+        dto
+    })))
 }
 
 /// Creates a monitor; it is checked within one interval (spread to avoid bursts).
@@ -242,7 +261,7 @@ async fn create_monitor(
         settings: Some(req.settings),
     };
     let v = op::create_monitor(&state, &auth, input, req.paused.unwrap_or(false)).await?;
-    Ok((StatusCode::CREATED, Json(MonitorDto::new(v, &base_url(&state, &headers).await))))
+    Ok((StatusCode::CREATED, Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth))))
 }
 
 /// One monitor with its state and last result.
@@ -261,7 +280,7 @@ async fn get_monitor(
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Read)?;
     let v = state.db.get_monitor(parse_id(Entity::Monitor, &id)?).await?;
-    Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await)))
+    Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth)))
 }
 
 /// Changes some fields of a monitor.
@@ -293,7 +312,7 @@ async fn update_monitor(
         settings: req.settings,
     };
     let v = op::update_monitor(&state, &auth, parse_id(Entity::Monitor, &id)?, input).await?;
-    Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await)))
+    Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth)))
 }
 
 /// Deletes a monitor and its history.
@@ -323,7 +342,25 @@ async fn set_paused(
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let v = op::set_paused(state, auth, parse_id(Entity::Monitor, id)?, paused).await?;
-    Ok(Json(MonitorDto::new(v, &base_url(state, headers).await)))
+    Ok(Json(MonitorDto::new(v, &base_url(state, headers).await, auth)))
+}
+
+/// Gives a heartbeat monitor a new ping URL; the old one stops working at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/{id}/ping-url/rotate",
+    tag = "monitors",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = MonitorDto))
+)]
+async fn rotate_ping_url(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<MonitorDto>, ApiError> {
+    let v = op::rotate_ping_url(&state, &auth, parse_id(Entity::Monitor, &id)?).await?;
+    Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth)))
 }
 
 /// Pauses a monitor: no checks, no alerts, time excluded from nothing (it is simply not watched).

@@ -73,6 +73,12 @@ pub async fn set_paused(state: &AppState, auth: &Auth, id: Uuid, paused: bool) -
     Ok(state.db.get_monitor(id).await?)
 }
 
+/// A new ping URL for a heartbeat monitor; the old one stops working.
+pub async fn rotate_ping_url(state: &AppState, auth: &Auth, id: Uuid) -> Result<MonitorView, ApiError> {
+    auth.require(Permission::Configure)?;
+    Ok(state.db.rotate_ping_token(&auth.actor(), state.now(), id).await?)
+}
+
 /// Runs the monitor's check as soon as possible (responders and up).
 pub async fn check_now(state: &AppState, auth: &Auth, id: Uuid) -> Result<(), ApiError> {
     auth.require(Permission::Respond)?;

@@ -208,6 +208,30 @@ async fn checked_policy(state: &AppState, spec: PolicySpec) -> Result<PolicySpec
     Ok(spec)
 }
 
+/// The caller's personal calendar feed URL (their shifts in every schedule). The token is
+/// derived from the signing key and the person's feed epoch, so nothing secret is stored.
+pub async fn personal_calendar_url(state: &AppState, auth: &Auth, base: &str) -> Result<String, ApiError> {
+    auth.require(Permission::Read)?;
+    let me = auth.user.id;
+    let key = state.db.signing_key().await?;
+    let epoch = state.db.feed_epoch(me).await?.unwrap_or_default();
+    Ok(format!("{base}/users/{me}/calendar.ics?token={}", opsdeck_core::escalation::feed_token(&key, me, epoch)))
+}
+
+/// A new personal calendar link for the caller; the old one stops working.
+pub async fn new_personal_calendar_url(state: &AppState, auth: &Auth) -> Result<(), ApiError> {
+    auth.require(Permission::Read)?;
+    Ok(state.db.new_feed_epoch(&auth.actor(), state.now(), auth.user.id).await?)
+}
+
+/// The person whose calendar feed `token` opens, if it is their current token and they are
+/// enabled.
+pub async fn personal_feed_allowed(state: &AppState, user_id: Uuid, token: &str) -> Result<bool, ApiError> {
+    let Some(epoch) = state.db.feed_epoch(user_id).await? else { return Ok(false) };
+    let key = state.db.signing_key().await?;
+    Ok(opsdeck_core::escalation::feed_token_matches(&key, user_id, epoch, token))
+}
+
 pub async fn create_policy(state: &AppState, auth: &Auth, spec: PolicySpec) -> Result<Policy, ApiError> {
     auth.require(Permission::Configure)?;
     let spec = checked_policy(state, spec).await?;

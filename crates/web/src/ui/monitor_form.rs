@@ -200,7 +200,9 @@ impl MonitorForm {
         f.down_after = spec.down_after.to_string();
         f.up_after = spec.up_after.to_string();
         f.tags = spec.tags.join(", ");
-        match &spec.settings {
+        // Secrets are write-only: the form shows them masked, and sending the mask (or a blank
+        // password) back keeps the stored value (`Settings::keep_secrets`).
+        match &spec.settings.redacted() {
             Settings::Http(h) => {
                 f.url = h.url.clone();
                 f.method = h.method.clone();
@@ -217,15 +219,11 @@ impl MonitorForm {
                 f.headers = h.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n");
                 f.body = h.body.clone().unwrap_or_default();
                 match &h.auth {
-                    Some(opsdeck_core::monitor::HttpAuth::Basic { username, password }) => {
+                    Some(opsdeck_core::monitor::HttpAuth::Basic { username, .. }) => {
                         f.auth = "basic".into();
                         f.auth_user = username.clone();
-                        f.auth_secret = password.clone();
                     }
-                    Some(opsdeck_core::monitor::HttpAuth::Bearer { token }) => {
-                        f.auth = "bearer".into();
-                        f.auth_secret = token.clone();
-                    }
+                    Some(opsdeck_core::monitor::HttpAuth::Bearer { .. }) => f.auth = "bearer".into(),
                     None => {}
                 }
             }

@@ -215,8 +215,13 @@ pub async fn detail(
     MonitorPage {
         chrome,
         target: v.monitor.spec.settings.target(),
-        settings_json: serde_json::to_string_pretty(&v.monitor.spec.settings.to_json()).unwrap_or_default(),
-        ping_url: v.monitor.ping_token.as_ref().map(|t| format!("{base}/ping/{t}")),
+        settings_json: serde_json::to_string_pretty(&v.monitor.spec.settings.redacted().to_json()).unwrap_or_default(),
+        ping_url: v
+            .monitor
+            .ping_token
+            .as_ref()
+            .filter(|_| page.0.allows(Permission::Configure))
+            .map(|t| format!("{base}/ping/{t}")),
         since: ago(v.state_since, now),
         since_at: abs(v.state_since),
         checked: v.monitor.last_check_at.map(|t| ago(t, now)).unwrap_or_else(|| "not yet".into()),
@@ -238,33 +243,64 @@ pub async fn detail(
     .into_response()
 }
 
-pub async fn action(
-    State(state): State<AppState>,
-    page: PageAuth,
-    Path((id, act)): Path<(String, String)>,
-) -> Response {
+/// Runs a check at once (`POST /monitors/{id}/check`).
+pub async fn check(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
     let result = async {
         let id = crate::extract::parse_id(Entity::Monitor, &id)?;
-        state.db.get_monitor(id).await?;
-        let note = match act.as_str() {
-            "check" => {
-                op::check_now(&state, &page.0, id).await?;
-                "Check queued; the result appears in a moment"
-            }
-            "pause" | "resume" => {
-                op::set_paused(&state, &page.0, id, act == "pause").await?;
-                if act == "pause" { "Monitor paused" } else { "Monitor resumed" }
-            }
-            "delete" => {
-                let m = op::delete_monitor(&state, &page.0, id).await?;
-                return Ok(done("/monitors", &format!("Monitor {} deleted", m.spec.name)));
-            }
-            _ => return Err(ApiError::new(crate::error::ErrorCode::PageNotFound, "no such monitor action")),
-        };
-        Ok::<_, ApiError>(done(&format!("/monitors/{id}"), note))
+        op::check_now(&state, &page.0, id).await?;
+        Ok(id)
     }
     .await;
-    result.unwrap_or_else(|e| error_page(&e))
+    outcome_at(result, "Check queued; the result appears in a moment")
+}
+
+pub async fn pause(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    set_paused(&state, &page, &id, true).await
+}
+
+pub async fn resume(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    set_paused(&state, &page, &id, false).await
+}
+
+async fn set_paused(state: &AppState, page: &PageAuth, id: &str, paused: bool) -> Response {
+    let result = async {
+        let id = crate::extract::parse_id(Entity::Monitor, id)?;
+        op::set_paused(state, &page.0, id, paused).await?;
+        Ok(id)
+    }
+    .await;
+    outcome_at(result, if paused { "Monitor paused" } else { "Monitor resumed" })
+}
+
+/// A new ping URL (`POST /monitors/{id}/ping-url/rotate`).
+pub async fn rotate_ping_url(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let result = async {
+        let id = crate::extract::parse_id(Entity::Monitor, &id)?;
+        op::rotate_ping_url(&state, &page.0, id).await?;
+        Ok(id)
+    }
+    .await;
+    outcome_at(result, "New ping URL: the old one no longer works")
+}
+
+pub async fn delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    let result = async {
+        let id = crate::extract::parse_id(Entity::Monitor, &id)?;
+        op::delete_monitor(&state, &page.0, id).await
+    }
+    .await;
+    match result {
+        Ok(m) => done("/monitors", &format!("Monitor {} deleted", m.spec.name)),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// Back to the monitor's page with `note`, or the error page.
+fn outcome_at(result: Result<Uuid, ApiError>, note: &str) -> Response {
+    match result {
+        Ok(id) => done(&format!("/monitors/{id}"), note),
+        Err(e) => error_page(&e),
+    }
 }
 
 /// Monitors of one service with their states, for the service page.

@@ -26,18 +26,14 @@ pub struct ChannelDto {
     pub kind: String,
     pub service_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
-    /// The config without its secret.
+    /// The config with its secrets masked as `(set)`: the signing secret, the routing key,
+    /// header values, and the URL's path (chat webhooks carry their secret there).
     #[schema(value_type = Object)]
     pub config: serde_json::Value,
 }
 
 pub(super) fn channel_dto(c: opsdeck_store::oncall::Channel) -> ChannelDto {
-    let mut config = serde_json::to_value(&c.config).unwrap_or_default();
-    if let Some(o) = config.as_object_mut()
-        && o.contains_key("secret")
-    {
-        o.insert("secret".into(), serde_json::Value::String("(set)".into()));
-    }
+    let config = serde_json::to_value(c.config.redacted()).unwrap_or_default();
     ChannelDto {
         id: c.id,
         name: c.name,

@@ -33,21 +33,24 @@ pub async fn mine(
         })
         .collect();
     let base = crate::operations::settings::base_url(&state, &headers).await;
-    let key = try_page!(state.db.signing_key().await);
+    let calendar_url = try_page!(crate::operations::oncall::personal_calendar_url(&state, &page.0, &base).await);
     MyNotificationsPage {
         chrome,
         methods,
         rules,
         kinds: [ChannelKind::Email, ChannelKind::Slack, ChannelKind::Teams, ChannelKind::Discord, ChannelKind::Webhook],
-        calendar_url: format!(
-            "{base}/users/{me}/calendar.ics?token={}",
-            opsdeck_core::escalation::feed_token(&key, me)
-        ),
+        calendar_url,
     }
     .into_response()
 }
 
 pub(super) const MINE: &str = "/settings/notifications";
+
+/// A new personal calendar link (`POST /settings/notifications/calendar/reset`).
+pub async fn calendar_reset(State(state): State<AppState>, page: PageAuth) -> Response {
+    let result = crate::operations::oncall::new_personal_calendar_url(&state, &page.0).await;
+    outcome(MINE, result.map(|()| "New calendar link: the old one no longer works".to_owned()))
+}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]

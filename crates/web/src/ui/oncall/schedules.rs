@@ -119,8 +119,7 @@ pub async fn detail(
         via: op::via(&s.spec, src),
     });
     let base = crate::operations::settings::base_url(&state, &headers).await;
-    let key = try_page!(state.db.signing_key().await);
-    let me = page.0.user.id;
+    let personal_url = try_page!(op::personal_calendar_url(&state, &page.0, &base).await);
     SchedulePage {
         chrome,
         layer_users: s
@@ -138,10 +137,7 @@ pub async fn detail(
         now: who,
         people,
         calendar_url: format!("{base}/schedules/{}/calendar.ics?token={}", s.id, s.feed_token),
-        personal_url: format!(
-            "{base}/users/{me}/calendar.ics?token={}",
-            opsdeck_core::escalation::feed_token(&key, me)
-        ),
+        personal_url,
         days: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun],
         default_start: now.with_timezone(&tz).format("%Y-%m-%dT09:00").to_string(),
         s,
