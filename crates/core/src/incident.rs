@@ -234,10 +234,7 @@ impl ActionItemSpec {
     pub fn new(title: &str, owner_id: Option<uuid::Uuid>, due: Option<&str>, status: Option<&str>) -> Result<Self> {
         let title = validate::name("title", title)?;
         let due_date = match due.map(str::trim).filter(|d| !d.is_empty()) {
-            Some(d) => Some(
-                NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map_err(|_| Error::invalid("due_date", "must be a date such as 2026-12-31"))?,
-            ),
+            Some(d) => Some(crate::time::parse_date("due_date", d)?),
             None => None,
         };
         let status = match status {

@@ -14,10 +14,12 @@ pub mod incident;
 pub mod maintenance;
 pub mod monitor;
 pub mod oncall;
+pub mod recurrence;
 pub mod role;
 pub mod secret;
 pub mod settings;
 pub mod telemetry;
+pub mod time;
 pub mod user;
 pub mod validate;
 

@@ -2,11 +2,18 @@
 //! expected to fail. They show `maintenance`, raise no alerts, and their time is left out of the
 //! adjusted availability (the raw figure still counts it).
 
+use crate::recurrence::{Limits, Recurrence};
 use crate::{Error, Result, validate};
 use chrono::{DateTime, Duration, Utc};
+use rrule::Frequency;
 use serde::Serialize;
-use std::str::FromStr;
 use uuid::Uuid;
+
+/// Repeating windows: daily to yearly, at most four a day.
+const RULES: Limits = Limits {
+    frequencies: &[Frequency::Daily, Frequency::Weekly, Frequency::Monthly, Frequency::Yearly],
+    per_day_max: 4,
+};
 
 pub const DURATION_MAX_MINUTES: i32 = 7 * 24 * 60;
 pub const SCOPE_MAX: usize = 500;
@@ -67,7 +74,7 @@ impl WindowSpec {
             self.description = validate::description("description", &d)?;
         }
         if let Some(s) = input.starts_at {
-            self.starts_at = s;
+            self.starts_at = crate::time::check_utc("starts_at", s)?;
         }
         if let Some(d) = input.duration_minutes {
             if !(1..=i64::from(DURATION_MAX_MINUTES)).contains(&d) {
@@ -100,8 +107,9 @@ impl WindowSpec {
                 format!("at most {SCOPE_MAX} services and {SCOPE_MAX} monitors"),
             ));
         }
-        if self.rrule.is_some() && self.rule_set().is_err() {
-            return Err(self.rule_set().err().unwrap_or_else(|| Error::invalid("rrule", "is not valid")));
+        crate::time::check_utc("starts_at", self.starts_at)?;
+        if self.rrule.is_some() {
+            self.recurrence()?;
         }
         Ok(self)
     }
@@ -110,15 +118,10 @@ impl WindowSpec {
         Duration::minutes(i64::from(self.duration_minutes))
     }
 
-    fn rule_set(&self) -> Result<rrule::RRuleSet> {
+    fn recurrence(&self) -> Result<Recurrence> {
         let zone = tz(&self.timezone)?;
-        let local = self.starts_at.with_timezone(&zone).format("%Y%m%dT%H%M%S");
-        let rule = self.rrule.as_deref().unwrap_or("");
-        if rule.contains('\n') || rule.to_uppercase().contains("DTSTART") {
-            return Err(Error::invalid("rrule", "give only the RRULE part, e.g. FREQ=WEEKLY;BYDAY=SU"));
-        }
-        rrule::RRuleSet::from_str(&format!("DTSTART;TZID={}:{local}\nRRULE:{rule}", self.timezone))
-            .map_err(|e| Error::invalid("rrule", format!("is not a valid RRULE: {e}")))
+        let local = self.starts_at.with_timezone(&zone).naive_local();
+        Recurrence::new("rrule", self.rrule.as_deref().unwrap_or(""), zone, local, RULES)
     }
 
     /// Occurrences (start, end) that overlap `[from, to)`, at most `limit`.
@@ -129,22 +132,17 @@ impl WindowSpec {
         limit: u16,
     ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         let d = self.duration();
+        // Checked: a row stored before the year rules may hold any date; it then has no occurrence.
+        let window = |s: DateTime<Utc>| s.checked_add_signed(d).map(|e| (s, e));
         match &self.rrule {
-            None => {
-                let end = self.starts_at + d;
-                if self.starts_at < to && end > from { vec![(self.starts_at, end)] } else { Vec::new() }
-            }
+            None => window(self.starts_at).filter(|(s, e)| *s < to && *e > from).into_iter().collect(),
             Some(_) => {
-                let Ok(set) = self.rule_set() else { return Vec::new() };
-                let after = (from - d).with_timezone(&rrule::Tz::UTC);
-                let before = to.with_timezone(&rrule::Tz::UTC);
-                set.after(after)
-                    .before(before)
-                    .all(limit)
-                    .dates
+                let (Ok(rule), Some(after)) = (self.recurrence(), from.checked_sub_signed(d)) else {
+                    return Vec::new();
+                };
+                rule.between(after, to, usize::from(limit))
                     .into_iter()
-                    .map(|s| s.with_timezone(&Utc))
-                    .map(|s| (s, s + d))
+                    .filter_map(window)
                     .filter(|(s, e)| *s < to && *e > from)
                     .collect()
             }
@@ -152,12 +150,12 @@ impl WindowSpec {
     }
 
     pub fn is_active(&self, at: DateTime<Utc>) -> bool {
-        !self.occurrences(at, at + Duration::milliseconds(1), 4).is_empty()
+        at.checked_add_signed(Duration::milliseconds(1)).is_some_and(|end| !self.occurrences(at, end, 4).is_empty())
     }
 
     /// The next occurrence that has not ended by `now`.
     pub fn next(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        self.occurrences(now, now + Duration::days(400), 1).into_iter().next()
+        self.occurrences(now, now.checked_add_signed(Duration::days(400))?, 1).into_iter().next()
     }
 
     pub fn covers(&self, monitor_id: Uuid, service_id: Option<Uuid>) -> bool {
@@ -219,5 +217,46 @@ mod tests {
         assert_eq!(bad(WindowInput { duration_minutes: Some(0), ..ok.clone() }), "duration_minutes");
         assert_eq!(bad(WindowInput { monitor_ids: Some(vec![]), ..ok.clone() }), "service_ids");
         assert_eq!(bad(WindowInput { starts_at: None, ..ok }), "starts_at");
+    }
+
+    proptest::proptest! {
+        /// Windows stored with any start (rows older than the year rules) and any rule: the
+        /// checks scheduler's questions answer without a panic, in bounded time.
+        #[test]
+        fn any_window_answers(
+            start_s in -8_000_000_000_000i64..250_000_000_000,
+            at_s in 0i64..253_402_300_799,
+            rule in proptest::option::of(proptest::sample::select(vec![
+                "FREQ=DAILY", "FREQ=MONTHLY;BYMONTHDAY=31", "FREQ=SECONDLY", "FREQ=YEARLY", "FREQ=WEEKLY;BYDAY=SU",
+            ])),
+        ) {
+            let w = WindowSpec {
+                name: "w".into(), description: String::new(),
+                starts_at: DateTime::from_timestamp(start_s, 0).unwrap_or_default(),
+                duration_minutes: DURATION_MAX_MINUTES, rrule: rule.map(str::to_owned),
+                timezone: "Europe/Berlin".into(),
+                service_ids: vec![Uuid::nil()], monitor_ids: vec![],
+            };
+            let at = DateTime::from_timestamp(at_s, 0).unwrap();
+            let _ = w.is_active(at);
+            let _ = w.next(at);
+        }
+    }
+
+    #[test]
+    fn far_dates_and_dense_rules_are_refused() {
+        let input = |starts: DateTime<Utc>, rule: &str| WindowInput {
+            name: Some("w".into()),
+            starts_at: Some(starts),
+            rrule: Some(Some(rule.into())),
+            service_ids: Some(vec![Uuid::now_v7()]),
+            ..Default::default()
+        };
+        let far = DateTime::<Utc>::MAX_UTC;
+        assert!(WindowSpec::create(input(far, "FREQ=DAILY")).unwrap_err().to_string().starts_with("starts_at"));
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        for dense in ["FREQ=MINUTELY", "FREQ=HOURLY", "FREQ=DAILY;BYHOUR=1,2,3,4,5"] {
+            assert!(WindowSpec::create(input(now, dense)).unwrap_err().to_string().starts_with("rrule"), "{dense}");
+        }
     }
 }

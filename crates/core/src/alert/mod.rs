@@ -244,8 +244,12 @@ pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
 
 /// Parses an RFC 3339 time; Go's zero time (`0001-01-01T00:00:00Z`) means "not set".
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    let t = DateTime::parse_from_rfc3339(s.trim()).ok()?.with_timezone(&Utc);
-    if t.timestamp() <= 0 { None } else { Some(t) }
+    usable(DateTime::parse_from_rfc3339(s.trim()).ok()?.with_timezone(&Utc))
+}
+
+/// A sender's time counts only after 1970 and within `time`'s range; else it means "not set".
+pub(crate) fn usable(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (t.timestamp() > 0).then(|| crate::time::check_utc("timestamp", t).ok()).flatten()
 }
 
 #[cfg(test)]

@@ -190,7 +190,9 @@ fn trigger_payload(m: &Map<String, Value>, errors: &mut Errors) -> Option<Signal
 /// (`2015-07-17T08:42:58.315+0000`).
 fn parse_pd_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     parse_time(s).or_else(|| {
-        chrono::DateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S%.f%z").ok().map(|t| t.with_timezone(&chrono::Utc))
+        chrono::DateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S%.f%z")
+            .ok()
+            .and_then(|t| super::usable(t.with_timezone(&chrono::Utc)))
     })
 }
 

@@ -90,10 +90,10 @@ pub fn heartbeat_deadline(
 ) -> Option<DateTime<Utc>> {
     let grace = Duration::seconds(i64::from(grace_seconds));
     match schedule.parsed().ok()? {
-        Parsed::Period(p) => Some(since + p + grace),
+        Parsed::Period(p) => since.checked_add_signed(p)?.checked_add_signed(grace),
         Parsed::Cron(cron, tz) => {
             let next = cron.find_next_occurrence(&since.with_timezone(&tz), false).ok()?;
-            Some(next.with_timezone(&Utc) + grace)
+            next.with_timezone(&Utc).checked_add_signed(grace)
         }
     }
 }

@@ -263,8 +263,14 @@ pub fn next_run(due: DateTime<Utc>, now: DateTime<Utc>, interval_seconds: i32) -
     let step = Duration::seconds(i64::from(interval_seconds.max(1)));
     let mut next = due + step;
     if next <= now {
-        let behind = (now - next).num_milliseconds() / step.num_milliseconds() + 1;
-        next += step * behind as i32;
+        // i64 milliseconds, checked: a monitor due long ago (a restored backup) must not wrap.
+        let step_ms = step.num_milliseconds();
+        let behind = (now - next).num_milliseconds() / step_ms + 1;
+        next = behind
+            .checked_mul(step_ms)
+            .and_then(Duration::try_milliseconds)
+            .and_then(|d| next.checked_add_signed(d))
+            .unwrap_or(now + step);
     }
     next
 }

@@ -19,7 +19,7 @@ impl Db {
             .into_iter()
             .map(|(id, at, kind, actor, body)| TimelineItem { id, at: from_millis(at), kind, actor, body })
             .collect();
-        let from = inc.impact_start_at - chrono::Duration::hours(2);
+        let from = inc.impact_start_at.checked_sub_signed(chrono::Duration::hours(2)).unwrap_or(inc.impact_start_at);
         let to = inc.resolved_at.unwrap_or(now);
         for sid in &inc.service_ids {
             for c in self.list_changes(*sid, from, to, 200).await? {

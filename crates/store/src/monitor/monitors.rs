@@ -51,7 +51,7 @@ impl Db {
                 actor,
                 now,
                 AuditRecord::new("monitor.create", "monitor", Some(id), format!("Created monitor {}", spec.name))
-                    .after(&spec.redacted())
+                    .after(spec.redacted())
             );
             bump!(tx, MONITORS);
         });
@@ -208,8 +208,8 @@ impl Db {
                 actor,
                 now,
                 AuditRecord::new("monitor.update", "monitor", Some(id), format!("Updated monitor {}", spec.name))
-                    .before(&b.spec.redacted())
-                    .after(&spec.redacted())
+                    .before(b.spec.redacted())
+                    .after(spec.redacted())
             );
             bump!(tx, MONITORS);
         });
@@ -237,7 +237,7 @@ impl Db {
                     Some(id),
                     format!("Deleted monitor {}", before.monitor.spec.name)
                 )
-                .before(&before.monitor.spec.redacted())
+                .before(before.monitor.spec.redacted())
             );
             bump!(tx, MONITORS);
         });

@@ -44,7 +44,7 @@ impl Db {
                 actor,
                 now,
                 AuditRecord::new("contact.create", "user", Some(user_id), format!("Added a {} contact method", c.kind))
-                    .after(&c.redacted())
+                    .after(c.redacted())
             );
         });
         Ok(c)

@@ -35,7 +35,7 @@ async fn sqlite_is_tuned() {
     let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.unwrap();
     assert_eq!(fk, 1);
     let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.unwrap();
-    assert_eq!(sync, 1, "NORMAL");
+    assert_eq!(sync, 2, "FULL: a commit survives power loss");
     let vacuum: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(pool).await.unwrap();
     assert_eq!(vacuum, 2, "INCREMENTAL");
 }

@@ -670,7 +670,7 @@ async fn mttx_report_and_csv(srv: &TestServer) {
     let (_, none) = srv.get("/api/v1/reports/mttx?severity=SEV1", &t).await;
     assert_eq!(none["incidents"], 0);
     let (s, _) = srv.get("/api/v1/reports/mttx?from=yesterday", &t).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
     let resp = srv.http.get(format!("{}/api/v1/reports/mttx.csv", srv.url)).bearer_auth(&t).send().await.unwrap();
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));

@@ -4,6 +4,7 @@
 
 mod architecture;
 mod auth;
+mod bounds;
 mod catalogue;
 mod errors;
 mod incidents;

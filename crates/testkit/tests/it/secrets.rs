@@ -64,7 +64,8 @@ async fn seed(srv: &TestServer, admin: &str, rx: &Receiver) -> (HashMap<&'static
         ("slack", json!({"url": format!("https://hooks.slack.invalid/services/{MARK}-slack")})),
         (
             "pagerduty",
-            json!({"url": "https://events.pd.invalid/v2/enqueue", "routing_key": format!("{MARK}0123456789abcdef012345")}),
+            json!({"url": "https://events.pd.invalid/v2/enqueue",
+                "routing_key": format!("{MARK}0123456789abcdef012345")}),
         ),
     ] {
         let (s, c) = srv

@@ -105,6 +105,12 @@ async fn mttx(
     }))
 }
 
+/// A text cell that a spreadsheet will not run as a formula: titles and sources come from alert
+/// senders, and `=HYPERLINK(…)` or `@SUM(…)` in a cell would execute when the file is opened.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
+}
+
 /// One row per incident with every timestamp and duration (seconds), for spreadsheets.
 pub fn csv(r: &Report) -> Result<String, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -137,11 +143,11 @@ pub fn csv(r: &Report) -> Result<String, ApiError> {
     for row in &r.rows {
         w.write_record([
             incident::display_number(row.number),
-            row.title.clone(),
-            row.service_name.clone().unwrap_or_default(),
+            cell(&row.title),
+            cell(row.service_name.as_deref().unwrap_or_default()),
             row.severity.clone(),
             row.status.clone(),
-            row.source.clone(),
+            cell(&row.source),
             row.alert_count.to_string(),
             ts(from_millis(row.impact_start_at)),
             ts(from_millis(row.detected_at)),
@@ -178,4 +184,15 @@ async fn mttx_csv(
     let name = format!("attachment; filename=\"incidents-{}-{}.csv\"", r.from.format("%Y%m%d"), r.to.format("%Y%m%d"));
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], csv(&r)?)
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(super::cell("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(super::cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(super::cell("-1+2"), "'-1+2");
+        assert_eq!(super::cell("Checkout down"), "Checkout down");
+    }
 }

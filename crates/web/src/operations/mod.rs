@@ -76,10 +76,7 @@ pub fn page_limit(raw: Option<i64>) -> Result<Option<i64>, ApiError> {
     }
 }
 
-/// An RFC 3339 time (a four-digit year, so later arithmetic in days cannot overflow); `field`
-/// is named in the error.
-pub fn parse_time(field: &str, s: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 time such as 2026-11-22T14:05:00Z"))
+/// An RFC 3339 time within `core::time`'s years; `field` is named in the error.
+pub fn parse_time(field: &'static str, s: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    Ok(opsdeck_core::time::parse_rfc3339(field, s)?)
 }

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::incident::{self, Mttx, Sev, Times};
+use opsdeck_core::time;
 use opsdeck_store::incident::{NoisySource, ReportRow};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -45,16 +46,22 @@ pub struct Report {
     pub noisy: Vec<NoisySource>,
 }
 
-fn parse_bound(field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
-        .ok_or_else(|| ApiError::bad_request(format!("{field}: use a date (2026-11-01) or an RFC 3339 time")))
+/// The longest report: two years of weekly buckets (and one chart) per request.
+pub const SPAN_MAX_DAYS: i64 = 731;
+
+fn parse_bound(field: &'static str, s: &str) -> Result<DateTime<Utc>, ApiError> {
+    time::parse_rfc3339(field, s)
+        .or_else(|_| time::parse_date(field, s).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()))
+        .map_err(|_| {
+            ApiError::invalid(
+                field,
+                format!(
+                    "use a date (2026-11-01) or an RFC 3339 time, in the years {} to {}",
+                    time::YEAR_MIN,
+                    time::YEAR_MAX
+                ),
+            )
+        })
 }
 
 fn times(r: &ReportRow) -> Times {
@@ -78,9 +85,7 @@ pub async fn build(state: &AppState, q: &ReportRange) -> Result<Report, ApiError
         .map(|s| parse_bound("from", s))
         .transpose()?
         .unwrap_or(to - Duration::days(30));
-    if from >= to {
-        return Err(ApiError::bad_request("from: must be before to"));
-    }
+    time::check_span("to", from, to, Duration::days(SPAN_MAX_DAYS))?;
     let sevs: Vec<Sev> = match q.severity.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(list) => list
             .split(',')
@@ -102,7 +107,8 @@ pub async fn build(state: &AppState, q: &ReportRange) -> Result<Report, ApiError
     let mut w = week_start(from.date_naive());
     while w < to.date_naive() {
         weeks.insert(w, 0);
-        w += Duration::days(7);
+        let Some(next) = w.checked_add_days(chrono::Days::new(7)) else { break };
+        w = next;
     }
     for r in &rows {
         *services
@@ -133,5 +139,5 @@ pub async fn build(state: &AppState, q: &ReportRange) -> Result<Report, ApiError
 }
 
 fn week_start(d: NaiveDate) -> NaiveDate {
-    d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
+    d.checked_sub_days(chrono::Days::new(u64::from(d.weekday().num_days_from_monday()))).unwrap_or(d)
 }

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
-use chrono::{NaiveDateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::maintenance::WindowInput;
 use opsdeck_core::role::Permission;
@@ -127,8 +127,7 @@ impl WindowForm {
         let tz: chrono_tz::Tz = tz_name.parse().map_err(|_| {
             ApiError::invalid("timezone", format!("unknown time zone {tz_name:?}; use e.g. Europe/Berlin"))
         })?;
-        let local = NaiveDateTime::parse_from_str(self.starts_local.trim(), "%Y-%m-%dT%H:%M")
-            .map_err(|_| ApiError::invalid("starts_at", "give the start as date and time"))?;
+        let local = opsdeck_core::time::parse_local("starts_at", &self.starts_local)?;
         let starts_at = tz
             .from_local_datetime(&local)
             .earliest()

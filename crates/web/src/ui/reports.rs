@@ -50,9 +50,9 @@ pub async fn report(State(state): State<AppState>, page: PageAuth, Query(q): Que
     let chrome = chrome!(page, state, "reports", None);
     let blank = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
     // The form's "to" is a day shown inclusively; the report's bound is exclusive.
-    let to = blank(&q.to).map(|t| match chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d") {
-        Ok(d) => (d + Duration::days(1)).to_string(),
-        Err(_) => t,
+    let to = blank(&q.to).map(|t| match opsdeck_core::time::parse_date("to", &t).map(|d| d.succ_opt()) {
+        Ok(Some(d)) => d.to_string(),
+        _ => t,
     });
     let rq = ReportRange { from: blank(&q.from), to, service_id: blank(&q.service), severity: None };
     let r = try_page!(reports::build(&state, &rq).await);

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
-use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
 use opsdeck_core::Entity;
 use opsdeck_core::escalation::{
     ChannelConfig, ChannelKind, ChannelSpec, ContactSpec, Level, PolicySpec, RuleSpec, Target, TargetKind,

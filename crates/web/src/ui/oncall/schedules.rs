@@ -162,8 +162,7 @@ pub struct LayerForm {
 impl LayerForm {
     /// The layer, named `Layer N` when the form leaves the name empty.
     fn layer(self, n: usize) -> Result<Layer, ApiError> {
-        let start = NaiveDateTime::parse_from_str(self.start.trim(), "%Y-%m-%dT%H:%M")
-            .map_err(|_| ApiError::invalid("start", "give the first handoff as date and time"))?;
+        let start = opsdeck_core::time::parse_local("start", &self.start)?;
         let count: u32 = self.count.trim().parse().map_err(|_| ApiError::invalid("count", "a whole number"))?;
         let length = match self.unit.as_str() {
             "hours" => Length::Hours(count),
@@ -241,10 +240,8 @@ pub async fn override_add(
     let tz = s.spec.tz();
     let result = async {
         let user: Uuid = f.user_id.parse().map_err(|_| ApiError::invalid("user_id", "choose who covers"))?;
-        let local = |field: &str, v: &str| -> Result<DateTime<Utc>, ApiError> {
-            let n = NaiveDateTime::parse_from_str(v.trim(), "%Y-%m-%dT%H:%M")
-                .map_err(|_| ApiError::invalid(field, "date and time"))?;
-            Ok(oncall::local_to_utc(tz, n))
+        let local = |field: &'static str, v: &str| -> Result<DateTime<Utc>, ApiError> {
+            Ok(oncall::local_to_utc(tz, opsdeck_core::time::parse_local(field, v)?))
         };
         let spec = OverrideSpec::new(user, local("starts", &f.starts)?, local("ends", &f.ends)?)?;
         op::add_override(&state, &page.0, id, spec).await?;
