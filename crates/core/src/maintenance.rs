@@ -158,6 +158,17 @@ impl WindowSpec {
         self.occurrences(now, now.checked_add_signed(Duration::days(400))?, 1).into_iter().next()
     }
 
+    /// Why this stored window cannot be evaluated (a row written before today's rules), if so:
+    /// such a window is skipped (never in force) and its page says why, instead of stopping the
+    /// checks of every monitor.
+    pub fn problem(&self) -> Option<String> {
+        let checked = crate::time::check_utc("starts_at", self.starts_at).and_then(|_| match self.rrule {
+            Some(_) => self.recurrence().map(|_| ()),
+            None => Ok(()),
+        });
+        checked.err().map(|e| format!("this window is never in force: {e}"))
+    }
+
     pub fn covers(&self, monitor_id: Uuid, service_id: Option<Uuid>) -> bool {
         self.monitor_ids.contains(&monitor_id) || service_id.is_some_and(|s| self.service_ids.contains(&s))
     }

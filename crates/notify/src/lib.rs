@@ -363,8 +363,23 @@ impl Notifier {
         Ok(n)
     }
 
-    fn link(&self, incident_id: Uuid, action: LinkAction, user_id: Option<Uuid>, now: DateTime<Utc>) -> String {
-        let claim = LinkClaim { incident_id, action, user_id, expires: (now + self.config.link_ttl).timestamp() };
+    /// A signed action link for a person's message. A broadcast message (no person) gets the
+    /// incident page instead: anyone in a channel could forward it, so acting needs a sign-in.
+    fn link(
+        &self,
+        incident_id: Uuid,
+        view_url: &str,
+        action: LinkAction,
+        user_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> String {
+        let Some(user_id) = user_id else { return view_url.to_owned() };
+        let claim = LinkClaim {
+            incident_id,
+            action,
+            user_id: Some(user_id),
+            expires: (now + self.config.link_ttl).timestamp(),
+        };
         format!("{}/a/{}", self.config.public_url.trim_end_matches('/'), sign_link(&self.key, &claim))
     }
 
@@ -381,6 +396,8 @@ impl Notifier {
         let mut set = tokio::task::JoinSet::new();
         for n in due {
             let Some(b) = briefs.get(&n.incident_id) else { continue };
+            let view_url =
+                format!("{}/incidents/{}", self.config.public_url.trim_end_matches('/'), display_number(b.number));
             let vars = MessageVars {
                 number: display_number(b.number),
                 title: b.title.clone(),
@@ -389,13 +406,9 @@ impl Notifier {
                 status: b.status.clone(),
                 summary: b.title.clone(),
                 runbook: if b.runbook.is_empty() { "none".into() } else { b.runbook.clone() },
-                view_url: format!(
-                    "{}/incidents/{}",
-                    self.config.public_url.trim_end_matches('/'),
-                    display_number(b.number)
-                ),
-                ack_url: self.link(n.incident_id, LinkAction::Acknowledge, n.user_id, now),
-                resolve_url: self.link(n.incident_id, LinkAction::Resolve, n.user_id, now),
+                ack_url: self.link(n.incident_id, &view_url, LinkAction::Acknowledge, n.user_id, now),
+                resolve_url: self.link(n.incident_id, &view_url, LinkAction::Resolve, n.user_id, now),
+                view_url,
             };
             let sender = self.sender.clone();
             let gate = gate.clone();

@@ -14,6 +14,7 @@ struct FileConfig {
     listen: Option<String>,
     secure_cookies: Option<bool>,
     session_ttl_hours: Option<i64>,
+    session_idle_hours: Option<i64>,
     log: Option<String>,
     db_max_connections: Option<u32>,
     server: Option<String>,
@@ -22,6 +23,8 @@ struct FileConfig {
     ingest_queue: Option<usize>,
     public_url: Option<String>,
     smtp: Option<opsdeck_notify::SmtpConfig>,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` header names the client.
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct Config {
     pub listen: String,
     pub secure_cookies: bool,
     pub session_ttl_hours: i64,
+    /// A session unused this long ends.
+    pub session_idle_hours: i64,
     pub log: String,
     pub db_max_connections: u32,
     pub server: String,
@@ -43,6 +48,8 @@ pub struct Config {
     pub public_url: String,
     /// Outgoing e-mail (`[smtp]` table in the file).
     pub smtp: Option<opsdeck_notify::SmtpConfig>,
+    /// `trusted_proxies = ["10.0.0.5"]`: reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -66,6 +73,7 @@ impl Config {
             listen,
             secure_cookies: g.secure_cookies || file.secure_cookies.unwrap_or(false),
             session_ttl_hours: file.session_ttl_hours.unwrap_or(24 * 14).clamp(1, 24 * 365),
+            session_idle_hours: file.session_idle_hours.unwrap_or(12).clamp(1, 24 * 365),
             log: g.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
             db_max_connections: g.db_max_connections.or(file.db_max_connections).unwrap_or(8).clamp(2, 500),
             server: g.server.clone().or(file.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()),
@@ -73,6 +81,7 @@ impl Config {
             retention: file.retention.unwrap_or_default(),
             ingest_queue: g.ingest_queue.or(file.ingest_queue).unwrap_or(20_000).clamp(100, 1_000_000),
             smtp: file.smtp,
+            trusted_proxies: file.trusted_proxies.unwrap_or_default(),
         })
     }
 

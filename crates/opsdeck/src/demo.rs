@@ -49,10 +49,13 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         println!("Opsdeck is running at {url}");
     }
     let web = WebConfig {
-        secure_cookies: cfg.secure_cookies,
+        // Cookies are Secure whenever people reach the server over https.
+        secure_cookies: cfg.secure_cookies || cfg.public_url.starts_with("https://"),
         session_ttl: chrono::Duration::hours(cfg.session_ttl_hours),
         demo_endpoints: demo,
         retention: cfg.retention,
+        trusted_proxies: cfg.trusted_proxies.clone(),
+        session_idle: chrono::Duration::hours(cfg.session_idle_hours),
         pipeline: opsdeck_store::pipeline::PipelineConfig {
             max_queued_events: cfg.ingest_queue,
             max_batch: cfg.ingest_queue.min(2_000),
@@ -77,7 +80,13 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         .with_sink(opsdeck_web::notifier_sink(&state.events)),
     );
     state.notifier = Some(notifier.clone());
-    let janitor = tokio::spawn(housekeeping(db.clone(), clock.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Every background loop runs supervised: a panic or an error restarts it with back-off, and
+    // one that keeps failing makes /readyz fail with its name.
+    let janitor = {
+        let (db, clock, stop) = (db.clone(), clock.clone(), stop_rx.clone());
+        state.workers.spawn("housekeeping", move || housekeeping(db.clone(), clock.clone(), stop.clone()))
+    };
 
     // The check scheduler runs beside the HTTP server and stops with it.
     let prober = Arc::new(opsdeck_checks::Prober::new().context("cannot set up the check runners")?);
@@ -91,15 +100,29 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     // The recorder first, so every worker's series are registered with it.
     opsdeck_web::install_metrics();
     opsdeck_checks::events::describe();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let checks = tokio::spawn(scheduler.run(stop_rx.clone()));
-    let notify = tokio::spawn(notifier.run(stop_rx));
+    let checks = {
+        let stop = stop_rx.clone();
+        state.workers.spawn("check_scheduler", move || {
+            let (s, stop) = (scheduler.clone(), stop.clone());
+            async move {
+                s.run(stop).await;
+                Ok(())
+            }
+        })
+    };
+    let notify = state.workers.spawn("notifier", move || {
+        let (n, stop) = (notifier.clone(), stop_rx.clone());
+        async move {
+            n.run(stop).await;
+            Ok(())
+        }
+    });
 
     opsdeck_web::serve(listener, state, shutdown_signal()).await.context("HTTP server failed")?;
     let _ = stop_tx.send(true);
     let _ = checks.await;
     let _ = notify.await;
-    janitor.abort();
+    let _ = janitor.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -125,11 +148,18 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Periodic cleanup that keeps tables bounded.
-async fn housekeeping(db: Db, clock: std::sync::Arc<dyn Clock>) {
+/// Periodic cleanup that keeps tables bounded, until `stop`.
+async fn housekeeping(
+    db: Db,
+    clock: std::sync::Arc<dyn Clock>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::result::Result<(), String> {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return Ok(()),
+        }
         match db.purge_expired_sessions(clock.now()).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired sessions"),
             Ok(_) => {}

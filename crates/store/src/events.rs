@@ -16,6 +16,26 @@ pub fn describe() {
     }
     metrics::counter!("opsdeck_ingest_refused_total", "reason" => "queue_full").absolute(0);
     metrics::counter!("opsdeck_sweep_failures_total", "sweeper" => "alerts").absolute(0);
+    metrics::counter!("opsdeck_sweep_failures_total", "sweeper" => "monitor_alerts").absolute(0);
+}
+
+/// A supervised worker failed (an error or a panic) and restarts after `backoff`.
+pub struct WorkerRestarted<'a> {
+    pub worker: &'static str,
+    pub error: &'a str,
+    pub backoff: std::time::Duration,
+}
+
+impl InternalEvent for WorkerRestarted<'_> {
+    fn emit(self) {
+        tracing::error!(
+            worker = self.worker,
+            error = self.error,
+            backoff_s = self.backoff.as_secs(),
+            "background worker failed; restarting"
+        );
+        metrics::counter!("opsdeck_worker_restarts_total", "worker" => self.worker).increment(1);
+    }
 }
 
 /// A batch of events was committed in one transaction.

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod settings;
 mod timeline;
 pub mod user;
+pub mod worker;
 
 pub use connect::{Backend, ConnectOptions, Db};
 pub use error::{StoreError, StoreResult};

@@ -32,13 +32,27 @@ pub struct PipelineConfig {
     pub max_batch: usize,
     /// How often expired alerts and ended snoozes are looked for (when driven by real time).
     pub sweep_every: Duration,
+    /// How often the monitor alert outbox is drained besides right after each state change (a
+    /// retry after a full queue, or after another node died holding the drain lease).
+    pub drain_every: Duration,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { max_queued_events: 20_000, max_batch: 2_000, sweep_every: Duration::from_secs(5) }
+        PipelineConfig {
+            max_queued_events: 20_000,
+            max_batch: 2_000,
+            sweep_every: Duration::from_secs(5),
+            drain_every: Duration::from_secs(2),
+        }
     }
 }
+
+/// The lease that lets one node at a time drain the monitor alert outbox, so alerts of one
+/// monitor reach the pipeline in order.
+const DRAIN_LEASE: &str = "monitor-alerts";
+const DRAIN_LEASE_MS: i64 = 30_000;
+const DRAIN_BATCH: i64 = 500;
 
 struct Job {
     envs: Vec<Envelope>,
@@ -62,12 +76,23 @@ pub struct Pipeline {
     db: Db,
     clock: Arc<dyn Clock>,
     sink: ReportSink,
+    /// This node's name in worker leases.
+    node: Arc<str>,
+    /// One drain at a time on this node.
+    draining: Arc<tokio::sync::Mutex<()>>,
     pub stats: Arc<PipelineStats>,
 }
 
 impl Pipeline {
-    /// Starts the writer task on the current Tokio runtime.
-    pub fn start(db: Db, clock: Arc<dyn Clock>, config: PipelineConfig, sink: ReportSink) -> Pipeline {
+    /// Starts the writer and the monitor alert drainer on the current Tokio runtime, each under
+    /// `workers`' supervision (a panic restarts it; the queue survives).
+    pub fn start(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        config: PipelineConfig,
+        sink: ReportSink,
+        workers: &crate::worker::Workers,
+    ) -> Pipeline {
         let (tx, rx) = mpsc::unbounded_channel();
         let p = Pipeline {
             tx,
@@ -76,10 +101,76 @@ impl Pipeline {
             db,
             clock,
             sink,
+            node: format!("ingest-{}", uuid::Uuid::now_v7().simple()).into(),
+            draining: Arc::default(),
             stats: Arc::default(),
         };
-        tokio::spawn(p.clone().writer(rx, config));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let (writer, cfg) = (p.clone(), config.clone());
+        workers.spawn("ingest_writer", move || {
+            let (w, rx, cfg) = (writer.clone(), rx.clone(), cfg.clone());
+            async move {
+                w.writer(&mut *rx.lock().await, cfg).await;
+                Ok(())
+            }
+        });
+        let drainer = p.clone();
+        workers.spawn("monitor_alert_drainer", move || drainer.clone().drainer(config.drain_every));
         p
+    }
+
+    /// Hands pending monitor alerts to the queue, oldest first, and marks them sent once stored.
+    /// A full queue leaves the rest pending for the next drain. Returns how many were handed over.
+    pub async fn drain_monitor_alerts(&self) -> crate::StoreResult<usize> {
+        let _one = self.draining.lock().await;
+        let now = self.clock.now().timestamp_millis();
+        if !self.db.try_worker_lease(DRAIN_LEASE, &self.node, now, now + DRAIN_LEASE_MS).await? {
+            return Ok(0);
+        }
+        let mut sent = 0;
+        let result = loop {
+            let batch = match self.db.pending_monitor_alerts(DRAIN_BATCH).await {
+                Ok(b) => b,
+                Err(e) => break Err(e),
+            };
+            if batch.is_empty() {
+                break Ok(sent);
+            }
+            let envs: Vec<Envelope> = batch.iter().filter_map(|(_, c)| crate::monitor::alert_envelope(c)).collect();
+            match self.submit(envs).await {
+                Ok(_) => {}
+                Err(IngestError::Busy) => break Ok(sent),
+                Err(IngestError::Failed(e)) => break Err(crate::StoreError::Config(format!("monitor alerts: {e}"))),
+            }
+            let ids: Vec<uuid::Uuid> = batch.iter().map(|(id, _)| *id).collect();
+            if let Err(e) = self.db.monitor_alerts_sent(&ids).await {
+                break Err(e);
+            }
+            sent += ids.len();
+            if ids.len() < DRAIN_BATCH as usize {
+                break Ok(sent);
+            }
+        };
+        let _ = self.db.release_worker_lease(DRAIN_LEASE, &self.node).await;
+        result
+    }
+
+    /// Drains the monitor alert outbox every `every`; a failed drain is counted and retried.
+    async fn drainer(self, every: Duration) -> Result<(), String> {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.drain_monitor_alerts().await {
+                SweepFailed { sweeper: "monitor_alerts", error: &e }.emit();
+            }
+        }
+    }
+
+    /// Takes `events` places in the queue until the guard drops, as a burst of senders would:
+    /// for tests and load drills of what a full queue does.
+    pub fn occupy(&self, events: u32) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_many_owned(events).ok()
     }
 
     /// Events queued or being written right now.
@@ -105,7 +196,7 @@ impl Pipeline {
         out
     }
 
-    async fn writer(self, mut rx: mpsc::UnboundedReceiver<Job>, config: PipelineConfig) {
+    async fn writer(self, rx: &mut mpsc::UnboundedReceiver<Job>, config: PipelineConfig) {
         let mut sweep = tokio::time::interval(config.sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -6,7 +6,7 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use opsdeck_core::audit::Actor;
 use opsdeck_core::role::{Permission, Role};
 use opsdeck_core::secret;
@@ -50,6 +50,20 @@ impl Auth {
         Actor { user_id: Some(self.user.id), label }
     }
 
+    /// Whether this caller may still act: the session still exists (not signed out or expired),
+    /// the token is not revoked, and the user is enabled. A database error counts as "no".
+    pub async fn still_valid(&self, state: &AppState) -> bool {
+        let now = state.now();
+        match &self.via {
+            Via::Session(hash) => matches!(state.db.session_user(hash, now).await, Ok(Some(u)) if u.id == self.user.id),
+            Via::Token(t) => {
+                let token = state.db.get_token(t.id).await;
+                let user = state.db.get_user(self.user.id).await;
+                matches!((token, user), (Ok(t), Ok(u)) if t.revoked_at.is_none() && !u.disabled)
+            }
+        }
+    }
+
     pub fn session_hash(&self) -> Option<&str> {
         match &self.via {
             Via::Session(h) => Some(h),
@@ -80,7 +94,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
         return Ok(None);
     };
     let hash = secret::digest(cookie.value());
-    Ok(state.db.session_user(&hash, now).await?.map(|user| Auth { role: user.role, user, via: Via::Session(hash) }))
+    let Some((user, idle_until)) = state.db.session_user_idle(&hash, now).await? else { return Ok(None) };
+    // Use keeps a session alive for `session_idle` more; written at most once a minute.
+    let idle = state.config.session_idle;
+    if idle_until - now.timestamp_millis() < idle.num_milliseconds() - 60_000 {
+        state.db.touch_session(&hash, now + idle).await?;
+    }
+    Ok(Some(Auth { role: user.role, user, via: Via::Session(hash) }))
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -103,7 +123,9 @@ impl OptionalFromRequestParts<AppState> for Auth {
 pub async fn start_session(state: &AppState, user: &User) -> Result<Cookie<'static>, ApiError> {
     let id = secret::generate("");
     let now = state.now();
-    state.db.create_session(&secret::digest(&id), user, now, now + state.config.session_ttl).await?;
+    let hash = secret::digest(&id);
+    state.db.create_session(&hash, user, now, now + state.config.session_ttl).await?;
+    state.db.touch_session(&hash, now + state.config.session_idle).await?;
     Ok(Cookie::build((SESSION_COOKIE, id))
         .path("/")
         .http_only(true)
@@ -123,21 +145,72 @@ pub fn clear_session_cookie() -> Cookie<'static> {
     c
 }
 
-/// Throttles sign-in attempts per client address and username.
-pub struct LoginLimiter(DefaultKeyedRateLimiter<String>);
+/// Throttles sign-in attempts, each a deliberately expensive password hash: per client address
+/// and account, per account from anywhere (a distributed guess), and for the whole node (the CPU
+/// and memory argon2 takes); and runs at most a few hashes at once.
+pub struct LoginLimiter {
+    per_client: DefaultKeyedRateLimiter<String>,
+    per_account: DefaultKeyedRateLimiter<String>,
+    global: DefaultDirectRateLimiter,
+    /// Concurrent password hashes (about 19 MiB each).
+    pub(crate) hashing: tokio::sync::Semaphore,
+    checks: std::sync::atomic::AtomicU64,
+}
+
+/// Concurrent password verifications on one node.
+const HASHING_MAX: usize = 4;
+/// Keys are pruned of idle entries every so many checks, so the maps stay bounded.
+const PRUNE_EVERY: u64 = 1024;
 
 impl LoginLimiter {
     pub fn new(per_minute: u32) -> Self {
-        let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        LoginLimiter(RateLimiter::keyed(Quota::per_minute(n)))
+        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
+        LoginLimiter {
+            per_client: RateLimiter::keyed(quota(per_minute)),
+            per_account: RateLimiter::keyed(quota(per_minute.saturating_mul(3))),
+            global: RateLimiter::direct(quota(per_minute.saturating_mul(30))),
+            hashing: tokio::sync::Semaphore::new(HASHING_MAX),
+            checks: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
+    /// Counts an attempt for `username` (as normalised by [`login_name`]) from `ip`.
     pub fn check(&self, ip: Option<IpAddr>, username: &str) -> Result<(), ApiError> {
-        let key = format!("{}|{}", ip.map(|i| i.to_string()).unwrap_or_default(), username);
-        self.0.check_key(&key).map_err(|_| {
-            ApiError::new(ErrorCode::RateLimited, "too many sign-in attempts; wait a minute and try again")
-        })
+        let n = self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.per_client.retain_recent();
+            self.per_account.retain_recent();
+        }
+        let refused =
+            || ApiError::new(ErrorCode::RateLimited, "too many sign-in attempts; wait a minute and try again");
+        let client = format!("{}|{username}", ip.map(|i| i.to_string()).unwrap_or_default());
+        self.per_client.check_key(&client).map_err(|_| refused())?;
+        self.per_account.check_key(&username.to_owned()).map_err(|_| refused())?;
+        self.global.check().map_err(|_| refused())
     }
+}
+
+/// A sign-in name as accounts store it (trimmed, lowercase, bounded), so `" admin"` and
+/// `"ADMIN"` count against the same budget as `"admin"`.
+pub fn login_name(typed: &str) -> String {
+    typed.trim().chars().take(opsdeck_core::user::USERNAME_MAX + 1).collect::<String>().to_lowercase()
+}
+
+/// The address of the client: the peer, or, when the peer is a trusted reverse proxy, the
+/// nearest address in `X-Forwarded-For` that is not one of the trusted proxies.
+pub fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let trusted = &state.config.trusted_proxies;
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    forwarded
+        .iter()
+        .flat_map(|v| v.split(','))
+        .rev()
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
 }
 
 /// Why a sign-in failed, without telling which of username or password was wrong.
@@ -153,18 +226,26 @@ pub async fn verify_login(
     username: &str,
     password: &str,
 ) -> Result<User, ApiError> {
-    state.login_limiter.check(ip, username)?;
-    let found = state.db.find_login(username.trim()).await?;
+    let username = login_name(username);
+    state.login_limiter.check(ip, &username)?;
+    // A name no account can have needs no lookup and no hash.
+    if opsdeck_core::user::username(&username).is_err() {
+        return Err(bad_credentials());
+    }
+    let found = state.db.find_login(&username).await?;
     let (user, hash) = match found {
         Some((u, h)) => (Some(u), h),
         None => (None, DUMMY_HASH.to_owned()),
     };
     let password = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || secret::verify_password(&password, &hash)).await.unwrap_or(false);
+    let ok = {
+        let _slot = state.login_limiter.hashing.acquire().await.map_err(|_| ApiError::internal())?;
+        tokio::task::spawn_blocking(move || secret::verify_password(&password, &hash)).await.unwrap_or(false)
+    };
     match user {
         Some(u) if ok && !u.disabled => Ok(u),
         other => {
-            state.db.record_failed_login(username.trim(), other.map(|u| u.id), state.now()).await?;
+            state.db.record_failed_login(&username, other.map(|u| u.id), state.now()).await?;
             Err(bad_credentials())
         }
     }

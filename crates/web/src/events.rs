@@ -7,6 +7,10 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+/// Internal: a user's access changed (sign-out, revoked token, account change); live streams of
+/// that user re-check theirs. Never sent to clients.
+pub const ACCESS_CHANGED: &str = "access.changed";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     /// Dotted kind, e.g. `service.updated`.

@@ -312,39 +312,3 @@ async fn api_alerts(State(state): State<AppState>, headers: HeaderMap, body: Bod
         Err(m) => rejected(StatusCode::BAD_REQUEST, m),
     }
 }
-
-// ---- monitors -----------------------------------------------------------------------------
-
-/// Turns monitor state changes into alerts: down triggers (critical), degraded triggers
-/// (warning), up or paused resolves; maintenance raises nothing. Monitors without a service
-/// raise no alerts, since alerts belong to a service.
-pub fn monitor_envelopes(changes: &[opsdeck_store::monitor::StateChange]) -> Vec<Envelope> {
-    use opsdeck_core::alert::{Action, Severity};
-    use opsdeck_core::monitor::MonitorState;
-    changes
-        .iter()
-        .filter_map(|c| {
-            let service_id = c.service_id?;
-            let key = format!("monitor:{}", c.monitor_id);
-            let signal = match c.transition.to {
-                MonitorState::Down | MonitorState::Degraded => {
-                    let (sev, word) = if c.transition.to == MonitorState::Down {
-                        (Severity::Critical, "down")
-                    } else {
-                        (Severity::Warning, "degraded")
-                    };
-                    let mut s = Signal::trigger(key, format!("{} is {word}: {}", c.name, c.reason), sev);
-                    s.source = c.name.clone();
-                    s.started_at = Some(c.at);
-                    s.labels.insert("monitor".into(), c.name.clone());
-                    s.details =
-                        json!({"monitor_id": c.monitor_id, "reason": c.reason, "from": c.transition.from.as_str()});
-                    s
-                }
-                MonitorState::Up | MonitorState::Paused => Signal::follow_up(Action::Resolve, key),
-                _ => return None,
-            };
-            Some(Envelope { scope: "monitor".into(), integration_id: None, service_id, source_type: "monitor", signal })
-        })
-        .collect()
-}

@@ -24,12 +24,15 @@ use opsdeck_store::Db;
 use std::sync::Arc;
 
 pub use auth::SESSION_COOKIE;
+use axum::http::{HeaderValue, header};
 pub use error::ApiError;
 pub use events::{Event, Events};
 pub use ops::install_metrics;
+use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Handles monitor state changes (from the scheduler or a pause): live-update events, and
-/// alerts through the ingest pipeline (dedup key `monitor:{id}`).
+/// Handles monitor state changes (from the scheduler or a pause): live-update events, and the
+/// alerts they raise, which the store wrote to its outbox with the change: drained now rather
+/// than at the next tick. A drain that fails leaves them pending for the next one.
 pub async fn on_monitor_changes(state: &AppState, changes: &[opsdeck_store::monitor::StateChange]) {
     for c in changes {
         state.events.publish(
@@ -38,11 +41,10 @@ pub async fn on_monitor_changes(state: &AppState, changes: &[opsdeck_store::moni
             format!("{} is {} ({})", c.name, c.transition.to, c.reason),
         );
     }
-    let envs = ingest::monitor_envelopes(changes);
-    if !envs.is_empty()
-        && let Err(e) = state.pipeline.submit(envs).await
+    if changes.iter().any(|c| opsdeck_store::monitor::raises_alert(c.transition.to, c.service_id))
+        && let Err(e) = state.pipeline.drain_monitor_alerts().await
     {
-        tracing::error!(error = %e, "monitor alerts were not stored");
+        tracing::warn!(error = %e, "monitor alerts stay pending until the next drain");
     }
 }
 
@@ -99,6 +101,10 @@ pub struct WebConfig {
     pub retention: opsdeck_store::monitor::Retention,
     /// Ingest queue bounds and batch size.
     pub pipeline: opsdeck_store::pipeline::PipelineConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for sign-in throttling).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A session unused this long ends (besides its absolute lifetime `session_ttl`).
+    pub session_idle: chrono::Duration,
 }
 
 impl Default for WebConfig {
@@ -110,6 +116,8 @@ impl Default for WebConfig {
             demo_endpoints: false,
             retention: Default::default(),
             pipeline: Default::default(),
+            trusted_proxies: Vec::new(),
+            session_idle: chrono::Duration::hours(12),
         }
     }
 }
@@ -130,6 +138,10 @@ pub struct AppState {
     pub(crate) routes: Arc<ingest::RouteCache>,
     /// The escalation and notification worker of this node (for test notifications).
     pub notifier: Option<Arc<opsdeck_notify::Notifier>>,
+    /// This node's supervised background workers (restarts, and `/readyz` when one keeps failing).
+    pub workers: opsdeck_store::worker::Workers,
+    /// Set once the server begins to shut down: endless responses (live-update streams) end.
+    pub(crate) closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -138,13 +150,17 @@ impl AppState {
         let login_limiter = Arc::new(auth::LoginLimiter::new(config.login_attempts_per_minute));
         let events = Events::new();
         let sink_events = events.clone();
+        let workers = opsdeck_store::worker::Workers::new();
         let pipeline = opsdeck_store::pipeline::Pipeline::start(
             db.clone(),
             clock.clone(),
             config.pipeline.clone(),
             Arc::new(move |r| publish_report(&sink_events, r)),
+            &workers,
         );
         AppState {
+            workers,
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
             db,
             clock,
             events,
@@ -181,8 +197,20 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found_fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_requests))
         .layer(tower_http::csrf::CsrfLayer::new().with_rejection_response(error::csrf_rejection))
+        // On every response: no framing (clickjacking), no content sniffing, no referrer to other
+        // sites, and nothing kept by caches unless a route says otherwise (an answer may hold a
+        // secret shown once: a new token, an integration key).
+        .layer(header_if_missing(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_if_missing(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
+        .layer(header_if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_if_missing(header::REFERRER_POLICY, "same-origin"))
+        .layer(header_if_missing(header::CACHE_CONTROL, "no-store"))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+fn header_if_missing(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// Serves `router` on `listener` until `shutdown` completes.
@@ -191,7 +219,14 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.closing.clone();
     let app = router(state);
+    // Graceful shutdown waits for every open response; live-update streams never end by
+    // themselves, so they are told to end first.
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

@@ -18,6 +18,7 @@ use opsdeck_core::audit::Actor;
 use opsdeck_core::escalation::{LinkAction, verify_link};
 use opsdeck_core::incident::{Move, display_number};
 use opsdeck_core::oncall;
+use opsdeck_core::role::Permission;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -113,14 +114,26 @@ async fn link_act(State(state): State<AppState>, Path(token): Path<String>) -> R
         LinkAction::Resolve => Move::Resolve,
         LinkAction::View => return page("Nothing to do", "<h1>Nothing to do</h1>", StatusCode::BAD_REQUEST),
     };
-    let who = match c.user_id {
-        Some(u) => state.db.user_names(&[u]).await.ok().and_then(|v| v.into_iter().next()).map(|x| x.1),
+    // The link stands for its recipient as they are now: an account disabled or demoted since
+    // the message was sent cannot act through it. Links without a recipient (older broadcast
+    // messages) act for nobody: sign in instead.
+    let recipient = match c.user_id {
+        Some(u) => state.db.get_user(u).await.ok().filter(|u| !u.disabled && u.role.allows(Permission::Respond)),
         None => None,
     };
-    let actor = Actor {
-        user_id: c.user_id,
-        label: format!("{} (link in a notification)", who.as_deref().unwrap_or("someone")),
+    let Some(recipient) = recipient else {
+        return page(
+            "Sign in to respond",
+            &format!(
+                "<h1>Sign in to respond</h1><p class=\"flash error\" id=\"link-refused\">This link no longer acts \
+                 for anyone. <a href=\"/login?next=/incidents/{n}\">Sign in</a> to respond to {n}.</p>",
+                n = display_number(state.db.get_incident(c.incident_id).await.map(|i| i.number).unwrap_or_default())
+            ),
+            StatusCode::FORBIDDEN,
+        );
     };
+    let actor =
+        Actor { user_id: Some(recipient.id), label: format!("{} (link in a notification)", recipient.username) };
     match crate::operations::incidents::move_from_link(&state, &actor, c.incident_id, m).await {
         Ok(inc) => {
             let n = display_number(inc.number);

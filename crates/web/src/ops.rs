@@ -39,12 +39,18 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can reach its database.
+/// The process can reach its database and no background worker keeps failing.
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.db.ping().await {
+    if !state.db.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unreachable" }))).into_response();
+    }
+    let failing = state.workers.failing();
+    if failing.is_empty() {
         Json(json!({ "status": "ready" })).into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unreachable" }))).into_response()
+        let names: Vec<&str> = failing.iter().map(|(n, _)| *n).collect();
+        let status = format!("failing workers: {}", names.join(", "));
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": status, "failing": names }))).into_response()
     }
 }
 

@@ -674,3 +674,40 @@ async fn oncall_and_schedule_commands() {
     assert!(!outs[3].status.success() && text(&outs[3].stderr).contains("service_id"), "{}", text(&outs[3].stderr));
     srv.stop().await;
 }
+
+/// SIGTERM with fifty browser tabs' live-update streams open: the streams end, in-flight work
+/// finishes, and the process exits within five seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_ends_open_event_streams_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let added = run(
+        &["user", "add", "--username", "admin", "--role", "admin", "--password-stdin", "--data-dir", &d],
+        Some("a long password\n"),
+    );
+    assert!(added.status.success());
+    let out = run(&["token", "create", "--user", "admin", "--name", "t", "--data-dir", &d], None);
+    let token = text(&out.stdout).lines().last().unwrap().to_owned();
+    let (child, url) = start_server(&d);
+    let http = reqwest::Client::new();
+    wait_ready(&http, &url).await;
+    let mut streams = Vec::new();
+    for _ in 0..50 {
+        let r = http.get(format!("{url}/api/v1/events")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        streams.push(r);
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = std::time::Instant::now();
+    let mut child = child;
+    let exited =
+        tokio::time::timeout(std::time::Duration::from_secs(5), tokio::task::spawn_blocking(move || child.wait()))
+            .await;
+    let status = exited.expect("the server exits within 5 s of SIGTERM").unwrap().unwrap();
+    assert!(status.success(), "a clean exit: {status:?} after {:?}", started.elapsed());
+    // Every stream was ended by the server, not cut by the test.
+    for mut s in streams {
+        while let Ok(Some(_)) = s.chunk().await {}
+    }
+}

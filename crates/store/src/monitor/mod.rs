@@ -388,11 +388,14 @@ fn bucket_start(at: DateTime<Utc>, resolution: i32) -> i64 {
     at.timestamp_millis().div_euclid(r) * r
 }
 
+mod alerts;
 mod history;
 mod monitors;
 mod ping;
 mod schedule;
 mod upkeep;
+
+pub use alerts::{alert_envelope, raises_alert};
 
 /// Row type shared with the dialect's claim statement.
 pub(crate) struct DueRowPub(DueRow);

@@ -303,8 +303,8 @@ impl Db {
             .await?;
             if let Some(t) = transition {
                 sqlx::query(
-                    "INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason, alert_pending) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(Uuid::now_v7())
                 .bind(id)
@@ -312,6 +312,7 @@ impl Db {
                 .bind(t.from.as_str())
                 .bind(t.to.as_str())
                 .bind(&reason)
+                .bind(super::raises_alert(t.to, before.monitor.spec.service_id))
                 .execute(&mut *tx)
                 .await?;
             }

@@ -217,9 +217,10 @@ impl Db {
                         .await?;
                 }
                 if let Some(t) = transition {
+                    // The alert goes out through the outbox (`alerts.rs`), committed with the state.
                     sqlx::query(
-                        "INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        "INSERT INTO monitor_events (id, monitor_id, at, from_state, to_state, reason, \
+                         alert_pending) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(Uuid::now_v7())
                     .bind(rec.monitor_id)
@@ -227,6 +228,7 @@ impl Db {
                     .bind(t.from.as_str())
                     .bind(t.to.as_str())
                     .bind(&o.reason)
+                    .bind(super::raises_alert(t.to, claim.service_id))
                     .execute(&mut *tx)
                     .await?;
                     changes.push(StateChange {

@@ -400,20 +400,43 @@ impl Db {
         Ok(())
     }
 
-    /// The enabled user behind a live session.
+    /// The enabled user behind a live session (neither expired nor idle too long).
     pub async fn session_user(&self, id_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = with_db!(self, |pool| {
+        Ok(self.session_user_idle(id_hash, now).await?.map(|(u, _)| u))
+    }
+
+    /// The enabled user behind a live session, and until when it may stay idle.
+    pub async fn session_user_idle(&self, id_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<(User, i64)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: UserRow,
+            idle_until: i64,
+        }
+        let row: Option<Row> = with_db!(self, |pool| {
             sqlx::query_as(
-                "SELECT u.id, u.username, u.display_name, u.email, u.role, u.disabled, u.created_at, u.updated_at \
-                 FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+                "SELECT u.id, u.username, u.display_name, u.email, u.role, u.disabled, u.created_at, u.updated_at, \
+                 s.idle_until FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.idle_until > $2 AND NOT u.disabled",
             )
             .bind(id_hash)
             .bind(now.timestamp_millis())
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(User::from))
+        Ok(row.map(|r| (User::from(r.user), r.idle_until)))
+    }
+
+    /// Moves a session's idle deadline (on use).
+    pub async fn touch_session(&self, id_hash: &str, idle_until: DateTime<Utc>) -> StoreResult<()> {
+        with_db!(self, |pool| {
+            sqlx::query("UPDATE sessions SET idle_until = $1 WHERE id_hash = $2")
+                .bind(idle_until.timestamp_millis())
+                .bind(id_hash)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Ends a session (audited as a sign-out).

@@ -36,7 +36,7 @@ async fn queue_is_bounded_and_isolates_failures(db: &Db) {
         .await
         .unwrap();
     let config = PipelineConfig { max_queued_events: 3, max_batch: 3, ..Default::default() };
-    let p = Pipeline::start(db.clone(), clock, config, Arc::new(|_| {}));
+    let p = Pipeline::start(db.clone(), clock, config, Arc::new(|_| {}), &opsdeck_store::worker::Workers::new());
 
     // More events than the queue holds: refused at once, nothing stored.
     let four: Vec<Envelope> = (0..4).map(|i| env(svc.id, &format!("k{i}"))).collect();

@@ -1,12 +1,12 @@
 //! Bounded input: dates far outside the years a team plans in, report spans, and recurrences
 //! that would iterate without end are refused with a 422 naming the field, through the API and
-//! the forms, and the server keeps answering.
+//! the forms, and the server keeps answering; a bad row already stored stops nothing.
 
 use opsdeck_core::role::Role;
 use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
 use serde_json::{Value, json};
 
-backend_tests!(far_dates_and_endless_rules_are_refused);
+backend_tests!(far_dates_and_endless_rules_are_refused, a_bad_row_stops_nothing);
 
 fn field(v: &Value) -> &str {
     v["error"]["details"]["field"].as_str().unwrap_or_default()
@@ -91,4 +91,54 @@ async fn far_dates_and_endless_rules_are_refused(srv: &TestServer) {
     }
     let (s, _) = srv.call(opsdeck_testkit::Method::GET, "/healthz", None, None).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// A window stored before today's rules (a far date, a rule that never ends): the scheduler
+/// skips it and keeps checking every monitor, the window says why, and the server stays ready.
+async fn a_bad_row_stops_nothing(srv: &TestServer) {
+    use opsdeck_core::maintenance::WindowSpec;
+    let m = srv.token("m", Role::Manager).await;
+    let target = opsdeck_testkit::Receiver::start().await;
+    let mut monitors = Vec::new();
+    let mut services = Vec::new();
+    for name in ["Payroll", "Checkout"] {
+        let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": name})).await;
+        let (s, mon) = srv
+            .post(
+                "/api/v1/monitors",
+                &m,
+                json!({"name": name, "service_id": svc["id"], "type": "http", "interval_seconds": 60,
+                    "settings": {"url": format!("{}/{name}", target.url)}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{mon}");
+        services.push(svc["id"].as_str().unwrap().parse().unwrap());
+        monitors.push(mon["id"].as_str().unwrap().to_owned());
+    }
+    let far = chrono::DateTime::from_timestamp_millis(6_000_000_000_000_000).unwrap();
+    let spec = WindowSpec {
+        name: "from a time machine".into(),
+        description: String::new(),
+        starts_at: far,
+        duration_minutes: 60,
+        rrule: Some("FREQ=SECONDLY".into()),
+        timezone: "UTC".into(),
+        service_ids: services.clone(),
+        monitor_ids: Vec::new(),
+    };
+    srv.db.create_window(&opsdeck_core::audit::Actor::system("test"), srv.now(), spec).await.unwrap();
+
+    srv.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(srv.run_checks().await, 2, "both monitors are checked");
+    for id in &monitors {
+        let (_, mon) = srv.get(&format!("/api/v1/monitors/{id}"), &m).await;
+        assert_eq!(mon["state"], "up", "{mon}");
+    }
+    let (_, windows) = srv.get("/api/v1/maintenance", &m).await;
+    let w = &windows["items"][0];
+    assert_eq!(w["active"], false);
+    assert!(w["problem"].as_str().unwrap().contains("never in force"), "{w}");
+    let (s, _) = srv.call(opsdeck_testkit::Method::GET, "/readyz", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    target.task.abort();
 }

@@ -7,7 +7,12 @@ use opsdeck_core::role::Role;
 use opsdeck_testkit::{Method, Receiver, StatusCode, TestServer, backend_tests};
 use serde_json::json;
 
-backend_tests!(every_escalation_round_pages_once, status_changes_check_state_in_their_transaction);
+backend_tests!(
+    every_escalation_round_pages_once,
+    status_changes_check_state_in_their_transaction,
+    monitor_alerts_survive_a_full_ingest_queue,
+    action_links_act_only_for_a_current_responder
+);
 
 /// A service whose one-level policy pages alice's webhook; returns (manager token, alice's token, service id).
 async fn paged_service(srv: &TestServer, rx: &Receiver) -> (String, String, String) {
@@ -141,5 +146,87 @@ async fn status_changes_check_state_in_their_transaction(srv: &TestServer) {
     }
     let (_, ic) = srv.get(&format!("/api/v1/incidents/{c}"), &m).await;
     assert_eq!(ic["status"], "resolved", "{ic}");
+    rx.task.abort();
+}
+
+async fn monitor_alerts_survive_a_full_ingest_queue(srv: &TestServer) {
+    let m = srv.token("mgr", Role::Manager).await;
+    let target = Receiver::start().await;
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Checkout"})).await;
+    let (s, mon) = srv
+        .post(
+            "/api/v1/monitors",
+            &m,
+            json!({"name": "checkout-web", "service_id": svc["id"], "type": "http", "interval_seconds": 60,
+                "settings": {"url": format!("{}/health", target.url)}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{mon}");
+    let incidents = || async {
+        let (_, list) = srv.get(&format!("/api/v1/incidents?service_id={}", svc["id"].as_str().unwrap()), &m).await;
+        list["items"].as_array().unwrap().clone()
+    };
+
+    // An alert storm has filled the ingest queue when the monitor goes down.
+    let full = srv.pipeline.occupy(20_000).expect("the whole queue");
+    target.answer(503);
+    srv.clock.advance(Duration::seconds(61));
+    assert_eq!(srv.run_checks().await, 1);
+    let (_, now) = srv.get(&format!("/api/v1/monitors/{}", mon["id"].as_str().unwrap()), &m).await;
+    assert_eq!(now["state"], "down");
+    assert!(incidents().await.is_empty(), "the queue was full: no incident yet");
+
+    // The queue drains: the alert that waited in the outbox opens the incident.
+    drop(full);
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let open = incidents().await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert!(open[0]["title"].as_str().unwrap().contains("checkout-web is down"), "{open:?}");
+    // Nothing is sent twice.
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let (_, alerts) = srv.get("/api/v1/alerts", &m).await;
+    assert_eq!(alerts["items"].as_array().unwrap().len(), 1);
+
+    // Up again: the resolve follows the trigger, in order.
+    target.answer(200);
+    srv.clock.advance(Duration::seconds(61));
+    srv.run_checks().await;
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let (_, alerts) = srv.get("/api/v1/alerts", &m).await;
+    assert_eq!(alerts["items"][0]["status"], "resolved", "{alerts}");
+    target.task.abort();
+}
+
+async fn action_links_act_only_for_a_current_responder(srv: &TestServer) {
+    let rx = Receiver::start().await;
+    let (m, _, sid) = paged_service(srv, &rx).await;
+    let (s, ch) = srv
+        .post(
+            "/api/v1/channels",
+            &m,
+            json!({"name": "#ops", "kind": "webhook", "service_id": sid,
+                "config": {"url": format!("{}/broadcast", rx.url), "secret": Receiver::SECRET}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ch}");
+    let (_, inc) = srv.post("/api/v1/incidents", &m, json!({"title": "Checkout down", "service_id": sid})).await;
+    let id = inc["id"].as_str().unwrap();
+    srv.run_notifier().await;
+
+    // A broadcast message could be forwarded anywhere: its links lead to the incident page.
+    let broadcast = rx.to("/broadcast");
+    let ack = broadcast[0]["links"]["acknowledge"].as_str().unwrap();
+    assert!(ack.contains("/incidents/INC-") && !ack.contains("/a/"), "{ack}");
+
+    // Alice's personal link stops acting once her account is disabled.
+    let ack = rx.to("/alice")[0]["links"]["acknowledge"].as_str().unwrap().to_owned();
+    let path = &ack[ack.find("/a/").unwrap()..];
+    let admin = srv.token("root", Role::Admin).await;
+    let (s, _) = srv.patch("/api/v1/users/alice", &admin, json!({"disabled": true})).await;
+    assert_eq!(s, StatusCode::OK);
+    let refused = srv.http.post(format!("{}{path}", srv.url)).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let (_, now) = srv.get(&format!("/api/v1/incidents/{id}"), &m).await;
+    assert_eq!(now["status"], "triggered", "nothing changed");
     rx.task.abort();
 }

@@ -40,10 +40,12 @@ pub struct LoginRequest {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let user = auth::verify_login(&state, Some(addr.ip()), &req.username, &req.password).await?;
+    let ip = auth::client_ip(&state, addr.ip(), &headers);
+    let user = auth::verify_login(&state, Some(ip), &req.username, &req.password).await?;
     let cookie = auth::start_session(&state, &user).await?;
     Ok((jar.add(cookie), Json(UserDto::from(user))))
 }
@@ -55,10 +57,8 @@ async fn logout(
     auth: Option<Auth>,
     jar: CookieJar,
 ) -> Result<impl IntoResponse, ApiError> {
-    if let Some(a) = &auth
-        && let Some(hash) = a.session_hash()
-    {
-        state.db.delete_session(hash, &a.user, state.now()).await?;
+    if let Some(a) = &auth {
+        crate::operations::users::end_session(&state, a).await?;
     }
     Ok((jar.add(auth::clear_session_cookie()), StatusCode::NO_CONTENT))
 }

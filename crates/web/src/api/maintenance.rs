@@ -47,12 +47,15 @@ pub struct WindowDto {
     /// The current or next occurrence.
     pub next_start: Option<String>,
     pub next_end: Option<String>,
+    /// Set when the stored window cannot be evaluated (it is then never in force), saying why.
+    pub problem: Option<String>,
 }
 
 impl WindowDto {
     pub fn new(w: Window, now: DateTime<Utc>) -> Self {
         let next = w.spec.next(now);
         WindowDto {
+            problem: w.spec.problem(),
             active: w.spec.is_active(now),
             next_start: next.map(|n| ts(n.0)),
             next_end: next.map(|n| ts(n.1)),

@@ -71,6 +71,7 @@ pub async fn update_user(state: &AppState, auth: &Auth, target: &User, patch: Us
     auth.require(Permission::Administer)?;
     let user = state.db.update_user(&auth.actor(), state.now(), target.id, patch).await?;
     state.events.publish("user.updated", Some(user.id), format!("User {} updated", user.username));
+    access_changed(state, user.id);
     Ok(user)
 }
 
@@ -100,7 +101,23 @@ pub async fn change_password(
     let hash =
         tokio::task::spawn_blocking(move || secret::hash_password(&new)).await.map_err(|_| ApiError::internal())??;
     state.db.set_password(&auth.actor(), state.now(), target.id, &hash, auth.session_hash()).await?;
+    access_changed(state, target.id);
     Ok(())
+}
+
+/// Signs out: ends the caller's session (a token caller has none to end).
+pub async fn end_session(state: &AppState, auth: &Auth) -> Result<(), ApiError> {
+    if let Some(hash) = auth.session_hash() {
+        state.db.delete_session(hash, &auth.user, state.now()).await?;
+        access_changed(state, auth.user.id);
+    }
+    Ok(())
+}
+
+/// Tells the user's open live-update streams to check their access again now (a session ended,
+/// a token was revoked, the account changed); streams that lost it close.
+fn access_changed(state: &AppState, user_id: Uuid) {
+    state.events.publish(crate::events::ACCESS_CHANGED, Some(user_id), "");
 }
 
 /// Validates and stores a new token for `owner`; returns it with its one-time secret.
@@ -148,5 +165,7 @@ pub async fn revoke_token(state: &AppState, auth: &Auth, id: Uuid) -> Result<Api
         // Do not reveal other users' token ids.
         return Err(ApiError::not_found(Entity::ApiToken));
     }
-    Ok(state.db.revoke_token(&auth.actor(), state.now(), id).await?)
+    let revoked = state.db.revoke_token(&auth.actor(), state.now(), id).await?;
+    access_changed(state, revoked.user_id);
+    Ok(revoked)
 }

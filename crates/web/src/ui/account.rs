@@ -92,11 +92,13 @@ pub struct LoginForm {
 pub async fn login_submit(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     jar: CookieJar,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(f.next.as_deref());
-    match auth::verify_login(&state, Some(addr.ip()), &f.username, &f.password).await {
+    let ip = auth::client_ip(&state, addr.ip(), &headers);
+    match auth::verify_login(&state, Some(ip), &f.username, &f.password).await {
         Ok(user) => match auth::start_session(&state, &user).await {
             Ok(cookie) => (jar.add(cookie), Redirect::to(&next)).into_response(),
             Err(e) => error_page(&e),
@@ -117,10 +119,9 @@ pub async fn login_submit(
 
 pub async fn logout(State(state): State<AppState>, auth: Option<auth::Auth>, jar: CookieJar) -> Response {
     if let Some(a) = &auth
-        && let Some(hash) = a.session_hash()
-        && let Err(e) = state.db.delete_session(hash, &a.user, state.now()).await
+        && let Err(e) = crate::operations::users::end_session(&state, a).await
     {
-        return error_page(&e.into());
+        return error_page(&e);
     }
     (jar.add(auth::clear_session_cookie()), Redirect::to("/login?notice=Signed+out")).into_response()
 }
