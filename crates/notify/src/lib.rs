@@ -7,6 +7,7 @@
 //! retries with exponential back-off and jitter, and gives up after
 //! [`opsdeck_core::escalation::MAX_ATTEMPTS`] with the failure on the incident's timeline.
 
+pub mod egress;
 pub mod events;
 mod send;
 
@@ -52,6 +53,8 @@ pub struct NotifyConfig {
     pub link_ttl: chrono::Duration,
     /// Per-send timeout.
     pub send_timeout: Duration,
+    /// Where outbound requests may go (`[egress]` in `opsdeck.toml`).
+    pub egress: egress::EgressConfig,
 }
 
 impl Default for NotifyConfig {
@@ -65,6 +68,7 @@ impl Default for NotifyConfig {
             concurrency: 256,
             link_ttl: chrono::Duration::hours(24),
             send_timeout: Duration::from_secs(10),
+            egress: Default::default(),
         }
     }
 }
@@ -105,7 +109,8 @@ struct Brief {
 impl Notifier {
     pub async fn new(db: Db, clock: Arc<dyn Clock>, config: NotifyConfig) -> Result<Notifier, NotifyError> {
         let key = db.signing_key().await?;
-        let sender = send::Sender::new(config.smtp.clone(), config.send_timeout).map_err(NotifyError::Setup)?;
+        let sender =
+            send::Sender::new(config.smtp.clone(), config.send_timeout, &config.egress).map_err(NotifyError::Setup)?;
         Ok(Notifier { db, clock, config, sender: Arc::new(sender), key, sink: None })
     }
 

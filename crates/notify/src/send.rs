@@ -2,12 +2,14 @@
 //! Teams and Discord incoming webhooks, generic webhooks (JSON body, HMAC-SHA256 signature,
 //! configurable headers) and PagerDuty Events v2 out.
 
+use crate::egress::{EgressConfig, EgressPolicy, FilteringResolver};
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use opsdeck_core::escalation::{ChannelKind, DEFAULT_BODY, DEFAULT_SUBJECT, MessageVars, render, webhook_signature};
 use opsdeck_store::oncall::DueNotification;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
@@ -22,7 +24,7 @@ pub enum SmtpTls {
     Tls,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
@@ -38,6 +40,20 @@ pub struct SmtpConfig {
 
 fn default_port() -> u16 {
     587
+}
+
+/// Written by hand so that logging a configuration never prints the password.
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| opsdeck_core::secret::MASK))
+            .field("from", &self.from)
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -57,12 +73,15 @@ fn permanent(message: impl Into<String>) -> SendError {
 
 pub struct Sender {
     http: reqwest::Client,
+    egress: Arc<EgressPolicy>,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, lettre::message::Mailbox)>,
 }
 
 impl Sender {
-    pub fn new(smtp: Option<SmtpConfig>, timeout: Duration) -> Result<Sender, String> {
+    pub fn new(smtp: Option<SmtpConfig>, timeout: Duration, egress: &EgressConfig) -> Result<Sender, String> {
+        let egress = Arc::new(EgressPolicy::new(egress));
         let http = reqwest::Client::builder()
+            .dns_resolver(FilteringResolver(egress.clone()))
             .timeout(timeout)
             .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(256)
@@ -91,7 +110,7 @@ impl Sender {
                 Some((builder.build(), from))
             }
         };
-        Ok(Sender { http, smtp })
+        Ok(Sender { http, egress, smtp })
     }
 
     pub async fn send(&self, n: &DueNotification, v: &MessageVars) -> Result<(), SendError> {
@@ -172,6 +191,7 @@ impl Sender {
         secret: Option<&str>,
     ) -> Result<(), SendError> {
         let url = n.config.0.url.as_deref().unwrap_or(&n.address);
+        self.egress.check_url(url).map_err(permanent)?;
         let body = serde_json::to_vec(payload).map_err(|e| permanent(e.to_string()))?;
         let mut req = self
             .http

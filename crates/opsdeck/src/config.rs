@@ -25,9 +25,10 @@ struct FileConfig {
     smtp: Option<opsdeck_notify::SmtpConfig>,
     /// Reverse proxies (IP addresses) whose `X-Forwarded-For` header names the client.
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    egress: Option<opsdeck_notify::egress::EgressConfig>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
@@ -50,6 +51,23 @@ pub struct Config {
     pub smtp: Option<opsdeck_notify::SmtpConfig>,
     /// `trusted_proxies = ["10.0.0.5"]`: reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where outbound requests may go (`[egress]` table: `allow`, `deny` networks).
+    pub egress: opsdeck_notify::egress::EgressConfig,
+}
+
+/// Written by hand so that logging the configuration never prints a secret: the database URL
+/// (its password) and the API token.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database", &crate::cli::describe(self))
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("token", &self.token.as_ref().map(|_| opsdeck_core::secret::MASK))
+            .field("smtp", &self.smtp)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -82,6 +100,7 @@ impl Config {
             ingest_queue: g.ingest_queue.or(file.ingest_queue).unwrap_or(20_000).clamp(100, 1_000_000),
             smtp: file.smtp,
             trusted_proxies: file.trusted_proxies.unwrap_or_default(),
+            egress: file.egress.unwrap_or_default(),
         })
     }
 

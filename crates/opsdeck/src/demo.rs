@@ -72,6 +72,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             opsdeck_notify::NotifyConfig {
                 public_url: cfg.public_url.clone(),
                 smtp: cfg.smtp.clone(),
+                egress: cfg.egress.clone(),
                 ..Default::default()
             },
         )

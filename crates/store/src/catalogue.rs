@@ -430,6 +430,8 @@ impl Db {
                     .before(&before)
             );
             bump!(tx, CATALOGUE);
+            // Its integrations went with it (cascade): every node's key cache must forget them.
+            bump!(tx, crate::integration::INTEGRATIONS);
         });
         Ok(())
     }

@@ -137,7 +137,9 @@ fn ingest_failure(e: IngestError) -> Response {
     match e {
         IngestError::Busy => pd_throttled(),
         IngestError::Failed(m) => {
-            plain_error(StatusCode::SERVICE_UNAVAILABLE, &format!("the event was not stored: {m}"))
+            // The cause (a database message) is logged, never sent: it may name tables and values.
+            tracing::error!(error = %m, "an ingested event was not stored");
+            plain_error(StatusCode::SERVICE_UNAVAILABLE, "the event was not stored; retry shortly")
         }
     }
 }

@@ -5,13 +5,15 @@
 use chrono::Duration;
 use opsdeck_core::role::Role;
 use opsdeck_testkit::{Method, Receiver, StatusCode, TestServer, backend_tests};
-use serde_json::json;
+use serde_json::{Value, json};
 
 backend_tests!(
     every_escalation_round_pages_once,
     status_changes_check_state_in_their_transaction,
     monitor_alerts_survive_a_full_ingest_queue,
-    action_links_act_only_for_a_current_responder
+    action_links_act_only_for_a_current_responder,
+    deleting_a_service_revokes_its_keys_at_once,
+    notifications_never_reach_metadata_addresses
 );
 
 /// A service whose one-level policy pages alice's webhook; returns (manager token, alice's token, service id).
@@ -228,5 +230,57 @@ async fn action_links_act_only_for_a_current_responder(srv: &TestServer) {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let (_, now) = srv.get(&format!("/api/v1/incidents/{id}"), &m).await;
     assert_eq!(now["status"], "triggered", "nothing changed");
+    rx.task.abort();
+}
+
+async fn deleting_a_service_revokes_its_keys_at_once(srv: &TestServer) {
+    let m = srv.token("mgr", Role::Manager).await;
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Legacy"})).await;
+    let sid = svc["id"].as_str().unwrap();
+    let (s, it) = srv.post(&format!("/api/v1/services/{sid}/integrations"), &m, json!({"type": "pagerduty"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{it}");
+    let key = it["key"].as_str().unwrap();
+    let event = |summary: &str| {
+        json!({"routing_key": key, "event_action": "trigger",
+            "payload": {"summary": summary, "source": "db1", "severity": "error"}})
+        .to_string()
+    };
+    let (s, _) = srv.post_raw("/v2/enqueue", event("first"), None).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "the key works and is now cached");
+    let (s, _) = srv.delete(&format!("/api/v1/services/{sid}"), &m).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    // A sender is told its key is gone (a 400 it will not retry), not a 503 with a database error.
+    let (s, body) = srv.post_raw("/v2/enqueue", event("after"), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("Invalid routing key"), "{body}");
+}
+
+async fn notifications_never_reach_metadata_addresses(srv: &TestServer) {
+    let rx = Receiver::start().await;
+    let (m, _, sid) = paged_service(srv, &rx).await;
+    for (name, url) in [
+        ("metadata", "http://169.254.169.254/latest/meta-data/iam/security-credentials/"),
+        ("mapped", "http://[::ffff:169.254.169.254]/"),
+    ] {
+        let (s, c) = srv
+            .post(
+                "/api/v1/channels",
+                &m,
+                json!({"name": name, "kind": "webhook", "service_id": sid, "config": {"url": url}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+    }
+    let (_, inc) = srv.post("/api/v1/incidents", &m, json!({"title": "Checkout down", "service_id": sid})).await;
+    srv.run_notifier().await;
+    let (_, log) = srv.get(&format!("/api/v1/incidents/{}/notifications", inc["id"].as_str().unwrap()), &m).await;
+    let rows: Vec<&Value> =
+        log["items"].as_array().unwrap().iter().filter(|r| r["target"] != "alice (webhook)").collect();
+    assert_eq!(rows.len(), 2, "{log}");
+    for r in rows {
+        assert_eq!(r["status"], "failed", "{r}");
+        assert!(r["last_error"].as_str().unwrap().contains("egress policy refuses"), "{r}");
+    }
+    assert_eq!(rx.to("/alice").len(), 1, "a permitted receiver still gets its page");
     rx.task.abort();
 }

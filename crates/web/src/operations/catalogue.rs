@@ -64,6 +64,8 @@ pub async fn delete_service(state: &AppState, auth: &Auth, service: Ref<'_>) -> 
     auth.require(Permission::Configure)?;
     let current = state.db.get_service(service).await?.service;
     state.db.delete_service(&auth.actor(), state.now(), current.id).await?;
+    // Its integration keys stop working at once on this node (other nodes within a second).
+    state.routes.clear();
     state.events.publish("service.deleted", Some(current.id), format!("Service {} deleted", current.name));
     Ok(current)
 }
