@@ -11,6 +11,7 @@ backend_tests!(
     last_admin_cannot_be_demoted,
     password_change_needs_current_password,
     disabled_user_loses_access,
+    sign_in_sessions_and_streams_are_hardened,
 );
 
 async fn setup_creates_first_admin_once(srv: &TestServer) {
@@ -182,4 +183,57 @@ async fn disabled_user_loses_access(srv: &TestServer) {
     let me = srv.http.get(format!("{}/api/v1/me", srv.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     assert!(srv.login("erin", "password-erin").await.is_err());
+}
+
+/// The sign-in limiter counts `" admin"`, `"\tadmin"` and `"ADMIN"` as `admin`; every answer
+/// carries the security headers; an unused session ends after the idle timeout; a live-update
+/// stream ends when its session does.
+async fn sign_in_sessions_and_streams_are_hardened(srv: &TestServer) {
+    srv.user("admin", Role::Admin).await;
+    let login = |name: &str| {
+        srv.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": name, "password": "wrong"})))
+    };
+    let mut limited = false;
+    for name in
+        [" admin", "\tadmin", "ADMIN", "admin ", "Admin", "admin\n", " ADMIN", "admin", "aDmin", "\radmin", "admin"]
+    {
+        let (s, e) = login(name).await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            limited = true;
+            assert_eq!(e["error"]["code"], "rate_limited");
+        }
+    }
+    assert!(limited, "variants of one name share one budget");
+
+    srv.user("alice", Role::Manager).await;
+    let cookie = srv.login("alice", "password-alice").await.unwrap();
+    let page = srv.http.get(format!("{}/incidents", srv.url)).header("cookie", &cookie).send().await.unwrap();
+    let h = page.headers();
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["content-security-policy"], "frame-ancestors 'none'");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "same-origin");
+    assert_eq!(h["cache-control"], "no-store");
+    let css = srv.http.get(format!("{}/static/app.css", srv.url)).send().await.unwrap();
+    assert!(css.headers()["cache-control"].to_str().unwrap().starts_with("public"), "assets keep their caching");
+
+    // Used within the idle timeout, a session lives on; left alone longer, it ends.
+    srv.clock.advance(chrono::Duration::hours(11));
+    assert_eq!(srv.page("/api/v1/me", &cookie).await.0, StatusCode::OK);
+    srv.clock.advance(chrono::Duration::hours(11));
+    assert_eq!(srv.page("/api/v1/me", &cookie).await.0, StatusCode::OK, "the last use moved the idle deadline");
+    srv.clock.advance(chrono::Duration::hours(13));
+    assert_eq!(srv.page("/api/v1/me", &cookie).await.0, StatusCode::UNAUTHORIZED, "idle for 13 hours");
+
+    // An open stream ends when its session is signed out.
+    let cookie = srv.login("alice", "password-alice").await.unwrap();
+    let mut stream = srv.http.get(format!("{}/api/v1/events", srv.url)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let (s, _) = srv.form("/api/v1/auth/logout", &cookie, &[]).await;
+    assert!(s.is_success(), "{s}");
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends with the session");
 }
