@@ -16,6 +16,7 @@ mod links;
 mod operations;
 mod ops;
 mod ping;
+mod server;
 mod ui;
 
 use axum::Router;
@@ -213,21 +214,4 @@ fn header_if_missing(name: header::HeaderName, value: &'static str) -> SetRespon
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
-/// Serves `router` on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let closing = state.closing.clone();
-    let app = router(state);
-    // Graceful shutdown waits for every open response; live-update streams never end by
-    // themselves, so they are told to end first.
-    let shutdown = async move {
-        shutdown.await;
-        closing.send_replace(true);
-    };
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-}
+pub use server::serve;
