@@ -409,7 +409,10 @@ const FEED_TOKEN_BYTES: usize = 20;
 fn feed_mac(key: &[u8], user_id: Uuid, epoch: i32) -> Hmac<Sha256> {
     let mut m = mac(key, "user-feed:");
     m.update(user_id.as_bytes());
-    m.update(&epoch.to_be_bytes());
+    // Epoch 0 keeps the links made before links could be renewed.
+    if epoch != 0 {
+        m.update(&epoch.to_be_bytes());
+    }
     m
 }
 

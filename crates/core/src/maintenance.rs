@@ -13,6 +13,7 @@ use uuid::Uuid;
 const RULES: Limits = Limits {
     frequencies: &[Frequency::Daily, Frequency::Weekly, Frequency::Monthly, Frequency::Yearly],
     per_day_max: 4,
+    periodic: false,
 };
 
 pub const DURATION_MAX_MINUTES: i32 = 7 * 24 * 60;
@@ -109,7 +110,7 @@ impl WindowSpec {
         }
         crate::time::check_utc("starts_at", self.starts_at)?;
         if self.rrule.is_some() {
-            self.recurrence()?;
+            self.validated_recurrence()?;
         }
         Ok(self)
     }
@@ -118,10 +119,18 @@ impl WindowSpec {
         Duration::minutes(i64::from(self.duration_minutes))
     }
 
-    fn recurrence(&self) -> Result<Recurrence> {
+    fn validated_recurrence(&self) -> Result<Recurrence> {
         let zone = tz(&self.timezone)?;
         let local = self.starts_at.with_timezone(&zone).naive_local();
         Recurrence::new("rrule", self.rrule.as_deref().unwrap_or(""), zone, local, RULES)
+    }
+
+    /// The rule as stored (evaluated on every scheduler pass: no validation walk).
+    fn recurrence(&self) -> Result<Recurrence> {
+        let zone = tz(&self.timezone)?;
+        let local = self.starts_at.with_timezone(&zone).naive_local();
+        Recurrence::stored(self.rrule.as_deref().unwrap_or(""), zone, local)
+            .ok_or_else(|| Error::invalid("rrule", "is not a valid RRULE"))
     }
 
     /// Occurrences (start, end) that overlap `[from, to)`, at most `limit`.
@@ -163,7 +172,7 @@ impl WindowSpec {
     /// checks of every monitor.
     pub fn problem(&self) -> Option<String> {
         let checked = crate::time::check_utc("starts_at", self.starts_at).and_then(|_| match self.rrule {
-            Some(_) => self.recurrence().map(|_| ()),
+            Some(_) => self.validated_recurrence().map(|_| ()),
             None => Ok(()),
         });
         checked.err().map(|e| format!("this window is never in force: {e}"))

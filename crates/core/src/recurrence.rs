@@ -41,6 +41,8 @@ enum Cycle {
 pub struct Limits {
     pub frequencies: &'static [Frequency],
     pub per_day_max: u32,
+    /// Rotations count occurrences since the start: the rule must repeat by whole periods.
+    pub periodic: bool,
 }
 
 impl Recurrence {
@@ -62,31 +64,47 @@ impl Recurrence {
         if count.is_some_and(|c| c > COUNT_MAX) {
             return Err(Error::invalid(field, format!("COUNT must be at most {COUNT_MAX}")));
         }
-        let cycle = match r.get_freq() {
-            _ if count.is_some() => None,
-            Frequency::Daily if interval <= 366 => Some(Cycle::Days(i64::from(interval))),
-            Frequency::Weekly if interval <= 53 => Some(Cycle::Days(7 * i64::from(interval))),
-            Frequency::Monthly if interval <= 120 && start.day() <= 28 => Some(Cycle::Months(interval)),
-            Frequency::Yearly if interval <= 10 && start.day() <= 28 => Some(Cycle::Months(12 * interval)),
-            Frequency::Daily | Frequency::Weekly => {
-                return Err(Error::invalid(field, "INTERVAL is too large (at most a year)"));
-            }
-            _ => None,
-        };
-        let until = r.get_until().map(|u| u.with_timezone(&Utc));
-        let rec = Recurrence { tz, start, rule, cycle, until };
-        // Density: the first year may hold at most `per_day_max` occurrences per day on average,
-        // and no single day more than that.
-        let first: Vec<DateTime<Utc>> = rec.walk(start).take(366 * limits.per_day_max as usize + 1).collect();
-        let year_end = rec.utc(start.checked_add_signed(Duration::days(366)).unwrap_or(start));
+        if matches!(r.get_freq(), Frequency::Daily | Frequency::Weekly) && interval > 366 {
+            return Err(Error::invalid(field, "INTERVAL is too large (at most a year)"));
+        }
+        let rec = Recurrence::stored(&rule, tz, start).ok_or_else(|| Error::invalid(field, "is not a valid RRULE"))?;
+        if limits.periodic && rec.cycle.is_none() && count.is_none() {
+            return Err(Error::invalid(
+                field,
+                "must repeat every so many days or weeks (BYMONTH, BYMONTHDAY, BYYEARDAY and BYWEEKNO \
+                 are not supported here)",
+            ));
+        }
+        // Density, counted in local time (a DST day is 23 or 25 hours long): no more than
+        // `per_day_max` occurrences on any local day of the first year.
+        let first: Vec<NaiveDateTime> = rec
+            .walk(start)
+            .take(366 * limits.per_day_max as usize + 1)
+            .map(|d| d.with_timezone(&tz).naive_local())
+            .collect();
+        let year_end = start.checked_add_signed(Duration::days(366)).unwrap_or(start);
         let in_year = first.iter().filter(|d| **d < year_end).count();
         let densest_day = first
             .windows(limits.per_day_max as usize + 1)
-            .any(|w| w.last().zip(w.first()).is_some_and(|(l, f)| *l - *f < Duration::days(1)));
+            .any(|w| w.last().zip(w.first()).is_some_and(|(l, f)| l.date() == f.date()));
         if in_year > 366 * limits.per_day_max as usize || densest_day {
             return Err(Error::invalid(field, format!("occurs too often: at most {} times a day", limits.per_day_max)));
         }
         Ok(rec)
+    }
+
+    /// A rule as stored, without the frequency and density limits of [`Recurrence::new`]: rows
+    /// saved under earlier rules still evaluate (every walk is bounded anyway). `None` when the
+    /// rule does not parse at all.
+    pub fn stored(rule: &str, tz: Tz, start: NaiveDateTime) -> Option<Self> {
+        let rule = rule.trim().trim_start_matches("RRULE:").to_owned();
+        if rule.contains(['\n', '\r']) || rule.to_uppercase().contains("DTSTART") {
+            return None;
+        }
+        let set = build(tz, start, &rule).ok()?;
+        let r = set.get_rrule().first()?;
+        let until = r.get_until().map(|u| u.with_timezone(&Utc));
+        Some(Recurrence { tz, start, cycle: cycle_of(r, start), until, rule })
     }
 
     fn utc(&self, local: NaiveDateTime) -> DateTime<Utc> {
@@ -177,6 +195,42 @@ impl Recurrence {
     }
 }
 
+/// The whole period after which `r`'s occurrences repeat exactly in local time, if there is one
+/// that shifting the start by whole periods preserves.
+fn cycle_of(r: &rrule::RRule, start: NaiveDateTime) -> Option<Cycle> {
+    if r.get_count().is_some() {
+        return None;
+    }
+    let interval = u32::from(r.get_interval().max(1));
+    let calendar = !r.get_by_month().is_empty() || !r.get_by_year_day().is_empty() || !r.get_by_week_no().is_empty();
+    match r.get_freq() {
+        Frequency::Daily | Frequency::Weekly if calendar || !r.get_by_month_day().is_empty() => None,
+        // Weekdays repeat every 7 days: a daily rule limited to some weekdays repeats every
+        // lcm(INTERVAL, 7) days.
+        Frequency::Daily if !r.get_by_weekday().is_empty() => Some(Cycle::Days(lcm(i64::from(interval), 7))),
+        Frequency::Daily => Some(Cycle::Days(i64::from(interval))),
+        Frequency::Weekly => Some(Cycle::Days(7 * i64::from(interval))),
+        Frequency::Monthly if start.day() <= 28 && r.get_by_year_day().is_empty() && r.get_by_week_no().is_empty() => {
+            let months = if r.get_by_month().is_empty() { interval } else { lcm(i64::from(interval), 12) as u32 };
+            Some(Cycle::Months(months))
+        }
+        Frequency::Yearly if start.day() <= 28 && interval <= 10 && r.get_by_week_no().is_empty() => {
+            Some(Cycle::Months(12 * interval))
+        }
+        _ => None,
+    }
+}
+
+fn lcm(a: i64, b: i64) -> i64 {
+    let gcd = |mut x: i64, mut y: i64| {
+        while y != 0 {
+            (x, y) = (y, x % y);
+        }
+        x
+    };
+    a / gcd(a, b).max(1) * b
+}
+
 fn build(tz: Tz, start: NaiveDateTime, rule: &str) -> std::result::Result<RRuleSet, rrule::RRuleError> {
     let local = start.format("%Y%m%dT%H%M%S");
     RRuleSet::from_str(&format!("DTSTART;TZID={tz}:{local}\nRRULE:{rule}"))
@@ -187,10 +241,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const HANDOFFS: Limits = Limits { frequencies: &[Frequency::Daily, Frequency::Weekly], per_day_max: 24 };
+    const HANDOFFS: Limits =
+        Limits { frequencies: &[Frequency::Daily, Frequency::Weekly], per_day_max: 24, periodic: true };
     const ANY: Limits = Limits {
         frequencies: &[Frequency::Yearly, Frequency::Monthly, Frequency::Weekly, Frequency::Daily],
         per_day_max: 24,
+        periodic: false,
     };
 
     fn local(s: &str) -> NaiveDateTime {
@@ -215,6 +271,13 @@ mod tests {
             ("FREQ=WEEKLY;BYDAY=MO,TH", "2024-01-01 09:00", chrono_tz::Europe::Berlin),
             ("FREQ=DAILY;INTERVAL=3;BYHOUR=8,20", "2023-03-20 08:00", chrono_tz::America::New_York),
             ("FREQ=WEEKLY;INTERVAL=2", "2022-10-30 02:30", chrono_tz::Europe::London),
+            ("FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=9", "2023-01-02 09:00", chrono_tz::Europe::Berlin),
+            ("FREQ=DAILY;INTERVAL=3;BYDAY=MO,FR", "2023-02-28 07:00", chrono_tz::America::New_York),
+            (
+                "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23",
+                "2023-01-01 00:00",
+                chrono_tz::Europe::Berlin,
+            ),
         ] {
             let r = Recurrence::new("r", rule, tz, local(start), HANDOFFS).unwrap();
             for t in ["2024-03-31 01:30", "2024-11-03 06:00", "2025-06-01 12:00", "2026-10-25 00:59"] {
@@ -233,6 +296,7 @@ mod tests {
             "FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;BYMINUTE=0,30",
             "FREQ=DAILY;INTERVAL=1000",
             "FREQ=WEEKLY;COUNT=100000",
+            "FREQ=DAILY;BYMONTH=1,7",
             "DTSTART:20260101T000000Z",
             "FREQ=WEEKLY\nRRULE:FREQ=DAILY",
         ] {

@@ -48,9 +48,21 @@ impl EgressPolicy {
     }
 
     pub fn permits(&self, ip: IpAddr) -> bool {
-        // An IPv4 address written as IPv6 (::ffff:169.254.169.254) is judged as IPv4.
+        // An IPv4 address written as IPv6 (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d, or
+        // NAT64 64:ff9b::a.b.c.d) is judged as the IPv4 address it reaches.
         let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            IpAddr::V6(v6) => {
+                let o = v6.octets();
+                let v4 = IpAddr::V4(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+                let nat64 = o[..12] == [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0];
+                // IPv4-compatible (deprecated): 96 zero bits, then an address (not ::1 or ::).
+                let compatible = o[..12] == [0; 12] && o[12] != 0;
+                match v6.to_ipv4_mapped() {
+                    Some(mapped) => IpAddr::V4(mapped),
+                    None if nat64 || compatible => v4,
+                    None => ip,
+                }
+            }
             v4 => v4,
         };
         self.allow.iter().any(|n| n.contains(&ip)) || !self.deny.iter().any(|n| n.contains(&ip))
@@ -68,8 +80,11 @@ impl EgressPolicy {
     }
 }
 
+/// How every refusal starts (the sender treats it as permanent).
+pub const REFUSED: &str = "the egress policy refuses";
+
 fn refused(what: &str) -> String {
-    format!("the egress policy refuses {what} (link-local and metadata addresses; see [egress] in opsdeck.toml)")
+    format!("{REFUSED} {what} (link-local and metadata addresses; see [egress] in opsdeck.toml)")
 }
 
 /// The HTTP client's DNS resolver: the system's answers, minus refused addresses.
@@ -97,7 +112,15 @@ mod tests {
     #[test]
     fn metadata_and_link_local_are_refused_unless_allowed() {
         let p = EgressPolicy::default();
-        for bad in ["169.254.169.254", "fe80::1", "::ffff:169.254.169.254", "100.100.100.200", "0.0.0.0"] {
+        for bad in [
+            "169.254.169.254",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "100.100.100.200",
+            "0.0.0.0",
+        ] {
             assert!(!p.permits(bad.parse().unwrap()), "{bad}");
         }
         for good in ["127.0.0.1", "10.1.2.3", "203.0.113.7", "::1"] {

@@ -210,7 +210,15 @@ impl Sender {
                 Err(retry(format!("HTTP {}", r.status().as_u16())))
             }
             Ok(r) => Err(permanent(format!("HTTP {} from {}", r.status().as_u16(), host_of(url)))),
-            Err(e) => Err(retry(format!("cannot reach {}: {}", host_of(url), describe(&e)))),
+            Err(e) => {
+                let why = describe(&e);
+                // A refusal by the egress policy will not change on retry.
+                if why.contains(crate::egress::REFUSED) {
+                    Err(permanent(why))
+                } else {
+                    Err(retry(format!("cannot reach {}: {why}", host_of(url))))
+                }
+            }
         }
     }
 }

@@ -129,6 +129,14 @@ impl Pipeline {
         }
         let mut sent = 0;
         let result = loop {
+            // Renewed before each batch: a long backlog must not outlive the lease while another
+            // node takes over and sends the same alerts out of order.
+            let now = self.clock.now().timestamp_millis();
+            match self.db.try_worker_lease(DRAIN_LEASE, &self.node, now, now + DRAIN_LEASE_MS).await {
+                Ok(true) => {}
+                Ok(false) => break Ok(sent),
+                Err(e) => break Err(e),
+            }
             let batch = match self.db.pending_monitor_alerts(DRAIN_BATCH).await {
                 Ok(b) => b,
                 Err(e) => break Err(e),

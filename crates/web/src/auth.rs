@@ -97,7 +97,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
     let Some((user, idle_until)) = state.db.session_user_idle(&hash, now).await? else { return Ok(None) };
     // Use keeps a session alive for `session_idle` more; written at most once a minute.
     let idle = state.config.session_idle;
-    if idle_until - now.timestamp_millis() < idle.num_milliseconds() - 60_000 {
+    let left = idle_until.saturating_sub(now.timestamp_millis());
+    // Also when the deadline lies beyond a whole idle period (sessions from before the timeout).
+    if left < idle.num_milliseconds() - 60_000 || left > idle.num_milliseconds() {
         state.db.touch_session(&hash, now + idle).await?;
     }
     Ok(Some(Auth { role: user.role, user, via: Via::Session(hash) }))
@@ -149,6 +151,7 @@ pub fn clear_session_cookie() -> Cookie<'static> {
 /// and account, per account from anywhere (a distributed guess), and for the whole node (the CPU
 /// and memory argon2 takes); and runs at most a few hashes at once.
 pub struct LoginLimiter {
+    per_ip: DefaultKeyedRateLimiter<String>,
     per_client: DefaultKeyedRateLimiter<String>,
     per_account: DefaultKeyedRateLimiter<String>,
     global: DefaultDirectRateLimiter,
@@ -166,6 +169,7 @@ impl LoginLimiter {
     pub fn new(per_minute: u32) -> Self {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         LoginLimiter {
+            per_ip: RateLimiter::keyed(quota(per_minute.saturating_mul(3))),
             per_client: RateLimiter::keyed(quota(per_minute)),
             per_account: RateLimiter::keyed(quota(per_minute.saturating_mul(3))),
             global: RateLimiter::direct(quota(per_minute.saturating_mul(30))),
@@ -178,16 +182,26 @@ impl LoginLimiter {
     pub fn check(&self, ip: Option<IpAddr>, username: &str) -> Result<(), ApiError> {
         let n = self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if n % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.per_ip.retain_recent();
             self.per_client.retain_recent();
             self.per_account.retain_recent();
         }
-        let refused =
-            || ApiError::new(ErrorCode::RateLimited, "too many sign-in attempts; wait a minute and try again");
-        let client = format!("{}|{username}", ip.map(|i| i.to_string()).unwrap_or_default());
-        self.per_client.check_key(&client).map_err(|_| refused())?;
-        self.per_account.check_key(&username.to_owned()).map_err(|_| refused())?;
+        let ip = ip.map(|i| i.to_string()).unwrap_or_default();
+        // One address trying many names is held back on its own, before it can spend the
+        // node's budget that everyone shares.
+        self.per_ip.check_key(&ip).map_err(|_| refused())?;
+        self.per_client.check_key(&format!("{ip}|{username}")).map_err(|_| refused())?;
+        self.per_account.check_key(&username.to_owned()).map_err(|_| refused())
+    }
+
+    /// Counts a password hash against the node's budget (only attempts that would hash).
+    pub fn check_node(&self) -> Result<(), ApiError> {
         self.global.check().map_err(|_| refused())
     }
+}
+
+fn refused() -> ApiError {
+    ApiError::new(ErrorCode::RateLimited, "too many sign-in attempts; wait a minute and try again")
 }
 
 /// A sign-in name as accounts store it (trimmed, lowercase, bounded), so `" admin"` and
@@ -232,6 +246,7 @@ pub async fn verify_login(
     if opsdeck_core::user::username(&username).is_err() {
         return Err(bad_credentials());
     }
+    state.login_limiter.check_node()?;
     let found = state.db.find_login(&username).await?;
     let (user, hash) = match found {
         Some((u, h)) => (Some(u), h),

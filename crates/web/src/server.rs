@@ -22,6 +22,8 @@ use tower::{Service, ServiceExt};
 pub const MAX_CONNECTIONS: usize = 10_000;
 /// A request's headers must arrive within this time.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for in-flight requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Serves the application on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -38,9 +40,11 @@ pub async fn serve(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
-                // Out of file descriptors and the like: the next accept may succeed.
+                // Out of file descriptors and the like: the next accept may succeed, after a pause
+                // (retrying at once would spin).
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
@@ -67,6 +71,9 @@ pub async fn serve(
     drop(listener);
     // Live-update streams never end by themselves; graceful shutdown would wait for them.
     closing.send_replace(true);
-    graceful.shutdown().await;
+    // A client that never finishes its request or never reads its answer cannot hold the exit.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+    }
     Ok(())
 }

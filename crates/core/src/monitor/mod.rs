@@ -173,7 +173,7 @@ impl MonitorSpec {
         }
         if let Some(settings) = input.settings {
             let mut settings = Settings::parse(self.kind, settings)?;
-            settings.keep_secrets(&self.settings);
+            settings.keep_secrets(&self.settings)?;
             self.settings = settings;
         }
         if let Some(v) = input.interval_seconds {

@@ -24,11 +24,26 @@ impl Settings {
     }
 
     /// Puts back the stored secrets that an update left masked or blank: the same kind of
-    /// authentication, a header of the same name, the URL as it was shown.
-    pub fn keep_secrets(&mut self, stored: &Settings) {
-        let (Settings::Http(new), Settings::Http(old)) = (self, stored) else { return };
+    /// authentication, a header of the same name, the URL as it was shown. Only toward the same
+    /// scheme, host and port: a kept secret must not be sent to a new destination by someone who
+    /// may change the monitor but never saw the secret.
+    pub fn keep_secrets(&mut self, stored: &Settings) -> crate::Result<()> {
+        let (Settings::Http(new), Settings::Http(old)) = (self, stored) else { return Ok(()) };
         if new.url == redact_url_credentials(&old.url) {
             new.url.clone_from(&old.url);
+        }
+        let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+        let masked_header = new.headers.values().any(|v| v == MASK);
+        let masked_auth = match &new.auth {
+            Some(HttpAuth::Basic { password, .. }) => keeps_stored(password) && old.auth.is_some(),
+            Some(HttpAuth::Bearer { token }) => keeps_stored(token) && old.auth.is_some(),
+            None => false,
+        };
+        if (masked_header || masked_auth) && origin(&new.url) != origin(&old.url) {
+            return Err(crate::Error::invalid(
+                "settings",
+                "the target's host changed: enter the password, token and header values again",
+            ));
         }
         for (name, value) in &mut new.headers {
             if value == MASK
@@ -48,6 +63,7 @@ impl Settings {
             }
             _ => {}
         }
+        Ok(())
     }
 }
 
@@ -74,18 +90,24 @@ mod tests {
         }
         // Sending back what was shown changes nothing.
         let mut back = stored.redacted();
-        back.keep_secrets(&stored);
+        back.keep_secrets(&stored).unwrap();
         assert_eq!(back, stored);
         // A blank token keeps the stored one; a new value replaces it; another auth kind does not
         // inherit the old secret.
         let mut blank = http(json!({"url": "https://example.com/", "auth": {"type": "bearer", "token": ""}}));
-        blank.keep_secrets(&stored);
+        blank.keep_secrets(&stored).unwrap();
         let Settings::Http(h) = &blank else { unreachable!() };
         assert_eq!(h.auth, Some(HttpAuth::Bearer { token: "tok-secret".into() }));
         let mut basic =
             http(json!({"url": "https://example.com/", "auth": {"type": "basic", "username": "a", "password": ""}}));
-        basic.keep_secrets(&stored);
+        basic.keep_secrets(&stored).unwrap();
         let Settings::Http(h) = &basic else { unreachable!() };
         assert_eq!(h.auth, Some(HttpAuth::Basic { username: "a".into(), password: String::new() }));
+        // A kept secret never follows the monitor to another host.
+        let mut moved = stored.redacted();
+        if let Settings::Http(h) = &mut moved {
+            h.url = "https://elsewhere.example/health".into();
+        }
+        assert!(moved.keep_secrets(&stored).is_err());
     }
 }

@@ -197,11 +197,13 @@ pub fn local_to_utc(tz: Tz, t: NaiveDateTime) -> DateTime<Utc> {
 }
 
 /// Handoff rules: day-based (DAILY, WEEKLY with BYDAY/BYHOUR…), at most hourly.
-const HANDOFF_RULES: Limits = Limits { frequencies: &[Frequency::Daily, Frequency::Weekly], per_day_max: 24 };
+const HANDOFF_RULES: Limits =
+    Limits { frequencies: &[Frequency::Daily, Frequency::Weekly], per_day_max: 24, periodic: true };
 
 impl Layer {
+    /// The handoff rule as stored: a layer saved under earlier, looser rules keeps rotating.
     fn recurrence(&self, tz: Tz) -> Option<Recurrence> {
-        Recurrence::new("layers.handoffs", self.handoffs.as_deref()?, tz, self.start, HANDOFF_RULES).ok()
+        Recurrence::stored(self.handoffs.as_deref()?, tz, self.start)
     }
 
     /// With an RRULE: the handoff at or before `t` (counted from the layer's start) and the next
