@@ -93,9 +93,10 @@ impl Recurrence {
         Ok(rec)
     }
 
-    /// A rule as stored, without the frequency and density limits of [`Recurrence::new`]: rows
-    /// saved under earlier rules still evaluate (every walk is bounded anyway). `None` when the
-    /// rule does not parse at all.
+    /// A rule as stored, without the density limits of [`Recurrence::new`]: rows saved under
+    /// earlier rules (12-hourly handoffs, say) still evaluate, every walk bounded. `None` when the
+    /// rule does not parse, or recurs by the minute or second (no schedule means that, and its
+    /// walks would be long): such a layer puts nobody on call, such a window is never in force.
     pub fn stored(rule: &str, tz: Tz, start: NaiveDateTime) -> Option<Self> {
         let rule = rule.trim().trim_start_matches("RRULE:").to_owned();
         if rule.contains(['\n', '\r']) || rule.to_uppercase().contains("DTSTART") {
@@ -103,6 +104,9 @@ impl Recurrence {
         }
         let set = build(tz, start, &rule).ok()?;
         let r = set.get_rrule().first()?;
+        if matches!(r.get_freq(), Frequency::Minutely | Frequency::Secondly) {
+            return None;
+        }
         let until = r.get_until().map(|u| u.with_timezone(&Utc));
         Some(Recurrence { tz, start, cycle: cycle_of(r, start), until, rule })
     }
