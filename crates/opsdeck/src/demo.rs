@@ -63,7 +63,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         },
         ..WebConfig::default()
     };
-    let mut state = AppState::new(db.clone(), clock.clone(), web);
+    let state = AppState::new(db.clone(), clock.clone(), web);
     // Escalations and notifications run beside the HTTP server and stop with it.
     let notifier = Arc::new(
         opsdeck_notify::Notifier::new(
@@ -80,7 +80,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         .context("cannot start the notifier")?
         .with_sink(opsdeck_web::notifier_sink(&state.events)),
     );
-    state.notifier = Some(notifier.clone());
+    state.set_notifier(notifier.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Every background loop runs supervised: a panic or an error restarts it with back-off, and
     // one that keeps failing makes /readyz fail with its name.

@@ -113,7 +113,7 @@ impl TestServer {
             },
             ..WebConfig::default()
         };
-        let mut state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, config);
+        let state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, config);
         let prober = Arc::new(opsdeck_checks::Prober::new().expect("build the prober"));
         let scheduler = Arc::new(opsdeck_checks::scheduler::Scheduler::new(
             test_db.db.clone(),
@@ -135,7 +135,7 @@ impl TestServer {
             .expect("start the notifier")
             .with_sink(opsdeck_web::notifier_sink(&state.events)),
         );
-        state.notifier = Some(notifier.clone());
+        state.set_notifier(notifier.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = opsdeck_web::serve(listener, state, async {

@@ -123,9 +123,21 @@ impl Default for WebConfig {
     }
 }
 
-/// Everything a request handler may reach. Cheap to clone.
+/// Everything a request handler may reach. Cloning is one reference count: axum clones the state
+/// for every extractor and middleware of every request, and cloning each shared part on its own
+/// (a dozen contended atomic counts) measurably slowed the ingest path.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+pub struct SharedState {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub events: Events,
@@ -137,8 +149,9 @@ pub struct AppState {
     pub pipeline: opsdeck_store::pipeline::Pipeline,
     /// Integration keys → routes.
     pub(crate) routes: Arc<ingest::RouteCache>,
-    /// The escalation and notification worker of this node (for test notifications).
-    pub notifier: Option<Arc<opsdeck_notify::Notifier>>,
+    /// The escalation and notification worker of this node (for test notifications); set once
+    /// it has started ([`AppState::set_notifier`]).
+    notifier: std::sync::OnceLock<Arc<opsdeck_notify::Notifier>>,
     /// This node's supervised background workers (restarts, and `/readyz` when one keeps failing).
     pub workers: opsdeck_store::worker::Workers,
     /// Set once the server begins to shut down: endless responses (live-update streams) end.
@@ -159,7 +172,7 @@ impl AppState {
             Arc::new(move |r| publish_report(&sink_events, r)),
             &workers,
         );
-        AppState {
+        AppState(Arc::new(SharedState {
             workers,
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
             db,
@@ -167,11 +180,20 @@ impl AppState {
             events,
             pipeline,
             routes: Arc::default(),
-            notifier: None,
+            notifier: std::sync::OnceLock::new(),
             config: Arc::new(config),
             login_limiter,
             service_lists: Arc::new(cache::RenderCache::default()),
-        }
+        }))
+    }
+
+    /// Gives the state this node's notifier (once; later calls change nothing).
+    pub fn set_notifier(&self, notifier: Arc<opsdeck_notify::Notifier>) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    pub fn notifier(&self) -> Option<&Arc<opsdeck_notify::Notifier>> {
+        self.notifier.get()
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

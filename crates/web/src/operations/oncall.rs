@@ -329,7 +329,7 @@ pub async fn delete_channel(state: &AppState, auth: &Auth, id: Uuid) -> Result<(
 pub async fn test_channel(state: &AppState, auth: &Auth, id: Uuid) -> Result<Result<Channel, String>, ApiError> {
     auth.require(Permission::Configure)?;
     let c = state.db.get_channel(id).await?;
-    let Some(n) = state.notifier.as_ref() else {
+    let Some(n) = state.notifier() else {
         return Err(ApiError::new(crate::error::ErrorCode::Unavailable, "the notifier is not running on this node"));
     };
     Ok(match n.test_channel(c.kind, &c.config, &c.name).await {
