@@ -62,15 +62,31 @@
     setTimeout(() => t.remove(), 5000);
   }
 
+  // True while the user is working in `region`: a field has focus, or a field holds something
+  // other than what the page was rendered with (a choice made, text typed, a box ticked).
+  function busy(region) {
+    if (region.querySelector("input[type=checkbox]:checked, :focus")) return true;
+    return [...region.querySelectorAll("input, textarea, select")].some((f) => {
+      if (f.tagName === "SELECT") {
+        // A single select without a `selected` option shows its first one.
+        if (f.multiple) return [...f.options].some((o) => o.selected !== o.defaultSelected);
+        const initial = [...f.options].findLastIndex((o) => o.defaultSelected);
+        return f.selectedIndex !== Math.max(initial, 0);
+      }
+      if (f.type === "checkbox" || f.type === "radio") return f.checked !== f.defaultChecked;
+      return f.value !== f.defaultValue;
+    });
+  }
+
   // Refreshes the page's live region in place when an event of its kind arrives.
   async function refreshRegion(region) {
-    // Do not throw away a selection the user is making.
-    if (region.querySelector("input[type=checkbox]:checked, :focus")) return;
+    // Do not throw away what the user is doing, before the fetch or while it ran.
+    if (busy(region)) return;
     const res = await fetch(location.href, { headers: { "Accept": "text/html" } });
-    if (!res.ok) return;
+    if (!res.ok || !region.isConnected || busy(region)) return;
     const doc = new DOMParser().parseFromString(await res.text(), "text/html");
     const fresh = doc.getElementById(region.id);
-    if (!fresh) return;
+    if (!fresh || busy(region)) return;
     const before = new Set([...region.querySelectorAll("tr[data-id]")].map((r) => r.dataset.id));
     region.replaceWith(fresh);
     fresh.querySelectorAll("tr[data-id]").forEach((r) => { if (!before.has(r.dataset.id)) r.classList.add("flash-row"); });
