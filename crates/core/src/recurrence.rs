@@ -131,7 +131,7 @@ impl Recurrence {
 
     /// The start moved forward by up to `n` whole cycles, landing on a local time that exists
     /// (a start in a DST gap is not a valid DTSTART; one cycle less is): `(cycles, start)`.
-    fn skip(&self, n: i64) -> (i64, NaiveDateTime) {
+    fn start_near(&self, n: i64) -> (i64, NaiveDateTime) {
         (0..3)
             .map(|back| n - back)
             .filter(|k| *k > 0)
@@ -142,8 +142,8 @@ impl Recurrence {
             .unwrap_or((0, self.start))
     }
 
-    /// Whole cycles that can be skipped before `t`, keeping one cycle of margin.
-    fn skippable(&self, t: DateTime<Utc>) -> i64 {
+    /// Whole cycles between the start and `t`, less one cycle of margin.
+    fn cycles_before(&self, t: DateTime<Utc>) -> i64 {
         let local = t.with_timezone(&self.tz).naive_local();
         let n = match self.cycle {
             Some(Cycle::Days(d)) => (local - self.start).num_days().div_euclid(d),
@@ -159,7 +159,7 @@ impl Recurrence {
 
     /// Occurrences starting in `[from, to)`, at most `limit`.
     pub fn between(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
-        let (_, start) = self.skip(self.skippable(from));
+        let (_, start) = self.start_near(self.cycles_before(from));
         self.walk(start).skip_while(|d| *d < from).take_while(|d| *d < to).take(limit).collect()
     }
 
@@ -172,16 +172,15 @@ impl Recurrence {
         }
         // After UNTIL the pattern stops: count up to it.
         let t_eff = self.until.map_or(t, |u| t.min(u));
-        let (n, start) = self.skip(self.skippable(t_eff));
-        let (base, from) = match Some(start) {
-            Some(s) if n > 0 => {
-                let cycle_end = self.shifted(1)?;
-                let cycle_end = self.utc(cycle_end);
-                let per_cycle = self.walk(self.start).take_while(|d| *d < cycle_end).count() as i64;
-                let at_start = i64::from(self.walk(self.start).next() == Some(start_utc));
-                (n.checked_mul(per_cycle)? - at_start, s)
-            }
-            _ => (-i64::from(self.walk(self.start).next() == Some(start_utc)), self.start),
+        let (n, from) = self.start_near(self.cycles_before(t_eff));
+        // The start itself, when it is an occurrence, is not a handoff.
+        let at_start = i64::from(self.walk(self.start).next() == Some(start_utc));
+        let base = if n > 0 {
+            let cycle_end = self.utc(self.shifted(1)?);
+            let per_cycle = self.walk(self.start).take_while(|d| *d < cycle_end).count() as i64;
+            n.checked_mul(per_cycle)? - at_start
+        } else {
+            -at_start
         };
         let mut k = base;
         let mut last = start_utc;
@@ -194,7 +193,6 @@ impl Recurrence {
             k += 1;
             last = d;
         }
-        // `base` counted the start itself when it is an occurrence; it is not a handoff.
         Some((k.max(0), last.max(start_utc), next))
     }
 }
