@@ -113,6 +113,14 @@ impl Sev {
             Severity::Info => Sev::Sev4,
         }
     }
+
+    /// The severity an alert opens an incident at on a service of `tier`: a best-effort (tier 4)
+    /// service never opens anything worse than SEV3, whatever the alert says; tiers 1–3 follow
+    /// the alert (tier 3 is the default a new service gets).
+    pub fn for_service(s: Severity, tier: i16) -> Sev {
+        let sev = Sev::from_alert(s);
+        if tier >= 4 { sev.max(Sev::Sev3) } else { sev }
+    }
 }
 
 impl fmt::Display for Sev {

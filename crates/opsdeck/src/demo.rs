@@ -8,6 +8,7 @@ use opsdeck_core::alert::Severity;
 use opsdeck_core::audit::Actor;
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec, TeamSpec};
 use opsdeck_core::clock::Clock;
+use opsdeck_core::escalation::ChannelKind;
 use opsdeck_core::role::Role;
 use opsdeck_core::secret;
 use opsdeck_store::Db;
@@ -352,7 +353,32 @@ pub async fn seed(db: &Db, clock: &dyn Clock, addr: std::net::SocketAddr) -> Res
     seed_monitors(db, &actor, now, addr, &ids).await?;
     seed_incidents(db, &actor, now, &ids).await?;
     seed_oncall(db, &actor, now, &ids, &teams).await?;
+    seed_inbox(db, &actor, now, addr).await?;
     Ok(true)
+}
+
+/// Every demo user who can respond is reached through a webhook into the demo inbox
+/// (`/demo/inbox`), so the first page a newcomer triggers visibly arrives somewhere.
+async fn seed_inbox(
+    db: &Db,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    addr: std::net::SocketAddr,
+) -> Result<()> {
+    // A wildcard listen address is not one to send to (and egress refuses 0.0.0.0).
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let base = format!("http://{}", std::net::SocketAddr::new(ip, addr.port()));
+    for u in db.list_users(None, None, Some(10)).await?.items {
+        if u.role.allows(opsdeck_core::role::Permission::Respond) {
+            let url = format!("{base}/demo/inbox/{}", u.username);
+            db.add_contact_method(actor, now, u.id, ChannelKind::Webhook, &url, "Demo inbox").await?;
+        }
+    }
+    Ok(())
 }
 
 /// A weekly rotation with a business-hours layer for the Platform team, and a policy (the

@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (5, "incidents", include_str!("../migrations/sqlite/0005_incidents.sql")),
     (6, "oncall", include_str!("../migrations/sqlite/0006_oncall.sql")),
     (7, "trust", include_str!("../migrations/sqlite/0007_trust.sql")),
+    (8, "noise", include_str!("../migrations/sqlite/0008_noise.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -23,6 +24,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (5, "incidents", include_str!("../migrations/postgres/0005_incidents.sql")),
     (6, "oncall", include_str!("../migrations/postgres/0006_oncall.sql")),
     (7, "trust", include_str!("../migrations/postgres/0007_trust.sql")),
+    (8, "noise", include_str!("../migrations/postgres/0008_noise.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -93,19 +93,22 @@ impl InternalEvent for IngestFailed<'_> {
     }
 }
 
-/// The sweeper resolved expired Alertmanager-API alerts and woke ended snoozes.
+/// The sweeper resolved expired Alertmanager-API alerts, woke ended snoozes and resolved
+/// flapping incidents that stayed quiet.
 pub struct AlertsSwept {
     pub expired: usize,
     pub woken: usize,
+    pub released: usize,
 }
 
 impl InternalEvent for AlertsSwept {
     fn emit(self) {
-        if self.expired + self.woken > 0 {
-            tracing::debug!(expired = self.expired, woken = self.woken, "alert sweep");
+        if self.expired + self.woken + self.released > 0 {
+            tracing::debug!(expired = self.expired, woken = self.woken, released = self.released, "alert sweep");
         }
         metrics::counter!("opsdeck_alerts_expired_total").increment(self.expired as u64);
         metrics::counter!("opsdeck_snoozes_ended_total").increment(self.woken as u64);
+        metrics::counter!("opsdeck_flapping_released_total").increment(self.released as u64);
     }
 }
 

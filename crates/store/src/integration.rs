@@ -83,6 +83,7 @@ struct SettingsRow {
     grouping: String,
     group_window_seconds: i32,
     auto_resolve: bool,
+    reopen_window_seconds: i32,
     rules: Json<Vec<opsdeck_core::alert::rules::Rule>>,
 }
 
@@ -92,6 +93,7 @@ impl From<SettingsRow> for AlertSettings {
             grouping: opsdeck_core::alert::rules::Grouping::parse(&r.grouping).unwrap_or_default(),
             group_window_seconds: r.group_window_seconds,
             auto_resolve: r.auto_resolve,
+            reopen_window_seconds: r.reopen_window_seconds,
             rules: r.rules.0,
         }
     }
@@ -299,7 +301,7 @@ impl Db {
     pub async fn alert_settings(&self, service_id: Uuid) -> StoreResult<AlertSettings> {
         let row: Option<SettingsRow> = with_db!(self, |pool| {
             sqlx::query_as(
-                "SELECT grouping, group_window_seconds, auto_resolve, rules \
+                "SELECT grouping, group_window_seconds, auto_resolve, reopen_window_seconds, rules \
                  FROM service_alert_settings WHERE service_id = $1",
             )
             .bind(service_id)
@@ -320,11 +322,12 @@ impl Db {
         write_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO service_alert_settings (service_id, grouping, group_window_seconds, \
-                 auto_resolve, rules, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 auto_resolve, rules, updated_at, reopen_window_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (service_id) DO UPDATE \
                  SET grouping = excluded.grouping, group_window_seconds = \
                  excluded.group_window_seconds, auto_resolve = excluded.auto_resolve, rules = \
-                 excluded.rules, updated_at = excluded.updated_at",
+                 excluded.rules, updated_at = excluded.updated_at, \
+                 reopen_window_seconds = excluded.reopen_window_seconds",
             )
             .bind(service_id)
             .bind(settings.grouping.as_str())
@@ -332,6 +335,7 @@ impl Db {
             .bind(settings.auto_resolve)
             .bind(Json(&settings.rules))
             .bind(now.timestamp_millis())
+            .bind(settings.reopen_window_seconds)
             .execute(&mut *tx)
             .await?;
             audit!(

@@ -284,11 +284,14 @@ impl Pipeline {
             let report = self.db.apply_signals(now, &expired).await?;
             (self.sink)(&report);
         }
-        let woken = self.db.wake_snoozed(now).await?;
-        AlertsSwept { expired: n, woken: woken.len() }.emit();
-        if !woken.is_empty() {
-            (self.sink)(&Report { changed: woken.clone(), ..Report::default() });
+        let mut changed = self.db.wake_snoozed(now).await?;
+        let woken = changed.len();
+        changed.extend(self.db.release_held(now).await?);
+        AlertsSwept { expired: n, woken, released: changed.len() - woken }.emit();
+        let total = n + changed.len();
+        if !changed.is_empty() {
+            (self.sink)(&Report { changed, ..Report::default() });
         }
-        Ok(n + woken.len())
+        Ok(total)
     }
 }

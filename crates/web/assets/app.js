@@ -29,6 +29,8 @@
     document.addEventListener("click", async (e) => {
       const c = e.target.closest("[data-confirm-click]");
       if (c && !confirm(c.dataset.confirmClick)) { e.preventDefault(); return; }
+      const det = e.target.closest("[data-open-details]");
+      if (det) { const d = document.getElementById(det.dataset.openDetails); if (d) d.open = true; }
       const opener = e.target.closest("[data-open]");
       if (opener) document.getElementById(opener.dataset.open)?.showModal();
       const closer = e.target.closest("[data-close]");
@@ -65,7 +67,7 @@
   // True while the user is working in `region`: a field has focus, or a field holds something
   // other than what the page was rendered with (a choice made, text typed, a box ticked).
   function busy(region) {
-    if (region.querySelector("input[type=checkbox]:checked, :focus")) return true;
+    if (region.querySelector("input[type=checkbox]:checked, :focus, details.pop[open]")) return true;
     return [...region.querySelectorAll("input, textarea, select")].some((f) => {
       if (f.tagName === "SELECT") {
         // A single select without a `selected` option shows its first one.

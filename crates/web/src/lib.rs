@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod auth;
 mod cache;
+pub mod demo_inbox;
 mod demo_targets;
 mod error;
 mod events;
@@ -156,6 +157,8 @@ pub struct SharedState {
     pub workers: opsdeck_store::worker::Workers,
     /// Set once the server begins to shut down: endless responses (live-update streams) end.
     pub(crate) closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Notifications sent to demo users (`serve --demo`; empty otherwise).
+    pub demo_inbox: demo_inbox::DemoInbox,
 }
 
 impl AppState {
@@ -184,6 +187,7 @@ impl AppState {
             config: Arc::new(config),
             login_limiter,
             service_lists: Arc::new(cache::RenderCache::default()),
+            demo_inbox: demo_inbox::DemoInbox::default(),
         }))
     }
 
@@ -206,7 +210,8 @@ pub fn router(state: AppState) -> Router {
     ops::install_metrics();
     let (api_router, mut openapi) = api::router().split_for_parts();
     api::openapi::complete(&mut openapi);
-    let demo = if state.config.demo_endpoints { demo_targets::router() } else { Router::new() };
+    let demo =
+        if state.config.demo_endpoints { demo_targets::router().merge(demo_inbox::router()) } else { Router::new() };
     Router::new()
         .merge(demo)
         .merge(api_router)

@@ -127,12 +127,29 @@ pub struct AlertSettings {
     pub group_window_seconds: i32,
     /// Resolve the incident when all its alerts have resolved.
     pub auto_resolve: bool,
+    /// An alert that fires again this soon after its incident resolved reopens that incident
+    /// instead of opening a new one; an incident that resolves again this soon after such a
+    /// reopening is flapping and stays open until it has been quiet this long. 0 turns both off.
+    #[serde(default = "default_reopen_window")]
+    pub reopen_window_seconds: i32,
     pub rules: Vec<Rule>,
+}
+
+pub const REOPEN_WINDOW_DEFAULT_SECS: i32 = 600;
+
+fn default_reopen_window() -> i32 {
+    REOPEN_WINDOW_DEFAULT_SECS
 }
 
 impl Default for AlertSettings {
     fn default() -> Self {
-        AlertSettings { grouping: Grouping::Time, group_window_seconds: 300, auto_resolve: true, rules: Vec::new() }
+        AlertSettings {
+            grouping: Grouping::Time,
+            group_window_seconds: 300,
+            auto_resolve: true,
+            reopen_window_seconds: REOPEN_WINDOW_DEFAULT_SECS,
+            rules: Vec::new(),
+        }
     }
 }
 
@@ -140,6 +157,9 @@ impl AlertSettings {
     pub fn validate(self, own_service: Uuid) -> Result<AlertSettings> {
         if !(0..=WINDOW_MAX_SECS).contains(&self.group_window_seconds) {
             return Err(Error::invalid("group_window_seconds", format!("must be 0 to {WINDOW_MAX_SECS} (7 days)")));
+        }
+        if !(0..=WINDOW_MAX_SECS).contains(&self.reopen_window_seconds) {
+            return Err(Error::invalid("reopen_window_seconds", format!("must be 0 to {WINDOW_MAX_SECS} (7 days)")));
         }
         if self.rules.len() > RULES_MAX {
             return Err(Error::invalid("rules", format!("at most {RULES_MAX} rules")));

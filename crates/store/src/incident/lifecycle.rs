@@ -83,11 +83,13 @@ impl Db {
                 Move::Acknowledge => {
                     sqlx::query(
                         "UPDATE incidents SET status = $1, acknowledged_at = COALESCE(acknowledged_at, $2), \
-                         updated_at = $2 WHERE id = $3",
+                         assignee_id = COALESCE(assignee_id, $4), updated_at = $2 WHERE id = $3",
                     )
                     .bind(to.as_str())
                     .bind(ms)
                     .bind(id)
+                    // Whoever acknowledges owns it, unless someone already does.
+                    .bind(actor.user_id)
                     .execute(&mut *tx)
                     .await?;
                     sqlx::query(
@@ -104,7 +106,8 @@ impl Db {
                 Move::Resolve => {
                     sqlx::query(
                         "UPDATE incidents SET status = $1, resolved_at = $2, mitigated_at = \
-                         COALESCE(mitigated_at, $2), snoozed_until = NULL, open_alerts = 0, updated_at = $2 \
+                         COALESCE(mitigated_at, $2), snoozed_until = NULL, hold_until = NULL, open_alerts = 0, \
+                         updated_at = $2 \
                          WHERE id = $3",
                     )
                     .bind(to.as_str())
@@ -124,12 +127,15 @@ impl Db {
                     ("Resolved", "incident.resolve")
                 }
                 Move::Reopen => {
-                    sqlx::query("UPDATE incidents SET status = $1, resolved_at = NULL, updated_at = $2 WHERE id = $3")
-                        .bind(to.as_str())
-                        .bind(ms)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE incidents SET status = $1, resolved_at = NULL, hold_until = NULL, updated_at = $2 \
+                         WHERE id = $3",
+                    )
+                    .bind(to.as_str())
+                    .bind(ms)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                     crate::oncall::start_escalation!(tx, id, ms);
                     ("Reopened", "incident.reopen")
                 }

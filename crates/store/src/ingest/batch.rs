@@ -21,7 +21,7 @@ impl Db {
             let mut settings: HashMap<Uuid, AlertSettings> = HashMap::new();
             let load_settings = |ids: &[Uuid]| {
                 format!(
-                    "SELECT service_id, grouping, group_window_seconds, auto_resolve, rules \
+                    "SELECT service_id, grouping, group_window_seconds, auto_resolve, reopen_window_seconds, rules \
                      FROM service_alert_settings WHERE service_id IN ({})",
                     placeholders(backend, ids.len(), 1)
                 )
@@ -104,6 +104,74 @@ impl Db {
                 }
                 inc_rows.extend(q.fetch_all(&mut *tx).await?);
             }
+            // Incidents that new alerts may reopen: recently resolved on the same services, or
+            // held open for flapping, that hold an alert with one of the new keys.
+            let mut recent: HashMap<String, Uuid> = HashMap::new();
+            let reopen_secs = new_services
+                .iter()
+                .map(|s| settings.get(s).map_or(rules::REOPEN_WINDOW_DEFAULT_SECS, |st| st.reopen_window_seconds))
+                .max()
+                .unwrap_or(0);
+            if reopen_secs > 0 {
+                let sql = format!(
+                    "SELECT {INC_COLS} FROM incidents WHERE status = 'resolved' AND service_id IN ({}) \
+                     AND resolved_at >= {} ORDER BY resolved_at DESC LIMIT 200",
+                    placeholders(backend, new_services.len(), 1),
+                    placeholders(backend, 1, new_services.len() + 1)
+                );
+                let mut q = sqlx::query_as::<_, IncRow>(sqlx::AssertSqlSafe(sql));
+                for id in &new_services {
+                    q = q.bind(*id);
+                }
+                let resolved = q.bind(now_ms - i64::from(reopen_secs) * 1000).fetch_all(&mut *tx).await?;
+                let mut ids: Vec<(Uuid, i64)> = resolved.iter().map(|r| (r.id, r.resolved_at.unwrap_or(0))).collect();
+                ids.extend(inc_rows.iter().filter(|r| r.hold_until.is_some()).map(|r| (r.id, i64::MAX)));
+                inc_rows.extend(resolved);
+                let new_keys: Vec<&str> = works
+                    .iter()
+                    .filter(|w| w.new)
+                    .map(|w| w.row.dedup_key.as_str())
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                if !ids.is_empty() && !new_keys.is_empty() {
+                    let rank: HashMap<Uuid, i64> = ids.iter().copied().collect();
+                    for chunk in fixed_chunks(&new_keys) {
+                        let sql = format!(
+                            "SELECT DISTINCT dedup_key, incident_id FROM alerts WHERE incident_id IN ({}) \
+                             AND dedup_key IN ({})",
+                            placeholders(backend, ids.len(), 1),
+                            placeholders(backend, chunk.len(), ids.len() + 1)
+                        );
+                        let mut q = sqlx::query_as::<_, (String, Uuid)>(sqlx::AssertSqlSafe(sql));
+                        for (id, _) in &ids {
+                            q = q.bind(*id);
+                        }
+                        for k in chunk {
+                            q = q.bind(*k);
+                        }
+                        for (key, inc) in q.fetch_all(&mut *tx).await? {
+                            // The latest incident a key belonged to wins.
+                            let better = recent.get(&key).is_none_or(|cur| rank.get(cur) < rank.get(&inc));
+                            if better {
+                                recent.insert(key, inc);
+                            }
+                        }
+                    }
+                }
+            }
+            let mut tiers: HashMap<Uuid, i16> = HashMap::new();
+            if !new_services.is_empty() {
+                let sql = format!(
+                    "SELECT id, tier FROM services WHERE id IN ({})",
+                    placeholders(backend, new_services.len(), 1)
+                );
+                let mut q = sqlx::query_as::<_, (Uuid, i16)>(sqlx::AssertSqlSafe(sql));
+                for id in &new_services {
+                    q = q.bind(*id);
+                }
+                tiers.extend(q.fetch_all(&mut *tx).await?);
+            }
             let have: HashSet<Uuid> = inc_rows.iter().map(|r| r.id).collect();
             let wanted: Vec<Uuid> = follow_ups
                 .iter()
@@ -141,13 +209,14 @@ impl Db {
                     impact_start: 0,
                     new: false,
                     dirty: false,
+                    reopened: false,
                     source: "alert",
                     joined: Vec::new(),
                     events: Vec::new(),
                     row,
                 })
                 .collect();
-            assign_incidents(&mut works, &mut incs, &settings, now_ms);
+            assign_incidents(&mut works, &mut incs, &Assign { settings: &settings, tiers, recent }, now_ms);
             // Alerts opened and resolved within this batch count as resolved for their incident.
             follow_up_incidents(&mut incs, &follow_ups, &settings, now_ms);
 
@@ -251,7 +320,8 @@ impl Db {
                     "UPDATE incidents SET status = $1, severity = $2, alert_count = $3, open_alerts = \
                      $4, last_alert_at = $5, acknowledged_at = $6, mitigated_at = $7, resolved_at = $8, \
                      snoozed_until = CASE WHEN $1 = 'resolved' THEN NULL ELSE snoozed_until END, \
-                     updated_at = $9, joined_noted_at = $11 WHERE id = $10",
+                     updated_at = $9, joined_noted_at = $11, reopened_at = $12, hold_until = $13 \
+                     WHERE id = $10",
                 )
                 .bind(&r.status)
                 .bind(&r.severity)
@@ -264,6 +334,8 @@ impl Db {
                 .bind(now_ms)
                 .bind(r.id)
                 .bind(r.joined_noted_at)
+                .bind(r.reopened_at)
+                .bind(r.hold_until)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -333,7 +405,7 @@ impl Db {
             insert_timeline!(tx, backend, timeline);
             // Escalations: new triggered incidents start theirs; acknowledged or resolved ones stop.
             for i in &incs {
-                if i.new && i.row.status == "triggered" {
+                if (i.new || i.reopened) && i.row.status == "triggered" {
                     crate::oncall::start_escalation!(tx, i.row.id, now_ms);
                 } else if !i.new && i.dirty && i.row.status != "triggered" {
                     crate::oncall::stop_escalation!(tx, i.row.id);

@@ -84,7 +84,7 @@ pub(crate) struct AlertRow {
 }
 
 const INC_COLS: &str = "id, number, title, status, severity, service_id, group_key, alert_count, open_alerts, \
-    last_alert_at, acknowledged_at, mitigated_at, resolved_at, joined_noted_at";
+    last_alert_at, acknowledged_at, mitigated_at, resolved_at, joined_noted_at, reopened_at, hold_until";
 
 /// Alerts joining an open incident are noted on its timeline at most this often.
 const JOINED_NOTE_EVERY_MS: i64 = 60_000;
@@ -105,6 +105,8 @@ struct IncRow {
     mitigated_at: Option<i64>,
     resolved_at: Option<i64>,
     joined_noted_at: Option<i64>,
+    reopened_at: Option<i64>,
+    hold_until: Option<i64>,
 }
 
 /// An incident in memory during a batch.
@@ -113,6 +115,8 @@ struct Inc {
     row: IncRow,
     new: bool,
     dirty: bool,
+    /// Reopened by an alert in this batch: its escalation starts again.
+    reopened: bool,
     impact_start: i64,
     source: &'static str,
     joined: Vec<String>,
@@ -261,6 +265,14 @@ fn apply_events(
     (works, outcomes, follow_ups)
 }
 
+/// What grouping needs besides the alerts and incidents: the services' settings and tiers, and
+/// for each new alert's key the incident it last belonged to if that one may be reopened.
+struct Assign<'a> {
+    settings: &'a HashMap<Uuid, AlertSettings>,
+    tiers: HashMap<Uuid, i16>,
+    recent: HashMap<String, Uuid>,
+}
+
 /// The group key an alert is grouped by under [`Grouping::Key`].
 fn group_key_of(row: &AlertRow) -> String {
     row.group_key.clone().unwrap_or_else(|| {
@@ -270,14 +282,57 @@ fn group_key_of(row: &AlertRow) -> String {
 
 /// Finds or opens an incident for every new alert. New incidents get number 0 until numbers
 /// are allocated.
-fn assign_incidents(works: &mut [Work], incs: &mut Vec<Inc>, settings: &HashMap<Uuid, AlertSettings>, now: i64) {
+///
+/// An alert whose key last belonged to an incident of the same service that resolved within the
+/// service's reopen window (or that is held open for flapping) goes back to that incident, which
+/// is reopened, instead of opening a new one. New incidents take their severity from the alert
+/// and the service's tier ([`Sev::for_service`]).
+fn assign_incidents(works: &mut [Work], incs: &mut Vec<Inc>, ctx: &Assign<'_>, now: i64) {
     let default = AlertSettings::default();
     for w in works.iter_mut().filter(|w| w.new) {
         let Some(service_id) = w.row.service_id else { continue };
-        let st = settings.get(&service_id).unwrap_or(&default);
+        let st = ctx.settings.get(&service_id).unwrap_or(&default);
         let gk = group_key_of(&w.row);
         let window_start = now - i64::from(st.group_window_seconds) * 1000;
-        let found = match st.grouping {
+        let reopen_after = now - i64::from(st.reopen_window_seconds) * 1000;
+        let earlier =
+            ctx.recent.get(w.row.dedup_key.as_str()).and_then(|id| incs.iter().position(|i| i.row.id == *id)).filter(
+                |&n| {
+                    let i = &incs[n].row;
+                    st.reopen_window_seconds > 0
+                        && i.service_id == Some(service_id)
+                        && if i.status == "resolved" {
+                            i.resolved_at.is_some_and(|at| at > reopen_after)
+                        } else {
+                            i.hold_until.is_some()
+                        }
+                },
+            );
+        if let Some(n) = earlier {
+            let inc = &mut incs[n];
+            if inc.row.status == "resolved" {
+                let gap = (now - inc.row.resolved_at.unwrap_or(now)) / 1000;
+                inc.row.status = "triggered".into();
+                inc.row.resolved_at = None;
+                inc.row.mitigated_at = None;
+                inc.row.reopened_at = Some(now);
+                inc.reopened = true;
+                inc.events.push((
+                    kind::STATUS,
+                    format!(
+                        "Reopened: {} fired again {} after the incident resolved",
+                        w.row.summary,
+                        opsdeck_core::incident::human_duration(gap)
+                    ),
+                ));
+            } else {
+                inc.events
+                    .push((kind::STATUS, format!("{} fired again: the flapping incident stays open", w.row.summary)));
+            }
+            inc.row.hold_until = None;
+            inc.dirty = true;
+        }
+        let found = earlier.or_else(|| match st.grouping {
             Grouping::None => None,
             Grouping::Time => incs
                 .iter()
@@ -294,8 +349,9 @@ fn assign_incidents(works: &mut [Work], incs: &mut Vec<Inc>, settings: &HashMap<
                     && i.row.status != "resolved"
                     && i.row.group_key.as_deref() == Some(&gk)
             }),
-        };
-        let sev = Sev::from_alert(severity_of(&w.row));
+        });
+        let tier = ctx.tiers.get(&service_id).copied().unwrap_or(opsdeck_core::catalogue::DEFAULT_TIER);
+        let sev = Sev::for_service(severity_of(&w.row), tier);
         let n = match found {
             Some(n) => {
                 let inc = &mut incs[n];
@@ -329,9 +385,12 @@ fn assign_incidents(works: &mut [Work], incs: &mut Vec<Inc>, settings: &HashMap<
                         mitigated_at: None,
                         resolved_at: None,
                         joined_noted_at: Some(now),
+                        reopened_at: None,
+                        hold_until: None,
                     },
                     new: true,
                     dirty: true,
+                    reopened: false,
                     impact_start: w.row.started_at.unwrap_or(now),
                     source: if w.row.source_type == "monitor" { "monitor" } else { "alert" },
                     joined: Vec::new(),
@@ -373,8 +432,20 @@ fn follow_up_incidents(
             Action::Resolve => {
                 inc.row.open_alerts = (inc.row.open_alerts - 1).max(0);
                 inc.dirty = true;
-                let auto = inc.row.service_id.and_then(|s| settings.get(&s)).unwrap_or(&default).auto_resolve;
-                if inc.row.open_alerts == 0 && auto && inc.row.status != "resolved" {
+                let st = inc.row.service_id.and_then(|s| settings.get(&s)).unwrap_or(&default);
+                let window = i64::from(st.reopen_window_seconds) * 1000;
+                let flapping = window > 0 && inc.row.reopened_at.is_some_and(|at| at >= now - window);
+                if inc.row.open_alerts == 0 && st.auto_resolve && inc.row.status != "resolved" && flapping {
+                    inc.row.hold_until = Some(now + window);
+                    inc.events.push((
+                        kind::STATUS,
+                        format!(
+                            "Flapping: all alerts resolved again soon after the incident reopened; it stays \
+                             open and resolves by itself once no alert has fired for {}",
+                            opsdeck_core::incident::human_duration(window / 1000)
+                        ),
+                    ));
+                } else if inc.row.open_alerts == 0 && st.auto_resolve && inc.row.status != "resolved" {
                     inc.row.status = "resolved".into();
                     inc.row.resolved_at = Some(now);
                     inc.row.mitigated_at.get_or_insert(now);

@@ -1,4 +1,4 @@
-//! Expired Alertmanager-API alerts and ended snoozes.
+//! Expired Alertmanager-API alerts, ended snoozes and flapping incidents that went quiet.
 
 use super::*;
 
@@ -58,6 +58,43 @@ impl Db {
                 )
             });
             insert_timeline!(tx, backend, ended.collect());
+            tx.commit().await?;
+            ids
+        });
+        Ok(ids)
+    }
+
+    /// Incidents held open for flapping whose hold has passed with no alert firing again are
+    /// resolved; returns their ids.
+    pub async fn release_held(&self, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>> {
+        let now_ms = now.timestamp_millis();
+        let backend = self.backend();
+        let ids: Vec<Uuid> = with_db!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            tx.lock_alerts().await?;
+            let ids: Vec<Uuid> = sqlx::query_scalar(
+                "UPDATE incidents SET status = 'resolved', resolved_at = $1, \
+                 mitigated_at = COALESCE(mitigated_at, $1), snoozed_until = NULL, hold_until = NULL, \
+                 updated_at = $1 \
+                 WHERE hold_until IS NOT NULL AND hold_until <= $1 AND status <> 'resolved' \
+                 AND open_alerts = 0 RETURNING id",
+            )
+            .bind(now_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in &ids {
+                crate::oncall::stop_escalation!(tx, *id);
+            }
+            let done = ids.iter().map(|id| {
+                TimelineEntry::new(
+                    *id,
+                    now_ms,
+                    kind::STATUS,
+                    "alerts",
+                    "Resolved automatically: no alert fired again while the flapping incident was held open",
+                )
+            });
+            insert_timeline!(tx, backend, done.collect());
             tx.commit().await?;
             ids
         });

@@ -169,6 +169,18 @@ impl Db {
         }))
     }
 
+    /// Which services use which policy: (policy id, service name, service slug), by name.
+    pub async fn policy_services(&self) -> StoreResult<Vec<(Uuid, String, String)>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT p.policy_id, s.name, s.slug FROM service_policies p JOIN services s ON s.id = p.service_id \
+                 ORDER BY s.name LIMIT 5000",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// Schedules owned by a team.
     pub async fn team_schedule_ids(&self, team_id: Uuid) -> StoreResult<Vec<Uuid>> {
         Ok(with_db!(self, |pool| {

@@ -19,6 +19,7 @@ backend_tests!(
     monitor_transitions_raise_and_resolve_alerts,
     change_events_join_the_timeline,
     integration_keys_rotate_and_roles,
+    repeats_reopen_and_flapping_holds,
 );
 
 async fn service(srv: &TestServer, t: &str, name: &str) -> String {
@@ -775,4 +776,99 @@ async fn integration_keys_rotate_and_roles(srv: &TestServer) {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // The alert outlives its integration.
     assert_eq!(alerts(srv, &m, "q=a").await.len(), 1);
+}
+
+async fn timeline_text(srv: &TestServer, t: &str, id: &str) -> String {
+    let (_, tl) = srv.get(&format!("/api/v1/incidents/{id}/timeline"), t).await;
+    tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["body"].as_str().unwrap_or("").to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Less noise, on the fake clock: an alert firing again soon after its incident resolved reopens
+/// it; resolving again soon after is flapping and holds the incident open until it stays quiet;
+/// a best-effort service never opens a SEV1; whoever acknowledges becomes the assignee.
+async fn repeats_reopen_and_flapping_holds(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let r = srv.user("rita", Role::Responder).await;
+    let rt = srv.token_for(&r, None).await;
+    let (s, svc) = srv.post("/api/v1/services", &t, json!({"name": "Batch jobs", "tier": 4})).await;
+    assert_eq!(s, StatusCode::CREATED, "{svc}");
+    let sid = svc["id"].as_str().unwrap().to_owned();
+    let key = integration(srv, &t, &sid, "pagerduty").await["key"].as_str().unwrap().to_owned();
+    let send = |action: &'static str| {
+        let body = pd(&key, action, Some("nightly-export"), "Nightly export failed", "critical");
+        async move { assert_eq!(srv.post_raw("/v2/enqueue", body, None).await.0, StatusCode::ACCEPTED) }
+    };
+    let only = |list: Vec<Value>| {
+        assert_eq!(list.len(), 1, "one incident: {list:?}");
+        list[0].clone()
+    };
+
+    send("trigger").await;
+    let first = only(incidents(srv, &t, &format!("service_id={sid}")).await);
+    assert_eq!(first["severity"], "SEV3", "tier 4 caps a critical alert at SEV3: {first}");
+    let id = first["id"].as_str().unwrap().to_owned();
+    send("resolve").await;
+    assert_eq!(only(incidents(srv, &t, &format!("service_id={sid}")).await)["status"], "resolved");
+
+    // Fires again 2 minutes later: the same incident reopens.
+    srv.clock.advance(Duration::minutes(2));
+    send("trigger").await;
+    let again = only(incidents(srv, &t, &format!("service_id={sid}")).await);
+    assert_eq!((again["id"].as_str(), again["status"].as_str()), (Some(id.as_str()), Some("triggered")));
+    assert!(timeline_text(srv, &t, &id).await.contains("Reopened: Nightly export failed fired again 2 min after"));
+
+    // Resolves again a minute later: flapping, held open; firing again joins it without a new one.
+    srv.clock.advance(Duration::minutes(1));
+    send("resolve").await;
+    let held = only(incidents(srv, &t, &format!("service_id={sid}")).await);
+    assert_eq!(held["status"], "triggered", "{held}");
+    assert!(timeline_text(srv, &t, &id).await.contains("Flapping"));
+    srv.clock.advance(Duration::minutes(1));
+    send("trigger").await;
+    send("resolve").await;
+    assert_eq!(only(incidents(srv, &t, &format!("service_id={sid}")).await)["status"], "triggered");
+
+    // Quiet for the window: the sweep resolves it.
+    srv.clock.advance(Duration::minutes(9));
+    srv.pipeline.sweep().await.unwrap();
+    assert_eq!(only(incidents(srv, &t, &format!("service_id={sid}")).await)["status"], "triggered", "not yet");
+    srv.clock.advance(Duration::minutes(2));
+    srv.pipeline.sweep().await.unwrap();
+    let (_, i) = srv.get(&format!("/api/v1/incidents/{id}"), &t).await;
+    assert_eq!(i["status"], "resolved", "{i}");
+    assert!(timeline_text(srv, &t, &id).await.contains("no alert fired again"));
+
+    // After the window a repeat is a new incident; acknowledging it makes rita the assignee.
+    srv.clock.advance(Duration::minutes(11));
+    send("trigger").await;
+    let list = incidents(srv, &t, &format!("service_id={sid}&status=triggered")).await;
+    let new_id = only(list)["id"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, id);
+    let (s, acked) = srv.post(&format!("/api/v1/incidents/{new_id}/acknowledge"), &rt, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{acked}");
+    let (_, i) = srv.get(&format!("/api/v1/incidents/{new_id}"), &t).await;
+    assert_eq!(i["assignee"], "rita", "{i}");
+
+    // The window is a setting: 0 turns reopening off, out of range is refused by name.
+    let path = format!("/api/v1/services/{sid}/alert-settings");
+    let put = |body: Value| srv.call(opsdeck_testkit::Method::PUT, &path, Some(&t), Some(body));
+    let (s, e) = put(json!({"grouping": "time", "group_window_seconds": 0, "auto_resolve": true,
+        "reopen_window_seconds": -1, "rules": []}))
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e.to_string().contains("reopen_window_seconds"), "{e}");
+    let (s, set) = put(json!({"grouping": "time", "group_window_seconds": 0, "auto_resolve": true,
+        "reopen_window_seconds": 0, "rules": []}))
+    .await;
+    assert_eq!((s, set["reopen_window_seconds"].as_i64()), (StatusCode::OK, Some(0)), "{set}");
+    send("resolve").await;
+    srv.clock.advance(Duration::minutes(1));
+    send("trigger").await;
+    assert_eq!(incidents(srv, &t, &format!("service_id={sid}")).await.len(), 3, "window 0: a new incident");
 }

@@ -287,10 +287,21 @@ pub struct SettingsDto {
     pub group_window_seconds: i32,
     /// Resolve the incident when all its alerts have resolved.
     pub auto_resolve: bool,
+    /// An alert firing again within this many seconds of its incident resolving reopens that
+    /// incident instead of opening a new one; an incident that resolves again this soon after
+    /// being reopened is flapping and stays open until no alert has fired for this long.
+    /// 0 turns both off. Default 600.
+    #[serde(default = "reopen_window_default")]
+    #[schema(minimum = 0, maximum = 604800, default = 600)]
+    pub reopen_window_seconds: i32,
     /// Ordered routing rules: `{"match": {"labels": {...}, "severity": [...], "summary_contains": "..."},
     /// "action": "drop" | "set_severity" | "route", "severity"?, "service_id"?}`.
     #[schema(value_type = Vec<crate::api::schema::RuleSchema>, max_items = 50)]
     pub rules: Vec<Rule>,
+}
+
+fn reopen_window_default() -> i32 {
+    opsdeck_core::alert::rules::REOPEN_WINDOW_DEFAULT_SECS
 }
 
 impl From<SettingsDto> for SettingsInput {
@@ -299,6 +310,7 @@ impl From<SettingsDto> for SettingsInput {
             grouping: b.grouping,
             group_window_seconds: b.group_window_seconds,
             auto_resolve: b.auto_resolve,
+            reopen_window_seconds: b.reopen_window_seconds,
             rules: b.rules,
         }
     }
@@ -310,6 +322,7 @@ impl From<AlertSettings> for SettingsDto {
             grouping: s.grouping.as_str().into(),
             group_window_seconds: s.group_window_seconds,
             auto_resolve: s.auto_resolve,
+            reopen_window_seconds: s.reopen_window_seconds,
             rules: s.rules,
         }
     }

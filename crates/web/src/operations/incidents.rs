@@ -156,6 +156,45 @@ pub async fn move_incident(
     Ok(out)
 }
 
+/// How many incidents a bulk move changed, and how many it left as they were (already in the
+/// state, or a move their state does not allow).
+pub struct BulkMoved {
+    pub moved: usize,
+    pub skipped: usize,
+}
+
+/// The most incidents one bulk action moves.
+pub const BULK_MAX: usize = 200;
+
+/// Acknowledges or resolves several incidents at once (the lists' bulk actions); each is one
+/// [`move_incident`], so every rule and side effect is the single incident's.
+pub async fn move_incidents(state: &AppState, auth: &Auth, ids: &[Uuid], m: Move) -> Result<BulkMoved, ApiError> {
+    auth.require(Permission::Respond)?;
+    if ids.is_empty() {
+        return Err(ApiError::invalid("ids", "choose at least one incident"));
+    }
+    if ids.len() > BULK_MAX {
+        return Err(ApiError::invalid("ids", format!("choose at most {BULK_MAX} incidents at a time")));
+    }
+    let mut out = BulkMoved { moved: 0, skipped: 0 };
+    for id in ids {
+        let inc = match state.db.get_incident(*id).await {
+            Ok(i) => i,
+            Err(opsdeck_store::StoreError::NotFound(_)) => {
+                out.skipped += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match move_incident(state, auth, &inc, m, None).await {
+            Ok(_) => out.moved += 1,
+            Err(e) if e.status() == axum::http::StatusCode::CONFLICT => out.skipped += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 /// Acknowledges or resolves an incident for someone who followed a signed link in a
 /// notification: the link's signature is the authority, `actor` says whose it was.
 pub async fn move_from_link(state: &AppState, actor: &Actor, incident_id: Uuid, m: Move) -> Result<Incident, ApiError> {

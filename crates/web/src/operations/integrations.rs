@@ -154,6 +154,7 @@ pub struct SettingsInput {
     pub grouping: String,
     pub group_window_seconds: i32,
     pub auto_resolve: bool,
+    pub reopen_window_seconds: i32,
     pub rules: Vec<Rule>,
 }
 
@@ -165,6 +166,7 @@ async fn validated_settings(state: &AppState, sid: Uuid, s: SettingsInput) -> Re
         grouping,
         group_window_seconds: s.group_window_seconds,
         auto_resolve: s.auto_resolve,
+        reopen_window_seconds: s.reopen_window_seconds,
         rules: s.rules,
     }
     .validate(sid)?;

@@ -6,7 +6,9 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};
-use opsdeck_core::escalation::{ChannelSpec, ContactSpec, PolicySpec, RuleSpec, TargetKind};
+use opsdeck_core::escalation::{
+    ChannelConfig, ChannelKind, ChannelSpec, ContactSpec, PolicySpec, RuleSpec, TargetKind,
+};
 use opsdeck_core::oncall::{self, Override, OverrideSpec, ScheduleSpec, Source};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::Ref;
@@ -84,6 +86,10 @@ pub enum Scope {
 pub struct OnCall {
     pub user_id: Uuid,
     pub username: String,
+    /// How people read the name (the display name, or the username when it has none).
+    pub display_name: String,
+    /// The person has no contact method: pages for them reach nobody.
+    pub unreachable: bool,
     /// 1-based escalation level (for a service); 1 otherwise.
     pub level: i32,
     pub schedule_id: Option<Uuid>,
@@ -148,11 +154,25 @@ pub async fn who_is_on_call(state: &AppState, scope: Scope, at: DateTime<Utc>) -
             add_schedule(&s, &o, 1, &mut out);
         }
     }
-    let n = names(state, &out.iter().map(|o| o.0).collect::<Vec<_>>()).await?;
+    let ids: Vec<Uuid> = out.iter().map(|o| o.0).collect();
+    let n: HashMap<Uuid, (String, String)> =
+        state.db.user_names(&ids).await?.into_iter().map(|(id, u, d)| (id, (u, d))).collect();
+    let unreachable = unreachable_people(state, &ids).await?;
     Ok(out
         .into_iter()
         .filter_map(|(u, level, schedule_id, via)| {
-            n.get(&u).map(|name| OnCall { user_id: u, username: name.clone(), level, schedule_id, via })
+            n.get(&u).map(|(name, display)| {
+                let display_name = if display.trim().is_empty() { name.clone() } else { display.clone() };
+                OnCall {
+                    user_id: u,
+                    username: name.clone(),
+                    unreachable: unreachable.contains(&display_name),
+                    display_name,
+                    level,
+                    schedule_id,
+                    via,
+                }
+            })
         })
         .collect())
 }
@@ -323,6 +343,57 @@ pub async fn create_channel(state: &AppState, auth: &Auth, c: ChannelSpec) -> Re
 pub async fn delete_channel(state: &AppState, auth: &Auth, id: Uuid) -> Result<(), ApiError> {
     auth.require(Permission::Configure)?;
     Ok(state.db.delete_channel(&auth.actor(), state.now(), id).await?)
+}
+
+/// Display names of the active people among `ids` who have no contact method: pages for
+/// them reach nobody. Each person once, in the order given.
+pub async fn unreachable_people(state: &AppState, ids: &[Uuid]) -> Result<Vec<String>, ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+    let names: HashMap<Uuid, String> = state
+        .db
+        .user_names(&unique)
+        .await?
+        .into_iter()
+        .map(|(id, u, d)| (id, if d.trim().is_empty() { u } else { d }))
+        .collect();
+    let mut out = Vec::new();
+    for id in unique {
+        if let Some(n) = names.get(&id)
+            && state.db.contact_methods(id).await?.is_empty()
+        {
+            out.push(n.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Sends a test message to each of the caller's own contact methods now: (method, outcome),
+/// the outcome being the receiver's refusal when there was one.
+pub async fn test_my_contact_methods(
+    state: &AppState,
+    auth: &Auth,
+) -> Result<Vec<(String, Result<(), String>)>, ApiError> {
+    let methods = state.db.contact_methods(auth.user.id).await?;
+    if methods.is_empty() {
+        return Err(ApiError::invalid("contact_methods", "add a contact method first: there is nothing to test"));
+    }
+    let Some(n) = state.notifier() else {
+        return Err(ApiError::new(crate::error::ErrorCode::Unavailable, "the notifier is not running on this node"));
+    };
+    let mut out = Vec::new();
+    for m in methods {
+        let kind = ChannelKind::parse(&m.kind).unwrap_or(ChannelKind::Webhook);
+        let config = if kind == ChannelKind::Email {
+            ChannelConfig { to: Some(m.address.clone()), ..Default::default() }
+        } else {
+            ChannelConfig { url: Some(m.address.clone()), ..Default::default() }
+        };
+        let label = if m.label.is_empty() { m.kind.clone() } else { format!("{} ({})", m.label, m.kind) };
+        let result = n.test_channel(kind, &config, &auth.user.display_name).await;
+        out.push((label, result));
+    }
+    Ok(out)
 }
 
 /// Sends a test message through a channel now; `Ok(Err(reason))` when the receiver refused it.

@@ -33,7 +33,7 @@ pub struct NextQuery {
 /// Only same-site paths are followed after sign-in (no open redirects). Browsers drop tabs and
 /// newlines from URLs and read `\\` as `/`, so `/%09/evil.com` or `/\\evil.com` would become
 /// `//evil.com`: a path with any control character, whitespace or backslash is refused whole.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')

@@ -324,6 +324,7 @@ pub async fn preview(
 pub struct SettingsForm {
     grouping: String,
     group_window_seconds: String,
+    reopen_window_minutes: String,
     auto_resolve: Option<String>,
     rules: String,
 }
@@ -345,6 +346,14 @@ pub async fn settings(
             .trim()
             .parse::<i32>()
             .map_err(|_| ApiError::invalid("group_window_seconds", "must be a whole number of seconds"))?;
+        let reopen = match f.reopen_window_minutes.trim() {
+            "" => opsdeck_core::alert::rules::REOPEN_WINDOW_DEFAULT_SECS,
+            m => m
+                .parse::<i32>()
+                .ok()
+                .and_then(|m| m.checked_mul(60))
+                .ok_or_else(|| ApiError::invalid("reopen_window_seconds", "must be a whole number of minutes"))?,
+        };
         let rules = if f.rules.trim().is_empty() {
             Vec::new()
         } else {
@@ -355,6 +364,7 @@ pub async fn settings(
             grouping: f.grouping.clone(),
             group_window_seconds: window,
             auto_resolve: f.auto_resolve.is_some(),
+            reopen_window_seconds: reopen,
             rules,
         };
         op::set_alert_settings(&state, &page.0, s.service.id, input).await.map(|_| ())

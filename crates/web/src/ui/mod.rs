@@ -76,7 +76,9 @@ pub fn router() -> Router<AppState> {
         .route("/monitors/{id}/delete", post(monitors::delete))
         .route("/monitors/{id}/ping-url/rotate", post(monitors::rotate_ping_url))
         .route("/incidents", get(incidents::list).post(incidents::declare))
+        .route("/incidents/bulk", post(incidents::bulk))
         .route("/incidents/{id}", get(incidents::detail))
+        .route("/incidents/{id}/responders", post(incidents::responder_add))
         .route("/incidents/{id}/acknowledge", post(incidents::acknowledge))
         .route("/incidents/{id}/resolve", post(incidents::resolve))
         .route("/incidents/{id}/reopen", post(incidents::reopen))
@@ -111,6 +113,8 @@ pub fn router() -> Router<AppState> {
         .route("/settings/notifications/rules", post(oncall::rule_add))
         .route("/settings/notifications/rules/{id}/delete", post(oncall::rule_delete))
         .route("/settings/notifications/calendar/reset", post(oncall::calendar_reset))
+        .route("/settings/notifications/test", post(oncall::test_mine))
+        .route("/demo/inbox", get(oncall::demo_inbox))
         .route("/reports", get(reports::report))
         .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
         .route("/services/{service}/integrations/{id}/rotate", post(integrations::rotate))
@@ -143,6 +147,8 @@ pub struct Chrome {
     pub is_admin: bool,
     /// A one-line confirmation after a redirect (`?notice=`).
     pub notice: Option<String>,
+    /// The demo endpoints (and the demo inbox) are served.
+    pub demo: bool,
 }
 
 /// A signed-in person viewing pages; anyone else is sent to sign in (or to setup on first run).
@@ -188,6 +194,7 @@ impl PageAuth {
             can_configure: a.allows(Permission::Configure),
             is_admin: a.allows(Permission::Administer),
             notice: notice.filter(|n| !n.is_empty() && n.len() < 200),
+            demo: state.config.demo_endpoints,
         })
     }
 

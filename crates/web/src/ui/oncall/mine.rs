@@ -10,6 +10,10 @@ pub struct MyNotificationsPage {
     rules: Vec<(Uuid, String, i32)>,
     kinds: [ChannelKind; 5],
     calendar_url: String,
+    /// On call now or within a day: a missing contact method matters.
+    on_call_soon: bool,
+    /// Results of "send me a test", one line per method.
+    tested: Vec<(String, Option<String>)>,
 }
 
 pub async fn mine(
@@ -18,7 +22,17 @@ pub async fn mine(
     headers: HeaderMap,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
-    let chrome = chrome!(page, state, "notifications", q.notice);
+    mine_page(state, page, headers, q.notice, Vec::new()).await
+}
+
+async fn mine_page(
+    state: AppState,
+    page: PageAuth,
+    headers: HeaderMap,
+    notice: Option<String>,
+    tested: Vec<(String, Option<String>)>,
+) -> Response {
+    let chrome = chrome!(page, state, "notifications", notice);
     let me = page.0.user.id;
     let methods = try_page!(state.db.contact_methods(me).await);
     let rules = try_page!(state.db.notification_rules(me).await)
@@ -34,14 +48,60 @@ pub async fn mine(
         .collect();
     let base = crate::operations::settings::base_url(&state, &headers).await;
     let calendar_url = try_page!(crate::operations::oncall::personal_calendar_url(&state, &page.0, &base).await);
+    let on_call_soon = try_page!(crate::ui::home::shifts_include(&state, state.now(), me).await);
     MyNotificationsPage {
         chrome,
         methods,
         rules,
         kinds: [ChannelKind::Email, ChannelKind::Slack, ChannelKind::Teams, ChannelKind::Discord, ChannelKind::Webhook],
         calendar_url,
+        on_call_soon,
+        tested,
     }
     .into_response()
+}
+
+/// "Send me a test" (`POST /settings/notifications/test`): one message to each of my contact
+/// methods now, each outcome shown on the page.
+pub async fn test_mine(State(state): State<AppState>, page: PageAuth, headers: HeaderMap) -> Response {
+    match op::test_my_contact_methods(&state, &page.0).await {
+        Ok(results) => {
+            let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+            let notice = if failed == 0 {
+                format!("Test sent to {} contact method{}", results.len(), if results.len() == 1 { "" } else { "s" })
+            } else {
+                format!("Not done: {failed} of {} contact methods refused the test", results.len())
+            };
+            let tested = results.into_iter().map(|(m, r)| (m, r.err())).collect();
+            mine_page(state, page, headers, Some(notice), tested).await
+        }
+        Err(e) => outcome(MINE, Err(e)),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "oncall/demo_inbox.html")]
+pub struct DemoInboxPage {
+    chrome: Chrome,
+    messages: Vec<(crate::demo_inbox::InboxMessage, String, String)>,
+}
+
+/// The demo inbox (`/demo/inbox`, `serve --demo` only): what the demo users' contact methods
+/// received, newest first.
+pub async fn demo_inbox(State(state): State<AppState>, page: PageAuth) -> Response {
+    if !state.config.demo_endpoints {
+        return error_page(&ApiError::new(crate::error::ErrorCode::PageNotFound, "There is no page at this address."));
+    }
+    let chrome = chrome!(page, state, "inbox", None);
+    let now = state.now();
+    let messages = state
+        .demo_inbox
+        .messages()
+        .into_iter()
+        .map(|m| (super::super::ago(m.at, now), abs(m.at), m))
+        .map(|(a, b, m)| (m, a, b))
+        .collect();
+    DemoInboxPage { chrome, messages }.into_response()
 }
 
 pub(super) const MINE: &str = "/settings/notifications";

@@ -36,7 +36,7 @@ async fn people(state: &AppState) -> Result<Vec<(Uuid, String)>, ApiError> {
         .items
         .into_iter()
         .filter(|u| !u.disabled)
-        .map(|u| (u.id, u.username))
+        .map(|u| (u.id, if u.display_name.trim().is_empty() { u.username } else { u.display_name }))
         .collect())
 }
 

@@ -7,6 +7,10 @@ pub struct PolicyRow {
     name: String,
     loops: u32,
     levels: Vec<(u32, Vec<String>)>,
+    /// Services that use the policy: (name, slug).
+    services: Vec<(String, String)>,
+    /// People the policy pages directly who have no contact method.
+    unreachable: Vec<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -70,9 +74,24 @@ pub async fn policies(State(state): State<AppState>, page: PageAuth, Query(q): Q
     let chrome = chrome!(page, state, "policies", q.notice);
     let targets = try_page!(target_names(&state).await);
     let label: HashMap<String, String> = targets.iter().cloned().collect();
-    let policies = try_page!(state.db.list_policies().await)
+    let used_by = try_page!(state.db.policy_services().await);
+    let mut rows = Vec::new();
+    for p in try_page!(state.db.list_policies().await) {
+        let direct: Vec<Uuid> = p
+            .spec
+            .levels
+            .iter()
+            .flat_map(|l| l.targets.iter())
+            .filter(|t| t.kind == TargetKind::User)
+            .map(|t| t.id)
+            .collect();
+        rows.push((p, try_page!(op::unreachable_people(&state, &direct).await)));
+    }
+    let policies = rows
         .into_iter()
-        .map(|p| PolicyRow {
+        .map(|(p, unreachable)| PolicyRow {
+            services: used_by.iter().filter(|(id, _, _)| *id == p.id).map(|(_, n, s)| (n.clone(), s.clone())).collect(),
+            unreachable,
             id: p.id,
             name: p.spec.name,
             loops: p.spec.loops,

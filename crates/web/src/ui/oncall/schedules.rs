@@ -64,6 +64,8 @@ pub async fn create(State(state): State<AppState>, page: PageAuth, Form(f): Form
 #[template(path = "oncall/schedule.html")]
 pub struct SchedulePage {
     chrome: Chrome,
+    /// People in the rotation with no contact method.
+    unreachable: Vec<String>,
     s: Schedule,
     layer_users: Vec<Vec<String>>,
     svg: String,
@@ -114,14 +116,19 @@ pub async fn detail(
     let who = oncall::on_call(&s.spec, &overrides, now).map(|(u, src)| OnCall {
         user_id: u,
         username: names.get(&u).cloned().unwrap_or_default(),
+        display_name: names.get(&u).cloned().unwrap_or_default(),
+        unreachable: false,
         level: 1,
         schedule_id: Some(id),
         via: op::via(&s.spec, src),
     });
     let base = crate::operations::settings::base_url(&state, &headers).await;
     let personal_url = try_page!(op::personal_calendar_url(&state, &page.0, &base).await);
+    let members: Vec<Uuid> = s.spec.layers.iter().flat_map(|l| l.users.iter().copied()).collect();
+    let unreachable = try_page!(op::unreachable_people(&state, &members).await);
     SchedulePage {
         chrome,
+        unreachable,
         layer_users: s
             .spec
             .layers
@@ -139,7 +146,7 @@ pub async fn detail(
         calendar_url: format!("{base}/schedules/{}/calendar.ics?token={}", s.id, s.feed_token),
         personal_url,
         days: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun],
-        default_start: now.with_timezone(&tz).format("%Y-%m-%dT09:00").to_string(),
+        default_start: default_start(now, tz),
         s,
     }
     .into_response()
@@ -267,4 +274,17 @@ pub async fn schedule_delete(State(state): State<AppState>, page: PageAuth, Path
         Ok(()) => done("/oncall", "Schedule deleted"),
         Err(e) => outcome(&format!("/oncall/{id}"), Err(e)),
     }
+}
+
+/// The first handoff a new layer is offered: the latest 09:00 in the schedule's zone that has
+/// passed, so a layer added before nine in the morning has someone on call at once rather than
+/// leaving the schedule empty until then.
+fn default_start(now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let local = now.with_timezone(&tz);
+    let day = if local.time() < NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default() {
+        local.date_naive().pred_opt().unwrap_or(local.date_naive())
+    } else {
+        local.date_naive()
+    };
+    day.format("%Y-%m-%dT09:00").to_string()
 }
