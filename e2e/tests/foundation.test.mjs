@@ -232,8 +232,7 @@ step('the service is listed and searchable on /services', async () => {
   // The overview now counts it.
   await go('/');
   assert.equal(await page.locator('section.empty').count(), 0);
-  assert.equal(squash(await page.locator('.stats a.stat', { hasText: 'services' }).locator('.num').textContent()), '1');
-  assert.equal(squash(await page.locator('.stats a.stat', { hasText: 'teams' }).locator('.num').textContent()), '1');
+  assert.equal(squash(await page.locator('section[aria-labelledby=h-catalogue] p').textContent()), '1 service · 1 team');
 });
 
 step('edit the service description', async () => {

@@ -74,7 +74,7 @@ step('add a PagerDuty integration and see its key once', async () => {
 step('a fresh server has no incidents and says how they arrive', async () => {
   await go('/incidents');
   assert.equal(await text('main h1'), 'Incidents');
-  assert.equal(await text('section.empty h2'), 'No incidents — all quiet');
+  assert.equal(await text('section.empty h2'), 'No open incidents — all quiet');
   await shot('03-incidents-empty');
 });
 
@@ -133,7 +133,7 @@ step('write a postmortem with an action item', async () => {
   assert.equal(await page.inputValue('textarea[name=summary]'), 'Log rotation stopped and filled the disk.');
 
   await page.fill('#action-form input[name=title]', 'Alert when a disk is 80% full');
-  await page.selectOption('#action-form select[name=owner_id]', { label: 'admin' });
+  await page.selectOption('#action-form select[name=owner_id]', { label: ADMIN.display_name });
   await page.fill('#action-form input[name=due_date]', '2030-01-31');
   await submitTo('#action-form button[type=submit]', '/incidents/INC-1/postmortem');
   const items = squash(await page.locator('#action-items').innerText());

@@ -89,7 +89,7 @@ step('build a two-layer schedule with an override and see its timeline', async (
 
   // Layer 1: the admin, weekly. Layer 2: bob on weekdays 09:00-17:00.
   await page.fill('#layer-form input[name=name]', 'Weekly');
-  await page.selectOption('#layer-form select[name=users]', { label: 'admin' });
+  await page.selectOption('#layer-form select[name=users]', { label: ADMIN.display_name });
   await submitTo('#layer-form button[type=submit]', scheduleUrl);
   assert.equal(await text('.flash.ok'), 'Layer added');
   await page.fill('#layer-form input[name=name]', 'Business hours');
@@ -99,7 +99,7 @@ step('build a two-layer schedule with an override and see its timeline', async (
   await page.fill('#layer-form input[name=from_time]', '09:00');
   await page.fill('#layer-form input[name=to_time]', '17:00');
   await submitTo('#layer-form button[type=submit]', scheduleUrl);
-  assert.match(squash(await page.locator('#layers').innerText()), /Weekly — admin.*Business hours — bob/);
+  assert.match(squash(await page.locator('#layers').innerText()), /Weekly — Alex Morgan.*Business hours — bob/);
 
   // The override dialog: bob covers tomorrow night.
   await page.click('#override-btn');
@@ -115,7 +115,7 @@ step('build a two-layer schedule with an override and see its timeline', async (
   const rows = await svg.locator('text.rowlbl').allTextContents();
   assert.deepEqual(rows, ['Weekly', 'Business hours', 'Overrides', 'Final']);
   assert.ok(await svg.locator('rect.shift').count() >= 4, 'shifts are drawn');
-  assert.match(await text('#oncall-now'), /^(admin|bob)$/);
+  assert.match(await text('#oncall-now'), /^(Alex Morgan|bob)$/);
   await shot('01-schedule');
 });
 
@@ -133,14 +133,18 @@ step('an escalation policy pages the schedule for a service', async () => {
   await page.fill('#policy-form input[name=delay1]', '20');
   await submitTo('#policy-form button[type=submit]', '/escalation-policies');
   assert.match(await text('.flash.ok'), /Policy Payments escalation saved/);
-  assert.match(squash(await page.locator('ol.levels').first().innerText()), /after 20 min/);
+  // One level run once: nothing follows it, so no dangling "then after 20 min".
+  assert.equal(squash(await page.locator('ol.levels').first().innerText()), 'Schedule: Primary');
+  await page.click('a[href*="?edit="]');
+  await page.waitForURL((u) => u.pathname === '/escalation-policies' && u.searchParams.has('edit'));
+  assert.equal(await page.inputValue('#policy-form input[name=delay1]'), '20');
 
   await go('/services/new');
   await page.fill('input[name=name]', 'Payments API');
   await submitTo('form[action="/services"] button[type=submit]', '/services/payments-api');
   await page.selectOption('#policy-select select[name=policy_id]', { label: 'Payments escalation' });
   await submitTo('#policy-select button[type=submit]', '/services/payments-api');
-  assert.match(squash(await page.locator('#service-oncall').innerText()), /Level 1: (admin|bob)/);
+  assert.match(squash(await page.locator('#service-oncall').innerText()), /Level 1: (Alex Morgan|bob)/);
 
   await go('/services/payments-api/integrations');
   await page.selectOption('#new-integration select[name=kind]', 'pagerduty');

@@ -52,6 +52,10 @@
 
     shortcuts();
     if (document.getElementById("live-status")) live();
+    // A wall display also refreshes every minute, so ages and shifts stay current between events.
+    if (document.body.classList.contains("kiosk")) {
+      setInterval(() => { const r = document.getElementById("live-region"); if (r) refreshRegion(r); }, 60_000);
+    }
   });
 
   function toast(text) {

@@ -8,10 +8,14 @@ pub struct TlRow {
     clock: String,
 }
 
-/// Alerts of an incident that look alike (same source and summary), counted as one row.
+/// Alerts of an incident that look alike (same integration type and summary, from any number of
+/// hosts), counted as one row.
 pub struct AlertGroup {
     summary: String,
+    /// The integration type, and the host when all alerts came from one (else how many).
     source: String,
+    source_type: String,
+    hosts: Vec<String>,
     severity: String,
     /// Alerts in the group, and how many of them are still firing or acknowledged.
     alerts: usize,
@@ -26,12 +30,12 @@ pub struct AlertGroup {
     key: String,
 }
 
-/// Groups alerts by source and summary, groups with open alerts first, then most recent.
+/// Groups alerts by integration type and summary, groups with open alerts first, then most
+/// recent.
 fn group_alerts(alerts: Vec<opsdeck_store::incident::Alert>, now: chrono::DateTime<chrono::Utc>) -> Vec<AlertGroup> {
     let mut groups: Vec<(AlertGroup, chrono::DateTime<chrono::Utc>)> = Vec::new();
     for a in alerts {
-        let source =
-            if a.source.is_empty() { a.source_type.clone() } else { format!("{} · {}", a.source_type, a.source) };
+
         let rank = |s: &str| match s {
             "firing" => 0,
             "acknowledged" => 1,
@@ -43,7 +47,12 @@ fn group_alerts(alerts: Vec<opsdeck_store::incident::Alert>, now: chrono::DateTi
             AlertStatus::Resolved => "resolved",
         };
         let open = usize::from(status != "resolved");
-        if let Some((g, last)) = groups.iter_mut().find(|(g, _)| g.summary == a.summary && g.source == source) {
+        if let Some((g, last)) =
+            groups.iter_mut().find(|(g, _)| g.summary == a.summary && g.source_type == a.source_type)
+        {
+            if !a.source.is_empty() && !g.hosts.contains(&a.source) {
+                g.hosts.push(a.source.clone());
+            }
             g.alerts += 1;
             g.open += open;
             g.events = g.events.saturating_add(a.count);
@@ -59,7 +68,9 @@ fn group_alerts(alerts: Vec<opsdeck_store::incident::Alert>, now: chrono::DateTi
             groups.push((
                 AlertGroup {
                     summary: a.summary.clone(),
-                    source,
+                    source: String::new(),
+                    source_type: a.source_type.clone(),
+                    hosts: if a.source.is_empty() { Vec::new() } else { vec![a.source.clone()] },
                     severity: a.severity.to_string(),
                     alerts: 1,
                     open,
@@ -72,6 +83,13 @@ fn group_alerts(alerts: Vec<opsdeck_store::incident::Alert>, now: chrono::DateTi
                 a.last_seen,
             ));
         }
+    }
+    for (g, _) in &mut groups {
+        g.source = match g.hosts.as_slice() {
+            [] => g.source_type.clone(),
+            [one] => format!("{} · {one}", g.source_type),
+            many => format!("{} · {} hosts", g.source_type, many.len()),
+        };
     }
     groups.sort_by_key(|(g, last)| (g.open == 0, std::cmp::Reverse(*last)));
     groups.into_iter().map(|(g, _)| g).collect()

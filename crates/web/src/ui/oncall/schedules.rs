@@ -124,7 +124,14 @@ pub async fn detail(
     });
     let base = crate::operations::settings::base_url(&state, &headers).await;
     let personal_url = try_page!(op::personal_calendar_url(&state, &page.0, &base).await);
-    let members: Vec<Uuid> = s.spec.layers.iter().flat_map(|l| l.users.iter().copied()).collect();
+    // Everyone who can be on call in the next two weeks: the rotations and the overrides.
+    let members: Vec<Uuid> = s
+        .spec
+        .layers
+        .iter()
+        .flat_map(|l| l.users.iter().copied())
+        .chain(overrides.iter().filter(|o| o.end > now).map(|o| o.user_id))
+        .collect();
     let unreachable = try_page!(op::unreachable_people(&state, &members).await);
     SchedulePage {
         chrome,

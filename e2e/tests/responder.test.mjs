@@ -1,0 +1,226 @@
+// The responder's UI on the demo organisation: the overview leads with what is broken, a page
+// visibly arrives in the demo inbox, the incident action bar acknowledges and reassigns, a
+// person on call without a contact method is warned; then every page at 390×844 with long data
+// fits the screen, and axe-core finds no serious or critical problem in either theme.
+//
+// E2E_SCREENSHOTS=1 saves screenshots to e2e/screenshots/.
+
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { walk } from '../lib/walk.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+const DEMO = { username: 'admin', password: 'opsdeck-demo' };
+const LIVE_TIMEOUT_MS = 20_000;
+
+let server;
+let page;
+const w = walk({ screenshotPrefix: 'responder-', ready: (r) => ({ server, page } = r), serverOptions: async () => ({ args: ['--demo'] }) });
+const { step, shot, go, submitTo, clickAndLoad, text } = w;
+const squash = (s) => s.replace(/\s+/g, ' ').trim();
+
+let incident = '';
+let pingUrl = '';
+const LONG = 'Payment authorisations through the EU card acquirer are timing out for a subset of merchants after the 14:02 failover';
+
+async function signIn(p, user) {
+  await p.goto(`${server.url}/login`);
+  await p.fill('input[name=username]', user.username);
+  await p.fill('input[name=password]', user.password);
+  await Promise.all([p.waitForEvent('load'), p.click('button[type=submit]')]);
+}
+
+/** An API call with the page's session (the API takes the session cookie). */
+async function api(method, path, data) {
+  const res = await page.request.fetch(`${server.url}${path}`, { method, data });
+  const body = await res.text();
+  assert.ok(res.ok(), `${method} ${path}: ${res.status()} ${body}`);
+  return body ? JSON.parse(body) : null;
+}
+
+step('sign in to the demo', async () => {
+  await signIn(page, DEMO);
+  assert.equal(await text('main h1'), 'Overview');
+});
+
+step('the overview lists a triggered incident and a down monitor first', async () => {
+  const services = await api('GET', '/api/v1/services?limit=50');
+  const checkout = services.items.find((s) => s.name === 'Checkout API');
+  const m = await api('POST', '/api/v1/monitors', {
+    name: 'Checkout nightly settlement', service_id: checkout.id, type: 'heartbeat',
+    settings: { schedule: { period_seconds: 3600 }, grace_seconds: 600 },
+  });
+  pingUrl = m.ping_url;
+  const res = await page.request.get(`${pingUrl}/fail`);
+  assert.equal(res.status(), 200);
+
+  await go('/');
+  const row = page.locator('#open-incidents tbody tr').first();
+  await row.waitFor({ timeout: LIVE_TIMEOUT_MS });
+  assert.match(squash(await row.innerText()), /SEV1 triggered INC-\d+ Checkout nightly settlement is down/i);
+  incident = (await row.locator('a.strong').textContent()).trim();
+  assert.match(squash(await page.locator('#broken-monitors li').first().innerText()), /down Checkout nightly settlement Checkout API/i);
+  // What is broken comes before everything else on the page.
+  const headings = await page.locator('main h2').allTextContents();
+  assert.deepEqual(headings.slice(0, 3), ['Open incidents', 'Monitors not up', 'On call']);
+  assert.notEqual(await text('#stat-triggered .num'), '0');
+  await shot('01-overview');
+});
+
+step('the demo inbox receives the page', async () => {
+  await go('/demo/inbox');
+  const msg = page.locator('#inbox li').filter({ hasText: incident });
+  await msg.first().waitFor({ timeout: LIVE_TIMEOUT_MS });
+  assert.match(squash(await msg.first().innerText()), /triggered: Checkout nightly settlement is down/);
+  await shot('02-inbox');
+
+  // One click sends yourself a test.
+  await go('/settings/notifications');
+  await submitTo('#test-mine', '/settings/notifications/test');
+  assert.equal(await text('.flash.ok'), 'Test sent to 1 contact method');
+  assert.match(await text('#test-results'), /Demo inbox \(webhook\): sent/);
+  await go('/demo/inbox');
+  assert.match(await text('#inbox li:first-child'), /Test notification for Alex Admin/);
+});
+
+step('the incident action bar acknowledges and reassigns', async () => {
+  await go(`/incidents/${incident}`);
+  assert.equal(await text('#incident-status'), 'triggered');
+  await submitTo('#ack-btn', `/incidents/${incident}`);
+  assert.equal(await text('.flash.ok'), 'Acknowledged');
+  assert.equal(await text('#incident-status'), 'acknowledged');
+  assert.equal(await text('#assignee'), 'Alex Admin', 'whoever acknowledges becomes the assignee');
+
+  await page.click('#reassign-btn');
+  await page.selectOption('#assign-form select[name=assignee_id]', { label: 'Riley Responder' });
+  await submitTo('#assign-form button', `/incidents/${incident}`);
+  assert.equal(await text('.flash.ok'), 'Assignment saved');
+  assert.equal(await text('#assignee'), 'Riley Responder');
+
+  await page.click('#responder-btn');
+  await page.selectOption('#responder-form select[name=user_id]', { label: 'Sam Manager' });
+  await submitTo('#responder-form button', `/incidents/${incident}`);
+  assert.match(await text('main aside'), /Responders\s*Riley Responder, Sam Manager/);
+  await shot('03-incident');
+
+  // r resolves from the keyboard.
+  await Promise.all([page.waitForEvent('load'), page.keyboard.press('r')]);
+  assert.equal(await text('#incident-status'), 'resolved');
+});
+
+step('a person on call without a contact method is warned', async () => {
+  const user = { username: 'nora', password: 'nora-password-1' };
+  const nora = await api('POST', '/api/v1/users', { ...user, display_name: 'Nora Newcomer', role: 'responder' });
+  const schedules = await api('GET', '/api/v1/schedules');
+  const now = Date.now();
+  await api('POST', `/api/v1/schedules/${schedules.items[0].id}/overrides`, {
+    user_id: nora.id, start: new Date(now - 60_000).toISOString(), end: new Date(now + 3_600_000).toISOString(),
+  });
+  const ctx = await page.context().browser().newContext({ viewport: { width: 390, height: 844 } });
+  const p = await ctx.newPage();
+  try {
+    await signIn(p, user);
+    assert.match(await p.locator('#unreachable-warning').innerText(), /You are on call, but Opsdeck has no way to reach you/);
+    await p.goto(`${server.url}/oncall/${schedules.items[0].id}`);
+    assert.match(await p.locator('#unreachable-warning').innerText(), /No contact method for Nora Newcomer/);
+  } finally {
+    await ctx.close();
+  }
+});
+
+step('long data: 100 services, long names and an incident with 40 alerts', async () => {
+  const team = (await api('GET', '/api/v1/teams')).items[0];
+  for (let i = 0; i < 90; i += 1) {
+    const name = i % 10 === 0 ? `Service ${i} with an unusually long name that goes on and on for quite a while` : `svc-${String(i).padStart(3, '0')}`;
+    await api('POST', '/api/v1/services', { name, team_id: team.id, tier: 1 + (i % 4) });
+  }
+  const svc = await api('POST', '/api/v1/services', { name: 'Card acquirer gateway for European merchants (primary region)' });
+  const it = await api('POST', `/api/v1/services/${svc.id}/integrations`, { type: 'pagerduty' });
+  for (let i = 0; i < 40; i += 1) {
+    const res = await page.request.post(`${server.url}/v2/enqueue`, {
+      data: { routing_key: it.key, event_action: 'trigger', dedup_key: `acq-${i}`,
+        payload: { summary: i % 2 ? LONG : 'Authorisation latency p99 above 2 s', source: `acq-${i % 5}.eu-west-1.internal.example.com`, severity: 'critical' } },
+    });
+    assert.equal(res.status(), 202);
+  }
+  await go('/incidents');
+  const row = page.locator('#incidents-table tbody tr').filter({ hasText: 'Card acquirer' }).first();
+  await row.waitFor({ timeout: LIVE_TIMEOUT_MS });
+});
+
+/** Every page a person visits, with realistic ids. */
+async function allPages() {
+  const sched = (await api('GET', '/api/v1/schedules')).items[0].id;
+  const mon = (await api('GET', '/api/v1/monitors?limit=1')).items[0].id;
+  const incs = (await api('GET', '/api/v1/incidents?limit=1')).items;
+  const pol = (await api('GET', '/api/v1/escalation-policies')).items[0].id;
+  return ['/', '/?kiosk=1', '/incidents', `/incidents/${incs[0].number}`, '/incidents/INC-1/postmortem', '/alerts',
+    '/monitors', `/monitors/${mon}`, '/monitors/new', `/monitors/${mon}/edit`, '/maintenance',
+    '/services', '/services/checkout-api', '/services/checkout-api/integrations', '/services/new', '/teams', '/teams/platform',
+    '/oncall', `/oncall/${sched}`, '/escalation-policies', `/escalation-policies?edit=${pol}`, '/channels', '/settings/notifications', '/demo/inbox',
+    '/reports', '/action-items', '/settings', '/settings/users', '/settings/tokens', '/settings/audit', '/nowhere'];
+}
+
+step('every page fits a 390 px phone screen', async () => {
+  const pages = await allPages();
+  const ctx = await page.context().browser().newContext({ viewport: { width: 390, height: 844 } });
+  const p = await ctx.newPage();
+  const wide = [];
+  try {
+    await signIn(p, DEMO);
+    for (const path of pages) {
+      await p.goto(server.url + path);
+      const r = await p.evaluate(() => ({ vw: document.documentElement.clientWidth, sw: document.documentElement.scrollWidth }));
+      if (r.sw > r.vw) wide.push(`${path}: ${r.sw} px`);
+    }
+    assert.deepEqual(wide, [], 'pages wider than the screen');
+
+    // The incident with 40 long alerts: its main areas do not overlap, on the phone and on a desk.
+    const inc = pages[3];
+    for (const vp of [{ width: 390, height: 844 }, { width: 1366, height: 900 }]) {
+      await p.setViewportSize(vp);
+      await p.goto(server.url + inc);
+      const boxes = await p.evaluate(() => {
+        const sel = ['#incident-actions', '#timeline', '#note-form', '#alerts-table', 'main aside .card'];
+        return sel.map((s) => { const b = document.querySelector(s)?.getBoundingClientRect(); return b && { s, x: b.x, y: b.y, r: b.right, b: b.bottom }; }).filter(Boolean);
+      });
+      assert.equal(boxes.length, 5, JSON.stringify(boxes));
+      for (let i = 0; i < boxes.length; i += 1) {
+        for (let j = i + 1; j < boxes.length; j += 1) {
+          const [a, b] = [boxes[i], boxes[j]];
+          const overlap = a.x < b.r - 1 && b.x < a.r - 1 && a.y < b.b - 1 && b.y < a.b - 1;
+          assert.ok(!overlap, `${a.s} overlaps ${b.s} at ${vp.width} px`);
+        }
+      }
+      assert.ok(await p.locator('#alerts-table tbody tr').count() <= 3, '40 look-alike alerts are grouped');
+    }
+  } finally {
+    await ctx.close();
+  }
+});
+
+step('axe-core finds no serious or critical problem on any page, light or dark', async () => {
+  const pages = await allPages();
+  const found = [];
+  for (const scheme of ['light', 'dark']) {
+    const ctx = await page.context().browser().newContext({ viewport: { width: 1280, height: 900 }, colorScheme: scheme });
+    const p = await ctx.newPage();
+    try {
+      await signIn(p, DEMO);
+      for (const path of pages) {
+        await p.goto(server.url + path);
+        await p.addScriptTag({ path: AXE });
+        const violations = await p.evaluate(async () => {
+          const r = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'], resultTypes: ['violations'] });
+          return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+        });
+        for (const v of violations) found.push(`${scheme} ${path} ${v}`);
+      }
+    } finally {
+      await ctx.close();
+    }
+  }
+  assert.deepEqual(found, []);
+});
