@@ -75,6 +75,34 @@ impl Db {
         Ok(rows.into_iter().map(Rollup::from).collect())
     }
 
+    /// Uptime over the last day of several monitors at once (from hourly rollups, maintenance
+    /// not counted), for lists; monitors without checks in the day are absent.
+    pub async fn uptime_last_day(&self, ids: &[Uuid], now: DateTime<Utc>) -> StoreResult<HashMap<Uuid, f64>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let since = bucket_start(now - Duration::days(1), HOUR);
+        let sql = format!(
+            "SELECT monitor_id, SUM(total - maintenance), SUM(failures - maint_failures) FROM check_rollups \
+             WHERE resolution = {} AND bucket >= {} AND monitor_id IN ({}) GROUP BY monitor_id",
+            crate::dialect::placeholders(self.backend(), 1, 1),
+            crate::dialect::placeholders(self.backend(), 1, 2),
+            crate::dialect::placeholders(self.backend(), ids.len(), 3)
+        );
+        let rows: Vec<(Uuid, i64, i64)> = with_db!(self, |pool| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(HOUR).bind(since);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter(|(_, counted, _)| *counted > 0)
+            .map(|(id, counted, failed)| (id, 100.0 * (counted - failed).max(0) as f64 / counted as f64))
+            .collect())
+    }
+
     /// Totals over the last `window`: hourly rollups up to 2 days, daily beyond.
     pub async fn rollup_window(&self, monitor_id: Uuid, now: DateTime<Utc>, window: Duration) -> StoreResult<Rollup> {
         let res = if window <= Duration::days(2) { HOUR } else { DAY };

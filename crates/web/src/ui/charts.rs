@@ -82,43 +82,100 @@ pub fn sparkline(newest_first: &[RawResult], width: f64, height: f64) -> String 
     s
 }
 
-/// Latency of recent checks with axes, failures marked; oldest left.
+/// A "nice" axis step (1, 2 or 5 × 10ⁿ) that spans `max` in about `ticks` steps.
+pub fn nice_step(max: f64, ticks: f64) -> f64 {
+    let raw = (max / ticks).max(1e-3);
+    let mag = 10f64.powf(raw.log10().floor());
+    let f = raw / mag;
+    let nice = if f <= 1.0 {
+        1.0
+    } else if f <= 2.0 {
+        2.0
+    } else if f <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    nice * mag
+}
+
+/// A latency as people read it: `0.4 ms`, `38 ms`, `1.2 s`, with the decimals an axis step
+/// needs (`step` 0 for a single value).
+pub fn fmt_latency(ms: f64, step: f64) -> String {
+    let (v, unit, step) =
+        if ms >= 1000.0 || step >= 1000.0 { (ms / 1000.0, "s", step / 1000.0) } else { (ms, "ms", step) };
+    let decimals = if step > 0.0 {
+        if step >= 1.0 { 0 } else { ((-step.log10()).ceil() as usize).min(3) }
+    } else if v >= 10.0 {
+        0
+    } else {
+        1
+    };
+    format!("{v:.decimals$} {unit}")
+}
+
+/// Latency of recent checks with a nice-number axis in ms (or s), failures marked as red
+/// columns; oldest left. The title gives the time range.
 pub fn latency_chart(newest_first: &[RawResult]) -> String {
-    let (w, h, left, bottom) = (720.0, 180.0, 48.0, 22.0);
+    let (w, h, left, bottom, top) = (720.0, 180.0, 56.0, 22.0, 8.0);
     let pts: Vec<&RawResult> = newest_first.iter().rev().collect();
-    let mut s = format!(
-        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="latency of the last {} checks">"#,
-        pts.len()
-    );
-    let max = pts.iter().filter_map(|r| r.latency_ms).fold(1.0_f64, f64::max) * 1.1;
+    let label = match (pts.first(), pts.last()) {
+        (Some(a), Some(b)) => format!(
+            "latency of the last {} checks, {} to {}",
+            pts.len(),
+            a.at.format("%d %b %H:%M"),
+            b.at.format("%d %b %H:%M UTC")
+        ),
+        _ => "latency: no recent check results".to_owned(),
+    };
+    let mut s = format!(r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{}">"#, esc(&label));
+    let _ = write!(s, "<title>{}</title>", esc(&label));
+    let data_max = pts.iter().filter(|r| r.status.is_ok()).filter_map(|r| r.latency_ms).fold(0.0_f64, f64::max);
+    let step = nice_step(data_max.max(0.001), 4.0);
+    let max = (data_max / step).ceil().max(1.0) * step;
     let plot_w = w - left - 8.0;
-    let plot_h = h - bottom - 8.0;
-    for i in 0..=4 {
-        let v = max * f64::from(i) / 4.0;
-        let y = 8.0 + plot_h - plot_h * f64::from(i) / 4.0;
+    let plot_h = h - bottom - top;
+    let ticks = (max / step).round() as i32;
+    for i in 0..=ticks {
+        let v = step * f64::from(i);
+        let y = top + plot_h - plot_h * v / max;
         let _ = write!(
             s,
-            "<line class='grid' x1='{left}' x2='{}' y1='{y:.1}' y2='{y:.1}'/><text class='axis' x='{}' y='{:.1}' \
-                text-anchor='end'>{v:.0} ms</text>",
+            "<line class='grid' x1='{left}' x2='{}' y1='{y:.1}' y2='{y:.1}'/><text class='lbl' x='{}' y='{:.1}' \
+                text-anchor='end'>{}</text>",
             w - 8.0,
-            left - 4.0,
-            y + 4.0
+            left - 6.0,
+            y + 4.0,
+            fmt_latency(v, step)
         );
     }
-    if pts.len() >= 2 {
-        let step = plot_w / (pts.len() - 1) as f64;
+    if pts.is_empty() {
+        let _ = write!(
+            s,
+            r#"<text class="lbl" x="{}" y="{}" text-anchor="middle">No recent check results</text>"#,
+            left + plot_w / 2.0,
+            top + plot_h / 2.0
+        );
+    } else {
+        let step_x = if pts.len() > 1 { plot_w / (pts.len() - 1) as f64 } else { 0.0 };
         let mut line = Vec::new();
         for (i, r) in pts.iter().enumerate() {
-            let x = left + i as f64 * step;
+            let x = if pts.len() > 1 { left + i as f64 * step_x } else { left + plot_w / 2.0 };
             match r.latency_ms {
-                Some(l) if r.status.is_ok() => line.push(format!("{x:.1},{:.1}", 8.0 + plot_h - plot_h * l / max)),
+                Some(l) if r.status.is_ok() => {
+                    let y = top + plot_h - plot_h * l / max;
+                    line.push(format!("{x:.1},{y:.1}"));
+                    if pts.len() == 1 {
+                        let _ = write!(s, "<circle class='dot' cx='{x:.1}' cy='{y:.1}' r='3'/>");
+                    }
+                }
                 _ => {
                     let _ = write!(
                         s,
-                        "<rect class='c-down fail' x='{:.1}' y='8' width='{:.1}' height='{plot_h:.1}'><title>{} · {} \
-                            · {}</title></rect>",
-                        x - step / 2.0,
-                        step.max(2.0),
+                        "<rect class='c-down fail' x='{:.1}' y='{top}' width='{:.1}' \
+                            height='{plot_h:.1}'><title>{} · {} · {}</title></rect>",
+                        x - step_x / 2.0,
+                        step_x.max(2.0),
                         when(r.at),
                         r.status.as_str(),
                         esc(&r.reason)
@@ -130,7 +187,7 @@ pub fn latency_chart(newest_first: &[RawResult]) -> String {
         if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
             let _ = write!(
                 s,
-                "<text class='axis' x='{left}' y='{}'>{}</text><text class='axis' x='{}' y='{}' \
+                "<text class='lbl' x='{left}' y='{}'>{}</text><text class='lbl' x='{}' y='{}' \
                     text-anchor='end'>{}</text>",
                 h - 4.0,
                 first.at.format("%d %b %H:%M"),
@@ -139,25 +196,30 @@ pub fn latency_chart(newest_first: &[RawResult]) -> String {
                 last.at.format("%d %b %H:%M UTC")
             );
         }
-    } else {
-        let _ = write!(
-            s,
-            r#"<text class="axis" x="{}" y="{}" text-anchor="middle">No checks yet</text>"#,
-            w / 2.0,
-            h / 2.0
-        );
     }
     s.push_str("</svg>");
     s
 }
 
-/// One bar per day (daily rollups), height = checks, colour by uptime.
+/// The colour class of a day's uptime: green from 99.9 %, amber from 95 %, red below.
+fn day_class(u: f64) -> &'static str {
+    if u >= 99.9 {
+        "c-up"
+    } else if u >= 95.0 {
+        "c-degraded"
+    } else {
+        "c-down"
+    }
+}
+
+/// One bar per day (daily rollups) coloured by uptime, days without data shown as such, with
+/// a legend and the range under it.
 pub fn daily_bars(days: &[Rollup], now: DateTime<Utc>, n_days: i64) -> String {
     let (bw, gap, h) = (6.0, 2.0, 28.0);
-    let width = n_days as f64 * (bw + gap);
+    let width = n_days as f64 * (bw + gap) - gap;
     let mut s = format!(
-        "<svg class='ubar days' viewBox='0 0 {width} {h}' width='100%' height='{h}' preserveAspectRatio='none' \
-            role='img' aria-label='daily uptime, last {n_days} days'>"
+        "<figure class='days'><svg class='ubar days' viewBox='0 0 {width} {h}' role='img' \
+            aria-label='daily uptime, last {n_days} days'>"
     );
     let today = now.timestamp().div_euclid(86_400);
     for i in 0..n_days {
@@ -168,17 +230,11 @@ pub fn daily_bars(days: &[Rollup], now: DateTime<Utc>, n_days: i64) -> String {
             DateTime::from_timestamp(day * 86_400, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
         match r.and_then(|r| r.uptime().map(|u| (r, u))) {
             Some((r, u)) => {
-                let c = if u >= 99.9 {
-                    "c-up"
-                } else if u >= 99.0 {
-                    "c-degraded"
-                } else {
-                    "c-down"
-                };
                 let _ = write!(
                     s,
-                    "<rect class='{c}' x='{x}' y='0' width='{bw}' height='{h}' rx='1'><title>{date}: {u:.2}% of {} \
+                    "<rect class='{}' x='{x}' y='0' width='{bw}' height='{h}' rx='1'><title>{date}: {u:.2}% of {} \
                         checks</title></rect>",
+                    day_class(u),
                     r.total
                 );
             }
@@ -191,7 +247,13 @@ pub fn daily_bars(days: &[Rollup], now: DateTime<Utc>, n_days: i64) -> String {
             }
         }
     }
-    s.push_str("</svg>");
+    let _ = write!(
+        s,
+        "</svg><figcaption class='legend'><span>{n_days} days ago</span><span class='keys'>\
+         <span><i class='c-up'></i>≥ 99.9 %</span><span><i class='c-degraded'></i>95–99.9 %</span>\
+         <span><i class='c-down'></i>&lt; 95 %</span><span><i class='c-empty'></i>no data</span></span>\
+         <span>today</span></figcaption></figure>"
+    );
     s
 }
 
@@ -204,11 +266,8 @@ pub fn column_chart(items: &[(String, i64)], what: &str) -> String {
     let slot = w / n;
     let bar = (slot * 0.7).max(2.0);
     let every = (items.len() / 12).max(1);
-    let mut s = format!(
-        "<svg class=\"chart columns\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" \
-         preserveAspectRatio=\"none\">",
-        esc(what)
-    );
+    let mut s =
+        format!("<svg class=\"chart columns\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">", esc(what));
     let _ = write!(s, "<line class=\"axis\" x1=\"0\" y1=\"{0}\" x2=\"{w}\" y2=\"{0}\"/>", h - pad_b);
     for (i, (label, v)) in items.iter().enumerate() {
         let bh = (h - pad_b - pad_t) * (*v as f64) / max;
@@ -381,6 +440,25 @@ mod tests {
         assert!(!svg.contains("<script>"));
         let spark = sparkline(&[r(CheckStatus::Up, 5.0, ""), r(CheckStatus::Up, 10.0, "")], 60.0, 16.0);
         assert!(spark.contains("<polyline"));
-        assert!(latency_chart(&[]).contains("No checks yet"));
+        assert!(latency_chart(&[]).contains("No recent check results"));
+        // One result still draws; a sub-millisecond axis has decimals and units.
+        let one = latency_chart(&[r(CheckStatus::Up, 0.42, "ok")]);
+        assert!(one.contains("<circle") && one.contains(">0.6 ms<") && !one.contains("No recent"), "{one}");
+    }
+
+    #[test]
+    fn axes_use_nice_numbers_with_units() {
+        assert_eq!(nice_step(1.1, 4.0), 0.5);
+        assert_eq!(nice_step(830.0, 4.0), 500.0);
+        assert_eq!(nice_step(38.0, 4.0), 10.0);
+        assert_eq!(fmt_latency(0.5, 0.5), "0.5 ms");
+        assert_eq!(fmt_latency(40.0, 10.0), "40 ms");
+        assert_eq!(fmt_latency(1500.0, 500.0), "1.5 s");
+        assert_eq!(fmt_latency(0.34, 0.0), "0.3 ms");
+        assert_eq!(fmt_latency(38.2, 0.0), "38 ms");
+        let svg = latency_chart(&[r(CheckStatus::Up, 1.1, ""), r(CheckStatus::Up, 0.3, "")]);
+        for label in ["0.0 ms", "0.5 ms", "1.0 ms", "1.5 ms"] {
+            assert!(svg.contains(&format!(">{label}<")), "{label} in {svg}");
+        }
     }
 }

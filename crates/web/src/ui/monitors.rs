@@ -33,6 +33,35 @@ pub struct Row {
     spark: String,
     checked: String,
     checked_at: String,
+    /// The last check's latency, readable (`0.4 ms`, `38 ms`, `1.2 s`).
+    latency: Option<String>,
+    /// Uptime over the last 24 hours, e.g. `99.93 %`.
+    uptime: Option<String>,
+    /// What the last result means for the state: (CSS class, text), e.g. a failed check of a
+    /// monitor that is still up because it waits for more failures in a row.
+    note: Option<(&'static str, String)>,
+}
+
+/// The line under a monitor's name about its last result, consistent with its state: a failure
+/// of a monitor that is still up is a retry, not an outage.
+pub(super) fn result_note(v: &MonitorView) -> Option<(&'static str, String)> {
+    let l = v.last_result.as_ref()?;
+    if l.status.is_ok() {
+        return None;
+    }
+    match v.monitor.health.state {
+        MonitorState::Up => Some((
+            "warntext",
+            format!(
+                "last check failed ({}); down after {} failure{} in a row",
+                l.reason,
+                v.monitor.spec.down_after,
+                if v.monitor.spec.down_after == 1 { "" } else { "s" }
+            ),
+        )),
+        MonitorState::Paused | MonitorState::Maintenance => None,
+        _ => Some(("why", l.reason.clone())),
+    }
 }
 
 pub struct StateCount {
@@ -85,6 +114,7 @@ pub async fn list(State(state): State<AppState>, page: PageAuth, Query(q): Query
     let list = try_page!(state.db.list_monitors(&filter).await);
     let ids: Vec<Uuid> = list.items.iter().map(|v| v.monitor.id).collect();
     let mut recent = try_page!(state.db.recent_results(&ids, BAR_SLOTS as i64).await);
+    let uptimes = try_page!(state.db.uptime_last_day(&ids, state.now()).await);
     let counts_map = try_page!(state.db.monitor_state_counts(None).await);
     let services =
         try_page!(state.db.list_services(&ServiceFilter { limit: Some(500), ..Default::default() }).await).items;
@@ -95,6 +125,9 @@ pub async fn list(State(state): State<AppState>, page: PageAuth, Query(q): Query
         .map(|v| {
             let results = recent.remove(&v.monitor.id).unwrap_or_default();
             Row {
+                latency: v.last_result.as_ref().and_then(|l| l.latency_ms).map(|ms| charts::fmt_latency(ms, 0.0)),
+                uptime: uptimes.get(&v.monitor.id).map(|u| format!("{u:.2} %")),
+                note: result_note(&v),
                 bar: charts::uptime_bar(&results, BAR_SLOTS),
                 spark: charts::sparkline(&results, 80.0, 18.0),
                 checked: v.monitor.last_check_at.map(|t| ago(t, now)).unwrap_or_else(|| "not yet".into()),
@@ -175,12 +208,20 @@ pub struct MonitorPage {
     since: String,
     since_at: String,
     checked: String,
-    uptime: Vec<UptimeDto>,
+    /// Uptime windows with their p50, p95 and p99 latencies readable.
+    uptime: Vec<(UptimeDto, [String; 3])>,
     chart: String,
     days: String,
     events: Vec<(MonitorEvent, String)>,
-    results: Vec<(RawResult, String)>,
+    /// Recent results with when, and the latency readable.
+    results: Vec<(RawResult, String, Option<String>)>,
     can_respond: bool,
+    /// The last result's latency, readable.
+    latency: Option<String>,
+    /// The last result in the light of the state (see [`result_note`]).
+    note: Option<(&'static str, String)>,
+    /// Checks counted in the stored history (for the "not checked yet" line).
+    history_checks: i64,
 }
 
 pub async fn detail(
@@ -199,7 +240,7 @@ pub async fn detail(
     let now = state.now();
     let mut recent = try_page!(state.db.recent_results(&[id], 100).await);
     let results = recent.remove(&id).unwrap_or_default();
-    let uptime = match op::uptime_table(&state, id).await {
+    let uptime: Vec<UptimeDto> = match op::uptime_table(&state, id).await {
         Ok(u) => u.into_iter().map(UptimeDto::from).collect(),
         Err(e) => return error_page(&e),
     };
@@ -212,8 +253,20 @@ pub async fn detail(
         })
         .collect();
     let base = base_url(&state, &headers).await;
+    let history_checks = uptime.iter().map(|u| u.checks).max().unwrap_or(0);
+    let lat = |v: Option<f64>| v.map(|ms| charts::fmt_latency(ms, 0.0)).unwrap_or_else(|| "—".into());
+    let uptime = uptime
+        .into_iter()
+        .map(|u| {
+            let l = [lat(u.latency_p50_ms), lat(u.latency_p95_ms), lat(u.latency_p99_ms)];
+            (u, l)
+        })
+        .collect();
     MonitorPage {
         chrome,
+        latency: v.last_result.as_ref().and_then(|l| l.latency_ms).map(|ms| charts::fmt_latency(ms, 0.0)),
+        note: result_note(&v),
+        history_checks,
         target: v.monitor.spec.settings.target(),
         settings_json: serde_json::to_string_pretty(&v.monitor.spec.settings.redacted().to_json()).unwrap_or_default(),
         ping_url: v
@@ -234,7 +287,8 @@ pub async fn detail(
             .take(20)
             .map(|r| {
                 let a = ago(r.at, now);
-                (r, a)
+                let l = r.latency_ms.map(|ms| charts::fmt_latency(ms, 0.0));
+                (r, a, l)
             })
             .collect(),
         can_respond: page.0.allows(Permission::Respond),

@@ -35,7 +35,6 @@ pub struct AlertGroup {
 fn group_alerts(alerts: Vec<opsdeck_store::incident::Alert>, now: chrono::DateTime<chrono::Utc>) -> Vec<AlertGroup> {
     let mut groups: Vec<(AlertGroup, chrono::DateTime<chrono::Utc>)> = Vec::new();
     for a in alerts {
-
         let rank = |s: &str| match s {
             "firing" => 0,
             "acknowledged" => 1,
