@@ -282,7 +282,10 @@ step('a form error keeps what was typed (HTTP 422)', async () => {
   assert.equal(res.status(), 422);
   await page.locator('#form-error').waitFor();
   const msg = await text('#form-error');
-  assert.match(msg, /runbook_url/);
+  assert.match(msg, /^Runbook URL: /, 'the field is named as the form names it');
+  // The field itself is marked, with the reason beside it.
+  assert.equal(await page.getAttribute('input[name=runbook_url]', 'aria-invalid'), 'true');
+  assert.match(await text('#field-error'), /http:\/\/ or https:\/\//);
   assert.match(msg, /http:\/\/ or https:\/\//);
   assert.equal(await page.inputValue('input[name=name]'), 'Ledger');
   assert.equal(await page.inputValue('input[name=tags]'), 'finance');

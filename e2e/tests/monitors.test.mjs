@@ -185,7 +185,8 @@ step('a form error keeps what was typed (HTTP 422)', async () => {
   ]);
   assert.equal(res.status(), 422);
   await page.locator('#form-error').waitFor();
-  assert.match(await text('#form-error'), /settings\.url/);
+  assert.match(await text('#form-error'), /^URL: /);
+  assert.equal(await page.getAttribute('input[name=url]', 'aria-invalid'), 'true');
   assert.equal(await page.inputValue('input[name=name]'), 'Broken URL');
   assert.equal(await page.inputValue('input[name=url]'), 'not-a-url');
   assert.equal(await page.inputValue('input[name=interval_seconds]'), '30');

@@ -89,11 +89,11 @@ step('build a two-layer schedule with an override and see its timeline', async (
 
   // Layer 1: the admin, weekly. Layer 2: bob on weekdays 09:00-17:00.
   await page.fill('#layer-form input[name=name]', 'Weekly');
-  await page.selectOption('#layer-form select[name=users]', { label: ADMIN.display_name });
+  await page.selectOption('#layer-form select[name=users] >> nth=0', { label: ADMIN.display_name });
   await submitTo('#layer-form button[type=submit]', scheduleUrl);
   assert.equal(await text('.flash.ok'), 'Layer added');
   await page.fill('#layer-form input[name=name]', 'Business hours');
-  await page.selectOption('#layer-form select[name=users]', { label: 'bob' });
+  await page.selectOption('#layer-form select[name=users] >> nth=0', { label: 'bob' });
   await page.selectOption('#layer-form select[name=unit]', 'days');
   for (const d of ['Mon', 'Tue', 'Wed', 'Thu', 'Fri']) await page.check(`#layer-form input[name=days][value=${d}]`);
   await page.fill('#layer-form input[name=from_time]', '09:00');
@@ -122,8 +122,8 @@ step('build a two-layer schedule with an override and see its timeline', async (
 step('an escalation policy pages the schedule for a service', async () => {
   await go('/escalation-policies');
   await page.fill('#policy-form input[name=name]', 'Payments escalation');
-  await page.selectOption('#policy-form select[name=level1]', { label: 'Schedule: Primary' });
-  await submitTo('#policy-form button[type=submit]', '/escalation-policies');
+  await page.selectOption('#policy-form select[name=level1] >> nth=0', { label: 'Schedule: Primary' });
+  await submitTo('#save-policy', '/escalation-policies');
   assert.match(await text('.flash.ok'), /Policy Payments escalation created/);
   // Edit it: the form comes back filled in.
   await page.click('a[href*="?edit="]');
@@ -131,7 +131,7 @@ step('an escalation policy pages the schedule for a service', async () => {
   assert.equal(await page.inputValue('#policy-form input[name=name]'), 'Payments escalation');
   assert.equal(await page.inputValue('#policy-form input[name=delay1]'), '15');
   await page.fill('#policy-form input[name=delay1]', '20');
-  await submitTo('#policy-form button[type=submit]', '/escalation-policies');
+  await submitTo('#save-policy', '/escalation-policies');
   assert.match(await text('.flash.ok'), /Policy Payments escalation saved/);
   // One level run once: nothing follows it, so no dangling "then after 20 min".
   assert.equal(squash(await page.locator('ol.levels').first().innerText()), 'Schedule: Primary');

@@ -129,6 +129,37 @@ step('a person on call without a contact method is warned', async () => {
   }
 });
 
+step('on-call editors: add a level, keep what was typed when refused, page the timeline', async () => {
+  await go('/escalation-policies');
+  await page.fill('#policy-form input[name=name]', 'Night shift');
+  await page.selectOption('#policy-form select[name=level1] >> nth=0', { label: 'Schedule: Platform primary' });
+  await clickAndLoad('#add-level');
+  assert.equal(await page.locator('ol.level-editor > li').count(), 2, 'one more level, without JavaScript');
+  assert.equal(await page.inputValue('#policy-form input[name=name]'), 'Night shift');
+  await page.selectOption('#policy-form select[name=level2] >> nth=0', { label: 'Person: Sam Manager' });
+  await page.fill('#policy-form input[name=delay1]', 'soon');
+  await clickAndLoad('#save-policy');
+  assert.match(await text('#form-error'), /level 1: the delay is a whole number of minutes/);
+  assert.equal(await page.inputValue('#policy-form input[name=name]'), 'Night shift', 'the typed name is kept');
+  assert.equal(await page.locator('.flash.ok').count(), 0);
+  await page.fill('#policy-form input[name=delay1]', '10');
+  await submitTo('#save-policy', '/escalation-policies');
+  assert.equal(await text('.flash.ok'), 'Policy Night shift created');
+  const card = page.locator('section.card').filter({ hasText: 'Night shift' }).first();
+  assert.match(squash(await card.innerText()), /Schedule: Platform primary — after 10 min without acknowledgement, then: Person: Sam Manager Runs once/);
+
+  const sched = (await api('GET', '/api/v1/schedules')).items[0].id;
+  await go(`/oncall/${sched}`);
+  assert.equal(await page.locator('#schedule-timeline svg line.now').count(), 1, 'now is marked');
+  assert.ok(await page.locator('#schedule-timeline svg text.who').count() > 0, 'blocks are named');
+  await clickAndLoad('#tl-next');
+  assert.equal(new URL(page.url()).searchParams.get('page'), '1');
+  assert.equal(await page.locator('#schedule-timeline svg line.now').count(), 0);
+  assert.match(await text('main section h2 >> nth=0'), /^\w{3} \d{2} \w{3} – \w{3} \d{2} \w{3} \d{4}$/);
+  await go('/oncall');
+  assert.ok(await page.locator('datalist#time-zones option[value="Europe/Berlin"]').count() === 1, 'time zones are suggested');
+});
+
 step('long data: 100 services, long names and an incident with 40 alerts', async () => {
   const team = (await api('GET', '/api/v1/teams')).items[0];
   for (let i = 0; i < 90; i += 1) {

@@ -33,6 +33,23 @@ macro_rules! audit {
 }
 pub(crate) use audit;
 
+/// A row's human name by id on the open transaction `$tx`, for audit summaries that name what
+/// they changed: `name_of!(tx, "services", id)` (`name` column) or
+/// `name_of!(tx, "users", "username", id)`. Empty when the row is gone.
+macro_rules! name_of {
+    ($tx:expr, $table:literal, $id:expr) => {
+        $crate::audit::name_of!($tx, $table, "name", $id)
+    };
+    ($tx:expr, $table:literal, $column:literal, $id:expr) => {
+        sqlx::query_scalar::<_, String>(concat!("SELECT ", $column, " FROM ", $table, " WHERE id = $1"))
+            .bind($id)
+            .fetch_optional(&mut *$tx)
+            .await?
+            .unwrap_or_default()
+    };
+}
+pub(crate) use name_of;
+
 /// Bumps a revision counter on the open transaction `$tx`: `bump!(tx, "catalogue")`.
 macro_rules! bump {
     ($tx:expr, $name:expr) => {{

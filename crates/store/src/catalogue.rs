@@ -500,13 +500,19 @@ impl Db {
             if n == 0 {
                 return Err(StoreError::NotFound(Entity::Dependency));
             }
-            audit!(
-                tx,
-                actor,
-                now,
-                AuditRecord::new("service.dependency_remove", "service", Some(service_id), "Removed a dependency")
-                    .before(serde_json::json!({"depends_on_id": depends_on_id}))
-            );
+            audit!(tx, actor, now, {
+                let (a, b) = (
+                    crate::audit::name_of!(tx, "services", service_id),
+                    crate::audit::name_of!(tx, "services", depends_on_id),
+                );
+                AuditRecord::new(
+                    "service.dependency_remove",
+                    "service",
+                    Some(service_id),
+                    format!("Removed the dependency of {a} on {b}"),
+                )
+                .before(serde_json::json!({"depends_on_id": depends_on_id}))
+            });
             bump!(tx, CATALOGUE);
         });
         Ok(())

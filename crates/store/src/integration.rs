@@ -346,7 +346,7 @@ impl Db {
                     "service.alert_settings",
                     "service",
                     Some(service_id),
-                    "Changed alert settings".to_string()
+                    format!("Changed the alert settings of {}", crate::audit::name_of!(tx, "services", service_id))
                 )
                 .before(&before)
                 .after(settings)

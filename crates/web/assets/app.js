@@ -50,6 +50,7 @@
       if (s) s.form.requestSubmit();
     });
 
+    markFieldError();
     shortcuts();
     if (document.getElementById("live-status")) live();
     // A wall display also refreshes every minute, so ages and shifts stay current between events.
@@ -57,6 +58,30 @@
       setInterval(() => { const r = document.getElementById("live-region"); if (r) refreshRegion(r); }, 60_000);
     }
   });
+
+  // A refused form names its field by label ("URL: must start with…"): mark that field and
+  // put the reason beside it, where the eye already is.
+  function markFieldError() {
+    const banner = document.getElementById("form-error");
+    const text = banner?.textContent.trim() ?? "";
+    const cut = text.indexOf(": ");
+    if (cut < 1) return;
+    const name = text.slice(0, cut).toLowerCase();
+    const label = [...document.querySelectorAll("main form label")].find((l) => {
+      const own = [...l.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join("").trim().toLowerCase();
+      return own && (own === name || own.startsWith(name)) && l.offsetParent !== null;
+    });
+    const control = label?.querySelector("input, select, textarea");
+    if (!control) return;
+    control.setAttribute("aria-invalid", "true");
+    const note = document.createElement("span");
+    note.className = "field-error";
+    note.id = "field-error";
+    note.textContent = text.slice(cut + 2);
+    control.setAttribute("aria-describedby", note.id);
+    control.after(note);
+    control.focus();
+  }
 
   function toast(text) {
     const box = document.getElementById("toasts");

@@ -219,11 +219,16 @@ impl From<opsdeck_core::Error> for ApiError {
     }
 }
 
-pub async fn not_found_fallback(uri: axum::http::Uri) -> Response {
+pub async fn not_found_fallback(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
     if uri.path().starts_with("/api/") {
         ApiError::new(ErrorCode::RouteNotFound, format!("no API endpoint at {}", uri.path())).into_response()
     } else {
-        crate::ui::error_page(&ApiError::new(ErrorCode::PageNotFound, "There is no page at this address."))
+        let e = ApiError::new(ErrorCode::PageNotFound, "There is no page at this address.");
+        crate::ui::error_page_for(&state, &headers, &e).await
     }
 }
 

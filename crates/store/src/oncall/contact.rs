@@ -43,8 +43,17 @@ impl Db {
                 tx,
                 actor,
                 now,
-                AuditRecord::new("contact.create", "user", Some(user_id), format!("Added a {} contact method", c.kind))
-                    .after(c.redacted())
+                AuditRecord::new(
+                    "contact.create",
+                    "user",
+                    Some(user_id),
+                    format!(
+                        "Added a {} contact method for {}",
+                        c.kind,
+                        crate::audit::name_of!(tx, "users", "username", user_id)
+                    )
+                )
+                .after(c.redacted())
             );
         });
         Ok(c)
@@ -70,6 +79,12 @@ impl Db {
         id: Uuid,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
+            let kind: String = sqlx::query_scalar("SELECT kind FROM contact_methods WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or_default();
+            let who = crate::audit::name_of!(tx, "users", "username", user_id);
             let n = sqlx::query("DELETE FROM contact_methods WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
@@ -83,7 +98,12 @@ impl Db {
                 tx,
                 actor,
                 now,
-                AuditRecord::new("contact.delete", "user", Some(user_id), "Removed a contact method".to_string())
+                AuditRecord::new(
+                    "contact.delete",
+                    "user",
+                    Some(user_id),
+                    format!("Removed a {kind} contact method of {who}")
+                )
             );
         });
         Ok(())
@@ -129,7 +149,11 @@ impl Db {
                     "contact.rule",
                     "user",
                     Some(user_id),
-                    format!("Added a notification rule ({} min)", delay_minutes)
+                    format!(
+                        "Added a notification rule for {} ({} min)",
+                        crate::audit::name_of!(tx, "users", "username", user_id),
+                        delay_minutes
+                    )
                 )
                 .after(&r)
             );
@@ -157,6 +181,7 @@ impl Db {
         id: Uuid,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
+            let who = crate::audit::name_of!(tx, "users", "username", user_id);
             let n = sqlx::query("DELETE FROM notification_rules WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user_id)
@@ -174,7 +199,7 @@ impl Db {
                     "contact.rule_delete",
                     "user",
                     Some(user_id),
-                    "Removed a notification rule".to_string()
+                    format!("Removed a notification rule of {who}")
                 )
             );
         });

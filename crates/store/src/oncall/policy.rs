@@ -144,17 +144,19 @@ impl Db {
                         .await?;
                 }
             }
+            let service = crate::audit::name_of!(tx, "services", service_id);
+            let summary = match policy_id {
+                Some(p) => {
+                    let policy = crate::audit::name_of!(tx, "escalation_policies", p);
+                    format!("Set the escalation policy of {service} to {policy}")
+                }
+                None => format!("Removed the escalation policy of {service}"),
+            };
             audit!(
                 tx,
                 actor,
                 now,
-                AuditRecord::new(
-                    "service.escalation_policy",
-                    "service",
-                    Some(service_id),
-                    "Changed the escalation policy".to_string()
-                )
-                .after(policy_id)
+                AuditRecord::new("service.escalation_policy", "service", Some(service_id), summary).after(policy_id)
             );
         });
         Ok(())

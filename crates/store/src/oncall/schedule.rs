@@ -154,13 +154,23 @@ impl Db {
             .bind(now.timestamp_millis())
             .execute(&mut *tx)
             .await?;
-            audit!(
-                tx,
-                actor,
-                now,
-                AuditRecord::new("schedule.override", "schedule", Some(schedule_id), "Added an override".to_string())
-                    .after(&o)
-            );
+            audit!(tx, actor, now, {
+                let (who, sched) = (
+                    crate::audit::name_of!(tx, "users", "username", user_id),
+                    crate::audit::name_of!(tx, "schedules", schedule_id),
+                );
+                AuditRecord::new(
+                    "schedule.override",
+                    "schedule",
+                    Some(schedule_id),
+                    format!(
+                        "Added an override on {sched}: {who} covers {} – {}",
+                        start.format("%Y-%m-%d %H:%M"),
+                        end.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                )
+                .after(&o)
+            });
         });
         Ok(o)
     }
@@ -198,6 +208,7 @@ impl Db {
         id: Uuid,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
+            let sched = crate::audit::name_of!(tx, "schedules", schedule_id);
             let n = sqlx::query("DELETE FROM schedule_overrides WHERE id = $1 AND schedule_id = $2")
                 .bind(id)
                 .bind(schedule_id)
@@ -215,7 +226,7 @@ impl Db {
                     "schedule.override_delete",
                     "schedule",
                     Some(schedule_id),
-                    "Removed an override".to_string()
+                    format!("Removed an override from {sched}")
                 )
             );
         });

@@ -414,5 +414,6 @@ async fn maintenance_page_plans_windows(srv: &TestServer) {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad.text().await.unwrap().contains("starts_at"));
+    // The field is named as the form names it, not by its API path.
+    assert!(bad.text().await.unwrap().contains("Starts: "));
 }

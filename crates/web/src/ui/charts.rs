@@ -135,7 +135,8 @@ pub fn latency_chart(newest_first: &[RawResult]) -> String {
     let max = (data_max / step).ceil().max(1.0) * step;
     let plot_w = w - left - 8.0;
     let plot_h = h - bottom - top;
-    let ticks = (max / step).round() as i32;
+    // No results, no scale: an axis of nothing would only suggest data.
+    let ticks = if pts.is_empty() { -1 } else { (max / step).round() as i32 };
     for i in 0..=ticks {
         let v = step * f64::from(i);
         let y = top + plot_h - plot_h * v / max;
@@ -339,8 +340,8 @@ pub fn schedule_timeline(
     rows: &[(String, Vec<Shift>)],
     names: &HashMap<Uuid, String>,
     order: &[Uuid],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> String {
     let (label_w, w, row_h) = (130.0, 900.0, 26.0);
@@ -392,13 +393,22 @@ pub fn schedule_timeline(
                         esc(&name),
                         when
                     );
-                    if x1 - x0 > 8.0 * name.len() as f64 {
+                    // The name when it fits, else the initials, so blocks stay named.
+                    let initials: String = name.split_whitespace().filter_map(|w| w.chars().next()).take(3).collect();
+                    let label = if x1 - x0 > 7.0 * name.chars().count() as f64 + 8.0 {
+                        Some(name.as_str())
+                    } else if x1 - x0 > 8.0 * initials.chars().count() as f64 + 6.0 {
+                        Some(initials.as_str())
+                    } else {
+                        None
+                    };
+                    if let Some(label) = label {
                         let _ = write!(
                             s,
                             "<text class=\"who\" x=\"{:.1}\" y=\"{:.1}\">{}</text>",
                             x0 + 4.0,
                             y + 14.0,
-                            esc(&name)
+                            esc(label)
                         );
                     }
                 }
@@ -414,6 +424,15 @@ pub fn schedule_timeline(
                 None => {}
             }
         }
+    }
+    if from <= now && now < to {
+        let _ = write!(
+            s,
+            "<line class=\"now\" x1=\"{0:.1}\" y1=\"12\" x2=\"{0:.1}\" y2=\"{h}\"/><text class=\"lbl nowlbl\" \
+             x=\"{1:.1}\" y=\"11\" text-anchor=\"middle\">now</text>",
+            x(now),
+            x(now)
+        );
     }
     s.push_str("</svg>");
     s

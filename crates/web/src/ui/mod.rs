@@ -212,6 +212,29 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "layout/error_in_app.html")]
+struct InAppErrorPage<'a> {
+    chrome: Chrome,
+    status: u16,
+    code: &'a str,
+    message: &'a str,
+}
+
+/// An error page with the navigation for someone signed in (the bare page otherwise), for
+/// addresses that match no route.
+pub async fn error_page_for(state: &AppState, headers: &axum::http::HeaderMap, e: &ApiError) -> Response {
+    if let Ok(Some(a)) = auth::authenticate(state, headers).await
+        && let Ok(chrome) = PageAuth(a).chrome(state, "none", None).await
+    {
+        let page = InAppErrorPage { chrome, status: e.status().as_u16(), code: e.code.as_str(), message: &e.message };
+        if let Ok(html) = page.render() {
+            return (e.status(), axum::response::Html(html)).into_response();
+        }
+    }
+    error_page(e)
+}
+
 /// A full HTML page for an error, with the API's code and message.
 pub fn error_page(e: &ApiError) -> Response {
     let page = ErrorPage { status: e.status().as_u16(), code: e.code.as_str(), message: &e.message };
@@ -246,6 +269,11 @@ pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 /// "2 h 5 min" for a number of seconds.
 pub use opsdeck_core::incident::human_duration;
 
+/// Every IANA time zone name, for the time-zone fields' suggestions.
+pub fn time_zones() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())
+}
+
 pub fn abs(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -260,7 +288,69 @@ pub fn outcome(back: &str, result: Result<String, ApiError>) -> Response {
     }
 }
 
-/// The message to show beside a form after a failed submit.
+/// The message to show beside a form after a failed submit, in the form's words: the field is
+/// named by its label ("URL: …", not "settings.url: …"); `app.js` marks that field.
 pub fn form_error(e: ApiError) -> Result<String, Response> {
-    if e.status().is_client_error() { Ok(e.message) } else { Err(error_page(&e)) }
+    if !e.status().is_client_error() {
+        return Err(error_page(&e));
+    }
+    let field = e.details.as_ref().and_then(|d| d.get("field")).and_then(|f| f.as_str()).map(str::to_owned);
+    Ok(match field {
+        Some(f) => {
+            let rest = e.message.strip_prefix(&format!("{f}: ")).unwrap_or(&e.message);
+            format!("{}: {rest}", field_label(&f))
+        }
+        None => e.message,
+    })
+}
+
+/// The label a form shows for an API field path.
+pub fn field_label(path: &str) -> String {
+    let known = [
+        ("settings.url", "URL"),
+        ("settings.method", "Method"),
+        ("settings.expected_status", "Expected status"),
+        ("settings.max_response_ms", "Slow above (ms)"),
+        ("settings.body_contains", "Body contains"),
+        ("settings.body_regex", "Body matches regex"),
+        ("settings.json_assert", "JSON pointer"),
+        ("settings.headers", "Headers"),
+        ("settings.body", "Request body"),
+        ("settings.auth", "Authentication"),
+        ("settings.server_name", "Server name (SNI)"),
+        ("settings.warn_days", "Degraded within (days)"),
+        ("settings.critical_days", "Down within (days)"),
+        ("settings.record", "Record"),
+        ("settings.expected", "Expected answers"),
+        ("settings.resolver", "Resolver"),
+        ("settings.schedule.period_seconds", "Every (seconds)"),
+        ("settings.schedule", "Expect a ping"),
+        ("settings.grace_seconds", "Grace (seconds)"),
+        ("settings.command", "Plugin (absolute path)"),
+        ("settings.args", "Arguments"),
+        ("interval_seconds", "Interval (seconds)"),
+        ("timeout_seconds", "Timeout (seconds)"),
+        ("down_after", "Down after"),
+        ("up_after", "Up again after"),
+        ("service_id", "Service"),
+        ("starts_at", "Starts"),
+        ("duration_minutes", "Duration"),
+        ("timezone", "Time zone"),
+        ("group_window_seconds", "Window (seconds)"),
+        ("reopen_window_seconds", "Reopen window"),
+        ("rules", "Routing rules"),
+        ("loops", "Run through the levels"),
+        ("delay_minutes", "Minutes after being reached"),
+        ("address", "Address or webhook URL"),
+        ("users", "People"),
+        ("runbook_url", "Runbook URL"),
+        ("starts_local", "Starts"),
+    ];
+    if let Some((_, l)) = known.iter().find(|(k, _)| path == *k || path.starts_with(&format!("{k}."))) {
+        return (*l).to_owned();
+    }
+    // Otherwise the last segment in words: `settings.cron` → "Cron".
+    let last = path.rsplit('.').next().unwrap_or(path).replace('_', " ");
+    let mut c = last.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }

@@ -29,6 +29,10 @@ pub struct PostmortemPage {
     users: Vec<(Uuid, String)>,
     can_respond: bool,
     resolved: bool,
+    /// Readable times (the DTO carries RFC 3339 with milliseconds).
+    impact_at: String,
+    resolved_at: Option<String>,
+    saved_at: Option<String>,
 }
 
 pub async fn postmortem(
@@ -40,13 +44,18 @@ pub async fn postmortem(
     let chrome = chrome!(page, state, "incidents", q.notice);
     let inc = try_page!(find_incident(&state, &id).await);
     let today = state.now().date_naive();
-    let p = PostmortemDto::new(inc.id, try_page!(op::postmortem_of(&state, &inc).await), today);
+    let pm = try_page!(op::postmortem_of(&state, &inc).await);
+    let saved_at = pm.updated_at.map(super::abs);
+    let p = PostmortemDto::new(inc.id, pm, today);
     let users = match users(&state).await {
         Ok(u) => u,
         Err(r) => return r,
     };
     PostmortemPage {
         chrome,
+        impact_at: super::abs(inc.impact_start_at),
+        resolved_at: inc.resolved_at.map(super::abs),
+        saved_at,
         resolved: inc.status == Status::Resolved,
         i: IncidentDto::from(inc),
         p,

@@ -9,7 +9,7 @@ use crate::operations::oncall::{self as op, OnCall};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};

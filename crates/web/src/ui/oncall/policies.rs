@@ -18,26 +18,86 @@ pub struct PolicyRow {
 pub struct PoliciesPage {
     chrome: Chrome,
     policies: Vec<PolicyRow>,
-    targets: Vec<(String, String)>,
-    /// The form: the policy being edited (id, name, loops, per level: selected targets and delay).
+    /// Everyone and everything a level can notify: (`kind:id`, label).
+    targets_all: Vec<(String, String)>,
+    /// The form: the policy being edited (id, name, loops, per level: chosen targets and delay).
     form: PolicyFormView,
+    /// Why the last save was refused, shown beside the form (which keeps what was typed).
+    error: Option<String>,
 }
+
+/// Most levels a policy form offers; most targets per level.
+const LEVELS_MAX: usize = 10;
+const TARGETS_MAX: usize = 6;
 
 #[derive(Default)]
 pub struct PolicyFormView {
     id: Option<Uuid>,
     name: String,
-    loops: u32,
-    levels: Vec<(Vec<String>, u32)>,
+    loops: String,
+    /// Per level: its targets (`kind:id`) in order, and the delay as typed.
+    levels: Vec<(Vec<String>, String)>,
 }
 
 impl PolicyFormView {
-    fn selected(&self, level: usize, target: &str) -> bool {
-        self.levels.get(level).is_some_and(|l| l.0.iter().any(|t| t == target))
+    /// Levels to draw: the filled ones, and one empty to add (the first when there is none).
+    fn shown_levels(&self) -> Vec<(Vec<String>, String)> {
+        if self.levels.is_empty() { vec![(Vec::new(), "15".into())] } else { self.levels.clone() }
     }
 
-    fn delay(&self, level: usize) -> u32 {
-        self.levels.get(level).map(|l| l.1).unwrap_or(15)
+    /// Target slots of a level: its targets and one empty, at most [`TARGETS_MAX`].
+    fn slots(targets: &[String]) -> Vec<String> {
+        let mut v = targets.to_vec();
+        if v.len() < TARGETS_MAX {
+            v.push(String::new());
+        }
+        v
+    }
+
+    /// The form as posted: `name`, `loops`, `id`, and `level{n}` (repeated, one target each)
+    /// with `delay{n}` for levels 1 to [`LEVELS_MAX`].
+    fn from_pairs(pairs: &[(String, String)]) -> (PolicyFormView, bool) {
+        let mut f = PolicyFormView { loops: "1".into(), ..Default::default() };
+        let mut add_level = false;
+        f.levels = vec![(Vec::new(), "15".into()); LEVELS_MAX];
+        for (k, v) in pairs {
+            match k.as_str() {
+                "id" => f.id = v.parse().ok(),
+                "name" => f.name = v.clone(),
+                "loops" => f.loops = v.clone(),
+                "add_level" => add_level = true,
+                _ => {
+                    let slot = |prefix: &str| {
+                        k.strip_prefix(prefix)
+                            .and_then(|n| n.parse::<usize>().ok())
+                            .filter(|n| (1..=LEVELS_MAX).contains(n))
+                            .map(|n| n - 1)
+                    };
+                    if let Some(i) = slot("level") {
+                        if !v.is_empty() && !f.levels[i].0.contains(v) && f.levels[i].0.len() < TARGETS_MAX {
+                            f.levels[i].0.push(v.clone());
+                        }
+                    } else if let Some(i) = slot("delay") {
+                        f.levels[i].1 = v.clone();
+                    }
+                }
+            }
+        }
+        f.levels.retain(|(t, _)| !t.is_empty());
+        (f, add_level)
+    }
+
+    /// The policy the form describes; errors name the level to fix.
+    fn spec(&self) -> Result<PolicySpec, ApiError> {
+        let mut levels = Vec::new();
+        for (n, (targets, delay)) in self.levels.iter().enumerate() {
+            let delay_minutes = delay.trim().parse().map_err(|_| {
+                ApiError::invalid("levels", format!("level {}: the delay is a whole number of minutes", n + 1))
+            })?;
+            levels.push(Level { delay_minutes, targets: targets.iter().filter_map(|t| parse_target(t)).collect() });
+        }
+        let loops = self.loops.trim().parse().map_err(|_| ApiError::invalid("loops", "a whole number, 1 to 9"))?;
+        Ok(PolicySpec { name: self.name.clone(), description: String::new(), loops, levels })
     }
 }
 
@@ -71,7 +131,34 @@ pub(super) async fn target_names(state: &AppState) -> Result<Vec<(String, String
 }
 
 pub async fn policies(State(state): State<AppState>, page: PageAuth, Query(q): Query<PoliciesQuery>) -> Response {
-    let chrome = chrome!(page, state, "policies", q.notice);
+    let form = match q.edit {
+        Some(id) => match state.db.get_policy(id).await {
+            Ok(p) => PolicyFormView {
+                id: Some(p.id),
+                name: p.spec.name,
+                loops: p.spec.loops.to_string(),
+                levels: p
+                    .spec
+                    .levels
+                    .iter()
+                    .map(|l| (l.targets.iter().map(target_key).collect(), l.delay_minutes.to_string()))
+                    .collect(),
+            },
+            Err(e) => return error_page(&e.into()),
+        },
+        None => PolicyFormView { loops: "1".into(), ..Default::default() },
+    };
+    policies_page(state, page, q.notice, form, None).await
+}
+
+async fn policies_page(
+    state: AppState,
+    page: PageAuth,
+    notice: Option<String>,
+    form: PolicyFormView,
+    error: Option<String>,
+) -> Response {
+    let chrome = chrome!(page, state, "policies", notice);
     let targets = try_page!(target_names(&state).await);
     let label: HashMap<String, String> = targets.iter().cloned().collect();
     let used_by = try_page!(state.db.policy_services().await);
@@ -120,38 +207,8 @@ pub async fn policies(State(state): State<AppState>, page: PageAuth, Query(q): Q
                 .collect(),
         })
         .collect();
-    let form = match q.edit {
-        Some(id) => match state.db.get_policy(id).await {
-            Ok(p) => PolicyFormView {
-                id: Some(p.id),
-                name: p.spec.name,
-                loops: p.spec.loops,
-                levels: p
-                    .spec
-                    .levels
-                    .iter()
-                    .map(|l| (l.targets.iter().map(target_key).collect(), l.delay_minutes))
-                    .collect(),
-            },
-            Err(e) => return error_page(&e.into()),
-        },
-        None => PolicyFormView { loops: 1, ..Default::default() },
-    };
-    PoliciesPage { chrome, policies, targets, form }.into_response()
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct PolicyForm {
-    id: String,
-    name: String,
-    loops: String,
-    level1: Vec<String>,
-    delay1: String,
-    level2: Vec<String>,
-    delay2: String,
-    level3: Vec<String>,
-    delay3: String,
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (status, PoliciesPage { chrome, policies, targets_all: targets, form, error }).into_response()
 }
 
 pub(super) fn parse_target(s: &str) -> Option<Target> {
@@ -165,29 +222,35 @@ pub(super) fn parse_target(s: &str) -> Option<Target> {
     Some(Target { kind, id: id.parse().ok()? })
 }
 
-pub async fn policy_create(State(state): State<AppState>, page: PageAuth, Form(f): Form<PolicyForm>) -> Response {
-    let result = async {
-        let mut levels = Vec::new();
-        for (targets, delay) in [(&f.level1, &f.delay1), (&f.level2, &f.delay2), (&f.level3, &f.delay3)] {
-            if targets.is_empty() {
-                continue;
-            }
-            levels.push(Level {
-                delay_minutes: delay
-                    .trim()
-                    .parse()
-                    .map_err(|_| ApiError::invalid("levels", "each delay is a whole number of minutes"))?,
-                targets: targets.iter().filter_map(|t| parse_target(t)).collect(),
-            });
+/// Creates or saves a policy (`POST /escalation-policies`); "Add level" comes back with one more
+/// empty level, and a refused policy comes back with what was typed and why.
+pub async fn policy_create(
+    State(state): State<AppState>,
+    page: PageAuth,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Response {
+    // Level fields are numbered (`level1`, `delay1`, …) and repeat, so the pairs are read as sent.
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let (f, add_level) = PolicyFormView::from_pairs(&pairs);
+    if add_level {
+        let mut f = f;
+        if f.levels.len() < LEVELS_MAX {
+            f.levels.push((Vec::new(), "15".into()));
         }
-        let loops = f.loops.trim().parse().map_err(|_| ApiError::invalid("loops", "a whole number, 1 to 9"))?;
-        let spec = PolicySpec { name: f.name, description: String::new(), loops, levels };
-        Ok(match f.id.parse::<Uuid>() {
-            Ok(id) => format!("Policy {} saved", op::update_policy(&state, &page.0, id, spec).await?.spec.name),
-            Err(_) => format!("Policy {} created", op::create_policy(&state, &page.0, spec).await?.spec.name),
+        return policies_page(state, page, None, f, None).await;
+    }
+    let result = async {
+        let spec = f.spec()?;
+        Ok::<_, ApiError>(match f.id {
+            Some(id) => format!("Policy {} saved", op::update_policy(&state, &page.0, id, spec).await?.spec.name),
+            None => format!("Policy {} created", op::create_policy(&state, &page.0, spec).await?.spec.name),
         })
     };
-    outcome("/escalation-policies", result.await)
+    match result.await {
+        Ok(notice) => done("/escalation-policies", &notice),
+        Err(e) if e.status().is_client_error() => policies_page(state, page, None, f, Some(e.message)).await,
+        Err(e) => error_page(&e),
+    }
 }
 
 pub async fn policy_delete(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {

@@ -64,6 +64,9 @@ pub async fn create(State(state): State<AppState>, page: PageAuth, Form(f): Form
 #[template(path = "oncall/schedule.html")]
 pub struct SchedulePage {
     chrome: Chrome,
+    /// Which fortnight the timeline shows (0: from now), and its dates.
+    fortnight: i32,
+    range: String,
     /// People in the rotation with no contact method.
     unreachable: Vec<String>,
     s: Schedule,
@@ -79,19 +82,29 @@ pub struct SchedulePage {
     default_start: String,
 }
 
+#[derive(Deserialize, Default)]
+pub struct ScheduleQuery {
+    notice: Option<String>,
+    /// Fortnights from now for the timeline (negative: the past).
+    page: Option<i32>,
+}
+
 pub async fn detail(
     State(state): State<AppState>,
     page: PageAuth,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    Query(q): Query<ScheduleQuery>,
 ) -> Response {
     let chrome = chrome!(page, state, "oncall", q.notice);
     let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
     let s = try_page!(state.db.get_schedule(id).await);
     let now = state.now();
     let tz = s.spec.tz();
-    let (from, to) = (now - Duration::hours(12), now + Duration::days(14));
+    // Two weeks at a time; `?page=N` moves N fortnights forward (or back), within a year.
+    let fortnight = q.page.unwrap_or(0).clamp(-26, 26);
+    let shift = Duration::days(14 * i64::from(fortnight));
+    let (from, to) = (now - Duration::hours(12) + shift, now + Duration::days(14) + shift);
     let overrides = try_page!(state.db.overrides(id, from, to).await);
     let people = try_page!(people(&state).await);
     let names: HashMap<Uuid, String> = people.iter().cloned().collect();
@@ -112,7 +125,7 @@ pub async fn detail(
     let fin = oncall::timeline(&s.spec, &overrides, from, to);
     let gaps = fin.iter().filter(|f| f.user_id.is_none() && f.end > now).count();
     rows.push(("Final".into(), fin));
-    let svg = crate::ui::charts::schedule_timeline(&rows, &names, &order, from, to, tz);
+    let svg = crate::ui::charts::schedule_timeline(&rows, &names, &order, (from, to), now, tz);
     let who = oncall::on_call(&s.spec, &overrides, now).map(|(u, src)| OnCall {
         user_id: u,
         username: names.get(&u).cloned().unwrap_or_default(),
@@ -136,6 +149,12 @@ pub async fn detail(
     SchedulePage {
         chrome,
         unreachable,
+        fortnight,
+        range: format!(
+            "{} – {}",
+            from.with_timezone(&tz).format("%a %d %b"),
+            to.with_timezone(&tz).format("%a %d %b %Y")
+        ),
         layer_users: s
             .spec
             .layers
@@ -163,7 +182,8 @@ pub async fn detail(
 #[serde(default)]
 pub struct LayerForm {
     name: String,
-    users: Vec<Uuid>,
+    /// One per turn, in rotation order; empty turns are skipped.
+    users: Vec<String>,
     start: String,
     count: String,
     unit: String,
@@ -195,7 +215,14 @@ impl LayerForm {
         };
         let name = if self.name.trim().is_empty() { format!("Layer {n}") } else { self.name };
         let handoffs = Some(self.handoffs.trim().to_owned()).filter(|h| !h.is_empty());
-        Ok(Layer { name, users: self.users, start, length, handoffs, restrictions })
+        let users = self
+            .users
+            .iter()
+            .map(|u| u.trim())
+            .filter(|u| !u.is_empty())
+            .map(|u| u.parse::<Uuid>().map_err(|_| ApiError::invalid("users", "choose people from the list")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Layer { name, users, start, length, handoffs, restrictions })
     }
 }
 
