@@ -207,7 +207,9 @@ step('the service is listed and searchable on /services', async () => {
   assert.equal(await rows.count(), 1);
   const row = rows.first();
   assert.equal(await row.locator('a.strong').textContent(), SERVICE.name);
-  assert.equal(squash(await row.locator('td').nth(1).textContent()), 'Payments');
+  assert.equal(squash(await row.locator('td').nth(1).textContent()), 'no monitors');
+  assert.equal(squash(await row.locator('td').nth(2).textContent()), 'none', 'no open incidents');
+  assert.equal(squash(await row.locator('td').nth(3).textContent()), 'Payments');
   assert.equal(squash(await row.locator('.badge.tier').textContent()), 'T1');
   assert.deepEqual(await row.locator('.tag').allTextContents(), ['pci', 'prod']);
   assert.equal(await row.locator(`a[href="${SERVICE.runbook_url}"]`).count(), 1);

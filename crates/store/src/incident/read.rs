@@ -103,4 +103,25 @@ impl Db {
         });
         Ok(rows.into_iter().filter_map(|(s, n)| Status::parse(&s).map(|s| (s, n))).collect())
     }
+
+    /// Open incidents of several services at once, for lists: service → (count, worst severity).
+    pub async fn open_incidents_by_service(&self, service_ids: &[Uuid]) -> StoreResult<HashMap<Uuid, (i64, String)>> {
+        if service_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT s.service_id, COUNT(*), MIN(i.severity) FROM incidents i \
+             JOIN incident_services s ON s.incident_id = i.id \
+             WHERE i.status <> 'resolved' AND s.service_id IN ({}) GROUP BY s.service_id",
+            crate::dialect::placeholders(self.backend(), service_ids.len(), 1)
+        );
+        let rows: Vec<(Uuid, i64, String)> = with_db!(self, |pool| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for id in service_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(|(id, n, sev)| (id, (n, sev))).collect())
+    }
 }

@@ -155,6 +155,34 @@ impl Db {
         Ok(rows.into_iter().filter_map(|(s, n)| MonitorState::parse(&s).map(|s| (s, n))).collect())
     }
 
+    /// Monitor states of several services at once, for lists: service → (state, count).
+    pub async fn monitor_states_by_service(
+        &self,
+        service_ids: &[Uuid],
+    ) -> StoreResult<HashMap<Uuid, Vec<(MonitorState, i64)>>> {
+        if service_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT service_id, state, COUNT(*) FROM monitors WHERE service_id IN ({}) GROUP BY service_id, state",
+            crate::dialect::placeholders(self.backend(), service_ids.len(), 1)
+        );
+        let rows: Vec<(Uuid, String, i64)> = with_db!(self, |pool| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for id in service_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
+        let mut out: HashMap<Uuid, Vec<(MonitorState, i64)>> = HashMap::new();
+        for (sid, st, n) in rows {
+            if let Some(st) = MonitorState::parse(&st) {
+                out.entry(sid).or_default().push((st, n));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn update_monitor(
         &self,
         actor: &Actor,

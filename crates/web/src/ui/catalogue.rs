@@ -38,6 +38,10 @@ pub struct ServicesPage {
     tier: String,
     next: Option<String>,
     filtered: bool,
+    /// The worst monitor state of each listed service that has monitors.
+    health: std::collections::HashMap<Uuid, &'static str>,
+    /// Open incidents of each listed service that has some: (count, worst severity).
+    open: std::collections::HashMap<Uuid, (i64, String)>,
 }
 
 pub async fn services(State(state): State<AppState>, page: PageAuth, Query(q): Query<ServicesQuery>) -> Response {
@@ -59,7 +63,21 @@ pub async fn services(State(state): State<AppState>, page: PageAuth, Query(q): Q
         )
     });
     let filtered = !qs.is_empty() || team_id.is_some() || tier.is_some();
-    ServicesPage { chrome, services: list.items, teams, q: qs, team, tier: tier_s, next, filtered }.into_response()
+    // Health and open incidents of the listed services, two grouped queries for the page.
+    let ids: Vec<Uuid> = list.items.iter().map(|v| v.service.id).collect();
+    use opsdeck_core::monitor::MonitorState as M;
+    let health = try_page!(state.db.monitor_states_by_service(&ids).await)
+        .into_iter()
+        .filter_map(|(id, states)| {
+            [M::Down, M::Degraded, M::Pending, M::Maintenance, M::Up, M::Paused]
+                .into_iter()
+                .find(|st| states.iter().any(|(s, n)| s == st && *n > 0))
+                .map(|st| (id, st.as_str()))
+        })
+        .collect();
+    let open = try_page!(state.db.open_incidents_by_service(&ids).await);
+    ServicesPage { chrome, services: list.items, teams, q: qs, team, tier: tier_s, next, filtered, health, open }
+        .into_response()
 }
 
 // ---- service form -----------------------------------------------------------------------
