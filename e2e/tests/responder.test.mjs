@@ -150,11 +150,11 @@ step('on-call editors: add a level, keep what was typed when refused, page the t
 
   const sched = (await api('GET', '/api/v1/schedules')).items[0].id;
   await go(`/oncall/${sched}`);
-  assert.equal(await page.locator('#schedule-timeline svg line.now').count(), 1, 'now is marked');
+  assert.equal(await page.locator('#schedule-timeline svg g.now line').count(), 1, 'now is marked');
   assert.ok(await page.locator('#schedule-timeline svg text.who').count() > 0, 'blocks are named');
   await clickAndLoad('#tl-next');
   assert.equal(new URL(page.url()).searchParams.get('page'), '1');
-  assert.equal(await page.locator('#schedule-timeline svg line.now').count(), 0);
+  assert.equal(await page.locator('#schedule-timeline svg g.now').count(), 0);
   assert.match(await text('main section h2 >> nth=0'), /^\w{3} \d{2} \w{3} – \w{3} \d{2} \w{3} \d{4}$/);
   await go('/oncall');
   assert.ok(await page.locator('datalist#time-zones option[value="Europe/Berlin"]').count() === 1, 'time zones are suggested');

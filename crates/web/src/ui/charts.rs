@@ -426,12 +426,15 @@ pub fn schedule_timeline(
         }
     }
     if from <= now && now < to {
+        // A line with a marker on top (a text label would sit on the day labels).
+        let at = now.with_timezone(&tz).format("%a %d %b %H:%M %Z");
         let _ = write!(
             s,
-            "<line class=\"now\" x1=\"{0:.1}\" y1=\"12\" x2=\"{0:.1}\" y2=\"{h}\"/><text class=\"lbl nowlbl\" \
-             x=\"{1:.1}\" y=\"11\" text-anchor=\"middle\">now</text>",
+            "<g class=\"now\"><title>Now: {at}</title><line x1=\"{0:.1}\" y1=\"14\" x2=\"{0:.1}\" y2=\"{h}\"/>\
+             <path d=\"M{1:.1} 13 L{2:.1} 13 L{0:.1} 19 Z\"/></g>",
             x(now),
-            x(now)
+            x(now) - 5.0,
+            x(now) + 5.0
         );
     }
     s.push_str("</svg>");
