@@ -205,6 +205,7 @@ step('the service is listed and searchable on /services', async () => {
   await go('/services');
   const rows = page.locator('#services-table tbody tr');
   assert.equal(await rows.count(), 1);
+  assert.equal(await text('#services-total'), '1 service in the catalogue');
   const row = rows.first();
   assert.equal(await row.locator('a.strong').textContent(), SERVICE.name);
   assert.equal(squash(await row.locator('td').nth(1).textContent()), 'no monitors');

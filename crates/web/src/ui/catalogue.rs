@@ -42,6 +42,8 @@ pub struct ServicesPage {
     health: std::collections::HashMap<Uuid, &'static str>,
     /// Open incidents of each listed service that has some: (count, worst severity).
     open: std::collections::HashMap<Uuid, (i64, String)>,
+    /// Services in the catalogue.
+    total: i64,
 }
 
 pub async fn services(State(state): State<AppState>, page: PageAuth, Query(q): Query<ServicesQuery>) -> Response {
@@ -76,7 +78,8 @@ pub async fn services(State(state): State<AppState>, page: PageAuth, Query(q): Q
         })
         .collect();
     let open = try_page!(state.db.open_incidents_by_service(&ids).await);
-    ServicesPage { chrome, services: list.items, teams, q: qs, team, tier: tier_s, next, filtered, health, open }
+    let total = try_page!(state.db.count_services().await);
+    ServicesPage { chrome, services: list.items, teams, q: qs, team, tier: tier_s, next, filtered, health, open, total }
         .into_response()
 }
 
