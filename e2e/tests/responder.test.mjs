@@ -156,6 +156,11 @@ step('on-call editors: add a level, keep what was typed when refused, page the t
   assert.equal(new URL(page.url()).searchParams.get('page'), '1');
   assert.equal(await page.locator('#schedule-timeline svg g.now').count(), 0);
   assert.match(await text('main section h2 >> nth=0'), /^\w{3} \d{2} \w{3} – \w{3} \d{2} \w{3} \d{4}$/);
+  // A page number the user typed is bounded (a year either way), and nonsense shows now.
+  for (const [q, status] of [['zzz', 200], ['99999999999', 200], ['-40', 200]]) {
+    assert.equal((await go(`/oncall/${sched}?page=${q}`)).status(), status);
+  }
+  assert.equal(await page.locator('#schedule-timeline svg').count(), 1);
   await go('/oncall');
   assert.ok(await page.locator('datalist#time-zones option[value="Europe/Berlin"]').count() === 1, 'time zones are suggested');
 });

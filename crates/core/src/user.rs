@@ -18,6 +18,18 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How people read a person's name: the display name, or the username when it has none.
+pub fn shown_name(username: &str, display_name: &str) -> String {
+    if display_name.trim().is_empty() { username.to_owned() } else { display_name.to_owned() }
+}
+
+impl User {
+    /// See [`shown_name`].
+    pub fn shown_name(&self) -> String {
+        shown_name(&self.username, &self.display_name)
+    }
+}
+
 pub const USERNAME_MAX: usize = 64;
 pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 256;

@@ -123,7 +123,8 @@ impl Db {
                 for id in &new_services {
                     q = q.bind(*id);
                 }
-                let resolved = q.bind(now_ms - i64::from(reopen_secs) * 1000).fetch_all(&mut *tx).await?;
+                let cutoff = now_ms.saturating_sub(i64::from(reopen_secs).saturating_mul(1000));
+                let resolved = q.bind(cutoff).fetch_all(&mut *tx).await?;
                 let mut ids: Vec<(Uuid, i64)> = resolved.iter().map(|r| (r.id, r.resolved_at.unwrap_or(0))).collect();
                 ids.extend(inc_rows.iter().filter(|r| r.hold_until.is_some()).map(|r| (r.id, i64::MAX)));
                 inc_rows.extend(resolved);

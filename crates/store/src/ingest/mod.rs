@@ -294,7 +294,9 @@ fn assign_incidents(works: &mut [Work], incs: &mut Vec<Inc>, ctx: &Assign<'_>, n
         let st = ctx.settings.get(&service_id).unwrap_or(&default);
         let gk = group_key_of(&w.row);
         let window_start = now - i64::from(st.group_window_seconds) * 1000;
-        let reopen_after = now - i64::from(st.reopen_window_seconds) * 1000;
+        // Windows are validated to at most 7 days, `now` is a clock reading: no overflow, but
+        // saturate anyway rather than trust that far away.
+        let reopen_after = now.saturating_sub(i64::from(st.reopen_window_seconds).saturating_mul(1000));
         let earlier =
             ctx.recent.get(w.row.dedup_key.as_str()).and_then(|id| incs.iter().position(|i| i.row.id == *id)).filter(
                 |&n| {
@@ -311,7 +313,7 @@ fn assign_incidents(works: &mut [Work], incs: &mut Vec<Inc>, ctx: &Assign<'_>, n
         if let Some(n) = earlier {
             let inc = &mut incs[n];
             if inc.row.status == "resolved" {
-                let gap = (now - inc.row.resolved_at.unwrap_or(now)) / 1000;
+                let gap = now.saturating_sub(inc.row.resolved_at.unwrap_or(now)) / 1000;
                 inc.row.status = "triggered".into();
                 inc.row.resolved_at = None;
                 inc.row.mitigated_at = None;
@@ -433,10 +435,10 @@ fn follow_up_incidents(
                 inc.row.open_alerts = (inc.row.open_alerts - 1).max(0);
                 inc.dirty = true;
                 let st = inc.row.service_id.and_then(|s| settings.get(&s)).unwrap_or(&default);
-                let window = i64::from(st.reopen_window_seconds) * 1000;
-                let flapping = window > 0 && inc.row.reopened_at.is_some_and(|at| at >= now - window);
+                let window = i64::from(st.reopen_window_seconds).saturating_mul(1000);
+                let flapping = window > 0 && inc.row.reopened_at.is_some_and(|at| at >= now.saturating_sub(window));
                 if inc.row.open_alerts == 0 && st.auto_resolve && inc.row.status != "resolved" && flapping {
-                    inc.row.hold_until = Some(now + window);
+                    inc.row.hold_until = Some(now.saturating_add(window));
                     inc.events.push((
                         kind::STATUS,
                         format!(

@@ -71,6 +71,25 @@ impl Db {
         }))
     }
 
+    /// Which of `ids` have at least one contact method (one query for a whole list).
+    pub async fn users_with_contact_methods(&self, ids: &[Uuid]) -> StoreResult<std::collections::HashSet<Uuid>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!(
+            "SELECT DISTINCT user_id FROM contact_methods WHERE user_id IN ({})",
+            crate::dialect::placeholders(self.backend(), ids.len(), 1)
+        );
+        let rows: Vec<Uuid> = with_db!(self, |pool| {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+            for id in ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
     pub async fn delete_contact_method(
         &self,
         actor: &Actor,

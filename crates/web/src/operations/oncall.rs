@@ -11,9 +11,10 @@ use opsdeck_core::escalation::{
 };
 use opsdeck_core::oncall::{self, Override, OverrideSpec, ScheduleSpec, Source};
 use opsdeck_core::role::Permission;
+use opsdeck_core::user;
 use opsdeck_store::catalogue::Ref;
 use opsdeck_store::oncall::{Channel, ContactMethod, NotificationRule, Policy, Schedule};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 // ---- schedules --------------------------------------------------------------------------------
@@ -157,21 +158,18 @@ pub async fn who_is_on_call(state: &AppState, scope: Scope, at: DateTime<Utc>) -
     let ids: Vec<Uuid> = out.iter().map(|o| o.0).collect();
     let n: HashMap<Uuid, (String, String)> =
         state.db.user_names(&ids).await?.into_iter().map(|(id, u, d)| (id, (u, d))).collect();
-    let unreachable = unreachable_people(state, &ids).await?;
+    let unreachable = unreachable_ids(state, &ids).await?;
     Ok(out
         .into_iter()
         .filter_map(|(u, level, schedule_id, via)| {
-            n.get(&u).map(|(name, display)| {
-                let display_name = if display.trim().is_empty() { name.clone() } else { display.clone() };
-                OnCall {
-                    user_id: u,
-                    username: name.clone(),
-                    unreachable: unreachable.contains(&display_name),
-                    display_name,
-                    level,
-                    schedule_id,
-                    via,
-                }
+            n.get(&u).map(|(name, display)| OnCall {
+                user_id: u,
+                username: name.clone(),
+                display_name: user::shown_name(name, display),
+                unreachable: unreachable.contains(&u),
+                level,
+                schedule_id,
+                via,
             })
         })
         .collect())
@@ -345,27 +343,21 @@ pub async fn delete_channel(state: &AppState, auth: &Auth, id: Uuid) -> Result<(
     Ok(state.db.delete_channel(&auth.actor(), state.now(), id).await?)
 }
 
-/// Display names of the active people among `ids` who have no contact method: pages for
-/// them reach nobody. Each person once, in the order given.
+/// The people among `ids` who have no contact method: pages for them reach nobody.
+pub async fn unreachable_ids(state: &AppState, ids: &[Uuid]) -> Result<HashSet<Uuid>, ApiError> {
+    let reachable = state.db.users_with_contact_methods(ids).await?;
+    Ok(ids.iter().copied().filter(|id| !reachable.contains(id)).collect())
+}
+
+/// Display names of the active people among `ids` who have no contact method, each once, in
+/// the order given.
 pub async fn unreachable_people(state: &AppState, ids: &[Uuid]) -> Result<Vec<String>, ApiError> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let unique: Vec<Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
-    let names: HashMap<Uuid, String> = state
-        .db
-        .user_names(&unique)
-        .await?
-        .into_iter()
-        .map(|(id, u, d)| (id, if d.trim().is_empty() { u } else { d }))
-        .collect();
-    let mut out = Vec::new();
-    for id in unique {
-        if let Some(n) = names.get(&id)
-            && state.db.contact_methods(id).await?.is_empty()
-        {
-            out.push(n.clone());
-        }
-    }
-    Ok(out)
+    let unreachable = unreachable_ids(state, &unique).await?;
+    let names: HashMap<Uuid, String> =
+        state.db.user_names(&unique).await?.into_iter().map(|(id, u, d)| (id, user::shown_name(&u, &d))).collect();
+    Ok(unique.iter().filter(|id| unreachable.contains(id)).filter_map(|id| names.get(id).cloned()).collect())
 }
 
 /// Sends a test message to each of the caller's own contact methods now: (method, outcome),

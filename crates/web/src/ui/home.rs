@@ -110,14 +110,7 @@ pub async fn page(State(state): State<AppState>, page: PageAuth, Query(q): Query
 
 /// Display names of everyone, for showing people as people read them.
 pub(super) async fn display_names(state: &AppState) -> Result<HashMap<Uuid, String>, crate::ApiError> {
-    Ok(state
-        .db
-        .list_users(None, None, Some(500))
-        .await?
-        .items
-        .into_iter()
-        .map(|u| (u.id, if u.display_name.trim().is_empty() { u.username } else { u.display_name }))
-        .collect())
+    Ok(state.db.list_users(None, None, Some(500)).await?.items.into_iter().map(|u| (u.id, u.shown_name())).collect())
 }
 
 async fn build(state: &AppState, page: &PageAuth, chrome: Chrome, kiosk: bool) -> Result<HomePage, crate::ApiError> {
@@ -169,9 +162,10 @@ async fn build(state: &AppState, page: &PageAuth, chrome: Chrome, kiosk: bool) -
     // On call now and next, per schedule.
     let shifts = on_call_shifts(state, now, &people).await?;
     let me = page.0.user.id;
+    // The schedule walk only for someone with no contact method (one cheap query first).
     let unreachable_on_call = page.0.allows(Permission::Respond)
-        && shifts_include(state, now, me).await?
-        && state.db.contact_methods(me).await?.is_empty();
+        && state.db.contact_methods(me).await?.is_empty()
+        && shifts_include(state, now, me).await?;
 
     // Maintenance under way or starting within a week.
     let week = now.checked_add_signed(Duration::days(7)).unwrap_or(now);

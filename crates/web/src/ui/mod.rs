@@ -269,6 +269,21 @@ pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 /// "2 h 5 min" for a number of seconds.
 pub use opsdeck_core::incident::human_duration;
 
+/// Active people to choose from: (id, name as people read it), by name.
+pub(crate) async fn active_people(state: &AppState) -> Result<Vec<(uuid::Uuid, String)>, ApiError> {
+    let mut v: Vec<(uuid::Uuid, String)> = state
+        .db
+        .list_users(None, None, Some(500))
+        .await?
+        .items
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .map(|u| (u.id, u.shown_name()))
+        .collect();
+    v.sort_by_key(|(_, n)| n.to_lowercase());
+    Ok(v)
+}
+
 /// Every IANA time zone name, for the time-zone fields' suggestions.
 pub fn time_zones() -> impl Iterator<Item = &'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())

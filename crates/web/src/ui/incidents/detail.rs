@@ -218,17 +218,11 @@ const ALERTS_GROUPED: i64 = 500;
 /// warning on the incident page.
 async fn unreachable(state: &AppState, inc: &Incident) -> Result<Vec<String>, ApiError> {
     let Some(sid) = inc.service_id else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
     let on_call =
         crate::operations::oncall::who_is_on_call(state, crate::operations::oncall::Scope::Service(sid), state.now())
             .await?;
     let mut seen = std::collections::HashSet::new();
-    for o in on_call {
-        if seen.insert(o.user_id) && state.db.contact_methods(o.user_id).await?.is_empty() {
-            out.push(o.username);
-        }
-    }
-    Ok(out)
+    Ok(on_call.into_iter().filter(|o| o.unreachable && seen.insert(o.user_id)).map(|o| o.display_name).collect())
 }
 
 /// Loads the incident of the page and says where to go back to.

@@ -34,23 +34,9 @@ pub(super) async fn services(state: &AppState) -> Result<Vec<ServiceView>, Respo
         .map_err(|e| error_page(&e.into()))
 }
 
-/// Active people to choose from: (id, display name), by display name.
+/// Active people to choose from (see [`super::active_people`]), or the error page.
 pub(super) async fn users(state: &AppState) -> Result<Vec<(Uuid, String)>, Response> {
-    state
-        .db
-        .list_users(None, None, Some(500))
-        .await
-        .map(|p| {
-            let mut v: Vec<(Uuid, String)> = p
-                .items
-                .into_iter()
-                .filter(|u| !u.disabled)
-                .map(|u| (u.id, if u.display_name.trim().is_empty() { u.username } else { u.display_name }))
-                .collect();
-            v.sort_by_key(|(_, n)| n.to_lowercase());
-            v
-        })
-        .map_err(|e| error_page(&e.into()))
+    super::active_people(state).await.map_err(|e| error_page(&e))
 }
 
 // ---- list ---------------------------------------------------------------------------------

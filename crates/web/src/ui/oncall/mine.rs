@@ -48,7 +48,8 @@ async fn mine_page(
         .collect();
     let base = crate::operations::settings::base_url(&state, &headers).await;
     let calendar_url = try_page!(crate::operations::oncall::personal_calendar_url(&state, &page.0, &base).await);
-    let on_call_soon = try_page!(crate::ui::home::shifts_include(&state, state.now(), me).await);
+    // Only worth the schedule walk when there is no way to reach me.
+    let on_call_soon = methods.is_empty() && try_page!(crate::ui::home::shifts_include(&state, state.now(), me).await);
     MyNotificationsPage {
         chrome,
         methods,

@@ -29,15 +29,7 @@ pub struct NoticeQuery {
 }
 
 async fn people(state: &AppState) -> Result<Vec<(Uuid, String)>, ApiError> {
-    Ok(state
-        .db
-        .list_users(None, None, Some(500))
-        .await?
-        .items
-        .into_iter()
-        .filter(|u| !u.disabled)
-        .map(|u| (u.id, if u.display_name.trim().is_empty() { u.username } else { u.display_name }))
-        .collect())
+    super::active_people(state).await
 }
 
 mod channels;

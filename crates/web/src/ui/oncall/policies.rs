@@ -162,18 +162,27 @@ async fn policies_page(
     let targets = try_page!(target_names(&state).await);
     let label: HashMap<String, String> = targets.iter().cloned().collect();
     let used_by = try_page!(state.db.policy_services().await);
-    let mut rows = Vec::new();
-    for p in try_page!(state.db.list_policies().await) {
-        let direct: Vec<Uuid> = p
-            .spec
-            .levels
-            .iter()
-            .flat_map(|l| l.targets.iter())
-            .filter(|t| t.kind == TargetKind::User)
-            .map(|t| t.id)
-            .collect();
-        rows.push((p, try_page!(op::unreachable_people(&state, &direct).await)));
-    }
+    let all = try_page!(state.db.list_policies().await);
+    let direct = |p: &opsdeck_store::oncall::Policy| -> Vec<Uuid> {
+        let users = p.spec.levels.iter().flat_map(|l| l.targets.iter());
+        users.filter(|t| t.kind == TargetKind::User).map(|t| t.id).collect()
+    };
+    // Who of all the people paged directly has no contact method: one lookup for the page.
+    let every: Vec<Uuid> = all.iter().flat_map(direct).collect();
+    let unreachable = try_page!(op::unreachable_ids(&state, &every).await);
+    let names: HashMap<Uuid, String> = try_page!(people(&state).await).into_iter().collect();
+    let rows: Vec<_> = all
+        .into_iter()
+        .map(|p| {
+            let mut seen = std::collections::HashSet::new();
+            let lost = direct(&p)
+                .into_iter()
+                .filter(|id| unreachable.contains(id) && seen.insert(*id))
+                .filter_map(|id| names.get(&id).cloned())
+                .collect::<Vec<_>>();
+            (p, lost)
+        })
+        .collect();
     let policies = rows
         .into_iter()
         .map(|(p, unreachable)| PolicyRow {

@@ -85,8 +85,8 @@ pub struct SchedulePage {
 #[derive(Deserialize, Default)]
 pub struct ScheduleQuery {
     notice: Option<String>,
-    /// Fortnights from now for the timeline (negative: the past).
-    page: Option<i32>,
+    /// Fortnights from now for the timeline (negative: the past); anything else shows now.
+    page: Option<String>,
 }
 
 pub async fn detail(
@@ -102,9 +102,10 @@ pub async fn detail(
     let now = state.now();
     let tz = s.spec.tz();
     // Two weeks at a time; `?page=N` moves N fortnights forward (or back), within a year.
-    let fortnight = q.page.unwrap_or(0).clamp(-26, 26);
-    let shift = Duration::days(14 * i64::from(fortnight));
-    let (from, to) = (now - Duration::hours(12) + shift, now + Duration::days(14) + shift);
+    let fortnight = q.page.as_deref().and_then(|p| p.trim().parse::<i32>().ok()).unwrap_or(0).clamp(-26, 26);
+    let start = now - Duration::hours(12);
+    let from = start.checked_add_signed(Duration::days(14 * i64::from(fortnight))).unwrap_or(start);
+    let to = from.checked_add_signed(Duration::days(14) + Duration::hours(12)).unwrap_or(from);
     let overrides = try_page!(state.db.overrides(id, from, to).await);
     let people = try_page!(people(&state).await);
     let names: HashMap<Uuid, String> = people.iter().cloned().collect();
