@@ -210,7 +210,8 @@ step('the service is listed and searchable on /services', async () => {
   assert.equal(await row.locator('a.strong').textContent(), SERVICE.name);
   assert.equal(squash(await row.locator('td').nth(1).textContent()), 'no monitors');
   assert.equal(squash(await row.locator('td').nth(2).textContent()), 'none', 'no open incidents');
-  assert.equal(squash(await row.locator('td').nth(3).textContent()), 'Payments');
+  assert.equal(squash(await row.locator('td').nth(3).textContent()), 'No escalation policy', 'nobody is paged yet');
+  assert.equal(squash(await row.locator('td').nth(4).textContent()), 'Payments');
   assert.equal(squash(await row.locator('.badge.tier').textContent()), 'T1');
   assert.deepEqual(await row.locator('.tag').allTextContents(), ['pci', 'prod']);
   assert.equal(await row.locator(`a[href="${SERVICE.runbook_url}"]`).count(), 1);

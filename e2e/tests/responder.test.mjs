@@ -165,6 +165,91 @@ step('on-call editors: add a level, keep what was typed when refused, page the t
   assert.ok(await page.locator('datalist#time-zones option[value="Europe/Berlin"]').count() === 1, 'time zones are suggested');
 });
 
+step('a layer is edited in place: turns shown in order and moved earlier', async () => {
+  const sched = (await api('GET', '/api/v1/schedules')).items.find((x) => x.layers.some((l) => l.users.length >= 2));
+  assert.ok(sched, 'the demo has a rotation of two or more');
+  const i = sched.layers.findIndex((l) => l.users.length >= 2);
+  const users = sched.layers[i].users;
+  await go(`/oncall/${sched.id}?edit_layer=${i}`);
+  assert.equal(await text('#layer-form h3'), `Edit layer ${i + 1}`);
+  const turns = page.locator('#turns select');
+  assert.equal(await turns.nth(0).inputValue(), users[0]);
+  assert.equal(await turns.nth(1).inputValue(), users[1]);
+  await page.click('#turns li >> nth=1 >> button[data-turn-move="-1"]');
+  assert.equal(await turns.nth(0).inputValue(), users[1], 'the second turn moved first');
+  await submitTo('#save-layer', `/oncall/${sched.id}`);
+  assert.equal(await text('.flash.ok'), 'Layer saved');
+  const after = (await api('GET', `/api/v1/schedules/${sched.id}`)).layers;
+  assert.equal(after.length, sched.layers.length, 'replaced, not added');
+  assert.deepEqual(after[i].users, [users[1], users[0], ...users.slice(2)]);
+  assert.equal(after[i].name, sched.layers[i].name);
+});
+
+step('a refused form marks every wrong field at once, beside the field, values kept', async () => {
+  await go('/monitors/new?type=http');
+  await page.fill('#monitor-form input[name=name]', '   ');
+  await page.fill('#monitor-form input[name=url]', 'ftp://files.example.com/export');
+  await page.fill('#monitor-form input[name=interval_seconds]', '0');
+  await clickAndLoad('#monitor-form button.primary');
+  const lines = (await text('#form-error')).split('\n').map((l) => l.trim()).filter(Boolean);
+  assert.equal(lines.length, 3, lines.join(' | '));
+  assert.match(lines[0], /^Name: must not be empty$/);
+  assert.match(lines.join('\n'), /^URL: must start with http/m);
+  assert.match(lines.join('\n'), /^Interval \(seconds\): must be 1 to/m);
+  assert.equal(await page.locator('#monitor-form [aria-invalid=true]').count(), 3, 'every wrong field is marked');
+  assert.equal(await page.locator('#monitor-form .field-error').count(), 3, 'each reason sits beside its field');
+  assert.equal(await page.inputValue('#monitor-form input[name=url]'), 'ftp://files.example.com/export');
+  assert.ok(!lines.join(' ').includes('settings.'), 'no internal field paths');
+});
+
+step('routing rules are built row by row: add, choose, reorder, refuse a bad row with values kept', async () => {
+  const svc = (await api('GET', '/api/v1/services?q=checkout')).items.find((s) => s.slug === 'checkout-api');
+  await go('/services/checkout-api/integrations');
+  const before = await page.locator('#rules > li').count();
+  await clickAndLoad('#add-rule');
+  let n = before + 1;
+  assert.equal(await page.locator('#rules > li').count(), n, 'a row is added without saving');
+  await page.fill(`input[name="r${n}.labels"]`, 'env=staging');
+  await page.selectOption(`select[name="r${n}.action"]`, 'set_severity');
+  assert.ok(await page.locator(`#rule-${n} [data-when=route]`).isHidden(), 'only the chosen action\'s field shows');
+  await page.selectOption(`select[name="r${n}.set_severity"]`, 'info');
+  await clickAndLoad('#add-rule');
+  n += 1;
+  assert.equal(await page.inputValue(`input[name="r${n - 1}.labels"]`), 'env=staging', 'the unsaved row is kept');
+  await page.check(`input[name="r${n}.severity"][value=info]`);
+  await page.fill(`input[name="r${n}.summary"]`, 'heartbeat');
+  await page.selectOption(`select[name="r${n}.action"]`, 'drop');
+  await clickAndLoad(`button[name=up][value="${n}"]`);
+  assert.equal(await page.inputValue(`input[name="r${n - 1}.summary"]`), 'heartbeat', 'moved up');
+  await submitTo('#save-alert-settings', '/services/checkout-api/integrations');
+  assert.equal(await text('.flash.ok'), 'Alert settings saved');
+  const saved = (await api('GET', `/api/v1/services/${svc.id}/alert-settings`)).rules.slice(before);
+  assert.deepEqual(saved, [
+    { match: { severity: ['info'], summary_contains: 'heartbeat' }, action: 'drop' },
+    { match: { labels: { env: 'staging' } }, action: 'set_severity', severity: 'info' },
+  ]);
+
+  await clickAndLoad('#add-rule');
+  n += 1;
+  await page.fill(`input[name="r${n}.labels"]`, 'staging');
+  await clickAndLoad('#save-alert-settings');
+  assert.match(await text('#form-error'), new RegExp(`Routing rules: rule ${n}: write labels as name=value`));
+  assert.equal(await page.inputValue(`input[name="r${n}.labels"]`), 'staging', 'the typed row is kept');
+  assert.equal((await api('GET', `/api/v1/services/${svc.id}/alert-settings`)).rules.length, before + 2, 'nothing was saved');
+  await clickAndLoad(`button[name=remove][value="${n}"]`);
+  assert.equal(await page.locator('#rules > li').count(), n - 1);
+});
+
+step('the services list says who is paged first', async () => {
+  await go('/services');
+  const row = page.locator('#services-table tbody tr').filter({ hasText: 'Checkout API' }).first();
+  const cell = squash(await row.locator('td.on-call').innerText());
+  assert.ok(cell.length > 0 && cell !== 'No escalation policy', `Checkout API pages someone: ${cell}`);
+  assert.match(await text('#services-total'), /^\d+ services in the catalogue$/);
+  await go('/teams');
+  assert.match(await text('#teams-total'), /^\d+ teams?$/);
+});
+
 step('long data: 100 services, long names and an incident with 40 alerts', async () => {
   const team = (await api('GET', '/api/v1/teams')).items[0];
   for (let i = 0; i < 90; i += 1) {

@@ -1,6 +1,6 @@
 //! The service catalogue: teams, services and the dependencies between services.
 
-use crate::{Error, Result, validate};
+use crate::{Error, Problems, Result, validate};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -106,37 +106,40 @@ impl ServiceSpec {
 
     /// Applies a partial update on top of an existing service's content.
     pub fn apply(mut self, input: ServiceInput) -> Result<Self> {
+        let mut p = Problems::default();
         if let Some(name) = input.name {
-            self.name = validate::name("name", &name)?;
+            p.set(&mut self.name, validate::name("name", &name));
         }
         // A blank slug keeps the current one (on create: derived from the name), as for teams.
         if let Some(slug) = input.slug.filter(|s| !s.trim().is_empty()) {
-            self.slug = validate::slug("slug", &slug)?;
+            p.set(&mut self.slug, validate::slug("slug", &slug));
         }
         if let Some(d) = input.description {
-            self.description = validate::description("description", &d)?;
+            p.set(&mut self.description, validate::description("description", &d));
         }
         if let Some(team) = input.team_id {
             self.team_id = team;
         }
         if let Some(tier) = input.tier {
-            if !(TIER_MIN..=TIER_MAX).contains(&tier) {
-                return Err(Error::invalid("tier", "must be 1 (critical) to 4 (best effort)"));
+            if (TIER_MIN..=TIER_MAX).contains(&tier) {
+                self.tier = tier;
+            } else {
+                p.push("tier", "must be 1 (critical) to 4 (best effort)");
             }
-            self.tier = tier;
         }
         if let Some(tags) = input.tags {
-            self.tags = validate::tags("tags", &tags)?;
+            p.set(&mut self.tags, validate::tags("tags", &tags));
         }
         if let Some(url) = input.runbook_url {
-            self.runbook_url = validate::optional_url("runbook_url", url.as_deref())?;
+            p.set(&mut self.runbook_url, validate::optional_url("runbook_url", url.as_deref()));
         }
         if let Some(links) = input.links {
-            self.links = validate_links(links)?;
+            p.set(&mut self.links, validate_links(links));
         }
         if self.name.is_empty() {
-            return Err(Error::invalid("name", "is required"));
+            p.push("name", "is required");
         }
+        p.finish()?;
         Ok(self)
     }
 }

@@ -1,7 +1,7 @@
 //! Escalation policies, contact methods, broadcast channels, message templates, retry back-off
 //! and the signed links that let people act on an incident from a message.
 
-use crate::{Error, Result, validate};
+use crate::{Error, Problems, Result, validate};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -43,23 +43,29 @@ pub struct PolicySpec {
 
 impl PolicySpec {
     pub fn validate(self) -> Result<Self> {
-        let name = validate::name("name", &self.name)?;
-        let description = validate::description("description", &self.description)?;
+        let mut p = Problems::default();
+        let name = p.check(validate::name("name", &self.name));
+        let description = p.check(validate::description("description", &self.description));
         if !(1..=9).contains(&self.loops) {
-            return Err(Error::invalid("loops", "must be 1 to 9"));
+            p.push("loops", "must be 1 to 9");
         }
         if self.levels.is_empty() || self.levels.len() > 10 {
-            return Err(Error::invalid("levels", "a policy has 1 to 10 levels"));
+            p.push("levels", "a policy has 1 to 10 levels");
         }
-        for l in &self.levels {
+        for (n, l) in self.levels.iter().enumerate() {
+            let n = n + 1;
             if !(1..=DELAY_MAX_MINUTES).contains(&l.delay_minutes) {
-                return Err(Error::invalid("levels", format!("delay_minutes must be 1 to {DELAY_MAX_MINUTES}")));
+                p.push("levels", format!("level {n}: delay_minutes must be 1 to {DELAY_MAX_MINUTES}"));
             }
             if l.targets.is_empty() || l.targets.len() > 10 {
-                return Err(Error::invalid("levels", "each level has 1 to 10 targets"));
+                p.push("levels", format!("level {n}: each level has 1 to 10 targets"));
             }
         }
-        Ok(PolicySpec { name, description, ..self })
+        p.finish()?;
+        match (name, description) {
+            (Some(name), Some(description)) => Ok(PolicySpec { name, description, ..self }),
+            _ => Err(Error::invalid("name", "is required")),
+        }
     }
 }
 

@@ -24,4 +24,4 @@ pub mod user;
 pub mod validate;
 
 pub use entity::Entity;
-pub use error::{Error, Result};
+pub use error::{Error, FieldProblem, Problems, Result};

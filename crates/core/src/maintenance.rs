@@ -3,7 +3,7 @@
 //! adjusted availability (the raw figure still counts it).
 
 use crate::recurrence::{Limits, Recurrence};
-use crate::{Error, Result, validate};
+use crate::{Error, Problems, Result, validate};
 use chrono::{DateTime, Duration, Utc};
 use rrule::Frequency;
 use serde::Serialize;
@@ -68,23 +68,25 @@ impl WindowSpec {
     }
 
     pub fn apply(mut self, input: WindowInput) -> Result<Self> {
+        let mut p = Problems::default();
         if let Some(n) = input.name {
-            self.name = validate::name("name", &n)?;
+            p.set(&mut self.name, validate::name("name", &n));
         }
         if let Some(d) = input.description {
-            self.description = validate::description("description", &d)?;
+            p.set(&mut self.description, validate::description("description", &d));
         }
         if let Some(s) = input.starts_at {
-            self.starts_at = crate::time::check_utc("starts_at", s)?;
+            p.set(&mut self.starts_at, crate::time::check_utc("starts_at", s));
         }
         if let Some(d) = input.duration_minutes {
-            if !(1..=i64::from(DURATION_MAX_MINUTES)).contains(&d) {
-                return Err(Error::invalid("duration_minutes", format!("must be 1 to {DURATION_MAX_MINUTES} minutes")));
+            match i32::try_from(d) {
+                Ok(d) if (1..=DURATION_MAX_MINUTES).contains(&d) => self.duration_minutes = d,
+                _ => p.push("duration_minutes", format!("must be 1 to {DURATION_MAX_MINUTES} minutes")),
             }
-            self.duration_minutes = d as i32;
         }
-        if let Some(t) = input.timezone {
-            tz(&t)?;
+        if let Some(t) = input.timezone
+            && p.check(tz(&t)).is_some()
+        {
             self.timezone = t;
         }
         if let Some(r) = input.rrule {
@@ -97,21 +99,20 @@ impl WindowSpec {
             self.monitor_ids = m;
         }
         if self.name.is_empty() {
-            return Err(Error::invalid("name", "is required"));
+            p.push("name", "is required");
         }
         if self.service_ids.is_empty() && self.monitor_ids.is_empty() {
-            return Err(Error::invalid("service_ids", "name at least one service or monitor the window covers"));
+            p.push("service_ids", "name at least one service or monitor the window covers");
         }
         if self.service_ids.len() > SCOPE_MAX || self.monitor_ids.len() > SCOPE_MAX {
-            return Err(Error::invalid(
-                "service_ids",
-                format!("at most {SCOPE_MAX} services and {SCOPE_MAX} monitors"),
-            ));
+            p.push("service_ids", format!("at most {SCOPE_MAX} services and {SCOPE_MAX} monitors"));
         }
-        crate::time::check_utc("starts_at", self.starts_at)?;
-        if self.rrule.is_some() {
-            self.validated_recurrence()?;
+        p.check(crate::time::check_utc("starts_at", self.starts_at));
+        // The rule is walked only once its zone and start are known good.
+        if self.rrule.is_some() && !p.has("timezone") && !p.has("starts_at") {
+            p.check(self.validated_recurrence());
         }
+        p.finish()?;
         Ok(self)
     }
 

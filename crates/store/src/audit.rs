@@ -102,6 +102,11 @@ impl From<AuditRow> for AuditEntry {
 
 impl Db {
     /// Newest first.
+    /// Entries in the audit log, for the page's total.
+    pub async fn count_audit(&self) -> StoreResult<i64> {
+        Ok(with_db!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(pool).await?))
+    }
+
     pub async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Page<AuditEntry>> {
         let limit = page::clamp_limit(f.limit);
         let action = f.action.as_deref().map(|a| format!("{}%", a.replace(['%', '_', '\\'], "")));

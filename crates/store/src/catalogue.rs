@@ -329,6 +329,10 @@ impl Db {
         row.map(ServiceView::from).ok_or(StoreError::NotFound(Entity::Service))
     }
 
+    pub async fn count_teams(&self) -> StoreResult<i64> {
+        Ok(with_db!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM teams").fetch_one(pool).await?))
+    }
+
     pub async fn count_services(&self) -> StoreResult<i64> {
         Ok(with_db!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM services").fetch_one(pool).await?))
     }

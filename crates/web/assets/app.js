@@ -48,8 +48,12 @@
       }
       const s = e.target.closest("select[data-autosubmit]");
       if (s) s.form.requestSubmit();
+      const action = e.target.closest("select[data-rule-action]");
+      if (action) ruleFields(action);
     });
 
+    document.querySelectorAll("select[data-rule-action]").forEach(ruleFields);
+    turnMoves();
     markFieldError();
     shortcuts();
     if (document.getElementById("live-status")) live();
@@ -59,28 +63,57 @@
     }
   });
 
-  // A refused form names its field by label ("URL: must start with…"): mark that field and
-  // put the reason beside it, where the eye already is.
+  // A refused form names each wrong field by label, one per line ("URL: must start with…"):
+  // mark every one of them and put its reason beside it, where the eye already is.
   function markFieldError() {
     const banner = document.getElementById("form-error");
-    const text = banner?.textContent.trim() ?? "";
-    const cut = text.indexOf(": ");
-    if (cut < 1) return;
-    const name = text.slice(0, cut).toLowerCase();
-    const label = [...document.querySelectorAll("main form label")].find((l) => {
-      const own = [...l.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join("").trim().toLowerCase();
-      return own && (own === name || own.startsWith(name)) && l.offsetParent !== null;
+    if (!banner) return;
+    const labels = [...document.querySelectorAll("main form label")].filter((l) => l.offsetParent !== null);
+    const own = (l) => [...l.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE)
+      .map((n) => n.textContent).join("").trim().toLowerCase();
+    let first = null;
+    banner.textContent.split("\n").map((t) => t.trim()).forEach((line, i) => {
+      const cut = line.indexOf(": ");
+      if (cut < 1) return;
+      const name = line.slice(0, cut).toLowerCase();
+      const reason = line.slice(cut + 2);
+      // A routing rule is named by number ("rule 2: …"): mark that rule's first field.
+      const rule = /^rule (\d+): /.exec(reason);
+      const label = rule ? document.querySelector(`#rule-${rule[1]} label`)
+        : labels.find((l) => { const o = own(l); return o && (o === name || o.startsWith(name)); });
+      const control = label?.querySelector("input, select, textarea");
+      if (!control || control.hasAttribute("aria-invalid")) return;
+      control.setAttribute("aria-invalid", "true");
+      const note = document.createElement("span");
+      note.className = "field-error";
+      note.id = i === 0 ? "field-error" : `field-error-${i}`;
+      note.textContent = reason;
+      control.setAttribute("aria-describedby", note.id);
+      control.after(note);
+      first ??= control;
     });
-    const control = label?.querySelector("input, select, textarea");
-    if (!control) return;
-    control.setAttribute("aria-invalid", "true");
-    const note = document.createElement("span");
-    note.className = "field-error";
-    note.id = "field-error";
-    note.textContent = text.slice(cut + 2);
-    control.setAttribute("aria-describedby", note.id);
-    control.after(note);
-    control.focus();
+    first?.focus();
+  }
+
+  // A routing rule shows only the field its action uses (both are shown without JavaScript).
+  function ruleFields(select) {
+    select.closest("fieldset")?.querySelectorAll("[data-when]").forEach((l) => { l.hidden = l.dataset.when !== select.value; });
+  }
+
+  // A rotation's turns can be moved earlier or later: the choices swap with the neighbour's.
+  // Without JavaScript the order is set by choosing a person for each turn.
+  function turnMoves() {
+    document.querySelectorAll(".turn-moves").forEach((m) => { m.hidden = false; });
+    document.addEventListener("click", (e) => {
+      const b = e.target.closest("button[data-turn-move]");
+      if (!b) return;
+      const li = b.closest("li");
+      const other = b.dataset.turnMove === "-1" ? li.previousElementSibling : li.nextElementSibling;
+      if (!other) return;
+      const [a, c] = [li.querySelector("select"), other.querySelector("select")];
+      [a.value, c.value] = [c.value, a.value];
+      (other.querySelector(`button[data-turn-move="${b.dataset.turnMove}"]`) ?? b).focus();
+    });
   }
 
   function toast(text) {

@@ -106,7 +106,10 @@ impl ErrorCode {
             }
             ErrorCode::PayloadTooLarge => "body over 1 MiB",
             ErrorCode::UnsupportedMediaType => "body not sent as `application/json`",
-            ErrorCode::ValidationFailed => "a field or parameter breaks a rule; `details.field` names it",
+            ErrorCode::ValidationFailed => {
+                "a field or parameter breaks a rule; `details.field` names it (the first, when \
+                 several are wrong: `details.fields` then lists every `{field, message}`)"
+            }
             ErrorCode::RateLimited => "too many sign-in attempts",
             ErrorCode::Internal => "a bug; logged on the server",
             ErrorCode::Unavailable => "the database cannot be reached",
@@ -147,6 +150,21 @@ impl ApiError {
             code: ErrorCode::ValidationFailed,
             message: format!("{field}: {message}"),
             details: Some(json!({ "field": field })),
+        }
+    }
+
+    /// Several wrong fields: `details.field` names the first (as for one), `details.fields` lists
+    /// every `{field, message}` so a form can mark them all.
+    pub fn invalid_fields(problems: &[opsdeck_core::FieldProblem]) -> Self {
+        let Some(first) = problems.first() else {
+            return Self::new(ErrorCode::ValidationFailed, "the request breaks a rule");
+        };
+        let list: Vec<Value> = problems.iter().map(|p| json!({ "field": p.field, "message": p.message })).collect();
+        let message: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect();
+        ApiError {
+            code: ErrorCode::ValidationFailed,
+            message: message.join("; "),
+            details: Some(json!({ "field": first.field, "fields": list })),
         }
     }
 
@@ -210,6 +228,7 @@ impl From<opsdeck_core::Error> for ApiError {
     fn from(e: opsdeck_core::Error) -> Self {
         match e {
             opsdeck_core::Error::Invalid { field, message } => ApiError::invalid(field, message),
+            opsdeck_core::Error::Fields(problems) => ApiError::invalid_fields(&problems),
             opsdeck_core::Error::Conflict(m) => ApiError::conflict(m),
             opsdeck_core::Error::Hash(m) => {
                 tracing::error!(error = %m, "password hashing failed");

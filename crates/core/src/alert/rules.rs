@@ -164,11 +164,20 @@ impl AlertSettings {
         if self.rules.len() > RULES_MAX {
             return Err(Error::invalid("rules", format!("at most {RULES_MAX} rules")));
         }
-        for r in &self.rules {
+        for (n, r) in self.rules.iter().enumerate() {
+            let n = n + 1;
             if let RuleAction::Route { service_id } = r.then
                 && service_id == own_service
             {
-                return Err(Error::invalid("rules", "a route rule must name another service"));
+                return Err(Error::invalid("rules", format!("rule {n}: a route rule must name another service")));
+            }
+            // Silencing a whole service is what maintenance windows are for; a condition-less
+            // drop is almost always a half-finished rule.
+            if r.then == RuleAction::Drop && r.when == Match::default() {
+                return Err(Error::invalid(
+                    "rules",
+                    format!("rule {n} would drop every alert: give it a label, severity or summary condition"),
+                ));
             }
         }
         Ok(self)
@@ -210,6 +219,24 @@ mod tests {
         let mut s = Signal::trigger("k", "Disk full on db1", sev);
         s.labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         s
+    }
+
+    #[test]
+    fn a_drop_rule_needs_a_condition() {
+        let me = Uuid::now_v7();
+        let with = |rules: serde_json::Value| AlertSettings {
+            rules: serde_json::from_value(rules).unwrap(),
+            ..AlertSettings::default()
+        };
+        let e = with(serde_json::json!([{"action": "drop"}])).validate(me).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rules: rule 1 would drop every alert: give it a label, severity or summary condition"
+        );
+        let ok = with(serde_json::json!([{"match": {"summary_contains": "test"}, "action": "drop"}]));
+        assert!(ok.validate(me).is_ok());
+        let own = with(serde_json::json!([{"match": {}, "action": "route", "service_id": me}]));
+        assert!(own.validate(me).unwrap_err().to_string().contains("rule 1: a route rule must name another service"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub use histogram::{BUCKET_BOUNDS_MS, LatencyHistogram};
 pub use perfdata::{PerfDatum, parse_perfdata};
 pub use settings::*;
 
-use crate::{Error, Result, validate};
+use crate::{Error, Problems, Result, validate};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -130,9 +130,45 @@ fn ranged(field: &'static str, v: i64, min: i64, max: i64, what: &str) -> Result
 
 impl MonitorSpec {
     pub fn create(input: MonitorInput) -> Result<Self> {
-        let kind: MonitorType = input.kind.as_deref().ok_or_else(|| Error::invalid("type", "is required"))?.parse()?;
-        let settings = input.settings.clone().ok_or_else(|| Error::invalid("settings", "is required"))?;
-        let base = MonitorSpec {
+        let mut target = Problems::default();
+        let kind = match input.kind.as_deref() {
+            Some(k) => target.check(k.parse::<MonitorType>()),
+            None => {
+                target.push("type", "is required");
+                None
+            }
+        };
+        let settings = match (kind, input.settings.clone()) {
+            (Some(kind), Some(v)) => target.check(Settings::parse(kind, v)),
+            (_, None) => {
+                target.push("settings", "is required");
+                None
+            }
+            (None, Some(_)) => None,
+        };
+        let timeout_given = input.timeout_seconds.is_some();
+        let common = MonitorInput { settings: None, kind: None, ..input };
+        let (Some(kind), Some(settings)) = (kind, settings) else {
+            // The type or its settings are wrong: still check the other fields against a
+            // stand-in target, so every problem is reported at once (name first, as in the
+            // form). The stand-in never escapes: `target` holds at least one problem.
+            let mut p = Problems::default();
+            let stand_in = Self::with(MonitorType::Icmp, Settings::Icmp(IcmpSettings { host: "localhost".into() }));
+            p.check(stand_in.apply(common));
+            p.check(target.finish());
+            p.finish()?;
+            return Err(Error::invalid("settings", "is required"));
+        };
+        let mut spec = Self::with(kind, settings).apply(common)?;
+        if !timeout_given {
+            spec.timeout_seconds = spec.timeout_seconds.min(spec.interval_seconds.max(1));
+        }
+        Ok(spec)
+    }
+
+    /// A new monitor's defaults around its target.
+    fn with(kind: MonitorType, settings: Settings) -> Self {
+        MonitorSpec {
             name: String::new(),
             service_id: None,
             kind,
@@ -141,14 +177,8 @@ impl MonitorSpec {
             down_after: 1,
             up_after: 1,
             tags: Vec::new(),
-            settings: Settings::parse(kind, settings)?,
-        };
-        let timeout_given = input.timeout_seconds.is_some();
-        let mut spec = base.apply(MonitorInput { settings: None, kind: None, ..input })?;
-        if !timeout_given {
-            spec.timeout_seconds = spec.timeout_seconds.min(spec.interval_seconds.max(1));
+            settings,
         }
-        Ok(spec)
     }
 
     /// The spec with its secrets masked, for readers and the audit log.
@@ -156,45 +186,56 @@ impl MonitorSpec {
         MonitorSpec { settings: self.settings.redacted(), ..self.clone() }
     }
 
-    /// Applies a partial update; changing the type requires new settings.
+    /// Applies a partial update; changing the type requires new settings. Every wrong field is
+    /// reported at once.
     pub fn apply(mut self, input: MonitorInput) -> Result<Self> {
+        let mut p = Problems::default();
         if let Some(name) = input.name {
-            self.name = validate::name("name", &name)?;
+            p.set(&mut self.name, validate::name("name", &name));
         }
         if let Some(s) = input.service_id {
             self.service_id = s;
         }
+        let mut kind_ok = true;
         if let Some(kind) = input.kind {
-            let kind: MonitorType = kind.parse()?;
-            if kind != self.kind && input.settings.is_none() {
-                return Err(Error::invalid("settings", "changing the type needs the new type's settings"));
+            match kind.parse::<MonitorType>() {
+                Ok(kind) if kind != self.kind && input.settings.is_none() => {
+                    p.push("settings", "changing the type needs the new type's settings");
+                    kind_ok = false;
+                }
+                Ok(kind) => self.kind = kind,
+                Err(e) => {
+                    p.check::<()>(Err(e));
+                    kind_ok = false;
+                }
             }
-            self.kind = kind;
         }
-        if let Some(settings) = input.settings {
-            let mut settings = Settings::parse(self.kind, settings)?;
-            settings.keep_secrets(&self.settings)?;
+        if let Some(settings) = input.settings.filter(|_| kind_ok)
+            && let Some(mut settings) = p.check(Settings::parse(self.kind, settings))
+            && p.check(settings.keep_secrets(&self.settings)).is_some()
+        {
             self.settings = settings;
         }
+        let (min, max) = (INTERVAL_MIN_SECONDS.into(), INTERVAL_MAX_SECONDS.into());
         if let Some(v) = input.interval_seconds {
-            self.interval_seconds =
-                ranged("interval_seconds", v, INTERVAL_MIN_SECONDS.into(), INTERVAL_MAX_SECONDS.into(), "seconds")?;
+            p.set(&mut self.interval_seconds, ranged("interval_seconds", v, min, max, "seconds"));
         }
         if let Some(v) = input.timeout_seconds {
-            self.timeout_seconds = ranged("timeout_seconds", v, 1, TIMEOUT_MAX_SECONDS.into(), "seconds")?;
+            p.set(&mut self.timeout_seconds, ranged("timeout_seconds", v, 1, TIMEOUT_MAX_SECONDS.into(), "seconds"));
         }
         if let Some(v) = input.down_after {
-            self.down_after = ranged("down_after", v, 1, STREAK_MAX.into(), "consecutive failures")?;
+            p.set(&mut self.down_after, ranged("down_after", v, 1, STREAK_MAX.into(), "consecutive failures"));
         }
         if let Some(v) = input.up_after {
-            self.up_after = ranged("up_after", v, 1, STREAK_MAX.into(), "consecutive successes")?;
+            p.set(&mut self.up_after, ranged("up_after", v, 1, STREAK_MAX.into(), "consecutive successes"));
         }
         if let Some(tags) = input.tags {
-            self.tags = validate::tags("tags", &tags)?;
+            p.set(&mut self.tags, validate::tags("tags", &tags));
         }
         if self.name.is_empty() {
-            return Err(Error::invalid("name", "is required"));
+            p.push("name", "is required");
         }
+        p.finish()?;
         Ok(self)
     }
 }

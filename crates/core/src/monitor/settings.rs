@@ -2,7 +2,7 @@
 
 use super::MonitorType;
 use super::heartbeat::HeartbeatSchedule;
-use crate::{Error, Result, validate};
+use crate::{Error, Problems, Result, validate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -242,38 +242,40 @@ impl Settings {
     fn validate(&self) -> Result<()> {
         match self {
             Settings::Http(h) => {
-                validate::url("settings.url", &h.url)?;
+                let mut p = Problems::default();
+                p.check(validate::url("settings.url", &h.url));
                 if !METHODS.contains(&h.method.as_str()) {
-                    return Err(Error::invalid("settings.method", format!("use one of {}", METHODS.join(", "))));
+                    p.push("settings.method", format!("use one of {}", METHODS.join(", ")));
                 }
-                status_ranges(&h.expected_status)?;
-                if let Some(r) = &h.body_regex {
-                    regex::Regex::new(r)
-                        .map_err(|e| Error::invalid("settings.body_regex", format!("does not compile: {e}")))?;
+                p.check(status_ranges(&h.expected_status));
+                if let Some(r) = &h.body_regex
+                    && let Err(e) = regex::Regex::new(r)
+                {
+                    p.push("settings.body_regex", format!("does not compile: {e}"));
                 }
                 if let Some(j) = &h.json_assert
                     && !(j.pointer.is_empty() || j.pointer.starts_with('/'))
                 {
-                    return Err(Error::invalid(
-                        "settings.json_assert.pointer",
-                        "must be a JSON pointer such as /status",
-                    ));
+                    p.push("settings.json_assert.pointer", "must be a JSON pointer such as /status");
                 }
                 for (k, v) in &h.headers {
                     let token = !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
                     if !token || v.chars().any(|c| c == '\r' || c == '\n') {
-                        return Err(Error::invalid("settings.headers", format!("header {k:?} is not a valid header")));
+                        p.push("settings.headers", format!("header {k:?} is not a valid header"));
                     }
                 }
                 if h.max_response_ms == Some(0) {
-                    return Err(Error::invalid("settings.max_response_ms", "must be above 0"));
+                    p.push("settings.max_response_ms", "must be above 0");
                 }
+                p.finish()?;
             }
             Settings::Tcp(t) => {
-                host("settings.host", &t.host)?;
+                let mut p = Problems::default();
+                p.check(host("settings.host", &t.host));
                 if t.port == 0 {
-                    return Err(Error::invalid("settings.port", "must be 1 to 65535"));
+                    p.push("settings.port", "must be 1 to 65535");
                 }
+                p.finish()?;
             }
             Settings::Dns(d) => {
                 host("settings.name", d.name.trim_end_matches('.'))?;
@@ -286,13 +288,15 @@ impl Settings {
             }
             Settings::Icmp(i) => host("settings.host", &i.host)?,
             Settings::Tls(t) => {
-                host("settings.host", &t.host)?;
+                let mut p = Problems::default();
+                p.check(host("settings.host", &t.host));
                 if t.port == 0 {
-                    return Err(Error::invalid("settings.port", "must be 1 to 65535"));
+                    p.push("settings.port", "must be 1 to 65535");
                 }
                 if t.critical_days > t.warn_days {
-                    return Err(Error::invalid("settings.critical_days", "must not exceed warn_days"));
+                    p.push("settings.critical_days", "must not exceed warn_days");
                 }
+                p.finish()?;
             }
             Settings::Heartbeat(h) => h.schedule.validate()?,
             Settings::Command(c) => {

@@ -6,7 +6,7 @@
 //! Higher layers override lower ones where they have someone; overrides win over every layer.
 
 use crate::recurrence::{Limits, Recurrence};
-use crate::{Error, Result, validate};
+use crate::{Error, Problems, Result, validate};
 use chrono::{DateTime, Datelike, Duration, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use rrule::Frequency;
@@ -87,14 +87,17 @@ const EDGES_MAX: usize = 24 * SPAN_MAX_DAYS as usize + 2;
 
 impl ScheduleSpec {
     pub fn validate(self) -> Result<Self> {
-        let name = validate::name("name", &self.name)?;
-        let description = validate::description("description", &self.description)?;
-        self.timezone.parse::<Tz>().map_err(|_| {
-            Error::invalid("timezone", format!("unknown time zone {:?}; use e.g. Europe/Berlin", self.timezone))
-        })?;
-        if self.layers.len() > LAYERS_MAX {
-            return Err(Error::invalid("layers", format!("at most {LAYERS_MAX} layers")));
+        let mut p = Problems::default();
+        let name = p.check(validate::name("name", &self.name)).unwrap_or_default();
+        let description = p.check(validate::description("description", &self.description)).unwrap_or_default();
+        if self.timezone.parse::<Tz>().is_err() {
+            p.push("timezone", format!("unknown time zone {:?}; use e.g. Europe/Berlin", self.timezone));
         }
+        if self.layers.len() > LAYERS_MAX {
+            p.push("layers", format!("at most {LAYERS_MAX} layers"));
+        }
+        // The layers are walked only under a valid zone and bounded in number.
+        p.finish()?;
         let mut layers = Vec::with_capacity(self.layers.len());
         for l in self.layers {
             if l.users.is_empty() || l.users.len() > USERS_MAX {

@@ -171,6 +171,25 @@ impl Db {
         }))
     }
 
+    /// The escalation policy of each of `service_ids` that has one, in one query.
+    pub async fn service_policy_ids(&self, service_ids: &[Uuid]) -> StoreResult<std::collections::HashMap<Uuid, Uuid>> {
+        if service_ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let sql = format!(
+            "SELECT service_id, policy_id FROM service_policies WHERE service_id IN ({})",
+            crate::dialect::placeholders(self.backend(), service_ids.len(), 1)
+        );
+        let rows: Vec<(Uuid, Uuid)> = with_db!(self, |pool| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for id in service_ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
     /// Which services use which policy: (policy id, service name, service slug), by name.
     pub async fn policy_services(&self) -> StoreResult<Vec<(Uuid, String, String)>> {
         Ok(with_db!(self, |pool| {

@@ -144,6 +144,16 @@ async fn bad_definitions_name_the_field(srv: &TestServer) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
         assert_eq!(err["error"]["details"]["field"], field, "{body}: {err}");
     }
+    // Every wrong field is named at once, in input order, so a form marks them all.
+    let body = json!({"name": " ", "type": "http", "interval_seconds": 0, "down_after": 99,
+        "settings": {"url": "ftp://a.io", "method": "BREW"}});
+    let (status, err) = srv.post("/api/v1/monitors", &t, body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let fields: Vec<&str> =
+        err["error"]["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["name", "interval_seconds", "down_after", "settings.url", "settings.method"], "{err}");
+    assert_eq!(err["error"]["details"]["field"], "name", "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("; interval_seconds: "), "{err}");
     let (_, list) = srv.get("/api/v1/monitors", &t).await;
     assert!(list["items"].as_array().unwrap().is_empty(), "nothing was written");
     let (status, _) = srv.get("/api/v1/monitors?state=sideways", &t).await;

@@ -295,7 +295,8 @@ pub struct SettingsDto {
     #[schema(minimum = 0, maximum = 604800, default = 600)]
     pub reopen_window_seconds: i32,
     /// Ordered routing rules: `{"match": {"labels": {...}, "severity": [...], "summary_contains": "..."},
-    /// "action": "drop" | "set_severity" | "route", "severity"?, "service_id"?}`.
+    /// "action": "drop" | "set_severity" | "route", "severity"?, "service_id"?}`. A route names
+    /// another existing service; a drop rule needs at least one condition.
     #[schema(value_type = Vec<crate::api::schema::RuleSchema>, max_items = 50)]
     pub rules: Vec<Rule>,
 }

@@ -32,7 +32,8 @@ use utoipa_axum::router::OpenApiRouter;
         description = "IT operations in one binary. Authenticate with `Authorization: Bearer TOKEN` \
             (create tokens in the UI or with `opsdeck token create`). Errors are \
             `{\"error\": {\"code\", \"message\", \"details\"}}` with the codes of the `ErrorCode` schema; \
-            lists are `{\"items\", \"next_cursor\"}` paged with `?limit=N&cursor=…`."
+            lists are `{\"items\", \"next_cursor\"}` paged with `?limit=N&cursor=…`.\n\n\
+            [← Back to Opsdeck](/)"
     ),
     modifiers(&Security),
     security(("bearer" = []), ("session" = [])),

@@ -7,7 +7,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::escalation::{
-    ChannelConfig, ChannelKind, ChannelSpec, ContactSpec, PolicySpec, RuleSpec, TargetKind,
+    ChannelConfig, ChannelKind, ChannelSpec, ContactSpec, PolicySpec, RuleSpec, Target, TargetKind,
 };
 use opsdeck_core::oncall::{self, Override, OverrideSpec, ScheduleSpec, Source};
 use opsdeck_core::role::Permission;
@@ -111,34 +111,40 @@ pub async fn names(state: &AppState, ids: &[Uuid]) -> Result<HashMap<Uuid, Strin
     Ok(state.db.user_names(ids).await?.into_iter().map(|(id, u, _)| (id, u)).collect())
 }
 
-/// Who is on call at `at` within `scope`.
-pub async fn who_is_on_call(state: &AppState, scope: Scope, at: DateTime<Utc>) -> Result<Vec<OnCall>, ApiError> {
-    let mut out: Vec<(Uuid, i32, Option<Uuid>, String)> = Vec::new();
-    let add_schedule = |s: &Schedule, overrides: &[Override], level: i32, out: &mut Vec<_>| {
-        if let Some((u, src)) = oncall::on_call(&s.spec, overrides, at) {
-            out.push((u, level, Some(s.id), via(&s.spec, src)));
-        }
-    };
+/// Who is on call at `at` in a schedule, and how (a layer or an override).
+async fn on_call_in(state: &AppState, s: &Schedule, at: DateTime<Utc>) -> Result<Option<(Uuid, String)>, ApiError> {
     let day = Duration::days(1);
     let around = (at.checked_sub_signed(day).unwrap_or(at), at.checked_add_signed(day).unwrap_or(at));
+    let o = state.db.overrides(s.id, around.0, around.1).await?;
+    Ok(oncall::on_call(&s.spec, &o, at).map(|(u, src)| (u, via(&s.spec, src))))
+}
+
+/// The schedules a target stands for (none for a person).
+async fn target_schedules(state: &AppState, t: &Target) -> Result<Vec<Uuid>, ApiError> {
+    Ok(match t.kind {
+        TargetKind::User => Vec::new(),
+        TargetKind::Schedule => vec![t.id],
+        TargetKind::Team => state.db.team_schedule_ids(t.id).await?,
+    })
+}
+
+/// Who is on call at `at` within `scope`.
+pub async fn who_is_on_call(state: &AppState, scope: Scope, at: DateTime<Utc>) -> Result<Vec<OnCall>, ApiError> {
+    let mut out: Vec<Reached> = Vec::new();
     if let Scope::Service(sid) = scope {
         if let Some(pid) = state.db.service_policy(sid).await? {
             let p = state.db.get_policy(pid).await?;
             for (i, level) in p.spec.levels.iter().enumerate() {
                 let level_no = i32::try_from(i + 1).unwrap_or(i32::MAX);
                 for t in &level.targets {
-                    let schedules = match t.kind {
-                        TargetKind::User => {
-                            out.push((t.id, level_no, None, "direct".into()));
-                            continue;
-                        }
-                        TargetKind::Schedule => vec![t.id],
-                        TargetKind::Team => state.db.team_schedule_ids(t.id).await?,
-                    };
-                    for sid in schedules {
+                    if t.kind == TargetKind::User {
+                        out.push((t.id, level_no, None, "direct".into()));
+                    }
+                    for sid in target_schedules(state, t).await? {
                         let Ok(s) = state.db.get_schedule(sid).await else { continue };
-                        let o = state.db.overrides(sid, around.0, around.1).await?;
-                        add_schedule(&s, &o, level_no, &mut out);
+                        if let Some((u, via)) = on_call_in(state, &s, at).await? {
+                            out.push((u, level_no, Some(sid), via));
+                        }
                     }
                 }
             }
@@ -151,10 +157,55 @@ pub async fn who_is_on_call(state: &AppState, scope: Scope, at: DateTime<Utc>) -
         };
         for sid in schedules {
             let s = state.db.get_schedule(sid).await?;
-            let o = state.db.overrides(sid, around.0, around.1).await?;
-            add_schedule(&s, &o, 1, &mut out);
+            if let Some((u, via)) = on_call_in(state, &s, at).await? {
+                out.push((u, 1, Some(sid), via));
+            }
         }
     }
+    named(state, out).await
+}
+
+/// Who each service's escalation policy reaches first (its level 1) at `at`, for lists of
+/// services. A policy or schedule shared by many services is read once.
+pub async fn first_on_call(
+    state: &AppState,
+    service_ids: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<HashMap<Uuid, Vec<OnCall>>, ApiError> {
+    let policies = state.db.service_policy_ids(service_ids).await?;
+    let mut by_schedule: HashMap<Uuid, Option<(Uuid, String)>> = HashMap::new();
+    let mut by_policy: HashMap<Uuid, Vec<OnCall>> = HashMap::new();
+    for pid in policies.values().copied().collect::<HashSet<Uuid>>() {
+        let Ok(p) = state.db.get_policy(pid).await else { continue };
+        let mut out: Vec<Reached> = Vec::new();
+        for t in p.spec.levels.first().map(|l| l.targets.as_slice()).unwrap_or_default() {
+            if t.kind == TargetKind::User {
+                out.push((t.id, 1, None, "direct".into()));
+            }
+            for sid in target_schedules(state, t).await? {
+                if let std::collections::hash_map::Entry::Vacant(slot) = by_schedule.entry(sid) {
+                    let found = match state.db.get_schedule(sid).await {
+                        Ok(s) => on_call_in(state, &s, at).await?,
+                        Err(_) => None,
+                    };
+                    slot.insert(found);
+                }
+                if let Some(Some((u, via))) = by_schedule.get(&sid) {
+                    out.push((*u, 1, Some(sid), via.clone()));
+                }
+            }
+        }
+        by_policy.insert(pid, named(state, out).await?);
+    }
+    Ok(policies.into_iter().filter_map(|(svc, pid)| Some((svc, by_policy.get(&pid)?.clone()))).collect())
+}
+
+/// Someone reached: (user, level, through which schedule, how).
+type Reached = (Uuid, i32, Option<Uuid>, String);
+
+/// Names the people reached (leaving out anyone no longer active), marking who has no contact
+/// method.
+async fn named(state: &AppState, out: Vec<Reached>) -> Result<Vec<OnCall>, ApiError> {
     let ids: Vec<Uuid> = out.iter().map(|o| o.0).collect();
     let n: HashMap<Uuid, (String, String)> =
         state.db.user_names(&ids).await?.into_iter().map(|(id, u, d)| (id, (u, d))).collect();

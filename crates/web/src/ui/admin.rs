@@ -37,6 +37,8 @@ pub struct UsersPage {
     next: Option<String>,
     form: UserForm,
     error: Option<String>,
+    /// Accounts, disabled ones included.
+    total: i64,
 }
 
 #[derive(Deserialize)]
@@ -64,9 +66,14 @@ async fn users_page(
     };
     let qs = q.q.unwrap_or_default();
     let next = list.next_cursor.map(|c| format!("/settings/users?q={}&cursor={c}", super::urlencode(&qs)));
+    let total = match state.db.count_users().await {
+        Ok(n) => n,
+        Err(e) => return error_page(&e.into()),
+    };
     let status =
         if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    (status, UsersPage { chrome, users: list.items, me: page.0.user.id, roles: Role::ALL, q: qs, next, form, error })
+    let me = page.0.user.id;
+    (status, UsersPage { chrome, users: list.items, me, roles: Role::ALL, q: qs, next, form, error, total })
         .into_response()
 }
 
@@ -267,6 +274,8 @@ pub struct AuditPage {
     entity_type: String,
     next: Option<String>,
     filtered: bool,
+    /// Entries in the whole log.
+    total: i64,
 }
 
 #[derive(Deserialize)]
@@ -312,5 +321,9 @@ pub async fn audit(State(state): State<AppState>, page: PageAuth, Query(q): Quer
         )
     });
     let filtered = !(action.is_empty() && actor.is_empty() && entity_type.is_empty());
-    AuditPage { chrome, rows, action, actor, entity_type, next, filtered }.into_response()
+    let total = match state.db.count_audit().await {
+        Ok(n) => n,
+        Err(e) => return error_page(&e.into()),
+    };
+    AuditPage { chrome, rows, action, actor, entity_type, next, filtered, total }.into_response()
 }

@@ -42,6 +42,8 @@ pub struct ServicesPage {
     health: std::collections::HashMap<Uuid, &'static str>,
     /// Open incidents of each listed service that has some: (count, worst severity).
     open: std::collections::HashMap<Uuid, (i64, String)>,
+    /// Who each listed service with an escalation policy pages first: (name, unreachable).
+    on_call: std::collections::HashMap<Uuid, Vec<(String, bool)>>,
     /// Services in the catalogue.
     total: i64,
 }
@@ -65,7 +67,8 @@ pub async fn services(State(state): State<AppState>, page: PageAuth, Query(q): Q
         )
     });
     let filtered = !qs.is_empty() || team_id.is_some() || tier.is_some();
-    // Health and open incidents of the listed services, two grouped queries for the page.
+    // Health, open incidents and first responders of the listed services, a few grouped queries
+    // for the page.
     let ids: Vec<Uuid> = list.items.iter().map(|v| v.service.id).collect();
     use opsdeck_core::monitor::MonitorState as M;
     let health = try_page!(state.db.monitor_states_by_service(&ids).await)
@@ -78,9 +81,26 @@ pub async fn services(State(state): State<AppState>, page: PageAuth, Query(q): Q
         })
         .collect();
     let open = try_page!(state.db.open_incidents_by_service(&ids).await);
+    let on_call = try_page!(crate::operations::oncall::first_on_call(&state, &ids, state.now()).await)
+        .into_iter()
+        .map(|(id, people)| (id, people.into_iter().map(|p| (p.display_name, p.unreachable)).collect()))
+        .collect();
     let total = try_page!(state.db.count_services().await);
-    ServicesPage { chrome, services: list.items, teams, q: qs, team, tier: tier_s, next, filtered, health, open, total }
-        .into_response()
+    ServicesPage {
+        chrome,
+        services: list.items,
+        teams,
+        q: qs,
+        team,
+        tier: tier_s,
+        next,
+        filtered,
+        health,
+        open,
+        on_call,
+        total,
+    }
+    .into_response()
 }
 
 // ---- service form -----------------------------------------------------------------------
@@ -411,6 +431,8 @@ pub struct TeamsPage {
     next: Option<String>,
     form: TeamForm,
     error: Option<String>,
+    /// Teams in the catalogue.
+    total: i64,
 }
 
 #[derive(Deserialize)]
@@ -438,9 +460,10 @@ async fn teams_page(
         .collect();
     let qs = q.q.unwrap_or_default();
     let next = list.next_cursor.map(|c| format!("/teams?q={}&cursor={c}", super::urlencode(&qs)));
+    let total = try_page!(state.db.count_teams().await);
     let status =
         if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    (status, TeamsPage { chrome, teams, q: qs, next, form, error }).into_response()
+    (status, TeamsPage { chrome, teams, q: qs, next, form, error, total }).into_response()
 }
 
 pub async fn teams(State(state): State<AppState>, page: PageAuth, Query(q): Query<TeamsQuery>) -> Response {

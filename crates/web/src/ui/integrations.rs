@@ -2,11 +2,12 @@
 //! and copy-paste configuration for the sender; rotate or delete keys; try a webhook payload
 //! against the field mapping; and the service's alert grouping, auto-resolve and rules.
 
-use super::{Chrome, PageAuth, done, error_page, outcome};
+use super::alert_rules::AlertForm;
+use super::{Chrome, PageAuth, done, error_page, form_error, outcome};
 use crate::AppState;
 use crate::api::integrations::{PreviewDto, SettingsDto};
 use crate::error::ApiError;
-use crate::operations::integrations::{self as op, SettingsInput, ingest_url};
+use crate::operations::integrations::{self as op, ingest_url};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
@@ -14,10 +15,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use opsdeck_core::Entity;
-use opsdeck_core::alert::IntegrationType;
 use opsdeck_core::alert::webhook::Mapping;
+use opsdeck_core::alert::{IntegrationType, Severity};
 use opsdeck_core::role::Permission;
-use opsdeck_store::catalogue::{Ref, ServiceView};
+use opsdeck_store::catalogue::{Ref, ServiceFilter, ServiceView};
 use opsdeck_store::integration::Integration;
 use serde::Deserialize;
 
@@ -50,8 +51,11 @@ pub struct IntegrationsPage {
     items: Vec<Item>,
     fresh: Option<Fresh>,
     types: [IntegrationType; 4],
-    settings: SettingsDto,
-    rules_json: String,
+    alert: AlertForm,
+    alert_error: Option<String>,
+    /// Other services a rule may route to: (id, name).
+    services: Vec<(String, String)>,
+    severities: [&'static str; 4],
     preview: Option<(String, PreviewDto)>,
     sample: String,
 }
@@ -123,21 +127,39 @@ const SAMPLE: &str = "{\n  \"summary\": \"Queue backed \
                       up\",\n  \"severity\": \"warning\",\n  \"dedup_key\": \"queue-7\",\n  \"status\": \
                           \"firing\",\n  \"source\": \"mq1\"\n}";
 
-#[allow(clippy::too_many_arguments)]
-async fn render(
-    state: &AppState,
-    page: &PageAuth,
-    headers: &HeaderMap,
-    service: &str,
+/// What a page draw carries besides the stored state.
+#[derive(Default)]
+struct Extras {
     notice: Option<String>,
+    /// A key just created or rotated, shown once.
     fresh: Option<(Integration, String)>,
     preview: Option<(String, PreviewDto)>,
     sample: Option<String>,
-) -> Response {
-    let chrome = chrome!(page, state, "services", notice);
+    /// The alert-handling form as posted (unsaved), with why it was refused if it was.
+    alert: Option<(AlertForm, Option<String>)>,
+}
+
+async fn render(state: &AppState, page: &PageAuth, headers: &HeaderMap, service: &str, x: Extras) -> Response {
+    let chrome = chrome!(page, state, "services", x.notice);
     let s = try_page!(state.db.get_service(Ref::parse(service)).await);
     let list = try_page!(state.db.list_integrations(s.service.id).await);
-    let settings = try_page!(state.db.alert_settings(s.service.id).await);
+    let (alert, alert_error) = match x.alert {
+        Some(a) => a,
+        None => (SettingsDto::from(try_page!(state.db.alert_settings(s.service.id).await)).into(), None),
+    };
+    let filter = ServiceFilter { limit: Some(500), ..Default::default() };
+    let mut services: Vec<(String, String)> = try_page!(state.db.list_services(&filter).await)
+        .items
+        .into_iter()
+        .filter(|v| v.service.id != s.service.id)
+        .map(|v| (v.service.id.to_string(), v.service.name))
+        .collect();
+    // A rule may route to a service past the list's end: keep it choosable.
+    for r in &alert.rows {
+        if r.action == "route" && !r.route.is_empty() && !services.iter().any(|(id, _)| *id == r.route) {
+            services.push((r.route.clone(), format!("service {}", r.route)));
+        }
+    }
     let base = crate::operations::settings::base_url(state, headers).await;
     let now = state.now();
     let items = list
@@ -153,23 +175,24 @@ async fn render(
             }
         })
         .collect();
-    let fresh = fresh.map(|(it, key)| Fresh {
+    let fresh = x.fresh.map(|(it, key)| Fresh {
         name: it.name.clone(),
         url: ingest_url(&base, it.kind, &key),
         examples: examples(it.kind, &base, &key),
         key,
     });
-    let rules_json = serde_json::to_string_pretty(&settings.rules).unwrap_or_else(|_| "[]".into());
     IntegrationsPage {
         chrome,
         s,
         items,
         fresh,
         types: IntegrationType::ALL,
-        settings: settings.into(),
-        rules_json,
-        preview,
-        sample: sample.unwrap_or_else(|| SAMPLE.into()),
+        alert,
+        alert_error,
+        services,
+        severities: Severity::ALL.map(Severity::as_str),
+        preview: x.preview,
+        sample: x.sample.unwrap_or_else(|| SAMPLE.into()),
     }
     .into_response()
 }
@@ -186,7 +209,7 @@ pub async fn page(
     Path(service): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
-    render(&state, &page, &headers, &service, q.notice, None, None, None).await
+    render(&state, &page, &headers, &service, Extras { notice: q.notice, ..Default::default() }).await
 }
 
 #[derive(Deserialize, Default)]
@@ -215,17 +238,9 @@ pub async fn create(
     .await;
     match result {
         Ok((it, key)) => {
-            render(
-                &state,
-                &page,
-                &headers,
-                &service,
-                Some(format!("Integration {} added", it.name)),
-                Some((it, key)),
-                None,
-                None,
-            )
-            .await
+            let notice = Some(format!("Integration {} added", it.name));
+            render(&state, &page, &headers, &service, Extras { notice, fresh: Some((it, key)), ..Default::default() })
+                .await
         }
         Err(e) if e.status().is_client_error() => done(&back, &format!("Not added: {}", e.message)),
         Err(e) => error_page(&e),
@@ -266,7 +281,8 @@ pub async fn rotate(
     match op::rotate_key(&state, &page.0, it.id).await {
         Ok((it, key)) => {
             let notice = Some("Key rotated: the old key no longer works".into());
-            render(&state, &page, &headers, &service, notice, Some((it, key)), None, None).await
+            render(&state, &page, &headers, &service, Extras { notice, fresh: Some((it, key)), ..Default::default() })
+                .await
         }
         Err(e) => error_page(&e),
     }
@@ -316,63 +332,50 @@ pub async fn preview(
         Ok(p) => PreviewDto::from(p),
         Err(e) => PreviewDto { ok: false, error: Some(e.message), alert: None },
     };
-    render(&state, &page, &headers, &service, None, None, Some((it.name.clone(), dto)), Some(f.sample)).await
+    let x = Extras { preview: Some((it.name.clone(), dto)), sample: Some(f.sample), ..Default::default() };
+    render(&state, &page, &headers, &service, x).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct SettingsForm {
-    grouping: String,
-    group_window_seconds: String,
-    reopen_window_minutes: String,
-    auto_resolve: Option<String>,
-    rules: String,
-}
-
+/// Saves the alert-handling form, or redraws it unsaved after an add/move/remove button or a
+/// refused save (values kept, the reason beside the form).
 pub async fn settings(
     State(state): State<AppState>,
     page: PageAuth,
+    headers: HeaderMap,
     Path(service): Path<String>,
-    Form(f): Form<SettingsForm>,
+    axum::extract::RawForm(body): axum::extract::RawForm,
 ) -> Response {
     if let Err(r) = page.require(Permission::Configure) {
         return r;
     }
     let s = try_page!(state.db.get_service(Ref::parse(&service)).await);
-    let back = format!("/services/{}/integrations", s.service.slug);
-    let result = async {
-        let window = f
-            .group_window_seconds
-            .trim()
-            .parse::<i32>()
-            .map_err(|_| ApiError::invalid("group_window_seconds", "must be a whole number of seconds"))?;
-        let reopen = match f.reopen_window_minutes.trim() {
-            "" => opsdeck_core::alert::rules::REOPEN_WINDOW_DEFAULT_SECS,
-            m => m
-                .parse::<i32>()
-                .ok()
-                .and_then(|m| m.checked_mul(60))
-                .ok_or_else(|| ApiError::invalid("reopen_window_seconds", "must be a whole number of minutes"))?,
-        };
-        let rules = if f.rules.trim().is_empty() {
-            Vec::new()
-        } else {
-            serde_json::from_str(&f.rules)
-                .map_err(|e| ApiError::invalid("rules", format!("not valid rules JSON: {e}")))?
-        };
-        let input = SettingsInput {
-            grouping: f.grouping.clone(),
-            group_window_seconds: window,
-            auto_resolve: f.auto_resolve.is_some(),
-            reopen_window_seconds: reopen,
-            rules,
-        };
-        op::set_alert_settings(&state, &page.0, s.service.id, input).await.map(|_| ())
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let (mut form, edit) = AlertForm::from_pairs(&pairs);
+    if form.edit(edit) {
+        let notice = Some("Rules changed below: save to keep them".to_owned());
+        return render(
+            &state,
+            &page,
+            &headers,
+            &service,
+            Extras { notice, alert: Some((form, None)), ..Default::default() },
+        )
+        .await;
     }
-    .await;
+    let result = match form.input() {
+        Ok(input) => op::set_alert_settings(&state, &page.0, s.service.id, input).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
     match result {
-        Ok(()) => done(&back, "Alert settings saved"),
-        Err(e) if e.status().is_client_error() => done(&back, &format!("Not saved: {}", e.message)),
-        Err(e) => error_page(&e),
+        Ok(()) => done(&format!("/services/{}/integrations", s.service.slug), "Alert settings saved"),
+        Err(e) => match form_error(e) {
+            Ok(msg) => {
+                let x = Extras { alert: Some((form, Some(msg))), ..Default::default() };
+                let mut r = render(&state, &page, &headers, &service, x).await;
+                *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+                r
+            }
+            Err(r) => r,
+        },
     }
 }

@@ -27,6 +27,7 @@ macro_rules! try_page {
 
 mod account;
 mod admin;
+mod alert_rules;
 mod catalogue;
 pub(crate) mod charts;
 mod home;
@@ -303,13 +304,25 @@ pub fn outcome(back: &str, result: Result<String, ApiError>) -> Response {
     }
 }
 
-/// The message to show beside a form after a failed submit, in the form's words: the field is
-/// named by its label ("URL: …", not "settings.url: …"); `app.js` marks that field.
+/// The message to show beside a form after a failed submit, in the form's words: each field is
+/// named by its label ("URL: …", not "settings.url: …"), one wrong field per line; `app.js` marks
+/// every field named.
 pub fn form_error(e: ApiError) -> Result<String, Response> {
     if !e.status().is_client_error() {
         return Err(error_page(&e));
     }
-    let field = e.details.as_ref().and_then(|d| d.get("field")).and_then(|f| f.as_str()).map(str::to_owned);
+    let details = e.details.as_ref();
+    if let Some(list) = details.and_then(|d| d.get("fields")).and_then(|f| f.as_array()) {
+        let lines: Vec<String> = list
+            .iter()
+            .filter_map(|p| Some((p.get("field")?.as_str()?, p.get("message")?.as_str()?)))
+            .map(|(f, m)| format!("{}: {m}", field_label(f)))
+            .collect();
+        if !lines.is_empty() {
+            return Ok(lines.join("\n"));
+        }
+    }
+    let field = details.and_then(|d| d.get("field")).and_then(|f| f.as_str()).map(str::to_owned);
     Ok(match field {
         Some(f) => {
             let rest = e.message.strip_prefix(&format!("{f}: ")).unwrap_or(&e.message);

@@ -17,6 +17,8 @@ pub struct AlertsPage {
     q: String,
     next: Option<String>,
     counts: Vec<(String, i64)>,
+    /// Alerts of every status.
+    all: i64,
     filtered: bool,
 }
 
@@ -66,6 +68,7 @@ pub async fn alerts(State(state): State<AppState>, page: PageAuth, Query(q): Que
         status_f: q.status.unwrap_or_default(),
         q: q.q.unwrap_or_default(),
         next,
+        all: counts.values().sum(),
         counts: ["firing", "acknowledged", "resolved"]
             .iter()
             .map(|s| (s.to_string(), counts.get(*s).copied().unwrap_or(0)))

@@ -79,7 +79,12 @@ pub struct SchedulePage {
     calendar_url: String,
     personal_url: String,
     days: [Weekday; 7],
-    default_start: String,
+    /// The layer form: a new layer, or the layer being edited.
+    layer_form: LayerForm,
+    /// Editing layer N (0-based); `None` adds a layer.
+    editing: Option<usize>,
+    /// Turn pickers to show: the rotation plus spare ones to lengthen it.
+    turn_slots: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -87,6 +92,8 @@ pub struct ScheduleQuery {
     notice: Option<String>,
     /// Fortnights from now for the timeline (negative: the past); anything else shows now.
     page: Option<String>,
+    /// Edit this layer (0-based) in the layer form.
+    edit_layer: Option<usize>,
 }
 
 pub async fn detail(
@@ -147,6 +154,15 @@ pub async fn detail(
         .chain(overrides.iter().filter(|o| o.end > now).map(|o| o.user_id))
         .collect();
     let unreachable = try_page!(op::unreachable_people(&state, &members).await);
+    let editing = q.edit_layer.filter(|i| *i < s.spec.layers.len());
+    let layer_form = match editing.and_then(|i| s.spec.layers.get(i)) {
+        Some(l) => LayerForm::from_layer(l),
+        None => {
+            LayerForm { start: default_start(now, tz), count: "1".into(), unit: "weeks".into(), ..Default::default() }
+        }
+    };
+    // Spare pickers lengthen a rotation without JavaScript; there are never more than the limit.
+    let turn_slots = (layer_form.users.len() + 3).max(people.len().min(10)).min(oncall::USERS_MAX);
     SchedulePage {
         chrome,
         unreachable,
@@ -173,7 +189,9 @@ pub async fn detail(
         calendar_url: format!("{base}/schedules/{}/calendar.ics?token={}", s.id, s.feed_token),
         personal_url,
         days: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun],
-        default_start: default_start(now, tz),
+        layer_form,
+        editing,
+        turn_slots,
         s,
     }
     .into_response()
@@ -182,6 +200,8 @@ pub async fn detail(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct LayerForm {
+    /// The layer being replaced (0-based); empty adds a layer.
+    index: String,
     name: String,
     /// One per turn, in rotation order; empty turns are skipped.
     users: Vec<String>,
@@ -195,6 +215,37 @@ pub struct LayerForm {
 }
 
 impl LayerForm {
+    /// The form showing an existing layer.
+    fn from_layer(l: &Layer) -> Self {
+        let (count, unit) = match l.length {
+            Length::Days(n) => (n, "days"),
+            Length::Weeks(n) => (n, "weeks"),
+            Length::Hours(n) => (n, "hours"),
+        };
+        let first = l.restrictions.first();
+        LayerForm {
+            index: String::new(),
+            name: l.name.clone(),
+            users: l.users.iter().map(Uuid::to_string).collect(),
+            start: l.start.format("%Y-%m-%dT%H:%M").to_string(),
+            count: count.to_string(),
+            unit: unit.into(),
+            days: first.map(|r| r.days.clone()).unwrap_or_default(),
+            handoffs: l.handoffs.clone().unwrap_or_default(),
+            from_time: first.map(|r| r.start.format("%H:%M").to_string()).unwrap_or_default(),
+            to_time: first.map(|r| r.end.format("%H:%M").to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// The person chosen for turn `i`, if any.
+    pub fn turn(&self, i: &usize) -> &str {
+        self.users.get(*i).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn has_day(&self, d: &Weekday) -> bool {
+        self.days.contains(d)
+    }
+
     /// The layer, named `Layer N` when the form leaves the name empty.
     fn layer(self, n: usize) -> Result<Layer, ApiError> {
         let start = opsdeck_core::time::parse_local("start", &self.start)?;
@@ -237,9 +288,24 @@ pub async fn layer_add(
     let s = try_page!(state.db.get_schedule(id).await);
     let result = async {
         let mut spec = s.spec.clone();
-        spec.layers.push(f.layer(s.spec.layers.len() + 1)?);
-        op::update_schedule(&state, &page.0, id, spec).await?;
-        Ok("Layer added".into())
+        // An edit replaces its layer in place (its restrictions beyond the first are kept).
+        match f.index.trim().parse::<usize>().ok().filter(|i| *i < spec.layers.len()) {
+            Some(i) => {
+                let extra: Vec<Restriction> = spec.layers[i].restrictions.iter().skip(1).cloned().collect();
+                let mut layer = f.layer(i + 1)?;
+                if !layer.restrictions.is_empty() {
+                    layer.restrictions.extend(extra);
+                }
+                spec.layers[i] = layer;
+                op::update_schedule(&state, &page.0, id, spec).await?;
+                Ok("Layer saved".into())
+            }
+            None => {
+                spec.layers.push(f.layer(s.spec.layers.len() + 1)?);
+                op::update_schedule(&state, &page.0, id, spec).await?;
+                Ok("Layer added".into())
+            }
+        }
     };
     outcome(&format!("/oncall/{id}"), result.await)
 }
