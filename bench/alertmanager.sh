@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Alert-ingest cost at the concurrency real senders use, on a fresh server (SQLite, temp data
+# dir, every 200/202 durable). Everything runs on loopback; wrk shares the machine.
+#
+# Phases (each DURATION_S seconds, every alert a new one unless noted):
+#   batch   Alertmanager API `POST /api/v2/alerts`, BATCH (100) alerts per request, 1 keep-alive
+#           connection: how Prometheus sends.
+#   single  the same API, one alert per request, 4 keep-alive connections.
+#   pd4     PagerDuty Events v2 `POST /v2/enqueue`, one event per request, 4 connections (half
+#           new keys, half repeats of 1,000 hot keys, as bench/ingest.sh).
+# For each: alerts/s, the server's CPU-ms per 1,000 alerts (utime + stime from /proc), p50/p99
+# latency, and the server's peak RSS so far.
+#
+#   bench/alertmanager.sh                                   # builds the release binary
+#   OPSDECK_BIN=…/release/opsdeck DURATION_S=10 bench/alertmanager.sh
+#   PHASES="batch" bench/alertmanager.sh                    # one phase only
+set -euo pipefail
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsdeck-target}"
+duration_s=${DURATION_S:-20}
+batch=${BATCH:-100}
+phases=${PHASES:-batch single pd4}
+
+command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
+
+if [[ -n ${OPSDECK_BIN:-} ]]; then
+    bin=$OPSDECK_BIN
+else
+    (cd "$repo_root" && cargo build --release --locked -p opsdeck)
+    bin="$CARGO_TARGET_DIR/release/opsdeck"
+fi
+[[ -x $bin ]] || { echo "no opsdeck binary at $bin" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/opsdeck-am.XXXXXX)
+pid=""
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+export OPSDECK_DATA_DIR="$work" OPSDECK_LOG=warn
+tick=$(getconf CLK_TCK)
+
+fail() { echo "alertmanager bench: $*" >&2; [[ -s $work/server.log ]] && tail -n 20 "$work/server.log" >&2; exit 1; }
+ns_now() { date +%s%N; }
+cpu_ticks() {  # utime + stime of the server (fields 14 and 15 of /proc/PID/stat)
+    local stat rest f
+    stat=$(<"/proc/$pid/stat")
+    rest=${stat##*) }
+    read -ra f <<<"$rest"
+    echo $((f[11] + f[12]))
+}
+status_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
+mib() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
+api() {
+    curl -sS -f -X "$1" -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+        ${3:+-d "$3"} "$url$2"
+}
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+new_key() {  # new_key NAME TYPE: a service with one integration; prints its key
+    local sid
+    sid=$(api POST /api/v1/services "{\"name\": \"$1\"}" | json_field id) || fail "creating service $1 failed"
+    api POST "/api/v1/services/$sid/integrations" "{\"type\": \"$2\"}" | json_field key
+}
+
+echo 'bench password 123' | "$bin" user add --username bench --role admin --password-stdin >/dev/null
+token=$("$bin" token create --user bench --name bench 2>/dev/null | tail -n 1)
+(cd "$work" && exec "$bin" serve --listen "127.0.0.1:$port" >>"$work/server.log" 2>&1) & pid=$!
+for _ in $(seq 1 3000); do
+    curl -sf "$url/readyz" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || fail "server exited"
+    sleep 0.01
+done
+am_key=$(new_key "AM bench" alertmanager)
+pd_key=$(new_key "PD bench" pagerduty)
+# Warm the integration routes and open the incidents before measuring.
+curl -sf -o /dev/null -H "Authorization: Bearer $am_key" -H 'content-type: application/json' \
+    -d '[{"labels":{"alertname":"warmup"}}]' "$url/api/v2/alerts" || fail "warm-up alert refused"
+curl -sf -o /dev/null -H 'content-type: application/json' \
+    -d "{\"routing_key\": \"$pd_key\", \"event_action\": \"trigger\", \"dedup_key\": \"hot-0\", \"payload\": {\"summary\": \"warm-up\", \"source\": \"bench\", \"severity\": \"warning\"}}" \
+    "$url/v2/enqueue" || fail "warm-up event refused"
+sleep 1
+
+summary=()
+run_phase() {  # run_phase NAME PREFIX WRK-ARGS…: runs wrk, prints and records the figures
+    local name=$1 prefix=$2 out="$work/$1.txt" cpu0 cpu1 t0 t1 cpu_s rate per1000
+    shift 2
+    echo "== $name: wrk $*"
+    cpu0=$(cpu_ticks); t0=$(ns_now)
+    wrk "$@" | tee "$out"
+    t1=$(ns_now); cpu1=$(cpu_ticks)
+    v() { awk -v k="$prefix.$1" '$1 == k {print $2}' "$out"; }
+    local n
+    if [[ $prefix == am ]]; then n=$(v alerts_ok); else n=$(v status_202); fi
+    (( n > 0 )) || fail "$name: nothing accepted (first unexpected status: $(v first_unexpected_status))"
+    cpu_s=$(awk -v t="$((cpu1 - cpu0))" -v hz="$tick" 'BEGIN {printf "%.2f", t / hz}')
+    rate=$(awk -v n="$n" -v ns="$((t1 - t0))" 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
+    per1000=$(awk -v c="$cpu_s" -v n="$n" 'BEGIN {printf "%.1f", c * 1e6 / n}')
+    summary+=("$(printf '%-7s %8s alerts/s  %6s CPU-ms per 1,000  p50 %s ms  p99 %s ms  429: %s  peak RSS %s MiB' \
+        "$name" "$rate" "$per1000" "$(v latency_p50_ms)" "$(v latency_p99_ms)" "$(v status_429)" "$(mib "$(status_kb VmHWM)")")")
+}
+
+for phase in $phases; do
+    case $phase in
+    batch) run_phase batch am -t1 -c1 -d"${duration_s}s" --latency -s "$repo_root/bench/alertmanager.lua" \
+        "$url/api/v2/alerts" -- "$am_key" "$batch" ;;
+    single) run_phase single am -t2 -c4 -d"${duration_s}s" --latency -s "$repo_root/bench/alertmanager.lua" \
+        "$url/api/v2/alerts" -- "$am_key" 1 ;;
+    pd4) run_phase pd4 ingest -t2 -c4 -d"${duration_s}s" --latency -s "$repo_root/bench/ingest.lua" \
+        "$url/v2/enqueue" -- "$pd_key" 1000 0.5 ;;
+    *) fail "unknown phase $phase (batch, single, pd4)" ;;
+    esac
+done
+
+echo
+echo "== summary ($(nproc) cores, ${duration_s}s per phase, SQLite, durable)"
+printf '%s\n' "${summary[@]}"
