@@ -3,7 +3,10 @@ import http.client, json, os, re, shutil, signal, socket, subprocess, sys, tempf
 
 BIN = sys.argv[1]
 COUNTS = [int(n) for n in sys.argv[2:]] or [1000]
-WARMUP_S, WINDOW_S, INTERVAL = int(os.environ.get("WARMUP_S", 45)), int(os.environ.get("WINDOW_S", 60)), 30
+WARMUP_S, WINDOW_S = int(os.environ.get("WARMUP_S", 45)), int(os.environ.get("WINDOW_S", 60))
+INTERVAL = int(os.environ.get("INTERVAL", 30))
+# FRESH=1: HTTP monitors open a new connection for every check (connect time included).
+FRESH = os.environ.get("FRESH") == "1"
 TICK = os.sysconf("SC_CLK_TCK")
 KIND = os.environ.get("KIND", "http")  # http (the benchmark) or tcp (to separate probe from storage cost)
 
@@ -98,7 +101,7 @@ def run(n, target_port):
         def create(lo, hi):
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             for i in range(lo, hi):
-                settings = {"host": "127.0.0.1", "port": target_port} if KIND == "tcp" else {"url": f"http://127.0.0.1:{target_port}/health"}
+                settings = {"host": "127.0.0.1", "port": target_port} if KIND == "tcp" else {"url": f"http://127.0.0.1:{target_port}/health", "fresh_connection": FRESH}
                 st, body, _ = req(c, "POST", "/api/v1/monitors", token, {"name": f"m{i:05d}", "type": KIND, "interval_seconds": INTERVAL, "settings": settings})
                 if st != 201:
                     errors.append(body[:200])

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Monitoring benchmark: N HTTP monitors at a 30 s interval against a fast local target (nginx on
+# Monitoring benchmark: N HTTP monitors at a 30 s interval (INTERVAL=10 for 10 s; FRESH=1 for a new
+# connection per check) against a fast local target (nginx on
 # loopback), for N = 1,000 / 5,000 / 20,000 (override with COUNTS="1000 5000").
 # Reports CPU-ms per 1,000 checks (the whole opsdeck process, storage included), peak RSS,
 # scheduling lag p50/p99, database bytes per monitor, and monitors-page latency.

@@ -19,18 +19,21 @@ const MAX_REDIRECTS: usize = 10;
 /// monitors are edited many times in a long-lived process.
 const REGEX_CACHE_MAX: usize = 1024;
 
-/// One keep-alive pool per combination of redirect and verification settings, built once:
-/// reqwest fixes both per client.
+/// One client per combination of redirect, verification and connection-reuse settings, built
+/// once: reqwest fixes all three per client.
 pub(crate) struct Clients {
-    /// Indexed by `follow_redirects as usize * 2 + verify_tls as usize`.
-    clients: [reqwest::Client; 4],
+    /// Indexed by `fresh_connection * 4 + follow_redirects * 2 + verify_tls`. The fresh ones
+    /// keep no idle connection, so every check connects (and shakes hands) anew.
+    clients: [reqwest::Client; 8],
     regexes: Mutex<HashMap<String, Arc<Regex>>>,
 }
 
 impl Clients {
     pub(crate) fn new(tls: &Verifiers) -> Result<Self, ProbeError> {
-        let build = |follow: bool, verify: bool| -> Result<reqwest::Client, ProbeError> {
-            Ok(reqwest::Client::builder()
+        let build = |fresh: bool, follow: bool, verify: bool| -> Result<reqwest::Client, ProbeError> {
+            let builder = reqwest::Client::builder();
+            let builder = if fresh { builder.pool_max_idle_per_host(0) } else { builder };
+            Ok(builder
                 .tls_backend_preconfigured(tls.http_config(verify)?)
                 .redirect(if follow { Policy::limited(MAX_REDIRECTS) } else { Policy::none() })
                 // A probe measures the direct path from this node; an HTTP(S)_PROXY in the
@@ -40,13 +43,23 @@ impl Clients {
                 .build()?)
         };
         Ok(Clients {
-            clients: [build(false, false)?, build(false, true)?, build(true, false)?, build(true, true)?],
+            clients: [
+                build(false, false, false)?,
+                build(false, false, true)?,
+                build(false, true, false)?,
+                build(false, true, true)?,
+                build(true, false, false)?,
+                build(true, false, true)?,
+                build(true, true, false)?,
+                build(true, true, true)?,
+            ],
             regexes: Mutex::new(HashMap::new()),
         })
     }
 
-    fn client(&self, follow: bool, verify: bool) -> &reqwest::Client {
-        &self.clients[usize::from(follow) * 2 + usize::from(verify)]
+    fn client(&self, s: &HttpSettings) -> &reqwest::Client {
+        let i = usize::from(s.fresh_connection) * 4 + usize::from(s.follow_redirects) * 2 + usize::from(s.verify_tls);
+        &self.clients[i]
     }
 
     fn regex(&self, pattern: &str) -> Result<Arc<Regex>, regex::Error> {
@@ -83,7 +96,7 @@ pub(crate) async fn probe(clients: &Clients, s: &HttpSettings) -> CheckOutcome {
             _ => return unknown(format!("header {k:?} is not a valid header")),
         }
     }
-    let mut req = clients.client(s.follow_redirects, s.verify_tls).request(method, &s.url).headers(headers);
+    let mut req = clients.client(s).request(method, &s.url).headers(headers);
     if let Some(body) = &s.body {
         req = req.body(body.clone());
     }

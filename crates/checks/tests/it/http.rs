@@ -157,6 +157,25 @@ async fn connections_are_kept_alive_between_checks() {
 }
 
 #[tokio::test]
+async fn a_fresh_connection_per_check_when_asked() {
+    let (addr, accepted) = peers::http_server().await;
+    let p = peers::prober();
+    let settings = json!({"url": format!("http://{addr}/health"), "fresh_connection": true});
+    for _ in 0..3 {
+        let o = probe(&p, Http, settings.clone()).await;
+        assert_eq!(o.status, CheckStatus::Up, "{o:?}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3, "three checks, three connections");
+    // The kept-alive monitors beside it still share one connection.
+    let (addr, accepted) = peers::http_server().await;
+    for fresh in [false, true, false] {
+        let o = probe(&p, Http, json!({"url": format!("http://{addr}/health"), "fresh_connection": fresh})).await;
+        assert_eq!(o.status, CheckStatus::Up, "{o:?}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2, "one kept-alive connection and one fresh one");
+}
+
+#[tokio::test]
 async fn bodies_are_read_up_to_one_mebibyte() {
     let (addr, _) = peers::http_server().await;
     let p = peers::prober();

@@ -48,6 +48,12 @@ pub struct HttpSettings {
     pub follow_redirects: bool,
     #[serde(default = "yes")]
     pub verify_tls: bool,
+    /// Open a new connection for every check, so its time includes DNS, connect and the TLS
+    /// handshake (as Prometheus' blackbox exporter and most monitors measure). Off by default:
+    /// checks reuse a kept-alive connection and time the request and answer only, at a
+    /// fraction of the CPU.
+    #[serde(default)]
+    pub fresh_connection: bool,
     #[serde(default)]
     pub auth: Option<HttpAuth>,
 }

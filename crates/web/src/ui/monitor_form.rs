@@ -40,6 +40,7 @@ pub struct MonitorForm {
     max_response_ms: String,
     follow_redirects: Option<String>,
     verify_tls: Option<String>,
+    fresh_connection: Option<String>,
     headers: String,
     body: String,
     auth: String,
@@ -131,6 +132,7 @@ impl MonitorForm {
                         "json_assert": json_assert,
                     "max_response_ms": num("settings.max_response_ms", &self.max_response_ms)?,
                     "follow_redirects": self.follow_redirects.is_some(), "verify_tls": self.verify_tls.is_some(),
+                    "fresh_connection": self.fresh_connection.is_some(),
                     "headers": headers, "body": s(&self.body), "auth": auth,
                 })
             }
@@ -216,6 +218,7 @@ impl MonitorForm {
                 f.max_response_ms = h.max_response_ms.map(|v| v.to_string()).unwrap_or_default();
                 f.follow_redirects = h.follow_redirects.then(|| "on".into());
                 f.verify_tls = h.verify_tls.then(|| "on".into());
+                f.fresh_connection = h.fresh_connection.then(|| "on".into());
                 f.headers = h.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n");
                 f.body = h.body.clone().unwrap_or_default();
                 match &h.auth {
