@@ -101,7 +101,7 @@ def run(n, target_port):
         def create(lo, hi):
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             for i in range(lo, hi):
-                settings = {"host": "127.0.0.1", "port": target_port} if KIND == "tcp" else {"url": f"http://127.0.0.1:{target_port}/health", "fresh_connection": FRESH}
+                settings = {"host": "127.0.0.1", "port": target_port} if KIND == "tcp" else dict({"url": f"http://127.0.0.1:{target_port}/health"}, **({"fresh_connection": True} if FRESH else {}))
                 st, body, _ = req(c, "POST", "/api/v1/monitors", token, {"name": f"m{i:05d}", "type": KIND, "interval_seconds": INTERVAL, "settings": settings})
                 if st != 201:
                     errors.append(body[:200])

@@ -33,6 +33,10 @@ impl Db {
                 }
                 settings.extend(q.fetch_all(&mut *tx).await?.into_iter().map(SettingsRowWithId::into_pair));
             }
+            // A service without a settings row uses the defaults; noting them saves asking again.
+            for id in &service_ids {
+                settings.entry(*id).or_default();
+            }
             let targets: Vec<Uuid> = settings
                 .values()
                 .flat_map(|s| s.rules.iter())
@@ -58,6 +62,9 @@ impl Db {
                         q = q.bind(*id);
                     }
                     settings.extend(q.fetch_all(&mut *tx).await?.into_iter().map(SettingsRowWithId::into_pair));
+                    for id in &missing {
+                        settings.entry(*id).or_default();
+                    }
                 }
                 service_ids.extend(valid_routes.iter().copied());
             }
@@ -415,8 +422,11 @@ impl Db {
             let integrations: Vec<Uuid> =
                 envs.iter().filter_map(|e| e.integration_id).collect::<HashSet<_>>().into_iter().collect();
             if !integrations.is_empty() {
+                // To the minute: a busy integration's row is then rewritten (a page in every
+                // commit's WAL) once a minute, not in every batch.
                 let sql = format!(
-                    "UPDATE integrations SET last_event_at = $1 WHERE id IN ({})",
+                    "UPDATE integrations SET last_event_at = $1 WHERE id IN ({}) \
+                     AND (last_event_at IS NULL OR last_event_at <= $1 - 60000)",
                     placeholders(backend, integrations.len(), 2)
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);

@@ -45,6 +45,8 @@ pub struct IntegrationDto {
     pub url: String,
     #[schema(value_type = Object)]
     pub mapping: serde_json::Value,
+    /// When an event last arrived, to the minute (a busy integration's row is updated at most
+    /// once a minute).
     pub last_event_at: Option<String>,
     pub created_at: String,
 }
