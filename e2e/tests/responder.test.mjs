@@ -200,6 +200,14 @@ step('a refused form marks every wrong field at once, beside the field, values k
   assert.equal(await page.locator('#monitor-form .field-error').count(), 3, 'each reason sits beside its field');
   assert.equal(await page.inputValue('#monitor-form input[name=url]'), 'ftp://files.example.com/export');
   assert.ok(!lines.join(' ').includes('settings.'), 'no internal field paths');
+  // Fixed, and asked to connect anew for every check: saved as typed.
+  await page.fill('#monitor-form input[name=name]', 'Status page, first visit');
+  await page.fill('#monitor-form input[name=url]', `${server.url}/readyz`);
+  await page.fill('#monitor-form input[name=interval_seconds]', '60');
+  await page.check('#monitor-form input[name=fresh_connection]');
+  await clickAndLoad('#monitor-form button.primary');
+  const made = (await api('GET', '/api/v1/monitors?q=first%20visit')).items.find((m) => m.name === 'Status page, first visit');
+  assert.equal(made?.settings.fresh_connection, true, JSON.stringify(made));
 });
 
 step('routing rules are built row by row: add, choose, reorder, refuse a bad row with values kept', async () => {
