@@ -177,6 +177,15 @@ step('a layer is edited in place: turns shown in order and moved earlier', async
   assert.equal(await turns.nth(1).inputValue(), users[1]);
   await page.click('#turns li >> nth=1 >> button[data-turn-move="-1"]');
   assert.equal(await turns.nth(0).inputValue(), users[1], 'the second turn moved first');
+  // Refused: the form comes back as typed, the reason beside the field.
+  const count = await page.inputValue('#layer-form input[name=count]');
+  await page.fill('#layer-form input[name=count]', '0');
+  await clickAndLoad('#save-layer');
+  assert.match(await text('#form-error'), /^Each turn: /);
+  assert.equal(await page.getAttribute('#layer-form input[name=count]', 'aria-invalid'), 'true');
+  assert.equal(await text('#layer-form h3'), `Edit layer ${i + 1}`, 'still editing the same layer');
+  assert.equal(await turns.nth(0).inputValue(), users[1], 'the moved turn is kept');
+  await page.fill('#layer-form input[name=count]', count);
   await submitTo('#save-layer', `/oncall/${sched.id}`);
   assert.equal(await text('.flash.ok'), 'Layer saved');
   const after = (await api('GET', `/api/v1/schedules/${sched.id}`)).layers;

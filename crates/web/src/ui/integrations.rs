@@ -362,11 +362,8 @@ pub async fn settings(
         )
         .await;
     }
-    let result = match form.input() {
-        Ok(input) => op::set_alert_settings(&state, &page.0, s.service.id, input).await.map(|_| ()),
-        Err(e) => Err(e),
-    };
-    match result {
+    let result = async { op::set_alert_settings(&state, &page.0, s.service.id, form.input()?).await }.await;
+    match result.map(|_| ()) {
         Ok(()) => done(&format!("/services/{}/integrations", s.service.slug), "Alert settings saved"),
         Err(e) => match form_error(e) {
             Ok(msg) => {

@@ -373,6 +373,12 @@ pub fn field_label(path: &str) -> String {
         ("users", "People"),
         ("runbook_url", "Runbook URL"),
         ("starts_local", "Starts"),
+        ("start", "First handoff"),
+        ("count", "Each turn"),
+        ("length", "Each turn"),
+        ("handoffs", "Or hand off by RRULE"),
+        ("from_time", "From"),
+        ("to_time", "To"),
     ];
     if let Some((_, l)) = known.iter().find(|(k, _)| path == *k || path.starts_with(&format!("{k}."))) {
         return (*l).to_owned();

@@ -2,7 +2,7 @@
 //! gaps flagged), escalation policies, broadcast channels with a test button, and a person's
 //! own contact methods and notification rules.
 
-use super::{Chrome, PageAuth, abs, done, error_page, outcome};
+use super::{Chrome, PageAuth, abs, done, error_page, form_error, outcome};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::operations::oncall::{self as op, OnCall};

@@ -81,8 +81,13 @@ pub struct SchedulePage {
     days: [Weekday; 7],
     /// The layer form: a new layer, or the layer being edited.
     layer_form: LayerForm,
+    /// Why the layer form was refused (it shows what was typed).
+    layer_error: Option<String>,
     /// Editing layer N (0-based); `None` adds a layer.
     editing: Option<usize>,
+    /// Time windows of the edited layer past the first (set through the API): the form edits
+    /// the first and keeps these.
+    kept_windows: usize,
     /// Turn pickers to show: the rotation plus spare ones to lengthen it.
     turn_slots: usize,
 }
@@ -103,8 +108,25 @@ pub async fn detail(
     Path(id): Path<String>,
     Query(q): Query<ScheduleQuery>,
 ) -> Response {
-    let chrome = chrome!(page, state, "oncall", q.notice);
     let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
+    render(&state, &page, &headers, id, q, None).await
+}
+
+/// A layer form as posted and refused: what was typed, and why.
+struct Refused {
+    form: LayerForm,
+    error: String,
+}
+
+async fn render(
+    state: &AppState,
+    page: &PageAuth,
+    headers: &HeaderMap,
+    id: Uuid,
+    q: ScheduleQuery,
+    refused: Option<Refused>,
+) -> Response {
+    let chrome = chrome!(page, state, "oncall", q.notice);
     let s = try_page!(state.db.get_schedule(id).await);
     let now = state.now();
     let tz = s.spec.tz();
@@ -114,7 +136,7 @@ pub async fn detail(
     let from = start.checked_add_signed(Duration::days(14 * i64::from(fortnight))).unwrap_or(start);
     let to = from.checked_add_signed(Duration::days(14) + Duration::hours(12)).unwrap_or(from);
     let overrides = try_page!(state.db.overrides(id, from, to).await);
-    let people = try_page!(people(&state).await);
+    let people = try_page!(people(state).await);
     let names: HashMap<Uuid, String> = people.iter().cloned().collect();
     let order: Vec<Uuid> = people.iter().map(|p| p.0).collect();
     let mut rows: Vec<(String, Vec<Shift>)> = s
@@ -143,8 +165,8 @@ pub async fn detail(
         schedule_id: Some(id),
         via: op::via(&s.spec, src),
     });
-    let base = crate::operations::settings::base_url(&state, &headers).await;
-    let personal_url = try_page!(op::personal_calendar_url(&state, &page.0, &base).await);
+    let base = crate::operations::settings::base_url(state, headers).await;
+    let personal_url = try_page!(op::personal_calendar_url(state, &page.0, &base).await);
     // Everyone who can be on call in the next two weeks: the rotations and the overrides.
     let members: Vec<Uuid> = s
         .spec
@@ -153,14 +175,19 @@ pub async fn detail(
         .flat_map(|l| l.users.iter().copied())
         .chain(overrides.iter().filter(|o| o.end > now).map(|o| o.user_id))
         .collect();
-    let unreachable = try_page!(op::unreachable_people(&state, &members).await);
-    let editing = q.edit_layer.filter(|i| *i < s.spec.layers.len());
-    let layer_form = match editing.and_then(|i| s.spec.layers.get(i)) {
-        Some(l) => LayerForm::from_layer(l),
-        None => {
-            LayerForm { start: default_start(now, tz), count: "1".into(), unit: "weeks".into(), ..Default::default() }
-        }
+    let unreachable = try_page!(op::unreachable_people(state, &members).await);
+    let (layer_form, layer_error) = match refused {
+        Some(r) => (r.form, Some(r.error)),
+        None => match q.edit_layer.and_then(|i| Some((i, s.spec.layers.get(i)?))) {
+            Some((i, l)) => (LayerForm::from_layer(i, l), None),
+            None => {
+                let start = default_start(now, tz);
+                (LayerForm { start, count: "1".into(), unit: "weeks".into(), ..Default::default() }, None)
+            }
+        },
     };
+    let editing = layer_form.editing(s.spec.layers.len());
+    let kept_windows = editing.and_then(|i| s.spec.layers.get(i)).map_or(0, |l| l.restrictions.len().saturating_sub(1));
     // Spare pickers lengthen a rotation without JavaScript; there are never more than the limit.
     let turn_slots = (layer_form.users.len() + 3).max(people.len().min(10)).min(oncall::USERS_MAX);
     SchedulePage {
@@ -190,14 +217,16 @@ pub async fn detail(
         personal_url,
         days: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun],
         layer_form,
+        layer_error,
         editing,
+        kept_windows,
         turn_slots,
         s,
     }
     .into_response()
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 pub struct LayerForm {
     /// The layer being replaced (0-based); empty adds a layer.
@@ -215,8 +244,8 @@ pub struct LayerForm {
 }
 
 impl LayerForm {
-    /// The form showing an existing layer.
-    fn from_layer(l: &Layer) -> Self {
+    /// The form showing existing layer `index`.
+    fn from_layer(index: usize, l: &Layer) -> Self {
         let (count, unit) = match l.length {
             Length::Days(n) => (n, "days"),
             Length::Weeks(n) => (n, "weeks"),
@@ -224,7 +253,7 @@ impl LayerForm {
         };
         let first = l.restrictions.first();
         LayerForm {
-            index: String::new(),
+            index: index.to_string(),
             name: l.name.clone(),
             users: l.users.iter().map(Uuid::to_string).collect(),
             start: l.start.format("%Y-%m-%dT%H:%M").to_string(),
@@ -235,6 +264,11 @@ impl LayerForm {
             from_time: first.map(|r| r.start.format("%H:%M").to_string()).unwrap_or_default(),
             to_time: first.map(|r| r.end.format("%H:%M").to_string()).unwrap_or_default(),
         }
+    }
+
+    /// The layer this form replaces, when it names one of the schedule's `layers`.
+    fn editing(&self, layers: usize) -> Option<usize> {
+        self.index.trim().parse::<usize>().ok().filter(|i| *i < layers)
     }
 
     /// The person chosen for turn `i`, if any.
@@ -281,33 +315,44 @@ impl LayerForm {
 pub async fn layer_add(
     State(state): State<AppState>,
     page: PageAuth,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Form(f): Form<LayerForm>,
 ) -> Response {
     let id = try_page!(crate::extract::parse_id(Entity::Schedule, &id));
     let s = try_page!(state.db.get_schedule(id).await);
+    let mut spec = s.spec.clone();
+    let editing = f.editing(spec.layers.len());
     let result = async {
-        let mut spec = s.spec.clone();
-        // An edit replaces its layer in place (its restrictions beyond the first are kept).
-        match f.index.trim().parse::<usize>().ok().filter(|i| *i < spec.layers.len()) {
-            Some(i) => {
-                let extra: Vec<Restriction> = spec.layers[i].restrictions.iter().skip(1).cloned().collect();
-                let mut layer = f.layer(i + 1)?;
-                if !layer.restrictions.is_empty() {
-                    layer.restrictions.extend(extra);
+        let mut layer = f.clone().layer(editing.unwrap_or(spec.layers.len()) + 1)?;
+        match editing.and_then(|i| spec.layers.get_mut(i)) {
+            // An edit replaces its layer in place. The form edits the first time window; the
+            // others (set through the API, and said so on the form) are kept with it.
+            Some(old) => {
+                if let Some((_, rest)) = old.restrictions.split_first()
+                    && !layer.restrictions.is_empty()
+                {
+                    layer.restrictions.extend_from_slice(rest);
                 }
-                spec.layers[i] = layer;
-                op::update_schedule(&state, &page.0, id, spec).await?;
-                Ok("Layer saved".into())
+                *old = layer;
             }
-            None => {
-                spec.layers.push(f.layer(s.spec.layers.len() + 1)?);
-                op::update_schedule(&state, &page.0, id, spec).await?;
-                Ok("Layer added".into())
-            }
+            None => spec.layers.push(layer),
         }
+        op::update_schedule(&state, &page.0, id, spec).await?;
+        Ok(if editing.is_some() { "Layer saved" } else { "Layer added" })
     };
-    outcome(&format!("/oncall/{id}"), result.await)
+    match result.await {
+        Ok(notice) => done(&format!("/oncall/{id}"), notice),
+        Err(e) => match form_error(e) {
+            Ok(error) => {
+                let q = ScheduleQuery::default();
+                let mut r = render(&state, &page, &headers, id, q, Some(Refused { form: f, error })).await;
+                *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                r
+            }
+            Err(r) => r,
+        },
+    }
 }
 
 pub async fn layer_remove(
