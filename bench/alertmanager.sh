@@ -8,6 +8,8 @@
 #   single  the same API, one alert per request, 4 keep-alive connections.
 #   pd4     PagerDuty Events v2 `POST /v2/enqueue`, one event per request, 4 connections (half
 #           new keys, half repeats of 1,000 hot keys, as bench/ingest.sh).
+#   webhook Alertmanager webhook notifications (`POST /integrations/KEY/alertmanager`), one group
+#           of 1 to 100 new alerts each, 2 connections (one per wrk thread).
 # For each: alerts/s, the server's CPU-ms per 1,000 alerts (utime + stime from /proc), p50/p99
 # latency, and the server's peak RSS so far.
 #
@@ -21,7 +23,7 @@ bench_name=am
 source "$repo_root/bench/lib.sh"
 duration_s=${DURATION_S:-20}
 batch=${BATCH:-100}
-phases=${PHASES:-batch single pd4}
+phases=${PHASES:-batch single pd4 webhook}
 
 new_key() {  # new_key NAME TYPE: a service with one integration; prints its key
     local sid
@@ -68,7 +70,9 @@ for phase in $phases; do
         "$url/api/v2/alerts" -- "$am_key" 1 ;;
     pd4) run_phase pd4 ingest -t2 -c4 -d"${duration_s}s" --latency -s "$repo_root/bench/ingest.lua" \
         "$url/v2/enqueue" -- "$pd_key" 1000 0.5 ;;
-    *) fail "unknown phase $phase (batch, single, pd4)" ;;
+    webhook) run_phase webhook am -t2 -c2 -d"${duration_s}s" --latency -s "$repo_root/bench/am_webhook.lua" \
+        "$url/integrations/$am_key/alertmanager" ;;
+    *) fail "unknown phase $phase (batch, single, pd4, webhook)" ;;
     esac
 done
 

@@ -8,6 +8,9 @@ INTERVAL = int(os.environ.get("INTERVAL", 30))
 # FRESH=1: HTTP monitors open a new connection for every check (connect time included).
 FRESH = os.environ.get("FRESH") == "1"
 TICK = os.sysconf("SC_CLK_TCK")
+# CREATE=apply (default): one `opsdeck apply` of a YAML file; CREATE=api: POST /api/v1/monitors
+# one by one over 4 connections.
+CREATE = os.environ.get("CREATE", "apply")
 KIND = os.environ.get("KIND", "http")  # http (the benchmark) or tcp (to separate probe from storage cost)
 
 
@@ -96,20 +99,39 @@ def run(n, target_port):
             except OSError:
                 time.sleep(0.02)
         t0 = time.time()
-        errors = []
 
-        def create(lo, hi):
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            for i in range(lo, hi):
-                settings = {"host": "127.0.0.1", "port": target_port} if KIND == "tcp" else dict({"url": f"http://127.0.0.1:{target_port}/health"}, **({"fresh_connection": True} if FRESH else {}))
-                st, body, _ = req(c, "POST", "/api/v1/monitors", token, {"name": f"m{i:05d}", "type": KIND, "interval_seconds": INTERVAL, "settings": settings})
-                if st != 201:
-                    errors.append(body[:200])
-        threads = [threading.Thread(target=create, args=(k * n // 4, (k + 1) * n // 4)) for k in range(4)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
-        if errors:
-            raise RuntimeError(f"creating monitors failed: {errors[0]}")
+        def settings():
+            if KIND == "tcp":
+                return {"host": "127.0.0.1", "port": target_port}
+            return dict({"url": f"http://127.0.0.1:{target_port}/health"}, **({"fresh_connection": True} if FRESH else {}))
+
+        if CREATE == "apply":
+            # As an operator would: one YAML file through `opsdeck apply` (batched creates).
+            path = os.path.join(work, "monitors.yaml")
+            with open(path, "w") as f:
+                f.write("monitors:\n")
+                for i in range(n):
+                    f.write(f"  - {{name: m{i:06d}, type: {KIND}, interval_seconds: {INTERVAL}, settings: {json.dumps(settings())}}}\n")
+            t0 = time.time()
+            out = subprocess.run([BIN, "apply", "-f", path, "--server", f"http://127.0.0.1:{port}", "--token", token],
+                                 env=env, capture_output=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"opsdeck apply failed: {out.stderr.decode()[-400:]}")
+        else:
+            errors = []
+
+            def create(lo, hi):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                for i in range(lo, hi):
+                    body = {"name": f"m{i:06d}", "type": KIND, "interval_seconds": INTERVAL, "settings": settings()}
+                    st, body, _ = req(c, "POST", "/api/v1/monitors", token, body)
+                    if st != 201:
+                        errors.append(body[:200])
+            threads = [threading.Thread(target=create, args=(k * n // 4, (k + 1) * n // 4)) for k in range(4)]
+            [t.start() for t in threads]
+            [t.join() for t in threads]
+            if errors:
+                raise RuntimeError(f"creating monitors failed: {errors[0]}")
         created_s = time.time() - t0
         time.sleep(WARMUP_S)
         checks0, lag0 = metrics(port)

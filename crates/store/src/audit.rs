@@ -10,6 +10,9 @@ use uuid::Uuid;
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log \
     (id, at, actor_id, actor, action, entity_type, entity_id, summary, before_json, after_json) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// The head of a multi-row audit insert (`audit_many!`).
+pub(crate) const AUDIT_HEAD: &str = "INSERT INTO audit_log \
+    (id, at, actor_id, actor, action, entity_type, entity_id, summary, before_json, after_json) VALUES ";
 
 /// Appends an audit entry on the open transaction `$tx`: `audit!(tx, actor, now, record)`.
 macro_rules! audit {
@@ -32,6 +35,36 @@ macro_rules! audit {
     }};
 }
 pub(crate) use audit;
+
+/// Appends many audit entries with multi-row statements on the open transaction `$tx`:
+/// `audit_many!(tx, backend, actor, now, records)`, one entry per changed row, as `audit!` would
+/// write them one by one.
+macro_rules! audit_many {
+    ($tx:expr, $backend:expr, $actor:expr, $now:expr, $entries:expr) => {{
+        let entries: Vec<opsdeck_core::audit::AuditRecord> = $entries;
+        let actor: &opsdeck_core::audit::Actor = $actor;
+        let at: i64 = $now.timestamp_millis();
+        for chunk in $crate::dialect::fixed_chunks(&entries) {
+            let sql = $crate::dialect::multi_row($backend, $crate::audit::AUDIT_HEAD, 10, chunk.len(), "");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for rec in chunk {
+                q = q
+                    .bind(uuid::Uuid::now_v7())
+                    .bind(at)
+                    .bind(actor.user_id)
+                    .bind(&actor.label)
+                    .bind(rec.action)
+                    .bind(rec.entity_type)
+                    .bind(rec.entity_id)
+                    .bind(&rec.summary)
+                    .bind(rec.before.as_ref().map(sqlx::types::Json))
+                    .bind(rec.after.as_ref().map(sqlx::types::Json));
+            }
+            q.execute(&mut *$tx).await?;
+        }
+    }};
+}
+pub(crate) use audit_many;
 
 /// A row's human name by id on the open transaction `$tx`, for audit summaries that name what
 /// they changed: `name_of!(tx, "services", id)` (`name` column) or

@@ -338,6 +338,8 @@ impl Db {
             .bind(settings.reopen_window_seconds)
             .execute(&mut *tx)
             .await?;
+            // The ingest writer keeps settings while the catalogue revision holds.
+            bump!(tx, crate::catalogue::CATALOGUE);
             audit!(
                 tx,
                 actor,
@@ -353,19 +355,5 @@ impl Db {
             );
         });
         Ok(())
-    }
-}
-
-/// A settings row with its service, for loading several services at once.
-#[derive(sqlx::FromRow)]
-pub(crate) struct SettingsRowWithId {
-    pub(crate) service_id: Uuid,
-    #[sqlx(flatten)]
-    settings: SettingsRow,
-}
-
-impl SettingsRowWithId {
-    pub(crate) fn into_pair(self) -> (Uuid, AlertSettings) {
-        (self.service_id, self.settings.into())
     }
 }

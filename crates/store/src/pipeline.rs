@@ -5,7 +5,7 @@
 
 use crate::Db;
 use crate::events::{AlertsSwept, IngestBatchRetried, IngestBatchWritten, IngestFailed, IngestRefused, SweepFailed};
-use crate::ingest::{Applied, Envelope, Report};
+use crate::ingest::{Applied, Envelope, Report, ServiceCache};
 use opsdeck_core::clock::Clock;
 use opsdeck_core::telemetry::InternalEvent;
 use std::sync::Arc;
@@ -80,6 +80,8 @@ pub struct Pipeline {
     node: Arc<str>,
     /// One drain at a time on this node.
     draining: Arc<tokio::sync::Mutex<()>>,
+    /// What the writer knows of services between batches (one writer at a time uses it).
+    services: Arc<tokio::sync::Mutex<ServiceCache>>,
     pub stats: Arc<PipelineStats>,
 }
 
@@ -103,6 +105,7 @@ impl Pipeline {
             sink,
             node: format!("ingest-{}", uuid::Uuid::now_v7().simple()).into(),
             draining: Arc::default(),
+            services: Arc::default(),
             stats: Arc::default(),
         };
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
@@ -243,7 +246,8 @@ impl Pipeline {
             replies.push((job.envs.len(), job.reply));
             envs.extend(job.envs);
         }
-        match self.db.apply_signals(self.clock.now(), &envs).await {
+        let applied = self.db.apply_signals_with(self.clock.now(), &envs, &mut *self.services.lock().await).await;
+        match applied {
             Ok(report) => {
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats.events.fetch_add(envs.len() as u64, Ordering::Relaxed);
@@ -281,7 +285,7 @@ impl Pipeline {
         let expired = self.db.expired_alerts(now, 2_000).await?;
         let n = expired.len();
         if !expired.is_empty() {
-            let report = self.db.apply_signals(now, &expired).await?;
+            let report = self.db.apply_signals_with(now, &expired, &mut *self.services.lock().await).await?;
             (self.sink)(&report);
         }
         let mut changed = self.db.wake_snoozed(now).await?;

@@ -156,15 +156,21 @@ impl ApiError {
     /// Several wrong fields: `details.field` names the first (as for one), `details.fields` lists
     /// every `{field, message}` so a form can mark them all.
     pub fn invalid_fields(problems: &[opsdeck_core::FieldProblem]) -> Self {
-        let Some(first) = problems.first() else {
+        let named: Vec<(String, String)> = problems.iter().map(|p| (p.field.to_owned(), p.message.clone())).collect();
+        Self::invalid_named(&named)
+    }
+
+    /// As [`ApiError::invalid_fields`] for field paths built at run time (`monitors[3].name`).
+    pub fn invalid_named(problems: &[(String, String)]) -> Self {
+        let Some((first, _)) = problems.first() else {
             return Self::new(ErrorCode::ValidationFailed, "the request breaks a rule");
         };
-        let list: Vec<Value> = problems.iter().map(|p| json!({ "field": p.field, "message": p.message })).collect();
-        let message: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect();
+        let list: Vec<Value> = problems.iter().map(|(f, m)| json!({ "field": f, "message": m })).collect();
+        let message: Vec<String> = problems.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         ApiError {
             code: ErrorCode::ValidationFailed,
             message: message.join("; "),
-            details: Some(json!({ "field": first.field, "fields": list })),
+            details: Some(json!({ "field": first, "fields": list })),
         }
     }
 

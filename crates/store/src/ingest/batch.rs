@@ -1,73 +1,57 @@
 //! Applying a batch of signals in one transaction: load, apply in memory, write with multi-row statements.
 
+use super::services::{LAST_EVENT_EVERY_MS, ServiceCache, load_services};
 use super::*;
 
 impl Db {
     /// Applies a batch of envelopes in one transaction and reports what became of each.
     pub async fn apply_signals(&self, now: DateTime<Utc>, envs: &[Envelope]) -> StoreResult<Report> {
+        self.apply_signals_with(now, envs, &mut ServiceCache::default()).await
+    }
+
+    /// As [`Db::apply_signals`], with the writer's [`ServiceCache`] kept between batches.
+    pub async fn apply_signals_with(
+        &self,
+        now: DateTime<Utc>,
+        envs: &[Envelope],
+        cache: &mut ServiceCache,
+    ) -> StoreResult<Report> {
         let backend = self.backend();
         let now_ms = now.timestamp_millis();
         let mut report = Report::default();
         if envs.is_empty() {
             return Ok(report);
         }
+        let integrations: Vec<Uuid> = cache.last_event_due(envs.iter().filter_map(|e| e.integration_id), now_ms);
         with_db!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             tx.lock_alerts().await?;
 
-            // 1. Settings of the services involved, including route targets.
-            let mut service_ids: Vec<Uuid> =
-                envs.iter().map(|e| e.service_id).collect::<HashSet<_>>().into_iter().collect();
-            let mut settings: HashMap<Uuid, AlertSettings> = HashMap::new();
-            let load_settings = |ids: &[Uuid]| {
-                format!(
-                    "SELECT service_id, grouping, group_window_seconds, auto_resolve, reopen_window_seconds, rules \
-                     FROM service_alert_settings WHERE service_id IN ({})",
-                    placeholders(backend, ids.len(), 1)
-                )
-            };
-            {
-                let mut q = sqlx::query_as::<_, SettingsRowWithId>(sqlx::AssertSqlSafe(load_settings(&service_ids)));
-                for id in &service_ids {
-                    q = q.bind(*id);
-                }
-                settings.extend(q.fetch_all(&mut *tx).await?.into_iter().map(SettingsRowWithId::into_pair));
-            }
-            // A service without a settings row uses the defaults; noting them saves asking again.
-            for id in &service_ids {
-                settings.entry(*id).or_default();
-            }
-            let targets: Vec<Uuid> = settings
-                .values()
-                .flat_map(|s| s.rules.iter())
+            // 1. The services involved, route targets included: settings, tier, existence.
+            let revision: i64 = sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1")
+                .bind(crate::catalogue::CATALOGUE)
+                .fetch_one(&mut *tx)
+                .await?;
+            cache.check_revision(revision);
+            load_services!(tx, backend, cache, envs.iter().map(|e| e.service_id));
+            let route_targets: Vec<Uuid> = envs
+                .iter()
+                .filter_map(|e| cache.get(&e.service_id))
+                .flat_map(|s| s.settings.rules.iter())
                 .filter_map(|r| match r.then {
                     rules::RuleAction::Route { service_id } => Some(service_id),
                     _ => None,
                 })
-                .collect::<HashSet<_>>()
-                .into_iter()
                 .collect();
-            let mut valid_routes = HashSet::new();
-            if !targets.is_empty() {
-                let sql = format!("SELECT id FROM services WHERE id IN ({})", placeholders(backend, targets.len(), 1));
-                let mut q = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(sql));
-                for id in &targets {
-                    q = q.bind(*id);
-                }
-                valid_routes.extend(q.fetch_all(&mut *tx).await?);
-                let missing: Vec<Uuid> = valid_routes.iter().filter(|id| !settings.contains_key(id)).copied().collect();
-                if !missing.is_empty() {
-                    let mut q = sqlx::query_as::<_, SettingsRowWithId>(sqlx::AssertSqlSafe(load_settings(&missing)));
-                    for id in &missing {
-                        q = q.bind(*id);
-                    }
-                    settings.extend(q.fetch_all(&mut *tx).await?.into_iter().map(SettingsRowWithId::into_pair));
-                    for id in &missing {
-                        settings.entry(*id).or_default();
-                    }
-                }
-                service_ids.extend(valid_routes.iter().copied());
-            }
+            load_services!(tx, backend, cache, route_targets.iter().copied());
+            let valid_routes: HashSet<Uuid> = route_targets.into_iter().filter(|id| cache.get(id).is_some()).collect();
+            // A service without a settings row (or deleted meanwhile) uses the defaults.
+            let involved: HashSet<Uuid> =
+                envs.iter().map(|e| e.service_id).chain(valid_routes.iter().copied()).collect();
+            let mut settings: HashMap<Uuid, AlertSettings> = involved
+                .into_iter()
+                .map(|id| (id, cache.get(&id).map(|s| s.settings.clone()).unwrap_or_default()))
+                .collect();
 
             // 2. Open alerts for the batch's keys (the scope is checked in memory).
             let keys: Vec<&str> =
@@ -98,40 +82,41 @@ impl Db {
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .collect();
+            // Open incidents that new alerts may join, and recently resolved ones they may
+            // reopen (or held open for flapping), in one statement.
             let mut inc_rows: Vec<IncRow> = Vec::new();
-            if !new_services.is_empty() {
-                let sql = format!(
-                    "SELECT {INC_COLS} FROM incidents WHERE status <> 'resolved' AND service_id IN ({}) \
-                                   ORDER BY last_alert_at DESC LIMIT 1000",
-                    placeholders(backend, new_services.len(), 1)
-                );
-                let mut q = sqlx::query_as::<_, IncRow>(sqlx::AssertSqlSafe(sql));
-                for id in &new_services {
-                    q = q.bind(*id);
-                }
-                inc_rows.extend(q.fetch_all(&mut *tx).await?);
-            }
-            // Incidents that new alerts may reopen: recently resolved on the same services, or
-            // held open for flapping, that hold an alert with one of the new keys.
             let mut recent: HashMap<String, Uuid> = HashMap::new();
-            let reopen_secs = new_services
-                .iter()
-                .map(|s| settings.get(s).map_or(rules::REOPEN_WINDOW_DEFAULT_SECS, |st| st.reopen_window_seconds))
-                .max()
-                .unwrap_or(0);
-            if reopen_secs > 0 {
+            if !new_services.is_empty() {
+                let reopen_secs = new_services
+                    .iter()
+                    .map(|s| settings.get(s).map_or(rules::REOPEN_WINDOW_DEFAULT_SECS, |st| st.reopen_window_seconds))
+                    .max()
+                    .unwrap_or(0);
+                let n = new_services.len();
                 let sql = format!(
-                    "SELECT {INC_COLS} FROM incidents WHERE status = 'resolved' AND service_id IN ({}) \
-                     AND resolved_at >= {} ORDER BY resolved_at DESC LIMIT 200",
-                    placeholders(backend, new_services.len(), 1),
-                    placeholders(backend, 1, new_services.len() + 1)
+                    "SELECT * FROM (SELECT {INC_COLS} FROM incidents WHERE status <> 'resolved' \
+                     AND service_id IN ({}) ORDER BY last_alert_at DESC LIMIT 1000) AS open_incidents \
+                     UNION ALL SELECT * FROM (SELECT {INC_COLS} FROM incidents WHERE status = 'resolved' \
+                     AND service_id IN ({}) AND resolved_at >= {} ORDER BY resolved_at DESC LIMIT 200) AS recent",
+                    placeholders(backend, n, 1),
+                    placeholders(backend, n, n + 1),
+                    placeholders(backend, 1, 2 * n + 1)
                 );
                 let mut q = sqlx::query_as::<_, IncRow>(sqlx::AssertSqlSafe(sql));
-                for id in &new_services {
+                for id in new_services.iter().chain(&new_services) {
                     q = q.bind(*id);
                 }
-                let cutoff = now_ms.saturating_sub(i64::from(reopen_secs).saturating_mul(1000));
-                let resolved = q.bind(cutoff).fetch_all(&mut *tx).await?;
+                // No reopen window: a cutoff in the future finds no resolved incident.
+                let cutoff = if reopen_secs > 0 {
+                    now_ms.saturating_sub(i64::from(reopen_secs).saturating_mul(1000))
+                } else {
+                    i64::MAX
+                };
+                let (mut resolved, open): (Vec<IncRow>, Vec<IncRow>) =
+                    q.bind(cutoff).fetch_all(&mut *tx).await?.into_iter().partition(|r| r.status == "resolved");
+                inc_rows = open;
+                inc_rows.sort_by_key(|r| std::cmp::Reverse(r.last_alert_at));
+                resolved.sort_by_key(|r| std::cmp::Reverse(r.resolved_at));
                 let mut ids: Vec<(Uuid, i64)> = resolved.iter().map(|r| (r.id, r.resolved_at.unwrap_or(0))).collect();
                 ids.extend(inc_rows.iter().filter(|r| r.hold_until.is_some()).map(|r| (r.id, i64::MAX)));
                 inc_rows.extend(resolved);
@@ -168,18 +153,8 @@ impl Db {
                     }
                 }
             }
-            let mut tiers: HashMap<Uuid, i16> = HashMap::new();
-            if !new_services.is_empty() {
-                let sql = format!(
-                    "SELECT id, tier FROM services WHERE id IN ({})",
-                    placeholders(backend, new_services.len(), 1)
-                );
-                let mut q = sqlx::query_as::<_, (Uuid, i16)>(sqlx::AssertSqlSafe(sql));
-                for id in &new_services {
-                    q = q.bind(*id);
-                }
-                tiers.extend(q.fetch_all(&mut *tx).await?);
-            }
+            let tiers: HashMap<Uuid, i16> =
+                new_services.iter().filter_map(|id| Some((*id, cache.get(id)?.tier))).collect();
             let have: HashSet<Uuid> = inc_rows.iter().map(|r| r.id).collect();
             let wanted: Vec<Uuid> = follow_ups
                 .iter()
@@ -197,19 +172,10 @@ impl Db {
                 }
                 inc_rows.extend(q.fetch_all(&mut *tx).await?);
             }
-            let missing: Vec<Uuid> = inc_rows
-                .iter()
-                .filter_map(|r| r.service_id)
-                .filter(|s| !settings.contains_key(s))
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            if !missing.is_empty() {
-                let mut q = sqlx::query_as::<_, SettingsRowWithId>(sqlx::AssertSqlSafe(load_settings(&missing)));
-                for id in &missing {
-                    q = q.bind(*id);
-                }
-                settings.extend(q.fetch_all(&mut *tx).await?.into_iter().map(SettingsRowWithId::into_pair));
+            // Incidents of other services (alerts moved by a route): their settings too.
+            load_services!(tx, backend, cache, inc_rows.iter().filter_map(|r| r.service_id));
+            for id in inc_rows.iter().filter_map(|r| r.service_id) {
+                settings.entry(id).or_insert_with(|| cache.get(&id).map(|s| s.settings.clone()).unwrap_or_default());
             }
             let mut incs: Vec<Inc> = inc_rows
                 .into_iter()
@@ -419,14 +385,12 @@ impl Db {
                     crate::oncall::stop_escalation!(tx, i.row.id);
                 }
             }
-            let integrations: Vec<Uuid> =
-                envs.iter().filter_map(|e| e.integration_id).collect::<HashSet<_>>().into_iter().collect();
             if !integrations.is_empty() {
                 // To the minute: a busy integration's row is then rewritten (a page in every
                 // commit's WAL) once a minute, not in every batch.
                 let sql = format!(
                     "UPDATE integrations SET last_event_at = $1 WHERE id IN ({}) \
-                     AND (last_event_at IS NULL OR last_event_at <= $1 - 60000)",
+                     AND (last_event_at IS NULL OR last_event_at <= $1 - {LAST_EVENT_EVERY_MS})",
                     placeholders(backend, integrations.len(), 2)
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms);
@@ -436,6 +400,7 @@ impl Db {
                 q.execute(&mut *tx).await?;
             }
             tx.commit().await?;
+            cache.last_event_written(&integrations, now_ms);
 
             report.applied = outcomes
                 .into_iter()

@@ -7,7 +7,6 @@
 //! for new alerts (grouping), then write everything with multi-row statements.
 
 use crate::dialect::{BeginWrite, LockAlerts, fixed_chunks, multi_row, placeholders};
-use crate::integration::SettingsRowWithId;
 use crate::timeline::{TimelineEntry, insert_timeline};
 use crate::{Backend, Db, StoreResult, with_db};
 use chrono::{DateTime, Utc};
@@ -532,4 +531,7 @@ fn upsert_alerts_sql(backend: Backend, rows: usize) -> String {
 }
 
 mod batch;
+pub(crate) mod services;
 mod sweep;
+
+pub use services::ServiceCache;

@@ -1,7 +1,7 @@
 //! Monitors, their check results, rollups and state-change events.
 
-use crate::audit::{audit, bump};
-use crate::dialect::placeholders;
+use crate::audit::{audit, audit_many, bump};
+use crate::dialect::{fixed_chunks, multi_row, placeholders};
 use crate::page::{self, Cursor, Page};
 use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Duration, Utc};

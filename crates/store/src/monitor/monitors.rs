@@ -2,6 +2,31 @@
 
 use super::*;
 
+/// A monitor about to be created: its id, first run and (for heartbeats) ping token.
+struct NewMonitor {
+    id: Uuid,
+    spec: MonitorSpec,
+    paused: bool,
+    ping_token: Option<String>,
+    next_run_at: DateTime<Utc>,
+}
+
+impl NewMonitor {
+    fn new(spec: MonitorSpec, paused: bool, now: DateTime<Utc>) -> Self {
+        let id = Uuid::now_v7();
+        let ping_token = (spec.kind == MonitorType::Heartbeat).then(|| secret::generate("hb_"));
+        let next_run_at = match &spec.settings {
+            // Heartbeats are "checked" when their deadline passes.
+            Settings::Heartbeat(h) => {
+                opsdeck_core::monitor::heartbeat_deadline(&h.schedule, now, h.grace_seconds).unwrap_or(now)
+            }
+            // Spread over the first interval, so a thousand new monitors are not due at once.
+            _ => first_run(id, now, spec.interval_seconds),
+        };
+        NewMonitor { id, spec, paused, ping_token, next_run_at }
+    }
+}
+
 impl Db {
     pub async fn create_monitor(
         &self,
@@ -10,52 +35,70 @@ impl Db {
         spec: MonitorSpec,
         paused: bool,
     ) -> StoreResult<MonitorView> {
-        let id = Uuid::now_v7();
-        let ping_token = (spec.kind == MonitorType::Heartbeat).then(|| secret::generate("hb_"));
-        let next = match &spec.settings {
-            // Heartbeats are "checked" when their deadline passes.
-            Settings::Heartbeat(h) => {
-                opsdeck_core::monitor::heartbeat_deadline(&h.schedule, now, h.grace_seconds).unwrap_or(now)
-            }
-            _ => first_run(id, now, spec.interval_seconds),
-        };
-        let state = if paused { MonitorState::Paused } else { MonitorState::Pending }.as_str();
+        let ids = self.create_monitors(actor, now, vec![(spec, paused)]).await?;
+        self.get_monitor(ids[0]).await
+    }
+
+    /// Creates monitors in one transaction (all or none), each audited; returns their ids in
+    /// order. Multi-row statements keep a large `opsdeck apply` to a few round trips per chunk.
+    pub async fn create_monitors(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        specs: Vec<(MonitorSpec, bool)>,
+    ) -> StoreResult<Vec<Uuid>> {
+        let backend = self.backend();
         let ms = now.timestamp_millis();
+        let rows: Vec<NewMonitor> =
+            specs.into_iter().map(|(spec, paused)| NewMonitor::new(spec, paused, now)).collect();
+        let audits: Vec<AuditRecord> = rows
+            .iter()
+            .map(|r| {
+                let summary = format!("Created monitor {}", r.spec.name);
+                AuditRecord::new("monitor.create", "monitor", Some(r.id), summary).after(r.spec.redacted())
+            })
+            .collect();
         write_tx!(self, |tx| {
-            sqlx::query(
-                "INSERT INTO monitors (id, name, service_id, kind, interval_seconds, \
-                 timeout_seconds, down_after, up_after, tags, settings, paused, state, state_since, \
-                 fail_streak, ok_streak, ping_token, next_run_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, $14, $15, \
-                 $13, $13)",
-            )
-            .bind(id)
-            .bind(&spec.name)
-            .bind(spec.service_id)
-            .bind(spec.kind.as_str())
-            .bind(spec.interval_seconds)
-            .bind(spec.timeout_seconds)
-            .bind(spec.down_after)
-            .bind(spec.up_after)
-            .bind(Json(&spec.tags))
-            .bind(Json(&spec.settings))
-            .bind(paused)
-            .bind(state)
-            .bind(ms)
-            .bind(&ping_token)
-            .bind(next.timestamp_millis())
-            .execute(&mut *tx)
-            .await?;
-            audit!(
-                tx,
-                actor,
-                now,
-                AuditRecord::new("monitor.create", "monitor", Some(id), format!("Created monitor {}", spec.name))
-                    .after(spec.redacted())
-            );
+            for chunk in fixed_chunks(&rows) {
+                let sql = multi_row(
+                    backend,
+                    "INSERT INTO monitors (id, name, service_id, kind, interval_seconds, \
+                     timeout_seconds, down_after, up_after, tags, settings, paused, state, state_since, \
+                     fail_streak, ok_streak, ping_token, next_run_at, created_at, updated_at) VALUES ",
+                    19,
+                    chunk.len(),
+                    "",
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    let state = if r.paused { MonitorState::Paused } else { MonitorState::Pending };
+                    q = q
+                        .bind(r.id)
+                        .bind(&r.spec.name)
+                        .bind(r.spec.service_id)
+                        .bind(r.spec.kind.as_str())
+                        .bind(r.spec.interval_seconds)
+                        .bind(r.spec.timeout_seconds)
+                        .bind(r.spec.down_after)
+                        .bind(r.spec.up_after)
+                        .bind(Json(&r.spec.tags))
+                        .bind(Json(&r.spec.settings))
+                        .bind(r.paused)
+                        .bind(state.as_str())
+                        .bind(ms)
+                        .bind(0)
+                        .bind(0)
+                        .bind(&r.ping_token)
+                        .bind(r.next_run_at.timestamp_millis())
+                        .bind(ms)
+                        .bind(ms);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            audit_many!(tx, backend, actor, now, audits);
             bump!(tx, MONITORS);
         });
-        self.get_monitor(id).await
+        Ok(rows.iter().map(|r| r.id).collect())
     }
 
     pub(super) async fn ensure_service(&self, service_id: Option<Uuid>) -> StoreResult<()> {
@@ -69,6 +112,24 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// Which of `ids` name no service (for validating many monitors in one query per 64).
+    pub async fn unknown_services(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let backend = self.backend();
+        let mut found = std::collections::HashSet::new();
+        for chunk in fixed_chunks(ids) {
+            let sql = format!("SELECT id FROM services WHERE id IN ({})", placeholders(backend, chunk.len(), 1));
+            let rows: Vec<Uuid> = with_db!(self, |pool| {
+                let mut q = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            found.extend(rows);
+        }
+        Ok(ids.iter().filter(|id| !found.contains(id)).copied().collect())
     }
 
     /// Validates references before a monitor is written.

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 backend_tests!(
     http_monitor_goes_up_then_down,
     bad_definitions_name_the_field,
+    many_monitors_in_one_request,
     heartbeat_pings_and_lateness,
     pause_resume_check_now_and_bulk,
     command_monitors_need_admin,
@@ -158,6 +159,60 @@ async fn bad_definitions_name_the_field(srv: &TestServer) {
     assert!(list["items"].as_array().unwrap().is_empty(), "nothing was written");
     let (status, _) = srv.get("/api/v1/monitors?state=sideways", &t).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// `POST /api/v1/monitors/batch`: all or nothing, every wrong field named by its index, each
+/// monitor audited and spread over its first interval.
+async fn many_monitors_in_one_request(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let responder = srv.token("r", Role::Responder).await;
+    let (_, svc) = srv.post("/api/v1/services", &t, json!({"name": "Batch"})).await;
+    let monitor = |i: usize| {
+        json!({"name": format!("batch {i:03}"), "type": "tcp", "interval_seconds": 60, "service_id": svc["id"],
+            "settings": {"host": "db.internal", "port": 5432}})
+    };
+    let mut bad: Vec<Value> = (0..5).map(monitor).collect();
+    bad[1]["settings"]["port"] = json!(0);
+    bad[3]["name"] = json!("");
+    bad[4]["service_id"] = json!("0192f000-0000-7000-8000-000000000000");
+    let (status, err) = srv.post("/api/v1/monitors/batch", &t, json!({"monitors": bad})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let fields: Vec<&str> =
+        err["error"]["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["monitors[1].settings.port", "monitors[3].name"], "{err}");
+    bad[1]["settings"]["port"] = json!(5432);
+    bad[3]["name"] = json!("batch 003");
+    let (status, err) = srv.post("/api/v1/monitors/batch", &t, json!({"monitors": bad})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert_eq!(err["error"]["details"]["field"], "monitors[4].service_id", "{err}");
+    let (_, list) = srv.get("/api/v1/monitors", &t).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "a refused batch writes nothing");
+
+    let (status, _) = srv.post("/api/v1/monitors/batch", &t, json!({"monitors": []})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = srv.post("/api/v1/monitors/batch", &responder, json!({"monitors": [monitor(0)]})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "responders do not configure monitors");
+
+    let good: Vec<Value> = (0..150).map(monitor).collect();
+    let (status, created) = srv.post("/api/v1/monitors/batch", &t, json!({"monitors": good})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ids = created["ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 150);
+    let (_, first) = srv.get(&format!("/api/v1/monitors/{}", ids[0].as_str().unwrap()), &t).await;
+    assert_eq!(first["name"], "batch 000");
+    assert_eq!(first["service_name"], "Batch");
+    assert_eq!(first["state"], "pending");
+    let (_, page) = srv.get("/api/v1/monitors?limit=200", &t).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 150);
+    // Spread over the first interval, not all due at once.
+    let due: std::collections::HashSet<&str> = items.iter().map(|m| m["next_run_at"].as_str().unwrap()).collect();
+    assert!(due.len() > 100, "first runs are spread: {} distinct", due.len());
+    let admin = srv.token("a", Role::Admin).await;
+    let (_, audit) = srv.get("/api/v1/audit?action=monitor.create&limit=200", &admin).await;
+    let entries = audit["items"].as_array().expect("the audit log");
+    assert_eq!(entries.len(), 150, "one audit entry per monitor");
+    assert!(entries.iter().any(|e| e["summary"] == "Created monitor batch 149"));
 }
 
 async fn heartbeat_pings_and_lateness(srv: &TestServer) {

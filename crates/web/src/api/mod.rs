@@ -8,6 +8,7 @@ mod events;
 pub(crate) mod incidents;
 pub(crate) mod integrations;
 pub(crate) mod maintenance;
+mod monitor_batch;
 pub(crate) mod monitors;
 pub(crate) mod oncall;
 pub(crate) mod openapi;
@@ -92,6 +93,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(catalogue::router())
         .merge(monitors::router())
+        .merge(monitor_batch::router())
         .merge(maintenance::router())
         .merge(users::router())
         .merge(audit::router())

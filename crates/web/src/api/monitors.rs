@@ -137,6 +137,24 @@ pub struct CreateMonitor {
     pub paused: Option<bool>,
 }
 
+impl CreateMonitor {
+    /// The fields to validate, and whether to create it paused.
+    pub fn into_input(self) -> (MonitorInput, bool) {
+        let input = MonitorInput {
+            name: Some(self.name),
+            service_id: Some(self.service_id),
+            kind: Some(self.kind),
+            interval_seconds: self.interval_seconds,
+            timeout_seconds: self.timeout_seconds,
+            down_after: self.down_after,
+            up_after: self.up_after,
+            tags: self.tags,
+            settings: Some(self.settings),
+        };
+        (input, self.paused.unwrap_or(false))
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMonitor {
@@ -249,18 +267,8 @@ async fn create_monitor(
     ApiJson(req): ApiJson<CreateMonitor>,
 ) -> Result<(StatusCode, Json<MonitorDto>), ApiError> {
     auth.require(Permission::Configure)?;
-    let input = MonitorInput {
-        name: Some(req.name),
-        service_id: Some(req.service_id),
-        kind: Some(req.kind),
-        interval_seconds: req.interval_seconds,
-        timeout_seconds: req.timeout_seconds,
-        down_after: req.down_after,
-        up_after: req.up_after,
-        tags: req.tags,
-        settings: Some(req.settings),
-    };
-    let v = op::create_monitor(&state, &auth, input, req.paused.unwrap_or(false)).await?;
+    let (input, paused) = req.into_input();
+    let v = op::create_monitor(&state, &auth, input, paused).await?;
     Ok((StatusCode::CREATED, Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth))))
 }
 

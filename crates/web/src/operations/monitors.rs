@@ -36,6 +36,52 @@ pub async fn create_monitor(
     Ok(v)
 }
 
+/// Monitors per [`create_monitors`] call: a large `opsdeck apply` sends several batches.
+pub const CREATE_BATCH_MAX: usize = 1000;
+
+/// Creates up to [`CREATE_BATCH_MAX`] monitors in one transaction: every one is valid, or none is
+/// created and the answer names each wrong field as `monitors[i].field` (the first 50).
+pub async fn create_monitors(
+    state: &AppState,
+    auth: &Auth,
+    inputs: Vec<(MonitorInput, bool)>,
+) -> Result<Vec<Uuid>, ApiError> {
+    auth.require(Permission::Configure)?;
+    if inputs.is_empty() || inputs.len() > CREATE_BATCH_MAX {
+        return Err(ApiError::invalid("monitors", format!("send 1 to {CREATE_BATCH_MAX} monitors per request")));
+    }
+    let mut problems: Vec<(String, String)> = Vec::new();
+    let mut specs = Vec::with_capacity(inputs.len());
+    for (i, (input, paused)) in inputs.into_iter().enumerate() {
+        match MonitorSpec::create(input) {
+            Ok(spec) => {
+                require_for_kind(auth, spec.kind)?;
+                specs.push((spec, paused));
+            }
+            Err(e) => {
+                problems.extend(e.problems().into_iter().map(|p| (format!("monitors[{i}].{}", p.field), p.message)));
+            }
+        }
+    }
+    if problems.is_empty() {
+        let services: std::collections::BTreeSet<Uuid> = specs.iter().filter_map(|(s, _)| s.service_id).collect();
+        let unknown = state.db.unknown_services(&services.into_iter().collect::<Vec<_>>()).await?;
+        for (i, (spec, _)) in specs.iter().enumerate() {
+            if spec.service_id.is_some_and(|id| unknown.contains(&id)) {
+                problems.push((format!("monitors[{i}].service_id"), "no service has this id".into()));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        problems.truncate(50);
+        return Err(ApiError::invalid_named(&problems));
+    }
+    let n = specs.len();
+    let ids = state.db.create_monitors(&auth.actor(), state.now(), specs).await?;
+    state.events.publish("monitor.created", None, format!("{n} monitors created"));
+    Ok(ids)
+}
+
 /// Changes the fields `input` names; the monitor's type decides who may (see [`require_for_kind`]).
 pub async fn update_monitor(
     state: &AppState,
