@@ -9,8 +9,20 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
+}
+
+/// A SQLite database: readers, and the one connection write transactions share.
+#[derive(Clone, Debug)]
+pub struct SqliteDb {
+    /// Reads, and single statements that write outside a transaction.
+    pub pool: SqlitePool,
+    /// The connection every write transaction (`write_tx!`) runs on. SQLite writes one
+    /// transaction at a time anyway; waiting here is a fair queue instead of a busy-timeout
+    /// poll, and a connection that alone writes keeps its page cache between transactions
+    /// (a commit by another connection empties it, so every page is read again).
+    pub writer: SqlitePool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,14 +77,18 @@ impl Db {
             .pragma("journal_size_limit", "67108864")
             .pragma("cache_size", "-16000")
             .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max.max(2))
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(opts)
-            .await
-            .map_err(|e| StoreError::Config(format!("cannot open SQLite database {url:?}: {e}")))?;
-        Ok(Db::Sqlite(pool))
+        let open = |max: u32, opts: SqliteConnectOptions| async move {
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await
+                .map_err(|e| StoreError::Config(format!("cannot open SQLite database {url:?}: {e}")))
+        };
+        let writer = open(1, opts.clone()).await?;
+        let pool = open(max.max(2), opts).await?;
+        Ok(Db::Sqlite(SqliteDb { pool, writer }))
     }
 
     async fn connect_postgres(url: &str, max: u32) -> StoreResult<Db> {
@@ -124,6 +140,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        with_db!(self, |pool| pool.close().await)
+        with_db!(self, |pool| pool.close().await);
+        if let Db::Sqlite(sqlite) = self {
+            sqlite.writer.close().await;
+        }
     }
 }

@@ -65,13 +65,13 @@ impl BeginWrite for Pool<Postgres> {
 /// Column names and nullability of every application table, for the schema-drift test.
 pub async fn introspect_columns(db: &Db) -> StoreResult<Vec<(String, String, bool)>> {
     let rows: Vec<(String, String, bool)> = match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(sqlite) => {
             sqlx::query_as(
                 "SELECT m.name, p.name, p.\"notnull\" = 0 FROM sqlite_master m, pragma_table_info(m.name) p \
                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' \
                  ORDER BY m.name, p.name",
             )
-            .fetch_all(pool)
+            .fetch_all(&sqlite.pool)
             .await?
         }
         Db::Postgres(pool) => {
@@ -90,9 +90,9 @@ pub async fn introspect_columns(db: &Db) -> StoreResult<Vec<(String, String, boo
 /// A consistent online copy of the database into `path` (SQLite only).
 pub async fn backup_to(db: &Db, path: &str) -> StoreResult<()> {
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(sqlite) => {
             // VACUUM INTO reads one snapshot while writers go on, and writes a compact file.
-            sqlx::query("VACUUM INTO $1").bind(path).execute(pool).await?;
+            sqlx::query("VACUUM INTO $1").bind(path).execute(&sqlite.pool).await?;
             Ok(())
         }
         Db::Postgres(_) => Err(StoreError::Config(
@@ -170,8 +170,8 @@ where
         )
     };
     match db {
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin_write().await?;
+        Db::Sqlite(sqlite) => {
+            let mut tx = sqlite.writer.begin_write().await?;
             let rows = sqlx::query_as(sqlx::AssertSqlSafe(update("")))
                 .bind(node)
                 .bind(lease_until_ms)

@@ -23,7 +23,7 @@ mod timeline;
 pub mod user;
 pub mod worker;
 
-pub use connect::{Backend, ConnectOptions, Db};
+pub use connect::{Backend, ConnectOptions, Db, SqliteDb};
 pub use error::{StoreError, StoreResult};
 pub use page::{Cursor, Page};
 
@@ -35,7 +35,25 @@ pub use page::{Cursor, Page};
 macro_rules! with_db {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Sqlite(sqlite) => {
+                let $pool = &sqlite.pool;
+                $body
+            }
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// As [`with_db!`], with `$pool` bound to the pool write transactions use: on SQLite the one
+/// writer connection ([`SqliteDb::writer`]), on PostgreSQL the pool.
+#[macro_export]
+macro_rules! with_writer {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite(sqlite) => {
+                let $pool = &sqlite.writer;
+                $body
+            }
             $crate::Db::Postgres($pool) => $body,
         }
     };
@@ -46,7 +64,7 @@ macro_rules! with_db {
 /// ([`dialect::BeginWrite`]); an early `?` drops it, which rolls it back.
 macro_rules! write_tx {
     ($db:expr, |$tx:ident| $body:expr) => {
-        $crate::with_db!($db, |pool| {
+        $crate::with_writer!($db, |pool| {
             let mut $tx = $crate::dialect::BeginWrite::begin_write(pool).await?;
             let out = $body;
             $tx.commit().await?;

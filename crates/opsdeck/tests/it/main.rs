@@ -481,8 +481,8 @@ async fn acknowledged_events_survive_sigkill() {
         .await
         .unwrap();
     let stored: std::collections::HashSet<String> = match &db {
-        opsdeck_store::Db::Sqlite(pool) => {
-            sqlx::query_scalar("SELECT dedup_key FROM alerts").fetch_all(pool).await.unwrap()
+        opsdeck_store::Db::Sqlite(sqlite) => {
+            sqlx::query_scalar("SELECT dedup_key FROM alerts").fetch_all(&sqlite.pool).await.unwrap()
         }
         opsdeck_store::Db::Postgres(_) => unreachable!(),
     }
@@ -606,10 +606,10 @@ async fn escalation_resumes_on_time_after_sigkill() {
     let due_ms = now_ms + 3_000;
     let due = Instant::now() + Duration::from_millis(3_000);
     match &db {
-        opsdeck_store::Db::Sqlite(pool) => {
+        opsdeck_store::Db::Sqlite(sqlite) => {
             let n = sqlx::query("UPDATE escalations SET next_at = $1")
                 .bind(due_ms)
-                .execute(pool)
+                .execute(&sqlite.pool)
                 .await
                 .unwrap()
                 .rows_affected();

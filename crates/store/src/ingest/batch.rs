@@ -23,7 +23,7 @@ impl Db {
             return Ok(report);
         }
         let integrations: Vec<Uuid> = cache.last_event_due(envs.iter().filter_map(|e| e.integration_id), now_ms);
-        with_db!(self, |pool| {
+        with_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             tx.lock_alerts().await?;
 

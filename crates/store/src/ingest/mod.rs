@@ -8,7 +8,7 @@
 
 use crate::dialect::{BeginWrite, LockAlerts, fixed_chunks, multi_row, placeholders};
 use crate::timeline::{TimelineEntry, insert_timeline};
-use crate::{Backend, Db, StoreResult, with_db};
+use crate::{Backend, Db, StoreResult, with_db, with_writer};
 use chrono::{DateTime, Utc};
 use opsdeck_core::alert::rules::{self, AlertSettings, Decision, Grouping};
 use opsdeck_core::alert::{Action, AlertLink, Severity, Signal, label_fingerprint};

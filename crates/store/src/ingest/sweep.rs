@@ -34,7 +34,7 @@ impl Db {
     pub async fn wake_snoozed(&self, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>> {
         let now_ms = now.timestamp_millis();
         let backend = self.backend();
-        let ids: Vec<Uuid> = with_db!(self, |pool| {
+        let ids: Vec<Uuid> = with_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             tx.lock_alerts().await?;
             let ids: Vec<Uuid> = sqlx::query_scalar(
@@ -69,7 +69,7 @@ impl Db {
     pub async fn release_held(&self, now: DateTime<Utc>) -> StoreResult<Vec<Uuid>> {
         let now_ms = now.timestamp_millis();
         let backend = self.backend();
-        let ids: Vec<Uuid> = with_db!(self, |pool| {
+        let ids: Vec<Uuid> = with_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             tx.lock_alerts().await?;
             let ids: Vec<Uuid> = sqlx::query_scalar(

@@ -4,7 +4,7 @@ use crate::audit::audit;
 use crate::dialect::BeginWrite;
 use crate::error::unique;
 use crate::page::{self, Cursor, Page};
-use crate::{Db, StoreError, StoreResult, with_db, write_tx};
+use crate::{Db, StoreError, StoreResult, with_db, with_writer, write_tx};
 use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
@@ -138,7 +138,7 @@ impl Db {
             updated_at: now,
         };
         let ms = now.timestamp_millis();
-        let inserted = with_db!(self, |pool| {
+        let inserted = with_writer!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             if only_if_empty {
                 crate::dialect::lock_users_table(&mut tx).await?;

@@ -29,7 +29,8 @@ async fn migrations_are_idempotent_and_bad_urls_explain_themselves() {
 #[tokio::test]
 async fn sqlite_is_tuned() {
     let f = crate::sqlite().await;
-    let Db::Sqlite(pool) = &f.db else { unreachable!() };
+    let Db::Sqlite(sqlite) = &f.db else { unreachable!() };
+    let pool = &sqlite.pool;
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
     assert_eq!(mode, "wal");
     let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.unwrap();

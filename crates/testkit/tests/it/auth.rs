@@ -92,9 +92,9 @@ async fn tokens_are_hashed_and_revocation_is_immediate(srv: &TestServer) {
     let id = created["id"].as_str().unwrap().to_owned();
 
     // Nothing in the database holds the secret in clear.
-    if let opsdeck_store::Db::Sqlite(pool) = &srv.db {
+    if let opsdeck_store::Db::Sqlite(sqlite) = &srv.db {
         let stored: Vec<(String, String)> =
-            sqlx::query_as("SELECT token_hash, hint FROM api_tokens").fetch_all(pool).await.unwrap();
+            sqlx::query_as("SELECT token_hash, hint FROM api_tokens").fetch_all(&sqlite.pool).await.unwrap();
         assert!(stored.iter().all(|(h, hint)| h != &secret && !secret.eq(hint) && hint.len() < 20));
     }
     if let opsdeck_store::Db::Postgres(pool) = &srv.db {
