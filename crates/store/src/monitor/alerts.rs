@@ -85,7 +85,7 @@ impl Db {
 
     /// Takes (or renews) the named lease for `node` until `until_ms`, if nobody else holds it.
     pub async fn try_worker_lease(&self, name: &str, node: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool> {
-        let got: Option<String> = with_db!(self, |pool| {
+        let got: Option<String> = with_writer!(self, |pool| {
             sqlx::query_scalar(
                 "INSERT INTO worker_leases (name, owner, lease_until) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until \
@@ -103,7 +103,7 @@ impl Db {
 
     /// Gives the named lease back, if `node` holds it.
     pub async fn release_worker_lease(&self, name: &str, node: &str) -> StoreResult<()> {
-        with_db!(self, |pool| {
+        with_writer!(self, |pool| {
             sqlx::query("UPDATE worker_leases SET lease_until = 0 WHERE name = $1 AND owner = $2")
                 .bind(name)
                 .bind(node)

@@ -3,7 +3,7 @@
 use crate::audit::{audit, audit_many, bump};
 use crate::dialect::{fixed_chunks, multi_row, placeholders};
 use crate::page::{self, Cursor, Page};
-use crate::{Db, StoreError, StoreResult, with_db, write_tx};
+use crate::{Db, StoreError, StoreResult, with_db, with_writer, write_tx};
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};

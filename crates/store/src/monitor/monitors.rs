@@ -431,7 +431,7 @@ impl Db {
 
     /// Makes a monitor due now ("check now").
     pub async fn check_monitor_now(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        let n = with_db!(self, |pool| {
+        let n = with_writer!(self, |pool| {
             sqlx::query(
                 "UPDATE monitors SET next_run_at = $1, lease_owner = NULL, lease_until = NULL \
                  WHERE id = $2 AND NOT paused",

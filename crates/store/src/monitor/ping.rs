@@ -7,7 +7,7 @@ impl Db {
     /// job's run time.
     pub async fn record_ping_start(&self, token: &str, now: DateTime<Utc>) -> StoreResult<MonitorView> {
         let m = self.get_monitor_by_ping_token(token).await?;
-        with_db!(self, |pool| {
+        with_writer!(self, |pool| {
             sqlx::query("UPDATE monitors SET ping_started_at = $1 WHERE id = $2")
                 .bind(now.timestamp_millis())
                 .bind(m.monitor.id)
@@ -31,7 +31,7 @@ impl Db {
             return Err(StoreError::NotFound(Entity::Monitor));
         };
         let next = opsdeck_core::monitor::heartbeat_deadline(&h.schedule, now, h.grace_seconds).unwrap_or(now);
-        let started: Option<i64> = with_db!(self, |pool| {
+        let started: Option<i64> = with_writer!(self, |pool| {
             let started: Option<i64> = sqlx::query_scalar("SELECT ping_started_at FROM monitors WHERE id = $1")
                 .bind(m.monitor.id)
                 .fetch_one(pool)

@@ -35,7 +35,7 @@ impl Db {
         let ms = now.timestamp_millis();
         let hour = 3_600_000i64;
         let mut n = 0;
-        with_db!(self, |pool| {
+        with_writer!(self, |pool| {
             n += sqlx::query("DELETE FROM check_rollups WHERE resolution = $1 AND bucket < $2")
                 .bind(MINUTE)
                 .bind(ms - i64::from(r.minutely_hours) * hour)

@@ -5,7 +5,7 @@
 use crate::audit::audit;
 use crate::dialect::{Claim, claim_leased, fixed_chunks, multi_row, placeholders};
 use crate::timeline::{TimelineEntry, insert_timeline};
-use crate::{Db, StoreError, StoreResult, with_db, write_tx};
+use crate::{Db, StoreError, StoreResult, with_db, with_writer, write_tx};
 use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};

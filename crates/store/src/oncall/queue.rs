@@ -184,7 +184,7 @@ impl Db {
     pub async fn signing_key(&self) -> StoreResult<Vec<u8>> {
         const KEY: &str = "link_signing_key";
         let fresh = serde_json::Value::String(opsdeck_core::secret::generate(""));
-        with_db!(self, |pool| {
+        with_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING",
             )

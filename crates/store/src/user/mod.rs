@@ -429,7 +429,7 @@ impl Db {
 
     /// Moves a session's idle deadline (on use).
     pub async fn touch_session(&self, id_hash: &str, idle_until: DateTime<Utc>) -> StoreResult<()> {
-        with_db!(self, |pool| {
+        with_writer!(self, |pool| {
             sqlx::query("UPDATE sessions SET idle_until = $1 WHERE id_hash = $2")
                 .bind(idle_until.timestamp_millis())
                 .bind(id_hash)
@@ -476,7 +476,7 @@ impl Db {
     }
 
     pub async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        Ok(with_db!(self, |pool| {
+        Ok(with_writer!(self, |pool| {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
                 .bind(now.timestamp_millis())
                 .execute(pool)

@@ -139,7 +139,7 @@ impl Db {
         let Some(r) = row else { return Ok(None) };
         let ms = now.timestamp_millis();
         if r.last_used_at.is_none_or(|t| ms - t >= LAST_USED_RESOLUTION_MS) {
-            with_db!(self, |pool| {
+            with_writer!(self, |pool| {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                     .bind(ms)
                     .bind(r.token_id)
