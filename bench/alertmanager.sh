@@ -9,7 +9,7 @@
 #   pd4     PagerDuty Events v2 `POST /v2/enqueue`, one event per request, 4 connections (half
 #           new keys, half repeats of 1,000 hot keys, as bench/ingest.sh).
 #   webhook Alertmanager webhook notifications (`POST /integrations/KEY/alertmanager`), one group
-#           of 1 to 100 new alerts each, 2 connections (one per wrk thread).
+#           of 1 to BATCH (100) new alerts each, 2 connections (one per wrk thread).
 # For each: alerts/s, the server's CPU-ms per 1,000 alerts (utime + stime from /proc), p50/p99
 # latency, and the server's peak RSS so far.
 #
@@ -70,8 +70,8 @@ for phase in $phases; do
         "$url/api/v2/alerts" -- "$am_key" 1 ;;
     pd4) run_phase pd4 ingest -t2 -c4 -d"${duration_s}s" --latency -s "$repo_root/bench/ingest.lua" \
         "$url/v2/enqueue" -- "$pd_key" 1000 0.5 ;;
-    webhook) run_phase webhook am -t2 -c2 -d"${duration_s}s" --latency -s "$repo_root/bench/am_webhook.lua" \
-        "$url/integrations/$am_key/alertmanager" ;;
+    webhook) run_phase webhook am -t2 -c2 -d"${duration_s}s" --latency -s "$repo_root/bench/alertmanager.lua" \
+        "$url/integrations/$am_key/alertmanager" -- "$am_key" "$batch" webhook ;;
     *) fail "unknown phase $phase (batch, single, pd4, webhook)" ;;
     esac
 done

@@ -7,12 +7,15 @@ use opsdeck_core::clock::from_millis;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log \
-    (id, at, actor_id, actor, action, entity_type, entity_id, summary, before_json, after_json) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-/// The head of a multi-row audit insert (`audit_many!`).
-pub(crate) const AUDIT_HEAD: &str = "INSERT INTO audit_log \
-    (id, at, actor_id, actor, action, entity_type, entity_id, summary, before_json, after_json) VALUES ";
+/// The audit insert up to its values, shared by `audit!` and `audit_many!`.
+macro_rules! audit_head {
+    () => {
+        "INSERT INTO audit_log (id, at, actor_id, actor, action, entity_type, entity_id, summary, \
+         before_json, after_json) VALUES "
+    };
+}
+pub(crate) const INSERT_AUDIT: &str = concat!(audit_head!(), "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+pub(crate) const AUDIT_HEAD: &str = audit_head!();
 
 /// Appends an audit entry on the open transaction `$tx`: `audit!(tx, actor, now, record)`.
 macro_rules! audit {

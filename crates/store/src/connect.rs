@@ -13,12 +13,12 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// A SQLite database: readers, and the one connection write transactions share.
+/// A SQLite database: readers, and the one connection every write shares.
 #[derive(Clone, Debug)]
 pub struct SqliteDb {
-    /// Reads, and single statements that write outside a transaction.
+    /// Reads.
     pub pool: SqlitePool,
-    /// The connection every write transaction (`write_tx!`) runs on. SQLite writes one
+    /// The connection every write runs on (`write_tx!`, `with_writer!`). SQLite writes one
     /// transaction at a time anyway; waiting here is a fair queue instead of a busy-timeout
     /// poll, and a connection that alone writes keeps its page cache between transactions
     /// (a commit by another connection empties it, so every page is read again).

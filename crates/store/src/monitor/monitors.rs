@@ -101,19 +101,6 @@ impl Db {
         Ok(rows.iter().map(|r| r.id).collect())
     }
 
-    pub(super) async fn ensure_service(&self, service_id: Option<Uuid>) -> StoreResult<()> {
-        if let Some(id) = service_id {
-            match self.get_service(crate::catalogue::Ref::Id(id)).await {
-                Err(StoreError::NotFound(_)) => {
-                    return Err(opsdeck_core::Error::invalid("service_id", "no service has this id").into());
-                }
-                Err(e) => return Err(e),
-                Ok(_) => {}
-            }
-        }
-        Ok(())
-    }
-
     /// Which of `ids` name no service (for validating many monitors in one query per 64).
     pub async fn unknown_services(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         let backend = self.backend();
@@ -134,7 +121,12 @@ impl Db {
 
     /// Validates references before a monitor is written.
     pub async fn check_monitor_refs(&self, spec: &MonitorSpec) -> StoreResult<()> {
-        self.ensure_service(spec.service_id).await
+        match spec.service_id {
+            Some(id) if !self.unknown_services(&[id]).await?.is_empty() => {
+                Err(opsdeck_core::Error::invalid("service_id", "no service has this id").into())
+            }
+            _ => Ok(()),
+        }
     }
 
     pub async fn get_monitor(&self, id: Uuid) -> StoreResult<MonitorView> {

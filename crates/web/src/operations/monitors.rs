@@ -58,6 +58,8 @@ pub async fn create_monitors(
                 require_for_kind(auth, spec.kind)?;
                 specs.push((spec, paused));
             }
+            // Not about a field (none today): answered as is, for the whole batch.
+            Err(e) if e.problems().is_empty() => return Err(e.into()),
             Err(e) => {
                 problems.extend(e.problems().into_iter().map(|p| (format!("monitors[{i}].{}", p.field), p.message)));
             }
