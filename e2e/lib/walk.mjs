@@ -40,9 +40,12 @@ export function walk({ screenshotPrefix = '', ready = () => {}, serverOptions = 
     await w.page.screenshot({ path: path.join(SCREENSHOT_DIR, `${screenshotPrefix}${name}.png`), fullPage: true });
   };
 
-  /** A test that is skipped once an earlier step has failed (they share state). */
-  w.step = (name, fn) => {
-    test(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
+  /**
+   * A test that is skipped once an earlier step has failed (they share state). A step that walks
+   * every page may ask for a longer `timeout`: CI machines are slower than a workstation.
+   */
+  w.step = (name, fn, { timeout = STEP_TIMEOUT_MS } = {}) => {
+    test(name, { timeout }, async (t) => {
       if (w.failed) {
         t.skip(`earlier step failed: ${w.failed}`);
         return;
