@@ -54,8 +54,16 @@ def metrics(port):
     _, body, _ = req(c, "GET", "/metrics", None)
     text = body.decode()
     checks = sum(float(v) for v in re.findall(r'^opsdeck_checks_total\{[^}]*\} (\S+)$', text, re.M))
-    buckets = [(float(le), float(v)) for le, v in re.findall(r'^opsdeck_check_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', text.replace("+Inf", "1e9"), re.M)]
-    return checks, sorted(buckets)
+    return checks, {name: histogram(text, name) for name in HISTOGRAMS}
+
+
+# The scheduler's lag, and how long its claims and result batches take on the database.
+HISTOGRAMS = ["opsdeck_check_lag_seconds", "opsdeck_scheduler_claim_seconds", "opsdeck_check_results_store_seconds"]
+
+
+def histogram(text, name):
+    pattern = r'^' + name + r'_bucket\{le="([^"]+)"\} (\S+)$'
+    return sorted((float(le), float(v)) for le, v in re.findall(pattern, text.replace("+Inf", "1e9"), re.M))
 
 
 def quantile(buckets, q):
@@ -139,13 +147,16 @@ def run(n, target_port):
         if os.environ.get("PERF_OUT"):
             # Optional: sample the server during the window (use a binary built with
             # `cargo build --profile profiling` for symbols).
-            subprocess.run(["perf", "record", "-F", "499", "-g", "-p", str(srv.pid), "-o", os.environ["PERF_OUT"], "--", "sleep", str(WINDOW_S)],
+            # PERF_CALLGRAPH=dwarf gives whole stacks through SQLite and libc (bigger files).
+            subprocess.run(["perf", "record", "-F", os.environ.get("PERF_FREQ", "499"),
+                            "--call-graph", os.environ.get("PERF_CALLGRAPH", "fp"), "-p", str(srv.pid), "-o", os.environ["PERF_OUT"], "--", "sleep", str(WINDOW_S)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:
             time.sleep(WINDOW_S)
         checks1, lag1 = metrics(port)
         cpu1, w1 = cpu_ms(srv.pid), time.time()
-        lag = [(le, c1 - dict(lag0).get(le, 0)) for le, c1 in lag1]
+        window = {k: [(le, c1 - dict(lag0[k]).get(le, 0)) for le, c1 in lag1[k]] for k in HISTOGRAMS}
+        lag = window["opsdeck_check_lag_seconds"]
         done = checks1 - checks0
         # The monitors page and API list at this size, with a signed-in session.
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -170,6 +181,8 @@ def run(n, target_port):
             "cpu_share_of_one_core_pct": round((cpu1 - cpu0) / ((w1 - w0) * 10), 1),
             "lag_p50_ms": round(1000 * (quantile(lag, 0.5) or 0), 1),
             "lag_p99_ms": round(1000 * (quantile(lag, 0.99) or 0), 1),
+            "claim_p50_p99_ms": [round(1000 * (quantile(window["opsdeck_scheduler_claim_seconds"], q) or 0), 1) for q in (0.5, 0.99)],
+            "store_p50_p99_ms": [round(1000 * (quantile(window["opsdeck_check_results_store_seconds"], q) or 0), 1) for q in (0.5, 0.99)],
             "peak_rss_mib": round(status_kb(srv.pid, "VmHWM") / 1024, 1),
             "db_bytes_per_monitor": int(db / n),
             "monitors_page_p50_ms": round(page_ms[len(page_ms) // 2], 1),

@@ -21,11 +21,14 @@ pub fn describe() {
 /// Monitors claimed (leased) for checking by this node.
 pub struct ChecksClaimed {
     pub monitors: usize,
+    /// How long the claim took (it queues behind other writes on SQLite).
+    pub seconds: f64,
 }
 
 impl InternalEvent for ChecksClaimed {
     fn emit(self) {
         metrics::counter!("opsdeck_checks_claimed_total").increment(self.monitors as u64);
+        metrics::histogram!("opsdeck_scheduler_claim_seconds").record(self.seconds);
     }
 }
 
@@ -55,12 +58,15 @@ impl InternalEvent for CheckFinished {
 pub struct ResultsStored {
     pub results: usize,
     pub state_changes: usize,
+    /// How long the batch's transaction took.
+    pub seconds: f64,
 }
 
 impl InternalEvent for ResultsStored {
     fn emit(self) {
         tracing::debug!(results = self.results, changes = self.state_changes, "check results stored");
         metrics::counter!("opsdeck_check_results_stored_total").increment(self.results as u64);
+        metrics::histogram!("opsdeck_check_results_store_seconds").record(self.seconds);
     }
 }
 

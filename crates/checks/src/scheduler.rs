@@ -32,6 +32,11 @@ pub struct SchedulerConfig {
     pub max_concurrency: usize,
     /// Monitors claimed per database round trip.
     pub claim_batch: i64,
+    /// How far ahead monitors are claimed: each check still starts at its due time, so a claim
+    /// that waits behind other writes does not make checks late.
+    pub lookahead: Duration,
+    /// Claimed checks (waiting for their time, running, or storing) at most, on this node.
+    pub max_claimed: usize,
     /// How often the scheduler looks for due monitors.
     pub tick: Duration,
     /// Results are written at least this often…
@@ -48,7 +53,9 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
             max_concurrency: 256,
-            claim_batch: 500,
+            claim_batch: 1000,
+            lookahead: Duration::from_secs(1),
+            max_claimed: 8192,
             // Coarse enough that a quiet node mostly sleeps, fine enough for lag p99 < 1 s.
             tick: Duration::from_millis(250),
             flush_every: Duration::from_millis(500),
@@ -149,13 +156,15 @@ impl Scheduler {
     }
 
     /// Claims every due monitor (up to the claim batch), checks them concurrently and stores
-    /// the results. Returns how many checks ran. This is the whole cycle, without timers.
+    /// the results. Returns how many checks ran. This is the whole cycle, without timers (and
+    /// without claiming ahead).
     pub async fn run_once(self: &Arc<Self>) -> Result<usize, opsdeck_store::StoreError> {
         let now = self.clock.now();
         let due = self
             .db
             .claim_due_monitors(
                 &self.node,
+                now,
                 now,
                 now + lease_for(opsdeck_core::monitor::TIMEOUT_MAX_SECONDS),
                 self.config.claim_batch,
@@ -199,27 +208,37 @@ impl Scheduler {
         let permits = Arc::new(Semaphore::new(self.config.max_concurrency.max(1)));
         let mut last_prune = std::time::Instant::now();
         let mut tasks = JoinSet::new();
+        let lookahead = ChronoDuration::from_std(self.config.lookahead).unwrap_or_default();
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let free = permits.available_permits() as i64;
-            let wanted = free.min(self.config.claim_batch);
+            while let Some(done) = tasks.try_join_next() {
+                if done.is_err() {
+                    CheckTaskPanicked.emit();
+                }
+            }
+            let room = self.config.max_claimed.saturating_sub(tasks.len()) as i64;
+            let wanted = room.min(self.config.claim_batch);
             let mut claimed = 0;
-            if free > 0 {
+            if wanted > 0 {
                 let now = self.clock.now();
-                let lease = now + lease_for(opsdeck_core::monitor::TIMEOUT_MAX_SECONDS);
-                match self.db.claim_due_monitors(&self.node, now, lease, wanted).await {
+                let lease = now + lookahead + lease_for(opsdeck_core::monitor::TIMEOUT_MAX_SECONDS);
+                let started = std::time::Instant::now();
+                match self.db.claim_due_monitors(&self.node, now, now + lookahead, lease, wanted).await {
                     Ok(due) => {
                         claimed = due.len();
-                        ChecksClaimed { monitors: claimed }.emit();
+                        ChecksClaimed { monitors: claimed, seconds: started.elapsed().as_secs_f64() }.emit();
                         let windows = if due.is_empty() { Vec::new() } else { self.active_windows().await };
                         for m in due {
                             let maint = windows.iter().any(|w| w.covers(m.id, m.claim.service_id));
-                            let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                            let me = self.clone();
-                            let tx = tx.clone();
+                            let (me, permits, tx) = (self.clone(), permits.clone(), tx.clone());
                             tasks.spawn(async move {
+                                // Claimed ahead: wait for the due time (at most the lookahead).
+                                if let Ok(early) = (m.due_at - me.clock.now()).to_std() {
+                                    tokio::time::sleep(early).await;
+                                }
+                                let Ok(permit) = permits.acquire_owned().await else { return };
                                 let rec = me.check(&m, maint).await;
                                 drop(permit);
                                 let _ = tx.send(rec).await;
@@ -229,11 +248,6 @@ impl Scheduler {
                     Err(e) => SchedulerStepFailed { step: "claim", error: &e }.emit(),
                 }
             }
-            while let Some(done) = tasks.try_join_next() {
-                if done.is_err() {
-                    CheckTaskPanicked.emit();
-                }
-            }
             if last_prune.elapsed() >= self.config.prune_every {
                 last_prune = std::time::Instant::now();
                 if let Err(e) = self.db.prune_monitoring(self.clock.now(), &self.config.retention).await {
@@ -241,14 +255,14 @@ impl Scheduler {
                 }
             }
             // More may be due right away when a full batch was claimed; otherwise sleep until
-            // the next monitor is due, but at least one tick and at most a second (so "check
-            // now" and new monitors are picked up quickly).
+            // the next monitor is due (less the lookahead), but at least one tick and at most a
+            // second (so "check now" and new monitors are picked up quickly).
             if wanted > 0 && claimed as i64 >= wanted {
                 continue;
             }
             let now = self.clock.now();
             let wait = match self.db.next_due_at(now).await {
-                Ok(Some(due)) => (due - now).to_std().unwrap_or_default(),
+                Ok(Some(due)) => (due - lookahead - now).to_std().unwrap_or_default(),
                 Ok(None) => Duration::from_secs(1),
                 Err(e) => {
                     SchedulerStepFailed { step: "next_due", error: &e }.emit();
@@ -295,9 +309,11 @@ impl Scheduler {
                 }
             }
             if !batch.is_empty() {
+                let started = std::time::Instant::now();
                 match self.db.record_checks(&batch, &self.config.retention).await {
                     Ok(changes) => {
-                        ResultsStored { results: batch.len(), state_changes: changes.len() }.emit();
+                        let seconds = started.elapsed().as_secs_f64();
+                        ResultsStored { results: batch.len(), state_changes: changes.len(), seconds }.emit();
                         if !changes.is_empty() {
                             tokio::spawn((self.on_change)(changes));
                         }

@@ -127,13 +127,16 @@ pub(crate) async fn lock_users_table<T: LockUsers>(tx: &mut T) -> Result<(), sql
 }
 
 /// What a lease claim selects: rows of `table` (primary key `key`) that are `due` (a condition
-/// that may use `$3`, the current time) and not leased by a live lease, oldest `order` first.
+/// that may use `$3`, the current time, and `$5`, `due_by` when given) and not leased by a live
+/// lease, oldest `order` first.
 pub(crate) struct Claim<'a> {
     pub table: &'a str,
     pub key: &'a str,
     pub due: &'a str,
     pub order: &'a str,
     pub returning: &'a str,
+    /// A time after `$3` up to which rows are claimed ahead (bound as `$5`).
+    pub due_by: Option<i64>,
 }
 
 /// Leases up to `limit` due rows to `node` until `lease_until` and returns them. PostgreSQL
@@ -172,24 +175,28 @@ where
     match db {
         Db::Sqlite(sqlite) => {
             let mut tx = sqlite.writer.begin_write().await?;
-            let rows = sqlx::query_as(sqlx::AssertSqlSafe(update("")))
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(update("")))
                 .bind(node)
                 .bind(lease_until_ms)
                 .bind(now_ms)
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await?;
+                .bind(limit);
+            let rows = match c.due_by {
+                Some(by) => q.bind(by).fetch_all(&mut *tx).await?,
+                None => q.fetch_all(&mut *tx).await?,
+            };
             tx.commit().await?;
             Ok(rows)
         }
         Db::Postgres(pool) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(update(" FOR UPDATE SKIP LOCKED")))
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(update(" FOR UPDATE SKIP LOCKED")))
                 .bind(node)
                 .bind(lease_until_ms)
                 .bind(now_ms)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
+                .bind(limit);
+            match c.due_by {
+                Some(by) => q.bind(by).fetch_all(pool).await,
+                None => q.fetch_all(pool).await,
+            }
         }
     }
 }
@@ -199,13 +206,15 @@ pub(crate) async fn claim_due_monitors(
     db: &Db,
     node: &str,
     now_ms: i64,
+    due_by_ms: i64,
     lease_until_ms: i64,
     limit: i64,
 ) -> Result<Vec<crate::monitor::DueRowPub>, sqlx::Error> {
     let claim = Claim {
         table: "monitors",
         key: "id",
-        due: "next_run_at <= $3 AND NOT paused",
+        due: "next_run_at <= $5 AND NOT paused",
+        due_by: Some(due_by_ms.max(now_ms)),
         order: "next_run_at",
         returning: "id, name, service_id, settings, timeout_seconds, interval_seconds, down_after, \
             up_after, state, fail_streak, ok_streak, next_run_at, created_at, last_ping_at",

@@ -38,6 +38,22 @@ impl InternalEvent for WorkerRestarted<'_> {
     }
 }
 
+/// A WAL checkpoint ran beside the writer ([`crate::worker::run_checkpoints`]).
+pub struct WalCheckpointed {
+    /// Frames of the log now in the database file (cumulative since the log last restarted).
+    pub frames: i64,
+    pub complete: bool,
+}
+
+impl InternalEvent for WalCheckpointed {
+    fn emit(self) {
+        tracing::trace!(frames = self.frames, complete = self.complete, "WAL checkpoint");
+        metrics::counter!("opsdeck_wal_checkpoints_total", "complete" => if self.complete { "yes" } else { "no" })
+            .increment(1);
+        metrics::gauge!("opsdeck_wal_checkpointed_frames").set(self.frames as f64);
+    }
+}
+
 /// A batch of events was committed in one transaction.
 pub struct IngestBatchWritten {
     pub events: usize,

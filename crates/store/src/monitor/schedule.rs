@@ -17,11 +17,13 @@ impl Db {
         Ok(ms.map(from_millis))
     }
 
-    /// Claims up to `limit` due monitors for `node` until `lease_until`.
+    /// Claims for `node` until `lease_until` up to `limit` monitors due by `due_by` (at or after
+    /// `now`: the scheduler claims a little ahead and starts each check at its due time).
     pub async fn claim_due_monitors(
         &self,
         node: &str,
         now: DateTime<Utc>,
+        due_by: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<DueMonitor>> {
@@ -29,6 +31,7 @@ impl Db {
             self,
             node,
             now.timestamp_millis(),
+            due_by.timestamp_millis(),
             lease_until.timestamp_millis(),
             limit,
         )

@@ -17,6 +17,7 @@ impl Db {
             due: "next_at <= $3",
             order: "next_at",
             returning: "incident_id, policy_id, level, loop_no, round, next_at",
+            due_by: None,
         };
         Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)
     }
@@ -95,6 +96,7 @@ impl Db {
             order: "next_attempt_at",
             returning: "id, incident_id, idempotency_key, level, user_id, channel, target, address, config, \
                         attempts, next_attempt_at",
+            due_by: None,
         };
         Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)
     }

@@ -7,7 +7,12 @@ use opsdeck_store::Db;
 use opsdeck_store::monitor::{CheckRecord, HOUR, MINUTE, MonitorFilter, Retention};
 use serde_json::json;
 
-crate::both!(leases_results_and_rollups, heartbeat_pings_and_pause, list_filters_and_retention);
+crate::both!(
+    leases_results_and_rollups,
+    claims_ahead_keep_the_due_time,
+    heartbeat_pings_and_pause,
+    list_filters_and_retention
+);
 
 fn t0() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 5, 4, 10, 0, 0).unwrap()
@@ -33,15 +38,20 @@ async fn leases_results_and_rollups(db: &Db) {
     let first = m.monitor.next_run_at;
     assert!(first >= t0() && first < t0() + Duration::seconds(30), "first run is jittered within one interval");
 
-    assert!(db.claim_due_monitors("a", t0() - Duration::seconds(1), t0(), 10).await.unwrap().is_empty());
+    assert!(
+        db.claim_due_monitors("a", t0() - Duration::seconds(1), t0() - Duration::seconds(1), t0(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let now = t0() + Duration::seconds(31);
-    let claimed = db.claim_due_monitors("a", now, now + Duration::seconds(60), 10).await.unwrap();
+    let claimed = db.claim_due_monitors("a", now, now, now + Duration::seconds(60), 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].due_at, first);
-    assert!(db.claim_due_monitors("b", now, now + Duration::seconds(60), 10).await.unwrap().is_empty(), "leased");
+    assert!(db.claim_due_monitors("b", now, now, now + Duration::seconds(60), 10).await.unwrap().is_empty(), "leased");
     // An expired lease (a node died mid-check) is claimable again.
     let later = now + Duration::seconds(61);
-    assert_eq!(db.claim_due_monitors("b", later, later + Duration::seconds(60), 10).await.unwrap().len(), 1);
+    assert_eq!(db.claim_due_monitors("b", later, later, later + Duration::seconds(60), 10).await.unwrap().len(), 1);
 
     let rec = |at: chrono::DateTime<Utc>, status: CheckStatus, ms: f64| CheckRecord {
         monitor_id: m.monitor.id,
@@ -91,6 +101,23 @@ async fn leases_results_and_rollups(db: &Db) {
     assert_eq!(db.rollups(m.monitor.id, HOUR, t0()).await.unwrap().len(), 1);
 }
 
+/// The scheduler claims a little ahead and starts each check at its due time: a monitor due
+/// within the horizon is claimed with its own due time, one beyond it is not.
+async fn claims_ahead_keep_the_due_time(db: &Db) {
+    let actor = Actor::system("test");
+    let m = db.create_monitor(&actor, t0(), http("ahead", 30), false).await.unwrap();
+    let due = m.monitor.next_run_at;
+    let now = due - Duration::seconds(2);
+    assert!(db.claim_due_monitors("a", now, due - Duration::milliseconds(1), due, 10).await.unwrap().is_empty());
+    let claimed = db.claim_due_monitors("a", now, due, due + Duration::seconds(60), 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "due within the horizon");
+    assert_eq!(claimed[0].due_at, due, "the check starts at its own due time, not at the claim");
+    // A horizon before `now` never narrows the claim below what is due now.
+    let later = due + Duration::seconds(61);
+    let again = db.claim_due_monitors("b", later, later - Duration::seconds(30), later + Duration::seconds(60), 10);
+    assert_eq!(again.await.unwrap().len(), 1, "the expired lease is claimable again");
+}
+
 async fn heartbeat_pings_and_pause(db: &Db) {
     let actor = Actor::system("test");
     let spec = MonitorSpec::create(MonitorInput {
@@ -114,7 +141,12 @@ async fn heartbeat_pings_and_pause(db: &Db) {
 
     let change = db.set_monitor_paused(&actor, at, m.monitor.id, true).await.unwrap().unwrap();
     assert_eq!(change.transition.to, MonitorState::Paused);
-    assert!(db.claim_due_monitors("a", at + Duration::days(1), at + Duration::days(2), 10).await.unwrap().is_empty());
+    assert!(
+        db.claim_due_monitors("a", at + Duration::days(1), at + Duration::days(1), at + Duration::days(2), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(db.check_monitor_now(m.monitor.id, at).await.is_err(), "a paused monitor cannot be checked now");
     let change = db.set_monitor_paused(&actor, at, m.monitor.id, false).await.unwrap().unwrap();
     assert_eq!(change.transition.to, MonitorState::Pending);
