@@ -364,6 +364,9 @@ pub struct Retention {
     /// Raw results kept per monitor (newest first).
     pub raw_per_monitor: i32,
     pub raw_max_age_hours: i32,
+    /// Minute rollups are no longer written (nothing read them; raw results cover the last
+    /// hours): rows an older version wrote are pruned after this many hours. Accepted so that
+    /// existing configuration files still load.
     pub minutely_hours: i32,
     pub hourly_days: i32,
     pub daily_days: i32,

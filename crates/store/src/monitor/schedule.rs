@@ -204,7 +204,9 @@ impl Db {
                 let at_ms = rec.at.timestamp_millis();
                 let o = &rec.outcome;
                 let maintenance = rec.maintenance;
-                for res in [MINUTE, HOUR, DAY] {
+                // Hourly and daily only: a minute rollup per check would be a row per result
+                // (at 60 s intervals) that nothing reads, written and pruned on the hot path.
+                for res in [HOUR, DAY] {
                     rollups.entry((rec.monitor_id, res, bucket_start(rec.at, res))).or_default().add(o, maintenance);
                 }
                 // Raw results stay bounded (≈ the newest N, never older than the age limit).

@@ -30,36 +30,45 @@ impl Db {
         Ok(rows.len() as u64)
     }
 
-    /// Deletes history past its retention; returns rows removed.
+    /// Deletes history past its retention; returns rows removed. Rows go in chunks, each its
+    /// own short write, so other writers (claims, results, ingest) are not held up behind one
+    /// large delete (an hour of hourly rollups is a row per monitor).
     pub async fn prune_monitoring(&self, now: DateTime<Utc>, r: &Retention) -> StoreResult<u64> {
         let ms = now.timestamp_millis();
         let hour = 3_600_000i64;
+        let rollups = "DELETE FROM check_rollups WHERE (monitor_id, resolution, bucket) IN (SELECT monitor_id, \
+                       resolution, bucket FROM check_rollups WHERE resolution = $1 AND bucket < $2 LIMIT $3)";
         let mut n = 0;
-        with_writer!(self, |pool| {
-            n += sqlx::query("DELETE FROM check_rollups WHERE resolution = $1 AND bucket < $2")
-                .bind(MINUTE)
-                .bind(ms - i64::from(r.minutely_hours) * hour)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            n += sqlx::query("DELETE FROM check_rollups WHERE resolution = $1 AND bucket < $2")
-                .bind(HOUR)
-                .bind(ms - i64::from(r.hourly_days) * 24 * hour)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            n += sqlx::query("DELETE FROM check_rollups WHERE resolution = $1 AND bucket < $2")
-                .bind(DAY)
-                .bind(ms - i64::from(r.daily_days) * 24 * hour)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            n += sqlx::query("DELETE FROM monitor_events WHERE at < $1")
-                .bind(ms - i64::from(r.events_days) * 24 * hour)
-                .execute(pool)
-                .await?
-                .rows_affected();
-        });
+        for (resolution, keep_ms) in [
+            (MINUTE, i64::from(r.minutely_hours) * hour),
+            (HOUR, i64::from(r.hourly_days) * 24 * hour),
+            (DAY, i64::from(r.daily_days) * 24 * hour),
+        ] {
+            n += self.delete_in_chunks(rollups, Some(resolution), ms - keep_ms).await?;
+        }
+        let events = "DELETE FROM monitor_events WHERE id IN (SELECT id FROM monitor_events WHERE at < $1 LIMIT $2)";
+        n += self.delete_in_chunks(events, None, ms - i64::from(r.events_days) * 24 * hour).await?;
         Ok(n)
+    }
+
+    /// Runs `sql` (binding `resolution` if given, then `before` and the chunk size) until it
+    /// deletes less than a chunk.
+    async fn delete_in_chunks(&self, sql: &'static str, resolution: Option<i32>, before: i64) -> StoreResult<u64> {
+        const CHUNK: i64 = 5_000;
+        let mut n = 0;
+        loop {
+            let deleted = with_writer!(self, |pool| {
+                let q = sqlx::query(sql);
+                let q = match resolution {
+                    Some(res) => q.bind(res),
+                    None => q,
+                };
+                q.bind(before).bind(CHUNK).execute(pool).await?.rows_affected()
+            });
+            n += deleted;
+            if deleted < CHUNK as u64 {
+                return Ok(n);
+            }
+        }
     }
 }
