@@ -54,11 +54,13 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             max_concurrency: 256,
             claim_batch: 1000,
-            lookahead: Duration::from_secs(1),
+            lookahead: Duration::from_secs(2),
             max_claimed: 8192,
-            // Coarse enough that a quiet node mostly sleeps, fine enough for lag p99 < 1 s.
-            tick: Duration::from_millis(250),
-            flush_every: Duration::from_millis(500),
+            // Each tick claims what is due within the lookahead (a write transaction), and each
+            // flush stores results (another): once a second each keeps their fixed cost small
+            // at a few checks per second, while "check now" still starts within a second.
+            tick: Duration::from_secs(1),
+            flush_every: Duration::from_secs(1),
             flush_max: 500,
             prune_every: Duration::from_secs(300),
             retention: Retention::default(),
@@ -234,8 +236,9 @@ impl Scheduler {
                             let maint = windows.iter().any(|w| w.covers(m.id, m.claim.service_id));
                             let (me, permits, tx) = (self.clone(), permits.clone(), tx.clone());
                             tasks.spawn(async move {
-                                // Claimed ahead: wait for the due time (at most the lookahead).
-                                if let Ok(early) = (m.due_at - me.clock.now()).to_std() {
+                                // Claimed ahead: wait for the due time (at most the lookahead),
+                                // rounded up to a start slot so checks wake the runtime together.
+                                if let Ok(early) = (start_slot(m.due_at) - me.clock.now()).to_std() {
                                     tokio::time::sleep(early).await;
                                 }
                                 let Ok(permit) = permits.acquire_owned().await else { return };
@@ -254,24 +257,14 @@ impl Scheduler {
                     SchedulerStepFailed { step: "prune", error: &e }.emit();
                 }
             }
-            // More may be due right away when a full batch was claimed; otherwise sleep until
-            // the next monitor is due (less the lookahead), but at least one tick and at most a
-            // second (so "check now" and new monitors are picked up quickly).
+            // More may be due right away when a full batch was claimed; otherwise everything
+            // due within the lookahead is claimed, and the next claim is a tick away (the
+            // lookahead is longer than the tick, so no check starts late for waiting on it).
             if wanted > 0 && claimed as i64 >= wanted {
                 continue;
             }
-            let now = self.clock.now();
-            let wait = match self.db.next_due_at(now).await {
-                Ok(Some(due)) => (due - lookahead - now).to_std().unwrap_or_default(),
-                Ok(None) => Duration::from_secs(1),
-                Err(e) => {
-                    SchedulerStepFailed { step: "next_due", error: &e }.emit();
-                    Duration::from_secs(1)
-                }
-            };
-            let wait = wait.clamp(self.config.tick, Duration::from_secs(1));
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(self.config.tick) => {}
                 _ = shutdown.changed() => {}
             }
         }
@@ -328,6 +321,15 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// Checks start on 100 ms boundaries: a few wake-ups a second instead of one per check, for at
+/// most 100 ms of lag.
+fn start_slot(due: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    const SLOT_MS: i64 = 100;
+    let ms = due.timestamp_millis();
+    let up = ms.checked_add(SLOT_MS - 1).map_or(ms, |m| m.div_euclid(SLOT_MS) * SLOT_MS);
+    chrono::DateTime::from_timestamp_millis(up).unwrap_or(due)
 }
 
 fn hostname() -> String {

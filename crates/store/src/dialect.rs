@@ -127,7 +127,7 @@ pub(crate) async fn lock_users_table<T: LockUsers>(tx: &mut T) -> Result<(), sql
 }
 
 /// What a lease claim selects: rows of `table` (primary key `key`) that are `due` (a condition
-/// that may use `$3`, the current time, and `$5`, `due_by` when given) and not leased by a live
+/// that may use `$3`, the current time, and `$4`, `due_by` when given) and not leased by a live
 /// lease, oldest `order` first.
 pub(crate) struct Claim<'a> {
     pub table: &'a str,
@@ -135,7 +135,7 @@ pub(crate) struct Claim<'a> {
     pub due: &'a str,
     pub order: &'a str,
     pub returning: &'a str,
-    /// A time after `$3` up to which rows are claimed ahead (bound as `$5`).
+    /// A time after `$3` up to which rows are claimed ahead (bound as `$4`).
     pub due_by: Option<i64>,
 }
 
@@ -157,8 +157,12 @@ where
         + Send
         + Unpin,
 {
+    // The limit is written into the statement: SQLite plans a bound LIMIT by its value, so it
+    // prepares such a statement again at every execution (about 4 % of a checking process).
     let inner = format!(
-        "SELECT {key} FROM {table} WHERE {due} AND (lease_until IS NULL OR lease_until < $3) ORDER BY {order} LIMIT $4",
+        "SELECT {key} FROM {table} WHERE {due} AND (lease_until IS NULL OR lease_until < $3) ORDER BY {order} \
+         LIMIT {limit}",
+        limit = limit.clamp(1, 100_000),
         key = c.key,
         table = c.table,
         due = c.due,
@@ -175,11 +179,7 @@ where
     match db {
         Db::Sqlite(sqlite) => {
             let mut tx = sqlite.writer.begin_write().await?;
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(update("")))
-                .bind(node)
-                .bind(lease_until_ms)
-                .bind(now_ms)
-                .bind(limit);
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(update(""))).bind(node).bind(lease_until_ms).bind(now_ms);
             let rows = match c.due_by {
                 Some(by) => q.bind(by).fetch_all(&mut *tx).await?,
                 None => q.fetch_all(&mut *tx).await?,
@@ -191,8 +191,7 @@ where
             let q = sqlx::query_as(sqlx::AssertSqlSafe(update(" FOR UPDATE SKIP LOCKED")))
                 .bind(node)
                 .bind(lease_until_ms)
-                .bind(now_ms)
-                .bind(limit);
+                .bind(now_ms);
             match c.due_by {
                 Some(by) => q.bind(by).fetch_all(pool).await,
                 None => q.fetch_all(pool).await,
@@ -213,7 +212,7 @@ pub(crate) async fn claim_due_monitors(
     let claim = Claim {
         table: "monitors",
         key: "id",
-        due: "next_run_at <= $5 AND NOT paused",
+        due: "next_run_at <= $4 AND NOT paused",
         due_by: Some(due_by_ms.max(now_ms)),
         order: "next_run_at",
         returning: "id, name, service_id, settings, timeout_seconds, interval_seconds, down_after, \

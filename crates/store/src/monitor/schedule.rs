@@ -3,20 +3,6 @@
 use super::*;
 
 impl Db {
-    /// When the next unleased monitor is due (the scheduler sleeps until then).
-    pub async fn next_due_at(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
-        let ms: Option<i64> = with_db!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT MIN(next_run_at) FROM monitors WHERE NOT paused AND (lease_until IS NULL \
-                 OR lease_until < $1)",
-            )
-            .bind(now.timestamp_millis())
-            .fetch_one(pool)
-            .await?
-        });
-        Ok(ms.map(from_millis))
-    }
-
     /// Claims for `node` until `lease_until` up to `limit` monitors due by `due_by` (at or after
     /// `now`: the scheduler claims a little ahead and starts each check at its due time).
     pub async fn claim_due_monitors(
