@@ -66,6 +66,8 @@ impl Db {
             // (record, claim, new health, transition) of every stored result.
             let mut stored: Vec<(&CheckRecord, Claim, Option<Transition>)> = Vec::with_capacity(records.len());
             let mut leased: Vec<(&CheckRecord, Claim, Health, Option<Transition>)> = Vec::with_capacity(records.len());
+            // (monitor, oldest raw result to keep) of monitors whose raw results are pruned now.
+            let mut prune: Vec<(Uuid, i64)> = Vec::new();
             for rec in records {
                 // Leased checks carry what the claim saw; pings read the monitor now, one at a
                 // time, so two pings of one monitor in a batch see each other.
@@ -201,11 +203,7 @@ impl Db {
                 if (at_ms / interval_ms) % 10 == 0 || rec.claim.is_none() {
                     let keep_from = (at_ms - interval_ms * i64::from(retention.raw_per_monitor))
                         .max(at_ms - i64::from(retention.raw_max_age_hours) * 3_600_000);
-                    sqlx::query("DELETE FROM check_results WHERE monitor_id = $1 AND at < $2")
-                        .bind(rec.monitor_id)
-                        .bind(keep_from)
-                        .execute(&mut *tx)
-                        .await?;
+                    prune.push((rec.monitor_id, keep_from));
                 }
                 if let Some(t) = transition {
                     // The alert goes out through the outbox (`alerts.rs`), committed with the state.
@@ -251,6 +249,24 @@ impl Db {
                         .bind(o.status.as_str())
                         .bind(o.latency_ms)
                         .bind(&o.reason);
+                }
+                q.execute(&mut *tx).await?;
+            }
+
+            // The old raw results of up to 64 monitors per statement, found through the primary
+            // key from each (monitor, keep-from) pair.
+            for chunk in crate::dialect::fixed_chunks(&prune) {
+                let sql = crate::dialect::multi_row(
+                    backend,
+                    "WITH v (id, keep_from) AS (VALUES ",
+                    2,
+                    chunk.len(),
+                    ") DELETE FROM check_results WHERE (monitor_id, at) IN (SELECT r.monitor_id, r.at FROM v \
+                     JOIN check_results r ON r.monitor_id = v.id AND r.at < v.keep_from)",
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, keep_from) in chunk {
+                    q = q.bind(*id).bind(*keep_from);
                 }
                 q.execute(&mut *tx).await?;
             }

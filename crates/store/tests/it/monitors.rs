@@ -10,6 +10,7 @@ use serde_json::json;
 crate::both!(
     leases_results_and_rollups,
     claims_ahead_keep_the_due_time,
+    raw_results_stay_bounded,
     heartbeat_pings_and_pause,
     list_filters_and_retention
 );
@@ -116,6 +117,34 @@ async fn claims_ahead_keep_the_due_time(db: &Db) {
     let later = due + Duration::seconds(61);
     let again = db.claim_due_monitors("b", later, later - Duration::seconds(30), later + Duration::seconds(60), 10);
     assert_eq!(again.await.unwrap().len(), 1, "the expired lease is claimable again");
+}
+
+/// Raw results are pruned per monitor to about `raw_per_monitor` intervals, several monitors
+/// in one statement, without touching another monitor's newer results.
+async fn raw_results_stay_bounded(db: &Db) {
+    let actor = Actor::system("test");
+    let a = db.create_monitor(&actor, t0(), http("raw a", 60), false).await.unwrap().monitor.id;
+    let b = db.create_monitor(&actor, t0(), http("raw b", 60), false).await.unwrap().monitor.id;
+    let keep = Retention { raw_per_monitor: 5, ..Retention::default() };
+    let rec = |id, minute: i64| CheckRecord {
+        monitor_id: id,
+        at: t0() + Duration::minutes(minute),
+        outcome: CheckOutcome::up(5.0, "ok"),
+        next_run_at: t0() + Duration::minutes(minute + 1),
+        claim: None,
+        maintenance: false,
+    };
+    // Monitor a: 20 results, one batch per minute; b only at the start.
+    db.record_checks(&[rec(b, 0), rec(b, 1)], &keep).await.unwrap();
+    for minute in 0..20 {
+        db.record_checks(&[rec(a, minute)], &keep).await.unwrap();
+    }
+    db.record_checks(&[rec(a, 20), rec(b, 2)], &keep).await.unwrap();
+    let recent = db.recent_results(&[a, b], 100).await.unwrap();
+    let at: Vec<_> = recent[&a].iter().map(|r| r.at).collect();
+    assert_eq!(at.len(), 6, "the newest result and the 5 intervals before it: {at:?}");
+    assert_eq!(at[0], t0() + Duration::minutes(20));
+    assert_eq!(recent[&b].len(), 3, "b's results are within its window");
 }
 
 async fn heartbeat_pings_and_pause(db: &Db) {
