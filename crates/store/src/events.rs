@@ -15,6 +15,9 @@ pub fn describe() {
         metrics::counter!(name).absolute(0);
     }
     metrics::counter!("opsdeck_ingest_refused_total", "reason" => "queue_full").absolute(0);
+    for complete in ["yes", "no"] {
+        metrics::counter!("opsdeck_wal_checkpoints_total", "complete" => complete).absolute(0);
+    }
     metrics::counter!("opsdeck_sweep_failures_total", "sweeper" => "alerts").absolute(0);
     metrics::counter!("opsdeck_sweep_failures_total", "sweeper" => "monitor_alerts").absolute(0);
 }
