@@ -90,12 +90,6 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         state.workers.spawn("housekeeping", move || housekeeping(db.clone(), clock.clone(), stop.clone()))
     };
 
-    // SQLite only: checkpoints run beside the one writer connection instead of in its commits.
-    let checkpoints = {
-        let (db, stop) = (db.clone(), stop_rx.clone());
-        state.workers.spawn("wal_checkpoint", move || opsdeck_store::worker::run_checkpoints(db.clone(), stop.clone()))
-    };
-
     // The check scheduler runs beside the HTTP server and stops with it.
     let prober = Arc::new(opsdeck_checks::Prober::new().context("cannot set up the check runners")?);
     let scheduler = Arc::new(Scheduler::new(
@@ -131,7 +125,6 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = checks.await;
     let _ = notify.await;
     let _ = janitor.await;
-    let _ = checkpoints.await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -25,15 +25,6 @@ pub struct SqliteDb {
     pub writer: SqlitePool,
 }
 
-/// What one WAL checkpoint did ([`Db::checkpoint`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// Every frame of the log is in the database file now.
-    pub complete: bool,
-    pub log_frames: i64,
-    pub checkpointed_frames: i64,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -84,10 +75,6 @@ impl Db {
             .auto_vacuum(SqliteAutoVacuum::Incremental)
             // Keep the WAL bounded after checkpoints.
             .pragma("journal_size_limit", "67108864")
-            // Checkpoints run beside the writer (`Db::checkpoint`, every second while serving),
-            // so commits do not stop to copy the WAL into the database; this threshold is only
-            // the fallback for a process that runs no checkpointer (the CLI, tests).
-            .pragma("wal_autocheckpoint", "8192")
             .pragma("cache_size", "-16000")
             .pragma("temp_store", "memory");
         let open = |max: u32, opts: SqliteConnectOptions| async move {
@@ -99,9 +86,7 @@ impl Db {
                 .await
                 .map_err(|e| StoreError::Config(format!("cannot open SQLite database {url:?}: {e}")))
         };
-        // The writer touches every hot page (monitor rows, their newest results and rollups) and
-        // keeps its cache between transactions: a larger cache saves re-reading them.
-        let writer = open(1, opts.clone().pragma("cache_size", "-65536")).await?;
+        let writer = open(1, opts.clone()).await?;
         let pool = open(max.max(2), opts).await?;
         Ok(Db::Sqlite(SqliteDb { pool, writer }))
     }
@@ -152,20 +137,6 @@ impl Db {
     /// Pool gauges for /metrics: (open connections, idle connections).
     pub fn pool_stats(&self) -> (u32, usize) {
         with_db!(self, |pool| (pool.size(), pool.num_idle()))
-    }
-
-    /// Copies what the SQLite write-ahead log holds into the database file, without waiting for
-    /// readers or the writer (`PASSIVE`). It runs on a reader connection, so the checkpoint
-    /// proceeds beside the writer instead of inside one of its commits. `None` on PostgreSQL.
-    pub async fn checkpoint(&self) -> StoreResult<Option<Checkpoint>> {
-        let Db::Sqlite(sqlite) = self else { return Ok(None) };
-        let (busy, log_frames, checkpointed_frames): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&sqlite.pool).await?;
-        Ok(Some(Checkpoint {
-            complete: busy == 0 && log_frames == checkpointed_frames,
-            log_frames,
-            checkpointed_frames,
-        }))
     }
 
     pub async fn close(&self) {

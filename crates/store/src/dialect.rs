@@ -248,12 +248,15 @@ pub(crate) fn multi_row(backend: Backend, head: &str, cols: usize, rows: usize, 
 }
 
 /// Rows per multi-row statement: a few fixed sizes, so each connection prepares (and caches)
-/// at most three statement shapes per table; 64 rows × 26 columns stays far below SQLite's
-/// 32,766 bound parameters.
-const CHUNK_SIZES: [usize; 3] = [64, 8, 1];
+/// at most four statement shapes per table, and 100 rows take 4 statements (64 + 16 + 16 + 4),
+/// not 9 as with sizes 64, 8 and 1: every statement is a round trip to sqlx's SQLite thread.
+/// Not larger: with 256-row statements the results of 250,000 monitors at 60 s fell behind
+/// (docs/performance.md). 64 rows × 26 columns stays far below SQLite's 32,766 parameters.
+const CHUNK_SIZES: [usize; 4] = [64, 16, 4, 1];
 
 /// Splits `items` into chunks of the fixed sizes, largest first.
 pub(crate) fn fixed_chunks<T>(mut items: &[T]) -> Vec<&[T]> {
+    debug_assert!(CHUNK_SIZES.windows(2).all(|w| w[0] > w[1]) && CHUNK_SIZES.last() == Some(&1));
     let mut out = Vec::new();
     for size in CHUNK_SIZES {
         while items.len() >= size {
@@ -312,5 +315,17 @@ mod tests {
     fn multi_row_placeholders() {
         assert_eq!(multi_row(Backend::Postgres, "V ", 2, 2, " T"), "V ($1, $2), ($3, $4) T");
         assert_eq!(multi_row(Backend::Sqlite, "V ", 2, 2, ""), "V (?, ?), (?, ?)");
+    }
+
+    #[test]
+    fn chunks_cover_every_item_in_order_with_few_statements() {
+        let sizes = |n: usize| fixed_chunks(&vec![0u8; n]).iter().map(|c| c.len()).collect::<Vec<_>>();
+        assert!(sizes(0).is_empty());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(100), [64, 16, 16, 4]);
+        assert_eq!(sizes(500), [64, 64, 64, 64, 64, 64, 64, 16, 16, 16, 4]);
+        let items: Vec<usize> = (0..1000).collect();
+        let flat: Vec<usize> = fixed_chunks(&items).concat();
+        assert_eq!(flat, items, "every item once, in order");
     }
 }

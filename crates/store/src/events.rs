@@ -15,9 +15,6 @@ pub fn describe() {
         metrics::counter!(name).absolute(0);
     }
     metrics::counter!("opsdeck_ingest_refused_total", "reason" => "queue_full").absolute(0);
-    for complete in ["yes", "no"] {
-        metrics::counter!("opsdeck_wal_checkpoints_total", "complete" => complete).absolute(0);
-    }
     metrics::counter!("opsdeck_sweep_failures_total", "sweeper" => "alerts").absolute(0);
     metrics::counter!("opsdeck_sweep_failures_total", "sweeper" => "monitor_alerts").absolute(0);
 }
@@ -38,22 +35,6 @@ impl InternalEvent for WorkerRestarted<'_> {
             "background worker failed; restarting"
         );
         metrics::counter!("opsdeck_worker_restarts_total", "worker" => self.worker).increment(1);
-    }
-}
-
-/// A WAL checkpoint ran beside the writer ([`crate::worker::run_checkpoints`]).
-pub struct WalCheckpointed {
-    /// Frames of the log now in the database file (cumulative since the log last restarted).
-    pub frames: i64,
-    pub complete: bool,
-}
-
-impl InternalEvent for WalCheckpointed {
-    fn emit(self) {
-        tracing::trace!(frames = self.frames, complete = self.complete, "WAL checkpoint");
-        metrics::counter!("opsdeck_wal_checkpoints_total", "complete" => if self.complete { "yes" } else { "no" })
-            .increment(1);
-        metrics::gauge!("opsdeck_wal_checkpointed_frames").set(self.frames as f64);
     }
 }
 

@@ -23,7 +23,7 @@ mod timeline;
 pub mod user;
 pub mod worker;
 
-pub use connect::{Backend, Checkpoint, ConnectOptions, Db, SqliteDb};
+pub use connect::{Backend, ConnectOptions, Db, SqliteDb};
 pub use error::{StoreError, StoreResult};
 pub use page::{Cursor, Page};
 

@@ -7,7 +7,7 @@
 //! Panics are contained by the task boundary (the release profile unwinds; see
 //! docs/architecture.md), so a bug hit by one row stops one pass of one worker, not the process.
 
-use crate::events::{WalCheckpointed, WorkerRestarted};
+use crate::events::WorkerRestarted;
 use opsdeck_core::telemetry::InternalEvent;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -100,28 +100,6 @@ impl Workers {
     /// How often `name` was restarted.
     pub fn restarts(&self, name: &str) -> u64 {
         self.health.lock().ok().and_then(|m| m.get(name).map(|h| h.restarts)).unwrap_or(0)
-    }
-}
-
-/// The SQLite checkpointer: copies the write-ahead log into the database file every second (at
-/// once again while the log was long), on a reader connection, so the one writer connection
-/// never stops a commit to do it. A checkpoint that cannot finish (a reader holds an old
-/// snapshot) is simply tried again; returns on `stop`. On PostgreSQL it returns at once.
-pub async fn run_checkpoints(db: crate::Db, mut stop: tokio::sync::watch::Receiver<bool>) -> Result<(), String> {
-    /// A log this long (about 4 MiB of pages) is checkpointed again without waiting.
-    const LONG_LOG_FRAMES: i64 = 1024;
-    loop {
-        let pause = match db.checkpoint().await.map_err(|e| e.to_string())? {
-            None => return Ok(()),
-            Some(c) => {
-                WalCheckpointed { frames: c.checkpointed_frames, complete: c.complete }.emit();
-                if c.log_frames >= LONG_LOG_FRAMES { Duration::from_millis(100) } else { Duration::from_secs(1) }
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(pause) => {}
-            _ = stop.changed() => return Ok(()),
-        }
     }
 }
 
