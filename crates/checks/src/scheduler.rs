@@ -97,8 +97,18 @@ impl Scheduler {
     /// Maintenance windows in force now (read once per claimed batch; windows are few).
     async fn active_windows(&self) -> Vec<opsdeck_core::maintenance::WindowSpec> {
         let now = self.clock.now();
+        self.windows_within(now, now + ChronoDuration::milliseconds(1)).await
+    }
+
+    /// Maintenance windows in force at some time in `[from, to)`: a batch claimed ahead checks
+    /// each monitor against these at its own start time.
+    async fn windows_within(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<opsdeck_core::maintenance::WindowSpec> {
         match self.db.list_windows().await {
-            Ok(ws) => ws.into_iter().map(|w| w.spec).filter(|w| w.is_active(now)).collect(),
+            Ok(ws) => ws.into_iter().map(|w| w.spec).filter(|w| !w.occurrences(from, to, 1).is_empty()).collect(),
             Err(e) => {
                 SchedulerStepFailed { step: "maintenance_windows", error: &e }.emit();
                 Vec::new()
@@ -231,16 +241,22 @@ impl Scheduler {
                     Ok(due) => {
                         claimed = due.len();
                         ChecksClaimed { monitors: claimed, seconds: started.elapsed().as_secs_f64() }.emit();
-                        let windows = if due.is_empty() { Vec::new() } else { self.active_windows().await };
+                        // Windows that start within the lookahead count from their start.
+                        let horizon = start_slot(now + lookahead) + ChronoDuration::seconds(1);
+                        let windows = if due.is_empty() { Vec::new() } else { self.windows_within(now, horizon).await };
+                        let windows = Arc::new(windows);
                         for m in due {
-                            let maint = windows.iter().any(|w| w.covers(m.id, m.claim.service_id));
-                            let (me, permits, tx) = (self.clone(), permits.clone(), tx.clone());
+                            let (me, permits, tx, windows) =
+                                (self.clone(), permits.clone(), tx.clone(), windows.clone());
                             tasks.spawn(async move {
                                 // Claimed ahead: wait for the due time (at most the lookahead),
                                 // rounded up to a start slot so checks wake the runtime together.
                                 if let Ok(early) = (start_slot(m.due_at) - me.clock.now()).to_std() {
                                     tokio::time::sleep(early).await;
                                 }
+                                let at = me.clock.now();
+                                let maint =
+                                    windows.iter().any(|w| w.covers(m.id, m.claim.service_id) && w.is_active(at));
                                 let Ok(permit) = permits.acquire_owned().await else { return };
                                 let rec = me.check(&m, maint).await;
                                 drop(permit);
@@ -334,4 +350,23 @@ fn start_slot(due: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Ut
 
 fn hostname() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "node".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::start_slot;
+    use chrono::{DateTime, Utc};
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).unwrap()
+    }
+
+    #[test]
+    fn checks_start_on_the_next_100_ms_boundary() {
+        assert_eq!(start_slot(at(1_700_000_000_000)), at(1_700_000_000_000), "a boundary stays");
+        assert_eq!(start_slot(at(1_700_000_000_001)), at(1_700_000_000_100));
+        assert_eq!(start_slot(at(1_700_000_000_099)), at(1_700_000_000_100));
+        assert_eq!(start_slot(at(-1)), at(0), "before 1970 too");
+        assert_eq!(start_slot(DateTime::<Utc>::MAX_UTC), DateTime::<Utc>::MAX_UTC, "no overflow at the end of time");
+    }
 }
