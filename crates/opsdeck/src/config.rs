@@ -96,7 +96,13 @@ impl Config {
             db_max_connections: g.db_max_connections.or(file.db_max_connections).unwrap_or(8).clamp(2, 500),
             server: g.server.clone().or(file.server).unwrap_or_else(|| "http://127.0.0.1:8080".into()),
             token: g.token.clone().or(file.token),
-            retention: file.retention.unwrap_or_default(),
+            retention: match file.retention {
+                Some(r) => {
+                    r.check().map_err(|e| anyhow::anyhow!("invalid configuration file: {e}"))?;
+                    r
+                }
+                None => opsdeck_store::monitor::Retention::default(),
+            },
             ingest_queue: g.ingest_queue.or(file.ingest_queue).unwrap_or(20_000).clamp(100, 1_000_000),
             smtp: file.smtp,
             trusted_proxies: file.trusted_proxies.unwrap_or_default(),

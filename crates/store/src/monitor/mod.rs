@@ -386,6 +386,25 @@ impl Default for Retention {
     }
 }
 
+impl Retention {
+    /// Every field within its range, or the first that is not, named as in the `[retention]`
+    /// table. A zero or negative keep would prune history as soon as it is written.
+    pub fn check(&self) -> Result<(), String> {
+        let fields = [
+            ("raw_per_monitor", self.raw_per_monitor, 1, 10_000),
+            ("raw_max_age_hours", self.raw_max_age_hours, 1, 24 * 366),
+            ("minutely_hours", self.minutely_hours, 1, 24 * 366),
+            ("hourly_days", self.hourly_days, 1, 3_660),
+            ("daily_days", self.daily_days, 1, 36_600),
+            ("events_days", self.events_days, 1, 36_600),
+        ];
+        match fields.into_iter().find(|(_, v, lo, hi)| !(lo..=hi).contains(&v)) {
+            Some((name, v, lo, hi)) => Err(format!("retention.{name} must be {lo} to {hi} (got {v})")),
+            None => Ok(()),
+        }
+    }
+}
+
 fn bucket_start(at: DateTime<Utc>, resolution: i32) -> i64 {
     let r = i64::from(resolution) * 1000;
     at.timestamp_millis().div_euclid(r) * r
@@ -442,5 +461,19 @@ impl Db {
             bump!(tx, MONITORS);
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Retention;
+
+    #[test]
+    fn retention_names_the_field_out_of_range() {
+        assert_eq!(Retention::default().check(), Ok(()));
+        let bad = Retention { hourly_days: 0, ..Retention::default() };
+        assert_eq!(bad.check(), Err("retention.hourly_days must be 1 to 3660 (got 0)".to_owned()));
+        let bad = Retention { raw_per_monitor: -5, ..Retention::default() };
+        assert!(bad.check().unwrap_err().starts_with("retention.raw_per_monitor"));
     }
 }
