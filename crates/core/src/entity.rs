@@ -19,12 +19,13 @@ pub enum Entity {
     Postmortem,
     Schedule,
     Service,
+    StatusPage,
     Team,
     User,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 18] = [
+    pub const ALL: [Entity; 19] = [
         Entity::ActionItem,
         Entity::Alert,
         Entity::ApiToken,
@@ -41,6 +42,7 @@ impl Entity {
         Entity::Postmortem,
         Entity::Schedule,
         Entity::Service,
+        Entity::StatusPage,
         Entity::Team,
         Entity::User,
     ];
@@ -64,6 +66,7 @@ impl Entity {
             Entity::Postmortem => "postmortem",
             Entity::Schedule => "schedule",
             Entity::Service => "service",
+            Entity::StatusPage => "status page",
             Entity::Team => "team",
             Entity::User => "user",
         }
@@ -88,6 +91,7 @@ impl Entity {
             Entity::Postmortem => "postmortem_not_found",
             Entity::Schedule => "schedule_not_found",
             Entity::Service => "service_not_found",
+            Entity::StatusPage => "status_page_not_found",
             Entity::Team => "team_not_found",
             Entity::User => "user_not_found",
         }

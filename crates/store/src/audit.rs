@@ -145,7 +145,11 @@ impl Db {
 
     pub async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Page<AuditEntry>> {
         let limit = page::clamp_limit(f.limit);
-        let action = f.action.as_deref().map(|a| format!("{}%", a.replace(['%', '_', '\\'], "")));
+        // A prefix: LIKE's wildcards in it match themselves (`status_page.` has an underscore).
+        let action = f
+            .action
+            .as_deref()
+            .map(|a| format!("{}%", a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         let (c_at, c_id) = match &f.cursor {
             Some(c) => (c.key.parse::<i64>().ok(), Some(c.id)),
             None => (None, None),
@@ -154,7 +158,7 @@ impl Db {
             sqlx::query_as(
                 "SELECT id, at, actor_id, actor, action, entity_type, entity_id, summary, before_json, after_json \
                  FROM audit_log \
-                 WHERE ($1 IS NULL OR action LIKE $1) AND ($2 IS NULL OR entity_type = $2) \
+                 WHERE ($1 IS NULL OR action LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR entity_type = $2) \
                    AND ($3 IS NULL OR entity_id = $3) AND ($4 IS NULL OR actor = $4) \
                    AND ($5 IS NULL OR at < $5 OR (at = $5 AND id < $6)) \
                  ORDER BY at DESC, id DESC LIMIT $7",

@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (6, "oncall", include_str!("../migrations/sqlite/0006_oncall.sql")),
     (7, "trust", include_str!("../migrations/sqlite/0007_trust.sql")),
     (8, "noise", include_str!("../migrations/sqlite/0008_noise.sql")),
+    (9, "status_pages", include_str!("../migrations/sqlite/0009_status_pages.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (6, "oncall", include_str!("../migrations/postgres/0006_oncall.sql")),
     (7, "trust", include_str!("../migrations/postgres/0007_trust.sql")),
     (8, "noise", include_str!("../migrations/postgres/0008_noise.sql")),
+    (9, "status_pages", include_str!("../migrations/postgres/0009_status_pages.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

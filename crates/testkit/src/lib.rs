@@ -111,6 +111,8 @@ impl TestServer {
                 sweep_every: std::time::Duration::from_secs(86_400),
                 ..Default::default()
             },
+            // Public status pages are rendered for every request, so a test sees a change at once.
+            status_refresh: std::time::Duration::ZERO,
             ..WebConfig::default()
         };
         let state = AppState::new(test_db.db.clone(), clock.clone() as Arc<dyn Clock>, config);
@@ -288,6 +290,10 @@ impl TestServer {
         let resp =
             self.http.get(format!("{}{path}", self.url)).header("cookie", cookie).send().await.expect("get page");
         (resp.status(), resp.text().await.unwrap_or_default())
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {

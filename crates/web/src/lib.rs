@@ -18,6 +18,7 @@ mod operations;
 mod ops;
 mod ping;
 mod server;
+mod status;
 mod ui;
 
 use axum::Router;
@@ -107,6 +108,8 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// A session unused this long ends (besides its absolute lifetime `session_ttl`).
     pub session_idle: chrono::Duration,
+    /// How long a public status page's rendering is reused (zero: rendered for every request).
+    pub status_refresh: std::time::Duration,
 }
 
 impl Default for WebConfig {
@@ -120,6 +123,7 @@ impl Default for WebConfig {
             pipeline: Default::default(),
             trusted_proxies: Vec::new(),
             session_idle: chrono::Duration::hours(12),
+            status_refresh: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -159,6 +163,8 @@ pub struct SharedState {
     pub(crate) closing: Arc<tokio::sync::watch::Sender<bool>>,
     /// Notifications sent to demo users (`serve --demo`; empty otherwise).
     pub demo_inbox: demo_inbox::DemoInbox,
+    /// Public status pages as last rendered.
+    status_pages: status::SnapshotCache,
 }
 
 impl AppState {
@@ -188,6 +194,7 @@ impl AppState {
             login_limiter,
             service_lists: Arc::new(cache::RenderCache::default()),
             demo_inbox: demo_inbox::DemoInbox::default(),
+            status_pages: status::SnapshotCache::default(),
         }))
     }
 
@@ -221,6 +228,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ping::router())
         .merge(ingest::router())
         .merge(links::router())
+        .merge(status::router())
         .merge(assets::router())
         .fallback(error::not_found_fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_requests))

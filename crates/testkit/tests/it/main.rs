@@ -15,3 +15,4 @@ mod paging;
 mod roles;
 mod secrets;
 mod senders;
+mod status_pages;

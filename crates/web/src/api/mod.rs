@@ -16,6 +16,7 @@ pub(crate) mod postmortems;
 pub(crate) mod reports;
 pub(crate) mod schema;
 pub(crate) mod settings;
+pub(crate) mod status_pages;
 pub(crate) mod users;
 
 pub use crate::operations::cursor;
@@ -105,6 +106,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(integrations::router())
         .merge(reports::router())
         .merge(oncall::router())
+        .merge(status_pages::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }
 

@@ -120,6 +120,15 @@ pub fn password() -> Object {
 pub fn email_opt() -> Object {
     string(true, None, None, Some(trimmed(&email_body(), true)))
 }
+/// A colour `#rrggbb`; empty or `null` means the default.
+pub fn color_opt() -> Object {
+    string(true, None, None, Some(trimmed("#[0-9a-fA-F]{6}", true)))
+}
+/// A status page component's status, as statuspage.io names it; `null` clears a manual status.
+pub fn component_status_opt() -> Object {
+    let all: Vec<&str> = opsdeck_core::status_page::ComponentStatus::ALL.iter().map(|c| c.as_str()).collect();
+    one_of(true, &all)
+}
 /// An IANA time zone such as `Europe/Berlin` (unknown names are refused with 422).
 pub fn timezone() -> Object {
     string(false, Some(1), Some(64), Some(r"^[A-Za-z0-9_+/-]+$".into()))

@@ -18,6 +18,7 @@ pub mod monitors;
 pub mod oncall;
 pub mod reports;
 pub mod settings;
+pub mod status_pages;
 pub mod users;
 
 use crate::AppState;

@@ -216,27 +216,40 @@ fn day_class(u: f64) -> &'static str {
 /// One bar per day (daily rollups) coloured by uptime, days without data shown as such, with
 /// a legend and the range under it.
 pub fn daily_bars(days: &[Rollup], now: DateTime<Utc>, n_days: i64) -> String {
+    let today = now.timestamp().div_euclid(86_400);
+    let per_day: Vec<Option<(f64, i64)>> = (0..n_days)
+        .map(|i| {
+            let day = today - (n_days - 1 - i);
+            let r = days.iter().find(|r| r.bucket.timestamp().div_euclid(86_400) == day)?;
+            Some((r.uptime()?, r.total))
+        })
+        .collect();
+    day_bars(&per_day, now)
+}
+
+/// One bar per day, oldest first and the last one `today` (UTC days): each `(uptime %, checks)`
+/// or `None` for a day without data, which is drawn as "no data", never as up.
+pub fn day_bars(per_day: &[Option<(f64, i64)>], today: DateTime<Utc>) -> String {
     let (bw, gap, h) = (6.0, 2.0, 28.0);
+    let n_days = per_day.len() as i64;
     let width = n_days as f64 * (bw + gap) - gap;
     let mut s = format!(
         "<figure class='days'><svg class='ubar days' viewBox='0 0 {width} {h}' role='img' \
             aria-label='daily uptime, last {n_days} days'>"
     );
-    let today = now.timestamp().div_euclid(86_400);
-    for i in 0..n_days {
-        let day = today - (n_days - 1 - i);
+    let today = today.timestamp().div_euclid(86_400);
+    for (i, d) in per_day.iter().enumerate() {
+        let day = today - (n_days - 1 - i as i64);
         let x = i as f64 * (bw + gap);
-        let r = days.iter().find(|r| r.bucket.timestamp().div_euclid(86_400) == day);
         let date =
             DateTime::from_timestamp(day * 86_400, 0).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
-        match r.and_then(|r| r.uptime().map(|u| (r, u))) {
-            Some((r, u)) => {
+        match d {
+            Some((u, total)) => {
                 let _ = write!(
                     s,
-                    "<rect class='{}' x='{x}' y='0' width='{bw}' height='{h}' rx='1'><title>{date}: {u:.2}% of {} \
+                    "<rect class='{}' x='{x}' y='0' width='{bw}' height='{h}' rx='1'><title>{date}: {u:.2}% of {total} \
                         checks</title></rect>",
-                    day_class(u),
-                    r.total
+                    day_class(*u),
                 );
             }
             None => {

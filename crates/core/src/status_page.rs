@@ -1,0 +1,420 @@
+//! Public status pages: what a page shows (components in up to two levels, each mapped to a
+//! service and/or monitors) and the rules that turn monitor states, open incidents and a manual
+//! override into a component status and a page indicator, in statuspage.io's vocabulary.
+
+use crate::incident::Sev;
+use crate::monitor::MonitorState;
+use crate::{Error, Problems, Result, validate};
+use serde::Serialize;
+use std::collections::HashSet;
+use uuid::Uuid;
+
+/// Components (groups included) on one page, at most.
+pub const COMPONENTS_MAX: usize = 200;
+/// Monitors one component follows, at most.
+pub const COMPONENT_MONITORS_MAX: usize = 50;
+
+/// A component's status, as statuspage.io names it. Ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    Operational,
+    UnderMaintenance,
+    DegradedPerformance,
+    PartialOutage,
+    MajorOutage,
+}
+
+impl ComponentStatus {
+    pub const ALL: [ComponentStatus; 5] = [
+        ComponentStatus::Operational,
+        ComponentStatus::UnderMaintenance,
+        ComponentStatus::DegradedPerformance,
+        ComponentStatus::PartialOutage,
+        ComponentStatus::MajorOutage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "operational",
+            ComponentStatus::UnderMaintenance => "under_maintenance",
+            ComponentStatus::DegradedPerformance => "degraded_performance",
+            ComponentStatus::PartialOutage => "partial_outage",
+            ComponentStatus::MajorOutage => "major_outage",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ComponentStatus> {
+        ComponentStatus::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// As a visitor reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "Operational",
+            ComponentStatus::UnderMaintenance => "Under maintenance",
+            ComponentStatus::DegradedPerformance => "Degraded performance",
+            ComponentStatus::PartialOutage => "Partial outage",
+            ComponentStatus::MajorOutage => "Major outage",
+        }
+    }
+
+    /// What an open incident of this severity does to its services' components: SEV1 is a major
+    /// outage, SEV2 a partial one, SEV3 degraded performance; SEV4 (informational) changes nothing.
+    pub fn from_severity(sev: Sev) -> ComponentStatus {
+        match sev {
+            Sev::Sev1 => ComponentStatus::MajorOutage,
+            Sev::Sev2 => ComponentStatus::PartialOutage,
+            Sev::Sev3 => ComponentStatus::DegradedPerformance,
+            Sev::Sev4 => ComponentStatus::Operational,
+        }
+    }
+
+    /// What the monitors of a component say: all of the checked ones down is a major outage,
+    /// some down a partial one, any degraded is degraded performance, and any in maintenance
+    /// (with no problem elsewhere) is under maintenance. Paused and not-yet-checked monitors do
+    /// not count.
+    pub fn from_monitors(states: &[MonitorState]) -> ComponentStatus {
+        let counted = states.iter().filter(|s| !matches!(s, MonitorState::Paused | MonitorState::Pending));
+        let (mut down, mut degraded, mut maintenance, mut total) = (0usize, 0usize, 0usize, 0usize);
+        for s in counted {
+            total += 1;
+            match s {
+                MonitorState::Down => down += 1,
+                MonitorState::Degraded => degraded += 1,
+                MonitorState::Maintenance => maintenance += 1,
+                _ => {}
+            }
+        }
+        if down > 0 && down == total {
+            ComponentStatus::MajorOutage
+        } else if down > 0 {
+            ComponentStatus::PartialOutage
+        } else if degraded > 0 {
+            ComponentStatus::DegradedPerformance
+        } else if maintenance > 0 {
+            ComponentStatus::UnderMaintenance
+        } else {
+            ComponentStatus::Operational
+        }
+    }
+}
+
+/// What decides a component's status right now.
+#[derive(Debug, Clone, Default)]
+pub struct Signals {
+    /// States of the component's monitors (its own and those of its service).
+    pub monitors: Vec<MonitorState>,
+    /// The worst severity among open incidents of its service.
+    pub incident: Option<Sev>,
+    /// A manual override still in force.
+    pub manual: Option<ComponentStatus>,
+}
+
+impl Signals {
+    /// The override wins; otherwise the worse of monitors and incidents.
+    pub fn status(&self) -> ComponentStatus {
+        if let Some(m) = self.manual {
+            return m;
+        }
+        let from_incident = self.incident.map_or(ComponentStatus::Operational, ComponentStatus::from_severity);
+        ComponentStatus::from_monitors(&self.monitors).max(from_incident)
+    }
+}
+
+/// The page-wide indicator of statuspage.io's `status` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Indicator {
+    None,
+    Maintenance,
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Indicator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Indicator::None => "none",
+            Indicator::Maintenance => "maintenance",
+            Indicator::Minor => "minor",
+            Indicator::Major => "major",
+            Indicator::Critical => "critical",
+        }
+    }
+
+    /// statuspage.io's wording.
+    pub fn description(self) -> &'static str {
+        match self {
+            Indicator::None => "All Systems Operational",
+            Indicator::Maintenance => "Service Under Maintenance",
+            Indicator::Minor => "Partially Degraded Service",
+            Indicator::Major => "Partial System Outage",
+            Indicator::Critical => "Major System Outage",
+        }
+    }
+
+    /// The worst component decides.
+    pub fn from_components(statuses: impl IntoIterator<Item = ComponentStatus>) -> Indicator {
+        match statuses.into_iter().max() {
+            None | Some(ComponentStatus::Operational) => Indicator::None,
+            Some(ComponentStatus::UnderMaintenance) => Indicator::Maintenance,
+            Some(ComponentStatus::DegradedPerformance) => Indicator::Minor,
+            Some(ComponentStatus::PartialOutage) => Indicator::Major,
+            Some(ComponentStatus::MajorOutage) => Indicator::Critical,
+        }
+    }
+}
+
+/// A validated component of a page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentSpec {
+    /// Set to keep an existing component (and what refers to it) when a page is saved again.
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub description: String,
+    /// The group it appears in (a group is created for each distinct name).
+    pub group: Option<String>,
+    pub service_id: Option<Uuid>,
+    pub monitor_ids: Vec<Uuid>,
+    pub only_show_if_degraded: bool,
+}
+
+/// Unvalidated component fields.
+#[derive(Debug, Clone, Default)]
+pub struct ComponentInput {
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub description: Option<String>,
+    pub group: Option<String>,
+    pub service_id: Option<Uuid>,
+    pub monitor_ids: Vec<Uuid>,
+    pub only_show_if_degraded: bool,
+}
+
+/// A validated page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageSpec {
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    /// IANA time zone the page shows times in.
+    pub time_zone: String,
+    /// `#rrggbb`, or the default accent.
+    pub accent_color: Option<String>,
+    pub components: Vec<ComponentSpec>,
+}
+
+/// Unvalidated page fields; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct PageInput {
+    pub slug: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub time_zone: Option<String>,
+    pub accent_color: Option<Option<String>>,
+    pub components: Option<Vec<ComponentInput>>,
+}
+
+fn accent(v: &str) -> Result<String> {
+    let v = v.trim();
+    let ok = v.len() == 7 && v.starts_with('#') && v[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok { Ok(v.to_ascii_lowercase()) } else { Err(Error::invalid("accent_color", "must be #rrggbb, e.g. #2563eb")) }
+}
+
+fn component(i: usize, c: ComponentInput) -> Result<ComponentSpec> {
+    let at = |e: Error| Error::invalid("components", format!("component {}: {}", i + 1, e));
+    let name = validate::name("name", &c.name).map_err(at)?;
+    let description = validate::description("description", c.description.as_deref().unwrap_or("")).map_err(at)?;
+    let group = match c.group.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(g) => Some(validate::name("group", g).map_err(at)?),
+    };
+    if c.monitor_ids.len() > COMPONENT_MONITORS_MAX {
+        return Err(at(Error::invalid("monitor_ids", format!("at most {COMPONENT_MONITORS_MAX} monitors"))));
+    }
+    let mut monitor_ids = c.monitor_ids;
+    let mut seen = HashSet::new();
+    monitor_ids.retain(|id| seen.insert(*id));
+    Ok(ComponentSpec {
+        id: c.id,
+        name,
+        description,
+        group,
+        service_id: c.service_id,
+        monitor_ids,
+        only_show_if_degraded: c.only_show_if_degraded,
+    })
+}
+
+impl PageSpec {
+    /// A new page: `title` is required; the slug defaults to the title's.
+    pub fn create(input: PageInput) -> Result<Self> {
+        if input.title.is_none() {
+            return Err(Error::invalid("title", "is required"));
+        }
+        let base = PageSpec {
+            slug: String::new(),
+            title: String::new(),
+            description: String::new(),
+            time_zone: "UTC".into(),
+            accent_color: None,
+            components: Vec::new(),
+        };
+        base.apply(input.or_slug_of_title())
+    }
+
+    /// The page with the fields `input` names changed; every field is checked.
+    pub fn apply(mut self, input: PageInput) -> Result<Self> {
+        let mut p = Problems::default();
+        if let Some(s) = input.slug {
+            p.set(&mut self.slug, validate::slug("slug", &s));
+        }
+        if let Some(t) = input.title {
+            p.set(&mut self.title, validate::name("title", &t));
+        }
+        if let Some(d) = input.description {
+            p.set(&mut self.description, validate::description("description", &d));
+        }
+        if let Some(tz) = input.time_zone {
+            let tz = tz.trim().to_owned();
+            match tz.parse::<chrono_tz::Tz>() {
+                Ok(_) => self.time_zone = tz,
+                Err(_) => p.push("time_zone", format!("unknown time zone {tz:?}; use e.g. Europe/Berlin")),
+            }
+        }
+        if let Some(a) = input.accent_color {
+            match a.as_deref().map(str::trim) {
+                None | Some("") => self.accent_color = None,
+                Some(v) => p.set(&mut self.accent_color, accent(v).map(Some)),
+            }
+        }
+        if let Some(cs) = input.components {
+            if cs.len() > COMPONENTS_MAX {
+                p.push("components", format!("at most {COMPONENTS_MAX} components"));
+            } else {
+                let checked: Result<Vec<ComponentSpec>> =
+                    cs.into_iter().enumerate().map(|(i, c)| component(i, c)).collect();
+                if let Some(cs) = p.check(checked) {
+                    let ids: Vec<Uuid> = cs.iter().filter_map(|c| c.id).collect();
+                    if ids.iter().collect::<HashSet<_>>().len() != ids.len() {
+                        p.push("components", "a component id appears twice");
+                    }
+                    let groups = cs.iter().filter_map(|c| c.group.as_ref()).collect::<HashSet<_>>().len();
+                    if cs.len() + groups > COMPONENTS_MAX {
+                        p.push("components", format!("at most {COMPONENTS_MAX} components, groups included"));
+                    }
+                    self.components = cs;
+                }
+            }
+        }
+        p.finish()?;
+        Ok(self)
+    }
+
+    /// Group names in the order they first appear.
+    pub fn groups(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        self.components.iter().filter_map(|c| c.group.as_deref()).filter(|g| seen.insert(*g)).collect()
+    }
+}
+
+impl PageInput {
+    /// An empty slug stands for "derive it from the title".
+    fn or_slug_of_title(mut self) -> Self {
+        if self.slug.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            self.slug = self.title.as_deref().map(validate::slugify);
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MonitorState::*;
+
+    fn input(title: &str) -> PageInput {
+        PageInput { title: Some(title.into()), ..PageInput::default() }
+    }
+
+    #[test]
+    fn monitors_decide_by_share_down() {
+        assert_eq!(ComponentStatus::from_monitors(&[]), ComponentStatus::Operational);
+        assert_eq!(ComponentStatus::from_monitors(&[Up, Up]), ComponentStatus::Operational);
+        assert_eq!(ComponentStatus::from_monitors(&[Up, Down]), ComponentStatus::PartialOutage);
+        assert_eq!(ComponentStatus::from_monitors(&[Down, Down, Paused]), ComponentStatus::MajorOutage);
+        assert_eq!(ComponentStatus::from_monitors(&[Up, Degraded]), ComponentStatus::DegradedPerformance);
+        assert_eq!(ComponentStatus::from_monitors(&[Up, Maintenance]), ComponentStatus::UnderMaintenance);
+        assert_eq!(ComponentStatus::from_monitors(&[Pending, Paused]), ComponentStatus::Operational);
+    }
+
+    #[test]
+    fn override_wins_else_the_worse_signal() {
+        let s = Signals { monitors: vec![Up], incident: Some(Sev::Sev2), manual: None };
+        assert_eq!(s.status(), ComponentStatus::PartialOutage);
+        let s = Signals { monitors: vec![Down], incident: Some(Sev::Sev4), manual: None };
+        assert_eq!(s.status(), ComponentStatus::MajorOutage);
+        let s = Signals { monitors: vec![Down], incident: None, manual: Some(ComponentStatus::Operational) };
+        assert_eq!(s.status(), ComponentStatus::Operational);
+    }
+
+    #[test]
+    fn indicator_follows_the_worst_component() {
+        use ComponentStatus::*;
+        assert_eq!(Indicator::from_components([]), Indicator::None);
+        assert_eq!(Indicator::from_components([Operational, UnderMaintenance]), Indicator::Maintenance);
+        assert_eq!(Indicator::from_components([UnderMaintenance, DegradedPerformance]), Indicator::Minor);
+        assert_eq!(Indicator::from_components([PartialOutage]), Indicator::Major);
+        assert_eq!(Indicator::from_components([MajorOutage, Operational]), Indicator::Critical);
+        assert_eq!(Indicator::Critical.description(), "Major System Outage");
+        for c in ComponentStatus::ALL {
+            assert_eq!(ComponentStatus::parse(c.as_str()), Some(c));
+        }
+    }
+
+    #[test]
+    fn pages_are_checked_field_by_field() {
+        let p = PageSpec::create(input("Acme Status")).unwrap();
+        assert_eq!((p.slug.as_str(), p.time_zone.as_str()), ("acme-status", "UTC"));
+        let bad = PageInput {
+            slug: Some("Bad Slug".into()),
+            time_zone: Some("Mars/Olympus".into()),
+            accent_color: Some(Some("blue".into())),
+            ..input("x")
+        };
+        let e = PageSpec::create(bad).unwrap_err();
+        let fields: Vec<&str> = e.problems().iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["slug", "time_zone", "accent_color"]);
+        assert!(PageSpec::create(PageInput::default()).is_err());
+    }
+
+    #[test]
+    fn components_name_their_position_and_groups_keep_order() {
+        let c = |name: &str, group: Option<&str>| ComponentInput {
+            name: name.into(),
+            group: group.map(Into::into),
+            ..ComponentInput::default()
+        };
+        let p = PageSpec::create(PageInput {
+            components: Some(vec![
+                c("API", Some("Core")),
+                c("Web", None),
+                c("DB", Some("Core")),
+                c("CDN", Some("Edge")),
+            ]),
+            ..input("x")
+        })
+        .unwrap();
+        assert_eq!(p.groups(), ["Core", "Edge"]);
+        let e = PageSpec::create(PageInput { components: Some(vec![c("ok", None), c(" ", None)]), ..input("x") })
+            .unwrap_err();
+        assert_eq!(e.to_string(), "components: component 2: name: must not be empty");
+        let many = (0..=COMPONENTS_MAX).map(|i| c(&format!("c{i}"), None)).collect();
+        assert!(PageSpec::create(PageInput { components: Some(many), ..input("x") }).is_err());
+        let id = Some(Uuid::nil());
+        let twice = vec![ComponentInput { id, ..c("a", None) }, ComponentInput { id, ..c("b", None) }];
+        assert!(PageSpec::create(PageInput { components: Some(twice), ..input("x") }).is_err());
+    }
+}

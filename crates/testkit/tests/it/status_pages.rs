@@ -1,0 +1,348 @@
+//! Status pages through the API and their public side (HTML and statuspage.io JSON), with
+//! monitors checked against a real HTTP server on loopback and the scheduler on the fake clock.
+
+use chrono::Duration;
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+backend_tests!(
+    components_follow_monitors_incidents_and_overrides,
+    public_json_has_statuspage_io_fields,
+    page_input_is_checked,
+    saving_again_keeps_component_identity,
+);
+
+/// A local target whose status code the test controls.
+async fn target() -> (String, Arc<AtomicU16>) {
+    use axum::routing::get;
+    let code = Arc::new(AtomicU16::new(200));
+    let c = code.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        get(move || {
+            let c = c.clone();
+            async move { axum::http::StatusCode::from_u16(c.load(Ordering::SeqCst)).unwrap_or_default() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, code)
+}
+
+/// A public GET without credentials: status, headers and body text.
+async fn public(srv: &TestServer, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let resp = srv.http.get(format!("{}{path}", srv.url)).send().await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    (status, headers, resp.text().await.unwrap())
+}
+
+async fn public_json(srv: &TestServer, path: &str) -> Value {
+    let (status, _, body) = public(srv, path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn component<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name}: {doc}"))
+}
+
+/// A service with one HTTP monitor that has been checked once (up); returns service, monitor
+/// and the target's status code.
+async fn watched_service(srv: &TestServer, t: &str, name: &str) -> (String, String, Arc<AtomicU16>) {
+    let (url, code) = target().await;
+    let (_, svc) = srv.post("/api/v1/services", t, json!({"name": name})).await;
+    let (s, m) = srv
+        .post(
+            "/api/v1/monitors",
+            t,
+            json!({"name": format!("{name} health"), "service_id": svc["id"], "type": "http",
+                   "interval_seconds": 30, "settings": {"url": url}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    (svc["id"].as_str().unwrap().to_owned(), m["id"].as_str().unwrap().to_owned(), code)
+}
+
+async fn components_follow_monitors_incidents_and_overrides(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (checkout, _, checkout_code) = watched_service(srv, &t, "Checkout").await;
+    let (search, search_monitor, _) = watched_service(srv, &t, "Search").await;
+    srv.clock.advance(Duration::seconds(31));
+    assert_eq!(srv.run_checks().await, 2);
+
+    let (s, page) = srv
+        .post(
+            "/api/v1/status-pages",
+            &t,
+            json!({"slug": "acme", "title": "Acme Status", "components": [
+                {"name": "Checkout", "service_id": checkout},
+                {"name": "Search", "monitor_ids": [search_monitor], "group": "Core"},
+                {"name": "Search API", "service_id": search, "group": "Core", "only_show_if_degraded": true},
+            ]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{page}");
+    assert_eq!((page["slug"].as_str(), page["url"].as_str()), (Some("acme"), Some("/status/acme")));
+    assert_eq!(page["indicator"], "none");
+    let comps = page["components"].as_array().unwrap();
+    assert_eq!(comps.len(), 3);
+    assert!(comps.iter().all(|c| c["id"].is_string() && c["status"] == "operational"), "{page}");
+    assert_eq!(page["groups"][0]["name"], "Core");
+    let page_id = page["id"].as_str().unwrap().to_owned();
+
+    let status = public_json(srv, "/status/acme/api/v2/status.json").await;
+    assert_eq!(status["status"], json!({"indicator": "none", "description": "All Systems Operational"}));
+    let listed = public_json(srv, "/status/acme/api/v2/components.json").await;
+    assert!(listed["components"].as_array().unwrap().iter().all(|c| c["name"] != "Search API"), "hidden: {listed}");
+    let (s, _, html) = public(srv, "/status/acme").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("All Systems Operational") && html.contains("Checkout"), "{html}");
+    assert!(!html.contains("Search API"), "only shown if degraded");
+
+    // Checkout's only monitor fails: a major outage, and the page says so at once.
+    checkout_code.store(503, Ordering::SeqCst);
+    srv.clock.advance(Duration::seconds(30));
+    srv.run_checks().await;
+    let listed = public_json(srv, "/status/acme/api/v2/components.json").await;
+    assert_eq!(component(&listed, "Checkout")["status"], "major_outage", "{listed}");
+    assert_eq!(component(&listed, "Core")["status"], "operational");
+    let status = public_json(srv, "/status/acme/api/v2/status.json").await;
+    assert_eq!(status["status"]["indicator"], "critical");
+    let (_, _, html) = public(srv, "/status/acme").await;
+    assert!(html.contains("Major System Outage") && html.contains("Major outage"), "{html}");
+
+    // An open SEV2 incident on Search: a partial outage, which also shows the hidden component
+    // and raises its group.
+    let (s, inc) = srv
+        .post("/api/v1/incidents", &t, json!({"title": "Search slow", "service_id": search, "severity": "SEV2"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let listed = public_json(srv, "/status/acme/api/v2/components.json").await;
+    assert_eq!(component(&listed, "Search API")["status"], "partial_outage", "{listed}");
+    assert_eq!(component(&listed, "Search")["status"], "operational", "follows its monitor only");
+    assert_eq!(component(&listed, "Core")["status"], "partial_outage");
+
+    // A responder says Checkout is only degraded, for 30 minutes.
+    let r = srv.token("r", Role::Responder).await;
+    let checkout_id = comps.iter().find(|c| c["name"] == "Checkout").unwrap()["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/status-pages/{page_id}/components/{checkout_id}/override");
+    let (s, after) = srv.put(&path, &r, json!({"status": "degraded_performance", "minutes": 30})).await;
+    assert_eq!(s, StatusCode::OK, "{after}");
+    let c = after["components"].as_array().unwrap().iter().find(|c| c["id"] == checkout_id.as_str()).unwrap().clone();
+    assert_eq!(
+        (c["status"].as_str(), c["override_status"].as_str()),
+        (Some("degraded_performance"), Some("degraded_performance"))
+    );
+    assert!(c["override_until"].is_string());
+    let listed = public_json(srv, "/status/acme/api/v2/components.json").await;
+    assert_eq!(component(&listed, "Checkout")["status"], "degraded_performance");
+    // It expires on its own.
+    srv.clock.advance(Duration::minutes(31));
+    let listed = public_json(srv, "/status/acme/api/v2/components.json").await;
+    assert_eq!(component(&listed, "Checkout")["status"], "major_outage");
+    // A viewer may not set one; a bad status names the field.
+    let v = srv.token("v", Role::Viewer).await;
+    let (s, _) = srv.put(&path, &v, json!({"status": "operational"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = srv.put(&path, &r, json!({"status": "fine"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (s, e) = srv.put(&path, &r, json!({"status": "operational", "minutes": 0})).await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("minutes")),
+        "{e}"
+    );
+    let other = format!("/api/v1/status-pages/{page_id}/components/{page_id}/override");
+    let (s, _) = srv.put(&other, &r, json!({"status": "operational"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Every change is audited.
+    let admin = srv.token("a", Role::Admin).await;
+    let (_, audit) = srv.get("/api/v1/audit?action=status_page.", &admin).await;
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"status_page.create") && actions.contains(&"status_page.override"), "{actions:?}");
+}
+
+async fn public_json_has_statuspage_io_fields(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (s, page) = srv
+        .post(
+            "/api/v1/status-pages",
+            &t,
+            json!({"title": "Public Status", "time_zone": "America/Tijuana",
+                   "components": [{"name": "Web", "description": "The site"}, {"name": "DB", "group": "Data"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{page}");
+    assert_eq!(page["slug"], "public-status", "derived from the title");
+
+    let doc = public_json(srv, "/status/public-status/api/v2/components.json").await;
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&doc["page"]), ["id", "name", "time_zone", "updated_at", "url"]);
+    assert_eq!(doc["page"]["name"], "Public Status");
+    assert!(doc["page"]["url"].as_str().unwrap().ends_with("/status/public-status"));
+    // Times are ISO 8601 with milliseconds in the page's zone.
+    let updated = doc["page"]["updated_at"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(updated).is_ok() && updated.contains('.'), "{updated}");
+    assert!(updated.ends_with("-08:00") || updated.ends_with("-07:00"), "{updated}");
+    let leaf_keys = [
+        "created_at",
+        "description",
+        "group",
+        "group_id",
+        "id",
+        "name",
+        "only_show_if_degraded",
+        "page_id",
+        "position",
+        "showcase",
+        "start_date",
+        "status",
+        "updated_at",
+    ];
+    let web = component(&doc, "Web");
+    assert_eq!(keys(web), leaf_keys, "leaf components have no `components` key");
+    assert_eq!((web["description"].as_str(), web["group"].as_bool()), (Some("The site"), Some(false)));
+    let group = component(&doc, "Data");
+    let mut group_keys: Vec<&str> = leaf_keys.to_vec();
+    group_keys.push("components");
+    group_keys.sort();
+    assert_eq!(keys(group), group_keys);
+    assert_eq!(group["group"], true);
+    assert!(group["description"].is_null());
+    let db = component(&doc, "DB");
+    assert_eq!(db["group_id"], group["id"]);
+    assert_eq!(group["components"], json!([db["id"]]));
+    assert_eq!(db["page_id"], doc["page"]["id"]);
+    let positions: Vec<i64> =
+        doc["components"].as_array().unwrap().iter().map(|c| c["position"].as_i64().unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+
+    // Readable from any origin, cached briefly, and a repeat visit is answered with 304.
+    let (_, headers, _) = public(srv, "/status/public-status/api/v2/status.json").await;
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["cache-control"], "public, max-age=5");
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let resp = srv
+        .http
+        .get(format!("{}/status/public-status/api/v2/status.json", srv.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+
+    // An unknown page is a 404 in the format asked for.
+    let (s, _, body) = public(srv, "/status/nope/api/v2/status.json").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(body.contains("status_page_not_found"), "{body}");
+    let (s, _, body) = public(srv, "/status/nope").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(body.contains("<html"), "{body}");
+}
+
+async fn page_input_is_checked(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let field = |e: &Value| e["error"]["details"]["field"].as_str().map(str::to_owned);
+    let cases = [
+        (json!({"slug": "ok"}), "title"),
+        (json!({"title": "x", "slug": "Not A Slug"}), "slug"),
+        (json!({"title": "x", "time_zone": "Mars/Base"}), "time_zone"),
+        (json!({"title": "x", "accent_color": "blue"}), "accent_color"),
+        (json!({"title": "x", "components": [{"name": " "}]}), "components"),
+        (json!({"title": "x", "components": [{"name": "a", "service_id": uuid::Uuid::nil()}]}), "components"),
+        (json!({"title": "x", "components": [{"name": "a", "monitor_ids": [uuid::Uuid::nil()]}]}), "components"),
+    ];
+    for (body, expected) in cases {
+        let (s, e) = srv.post("/api/v1/status-pages", &t, body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
+        assert_eq!(field(&e).as_deref(), Some(expected), "{body}: {e}");
+    }
+    let many: Vec<Value> = (0..201).map(|i| json!({"name": format!("c{i}")})).collect();
+    let (s, _) = srv.post("/api/v1/status-pages", &t, json!({"title": "x", "components": many})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (s, _) = srv.post("/api/v1/status-pages", &t, json!({"title": "x", "slug": "same"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, e) = srv.post("/api/v1/status-pages", &t, json!({"title": "y", "slug": "same"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("slug"), "{e}");
+
+    let v = srv.token("v", Role::Viewer).await;
+    let (s, _) = srv.post("/api/v1/status-pages", &v, json!({"title": "z"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, list) = srv.get("/api/v1/status-pages", &v).await;
+    assert_eq!((s, list["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    let (s, e) = srv.get(&format!("/api/v1/status-pages/{}", uuid::Uuid::nil()), &v).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("status_page_not_found")));
+    let id = list["items"][0]["id"].as_str().unwrap();
+    let (s, _) = srv.delete(&format!("/api/v1/status-pages/{id}"), &v).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = srv.delete(&format!("/api/v1/status-pages/{id}"), &t).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = public(srv, "/status/same").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn saving_again_keeps_component_identity(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (_, page) = srv
+        .post(
+            "/api/v1/status-pages",
+            &t,
+            json!({"title": "Keep", "components": [{"name": "A", "group": "G"}, {"name": "B"}]}),
+        )
+        .await;
+    let id = page["id"].as_str().unwrap().to_owned();
+    let a = page["components"][0].clone();
+    let b = page["components"][1].clone();
+    let group_id = a["group_id"].clone();
+    let path = format!("/api/v1/status-pages/{id}/components/{}/override", a["id"].as_str().unwrap());
+    let (s, _) = srv.put(&path, &t, json!({"status": "major_outage"})).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Renamed, regrouped and reordered, B dropped, C added: A keeps its id, group and override.
+    let (s, after) = srv
+        .put(
+            &format!("/api/v1/status-pages/{id}"),
+            &t,
+            json!({"title": "Kept",
+                   "components": [{"name": "C", "group": "G"}, {"id": a["id"], "name": "A2", "group": "G"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{after}");
+    assert_eq!(after["title"], "Kept");
+    assert_eq!(after["slug"], "keep", "unchanged when not given");
+    let comps = after["components"].as_array().unwrap();
+    assert_eq!(comps.iter().map(|c| c["name"].as_str().unwrap()).collect::<Vec<_>>(), ["C", "A2"]);
+    assert_eq!(comps[1]["id"], a["id"]);
+    assert_eq!(comps[1]["group_id"], group_id);
+    assert_eq!(comps[1]["status"], "major_outage");
+    assert!(comps.iter().all(|c| c["id"] != b["id"]));
+
+    // An id that is not one of this page's components is refused, and nothing changes.
+    let (s, e) = srv
+        .put(&format!("/api/v1/status-pages/{id}"), &t, json!({"components": [{"id": uuid::Uuid::nil(), "name": "X"}]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (_, same) = srv.get(&format!("/api/v1/status-pages/{id}"), &t).await;
+    assert_eq!(same["components"].as_array().unwrap().len(), 2);
+
+    // Moving A out of its group removes the emptied group, not A.
+    let (s, after) = srv
+        .put(&format!("/api/v1/status-pages/{id}"), &t, json!({"components": [{"id": a["id"], "name": "A2"}]}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{after}");
+    assert_eq!(after["components"][0]["id"], a["id"]);
+    assert!(after["groups"].as_array().unwrap().is_empty());
+}

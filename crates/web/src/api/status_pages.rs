@@ -1,0 +1,321 @@
+//! Status pages: public pages of components that follow services and monitors. Reading them
+//! takes a viewer; creating and changing them a manager; a manual component status a responder.
+
+use super::{List, ts};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, double_option, parse_id};
+use crate::operations::status_pages as op;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use opsdeck_core::Entity;
+use opsdeck_core::role::Permission;
+use opsdeck_core::status_page::{ComponentInput, ComponentStatus, PageInput};
+use opsdeck_store::status_page::StatusPage;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_pages, create_page))
+        .routes(routes!(get_page, update_page, delete_page))
+        .routes(routes!(set_override))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ComponentDto {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    /// The group it is shown in, if any.
+    pub group: Option<String>,
+    pub group_id: Option<Uuid>,
+    pub service_id: Option<Uuid>,
+    pub monitor_ids: Vec<Uuid>,
+    pub only_show_if_degraded: bool,
+    /// `operational`, `under_maintenance`, `degraded_performance`, `partial_outage` or `major_outage`
+    /// right now (only when one page is read).
+    pub status: Option<String>,
+    /// A status set by hand, and until when (null: until cleared).
+    pub override_status: Option<String>,
+    pub override_until: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupDto {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusPageDto {
+    pub id: Uuid,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub time_zone: String,
+    pub accent_color: Option<String>,
+    /// The public page's path (prefix the instance's public URL).
+    pub url: String,
+    /// statuspage.io's page indicator right now (`none`, `maintenance`, `minor`, `major`,
+    /// `critical`); only when one page is read.
+    pub indicator: Option<String>,
+    pub components: Vec<ComponentDto>,
+    pub groups: Vec<GroupDto>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl StatusPageDto {
+    fn new(p: StatusPage, statuses: &HashMap<Uuid, ComponentStatus>, indicator: Option<&str>) -> Self {
+        let groups: Vec<GroupDto> =
+            p.components.iter().filter(|c| c.is_group).map(|c| GroupDto { id: c.id, name: c.name.clone() }).collect();
+        let components = p
+            .components
+            .iter()
+            .filter(|c| !c.is_group)
+            .map(|c| ComponentDto {
+                id: c.id,
+                name: c.name.clone(),
+                description: c.description.clone(),
+                group: c.group_id.and_then(|g| groups.iter().find(|x| x.id == g)).map(|g| g.name.clone()),
+                group_id: c.group_id,
+                service_id: c.service_id,
+                monitor_ids: c.monitor_ids.clone(),
+                only_show_if_degraded: c.only_show_if_degraded,
+                status: statuses.get(&c.id).map(|s| s.as_str().to_owned()),
+                override_status: c.override_status.map(|s| s.as_str().to_owned()),
+                override_until: c.override_until.map(ts),
+            })
+            .collect();
+        StatusPageDto {
+            url: format!("/status/{}", p.slug),
+            indicator: indicator.map(str::to_owned),
+            components,
+            groups,
+            id: p.id,
+            slug: p.slug,
+            title: p.title,
+            description: p.description,
+            time_zone: p.time_zone,
+            accent_color: p.accent_color,
+            created_at: ts(p.created_at),
+            updated_at: ts(p.updated_at),
+        }
+    }
+
+    async fn live(state: &AppState, p: StatusPage) -> Result<Self, ApiError> {
+        let live = op::live(state, p).await?;
+        let statuses = live.components.iter().map(|c| (c.component.id, c.status)).collect();
+        Ok(StatusPageDto::new(live.page, &statuses, Some(live.indicator.as_str())))
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentBody {
+    /// Keeps an existing component (its id, manual status and what refers to it).
+    pub id: Option<Uuid>,
+    #[schema(schema_with = crate::api::schema::name)]
+    pub name: String,
+    #[schema(schema_with = crate::api::schema::description_opt)]
+    pub description: Option<String>,
+    /// A group name; components with the same group are shown together under it.
+    #[schema(schema_with = crate::api::schema::name_or_blank_opt)]
+    pub group: Option<String>,
+    /// The service whose monitors and open incidents decide the status.
+    pub service_id: Option<Uuid>,
+    /// Monitors that decide the status (besides the service's).
+    #[schema(max_items = 50)]
+    pub monitor_ids: Option<Vec<Uuid>>,
+    /// Hidden from visitors while operational.
+    pub only_show_if_degraded: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageBody {
+    /// Lowercase letters, digits and dashes; blank derives it from the title.
+    #[schema(schema_with = crate::api::schema::slug_opt)]
+    pub slug: Option<String>,
+    /// Required when creating.
+    #[schema(schema_with = crate::api::schema::name_opt)]
+    pub title: Option<String>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
+    pub description: Option<String>,
+    #[schema(schema_with = crate::api::schema::timezone_opt)]
+    pub time_zone: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = crate::api::schema::color_opt)]
+    pub accent_color: Option<Option<String>>,
+    /// Replaces the page's components when given.
+    #[schema(max_items = 200)]
+    pub components: Option<Vec<ComponentBody>>,
+}
+
+impl StatusPageBody {
+    fn input(self) -> PageInput {
+        PageInput {
+            slug: self.slug,
+            title: self.title,
+            description: self.description,
+            time_zone: self.time_zone,
+            accent_color: self.accent_color,
+            components: self.components.map(|cs| {
+                cs.into_iter()
+                    .map(|c| ComponentInput {
+                        id: c.id,
+                        name: c.name,
+                        description: c.description,
+                        group: c.group,
+                        service_id: c.service_id,
+                        monitor_ids: c.monitor_ids.unwrap_or_default(),
+                        only_show_if_degraded: c.only_show_if_degraded.unwrap_or(false),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    /// The status to show; `null` returns the component to its derived status.
+    #[schema(schema_with = crate::api::schema::component_status_opt)]
+    pub status: Option<String>,
+    /// For how long; left out, until cleared.
+    #[schema(minimum = 1, maximum = 129600)]
+    pub minutes: Option<i64>,
+}
+
+/// Every status page, by slug.
+#[utoipa::path(
+    get,
+    path = "/api/v1/status-pages",
+    tag = "status pages",
+    responses((status = 200, body = List<StatusPageDto>))
+)]
+async fn list_pages(State(state): State<AppState>, auth: Auth) -> Result<Json<List<StatusPageDto>>, ApiError> {
+    auth.require(Permission::Read)?;
+    let none = HashMap::new();
+    let items = state.db.list_status_pages().await?.into_iter().map(|p| StatusPageDto::new(p, &none, None)).collect();
+    Ok(Json(List { items, next_cursor: None }))
+}
+
+/// Creates a status page (manager or admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/status-pages",
+    tag = "status pages",
+    request_body = StatusPageBody,
+    responses((status = 201, body = StatusPageDto))
+)]
+async fn create_page(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<StatusPageBody>,
+) -> Result<(StatusCode, Json<StatusPageDto>), ApiError> {
+    auth.require(Permission::Configure)?;
+    let p = op::create(&state, &auth, body.input()).await?;
+    Ok((StatusCode::CREATED, Json(StatusPageDto::live(&state, p).await?)))
+}
+
+/// One page with each component's status right now.
+#[utoipa::path(
+    get,
+    path = "/api/v1/status-pages/{id}",
+    tag = "status pages",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = StatusPageDto))
+)]
+async fn get_page(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<StatusPageDto>, ApiError> {
+    auth.require(Permission::Read)?;
+    let p = state.db.get_status_page(parse_id(Entity::StatusPage, &id)?).await?;
+    Ok(Json(StatusPageDto::live(&state, p).await?))
+}
+
+/// Changes a page: fields left out keep their value; `components`, when given, replaces the
+/// list (give each kept component its `id`).
+#[utoipa::path(
+    put,
+    path = "/api/v1/status-pages/{id}",
+    tag = "status pages",
+    params(("id" = Uuid, Path)),
+    request_body = StatusPageBody,
+    responses((status = 200, body = StatusPageDto))
+)]
+async fn update_page(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusPageBody>,
+) -> Result<Json<StatusPageDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let current = state.db.get_status_page(parse_id(Entity::StatusPage, &id)?).await?;
+    let p = op::update(&state, &auth, &current, body.input()).await?;
+    Ok(Json(StatusPageDto::live(&state, p).await?))
+}
+
+/// Deletes a page.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/status-pages/{id}",
+    tag = "status pages",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
+async fn delete_page(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::Configure)?;
+    let current = state.db.get_status_page(parse_id(Entity::StatusPage, &id)?).await?;
+    op::delete(&state, &auth, &current).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a component's status by hand (responder and up), or with `null` returns it to the
+/// status its monitors and incidents give.
+#[utoipa::path(
+    put,
+    path = "/api/v1/status-pages/{id}/components/{component_id}/override",
+    tag = "status pages",
+    params(("id" = Uuid, Path), ("component_id" = Uuid, Path)),
+    request_body = OverrideBody,
+    responses((status = 200, body = StatusPageDto))
+)]
+async fn set_override(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, component_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<OverrideBody>,
+) -> Result<Json<StatusPageDto>, ApiError> {
+    auth.require(Permission::Respond)?;
+    let page = state.db.get_status_page(parse_id(Entity::StatusPage, &id)?).await?;
+    let component_id = Uuid::parse_str(component_id.trim())
+        .map_err(|_| ApiError::invalid("component_id", "must be a component id (UUID)"))?;
+    let status = match body.status.as_deref() {
+        None => None,
+        Some(s) => Some(ComponentStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                "must be operational, under_maintenance, degraded_performance, partial_outage or major_outage",
+            )
+        })?),
+    };
+    op::set_override(&state, &auth, &page, component_id, status, body.minutes).await?;
+    let p = state.db.get_status_page(page.id).await?;
+    Ok(Json(StatusPageDto::live(&state, p).await?))
+}

@@ -1,0 +1,227 @@
+//! Status page operations: create, change and delete pages (managers and admins), set a
+//! component's status by hand, and compute what a page shows right now ([`live`]), which the
+//! public page, its statuspage.io JSON and the editor's preview all render.
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use chrono::{DateTime, Duration, Utc};
+use opsdeck_core::incident::Sev;
+use opsdeck_core::role::Permission;
+use opsdeck_core::status_page::{ComponentStatus, Indicator, PageInput, PageSpec, Signals};
+use opsdeck_store::catalogue::Ref;
+use opsdeck_store::status_page::{Component, StatusPage};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// Days of history the uptime bars show.
+pub const UPTIME_DAYS: i64 = 90;
+
+/// Checks that every service and monitor a component follows exists.
+async fn check_refs(state: &AppState, spec: &PageSpec) -> Result<(), ApiError> {
+    let services: HashSet<Uuid> = spec.components.iter().filter_map(|c| c.service_id).collect();
+    for id in services {
+        if let Err(opsdeck_store::StoreError::NotFound(_)) = state.db.get_service(Ref::Id(id)).await {
+            return Err(ApiError::invalid("components", format!("no service has id {id}")));
+        }
+    }
+    let monitors: Vec<Uuid> = spec.components.iter().flat_map(|c| c.monitor_ids.iter().copied()).collect();
+    let found: HashSet<Uuid> = state.db.page_monitors(&monitors, &[]).await?.into_iter().map(|m| m.0).collect();
+    if let Some(missing) = monitors.iter().find(|id| !found.contains(id)) {
+        return Err(ApiError::invalid("components", format!("no monitor has id {missing}")));
+    }
+    Ok(())
+}
+
+pub async fn create(state: &AppState, auth: &Auth, input: PageInput) -> Result<StatusPage, ApiError> {
+    auth.require(Permission::Configure)?;
+    let spec = PageSpec::create(input)?;
+    check_refs(state, &spec).await?;
+    let page = state.db.create_status_page(&auth.actor(), state.now(), spec).await?;
+    state.events.publish("status_page.changed", Some(page.id), format!("Status page {} created", page.slug));
+    Ok(page)
+}
+
+/// Changes the fields `input` names; components given replace the list (those with an `id`
+/// keep their identity and manual status).
+pub async fn update(
+    state: &AppState,
+    auth: &Auth,
+    current: &StatusPage,
+    input: PageInput,
+) -> Result<StatusPage, ApiError> {
+    auth.require(Permission::Configure)?;
+    let spec = current.spec().apply(input)?;
+    check_refs(state, &spec).await?;
+    let page = state.db.update_status_page(&auth.actor(), state.now(), current, spec).await?;
+    state.events.publish("status_page.changed", Some(page.id), format!("Status page {} changed", page.slug));
+    Ok(page)
+}
+
+pub async fn delete(state: &AppState, auth: &Auth, current: &StatusPage) -> Result<(), ApiError> {
+    auth.require(Permission::Configure)?;
+    state.db.delete_status_page(&auth.actor(), state.now(), current).await?;
+    state.events.publish("status_page.changed", Some(current.id), format!("Status page {} deleted", current.slug));
+    Ok(())
+}
+
+/// How long a manual status may be set for, at most.
+pub const OVERRIDE_MAX_DAYS: i64 = 90;
+
+/// Sets a component's status by hand (responders and up: it is part of telling users what is
+/// broken), for `minutes` if given; `None` clears it.
+pub async fn set_override(
+    state: &AppState,
+    auth: &Auth,
+    page: &StatusPage,
+    component_id: Uuid,
+    status: Option<ComponentStatus>,
+    minutes: Option<i64>,
+) -> Result<(), ApiError> {
+    auth.require(Permission::Respond)?;
+    let until = match minutes {
+        None => None,
+        Some(m) if (1..=OVERRIDE_MAX_DAYS * 24 * 60).contains(&m) => {
+            state.now().checked_add_signed(Duration::minutes(m))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "minutes",
+                format!("must be 1 to {} (90 days)", OVERRIDE_MAX_DAYS * 24 * 60),
+            ));
+        }
+    };
+    state.db.set_component_override(&auth.actor(), state.now(), page, component_id, status, until).await?;
+    state.events.publish("status_page.changed", Some(page.id), format!("Status page {} changed", page.slug));
+    Ok(())
+}
+
+/// One day of a component's uptime bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Day {
+    /// No check counted that day (no monitor, or not yet created): shown as such, not as up.
+    NoData,
+    Checked {
+        checks: i64,
+        failures: i64,
+    },
+}
+
+impl Day {
+    /// Per cent of counted checks that passed.
+    pub fn uptime(self) -> Option<f64> {
+        match self {
+            Day::NoData => None,
+            Day::Checked { checks, failures } => Some(100.0 * (checks - failures) as f64 / checks as f64),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveComponent {
+    pub component: Component,
+    pub status: ComponentStatus,
+    /// Oldest first, [`UPTIME_DAYS`] long, today last (UTC days).
+    pub days: Vec<Day>,
+}
+
+impl LiveComponent {
+    /// Uptime (per cent) over the bar's days that have data.
+    pub fn uptime(&self) -> Option<f64> {
+        let (checks, failures) = self.days.iter().fold((0i64, 0i64), |(c, f), d| match d {
+            Day::NoData => (c, f),
+            Day::Checked { checks, failures } => (c.saturating_add(*checks), f.saturating_add(*failures)),
+        });
+        (checks > 0).then(|| 100.0 * (checks - failures) as f64 / checks as f64)
+    }
+
+    /// Whether a visitor sees it: "only show if degraded" components hide while operational.
+    pub fn visible(&self) -> bool {
+        !self.component.only_show_if_degraded || self.status != ComponentStatus::Operational
+    }
+}
+
+/// A page as it stands at `at`: every component (groups take their worst member's status).
+#[derive(Debug, Clone)]
+pub struct LivePage {
+    pub page: StatusPage,
+    pub at: DateTime<Utc>,
+    pub components: Vec<LiveComponent>,
+    pub indicator: Indicator,
+}
+
+impl LivePage {
+    /// Members of a group, in order.
+    pub fn members(&self, group: Uuid) -> impl Iterator<Item = &LiveComponent> {
+        self.components.iter().filter(move |c| c.component.group_id == Some(group))
+    }
+}
+
+/// What `page` shows now: component statuses from monitors, open incidents and manual
+/// overrides, the page indicator, and each component's daily uptime.
+pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiError> {
+    let now = state.now();
+    let leaves: Vec<&Component> = page.components.iter().filter(|c| !c.is_group).collect();
+    let services: Vec<Uuid> = leaves.iter().filter_map(|c| c.service_id).collect::<HashSet<_>>().into_iter().collect();
+    let own: Vec<Uuid> =
+        leaves.iter().flat_map(|c| c.monitor_ids.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
+    let monitors = state.db.page_monitors(&own, &services).await?;
+    let incidents = state.db.open_incidents_by_service(&services).await?;
+    let since = now - Duration::days(UPTIME_DAYS - 1);
+    let ids: Vec<Uuid> = monitors.iter().map(|m| m.0).collect();
+    let uptime = state.db.daily_uptime(&ids, since).await?;
+    let first_day = since.date_naive();
+
+    let state_of: HashMap<Uuid, _> = monitors.iter().map(|m| (m.0, m.2)).collect();
+    let mut statuses: HashMap<Uuid, ComponentStatus> = HashMap::new();
+    let mut days_of: HashMap<Uuid, Vec<Day>> = HashMap::new();
+    for c in &leaves {
+        let followed: Vec<Uuid> = c
+            .monitor_ids
+            .iter()
+            .copied()
+            .chain(monitors.iter().filter(|m| c.service_id.is_some() && m.1 == c.service_id).map(|m| m.0))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let signals = Signals {
+            monitors: followed.iter().filter_map(|id| state_of.get(id).copied()).collect(),
+            incident: c.service_id.and_then(|s| incidents.get(&s)).and_then(|(_, sev)| Sev::parse(sev)),
+            manual: c.manual(now),
+        };
+        statuses.insert(c.id, signals.status());
+        let mut days = vec![Day::NoData; UPTIME_DAYS as usize];
+        for d in followed.iter().filter_map(|id| uptime.get(id)).flatten() {
+            let Ok(i) = usize::try_from((d.day.date_naive() - first_day).num_days()) else { continue };
+            if let Some(slot) = days.get_mut(i).filter(|_| d.checks > 0) {
+                *slot = match *slot {
+                    Day::NoData => Day::Checked { checks: d.checks, failures: d.failures },
+                    Day::Checked { checks, failures } => Day::Checked {
+                        checks: checks.saturating_add(d.checks),
+                        failures: failures.saturating_add(d.failures),
+                    },
+                };
+            }
+        }
+        days_of.insert(c.id, days);
+    }
+    let indicator = Indicator::from_components(statuses.values().copied());
+    let components = page
+        .components
+        .iter()
+        .map(|c| {
+            let (status, days) = if c.is_group {
+                let members = page.components.iter().filter(|m| m.group_id == Some(c.id));
+                let status = members.filter_map(|m| statuses.get(&m.id)).max().copied();
+                (status.unwrap_or(ComponentStatus::Operational), Vec::new())
+            } else {
+                (
+                    statuses.get(&c.id).copied().unwrap_or(ComponentStatus::Operational),
+                    days_of.remove(&c.id).unwrap_or_default(),
+                )
+            };
+            LiveComponent { component: c.clone(), status, days }
+        })
+        .collect();
+    Ok(LivePage { page, at: now, components, indicator })
+}

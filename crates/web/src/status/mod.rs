@@ -1,0 +1,221 @@
+//! Public status pages, readable without signing in: `/status/{slug}` (server-rendered HTML,
+//! no JavaScript needed) and statuspage.io's public API v2 under `/status/{slug}/api/v2/`.
+//!
+//! What a page shows is computed by [`operations::status_pages::live`] and rendered once into
+//! every format; the rendering is reused for `WebConfig::status_refresh` (2 s by default), so a
+//! visitor storm costs no database work and a change shows within that time. Answers carry an
+//! ETag (a repeat visit gets 304) and a short public `Cache-Control`.
+
+mod json;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operations;
+use crate::operations::status_pages::{Day, LiveComponent, LivePage};
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use opsdeck_core::Entity;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/status/{slug}", get(html))
+        .route("/status/{slug}/api/v2/status.json", get(status_json))
+        .route("/status/{slug}/api/v2/components.json", get(components_json))
+}
+
+/// One page rendered in every format at one moment.
+pub struct Snapshot {
+    rendered: Instant,
+    etag: HeaderValue,
+    html: Bytes,
+    status: Bytes,
+    components: Bytes,
+}
+
+/// Rendered pages by slug. Bounded: there are at most `MAX_PAGES` pages, and an unknown slug
+/// is never stored.
+#[derive(Default)]
+pub struct SnapshotCache {
+    entries: std::sync::Mutex<HashMap<String, Arc<Snapshot>>>,
+    /// One rendering at a time, so a storm of visitors to an expired page renders it once.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl SnapshotCache {
+    fn fresh(&self, slug: &str, max_age: std::time::Duration) -> Option<Arc<Snapshot>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(slug).filter(|s| s.rendered.elapsed() < max_age).cloned()
+    }
+
+    fn put(&self, slug: &str, snap: Arc<Snapshot>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= opsdeck_store::status_page::MAX_PAGES as usize * 2 {
+            entries.clear();
+        }
+        entries.insert(slug.to_owned(), snap);
+    }
+}
+
+async fn snapshot(state: &AppState, slug: &str) -> Result<Arc<Snapshot>, ApiError> {
+    let max_age = state.config.status_refresh;
+    if let Some(s) = state.status_pages.fresh(slug, max_age) {
+        return Ok(s);
+    }
+    let _one = state.status_pages.refresh.lock().await;
+    if let Some(s) = state.status_pages.fresh(slug, max_age) {
+        return Ok(s);
+    }
+    let page = match state.db.get_status_page_by_slug(slug).await {
+        Ok(p) => p,
+        Err(opsdeck_store::StoreError::NotFound(_)) => return Err(ApiError::not_found(Entity::StatusPage)),
+        Err(e) => return Err(e.into()),
+    };
+    let live = operations::status_pages::live(state, page).await?;
+    let snap = Arc::new(render(state, &live).await?);
+    state.status_pages.put(slug, snap.clone());
+    Ok(snap)
+}
+
+async fn render(state: &AppState, live: &LivePage) -> Result<Snapshot, ApiError> {
+    let base = operations::settings::load(state).await?.public_url.unwrap_or_default();
+    let url = format!("{}/status/{}", base.trim_end_matches('/'), live.page.slug);
+    let status = to_json(&json::StatusDoc { page: json::page(live, &url), status: json::status(live) })?;
+    let components =
+        to_json(&json::ComponentsDoc { page: json::page(live, &url), components: json::components(live) })?;
+    let html = PublicPage::new(live).render().map_err(|_| ApiError::internal())?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&(&html, &status, &components), &mut hasher);
+    let etag = HeaderValue::from_str(&format!("\"{:016x}\"", std::hash::Hasher::finish(&hasher)))
+        .map_err(|_| ApiError::internal())?;
+    Ok(Snapshot { rendered: Instant::now(), etag, html: html.into(), status, components })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(v).map(Into::into).map_err(|_| ApiError::internal())
+}
+
+/// The answer for one format: 304 when the visitor has this rendering already.
+fn answer(headers: &HeaderMap, snap: &Snapshot, content_type: &'static str, body: &Bytes, cors: bool) -> Response {
+    let cache = HeaderValue::from_static("public, max-age=5");
+    let mut res = if headers.get(header::IF_NONE_MATCH) == Some(&snap.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body.clone()).into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(header::ETAG, snap.etag.clone());
+    h.insert(header::CACHE_CONTROL, cache);
+    if cors {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
+    res
+}
+
+async fn html(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    match snapshot(&state, &slug).await {
+        Ok(s) => answer(&headers, &s, "text/html; charset=utf-8", &s.html, false),
+        Err(e) => crate::ui::error_page(&e),
+    }
+}
+
+async fn status_json(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    match snapshot(&state, &slug).await {
+        Ok(s) => answer(&headers, &s, "application/json", &s.status, true),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn components_json(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    match snapshot(&state, &slug).await {
+        Ok(s) => answer(&headers, &s, "application/json", &s.components, true),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A component row of the public page.
+struct Row {
+    name: String,
+    description: String,
+    status: &'static str,
+    label: &'static str,
+    /// Members of a group (empty for a component).
+    members: Vec<Row>,
+    /// The uptime bars and figure (components with monitors only).
+    bars: Option<String>,
+    uptime: Option<String>,
+}
+
+impl Row {
+    fn new(live: &LivePage, c: &LiveComponent) -> Row {
+        let per_day: Vec<Option<(f64, i64)>> = c
+            .days
+            .iter()
+            .map(|d| match d {
+                Day::NoData => None,
+                Day::Checked { checks, .. } => d.uptime().map(|u| (u, *checks)),
+            })
+            .collect();
+        let has_data = per_day.iter().any(Option::is_some);
+        Row {
+            name: c.component.name.clone(),
+            description: c.component.description.clone(),
+            status: c.status.as_str(),
+            label: c.status.label(),
+            members: if c.component.is_group {
+                live.members(c.component.id).filter(|m| m.visible()).map(|m| Row::new(live, m)).collect()
+            } else {
+                Vec::new()
+            },
+            bars: has_data.then(|| crate::ui::charts::day_bars(&per_day, live.at)),
+            uptime: c.uptime().map(|u| format!("{u:.2} %")),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "status/public.html")]
+struct PublicPage {
+    title: String,
+    description: String,
+    accent: Option<String>,
+    indicator: &'static str,
+    headline: &'static str,
+    rows: Vec<Row>,
+    updated: String,
+}
+
+impl PublicPage {
+    fn new(live: &LivePage) -> PublicPage {
+        let shown = live
+            .components
+            .iter()
+            .filter(|c| c.component.group_id.is_none())
+            .filter(|c| {
+                if c.component.is_group {
+                    live.members(c.component.id).any(LiveComponent::visible)
+                } else {
+                    c.visible()
+                }
+            })
+            .map(|c| Row::new(live, c))
+            .collect();
+        let zone: chrono_tz::Tz = live.page.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        PublicPage {
+            title: live.page.title.clone(),
+            description: live.page.description.clone(),
+            accent: live.page.accent_color.clone(),
+            indicator: live.indicator.as_str(),
+            headline: live.indicator.description(),
+            rows: shown,
+            updated: live.at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string(),
+        }
+    }
+}
