@@ -13,6 +13,7 @@ backend_tests!(
     public_json_has_statuspage_io_fields,
     page_input_is_checked,
     saving_again_keeps_component_identity,
+    editor_pages_work_without_javascript,
 );
 
 /// A local target whose status code the test controls.
@@ -345,4 +346,87 @@ async fn saving_again_keeps_component_identity(srv: &TestServer) {
     assert_eq!(s, StatusCode::OK, "{after}");
     assert_eq!(after["components"][0]["id"], a["id"]);
     assert!(after["groups"].as_array().unwrap().is_empty());
+}
+
+async fn editor_pages_work_without_javascript(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (_, team) = srv.post("/api/v1/teams", &t, json!({"name": "Payments"})).await;
+    for name in ["Card API", "Ledger"] {
+        let (s, _) = srv.post("/api/v1/services", &t, json!({"name": name, "team_id": team["id"]})).await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    srv.user("mgr", Role::Manager).await;
+    let cookie = srv.login("mgr", "password-mgr").await.unwrap();
+    let (s, html) = srv.page("/status-pages", &cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("No status pages yet"), "empty state");
+
+    // One click: a page with a component per service of the team.
+    let team_id = team["id"].as_str().unwrap();
+    let (s, notice) =
+        srv.form("/status-pages", &cookie, &[("title", "Payments"), ("slug", ""), ("team_id", team_id)]).await;
+    assert_eq!((s, notice.as_str()), (StatusCode::SEE_OTHER, "Status page payments created"));
+    let (_, list) = srv.get("/api/v1/status-pages", &t).await;
+    let page = &list["items"][0];
+    let names: Vec<&str> = page["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Card API", "Ledger"]);
+    let id = page["id"].as_str().unwrap();
+    let (s, html) = srv.page(&format!("/status-pages/{id}"), &cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("Visitors see: All Systems Operational") && html.contains("follows service Ledger"),
+        "{html}"
+    );
+
+    // Add a grouped component, refuse a nameless one, set and clear a status by hand.
+    let path = format!("/status-pages/{id}/components");
+    let (_, notice) = srv.form(&path, &cookie, &[("name", "Web"), ("group", "Edge"), ("service_id", "")]).await;
+    assert_eq!(notice, "Component Web added");
+    let (_, notice) = srv.form(&path, &cookie, &[("name", " "), ("group", ""), ("service_id", "")]).await;
+    assert!(notice.starts_with("Not done:") && notice.contains("component 4"), "{notice}");
+    let (_, page) = srv.get(&format!("/api/v1/status-pages/{id}"), &t).await;
+    let web = page["components"].as_array().unwrap().iter().find(|c| c["name"] == "Web").unwrap().clone();
+    assert_eq!(web["group"], "Edge");
+    let web_id = web["id"].as_str().unwrap();
+    let over = format!("/status-pages/{id}/components/{web_id}/override");
+    let (_, notice) = srv.form(&over, &cookie, &[("status", "partial_outage"), ("minutes", "")]).await;
+    assert_eq!(notice, "Status set by hand");
+    let (_, _, html) = public(srv, "/status/payments").await;
+    assert!(html.contains("Partial outage") && html.contains("Partial System Outage"), "{html}");
+    let (_, notice) = srv.form(&over, &cookie, &[("status", ""), ("minutes", "")]).await;
+    assert_eq!(notice, "Status follows monitors and incidents again");
+    let (_, notice) = srv.form(&over, &cookie, &[("status", "major_outage"), ("minutes", "soon")]).await;
+    assert!(notice.starts_with("Not done:") && notice.contains("minutes"), "{notice}");
+
+    // Settings, then removal of a component and of the page.
+    let (_, notice) = srv
+        .form(
+            &format!("/status-pages/{id}"),
+            &cookie,
+            &[
+                ("title", "Payments Status"),
+                ("slug", "pay"),
+                ("description", ""),
+                ("timezone", "Europe/Berlin"),
+                ("accent_color", "#aa3300"),
+            ],
+        )
+        .await;
+    assert_eq!(notice, "Status page pay saved");
+    let (s, _, html) = public(srv, "/status/pay").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("--accent: #aa3300") && html.contains("Payments Status"), "{html}");
+    let (_, notice) = srv.form(&format!("/status-pages/{id}/components/{web_id}/delete"), &cookie, &[]).await;
+    assert_eq!(notice, "Component removed");
+    let (_, notice) = srv.form(&format!("/status-pages/{id}/delete"), &cookie, &[]).await;
+    assert_eq!(notice, "Status page pay deleted");
+
+    // A viewer sees the list but may not create.
+    srv.user("view", Role::Viewer).await;
+    let viewer = srv.login("view", "password-view").await.unwrap();
+    let (s, html) = srv.page("/status-pages", &viewer).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!html.contains("new-status-page"));
+    let (s, _) = srv.form("/status-pages", &viewer, &[("title", "x")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 }

@@ -157,6 +157,8 @@ pub struct StatusPageBody {
     /// Replaces the page's components when given.
     #[schema(max_items = 200)]
     pub components: Option<Vec<ComponentBody>>,
+    /// When creating without `components`: one component per service of this team.
+    pub team_id: Option<Uuid>,
 }
 
 impl StatusPageBody {
@@ -223,7 +225,8 @@ async fn create_page(
     ApiJson(body): ApiJson<StatusPageBody>,
 ) -> Result<(StatusCode, Json<StatusPageDto>), ApiError> {
     auth.require(Permission::Configure)?;
-    let p = op::create(&state, &auth, body.input()).await?;
+    let team = body.team_id;
+    let p = op::create(&state, &auth, body.input(), team).await?;
     Ok((StatusCode::CREATED, Json(StatusPageDto::live(&state, p).await?)))
 }
 
@@ -263,6 +266,9 @@ async fn update_page(
 ) -> Result<Json<StatusPageDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let current = state.db.get_status_page(parse_id(Entity::StatusPage, &id)?).await?;
+    if body.team_id.is_some() {
+        return Err(ApiError::invalid("team_id", "only when creating a page; give components instead"));
+    }
     let p = op::update(&state, &auth, &current, body.input()).await?;
     Ok(Json(StatusPageDto::live(&state, p).await?))
 }

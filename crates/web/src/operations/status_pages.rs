@@ -8,8 +8,8 @@ use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::incident::Sev;
 use opsdeck_core::role::Permission;
-use opsdeck_core::status_page::{ComponentStatus, Indicator, PageInput, PageSpec, Signals};
-use opsdeck_store::catalogue::Ref;
+use opsdeck_core::status_page::{ComponentInput, ComponentStatus, Indicator, PageInput, PageSpec, Signals};
+use opsdeck_store::catalogue::{Ref, ServiceFilter};
 use opsdeck_store::status_page::{Component, StatusPage};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -33,8 +33,31 @@ async fn check_refs(state: &AppState, spec: &PageSpec) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn create(state: &AppState, auth: &Auth, input: PageInput) -> Result<StatusPage, ApiError> {
+/// Creates a page; with `from_team` and no components given, one component per service of that
+/// team (the one-click page).
+pub async fn create(
+    state: &AppState,
+    auth: &Auth,
+    mut input: PageInput,
+    from_team: Option<Uuid>,
+) -> Result<StatusPage, ApiError> {
     auth.require(Permission::Configure)?;
+    if let Some(team) = from_team
+        && input.components.is_none()
+    {
+        let team = state.db.get_team(Ref::Id(team)).await.map_err(|e| match e {
+            opsdeck_store::StoreError::NotFound(_) => ApiError::invalid("team_id", format!("no team has id {team}")),
+            e => e.into(),
+        })?;
+        let filter = ServiceFilter { team_id: Some(team.id), limit: Some(200), ..Default::default() };
+        let services = state.db.list_services(&filter).await?.items;
+        input.components = Some(
+            services
+                .into_iter()
+                .map(|s| ComponentInput { name: s.service.name, service_id: Some(s.service.id), ..Default::default() })
+                .collect(),
+        );
+    }
     let spec = PageSpec::create(input)?;
     check_refs(state, &spec).await?;
     let page = state.db.create_status_page(&auth.actor(), state.now(), spec).await?;

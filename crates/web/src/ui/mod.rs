@@ -39,6 +39,7 @@ mod monitors;
 pub(crate) mod oncall;
 mod postmortems;
 mod reports;
+mod status_pages;
 
 use crate::AppState;
 use crate::auth::{self, Auth};
@@ -125,6 +126,12 @@ pub fn router() -> Router<AppState> {
         .route("/services/{service}/alert-settings", post(integrations::settings))
         .route("/maintenance", get(maintenance::list).post(maintenance::create))
         .route("/maintenance/{id}/delete", post(maintenance::delete))
+        .route("/status-pages", get(status_pages::list).post(status_pages::create))
+        .route("/status-pages/{id}", get(status_pages::detail).post(status_pages::update))
+        .route("/status-pages/{id}/delete", post(status_pages::delete))
+        .route("/status-pages/{id}/components", post(status_pages::component_add))
+        .route("/status-pages/{id}/components/{component}/delete", post(status_pages::component_remove))
+        .route("/status-pages/{id}/components/{component}/override", post(status_pages::component_override))
         .route("/teams", get(catalogue::teams).post(catalogue::team_create))
         .route("/teams/{team}", get(catalogue::team_page).post(catalogue::team_update))
         .route("/teams/{team}/delete", post(catalogue::team_delete))

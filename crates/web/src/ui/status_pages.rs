@@ -1,0 +1,349 @@
+//! Status page editor: the list of pages (with a one-click page from a team's services), and
+//! one page's settings, components and manual statuses beside a preview of what visitors see.
+
+use super::{Chrome, PageAuth, done, error_page, form_error};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operations::status_pages::{self as op, LivePage};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::Form;
+use opsdeck_core::Entity;
+use opsdeck_core::role::Permission;
+use opsdeck_core::status_page::{ComponentInput, ComponentStatus, PageInput};
+use opsdeck_store::catalogue::ServiceFilter;
+use opsdeck_store::status_page::StatusPage;
+use serde::Deserialize;
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    notice: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct NewPageForm {
+    title: String,
+    slug: String,
+    /// Empty, or a team whose services become the components.
+    team_id: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "status/pages.html")]
+pub struct PagesPage {
+    chrome: Chrome,
+    pages: Vec<StatusPage>,
+    teams: Vec<(Uuid, String)>,
+    form: NewPageForm,
+    error: Option<String>,
+}
+
+async fn pages_page(
+    state: &AppState,
+    auth: &PageAuth,
+    notice: Option<String>,
+    form: NewPageForm,
+    error: Option<String>,
+) -> Response {
+    let chrome = match auth.chrome(state, "status_pages", notice).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let pages = match state.db.list_status_pages().await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e.into()),
+    };
+    let teams = match state.db.list_teams(None, None, Some(500)).await {
+        Ok(t) => t.items.into_iter().map(|t| (t.id, t.name)).collect(),
+        Err(e) => return error_page(&e.into()),
+    };
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (status, PagesPage { chrome, pages, teams, form, error }).into_response()
+}
+
+pub async fn list(State(state): State<AppState>, auth: PageAuth, Query(q): Query<NoticeQuery>) -> Response {
+    pages_page(&state, &auth, q.notice, NewPageForm::default(), None).await
+}
+
+pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form<NewPageForm>) -> Response {
+    if let Err(r) = auth.require(Permission::Configure) {
+        return r;
+    }
+    let result = async {
+        let team = match f.team_id.trim() {
+            "" => None,
+            t => Some(Uuid::parse_str(t).map_err(|_| ApiError::invalid("team_id", "choose a team from the list"))?),
+        };
+        let input = PageInput { title: Some(f.title.clone()), slug: Some(f.slug.clone()), ..Default::default() };
+        op::create(&state, &auth.0, input, team).await
+    }
+    .await;
+    match result {
+        Ok(p) => done(&format!("/status-pages/{}", p.id), &format!("Status page {} created", p.slug)),
+        Err(e) => match form_error(e) {
+            Ok(msg) => pages_page(&state, &auth, None, f, Some(msg)).await,
+            Err(r) => r,
+        },
+    }
+}
+
+/// A component row of the editor.
+pub struct EditorRow {
+    id: Uuid,
+    name: String,
+    group: Option<String>,
+    follows: String,
+    status: &'static str,
+    label: &'static str,
+    manual: Option<String>,
+    hidden_when_up: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "status/page.html")]
+pub struct EditorPage {
+    chrome: Chrome,
+    page: StatusPage,
+    indicator: &'static str,
+    headline: &'static str,
+    rows: Vec<EditorRow>,
+    services: Vec<(Uuid, String)>,
+    statuses: Vec<(&'static str, &'static str)>,
+    can_respond: bool,
+}
+
+fn rows(live: &LivePage, services: &[(Uuid, String)], now: chrono::DateTime<chrono::Utc>) -> Vec<EditorRow> {
+    live.components
+        .iter()
+        .filter(|c| !c.component.is_group)
+        .map(|c| {
+            let comp = &c.component;
+            let mut follows: Vec<String> = Vec::new();
+            if let Some(s) = comp.service_id {
+                let name = services.iter().find(|x| x.0 == s).map_or("a deleted service", |x| x.1.as_str());
+                follows.push(format!("service {name}"));
+            }
+            if !comp.monitor_ids.is_empty() {
+                follows.push(format!("{} monitor(s)", comp.monitor_ids.len()));
+            }
+            EditorRow {
+                id: comp.id,
+                name: comp.name.clone(),
+                group: comp
+                    .group_id
+                    .and_then(|g| live.components.iter().find(|x| x.component.id == g))
+                    .map(|g| g.component.name.clone()),
+                follows: if follows.is_empty() { "nothing (set by hand)".into() } else { follows.join(", ") },
+                status: c.status.as_str(),
+                label: c.status.label(),
+                manual: comp.manual(now).map(|m| match comp.override_until {
+                    Some(u) => format!("{} by hand until {}", m.label(), super::abs(u)),
+                    None => format!("{} by hand", m.label()),
+                }),
+                hidden_when_up: comp.only_show_if_degraded,
+            }
+        })
+        .collect()
+}
+
+async fn load(state: &AppState, id: &str) -> Result<StatusPage, ApiError> {
+    Ok(state.db.get_status_page(crate::extract::parse_id(Entity::StatusPage, id)?).await?)
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let chrome = match auth.chrome(&state, "status_pages", q.notice).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let result = async {
+        let page = load(&state, &id).await?;
+        let filter = ServiceFilter { limit: Some(500), ..Default::default() };
+        let services: Vec<(Uuid, String)> =
+            state.db.list_services(&filter).await?.items.into_iter().map(|s| (s.service.id, s.service.name)).collect();
+        let live = op::live(&state, page).await?;
+        Ok::<_, ApiError>((live, services))
+    }
+    .await;
+    match result {
+        Ok((live, services)) => EditorPage {
+            rows: rows(&live, &services, state.now()),
+            indicator: live.indicator.as_str(),
+            headline: live.indicator.description(),
+            can_respond: auth.0.allows(Permission::Respond),
+            chrome,
+            page: live.page,
+            services,
+            statuses: ComponentStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        }
+        .into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SettingsForm {
+    title: String,
+    slug: String,
+    description: String,
+    timezone: String,
+    accent_color: String,
+}
+
+/// Redirects back to the editor with the outcome as its notice.
+fn back(id: Uuid, result: Result<String, ApiError>) -> Response {
+    super::outcome(&format!("/status-pages/{id}"), result)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<SettingsForm>,
+) -> Response {
+    let page = match load(&state, &id).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let input = PageInput {
+        title: Some(f.title),
+        slug: Some(f.slug),
+        description: Some(f.description),
+        time_zone: Some(f.timezone),
+        accent_color: Some(Some(f.accent_color)),
+        components: None,
+    };
+    let result = op::update(&state, &auth.0, &page, input).await.map(|p| format!("Status page {} saved", p.slug));
+    back(page.id, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ComponentForm {
+    name: String,
+    group: String,
+    service_id: String,
+    only_show_if_degraded: Option<String>,
+}
+
+/// The page's components as the editor submits them again (each keeps its id).
+fn current_components(page: &StatusPage) -> Vec<ComponentInput> {
+    page.spec()
+        .components
+        .into_iter()
+        .map(|c| ComponentInput {
+            id: c.id,
+            name: c.name,
+            description: Some(c.description),
+            group: c.group,
+            service_id: c.service_id,
+            monitor_ids: c.monitor_ids,
+            only_show_if_degraded: c.only_show_if_degraded,
+        })
+        .collect()
+}
+
+pub async fn component_add(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<ComponentForm>,
+) -> Response {
+    let page = match load(&state, &id).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let result = async {
+        let service_id = match f.service_id.trim() {
+            "" => None,
+            s => Some(
+                Uuid::parse_str(s).map_err(|_| ApiError::invalid("service_id", "choose a service from the list"))?,
+            ),
+        };
+        let mut components = current_components(&page);
+        components.push(ComponentInput {
+            name: f.name.clone(),
+            group: Some(f.group.clone()),
+            service_id,
+            only_show_if_degraded: f.only_show_if_degraded.is_some(),
+            ..Default::default()
+        });
+        let input = PageInput { components: Some(components), ..Default::default() };
+        op::update(&state, &auth.0, &page, input).await.map(|_| format!("Component {} added", f.name.trim()))
+    }
+    .await;
+    back(page.id, result)
+}
+
+pub async fn component_remove(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, component)): Path<(String, Uuid)>,
+) -> Response {
+    let page = match load(&state, &id).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let mut components = current_components(&page);
+    components.retain(|c| c.id != Some(component));
+    let input = PageInput { components: Some(components), ..Default::default() };
+    let result = op::update(&state, &auth.0, &page, input).await.map(|_| "Component removed".to_owned());
+    back(page.id, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct OverrideForm {
+    /// A status, or empty to return to the derived status.
+    status: String,
+    /// Empty: until cleared.
+    minutes: String,
+}
+
+pub async fn component_override(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, component)): Path<(String, Uuid)>,
+    Form(f): Form<OverrideForm>,
+) -> Response {
+    let page = match load(&state, &id).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let result = async {
+        let status = match f.status.trim() {
+            "" => None,
+            s => Some(ComponentStatus::parse(s).ok_or_else(|| ApiError::invalid("status", "choose a status"))?),
+        };
+        let minutes = match f.minutes.trim() {
+            "" => None,
+            m => Some(m.parse::<i64>().map_err(|_| ApiError::invalid("minutes", "must be a whole number of minutes"))?),
+        };
+        op::set_override(&state, &auth.0, &page, component, status, minutes).await?;
+        Ok(if status.is_some() { "Status set by hand" } else { "Status follows monitors and incidents again" }
+            .to_owned())
+    }
+    .await;
+    back(page.id, result)
+}
+
+pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Path<String>) -> Response {
+    let page = match load(&state, &id).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    match op::delete(&state, &auth.0, &page).await {
+        Ok(()) => done("/status-pages", &format!("Status page {} deleted", page.slug)),
+        Err(e) => super::outcome(&format!("/status-pages/{}", page.id), Err(e)),
+    }
+}
