@@ -97,6 +97,9 @@ pub enum Command {
     /// On-call schedules.
     #[command(subcommand)]
     Schedule(crate::incidents::ScheduleCmd),
+    /// Public status pages: list, show, create, set a component's status by hand, delete.
+    #[command(subcommand)]
+    StatusPage(crate::status_pages::StatusPageCmd),
     /// Declare services and monitors from a YAML file (API client): creates and updates what
     /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
     Apply {
@@ -387,6 +390,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Event(c) => crate::incidents::event_cmd(c, &cfg).await,
         Command::Oncall(c) => crate::incidents::oncall_cmd(c, &cfg).await,
         Command::Schedule(c) => crate::incidents::schedule_cmd(c, &cfg).await,
+        Command::StatusPage(c) => crate::status_pages::status_page_cmd(c, &cfg).await,
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }

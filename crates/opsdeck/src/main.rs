@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod incidents;
 mod output;
+mod status_pages;
 
 use anyhow::Result;
 use clap::Parser;

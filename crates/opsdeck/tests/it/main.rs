@@ -711,3 +711,47 @@ async fn sigterm_ends_open_event_streams_and_exits() {
         while let Ok(Some(_)) = s.chunk().await {}
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_page_commands() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let token = srv.token("ops", Role::Manager).await;
+    let (_, team) = srv.post("/api/v1/teams", &token, serde_json::json!({"name": "Payments"})).await;
+    srv.post("/api/v1/services", &token, serde_json::json!({"name": "Card API", "team_id": team["id"]})).await;
+    let (url, t) = (srv.url.clone(), token.clone());
+    let team_id = team["id"].as_str().unwrap().to_owned();
+    let (create, list, set, show, bad, clear, delete) = tokio::task::spawn_blocking(move || {
+        let common = ["--server", url.as_str(), "--token", t.as_str()];
+        let with = |args: &[&str]| -> Vec<String> { args.iter().chain(common.iter()).map(|s| s.to_string()).collect() };
+        (
+            run(&with(&["status-page", "create", "--title", "Payments Status", "--team", &team_id]), None),
+            run(&with(&["status-page", "list"]), None),
+            run(&with(&["status-page", "set", "payments-status", "Card API", "major_outage", "--minutes", "30"]), None),
+            run(&with(&["status-page", "show", "payments-status", "--output", "json"]), None),
+            run(&with(&["status-page", "set", "payments-status", "Card API", "broken"]), None),
+            run(&with(&["status-page", "set", "payments-status", "Card API", "--clear"]), None),
+            run(&with(&["status-page", "delete", "payments-status"]), None),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(create.status.success(), "{}", text(&create.stderr));
+    assert!(text(&create.stdout).contains("Card API"), "{}", text(&create.stdout));
+    assert!(text(&list.stdout).starts_with("SLUG") && text(&list.stdout).contains("payments-status"));
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert!(
+        text(&set.stdout).contains("major_outage") && text(&set.stdout).contains("by hand"),
+        "{}",
+        text(&set.stdout)
+    );
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["indicator"], "critical");
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("status"), "{}", text(&bad.stderr));
+    assert!(clear.status.success(), "{}", text(&clear.stderr));
+    assert!(text(&clear.stdout).contains("operational"));
+    assert!(delete.status.success(), "{}", text(&delete.stderr));
+    let (_, list) = srv.get("/api/v1/status-pages", &token).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+    srv.stop().await;
+}

@@ -1,0 +1,141 @@
+//! `opsdeck status-page …`: public status pages from a terminal (API client).
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::output::{self, Format};
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+#[derive(Subcommand, Debug)]
+pub enum StatusPageCmd {
+    /// List status pages.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show a page (by slug or id) with each component's status right now.
+    Show {
+        page: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Create a page; `--team` adds one component per service of that team.
+    Create {
+        #[arg(long)]
+        title: String,
+        /// The public address `/status/SLUG`; derived from the title when left out.
+        #[arg(long)]
+        slug: Option<String>,
+        /// A team id whose services become the components.
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Set a component's status by hand (`--clear` to follow monitors and incidents again).
+    Set {
+        page: String,
+        /// The component's name or id.
+        component: String,
+        /// operational, under_maintenance, degraded_performance, partial_outage or major_outage.
+        #[arg(required_unless_present = "clear")]
+        status: Option<String>,
+        /// For this many minutes (until cleared when left out).
+        #[arg(long)]
+        minutes: Option<i64>,
+        #[arg(long, conflicts_with = "status")]
+        clear: bool,
+    },
+    /// Delete a page.
+    Delete { page: String },
+}
+
+/// A page by slug or id.
+async fn find(client: &Client, page: &str) -> Result<Value> {
+    let pages = client.get("/api/v1/status-pages", &[]).await?;
+    let items = pages["items"].as_array().cloned().unwrap_or_default();
+    match items.into_iter().find(|p| p["slug"] == page || p["id"] == page) {
+        Some(p) => client.get(&format!("/api/v1/status-pages/{}", p["id"].as_str().unwrap_or_default()), &[]).await,
+        None => bail!("no status page {page:?} (give its slug or id; `opsdeck status-page list` shows them)"),
+    }
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or("").to_owned()
+}
+
+fn print_page(p: &Value, format: Format) -> Result<()> {
+    if format == Format::Json {
+        return output::json(p);
+    }
+    println!("{} (/status/{}): {}", s(&p["title"]), s(&p["slug"]), s(&p["indicator"]));
+    let rows: Vec<Vec<String>> = p["components"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    vec![
+                        s(&c["name"]),
+                        s(&c["group"]),
+                        s(&c["status"]),
+                        if c["override_status"].is_string() { "by hand".into() } else { String::new() },
+                        s(&c["id"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    output::table(&["component", "group", "status", "set", "id"], &rows);
+    Ok(())
+}
+
+pub async fn status_page_cmd(c: StatusPageCmd, cfg: &Config) -> Result<()> {
+    let client = Client::new(cfg)?;
+    match c {
+        StatusPageCmd::List { output } => {
+            let list = client.get("/api/v1/status-pages", &[]).await?;
+            if output == Format::Json {
+                return output::json(&list);
+            }
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("no status pages yet: create one with `opsdeck status-page create --title …`");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|p| {
+                    let n = p["components"].as_array().map_or(0, Vec::len);
+                    vec![s(&p["slug"]), s(&p["title"]), n.to_string(), s(&p["url"]), s(&p["id"])]
+                })
+                .collect();
+            output::table(&["slug", "title", "components", "public", "id"], &rows);
+            Ok(())
+        }
+        StatusPageCmd::Show { page, output } => print_page(&find(&client, &page).await?, output),
+        StatusPageCmd::Create { title, slug, team, output } => {
+            let body = json!({"title": title, "slug": slug, "team_id": team});
+            let p = client.post("/api/v1/status-pages", &body).await?;
+            print_page(&p, output)
+        }
+        StatusPageCmd::Set { page, component, status, minutes, clear } => {
+            let p = find(&client, &page).await?;
+            let comps = p["components"].as_array().cloned().unwrap_or_default();
+            let Some(comp) = comps.iter().find(|c| c["id"] == component.as_str() || c["name"] == component.as_str())
+            else {
+                bail!("page {} has no component {component:?}", s(&p["slug"]));
+            };
+            let status = if clear { None } else { status };
+            let path = format!("/api/v1/status-pages/{}/components/{}/override", s(&p["id"]), s(&comp["id"]));
+            let after = client.put(&path, &json!({"status": status, "minutes": minutes})).await?;
+            print_page(&after, Format::Table)
+        }
+        StatusPageCmd::Delete { page } => {
+            let p = find(&client, &page).await?;
+            client.delete(&format!("/api/v1/status-pages/{}", s(&p["id"]))).await?;
+            eprintln!("deleted status page {}", s(&p["slug"]));
+            Ok(())
+        }
+    }
+}
