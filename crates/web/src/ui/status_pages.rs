@@ -101,6 +101,8 @@ pub struct EditorRow {
     status: &'static str,
     label: &'static str,
     manual: Option<String>,
+    /// The manual status in force, for the form's selection.
+    manual_status: Option<&'static str>,
     hidden_when_up: bool,
 }
 
@@ -145,6 +147,7 @@ fn rows(live: &LivePage, services: &[(Uuid, String)], now: chrono::DateTime<chro
                     Some(u) => format!("{} by hand until {}", m.label(), super::abs(u)),
                     None => format!("{} by hand", m.label()),
                 }),
+                manual_status: comp.manual(now).map(ComponentStatus::as_str),
                 hidden_when_up: comp.only_show_if_degraded,
             }
         })
