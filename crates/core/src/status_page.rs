@@ -109,16 +109,19 @@ pub struct Signals {
     pub incident: Option<Sev>,
     /// A manual override still in force.
     pub manual: Option<ComponentStatus>,
+    /// The worst status unresolved public incidents give it.
+    pub public: Option<ComponentStatus>,
 }
 
 impl Signals {
-    /// The override wins; otherwise the worse of monitors and incidents.
+    /// The override wins; otherwise the worst of monitors, open incidents and public incidents.
     pub fn status(&self) -> ComponentStatus {
         if let Some(m) = self.manual {
             return m;
         }
         let from_incident = self.incident.map_or(ComponentStatus::Operational, ComponentStatus::from_severity);
-        ComponentStatus::from_monitors(&self.monitors).max(from_incident)
+        let public = self.public.unwrap_or(ComponentStatus::Operational);
+        ComponentStatus::from_monitors(&self.monitors).max(from_incident).max(public)
     }
 }
 
@@ -330,6 +333,152 @@ impl PageInput {
     }
 }
 
+/// A public incident's status, as statuspage.io names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl IncidentStatus {
+    pub const ALL: [IncidentStatus; 4] = [
+        IncidentStatus::Investigating,
+        IncidentStatus::Identified,
+        IncidentStatus::Monitoring,
+        IncidentStatus::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Investigating => "investigating",
+            IncidentStatus::Identified => "identified",
+            IncidentStatus::Monitoring => "monitoring",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IncidentStatus> {
+        IncidentStatus::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IncidentStatus::Investigating => "Investigating",
+            IncidentStatus::Identified => "Identified",
+            IncidentStatus::Monitoring => "Monitoring",
+            IncidentStatus::Resolved => "Resolved",
+        }
+    }
+}
+
+/// A public incident's impact (statuspage.io's `impact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Impact {
+    None,
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Impact {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Impact::None => "none",
+            Impact::Minor => "minor",
+            Impact::Major => "major",
+            Impact::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Impact> {
+        [Impact::None, Impact::Minor, Impact::Major, Impact::Critical].into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The impact of an incident that sets these component statuses; with none given, that of
+    /// the internal incident's severity.
+    pub fn of(components: impl IntoIterator<Item = ComponentStatus>, severity: Sev) -> Impact {
+        let by_severity = match severity {
+            Sev::Sev1 => Impact::Critical,
+            Sev::Sev2 => Impact::Major,
+            Sev::Sev3 => Impact::Minor,
+            Sev::Sev4 => Impact::None,
+        };
+        match components.into_iter().max() {
+            None => by_severity,
+            Some(ComponentStatus::MajorOutage) => Impact::Critical,
+            Some(ComponentStatus::PartialOutage) => Impact::Major,
+            Some(ComponentStatus::DegradedPerformance) => Impact::Minor,
+            Some(_) => Impact::None,
+        }
+    }
+}
+
+impl Indicator {
+    /// The indicator an unresolved incident of this impact calls for.
+    pub fn from_impact(impact: Impact) -> Indicator {
+        match impact {
+            Impact::None => Indicator::None,
+            Impact::Minor => Indicator::Minor,
+            Impact::Major => Indicator::Major,
+            Impact::Critical => Indicator::Critical,
+        }
+    }
+}
+
+/// A validated update to post on a status page from an internal incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateSpec {
+    pub page_id: Uuid,
+    pub status: IncidentStatus,
+    pub body: String,
+    /// Components and the status the incident gives them while it is unresolved; `None` keeps
+    /// what the previous update set.
+    pub components: Option<Vec<(Uuid, ComponentStatus)>>,
+}
+
+impl UpdateSpec {
+    pub fn new(page_id: Uuid, status: &str, body: &str, components: Option<Vec<(Uuid, String)>>) -> Result<UpdateSpec> {
+        let mut p = Problems::default();
+        let status = IncidentStatus::parse(status.trim());
+        if status.is_none() {
+            p.push("status", "must be investigating, identified, monitoring or resolved");
+        }
+        let body = p.check(crate::incident::note(body));
+        let components = match components {
+            None => None,
+            Some(cs) if cs.len() > COMPONENTS_MAX => {
+                p.push("components", format!("at most {COMPONENTS_MAX} components"));
+                None
+            }
+            Some(cs) => {
+                let mut out = Vec::with_capacity(cs.len());
+                for (id, st) in cs {
+                    match ComponentStatus::parse(st.trim()) {
+                        Some(s) => out.push((id, s)),
+                        None => p.push(
+                            "components",
+                            format!(
+                                "component {id}: {st:?} is not a status (operational, under_maintenance, \
+                                 degraded_performance, partial_outage or major_outage)"
+                            ),
+                        ),
+                    }
+                }
+                Some(out)
+            }
+        };
+        p.finish()?;
+        match (status, body) {
+            (Some(status), Some(body)) => Ok(UpdateSpec { page_id, status, body, components }),
+            _ => Err(Error::invalid("status", "must be investigating, identified, monitoring or resolved")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,11 +501,15 @@ mod tests {
 
     #[test]
     fn override_wins_else_the_worse_signal() {
-        let s = Signals { monitors: vec![Up], incident: Some(Sev::Sev2), manual: None };
+        let s = Signals { monitors: vec![Up], incident: Some(Sev::Sev2), ..Signals::default() };
         assert_eq!(s.status(), ComponentStatus::PartialOutage);
-        let s = Signals { monitors: vec![Down], incident: Some(Sev::Sev4), manual: None };
+        let s = Signals { monitors: vec![Down], incident: Some(Sev::Sev4), ..Signals::default() };
         assert_eq!(s.status(), ComponentStatus::MajorOutage);
-        let s = Signals { monitors: vec![Down], incident: None, manual: Some(ComponentStatus::Operational) };
+        let s = Signals { monitors: vec![Down], manual: Some(ComponentStatus::Operational), ..Signals::default() };
+        assert_eq!(s.status(), ComponentStatus::Operational);
+        let s = Signals { public: Some(ComponentStatus::PartialOutage), ..Signals::default() };
+        assert_eq!(s.status(), ComponentStatus::PartialOutage);
+        let s = Signals { monitors: vec![Down], manual: Some(ComponentStatus::Operational), ..Signals::default() };
         assert_eq!(s.status(), ComponentStatus::Operational);
     }
 
@@ -372,6 +525,22 @@ mod tests {
         for c in ComponentStatus::ALL {
             assert_eq!(ComponentStatus::parse(c.as_str()), Some(c));
         }
+    }
+
+    #[test]
+    fn updates_are_checked_and_impact_follows_components() {
+        let id = Uuid::nil();
+        let u =
+            UpdateSpec::new(id, "identified", " Fix rolling out ", Some(vec![(id, "partial_outage".into())])).unwrap();
+        assert_eq!((u.status, u.body.as_str()), (IncidentStatus::Identified, "Fix rolling out"));
+        let e = UpdateSpec::new(id, "fixed", "", Some(vec![(id, "down".into())])).unwrap_err();
+        let fields: Vec<&str> = e.problems().iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["status", "body", "components"]);
+        use ComponentStatus::*;
+        assert_eq!(Impact::of([DegradedPerformance, MajorOutage], Sev::Sev4), Impact::Critical);
+        assert_eq!(Impact::of([], Sev::Sev2), Impact::Major);
+        assert_eq!(Impact::of([Operational], Sev::Sev1), Impact::None);
+        assert_eq!(Indicator::from_impact(Impact::Minor), Indicator::Minor);
     }
 
     #[test]

@@ -16,6 +16,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "trust", include_str!("../migrations/sqlite/0007_trust.sql")),
     (8, "noise", include_str!("../migrations/sqlite/0008_noise.sql")),
     (9, "status_pages", include_str!("../migrations/sqlite/0009_status_pages.sql")),
+    (10, "public_incidents", include_str!("../migrations/sqlite/0010_public_incidents.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -27,6 +28,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (7, "trust", include_str!("../migrations/postgres/0007_trust.sql")),
     (8, "noise", include_str!("../migrations/postgres/0008_noise.sql")),
     (9, "status_pages", include_str!("../migrations/postgres/0009_status_pages.sql")),
+    (10, "public_incidents", include_str!("../migrations/postgres/0010_public_incidents.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -15,4 +15,5 @@ mod paging;
 mod roles;
 mod secrets;
 mod senders;
+mod status_incidents;
 mod status_pages;

@@ -37,19 +37,19 @@ async fn target() -> (String, Arc<AtomicU16>) {
 }
 
 /// A public GET without credentials: status, headers and body text.
-async fn public(srv: &TestServer, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+pub(crate) async fn public(srv: &TestServer, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
     let resp = srv.http.get(format!("{}{path}", srv.url)).send().await.unwrap();
     let (status, headers) = (resp.status(), resp.headers().clone());
     (status, headers, resp.text().await.unwrap())
 }
 
-async fn public_json(srv: &TestServer, path: &str) -> Value {
+pub(crate) async fn public_json(srv: &TestServer, path: &str) -> Value {
     let (status, _, body) = public(srv, path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     serde_json::from_str(&body).unwrap()
 }
 
-fn component<'a>(doc: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn component<'a>(doc: &'a Value, name: &str) -> &'a Value {
     doc["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name}: {doc}"))
 }
 

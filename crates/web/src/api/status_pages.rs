@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_pages, create_page))
         .routes(routes!(get_page, update_page, delete_page))
         .routes(routes!(set_override))
+        .routes(routes!(post_update))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -188,7 +189,7 @@ impl StatusPageBody {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct OverrideBody {
+pub struct ComponentOverrideBody {
     /// The status to show; `null` returns the component to its derived status.
     #[schema(schema_with = crate::api::schema::component_status_opt)]
     pub status: Option<String>,
@@ -299,14 +300,14 @@ async fn delete_page(
     path = "/api/v1/status-pages/{id}/components/{component_id}/override",
     tag = "status pages",
     params(("id" = Uuid, Path), ("component_id" = Uuid, Path)),
-    request_body = OverrideBody,
+    request_body = ComponentOverrideBody,
     responses((status = 200, body = StatusPageDto))
 )]
 async fn set_override(
     State(state): State<AppState>,
     auth: Auth,
     Path((id, component_id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<OverrideBody>,
+    ApiJson(body): ApiJson<ComponentOverrideBody>,
 ) -> Result<Json<StatusPageDto>, ApiError> {
     auth.require(Permission::Respond)?;
     let page = state.db.get_status_page(parse_id(Entity::StatusPage, &id)?).await?;
@@ -324,4 +325,96 @@ async fn set_override(
     op::set_override(&state, &auth, &page, component_id, status, body.minutes).await?;
     let p = state.db.get_status_page(page.id).await?;
     Ok(Json(StatusPageDto::live(&state, p).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicUpdateBody {
+    pub status_page_id: Uuid,
+    /// `investigating`, `identified`, `monitoring` or `resolved`.
+    #[schema(schema_with = crate::api::schema::public_incident_status)]
+    pub status: String,
+    /// What visitors read.
+    #[schema(schema_with = crate::api::schema::note)]
+    pub body: String,
+    /// Component id → the status this incident gives it until resolved; left out, the previous
+    /// update's components stay.
+    #[schema(value_type = Option<HashMap<String, String>>)]
+    pub components: Option<HashMap<Uuid, String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublicUpdateDto {
+    pub id: Uuid,
+    pub status: String,
+    pub body: String,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PublicIncidentDto {
+    pub id: Uuid,
+    pub status_page_id: Uuid,
+    pub incident_id: Option<Uuid>,
+    pub name: String,
+    pub status: String,
+    /// `none`, `minor`, `major` or `critical`.
+    pub impact: String,
+    /// Component id → status, while unresolved.
+    pub components: HashMap<String, String>,
+    pub started_at: String,
+    pub resolved_at: Option<String>,
+    /// Newest first.
+    pub updates: Vec<PublicUpdateDto>,
+}
+
+/// Posts an update about an incident on a status page (responder and up): the first opens the
+/// page's public incident, named after the incident; `components` set the statuses visitors see
+/// until it is resolved. The update is also noted on the incident's timeline.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/status-updates",
+    tag = "status pages",
+    params(("id" = String, Path, description = "incident id or number (`INC-42`)")),
+    request_body = PublicUpdateBody,
+    responses((status = 201, body = PublicIncidentDto))
+)]
+async fn post_update(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PublicUpdateBody>,
+) -> Result<(StatusCode, Json<PublicIncidentDto>), ApiError> {
+    auth.require(Permission::Respond)?;
+    let incident = crate::operations::incidents::find_incident(&state, &id).await?;
+    let components = body.components.map(|m| m.into_iter().collect());
+    let spec = opsdeck_core::status_page::UpdateSpec::new(body.status_page_id, &body.status, &body.body, components)?;
+    op::post_update(&state, &auth, &incident, spec).await?;
+    let recent =
+        state.db.public_incidents(body.status_page_id, false, opsdeck_store::status_incident::RECENT_MAX).await?;
+    let p = recent.into_iter().find(|p| p.incident_id == Some(incident.id)).ok_or_else(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PublicIncidentDto {
+            id: p.id,
+            status_page_id: p.page_id,
+            incident_id: p.incident_id,
+            name: p.name,
+            status: p.status.as_str().to_owned(),
+            impact: p.impact.as_str().to_owned(),
+            components: p.components.iter().map(|(id, s)| (id.to_string(), s.as_str().to_owned())).collect(),
+            started_at: ts(p.started_at),
+            resolved_at: p.resolved_at.map(ts),
+            updates: p
+                .updates
+                .into_iter()
+                .map(|u| PublicUpdateDto {
+                    id: u.id,
+                    status: u.status.as_str().to_owned(),
+                    body: u.body,
+                    created_at: ts(u.created_at),
+                })
+                .collect(),
+        }),
+    ))
 }

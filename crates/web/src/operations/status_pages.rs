@@ -8,8 +8,10 @@ use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::incident::Sev;
 use opsdeck_core::role::Permission;
-use opsdeck_core::status_page::{ComponentInput, ComponentStatus, Indicator, PageInput, PageSpec, Signals};
+use opsdeck_core::status_page::{ComponentInput, ComponentStatus, Indicator, PageInput, PageSpec, Signals, UpdateSpec};
 use opsdeck_store::catalogue::{Ref, ServiceFilter};
+use opsdeck_store::incident::Incident;
+use opsdeck_store::status_incident::{Affected, PublicIncident, RECENT_MAX, Source};
 use opsdeck_store::status_page::{Component, StatusPage};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -164,13 +166,39 @@ impl LiveComponent {
     }
 }
 
-/// A page as it stands at `at`: every component (groups take their worst member's status).
+/// A maintenance window's current or next occurrence that touches a page's components.
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    /// The window's id and the occurrence's start: one id per occurrence.
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub starts: DateTime<Utc>,
+    pub ends: DateTime<Utc>,
+    pub in_progress: bool,
+    /// Components it covers.
+    pub components: Vec<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Upcoming maintenance is listed this far ahead.
+pub const MAINTENANCE_AHEAD_DAYS: i64 = 30;
+
+/// A page as it stands at `at`: every component (groups take their worst member's status), its
+/// public incidents and the maintenance that touches it.
 #[derive(Debug, Clone)]
 pub struct LivePage {
     pub page: StatusPage,
     pub at: DateTime<Utc>,
     pub components: Vec<LiveComponent>,
     pub indicator: Indicator,
+    /// Unresolved public incidents, newest first.
+    pub unresolved: Vec<PublicIncident>,
+    /// The latest public incidents (resolved ones included), newest first.
+    pub recent: Vec<PublicIncident>,
+    /// In progress first, then upcoming by start.
+    pub maintenances: Vec<Maintenance>,
 }
 
 impl LivePage {
@@ -190,6 +218,13 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
         leaves.iter().flat_map(|c| c.monitor_ids.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
     let monitors = state.db.page_monitors(&own, &services).await?;
     let incidents = state.db.open_incidents_by_service(&services).await?;
+    let unresolved = state.db.public_incidents(page.id, true, RECENT_MAX).await?;
+    let recent = state.db.public_incidents(page.id, false, RECENT_MAX).await?;
+    let mut public: HashMap<Uuid, ComponentStatus> = HashMap::new();
+    for (id, st) in unresolved.iter().flat_map(|i| i.components.iter()) {
+        let worst = public.entry(*id).or_insert(*st);
+        *worst = (*worst).max(*st);
+    }
     let since = now - Duration::days(UPTIME_DAYS - 1);
     let ids: Vec<Uuid> = monitors.iter().map(|m| m.0).collect();
     let uptime = state.db.daily_uptime(&ids, since).await?;
@@ -211,6 +246,7 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
             monitors: followed.iter().filter_map(|id| state_of.get(id).copied()).collect(),
             incident: c.service_id.and_then(|s| incidents.get(&s)).and_then(|(_, sev)| Sev::parse(sev)),
             manual: c.manual(now),
+            public: public.get(&c.id).copied(),
         };
         statuses.insert(c.id, signals.status());
         let mut days = vec![Day::NoData; UPTIME_DAYS as usize];
@@ -228,7 +264,10 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
         }
         days_of.insert(c.id, days);
     }
-    let indicator = Indicator::from_components(statuses.values().copied());
+    let from_incidents = unresolved.iter().map(|i| Indicator::from_impact(i.impact)).max();
+    let indicator =
+        Indicator::from_components(statuses.values().copied()).max(from_incidents.unwrap_or(Indicator::None));
+    let maintenances = maintenances(state, &leaves, &monitors, now).await?;
     let components = page
         .components
         .iter()
@@ -246,5 +285,89 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
             LiveComponent { component: c.clone(), status, days }
         })
         .collect();
-    Ok(LivePage { page, at: now, components, indicator })
+    Ok(LivePage { page, at: now, components, indicator, unresolved, recent, maintenances })
+}
+
+/// Occurrences of maintenance windows that cover a component's service or monitors: the one in
+/// progress, or the next within [`MAINTENANCE_AHEAD_DAYS`].
+async fn maintenances(
+    state: &AppState,
+    leaves: &[&Component],
+    monitors: &[(Uuid, Option<Uuid>, opsdeck_core::monitor::MonitorState)],
+    now: DateTime<Utc>,
+) -> Result<Vec<Maintenance>, ApiError> {
+    let horizon = now + Duration::days(MAINTENANCE_AHEAD_DAYS);
+    let mut out = Vec::new();
+    for w in state.db.list_windows().await? {
+        let covered: Vec<Uuid> = leaves
+            .iter()
+            .filter(|c| {
+                c.service_id.is_some_and(|s| w.spec.service_ids.contains(&s))
+                    || c.monitor_ids.iter().any(|m| w.spec.monitor_ids.contains(m))
+                    || monitors
+                        .iter()
+                        .any(|m| m.1.is_some() && m.1 == c.service_id && w.spec.monitor_ids.contains(&m.0))
+            })
+            .map(|c| c.id)
+            .collect();
+        if covered.is_empty() {
+            continue;
+        }
+        let Some((starts, ends)) = w.spec.next(now) else { continue };
+        if starts > horizon {
+            continue;
+        }
+        out.push(Maintenance {
+            id: format!("{}-{}", w.id.simple(), starts.timestamp()),
+            name: w.spec.name.clone(),
+            description: w.spec.description.clone(),
+            starts,
+            ends,
+            in_progress: starts <= now,
+            components: covered,
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        });
+    }
+    out.sort_by_key(|m| (!m.in_progress, m.starts));
+    Ok(out)
+}
+
+/// Posts an update about `incident` on the status page `spec` names (responders and up): the
+/// first one opens the page's public incident; components it names take the given status
+/// until the public incident is resolved.
+pub async fn post_update(state: &AppState, auth: &Auth, incident: &Incident, spec: UpdateSpec) -> Result<(), ApiError> {
+    auth.require(Permission::Respond)?;
+    let page = match state.db.get_status_page(spec.page_id).await {
+        Ok(p) => p,
+        Err(opsdeck_store::StoreError::NotFound(_)) => {
+            return Err(ApiError::invalid("status_page_id", format!("no status page has id {}", spec.page_id)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(missing) =
+        spec.components.iter().flatten().find(|(id, _)| !page.components.iter().any(|c| c.id == *id && !c.is_group))
+    {
+        return Err(ApiError::invalid("components", format!("page {} has no component {}", page.slug, missing.0)));
+    }
+    let live = live(state, page.clone()).await?;
+    let affected = spec
+        .components
+        .iter()
+        .flatten()
+        .filter_map(|(id, new)| {
+            let c = live.components.iter().find(|c| c.component.id == *id)?;
+            Some(Affected {
+                code: *id,
+                name: c.component.name.clone(),
+                old_status: c.status.as_str().to_owned(),
+                new_status: new.as_str().to_owned(),
+            })
+        })
+        .collect();
+    let source = Source { id: incident.id, title: &incident.title, severity: incident.severity };
+    state.db.post_public_update(&auth.actor(), state.now(), &page, source, &spec, affected).await?;
+    state.events.publish("status_page.changed", Some(page.id), format!("Status page {} updated", page.slug));
+    state.events.publish("incident.updated", Some(incident.id), "Status page updated");
+    Ok(())
 }

@@ -2,8 +2,9 @@
 //! dashboards, client libraries) read Opsdeck's pages unchanged. Times are ISO 8601 with
 //! milliseconds in the page's time zone, as statuspage.io serves them.
 
-use crate::operations::status_pages::{LiveComponent, LivePage};
+use crate::operations::status_pages::{LiveComponent, LivePage, Maintenance};
 use chrono::{DateTime, SecondsFormat, Utc};
+use opsdeck_store::status_incident::PublicIncident;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -108,4 +109,169 @@ pub fn components(live: &LivePage) -> Vec<Component> {
             }
         })
         .collect()
+}
+
+#[derive(Serialize)]
+pub struct AffectedComponent {
+    pub code: String,
+    pub name: String,
+    pub old_status: String,
+    pub new_status: String,
+}
+
+#[derive(Serialize)]
+pub struct IncidentUpdate {
+    pub id: String,
+    pub status: &'static str,
+    pub body: String,
+    pub incident_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub display_at: String,
+    /// `null` when the update names no component, as statuspage.io serves it.
+    pub affected_components: Option<Vec<AffectedComponent>>,
+    pub deliver_notifications: bool,
+    pub custom_tweet: Option<String>,
+    pub tweet_id: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Incident {
+    pub id: String,
+    pub name: String,
+    pub status: &'static str,
+    pub created_at: String,
+    pub updated_at: String,
+    pub monitoring_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub impact: &'static str,
+    pub shortlink: String,
+    pub started_at: String,
+    pub page_id: String,
+    pub incident_updates: Vec<IncidentUpdate>,
+    pub components: Vec<Component>,
+    pub reminder_intervals: Option<String>,
+    /// Only on scheduled maintenances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_for: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_until: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct IncidentsDoc {
+    pub page: Page,
+    pub incidents: Vec<Incident>,
+}
+
+#[derive(Serialize)]
+pub struct MaintenancesDoc {
+    pub page: Page,
+    pub scheduled_maintenances: Vec<Incident>,
+}
+
+#[derive(Serialize)]
+pub struct SummaryDoc {
+    pub page: Page,
+    pub components: Vec<Component>,
+    pub incidents: Vec<Incident>,
+    pub scheduled_maintenances: Vec<Incident>,
+    pub status: Status,
+}
+
+/// The component objects of `ids`, in the page's order.
+fn components_of(live: &LivePage, ids: &[uuid::Uuid]) -> Vec<Component> {
+    let all = components(live);
+    all.into_iter().filter(|c| ids.iter().any(|id| id.to_string() == c.id)).collect()
+}
+
+pub fn incident(live: &LivePage, url: &str, i: &PublicIncident) -> Incident {
+    let zone = &live.page.time_zone;
+    let ids: Vec<uuid::Uuid> = i.components.iter().map(|c| c.0).collect();
+    Incident {
+        id: i.id.to_string(),
+        name: i.name.clone(),
+        status: i.status.as_str(),
+        created_at: time(i.created_at, zone),
+        updated_at: time(i.updated_at, zone),
+        monitoring_at: i.monitoring_at.map(|t| time(t, zone)),
+        resolved_at: i.resolved_at.map(|t| time(t, zone)),
+        impact: i.impact.as_str(),
+        shortlink: format!("{url}#incident-{}", i.id),
+        started_at: time(i.started_at, zone),
+        page_id: live.page.id.to_string(),
+        incident_updates: i
+            .updates
+            .iter()
+            .map(|u| IncidentUpdate {
+                id: u.id.to_string(),
+                status: u.status.as_str(),
+                body: u.body.clone(),
+                incident_id: i.id.to_string(),
+                created_at: time(u.created_at, zone),
+                updated_at: time(u.created_at, zone),
+                display_at: time(u.created_at, zone),
+                affected_components: (!u.affected.is_empty()).then(|| {
+                    u.affected
+                        .iter()
+                        .map(|a| AffectedComponent {
+                            code: a.code.to_string(),
+                            name: a.name.clone(),
+                            old_status: a.old_status.clone(),
+                            new_status: a.new_status.clone(),
+                        })
+                        .collect()
+                }),
+                deliver_notifications: true,
+                custom_tweet: None,
+                tweet_id: None,
+            })
+            .collect(),
+        components: components_of(live, &ids),
+        reminder_intervals: None,
+        scheduled_for: None,
+        scheduled_until: None,
+    }
+}
+
+/// A maintenance occurrence as statuspage.io's scheduled maintenance: its announcement is the
+/// window's description (or its name).
+pub fn maintenance(live: &LivePage, url: &str, m: &Maintenance) -> Incident {
+    let zone = &live.page.time_zone;
+    let status = if m.in_progress { "in_progress" } else { "scheduled" };
+    let body = if m.description.trim().is_empty() {
+        format!("Scheduled maintenance: {}", m.name)
+    } else {
+        m.description.clone()
+    };
+    Incident {
+        id: m.id.clone(),
+        name: m.name.clone(),
+        status,
+        created_at: time(m.created_at, zone),
+        updated_at: time(m.updated_at, zone),
+        monitoring_at: None,
+        resolved_at: None,
+        impact: "maintenance",
+        shortlink: format!("{url}#maintenance-{}", m.id),
+        started_at: time(m.starts, zone),
+        page_id: live.page.id.to_string(),
+        incident_updates: vec![IncidentUpdate {
+            id: format!("{}-announcement", m.id),
+            status,
+            body,
+            incident_id: m.id.clone(),
+            created_at: time(m.updated_at, zone),
+            updated_at: time(m.updated_at, zone),
+            display_at: time(m.updated_at, zone),
+            affected_components: None,
+            deliver_notifications: false,
+            custom_tweet: None,
+            tweet_id: None,
+        }],
+        components: components_of(live, &m.components),
+        reminder_intervals: None,
+        scheduled_for: Some(time(m.starts, zone)),
+        scheduled_until: Some(time(m.ends, zone)),
+    }
 }

@@ -25,10 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/status/{slug}", get(html))
-        .route("/status/{slug}/api/v2/status.json", get(status_json))
-        .route("/status/{slug}/api/v2/components.json", get(components_json))
+    Router::new().route("/status/{slug}", get(html)).route("/status/{slug}/api/v2/{*doc}", get(api_doc))
 }
 
 /// One page rendered in every format at one moment.
@@ -36,9 +33,21 @@ pub struct Snapshot {
     rendered: Instant,
     etag: HeaderValue,
     html: Bytes,
-    status: Bytes,
-    components: Bytes,
+    /// statuspage.io's documents by their path under `api/v2/`.
+    docs: HashMap<&'static str, Bytes>,
 }
+
+/// The statuspage.io documents a page serves.
+pub const DOCS: [&str; 8] = [
+    "summary.json",
+    "status.json",
+    "components.json",
+    "incidents.json",
+    "incidents/unresolved.json",
+    "scheduled-maintenances.json",
+    "scheduled-maintenances/upcoming.json",
+    "scheduled-maintenances/active.json",
+];
 
 /// Rendered pages by slug. Bounded: there are at most `MAX_PAGES` pages, and an unknown slug
 /// is never stored.
@@ -87,15 +96,49 @@ async fn snapshot(state: &AppState, slug: &str) -> Result<Arc<Snapshot>, ApiErro
 async fn render(state: &AppState, live: &LivePage) -> Result<Snapshot, ApiError> {
     let base = operations::settings::load(state).await?.public_url.unwrap_or_default();
     let url = format!("{}/status/{}", base.trim_end_matches('/'), live.page.slug);
-    let status = to_json(&json::StatusDoc { page: json::page(live, &url), status: json::status(live) })?;
-    let components =
-        to_json(&json::ComponentsDoc { page: json::page(live, &url), components: json::components(live) })?;
+    let page = || json::page(live, &url);
+    let comps = json::components(live);
+    let unresolved: Vec<json::Incident> = live.unresolved.iter().map(|i| json::incident(live, &url, i)).collect();
+    let recent: Vec<json::Incident> = live.recent.iter().map(|i| json::incident(live, &url, i)).collect();
+    let maint = |keep: &dyn Fn(&operations::status_pages::Maintenance) -> bool| -> Vec<json::Incident> {
+        live.maintenances.iter().filter(|m| keep(m)).map(|m| json::maintenance(live, &url, m)).collect()
+    };
+    let mut docs: HashMap<&'static str, Bytes> = HashMap::new();
+    docs.insert("status.json", to_json(&json::StatusDoc { page: page(), status: json::status(live) })?);
+    docs.insert(
+        "summary.json",
+        to_json(&json::SummaryDoc {
+            page: page(),
+            components: json::components(live),
+            incidents: live.unresolved.iter().map(|i| json::incident(live, &url, i)).collect(),
+            scheduled_maintenances: maint(&|_| true),
+            status: json::status(live),
+        })?,
+    );
+    docs.insert("components.json", to_json(&json::ComponentsDoc { page: page(), components: comps })?);
+    docs.insert("incidents.json", to_json(&json::IncidentsDoc { page: page(), incidents: recent })?);
+    docs.insert("incidents/unresolved.json", to_json(&json::IncidentsDoc { page: page(), incidents: unresolved })?);
+    docs.insert(
+        "scheduled-maintenances.json",
+        to_json(&json::MaintenancesDoc { page: page(), scheduled_maintenances: maint(&|_| true) })?,
+    );
+    docs.insert(
+        "scheduled-maintenances/upcoming.json",
+        to_json(&json::MaintenancesDoc { page: page(), scheduled_maintenances: maint(&|m| !m.in_progress) })?,
+    );
+    docs.insert(
+        "scheduled-maintenances/active.json",
+        to_json(&json::MaintenancesDoc { page: page(), scheduled_maintenances: maint(&|m| m.in_progress) })?,
+    );
     let html = PublicPage::new(live).render().map_err(|_| ApiError::internal())?;
     let mut hasher = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(&(&html, &status, &components), &mut hasher);
+    std::hash::Hash::hash(&html, &mut hasher);
+    for d in DOCS {
+        std::hash::Hash::hash(&docs.get(d), &mut hasher);
+    }
     let etag = HeaderValue::from_str(&format!("\"{:016x}\"", std::hash::Hasher::finish(&hasher)))
         .map_err(|_| ApiError::internal())?;
-    Ok(Snapshot { rendered: Instant::now(), etag, html: html.into(), status, components })
+    Ok(Snapshot { rendered: Instant::now(), etag, html: html.into(), docs })
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Bytes, ApiError> {
@@ -126,16 +169,23 @@ async fn html(State(state): State<AppState>, Path(slug): Path<String>, headers: 
     }
 }
 
-async fn status_json(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
-    match snapshot(&state, &slug).await {
-        Ok(s) => answer(&headers, &s, "application/json", &s.status, true),
-        Err(e) => e.into_response(),
+async fn api_doc(
+    State(state): State<AppState>,
+    Path((slug, doc)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !DOCS.contains(&doc.as_str()) {
+        let e = ApiError::new(
+            crate::error::ErrorCode::RouteNotFound,
+            format!("no document api/v2/{doc}; there are {}", DOCS.join(", ")),
+        );
+        return e.into_response();
     }
-}
-
-async fn components_json(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
     match snapshot(&state, &slug).await {
-        Ok(s) => answer(&headers, &s, "application/json", &s.components, true),
+        Ok(s) => match s.docs.get(doc.as_str()) {
+            Some(body) => answer(&headers, &s, "application/json", body, true),
+            None => ApiError::internal().into_response(),
+        },
         Err(e) => e.into_response(),
     }
 }
@@ -180,9 +230,38 @@ impl Row {
     }
 }
 
+/// A public incident or a maintenance as the page shows it.
+struct Notice {
+    anchor: String,
+    name: String,
+    /// `minor`, `major`, `critical`, `none` or `maintenance` (the banner colour).
+    impact: &'static str,
+    status: &'static str,
+    /// Status label, text and time of each update, newest first.
+    updates: Vec<(&'static str, String, String)>,
+    /// For maintenance: when.
+    window: Option<String>,
+}
+
+fn local(t: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    t.with_timezone(&zone).format("%b %-d, %H:%M %Z").to_string()
+}
+
+fn notice(i: &opsdeck_store::status_incident::PublicIncident, zone: chrono_tz::Tz) -> Notice {
+    Notice {
+        anchor: format!("incident-{}", i.id),
+        name: i.name.clone(),
+        impact: i.impact.as_str(),
+        status: i.status.label(),
+        updates: i.updates.iter().map(|u| (u.status.label(), u.body.clone(), local(u.created_at, zone))).collect(),
+        window: None,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "status/public.html")]
 struct PublicPage {
+    slug: String,
     title: String,
     description: String,
     accent: Option<String>,
@@ -190,7 +269,14 @@ struct PublicPage {
     headline: &'static str,
     rows: Vec<Row>,
     updated: String,
+    incidents: Vec<Notice>,
+    maintenances: Vec<Notice>,
+    /// Resolved incidents of the last days.
+    history: Vec<Notice>,
 }
+
+/// Resolved incidents stay in the page's history this long.
+const HISTORY_DAYS: i64 = 14;
 
 impl PublicPage {
     fn new(live: &LivePage) -> PublicPage {
@@ -209,6 +295,7 @@ impl PublicPage {
             .collect();
         let zone: chrono_tz::Tz = live.page.time_zone.parse().unwrap_or(chrono_tz::UTC);
         PublicPage {
+            slug: live.page.slug.clone(),
             title: live.page.title.clone(),
             description: live.page.description.clone(),
             accent: live.page.accent_color.clone(),
@@ -216,6 +303,29 @@ impl PublicPage {
             headline: live.indicator.description(),
             rows: shown,
             updated: live.at.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string(),
+            incidents: live.unresolved.iter().map(|i| notice(i, zone)).collect(),
+            maintenances: live
+                .maintenances
+                .iter()
+                .map(|m| Notice {
+                    anchor: format!("maintenance-{}", m.id),
+                    name: m.name.clone(),
+                    impact: "maintenance",
+                    status: if m.in_progress { "In progress" } else { "Scheduled" },
+                    updates: if m.description.trim().is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![("Scheduled", m.description.clone(), local(m.updated_at, zone))]
+                    },
+                    window: Some(format!("{} – {}", local(m.starts, zone), local(m.ends, zone))),
+                })
+                .collect(),
+            history: live
+                .recent
+                .iter()
+                .filter(|i| i.resolved_at.is_some_and(|r| live.at - r < chrono::Duration::days(HISTORY_DAYS)))
+                .map(|i| notice(i, zone))
+                .collect(),
         }
     }
 }

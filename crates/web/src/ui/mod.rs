@@ -39,7 +39,7 @@ mod monitors;
 pub(crate) mod oncall;
 mod postmortems;
 mod reports;
-mod status_pages;
+pub(crate) mod status_pages;
 
 use crate::AppState;
 use crate::auth::{self, Auth};
@@ -87,6 +87,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/escalate", post(incidents::escalate))
         .route("/incidents/{id}/notes", post(incidents::note))
         .route("/incidents/{id}/status-updates", post(incidents::status_update))
+        .route("/incidents/{id}/public-updates", post(status_pages::public_update))
         .route("/incidents/{id}/snooze", post(incidents::snooze))
         .route("/incidents/{id}/severity", post(incidents::severity))
         .route("/incidents/{id}/assignment", post(incidents::assign))

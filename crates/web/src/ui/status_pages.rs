@@ -350,3 +350,75 @@ pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Pat
         Err(e) => super::outcome(&format!("/status-pages/{}", page.id), Err(e)),
     }
 }
+
+/// A status page as the incident page offers it for a public update.
+pub struct UpdateTarget {
+    pub id: Uuid,
+    pub title: String,
+    pub slug: String,
+    /// Components: id, name, and the status this incident's public incident gives it.
+    pub components: Vec<(Uuid, String, Option<String>)>,
+    /// The status of this incident's public incident on the page, if one was posted.
+    pub current: Option<&'static str>,
+}
+
+/// Every status page, with what this incident has posted on each.
+pub async fn update_targets(state: &AppState, incident: Uuid) -> Result<Vec<UpdateTarget>, ApiError> {
+    let mut out = Vec::new();
+    for page in state.db.list_status_pages().await? {
+        let posted = state.db.public_incidents(page.id, false, opsdeck_store::status_incident::RECENT_MAX).await?;
+        let mine = posted.into_iter().find(|p| p.incident_id == Some(incident));
+        let set = |id: Uuid| -> Option<String> {
+            mine.as_ref()?.components.iter().find(|c| c.0 == id).map(|c| c.1.as_str().to_owned())
+        };
+        out.push(UpdateTarget {
+            components: page
+                .components
+                .iter()
+                .filter(|c| !c.is_group)
+                .map(|c| (c.id, c.name.clone(), set(c.id)))
+                .collect(),
+            current: mine.as_ref().map(|m| m.status.label()),
+            id: page.id,
+            title: page.title,
+            slug: page.slug,
+        });
+    }
+    Ok(out)
+}
+
+/// Posts a public update from the incident page: `status_page_id`, `status`, `body`, and
+/// `component:ID` = a status (blank: not affected).
+pub async fn public_update(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
+    let result = async {
+        let incident = crate::operations::incidents::find_incident(&state, &id).await?;
+        let back = format!("/incidents/{}", opsdeck_core::incident::display_number(incident.number));
+        let page_id = Uuid::parse_str(field("status_page_id").trim())
+            .map_err(|_| ApiError::invalid("status_page_id", "choose a status page"))?;
+        let mut components = Vec::new();
+        for (k, v) in &fields {
+            if let Some(cid) = k.strip_prefix("component:")
+                && !v.trim().is_empty()
+            {
+                let cid = Uuid::parse_str(cid).map_err(|_| ApiError::invalid("components", "unknown component"))?;
+                components.push((cid, v.clone()));
+            }
+        }
+        let spec =
+            opsdeck_core::status_page::UpdateSpec::new(page_id, field("status"), field("body"), Some(components))?;
+        let status = spec.status;
+        op::post_update(&state, &auth.0, &incident, spec).await?;
+        Ok::<_, ApiError>((back, format!("Posted to the status page: {}", status.label())))
+    }
+    .await;
+    match result {
+        Ok((back, notice)) => done(&back, &notice),
+        Err(e) => super::outcome(&format!("/incidents/{id}"), Err(e)),
+    }
+}

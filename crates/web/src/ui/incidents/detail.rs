@@ -120,6 +120,10 @@ pub struct IncidentPage {
     impact: String,
     deliveries: Vec<DeliveryDto>,
     durations: Vec<(&'static str, String)>,
+    /// Status pages an update can be posted to.
+    status_pages: Vec<crate::ui::status_pages::UpdateTarget>,
+    public_statuses: Vec<(&'static str, &'static str)>,
+    component_statuses: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -186,7 +190,17 @@ pub async fn detail(
         })
         .collect();
     let alerts_loaded = alerts.items.len();
+    let status_pages = try_page!(crate::ui::status_pages::update_targets(&state, inc.id).await);
     IncidentPage {
+        status_pages,
+        public_statuses: opsdeck_core::status_page::IncidentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
+        component_statuses: opsdeck_core::status_page::ComponentStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
         chrome,
         assignee: inc.assignee_id.and_then(|id| people.get(&id).cloned()),
         commander: inc.commander_id.and_then(|id| people.get(&id).cloned()),

@@ -1,0 +1,28 @@
+-- Public incidents: what a status page tells visitors about an internal incident, and the
+-- updates responders post. While unresolved, an incident gives the components it names a status.
+CREATE TABLE status_incidents (
+    id            BLOB PRIMARY KEY NOT NULL,
+    page_id       BLOB NOT NULL REFERENCES status_pages (id) ON DELETE CASCADE,
+    incident_id   BLOB REFERENCES incidents (id) ON DELETE SET NULL,
+    name          TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    impact        TEXT NOT NULL,
+    components    TEXT NOT NULL,
+    started_at    BIGINT NOT NULL,
+    monitoring_at BIGINT,
+    resolved_at   BIGINT,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX status_incidents_link ON status_incidents (page_id, incident_id);
+CREATE INDEX status_incidents_page ON status_incidents (page_id, created_at);
+
+CREATE TABLE status_incident_updates (
+    id                 BLOB PRIMARY KEY NOT NULL,
+    status_incident_id BLOB NOT NULL REFERENCES status_incidents (id) ON DELETE CASCADE,
+    status             TEXT NOT NULL,
+    body               TEXT NOT NULL,
+    affected           TEXT NOT NULL,
+    created_at         BIGINT NOT NULL
+);
+CREATE INDEX status_incident_updates_incident ON status_incident_updates (status_incident_id, created_at);
