@@ -232,7 +232,7 @@ async fn public_json_has_statuspage_io_fields(srv: &TestServer) {
     // Readable from any origin, cached briefly, and a repeat visit is answered with 304.
     let (_, headers, _) = public(srv, "/status/public-status/api/v2/status.json").await;
     assert_eq!(headers["access-control-allow-origin"], "*");
-    assert_eq!(headers["cache-control"], "public, max-age=5");
+    assert_eq!(headers["cache-control"], "public, max-age=2");
     let etag = headers["etag"].to_str().unwrap().to_owned();
     let resp = srv
         .http

@@ -3,8 +3,8 @@
 //!
 //! What a page shows is computed by [`operations::status_pages::live`] and rendered once into
 //! every format; the rendering is reused for `WebConfig::status_refresh` (2 s by default), so a
-//! visitor storm costs no database work and a change shows within that time. Answers carry an
-//! ETag (a repeat visit gets 304) and a short public `Cache-Control`.
+//! visitor storm costs no database work. Answers carry an ETag (a repeat visit gets 304) and
+//! `Cache-Control: public, max-age=2`, so a change reaches a visitor within about 4 s.
 
 mod json;
 
@@ -147,7 +147,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Bytes, ApiError> {
 
 /// The answer for one format: 304 when the visitor has this rendering already.
 fn answer(headers: &HeaderMap, snap: &Snapshot, content_type: &'static str, body: &Bytes, cors: bool) -> Response {
-    let cache = HeaderValue::from_static("public, max-age=5");
+    let cache = HeaderValue::from_static("public, max-age=2");
     let mut res = if headers.get(header::IF_NONE_MATCH) == Some(&snap.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
