@@ -433,6 +433,9 @@ impl Indicator {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UpdateSpec {
     pub page_id: Uuid,
+    /// The public incident's title; `None` keeps it (the first update uses the internal
+    /// incident's title then).
+    pub name: Option<String>,
     pub status: IncidentStatus,
     pub body: String,
     /// Components and the status the incident gives them while it is unresolved; `None` keeps
@@ -441,8 +444,21 @@ pub struct UpdateSpec {
 }
 
 impl UpdateSpec {
-    pub fn new(page_id: Uuid, status: &str, body: &str, components: Option<Vec<(Uuid, String)>>) -> Result<UpdateSpec> {
+    pub fn new(
+        page_id: Uuid,
+        name: Option<&str>,
+        status: &str,
+        body: &str,
+        components: Option<Vec<(Uuid, String)>>,
+    ) -> Result<UpdateSpec> {
         let mut p = Problems::default();
+        let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
+            None => None,
+            Some(n) => p.check(crate::incident::title(n).map_err(|e| match e {
+                Error::Invalid { message, .. } => Error::invalid("name", message),
+                e => e,
+            })),
+        };
         let status = IncidentStatus::parse(status.trim());
         if status.is_none() {
             p.push("status", "must be investigating, identified, monitoring or resolved");
@@ -473,7 +489,7 @@ impl UpdateSpec {
         };
         p.finish()?;
         match (status, body) {
-            (Some(status), Some(body)) => Ok(UpdateSpec { page_id, status, body, components }),
+            (Some(status), Some(body)) => Ok(UpdateSpec { page_id, name, status, body, components }),
             _ => Err(Error::invalid("status", "must be investigating, identified, monitoring or resolved")),
         }
     }
@@ -530,10 +546,13 @@ mod tests {
     #[test]
     fn updates_are_checked_and_impact_follows_components() {
         let id = Uuid::nil();
-        let u =
-            UpdateSpec::new(id, "identified", " Fix rolling out ", Some(vec![(id, "partial_outage".into())])).unwrap();
+        let cs = Some(vec![(id, "partial_outage".to_owned())]);
+        let u = UpdateSpec::new(id, Some(" "), "identified", " Fix rolling out ", cs).unwrap();
+        assert_eq!(u.name, None, "blank keeps the title");
+        let long = "x".repeat(256);
+        assert_eq!(UpdateSpec::new(id, Some(&long), "identified", "x", None).unwrap_err().problems()[0].field, "name");
         assert_eq!((u.status, u.body.as_str()), (IncidentStatus::Identified, "Fix rolling out"));
-        let e = UpdateSpec::new(id, "fixed", "", Some(vec![(id, "down".into())])).unwrap_err();
+        let e = UpdateSpec::new(id, None, "fixed", "", Some(vec![(id, "down".into())])).unwrap_err();
         let fields: Vec<&str> = e.problems().iter().map(|p| p.field).collect();
         assert_eq!(fields, ["status", "body", "components"]);
         use ComponentStatus::*;

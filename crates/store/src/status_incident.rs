@@ -134,7 +134,7 @@ impl Db {
                         row.monitoring_at.or((spec.status == IncidentStatus::Monitoring).then_some(now_ms));
                     sqlx::query(
                         "UPDATE status_incidents SET status = $1, impact = $2, components = $3, monitoring_at = $4, \
-                         resolved_at = $5, updated_at = $6 WHERE id = $7",
+                         resolved_at = $5, updated_at = $6, name = COALESCE($8, name) WHERE id = $7",
                     )
                     .bind(spec.status.as_str())
                     .bind(impact.as_str())
@@ -143,6 +143,7 @@ impl Db {
                     .bind(resolved_at)
                     .bind(now_ms)
                     .bind(row.id)
+                    .bind(spec.name.as_deref())
                     .execute(&mut *tx)
                     .await?;
                     row.id
@@ -157,7 +158,7 @@ impl Db {
                     .bind(id)
                     .bind(page.id)
                     .bind(source.id)
-                    .bind(source.title)
+                    .bind(spec.name.as_deref().unwrap_or(source.title))
                     .bind(spec.status.as_str())
                     .bind(impact.as_str())
                     .bind(Json(stored(&components)))

@@ -34,12 +34,13 @@ async fn incident_updates_reach_the_public_page(srv: &TestServer) {
         .post(
             &path,
             &r,
-            json!({"status_page_id": page_id, "status": "investigating", "body": "Payments fail for some cards.",
+            json!({"status_page_id": page_id, "name": "Card payments failing", "status": "investigating",
+                   "body": "Payments fail for some cards.",
                    "components": {checkout.clone(): "partial_outage"}}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{posted}");
-    assert_eq!((posted["name"].as_str(), posted["impact"].as_str()), (Some("Checkout errors"), Some("major")));
+    assert_eq!((posted["name"].as_str(), posted["impact"].as_str()), (Some("Card payments failing"), Some("major")));
     assert_eq!(posted["components"][&checkout], "partial_outage");
 
     let summary = public_json(srv, "/status/shop/api/v2/summary.json").await;
@@ -74,7 +75,8 @@ async fn incident_updates_reach_the_public_page(srv: &TestServer) {
     }
     assert_eq!(i["components"][0]["id"], checkout.as_str());
     let (_, _, html) = public(srv, "/status/shop").await;
-    assert!(html.contains("Checkout errors") && html.contains("Payments fail for some cards."), "{html}");
+    assert!(html.contains("Card payments failing") && html.contains("Payments fail for some cards."), "{html}");
+    assert!(!html.contains("Checkout errors"), "the internal title stays internal");
 
     // Monitoring, then resolved: the component returns to what its service says.
     let (s, _) = srv
@@ -108,6 +110,7 @@ async fn incident_updates_reach_the_public_page(srv: &TestServer) {
     let cases = [
         (json!({"status_page_id": page_id, "status": "fixed", "body": "x"}), "status"),
         (json!({"status_page_id": page_id, "status": "identified", "body": "  "}), "body"),
+        (json!({"status_page_id": page_id, "name": "x".repeat(256), "status": "identified", "body": "x"}), "name"),
         (json!({"status_page_id": uuid::Uuid::nil(), "status": "identified", "body": "x"}), "status_page_id"),
         (
             json!({"status_page_id": page_id, "status": "identified", "body": "x",

@@ -331,6 +331,10 @@ async fn set_override(
 #[serde(deny_unknown_fields)]
 pub struct PublicUpdateBody {
     pub status_page_id: Uuid,
+    /// The public incident's title (visitors see it); left out or blank, the first update uses
+    /// the incident's title and later ones keep the current one.
+    #[schema(schema_with = crate::api::schema::title_opt)]
+    pub name: Option<String>,
     /// `investigating`, `identified`, `monitoring` or `resolved`.
     #[schema(schema_with = crate::api::schema::public_incident_status)]
     pub status: String,
@@ -388,7 +392,13 @@ async fn post_update(
     auth.require(Permission::Respond)?;
     let incident = crate::operations::incidents::find_incident(&state, &id).await?;
     let components = body.components.map(|m| m.into_iter().collect());
-    let spec = opsdeck_core::status_page::UpdateSpec::new(body.status_page_id, &body.status, &body.body, components)?;
+    let spec = opsdeck_core::status_page::UpdateSpec::new(
+        body.status_page_id,
+        body.name.as_deref(),
+        &body.status,
+        &body.body,
+        components,
+    )?;
     op::post_update(&state, &auth, &incident, spec).await?;
     let recent =
         state.db.public_incidents(body.status_page_id, false, opsdeck_store::status_incident::RECENT_MAX).await?;

@@ -360,6 +360,8 @@ pub struct UpdateTarget {
     pub components: Vec<(Uuid, String, Option<String>)>,
     /// The status of this incident's public incident on the page, if one was posted.
     pub current: Option<&'static str>,
+    /// Its public title, if one was posted.
+    pub name: Option<String>,
 }
 
 /// Every status page, with what this incident has posted on each.
@@ -379,6 +381,7 @@ pub async fn update_targets(state: &AppState, incident: Uuid) -> Result<Vec<Upda
                 .map(|c| (c.id, c.name.clone(), set(c.id)))
                 .collect(),
             current: mine.as_ref().map(|m| m.status.label()),
+            name: mine.as_ref().map(|m| m.name.clone()),
             id: page.id,
             title: page.title,
             slug: page.slug,
@@ -410,8 +413,13 @@ pub async fn public_update(
                 components.push((cid, v.clone()));
             }
         }
-        let spec =
-            opsdeck_core::status_page::UpdateSpec::new(page_id, field("status"), field("body"), Some(components))?;
+        let spec = opsdeck_core::status_page::UpdateSpec::new(
+            page_id,
+            Some(field("name")),
+            field("status"),
+            field("body"),
+            Some(components),
+        )?;
         let status = spec.status;
         op::post_update(&state, &auth.0, &incident, spec).await?;
         Ok::<_, ApiError>((back, format!("Posted to the status page: {}", status.label())))

@@ -1,0 +1,172 @@
+// Status pages in a real browser: a page built on the editor from a service whose HTTP monitor
+// checks a real target started by this test. When the target stops, the public page (read by a
+// visitor without a session, reloading as a browser does) must show the component down within
+// 5 s of the monitor turning down; an update posted from the incident page must appear on the
+// public page and in statuspage.io's summary.json.
+//
+//   cd e2e && OPSDECK_BIN=… node --test --test-concurrency=1 tests/
+//
+// The steps share one server and run in order. E2E_SCREENSHOTS=1 saves screenshots (desktop and
+// phone) to e2e/screenshots/.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after } from 'node:test';
+import { pathIs, walk } from '../lib/walk.mjs';
+
+const ADMIN = { username: 'admin', display_name: 'Sam Lee', email: 'sam@example.com', password: 'correct-horse-battery' };
+// The monitor checks every second; after it turns down the page may take its 2 s rendering
+// reuse plus the browser's 2 s cache: the acceptance bound is 5 s.
+const VISIBLE_WITHIN_MS = 5_000;
+const DOWN_TIMEOUT_MS = 20_000;
+
+let server;
+let page;
+const w = walk({ screenshotPrefix: 'status-', ready: (r) => ({ server, page } = r) });
+const { step, shot, go, submitTo, text } = w;
+let target;
+let visitor;
+const state = {};
+/** Stops the target, kept-alive connections included (so checks get "connection refused"). */
+async function stopTarget() {
+  if (!target) return;
+  const closing = new Promise((resolve) => target.close(() => resolve()));
+  target.closeAllConnections();
+  target = null;
+  await closing;
+}
+after(async () => {
+  await visitor?.close();
+  await stopTarget();
+});
+
+/** A JSON API call from the signed-in page (same origin, session cookie). */
+async function api(method, path, body) {
+  return page.evaluate(async ([m, p, b]) => {
+    const res = await fetch(p, { method: m, headers: { 'content-type': 'application/json' }, body: b && JSON.stringify(b) });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  }, [method, path, body]);
+}
+
+step('setup, a service and an HTTP monitor against a real target', async () => {
+  await go('/');
+  await page.waitForURL(pathIs('/setup'));
+  await page.fill('input[name=username]', ADMIN.username);
+  await page.fill('input[name=display_name]', ADMIN.display_name);
+  await page.fill('input[name=email]', ADMIN.email);
+  await page.fill('input[name=password]', ADMIN.password);
+  await page.fill('input[name=password_confirm]', ADMIN.password);
+  await submitTo('form[action="/setup"] button[type=submit]', '/');
+
+  target = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
+  await new Promise((resolve) => target.listen(0, '127.0.0.1', resolve));
+  const svc = await api('POST', '/api/v1/services', { name: 'Checkout' });
+  assert.equal(svc.status, 201, JSON.stringify(svc.body));
+  const mon = await api('POST', '/api/v1/monitors', {
+    name: 'Checkout health', service_id: svc.body.id, type: 'http', interval_seconds: 1, timeout_seconds: 1,
+    down_after: 1, settings: { url: `http://127.0.0.1:${target.address().port}/` },
+  });
+  assert.equal(mon.status, 201, JSON.stringify(mon.body));
+  state.monitor = mon.body.id;
+});
+
+step('a page is built on the editor', async () => {
+  await go('/status-pages');
+  assert.equal(await text('section.empty h2'), 'No status pages yet');
+  await shot('01-empty');
+  await page.fill('#new-status-page input[name=title]', 'Shop Status');
+  await page.fill('#new-status-page input[name=slug]', 'shop');
+  await w.clickAndLoad('#new-status-page button[type=submit]');
+  assert.match(new URL(page.url()).pathname, /^\/status-pages\/[0-9a-f-]{36}$/);
+  assert.equal(await text('.flash.ok'), 'Status page shop created');
+
+  await page.fill('#add-component input[name=name]', 'Checkout');
+  await page.fill('#add-component input[name=group]', 'Shop');
+  await page.selectOption('#add-component select[name=service_id]', { label: 'Checkout' });
+  await w.clickAndLoad('#add-component button[type=submit]');
+  assert.equal(await text('.flash.ok'), 'Component Checkout added');
+  assert.match(await text('#components-table'), /follows service Checkout/);
+  await shot('02-editor');
+});
+
+step('a visitor sees the component down within 5 s of its monitor failing', async () => {
+  visitor = await w.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const vpage = await visitor.newPage();
+  const res = await vpage.goto(`${server.url}/status/shop`);
+  assert.equal(res.status(), 200);
+  assert.equal((await vpage.locator('h1').textContent()).trim(), 'Shop Status');
+  assert.match(await vpage.locator('.sp-components').textContent(), /Checkout/);
+
+  await stopTarget();
+  // The moment the monitor is down, as the API reports it.
+  const started = Date.now();
+  let downAt = null;
+  while (Date.now() - started < DOWN_TIMEOUT_MS) {
+    const m = await api('GET', `/api/v1/monitors/${state.monitor}`);
+    if (m.body?.state === 'down') {
+      downAt = Date.now();
+      break;
+    }
+    await page.waitForTimeout(100);
+  }
+  assert.ok(downAt, 'the monitor went down');
+  // The visitor reloads as a browser does (its cache and the ETag apply).
+  let seen = null;
+  while (Date.now() - downAt < VISIBLE_WITHIN_MS + 2_000) {
+    await vpage.reload();
+    if (/Major outage/.test(await vpage.locator('main').textContent())) {
+      seen = Date.now();
+      break;
+    }
+    await vpage.waitForTimeout(250);
+  }
+  assert.ok(seen, 'the public page showed the outage');
+  assert.ok(seen - downAt <= VISIBLE_WITHIN_MS, `shown ${seen - downAt} ms after the monitor went down`);
+  assert.equal((await vpage.locator('.sp-banner h2').textContent()).trim(), 'Major System Outage');
+  if (process.env.E2E_SCREENSHOTS === '1') await vpage.screenshot({ path: 'screenshots/status-03-public-phone.png', fullPage: true });
+  await vpage.close();
+});
+
+step('an update posted from the incident page reaches the public page', async () => {
+  // The monitor's alert opened an incident on the service.
+  let incident = null;
+  const started = Date.now();
+  while (!incident && Date.now() - started < DOWN_TIMEOUT_MS) {
+    const list = await api('GET', '/api/v1/incidents?open=true');
+    incident = list.body?.items?.[0] ?? null;
+    if (!incident) await page.waitForTimeout(200);
+  }
+  assert.ok(incident, 'an incident was opened');
+  await go(`/incidents/${incident.number}`);
+  const form = page.locator('#public-update-shop');
+  // Nothing is posted yet, so the page's form is folded away.
+  assert.equal(await form.isVisible(), false);
+  await page.locator('#public-updates details summary', { hasText: 'Shop Status' }).click();
+  // The public title starts as the internal one; visitors get a plainer one.
+  assert.equal(await form.locator('input[name=name]').inputValue(), incident.title);
+  await form.locator('input[name=name]').fill('Card payments failing');
+  await form.locator('select[name=status]').selectOption('identified');
+  await form.locator('textarea[name=body]').fill('Card payments fail; a fix is rolling out.');
+  await form.locator('select[name^="component:"]').selectOption('partial_outage');
+  await w.clickAndLoad('#public-update-shop button');
+  assert.equal(await text('.flash.ok'), 'Posted to the status page: Identified');
+  assert.match(await text('#timeline'), /On status page Shop Status \(identified\): Card payments fail/);
+  await shot('04-incident');
+
+  const vpage = await visitor.newPage();
+  await vpage.setViewportSize({ width: 1280, height: 900 });
+  let shown = false;
+  const t0 = Date.now();
+  while (!shown && Date.now() - t0 < VISIBLE_WITHIN_MS) {
+    await vpage.goto(`${server.url}/status/shop`);
+    shown = /Card payments fail; a fix is rolling out\./.test(await vpage.locator('main').textContent());
+    if (!shown) await vpage.waitForTimeout(250);
+  }
+  assert.ok(shown, 'the update is on the public page');
+  if (process.env.E2E_SCREENSHOTS === '1') await vpage.screenshot({ path: 'screenshots/status-05-public-desktop.png', fullPage: true });
+  const summary = await (await vpage.request.get(`${server.url}/status/shop/api/v2/summary.json`)).json();
+  assert.equal(summary.incidents[0].status, 'identified');
+  assert.equal(summary.incidents[0].name, 'Card payments failing');
+  assert.equal(summary.incidents[0].incident_updates[0].body, 'Card payments fail; a fix is rolling out.');
+  assert.equal(summary.status.indicator, 'critical');
+});
