@@ -18,6 +18,7 @@ pub mod recurrence;
 pub mod role;
 pub mod secret;
 pub mod settings;
+pub mod status_incident;
 pub mod status_page;
 pub mod telemetry;
 pub mod time;
