@@ -80,10 +80,10 @@ t0=$(ns_now)
 api PUT "/api/v1/status-pages/$page_id/components/$comp_id/override" '{"status": "under_maintenance", "minutes": 10}' >/dev/null
 seen=""
 for _ in $(seq 1 300); do
-    if curl -sf "$url/status/bench/api/v2/components.json" | python3 -c '
+    shown=$(curl -sf "$url/status/bench/api/v2/components.json" | python3 -c '
 import json, sys
-c = [c for c in json.load(sys.stdin)["components"] if c["id"] == sys.argv[1]]
-sys.exit(0 if c and c[0]["status"] == "under_maintenance" else 1)' "$comp_id"; then
+print(next((c["status"] for c in json.load(sys.stdin)["components"] if c["id"] == sys.argv[1]), "missing"))' "$comp_id")
+    if [[ $shown == under_maintenance ]]; then
         seen=$(ns_now)
         break
     fi

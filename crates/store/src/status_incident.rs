@@ -225,6 +225,24 @@ impl Db {
             .fetch_all(pool)
             .await?
         });
+        self.with_updates(rows).await
+    }
+
+    /// What an internal incident has posted, one public incident per status page.
+    pub async fn public_incidents_of(&self, incident_id: Uuid) -> StoreResult<Vec<PublicIncident>> {
+        let rows: Vec<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLS} FROM status_incidents WHERE incident_id = $1 ORDER BY created_at DESC LIMIT $2"
+            )))
+            .bind(incident_id)
+            .bind(crate::status_page::MAX_PAGES)
+            .fetch_all(pool)
+            .await?
+        });
+        self.with_updates(rows).await
+    }
+
+    async fn with_updates(&self, rows: Vec<Row>) -> StoreResult<Vec<PublicIncident>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }

@@ -14,7 +14,7 @@ CREATE TABLE status_incidents (
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX status_incidents_link ON status_incidents (page_id, incident_id);
+CREATE UNIQUE INDEX status_incidents_link ON status_incidents (incident_id, page_id);
 CREATE INDEX status_incidents_page ON status_incidents (page_id, created_at);
 
 CREATE TABLE status_incident_updates (

@@ -20,7 +20,7 @@ backend_tests!(
 );
 
 /// A local target whose status code the test controls.
-async fn target() -> (String, Arc<AtomicU16>, tokio::task::JoinHandle<()>) {
+pub(crate) async fn target() -> (String, Arc<AtomicU16>, tokio::task::JoinHandle<()>) {
     use axum::routing::get;
     let code = Arc::new(AtomicU16::new(200));
     let c = code.clone();

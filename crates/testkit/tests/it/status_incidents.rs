@@ -166,6 +166,7 @@ async fn incident_updates_reach_the_public_page(srv: &TestServer) {
     let cookie = srv.login("resp", "password-resp").await.unwrap();
     let (_, html) = srv.page(&format!("/incidents/INC-{number}"), &cookie).await;
     assert!(html.contains("public-update-shop") && html.contains("Post to Shop Status"), "{html}");
+    assert!(html.contains(r#"<option value="resolved" selected>"#), "the form starts from the posted status");
     let (s, notice) = srv
         .form(
             &format!("/incidents/INC-{number}/public-updates"),

@@ -16,26 +16,6 @@ backend_tests!(
     editor_pages_work_without_javascript,
 );
 
-/// A local target whose status code the test controls.
-async fn target() -> (String, Arc<AtomicU16>) {
-    use axum::routing::get;
-    let code = Arc::new(AtomicU16::new(200));
-    let c = code.clone();
-    let app = axum::Router::new().route(
-        "/health",
-        get(move || {
-            let c = c.clone();
-            async move { axum::http::StatusCode::from_u16(c.load(Ordering::SeqCst)).unwrap_or_default() }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/health", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, code)
-}
-
 /// A public GET without credentials: status, headers and body text.
 pub(crate) async fn public(srv: &TestServer, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
     let resp = srv.http.get(format!("{}{path}", srv.url)).send().await.unwrap();
@@ -56,7 +36,7 @@ pub(crate) fn component<'a>(doc: &'a Value, name: &str) -> &'a Value {
 /// A service with one HTTP monitor that has been checked once (up); returns service, monitor
 /// and the target's status code.
 async fn watched_service(srv: &TestServer, t: &str, name: &str) -> (String, String, Arc<AtomicU16>) {
-    let (url, code) = target().await;
+    let (url, code, _serving) = crate::monitors::target().await;
     let (_, svc) = srv.post("/api/v1/services", t, json!({"name": name})).await;
     let (s, m) = srv
         .post(
@@ -191,7 +171,8 @@ async fn public_json_has_statuspage_io_fields(srv: &TestServer) {
     };
     assert_eq!(keys(&doc["page"]), ["id", "name", "time_zone", "updated_at", "url"]);
     assert_eq!(doc["page"]["name"], "Public Status");
-    assert!(doc["page"]["url"].as_str().unwrap().ends_with("/status/public-status"));
+    let url = doc["page"]["url"].as_str().unwrap();
+    assert!(url.starts_with("http://") && url.ends_with("/status/public-status"), "absolute: {url}");
     // Times are ISO 8601 with milliseconds in the page's zone.
     let updated = doc["page"]["updated_at"].as_str().unwrap();
     assert!(chrono::DateTime::parse_from_rfc3339(updated).is_ok() && updated.contains('.'), "{updated}");

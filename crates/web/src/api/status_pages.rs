@@ -400,9 +400,8 @@ async fn post_update(
         components,
     )?;
     op::post_update(&state, &auth, &incident, spec).await?;
-    let recent =
-        state.db.public_incidents(body.status_page_id, false, opsdeck_store::status_incident::RECENT_MAX).await?;
-    let p = recent.into_iter().find(|p| p.incident_id == Some(incident.id)).ok_or_else(ApiError::internal)?;
+    let posted = state.db.public_incidents_of(incident.id).await?;
+    let p = posted.into_iter().find(|p| p.page_id == body.status_page_id).ok_or_else(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(PublicIncidentDto {

@@ -21,11 +21,10 @@ pub const UPTIME_DAYS: i64 = 90;
 
 /// Checks that every service and monitor a component follows exists.
 async fn check_refs(state: &AppState, spec: &PageSpec) -> Result<(), ApiError> {
-    let services: HashSet<Uuid> = spec.components.iter().filter_map(|c| c.service_id).collect();
-    for id in services {
-        if let Err(opsdeck_store::StoreError::NotFound(_)) = state.db.get_service(Ref::Id(id)).await {
-            return Err(ApiError::invalid("components", format!("no service has id {id}")));
-        }
+    let services: Vec<Uuid> =
+        spec.components.iter().filter_map(|c| c.service_id).collect::<HashSet<_>>().into_iter().collect();
+    if let Some(missing) = state.db.unknown_services(&services).await?.first() {
+        return Err(ApiError::invalid("components", format!("no service has id {missing}")));
     }
     let monitors: Vec<Uuid> = spec.components.iter().flat_map(|c| c.monitor_ids.iter().copied()).collect();
     let found: HashSet<Uuid> = state.db.page_monitors(&monitors, &[]).await?.into_iter().map(|m| m.0).collect();
@@ -106,9 +105,12 @@ pub async fn set_override(
     auth.require(Permission::Respond)?;
     let until = match minutes {
         None => None,
-        Some(m) if (1..=OVERRIDE_MAX_DAYS * 24 * 60).contains(&m) => {
-            state.now().checked_add_signed(Duration::minutes(m))
-        }
+        Some(m) if (1..=OVERRIDE_MAX_DAYS * 24 * 60).contains(&m) => Some(
+            state
+                .now()
+                .checked_add_signed(Duration::minutes(m))
+                .ok_or_else(|| ApiError::invalid("minutes", "would end past the last date the server can hold"))?,
+        ),
         Some(_) => {
             return Err(ApiError::invalid(
                 "minutes",
@@ -206,6 +208,12 @@ impl LivePage {
     pub fn members(&self, group: Uuid) -> impl Iterator<Item = &LiveComponent> {
         self.components.iter().filter(move |c| c.component.group_id == Some(group))
     }
+
+    /// Whether visitors see `c`: components hidden while operational ("only show if degraded")
+    /// are left out, as are groups left without a visible member.
+    pub fn shown(&self, c: &LiveComponent) -> bool {
+        if c.component.is_group { self.members(c.component.id).any(LiveComponent::visible) } else { c.visible() }
+    }
 }
 
 /// What `page` shows now: component statuses from monitors, open incidents and manual
@@ -218,6 +226,7 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
         leaves.iter().flat_map(|c| c.monitor_ids.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
     let monitors = state.db.page_monitors(&own, &services).await?;
     let incidents = state.db.open_incidents_by_service(&services).await?;
+    // Both lists: an old incident can still be open beyond the latest RECENT_MAX.
     let unresolved = state.db.public_incidents(page.id, true, RECENT_MAX).await?;
     let recent = state.db.public_incidents(page.id, false, RECENT_MAX).await?;
     let mut public: HashMap<Uuid, ComponentStatus> = HashMap::new();
@@ -225,7 +234,7 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
         let worst = public.entry(*id).or_insert(*st);
         *worst = (*worst).max(*st);
     }
-    let since = now - Duration::days(UPTIME_DAYS - 1);
+    let since = now.checked_sub_signed(Duration::days(UPTIME_DAYS - 1)).unwrap_or(now);
     let ids: Vec<Uuid> = monitors.iter().map(|m| m.0).collect();
     let uptime = state.db.daily_uptime(&ids, since).await?;
     let first_day = since.date_naive();
@@ -296,7 +305,7 @@ async fn maintenances(
     monitors: &[(Uuid, Option<Uuid>, opsdeck_core::monitor::MonitorState)],
     now: DateTime<Utc>,
 ) -> Result<Vec<Maintenance>, ApiError> {
-    let horizon = now + Duration::days(MAINTENANCE_AHEAD_DAYS);
+    let horizon = now.checked_add_signed(Duration::days(MAINTENANCE_AHEAD_DAYS)).unwrap_or(now);
     let mut out = Vec::new();
     for w in state.db.list_windows().await? {
         let covered: Vec<Uuid> = leaves

@@ -2,12 +2,12 @@
 //! dashboards, client libraries) read Opsdeck's pages unchanged. Times are ISO 8601 with
 //! milliseconds in the page's time zone, as statuspage.io serves them.
 
-use crate::operations::status_pages::{LiveComponent, LivePage, Maintenance};
+use crate::operations::status_pages::{LivePage, Maintenance};
 use chrono::{DateTime, SecondsFormat, Utc};
 use opsdeck_store::status_incident::PublicIncident;
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Page {
     pub id: String,
     pub name: String,
@@ -16,13 +16,13 @@ pub struct Page {
     pub updated_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, Copy)]
 pub struct Status {
     pub indicator: &'static str,
     pub description: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct Component {
     pub id: String,
     pub name: String,
@@ -43,15 +43,15 @@ pub struct Component {
 }
 
 #[derive(Serialize)]
-pub struct StatusDoc {
-    pub page: Page,
+pub struct StatusDoc<'a> {
+    pub page: &'a Page,
     pub status: Status,
 }
 
 #[derive(Serialize)]
-pub struct ComponentsDoc {
-    pub page: Page,
-    pub components: Vec<Component>,
+pub struct ComponentsDoc<'a> {
+    pub page: &'a Page,
+    pub components: &'a [Component],
 }
 
 /// `t` in the page's zone (UTC if the stored zone no longer parses).
@@ -77,16 +77,12 @@ pub fn status(live: &LivePage) -> Status {
     Status { indicator: live.indicator.as_str(), description: live.indicator.description() }
 }
 
-/// What visitors see: components hidden while operational ("only show if degraded") are left
-/// out, as are groups left without a visible member.
+/// What visitors see ([`LivePage::shown`]).
 pub fn components(live: &LivePage) -> Vec<Component> {
     let zone = &live.page.time_zone;
-    let shown = |c: &LiveComponent| {
-        if c.component.is_group { live.members(c.component.id).any(LiveComponent::visible) } else { c.visible() }
-    };
     live.components
         .iter()
-        .filter(|c| shown(c))
+        .filter(|c| live.shown(c))
         .map(|c| {
             let comp = &c.component;
             Component {
@@ -159,33 +155,32 @@ pub struct Incident {
 }
 
 #[derive(Serialize)]
-pub struct IncidentsDoc {
-    pub page: Page,
-    pub incidents: Vec<Incident>,
+pub struct IncidentsDoc<'a> {
+    pub page: &'a Page,
+    pub incidents: &'a [Incident],
 }
 
 #[derive(Serialize)]
-pub struct MaintenancesDoc {
-    pub page: Page,
-    pub scheduled_maintenances: Vec<Incident>,
+pub struct MaintenancesDoc<'a> {
+    pub page: &'a Page,
+    pub scheduled_maintenances: Vec<&'a Incident>,
 }
 
 #[derive(Serialize)]
-pub struct SummaryDoc {
-    pub page: Page,
-    pub components: Vec<Component>,
-    pub incidents: Vec<Incident>,
-    pub scheduled_maintenances: Vec<Incident>,
+pub struct SummaryDoc<'a> {
+    pub page: &'a Page,
+    pub components: &'a [Component],
+    pub incidents: &'a [Incident],
+    pub scheduled_maintenances: Vec<&'a Incident>,
     pub status: Status,
 }
 
-/// The component objects of `ids`, in the page's order.
-fn components_of(live: &LivePage, ids: &[uuid::Uuid]) -> Vec<Component> {
-    let all = components(live);
-    all.into_iter().filter(|c| ids.iter().any(|id| id.to_string() == c.id)).collect()
+/// The component objects of `ids` among `all` (the page's, in its order).
+fn components_of(all: &[Component], ids: &[uuid::Uuid]) -> Vec<Component> {
+    all.iter().filter(|c| ids.iter().any(|id| id.to_string() == c.id)).cloned().collect()
 }
 
-pub fn incident(live: &LivePage, url: &str, i: &PublicIncident) -> Incident {
+pub fn incident(live: &LivePage, all: &[Component], url: &str, i: &PublicIncident) -> Incident {
     let zone = &live.page.time_zone;
     let ids: Vec<uuid::Uuid> = i.components.iter().map(|c| c.0).collect();
     Incident {
@@ -227,7 +222,7 @@ pub fn incident(live: &LivePage, url: &str, i: &PublicIncident) -> Incident {
                 tweet_id: None,
             })
             .collect(),
-        components: components_of(live, &ids),
+        components: components_of(all, &ids),
         reminder_intervals: None,
         scheduled_for: None,
         scheduled_until: None,
@@ -236,7 +231,7 @@ pub fn incident(live: &LivePage, url: &str, i: &PublicIncident) -> Incident {
 
 /// A maintenance occurrence as statuspage.io's scheduled maintenance: its announcement is the
 /// window's description (or its name).
-pub fn maintenance(live: &LivePage, url: &str, m: &Maintenance) -> Incident {
+pub fn maintenance(live: &LivePage, all: &[Component], url: &str, m: &Maintenance) -> Incident {
     let zone = &live.page.time_zone;
     let status = if m.in_progress { "in_progress" } else { "scheduled" };
     let body = if m.description.trim().is_empty() {
@@ -269,7 +264,7 @@ pub fn maintenance(live: &LivePage, url: &str, m: &Maintenance) -> Incident {
             custom_tweet: None,
             tweet_id: None,
         }],
-        components: components_of(live, &m.components),
+        components: components_of(all, &m.components),
         reminder_intervals: None,
         scheduled_for: Some(time(m.starts, zone)),
         scheduled_until: Some(time(m.ends, zone)),

@@ -73,7 +73,9 @@ impl SnapshotCache {
     }
 }
 
-async fn snapshot(state: &AppState, slug: &str) -> Result<Arc<Snapshot>, ApiError> {
+/// The page's current rendering; `headers` name the host for absolute links when no public URL
+/// is configured.
+async fn snapshot(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Arc<Snapshot>, ApiError> {
     let max_age = state.config.status_refresh;
     if let Some(s) = state.status_pages.fresh(slug, max_age) {
         return Ok(s);
@@ -88,48 +90,44 @@ async fn snapshot(state: &AppState, slug: &str) -> Result<Arc<Snapshot>, ApiErro
         Err(e) => return Err(e.into()),
     };
     let live = operations::status_pages::live(state, page).await?;
-    let snap = Arc::new(render(state, &live).await?);
+    let snap = Arc::new(render(state, &live, headers).await?);
     state.status_pages.put(slug, snap.clone());
     Ok(snap)
 }
 
-async fn render(state: &AppState, live: &LivePage) -> Result<Snapshot, ApiError> {
-    let base = operations::settings::load(state).await?.public_url.unwrap_or_default();
-    let url = format!("{}/status/{}", base.trim_end_matches('/'), live.page.slug);
-    let page = || json::page(live, &url);
+async fn render(state: &AppState, live: &LivePage, headers: &HeaderMap) -> Result<Snapshot, ApiError> {
+    let url = format!("{}/status/{}", operations::settings::base_url(state, headers).await, live.page.slug);
+    let page = json::page(live, &url);
+    let status = json::status(live);
     let comps = json::components(live);
-    let unresolved: Vec<json::Incident> = live.unresolved.iter().map(|i| json::incident(live, &url, i)).collect();
-    let recent: Vec<json::Incident> = live.recent.iter().map(|i| json::incident(live, &url, i)).collect();
-    let maint = |keep: &dyn Fn(&operations::status_pages::Maintenance) -> bool| -> Vec<json::Incident> {
-        live.maintenances.iter().filter(|m| keep(m)).map(|m| json::maintenance(live, &url, m)).collect()
-    };
+    let unresolved: Vec<json::Incident> =
+        live.unresolved.iter().map(|i| json::incident(live, &comps, &url, i)).collect();
+    let recent: Vec<json::Incident> = live.recent.iter().map(|i| json::incident(live, &comps, &url, i)).collect();
+    let maintenances: Vec<(bool, json::Incident)> =
+        live.maintenances.iter().map(|m| (m.in_progress, json::maintenance(live, &comps, &url, m))).collect();
+    let maint = |keep: fn(bool) -> bool| maintenances.iter().filter(|m| keep(m.0)).map(|m| &m.1).collect::<Vec<_>>();
+    let page = &page;
     let mut docs: HashMap<&'static str, Bytes> = HashMap::new();
-    docs.insert("status.json", to_json(&json::StatusDoc { page: page(), status: json::status(live) })?);
+    docs.insert("status.json", to_json(&json::StatusDoc { page, status })?);
     docs.insert(
         "summary.json",
         to_json(&json::SummaryDoc {
-            page: page(),
-            components: json::components(live),
-            incidents: live.unresolved.iter().map(|i| json::incident(live, &url, i)).collect(),
-            scheduled_maintenances: maint(&|_| true),
-            status: json::status(live),
+            page,
+            components: &comps,
+            incidents: &unresolved,
+            scheduled_maintenances: maint(|_| true),
+            status,
         })?,
     );
-    docs.insert("components.json", to_json(&json::ComponentsDoc { page: page(), components: comps })?);
-    docs.insert("incidents.json", to_json(&json::IncidentsDoc { page: page(), incidents: recent })?);
-    docs.insert("incidents/unresolved.json", to_json(&json::IncidentsDoc { page: page(), incidents: unresolved })?);
-    docs.insert(
-        "scheduled-maintenances.json",
-        to_json(&json::MaintenancesDoc { page: page(), scheduled_maintenances: maint(&|_| true) })?,
-    );
-    docs.insert(
-        "scheduled-maintenances/upcoming.json",
-        to_json(&json::MaintenancesDoc { page: page(), scheduled_maintenances: maint(&|m| !m.in_progress) })?,
-    );
-    docs.insert(
-        "scheduled-maintenances/active.json",
-        to_json(&json::MaintenancesDoc { page: page(), scheduled_maintenances: maint(&|m| m.in_progress) })?,
-    );
+    docs.insert("components.json", to_json(&json::ComponentsDoc { page, components: &comps })?);
+    docs.insert("incidents.json", to_json(&json::IncidentsDoc { page, incidents: &recent })?);
+    docs.insert("incidents/unresolved.json", to_json(&json::IncidentsDoc { page, incidents: &unresolved })?);
+    let all = json::MaintenancesDoc { page, scheduled_maintenances: maint(|_| true) };
+    docs.insert("scheduled-maintenances.json", to_json(&all)?);
+    let upcoming = json::MaintenancesDoc { page, scheduled_maintenances: maint(|active| !active) };
+    docs.insert("scheduled-maintenances/upcoming.json", to_json(&upcoming)?);
+    let active = json::MaintenancesDoc { page, scheduled_maintenances: maint(|active| active) };
+    docs.insert("scheduled-maintenances/active.json", to_json(&active)?);
     let html = PublicPage::new(live).render().map_err(|_| ApiError::internal())?;
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(&html, &mut hasher);
@@ -163,7 +161,7 @@ fn answer(headers: &HeaderMap, snap: &Snapshot, content_type: &'static str, body
 }
 
 async fn html(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
-    match snapshot(&state, &slug).await {
+    match snapshot(&state, &slug, &headers).await {
         Ok(s) => answer(&headers, &s, "text/html; charset=utf-8", &s.html, false),
         Err(e) => crate::ui::error_page(&e),
     }
@@ -181,7 +179,7 @@ async fn api_doc(
         );
         return e.into_response();
     }
-    match snapshot(&state, &slug).await {
+    match snapshot(&state, &slug, &headers).await {
         Ok(s) => match s.docs.get(doc.as_str()) {
             Some(body) => answer(&headers, &s, "application/json", body, true),
             None => ApiError::internal().into_response(),
@@ -283,14 +281,7 @@ impl PublicPage {
         let shown = live
             .components
             .iter()
-            .filter(|c| c.component.group_id.is_none())
-            .filter(|c| {
-                if c.component.is_group {
-                    live.members(c.component.id).any(LiveComponent::visible)
-                } else {
-                    c.visible()
-                }
-            })
+            .filter(|c| c.component.group_id.is_none() && live.shown(c))
             .map(|c| Row::new(live, c))
             .collect();
         let zone: chrono_tz::Tz = live.page.time_zone.parse().unwrap_or(chrono_tz::UTC);

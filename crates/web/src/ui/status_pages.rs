@@ -360,18 +360,19 @@ pub struct UpdateTarget {
     pub components: Vec<(Uuid, String, Option<String>)>,
     /// The status of this incident's public incident on the page, if one was posted.
     pub current: Option<&'static str>,
-    /// Its public title, if one was posted.
+    /// Its public title and status value, if one was posted (the form starts from them).
     pub name: Option<String>,
+    pub status: Option<&'static str>,
 }
 
 /// Every status page, with what this incident has posted on each.
 pub async fn update_targets(state: &AppState, incident: Uuid) -> Result<Vec<UpdateTarget>, ApiError> {
+    let posted = state.db.public_incidents_of(incident).await?;
     let mut out = Vec::new();
     for page in state.db.list_status_pages().await? {
-        let posted = state.db.public_incidents(page.id, false, opsdeck_store::status_incident::RECENT_MAX).await?;
-        let mine = posted.into_iter().find(|p| p.incident_id == Some(incident));
+        let mine = posted.iter().find(|p| p.page_id == page.id);
         let set = |id: Uuid| -> Option<String> {
-            mine.as_ref()?.components.iter().find(|c| c.0 == id).map(|c| c.1.as_str().to_owned())
+            mine?.components.iter().find(|c| c.0 == id).map(|c| c.1.as_str().to_owned())
         };
         out.push(UpdateTarget {
             components: page
@@ -380,8 +381,9 @@ pub async fn update_targets(state: &AppState, incident: Uuid) -> Result<Vec<Upda
                 .filter(|c| !c.is_group)
                 .map(|c| (c.id, c.name.clone(), set(c.id)))
                 .collect(),
-            current: mine.as_ref().map(|m| m.status.label()),
-            name: mine.as_ref().map(|m| m.name.clone()),
+            current: mine.map(|m| m.status.label()),
+            name: mine.map(|m| m.name.clone()),
+            status: mine.map(|m| m.status.as_str()),
             id: page.id,
             title: page.title,
             slug: page.slug,
