@@ -236,13 +236,18 @@ pub fn router(state: AppState) -> Router {
         // On every response: no framing (clickjacking), no content sniffing, no referrer to other
         // sites, and nothing kept by caches unless a route says otherwise (an answer may hold a
         // secret shown once: a new token, an integration key).
-        .layer(header_if_missing(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, deny_framing))
         .layer(header_if_missing(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"))
         .layer(header_if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_if_missing(header::REFERRER_POLICY, "same-origin"))
         .layer(header_if_missing(header::CACHE_CONTROL, "no-store"))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+/// `X-Frame-Options: DENY` unless the route chose its own `frame-ancestors` (the status widget).
+fn deny_framing<B>(res: &axum::http::Response<B>) -> Option<HeaderValue> {
+    (!res.headers().contains_key(header::CONTENT_SECURITY_POLICY)).then(|| HeaderValue::from_static("DENY"))
 }
 
 fn header_if_missing(name: header::HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

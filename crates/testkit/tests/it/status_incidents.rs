@@ -7,7 +7,7 @@ use opsdeck_core::role::Role;
 use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
 use serde_json::json;
 
-backend_tests!(incident_updates_reach_the_public_page);
+backend_tests!(incident_updates_reach_the_public_page, feeds_badges_and_widget);
 
 async fn incident_updates_reach_the_public_page(srv: &TestServer) {
     let t = srv.token("m", Role::Manager).await;
@@ -191,4 +191,81 @@ async fn incident_updates_reach_the_public_page(srv: &TestServer) {
         )
         .await;
     assert!(notice.starts_with("Not done:"), "{notice}");
+}
+
+/// The RSS and Atom feeds parse (with a real feed parser) and carry the public incident; the
+/// badges are SVG naming the status; only the widget may be framed by other sites.
+async fn feeds_badges_and_widget(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (_, page) = srv
+        .post(
+            "/api/v1/status-pages",
+            &t,
+            json!({"slug": "feeds", "title": "Feeds & Co", "components": [{"name": "API"}, {"name": "Web"}]}),
+        )
+        .await;
+    let page_id = page["id"].as_str().unwrap().to_owned();
+    let api = page["components"][0]["id"].as_str().unwrap().to_owned();
+
+    let (s, h, atom) = public(srv, "/status/feeds/feed.atom").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["content-type"], "application/atom+xml; charset=utf-8");
+    let feed = feed_rs::parser::parse(atom.as_bytes()).unwrap();
+    assert!(feed.entries.is_empty());
+    assert_eq!(feed.title.unwrap().content, "Feeds & Co status");
+
+    let (_, svc) = srv.post("/api/v1/services", &t, json!({"name": "API"})).await;
+    let (s, inc) = srv
+        .post("/api/v1/incidents", &t, json!({"title": "internal", "service_id": svc["id"], "severity": "SEV3"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inc}");
+    let number = inc["number"].as_str().unwrap().to_owned();
+    let (s, _) = srv
+        .post(
+            &format!("/api/v1/incidents/{number}/status-updates"),
+            &t,
+            json!({"status_page_id": page_id, "name": "API <errors>", "status": "identified",
+                   "body": "Requests fail & retry.", "components": {api.clone(): "major_outage"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    for (path, kind) in [
+        ("/status/feeds/feed.atom", feed_rs::model::FeedType::Atom),
+        ("/status/feeds/feed.rss", feed_rs::model::FeedType::RSS2),
+    ] {
+        let (s, h, body) = public(srv, path).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        assert_eq!(h["access-control-allow-origin"], "*");
+        let feed = feed_rs::parser::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{path}: {e}\n{body}"));
+        assert_eq!(feed.feed_type, kind);
+        assert_eq!(feed.entries.len(), 1, "{body}");
+        let e = &feed.entries[0];
+        assert_eq!(e.title.as_ref().unwrap().content, "API <errors>");
+        assert!(e.links[0].href.starts_with(&srv.url) && e.links[0].href.contains("/status/feeds#incident-"), "{e:?}");
+        let text =
+            e.content.as_ref().and_then(|c| c.body.clone()).or_else(|| e.summary.as_ref().map(|s| s.content.clone()));
+        let text = text.unwrap();
+        assert!(text.contains("<strong>Identified</strong>") && text.contains("Requests fail &amp; retry."), "{text}");
+    }
+
+    let (s, h, svg) = public(srv, "/status/feeds/badge.svg").await;
+    assert_eq!((s, h["content-type"].to_str().unwrap()), (StatusCode::OK, "image/svg+xml"));
+    assert!(svg.starts_with("<svg") && svg.contains("Major System Outage"), "{svg}");
+    let (_, _, svg) = public(srv, &format!("/status/feeds/components/{api}/badge.svg")).await;
+    assert!(svg.contains("Major outage") && svg.contains("#c62828"), "{svg}");
+    let (_, _, svg) = public(srv, &format!("/status/feeds/components/{api}/uptime.svg")).await;
+    assert!(svg.contains("no data"), "a component without checks has no uptime, not 100 %: {svg}");
+    let (s, _, _) = public(srv, &format!("/status/feeds/components/{}/badge.svg", uuid::Uuid::nil())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = public(srv, "/status/feeds/components/nope/badge.svg").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (s, h, html) = public(srv, "/status/feeds/embed").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["content-security-policy"], "frame-ancestors *");
+    assert!(h.get("x-frame-options").is_none());
+    assert!(html.contains("API &#60;errors&#62;") && html.contains("Major outage"), "{html}");
+    let (_, h, html) = public(srv, "/status/feeds").await;
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(html.contains(r#"type="application/atom+xml""#));
 }

@@ -6,6 +6,7 @@
 //! visitor storm costs no database work. Answers carry an ETag (a repeat visit gets 304) and
 //! `Cache-Control: public, max-age=2`, so a change reaches a visitor within about 4 s.
 
+mod feed;
 mod json;
 
 use crate::AppState;
@@ -25,7 +26,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/status/{slug}", get(html)).route("/status/{slug}/api/v2/{*doc}", get(api_doc))
+    Router::new()
+        .route("/status/{slug}", get(html))
+        .route("/status/{slug}/api/v2/{*doc}", get(api_doc))
+        .route("/status/{slug}/feed.rss", get(rss))
+        .route("/status/{slug}/feed.atom", get(atom))
+        .route("/status/{slug}/embed", get(embed))
+        .route("/status/{slug}/badge.svg", get(page_badge))
+        .route("/status/{slug}/uptime.svg", get(page_uptime))
+        .route("/status/{slug}/components/{id}/badge.svg", get(component_badge))
+        .route("/status/{slug}/components/{id}/uptime.svg", get(component_uptime))
 }
 
 /// One page rendered in every format at one moment.
@@ -35,6 +45,14 @@ pub struct Snapshot {
     html: Bytes,
     /// statuspage.io's documents by their path under `api/v2/`.
     docs: HashMap<&'static str, Bytes>,
+    rss: Bytes,
+    atom: Bytes,
+    embed: Bytes,
+    /// The page's indicator and uptime over the days with data, for badges.
+    indicator: opsdeck_core::status_page::Indicator,
+    uptime: Option<f64>,
+    /// Each visible component's status and uptime, for badges.
+    components: HashMap<uuid::Uuid, (opsdeck_core::status_page::ComponentStatus, Option<f64>)>,
 }
 
 /// The statuspage.io documents a page serves.
@@ -128,15 +146,42 @@ async fn render(state: &AppState, live: &LivePage, headers: &HeaderMap) -> Resul
     docs.insert("scheduled-maintenances/upcoming.json", to_json(&upcoming)?);
     let active = json::MaintenancesDoc { page, scheduled_maintenances: maint(|active| active) };
     docs.insert("scheduled-maintenances/active.json", to_json(&active)?);
-    let html = PublicPage::new(live).render().map_err(|_| ApiError::internal())?;
+    let public = PublicPage::new(live);
+    let html = public.render().map_err(|_| ApiError::internal())?;
+    let embed = EmbedPage { p: &public, url: &url }.render().map_err(|_| ApiError::internal())?;
+    let entries = feed::entries(live, &url);
+    let rss = feed::rss(live, &url, &entries)?;
+    let atom = feed::atom(live, &url, &entries)?;
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(&html, &mut hasher);
+    std::hash::Hash::hash(&atom, &mut hasher);
     for d in DOCS {
         std::hash::Hash::hash(&docs.get(d), &mut hasher);
     }
     let etag = HeaderValue::from_str(&format!("\"{:016x}\"", std::hash::Hasher::finish(&hasher)))
         .map_err(|_| ApiError::internal())?;
-    Ok(Snapshot { rendered: Instant::now(), etag, html: html.into(), docs })
+    let (checks, failures) =
+        live.components.iter().flat_map(|c| c.days.iter()).fold((0i64, 0i64), |(c, f), d| match d {
+            Day::NoData => (c, f),
+            Day::Checked { checks, failures } => (c.saturating_add(*checks), f.saturating_add(*failures)),
+        });
+    Ok(Snapshot {
+        rendered: Instant::now(),
+        etag,
+        html: html.into(),
+        docs,
+        rss: rss.into(),
+        atom: atom.into(),
+        embed: embed.into(),
+        indicator: live.indicator,
+        uptime: (checks > 0).then(|| 100.0 * (checks - failures) as f64 / checks as f64),
+        components: live
+            .components
+            .iter()
+            .filter(|c| live.shown(c))
+            .map(|c| (c.component.id, (c.status, c.uptime())))
+            .collect(),
+    })
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Bytes, ApiError> {
@@ -164,6 +209,98 @@ async fn html(State(state): State<AppState>, Path(slug): Path<String>, headers: 
     match snapshot(&state, &slug, &headers).await {
         Ok(s) => answer(&headers, &s, "text/html; charset=utf-8", &s.html, false),
         Err(e) => crate::ui::error_page(&e),
+    }
+}
+
+async fn rss(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    match snapshot(&state, &slug, &headers).await {
+        Ok(s) => answer(&headers, &s, "application/rss+xml; charset=utf-8", &s.rss, true),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn atom(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    match snapshot(&state, &slug, &headers).await {
+        Ok(s) => answer(&headers, &s, "application/atom+xml; charset=utf-8", &s.atom, true),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The page part other sites may frame: its own `frame-ancestors *` replaces the default
+/// `'none'` (and so the `X-Frame-Options: DENY` every other answer carries).
+async fn embed(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    match snapshot(&state, &slug, &headers).await {
+        Ok(s) => {
+            let mut res = answer(&headers, &s, "text/html; charset=utf-8", &s.embed, false);
+            res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("frame-ancestors *"));
+            res
+        }
+        Err(e) => crate::ui::error_page(&e),
+    }
+}
+
+/// An SVG badge; badges are fetched by other sites' pages (READMEs, wikis), so CORS is open.
+fn svg(headers: &HeaderMap, snap: &Snapshot, body: Result<String, ApiError>) -> Response {
+    match body {
+        Ok(b) => answer(headers, snap, "image/svg+xml", &Bytes::from(b), true),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn uptime_text(u: Option<f64>) -> String {
+    u.map_or_else(|| "no data".to_owned(), |u| format!("{u:.2}%"))
+}
+
+async fn page_badge(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    match snapshot(&state, &slug, &headers).await {
+        Ok(s) => {
+            let badge = feed::badge("status", s.indicator.description(), feed::indicator_colour(s.indicator));
+            svg(&headers, &s, badge)
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn page_uptime(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> Response {
+    match snapshot(&state, &slug, &headers).await {
+        Ok(s) => svg(&headers, &s, feed::badge("uptime", &uptime_text(s.uptime), feed::uptime_colour(s.uptime))),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A visible component's status and uptime (a hidden or unknown one is a 404).
+async fn component(
+    state: &AppState,
+    slug: &str,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(Arc<Snapshot>, opsdeck_core::status_page::ComponentStatus, Option<f64>), ApiError> {
+    let snap = snapshot(state, slug, headers).await?;
+    let id = uuid::Uuid::parse_str(id)
+        .map_err(|_| ApiError::invalid("id", "a component id is a UUID, as components.json lists it"))?;
+    let (status, uptime) = *snap.components.get(&id).ok_or_else(|| ApiError::not_found(Entity::StatusPage))?;
+    Ok((snap, status, uptime))
+}
+
+async fn component_badge(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match component(&state, &slug, &id, &headers).await {
+        Ok((s, status, _)) => svg(&headers, &s, feed::badge("status", status.label(), feed::status_colour(status))),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn component_uptime(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    match component(&state, &slug, &id, &headers).await {
+        Ok((s, _, u)) => svg(&headers, &s, feed::badge("uptime", &uptime_text(u), feed::uptime_colour(u))),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -271,6 +408,13 @@ struct PublicPage {
     maintenances: Vec<Notice>,
     /// Resolved incidents of the last days.
     history: Vec<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "status/embed.html")]
+struct EmbedPage<'a> {
+    p: &'a PublicPage,
+    url: &'a str,
 }
 
 /// Resolved incidents stay in the page's history this long.
