@@ -20,12 +20,13 @@ pub enum Entity {
     Schedule,
     Service,
     StatusPage,
+    StatusSubscriber,
     Team,
     User,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 19] = [
+    pub const ALL: [Entity; 20] = [
         Entity::ActionItem,
         Entity::Alert,
         Entity::ApiToken,
@@ -43,6 +44,7 @@ impl Entity {
         Entity::Schedule,
         Entity::Service,
         Entity::StatusPage,
+        Entity::StatusSubscriber,
         Entity::Team,
         Entity::User,
     ];
@@ -67,6 +69,7 @@ impl Entity {
             Entity::Schedule => "schedule",
             Entity::Service => "service",
             Entity::StatusPage => "status page",
+            Entity::StatusSubscriber => "status page subscriber",
             Entity::Team => "team",
             Entity::User => "user",
         }
@@ -92,6 +95,7 @@ impl Entity {
             Entity::Schedule => "schedule_not_found",
             Entity::Service => "service_not_found",
             Entity::StatusPage => "status_page_not_found",
+            Entity::StatusSubscriber => "status_subscriber_not_found",
             Entity::Team => "team_not_found",
             Entity::User => "user_not_found",
         }

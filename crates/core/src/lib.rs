@@ -20,6 +20,7 @@ pub mod secret;
 pub mod settings;
 pub mod status_incident;
 pub mod status_page;
+pub mod status_subscriber;
 pub mod telemetry;
 pub mod time;
 pub mod user;

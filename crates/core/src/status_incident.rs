@@ -115,6 +115,8 @@ pub struct UpdateSpec {
     /// Components and the status the incident gives them while it is unresolved; `None` keeps
     /// what the previous update set.
     pub components: Option<Vec<(Uuid, ComponentStatus)>>,
+    /// Whether the page's subscribers hear of it (statuspage.io's `deliver_notifications`).
+    pub notify: bool,
 }
 
 impl UpdateSpec {
@@ -163,7 +165,7 @@ impl UpdateSpec {
         };
         p.finish()?;
         match (status, body) {
-            (Some(status), Some(body)) => Ok(UpdateSpec { page_id, name, status, body, components }),
+            (Some(status), Some(body)) => Ok(UpdateSpec { page_id, name, status, body, components, notify: true }),
             _ => Err(Error::invalid("status", "must be investigating, identified, monitoring or resolved")),
         }
     }

@@ -10,6 +10,7 @@
 pub mod egress;
 pub mod events;
 mod send;
+mod status;
 
 use crate::events::{EscalationsStepped, NotificationsDelivered, NotifierPassFailed, SendTaskPanicked};
 use chrono::{DateTime, Utc};
@@ -164,6 +165,10 @@ impl Notifier {
         let escalated = self.escalate().await?;
         EscalationsStepped { steps: escalated }.emit();
         let mut pass = self.deliver().await?;
+        let subscribers = self.deliver_status().await?;
+        pass.sent += subscribers.sent;
+        pass.retried += subscribers.retried;
+        pass.failed += subscribers.failed;
         pass.escalated = escalated;
         NotificationsDelivered { sent: pass.sent, retried: pass.retried, given_up: pass.failed }.emit();
         Ok(pass)

@@ -191,14 +191,24 @@ impl Sender {
         secret: Option<&str>,
     ) -> Result<(), SendError> {
         let url = n.config.0.url.as_deref().unwrap_or(&n.address);
+        self.post_json(url, &n.idempotency_key, &n.config.0.headers, payload, secret).await
+    }
+
+    /// POSTs `payload` as JSON to `url` (within the egress policy, no redirects): a 2xx is
+    /// sent, 408/429/5xx and transport errors are worth a retry, anything else is permanent.
+    pub(crate) async fn post_json(
+        &self,
+        url: &str,
+        idempotency_key: &str,
+        headers: &std::collections::BTreeMap<String, String>,
+        payload: &serde_json::Value,
+        secret: Option<&str>,
+    ) -> Result<(), SendError> {
         self.egress.check_url(url).map_err(permanent)?;
         let body = serde_json::to_vec(payload).map_err(|e| permanent(e.to_string()))?;
-        let mut req = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .header("idempotency-key", &n.idempotency_key);
-        for (k, v) in &n.config.0.headers {
+        let mut req =
+            self.http.post(url).header("content-type", "application/json").header("idempotency-key", idempotency_key);
+        for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
         if let Some(s) = secret.filter(|s| !s.is_empty()) {
@@ -219,6 +229,52 @@ impl Sender {
                     Err(retry(format!("cannot reach {}: {why}", host_of(url))))
                 }
             }
+        }
+    }
+}
+
+impl Sender {
+    /// Sends a status page subscriber its message: e-mail with RFC 8058 one-click unsubscribe
+    /// headers, a webhook with statuspage.io's payload, or Slack's `text`.
+    pub(crate) async fn send_subscriber(&self, m: &crate::status::SubscriberMessage) -> Result<(), SendError> {
+        use opsdeck_core::status_subscriber::SubscriberKind;
+        let none = std::collections::BTreeMap::new();
+        match m.kind {
+            SubscriberKind::Email => self.subscriber_email(m).await,
+            SubscriberKind::Webhook => self.post_json(&m.address, &m.key, &none, &m.payload, None).await,
+            SubscriberKind::Slack => {
+                let text = format!("*{}*\n{}", m.subject, m.text);
+                self.post_json(&m.address, &m.key, &none, &json!({"text": text}), None).await
+            }
+        }
+    }
+
+    async fn subscriber_email(&self, m: &crate::status::SubscriberMessage) -> Result<(), SendError> {
+        use lettre::message::header::{HeaderName, HeaderValue};
+        let Some((transport, from)) = &self.smtp else {
+            return Err(permanent("no SMTP server is configured ([smtp] in opsdeck.toml)"));
+        };
+        let to: lettre::message::Mailbox =
+            m.address.parse().map_err(|e| permanent(format!("bad address {:?}: {e}", m.address)))?;
+        let mut msg = Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(&m.subject)
+            .message_id(Some(format!("<{}@opsdeck>", m.key)))
+            .header(ContentType::TEXT_PLAIN);
+        if let Some(url) = &m.unsubscribe_url {
+            msg = msg
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        let msg = msg.body(m.text.clone()).map_err(|e| permanent(format!("cannot build the message: {e}")))?;
+        match transport.send(msg).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(permanent(format!("SMTP refused: {e}"))),
+            Err(e) => Err(retry(format!("SMTP: {e}"))),
         }
     }
 }

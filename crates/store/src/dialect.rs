@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (8, "noise", include_str!("../migrations/sqlite/0008_noise.sql")),
     (9, "status_pages", include_str!("../migrations/sqlite/0009_status_pages.sql")),
     (10, "public_incidents", include_str!("../migrations/sqlite/0010_public_incidents.sql")),
+    (11, "status_subscribers", include_str!("../migrations/sqlite/0011_status_subscribers.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -29,6 +30,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (8, "noise", include_str!("../migrations/postgres/0008_noise.sql")),
     (9, "status_pages", include_str!("../migrations/postgres/0009_status_pages.sql")),
     (10, "public_incidents", include_str!("../migrations/postgres/0010_public_incidents.sql")),
+    (11, "status_subscribers", include_str!("../migrations/postgres/0011_status_subscribers.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

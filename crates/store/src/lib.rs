@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod settings;
 pub mod status_incident;
 pub mod status_page;
+pub mod status_subscriber;
 mod timeline;
 pub mod user;
 pub mod worker;

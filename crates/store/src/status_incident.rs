@@ -3,6 +3,7 @@
 
 use crate::audit::{audit, bump};
 use crate::status_page::{STATUS_PAGES, StatusPage};
+use crate::status_subscriber::queue_update_deliveries;
 use crate::timeline::{TimelineEntry, insert_timeline};
 use crate::{Db, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
@@ -170,11 +171,12 @@ impl Db {
                     id
                 }
             };
+            let update_id = Uuid::now_v7();
             sqlx::query(
                 "INSERT INTO status_incident_updates (id, status_incident_id, status, body, affected, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(Uuid::now_v7())
+            .bind(update_id)
             .bind(id)
             .bind(spec.status.as_str())
             .bind(&spec.body)
@@ -182,6 +184,10 @@ impl Db {
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
+            if spec.notify {
+                let named: Vec<Uuid> = components.iter().map(|c| c.0).collect();
+                queue_update_deliveries!(tx, backend, page.id, update_id, &named, now_ms);
+            }
             let note = format!("On status page {} ({}): {}", page.title, spec.status.as_str(), spec.body);
             insert_timeline!(
                 tx,

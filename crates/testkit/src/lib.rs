@@ -19,10 +19,12 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 mod receiver;
+mod smtp;
 
 pub use opsdeck_store::Backend;
 pub use receiver::Receiver;
 pub use reqwest::{Method, StatusCode};
+pub use smtp::SmtpSink;
 
 pub const POSTGRES_ENV: &str = "OPSDECK_TEST_POSTGRES_URL";
 

@@ -110,7 +110,7 @@ impl ErrorCode {
                 "a field or parameter breaks a rule; `details.field` names it (the first, when \
                  several are wrong: `details.fields` then lists every `{field, message}`)"
             }
-            ErrorCode::RateLimited => "too many sign-in attempts",
+            ErrorCode::RateLimited => "too many sign-in attempts or status page sign-ups",
             ErrorCode::Internal => "a bug; logged on the server",
             ErrorCode::Unavailable => "the database cannot be reached",
         }

@@ -165,6 +165,8 @@ pub struct SharedState {
     pub demo_inbox: demo_inbox::DemoInbox,
     /// Public status pages as last rendered.
     status_pages: status::SnapshotCache,
+    /// Throttles visitors' sign-ups to status pages.
+    pub(crate) signup_limiter: operations::status_subscribers::SignupLimiter,
 }
 
 impl AppState {
@@ -195,6 +197,7 @@ impl AppState {
             service_lists: Arc::new(cache::RenderCache::default()),
             demo_inbox: demo_inbox::DemoInbox::default(),
             status_pages: status::SnapshotCache::default(),
+            signup_limiter: Default::default(),
         }))
     }
 

@@ -17,3 +17,4 @@ mod secrets;
 mod senders;
 mod status_incidents;
 mod status_pages;
+mod status_subscribers;

@@ -17,6 +17,7 @@ pub(crate) mod reports;
 pub(crate) mod schema;
 pub(crate) mod settings;
 pub(crate) mod status_pages;
+pub(crate) mod status_subscribers;
 pub(crate) mod users;
 
 pub use crate::operations::cursor;
@@ -107,6 +108,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(reports::router())
         .merge(oncall::router())
         .merge(status_pages::router())
+        .merge(status_subscribers::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }
 

@@ -345,6 +345,8 @@ pub struct PublicUpdateBody {
     /// update's components stay.
     #[schema(value_type = Option<HashMap<String, String>>)]
     pub components: Option<HashMap<Uuid, String>>,
+    /// Whether the page's subscribers are sent this update (default true).
+    pub notify_subscribers: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -392,13 +394,14 @@ async fn post_update(
     auth.require(Permission::Respond)?;
     let incident = crate::operations::incidents::find_incident(&state, &id).await?;
     let components = body.components.map(|m| m.into_iter().collect());
-    let spec = opsdeck_core::status_page::UpdateSpec::new(
+    let mut spec = opsdeck_core::status_page::UpdateSpec::new(
         body.status_page_id,
         body.name.as_deref(),
         &body.status,
         &body.body,
         components,
     )?;
+    spec.notify = body.notify_subscribers.unwrap_or(true);
     op::post_update(&state, &auth, &incident, spec).await?;
     let posted = state.db.public_incidents_of(incident.id).await?;
     let p = posted.into_iter().find(|p| p.page_id == body.status_page_id).ok_or_else(ApiError::internal)?;

@@ -19,6 +19,7 @@ pub mod oncall;
 pub mod reports;
 pub mod settings;
 pub mod status_pages;
+pub mod status_subscribers;
 pub mod users;
 
 use crate::AppState;

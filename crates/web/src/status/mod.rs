@@ -8,6 +8,7 @@
 
 mod feed;
 mod json;
+mod subscribe;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/status/{slug}/uptime.svg", get(page_uptime))
         .route("/status/{slug}/components/{id}/badge.svg", get(component_badge))
         .route("/status/{slug}/components/{id}/uptime.svg", get(component_uptime))
+        .merge(subscribe::router())
 }
 
 /// One page rendered in every format at one moment.
@@ -408,6 +410,8 @@ struct PublicPage {
     maintenances: Vec<Notice>,
     /// Resolved incidents of the last days.
     history: Vec<Notice>,
+    /// Components a visitor may subscribe to (id, name).
+    choices: Vec<(uuid::Uuid, String)>,
 }
 
 #[derive(Template)]
@@ -454,6 +458,12 @@ impl PublicPage {
                     },
                     window: Some(format!("{} – {}", local(m.starts, zone), local(m.ends, zone))),
                 })
+                .collect(),
+            choices: live
+                .components
+                .iter()
+                .filter(|c| !c.component.is_group)
+                .map(|c| (c.component.id, c.component.name.clone()))
                 .collect(),
             history: live
                 .recent
