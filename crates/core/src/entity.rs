@@ -95,7 +95,7 @@ impl Entity {
             Entity::Schedule => "schedule_not_found",
             Entity::Service => "service_not_found",
             Entity::StatusPage => "status_page_not_found",
-            Entity::StatusSubscriber => "status_subscriber_not_found",
+            Entity::StatusSubscriber => "status_page_subscriber_not_found",
             Entity::Team => "team_not_found",
             Entity::User => "user_not_found",
         }

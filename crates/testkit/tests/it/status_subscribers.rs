@@ -191,7 +191,7 @@ async fn subscribers(backend: Backend) {
     let (s, _) = srv.delete(&format!("{subs}/{}", dave["id"].as_str().unwrap()), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, e) = srv.delete(&format!("{subs}/{}", dave["id"].as_str().unwrap()), &admin).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("status_subscriber_not_found")));
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("status_page_subscriber_not_found")));
 
     // Bad input names the field; nothing is written.
     let cases: [(Value, &str); 6] = [
@@ -212,6 +212,33 @@ async fn subscribers(backend: Backend) {
     let (s, body) = sign_up(&srv, "pay", &[("email", "nope")]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("e-mail address"), "{body}");
+
+    // The editor: managers add through the form and see counts; admins see the list.
+    srv.user("mgr-ui", Role::Manager).await;
+    let cookie = srv.login("mgr-ui", "password-mgr-ui").await.unwrap();
+    let (s, notice) = srv
+        .form(
+            &format!("/status-pages/{page_id}/subscribers"),
+            &cookie,
+            &[("kind", "email"), ("address", "frank@example.com"), ("component", &transfers)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(notice, "Subscribed frank@example.com; a confirmation message is on its way");
+    let (_, notice) = srv
+        .form(&format!("/status-pages/{page_id}/subscribers"), &cookie, &[("kind", "slack"), ("address", "x")])
+        .await;
+    assert!(notice.starts_with("Not done: slack_url"), "{notice}");
+    let (_, html) = srv.page(&format!("/status-pages/{page_id}"), &cookie).await;
+    assert!(html.contains("2 subscriber(s), 1 confirmed") && html.contains("Only admins see"), "{html}");
+    srv.user("adm-ui", Role::Admin).await;
+    let admin_cookie = srv.login("adm-ui", "password-adm-ui").await.unwrap();
+    let (_, html) = srv.page(&format!("/status-pages/{page_id}"), &admin_cookie).await;
+    assert!(html.contains("frank@example.com") && html.contains("subscribers.csv"), "{html}");
+    let (s, csv) = srv.page(&format!("/status-pages/{page_id}/subscribers.csv"), &admin_cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(csv.contains("frank@example.com,Transfers") || csv.contains("frank@example.com"), "{csv}");
+    assert_ne!(srv.page(&format!("/status-pages/{page_id}/subscribers.csv"), &cookie).await.0, StatusCode::OK);
 
     // Sign-ups are rate-limited per address (3 an hour).
     for _ in 0..3 {

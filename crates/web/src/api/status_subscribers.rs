@@ -75,6 +75,7 @@ pub struct SubscriberBody {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriberQuery {
     /// Subscribers after this id (the previous page's `next_cursor`).

@@ -462,7 +462,7 @@ impl PublicPage {
             choices: live
                 .components
                 .iter()
-                .filter(|c| !c.component.is_group)
+                .filter(|c| !c.component.is_group && c.visible())
                 .map(|c| (c.component.id, c.component.name.clone()))
                 .collect(),
             history: live

@@ -40,6 +40,7 @@ pub(crate) mod oncall;
 mod postmortems;
 mod reports;
 pub(crate) mod status_pages;
+mod status_subscribers;
 
 use crate::AppState;
 use crate::auth::{self, Auth};
@@ -133,6 +134,9 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/components", post(status_pages::component_add))
         .route("/status-pages/{id}/components/{component}/delete", post(status_pages::component_remove))
         .route("/status-pages/{id}/components/{component}/override", post(status_pages::component_override))
+        .route("/status-pages/{id}/subscribers", post(status_subscribers::add))
+        .route("/status-pages/{id}/subscribers.csv", get(status_subscribers::export))
+        .route("/status-pages/{id}/subscribers/{subscriber}/delete", post(status_subscribers::remove))
         .route("/teams", get(catalogue::teams).post(catalogue::team_create))
         .route("/teams/{team}", get(catalogue::team_page).post(catalogue::team_update))
         .route("/teams/{team}/delete", post(catalogue::team_delete))

@@ -117,6 +117,7 @@ pub struct EditorPage {
     services: Vec<(Uuid, String)>,
     statuses: Vec<(&'static str, &'static str)>,
     can_respond: bool,
+    subscribers: super::status_subscribers::Panel,
 }
 
 fn rows(live: &LivePage, services: &[(Uuid, String)], now: chrono::DateTime<chrono::Utc>) -> Vec<EditorRow> {
@@ -173,12 +174,14 @@ pub async fn detail(
         let filter = ServiceFilter { limit: Some(500), ..Default::default() };
         let services: Vec<(Uuid, String)> =
             state.db.list_services(&filter).await?.items.into_iter().map(|s| (s.service.id, s.service.name)).collect();
+        let subscribers = super::status_subscribers::panel(&state, &auth, &page).await?;
         let live = op::live(&state, page).await?;
-        Ok::<_, ApiError>((live, services))
+        Ok::<_, ApiError>((live, services, subscribers))
     }
     .await;
     match result {
-        Ok((live, services)) => EditorPage {
+        Ok((live, services, subscribers)) => EditorPage {
+            subscribers,
             rows: rows(&live, &services, state.now()),
             indicator: live.indicator.as_str(),
             headline: live.indicator.description(),
