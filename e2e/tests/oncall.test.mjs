@@ -6,49 +6,23 @@
 // E2E_SCREENSHOTS=1 saves screenshots to e2e/screenshots/.
 
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { execFile } from 'node:child_process';
 import { after } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { startSmtp } from '../lib/smtp.mjs';
 import { pathIs, walk } from '../lib/walk.mjs';
 
 const run = promisify(execFile);
 const ADMIN = { username: 'admin', display_name: 'Alex Morgan', email: 'alex@example.com', password: 'correct-horse-battery' };
 const LIVE_TIMEOUT_MS = 20_000;
 
-let smtpd;
-let maildir;
-after(() => smtpd?.kill('SIGKILL'));
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
+let smtp;
+after(() => smtp?.stop());
 
 /** A real SMTP server writing a Maildir, and a config file pointing Opsdeck at it. */
 async function withSmtp() {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'opsdeck-e2e-smtp-'));
-  const port = await freePort();
-  maildir = path.join(dir, 'mail');
-  smtpd = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: 'ignore' });
-  for (let i = 0; i < 200; i += 1) {
-    const up = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (up) break;
-    await sleep(25);
-  }
-  const config = path.join(dir, 'opsdeck.toml');
-  await writeFile(config, `[smtp]\nhost = "127.0.0.1"\nport = ${port}\ntls = "none"\nfrom = "Opsdeck <opsdeck@example.com>"\n`);
-  return { args: ['--config', config] };
+  smtp = await startSmtp();
+  return { args: smtp.args };
 }
 
 let server;
@@ -179,14 +153,9 @@ step('an incident fills the delivery log live; the e-mail link acknowledges it',
   await shot('02-delivery-log');
 
   // Read the e-mail from the SMTP server's Maildir and follow its acknowledge link.
-  let raw = '';
-  for (let i = 0; i < 100 && !raw; i += 1) {
-    const files = await readdir(path.join(maildir, 'new')).catch(() => []);
-    if (files.length) raw = await readFile(path.join(maildir, 'new', files[0]), 'utf8');
-    else await sleep(50);
-  }
+  const [raw] = await smtp.waitFor('the page e-mail', (all) => all.length > 0);
   assert.match(raw, /Subject: \[SEV1\] INC-1 triggered: Payments 5xx above 5%/);
-  const body = raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  const body = raw;
   const link = body.split(/\r?\n/).find((l) => l.startsWith('Acknowledge: ')).slice('Acknowledge: '.length).trim();
   await page.goto(link);
   assert.match(await text('main h1'), /INC-1: Payments 5xx above 5%/);

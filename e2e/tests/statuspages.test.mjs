@@ -2,7 +2,9 @@
 // checks a real target started by this test. When the target stops, the public page (read by a
 // visitor without a session, reloading as a browser does) must show the component down within
 // 5 s of the monitor turning down; an update posted from the incident page must appear on the
-// public page and in statuspage.io's summary.json.
+// public page and in statuspage.io's summary.json, and reach by e-mail (a real SMTP server,
+// Python's aiosmtpd) the visitor who subscribed to that component and not the one who chose
+// another; the e-mail's unsubscribe link works.
 //
 //   cd e2e && OPSDECK_BIN=… node --test --test-concurrency=1 tests/
 //
@@ -12,6 +14,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after } from 'node:test';
+import { lineAfter, startSmtp, to } from '../lib/smtp.mjs';
 import { pathIs, walk } from '../lib/walk.mjs';
 
 const ADMIN = { username: 'admin', display_name: 'Sam Lee', email: 'sam@example.com', password: 'correct-horse-battery' };
@@ -22,7 +25,12 @@ const DOWN_TIMEOUT_MS = 20_000;
 
 let server;
 let page;
-const w = walk({ screenshotPrefix: 'status-', ready: (r) => ({ server, page } = r) });
+let smtp;
+async function withSmtp() {
+  smtp = await startSmtp();
+  return { args: smtp.args };
+}
+const w = walk({ screenshotPrefix: 'status-', ready: (r) => ({ server, page } = r), serverOptions: withSmtp });
 const { step, shot, go, submitTo, text } = w;
 let target;
 let visitor;
@@ -36,6 +44,7 @@ async function stopTarget() {
   await closing;
 }
 after(async () => {
+  smtp?.stop();
   await visitor?.close();
   await stopTarget();
 });
@@ -86,7 +95,35 @@ step('a page is built on the editor', async () => {
   await w.clickAndLoad('#add-component button[type=submit]');
   assert.equal(await text('.flash.ok'), 'Component Checkout added');
   assert.match(await text('#components-table'), /follows service Checkout/);
+  await page.fill('#add-component input[name=name]', 'Search');
+  await w.clickAndLoad('#add-component button[type=submit]');
+  assert.equal(await text('.flash.ok'), 'Component Search added');
   await shot('02-editor');
+});
+
+step('visitors subscribe by e-mail, one to each component, and confirm', async () => {
+  const ctx = await w.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const vpage = await ctx.newPage();
+  for (const [email, component] of [['ana@example.com', 'Checkout'], ['ben@example.com', 'Search']]) {
+    await vpage.goto(`${server.url}/status/shop`);
+    await vpage.fill('#sub-email', email);
+    await vpage.locator('.sp-subscribe summary').click();
+    await vpage.locator('.sp-choice', { hasText: component }).locator('input').check();
+    if (email.startsWith('ana') && process.env.E2E_SCREENSHOTS === '1') {
+      await vpage.screenshot({ path: 'screenshots/status-02b-subscribe-phone.png', fullPage: true });
+    }
+    await Promise.all([vpage.waitForLoadState('load'), vpage.locator('.sp-subscribe button[type=submit]').click()]);
+    assert.equal((await vpage.locator('h1').textContent()).trim(), 'Check your inbox');
+  }
+  const all = await smtp.waitFor('two confirmation messages', (m) => m.length >= 2);
+  for (const address of ['ana@example.com', 'ben@example.com']) {
+    const [mail] = to(all, address);
+    assert.match(mail, /Subject: Confirm your subscription to Shop Status/);
+    await vpage.goto(lineAfter(mail, 'Confirm the subscription: '));
+    assert.equal((await vpage.locator('h1').textContent()).trim(), 'Subscribed');
+  }
+  if (process.env.E2E_SCREENSHOTS === '1') await vpage.screenshot({ path: 'screenshots/status-02c-confirmed-phone.png' });
+  await ctx.close();
 });
 
 step('a visitor sees the component down within 5 s of its monitor failing', async () => {
@@ -147,7 +184,7 @@ step('an update posted from the incident page reaches the public page', async ()
   await form.locator('input[name=name]').fill('Card payments failing');
   await form.locator('select[name=status]').selectOption('identified');
   await form.locator('textarea[name=body]').fill('Card payments fail; a fix is rolling out.');
-  await form.locator('select[name^="component:"]').selectOption('partial_outage');
+  await form.getByLabel('Checkout', { exact: false }).first().selectOption('partial_outage');
   await w.clickAndLoad('#public-update-shop button');
   assert.equal(await text('.flash.ok'), 'Posted to the status page: Identified');
   assert.match(await text('#timeline'), /On status page Shop Status \(identified\): Card payments fail/);
@@ -169,4 +206,27 @@ step('an update posted from the incident page reaches the public page', async ()
   assert.equal(summary.incidents[0].name, 'Card payments failing');
   assert.equal(summary.incidents[0].incident_updates[0].body, 'Card payments fail; a fix is rolling out.');
   assert.equal(summary.status.indicator, 'critical');
+});
+
+step('the update reaches the Checkout subscriber by e-mail, not the Search one; unsubscribe works', async () => {
+  const all = await smtp.waitFor('the update e-mail', (m) => to(m, 'ana@example.com').length >= 2);
+  const update = to(all, 'ana@example.com').find((m) => /Card payments fail; a fix/.test(m));
+  assert.ok(update, 'the update e-mail');
+  assert.match(update, /Subject: \[Shop Status\] Card payments failing/);
+  assert.match(update, /Card payments fail; a fix is rolling out\./);
+  assert.match(update, /List-Unsubscribe-Post: List-Unsubscribe=One-Click/);
+  assert.equal(to(all, 'ben@example.com').length, 1, 'Ben follows Search: only his confirmation');
+
+  const vpage = await visitor.newPage();
+  await vpage.goto(lineAfter(update, 'Unsubscribe: '));
+  assert.equal((await vpage.locator('h1').textContent()).trim(), 'Unsubscribe');
+  await Promise.all([vpage.waitForLoadState('load'), vpage.locator('form button[type=submit]').click()]);
+  assert.equal((await vpage.locator('h1').textContent()).trim(), 'Unsubscribed');
+  if (process.env.E2E_SCREENSHOTS === '1') await vpage.screenshot({ path: 'screenshots/status-06-unsubscribed-phone.png' });
+  const pages = await api('GET', '/api/v1/status-pages');
+  const subs = await api('GET', `/api/v1/status-pages/${pages.body.items[0].id}/subscribers`);
+  assert.deepEqual(subs.body.items.map((x) => x.address), ['ben@example.com']);
+  await go(`/status-pages/${pages.body.items[0].id}`);
+  assert.match(await text('#subscribers'), /1 subscriber\(s\), 1 confirmed/);
+  await shot('07-editor-subscribers');
 });

@@ -122,7 +122,7 @@ impl Notifier {
             kind,
             address: det.address.clone(),
             key,
-            subject: format!("[{}] {} – {}", det.title, name, status.label()),
+            subject: format!("[{}] {}: {}", det.title, name, status.label()),
             text: format!(
                 "{label}: {body}\n\n{name} (impact: {impact})\nPosted {posted}\n\nDetails: {link}\n\n--\n\
                  You receive this because you subscribed to {title} ({page_url}).\nUnsubscribe: {unsubscribe}\n",

@@ -59,11 +59,15 @@ impl SmtpSink {
     /// Every message received so far, raw, with quoted-printable soft breaks and `=3D` undone.
     pub fn messages(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.maildir().join("new")) else { return Vec::new() };
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        // In the order they arrived (Maildir names are unique, not ordered).
+        let mut paths: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| (e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), e.path()))
+            .collect();
         paths.sort();
         paths
             .iter()
-            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
             .map(|raw| raw.replace("=\r\n", "").replace("=\n", "").replace("=3D", "="))
             .collect()
     }
