@@ -230,3 +230,22 @@ step('the update reaches the Checkout subscriber by e-mail, not the Search one; 
   assert.match(await text('#subscribers'), /1 subscriber\(s\), 1 confirmed/);
   await shot('07-editor-subscribers');
 });
+
+step('a private page asks for its password', async () => {
+  const pages = await api('GET', '/api/v1/status-pages');
+  const made = await api('PUT', `/api/v1/status-pages/${pages.body.items[0].id}/access`, { password: 'staff only please' });
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  const ctx = await w.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const vpage = await ctx.newPage();
+  const res = await vpage.goto(`${server.url}/status/shop`);
+  assert.equal(res.status(), 401);
+  assert.doesNotMatch(await vpage.locator('main').textContent(), /Checkout/);
+  await vpage.fill('#unlock input[name=password]', 'not it');
+  await Promise.all([vpage.waitForLoadState('load'), vpage.locator('#unlock button').click()]);
+  assert.match(await vpage.locator('main').textContent(), /That is not the password/);
+  if (process.env.E2E_SCREENSHOTS === '1') await vpage.screenshot({ path: 'screenshots/status-08-private-phone.png' });
+  await vpage.fill('#unlock input[name=password]', 'staff only please');
+  await Promise.all([vpage.waitForURL(`${server.url}/status/shop`), vpage.locator('#unlock button').click()]);
+  assert.match(await vpage.locator('.sp-components').textContent(), /Checkout/);
+  await ctx.close();
+});

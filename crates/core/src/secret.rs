@@ -17,6 +17,24 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 
+/// An HMAC-SHA256 tag (hex, 128 bits) of `parts` under `key`, for values a server hands out and
+/// later recognises without storing them (a private status page's access cookie).
+#[allow(clippy::expect_used, reason = "HMAC takes keys of any length, so new_from_slice cannot fail")]
+pub fn tag(key: &[u8], parts: &[&[u8]]) -> String {
+    use hmac::Mac;
+    let mut m = <hmac::Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    for p in parts {
+        m.update(&(p.len() as u64).to_be_bytes());
+        m.update(p);
+    }
+    hex::encode(&m.finalize().into_bytes()[..16])
+}
+
+/// Compares two tags in time independent of where they differ.
+pub fn tags_match(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A fresh random secret, `prefix` + 64 hex digits (e.g. `opsd_…` for API tokens).
 pub fn generate(prefix: &str) -> String {
     let mut bytes = [0u8; 32];

@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (9, "status_pages", include_str!("../migrations/sqlite/0009_status_pages.sql")),
     (10, "public_incidents", include_str!("../migrations/sqlite/0010_public_incidents.sql")),
     (11, "status_subscribers", include_str!("../migrations/sqlite/0011_status_subscribers.sql")),
+    (12, "private_pages", include_str!("../migrations/sqlite/0012_private_pages.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -31,6 +32,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (9, "status_pages", include_str!("../migrations/postgres/0009_status_pages.sql")),
     (10, "public_incidents", include_str!("../migrations/postgres/0010_public_incidents.sql")),
     (11, "status_subscribers", include_str!("../migrations/postgres/0011_status_subscribers.sql")),
+    (12, "private_pages", include_str!("../migrations/postgres/0012_private_pages.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -80,6 +80,9 @@ pub struct StatusPage {
     pub description: String,
     pub time_zone: String,
     pub accent_color: Option<String>,
+    /// Set on a private page: visitors need the password (argon2id hash; never shown).
+    #[serde(skip)]
+    pub password_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Groups and components in display order (a group's members follow it).
@@ -123,6 +126,7 @@ struct PageRow {
     description: String,
     time_zone: String,
     accent_color: Option<String>,
+    password_hash: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -165,7 +169,7 @@ impl From<ComponentRow> for Component {
     }
 }
 
-const PAGE_COLS: &str = "id, slug, title, description, time_zone, accent_color, created_at, updated_at";
+const PAGE_COLS: &str = "id, slug, title, description, time_zone, accent_color, password_hash, created_at, updated_at";
 const COMPONENT_COLS: &str = "id, page_id, position, name, description, is_group, group_id, service_id, monitor_ids, \
                               only_show_if_degraded, override_status, override_until, created_at, updated_at";
 
@@ -483,10 +487,36 @@ impl Db {
                 description: r.description,
                 time_zone: r.time_zone,
                 accent_color: r.accent_color,
+                password_hash: r.password_hash,
                 created_at: from_millis(r.created_at),
                 updated_at: from_millis(r.updated_at),
             })
             .collect())
+    }
+
+    /// Makes a page private with a password (its argon2id hash), or public again (`None`).
+    pub async fn set_status_page_password(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        page: &StatusPage,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()> {
+        write_tx!(self, |tx| {
+            sqlx::query("UPDATE status_pages SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now.timestamp_millis())
+                .bind(page.id)
+                .execute(&mut *tx)
+                .await?;
+            let summary = match password_hash {
+                Some(_) => format!("Made status page {} private (password)", page.slug),
+                None => format!("Made status page {} public", page.slug),
+            };
+            audit!(tx, actor, now, AuditRecord::new("status_page.access", "status_page", Some(page.id), summary));
+            bump!(tx, STATUS_PAGES);
+        });
+        Ok(())
     }
 
     /// The configuration revision of status pages, for cached renderings.

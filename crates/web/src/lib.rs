@@ -147,7 +147,7 @@ pub struct SharedState {
     pub clock: Arc<dyn Clock>,
     pub events: Events,
     pub config: Arc<WebConfig>,
-    login_limiter: Arc<auth::LoginLimiter>,
+    pub(crate) login_limiter: Arc<auth::LoginLimiter>,
     /// Rendered service lists, validated against the catalogue revision.
     service_lists: Arc<cache::RenderCache>,
     /// The batching writer every inbound alert goes through.

@@ -15,6 +15,7 @@ mod paging;
 mod roles;
 mod secrets;
 mod senders;
+mod status_access;
 mod status_incidents;
 mod status_pages;
 mod status_subscribers;

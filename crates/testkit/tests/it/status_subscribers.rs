@@ -17,7 +17,7 @@ async fn subscribers_postgres() {
 }
 
 /// A visitor's form post to the public page.
-async fn sign_up(srv: &TestServer, slug: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+pub(crate) async fn sign_up(srv: &TestServer, slug: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
     let resp = srv
         .http
         .post(format!("{}/status/{slug}/subscribe", srv.url))

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_pages, create_page))
         .routes(routes!(get_page, update_page, delete_page))
         .routes(routes!(set_override))
+        .routes(routes!(set_access))
         .routes(routes!(post_update))
 }
 
@@ -62,6 +63,8 @@ pub struct StatusPageDto {
     pub description: String,
     pub time_zone: String,
     pub accent_color: Option<String>,
+    /// Visitors need the page's password (set with `PUT …/access`; never shown).
+    pub private: bool,
     /// The public page's path (prefix the instance's public URL).
     pub url: String,
     /// statuspage.io's page indicator right now (`none`, `maintenance`, `minor`, `major`,
@@ -96,6 +99,7 @@ impl StatusPageDto {
             })
             .collect();
         StatusPageDto {
+            private: p.password_hash.is_some(),
             url: format!("/status/{}", p.slug),
             indicator: indicator.map(str::to_owned),
             components,
@@ -323,6 +327,37 @@ async fn set_override(
         })?),
     };
     op::set_override(&state, &auth, &page, component_id, status, body.minutes).await?;
+    let p = state.db.get_status_page(page.id).await?;
+    Ok(Json(StatusPageDto::live(&state, p).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageAccessBody {
+    /// Visitors must enter this password (8 to 128 characters); `null` makes the page public.
+    #[schema(min_length = 8, max_length = 128)]
+    pub password: Option<String>,
+}
+
+/// Makes a page private with a password, or public again (`"password": null`); managers and up.
+/// The password is stored as an argon2id hash and never shown.
+#[utoipa::path(
+    put,
+    path = "/api/v1/status-pages/{id}/access",
+    tag = "status pages",
+    params(("id" = Uuid, Path)),
+    request_body = StatusPageAccessBody,
+    responses((status = 200, body = StatusPageDto))
+)]
+async fn set_access(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusPageAccessBody>,
+) -> Result<Json<StatusPageDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let page = state.db.get_status_page(parse_id(Entity::StatusPage, &id)?).await?;
+    op::set_password(&state, &auth, &page, body.password.as_deref()).await?;
     let p = state.db.get_status_page(page.id).await?;
     Ok(Json(StatusPageDto::live(&state, p).await?))
 }

@@ -92,6 +92,35 @@ pub async fn delete(state: &AppState, auth: &Auth, current: &StatusPage) -> Resu
 /// How long a manual status may be set for, at most.
 pub const OVERRIDE_MAX_DAYS: i64 = 90;
 
+/// Makes a page private with `password` (managers and up), or public again with `None`. Takes
+/// effect at once: the page's cached rendering is dropped.
+pub async fn set_password(
+    state: &AppState,
+    auth: &Auth,
+    page: &StatusPage,
+    password: Option<&str>,
+) -> Result<(), ApiError> {
+    auth.require(Permission::Configure)?;
+    let hash = match password {
+        None => None,
+        Some(p) => {
+            let (min, max) = (crate::status::PASSWORD_MIN, crate::status::PASSWORD_MAX);
+            if !(min..=max).contains(&p.chars().count()) {
+                return Err(ApiError::invalid("password", format!("must be {min} to {max} characters")));
+            }
+            let p = p.to_owned();
+            let hashed = tokio::task::spawn_blocking(move || opsdeck_core::secret::hash_password(&p))
+                .await
+                .map_err(|_| ApiError::internal())??;
+            Some(hashed)
+        }
+    };
+    state.db.set_status_page_password(&auth.actor(), state.now(), page, hash.as_deref()).await?;
+    state.status_pages.forget(&page.slug);
+    state.events.publish("status_page.changed", Some(page.id), format!("Status page {} access changed", page.slug));
+    Ok(())
+}
+
 /// Sets a component's status by hand (responders and up: it is part of telling users what is
 /// broken), for `minutes` if given; `None` clears it.
 pub async fn set_override(

@@ -6,6 +6,8 @@
 //! visitor storm costs no database work. Answers carry an ETag (a repeat visit gets 304) and
 //! `Cache-Control: public, max-age=2`, so a change reaches a visitor within about 4 s.
 
+mod access;
+pub use access::{PASSWORD_MAX, PASSWORD_MIN};
 mod feed;
 mod json;
 mod subscribe;
@@ -37,12 +39,17 @@ pub fn router() -> Router<AppState> {
         .route("/status/{slug}/uptime.svg", get(page_uptime))
         .route("/status/{slug}/components/{id}/badge.svg", get(component_badge))
         .route("/status/{slug}/components/{id}/uptime.svg", get(component_uptime))
+        .route("/status/{slug}/unlock", axum::routing::post(access::unlock))
         .merge(subscribe::router())
 }
 
 /// One page rendered in every format at one moment.
 pub struct Snapshot {
     rendered: Instant,
+    title: String,
+    slug: String,
+    /// A private page's access cookie value (`None`: public).
+    access: Option<String>,
     etag: HeaderValue,
     html: Bytes,
     /// statuspage.io's documents by their path under `api/v2/`.
@@ -82,6 +89,11 @@ impl SnapshotCache {
     fn fresh(&self, slug: &str, max_age: std::time::Duration) -> Option<Arc<Snapshot>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.get(slug).filter(|s| s.rendered.elapsed() < max_age).cloned()
+    }
+
+    /// Drops a page's rendering (its access changed: that must not wait for the next one).
+    pub fn forget(&self, slug: &str) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(slug);
     }
 
     fn put(&self, slug: &str, snap: Arc<Snapshot>) {
@@ -169,6 +181,9 @@ async fn render(state: &AppState, live: &LivePage, headers: &HeaderMap) -> Resul
         });
     Ok(Snapshot {
         rendered: Instant::now(),
+        title: live.page.title.clone(),
+        slug: live.page.slug.clone(),
+        access: access::access_tag(state, &live.page).await?,
         etag,
         html: html.into(),
         docs,
@@ -190,9 +205,16 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Bytes, ApiError> {
     serde_json::to_vec(v).map(Into::into).map_err(|_| ApiError::internal())
 }
 
-/// The answer for one format: 304 when the visitor has this rendering already.
+/// The answer for one format: 304 when the visitor has this rendering already; a private
+/// page's password form (or 401) without its access cookie.
 fn answer(headers: &HeaderMap, snap: &Snapshot, content_type: &'static str, body: &Bytes, cors: bool) -> Response {
-    let cache = HeaderValue::from_static("public, max-age=2");
+    if !access::allowed(headers, snap.access.as_deref()) {
+        return access::refused(snap, content_type.starts_with("text/html"));
+    }
+    // A private page is kept by the visitor's browser only, and not read across origins.
+    let private = snap.access.is_some();
+    let cache = HeaderValue::from_static(if private { "private, max-age=2" } else { "public, max-age=2" });
+    let cors = cors && !private;
     let mut res = if headers.get(header::IF_NONE_MATCH) == Some(&snap.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

@@ -73,6 +73,14 @@ async fn sign_up(
         Ok(p) => p,
         Err(r) => return r,
     };
+    match super::access::access_tag(&state, &page).await {
+        Ok(tag) if super::access::allowed(&headers, tag.as_deref()) => {}
+        Ok(_) => {
+            let msg = "This status page is private: open it with its password first.".to_owned();
+            return notice(StatusCode::UNAUTHORIZED, &page, "Not subscribed", msg, None);
+        }
+        Err(e) => return crate::ui::error_page(&e),
+    }
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let email = fields.iter().find(|(k, _)| k == "email").map(|(_, v)| v.as_str()).unwrap_or("");
     let mut components = Vec::new();

@@ -134,6 +134,7 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/components", post(status_pages::component_add))
         .route("/status-pages/{id}/components/{component}/delete", post(status_pages::component_remove))
         .route("/status-pages/{id}/components/{component}/override", post(status_pages::component_override))
+        .route("/status-pages/{id}/access", post(status_pages::access))
         .route("/status-pages/{id}/subscribers", post(status_subscribers::add))
         .route("/status-pages/{id}/subscribers.csv", get(status_subscribers::export))
         .route("/status-pages/{id}/subscribers/{subscriber}/delete", post(status_subscribers::remove))

@@ -343,6 +343,32 @@ pub async fn component_override(
     back(page.id, result)
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AccessForm {
+    password: String,
+    /// Set by the "Make public" button.
+    public: Option<String>,
+}
+
+pub async fn access(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<AccessForm>,
+) -> Response {
+    let page = match load(&state, &id).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let password = if f.public.is_some() { None } else { Some(f.password.as_str()) };
+    let result = op::set_password(&state, &auth.0, &page, password).await.map(|()| match password {
+        Some(_) => "The page is private: visitors need the password".to_owned(),
+        None => "The page is public".to_owned(),
+    });
+    back(page.id, result)
+}
+
 pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Path<String>) -> Response {
     let page = match load(&state, &id).await {
         Ok(p) => p,

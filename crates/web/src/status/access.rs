@@ -1,0 +1,132 @@
+//! Private status pages: a page with a password answers visitors only with its access cookie,
+//! which the password form sets. The cookie's value is an HMAC of the page and its password
+//! hash, so it needs no storage and a new password locks out every earlier visitor.
+
+use super::Snapshot;
+use crate::AppState;
+use crate::auth::client_ip;
+use crate::error::{ApiError, ErrorCode};
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use opsdeck_core::secret;
+use opsdeck_store::status_page::StatusPage;
+use std::net::SocketAddr;
+
+/// The access cookie's name; its path is the page's, so pages do not share it.
+const COOKIE: &str = "opsdeck_status_access";
+/// Shortest password a private page takes.
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+
+/// The access cookie's value for `page` (`None` for a public page).
+pub async fn access_tag(state: &AppState, page: &StatusPage) -> Result<Option<String>, ApiError> {
+    match &page.password_hash {
+        None => Ok(None),
+        Some(hash) => {
+            let key = state.db.signing_key().await?;
+            Ok(Some(secret::tag(&key, &[b"status-access", page.id.as_bytes(), hash.as_bytes()])))
+        }
+    }
+}
+
+/// Whether the request may see a page whose access tag is `tag`: a public page (`None`), or
+/// the right access cookie.
+pub fn allowed(headers: &HeaderMap, tag: Option<&str>) -> bool {
+    let Some(tag) = tag else { return true };
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .any(|(name, value)| name == COOKIE && secret::tags_match(value, tag))
+}
+
+#[derive(Template)]
+#[template(path = "status/locked.html")]
+struct Locked<'a> {
+    title: &'a str,
+    slug: &'a str,
+    error: Option<&'a str>,
+}
+
+fn locked_page(title: &str, slug: &str, error: Option<&str>) -> Response {
+    match (Locked { title, slug, error }).render() {
+        Ok(html) => {
+            let mut res = (StatusCode::UNAUTHORIZED, Html(html)).into_response();
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+/// The answer to a visitor without access: the password form for a page, 401 otherwise.
+pub fn refused(snap: &Snapshot, html: bool) -> Response {
+    if html {
+        locked_page(&snap.title, &snap.slug, None)
+    } else {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "this status page is private: enter its password on the page first (the access cookie)",
+        )
+        .into_response()
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct UnlockForm {
+    #[serde(default)]
+    password: String,
+}
+
+/// The password form's target: sets the access cookie and returns to the page. Attempts count
+/// against the sign-in throttle (each costs an argon2 hash).
+pub async fn unlock(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<UnlockForm>,
+) -> Response {
+    let page = match state.db.get_status_page_by_slug(&slug).await {
+        Ok(p) => p,
+        Err(e) => return crate::ui::error_page(&e.into()),
+    };
+    let Some(hash) = page.password_hash.clone() else {
+        return Redirect::to(&format!("/status/{slug}")).into_response();
+    };
+    let ip = client_ip(&state, addr.ip(), &headers);
+    if let Err(e) = state.login_limiter.check(Some(ip), &format!("status-page:{}", page.id)) {
+        return locked_page(&page.title, &page.slug, Some(&e.message));
+    }
+    let ok = {
+        let Ok(_slot) = state.login_limiter.hashing.acquire().await else {
+            return ApiError::internal().into_response();
+        };
+        let password = f.password.chars().take(PASSWORD_MAX + 1).collect::<String>();
+        tokio::task::spawn_blocking(move || secret::verify_password(&password, &hash)).await.unwrap_or(false)
+    };
+    if !ok {
+        return locked_page(&page.title, &page.slug, Some("That is not the password."));
+    }
+    let tag = match access_tag(&state, &page).await {
+        Ok(Some(t)) => t,
+        Ok(None) | Err(_) => return ApiError::internal().into_response(),
+    };
+    let cookie = Cookie::build((COOKIE, tag))
+        .path(format!("/status/{}", page.slug))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.secure_cookies)
+        .build();
+    let mut res = Redirect::to(&format!("/status/{}", page.slug)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
