@@ -52,6 +52,8 @@ def main():
         [t.join() for t in ts]
         print(json.dumps({"phase": "subscribed", "subscribers": N, "seconds": round(time.time() - t0, 2)}), flush=True)
 
+        # A fresh connection: the first one idled while subscribers were added.
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         inc = api("POST", "/api/v1/incidents", {"title": "bench", "service_id": svc["id"], "severity": "SEV2"})
         cpu0, w0 = cpu_ms(srv.pid), time.time()
         s, b, _ = req(c, "POST", f"/api/v1/incidents/{inc['number']}/status-updates", token,
