@@ -14,6 +14,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after } from 'node:test';
+import { Statuspage } from 'statuspage.io';
 import { lineAfter, startSmtp, to } from '../lib/smtp.mjs';
 import { pathIs, walk } from '../lib/walk.mjs';
 
@@ -229,6 +230,27 @@ step('the update reaches the Checkout subscriber by e-mail, not the Search one; 
   await go(`/status-pages/${pages.body.items[0].id}`);
   assert.match(await text('#subscribers'), /1 subscriber\(s\), 1 confirmed/);
   await shot('07-editor-subscribers');
+});
+
+step('an existing statuspage.io client (npm statuspage.io) reads the page unchanged', async () => {
+  const client = new Statuspage('shop');
+  client.setApiUrl(`${server.url}/status/shop`);
+  const summary = await client.api.getSummary();
+  assert.equal(summary.page.name, 'Shop Status');
+  assert.equal(summary.status.indicator, 'critical');
+  const checkout = summary.components.find((c) => c.name === 'Checkout');
+  assert.equal(checkout.status, 'major_outage');
+  const status = await client.api.getStatus();
+  assert.equal(status.status.description, 'Major System Outage');
+  const { components } = await client.api.getComponents();
+  assert.deepEqual(components.map((c) => c.name).sort(), ['Checkout', 'Search', 'Shop']);
+  const unresolved = await client.api.incidents.getUnresolved();
+  assert.equal(unresolved.incidents[0].name, 'Card payments failing');
+  assert.equal(unresolved.incidents[0].incident_updates[0].status, 'identified');
+  const all = await client.api.incidents.getAll();
+  assert.ok(all.incidents.length >= 1);
+  const maint = await client.api.scheduledMaintenances.getAll();
+  assert.deepEqual(maint.scheduled_maintenances, []);
 });
 
 step('a private page asks for its password', async () => {
