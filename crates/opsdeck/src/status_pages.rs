@@ -49,6 +49,27 @@ pub enum StatusPageCmd {
     },
     /// Delete a page.
     Delete { page: String },
+    /// Subscribe an e-mail address (asked to confirm), a webhook or a Slack incoming webhook.
+    Subscribe {
+        page: String,
+        #[arg(long, required_unless_present_any = ["webhook", "slack"], conflicts_with_all = ["webhook", "slack"])]
+        email: Option<String>,
+        #[arg(long, conflicts_with = "slack")]
+        webhook: Option<String>,
+        #[arg(long)]
+        slack: Option<String>,
+        /// Only these components (name or id; repeat); the whole page when left out.
+        #[arg(long = "component")]
+        components: Vec<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// List a page's subscribers (admins).
+    Subscribers {
+        page: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
 }
 
 /// A page by slug or id.
@@ -63,6 +84,14 @@ async fn find(client: &Client, page: &str) -> Result<Value> {
 
 fn s(v: &Value) -> String {
     v.as_str().unwrap_or("").to_owned()
+}
+
+/// A component's name on page `p` (its id when unknown).
+fn comps_name(p: &Value, id: &Value) -> String {
+    p["components"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| &c["id"] == id))
+        .map_or_else(|| s(id), |c| s(&c["name"]))
 }
 
 fn print_page(p: &Value, format: Format) -> Result<()> {
@@ -130,6 +159,62 @@ pub async fn status_page_cmd(c: StatusPageCmd, cfg: &Config) -> Result<()> {
             let path = format!("/api/v1/status-pages/{}/components/{}/override", s(&p["id"]), s(&comp["id"]));
             let after = client.put(&path, &json!({"status": status, "minutes": minutes})).await?;
             print_page(&after, Format::Table)
+        }
+        StatusPageCmd::Subscribe { page, email, webhook, slack, components, output } => {
+            let p = find(&client, &page).await?;
+            let comps = p["components"].as_array().cloned().unwrap_or_default();
+            let mut ids = Vec::new();
+            for want in &components {
+                match comps.iter().find(|c| c["id"] == want.as_str() || c["name"] == want.as_str()) {
+                    Some(c) => ids.push(s(&c["id"])),
+                    None => bail!("page {} has no component {want:?}", s(&p["slug"])),
+                }
+            }
+            let body = json!({"email": email, "webhook_url": webhook, "slack_url": slack, "component_ids": ids});
+            let sub = client.post(&format!("/api/v1/status-pages/{}/subscribers", s(&p["id"])), &body).await?;
+            if output == Format::Json {
+                return output::json(&sub);
+            }
+            let waiting = if sub["confirmed_at"].is_null() { " (a confirmation message is on its way)" } else { "" };
+            println!("subscribed {} {}{waiting}", s(&sub["kind"]), s(&sub["address"]));
+            Ok(())
+        }
+        StatusPageCmd::Subscribers { page, output } => {
+            let p = find(&client, &page).await?;
+            let path = format!("/api/v1/status-pages/{}/subscribers", s(&p["id"]));
+            let mut items: Vec<Value> = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut query = vec![("limit", "1000".to_owned())];
+                if let Some(c) = &cursor {
+                    query.push(("cursor", c.clone()));
+                }
+                let page = client.get(&path, &query).await?;
+                items.extend(page["items"].as_array().cloned().unwrap_or_default());
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => break,
+                }
+            }
+            if output == Format::Json {
+                return output::json(&items);
+            }
+            let name = |id: &Value| comps_name(&p, id);
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|x| {
+                    let follows: Vec<String> =
+                        x["component_ids"].as_array().map(|a| a.iter().map(name).collect()).unwrap_or_default();
+                    vec![
+                        s(&x["address"]),
+                        s(&x["kind"]),
+                        if follows.is_empty() { "whole page".into() } else { follows.join(", ") },
+                        if x["confirmed_at"].is_null() { "waiting".into() } else { "yes".into() },
+                    ]
+                })
+                .collect();
+            output::table(&["address", "kind", "follows", "confirmed"], &rows);
+            Ok(())
         }
         StatusPageCmd::Delete { page } => {
             let p = find(&client, &page).await?;

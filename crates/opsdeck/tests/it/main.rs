@@ -753,5 +753,49 @@ async fn status_page_commands() {
     assert!(delete.status.success(), "{}", text(&delete.stderr));
     let (_, list) = srv.get("/api/v1/status-pages", &token).await;
     assert!(list["items"].as_array().unwrap().is_empty());
+
+    // Subscribers from the terminal: a manager subscribes, an admin lists.
+    let admin = srv.token("root", Role::Admin).await;
+    srv.post(
+        "/api/v1/status-pages",
+        &token,
+        serde_json::json!({"title": "Shop", "slug": "shop",
+        "components": [{"name": "Cart"}]}),
+    )
+    .await;
+    let (url, t, a) = (srv.url.clone(), token.clone(), admin.clone());
+    let (sub, hook, bad, listed) = tokio::task::spawn_blocking(move || {
+        let with = |tok: &str, args: &[&str]| -> Vec<String> {
+            args.iter()
+                .map(|s| s.to_string())
+                .chain(["--server".into(), url.clone(), "--token".into(), tok.into()])
+                .collect()
+        };
+        (
+            run(
+                &with(&t, &["status-page", "subscribe", "shop", "--email", "ops@example.com", "--component", "Cart"]),
+                None,
+            ),
+            run(
+                &with(&t, &["status-page", "subscribe", "shop", "--webhook", "https://hooks.example.com/s3cret"]),
+                None,
+            ),
+            run(&with(&t, &["status-page", "subscribe", "shop", "--email", "nope"]), None),
+            run(&with(&a, &["status-page", "subscribers", "shop"]), None),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(sub.status.success(), "{}", text(&sub.stderr));
+    assert!(
+        text(&sub.stdout).contains("subscribed email ops@example.com (a confirmation message"),
+        "{}",
+        text(&sub.stdout)
+    );
+    assert!(text(&hook.stdout).contains("subscribed webhook https://hooks.example.com/…"), "{}", text(&hook.stdout));
+    assert!(!bad.status.success() && text(&bad.stderr).contains("email"), "{}", text(&bad.stderr));
+    let out = text(&listed.stdout);
+    assert!(out.contains("ops@example.com") && out.contains("Cart") && out.contains("waiting"), "{out}");
+    assert!(!out.contains("s3cret"), "{out}");
     srv.stop().await;
 }
