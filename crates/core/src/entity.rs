@@ -23,10 +23,11 @@ pub enum Entity {
     StatusSubscriber,
     Team,
     User,
+    Vendor,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 20] = [
+    pub const ALL: [Entity; 21] = [
         Entity::ActionItem,
         Entity::Alert,
         Entity::ApiToken,
@@ -47,6 +48,7 @@ impl Entity {
         Entity::StatusSubscriber,
         Entity::Team,
         Entity::User,
+        Entity::Vendor,
     ];
 
     /// As people read it: `escalation policy`.
@@ -72,6 +74,7 @@ impl Entity {
             Entity::StatusSubscriber => "status page subscriber",
             Entity::Team => "team",
             Entity::User => "user",
+            Entity::Vendor => "vendor",
         }
     }
 
@@ -98,6 +101,7 @@ impl Entity {
             Entity::StatusSubscriber => "status_page_subscriber_not_found",
             Entity::Team => "team_not_found",
             Entity::User => "user_not_found",
+            Entity::Vendor => "vendor_not_found",
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod telemetry;
 pub mod time;
 pub mod user;
 pub mod validate;
+pub mod vendor;
 
 pub use entity::Entity;
 pub use error::{Error, FieldProblem, Problems, Result};

@@ -16,7 +16,7 @@ pub const COMPONENTS_MAX: usize = 200;
 pub const COMPONENT_MONITORS_MAX: usize = 50;
 
 /// A component's status, as statuspage.io names it. Ordered from best to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComponentStatus {
     Operational,

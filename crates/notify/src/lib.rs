@@ -11,6 +11,7 @@ pub mod egress;
 pub mod events;
 mod send;
 mod status;
+pub mod vendors;
 
 use crate::events::{EscalationsStepped, NotificationsDelivered, NotifierPassFailed, SendTaskPanicked};
 use chrono::{DateTime, Utc};

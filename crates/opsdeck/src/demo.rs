@@ -112,6 +112,26 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             }
         })
     };
+    let vendors = Arc::new(
+        opsdeck_notify::vendors::VendorPoller::new(
+            db.clone(),
+            state.clock.clone(),
+            format!("vendors-{}", uuid::Uuid::now_v7().simple()),
+            &cfg.egress,
+        )
+        .context("cannot start the vendor poller")?
+        .with_sink(opsdeck_web::vendor_sink(&state.events)),
+    );
+    let vendor_poller = {
+        let stop = stop_rx.clone();
+        state.workers.spawn("vendor_poller", move || {
+            let (v, stop) = (vendors.clone(), stop.clone());
+            async move {
+                v.run(stop).await;
+                Ok(())
+            }
+        })
+    };
     let notify = state.workers.spawn("notifier", move || {
         let (n, stop) = (notifier.clone(), stop_rx.clone());
         async move {
@@ -124,6 +144,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = stop_tx.send(true);
     let _ = checks.await;
     let _ = notify.await;
+    let _ = vendor_poller.await;
     let _ = janitor.await;
     db.close().await;
     tracing::info!("stopped");

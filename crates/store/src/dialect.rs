@@ -19,6 +19,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (10, "public_incidents", include_str!("../migrations/sqlite/0010_public_incidents.sql")),
     (11, "status_subscribers", include_str!("../migrations/sqlite/0011_status_subscribers.sql")),
     (12, "private_pages", include_str!("../migrations/sqlite/0012_private_pages.sql")),
+    (13, "vendors", include_str!("../migrations/sqlite/0013_vendors.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -33,6 +34,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (10, "public_incidents", include_str!("../migrations/postgres/0010_public_incidents.sql")),
     (11, "status_subscribers", include_str!("../migrations/postgres/0011_status_subscribers.sql")),
     (12, "private_pages", include_str!("../migrations/postgres/0012_private_pages.sql")),
+    (13, "vendors", include_str!("../migrations/postgres/0013_vendors.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

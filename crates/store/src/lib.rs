@@ -24,6 +24,7 @@ pub mod status_page;
 pub mod status_subscriber;
 mod timeline;
 pub mod user;
+pub mod vendor;
 pub mod worker;
 
 pub use connect::{Backend, ConnectOptions, Db, SqliteDb};

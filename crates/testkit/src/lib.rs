@@ -92,6 +92,7 @@ pub struct TestServer {
     pub pipeline: opsdeck_store::pipeline::Pipeline,
     /// Escalations and the outbox, stepped by the test with [`TestServer::run_notifier`].
     pub notifier: Arc<opsdeck_notify::Notifier>,
+    pub vendors: Arc<opsdeck_notify::vendors::VendorPoller>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _test_db: TestDb,
@@ -140,6 +141,16 @@ impl TestServer {
             .with_sink(opsdeck_web::notifier_sink(&state.events)),
         );
         state.set_notifier(notifier.clone());
+        let vendors = Arc::new(
+            opsdeck_notify::vendors::VendorPoller::new(
+                test_db.db.clone(),
+                clock.clone() as Arc<dyn Clock>,
+                "test-vendors".into(),
+                &Default::default(),
+            )
+            .expect("start the vendor poller")
+            .with_sink(opsdeck_web::vendor_sink(&state.events)),
+        );
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = opsdeck_web::serve(listener, state, async {
@@ -156,6 +167,7 @@ impl TestServer {
             scheduler,
             pipeline,
             notifier,
+            vendors,
             shutdown: Some(tx),
             task: Some(task),
             _test_db: test_db,
@@ -172,6 +184,11 @@ impl TestServer {
     }
 
     /// Runs one escalation and one outbox pass at the fake clock's time.
+    /// One vendor poller pass at the fake clock's time; how many vendors it polled.
+    pub async fn run_vendor_polls(&self) -> usize {
+        self.vendors.run_once().await.expect("vendor poll pass")
+    }
+
     pub async fn run_notifier(&self) -> opsdeck_notify::Pass {
         self.notifier.run_once().await.expect("notifier pass")
     }

@@ -77,6 +77,15 @@ pub fn notifier_sink(events: &Events) -> opsdeck_notify::ChangeSink {
     })
 }
 
+/// The vendor poller's sink: vendor pages and the overview refresh when a vendor's status
+/// changes.
+pub fn vendor_sink(events: &Events) -> opsdeck_notify::vendors::VendorSink {
+    let events = events.clone();
+    Arc::new(move |id, before, after| {
+        events.publish("vendor.changed", Some(id), format!("Vendor {} → {}", before.as_str(), after.as_str()));
+    })
+}
+
 /// Publishes what an ingest batch did as live-update events.
 fn publish_report(events: &Events, r: &opsdeck_store::ingest::Report) {
     for (id, number, title) in &r.opened {

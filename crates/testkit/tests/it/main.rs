@@ -19,3 +19,4 @@ mod status_access;
 mod status_incidents;
 mod status_pages;
 mod status_subscribers;
+mod vendors;

@@ -19,6 +19,7 @@ pub(crate) mod settings;
 pub(crate) mod status_pages;
 pub(crate) mod status_subscribers;
 pub(crate) mod users;
+pub(crate) mod vendors;
 
 pub use crate::operations::cursor;
 
@@ -109,6 +110,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(oncall::router())
         .merge(status_pages::router())
         .merge(status_subscribers::router())
+        .merge(vendors::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }
 

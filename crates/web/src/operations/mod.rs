@@ -21,6 +21,7 @@ pub mod settings;
 pub mod status_pages;
 pub mod status_subscribers;
 pub mod users;
+pub mod vendors;
 
 use crate::AppState;
 use crate::error::ApiError;

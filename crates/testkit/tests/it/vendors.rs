@@ -1,0 +1,190 @@
+//! Vendor status aggregation: Opsdeck polls an Opsdeck status page (round trip through
+//! statuspage.io's JSON), honours ETags, reads feeds, and turns every kind of bad answer
+//! (truncated, over 5 MB, wrongly typed, a redirect loop, too slow, a refused address) into
+//! "unknown" with the reason, without stopping.
+
+use chrono::Duration;
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+backend_tests!(vendors_round_trip_and_survive_bad_answers);
+
+/// A misbehaving (and one well-behaved) vendor on loopback; counts conditional requests.
+async fn fake_vendors() -> (String, Arc<AtomicUsize>) {
+    use axum::http::{HeaderMap, StatusCode as S, header};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    let revalidated = Arc::new(AtomicUsize::new(0));
+    let counter = revalidated.clone();
+    let summary = r#"{"page":{"id":"x","name":"Fine"},"status":{"indicator":"none","description":"All Systems Operational"},
+        "components":[{"id":"c1","name":"API","status":"operational"}],"incidents":[]}"#;
+    let app = axum::Router::new()
+        .route("/trunc/api/v2/summary.json", get(|| async { r#"{"page":{"id":"x"},"status":{"indic"# }))
+        .route("/typed/api/v2/summary.json", get(|| async { r#"{"status":{"indicator":5},"components":"no"}"# }))
+        .route("/big/api/v2/summary.json", get(|| async { "x".repeat(6 * 1024 * 1024) }))
+        .route(
+            "/loop/api/v2/summary.json",
+            get(|| async { (S::FOUND, [(header::LOCATION, "/loop/api/v2/summary.json")]).into_response() }),
+        )
+        .route(
+            "/slow/api/v2/summary.json",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                "{}"
+            }),
+        )
+        .route(
+            "/etag/api/v2/summary.json",
+            get(move |h: HeaderMap| {
+                let counter = counter.clone();
+                async move {
+                    if h.get(header::IF_NONE_MATCH).is_some_and(|v| v == "\"v1\"") {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        return S::NOT_MODIFIED.into_response();
+                    }
+                    ([(header::ETAG, "\"v1\""), (header::CONTENT_TYPE, "application/json")], summary).into_response()
+                }
+            }),
+        )
+        .route(
+            "/history.atom",
+            get(|| async {
+                let now = chrono::Utc::now().to_rfc3339();
+                format!(
+                    r#"<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><id>v</id><title>V</title>
+                    <updated>{now}</updated><entry><id>e1</id><title>Login errors</title><updated>{now}</updated>
+                    <link href="https://vendor.example/e1"/></entry></feed>"#
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, revalidated)
+}
+
+async fn add(srv: &TestServer, t: &str, name: &str, url: &str, timeout: i64) -> String {
+    let (s, v) = srv
+        .post(
+            "/api/v1/vendors",
+            t,
+            json!({"name": name, "url": url, "interval_seconds": 30, "timeout_seconds": timeout}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["status"], "unknown", "not polled yet");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn vendor(srv: &TestServer, t: &str, id: &str) -> Value {
+    srv.get(&format!("/api/v1/vendors/{id}"), t).await.1
+}
+
+async fn vendors_round_trip_and_survive_bad_answers(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    // Round trip: this Opsdeck's own status page, read as a vendor.
+    let (_, page) = srv
+        .post(
+            "/api/v1/status-pages",
+            &t,
+            json!({"slug": "own", "title": "Own", "components": [{"name": "Checkout", "group": "Shop"}, {"name": "Search"}]}),
+        )
+        .await;
+    let own = add(srv, &t, "Ourselves", &format!("{}/status/own", srv.url), 5).await;
+    let (url, revalidated) = fake_vendors().await;
+    let mut ids = Vec::new();
+    for (name, path, timeout) in [
+        ("Truncated", "/trunc", 5),
+        ("Typed", "/typed", 5),
+        ("Big", "/big", 5),
+        ("Loop", "/loop", 5),
+        ("Slow", "/slow", 1),
+        ("Fine", "/etag", 5),
+        ("Feed", "/history.atom", 5),
+    ] {
+        ids.push((name, add(srv, &t, name, &format!("{url}{path}"), timeout).await));
+    }
+    let metadata = add(srv, &t, "Metadata", "http://169.254.169.254/latest", 5).await;
+    assert_eq!(srv.run_vendor_polls().await, 9);
+
+    let v = vendor(srv, &t, &own).await;
+    assert_eq!(
+        (v["status"].as_str(), v["description"].as_str()),
+        (Some("operational"), Some("All Systems Operational"))
+    );
+    let names: Vec<&str> = v["components"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Checkout", "Search"]);
+    assert_eq!(v["components"][0]["group"], "Shop");
+
+    let reasons = [
+        ("Truncated", "not statuspage.io"),
+        ("Typed", "not statuspage.io"),
+        ("Big", "over 5 MB"),
+        ("Loop", "redirect"),
+        ("Slow", "within 1 s"),
+    ];
+    for (name, why) in reasons {
+        let id = &ids.iter().find(|(n, _)| *n == name).unwrap().1;
+        let v = vendor(srv, &t, id).await;
+        assert_eq!(v["status"], "unknown", "{name}: {v}");
+        assert!(v["reason"].as_str().unwrap().contains(why), "{name}: {v}");
+    }
+    let v = vendor(srv, &t, &metadata).await;
+    assert_eq!(v["status"], "unknown");
+    assert!(v["reason"].as_str().unwrap().contains("169.254.169.254"), "refused by the egress policy: {v}");
+    let fine = &ids.iter().find(|(n, _)| *n == "Fine").unwrap().1;
+    assert_eq!(vendor(srv, &t, fine).await["status"], "operational");
+    let feed = &ids.iter().find(|(n, _)| *n == "Feed").unwrap().1;
+    let v = vendor(srv, &t, feed).await;
+    assert_eq!(
+        (v["status"].as_str(), v["incidents"][0]["name"].as_str()),
+        (Some("degraded_performance"), Some("Login errors"))
+    );
+
+    // Nothing is polled before the interval; then the ETag makes the next answer a 304.
+    assert_eq!(srv.run_vendor_polls().await, 0);
+    srv.clock.advance(Duration::seconds(31));
+    // A component of our own page goes down meanwhile.
+    let checkout = page["components"][0]["id"].as_str().unwrap();
+    srv.put(
+        &format!("/api/v1/status-pages/{}/components/{checkout}/override", page["id"].as_str().unwrap()),
+        &t,
+        json!({"status": "major_outage"}),
+    )
+    .await;
+    assert_eq!(srv.run_vendor_polls().await, 9);
+    assert_eq!(revalidated.load(Ordering::SeqCst), 1, "the second poll asked 'changed since?' and got 304");
+    assert_eq!(vendor(srv, &t, fine).await["status"], "operational");
+    let v = vendor(srv, &t, &own).await;
+    assert_eq!(v["status"], "major_outage", "{v}");
+    assert_eq!(v["components"][0]["status"], "major_outage");
+    assert!(v["changed_at"].is_string());
+
+    // Bad input is refused by name; viewers read but do not add; delete works.
+    for (body, field) in [
+        (json!({"name": "x", "url": "ftp://x"}), "url"),
+        (json!({"name": " ", "url": "https://x.example"}), "name"),
+        (json!({"name": "x", "url": "https://x.example", "interval_seconds": 1}), "interval_seconds"),
+        (json!({"name": "x", "url": "https://x.example", "timeout_seconds": 600}), "timeout_seconds"),
+    ] {
+        let (s, e) = srv.post("/api/v1/vendors", &t, body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
+        assert_eq!(e["error"]["details"]["field"], field, "{body}: {e}");
+    }
+    let (s, _) = srv.post("/api/v1/vendors", &t, json!({"name": "Ourselves", "url": "https://x.example"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let v = srv.token("v", Role::Viewer).await;
+    assert_eq!(srv.get("/api/v1/vendors", &v).await.1["items"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        srv.post("/api/v1/vendors", &v, json!({"name": "n", "url": "https://x.example"})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(srv.delete(&format!("/api/v1/vendors/{metadata}"), &t).await.0, StatusCode::NO_CONTENT);
+    let (s, e) = srv.get(&format!("/api/v1/vendors/{metadata}"), &t).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("vendor_not_found")));
+}

@@ -1,0 +1,187 @@
+//! Vendors: third-party status pages (statuspage.io JSON or RSS/Atom) that Opsdeck polls and
+//! normalises. Reading takes a viewer; adding and removing a manager.
+
+use super::{List, ts};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, parse_id};
+use crate::operations::vendors as op;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use opsdeck_core::Entity;
+use opsdeck_core::role::Permission;
+use opsdeck_core::vendor::VendorSpec;
+use opsdeck_store::vendor::Vendor;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_vendors, create_vendor)).routes(routes!(get_vendor, delete_vendor))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VendorComponentDto {
+    pub id: String,
+    pub name: String,
+    /// statuspage.io's component status.
+    pub status: String,
+    pub group: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VendorIncidentDto {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub impact: String,
+    pub url: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VendorDto {
+    pub id: Uuid,
+    pub name: String,
+    pub url: String,
+    /// `statuspage` (statuspage.io JSON) or `feed` (RSS/Atom).
+    pub kind: String,
+    pub interval_seconds: i32,
+    pub timeout_seconds: i32,
+    /// `operational`, `under_maintenance`, `degraded_performance`, `partial_outage`,
+    /// `major_outage`, or `unknown` (not polled yet, unreachable, or an unreadable answer).
+    pub status: String,
+    /// Why the status is unknown.
+    pub reason: Option<String>,
+    /// The vendor's own words for its status.
+    pub description: String,
+    pub components: Vec<VendorComponentDto>,
+    /// Unresolved incidents (statuspage.io), or the feed's latest entries.
+    pub incidents: Vec<VendorIncidentDto>,
+    pub checked_at: Option<String>,
+    pub changed_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<Vendor> for VendorDto {
+    fn from(v: Vendor) -> Self {
+        VendorDto {
+            id: v.id,
+            kind: v.kind.as_str().to_owned(),
+            status: v.status.as_str().to_owned(),
+            components: v
+                .components
+                .into_iter()
+                .map(|c| VendorComponentDto {
+                    id: c.id,
+                    name: c.name,
+                    status: c.status.as_str().to_owned(),
+                    group: c.group,
+                })
+                .collect(),
+            incidents: v
+                .incidents
+                .into_iter()
+                .map(|i| VendorIncidentDto {
+                    id: i.id,
+                    name: i.name,
+                    status: i.status,
+                    impact: i.impact,
+                    url: i.url,
+                    updated_at: i.updated_at,
+                })
+                .collect(),
+            name: v.name,
+            url: v.url,
+            interval_seconds: v.interval_seconds,
+            timeout_seconds: v.timeout_seconds,
+            reason: v.reason,
+            description: v.description,
+            checked_at: v.checked_at.map(ts),
+            changed_at: v.changed_at.map(ts),
+            created_at: ts(v.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VendorBody {
+    #[schema(schema_with = crate::api::schema::name)]
+    pub name: String,
+    /// The vendor's status page (its statuspage.io base URL or `summary.json`), or an RSS/Atom
+    /// feed (a URL ending in `.rss`, `.atom`, `.xml`, `/feed`, `/rss` or `/atom`).
+    #[schema(schema_with = crate::api::schema::url)]
+    pub url: String,
+    /// Seconds between polls (30 to 86,400; default 300).
+    #[schema(minimum = 30, maximum = 86400)]
+    pub interval_seconds: Option<i64>,
+    /// Seconds one poll may take in all (1 to 60; default 10).
+    #[schema(minimum = 1, maximum = 60)]
+    pub timeout_seconds: Option<i64>,
+}
+
+/// Every vendor by name, with what its last poll read.
+#[utoipa::path(get, path = "/api/v1/vendors", tag = "vendors", responses((status = 200, body = List<VendorDto>)))]
+async fn list_vendors(State(state): State<AppState>, auth: Auth) -> Result<Json<List<VendorDto>>, ApiError> {
+    auth.require(Permission::Read)?;
+    let items = state.db.list_vendors().await?.into_iter().map(Into::into).collect();
+    Ok(Json(List { items, next_cursor: None }))
+}
+
+/// Adds a vendor (managers); its status is `unknown` until the first poll, within seconds.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vendors",
+    tag = "vendors",
+    request_body = VendorBody,
+    responses((status = 201, body = VendorDto))
+)]
+async fn create_vendor(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<VendorBody>,
+) -> Result<(StatusCode, Json<VendorDto>), ApiError> {
+    auth.require(Permission::Configure)?;
+    let spec = VendorSpec::new(&body.name, &body.url, body.interval_seconds, body.timeout_seconds)?;
+    let v = op::create(&state, &auth, spec).await?;
+    Ok((StatusCode::CREATED, Json(v.into())))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/vendors/{id}",
+    tag = "vendors",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = VendorDto))
+)]
+async fn get_vendor(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<VendorDto>, ApiError> {
+    auth.require(Permission::Read)?;
+    Ok(Json(state.db.get_vendor(parse_id(Entity::Vendor, &id)?).await?.into()))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/vendors/{id}",
+    tag = "vendors",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
+async fn delete_vendor(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::Configure)?;
+    let v = state.db.get_vendor(parse_id(Entity::Vendor, &id)?).await?;
+    op::delete(&state, &auth, &v).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
