@@ -253,6 +253,29 @@ step('an existing statuspage.io client (npm statuspage.io) reads the page unchan
   assert.deepEqual(maint.scheduled_maintenances, []);
 });
 
+step('the page, added as a vendor, is read back by Opsdeck\'s own poller', async () => {
+  await go('/vendors');
+  assert.equal(await text('section.empty h2'), 'No vendors yet');
+  await page.fill('#new-vendor input[name=name]', 'Shop (ourselves)');
+  await page.fill('#new-vendor input[name=url]', `${server.url}/status/shop`);
+  await w.clickAndLoad('#new-vendor button[type=submit]');
+  assert.match(await text('.flash.ok'), /Vendor Shop \(ourselves\) added/);
+  const vendorUrl = page.url();
+  let status = '';
+  for (let i = 0; i < 50 && !/Major outage/.test(status); i += 1) {
+    await page.waitForTimeout(200);
+    await page.goto(vendorUrl);
+    status = await text('#vendor-status');
+  }
+  assert.match(status, /Major outage/);
+  assert.match(await text('#vendor-components'), /Checkout\s*Shop\s*Major outage/);
+  assert.match(await text('#vendor-incidents'), /Card payments failing/);
+  await shot('09-vendor');
+  await go('/vendors');
+  assert.match(await text('#vendors-table'), /Shop \(ourselves\)/);
+  await shot('10-vendors');
+});
+
 step('a private page asks for its password', async () => {
   const pages = await api('GET', '/api/v1/status-pages');
   const made = await api('PUT', `/api/v1/status-pages/${pages.body.items[0].id}/access`, { password: 'staff only please' });

@@ -100,6 +100,9 @@ pub enum Command {
     /// Public status pages: list, show, create, set a component's status by hand, delete.
     #[command(subcommand)]
     StatusPage(crate::status_pages::StatusPageCmd),
+    /// Third-party vendors' status pages Opsdeck follows: list, add, show, delete.
+    #[command(subcommand)]
+    Vendor(crate::vendors::VendorCmd),
     /// Declare services and monitors from a YAML file (API client): creates and updates what
     /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
     Apply {
@@ -391,6 +394,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Oncall(c) => crate::incidents::oncall_cmd(c, &cfg).await,
         Command::Schedule(c) => crate::incidents::schedule_cmd(c, &cfg).await,
         Command::StatusPage(c) => crate::status_pages::status_page_cmd(c, &cfg).await,
+        Command::Vendor(c) => crate::vendors::vendor_cmd(c, &cfg).await,
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }

@@ -8,6 +8,7 @@ mod demo;
 mod incidents;
 mod output;
 mod status_pages;
+mod vendors;
 
 use anyhow::Result;
 use clap::Parser;

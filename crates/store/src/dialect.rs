@@ -317,6 +317,24 @@ impl LockAlerts for Transaction<'_, Postgres> {
     }
 }
 
+/// `n` parameters numbered from `first` (`$4, $5` or `?4, ?5`): numbered explicitly, since a
+/// statement here names `$1` more than once and SQLite numbers a bare `?` after named ones.
+pub(crate) fn numbered(backend: Backend, n: usize, first: usize) -> String {
+    let sigil = match backend {
+        Backend::Sqlite => '?',
+        Backend::Postgres => '$',
+    };
+    (first..first + n).map(|i| format!("{sigil}{i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A new UUID in SQL, for rows created by `INSERT … SELECT` (status page deliveries).
+pub(crate) fn new_id(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "randomblob(16)",
+        Backend::Postgres => "gen_random_uuid()",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,31 +4,13 @@
 
 use crate::audit::audit;
 use crate::dialect::{Claim, claim_leased, placeholders};
-use crate::{Backend, Db, StoreError, StoreResult, with_db, write_tx};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::status_subscriber::{SUBSCRIBERS_MAX, SubscriberKind, SubscriberSpec};
 use uuid::Uuid;
-
-/// `n` parameters numbered from `first` (`$4, $5` or `?4, ?5`): numbered explicitly, since a
-/// statement here names `$1` more than once and SQLite numbers a bare `?` after named ones.
-pub(crate) fn numbered(backend: Backend, n: usize, first: usize) -> String {
-    let sigil = match backend {
-        Backend::Sqlite => '?',
-        Backend::Postgres => '$',
-    };
-    (first..first + n).map(|i| format!("{sigil}{i}")).collect::<Vec<_>>().join(", ")
-}
-
-/// A new id in SQL: deliveries are created by `INSERT … SELECT` over the subscribers.
-pub(crate) fn new_id(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "randomblob(16)",
-        Backend::Postgres => "gen_random_uuid()",
-    }
-}
 
 /// Queues an update's message for every confirmed subscriber of page `$page` who follows the
 /// whole page or one of `$components` (every subscriber when the incident names none), on the
@@ -43,14 +25,14 @@ macro_rules! queue_update_deliveries {
                 " AND (NOT EXISTS (SELECT 1 FROM status_subscriber_components a WHERE a.subscriber_id = s.id) \
                  OR EXISTS (SELECT 1 FROM status_subscriber_components c WHERE c.subscriber_id = s.id \
                  AND c.component_id IN ({})))",
-                $crate::status_subscriber::numbered($backend, components.len(), 4)
+                $crate::dialect::numbered($backend, components.len(), 4)
             )
         };
         let sql = format!(
             "INSERT INTO status_deliveries (id, subscriber_id, event_id, kind, status, attempts, next_attempt_at, \
              created_at) SELECT {}, s.id, $1, 'update', 'pending', 0, $2, $2 FROM status_subscribers s \
              WHERE s.page_id = $3 AND s.confirmed_at IS NOT NULL{only} ON CONFLICT DO NOTHING",
-            $crate::status_subscriber::new_id($backend)
+            $crate::dialect::new_id($backend)
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind($update).bind($now).bind($page);
         for c in components {
@@ -221,7 +203,7 @@ impl Db {
                     let sql = format!(
                         "INSERT INTO status_subscriber_components (subscriber_id, component_id) SELECT $1, id \
                          FROM status_page_components WHERE page_id = $2 AND is_group = FALSE AND id IN ({})",
-                        numbered(backend, spec.component_ids.len(), 3)
+                        crate::dialect::numbered(backend, spec.component_ids.len(), 3)
                     );
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(page_id);
                     for c in &spec.component_ids {

@@ -797,5 +797,33 @@ async fn status_page_commands() {
     let out = text(&listed.stdout);
     assert!(out.contains("ops@example.com") && out.contains("Cart") && out.contains("waiting"), "{out}");
     assert!(!out.contains("s3cret"), "{out}");
+
+    // Vendors from the terminal.
+    let (url, t) = (srv.url.clone(), token.clone());
+    let page_url = format!("{url}/status/shop");
+    let (added, bad, listed, shown, deleted) = tokio::task::spawn_blocking(move || {
+        let with = |args: &[&str]| -> Vec<String> {
+            args.iter()
+                .map(|s| s.to_string())
+                .chain(["--server".into(), url.clone(), "--token".into(), t.clone()])
+                .collect()
+        };
+        (
+            run(&with(&["vendor", "add", "Shop", &page_url, "--interval", "60"]), None),
+            run(&with(&["vendor", "add", "Bad", "nope"]), None),
+            run(&with(&["vendor", "list"]), None),
+            run(&with(&["vendor", "show", "Shop", "--output", "json"]), None),
+            run(&with(&["vendor", "delete", "Shop"]), None),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    assert!(text(&added.stdout).contains("Shop") && text(&added.stdout).contains("unknown"), "{}", text(&added.stdout));
+    assert!(!bad.status.success() && text(&bad.stderr).contains("url"), "{}", text(&bad.stderr));
+    assert!(text(&listed.stdout).starts_with("VENDOR"), "{}", text(&listed.stdout));
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["interval_seconds"], 60);
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
     srv.stop().await;
 }

@@ -19,7 +19,8 @@ async fn fake_vendors() -> (String, Arc<AtomicUsize>) {
     use axum::routing::get;
     let revalidated = Arc::new(AtomicUsize::new(0));
     let counter = revalidated.clone();
-    let summary = r#"{"page":{"id":"x","name":"Fine"},"status":{"indicator":"none","description":"All Systems Operational"},
+    let summary = r#"{"page":{"id":"x","name":"Fine"},
+        "status":{"indicator":"none","description":"All Systems Operational"},
         "components":[{"id":"c1","name":"API","status":"operational"}],"incidents":[]}"#;
     let app = axum::Router::new()
         .route("/trunc/api/v2/summary.json", get(|| async { r#"{"page":{"id":"x"},"status":{"indic"# }))
@@ -92,7 +93,8 @@ async fn vendors_round_trip_and_survive_bad_answers(srv: &TestServer) {
         .post(
             "/api/v1/status-pages",
             &t,
-            json!({"slug": "own", "title": "Own", "components": [{"name": "Checkout", "group": "Shop"}, {"name": "Search"}]}),
+            json!({"slug": "own", "title": "Own",
+                   "components": [{"name": "Checkout", "group": "Shop"}, {"name": "Search"}]}),
         )
         .await;
     let own = add(srv, &t, "Ourselves", &format!("{}/status/own", srv.url), 5).await;
@@ -184,6 +186,22 @@ async fn vendors_round_trip_and_survive_bad_answers(srv: &TestServer) {
         srv.post("/api/v1/vendors", &v, json!({"name": "n", "url": "https://x.example"})).await.0,
         StatusCode::FORBIDDEN
     );
+    // The pages: trouble first, the reason shown; the form adds a vendor.
+    srv.user("mgr", Role::Manager).await;
+    let cookie = srv.login("mgr", "password-mgr").await.unwrap();
+    let (s, html) = srv.page("/vendors", &cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    let (big, fine_at) = (html.find(">Big<").unwrap(), html.find(">Fine<").unwrap());
+    assert!(big < fine_at, "unknown vendors come before operational ones");
+    assert!(html.contains("the answer is over 5 MB"), "{html}");
+    let (_, html) = srv.page(&format!("/vendors/{own}"), &cookie).await;
+    assert!(html.contains("Checkout") && html.contains("Major outage"), "{html}");
+    let (s, notice) =
+        srv.form("/vendors", &cookie, &[("name", "Status feed"), ("url", "https://s.example.com/history.rss")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(notice.starts_with("Vendor Status feed added"), "{notice}");
+    let (s, html) = srv.form("/vendors", &cookie, &[("name", "Bad"), ("url", "nope")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert_eq!(srv.delete(&format!("/api/v1/vendors/{metadata}"), &t).await.0, StatusCode::NO_CONTENT);
     let (s, e) = srv.get(&format!("/api/v1/vendors/{metadata}"), &t).await;
     assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("vendor_not_found")));

@@ -41,6 +41,7 @@ mod postmortems;
 mod reports;
 pub(crate) mod status_pages;
 mod status_subscribers;
+mod vendors;
 
 use crate::AppState;
 use crate::auth::{self, Auth};
@@ -135,6 +136,9 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/components/{component}/delete", post(status_pages::component_remove))
         .route("/status-pages/{id}/components/{component}/override", post(status_pages::component_override))
         .route("/status-pages/{id}/access", post(status_pages::access))
+        .route("/vendors", get(vendors::list).post(vendors::create))
+        .route("/vendors/{id}", get(vendors::detail))
+        .route("/vendors/{id}/delete", post(vendors::delete))
         .route("/status-pages/{id}/subscribers", post(status_subscribers::add))
         .route("/status-pages/{id}/subscribers.csv", get(status_subscribers::export))
         .route("/status-pages/{id}/subscribers/{subscriber}/delete", post(status_subscribers::remove))
