@@ -159,6 +159,37 @@ pub struct VendorReading {
     pub incidents: Vec<VendorIncident>,
 }
 
+/// Whether a status pages the services that depend on it: degraded and worse do; operational
+/// and maintenance (announced by the vendor) do not.
+pub fn alerting(s: ComponentStatus) -> bool {
+    matches!(s, ComponentStatus::DegradedPerformance | ComponentStatus::PartialOutage | ComponentStatus::MajorOutage)
+}
+
+/// What a dependency's change from `before` to `after` does to its alert: `Some(Some(s))`
+/// triggers (or re-triggers at a new status) at `s`, `Some(None)` resolves, `None` leaves it.
+/// A status that is gone (a component the vendor no longer lists) counts as operational.
+pub fn dependency_change(
+    before: Option<ComponentStatus>,
+    after: Option<ComponentStatus>,
+) -> Option<Option<ComponentStatus>> {
+    let bad = |s: Option<ComponentStatus>| s.filter(|s| alerting(*s));
+    match (bad(before), bad(after)) {
+        (None, None) => None,
+        (_, Some(a)) if bad(before) != Some(a) => Some(Some(a)),
+        (_, Some(_)) => None,
+        (Some(_), None) => Some(None),
+    }
+}
+
+/// An alert's severity for a vendor status.
+pub fn alert_severity(s: ComponentStatus) -> crate::alert::Severity {
+    match s {
+        ComponentStatus::MajorOutage => crate::alert::Severity::Critical,
+        ComponentStatus::PartialOutage => crate::alert::Severity::Error,
+        _ => crate::alert::Severity::Warning,
+    }
+}
+
 /// Limits an error text from a vendor (it ends up on pages and in alerts).
 fn short(s: impl std::fmt::Display) -> String {
     let s = s.to_string();
@@ -335,6 +366,18 @@ mod tests {
             assert!(parse_summary(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
         assert!(parse_summary(br#"{"status":{"indicator":"purple"}}"#).unwrap_err().contains("purple"));
+    }
+
+    #[test]
+    fn dependencies_trigger_on_trouble_and_resolve_on_recovery() {
+        use ComponentStatus::*;
+        assert_eq!(dependency_change(Some(Operational), Some(PartialOutage)), Some(Some(PartialOutage)));
+        assert_eq!(dependency_change(None, Some(MajorOutage)), Some(Some(MajorOutage)));
+        assert_eq!(dependency_change(Some(PartialOutage), Some(MajorOutage)), Some(Some(MajorOutage)));
+        assert_eq!(dependency_change(Some(PartialOutage), Some(PartialOutage)), None);
+        assert_eq!(dependency_change(Some(PartialOutage), Some(Operational)), Some(None));
+        assert_eq!(dependency_change(Some(PartialOutage), None), Some(None), "a component that is gone");
+        assert_eq!(dependency_change(Some(Operational), Some(UnderMaintenance)), None);
     }
 
     #[test]

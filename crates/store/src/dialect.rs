@@ -20,6 +20,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (11, "status_subscribers", include_str!("../migrations/sqlite/0011_status_subscribers.sql")),
     (12, "private_pages", include_str!("../migrations/sqlite/0012_private_pages.sql")),
     (13, "vendors", include_str!("../migrations/sqlite/0013_vendors.sql")),
+    (14, "vendor_dependencies", include_str!("../migrations/sqlite/0014_vendor_dependencies.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -35,6 +36,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (11, "status_subscribers", include_str!("../migrations/postgres/0011_status_subscribers.sql")),
     (12, "private_pages", include_str!("../migrations/postgres/0012_private_pages.sql")),
     (13, "vendors", include_str!("../migrations/postgres/0013_vendors.sql")),
+    (14, "vendor_dependencies", include_str!("../migrations/postgres/0014_vendor_dependencies.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

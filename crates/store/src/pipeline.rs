@@ -162,8 +162,36 @@ impl Pipeline {
                 break Ok(sent);
             }
         };
+        // Vendor alerts (a dependency of a service changed), the same way.
+        let result = match result {
+            Ok(n) => self.drain_vendor_alerts().await.map(|m| n + m),
+            e => e,
+        };
         let _ = self.db.release_worker_lease(DRAIN_LEASE, &self.node).await;
         result
+    }
+
+    /// Hands pending vendor alerts to the ingest pipeline (under the drain lease).
+    async fn drain_vendor_alerts(&self) -> crate::StoreResult<usize> {
+        let mut sent = 0;
+        loop {
+            let batch = self.db.pending_vendor_alerts(DRAIN_BATCH).await?;
+            if batch.is_empty() {
+                return Ok(sent);
+            }
+            let envs: Vec<Envelope> = batch.iter().map(crate::vendor::vendor_alert_envelope).collect();
+            match self.submit(envs).await {
+                Ok(_) => {}
+                Err(IngestError::Busy) => return Ok(sent),
+                Err(IngestError::Failed(e)) => return Err(crate::StoreError::Config(format!("vendor alerts: {e}"))),
+            }
+            let ids: Vec<uuid::Uuid> = batch.iter().map(|a| a.id).collect();
+            self.db.vendor_alerts_sent(&ids).await?;
+            sent += ids.len();
+            if ids.len() < DRAIN_BATCH as usize {
+                return Ok(sent);
+            }
+        }
     }
 
     /// Drains the monitor alert outbox every `every`; a failed drain is counted and retried.

@@ -16,6 +16,33 @@ use opsdeck_core::vendor::{
 use sqlx::types::Json;
 use uuid::Uuid;
 
+/// Queues a vendor alert for `$service` on the open transaction: `$change` is `Some(status)`
+/// to trigger, `None` to resolve.
+macro_rules! queue_vendor_alert {
+    ($tx:expr, $vendor:expr, $name:expr, $service:expr, $component:expr, $change:expr, $now:expr) => {{
+        let change: Option<opsdeck_core::status_page::ComponentStatus> = $change;
+        let component: &str = $component;
+        let what = if component.is_empty() { $name.to_string() } else { format!("{} {}", $name, component) };
+        let summary = match change {
+            Some(s) => format!("Vendor {what} is {}", s.label().to_lowercase()),
+            None => format!("Vendor {what} recovered"),
+        };
+        sqlx::query(
+            "INSERT INTO vendor_alerts (id, vendor_id, service_id, component, status, summary, at, alert_pending) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE)",
+        )
+        .bind(Uuid::now_v7())
+        .bind($vendor)
+        .bind($service)
+        .bind(component)
+        .bind(change.map_or("operational", |s| s.as_str()))
+        .bind(summary)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Vendor {
     pub id: Uuid,
@@ -202,7 +229,9 @@ impl Db {
     }
 
     /// Stores a poll's outcome (only while `node` holds the lease) and schedules the next one;
-    /// returns the status before and after when it changed.
+    /// in the same transaction, queues an alert for each service whose dependency (the whole
+    /// vendor, or one component) started or stopped being in trouble. Returns the status before
+    /// and after when it changed.
     pub async fn record_vendor_poll(
         &self,
         node: &str,
@@ -212,54 +241,258 @@ impl Db {
     ) -> StoreResult<Option<(VendorStatus, VendorStatus)>> {
         let now_ms = now.timestamp_millis();
         let next = now_ms.saturating_add(i64::from(v.interval_seconds).saturating_mul(1000));
-        let before = VendorStatus::parse(&v.status);
-        let after = match outcome {
-            PollOutcome::NotModified => before,
-            PollOutcome::Read { reading, .. } => VendorStatus::Known(reading.status),
-            PollOutcome::Failed { .. } => VendorStatus::Unknown,
-        };
-        let changed = (after != before).then_some(now_ms);
-        let n = with_db!(self, |pool| {
-            let q = match outcome {
-                PollOutcome::NotModified => sqlx::query(
-                    "UPDATE vendors SET checked_at = $1, next_poll_at = $2, reason = NULL, lease_owner = NULL, \
-                     lease_until = NULL WHERE id = $3 AND lease_owner = $4",
-                )
-                .bind(now_ms)
-                .bind(next)
-                .bind(v.id)
-                .bind(node),
-                PollOutcome::Read { reading, etag, last_modified } => sqlx::query(
-                    "UPDATE vendors SET checked_at = $1, next_poll_at = $2, status = $5, reason = NULL, \
-                     description = $6, components = $7, incidents = $8, etag = $9, last_modified = $10, \
-                     changed_at = COALESCE($11, changed_at), lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $3 AND lease_owner = $4",
-                )
-                .bind(now_ms)
-                .bind(next)
-                .bind(v.id)
-                .bind(node)
-                .bind(after.as_str())
-                .bind(&reading.description)
-                .bind(Json(&reading.components))
-                .bind(Json(&reading.incidents))
-                .bind(etag)
-                .bind(last_modified)
-                .bind(changed),
-                PollOutcome::Failed { reason } => sqlx::query(
-                    "UPDATE vendors SET checked_at = $1, next_poll_at = $2, status = 'unknown', reason = $5, \
-                     etag = NULL, last_modified = NULL, changed_at = COALESCE($6, changed_at), lease_owner = NULL, \
-                     lease_until = NULL WHERE id = $3 AND lease_owner = $4",
-                )
-                .bind(now_ms)
-                .bind(next)
-                .bind(v.id)
-                .bind(node)
-                .bind(reason)
-                .bind(changed),
+        let out = write_tx!(self, |tx| {
+            let held: Option<(String, Json<Vec<VendorComponent>>)> =
+                sqlx::query_as("SELECT status, components FROM vendors WHERE id = $1 AND lease_owner = $2")
+                    .bind(v.id)
+                    .bind(node)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((old_status, old_components)) = held else { return Ok(None) };
+            let before = VendorStatus::parse(&old_status);
+            let after = match outcome {
+                PollOutcome::NotModified => before,
+                PollOutcome::Read { reading, .. } => VendorStatus::Known(reading.status),
+                PollOutcome::Failed { .. } => VendorStatus::Unknown,
             };
-            q.execute(pool).await?.rows_affected()
+            let changed = (after != before).then_some(now_ms);
+            match outcome {
+                PollOutcome::NotModified => {
+                    sqlx::query(
+                        "UPDATE vendors SET checked_at = $1, next_poll_at = $2, reason = NULL, lease_owner = NULL, \
+                         lease_until = NULL WHERE id = $3",
+                    )
+                    .bind(now_ms)
+                    .bind(next)
+                    .bind(v.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                PollOutcome::Read { reading, etag, last_modified } => {
+                    sqlx::query(
+                        "UPDATE vendors SET checked_at = $1, next_poll_at = $2, status = $4, reason = NULL, \
+                         description = $5, components = $6, incidents = $7, etag = $8, last_modified = $9, \
+                         changed_at = COALESCE($10, changed_at), lease_owner = NULL, lease_until = NULL WHERE id = $3",
+                    )
+                    .bind(now_ms)
+                    .bind(next)
+                    .bind(v.id)
+                    .bind(after.as_str())
+                    .bind(&reading.description)
+                    .bind(Json(&reading.components))
+                    .bind(Json(&reading.incidents))
+                    .bind(etag)
+                    .bind(last_modified)
+                    .bind(changed)
+                    .execute(&mut *tx)
+                    .await?;
+                    let deps: Vec<(Uuid, String)> =
+                        sqlx::query_as("SELECT service_id, component FROM vendor_dependencies WHERE vendor_id = $1")
+                            .bind(v.id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    let status_of = |status: VendorStatus, comps: &[VendorComponent], component: &str| {
+                        if component.is_empty() {
+                            match status {
+                                VendorStatus::Known(s) => Some(s),
+                                VendorStatus::Unknown => None,
+                            }
+                        } else {
+                            comps.iter().find(|c| c.name == component).map(|c| c.status)
+                        }
+                    };
+                    for (service_id, component) in deps {
+                        let was = status_of(before, &old_components.0, &component);
+                        let is = status_of(after, &reading.components, &component);
+                        if let Some(change) = opsdeck_core::vendor::dependency_change(was, is) {
+                            queue_vendor_alert!(tx, v.id, &v.name, service_id, &component, change, now_ms);
+                        }
+                    }
+                }
+                PollOutcome::Failed { reason } => {
+                    sqlx::query(
+                        "UPDATE vendors SET checked_at = $1, next_poll_at = $2, status = 'unknown', reason = $4, \
+                         etag = NULL, last_modified = NULL, changed_at = COALESCE($5, changed_at), \
+                         lease_owner = NULL, lease_until = NULL WHERE id = $3",
+                    )
+                    .bind(now_ms)
+                    .bind(next)
+                    .bind(v.id)
+                    .bind(reason)
+                    .bind(changed)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            (after != before).then_some((before, after))
         });
-        Ok((n > 0 && after != before).then_some((before, after)))
+        Ok(out)
+    }
+
+    /// The services that depend on a vendor: (service id, service name, component; '' = all).
+    pub async fn vendor_dependents(&self, vendor_id: Uuid) -> StoreResult<Vec<(Uuid, String, String)>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT d.service_id, s.name, d.component FROM vendor_dependencies d JOIN services s \
+                 ON s.id = d.service_id WHERE d.vendor_id = $1 ORDER BY s.name, d.component",
+            )
+            .bind(vendor_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Records that `service_id` depends on `v` (or on its `component`); when that is in
+    /// trouble already, the service is alerted at once.
+    pub async fn add_vendor_dependent(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        v: &Vendor,
+        service_id: Uuid,
+        component: &str,
+    ) -> StoreResult<()> {
+        let now_ms = now.timestamp_millis();
+        write_tx!(self, |tx| {
+            let n = sqlx::query(
+                "INSERT INTO vendor_dependencies (vendor_id, service_id, component, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(v.id)
+            .bind(service_id)
+            .bind(component)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let current = if component.is_empty() {
+                match v.status {
+                    VendorStatus::Known(s) => Some(s),
+                    VendorStatus::Unknown => None,
+                }
+            } else {
+                v.components.iter().find(|c| c.name == component).map(|c| c.status)
+            };
+            if n > 0
+                && let Some(change) = opsdeck_core::vendor::dependency_change(None, current)
+            {
+                queue_vendor_alert!(tx, v.id, &v.name, service_id, component, change, now_ms);
+            }
+            let what = if component.is_empty() { v.name.clone() } else { format!("{} / {component}", v.name) };
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("vendor.dependent_add", "service", Some(service_id), format!("Depends on {what}"))
+            );
+        });
+        Ok(())
+    }
+
+    /// Ends every dependency of `service_id` on `v`; alerts they raised are resolved.
+    pub async fn remove_vendor_dependent(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        v: &Vendor,
+        service_id: Uuid,
+    ) -> StoreResult<()> {
+        let now_ms = now.timestamp_millis();
+        write_tx!(self, |tx| {
+            let gone: Vec<String> = sqlx::query_scalar(
+                "DELETE FROM vendor_dependencies WHERE vendor_id = $1 AND service_id = $2 RETURNING component",
+            )
+            .bind(v.id)
+            .bind(service_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            if gone.is_empty() {
+                return Err(StoreError::NotFound(Entity::Service));
+            }
+            for component in &gone {
+                queue_vendor_alert!(tx, v.id, &v.name, service_id, component.as_str(), None, now_ms);
+            }
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "vendor.dependent_remove",
+                    "service",
+                    Some(service_id),
+                    format!("No longer depends on {}", v.name)
+                )
+            );
+        });
+        Ok(())
+    }
+
+    /// Pending vendor alerts, oldest first.
+    pub async fn pending_vendor_alerts(&self, limit: i64) -> StoreResult<Vec<VendorAlert>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, vendor_id, service_id, component, status, summary, at FROM vendor_alerts \
+                 WHERE alert_pending ORDER BY at, id LIMIT $1",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Marks vendor alerts as handed to the alert pipeline.
+    pub async fn vendor_alerts_sent(&self, ids: &[Uuid]) -> StoreResult<()> {
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE vendor_alerts SET alert_pending = FALSE WHERE id IN ({})",
+                crate::dialect::placeholders(self.backend(), chunk.len(), 1)
+            );
+            with_db!(self, |pool| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(pool).await?;
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A queued change of a service's vendor dependency.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VendorAlert {
+    pub id: Uuid,
+    pub vendor_id: Uuid,
+    pub service_id: Uuid,
+    pub component: String,
+    /// The status that triggers, or `operational` (resolve).
+    pub status: String,
+    pub summary: String,
+    pub at: i64,
+}
+
+/// The alert a vendor change raises on a dependent service: dedup key
+/// `vendor:{vendor}:{component}`, so each dependency is one alert that triggers and resolves.
+pub fn vendor_alert_envelope(a: &VendorAlert) -> crate::ingest::Envelope {
+    use opsdeck_core::alert::{Action, Signal};
+    use opsdeck_core::status_page::ComponentStatus;
+    let key = format!("vendor:{}:{}", a.vendor_id.simple(), a.component);
+    let signal = match ComponentStatus::parse(&a.status).filter(|s| opsdeck_core::vendor::alerting(*s)) {
+        Some(s) => {
+            let mut sig = Signal::trigger(key, a.summary.clone(), opsdeck_core::vendor::alert_severity(s));
+            sig.source = "vendor status".into();
+            sig.started_at = Some(from_millis(a.at));
+            sig.details = serde_json::json!({"vendor_id": a.vendor_id, "component": a.component, "status": a.status});
+            sig
+        }
+        None => Signal::follow_up(Action::Resolve, key),
+    };
+    crate::ingest::Envelope {
+        scope: "vendor".into(),
+        integration_id: None,
+        service_id: a.service_id,
+        source_type: "vendor",
+        signal,
     }
 }

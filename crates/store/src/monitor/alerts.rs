@@ -70,7 +70,7 @@ impl Db {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "UPDATE monitor_events SET alert_pending = FALSE WHERE id IN ({})",
-                crate::dialect::placeholders(backend, 1, chunk.len())
+                crate::dialect::placeholders(backend, chunk.len(), 1)
             );
             with_db!(self, |pool| {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-backend_tests!(vendors_round_trip_and_survive_bad_answers);
+backend_tests!(vendors_round_trip_and_survive_bad_answers, a_vendor_outage_alerts_its_dependents);
 
 /// A misbehaving (and one well-behaved) vendor on loopback; counts conditional requests.
 async fn fake_vendors() -> (String, Arc<AtomicUsize>) {
@@ -205,4 +205,99 @@ async fn vendors_round_trip_and_survive_bad_answers(srv: &TestServer) {
     assert_eq!(srv.delete(&format!("/api/v1/vendors/{metadata}"), &t).await.0, StatusCode::NO_CONTENT);
     let (s, e) = srv.get(&format!("/api/v1/vendors/{metadata}"), &t).await;
     assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("vendor_not_found")));
+}
+
+/// A vendor whose one component ("Git") is operational or in a major outage, as `down` says.
+async fn flipping_vendor() -> (String, Arc<std::sync::atomic::AtomicBool>) {
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = down.clone();
+    let app = axum::Router::new().route(
+        "/api/v2/summary.json",
+        axum::routing::get(move || {
+            let status = if flag.load(Ordering::SeqCst) { "major_outage" } else { "operational" };
+            async move {
+                format!(
+                    r#"{{"status":{{"indicator":"none","description":"ok"}},
+                    "components":[{{"id":"g","name":"Git","status":"{status}"}},
+                                  {{"id":"p","name":"Pages","status":"operational"}}]}}"#
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, down)
+}
+
+/// A service that depends on a vendor's component gets an alert (and an incident) while that
+/// component is in trouble, resolved when it recovers; bad dependencies are refused.
+async fn a_vendor_outage_alerts_its_dependents(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (_, svc) = srv.post("/api/v1/services", &t, json!({"name": "Deploys"})).await;
+    let sid = svc["id"].as_str().unwrap().to_owned();
+    let (url, down) = flipping_vendor().await;
+    let id = add(srv, &t, "Forge", &url, 5).await;
+    srv.run_vendor_polls().await;
+    let deps = format!("/api/v1/vendors/{id}/dependents");
+    for (body, field) in [
+        (json!({"service_id": sid, "component": "Nope"}), "component"),
+        (json!({"service_id": uuid::Uuid::nil()}), "service_id"),
+    ] {
+        let (s, e) = srv.post(&deps, &t, body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
+        assert_eq!(e["error"]["details"]["field"], field, "{body}: {e}");
+    }
+    let (s, v) = srv.post(&deps, &t, json!({"service_id": sid, "component": "Git"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["dependents"], json!([{"service_id": sid, "service": "Deploys", "component": "Git"}]));
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let alerts = || async { srv.get(&format!("/api/v1/alerts?service_id={sid}"), &t).await.1 };
+    assert!(alerts().await["items"].as_array().unwrap().is_empty(), "operational: no alert");
+
+    // Git goes down: the next poll alerts the service and an incident opens.
+    down.store(true, Ordering::SeqCst);
+    srv.clock.advance(Duration::seconds(31));
+    srv.run_vendor_polls().await;
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let a = alerts().await;
+    assert_eq!(a["items"].as_array().unwrap().len(), 1, "{a}");
+    assert_eq!(
+        (a["items"][0]["status"].as_str(), a["items"][0]["severity"].as_str()),
+        (Some("firing"), Some("critical"))
+    );
+    assert!(a["items"][0]["summary"].as_str().unwrap().contains("Vendor Forge Git is major outage"), "{a}");
+    let (_, incs) = srv.get(&format!("/api/v1/incidents?service_id={sid}"), &t).await;
+    assert_eq!(incs["items"].as_array().unwrap().len(), 1, "{incs}");
+    // Still down at the next poll: nothing new.
+    srv.clock.advance(Duration::seconds(31));
+    srv.run_vendor_polls().await;
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    assert_eq!(alerts().await["items"].as_array().unwrap().len(), 1);
+
+    // It recovers: the alert resolves.
+    down.store(false, Ordering::SeqCst);
+    srv.clock.advance(Duration::seconds(31));
+    srv.run_vendor_polls().await;
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    assert_eq!(alerts().await["items"][0]["status"], "resolved");
+
+    // The vendor page lists the dependency and its form adds and removes one.
+    srv.user("mgr2", Role::Manager).await;
+    let cookie = srv.login("mgr2", "password-mgr2").await.unwrap();
+    let (_, html) = srv.page(&format!("/vendors/{id}"), &cookie).await;
+    assert!(html.contains("vendor-dependents") && html.contains("on Git") && html.contains("add-dependent"), "{html}");
+    let (_, other) = srv.post("/api/v1/services", &t, json!({"name": "Docs"})).await;
+    let other = other["id"].as_str().unwrap();
+    let (s, notice) =
+        srv.form(&format!("/vendors/{id}/dependents"), &cookie, &[("service_id", other), ("component", "")]).await;
+    assert_eq!((s, notice.as_str()), (StatusCode::SEE_OTHER, "The service is alerted while this is degraded or worse"));
+    let (_, notice) = srv.form(&format!("/vendors/{id}/dependents/{other}/delete"), &cookie, &[]).await;
+    assert_eq!(notice, "The service no longer depends on this vendor");
+    let (s, _) = srv.delete(&format!("{deps}/{sid}"), &t).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(srv.delete(&format!("{deps}/{sid}"), &t).await.0, StatusCode::NOT_FOUND);
+    assert!(vendor(srv, &t, &id).await["dependents"].as_array().unwrap().is_empty());
 }

@@ -21,7 +21,11 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_vendors, create_vendor)).routes(routes!(get_vendor, delete_vendor))
+    OpenApiRouter::new()
+        .routes(routes!(list_vendors, create_vendor))
+        .routes(routes!(get_vendor, delete_vendor))
+        .routes(routes!(add_dependent))
+        .routes(routes!(remove_dependent))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -65,6 +69,43 @@ pub struct VendorDto {
     pub checked_at: Option<String>,
     pub changed_at: Option<String>,
     pub created_at: String,
+    /// Services alerted while the vendor (or the named component) is degraded or worse; only
+    /// when one vendor is read.
+    pub dependents: Option<Vec<DependentDto>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DependentDto {
+    pub service_id: Uuid,
+    pub service: String,
+    /// A component's name, or null for the whole vendor.
+    pub component: Option<String>,
+}
+
+impl VendorDto {
+    async fn with_dependents(state: &AppState, v: Vendor) -> Result<Self, ApiError> {
+        let deps = state.db.vendor_dependents(v.id).await?;
+        let mut dto = VendorDto::from(v);
+        dto.dependents = Some(
+            deps.into_iter()
+                .map(|(service_id, service, c)| DependentDto {
+                    service_id,
+                    service,
+                    component: (!c.is_empty()).then_some(c),
+                })
+                .collect(),
+        );
+        Ok(dto)
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DependentBody {
+    pub service_id: Uuid,
+    /// A component of the vendor, by name; left out, the whole vendor.
+    #[schema(max_length = 255)]
+    pub component: Option<String>,
 }
 
 impl From<Vendor> for VendorDto {
@@ -104,6 +145,7 @@ impl From<Vendor> for VendorDto {
             checked_at: v.checked_at.map(ts),
             changed_at: v.changed_at.map(ts),
             created_at: ts(v.created_at),
+            dependents: None,
         }
     }
 }
@@ -149,7 +191,7 @@ async fn create_vendor(
     auth.require(Permission::Configure)?;
     let spec = VendorSpec::new(&body.name, &body.url, body.interval_seconds, body.timeout_seconds)?;
     let v = op::create(&state, &auth, spec).await?;
-    Ok((StatusCode::CREATED, Json(v.into())))
+    Ok((StatusCode::CREATED, Json(VendorDto::with_dependents(&state, v).await?)))
 }
 
 #[utoipa::path(
@@ -165,7 +207,51 @@ async fn get_vendor(
     Path(id): Path<String>,
 ) -> Result<Json<VendorDto>, ApiError> {
     auth.require(Permission::Read)?;
-    Ok(Json(state.db.get_vendor(parse_id(Entity::Vendor, &id)?).await?.into()))
+    let v = state.db.get_vendor(parse_id(Entity::Vendor, &id)?).await?;
+    Ok(Json(VendorDto::with_dependents(&state, v).await?))
+}
+
+/// Makes a service depend on the vendor (or one of its components): while that is degraded or
+/// worse, the service has an alert (and so an incident, by its alert settings); it resolves when
+/// the vendor recovers. Already degraded when added: alerted at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/vendors/{id}/dependents",
+    tag = "vendors",
+    params(("id" = Uuid, Path)),
+    request_body = DependentBody,
+    responses((status = 201, body = VendorDto))
+)]
+async fn add_dependent(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DependentBody>,
+) -> Result<(StatusCode, Json<VendorDto>), ApiError> {
+    auth.require(Permission::Configure)?;
+    let v = state.db.get_vendor(parse_id(Entity::Vendor, &id)?).await?;
+    op::add_dependent(&state, &auth, &v, body.service_id, body.component.as_deref().unwrap_or("")).await?;
+    Ok((StatusCode::CREATED, Json(VendorDto::with_dependents(&state, v).await?)))
+}
+
+/// Ends a service's dependencies on the vendor; an alert they raised resolves.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/vendors/{id}/dependents/{service_id}",
+    tag = "vendors",
+    params(("id" = Uuid, Path), ("service_id" = Uuid, Path)),
+    responses((status = 204))
+)]
+async fn remove_dependent(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, service_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(Permission::Configure)?;
+    let v = state.db.get_vendor(parse_id(Entity::Vendor, &id)?).await?;
+    let service_id = parse_id(Entity::Service, &service_id)?;
+    op::remove_dependent(&state, &auth, &v, service_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

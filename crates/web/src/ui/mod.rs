@@ -139,6 +139,8 @@ pub fn router() -> Router<AppState> {
         .route("/vendors", get(vendors::list).post(vendors::create))
         .route("/vendors/{id}", get(vendors::detail))
         .route("/vendors/{id}/delete", post(vendors::delete))
+        .route("/vendors/{id}/dependents", post(vendors::add_dependent))
+        .route("/vendors/{id}/dependents/{service}/delete", post(vendors::remove_dependent))
         .route("/status-pages/{id}/subscribers", post(status_subscribers::add))
         .route("/status-pages/{id}/subscribers.csv", get(status_subscribers::export))
         .route("/status-pages/{id}/subscribers/{subscriber}/delete", post(status_subscribers::remove))

@@ -129,6 +129,9 @@ pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form
 pub struct DetailPage {
     chrome: Chrome,
     s: Shown,
+    /// Services that depend on it: (service id, name, component; empty = the whole vendor).
+    dependents: Vec<(uuid::Uuid, String, String)>,
+    services: Vec<(uuid::Uuid, String)>,
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Vendor, ApiError> {
@@ -145,10 +148,59 @@ pub async fn detail(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match load(&state, &id).await {
-        Ok(v) => DetailPage { chrome, s: shown(v, state.now()) }.into_response(),
+    let result = async {
+        let v = load(&state, &id).await?;
+        let dependents = state.db.vendor_dependents(v.id).await?;
+        let filter = opsdeck_store::catalogue::ServiceFilter { limit: Some(500), ..Default::default() };
+        let services =
+            state.db.list_services(&filter).await?.items.into_iter().map(|s| (s.service.id, s.service.name)).collect();
+        Ok::<_, ApiError>((v, dependents, services))
+    }
+    .await;
+    match result {
+        Ok((v, dependents, services)) => {
+            DetailPage { chrome, s: shown(v, state.now()), dependents, services }.into_response()
+        }
         Err(e) => error_page(&e),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DependentForm {
+    service_id: String,
+    component: String,
+}
+
+pub async fn add_dependent(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<DependentForm>,
+) -> Response {
+    let result = async {
+        let v = load(&state, &id).await?;
+        let sid = uuid::Uuid::parse_str(f.service_id.trim())
+            .map_err(|_| ApiError::invalid("service_id", "choose a service from the list"))?;
+        op::add_dependent(&state, &auth.0, &v, sid, &f.component).await?;
+        Ok::<_, ApiError>("The service is alerted while this is degraded or worse".to_owned())
+    }
+    .await;
+    super::outcome(&format!("/vendors/{id}"), result)
+}
+
+pub async fn remove_dependent(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, service)): Path<(String, uuid::Uuid)>,
+) -> Response {
+    let result = async {
+        let v = load(&state, &id).await?;
+        op::remove_dependent(&state, &auth.0, &v, service).await?;
+        Ok::<_, ApiError>("The service no longer depends on this vendor".to_owned())
+    }
+    .await;
+    super::outcome(&format!("/vendors/{id}"), result)
 }
 
 pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Path<String>) -> Response {
