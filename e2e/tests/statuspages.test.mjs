@@ -274,6 +274,11 @@ step('the page, added as a vendor, is read back by Opsdeck\'s own poller', async
   await go('/vendors');
   assert.match(await text('#vendors-table'), /Shop \(ourselves\)/);
   await shot('10-vendors');
+  // The overview lists the vendor in trouble and the public incident.
+  await go('/');
+  assert.match(await text('#home-outside'), /Shop \(ourselves\)/);
+  assert.match(await text('#home-outside'), /Card payments failing/);
+  await shot('11-overview');
 });
 
 step('a private page asks for its password', async () => {

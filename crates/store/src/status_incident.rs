@@ -234,6 +234,23 @@ impl Db {
         self.with_updates(rows).await
     }
 
+    /// Unresolved public incidents on every page, newest first: (page slug, page title,
+    /// incident id, name, status).
+    pub async fn unresolved_public_incidents(
+        &self,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, Uuid, String, String)>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT p.slug, p.title, i.id, i.name, i.status FROM status_incidents i JOIN status_pages p \
+                 ON p.id = i.page_id WHERE i.resolved_at IS NULL ORDER BY i.created_at DESC LIMIT $1",
+            )
+            .bind(limit.clamp(1, RECENT_MAX))
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// What an internal incident has posted, one public incident per status page.
     pub async fn public_incidents_of(&self, incident_id: Uuid) -> StoreResult<Vec<PublicIncident>> {
         let rows: Vec<Row> = with_db!(self, |pool| {

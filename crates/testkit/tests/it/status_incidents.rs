@@ -78,6 +78,12 @@ async fn incident_updates_reach_the_public_page(srv: &TestServer) {
     assert!(html.contains("Card payments failing") && html.contains("Payments fail for some cards."), "{html}");
     assert!(!html.contains("Checkout errors"), "the internal title stays internal");
 
+    // The overview lists the public incident while it is unresolved.
+    srv.user("watcher", Role::Viewer).await;
+    let wcookie = srv.login("watcher", "password-watcher").await.unwrap();
+    let (_, home) = srv.page("/", &wcookie).await;
+    assert!(home.contains("Card payments failing") && home.contains("on Shop Status"), "{home}");
+
     // Monitoring, then resolved: the component returns to what its service says.
     let (s, _) = srv
         .post(&path, &r, json!({"status_page_id": page_id, "status": "monitoring", "body": "A fix is deployed."}))

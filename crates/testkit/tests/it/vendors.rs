@@ -271,6 +271,11 @@ async fn a_vendor_outage_alerts_its_dependents(srv: &TestServer) {
     assert!(a["items"][0]["summary"].as_str().unwrap().contains("Vendor Forge Git is major outage"), "{a}");
     let (_, incs) = srv.get(&format!("/api/v1/incidents?service_id={sid}"), &t).await;
     assert_eq!(incs["items"].as_array().unwrap().len(), 1, "{incs}");
+    // The overview lists the vendor in trouble, with what is wrong.
+    srv.user("viewer", Role::Viewer).await;
+    let vcookie = srv.login("viewer", "password-viewer").await.unwrap();
+    let (_, home) = srv.page("/", &vcookie).await;
+    assert!(home.contains("home-outside") && home.contains("Forge") && home.contains("Git"), "{home}");
     // Still down at the next poll: nothing new.
     srv.clock.advance(Duration::seconds(31));
     srv.run_vendor_polls().await;

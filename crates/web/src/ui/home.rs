@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::incident::Status;
 use opsdeck_core::monitor::MonitorState;
 use opsdeck_core::role::Permission;
+use opsdeck_core::status_page::ComponentStatus;
 use opsdeck_store::audit::AuditFilter;
 use opsdeck_store::catalogue::ServiceFilter;
 use opsdeck_store::incident::IncidentFilter;
@@ -66,9 +67,23 @@ pub struct Upcoming {
     pub active: bool,
 }
 
+/// A vendor in trouble, or a public incident, as the overview lists it.
+pub struct Outside {
+    pub href: String,
+    pub name: String,
+    /// The state's CSS class and words.
+    pub class: &'static str,
+    pub label: String,
+    pub detail: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "overview/home.html")]
 pub struct HomePage {
+    /// Vendors not operational (unknown included).
+    vendors: Vec<Outside>,
+    /// Unresolved public incidents on the status pages.
+    public: Vec<Outside>,
     chrome: Chrome,
     kiosk: bool,
     can_respond: bool,
@@ -205,7 +220,50 @@ async fn build(state: &AppState, page: &PageAuth, chrome: Chrome, kiosk: bool) -
     } else {
         Vec::new()
     };
+    let vendors = state
+        .db
+        .list_vendors()
+        .await?
+        .into_iter()
+        .filter(|v| v.status != opsdeck_core::vendor::VendorStatus::Known(ComponentStatus::Operational))
+        .take(SHOWN)
+        .map(|v| {
+            let (class, label) = match v.status {
+                opsdeck_core::vendor::VendorStatus::Known(s) => (s.as_str(), s.label().to_owned()),
+                opsdeck_core::vendor::VendorStatus::Unknown => ("unknown", "Unknown".to_owned()),
+            };
+            let troubled: Vec<&str> = v
+                .components
+                .iter()
+                .filter(|c| opsdeck_core::vendor::alerting(c.status))
+                .map(|c| c.name.as_str())
+                .take(3)
+                .collect();
+            let detail = match (&v.reason, troubled.is_empty()) {
+                (Some(r), _) => r.clone(),
+                (None, false) => troubled.join(", "),
+                (None, true) => v.description.clone(),
+            };
+            Outside { href: format!("/vendors/{}", v.id), name: v.name, class, label, detail }
+        })
+        .collect();
+    let public = state
+        .db
+        .unresolved_public_incidents(SHOWN as i64)
+        .await?
+        .into_iter()
+        .map(|(slug, title, id, name, status)| Outside {
+            href: format!("/status/{slug}#incident-{id}"),
+            name,
+            class: "degraded_performance",
+            label: opsdeck_core::status_page::IncidentStatus::parse(&status)
+                .map_or(status.clone(), |s| s.label().to_owned()),
+            detail: format!("on {title}"),
+        })
+        .collect();
     Ok(HomePage {
+        vendors,
+        public,
         chrome,
         kiosk,
         can_respond: page.0.allows(Permission::Respond) && !kiosk,
