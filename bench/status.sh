@@ -93,6 +93,9 @@ wait $load 2>/dev/null || true
 echo
 echo "== summary ($(nproc) cores, ${duration_s}s per phase, $components components, SQLite)"
 printf '%s\n' "${summary[@]}"
+plain=$(curl -s -o /dev/null -w '%{size_download}' "$url/status/bench")
+gz=$(curl -s -H 'accept-encoding: gzip' -o /dev/null -w '%{size_download}' "$url/status/bench")
+echo "the HTML page: $plain bytes, $gz bytes gzipped (for browsers that accept gzip)"
 if [[ -n $seen ]]; then
     echo "a component set by hand showed on components.json after $(( (seen - t0) / 1000000 )) ms, under load"
 else

@@ -273,5 +273,20 @@ async fn feeds_badges_and_widget(srv: &TestServer) {
     assert!(html.contains("API &#60;errors&#62;") && html.contains("Major outage"), "{html}");
     let (_, h, html) = public(srv, "/status/feeds").await;
     assert_eq!(h["x-frame-options"], "DENY");
+
+    // Browsers that take gzip get the page compressed (made once per rendering).
+    let resp =
+        srv.http.get(format!("{}/status/feeds", srv.url)).header("accept-encoding", "br, gzip").send().await.unwrap();
+    assert_eq!(
+        (resp.headers()["content-encoding"].to_str().unwrap(), resp.headers()["vary"].to_str().unwrap()),
+        ("gzip", "accept-encoding")
+    );
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&resp.bytes().await.unwrap()[..]), &mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, html, "the same page");
+    let resp =
+        srv.http.get(format!("{}/status/feeds", srv.url)).header("accept-encoding", "gzip;q=0").send().await.unwrap();
+    assert!(resp.headers().get("content-encoding").is_none());
     assert!(html.contains(r#"type="application/atom+xml""#));
 }
