@@ -188,8 +188,17 @@ async fn housekeeping(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
         }
+        let before = clock.now() - chrono::Duration::days(OUTBOX_KEEP_DAYS);
+        match db.purge_delivered_outboxes(before).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "purged delivered subscriber messages and vendor alerts"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox cleanup failed"),
+        }
     }
 }
+
+/// Subscriber messages and vendor alerts are kept this long after they were handled.
+const OUTBOX_KEEP_DAYS: i64 = 30;
 
 struct DemoService {
     name: &'static str,

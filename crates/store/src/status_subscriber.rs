@@ -450,6 +450,26 @@ impl Db {
         Ok(())
     }
 
+    /// Removes subscriber messages sent or given up, and vendor alerts handed to the pipeline,
+    /// from before `before`: history nobody reads. Pending ones stay whatever their age.
+    pub async fn purge_delivered_outboxes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let ms = before.timestamp_millis();
+        let n = write_tx!(self, |tx| {
+            let a = sqlx::query("DELETE FROM status_deliveries WHERE status <> 'pending' AND created_at < $1")
+                .bind(ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let b = sqlx::query("DELETE FROM vendor_alerts WHERE alert_pending = FALSE AND at < $1")
+                .bind(ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            a + b
+        });
+        Ok(n)
+    }
+
     /// A page's deliveries by status (`pending`, `sent`, `failed`), for the editor.
     pub async fn delivery_counts(&self, page_id: Uuid) -> StoreResult<Vec<(String, i64)>> {
         Ok(with_db!(self, |pool| {

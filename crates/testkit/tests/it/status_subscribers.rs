@@ -246,6 +246,12 @@ async fn subscribers(backend: Backend) {
     }
     let (s, body) = sign_up(&srv, "pay", &[("email", "erin@example.com")]).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // Housekeeping removes handled messages after 30 days; pending ones stay.
+    assert_eq!(srv.db.purge_delivered_outboxes(srv.now()).await.unwrap(), 0, "nothing is that old yet");
+    let purged = srv.db.purge_delivered_outboxes(srv.now() + chrono::Duration::days(31)).await.unwrap();
+    assert_eq!(purged, 2, "the webhook's two sent messages (the others went with their subscribers)");
+    let (_, page_view) = srv.page(&format!("/status-pages/{page_id}"), &admin_cookie).await;
+    assert!(page_view.contains("pending"), "the unsent confirmations stay: {page_view}");
     drop(smtp);
     srv.stop().await;
 }
