@@ -286,7 +286,7 @@ fn host_of(url: &str) -> String {
 }
 
 /// A transport error in words, from its causes: reqwest's own text names the URL.
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "timed out".into();
     }

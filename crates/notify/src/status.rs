@@ -69,12 +69,13 @@ impl Notifier {
                     DeliveryResult::Sent
                 }
                 Err(send::SendError { message, permanent }) => {
-                    if permanent || d.attempts + 1 >= opsdeck_core::escalation::MAX_ATTEMPTS {
+                    if permanent || d.attempts.saturating_add(1) >= opsdeck_core::escalation::MAX_ATTEMPTS {
                         pass.failed += 1;
                         DeliveryResult::Failed { error: message }
                     } else {
                         pass.retried += 1;
-                        let at = now_ms + opsdeck_core::escalation::backoff_ms(d.attempts + 1, rand::random::<f64>());
+                        let at = now_ms
+                            + opsdeck_core::escalation::backoff_ms(d.attempts.saturating_add(1), rand::random::<f64>());
                         DeliveryResult::Retry { error: message, at }
                     }
                 }

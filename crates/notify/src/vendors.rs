@@ -175,18 +175,8 @@ async fn fetch(
     Ok((status, headers, body))
 }
 
-/// A transport error in words, from its causes.
+/// A transport error in words (the notifier's wording), bounded.
 fn describe(e: &reqwest::Error) -> String {
-    let mut causes: Vec<String> =
-        vec![if e.is_redirect() { "redirect refused".into() } else { "cannot reach it".into() }];
-    let mut cur = std::error::Error::source(e);
-    while let Some(err) = cur {
-        let msg = err.to_string();
-        if !causes.contains(&msg) {
-            causes.push(msg);
-        }
-        cur = err.source();
-    }
-    let joined = causes.join(": ");
-    joined.chars().take(300).collect()
+    let what = if e.is_redirect() { "redirect refused" } else { "cannot reach it" };
+    format!("{what}: {}", crate::send::describe(e)).chars().take(300).collect()
 }

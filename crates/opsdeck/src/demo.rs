@@ -188,7 +188,8 @@ async fn housekeeping(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
         }
-        let before = clock.now() - chrono::Duration::days(OUTBOX_KEEP_DAYS);
+        let now = clock.now();
+        let before = now.checked_sub_signed(chrono::Duration::days(OUTBOX_KEEP_DAYS)).unwrap_or(now);
         match db.purge_delivered_outboxes(before).await {
             Ok(n) if n > 0 => tracing::info!(removed = n, "purged delivered subscriber messages and vendor alerts"),
             Ok(_) => {}

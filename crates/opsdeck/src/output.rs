@@ -32,3 +32,8 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
         line(row.clone());
     }
 }
+
+/// A JSON string field as text (empty when missing or not a string).
+pub fn text(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or("").to_owned()
+}

@@ -82,9 +82,7 @@ async fn find(client: &Client, page: &str) -> Result<Value> {
     }
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or("").to_owned()
-}
+use crate::output::text as s;
 
 /// A component's name on page `p` (its id when unknown).
 fn comps_name(p: &Value, id: &Value) -> String {

@@ -37,9 +37,7 @@ pub enum VendorCmd {
     Delete { vendor: String },
 }
 
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or("").to_owned()
-}
+use crate::output::text as s;
 
 async fn find(client: &Client, vendor: &str) -> Result<Value> {
     let list = client.get("/api/v1/vendors", &[]).await?;

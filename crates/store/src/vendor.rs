@@ -442,20 +442,7 @@ impl Db {
 
     /// Marks vendor alerts as handed to the alert pipeline.
     pub async fn vendor_alerts_sent(&self, ids: &[Uuid]) -> StoreResult<()> {
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "UPDATE vendor_alerts SET alert_pending = FALSE WHERE id IN ({})",
-                crate::dialect::placeholders(self.backend(), chunk.len(), 1)
-            );
-            with_db!(self, |pool| {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(pool).await?;
-            });
-        }
-        Ok(())
+        self.clear_alert_pending("vendor_alerts", ids).await
     }
 }
 

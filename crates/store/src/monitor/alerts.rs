@@ -66,10 +66,15 @@ impl Db {
 
     /// Marks monitor alerts as handed to the alert pipeline.
     pub async fn monitor_alerts_sent(&self, ids: &[Uuid]) -> StoreResult<()> {
+        self.clear_alert_pending("monitor_events", ids).await
+    }
+
+    /// Clears `alert_pending` on rows of an alert outbox (`monitor_events`, `vendor_alerts`).
+    pub(crate) async fn clear_alert_pending(&self, table: &'static str, ids: &[Uuid]) -> StoreResult<()> {
         let backend = self.backend();
         for chunk in ids.chunks(500) {
             let sql = format!(
-                "UPDATE monitor_events SET alert_pending = FALSE WHERE id IN ({})",
+                "UPDATE {table} SET alert_pending = FALSE WHERE id IN ({})",
                 crate::dialect::placeholders(backend, chunk.len(), 1)
             );
             with_db!(self, |pool| {

@@ -257,11 +257,18 @@ async fn a_vendor_outage_alerts_its_dependents(srv: &TestServer) {
     let alerts = || async { srv.get(&format!("/api/v1/alerts?service_id={sid}"), &t).await.1 };
     assert!(alerts().await["items"].as_array().unwrap().is_empty(), "operational: no alert");
 
+    // A second service depends on the whole vendor: one poll then queues two alerts.
+    let (_, billing) = srv.post("/api/v1/services", &t, json!({"name": "Billing"})).await;
+    let (s, _) = srv.post(&deps, &t, json!({"service_id": billing["id"]})).await;
+    assert_eq!(s, StatusCode::CREATED);
+
     // Git goes down: the next poll alerts the service and an incident opens.
     down.store(true, Ordering::SeqCst);
     srv.clock.advance(Duration::seconds(31));
     srv.run_vendor_polls().await;
+    assert_eq!(srv.db.pending_vendor_alerts(10).await.unwrap().len(), 2);
     srv.pipeline.drain_monitor_alerts().await.unwrap();
+    assert!(srv.db.pending_vendor_alerts(10).await.unwrap().is_empty(), "both marked sent in one batch");
     let a = alerts().await;
     assert_eq!(a["items"].as_array().unwrap().len(), 1, "{a}");
     assert_eq!(
@@ -304,5 +311,6 @@ async fn a_vendor_outage_alerts_its_dependents(srv: &TestServer) {
     let (s, _) = srv.delete(&format!("{deps}/{sid}"), &t).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(srv.delete(&format!("{deps}/{sid}"), &t).await.0, StatusCode::NOT_FOUND);
-    assert!(vendor(srv, &t, &id).await["dependents"].as_array().unwrap().is_empty());
+    let left = vendor(srv, &t, &id).await;
+    assert_eq!(left["dependents"], json!([{"service_id": billing["id"], "service": "Billing", "component": null}]));
 }

@@ -37,13 +37,9 @@ pub async fn access_tag(state: &AppState, page: &StatusPage) -> Result<Option<St
 /// the right access cookie.
 pub fn allowed(headers: &HeaderMap, tag: Option<&str>) -> bool {
     let Some(tag) = tag else { return true };
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .any(|(name, value)| name == COOKIE && secret::tags_match(value, tag))
+    axum_extra::extract::cookie::CookieJar::from_headers(headers)
+        .get(COOKIE)
+        .is_some_and(|c| secret::tags_match(c.value(), tag))
 }
 
 #[derive(Template)]

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 #[derive(Deserialize)]
 pub struct NoticeQuery {
-    notice: Option<String>,
+    pub(super) notice: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone)]

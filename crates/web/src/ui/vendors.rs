@@ -1,6 +1,7 @@
 //! Vendors: every third-party status page Opsdeck reads, on one page, and one vendor's
 //! components and incidents.
 
+use super::status_pages::NoticeQuery;
 use super::{Chrome, PageAuth, done, error_page, form_error};
 use crate::AppState;
 use crate::error::ApiError;
@@ -15,11 +16,6 @@ use opsdeck_core::Entity;
 use opsdeck_core::vendor::{VendorSpec, VendorStatus};
 use opsdeck_store::vendor::Vendor;
 use serde::Deserialize;
-
-#[derive(Deserialize)]
-pub struct NoticeQuery {
-    notice: Option<String>,
-}
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
