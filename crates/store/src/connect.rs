@@ -5,6 +5,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -23,6 +24,13 @@ pub struct SqliteDb {
     /// poll, and a connection that alone writes keeps its page cache between transactions
     /// (a commit by another connection empties it, so every page is read again).
     pub writer: SqlitePool,
+    /// Taken by every write: sqlx's writer connection and the synchronous writer ([`sync`])
+    /// write one at a time, without ever waiting on SQLite's busy handler (which sleeps).
+    ///
+    /// [`sync`]: SqliteDb::sync
+    pub(crate) gate: Arc<tokio::sync::Mutex<()>>,
+    /// The hot write paths (an ingest batch) as one hand-off to a connection of its own thread.
+    pub(crate) sync: Arc<crate::sync_writer::SyncWriter>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,8 +95,9 @@ impl Db {
                 .map_err(|e| StoreError::Config(format!("cannot open SQLite database {url:?}: {e}")))
         };
         let writer = open(1, opts.clone()).await?;
+        let sync = Arc::new(crate::sync_writer::SyncWriter::start(opts.get_filename().to_path_buf())?);
         let pool = open(max.max(2), opts).await?;
-        Ok(Db::Sqlite(SqliteDb { pool, writer }))
+        Ok(Db::Sqlite(SqliteDb { pool, writer, gate: Arc::default(), sync }))
     }
 
     async fn connect_postgres(url: &str, max: u32) -> StoreResult<Db> {
@@ -143,6 +152,7 @@ impl Db {
         with_db!(self, |pool| pool.close().await);
         if let Db::Sqlite(sqlite) = self {
             sqlite.writer.close().await;
+            sqlite.sync.close().await;
         }
     }
 }

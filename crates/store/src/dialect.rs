@@ -53,6 +53,9 @@ pub fn migrator(backend: Backend) -> Migrator {
     )
 }
 
+/// How a SQLite write transaction starts (here and on the synchronous writer).
+pub(crate) const SQLITE_BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 /// Opens a write transaction. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so a
 /// transaction that reads before writing cannot fail half-way with SQLITE_BUSY.
 pub(crate) trait BeginWrite {
@@ -63,7 +66,7 @@ pub(crate) trait BeginWrite {
 impl BeginWrite for Pool<Sqlite> {
     type Db = Sqlite;
     fn begin_write(&self) -> impl Future<Output = Result<Transaction<'static, Sqlite>, sqlx::Error>> + Send {
-        self.begin_with("BEGIN IMMEDIATE")
+        self.begin_with(SQLITE_BEGIN_WRITE)
     }
 }
 
@@ -190,6 +193,7 @@ where
     };
     match db {
         Db::Sqlite(sqlite) => {
+            let _gate = sqlite.gate.lock().await;
             let mut tx = sqlite.writer.begin_write().await?;
             let q = sqlx::query_as(sqlx::AssertSqlSafe(update(""))).bind(node).bind(lease_until_ms).bind(now_ms);
             let rows = match c.due_by {

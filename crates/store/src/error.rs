@@ -14,6 +14,9 @@ pub enum StoreError {
     Config(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// An error of the SQLite writer connection ([`crate::sync_writer`]).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -21,7 +24,14 @@ pub enum StoreError {
 impl StoreError {
     /// The database could not be reached (as opposed to a bad query or bad data).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed))
+        use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
+        match self {
+            StoreError::Db(e) => matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
+                matches!(f.code, CannotOpen | DatabaseBusy | DatabaseLocked)
+            }
+            _ => false,
+        }
     }
 }
 

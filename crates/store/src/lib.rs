@@ -22,6 +22,8 @@ pub mod settings;
 pub mod status_incident;
 pub mod status_page;
 pub mod status_subscriber;
+mod stmt;
+mod sync_writer;
 mod timeline;
 pub mod user;
 pub mod vendor;
@@ -49,12 +51,14 @@ macro_rules! with_db {
 }
 
 /// As [`with_db!`], with `$pool` bound to the pool write transactions use: on SQLite the one
-/// writer connection ([`SqliteDb::writer`]), on PostgreSQL the pool.
+/// writer connection ([`SqliteDb::writer`], after taking [`SqliteDb::gate`]), on PostgreSQL the
+/// pool.
 #[macro_export]
 macro_rules! with_writer {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
             $crate::Db::Sqlite(sqlite) => {
+                let _gate = sqlite.gate.lock().await;
                 let $pool = &sqlite.writer;
                 $body
             }

@@ -274,7 +274,9 @@ impl Pipeline {
             replies.push((job.envs.len(), job.reply));
             envs.extend(job.envs);
         }
-        let applied = self.db.apply_signals_with(self.clock.now(), &envs, &mut *self.services.lock().await).await;
+        let envs: Arc<[Envelope]> = envs.into();
+        let applied =
+            self.db.apply_signals_with(self.clock.now(), envs.clone(), &mut *self.services.lock().await).await;
         match applied {
             Ok(report) => {
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -290,7 +292,7 @@ impl Pipeline {
             // One bad request must not fail the others: retry each on its own.
             Err(e) if replies.len() > 1 => {
                 IngestBatchRetried { requests: replies.len(), error: &e }.emit();
-                let mut rest = envs.into_iter();
+                let mut rest = envs.iter().cloned();
                 for (n, reply) in replies {
                     let envs: Vec<Envelope> = rest.by_ref().take(n).collect();
                     Box::pin(self.write(vec![Job { envs, reply }])).await;
@@ -313,7 +315,7 @@ impl Pipeline {
         let expired = self.db.expired_alerts(now, 2_000).await?;
         let n = expired.len();
         if !expired.is_empty() {
-            let report = self.db.apply_signals_with(now, &expired, &mut *self.services.lock().await).await?;
+            let report = self.db.apply_signals_with(now, expired.into(), &mut *self.services.lock().await).await?;
             (self.sink)(&report);
         }
         let mut changed = self.db.wake_snoozed(now).await?;

@@ -47,3 +47,19 @@ macro_rules! insert_timeline {
     }};
 }
 pub(crate) use insert_timeline;
+
+/// As [`insert_timeline!`], on a [`crate::stmt::WriteTx`] (the ingest batch).
+pub(crate) async fn write_timeline<T: crate::stmt::WriteTx>(
+    tx: &mut T,
+    backend: crate::Backend,
+    entries: &[TimelineEntry],
+) -> crate::StoreResult<()> {
+    for chunk in crate::dialect::fixed_chunks(entries) {
+        let sql = crate::dialect::multi_row(backend, TIMELINE_HEAD, 6, chunk.len(), "");
+        let q = chunk.iter().fold(crate::stmt::Stmt::new(sql), |q, e| {
+            q.bind(Uuid::now_v7()).bind(e.incident_id).bind(e.at).bind(e.kind).bind(&e.actor).bind(&e.body)
+        });
+        tx.execute(q).await?;
+    }
+    Ok(())
+}

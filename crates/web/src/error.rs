@@ -219,7 +219,7 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %m, "store configuration error");
                 ApiError::new(ErrorCode::Unavailable, m)
             }
-            e @ (StoreError::Db(_) | StoreError::Migrate(_)) => {
+            e @ (StoreError::Db(_) | StoreError::Sqlite(_) | StoreError::Migrate(_)) => {
                 tracing::error!(error = %e, "database error");
                 if e.is_unavailable() {
                     return ApiError::new(ErrorCode::Unavailable, "the database is not reachable; try again shortly");

@@ -82,6 +82,37 @@ pub(crate) struct AlertRow {
     pub expires_at: Option<i64>,
 }
 
+impl crate::stmt::FetchRow for AlertRow {
+    /// In the order of [`ALERT_COLS`].
+    fn from_sync(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        use crate::stmt::json_column;
+        Ok(AlertRow {
+            id: row.get(0)?,
+            scope: row.get(1)?,
+            integration_id: row.get(2)?,
+            service_id: row.get(3)?,
+            incident_id: row.get(4)?,
+            dedup_key: row.get(5)?,
+            group_key: row.get(6)?,
+            source_type: row.get(7)?,
+            source: row.get(8)?,
+            severity: row.get(9)?,
+            summary: row.get(10)?,
+            details: Json(json_column(row, 11)?),
+            links: Json(json_column(row, 12)?),
+            labels: Json(json_column(row, 13)?),
+            status: row.get(14)?,
+            count: row.get(15)?,
+            first_seen: row.get(16)?,
+            last_seen: row.get(17)?,
+            started_at: row.get(18)?,
+            acknowledged_at: row.get(19)?,
+            resolved_at: row.get(20)?,
+            expires_at: row.get(21)?,
+        })
+    }
+}
+
 const INC_COLS: &str = "id, number, title, status, severity, service_id, group_key, alert_count, open_alerts, \
     last_alert_at, acknowledged_at, mitigated_at, resolved_at, joined_noted_at, reopened_at, hold_until";
 
@@ -106,6 +137,30 @@ struct IncRow {
     joined_noted_at: Option<i64>,
     reopened_at: Option<i64>,
     hold_until: Option<i64>,
+}
+
+impl crate::stmt::FetchRow for IncRow {
+    /// In the order of [`INC_COLS`].
+    fn from_sync(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(IncRow {
+            id: row.get(0)?,
+            number: row.get(1)?,
+            title: row.get(2)?,
+            status: row.get(3)?,
+            severity: row.get(4)?,
+            service_id: row.get(5)?,
+            group_key: row.get(6)?,
+            alert_count: row.get(7)?,
+            open_alerts: row.get(8)?,
+            last_alert_at: row.get(9)?,
+            acknowledged_at: row.get(10)?,
+            mitigated_at: row.get(11)?,
+            resolved_at: row.get(12)?,
+            joined_noted_at: row.get(13)?,
+            reopened_at: row.get(14)?,
+            hold_until: row.get(15)?,
+        })
+    }
 }
 
 /// An incident in memory during a batch.

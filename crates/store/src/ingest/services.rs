@@ -4,6 +4,9 @@
 //! that changes these (a service's tier, its deletion, its alert settings) bumps the catalogue
 //! revision in its own transaction, so a batch never applies stale settings.
 
+use crate::dialect::{fixed_chunks, placeholders};
+use crate::stmt::{FetchRow, Stmt, WriteTx};
+use crate::{Backend, StoreResult};
 use opsdeck_core::alert::rules::{AlertSettings, Grouping, Rule};
 use sqlx::types::Json;
 use std::collections::HashMap;
@@ -114,26 +117,42 @@ impl ServiceSettingsRow {
     }
 }
 
-/// Loads the services of `$ids` that `$cache` does not know yet, on the open transaction.
-macro_rules! load_services {
-    ($tx:expr, $backend:expr, $cache:expr, $ids:expr) => {{
-        let unknown = $cache.unknown($ids);
-        for chunk in $crate::dialect::fixed_chunks(&unknown) {
-            let sql = format!(
-                "{}({})",
-                $crate::ingest::services::SERVICE_SETTINGS_SQL,
-                $crate::dialect::placeholders($backend, chunk.len(), 1)
-            );
-            let mut q = sqlx::query_as::<_, $crate::ingest::services::ServiceSettingsRow>(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            let rows = q.fetch_all(&mut *$tx).await?;
-            $cache.insert_loaded(chunk, rows);
-        }
-    }};
+/// Loads the services among `ids` that `cache` does not know yet, on the open transaction.
+pub(crate) async fn load_services<T: WriteTx>(
+    tx: &mut T,
+    backend: Backend,
+    cache: &mut ServiceCache,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> StoreResult<()> {
+    let unknown = cache.unknown(ids);
+    for chunk in fixed_chunks(&unknown) {
+        let sql = format!("{SERVICE_SETTINGS_SQL}({})", placeholders(backend, chunk.len(), 1));
+        let rows = tx.fetch::<ServiceSettingsRow>(chunk.iter().fold(Stmt::new(sql), |q, id| q.bind(*id))).await?;
+        cache.insert_loaded(chunk, rows);
+    }
+    Ok(())
 }
-pub(crate) use load_services;
+
+impl FetchRow for ServiceSettingsRow {
+    fn from_sync(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let rules: Option<String> = row.get(6)?;
+        let rules = match rules {
+            Some(text) => Some(Json(serde_json::from_str(&text).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+            })?)),
+            None => None,
+        };
+        Ok(ServiceSettingsRow {
+            id: row.get(0)?,
+            tier: row.get(1)?,
+            grouping: row.get(2)?,
+            group_window_seconds: row.get(3)?,
+            auto_resolve: row.get(4)?,
+            reopen_window_seconds: row.get(5)?,
+            rules,
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {

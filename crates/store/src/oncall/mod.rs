@@ -4,6 +4,7 @@
 
 use crate::audit::audit;
 use crate::dialect::{Claim, claim_leased, fixed_chunks, multi_row, placeholders};
+use crate::stmt::{Stmt, WriteTx};
 use crate::timeline::{TimelineEntry, insert_timeline};
 use crate::{Db, StoreError, StoreResult, with_db, with_writer, write_tx};
 use chrono::{DateTime, Utc};
@@ -56,38 +57,43 @@ macro_rules! insert_notifications {
 /// on the open transaction, as a new round; nothing is queued when the service has no policy.
 macro_rules! start_escalation {
     ($tx:expr, $id:expr, $now:expr) => {{
-        sqlx::query("UPDATE incidents SET escalation_round = escalation_round + 1 WHERE id = $1")
-            .bind($id)
-            .execute(&mut *$tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO escalations (incident_id, policy_id, level, loop_no, round, next_at, \
-             created_at) SELECT i.id, sp.policy_id, 0, 0, i.escalation_round, $2, $2 FROM incidents i \
-             JOIN service_policies sp ON sp.service_id = i.service_id WHERE i.id = $1 \
-             ON CONFLICT (incident_id) DO UPDATE \
-             SET level = 0, loop_no = 0, round = excluded.round, next_at = excluded.next_at, \
-             lease_owner = NULL, lease_until = NULL",
-        )
-        .bind($id)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
+        sqlx::query($crate::oncall::ESCALATION_ROUND_SQL).bind($id).execute(&mut *$tx).await?;
+        sqlx::query($crate::oncall::ESCALATION_START_SQL).bind($id).bind($now).execute(&mut *$tx).await?;
     }};
 }
 pub(crate) use start_escalation;
+
+pub(crate) const ESCALATION_ROUND_SQL: &str =
+    "UPDATE incidents SET escalation_round = escalation_round + 1 WHERE id = $1";
+pub(crate) const ESCALATION_START_SQL: &str = "INSERT INTO escalations (incident_id, policy_id, level, loop_no, \
+    round, next_at, created_at) SELECT i.id, sp.policy_id, 0, 0, i.escalation_round, $2, $2 FROM incidents i \
+    JOIN service_policies sp ON sp.service_id = i.service_id WHERE i.id = $1 ON CONFLICT (incident_id) DO UPDATE \
+    SET level = 0, loop_no = 0, round = excluded.round, next_at = excluded.next_at, lease_owner = NULL, \
+    lease_until = NULL";
+pub(crate) const ESCALATION_STOP_SQL: &str = "DELETE FROM escalations WHERE incident_id = $1";
+pub(crate) const NOTIFICATIONS_CANCEL_SQL: &str = "UPDATE notifications SET status = 'cancelled', \
+    lease_owner = NULL, lease_until = NULL WHERE incident_id = $1 AND status = 'pending'";
+
+/// As [`start_escalation!`], on a [`WriteTx`] (the ingest batch).
+pub(crate) async fn start_escalation_on<T: WriteTx>(tx: &mut T, id: Uuid, now: i64) -> crate::StoreResult<()> {
+    tx.execute(Stmt::new(ESCALATION_ROUND_SQL).bind(id)).await?;
+    tx.execute(Stmt::new(ESCALATION_START_SQL).bind(id).bind(now)).await?;
+    Ok(())
+}
+
+/// As [`stop_escalation!`], on a [`WriteTx`] (the ingest batch).
+pub(crate) async fn stop_escalation_on<T: WriteTx>(tx: &mut T, id: Uuid) -> crate::StoreResult<()> {
+    tx.execute(Stmt::new(ESCALATION_STOP_SQL).bind(id)).await?;
+    tx.execute(Stmt::new(NOTIFICATIONS_CANCEL_SQL).bind(id)).await?;
+    Ok(())
+}
 
 /// Stops incident `$id`'s escalation and cancels its pending notifications (acknowledged or
 /// resolved), on the open transaction.
 macro_rules! stop_escalation {
     ($tx:expr, $id:expr) => {{
-        sqlx::query("DELETE FROM escalations WHERE incident_id = $1").bind($id).execute(&mut *$tx).await?;
-        sqlx::query(
-            "UPDATE notifications SET status = 'cancelled', lease_owner = NULL, lease_until = NULL \
-                     WHERE incident_id = $1 AND status = 'pending'",
-        )
-        .bind($id)
-        .execute(&mut *$tx)
-        .await?;
+        sqlx::query($crate::oncall::ESCALATION_STOP_SQL).bind($id).execute(&mut *$tx).await?;
+        sqlx::query($crate::oncall::NOTIFICATIONS_CANCEL_SQL).bind($id).execute(&mut *$tx).await?;
     }};
 }
 pub(crate) use stop_escalation;

@@ -47,12 +47,18 @@ fn no_sqlx_outside_store() {
         let dir = root().join("crates").join(krate);
         let manifest = read(&dir.join("Cargo.toml"));
         let deps = manifest.split("[dev-dependencies]").next().unwrap_or("");
-        assert!(
-            !deps.lines().any(|l| l.trim_start().starts_with("sqlx")),
-            "crates/{krate}/Cargo.toml depends on sqlx: move the query into crates/store"
-        );
-        for f in rust_files(&dir.join("src")) {
-            assert!(!read(&f).contains("sqlx::"), "{} uses sqlx: move the query into crates/store", rel(&f));
+        for driver in ["sqlx", "rusqlite"] {
+            assert!(
+                !deps.lines().any(|l| l.trim_start().starts_with(driver)),
+                "crates/{krate}/Cargo.toml depends on {driver}: move the query into crates/store"
+            );
+            for f in rust_files(&dir.join("src")) {
+                assert!(
+                    !read(&f).contains(&format!("{driver}::")),
+                    "{} uses {driver}: move the query into crates/store",
+                    rel(&f)
+                );
+            }
         }
     }
 }
