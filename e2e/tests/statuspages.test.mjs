@@ -165,6 +165,26 @@ step('a visitor sees the component down within 5 s of its monitor failing', asyn
   await vpage.close();
 });
 
+step('the uptime history opens from the page: today counts the checks, and it fits a phone', async () => {
+  const ctx = await w.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const vpage = await ctx.newPage();
+  await vpage.goto(`${server.url}/status/shop`);
+  await Promise.all([vpage.waitForLoadState('load'), vpage.getByRole('link', { name: 'Uptime history by month' }).click()]);
+  assert.match(await vpage.locator('.sp-pager h2').textContent(), /^Uptime, /);
+  const checkout = vpage.locator('.sp-uptime-card', { hasText: 'Checkout' });
+  // The monitor was checked today (up, then down): today's square has data, older ones none.
+  const today = checkout.locator('.sp-month').last().locator('.sp-cal li:not(.blank)').last();
+  assert.notEqual(await today.getAttribute('class'), 'c-empty');
+  assert.match(await today.getAttribute('title'), /checks failed\)$/);
+  assert.match(await checkout.locator('.sp-month').first().textContent(), /no data/);
+  const sideways = await vpage.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(sideways, false, 'no sideways scroll at 390 px');
+  if (process.env.E2E_SCREENSHOTS === '1') await vpage.screenshot({ path: 'screenshots/status-03b-uptime-phone.png' });
+  await Promise.all([vpage.waitForLoadState('load'), vpage.getByRole('link', { name: '← Earlier' }).click()]);
+  assert.match(vpage.url(), /uptime\?page=1$/);
+  await ctx.close();
+});
+
 step('an update posted from the incident page reaches the public page', async () => {
   // The monitor's alert opened an incident on the service.
   let incident = null;

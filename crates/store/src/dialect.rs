@@ -249,13 +249,11 @@ pub(crate) fn multi_row(backend: Backend, head: &str, cols: usize, rows: usize, 
             if c > 0 {
                 sql.push_str(", ");
             }
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&(r * cols + c + 1).to_string());
-                }
-            }
+            sql.push(match backend {
+                Backend::Sqlite => '?',
+                Backend::Postgres => '$',
+            });
+            sql.push_str(&(r * cols + c + 1).to_string());
         }
         sql.push(')');
     }
@@ -284,20 +282,22 @@ pub(crate) fn fixed_chunks<T>(mut items: &[T]) -> Vec<&[T]> {
     out
 }
 
-/// `n` parameter placeholders separated by commas, numbered from `first` on PostgreSQL.
+/// `n` parameter placeholders separated by commas, numbered from `first` (`$4, $5` on
+/// PostgreSQL, `?4, ?5` on SQLite). Numbered on SQLite too: sqlx binds a bare `?` that follows
+/// a `$n` by counting bare ones only, so `… = $1 AND id IN (?)` bound the id to argument 1
+/// (the 90-day uptime bars read nothing on SQLite until this was found).
 pub(crate) fn placeholders(backend: Backend, n: usize, first: usize) -> String {
+    let sigil = match backend {
+        Backend::Sqlite => '?',
+        Backend::Postgres => '$',
+    };
     let mut s = String::with_capacity(n * 5);
     for i in 0..n {
         if i > 0 {
             s.push_str(", ");
         }
-        match backend {
-            Backend::Sqlite => s.push('?'),
-            Backend::Postgres => {
-                s.push('$');
-                s.push_str(&(first + i).to_string());
-            }
-        }
+        s.push(sigil);
+        s.push_str(&(first + i).to_string());
     }
     s
 }
@@ -323,16 +323,6 @@ impl LockAlerts for Transaction<'_, Postgres> {
     }
 }
 
-/// `n` parameters numbered from `first` (`$4, $5` or `?4, ?5`): numbered explicitly, since a
-/// statement here names `$1` more than once and SQLite numbers a bare `?` after named ones.
-pub(crate) fn numbered(backend: Backend, n: usize, first: usize) -> String {
-    let sigil = match backend {
-        Backend::Sqlite => '?',
-        Backend::Postgres => '$',
-    };
-    (first..first + n).map(|i| format!("{sigil}{i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// A new UUID in SQL, for rows created by `INSERT … SELECT` (status page deliveries).
 pub(crate) fn new_id(backend: Backend) -> &'static str {
     match backend {
@@ -348,7 +338,7 @@ mod tests {
     #[test]
     fn multi_row_placeholders() {
         assert_eq!(multi_row(Backend::Postgres, "V ", 2, 2, " T"), "V ($1, $2), ($3, $4) T");
-        assert_eq!(multi_row(Backend::Sqlite, "V ", 2, 2, ""), "V (?, ?), (?, ?)");
+        assert_eq!(multi_row(Backend::Sqlite, "V ", 2, 2, ""), "V (?1, ?2), (?3, ?4)");
     }
 
     #[test]

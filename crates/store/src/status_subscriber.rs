@@ -25,7 +25,7 @@ macro_rules! queue_update_deliveries {
                 " AND (NOT EXISTS (SELECT 1 FROM status_subscriber_components a WHERE a.subscriber_id = s.id) \
                  OR EXISTS (SELECT 1 FROM status_subscriber_components c WHERE c.subscriber_id = s.id \
                  AND c.component_id IN ({})))",
-                $crate::dialect::numbered($backend, components.len(), 4)
+                $crate::dialect::placeholders($backend, components.len(), 4)
             )
         };
         let sql = format!(
@@ -203,7 +203,7 @@ impl Db {
                     let sql = format!(
                         "INSERT INTO status_subscriber_components (subscriber_id, component_id) SELECT $1, id \
                          FROM status_page_components WHERE page_id = $2 AND is_group = FALSE AND id IN ({})",
-                        crate::dialect::numbered(backend, spec.component_ids.len(), 3)
+                        crate::dialect::placeholders(backend, spec.component_ids.len(), 3)
                     );
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(page_id);
                     for c in &spec.component_ids {

@@ -14,6 +14,7 @@ backend_tests!(
     page_input_is_checked,
     saving_again_keeps_component_identity,
     editor_pages_work_without_javascript,
+    uptime_history_by_month,
 );
 
 /// A public GET without credentials: status, headers and body text.
@@ -410,4 +411,45 @@ async fn editor_pages_work_without_javascript(srv: &TestServer) {
     assert!(!html.contains("new-status-page"));
     let (s, _) = srv.form("/status-pages", &viewer, &[("title", "x")]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn uptime_history_by_month(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (checkout, _, code) = watched_service(srv, &t, "Checkout").await;
+    let (_, docs) = srv.post("/api/v1/services", &t, json!({"name": "Docs"})).await;
+    srv.clock.advance(Duration::seconds(31));
+    assert_eq!(srv.run_checks().await, 1);
+    code.store(503, Ordering::SeqCst);
+    srv.clock.advance(Duration::seconds(30));
+    assert_eq!(srv.run_checks().await, 1);
+    let body = json!({"slug": "hist", "title": "History", "components": [
+        {"name": "Checkout", "service_id": checkout}, {"name": "Docs", "service_id": docs["id"]}]});
+    let (s, page) = srv.post("/api/v1/status-pages", &t, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{page}");
+
+    let (s, headers, html) = public(srv, "/status/hist").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("/status/hist/uptime"), "the page links its history");
+    let (s, headers_u, html) = public(srv, "/status/hist/uptime").await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(headers_u["content-type"].to_str().unwrap().starts_with("text/html"), "{headers:?}");
+    let now = opsdeck_core::clock::Clock::now(&*srv.clock);
+    assert!(html.contains(&now.format("%B %Y").to_string()), "the current month: {html}");
+    // Today: one check up, one down. Docs has no monitor: no data, never up.
+    let today = format!("{}: 50.00 % (1 of 2 checks failed)", now.format("%b %-d, %Y"));
+    assert!(html.contains(&today), "{today} in {html}");
+    assert!(html.contains("50.00 % uptime") && html.contains("Docs"), "{html}");
+    assert!(!html.contains("100.00 %"), "no day is up without data: {html}");
+    assert!(html.contains("Earlier") && !html.contains("Later"), "the newest page has no later one");
+
+    // The three months before: nothing was checked then.
+    let (s, _, html) = public(srv, "/status/hist/uptime?page=1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!html.contains("50.00 %") && html.contains("no data") && html.contains("Later"), "{html}");
+    for bad in ["40", "-1", "x"] {
+        let (s, _, html) = public(srv, &format!("/status/hist/uptime?page={bad}")).await;
+        assert!(s.is_client_error() && html.contains("page"), "{bad}: {s} {html}");
+    }
+    let (s, _, _) = public(srv, "/status/nope/uptime").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

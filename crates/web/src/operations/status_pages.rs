@@ -7,6 +7,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::incident::Sev;
+use opsdeck_core::monitor::MonitorState;
 use opsdeck_core::role::Permission;
 use opsdeck_core::status_page::{ComponentInput, ComponentStatus, Indicator, PageInput, PageSpec, Signals, UpdateSpec};
 use opsdeck_store::catalogue::{Ref, ServiceFilter};
@@ -272,14 +273,7 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
     let mut statuses: HashMap<Uuid, ComponentStatus> = HashMap::new();
     let mut days_of: HashMap<Uuid, Vec<Day>> = HashMap::new();
     for c in &leaves {
-        let followed: Vec<Uuid> = c
-            .monitor_ids
-            .iter()
-            .copied()
-            .chain(monitors.iter().filter(|m| c.service_id.is_some() && m.1 == c.service_id).map(|m| m.0))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let followed = followed(c, &monitors);
         let signals = Signals {
             monitors: followed.iter().filter_map(|id| state_of.get(id).copied()).collect(),
             incident: c.service_id.and_then(|s| incidents.get(&s)).and_then(|(_, sev)| Sev::parse(sev)),
@@ -287,20 +281,7 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
             public: public.get(&c.id).copied(),
         };
         statuses.insert(c.id, signals.status());
-        let mut days = vec![Day::NoData; UPTIME_DAYS as usize];
-        for d in followed.iter().filter_map(|id| uptime.get(id)).flatten() {
-            let Ok(i) = usize::try_from((d.day.date_naive() - first_day).num_days()) else { continue };
-            if let Some(slot) = days.get_mut(i).filter(|_| d.checks > 0) {
-                *slot = match *slot {
-                    Day::NoData => Day::Checked { checks: d.checks, failures: d.failures },
-                    Day::Checked { checks, failures } => Day::Checked {
-                        checks: checks.saturating_add(d.checks),
-                        failures: failures.saturating_add(d.failures),
-                    },
-                };
-            }
-        }
-        days_of.insert(c.id, days);
+        days_of.insert(c.id, days(&followed, &uptime, first_day, UPTIME_DAYS as usize));
     }
     let from_incidents = unresolved.iter().map(|i| Indicator::from_impact(i.impact)).max();
     let indicator =
@@ -325,6 +306,62 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
         .collect();
     Ok(LivePage { page, at: now, components, indicator, unresolved, recent, maintenances })
 }
+
+/// The monitors a component follows: its own and its service's.
+fn followed(c: &Component, monitors: &[(Uuid, Option<Uuid>, MonitorState)]) -> Vec<Uuid> {
+    c.monitor_ids
+        .iter()
+        .copied()
+        .chain(monitors.iter().filter(|m| c.service_id.is_some() && m.1 == c.service_id).map(|m| m.0))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// `n` days from `first_day` of the summed daily uptime of `monitors`.
+fn days(
+    monitors: &[Uuid],
+    uptime: &HashMap<Uuid, Vec<opsdeck_store::status_page::DayUptime>>,
+    first_day: chrono::NaiveDate,
+    n: usize,
+) -> Vec<Day> {
+    let mut days = vec![Day::NoData; n];
+    for d in monitors.iter().filter_map(|id| uptime.get(id)).flatten() {
+        let Ok(i) = usize::try_from((d.day.date_naive() - first_day).num_days()) else { continue };
+        if let Some(slot) = days.get_mut(i).filter(|_| d.checks > 0) {
+            *slot = match *slot {
+                Day::NoData => Day::Checked { checks: d.checks, failures: d.failures },
+                Day::Checked { checks, failures } => Day::Checked {
+                    checks: checks.saturating_add(d.checks),
+                    failures: failures.saturating_add(d.failures),
+                },
+            };
+        }
+    }
+    days
+}
+
+/// Each component's daily uptime from `first` to `last` (UTC days, both included; at most
+/// [`HISTORY_DAYS_MAX`]), for the uptime history page. Groups have none.
+pub async fn uptime_history(
+    state: &AppState,
+    page: &StatusPage,
+    first: chrono::NaiveDate,
+    last: chrono::NaiveDate,
+) -> Result<HashMap<Uuid, Vec<Day>>, ApiError> {
+    let n = usize::try_from((last - first).num_days().saturating_add(1)).unwrap_or(0).min(HISTORY_DAYS_MAX);
+    let leaves: Vec<&Component> = page.components.iter().filter(|c| !c.is_group).collect();
+    let services: Vec<Uuid> = leaves.iter().filter_map(|c| c.service_id).collect::<HashSet<_>>().into_iter().collect();
+    let own: Vec<Uuid> =
+        leaves.iter().flat_map(|c| c.monitor_ids.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
+    let monitors = state.db.page_monitors(&own, &services).await?;
+    let ids: Vec<Uuid> = monitors.iter().map(|m| m.0).collect();
+    let uptime = state.db.daily_uptime(&ids, first.and_time(chrono::NaiveTime::MIN).and_utc()).await?;
+    Ok(leaves.iter().map(|c| (c.id, days(&followed(c, &monitors), &uptime, first, n))).collect())
+}
+
+/// The longest span [`uptime_history`] reads (three months and a little).
+pub const HISTORY_DAYS_MAX: usize = 93;
 
 /// Occurrences of maintenance windows that cover a component's service or monitors: the one in
 /// progress, or the next within [`MAINTENANCE_AHEAD_DAYS`].

@@ -11,6 +11,7 @@ pub use access::{PASSWORD_MAX, PASSWORD_MIN};
 mod feed;
 mod json;
 mod subscribe;
+mod uptime;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/status/{slug}/feed.rss", get(rss))
         .route("/status/{slug}/feed.atom", get(atom))
         .route("/status/{slug}/embed", get(embed))
+        .route("/status/{slug}/uptime", get(uptime::page))
         .route("/status/{slug}/badge.svg", get(page_badge))
         .route("/status/{slug}/uptime.svg", get(page_uptime))
         .route("/status/{slug}/components/{id}/badge.svg", get(component_badge))

@@ -203,7 +203,7 @@ pub fn latency_chart(newest_first: &[RawResult]) -> String {
 }
 
 /// The colour class of a day's uptime: green from 99.9 %, amber from 95 %, red below.
-fn day_class(u: f64) -> &'static str {
+pub(crate) fn day_class(u: f64) -> &'static str {
     if u >= 99.9 {
         "c-up"
     } else if u >= 95.0 {
