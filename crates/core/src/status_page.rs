@@ -112,6 +112,9 @@ pub struct Signals {
     pub manual: Option<ComponentStatus>,
     /// The worst status unresolved public incidents give it.
     pub public: Option<ComponentStatus>,
+    /// What the vendor it follows says (a third-party component); `None` while the vendor is
+    /// unknown (unreachable, or not read yet): no signal rather than a guess.
+    pub vendor: Option<ComponentStatus>,
 }
 
 impl Signals {
@@ -122,7 +125,8 @@ impl Signals {
         }
         let from_incident = self.incident.map_or(ComponentStatus::Operational, ComponentStatus::from_severity);
         let public = self.public.unwrap_or(ComponentStatus::Operational);
-        ComponentStatus::from_monitors(&self.monitors).max(from_incident).max(public)
+        let vendor = self.vendor.unwrap_or(ComponentStatus::Operational);
+        ComponentStatus::from_monitors(&self.monitors).max(from_incident).max(public).max(vendor)
     }
 }
 
@@ -183,7 +187,20 @@ pub struct ComponentSpec {
     pub service_id: Option<Uuid>,
     pub monitor_ids: Vec<Uuid>,
     pub only_show_if_degraded: bool,
+    /// A third-party component: it follows a vendor's status page.
+    pub vendor: Option<VendorRef>,
 }
+
+/// What a third-party component follows: one component of a vendor (by name, as the vendor
+/// lists it), or the whole vendor when `component` is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VendorRef {
+    pub vendor_id: Uuid,
+    pub component: String,
+}
+
+/// Longest vendor component name a page refers to.
+pub const VENDOR_COMPONENT_MAX: usize = 255;
 
 /// Unvalidated component fields.
 #[derive(Debug, Clone, Default)]
@@ -195,6 +212,8 @@ pub struct ComponentInput {
     pub service_id: Option<Uuid>,
     pub monitor_ids: Vec<Uuid>,
     pub only_show_if_degraded: bool,
+    pub vendor_id: Option<Uuid>,
+    pub vendor_component: Option<String>,
 }
 
 /// A validated page.
@@ -241,6 +260,15 @@ fn component(i: usize, c: ComponentInput) -> Result<ComponentSpec> {
     let mut monitor_ids = c.monitor_ids;
     let mut seen = HashSet::new();
     monitor_ids.retain(|id| seen.insert(*id));
+    let component = c.vendor_component.as_deref().map(str::trim).unwrap_or("");
+    if component.chars().count() > VENDOR_COMPONENT_MAX {
+        return Err(at(Error::invalid("vendor_component", format!("at most {VENDOR_COMPONENT_MAX} characters"))));
+    }
+    let vendor = match c.vendor_id {
+        Some(vendor_id) => Some(VendorRef { vendor_id, component: component.to_owned() }),
+        None if component.is_empty() => None,
+        None => return Err(at(Error::invalid("vendor_component", "needs vendor_id (the vendor it belongs to)"))),
+    };
     Ok(ComponentSpec {
         id: c.id,
         name,
@@ -249,6 +277,7 @@ fn component(i: usize, c: ComponentInput) -> Result<ComponentSpec> {
         service_id: c.service_id,
         monitor_ids,
         only_show_if_degraded: c.only_show_if_degraded,
+        vendor,
     })
 }
 
@@ -424,5 +453,11 @@ mod tests {
         let id = Some(Uuid::nil());
         let twice = vec![ComponentInput { id, ..c("a", None) }, ComponentInput { id, ..c("b", None) }];
         assert!(PageSpec::create(PageInput { components: Some(twice), ..input("x") }).is_err());
+        let orphan = ComponentInput { vendor_component: Some("Git".into()), ..c("git", None) };
+        let e = PageSpec::create(PageInput { components: Some(vec![orphan]), ..input("x") }).unwrap_err();
+        assert!(e.to_string().contains("vendor_component: needs vendor_id"), "{e}");
+        let third = ComponentInput { vendor_id: id, vendor_component: Some(" Git ".into()), ..c("git", None) };
+        let p = PageSpec::create(PageInput { components: Some(vec![third]), ..input("x") }).unwrap();
+        assert_eq!(p.components[0].vendor, Some(VendorRef { vendor_id: Uuid::nil(), component: "Git".into() }));
     }
 }

@@ -21,6 +21,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (12, "private_pages", include_str!("../migrations/sqlite/0012_private_pages.sql")),
     (13, "vendors", include_str!("../migrations/sqlite/0013_vendors.sql")),
     (14, "vendor_dependencies", include_str!("../migrations/sqlite/0014_vendor_dependencies.sql")),
+    (15, "third_party_components", include_str!("../migrations/sqlite/0015_third_party_components.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -37,6 +38,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (12, "private_pages", include_str!("../migrations/postgres/0012_private_pages.sql")),
     (13, "vendors", include_str!("../migrations/postgres/0013_vendors.sql")),
     (14, "vendor_dependencies", include_str!("../migrations/postgres/0014_vendor_dependencies.sql")),
+    (15, "third_party_components", include_str!("../migrations/postgres/0015_third_party_components.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -22,6 +22,7 @@ pub mod settings;
 pub mod status_incident;
 pub mod status_page;
 pub mod status_subscriber;
+mod status_uptime;
 mod stmt;
 mod sync_writer;
 mod timeline;

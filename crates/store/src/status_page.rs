@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
-use opsdeck_core::monitor::MonitorState;
-use opsdeck_core::status_page::{ComponentSpec, ComponentStatus, PageSpec};
+use opsdeck_core::status_page::{ComponentSpec, ComponentStatus, PageSpec, VendorRef};
 use sqlx::types::Json;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
+
+pub use crate::status_uptime::DayUptime;
 
 /// Inserts or updates one planned component (its override and creation time stay).
 macro_rules! upsert_component {
@@ -20,11 +21,12 @@ macro_rules! upsert_component {
         let c = $c;
         sqlx::query(
             "INSERT INTO status_page_components (id, page_id, position, name, description, is_group, group_id, \
-             service_id, monitor_ids, only_show_if_degraded, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT (id) DO UPDATE SET \
+             service_id, monitor_ids, only_show_if_degraded, vendor_id, vendor_component, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $11, $11) ON CONFLICT (id) DO UPDATE SET \
              position = excluded.position, name = excluded.name, description = excluded.description, \
              group_id = excluded.group_id, service_id = excluded.service_id, monitor_ids = excluded.monitor_ids, \
-             only_show_if_degraded = excluded.only_show_if_degraded, updated_at = excluded.updated_at",
+             only_show_if_degraded = excluded.only_show_if_degraded, vendor_id = excluded.vendor_id, \
+             vendor_component = excluded.vendor_component, updated_at = excluded.updated_at",
         )
         .bind(c.id)
         .bind($page)
@@ -37,6 +39,8 @@ macro_rules! upsert_component {
         .bind(Json(c.monitor_ids))
         .bind(c.only_show_if_degraded)
         .bind($now)
+        .bind(c.vendor.map(|v| v.vendor_id))
+        .bind(c.vendor.map(|v| v.component.as_str()))
         .execute(&mut *$tx)
         .await?;
     }};
@@ -58,6 +62,8 @@ pub struct Component {
     pub service_id: Option<Uuid>,
     pub monitor_ids: Vec<Uuid>,
     pub only_show_if_degraded: bool,
+    /// A third-party component: the vendor (and its component) it follows.
+    pub vendor: Option<VendorRef>,
     /// A status set by hand, in force until `override_until` (or until cleared).
     pub override_status: Option<ComponentStatus>,
     pub override_until: Option<DateTime<Utc>>,
@@ -112,6 +118,7 @@ impl StatusPage {
                     service_id: c.service_id,
                     monitor_ids: c.monitor_ids.clone(),
                     only_show_if_degraded: c.only_show_if_degraded,
+                    vendor: c.vendor.clone(),
                 })
                 .collect(),
         }
@@ -143,6 +150,8 @@ struct ComponentRow {
     service_id: Option<Uuid>,
     monitor_ids: Json<Vec<Uuid>>,
     only_show_if_degraded: bool,
+    vendor_id: Option<Uuid>,
+    vendor_component: Option<String>,
     override_status: Option<String>,
     override_until: Option<i64>,
     created_at: i64,
@@ -161,6 +170,9 @@ impl From<ComponentRow> for Component {
             service_id: r.service_id,
             monitor_ids: r.monitor_ids.0,
             only_show_if_degraded: r.only_show_if_degraded,
+            vendor: r
+                .vendor_id
+                .map(|vendor_id| VendorRef { vendor_id, component: r.vendor_component.unwrap_or_default() }),
             override_status: r.override_status.as_deref().and_then(ComponentStatus::parse),
             override_until: r.override_until.map(from_millis),
             created_at: from_millis(r.created_at),
@@ -171,17 +183,8 @@ impl From<ComponentRow> for Component {
 
 const PAGE_COLS: &str = "id, slug, title, description, time_zone, accent_color, password_hash, created_at, updated_at";
 const COMPONENT_COLS: &str = "id, page_id, position, name, description, is_group, group_id, service_id, monitor_ids, \
-                              only_show_if_degraded, override_status, override_until, created_at, updated_at";
-
-/// One day of a component's uptime, from the daily rollups of its monitors.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DayUptime {
-    /// Start of the UTC day.
-    pub day: DateTime<Utc>,
-    /// Checks that counted (maintenance left out) and how many of them failed.
-    pub checks: i64,
-    pub failures: i64,
-}
+                              only_show_if_degraded, vendor_id, vendor_component, override_status, override_until, \
+                              created_at, updated_at";
 
 /// A component row to write: its place, its group and what it follows.
 struct Planned<'a> {
@@ -194,6 +197,7 @@ struct Planned<'a> {
     service_id: Option<Uuid>,
     monitor_ids: &'a [Uuid],
     only_show_if_degraded: bool,
+    vendor: Option<&'a VendorRef>,
 }
 
 /// Lays out `spec`'s components: each group where its first member appears, followed by its
@@ -219,6 +223,7 @@ fn plan<'a>(spec: &'a PageSpec, existing: &[Component]) -> StoreResult<Vec<Plann
         service_id: c.service_id,
         monitor_ids: &c.monitor_ids,
         only_show_if_degraded: c.only_show_if_degraded,
+        vendor: c.vendor.as_ref(),
     };
     for (i, c) in spec.components.iter().enumerate() {
         let id = match c.id {
@@ -245,6 +250,7 @@ fn plan<'a>(spec: &'a PageSpec, existing: &[Component]) -> StoreResult<Vec<Plann
                     service_id: None,
                     monitor_ids: &[],
                     only_show_if_degraded: false,
+                    vendor: None,
                 });
                 for m in spec.components.iter().filter(|m| m.group.as_deref() == Some(g)) {
                     let mid = if std::ptr::eq(m, c) {
@@ -524,63 +530,5 @@ impl Db {
         Ok(with_db!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1").bind(STATUS_PAGES).fetch_one(pool).await?
         }))
-    }
-
-    /// Every monitor a page follows, by id (its own) and by service: (id, service, state).
-    pub async fn page_monitors(
-        &self,
-        monitor_ids: &[Uuid],
-        service_ids: &[Uuid],
-    ) -> StoreResult<Vec<(Uuid, Option<Uuid>, MonitorState)>> {
-        let mut out = Vec::new();
-        for (column, ids) in [("id", monitor_ids), ("service_id", service_ids)] {
-            for chunk in crate::dialect::fixed_chunks(ids) {
-                let sql = format!(
-                    "SELECT id, service_id, state FROM monitors WHERE {column} IN ({})",
-                    crate::dialect::placeholders(self.backend(), chunk.len(), 1)
-                );
-                let rows: Vec<(Uuid, Option<Uuid>, String)> = with_db!(self, |pool| {
-                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-                    for id in chunk {
-                        q = q.bind(*id);
-                    }
-                    q.fetch_all(pool).await?
-                });
-                out.extend(rows.into_iter().filter_map(|(id, s, st)| Some((id, s, MonitorState::parse(&st)?))));
-            }
-        }
-        out.sort_by_key(|m| m.0);
-        out.dedup_by_key(|m| m.0);
-        Ok(out)
-    }
-
-    /// Daily uptime of each monitor since `since` (UTC days; maintenance left out).
-    pub async fn daily_uptime(&self, ids: &[Uuid], since: DateTime<Utc>) -> StoreResult<HashMap<Uuid, Vec<DayUptime>>> {
-        let mut out: HashMap<Uuid, Vec<DayUptime>> = HashMap::new();
-        let day = i64::from(crate::monitor::DAY) * 1000;
-        let from = since.timestamp_millis().div_euclid(day) * day;
-        for chunk in crate::dialect::fixed_chunks(ids) {
-            let sql = format!(
-                "SELECT monitor_id, bucket, CAST(total - maintenance AS BIGINT), \
-                 CAST(failures - maint_failures AS BIGINT) FROM check_rollups \
-                 WHERE resolution = $1 AND bucket >= $2 AND monitor_id IN ({}) ORDER BY bucket",
-                crate::dialect::placeholders(self.backend(), chunk.len(), 3)
-            );
-            let rows: Vec<(Uuid, i64, i64, i64)> = with_db!(self, |pool| {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(crate::monitor::DAY).bind(from);
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(pool).await?
-            });
-            for (id, bucket, checks, failures) in rows {
-                out.entry(id).or_default().push(DayUptime {
-                    day: from_millis(bucket),
-                    checks: checks.max(0),
-                    failures: failures.clamp(0, checks.max(0)),
-                });
-            }
-        }
-        Ok(out)
     }
 }

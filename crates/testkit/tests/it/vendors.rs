@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-backend_tests!(vendors_round_trip_and_survive_bad_answers, a_vendor_outage_alerts_its_dependents);
+backend_tests!(
+    vendors_round_trip_and_survive_bad_answers,
+    a_vendor_outage_alerts_its_dependents,
+    third_party_components_follow_their_vendor,
+);
 
 /// A misbehaving (and one well-behaved) vendor on loopback; counts conditional requests.
 async fn fake_vendors() -> (String, Arc<AtomicUsize>) {
@@ -313,4 +317,76 @@ async fn a_vendor_outage_alerts_its_dependents(srv: &TestServer) {
     assert_eq!(srv.delete(&format!("{deps}/{sid}"), &t).await.0, StatusCode::NOT_FOUND);
     let left = vendor(srv, &t, &id).await;
     assert_eq!(left["dependents"], json!([{"service_id": billing["id"], "service": "Billing", "component": null}]));
+}
+
+/// A status page component that follows a vendor's component (or the whole vendor) shows what
+/// the vendor's page says, as the poller last read it; unknown references are refused.
+async fn third_party_components_follow_their_vendor(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let (url, down) = flipping_vendor().await;
+    let forge = add(srv, &t, "Forge", &url, 5).await;
+    let body = |component: &str| {
+        json!({"slug": "deps", "title": "Dependencies", "components": [
+            {"name": "Git hosting", "vendor_id": forge, "vendor_component": component},
+            {"name": "Forge", "vendor_id": forge}]})
+    };
+    // Not read yet: the vendor is unknown, and its components show operational (no signal).
+    let (s, page) = srv.post("/api/v1/status-pages", &t, body("Git")).await;
+    assert_eq!(s, StatusCode::CREATED, "{page}");
+    let id = page["id"].as_str().unwrap().to_owned();
+    assert_eq!(page["components"][0]["vendor_component"], "Git");
+    assert_eq!(page["components"][1]["vendor_component"], "", "the whole vendor");
+    assert!(page["components"].as_array().unwrap().iter().all(|c| c["status"] == "operational"), "{page}");
+
+    srv.run_vendor_polls().await;
+    let (s, e) = srv.put(&format!("/api/v1/status-pages/{id}"), &t, body("Nope")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("Forge lists no component named \"Nope\""), "{e}");
+    let nil = json!({"components": [{"name": "X", "vendor_id": uuid::Uuid::nil()}]});
+    let (s, e) = srv.put(&format!("/api/v1/status-pages/{id}"), &t, nil).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && e.to_string().contains("no vendor has id"), "{e}");
+    let orphan = json!({"components": [{"name": "X", "vendor_component": "Git"}]});
+    let (s, e) = srv.put(&format!("/api/v1/status-pages/{id}"), &t, orphan).await;
+    assert!(s == StatusCode::UNPROCESSABLE_ENTITY && e.to_string().contains("needs vendor_id"), "{e}");
+
+    // Git goes down at the vendor: the next poll shows it on our page, in statuspage.io's JSON
+    // too, and the page's indicator follows.
+    down.store(true, Ordering::SeqCst);
+    srv.clock.advance(Duration::seconds(31));
+    srv.run_vendor_polls().await;
+    let (s, doc) = srv.get("/status/deps/api/v2/summary.json", &t).await;
+    assert_eq!(s, StatusCode::OK);
+    let status = |name: &str| {
+        doc["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["status"].clone()
+    };
+    assert_eq!(status("Git hosting"), "major_outage", "{doc}");
+    let whole = vendor(srv, &t, &forge).await["status"].clone();
+    assert_eq!(whole, "major_outage", "the vendor's status is its worst component's");
+    assert_eq!(status("Forge"), whole, "the whole vendor: {doc}");
+    assert_eq!(doc["status"]["indicator"], "critical");
+    let (_, page) = srv.get(&format!("/api/v1/status-pages/{id}"), &t).await;
+    assert_eq!(page["components"][0]["status"], "major_outage");
+
+    // The editor offers the vendor's components, and adds one without JavaScript.
+    srv.user("editor", Role::Manager).await;
+    let cookie = srv.login("editor", "password-editor").await.unwrap();
+    let (_, html) = srv.page(&format!("/status-pages/{id}"), &cookie).await;
+    assert!(html.contains("Forge: Pages") && html.contains("follows vendor Forge: Git"), "{html}");
+    let path = format!("/status-pages/{id}/components");
+    let choice = format!("{forge}|Pages");
+    let fields = [("name", "Pages"), ("group", ""), ("service_id", ""), ("vendor", choice.as_str())];
+    let (_, notice) = srv.form(&path, &cookie, &fields).await;
+    assert_eq!(notice, "Component Pages added");
+    let (_, notice) = srv.form(&path, &cookie, &[("name", "Bad"), ("vendor", "nope")]).await;
+    assert!(notice.starts_with("Not done:") && notice.contains("vendor"), "{notice}");
+    let (_, page) = srv.get(&format!("/api/v1/status-pages/{id}"), &t).await;
+    assert_eq!(
+        (page["components"][2]["vendor_component"].as_str(), page["components"][2]["status"].as_str()),
+        (Some("Pages"), Some("operational"))
+    );
+    // Removing the vendor unlinks the component; the page stays.
+    assert_eq!(srv.delete(&format!("/api/v1/vendors/{forge}"), &t).await.0, StatusCode::NO_CONTENT);
+    let (_, page) = srv.get(&format!("/api/v1/status-pages/{id}"), &t).await;
+    assert_eq!(page["components"][0]["vendor_id"], Value::Null, "{page}");
+    assert_eq!(page["components"][0]["status"], "operational");
 }

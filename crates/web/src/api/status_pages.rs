@@ -41,6 +41,10 @@ pub struct ComponentDto {
     pub service_id: Option<Uuid>,
     pub monitor_ids: Vec<Uuid>,
     pub only_show_if_degraded: bool,
+    /// A third-party component: the vendor it follows, and the vendor's component by name (empty:
+    /// the whole vendor).
+    pub vendor_id: Option<Uuid>,
+    pub vendor_component: Option<String>,
     /// `operational`, `under_maintenance`, `degraded_performance`, `partial_outage` or `major_outage`
     /// right now (only when one page is read).
     pub status: Option<String>,
@@ -93,6 +97,8 @@ impl StatusPageDto {
                 service_id: c.service_id,
                 monitor_ids: c.monitor_ids.clone(),
                 only_show_if_degraded: c.only_show_if_degraded,
+                vendor_id: c.vendor.as_ref().map(|v| v.vendor_id),
+                vendor_component: c.vendor.as_ref().map(|v| v.component.clone()),
                 status: statuses.get(&c.id).map(|s| s.as_str().to_owned()),
                 override_status: c.override_status.map(|s| s.as_str().to_owned()),
                 override_until: c.override_until.map(ts),
@@ -141,6 +147,13 @@ pub struct ComponentBody {
     pub monitor_ids: Option<Vec<Uuid>>,
     /// Hidden from visitors while operational.
     pub only_show_if_degraded: Option<bool>,
+    /// A third-party component: it follows this vendor (`/api/v1/vendors`) as Opsdeck's poller
+    /// last read it. Its changes do not notify the page's subscribers.
+    pub vendor_id: Option<Uuid>,
+    /// The vendor's component, by name as the vendor lists it; left out or empty, the whole
+    /// vendor. Needs `vendor_id`.
+    #[schema(max_length = 255)]
+    pub vendor_component: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -184,6 +197,8 @@ impl StatusPageBody {
                         service_id: c.service_id,
                         monitor_ids: c.monitor_ids.unwrap_or_default(),
                         only_show_if_degraded: c.only_show_if_degraded.unwrap_or(false),
+                        vendor_id: c.vendor_id,
+                        vendor_component: c.vendor_component,
                     })
                     .collect()
             }),

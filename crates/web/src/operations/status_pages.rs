@@ -9,11 +9,15 @@ use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::incident::Sev;
 use opsdeck_core::monitor::MonitorState;
 use opsdeck_core::role::Permission;
-use opsdeck_core::status_page::{ComponentInput, ComponentStatus, Indicator, PageInput, PageSpec, Signals, UpdateSpec};
+use opsdeck_core::status_page::{
+    ComponentInput, ComponentStatus, Indicator, PageInput, PageSpec, Signals, UpdateSpec, VendorRef,
+};
+use opsdeck_core::vendor::VendorStatus;
 use opsdeck_store::catalogue::{Ref, ServiceFilter};
 use opsdeck_store::incident::Incident;
 use opsdeck_store::status_incident::{Affected, PublicIncident, RECENT_MAX, Source};
 use opsdeck_store::status_page::{Component, StatusPage};
+use opsdeck_store::vendor::Vendor;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -32,7 +36,32 @@ async fn check_refs(state: &AppState, spec: &PageSpec) -> Result<(), ApiError> {
     if let Some(missing) = monitors.iter().find(|id| !found.contains(id)) {
         return Err(ApiError::invalid("components", format!("no monitor has id {missing}")));
     }
+    for (i, c) in spec.components.iter().enumerate() {
+        let Some(r) = &c.vendor else { continue };
+        let v = match state.db.get_vendor(r.vendor_id).await {
+            Ok(v) => v,
+            Err(opsdeck_store::StoreError::NotFound(_)) => {
+                let m = format!("component {}: vendor_id: no vendor has id {}", i + 1, r.vendor_id);
+                return Err(ApiError::invalid("components", m));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(problem) = super::vendors::component_problem(&v, &r.component) {
+            return Err(ApiError::invalid("components", format!("component {}: vendor_component: {problem}", i + 1)));
+        }
+    }
     Ok(())
+}
+
+/// What a third-party component's vendor says: its named component's status, or the whole
+/// vendor's; `None` while the vendor is unknown or no longer lists that component.
+fn vendor_status(r: &VendorRef, vendors: &HashMap<Uuid, Vendor>) -> Option<ComponentStatus> {
+    let v = vendors.get(&r.vendor_id)?;
+    let VendorStatus::Known(whole) = v.status else { return None };
+    if r.component.is_empty() {
+        return Some(whole);
+    }
+    v.components.iter().find(|c| c.name == r.component).map(|c| c.status)
 }
 
 /// Creates a page; with `from_team` and no components given, one component per service of that
@@ -256,6 +285,12 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
         leaves.iter().flat_map(|c| c.monitor_ids.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
     let monitors = state.db.page_monitors(&own, &services).await?;
     let incidents = state.db.open_incidents_by_service(&services).await?;
+    // Third-party components read what the vendor poller stored (at most VENDORS_MAX vendors).
+    let vendors: HashMap<Uuid, Vendor> = if leaves.iter().any(|c| c.vendor.is_some()) {
+        state.db.list_vendors().await?.into_iter().map(|v| (v.id, v)).collect()
+    } else {
+        HashMap::new()
+    };
     // Both lists: an old incident can still be open beyond the latest RECENT_MAX.
     let unresolved = state.db.public_incidents(page.id, true, RECENT_MAX).await?;
     let recent = state.db.public_incidents(page.id, false, RECENT_MAX).await?;
@@ -279,6 +314,7 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
             incident: c.service_id.and_then(|s| incidents.get(&s)).and_then(|(_, sev)| Sev::parse(sev)),
             manual: c.manual(now),
             public: public.get(&c.id).copied(),
+            vendor: c.vendor.as_ref().and_then(|r| vendor_status(r, &vendors)),
         };
         statuses.insert(c.id, signals.status());
         days_of.insert(c.id, days(&followed, &uptime, first_day, UPTIME_DAYS as usize));

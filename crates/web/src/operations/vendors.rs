@@ -23,6 +23,17 @@ pub async fn delete(state: &AppState, auth: &Auth, v: &Vendor) -> Result<(), Api
     Ok(())
 }
 
+/// What is wrong with naming `component` of `v` (empty: the whole vendor), if anything: a name
+/// the vendor does not list once it has been read, or one too long. Dependencies and
+/// third-party components of status pages both follow this rule.
+pub fn component_problem(v: &Vendor, component: &str) -> Option<String> {
+    if !v.components.is_empty() && !component.is_empty() && !v.components.iter().any(|c| c.name == component) {
+        return Some(format!("{} lists no component named {component:?}", v.name));
+    }
+    (component.chars().count() > opsdeck_core::status_page::VENDOR_COMPONENT_MAX)
+        .then(|| format!("must be at most {} characters", opsdeck_core::status_page::VENDOR_COMPONENT_MAX))
+}
+
 /// Records that a service depends on `v` (its `component`, by name, or the whole vendor when
 /// empty): the service is alerted while that is degraded or worse, and the alert resolves when
 /// it recovers.
@@ -35,11 +46,8 @@ pub async fn add_dependent(
 ) -> Result<(), ApiError> {
     auth.require(Permission::Configure)?;
     let component = component.trim();
-    if !v.components.is_empty() && !component.is_empty() && !v.components.iter().any(|c| c.name == component) {
-        return Err(ApiError::invalid("component", format!("{} lists no component named {component:?}", v.name)));
-    }
-    if component.chars().count() > 255 {
-        return Err(ApiError::invalid("component", "must be at most 255 characters"));
+    if let Some(problem) = component_problem(v, component) {
+        return Err(ApiError::invalid("component", problem));
     }
     if !state.db.unknown_services(&[service_id]).await?.is_empty() {
         return Err(ApiError::invalid("service_id", format!("no service has id {service_id}")));

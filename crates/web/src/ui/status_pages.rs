@@ -16,6 +16,7 @@ use opsdeck_core::role::Permission;
 use opsdeck_core::status_page::{ComponentInput, ComponentStatus, PageInput};
 use opsdeck_store::catalogue::ServiceFilter;
 use opsdeck_store::status_page::StatusPage;
+use opsdeck_store::vendor::Vendor;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -115,12 +116,19 @@ pub struct EditorPage {
     headline: &'static str,
     rows: Vec<EditorRow>,
     services: Vec<(Uuid, String)>,
+    /// Third-party choices: (`vendor id|component`, label); an empty component is the whole vendor.
+    vendors: Vec<(String, String)>,
     statuses: Vec<(&'static str, &'static str)>,
     can_respond: bool,
     subscribers: super::status_subscribers::Panel,
 }
 
-fn rows(live: &LivePage, services: &[(Uuid, String)], now: chrono::DateTime<chrono::Utc>) -> Vec<EditorRow> {
+fn rows(
+    live: &LivePage,
+    services: &[(Uuid, String)],
+    vendors: &[Vendor],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<EditorRow> {
     live.components
         .iter()
         .filter(|c| !c.component.is_group)
@@ -133,6 +141,13 @@ fn rows(live: &LivePage, services: &[(Uuid, String)], now: chrono::DateTime<chro
             }
             if !comp.monitor_ids.is_empty() {
                 follows.push(format!("{} monitor(s)", comp.monitor_ids.len()));
+            }
+            if let Some(r) = &comp.vendor {
+                let name = vendors.iter().find(|v| v.id == r.vendor_id).map_or("a deleted vendor", |v| v.name.as_str());
+                follows.push(match r.component.as_str() {
+                    "" => format!("vendor {name}"),
+                    c => format!("vendor {name}: {c}"),
+                });
             }
             EditorRow {
                 id: comp.id,
@@ -175,14 +190,25 @@ pub async fn detail(
         let services: Vec<(Uuid, String)> =
             state.db.list_services(&filter).await?.items.into_iter().map(|s| (s.service.id, s.service.name)).collect();
         let subscribers = super::status_subscribers::panel(&state, &auth, &page).await?;
+        let vendors = state.db.list_vendors().await?;
         let live = op::live(&state, page).await?;
-        Ok::<_, ApiError>((live, services, subscribers))
+        Ok::<_, ApiError>((live, services, subscribers, vendors))
     }
     .await;
     match result {
-        Ok((live, services, subscribers)) => EditorPage {
+        Ok((live, services, subscribers, vendors)) => EditorPage {
             subscribers,
-            rows: rows(&live, &services, state.now()),
+            rows: rows(&live, &services, &vendors, state.now()),
+            vendors: vendors
+                .iter()
+                .flat_map(|v| {
+                    std::iter::once((format!("{}|", v.id), format!("{} (the whole vendor)", v.name))).chain(
+                        v.components
+                            .iter()
+                            .map(|c| (format!("{}|{}", v.id, c.name), format!("{}: {}", v.name, c.name))),
+                    )
+                })
+                .collect(),
             indicator: live.indicator.as_str(),
             headline: live.indicator.description(),
             can_respond: auth.0.allows(Permission::Respond),
@@ -239,6 +265,8 @@ pub struct ComponentForm {
     name: String,
     group: String,
     service_id: String,
+    /// `vendor id|component` (empty component: the whole vendor), or empty.
+    vendor: String,
     only_show_if_degraded: Option<String>,
 }
 
@@ -255,6 +283,8 @@ fn current_components(page: &StatusPage) -> Vec<ComponentInput> {
             service_id: c.service_id,
             monitor_ids: c.monitor_ids,
             only_show_if_degraded: c.only_show_if_degraded,
+            vendor_id: c.vendor.as_ref().map(|v| v.vendor_id),
+            vendor_component: c.vendor.map(|v| v.component),
         })
         .collect()
 }
@@ -276,11 +306,21 @@ pub async fn component_add(
                 Uuid::parse_str(s).map_err(|_| ApiError::invalid("service_id", "choose a service from the list"))?,
             ),
         };
+        let (vendor_id, vendor_component) = match f.vendor.split_once('|') {
+            None if f.vendor.trim().is_empty() => (None, None),
+            Some((v, c)) => (
+                Some(Uuid::parse_str(v).map_err(|_| ApiError::invalid("vendor", "choose a vendor from the list"))?),
+                Some(c.to_owned()),
+            ),
+            None => return Err(ApiError::invalid("vendor", "choose a vendor from the list")),
+        };
         let mut components = current_components(&page);
         components.push(ComponentInput {
             name: f.name.clone(),
             group: Some(f.group.clone()),
             service_id,
+            vendor_id,
+            vendor_component,
             only_show_if_degraded: f.only_show_if_degraded.is_some(),
             ..Default::default()
         });
