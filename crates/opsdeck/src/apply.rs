@@ -4,6 +4,7 @@
 //! The whole file is validated with the domain's own rules before anything is sent, so a file
 //! with mistakes reports every one of them and changes nothing.
 
+use crate::apply_status::{self as status, StatusPageDoc, VendorDoc};
 use crate::client::Client;
 use anyhow::{Context, Result, bail};
 use opsdeck_core::catalogue::{Link, ServiceInput, ServiceSpec};
@@ -19,6 +20,11 @@ pub struct File {
     pub services: Vec<ServiceDoc>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub monitors: Vec<MonitorDoc>,
+    /// Left out: vendors are not managed by the file (`--prune` leaves them alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendors: Option<Vec<VendorDoc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_pages: Option<Vec<StatusPageDoc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,6 +175,25 @@ pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune
             Err(e) => errors.push(format!("{at}: {e}")),
         }
     }
+    let has_status = file.vendors.is_some() || file.status_pages.is_some();
+    let (file_vendors, file_pages) =
+        (file.vendors.as_deref().unwrap_or_default(), file.status_pages.as_deref().unwrap_or_default());
+    let status_known = if has_status {
+        let known = status::Known {
+            service_slugs: known_slugs.clone(),
+            monitor_names: existing_monitors
+                .iter()
+                .filter_map(|m| m["name"].as_str().map(str::to_owned))
+                .chain(names.iter().cloned())
+                .collect(),
+            vendors: client.get_all("/api/v1/vendors").await?,
+            pages: client.get_all("/api/v1/status-pages").await?,
+        };
+        errors.extend(status::validate(file_vendors, file_pages, &known));
+        Some(known)
+    } else {
+        None
+    };
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("error: {e}");
@@ -268,8 +293,16 @@ pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune
         }
     }
 
+    let changes = match &status_known {
+        Some(known) => {
+            let names = status::Names::load(client).await?;
+            status::plan(file.vendors.as_deref(), file.status_pages.as_deref(), known, &names, prune)
+        }
+        None => Vec::new(),
+    };
+
     // 3. Show the plan, and carry it out unless it is a dry run.
-    if steps.is_empty() {
+    if steps.is_empty() && changes.is_empty() {
         println!("nothing to change: the server matches {}", path.display());
         return Ok(());
     }
@@ -285,8 +318,11 @@ pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune
             Step::DeleteService { slug } => println!("- service {slug}"),
         }
     }
+    for c in &changes {
+        println!("{}", status::describe(c, file_vendors, file_pages));
+    }
     if dry_run {
-        println!("dry run: {} change(s) planned, none made", steps.len());
+        println!("dry run: {} change(s) planned, none made", steps.len() + changes.len());
         return Ok(());
     }
     let mut slug_ids: HashMap<String, String> = existing_services
@@ -332,7 +368,8 @@ pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune
         }
     }
     create_monitors(client, &mut pending).await?;
-    println!("applied {} change(s)", steps.len());
+    status::execute(client, &changes, file_vendors, file_pages).await?;
+    println!("applied {} change(s)", steps.len() + changes.len());
     Ok(())
 }
 
@@ -348,7 +385,7 @@ async fn create_monitors(client: &Client, pending: &mut Vec<Value>) -> Result<()
     Ok(())
 }
 
-/// Writes every service and monitor in the `apply` format.
+/// Writes every service, monitor, vendor and status page in the `apply` format.
 pub async fn export(client: &Client, with_secrets: bool) -> Result<String> {
     let teams: HashMap<String, String> = client
         .get_all("/api/v1/teams")
@@ -385,6 +422,15 @@ pub async fn export(client: &Client, with_secrets: bool) -> Result<String> {
             tags: serde_json::from_value(m["tags"].clone()).unwrap_or_default(),
             settings: m["settings"].clone(),
         });
+    }
+    let vendors = client.get_all("/api/v1/vendors").await?;
+    let pages = client.get_all("/api/v1/status-pages").await?;
+    if !pages.is_empty() {
+        let names = status::Names::load(client).await?;
+        file.status_pages = Some(pages.iter().map(|p| status::page_doc(p, &names)).collect());
+    }
+    if !vendors.is_empty() {
+        file.vendors = Some(vendors.iter().map(status::vendor_doc).collect());
     }
     serde_yaml_ng::to_string(&file).context("cannot write YAML")
 }

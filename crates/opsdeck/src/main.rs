@@ -1,6 +1,7 @@
 //! `opsdeck`: the server and its command line.
 
 mod apply;
+mod apply_status;
 mod cli;
 mod client;
 mod config;

@@ -209,6 +209,40 @@ impl Db {
         Ok(())
     }
 
+    /// Changes what is polled and how often; the next poll is due at once and asks afresh (no
+    /// ETag), since the address may have changed. What was read last stays until then.
+    pub async fn update_vendor(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        before: &Vendor,
+        spec: &VendorSpec,
+    ) -> StoreResult<Vendor> {
+        write_tx!(self, |tx| {
+            let n = sqlx::query(
+                "UPDATE vendors SET name = $1, url = $2, kind = $3, interval_seconds = $4, timeout_seconds = $5, \
+                 etag = NULL, last_modified = NULL, next_poll_at = $6, updated_at = $6 WHERE id = $7",
+            )
+            .bind(&spec.name)
+            .bind(&spec.url)
+            .bind(spec.kind.as_str())
+            .bind(i64::from(spec.interval_seconds))
+            .bind(i64::from(spec.timeout_seconds))
+            .bind(now.timestamp_millis())
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique(&format!("a vendor named {:?} exists already", spec.name)))?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound(Entity::Vendor));
+            }
+            let summary = format!("Changed vendor {}", spec.name);
+            audit!(tx, actor, now, AuditRecord::new("vendor.update", "vendor", Some(before.id), summary).after(spec));
+        });
+        self.get_vendor(before.id).await
+    }
+
     /// Leases vendors due for a poll to `node` until `lease_until`.
     pub async fn claim_due_vendors(
         &self,

@@ -221,12 +221,22 @@ monitors:
   - name: old one
     type: tcp
     settings: {host: 127.0.0.1, port: 9}
+vendors:
+  - {name: Forge, url: "http://127.0.0.1:9/status", interval_seconds: 60}
+status_pages:
+  - slug: shop
+    title: Shop Status
+    components:
+      - {name: Checkout, service: checkout-api, monitors: [checkout health]}
+      - {name: Git, vendor: Forge, vendor_component: Git, group: Third parties}
+      - {name: TCP, monitors: [old one], only_show_if_degraded: true}
 "#,
     );
     let out = cli(&["--dry-run"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("+ service checkout-api"));
     assert!(text(&out.stdout).contains("dry run"));
+    assert!(text(&out.stdout).contains("+ vendor Forge") && text(&out.stdout).contains("+ status page shop"));
     let (_, list) = srv.get("/api/v1/services", &token).await;
     assert!(list["items"].as_array().unwrap().is_empty(), "a dry run changes nothing");
 
@@ -234,6 +244,15 @@ monitors:
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (_, m) = srv.get("/api/v1/monitors?q=checkout", &token).await;
     assert_eq!(m["items"][0]["service_name"], "Checkout API");
+    let (_, pages) = srv.get("/api/v1/status-pages", &token).await;
+    let comps = pages["items"][0]["components"].as_array().unwrap().clone();
+    let names: Vec<&str> = comps.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Checkout", "Git", "TCP"], "in the file's order, the group where its first member is");
+    assert_eq!(comps[0]["monitor_ids"][0], m["items"][0]["id"]);
+    assert_eq!(
+        (comps[1]["group"].as_str(), comps[1]["vendor_component"].as_str()),
+        (Some("Third parties"), Some("Git"))
+    );
     let out = cli(&[]).await;
     assert!(text(&out.stdout).contains("nothing to change"), "{}", text(&out.stdout));
 
@@ -247,6 +266,7 @@ monitors:
     std::fs::write(&file, &export.stdout).unwrap();
     let out = cli(&[]).await;
     assert!(text(&out.stdout).contains("nothing to change"), "export round-trips: {}", text(&out.stdout));
+    assert!(text(&export.stdout).contains("status_pages:") && text(&export.stdout).contains("vendor: Forge"));
 
     // Change one monitor, drop another, prune.
     write(
@@ -275,6 +295,15 @@ services:
 monitors:
   - {name: checkout health, type: http, interval_seconds: 0, settings: {url: "http://127.0.0.1:9/health"}}
   - {name: dns, type: dns, service: ghost, settings: {name: example.com, resolver: "dns.google"}}
+vendors:
+  - {name: Forge, url: "ftp://x"}
+status_pages:
+  - slug: shop
+    title: Shop Status
+    components:
+      - {name: A, service: ghost, monitors: [nope]}
+      - {name: B, vendor: Nobody}
+      - {name: C, vendor_component: Git}
 "#,
     );
     let out = cli(&[]).await;
@@ -287,12 +316,39 @@ monitors:
         "monitors[0] (checkout health): interval_seconds",
         "monitors[1] (dns): service",
         "monitors[1] (dns): settings.resolver",
+        "vendors[0] (Forge): url",
+        "status_pages[0] (shop): component \"A\": service",
+        "status_pages[0] (shop): component \"A\": monitors: no monitor named \"nope\"",
+        "status_pages[0] (shop): component \"B\": vendor: no vendor named \"Nobody\"",
+        "component 3: vendor_component: needs vendor_id",
         "nothing was changed",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
     }
     let (_, all) = srv.get("/api/v1/monitors", &token).await;
     assert_eq!(all["items"][0]["interval_seconds"], 60, "unchanged");
+
+    // A page's title changes and a component goes; the others keep their ids.
+    let (_, before) = srv.get("/api/v1/status-pages", &token).await;
+    let checkout_id = before["items"][0]["components"][0]["id"].clone();
+    write(
+        r#"
+status_pages:
+  - slug: shop
+    title: The Shop
+    components:
+      - {name: Checkout, service: checkout-api, monitors: [checkout health]}
+"#,
+    );
+    let out = cli(&[]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("~ status page shop"), "{}", text(&out.stdout));
+    let (_, after) = srv.get("/api/v1/status-pages", &token).await;
+    assert_eq!(after["items"][0]["title"], "The Shop");
+    assert_eq!(after["items"][0]["components"].as_array().unwrap().len(), 1);
+    assert_eq!(after["items"][0]["components"][0]["id"], checkout_id, "matched by name, kept");
+    let (_, vendors) = srv.get("/api/v1/vendors", &token).await;
+    assert_eq!(vendors["items"].as_array().unwrap().len(), 1, "no vendors section: vendors left alone");
     srv.stop().await;
 }
 

@@ -384,6 +384,14 @@ async fn third_party_components_follow_their_vendor(srv: &TestServer) {
         (page["components"][2]["vendor_component"].as_str(), page["components"][2]["status"].as_str()),
         (Some("Pages"), Some("operational"))
     );
+    // Changing the vendor keeps what follows it; a bad address is refused and changes nothing.
+    let put = format!("/api/v1/vendors/{forge}");
+    let (s, v) = srv.put(&put, &t, json!({"name": "Forge", "url": url, "interval_seconds": 120})).await;
+    assert_eq!((s, v["interval_seconds"].as_i64()), (StatusCode::OK, Some(120)), "{v}");
+    let (s, e) = srv.put(&put, &t, json!({"name": "Forge", "url": "ftp://x"})).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("url")), "{e}");
+    let (_, page) = srv.get(&format!("/api/v1/status-pages/{id}"), &t).await;
+    assert_eq!(page["components"][0]["vendor_id"], forge.as_str());
     // Removing the vendor unlinks the component; the page stays.
     assert_eq!(srv.delete(&format!("/api/v1/vendors/{forge}"), &t).await.0, StatusCode::NO_CONTENT);
     let (_, page) = srv.get(&format!("/api/v1/status-pages/{id}"), &t).await;

@@ -23,7 +23,7 @@ use uuid::Uuid;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_vendors, create_vendor))
-        .routes(routes!(get_vendor, delete_vendor))
+        .routes(routes!(get_vendor, update_vendor, delete_vendor))
         .routes(routes!(add_dependent))
         .routes(routes!(remove_dependent))
 }
@@ -208,6 +208,29 @@ async fn get_vendor(
 ) -> Result<Json<VendorDto>, ApiError> {
     auth.require(Permission::Read)?;
     let v = state.db.get_vendor(parse_id(Entity::Vendor, &id)?).await?;
+    Ok(Json(VendorDto::with_dependents(&state, v).await?))
+}
+
+/// Changes a vendor (managers): the whole definition, as when adding it. It is read again at
+/// once, without an ETag; dependencies and third-party components stay.
+#[utoipa::path(
+    put,
+    path = "/api/v1/vendors/{id}",
+    tag = "vendors",
+    params(("id" = Uuid, Path)),
+    request_body = VendorBody,
+    responses((status = 200, body = VendorDto))
+)]
+async fn update_vendor(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<VendorBody>,
+) -> Result<Json<VendorDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let before = state.db.get_vendor(parse_id(Entity::Vendor, &id)?).await?;
+    let spec = VendorSpec::new(&body.name, &body.url, body.interval_seconds, body.timeout_seconds)?;
+    let v = op::update(&state, &auth, &before, spec).await?;
     Ok(Json(VendorDto::with_dependents(&state, v).await?))
 }
 

@@ -16,6 +16,14 @@ pub async fn create(state: &AppState, auth: &Auth, spec: VendorSpec) -> Result<V
     Ok(v)
 }
 
+/// Changes a vendor's address, name or timing; it is read again at once.
+pub async fn update(state: &AppState, auth: &Auth, v: &Vendor, spec: VendorSpec) -> Result<Vendor, ApiError> {
+    auth.require(Permission::Configure)?;
+    let v = state.db.update_vendor(&auth.actor(), state.now(), v, &spec).await?;
+    state.events.publish("vendor.changed", Some(v.id), format!("Vendor {} changed", v.name));
+    Ok(v)
+}
+
 pub async fn delete(state: &AppState, auth: &Auth, v: &Vendor) -> Result<(), ApiError> {
     auth.require(Permission::Configure)?;
     state.db.delete_vendor(&auth.actor(), state.now(), v).await?;
