@@ -226,6 +226,8 @@ pub struct PageSpec {
     pub time_zone: String,
     /// `#rrggbb`, or the default accent.
     pub accent_color: Option<String>,
+    /// Another host name the page is served at, from its root (`Host` header).
+    pub custom_domain: Option<String>,
     pub components: Vec<ComponentSpec>,
 }
 
@@ -237,7 +239,34 @@ pub struct PageInput {
     pub description: Option<String>,
     pub time_zone: Option<String>,
     pub accent_color: Option<Option<String>>,
+    /// `Some(None)` or an empty name removes it.
+    pub custom_domain: Option<Option<String>>,
     pub components: Option<Vec<ComponentInput>>,
+}
+
+/// A host name a page is also served at (`status.example.com`): lower case, at least two labels
+/// of letters, digits and hyphens, no port, not an IP address.
+pub fn custom_domain(v: &str) -> Result<String> {
+    let host = v.trim().trim_end_matches('.').to_ascii_lowercase();
+    let bad = |why: &str| Err(Error::invalid("custom_domain", format!("{why}; e.g. status.example.com")));
+    if host.is_empty() || host.len() > 253 {
+        return bad("must be a host name of 1 to 253 characters");
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if labels.len() < 2 || !labels.iter().all(label_ok) {
+        return bad("must be a host name with a dot, of letters, digits and hyphens, without a port");
+    }
+    if labels.iter().all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+        return bad("must be a name, not an IP address");
+    }
+    Ok(host)
 }
 
 fn accent(v: &str) -> Result<String> {
@@ -293,6 +322,7 @@ impl PageSpec {
             description: String::new(),
             time_zone: "UTC".into(),
             accent_color: None,
+            custom_domain: None,
             components: Vec::new(),
         };
         base.apply(input.or_slug_of_title())
@@ -321,6 +351,12 @@ impl PageSpec {
             match a.as_deref().map(str::trim) {
                 None | Some("") => self.accent_color = None,
                 Some(v) => p.set(&mut self.accent_color, accent(v).map(Some)),
+            }
+        }
+        if let Some(d) = input.custom_domain {
+            match d.as_deref().map(str::trim) {
+                None | Some("") => self.custom_domain = None,
+                Some(v) => p.set(&mut self.custom_domain, custom_domain(v).map(Some)),
             }
         }
         if let Some(cs) = input.components {
@@ -424,6 +460,13 @@ mod tests {
         let e = PageSpec::create(bad).unwrap_err();
         let fields: Vec<&str> = e.problems().iter().map(|p| p.field).collect();
         assert_eq!(fields, ["slug", "time_zone", "accent_color"]);
+        for ok in ["status.example.com", " Status.Example.COM. ", "a-b.c9.io"] {
+            assert!(custom_domain(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "localhost", "example.com:8080", "10.0.0.1", "-a.com", "a_b.com", "a..com", "http://x.com"] {
+            assert!(custom_domain(bad).is_err(), "{bad}");
+        }
+        assert_eq!(custom_domain("Status.Example.com.").ok().as_deref(), Some("status.example.com"));
         assert!(PageSpec::create(PageInput::default()).is_err());
     }
 

@@ -35,6 +35,8 @@ pub struct StatusPageDoc {
     pub time_zone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accent_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_domain: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<ComponentDoc>,
 }
@@ -122,6 +124,7 @@ pub fn validate(vendors: &[VendorDoc], pages: &[StatusPageDoc], known: &Known) -
             description: Some(p.description.clone()),
             time_zone: p.time_zone.clone(),
             accent_color: Some(p.accent_color.clone()),
+            custom_domain: Some(p.custom_domain.clone()),
             components: Some(components),
         };
         if let Err(e) = PageSpec::create(input) {
@@ -147,7 +150,7 @@ fn normal(p: &StatusPageDoc) -> Value {
     }
     json!({
         "title": p.title, "description": p.description, "time_zone": p.time_zone.as_deref().unwrap_or("UTC"),
-        "accent_color": p.accent_color,
+        "accent_color": p.accent_color, "custom_domain": p.custom_domain,
         "components": order.iter().map(|c| json!({
             "name": c.name, "group": c.group, "description": c.description, "service": c.service,
             "monitors": c.monitors, "only_show_if_degraded": c.only_show_if_degraded, "vendor": c.vendor,
@@ -212,6 +215,7 @@ pub fn page_doc(p: &Value, names: &Names) -> StatusPageDoc {
         description: str_of(&p["description"]).unwrap_or_default(),
         time_zone: str_of(&p["time_zone"]).filter(|z| z != "UTC"),
         accent_color: str_of(&p["accent_color"]),
+        custom_domain: str_of(&p["custom_domain"]),
         components,
     }
 }
@@ -308,7 +312,10 @@ pub async fn execute(
     vendors: &[VendorDoc],
     pages: &[StatusPageDoc],
 ) -> Result<()> {
-    let vendor_body = |d: &VendorDoc| json!({"name": d.name, "url": d.url, "interval_seconds": d.interval_seconds, "timeout_seconds": d.timeout_seconds});
+    let vendor_body = |d: &VendorDoc| {
+        json!({"name": d.name, "url": d.url, "interval_seconds": d.interval_seconds,
+               "timeout_seconds": d.timeout_seconds})
+    };
     for c in changes {
         match c {
             Change::CreateVendor(i) => drop(client.post("/api/v1/vendors", &vendor_body(&vendors[*i])).await?),
@@ -351,6 +358,7 @@ fn page_body(d: &StatusPageDoc, names: &Names, have: Option<&Value>) -> Value {
     json!({
         "slug": d.slug, "title": d.title, "description": d.description,
         "time_zone": d.time_zone.as_deref().unwrap_or("UTC"), "accent_color": d.accent_color,
+        "custom_domain": d.custom_domain,
         "components": d.components.iter().map(|c| json!({
             "id": existing.get(c.name.as_str()),
             "name": c.name, "group": c.group, "description": c.description,

@@ -22,6 +22,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (13, "vendors", include_str!("../migrations/sqlite/0013_vendors.sql")),
     (14, "vendor_dependencies", include_str!("../migrations/sqlite/0014_vendor_dependencies.sql")),
     (15, "third_party_components", include_str!("../migrations/sqlite/0015_third_party_components.sql")),
+    (16, "custom_domains", include_str!("../migrations/sqlite/0016_custom_domains.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -39,6 +40,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (13, "vendors", include_str!("../migrations/postgres/0013_vendors.sql")),
     (14, "vendor_dependencies", include_str!("../migrations/postgres/0014_vendor_dependencies.sql")),
     (15, "third_party_components", include_str!("../migrations/postgres/0015_third_party_components.sql")),
+    (16, "custom_domains", include_str!("../migrations/postgres/0016_custom_domains.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -86,6 +86,7 @@ pub struct StatusPage {
     pub description: String,
     pub time_zone: String,
     pub accent_color: Option<String>,
+    pub custom_domain: Option<String>,
     /// Set on a private page: visitors need the password (argon2id hash; never shown).
     #[serde(skip)]
     pub password_hash: Option<String>,
@@ -106,6 +107,7 @@ impl StatusPage {
             description: self.description.clone(),
             time_zone: self.time_zone.clone(),
             accent_color: self.accent_color.clone(),
+            custom_domain: self.custom_domain.clone(),
             components: self
                 .components
                 .iter()
@@ -133,6 +135,7 @@ struct PageRow {
     description: String,
     time_zone: String,
     accent_color: Option<String>,
+    custom_domain: Option<String>,
     password_hash: Option<String>,
     created_at: i64,
     updated_at: i64,
@@ -181,7 +184,8 @@ impl From<ComponentRow> for Component {
     }
 }
 
-const PAGE_COLS: &str = "id, slug, title, description, time_zone, accent_color, password_hash, created_at, updated_at";
+const PAGE_COLS: &str =
+    "id, slug, title, description, time_zone, accent_color, custom_domain, password_hash, created_at, updated_at";
 const COMPONENT_COLS: &str = "id, page_id, position, name, description, is_group, group_id, service_id, monitor_ids, \
                               only_show_if_degraded, vendor_id, vendor_component, override_status, override_until, \
                               created_at, updated_at";
@@ -284,7 +288,7 @@ impl Db {
             }
             sqlx::query(
                 "INSERT INTO status_pages (id, slug, title, description, time_zone, accent_color, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                 updated_at, custom_domain) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
             )
             .bind(id)
             .bind(&spec.slug)
@@ -293,9 +297,10 @@ impl Db {
             .bind(&spec.time_zone)
             .bind(&spec.accent_color)
             .bind(now_ms)
+            .bind(&spec.custom_domain)
             .execute(&mut *tx)
             .await
-            .map_err(unique("a status page with this slug already exists; choose another slug"))?;
+            .map_err(unique("a status page with this slug or custom domain already exists; choose another"))?;
             for c in &planned {
                 upsert_component!(tx, id, c, now_ms);
             }
@@ -329,7 +334,7 @@ impl Db {
         write_tx!(self, |tx| {
             sqlx::query(
                 "UPDATE status_pages SET slug = $1, title = $2, description = $3, time_zone = $4, accent_color = $5, \
-                 updated_at = $6 WHERE id = $7",
+                 updated_at = $6, custom_domain = $8 WHERE id = $7",
             )
             .bind(&spec.slug)
             .bind(&spec.title)
@@ -338,9 +343,10 @@ impl Db {
             .bind(&spec.accent_color)
             .bind(now_ms)
             .bind(id)
+            .bind(&spec.custom_domain)
             .execute(&mut *tx)
             .await
-            .map_err(unique("a status page with this slug already exists; choose another slug"))?;
+            .map_err(unique("a status page with this slug or custom domain already exists; choose another"))?;
             // Groups first (members refer to them), then removals: a member moved out of a
             // removed group has its new group already, so the cascade takes only what went.
             for c in planned.iter().filter(|c| c.is_group).chain(planned.iter().filter(|c| !c.is_group)) {
@@ -493,6 +499,7 @@ impl Db {
                 description: r.description,
                 time_zone: r.time_zone,
                 accent_color: r.accent_color,
+                custom_domain: r.custom_domain,
                 password_hash: r.password_hash,
                 created_at: from_millis(r.created_at),
                 updated_at: from_millis(r.updated_at),
@@ -526,6 +533,15 @@ impl Db {
     }
 
     /// The configuration revision of status pages, for cached renderings.
+    /// Every page served at a custom domain: (domain, slug).
+    pub async fn status_page_domains(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as("SELECT custom_domain, slug FROM status_pages WHERE custom_domain IS NOT NULL")
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
     pub async fn status_pages_revision(&self) -> StoreResult<i64> {
         Ok(with_db!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1").bind(STATUS_PAGES).fetch_one(pool).await?

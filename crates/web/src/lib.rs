@@ -231,7 +231,7 @@ pub fn router(state: AppState) -> Router {
     api::openapi::complete(&mut openapi);
     let demo =
         if state.config.demo_endpoints { demo_targets::router().merge(demo_inbox::router()) } else { Router::new() };
-    Router::new()
+    let app = Router::new()
         .merge(demo)
         .merge(api_router)
         .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
@@ -254,7 +254,10 @@ pub fn router(state: AppState) -> Router {
         .layer(header_if_missing(header::REFERRER_POLICY, "same-origin"))
         .layer(header_if_missing(header::CACHE_CONTROL, "no-store"))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
-        .with_state(state)
+        .with_state(state.clone());
+    // A page's custom domain is chosen before routing (a layer on a router runs after it).
+    let domains = axum::middleware::from_fn_with_state(state, status::domains::rewrite);
+    Router::new().fallback_service(tower::Layer::layer(&domains, app))
 }
 
 /// `X-Frame-Options: DENY` unless the route chose its own `frame-ancestors` (the status widget).

@@ -15,6 +15,7 @@ backend_tests!(
     saving_again_keeps_component_identity,
     editor_pages_work_without_javascript,
     uptime_history_by_month,
+    custom_domains_serve_the_page,
 );
 
 /// A public GET without credentials: status, headers and body text.
@@ -452,4 +453,51 @@ async fn uptime_history_by_month(srv: &TestServer) {
     }
     let (s, _, _) = public(srv, "/status/nope/uptime").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn custom_domains_serve_the_page(srv: &TestServer) {
+    let t = srv.token("m", Role::Manager).await;
+    let at = |host: &'static str, path: &str| {
+        let req = srv.http.get(format!("{}{path}", srv.url)).header("host", host);
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    };
+    let body = json!({"slug": "acme", "title": "Acme Status", "custom_domain": " Status.Example.com. "});
+    let (s, page) = srv.post("/api/v1/status-pages", &t, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{page}");
+    assert_eq!(page["custom_domain"], "status.example.com");
+    let id = page["id"].as_str().unwrap().to_owned();
+
+    let (s, html) = at("status.example.com", "/").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("<title>Acme Status: All Systems Operational</title>"), "{html}");
+    let (s, doc) = at("STATUS.example.com:443", "/api/v2/summary.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(serde_json::from_str::<Value>(&doc).unwrap()["page"]["name"], "Acme Status");
+    let (s, html) = at("status.example.com", "/uptime?page=1").await;
+    assert!(s == StatusCode::OK && html.contains("Uptime,"), "{html}");
+    let (s, css) = at("status.example.com", "/static/app.css").await;
+    assert!(s == StatusCode::OK && css.contains(".sp-cal"), "the stylesheet stays where it is");
+    let (_, other) = at("opsdeck.internal", "/").await;
+    assert!(!other.contains("Acme Status"), "another host is the app");
+
+    // One domain, one page; a bad name is named.
+    let (s, e) =
+        srv.post("/api/v1/status-pages", &t, json!({"title": "Twin", "custom_domain": "status.example.com"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    for bad in ["localhost", "status.example.com:8080", "10.1.2.3"] {
+        let (s, e) = srv.put(&format!("/api/v1/status-pages/{id}"), &t, json!({"custom_domain": bad})).await;
+        assert_eq!(
+            (s, e["error"]["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("custom_domain")),
+            "{bad}: {e}"
+        );
+    }
+    // Removed: that host is the app again at once.
+    let (s, page) = srv.put(&format!("/api/v1/status-pages/{id}"), &t, json!({"custom_domain": null})).await;
+    assert_eq!((s, &page["custom_domain"]), (StatusCode::OK, &Value::Null), "{page}");
+    let (_, html) = at("status.example.com", "/").await;
+    assert!(!html.contains("Acme Status"), "{html}");
 }

@@ -67,6 +67,8 @@ pub struct StatusPageDto {
     pub description: String,
     pub time_zone: String,
     pub accent_color: Option<String>,
+    /// The host name the page is also served at, from its root.
+    pub custom_domain: Option<String>,
     /// Visitors need the page's password (set with `PUT …/access`; never shown).
     pub private: bool,
     /// The public page's path (prefix the instance's public URL).
@@ -116,6 +118,7 @@ impl StatusPageDto {
             description: p.description,
             time_zone: p.time_zone,
             accent_color: p.accent_color,
+            custom_domain: p.custom_domain,
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
         }
@@ -172,6 +175,12 @@ pub struct StatusPageBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(schema_with = crate::api::schema::color_opt)]
     pub accent_color: Option<Option<String>>,
+    /// Another host name the page is served at from its root (point the name's DNS at Opsdeck,
+    /// or at the proxy in front of it): `https://status.example.com/` is then this page. `null`
+    /// or empty removes it; 409 when another page has it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 253, example = "status.example.com")]
+    pub custom_domain: Option<Option<String>>,
     /// Replaces the page's components when given.
     #[schema(max_items = 200)]
     pub components: Option<Vec<ComponentBody>>,
@@ -187,6 +196,7 @@ impl StatusPageBody {
             description: self.description,
             time_zone: self.time_zone,
             accent_color: self.accent_color,
+            custom_domain: self.custom_domain,
             components: self.components.map(|cs| {
                 cs.into_iter()
                     .map(|c| ComponentInput {

@@ -92,6 +92,7 @@ pub async fn create(
     let spec = PageSpec::create(input)?;
     check_refs(state, &spec).await?;
     let page = state.db.create_status_page(&auth.actor(), state.now(), spec).await?;
+    state.status_pages.domains.forget();
     state.events.publish("status_page.changed", Some(page.id), format!("Status page {} created", page.slug));
     Ok(page)
 }
@@ -108,6 +109,7 @@ pub async fn update(
     let spec = current.spec().apply(input)?;
     check_refs(state, &spec).await?;
     let page = state.db.update_status_page(&auth.actor(), state.now(), current, spec).await?;
+    state.status_pages.domains.forget();
     state.events.publish("status_page.changed", Some(page.id), format!("Status page {} changed", page.slug));
     Ok(page)
 }
@@ -115,6 +117,7 @@ pub async fn update(
 pub async fn delete(state: &AppState, auth: &Auth, current: &StatusPage) -> Result<(), ApiError> {
     auth.require(Permission::Configure)?;
     state.db.delete_status_page(&auth.actor(), state.now(), current).await?;
+    state.status_pages.domains.forget();
     state.events.publish("status_page.changed", Some(current.id), format!("Status page {} deleted", current.slug));
     Ok(())
 }

@@ -7,6 +7,7 @@
 //! `Cache-Control: public, max-age=2`, so a change reaches a visitor within about 4 s.
 
 mod access;
+pub mod domains;
 pub use access::{PASSWORD_MAX, PASSWORD_MIN};
 mod feed;
 mod json;
@@ -87,6 +88,8 @@ pub struct SnapshotCache {
     entries: std::sync::Mutex<HashMap<String, Arc<Snapshot>>>,
     /// One rendering at a time, so a storm of visitors to an expired page renders it once.
     refresh: tokio::sync::Mutex<()>,
+    /// Custom domains of pages ([`domains`]).
+    pub domains: domains::Domains,
 }
 
 impl SnapshotCache {

@@ -230,6 +230,7 @@ pub struct SettingsForm {
     description: String,
     timezone: String,
     accent_color: String,
+    custom_domain: String,
 }
 
 /// Redirects back to the editor with the outcome as its notice.
@@ -253,6 +254,7 @@ pub async fn update(
         description: Some(f.description),
         time_zone: Some(f.timezone),
         accent_color: Some(Some(f.accent_color)),
+        custom_domain: Some(Some(f.custom_domain)),
         components: None,
     };
     let result = op::update(&state, &auth.0, &page, input).await.map(|p| format!("Status page {} saved", p.slug));
