@@ -73,6 +73,9 @@ EXCLUDES=(
 
 # --generation-database none: no .hypothesis/ in the working tree, and the seed
 # alone decides the run.
+# --suppress-health-check filter_too_much: a body of two patterned strings (a name and an
+# http(s) URL, as `PUT /api/v1/vendors/{id}` takes) makes Hypothesis discard many drafts; that
+# is a generator-efficiency warning, not a finding about the API, and it stopped the run.
 # Strategies for the document's custom string formats (cursor, local times, RRULEs).
 export SCHEMATHESIS_HOOKS=schemathesis_hooks
 export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
@@ -83,6 +86,7 @@ python3 -m schemathesis.cli --config-file "$(dirname "${BASH_SOURCE[0]}")/schema
     --workers 1 \
     --seed 20261129 \
     --generation-database none \
+    --suppress-health-check filter_too_much \
     --request-timeout 20 \
     --header "Authorization: Bearer $TOKEN" \
     "${EXCLUDES[@]}" \

@@ -110,6 +110,8 @@ pub async fn update(
     check_refs(state, &spec).await?;
     let page = state.db.update_status_page(&auth.actor(), state.now(), current, spec).await?;
     state.status_pages.domains.forget();
+    // The uptime history is kept a minute: a changed page must not wait for it.
+    state.status_pages.forget(&current.slug);
     state.events.publish("status_page.changed", Some(page.id), format!("Status page {} changed", page.slug));
     Ok(page)
 }

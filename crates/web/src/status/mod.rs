@@ -90,6 +90,8 @@ pub struct SnapshotCache {
     refresh: tokio::sync::Mutex<()>,
     /// Custom domains of pages ([`domains`]).
     pub domains: domains::Domains,
+    /// The monthly uptime history's renderings ([`uptime`]).
+    uptime: uptime::UptimeCache,
 }
 
 impl SnapshotCache {
@@ -101,6 +103,7 @@ impl SnapshotCache {
     /// Drops a page's rendering (its access changed: that must not wait for the next one).
     pub fn forget(&self, slug: &str) {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(slug);
+        self.uptime.forget(slug);
     }
 
     fn put(&self, slug: &str, snap: Arc<Snapshot>) {

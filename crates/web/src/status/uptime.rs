@@ -1,18 +1,53 @@
 //! `/status/{slug}/uptime`: a page's uptime history, three calendar months at a time, a square
 //! per day per component (UTC days, as the daily rollups are kept). Days without a counted check
 //! are "no data", never up. `?page=1` is the three months before, and so on, as far back as the
-//! daily rollups are kept.
+//! daily rollups are kept. Renderings are reused for a minute ([`UptimeCache`]).
 
 use super::{Snapshot, access, snapshot};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::operations::status_pages::{Day, uptime_history};
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Months, NaiveDate};
 use opsdeck_core::Entity;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Renderings by (slug, page), reused for [`REUSE`]: the days shown change once a day, and a
+/// storm of visitors then costs no database work. Bounded: only existing pages are stored, and
+/// it starts afresh past [`CACHE_MAX`] entries.
+#[derive(Default)]
+pub struct UptimeCache {
+    entries: Mutex<HashMap<(String, u32), (Instant, Bytes)>>,
+}
+
+const REUSE: Duration = Duration::from_secs(60);
+const CACHE_MAX: usize = opsdeck_store::status_page::MAX_PAGES as usize * (PAGE_MAX as usize + 1);
+
+impl UptimeCache {
+    fn get(&self, slug: &str, page: u32) -> Option<Bytes> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(&(slug.to_owned(), page)).filter(|(at, _)| at.elapsed() < REUSE).map(|(_, b)| b.clone())
+    }
+
+    fn put(&self, slug: &str, page: u32, body: Bytes) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert((slug.to_owned(), page), (Instant::now(), body));
+    }
+
+    /// Drops a page's renderings (its access or settings changed).
+    pub fn forget(&self, slug: &str) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).retain(|(s, _), _| s != slug);
+    }
+}
 
 /// How far back a visitor may page (10 years of three months): beyond it nothing is kept.
 pub const PAGE_MAX: u32 = 39;
@@ -108,6 +143,22 @@ async fn render(state: &AppState, slug: &str, q: &UptimeQuery, headers: &HeaderM
         return Ok(access::refused(&snap, true));
     }
     let n = parse_page(q)?;
+    let private = snap.access.is_some();
+    let cache = HeaderValue::from_static(if private { "private, max-age=60" } else { "public, max-age=60" });
+    let html = HeaderValue::from_static("text/html; charset=utf-8");
+    let body = match state.status_pages.uptime.get(slug, n) {
+        Some(body) => body,
+        None => {
+            let body = Bytes::from(build(state, slug, n).await?);
+            state.status_pages.uptime.put(slug, n, body.clone());
+            body
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, html), (header::CACHE_CONTROL, cache)], body).into_response())
+}
+
+/// The history page `n` of `slug`, rendered.
+async fn build(state: &AppState, slug: &str, n: u32) -> Result<String, ApiError> {
     let page = state.db.get_status_page_by_slug(slug).await.map_err(|e| match e {
         opsdeck_store::StoreError::NotFound(_) => ApiError::not_found(Entity::StatusPage),
         e => e.into(),
@@ -166,13 +217,7 @@ async fn render(state: &AppState, slug: &str, q: &UptimeQuery, headers: &HeaderM
     }
     .render()
     .map_err(|_| ApiError::internal())?;
-    let private = snap.access.is_some();
-    let cache = HeaderValue::from_static(if private { "private, max-age=60" } else { "public, max-age=60" });
-    Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")), (header::CACHE_CONTROL, cache)],
-        body,
-    )
-        .into_response())
+    Ok(body)
 }
 
 #[cfg(test)]
