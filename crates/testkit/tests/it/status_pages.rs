@@ -424,7 +424,8 @@ async fn uptime_history_by_month(srv: &TestServer) {
     srv.clock.advance(Duration::seconds(30));
     assert_eq!(srv.run_checks().await, 1);
     let body = json!({"slug": "hist", "title": "History", "components": [
-        {"name": "Checkout", "service_id": checkout}, {"name": "Docs", "service_id": docs["id"]}]});
+        {"name": "Checkout", "service_id": checkout}, {"name": "Docs", "service_id": docs["id"]},
+        {"name": "Set by hand"}]});
     let (s, page) = srv.post("/api/v1/status-pages", &t, body).await;
     assert_eq!(s, StatusCode::CREATED, "{page}");
 
@@ -440,6 +441,7 @@ async fn uptime_history_by_month(srv: &TestServer) {
     let today = format!("{}: 50.00 % (1 of 2 checks failed)", now.format("%b %-d, %Y"));
     assert!(html.contains(&today), "{today} in {html}");
     assert!(html.contains("50.00 % uptime") && html.contains("Docs"), "{html}");
+    assert!(!html.contains("Set by hand"), "nothing measures a component set by hand: {html}");
     assert!(!html.contains("100.00 %"), "no day is up without data: {html}");
     assert!(html.contains("Earlier") && !html.contains("Later"), "the newest page has no later one");
 

@@ -175,7 +175,8 @@ async fn build(state: &AppState, slug: &str, n: u32) -> Result<String, ApiError>
     let rows = page
         .components
         .iter()
-        .filter(|c| !c.is_group && !c.only_show_if_degraded)
+        // Only what checks measure: a component set by hand or following a vendor has no days.
+        .filter(|c| !c.is_group && !c.only_show_if_degraded && (c.service_id.is_some() || !c.monitor_ids.is_empty()))
         .filter_map(|c| Some((c, history.get(&c.id)?)))
         .map(|(c, days)| ComponentRow {
             name: c.name.clone(),
