@@ -19,6 +19,7 @@ pub mod role;
 pub mod secret;
 pub mod settings;
 pub mod status_incident;
+pub mod status_maintenance;
 pub mod status_page;
 pub mod status_subscriber;
 pub mod telemetry;

@@ -4,9 +4,12 @@ use opsdeck_core::telemetry::InternalEvent;
 
 /// Registers every series at zero so `/metrics` lists them before the first event.
 pub fn describe() {
-    for name in
-        ["opsdeck_escalation_steps_total", "opsdeck_notifier_pass_failures_total", "opsdeck_send_tasks_panicked_total"]
-    {
+    for name in [
+        "opsdeck_escalation_steps_total",
+        "opsdeck_notifier_pass_failures_total",
+        "opsdeck_send_tasks_panicked_total",
+        "opsdeck_maintenance_steps_total",
+    ] {
         metrics::counter!(name).absolute(0);
     }
     for outcome in ["sent", "retried", "given_up"] {
@@ -67,5 +70,17 @@ impl InternalEvent for NotifierPassFailed<'_> {
     fn emit(self) {
         tracing::warn!(error = %self.error, "notifier pass failed");
         metrics::counter!("opsdeck_notifier_pass_failures_total").increment(1);
+    }
+}
+
+/// Scheduled maintenance on status pages moved: announced, reminded of, started or completed.
+pub struct MaintenanceMoved {
+    pub steps: usize,
+}
+
+impl InternalEvent for MaintenanceMoved {
+    fn emit(self) {
+        tracing::info!(steps = self.steps, "scheduled maintenance moved");
+        metrics::counter!("opsdeck_maintenance_steps_total").increment(self.steps as u64);
     }
 }

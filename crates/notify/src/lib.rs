@@ -82,7 +82,12 @@ pub struct Notifier {
     sender: Arc<send::Sender>,
     key: Vec<u8>,
     sink: Option<ChangeSink>,
+    /// When scheduled maintenance was last brought in line with the windows (clock ms).
+    maintenance_synced: std::sync::atomic::AtomicI64,
 }
+
+/// How often the notifier moves scheduled maintenance along (its steps are minute-grained).
+const MAINTENANCE_SYNC_MS: i64 = 10_000;
 
 /// Called with the incidents whose notifications changed (live updates).
 pub type ChangeSink = Arc<dyn Fn(&[Uuid]) + Send + Sync>;
@@ -113,7 +118,15 @@ impl Notifier {
         let key = db.signing_key().await?;
         let sender =
             send::Sender::new(config.smtp.clone(), config.send_timeout, &config.egress).map_err(NotifyError::Setup)?;
-        Ok(Notifier { db, clock, config, sender: Arc::new(sender), key, sink: None })
+        Ok(Notifier {
+            db,
+            clock,
+            config,
+            sender: Arc::new(sender),
+            key,
+            sink: None,
+            maintenance_synced: std::sync::atomic::AtomicI64::new(i64::MIN),
+        })
     }
 
     /// Reports incidents whose escalation or deliveries changed to `sink`.
@@ -163,6 +176,10 @@ impl Notifier {
 
     /// One escalation pass and one outbox pass at the clock's time.
     pub async fn run_once(&self) -> Result<Pass, NotifyError> {
+        // Maintenance has its own failure: escalation goes on regardless.
+        if let Err(e) = self.sync_maintenance().await {
+            NotifierPassFailed { error: &e }.emit();
+        }
         let escalated = self.escalate().await?;
         EscalationsStepped { steps: escalated }.emit();
         let mut pass = self.deliver().await?;
@@ -173,6 +190,24 @@ impl Notifier {
         pass.escalated = escalated;
         NotificationsDelivered { sent: pass.sent, retried: pass.retried, given_up: pass.failed }.emit();
         Ok(pass)
+    }
+
+    /// Announces, reminds of, starts and completes scheduled maintenance on status pages (at
+    /// most every [`MAINTENANCE_SYNC_MS`] of the clock; every node may, each step applies once).
+    async fn sync_maintenance(&self) -> Result<(), NotifyError> {
+        use std::sync::atomic::Ordering;
+        let now = self.clock.now();
+        let ms = now.timestamp_millis();
+        let last = self.maintenance_synced.load(Ordering::Relaxed);
+        if ms.checked_sub(last).is_some_and(|d| (0..MAINTENANCE_SYNC_MS).contains(&d)) {
+            return Ok(());
+        }
+        self.maintenance_synced.store(ms, Ordering::Relaxed);
+        let steps = self.db.sync_maintenance(now).await?;
+        if steps > 0 {
+            events::MaintenanceMoved { steps }.emit();
+        }
+        Ok(())
     }
 
     async fn briefs(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Brief>, NotifyError> {

@@ -4,6 +4,7 @@
 
 use crate::{Notifier, NotifyError, Pass, send};
 use opsdeck_core::clock::from_millis;
+use opsdeck_core::status_maintenance::MaintenanceStatus;
 use opsdeck_core::status_page::IncidentStatus;
 use opsdeck_core::status_subscriber::{SubscriberKind, subscriber_token};
 use opsdeck_core::telemetry::InternalEvent;
@@ -110,6 +111,9 @@ impl Notifier {
                                 "page": {"id": det.page_id, "name": det.title, "url": page_url}}),
             });
         }
+        if d.kind == "maintenance" || d.kind == "reminder" {
+            return maintenance_message(d, det, kind, key, &page_url, &format!("{page_url}/unsubscribe/{token}"));
+        }
         let status = IncidentStatus::parse(det.update_status.as_deref()?)?;
         let body = det.update_body.clone()?;
         let name = det.incident_name.clone()?;
@@ -155,4 +159,74 @@ impl Notifier {
             }),
         })
     }
+}
+
+/// A scheduled maintenance's announcement, start or end (`maintenance`), or the reminder an hour
+/// before it starts (`reminder`).
+fn maintenance_message(
+    d: &DueDelivery,
+    det: &DeliveryDetails,
+    kind: SubscriberKind,
+    key: String,
+    page_url: &str,
+    unsubscribe: &str,
+) -> Option<SubscriberMessage> {
+    let maintenance_id = det.incident_id?;
+    let name = det.incident_name.clone()?;
+    let current = MaintenanceStatus::parse(det.incident_status.as_deref()?)?;
+    let (starts, ends) = (from_millis(det.scheduled_for?), from_millis(det.scheduled_until?));
+    let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let when = format!("{} to {}", starts.format("%Y-%m-%d %H:%M UTC"), ends.format("%Y-%m-%d %H:%M UTC"));
+    let link = format!("{page_url}#maintenance-{maintenance_id}");
+    let (subject, label, body, status, posted) = if d.kind == "reminder" {
+        let body = det.announcement.clone().unwrap_or_default();
+        (
+            format!("[{}] Reminder: {name} begins {}", det.title, starts.format("%Y-%m-%d %H:%M UTC")),
+            "Reminder",
+            body,
+            MaintenanceStatus::Scheduled,
+            None,
+        )
+    } else {
+        let status = MaintenanceStatus::parse(det.update_status.as_deref()?)?;
+        let posted = from_millis(det.update_at?);
+        (
+            format!("[{}] {name}: {}", det.title, status.label()),
+            status.label(),
+            det.update_body.clone()?,
+            status,
+            Some(posted),
+        )
+    };
+    let update = posted.map(|p| {
+        vec![json!({"id": d.event_id, "incident_id": maintenance_id, "status": status.as_str(), "body": body,
+                    "created_at": at(p), "display_at": at(p)})]
+    });
+    Some(SubscriberMessage {
+        kind,
+        address: det.address.clone(),
+        key,
+        subject,
+        text: format!(
+            "{label}: {body}\n\n{name} (scheduled maintenance, {when})\n\nDetails: {link}\n\n--\n\
+             You receive this because you subscribed to {title} ({page_url}).\nUnsubscribe: {unsubscribe}\n",
+            title = det.title,
+        ),
+        unsubscribe_url: Some(unsubscribe.to_owned()),
+        payload: json!({
+            "meta": {"unsubscribe": unsubscribe, "documentation": format!("{page_url}/api/v2/summary.json"),
+                     "event": if d.kind == "reminder" { "maintenance.reminder" } else { "maintenance.update" }},
+            "page": {"id": det.page_id, "name": det.title, "url": page_url},
+            "incident": {
+                "id": maintenance_id,
+                "name": name,
+                "status": current.as_str(),
+                "impact": "maintenance",
+                "shortlink": link,
+                "scheduled_for": at(starts),
+                "scheduled_until": at(ends),
+                "incident_updates": update.unwrap_or_default(),
+            },
+        }),
+    })
 }

@@ -23,6 +23,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (14, "vendor_dependencies", include_str!("../migrations/sqlite/0014_vendor_dependencies.sql")),
     (15, "third_party_components", include_str!("../migrations/sqlite/0015_third_party_components.sql")),
     (16, "custom_domains", include_str!("../migrations/sqlite/0016_custom_domains.sql")),
+    (17, "status_maintenances", include_str!("../migrations/sqlite/0017_status_maintenances.sql")),
+    (18, "status_templates", include_str!("../migrations/sqlite/0018_status_templates.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -41,6 +43,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (14, "vendor_dependencies", include_str!("../migrations/postgres/0014_vendor_dependencies.sql")),
     (15, "third_party_components", include_str!("../migrations/postgres/0015_third_party_components.sql")),
     (16, "custom_domains", include_str!("../migrations/postgres/0016_custom_domains.sql")),
+    (17, "status_maintenances", include_str!("../migrations/postgres/0017_status_maintenances.sql")),
+    (18, "status_templates", include_str!("../migrations/postgres/0018_status_templates.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

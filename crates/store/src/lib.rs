@@ -20,6 +20,7 @@ pub mod page;
 pub mod pipeline;
 pub mod settings;
 pub mod status_incident;
+pub mod status_maintenance;
 pub mod status_page;
 pub mod status_subscriber;
 mod status_uptime;

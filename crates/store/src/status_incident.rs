@@ -186,7 +186,7 @@ impl Db {
             .await?;
             if spec.notify {
                 let named: Vec<Uuid> = components.iter().map(|c| c.0).collect();
-                queue_update_deliveries!(tx, backend, page.id, update_id, &named, now_ms);
+                queue_update_deliveries!(tx, backend, "update", page.id, update_id, &named, now_ms);
             }
             let note = format!("On status page {} ({}): {}", page.title, spec.status.as_str(), spec.body);
             insert_timeline!(

@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// whole page or one of `$components` (every subscriber when the incident names none), on the
 /// open transaction `$tx`.
 macro_rules! queue_update_deliveries {
-    ($tx:expr, $backend:expr, $page:expr, $update:expr, $components:expr, $now:expr) => {{
+    ($tx:expr, $backend:expr, $kind:literal, $page:expr, $update:expr, $components:expr, $now:expr) => {{
         let components: &[uuid::Uuid] = $components;
         let only = if components.is_empty() {
             String::new()
@@ -30,9 +30,10 @@ macro_rules! queue_update_deliveries {
         };
         let sql = format!(
             "INSERT INTO status_deliveries (id, subscriber_id, event_id, kind, status, attempts, next_attempt_at, \
-             created_at) SELECT {}, s.id, $1, 'update', 'pending', 0, $2, $2 FROM status_subscribers s \
+             created_at) SELECT {}, s.id, $1, '{}', 'pending', 0, $2, $2 FROM status_subscribers s \
              WHERE s.page_id = $3 AND s.confirmed_at IS NOT NULL{only} ON CONFLICT DO NOTHING",
-            $crate::dialect::new_id($backend)
+            $crate::dialect::new_id($backend),
+            $kind
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind($update).bind($now).bind($page);
         for c in components {
@@ -120,6 +121,10 @@ pub struct DeliveryDetails {
     pub incident_status: Option<String>,
     pub impact: Option<String>,
     pub started_at: Option<i64>,
+    /// Maintenance messages: its window and announcement.
+    pub scheduled_for: Option<i64>,
+    pub scheduled_until: Option<i64>,
+    pub announcement: Option<String>,
 }
 
 /// A send's outcome.
@@ -397,12 +402,18 @@ impl Db {
         }
         let sql = format!(
             "SELECT d.id, s.kind AS subscriber_kind, s.address, p.id AS page_id, p.slug, p.title, \
-             u.status AS update_status, u.body AS update_body, u.created_at AS update_at, i.id AS incident_id, \
-             i.name AS incident_name, i.status AS incident_status, i.impact, i.started_at \
+             COALESCE(u.status, mu.status) AS update_status, COALESCE(u.body, mu.body) AS update_body, \
+             COALESCE(u.created_at, mu.created_at) AS update_at, COALESCE(i.id, m.id) AS incident_id, \
+             COALESCE(i.name, m.name) AS incident_name, COALESCE(i.status, m.status) AS incident_status, \
+             i.impact, COALESCE(i.started_at, m.created_at) AS started_at, m.scheduled_for, m.scheduled_until, \
+             m.body AS announcement \
              FROM status_deliveries d JOIN status_subscribers s ON s.id = d.subscriber_id \
              JOIN status_pages p ON p.id = s.page_id \
              LEFT JOIN status_incident_updates u ON d.kind = 'update' AND u.id = d.event_id \
-             LEFT JOIN status_incidents i ON i.id = u.status_incident_id WHERE d.id IN ({})",
+             LEFT JOIN status_incidents i ON i.id = u.status_incident_id \
+             LEFT JOIN status_maintenance_updates mu ON d.kind = 'maintenance' AND mu.id = d.event_id \
+             LEFT JOIN status_maintenances m ON (d.kind = 'maintenance' AND m.id = mu.maintenance_id) \
+             OR (d.kind = 'reminder' AND m.id = d.event_id) WHERE d.id IN ({})",
             placeholders(self.backend(), ids.len(), 1)
         );
         Ok(with_db!(self, |pool| {

@@ -17,6 +17,7 @@ mod secrets;
 mod senders;
 mod status_access;
 mod status_incidents;
+mod status_maintenance;
 mod status_pages;
 mod status_subscribers;
 mod vendors;

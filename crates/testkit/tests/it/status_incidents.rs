@@ -161,6 +161,7 @@ async fn incident_updates_reach_the_public_page(srv: &TestServer) {
     let active = public_json(srv, "/status/shop/api/v2/scheduled-maintenances/active.json").await;
     assert!(active["scheduled_maintenances"].as_array().unwrap().is_empty());
     srv.clock.advance(Duration::hours(2) + Duration::minutes(1));
+    srv.run_notifier().await; // moves scheduled maintenance along
     let active = public_json(srv, "/status/shop/api/v2/scheduled-maintenances/active.json").await;
     assert_eq!(active["scheduled_maintenances"][0]["status"], "in_progress");
     let (s, _, body) = public(srv, "/status/shop/api/v2/nope.json").await;

@@ -3,6 +3,7 @@
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::operations::status_pages::sync_maintenance;
 use opsdeck_core::maintenance::{WindowInput, WindowSpec};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::Ref;
@@ -30,6 +31,7 @@ pub async fn create_window(state: &AppState, auth: &Auth, input: WindowInput) ->
     let spec = WindowSpec::create(input)?;
     check_scope(state, &spec).await?;
     let w = state.db.create_window(&auth.actor(), state.now(), spec).await?;
+    sync_maintenance(state).await;
     state.events.publish("monitor.maintenance", Some(w.id), format!("Maintenance {} planned", w.spec.name));
     Ok(w)
 }
@@ -44,7 +46,9 @@ pub async fn update_window(
     auth.require(Permission::Configure)?;
     let spec = current.spec.clone().apply(input)?;
     check_scope(state, &spec).await?;
-    Ok(state.db.update_window(&auth.actor(), state.now(), current.id, spec).await?)
+    let w = state.db.update_window(&auth.actor(), state.now(), current.id, spec).await?;
+    sync_maintenance(state).await;
+    Ok(w)
 }
 
 /// Deletes a window; returns what was deleted.
@@ -52,5 +56,6 @@ pub async fn delete_window(state: &AppState, auth: &Auth, id: Uuid) -> Result<Wi
     auth.require(Permission::Configure)?;
     let w = state.db.get_window(id).await?;
     state.db.delete_window(&auth.actor(), state.now(), id).await?;
+    sync_maintenance(state).await;
     Ok(w)
 }

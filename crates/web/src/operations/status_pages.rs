@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::incident::Sev;
 use opsdeck_core::monitor::MonitorState;
 use opsdeck_core::role::Permission;
+use opsdeck_core::status_maintenance::MaintenanceStatus;
 use opsdeck_core::status_page::{
     ComponentInput, ComponentStatus, Indicator, PageInput, PageSpec, Signals, UpdateSpec, VendorRef,
 };
@@ -16,6 +17,7 @@ use opsdeck_core::vendor::VendorStatus;
 use opsdeck_store::catalogue::{Ref, ServiceFilter};
 use opsdeck_store::incident::Incident;
 use opsdeck_store::status_incident::{Affected, PublicIncident, RECENT_MAX, Source};
+use opsdeck_store::status_maintenance::PageMaintenance;
 use opsdeck_store::status_page::{Component, StatusPage};
 use opsdeck_store::vendor::Vendor;
 use std::collections::{HashMap, HashSet};
@@ -92,9 +94,20 @@ pub async fn create(
     let spec = PageSpec::create(input)?;
     check_refs(state, &spec).await?;
     let page = state.db.create_status_page(&auth.actor(), state.now(), spec).await?;
+    sync_maintenance(state).await;
     state.status_pages.domains.forget();
     state.events.publish("status_page.changed", Some(page.id), format!("Status page {} created", page.slug));
     Ok(page)
+}
+
+/// Brings the pages' scheduled maintenance in line with the windows now, so a planned window
+/// (or a changed page) is announced at once rather than at the notifier's next sync. The
+/// change that called it is already committed: a failure here is logged and the notifier's
+/// next sync catches up.
+pub async fn sync_maintenance(state: &AppState) {
+    if let Err(e) = state.db.sync_maintenance(state.now()).await {
+        tracing::warn!(error = %e, "scheduled maintenance waits for the notifier's next sync");
+    }
 }
 
 /// Changes the fields `input` names; components given replace the list (those with an `id`
@@ -109,6 +122,7 @@ pub async fn update(
     let spec = current.spec().apply(input)?;
     check_refs(state, &spec).await?;
     let page = state.db.update_status_page(&auth.actor(), state.now(), current, spec).await?;
+    sync_maintenance(state).await;
     state.status_pages.domains.forget();
     // The uptime history is kept a minute: a changed page must not wait for it.
     state.status_pages.forget(&current.slug);
@@ -232,25 +246,6 @@ impl LiveComponent {
     }
 }
 
-/// A maintenance window's current or next occurrence that touches a page's components.
-#[derive(Debug, Clone)]
-pub struct Maintenance {
-    /// The window's id and the occurrence's start: one id per occurrence.
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub starts: DateTime<Utc>,
-    pub ends: DateTime<Utc>,
-    pub in_progress: bool,
-    /// Components it covers.
-    pub components: Vec<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Upcoming maintenance is listed this far ahead.
-pub const MAINTENANCE_AHEAD_DAYS: i64 = 30;
-
 /// A page as it stands at `at`: every component (groups take their worst member's status), its
 /// public incidents and the maintenance that touches it.
 #[derive(Debug, Clone)]
@@ -263,8 +258,8 @@ pub struct LivePage {
     pub unresolved: Vec<PublicIncident>,
     /// The latest public incidents (resolved ones included), newest first.
     pub recent: Vec<PublicIncident>,
-    /// In progress first, then upcoming by start.
-    pub maintenances: Vec<Maintenance>,
+    /// Scheduled maintenance: in progress and upcoming by start, then the latest completed.
+    pub maintenances: Vec<PageMaintenance>,
 }
 
 impl LivePage {
@@ -324,10 +319,19 @@ pub async fn live(state: &AppState, page: StatusPage) -> Result<LivePage, ApiErr
         statuses.insert(c.id, signals.status());
         days_of.insert(c.id, days(&followed, &uptime, first_day, UPTIME_DAYS as usize));
     }
+    // Maintenance in progress puts its components under maintenance (an outage still shows).
+    let mut maintenances = state.db.page_maintenances(page.id).await?;
+    maintenances.sort_by_key(|m| (m.status != MaintenanceStatus::InProgress, m.status == MaintenanceStatus::Completed));
+    for m in maintenances.iter().filter(|m| m.status == MaintenanceStatus::InProgress) {
+        for c in &m.components {
+            if let Some(s) = statuses.get_mut(c) {
+                *s = (*s).max(ComponentStatus::UnderMaintenance);
+            }
+        }
+    }
     let from_incidents = unresolved.iter().map(|i| Indicator::from_impact(i.impact)).max();
     let indicator =
         Indicator::from_components(statuses.values().copied()).max(from_incidents.unwrap_or(Indicator::None));
-    let maintenances = maintenances(state, &leaves, &monitors, now).await?;
     let components = page
         .components
         .iter()
@@ -403,51 +407,6 @@ pub async fn uptime_history(
 
 /// The longest span [`uptime_history`] reads (three months and a little).
 pub const HISTORY_DAYS_MAX: usize = 93;
-
-/// Occurrences of maintenance windows that cover a component's service or monitors: the one in
-/// progress, or the next within [`MAINTENANCE_AHEAD_DAYS`].
-async fn maintenances(
-    state: &AppState,
-    leaves: &[&Component],
-    monitors: &[(Uuid, Option<Uuid>, opsdeck_core::monitor::MonitorState)],
-    now: DateTime<Utc>,
-) -> Result<Vec<Maintenance>, ApiError> {
-    let horizon = now.checked_add_signed(Duration::days(MAINTENANCE_AHEAD_DAYS)).unwrap_or(now);
-    let mut out = Vec::new();
-    for w in state.db.list_windows().await? {
-        let covered: Vec<Uuid> = leaves
-            .iter()
-            .filter(|c| {
-                c.service_id.is_some_and(|s| w.spec.service_ids.contains(&s))
-                    || c.monitor_ids.iter().any(|m| w.spec.monitor_ids.contains(m))
-                    || monitors
-                        .iter()
-                        .any(|m| m.1.is_some() && m.1 == c.service_id && w.spec.monitor_ids.contains(&m.0))
-            })
-            .map(|c| c.id)
-            .collect();
-        if covered.is_empty() {
-            continue;
-        }
-        let Some((starts, ends)) = w.spec.next(now) else { continue };
-        if starts > horizon {
-            continue;
-        }
-        out.push(Maintenance {
-            id: format!("{}-{}", w.id.simple(), starts.timestamp()),
-            name: w.spec.name.clone(),
-            description: w.spec.description.clone(),
-            starts,
-            ends,
-            in_progress: starts <= now,
-            components: covered,
-            created_at: w.created_at,
-            updated_at: w.updated_at,
-        });
-    }
-    out.sort_by_key(|m| (!m.in_progress, m.starts));
-    Ok(out)
-}
 
 /// Posts an update about `incident` on the status page `spec` names (responders and up): the
 /// first one opens the page's public incident; components it names take the given status

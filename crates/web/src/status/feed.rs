@@ -58,17 +58,17 @@ pub fn entries(live: &LivePage, url: &str) -> Vec<Entry> {
     for m in &live.maintenances {
         let window = format!(
             "{} – {}",
-            m.starts.with_timezone(&zone).format("%b %-d, %H:%M %Z"),
-            m.ends.with_timezone(&zone).format("%b %-d, %H:%M %Z")
+            m.scheduled_for.with_timezone(&zone).format("%b %-d, %H:%M %Z"),
+            m.scheduled_until.with_timezone(&zone).format("%b %-d, %H:%M %Z")
         );
-        let state = if m.in_progress { "In progress" } else { "Scheduled" };
+        let state = m.status.label();
         out.push(Entry {
             id: format!("{url}#maintenance-{}", m.id),
             title: format!("Maintenance: {}", m.name),
             link: format!("{url}#maintenance-{}", m.id),
             published: m.created_at,
             updated: m.updated_at,
-            html: format!("<p><strong>{state}</strong> {window}</p><p>{}</p>", escape(&m.description)),
+            html: format!("<p><strong>{state}</strong> {window}</p><p>{}</p>", escape(&m.body)),
         });
     }
     out.sort_by_key(|e| std::cmp::Reverse(e.updated));

@@ -2,9 +2,10 @@
 //! dashboards, client libraries) read Opsdeck's pages unchanged. Times are ISO 8601 with
 //! milliseconds in the page's time zone, as statuspage.io serves them.
 
-use crate::operations::status_pages::{LivePage, Maintenance};
+use crate::operations::status_pages::LivePage;
 use chrono::{DateTime, SecondsFormat, Utc};
 use opsdeck_store::status_incident::PublicIncident;
+use opsdeck_store::status_maintenance::PageMaintenance;
 use serde::Serialize;
 
 #[derive(Serialize, Clone)]
@@ -229,44 +230,43 @@ pub fn incident(live: &LivePage, all: &[Component], url: &str, i: &PublicInciden
     }
 }
 
-/// A maintenance occurrence as statuspage.io's scheduled maintenance: its announcement is the
-/// window's description (or its name).
-pub fn maintenance(live: &LivePage, all: &[Component], url: &str, m: &Maintenance) -> Incident {
+/// A page's scheduled maintenance as statuspage.io serves it: its updates (announcement,
+/// start, end) newest first.
+pub fn maintenance(live: &LivePage, all: &[Component], url: &str, m: &PageMaintenance) -> Incident {
     let zone = &live.page.time_zone;
-    let status = if m.in_progress { "in_progress" } else { "scheduled" };
-    let body = if m.description.trim().is_empty() {
-        format!("Scheduled maintenance: {}", m.name)
-    } else {
-        m.description.clone()
-    };
+    let id = m.id.to_string();
     Incident {
-        id: m.id.clone(),
+        id: id.clone(),
         name: m.name.clone(),
-        status,
+        status: m.status.as_str(),
         created_at: time(m.created_at, zone),
         updated_at: time(m.updated_at, zone),
         monitoring_at: None,
-        resolved_at: None,
+        resolved_at: m.completed_at.map(|t| time(t, zone)),
         impact: "maintenance",
-        shortlink: format!("{url}#maintenance-{}", m.id),
-        started_at: time(m.starts, zone),
+        shortlink: format!("{url}#maintenance-{id}"),
+        started_at: time(m.started_at.unwrap_or(m.scheduled_for), zone),
         page_id: live.page.id.to_string(),
-        incident_updates: vec![IncidentUpdate {
-            id: format!("{}-announcement", m.id),
-            status,
-            body,
-            incident_id: m.id.clone(),
-            created_at: time(m.updated_at, zone),
-            updated_at: time(m.updated_at, zone),
-            display_at: time(m.updated_at, zone),
-            affected_components: None,
-            deliver_notifications: false,
-            custom_tweet: None,
-            tweet_id: None,
-        }],
+        incident_updates: m
+            .updates
+            .iter()
+            .map(|u| IncidentUpdate {
+                id: u.id.to_string(),
+                status: u.status.as_str(),
+                body: u.body.clone(),
+                incident_id: id.clone(),
+                created_at: time(u.created_at, zone),
+                updated_at: time(u.created_at, zone),
+                display_at: time(u.created_at, zone),
+                affected_components: None,
+                deliver_notifications: true,
+                custom_tweet: None,
+                tweet_id: None,
+            })
+            .collect(),
         components: components_of(all, &m.components),
         reminder_intervals: None,
-        scheduled_for: Some(time(m.starts, zone)),
-        scheduled_until: Some(time(m.ends, zone)),
+        scheduled_for: Some(time(m.scheduled_for, zone)),
+        scheduled_until: Some(time(m.scheduled_until, zone)),
     }
 }

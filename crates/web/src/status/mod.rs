@@ -26,6 +26,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use opsdeck_core::Entity;
+use opsdeck_core::status_maintenance::MaintenanceStatus;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -145,9 +146,11 @@ async fn render(state: &AppState, live: &LivePage, headers: &HeaderMap) -> Resul
     let unresolved: Vec<json::Incident> =
         live.unresolved.iter().map(|i| json::incident(live, &comps, &url, i)).collect();
     let recent: Vec<json::Incident> = live.recent.iter().map(|i| json::incident(live, &comps, &url, i)).collect();
-    let maintenances: Vec<(bool, json::Incident)> =
-        live.maintenances.iter().map(|m| (m.in_progress, json::maintenance(live, &comps, &url, m))).collect();
-    let maint = |keep: fn(bool) -> bool| maintenances.iter().filter(|m| keep(m.0)).map(|m| &m.1).collect::<Vec<_>>();
+    let maintenances: Vec<(MaintenanceStatus, json::Incident)> =
+        live.maintenances.iter().map(|m| (m.status, json::maintenance(live, &comps, &url, m))).collect();
+    let maint = |keep: fn(MaintenanceStatus) -> bool| {
+        maintenances.iter().filter(|m| keep(m.0)).map(|m| &m.1).collect::<Vec<_>>()
+    };
     let page = &page;
     let mut docs: HashMap<&'static str, Bytes> = HashMap::new();
     docs.insert("status.json", to_json(&json::StatusDoc { page, status })?);
@@ -166,9 +169,9 @@ async fn render(state: &AppState, live: &LivePage, headers: &HeaderMap) -> Resul
     docs.insert("incidents/unresolved.json", to_json(&json::IncidentsDoc { page, incidents: &unresolved })?);
     let all = json::MaintenancesDoc { page, scheduled_maintenances: maint(|_| true) };
     docs.insert("scheduled-maintenances.json", to_json(&all)?);
-    let upcoming = json::MaintenancesDoc { page, scheduled_maintenances: maint(|active| !active) };
+    let upcoming = json::MaintenancesDoc { page, scheduled_maintenances: maint(|s| s == MaintenanceStatus::Scheduled) };
     docs.insert("scheduled-maintenances/upcoming.json", to_json(&upcoming)?);
-    let active = json::MaintenancesDoc { page, scheduled_maintenances: maint(|active| active) };
+    let active = json::MaintenancesDoc { page, scheduled_maintenances: maint(|s| s == MaintenanceStatus::InProgress) };
     docs.insert("scheduled-maintenances/active.json", to_json(&active)?);
     let public = PublicPage::new(live);
     let html = public.render().map_err(|_| ApiError::internal())?;
@@ -509,17 +512,18 @@ impl PublicPage {
             maintenances: live
                 .maintenances
                 .iter()
+                .filter(|m| m.status != MaintenanceStatus::Completed)
                 .map(|m| Notice {
                     anchor: format!("maintenance-{}", m.id),
                     name: m.name.clone(),
                     impact: "maintenance",
-                    status: if m.in_progress { "In progress" } else { "Scheduled" },
-                    updates: if m.description.trim().is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![("Scheduled", m.description.clone(), local(m.updated_at, zone))]
-                    },
-                    window: Some(format!("{} – {}", local(m.starts, zone), local(m.ends, zone))),
+                    status: m.status.label(),
+                    updates: m
+                        .updates
+                        .iter()
+                        .map(|u| (u.status.label(), u.body.clone(), local(u.created_at, zone)))
+                        .collect(),
+                    window: Some(format!("{} – {}", local(m.scheduled_for, zone), local(m.scheduled_until, zone))),
                 })
                 .collect(),
             choices: live
