@@ -11,6 +11,7 @@ pub enum Entity {
     Dependency,
     EscalationPolicy,
     Incident,
+    IncidentTemplate,
     Integration,
     MaintenanceWindow,
     Monitor,
@@ -27,7 +28,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 21] = [
+    pub const ALL: [Entity; 22] = [
         Entity::ActionItem,
         Entity::Alert,
         Entity::ApiToken,
@@ -36,6 +37,7 @@ impl Entity {
         Entity::Dependency,
         Entity::EscalationPolicy,
         Entity::Incident,
+        Entity::IncidentTemplate,
         Entity::Integration,
         Entity::MaintenanceWindow,
         Entity::Monitor,
@@ -62,6 +64,7 @@ impl Entity {
             Entity::Dependency => "dependency",
             Entity::EscalationPolicy => "escalation policy",
             Entity::Incident => "incident",
+            Entity::IncidentTemplate => "incident template",
             Entity::Integration => "integration",
             Entity::MaintenanceWindow => "maintenance window",
             Entity::Monitor => "monitor",
@@ -89,6 +92,7 @@ impl Entity {
             Entity::Dependency => "dependency_not_found",
             Entity::EscalationPolicy => "escalation_policy_not_found",
             Entity::Incident => "incident_not_found",
+            Entity::IncidentTemplate => "incident_template_not_found",
             Entity::Integration => "integration_not_found",
             Entity::MaintenanceWindow => "maintenance_window_not_found",
             Entity::Monitor => "monitor_not_found",

@@ -22,6 +22,7 @@ pub mod status_incident;
 pub mod status_maintenance;
 pub mod status_page;
 pub mod status_subscriber;
+pub mod status_template;
 pub mod telemetry;
 pub mod time;
 pub mod user;

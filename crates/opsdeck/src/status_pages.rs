@@ -64,6 +64,36 @@ pub enum StatusPageCmd {
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
+    /// List a page's incident templates.
+    Templates {
+        page: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Post a public update about an incident on a page (the first opens its public incident).
+    Post {
+        page: String,
+        /// The incident's number (`INC-42` or `42`) or id.
+        incident: String,
+        /// investigating, identified, monitoring or resolved (from the template when left out).
+        #[arg(long)]
+        status: Option<String>,
+        /// What visitors read (from the template when left out).
+        #[arg(long)]
+        body: Option<String>,
+        /// The public title (the incident's own on the first update when left out).
+        #[arg(long)]
+        title: Option<String>,
+        /// An incident template of the page, by name or id: what the other flags leave out.
+        #[arg(long)]
+        template: Option<String>,
+        /// A component and the status the incident gives it, `NAME=STATUS` (repeat).
+        #[arg(long = "component")]
+        components: Vec<String>,
+        /// Do not notify the page's subscribers.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// List a page's subscribers (admins).
     Subscribers {
         page: String,
@@ -212,6 +242,56 @@ pub async fn status_page_cmd(c: StatusPageCmd, cfg: &Config) -> Result<()> {
                 })
                 .collect();
             output::table(&["address", "kind", "follows", "confirmed"], &rows);
+            Ok(())
+        }
+        StatusPageCmd::Templates { page, output } => {
+            let p = find(&client, &page).await?;
+            let list = client.get(&format!("/api/v1/status-pages/{}/templates", s(&p["id"])), &[]).await?;
+            if output == Format::Json {
+                return output::json(&list["items"]);
+            }
+            let rows: Vec<Vec<String>> = list["items"]
+                .as_array()
+                .map(|a| a.iter().map(|t| vec![s(&t["name"]), s(&t["status"]), s(&t["body"]), s(&t["id"])]).collect())
+                .unwrap_or_default();
+            if rows.is_empty() {
+                eprintln!("page {} has no incident templates yet (add them in its editor)", s(&p["slug"]));
+                return Ok(());
+            }
+            output::table(&["name", "status", "message", "id"], &rows);
+            Ok(())
+        }
+        StatusPageCmd::Post { page, incident, status, body, title, template, components, quiet } => {
+            let p = find(&client, &page).await?;
+            let template_id = match template {
+                None => None,
+                Some(want) => {
+                    let list = client.get(&format!("/api/v1/status-pages/{}/templates", s(&p["id"])), &[]).await?;
+                    let items = list["items"].as_array().cloned().unwrap_or_default();
+                    match items.iter().find(|t| t["id"] == want.as_str() || t["name"] == want.as_str()) {
+                        Some(t) => Some(s(&t["id"])),
+                        None => bail!("page {} has no template {want:?}", s(&p["slug"])),
+                    }
+                }
+            };
+            let comps = p["components"].as_array().cloned().unwrap_or_default();
+            let mut set = serde_json::Map::new();
+            for c in &components {
+                let Some((name, st)) = c.rsplit_once('=') else {
+                    bail!("--component takes NAME=STATUS, e.g. Checkout=partial_outage (got {c:?})");
+                };
+                match comps.iter().find(|x| x["id"] == name || x["name"] == name) {
+                    Some(x) => set.insert(s(&x["id"]), json!(st)),
+                    None => bail!("page {} has no component {name:?}", s(&p["slug"])),
+                };
+            }
+            let body = json!({
+                "status_page_id": p["id"], "status": status, "body": body, "name": title,
+                "template_id": template_id, "notify_subscribers": !quiet,
+                "components": if components.is_empty() { Value::Null } else { Value::Object(set) },
+            });
+            let posted = client.post(&format!("/api/v1/incidents/{incident}/status-updates"), &body).await?;
+            println!("posted {} on {}: {}", s(&posted["status"]), s(&p["slug"]), s(&posted["name"]));
             Ok(())
         }
         StatusPageCmd::Delete { page } => {

@@ -23,6 +23,7 @@ pub mod status_incident;
 pub mod status_maintenance;
 pub mod status_page;
 pub mod status_subscriber;
+pub mod status_template;
 mod status_uptime;
 mod stmt;
 mod sync_writer;

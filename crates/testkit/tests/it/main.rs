@@ -20,4 +20,5 @@ mod status_incidents;
 mod status_maintenance;
 mod status_pages;
 mod status_subscribers;
+mod status_templates;
 mod vendors;

@@ -18,6 +18,7 @@ pub(crate) mod schema;
 pub(crate) mod settings;
 pub(crate) mod status_pages;
 pub(crate) mod status_subscribers;
+pub(crate) mod status_templates;
 pub(crate) mod users;
 pub(crate) mod vendors;
 
@@ -110,6 +111,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(oncall::router())
         .merge(status_pages::router())
         .merge(status_subscribers::router())
+        .merge(status_templates::router())
         .merge(vendors::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }

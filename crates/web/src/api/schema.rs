@@ -134,6 +134,11 @@ pub fn public_incident_status() -> Object {
     let all: Vec<&str> = opsdeck_core::status_page::IncidentStatus::ALL.iter().map(|c| c.as_str()).collect();
     one_of(false, &all)
 }
+/// A public incident's status, or `null`.
+pub fn public_incident_status_opt() -> Object {
+    let all: Vec<&str> = opsdeck_core::status_page::IncidentStatus::ALL.iter().map(|c| c.as_str()).collect();
+    one_of(true, &all)
+}
 /// An IANA time zone such as `Europe/Berlin` (unknown names are refused with 422).
 pub fn timezone() -> Object {
     string(false, Some(1), Some(64), Some(r"^[A-Za-z0-9_+/-]+$".into()))

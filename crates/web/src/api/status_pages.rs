@@ -395,16 +395,19 @@ pub struct PublicUpdateBody {
     /// the incident's title and later ones keep the current one.
     #[schema(schema_with = crate::api::schema::title_opt)]
     pub name: Option<String>,
-    /// `investigating`, `identified`, `monitoring` or `resolved`.
-    #[schema(schema_with = crate::api::schema::public_incident_status)]
-    pub status: String,
-    /// What visitors read.
-    #[schema(schema_with = crate::api::schema::note)]
-    pub body: String,
-    /// Component id → the status this incident gives it until resolved; left out, the previous
-    /// update's components stay.
+    /// `investigating`, `identified`, `monitoring` or `resolved`; required unless the template
+    /// gives it.
+    #[schema(schema_with = crate::api::schema::public_incident_status_opt)]
+    pub status: Option<String>,
+    /// What visitors read; required unless the template gives it.
+    #[schema(schema_with = crate::api::schema::note_opt)]
+    pub body: Option<String>,
+    /// Component id → the status this incident gives it until resolved; left out, the
+    /// template's (if any) or the previous update's components stay.
     #[schema(value_type = Option<HashMap<String, String>>)]
     pub components: Option<HashMap<Uuid, String>>,
+    /// An incident template of the page: fields left out of this body come from it.
+    pub template_id: Option<Uuid>,
     /// Whether the page's subscribers are sent this update (default true).
     pub notify_subscribers: Option<bool>,
 }
@@ -453,14 +456,15 @@ async fn post_update(
 ) -> Result<(StatusCode, Json<PublicIncidentDto>), ApiError> {
     auth.require(Permission::Respond)?;
     let incident = crate::operations::incidents::find_incident(&state, &id).await?;
-    let components = body.components.map(|m| m.into_iter().collect());
-    let mut spec = opsdeck_core::status_page::UpdateSpec::new(
-        body.status_page_id,
-        body.name.as_deref(),
-        &body.status,
-        &body.body,
-        components,
-    )?;
+    let draft = crate::operations::status_templates::Draft {
+        page_id: body.status_page_id,
+        template_id: body.template_id,
+        name: body.name,
+        status: body.status,
+        body: body.body,
+        components: body.components.map(|m| m.into_iter().collect()),
+    };
+    let mut spec = crate::operations::status_templates::update_spec(&state, draft).await?;
     spec.notify = body.notify_subscribers.unwrap_or(true);
     op::post_update(&state, &auth, &incident, spec).await?;
     let posted = state.db.public_incidents_of(incident.id).await?;

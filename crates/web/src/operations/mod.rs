@@ -20,6 +20,7 @@ pub mod reports;
 pub mod settings;
 pub mod status_pages;
 pub mod status_subscribers;
+pub mod status_templates;
 pub mod users;
 pub mod vendors;
 

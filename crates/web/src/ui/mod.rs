@@ -41,6 +41,7 @@ mod postmortems;
 mod reports;
 pub(crate) mod status_pages;
 mod status_subscribers;
+mod status_templates;
 mod vendors;
 
 use crate::AppState;
@@ -142,6 +143,9 @@ pub fn router() -> Router<AppState> {
         .route("/vendors/{id}/dependents", post(vendors::add_dependent))
         .route("/vendors/{id}/dependents/{service}/delete", post(vendors::remove_dependent))
         .route("/status-pages/{id}/subscribers", post(status_subscribers::add))
+        .route("/status-pages/{id}/templates", post(status_templates::add))
+        .route("/status-pages/{id}/templates/{template}", post(status_templates::save))
+        .route("/status-pages/{id}/templates/{template}/delete", post(status_templates::remove))
         .route("/status-pages/{id}/subscribers.csv", get(status_subscribers::export))
         .route("/status-pages/{id}/subscribers/{subscriber}/delete", post(status_subscribers::remove))
         .route("/teams", get(catalogue::teams).post(catalogue::team_create))

@@ -121,6 +121,7 @@ pub struct EditorPage {
     statuses: Vec<(&'static str, &'static str)>,
     can_respond: bool,
     subscribers: super::status_subscribers::Panel,
+    templates: super::status_templates::Panel,
 }
 
 fn rows(
@@ -190,14 +191,16 @@ pub async fn detail(
         let services: Vec<(Uuid, String)> =
             state.db.list_services(&filter).await?.items.into_iter().map(|s| (s.service.id, s.service.name)).collect();
         let subscribers = super::status_subscribers::panel(&state, &auth, &page).await?;
+        let templates = super::status_templates::panel(&state, &auth, &page).await?;
         let vendors = state.db.list_vendors().await?;
         let live = op::live(&state, page).await?;
-        Ok::<_, ApiError>((live, services, subscribers, vendors))
+        Ok::<_, ApiError>((live, services, subscribers, templates, vendors))
     }
     .await;
     match result {
-        Ok((live, services, subscribers, vendors)) => EditorPage {
+        Ok((live, services, subscribers, templates, vendors)) => EditorPage {
             subscribers,
+            templates,
             rows: rows(&live, &services, &vendors, state.now()),
             vendors: vendors
                 .iter()
@@ -434,16 +437,31 @@ pub struct UpdateTarget {
     /// Its public title and status value, if one was posted (the form starts from them).
     pub name: Option<String>,
     pub status: Option<&'static str>,
+    /// The page's incident templates (id, name), and the one the form was started from.
+    pub templates: Vec<(Uuid, String)>,
+    pub chosen: Option<Uuid>,
+    /// The message the form starts with (a chosen template's).
+    pub body: String,
 }
 
-/// Every status page, with what this incident has posted on each.
-pub async fn update_targets(state: &AppState, incident: Uuid) -> Result<Vec<UpdateTarget>, ApiError> {
+/// Every status page, with what this incident has posted on each; the form of the page whose
+/// template is `template` starts from that template.
+pub async fn update_targets(
+    state: &AppState,
+    incident: Uuid,
+    template: Option<Uuid>,
+) -> Result<Vec<UpdateTarget>, ApiError> {
     let posted = state.db.public_incidents_of(incident).await?;
     let mut out = Vec::new();
     for page in state.db.list_status_pages().await? {
         let mine = posted.iter().find(|p| p.page_id == page.id);
+        let templates = state.db.templates(page.id).await?;
+        let chosen = templates.iter().find(|t| Some(t.id) == template).map(|t| &t.spec);
         let set = |id: Uuid| -> Option<String> {
-            mine?.components.iter().find(|c| c.0 == id).map(|c| c.1.as_str().to_owned())
+            match chosen {
+                Some(t) => t.components.iter().find(|c| c.0 == id).map(|c| c.1.as_str().to_owned()),
+                None => mine?.components.iter().find(|c| c.0 == id).map(|c| c.1.as_str().to_owned()),
+            }
         };
         out.push(UpdateTarget {
             components: page
@@ -453,8 +471,11 @@ pub async fn update_targets(state: &AppState, incident: Uuid) -> Result<Vec<Upda
                 .map(|c| (c.id, c.name.clone(), set(c.id)))
                 .collect(),
             current: mine.map(|m| m.status.label()),
-            name: mine.map(|m| m.name.clone()),
-            status: mine.map(|m| m.status.as_str()),
+            name: chosen.map(|t| t.title.clone()).filter(|t| !t.is_empty()).or_else(|| mine.map(|m| m.name.clone())),
+            status: chosen.map(|t| t.status.as_str()).or(mine.map(|m| m.status.as_str())),
+            body: chosen.map(|t| t.body.clone()).unwrap_or_default(),
+            chosen: chosen.and(template),
+            templates: templates.iter().map(|t| (t.id, t.spec.name.clone())).collect(),
             id: page.id,
             title: page.title,
             slug: page.slug,

@@ -129,6 +129,8 @@ pub struct IncidentPage {
 #[derive(Deserialize, Default)]
 pub struct NoticeQuery {
     notice: Option<String>,
+    /// An incident template whose status page form starts from it.
+    template: Option<String>,
 }
 
 pub async fn detail(
@@ -137,6 +139,7 @@ pub async fn detail(
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
+    let template = q.template.as_deref().and_then(|t| Uuid::parse_str(t.trim()).ok());
     let chrome = chrome!(page, state, "incidents", q.notice);
     let inc = try_page!(find_incident(&state, &id).await);
     let now = state.now();
@@ -190,7 +193,7 @@ pub async fn detail(
         })
         .collect();
     let alerts_loaded = alerts.items.len();
-    let status_pages = try_page!(crate::ui::status_pages::update_targets(&state, inc.id).await);
+    let status_pages = try_page!(crate::ui::status_pages::update_targets(&state, inc.id, template).await);
     IncidentPage {
         status_pages,
         public_statuses: opsdeck_core::status_page::IncidentStatus::ALL
