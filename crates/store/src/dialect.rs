@@ -25,6 +25,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (16, "custom_domains", include_str!("../migrations/sqlite/0016_custom_domains.sql")),
     (17, "status_maintenances", include_str!("../migrations/sqlite/0017_status_maintenances.sql")),
     (18, "status_templates", include_str!("../migrations/sqlite/0018_status_templates.sql")),
+    (19, "team_members", include_str!("../migrations/sqlite/0019_team_members.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -45,6 +46,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (16, "custom_domains", include_str!("../migrations/postgres/0016_custom_domains.sql")),
     (17, "status_maintenances", include_str!("../migrations/postgres/0017_status_maintenances.sql")),
     (18, "status_templates", include_str!("../migrations/postgres/0018_status_templates.sql")),
+    (19, "team_members", include_str!("../migrations/postgres/0019_team_members.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

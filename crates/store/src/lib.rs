@@ -27,6 +27,7 @@ pub mod status_template;
 mod status_uptime;
 mod stmt;
 mod sync_writer;
+pub mod team_member;
 mod timeline;
 pub mod user;
 pub mod vendor;

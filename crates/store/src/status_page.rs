@@ -90,6 +90,8 @@ pub struct StatusPage {
     /// Set on a private page: visitors need the password (argon2id hash; never shown).
     #[serde(skip)]
     pub password_hash: Option<String>,
+    /// Set on a private page: the signed-in members of these teams (and admins) may read it.
+    pub viewer_team_ids: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Groups and components in display order (a group's members follow it).
@@ -489,6 +491,21 @@ impl Db {
         for c in comps {
             by_page.entry(c.page_id).or_default().push(c.into());
         }
+        let sql = format!(
+            "SELECT page_id, team_id FROM status_page_teams WHERE page_id IN ({})",
+            crate::dialect::placeholders(self.backend(), rows.len(), 1)
+        );
+        let teams: Vec<(Uuid, Uuid)> = with_db!(self, |pool| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for r in &rows {
+                q = q.bind(r.id);
+            }
+            q.fetch_all(pool).await?
+        });
+        let mut teams_of: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (page, team) in teams {
+            teams_of.entry(page).or_default().push(team);
+        }
         Ok(rows
             .into_iter()
             .map(|r| StatusPage {
@@ -501,32 +518,74 @@ impl Db {
                 accent_color: r.accent_color,
                 custom_domain: r.custom_domain,
                 password_hash: r.password_hash,
+                viewer_team_ids: teams_of.remove(&r.id).unwrap_or_default(),
                 created_at: from_millis(r.created_at),
                 updated_at: from_millis(r.updated_at),
             })
             .collect())
     }
 
-    /// Makes a page private with a password (its argon2id hash), or public again (`None`).
-    pub async fn set_status_page_password(
+    /// Sets who may read a page: a password (its argon2id hash; `Some(None)` removes it) and the
+    /// teams whose signed-in members may (`Some(&[])`: none). `None` leaves either as it is. A
+    /// page with neither is public.
+    pub async fn set_status_page_access(
         &self,
         actor: &Actor,
         now: DateTime<Utc>,
         page: &StatusPage,
-        password_hash: Option<&str>,
+        password_hash: Option<Option<&str>>,
+        team_ids: Option<&[Uuid]>,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE status_pages SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(password_hash)
+            if let Some(hash) = password_hash {
+                sqlx::query("UPDATE status_pages SET password_hash = $1 WHERE id = $2")
+                    .bind(hash)
+                    .bind(page.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(teams) = team_ids {
+                sqlx::query("DELETE FROM status_page_teams WHERE page_id = $1").bind(page.id).execute(&mut *tx).await?;
+                for t in teams {
+                    let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM teams WHERE id = $1")
+                        .bind(*t)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if found.is_none() {
+                        return Err(opsdeck_core::Error::invalid("team_ids", format!("no team has id {t}")).into());
+                    }
+                    sqlx::query(
+                        "INSERT INTO status_page_teams (page_id, team_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(page.id)
+                    .bind(*t)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            sqlx::query("UPDATE status_pages SET updated_at = $1 WHERE id = $2")
                 .bind(now.timestamp_millis())
                 .bind(page.id)
                 .execute(&mut *tx)
                 .await?;
-            let summary = match password_hash {
-                Some(_) => format!("Made status page {} private (password)", page.slug),
-                None => format!("Made status page {} public", page.slug),
+            let password = match password_hash {
+                Some(h) => h.is_some(),
+                None => page.password_hash.is_some(),
             };
-            audit!(tx, actor, now, AuditRecord::new("status_page.access", "status_page", Some(page.id), summary));
+            let teams = team_ids.map_or(page.viewer_team_ids.len(), <[Uuid]>::len);
+            let summary = match (password, teams) {
+                (false, 0) => format!("Made status page {} public", page.slug),
+                (true, 0) => format!("Made status page {} private (password)", page.slug),
+                (false, n) => format!("Made status page {} private (members of {n} team(s))", page.slug),
+                (true, n) => format!("Made status page {} private (password, or members of {n} team(s))", page.slug),
+            };
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("status_page.access", "status_page", Some(page.id), summary)
+                    .after(serde_json::json!({"password": password, "team_ids": team_ids}))
+            );
             bump!(tx, STATUS_PAGES);
         });
         Ok(())

@@ -19,6 +19,7 @@ pub(crate) mod settings;
 pub(crate) mod status_pages;
 pub(crate) mod status_subscribers;
 pub(crate) mod status_templates;
+pub(crate) mod team_members;
 pub(crate) mod users;
 pub(crate) mod vendors;
 
@@ -112,6 +113,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(status_pages::router())
         .merge(status_subscribers::router())
         .merge(status_templates::router())
+        .merge(team_members::router())
         .merge(vendors::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }

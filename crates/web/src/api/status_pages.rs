@@ -69,8 +69,11 @@ pub struct StatusPageDto {
     pub accent_color: Option<String>,
     /// The host name the page is also served at, from its root.
     pub custom_domain: Option<String>,
-    /// Visitors need the page's password (set with `PUT …/access`; never shown).
+    /// Visitors need the page's password (never shown) or to sign in as a member of one of
+    /// `team_ids` (set with `PUT …/access`).
     pub private: bool,
+    /// Teams whose signed-in members (and admins) may read a private page.
+    pub team_ids: Vec<Uuid>,
     /// The public page's path (prefix the instance's public URL).
     pub url: String,
     /// statuspage.io's page indicator right now (`none`, `maintenance`, `minor`, `major`,
@@ -107,7 +110,8 @@ impl StatusPageDto {
             })
             .collect();
         StatusPageDto {
-            private: p.password_hash.is_some(),
+            private: p.password_hash.is_some() || !p.viewer_team_ids.is_empty(),
+            team_ids: p.viewer_team_ids.clone(),
             url: format!("/status/{}", p.slug),
             indicator: indicator.map(str::to_owned),
             components,
@@ -359,13 +363,20 @@ async fn set_override(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusPageAccessBody {
-    /// Visitors must enter this password (8 to 128 characters); `null` makes the page public.
-    #[schema(min_length = 8, max_length = 128)]
-    pub password: Option<String>,
+    /// Visitors must enter this password (8 to 128 characters); `null` removes it; left out,
+    /// it stays as it is.
+    #[schema(value_type = Option<String>, min_length = 8, max_length = 128)]
+    #[serde(default, deserialize_with = "double_option")]
+    pub password: Option<Option<String>>,
+    /// Teams whose signed-in members (and admins) may read the page without the password;
+    /// `[]` none; left out, they stay as they are.
+    #[schema(max_items = 100)]
+    pub team_ids: Option<Vec<Uuid>>,
 }
 
-/// Makes a page private with a password, or public again (`"password": null`); managers and up.
-/// The password is stored as an argon2id hash and never shown.
+/// Sets who may read a page (managers and up): a password, and teams whose signed-in members
+/// may. A page with neither is public (`{"password": null, "team_ids": []}`). The password is
+/// stored as an argon2id hash and never shown.
 #[utoipa::path(
     put,
     path = "/api/v1/status-pages/{id}/access",
@@ -382,7 +393,8 @@ async fn set_access(
 ) -> Result<Json<StatusPageDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let page = state.db.get_status_page(parse_id(Entity::StatusPage, &id)?).await?;
-    op::set_password(&state, &auth, &page, body.password.as_deref()).await?;
+    let password = body.password.as_ref().map(Option::as_deref);
+    op::set_access(&state, &auth, &page, password, body.team_ids).await?;
     let p = state.db.get_status_page(page.id).await?;
     Ok(Json(StatusPageDto::live(&state, p).await?))
 }

@@ -35,6 +35,23 @@ pub async fn delete_team(state: &AppState, auth: &Auth, team: Ref<'_>) -> Result
     Ok(current)
 }
 
+/// Adds `user_id` to `team` (managers and up); a member already stays one. Whether it was added.
+pub async fn add_member(state: &AppState, auth: &Auth, team: &Team, user_id: Uuid) -> Result<bool, ApiError> {
+    auth.require(Permission::Configure)?;
+    let added = state.db.add_team_member(&auth.actor(), state.now(), team, user_id).await?;
+    // Private status pages of the team admit its members: their renderings do not depend on it.
+    state.events.publish("team.updated", Some(team.id), format!("Team {} members changed", team.name));
+    Ok(added)
+}
+
+/// Removes `user_id` from `team` (managers and up). Whether it was a member.
+pub async fn remove_member(state: &AppState, auth: &Auth, team: &Team, user_id: Uuid) -> Result<bool, ApiError> {
+    auth.require(Permission::Configure)?;
+    let removed = state.db.remove_team_member(&auth.actor(), state.now(), team, user_id).await?;
+    state.events.publish("team.updated", Some(team.id), format!("Team {} members changed", team.name));
+    Ok(removed)
+}
+
 // ---- services -----------------------------------------------------------------------------------
 
 pub async fn create_service(state: &AppState, auth: &Auth, input: ServiceInput) -> Result<Service, ApiError> {

@@ -141,18 +141,25 @@ pub async fn delete(state: &AppState, auth: &Auth, current: &StatusPage) -> Resu
 /// How long a manual status may be set for, at most.
 pub const OVERRIDE_MAX_DAYS: i64 = 90;
 
-/// Makes a page private with `password` (managers and up), or public again with `None`. Takes
+/// Who may read a page (managers and up): `password` sets (`Some(Some)`) or removes
+/// (`Some(None)`) its password; `team_ids` names the teams whose signed-in members may read it
+/// (`Some(vec![])`: none). `None` leaves either as it is; a page with neither is public. Takes
 /// effect at once: the page's cached rendering is dropped.
-pub async fn set_password(
+pub async fn set_access(
     state: &AppState,
     auth: &Auth,
     page: &StatusPage,
-    password: Option<&str>,
+    password: Option<Option<&str>>,
+    team_ids: Option<Vec<Uuid>>,
 ) -> Result<(), ApiError> {
     auth.require(Permission::Configure)?;
+    if team_ids.as_ref().is_some_and(|t| t.len() > TEAMS_MAX) {
+        return Err(ApiError::invalid("team_ids", format!("at most {TEAMS_MAX} teams")));
+    }
     let hash = match password {
         None => None,
-        Some(p) => {
+        Some(None) => Some(None),
+        Some(Some(p)) => {
             let (min, max) = (crate::status::PASSWORD_MIN, crate::status::PASSWORD_MAX);
             if !(min..=max).contains(&p.chars().count()) {
                 return Err(ApiError::invalid("password", format!("must be {min} to {max} characters")));
@@ -161,14 +168,18 @@ pub async fn set_password(
             let hashed = tokio::task::spawn_blocking(move || opsdeck_core::secret::hash_password(&p))
                 .await
                 .map_err(|_| ApiError::internal())??;
-            Some(hashed)
+            Some(Some(hashed))
         }
     };
-    state.db.set_status_page_password(&auth.actor(), state.now(), page, hash.as_deref()).await?;
+    let hash_ref = hash.as_ref().map(|h| h.as_deref());
+    state.db.set_status_page_access(&auth.actor(), state.now(), page, hash_ref, team_ids.as_deref()).await?;
     state.status_pages.forget(&page.slug);
     state.events.publish("status_page.changed", Some(page.id), format!("Status page {} access changed", page.slug));
     Ok(())
 }
+
+/// Teams a private page may admit, at most.
+pub const TEAMS_MAX: usize = 100;
 
 /// Sets a component's status by hand (responders and up: it is part of telling users what is
 /// broken), for `minutes` if given; `None` clears it.

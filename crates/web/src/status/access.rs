@@ -1,6 +1,7 @@
 //! Private status pages: a page with a password answers visitors only with its access cookie,
-//! which the password form sets. The cookie's value is an HMAC of the page and its password
-//! hash, so it needs no storage and a new password locks out every earlier visitor.
+//! which the password form sets; a page that names teams also answers their signed-in members
+//! (and admins). The cookie's value is an HMAC of the page and its password hash, so it needs
+//! no storage and a new password locks out every earlier visitor.
 
 use super::Snapshot;
 use crate::AppState;
@@ -12,9 +13,11 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
+use opsdeck_core::role::Permission;
 use opsdeck_core::secret;
 use opsdeck_store::status_page::StatusPage;
 use std::net::SocketAddr;
+use uuid::Uuid;
 
 /// The access cookie's name; its path is the page's, so pages do not share it.
 const COOKIE: &str = "opsdeck_status_access";
@@ -22,7 +25,22 @@ const COOKIE: &str = "opsdeck_status_access";
 pub const PASSWORD_MIN: usize = 8;
 pub const PASSWORD_MAX: usize = 128;
 
-/// The access cookie's value for `page` (`None` for a public page).
+/// Who may read a page: holders of its access cookie (a password page), and the signed-in
+/// members of its teams (and admins). Neither: the page is public.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The access cookie's value (set on a page with a password).
+    pub tag: Option<String>,
+    pub teams: Vec<Uuid>,
+}
+
+impl Access {
+    pub fn is_private(&self) -> bool {
+        self.tag.is_some() || !self.teams.is_empty()
+    }
+}
+
+/// The access cookie's value for `page` (`None` for a page without a password).
 pub async fn access_tag(state: &AppState, page: &StatusPage) -> Result<Option<String>, ApiError> {
     match &page.password_hash {
         None => Ok(None),
@@ -33,13 +51,33 @@ pub async fn access_tag(state: &AppState, page: &StatusPage) -> Result<Option<St
     }
 }
 
-/// Whether the request may see a page whose access tag is `tag`: a public page (`None`), or
-/// the right access cookie.
-pub fn allowed(headers: &HeaderMap, tag: Option<&str>) -> bool {
-    let Some(tag) = tag else { return true };
-    axum_extra::extract::cookie::CookieJar::from_headers(headers)
-        .get(COOKIE)
-        .is_some_and(|c| secret::tags_match(c.value(), tag))
+pub async fn access_of(state: &AppState, page: &StatusPage) -> Result<Access, ApiError> {
+    Ok(Access { tag: access_tag(state, page).await?, teams: page.viewer_team_ids.clone() })
+}
+
+/// Whether the request may read a page with `access`: a public page, the right access cookie,
+/// or a signed-in admin or member of one of its teams (session or API token). Public pages
+/// answer without touching the database.
+pub async fn granted(state: &AppState, headers: &HeaderMap, access: &Access) -> bool {
+    if !access.is_private() {
+        return true;
+    }
+    let cookie_ok = access.tag.as_deref().is_some_and(|tag| {
+        axum_extra::extract::cookie::CookieJar::from_headers(headers)
+            .get(COOKIE)
+            .is_some_and(|c| secret::tags_match(c.value(), tag))
+    });
+    if cookie_ok {
+        return true;
+    }
+    if access.teams.is_empty() {
+        return false;
+    }
+    let Ok(Some(auth)) = crate::auth::authenticate(state, headers).await else { return false };
+    if auth.allows(Permission::Administer) {
+        return true;
+    }
+    state.db.user_teams(auth.user.id).await.is_ok_and(|mine| mine.iter().any(|t| access.teams.contains(t)))
 }
 
 #[derive(Template)]
@@ -48,10 +86,14 @@ struct Locked<'a> {
     title: &'a str,
     slug: &'a str,
     error: Option<&'a str>,
+    /// The page takes a password.
+    password: bool,
+    /// Members of its teams may sign in instead.
+    members: bool,
 }
 
-fn locked_page(title: &str, slug: &str, error: Option<&str>) -> Response {
-    match (Locked { title, slug, error }).render() {
+fn locked_page(title: &str, slug: &str, error: Option<&str>, password: bool, members: bool) -> Response {
+    match (Locked { title, slug, error, password, members }).render() {
         Ok(html) => {
             let mut res = (StatusCode::UNAUTHORIZED, Html(html)).into_response();
             res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -61,16 +103,21 @@ fn locked_page(title: &str, slug: &str, error: Option<&str>) -> Response {
     }
 }
 
-/// The answer to a visitor without access: the password form for a page, 401 otherwise.
+/// The answer to a visitor without access: the password form (or the sign-in link) for a page,
+/// 401 otherwise.
 pub fn refused(snap: &Snapshot, html: bool) -> Response {
+    let (password, members) = (snap.access.tag.is_some(), !snap.access.teams.is_empty());
     if html {
-        locked_page(&snap.title, &snap.slug, None)
+        locked_page(&snap.title, &snap.slug, None, password, members)
     } else {
-        ApiError::new(
-            ErrorCode::Unauthenticated,
-            "this status page is private: enter its password on the page first (the access cookie)",
-        )
-        .into_response()
+        let how = match (password, members) {
+            (true, true) => {
+                "enter its password on the page first (the access cookie), or sign in as a member of its teams"
+            }
+            (true, false) => "enter its password on the page first (the access cookie)",
+            _ => "sign in as a member of its teams (a session or an API token)",
+        };
+        ApiError::new(ErrorCode::Unauthenticated, format!("this status page is private: {how}")).into_response()
     }
 }
 
@@ -98,7 +145,7 @@ pub async fn unlock(
     };
     let ip = client_ip(&state, addr.ip(), &headers);
     if let Err(e) = state.login_limiter.check(Some(ip), &format!("status-page:{}", page.id)) {
-        return locked_page(&page.title, &page.slug, Some(&e.message));
+        return locked_page(&page.title, &page.slug, Some(&e.message), true, !page.viewer_team_ids.is_empty());
     }
     let ok = {
         let Ok(_slot) = state.login_limiter.hashing.acquire().await else {
@@ -108,7 +155,8 @@ pub async fn unlock(
         tokio::task::spawn_blocking(move || secret::verify_password(&password, &hash)).await.unwrap_or(false)
     };
     if !ok {
-        return locked_page(&page.title, &page.slug, Some("That is not the password."));
+        let members = !page.viewer_team_ids.is_empty();
+        return locked_page(&page.title, &page.slug, Some("That is not the password."), true, members);
     }
     let tag = match access_tag(&state, &page).await {
         Ok(Some(t)) => t,

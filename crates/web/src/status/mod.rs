@@ -52,8 +52,8 @@ pub struct Snapshot {
     rendered: Instant,
     title: String,
     slug: String,
-    /// A private page's access cookie value (`None`: public).
-    access: Option<String>,
+    /// Who may read it.
+    access: access::Access,
     etag: HeaderValue,
     html: Bytes,
     /// The page gzipped once per rendering (about a tenth of the size: uptime bars repeat).
@@ -118,7 +118,26 @@ impl SnapshotCache {
 
 /// The page's current rendering; `headers` name the host for absolute links when no public URL
 /// is configured.
-async fn snapshot(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Arc<Snapshot>, ApiError> {
+async fn snapshot(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Seen, ApiError> {
+    let snap = rendering(state, slug, headers).await?;
+    let granted = access::granted(state, headers, &snap.access).await;
+    Ok(Seen { snap, granted })
+}
+
+/// A rendering and whether this request may read it.
+pub struct Seen {
+    snap: Arc<Snapshot>,
+    granted: bool,
+}
+
+impl std::ops::Deref for Seen {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        &self.snap
+    }
+}
+
+async fn rendering(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Arc<Snapshot>, ApiError> {
     let max_age = state.config.status_refresh;
     if let Some(s) = state.status_pages.fresh(slug, max_age) {
         return Ok(s);
@@ -198,7 +217,7 @@ async fn render(state: &AppState, live: &LivePage, headers: &HeaderMap) -> Resul
         rendered: Instant::now(),
         title: live.page.title.clone(),
         slug: live.page.slug.clone(),
-        access: access::access_tag(state, &live.page).await?,
+        access: access::access_of(state, &live.page).await?,
         etag,
         html: html.into(),
         docs,
@@ -242,12 +261,12 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<Bytes, ApiError> {
 
 /// The answer for one format: 304 when the visitor has this rendering already; a private
 /// page's password form (or 401) without its access cookie.
-fn answer(headers: &HeaderMap, snap: &Snapshot, content_type: &'static str, body: &Bytes, cors: bool) -> Response {
-    if !access::allowed(headers, snap.access.as_deref()) {
+fn answer(headers: &HeaderMap, snap: &Seen, content_type: &'static str, body: &Bytes, cors: bool) -> Response {
+    if !snap.granted {
         return access::refused(snap, content_type.starts_with("text/html"));
     }
     // A private page is kept by the visitor's browser only, and not read across origins.
-    let private = snap.access.is_some();
+    let private = snap.access.is_private();
     let cache = HeaderValue::from_static(if private { "private, max-age=2" } else { "public, max-age=2" });
     let cors = cors && !private;
     let mut res = if headers.get(header::IF_NONE_MATCH) == Some(&snap.etag) {
@@ -308,7 +327,7 @@ async fn embed(State(state): State<AppState>, Path(slug): Path<String>, headers:
 }
 
 /// An SVG badge; badges are fetched by other sites' pages (READMEs, wikis), so CORS is open.
-fn svg(headers: &HeaderMap, snap: &Snapshot, body: Result<String, ApiError>) -> Response {
+fn svg(headers: &HeaderMap, snap: &Seen, body: Result<String, ApiError>) -> Response {
     match body {
         Ok(b) => answer(headers, snap, "image/svg+xml", &Bytes::from(b), true),
         Err(e) => e.into_response(),
@@ -342,7 +361,7 @@ async fn component(
     slug: &str,
     id: &str,
     headers: &HeaderMap,
-) -> Result<(Arc<Snapshot>, opsdeck_core::status_page::ComponentStatus, Option<f64>), ApiError> {
+) -> Result<(Seen, opsdeck_core::status_page::ComponentStatus, Option<f64>), ApiError> {
     let snap = snapshot(state, slug, headers).await?;
     let id = uuid::Uuid::parse_str(id)
         .map_err(|_| ApiError::invalid("id", "a component id is a UUID, as components.json lists it"))?;

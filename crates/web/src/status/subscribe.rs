@@ -73,10 +73,10 @@ async fn sign_up(
         Ok(p) => p,
         Err(r) => return r,
     };
-    match super::access::access_tag(&state, &page).await {
-        Ok(tag) if super::access::allowed(&headers, tag.as_deref()) => {}
+    match super::access::access_of(&state, &page).await {
+        Ok(a) if super::access::granted(&state, &headers, &a).await => {}
         Ok(_) => {
-            let msg = "This status page is private: open it with its password first.".to_owned();
+            let msg = "This status page is private: open it with its password (or sign in) first.".to_owned();
             return notice(StatusCode::UNAUTHORIZED, &page, "Not subscribed", msg, None);
         }
         Err(e) => return crate::ui::error_page(&e),

@@ -3,7 +3,7 @@
 //! are "no data", never up. `?page=1` is the three months before, and so on, as far back as the
 //! daily rollups are kept. Renderings are reused for a minute ([`UptimeCache`]).
 
-use super::{Snapshot, access, snapshot};
+use super::{access, snapshot};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::operations::status_pages::{Day, uptime_history};
@@ -138,12 +138,12 @@ pub async fn page(
 }
 
 async fn render(state: &AppState, slug: &str, q: &UptimeQuery, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let snap: std::sync::Arc<Snapshot> = snapshot(state, slug, headers).await?;
-    if !access::allowed(headers, snap.access.as_deref()) {
+    let snap = snapshot(state, slug, headers).await?;
+    if !snap.granted {
         return Ok(access::refused(&snap, true));
     }
     let n = parse_page(q)?;
-    let private = snap.access.is_some();
+    let private = snap.access.is_private();
     let cache = HeaderValue::from_static(if private { "private, max-age=60" } else { "public, max-age=60" });
     let html = HeaderValue::from_static("text/html; charset=utf-8");
     let body = match state.status_pages.uptime.get(slug, n) {

@@ -496,6 +496,7 @@ pub struct TeamPage {
     chrome: Chrome,
     team: Team,
     services: Vec<ServiceView>,
+    members: super::team_members::Panel,
     form: TeamForm,
     error: Option<String>,
 }
@@ -511,6 +512,7 @@ async fn team_view(
     let chrome = chrome!(page, state, "teams", notice);
     let filter = ServiceFilter { team_id: Some(team.id), limit: Some(500), ..Default::default() };
     let services = try_page!(state.db.list_services(&filter).await).items;
+    let members = try_page!(super::team_members::panel(state, &team).await);
     let form = form.unwrap_or_else(|| TeamForm {
         name: team.name.clone(),
         slug: team.slug.clone(),
@@ -518,7 +520,7 @@ async fn team_view(
     });
     let status =
         if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-    (status, TeamPage { chrome, team, services, form, error }).into_response()
+    (status, TeamPage { chrome, team, services, members, form, error }).into_response()
 }
 
 pub async fn team_page(

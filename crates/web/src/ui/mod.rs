@@ -42,6 +42,7 @@ mod reports;
 pub(crate) mod status_pages;
 mod status_subscribers;
 mod status_templates;
+mod team_members;
 mod vendors;
 
 use crate::AppState;
@@ -151,6 +152,8 @@ pub fn router() -> Router<AppState> {
         .route("/teams", get(catalogue::teams).post(catalogue::team_create))
         .route("/teams/{team}", get(catalogue::team_page).post(catalogue::team_update))
         .route("/teams/{team}/delete", post(catalogue::team_delete))
+        .route("/teams/{team}/members", post(team_members::add))
+        .route("/teams/{team}/members/{user}/delete", post(team_members::remove))
         .route("/settings", get(account::settings).post(account::settings_update))
         .route("/settings/password", post(account::password_update))
         .route("/settings/users", get(admin::users).post(admin::user_create))

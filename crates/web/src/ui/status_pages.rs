@@ -122,6 +122,8 @@ pub struct EditorPage {
     can_respond: bool,
     subscribers: super::status_subscribers::Panel,
     templates: super::status_templates::Panel,
+    /// Teams a private page may admit: (id, name, admitted now).
+    teams: Vec<(Uuid, String, bool)>,
 }
 
 fn rows(
@@ -192,15 +194,24 @@ pub async fn detail(
             state.db.list_services(&filter).await?.items.into_iter().map(|s| (s.service.id, s.service.name)).collect();
         let subscribers = super::status_subscribers::panel(&state, &auth, &page).await?;
         let templates = super::status_templates::panel(&state, &auth, &page).await?;
+        let teams: Vec<(Uuid, String, bool)> = state
+            .db
+            .list_teams(None, None, Some(500))
+            .await?
+            .items
+            .into_iter()
+            .map(|t| (t.id, t.name, page.viewer_team_ids.contains(&t.id)))
+            .collect();
         let vendors = state.db.list_vendors().await?;
         let live = op::live(&state, page).await?;
-        Ok::<_, ApiError>((live, services, subscribers, templates, vendors))
+        Ok::<_, ApiError>((live, services, subscribers, templates, teams, vendors))
     }
     .await;
     match result {
-        Ok((live, services, subscribers, templates, vendors)) => EditorPage {
+        Ok((live, services, subscribers, templates, teams, vendors)) => EditorPage {
             subscribers,
             templates,
+            teams,
             rows: rows(&live, &services, &vendors, state.now()),
             vendors: vendors
                 .iter()
@@ -388,29 +399,49 @@ pub async fn component_override(
     back(page.id, result)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct AccessForm {
-    password: String,
-    /// Set by the "Make public" button.
-    public: Option<String>,
-}
-
+/// The access form: `password` (blank keeps the current one), `remove_password`, each `team`
+/// whose members may read the page, or `public` (the "Make public" button) to clear both.
 pub async fn access(
     State(state): State<AppState>,
     auth: PageAuth,
     Path(id): Path<String>,
-    Form(f): Form<AccessForm>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let page = match load(&state, &id).await {
         Ok(p) => p,
         Err(e) => return error_page(&e),
     };
-    let password = if f.public.is_some() { None } else { Some(f.password.as_str()) };
-    let result = op::set_password(&state, &auth.0, &page, password).await.map(|()| match password {
-        Some(_) => "The page is private: visitors need the password".to_owned(),
-        None => "The page is public".to_owned(),
-    });
+    let has = |name: &str| fields.iter().any(|(k, _)| k == name);
+    let typed = fields.iter().find(|(k, _)| k == "password").map(|(_, v)| v.as_str()).unwrap_or("");
+    let result = async {
+        let (password, teams) = if has("public") {
+            (Some(None), Vec::new())
+        } else {
+            let mut teams = Vec::new();
+            for (_, v) in fields.iter().filter(|(k, _)| k == "team") {
+                teams.push(Uuid::parse_str(v).map_err(|_| ApiError::invalid("team_ids", "unknown team"))?);
+            }
+            let password = match typed {
+                "" if has("remove_password") => Some(None),
+                "" => None,
+                p => Some(Some(p)),
+            };
+            (password, teams)
+        };
+        let keeps_password = match password {
+            Some(p) => p.is_some(),
+            None => page.password_hash.is_some(),
+        };
+        let n = teams.len();
+        op::set_access(&state, &auth.0, &page, password, Some(teams)).await?;
+        Ok(match (keeps_password, n) {
+            (false, 0) => "The page is public".to_owned(),
+            (true, 0) => "The page is private: visitors need the password".to_owned(),
+            (false, _) => "The page is private: members of the chosen teams see it once signed in".to_owned(),
+            (true, _) => "The page is private: visitors need the password, or to sign in as a member".to_owned(),
+        })
+    }
+    .await;
     back(page.id, result)
 }
 
