@@ -179,7 +179,7 @@ async fn render(state: &AppState, live: &LivePage, headers: &HeaderMap) -> Resul
             page,
             components: &comps,
             incidents: &unresolved,
-            scheduled_maintenances: maint(|_| true),
+            scheduled_maintenances: maint(|s| s != MaintenanceStatus::Completed),
             status,
         })?,
     );

@@ -19,8 +19,9 @@ pub struct Row {
     pub id: Uuid,
     pub name: String,
     pub title: String,
-    pub status: &'static str,
     pub status_label: &'static str,
+    /// The status choices: (value, label, this template's).
+    pub statuses: Vec<(&'static str, &'static str, bool)>,
     pub body: String,
     /// The status it gives each component of the page (`None`: not affected).
     pub components: Vec<(Uuid, String, Option<&'static str>)>,
@@ -31,7 +32,8 @@ pub struct Panel {
     pub rows: Vec<Row>,
     /// Every component of the page, none affected: the new template's form.
     pub blank: Vec<(Uuid, String, Option<&'static str>)>,
-    pub statuses: Vec<(&'static str, &'static str)>,
+    /// The new template's status choices (`investigating` first and chosen).
+    pub statuses: Vec<(&'static str, &'static str, bool)>,
 }
 
 pub async fn panel(state: &AppState, auth: &PageAuth, page: &StatusPage) -> Result<Panel, ApiError> {
@@ -51,16 +53,21 @@ pub async fn panel(state: &AppState, auth: &PageAuth, page: &StatusPage) -> Resu
                 .collect(),
             name: t.spec.name,
             title: t.spec.title,
-            status: t.spec.status.as_str(),
             status_label: t.spec.status.label(),
+            statuses: choices(Some(t.spec.status)),
             body: t.spec.body,
         })
         .collect();
     Ok(Panel {
         rows,
         blank: leaves.into_iter().map(|(id, name)| (id, name, None)).collect(),
-        statuses: IncidentStatus::ALL.iter().map(|s| (s.as_str(), s.label())).collect(),
+        statuses: choices(None),
     })
+}
+
+fn choices(chosen: Option<IncidentStatus>) -> Vec<(&'static str, &'static str, bool)> {
+    let chosen = chosen.unwrap_or(IncidentStatus::Investigating);
+    IncidentStatus::ALL.iter().map(|s| (s.as_str(), s.label(), *s == chosen)).collect()
 }
 
 /// The form's fields: `name`, `title`, `status`, `body`, `component:ID` = a status (blank: not
