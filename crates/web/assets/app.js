@@ -1,5 +1,5 @@
 // Opsdeck's own script: theme toggle, phone navigation, live updates over Server-Sent Events,
-// keyboard shortcuts, confirmations and copy buttons. Pages work without it.
+// keyboard shortcuts, confirmations, copy buttons and live previews. Pages work without it.
 (() => {
   "use strict";
   const root = document.documentElement;
@@ -56,6 +56,7 @@
     turnMoves();
     markFieldError();
     shortcuts();
+    livePreview();
     if (document.getElementById("live-status")) live();
     // A wall display also refreshes every minute, so ages and shifts stay current between events.
     if (document.body.classList.contains("kiosk")) {
@@ -180,6 +181,20 @@
         clearTimeout(pending);
         pending = setTimeout(() => refreshRegion(document.getElementById("live-region")), 150);
       }
+    });
+  }
+
+  // A form with a preview button (`data-preview`) re-renders its preview frame as the user types:
+  // the button posts the unsaved form into the frame; without JavaScript it is clicked by hand.
+  function livePreview() {
+    document.querySelectorAll("[data-preview]").forEach((button) => {
+      const form = button.form;
+      if (!form) return;
+      let pending;
+      form.addEventListener("input", () => {
+        clearTimeout(pending);
+        pending = setTimeout(() => form.requestSubmit(button), 400);
+      });
     });
   }
 

@@ -1,12 +1,13 @@
 //! Incident templates: managers keep them per page (API and editor); responders post from one
-//! (the API's `template_id`, the incident page's "Use template"), changing what they need.
+//! (the API's `template_id`, the incident page's "Use template"), changing what they need. The
+//! editor's preview renders the public page with settings not saved yet.
 
 use crate::status_pages::{component, public_json};
 use opsdeck_core::role::Role;
 use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
 use serde_json::json;
 
-backend_tests!(templates_prepare_public_updates);
+backend_tests!(templates_prepare_public_updates, the_editor_previews_unsaved_settings);
 
 async fn templates_prepare_public_updates(srv: &TestServer) {
     let m = srv.token("m", Role::Manager).await;
@@ -116,4 +117,67 @@ async fn templates_prepare_public_updates(srv: &TestServer) {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, list) = srv.get(&path, &r).await;
     assert!(list["items"].as_array().unwrap().is_empty());
+}
+
+async fn the_editor_previews_unsaved_settings(srv: &TestServer) {
+    let m = srv.token("m", Role::Manager).await;
+    let (_, page) = srv
+        .post(
+            "/api/v1/status-pages",
+            &m,
+            json!({"slug": "shop", "title": "Shop Status", "components": [{"name": "Checkout"}]}),
+        )
+        .await;
+    let id = page["id"].as_str().unwrap().to_owned();
+    srv.put(&format!("/api/v1/status-pages/{id}/access"), &m, json!({"password": "correct horse"})).await;
+    srv.user("mgr", Role::Manager).await;
+    let cookie = srv.login("mgr", "password-mgr").await.unwrap();
+    let (_, html) = srv.page(&format!("/status-pages/{id}"), &cookie).await;
+    assert!(html.contains(r#"name="preview""#) && html.contains("data-preview"), "{html}");
+    // The saved page, private or not, framed by the editor only and never cached.
+    let resp =
+        srv.http.get(format!("{}/status-pages/{id}/preview", srv.url)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-security-policy"], "frame-ancestors 'self'");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("Shop Status") && body.contains("Checkout"), "{body}");
+    // The unsaved form: shown, not stored.
+    let draft = [
+        ("title", "Shop (draft)"),
+        ("slug", "shop"),
+        ("description", "Try me"),
+        ("timezone", "UTC"),
+        ("accent_color", "#aa3300"),
+    ];
+    let resp = srv
+        .http
+        .post(format!("{}/status-pages/{id}/preview", srv.url))
+        .header("cookie", &cookie)
+        .header("origin", &srv.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(draft).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("Shop (draft)") && body.contains("Try me") && body.contains("#aa3300"), "{body}");
+    let (_, saved) = srv.get(&format!("/api/v1/status-pages/{id}"), &m).await;
+    assert_eq!(saved["title"], "Shop Status");
+    let bad = [("title", "x"), ("slug", "shop"), ("timezone", "UTC"), ("accent_color", "red")];
+    let resp = srv
+        .http
+        .post(format!("{}/status-pages/{id}/preview", srv.url))
+        .header("cookie", &cookie)
+        .header("origin", &srv.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(bad).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Signed out: no preview.
+    let resp = srv.http.get(format!("{}/status-pages/{id}/preview", srv.url)).send().await.unwrap();
+    assert_ne!(resp.status(), StatusCode::OK);
 }

@@ -480,6 +480,11 @@ fn notice(i: &opsdeck_store::status_incident::PublicIncident, zone: chrono_tz::T
     }
 }
 
+/// The public page as `live` shows it, for the editor's preview (not cached, not public).
+pub fn preview_html(live: &LivePage) -> Result<String, ApiError> {
+    PublicPage::new(live).render().map_err(|_| ApiError::internal())
+}
+
 #[derive(Template)]
 #[template(path = "status/public.html")]
 struct PublicPage {

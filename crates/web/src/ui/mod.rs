@@ -40,6 +40,7 @@ pub(crate) mod oncall;
 mod postmortems;
 mod reports;
 pub(crate) mod status_pages;
+mod status_preview;
 mod status_subscribers;
 mod status_templates;
 mod team_members;
@@ -138,6 +139,7 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/components/{component}/delete", post(status_pages::component_remove))
         .route("/status-pages/{id}/components/{component}/override", post(status_pages::component_override))
         .route("/status-pages/{id}/access", post(status_pages::access))
+        .route("/status-pages/{id}/preview", get(status_preview::saved).post(status_preview::draft))
         .route("/vendors", get(vendors::list).post(vendors::create))
         .route("/vendors/{id}", get(vendors::detail))
         .route("/vendors/{id}/delete", post(vendors::delete))

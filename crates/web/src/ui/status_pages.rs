@@ -247,6 +247,21 @@ pub struct SettingsForm {
     custom_domain: String,
 }
 
+impl SettingsForm {
+    /// The page fields the form edits (components stay).
+    pub(super) fn input(self) -> PageInput {
+        PageInput {
+            title: Some(self.title),
+            slug: Some(self.slug),
+            description: Some(self.description),
+            time_zone: Some(self.timezone),
+            accent_color: Some(Some(self.accent_color)),
+            custom_domain: Some(Some(self.custom_domain)),
+            components: None,
+        }
+    }
+}
+
 /// Redirects back to the editor with the outcome as its notice.
 fn back(id: Uuid, result: Result<String, ApiError>) -> Response {
     super::outcome(&format!("/status-pages/{id}"), result)
@@ -262,16 +277,7 @@ pub async fn update(
         Ok(p) => p,
         Err(e) => return error_page(&e),
     };
-    let input = PageInput {
-        title: Some(f.title),
-        slug: Some(f.slug),
-        description: Some(f.description),
-        time_zone: Some(f.timezone),
-        accent_color: Some(Some(f.accent_color)),
-        custom_domain: Some(Some(f.custom_domain)),
-        components: None,
-    };
-    let result = op::update(&state, &auth.0, &page, input).await.map(|p| format!("Status page {} saved", p.slug));
+    let result = op::update(&state, &auth.0, &page, f.input()).await.map(|p| format!("Status page {} saved", p.slug));
     back(page.id, result)
 }
 

@@ -58,11 +58,7 @@ pub async fn panel(state: &AppState, auth: &PageAuth, page: &StatusPage) -> Resu
             body: t.spec.body,
         })
         .collect();
-    Ok(Panel {
-        rows,
-        blank: leaves.into_iter().map(|(id, name)| (id, name, None)).collect(),
-        statuses: choices(None),
-    })
+    Ok(Panel { rows, blank: leaves.into_iter().map(|(id, name)| (id, name, None)).collect(), statuses: choices(None) })
 }
 
 fn choices(chosen: Option<IncidentStatus>) -> Vec<(&'static str, &'static str, bool)> {
