@@ -19,6 +19,7 @@ pub mod oncall;
 pub mod page;
 pub mod pipeline;
 pub mod settings;
+pub mod status_access;
 pub mod status_incident;
 pub mod status_maintenance;
 pub mod status_page;

@@ -21,6 +21,7 @@ async fn templates_prepare_public_updates(srv: &TestServer) {
     let page_id = page["id"].as_str().unwrap().to_owned();
     let checkout = page["components"][0]["id"].as_str().unwrap().to_owned();
     let (_, other) = srv.post("/api/v1/status-pages", &m, json!({"slug": "other", "title": "Other"})).await;
+    let foreign = other["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/status-pages/{page_id}/templates");
     let body = json!({"name": "Payments degraded", "title": "Card payments are slow", "status": "identified",
                       "body": "Our card processor is slow; payments take longer.",
@@ -41,7 +42,7 @@ async fn templates_prepare_public_updates(srv: &TestServer) {
             "components",
         ),
         (
-            json!({"name": "x", "status": "identified", "body": "b", "components": {other["id"].as_str().unwrap(): "major_outage"}}),
+            json!({"name": "x", "status": "identified", "body": "b", "components": {foreign.clone(): "major_outage"}}),
             "components",
         ),
         (json!({"name": "x", "title": "t".repeat(256), "status": "identified", "body": "b"}), "title"),
