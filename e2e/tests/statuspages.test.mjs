@@ -319,3 +319,99 @@ step('a private page asks for its password', async () => {
   assert.match(await vpage.locator('.sp-components').textContent(), /Checkout/);
   await ctx.close();
 });
+
+step('a planned maintenance is announced on the page and to the subscriber of its component', async () => {
+  const pages = await api('GET', '/api/v1/status-pages');
+  const shop = pages.body.items[0];
+  state.pageId = shop.id;
+  assert.equal((await api('PUT', `/api/v1/status-pages/${shop.id}/access`, { password: null })).status, 200);
+  const checkout = shop.components.find((c) => c.name === 'Checkout');
+  const sub = await api('POST', `/api/v1/status-pages/${shop.id}/subscribers`,
+    { email: 'cy@example.com', component_ids: [checkout.id], skip_confirmation: true });
+  assert.equal(sub.status, 201, JSON.stringify(sub.body));
+  const services = await api('GET', '/api/v1/services');
+  const svc = services.body.items.find((s) => s.name === 'Checkout');
+  const starts = new Date(Date.now() + 2 * 3600_000).toISOString();
+  const win = await api('POST', '/api/v1/maintenance', {
+    name: 'Database upgrade', description: 'Checkout may be slow for a few minutes.', starts_at: starts,
+    duration_minutes: 60, service_ids: [svc.id],
+  });
+  assert.equal(win.status, 201, JSON.stringify(win.body));
+  // Announced on the page at once (its rendering is reused for 2 s).
+  const vpage = await visitor.newPage();
+  await vpage.setViewportSize({ width: 390, height: 844 });
+  let shown = false;
+  const t0 = Date.now();
+  while (!shown && Date.now() - t0 < VISIBLE_WITHIN_MS) {
+    await vpage.goto(`${server.url}/status/shop`);
+    shown = /Database upgrade/.test(await vpage.locator('main').textContent());
+    if (!shown) await vpage.waitForTimeout(250);
+  }
+  assert.ok(shown, 'the maintenance is on the public page');
+  assert.match(await vpage.locator('.sp-impact-maintenance').textContent(), /Scheduled[\s\S]*Checkout may be slow/);
+  if (process.env.E2E_SCREENSHOTS === '1') await vpage.screenshot({ path: 'screenshots/status-09-maintenance-phone.png', fullPage: true });
+  await vpage.close();
+  const upcoming = await (await page.request.get(`${server.url}/status/shop/api/v2/scheduled-maintenances/upcoming.json`)).json();
+  assert.equal(upcoming.scheduled_maintenances[0].name, 'Database upgrade');
+  assert.equal(upcoming.scheduled_maintenances[0].status, 'scheduled');
+  const all = await smtp.waitFor('the maintenance e-mail', (m) => to(m, 'cy@example.com').length >= 1);
+  assert.match(to(all, 'cy@example.com')[0], /Subject: \[Shop Status\] Database upgrade: Scheduled/);
+  assert.equal(to(all, 'ben@example.com').length, 1, 'Ben follows Search: still only his confirmation');
+});
+
+step('the editor previews settings as they are typed, before saving', async () => {
+  await go(`/status-pages/${state.pageId}`);
+  const frame = page.frameLocator('iframe[name=preview]');
+  await frame.locator('h1').first().waitFor();
+  assert.match(await frame.locator('main').textContent(), /Checkout/);
+  await page.fill('#page-settings input[name=title]', 'Shop Status (draft)');
+  await page.fill('#page-settings input[name=accent_color]', '#7b2cbf');
+  await frame.locator('h1', { hasText: 'Shop Status (draft)' }).waitFor({ timeout: 5_000 });
+  await shot('12-editor-preview');
+  const saved = await api('GET', `/api/v1/status-pages/${state.pageId}`);
+  assert.equal(saved.body.title, 'Shop Status', 'nothing is saved by the preview');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot('12b-editor-preview-phone');
+  await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+step('an incident template fills the update form on the incident page', async () => {
+  await go(`/status-pages/${state.pageId}`);
+  await page.fill('#add-template input[name=name]', 'Payments degraded');
+  await page.fill('#add-template input[name=title]', 'Card payments are slow');
+  await page.selectOption('#add-template select[name=status]', 'identified');
+  await page.fill('#add-template textarea[name=body]', 'Our card processor is slow; payments take longer.');
+  await page.locator('#add-template').getByLabel('Checkout', { exact: false }).first().selectOption('degraded_performance');
+  await w.clickAndLoad('#add-template button[type=submit]');
+  assert.equal(await text('.flash.ok'), 'Template Payments degraded added');
+  assert.match(await text('#templates'), /Payments degraded/);
+  await shot('13-templates');
+  const list = await api('GET', '/api/v1/incidents?open=true');
+  const incident = list.body.items[0];
+  await go(`/incidents/${incident.number}`);
+  await page.locator('.sp-template-pick select[name=template]').selectOption({ label: 'Payments degraded' });
+  await w.clickAndLoad('.sp-template-pick button');
+  const form = page.locator('#public-update-shop');
+  assert.equal(await form.locator('textarea[name=body]').inputValue(), 'Our card processor is slow; payments take longer.');
+  assert.equal(await form.locator('input[name=name]').inputValue(), 'Card payments are slow');
+  assert.equal(await form.locator('select[name=status]').inputValue(), 'identified');
+  await shot('14-incident-template');
+});
+
+step('a page for a team offers its members to sign in', async () => {
+  const team = await api('POST', '/api/v1/teams', { name: 'Operations' });
+  assert.equal(team.status, 201, JSON.stringify(team.body));
+  const made = await api('PUT', `/api/v1/status-pages/${state.pageId}/access`, { team_ids: [team.body.id] });
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  const ctx = await w.browser.newContext({ viewport: { width: 390, height: 844 } });
+  const vpage = await ctx.newPage();
+  const res = await vpage.goto(`${server.url}/status/shop`);
+  assert.equal(res.status(), 401);
+  assert.match(await vpage.locator('#members-only').textContent(), /sign in to see it/);
+  if (process.env.E2E_SCREENSHOTS === '1') await vpage.screenshot({ path: 'screenshots/status-15-members-only-phone.png' });
+  await ctx.close();
+  // The admin (signed in) reads it.
+  const own = await page.goto(`${server.url}/status/shop`);
+  assert.equal(own.status(), 200);
+  await api('PUT', `/api/v1/status-pages/${state.pageId}/access`, { team_ids: [] });
+});

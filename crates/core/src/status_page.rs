@@ -228,8 +228,22 @@ pub struct PageSpec {
     pub accent_color: Option<String>,
     /// Another host name the page is served at, from its root (`Host` header).
     pub custom_domain: Option<String>,
+    /// An image shown in the page's header instead of its title text (http or https).
+    pub logo_url: Option<String>,
+    /// Links in the page's footer (your site, support, terms), in order.
+    pub footer_links: Vec<FooterLink>,
     pub components: Vec<ComponentSpec>,
 }
+
+/// A link in a page's footer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct FooterLink {
+    pub label: String,
+    pub url: String,
+}
+
+/// Footer links a page takes, at most.
+pub const FOOTER_LINKS_MAX: usize = 10;
 
 /// Unvalidated page fields; `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
@@ -241,6 +255,10 @@ pub struct PageInput {
     pub accent_color: Option<Option<String>>,
     /// `Some(None)` or an empty name removes it.
     pub custom_domain: Option<Option<String>>,
+    /// `Some(None)` or an empty URL removes it.
+    pub logo_url: Option<Option<String>>,
+    /// Replaces the footer links: (label, URL) each.
+    pub footer_links: Option<Vec<(String, String)>>,
     pub components: Option<Vec<ComponentInput>>,
 }
 
@@ -323,6 +341,8 @@ impl PageSpec {
             time_zone: "UTC".into(),
             accent_color: None,
             custom_domain: None,
+            logo_url: None,
+            footer_links: Vec::new(),
             components: Vec::new(),
         };
         base.apply(input.or_slug_of_title())
@@ -357,6 +377,30 @@ impl PageSpec {
             match d.as_deref().map(str::trim) {
                 None | Some("") => self.custom_domain = None,
                 Some(v) => p.set(&mut self.custom_domain, custom_domain(v).map(Some)),
+            }
+        }
+        if let Some(l) = input.logo_url {
+            match l.as_deref().map(str::trim) {
+                None | Some("") => self.logo_url = None,
+                Some(v) => p.set(&mut self.logo_url, validate::url("logo_url", v).map(Some)),
+            }
+        }
+        if let Some(links) = input.footer_links {
+            if links.len() > FOOTER_LINKS_MAX {
+                p.push("footer_links", format!("at most {FOOTER_LINKS_MAX} links"));
+            } else {
+                let checked: Result<Vec<FooterLink>> = links
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (label, url))| {
+                        let at = |e: Error| Error::invalid("footer_links", format!("link {}: {e}", i + 1));
+                        Ok(FooterLink {
+                            label: validate::name("label", label).map_err(at)?,
+                            url: validate::url("url", url).map_err(at)?,
+                        })
+                    })
+                    .collect();
+                p.set(&mut self.footer_links, checked);
             }
         }
         if let Some(cs) = input.components {
@@ -406,6 +450,27 @@ mod tests {
 
     fn input(title: &str) -> PageInput {
         PageInput { title: Some(title.into()), ..PageInput::default() }
+    }
+
+    #[test]
+    fn logo_and_footer_links_are_checked() {
+        let links = vec![("Support".to_owned(), "https://example.com/help".to_owned())];
+        let p = PageSpec::create(PageInput {
+            logo_url: Some(Some(" https://example.com/logo.svg ".into())),
+            footer_links: Some(links),
+            ..input("Acme")
+        })
+        .unwrap();
+        assert_eq!(p.logo_url.as_deref(), Some("https://example.com/logo.svg"));
+        assert_eq!(p.footer_links[0].label, "Support");
+        let bad = |i: PageInput| PageSpec::create(i).unwrap_err().problems()[0].field;
+        assert_eq!(bad(PageInput { logo_url: Some(Some("javascript:alert(1)".into())), ..input("x") }), "logo_url");
+        let js = vec![("x".to_owned(), "javascript:alert(1)".to_owned())];
+        assert_eq!(bad(PageInput { footer_links: Some(js), ..input("x") }), "footer_links");
+        let many = vec![("x".to_owned(), "https://e.com".to_owned()); FOOTER_LINKS_MAX + 1];
+        assert_eq!(bad(PageInput { footer_links: Some(many), ..input("x") }), "footer_links");
+        let cleared = p.apply(PageInput { logo_url: Some(None), footer_links: Some(vec![]), ..PageInput::default() });
+        assert_eq!(cleared.map(|p| (p.logo_url, p.footer_links.len())).unwrap(), (None, 0));
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct StatusPageDoc {
     pub accent_color: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub footer_links: Vec<opsdeck_core::status_page::FooterLink>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<ComponentDoc>,
 }
@@ -125,6 +129,8 @@ pub fn validate(vendors: &[VendorDoc], pages: &[StatusPageDoc], known: &Known) -
             time_zone: p.time_zone.clone(),
             accent_color: Some(p.accent_color.clone()),
             custom_domain: Some(p.custom_domain.clone()),
+            logo_url: Some(p.logo_url.clone()),
+            footer_links: Some(p.footer_links.iter().map(|l| (l.label.clone(), l.url.clone())).collect()),
             components: Some(components),
         };
         if let Err(e) = PageSpec::create(input) {
@@ -150,7 +156,8 @@ fn normal(p: &StatusPageDoc) -> Value {
     }
     json!({
         "title": p.title, "description": p.description, "time_zone": p.time_zone.as_deref().unwrap_or("UTC"),
-        "accent_color": p.accent_color, "custom_domain": p.custom_domain,
+        "accent_color": p.accent_color, "custom_domain": p.custom_domain, "logo_url": p.logo_url,
+        "footer_links": p.footer_links,
         "components": order.iter().map(|c| json!({
             "name": c.name, "group": c.group, "description": c.description, "service": c.service,
             "monitors": c.monitors, "only_show_if_degraded": c.only_show_if_degraded, "vendor": c.vendor,
@@ -216,6 +223,8 @@ pub fn page_doc(p: &Value, names: &Names) -> StatusPageDoc {
         time_zone: str_of(&p["time_zone"]).filter(|z| z != "UTC"),
         accent_color: str_of(&p["accent_color"]),
         custom_domain: str_of(&p["custom_domain"]),
+        logo_url: str_of(&p["logo_url"]),
+        footer_links: serde_json::from_value(p["footer_links"].clone()).unwrap_or_default(),
         components,
     }
 }
@@ -358,7 +367,7 @@ fn page_body(d: &StatusPageDoc, names: &Names, have: Option<&Value>) -> Value {
     json!({
         "slug": d.slug, "title": d.title, "description": d.description,
         "time_zone": d.time_zone.as_deref().unwrap_or("UTC"), "accent_color": d.accent_color,
-        "custom_domain": d.custom_domain,
+        "custom_domain": d.custom_domain, "logo_url": d.logo_url, "footer_links": d.footer_links,
         "components": d.components.iter().map(|c| json!({
             "id": existing.get(c.name.as_str()),
             "name": c.name, "group": c.group, "description": c.description,

@@ -195,6 +195,10 @@ async fn housekeeping(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox cleanup failed"),
         }
+        let day_ago = now.checked_sub_signed(chrono::Duration::days(1)).unwrap_or(now);
+        if let Err(e) = db.purge_rate_budgets(day_ago).await {
+            tracing::warn!(error = %e, "rate budget cleanup failed");
+        }
     }
 }
 

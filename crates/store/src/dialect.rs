@@ -26,6 +26,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (17, "status_maintenances", include_str!("../migrations/sqlite/0017_status_maintenances.sql")),
     (18, "status_templates", include_str!("../migrations/sqlite/0018_status_templates.sql")),
     (19, "team_members", include_str!("../migrations/sqlite/0019_team_members.sql")),
+    (20, "rate_budgets", include_str!("../migrations/sqlite/0020_rate_budgets.sql")),
+    (21, "page_branding", include_str!("../migrations/sqlite/0021_page_branding.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -47,6 +49,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (17, "status_maintenances", include_str!("../migrations/postgres/0017_status_maintenances.sql")),
     (18, "status_templates", include_str!("../migrations/postgres/0018_status_templates.sql")),
     (19, "team_members", include_str!("../migrations/postgres/0019_team_members.sql")),
+    (20, "rate_budgets", include_str!("../migrations/postgres/0020_rate_budgets.sql")),
+    (21, "page_branding", include_str!("../migrations/postgres/0021_page_branding.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

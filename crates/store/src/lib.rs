@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod oncall;
 pub mod page;
 pub mod pipeline;
+pub mod rate_budget;
 pub mod settings;
 pub mod status_access;
 pub mod status_incident;

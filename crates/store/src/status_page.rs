@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
-use opsdeck_core::status_page::{ComponentSpec, ComponentStatus, PageSpec, VendorRef};
+use opsdeck_core::status_page::{ComponentSpec, ComponentStatus, FooterLink, PageSpec, VendorRef};
 use sqlx::types::Json;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -87,6 +87,8 @@ pub struct StatusPage {
     pub time_zone: String,
     pub accent_color: Option<String>,
     pub custom_domain: Option<String>,
+    pub logo_url: Option<String>,
+    pub footer_links: Vec<FooterLink>,
     /// Set on a private page: visitors need the password (argon2id hash; never shown).
     #[serde(skip)]
     pub password_hash: Option<String>,
@@ -110,6 +112,8 @@ impl StatusPage {
             time_zone: self.time_zone.clone(),
             accent_color: self.accent_color.clone(),
             custom_domain: self.custom_domain.clone(),
+            logo_url: self.logo_url.clone(),
+            footer_links: self.footer_links.clone(),
             components: self
                 .components
                 .iter()
@@ -139,6 +143,8 @@ struct PageRow {
     accent_color: Option<String>,
     custom_domain: Option<String>,
     password_hash: Option<String>,
+    logo_url: Option<String>,
+    footer_links: Option<Json<Vec<FooterLink>>>,
     created_at: i64,
     updated_at: i64,
 }
@@ -186,8 +192,8 @@ impl From<ComponentRow> for Component {
     }
 }
 
-const PAGE_COLS: &str =
-    "id, slug, title, description, time_zone, accent_color, custom_domain, password_hash, created_at, updated_at";
+const PAGE_COLS: &str = "id, slug, title, description, time_zone, accent_color, custom_domain, password_hash, \
+                         logo_url, footer_links, created_at, updated_at";
 const COMPONENT_COLS: &str = "id, page_id, position, name, description, is_group, group_id, service_id, monitor_ids, \
                               only_show_if_degraded, vendor_id, vendor_component, override_status, override_until, \
                               created_at, updated_at";
@@ -290,7 +296,8 @@ impl Db {
             }
             sqlx::query(
                 "INSERT INTO status_pages (id, slug, title, description, time_zone, accent_color, created_at, \
-                 updated_at, custom_domain) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+                 updated_at, custom_domain, logo_url, footer_links) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)",
             )
             .bind(id)
             .bind(&spec.slug)
@@ -300,6 +307,8 @@ impl Db {
             .bind(&spec.accent_color)
             .bind(now_ms)
             .bind(&spec.custom_domain)
+            .bind(&spec.logo_url)
+            .bind(Json(&spec.footer_links))
             .execute(&mut *tx)
             .await
             .map_err(unique("a status page with this slug or custom domain already exists; choose another"))?;
@@ -336,7 +345,7 @@ impl Db {
         write_tx!(self, |tx| {
             sqlx::query(
                 "UPDATE status_pages SET slug = $1, title = $2, description = $3, time_zone = $4, accent_color = $5, \
-                 updated_at = $6, custom_domain = $8 WHERE id = $7",
+                 updated_at = $6, custom_domain = $8, logo_url = $9, footer_links = $10 WHERE id = $7",
             )
             .bind(&spec.slug)
             .bind(&spec.title)
@@ -346,6 +355,8 @@ impl Db {
             .bind(now_ms)
             .bind(id)
             .bind(&spec.custom_domain)
+            .bind(&spec.logo_url)
+            .bind(Json(&spec.footer_links))
             .execute(&mut *tx)
             .await
             .map_err(unique("a status page with this slug or custom domain already exists; choose another"))?;
@@ -517,6 +528,8 @@ impl Db {
                 time_zone: r.time_zone,
                 accent_color: r.accent_color,
                 custom_domain: r.custom_domain,
+                logo_url: r.logo_url,
+                footer_links: r.footer_links.map(|j| j.0).unwrap_or_default(),
                 password_hash: r.password_hash,
                 viewer_team_ids: teams_of.remove(&r.id).unwrap_or_default(),
                 created_at: from_millis(r.created_at),

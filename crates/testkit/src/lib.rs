@@ -296,6 +296,9 @@ impl TestServer {
         let status = resp.status();
         let location = resp.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("").to_owned();
         let notice = location
+            .split('#')
+            .next()
+            .unwrap_or("")
             .split_once("notice=")
             .and_then(|(_, n)| serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("n={n}")).ok())
             .and_then(|v| v.into_iter().next())

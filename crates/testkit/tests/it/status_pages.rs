@@ -16,6 +16,7 @@ backend_tests!(
     editor_pages_work_without_javascript,
     uptime_history_by_month,
     custom_domains_serve_the_page,
+    logo_and_footer_links,
 );
 
 /// A public GET without credentials: status, headers and body text.
@@ -502,4 +503,46 @@ async fn custom_domains_serve_the_page(srv: &TestServer) {
     assert_eq!((s, &page["custom_domain"]), (StatusCode::OK, &Value::Null), "{page}");
     let (_, html) = at("status.example.com", "/").await;
     assert!(!html.contains("Acme Status"), "{html}");
+}
+
+async fn logo_and_footer_links(srv: &TestServer) {
+    let m = srv.token("m", Role::Manager).await;
+    let body = json!({"slug": "brand", "title": "Brand Status", "logo_url": "https://example.com/logo.svg",
+                      "footer_links": [{"label": "Support", "url": "https://example.com/help"}]});
+    let (s, page) = srv.post("/api/v1/status-pages", &m, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{page}");
+    assert_eq!(page["footer_links"][0]["label"], "Support");
+    let (_, _, html) = public(srv, "/status/brand").await;
+    assert!(html.contains(r#"<img class="sp-logo" src="https://example.com/logo.svg" alt="Brand Status">"#), "{html}");
+    assert!(html.contains(r#"<a href="https://example.com/help" rel="noopener">Support</a>"#), "{html}");
+    let path = format!("/api/v1/status-pages/{}", page["id"].as_str().unwrap());
+    for (bad, field) in [
+        (json!({"logo_url": "javascript:alert(1)"}), "logo_url"),
+        (json!({"footer_links": [{"label": "x", "url": "ftp://example.com"}]}), "footer_links"),
+    ] {
+        let (s, e) = srv.put(&path, &m, bad.clone()).await;
+        assert_eq!(
+            (s, e["error"]["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{bad}"
+        );
+    }
+    // The editor's settings form: a line per link; clearing the logo shows the title again.
+    srv.user("mgr", Role::Manager).await;
+    let cookie = srv.login("mgr", "password-mgr").await.unwrap();
+    let fields = [
+        ("title", "Brand Status"),
+        ("slug", "brand"),
+        ("timezone", "UTC"),
+        ("logo_url", ""),
+        ("footer_links", "Terms of use https://example.com/terms\nStatus API https://example.com/api"),
+    ];
+    let (s, _) = srv.form(&path.replace("/api/v1", ""), &cookie, &fields).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, p) = srv.get(&path, &m).await;
+    assert!(p["logo_url"].is_null());
+    assert_eq!(p["footer_links"][0], json!({"label": "Terms of use", "url": "https://example.com/terms"}));
+    assert_eq!(p["footer_links"].as_array().unwrap().len(), 2);
+    let (_, _, html) = public(srv, "/status/brand").await;
+    assert!(html.contains("<h1>Brand Status</h1>") && html.contains(">Status API</a>"), "{html}");
 }

@@ -94,6 +94,10 @@ pub fn title() -> Object {
 pub fn title_opt() -> Object {
     string(true, None, None, Some(text_pattern(255)))
 }
+/// As [`title_opt`], or blank (which keeps the incident's title).
+pub fn title_or_blank_opt() -> Object {
+    string(true, None, None, Some(text_or_blank_pattern(255)))
+}
 pub fn slug_opt() -> Object {
     string(true, None, None, Some(trimmed(&slug_body(), true)))
 }

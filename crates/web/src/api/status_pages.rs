@@ -69,6 +69,8 @@ pub struct StatusPageDto {
     pub accent_color: Option<String>,
     /// The host name the page is also served at, from its root.
     pub custom_domain: Option<String>,
+    pub logo_url: Option<String>,
+    pub footer_links: Vec<FooterLinkBody>,
     /// Visitors need the page's password (never shown) or to sign in as a member of one of
     /// `team_ids` (set with `PUT …/access`).
     pub private: bool,
@@ -123,6 +125,8 @@ impl StatusPageDto {
             time_zone: p.time_zone,
             accent_color: p.accent_color,
             custom_domain: p.custom_domain,
+            logo_url: p.logo_url,
+            footer_links: p.footer_links.into_iter().map(|l| FooterLinkBody { label: l.label, url: l.url }).collect(),
             created_at: ts(p.created_at),
             updated_at: ts(p.updated_at),
         }
@@ -185,11 +189,28 @@ pub struct StatusPageBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 253, example = "status.example.com")]
     pub custom_domain: Option<Option<String>>,
+    /// An image (http or https URL) shown in the header instead of the title; `null` or empty
+    /// removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    pub logo_url: Option<Option<String>>,
+    /// Replaces the footer links (at most 10).
+    #[schema(max_items = 10)]
+    pub footer_links: Option<Vec<FooterLinkBody>>,
     /// Replaces the page's components when given.
     #[schema(max_items = 200)]
     pub components: Option<Vec<ComponentBody>>,
     /// When creating without `components`: one component per service of this team.
     pub team_id: Option<Uuid>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FooterLinkBody {
+    #[schema(schema_with = crate::api::schema::name)]
+    pub label: String,
+    #[schema(schema_with = crate::api::schema::url)]
+    pub url: String,
 }
 
 impl StatusPageBody {
@@ -201,6 +222,8 @@ impl StatusPageBody {
             time_zone: self.time_zone,
             accent_color: self.accent_color,
             custom_domain: self.custom_domain,
+            logo_url: self.logo_url,
+            footer_links: self.footer_links.map(|ls| ls.into_iter().map(|l| (l.label, l.url)).collect()),
             components: self.components.map(|cs| {
                 cs.into_iter()
                     .map(|c| ComponentInput {

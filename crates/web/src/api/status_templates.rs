@@ -67,7 +67,7 @@ pub struct TemplateBody {
     #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     /// The public incident's title; left out or blank keeps the incident's own.
-    #[schema(schema_with = crate::api::schema::title_opt)]
+    #[schema(schema_with = crate::api::schema::title_or_blank_opt)]
     pub title: Option<String>,
     /// `investigating`, `identified`, `monitoring` or `resolved`.
     #[schema(schema_with = crate::api::schema::public_incident_status)]
@@ -76,19 +76,24 @@ pub struct TemplateBody {
     #[schema(schema_with = crate::api::schema::note)]
     pub body: String,
     /// Component id (of this page) → status.
-    #[schema(value_type = Option<HashMap<String, String>>)]
-    pub components: Option<HashMap<Uuid, String>>,
+    pub components: Option<HashMap<String, String>>,
 }
 
-impl From<TemplateBody> for TemplateInput {
-    fn from(b: TemplateBody) -> Self {
-        TemplateInput {
-            name: b.name,
-            title: b.title.unwrap_or_default(),
-            status: b.status,
-            body: b.body,
-            components: b.components.unwrap_or_default().into_iter().collect(),
+impl TemplateBody {
+    fn input(self) -> Result<TemplateInput, ApiError> {
+        let mut components = Vec::new();
+        for (id, status) in self.components.unwrap_or_default() {
+            let id = Uuid::parse_str(id.trim())
+                .map_err(|_| ApiError::invalid("components", format!("{id:?} is not a component id")))?;
+            components.push((id, status));
         }
+        Ok(TemplateInput {
+            name: self.name,
+            title: self.title.unwrap_or_default(),
+            status: self.status,
+            body: self.body,
+            components,
+        })
     }
 }
 
@@ -131,7 +136,7 @@ async fn create_template(
 ) -> Result<(StatusCode, Json<TemplateDto>), ApiError> {
     auth.require(opsdeck_core::role::Permission::Configure)?;
     let page = page_of(&state, &id).await?;
-    let t = op::create(&state, &auth, &page, body.into()).await?;
+    let t = op::create(&state, &auth, &page, body.input()?).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
 
@@ -170,7 +175,7 @@ async fn update_template(
     auth.require(opsdeck_core::role::Permission::Configure)?;
     let page = page_of(&state, &id).await?;
     let current = op::get(&state, &auth, &page, parse_id(Entity::IncidentTemplate, &template_id)?).await?;
-    Ok(Json(op::update(&state, &auth, &page, &current, body.into()).await?.into()))
+    Ok(Json(op::update(&state, &auth, &page, &current, body.input()?).await?.into()))
 }
 
 /// Deletes a template (managers).

@@ -9,6 +9,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use opsdeck_core::audit::Actor;
 use opsdeck_core::role::Permission;
 use opsdeck_core::status_subscriber::{SubscriberKind, SubscriberSpec, verify_subscriber_token};
+use opsdeck_store::rate_budget::Budget;
 use opsdeck_store::status_page::StatusPage;
 use opsdeck_store::status_subscriber::{Subscribed, Subscriber};
 use std::net::IpAddr;
@@ -19,11 +20,12 @@ use uuid::Uuid;
 const SIGNUPS_PER_CLIENT_HOUR: u32 = 10;
 /// Confirmation requests one e-mail address may be sent per hour.
 const SIGNUPS_PER_ADDRESS_HOUR: u32 = 3;
+const HOUR_MS: i64 = 3_600_000;
 /// Keys are pruned of idle entries every so many checks, so the maps stay bounded.
 const PRUNE_EVERY: u64 = 1024;
 
-/// Throttles public sign-ups, so the page cannot be used to flood an inbox or the outbox. Per
-/// node: with several nodes a client gets each node's budget, which still bounds it.
+/// Throttles public sign-ups on this node, so the page cannot be used to flood an inbox or the
+/// outbox; the same limits also hold across nodes through the database (`Db::take_budgets`).
 pub struct SignupLimiter {
     per_client: DefaultKeyedRateLimiter<IpAddr>,
     per_address: DefaultKeyedRateLimiter<String>,
@@ -92,7 +94,18 @@ pub async fn sign_up(
 ) -> Result<(), ApiError> {
     let spec = SubscriberSpec::new(Some(email), None, None, component_ids)?;
     check_components(page, &spec.component_ids)?;
+    // The node's own limiter turns floods away without the database; the shared budget holds
+    // across nodes.
     state.signup_limiter.check(ip, &spec.address)?;
+    let client = format!("signup-client:{ip}");
+    let address = format!("signup-address:{}", opsdeck_core::secret::digest(&spec.address));
+    let budgets = [
+        Budget { key: &client, limit: SIGNUPS_PER_CLIENT_HOUR as i32, window_ms: HOUR_MS },
+        Budget { key: &address, limit: SIGNUPS_PER_ADDRESS_HOUR as i32, window_ms: HOUR_MS },
+    ];
+    if !state.db.take_budgets(state.now(), &budgets).await? {
+        return Err(ApiError::new(ErrorCode::RateLimited, "too many sign-ups; try again in an hour"));
+    }
     state.db.subscribe(&Actor::system("status page visitor"), state.now(), page.id, &spec, false).await?;
     Ok(())
 }

@@ -490,6 +490,8 @@ pub fn preview_html(live: &LivePage) -> Result<String, ApiError> {
 struct PublicPage {
     slug: String,
     title: String,
+    logo: Option<String>,
+    links: Vec<opsdeck_core::status_page::FooterLink>,
     description: String,
     accent: Option<String>,
     indicator: &'static str,
@@ -526,6 +528,8 @@ impl PublicPage {
         PublicPage {
             slug: live.page.slug.clone(),
             title: live.page.title.clone(),
+            logo: live.page.logo_url.clone(),
+            links: live.page.footer_links.clone(),
             description: live.page.description.clone(),
             accent: live.page.accent_color.clone(),
             indicator: live.indicator.as_str(),

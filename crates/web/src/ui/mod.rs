@@ -275,8 +275,13 @@ pub fn error_page(e: &ApiError) -> Response {
 
 /// Redirects after a successful form post, with a confirmation line.
 pub fn done(to: &str, notice: &str) -> Response {
-    let sep = if to.contains('?') { '&' } else { '?' };
-    Redirect::to(&format!("{to}{sep}notice={}", urlencode(notice))).into_response()
+    // A fragment (`#members`) stays last, after the notice.
+    let (path, fragment) = match to.split_once('#') {
+        Some((p, f)) => (p, format!("#{f}")),
+        None => (to, String::new()),
+    };
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{path}{sep}notice={}{fragment}", urlencode(notice))).into_response()
 }
 
 pub fn urlencode(s: &str) -> String {

@@ -124,6 +124,8 @@ pub struct EditorPage {
     templates: super::status_templates::Panel,
     /// Teams a private page may admit: (id, name, admitted now).
     teams: Vec<(Uuid, String, bool)>,
+    /// The footer links as the settings form edits them.
+    footer_lines: String,
 }
 
 fn rows(
@@ -212,6 +214,7 @@ pub async fn detail(
             subscribers,
             templates,
             teams,
+            footer_lines: footer_lines(&live.page.footer_links),
             rows: rows(&live, &services, &vendors, state.now()),
             vendors: vendors
                 .iter()
@@ -245,6 +248,14 @@ pub struct SettingsForm {
     timezone: String,
     accent_color: String,
     custom_domain: String,
+    logo_url: String,
+    /// One link a line: its label, then its URL.
+    footer_links: String,
+}
+
+/// Footer links as the settings form writes them: a line each, the label and then the URL.
+pub fn footer_lines(links: &[opsdeck_core::status_page::FooterLink]) -> String {
+    links.iter().map(|l| format!("{} {}", l.label, l.url)).collect::<Vec<_>>().join("\n")
 }
 
 impl SettingsForm {
@@ -257,6 +268,19 @@ impl SettingsForm {
             time_zone: Some(self.timezone),
             accent_color: Some(Some(self.accent_color)),
             custom_domain: Some(Some(self.custom_domain)),
+            logo_url: Some(Some(self.logo_url)),
+            // A line without a space is all URL (its label left empty: refused by name).
+            footer_links: Some(
+                self.footer_links
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(|l| match l.rsplit_once(char::is_whitespace) {
+                        Some((label, url)) => (label.trim().to_owned(), url.to_owned()),
+                        None => (String::new(), l.to_owned()),
+                    })
+                    .collect(),
+            ),
             components: None,
         }
     }
