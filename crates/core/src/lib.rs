@@ -18,6 +18,7 @@ pub mod recurrence;
 pub mod role;
 pub mod secret;
 pub mod settings;
+pub mod slo;
 pub mod status_incident;
 pub mod status_maintenance;
 pub mod status_page;

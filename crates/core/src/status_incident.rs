@@ -130,6 +130,10 @@ impl UpdateSpec {
         let mut p = Problems::default();
         let name = match name.map(str::trim).filter(|n| !n.is_empty()) {
             None => None,
+            Some(n) if n.chars().any(char::is_control) => {
+                p.push("name", "must not contain control characters");
+                None
+            }
             Some(n) => p.check(crate::incident::title(n).map_err(|e| match e {
                 Error::Invalid { message, .. } => Error::invalid("name", message),
                 e => e,

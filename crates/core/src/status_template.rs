@@ -76,6 +76,8 @@ mod tests {
         assert_eq!((t.name.as_str(), t.title.as_str()), ("DB slow", ""));
         assert_eq!(t.components, vec![(id, ComponentStatus::DegradedPerformance)]);
         let long = "x".repeat(256);
+        let e = TemplateSpec::new("x", "\u{84}", "identified", "b", vec![]).unwrap_err();
+        assert_eq!(e.problems()[0].field, "title", "control characters are refused");
         let e = TemplateSpec::new("", &long, "fixed", "", vec![(id, "down".into())]).unwrap_err();
         let fields: Vec<&str> = e.problems().iter().map(|p| p.field).collect();
         assert_eq!(fields, ["name", "title", "status", "body", "components"]);
