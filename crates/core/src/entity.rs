@@ -20,6 +20,7 @@ pub enum Entity {
     Postmortem,
     Schedule,
     Service,
+    Slo,
     StatusPage,
     StatusSubscriber,
     Team,
@@ -28,7 +29,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 22] = [
+    pub const ALL: [Entity; 23] = [
         Entity::ActionItem,
         Entity::Alert,
         Entity::ApiToken,
@@ -46,6 +47,7 @@ impl Entity {
         Entity::Postmortem,
         Entity::Schedule,
         Entity::Service,
+        Entity::Slo,
         Entity::StatusPage,
         Entity::StatusSubscriber,
         Entity::Team,
@@ -73,6 +75,7 @@ impl Entity {
             Entity::Postmortem => "postmortem",
             Entity::Schedule => "schedule",
             Entity::Service => "service",
+            Entity::Slo => "SLO",
             Entity::StatusPage => "status page",
             Entity::StatusSubscriber => "status page subscriber",
             Entity::Team => "team",
@@ -101,6 +104,7 @@ impl Entity {
             Entity::Postmortem => "postmortem_not_found",
             Entity::Schedule => "schedule_not_found",
             Entity::Service => "service_not_found",
+            Entity::Slo => "slo_not_found",
             Entity::StatusPage => "status_page_not_found",
             Entity::StatusSubscriber => "status_page_subscriber_not_found",
             Entity::Team => "team_not_found",

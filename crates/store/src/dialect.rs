@@ -28,6 +28,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (19, "team_members", include_str!("../migrations/sqlite/0019_team_members.sql")),
     (20, "rate_budgets", include_str!("../migrations/sqlite/0020_rate_budgets.sql")),
     (21, "page_branding", include_str!("../migrations/sqlite/0021_page_branding.sql")),
+    (22, "slos", include_str!("../migrations/sqlite/0022_slos.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -51,6 +52,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (19, "team_members", include_str!("../migrations/postgres/0019_team_members.sql")),
     (20, "rate_budgets", include_str!("../migrations/postgres/0020_rate_budgets.sql")),
     (21, "page_branding", include_str!("../migrations/postgres/0021_page_branding.sql")),
+    (22, "slos", include_str!("../migrations/postgres/0022_slos.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

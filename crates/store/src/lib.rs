@@ -20,6 +20,7 @@ pub mod page;
 pub mod pipeline;
 pub mod rate_budget;
 pub mod settings;
+pub mod slo;
 pub mod status_access;
 pub mod status_incident;
 pub mod status_maintenance;

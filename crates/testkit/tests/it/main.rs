@@ -15,6 +15,7 @@ mod paging;
 mod roles;
 mod secrets;
 mod senders;
+mod slos;
 mod status_access;
 mod status_incidents;
 mod status_maintenance;

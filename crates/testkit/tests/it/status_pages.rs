@@ -38,7 +38,7 @@ pub(crate) fn component<'a>(doc: &'a Value, name: &str) -> &'a Value {
 
 /// A service with one HTTP monitor that has been checked once (up); returns service, monitor
 /// and the target's status code.
-async fn watched_service(srv: &TestServer, t: &str, name: &str) -> (String, String, Arc<AtomicU16>) {
+pub(crate) async fn watched_service(srv: &TestServer, t: &str, name: &str) -> (String, String, Arc<AtomicU16>) {
     let (url, code, _serving) = crate::monitors::target().await;
     let (_, svc) = srv.post("/api/v1/services", t, json!({"name": name})).await;
     let (s, m) = srv

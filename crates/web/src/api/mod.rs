@@ -16,6 +16,7 @@ pub(crate) mod postmortems;
 pub(crate) mod reports;
 pub(crate) mod schema;
 pub(crate) mod settings;
+pub(crate) mod slos;
 pub(crate) mod status_pages;
 pub(crate) mod status_subscribers;
 pub(crate) mod status_templates;
@@ -113,6 +114,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(status_pages::router())
         .merge(status_subscribers::router())
         .merge(status_templates::router())
+        .merge(slos::router())
         .merge(team_members::router())
         .merge(vendors::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))

@@ -18,6 +18,7 @@ pub mod monitors;
 pub mod oncall;
 pub mod reports;
 pub mod settings;
+pub mod slos;
 pub mod status_pages;
 pub mod status_subscribers;
 pub mod status_templates;

@@ -1,0 +1,203 @@
+//! Service level objectives: their definitions, and the check counts their SLIs read (hourly
+//! rollups for spans of an hour and more, raw results for shorter ones).
+
+use crate::audit::audit;
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
+use chrono::{DateTime, Duration, Utc};
+use opsdeck_core::Entity;
+use opsdeck_core::audit::{Actor, AuditRecord};
+use opsdeck_core::clock::from_millis;
+use opsdeck_core::slo::{Counts, SloSpec, SloWindow};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// SLOs an instance keeps, at most.
+pub const SLOS_MAX: i64 = 5000;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Slo {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub spec: SloSpec,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    name: String,
+    description: String,
+    service_id: Uuid,
+    monitor_ids: Json<Vec<Uuid>>,
+    target: f64,
+    rolling_days: Option<i32>,
+    time_zone: Option<String>,
+    exclude_maintenance: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<Row> for Slo {
+    fn from(r: Row) -> Slo {
+        let window = match (r.rolling_days, r.time_zone) {
+            (_, Some(time_zone)) => SloWindow::CalendarMonth { time_zone },
+            (days, None) => SloWindow::Rolling { days: days.and_then(|d| u16::try_from(d).ok()).unwrap_or(28) },
+        };
+        Slo {
+            id: r.id,
+            spec: SloSpec {
+                name: r.name,
+                description: r.description,
+                service_id: r.service_id,
+                monitor_ids: r.monitor_ids.0,
+                target: r.target,
+                window,
+                exclude_maintenance: r.exclude_maintenance,
+            },
+            created_at: from_millis(r.created_at),
+            updated_at: from_millis(r.updated_at),
+        }
+    }
+}
+
+const COLS: &str = "id, name, description, service_id, monitor_ids, target, rolling_days, time_zone, \
+                    exclude_maintenance, created_at, updated_at";
+
+fn window_cols(w: &SloWindow) -> (Option<i32>, Option<&str>) {
+    match w {
+        SloWindow::Rolling { days } => (Some(i32::from(*days)), None),
+        SloWindow::CalendarMonth { time_zone } => (None, Some(time_zone.as_str())),
+    }
+}
+
+impl Db {
+    pub async fn create_slo(&self, actor: &Actor, now: DateTime<Utc>, spec: &SloSpec) -> StoreResult<Slo> {
+        let id = Uuid::now_v7();
+        let (days, zone) = window_cols(&spec.window);
+        write_tx!(self, |tx| {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM slos").fetch_one(&mut *tx).await?;
+            if n >= SLOS_MAX {
+                return Err(StoreError::Conflict(format!("at most {SLOS_MAX} SLOs; delete old ones first")));
+            }
+            sqlx::query(
+                "INSERT INTO slos (id, name, description, service_id, monitor_ids, target, rolling_days, time_zone, \
+                 exclude_maintenance, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+            )
+            .bind(id)
+            .bind(&spec.name)
+            .bind(&spec.description)
+            .bind(spec.service_id)
+            .bind(Json(&spec.monitor_ids))
+            .bind(spec.target)
+            .bind(days)
+            .bind(zone)
+            .bind(spec.exclude_maintenance)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("slo.create", "slo", Some(id), format!("Created SLO {}", spec.name)).after(spec)
+            );
+        });
+        self.get_slo(id).await
+    }
+
+    pub async fn delete_slo(&self, actor: &Actor, now: DateTime<Utc>, before: &Slo) -> StoreResult<()> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM slos WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("slo.delete", "slo", Some(before.id), format!("Deleted SLO {}", before.spec.name))
+                    .before(&before.spec)
+            );
+        });
+        Ok(())
+    }
+
+    pub async fn get_slo(&self, id: Uuid) -> StoreResult<Slo> {
+        let row: Option<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM slos WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(Slo::from).ok_or(StoreError::NotFound(Entity::Slo))
+    }
+
+    /// SLOs by name, of one service or all, at most `limit`.
+    pub async fn list_slos(&self, service_id: Option<Uuid>, limit: i64) -> StoreResult<Vec<Slo>> {
+        let rows: Vec<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLS} FROM slos WHERE ($1 IS NULL OR service_id = $1) ORDER BY name, id LIMIT $2"
+            )))
+            .bind(service_id)
+            .bind(limit.clamp(1, SLOS_MAX))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(Slo::from).collect())
+    }
+
+    /// Good and total checks of `monitors` from `from` to now. Spans of an hour and more read
+    /// the hourly rollups (whole hours from the one `from` falls in; maintenance left out when
+    /// asked); shorter spans read raw results (every check counts: raw results do not record
+    /// maintenance).
+    pub async fn check_counts(
+        &self,
+        monitors: &[Uuid],
+        from: DateTime<Utc>,
+        now: DateTime<Utc>,
+        exclude_maintenance: bool,
+    ) -> StoreResult<Counts> {
+        if monitors.is_empty() {
+            return Ok(Counts::default());
+        }
+        let mut counts = Counts::default();
+        let short = now - from < Duration::hours(1);
+        for chunk in crate::dialect::fixed_chunks(monitors) {
+            let ids = crate::dialect::placeholders(self.backend(), chunk.len(), 3);
+            let sql = if short {
+                format!(
+                    "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN status IN ('down', 'unknown') \
+                     THEN 1 ELSE 0 END), 0) AS BIGINT) FROM check_results WHERE at >= $1 AND at <= $2 \
+                     AND monitor_id IN ({ids})"
+                )
+            } else {
+                let (total, bad) = if exclude_maintenance {
+                    ("total - maintenance", "failures - maint_failures")
+                } else {
+                    ("total", "failures")
+                };
+                format!(
+                    "SELECT CAST(COALESCE(SUM({total}), 0) AS BIGINT), CAST(COALESCE(SUM({bad}), 0) AS BIGINT) \
+                     FROM check_rollups WHERE resolution = {} AND bucket >= $1 AND bucket <= $2 \
+                     AND monitor_id IN ({ids})",
+                    crate::monitor::HOUR
+                )
+            };
+            let start = if short {
+                from.timestamp_millis()
+            } else {
+                let hour = i64::from(crate::monitor::HOUR) * 1000;
+                from.timestamp_millis().div_euclid(hour) * hour
+            };
+            let (total, bad): (i64, i64) = with_db!(self, |pool| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(start).bind(now.timestamp_millis());
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_one(pool).await?
+            });
+            let total = u64::try_from(total).unwrap_or(0);
+            let bad = u64::try_from(bad).unwrap_or(0).min(total);
+            counts = counts + Counts::new(total - bad, total);
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,80 @@
+//! SLOs on monitors: the SLI, error budget and burn rates computed from real checks (a target
+//! this test serves, on the fake clock), no data shown as none, bad input named.
+
+use crate::status_pages::watched_service;
+use chrono::Duration;
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+
+backend_tests!(slos_measure_monitors);
+
+async fn slos_measure_monitors(srv: &TestServer) {
+    let m = srv.token("m", Role::Manager).await;
+    let (svc, monitor, code) = watched_service(srv, &m, "Checkout").await;
+    let body = json!({"name": "Checkout availability", "service_id": svc, "target": 0.99,
+                      "sli": {"type": "availability", "monitor_ids": [monitor]}, "window": {"rolling_days": 28}});
+    // Before any check: no data, neither good nor bad.
+    let (s, slo) = srv.post("/api/v1/slos", &m, body.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{slo}");
+    assert!(slo["sli_value"].is_null() && slo["error_budget_remaining"].is_null(), "{slo}");
+    assert_eq!(slo["total"], 0);
+    let id = slo["id"].as_str().unwrap().to_owned();
+
+    // Nine checks pass, then one fails (30 s apart).
+    for i in 0..10 {
+        if i == 9 {
+            code.store(500, Ordering::SeqCst);
+        }
+        srv.clock.advance(Duration::seconds(31));
+        assert_eq!(srv.run_checks().await, 1);
+    }
+    let v = srv.token("v", Role::Viewer).await;
+    let (s, slo) = srv.get(&format!("/api/v1/slos/{id}"), &v).await;
+    assert_eq!(s, StatusCode::OK, "{slo}");
+    assert_eq!((slo["good"].as_u64(), slo["total"].as_u64()), (Some(9), Some(10)), "{slo}");
+    assert!((slo["sli_value"].as_f64().unwrap() - 0.9).abs() < 1e-9);
+    // 10 % bad against a 1 % budget: spent ten times over.
+    assert!((slo["error_budget_remaining"].as_f64().unwrap() + 9.0).abs() < 1e-9, "{slo}");
+    assert!((slo["burn_rates"]["1h"].as_f64().unwrap() - 10.0).abs() < 1e-9, "{slo}");
+    // The last 5 minutes hold the failed check and nine others at most: burning too.
+    assert!(slo["burn_rates"]["5m"].as_f64().unwrap() > 9.99, "{slo}");
+    let alerts = slo["alerts"].as_array().unwrap();
+    assert!(alerts.iter().any(|a| a["urgency"] == "page" && a["long_window"] == "6h" && a["short_window"] == "30m"));
+    assert!(!alerts.iter().any(|a| a["long_window"] == "1h"), "10× is under the 14.4× page: {slo}");
+    let (_, list) = srv.get(&format!("/api/v1/slos?service_id={svc}"), &v).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    // Bad input names the field; viewers only read.
+    let cases = [
+        (json!({"target": 1.0}), "target"),
+        (json!({"window": {"rolling_days": 28, "calendar_month": true}}), "window"),
+        (json!({"window": {"calendar_month": true, "time_zone": "Mars/Base"}}), "window"),
+        (json!({"sli": {"type": "availability", "monitor_ids": [uuid::Uuid::now_v7()]}}), "sli"),
+        (json!({"sli": {"type": "availability", "monitor_ids": []}}), "sli"),
+        (json!({"service_id": uuid::Uuid::now_v7()}), "service_id"),
+        (json!({"name": " "}), "name"),
+    ];
+    for (patch, field) in cases {
+        let mut b = body.clone();
+        for (k, val) in patch.as_object().unwrap() {
+            b[k] = val.clone();
+        }
+        let (s, e) = srv.post("/api/v1/slos", &m, b.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}: {e}");
+        assert_eq!(e["error"]["details"]["field"], field, "{b}: {e}");
+    }
+    assert_eq!(srv.post("/api/v1/slos", &v, body.clone()).await.0, StatusCode::FORBIDDEN);
+    // A calendar month in a zone of its own.
+    let mut monthly = body.clone();
+    monthly["window"] = json!({"calendar_month": true, "time_zone": "Europe/Berlin"});
+    let (s, slo) = srv.post("/api/v1/slos", &m, monthly).await;
+    assert_eq!(s, StatusCode::CREATED, "{slo}");
+    assert_eq!(slo["window"]["time_zone"], "Europe/Berlin");
+
+    let (s, _) = srv.delete(&format!("/api/v1/slos/{id}"), &m).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, e) = srv.get(&format!("/api/v1/slos/{id}"), &v).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("slo_not_found")));
+}
