@@ -9,6 +9,7 @@ pub fn describe() {
         "opsdeck_notifier_pass_failures_total",
         "opsdeck_send_tasks_panicked_total",
         "opsdeck_maintenance_steps_total",
+        "opsdeck_slo_alert_changes_total",
     ] {
         metrics::counter!(name).absolute(0);
     }
@@ -82,5 +83,17 @@ impl InternalEvent for MaintenanceMoved {
     fn emit(self) {
         tracing::info!(steps = self.steps, "scheduled maintenance moved");
         metrics::counter!("opsdeck_maintenance_steps_total").increment(self.steps as u64);
+    }
+}
+
+/// SLO burn-rate alerts were raised, changed urgency or resolved.
+pub struct SloAlertsChanged {
+    pub changed: usize,
+}
+
+impl InternalEvent for SloAlertsChanged {
+    fn emit(self) {
+        tracing::info!(changed = self.changed, "SLO burn-rate alerts changed");
+        metrics::counter!("opsdeck_slo_alert_changes_total").increment(self.changed as u64);
     }
 }

@@ -103,6 +103,9 @@ pub enum Command {
     /// Third-party vendors' status pages Opsdeck follows: list, add, show, delete.
     #[command(subcommand)]
     Vendor(crate::vendors::VendorCmd),
+    /// Service level objectives: list, show (SLI, budget, burn rates), create, delete.
+    #[command(subcommand)]
+    Slo(crate::slos::SloCmd),
     /// Declare services and monitors from a YAML file (API client): creates and updates what
     /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
     Apply {
@@ -395,6 +398,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Schedule(c) => crate::incidents::schedule_cmd(c, &cfg).await,
         Command::StatusPage(c) => crate::status_pages::status_page_cmd(c, &cfg).await,
         Command::Vendor(c) => crate::vendors::vendor_cmd(c, &cfg).await,
+        Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }

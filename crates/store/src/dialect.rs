@@ -29,6 +29,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (20, "rate_budgets", include_str!("../migrations/sqlite/0020_rate_budgets.sql")),
     (21, "page_branding", include_str!("../migrations/sqlite/0021_page_branding.sql")),
     (22, "slos", include_str!("../migrations/sqlite/0022_slos.sql")),
+    (23, "slo_alerts", include_str!("../migrations/sqlite/0023_slo_alerts.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -53,6 +54,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (20, "rate_budgets", include_str!("../migrations/postgres/0020_rate_budgets.sql")),
     (21, "page_branding", include_str!("../migrations/postgres/0021_page_branding.sql")),
     (22, "slos", include_str!("../migrations/postgres/0022_slos.sql")),
+    (23, "slo_alerts", include_str!("../migrations/postgres/0023_slo_alerts.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod rate_budget;
 pub mod settings;
 pub mod slo;
+pub mod slo_alert;
 pub mod status_access;
 pub mod status_incident;
 pub mod status_maintenance;

@@ -167,6 +167,11 @@ impl Pipeline {
             Ok(n) => self.drain_vendor_alerts().await.map(|m| n + m),
             e => e,
         };
+        // SLO burn-rate alerts, the same way.
+        let result = match result {
+            Ok(n) => self.drain_slo_alerts().await.map(|m| n + m),
+            e => e,
+        };
         let _ = self.db.release_worker_lease(DRAIN_LEASE, &self.node).await;
         result
     }
@@ -187,6 +192,29 @@ impl Pipeline {
             }
             let ids: Vec<uuid::Uuid> = batch.iter().map(|a| a.id).collect();
             self.db.vendor_alerts_sent(&ids).await?;
+            sent += ids.len();
+            if ids.len() < DRAIN_BATCH as usize {
+                return Ok(sent);
+            }
+        }
+    }
+
+    /// Hands pending SLO burn-rate alerts to the ingest pipeline (under the drain lease).
+    async fn drain_slo_alerts(&self) -> crate::StoreResult<usize> {
+        let mut sent = 0;
+        loop {
+            let batch = self.db.pending_slo_alerts(DRAIN_BATCH).await?;
+            if batch.is_empty() {
+                return Ok(sent);
+            }
+            let envs: Vec<Envelope> = batch.iter().map(crate::slo_alert::slo_alert_envelope).collect();
+            match self.submit(envs).await {
+                Ok(_) => {}
+                Err(IngestError::Busy) => return Ok(sent),
+                Err(IngestError::Failed(e)) => return Err(crate::StoreError::Config(format!("SLO alerts: {e}"))),
+            }
+            let ids: Vec<uuid::Uuid> = batch.iter().map(|a| a.id).collect();
+            self.db.slo_alerts_sent(&ids).await?;
             sent += ids.len();
             if ids.len() < DRAIN_BATCH as usize {
                 return Ok(sent);

@@ -461,7 +461,7 @@ impl Db {
         Ok(())
     }
 
-    /// Removes subscriber messages sent or given up, and vendor alerts handed to the pipeline,
+    /// Removes subscriber messages sent or given up, and vendor and SLO alerts handed to the pipeline,
     /// from before `before`: history nobody reads. Pending ones stay whatever their age.
     pub async fn purge_delivered_outboxes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let ms = before.timestamp_millis();
@@ -476,7 +476,12 @@ impl Db {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            a + b
+            let c = sqlx::query("DELETE FROM slo_alerts WHERE alert_pending = FALSE AND at < $1")
+                .bind(ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            a + b + c
         });
         Ok(n)
     }

@@ -43,6 +43,41 @@ async fn slos_measure_monitors(srv: &TestServer) {
     let alerts = slo["alerts"].as_array().unwrap();
     assert!(alerts.iter().any(|a| a["urgency"] == "page" && a["long_window"] == "6h" && a["short_window"] == "30m"));
     assert!(!alerts.iter().any(|a| a["long_window"] == "1h"), "10× is under the 14.4× page: {slo}");
+    // The service's page shows it, burning.
+    srv.user("mgr", Role::Manager).await;
+    let cookie = srv.login("mgr", "password-mgr").await.unwrap();
+    let (_, svc_page) = srv.get(&format!("/api/v1/services/{svc}"), &v).await;
+    let (_, html) = srv.page(&format!("/services/{}", svc_page["slug"].as_str().unwrap()), &cookie).await;
+    assert!(html.contains("service-slos") && html.contains("99 % over 28 days") && html.contains("90 %"), "{html}");
+    assert!(html.contains("overspent") && html.contains("burning fast: page: 6× over 6h and 30m"), "{html}");
+
+    // The notifier raises the burn-rate alert on the service, once.
+    srv.run_notifier().await;
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let slo_alert = |alerts: &serde_json::Value| {
+        alerts["items"].as_array().unwrap().iter().find(|a| a["source_type"] == "slo").cloned()
+    };
+    let (_, alerts) = srv.get(&format!("/api/v1/alerts?service_id={svc}"), &v).await;
+    let a = slo_alert(&alerts).unwrap_or_else(|| panic!("an SLO alert: {alerts}"));
+    assert_eq!((a["severity"].as_str(), a["status"].as_str()), (Some("critical"), Some("firing")), "{a}");
+    assert!(a["summary"].as_str().unwrap().contains("Checkout availability"), "{a}");
+    assert_eq!(a["dedup_key"], format!("slo:{}", id.replace('-', "")));
+    srv.clock.advance(Duration::seconds(61));
+    srv.run_notifier().await;
+    assert!(srv.db.pending_slo_alerts(10).await.unwrap().is_empty(), "no change, nothing queued");
+    // Recovered: after 3 days of passing checks nothing burns any more and the alert resolves.
+    code.store(200, Ordering::SeqCst);
+    for _ in 0..3 {
+        srv.clock.advance(Duration::days(1));
+        srv.run_checks().await;
+    }
+    srv.clock.advance(Duration::seconds(31));
+    srv.run_checks().await;
+    srv.run_notifier().await;
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let (_, alerts) = srv.get(&format!("/api/v1/alerts?service_id={svc}"), &v).await;
+    assert_eq!(slo_alert(&alerts).unwrap()["status"], "resolved", "{alerts}");
+
     let (_, list) = srv.get(&format!("/api/v1/slos?service_id={svc}"), &v).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 

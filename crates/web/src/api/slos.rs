@@ -39,7 +39,7 @@ pub struct SliBody {
 /// `{"rolling_days": 28}`, or `{"calendar_month": true, "time_zone": "Europe/Berlin"}`.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WindowBody {
+pub struct SloWindowBody {
     #[schema(minimum = 1, maximum = 90)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rolling_days: Option<i64>,
@@ -63,7 +63,7 @@ pub struct SloBody {
     /// The good share to reach, e.g. 0.999.
     #[schema(minimum = 0.5, maximum = 0.99999)]
     pub target: f64,
-    pub window: WindowBody,
+    pub window: SloWindowBody,
     /// Checks during maintenance count neither good nor bad (default true).
     pub exclude_maintenance: Option<bool>,
 }
@@ -85,7 +85,7 @@ pub struct SloDto {
     pub service_id: Uuid,
     pub sli: SliBody,
     pub target: f64,
-    pub window: WindowBody,
+    pub window: SloWindowBody,
     pub exclude_maintenance: bool,
     /// Where the current window began.
     pub window_start: String,
@@ -115,10 +115,10 @@ async fn dto(state: &AppState, s: Slo) -> Result<SloDto, ApiError> {
     let e = op::evaluate(state, &s).await?;
     let window = match &s.spec.window {
         SloWindow::Rolling { days } => {
-            WindowBody { rolling_days: Some(i64::from(*days)), calendar_month: None, time_zone: None }
+            SloWindowBody { rolling_days: Some(i64::from(*days)), calendar_month: None, time_zone: None }
         }
         SloWindow::CalendarMonth { time_zone } => {
-            WindowBody { rolling_days: None, calendar_month: Some(true), time_zone: Some(time_zone.clone()) }
+            SloWindowBody { rolling_days: None, calendar_month: Some(true), time_zone: Some(time_zone.clone()) }
         }
     };
     Ok(SloDto {

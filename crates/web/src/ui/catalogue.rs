@@ -270,6 +270,7 @@ pub struct ServicePage {
     /// Policies to choose from, and the service's.
     policies: Vec<(uuid::Uuid, String)>,
     policy_id: Option<uuid::Uuid>,
+    slos: Vec<super::slos::Row>,
 }
 
 #[derive(Deserialize)]
@@ -337,7 +338,9 @@ pub async fn service_page(
     let on_call = super::oncall::for_service(&state, s.service.id).await;
     let policies = try_page!(state.db.list_policies().await).into_iter().map(|p| (p.id, p.spec.name)).collect();
     let policy_id = try_page!(state.db.service_policy(s.service.id).await);
+    let slos = try_page!(super::slos::for_service(&state, s.service.id).await);
     ServicePage {
+        slos,
         on_call,
         policies,
         policy_id,

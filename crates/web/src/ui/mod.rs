@@ -39,6 +39,7 @@ mod monitors;
 pub(crate) mod oncall;
 mod postmortems;
 mod reports;
+mod slos;
 pub(crate) mod status_pages;
 mod status_preview;
 mod status_subscribers;

@@ -1,0 +1,141 @@
+//! `opsdeck slo …`: service level objectives from a terminal (API client).
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::output::{self, Format};
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+#[derive(Subcommand, Debug)]
+pub enum SloCmd {
+    /// List SLOs with their SLI, budget left and what fires now.
+    List {
+        /// Only this service's (id).
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Show one SLO with its burn rates.
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Define an availability SLO on monitors of a service.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The service's id.
+        #[arg(long)]
+        service: String,
+        /// A monitor id (repeat).
+        #[arg(long = "monitor", required = true)]
+        monitors: Vec<String>,
+        /// The good share to reach, e.g. 0.999.
+        #[arg(long)]
+        target: f64,
+        /// A rolling window of this many days (default 28).
+        #[arg(long, conflicts_with = "calendar_month")]
+        rolling_days: Option<i64>,
+        /// The calendar month instead, its days beginning in this time zone.
+        #[arg(long)]
+        calendar_month: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Delete an SLO.
+    Delete { id: String },
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+}
+
+fn pct(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "no data".to_owned(), |f| format!("{:.3} %", f * 100.0))
+}
+
+fn print(slo: &Value, format: Format) -> Result<()> {
+    if format == Format::Json {
+        return output::json(slo);
+    }
+    println!("{} ({})", s(&slo["name"]), s(&slo["id"]));
+    println!(
+        "  target {}  SLI {}  budget left {}",
+        pct(&slo["target"]),
+        pct(&slo["sli_value"]),
+        pct(&slo["error_budget_remaining"])
+    );
+    println!("  checks {} good of {} since {}", slo["good"], slo["total"], s(&slo["window_start"]));
+    if let Some(rates) = slo["burn_rates"].as_object() {
+        let line: Vec<String> = rates
+            .iter()
+            .map(|(k, v)| format!("{k} {}", v.as_f64().map_or_else(|| "-".to_owned(), |r| format!("{r:.2}×"))))
+            .collect();
+        println!("  burn {}", line.join("  "));
+    }
+    for a in slo["alerts"].as_array().into_iter().flatten() {
+        println!(
+            "  FIRING {}: {}× over {} and {}",
+            s(&a["urgency"]),
+            a["factor"],
+            s(&a["long_window"]),
+            s(&a["short_window"])
+        );
+    }
+    Ok(())
+}
+
+pub async fn slo_cmd(c: SloCmd, cfg: &Config) -> Result<()> {
+    let client = Client::new(cfg)?;
+    match c {
+        SloCmd::List { service, output } => {
+            let query: Vec<(&str, String)> = service.map(|v| vec![("service_id", v)]).unwrap_or_default();
+            let list = client.get("/api/v1/slos", &query).await?;
+            if output == Format::Json {
+                return output::json(&list["items"]);
+            }
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!(
+                    "no SLOs yet: create one with `opsdeck slo create --name … --service … --monitor … --target 0.999`"
+                );
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|x| {
+                    let firing =
+                        x["alerts"].as_array().and_then(|a| a.first()).map_or_else(String::new, |a| s(&a["urgency"]));
+                    vec![
+                        s(&x["name"]),
+                        pct(&x["target"]),
+                        pct(&x["sli_value"]),
+                        pct(&x["error_budget_remaining"]),
+                        firing,
+                        s(&x["id"]),
+                    ]
+                })
+                .collect();
+            output::table(&["name", "target", "SLI", "budget left", "firing", "id"], &rows);
+            Ok(())
+        }
+        SloCmd::Show { id, output } => print(&client.get(&format!("/api/v1/slos/{id}"), &[]).await?, output),
+        SloCmd::Create { name, service, monitors, target, rolling_days, calendar_month, output } => {
+            let window = match calendar_month {
+                Some(tz) => json!({"calendar_month": true, "time_zone": tz}),
+                None => json!({"rolling_days": rolling_days.unwrap_or(28)}),
+            };
+            let body = json!({"name": name, "service_id": service, "target": target, "window": window,
+                              "sli": {"type": "availability", "monitor_ids": monitors}});
+            print(&client.post("/api/v1/slos", &body).await?, output)
+        }
+        SloCmd::Delete { id } => {
+            client.delete(&format!("/api/v1/slos/{id}")).await?;
+            eprintln!("deleted SLO {id}");
+            Ok(())
+        }
+    }
+}
