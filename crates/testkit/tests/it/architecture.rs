@@ -203,6 +203,33 @@ fn api_responses_are_dtos() {
     assert!(bad.is_empty(), "API handlers must answer with DTOs that derive ToSchema in crates/web: {bad:?}");
 }
 
+/// Architecture invariant: every schema the OpenAPI document publishes has a name of its own.
+/// utoipa names a component after its type, so two `ToSchema` types of one name (a maintenance
+/// `WindowBody` and an SLO's) silently share one schema and the document lies about one of them.
+#[test]
+fn schema_names_are_unique() {
+    let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut twice = Vec::new();
+    for f in rust_files(&root().join("crates/web/src")) {
+        let src = read(&f);
+        for (i, _) in src.match_indices("ToSchema") {
+            let tail = &src[i..];
+            let decl = ["pub struct ", "pub enum ", "struct ", "enum "]
+                .iter()
+                .filter_map(|k| tail.find(k).map(|j| (j, k.len())))
+                .min_by_key(|(j, _)| *j);
+            let Some((j, k)) = decl else { continue };
+            let name: String = tail[j + k..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if let Some(first) = seen.insert(name.clone(), rel(&f))
+                && first != rel(&f)
+            {
+                twice.push(format!("{name} ({first} and {})", rel(&f)));
+            }
+        }
+    }
+    assert!(twice.is_empty(), "rename one of each pair (the OpenAPI schema is named after the type): {twice:?}");
+}
+
 /// Architecture invariant: pages and the API share code only through `operations/`: `ui/*`
 /// may render the API's read shapes (`…Dto`) but calls no function of `api/*`.
 #[test]
