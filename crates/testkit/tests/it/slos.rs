@@ -48,8 +48,18 @@ async fn slos_measure_monitors(srv: &TestServer) {
     let cookie = srv.login("mgr", "password-mgr").await.unwrap();
     let (_, svc_page) = srv.get(&format!("/api/v1/services/{svc}"), &v).await;
     let (_, html) = srv.page(&format!("/services/{}", svc_page["slug"].as_str().unwrap()), &cookie).await;
-    assert!(html.contains("service-slos") && html.contains("99 % over 28 days") && html.contains("90 %"), "{html}");
+    assert!(
+        html.contains("service-slos") && html.contains("99\u{a0}% over 28 days") && html.contains("90\u{a0}%"),
+        "{html}"
+    );
     assert!(html.contains("overspent") && html.contains("burning fast: page: 6× over 6h and 30m"), "{html}");
+
+    // Its own page: budget, burn-down chart, burn rates, the firing rule.
+    let (s, html) = srv.page(&format!("/slos/{id}"), &cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(r#"class="chart burn""#) && html.contains("<polyline class=\"budget\""), "{html}");
+    assert!(html.contains("Page: burning 6× or faster over 6h and over 30m"), "{html}");
+    assert!(html.contains(&format!("/slos/{id}")) || html.contains("slo-rates"), "{html}");
 
     // The notifier raises the burn-rate alert on the service, once.
     srv.run_notifier().await;

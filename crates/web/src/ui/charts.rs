@@ -454,6 +454,79 @@ pub fn schedule_timeline(
     s
 }
 
+/// An SLO's error budget burn-down: the share of the budget left at the end of each day of its
+/// window (`None`: no checks yet), as a line from 100 % down, with the zero line and the ideal
+/// straight burn (spending the budget evenly over the whole window of `days_total`).
+pub fn burn_down(points: &[(String, Option<f64>)], days_total: usize) -> String {
+    let (w, h, pad_l, pad_b, pad_t) = (640.0, 180.0, 44.0, 22.0, 10.0);
+    let plot_h = h - pad_b - pad_t;
+    let n = days_total.max(points.len()).max(2) as f64;
+    let x = |i: f64| pad_l + (w - pad_l - 24.0) * i / (n - 1.0);
+    // From 100 % at the top down to 0, or to −100 % when overspent (worse is drawn at the floor).
+    let low = points.iter().filter_map(|p| p.1).fold(0.0_f64, f64::min).max(-1.0);
+    let y = |v: f64| pad_t + plot_h * (1.0 - v.clamp(low, 1.0)) / (1.0 - low);
+    let mut s = String::from(
+        "<svg class=\"chart burn\" viewBox=\"0 0 640 180\" role=\"img\" aria-label=\"Error budget left by day\">",
+    );
+    let marks: &[(f64, &str)] = if low < 0.0 {
+        &[(1.0, "100 %"), (0.0, "0 %"), (-1.0, "−100 %")]
+    } else {
+        &[(1.0, "100 %"), (0.5, "50 %"), (0.0, "0 %")]
+    };
+    for &(v, label) in marks {
+        let _ = write!(
+            s,
+            "<line class=\"{3}\" x1=\"{pad_l}\" y1=\"{0:.1}\" x2=\"{w}\" y2=\"{0:.1}\"/>\
+             <text class=\"lbl\" x=\"{1}\" y=\"{2:.1}\" text-anchor=\"end\">{label}</text>",
+            y(v),
+            pad_l - 4.0,
+            y(v) + 4.0,
+            if v == 0.0 { "axis zero" } else { "grid" },
+        );
+    }
+    let _ = write!(
+        s,
+        "<line class=\"ideal\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\">\
+         <title>spending the budget evenly</title></line>",
+        x(0.0),
+        y(1.0),
+        x(n - 1.0),
+        y(0.0)
+    );
+    let line: Vec<String> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, v))| v.map(|v| format!("{:.1},{:.1}", x(i as f64), y(v))))
+        .collect();
+    if !line.is_empty() {
+        let _ = write!(s, "<polyline class=\"budget\" points=\"{}\"/>", line.join(" "));
+    }
+    for (i, (label, v)) in points.iter().enumerate() {
+        if let Some(v) = v {
+            let _ = write!(
+                s,
+                "<circle class=\"pt\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\"><title>{}: {:.1} % left</title></circle>",
+                x(i as f64),
+                y(*v),
+                esc(label),
+                v * 100.0
+            );
+        }
+    }
+    let every = (points.len() / 7).max(1);
+    for (i, (label, _)) in points.iter().enumerate().filter(|(i, _)| i % every == 0) {
+        let _ = write!(
+            s,
+            "<text class=\"lbl\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x(i as f64),
+            h - 6.0,
+            esc(label)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,6 +156,8 @@ pub fn router() -> Router<AppState> {
         .route("/teams/{team}", get(catalogue::team_page).post(catalogue::team_update))
         .route("/teams/{team}/delete", post(catalogue::team_delete))
         .route("/teams/{team}/members", post(team_members::add))
+        .route("/slos/{id}", get(slos::page))
+        .route("/slos/{id}/delete", post(slos::delete))
         .route("/teams/{team}/members/{user}/delete", post(team_members::remove))
         .route("/settings", get(account::settings).post(account::settings_update))
         .route("/settings/password", post(account::password_update))

@@ -1,9 +1,18 @@
 //! SLOs as a service's page shows them: the SLI over the window, the error budget left and the
 //! burn-rate rule that fires, as the API reports them.
 
+use super::{Chrome, PageAuth, charts, error_page};
 use crate::AppState;
 use crate::error::ApiError;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use opsdeck_core::Entity;
+use opsdeck_core::role::Permission;
 use opsdeck_core::slo::{SloWindow, Urgency};
+use opsdeck_store::slo::Slo;
+use opsdeck_store::slo_alert::Evaluation;
 use uuid::Uuid;
 
 /// SLOs a service page lists, at most.
@@ -11,6 +20,7 @@ const SHOWN: i64 = 50;
 
 /// One SLO row.
 pub struct Row {
+    pub id: Uuid,
     pub name: String,
     /// "99.9 % over 28 days", "99.9 % per calendar month".
     pub objective: String,
@@ -27,7 +37,42 @@ pub struct Row {
 fn pct(v: f64) -> String {
     let s = format!("{:.3}", v * 100.0);
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s} %")
+    format!("{s}\u{a0}%")
+}
+
+fn objective(s: &Slo) -> String {
+    match &s.spec.window {
+        SloWindow::Rolling { days } => format!("{} over {days} days", pct(s.spec.target)),
+        SloWindow::CalendarMonth { time_zone } => format!("{} per calendar month ({time_zone})", pct(s.spec.target)),
+    }
+}
+
+fn label(d: chrono::Duration) -> &'static str {
+    opsdeck_core::slo::burn_windows().iter().find(|w| w.1 == d).map_or("?", |w| w.0)
+}
+
+fn row(s: &Slo, e: &Evaluation) -> Row {
+    let urgency = e.urgency();
+    Row {
+        id: s.id,
+        name: s.spec.name.clone(),
+        objective: objective(s),
+        sli: e.sli.map_or_else(|| "no data".to_owned(), pct),
+        budget: match e.budget_remaining {
+            None => "no data".to_owned(),
+            Some(b) if b <= 0.0 => "overspent".to_owned(),
+            Some(b) => format!("{:.0} % left", b * 100.0),
+        },
+        tone: match urgency {
+            Some(Urgency::Page) => "bad",
+            Some(Urgency::Ticket) => "warn",
+            None => "ok",
+        },
+        alert: e.firing.iter().find(|r| Some(r.urgency) == urgency).map(|r| {
+            let u = if r.urgency == Urgency::Page { "page" } else { "ticket" };
+            format!("{u}: {}× over {} and {}", r.factor, label(r.long), label(r.short))
+        }),
+    }
 }
 
 pub async fn for_service(state: &AppState, service_id: Uuid) -> Result<Vec<Row>, ApiError> {
@@ -35,34 +80,105 @@ pub async fn for_service(state: &AppState, service_id: Uuid) -> Result<Vec<Row>,
     let mut rows = Vec::new();
     for s in state.db.list_slos(Some(service_id), SHOWN).await? {
         let e = state.db.evaluate_slo(&s, now).await?;
-        let objective = match &s.spec.window {
-            SloWindow::Rolling { days } => format!("{} over {days} days", pct(s.spec.target)),
-            SloWindow::CalendarMonth { time_zone } => {
-                format!("{} per calendar month ({time_zone})", pct(s.spec.target))
-            }
-        };
-        let urgency = e.urgency();
-        let label =
-            |d: chrono::Duration| opsdeck_core::slo::burn_windows().iter().find(|w| w.1 == d).map_or("?", |w| w.0);
-        rows.push(Row {
-            name: s.spec.name.clone(),
-            objective,
-            sli: e.sli.map_or_else(|| "no data".to_owned(), pct),
-            budget: match e.budget_remaining {
-                None => "no data".to_owned(),
-                Some(b) if b <= 0.0 => "overspent".to_owned(),
-                Some(b) => format!("{:.0} % left", b * 100.0),
-            },
-            tone: match urgency {
-                Some(Urgency::Page) => "bad",
-                Some(Urgency::Ticket) => "warn",
-                None => "ok",
-            },
-            alert: e.firing.iter().find(|r| Some(r.urgency) == urgency).map(|r| {
-                let u = if r.urgency == Urgency::Page { "page" } else { "ticket" };
-                format!("{u}: {}× over {} and {}", r.factor, label(r.long), label(r.short))
-            }),
-        });
+        rows.push(row(&s, &e));
     }
     Ok(rows)
+}
+
+/// Days a burn-down covers, at most (a calendar month, or a rolling window up to 90 days).
+const BURN_DOWN_DAYS: i64 = 93;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "catalogue/slo.html")]
+pub struct SloPage {
+    chrome: Chrome,
+    row: Row,
+    service: (String, String),
+    monitors: Vec<(Uuid, String)>,
+    description: String,
+    window_start: String,
+    good: u64,
+    total: u64,
+    burn_rates: Vec<(&'static str, String)>,
+    firing: Vec<String>,
+    chart: String,
+}
+
+/// One SLO: what it says now, its burn rates, and its budget day by day since the window began.
+pub async fn page(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Query(q): Query<super::account::NoticeQuery>,
+) -> Response {
+    let chrome = match auth.chrome(&state, "services", q.notice).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let result = async {
+        let s = state.db.get_slo(crate::extract::parse_id(Entity::Slo, &id)?).await?;
+        let now = state.now();
+        let e = state.db.evaluate_slo(&s, now).await?;
+        let service = state.db.get_service(opsdeck_store::catalogue::Ref::Id(s.spec.service_id)).await?;
+        let names = state.db.page_monitors(&s.spec.monitor_ids, &[]).await?;
+        let mut monitors = Vec::new();
+        for m in &names {
+            if let Ok(found) = state.db.get_monitor(m.0).await {
+                monitors.push((m.0, found.monitor.spec.name));
+            }
+        }
+        let days = (now - e.window_start).num_days().clamp(0, BURN_DOWN_DAYS);
+        let mut points = Vec::new();
+        for d in 0..=days {
+            let end = (e.window_start + chrono::Duration::days(d + 1)).min(now);
+            let c = state.db.check_counts(&s.spec.monitor_ids, e.window_start, end, s.spec.exclude_maintenance).await?;
+            points.push((end.format("%m-%d").to_string(), s.spec.budget_remaining(c)));
+        }
+        let total_days = usize::try_from(s.spec.window.length(now).num_days()).unwrap_or(30);
+        Ok::<_, ApiError>(SloPage {
+            row: row(&s, &e),
+            service: (service.service.slug.clone(), service.service.name.clone()),
+            monitors,
+            description: s.spec.description.clone(),
+            window_start: super::abs(e.window_start),
+            good: e.counts.good,
+            total: e.counts.total,
+            burn_rates: e
+                .burn_rates
+                .iter()
+                .map(|(l, r)| (*l, r.map_or_else(|| "no data".to_owned(), |r| format!("{r:.2}×"))))
+                .collect(),
+            firing: e
+                .firing
+                .iter()
+                .map(|r| {
+                    let u = if r.urgency == Urgency::Page { "Page" } else { "Ticket" };
+                    format!("{u}: burning {}× or faster over {} and over {}", r.factor, label(r.long), label(r.short))
+                })
+                .collect(),
+            chart: charts::burn_down(&points, total_days),
+            chrome,
+        })
+    }
+    .await;
+    match result {
+        Ok(p) => p.into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// Deletes an SLO from its page (managers), back to its service.
+pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Path<String>) -> Response {
+    let result = async {
+        auth.0.require(Permission::Configure)?;
+        let s = state.db.get_slo(crate::extract::parse_id(Entity::Slo, &id)?).await?;
+        let service = state.db.get_service(opsdeck_store::catalogue::Ref::Id(s.spec.service_id)).await?;
+        crate::operations::slos::delete(&state, &auth.0, &s).await?;
+        Ok::<_, ApiError>((service.service.slug, s.spec.name))
+    }
+    .await;
+    match result {
+        Ok((slug, name)) => super::done(&format!("/services/{slug}"), &format!("SLO {name} deleted")),
+        Err(e) => error_page(&e),
+    }
 }
