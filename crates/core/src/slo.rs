@@ -28,10 +28,6 @@ impl Counts {
         Counts { good: good.min(total), total }
     }
 
-    pub fn bad(self) -> u64 {
-        self.total - self.good
-    }
-
     /// The SLI: the share of good events; `None` without events.
     pub fn ratio(self) -> Option<f64> {
         (self.total > 0).then(|| self.good as f64 / self.total as f64)
@@ -77,9 +73,15 @@ impl SloWindow {
             SloWindow::CalendarMonth { time_zone } => {
                 let tz: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
                 let local = now.with_timezone(&tz);
+                // Where a DST switch skips midnight, the month begins at the first hour that exists.
                 NaiveDate::from_ymd_opt(local.year(), local.month(), 1)
                     .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .and_then(|midnight| tz.from_local_datetime(&midnight).earliest())
+                    .and_then(|midnight| {
+                        tz.from_local_datetime(&midnight).earliest().or_else(|| {
+                            let later = midnight.checked_add_signed(Duration::hours(1))?;
+                            tz.from_local_datetime(&later).earliest()
+                        })
+                    })
                     .map_or(now, |s| s.with_timezone(&Utc))
             }
         }
@@ -92,8 +94,10 @@ impl SloWindow {
             SloWindow::CalendarMonth { .. } => {
                 let start = self.start(now);
                 // The next month's start: a day past the longest month, then back to its 1st.
-                let next = self.start(start + Duration::days(32));
-                next - start
+                match start.checked_add_signed(Duration::days(32)) {
+                    Some(later) => self.start(later) - start,
+                    None => Duration::days(31),
+                }
             }
         }
     }
@@ -130,7 +134,7 @@ impl SloSpec {
         } else if monitor_ids.len() > SLI_MONITORS_MAX {
             p.push("sli", format!("at most {SLI_MONITORS_MAX} monitors"));
         }
-        if !(TARGET_MIN..=TARGET_MAX).contains(&target) || !target.is_finite() {
+        if !(TARGET_MIN..=TARGET_MAX).contains(&target) {
             p.push("target", format!("must be between {TARGET_MIN} and {TARGET_MAX}, e.g. 0.999 for 99.9 %"));
         }
         let window = p.check(window);
@@ -259,6 +263,12 @@ mod tests {
         let march = Utc.with_ymd_and_hms(2026, 3, 20, 0, 0, 0).unwrap();
         assert_eq!(w.length(march), Duration::days(31) - Duration::hours(1));
         assert_eq!(SloWindow::rolling(28).unwrap().start(now), now - Duration::days(28));
+        // Casablanca skipped 1 June 2008 00:00 (straight to 01:00 summer time): the month begins then.
+        let cas = SloWindow::calendar_month("Africa/Casablanca").unwrap();
+        let june = Utc.with_ymd_and_hms(2008, 6, 15, 12, 0, 0).unwrap();
+        assert_eq!(cas.start(june), Utc.with_ymd_and_hms(2008, 6, 1, 0, 0, 0).unwrap());
+        // Near the end of time nothing overflows.
+        let _ = w.length(DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]

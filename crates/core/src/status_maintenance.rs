@@ -62,8 +62,9 @@ pub struct Followed<'a> {
     pub monitor_ids: &'a [Uuid],
 }
 
-/// The components of a page that `window` covers: by service, by one of their own monitors, or
-/// by a monitor of their service (`service_of` maps a monitor to its service).
+/// The components of a page that `window` covers: by service, by one of their own monitors
+/// (covered by itself or by its service, as the scheduler counts it), or by a monitor of their
+/// service (`service_of` maps a monitor to its service).
 pub fn covered(
     window: &WindowSpec,
     components: &[Followed<'_>],
@@ -73,7 +74,7 @@ pub fn covered(
         .iter()
         .filter(|c| {
             c.service_id.is_some_and(|s| window.service_ids.contains(&s))
-                || c.monitor_ids.iter().any(|m| window.monitor_ids.contains(m))
+                || c.monitor_ids.iter().any(|m| window.covers(*m, service_of(*m)))
                 || window.monitor_ids.iter().any(|m| c.service_id.is_some() && service_of(*m) == c.service_id)
         })
         .map(|c| c.component_id)
@@ -317,6 +318,10 @@ mod tests {
             Followed { component_id: b, service_id: None, monitor_ids: &[] },
         ];
         assert_eq!(covered(&window, &comps, &|m| (m == mon).then_some(svc)), vec![a]);
+        // A component that follows a monitor of a service the window covers is covered too.
+        let by_service = WindowSpec { service_ids: vec![svc], monitor_ids: vec![], ..window.clone() };
+        let own = [Followed { component_id: b, service_id: None, monitor_ids: &[mon] }];
+        assert_eq!(covered(&by_service, &own, &|m| (m == mon).then_some(svc)), vec![b]);
         let w = Wanted::of(Uuid::nil(), Uuid::nil(), &window, vec![a], at(8, 0)).unwrap();
         assert_eq!(w.body, "Scheduled maintenance: w");
         assert!(Wanted::of(Uuid::nil(), Uuid::nil(), &window, vec![a], at(13, 0)).is_none(), "over");

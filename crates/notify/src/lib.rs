@@ -182,15 +182,16 @@ impl Notifier {
 
     /// One escalation pass and one outbox pass at the clock's time.
     pub async fn run_once(&self) -> Result<Pass, NotifyError> {
-        // Maintenance has its own failure: escalation goes on regardless.
+        let escalated = self.escalate().await?;
+        EscalationsStepped { steps: escalated }.emit();
+        // After escalation (paging comes first), before the outboxes (what they queue goes out
+        // in this pass); each fails on its own.
         if let Err(e) = self.sync_maintenance().await {
             NotifierPassFailed { error: &e }.emit();
         }
         if let Err(e) = self.evaluate_slos().await {
             NotifierPassFailed { error: &e }.emit();
         }
-        let escalated = self.escalate().await?;
-        EscalationsStepped { steps: escalated }.emit();
         let mut pass = self.deliver().await?;
         let subscribers = self.deliver_status().await?;
         pass.sent += subscribers.sent;

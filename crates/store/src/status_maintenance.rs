@@ -96,7 +96,12 @@ impl Db {
     pub async fn sync_maintenance(&self, now: DateTime<Utc>) -> StoreResult<usize> {
         let windows: Vec<_> = self.list_windows().await?.into_iter().filter(|w| w.spec.problem().is_none()).collect();
         let pages = self.list_status_pages().await?;
-        let window_monitors: Vec<Uuid> = windows.iter().flat_map(|w| w.spec.monitor_ids.iter().copied()).collect();
+        // Services of the monitors windows and components name (a window covers a monitor by its service).
+        let window_monitors: Vec<Uuid> = windows
+            .iter()
+            .flat_map(|w| w.spec.monitor_ids.iter().copied())
+            .chain(pages.iter().flat_map(|p| p.components.iter().flat_map(|c| c.monitor_ids.iter().copied())))
+            .collect();
         let service_of: HashMap<Uuid, Option<Uuid>> =
             self.page_monitors(&window_monitors, &[]).await?.into_iter().map(|m| (m.0, m.1)).collect();
         let lookup = |m: Uuid| service_of.get(&m).copied().flatten();

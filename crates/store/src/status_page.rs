@@ -538,7 +538,6 @@ impl Db {
             .collect())
     }
 
-    /// The configuration revision of status pages, for cached renderings.
     /// Every page served at a custom domain: (domain, slug).
     pub async fn status_page_domains(&self) -> StoreResult<Vec<(String, String)>> {
         Ok(with_db!(self, |pool| {
@@ -548,6 +547,7 @@ impl Db {
         }))
     }
 
+    /// The configuration revision of status pages, for cached renderings.
     pub async fn status_pages_revision(&self) -> StoreResult<i64> {
         Ok(with_db!(self, |pool| {
             sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1").bind(STATUS_PAGES).fetch_one(pool).await?

@@ -221,7 +221,8 @@ impl Db {
         write_tx!(self, |tx| {
             let n = sqlx::query(
                 "UPDATE vendors SET name = $1, url = $2, kind = $3, interval_seconds = $4, timeout_seconds = $5, \
-                 etag = NULL, last_modified = NULL, next_poll_at = $6, updated_at = $6 WHERE id = $7",
+                 etag = NULL, last_modified = NULL, next_poll_at = $6, updated_at = $6, lease_owner = NULL, \
+                 lease_until = NULL WHERE id = $7",
             )
             .bind(&spec.name)
             .bind(&spec.url)

@@ -38,6 +38,9 @@ pub async fn delete_team(state: &AppState, auth: &Auth, team: Ref<'_>) -> Result
 /// Adds `user_id` to `team` (managers and up); a member already stays one. Whether it was added.
 pub async fn add_member(state: &AppState, auth: &Auth, team: &Team, user_id: Uuid) -> Result<bool, ApiError> {
     auth.require(Permission::Configure)?;
+    if state.db.get_user(user_id).await?.disabled {
+        return Err(ApiError::invalid("user_id", "this account is disabled"));
+    }
     let added = state.db.add_team_member(&auth.actor(), state.now(), team, user_id).await?;
     // Private status pages of the team admit its members: their renderings do not depend on it.
     state.events.publish("team.updated", Some(team.id), format!("Team {} members changed", team.name));

@@ -18,8 +18,11 @@ pub async fn evaluate(state: &AppState, slo: &Slo) -> Result<Evaluation, ApiErro
 /// Defines an SLO (managers and up): its service and monitors must exist.
 pub async fn create(state: &AppState, auth: &Auth, spec: SloSpec) -> Result<Slo, ApiError> {
     auth.require(Permission::Configure)?;
-    if let Err(opsdeck_store::StoreError::NotFound(_)) = state.db.get_service(Ref::Id(spec.service_id)).await {
-        return Err(ApiError::invalid("service_id", format!("no service has id {}", spec.service_id)));
+    match state.db.get_service(Ref::Id(spec.service_id)).await {
+        Err(opsdeck_store::StoreError::NotFound(_)) => {
+            return Err(ApiError::invalid("service_id", format!("no service has id {}", spec.service_id)));
+        }
+        other => drop(other?),
     }
     let found = state.db.page_monitors(&spec.monitor_ids, &[]).await?;
     if let Some(missing) = spec.monitor_ids.iter().find(|id| !found.iter().any(|m| m.0 == **id)) {

@@ -515,7 +515,7 @@ async fn team_view(
     let chrome = chrome!(page, state, "teams", notice);
     let filter = ServiceFilter { team_id: Some(team.id), limit: Some(500), ..Default::default() };
     let services = try_page!(state.db.list_services(&filter).await).items;
-    let members = try_page!(super::team_members::panel(state, &team).await);
+    let members = try_page!(super::team_members::panel(state, &team, page.0.allows(Permission::Configure)).await);
     let form = form.unwrap_or_else(|| TeamForm {
         name: team.name.clone(),
         slug: team.slug.clone(),

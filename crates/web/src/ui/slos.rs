@@ -76,10 +76,9 @@ fn row(s: &Slo, e: &Evaluation) -> Row {
 }
 
 pub async fn for_service(state: &AppState, service_id: Uuid) -> Result<Vec<Row>, ApiError> {
-    let now = state.now();
     let mut rows = Vec::new();
     for s in state.db.list_slos(Some(service_id), SHOWN).await? {
-        let e = state.db.evaluate_slo(&s, now).await?;
+        let e = crate::operations::slos::evaluate(state, &s).await?;
         rows.push(row(&s, &e));
     }
     Ok(rows)
@@ -118,7 +117,7 @@ pub async fn page(
     let result = async {
         let s = state.db.get_slo(crate::extract::parse_id(Entity::Slo, &id)?).await?;
         let now = state.now();
-        let e = state.db.evaluate_slo(&s, now).await?;
+        let e = crate::operations::slos::evaluate(&state, &s).await?;
         let service = state.db.get_service(opsdeck_store::catalogue::Ref::Id(s.spec.service_id)).await?;
         let names = state.db.page_monitors(&s.spec.monitor_ids, &[]).await?;
         let mut monitors = Vec::new();
@@ -130,7 +129,7 @@ pub async fn page(
         let days = (now - e.window_start).num_days().clamp(0, BURN_DOWN_DAYS);
         let mut points = Vec::new();
         for d in 0..=days {
-            let end = (e.window_start + chrono::Duration::days(d + 1)).min(now);
+            let end = e.window_start.checked_add_signed(chrono::Duration::days(d + 1)).map_or(now, |t| t.min(now));
             let c = state.db.check_counts(&s.spec.monitor_ids, e.window_start, end, s.spec.exclude_maintenance).await?;
             points.push((end.format("%m-%d").to_string(), s.spec.budget_remaining(c)));
         }

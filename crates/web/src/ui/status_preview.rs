@@ -55,6 +55,8 @@ pub async fn draft(
         page.description = spec.description;
         page.time_zone = spec.time_zone;
         page.accent_color = spec.accent_color;
+        page.logo_url = spec.logo_url;
+        page.footer_links = spec.footer_links;
         Ok::<_, ApiError>(page)
     }
     .await;

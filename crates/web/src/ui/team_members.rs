@@ -23,8 +23,11 @@ pub struct Panel {
     pub candidates: Vec<(Uuid, String)>,
 }
 
-pub async fn panel(state: &AppState, team: &Team) -> Result<Panel, ApiError> {
+pub async fn panel(state: &AppState, team: &Team, can_configure: bool) -> Result<Panel, ApiError> {
     let members = state.db.team_members(team.id).await?;
+    if !can_configure {
+        return Ok(Panel { members, candidates: Vec::new() });
+    }
     let candidates = state
         .db
         .list_users(None, None, Some(CANDIDATES))
