@@ -155,7 +155,7 @@ step('alerts, reports and the incident list after the fact', async () => {
   await go('/alerts');
   assert.match(squash(await page.locator('#alerts-table').innerText()), /resolved Disk 97% full on db1/i);
   await shot('07-alerts');
-  await go('/reports');
+  await go('/reports/mttx');
   assert.equal(await text('main h1'), 'Incident response (MTTx)');
   const mttx = squash(await page.locator('#mttx-table').innerText());
   assert.match(mttx, /MTTA acknowledged − detected 1/);

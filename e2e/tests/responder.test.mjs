@@ -267,6 +267,39 @@ step('the services list says who is paged first', async () => {
   assert.match(await text('#teams-total'), /^\d+ teams?$/);
 });
 
+step('the KPI dashboard compares last month with the month before; an SLO has its page', async () => {
+  await go('/reports');
+  // Options: the last 30 days, this month, then last month.
+  const last = await page.locator('select[name=period] option').nth(2).getAttribute('value');
+  await page.selectOption('select[name=period]', last);
+  await submitTo('.filters button[type=submit]', '/reports');
+  assert.match(await page.locator('#kpi-period').innerText(), new RegExp(`^${last} compared with \\d{4}-\\d{2}`));
+  const tiles = squash(await page.locator('#kpi-tiles').innerText());
+  assert.match(tiles, /Availability \(SLA\) \d+(\.\d+)?\s%/, tiles);
+  assert.match(tiles, /MTTA \d+ (s|min|h)/, tiles);
+  assert.ok(await page.locator('#kpi-services tbody tr').count() >= 5, 'every checked service has a row');
+  assert.equal(await page.locator('svg.chart.columns').count(), 1, 'incidents per week');
+  await shot('kpi-dashboard');
+  const csv = await (await page.request.get(`${server.url}${await page.getAttribute('#kpi-csv', 'href')}`)).text();
+  assert.equal(csv.split('\n')[0], 'metric,scope,current,previous');
+  assert.match(csv, /^availability_adjusted,all,0\.\d+,0\.\d+$/m);
+  const printable = await page.request.get(`${server.url}${await page.getAttribute('#kpi-print', 'href')}`);
+  assert.match(await printable.text(), new RegExp(`<h1>Operations report: ${last}</h1>`));
+
+  const monitors = await api('GET', '/api/v1/monitors?limit=50');
+  const mon = monitors.items.find((m) => m.service_id);
+  const slo = await api('POST', '/api/v1/slos', {
+    name: 'Checkout availability', service_id: mon.service_id, target: 0.999,
+    sli: { type: 'availability', monitor_ids: [mon.id] }, window: { rolling_days: 28 },
+  });
+  await go(`/slos/${slo.id}`);
+  assert.equal(await text('main h1'), 'Checkout availability');
+  assert.equal(await page.locator('svg.chart.burn').count(), 1, 'the budget burn-down');
+  await shot('slo');
+  await go(`/reports?period=${last}`);
+  assert.match(squash(await page.locator('#kpi-slos').innerText()), /Checkout availability 99\.9\s%/);
+});
+
 step('long data: 100 services, long names and an incident with 40 alerts', async () => {
   const team = (await api('GET', '/api/v1/teams')).items[0];
   for (let i = 0; i < 90; i += 1) {
@@ -297,7 +330,7 @@ async function allPages() {
     '/monitors', `/monitors/${mon}`, '/monitors/new', `/monitors/${mon}/edit`, '/maintenance',
     '/services', '/services/checkout-api', '/services/checkout-api/integrations', '/services/new', '/teams', '/teams/platform',
     '/oncall', `/oncall/${sched}`, '/escalation-policies', `/escalation-policies?edit=${pol}`, '/channels', '/settings/notifications', '/demo/inbox',
-    '/reports', '/action-items', '/settings', '/settings/users', '/settings/tokens', '/settings/audit', '/nowhere'];
+    '/reports', '/reports/mttx', '/action-items', '/settings', '/settings/users', '/settings/tokens', '/settings/audit', '/nowhere'];
 }
 
 step('every page fits a 390 px phone screen', async () => {

@@ -11,6 +11,7 @@ pub mod entity;
 pub mod error;
 pub mod escalation;
 pub mod incident;
+pub mod kpi;
 pub mod maintenance;
 pub mod monitor;
 pub mod oncall;

@@ -106,6 +106,9 @@ pub enum Command {
     /// Service level objectives: list, show (SLI, budget, burn rates), create, delete.
     #[command(subcommand)]
     Slo(crate::slos::SloCmd),
+    /// The operations KPI report (availability, MTTD/MTTA/MTTR, incidents, SLOs) of a month or
+    /// a span, compared with the period before: a table, JSON, CSV or printable HTML.
+    Report(crate::report::ReportArgs),
     /// Declare services and monitors from a YAML file (API client): creates and updates what
     /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
     Apply {
@@ -399,6 +402,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::StatusPage(c) => crate::status_pages::status_page_cmd(c, &cfg).await,
         Command::Vendor(c) => crate::vendors::vendor_cmd(c, &cfg).await,
         Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
+        Command::Report(a) => crate::report::report(a, &cfg).await,
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }

@@ -30,6 +30,20 @@ impl Client {
         self.send(self.http.get(format!("{}{path}", self.base)).query(query)).await
     }
 
+    /// A non-JSON answer (CSV, HTML) as text.
+    pub async fn get_text(&self, path: &str, query: &[(&str, String)]) -> Result<String> {
+        let req = self.http.get(format!("{}{path}", self.base)).query(query).bearer_auth(&self.token);
+        let resp = req.send().await.with_context(|| format!("cannot reach the Opsdeck server at {}", self.base))?;
+        let status = resp.status();
+        if status.is_success() {
+            return resp.text().await.context("the server's answer was cut off");
+        }
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let code = body["error"]["code"].as_str().unwrap_or("error");
+        let message = body["error"]["message"].as_str().unwrap_or("the server gave no reason");
+        bail!("{message} ({code}, HTTP {})", status.as_u16())
+    }
+
     /// Every item of a paginated list.
     pub async fn get_all(&self, path: &str) -> Result<Vec<Value>> {
         let mut items = Vec::new();

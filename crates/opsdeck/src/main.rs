@@ -8,6 +8,7 @@ mod config;
 mod demo;
 mod incidents;
 mod output;
+mod report;
 mod slos;
 mod status_pages;
 mod vendors;

@@ -13,6 +13,7 @@ pub mod events;
 pub mod incident;
 pub mod ingest;
 pub mod integration;
+pub mod kpi;
 pub mod maintenance;
 pub mod monitor;
 pub mod oncall;

@@ -883,3 +883,52 @@ async fn status_page_commands() {
     assert!(deleted.status.success(), "{}", text(&deleted.stderr));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_command_prints_what_the_api_reports() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let token = srv.token("ops", Role::Manager).await;
+    let (_, svc) = srv.post("/api/v1/services", &token, serde_json::json!({"name": "Card API"})).await;
+    let (s, _) = srv
+        .post(
+            "/api/v1/incidents",
+            &token,
+            serde_json::json!({"title": "Card API slow", "service_id": svc["id"], "severity": "SEV3"}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED);
+    let month = srv.now().format("%Y-%m").to_string();
+    let (_, api) = srv.get(&format!("/api/v1/reports/kpi?period={month}"), &token).await;
+    let dir = tempfile::tempdir().unwrap();
+    let html_path = dir.path().join("report.html");
+    let (url, t, m, h) = (srv.url.clone(), token.clone(), month.clone(), html_path.clone());
+    let (json, csv, html, table, bad) = tokio::task::spawn_blocking(move || {
+        let common = ["--server", url.as_str(), "--token", t.as_str()];
+        let with = |args: &[&str]| -> Vec<String> { args.iter().chain(common.iter()).map(|s| s.to_string()).collect() };
+        (
+            run(&with(&["report", "--period", &m, "--format", "json"]), None),
+            run(&with(&["report", "--period", &m, "--format", "csv"]), None),
+            run(&with(&["report", "--period", &m, "--format", "html", "-o", h.to_str().unwrap()]), None),
+            run(&with(&["report", "--period", &m]), None),
+            run(&with(&["report", "--period", "2026-13"]), None),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let printed: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(printed, api, "the CLI prints the API's object");
+    assert_eq!(printed["incidents_by_severity"]["SEV3"], 1);
+    assert!(text(&csv.stdout).starts_with("metric,scope,current,previous\n"), "{}", text(&csv.stdout));
+    assert!(text(&csv.stdout).contains("incidents,severity:SEV3,1,0"), "{}", text(&csv.stdout));
+    assert!(html.status.success(), "{}", text(&html.stderr));
+    let page = std::fs::read_to_string(&html_path).unwrap();
+    assert!(page.contains(&format!("Operations report: {month}")), "{page}");
+    assert!(
+        text(&table.stdout).contains("incidents") && text(&table.stdout).contains("MTTA"),
+        "{}",
+        text(&table.stdout)
+    );
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("period") && text(&bad.stderr).contains("HTTP 422"), "{}", text(&bad.stderr));
+}

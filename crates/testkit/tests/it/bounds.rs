@@ -22,7 +22,13 @@ async fn far_dates_and_endless_rules_are_refused(srv: &TestServer) {
         ("from=2020-01-01&to=2026-01-01", "to"),
         ("from=2026-02-01&to=2026-01-01", "to"),
     ] {
-        for path in ["/api/v1/reports/mttx", "/api/v1/reports/mttx.csv"] {
+        for path in [
+            "/api/v1/reports/mttx",
+            "/api/v1/reports/mttx.csv",
+            "/api/v1/reports/kpi",
+            "/api/v1/reports/kpi.csv",
+            "/api/v1/reports/kpi.html",
+        ] {
             let (s, e) = srv.get(&format!("{path}?{query}"), &viewer).await;
             assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, named), "{path}?{query}: {e}");
         }
@@ -31,8 +37,10 @@ async fn far_dates_and_endless_rules_are_refused(srv: &TestServer) {
     assert_eq!(s, StatusCode::OK, "two years is fine");
     srv.user("reader", Role::Viewer).await;
     let cookie = srv.login("reader", "password-reader").await.unwrap();
-    let (s, html) = srv.page("/reports?from=2026-01-01&to=%2B262142-12-31", &cookie).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    for page in ["/reports", "/reports/mttx"] {
+        let (s, html) = srv.page(&format!("{page}?from=2026-01-01&to=%2B262142-12-31"), &cookie).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}: {html}");
+    }
 
     // Maintenance: a year the scheduler's arithmetic cannot reach, and rules that never end.
     let m = srv.token("m", Role::Manager).await;

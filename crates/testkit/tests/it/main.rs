@@ -8,6 +8,7 @@ mod bounds;
 mod catalogue;
 mod errors;
 mod incidents;
+mod kpi;
 mod monitors;
 mod oncall;
 mod ops;

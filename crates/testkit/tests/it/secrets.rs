@@ -184,6 +184,7 @@ async fn no_reader_sees_a_secret(srv: &TestServer) {
         "/channels",
         "/settings/notifications",
         "/reports",
+        "/reports/mttx",
         "/maintenance",
         "/teams",
         "/settings",

@@ -7,6 +7,7 @@ mod catalogue;
 mod events;
 pub(crate) mod incidents;
 pub(crate) mod integrations;
+pub(crate) mod kpi;
 pub(crate) mod maintenance;
 mod monitor_batch;
 pub(crate) mod monitors;
@@ -110,6 +111,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(alerts::router())
         .merge(integrations::router())
         .merge(reports::router())
+        .merge(kpi::router())
         .merge(oncall::router())
         .merge(status_pages::router())
         .merge(status_subscribers::router())

@@ -228,6 +228,10 @@ pub fn date_or_time_opt() -> Object {
         .format(Some(SchemaFormat::Custom("date-or-date-time".into())))
         .build()
 }
+/// A calendar month `YYYY-MM` in the years 1970 to 9999; empty means none.
+pub fn month_opt() -> Object {
+    string(true, None, Some(7), Some(r"^((19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2]))?$".into()))
+}
 /// An opaque `next_cursor` from a previous page (custom format `cursor`; the test's hooks
 /// generate only the empty cursor, the first page).
 pub fn cursor_opt() -> Object {

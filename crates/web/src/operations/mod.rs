@@ -13,6 +13,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod incidents;
 pub mod integrations;
+pub mod kpi;
 pub mod maintenance;
 pub mod monitors;
 pub mod oncall;

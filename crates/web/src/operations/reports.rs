@@ -49,7 +49,7 @@ pub struct Report {
 /// The longest report: two years of weekly buckets (and one chart) per request.
 pub const SPAN_MAX_DAYS: i64 = 731;
 
-fn parse_bound(field: &'static str, s: &str) -> Result<DateTime<Utc>, ApiError> {
+pub fn parse_bound(field: &'static str, s: &str) -> Result<DateTime<Utc>, ApiError> {
     time::parse_rfc3339(field, s)
         .or_else(|_| time::parse_date(field, s).map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()))
         .map_err(|_| {
@@ -94,6 +94,18 @@ pub async fn build(state: &AppState, q: &ReportRange) -> Result<Report, ApiError
         None => Vec::new(),
     };
     let service_id = service_ref(state, q.service_id.as_deref(), "service_id").await?;
+    between(state, from, to, service_id, &sevs).await
+}
+
+/// The report over `[from, to)`, already checked, for one service or all and for some
+/// severities or all (empty).
+pub async fn between(
+    state: &AppState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    service_id: Option<Uuid>,
+    sevs: &[Sev],
+) -> Result<Report, ApiError> {
     let mut rows = state.db.report_incidents(from, to, service_id).await?;
     if !sevs.is_empty() {
         rows.retain(|r| Sev::parse(&r.severity).is_some_and(|s| sevs.contains(&s)));

@@ -33,6 +33,7 @@ pub(crate) mod charts;
 mod home;
 mod incidents;
 mod integrations;
+pub(crate) mod kpi;
 mod maintenance;
 mod monitor_form;
 mod monitors;
@@ -124,7 +125,8 @@ pub fn router() -> Router<AppState> {
         .route("/settings/notifications/calendar/reset", post(oncall::calendar_reset))
         .route("/settings/notifications/test", post(oncall::test_mine))
         .route("/demo/inbox", get(oncall::demo_inbox))
-        .route("/reports", get(reports::report))
+        .route("/reports", get(kpi::dashboard))
+        .route("/reports/mttx", get(reports::report))
         .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
         .route("/services/{service}/integrations/{id}/rotate", post(integrations::rotate))
         .route("/services/{service}/integrations/{id}/delete", post(integrations::delete))

@@ -1,0 +1,195 @@
+//! The operations KPI report: availability per service (maintenance excluded and as users saw
+//! it), MTTD, MTTA and the MTTR variants, incidents by severity and service, the noisiest alert
+//! sources and SLO compliance, each for a period and the period before it. The API (JSON, CSV),
+//! the dashboard, the printable report and the CLI all show what [`build`] returns.
+
+use super::reports::{self, Count, Report, parse_bound};
+use super::service_ref;
+use crate::AppState;
+use crate::error::ApiError;
+use opsdeck_core::incident::{Mttx, Sev};
+use opsdeck_core::kpi::{Availability, CheckTotals, ReportPeriod};
+use opsdeck_store::incident::NoisySource;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// What the report covers, as given: a month, or a span (default the last 30 days).
+#[derive(Debug, Clone, Default)]
+pub struct KpiRange {
+    /// `YYYY-MM` (UTC); wins over `from`/`to`.
+    pub period: Option<String>,
+    pub from: Option<String>,
+    /// Exclusive.
+    pub to: Option<String>,
+    /// A service id or slug.
+    pub service_id: Option<String>,
+}
+
+/// The headline figures of one period.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    pub availability: Availability,
+    pub checks: u64,
+    pub incidents: usize,
+    pub mttx: Mttx,
+    pub by_severity: Vec<Count>,
+}
+
+/// A service's availability in the period and the one before.
+#[derive(Debug, Clone)]
+pub struct ServiceRow {
+    pub service_id: Option<Uuid>,
+    pub name: String,
+    pub slug: String,
+    pub checks: u64,
+    pub availability: Availability,
+    pub previous: Availability,
+}
+
+/// An SLO's SLI over the report's period against its target.
+#[derive(Debug, Clone)]
+pub struct SloRow {
+    pub slo_id: Uuid,
+    pub name: String,
+    pub service_id: Uuid,
+    pub target: f64,
+    /// `None` when its monitors were not checked in the period.
+    pub sli: Option<f64>,
+}
+
+impl SloRow {
+    pub fn met(&self) -> Option<bool> {
+        self.sli.map(|s| s >= self.target)
+    }
+}
+
+pub struct Kpi {
+    pub period: ReportPeriod,
+    pub current: Figures,
+    pub previous: Figures,
+    pub services: Vec<ServiceRow>,
+    pub by_service: Vec<Count>,
+    pub by_week: Vec<Count>,
+    pub noisy: Vec<NoisySource>,
+    pub slos: Vec<SloRow>,
+}
+
+/// The period `q` names.
+pub fn period(state: &AppState, q: &KpiRange) -> Result<ReportPeriod, ApiError> {
+    if let Some(p) = q.period.as_deref().filter(|s| !s.trim().is_empty()) {
+        return Ok(ReportPeriod::month("period", p)?);
+    }
+    let blank = |s: &Option<String>| s.as_deref().filter(|s| !s.trim().is_empty()).map(str::to_owned);
+    let to = blank(&q.to).map(|s| parse_bound("to", &s)).transpose()?.unwrap_or_else(|| state.now());
+    let from = match blank(&q.from) {
+        Some(s) => parse_bound("from", &s)?,
+        None => opsdeck_core::time::sub(to, chrono::Duration::days(30))
+            .ok_or_else(|| ApiError::invalid("to", "is too early"))?,
+    };
+    Ok(ReportPeriod::span("to", from, to)?)
+}
+
+fn figures(r: &Report, totals: CheckTotals) -> Figures {
+    Figures {
+        availability: totals.availability(),
+        checks: totals.total,
+        incidents: r.rows.len(),
+        mttx: r.mttx.clone(),
+        by_severity: r.by_severity.clone(),
+    }
+}
+
+/// Sums monitors' checks per service (`None`: monitors of no service).
+fn per_service(totals: &[opsdeck_store::kpi::MonitorTotals], only: Option<Uuid>) -> HashMap<Option<Uuid>, CheckTotals> {
+    let mut by: HashMap<Option<Uuid>, CheckTotals> = HashMap::new();
+    for m in totals.iter().filter(|m| only.is_none() || m.service_id == only) {
+        let e = by.entry(m.service_id).or_default();
+        *e = *e + m.totals;
+    }
+    by
+}
+
+/// The KPI report over `q` (anyone who may read).
+pub async fn build(state: &AppState, q: &KpiRange) -> Result<Kpi, ApiError> {
+    let period = period(state, q)?;
+    let service_id = service_ref(state, q.service_id.as_deref(), "service_id").await?;
+    let now_r = reports::between(state, period.from, period.to, service_id, &[]).await?;
+    let before_r = reports::between(state, period.previous_from, period.previous_to, service_id, &[]).await?;
+    let now_m = state.db.monitor_check_totals(period.from, period.to).await?;
+    let before_m = state.db.monitor_check_totals(period.previous_from, period.previous_to).await?;
+    let (now_s, before_s) = (per_service(&now_m, service_id), per_service(&before_m, service_id));
+    let sum = |m: &HashMap<Option<Uuid>, CheckTotals>| m.values().copied().sum::<CheckTotals>();
+
+    let labels = state.db.service_labels().await?;
+    let mut services: Vec<ServiceRow> = labels
+        .into_iter()
+        .filter(|(id, ..)| service_id.is_none_or(|s| s == *id))
+        .filter_map(|(id, name, slug)| {
+            let (now, before) = (now_s.get(&Some(id)).copied(), before_s.get(&Some(id)).copied());
+            // A service with no monitors checked in either period has nothing to show.
+            (now.is_some() || before.is_some()).then(|| ServiceRow {
+                service_id: Some(id),
+                name,
+                slug,
+                checks: now.map_or(0, |t| t.total),
+                availability: now.unwrap_or_default().availability(),
+                previous: before.unwrap_or_default().availability(),
+            })
+        })
+        .collect();
+    if service_id.is_none() && (now_s.contains_key(&None) || before_s.contains_key(&None)) {
+        let (now, before) =
+            (now_s.get(&None).copied().unwrap_or_default(), before_s.get(&None).copied().unwrap_or_default());
+        services.push(ServiceRow {
+            service_id: None,
+            name: "(monitors without a service)".into(),
+            slug: String::new(),
+            checks: now.total,
+            availability: now.availability(),
+            previous: before.availability(),
+        });
+    }
+    // Worst first: the services a manager asks about.
+    services.sort_by(|a, b| {
+        let key = |r: &ServiceRow| r.availability.adjusted.unwrap_or(f64::INFINITY);
+        key(a).total_cmp(&key(b)).then_with(|| a.name.cmp(&b.name))
+    });
+
+    let by_monitor: HashMap<Uuid, CheckTotals> = now_m.iter().map(|m| (m.monitor_id, m.totals)).collect();
+    let slos = state
+        .db
+        .list_slos(service_id, opsdeck_store::slo::SLOS_MAX)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let t: CheckTotals = s.spec.monitor_ids.iter().filter_map(|m| by_monitor.get(m)).copied().sum();
+            SloRow {
+                slo_id: s.id,
+                name: s.spec.name,
+                service_id: s.spec.service_id,
+                target: s.spec.target,
+                sli: t.slo_counts(s.spec.exclude_maintenance).ratio(),
+            }
+        })
+        .collect();
+
+    Ok(Kpi {
+        current: figures(&now_r, sum(&now_s)),
+        previous: figures(&before_r, sum(&before_s)),
+        period,
+        services,
+        by_service: now_r.by_service,
+        by_week: now_r.by_week,
+        noisy: now_r.noisy,
+        slos,
+    })
+}
+
+/// `incidents_by_severity` as a map, every severity present.
+pub fn severity_map(c: &[Count]) -> std::collections::BTreeMap<String, i64> {
+    let mut m: std::collections::BTreeMap<String, i64> = Sev::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+    for x in c {
+        m.insert(x.key.clone(), x.count);
+    }
+    m
+}

@@ -1,0 +1,300 @@
+//! The operations KPI dashboard (`/reports`) and the printable report (the same body, styles
+//! inline, as `GET /api/v1/reports/kpi.html` and the scheduled e-mails send it).
+
+use super::incidents::services;
+use super::{Chrome, PageAuth, charts, error_page};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operations::kpi::{self, Kpi, KpiRange};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Datelike, Utc};
+use opsdeck_core::incident::Stat;
+use opsdeck_core::kpi::change;
+use opsdeck_store::catalogue::ServiceView;
+use opsdeck_store::incident::NoisySource;
+use serde::Deserialize;
+
+/// A headline figure with the previous period's and the change.
+pub struct Tile {
+    pub label: &'static str,
+    pub formula: &'static str,
+    pub value: String,
+    pub previous: String,
+    pub delta: String,
+    /// `good`, `bad` or empty, for the change's colour.
+    pub tone: &'static str,
+}
+
+pub struct ServiceLine {
+    pub name: String,
+    pub href: Option<String>,
+    pub adjusted: String,
+    pub raw: String,
+    pub previous: String,
+    pub delta: String,
+    pub tone: &'static str,
+    pub checks: u64,
+}
+
+pub struct SloLine {
+    pub name: String,
+    pub href: String,
+    pub target: String,
+    pub sli: String,
+    /// `slo-ok`, `slo-bad` or empty (no data).
+    pub tone: &'static str,
+    pub verdict: &'static str,
+}
+
+/// What both the dashboard and the printable report show.
+pub struct KpiView {
+    pub label: String,
+    pub previous_label: String,
+    pub incidents: usize,
+    pub tiles: Vec<Tile>,
+    pub services: Vec<ServiceLine>,
+    pub slos: Vec<SloLine>,
+    pub week_chart: String,
+    pub severity_chart: String,
+    pub service_chart: String,
+    pub noisy: Vec<NoisySource>,
+}
+
+fn pct(v: Option<f64>) -> String {
+    match v {
+        Some(v) => {
+            let s = format!("{:.3}", v * 100.0);
+            format!("{}\u{a0}%", s.trim_end_matches('0').trim_end_matches('.'))
+        }
+        None => "no data".into(),
+    }
+}
+
+fn dur(v: Option<f64>) -> String {
+    v.map(|s| super::human_duration(s.round() as i64)).unwrap_or_else(|| "—".into())
+}
+
+/// The tone of a change where `higher_is_better` says which way is good.
+fn tone(d: f64, higher_is_better: bool) -> &'static str {
+    if d.abs() < 1e-9 {
+        ""
+    } else if (d > 0.0) == higher_is_better {
+        "good"
+    } else {
+        "bad"
+    }
+}
+
+/// Availability changes in percentage points (a relative change of 99.9 % is unreadable).
+fn points(now: Option<f64>, before: Option<f64>) -> (String, &'static str) {
+    match (now, before) {
+        (Some(n), Some(b)) => {
+            let d = (n - b) * 100.0;
+            (format!("{d:+.3}\u{a0}pp"), tone(d, true))
+        }
+        _ => (String::new(), ""),
+    }
+}
+
+/// Times and counts change relatively; lower is better for all of them.
+fn relative(now: Option<f64>, before: Option<f64>) -> (String, &'static str) {
+    match change(now, before) {
+        Some(c) => (format!("{:+.0}\u{a0}%", c * 100.0), tone(c, false)),
+        None => (String::new(), ""),
+    }
+}
+
+fn time_tile(label: &'static str, formula: &'static str, now: &Stat, before: &Stat) -> Tile {
+    let (delta, tone) = relative(now.mean_seconds, before.mean_seconds);
+    Tile { label, formula, value: dur(now.mean_seconds), previous: dur(before.mean_seconds), delta, tone }
+}
+
+fn availability_tile(label: &'static str, formula: &'static str, now: Option<f64>, before: Option<f64>) -> Tile {
+    let (delta, tone) = points(now, before);
+    Tile { label, formula, value: pct(now), previous: pct(before), delta, tone }
+}
+
+fn previous_label(k: &Kpi) -> String {
+    let p = &k.period;
+    let month = p.previous_from.day() == 1 && p.label.len() == 7;
+    if month {
+        p.previous_from.format("%Y-%m").to_string()
+    } else {
+        let last = p.previous_to - chrono::Duration::seconds(1);
+        format!("{} – {}", p.previous_from.format("%Y-%m-%d"), last.format("%Y-%m-%d"))
+    }
+}
+
+pub fn view(k: &Kpi) -> KpiView {
+    let (c, p) = (&k.current, &k.previous);
+    let (incidents_delta, incidents_tone) = relative(Some(c.incidents as f64), Some(p.incidents as f64));
+    let tiles = vec![
+        availability_tile(
+            "Availability (SLA)",
+            "planned maintenance excluded",
+            c.availability.adjusted,
+            p.availability.adjusted,
+        ),
+        availability_tile(
+            "Availability (as users saw it)",
+            "maintenance counted as down",
+            c.availability.raw,
+            p.availability.raw,
+        ),
+        Tile {
+            label: "Incidents",
+            formula: "detected in the period",
+            value: c.incidents.to_string(),
+            previous: p.incidents.to_string(),
+            delta: incidents_delta,
+            tone: incidents_tone,
+        },
+        time_tile("MTTD", "detected − impact start", &c.mttx.mttd, &p.mttx.mttd),
+        time_tile("MTTA", "acknowledged − detected", &c.mttx.mtta, &p.mttx.mtta),
+        time_tile("MTTR", "mitigated − impact start (time to restore)", &c.mttx.mttr_recover, &p.mttx.mttr_recover),
+    ];
+    let services = k
+        .services
+        .iter()
+        .map(|s| {
+            let (delta, tone) = points(s.availability.adjusted, s.previous.adjusted);
+            ServiceLine {
+                name: s.name.clone(),
+                href: s.service_id.map(|_| format!("/services/{}", s.slug)),
+                adjusted: pct(s.availability.adjusted),
+                raw: pct(s.availability.raw),
+                previous: pct(s.previous.adjusted),
+                delta,
+                tone,
+                checks: s.checks,
+            }
+        })
+        .collect();
+    let slos = k
+        .slos
+        .iter()
+        .map(|s| {
+            let (tone, verdict) = match s.met() {
+                Some(true) => ("slo-ok", "met"),
+                Some(false) => ("slo-bad", "missed"),
+                None => ("", "no data"),
+            };
+            SloLine {
+                name: s.name.clone(),
+                href: format!("/slos/{}", s.slo_id),
+                target: pct(Some(s.target)),
+                sli: pct(s.sli),
+                tone,
+                verdict,
+            }
+        })
+        .collect();
+    let pairs =
+        |c: &[crate::operations::reports::Count]| c.iter().map(|c| (c.label.clone(), c.count)).collect::<Vec<_>>();
+    KpiView {
+        label: k.period.label.clone(),
+        previous_label: previous_label(k),
+        incidents: c.incidents,
+        tiles,
+        services,
+        slos,
+        week_chart: charts::column_chart(&pairs(&k.by_week), "incidents per week"),
+        severity_chart: charts::hbar_chart(&pairs(&c.by_severity)),
+        service_chart: charts::hbar_chart(&pairs(&k.by_service[..k.by_service.len().min(10)])),
+        noisy: k.noisy.clone(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reports/kpi.html")]
+pub struct KpiPage {
+    chrome: Chrome,
+    v: KpiView,
+    /// `YYYY-MM` chosen, or empty for the last 30 days.
+    period_f: String,
+    months: Vec<(String, String)>,
+    service_f: String,
+    services: Vec<ServiceView>,
+    query: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct KpiForm {
+    period: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    service: Option<String>,
+}
+
+/// The twelve months before now's, newest first, as `(2026-10, October 2026)`.
+fn recent_months(now: DateTime<Utc>) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(13);
+    let (mut y, mut m) = (now.year(), now.month());
+    for _ in 0..13 {
+        if let Some(d) = chrono::NaiveDate::from_ymd_opt(y, m, 1) {
+            out.push((d.format("%Y-%m").to_string(), d.format("%B %Y").to_string()));
+        }
+        (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    }
+    out
+}
+
+pub async fn dashboard(State(state): State<AppState>, page: PageAuth, Query(q): Query<KpiForm>) -> Response {
+    let chrome = chrome!(page, state, "reports", None);
+    let blank = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
+    let range =
+        KpiRange { period: blank(&q.period), from: blank(&q.from), to: blank(&q.to), service_id: blank(&q.service) };
+    let k = try_page!(kpi::build(&state, &range).await);
+    let services = match services(&state).await {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let mut params = vec![];
+    for (name, v) in
+        [("period", &range.period), ("from", &range.from), ("to", &range.to), ("service_id", &range.service_id)]
+    {
+        if let Some(v) = v {
+            params.push((name, v.clone()));
+        }
+    }
+    KpiPage {
+        chrome,
+        v: view(&k),
+        period_f: range.period.clone().unwrap_or_default(),
+        months: recent_months(state.now()),
+        service_f: q.service.unwrap_or_default(),
+        services,
+        query: serde_urlencoded::to_string(params).unwrap_or_default(),
+    }
+    .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "reports/kpi_print.html")]
+pub struct KpiPrint {
+    v: KpiView,
+    css: &'static str,
+    instance_name: String,
+    generated: String,
+    public_url: String,
+}
+
+/// The report as one self-contained HTML document.
+pub async fn printable(state: &AppState, k: &Kpi) -> Result<String, ApiError> {
+    let settings = crate::operations::settings::load(state).await?;
+    KpiPrint {
+        v: view(k),
+        css: include_str!("../../assets/app.css"),
+        instance_name: settings.instance_name,
+        generated: state.now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        public_url: settings.public_url.unwrap_or_default(),
+    }
+    .render()
+    .map_err(|e| {
+        tracing::error!(error = %e, "report rendering failed");
+        ApiError::internal()
+    })
+}
