@@ -300,6 +300,27 @@ step('the KPI dashboard compares last month with the month before; an SLO has it
   assert.match(squash(await page.locator('#kpi-slos').innerText()), /Checkout availability 99\.9\s%/);
 });
 
+step('a capacity forecast: pushed history, the band and when the disk is full', async () => {
+  await go('/capacity');
+  assert.match(await page.locator('#push-example').innerText(), /api\/v1\/series\/disk_used_bytes\/points/);
+  const now = Date.now();
+  const points = Array.from({ length: 14 * 24 }, (_, i) => {
+    const hoursAgo = 14 * 24 - 1 - i;
+    return { at: new Date(now - hoursAgo * 3600_000).toISOString(), value: 600 + 2 * (-hoursAgo / 24) + 4 * Math.sin(hoursAgo / 3.8) };
+  });
+  await api('POST', '/api/v1/series/db1.disk_used_gb/points', { points });
+  await go('/capacity');
+  assert.match(squash(await page.locator('#series-table').innerText()), /db1\.disk_used_gb/);
+  await go('/capacity/db1.disk_used_gb?capacity=1000&training_days=14&horizon_days=60');
+  assert.equal(await page.locator('svg.chart.forecast .band').count(), 1);
+  assert.equal(await page.locator('svg.chart.forecast .capacity').count(), 1);
+  assert.match(await page.locator('#verdict').innerText(), /^Reaches 1000 in (19\d|20\d)\.\d days/);
+  await shot('capacity-forecast');
+  await page.selectOption('select[name=method]', 'holt');
+  await submitTo('#forecast-form button[type=submit]', '/capacity/db1.disk_used_gb');
+  assert.match(await page.locator('#verdict').innerText(), /^Reaches 1000 in \d/);
+});
+
 step('long data: 100 services, long names and an incident with 40 alerts', async () => {
   const team = (await api('GET', '/api/v1/teams')).items[0];
   for (let i = 0; i < 90; i += 1) {
@@ -330,7 +351,7 @@ async function allPages() {
     '/monitors', `/monitors/${mon}`, '/monitors/new', `/monitors/${mon}/edit`, '/maintenance',
     '/services', '/services/checkout-api', '/services/checkout-api/integrations', '/services/new', '/teams', '/teams/platform',
     '/oncall', `/oncall/${sched}`, '/escalation-policies', `/escalation-policies?edit=${pol}`, '/channels', '/settings/notifications', '/demo/inbox',
-    '/reports', '/reports/mttx', '/action-items', '/settings', '/settings/users', '/settings/tokens', '/settings/audit', '/nowhere'];
+    '/reports', '/reports/mttx', '/capacity', '/capacity/db1.disk_used_gb?capacity=1000', '/action-items', '/settings', '/settings/users', '/settings/tokens', '/settings/audit', '/nowhere'];
 }
 
 step('every page fits a 390 px phone screen', async () => {

@@ -18,7 +18,9 @@ pub enum Entity {
     NotificationRule,
     Override,
     Postmortem,
+    ReportSchedule,
     Schedule,
+    Series,
     Service,
     Slo,
     StatusPage,
@@ -29,7 +31,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 23] = [
+    pub const ALL: [Entity; 25] = [
         Entity::ActionItem,
         Entity::Alert,
         Entity::ApiToken,
@@ -45,7 +47,9 @@ impl Entity {
         Entity::NotificationRule,
         Entity::Override,
         Entity::Postmortem,
+        Entity::ReportSchedule,
         Entity::Schedule,
+        Entity::Series,
         Entity::Service,
         Entity::Slo,
         Entity::StatusPage,
@@ -74,6 +78,8 @@ impl Entity {
             Entity::Override => "override",
             Entity::Postmortem => "postmortem",
             Entity::Schedule => "schedule",
+            Entity::ReportSchedule => "report schedule",
+            Entity::Series => "series",
             Entity::Service => "service",
             Entity::Slo => "SLO",
             Entity::StatusPage => "status page",
@@ -103,6 +109,8 @@ impl Entity {
             Entity::Override => "override_not_found",
             Entity::Postmortem => "postmortem_not_found",
             Entity::Schedule => "schedule_not_found",
+            Entity::ReportSchedule => "report_schedule_not_found",
+            Entity::Series => "series_not_found",
             Entity::Service => "service_not_found",
             Entity::Slo => "slo_not_found",
             Entity::StatusPage => "status_page_not_found",

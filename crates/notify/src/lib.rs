@@ -9,6 +9,7 @@
 
 pub mod egress;
 pub mod events;
+mod reports;
 mod send;
 mod status;
 pub mod vendors;
@@ -193,10 +194,11 @@ impl Notifier {
             NotifierPassFailed { error: &e }.emit();
         }
         let mut pass = self.deliver().await?;
-        let subscribers = self.deliver_status().await?;
-        pass.sent += subscribers.sent;
-        pass.retried += subscribers.retried;
-        pass.failed += subscribers.failed;
+        for other in [self.deliver_status().await?, self.deliver_reports().await?] {
+            pass.sent += other.sent;
+            pass.retried += other.retried;
+            pass.failed += other.failed;
+        }
         pass.escalated = escalated;
         NotificationsDelivered { sent: pass.sent, retried: pass.retried, given_up: pass.failed }.emit();
         Ok(pass)

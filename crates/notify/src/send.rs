@@ -279,6 +279,33 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// Sends a scheduled report: the printable HTML page with a plain-text summary beside it.
+    pub(crate) async fn send_report(&self, r: &opsdeck_store::report_schedule::DueReport) -> Result<(), SendError> {
+        use lettre::message::{MultiPart, SinglePart};
+        let Some((transport, from)) = &self.smtp else {
+            return Err(permanent("no SMTP server is configured ([smtp] in opsdeck.toml)"));
+        };
+        let to: lettre::message::Mailbox =
+            r.recipient.parse().map_err(|e| permanent(format!("bad address {:?}: {e}", r.recipient)))?;
+        let body = MultiPart::alternative()
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(r.body.clone()))
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(r.html.clone()));
+        let msg = Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(&r.subject)
+            .message_id(Some(format!("<report-{}@opsdeck>", r.id.simple())))
+            .multipart(body)
+            .map_err(|e| permanent(format!("cannot build the message: {e}")))?;
+        match transport.send(msg).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(permanent(format!("SMTP refused: {e}"))),
+            Err(e) => Err(retry(format!("SMTP: {e}"))),
+        }
+    }
+}
+
 /// The host a webhook URL points at: its path and query are the credential of chat webhooks,
 /// so errors (shown on the incident page) name only the host.
 fn host_of(url: &str) -> String {

@@ -109,6 +109,9 @@ pub enum Command {
     /// The operations KPI report (availability, MTTD/MTTA/MTTR, incidents, SLOs) of a month or
     /// a span, compared with the period before: a table, JSON, CSV or printable HTML.
     Report(crate::report::ReportArgs),
+    /// Metric series for capacity forecasts: list, push a value, forecast, delete.
+    #[command(subcommand)]
+    Series(crate::series::SeriesCmd),
     /// Declare services and monitors from a YAML file (API client): creates and updates what
     /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
     Apply {
@@ -403,6 +406,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Vendor(c) => crate::vendors::vendor_cmd(c, &cfg).await,
         Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
         Command::Report(a) => crate::report::report(a, &cfg).await,
+        Command::Series(c) => crate::series::series_cmd(c, &cfg).await,
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }

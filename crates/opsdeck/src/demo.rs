@@ -132,6 +132,16 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             }
         })
     };
+    let mailer = {
+        let (st, stop) = (state.clone(), stop_rx.clone());
+        state.workers.spawn("report_mailer", move || {
+            let (st, stop) = (st.clone(), stop.clone());
+            async move {
+                opsdeck_web::report_mailer::run(st, stop).await;
+                Ok(())
+            }
+        })
+    };
     let notify = state.workers.spawn("notifier", move || {
         let (n, stop) = (notifier.clone(), stop_rx.clone());
         async move {
@@ -145,6 +155,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = checks.await;
     let _ = notify.await;
     let _ = vendor_poller.await;
+    let _ = mailer.await;
     let _ = janitor.await;
     db.close().await;
     tracing::info!("stopped");

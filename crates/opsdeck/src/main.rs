@@ -9,6 +9,7 @@ mod demo;
 mod incidents;
 mod output;
 mod report;
+mod series;
 mod slos;
 mod status_pages;
 mod vendors;

@@ -30,6 +30,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (21, "page_branding", include_str!("../migrations/sqlite/0021_page_branding.sql")),
     (22, "slos", include_str!("../migrations/sqlite/0022_slos.sql")),
     (23, "slo_alerts", include_str!("../migrations/sqlite/0023_slo_alerts.sql")),
+    (24, "series", include_str!("../migrations/sqlite/0024_series.sql")),
+    (25, "report_schedules", include_str!("../migrations/sqlite/0025_report_schedules.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -55,6 +57,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (21, "page_branding", include_str!("../migrations/postgres/0021_page_branding.sql")),
     (22, "slos", include_str!("../migrations/postgres/0022_slos.sql")),
     (23, "slo_alerts", include_str!("../migrations/postgres/0023_slo_alerts.sql")),
+    (24, "series", include_str!("../migrations/postgres/0024_series.sql")),
+    (25, "report_schedules", include_str!("../migrations/postgres/0025_report_schedules.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -20,6 +20,8 @@ pub mod oncall;
 pub mod page;
 pub mod pipeline;
 pub mod rate_budget;
+pub mod report_schedule;
+pub mod series;
 pub mod settings;
 pub mod slo;
 pub mod slo_alert;

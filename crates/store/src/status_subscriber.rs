@@ -461,8 +461,8 @@ impl Db {
         Ok(())
     }
 
-    /// Removes subscriber messages sent or given up, and vendor and SLO alerts handed to the pipeline,
-    /// from before `before`: history nobody reads. Pending ones stay whatever their age.
+    /// Removes subscriber messages and report e-mails sent or given up, and vendor and SLO alerts
+    /// handed to the pipeline, from before `before`: history nobody reads. Pending ones stay whatever their age.
     pub async fn purge_delivered_outboxes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let ms = before.timestamp_millis();
         let n = write_tx!(self, |tx| {
@@ -481,7 +481,12 @@ impl Db {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            a + b + c
+            let d = sqlx::query("DELETE FROM report_deliveries WHERE status <> 'pending' AND created_at < $1")
+                .bind(ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            a + b + c + d
         });
         Ok(n)
     }

@@ -93,6 +93,8 @@ pub struct TestServer {
     /// Escalations and the outbox, stepped by the test with [`TestServer::run_notifier`].
     pub notifier: Arc<opsdeck_notify::Notifier>,
     pub vendors: Arc<opsdeck_notify::vendors::VendorPoller>,
+    /// The server's state, for stepping its web-side jobs (the report mailer).
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _test_db: TestDb,
@@ -152,6 +154,7 @@ impl TestServer {
             .with_sink(opsdeck_web::vendor_sink(&state.events)),
         );
         let (tx, rx) = oneshot::channel::<()>();
+        let app_state = state.clone();
         let task = tokio::spawn(async move {
             let _ = opsdeck_web::serve(listener, state, async {
                 let _ = rx.await;
@@ -168,6 +171,7 @@ impl TestServer {
             pipeline,
             notifier,
             vendors,
+            state: app_state,
             shutdown: Some(tx),
             task: Some(task),
             _test_db: test_db,
@@ -187,6 +191,11 @@ impl TestServer {
     /// One vendor poller pass at the fake clock's time; how many vendors it polled.
     pub async fn run_vendor_polls(&self) -> usize {
         self.vendors.run_once().await.expect("vendor poll pass")
+    }
+
+    /// One report mailer pass at the fake clock's time: how many scheduled reports it queued.
+    pub async fn run_report_mailer(&self) -> usize {
+        opsdeck_web::report_mailer::queue_due(&self.state).await.expect("report mailer pass")
     }
 
     pub async fn run_notifier(&self) -> opsdeck_notify::Pass {

@@ -17,6 +17,7 @@ mod links;
 mod operations;
 mod ops;
 mod ping;
+pub mod report_mailer;
 mod server;
 mod status;
 mod ui;

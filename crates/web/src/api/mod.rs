@@ -14,8 +14,10 @@ pub(crate) mod monitors;
 pub(crate) mod oncall;
 pub(crate) mod openapi;
 pub(crate) mod postmortems;
+pub(crate) mod report_schedules;
 pub(crate) mod reports;
 pub(crate) mod schema;
+pub(crate) mod series;
 pub(crate) mod settings;
 pub(crate) mod slos;
 pub(crate) mod status_pages;
@@ -112,6 +114,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(integrations::router())
         .merge(reports::router())
         .merge(kpi::router())
+        .merge(series::router())
+        .merge(report_schedules::router())
         .merge(oncall::router())
         .merge(status_pages::router())
         .merge(status_subscribers::router())

@@ -113,6 +113,11 @@ fn per_service(totals: &[opsdeck_store::kpi::MonitorTotals], only: Option<Uuid>)
 pub async fn build(state: &AppState, q: &KpiRange) -> Result<Kpi, ApiError> {
     let period = period(state, q)?;
     let service_id = service_ref(state, q.service_id.as_deref(), "service_id").await?;
+    build_for(state, period, service_id).await
+}
+
+/// The KPI report of a period already checked, for one service or all.
+pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Option<Uuid>) -> Result<Kpi, ApiError> {
     let now_r = reports::between(state, period.from, period.to, service_id, &[]).await?;
     let before_r = reports::between(state, period.previous_from, period.previous_to, service_id, &[]).await?;
     let now_m = state.db.monitor_check_totals(period.from, period.to).await?;

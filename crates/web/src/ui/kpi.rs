@@ -219,6 +219,7 @@ pub struct KpiPage {
     service_f: String,
     services: Vec<ServiceView>,
     query: String,
+    schedules: Vec<opsdeck_store::report_schedule::ReportSchedule>,
 }
 
 #[derive(Deserialize, Default)]
@@ -252,6 +253,7 @@ pub async fn dashboard(State(state): State<AppState>, page: PageAuth, Query(q): 
         Ok(s) => s,
         Err(e) => return e,
     };
+    let schedules = try_page!(state.db.list_report_schedules().await);
     let mut params = vec![];
     for (name, v) in
         [("period", &range.period), ("from", &range.from), ("to", &range.to), ("service_id", &range.service_id)]
@@ -268,6 +270,7 @@ pub async fn dashboard(State(state): State<AppState>, page: PageAuth, Query(q): 
         service_f: q.service.unwrap_or_default(),
         services,
         query: serde_urlencoded::to_string(params).unwrap_or_default(),
+        schedules,
     }
     .into_response()
 }

@@ -28,8 +28,10 @@ macro_rules! try_page {
 mod account;
 mod admin;
 mod alert_rules;
+mod capacity;
 mod catalogue;
 pub(crate) mod charts;
+mod forecast_chart;
 mod home;
 mod incidents;
 mod integrations;
@@ -39,6 +41,7 @@ mod monitor_form;
 mod monitors;
 pub(crate) mod oncall;
 mod postmortems;
+mod report_schedules;
 mod reports;
 mod slos;
 pub(crate) mod status_pages;
@@ -127,6 +130,11 @@ pub fn router() -> Router<AppState> {
         .route("/demo/inbox", get(oncall::demo_inbox))
         .route("/reports", get(kpi::dashboard))
         .route("/reports/mttx", get(reports::report))
+        .route("/reports/schedules", post(report_schedules::create))
+        .route("/reports/schedules/{id}/send", post(report_schedules::send))
+        .route("/reports/schedules/{id}/delete", post(report_schedules::delete))
+        .route("/capacity", get(capacity::list))
+        .route("/capacity/{name}", get(capacity::detail))
         .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
         .route("/services/{service}/integrations/{id}/rotate", post(integrations::rotate))
         .route("/services/{service}/integrations/{id}/delete", post(integrations::delete))

@@ -1,0 +1,392 @@
+//! Capacity forecasts from a metric's history: a least-squares line with Prometheus'
+//! `predict_linear` semantics, and damped Holt (double exponential smoothing), each with a 95 %
+//! prediction interval and the time until the series reaches a capacity
+//! (`governance-kpis-scim-forecasting.md` §3.1–3.2).
+//!
+//! Times are seconds relative to the evaluation time `now` (negative in the past), so the line's
+//! intercept is the value now, as in Prometheus. Every loop is bounded by the number of points
+//! or by [`SCAN_STEPS`]; nothing here allocates by what a caller asks for beyond the points given.
+
+use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
+
+/// Forecast points a path holds, at most (the chart's resolution).
+pub const PATH_STEPS: usize = 120;
+/// Steps of the bounded search for where a band crosses the capacity.
+const SCAN_STEPS: usize = 4096;
+
+/// A value at a time (seconds relative to now; negative in the past).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub t: f64,
+    pub y: f64,
+}
+
+/// One step of a forecast path.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Step {
+    /// Seconds after now.
+    pub h: f64,
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// When the series reaches a capacity, in seconds from now: the point estimate, the earliest
+/// (the upper band crosses) and the latest (the lower band crosses; `None` if it never does
+/// within the search).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Exhaustion {
+    pub seconds: f64,
+    pub lower: f64,
+    pub upper: Option<f64>,
+}
+
+/// A fitted model: its value and 95 % band `h` seconds ahead.
+pub trait Model {
+    /// `(value, half-width of the 95 % band)` at `h` seconds after now.
+    fn at(&self, h: f64) -> (f64, f64);
+}
+
+/// Neumaier-compensated sum, as Prometheus' `linearRegression` uses.
+#[derive(Default, Clone, Copy)]
+struct Sum {
+    s: f64,
+    c: f64,
+}
+
+impl Sum {
+    fn add(&mut self, v: f64) {
+        let t = self.s + v;
+        if self.s.abs() >= v.abs() {
+            self.c += (self.s - t) + v;
+        } else {
+            self.c += (v - t) + self.s;
+        }
+        self.s = t;
+    }
+    fn get(self) -> f64 {
+        self.s + self.c
+    }
+}
+
+/// A least-squares line through the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Linear {
+    /// Change per second.
+    pub slope: f64,
+    /// The value now (`predict_linear(v, 0)`).
+    pub intercept: f64,
+    pub n: usize,
+    /// Residual standard error.
+    pub sigma: f64,
+    x_mean: f64,
+    sxx: f64,
+    t_quantile: f64,
+}
+
+/// Fits a line (needs two samples at two different times, all finite).
+pub fn linear(samples: &[Sample]) -> Option<Linear> {
+    let n = samples.len();
+    if n < 2 || samples.iter().any(|s| !s.t.is_finite() || !s.y.is_finite()) {
+        return None;
+    }
+    let (mut sx, mut sy, mut sxy, mut sx2) = (Sum::default(), Sum::default(), Sum::default(), Sum::default());
+    for s in samples {
+        sx.add(s.t);
+        sy.add(s.y);
+        sxy.add(s.t * s.y);
+        sx2.add(s.t * s.t);
+    }
+    let nf = n as f64;
+    let (sx, sy, sxy, sx2) = (sx.get(), sy.get(), sxy.get(), sx2.get());
+    let var = sx2 - sx * sx / nf;
+    let constant = samples.iter().all(|s| s.y == samples[0].y);
+    let (slope, intercept) = if constant {
+        (0.0, samples[0].y)
+    } else if var <= 0.0 || !var.is_finite() {
+        return None;
+    } else {
+        let b = (sxy - sx * sy / nf) / var;
+        (b, sy / nf - b * sx / nf)
+    };
+    let x_mean = sx / nf;
+    let sxx = samples.iter().map(|s| (s.t - x_mean).powi(2)).sum::<f64>();
+    let sse: f64 = samples.iter().map(|s| (s.y - (intercept + slope * s.t)).powi(2)).sum();
+    let sigma = if n > 2 { (sse / (nf - 2.0)).sqrt() } else { 0.0 };
+    Some(Linear { slope, intercept, n, sigma, x_mean, sxx, t_quantile: t975(n.saturating_sub(2)) })
+}
+
+/// The 97.5 % quantile of Student's t with `df` degrees of freedom (the normal's without any).
+fn t975(df: usize) -> f64 {
+    let q = if df == 0 {
+        Normal::new(0.0, 1.0).map(|d| d.inverse_cdf(0.975)).ok()
+    } else {
+        StudentsT::new(0.0, 1.0, df as f64).map(|d| d.inverse_cdf(0.975)).ok()
+    };
+    q.filter(|v| v.is_finite()).unwrap_or(1.96)
+}
+
+impl Model for Linear {
+    fn at(&self, h: f64) -> (f64, f64) {
+        let value = self.intercept + self.slope * h;
+        let lever = if self.sxx > 0.0 { (h - self.x_mean).powi(2) / self.sxx } else { 0.0 };
+        let half = self.t_quantile * self.sigma * (1.0 + 1.0 / self.n as f64 + lever).sqrt();
+        (value, half)
+    }
+}
+
+/// Damped Holt, fitted on evenly spaced samples (the series is read as steps of its mean
+/// spacing).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Holt {
+    pub alpha: f64,
+    pub beta: f64,
+    pub phi: f64,
+    /// The level and trend (per step) after the last sample.
+    pub level: f64,
+    pub trend: f64,
+    /// Seconds per step.
+    pub step: f64,
+    /// One-step-ahead residual standard deviation.
+    pub sigma: f64,
+    /// Seconds from the last sample to now.
+    lag: f64,
+}
+
+fn holt_run(ys: &[f64], alpha: f64, beta: f64, phi: f64) -> (f64, f64, f64) {
+    let (mut level, mut trend) = (ys[0], ys[1] - ys[0]);
+    let mut sse = 0.0;
+    for &y in &ys[1..] {
+        let forecast = level + phi * trend;
+        sse += (y - forecast).powi(2);
+        let prev = level;
+        level = alpha * y + (1.0 - alpha) * (prev + phi * trend);
+        trend = beta * (level - prev) + (1.0 - beta) * phi * trend;
+    }
+    (level, trend, sse)
+}
+
+/// Means of the samples in buckets of a day (history of four days or more) or an hour (four
+/// hours or more), newest bucket ending at the last sample: Holt needs even steps, and a day's
+/// mean hides the daily rhythm that would otherwise pass for the trend.
+fn buckets(samples: &[Sample]) -> Vec<Sample> {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Vec::new() };
+    let span = last.t - first.t;
+    let width = if span >= 4.0 * 86_400.0 {
+        86_400.0
+    } else if span >= 4.0 * 3_600.0 {
+        3_600.0
+    } else {
+        return samples.to_vec();
+    };
+    let mut groups: std::collections::BTreeMap<i64, (f64, f64, f64)> = std::collections::BTreeMap::new();
+    for s in samples {
+        let k = ((last.t - s.t) / width).floor() as i64;
+        let g = groups.entry(-k).or_insert((0.0, 0.0, 0.0));
+        *g = (g.0 + s.t, g.1 + s.y, g.2 + 1.0);
+    }
+    groups.into_values().map(|(t, y, n)| Sample { t: t / n, y: y / n }).collect()
+}
+
+/// Fits damped Holt by the smallest one-step-ahead squared error over a grid of α, β and φ, on
+/// the samples' [`buckets`]. Needs three buckets at distinct times.
+pub fn holt(samples: &[Sample]) -> Option<Holt> {
+    if samples.iter().any(|s| !s.t.is_finite() || !s.y.is_finite()) {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(|a, b| a.t.total_cmp(&b.t));
+    let samples = buckets(&sorted);
+    let n = samples.len();
+    if n < 3 {
+        return None;
+    }
+    let first = samples.first()?.t;
+    let last = samples.last()?.t;
+    let step = (last - first) / (n - 1) as f64;
+    if step <= 0.0 || !step.is_finite() {
+        return None;
+    }
+    let ys: Vec<f64> = samples.iter().map(|s| s.y).collect();
+    let mut best: Option<(f64, Holt)> = None;
+    for alpha in [0.1, 0.2, 0.3, 0.5, 0.7, 0.9] {
+        for beta in [0.01, 0.05, 0.1, 0.2, 0.4] {
+            for phi in [0.9, 0.95, 0.98, 1.0] {
+                let (level, trend, sse) = holt_run(&ys, alpha, beta, phi);
+                if best.as_ref().is_none_or(|(b, _)| sse < *b) {
+                    let sigma = (sse / (n - 1) as f64).sqrt();
+                    best = Some((sse, Holt { alpha, beta, phi, level, trend, step, sigma, lag: -last }));
+                }
+            }
+        }
+    }
+    best.map(|(_, h)| h)
+}
+
+impl Model for Holt {
+    fn at(&self, h: f64) -> (f64, f64) {
+        let steps = ((h + self.lag) / self.step).max(0.0);
+        // φ + φ² + … + φ^steps, continuous in `steps`.
+        let damp = if self.phi >= 1.0 { steps } else { self.phi * (1.0 - self.phi.powf(steps)) / (1.0 - self.phi) };
+        let value = self.level + damp * self.trend;
+        let (a, b) = (self.alpha, self.beta);
+        // ETS(A,A,N): σ_h² = σ²·[1 + (h−1)(α² + αβh + β²h(2h−1)/6)].
+        let k = steps.max(1.0);
+        let var = self.sigma.powi(2) * (1.0 + (k - 1.0) * (a * a + a * b * k + b * b * k * (2.0 * k - 1.0) / 6.0));
+        (value, 1.96 * var.max(0.0).sqrt())
+    }
+}
+
+/// The forecast path from now to `horizon` seconds ahead, [`PATH_STEPS`] steps.
+pub fn path(model: &dyn Model, horizon: f64) -> Vec<Step> {
+    let horizon = if horizon.is_finite() && horizon > 0.0 { horizon } else { return Vec::new() };
+    (0..=PATH_STEPS)
+        .map(|i| {
+            let h = horizon * i as f64 / PATH_STEPS as f64;
+            let (value, half) = model.at(h);
+            Step { h, value, lower: value - half, upper: value + half }
+        })
+        .collect()
+}
+
+/// The first `h` in `(0, limit]` where `f(h) ≥ capacity`, to within `limit / SCAN_STEPS`.
+fn first_crossing(f: &dyn Fn(f64) -> f64, capacity: f64, limit: f64) -> Option<f64> {
+    if f(0.0) >= capacity {
+        return Some(0.0);
+    }
+    let dt = limit / SCAN_STEPS as f64;
+    let mut prev = 0.0;
+    for i in 1..=SCAN_STEPS {
+        let h = dt * i as f64;
+        if f(h) >= capacity {
+            // Halve the last step a few times for a closer figure.
+            let (mut lo, mut hi) = (prev, h);
+            for _ in 0..30 {
+                let mid = (lo + hi) / 2.0;
+                if f(mid) >= capacity { hi = mid } else { lo = mid }
+            }
+            return Some(hi);
+        }
+        prev = h;
+    }
+    None
+}
+
+/// When the series reaches `capacity`, searching up to `limit` seconds ahead; `None` when the
+/// point forecast does not reach it by then.
+pub fn exhaustion(model: &dyn Model, capacity: f64, limit: f64) -> Option<Exhaustion> {
+    if !capacity.is_finite() || !limit.is_finite() || limit <= 0.0 {
+        return None;
+    }
+    let point = first_crossing(&|h| model.at(h).0, capacity, limit)?;
+    let lower = first_crossing(&|h| model.at(h).0 + model.at(h).1, capacity, limit).unwrap_or(point).min(point);
+    let upper = first_crossing(&|h| model.at(h).0 - model.at(h).1, capacity, limit).map(|u| u.max(point));
+    Some(Exhaustion { seconds: point, lower, upper })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn line(n: usize, slope: f64, now_value: f64, noise: &dyn Fn(usize) -> f64) -> Vec<Sample> {
+        // Hourly samples ending now.
+        (0..n)
+            .map(|i| {
+                let t = -3600.0 * (n - 1 - i) as f64;
+                Sample { t, y: now_value + slope * t + noise(i) }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_straight_line_is_fitted_exactly() {
+        let s = line(48, 0.01, 500.0, &|_| 0.0);
+        let l = linear(&s).unwrap_or_else(|| panic!("fit"));
+        assert!((l.slope - 0.01).abs() < 1e-12 && (l.intercept - 500.0).abs() < 1e-6, "{l:?}");
+        // predict_linear(v, 3600) = a + b·3600.
+        assert!((l.at(3600.0).0 - 536.0).abs() < 1e-6);
+        // 500 to 1000 at 0.01 per second: 50,000 s.
+        let e = exhaustion(&l, 1000.0, 1e7).unwrap_or_else(|| panic!("exhausts"));
+        assert!((e.seconds - 50_000.0).abs() < 1.0, "{e:?}");
+        assert!((e.lower - e.seconds).abs() < 1.0 && e.upper.is_some_and(|u| (u - e.seconds).abs() < 1.0));
+    }
+
+    #[test]
+    fn noise_widens_the_band_around_the_truth() {
+        // ±5 of noise on a disk filling by 1 per hour from 400 to a capacity of 1,000.
+        let noise = |i: usize| if i.is_multiple_of(2) { 5.0 } else { -5.0 };
+        let s = line(200, 1.0 / 3600.0, 400.0, &noise);
+        let l = linear(&s).unwrap_or_else(|| panic!("fit"));
+        let e = exhaustion(&l, 1000.0, 1e8).unwrap_or_else(|| panic!("exhausts"));
+        let truth = 600.0 * 3600.0;
+        assert!((e.seconds - truth).abs() / truth < 0.02, "{e:?}");
+        let upper = e.upper.unwrap_or(f64::INFINITY);
+        assert!(e.lower < e.seconds && e.seconds < upper, "{e:?}");
+        assert!(e.lower <= truth && truth <= upper, "the band holds the truth: {e:?}");
+    }
+
+    #[test]
+    fn flat_or_falling_series_do_not_exhaust() {
+        let flat = linear(&line(10, 0.0, 42.0, &|_| 0.0)).unwrap_or_else(|| panic!("fit"));
+        assert_eq!((flat.slope, flat.intercept), (0.0, 42.0));
+        assert!(exhaustion(&flat, 100.0, 1e9).is_none());
+        let falling = linear(&line(10, -0.5, 42.0, &|i| i as f64 * 0.01)).unwrap_or_else(|| panic!("fit"));
+        assert!(exhaustion(&falling, 100.0, 1e9).is_none());
+        // Already over it: now.
+        assert_eq!(exhaustion(&flat, 10.0, 1e9).map(|e| e.seconds), Some(0.0));
+    }
+
+    #[test]
+    fn too_few_or_bad_samples_fit_nothing() {
+        assert!(linear(&[Sample { t: 0.0, y: 1.0 }]).is_none());
+        assert!(linear(&[Sample { t: 0.0, y: 1.0 }, Sample { t: 0.0, y: 2.0 }]).is_none(), "no time spread");
+        assert!(linear(&[Sample { t: -1.0, y: f64::NAN }, Sample { t: 0.0, y: 2.0 }]).is_none());
+        assert!(holt(&line(2, 1.0, 1.0, &|_| 0.0)).is_none());
+    }
+
+    #[test]
+    fn holt_sees_the_trend_under_a_daily_rhythm() {
+        // Two weeks hourly: 2 a day up to 400 now, with a ±3 daily wave; full at 1,000 in 300 days.
+        let s: Vec<Sample> = (0..14 * 24)
+            .map(|i| {
+                let hours_ago = (14 * 24 - 1 - i) as f64;
+                let wave = 3.0 * (2.0 * std::f64::consts::PI * (hours_ago % 24.0) / 24.0).sin();
+                Sample { t: -3600.0 * hours_ago, y: 400.0 - 2.0 * hours_ago / 24.0 + wave }
+            })
+            .collect();
+        let h = holt(&s).unwrap_or_else(|| panic!("fit"));
+        let e = exhaustion(&h, 1000.0, 1e9).unwrap_or_else(|| panic!("exhausts: {h:?}"));
+        let truth = 300.0 * 86_400.0;
+        assert!((e.seconds - truth).abs() / truth < 0.1, "{e:?} {h:?}");
+    }
+
+    #[test]
+    fn holt_follows_a_trend_and_damping_bends_it() {
+        let s = line(100, 2.0 / 3600.0, 300.0, &|i| if i % 3 == 0 { 1.0 } else { -0.5 });
+        let h = holt(&s).unwrap_or_else(|| panic!("fit"));
+        let (now, _) = h.at(0.0);
+        assert!((now - 300.0).abs() < 5.0, "{h:?}");
+        let (day, half) = h.at(86_400.0);
+        assert!(day > now && half > 0.0, "{h:?}");
+        let p = path(&h, 86_400.0);
+        assert_eq!(p.len(), PATH_STEPS + 1);
+        assert!(p.windows(2).all(|w| w[1].upper - w[1].value >= w[0].upper - w[0].value - 1e-9), "the band widens");
+    }
+
+    proptest! {
+        #[test]
+        fn bounds_bracket_the_point(slope in 0.0001f64..1.0, start in 0.0f64..1000.0, amp in 0.0f64..50.0,
+                                    n in 3usize..300, capacity in 1000.0f64..1e6) {
+            let s = line(n, slope, start, &|i| amp * ((i * 7919) % 13) as f64 / 13.0);
+            if let Some(l) = linear(&s)
+                && let Some(e) = exhaustion(&l, capacity, 1e9)
+            {
+                prop_assert!(e.lower <= e.seconds + 1e-6);
+                if let Some(u) = e.upper { prop_assert!(u + 1e-6 >= e.seconds); }
+                prop_assert!(e.seconds >= 0.0 && e.seconds <= 1e9);
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Scheduled reports and their e-mail outbox. Queuing a period's report is a compare-and-set on
+//! `last_period` with the e-mails in the same transaction, so any number of nodes may try and
+//! each period goes out once; the notifier claims the e-mails with leases.
+
+use crate::audit::audit;
+use crate::dialect::{Claim, claim_leased};
+use crate::status_subscriber::DeliveryResult;
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
+use chrono::{DateTime, Utc};
+use opsdeck_core::Entity;
+use opsdeck_core::audit::{Actor, AuditRecord};
+use opsdeck_core::clock::from_millis;
+use opsdeck_core::report_schedule::{Cadence, ReportScheduleSpec};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// Schedules an instance keeps, at most.
+pub const SCHEDULES_MAX: i64 = 200;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReportSchedule {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub spec: ReportScheduleSpec,
+    /// The label of the last period queued (or, for a new schedule, the one due when it was made).
+    pub last_period: String,
+    pub last_sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    name: String,
+    cadence: String,
+    recipients: Json<Vec<String>>,
+    service_id: Option<Uuid>,
+    last_period: String,
+    last_sent_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<Row> for ReportSchedule {
+    fn from(r: Row) -> Self {
+        ReportSchedule {
+            id: r.id,
+            spec: ReportScheduleSpec {
+                name: r.name,
+                cadence: Cadence::parse(&r.cadence).unwrap_or(Cadence::Monthly),
+                recipients: r.recipients.0,
+                service_id: r.service_id,
+            },
+            last_period: r.last_period,
+            last_sent_at: r.last_sent_at.map(from_millis),
+            created_at: from_millis(r.created_at),
+        }
+    }
+}
+
+const COLS: &str = "id, name, cadence, recipients, service_id, last_period, last_sent_at, created_at";
+
+/// One e-mail of a report, ready to queue.
+#[derive(Debug, Clone)]
+pub struct ReportMail {
+    pub recipient: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+/// A claimed report e-mail.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueReport {
+    pub id: Uuid,
+    pub recipient: String,
+    pub subject: String,
+    pub html: String,
+    pub body: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+}
+
+impl Db {
+    /// `due_label` is the period due now, recorded as already sent so a new schedule starts with
+    /// the next one (send one at once with [`Db::queue_report`]).
+    pub async fn create_report_schedule(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        spec: &ReportScheduleSpec,
+        due_label: &str,
+    ) -> StoreResult<ReportSchedule> {
+        let id = Uuid::now_v7();
+        write_tx!(self, |tx| {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM report_schedules").fetch_one(&mut *tx).await?;
+            if n >= SCHEDULES_MAX {
+                return Err(StoreError::Conflict(format!("at most {SCHEDULES_MAX} report schedules")));
+            }
+            sqlx::query(
+                "INSERT INTO report_schedules (id, name, cadence, recipients, service_id, last_period, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(id)
+            .bind(&spec.name)
+            .bind(spec.cadence.as_str())
+            .bind(Json(&spec.recipients))
+            .bind(spec.service_id)
+            .bind(due_label)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "report_schedule.create",
+                    "report_schedule",
+                    Some(id),
+                    format!("Scheduled {}", spec.name)
+                )
+                .after(spec)
+            );
+        });
+        self.get_report_schedule(id).await
+    }
+
+    pub async fn delete_report_schedule(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        before: &ReportSchedule,
+    ) -> StoreResult<()> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM report_schedules WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new(
+                    "report_schedule.delete",
+                    "report_schedule",
+                    Some(before.id),
+                    format!("Deleted report schedule {}", before.spec.name)
+                )
+                .before(&before.spec)
+            );
+        });
+        Ok(())
+    }
+
+    pub async fn get_report_schedule(&self, id: Uuid) -> StoreResult<ReportSchedule> {
+        let row: Option<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM report_schedules WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(ReportSchedule::from).ok_or(StoreError::NotFound(Entity::ReportSchedule))
+    }
+
+    pub async fn list_report_schedules(&self) -> StoreResult<Vec<ReportSchedule>> {
+        let rows: Vec<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLS} FROM report_schedules ORDER BY name, id LIMIT {SCHEDULES_MAX}"
+            )))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(ReportSchedule::from).collect())
+    }
+
+    /// Queues a period's e-mails if `last_period` still reads `seen` (moving it to `period`);
+    /// `false` when another node (or an earlier pass) did. `key` makes each e-mail unique: the
+    /// period's label, or a fresh one for a "send now".
+    pub async fn queue_report(
+        &self,
+        now: DateTime<Utc>,
+        schedule: &ReportSchedule,
+        period: &str,
+        key: &str,
+        mails: &[ReportMail],
+    ) -> StoreResult<bool> {
+        let queued = write_tx!(self, |tx| {
+            let moved = sqlx::query(
+                "UPDATE report_schedules SET last_period = $1, last_sent_at = $2, updated_at = $2 \
+                 WHERE id = $3 AND last_period = $4",
+            )
+            .bind(period)
+            .bind(now.timestamp_millis())
+            .bind(schedule.id)
+            .bind(&schedule.last_period)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved == 0 {
+                false
+            } else {
+                for m in mails {
+                    sqlx::query(
+                        "INSERT INTO report_deliveries (id, schedule_id, period, recipient, subject, html, body, \
+                         status, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8) \
+                         ON CONFLICT (schedule_id, period, recipient) DO NOTHING",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(schedule.id)
+                    .bind(key)
+                    .bind(&m.recipient)
+                    .bind(&m.subject)
+                    .bind(&m.html)
+                    .bind(&m.text)
+                    .bind(now.timestamp_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                true
+            }
+        });
+        Ok(queued)
+    }
+
+    pub async fn claim_report_deliveries(
+        &self,
+        node: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DueReport>> {
+        let claim = Claim {
+            table: "report_deliveries",
+            key: "id",
+            due: "status = 'pending' AND next_attempt_at <= $3",
+            order: "next_attempt_at",
+            returning: "id, recipient, subject, html, body, attempts, next_attempt_at",
+            due_by: None,
+        };
+        Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)
+    }
+
+    /// Records send results (only for rows this node still leases).
+    pub async fn complete_report_deliveries(
+        &self,
+        node: &str,
+        now: i64,
+        results: &[(DueReport, DeliveryResult)],
+    ) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, |tx| {
+            for (d, r) in results {
+                let (status, next, error, sent) = match r {
+                    DeliveryResult::Sent => ("sent", d.next_attempt_at, None, Some(now)),
+                    DeliveryResult::Retry { error, at } => ("pending", *at, Some(error.as_str()), None),
+                    DeliveryResult::Failed { error } => ("failed", d.next_attempt_at, Some(error.as_str()), None),
+                };
+                sqlx::query(
+                    "UPDATE report_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, \
+                     last_error = COALESCE($4, last_error), sent_at = $5, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = $6 AND lease_owner = $7 AND status = 'pending'",
+                )
+                .bind(status)
+                .bind(d.attempts.saturating_add(1))
+                .bind(next)
+                .bind(error)
+                .bind(sent)
+                .bind(d.id)
+                .bind(node)
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// The e-mails of a schedule, newest first: period, recipient, status, last error.
+    pub async fn report_deliveries(&self, schedule_id: Uuid, limit: i64) -> StoreResult<Vec<DeliveryRow>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT period, recipient, status, last_error, sent_at, created_at FROM report_deliveries \
+                 WHERE schedule_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+            )
+            .bind(schedule_id)
+            .bind(limit.clamp(1, 500))
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub period: String,
+    pub recipient: String,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+    pub created_at: i64,
+}

@@ -1,0 +1,172 @@
+//! Metric series pushed through the API and their points. A push creates the series on first
+//! use (as a Pushgateway does), writes its points in multi-row upserts and keeps at most
+//! [`KEEP_MAX`] points per series, all in one transaction.
+
+use crate::audit::audit;
+use crate::dialect::{fixed_chunks, placeholders};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
+use chrono::{DateTime, Utc};
+use opsdeck_core::Entity;
+use opsdeck_core::audit::{Actor, AuditRecord};
+use opsdeck_core::clock::from_millis;
+use opsdeck_core::series::{KEEP_MAX, Point};
+use uuid::Uuid;
+
+/// Series an instance keeps, at most.
+pub const SERIES_MAX: i64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Series {
+    pub id: Uuid,
+    pub name: String,
+    pub points: i64,
+    pub last_at: Option<DateTime<Utc>>,
+    pub last_value: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+type Row = (Uuid, String, i64, Option<i64>, Option<f64>, i64, i64);
+
+fn series(r: Row) -> Series {
+    Series {
+        id: r.0,
+        name: r.1,
+        points: r.2,
+        last_at: r.3.map(from_millis),
+        last_value: r.4,
+        created_at: from_millis(r.5),
+        updated_at: from_millis(r.6),
+    }
+}
+
+const COLS: &str = "id, name, points, last_at, last_value, created_at, updated_at";
+
+impl Db {
+    /// Writes `points` (already checked) to the series `name`, creating it if it is new (the
+    /// creation is audited; points are data, as check results are, and are not).
+    pub async fn push_points(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        name: &str,
+        points: &[Point],
+    ) -> StoreResult<Series> {
+        let backend = self.backend();
+        let new_id = Uuid::now_v7();
+        write_tx!(self, |tx| {
+            let existing: Option<Uuid> =
+                sqlx::query_scalar("SELECT id FROM series WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
+            let id = match existing {
+                Some(id) => id,
+                None => {
+                    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM series").fetch_one(&mut *tx).await?;
+                    if n >= SERIES_MAX {
+                        return Err(StoreError::Conflict(format!(
+                            "at most {SERIES_MAX} series; delete old ones first"
+                        )));
+                    }
+                    sqlx::query(
+                        "INSERT INTO series (id, name, points, created_at, updated_at) VALUES ($1, $2, 0, $3, $3)",
+                    )
+                    .bind(new_id)
+                    .bind(name)
+                    .bind(now.timestamp_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                    audit!(
+                        tx,
+                        actor,
+                        now,
+                        AuditRecord::new("series.create", "series", Some(new_id), format!("Created series {name}"))
+                    );
+                    new_id
+                }
+            };
+            for chunk in fixed_chunks(points) {
+                let rows: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("({})", placeholders(backend, 3, 1 + i * 3))).collect();
+                let sql = format!(
+                    "INSERT INTO series_points (series_id, at, value) VALUES {} \
+                     ON CONFLICT (series_id, at) DO UPDATE SET value = excluded.value",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for p in chunk {
+                    q = q.bind(id).bind(p.at.timestamp_millis()).bind(p.value);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            // Only the newest KEEP_MAX points stay.
+            sqlx::query(
+                "DELETE FROM series_points WHERE series_id = $1 AND at < (SELECT at FROM series_points \
+                 WHERE series_id = $1 ORDER BY at DESC LIMIT 1 OFFSET $2)",
+            )
+            .bind(id)
+            .bind(KEEP_MAX)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE series SET points = (SELECT COUNT(*) FROM series_points WHERE series_id = $1), \
+                 last_at = (SELECT MAX(at) FROM series_points WHERE series_id = $1), \
+                 last_value = (SELECT value FROM series_points WHERE series_id = $1 ORDER BY at DESC LIMIT 1), \
+                 updated_at = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+        });
+        self.get_series(name).await
+    }
+
+    pub async fn get_series(&self, name: &str) -> StoreResult<Series> {
+        let row: Option<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM series WHERE name = $1")))
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(series).ok_or(StoreError::NotFound(Entity::Series))
+    }
+
+    /// Series by name, at most `limit`.
+    pub async fn list_series(&self, limit: i64) -> StoreResult<Vec<Series>> {
+        let rows: Vec<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM series ORDER BY name LIMIT $1")))
+                .bind(limit.clamp(1, SERIES_MAX))
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows.into_iter().map(series).collect())
+    }
+
+    /// The newest `limit` points at or after `from`, oldest first.
+    pub async fn series_points(&self, id: Uuid, from: DateTime<Utc>, limit: i64) -> StoreResult<Vec<Point>> {
+        let rows: Vec<(i64, f64)> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT at, value FROM (SELECT at, value FROM series_points WHERE series_id = $1 AND at >= $2 \
+                 ORDER BY at DESC LIMIT $3) newest ORDER BY at",
+            )
+            .bind(id)
+            .bind(from.timestamp_millis())
+            .bind(limit.clamp(1, KEEP_MAX))
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(|(at, value)| Point { at: from_millis(at), value }).collect())
+    }
+
+    pub async fn delete_series(&self, actor: &Actor, now: DateTime<Utc>, before: &Series) -> StoreResult<()> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM series WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("series.delete", "series", Some(before.id), format!("Deleted series {}", before.name))
+            );
+        });
+        Ok(())
+    }
+}

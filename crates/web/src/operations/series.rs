@@ -1,0 +1,119 @@
+//! Metric series for capacity forecasts: pushing points, the forecast a series' history gives
+//! (a least-squares line or damped Holt, with a 95 % band and the time until a capacity is
+//! reached), and deleting a series. The API, the capacity pages and the CLI use these.
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use chrono::{DateTime, Duration, Utc};
+use opsdeck_core::forecast::{self, Exhaustion, Model, Sample};
+use opsdeck_core::role::Permission;
+use opsdeck_core::series::{self as core_series, ForecastSpec, Method, Point, TRAIN_MAX};
+use opsdeck_store::series::Series;
+
+/// How far ahead the time to exhaustion is searched: five years.
+pub const SEARCH_DAYS: i64 = 1826;
+
+/// Writes points to a series (created on first push). Responders and up: the tokens that
+/// automation pushes with.
+pub async fn push(state: &AppState, auth: &Auth, name: &str, points: Vec<Point>) -> Result<(Series, usize), ApiError> {
+    auth.require(Permission::Respond)?;
+    let name = core_series::parse_name(name)?;
+    let points = core_series::check_points(points, state.now())?;
+    let s = state.db.push_points(&auth.actor(), state.now(), &name, &points).await?;
+    Ok((s, points.len()))
+}
+
+pub async fn delete(state: &AppState, auth: &Auth, name: &str) -> Result<(), ApiError> {
+    auth.require(Permission::Configure)?;
+    let s = state.db.get_series(name.trim()).await?;
+    state.db.delete_series(&auth.actor(), state.now(), &s).await?;
+    Ok(())
+}
+
+/// One step of the forecast path.
+#[derive(Debug, Clone, Copy)]
+pub struct PathStep {
+    pub at: DateTime<Utc>,
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+/// A series' forecast: what it learnt from, the model's value and trend now, the path ahead
+/// and, with a capacity, when it is reached.
+pub struct Forecast {
+    pub series: Series,
+    pub spec: ForecastSpec,
+    pub evaluated_at: DateTime<Utc>,
+    /// The training points, oldest first.
+    pub history: Vec<Point>,
+    pub value_now: f64,
+    /// Change per day, from the fitted trend.
+    pub slope_per_day: f64,
+    pub path: Vec<PathStep>,
+    pub exhaustion: Option<Exhaustion>,
+}
+
+/// The forecast of series `name` (anyone who may read).
+pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Result<Forecast, ApiError> {
+    let series = state.db.get_series(name.trim()).await?;
+    let now = state.now();
+    let from = opsdeck_core::time::sub(now, Duration::days(i64::from(spec.training_days))).unwrap_or(now);
+    let history = state.db.series_points(series.id, from, TRAIN_MAX).await?;
+    let samples: Vec<Sample> =
+        history.iter().map(|p| Sample { t: (p.at - now).num_milliseconds() as f64 / 1000.0, y: p.value }).collect();
+    let need = match spec.method {
+        Method::Linear => "at least 2 points at different times",
+        Method::Holt => "at least 3 points at different times",
+    };
+    let refuse = || {
+        ApiError::invalid(
+            "training_days",
+            format!(
+                "the last {} days of {} hold {} points; a {} forecast needs {need}",
+                spec.training_days,
+                series.name,
+                history.len(),
+                spec.method.as_str()
+            ),
+        )
+    };
+    let (model, slope_per_second): (Box<dyn Model + Send>, f64) = match spec.method {
+        Method::Linear => {
+            let l = forecast::linear(&samples).ok_or_else(refuse)?;
+            (Box::new(l), l.slope)
+        }
+        Method::Holt => {
+            let h = forecast::holt(&samples).ok_or_else(refuse)?;
+            (Box::new(h), h.trend / h.step)
+        }
+    };
+    let horizon = i64::from(spec.horizon_days) * 86_400;
+    let path = forecast::path(model.as_ref(), horizon as f64)
+        .into_iter()
+        .filter_map(|s| {
+            let at = opsdeck_core::time::add(now, Duration::milliseconds((s.h * 1000.0) as i64))?;
+            Some(PathStep { at, value: s.value, lower: s.lower, upper: s.upper })
+        })
+        .collect();
+    let exhaustion = spec.capacity.and_then(|c| forecast::exhaustion(model.as_ref(), c, (SEARCH_DAYS * 86_400) as f64));
+    Ok(Forecast {
+        value_now: model.at(0.0).0,
+        slope_per_day: slope_per_second * 86_400.0,
+        series,
+        spec,
+        evaluated_at: now,
+        history,
+        path,
+        exhaustion,
+    })
+}
+
+impl Forecast {
+    /// When the capacity is reached, as a time.
+    pub fn exhausts_at(&self) -> Option<DateTime<Utc>> {
+        let e = self.exhaustion?;
+        opsdeck_core::time::add(self.evaluated_at, Duration::seconds(e.seconds.round() as i64))
+    }
+}

@@ -1,0 +1,124 @@
+//! Capacity: the pushed metric series (`/capacity`) and one series' forecast with its band and
+//! the time until a capacity is reached (`/capacity/{name}`).
+
+use super::forecast_chart::forecast_chart;
+use super::{Chrome, PageAuth, error_page};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operations::series::{self as op, Forecast};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use opsdeck_core::series::{ForecastSpec, Method};
+use opsdeck_store::series::Series;
+use serde::Deserialize;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "capacity/list.html")]
+pub struct ListPage {
+    chrome: Chrome,
+    series: Vec<Series>,
+    origin: String,
+}
+
+pub async fn list(State(state): State<AppState>, page: PageAuth) -> Response {
+    let chrome = chrome!(page, state, "capacity", None);
+    let series = try_page!(state.db.list_series(1000).await);
+    let settings = try_page!(crate::operations::settings::load(&state).await);
+    let origin = settings.public_url.unwrap_or_else(|| "http://localhost:8080".into());
+    ListPage { chrome, series, origin: origin.trim_end_matches('/').to_owned() }.into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct ForecastForm {
+    capacity: Option<String>,
+    method: Option<String>,
+    training_days: Option<String>,
+    horizon_days: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "capacity/series.html")]
+pub struct SeriesPage {
+    chrome: Chrome,
+    f: Forecast,
+    chart: String,
+    /// "in 12 days (between 9 and 15)" or why there is none.
+    verdict: String,
+    /// `bad` when the capacity is reached within the horizon.
+    tone: &'static str,
+    capacity_f: String,
+    method_f: String,
+    training_f: String,
+    horizon_f: String,
+}
+
+fn days(secs: f64) -> String {
+    let d = secs / 86_400.0;
+    if d < 1.0 { super::human_duration(secs.round() as i64) } else { format!("{d:.1} days") }
+}
+
+/// What the page says about the capacity.
+fn verdict(f: &Forecast) -> (String, &'static str) {
+    let Some(capacity) = f.spec.capacity else {
+        return ("Give a capacity to see when it is reached.".into(), "");
+    };
+    match f.exhaustion {
+        Some(e) if e.seconds <= 0.0 => (format!("Already at or over {capacity}."), "bad"),
+        Some(e) => {
+            let latest = e.upper.map(days).unwrap_or_else(|| "not within five years".into());
+            let when = f.exhausts_at().map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default();
+            let tone = if e.seconds <= f64::from(f.spec.horizon_days) * 86_400.0 { "bad" } else { "" };
+            (
+                format!(
+                    "Reaches {capacity} in {} ({when}); earliest in {}, latest {latest}.",
+                    days(e.seconds),
+                    days(e.lower)
+                ),
+                tone,
+            )
+        }
+        None => (format!("Does not reach {capacity} within five years at the present trend."), "ok"),
+    }
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    page: PageAuth,
+    Path(name): Path<String>,
+    Query(q): Query<ForecastForm>,
+) -> Response {
+    let chrome = chrome!(page, state, "capacity", None);
+    let blank = |s: &Option<String>| s.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let parse_f = |field: &'static str, v: Option<String>| -> Result<Option<f64>, ApiError> {
+        v.map(|v| v.parse::<f64>().map_err(|_| ApiError::invalid(field, "must be a number"))).transpose()
+    };
+    let parse_i = |field: &'static str, v: Option<String>| -> Result<Option<i64>, ApiError> {
+        v.map(|v| v.parse::<i64>().map_err(|_| ApiError::invalid(field, "must be a whole number of days"))).transpose()
+    };
+    let spec = (|| -> Result<ForecastSpec, ApiError> {
+        Ok(ForecastSpec::new(
+            Method::parse(q.method.as_deref().unwrap_or(""))?,
+            parse_i("training_days", blank(&q.training_days))?,
+            parse_i("horizon_days", blank(&q.horizon_days))?,
+            parse_f("capacity", blank(&q.capacity))?,
+        )?)
+    })();
+    let spec = try_page!(spec);
+    let f = try_page!(op::forecast(&state, &name, spec).await);
+    let chart = forecast_chart(&f.history, &f.path, f.spec.capacity, f.evaluated_at);
+    let (verdict, tone) = verdict(&f);
+    SeriesPage {
+        chrome,
+        chart,
+        verdict,
+        tone,
+        capacity_f: blank(&q.capacity).unwrap_or_default(),
+        method_f: f.spec.method.as_str().to_owned(),
+        training_f: f.spec.training_days.to_string(),
+        horizon_f: f.spec.horizon_days.to_string(),
+        f,
+    }
+    .into_response()
+}
