@@ -91,27 +91,30 @@ pub fn linear(samples: &[Sample]) -> Option<Linear> {
     if n < 2 || samples.iter().any(|s| !s.t.is_finite() || !s.y.is_finite()) {
         return None;
     }
-    let (mut sx, mut sy, mut sxy, mut sx2) = (Sum::default(), Sum::default(), Sum::default(), Sum::default());
+    let (mut sx, mut sy) = (Sum::default(), Sum::default());
     for s in samples {
         sx.add(s.t);
         sy.add(s.y);
-        sxy.add(s.t * s.y);
-        sx2.add(s.t * s.t);
     }
     let nf = n as f64;
-    let (sx, sy, sxy, sx2) = (sx.get(), sy.get(), sxy.get(), sx2.get());
-    let var = sx2 - sx * sx / nf;
+    let (x_mean, y_mean) = (sx.get() / nf, sy.get() / nf);
+    // Centred sums: the same line as Prometheus' uncentred ones, without their cancellation when
+    // the points lie far from now.
+    let (mut sxx, mut sxy) = (Sum::default(), Sum::default());
+    for s in samples {
+        sxx.add((s.t - x_mean).powi(2));
+        sxy.add((s.t - x_mean) * (s.y - y_mean));
+    }
+    let (sxx, sxy) = (sxx.get(), sxy.get());
     let constant = samples.iter().all(|s| s.y == samples[0].y);
     let (slope, intercept) = if constant {
         (0.0, samples[0].y)
-    } else if var <= 0.0 || !var.is_finite() {
+    } else if sxx <= 0.0 || !sxx.is_finite() {
         return None;
     } else {
-        let b = (sxy - sx * sy / nf) / var;
-        (b, sy / nf - b * sx / nf)
+        let b = sxy / sxx;
+        (b, y_mean - b * x_mean)
     };
-    let x_mean = sx / nf;
-    let sxx = samples.iter().map(|s| (s.t - x_mean).powi(2)).sum::<f64>();
     let sse: f64 = samples.iter().map(|s| (s.y - (intercept + slope * s.t)).powi(2)).sum();
     let sigma = if n > 2 { (sse / (nf - 2.0)).sqrt() } else { 0.0 };
     Some(Linear { slope, intercept, n, sigma, x_mean, sxx, t_quantile: t975(n.saturating_sub(2)) })
@@ -154,68 +157,80 @@ pub struct Holt {
     lag: f64,
 }
 
-fn holt_run(ys: &[f64], alpha: f64, beta: f64, phi: f64) -> (f64, f64, f64) {
-    let (mut level, mut trend) = (ys[0], ys[1] - ys[0]);
-    let mut sse = 0.0;
-    for &y in &ys[1..] {
+/// One pass of damped Holt over evenly spaced values; `None` marks a step without data, which
+/// the model steps over (its forecast carries on) without learning from it.
+fn holt_run(ys: &[Option<f64>], alpha: f64, beta: f64, phi: f64) -> (f64, f64, f64, usize) {
+    let mut known = ys.iter().flatten();
+    let (Some(&y0), Some(&y1)) = (known.next(), known.next()) else { return (0.0, 0.0, f64::INFINITY, 0) };
+    let (mut level, mut trend) = (y0, y1 - y0);
+    let (mut sse, mut n) = (0.0, 0);
+    let first = ys.iter().position(Option::is_some).unwrap_or(0);
+    for y in &ys[first + 1..] {
         let forecast = level + phi * trend;
-        sse += (y - forecast).powi(2);
-        let prev = level;
-        level = alpha * y + (1.0 - alpha) * (prev + phi * trend);
-        trend = beta * (level - prev) + (1.0 - beta) * phi * trend;
+        match y {
+            Some(y) => {
+                sse += (y - forecast).powi(2);
+                n += 1;
+                let prev = level;
+                level = alpha * y + (1.0 - alpha) * forecast;
+                trend = beta * (level - prev) + (1.0 - beta) * phi * trend;
+            }
+            None => {
+                level = forecast;
+                trend *= phi;
+            }
+        }
     }
-    (level, trend, sse)
+    (level, trend, sse, n)
 }
 
-/// Means of the samples in buckets of a day (history of four days or more) or an hour (four
-/// hours or more), newest bucket ending at the last sample: Holt needs even steps, and a day's
-/// mean hides the daily rhythm that would otherwise pass for the trend.
-fn buckets(samples: &[Sample]) -> Vec<Sample> {
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return Vec::new() };
+/// The samples as evenly spaced steps ending at the last one: means per day (four days of
+/// history or more) or per hour (four hours or more), `None` where a step has no sample; the
+/// samples themselves below that. A day's mean hides the daily rhythm that would otherwise pass
+/// for the trend. Returns the values, the step in seconds and the time the last value stands for
+/// (a bucket's mean stands for its middle).
+fn grid(samples: &[Sample]) -> (Vec<Option<f64>>, f64, f64) {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else { return (Vec::new(), 0.0, 0.0) };
     let span = last.t - first.t;
     let width = if span >= 4.0 * 86_400.0 {
         86_400.0
     } else if span >= 4.0 * 3_600.0 {
         3_600.0
     } else {
-        return samples.to_vec();
+        let n = samples.len().saturating_sub(1).max(1) as f64;
+        return (samples.iter().map(|s| Some(s.y)).collect(), span / n, last.t);
     };
-    let mut groups: std::collections::BTreeMap<i64, (f64, f64, f64)> = std::collections::BTreeMap::new();
+    // At most (span / width) + 1 steps: 731 days of history at most, as callers ask.
+    let steps = (span / width).floor() as usize + 1;
+    let mut sums = vec![(0.0, 0u32); steps];
     for s in samples {
-        let k = ((last.t - s.t) / width).floor() as i64;
-        let g = groups.entry(-k).or_insert((0.0, 0.0, 0.0));
-        *g = (g.0 + s.t, g.1 + s.y, g.2 + 1.0);
+        let back = ((last.t - s.t) / width).floor() as usize;
+        if let Some(slot) = steps.checked_sub(1 + back).and_then(|i| sums.get_mut(i)) {
+            *slot = (slot.0 + s.y, slot.1 + 1);
+        }
     }
-    groups.into_values().map(|(t, y, n)| Sample { t: t / n, y: y / n }).collect()
+    (sums.into_iter().map(|(y, n)| (n > 0).then(|| y / f64::from(n))).collect(), width, last.t - width / 2.0)
 }
 
 /// Fits damped Holt by the smallest one-step-ahead squared error over a grid of α, β and φ, on
-/// the samples' [`buckets`]. Needs three buckets at distinct times.
+/// the samples' [`grid`]. Needs three steps with data.
 pub fn holt(samples: &[Sample]) -> Option<Holt> {
     if samples.iter().any(|s| !s.t.is_finite() || !s.y.is_finite()) {
         return None;
     }
     let mut sorted = samples.to_vec();
     sorted.sort_by(|a, b| a.t.total_cmp(&b.t));
-    let samples = buckets(&sorted);
-    let n = samples.len();
-    if n < 3 {
+    let (ys, step, last) = grid(&sorted);
+    if ys.iter().flatten().count() < 3 || step <= 0.0 || !step.is_finite() {
         return None;
     }
-    let first = samples.first()?.t;
-    let last = samples.last()?.t;
-    let step = (last - first) / (n - 1) as f64;
-    if step <= 0.0 || !step.is_finite() {
-        return None;
-    }
-    let ys: Vec<f64> = samples.iter().map(|s| s.y).collect();
     let mut best: Option<(f64, Holt)> = None;
     for alpha in [0.1, 0.2, 0.3, 0.5, 0.7, 0.9] {
         for beta in [0.01, 0.05, 0.1, 0.2, 0.4] {
             for phi in [0.9, 0.95, 0.98, 1.0] {
-                let (level, trend, sse) = holt_run(&ys, alpha, beta, phi);
-                if best.as_ref().is_none_or(|(b, _)| sse < *b) {
-                    let sigma = (sse / (n - 1) as f64).sqrt();
+                let (level, trend, sse, n) = holt_run(&ys, alpha, beta, phi);
+                if n > 0 && sse.is_finite() && best.as_ref().is_none_or(|(b, _)| sse < *b) {
+                    let sigma = (sse / n as f64).sqrt();
                     best = Some((sse, Holt { alpha, beta, phi, level, trend, step, sigma, lag: -last }));
                 }
             }
@@ -224,16 +239,35 @@ pub fn holt(samples: &[Sample]) -> Option<Holt> {
     best.map(|(_, h)| h)
 }
 
+/// `Σ_{j=1..n} φ^j` for a real `n ≥ 0`.
+fn geometric(phi: f64, n: f64) -> f64 {
+    if phi >= 1.0 { n } else { phi * (1.0 - phi.powf(n)) / (1.0 - phi) }
+}
+
+impl Holt {
+    /// `Σ_{j=1..n} c_j²` with `c_j = α(1 + β·(φ + … + φ^j))`, the ETS(A,Ad,N) variance terms
+    /// (`β` the trend's smoothing weight), in closed form so a long horizon costs nothing.
+    fn variance_terms(&self, n: f64) -> f64 {
+        let (a, b, phi) = (self.alpha, self.beta, self.phi);
+        let (sum_s, sum_s2) = if phi >= 1.0 {
+            (n * (n + 1.0) / 2.0, n * (n + 1.0) * (2.0 * n + 1.0) / 6.0)
+        } else {
+            // S_j = k(1 − φ^j) with k = φ/(1 − φ).
+            let k = phi / (1.0 - phi);
+            let g1 = geometric(phi, n);
+            let g2 = geometric(phi * phi, n);
+            (k * (n - g1), k * k * (n - 2.0 * g1 + g2))
+        };
+        a * a * (n + 2.0 * b * sum_s + b * b * sum_s2)
+    }
+}
+
 impl Model for Holt {
     fn at(&self, h: f64) -> (f64, f64) {
         let steps = ((h + self.lag) / self.step).max(0.0);
-        // φ + φ² + … + φ^steps, continuous in `steps`.
-        let damp = if self.phi >= 1.0 { steps } else { self.phi * (1.0 - self.phi.powf(steps)) / (1.0 - self.phi) };
-        let value = self.level + damp * self.trend;
-        let (a, b) = (self.alpha, self.beta);
-        // ETS(A,A,N): σ_h² = σ²·[1 + (h−1)(α² + αβh + β²h(2h−1)/6)].
-        let k = steps.max(1.0);
-        let var = self.sigma.powi(2) * (1.0 + (k - 1.0) * (a * a + a * b * k + b * b * k * (2.0 * k - 1.0) / 6.0));
+        let value = self.level + geometric(self.phi, steps) * self.trend;
+        // σ_h² = σ²·(1 + Σ_{j=1..h−1} c_j²).
+        let var = self.sigma.powi(2) * (1.0 + self.variance_terms((steps.max(1.0) - 1.0).max(0.0)));
         (value, 1.96 * var.max(0.0).sqrt())
     }
 }
@@ -274,14 +308,24 @@ fn first_crossing(f: &dyn Fn(f64) -> f64, capacity: f64, limit: f64) -> Option<f
 }
 
 /// When the series reaches `capacity`, searching up to `limit` seconds ahead; `None` when the
-/// point forecast does not reach it by then.
+/// point forecast does not reach it by then. A growing series (disk used) reaches a capacity
+/// above it, a falling one (free space) one below it; already past it is now. The earliest time
+/// is where the band's edge on that side crosses, the latest where the other edge does.
 pub fn exhaustion(model: &dyn Model, capacity: f64, limit: f64) -> Option<Exhaustion> {
     if !capacity.is_finite() || !limit.is_finite() || limit <= 0.0 {
         return None;
     }
-    let point = first_crossing(&|h| model.at(h).0, capacity, limit)?;
-    let lower = first_crossing(&|h| model.at(h).0 + model.at(h).1, capacity, limit).unwrap_or(point).min(point);
-    let upper = first_crossing(&|h| model.at(h).0 - model.at(h).1, capacity, limit).map(|u| u.max(point));
+    // The way the forecast heads decides the question: growing toward a capacity above (or
+    // already over it), or falling toward one below (or already under it).
+    let dir = if model.at(3_600.0).0 >= model.at(0.0).0 { 1.0 } else { -1.0 };
+    let edge = |h: f64, side: f64| {
+        let (v, half) = model.at(h);
+        dir * v + side * half
+    };
+    let target = dir * capacity;
+    let point = first_crossing(&|h| edge(h, 0.0), target, limit)?;
+    let lower = first_crossing(&|h| edge(h, 1.0), target, limit).unwrap_or(point).min(point);
+    let upper = first_crossing(&|h| edge(h, -1.0), target, limit).map(|u| u.max(point));
     Some(Exhaustion { seconds: point, lower, upper })
 }
 
@@ -328,14 +372,39 @@ mod tests {
     }
 
     #[test]
-    fn flat_or_falling_series_do_not_exhaust() {
+    fn flat_series_do_not_exhaust_and_past_ones_already_have() {
         let flat = linear(&line(10, 0.0, 42.0, &|_| 0.0)).unwrap_or_else(|| panic!("fit"));
         assert_eq!((flat.slope, flat.intercept), (0.0, 42.0));
         assert!(exhaustion(&flat, 100.0, 1e9).is_none());
-        let falling = linear(&line(10, -0.5, 42.0, &|i| i as f64 * 0.01)).unwrap_or_else(|| panic!("fit"));
-        assert!(exhaustion(&falling, 100.0, 1e9).is_none());
         // Already over it: now.
         assert_eq!(exhaustion(&flat, 10.0, 1e9).map(|e| e.seconds), Some(0.0));
+        // A falling series heads away from a capacity above it: it is under it already.
+        let falling = linear(&line(10, -0.5, 42.0, &|i| i as f64 * 0.01)).unwrap_or_else(|| panic!("fit"));
+        assert_eq!(exhaustion(&falling, 100.0, 1e9).map(|e| e.seconds), Some(0.0));
+    }
+
+    #[test]
+    fn falling_series_run_out_downwards() {
+        // Free space falling by 1 per hour from 100 now: empty (0) in 100 hours.
+        let s = line(48, -1.0 / 3600.0, 100.0, &|i| if i.is_multiple_of(2) { 0.5 } else { -0.5 });
+        let l = linear(&s).unwrap_or_else(|| panic!("fit"));
+        let e = exhaustion(&l, 0.0, 1e9).unwrap_or_else(|| panic!("runs out"));
+        assert!((e.seconds - 360_000.0).abs() / 360_000.0 < 0.02, "{e:?}");
+        assert!(e.lower < e.seconds && e.upper.is_some_and(|u| u > e.seconds), "{e:?}");
+        assert_eq!(exhaustion(&l, 200.0, 1e9).map(|e| e.seconds), Some(0.0), "already under it");
+    }
+
+    #[test]
+    fn holt_steps_over_gaps_at_the_true_spacing() {
+        // Three days, a 20-day gap, three more days: 1 a day throughout.
+        let s: Vec<Sample> = (0..26)
+            .filter(|d| !(3..23).contains(d))
+            .flat_map(|d| (0..24).map(move |h| -86_400.0 * f64::from(25 - d) - 3600.0 * f64::from(h)))
+            .map(|t| Sample { t, y: 500.0 + t / 86_400.0 })
+            .collect();
+        let h = holt(&s).unwrap_or_else(|| panic!("fit"));
+        assert!((h.step - 86_400.0).abs() < 1e-9, "{h:?}");
+        assert!((h.trend - 1.0).abs() < 0.2, "about 1 a day, not a quarter of it: {h:?}");
     }
 
     #[test]

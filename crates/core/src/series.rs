@@ -13,6 +13,9 @@ pub const PUSH_MAX: usize = 10_000;
 pub const KEEP_MAX: i64 = 100_000;
 /// Points a forecast reads, at most (the newest).
 pub const TRAIN_MAX: i64 = 10_000;
+/// The largest magnitude a value may have (an exabyte in bytes): the squares and sums of a
+/// forecast stay far from overflowing.
+pub const VALUE_MAX: f64 = 1e18;
 /// The longest training window and forecast horizon, in days.
 pub const DAYS_MAX: u16 = 730;
 
@@ -52,8 +55,8 @@ pub fn check_points(points: Vec<Point>, now: DateTime<Utc>) -> Result<Vec<Point>
     }
     let latest = now + chrono::Duration::days(1);
     for (i, p) in points.iter().enumerate() {
-        if !p.value.is_finite() {
-            return Err(Error::invalid("points", format!("point {i}: the value must be a finite number")));
+        if !p.value.is_finite() || p.value.abs() > VALUE_MAX {
+            return Err(Error::invalid("points", format!("point {i}: the value must be a number within ±1e18")));
         }
         time::check_utc("points", p.at)?;
         if p.at > latest {
@@ -154,6 +157,7 @@ mod tests {
         assert_eq!(kept, vec![p(earlier, 2.0), p(now, 3.0)], "by time, the last push of a time wins");
         assert!(check_points(vec![], now).is_err());
         assert!(check_points(vec![p(now, f64::INFINITY)], now).is_err());
+        assert!(check_points(vec![p(now, 1e300)], now).is_err());
         assert!(check_points(vec![p(now + chrono::Duration::days(2), 1.0)], now).is_err());
         assert!(check_points(vec![p(now, 1.0); PUSH_MAX + 1], now).is_err());
     }

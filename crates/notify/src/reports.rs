@@ -5,11 +5,15 @@ use crate::{Notifier, NotifyError, Pass, send};
 use opsdeck_store::status_subscriber::DeliveryResult;
 
 impl Notifier {
-    /// Sends due report e-mails, one at a time (a few a week; each is a whole page).
+    /// Sends due report e-mails, a few per pass and one at a time: each is a whole page, and a
+    /// pass must not keep escalations waiting. The lease outlasts the slowest few sends, so no
+    /// other node takes them over meanwhile.
     pub(crate) async fn deliver_reports(&self) -> Result<Pass, NotifyError> {
+        const PER_PASS: i64 = 5;
+        const LEASE_MS: i64 = 10 * 60_000;
         let now_ms = self.clock.now().timestamp_millis();
         let node = &self.config.node;
-        let due = self.db.claim_report_deliveries(node, now_ms, now_ms + 120_000, self.config.batch).await?;
+        let due = self.db.claim_report_deliveries(node, now_ms, now_ms + LEASE_MS, PER_PASS).await?;
         let mut pass = Pass::default();
         let mut results = Vec::with_capacity(due.len());
         for d in due {

@@ -96,6 +96,19 @@ fn changed_fields(want: &Value, have: &Value, keys: &[&'static str]) -> Vec<&'st
 
 pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune: bool) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if crate::openslo::is_openslo(&text) {
+        if prune {
+            bail!("--prune is not supported for OpenSLO files: delete SLOs with `opsdeck slo delete`");
+        }
+        return crate::openslo::apply(client, &text, dry_run).await;
+    }
+    if let Some(what) = crate::openslo::foreign_format(&text) {
+        bail!(
+            "{} is {what}: its SLIs are Prometheus queries, which Opsdeck does not read yet; \
+             write the SLOs as OpenSLO v1 documents over Opsdeck monitors (see README)",
+            path.display()
+        );
+    }
     let file: File =
         serde_yaml_ng::from_str(&text).with_context(|| format!("{} is not a valid Opsdeck file", path.display()))?;
 

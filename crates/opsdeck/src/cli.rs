@@ -131,6 +131,9 @@ pub enum Command {
         /// Without it they are written as `(set)`, which `apply` reads as "keep the stored one".
         #[arg(long)]
         with_secrets: bool,
+        /// Write the SLOs (and their services) as OpenSLO v1 documents instead.
+        #[arg(long, conflicts_with = "with_secrets")]
+        openslo: bool,
     },
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
@@ -410,8 +413,13 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Apply { file, dry_run, prune } => {
             crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
         }
-        Command::Export { out, with_secrets } => {
-            let yaml = crate::apply::export(&Client::new(&cfg)?, with_secrets).await?;
+        Command::Export { out, with_secrets, openslo } => {
+            let client = Client::new(&cfg)?;
+            let yaml = if openslo {
+                crate::openslo::export(&client).await?
+            } else {
+                crate::apply::export(&client, with_secrets).await?
+            };
             match out {
                 Some(path) => {
                     std::fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?

@@ -66,6 +66,18 @@ impl Db {
 }
 
 impl Db {
+    /// Unresolved incidents (not merged away) by severity.
+    pub async fn open_incidents_by_severity(&self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT severity, COUNT(*) FROM incidents WHERE status <> 'resolved' AND merged_into IS NULL \
+                 GROUP BY severity ORDER BY severity",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// Every service's id, name and slug, for labelling report rows.
     pub async fn service_labels(&self) -> StoreResult<Vec<(Uuid, String, String)>> {
         Ok(with_db!(self, |pool| {

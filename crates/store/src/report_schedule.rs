@@ -24,6 +24,10 @@ pub struct ReportSchedule {
     pub spec: ReportScheduleSpec,
     /// The label of the last period queued (or, for a new schedule, the one due when it was made).
     pub last_period: String,
+    /// When that period began: a period is queued only if it began later.
+    pub last_period_start: DateTime<Utc>,
+    /// Moves with every queuing ("send now" too): the compare-and-set token.
+    pub version: i64,
     pub last_sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -36,6 +40,8 @@ struct Row {
     recipients: Json<Vec<String>>,
     service_id: Option<Uuid>,
     last_period: String,
+    last_period_start: i64,
+    version: i64,
     last_sent_at: Option<i64>,
     created_at: i64,
 }
@@ -51,13 +57,16 @@ impl From<Row> for ReportSchedule {
                 service_id: r.service_id,
             },
             last_period: r.last_period,
+            last_period_start: from_millis(r.last_period_start),
+            version: r.version,
             last_sent_at: r.last_sent_at.map(from_millis),
             created_at: from_millis(r.created_at),
         }
     }
 }
 
-const COLS: &str = "id, name, cadence, recipients, service_id, last_period, last_sent_at, created_at";
+const COLS: &str =
+    "id, name, cadence, recipients, service_id, last_period, last_period_start, version, last_sent_at, created_at";
 
 /// One e-mail of a report, ready to queue.
 #[derive(Debug, Clone)]
@@ -81,14 +90,14 @@ pub struct DueReport {
 }
 
 impl Db {
-    /// `due_label` is the period due now, recorded as already sent so a new schedule starts with
-    /// the next one (send one at once with [`Db::queue_report`]).
+    /// `due` is the period due now (label, start), recorded as already sent so a new schedule
+    /// starts with the next one (send one at once with [`Db::queue_report`]).
     pub async fn create_report_schedule(
         &self,
         actor: &Actor,
         now: DateTime<Utc>,
         spec: &ReportScheduleSpec,
-        due_label: &str,
+        due: (&str, DateTime<Utc>),
     ) -> StoreResult<ReportSchedule> {
         let id = Uuid::now_v7();
         write_tx!(self, |tx| {
@@ -97,15 +106,16 @@ impl Db {
                 return Err(StoreError::Conflict(format!("at most {SCHEDULES_MAX} report schedules")));
             }
             sqlx::query(
-                "INSERT INTO report_schedules (id, name, cadence, recipients, service_id, last_period, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                "INSERT INTO report_schedules (id, name, cadence, recipients, service_id, last_period, \
+                 last_period_start, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
             )
             .bind(id)
             .bind(&spec.name)
             .bind(spec.cadence.as_str())
             .bind(Json(&spec.recipients))
             .bind(spec.service_id)
-            .bind(due_label)
+            .bind(due.0)
+            .bind(due.1.timestamp_millis())
             .bind(now.timestamp_millis())
             .execute(&mut *tx)
             .await?;
@@ -170,26 +180,29 @@ impl Db {
         Ok(rows.into_iter().map(ReportSchedule::from).collect())
     }
 
-    /// Queues a period's e-mails if `last_period` still reads `seen` (moving it to `period`);
-    /// `false` when another node (or an earlier pass) did. `key` makes each e-mail unique: the
-    /// period's label, or a fresh one for a "send now".
+    /// Queues a report's e-mails if the schedule is still at the `version` read and `period` (label,
+    /// start) began no earlier than the last one queued; `false` when another node, an earlier
+    /// pass or a second click did it first. A scheduled period must begin later (pass the last
+    /// one's own label and start for a "send now"). `key` makes each e-mail unique: the period's
+    /// label, or a fresh one for a "send now".
     pub async fn queue_report(
         &self,
         now: DateTime<Utc>,
         schedule: &ReportSchedule,
-        period: &str,
+        period: (&str, DateTime<Utc>),
         key: &str,
         mails: &[ReportMail],
     ) -> StoreResult<bool> {
         let queued = write_tx!(self, |tx| {
             let moved = sqlx::query(
-                "UPDATE report_schedules SET last_period = $1, last_sent_at = $2, updated_at = $2 \
-                 WHERE id = $3 AND last_period = $4",
+                "UPDATE report_schedules SET last_period = $1, last_period_start = $2, version = version + 1, \
+                 last_sent_at = $3, updated_at = $3 WHERE id = $4 AND version = $5 AND last_period_start <= $2",
             )
-            .bind(period)
+            .bind(period.0)
+            .bind(period.1.timestamp_millis())
             .bind(now.timestamp_millis())
             .bind(schedule.id)
-            .bind(&schedule.last_period)
+            .bind(schedule.version)
             .execute(&mut *tx)
             .await?
             .rows_affected();

@@ -66,21 +66,26 @@ impl Db {
                             "at most {SERIES_MAX} series; delete old ones first"
                         )));
                     }
-                    sqlx::query(
-                        "INSERT INTO series (id, name, points, created_at, updated_at) VALUES ($1, $2, 0, $3, $3)",
+                    // Two first pushes at once: one inserts, the other finds its row.
+                    let inserted = sqlx::query(
+                        "INSERT INTO series (id, name, points, created_at, updated_at) VALUES ($1, $2, 0, $3, $3) \
+                         ON CONFLICT (name) DO NOTHING",
                     )
                     .bind(new_id)
                     .bind(name)
                     .bind(now.timestamp_millis())
                     .execute(&mut *tx)
-                    .await?;
-                    audit!(
-                        tx,
-                        actor,
-                        now,
-                        AuditRecord::new("series.create", "series", Some(new_id), format!("Created series {name}"))
-                    );
-                    new_id
+                    .await?
+                    .rows_affected();
+                    if inserted == 1 {
+                        audit!(
+                            tx,
+                            actor,
+                            now,
+                            AuditRecord::new("series.create", "series", Some(new_id), format!("Created series {name}"))
+                        );
+                    }
+                    sqlx::query_scalar("SELECT id FROM series WHERE name = $1").bind(name).fetch_one(&mut *tx).await?
                 }
             };
             for chunk in fixed_chunks(points) {
@@ -99,7 +104,7 @@ impl Db {
             }
             // Only the newest KEEP_MAX points stay.
             sqlx::query(
-                "DELETE FROM series_points WHERE series_id = $1 AND at < (SELECT at FROM series_points \
+                "DELETE FROM series_points WHERE series_id = $1 AND at <= (SELECT at FROM series_points \
                  WHERE series_id = $1 ORDER BY at DESC LIMIT 1 OFFSET $2)",
             )
             .bind(id)

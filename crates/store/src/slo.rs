@@ -106,6 +106,44 @@ impl Db {
         self.get_slo(id).await
     }
 
+    /// Replaces an SLO's definition (its alert state stays: the next evaluation moves it).
+    pub async fn update_slo(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        before: &Slo,
+        spec: &SloSpec,
+    ) -> StoreResult<Slo> {
+        let (days, zone) = window_cols(&spec.window);
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE slos SET name = $1, description = $2, service_id = $3, monitor_ids = $4, target = $5, \
+                 rolling_days = $6, time_zone = $7, exclude_maintenance = $8, updated_at = $9 WHERE id = $10",
+            )
+            .bind(&spec.name)
+            .bind(&spec.description)
+            .bind(spec.service_id)
+            .bind(Json(&spec.monitor_ids))
+            .bind(spec.target)
+            .bind(days)
+            .bind(zone)
+            .bind(spec.exclude_maintenance)
+            .bind(now.timestamp_millis())
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await?;
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("slo.update", "slo", Some(before.id), format!("Changed SLO {}", spec.name))
+                    .before(&before.spec)
+                    .after(spec)
+            );
+        });
+        self.get_slo(before.id).await
+    }
+
     pub async fn delete_slo(&self, actor: &Actor, now: DateTime<Utc>, before: &Slo) -> StoreResult<()> {
         write_tx!(self, |tx| {
             sqlx::query("DELETE FROM slos WHERE id = $1").bind(before.id).execute(&mut *tx).await?;

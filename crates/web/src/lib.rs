@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod extract;
 pub mod ingest;
+mod kpi_metrics;
 mod links;
 mod operations;
 mod ops;

@@ -30,18 +30,28 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
     }
 }
 
-/// Queues every report whose period has ended since it was last sent; how many were queued.
+/// Queues every report whose period has ended since it was last sent; how many were queued. A
+/// schedule that fails is logged and retried next pass; the others go on.
 pub async fn queue_due(state: &AppState) -> Result<usize, ApiError> {
     let now = state.now();
     let mut queued = 0;
     for s in state.db.list_report_schedules().await? {
         let Some(period) = s.spec.cadence.due(now) else { continue };
-        if period.label == s.last_period {
+        // Only a later period: a node whose clock lags must not send an older one again.
+        if period.from <= s.last_period_start {
             continue;
         }
-        let mails = mails(state, &s, period.clone()).await?;
-        if state.db.queue_report(now, &s, &period.label, &period.label, &mails).await? {
-            queued += 1;
+        let result = async {
+            let mails = mails(state, &s, period.clone()).await?;
+            Ok::<_, ApiError>(
+                state.db.queue_report(now, &s, (&period.label, period.from), &period.label, &mails).await?,
+            )
+        }
+        .await;
+        match result {
+            Ok(true) => queued += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(schedule = %s.id, error = %e.message, "a scheduled report could not be queued"),
         }
     }
     Ok(queued)
@@ -54,12 +64,13 @@ pub async fn send_now(state: &AppState, auth: &Auth, s: &ReportSchedule) -> Resu
     let now = state.now();
     let period = s.spec.cadence.due(now).ok_or_else(ApiError::internal)?;
     let mails = mails(state, s, period.clone()).await?;
-    // A key of its own, so sending again sends again; `last_period` stays as it was.
+    // A key of its own, so sending again later sends again; the last scheduled period stays, and
+    // the version makes a second click at the same moment find the first one's work.
     let key = format!("{} (sent by hand {})", period.label, now.format("%Y-%m-%d %H:%M:%S%.3f"));
-    if state.db.queue_report(now, s, &s.last_period, &key, &mails).await? {
+    if state.db.queue_report(now, s, (&s.last_period, s.last_period_start), &key, &mails).await? {
         Ok(mails.len())
     } else {
-        Err(ApiError::conflict("the schedule changed meanwhile; try again"))
+        Err(ApiError::conflict("this report is being sent already; look at its e-mails"))
     }
 }
 

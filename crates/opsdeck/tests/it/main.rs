@@ -932,3 +932,78 @@ async fn report_command_prints_what_the_api_reports() {
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("period") && text(&bad.stderr).contains("HTTP 422"), "{}", text(&bad.stderr));
 }
+
+fn yaml_docs(text: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openslo_apply_then_export_gives_the_same_documents() {
+    let srv = TestServer::start(Backend::Sqlite).await;
+    let token = srv.token("ops", Role::Manager).await;
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    // The monitor the SLIs name; the service comes from the file.
+    let (s, m) = srv
+        .post(
+            "/api/v1/monitors",
+            &token,
+            serde_json::json!({"name": "Checkout health", "type": "http", "paused": true,
+                               "settings": {"url": "http://127.0.0.1:9/health"}}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{m}");
+    let (url, t) = (srv.url.clone(), token.clone());
+    let (dry, applied, again, exported, spec_example, sloth) = tokio::task::spawn_blocking(move || {
+        let common = ["--server", url.as_str(), "--token", t.as_str()];
+        let with = |args: &[&str]| -> Vec<String> { args.iter().chain(common.iter()).map(|s| s.to_string()).collect() };
+        let file = format!("{fixtures}/openslo-checkout.yaml");
+        (
+            run(&with(&["apply", "-f", &file, "--dry-run"]), None),
+            run(&with(&["apply", "-f", &file]), None),
+            run(&with(&["apply", "-f", &file]), None),
+            run(&with(&["export", "--openslo"]), None),
+            run(&with(&["apply", "-f", &format!("{fixtures}/openslo-spec-example.yaml")]), None),
+            run(&with(&["apply", "-f", &format!("{fixtures}/sloth-getting-started.yaml")]), None),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    assert!(text(&dry.stdout).contains("create SLO Checkout availability") && text(&dry.stdout).contains("dry run"));
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    assert!(text(&applied.stdout).contains("create service checkout"), "{}", text(&applied.stdout));
+    assert!(
+        again.status.success() && !text(&again.stdout).contains("create") && !text(&again.stdout).contains("update")
+    );
+    let (_, slos) = srv.get("/api/v1/slos", &token).await;
+    let items = slos["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{slos}");
+    let monthly = items.iter().find(|s| s["name"] == "checkout-monthly").unwrap();
+    assert_eq!(monthly["window"]["time_zone"], "Europe/Berlin");
+    assert_eq!(monthly["exclude_maintenance"], false);
+    assert!(exported.status.success(), "{}", text(&exported.stderr));
+    let want = yaml_docs(&std::fs::read_to_string(format!("{fixtures}/openslo-checkout.yaml")).unwrap());
+    assert_eq!(yaml_docs(&text(&exported.stdout)), want, "{}", text(&exported.stdout));
+
+    // The specification's own example: every part Opsdeck cannot do is named, nothing changes.
+    assert!(!spec_example.status.success());
+    let err = text(&spec_example.stderr);
+    for part in [
+        "metricSource.type \"Prometheus\" is not supported",
+        "budgetingMethod Timeslices is not supported",
+        "timeSliceTarget is not supported",
+        "a calendar window must be one month",
+        "metadata.labels are not kept",
+        "nothing was changed",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    assert!(!sloth.status.success());
+    assert!(text(&sloth.stderr).contains("a Sloth prometheus/v1 file"), "{}", text(&sloth.stderr));
+    let (_, after) = srv.get("/api/v1/slos", &token).await;
+    assert_eq!(after["items"].as_array().unwrap().len(), 2);
+}

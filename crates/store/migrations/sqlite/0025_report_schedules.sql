@@ -1,6 +1,7 @@
--- Scheduled operations reports: who gets which report how often, the last period sent (a
--- compare-and-set on it queues each period's e-mails once, whichever node gets there first),
--- and the e-mail outbox the notifier sends with leases and retries.
+-- Scheduled operations reports: who gets which report how often, the last period queued (its
+-- label and start; a compare-and-set on the start and on `version` queues each period's e-mails
+-- once and never an older period, whichever node gets there first), and the e-mail outbox the
+-- notifier sends with leases and retries.
 CREATE TABLE report_schedules (
     id          BLOB PRIMARY KEY NOT NULL,
     name        TEXT NOT NULL,
@@ -8,6 +9,8 @@ CREATE TABLE report_schedules (
     recipients  TEXT NOT NULL,
     service_id  BLOB REFERENCES services (id) ON DELETE CASCADE,
     last_period TEXT NOT NULL,
+    last_period_start BIGINT NOT NULL,
+    version     BIGINT NOT NULL,
     last_sent_at BIGINT,
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL

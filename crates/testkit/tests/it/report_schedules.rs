@@ -92,7 +92,7 @@ async fn report_schedules(backend: Backend) {
     let body = json!({"name": "Weekly", "cadence": "weekly", "recipients": ["a@example.com"]});
     assert_eq!(srv.post("/api/v1/report-schedules", &r, body).await.0, StatusCode::FORBIDDEN);
     assert_eq!(srv.post(&format!("/api/v1/report-schedules/{id}/send"), &r, json!({})).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(srv.get("/api/v1/report-schedules", &r).await.0, StatusCode::OK);
+    assert_eq!(srv.get("/api/v1/report-schedules", &r).await.0, StatusCode::FORBIDDEN, "addresses are for managers");
 
     // The dashboard's panel: a manager schedules by form and sees the list.
     srv.user("boss", Role::Manager).await;

@@ -97,7 +97,7 @@ async fn push_points(
 #[utoipa::path(get, path = "/api/v1/series", tag = "series", responses((status = 200, body = List<SeriesDto>)))]
 async fn list_series(State(state): State<AppState>, auth: Auth) -> Result<Json<List<SeriesDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let items = state.db.list_series(1000).await?.iter().map(dto).collect();
+    let items = state.db.list_series(opsdeck_store::series::SERIES_MAX).await?.iter().map(dto).collect();
     Ok(Json(List { items, next_cursor: None }))
 }
 

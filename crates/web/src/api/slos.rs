@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_slos, create_slo)).routes(routes!(get_slo, delete_slo))
+    OpenApiRouter::new().routes(routes!(list_slos, create_slo)).routes(routes!(get_slo, update_slo, delete_slo))
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -236,6 +236,27 @@ async fn create_slo(
 async fn get_slo(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> Result<Json<SloDto>, ApiError> {
     auth.require(Permission::Read)?;
     let s = state.db.get_slo(parse_id(Entity::Slo, &id)?).await?;
+    Ok(Json(dto(&state, s).await?))
+}
+
+/// Replaces an SLO's definition (managers): the same body as creating it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/slos/{id}",
+    tag = "slos",
+    params(("id" = Uuid, Path)),
+    request_body = SloBody,
+    responses((status = 200, body = SloDto))
+)]
+async fn update_slo(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SloBody>,
+) -> Result<Json<SloDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let before = state.db.get_slo(parse_id(Entity::Slo, &id)?).await?;
+    let s = op::update(&state, &auth, &before, body.spec()?).await?;
     Ok(Json(dto(&state, s).await?))
 }
 

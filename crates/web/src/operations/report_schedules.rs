@@ -21,8 +21,8 @@ pub async fn create(state: &AppState, auth: &Auth, spec: ReportScheduleSpec) -> 
             other => drop(other?),
         }
     }
-    let due = spec.cadence.due(state.now()).map(|p| p.label).unwrap_or_default();
-    Ok(state.db.create_report_schedule(&auth.actor(), state.now(), &spec, &due).await?)
+    let due = spec.cadence.due(state.now()).ok_or_else(ApiError::internal)?;
+    Ok(state.db.create_report_schedule(&auth.actor(), state.now(), &spec, (&due.label, due.from)).await?)
 }
 
 pub async fn delete(state: &AppState, auth: &Auth, s: &ReportSchedule) -> Result<(), ApiError> {

@@ -90,7 +90,7 @@ pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Resul
         }
     };
     let horizon = i64::from(spec.horizon_days) * 86_400;
-    let path = forecast::path(model.as_ref(), horizon as f64)
+    let path: Vec<PathStep> = forecast::path(model.as_ref(), horizon as f64)
         .into_iter()
         .filter_map(|s| {
             let at = opsdeck_core::time::add(now, Duration::milliseconds((s.h * 1000.0) as i64))?;
@@ -98,6 +98,11 @@ pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Resul
         })
         .collect();
     let exhaustion = spec.capacity.and_then(|c| forecast::exhaustion(model.as_ref(), c, (SEARCH_DAYS * 86_400) as f64));
+    let finite = |v: f64| v.is_finite();
+    let path_ok = path.iter().all(|s: &PathStep| finite(s.value) && finite(s.lower) && finite(s.upper));
+    if !finite(model.at(0.0).0) || !finite(slope_per_second) || !path_ok {
+        return Err(ApiError::invalid("training_days", "the history's values are too far apart to forecast"));
+    }
     Ok(Forecast {
         value_now: model.at(0.0).0,
         slope_per_day: slope_per_second * 86_400.0,

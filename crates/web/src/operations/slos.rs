@@ -18,6 +18,18 @@ pub async fn evaluate(state: &AppState, slo: &Slo) -> Result<Evaluation, ApiErro
 /// Defines an SLO (managers and up): its service and monitors must exist.
 pub async fn create(state: &AppState, auth: &Auth, spec: SloSpec) -> Result<Slo, ApiError> {
     auth.require(Permission::Configure)?;
+    check_refs(state, &spec).await?;
+    Ok(state.db.create_slo(&auth.actor(), state.now(), &spec).await?)
+}
+
+/// Replaces an SLO's definition (managers and up), with the same checks as [`create`].
+pub async fn update(state: &AppState, auth: &Auth, before: &Slo, spec: SloSpec) -> Result<Slo, ApiError> {
+    auth.require(Permission::Configure)?;
+    check_refs(state, &spec).await?;
+    Ok(state.db.update_slo(&auth.actor(), state.now(), before, &spec).await?)
+}
+
+async fn check_refs(state: &AppState, spec: &SloSpec) -> Result<(), ApiError> {
     match state.db.get_service(Ref::Id(spec.service_id)).await {
         Err(opsdeck_store::StoreError::NotFound(_)) => {
             return Err(ApiError::invalid("service_id", format!("no service has id {}", spec.service_id)));
@@ -28,7 +40,7 @@ pub async fn create(state: &AppState, auth: &Auth, spec: SloSpec) -> Result<Slo,
     if let Some(missing) = spec.monitor_ids.iter().find(|id| !found.iter().any(|m| m.0 == **id)) {
         return Err(ApiError::invalid("sli", format!("no monitor has id {missing}")));
     }
-    Ok(state.db.create_slo(&auth.actor(), state.now(), &spec).await?)
+    Ok(())
 }
 
 pub async fn delete(state: &AppState, auth: &Auth, slo: &Slo) -> Result<(), ApiError> {
