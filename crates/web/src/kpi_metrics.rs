@@ -15,7 +15,8 @@ use std::time::Instant;
 /// How long one computation is served.
 const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
-static CACHE: Mutex<Option<(Instant, String)>> = Mutex::new(None);
+/// The last computation and when it was made (one per server).
+pub type Cache = Mutex<Option<(Instant, String)>>;
 
 /// A label value in the text format: backslash, double quote and newline escaped.
 fn label(v: &str) -> String {
@@ -24,14 +25,14 @@ fn label(v: &str) -> String {
 
 /// The KPI series in Prometheus' text format.
 pub async fn render(state: &AppState) -> Result<String, ApiError> {
-    if let Ok(guard) = CACHE.lock()
+    if let Ok(guard) = state.kpi_metrics.lock()
         && let Some((at, body)) = guard.as_ref()
         && at.elapsed() < FRESH_FOR
     {
         return Ok(body.clone());
     }
     let body = compute(state).await?;
-    if let Ok(mut guard) = CACHE.lock() {
+    if let Ok(mut guard) = state.kpi_metrics.lock() {
         *guard = Some((Instant::now(), body.clone()));
     }
     Ok(body)

@@ -178,6 +178,8 @@ pub struct SharedState {
     status_pages: status::SnapshotCache,
     /// Throttles visitors' sign-ups to status pages.
     pub(crate) signup_limiter: operations::status_subscribers::SignupLimiter,
+    /// The KPI series `/metrics` last computed, and when.
+    pub(crate) kpi_metrics: kpi_metrics::Cache,
 }
 
 impl AppState {
@@ -209,6 +211,7 @@ impl AppState {
             demo_inbox: demo_inbox::DemoInbox::default(),
             status_pages: status::SnapshotCache::default(),
             signup_limiter: Default::default(),
+            kpi_metrics: Default::default(),
         }))
     }
 

@@ -144,6 +144,25 @@ async fn kpi_report_measures_a_day(srv: &TestServer) {
     let (s, _) = srv.call(reqwest::Method::GET, "/api/v1/reports/kpi", None, None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
+    // Prometheus: the KPIs for a token holder, not for anyone.
+    let metrics = |token: Option<String>| {
+        let req = srv.http.get(format!("{}/metrics", srv.url));
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let public = metrics(None).await;
+    assert!(!public.contains("opsdeck_service_availability"), "{public}");
+    let kpis = metrics(Some(v.clone())).await;
+    assert!(
+        kpis.contains("opsdeck_service_availability{service=\"checkout\",name=\"Checkout\",kind=\"sla\"} 0.9\n"),
+        "{kpis}"
+    );
+    assert!(kpis.contains("opsdeck_open_incidents{severity=\"SEV2\"} 1\n"), "{kpis}");
+    assert!(kpis.contains("opsdeck_slo_error_budget_remaining{slo=\"Checkout availability\""), "{kpis}");
+
     // The dashboard and the MTTx page beside it.
     srv.user("viewer", Role::Viewer).await;
     let cookie = srv.login("viewer", "password-viewer").await.unwrap();
