@@ -4,6 +4,7 @@
 //! database. Time arrives through [`clock::Clock`], randomness only through [`secret`].
 
 pub mod alert;
+pub mod anomaly;
 pub mod audit;
 pub mod catalogue;
 pub mod clock;

@@ -68,6 +68,31 @@ pub fn check_points(points: Vec<Point>, now: DateTime<Utc>) -> Result<Vec<Point>
     Ok(by_ms.into_values().collect())
 }
 
+/// A series read from a Prometheus server instead of pushed: its base URL and a PromQL query
+/// that gives one series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrometheusSource {
+    pub url: String,
+    pub query: String,
+}
+
+/// Longest PromQL query.
+pub const QUERY_MAX: usize = 4000;
+
+impl PrometheusSource {
+    pub fn new(url: &str, query: &str) -> Result<Self> {
+        let mut p = crate::error::Problems::default();
+        let url = p.check(crate::validate::url("prometheus_url", url));
+        let q = query.trim();
+        if q.is_empty() || q.chars().count() > QUERY_MAX || q.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            p.push("query", format!("must be a PromQL query of 1 to {QUERY_MAX} characters"));
+        }
+        p.finish()?;
+        Ok(PrometheusSource { url: url.unwrap_or_default(), query: q.to_owned() })
+    }
+}
+
 /// Which model a forecast fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +126,8 @@ impl Method {
 pub struct ForecastSpec {
     pub method: Method,
     pub training_days: u16,
+    /// A training window in hours instead of days (a fresh series, a fast-moving one).
+    pub training_hours: Option<u16>,
     pub horizon_days: u16,
     pub capacity: Option<f64>,
 }
@@ -126,10 +153,44 @@ impl ForecastSpec {
         }
         Ok(ForecastSpec {
             method,
+            training_hours: None,
             training_days: days("training_days", training_days, 30)?,
             horizon_days: days("horizon_days", horizon_days, 30)?,
             capacity,
         })
+    }
+}
+
+impl ForecastSpec {
+    /// Learns from the last `hours` (1 to 24 × [`DAYS_MAX`]) instead of whole days.
+    pub fn with_training_hours(mut self, hours: Option<i64>) -> Result<Self> {
+        if let Some(h) = hours {
+            let max = DAYS_MAX * 24;
+            let h = u16::try_from(h)
+                .ok()
+                .filter(|h| (1..=max).contains(h))
+                .ok_or_else(|| Error::invalid("training_hours", format!("must be 1 to {max} hours")))?;
+            self.training_hours = Some(h);
+        }
+        Ok(self)
+    }
+
+    /// The training window.
+    pub fn training(&self) -> chrono::Duration {
+        match self.training_hours {
+            Some(h) => chrono::Duration::hours(i64::from(h)),
+            None => chrono::Duration::days(i64::from(self.training_days)),
+        }
+    }
+
+    /// "30 days", "6 hours".
+    pub fn training_label(&self) -> String {
+        match self.training_hours {
+            Some(1) => "1 hour".into(),
+            Some(h) => format!("{h} hours"),
+            None if self.training_days == 1 => "1 day".into(),
+            None => format!("{} days", self.training_days),
+        }
     }
 }
 
@@ -170,5 +231,8 @@ mod tests {
         let e = ForecastSpec::new(Method::Holt, None, Some(99_999), None);
         assert!(matches!(e, Err(Error::Invalid { field: "horizon_days", .. })));
         assert!(Method::parse("arima").is_err());
+        assert!(PrometheusSource::new("http://prometheus:9090", "sum(node_filesystem_size_bytes)").is_ok());
+        assert!(PrometheusSource::new("ftp://x", "up").is_err());
+        assert!(PrometheusSource::new("http://prometheus:9090", " ").is_err());
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod egress;
 pub mod events;
+pub mod prometheus;
 mod reports;
 mod send;
 mod status;

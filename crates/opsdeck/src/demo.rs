@@ -57,6 +57,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
         retention: cfg.retention,
         trusted_proxies: cfg.trusted_proxies.clone(),
         session_idle: chrono::Duration::hours(cfg.session_idle_hours),
+        egress: cfg.egress.clone(),
         pipeline: opsdeck_store::pipeline::PipelineConfig {
             max_queued_events: cfg.ingest_queue,
             max_batch: cfg.ingest_queue.min(2_000),

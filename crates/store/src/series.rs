@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
-use opsdeck_core::series::{KEEP_MAX, Point};
+use opsdeck_core::series::{KEEP_MAX, Point, PrometheusSource};
 use uuid::Uuid;
 
 /// Series an instance keeps, at most.
@@ -22,11 +22,13 @@ pub struct Series {
     pub points: i64,
     pub last_at: Option<DateTime<Utc>>,
     pub last_value: Option<f64>,
+    /// Read from Prometheus instead of pushed points.
+    pub source: Option<PrometheusSource>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-type Row = (Uuid, String, i64, Option<i64>, Option<f64>, i64, i64);
+type Row = (Uuid, String, i64, Option<i64>, Option<f64>, Option<String>, Option<String>, i64, i64);
 
 fn series(r: Row) -> Series {
     Series {
@@ -35,12 +37,16 @@ fn series(r: Row) -> Series {
         points: r.2,
         last_at: r.3.map(from_millis),
         last_value: r.4,
-        created_at: from_millis(r.5),
-        updated_at: from_millis(r.6),
+        source: match (r.5, r.6) {
+            (Some(url), Some(query)) => Some(PrometheusSource { url, query }),
+            _ => None,
+        },
+        created_at: from_millis(r.7),
+        updated_at: from_millis(r.8),
     }
 }
 
-const COLS: &str = "id, name, points, last_at, last_value, created_at, updated_at";
+const COLS: &str = "id, name, points, last_at, last_value, source_url, source_query, created_at, updated_at";
 
 impl Db {
     /// Writes `points` (already checked) to the series `name`, creating it if it is new (the
@@ -121,6 +127,44 @@ impl Db {
             .bind(now.timestamp_millis())
             .execute(&mut *tx)
             .await?;
+        });
+        self.get_series(name).await
+    }
+
+    /// Reads series `name` from Prometheus (`Some`) or from pushed points again (`None`),
+    /// creating the series if it is new.
+    pub async fn set_series_source(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        name: &str,
+        source: Option<&PrometheusSource>,
+    ) -> StoreResult<Series> {
+        let new_id = Uuid::now_v7();
+        write_tx!(self, |tx| {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM series").fetch_one(&mut *tx).await?;
+            let exists: Option<Uuid> =
+                sqlx::query_scalar("SELECT id FROM series WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
+            if exists.is_none() && n >= SERIES_MAX {
+                return Err(StoreError::Conflict(format!("at most {SERIES_MAX} series; delete old ones first")));
+            }
+            sqlx::query(
+                "INSERT INTO series (id, name, points, source_url, source_query, created_at, updated_at) \
+                 VALUES ($1, $2, 0, $3, $4, $5, $5) ON CONFLICT (name) DO UPDATE SET source_url = excluded.source_url, \
+                 source_query = excluded.source_query, updated_at = excluded.updated_at",
+            )
+            .bind(new_id)
+            .bind(name)
+            .bind(source.map(|s| s.url.as_str()))
+            .bind(source.map(|s| s.query.as_str()))
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            let what = match source {
+                Some(s) => format!("Series {name} now reads {} from {}", s.query, s.url),
+                None => format!("Series {name} now reads pushed points"),
+            };
+            audit!(tx, actor, now, AuditRecord::new("series.source", "series", Some(exists.unwrap_or(new_id)), what));
         });
         self.get_series(name).await
     }

@@ -112,7 +112,7 @@ impl ErrorCode {
             }
             ErrorCode::RateLimited => "too many sign-in attempts or status page sign-ups",
             ErrorCode::Internal => "a bug; logged on the server",
-            ErrorCode::Unavailable => "the database cannot be reached",
+            ErrorCode::Unavailable => "the database, or a server a series is read from, cannot be reached",
         }
     }
 }

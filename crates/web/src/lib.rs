@@ -121,6 +121,8 @@ pub struct WebConfig {
     pub session_idle: chrono::Duration,
     /// How long a public status page's rendering is reused (zero: rendered for every request).
     pub status_refresh: std::time::Duration,
+    /// Where outbound requests made for a user (Prometheus queries of forecasts) may go.
+    pub egress: opsdeck_notify::egress::EgressConfig,
 }
 
 impl Default for WebConfig {
@@ -135,6 +137,7 @@ impl Default for WebConfig {
             trusted_proxies: Vec::new(),
             session_idle: chrono::Duration::hours(12),
             status_refresh: std::time::Duration::from_secs(2),
+            egress: Default::default(),
         }
     }
 }
@@ -180,6 +183,8 @@ pub struct SharedState {
     pub(crate) signup_limiter: operations::status_subscribers::SignupLimiter,
     /// The KPI series `/metrics` last computed, and when.
     pub(crate) kpi_metrics: kpi_metrics::Cache,
+    /// Reads series whose source is a Prometheus query (`None` if its client could not be built).
+    pub(crate) prometheus: Option<opsdeck_notify::prometheus::PrometheusClient>,
 }
 
 impl AppState {
@@ -196,6 +201,7 @@ impl AppState {
             Arc::new(move |r| publish_report(&sink_events, r)),
             &workers,
         );
+        let prometheus = opsdeck_notify::prometheus::PrometheusClient::new(&config.egress).ok();
         AppState(Arc::new(SharedState {
             workers,
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
@@ -212,6 +218,7 @@ impl AppState {
             status_pages: status::SnapshotCache::default(),
             signup_limiter: Default::default(),
             kpi_metrics: Default::default(),
+            prometheus,
         }))
     }
 

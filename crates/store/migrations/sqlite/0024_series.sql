@@ -1,11 +1,14 @@
--- Metric series pushed through the API for capacity forecasts, and their points (one per
--- time; a second push at the same time replaces the value).
+-- Metric series for capacity forecasts: pushed through the API (their points, one per time; a
+-- second push at the same time replaces the value), or read from a Prometheus server (its URL
+-- and PromQL query).
 CREATE TABLE series (
     id          BLOB PRIMARY KEY NOT NULL,
     name        TEXT NOT NULL UNIQUE,
     points      BIGINT NOT NULL,
     last_at     BIGINT,
     last_value  DOUBLE PRECISION,
+    source_url  TEXT,
+    source_query TEXT,
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );

@@ -13,6 +13,7 @@ mod monitors;
 mod oncall;
 mod ops;
 mod paging;
+mod prometheus_series;
 mod report_schedules;
 mod roles;
 mod secrets;

@@ -34,6 +34,12 @@ async fn series_forecast_time_to_exhaustion(srv: &TestServer) {
     let (s, again) = srv.post("/api/v1/series/disk_used_gb/points", &r, json!({"points": [last]})).await;
     assert_eq!((s, again["series"]["points"].as_u64()), (StatusCode::OK, Some(336)), "{again}");
 
+    // Three days ago the disk briefly held 100 GB more: an anomaly, the only one.
+    let mut spike = disk(srv)[14 * 24 - 1 - 72].clone();
+    spike["value"] = json!(spike["value"].as_f64().unwrap() + 100.0);
+    let (s, _) = srv.post("/api/v1/series/disk_used_gb/points", &r, json!({"points": [spike.clone()]})).await;
+    assert_eq!(s, StatusCode::OK);
+
     // 400 GB now, 2 GB a day, 1,000 GB capacity: full in 300 days.
     let truth = 300.0 * 86_400.0;
     for method in ["linear", "holt"] {
@@ -50,6 +56,12 @@ async fn series_forecast_time_to_exhaustion(srv: &TestServer) {
         }
         assert_eq!(f["forecast"].as_array().unwrap().len(), 121);
         assert_eq!(f["training_points"], 336);
+        let anomalies = f["anomalies"].as_array().unwrap();
+        assert_eq!(anomalies.len(), 1, "{method}: {anomalies:?}");
+        let a = &anomalies[0];
+        assert!(a["value"].as_f64() > a["expected_high"].as_f64() && a["score"].as_f64().unwrap() > 3.5, "{a}");
+        let at = |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+        assert_eq!(at(&a["at"]), at(&spike["at"]), "{a}");
         assert!((f["slope_per_day"].as_f64().unwrap() - 2.0).abs() < 0.3, "{method}: {f}");
     }
     // Without a capacity: the trend, no time to exhaustion.
@@ -101,7 +113,14 @@ async fn series_forecast_time_to_exhaustion(srv: &TestServer) {
     let (s, html) = srv.page("/capacity/disk_used_gb?capacity=1000&training_days=14", &cookie).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("class=\"chart forecast\"") && html.contains("class=\"band\""), "{html}");
-    assert!(html.contains("Reaches 1000 in 30") || html.contains("Reaches 1000 in 29"), "{html}");
+    assert!(html.contains("class=\"anomaly\"") && html.contains("id=\"anomalies\""), "{html}");
+    let days: f64 = html
+        .split("Reaches 1000 in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the verdict: {html}"));
+    assert!((days - 300.0).abs() < 30.0, "{days} days");
     let (s, _) = srv.page("/capacity/disk_used_gb?capacity=lots", &cookie).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 

@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_series, delete_series))
         .routes(routes!(push_points))
         .routes(routes!(forecast))
+        .routes(routes!(set_source, clear_source))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -48,7 +49,21 @@ pub struct SeriesDto {
     pub points: i64,
     pub last_at: Option<String>,
     pub last_value: Option<f64>,
+    /// Set when the series is read from Prometheus instead of pushed points.
+    pub source: Option<SourceDto>,
     pub created_at: String,
+}
+
+/// A Prometheus server and a PromQL query that gives one series.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDto {
+    /// The server's base URL, e.g. `http://prometheus:9090`.
+    #[schema(schema_with = crate::api::schema::url)]
+    pub prometheus_url: String,
+    /// One series, e.g. `sum(node_filesystem_size_bytes - node_filesystem_avail_bytes)`.
+    #[schema(min_length = 1, max_length = 4000)]
+    pub query: String,
 }
 
 fn dto(s: &Series) -> SeriesDto {
@@ -57,6 +72,7 @@ fn dto(s: &Series) -> SeriesDto {
         points: s.points,
         last_at: s.last_at.map(ts),
         last_value: s.last_value,
+        source: s.source.as_ref().map(|p| SourceDto { prometheus_url: p.url.clone(), query: p.query.clone() }),
         created_at: ts(s.created_at),
     }
 }
@@ -145,6 +161,9 @@ pub struct ForecastQuery {
     /// Days of history to learn from (default 30; the newest 10,000 points at most).
     #[param(minimum = 1, maximum = 730)]
     pub training_days: Option<i64>,
+    /// Hours of history instead (wins over `training_days`).
+    #[param(minimum = 1, maximum = 17520)]
+    pub training_hours: Option<i64>,
     /// Days ahead the forecast path covers (default 30).
     #[param(minimum = 1, maximum = 730)]
     pub horizon_days: Option<i64>,
@@ -181,6 +200,19 @@ pub struct ForecastDto {
     pub exhausts_at: Option<String>,
     /// The path from now to the horizon, 121 steps.
     pub forecast: Vec<ForecastStepDto>,
+    /// Points of the history outside what their hour of the week leads to expect (judged once
+    /// that hour has a week of history), with the range that was expected.
+    pub anomalies: Vec<AnomalyDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnomalyDto {
+    pub at: String,
+    pub value: f64,
+    pub expected_low: f64,
+    pub expected_high: f64,
+    /// The residual's robust z-score (beyond ±3.5 is anomalous).
+    pub score: f64,
 }
 
 pub fn forecast_dto(f: &Forecast) -> ForecastDto {
@@ -201,6 +233,17 @@ pub fn forecast_dto(f: &Forecast) -> ForecastDto {
             .iter()
             .map(|s| ForecastStepDto { at: ts(s.at), value: s.value, lower: s.lower, upper: s.upper })
             .collect(),
+        anomalies: f
+            .anomalies
+            .iter()
+            .map(|a| AnomalyDto {
+                at: ts(a.at),
+                value: a.value,
+                expected_low: a.expected_low,
+                expected_high: a.expected_high,
+                score: a.score,
+            })
+            .collect(),
     }
 }
 
@@ -220,6 +263,46 @@ async fn forecast(
 ) -> Result<Json<ForecastDto>, ApiError> {
     auth.require(Permission::Read)?;
     let method = Method::parse(q.method.as_deref().unwrap_or(""))?;
-    let spec = ForecastSpec::new(method, q.training_days, q.horizon_days, q.capacity)?;
+    let spec = ForecastSpec::new(method, q.training_days, q.horizon_days, q.capacity)?
+        .with_training_hours(q.training_hours)?;
     Ok(Json(forecast_dto(&op::forecast(&state, &name, spec).await?)))
+}
+
+/// Reads the series from a Prometheus query from now on (managers): its forecasts query
+/// `/api/v1/query_range` over their training window. Creates the series if it is new.
+#[utoipa::path(
+    put,
+    path = "/api/v1/series/{name}/source",
+    tag = "series",
+    params(("name" = String, Path, pattern = r"^[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}$")),
+    request_body = SourceDto,
+    responses((status = 200, body = SeriesDto))
+)]
+async fn set_source(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<SourceDto>,
+) -> Result<Json<SeriesDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    let src = opsdeck_core::series::PrometheusSource::new(&body.prometheus_url, &body.query)?;
+    Ok(Json(dto(&op::set_source(&state, &auth, &name, Some(src)).await?)))
+}
+
+/// Reads the series from its pushed points again (managers).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/series/{name}/source",
+    tag = "series",
+    params(("name" = String, Path, pattern = r"^[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}$")),
+    responses((status = 200, body = SeriesDto))
+)]
+async fn clear_source(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(name): Path<String>,
+) -> Result<Json<SeriesDto>, ApiError> {
+    auth.require(Permission::Configure)?;
+    state.db.get_series(name.trim()).await?;
+    Ok(Json(dto(&op::set_source(&state, &auth, &name, None).await?)))
 }

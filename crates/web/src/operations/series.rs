@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::forecast::{self, Exhaustion, Model, Sample};
 use opsdeck_core::role::Permission;
-use opsdeck_core::series::{self as core_series, ForecastSpec, Method, Point, TRAIN_MAX};
+use opsdeck_core::series::{self as core_series, ForecastSpec, Method, Point, PrometheusSource, TRAIN_MAX};
 use opsdeck_store::series::Series;
 
 /// How far ahead the time to exhaustion is searched: five years.
@@ -53,14 +53,20 @@ pub struct Forecast {
     pub slope_per_day: f64,
     pub path: Vec<PathStep>,
     pub exhaustion: Option<Exhaustion>,
+    /// Points of the history outside the range their hour of the week and the trailing
+    /// residuals expect ([`opsdeck_core::anomaly::detect`]).
+    pub anomalies: Vec<opsdeck_core::anomaly::Anomaly>,
 }
 
 /// The forecast of series `name` (anyone who may read).
 pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Result<Forecast, ApiError> {
     let series = state.db.get_series(name.trim()).await?;
     let now = state.now();
-    let from = opsdeck_core::time::sub(now, Duration::days(i64::from(spec.training_days))).unwrap_or(now);
-    let history = state.db.series_points(series.id, from, TRAIN_MAX).await?;
+    let from = opsdeck_core::time::sub(now, spec.training()).unwrap_or(now);
+    let history = match &series.source {
+        None => state.db.series_points(series.id, from, TRAIN_MAX).await?,
+        Some(src) => prometheus_points(state, src, from, now).await?,
+    };
     let samples: Vec<Sample> =
         history.iter().map(|p| Sample { t: (p.at - now).num_milliseconds() as f64 / 1000.0, y: p.value }).collect();
     let need = match spec.method {
@@ -71,8 +77,8 @@ pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Resul
         ApiError::invalid(
             "training_days",
             format!(
-                "the last {} days of {} hold {} points; a {} forecast needs {need}",
-                spec.training_days,
+                "the last {} of {} hold {} points; a {} forecast needs {need}",
+                spec.training_label(),
                 series.name,
                 history.len(),
                 spec.method.as_str()
@@ -103,7 +109,9 @@ pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Resul
     if !finite(model.at(0.0).0) || !finite(slope_per_second) || !path_ok {
         return Err(ApiError::invalid("training_days", "the history's values are too far apart to forecast"));
     }
+    let anomalies = opsdeck_core::anomaly::detect(&history.iter().map(|p| (p.at, p.value)).collect::<Vec<_>>());
     Ok(Forecast {
+        anomalies,
         value_now: model.at(0.0).0,
         slope_per_day: slope_per_second * 86_400.0,
         series,
@@ -113,6 +121,39 @@ pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Resul
         path,
         exhaustion,
     })
+}
+
+/// The source's values over `[from, now]`, read from Prometheus.
+async fn prometheus_points(
+    state: &AppState,
+    src: &PrometheusSource,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Point>, ApiError> {
+    let client = state.prometheus.as_ref().ok_or_else(ApiError::internal)?;
+    let values = client.query_range(&src.url, &src.query, from, now).await.map_err(|e| {
+        ApiError::new(crate::error::ErrorCode::Unavailable, format!("the series' Prometheus query failed: {e}"))
+    })?;
+    Ok(values
+        .into_iter()
+        .filter_map(|(t, value)| {
+            let at = DateTime::<Utc>::from_timestamp_millis((t * 1000.0) as i64)?;
+            (value.is_finite() && value.abs() <= opsdeck_core::series::VALUE_MAX).then_some(Point { at, value })
+        })
+        .collect())
+}
+
+/// Reads series `name` from a Prometheus query (managers: the server calls out on their word),
+/// or from pushed points again (`None`).
+pub async fn set_source(
+    state: &AppState,
+    auth: &Auth,
+    name: &str,
+    source: Option<PrometheusSource>,
+) -> Result<Series, ApiError> {
+    auth.require(Permission::Configure)?;
+    let name = core_series::parse_name(name)?;
+    Ok(state.db.set_series_source(&auth.actor(), state.now(), &name, source.as_ref()).await?)
 }
 
 impl Forecast {

@@ -10,6 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::Form;
 use opsdeck_core::series::{ForecastSpec, Method};
 use opsdeck_store::series::Series;
 use serde::Deserialize;
@@ -107,7 +108,7 @@ pub async fn detail(
     })();
     let spec = try_page!(spec);
     let f = try_page!(op::forecast(&state, &name, spec).await);
-    let chart = forecast_chart(&f.history, &f.path, f.spec.capacity, f.evaluated_at);
+    let chart = forecast_chart(&f.history, &f.path, f.spec.capacity, f.evaluated_at, &f.anomalies);
     let (verdict, tone) = verdict(&f);
     SeriesPage {
         chrome,
@@ -121,4 +122,27 @@ pub async fn detail(
         f,
     }
     .into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SourceForm {
+    name: String,
+    prometheus_url: String,
+    query: String,
+}
+
+/// Saves a series read from Prometheus (managers).
+pub async fn set_source(State(state): State<AppState>, auth: PageAuth, Form(f): Form<SourceForm>) -> Response {
+    let result = async {
+        let src = opsdeck_core::series::PrometheusSource::new(&f.prometheus_url, &f.query)?;
+        let s = op::set_source(&state, &auth.0, &f.name, Some(src)).await?;
+        Ok(format!("{} now reads from Prometheus", s.name))
+    }
+    .await;
+    let back = match &result {
+        Ok(_) => format!("/capacity/{}", f.name.trim()),
+        Err(_) => "/capacity".to_owned(),
+    };
+    super::outcome(&back, result)
 }

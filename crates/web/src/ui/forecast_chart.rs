@@ -13,7 +13,13 @@ pub fn label(v: f64, step: f64) -> String {
     format!("{v:.decimals$}")
 }
 
-pub fn forecast_chart(history: &[Point], path: &[PathStep], capacity: Option<f64>, now: DateTime<Utc>) -> String {
+pub fn forecast_chart(
+    history: &[Point],
+    path: &[PathStep],
+    capacity: Option<f64>,
+    now: DateTime<Utc>,
+    anomalies: &[opsdeck_core::anomaly::Anomaly],
+) -> String {
     let (w, h, pad_l, pad_r, pad_t, pad_b) = (720.0, 240.0, 64.0, 16.0, 12.0, 24.0);
     let times = history.iter().map(|p| p.at).chain(path.iter().map(|s| s.at));
     let (Some(t0), Some(t1)) = (times.clone().min(), times.max()) else {
@@ -73,6 +79,19 @@ pub fn forecast_chart(history: &[Point], path: &[PathStep], capacity: Option<f64
         let line: Vec<String> = history.iter().map(|p| format!("{:.1},{:.1}", x(p.at), y(p.value))).collect();
         let _ = write!(s, "<polyline class=\"line\" points=\"{}\"><title>history</title></polyline>", line.join(" "));
     }
+    for a in anomalies {
+        let _ = write!(
+            s,
+            "<circle class=\"anomaly\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\">\
+             <title>{}: {} (expected {} to {})</title></circle>",
+            x(a.at),
+            y(a.value),
+            a.at.format("%Y-%m-%d %H:%M"),
+            esc(&label(a.value, step / 10.0)),
+            esc(&label(a.expected_low, step / 10.0)),
+            esc(&label(a.expected_high, step / 10.0))
+        );
+    }
     if let Some(c) = capacity.filter(|c| c.is_finite()) {
         let _ = write!(
             s,
@@ -119,12 +138,12 @@ mod tests {
         let path: Vec<PathStep> = (0..5)
             .map(|i| PathStep { at: now + Duration::hours(i), value: 110.0 + i as f64, lower: 105.0, upper: 120.0 })
             .collect();
-        let svg = forecast_chart(&history, &path, Some(150.0), now);
+        let svg = forecast_chart(&history, &path, Some(150.0), now, &[]);
         for part in
             ["class=\"band\"", "class=\"predicted\"", "class=\"line\"", "class=\"capacity\"", "class=\"nowline\""]
         {
             assert!(svg.contains(part), "{part}: {svg}");
         }
-        assert!(forecast_chart(&[], &[], None, now).is_empty());
+        assert!(forecast_chart(&[], &[], None, now, &[]).is_empty());
     }
 }

@@ -133,7 +133,7 @@ pub fn router() -> Router<AppState> {
         .route("/reports/schedules", post(report_schedules::create))
         .route("/reports/schedules/{id}/send", post(report_schedules::send))
         .route("/reports/schedules/{id}/delete", post(report_schedules::delete))
-        .route("/capacity", get(capacity::list))
+        .route("/capacity", get(capacity::list).post(capacity::set_source))
         .route("/capacity/{name}", get(capacity::detail))
         .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
         .route("/services/{service}/integrations/{id}/rotate", post(integrations::rotate))

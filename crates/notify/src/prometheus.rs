@@ -1,0 +1,116 @@
+//! Reading series from a Prometheus server's HTTP API (`/api/v1/query_range`), within the
+//! egress policy and without following redirects, for forecasts of series whose source is a
+//! PromQL query.
+
+use crate::egress::{EgressConfig, EgressPolicy, FilteringResolver};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Points Prometheus answers per series at most (its own limit is 11,000).
+pub const POINTS_MAX: i64 = 10_000;
+/// The largest answer read.
+const BODY_MAX: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrometheusError {
+    /// Reaching the server failed, or it refused the query; the text says which, for the user.
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub struct PrometheusClient {
+    http: reqwest::Client,
+    egress: Arc<EgressPolicy>,
+}
+
+#[derive(serde::Deserialize)]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    data: Option<Data>,
+}
+
+#[derive(serde::Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<Matrix>,
+}
+
+#[derive(serde::Deserialize)]
+struct Matrix {
+    values: Vec<(f64, String)>,
+}
+
+impl PrometheusClient {
+    pub fn new(egress: &EgressConfig) -> Result<Self, crate::NotifyError> {
+        let egress = Arc::new(EgressPolicy::new(egress));
+        let http = reqwest::Client::builder()
+            .dns_resolver(FilteringResolver(egress.clone()))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION"), " (forecasts)"))
+            .build()
+            .map_err(|e| crate::NotifyError::Setup(format!("Prometheus HTTP client: {e}")))?;
+        Ok(PrometheusClient { http, egress })
+    }
+
+    /// The values of `query` from `start` to `end`, at most [`POINTS_MAX`] of them, as (seconds
+    /// since the epoch, value); the query must give one series.
+    pub async fn query_range(
+        &self,
+        base: &str,
+        query: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<(f64, f64)>, PrometheusError> {
+        let fail = |m: String| PrometheusError::Failed(m);
+        self.egress.check_url(base).map_err(fail)?;
+        let span = (end - start).num_seconds().max(1);
+        // As fine as the answer's size allows (a day at under 9 s, 30 days at 260 s).
+        let step = (span / (POINTS_MAX - 1)).max(1);
+        let url = format!("{}/api/v1/query_range", base.trim_end_matches('/'));
+        let resp = self
+            .http
+            .get(&url)
+            .query(&[
+                ("query", query.to_owned()),
+                ("start", start.timestamp().to_string()),
+                ("end", end.timestamp().to_string()),
+                ("step", format!("{step}s")),
+            ])
+            .send()
+            .await
+            .map_err(|e| fail(format!("cannot reach Prometheus: {}", crate::send::describe(&e))))?;
+        let status = resp.status();
+        if resp.content_length().is_some_and(|n| n > BODY_MAX as u64) {
+            return Err(fail("Prometheus answered more than 16 MiB".into()));
+        }
+        let body = resp.bytes().await.map_err(|e| fail(format!("Prometheus' answer was cut off: {e}")))?;
+        if body.len() > BODY_MAX {
+            return Err(fail("Prometheus answered more than 16 MiB".into()));
+        }
+        let answer: Answer = serde_json::from_slice(&body)
+            .map_err(|_| fail(format!("Prometheus answered HTTP {} without its JSON", status.as_u16())))?;
+        if answer.status != "success" {
+            let why = answer.error.unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+            return Err(fail(format!("Prometheus refused the query: {why}")));
+        }
+        let data = answer.data.ok_or_else(|| fail("Prometheus answered no data".into()))?;
+        if data.result_type != "matrix" {
+            return Err(fail(format!("the query gave a {}, not a range of one series", data.result_type)));
+        }
+        match data.result.as_slice() {
+            [] => Ok(Vec::new()),
+            [one] => Ok(one.values.iter().filter_map(|(t, v)| Some((*t, v.parse::<f64>().ok()?))).collect()),
+            many => Err(fail(format!(
+                "the query gives {} series; aggregate it to one (for example with sum or max)",
+                many.len()
+            ))),
+        }
+    }
+}
