@@ -315,6 +315,8 @@ step('a capacity forecast: pushed history, the band and when the disk is full', 
   assert.equal(await page.locator('svg.chart.forecast .band').count(), 1);
   assert.equal(await page.locator('svg.chart.forecast .capacity').count(), 1);
   assert.match(await page.locator('#verdict').innerText(), /^Reaches 1000 in (19\d|20\d)\.\d days/);
+  assert.match(await page.locator('#no-anomalies').innerText(), /^None in the history shown/);
+  assert.match(await page.title(), /^db1\.disk_used_gb · Capacity/);
   await shot('capacity-forecast');
   await page.selectOption('select[name=method]', 'holt');
   await submitTo('#forecast-form button[type=submit]', '/capacity/db1.disk_used_gb');

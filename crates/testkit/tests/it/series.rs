@@ -113,7 +113,12 @@ async fn series_forecast_time_to_exhaustion(srv: &TestServer) {
     let (s, html) = srv.page("/capacity/disk_used_gb?capacity=1000&training_days=14", &cookie).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("class=\"chart forecast\"") && html.contains("class=\"band\""), "{html}");
-    assert!(html.contains("class=\"anomaly\"") && html.contains("id=\"anomalies\""), "{html}");
+    assert!(
+        html.contains("class=\"anomaly\"") && html.contains("<table class=\"table compact\" id=\"anomalies\">"),
+        "{html}"
+    );
+    let title = html.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap_or_default();
+    assert!(title.starts_with("disk_used_gb · Capacity"), "{title}");
     let days: f64 = html
         .split("Reaches 1000 in ")
         .nth(1)
