@@ -86,9 +86,10 @@ pub fn detect(points: &[(DateTime<Utc>, f64)]) -> Vec<Anomaly> {
         let r = value - baseline;
         let window: Vec<f64> = residuals.iter().copied().collect();
         let (m, mad) = median_mad(&window);
-        // A floor on the spread (half a percent of the level): a series that never moved so far
-        // still tolerates a small step, as a count of connections going from 50 to 51.
-        let mad = mad.max(baseline.abs() * 0.005).max(1e-9);
+        // A floor on the spread (2 % of the level, so about a tenth of it before a point is
+        // anomalous): a smooth series still tolerates a small step, as a latency from 70 to 72 ms
+        // or a count of connections from 50 to 51.
+        let mad = mad.max(baseline.abs() * 0.02).max(1e-9);
         let judged = (window.len() >= WARMUP).then(|| 0.6745 * (r - m) / mad);
         let half = Z_MAX * mad / 0.6745;
         let (lo, hi) = (baseline + m - half, baseline + m + half);

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, described by OpenAPI 3.1 at `/api/openapi.json`.
 
 pub(crate) mod alerts;
+pub(crate) mod anomalies;
 pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
@@ -114,6 +115,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(integrations::router())
         .merge(reports::router())
         .merge(kpi::router())
+        .merge(anomalies::router())
         .merge(series::router())
         .merge(report_schedules::router())
         .merge(oncall::router())

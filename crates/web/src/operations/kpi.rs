@@ -118,10 +118,15 @@ pub async fn build(state: &AppState, q: &KpiRange) -> Result<Kpi, ApiError> {
 
 /// The KPI report of a period already checked, for one service or all.
 pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Option<Uuid>) -> Result<Kpi, ApiError> {
-    let now_r = reports::between(state, period.from, period.to, service_id, &[]).await?;
-    let before_r = reports::between(state, period.previous_from, period.previous_to, service_id, &[]).await?;
-    let now_m = state.db.monitor_check_totals(period.from, period.to).await?;
-    let before_m = state.db.monitor_check_totals(period.previous_from, period.previous_to).await?;
+    // Four independent reads, run side by side (SQLite's readers and PostgreSQL's pool serve
+    // them on separate connections): the rollup scans dominate, one per period.
+    let (now_r, before_r, now_m, before_m) = tokio::join!(
+        reports::between(state, period.from, period.to, service_id, &[]),
+        reports::between(state, period.previous_from, period.previous_to, service_id, &[]),
+        state.db.monitor_check_totals(period.from, period.to),
+        state.db.monitor_check_totals(period.previous_from, period.previous_to),
+    );
+    let (now_r, before_r, now_m, before_m) = (now_r?, before_r?, now_m?, before_m?);
     let (now_s, before_s) = (per_service(&now_m, service_id), per_service(&before_m, service_id));
     let sum = |m: &HashMap<Option<Uuid>, CheckTotals>| m.values().copied().sum::<CheckTotals>();
 

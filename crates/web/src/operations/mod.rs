@@ -9,6 +9,7 @@
 //! Architecture invariant: `ui/*` never imports from `api/*` and `api/*` never from `ui/*`;
 //! what both need lives here (checked by `tests/it/architecture.rs` in the testkit crate).
 
+pub mod anomalies;
 pub mod audit;
 pub mod catalogue;
 pub mod incidents;

@@ -222,6 +222,8 @@ pub struct MonitorPage {
     note: Option<(&'static str, String)>,
     /// Checks counted in the stored history (for the "not checked yet" line).
     history_checks: i64,
+    /// Hours of unusual latency (newest first) with their expected range, readable.
+    anomalies: Vec<(String, String, String)>,
 }
 
 pub async fn detail(
@@ -252,6 +254,19 @@ pub async fn detail(
             (e, a)
         })
         .collect();
+    let anomalies = try_page!(crate::operations::anomalies::monitor_latency(&state, id).await)
+        .into_iter()
+        .rev()
+        .take(10)
+        .map(|a| {
+            let ms = |v: f64| charts::fmt_latency(v, 0.0);
+            (
+                a.at.format("%Y-%m-%d %H:00 UTC").to_string(),
+                ms(a.value),
+                format!("{} to {}", ms(a.expected_low.max(0.0)), ms(a.expected_high)),
+            )
+        })
+        .collect();
     let base = base_url(&state, &headers).await;
     let history_checks = uptime.iter().map(|u| u.checks).max().unwrap_or(0);
     let lat = |v: Option<f64>| v.map(|ms| charts::fmt_latency(ms, 0.0)).unwrap_or_else(|| "—".into());
@@ -263,6 +278,7 @@ pub async fn detail(
         })
         .collect();
     MonitorPage {
+        anomalies,
         chrome,
         latency: v.last_result.as_ref().and_then(|l| l.latency_ms).map(|ms| charts::fmt_latency(ms, 0.0)),
         note: result_note(&v),
