@@ -415,3 +415,22 @@ step('a page for a team offers its members to sign in', async () => {
   assert.equal(own.status(), 200);
   await api('PUT', `/api/v1/status-pages/${state.pageId}/access`, { team_ids: [] });
 });
+
+step('a scheduled operations report is sent now from the dashboard and arrives by e-mail', async () => {
+  await go('/reports');
+  await page.fill('#schedule-form input[name=name]', 'Monthly operations report');
+  await page.selectOption('#schedule-form select[name=cadence]', 'monthly');
+  await page.fill('#schedule-form textarea[name=recipients]', 'ops-lead@example.com');
+  await submitTo('#schedule-form button[type=submit]', '/reports');
+  assert.match(await text('.flash'), /Scheduled Monthly operations report/);
+  const row = page.locator('#schedule-table tbody tr').filter({ hasText: 'Monthly operations report' });
+  assert.match(await row.innerText(), /ops-lead@example\.com[\s\S]*not yet/);
+  await shot('10-report-schedule');
+  await Promise.all([page.waitForEvent('load'), row.locator('button', { hasText: 'Send now' }).click()]);
+  assert.match(await text('.flash'), /Sending Monthly operations report to 1 recipient/);
+  const all = await smtp.waitFor('the report e-mail', (m) => to(m, 'ops-lead@example.com').length >= 1);
+  const mail = to(all, 'ops-lead@example.com')[0];
+  assert.match(mail, /Subject: Operations report \d{4}-\d{2}/);
+  assert.match(mail, /<h1>Operations report: \d{4}-\d{2}<\/h1>/);
+  assert.match(mail, /Availability \(SLA\): /);
+});

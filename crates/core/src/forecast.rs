@@ -160,9 +160,12 @@ pub struct Holt {
 /// One pass of damped Holt over evenly spaced values; `None` marks a step without data, which
 /// the model steps over (its forecast carries on) without learning from it.
 fn holt_run(ys: &[Option<f64>], alpha: f64, beta: f64, phi: f64) -> (f64, f64, f64, usize) {
-    let mut known = ys.iter().flatten();
-    let (Some(&y0), Some(&y1)) = (known.next(), known.next()) else { return (0.0, 0.0, f64::INFINITY, 0) };
-    let (mut level, mut trend) = (y0, y1 - y0);
+    let mut known = ys.iter().enumerate().filter_map(|(i, y)| y.map(|y| (i, y)));
+    let (Some((i0, y0)), Some((i1, y1))) = (known.next(), known.next()) else {
+        return (0.0, 0.0, f64::INFINITY, 0);
+    };
+    // The first trend per step, across any empty steps between the first two values.
+    let (mut level, mut trend) = (y0, (y1 - y0) / (i1 - i0) as f64);
     let (mut sse, mut n) = (0.0, 0);
     let first = ys.iter().position(Option::is_some).unwrap_or(0);
     for y in &ys[first + 1..] {
@@ -200,8 +203,9 @@ fn grid(samples: &[Sample]) -> (Vec<Option<f64>>, f64, f64) {
         let n = samples.len().saturating_sub(1).max(1) as f64;
         return (samples.iter().map(|s| Some(s.y)).collect(), span / n, last.t);
     };
-    // At most (span / width) + 1 steps: 731 days of history at most, as callers ask.
-    let steps = (span / width).floor() as usize + 1;
+    // At most (span / width) + 1 steps; callers ask for up to 730 days, and a longer span (stray
+    // times) is cut to its newest 1,000 days rather than allocated.
+    let steps = ((span / width).floor() as usize).min(1000 * 24) + 1;
     let mut sums = vec![(0.0, 0u32); steps];
     for s in samples {
         let back = ((last.t - s.t) / width).floor() as usize;
@@ -309,15 +313,21 @@ fn first_crossing(f: &dyn Fn(f64) -> f64, capacity: f64, limit: f64) -> Option<f
 
 /// When the series reaches `capacity`, searching up to `limit` seconds ahead; `None` when the
 /// point forecast does not reach it by then. A growing series (disk used) reaches a capacity
-/// above it, a falling one (free space) one below it; already past it is now. The earliest time
-/// is where the band's edge on that side crosses, the latest where the other edge does.
+/// above it, and one already over it has reached it now; a falling one (free space) reaches a
+/// capacity below it, and never one above it. The earliest time is where the band's edge on
+/// that side crosses, the latest where the other edge does.
 pub fn exhaustion(model: &dyn Model, capacity: f64, limit: f64) -> Option<Exhaustion> {
     if !capacity.is_finite() || !limit.is_finite() || limit <= 0.0 {
         return None;
     }
     // The way the forecast heads decides the question: growing toward a capacity above (or
     // already over it), or falling toward one below (or already under it).
-    let dir = if model.at(3_600.0).0 >= model.at(0.0).0 { 1.0 } else { -1.0 };
+    let now = model.at(0.0).0;
+    let dir = if model.at(3_600.0).0 >= now { 1.0 } else { -1.0 };
+    // Falling away from a capacity above (disk use going down): never reached.
+    if dir < 0.0 && capacity >= now {
+        return None;
+    }
     let edge = |h: f64, side: f64| {
         let (v, half) = model.at(h);
         dir * v + side * half
@@ -378,9 +388,9 @@ mod tests {
         assert!(exhaustion(&flat, 100.0, 1e9).is_none());
         // Already over it: now.
         assert_eq!(exhaustion(&flat, 10.0, 1e9).map(|e| e.seconds), Some(0.0));
-        // A falling series heads away from a capacity above it: it is under it already.
+        // A falling series heads away from a capacity above it.
         let falling = linear(&line(10, -0.5, 42.0, &|i| i as f64 * 0.01)).unwrap_or_else(|| panic!("fit"));
-        assert_eq!(exhaustion(&falling, 100.0, 1e9).map(|e| e.seconds), Some(0.0));
+        assert!(exhaustion(&falling, 100.0, 1e9).is_none());
     }
 
     #[test]
@@ -391,7 +401,7 @@ mod tests {
         let e = exhaustion(&l, 0.0, 1e9).unwrap_or_else(|| panic!("runs out"));
         assert!((e.seconds - 360_000.0).abs() / 360_000.0 < 0.02, "{e:?}");
         assert!(e.lower < e.seconds && e.upper.is_some_and(|u| u > e.seconds), "{e:?}");
-        assert_eq!(exhaustion(&l, 200.0, 1e9).map(|e| e.seconds), Some(0.0), "already under it");
+        assert!(exhaustion(&l, 200.0, 1e9).is_none(), "falling away from a capacity above");
     }
 
     #[test]

@@ -83,6 +83,13 @@ impl PrometheusSource {
     pub fn new(url: &str, query: &str) -> Result<Self> {
         let mut p = crate::error::Problems::default();
         let url = p.check(crate::validate::url("prometheus_url", url));
+        // Credentials in the URL would be shown to every reader and written to the audit log.
+        if url
+            .as_deref()
+            .is_some_and(|u| u.split("://").nth(1).and_then(|r| r.split('/').next()).is_some_and(|h| h.contains('@')))
+        {
+            p.push("prometheus_url", "must not hold a user name or password");
+        }
         let q = query.trim();
         if q.is_empty() || q.chars().count() > QUERY_MAX || q.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
         {
@@ -233,6 +240,7 @@ mod tests {
         assert!(Method::parse("arima").is_err());
         assert!(PrometheusSource::new("http://prometheus:9090", "sum(node_filesystem_size_bytes)").is_ok());
         assert!(PrometheusSource::new("ftp://x", "up").is_err());
+        assert!(PrometheusSource::new("http://u:secret@prometheus:9090", "up").is_err());
         assert!(PrometheusSource::new("http://prometheus:9090", " ").is_err());
     }
 }

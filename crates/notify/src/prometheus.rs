@@ -72,7 +72,8 @@ impl PrometheusClient {
         self.egress.check_url(base).map_err(fail)?;
         let span = (end - start).num_seconds().max(1);
         // As fine as the answer's size allows (a day at under 9 s, 30 days at 260 s).
-        let step = (span / (POINTS_MAX - 1)).max(1);
+        // Rounded up: Prometheus refuses a range of more than 11,000 points.
+        let step = ((span + POINTS_MAX - 2) / (POINTS_MAX - 1)).max(1);
         let url = format!("{}/api/v1/query_range", base.trim_end_matches('/'));
         let resp = self
             .http
@@ -87,12 +88,14 @@ impl PrometheusClient {
             .await
             .map_err(|e| fail(format!("cannot reach Prometheus: {}", crate::send::describe(&e))))?;
         let status = resp.status();
-        if resp.content_length().is_some_and(|n| n > BODY_MAX as u64) {
-            return Err(fail("Prometheus answered more than 16 MiB".into()));
-        }
-        let body = resp.bytes().await.map_err(|e| fail(format!("Prometheus' answer was cut off: {e}")))?;
-        if body.len() > BODY_MAX {
-            return Err(fail("Prometheus answered more than 16 MiB".into()));
+        let mut resp = resp;
+        // Read in chunks and stop past the limit, whether or not a length was announced.
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(format!("Prometheus' answer was cut off: {e}")))? {
+            if body.len() + chunk.len() > BODY_MAX {
+                return Err(fail("Prometheus answered more than 16 MiB".into()));
+            }
+            body.extend_from_slice(&chunk);
         }
         let answer: Answer = serde_json::from_slice(&body)
             .map_err(|_| fail(format!("Prometheus answered HTTP {} without its JSON", status.as_u16())))?;

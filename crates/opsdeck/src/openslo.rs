@@ -273,12 +273,13 @@ fn read(text_in: &str) -> Result<Read> {
                     }
                 };
                 let annotations = meta.get("annotations").cloned().unwrap_or(Value::Null);
-                let exclude = match text(&annotations, "opsdeck.io/exclude-maintenance").as_deref() {
-                    None | Some("true") => true,
-                    Some("false") => false,
+                let exclude = match annotations.get("opsdeck.io/exclude-maintenance") {
+                    None => true,
+                    Some(Value::Bool(b)) => *b,
+                    Some(Value::String(v)) if v == "true" || v == "false" => v == "true",
                     Some(other) => {
                         errs.push(format!(
-                            "metadata.annotations.opsdeck.io/exclude-maintenance {other:?} must be true or false"
+                            "metadata.annotations.opsdeck.io/exclude-maintenance {other} must be \"true\" or \"false\""
                         ));
                         true
                     }
@@ -355,8 +356,15 @@ pub async fn apply(client: &Client, text_in: &str, dry_run: bool) -> Result<()> 
     let existing = client.get("/api/v1/slos", &[]).await?["items"].as_array().cloned().unwrap_or_default();
     let service_id: HashMap<&str, &str> =
         services.iter().filter_map(|s| Some((s["slug"].as_str()?, s["id"].as_str()?))).collect();
-    let monitor_id: HashMap<&str, &str> =
-        monitors.iter().filter_map(|m| Some((m["name"].as_str()?, m["id"].as_str()?))).collect();
+    let mut monitor_id: HashMap<&str, &str> = HashMap::new();
+    let mut twice: Vec<&str> = Vec::new();
+    for m in &monitors {
+        if let (Some(name), Some(id)) = (m["name"].as_str(), m["id"].as_str())
+            && monitor_id.insert(name, id).is_some()
+        {
+            twice.push(name);
+        }
+    }
     let mut errors = r.errors.clone();
     for s in &r.slos {
         if !service_id.contains_key(s.service.as_str()) && !r.services.iter().any(|d| d.slug == s.service) {
@@ -364,7 +372,12 @@ pub async fn apply(client: &Client, text_in: &str, dry_run: bool) -> Result<()> 
                 .push(format!("SLO {}: spec.service: no service {:?} on the server or in the file", s.name, s.service));
         }
         for m in &s.monitors {
-            if !monitor_id.contains_key(m.as_str()) {
+            if twice.contains(&m.as_str()) {
+                errors.push(format!(
+                    "SLO {}: several monitors are named {m:?}; rename them so the file names one",
+                    s.name
+                ));
+            } else if !monitor_id.contains_key(m.as_str()) {
                 errors.push(format!("SLO {}: no monitor named {m:?} on the server", s.name));
             }
         }
@@ -376,6 +389,13 @@ pub async fn apply(client: &Client, text_in: &str, dry_run: bool) -> Result<()> 
         bail!("{} error(s) in the OpenSLO documents; nothing was changed", errors.len());
     }
     let mut created: HashMap<String, String> = HashMap::new();
+    for d in r.services.iter().filter(|d| service_id.contains_key(d.slug.as_str())) {
+        eprintln!(
+            "note: service {} exists; its name and description stay as they are \
+             (change them with the Opsdeck file or the UI)",
+            d.slug
+        );
+    }
     for d in r.services.iter().filter(|d| !service_id.contains_key(d.slug.as_str())) {
         println!("create service {}", d.slug);
         if !dry_run {
@@ -389,7 +409,10 @@ pub async fn apply(client: &Client, text_in: &str, dry_run: bool) -> Result<()> 
     for s in &r.slos {
         let sid =
             service_id.get(s.service.as_str()).map(|v| v.to_string()).or_else(|| created.get(&s.service).cloned());
-        let ids: Vec<&str> = s.monitors.iter().filter_map(|m| monitor_id.get(m.as_str()).copied()).collect();
+        // As the server keeps them: sorted, each once.
+        let mut ids: Vec<&str> = s.monitors.iter().filter_map(|m| monitor_id.get(m.as_str()).copied()).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let body = json!({"name": s.name, "description": s.description, "service_id": sid, "target": s.target,
             "sli": {"type": "availability", "monitor_ids": ids}, "window": s.window,
             "exclude_maintenance": s.exclude_maintenance});
@@ -401,7 +424,7 @@ pub async fn apply(client: &Client, text_in: &str, dry_run: bool) -> Result<()> 
                 }
             }
             Some(have) => {
-                let same = have["description"] == body["description"]
+                let same = have["description"].as_str().map(str::trim) == Some(s.description.trim())
                     && have["service_id"].as_str() == sid.as_deref()
                     && have["target"].as_f64() == Some(s.target)
                     && have["sli"]["monitor_ids"] == json!(ids)
@@ -473,7 +496,7 @@ fn slo_doc(s: &Value, service: &str, monitor_name: &HashMap<&str, &str>) -> Valu
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|id| id.as_str().and_then(|id| monitor_name.get(id).copied()))
+        .map(|id| id.as_str().and_then(|id| monitor_name.get(id).copied()).unwrap_or("(a monitor that is gone)"))
         .collect();
     let source =
         |checks: &str| json!({"metricSource": {"type": "Opsdeck", "spec": {"monitors": names, "checks": checks}}});
@@ -500,95 +523,5 @@ fn slo_doc(s: &Value, service: &str, monitor_name: &HashMap<&str, &str>) -> Valu
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DOC: &str = r#"
-apiVersion: openslo/v1
-kind: Service
-metadata:
-  name: checkout
-  displayName: Checkout
-spec:
-  description: Card payments
----
-apiVersion: openslo/v1
-kind: SLO
-metadata:
-  name: checkout-availability
-  displayName: Checkout availability
-spec:
-  service: checkout
-  indicator:
-    metadata:
-      name: checkout-availability-checks
-    spec:
-      ratioMetric:
-        counter: true
-        good:
-          metricSource:
-            type: Opsdeck
-            spec: {monitors: [Checkout health], checks: passed}
-        total:
-          metricSource:
-            type: Opsdeck
-            spec: {monitors: [Checkout health], checks: all}
-  timeWindow:
-    - duration: 4w
-      isRolling: true
-  budgetingMethod: Occurrences
-  objectives:
-    - target: 0.999
-"#;
-
-    #[test]
-    fn reads_services_and_slos() {
-        let r = read(DOC).unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.errors.is_empty(), "{:?}", r.errors);
-        assert_eq!(r.services[0].slug, "checkout");
-        let s = &r.slos[0];
-        assert_eq!((s.name.as_str(), s.service.as_str(), s.target), ("Checkout availability", "checkout", 0.999));
-        assert_eq!(s.window, json!({"rolling_days": 28}));
-        assert_eq!(s.monitors, vec!["Checkout health"]);
-        assert!(is_openslo(DOC));
-    }
-
-    #[test]
-    fn what_opsdeck_cannot_do_is_an_error() {
-        let doc = DOC
-            .replace(
-                "type: Opsdeck\n            spec: {monitors: [Checkout health], checks: passed}",
-                "type: Prometheus\n            spec: {query: up}",
-            )
-            .replace("budgetingMethod: Occurrences", "budgetingMethod: Timeslices")
-            .replace("    - target: 0.999", "    - target: 0.999\n      timeSliceTarget: 0.95");
-        let r = read(&doc).unwrap_or_else(|e| panic!("{e}"));
-        let all = r.errors.join("\n");
-        for part in [
-            "metricSource.type \"Prometheus\" is not supported",
-            "Timeslices is not supported",
-            "timeSliceTarget is not supported",
-        ] {
-            assert!(all.contains(part), "{part}: {all}");
-        }
-        assert!(r.slos.is_empty());
-    }
-
-    #[test]
-    fn windows_and_durations() {
-        assert_eq!(rolling_days("28d"), Some(28));
-        assert_eq!(rolling_days("1w"), Some(7));
-        assert_eq!(rolling_days("91d"), None);
-        assert_eq!(rolling_days("1h"), None);
-        assert_eq!(rolling_days(""), None);
-        assert_eq!(rolling_days("2é"), None);
-        let mut errs = Vec::new();
-        let w = window(
-            &json!({"duration": "1M", "isRolling": false,
-                    "calendar": {"startTime": "2022-01-01 00:00:00", "timeZone": "Europe/Berlin"}}),
-            &mut errs,
-        );
-        assert_eq!(w, Some(json!({"calendar_month": true, "time_zone": "Europe/Berlin"})));
-        assert!(window(&json!({"duration": "1w", "isRolling": false}), &mut errs).is_none());
-    }
-}
+#[path = "openslo_tests.rs"]
+mod tests;

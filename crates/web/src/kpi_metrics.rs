@@ -9,14 +9,14 @@ use chrono::Duration;
 use opsdeck_core::kpi::CheckTotals;
 use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// How long one computation is served.
 const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The last computation and when it was made (one per server).
-pub type Cache = Mutex<Option<(Instant, String)>>;
+/// The last computation and when it was made (one per server). An async lock held across the
+/// computation: scrapes arriving while it runs wait for its result instead of repeating it.
+pub type Cache = tokio::sync::Mutex<Option<(Instant, String)>>;
 
 /// A label value in the text format: backslash, double quote and newline escaped.
 fn label(v: &str) -> String {
@@ -25,16 +25,14 @@ fn label(v: &str) -> String {
 
 /// The KPI series in Prometheus' text format.
 pub async fn render(state: &AppState) -> Result<String, ApiError> {
-    if let Ok(guard) = state.kpi_metrics.lock()
-        && let Some((at, body)) = guard.as_ref()
+    let mut guard = state.kpi_metrics.lock().await;
+    if let Some((at, body)) = guard.as_ref()
         && at.elapsed() < FRESH_FOR
     {
         return Ok(body.clone());
     }
     let body = compute(state).await?;
-    if let Ok(mut guard) = state.kpi_metrics.lock() {
-        *guard = Some((Instant::now(), body.clone()));
-    }
+    *guard = Some((Instant::now(), body.clone()));
     Ok(body)
 }
 

@@ -56,15 +56,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 /// The process's own metrics; with an API token (`Authorization: Bearer …`, a viewer's is
 /// enough) also the KPIs (`kpi_metrics`), which name services and SLOs.
-async fn metrics_text(State(state): State<AppState>, auth: Option<crate::auth::Auth>) -> Response {
+async fn metrics_text(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let (size, idle) = state.db.pool_stats();
     metrics::gauge!("opsdeck_db_pool_connections").set(size as f64);
     metrics::gauge!("opsdeck_db_pool_idle_connections").set(idle as f64);
     let mut body = PROMETHEUS.get().and_then(|h| h.as_ref()).map(|h| h.render()).unwrap_or_default();
+    // The process's metrics are served whatever happens to the KPIs: a bad token or a database
+    // outage leaves them out, when the process metrics matter most.
+    let auth = crate::auth::authenticate(&state, &headers).await.ok().flatten();
     if auth.is_some_and(|a| a.require(opsdeck_core::role::Permission::Read).is_ok()) {
         match crate::kpi_metrics::render(&state).await {
             Ok(kpis) => body.push_str(&kpis),
-            Err(e) => return e.into_response(),
+            Err(e) => tracing::warn!(error = %e.message, "the KPI metrics could not be computed"),
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

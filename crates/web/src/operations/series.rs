@@ -109,7 +109,7 @@ pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Resul
     if !finite(model.at(0.0).0) || !finite(slope_per_second) || !path_ok {
         return Err(ApiError::invalid("training_days", "the history's values are too far apart to forecast"));
     }
-    let anomalies = opsdeck_core::anomaly::detect(&history.iter().map(|p| (p.at, p.value)).collect::<Vec<_>>());
+    let anomalies = opsdeck_core::anomaly::detect(&hourly_means(&history));
     Ok(Forecast {
         anomalies,
         value_now: model.at(0.0).0,
@@ -123,6 +123,20 @@ pub async fn forecast(state: &AppState, name: &str, spec: ForecastSpec) -> Resul
     })
 }
 
+/// The history as hourly means (the anomaly detector judges hours of the week).
+fn hourly_means(points: &[Point]) -> Vec<(DateTime<Utc>, f64)> {
+    let mut hours: std::collections::BTreeMap<i64, (f64, u32)> = std::collections::BTreeMap::new();
+    for p in points {
+        let h = p.at.timestamp().div_euclid(3600);
+        let e = hours.entry(h).or_insert((0.0, 0));
+        *e = (e.0 + p.value, e.1 + 1);
+    }
+    hours
+        .into_iter()
+        .filter_map(|(h, (sum, n))| Some((DateTime::<Utc>::from_timestamp(h * 3600, 0)?, sum / f64::from(n))))
+        .collect()
+}
+
 /// The source's values over `[from, now]`, read from Prometheus.
 async fn prometheus_points(
     state: &AppState,
@@ -134,13 +148,19 @@ async fn prometheus_points(
     let values = client.query_range(&src.url, &src.query, from, now).await.map_err(|e| {
         ApiError::new(crate::error::ErrorCode::Unavailable, format!("the series' Prometheus query failed: {e}"))
     })?;
-    Ok(values
+    // Only what lies in the window asked for, oldest first: a misbehaving server's stray times
+    // must not stretch the forecast's grid.
+    let mut points: Vec<Point> = values
         .into_iter()
+        .filter(|(t, _)| t.is_finite())
         .filter_map(|(t, value)| {
             let at = DateTime::<Utc>::from_timestamp_millis((t * 1000.0) as i64)?;
-            (value.is_finite() && value.abs() <= opsdeck_core::series::VALUE_MAX).then_some(Point { at, value })
+            let ok = value.is_finite() && value.abs() <= opsdeck_core::series::VALUE_MAX && at >= from && at <= now;
+            ok.then_some(Point { at, value })
         })
-        .collect())
+        .collect();
+    points.sort_by_key(|p| p.at);
+    Ok(points)
 }
 
 /// Reads series `name` from a Prometheus query (managers: the server calls out on their word),

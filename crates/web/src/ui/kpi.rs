@@ -224,6 +224,8 @@ pub struct KpiPage {
 
 #[derive(Deserialize, Default)]
 pub struct KpiForm {
+    /// A confirmation after a redirect (the schedules panel's actions).
+    notice: Option<String>,
     period: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -244,7 +246,7 @@ fn recent_months(now: DateTime<Utc>) -> Vec<(String, String)> {
 }
 
 pub async fn dashboard(State(state): State<AppState>, page: PageAuth, Query(q): Query<KpiForm>) -> Response {
-    let chrome = chrome!(page, state, "reports", None);
+    let chrome = chrome!(page, state, "reports", q.notice.clone());
     let blank = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
     let range =
         KpiRange { period: blank(&q.period), from: blank(&q.from), to: blank(&q.to), service_id: blank(&q.service) };
