@@ -75,9 +75,9 @@ impl CheckTotals {
     pub fn slo_counts(self, exclude_maintenance: bool) -> Counts {
         if exclude_maintenance {
             let (total, maintenance, unplanned) = self.parts();
-            Counts::new(total - maintenance - unplanned, total - maintenance)
+            Counts::events(total - maintenance - unplanned, total - maintenance)
         } else {
-            Counts::new(self.total.saturating_sub(self.failures.min(self.total)), self.total)
+            Counts::events(self.total.saturating_sub(self.failures.min(self.total)), self.total)
         }
     }
 }
@@ -196,8 +196,8 @@ mod tests {
         let a = c.availability();
         assert_eq!(a.adjusted, Some(880.0 / 900.0));
         assert_eq!(a.raw, Some(880.0 / 1000.0));
-        assert_eq!(c.slo_counts(true), Counts::new(880, 900));
-        assert_eq!(c.slo_counts(false), Counts::new(950, 1000));
+        assert_eq!(c.slo_counts(true), Counts::events(880, 900));
+        assert_eq!(c.slo_counts(false), Counts::events(950, 1000));
     }
 
     #[test]
@@ -263,7 +263,7 @@ mod tests {
             }
             for exclude in [true, false] {
                 let s = c.slo_counts(exclude);
-                prop_assert!(s.good <= s.total && s.total <= total);
+                prop_assert!(s.good <= s.total && s.total <= total as f64);
             }
         }
     }

@@ -86,12 +86,7 @@ pub struct Notifier {
     sink: Option<ChangeSink>,
     /// When scheduled maintenance was last brought in line with the windows (clock ms).
     maintenance_synced: std::sync::atomic::AtomicI64,
-    /// When SLOs were last evaluated for burn-rate alerts (clock ms).
-    slos_evaluated: std::sync::atomic::AtomicI64,
 }
-
-/// How often SLOs are evaluated for burn-rate alerts (the shortest window is 5 minutes).
-const SLO_EVALUATE_MS: i64 = 60_000;
 
 /// How often the notifier moves scheduled maintenance along (its steps are minute-grained).
 const MAINTENANCE_SYNC_MS: i64 = 10_000;
@@ -133,7 +128,6 @@ impl Notifier {
             key,
             sink: None,
             maintenance_synced: std::sync::atomic::AtomicI64::new(i64::MIN),
-            slos_evaluated: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
     }
 
@@ -191,9 +185,6 @@ impl Notifier {
         if let Err(e) = self.sync_maintenance().await {
             NotifierPassFailed { error: &e }.emit();
         }
-        if let Err(e) = self.evaluate_slos().await {
-            NotifierPassFailed { error: &e }.emit();
-        }
         let mut pass = self.deliver().await?;
         for other in [self.deliver_status().await?, self.deliver_reports().await?] {
             pass.sent += other.sent;
@@ -219,24 +210,6 @@ impl Notifier {
         let steps = self.db.sync_maintenance(now).await?;
         if steps > 0 {
             events::MaintenanceMoved { steps }.emit();
-        }
-        Ok(())
-    }
-
-    /// Raises and resolves SLO burn-rate alerts (at most every [`SLO_EVALUATE_MS`] of the clock;
-    /// every node may, each change is queued once).
-    async fn evaluate_slos(&self) -> Result<(), NotifyError> {
-        use std::sync::atomic::Ordering;
-        let now = self.clock.now();
-        let ms = now.timestamp_millis();
-        let last = self.slos_evaluated.load(Ordering::Relaxed);
-        if ms.checked_sub(last).is_some_and(|d| (0..SLO_EVALUATE_MS).contains(&d)) {
-            return Ok(());
-        }
-        self.slos_evaluated.store(ms, Ordering::Relaxed);
-        let changed = self.db.sync_slo_alerts(now).await?;
-        if changed > 0 {
-            events::SloAlertsChanged { changed }.emit();
         }
         Ok(())
     }

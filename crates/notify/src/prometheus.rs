@@ -1,6 +1,6 @@
-//! Reading series from a Prometheus server's HTTP API (`/api/v1/query_range`), within the
-//! egress policy and without following redirects, for forecasts of series whose source is a
-//! PromQL query.
+//! Reading a Prometheus server's HTTP API within the egress policy and without following
+//! redirects: ranges (`/api/v1/query_range`) for forecasts of series whose source is a PromQL
+//! query, instant values (`/api/v1/query`) for SLIs that are the ratio of two queries.
 
 use crate::egress::{EgressConfig, EgressPolicy, FilteringResolver};
 use chrono::{DateTime, Utc};
@@ -37,12 +37,30 @@ struct Answer {
 struct Data {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Vec<Matrix>,
+    /// A list of series for a matrix or vector, one `[time, "value"]` for a scalar.
+    result: serde_json::Value,
 }
 
 #[derive(serde::Deserialize)]
 struct Matrix {
     values: Vec<(f64, String)>,
+}
+
+#[derive(serde::Deserialize)]
+struct Sample {
+    value: (f64, String),
+}
+
+fn one_series<T>(many: Vec<T>) -> Result<Option<T>, PrometheusError> {
+    let n = many.len();
+    let mut it = many.into_iter();
+    match (it.next(), n) {
+        (None, _) => Ok(None),
+        (Some(one), 1) => Ok(Some(one)),
+        _ => Err(PrometheusError::Failed(format!(
+            "the query gives {n} series; aggregate it to one (for example with sum or max)"
+        ))),
+    }
 }
 
 impl PrometheusClient {
@@ -53,7 +71,7 @@ impl PrometheusClient {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(15))
-            .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION"), " (forecasts)"))
+            .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION"), " (series and SLIs)"))
             .build()
             .map_err(|e| crate::NotifyError::Setup(format!("Prometheus HTTP client: {e}")))?;
         Ok(PrometheusClient { http, egress })
@@ -74,16 +92,55 @@ impl PrometheusClient {
         // As fine as the answer's size allows (a day at under 9 s, 30 days at 260 s).
         // Rounded up: Prometheus refuses a range of more than 11,000 points.
         let step = ((span + POINTS_MAX - 2) / (POINTS_MAX - 1)).max(1);
-        let url = format!("{}/api/v1/query_range", base.trim_end_matches('/'));
+        let data = self
+            .get_data(
+                base,
+                "query_range",
+                &[
+                    ("query", query.to_owned()),
+                    ("start", start.timestamp().to_string()),
+                    ("end", end.timestamp().to_string()),
+                    ("step", format!("{step}s")),
+                ],
+            )
+            .await?;
+        if data.result_type != "matrix" {
+            return Err(fail(format!("the query gave a {}, not a range of one series", data.result_type)));
+        }
+        let series: Vec<Matrix> = serde_json::from_value(data.result)
+            .map_err(|_| fail("Prometheus answered a range in a form Opsdeck does not read".into()))?;
+        Ok(one_series(series)?
+            .map(|one| one.values.iter().filter_map(|(t, v)| Some((*t, v.parse::<f64>().ok()?))).collect())
+            .unwrap_or_default())
+    }
+
+    /// The value of `query` at `at`: `None` when it gives no series (no data); the query must
+    /// give one series or a scalar. NaN and infinities (a division by zero) are no data too.
+    pub async fn query(&self, base: &str, query: &str, at: DateTime<Utc>) -> Result<Option<f64>, PrometheusError> {
+        let fail = |m: String| PrometheusError::Failed(m);
+        self.egress.check_url(base).map_err(fail)?;
+        let data =
+            self.get_data(base, "query", &[("query", query.to_owned()), ("time", at.timestamp().to_string())]).await?;
+        let value = match data.result_type.as_str() {
+            "scalar" => serde_json::from_value::<(f64, String)>(data.result).ok().map(|(_, v)| v),
+            "vector" => {
+                let samples: Vec<Sample> = serde_json::from_value(data.result)
+                    .map_err(|_| fail("Prometheus answered a vector in a form Opsdeck does not read".into()))?;
+                one_series(samples)?.map(|s| s.value.1)
+            }
+            other => return Err(fail(format!("the query gave a {other}, not one value"))),
+        };
+        Ok(value.and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite()))
+    }
+
+    /// GETs `/api/v1/{path}` and returns its `data`, or why not (read in chunks, at most 16 MiB).
+    async fn get_data(&self, base: &str, path: &str, params: &[(&str, String)]) -> Result<Data, PrometheusError> {
+        let fail = |m: String| PrometheusError::Failed(m);
+        let url = format!("{}/api/v1/{path}", base.trim_end_matches('/'));
         let resp = self
             .http
             .get(&url)
-            .query(&[
-                ("query", query.to_owned()),
-                ("start", start.timestamp().to_string()),
-                ("end", end.timestamp().to_string()),
-                ("step", format!("{step}s")),
-            ])
+            .query(params)
             .send()
             .await
             .map_err(|e| fail(format!("cannot reach Prometheus: {}", crate::send::describe(&e))))?;
@@ -103,17 +160,6 @@ impl PrometheusClient {
             let why = answer.error.unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
             return Err(fail(format!("Prometheus refused the query: {why}")));
         }
-        let data = answer.data.ok_or_else(|| fail("Prometheus answered no data".into()))?;
-        if data.result_type != "matrix" {
-            return Err(fail(format!("the query gave a {}, not a range of one series", data.result_type)));
-        }
-        match data.result.as_slice() {
-            [] => Ok(Vec::new()),
-            [one] => Ok(one.values.iter().filter_map(|(t, v)| Some((*t, v.parse::<f64>().ok()?))).collect()),
-            many => Err(fail(format!(
-                "the query gives {} series; aggregate it to one (for example with sum or max)",
-                many.len()
-            ))),
-        }
+        answer.data.ok_or_else(|| fail("Prometheus answered no data".into()))
     }
 }

@@ -94,20 +94,24 @@ fn changed_fields(want: &Value, have: &Value, keys: &[&'static str]) -> Vec<&'st
     keys.iter().copied().filter(|k| norm(want.get(*k)) != norm(have.get(*k))).collect()
 }
 
-pub async fn apply(client: &Client, path: &std::path::Path, dry_run: bool, prune: bool) -> Result<()> {
+pub async fn apply(
+    client: &Client,
+    path: &std::path::Path,
+    dry_run: bool,
+    prune: bool,
+    prometheus_url: Option<&str>,
+) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if crate::openslo::is_openslo(&text) {
-        if prune {
-            bail!("--prune is not supported for OpenSLO files: delete SLOs with `opsdeck slo delete`");
-        }
-        return crate::openslo::apply(client, &text, dry_run).await;
+    let slos = crate::openslo::is_openslo(&text) || crate::slo_import::format_of(&text).is_some();
+    if slos && prune {
+        bail!("--prune is not supported for SLO files: delete SLOs with `opsdeck slo delete`");
     }
-    if let Some(what) = crate::openslo::foreign_format(&text) {
-        bail!(
-            "{} is {what}: its SLIs are Prometheus queries, which Opsdeck does not read yet; \
-             write the SLOs as OpenSLO v1 documents over Opsdeck monitors (see README)",
-            path.display()
-        );
+    if crate::openslo::is_openslo(&text) {
+        return crate::openslo::apply(client, &text, dry_run, prometheus_url).await;
+    }
+    if crate::slo_import::format_of(&text).is_some() {
+        let read = crate::slo_import::read(&text)?;
+        return crate::slo_apply::apply_read(client, read, dry_run, prometheus_url).await;
     }
     let file: File =
         serde_yaml_ng::from_str(&text).with_context(|| format!("{} is not a valid Opsdeck file", path.display()))?;

@@ -114,6 +114,7 @@ pub enum Command {
     Series(crate::series::SeriesCmd),
     /// Declare services and monitors from a YAML file (API client): creates and updates what
     /// differs; `--prune` deletes what the file no longer has; `--dry-run` only prints the plan.
+    /// OpenSLO v1, Sloth (prometheus/v1) and Pyrra files declare SLOs.
     Apply {
         #[arg(short = 'f', long)]
         file: PathBuf,
@@ -121,6 +122,9 @@ pub enum Command {
         dry_run: bool,
         #[arg(long)]
         prune: bool,
+        /// The Prometheus server for SLIs whose file names none (Sloth and Pyrra files).
+        #[arg(long)]
+        prometheus_url: Option<String>,
     },
     /// Write every service and monitor in the `apply` format (API client).
     Export {
@@ -410,13 +414,13 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
         Command::Report(a) => crate::report::report(a, &cfg).await,
         Command::Series(c) => crate::series::series_cmd(c, &cfg).await,
-        Command::Apply { file, dry_run, prune } => {
-            crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune).await
+        Command::Apply { file, dry_run, prune, prometheus_url } => {
+            crate::apply::apply(&Client::new(&cfg)?, &file, dry_run, prune, prometheus_url.as_deref()).await
         }
         Command::Export { out, with_secrets, openslo } => {
             let client = Client::new(&cfg)?;
             let yaml = if openslo {
-                crate::openslo::export(&client).await?
+                crate::slo_apply::export(&client).await?
             } else {
                 crate::apply::export(&client, with_secrets).await?
             };

@@ -143,6 +143,17 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             }
         })
     };
+    let slo_evaluator = {
+        let (st, stop) = (state.clone(), stop_rx.clone());
+        let node = format!("slo-{}", uuid::Uuid::now_v7().simple());
+        state.workers.spawn("slo_evaluator", move || {
+            let (st, stop, node) = (st.clone(), stop.clone(), node.clone());
+            async move {
+                opsdeck_web::slo_evaluator::run(st, node, stop).await;
+                Ok(())
+            }
+        })
+    };
     let notify = state.workers.spawn("notifier", move || {
         let (n, stop) = (notifier.clone(), stop_rx.clone());
         async move {
@@ -157,6 +168,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = notify.await;
     let _ = vendor_poller.await;
     let _ = mailer.await;
+    let _ = slo_evaluator.await;
     let _ = janitor.await;
     db.close().await;
     tracing::info!("stopped");

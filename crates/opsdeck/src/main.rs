@@ -11,6 +11,8 @@ mod openslo;
 mod output;
 mod report;
 mod series;
+mod slo_apply;
+mod slo_import;
 mod slos;
 mod status_pages;
 mod vendors;

@@ -1,15 +1,18 @@
-//! SLOs as code in OpenSLO v1: `opsdeck apply -f FILE.yaml` reads `Service`, `SLO` and `SLI`
-//! documents, `opsdeck export --openslo` writes them back, so apply → export gives the same
-//! documents. Opsdeck's SLIs are monitor checks: an indicator is a `ratioMetric` whose
-//! `metricSource` has `type: Opsdeck` and names the monitors (`checks: passed` over `checks:
-//! all`). Whatever else OpenSLO can say and Opsdeck cannot do (Prometheus sources, time-slice
-//! budgeting, alert policies…) is reported, never dropped in silence: a meaning Opsdeck would
-//! change is an error and nothing is applied; a label it does not keep is a note.
+//! SLOs as code in OpenSLO v1: `opsdeck apply -f FILE.yaml` reads `Service`, `SLO`, `SLI` and
+//! `DataSource` documents, `opsdeck export --openslo` writes them back, so apply → export gives
+//! the same documents. An indicator is a `ratioMetric` whose sources are either Opsdeck's
+//! (`type: Opsdeck`: monitors' checks, `checks: passed` over `checks: all`, or pushed counts,
+//! `events: good` over `events: total`) or Prometheus queries (`type: Prometheus`, `spec.query`
+//! holding `{{.window}}` where the span goes; the server from `spec.url`, a `DataSource`, or
+//! `--prometheus-url`). Whatever else OpenSLO can say and Opsdeck cannot do (time-slice budgeting,
+//! alert policies…) is reported, never dropped in silence: a meaning Opsdeck would change is an
+//! error and nothing is applied; a label it does not keep is a note. Sloth and Pyrra files are
+//! read by [`crate::slo_import`] into the same declarations.
 
 use crate::client::Client;
-use anyhow::{Result, bail};
-use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use anyhow::Result;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// What an SLO's `spec` may hold.
 const SLO_SPEC_KEYS: [&str; 7] =
@@ -20,25 +23,11 @@ pub fn is_openslo(text: &str) -> bool {
     documents(text).is_ok_and(|docs| docs.iter().any(|d| api_version(d).starts_with("openslo/")))
 }
 
-/// A Sloth or Pyrra file, which would need Prometheus SLIs.
-pub fn foreign_format(text: &str) -> Option<&'static str> {
-    let docs = documents(text).ok()?;
-    docs.iter().find_map(|d| {
-        if d.get("version").and_then(Value::as_str) == Some("prometheus/v1") {
-            Some("a Sloth prometheus/v1 file")
-        } else if api_version(d).starts_with("pyrra.dev/") {
-            Some("a Pyrra ServiceLevelObjective")
-        } else {
-            None
-        }
-    })
-}
-
-fn api_version(d: &Value) -> &str {
+pub(crate) fn api_version(d: &Value) -> &str {
     d.get("apiVersion").and_then(Value::as_str).unwrap_or_default()
 }
 
-fn documents(text: &str) -> Result<Vec<Value>> {
+pub(crate) fn documents(text: &str) -> Result<Vec<Value>> {
     use serde::Deserialize;
     let mut out = Vec::new();
     for doc in serde_yaml_ng::Deserializer::from_str(text) {
@@ -50,48 +39,59 @@ fn documents(text: &str) -> Result<Vec<Value>> {
     Ok(out)
 }
 
+/// What an SLI measures, as the file names it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SliDecl {
+    /// Monitors by name.
+    Monitors(Vec<String>),
+    /// Pushed good/total counts.
+    Events,
+    /// Two PromQL queries; the server, if the file names it.
+    Prometheus { url: Option<String>, good: Option<String>, bad: Option<String>, total: String },
+}
+
 /// An SLO as the file declares it, resolved to names.
 #[derive(Debug, Clone, PartialEq)]
-struct SloDecl {
-    name: String,
-    description: String,
-    service: String,
-    monitors: Vec<String>,
-    target: f64,
+pub(crate) struct SloDecl {
+    pub name: String,
+    pub description: String,
+    pub service: String,
+    pub sli: SliDecl,
+    pub target: f64,
     /// `{"rolling_days": n}` or `{"calendar_month": true, "time_zone": z}`.
-    window: Value,
-    exclude_maintenance: bool,
+    pub window: Value,
+    pub exclude_maintenance: bool,
 }
 
 #[derive(Debug, Clone)]
-struct ServiceDecl {
-    slug: String,
-    name: String,
-    description: String,
+pub(crate) struct ServiceDecl {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
 }
 
 /// What reading the file found.
 #[derive(Default)]
-struct Read {
-    services: Vec<ServiceDecl>,
-    slos: Vec<SloDecl>,
-    notes: Vec<String>,
-    errors: Vec<String>,
+pub(crate) struct Read {
+    pub services: Vec<ServiceDecl>,
+    pub slos: Vec<SloDecl>,
+    pub notes: Vec<String>,
+    pub errors: Vec<String>,
 }
 
 /// Keys of `v` outside `known`, as `at.key`.
-fn unknown(v: &Value, known: &[&str], at: &str) -> Vec<String> {
+pub(crate) fn unknown(v: &Value, known: &[&str], at: &str) -> Vec<String> {
     v.as_object()
         .map(|m| m.keys().filter(|k| !known.contains(&k.as_str())).map(|k| format!("{at}.{k}")).collect())
         .unwrap_or_default()
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
+pub(crate) fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
 /// `28d`, `4w` → days (1 to 90).
-fn rolling_days(duration: &str) -> Option<i64> {
+pub(crate) fn rolling_days(duration: &str) -> Option<i64> {
     let (n, per) = match (duration.strip_suffix('d'), duration.strip_suffix('w')) {
         (Some(n), _) => (n, 1),
         (_, Some(n)) => (n, 7),
@@ -101,46 +101,78 @@ fn rolling_days(duration: &str) -> Option<i64> {
     (1..=90).contains(&days).then_some(days)
 }
 
-/// The monitors an Opsdeck metric source names.
-fn monitor_source(v: &Value, at: &str, want_checks: &str, errs: &mut Vec<String>) -> Option<Vec<String>> {
+/// One side of a ratio, as its metric source says.
+enum Source {
+    Checks { monitors: Vec<String>, checks: String },
+    Events(String),
+    Query { url: Option<String>, query: String },
+}
+
+/// Reads one side of a ratio (`at` names it); `servers` are the file's Prometheus DataSources.
+fn source(v: &Value, at: &str, servers: &HashMap<String, String>, errs: &mut Vec<String>) -> Option<Source> {
     let Some(src) = v.get("metricSource") else {
         errs.push(format!("{at}.metricSource is missing"));
         return None;
     };
-    let kind = text(src, "type").unwrap_or_default();
-    if !kind.eq_ignore_ascii_case("opsdeck") {
-        errs.push(format!(
-            "{at}.metricSource.type {kind:?} is not supported: Opsdeck measures SLIs from its monitors' checks \
-             (type: Opsdeck, spec.monitors); Prometheus and other sources are not read yet"
-        ));
-        return None;
-    }
     errs.extend(
         unknown(src, &["type", "spec", "metricSourceRef"], &format!("{at}.metricSource"))
             .into_iter()
             .map(|k| format!("{k} is not supported")),
     );
+    let reference = text(src, "metricSourceRef");
+    let kind =
+        text(src, "type").unwrap_or_else(|| if reference.is_some() { "Prometheus".into() } else { String::new() });
     let spec = src.get("spec").cloned().unwrap_or(Value::Null);
+    let spec_at = format!("{at}.metricSource.spec");
+    if kind.eq_ignore_ascii_case("prometheus") {
+        errs.extend(unknown(&spec, &["query", "url"], &spec_at).into_iter().map(|k| format!("{k} is not supported")));
+        let url = match (text(&spec, "url"), reference) {
+            (Some(u), _) => Some(u),
+            (None, Some(r)) => match servers.get(&r) {
+                Some(u) => Some(u.clone()),
+                None => {
+                    errs.push(format!("{at}.metricSource.metricSourceRef: no Prometheus DataSource named {r:?}"));
+                    return None;
+                }
+            },
+            (None, None) => None,
+        };
+        let query = text(&spec, "query").unwrap_or_default();
+        if !query.contains(opsdeck_core::slo::WINDOW_PLACEHOLDER) {
+            errs.push(format!(
+                "{spec_at}.query must hold {{{{.window}}}} where the span goes, e.g. \
+                 sum(rate(http_requests_total[{{{{.window}}}}])): Opsdeck asks it over each burn-rate span"
+            ));
+            return None;
+        }
+        return Some(Source::Query { url, query });
+    }
+    if !kind.eq_ignore_ascii_case("opsdeck") {
+        errs.push(format!(
+            "{at}.metricSource.type {kind:?} is not supported: Opsdeck reads its monitors' checks or pushed counts \
+             (type: Opsdeck) and Prometheus queries (type: Prometheus)"
+        ));
+        return None;
+    }
     errs.extend(
-        unknown(&spec, &["monitors", "checks"], &format!("{at}.metricSource.spec"))
+        unknown(&spec, &["monitors", "checks", "events"], &spec_at)
             .into_iter()
             .map(|k| format!("{k} is not supported")),
     );
-    let checks = text(&spec, "checks").unwrap_or_else(|| want_checks.to_owned());
-    if checks != want_checks {
-        errs.push(format!("{at}.metricSource.spec.checks must be {want_checks:?}"));
+    if let Some(events) = text(&spec, "events") {
+        return Some(Source::Events(events));
     }
     let monitors: Vec<String> = serde_json::from_value(spec.get("monitors").cloned().unwrap_or(Value::Null))
-        .map_err(|_| errs.push(format!("{at}.metricSource.spec.monitors must list monitor names")))
+        .map_err(|_| errs.push(format!("{spec_at}.monitors must list monitor names")))
         .ok()?;
-    Some(monitors)
+    Some(Source::Checks { monitors, checks: text(&spec, "checks").unwrap_or_default() })
 }
 
-/// The monitors of an indicator (`spec.ratioMetric` with good over total checks).
-fn indicator(sli: &Value, at: &str, errs: &mut Vec<String>) -> Option<Vec<String>> {
+/// What an indicator (`spec.ratioMetric`: good or bad over total) measures.
+fn indicator(sli: &Value, at: &str, servers: &HashMap<String, String>, errs: &mut Vec<String>) -> Option<SliDecl> {
     let spec = sli.get("spec").cloned().unwrap_or(Value::Null);
     if spec.get("thresholdMetric").is_some() {
-        errs.push(format!("{at}.spec.thresholdMetric is not supported: use a ratioMetric of good over all checks"));
+        errs.push(format!("{at}.spec.thresholdMetric is not supported: use a ratioMetric of good over total"));
         return None;
     }
     errs.extend(
@@ -152,24 +184,60 @@ fn indicator(sli: &Value, at: &str, errs: &mut Vec<String>) -> Option<Vec<String
         errs.push(format!("{at}.spec.ratioMetric is missing"));
         return None;
     };
+    let rat = format!("{at}.spec.ratioMetric");
     errs.extend(
-        unknown(ratio, &["counter", "good", "total"], &format!("{at}.spec.ratioMetric"))
+        unknown(ratio, &["counter", "good", "bad", "total"], &rat)
             .into_iter()
-            .map(|k| format!("{k} is not supported (Opsdeck counts good over total checks)")),
+            .map(|k| format!("{k} is not supported (Opsdeck counts good or bad over total)")),
     );
-    let (Some(good), Some(total)) = (ratio.get("good"), ratio.get("total")) else {
-        errs.push(format!("{at}.spec.ratioMetric needs good and total"));
+    let (first, is_good) = match (ratio.get("good"), ratio.get("bad")) {
+        (Some(g), None) => (g, true),
+        (None, Some(b)) => (b, false),
+        _ => {
+            errs.push(format!("{rat} needs one of good and bad"));
+            return None;
+        }
+    };
+    let Some(total) = ratio.get("total") else {
+        errs.push(format!("{rat} needs total"));
         return None;
     };
-    let good = monitor_source(good, &format!("{at}.spec.ratioMetric.good"), "passed", errs);
-    let total = monitor_source(total, &format!("{at}.spec.ratioMetric.total"), "all", errs);
-    match (good, total) {
-        (Some(g), Some(t)) if g == t => Some(g),
-        (Some(_), Some(_)) => {
-            errs.push(format!("{at}.spec.ratioMetric: good and total must name the same monitors"));
+    let side = if is_good { "good" } else { "bad" };
+    let first = source(first, &format!("{rat}.{side}"), servers, errs);
+    let total = source(total, &format!("{rat}.total"), servers, errs);
+    match (first?, total?) {
+        (Source::Checks { monitors: g, checks: gc }, Source::Checks { monitors: t, checks: tc }) => {
+            if !is_good || gc != "passed" || tc != "all" {
+                errs.push(format!("{rat}: monitor checks are good (checks: passed) over total (checks: all)"));
+                None
+            } else if g != t {
+                errs.push(format!("{rat}: good and total must name the same monitors"));
+                None
+            } else {
+                Some(SliDecl::Monitors(g))
+            }
+        }
+        (Source::Events(g), Source::Events(t)) if is_good && g == "good" && t == "total" => Some(SliDecl::Events),
+        (Source::Events(_), Source::Events(_)) => {
+            errs.push(format!("{rat}: pushed counts are good (events: good) over total (events: total)"));
             None
         }
-        _ => None,
+        (Source::Query { url: fu, query: f }, Source::Query { url: tu, query: t }) => {
+            if fu.is_some() && tu.is_some() && fu != tu {
+                errs.push(format!("{rat}: both queries must run on the same Prometheus server"));
+                return None;
+            }
+            let url = fu.or(tu);
+            Some(if is_good {
+                SliDecl::Prometheus { url, good: Some(f), bad: None, total: t }
+            } else {
+                SliDecl::Prometheus { url, good: None, bad: Some(f), total: t }
+            })
+        }
+        _ => {
+            errs.push(format!("{rat}: both sides must come from the same kind of source"));
+            None
+        }
     }
 }
 
@@ -180,6 +248,19 @@ fn read(text_in: &str) -> Result<Read> {
         .iter()
         .filter(|d| text(d, "kind").as_deref() == Some("SLI"))
         .filter_map(|d| Some((text(d.get("metadata")?, "name")?, d.clone())))
+        .collect();
+    // Prometheus servers by DataSource name.
+    let servers: HashMap<String, String> = docs
+        .iter()
+        .filter(|d| text(d, "kind").as_deref() == Some("DataSource"))
+        .filter_map(|d| {
+            let spec = d.get("spec")?;
+            let prometheus = text(spec, "type").is_some_and(|t| t.eq_ignore_ascii_case("prometheus"));
+            Some((
+                text(d.get("metadata")?, "name")?,
+                text(spec.get("connectionDetails")?, "url").filter(|_| prometheus)?,
+            ))
+        })
         .collect();
     for (i, d) in docs.iter().enumerate() {
         let kind = text(d, "kind").unwrap_or_default();
@@ -237,7 +318,7 @@ fn read(text_in: &str) -> Result<Read> {
                         None
                     }
                 };
-                let monitors = sli.and_then(|s| indicator(&s, "spec.indicator", &mut errs));
+                let sli = sli.and_then(|s| indicator(&s, "spec.indicator", &servers, &mut errs));
                 let method = text(&spec, "budgetingMethod").unwrap_or_else(|| "Occurrences".into());
                 if method != "Occurrences" {
                     errs.push(format!("spec.budgetingMethod {method} is not supported: only Occurrences"));
@@ -290,20 +371,35 @@ fn read(text_in: &str) -> Result<Read> {
                     r.errors.push(format!("{at}: spec.service is missing"));
                 }
                 if r.errors.len() == before
-                    && let (Some(monitors), Some(window), Some(target)) = (monitors, window, target)
+                    && let (Some(sli), Some(window), Some(target)) = (sli, window, target)
                 {
                     r.slos.push(SloDecl {
                         name: text(&meta, "displayName").unwrap_or_else(|| name.clone()),
                         description: text(&spec, "description").unwrap_or_default(),
                         service,
-                        monitors,
+                        sli,
                         target,
                         window,
                         exclude_maintenance: exclude,
                     });
                 }
             }
-            "AlertPolicy" | "AlertCondition" | "AlertNotificationTarget" | "DataSource" => r.errors.push(format!(
+            "DataSource" => {
+                let ok = text(&spec, "type").is_some_and(|t| t.eq_ignore_ascii_case("prometheus"))
+                    && spec.get("connectionDetails").and_then(|c| c.get("url")).is_some_and(Value::is_string);
+                if !ok {
+                    r.errors.push(format!(
+                        "{at}: only a Prometheus DataSource (spec.type: Prometheus, spec.connectionDetails.url) is read"
+                    ));
+                }
+                r.errors.extend(
+                    unknown(&spec, &["type", "connectionDetails", "description"], "spec")
+                        .into_iter()
+                        .chain(unknown(&spec["connectionDetails"], &["url"], "spec.connectionDetails"))
+                        .map(|k| format!("{at}: {k} is not supported")),
+                );
+            }
+            "AlertPolicy" | "AlertCondition" | "AlertNotificationTarget" => r.errors.push(format!(
                 "{at}: kind {kind} is not supported: Opsdeck alerts on every SLO with the SRE workbook's \
                  multiwindow burn-rate rules and routes them like any alert"
             )),
@@ -344,182 +440,9 @@ fn window(w: &Value, errs: &mut Vec<String>) -> Option<Value> {
     Some(json!({"calendar_month": true, "time_zone": text(&cal, "timeZone").unwrap_or_else(|| "UTC".into())}))
 }
 
-/// Applies the OpenSLO documents of `text`: services declared there are created when missing;
-/// SLOs are matched by name, created or replaced.
-pub async fn apply(client: &Client, text_in: &str, dry_run: bool) -> Result<()> {
-    let r = read(text_in)?;
-    for n in &r.notes {
-        eprintln!("note: {n}");
-    }
-    let services = client.get_all("/api/v1/services").await?;
-    let monitors = client.get_all("/api/v1/monitors").await?;
-    let existing = client.get("/api/v1/slos", &[]).await?["items"].as_array().cloned().unwrap_or_default();
-    let service_id: HashMap<&str, &str> =
-        services.iter().filter_map(|s| Some((s["slug"].as_str()?, s["id"].as_str()?))).collect();
-    let mut monitor_id: HashMap<&str, &str> = HashMap::new();
-    let mut twice: Vec<&str> = Vec::new();
-    for m in &monitors {
-        if let (Some(name), Some(id)) = (m["name"].as_str(), m["id"].as_str())
-            && monitor_id.insert(name, id).is_some()
-        {
-            twice.push(name);
-        }
-    }
-    let mut errors = r.errors.clone();
-    for s in &r.slos {
-        if !service_id.contains_key(s.service.as_str()) && !r.services.iter().any(|d| d.slug == s.service) {
-            errors
-                .push(format!("SLO {}: spec.service: no service {:?} on the server or in the file", s.name, s.service));
-        }
-        for m in &s.monitors {
-            if twice.contains(&m.as_str()) {
-                errors.push(format!(
-                    "SLO {}: several monitors are named {m:?}; rename them so the file names one",
-                    s.name
-                ));
-            } else if !monitor_id.contains_key(m.as_str()) {
-                errors.push(format!("SLO {}: no monitor named {m:?} on the server", s.name));
-            }
-        }
-    }
-    if !errors.is_empty() {
-        for e in &errors {
-            eprintln!("error: {e}");
-        }
-        bail!("{} error(s) in the OpenSLO documents; nothing was changed", errors.len());
-    }
-    let mut created: HashMap<String, String> = HashMap::new();
-    for d in r.services.iter().filter(|d| service_id.contains_key(d.slug.as_str())) {
-        eprintln!(
-            "note: service {} exists; its name and description stay as they are \
-             (change them with the Opsdeck file or the UI)",
-            d.slug
-        );
-    }
-    for d in r.services.iter().filter(|d| !service_id.contains_key(d.slug.as_str())) {
-        println!("create service {}", d.slug);
-        if !dry_run {
-            let s = client
-                .post("/api/v1/services", &json!({"name": d.name, "slug": d.slug, "description": d.description}))
-                .await?;
-            created.insert(d.slug.clone(), s["id"].as_str().unwrap_or_default().to_owned());
-        }
-    }
-    let by_name: HashMap<&str, &Value> = existing.iter().filter_map(|s| Some((s["name"].as_str()?, s))).collect();
-    for s in &r.slos {
-        let sid =
-            service_id.get(s.service.as_str()).map(|v| v.to_string()).or_else(|| created.get(&s.service).cloned());
-        // As the server keeps them: sorted, each once.
-        let mut ids: Vec<&str> = s.monitors.iter().filter_map(|m| monitor_id.get(m.as_str()).copied()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let body = json!({"name": s.name, "description": s.description, "service_id": sid, "target": s.target,
-            "sli": {"type": "availability", "monitor_ids": ids}, "window": s.window,
-            "exclude_maintenance": s.exclude_maintenance});
-        match by_name.get(s.name.as_str()) {
-            None => {
-                println!("create SLO {}", s.name);
-                if !dry_run {
-                    client.post("/api/v1/slos", &body).await?;
-                }
-            }
-            Some(have) => {
-                let same = have["description"].as_str().map(str::trim) == Some(s.description.trim())
-                    && have["service_id"].as_str() == sid.as_deref()
-                    && have["target"].as_f64() == Some(s.target)
-                    && have["sli"]["monitor_ids"] == json!(ids)
-                    && have["window"] == s.window
-                    && have["exclude_maintenance"] == json!(s.exclude_maintenance);
-                if !same {
-                    println!("update SLO {}", s.name);
-                    if !dry_run {
-                        client.put(&format!("/api/v1/slos/{}", have["id"].as_str().unwrap_or_default()), &body).await?;
-                    }
-                }
-            }
-        }
-    }
-    println!("{}", if dry_run { "dry run: nothing was changed" } else { "applied" });
-    Ok(())
-}
-
-/// Every SLO as OpenSLO v1 documents, each after the `Service` it belongs to.
-pub async fn export(client: &Client) -> Result<String> {
-    let services = client.get_all("/api/v1/services").await?;
-    let monitors = client.get_all("/api/v1/monitors").await?;
-    let slos = client.get("/api/v1/slos", &[]).await?["items"].as_array().cloned().unwrap_or_default();
-    let monitor_name: HashMap<&str, &str> =
-        monitors.iter().filter_map(|m| Some((m["id"].as_str()?, m["name"].as_str()?))).collect();
-    let mut by_service: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
-    for s in &slos {
-        by_service.entry(s["service_id"].as_str().unwrap_or_default().to_owned()).or_default().push(s);
-    }
-    let mut docs: Vec<Value> = Vec::new();
-    for svc in services.iter().filter(|s| by_service.contains_key(s["id"].as_str().unwrap_or_default())) {
-        let slug = svc["slug"].as_str().unwrap_or_default();
-        let mut meta = Map::new();
-        meta.insert("name".into(), json!(slug));
-        if svc["name"].as_str() != Some(slug) {
-            meta.insert("displayName".into(), svc["name"].clone());
-        }
-        let mut doc = json!({"apiVersion": "openslo/v1", "kind": "Service", "metadata": meta});
-        if let Some(d) = svc["description"].as_str().filter(|d| !d.is_empty()) {
-            doc["spec"] = json!({"description": d});
-        } else {
-            doc["spec"] = json!({});
-        }
-        docs.push(doc);
-        for s in by_service.get(svc["id"].as_str().unwrap_or_default()).into_iter().flatten() {
-            docs.push(slo_doc(s, slug, &monitor_name));
-        }
-    }
-    let mut out = String::new();
-    for d in docs {
-        out.push_str("---\n");
-        out.push_str(&serde_yaml_ng::to_string(&d)?);
-    }
-    Ok(out)
-}
-
-fn slo_doc(s: &Value, service: &str, monitor_name: &HashMap<&str, &str>) -> Value {
-    let name = s["name"].as_str().unwrap_or_default();
-    let key = opsdeck_core::validate::slugify(name);
-    let mut meta = Map::new();
-    meta.insert("name".into(), json!(key));
-    if key != name {
-        meta.insert("displayName".into(), json!(name));
-    }
-    if s["exclude_maintenance"] == json!(false) {
-        meta.insert("annotations".into(), json!({"opsdeck.io/exclude-maintenance": "false"}));
-    }
-    let names: Vec<&str> = s["sli"]["monitor_ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|id| id.as_str().and_then(|id| monitor_name.get(id).copied()).unwrap_or("(a monitor that is gone)"))
-        .collect();
-    let source =
-        |checks: &str| json!({"metricSource": {"type": "Opsdeck", "spec": {"monitors": names, "checks": checks}}});
-    let window = match s["window"]["rolling_days"].as_i64() {
-        Some(days) => json!({"duration": format!("{days}d"), "isRolling": true}),
-        None => json!({"duration": "1M", "isRolling": false,
-            "calendar": {"startTime": "2020-01-01 00:00:00",
-                         "timeZone": s["window"]["time_zone"].as_str().unwrap_or("UTC")}}),
-    };
-    let mut spec = Map::new();
-    if let Some(d) = s["description"].as_str().filter(|d| !d.is_empty()) {
-        spec.insert("description".into(), json!(d));
-    }
-    spec.insert("service".into(), json!(service));
-    spec.insert(
-        "indicator".into(),
-        json!({"metadata": {"name": format!("{key}-checks")},
-               "spec": {"ratioMetric": {"counter": true, "good": source("passed"), "total": source("all")}}}),
-    );
-    spec.insert("timeWindow".into(), json!([window]));
-    spec.insert("budgetingMethod".into(), json!("Occurrences"));
-    spec.insert("objectives".into(), json!([{"target": s["target"]}]));
-    json!({"apiVersion": "openslo/v1", "kind": "SLO", "metadata": meta, "spec": spec})
+/// Applies the OpenSLO documents of `text_in` (see [`crate::slo_apply::apply_read`]).
+pub async fn apply(client: &Client, text_in: &str, dry_run: bool, prometheus_url: Option<&str>) -> Result<()> {
+    crate::slo_apply::apply_read(client, read(text_in)?, dry_run, prometheus_url).await
 }
 
 #[cfg(test)]

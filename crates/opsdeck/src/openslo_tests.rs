@@ -47,7 +47,7 @@ fn reads_services_and_slos() {
     let s = &r.slos[0];
     assert_eq!((s.name.as_str(), s.service.as_str(), s.target), ("Checkout availability", "checkout", 0.999));
     assert_eq!(s.window, json!({"rolling_days": 28}));
-    assert_eq!(s.monitors, vec!["Checkout health"]);
+    assert_eq!(s.sli, SliDecl::Monitors(vec!["Checkout health".into()]));
     assert!(is_openslo(DOC));
 }
 
@@ -58,15 +58,16 @@ fn what_opsdeck_cannot_do_is_an_error() {
             "type: Opsdeck\n            spec: {monitors: [Checkout health], checks: passed}",
             "type: Prometheus\n            spec: {query: up}",
         )
+        .replace(
+            "type: Opsdeck\n            spec: {monitors: [Checkout health], checks: all}",
+            "type: Prometheus\n            spec: {query: \"sum(rate(x[{{.window}}]))\"}",
+        )
         .replace("budgetingMethod: Occurrences", "budgetingMethod: Timeslices")
         .replace("    - target: 0.999", "    - target: 0.999\n      timeSliceTarget: 0.95");
     let r = read(&doc).unwrap_or_else(|e| panic!("{e}"));
     let all = r.errors.join("\n");
-    for part in [
-        "metricSource.type \"Prometheus\" is not supported",
-        "Timeslices is not supported",
-        "timeSliceTarget is not supported",
-    ] {
+    for part in ["spec.query must hold {{.window}}", "Timeslices is not supported", "timeSliceTarget is not supported"]
+    {
         assert!(all.contains(part), "{part}: {all}");
     }
     assert!(r.slos.is_empty());
@@ -88,4 +89,36 @@ fn windows_and_durations() {
     );
     assert_eq!(w, Some(json!({"calendar_month": true, "time_zone": "Europe/Berlin"})));
     assert!(window(&json!({"duration": "1w", "isRolling": false}), &mut errs).is_none());
+}
+
+#[test]
+fn prometheus_and_pushed_indicators() {
+    let prom =
+        DOC.replace(
+            "type: Opsdeck\n            spec: {monitors: [Checkout health], checks: passed}",
+            "metricSourceRef: prom\n            spec: {query: \"sum(rate(errors_total[{{.window}}]))\"}",
+        )
+        .replace("        good:\n", "        bad:\n")
+        .replace(
+            "type: Opsdeck\n            spec: {monitors: [Checkout health], checks: all}",
+            "type: Prometheus\n            spec: {query: \"sum(rate(requests_total[{{.window}}]))\"}",
+        ) + "---\napiVersion: openslo/v1\nkind: DataSource\nmetadata: {name: prom}\n\
+           spec: {type: Prometheus, connectionDetails: {url: \"http://prometheus:9090\"}}\n";
+    let r = read(&prom).unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(
+        r.slos[0].sli,
+        SliDecl::Prometheus {
+            url: Some("http://prometheus:9090".into()),
+            good: None,
+            bad: Some("sum(rate(errors_total[{{.window}}]))".into()),
+            total: "sum(rate(requests_total[{{.window}}]))".into(),
+        }
+    );
+    let pushed = DOC
+        .replace("spec: {monitors: [Checkout health], checks: passed}", "spec: {events: good}")
+        .replace("spec: {monitors: [Checkout health], checks: all}", "spec: {events: total}");
+    assert_eq!(read(&pushed).unwrap().slos[0].sli, SliDecl::Events);
+    let mixed = DOC.replace("spec: {monitors: [Checkout health], checks: passed}", "spec: {events: good}");
+    assert!(read(&mixed).unwrap().errors.join("").contains("same kind of source"));
 }

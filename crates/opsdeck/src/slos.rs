@@ -23,7 +23,9 @@ pub enum SloCmd {
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
-    /// Define an availability SLO on monitors of a service.
+    /// Define an SLO on a service: availability of monitors (--monitor), pushed counts
+    /// (--events), or two PromQL queries (--prometheus-url with --good-query or --bad-query, and
+    /// --total-query, each holding {{.window}} where the span goes).
     Create {
         #[arg(long)]
         name: String,
@@ -31,8 +33,20 @@ pub enum SloCmd {
         #[arg(long)]
         service: String,
         /// A monitor id (repeat).
-        #[arg(long = "monitor", required = true)]
+        #[arg(long = "monitor", required_unless_present_any = ["events", "prometheus_url"])]
         monitors: Vec<String>,
+        /// Good/total counts pushed with `opsdeck slo push`.
+        #[arg(long, conflicts_with_all = ["monitors", "prometheus_url"])]
+        events: bool,
+        /// The Prometheus server the queries run on.
+        #[arg(long, conflicts_with = "monitors", requires = "total_query")]
+        prometheus_url: Option<String>,
+        #[arg(long, requires = "prometheus_url", conflicts_with = "bad_query")]
+        good_query: Option<String>,
+        #[arg(long, requires = "prometheus_url")]
+        bad_query: Option<String>,
+        #[arg(long, requires = "prometheus_url")]
+        total_query: Option<String>,
         /// The good share to reach, e.g. 0.999.
         #[arg(long)]
         target: f64,
@@ -44,6 +58,17 @@ pub enum SloCmd {
         calendar_month: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         output: Format,
+    },
+    /// Push good/total counts to an SLO whose SLI is events (now, or --at).
+    Push {
+        id: String,
+        #[arg(long)]
+        good: u64,
+        #[arg(long)]
+        total: u64,
+        /// When they happened (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Delete an SLO.
     Delete { id: String },
@@ -68,7 +93,17 @@ fn print(slo: &Value, format: Format) -> Result<()> {
         pct(&slo["sli_value"]),
         pct(&slo["error_budget_remaining"])
     );
-    println!("  checks {} good of {} since {}", slo["good"], slo["total"], s(&slo["window_start"]));
+    let num = |v: &Value| v.as_f64().map_or_else(|| "-".to_owned(), |f| format!("{f}"));
+    println!(
+        "  {} SLI: {} good of {} since {}",
+        s(&slo["sli"]["type"]),
+        num(&slo["good"]),
+        num(&slo["total"]),
+        s(&slo["window_start"])
+    );
+    if let Some(why) = slo["source_error"].as_str() {
+        println!("  cannot read the SLI now: {why}");
+    }
     if let Some(rates) = slo["burn_rates"].as_object() {
         let line: Vec<String> = rates
             .iter()
@@ -123,14 +158,46 @@ pub async fn slo_cmd(c: SloCmd, cfg: &Config) -> Result<()> {
             Ok(())
         }
         SloCmd::Show { id, output } => print(&client.get(&format!("/api/v1/slos/{id}"), &[]).await?, output),
-        SloCmd::Create { name, service, monitors, target, rolling_days, calendar_month, output } => {
+        SloCmd::Create {
+            name,
+            service,
+            monitors,
+            events,
+            prometheus_url,
+            good_query,
+            bad_query,
+            total_query,
+            target,
+            rolling_days,
+            calendar_month,
+            output,
+        } => {
             let window = match calendar_month {
                 Some(tz) => json!({"calendar_month": true, "time_zone": tz}),
                 None => json!({"rolling_days": rolling_days.unwrap_or(28)}),
             };
-            let body = json!({"name": name, "service_id": service, "target": target, "window": window,
-                              "sli": {"type": "availability", "monitor_ids": monitors}});
+            let sli = match (events, prometheus_url) {
+                (true, _) => json!({"type": "events"}),
+                (false, Some(url)) => {
+                    let mut sli = json!({"type": "prometheus", "prometheus_url": url, "total_query": total_query});
+                    match (good_query, bad_query) {
+                        (Some(g), _) => sli["good_query"] = json!(g),
+                        (None, Some(b)) => sli["bad_query"] = json!(b),
+                        (None, None) => anyhow::bail!("give --good-query or --bad-query"),
+                    }
+                    sli
+                }
+                (false, None) => json!({"type": "availability", "monitor_ids": monitors}),
+            };
+            let body = json!({"name": name, "service_id": service, "target": target, "window": window, "sli": sli});
             print(&client.post("/api/v1/slos", &body).await?, output)
+        }
+        SloCmd::Push { id, good, total, at } => {
+            let at = at.unwrap_or_else(|| chrono::Utc::now().to_rfc3339());
+            let body = json!({"events": [{"at": at, "good": good, "total": total}]});
+            client.post(&format!("/api/v1/slos/{id}/events"), &body).await?;
+            eprintln!("pushed {good} good of {total} to SLO {id}");
+            Ok(())
         }
         SloCmd::Delete { id } => {
             client.delete(&format!("/api/v1/slos/{id}")).await?;

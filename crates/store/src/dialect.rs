@@ -32,6 +32,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (23, "slo_alerts", include_str!("../migrations/sqlite/0023_slo_alerts.sql")),
     (24, "series", include_str!("../migrations/sqlite/0024_series.sql")),
     (25, "report_schedules", include_str!("../migrations/sqlite/0025_report_schedules.sql")),
+    (26, "slo_sources", include_str!("../migrations/sqlite/0026_slo_sources.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -59,6 +60,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (23, "slo_alerts", include_str!("../migrations/postgres/0023_slo_alerts.sql")),
     (24, "series", include_str!("../migrations/postgres/0024_series.sql")),
     (25, "report_schedules", include_str!("../migrations/postgres/0025_report_schedules.sql")),
+    (26, "slo_sources", include_str!("../migrations/postgres/0026_slo_sources.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

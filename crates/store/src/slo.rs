@@ -1,5 +1,6 @@
-//! Service level objectives: their definitions, and the check counts their SLIs read (hourly
-//! rollups for spans of an hour and more, raw results for shorter ones).
+//! Service level objectives: their definitions, and the counts their SLIs read: monitor checks
+//! (hourly rollups for spans of an hour and more, raw results for shorter ones) or good/total
+//! counts pushed per minute. Prometheus SLIs are read by the caller, over HTTP.
 
 use crate::audit::audit;
 use crate::{Db, StoreError, StoreResult, with_db, write_tx};
@@ -7,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
-use opsdeck_core::slo::{Counts, SloSpec, SloWindow};
+use opsdeck_core::slo::{self, Counts, MinuteCounts, PrometheusRatio, Sli, SloSpec, SloWindow};
 use sqlx::types::Json;
 use uuid::Uuid;
 
@@ -34,6 +35,8 @@ struct Row {
     rolling_days: Option<i32>,
     time_zone: Option<String>,
     exclude_maintenance: bool,
+    sli_kind: String,
+    sli_source: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -44,13 +47,19 @@ impl From<Row> for Slo {
             (_, Some(time_zone)) => SloWindow::CalendarMonth { time_zone },
             (days, None) => SloWindow::Rolling { days: days.and_then(|d| u16::try_from(d).ok()).unwrap_or(28) },
         };
+        let source = r.sli_source.as_deref().and_then(|s| serde_json::from_str::<PrometheusRatio>(s).ok());
+        let sli = match (r.sli_kind.as_str(), source) {
+            ("events", _) => Sli::Events,
+            ("prometheus", Some(p)) => Sli::Prometheus(p),
+            _ => Sli::Availability { monitor_ids: r.monitor_ids.0 },
+        };
         Slo {
             id: r.id,
             spec: SloSpec {
                 name: r.name,
                 description: r.description,
                 service_id: r.service_id,
-                monitor_ids: r.monitor_ids.0,
+                sli,
                 target: r.target,
                 window,
                 exclude_maintenance: r.exclude_maintenance,
@@ -62,7 +71,16 @@ impl From<Row> for Slo {
 }
 
 const COLS: &str = "id, name, description, service_id, monitor_ids, target, rolling_days, time_zone, \
-                    exclude_maintenance, created_at, updated_at";
+                    exclude_maintenance, sli_kind, sli_source, created_at, updated_at";
+
+/// The SLI's kind and, for Prometheus, its source as JSON.
+fn sli_cols(sli: &Sli) -> (&'static str, Option<String>) {
+    let source = match sli {
+        Sli::Prometheus(p) => serde_json::to_string(p).ok(),
+        _ => None,
+    };
+    (sli.kind(), source)
+}
 
 fn window_cols(w: &SloWindow) -> (Option<i32>, Option<&str>) {
     match w {
@@ -75,6 +93,7 @@ impl Db {
     pub async fn create_slo(&self, actor: &Actor, now: DateTime<Utc>, spec: &SloSpec) -> StoreResult<Slo> {
         let id = Uuid::now_v7();
         let (days, zone) = window_cols(&spec.window);
+        let (kind, source) = sli_cols(&spec.sli);
         write_tx!(self, |tx| {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM slos").fetch_one(&mut *tx).await?;
             if n >= SLOS_MAX {
@@ -82,18 +101,21 @@ impl Db {
             }
             sqlx::query(
                 "INSERT INTO slos (id, name, description, service_id, monitor_ids, target, rolling_days, time_zone, \
-                 exclude_maintenance, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                 exclude_maintenance, sli_kind, sli_source, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, $10, $10)",
             )
             .bind(id)
             .bind(&spec.name)
             .bind(&spec.description)
             .bind(spec.service_id)
-            .bind(Json(&spec.monitor_ids))
+            .bind(Json(spec.sli.monitor_ids()))
             .bind(spec.target)
             .bind(days)
             .bind(zone)
             .bind(spec.exclude_maintenance)
             .bind(now.timestamp_millis())
+            .bind(kind)
+            .bind(&source)
             .execute(&mut *tx)
             .await?;
             audit!(
@@ -115,23 +137,31 @@ impl Db {
         spec: &SloSpec,
     ) -> StoreResult<Slo> {
         let (days, zone) = window_cols(&spec.window);
+        let (kind, source) = sli_cols(&spec.sli);
         write_tx!(self, |tx| {
             sqlx::query(
                 "UPDATE slos SET name = $1, description = $2, service_id = $3, monitor_ids = $4, target = $5, \
-                 rolling_days = $6, time_zone = $7, exclude_maintenance = $8, updated_at = $9 WHERE id = $10",
+                 rolling_days = $6, time_zone = $7, exclude_maintenance = $8, updated_at = $9, sli_kind = $11, \
+                 sli_source = $12 WHERE id = $10",
             )
             .bind(&spec.name)
             .bind(&spec.description)
             .bind(spec.service_id)
-            .bind(Json(&spec.monitor_ids))
+            .bind(Json(spec.sli.monitor_ids()))
             .bind(spec.target)
             .bind(days)
             .bind(zone)
             .bind(spec.exclude_maintenance)
             .bind(now.timestamp_millis())
             .bind(before.id)
+            .bind(kind)
+            .bind(&source)
             .execute(&mut *tx)
             .await?;
+            // Counts pushed for another kind of SLI mean nothing to this one.
+            if before.spec.sli.kind() != kind {
+                sqlx::query("DELETE FROM slo_events WHERE slo_id = $1").bind(before.id).execute(&mut *tx).await?;
+            }
             audit!(
                 tx,
                 actor,
@@ -234,8 +264,64 @@ impl Db {
             });
             let total = u64::try_from(total).unwrap_or(0);
             let bad = u64::try_from(bad).unwrap_or(0).min(total);
-            counts = counts + Counts::new(total - bad, total);
+            counts = counts + Counts::events(total - bad, total);
         }
         Ok(counts)
+    }
+
+    /// The counts of a monitor or pushed SLI from `from` to `now`; `None` for a Prometheus SLI,
+    /// which the caller reads from its server.
+    pub async fn slo_counts(&self, s: &Slo, from: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<Counts>> {
+        match &s.spec.sli {
+            Sli::Availability { monitor_ids } => {
+                Ok(Some(self.check_counts(monitor_ids, from, now, s.spec.exclude_maintenance).await?))
+            }
+            Sli::Events => Ok(Some(self.event_counts(s.id, from, now).await?)),
+            Sli::Prometheus(_) => Ok(None),
+        }
+    }
+
+    /// Pushed counts of an SLO over the minutes from the one `from` falls in to `now`.
+    pub async fn event_counts(&self, slo_id: Uuid, from: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Counts> {
+        let start = from.timestamp_millis().div_euclid(60_000) * 60_000;
+        let (good, total): (i64, i64) = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(good), 0) AS BIGINT), CAST(COALESCE(SUM(total), 0) AS BIGINT) \
+                 FROM slo_events WHERE slo_id = $1 AND minute >= $2 AND minute <= $3",
+            )
+            .bind(slo_id)
+            .bind(start)
+            .bind(now.timestamp_millis())
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(Counts::events(u64::try_from(good).unwrap_or(0), u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// Adds pushed counts to their minutes (a minute pushed twice sums) and drops the counts
+    /// older than [`slo::EVENTS_KEEP_DAYS`], in one transaction.
+    pub async fn push_slo_events(&self, slo_id: Uuid, now: DateTime<Utc>, counts: &[MinuteCounts]) -> StoreResult<()> {
+        let oldest = (now - Duration::days(slo::EVENTS_KEEP_DAYS)).timestamp_millis();
+        write_tx!(self, |tx| {
+            for c in counts {
+                sqlx::query(
+                    "INSERT INTO slo_events (slo_id, minute, good, total) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (slo_id, minute) DO UPDATE SET good = slo_events.good + excluded.good, \
+                     total = slo_events.total + excluded.total",
+                )
+                .bind(slo_id)
+                .bind(c.minute)
+                .bind(i64::try_from(c.good).unwrap_or(i64::MAX))
+                .bind(i64::try_from(c.total).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM slo_events WHERE slo_id = $1 AND minute < $2")
+                .bind(slo_id)
+                .bind(oldest)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
     }
 }

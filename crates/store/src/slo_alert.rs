@@ -1,12 +1,14 @@
-//! What an SLO says now ([`Db::evaluate_slo`], read by the API and the notifier alike), and its
-//! burn-rate alerts: the notifier moves each SLO's alerting urgency with a compare-and-set and
-//! queues the change in `slo_alerts`, which the alert pipeline drains like monitor alerts.
+//! What an SLO says at a moment ([`Evaluation`], built from its counts over the window and each
+//! burn span), and its burn-rate alerts: the SLO evaluator moves each SLO's alerting urgency with
+//! a compare-and-set ([`Db::move_slo_alert`]) and queues the change in `slo_alerts`, which the
+//! alert pipeline drains like monitor alerts.
 
 use crate::slo::Slo;
 use crate::{Db, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::clock::from_millis;
-use opsdeck_core::slo::{self, BurnRule, Counts, Urgency};
+use opsdeck_core::slo::{self, BurnRule, Counts, SloSpec, Urgency};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// What an SLO says at one moment.
@@ -21,9 +23,45 @@ pub struct Evaluation {
     pub burn_rates: Vec<(&'static str, Option<f64>)>,
     /// The burn-rate rules that fire.
     pub firing: Vec<BurnRule>,
+    /// Why the SLI could not be read (its Prometheus server failed): nothing is known, and
+    /// alerts stay as they are.
+    pub source_error: Option<String>,
 }
 
 impl Evaluation {
+    /// What `spec` says at `now`, from its counts over the window starting at `window_start` and
+    /// over each of [`slo::burn_windows`] (by label).
+    pub fn new(
+        spec: &SloSpec,
+        window_start: DateTime<Utc>,
+        counts: Counts,
+        spans: &[(&'static str, Duration, Counts)],
+    ) -> Evaluation {
+        let by_span = |d: Duration| spans.iter().find(|s| s.1 == d).map(|s| s.2).unwrap_or_default();
+        Evaluation {
+            window_start,
+            counts,
+            sli: counts.ratio(),
+            budget_remaining: spec.budget_remaining(counts),
+            burn_rates: spans.iter().map(|(l, _, c)| (*l, spec.burn_rate(*c))).collect(),
+            firing: slo::firing(spec, &by_span),
+            source_error: None,
+        }
+    }
+
+    /// Nothing known: the SLI's source failed with `why`.
+    pub fn unavailable(window_start: DateTime<Utc>, why: String) -> Evaluation {
+        Evaluation {
+            window_start,
+            counts: Counts::default(),
+            sli: None,
+            budget_remaining: None,
+            burn_rates: slo::burn_windows().iter().map(|(l, _)| (*l, None)).collect(),
+            firing: Vec::new(),
+            source_error: Some(why),
+        }
+    }
+
     /// The most urgent rule that fires, if any.
     pub fn urgency(&self) -> Option<Urgency> {
         let page = self.firing.iter().any(|r| r.urgency == Urgency::Page);
@@ -51,84 +89,65 @@ fn urgency_str(u: Option<Urgency>) -> Option<&'static str> {
 }
 
 impl Db {
-    /// The SLO's SLI, budget and burn rates at `now`, from its monitors' checks.
-    pub async fn evaluate_slo(&self, s: &Slo, now: DateTime<Utc>) -> StoreResult<Evaluation> {
-        let spec = &s.spec;
-        let window_start = spec.window.start(now);
-        let counts = self.check_counts(&spec.monitor_ids, window_start, now, spec.exclude_maintenance).await?;
-        let mut spans: Vec<(&'static str, Duration, Counts)> = Vec::new();
-        for (label, span) in slo::burn_windows() {
-            let from = now.checked_sub_signed(span).unwrap_or(now);
-            spans.push((label, span, self.check_counts(&spec.monitor_ids, from, now, spec.exclude_maintenance).await?));
-        }
-        let by_span = |d: Duration| spans.iter().find(|s| s.1 == d).map(|s| s.2).unwrap_or_default();
-        Ok(Evaluation {
-            window_start,
-            counts,
-            sli: counts.ratio(),
-            budget_remaining: spec.budget_remaining(counts),
-            burn_rates: spans.iter().map(|(l, _, c)| (*l, spec.burn_rate(*c))).collect(),
-            firing: slo::firing(spec, &by_span),
-        })
+    /// The urgency each SLO alerts at now (`page`, `ticket`; absent: none).
+    pub async fn slo_alert_states(&self) -> StoreResult<HashMap<Uuid, String>> {
+        let sql = "SELECT id, alerting FROM slos";
+        let rows: Vec<(Uuid, Option<String>)> = with_db!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await?);
+        Ok(rows.into_iter().filter_map(|(id, a)| Some((id, a?))).collect())
     }
 
-    /// Evaluates every SLO at `now` and queues an alert change for each whose urgency moved
-    /// (each move a compare-and-set, so nodes doing this at once queue it once). Returns how
-    /// many changed.
-    pub async fn sync_slo_alerts(&self, now: DateTime<Utc>) -> StoreResult<usize> {
-        let mut changed = 0;
-        for s in self.list_slos(None, crate::slo::SLOS_MAX).await? {
-            let was: Option<String> = with_db!(self, |pool| {
-                sqlx::query_scalar("SELECT alerting FROM slos WHERE id = $1").bind(s.id).fetch_optional(pool).await?
-            })
-            .flatten();
-            let e = self.evaluate_slo(&s, now).await?;
-            let to = urgency_str(e.urgency());
-            if was.as_deref() == to {
-                continue;
-            }
-            let summary = match to {
-                Some(u) => format!(
-                    "SLO {} is burning its error budget ({u}: {})",
-                    s.spec.name,
-                    e.firing
-                        .iter()
-                        .map(|r| format!("{}× over {} and {}", r.factor, label(r.long), label(r.short)))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-                None => format!("SLO {} is no longer burning its error budget fast", s.spec.name),
-            };
-            let moved = write_tx!(self, |tx| {
-                let n = sqlx::query(
-                    "UPDATE slos SET alerting = $1 WHERE id = $2 AND (alerting = $3 OR (alerting IS NULL AND $4))",
-                )
-                .bind(to)
-                .bind(s.id)
-                .bind(was.as_deref().unwrap_or(""))
-                .bind(was.is_none())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n == 1 {
-                    sqlx::query(
-                        "INSERT INTO slo_alerts (id, slo_id, service_id, urgency, summary, at, alert_pending) \
-                         VALUES ($1, $2, $3, $4, $5, $6, TRUE)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(s.id)
-                    .bind(s.spec.service_id)
-                    .bind(to.unwrap_or("none"))
-                    .bind(&summary)
-                    .bind(now.timestamp_millis())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                n == 1
-            });
-            changed += usize::from(moved);
+    /// Moves `s`'s alert from `was` to what `e` says, queueing the change for the alert pipeline:
+    /// a compare-and-set, so nodes doing this at once queue it once. True when it moved.
+    pub async fn move_slo_alert(
+        &self,
+        s: &Slo,
+        was: Option<&str>,
+        e: &Evaluation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let to = urgency_str(e.urgency());
+        if was == to || e.source_error.is_some() {
+            return Ok(false);
         }
-        Ok(changed)
+        let summary = match to {
+            Some(u) => format!(
+                "SLO {} is burning its error budget ({u}: {})",
+                s.spec.name,
+                e.firing
+                    .iter()
+                    .map(|r| format!("{}× over {} and {}", r.factor, label(r.long), label(r.short)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            None => format!("SLO {} is no longer burning its error budget fast", s.spec.name),
+        };
+        Ok(write_tx!(self, |tx| {
+            let n = sqlx::query(
+                "UPDATE slos SET alerting = $1 WHERE id = $2 AND (alerting = $3 OR (alerting IS NULL AND $4))",
+            )
+            .bind(to)
+            .bind(s.id)
+            .bind(was.unwrap_or(""))
+            .bind(was.is_none())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                sqlx::query(
+                    "INSERT INTO slo_alerts (id, slo_id, service_id, urgency, summary, at, alert_pending) \
+                     VALUES ($1, $2, $3, $4, $5, $6, TRUE)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(s.id)
+                .bind(s.spec.service_id)
+                .bind(to.unwrap_or("none"))
+                .bind(&summary)
+                .bind(now.timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
+            }
+            n == 1
+        }))
     }
 
     pub async fn pending_slo_alerts(&self, limit: i64) -> StoreResult<Vec<SloAlert>> {

@@ -198,6 +198,11 @@ impl TestServer {
         opsdeck_web::report_mailer::queue_due(&self.state).await.expect("report mailer pass")
     }
 
+    /// One pass of the SLO evaluator (burn-rate alerts); how many alerts moved.
+    pub async fn run_slo_evaluator(&self) -> usize {
+        opsdeck_web::slo_evaluator::evaluate_all(&self.state, "testkit").await.expect("SLO evaluator pass")
+    }
+
     pub async fn run_notifier(&self) -> opsdeck_notify::Pass {
         self.notifier.run_once().await.expect("notifier pass")
     }

@@ -83,8 +83,9 @@ async fn compute(state: &AppState) -> Result<String, ApiError> {
     );
     for s in state.db.list_slos(None, opsdeck_store::slo::SLOS_MAX).await? {
         let spec = &s.spec;
-        let counts =
-            state.db.check_counts(&spec.monitor_ids, spec.window.start(now), now, spec.exclude_maintenance).await?;
+        // A Prometheus SLI's server holds these figures already; reading it here would make
+        // every scrape wait on it.
+        let Some(counts) = state.db.slo_counts(&s, spec.window.start(now), now).await? else { continue };
         if let Some(left) = spec.budget_remaining(counts) {
             let _ = writeln!(
                 out,

@@ -20,6 +20,7 @@ mod ops;
 mod ping;
 pub mod report_mailer;
 mod server;
+pub mod slo_evaluator;
 mod status;
 mod ui;
 

@@ -957,7 +957,7 @@ async fn openslo_apply_then_export_gives_the_same_documents() {
         .await;
     assert_eq!(s, reqwest::StatusCode::CREATED, "{m}");
     let (url, t) = (srv.url.clone(), token.clone());
-    let (dry, applied, again, exported, spec_example, sloth) = tokio::task::spawn_blocking(move || {
+    let (dry, applied, again, exported, spec_example, sloth, imports) = tokio::task::spawn_blocking(move || {
         let common = ["--server", url.as_str(), "--token", t.as_str()];
         let with = |args: &[&str]| -> Vec<String> { args.iter().chain(common.iter()).map(|s| s.to_string()).collect() };
         let file = format!("{fixtures}/openslo-checkout.yaml");
@@ -968,6 +968,10 @@ async fn openslo_apply_then_export_gives_the_same_documents() {
             run(&with(&["export", "--openslo"]), None),
             run(&with(&["apply", "-f", &format!("{fixtures}/openslo-spec-example.yaml")]), None),
             run(&with(&["apply", "-f", &format!("{fixtures}/sloth-getting-started.yaml")]), None),
+            ["sloth-getting-started.yaml", "pyrra-examples.yaml"].map(|f| {
+                let f = format!("{fixtures}/{f}");
+                run(&with(&["apply", "-f", &f, "--prometheus-url", "http://127.0.0.1:9"]), None)
+            }),
         )
     })
     .await
@@ -980,8 +984,14 @@ async fn openslo_apply_then_export_gives_the_same_documents() {
         again.status.success() && !text(&again.stdout).contains("create") && !text(&again.stdout).contains("update")
     );
     let (_, slos) = srv.get("/api/v1/slos", &token).await;
-    let items = slos["items"].as_array().unwrap();
-    assert_eq!(items.len(), 2, "{slos}");
+    // The imports below ran after the export, and add three of their own.
+    let items: Vec<&Value> = slos["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"].as_str().is_some_and(|n| n.to_lowercase().starts_with("checkout")))
+        .collect();
+    assert_eq!(items.len(), 4, "{slos}");
     let monthly = items.iter().find(|s| s["name"] == "checkout-monthly").unwrap();
     assert_eq!(monthly["window"]["time_zone"], "Europe/Berlin");
     assert_eq!(monthly["exclude_maintenance"], false);
@@ -993,7 +1003,7 @@ async fn openslo_apply_then_export_gives_the_same_documents() {
     assert!(!spec_example.status.success());
     let err = text(&spec_example.stderr);
     for part in [
-        "metricSource.type \"Prometheus\" is not supported",
+        "spec.query must hold {{.window}}",
         "budgetingMethod Timeslices is not supported",
         "timeSliceTarget is not supported",
         "a calendar window must be one month",
@@ -1002,8 +1012,25 @@ async fn openslo_apply_then_export_gives_the_same_documents() {
     ] {
         assert!(err.contains(part), "{part}: {err}");
     }
+    // Sloth and Pyrra files need a Prometheus server to read; given one, they import unchanged.
     assert!(!sloth.status.success());
-    assert!(text(&sloth.stderr).contains("a Sloth prometheus/v1 file"), "{}", text(&sloth.stderr));
+    assert!(text(&sloth.stderr).contains("give --prometheus-url"), "{}", text(&sloth.stderr));
+    for out in &imports {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    assert!(text(&imports[0].stdout).contains("create service myservice"), "{}", text(&imports[0].stdout));
+    assert!(text(&imports[0].stderr).contains("note: slos[0] (requests-availability): alerting"));
     let (_, after) = srv.get("/api/v1/slos", &token).await;
-    assert_eq!(after["items"].as_array().unwrap().len(), 2);
+    let after = after["items"].as_array().unwrap().clone();
+    assert_eq!(after.len(), 7, "4 + 1 Sloth + 2 Pyrra");
+    let sloth = after.iter().find(|s| s["name"] == "requests-availability").unwrap();
+    assert_eq!(sloth["sli"]["type"], "prometheus");
+    assert_eq!(sloth["target"], 0.999);
+    assert_eq!(sloth["window"]["rolling_days"], 30);
+    assert!(sloth["sli"]["bad_query"].as_str().unwrap().contains("[{{.window}}]"));
+    // The server cannot be reached: the SLO says why, and knows nothing.
+    assert!(sloth["sli_value"].is_null() && sloth["source_error"].is_string(), "{sloth}");
+    let pyrra = after.iter().find(|s| s["name"] == "apiserver-read-resource-request-latency").unwrap();
+    assert_eq!((pyrra["target"].as_f64(), pyrra["window"]["rolling_days"].as_i64()), (Some(0.99), Some(14)));
+    assert!(pyrra["sli"]["good_query"].as_str().unwrap().starts_with("sum(rate(apiserver_request_duration"));
 }

@@ -1,5 +1,7 @@
-//! A forecast read from a real Prometheus (Debian's package) scraping a local exporter whose
-//! gauge grows at a known rate: the time until it reaches a capacity is within 10 % of the truth.
+//! A real Prometheus (Debian's package) scraping a local exporter whose gauge grows at a known
+//! rate and whose request counters fail at a known share: the forecast's time until the gauge
+//! reaches a capacity is within 10 % of the truth, and an SLO computed from two PromQL queries
+//! finds the failing share, burns at the rate it implies and pages.
 
 use crate::senders::{PROMETHEUS, Proc, free_port};
 use opsdeck_core::role::Role;
@@ -12,14 +14,26 @@ use std::time::{Duration, Instant};
 const RATE: f64 = 20.0;
 const START: f64 = 1000.0;
 
-/// An exporter whose `disk_used_bytes` is `START + RATE × seconds since it started`.
+/// Requests a second, and the share of them that fail.
+const REQUESTS: f64 = 100.0;
+const FAILING: f64 = 0.05;
+
+/// An exporter whose `disk_used_bytes` is `START + RATE × seconds since it started`, and whose
+/// `http_requests_total` counts `REQUESTS` a second, `FAILING` of them with code 500.
 async fn exporter() -> (u16, tokio::task::JoinHandle<()>) {
     use axum::routing::get;
     let born = Instant::now();
     let app = axum::Router::new().route(
         "/metrics",
         get(move || async move {
-            format!("# TYPE disk_used_bytes gauge\ndisk_used_bytes {}\n", START + RATE * born.elapsed().as_secs_f64())
+            let t = born.elapsed().as_secs_f64();
+            format!(
+                "# TYPE disk_used_bytes gauge\ndisk_used_bytes {}\n# TYPE http_requests_total counter\n\
+                 http_requests_total{{code=\"200\"}} {}\nhttp_requests_total{{code=\"500\"}} {}\n",
+                START + RATE * t,
+                REQUESTS * (1.0 - FAILING) * t,
+                REQUESTS * FAILING * t
+            )
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -94,6 +108,46 @@ async fn prometheus_feeds_a_forecast() {
     let tte = f["time_to_exhaustion_seconds"].as_f64().unwrap();
     assert!((tte - 3600.0).abs() / 3600.0 < 0.1, "an hour, within 10 %: {tte} {f}");
     assert!(f["lower"].as_f64().unwrap() <= tte, "{f}");
+
+    // An SLO on two PromQL queries: 5 % of requests fail against a 99 % target, a 5× burn in
+    // every span Prometheus has data for.
+    let (svc_status, svc) = srv.post("/api/v1/services", &m, json!({"name": "Web", "slug": "web"})).await;
+    assert_eq!(svc_status, StatusCode::CREATED, "{svc}");
+    let sli = json!({"type": "prometheus", "prometheus_url": url,
+                     "bad_query": "sum(rate(http_requests_total{code=\"500\"}[{{.window}}]))",
+                     "total_query": "sum(rate(http_requests_total[{{.window}}]))"});
+    let (s, slo) = srv
+        .post(
+            "/api/v1/slos",
+            &m,
+            json!({"name": "Web requests", "service_id": svc["id"], "target": 0.99, "sli": sli,
+                   "window": {"rolling_days": 28}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{slo}");
+    assert_eq!(slo["sli"], sli);
+    let sli_value = slo["sli_value"].as_f64().expect("Prometheus answers");
+    assert!((sli_value - (1.0 - FAILING)).abs() < 0.005, "{slo}");
+    assert!((slo["burn_rates"]["5m"].as_f64().unwrap() - 5.0).abs() < 0.5, "{slo}");
+    assert!((slo["error_budget_remaining"].as_f64().unwrap() + 4.0).abs() < 0.5, "{slo}");
+    // 5× fires the 3×-over-1 d ticket and the 1×-over-3 d one, not a page (6× and up).
+    let alerts = slo["alerts"].as_array().unwrap();
+    assert!(!alerts.is_empty() && alerts.iter().all(|a| a["urgency"] == "ticket"), "{slo}");
+    assert_eq!(srv.run_slo_evaluator().await, 1, "{slo}");
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let (_, raised) = srv.get(&format!("/api/v1/alerts?service_id={}", svc["id"].as_str().unwrap()), &m).await;
+    let a = raised["items"].as_array().unwrap().iter().find(|a| a["source_type"] == "slo").cloned();
+    assert_eq!(a.map(|a| a["severity"].clone()), Some(json!("warning")), "{raised}");
+    // A query Prometheus refuses: the SLO knows nothing, says why, and its alert stays.
+    let mut broken = slo.clone();
+    broken["sli"]["total_query"] = json!("sum(rate(http_requests_total[{{.window}}])");
+    let body = json!({"name": "Web requests", "service_id": svc["id"], "target": 0.99, "sli": broken["sli"],
+                      "window": {"rolling_days": 28}});
+    let (s, b) = srv.put(&format!("/api/v1/slos/{}", slo["id"].as_str().unwrap()), &m, body).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b["sli_value"].is_null(), "{b}");
+    assert!(b["source_error"].as_str().unwrap().contains("Prometheus refused the query"), "{b}");
+    assert_eq!(srv.run_slo_evaluator().await, 0, "no data moves no alert");
 
     // A query Prometheus refuses is named; one that gives several series is refused.
     srv.put("/api/v1/series/broken/source", &m, json!({"prometheus_url": url, "query": "sum(("})).await;

@@ -19,7 +19,7 @@ async fn slos_measure_monitors(srv: &TestServer) {
     let (s, slo) = srv.post("/api/v1/slos", &m, body.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{slo}");
     assert!(slo["sli_value"].is_null() && slo["error_budget_remaining"].is_null(), "{slo}");
-    assert_eq!(slo["total"], 0);
+    assert_eq!(slo["total"].as_f64(), Some(0.0));
     let id = slo["id"].as_str().unwrap().to_owned();
 
     // Nine checks pass, then one fails (30 s apart).
@@ -33,7 +33,7 @@ async fn slos_measure_monitors(srv: &TestServer) {
     let v = srv.token("v", Role::Viewer).await;
     let (s, slo) = srv.get(&format!("/api/v1/slos/{id}"), &v).await;
     assert_eq!(s, StatusCode::OK, "{slo}");
-    assert_eq!((slo["good"].as_u64(), slo["total"].as_u64()), (Some(9), Some(10)), "{slo}");
+    assert_eq!((slo["good"].as_f64(), slo["total"].as_f64()), (Some(9.0), Some(10.0)), "{slo}");
     assert!((slo["sli_value"].as_f64().unwrap() - 0.9).abs() < 1e-9);
     // 10 % bad against a 1 % budget: spent ten times over.
     assert!((slo["error_budget_remaining"].as_f64().unwrap() + 9.0).abs() < 1e-9, "{slo}");
@@ -61,8 +61,8 @@ async fn slos_measure_monitors(srv: &TestServer) {
     assert!(html.contains("Page: burning 6× or faster over 6h and over 30m"), "{html}");
     assert!(html.contains(&format!("/slos/{id}")) || html.contains("slo-rates"), "{html}");
 
-    // The notifier raises the burn-rate alert on the service, once.
-    srv.run_notifier().await;
+    // The SLO evaluator raises the burn-rate alert on the service, once.
+    assert_eq!(srv.run_slo_evaluator().await, 1);
     srv.pipeline.drain_monitor_alerts().await.unwrap();
     let slo_alert = |alerts: &serde_json::Value| {
         alerts["items"].as_array().unwrap().iter().find(|a| a["source_type"] == "slo").cloned()
@@ -73,7 +73,7 @@ async fn slos_measure_monitors(srv: &TestServer) {
     assert!(a["summary"].as_str().unwrap().contains("Checkout availability"), "{a}");
     assert_eq!(a["dedup_key"], format!("slo:{}", id.replace('-', "")));
     srv.clock.advance(Duration::seconds(61));
-    srv.run_notifier().await;
+    assert_eq!(srv.run_slo_evaluator().await, 0);
     assert!(srv.db.pending_slo_alerts(10).await.unwrap().is_empty(), "no change, nothing queued");
     // Recovered: after 3 days of passing checks nothing burns any more and the alert resolves.
     code.store(200, Ordering::SeqCst);
@@ -83,7 +83,7 @@ async fn slos_measure_monitors(srv: &TestServer) {
     }
     srv.clock.advance(Duration::seconds(31));
     srv.run_checks().await;
-    srv.run_notifier().await;
+    assert_eq!(srv.run_slo_evaluator().await, 1);
     srv.pipeline.drain_monitor_alerts().await.unwrap();
     let (_, alerts) = srv.get(&format!("/api/v1/alerts?service_id={svc}"), &v).await;
     assert_eq!(slo_alert(&alerts).unwrap()["status"], "resolved", "{alerts}");
@@ -122,4 +122,95 @@ async fn slos_measure_monitors(srv: &TestServer) {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, e) = srv.get(&format!("/api/v1/slos/{id}"), &v).await;
     assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("slo_not_found")));
+}
+
+backend_tests!(slos_from_pushed_counts);
+
+/// An events SLI: good/total counts pushed per minute make the SLI, the budget and the burn
+/// rates; the evaluator pages on a fast burn and resolves once it stops; bad pushes are refused
+/// whole.
+async fn slos_from_pushed_counts(srv: &TestServer) {
+    let m = srv.token("m", Role::Manager).await;
+    let r = srv.token("r", Role::Responder).await;
+    let v = srv.token("v", Role::Viewer).await;
+    let (s, svc) = srv.post("/api/v1/services", &m, json!({"name": "Orders", "slug": "orders"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{svc}");
+    let body = json!({"name": "Orders placed", "service_id": svc["id"], "target": 0.99,
+                      "sli": {"type": "events"}, "window": {"rolling_days": 7}});
+    let (s, slo) = srv.post("/api/v1/slos", &m, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{slo}");
+    assert_eq!(slo["sli"], json!({"type": "events"}));
+    assert!(slo["sli_value"].is_null(), "no counts yet: no data, {slo}");
+    let id = slo["id"].as_str().unwrap().to_owned();
+    let push = format!("/api/v1/slos/{id}/events");
+    let at = |ago: Duration| (srv.now() - ago).to_rfc3339();
+
+    // Three days ago all was well; in the last hour 20 % failed (a 20× burn).
+    let (s, a) =
+        srv.post(&push, &r, json!({"events": [{"at": at(Duration::days(3)), "good": 10_000, "total": 10_000}]})).await;
+    assert_eq!((s, a["accepted"].as_u64()), (StatusCode::OK, Some(1)), "{a}");
+    let recent: Vec<_> = (0..12)
+        .map(|i| json!({"at": at(Duration::minutes(i * 5)), "good": 40, "total": 50}))
+        .chain([json!({"at": at(Duration::minutes(2)), "good": 40, "total": 50})])
+        .collect();
+    let (s, a) = srv.post(&push, &r, json!({"events": recent})).await;
+    assert_eq!((s, a["accepted"].as_u64()), (StatusCode::OK, Some(13)), "{a}");
+    let (_, slo) = srv.get(&format!("/api/v1/slos/{id}"), &v).await;
+    // 10,000 + 520 good of 10,000 + 650.
+    assert_eq!((slo["good"].as_f64(), slo["total"].as_f64()), (Some(10_520.0), Some(10_650.0)), "{slo}");
+    assert!((slo["burn_rates"]["1h"].as_f64().unwrap() - 20.0).abs() < 1e-9, "{slo}");
+    assert!(slo["alerts"].as_array().unwrap().iter().any(|a| a["urgency"] == "page"), "{slo}");
+    assert_eq!(srv.run_slo_evaluator().await, 1, "the page is raised");
+    assert_eq!(srv.run_slo_evaluator().await, 0, "and raised once");
+
+    // Refused whole, naming what to fix: good over total, the future, another kind of SLI,
+    // a viewer.
+    let before = srv.get(&format!("/api/v1/slos/{id}"), &v).await.1["total"].clone();
+    for (entry, why) in [
+        (json!({"at": at(Duration::zero()), "good": 5, "total": 4}), "good must not exceed total"),
+        (json!({"at": (srv.now() + Duration::hours(1)).to_rfc3339(), "good": 1, "total": 1}), "not in the future"),
+        (json!({"at": "yesterday", "good": 1, "total": 1}), "RFC 3339"),
+    ] {
+        let ok = json!({"at": at(Duration::zero()), "good": 1, "total": 1});
+        let (s, e) = srv.post(&push, &r, json!({"events": [ok, entry]})).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains(why), "{why}: {e}");
+    }
+    assert_eq!(srv.get(&format!("/api/v1/slos/{id}"), &v).await.1["total"], before, "nothing half-written");
+    let one = json!({"events": [{"at": at(Duration::zero()), "good": 1, "total": 1}]});
+    assert_eq!(srv.post(&push, &v, one.clone()).await.0, StatusCode::FORBIDDEN);
+    let (watched, monitor, _) = watched_service(srv, &m, "Payments").await;
+    let (_, checks) = srv
+        .post(
+            "/api/v1/slos",
+            &m,
+            json!({"name": "Payments up", "service_id": watched, "target": 0.99,
+                   "sli": {"type": "availability", "monitor_ids": [monitor]}, "window": {"rolling_days": 7}}),
+        )
+        .await;
+    let (s, e) = srv.post(&format!("/api/v1/slos/{}/events", checks["id"].as_str().unwrap()), &r, one).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("sli")), "{e}");
+    // Fields of another SLI type are refused, not ignored.
+    let (s, e) = srv
+        .post(
+            "/api/v1/slos",
+            &m,
+            json!({"name": "x", "service_id": svc["id"], "target": 0.99, "window": {"rolling_days": 7},
+                   "sli": {"type": "events", "monitor_ids": [monitor]}}),
+        )
+        .await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("sli")), "{e}");
+
+    // Two hours on, the last hour is clean: the 1 h and 5 m windows no longer page.
+    srv.clock.advance(Duration::hours(2));
+    let clean: Vec<_> = (0..12).map(|i| json!({"at": at(Duration::minutes(i * 5)), "good": 50, "total": 50})).collect();
+    srv.post(&push, &r, json!({"events": clean})).await;
+    let (_, slo) = srv.get(&format!("/api/v1/slos/{id}"), &v).await;
+    assert!(!slo["alerts"].as_array().unwrap().iter().any(|a| a["short_window"] == "5m"), "{slo}");
+    // The SLO page says where its counts come from.
+    srv.user("pm", Role::Manager).await;
+    let cookie = srv.login("pm", "password-pm").await.unwrap();
+    let (s, html) = srv.page(&format!("/slos/{id}"), &cookie).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(&format!("/api/v1/slos/{id}/events")) && html.contains("pushed events were good"), "{html}");
 }

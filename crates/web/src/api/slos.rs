@@ -1,5 +1,6 @@
-//! Service level objectives: availability of a service's monitors against a target over a
-//! rolling or calendar-month window, with the error budget left and the burn rates now.
+//! Service level objectives: an SLI (a service's monitors, pushed good/total counts, or two
+//! PromQL queries) against a target over a rolling or calendar-month window, with the error
+//! budget left and the burn rates now.
 
 use super::{List, ts};
 use crate::AppState;
@@ -12,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use opsdeck_core::Entity;
 use opsdeck_core::role::Permission;
-use opsdeck_core::slo::{SloSpec, SloWindow, Urgency};
+use opsdeck_core::slo::{Sli, SloSpec, SloWindow, Urgency};
 use opsdeck_store::slo::Slo;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,18 +23,126 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_slos, create_slo)).routes(routes!(get_slo, update_slo, delete_slo))
+    OpenApiRouter::new()
+        .routes(routes!(list_slos, create_slo))
+        .routes(routes!(get_slo, update_slo, delete_slo))
+        .routes(routes!(push_events))
 }
 
+/// What the SLI measures. `availability`: the share of `monitor_ids`' checks that passed.
+/// `events`: good/total counts pushed to `/api/v1/slos/{id}/events`. `prometheus`: the ratio of
+/// `good_query` (or 1 − `bad_query`) to `total_query` on `prometheus_url`; each query holds
+/// `{{.window}}` where the span goes, e.g. `sum(rate(http_requests_total[{{.window}}]))`.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SliBody {
-    /// `availability`: the share of checks that passed.
-    #[schema(pattern = "^availability$")]
+    #[schema(pattern = "^(availability|events|prometheus)$")]
     #[serde(rename = "type")]
     pub kind: String,
-    #[schema(min_items = 1, max_items = 100)]
-    pub monitor_ids: Vec<Uuid>,
+    /// For `availability`: 1 to 100 monitors.
+    #[schema(max_items = 100)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_ids: Option<Vec<Uuid>>,
+    /// For `prometheus`: the server's base URL (no user name or password: readers see it).
+    #[schema(max_length = 2048)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_url: Option<String>,
+    #[schema(max_length = 4000)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good_query: Option<String>,
+    #[schema(max_length = 4000)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad_query: Option<String>,
+    #[schema(max_length = 4000)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_query: Option<String>,
+}
+
+impl SliBody {
+    fn of(sli: &Sli) -> SliBody {
+        let mut b = SliBody {
+            kind: sli.kind().into(),
+            monitor_ids: None,
+            prometheus_url: None,
+            good_query: None,
+            bad_query: None,
+            total_query: None,
+        };
+        match sli {
+            Sli::Availability { monitor_ids } => b.monitor_ids = Some(monitor_ids.clone()),
+            Sli::Events => {}
+            Sli::Prometheus(p) => {
+                b.prometheus_url = Some(p.url.clone());
+                b.good_query = p.good_query.clone();
+                b.bad_query = p.bad_query.clone();
+                b.total_query = Some(p.total_query.clone());
+            }
+        }
+        b
+    }
+
+    fn sli(self) -> opsdeck_core::Result<Sli> {
+        let only = |what: &str, extra: bool| {
+            if extra {
+                Err(opsdeck_core::Error::invalid("sli", format!("a {} SLI takes {what}", self.kind)))
+            } else {
+                Ok(())
+            }
+        };
+        let prom = self.prometheus_url.is_some()
+            || self.good_query.is_some()
+            || self.bad_query.is_some()
+            || self.total_query.is_some();
+        match self.kind.as_str() {
+            "availability" => {
+                only("only monitor_ids", prom)?;
+                Sli::availability(self.monitor_ids.clone().unwrap_or_default())
+            }
+            "events" => {
+                only(
+                    "no other field (push its counts to /api/v1/slos/{id}/events)",
+                    prom || self.monitor_ids.is_some(),
+                )?;
+                Ok(Sli::Events)
+            }
+            "prometheus" => {
+                only("prometheus_url, good_query or bad_query, and total_query", self.monitor_ids.is_some())?;
+                Sli::prometheus(
+                    self.prometheus_url.as_deref().unwrap_or_default(),
+                    self.good_query.as_deref(),
+                    self.bad_query.as_deref(),
+                    self.total_query.as_deref().unwrap_or_default(),
+                )
+            }
+            _ => Err(opsdeck_core::Error::invalid("sli", "type must be availability, events or prometheus")),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SloEventBody {
+    /// The minute the counts belong to (counts of the same minute add up).
+    #[schema(schema_with = crate::api::schema::date_time)]
+    pub at: String,
+    #[schema(maximum = 1000000000000_u64)]
+    pub good: u64,
+    /// At least `good`.
+    #[schema(maximum = 1000000000000_u64)]
+    pub total: u64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SloEventsBody {
+    /// 1 to 10,000 entries, each within the last 92 days.
+    #[schema(min_items = 1, max_items = 10000)]
+    pub events: Vec<SloEventBody>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SloEventsAccepted {
+    pub accepted: usize,
 }
 
 /// `{"rolling_days": 28}`, or `{"calendar_month": true, "time_zone": "Europe/Berlin"}`.
@@ -89,9 +198,12 @@ pub struct SloDto {
     pub exclude_maintenance: bool,
     /// Where the current window began.
     pub window_start: String,
-    /// Checks counted over the window.
-    pub good: u64,
-    pub total: u64,
+    /// Good and total over the window: checks, pushed events, or the values of the two
+    /// Prometheus queries.
+    pub good: f64,
+    pub total: f64,
+    /// Why the SLI cannot be read now (its Prometheus server failed); the figures are then null.
+    pub source_error: Option<String>,
     /// The good share over the window; null without checks (no data is neither good nor bad).
     pub sli_value: Option<f64>,
     /// The share of the error budget left (1 untouched, 0 spent, negative overspent); null
@@ -126,13 +238,14 @@ async fn dto(state: &AppState, s: Slo) -> Result<SloDto, ApiError> {
         name: s.spec.name,
         description: s.spec.description,
         service_id: s.spec.service_id,
-        sli: SliBody { kind: "availability".into(), monitor_ids: s.spec.monitor_ids },
+        sli: SliBody::of(&s.spec.sli),
         target: s.spec.target,
         window,
         exclude_maintenance: s.spec.exclude_maintenance,
         window_start: ts(e.window_start),
         good: e.counts.good,
         total: e.counts.total,
+        source_error: e.source_error,
         sli_value: e.sli,
         error_budget_remaining: e.budget_remaining,
         burn_rates: e.burn_rates.into_iter().map(|(l, r)| (l.to_owned(), r)).collect(),
@@ -155,9 +268,6 @@ async fn dto(state: &AppState, s: Slo) -> Result<SloDto, ApiError> {
 
 impl SloBody {
     fn spec(self) -> Result<SloSpec, ApiError> {
-        if self.sli.kind != "availability" {
-            return Err(ApiError::invalid("sli", "type must be availability (the share of checks that passed)"));
-        }
         let w = self.window;
         let window = match (w.rolling_days, w.calendar_month.unwrap_or(false)) {
             (Some(days), false) => SloWindow::rolling(days),
@@ -171,7 +281,7 @@ impl SloBody {
             &self.name,
             self.description.as_deref().unwrap_or(""),
             self.service_id,
-            self.sli.monitor_ids,
+            self.sli.sli(),
             self.target,
             window,
             self.exclude_maintenance.unwrap_or(true),
@@ -201,10 +311,10 @@ async fn list_slos(
     ApiQuery(q): ApiQuery<SloQuery>,
 ) -> Result<Json<List<SloDto>>, ApiError> {
     auth.require(Permission::Read)?;
-    let mut items = Vec::new();
-    for s in state.db.list_slos(q.service_id, 500).await? {
-        items.push(dto(&state, s).await?);
-    }
+    use futures_util::{StreamExt, TryStreamExt};
+    let slos = state.db.list_slos(q.service_id, 500).await?;
+    // A few side by side: SLOs on a Prometheus server wait for its answers.
+    let items = futures_util::stream::iter(slos).map(|s| dto(&state, s)).buffered(8).try_collect().await?;
     Ok(Json(List { items, next_cursor: None }))
 }
 
@@ -273,4 +383,32 @@ async fn delete_slo(State(state): State<AppState>, auth: Auth, Path(id): Path<St
     let s = state.db.get_slo(parse_id(Entity::Slo, &id)?).await?;
     op::delete(&state, &auth, &s).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Adds good/total counts to an SLO whose SLI is `events` (responders and up).
+#[utoipa::path(
+    post,
+    path = "/api/v1/slos/{id}/events",
+    tag = "slos",
+    params(("id" = Uuid, Path)),
+    request_body = SloEventsBody,
+    responses((status = 200, body = SloEventsAccepted))
+)]
+async fn push_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SloEventsBody>,
+) -> Result<Json<SloEventsAccepted>, ApiError> {
+    auth.require(Permission::Respond)?;
+    let s = state.db.get_slo(parse_id(Entity::Slo, &id)?).await?;
+    let max = opsdeck_core::slo::EVENTS_PER_PUSH_MAX;
+    let mut entries = Vec::with_capacity(body.events.len().min(max));
+    for (i, e) in body.events.into_iter().enumerate().take(max + 1) {
+        let at = opsdeck_core::time::parse_rfc3339("events", &e.at)
+            .map_err(|_| ApiError::invalid("events", format!("entry {i}: `at` must be an RFC 3339 time")))?;
+        entries.push((at, e.good, e.total));
+    }
+    let accepted = op::push_events(&state, &auth, &s, &entries).await?;
+    Ok(Json(SloEventsAccepted { accepted }))
 }

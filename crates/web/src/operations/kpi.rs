@@ -9,6 +9,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use opsdeck_core::incident::{Mttx, Sev};
 use opsdeck_core::kpi::{Availability, CheckTotals, ReportPeriod};
+use opsdeck_core::slo::{Counts, Sli};
 use opsdeck_store::incident::NoisySource;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -53,7 +54,7 @@ pub struct SloRow {
     pub name: String,
     pub service_id: Uuid,
     pub target: f64,
-    /// `None` when its monitors were not checked in the period.
+    /// `None` without data in the period (no checks, no counts, or Prometheus did not answer).
     pub sli: Option<f64>,
 }
 
@@ -166,22 +167,27 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
     });
 
     let by_monitor: HashMap<Uuid, CheckTotals> = now_m.iter().map(|m| (m.monitor_id, m.totals)).collect();
-    let slos = state
-        .db
-        .list_slos(service_id, opsdeck_store::slo::SLOS_MAX)
-        .await?
-        .into_iter()
-        .map(|s| {
-            let t: CheckTotals = s.spec.monitor_ids.iter().filter_map(|m| by_monitor.get(m)).copied().sum();
-            SloRow {
-                slo_id: s.id,
-                name: s.spec.name,
-                service_id: s.spec.service_id,
-                target: s.spec.target,
-                sli: t.slo_counts(s.spec.exclude_maintenance).ratio(),
+    let mut slos = Vec::new();
+    for s in state.db.list_slos(service_id, opsdeck_store::slo::SLOS_MAX).await? {
+        let counts = match &s.spec.sli {
+            Sli::Availability { monitor_ids } => {
+                let t: CheckTotals = monitor_ids.iter().filter_map(|m| by_monitor.get(m)).copied().sum();
+                Some(t.slo_counts(s.spec.exclude_maintenance))
             }
-        })
-        .collect();
+            // Pushed counts and Prometheus over the period (up to now, for the current one).
+            _ => {
+                let to = period.to.min(state.now());
+                if to > period.from { super::slos::counts_between(state, &s, period.from, to).await? } else { None }
+            }
+        };
+        slos.push(SloRow {
+            slo_id: s.id,
+            name: s.spec.name,
+            service_id: s.spec.service_id,
+            target: s.spec.target,
+            sli: counts.and_then(Counts::ratio),
+        });
+    }
 
     Ok(Kpi {
         current: figures(&now_r, sum(&now_s)),

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use opsdeck_core::Entity;
 use opsdeck_core::role::Permission;
-use opsdeck_core::slo::{SloWindow, Urgency};
+use opsdeck_core::slo::{Sli, SloWindow, Urgency};
 use opsdeck_store::slo::Slo;
 use opsdeck_store::slo_alert::Evaluation;
 use uuid::Uuid;
@@ -94,10 +94,13 @@ pub struct SloPage {
     row: Row,
     service: (String, String),
     monitors: Vec<(Uuid, String)>,
+    /// For a Prometheus SLI: its server, and its queries as (what, PromQL).
+    prometheus: Option<(String, Vec<(&'static str, String)>)>,
+    /// What the counts over the window were ("9 of 10 checks passed").
+    counted: String,
+    source_error: Option<String>,
     description: String,
     window_start: String,
-    good: u64,
-    total: u64,
     burn_rates: Vec<(&'static str, String)>,
     firing: Vec<String>,
     chart: String,
@@ -119,7 +122,7 @@ pub async fn page(
         let now = state.now();
         let e = crate::operations::slos::evaluate(&state, &s).await?;
         let service = state.db.get_service(opsdeck_store::catalogue::Ref::Id(s.spec.service_id)).await?;
-        let names = state.db.page_monitors(&s.spec.monitor_ids, &[]).await?;
+        let names = state.db.page_monitors(s.spec.sli.monitor_ids(), &[]).await?;
         let mut monitors = Vec::new();
         for m in &names {
             if let Ok(found) = state.db.get_monitor(m.0).await {
@@ -127,12 +130,41 @@ pub async fn page(
             }
         }
         let days = (now - e.window_start).num_days().clamp(0, BURN_DOWN_DAYS);
-        let mut points = Vec::new();
-        for d in 0..=days {
-            let end = e.window_start.checked_add_signed(chrono::Duration::days(d + 1)).map_or(now, |t| t.min(now));
-            let c = state.db.check_counts(&s.spec.monitor_ids, e.window_start, end, s.spec.exclude_maintenance).await?;
-            points.push((end.format("%m-%d").to_string(), s.spec.budget_remaining(c)));
-        }
+        let ends: Vec<_> = (0..=days)
+            .map(|d| e.window_start.checked_add_signed(chrono::Duration::days(d + 1)).map_or(now, |t| t.min(now)))
+            .collect();
+        use futures_util::{StreamExt, TryStreamExt};
+        let points: Vec<(String, Option<f64>)> = futures_util::stream::iter(ends)
+            .map(|end| {
+                let (state, s, start) = (&state, &s, e.window_start);
+                async move {
+                    let c = crate::operations::slos::counts_between(state, s, start, end).await?;
+                    Ok::<_, ApiError>((end.format("%m-%d").to_string(), c.and_then(|c| s.spec.budget_remaining(c))))
+                }
+            })
+            .buffered(8)
+            .try_collect()
+            .await?;
+        let (good, total) = (e.counts.good, e.counts.total);
+        let counted = match &s.spec.sli {
+            Sli::Availability { .. } => format!("{good} of {total} checks passed"),
+            Sli::Events => format!("{good} of {total} pushed events were good"),
+            Sli::Prometheus(_) => format!("The queries gave {good:.4} good of {total:.4}"),
+        };
+        let prometheus = match &s.spec.sli {
+            Sli::Prometheus(p) => {
+                let mut q = Vec::new();
+                if let Some(g) = &p.good_query {
+                    q.push(("Good", g.clone()));
+                }
+                if let Some(b) = &p.bad_query {
+                    q.push(("Bad", b.clone()));
+                }
+                q.push(("Total", p.total_query.clone()));
+                Some((p.url.clone(), q))
+            }
+            _ => None,
+        };
         let total_days = usize::try_from(s.spec.window.length(now).num_days()).unwrap_or(30);
         Ok::<_, ApiError>(SloPage {
             row: row(&s, &e),
@@ -140,8 +172,9 @@ pub async fn page(
             monitors,
             description: s.spec.description.clone(),
             window_start: super::abs(e.window_start),
-            good: e.counts.good,
-            total: e.counts.total,
+            counted,
+            prometheus,
+            source_error: e.source_error.clone(),
             burn_rates: e
                 .burn_rates
                 .iter()

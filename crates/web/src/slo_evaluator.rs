@@ -1,0 +1,68 @@
+//! The SLO evaluator: once a minute one node (it holds a lease) evaluates every SLO and moves
+//! its burn-rate alert, each move a compare-and-set that queues the change for the alert
+//! pipeline. It runs beside the notifier, not in it: an SLO's Prometheus server that is slow to
+//! answer must not hold up escalations.
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operations::slos;
+use opsdeck_core::telemetry::InternalEvent;
+use std::time::Duration;
+
+/// How often SLOs are evaluated (the shortest burn window is five minutes).
+const EVERY: Duration = Duration::from_secs(60);
+const LEASE: &str = "slo_evaluator";
+/// How long a pass may hold the lease before renewing it.
+const LEASE_MS: i64 = 120_000;
+
+/// Runs until `stop` turns true, as `node` in the lease.
+pub async fn run(state: AppState, node: String, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = evaluate_all(&state, &node).await {
+            tracing::warn!(error = %e.message, "SLOs could not be evaluated");
+        }
+    }
+}
+
+/// Evaluates every SLO and moves the alerts whose urgency changed; how many moved (0 when
+/// another node holds the lease). An SLO whose evaluation fails is logged and keeps its alert.
+pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiError> {
+    let mut renewed = state.now().timestamp_millis();
+    if !state.db.try_worker_lease(LEASE, node, renewed, renewed + LEASE_MS).await? {
+        return Ok(0);
+    }
+    let alerting = state.db.slo_alert_states().await?;
+    let mut moved = 0;
+    for s in state.db.list_slos(None, opsdeck_store::slo::SLOS_MAX).await? {
+        let ms = state.now().timestamp_millis();
+        if ms - renewed > LEASE_MS / 4 {
+            // Lost to another node (this one stalled): it goes on from here.
+            if !state.db.try_worker_lease(LEASE, node, ms, ms + LEASE_MS).await? {
+                break;
+            }
+            renewed = ms;
+        }
+        let e = match slos::evaluate(state, &s).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(slo = %s.id, error = %e.message, "an SLO could not be evaluated");
+                continue;
+            }
+        };
+        if let Some(why) = &e.source_error {
+            tracing::warn!(slo = %s.id, error = %why, "an SLO's Prometheus server could not be read");
+        }
+        let was = alerting.get(&s.id).map(String::as_str);
+        moved += usize::from(state.db.move_slo_alert(&s, was, &e, state.now()).await?);
+    }
+    if moved > 0 {
+        opsdeck_notify::events::SloAlertsChanged { changed: moved }.emit();
+    }
+    Ok(moved)
+}
