@@ -296,6 +296,28 @@ step('the KPI dashboard compares last month with the month before; an SLO has it
   assert.equal(await text('main h1'), 'Checkout availability');
   assert.equal(await page.locator('svg.chart.burn').count(), 1, 'the budget burn-down');
   await shot('slo');
+  // Counts pushed by the shop itself; a Prometheus ratio whose server is down says so.
+  const orders = await api('POST', '/api/v1/slos', {
+    name: 'Orders placed', service_id: mon.service_id, target: 0.99,
+    sli: { type: 'events' }, window: { rolling_days: 7 },
+  });
+  const at = new Date(Date.now() - 60_000).toISOString();
+  await api('POST', `/api/v1/slos/${orders.id}/events`, { events: [{ at, good: 995, total: 1000 }] });
+  await go(`/slos/${orders.id}`);
+  assert.match(squash(await page.locator('main').innerText()), /995 of 1000 pushed events were good/);
+  await shot('slo-events');
+  const web = await api('POST', '/api/v1/slos', {
+    name: 'Web requests', service_id: mon.service_id, target: 0.99, window: { rolling_days: 28 },
+    sli: {
+      type: 'prometheus', prometheus_url: 'http://127.0.0.1:9',
+      bad_query: 'sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))',
+      total_query: 'sum(rate(http_requests_total[{{.window}}]))',
+    },
+  });
+  await go(`/slos/${web.id}`);
+  assert.match(await text('#slo-source-error'), /cannot be read now/);
+  assert.equal(await page.locator('.slo-queries dd').count(), 2, 'both queries are shown');
+  await shot('slo-prometheus');
   await go(`/reports?period=${last}`);
   assert.match(squash(await page.locator('#kpi-slos').innerText()), /Checkout availability 99\.9\s%/);
 });

@@ -83,12 +83,14 @@ impl PrometheusSource {
     pub fn new(url: &str, query: &str) -> Result<Self> {
         let mut p = crate::error::Problems::default();
         let url = p.check(crate::validate::url("prometheus_url", url));
-        // Credentials in the URL would be shown to every reader and written to the audit log.
-        if url
-            .as_deref()
-            .is_some_and(|u| u.split("://").nth(1).and_then(|r| r.split('/').next()).is_some_and(|h| h.contains('@')))
-        {
+        // Credentials in the URL would be shown to every reader and written to the audit log; a
+        // query string or fragment (an API key) too, and the API paths go after the base.
+        let authority =
+            |u: &str| u.split("://").nth(1).and_then(|r| r.split(['/', '?', '#']).next()).map(str::to_owned);
+        if url.as_deref().and_then(authority).is_some_and(|h| h.contains('@')) {
             p.push("prometheus_url", "must not hold a user name or password");
+        } else if url.as_deref().is_some_and(|u| u.contains(['?', '#'])) {
+            p.push("prometheus_url", "must be the server's base URL, without a query string or fragment");
         }
         let q = query.trim();
         if q.is_empty() || q.chars().count() > QUERY_MAX || q.chars().any(|c| c.is_control() && c != '\n' && c != '\t')

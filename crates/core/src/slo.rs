@@ -101,7 +101,8 @@ impl Sli {
         let url = p.check(crate::series::PrometheusSource::new(url, "up").map(|s| s.url));
         let query = |p: &mut Problems, field: &'static str, q: &str| {
             let q = q.trim();
-            if q.is_empty() || q.chars().count() > QUERY_MAX || q.chars().any(|c| c.is_control() && c != '\n') {
+            let control = |c: char| c.is_control() && c != '\n' && c != '\t';
+            if q.is_empty() || q.chars().count() > QUERY_MAX || q.chars().any(control) {
                 p.push(field, format!("must be a PromQL query of 1 to {QUERY_MAX} characters"));
             } else if !q.contains(WINDOW_PLACEHOLDER) {
                 p.push(
@@ -157,9 +158,11 @@ impl PrometheusRatio {
         (first.replace(WINDOW_PLACEHOLDER, &d), self.total_query.replace(WINDOW_PLACEHOLDER, &d))
     }
 
-    /// The counts the two query values give (`None`: a query had no value).
+    /// The counts the two query values give. Without a total there is no data; a good or bad
+    /// query without a value (no series: no 5xx at all, or no success in an outage) is zero.
     pub fn counts(&self, first: Option<f64>, total: Option<f64>) -> Option<Counts> {
-        let (first, total) = (first?, total?);
+        let total = total?;
+        let first = first.unwrap_or(0.0);
         let good = if self.good_query.is_some() { first } else { total - first };
         Some(Counts::new(good, total))
     }
@@ -301,7 +304,8 @@ impl SloSpec {
 pub const EVENTS_PER_PUSH_MAX: usize = 10_000;
 /// How long pushed counts are kept: the longest window, and a little more.
 pub const EVENTS_KEEP_DAYS: i64 = ROLLING_DAYS_MAX as i64 + 2;
-/// The largest count one entry may carry.
+/// The largest count one entry, or one minute of pushes summed, may carry (so 92 days of
+/// minutes sum far below `i64::MAX`).
 pub const EVENT_COUNT_MAX: u64 = 1_000_000_000_000;
 
 /// Good and total events pushed for one minute (counts pushed for the same minute add up).
@@ -340,6 +344,9 @@ pub fn minute_counts(entries: &[(DateTime<Utc>, u64, u64)], now: DateTime<Utc>) 
         let e = by_minute.entry(minute).or_default();
         // At most 10,000 entries of at most 10^12 each: no overflow.
         *e = (e.0 + good, e.1 + total);
+        if e.1 > EVENT_COUNT_MAX {
+            return Err(Error::invalid("events", format!("entry {i}: a minute may total at most {EVENT_COUNT_MAX}")));
+        }
     }
     Ok(by_minute.into_iter().map(|(minute, (good, total))| MinuteCounts { minute, good, total }).collect())
 }
@@ -489,7 +496,8 @@ mod tests {
         assert_eq!(bad.queries(Duration::days(28)).1, "sum(rate(http_requests_total[28d]))");
         // 2 bad per second of 100: 98 % good.
         assert_eq!(bad.counts(Some(2.0), Some(100.0)).unwrap().ratio(), Some(0.98));
-        assert_eq!(bad.counts(None, Some(100.0)), None, "a query without a value is no data");
+        assert_eq!(bad.counts(Some(1.0), None), None, "no total is no data");
+        assert_eq!(bad.counts(None, Some(100.0)).unwrap().ratio(), Some(1.0), "no 5xx series: nothing bad");
         assert_eq!(bad.counts(Some(0.0), Some(0.0)).unwrap().ratio(), None, "no traffic is no data");
         assert_eq!(promql_duration(Duration::seconds(90)), "90s");
         assert_eq!(promql_duration(Duration::minutes(30)), "30m");
@@ -517,6 +525,8 @@ mod tests {
         assert!(minute_counts(&[(at(3600), 1, 1)], now).is_err(), "in the future");
         assert!(minute_counts(&[(now - Duration::days(100), 1, 1)], now).is_err(), "too old");
         assert!(minute_counts(&[(now, 0, EVENT_COUNT_MAX + 1)], now).is_err());
+        let full = (now, 0, EVENT_COUNT_MAX);
+        assert!(minute_counts(&[full, full], now).is_err(), "one minute over the cap");
     }
 
     proptest::proptest! {

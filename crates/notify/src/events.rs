@@ -97,3 +97,17 @@ impl InternalEvent for SloAlertsChanged {
         metrics::counter!("opsdeck_slo_alert_changes_total").increment(self.changed as u64);
     }
 }
+
+/// The SLO evaluator finished a pass over every SLO.
+pub struct SlosEvaluated {
+    pub slos: usize,
+    pub seconds: f64,
+}
+
+impl InternalEvent for SlosEvaluated {
+    fn emit(self) {
+        tracing::debug!(slos = self.slos, seconds = self.seconds, "SLOs evaluated");
+        metrics::histogram!("opsdeck_slo_evaluation_seconds").record(self.seconds);
+        metrics::gauge!("opsdeck_slos_evaluated").set(self.slos as f64);
+    }
+}

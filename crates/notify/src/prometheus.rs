@@ -9,6 +9,9 @@ use std::time::Duration;
 
 /// Points Prometheus answers per series at most (its own limit is 11,000).
 pub const POINTS_MAX: i64 = 10_000;
+/// How long an instant query (an SLI) may take: many are asked at once, and an SLO evaluation
+/// waits for all of them.
+const INSTANT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest answer read.
 const BODY_MAX: usize = 16 * 1024 * 1024;
 
@@ -102,6 +105,7 @@ impl PrometheusClient {
                     ("end", end.timestamp().to_string()),
                     ("step", format!("{step}s")),
                 ],
+                None,
             )
             .await?;
         if data.result_type != "matrix" {
@@ -119,8 +123,8 @@ impl PrometheusClient {
     pub async fn query(&self, base: &str, query: &str, at: DateTime<Utc>) -> Result<Option<f64>, PrometheusError> {
         let fail = |m: String| PrometheusError::Failed(m);
         self.egress.check_url(base).map_err(fail)?;
-        let data =
-            self.get_data(base, "query", &[("query", query.to_owned()), ("time", at.timestamp().to_string())]).await?;
+        let params = [("query", query.to_owned()), ("time", at.timestamp().to_string())];
+        let data = self.get_data(base, "query", &params, Some(INSTANT_TIMEOUT)).await?;
         let value = match data.result_type.as_str() {
             "scalar" => serde_json::from_value::<(f64, String)>(data.result).ok().map(|(_, v)| v),
             "vector" => {
@@ -134,16 +138,21 @@ impl PrometheusClient {
     }
 
     /// GETs `/api/v1/{path}` and returns its `data`, or why not (read in chunks, at most 16 MiB).
-    async fn get_data(&self, base: &str, path: &str, params: &[(&str, String)]) -> Result<Data, PrometheusError> {
+    async fn get_data(
+        &self,
+        base: &str,
+        path: &str,
+        params: &[(&str, String)],
+        timeout: Option<Duration>,
+    ) -> Result<Data, PrometheusError> {
         let fail = |m: String| PrometheusError::Failed(m);
         let url = format!("{}/api/v1/{path}", base.trim_end_matches('/'));
-        let resp = self
-            .http
-            .get(&url)
-            .query(params)
-            .send()
-            .await
-            .map_err(|e| fail(format!("cannot reach Prometheus: {}", crate::send::describe(&e))))?;
+        let mut req = self.http.get(&url).query(params);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let resp =
+            req.send().await.map_err(|e| fail(format!("cannot reach Prometheus: {}", crate::send::describe(&e))))?;
         let status = resp.status();
         let mut resp = resp;
         // Read in chunks and stop past the limit, whether or not a length was announced.

@@ -29,7 +29,21 @@ pub(crate) async fn apply_read(client: &Client, r: Read, dry_run: bool, promethe
         }
     }
     let mut errors = r.errors.clone();
+    let mut seen: Vec<(&str, &str)> = Vec::new();
     for s in &r.slos {
+        if seen.contains(&(s.service.as_str(), s.name.as_str())) {
+            errors.push(format!("SLO {}: declared twice for service {}", s.name, s.service));
+        }
+        seen.push((s.service.as_str(), s.name.as_str()));
+        // Checked here as the server would, so a bad query stops the apply before any write.
+        if let SliDecl::Prometheus { url, good, bad, total } = &s.sli
+            && let Some(url) = url.as_deref().or(prometheus_url)
+            && let Err(e) = opsdeck_core::slo::Sli::prometheus(url, good.as_deref(), bad.as_deref(), total)
+        {
+            for p in e.problems() {
+                errors.push(format!("SLO {}: {}: {}", s.name, p.field, p.message));
+            }
+        }
         if !service_id.contains_key(s.service.as_str()) && !r.services.iter().any(|d| d.slug == s.service) {
             errors
                 .push(format!("SLO {}: spec.service: no service {:?} on the server or in the file", s.name, s.service));
@@ -61,7 +75,7 @@ pub(crate) async fn apply_read(client: &Client, r: Read, dry_run: bool, promethe
         for e in &errors {
             eprintln!("error: {e}");
         }
-        bail!("{} error(s) in the OpenSLO documents; nothing was changed", errors.len());
+        bail!("{} error(s) in the SLO documents; nothing was changed", errors.len());
     }
     let mut created: HashMap<String, String> = HashMap::new();
     for d in r.services.iter().filter(|d| service_id.contains_key(d.slug.as_str())) {
@@ -80,7 +94,9 @@ pub(crate) async fn apply_read(client: &Client, r: Read, dry_run: bool, promethe
             created.insert(d.slug.clone(), s["id"].as_str().unwrap_or_default().to_owned());
         }
     }
-    let by_name: HashMap<&str, &Value> = existing.iter().filter_map(|s| Some((s["name"].as_str()?, s))).collect();
+    // An SLO is its service's and its name: the same name under another service is another SLO.
+    let by_name: HashMap<(&str, &str), &Value> =
+        existing.iter().filter_map(|s| Some(((s["service_id"].as_str()?, s["name"].as_str()?), s))).collect();
     for s in &r.slos {
         let sid =
             service_id.get(s.service.as_str()).map(|v| v.to_string()).or_else(|| created.get(&s.service).cloned());
@@ -94,8 +110,8 @@ pub(crate) async fn apply_read(client: &Client, r: Read, dry_run: bool, promethe
             }
             SliDecl::Events => json!({"type": "events"}),
             SliDecl::Prometheus { url, good, bad, total } => {
-                let mut sli = json!({"type": "prometheus", "prometheus_url": url.as_deref().or(prometheus_url),
-                                     "total_query": total.trim()});
+                let url = url.as_deref().or(prometheus_url).map(str::trim);
+                let mut sli = json!({"type": "prometheus", "prometheus_url": url, "total_query": total.trim()});
                 if let Some(g) = good {
                     sli["good_query"] = json!(g.trim());
                 }
@@ -107,7 +123,7 @@ pub(crate) async fn apply_read(client: &Client, r: Read, dry_run: bool, promethe
         };
         let body = json!({"name": s.name, "description": s.description, "service_id": sid, "target": s.target,
             "sli": sli, "window": s.window, "exclude_maintenance": s.exclude_maintenance});
-        match by_name.get(s.name.as_str()) {
+        match sid.as_deref().and_then(|sid| by_name.get(&(sid, s.name.as_str()))) {
             None => {
                 println!("create SLO {}", s.name);
                 if !dry_run {

@@ -39,10 +39,22 @@ pub fn read(text_in: &str) -> Result<Read> {
     Ok(r)
 }
 
-fn service(r: &mut Read, slug: &str) {
+/// Declares the service `name` (by its slug) once.
+fn service(r: &mut Read, name: &str) -> String {
+    let slug = opsdeck_core::validate::slugify(name);
     if !r.services.iter().any(|s| s.slug == slug) {
-        r.services.push(ServiceDecl { slug: slug.to_owned(), name: slug.to_owned(), description: String::new() });
+        r.services.push(ServiceDecl { slug: slug.clone(), name: name.trim().to_owned(), description: String::new() });
     }
+    slug
+}
+
+/// Sloth writes the span `{{ .window }}` as often as `{{.window}}`: one spelling for Opsdeck.
+fn window_placeholder(q: &str) -> String {
+    let mut out = q.to_owned();
+    for spelling in ["{{ .window }}", "{{ .window}}", "{{.window }}"] {
+        out = out.replace(spelling, opsdeck_core::slo::WINDOW_PLACEHOLDER);
+    }
+    out
 }
 
 /// `99.9` (a number or a string, in percent) → 0.999.
@@ -63,8 +75,7 @@ fn sloth(d: &Value, r: &mut Read) {
         r.errors.push("Sloth file: service is missing".into());
         return;
     };
-    let slug = opsdeck_core::validate::slugify(&svc);
-    service(r, &slug);
+    let slug = service(r, &svc);
     if d.get("labels").is_some() {
         r.notes.push("Sloth file: labels are not kept".into());
     }
@@ -80,10 +91,16 @@ fn sloth(d: &Value, r: &mut Read) {
             r.notes.push(format!("{at}: labels are not kept"));
         }
         if let Some(a) = s.get("alerting") {
-            if a.get("disable").and_then(Value::as_bool) == Some(true) {
-                r.errors.push(format!(
-                    "{at}: alerting.disable is not supported: Opsdeck raises burn-rate alerts for every SLO"
-                ));
+            for k in unknown(a, &["name", "labels", "annotations", "page_alert", "ticket_alert"], "alerting") {
+                r.errors.push(format!("{at}: {k} is not supported"));
+            }
+            for which in ["page_alert", "ticket_alert"] {
+                if a.get(which).and_then(|p| p.get("disable")).and_then(Value::as_bool) == Some(true) {
+                    r.errors.push(format!(
+                        "{at}: alerting.{which}.disable is not supported: Opsdeck pages and opens tickets \
+                         for every SLO"
+                    ));
+                }
             }
             r.notes.push(format!(
                 "{at}: alerting: Opsdeck pages and opens tickets with the SRE workbook's multiwindow burn-rate rules, \
@@ -92,6 +109,9 @@ fn sloth(d: &Value, r: &mut Read) {
         }
         let sli = s.get("sli").cloned().unwrap_or(Value::Null);
         let events = sli.get("events");
+        if events.is_none() && sli.get("raw").is_none() && sli.get("plugin").is_none() {
+            r.errors.push(format!("{at}: sli.events (error_query and total_query) is required"));
+        }
         if sli.get("raw").is_some() || sli.get("plugin").is_some() {
             r.errors.push(format!(
                 "{at}: sli.raw and sli.plugin are not supported: give sli.events (error_query and total_query)"
@@ -103,7 +123,8 @@ fn sloth(d: &Value, r: &mut Read) {
         for k in events.map(|e| unknown(e, &["error_query", "total_query"], "sli.events")).unwrap_or_default() {
             r.errors.push(format!("{at}: {k} is not supported"));
         }
-        let (bad, total) = (events.and_then(|e| text(e, "error_query")), events.and_then(|e| text(e, "total_query")));
+        let query = |k: &str| events.and_then(|e| text(e, k)).map(|q| window_placeholder(&q));
+        let (bad, total) = (query("error_query"), query("total_query"));
         if events.is_some() && (bad.is_none() || total.is_none()) {
             r.errors.push(format!("{at}: sli.events needs error_query and total_query"));
         }
@@ -169,7 +190,6 @@ fn pyrra(d: &Value, n: usize, r: &mut Read) {
         r.errors.push(format!("{at}: metadata.namespace is missing (Opsdeck files the SLO under it as a service)"));
         return;
     };
-    let slug = opsdeck_core::validate::slugify(&svc);
     let ind = spec.get("indicator").cloned().unwrap_or(Value::Null);
     let sli = if let Some(ratio) = ind.get("ratio") {
         parts(ratio, ("errors", "total"), &at, "indicator.ratio", r).map(|(bad, total)| SliDecl::Prometheus {
@@ -203,7 +223,7 @@ fn pyrra(d: &Value, n: usize, r: &mut Read) {
     if r.errors.len() == before
         && let (Some(sli), Some(target), Some(days)) = (sli, target, days)
     {
-        service(r, &slug);
+        let slug = service(r, &svc);
         r.slos.push(SloDecl {
             name,
             description: text(&spec, "description").unwrap_or_default(),
@@ -259,6 +279,15 @@ mod tests {
         assert!(total.starts_with("sum(rate(http_request_duration_seconds_count{job=\"myservice\"}"), "{total}");
         let notes = r.notes.join("\n");
         assert!(notes.contains("labels are not kept") && notes.contains("page_alert"), "{notes}");
+        // Paging turned off, or no SLI at all: named, not applied.
+        let quiet = SLOTH.replace("      page_alert:\n", "      page_alert:\n        disable: true\n");
+        let e = read(&quiet).unwrap().errors.join("\n");
+        assert!(e.contains("alerting.page_alert.disable is not supported"), "{e}");
+        let bare = SLOTH.replace("    sli:\n", "    sli: {}\n    unused:\n");
+        assert!(read(&bare).unwrap().errors.join("\n").contains("sli.events"));
+        let spaced = SLOTH.replace("[{{.window}}]", "[{{ .window }}]");
+        let SliDecl::Prometheus { total, .. } = &read(&spaced).unwrap().slos[0].sli else { panic!() };
+        assert!(total.ends_with("[{{.window}}]))"), "{total}");
     }
 
     #[test]

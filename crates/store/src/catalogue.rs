@@ -436,6 +436,8 @@ impl Db {
             bump!(tx, CATALOGUE);
             // Its integrations went with it (cascade): every node's key cache must forget them.
             bump!(tx, crate::integration::INTEGRATIONS);
+            // Its monitors' past checks now count for no service.
+            bump!(tx, crate::kpi::KPI_DAYS);
         });
         Ok(())
     }

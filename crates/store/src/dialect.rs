@@ -33,6 +33,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (24, "series", include_str!("../migrations/sqlite/0024_series.sql")),
     (25, "report_schedules", include_str!("../migrations/sqlite/0025_report_schedules.sql")),
     (26, "slo_sources", include_str!("../migrations/sqlite/0026_slo_sources.sql")),
+    (27, "kpi_days", include_str!("../migrations/sqlite/0027_kpi_days.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -61,6 +62,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (24, "series", include_str!("../migrations/postgres/0024_series.sql")),
     (25, "report_schedules", include_str!("../migrations/postgres/0025_report_schedules.sql")),
     (26, "slo_sources", include_str!("../migrations/postgres/0026_slo_sources.sql")),
+    (27, "kpi_days", include_str!("../migrations/postgres/0027_kpi_days.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

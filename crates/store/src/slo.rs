@@ -281,7 +281,8 @@ impl Db {
         }
     }
 
-    /// Pushed counts of an SLO over the minutes from the one `from` falls in to `now`.
+    /// Pushed counts of an SLO over the minutes from the one `from` falls in to the one `now`
+    /// falls in (the minute under way counts).
     pub async fn event_counts(&self, slo_id: Uuid, from: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Counts> {
         let start = from.timestamp_millis().div_euclid(60_000) * 60_000;
         let (good, total): (i64, i64) = with_db!(self, |pool| {
@@ -304,17 +305,26 @@ impl Db {
         let oldest = (now - Duration::days(slo::EVENTS_KEEP_DAYS)).timestamp_millis();
         write_tx!(self, |tx| {
             for c in counts {
-                sqlx::query(
+                // A minute's total stays within the cap, so no sum over the kept days overflows.
+                let n = sqlx::query(
                     "INSERT INTO slo_events (slo_id, minute, good, total) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (slo_id, minute) DO UPDATE SET good = slo_events.good + excluded.good, \
-                     total = slo_events.total + excluded.total",
+                     total = slo_events.total + excluded.total WHERE slo_events.total + excluded.total <= $5",
                 )
                 .bind(slo_id)
                 .bind(c.minute)
                 .bind(i64::try_from(c.good).unwrap_or(i64::MAX))
                 .bind(i64::try_from(c.total).unwrap_or(i64::MAX))
+                .bind(i64::try_from(slo::EVENT_COUNT_MAX).unwrap_or(i64::MAX))
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::Invalid(opsdeck_core::Error::invalid(
+                        "events",
+                        format!("a minute may total at most {} events; nothing was added", slo::EVENT_COUNT_MAX),
+                    )));
+                }
             }
             sqlx::query("DELETE FROM slo_events WHERE slo_id = $1 AND minute < $2")
                 .bind(slo_id)

@@ -14,6 +14,8 @@ const EVERY: Duration = Duration::from_secs(60);
 const LEASE: &str = "slo_evaluator";
 /// How long a pass may hold the lease before renewing it.
 const LEASE_MS: i64 = 120_000;
+/// SLOs evaluated at once.
+const PARALLEL: usize = 8;
 
 /// Runs until `stop` turns true, as `node` in the lease.
 pub async fn run(state: AppState, node: String, mut stop: tokio::sync::watch::Receiver<bool>) {
@@ -22,7 +24,11 @@ pub async fn run(state: AppState, node: String, mut stop: tokio::sync::watch::Re
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => {
+                // Another node (or this one, restarted) takes over at once.
+                let _ = state.db.release_worker_lease(LEASE, &node).await;
+                return;
+            }
         }
         if let Err(e) = evaluate_all(&state, &node).await {
             tracing::warn!(error = %e.message, "SLOs could not be evaluated");
@@ -37,9 +43,20 @@ pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiErro
     if !state.db.try_worker_lease(LEASE, node, renewed, renewed + LEASE_MS).await? {
         return Ok(0);
     }
+    let started = std::time::Instant::now();
     let alerting = state.db.slo_alert_states().await?;
+    let slos = state.db.list_slos(None, opsdeck_store::slo::SLOS_MAX).await?;
+    let count = slos.len();
     let mut moved = 0;
-    for s in state.db.list_slos(None, opsdeck_store::slo::SLOS_MAX).await? {
+    // A few at a time, so SLOs on a slow Prometheus server do not hold up the others for long.
+    use futures_util::StreamExt;
+    let mut evaluated = futures_util::stream::iter(slos)
+        .map(|s| async move {
+            let e = slos::evaluate(state, &s).await;
+            (s, e)
+        })
+        .buffer_unordered(PARALLEL);
+    while let Some((s, e)) = evaluated.next().await {
         let ms = state.now().timestamp_millis();
         if ms - renewed > LEASE_MS / 4 {
             // Lost to another node (this one stalled): it goes on from here.
@@ -48,7 +65,7 @@ pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiErro
             }
             renewed = ms;
         }
-        let e = match slos::evaluate(state, &s).await {
+        let e = match e {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(slo = %s.id, error = %e.message, "an SLO could not be evaluated");
@@ -64,5 +81,6 @@ pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiErro
     if moved > 0 {
         opsdeck_notify::events::SloAlertsChanged { changed: moved }.emit();
     }
+    opsdeck_notify::events::SlosEvaluated { slos: count, seconds: started.elapsed().as_secs_f64() }.emit();
     Ok(moved)
 }

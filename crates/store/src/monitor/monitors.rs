@@ -293,6 +293,10 @@ impl Db {
                     .after(spec.redacted())
             );
             bump!(tx, MONITORS);
+            if b.spec.service_id != spec.service_id {
+                // Its past checks now count for another service.
+                bump!(tx, crate::kpi::KPI_DAYS);
+            }
         });
         self.get_monitor(id).await
     }
@@ -321,6 +325,7 @@ impl Db {
                 .before(before.monitor.spec.redacted())
             );
             bump!(tx, MONITORS);
+            bump!(tx, crate::kpi::KPI_DAYS);
         });
         Ok(())
     }

@@ -176,4 +176,18 @@ async fn kpi_report_measures_a_day(srv: &TestServer) {
     let (s, html) = srv.page("/reports/mttx", &cookie).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("Incident response (MTTx)"), "{html}");
+
+    // Three days on the day has closed: its sums are kept per service and read back the same.
+    srv.clock.advance(Duration::days(3));
+    let (s, r4) = srv.get(&format!("/api/v1/reports/kpi?from={day}&to={next}"), &v).await;
+    assert_eq!(s, StatusCode::OK, "{r4}");
+    assert_eq!((r4["checks"].as_u64(), r4["services"][0]["name"].as_str()), (Some(15), Some("Checkout")), "{r4}");
+    assert!(close(&r4["availability"]["adjusted"], 0.9), "{r4}");
+    // The service goes: its monitor's past checks count for no service from now on.
+    let (s, _) = srv.delete(&format!("/api/v1/services/{svc}"), &m).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, r5) = srv.get(&format!("/api/v1/reports/kpi?from={day}&to={next}"), &v).await;
+    assert_eq!(r5["checks"], 15, "{r5}");
+    let rows = r5["services"].as_array().unwrap();
+    assert_eq!((rows.len(), rows[0]["service_id"].is_null()), (1, true), "{r5}");
 }

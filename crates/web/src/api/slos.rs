@@ -198,10 +198,12 @@ pub struct SloDto {
     pub exclude_maintenance: bool,
     /// Where the current window began.
     pub window_start: String,
-    /// Good and total over the window: checks, pushed events, or the values of the two
-    /// Prometheus queries.
-    pub good: f64,
-    pub total: f64,
+    /// Good and total over the window: checks or pushed events (whole numbers), or the values
+    /// of the two Prometheus queries; null when the SLI cannot be read now.
+    #[schema(value_type = Option<f64>)]
+    pub good: Option<serde_json::Number>,
+    #[schema(value_type = Option<f64>)]
+    pub total: Option<serde_json::Number>,
     /// Why the SLI cannot be read now (its Prometheus server failed); the figures are then null.
     pub source_error: Option<String>,
     /// The good share over the window; null without checks (no data is neither good nor bad).
@@ -214,6 +216,15 @@ pub struct SloDto {
     /// The multiwindow burn-rate rules that fire now.
     pub alerts: Vec<BurnAlertDto>,
     pub created_at: String,
+}
+
+/// Whole counts as integers (checks, pushed events), anything else as a real.
+fn count(v: f64) -> serde_json::Number {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        serde_json::Number::from(v as i64)
+    } else {
+        serde_json::Number::from_f64(v).unwrap_or_else(|| 0.into())
+    }
 }
 
 fn span_label(d: chrono::Duration) -> String {
@@ -243,8 +254,8 @@ async fn dto(state: &AppState, s: Slo) -> Result<SloDto, ApiError> {
         window,
         exclude_maintenance: s.spec.exclude_maintenance,
         window_start: ts(e.window_start),
-        good: e.counts.good,
-        total: e.counts.total,
+        good: e.source_error.is_none().then(|| count(e.counts.good)),
+        total: e.source_error.is_none().then(|| count(e.counts.total)),
         source_error: e.source_error,
         sli_value: e.sli,
         error_budget_remaining: e.budget_remaining,

@@ -7,6 +7,7 @@ use super::reports::{self, Count, Report, parse_bound};
 use super::service_ref;
 use crate::AppState;
 use crate::error::ApiError;
+use chrono::{DateTime, Utc};
 use opsdeck_core::incident::{Mttx, Sev};
 use opsdeck_core::kpi::{Availability, CheckTotals, ReportPeriod};
 use opsdeck_core::slo::{Counts, Sli};
@@ -100,14 +101,18 @@ fn figures(r: &Report, totals: CheckTotals) -> Figures {
     }
 }
 
-/// Sums monitors' checks per service (`None`: monitors of no service).
-fn per_service(totals: &[opsdeck_store::kpi::MonitorTotals], only: Option<Uuid>) -> HashMap<Option<Uuid>, CheckTotals> {
-    let mut by: HashMap<Option<Uuid>, CheckTotals> = HashMap::new();
-    for m in totals.iter().filter(|m| only.is_none() || m.service_id == only) {
-        let e = by.entry(m.service_id).or_default();
-        *e = *e + m.totals;
+/// Check totals per service (`None`: monitors of no service), of one service or all.
+async fn per_service(
+    state: &AppState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    only: Option<Uuid>,
+) -> Result<HashMap<Option<Uuid>, CheckTotals>, ApiError> {
+    let mut by = state.db.service_check_totals(from, to, state.now()).await?;
+    if only.is_some() {
+        by.retain(|k, _| *k == only);
     }
-    by
+    Ok(by)
 }
 
 /// The KPI report over `q` (anyone who may read).
@@ -120,15 +125,14 @@ pub async fn build(state: &AppState, q: &KpiRange) -> Result<Kpi, ApiError> {
 /// The KPI report of a period already checked, for one service or all.
 pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Option<Uuid>) -> Result<Kpi, ApiError> {
     // Four independent reads, run side by side (SQLite's readers and PostgreSQL's pool serve
-    // them on separate connections): the rollup scans dominate, one per period.
-    let (now_r, before_r, now_m, before_m) = tokio::join!(
+    // them on separate connections).
+    let (now_r, before_r, now_s, before_s) = tokio::join!(
         reports::between(state, period.from, period.to, service_id, &[]),
         reports::between(state, period.previous_from, period.previous_to, service_id, &[]),
-        state.db.monitor_check_totals(period.from, period.to),
-        state.db.monitor_check_totals(period.previous_from, period.previous_to),
+        per_service(state, period.from, period.to, service_id),
+        per_service(state, period.previous_from, period.previous_to, service_id),
     );
-    let (now_r, before_r, now_m, before_m) = (now_r?, before_r?, now_m?, before_m?);
-    let (now_s, before_s) = (per_service(&now_m, service_id), per_service(&before_m, service_id));
+    let (now_r, before_r, now_s, before_s) = (now_r?, before_r?, now_s?, before_s?);
     let sum = |m: &HashMap<Option<Uuid>, CheckTotals>| m.values().copied().sum::<CheckTotals>();
 
     let labels = state.db.service_labels().await?;
@@ -166,28 +170,45 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
         key(a).total_cmp(&key(b)).then_with(|| a.name.cmp(&b.name))
     });
 
-    let by_monitor: HashMap<Uuid, CheckTotals> = now_m.iter().map(|m| (m.monitor_id, m.totals)).collect();
-    let mut slos = Vec::new();
-    for s in state.db.list_slos(service_id, opsdeck_store::slo::SLOS_MAX).await? {
-        let counts = match &s.spec.sli {
-            Sli::Availability { monitor_ids } => {
-                let t: CheckTotals = monitor_ids.iter().filter_map(|m| by_monitor.get(m)).copied().sum();
-                Some(t.slo_counts(s.spec.exclude_maintenance))
+    let slo_list = state.db.list_slos(service_id, opsdeck_store::slo::SLOS_MAX).await?;
+    let mut watched: Vec<Uuid> = slo_list.iter().flat_map(|s| s.spec.sli.monitor_ids().iter().copied()).collect();
+    watched.sort_unstable();
+    watched.dedup();
+    let by_monitor = state.db.check_totals_of(&watched, period.from, period.to).await?;
+    // Side by side, a few at a time: SLOs on a Prometheus server wait for its answers.
+    use futures_util::{StreamExt, TryStreamExt};
+    let slos: Vec<SloRow> = futures_util::stream::iter(slo_list)
+        .map(|s| {
+            let by_monitor = &by_monitor;
+            async move {
+                let counts = match &s.spec.sli {
+                    Sli::Availability { monitor_ids } => {
+                        let t: CheckTotals = monitor_ids.iter().filter_map(|m| by_monitor.get(m)).copied().sum();
+                        Some(t.slo_counts(s.spec.exclude_maintenance))
+                    }
+                    // Pushed counts and Prometheus over the period (up to now, for the current
+                    // one); the end is exclusive, the counts' last instant is not.
+                    _ => {
+                        let last = (period.to - chrono::Duration::milliseconds(1)).min(state.now());
+                        if last > period.from {
+                            super::slos::counts_between(state, &s, period.from, last).await?
+                        } else {
+                            None
+                        }
+                    }
+                };
+                Ok::<_, ApiError>(SloRow {
+                    slo_id: s.id,
+                    name: s.spec.name,
+                    service_id: s.spec.service_id,
+                    target: s.spec.target,
+                    sli: counts.and_then(Counts::ratio),
+                })
             }
-            // Pushed counts and Prometheus over the period (up to now, for the current one).
-            _ => {
-                let to = period.to.min(state.now());
-                if to > period.from { super::slos::counts_between(state, &s, period.from, to).await? } else { None }
-            }
-        };
-        slos.push(SloRow {
-            slo_id: s.id,
-            name: s.spec.name,
-            service_id: s.spec.service_id,
-            target: s.spec.target,
-            sli: counts.and_then(Counts::ratio),
-        });
-    }
+        })
+        .buffered(8)
+        .try_collect()
+        .await?;
 
     Ok(Kpi {
         current: figures(&now_r, sum(&now_s)),

@@ -76,12 +76,14 @@ fn row(s: &Slo, e: &Evaluation) -> Row {
 }
 
 pub async fn for_service(state: &AppState, service_id: Uuid) -> Result<Vec<Row>, ApiError> {
-    let mut rows = Vec::new();
-    for s in state.db.list_slos(Some(service_id), SHOWN).await? {
-        let e = crate::operations::slos::evaluate(state, &s).await?;
-        rows.push(row(&s, &e));
-    }
-    Ok(rows)
+    use futures_util::{StreamExt, TryStreamExt};
+    let slos = state.db.list_slos(Some(service_id), SHOWN).await?;
+    // A few side by side: SLOs on a Prometheus server wait for its answers.
+    futures_util::stream::iter(slos)
+        .map(|s| async move { crate::operations::slos::evaluate(state, &s).await.map(|e| row(&s, &e)) })
+        .buffered(8)
+        .try_collect()
+        .await
 }
 
 /// Days a burn-down covers, at most (a calendar month, or a rolling window up to 90 days).
@@ -98,6 +100,8 @@ pub struct SloPage {
     prometheus: Option<(String, Vec<(&'static str, String)>)>,
     /// What the counts over the window were ("9 of 10 checks passed").
     counted: String,
+    /// `availability`, `events` or `prometheus`.
+    kind: &'static str,
     source_error: Option<String>,
     description: String,
     window_start: String,
@@ -129,7 +133,9 @@ pub async fn page(
                 monitors.push((m.0, found.monitor.spec.name));
             }
         }
-        let days = (now - e.window_start).num_days().clamp(0, BURN_DOWN_DAYS);
+        // A Prometheus server that did not answer now is not asked a hundred times more.
+        let days =
+            if e.source_error.is_some() { -1 } else { (now - e.window_start).num_days().clamp(0, BURN_DOWN_DAYS) };
         let ends: Vec<_> = (0..=days)
             .map(|d| e.window_start.checked_add_signed(chrono::Duration::days(d + 1)).map_or(now, |t| t.min(now)))
             .collect();
@@ -146,10 +152,11 @@ pub async fn page(
             .try_collect()
             .await?;
         let (good, total) = (e.counts.good, e.counts.total);
-        let counted = match &s.spec.sli {
-            Sli::Availability { .. } => format!("{good} of {total} checks passed"),
-            Sli::Events => format!("{good} of {total} pushed events were good"),
-            Sli::Prometheus(_) => format!("The queries gave {good:.4} good of {total:.4}"),
+        let counted = match (&s.spec.sli, &e.source_error) {
+            (_, Some(_)) => "Nothing is known while the SLI cannot be read".to_owned(),
+            (Sli::Availability { .. }, None) => format!("{good} of {total} checks passed"),
+            (Sli::Events, None) => format!("{good} of {total} pushed events were good"),
+            (Sli::Prometheus(_), None) => format!("The queries gave {good:.4} good of {total:.4}"),
         };
         let prometheus = match &s.spec.sli {
             Sli::Prometheus(p) => {
@@ -173,6 +180,7 @@ pub async fn page(
             description: s.spec.description.clone(),
             window_start: super::abs(e.window_start),
             counted,
+            kind: s.spec.sli.kind(),
             prometheus,
             source_error: e.source_error.clone(),
             burn_rates: e
