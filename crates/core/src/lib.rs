@@ -22,6 +22,7 @@ pub mod report_schedule;
 pub mod role;
 pub mod secret;
 pub mod series;
+pub mod series_alert;
 pub mod settings;
 pub mod slo;
 pub mod status_incident;

@@ -103,7 +103,7 @@ impl PrometheusSource {
 }
 
 /// Which model a forecast fits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// Least squares, as Prometheus' `predict_linear`.

@@ -37,6 +37,27 @@ pub enum SeriesCmd {
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
+    /// Alert on a service when the forecast reaches a capacity soon (--capacity with
+    /// --within-days) or the newest hour is anomalous (--anomalies); --off stops it.
+    Alert {
+        name: String,
+        /// The service's id.
+        #[arg(long, required_unless_present = "off")]
+        service: Option<String>,
+        #[arg(long, requires = "within_days")]
+        capacity: Option<f64>,
+        #[arg(long, requires = "capacity")]
+        within_days: Option<i64>,
+        #[arg(long)]
+        anomalies: bool,
+        /// linear (default) or holt.
+        #[arg(long)]
+        method: Option<String>,
+        #[arg(long)]
+        training_days: Option<i64>,
+        #[arg(long, conflicts_with_all = ["service", "capacity", "anomalies"])]
+        off: bool,
+    },
     /// Delete a series and its points.
     Delete { name: String },
 }
@@ -123,6 +144,19 @@ pub async fn series_cmd(cmd: SeriesCmd, cfg: &Config) -> Result<()> {
                     None => println!("does not reach the capacity within five years"),
                 }
             }
+            Ok(())
+        }
+        SeriesCmd::Alert { name, service, capacity, within_days, anomalies, method, training_days, off } => {
+            let path = format!("/api/v1/series/{name}/alert");
+            if off {
+                client.delete(&path).await?;
+                println!("series {name} no longer alerts");
+                return Ok(());
+            }
+            let body = serde_json::json!({"service_id": service, "capacity": capacity, "within_days": within_days,
+                "anomalies": anomalies, "method": method, "training_days": training_days});
+            let s = client.put(&path, &body).await?;
+            println!("series {name} alerts on service {}", s["alert"]["service_id"].as_str().unwrap_or("?"));
             Ok(())
         }
         SeriesCmd::Delete { name } => {

@@ -34,6 +34,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (25, "report_schedules", include_str!("../migrations/sqlite/0025_report_schedules.sql")),
     (26, "slo_sources", include_str!("../migrations/sqlite/0026_slo_sources.sql")),
     (27, "kpi_days", include_str!("../migrations/sqlite/0027_kpi_days.sql")),
+    (28, "series_alerts", include_str!("../migrations/sqlite/0028_series_alerts.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -63,6 +64,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (25, "report_schedules", include_str!("../migrations/postgres/0025_report_schedules.sql")),
     (26, "slo_sources", include_str!("../migrations/postgres/0026_slo_sources.sql")),
     (27, "kpi_days", include_str!("../migrations/postgres/0027_kpi_days.sql")),
+    (28, "series_alerts", include_str!("../migrations/postgres/0028_series_alerts.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

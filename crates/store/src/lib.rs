@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod rate_budget;
 pub mod report_schedule;
 pub mod series;
+pub mod series_alert;
 pub mod settings;
 pub mod slo;
 pub mod slo_alert;

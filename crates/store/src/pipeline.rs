@@ -167,9 +167,13 @@ impl Pipeline {
             Ok(n) => self.drain_vendor_alerts().await.map(|m| n + m),
             e => e,
         };
-        // SLO burn-rate alerts, the same way.
+        // SLO burn-rate alerts and series alerts, the same way.
         let result = match result {
             Ok(n) => self.drain_slo_alerts().await.map(|m| n + m),
+            e => e,
+        };
+        let result = match result {
+            Ok(n) => self.drain_series_alerts().await.map(|m| n + m),
             e => e,
         };
         let _ = self.db.release_worker_lease(DRAIN_LEASE, &self.node).await;
@@ -178,45 +182,75 @@ impl Pipeline {
 
     /// Hands pending vendor alerts to the ingest pipeline (under the drain lease).
     async fn drain_vendor_alerts(&self) -> crate::StoreResult<usize> {
-        let mut sent = 0;
-        loop {
-            let batch = self.db.pending_vendor_alerts(DRAIN_BATCH).await?;
-            if batch.is_empty() {
-                return Ok(sent);
-            }
-            let envs: Vec<Envelope> = batch.iter().map(crate::vendor::vendor_alert_envelope).collect();
-            match self.submit(envs).await {
-                Ok(_) => {}
-                Err(IngestError::Busy) => return Ok(sent),
-                Err(IngestError::Failed(e)) => return Err(crate::StoreError::Config(format!("vendor alerts: {e}"))),
-            }
-            let ids: Vec<uuid::Uuid> = batch.iter().map(|a| a.id).collect();
-            self.db.vendor_alerts_sent(&ids).await?;
-            sent += ids.len();
-            if ids.len() < DRAIN_BATCH as usize {
-                return Ok(sent);
-            }
-        }
+        let db = &self.db;
+        self.drain_outbox(
+            "vendor alerts",
+            |n| db.pending_vendor_alerts(n),
+            crate::vendor::vendor_alert_envelope,
+            |a| a.id,
+            |ids| async move { db.vendor_alerts_sent(&ids).await },
+        )
+        .await
     }
 
     /// Hands pending SLO burn-rate alerts to the ingest pipeline (under the drain lease).
     async fn drain_slo_alerts(&self) -> crate::StoreResult<usize> {
+        let db = &self.db;
+        self.drain_outbox(
+            "SLO alerts",
+            |n| db.pending_slo_alerts(n),
+            crate::slo_alert::slo_alert_envelope,
+            |a| a.id,
+            |ids| async move { db.slo_alerts_sent(&ids).await },
+        )
+        .await
+    }
+
+    /// Hands pending series alerts (capacity forecasts, anomalies) to the ingest pipeline.
+    async fn drain_series_alerts(&self) -> crate::StoreResult<usize> {
+        let db = &self.db;
+        self.drain_outbox(
+            "series alerts",
+            |n| db.pending_series_alerts(n),
+            crate::series_alert::series_alert_envelope,
+            |a| a.id,
+            |ids| async move { db.series_alerts_sent(&ids).await },
+        )
+        .await
+    }
+
+    /// Hands one outbox's pending alerts to ingest, oldest first, a batch at a time, marking each
+    /// batch sent once stored; a full queue leaves the rest for the next drain.
+    async fn drain_outbox<T, P, PF, S, SF>(
+        &self,
+        what: &str,
+        pending: P,
+        envelope: fn(&T) -> Envelope,
+        id: fn(&T) -> uuid::Uuid,
+        sent_ids: S,
+    ) -> crate::StoreResult<usize>
+    where
+        P: Fn(i64) -> PF,
+        PF: std::future::Future<Output = crate::StoreResult<Vec<T>>>,
+        S: Fn(Vec<uuid::Uuid>) -> SF,
+        SF: std::future::Future<Output = crate::StoreResult<()>>,
+    {
         let mut sent = 0;
         loop {
-            let batch = self.db.pending_slo_alerts(DRAIN_BATCH).await?;
+            let batch = pending(DRAIN_BATCH).await?;
             if batch.is_empty() {
                 return Ok(sent);
             }
-            let envs: Vec<Envelope> = batch.iter().map(crate::slo_alert::slo_alert_envelope).collect();
-            match self.submit(envs).await {
+            match self.submit(batch.iter().map(envelope).collect()).await {
                 Ok(_) => {}
                 Err(IngestError::Busy) => return Ok(sent),
-                Err(IngestError::Failed(e)) => return Err(crate::StoreError::Config(format!("SLO alerts: {e}"))),
+                Err(IngestError::Failed(e)) => return Err(crate::StoreError::Config(format!("{what}: {e}"))),
             }
-            let ids: Vec<uuid::Uuid> = batch.iter().map(|a| a.id).collect();
-            self.db.slo_alerts_sent(&ids).await?;
-            sent += ids.len();
-            if ids.len() < DRAIN_BATCH as usize {
+            let ids: Vec<uuid::Uuid> = batch.iter().map(id).collect();
+            let n = ids.len();
+            sent_ids(ids).await?;
+            sent += n;
+            if n < DRAIN_BATCH as usize {
                 return Ok(sent);
             }
         }

@@ -10,6 +10,7 @@ use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::series::{KEEP_MAX, Point, PrometheusSource};
+use opsdeck_core::series_alert::SeriesAlertSpec;
 use uuid::Uuid;
 
 /// Series an instance keeps, at most.
@@ -24,29 +25,52 @@ pub struct Series {
     pub last_value: Option<f64>,
     /// Read from Prometheus instead of pushed points.
     pub source: Option<PrometheusSource>,
+    /// The alerts its forecast raises, if any.
+    pub alert: Option<SeriesAlertSpec>,
+    /// Whether the capacity alert and the anomaly alert fire now.
+    pub exhaustion_alerting: bool,
+    pub anomaly_alerting: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-type Row = (Uuid, String, i64, Option<i64>, Option<f64>, Option<String>, Option<String>, i64, i64);
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    name: String,
+    points: i64,
+    last_at: Option<i64>,
+    last_value: Option<f64>,
+    source_url: Option<String>,
+    source_query: Option<String>,
+    alert: Option<String>,
+    exhaustion_alerting: bool,
+    anomaly_alerting: bool,
+    created_at: i64,
+    updated_at: i64,
+}
 
 fn series(r: Row) -> Series {
     Series {
-        id: r.0,
-        name: r.1,
-        points: r.2,
-        last_at: r.3.map(from_millis),
-        last_value: r.4,
-        source: match (r.5, r.6) {
+        id: r.id,
+        name: r.name,
+        points: r.points,
+        last_at: r.last_at.map(from_millis),
+        last_value: r.last_value,
+        source: match (r.source_url, r.source_query) {
             (Some(url), Some(query)) => Some(PrometheusSource { url, query }),
             _ => None,
         },
-        created_at: from_millis(r.7),
-        updated_at: from_millis(r.8),
+        alert: r.alert.as_deref().and_then(|a| serde_json::from_str(a).ok()),
+        exhaustion_alerting: r.exhaustion_alerting,
+        anomaly_alerting: r.anomaly_alerting,
+        created_at: from_millis(r.created_at),
+        updated_at: from_millis(r.updated_at),
     }
 }
 
-const COLS: &str = "id, name, points, last_at, last_value, source_url, source_query, created_at, updated_at";
+const COLS: &str = "id, name, points, last_at, last_value, source_url, source_query, alert, exhaustion_alerting, \
+                    anomaly_alerting, created_at, updated_at";
 
 impl Db {
     /// Writes `points` (already checked) to the series `name`, creating it if it is new (the
@@ -206,9 +230,24 @@ impl Db {
         Ok(rows.into_iter().map(|(at, value)| Point { at: from_millis(at), value }).collect())
     }
 
+    /// Deletes a series; the alerts it raises now resolve.
     pub async fn delete_series(&self, actor: &Actor, now: DateTime<Utc>, before: &Series) -> StoreResult<()> {
         write_tx!(self, |tx| {
             sqlx::query("DELETE FROM series WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+            for (c, service) in crate::series_alert::alerting(before) {
+                sqlx::query(
+                    "INSERT INTO series_alerts (id, series_id, service_id, kind, firing, summary, details, at, \
+                     alert_pending) VALUES ($1, $2, $3, $4, FALSE, $5, '{}', $6, TRUE)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(before.id)
+                .bind(service)
+                .bind(c.as_str())
+                .bind(format!("{} was deleted", before.name))
+                .bind(now.timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
+            }
             audit!(
                 tx,
                 actor,

@@ -203,6 +203,11 @@ impl TestServer {
         opsdeck_web::slo_evaluator::evaluate_all(&self.state, "testkit").await.expect("SLO evaluator pass")
     }
 
+    /// One pass of the series watcher (forecast and anomaly alerts); how many alerts moved.
+    pub async fn run_series_watch(&self) -> usize {
+        opsdeck_web::series_watch::evaluate_all(&self.state, "testkit").await.expect("series watcher pass")
+    }
+
     pub async fn run_notifier(&self) -> opsdeck_notify::Pass {
         self.notifier.run_once().await.expect("notifier pass")
     }

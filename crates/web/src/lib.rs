@@ -19,6 +19,7 @@ mod operations;
 mod ops;
 mod ping;
 pub mod report_mailer;
+pub mod series_watch;
 mod server;
 pub mod slo_evaluator;
 mod status;

@@ -20,6 +20,7 @@ mod roles;
 mod secrets;
 mod senders;
 mod series;
+mod series_alerts;
 mod slos;
 mod status_access;
 mod status_incidents;

@@ -19,6 +19,7 @@ pub(crate) mod report_schedules;
 pub(crate) mod reports;
 pub(crate) mod schema;
 pub(crate) mod series;
+mod series_alerts;
 pub(crate) mod settings;
 pub(crate) mod slos;
 pub(crate) mod status_pages;
@@ -117,6 +118,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(kpi::router())
         .merge(anomalies::router())
         .merge(series::router())
+        .merge(series_alerts::router())
         .merge(report_schedules::router())
         .merge(oncall::router())
         .merge(status_pages::router())

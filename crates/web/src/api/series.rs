@@ -51,6 +51,10 @@ pub struct SeriesDto {
     pub last_value: Option<f64>,
     /// Set when the series is read from Prometheus instead of pushed points.
     pub source: Option<SourceDto>,
+    /// What its forecast alerts on, if anything (`PUT /api/v1/series/{name}/alert`).
+    pub alert: Option<super::series_alerts::SeriesAlertBody>,
+    /// The alerts that fire now: `exhaustion`, `anomaly`.
+    pub alerting: Vec<String>,
     pub created_at: String,
 }
 
@@ -66,8 +70,17 @@ pub struct SourceDto {
     pub query: String,
 }
 
-fn dto(s: &Series) -> SeriesDto {
+pub(crate) fn dto(s: &Series) -> SeriesDto {
+    let mut alerting = Vec::new();
+    if s.exhaustion_alerting {
+        alerting.push("exhaustion".to_owned());
+    }
+    if s.anomaly_alerting {
+        alerting.push("anomaly".to_owned());
+    }
     SeriesDto {
+        alert: s.alert.as_ref().map(super::series_alerts::SeriesAlertBody::of),
+        alerting,
         name: s.name.clone(),
         points: s.points,
         last_at: s.last_at.map(ts),

@@ -21,6 +21,7 @@ pub mod oncall;
 pub mod report_schedules;
 pub mod reports;
 pub mod series;
+pub mod series_alerts;
 pub mod settings;
 pub mod slos;
 pub mod status_pages;

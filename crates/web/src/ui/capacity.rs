@@ -14,6 +14,7 @@ use axum_extra::extract::Form;
 use opsdeck_core::series::{ForecastSpec, Method};
 use opsdeck_store::series::Series;
 use serde::Deserialize;
+use uuid::Uuid;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "capacity/list.html")]
@@ -53,6 +54,9 @@ pub struct SeriesPage {
     method_f: String,
     training_f: String,
     horizon_f: String,
+    /// Services to alert on (managers' form), and the one alerted on now.
+    services: Vec<(Uuid, String)>,
+    alert_service: String,
 }
 
 fn days(secs: f64) -> String {
@@ -110,7 +114,17 @@ pub async fn detail(
     let f = try_page!(op::forecast(&state, &name, spec).await);
     let chart = forecast_chart(&f.history, &f.path, f.spec.capacity, f.evaluated_at, &f.anomalies);
     let (verdict, tone) = verdict(&f);
+    let labels = try_page!(state.db.service_labels().await);
+    let alert_service = f
+        .series
+        .alert
+        .as_ref()
+        .and_then(|a| labels.iter().find(|l| l.0 == a.service_id))
+        .map(|l| l.1.clone())
+        .unwrap_or_default();
     SeriesPage {
+        services: labels.into_iter().map(|(id, name, _)| (id, name)).collect(),
+        alert_service,
         chrome,
         chart,
         verdict,
@@ -145,4 +159,54 @@ pub async fn set_source(State(state): State<AppState>, auth: PageAuth, Form(f): 
         Err(_) => "/capacity".to_owned(),
     };
     super::outcome(&back, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AlertForm {
+    service_id: String,
+    capacity: String,
+    within_days: String,
+    anomalies: Option<String>,
+    method: String,
+}
+
+/// Makes a series' forecast alert on a service (managers), through the same operation as the API.
+pub async fn set_alert(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(name): Path<String>,
+    Form(f): Form<AlertForm>,
+) -> Response {
+    let result = async {
+        let service_id = crate::extract::parse_id(opsdeck_core::Entity::Service, &f.service_id)
+            .map_err(|_| ApiError::invalid("service_id", "choose a service"))?;
+        let num = |field: &'static str, v: &str| -> Result<Option<f64>, ApiError> {
+            let v = v.trim();
+            (!v.is_empty())
+                .then(|| v.parse::<f64>().map_err(|_| ApiError::invalid(field, "must be a number")))
+                .transpose()
+        };
+        let within = num("within_days", &f.within_days)?.map(|d| d as i64);
+        let spec = opsdeck_core::series_alert::SeriesAlertSpec::new(
+            service_id,
+            Method::parse(&f.method)?,
+            None,
+            num("capacity", &f.capacity)?,
+            within,
+            f.anomalies.is_some(),
+        )?;
+        let s = crate::operations::series_alerts::set(&state, &auth.0, &name, Some(spec)).await?;
+        Ok(format!("{} now alerts from its forecast", s.name))
+    }
+    .await;
+    super::outcome(&format!("/capacity/{}", name.trim()), result)
+}
+
+/// Stops a series alerting (managers).
+pub async fn clear_alert(State(state): State<AppState>, auth: PageAuth, Path(name): Path<String>) -> Response {
+    let result = crate::operations::series_alerts::set(&state, &auth.0, &name, None)
+        .await
+        .map(|s| format!("{} no longer alerts", s.name));
+    super::outcome(&format!("/capacity/{}", name.trim()), result)
 }

@@ -135,6 +135,8 @@ pub fn router() -> Router<AppState> {
         .route("/reports/schedules/{id}/delete", post(report_schedules::delete))
         .route("/capacity", get(capacity::list).post(capacity::set_source))
         .route("/capacity/{name}", get(capacity::detail))
+        .route("/capacity/{name}/alert", post(capacity::set_alert))
+        .route("/capacity/{name}/alert/delete", post(capacity::clear_alert))
         .route("/services/{service}/integrations", get(integrations::page).post(integrations::create))
         .route("/services/{service}/integrations/{id}/rotate", post(integrations::rotate))
         .route("/services/{service}/integrations/{id}/delete", post(integrations::delete))
