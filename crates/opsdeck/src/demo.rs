@@ -154,6 +154,17 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             }
         })
     };
+    let series_watch = {
+        let (st, stop) = (state.clone(), stop_rx.clone());
+        let node = format!("series-{}", uuid::Uuid::now_v7().simple());
+        state.workers.spawn("series_watch", move || {
+            let (st, stop, node) = (st.clone(), stop.clone(), node.clone());
+            async move {
+                opsdeck_web::series_watch::run(st, node, stop).await;
+                Ok(())
+            }
+        })
+    };
     let notify = state.workers.spawn("notifier", move || {
         let (n, stop) = (notifier.clone(), stop_rx.clone());
         async move {
@@ -169,6 +180,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = vendor_poller.await;
     let _ = mailer.await;
     let _ = slo_evaluator.await;
+    let _ = series_watch.await;
     let _ = janitor.await;
     db.close().await;
     tracing::info!("stopped");

@@ -30,7 +30,7 @@ pub struct MonitorTotals {
 
 /// The bucket bounds that cover `[from, to)`: hours `[h0, d0)` and `[d1, h1)` around whole days
 /// `[d0, d1)`. An hour partly inside the period counts whole (rollups keep nothing finer).
-fn bounds(from: DateTime<Utc>, to: DateTime<Utc>) -> (i64, i64, i64, i64) {
+pub(crate) fn bounds(from: DateTime<Utc>, to: DateTime<Utc>) -> (i64, i64, i64, i64) {
     let (hour, day) = (i64::from(HOUR) * 1000, i64::from(DAY) * 1000);
     let h0 = from.timestamp_millis().div_euclid(hour) * hour;
     let h1 = to.timestamp_millis().div_euclid(hour) * hour + if to.timestamp_millis() % hour == 0 { 0 } else { hour };
@@ -123,7 +123,7 @@ impl Db {
             sqlx::query_scalar("SELECT value FROM revisions WHERE name = $1").bind(KPI_DAYS).fetch_one(pool).await?
         });
         let fresh: Vec<i64> = with_db!(self, |pool| {
-            sqlx::query_scalar("SELECT day FROM kpi_days WHERE day >= $1 AND day < $2 AND revision = $3")
+            sqlx::query_scalar("SELECT day FROM kpi_days WHERE day >= $1 AND day < $2 AND revision = $3 ORDER BY day")
                 .bind(d0)
                 .bind(d1)
                 .bind(revision)
@@ -139,7 +139,8 @@ impl Db {
         for days in missing.chunks(DAYS_PER_WRITE) {
             let (first, last) = (days[0], days[days.len() - 1]);
             // Summed on a reader, then written in a short transaction under the revision read
-            // before: a change in between leaves the days stale, summed again next time.
+            // before: a change in between leaves the days stale, summed again next time. Two
+            // nodes summing a day at once write the same sums (upserts, no duplicate key).
             type Row = (i64, Option<Uuid>, i64, i64, i64, i64);
             let rows: Vec<Row> = with_db!(self, |pool| {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -165,7 +166,9 @@ impl Db {
                     for (_, service, t, f, m, mf) in rows {
                         sqlx::query(
                             "INSERT INTO kpi_service_days (day, service_key, total, failures, maintenance, \
-                             maint_failures) VALUES ($1, $2, $3, $4, $5, $6)",
+                             maint_failures) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, service_key) DO UPDATE \
+                             SET total = excluded.total, failures = excluded.failures, \
+                             maintenance = excluded.maintenance, maint_failures = excluded.maint_failures",
                         )
                         .bind(d)
                         .bind(service.unwrap_or(Uuid::nil()))

@@ -26,6 +26,7 @@ pub mod series_alert;
 pub mod settings;
 pub mod slo;
 pub mod slo_alert;
+mod slo_counts;
 pub mod status_access;
 pub mod status_incident;
 pub mod status_maintenance;

@@ -10,7 +10,7 @@ use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::series::{KEEP_MAX, Point, PrometheusSource};
-use opsdeck_core::series_alert::SeriesAlertSpec;
+use opsdeck_core::series_alert::{Condition, SeriesAlertSpec};
 use uuid::Uuid;
 
 /// Series an instance keeps, at most.
@@ -44,6 +44,7 @@ struct Row {
     source_url: Option<String>,
     source_query: Option<String>,
     alert: Option<String>,
+    alert_service_id: Option<Uuid>,
     exhaustion_alerting: bool,
     anomaly_alerting: bool,
     created_at: i64,
@@ -61,7 +62,11 @@ fn series(r: Row) -> Series {
             (Some(url), Some(query)) => Some(PrometheusSource { url, query }),
             _ => None,
         },
-        alert: r.alert.as_deref().and_then(|a| serde_json::from_str(a).ok()),
+        // The service is the column's: deleting it (SET NULL) ends the alerting.
+        alert: r.alert.as_deref().and_then(|a| serde_json::from_str::<SeriesAlertSpec>(a).ok()).and_then(|mut a| {
+            a.service_id = r.alert_service_id?;
+            Some(a)
+        }),
         exhaustion_alerting: r.exhaustion_alerting,
         anomaly_alerting: r.anomaly_alerting,
         created_at: from_millis(r.created_at),
@@ -69,8 +74,8 @@ fn series(r: Row) -> Series {
     }
 }
 
-const COLS: &str = "id, name, points, last_at, last_value, source_url, source_query, alert, exhaustion_alerting, \
-                    anomaly_alerting, created_at, updated_at";
+const COLS: &str = "id, name, points, last_at, last_value, source_url, source_query, alert, alert_service_id, \
+                    exhaustion_alerting, anomaly_alerting, created_at, updated_at";
 
 impl Db {
     /// Writes `points` (already checked) to the series `name`, creating it if it is new (the
@@ -230,23 +235,31 @@ impl Db {
         Ok(rows.into_iter().map(|(at, value)| Point { at: from_millis(at), value }).collect())
     }
 
-    /// Deletes a series; the alerts it raises now resolve.
+    /// Deletes a series; the alerts it raises at that moment resolve.
     pub async fn delete_series(&self, actor: &Actor, now: DateTime<Utc>, before: &Series) -> StoreResult<()> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM series WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
-            for (c, service) in crate::series_alert::alerting(before) {
-                sqlx::query(
-                    "INSERT INTO series_alerts (id, series_id, service_id, kind, firing, summary, details, at, \
-                     alert_pending) VALUES ($1, $2, $3, $4, FALSE, $5, '{}', $6, TRUE)",
-                )
-                .bind(Uuid::now_v7())
-                .bind(before.id)
-                .bind(service)
-                .bind(c.as_str())
-                .bind(format!("{} was deleted", before.name))
-                .bind(now.timestamp_millis())
-                .execute(&mut *tx)
-                .await?;
+            // What alerts as the row goes (a watcher's move waits for this, or came first).
+            let gone: Option<(Option<Uuid>, bool, bool)> = sqlx::query_as(
+                "DELETE FROM series WHERE id = $1 RETURNING alert_service_id, exhaustion_alerting, anomaly_alerting",
+            )
+            .bind(before.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((Some(service), exhaustion, anomaly)) = gone {
+                let firing = [(Condition::Exhaustion, exhaustion), (Condition::Anomaly, anomaly)];
+                for (c, _) in firing.into_iter().filter(|f| f.1) {
+                    sqlx::query(crate::series_alert::QUEUE)
+                        .bind(Uuid::now_v7())
+                        .bind(before.id)
+                        .bind(service)
+                        .bind(c.as_str())
+                        .bind(false)
+                        .bind(format!("{} was deleted", before.name))
+                        .bind("{}")
+                        .bind(now.timestamp_millis())
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             audit!(
                 tx,

@@ -27,8 +27,8 @@ pub struct SeriesAlert {
     pub at: i64,
 }
 
-const QUEUE: &str = "INSERT INTO series_alerts (id, series_id, service_id, kind, firing, summary, details, at, \
-                     alert_pending) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRUE)";
+pub(crate) const QUEUE: &str = "INSERT INTO series_alerts (id, series_id, service_id, kind, firing, summary, \
+                                details, at, alert_pending) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, TRUE)";
 
 fn column(c: Condition) -> &'static str {
     match c {
@@ -37,22 +37,21 @@ fn column(c: Condition) -> &'static str {
     }
 }
 
-/// The conditions of `s` that alert now, with the service they alert on.
-pub(crate) fn alerting(s: &Series) -> Vec<(Condition, Uuid)> {
-    let Some(a) = &s.alert else { return Vec::new() };
-    Condition::ALL
-        .into_iter()
-        .filter(|c| match c {
-            Condition::Exhaustion => s.exhaustion_alerting,
-            Condition::Anomaly => s.anomaly_alerting,
-        })
-        .map(|c| (c, a.service_id))
-        .collect()
+/// Series that alert, at most (each is forecast every few minutes).
+pub const WATCHED_MAX: i64 = 1000;
+
+/// Whether `spec` alerts on condition `c`.
+fn enabled(spec: &SeriesAlertSpec, c: Condition) -> bool {
+    match c {
+        Condition::Exhaustion => spec.capacity.is_some(),
+        Condition::Anomaly => spec.anomalies,
+    }
 }
 
 impl Db {
-    /// Sets (or, with `None`, clears) what series `name` alerts on. Alerts that fire now resolve
-    /// when their settings go or move to another service; the next judgement raises them anew.
+    /// Sets (or, with `None`, clears) what a series alerts on. An alert that fires now resolves
+    /// when its condition is no longer wanted or moves to another service; the next judgement
+    /// raises what is still true anew. At most [`WATCHED_MAX`] series alert.
     pub async fn set_series_alert(
         &self,
         actor: &Actor,
@@ -60,38 +59,62 @@ impl Db {
         before: &Series,
         spec: Option<&SeriesAlertSpec>,
     ) -> StoreResult<Series> {
-        let keep = spec.is_some_and(|s| before.alert.as_ref().is_some_and(|b| b.service_id == s.service_id));
         let json = spec.map(serde_json::to_string).transpose().map_err(|e| StoreError::Config(e.to_string()))?;
         write_tx!(self, |tx| {
-            let n = sqlx::query("UPDATE series SET alert = $1, updated_at = $2 WHERE id = $3")
-                .bind(&json)
-                .bind(now.timestamp_millis())
-                .bind(before.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                return Err(StoreError::NotFound(Entity::Series));
-            }
-            if !keep {
-                for (c, service) in alerting(before) {
-                    sqlx::query(QUEUE)
-                        .bind(Uuid::now_v7())
-                        .bind(before.id)
-                        .bind(service)
-                        .bind(c.as_str())
-                        .bind(false)
-                        .bind(format!("{}: its {} alert was turned off", before.name, c.as_str()))
-                        .bind("{}")
-                        .bind(now.timestamp_millis())
-                        .execute(&mut *tx)
-                        .await?;
+            if spec.is_some() && before.alert.is_none() {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM series WHERE alert_service_id IS NOT NULL")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if n >= WATCHED_MAX {
+                    return Err(StoreError::Conflict(format!(
+                        "at most {WATCHED_MAX} series alert; stop one first (DELETE /api/v1/series/NAME/alert)"
+                    )));
                 }
-                sqlx::query("UPDATE series SET exhaustion_alerting = FALSE, anomaly_alerting = FALSE WHERE id = $1")
+            }
+            // The row as it is now, locked against a watcher's move until this commits.
+            let now_ms = now.timestamp_millis();
+            let current: Option<(Option<Uuid>, bool, bool)> = sqlx::query_as(
+                "UPDATE series SET updated_at = $1 WHERE id = $2 \
+                 RETURNING alert_service_id, exhaustion_alerting, anomaly_alerting",
+            )
+            .bind(now_ms)
+            .bind(before.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((service, exhaustion, anomaly)) = current else {
+                return Err(StoreError::NotFound(Entity::Series));
+            };
+            let mut keep = (exhaustion, anomaly);
+            for (c, firing) in [(Condition::Exhaustion, exhaustion), (Condition::Anomaly, anomaly)] {
+                let wanted = spec.is_some_and(|n| Some(n.service_id) == service && enabled(n, c));
+                let Some(service) = service.filter(|_| firing && !wanted) else { continue };
+                sqlx::query(QUEUE)
+                    .bind(Uuid::now_v7())
                     .bind(before.id)
+                    .bind(service)
+                    .bind(c.as_str())
+                    .bind(false)
+                    .bind(format!("{}: its {} alert was turned off or moved", before.name, c.as_str()))
+                    .bind("{}")
+                    .bind(now_ms)
                     .execute(&mut *tx)
                     .await?;
+                match c {
+                    Condition::Exhaustion => keep.0 = false,
+                    Condition::Anomaly => keep.1 = false,
+                }
             }
+            sqlx::query(
+                "UPDATE series SET alert = $1, alert_service_id = $2, exhaustion_alerting = $3, \
+                 anomaly_alerting = $4 WHERE id = $5",
+            )
+            .bind(&json)
+            .bind(spec.map(|s| s.service_id))
+            .bind(keep.0)
+            .bind(keep.1)
+            .bind(before.id)
+            .execute(&mut *tx)
+            .await?;
             let what = match spec {
                 Some(_) => format!("Series {} now alerts from its forecast", before.name),
                 None => format!("Series {} no longer alerts", before.name),
@@ -101,31 +124,37 @@ impl Db {
         self.get_series(&before.name).await
     }
 
-    /// Moves condition `c` of `s` from `was` to `firing`, queueing the change: a compare-and-set,
-    /// so two nodes judging at once queue it once. True when it moved.
-    #[allow(clippy::too_many_arguments)]
+    /// Moves condition `c` of `s` from `was` to `firing`, queueing the change: a compare-and-set
+    /// on the flag and on the settings judged (`s.alert`), so two nodes judging at once queue it
+    /// once and settings changed meanwhile move nothing. True when it moved.
     pub async fn move_series_alert(
         &self,
         s: &Series,
-        service_id: Uuid,
         c: Condition,
-        was: bool,
         firing: bool,
         summary: &str,
         details: &serde_json::Value,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let Some(spec) = &s.alert else { return Ok(false) };
+        let was = match c {
+            Condition::Exhaustion => s.exhaustion_alerting,
+            Condition::Anomaly => s.anomaly_alerting,
+        };
         if was == firing {
             return Ok(false);
         }
+        let json = serde_json::to_string(spec).map_err(|e| StoreError::Config(e.to_string()))?;
         let col = column(c);
         Ok(write_tx!(self, |tx| {
             let n = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE series SET {col} = $1 WHERE id = $2 AND {col} = $3 AND alert IS NOT NULL"
+                "UPDATE series SET {col} = $1 WHERE id = $2 AND {col} = $3 AND alert = $4 AND alert_service_id = $5"
             )))
             .bind(firing)
             .bind(s.id)
             .bind(was)
+            .bind(&json)
+            .bind(spec.service_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -133,7 +162,7 @@ impl Db {
                 sqlx::query(QUEUE)
                     .bind(Uuid::now_v7())
                     .bind(s.id)
-                    .bind(service_id)
+                    .bind(spec.service_id)
                     .bind(c.as_str())
                     .bind(firing)
                     .bind(summary)

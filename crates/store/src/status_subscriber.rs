@@ -461,32 +461,23 @@ impl Db {
         Ok(())
     }
 
-    /// Removes subscriber messages and report e-mails sent or given up, and vendor and SLO alerts
-    /// handed to the pipeline, from before `before`: history nobody reads. Pending ones stay whatever their age.
+    /// Removes subscriber messages and report e-mails sent or given up, and vendor, SLO and
+    /// series alerts handed to the pipeline, from before `before`: history nobody reads. Pending
+    /// ones stay whatever their age.
     pub async fn purge_delivered_outboxes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let ms = before.timestamp_millis();
         let n = write_tx!(self, |tx| {
-            let a = sqlx::query("DELETE FROM status_deliveries WHERE status <> 'pending' AND created_at < $1")
-                .bind(ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let b = sqlx::query("DELETE FROM vendor_alerts WHERE alert_pending = FALSE AND at < $1")
-                .bind(ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let c = sqlx::query("DELETE FROM slo_alerts WHERE alert_pending = FALSE AND at < $1")
-                .bind(ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let d = sqlx::query("DELETE FROM report_deliveries WHERE status <> 'pending' AND created_at < $1")
-                .bind(ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            a + b + c + d
+            let mut n = 0;
+            for sql in [
+                "DELETE FROM status_deliveries WHERE status <> 'pending' AND created_at < $1",
+                "DELETE FROM vendor_alerts WHERE alert_pending = FALSE AND at < $1",
+                "DELETE FROM slo_alerts WHERE alert_pending = FALSE AND at < $1",
+                "DELETE FROM series_alerts WHERE alert_pending = FALSE AND at < $1",
+                "DELETE FROM report_deliveries WHERE status <> 'pending' AND created_at < $1",
+            ] {
+                n += sqlx::query(sql).bind(ms).execute(&mut *tx).await?.rows_affected();
+            }
+            n
         });
         Ok(n)
     }

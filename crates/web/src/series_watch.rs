@@ -1,32 +1,65 @@
-//! The series watcher: once a minute, beside the SLO evaluator, one node (it holds a lease)
-//! judges every series with alert settings from its forecast and moves its alerts, each move a
-//! compare-and-set that queues the change for the alert pipeline.
+//! The series watcher: every few minutes one node (it holds a lease) judges every series with
+//! alert settings from its forecast and moves its alerts, each move a compare-and-set that
+//! queues the change for the alert pipeline. A worker of its own: forecasts read up to 10,000
+//! points each, from the database or a Prometheus server, and must not hold up SLO evaluation.
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::operations::series_alerts;
+use std::time::{Duration, Instant};
 
+/// How often series are judged: capacity warnings are days ahead, anomalies hourly.
+const EVERY: Duration = Duration::from_secs(300);
 const LEASE: &str = "series_watcher";
 const LEASE_MS: i64 = 120_000;
-/// Series judged once a minute, at most (each reads up to its training window of points).
-const SERIES_MAX: i64 = 1000;
+/// Series judged at once.
+const PARALLEL: usize = 4;
+/// A pass starts no new judgement after this long; the rest wait for the next pass.
+const BUDGET: Duration = Duration::from_secs(240);
+
+/// Runs until `stop` turns true, as `node` in the lease.
+pub async fn run(state: AppState, node: String, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {
+                let _ = state.db.release_worker_lease(LEASE, &node).await;
+                return;
+            }
+        }
+        if let Err(e) = evaluate_all(&state, &node).await {
+            tracing::warn!(error = %e.message, "series alerts could not be judged");
+        }
+    }
+}
 
 /// Judges every series that alerts; how many alerts moved (0 when another node holds the lease).
-/// A series whose forecast cannot be made keeps its alerts.
+/// A series whose forecast cannot be made, or whose move fails, keeps its alerts and is logged.
 pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiError> {
+    use futures_util::StreamExt;
     let mut renewed = state.now().timestamp_millis();
     if !state.db.try_worker_lease(LEASE, node, renewed, renewed + LEASE_MS).await? {
         return Ok(0);
     }
-    let mut moved = 0;
-    for s in state
+    let started = Instant::now();
+    let watched: Vec<_> = state
         .db
         .list_series(opsdeck_store::series::SERIES_MAX)
         .await?
         .into_iter()
         .filter(|s| s.alert.is_some())
-        .take(SERIES_MAX as usize)
-    {
+        .collect();
+    let mut judged = futures_util::stream::iter(watched)
+        .take_while(|_| std::future::ready(started.elapsed() < BUDGET))
+        .map(|s| async move {
+            let j = series_alerts::judge(state, &s).await;
+            (s, j)
+        })
+        .buffer_unordered(PARALLEL);
+    let mut moved = 0;
+    while let Some((s, j)) = judged.next().await {
         let ms = state.now().timestamp_millis();
         if ms - renewed > LEASE_MS / 4 {
             if !state.db.try_worker_lease(LEASE, node, ms, ms + LEASE_MS).await? {
@@ -34,33 +67,20 @@ pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiErro
             }
             renewed = ms;
         }
-        let judged = match series_alerts::judge(state, &s).await {
+        let judgements = match j {
             Ok(Some(j)) => j,
             Ok(None) => continue,
             Err(e) => {
-                tracing::debug!(series = %s.name, error = %e.message, "a series could not be judged");
+                tracing::warn!(series = %s.name, error = %e.message, "a series' forecast could not be judged");
                 continue;
             }
         };
-        let Some(service) = s.alert.as_ref().map(|a| a.service_id) else { continue };
-        for j in judged {
-            let was = match j.condition {
-                opsdeck_core::series_alert::Condition::Exhaustion => s.exhaustion_alerting,
-                opsdeck_core::series_alert::Condition::Anomaly => s.anomaly_alerting,
-            };
-            let now = state.now();
-            moved += usize::from(
-                state
-                    .db
-                    .move_series_alert(&s, service, j.condition, was, j.firing, &j.summary, &j.details, now)
-                    .await?,
-            );
+        for j in judgements {
+            match state.db.move_series_alert(&s, j.condition, j.firing, &j.summary, &j.details, state.now()).await {
+                Ok(m) => moved += usize::from(m),
+                Err(e) => tracing::warn!(series = %s.name, error = %e, "a series alert could not be moved"),
+            }
         }
     }
     Ok(moved)
-}
-
-/// Gives the lease back (the server stops).
-pub async fn release(state: &AppState, node: &str) {
-    let _ = state.db.release_worker_lease(LEASE, node).await;
 }

@@ -1,8 +1,7 @@
 //! The SLO evaluator: once a minute one node (it holds a lease) evaluates every SLO and moves
 //! its burn-rate alert, each move a compare-and-set that queues the change for the alert
-//! pipeline; then it runs the series watcher ([`crate::series_watch`]). It runs beside the
-//! notifier, not in it: an SLO's Prometheus server that is slow to answer must not hold up
-//! escalations.
+//! pipeline. It runs beside the notifier, not in it: an SLO's Prometheus server that is slow to
+//! answer must not hold up escalations.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -28,16 +27,11 @@ pub async fn run(state: AppState, node: String, mut stop: tokio::sync::watch::Re
             _ = stop.changed() => {
                 // Another node (or this one, restarted) takes over at once.
                 let _ = state.db.release_worker_lease(LEASE, &node).await;
-                crate::series_watch::release(&state, &node).await;
                 return;
             }
         }
         if let Err(e) = evaluate_all(&state, &node).await {
             tracing::warn!(error = %e.message, "SLOs could not be evaluated");
-        }
-        // Series forecasts alert the same way, under a lease of their own.
-        if let Err(e) = crate::series_watch::evaluate_all(&state, &node).await {
-            tracing::warn!(error = %e.message, "series alerts could not be judged");
         }
     }
 }

@@ -459,6 +459,10 @@ impl Db {
                 q.execute(&mut *tx).await?;
             }
             bump!(tx, MONITORS);
+            if resolution == DAY {
+                // Closed days may have been summed per service already: sum them again.
+                bump!(tx, crate::kpi::KPI_DAYS);
+            }
         });
         Ok(())
     }

@@ -46,12 +46,8 @@ impl Db {
         ] {
             n += self.delete_in_chunks(rollups, Some(resolution), ms - keep_ms).await?;
         }
-        // Per-service day sums go with the daily rollups they were summed from.
-        let days = "DELETE FROM kpi_service_days WHERE (day, service_key) IN (SELECT day, service_key FROM \
-                    kpi_service_days WHERE day < $1 LIMIT $2)";
-        n += self.delete_in_chunks(days, None, ms - i64::from(r.daily_days) * 24 * hour).await?;
-        let marks = "DELETE FROM kpi_days WHERE day IN (SELECT day FROM kpi_days WHERE day < $1 LIMIT $2)";
-        n += self.delete_in_chunks(marks, None, ms - i64::from(r.daily_days) * 24 * hour).await?;
+        // Per-service day sums (`kpi_service_days`) stay: a few hundred rows a day, and reports
+        // over years keep reading them after the daily rollups they came from are gone.
         let events = "DELETE FROM monitor_events WHERE id IN (SELECT id FROM monitor_events WHERE at < $1 LIMIT $2)";
         n += self.delete_in_chunks(events, None, ms - i64::from(r.events_days) * 24 * hour).await?;
         Ok(n)

@@ -88,6 +88,20 @@ async fn slos_measure_monitors(srv: &TestServer) {
     let (_, alerts) = srv.get(&format!("/api/v1/alerts?service_id={svc}"), &v).await;
     assert_eq!(slo_alert(&alerts).unwrap()["status"], "resolved", "{alerts}");
 
+    // All spans at once count as each span alone does.
+    let now = srv.now();
+    let mid: uuid::Uuid = monitor.parse().unwrap();
+    let froms: Vec<_> = [Duration::days(28), Duration::days(3), Duration::hours(6), Duration::minutes(30)]
+        .into_iter()
+        .map(|d| now - d)
+        .collect();
+    for exclude in [true, false] {
+        let all = srv.db.check_counts_spans(&[mid], &froms, now, exclude).await.unwrap();
+        for (from, got) in froms.iter().zip(&all) {
+            assert_eq!(*got, srv.db.check_counts(&[mid], *from, now, exclude).await.unwrap(), "from {from}");
+        }
+        assert!(all[0].total > 0.0, "{all:?}");
+    }
     let (_, list) = srv.get(&format!("/api/v1/slos?service_id={svc}"), &v).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 

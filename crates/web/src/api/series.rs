@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,6 +45,8 @@ pub struct PointsBody {
 
 #[derive(Serialize, ToSchema)]
 pub struct SeriesDto {
+    /// The series' id (its alerts' dedup keys are `series:{id without dashes}:{condition}`).
+    pub id: Uuid,
     pub name: String,
     /// Points kept (at most 100,000, the newest).
     pub points: i64,
@@ -79,6 +82,7 @@ pub(crate) fn dto(s: &Series) -> SeriesDto {
         alerting.push("anomaly".to_owned());
     }
     SeriesDto {
+        id: s.id,
         alert: s.alert.as_ref().map(super::series_alerts::SeriesAlertBody::of),
         alerting,
         name: s.name.clone(),

@@ -37,6 +37,7 @@ pub struct SeriesAlertBody {
     #[schema(minimum = 1, maximum = 730)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_days: Option<i64>,
+    #[schema(minimum = -1e18, maximum = 1e18)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<f64>,
     #[schema(minimum = 1, maximum = 365)]
@@ -59,7 +60,11 @@ impl SeriesAlertBody {
     }
 
     pub(crate) fn spec(self) -> Result<SeriesAlertSpec, ApiError> {
-        let method = Method::parse(self.method.as_deref().unwrap_or(""))?;
+        let method = match self.method.as_deref() {
+            None | Some("linear") => Method::Linear,
+            Some("holt") => Method::Holt,
+            Some(_) => return Err(ApiError::invalid("method", "must be linear or holt")),
+        };
         Ok(SeriesAlertSpec::new(
             self.service_id,
             method,

@@ -54,9 +54,15 @@ pub struct SeriesPage {
     method_f: String,
     training_f: String,
     horizon_f: String,
-    /// Services to alert on (managers' form), and the one alerted on now.
+    /// Services to alert on (managers' form), and the one alerted on now (id, name).
     services: Vec<(Uuid, String)>,
     alert_service: String,
+    alert_service_id: String,
+    /// The form's fields, from the settings in force (or the forecast being viewed).
+    alert_capacity: String,
+    alert_within: String,
+    alert_method: String,
+    alert_training: String,
 }
 
 fn days(secs: f64) -> String {
@@ -122,9 +128,18 @@ pub async fn detail(
         .and_then(|a| labels.iter().find(|l| l.0 == a.service_id))
         .map(|l| l.1.clone())
         .unwrap_or_default();
+    let a = f.series.alert.as_ref();
     SeriesPage {
         services: labels.into_iter().map(|(id, name, _)| (id, name)).collect(),
         alert_service,
+        alert_service_id: a.map(|a| a.service_id.to_string()).unwrap_or_default(),
+        alert_capacity: a
+            .and_then(|a| a.capacity)
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| blank(&q.capacity).unwrap_or_default()),
+        alert_within: a.and_then(|a| a.within_days).map(|d| d.to_string()).unwrap_or_default(),
+        alert_method: a.map_or(f.spec.method, |a| a.method).as_str().to_owned(),
+        alert_training: a.map_or(f.spec.training_days, |a| a.training_days).to_string(),
         chrome,
         chart,
         verdict,
@@ -169,6 +184,7 @@ pub struct AlertForm {
     within_days: String,
     anomalies: Option<String>,
     method: String,
+    training_days: String,
 }
 
 /// Makes a series' forecast alert on a service (managers), through the same operation as the API.
@@ -187,11 +203,17 @@ pub async fn set_alert(
                 .then(|| v.parse::<f64>().map_err(|_| ApiError::invalid(field, "must be a number")))
                 .transpose()
         };
-        let within = num("within_days", &f.within_days)?.map(|d| d as i64);
+        let whole = |field: &'static str, v: &str| -> Result<Option<i64>, ApiError> {
+            let v = v.trim();
+            (!v.is_empty())
+                .then(|| v.parse::<i64>().map_err(|_| ApiError::invalid(field, "must be a whole number")))
+                .transpose()
+        };
+        let within = whole("within_days", &f.within_days)?;
         let spec = opsdeck_core::series_alert::SeriesAlertSpec::new(
             service_id,
             Method::parse(&f.method)?,
-            None,
+            whole("training_days", &f.training_days)?,
             num("capacity", &f.capacity)?,
             within,
             f.anomalies.is_some(),
