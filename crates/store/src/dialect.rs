@@ -35,6 +35,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (26, "slo_sources", include_str!("../migrations/sqlite/0026_slo_sources.sql")),
     (27, "kpi_days", include_str!("../migrations/sqlite/0027_kpi_days.sql")),
     (28, "series_alerts", include_str!("../migrations/sqlite/0028_series_alerts.sql")),
+    (29, "incidents_detected", include_str!("../migrations/sqlite/0029_incidents_detected.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -65,6 +66,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (26, "slo_sources", include_str!("../migrations/postgres/0026_slo_sources.sql")),
     (27, "kpi_days", include_str!("../migrations/postgres/0027_kpi_days.sql")),
     (28, "series_alerts", include_str!("../migrations/postgres/0028_series_alerts.sql")),
+    (29, "incidents_detected", include_str!("../migrations/postgres/0029_incidents_detected.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {
