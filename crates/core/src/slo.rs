@@ -63,6 +63,9 @@ impl std::ops::Add for Counts {
 pub enum Sli {
     /// The share of the monitors' checks that passed.
     Availability { monitor_ids: Vec<Uuid> },
+    /// The share of the monitors' checks answered within `threshold_ms` (one of the latency
+    /// histogram's bucket bounds, [`crate::monitor::BUCKET_BOUNDS_MS`]), of those with a latency.
+    Latency { monitor_ids: Vec<Uuid>, threshold_ms: f64 },
     /// Good and total counts pushed through the API (`POST /api/v1/slos/{id}/events`).
     Events,
     /// The ratio of two PromQL queries on a Prometheus server, evaluated per span.
@@ -92,6 +95,24 @@ impl Sli {
         monitor_ids.sort();
         monitor_ids.dedup();
         Ok(Sli::Availability { monitor_ids })
+    }
+
+    /// A latency SLI: checks of `monitor_ids` answered within `threshold_ms`, a bucket bound.
+    pub fn latency(monitor_ids: Vec<Uuid>, threshold_ms: f64) -> Result<Sli> {
+        let mut p = Problems::default();
+        let monitors = p.check(Sli::availability(monitor_ids));
+        if latency_buckets(threshold_ms).is_none() {
+            let bounds: Vec<String> = crate::monitor::BUCKET_BOUNDS_MS.iter().map(|b| b.to_string()).collect();
+            p.push(
+                "sli.threshold_ms",
+                format!("must be one of {} (the latency buckets checks are counted in)", bounds.join(", ")),
+            );
+        }
+        p.finish()?;
+        match monitors {
+            Some(Sli::Availability { monitor_ids }) => Ok(Sli::Latency { monitor_ids, threshold_ms }),
+            _ => Err(Error::invalid("sli", "name at least one monitor (sli.monitor_ids)")),
+        }
     }
 
     /// A Prometheus ratio: `url`, one of `good`/`bad`, and `total`, each query holding
@@ -132,22 +153,29 @@ impl Sli {
         }))
     }
 
-    /// `availability`, `events` or `prometheus`.
+    /// `availability`, `latency`, `events` or `prometheus`.
     pub fn kind(&self) -> &'static str {
         match self {
             Sli::Availability { .. } => "availability",
+            Sli::Latency { .. } => "latency",
             Sli::Events => "events",
             Sli::Prometheus(_) => "prometheus",
         }
     }
 
-    /// The monitors the SLI reads (none unless it is an availability SLI).
+    /// The monitors the SLI reads (none unless it is an availability or latency SLI).
     pub fn monitor_ids(&self) -> &[Uuid] {
         match self {
-            Sli::Availability { monitor_ids } => monitor_ids,
+            Sli::Availability { monitor_ids } | Sli::Latency { monitor_ids, .. } => monitor_ids,
             _ => &[],
         }
     }
+}
+
+/// How many of the latency histogram's buckets lie within `threshold_ms`, when it is one of
+/// their bounds (the buckets hold latencies up to and including their bound).
+pub fn latency_buckets(threshold_ms: f64) -> Option<usize> {
+    crate::monitor::BUCKET_BOUNDS_MS.iter().position(|b| (b - threshold_ms).abs() < 1e-9).map(|i| i + 1)
 }
 
 impl PrometheusRatio {
@@ -509,6 +537,11 @@ mod tests {
             ["prometheus_url", "sli.total_query"]
         );
         assert_eq!(Sli::availability(vec![Uuid::nil(), Uuid::nil()]).unwrap().monitor_ids(), [Uuid::nil()]);
+        // Latency thresholds are the histogram's bucket bounds.
+        assert_eq!(latency_buckets(250.0), Some(10));
+        assert_eq!(latency_buckets(1.0), Some(1));
+        assert!(Sli::latency(vec![Uuid::nil()], 250.0).is_ok());
+        assert_eq!(fields(Sli::latency(vec![], 251.0).unwrap_err()), ["sli", "sli.threshold_ms"]);
     }
 
     #[test]

@@ -42,8 +42,10 @@ pub(crate) fn documents(text: &str) -> Result<Vec<Value>> {
 /// What an SLI measures, as the file names it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SliDecl {
-    /// Monitors by name.
+    /// Monitors by name: the share of their checks that passed.
     Monitors(Vec<String>),
+    /// Monitors by name: the share of their checks answered within `threshold_ms`.
+    Latency { monitors: Vec<String>, threshold_ms: f64 },
     /// Pushed good/total counts.
     Events,
     /// Two PromQL queries; the server, if the file names it.
@@ -103,7 +105,7 @@ pub(crate) fn rolling_days(duration: &str) -> Option<i64> {
 
 /// One side of a ratio, as its metric source says.
 enum Source {
-    Checks { monitors: Vec<String>, checks: String },
+    Checks { monitors: Vec<String>, checks: String, threshold_ms: Option<f64> },
     Events(String),
     Query { url: Option<String>, query: String },
 }
@@ -155,7 +157,7 @@ fn source(v: &Value, at: &str, servers: &HashMap<String, String>, errs: &mut Vec
         return None;
     }
     errs.extend(
-        unknown(&spec, &["monitors", "checks", "events"], &spec_at)
+        unknown(&spec, &["monitors", "checks", "events", "thresholdMs"], &spec_at)
             .into_iter()
             .map(|k| format!("{k} is not supported")),
     );
@@ -165,7 +167,8 @@ fn source(v: &Value, at: &str, servers: &HashMap<String, String>, errs: &mut Vec
     let monitors: Vec<String> = serde_json::from_value(spec.get("monitors").cloned().unwrap_or(Value::Null))
         .map_err(|_| errs.push(format!("{spec_at}.monitors must list monitor names")))
         .ok()?;
-    Some(Source::Checks { monitors, checks: text(&spec, "checks").unwrap_or_default() })
+    let threshold_ms = spec.get("thresholdMs").and_then(Value::as_f64);
+    Some(Source::Checks { monitors, checks: text(&spec, "checks").unwrap_or_default(), threshold_ms })
 }
 
 /// What an indicator (`spec.ratioMetric`: good or bad over total) measures.
@@ -206,15 +209,27 @@ fn indicator(sli: &Value, at: &str, servers: &HashMap<String, String>, errs: &mu
     let first = source(first, &format!("{rat}.{side}"), servers, errs);
     let total = source(total, &format!("{rat}.total"), servers, errs);
     match (first?, total?) {
-        (Source::Checks { monitors: g, checks: gc }, Source::Checks { monitors: t, checks: tc }) => {
-            if !is_good || gc != "passed" || tc != "all" {
-                errs.push(format!("{rat}: monitor checks are good (checks: passed) over total (checks: all)"));
-                None
-            } else if g != t {
+        (
+            Source::Checks { monitors: g, checks: gc, threshold_ms: gt },
+            Source::Checks { monitors: t, checks: tc, threshold_ms: None },
+        ) => {
+            let kinds = (gc.as_str(), tc.as_str(), gt);
+            if g != t {
                 errs.push(format!("{rat}: good and total must name the same monitors"));
-                None
-            } else {
-                Some(SliDecl::Monitors(g))
+                return None;
+            }
+            match kinds {
+                ("passed", "all", None) if is_good => Some(SliDecl::Monitors(g)),
+                ("within", "measured", Some(threshold_ms)) if is_good => {
+                    Some(SliDecl::Latency { monitors: g, threshold_ms })
+                }
+                _ => {
+                    errs.push(format!(
+                        "{rat}: monitor checks are good (checks: passed) over total (checks: all), or for latency \
+                         good (checks: within, thresholdMs: N) over total (checks: measured)"
+                    ));
+                    None
+                }
             }
         }
         (Source::Events(g), Source::Events(t)) if is_good && g == "good" && t == "total" => Some(SliDecl::Events),

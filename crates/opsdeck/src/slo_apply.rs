@@ -57,7 +57,7 @@ pub(crate) async fn apply_read(client: &Client, r: Read, dry_run: bool, promethe
             ));
         }
         let monitors = match &s.sli {
-            SliDecl::Monitors(m) => m.as_slice(),
+            SliDecl::Monitors(m) | SliDecl::Latency { monitors: m, .. } => m.as_slice(),
             _ => &[],
         };
         for m in monitors {
@@ -101,12 +101,16 @@ pub(crate) async fn apply_read(client: &Client, r: Read, dry_run: bool, promethe
         let sid =
             service_id.get(s.service.as_str()).map(|v| v.to_string()).or_else(|| created.get(&s.service).cloned());
         // As the server keeps it: monitors sorted and each once, queries trimmed.
+        let ids_of = |monitors: &[String]| {
+            let mut ids: Vec<&str> = monitors.iter().filter_map(|m| monitor_id.get(m.as_str()).copied()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
         let sli = match &s.sli {
-            SliDecl::Monitors(monitors) => {
-                let mut ids: Vec<&str> = monitors.iter().filter_map(|m| monitor_id.get(m.as_str()).copied()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                json!({"type": "availability", "monitor_ids": ids})
+            SliDecl::Monitors(monitors) => json!({"type": "availability", "monitor_ids": ids_of(monitors)}),
+            SliDecl::Latency { monitors, threshold_ms } => {
+                json!({"type": "latency", "monitor_ids": ids_of(monitors), "threshold_ms": threshold_ms})
             }
             SliDecl::Events => json!({"type": "events"}),
             SliDecl::Prometheus { url, good, bad, total } => {
@@ -211,7 +215,10 @@ fn slo_doc(s: &Value, service: &str, monitor_name: &HashMap<&str, &str>) -> Valu
     let events = |which: &str| json!({"metricSource": {"type": "Opsdeck", "spec": {"events": which}}});
     let query =
         |q: &Value| json!({"metricSource": {"type": "Prometheus", "spec": {"url": sli["prometheus_url"], "query": q}}});
+    let within = json!({"metricSource": {"type": "Opsdeck", "spec": {"monitors": names, "checks": "within",
+        "thresholdMs": sli["threshold_ms"]}}});
     let (suffix, ratio) = match sli["type"].as_str() {
+        Some("latency") => ("latency", json!({"counter": true, "good": within, "total": source("measured")})),
         Some("events") => ("events", json!({"counter": true, "good": events("good"), "total": events("total")})),
         Some("prometheus") => {
             let mut r = json!({"counter": true, "total": query(&sli["total_query"])});

@@ -36,6 +36,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (27, "kpi_days", include_str!("../migrations/sqlite/0027_kpi_days.sql")),
     (28, "series_alerts", include_str!("../migrations/sqlite/0028_series_alerts.sql")),
     (29, "incidents_detected", include_str!("../migrations/sqlite/0029_incidents_detected.sql")),
+    (30, "slo_alerts_outlive", include_str!("../migrations/sqlite/0030_slo_alerts_outlive.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -67,6 +68,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (27, "kpi_days", include_str!("../migrations/postgres/0027_kpi_days.sql")),
     (28, "series_alerts", include_str!("../migrations/postgres/0028_series_alerts.sql")),
     (29, "incidents_detected", include_str!("../migrations/postgres/0029_incidents_detected.sql")),
+    (30, "slo_alerts_outlive", include_str!("../migrations/postgres/0030_slo_alerts_outlive.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -47,10 +47,17 @@ impl From<Row> for Slo {
             (_, Some(time_zone)) => SloWindow::CalendarMonth { time_zone },
             (days, None) => SloWindow::Rolling { days: days.and_then(|d| u16::try_from(d).ok()).unwrap_or(28) },
         };
-        let source = r.sli_source.as_deref().and_then(|s| serde_json::from_str::<PrometheusRatio>(s).ok());
+        let source = r.sli_source.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
         let sli = match (r.sli_kind.as_str(), source) {
             ("events", _) => Sli::Events,
-            ("prometheus", Some(p)) => Sli::Prometheus(p),
+            ("prometheus", Some(p)) => match serde_json::from_value::<PrometheusRatio>(p) {
+                Ok(p) => Sli::Prometheus(p),
+                Err(_) => Sli::Availability { monitor_ids: r.monitor_ids.0 },
+            },
+            ("latency", Some(l)) => Sli::Latency {
+                monitor_ids: r.monitor_ids.0,
+                threshold_ms: l.get("threshold_ms").and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN),
+            },
             _ => Sli::Availability { monitor_ids: r.monitor_ids.0 },
         };
         Slo {
@@ -73,13 +80,68 @@ impl From<Row> for Slo {
 const COLS: &str = "id, name, description, service_id, monitor_ids, target, rolling_days, time_zone, \
                     exclude_maintenance, sli_kind, sli_source, created_at, updated_at";
 
-/// The SLI's kind and, for Prometheus, its source as JSON.
+/// The SLI's kind and, for Prometheus and latency, its source as JSON.
 fn sli_cols(sli: &Sli) -> (&'static str, Option<String>) {
     let source = match sli {
         Sli::Prometheus(p) => serde_json::to_string(p).ok(),
+        Sli::Latency { threshold_ms, .. } => Some(serde_json::json!({ "threshold_ms": threshold_ms }).to_string()),
         _ => None,
     };
     (sli.kind(), source)
+}
+
+/// What a check counts as good for an SLI on monitors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CheckMeasure {
+    /// It passed (up or degraded); checks in maintenance left out of rollups when asked.
+    Passed { exclude_maintenance: bool },
+    /// It was answered within the first `buckets` latency buckets (up to `threshold_ms`), of
+    /// the checks with a latency (maintenance counts: the histogram does not record it).
+    Within { buckets: usize, threshold_ms: f64 },
+}
+
+impl CheckMeasure {
+    /// The measure of an availability or latency SLI.
+    pub fn of(spec: &SloSpec) -> Option<CheckMeasure> {
+        match &spec.sli {
+            Sli::Availability { .. } => Some(CheckMeasure::Passed { exclude_maintenance: spec.exclude_maintenance }),
+            Sli::Latency { threshold_ms, .. } => slo::latency_buckets(*threshold_ms)
+                .map(|buckets| CheckMeasure::Within { buckets, threshold_ms: *threshold_ms }),
+            _ => None,
+        }
+    }
+
+    /// (total, bad) expressions over a `check_rollups` row.
+    pub(crate) fn rollup_exprs(self) -> (String, String) {
+        match self {
+            CheckMeasure::Passed { exclude_maintenance: true } => {
+                ("total - maintenance".into(), "failures - maint_failures".into())
+            }
+            CheckMeasure::Passed { exclude_maintenance: false } => ("total".into(), "failures".into()),
+            CheckMeasure::Within { buckets, .. } => {
+                let n = opsdeck_core::monitor::BUCKET_BOUNDS_MS.len() + 1;
+                let sum = |r: std::ops::Range<usize>| {
+                    let cols: Vec<String> = r.map(|i| format!("h{i}")).collect();
+                    if cols.is_empty() { "0".to_owned() } else { format!("({})", cols.join(" + ")) }
+                };
+                (sum(0..n), sum(buckets.min(n)..n))
+            }
+        }
+    }
+
+    /// (total, bad) expressions over a `check_results` row.
+    pub(crate) fn raw_exprs(self) -> (String, String) {
+        match self {
+            CheckMeasure::Passed { .. } => {
+                ("1".into(), "CASE WHEN status IN ('down', 'unknown') THEN 1 ELSE 0 END".into())
+            }
+            // The threshold is a bucket bound (a constant of the code), never user text.
+            CheckMeasure::Within { threshold_ms, .. } => (
+                "CASE WHEN latency_ms IS NOT NULL THEN 1 ELSE 0 END".into(),
+                format!("CASE WHEN latency_ms > {threshold_ms:?} THEN 1 ELSE 0 END"),
+            ),
+        }
+    }
 }
 
 fn window_cols(w: &SloWindow) -> (Option<i32>, Option<&str>) {
@@ -174,9 +236,27 @@ impl Db {
         self.get_slo(before.id).await
     }
 
+    /// Deletes an SLO; the burn-rate alert it raises at that moment resolves.
     pub async fn delete_slo(&self, actor: &Actor, now: DateTime<Utc>, before: &Slo) -> StoreResult<()> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM slos WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+            let alerting: Option<Option<String>> =
+                sqlx::query_scalar("DELETE FROM slos WHERE id = $1 RETURNING alerting")
+                    .bind(before.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if alerting.flatten().is_some() {
+                sqlx::query(
+                    "INSERT INTO slo_alerts (id, slo_id, service_id, urgency, summary, at, alert_pending) \
+                     VALUES ($1, $2, $3, 'none', $4, $5, TRUE)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(before.id)
+                .bind(before.spec.service_id)
+                .bind(format!("SLO {} was deleted", before.spec.name))
+                .bind(now.timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
+            }
             audit!(
                 tx,
                 actor,
@@ -212,16 +292,15 @@ impl Db {
         Ok(rows.into_iter().map(Slo::from).collect())
     }
 
-    /// Good and total checks of `monitors` from `from` to now. Spans of an hour and more read
-    /// the hourly rollups (whole hours from the one `from` falls in; maintenance left out when
-    /// asked); shorter spans read raw results (every check counts: raw results do not record
-    /// maintenance).
+    /// Good and total checks of `monitors` from `from` to now, by `measure`. Spans of an hour
+    /// and more read the hourly rollups (whole hours from the one `from` falls in); shorter spans
+    /// read raw results (which do not record maintenance: every check counts).
     pub async fn check_counts(
         &self,
         monitors: &[Uuid],
         from: DateTime<Utc>,
         now: DateTime<Utc>,
-        exclude_maintenance: bool,
+        measure: CheckMeasure,
     ) -> StoreResult<Counts> {
         if monitors.is_empty() {
             return Ok(Counts::default());
@@ -231,17 +310,13 @@ impl Db {
         for chunk in crate::dialect::fixed_chunks(monitors) {
             let ids = crate::dialect::placeholders(self.backend(), chunk.len(), 3);
             let sql = if short {
+                let (total, bad) = measure.raw_exprs();
                 format!(
-                    "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN status IN ('down', 'unknown') \
-                     THEN 1 ELSE 0 END), 0) AS BIGINT) FROM check_results WHERE at >= $1 AND at <= $2 \
-                     AND monitor_id IN ({ids})"
+                    "SELECT CAST(COALESCE(SUM({total}), 0) AS BIGINT), CAST(COALESCE(SUM({bad}), 0) AS BIGINT) \
+                     FROM check_results WHERE at >= $1 AND at <= $2 AND monitor_id IN ({ids})"
                 )
             } else {
-                let (total, bad) = if exclude_maintenance {
-                    ("total - maintenance", "failures - maint_failures")
-                } else {
-                    ("total", "failures")
-                };
+                let (total, bad) = measure.rollup_exprs();
                 format!(
                     "SELECT CAST(COALESCE(SUM({total}), 0) AS BIGINT), CAST(COALESCE(SUM({bad}), 0) AS BIGINT) \
                      FROM check_rollups WHERE resolution = {} AND bucket >= $1 AND bucket <= $2 \
@@ -273,9 +348,10 @@ impl Db {
     /// which the caller reads from its server.
     pub async fn slo_counts(&self, s: &Slo, from: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<Option<Counts>> {
         match &s.spec.sli {
-            Sli::Availability { monitor_ids } => {
-                Ok(Some(self.check_counts(monitor_ids, from, now, s.spec.exclude_maintenance).await?))
-            }
+            Sli::Availability { monitor_ids } | Sli::Latency { monitor_ids, .. } => match CheckMeasure::of(&s.spec) {
+                Some(m) => Ok(Some(self.check_counts(monitor_ids, from, now, m).await?)),
+                None => Ok(None),
+            },
             Sli::Events => Ok(Some(self.event_counts(s.id, from, now).await?)),
             Sli::Prometheus(_) => Ok(None),
         }

@@ -6,6 +6,7 @@
 
 use crate::kpi::bounds;
 use crate::monitor::{DAY, HOUR};
+use crate::slo::CheckMeasure;
 use crate::{Db, StoreResult, with_db};
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::slo::Counts;
@@ -21,15 +22,14 @@ fn counts(total: i64, bad: i64) -> Counts {
 }
 
 impl Db {
-    /// Good and total checks of `monitors` from each of `froms` to `now`, as
-    /// [`Db::check_counts`] counts them (maintenance left out of rollups when asked; raw results
-    /// below an hour count every check), in the order given.
+    /// Good and total checks of `monitors` by `measure` from each of `froms` to `now`, as
+    /// [`Db::check_counts`] counts them, in the order given.
     pub async fn check_counts_spans(
         &self,
         monitors: &[Uuid],
         froms: &[DateTime<Utc>],
         now: DateTime<Utc>,
-        exclude_maintenance: bool,
+        measure: CheckMeasure,
     ) -> StoreResult<Vec<Counts>> {
         let mut out = vec![Counts::default(); froms.len()];
         if monitors.is_empty() || froms.is_empty() {
@@ -42,11 +42,8 @@ impl Db {
         let hourly: Vec<usize> =
             (0..froms.len()).filter(|i| span(*i) >= Duration::hours(1) && span(*i) <= HOURLY_MAX).collect();
         let long: Vec<usize> = (0..froms.len()).filter(|i| span(*i) > HOURLY_MAX).collect();
-        let (total, bad) = if exclude_maintenance {
-            ("total - maintenance", "failures - maint_failures")
-        } else {
-            ("total", "failures")
-        };
+        let (total, bad) = measure.rollup_exprs();
+        let (raw_total, raw_bad) = measure.raw_exprs();
         let backend = self.backend();
         for chunk in crate::dialect::fixed_chunks(monitors) {
             // Raw results: a count per span, one scan from the earliest.
@@ -56,9 +53,8 @@ impl Db {
                 let cols: Vec<String> = (1..=k)
                     .map(|p| {
                         format!(
-                            "CAST(COALESCE(SUM(CASE WHEN at >= ${p} THEN 1 ELSE 0 END), 0) AS BIGINT), \
-                             CAST(COALESCE(SUM(CASE WHEN at >= ${p} AND status IN ('down', 'unknown') THEN 1 \
-                             ELSE 0 END), 0) AS BIGINT)"
+                            "CAST(COALESCE(SUM(CASE WHEN at >= ${p} THEN {raw_total} ELSE 0 END), 0) AS BIGINT), \
+                             CAST(COALESCE(SUM(CASE WHEN at >= ${p} THEN {raw_bad} ELSE 0 END), 0) AS BIGINT)"
                         )
                     })
                     .collect();

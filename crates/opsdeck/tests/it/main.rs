@@ -991,7 +991,7 @@ async fn openslo_apply_then_export_gives_the_same_documents() {
         .iter()
         .filter(|s| s["name"].as_str().is_some_and(|n| n.to_lowercase().starts_with("checkout")))
         .collect();
-    assert_eq!(items.len(), 4, "{slos}");
+    assert_eq!(items.len(), 5, "{slos}");
     let monthly = items.iter().find(|s| s["name"] == "checkout-monthly").unwrap();
     assert_eq!(monthly["window"]["time_zone"], "Europe/Berlin");
     assert_eq!(monthly["exclude_maintenance"], false);
@@ -1022,7 +1022,7 @@ async fn openslo_apply_then_export_gives_the_same_documents() {
     assert!(text(&imports[0].stderr).contains("note: slos[0] (requests-availability): alerting"));
     let (_, after) = srv.get("/api/v1/slos", &token).await;
     let after = after["items"].as_array().unwrap().clone();
-    assert_eq!(after.len(), 7, "4 + 1 Sloth + 2 Pyrra");
+    assert_eq!(after.len(), 8, "5 + 1 Sloth + 2 Pyrra");
     let sloth = after.iter().find(|s| s["name"] == "requests-availability").unwrap();
     assert_eq!(sloth["sli"]["type"], "prometheus");
     assert_eq!(sloth["target"], 0.999);

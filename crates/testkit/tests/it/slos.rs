@@ -95,15 +95,46 @@ async fn slos_measure_monitors(srv: &TestServer) {
         .into_iter()
         .map(|d| now - d)
         .collect();
-    for exclude in [true, false] {
-        let all = srv.db.check_counts_spans(&[mid], &froms, now, exclude).await.unwrap();
+    use opsdeck_store::slo::CheckMeasure;
+    for m in [
+        CheckMeasure::Passed { exclude_maintenance: true },
+        CheckMeasure::Passed { exclude_maintenance: false },
+        CheckMeasure::Within { buckets: 16, threshold_ms: 10_000.0 },
+        CheckMeasure::Within { buckets: 1, threshold_ms: 1.0 },
+    ] {
+        let all = srv.db.check_counts_spans(&[mid], &froms, now, m).await.unwrap();
         for (from, got) in froms.iter().zip(&all) {
-            assert_eq!(*got, srv.db.check_counts(&[mid], *from, now, exclude).await.unwrap(), "from {from}");
+            assert_eq!(*got, srv.db.check_counts(&[mid], *from, now, m).await.unwrap(), "{m:?} from {from}");
         }
         assert!(all[0].total > 0.0, "{all:?}");
     }
+    // A latency SLO: every check of this local target answers within 10 s.
+    let (s, fast) = srv
+        .post(
+            "/api/v1/slos",
+            &m,
+            json!({"name": "Checkout latency", "service_id": svc, "target": 0.99, "window": {"rolling_days": 28},
+                   "sli": {"type": "latency", "monitor_ids": [monitor], "threshold_ms": 10000}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{fast}");
+    assert_eq!(fast["sli"]["threshold_ms"], 10000.0);
+    assert_eq!(fast["sli_value"], 1.0, "{fast}");
+    assert!(fast["total"].as_u64().unwrap() > 0, "{fast}");
+    let (s, e) = srv
+        .post(
+            "/api/v1/slos",
+            &m,
+            json!({"name": "x", "service_id": svc, "target": 0.99, "window": {"rolling_days": 28},
+                   "sli": {"type": "latency", "monitor_ids": [monitor], "threshold_ms": 251}}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("sli.threshold_ms"))
+    );
     let (_, list) = srv.get(&format!("/api/v1/slos?service_id={svc}"), &v).await;
-    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "availability and latency");
 
     // Bad input names the field; viewers only read.
     let cases = [
@@ -227,4 +258,13 @@ async fn slos_from_pushed_counts(srv: &TestServer) {
     let (s, html) = srv.page(&format!("/slos/{id}"), &cookie).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains(&format!("/api/v1/slos/{id}/events")) && html.contains("pushed events were good"), "{html}");
+
+    // Deleted while it pages: its alert resolves.
+    let (s, _) = srv.delete(&format!("/api/v1/slos/{id}"), &m).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let (_, alerts) = srv.get(&format!("/api/v1/alerts?service_id={}", svc["id"].as_str().unwrap()), &m).await;
+    let slo_alerts: Vec<_> = alerts["items"].as_array().unwrap().iter().filter(|a| a["source_type"] == "slo").collect();
+    assert_eq!(slo_alerts.len(), 1, "{alerts}");
+    assert_eq!(slo_alerts[0]["status"], "resolved", "{alerts}");
 }

@@ -1,7 +1,7 @@
 //! A monitor's latency anomalies: `GET /api/v1/monitors/{id}/anomalies`.
 
+use super::List;
 use super::series::AnomalyDto;
-use super::{List, ts};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -35,14 +35,8 @@ async fn monitor_anomalies(
     let m = state.db.get_monitor(parse_id(Entity::Monitor, &id)?).await?;
     let items = crate::operations::anomalies::monitor_latency(&state, m.monitor.id)
         .await?
-        .into_iter()
-        .map(|a| AnomalyDto {
-            at: ts(a.at),
-            value: a.value,
-            expected_low: a.expected_low,
-            expected_high: a.expected_high,
-            score: a.score,
-        })
+        .iter()
+        .map(AnomalyDto::from)
         .collect();
     Ok(Json(List { items, next_cursor: None }))
 }

@@ -245,9 +245,7 @@ async fn kpi_json(
 }
 
 /// A spreadsheet cell that will not run as a formula (service and SLO names are user text).
-fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
-}
+use super::reports::cell;
 
 fn num(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.6}").trim_end_matches('0').trim_end_matches('.').to_owned()).unwrap_or_default()

@@ -107,7 +107,7 @@ async fn mttx(
 
 /// A text cell that a spreadsheet will not run as a formula: titles and sources come from alert
 /// senders, and `=HYPERLINK(…)` or `@SUM(…)` in a cell would execute when the file is opened.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_owned() }
 }
 

@@ -232,6 +232,18 @@ pub struct AnomalyDto {
     pub score: f64,
 }
 
+impl From<&opsdeck_core::anomaly::Anomaly> for AnomalyDto {
+    fn from(a: &opsdeck_core::anomaly::Anomaly) -> AnomalyDto {
+        AnomalyDto {
+            at: ts(a.at),
+            value: a.value,
+            expected_low: a.expected_low,
+            expected_high: a.expected_high,
+            score: a.score,
+        }
+    }
+}
+
 pub fn forecast_dto(f: &Forecast) -> ForecastDto {
     ForecastDto {
         series: f.series.name.clone(),
@@ -250,17 +262,7 @@ pub fn forecast_dto(f: &Forecast) -> ForecastDto {
             .iter()
             .map(|s| ForecastStepDto { at: ts(s.at), value: s.value, lower: s.lower, upper: s.upper })
             .collect(),
-        anomalies: f
-            .anomalies
-            .iter()
-            .map(|a| AnomalyDto {
-                at: ts(a.at),
-                value: a.value,
-                expected_low: a.expected_low,
-                expected_high: a.expected_high,
-                score: a.score,
-            })
-            .collect(),
+        anomalies: f.anomalies.iter().map(AnomalyDto::from).collect(),
     }
 }
 

@@ -30,19 +30,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// What the SLI measures. `availability`: the share of `monitor_ids`' checks that passed.
+/// `latency`: the share of their checks answered within `threshold_ms` (a latency bucket bound:
+/// 1, 2.5, 5, 10, 25, 50, 75, 100, 150, 250, 400, 600, 1000, 2500, 5000 or 10000).
 /// `events`: good/total counts pushed to `/api/v1/slos/{id}/events`. `prometheus`: the ratio of
 /// `good_query` (or 1 − `bad_query`) to `total_query` on `prometheus_url`; each query holds
 /// `{{.window}}` where the span goes, e.g. `sum(rate(http_requests_total[{{.window}}]))`.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SliBody {
-    #[schema(pattern = "^(availability|events|prometheus)$")]
+    #[schema(pattern = "^(availability|latency|events|prometheus)$")]
     #[serde(rename = "type")]
     pub kind: String,
-    /// For `availability`: 1 to 100 monitors.
+    /// For `availability` and `latency`: 1 to 100 monitors.
     #[schema(max_items = 100)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor_ids: Option<Vec<Uuid>>,
+    /// For `latency`: the bound a check must be answered within, in milliseconds.
+    #[schema(minimum = 1, maximum = 10000)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_ms: Option<f64>,
     /// For `prometheus`: the server's base URL (no user name or password: readers see it).
     #[schema(max_length = 2048)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +69,7 @@ impl SliBody {
         let mut b = SliBody {
             kind: sli.kind().into(),
             monitor_ids: None,
+            threshold_ms: None,
             prometheus_url: None,
             good_query: None,
             bad_query: None,
@@ -70,6 +77,10 @@ impl SliBody {
         };
         match sli {
             Sli::Availability { monitor_ids } => b.monitor_ids = Some(monitor_ids.clone()),
+            Sli::Latency { monitor_ids, threshold_ms } => {
+                b.monitor_ids = Some(monitor_ids.clone());
+                b.threshold_ms = Some(*threshold_ms);
+            }
             Sli::Events => {}
             Sli::Prometheus(p) => {
                 b.prometheus_url = Some(p.url.clone());
@@ -93,20 +104,31 @@ impl SliBody {
             || self.good_query.is_some()
             || self.bad_query.is_some()
             || self.total_query.is_some();
+        let threshold = self.threshold_ms.is_some();
         match self.kind.as_str() {
             "availability" => {
-                only("only monitor_ids", prom)?;
+                only("only monitor_ids", prom || threshold)?;
                 Sli::availability(self.monitor_ids.clone().unwrap_or_default())
+            }
+            "latency" => {
+                only("only monitor_ids and threshold_ms", prom)?;
+                let t = self.threshold_ms.ok_or_else(|| {
+                    opsdeck_core::Error::invalid("sli.threshold_ms", "give the latency bound in milliseconds")
+                })?;
+                Sli::latency(self.monitor_ids.clone().unwrap_or_default(), t)
             }
             "events" => {
                 only(
                     "no other field (push its counts to /api/v1/slos/{id}/events)",
-                    prom || self.monitor_ids.is_some(),
+                    prom || threshold || self.monitor_ids.is_some(),
                 )?;
                 Ok(Sli::Events)
             }
             "prometheus" => {
-                only("prometheus_url, good_query or bad_query, and total_query", self.monitor_ids.is_some())?;
+                only(
+                    "prometheus_url, good_query or bad_query, and total_query",
+                    self.monitor_ids.is_some() || threshold,
+                )?;
                 Sli::prometheus(
                     self.prometheus_url.as_deref().unwrap_or_default(),
                     self.good_query.as_deref(),
@@ -114,7 +136,7 @@ impl SliBody {
                     self.total_query.as_deref().unwrap_or_default(),
                 )
             }
-            _ => Err(opsdeck_core::Error::invalid("sli", "type must be availability, events or prometheus")),
+            _ => Err(opsdeck_core::Error::invalid("sli", "type must be availability, latency, events or prometheus")),
         }
     }
 }

@@ -186,8 +186,8 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
                         let t: CheckTotals = monitor_ids.iter().filter_map(|m| by_monitor.get(m)).copied().sum();
                         Some(t.slo_counts(s.spec.exclude_maintenance))
                     }
-                    // Pushed counts and Prometheus over the period (up to now, for the current
-                    // one); the end is exclusive, the counts' last instant is not.
+                    // Latency, pushed counts and Prometheus over the period (up to now, for the
+                    // current one); the end is exclusive, the counts' last instant is not.
                     _ => {
                         let last = (period.to - chrono::Duration::milliseconds(1)).min(state.now());
                         if last > period.from {

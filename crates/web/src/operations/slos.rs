@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::role::Permission;
 use opsdeck_core::slo::{self, Counts, PrometheusRatio, Sli, SloSpec};
 use opsdeck_store::catalogue::Ref;
-use opsdeck_store::slo::Slo;
+use opsdeck_store::slo::{CheckMeasure, Slo};
 use opsdeck_store::slo_alert::Evaluation;
 
 /// What `slo` says now (the same evaluation its burn-rate alerts follow). A Prometheus server
@@ -25,9 +25,12 @@ pub async fn evaluate(state: &AppState, slo: &Slo) -> Result<Evaluation, ApiErro
             Err(why) => return Ok(Evaluation::unavailable(window_start, why)),
         },
         // Every span in a few queries (this runs for every SLO every minute).
-        Sli::Availability { monitor_ids } => {
+        Sli::Availability { monitor_ids } | Sli::Latency { monitor_ids, .. } => {
             let froms: Vec<_> = spans.iter().map(|(_, d)| now.checked_sub_signed(*d).unwrap_or(now)).collect();
-            state.db.check_counts_spans(monitor_ids, &froms, now, slo.spec.exclude_maintenance).await?
+            match CheckMeasure::of(&slo.spec) {
+                Some(m) => state.db.check_counts_spans(monitor_ids, &froms, now, m).await?,
+                None => vec![Counts::default(); froms.len()],
+            }
         }
         Sli::Events => {
             let mut out = Vec::with_capacity(spans.len());

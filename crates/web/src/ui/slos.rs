@@ -155,6 +155,9 @@ pub async fn page(
         let counted = match (&s.spec.sli, &e.source_error) {
             (_, Some(_)) => "Nothing is known while the SLI cannot be read".to_owned(),
             (Sli::Availability { .. }, None) => format!("{good} of {total} checks passed"),
+            (Sli::Latency { threshold_ms, .. }, None) => {
+                format!("{good} of {total} checks were answered within {threshold_ms} ms")
+            }
             (Sli::Events, None) => format!("{good} of {total} pushed events were good"),
             (Sli::Prometheus(_), None) => format!("The queries gave {good:.4} good of {total:.4}"),
         };
