@@ -35,6 +35,10 @@ pub enum SloCmd {
         /// A monitor id (repeat).
         #[arg(long = "monitor", required_unless_present_any = ["events", "prometheus_url"])]
         monitors: Vec<String>,
+        /// With --monitor: a latency SLI, checks answered within this many milliseconds (a
+        /// latency bucket bound: 1, 2.5, 5, 10, 25, 50, 75, 100, 150, 250, 400, 600, 1000, …).
+        #[arg(long, conflicts_with_all = ["events", "prometheus_url"])]
+        threshold_ms: Option<f64>,
         /// Good/total counts pushed with `opsdeck slo push`.
         #[arg(long, conflicts_with_all = ["monitors", "prometheus_url"])]
         events: bool,
@@ -162,6 +166,7 @@ pub async fn slo_cmd(c: SloCmd, cfg: &Config) -> Result<()> {
             name,
             service,
             monitors,
+            threshold_ms,
             events,
             prometheus_url,
             good_query,
@@ -187,7 +192,10 @@ pub async fn slo_cmd(c: SloCmd, cfg: &Config) -> Result<()> {
                     }
                     sli
                 }
-                (false, None) => json!({"type": "availability", "monitor_ids": monitors}),
+                (false, None) => match threshold_ms {
+                    Some(t) => json!({"type": "latency", "monitor_ids": monitors, "threshold_ms": t}),
+                    None => json!({"type": "availability", "monitor_ids": monitors}),
+                },
             };
             let body = json!({"name": name, "service_id": service, "target": target, "window": window, "sli": sli});
             print(&client.post("/api/v1/slos", &body).await?, output)
