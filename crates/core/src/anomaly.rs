@@ -33,6 +33,12 @@ pub struct Anomaly {
     pub score: f64,
 }
 
+/// The newest of `anomalies` if its hour is at most `fresh` before `now`: what an alert on the
+/// series says is happening now.
+pub fn current(anomalies: &[Anomaly], now: DateTime<Utc>, fresh: chrono::Duration) -> Option<&Anomaly> {
+    anomalies.iter().max_by_key(|a| a.at).filter(|a| now - a.at <= fresh)
+}
+
 fn median(sorted: &[f64]) -> f64 {
     let n = sorted.len();
     if n == 0 {

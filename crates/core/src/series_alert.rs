@@ -104,7 +104,7 @@ impl SeriesAlertSpec {
         if !self.anomalies {
             return None;
         }
-        anomalies.iter().max_by_key(|a| a.at).filter(|a| now - a.at <= ANOMALY_FRESH)
+        crate::anomaly::current(anomalies, now, ANOMALY_FRESH)
     }
 }
 

@@ -209,6 +209,10 @@ fn indicator(sli: &Value, at: &str, servers: &HashMap<String, String>, errs: &mu
     let first = source(first, &format!("{rat}.{side}"), servers, errs);
     let total = source(total, &format!("{rat}.total"), servers, errs);
     match (first?, total?) {
+        (Source::Checks { .. }, Source::Checks { threshold_ms: Some(_), .. }) => {
+            errs.push(format!("{rat}.total: thresholdMs belongs on good (checks: within)"));
+            None
+        }
         (
             Source::Checks { monitors: g, checks: gc, threshold_ms: gt },
             Source::Checks { monitors: t, checks: tc, threshold_ms: None },

@@ -35,6 +35,15 @@ pub(crate) async fn apply_read(client: &Client, r: Read, dry_run: bool, promethe
             errors.push(format!("SLO {}: declared twice for service {}", s.name, s.service));
         }
         seen.push((s.service.as_str(), s.name.as_str()));
+        if let SliDecl::Latency { threshold_ms, .. } = &s.sli
+            && opsdeck_core::slo::latency_buckets(*threshold_ms).is_none()
+        {
+            errors.push(format!(
+                "SLO {}: thresholdMs {threshold_ms} is not a latency bucket bound (1, 2.5, 5, 10, 25, 50, 75, 100, \
+                 150, 250, 400, 600, 1000, 2500, 5000 or 10000)",
+                s.name
+            ));
+        }
         // Checked here as the server would, so a bad query stops the apply before any write.
         if let SliDecl::Prometheus { url, good, bad, total } = &s.sli
             && let Some(url) = url.as_deref().or(prometheus_url)

@@ -23,9 +23,10 @@ pub enum SloCmd {
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
-    /// Define an SLO on a service: availability of monitors (--monitor), pushed counts
-    /// (--events), or two PromQL queries (--prometheus-url with --good-query or --bad-query, and
-    /// --total-query, each holding {{.window}} where the span goes).
+    /// Define an SLO on a service: availability of monitors (--monitor), their latency
+    /// (--monitor with --threshold-ms), pushed counts (--events), or two PromQL queries
+    /// (--prometheus-url with --good-query or --bad-query, and --total-query, each holding
+    /// {{.window}} where the span goes).
     Create {
         #[arg(long)]
         name: String,

@@ -37,6 +37,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (28, "series_alerts", include_str!("../migrations/sqlite/0028_series_alerts.sql")),
     (29, "incidents_detected", include_str!("../migrations/sqlite/0029_incidents_detected.sql")),
     (30, "slo_alerts_outlive", include_str!("../migrations/sqlite/0030_slo_alerts_outlive.sql")),
+    (31, "anomaly_watches", include_str!("../migrations/sqlite/0031_anomaly_watches.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -69,6 +70,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (28, "series_alerts", include_str!("../migrations/postgres/0028_series_alerts.sql")),
     (29, "incidents_detected", include_str!("../migrations/postgres/0029_incidents_detected.sql")),
     (30, "slo_alerts_outlive", include_str!("../migrations/postgres/0030_slo_alerts_outlive.sql")),
+    (31, "anomaly_watches", include_str!("../migrations/postgres/0031_anomaly_watches.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -176,6 +176,10 @@ impl Pipeline {
             Ok(n) => self.drain_series_alerts().await.map(|m| n + m),
             e => e,
         };
+        let result = match result {
+            Ok(n) => self.drain_anomaly_alerts().await.map(|m| n + m),
+            e => e,
+        };
         let _ = self.db.release_worker_lease(DRAIN_LEASE, &self.node).await;
         result
     }
@@ -215,6 +219,19 @@ impl Pipeline {
             crate::series_alert::series_alert_envelope,
             |a| a.id,
             |ids| async move { db.series_alerts_sent(&ids).await },
+        )
+        .await
+    }
+
+    /// Hands pending monitor latency anomaly alerts to the ingest pipeline.
+    async fn drain_anomaly_alerts(&self) -> crate::StoreResult<usize> {
+        let db = &self.db;
+        self.drain_outbox(
+            "latency anomaly alerts",
+            |n| db.pending_anomaly_alerts(n),
+            crate::anomaly_watch::anomaly_alert_envelope,
+            |a| a.id,
+            |ids| async move { db.anomaly_alerts_sent(&ids).await },
         )
         .await
     }

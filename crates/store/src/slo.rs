@@ -54,9 +54,10 @@ impl From<Row> for Slo {
                 Ok(p) => Sli::Prometheus(p),
                 Err(_) => Sli::Availability { monitor_ids: r.monitor_ids.0 },
             },
-            ("latency", Some(l)) => Sli::Latency {
+            // An unreadable threshold stays a latency SLI with no data, never another kind.
+            ("latency", l) => Sli::Latency {
                 monitor_ids: r.monitor_ids.0,
-                threshold_ms: l.get("threshold_ms").and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN),
+                threshold_ms: l.and_then(|l| l.get("threshold_ms")?.as_f64()).unwrap_or(f64::NAN),
             },
             _ => Sli::Availability { monitor_ids: r.monitor_ids.0 },
         };
@@ -95,8 +96,9 @@ fn sli_cols(sli: &Sli) -> (&'static str, Option<String>) {
 pub enum CheckMeasure {
     /// It passed (up or degraded); checks in maintenance left out of rollups when asked.
     Passed { exclude_maintenance: bool },
-    /// It was answered within the first `buckets` latency buckets (up to `threshold_ms`), of
-    /// the checks with a latency (maintenance counts: the histogram does not record it).
+    /// It passed and was answered within the first `buckets` latency buckets (up to
+    /// `threshold_ms`); a failure, a timeout included, is bad (maintenance counts: the histogram
+    /// does not record it).
     Within { buckets: usize, threshold_ms: f64 },
 }
 
@@ -111,7 +113,11 @@ impl CheckMeasure {
         }
     }
 
-    /// (total, bad) expressions over a `check_rollups` row.
+    /// (total, bad) expressions over a `check_rollups` row. For latency, good is the checks within
+    /// the threshold, but at most the checks that passed: failures without a latency (timeouts,
+    /// refused connections) are bad, and so are failures answered fast when no passing check was
+    /// slow (the histogram does not tell failures apart, so this is exact unless a row holds
+    /// both fast failures and slow successes).
     pub(crate) fn rollup_exprs(self) -> (String, String) {
         match self {
             CheckMeasure::Passed { exclude_maintenance: true } => {
@@ -120,11 +126,10 @@ impl CheckMeasure {
             CheckMeasure::Passed { exclude_maintenance: false } => ("total".into(), "failures".into()),
             CheckMeasure::Within { buckets, .. } => {
                 let n = opsdeck_core::monitor::BUCKET_BOUNDS_MS.len() + 1;
-                let sum = |r: std::ops::Range<usize>| {
-                    let cols: Vec<String> = r.map(|i| format!("h{i}")).collect();
-                    if cols.is_empty() { "0".to_owned() } else { format!("({})", cols.join(" + ")) }
-                };
-                (sum(0..n), sum(buckets.min(n)..n))
+                let cols: Vec<String> = (0..buckets.min(n)).map(|i| format!("h{i}")).collect();
+                let fast = if cols.is_empty() { "0".to_owned() } else { format!("({})", cols.join(" + ")) };
+                let good = format!("(CASE WHEN {fast} < total - failures THEN {fast} ELSE total - failures END)");
+                ("total".into(), format!("(total - {good})"))
             }
         }
     }
@@ -135,10 +140,14 @@ impl CheckMeasure {
             CheckMeasure::Passed { .. } => {
                 ("1".into(), "CASE WHEN status IN ('down', 'unknown') THEN 1 ELSE 0 END".into())
             }
-            // The threshold is a bucket bound (a constant of the code), never user text.
+            // Good: passed within the threshold (a bucket bound, a constant of the code, never user
+            // text); a failure, or a check without a latency, is bad.
             CheckMeasure::Within { threshold_ms, .. } => (
-                "CASE WHEN latency_ms IS NOT NULL THEN 1 ELSE 0 END".into(),
-                format!("CASE WHEN latency_ms > {threshold_ms:?} THEN 1 ELSE 0 END"),
+                "1".into(),
+                format!(
+                    "CASE WHEN status IN ('down', 'unknown') OR latency_ms IS NULL OR latency_ms > {threshold_ms:?} \
+                     THEN 1 ELSE 0 END"
+                ),
             ),
         }
     }
@@ -239,19 +248,19 @@ impl Db {
     /// Deletes an SLO; the burn-rate alert it raises at that moment resolves.
     pub async fn delete_slo(&self, actor: &Actor, now: DateTime<Utc>, before: &Slo) -> StoreResult<()> {
         write_tx!(self, |tx| {
-            let alerting: Option<Option<String>> =
-                sqlx::query_scalar("DELETE FROM slos WHERE id = $1 RETURNING alerting")
+            let gone: Option<(Option<String>, Uuid)> =
+                sqlx::query_as("DELETE FROM slos WHERE id = $1 RETURNING alerting, service_id")
                     .bind(before.id)
                     .fetch_optional(&mut *tx)
                     .await?;
-            if alerting.flatten().is_some() {
+            if let Some((Some(_), service_id)) = gone {
                 sqlx::query(
                     "INSERT INTO slo_alerts (id, slo_id, service_id, urgency, summary, at, alert_pending) \
                      VALUES ($1, $2, $3, 'none', $4, $5, TRUE)",
                 )
                 .bind(Uuid::now_v7())
                 .bind(before.id)
-                .bind(before.spec.service_id)
+                .bind(service_id)
                 .bind(format!("SLO {} was deleted", before.spec.name))
                 .bind(now.timestamp_millis())
                 .execute(&mut *tx)

@@ -1,6 +1,7 @@
 //! The series watcher: every few minutes one node (it holds a lease) judges every series with
-//! alert settings from its forecast and moves its alerts, each move a compare-and-set that
-//! queues the change for the alert pipeline. A worker of its own: forecasts read up to 10,000
+//! alert settings from its forecast, and every monitor whose latency anomalies alert, and moves
+//! their alerts, each move a compare-and-set that queues the change for the alert pipeline. A
+//! worker of its own: forecasts read up to 10,000
 //! points each, from the database or a Prometheus server, and must not hold up SLO evaluation.
 
 use crate::AppState;
@@ -59,6 +60,7 @@ pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiErro
         })
         .buffer_unordered(PARALLEL);
     let mut moved = 0;
+    moved += watch_monitors(state, started).await;
     while let Some((s, j)) = judged.next().await {
         let ms = state.now().timestamp_millis();
         if ms - renewed > LEASE_MS / 4 {
@@ -83,4 +85,35 @@ pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiErro
         }
     }
     Ok(moved)
+}
+
+/// Judges the monitors whose latency anomalies alert (a read of four weeks of hourly rollups
+/// each); how many alerts moved. Failures are logged and leave the alert as it is.
+async fn watch_monitors(state: &AppState, started: Instant) -> usize {
+    let watches = match state.db.anomaly_watches(None).await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "latency anomaly watches could not be read");
+            return 0;
+        }
+    };
+    let mut moved = 0;
+    for w in watches {
+        if started.elapsed() >= BUDGET {
+            break;
+        }
+        let result = async {
+            let (to, summary, details) = crate::operations::anomalies::judge_watch(state, &w).await?;
+            // A monitor moved to another service: resolve where it fired first, raise anew next.
+            let to =
+                if w.alerting_service_id.is_some() && to.is_some() && to != w.alerting_service_id { None } else { to };
+            Ok::<_, ApiError>(state.db.move_anomaly_alert(&w, to, &summary, &details, state.now()).await?)
+        }
+        .await;
+        match result {
+            Ok(m) => moved += usize::from(m),
+            Err(e) => tracing::warn!(monitor = %w.monitor_id, error = %e.message, "latency anomalies not judged"),
+        }
+    }
+    moved
 }

@@ -33,6 +33,11 @@ pub enum MonitorType {
 }
 
 impl MonitorType {
+    /// Whether its checks measure a latency (a heartbeat only notes that a ping came).
+    pub fn records_latency(self) -> bool {
+        !matches!(self, MonitorType::Heartbeat)
+    }
+
     pub const ALL: [MonitorType; 7] = [
         MonitorType::Http,
         MonitorType::Tcp,

@@ -1,5 +1,6 @@
 //! A monitor's latency anomalies: three weeks of hourly history with a weekday rhythm and one
-//! slow hour; the API and the monitor page name that hour and nothing else.
+//! slow hour; the API and the monitor page name that hour and nothing else. Watched, a slow hour
+//! now raises a warning on the monitor's service, which resolves when the watch stops.
 
 use chrono::{Datelike, Duration, Timelike};
 use opsdeck_core::monitor::LatencyHistogram;
@@ -12,11 +13,13 @@ backend_tests!(monitor_latency_anomalies);
 
 async fn monitor_latency_anomalies(srv: &TestServer) {
     let m = srv.token("m", Role::Manager).await;
+    let (_, svc) = srv.post("/api/v1/services", &m, json!({"name": "Checkout"})).await;
     let (s, mon) = srv
         .post(
             "/api/v1/monitors",
             &m,
-            json!({"name": "Checkout API", "type": "http", "paused": true, "settings": {"url": "http://127.0.0.1:9/"}}),
+            json!({"name": "Checkout API", "type": "http", "paused": true, "service_id": svc["id"],
+                   "settings": {"url": "http://127.0.0.1:9/"}}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{mon}");
@@ -74,4 +77,46 @@ async fn monitor_latency_anomalies(srv: &TestServer) {
         html.contains("id=\"latency-anomalies\"") && html.contains(&slow.format("%Y-%m-%d %H:00 UTC").to_string()),
         "{html}"
     );
+
+    // Watched: the old slow hour is past, so nothing fires; a slow hour now does, once.
+    let path = format!("/api/v1/monitors/{id}/anomaly-alert");
+    assert_eq!(srv.put(&path, &v, json!({})).await.0, StatusCode::FORBIDDEN);
+    let (s, w) = srv.put(&path, &m, json!({})).await;
+    assert_eq!((s, w["enabled"].as_bool()), (StatusCode::OK, Some(true)), "{w}");
+    assert_eq!(srv.run_series_watch().await, 0);
+    let this_hour = now.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap();
+    let mut hot = rows[0].clone();
+    hot.bucket = this_hour;
+    hot.latency_sum = 400.0 * 60.0;
+    srv.db.backfill_rollups(uuid::Uuid::parse_str(&id).unwrap(), HOUR, &[hot]).await.unwrap();
+    assert_eq!(srv.run_series_watch().await, 1);
+    assert_eq!(srv.run_series_watch().await, 0, "raised once");
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    let svc_id = svc["id"].as_str().unwrap();
+    let anomaly_alerts = || async {
+        let (_, a) = srv.get(&format!("/api/v1/alerts?service_id={svc_id}"), &m).await;
+        a["items"].as_array().unwrap().iter().filter(|a| a["source_type"] == "anomaly").cloned().collect::<Vec<_>>()
+    };
+    let raised = anomaly_alerts().await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!((raised[0]["severity"].as_str(), raised[0]["status"].as_str()), (Some("warning"), Some("firing")));
+    assert!(raised[0]["summary"].as_str().unwrap().contains("Checkout API: mean latency 400 ms"), "{raised:?}");
+    let (_, w) = srv.get(&path, &v).await;
+    assert_eq!(w["alerting_service_id"], svc["id"], "{w}");
+    // Stopped while it fires: it resolves.
+    let (s, w) = srv.delete(&path, &m).await;
+    assert_eq!(s, StatusCode::OK, "{w}");
+    srv.pipeline.drain_monitor_alerts().await.unwrap();
+    assert_eq!(anomaly_alerts().await[0]["status"], "resolved");
+    // A monitor of no service has nowhere to alert.
+    let (_, lone) = srv
+        .post(
+            "/api/v1/monitors",
+            &m,
+            json!({"name": "Lone", "type": "http", "paused": true, "settings": {"url": "http://127.0.0.1:9/"}}),
+        )
+        .await;
+    let (s, e) =
+        srv.put(&format!("/api/v1/monitors/{}/anomaly-alert", lone["id"].as_str().unwrap()), &m, json!({})).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("service_id")));
 }

@@ -171,7 +171,14 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
     });
 
     let slo_list = state.db.list_slos(service_id, opsdeck_store::slo::SLOS_MAX).await?;
-    let mut watched: Vec<Uuid> = slo_list.iter().flat_map(|s| s.spec.sli.monitor_ids().iter().copied()).collect();
+    let mut watched: Vec<Uuid> = slo_list
+        .iter()
+        .filter_map(|s| match &s.spec.sli {
+            Sli::Availability { monitor_ids } => Some(monitor_ids.iter().copied()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     watched.sort_unstable();
     watched.dedup();
     let by_monitor = state.db.check_totals_of(&watched, period.from, period.to).await?;
@@ -186,8 +193,19 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
                         let t: CheckTotals = monitor_ids.iter().filter_map(|m| by_monitor.get(m)).copied().sum();
                         Some(t.slo_counts(s.spec.exclude_maintenance))
                     }
-                    // Latency, pushed counts and Prometheus over the period (up to now, for the
-                    // current one); the end is exclusive, the counts' last instant is not.
+                    // Latency over the period: daily rollups for its whole days, as availability.
+                    Sli::Latency { monitor_ids, .. } => {
+                        let last = (period.to - chrono::Duration::milliseconds(1)).min(state.now());
+                        match opsdeck_store::slo::CheckMeasure::of(&s.spec).filter(|_| last > period.from) {
+                            Some(m) => {
+                                let c = state.db.check_counts_spans(monitor_ids, &[period.from], last, m).await?;
+                                c.first().copied()
+                            }
+                            None => None,
+                        }
+                    }
+                    // Pushed counts and Prometheus over the period (up to now, for the current
+                    // one); the end is exclusive, the counts' last instant is not.
                     _ => {
                         let last = (period.to - chrono::Duration::milliseconds(1)).min(state.now());
                         if last > period.from {

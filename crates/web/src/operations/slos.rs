@@ -123,6 +123,22 @@ async fn check_refs(state: &AppState, spec: &SloSpec) -> Result<(), ApiError> {
     if let Some(missing) = ids.iter().find(|id| !found.iter().any(|m| m.0 == **id)) {
         return Err(ApiError::invalid("sli", format!("no monitor has id {missing}")));
     }
+    // Heartbeat and push monitors record no latency: a latency SLI on them would never have data.
+    if let Sli::Latency { monitor_ids, .. } = &spec.sli {
+        for id in monitor_ids {
+            let m = state.db.get_monitor(*id).await?;
+            if !m.monitor.spec.kind.records_latency() {
+                return Err(ApiError::invalid(
+                    "sli.monitor_ids",
+                    format!(
+                        "{} is a {} monitor, which records no latency",
+                        m.monitor.spec.name,
+                        m.monitor.spec.kind.as_str()
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 

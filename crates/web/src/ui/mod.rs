@@ -85,6 +85,8 @@ pub fn router() -> Router<AppState> {
         .route("/monitors/{id}/check", post(monitors::check))
         .route("/monitors/{id}/pause", post(monitors::pause))
         .route("/monitors/{id}/resume", post(monitors::resume))
+        .route("/monitors/{id}/anomaly-alert", post(monitors::anomaly_alert_on))
+        .route("/monitors/{id}/anomaly-alert/delete", post(monitors::anomaly_alert_off))
         .route("/monitors/{id}/delete", post(monitors::delete))
         .route("/monitors/{id}/ping-url/rotate", post(monitors::rotate_ping_url))
         .route("/incidents", get(incidents::list).post(incidents::declare))

@@ -224,6 +224,9 @@ pub struct MonitorPage {
     history_checks: i64,
     /// Hours of unusual latency (newest first) with their expected range, readable.
     anomalies: Vec<(String, String, String)>,
+    /// Its latency anomalies alert on its service; one fires now.
+    anomaly_alert: bool,
+    anomaly_firing: bool,
 }
 
 pub async fn detail(
@@ -267,6 +270,7 @@ pub async fn detail(
             )
         })
         .collect();
+    let watch = try_page!(state.db.anomaly_watches(Some(id)).await).into_iter().next();
     let base = base_url(&state, &headers).await;
     let history_checks = uptime.iter().map(|u| u.checks).max().unwrap_or(0);
     let lat = |v: Option<f64>| v.map(|ms| charts::fmt_latency(ms, 0.0)).unwrap_or_else(|| "—".into());
@@ -279,6 +283,8 @@ pub async fn detail(
         .collect();
     MonitorPage {
         anomalies,
+        anomaly_alert: watch.is_some(),
+        anomaly_firing: watch.is_some_and(|w| w.alerting_service_id.is_some()),
         chrome,
         latency: v.last_result.as_ref().and_then(|l| l.latency_ms).map(|ms| charts::fmt_latency(ms, 0.0)),
         note: result_note(&v),
@@ -330,6 +336,26 @@ pub async fn pause(State(state): State<AppState>, page: PageAuth, Path(id): Path
 
 pub async fn resume(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
     set_paused(&state, &page, &id, false).await
+}
+
+/// Latency anomalies alert on the monitor's service (`POST /monitors/{id}/anomaly-alert`), or no
+/// longer (`…/anomaly-alert/delete`); managers.
+pub async fn anomaly_alert_on(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    set_anomaly_alert(&state, &page, &id, true).await
+}
+
+pub async fn anomaly_alert_off(State(state): State<AppState>, page: PageAuth, Path(id): Path<String>) -> Response {
+    set_anomaly_alert(&state, &page, &id, false).await
+}
+
+async fn set_anomaly_alert(state: &AppState, page: &PageAuth, id: &str, on: bool) -> Response {
+    let result = async {
+        let id = crate::extract::parse_id(Entity::Monitor, id)?;
+        crate::operations::anomalies::set_watch(state, &page.0, id, on).await?;
+        Ok(id)
+    }
+    .await;
+    outcome_at(result, if on { "Latency anomalies now alert" } else { "Latency anomalies no longer alert" })
 }
 
 async fn set_paused(state: &AppState, page: &PageAuth, id: &str, paused: bool) -> Response {
