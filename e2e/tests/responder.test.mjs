@@ -340,6 +340,21 @@ step('a capacity forecast: pushed history, the band and when the disk is full', 
   assert.match(await page.locator('#no-anomalies').innerText(), /^None in the history shown/);
   assert.match(await page.title(), /^db1\.disk_used_gb · Capacity/);
   await shot('capacity-forecast');
+  // A manager makes the forecast alert on a service; the form then shows the settings in force.
+  const svcName = (await page.locator('#alert-form select[name=service_id] option').nth(1).innerText()).trim();
+  await page.selectOption('#alert-form select[name=service_id]', { index: 1 });
+  await page.fill('#alert-form input[name=within_days]', '365');
+  await submitTo('#alert-form button[type=submit]', '/capacity/db1.disk_used_gb');
+  const escaped = svcName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(squash(await page.locator('#series-alert').innerText()),
+    new RegExp(`Alerts ${escaped} when it is forecast to reach 1000 within 365 days`));
+  assert.equal(await page.inputValue('#alert-form input[name=within_days]'), '365');
+  const size = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator('#series-alert').scrollIntoViewIfNeeded();
+  await shot('capacity-alert-phone');
+  await page.setViewportSize(size);
+  await go('/capacity/db1.disk_used_gb?capacity=1000&training_days=14&horizon_days=60');
   await page.selectOption('select[name=method]', 'holt');
   await submitTo('#forecast-form button[type=submit]', '/capacity/db1.disk_used_gb');
   assert.match(await page.locator('#verdict').innerText(), /^Reaches 1000 in \d/);
