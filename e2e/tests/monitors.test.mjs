@@ -336,4 +336,9 @@ step('pause and resume from the detail page', async () => {
   assert.equal(squash(await toggle.textContent()), 'Pause');
   assert.equal(await page.locator('#check-now').count(), 1);
   await shot('08-resumed');
+
+  // Latency anomalies alert on a service: without one, the page says what to do instead.
+  assert.match(squash(await page.locator('#anomaly-alert').innerText()), /Anomalies are shown, not alerted on/);
+  assert.match(await text('#anomaly-needs-service'), /Give the monitor a service/);
+  assert.equal(await page.locator('#anomaly-alert button').count(), 0);
 });
