@@ -6,7 +6,6 @@ use crate::audit::audit;
 use crate::{Db, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::{Actor, AuditRecord};
-use opsdeck_core::clock::from_millis;
 use uuid::Uuid;
 
 /// A monitor whose latency anomalies alert, and the service its alert fires on now.
@@ -162,22 +161,7 @@ impl Db {
 /// The alert a monitor's latency anomaly raises on its service: dedup key
 /// `latency-anomaly:{monitor id}`, a warning; a change that is not firing resolves it.
 pub fn anomaly_alert_envelope(a: &AnomalyAlert) -> crate::ingest::Envelope {
-    use opsdeck_core::alert::{Action, Severity, Signal};
     let key = format!("latency-anomaly:{}", a.monitor_id.simple());
-    let signal = if a.firing {
-        let mut sig = Signal::trigger(key, a.summary.clone(), Severity::Warning);
-        sig.source = "latency anomaly".into();
-        sig.started_at = Some(from_millis(a.at));
-        sig.details = serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null);
-        sig
-    } else {
-        Signal::follow_up(Action::Resolve, key)
-    };
-    crate::ingest::Envelope {
-        scope: "anomaly".into(),
-        integration_id: None,
-        service_id: a.service_id,
-        source_type: "anomaly",
-        signal,
-    }
+    let raise = a.firing.then_some((&a.summary, &a.details, a.at));
+    crate::series_alert::warning_envelope(("anomaly", "anomaly", "latency anomaly"), key, a.service_id, raise)
 }

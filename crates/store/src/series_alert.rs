@@ -195,22 +195,34 @@ impl Db {
 /// The alert a series raises on its service: dedup key `series:{id}:{kind}`, a warning; a change
 /// that is not firing resolves it.
 pub fn series_alert_envelope(a: &SeriesAlert) -> crate::ingest::Envelope {
-    use opsdeck_core::alert::{Action, Severity, Signal};
+    let source = if a.kind == "anomaly" { "series anomaly" } else { "capacity forecast" };
     let key = format!("series:{}:{}", a.series_id.simple(), a.kind);
-    let signal = if a.firing {
-        let mut sig = Signal::trigger(key, a.summary.clone(), Severity::Warning);
-        sig.source = if a.kind == "anomaly" { "series anomaly" } else { "capacity forecast" }.into();
-        sig.started_at = Some(from_millis(a.at));
-        sig.details = serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null);
-        sig
-    } else {
-        Signal::follow_up(Action::Resolve, key)
+    warning_envelope(
+        ("series", "series", source),
+        key,
+        a.service_id,
+        a.firing.then_some((&a.summary, &a.details, a.at)),
+    )
+}
+
+/// A warning computed by Opsdeck (a forecast, an anomaly) on `service_id`: raised with
+/// `(summary, details JSON, at)`, or resolved (`None`). `kind` is (scope, source type, source).
+pub(crate) fn warning_envelope(
+    kind: (&str, &'static str, &str),
+    key: String,
+    service_id: Uuid,
+    raise: Option<(&String, &String, i64)>,
+) -> crate::ingest::Envelope {
+    use opsdeck_core::alert::{Action, Severity, Signal};
+    let signal = match raise {
+        Some((summary, details, at)) => {
+            let mut sig = Signal::trigger(key, summary.clone(), Severity::Warning);
+            sig.source = kind.2.into();
+            sig.started_at = Some(from_millis(at));
+            sig.details = serde_json::from_str(details).unwrap_or(serde_json::Value::Null);
+            sig
+        }
+        None => Signal::follow_up(Action::Resolve, key),
     };
-    crate::ingest::Envelope {
-        scope: "series".into(),
-        integration_id: None,
-        service_id: a.service_id,
-        source_type: "series",
-        signal,
-    }
+    crate::ingest::Envelope { scope: kind.0.into(), integration_id: None, service_id, source_type: kind.1, signal }
 }

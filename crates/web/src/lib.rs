@@ -14,6 +14,7 @@ mod events;
 mod extract;
 pub mod ingest;
 mod kpi_metrics;
+pub mod leased;
 mod links;
 mod operations;
 mod ops;

@@ -12,38 +12,30 @@ use std::time::{Duration, Instant};
 /// How often series are judged: capacity warnings are days ahead, anomalies hourly.
 const EVERY: Duration = Duration::from_secs(300);
 const LEASE: &str = "series_watcher";
-const LEASE_MS: i64 = 120_000;
 /// Series judged at once.
 const PARALLEL: usize = 4;
 /// A pass starts no new judgement after this long; the rest wait for the next pass.
 const BUDGET: Duration = Duration::from_secs(240);
 
 /// Runs until `stop` turns true, as `node` in the lease.
-pub async fn run(state: AppState, node: String, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => {
-                let _ = state.db.release_worker_lease(LEASE, &node).await;
-                return;
-            }
-        }
-        if let Err(e) = evaluate_all(&state, &node).await {
-            tracing::warn!(error = %e.message, "series alerts could not be judged");
-        }
-    }
+pub async fn run(state: AppState, node: String, stop: tokio::sync::watch::Receiver<bool>) {
+    crate::leased::run_every(
+        state,
+        node,
+        LEASE,
+        EVERY,
+        "series alerts could not be judged",
+        stop,
+        |state, node| async move { evaluate_all(&state, &node).await },
+    )
+    .await;
 }
 
 /// Judges every series that alerts; how many alerts moved (0 when another node holds the lease).
 /// A series whose forecast cannot be made, or whose move fails, keeps its alerts and is logged.
 pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiError> {
     use futures_util::StreamExt;
-    let mut renewed = state.now().timestamp_millis();
-    if !state.db.try_worker_lease(LEASE, node, renewed, renewed + LEASE_MS).await? {
-        return Ok(0);
-    }
+    let Some(mut lease) = crate::leased::Lease::take(state, LEASE, node).await? else { return Ok(0) };
     let started = Instant::now();
     let watched: Vec<_> = state
         .db
@@ -62,12 +54,9 @@ pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiErro
     let mut moved = 0;
     moved += watch_monitors(state, started).await;
     while let Some((s, j)) = judged.next().await {
-        let ms = state.now().timestamp_millis();
-        if ms - renewed > LEASE_MS / 4 {
-            if !state.db.try_worker_lease(LEASE, node, ms, ms + LEASE_MS).await? {
-                break;
-            }
-            renewed = ms;
+        // Lost to another node (this one stalled): it goes on from here.
+        if !lease.keep().await? {
+            break;
         }
         let judgements = match j {
             Ok(Some(j)) => j,

@@ -12,37 +12,27 @@ use std::time::Duration;
 /// How often SLOs are evaluated (the shortest burn window is five minutes).
 const EVERY: Duration = Duration::from_secs(60);
 const LEASE: &str = "slo_evaluator";
-/// How long a pass may hold the lease before renewing it.
-const LEASE_MS: i64 = 120_000;
 /// SLOs evaluated at once.
 const PARALLEL: usize = 8;
 
 /// Runs until `stop` turns true, as `node` in the lease.
-pub async fn run(state: AppState, node: String, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => {
-                // Another node (or this one, restarted) takes over at once.
-                let _ = state.db.release_worker_lease(LEASE, &node).await;
-                return;
-            }
-        }
-        if let Err(e) = evaluate_all(&state, &node).await {
-            tracing::warn!(error = %e.message, "SLOs could not be evaluated");
-        }
-    }
+pub async fn run(state: AppState, node: String, stop: tokio::sync::watch::Receiver<bool>) {
+    crate::leased::run_every(
+        state,
+        node,
+        LEASE,
+        EVERY,
+        "SLOs could not be evaluated",
+        stop,
+        |state, node| async move { evaluate_all(&state, &node).await },
+    )
+    .await;
 }
 
 /// Evaluates every SLO and moves the alerts whose urgency changed; how many moved (0 when
 /// another node holds the lease). An SLO whose evaluation fails is logged and keeps its alert.
 pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiError> {
-    let mut renewed = state.now().timestamp_millis();
-    if !state.db.try_worker_lease(LEASE, node, renewed, renewed + LEASE_MS).await? {
-        return Ok(0);
-    }
+    let Some(mut lease) = crate::leased::Lease::take(state, LEASE, node).await? else { return Ok(0) };
     let started = std::time::Instant::now();
     let alerting = state.db.slo_alert_states().await?;
     let slos = state.db.list_slos(None, opsdeck_store::slo::SLOS_MAX).await?;
@@ -57,13 +47,9 @@ pub async fn evaluate_all(state: &AppState, node: &str) -> Result<usize, ApiErro
         })
         .buffer_unordered(PARALLEL);
     while let Some((s, e)) = evaluated.next().await {
-        let ms = state.now().timestamp_millis();
-        if ms - renewed > LEASE_MS / 4 {
-            // Lost to another node (this one stalled): it goes on from here.
-            if !state.db.try_worker_lease(LEASE, node, ms, ms + LEASE_MS).await? {
-                break;
-            }
-            renewed = ms;
+        // Lost to another node (this one stalled): it goes on from here.
+        if !lease.keep().await? {
+            break;
         }
         let e = match e {
             Ok(e) => e,

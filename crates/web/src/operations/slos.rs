@@ -41,9 +41,11 @@ pub async fn evaluate(state: &AppState, slo: &Slo) -> Result<Evaluation, ApiErro
             out
         }
     };
+    // The first span is the window; the others are the burn-rate spans.
+    let window = counts.first().copied().unwrap_or_default();
     let by_span: Vec<(&'static str, Duration, Counts)> =
-        spans.iter().zip(&counts).skip(1).map(|((l, d), c)| (*l, *d, *c)).collect();
-    Ok(Evaluation::new(&slo.spec, window_start, counts.first().copied().unwrap_or_default(), &by_span))
+        slo::burn_windows().iter().zip(counts.get(1..).unwrap_or(&[])).map(|((l, d), c)| (*l, *d, *c)).collect();
+    Ok(Evaluation::new(&slo.spec, window_start, window, &by_span))
 }
 
 /// The SLO's counts from `from` to `to` (the burn-down chart); `None` when its Prometheus

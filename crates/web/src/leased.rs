@@ -1,0 +1,72 @@
+//! Background passes that one node runs at a time: a worker lease taken at the start of a pass
+//! and renewed as it goes, and the loop that runs a pass every so often until the server stops
+//! (giving the lease back, so another node, or this one restarted, takes over at once).
+
+use crate::AppState;
+use crate::error::ApiError;
+use std::future::Future;
+use std::time::Duration;
+
+/// How long a pass holds the lease without renewing it.
+const LEASE_MS: i64 = 120_000;
+
+/// A worker lease held by this node for one pass.
+pub struct Lease<'a> {
+    state: &'a AppState,
+    name: &'static str,
+    node: &'a str,
+    renewed: i64,
+}
+
+impl<'a> Lease<'a> {
+    /// Takes lease `name` for `node`; `None` when another node holds it.
+    pub async fn take(state: &'a AppState, name: &'static str, node: &'a str) -> Result<Option<Lease<'a>>, ApiError> {
+        let now = state.now().timestamp_millis();
+        let got = state.db.try_worker_lease(name, node, now, now + LEASE_MS).await?;
+        Ok(got.then_some(Lease { state, name, node, renewed: now }))
+    }
+
+    /// Renews the lease when a quarter of it has gone; false when another node took it over (this
+    /// one stalled): the pass stops and the other goes on.
+    pub async fn keep(&mut self) -> Result<bool, ApiError> {
+        let now = self.state.now().timestamp_millis();
+        if now - self.renewed <= LEASE_MS / 4 {
+            return Ok(true);
+        }
+        if !self.state.db.try_worker_lease(self.name, self.node, now, now + LEASE_MS).await? {
+            return Ok(false);
+        }
+        self.renewed = now;
+        Ok(true)
+    }
+}
+
+/// Runs `pass` every `every` until `stop` turns true, then gives lease `name` back; a pass that
+/// fails is logged as `what` and the next one runs on time.
+pub async fn run_every<F, Fut>(
+    state: AppState,
+    node: String,
+    name: &'static str,
+    every: Duration,
+    what: &'static str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    pass: F,
+) where
+    F: Fn(AppState, String) -> Fut,
+    Fut: Future<Output = Result<usize, ApiError>>,
+{
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {
+                let _ = state.db.release_worker_lease(name, &node).await;
+                return;
+            }
+        }
+        if let Err(e) = pass(state.clone(), node.clone()).await {
+            tracing::warn!(error = %e.message, "{what}");
+        }
+    }
+}
