@@ -7,6 +7,7 @@
 mod command;
 mod dns;
 pub mod events;
+pub mod held;
 mod http;
 mod icmp;
 mod net;

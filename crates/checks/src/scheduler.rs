@@ -2,15 +2,17 @@
 //! with bounded concurrency, and stores results in batches.
 //!
 //! Any number of nodes may run a scheduler against one PostgreSQL database: a monitor is leased
-//! to one node at a time, and a node that dies only delays its leased checks until the lease
-//! expires. Time comes from the [`Clock`], so [`Scheduler::run_once`] is driven by a fake clock
-//! in tests.
+//! to one node at a time, for seconds, renewed while its check waits, runs and is stored
+//! ([`crate::held`]); a node that dies delays its checks only until those leases end, and one
+//! that stalled past them stores nothing. Time comes from the [`Clock`], so
+//! [`Scheduler::run_once`] is driven by a fake clock in tests.
 
 use crate::Prober;
 use crate::events::{
     CheckFinished, CheckStarted, CheckTaskPanicked, ChecksClaimed, OverdueRespread, ResultsStoreFailed, ResultsStored,
     SchedulerStepFailed,
 };
+use crate::held::{self, Held};
 use chrono::Duration as ChronoDuration;
 use opsdeck_core::clock::Clock;
 use opsdeck_core::monitor::{CheckOutcome, CheckStatus, Settings, heartbeat_deadline, next_run};
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
+use uuid::Uuid;
 
 /// Called with the state changes of each stored batch (live updates, alerts).
 pub type ChangeSink =
@@ -75,9 +78,11 @@ pub struct Scheduler {
     node: String,
     config: SchedulerConfig,
     on_change: ChangeSink,
+    held: Held,
 }
 
-/// Lease length: long enough for the probe's timeout plus slack for a busy node.
+/// Lease length for [`Scheduler::run_once`], which renews nothing: long enough for the longest
+/// probe timeout plus slack.
 fn lease_for(timeout_seconds: i32) -> ChronoDuration {
     ChronoDuration::seconds(i64::from(timeout_seconds.max(1)) + 60)
 }
@@ -91,7 +96,27 @@ impl Scheduler {
         on_change: ChangeSink,
     ) -> Self {
         let node = format!("{}-{}", hostname(), uuid::Uuid::now_v7().simple());
-        Scheduler { db, prober, clock, node, config, on_change }
+        Scheduler { db, prober, clock, node, config, on_change, held: Held::default() }
+    }
+
+    /// This node's name in leases.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Renews the leases about to end of the checks this node holds; those it lost are forgotten,
+    /// so their results are dropped.
+    async fn renew_leases(&self) {
+        let now = self.clock.now();
+        let due = self.held.due_for_renewal(now);
+        if due.is_empty() {
+            return;
+        }
+        let until = now + held::LEASE;
+        match self.db.renew_monitor_leases(&self.node, &due, until).await {
+            Ok(kept) => self.held.renewed(&due, &kept, until),
+            Err(e) => SchedulerStepFailed { step: "renew", error: &e }.emit(),
+        }
     }
 
     /// Maintenance windows in force now (read once per claimed batch; windows are few).
@@ -215,7 +240,7 @@ impl Scheduler {
             Ok(n) => OverdueRespread { monitors: n }.emit(),
             Err(e) => SchedulerStepFailed { step: "respread", error: &e }.emit(),
         }
-        let (tx, rx) = mpsc::channel::<CheckRecord>(self.config.flush_max * 4);
+        let (tx, rx) = mpsc::channel::<(u64, CheckRecord)>(self.config.flush_max * 4);
         let writer = tokio::spawn(self.clone().write_loop(rx));
         let permits = Arc::new(Semaphore::new(self.config.max_concurrency.max(1)));
         let mut last_prune = std::time::Instant::now();
@@ -230,12 +255,13 @@ impl Scheduler {
                     CheckTaskPanicked.emit();
                 }
             }
+            self.renew_leases().await;
             let room = self.config.max_claimed.saturating_sub(tasks.len()) as i64;
             let wanted = room.min(self.config.claim_batch);
             let mut claimed = 0;
             if wanted > 0 {
                 let now = self.clock.now();
-                let lease = now + lookahead + lease_for(opsdeck_core::monitor::TIMEOUT_MAX_SECONDS);
+                let lease = now + lookahead + held::LEASE;
                 let started = std::time::Instant::now();
                 match self.db.claim_due_monitors(&self.node, now, now + lookahead, lease, wanted).await {
                     Ok(due) => {
@@ -248,6 +274,10 @@ impl Scheduler {
                         for m in due {
                             let (me, permits, tx, windows) =
                                 (self.clone(), permits.clone(), tx.clone(), windows.clone());
+                            let renew_until = m.due_at
+                                + ChronoDuration::seconds(i64::from(m.timeout_seconds.max(1)))
+                                + held::STORE_GRACE;
+                            let seq = self.held.claimed(m.id, lease, renew_until);
                             tasks.spawn(async move {
                                 // Claimed ahead: wait for the due time (at most the lookahead),
                                 // rounded up to a start slot so checks wake the runtime together.
@@ -258,9 +288,15 @@ impl Scheduler {
                                 let maint =
                                     windows.iter().any(|w| w.covers(m.id, m.claim.service_id) && w.is_active(at));
                                 let Ok(permit) = permits.acquire_owned().await else { return };
+                                // A node that stalled past the lease leaves the check to the
+                                // node that took it over.
+                                if !me.held.holds(m.id, seq, me.clock.now()) {
+                                    me.held.release(m.id, seq);
+                                    return;
+                                }
                                 let rec = me.check(&m, maint).await;
                                 drop(permit);
-                                let _ = tx.send(rec).await;
+                                let _ = tx.send((seq, rec)).await;
                             });
                         }
                     }
@@ -296,7 +332,7 @@ impl Scheduler {
 
     /// Collects results for up to `flush_every` (or `flush_max` results) and stores them in one
     /// transaction: per-transaction costs are shared by the whole batch.
-    async fn write_loop(self: Arc<Self>, mut rx: mpsc::Receiver<CheckRecord>) {
+    async fn write_loop(self: Arc<Self>, mut rx: mpsc::Receiver<(u64, CheckRecord)>) {
         let mut batch = Vec::with_capacity(self.config.flush_max);
         loop {
             let mut closed = false;
@@ -317,9 +353,20 @@ impl Scheduler {
                     }
                 }
             }
-            if !batch.is_empty() {
+            // Fenced: only results of leases still held are stored (the store also checks the
+            // owner, for a node that stalls between this line and the commit).
+            let now = self.clock.now();
+            let (ours, lost): (Vec<_>, Vec<_>) =
+                batch.drain(..).partition(|(seq, r)| self.held.holds(r.monitor_id, *seq, now));
+            for (seq, r) in &lost {
+                self.held.release(r.monitor_id, *seq);
+            }
+            let claims: Vec<(Uuid, u64)> = ours.iter().map(|(seq, r)| (r.monitor_id, *seq)).collect();
+            let records: Vec<CheckRecord> = ours.into_iter().map(|(_, r)| r).collect();
+            if !records.is_empty() {
                 let started = std::time::Instant::now();
-                match self.db.record_checks(&batch, &self.config.retention).await {
+                let batch = &records;
+                match self.db.record_checks(batch, &self.config.retention).await {
                     Ok(changes) => {
                         let seconds = started.elapsed().as_secs_f64();
                         ResultsStored { results: batch.len(), state_changes: changes.len(), seconds }.emit();
@@ -330,7 +377,9 @@ impl Scheduler {
                     // The leases expire and the monitors are checked again; nothing is lost for good.
                     Err(e) => ResultsStoreFailed { results: batch.len(), error: &e }.emit(),
                 }
-                batch.clear();
+                for (id, seq) in claims {
+                    self.held.release(id, seq);
+                }
             }
             if closed {
                 break;

@@ -94,6 +94,18 @@ const MAINTENANCE_SYNC_MS: i64 = 10_000;
 /// Called with the incidents whose notifications changed (live updates).
 pub type ChangeSink = Arc<dyn Fn(&[Uuid]) + Send + Sync>;
 
+/// How long a claim of queued work lasts beyond the longest send: a dead node's work moves on
+/// this long after it claimed it.
+pub(crate) const LEASE_SLACK_MS: i64 = 5_000;
+
+/// How long a claim of due escalations lasts: a step only reads and writes the database.
+const ESCALATION_LEASE_MS: i64 = 10_000;
+
+/// Whether a send of at most `send_ms` that starts at `now_ms` ends before `lease_until` (ms).
+pub(crate) fn may_start(now_ms: i64, send_ms: i64, lease_until: i64) -> bool {
+    now_ms.saturating_add(send_ms) < lease_until
+}
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
@@ -129,6 +141,15 @@ impl Notifier {
             sink: None,
             maintenance_synced: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
+    }
+
+    fn send_timeout_ms(&self) -> i64 {
+        i64::try_from(self.config.send_timeout.as_millis()).unwrap_or(i64::MAX / 4)
+    }
+
+    /// The lease of a claimed send: its timeout and some slack.
+    pub(crate) fn lease_ms(&self) -> i64 {
+        self.send_timeout_ms().saturating_add(LEASE_SLACK_MS)
     }
 
     /// Reports incidents whose escalation or deliveries changed to `sink`.
@@ -264,7 +285,10 @@ impl Notifier {
     async fn escalate(&self) -> Result<usize, NotifyError> {
         let now = self.clock.now();
         let now_ms = now.timestamp_millis();
-        let due = self.db.claim_due_escalations(&self.config.node, now_ms, now_ms + 30_000, self.config.batch).await?;
+        let due = self
+            .db
+            .claim_due_escalations(&self.config.node, now_ms, now_ms + ESCALATION_LEASE_MS, self.config.batch)
+            .await?;
         if due.is_empty() {
             return Ok(0);
         }
@@ -436,8 +460,8 @@ impl Notifier {
     async fn deliver(&self) -> Result<Pass, NotifyError> {
         let now = self.clock.now();
         let now_ms = now.timestamp_millis();
-        let due =
-            self.db.claim_due_notifications(&self.config.node, now_ms, now_ms + 60_000, self.config.batch).await?;
+        let lease_until = now_ms + self.lease_ms();
+        let due = self.db.claim_due_notifications(&self.config.node, now_ms, lease_until, self.config.batch).await?;
         if due.is_empty() {
             return Ok(Pass::default());
         }
@@ -462,10 +486,16 @@ impl Notifier {
             };
             let sender = self.sender.clone();
             let gate = gate.clone();
+            let (clock, send_ms) = (self.clock.clone(), self.send_timeout_ms());
             set.spawn(async move {
                 let _permit = gate.acquire_owned().await;
+                // Fenced: a send that could not finish within the lease (this node stalled, or
+                // waited too long for a permit) is left to whichever node claims it next.
+                if !may_start(clock.now().timestamp_millis(), send_ms, lease_until) {
+                    return (n, None);
+                }
                 let outcome = sender.send(&n, &vars).await;
-                (n, outcome)
+                (n, Some(outcome))
             });
         }
         let mut results: Vec<(DueNotification, SendResult)> = Vec::with_capacity(set.len());
@@ -475,6 +505,7 @@ impl Notifier {
                 SendTaskPanicked.emit();
                 continue;
             };
+            let Some(outcome) = outcome else { continue };
             let result = match outcome {
                 Ok(()) => {
                     pass.sent += 1;

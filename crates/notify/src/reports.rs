@@ -6,17 +6,18 @@ use opsdeck_store::status_subscriber::DeliveryResult;
 
 impl Notifier {
     /// Sends due report e-mails, a few per pass and one at a time: each is a whole page, and a
-    /// pass must not keep escalations waiting. The lease outlasts the slowest few sends, so no
-    /// other node takes them over meanwhile.
+    /// pass must not keep escalations waiting. Each is claimed on its own, for its send's timeout
+    /// and some slack like the other outboxes, so a dead node's e-mail moves on within seconds.
     pub(crate) async fn deliver_reports(&self) -> Result<Pass, NotifyError> {
-        const PER_PASS: i64 = 5;
-        const LEASE_MS: i64 = 10 * 60_000;
-        let now_ms = self.clock.now().timestamp_millis();
+        const PER_PASS: usize = 5;
         let node = &self.config.node;
-        let due = self.db.claim_report_deliveries(node, now_ms, now_ms + LEASE_MS, PER_PASS).await?;
         let mut pass = Pass::default();
-        let mut results = Vec::with_capacity(due.len());
-        for d in due {
+        for _ in 0..PER_PASS {
+            let now_ms = self.clock.now().timestamp_millis();
+            let Some(d) = self.db.claim_report_deliveries(node, now_ms, now_ms + self.lease_ms(), 1).await?.pop()
+            else {
+                break;
+            };
             let result = match self.sender.send_report(&d).await {
                 Ok(()) => {
                     pass.sent += 1;
@@ -34,9 +35,8 @@ impl Notifier {
                     }
                 }
             };
-            results.push((d, result));
+            self.db.complete_report_deliveries(node, now_ms, &[(d, result)]).await?;
         }
-        self.db.complete_report_deliveries(node, now_ms, &results).await?;
         Ok(pass)
     }
 }

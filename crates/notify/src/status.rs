@@ -34,7 +34,8 @@ impl Notifier {
         let now = self.clock.now();
         let now_ms = now.timestamp_millis();
         let node = &self.config.node;
-        let due = self.db.claim_status_deliveries(node, now_ms, now_ms + 60_000, self.config.batch).await?;
+        let lease_until = now_ms + self.lease_ms();
+        let due = self.db.claim_status_deliveries(node, now_ms, lease_until, self.config.batch).await?;
         if due.is_empty() {
             return Ok(Pass::default());
         }
@@ -52,10 +53,16 @@ impl Notifier {
             };
             let sender = self.sender.clone();
             let gate = gate.clone();
+            let (clock, send_ms) = (self.clock.clone(), self.lease_ms() - crate::LEASE_SLACK_MS);
             set.spawn(async move {
                 let _permit = gate.acquire_owned().await;
+                // Fenced like the notification outbox: a send that cannot end within the lease
+                // waits for the next claim.
+                if !crate::may_start(clock.now().timestamp_millis(), send_ms, lease_until) {
+                    return (d, None);
+                }
                 let outcome = sender.send_subscriber(&msg).await;
-                (d, outcome)
+                (d, Some(outcome))
             });
         }
         let mut pass = Pass::default();
@@ -64,6 +71,7 @@ impl Notifier {
                 crate::events::SendTaskPanicked.emit();
                 continue;
             };
+            let Some(outcome) = outcome else { continue };
             let result = match outcome {
                 Ok(()) => {
                     pass.sent += 1;

@@ -165,6 +165,8 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             }
         })
     };
+    // On PostgreSQL, live updates go to and come from the other nodes.
+    let peers = opsdeck_web::peer_events::start(&state, stop_rx.clone());
     let notify = state.workers.spawn("notifier", move || {
         let (n, stop) = (notifier.clone(), stop_rx.clone());
         async move {
@@ -182,6 +184,9 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = slo_evaluator.await;
     let _ = series_watch.await;
     let _ = janitor.await;
+    for p in peers {
+        let _ = p.await;
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -26,7 +26,17 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
         match self {
-            StoreError::Db(e) => matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed),
+            StoreError::Db(e) => match e {
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+                // PostgreSQL going away mid-session: connection exceptions (class 08), an
+                // administrator's or a crash shutdown, a server still starting, too many clients.
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                    c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                }),
+                // The server closed the connection between messages.
+                sqlx::Error::Protocol(m) => m.contains("closed") || m.contains("unexpected"),
+                _ => false,
+            },
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
                 matches!(f.code, CannotOpen | DatabaseBusy | DatabaseLocked)
             }

@@ -19,6 +19,7 @@ pub mod maintenance;
 pub mod monitor;
 pub mod oncall;
 pub mod page;
+pub mod peers;
 pub mod pipeline;
 pub mod rate_budget;
 pub mod report_schedule;

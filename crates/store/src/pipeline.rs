@@ -51,7 +51,7 @@ impl Default for PipelineConfig {
 /// The lease that lets one node at a time drain the monitor alert outbox, so alerts of one
 /// monitor reach the pipeline in order.
 const DRAIN_LEASE: &str = "monitor-alerts";
-const DRAIN_LEASE_MS: i64 = 30_000;
+const DRAIN_LEASE_MS: i64 = 15_000;
 const DRAIN_BATCH: i64 = 500;
 
 struct Job {

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 /// How long a pass holds the lease without renewing it.
-const LEASE_MS: i64 = 120_000;
+const LEASE_MS: i64 = 15_000;
 
 /// A worker lease held by this node for one pass.
 pub struct Lease<'a> {

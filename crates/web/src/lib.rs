@@ -18,6 +18,7 @@ pub mod leased;
 mod links;
 mod operations;
 mod ops;
+pub mod peer_events;
 mod ping;
 pub mod report_mailer;
 pub mod series_watch;

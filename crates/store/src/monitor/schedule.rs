@@ -49,6 +49,36 @@ impl Db {
             .collect())
     }
 
+    /// Extends this node's leases of `ids` to `lease_until` (checks still waiting, running or
+    /// being stored) and returns the ids it still holds: a monitor missing from the answer was
+    /// taken over by another node (this one stalled past its lease) or paused, edited or
+    /// deleted, and its result must be dropped.
+    pub async fn renew_monitor_leases(
+        &self,
+        node: &str,
+        ids: &[Uuid],
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Vec<Uuid>> {
+        let backend = self.backend();
+        let mut held = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE monitors SET lease_until = $1 WHERE lease_owner = $2 AND id IN ({}) RETURNING id",
+                placeholders(backend, chunk.len(), 3)
+            );
+            let got: Vec<Uuid> = with_writer!(self, |pool| {
+                let mut q =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(lease_until.timestamp_millis()).bind(node);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            held.extend(got);
+        }
+        Ok(held)
+    }
+
     /// Stores finished checks in one transaction: the new health and schedule (releasing the
     /// lease), raw results, rollups, and an event per state change, which it returns.
     ///
