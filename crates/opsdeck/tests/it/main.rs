@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly on purpose
 
+mod ha;
+
 use opsdeck_core::role::Role;
 use opsdeck_testkit::{Backend, TestServer};
 use serde_json::Value;
