@@ -3,6 +3,8 @@
 #
 #   scripts/pg-private.sh start DIR   # prints ONLY the connection URL on stdout
 #   scripts/pg-private.sh stop  DIR   # stops the cluster and deletes DIR
+#   scripts/pg-private.sh halt  DIR   # stops the server only (-m fast), keeping DIR
+#   scripts/pg-private.sh resume DIR  # starts a halted server again, on the same port
 #
 # Why a private cluster instead of the machine-wide one on 5432: the tests then
 # never depend on (or disturb) whatever a machine happens to run, they get a
@@ -24,7 +26,7 @@ set -euo pipefail
 MARKER_NAME=.opsdeck-pg-private
 
 usage() {
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|stop|halt|resume DIR" >&2
     exit 2
 }
 
@@ -97,6 +99,28 @@ as_owner() {
     fi
 }
 
+# fsync/synchronous_commit/full_page_writes off: test data is disposable (a
+# fast shutdown still writes everything). max_connections=300: tests run many
+# pools in parallel.
+server_start() {
+    as_owner "$1/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -t 60 start \
+        -o "-p $2 -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        >&2
+}
+
+# halt and resume: a database restart in the middle of a test, on the same port.
+halt() {
+    [[ -f $DIR/$MARKER_NAME ]] || { log "$DIR was not made by '$0 start'"; exit 1; }
+    DIR=$(cd "$DIR" && pwd)
+    as_owner "$(cat "$DIR/$MARKER_NAME")/pg_ctl" -D "$DIR/data" -m fast -w stop >&2
+}
+
+resume() {
+    [[ -f $DIR/$MARKER_NAME && -f $DIR/port ]] || { log "$DIR was not made by '$0 start'"; exit 1; }
+    DIR=$(cd "$DIR" && pwd)
+    server_start "$(cat "$DIR/$MARKER_NAME")" "$(cat "$DIR/port")"
+}
+
 start() {
     ensure_postgres_installed
     local bin
@@ -132,11 +156,8 @@ start() {
     local attempt port
     for attempt in 1 2 3 4 5; do
         port=$(pick_port)
-        # fsync/synchronous_commit/full_page_writes off: test data is
-        # disposable. max_connections=300: tests run many pools in parallel.
-        if as_owner "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -t 60 start \
-            -o "-p $port -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-            >&2; then
+        if server_start "$bin" "$port"; then
+            echo "$port" >"$DIR/port"
             echo "postgres://postgres@127.0.0.1:$port/postgres"
             return 0
         fi
@@ -175,5 +196,7 @@ DIR=$2
 case $1 in
 start) start ;;
 stop) stop ;;
+halt) halt ;;
+resume) resume ;;
 *) usage ;;
 esac

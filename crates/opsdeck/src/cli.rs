@@ -139,6 +139,16 @@ pub enum Command {
         #[arg(long, conflicts_with = "with_secrets")]
         openslo: bool,
     },
+    /// Move a SQLite database into a new PostgreSQL database (all of it, or nothing).
+    MigrateDb {
+        /// The SQLite database, e.g. sqlite://./opsdeck-data/opsdeck.db (stop the server first).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database, e.g. postgres://opsdeck:PASSWORD@db:5432/opsdeck; it must hold
+        /// no accounts yet.
+        #[arg(long)]
+        to: String,
+    },
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
         #[arg(long)]
@@ -433,6 +443,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
             Ok(())
         }
         Command::Backup { to } => backup(&cfg, &to).await,
+        Command::MigrateDb { from, to } => crate::migrate_db::run(&from, &to).await,
         Command::Version => {
             println!("opsdeck {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -7,6 +7,7 @@ mod client;
 mod config;
 mod demo;
 mod incidents;
+mod migrate_db;
 mod openslo;
 mod output;
 mod report;

@@ -117,7 +117,10 @@ impl Db {
         let _ = sqlx::Connection::close(probe).await;
         let pool = PgPoolOptions::new()
             .max_connections(max.max(2))
-            .acquire_timeout(Duration::from_secs(5))
+            // While PostgreSQL is away the pool retries connecting until this timeout, and a
+            // request may wait on it twice (its caller's token, then its write): short enough
+            // that it gets its 503 within seconds, long enough for a busy pool's queue.
+            .acquire_timeout(Duration::from_secs(3))
             .connect_with(opts)
             .await
             .map_err(unreachable)?;

@@ -8,6 +8,7 @@ pub mod anomaly_watch;
 pub mod audit;
 pub mod catalogue;
 mod connect;
+pub mod copy;
 pub mod dialect;
 mod error;
 pub mod events;

@@ -19,6 +19,9 @@ use uuid::Uuid;
 /// Events taken from the queue per round of notifications.
 const BATCH: usize = 256;
 
+/// How long the listener waits before connecting again after losing the database.
+const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[derive(Serialize, Deserialize)]
 struct Message {
     /// The node that published the events.
@@ -69,19 +72,44 @@ async fn send_loop(
     }
 }
 
-/// Delivers the other nodes' events to this node's streams until told to stop.
+/// Delivers the other nodes' events to this node's streams until told to stop. While the
+/// database is away the listener tries again every second: an outage is not this worker's
+/// failure, and it listens again as soon as the database is back.
 async fn receive_loop(state: AppState, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-    let Some(mut listener) = state.db.listen_peers().await.map_err(|e| e.to_string())? else { return Ok(()) };
     let me = state.events.node();
     // The listener runs on its own task: a receive cut short by the stop signal could leave its
     // connection mid-message.
-    let (tx, mut rx) = mpsc::channel::<Result<Option<String>, String>>(64);
+    let (tx, mut rx) = mpsc::channel::<Option<String>>(64);
+    let db = state.db.clone();
     let reader = tokio::spawn(async move {
+        let mut listener = None;
         loop {
-            let got = listener.recv().await.map_err(|e| e.to_string());
-            let failed = got.is_err();
-            if tx.send(got).await.is_err() || failed {
-                return;
+            let l = match &mut listener {
+                Some(l) => l,
+                None => match db.listen_peers().await {
+                    Ok(Some(l)) => listener.insert(l),
+                    Ok(None) => return,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot listen for the other nodes' live updates yet");
+                        tokio::time::sleep(RETRY).await;
+                        continue;
+                    }
+                },
+            };
+            match l.recv().await {
+                Ok(got) => {
+                    if tx.send(got).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the live-update connection to the database; retrying");
+                    listener = None;
+                    if tx.send(None).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(RETRY).await;
+                }
             }
         }
     });
@@ -91,14 +119,14 @@ async fn receive_loop(state: AppState, mut stop: watch::Receiver<bool>) -> Resul
             _ = stop.changed() => break Ok(()),
         };
         match got {
-            Some(Ok(Some(payload))) => match serde_json::from_str::<Message>(&payload) {
+            Some(Some(payload)) => match serde_json::from_str::<Message>(&payload) {
                 Ok(m) if m.from == me => {}
                 Ok(m) => m.events.into_iter().for_each(|e| state.events.deliver_from_peer(e)),
                 Err(e) => tracing::warn!(error = %e, "a live-update message from another node could not be read"),
             },
-            Some(Ok(None)) => tracing::warn!("the live-update connection to the database was lost; reconnecting"),
-            Some(Err(e)) => break Err(e),
-            None => break Err("the live-update listener stopped".into()),
+            // Messages sent meanwhile were missed; pages catch up when their streams reconnect.
+            Some(None) => tracing::debug!("the live-update connection to the database is being made again"),
+            None => break Ok(()),
         }
     };
     reader.abort();

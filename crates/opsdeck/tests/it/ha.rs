@@ -18,14 +18,15 @@ const TAKEOVER_S: u64 = 15;
 const INCIDENTS: usize = 12;
 const LEVELS: usize = 3;
 
-struct Node {
-    child: Child,
-    url: String,
+pub(super) struct Node {
+    pub(super) child: Child,
+    pub(super) url: String,
     /// Where its log goes, for a failing assertion to point at.
-    log: std::path::PathBuf,
+    pub(super) log: std::path::PathBuf,
 }
 
-fn start_node(db_url: &str, dir: &std::path::Path, n: usize) -> Node {
+/// Starts `opsdeck serve` on `db_url` on a free loopback port, its log in `dir`.
+pub(super) fn start_node(db_url: &str, dir: &std::path::Path, n: usize) -> Node {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let log = dir.join(format!("node-{n}-{port}.log"));

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly on purpose
 
+mod db_restart;
 mod ha;
+mod migrate_db;
 
 use opsdeck_core::role::Role;
 use opsdeck_testkit::{Backend, TestServer};
