@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub const LEASE: Duration = Duration::seconds(10);
 
 /// A lease is renewed once less than this is left of it (renewals run every tick, a second).
-pub const RENEW_WITHIN: Duration = Duration::seconds(6);
+pub const RENEW_WITHIN: Duration = Duration::seconds(8);
 
 /// Past its due time plus its timeout, a check is given this long to be stored before this node
 /// stops renewing its lease: a check task that was lost (it panicked) cannot hold its monitor
@@ -50,9 +50,23 @@ impl Held {
         seq
     }
 
+    /// Claim `seq` of `id` starts its check now: its lease is renewed until `renew_until`.
+    pub fn started(&self, id: Uuid, seq: u64, renew_until: DateTime<Utc>) {
+        if let Some(e) = self.lock().get_mut(&id).filter(|e| e.seq == seq) {
+            e.renew_until = e.renew_until.max(renew_until);
+        }
+    }
+
     /// Whether claim `seq` of `id` still holds its lease at `now`: its result may be stored.
     pub fn holds(&self, id: Uuid, seq: u64, now: DateTime<Utc>) -> bool {
         self.lock().get(&id).is_some_and(|e| e.seq == seq && e.until > now)
+    }
+
+    /// Whether claim `seq` of `id` is still this node's latest claim of it (its result may go to
+    /// the store, whose update is conditioned on the lease's owner: if another node took the
+    /// monitor over meanwhile, nothing is stored).
+    pub fn current(&self, id: Uuid, seq: u64) -> bool {
+        self.lock().get(&id).is_some_and(|e| e.seq == seq)
     }
 
     /// Forgets claim `seq` of `id` (stored, dropped or lost).
@@ -63,12 +77,12 @@ impl Held {
         }
     }
 
-    /// The monitors whose leases end within [`RENEW_WITHIN`] of `now`; entries past their
-    /// renewal limit, or whose lease already ended, are forgotten instead (their results will not
-    /// be stored: another node may have their monitors by now).
+    /// The monitors whose leases end within [`RENEW_WITHIN`] of `now`, or ended (a late renewal
+    /// still holds if no other node took the monitor: the database decides); entries past their
+    /// renewal limit are forgotten instead, and their results are not stored.
     pub fn due_for_renewal(&self, now: DateTime<Utc>) -> Vec<Uuid> {
         let mut map = self.lock();
-        map.retain(|_, e| e.until > now && e.renew_until > now);
+        map.retain(|_, e| e.renew_until > now);
         map.iter().filter(|(_, e)| e.until - now < RENEW_WITHIN).map(|(id, _)| *id).collect()
     }
 
@@ -125,9 +139,11 @@ mod tests {
         let held = Held::default();
         let id = Uuid::now_v7();
         let seq = held.claimed(id, t(10), t(60));
-        assert!(!held.holds(id, seq, t(10)), "a node that stalled past its lease stores nothing");
-        assert!(held.due_for_renewal(t(11)).is_empty());
-        assert!(held.is_empty(), "an ended lease is not renewed");
+        assert!(!held.holds(id, seq, t(10)), "a node that stalled past its lease starts nothing");
+        assert_eq!(held.due_for_renewal(t(11)), vec![id], "a late renewal is tried: the database decides");
+        held.renewed(&[id], &[], t(21));
+        assert!(!held.current(id, seq), "taken over meanwhile: its result is not stored");
+        assert!(held.is_empty());
     }
 
     #[test]
@@ -137,6 +153,7 @@ mod tests {
         held.claimed(a, t(5), t(60));
         held.claimed(b, t(30), t(60));
         let sc = held.claimed(c, t(5), t(3));
+        held.started(c, sc + 1, t(60));
         let mut due = held.due_for_renewal(t(4));
         due.sort();
         assert_eq!(due, vec![a], "b has time left; c is past its renewal limit");

@@ -242,6 +242,19 @@ impl Scheduler {
         }
         let (tx, rx) = mpsc::channel::<(u64, CheckRecord)>(self.config.flush_max * 4);
         let writer = tokio::spawn(self.clone().write_loop(rx));
+        // Renewals run on their own: a slow claim, prune or write must not let the leases of
+        // running checks lapse, and they go on while a shutdown waits for those checks.
+        let renewer = {
+            let me = self.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(me.config.tick);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    me.renew_leases().await;
+                }
+            })
+        };
         let permits = Arc::new(Semaphore::new(self.config.max_concurrency.max(1)));
         let mut last_prune = std::time::Instant::now();
         let mut tasks = JoinSet::new();
@@ -255,7 +268,6 @@ impl Scheduler {
                     CheckTaskPanicked.emit();
                 }
             }
-            self.renew_leases().await;
             let room = self.config.max_claimed.saturating_sub(tasks.len()) as i64;
             let wanted = room.min(self.config.claim_batch);
             let mut claimed = 0;
@@ -274,7 +286,10 @@ impl Scheduler {
                         for m in due {
                             let (me, permits, tx, windows) =
                                 (self.clone(), permits.clone(), tx.clone(), windows.clone());
-                            let renew_until = m.due_at
+                            // From the later of its due time and now: an overdue monitor (after
+                            // an outage, or a stop of every node) is checked now.
+                            let renew_until = m.due_at.max(now)
+                                + lookahead
                                 + ChronoDuration::seconds(i64::from(m.timeout_seconds.max(1)))
                                 + held::STORE_GRACE;
                             let seq = self.held.claimed(m.id, lease, renew_until);
@@ -290,10 +305,14 @@ impl Scheduler {
                                 let Ok(permit) = permits.acquire_owned().await else { return };
                                 // A node that stalled past the lease leaves the check to the
                                 // node that took it over.
-                                if !me.held.holds(m.id, seq, me.clock.now()) {
+                                let start = me.clock.now();
+                                if !me.held.holds(m.id, seq, start) {
                                     me.held.release(m.id, seq);
                                     return;
                                 }
+                                // It may have waited for a permit: its timeout counts from now.
+                                let limit = ChronoDuration::seconds(i64::from(m.timeout_seconds.max(1)));
+                                me.held.started(m.id, seq, start + limit + held::STORE_GRACE);
                                 let rec = me.check(&m, maint).await;
                                 drop(permit);
                                 let _ = tx.send((seq, rec)).await;
@@ -328,6 +347,7 @@ impl Scheduler {
         }
         drop(tx);
         let _ = writer.await;
+        renewer.abort();
     }
 
     /// Collects results for up to `flush_every` (or `flush_max` results) and stores them in one
@@ -353,11 +373,11 @@ impl Scheduler {
                     }
                 }
             }
-            // Fenced: only results of leases still held are stored (the store also checks the
-            // owner, for a node that stalls between this line and the commit).
-            let now = self.clock.now();
+            // Fenced: only results of this node's current claims go to the store, which stores
+            // them only where this node still owns the lease (another node may have taken a
+            // monitor over while this one stalled).
             let (ours, lost): (Vec<_>, Vec<_>) =
-                batch.drain(..).partition(|(seq, r)| self.held.holds(r.monitor_id, *seq, now));
+                batch.drain(..).partition(|(seq, r)| self.held.current(r.monitor_id, *seq));
             for (seq, r) in &lost {
                 self.held.release(r.monitor_id, *seq);
             }

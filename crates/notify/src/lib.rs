@@ -9,6 +9,7 @@
 
 pub mod egress;
 pub mod events;
+mod lease;
 pub mod prometheus;
 mod reports;
 mod send;
@@ -17,6 +18,7 @@ pub mod vendors;
 
 use crate::events::{EscalationsStepped, NotificationsDelivered, NotifierPassFailed, SendTaskPanicked};
 use chrono::{DateTime, Utc};
+pub(crate) use lease::{LEASE_SLACK_MS, may_start, within};
 use opsdeck_core::clock::Clock;
 use opsdeck_core::escalation::{ChannelConfig, ChannelKind, LinkAction, LinkClaim, MessageVars, TargetKind, sign_link};
 use opsdeck_core::incident::display_number;
@@ -94,17 +96,12 @@ const MAINTENANCE_SYNC_MS: i64 = 10_000;
 /// Called with the incidents whose notifications changed (live updates).
 pub type ChangeSink = Arc<dyn Fn(&[Uuid]) + Send + Sync>;
 
-/// How long a claim of queued work lasts beyond the longest send: a dead node's work moves on
-/// this long after it claimed it.
-pub(crate) const LEASE_SLACK_MS: i64 = 5_000;
-
 /// How long a claim of due escalations lasts: a step only reads and writes the database.
 const ESCALATION_LEASE_MS: i64 = 10_000;
 
-/// Whether a send of at most `send_ms` that starts at `now_ms` ends before `lease_until` (ms).
-pub(crate) fn may_start(now_ms: i64, send_ms: i64, lease_until: i64) -> bool {
-    now_ms.saturating_add(send_ms) < lease_until
-}
+/// Escalations claimed per pass: a few milliseconds of database work each, so a pass ends well
+/// within its lease; a full pass is followed by another at once.
+const ESCALATIONS_PER_PASS: i64 = 100;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +144,16 @@ impl Notifier {
         i64::try_from(self.config.send_timeout.as_millis()).unwrap_or(i64::MAX / 4)
     }
 
+    /// Messages claimed per pass: as many as may be sent at once, so each starts at its claim
+    /// (a full pass is followed by another at once).
+    pub(crate) fn send_batch(&self) -> i64 {
+        self.config.batch.min(i64::try_from(self.config.concurrency).unwrap_or(i64::MAX)).max(1)
+    }
+
+    fn escalation_batch(&self) -> i64 {
+        self.config.batch.clamp(1, ESCALATIONS_PER_PASS)
+    }
+
     /// The lease of a claimed send: its timeout and some slack.
     pub(crate) fn lease_ms(&self) -> i64 {
         self.send_timeout_ms().saturating_add(LEASE_SLACK_MS)
@@ -182,8 +189,8 @@ impl Notifier {
                 match self.run_once().await {
                     // A full batch means more is due: go again at once.
                     Ok(p)
-                        if p.escalated as i64 >= self.config.batch
-                            || (p.sent + p.retried + p.failed) as i64 >= self.config.batch =>
+                        if p.escalated as i64 >= self.escalation_batch()
+                            || (p.sent + p.retried + p.failed) as i64 >= self.send_batch() =>
                     {
                         continue;
                     }
@@ -287,7 +294,7 @@ impl Notifier {
         let now_ms = now.timestamp_millis();
         let due = self
             .db
-            .claim_due_escalations(&self.config.node, now_ms, now_ms + ESCALATION_LEASE_MS, self.config.batch)
+            .claim_due_escalations(&self.config.node, now_ms, now_ms + ESCALATION_LEASE_MS, self.escalation_batch())
             .await?;
         if due.is_empty() {
             return Ok(0);
@@ -461,7 +468,7 @@ impl Notifier {
         let now = self.clock.now();
         let now_ms = now.timestamp_millis();
         let lease_until = now_ms + self.lease_ms();
-        let due = self.db.claim_due_notifications(&self.config.node, now_ms, lease_until, self.config.batch).await?;
+        let due = self.db.claim_due_notifications(&self.config.node, now_ms, lease_until, self.send_batch()).await?;
         if due.is_empty() {
             return Ok(Pass::default());
         }
@@ -486,7 +493,7 @@ impl Notifier {
             };
             let sender = self.sender.clone();
             let gate = gate.clone();
-            let (clock, send_ms) = (self.clock.clone(), self.send_timeout_ms());
+            let (clock, send_ms, limit) = (self.clock.clone(), self.send_timeout_ms(), self.config.send_timeout);
             set.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 // Fenced: a send that could not finish within the lease (this node stalled, or
@@ -494,7 +501,7 @@ impl Notifier {
                 if !may_start(clock.now().timestamp_millis(), send_ms, lease_until) {
                     return (n, None);
                 }
-                let outcome = sender.send(&n, &vars).await;
+                let outcome = within(limit, sender.send(&n, &vars)).await;
                 (n, Some(outcome))
             });
         }

@@ -18,7 +18,7 @@ impl Notifier {
             else {
                 break;
             };
-            let result = match self.sender.send_report(&d).await {
+            let result = match crate::within(self.config.send_timeout, self.sender.send_report(&d)).await {
                 Ok(()) => {
                     pass.sent += 1;
                     DeliveryResult::Sent

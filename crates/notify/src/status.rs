@@ -35,7 +35,7 @@ impl Notifier {
         let now_ms = now.timestamp_millis();
         let node = &self.config.node;
         let lease_until = now_ms + self.lease_ms();
-        let due = self.db.claim_status_deliveries(node, now_ms, lease_until, self.config.batch).await?;
+        let due = self.db.claim_status_deliveries(node, now_ms, lease_until, self.send_batch()).await?;
         if due.is_empty() {
             return Ok(Pass::default());
         }
@@ -53,7 +53,8 @@ impl Notifier {
             };
             let sender = self.sender.clone();
             let gate = gate.clone();
-            let (clock, send_ms) = (self.clock.clone(), self.lease_ms() - crate::LEASE_SLACK_MS);
+            let (clock, limit) = (self.clock.clone(), self.config.send_timeout);
+            let send_ms = self.lease_ms() - crate::LEASE_SLACK_MS;
             set.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 // Fenced like the notification outbox: a send that cannot end within the lease
@@ -61,7 +62,7 @@ impl Notifier {
                 if !crate::may_start(clock.now().timestamp_millis(), send_ms, lease_until) {
                     return (d, None);
                 }
-                let outcome = sender.send_subscriber(&msg).await;
+                let outcome = crate::within(limit, sender.send_subscriber(&msg)).await;
                 (d, Some(outcome))
             });
         }

@@ -4,8 +4,9 @@
 use anyhow::{Context, Result, bail};
 use opsdeck_store::{ConnectOptions, Db};
 
-/// The URL without a password, for messages.
+/// The URL without its user, password or query (which may hold a password), for messages.
 fn shown(url: &str) -> String {
+    let url = url.split('?').next().unwrap_or(url);
     match (url.split_once("://"), url.rsplit_once('@')) {
         (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
         _ => url.to_owned(),
@@ -51,5 +52,6 @@ mod tests {
     fn passwords_are_not_shown() {
         assert_eq!(super::shown("postgres://u:secret@db:5432/o"), "postgres://…@db:5432/o");
         assert_eq!(super::shown("postgres://db/o"), "postgres://db/o");
+        assert_eq!(super::shown("postgres://db/o?password=secret"), "postgres://db/o");
     }
 }

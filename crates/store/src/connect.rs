@@ -116,7 +116,8 @@ impl Db {
         let probe = <sqlx::PgConnection as sqlx::Connection>::connect_with(&opts).await.map_err(&unreachable)?;
         let _ = sqlx::Connection::close(probe).await;
         let pool = PgPoolOptions::new()
-            .max_connections(max.max(2))
+            // One more than asked: the live-update listener holds one for as long as it runs.
+            .max_connections(max.max(2) + 1)
             // While PostgreSQL is away the pool retries connecting until this timeout, and a
             // request may wait on it twice (its caller's token, then its write): short enough
             // that it gets its 503 within seconds, long enough for a busy pool's queue.

@@ -298,22 +298,33 @@ pub async fn copy_sqlite_to_postgres(
     }
     for (ti, key, col, v) in deferred {
         let t = &tables[ti];
-        let cond: Vec<String> = t.key.iter().enumerate().map(|(i, k)| format!("{k} = ${}", i + 2)).collect();
+        // The key's values were taken in column order; the condition names them the same way.
+        let key_cols = t.columns.iter().map(|(c, _)| c).filter(|c| t.key.contains(c));
+        let cond: Vec<String> = key_cols.enumerate().map(|(i, k)| format!("{k} = ${}", i + 2)).collect();
         let sql = format!("UPDATE {} SET {col} = $1 WHERE {}", t.name, cond.join(" AND "));
         let mut q = bind(sqlx::query(sqlx::AssertSqlSafe(sql)), v);
         for k in key {
             q = bind(q, k);
         }
-        q.execute(&mut *tx).await?;
+        if q.execute(&mut *tx).await?.rows_affected() != 1 {
+            return Err(StoreError::Config(format!(
+                "{}.{col}: a reference could not be restored; nothing was kept",
+                t.name
+            )));
+        }
     }
-    // Every table holds as many rows as its source before anything is committed.
+    // Every table holds as many rows as its source (counted again there) before anything is
+    // committed.
     let mut counts: HashMap<&str, u64> = HashMap::new();
     for (name, n) in &report.tables {
         counts.insert(name, *n);
-        let there: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {name}"))).fetch_one(&mut *tx).await?;
-        if u64::try_from(there).ok() != Some(*n) {
-            return Err(StoreError::Config(format!("{name}: copied {n} rows but {there} arrived; nothing was kept")));
+        let count = format!("SELECT COUNT(*) FROM {name}");
+        let there: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone())).fetch_one(&mut *tx).await?;
+        let source: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count)).fetch_one(&src.pool).await?;
+        if there != source || u64::try_from(there).ok() != Some(*n) {
+            return Err(StoreError::Config(format!(
+                "{name}: the source has {source} rows but {there} arrived; nothing was kept"
+            )));
         }
     }
     tx.commit().await?;

@@ -254,6 +254,11 @@ impl Pipeline {
     {
         let mut sent = 0;
         loop {
+            // Renewed before each batch, as for monitor alerts; lost means another node drains.
+            let now = self.clock.now().timestamp_millis();
+            if !self.db.try_worker_lease(DRAIN_LEASE, &self.node, now, now + DRAIN_LEASE_MS).await? {
+                return Ok(sent);
+            }
             let batch = pending(DRAIN_BATCH).await?;
             if batch.is_empty() {
                 return Ok(sent);

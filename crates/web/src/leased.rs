@@ -5,30 +5,57 @@
 use crate::AppState;
 use crate::error::ApiError;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How long a pass holds the lease without renewing it.
 const LEASE_MS: i64 = 15_000;
 
-/// A worker lease held by this node for one pass.
+/// A worker lease held by this node for one pass. Besides the renewals the pass asks for with
+/// [`Lease::keep`], a keeper renews it every quarter of its length while the pass runs, so a
+/// step that takes long (a slow server to read) does not let it lapse; dropping the lease stops
+/// the keeper.
 pub struct Lease<'a> {
     state: &'a AppState,
     name: &'static str,
     node: &'a str,
     renewed: i64,
+    lost: Arc<AtomicBool>,
+    keeper: tokio::task::JoinHandle<()>,
 }
 
 impl<'a> Lease<'a> {
     /// Takes lease `name` for `node`; `None` when another node holds it.
     pub async fn take(state: &'a AppState, name: &'static str, node: &'a str) -> Result<Option<Lease<'a>>, ApiError> {
         let now = state.now().timestamp_millis();
-        let got = state.db.try_worker_lease(name, node, now, now + LEASE_MS).await?;
-        Ok(got.then_some(Lease { state, name, node, renewed: now }))
+        if !state.db.try_worker_lease(name, node, now, now + LEASE_MS).await? {
+            return Ok(None);
+        }
+        let lost = Arc::new(AtomicBool::new(false));
+        let keeper = {
+            let (state, owner, lost) = (state.clone(), node.to_owned(), lost.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(LEASE_MS.unsigned_abs() / 4)).await;
+                    let now = state.now().timestamp_millis();
+                    // A failed renewal is tried again; only another holder ends the pass.
+                    if let Ok(false) = state.db.try_worker_lease(name, &owner, now, now + LEASE_MS).await {
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            })
+        };
+        Ok(Some(Lease { state, name, node, renewed: now, lost, keeper }))
     }
 
     /// Renews the lease when a quarter of it has gone; false when another node took it over (this
     /// one stalled): the pass stops and the other goes on.
     pub async fn keep(&mut self) -> Result<bool, ApiError> {
+        if self.lost.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
         let now = self.state.now().timestamp_millis();
         if now - self.renewed <= LEASE_MS / 4 {
             return Ok(true);
@@ -38,6 +65,12 @@ impl<'a> Lease<'a> {
         }
         self.renewed = now;
         Ok(true)
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.keeper.abort();
     }
 }
 

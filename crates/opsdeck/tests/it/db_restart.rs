@@ -62,7 +62,7 @@ async fn a_database_restart_loses_nothing_acknowledged_and_the_node_recovers() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(&["token", "create", "--user", "admin", "--name", "t", "--database-url", &cluster.url], None);
     let token = text(&out.stdout).lines().last().unwrap().to_owned();
-    let mut node: Node = start_node(&cluster.url, dir.path(), 0);
+    let node: Node = start_node(&cluster.url, dir.path(), 0);
     let url = node.url.clone();
     wait_ready(&http, &url).await;
     let post = |path: &str, body: Value| {
@@ -154,6 +154,5 @@ async fn a_database_restart_loses_nothing_acknowledged_and_the_node_recovers() {
     let refused = refused.lock().unwrap().clone();
     let ok = |s: &u16| matches!(s, 503 | 429 | 0);
     assert!(refused.iter().all(ok), "only 503s, 429s or cut connections while down: {refused:?}");
-    let _ = node.child.kill();
-    let _ = node.child.wait();
+    drop(node);
 }

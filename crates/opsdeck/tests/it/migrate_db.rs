@@ -7,7 +7,17 @@ use std::process::{Child, Command, Stdio};
 
 /// `opsdeck serve` on `port`: every server of this test listens on the same address, so the
 /// links they build (calendar feeds) are the same.
-fn serve(port: u16, args: &[&str]) -> (Child, String) {
+/// A server that never outlives its test, even a failing one.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(port: u16, args: &[&str]) -> (Served, String) {
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(BIN)
         .arg("serve")
@@ -19,12 +29,13 @@ fn serve(port: u16, args: &[&str]) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start opsdeck serve");
-    (child, format!("http://{listen}"))
+    (Served(child), format!("http://{listen}"))
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+/// Stops a server as an operator would (SIGTERM), and waits for it.
+fn stop(mut served: Served) {
+    let _ = Command::new("kill").args(["-TERM", &served.0.id().to_string()]).status();
+    let _ = served.0.wait();
 }
 
 /// What the API answers for the organisation's configuration and history, read the same way
@@ -100,6 +111,22 @@ async fn the_demo_database_moved_to_postgres_serves_the_same_answers() {
         .json()
         .await
         .unwrap();
+    // A status page whose components sit in a group: the one table that references itself.
+    let services: Value = http
+        .get(format!("{url}/api/v1/services?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = serde_json::json!({"slug": "acme", "title": "Acme status", "components": [
+        {"name": "Checkout", "group": "Shop", "service_id": services["items"][0]["id"]},
+        {"name": "Search", "group": "Shop", "monitor_ids": [monitors["items"][0]["id"]]},
+        {"name": "API"}]});
+    let r = http.post(format!("{url}/api/v1/status-pages")).bearer_auth(&token).json(&page).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     for m in monitors["items"].as_array().unwrap() {
         let r = http.post(format!("{url}/api/v1/monitors/{}/pause", m["id"].as_str().unwrap())).bearer_auth(&token);
         assert!(r.send().await.unwrap().status().is_success());
@@ -135,9 +162,9 @@ async fn the_demo_database_moved_to_postgres_serves_the_same_answers() {
     for ((path, a), (_, b)) in before.iter().zip(&after) {
         assert_eq!(a, b, "{path} answers the same after the move");
     }
-    assert!(
-        before.iter().any(|(p, v)| p.starts_with("/api/v1/incidents") && !v["items"].as_array().unwrap().is_empty())
-    );
+    let filled =
+        |path: &str| before.iter().any(|(p, v)| p.starts_with(path) && !v["items"].as_array().unwrap().is_empty());
+    assert!(filled("/api/v1/incidents") && filled("/api/v1/status-pages"), "the comparison covers real data");
     // The pages too: the signed-in services page lists the same services, in the same order.
     let page_after = services_page(&url).await;
     let names: Vec<String> =
