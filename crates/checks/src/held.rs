@@ -21,6 +21,11 @@ pub const RENEW_WITHIN: Duration = Duration::seconds(8);
 /// forever.
 pub const STORE_GRACE: Duration = Duration::seconds(30);
 
+/// `t` plus the sum of `spans`, or the end of time rather than an overflow panic.
+pub fn later(t: DateTime<Utc>, spans: &[Duration]) -> DateTime<Utc> {
+    spans.iter().try_fold(t, |t, d| t.checked_add_signed(*d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 struct Entry {
     /// Which claim of the monitor this is: a result of an earlier claim is never stored under a
     /// later one.
@@ -117,6 +122,12 @@ mod tests {
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn renewal_limits_never_overflow() {
+        assert_eq!(later(t(0), &[LEASE, STORE_GRACE]), t(40));
+        assert_eq!(later(DateTime::<Utc>::MAX_UTC, &[LEASE]), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]

@@ -288,10 +288,8 @@ impl Scheduler {
                                 (self.clone(), permits.clone(), tx.clone(), windows.clone());
                             // From the later of its due time and now: an overdue monitor (after
                             // an outage, or a stop of every node) is checked now.
-                            let renew_until = m.due_at.max(now)
-                                + lookahead
-                                + ChronoDuration::seconds(i64::from(m.timeout_seconds.max(1)))
-                                + held::STORE_GRACE;
+                            let timeout = ChronoDuration::seconds(i64::from(m.timeout_seconds.max(1)));
+                            let renew_until = held::later(m.due_at.max(now), &[lookahead, timeout, held::STORE_GRACE]);
                             let seq = self.held.claimed(m.id, lease, renew_until);
                             tasks.spawn(async move {
                                 // Claimed ahead: wait for the due time (at most the lookahead),
@@ -312,7 +310,7 @@ impl Scheduler {
                                 }
                                 // It may have waited for a permit: its timeout counts from now.
                                 let limit = ChronoDuration::seconds(i64::from(m.timeout_seconds.max(1)));
-                                me.held.started(m.id, seq, start + limit + held::STORE_GRACE);
+                                me.held.started(m.id, seq, held::later(start, &[limit, held::STORE_GRACE]));
                                 let rec = me.check(&m, maint).await;
                                 drop(permit);
                                 let _ = tx.send((seq, rec)).await;
