@@ -10,6 +10,7 @@ pub mod events;
 pub mod held;
 mod http;
 mod icmp;
+pub mod locations;
 mod net;
 pub mod scheduler;
 mod tcp;

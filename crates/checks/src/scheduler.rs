@@ -147,7 +147,31 @@ impl Scheduler {
         // How late the check starts against its schedule: the scheduler's key health signal.
         let lag = (started - m.due_at).num_milliseconds().max(0) as f64 / 1000.0;
         CheckStarted { lag_seconds: lag }.emit();
-        let outcome = match &m.settings {
+        let outcome = if m.locations.is_empty() {
+            self.probe_here(m, started).await
+        } else {
+            // Several locations: this node's own probe (if it is one of them) joins their
+            // newest results, and the quorum decides.
+            let own = match crate::locations::runs_here(&m.locations) {
+                true => Some(self.probe_here(m, started).await),
+                false => None,
+            };
+            crate::locations::verdict(&self.db, m, own, started, self.clock.now()).await
+        };
+        CheckFinished { status: outcome.status.as_str() }.emit();
+        let now = self.clock.now();
+        let next_run_at = match &m.settings {
+            Settings::Heartbeat(h) if outcome.status.is_ok() => {
+                heartbeat_deadline(&h.schedule, m.last_ping_at.unwrap_or(m.created_at), h.grace_seconds).unwrap_or(now)
+            }
+            _ => next_run(m.due_at, now, m.interval_seconds),
+        };
+        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at, claim: Some(m.claim.clone()), maintenance }
+    }
+
+    /// This node's own check of a monitor (a heartbeat's deadline, or a probe).
+    async fn probe_here(&self, m: &DueMonitor, started: chrono::DateTime<chrono::Utc>) -> CheckOutcome {
+        match &m.settings {
             Settings::Heartbeat(h) => {
                 // A heartbeat is "due" when its deadline passed without a ping.
                 let since = m.last_ping_at.unwrap_or(m.created_at);
@@ -180,16 +204,7 @@ impl Scheduler {
                 }
             }
             s => self.prober.probe(s, Duration::from_secs(m.timeout_seconds.max(1) as u64)).await,
-        };
-        CheckFinished { status: outcome.status.as_str() }.emit();
-        let now = self.clock.now();
-        let next_run_at = match &m.settings {
-            Settings::Heartbeat(h) if outcome.status.is_ok() => {
-                heartbeat_deadline(&h.schedule, m.last_ping_at.unwrap_or(m.created_at), h.grace_seconds).unwrap_or(now)
-            }
-            _ => next_run(m.due_at, now, m.interval_seconds),
-        };
-        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at, claim: Some(m.claim.clone()), maintenance }
+        }
     }
 
     /// Claims every due monitor (up to the claim batch), checks them concurrently and stores

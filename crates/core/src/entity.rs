@@ -4,6 +4,7 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Entity {
     ActionItem,
+    Agent,
     Alert,
     ApiToken,
     Channel,
@@ -31,8 +32,9 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 25] = [
+    pub const ALL: [Entity; 26] = [
         Entity::ActionItem,
+        Entity::Agent,
         Entity::Alert,
         Entity::ApiToken,
         Entity::Channel,
@@ -63,6 +65,7 @@ impl Entity {
     pub fn label(self) -> &'static str {
         match self {
             Entity::ActionItem => "action item",
+            Entity::Agent => "agent",
             Entity::Alert => "alert",
             Entity::ApiToken => "API token",
             Entity::Channel => "channel",
@@ -94,6 +97,7 @@ impl Entity {
     pub fn not_found_code(self) -> &'static str {
         match self {
             Entity::ActionItem => "action_item_not_found",
+            Entity::Agent => "agent_not_found",
             Entity::Alert => "alert_not_found",
             Entity::ApiToken => "api_token_not_found",
             Entity::Channel => "channel_not_found",

@@ -3,6 +3,7 @@
 //! Architecture invariant: nothing in this crate touches the network, the file system or a
 //! database. Time arrives through [`clock::Clock`], randomness only through [`secret`].
 
+pub mod agent;
 pub mod alert;
 pub mod anomaly;
 pub mod audit;

@@ -68,6 +68,12 @@ pub struct MonitorDoc {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     pub settings: Value,
+    /// Where it runs from (`server`: the Opsdeck nodes, the default; else agents' locations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<String>,
+    /// How many locations must fail for it to go down (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<i64>,
 }
 
 /// One change the plan makes.
@@ -186,6 +192,8 @@ pub async fn apply(
             up_after: d.up_after,
             tags: Some(d.tags.clone()),
             settings: Some(d.settings.clone()),
+            locations: Some(d.locations.clone()),
+            quorum: d.quorum,
         };
         match MonitorSpec::create(input) {
             Ok(spec) => monitors.push(spec),
@@ -253,6 +261,7 @@ pub async fn apply(
                 // secret alone is not seen as a change (change it in the UI or with PATCH).
                 "settings": spec.settings.redacted().to_json(),
             "service_slug": d.service,
+            "location_names": opsdeck_core::agent::effective(&spec.locations), "quorum": spec.quorum,
         });
         match monitor_by_name.get(spec.name.as_str()).map(Vec::as_slice) {
             None | Some([]) => steps.push(Step::CreateMonitor { doc_index: i }),
@@ -263,6 +272,7 @@ pub async fn apply(
                     .and_then(|s| s["slug"].as_str());
                 let mut have = (*have).clone();
                 have["service_slug"] = json!(slug);
+                have["location_names"] = json!(location_names(&have));
                 let fields = changed_fields(
                     &want,
                     &have,
@@ -275,6 +285,8 @@ pub async fn apply(
                         "tags",
                         "settings",
                         "service_slug",
+                        "location_names",
+                        "quorum",
                     ],
                 );
                 if !fields.is_empty() {
@@ -353,6 +365,7 @@ pub async fn apply(
             "timeout_seconds": spec.timeout_seconds, "down_after": spec.down_after, "up_after": spec.up_after,
             "tags": spec.tags, "settings": spec.settings.to_json(),
             "service_id": d.service.as_ref().and_then(|s| slug_ids.get(s)),
+            "locations": opsdeck_core::agent::effective(&spec.locations), "quorum": spec.quorum,
         })
     };
     // New monitors go in batches (one transaction each on the server): 250,000 in under a minute.
@@ -438,6 +451,10 @@ pub async fn export(client: &Client, with_secrets: bool) -> Result<String> {
             up_after: m["up_after"].as_i64(),
             tags: serde_json::from_value(m["tags"].clone()).unwrap_or_default(),
             settings: m["settings"].clone(),
+            locations: Some(location_names(&m))
+                .filter(|l| l.as_slice() != [opsdeck_core::agent::SERVER])
+                .unwrap_or_default(),
+            quorum: m["quorum"].as_i64().filter(|q| *q != 1),
         });
     }
     let vendors = client.get_all("/api/v1/vendors").await?;
@@ -450,4 +467,12 @@ pub async fn export(client: &Client, with_secrets: bool) -> Result<String> {
         file.vendors = Some(vendors.iter().map(status::vendor_doc).collect());
     }
     serde_yaml_ng::to_string(&file).context("cannot write YAML")
+}
+
+/// The names of the locations a monitor (as the API shows it) runs from.
+fn location_names(m: &Value) -> Vec<String> {
+    m["locations"]
+        .as_array()
+        .map(|ls| ls.iter().filter_map(|l| l["location"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }

@@ -149,6 +149,23 @@ pub enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Run a probe agent: check the monitors of a location and send the results to the server
+    /// named by --server, with the agent token given by --token (or OPSDECK_TOKEN).
+    Agent {
+        /// The location this agent was registered for (e.g. eu-west).
+        #[arg(long)]
+        location: String,
+        /// Keep results that wait for the server in this directory (kept across restarts);
+        /// in memory when not given.
+        #[arg(long)]
+        buffer_dir: Option<PathBuf>,
+        /// The most the buffer holds, in MiB; the oldest results are dropped (and counted) first.
+        #[arg(long, default_value_t = 64)]
+        buffer_max_mb: u64,
+        /// Checks run at once.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+    },
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
         #[arg(long)]
@@ -405,6 +422,22 @@ async fn monitor_cmd(c: MonitorCmd, cfg: &Config) -> Result<()> {
 pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
     match cmd {
         Command::Serve { demo } => crate::demo::serve(cfg, demo).await,
+        Command::Agent { location, buffer_dir, buffer_max_mb, concurrency } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| "info".into()))
+                .with_target(false)
+                .init();
+            let token = cfg.token.clone().context("give the agent's token with --token or OPSDECK_TOKEN")?;
+            let args = crate::agent::AgentArgs {
+                server: cfg.server.clone(),
+                token,
+                location,
+                buffer_dir,
+                buffer_max_mb,
+                concurrency,
+            };
+            crate::agent::run(args).await
+        }
         Command::Migrate => {
             let db = open_db(&cfg).await?;
             println!("database is up to date ({})", describe(&cfg));

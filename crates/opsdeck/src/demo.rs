@@ -193,7 +193,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
 }
 
 /// Resolves on SIGINT or SIGTERM; in-flight requests then finish before the process exits.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,5 +1,6 @@
 //! `opsdeck`: the server and its command line.
 
+mod agent;
 mod apply;
 mod apply_status;
 mod cli;

@@ -38,6 +38,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (29, "incidents_detected", include_str!("../migrations/sqlite/0029_incidents_detected.sql")),
     (30, "slo_alerts_outlive", include_str!("../migrations/sqlite/0030_slo_alerts_outlive.sql")),
     (31, "anomaly_watches", include_str!("../migrations/sqlite/0031_anomaly_watches.sql")),
+    (32, "agents", include_str!("../migrations/sqlite/0032_agents.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -71,6 +72,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (29, "incidents_detected", include_str!("../migrations/postgres/0029_incidents_detected.sql")),
     (30, "slo_alerts_outlive", include_str!("../migrations/postgres/0030_slo_alerts_outlive.sql")),
     (31, "anomaly_watches", include_str!("../migrations/postgres/0031_anomaly_watches.sql")),
+    (32, "agents", include_str!("../migrations/postgres/0032_agents.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {
@@ -266,7 +268,7 @@ pub(crate) async fn claim_due_monitors(
         due_by: Some(due_by_ms.max(now_ms)),
         order: "next_run_at",
         returning: "id, name, service_id, settings, timeout_seconds, interval_seconds, down_after, \
-            up_after, state, fail_streak, ok_streak, next_run_at, created_at, last_ping_at",
+            up_after, state, fail_streak, ok_streak, next_run_at, created_at, last_ping_at, locations, quorum",
     };
     claim_leased(db, &claim, node, now_ms, lease_until_ms, limit).await
 }
@@ -334,6 +336,14 @@ pub(crate) fn placeholders(backend: Backend, n: usize, first: usize) -> String {
         s.push_str(&(first + i).to_string());
     }
     s
+}
+
+/// A condition: the JSON array of text in `column` holds the parameter numbered `param`.
+pub(crate) fn lists_location(backend: Backend, column: &str, param: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = ?{param})"),
+        Backend::Postgres => format!("{column} ? ${param}"),
+    }
 }
 
 /// Serialises alert and incident writes across nodes: the ingest batch reads open alerts and

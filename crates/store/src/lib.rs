@@ -4,6 +4,7 @@
 //! [`with_db!`], which monomorphises the body for each pool type. Statements that differ
 //! between backends live in [`dialect`] and nowhere else.
 
+pub mod agent;
 pub mod anomaly_watch;
 pub mod audit;
 pub mod catalogue;

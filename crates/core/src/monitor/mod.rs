@@ -110,6 +110,10 @@ pub struct MonitorSpec {
     pub up_after: i32,
     pub tags: Vec<String>,
     pub settings: Settings,
+    /// Where it runs from (`agent::SERVER` for the nodes); empty means the nodes only.
+    pub locations: Vec<String>,
+    /// How many locations must fail for the monitor to fail.
+    pub quorum: i32,
 }
 
 /// Unvalidated monitor fields as a client sends them.
@@ -124,6 +128,8 @@ pub struct MonitorInput {
     pub up_after: Option<i64>,
     pub tags: Option<Vec<String>>,
     pub settings: Option<serde_json::Value>,
+    pub locations: Option<Vec<String>>,
+    pub quorum: Option<i64>,
 }
 
 fn ranged(field: &'static str, v: i64, min: i64, max: i64, what: &str) -> Result<i32> {
@@ -183,6 +189,8 @@ impl MonitorSpec {
             up_after: 1,
             tags: Vec::new(),
             settings,
+            locations: Vec::new(),
+            quorum: 1,
         }
     }
 
@@ -236,6 +244,18 @@ impl MonitorSpec {
         }
         if let Some(tags) = input.tags {
             p.set(&mut self.tags, validate::tags("tags", &tags));
+        }
+        if let Some(l) = input.locations {
+            p.set(&mut self.locations, crate::agent::locations("locations", &l));
+        }
+        if let Some(q) = input.quorum {
+            p.set(&mut self.quorum, crate::agent::quorum("quorum", q, &self.locations));
+        } else {
+            // Fewer locations than the quorum: the quorum follows (all must agree).
+            self.quorum = self.quorum.clamp(1, crate::agent::effective(&self.locations).len() as i32);
+        }
+        if self.kind == MonitorType::Heartbeat && !self.locations.is_empty() {
+            p.push("locations", "a heartbeat monitor is judged from pings on the server; it has no locations");
         }
         if self.name.is_empty() {
             p.push("name", "is required");

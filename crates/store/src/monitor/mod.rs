@@ -28,7 +28,7 @@ pub const DAY: i32 = 86_400;
 const MONITOR_COLS: &str = "m.id, m.name, m.service_id, m.kind, m.interval_seconds, m.timeout_seconds, m.down_after, \
     m.up_after, m.tags, m.settings, m.paused, m.state, m.state_since, m.fail_streak, m.ok_streak, m.ping_token, \
     m.next_run_at, m.last_check_at, m.last_ping_at, m.last_status, m.last_latency_ms, m.last_reason, m.created_at, \
-    m.updated_at, s.name AS service_name";
+    m.updated_at, m.locations, m.quorum, s.name AS service_name";
 
 #[derive(sqlx::FromRow)]
 struct MonitorRow {
@@ -56,6 +56,8 @@ struct MonitorRow {
     last_reason: Option<String>,
     created_at: i64,
     updated_at: i64,
+    locations: Json<Vec<String>>,
+    quorum: i32,
     service_name: Option<String>,
 }
 
@@ -96,6 +98,8 @@ impl TryFrom<MonitorRow> for MonitorView {
                     up_after: r.up_after,
                     tags: r.tags.0,
                     settings: r.settings.0,
+                    locations: r.locations.0,
+                    quorum: r.quorum,
                 },
                 paused: r.paused,
                 health: Health {
@@ -138,6 +142,9 @@ pub struct DueMonitor {
     pub due_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub last_ping_at: Option<DateTime<Utc>>,
+    /// Where it runs from (empty: the nodes only) and how many must fail.
+    pub locations: Vec<String>,
+    pub quorum: i32,
     /// Carried to [`Db::record_checks`] with the result.
     pub claim: Claim,
 }
@@ -158,6 +165,8 @@ struct DueRow {
     next_run_at: i64,
     created_at: i64,
     last_ping_at: Option<i64>,
+    locations: Json<Vec<String>>,
+    quorum: i32,
 }
 
 /// One finished check, ready to be stored.

@@ -64,8 +64,9 @@ impl Db {
                     backend,
                     "INSERT INTO monitors (id, name, service_id, kind, interval_seconds, \
                      timeout_seconds, down_after, up_after, tags, settings, paused, state, state_since, \
-                     fail_streak, ok_streak, ping_token, next_run_at, created_at, updated_at) VALUES ",
-                    19,
+                     fail_streak, ok_streak, ping_token, next_run_at, created_at, updated_at, locations, \
+                     quorum) VALUES ",
+                    21,
                     chunk.len(),
                     "",
                 );
@@ -91,7 +92,9 @@ impl Db {
                         .bind(&r.ping_token)
                         .bind(r.next_run_at.timestamp_millis())
                         .bind(ms)
-                        .bind(ms);
+                        .bind(ms)
+                        .bind(Json(&r.spec.locations))
+                        .bind(r.spec.quorum);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -267,7 +270,7 @@ impl Db {
                 "UPDATE monitors SET name = $1, service_id = $2, kind = $3, interval_seconds = $4, \
                  timeout_seconds = $5, down_after = $6, up_after = $7, tags = $8, settings = $9, \
                  next_run_at = $10, ping_token = $11, updated_at = $12, lease_owner = NULL, \
-                 lease_until = NULL WHERE id = $13",
+                 lease_until = NULL, locations = $14, quorum = $15 WHERE id = $13",
             )
             .bind(&spec.name)
             .bind(spec.service_id)
@@ -282,8 +285,21 @@ impl Db {
             .bind(&ping_token)
             .bind(now.timestamp_millis())
             .bind(id)
+            .bind(Json(&spec.locations))
+            .bind(spec.quorum)
             .execute(&mut *tx)
             .await?;
+            // Results of locations it no longer runs from stop counting at once.
+            let keep = match spec.locations.len() {
+                0 => String::new(),
+                n => format!(" AND location NOT IN ({})", placeholders(self.backend(), n, 2)),
+            };
+            let sql = format!("DELETE FROM monitor_locations WHERE monitor_id = $1{keep}");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+            for l in &spec.locations {
+                q = q.bind(l);
+            }
+            q.execute(&mut *tx).await?;
             audit!(
                 tx,
                 actor,
@@ -306,6 +322,8 @@ impl Db {
         write_tx!(self, |tx| {
             for sql in [
                 "DELETE FROM check_results WHERE monitor_id = $1",
+                "DELETE FROM monitor_locations WHERE monitor_id = $1",
+                "DELETE FROM location_results WHERE monitor_id = $1",
                 "DELETE FROM check_rollups WHERE monitor_id = $1",
                 "DELETE FROM monitor_events WHERE monitor_id = $1",
                 "DELETE FROM monitors WHERE id = $1",

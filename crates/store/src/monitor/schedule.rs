@@ -32,6 +32,8 @@ impl Db {
                 due_at: from_millis(r.next_run_at),
                 created_at: from_millis(r.created_at),
                 last_ping_at: r.last_ping_at.map(from_millis),
+                locations: r.locations.0,
+                quorum: r.quorum,
                 claim: Claim {
                     node: node.to_owned(),
                     health: Health {

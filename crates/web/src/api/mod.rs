@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, described by OpenAPI 3.1 at `/api/openapi.json`.
 
+pub(crate) mod agents;
 pub(crate) mod alerts;
 pub(crate) mod anomalies;
 pub(crate) mod audit;
@@ -11,6 +12,7 @@ pub(crate) mod integrations;
 pub(crate) mod kpi;
 pub(crate) mod maintenance;
 mod monitor_batch;
+mod monitor_locations;
 pub(crate) mod monitors;
 pub(crate) mod oncall;
 pub(crate) mod openapi;
@@ -127,6 +129,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(slos::router())
         .merge(team_members::router())
         .merge(vendors::router())
+        .merge(agents::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
 }
 

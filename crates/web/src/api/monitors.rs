@@ -68,6 +68,10 @@ pub struct MonitorDto {
     /// For heartbeat monitors: the URL jobs call (also `/start` and `/fail`).
     pub ping_url: Option<String>,
     pub last_result: Option<LastResultDto>,
+    /// How many of its locations must fail for it to go down.
+    pub quorum: i32,
+    /// Each location it runs from (`server`: the nodes) with its state and newest result.
+    pub locations: Vec<super::monitor_locations::LocationDto>,
     pub next_run_at: String,
     pub created_at: String,
     pub updated_at: String,
@@ -103,6 +107,8 @@ impl MonitorDto {
                 latency_ms: r.latency_ms,
                 reason: r.reason,
             }),
+            quorum: m.spec.quorum,
+            locations: Vec::new(),
             next_run_at: ts(m.next_run_at),
             created_at: ts(m.created_at),
             updated_at: ts(m.updated_at),
@@ -135,6 +141,13 @@ pub struct CreateMonitor {
     pub settings: serde_json::Value,
     /// Create it paused.
     pub paused: Option<bool>,
+    /// Where it runs from: agents' locations, and `server` for the Opsdeck nodes (the
+    /// default). Not for heartbeat monitors.
+    #[schema(schema_with = crate::api::schema::locations_opt)]
+    pub locations: Option<Vec<String>>,
+    /// How many locations must fail for it to go down (default 1).
+    #[schema(minimum = 1, maximum = 16)]
+    pub quorum: Option<i64>,
 }
 
 impl CreateMonitor {
@@ -150,6 +163,8 @@ impl CreateMonitor {
             up_after: self.up_after,
             tags: self.tags,
             settings: Some(self.settings),
+            locations: self.locations,
+            quorum: self.quorum,
         };
         (input, self.paused.unwrap_or(false))
     }
@@ -178,6 +193,10 @@ pub struct UpdateMonitor {
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
+    #[schema(schema_with = crate::api::schema::locations_opt)]
+    pub locations: Option<Vec<String>>,
+    #[schema(minimum = 1, maximum = 16)]
+    pub quorum: Option<i64>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -242,9 +261,12 @@ async fn list_monitors(
     }
     let page = state.db.list_monitors(&q.filter()?).await?;
     let base = base_url(&state, &headers).await;
+    let mut located = crate::operations::monitor_locations::of_monitors(&state, &page.items).await?;
     Ok(Json(List::from_page(page, |v| {
         let clear = with_secrets.then(|| v.monitor.spec.settings.to_json());
+        let locations = located.remove(&v.monitor.id).unwrap_or_default();
         let mut dto = MonitorDto::new(v, &base, &auth);
+        dto.locations = locations.into_iter().map(Into::into).collect();
         if let Some(settings) = clear {
             dto.settings = settings;
         }
@@ -269,7 +291,9 @@ async fn create_monitor(
     auth.require(Permission::Configure)?;
     let (input, paused) = req.into_input();
     let v = op::create_monitor(&state, &auth, input, paused).await?;
-    Ok((StatusCode::CREATED, Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth))))
+    let base = base_url(&state, &headers).await;
+    let dto = super::monitor_locations::one(&state, v, |v| MonitorDto::new(v, &base, &auth)).await?;
+    Ok((StatusCode::CREATED, Json(dto)))
 }
 
 /// One monitor with its state and last result.
@@ -288,7 +312,8 @@ async fn get_monitor(
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Read)?;
     let v = state.db.get_monitor(parse_id(Entity::Monitor, &id)?).await?;
-    Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth)))
+    let base = base_url(&state, &headers).await;
+    Ok(Json(super::monitor_locations::one(&state, v, |v| MonitorDto::new(v, &base, &auth)).await?))
 }
 
 /// Changes some fields of a monitor.
@@ -318,9 +343,12 @@ async fn update_monitor(
         up_after: req.up_after,
         tags: req.tags,
         settings: req.settings,
+        locations: req.locations,
+        quorum: req.quorum,
     };
     let v = op::update_monitor(&state, &auth, parse_id(Entity::Monitor, &id)?, input).await?;
-    Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth)))
+    let base = base_url(&state, &headers).await;
+    Ok(Json(super::monitor_locations::one(&state, v, |v| MonitorDto::new(v, &base, &auth)).await?))
 }
 
 /// Deletes a monitor and its history.
@@ -350,7 +378,8 @@ async fn set_paused(
 ) -> Result<Json<MonitorDto>, ApiError> {
     auth.require(Permission::Configure)?;
     let v = op::set_paused(state, auth, parse_id(Entity::Monitor, id)?, paused).await?;
-    Ok(Json(MonitorDto::new(v, &base_url(state, headers).await, auth)))
+    let base = base_url(state, headers).await;
+    Ok(Json(super::monitor_locations::one(state, v, |v| MonitorDto::new(v, &base, auth)).await?))
 }
 
 /// Gives a heartbeat monitor a new ping URL; the old one stops working at once.
@@ -368,7 +397,8 @@ async fn rotate_ping_url(
     Path(id): Path<String>,
 ) -> Result<Json<MonitorDto>, ApiError> {
     let v = op::rotate_ping_url(&state, &auth, parse_id(Entity::Monitor, &id)?).await?;
-    Ok(Json(MonitorDto::new(v, &base_url(&state, &headers).await, &auth)))
+    let base = base_url(&state, &headers).await;
+    Ok(Json(super::monitor_locations::one(&state, v, |v| MonitorDto::new(v, &base, &auth)).await?))
 }
 
 /// Pauses a monitor: no checks, no alerts, time excluded from nothing (it is simply not watched).

@@ -159,6 +159,18 @@ pub fn tags_opt() -> Array {
         .build()
 }
 
+/// A monitor's locations: location names (`server` for the nodes), each once.
+pub fn locations_opt() -> Array {
+    use opsdeck_core::agent::{LOCATION_MAX, LOCATIONS_MAX};
+    let body = format!("(?=[a-z0-9-]{{1,{LOCATION_MAX}}}[{WS}]*$)[a-z0-9]+(-[a-z0-9]+)*");
+    ArrayBuilder::new()
+        .schema_type(ty(true, Type::Array))
+        .items(string(false, None, None, Some(trimmed(&body, false))))
+        .max_items(Some(LOCATIONS_MAX))
+        .unique_items(true)
+        .build()
+}
+
 /// An RFC 3339 time such as `2026-11-22T09:00:00Z`.
 pub fn date_time() -> Object {
     formatted(false, KnownFormat::DateTime)

@@ -9,6 +9,7 @@
 //! Architecture invariant: `ui/*` never imports from `api/*` and `api/*` never from `ui/*`;
 //! what both need lives here (checked by `tests/it/architecture.rs` in the testkit crate).
 
+pub mod agents;
 pub mod anomalies;
 pub mod audit;
 pub mod catalogue;
@@ -16,6 +17,7 @@ pub mod incidents;
 pub mod integrations;
 pub mod kpi;
 pub mod maintenance;
+pub mod monitor_locations;
 pub mod monitors;
 pub mod oncall;
 pub mod report_schedules;

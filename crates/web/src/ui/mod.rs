@@ -27,6 +27,7 @@ macro_rules! try_page {
 
 mod account;
 mod admin;
+mod agents;
 mod alert_rules;
 mod capacity;
 mod catalogue;
@@ -156,6 +157,8 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/access", post(status_pages::access))
         .route("/status-pages/{id}/preview", get(status_preview::saved).post(status_preview::draft))
         .route("/vendors", get(vendors::list).post(vendors::create))
+        .route("/agents", get(agents::list).post(agents::create))
+        .route("/agents/{id}/revoke", post(agents::revoke))
         .route("/vendors/{id}", get(vendors::detail))
         .route("/vendors/{id}/delete", post(vendors::delete))
         .route("/vendors/{id}/dependents", post(vendors::add_dependent))
@@ -410,6 +413,8 @@ pub fn field_label(path: &str) -> String {
         ("timeout_seconds", "Timeout (seconds)"),
         ("down_after", "Down after"),
         ("up_after", "Up again after"),
+        ("locations", "Locations"),
+        ("quorum", "Quorum"),
         ("service_id", "Service"),
         ("starts_at", "Starts"),
         ("duration_minutes", "Duration"),

@@ -29,6 +29,8 @@ pub struct MonitorForm {
     down_after: String,
     up_after: String,
     tags: String,
+    locations: String,
+    quorum: String,
     // http
     url: String,
     method: String,
@@ -85,6 +87,8 @@ impl MonitorForm {
             interval_seconds: "60".into(),
             down_after: "1".into(),
             up_after: "1".into(),
+            locations: opsdeck_core::agent::SERVER.into(),
+            quorum: "1".into(),
             method: "GET".into(),
             expected_status: "200-299".into(),
             follow_redirects: Some("on".into()),
@@ -190,6 +194,8 @@ impl MonitorForm {
             up_after: num("up_after", &self.up_after)?,
             tags: Some(comma_list(&self.tags)),
             settings: Some(self.settings(kind)?),
+            locations: (kind != MonitorType::Heartbeat).then(|| comma_list(&self.locations)),
+            quorum: if kind == MonitorType::Heartbeat { None } else { num("quorum", &self.quorum)? },
         })
     }
 
@@ -202,6 +208,8 @@ impl MonitorForm {
         f.down_after = spec.down_after.to_string();
         f.up_after = spec.up_after.to_string();
         f.tags = spec.tags.join(", ");
+        f.locations = opsdeck_core::agent::effective(&spec.locations).join(", ");
+        f.quorum = spec.quorum.to_string();
         // Secrets are write-only: the form shows them masked, and sending the mask (or a blank
         // password) back keeps the stored value (`Settings::keep_secrets`).
         match &spec.settings.redacted() {

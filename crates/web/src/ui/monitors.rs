@@ -216,6 +216,9 @@ pub struct MonitorPage {
     /// Recent results with when, and the latency readable.
     results: Vec<(RawResult, String, Option<String>)>,
     can_respond: bool,
+    /// Each location of a monitor that runs from several: name, state, when, latency, uptime
+    /// over 24 h, checks over 24 h, the newest result's reason (readable).
+    locations: Vec<[String; 7]>,
     /// The last result's latency, readable.
     latency: Option<String>,
     /// The last result in the light of the state (see [`result_note`]).
@@ -243,6 +246,25 @@ pub async fn detail(
     };
     let v = try_page!(state.db.get_monitor(id).await);
     let now = state.now();
+    let locations = match v.monitor.spec.locations.is_empty() {
+        true => Vec::new(),
+        false => try_page!(crate::operations::monitor_locations::of_monitor(&state, &v).await)
+            .into_iter()
+            .map(|l| {
+                let uptime = l.uptime_percent().map(|p| format!("{p:.2} %")).unwrap_or_else(|| "—".into());
+                let checks = l.day.as_ref().map(|d| d.checks.to_string()).unwrap_or_default();
+                let (when, latency, reason) = match &l.last {
+                    Some(r) => (
+                        ago(r.at, now),
+                        r.latency_ms.map(|ms| charts::fmt_latency(ms, 0.0)).unwrap_or_else(|| "—".into()),
+                        r.reason.clone(),
+                    ),
+                    None => ("no result yet".into(), "—".into(), String::new()),
+                };
+                [l.location, l.state.into(), when, latency, uptime, checks, reason]
+            })
+            .collect(),
+    };
     let mut recent = try_page!(state.db.recent_results(&[id], 100).await);
     let results = recent.remove(&id).unwrap_or_default();
     let uptime: Vec<UptimeDto> = match op::uptime_table(&state, id).await {
@@ -314,6 +336,7 @@ pub async fn detail(
             })
             .collect(),
         can_respond: page.0.allows(Permission::Respond),
+        locations,
         v,
     }
     .into_response()
