@@ -388,7 +388,8 @@ impl Db {
         type Row = (String, i64, i64, Option<f64>);
         let rows: Vec<Row> = with_db!(self, |pool| {
             sqlx::query_as(
-                "SELECT location, COUNT(*), COALESCE(SUM(CASE WHEN status IN ('up', 'degraded') THEN 1 ELSE 0 END), 0), \
+                "SELECT location, COUNT(*), \
+                 COALESCE(SUM(CASE WHEN status IN ('up', 'degraded') THEN 1 ELSE 0 END), 0), \
                  AVG(latency_ms) FROM location_results WHERE monitor_id = $1 AND at >= $2 \
                  GROUP BY location ORDER BY location",
             )

@@ -164,7 +164,8 @@ pub async fn run(args: AgentArgs) -> Result<()> {
                         Ok(()) => backoff = Duration::from_secs(1),
                         Err(Failure::Fatal(why)) => bail!(why),
                         Err(Failure::Later(why)) => {
-                            tracing::warn!(buffered = buffer.results(), "upload failed, retrying in {backoff:?}: {why}");
+                            let buffered = buffer.results();
+                            tracing::warn!(buffered, "upload failed, retrying in {backoff:?}: {why}");
                             retry_at = tokio::time::Instant::now() + backoff;
                             backoff = (backoff * 2).min(Duration::from_secs(10));
                         }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly on purpose
 
+mod agents;
 mod anomalies;
 mod architecture;
 mod auth;

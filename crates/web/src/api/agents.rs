@@ -263,7 +263,10 @@ async fn agent_results(
             "down" => CheckStatus::Down,
             "unknown" => CheckStatus::Unknown,
             _ => {
-                return Err(ApiError::invalid(&format!("results[{i}].status"), "must be up, degraded, down or unknown"));
+                return Err(ApiError::invalid(
+                    &format!("results[{i}].status"),
+                    "must be up, degraded, down or unknown",
+                ));
             }
         };
         let latency_ms = match r.latency_ms {

@@ -1,5 +1,6 @@
-//! Creating many monitors in one request (`POST /api/v1/monitors/batch`), for `opsdeck apply`
-//! and other configuration-as-code tools: one transaction per request, all or nothing.
+//! Many monitors in one request: creating them (`POST /api/v1/monitors/batch`, for `opsdeck
+//! apply` and other configuration-as-code tools: one transaction per request, all or nothing),
+//! and pausing, resuming or deleting them (`POST /api/v1/monitors/bulk`).
 
 use super::monitors::CreateMonitor;
 use crate::AppState;
@@ -17,7 +18,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_batch))
+    OpenApiRouter::new().routes(routes!(create_batch)).routes(routes!(bulk))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -51,4 +52,35 @@ async fn create_batch(
     let inputs = req.monitors.into_iter().map(CreateMonitor::into_input).collect();
     let ids = op::create_monitors(&state, &auth, inputs).await?;
     Ok((StatusCode::CREATED, Json(CreatedMonitors { ids })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRequest {
+    #[schema(max_items = 1000)]
+    pub ids: Vec<Uuid>,
+    /// pause, resume or delete.
+    #[schema(schema_with = crate::api::schema::bulk_action)]
+    pub action: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkResult {
+    pub done: usize,
+}
+
+/// Pauses, resumes or deletes several monitors at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/monitors/bulk",
+    tag = "monitors",
+    request_body = BulkRequest,
+    responses((status = 200, body = BulkResult))
+)]
+async fn bulk(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<BulkRequest>,
+) -> Result<Json<BulkResult>, ApiError> {
+    Ok(Json(BulkResult { done: op::bulk_action(&state, &auth, &req.ids, &req.action).await? }))
 }

@@ -1,4 +1,4 @@
-//! Monitors: CRUD, pause/resume, check now, history, uptime; bulk actions.
+//! Monitors: CRUD, pause/resume, check now, history, uptime (bulk actions: `monitor_batch`).
 
 use super::{List, cursor, ts};
 use crate::AppState;
@@ -31,7 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(monitor_results))
         .routes(routes!(monitor_events))
         .routes(routes!(monitor_uptime))
-        .routes(routes!(bulk))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -583,35 +582,4 @@ async fn monitor_uptime(
     state.db.get_monitor(id).await?;
     let items = op::uptime_table(&state, id).await?.into_iter().map(UptimeDto::from).collect();
     Ok(Json(List { items, next_cursor: None }))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkRequest {
-    #[schema(max_items = 1000)]
-    pub ids: Vec<Uuid>,
-    /// pause, resume or delete.
-    #[schema(schema_with = crate::api::schema::bulk_action)]
-    pub action: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BulkResult {
-    pub done: usize,
-}
-
-/// Pauses, resumes or deletes several monitors at once.
-#[utoipa::path(
-    post,
-    path = "/api/v1/monitors/bulk",
-    tag = "monitors",
-    request_body = BulkRequest,
-    responses((status = 200, body = BulkResult))
-)]
-async fn bulk(
-    State(state): State<AppState>,
-    auth: Auth,
-    ApiJson(req): ApiJson<BulkRequest>,
-) -> Result<Json<BulkResult>, ApiError> {
-    Ok(Json(BulkResult { done: op::bulk_action(&state, &auth, &req.ids, &req.action).await? }))
 }
