@@ -294,12 +294,14 @@ impl Db {
                 0 => String::new(),
                 n => format!(" AND location NOT IN ({})", placeholders(self.backend(), n, 2)),
             };
-            let sql = format!("DELETE FROM monitor_locations WHERE monitor_id = $1{keep}");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
-            for l in &spec.locations {
-                q = q.bind(l);
+            for table in ["monitor_locations", "location_results"] {
+                let sql = format!("DELETE FROM {table} WHERE monitor_id = $1{keep}");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+                for l in &spec.locations {
+                    q = q.bind(l);
+                }
+                q.execute(&mut *tx).await?;
             }
-            q.execute(&mut *tx).await?;
             audit!(
                 tx,
                 actor,

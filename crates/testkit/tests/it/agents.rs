@@ -157,8 +157,8 @@ async fn a_monitor_goes_down_when_its_quorum_agrees(srv: &TestServer) {
     let (_, created) = srv.post("/api/v1/agents", &admin, json!({"name": "eu", "location": "eu"})).await;
     let token = created["token"].as_str().unwrap().to_owned();
     // The nodes cannot reach the target (nothing listens on port 1); the agent can.
-    let body = json!({"name": "Shop", "type": "tcp", "interval_seconds": 30, "settings": {"host": "127.0.0.1", "port": 1},
-        "locations": ["server", "eu"], "quorum": 2});
+    let body = json!({"name": "Shop", "type": "tcp", "interval_seconds": 30,
+        "settings": {"host": "127.0.0.1", "port": 1}, "locations": ["server", "eu"], "quorum": 2});
     for (bad, field) in [(json!({"quorum": 3}), "quorum"), (json!({"locations": ["eu", "eu"]}), "locations")] {
         let mut b = body.clone();
         b.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());

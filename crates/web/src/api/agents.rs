@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use opsdeck_core::Entity;
-use opsdeck_core::agent::{self, AgentSpec, BATCH_MAX, REASON_MAX};
+use opsdeck_core::agent::{AgentSpec, BATCH_MAX, REASON_MAX};
 use opsdeck_core::monitor::CheckStatus;
 use opsdeck_store::agent::{Agent, LocationResult};
 use serde::{Deserialize, Serialize};
@@ -60,7 +60,7 @@ pub struct AgentDto {
 impl AgentDto {
     pub fn new(a: Agent, now: chrono::DateTime<chrono::Utc>) -> Self {
         AgentDto {
-            status: status(&a, now).into(),
+            status: op::status(&a, now).into(),
             id: a.id,
             name: a.name,
             location: a.location,
@@ -72,15 +72,6 @@ impl AgentDto {
             results_total: a.results_total,
             dropped_total: a.dropped_total,
         }
-    }
-}
-
-/// online, offline or never_seen, as lists and the page show it.
-pub fn status(a: &Agent, now: chrono::DateTime<chrono::Utc>) -> &'static str {
-    match a.last_seen_at {
-        None => "never_seen",
-        Some(t) if (now - t).num_seconds() <= agent::ONLINE_WITHIN_SECONDS => "online",
-        Some(_) => "offline",
     }
 }
 

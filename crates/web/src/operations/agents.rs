@@ -20,6 +20,15 @@ pub async fn list(state: &AppState, auth: &Auth) -> Result<Vec<Agent>, ApiError>
     Ok(state.db.list_agents().await?)
 }
 
+/// online (seen within a minute), offline or never_seen, as the API and the page show it.
+pub fn status(a: &Agent, now: chrono::DateTime<chrono::Utc>) -> &'static str {
+    match a.last_seen_at {
+        None => "never_seen",
+        Some(t) if (now - t).num_seconds() <= opsdeck_core::agent::ONLINE_WITHIN_SECONDS => "online",
+        Some(_) => "offline",
+    }
+}
+
 /// Registers an agent; returns it with its token, which is shown this once. Admins only: an
 /// agent receives the settings of its location's monitors in clear.
 pub async fn register(state: &AppState, auth: &Auth, spec: AgentSpec) -> Result<(Agent, String), ApiError> {

@@ -3,7 +3,6 @@
 
 use super::{Chrome, PageAuth, ago, done, error_page, form_error};
 use crate::AppState;
-use crate::api::agents::status;
 use crate::error::ApiError;
 use crate::operations::agents as op;
 use askama::Template;
@@ -79,7 +78,7 @@ async fn page(
     let agents = agents
         .into_iter()
         .map(|a| Row {
-            status: status(&a, now),
+            status: op::status(&a, now),
             seen: a.last_seen_at.map(|t| ago(t, now)).unwrap_or_else(|| "never".into()),
             lag: lag(a.lag_ms),
             a,
