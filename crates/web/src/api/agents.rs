@@ -86,7 +86,7 @@ pub struct RegisterAgent {
     #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     /// Lowercase letters, digits and single dashes; not `server` (the nodes' own location).
-    #[schema(min_length = 1, max_length = 40, pattern = r"^\s*[a-z0-9]+(-[a-z0-9]+)*\s*$")]
+    #[schema(schema_with = crate::api::schema::location)]
     pub location: String,
 }
 

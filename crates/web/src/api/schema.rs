@@ -159,14 +159,22 @@ pub fn tags_opt() -> Array {
         .build()
 }
 
+fn location_body() -> String {
+    format!("(?=[a-z0-9-]{{1,{}}}[{WS}]*$)[a-z0-9]+(-[a-z0-9]+)*", opsdeck_core::agent::LOCATION_MAX)
+}
+
+/// A location name: lowercase letters, digits and single dashes (the length is counted after
+/// trimming, so it is in the pattern).
+pub fn location() -> Object {
+    string(false, None, None, Some(trimmed(&location_body(), false)))
+}
+
 /// A monitor's locations: location names (`server` for the nodes), each once.
 pub fn locations_opt() -> Array {
-    use opsdeck_core::agent::{LOCATION_MAX, LOCATIONS_MAX};
-    let body = format!("(?=[a-z0-9-]{{1,{LOCATION_MAX}}}[{WS}]*$)[a-z0-9]+(-[a-z0-9]+)*");
     ArrayBuilder::new()
         .schema_type(ty(true, Type::Array))
-        .items(string(false, None, None, Some(trimmed(&body, false))))
-        .max_items(Some(LOCATIONS_MAX))
+        .items(location())
+        .max_items(Some(opsdeck_core::agent::LOCATIONS_MAX))
         .unique_items(true)
         .build()
 }
