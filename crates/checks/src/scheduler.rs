@@ -147,16 +147,19 @@ impl Scheduler {
         // How late the check starts against its schedule: the scheduler's key health signal.
         let lag = (started - m.due_at).num_milliseconds().max(0) as f64 / 1000.0;
         CheckStarted { lag_seconds: lag }.emit();
-        let outcome = if m.locations.is_empty() {
-            self.probe_here(m, started).await
+        let (outcome, hold) = if m.locations.is_empty() {
+            (self.probe_here(m, started).await, false)
         } else {
             // Several locations: this node's own probe (if it is one of them) joins their
-            // newest results, and the quorum decides.
+            // newest results, and the quorum decides; before any location reported, nothing.
             let own = match crate::locations::runs_here(&m.locations) {
                 true => Some(self.probe_here(m, started).await),
                 false => None,
             };
-            crate::locations::verdict(&self.db, m, own, started, self.clock.now()).await
+            match crate::locations::verdict(&self.db, m, own, started, self.clock.now()).await {
+                Some(o) => (o, false),
+                None => (crate::locations::no_verdict(), true),
+            }
         };
         CheckFinished { status: outcome.status.as_str() }.emit();
         let now = self.clock.now();
@@ -166,7 +169,8 @@ impl Scheduler {
             }
             _ => next_run(m.due_at, now, m.interval_seconds),
         };
-        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at, claim: Some(m.claim.clone()), maintenance }
+        let claim = Some(m.claim.clone());
+        CheckRecord { monitor_id: m.id, at: started, outcome, next_run_at, claim, maintenance, hold }
     }
 
     /// This node's own check of a monitor (a heartbeat's deadline, or a probe).

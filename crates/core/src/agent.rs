@@ -111,11 +111,13 @@ pub fn fresh_for(interval_seconds: i32, timeout_seconds: i32) -> Duration {
     Duration::seconds(s.clamp(30, 8 * 24 * 3600))
 }
 
-/// The monitor's verdict from its locations' newest results (those older than `fresh_from`
-/// do not vote): down when at least `quorum` locations fail, else degraded when a voter is
-/// degraded, else up (failures below the quorum are named in the reason). With no voter at all the verdict is
-/// unknown, so a monitor nobody checks does not stay green.
-pub fn verdict(votes: &[LocationVote], quorum: i32, fresh_from: DateTime<Utc>) -> CheckOutcome {
+/// The monitor's verdict from its locations' newest results (of `locations` it runs from;
+/// those older than `fresh_from` do not vote): down when at least `quorum` locations fail, else
+/// degraded when a voter is degraded, else up (failures below the quorum are named in the
+/// reason). When fewer locations than the quorum are fresh, the quorum is the fresh ones: an
+/// agent that went silent must not hide an outage the others see. With no fresh voter at all
+/// the verdict is unknown, so a monitor nobody checks does not stay green.
+pub fn verdict(votes: &[LocationVote], quorum: i32, locations: usize, fresh_from: DateTime<Utc>) -> CheckOutcome {
     let fresh: Vec<&LocationVote> = votes.iter().filter(|v| v.at >= fresh_from).collect();
     if fresh.is_empty() {
         return CheckOutcome {
@@ -125,27 +127,35 @@ pub fn verdict(votes: &[LocationVote], quorum: i32, fresh_from: DateTime<Utc>) -
             details: serde_json::Value::Null,
         };
     }
+    let n = fresh.len();
+    let stale = locations.saturating_sub(n);
+    let quorum = (quorum.max(1) as usize).min(n);
     let failing: Vec<&&LocationVote> = fresh.iter().filter(|v| !v.status.is_ok()).collect();
     let latencies: Vec<f64> = fresh.iter().filter_map(|v| v.latency_ms).collect();
     let latency_ms = (!latencies.is_empty()).then(|| latencies.iter().sum::<f64>() / latencies.len() as f64);
-    let n = fresh.len();
     let describe = |vs: &[&&LocationVote]| {
         vs.iter().map(|v| format!("{}: {}", v.location, v.reason)).collect::<Vec<_>>().join("; ")
     };
-    let (status, reason) = if failing.len() >= quorum.max(1) as usize {
-        (CheckStatus::Down, format!("down from {} of {n} locations ({})", failing.len(), describe(&failing)))
+    let silent = match stale {
+        0 => String::new(),
+        1 => "; 1 location silent".to_owned(),
+        k => format!("; {k} locations silent"),
+    };
+    let (status, reason) = if failing.len() >= quorum {
+        (CheckStatus::Down, format!("down from {} of {n} locations ({}){silent}", failing.len(), describe(&failing)))
     } else if !failing.is_empty() {
-        // Below the quorum the target counts as reachable: the failing locations are a network
+        // Below the quorum the target counts as reachable: the failing locations have a network
         // problem of their own, shown per location, not an outage.
-        let q = quorum.max(1);
-        let reason = format!("up; failing from {} of {n} locations, below the quorum of {q} ({})", failing.len(), {
+        let reason = format!(
+            "up; failing from {} of {n} locations, below the quorum of {quorum} ({}){silent}",
+            failing.len(),
             describe(&failing)
-        });
+        );
         (CheckStatus::Up, reason)
     } else if fresh.iter().any(|v| v.status == CheckStatus::Degraded) {
-        (CheckStatus::Degraded, format!("degraded from some of {n} locations"))
+        (CheckStatus::Degraded, format!("degraded from some of {n} locations{silent}"))
     } else {
-        (CheckStatus::Up, format!("up from {n} of {n} locations"))
+        (CheckStatus::Up, format!("up from {n} of {n} locations{silent}"))
     };
     let details = serde_json::json!({
         "locations": fresh.iter().map(|v| serde_json::json!({
@@ -175,17 +185,22 @@ mod tests {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let from = now - Duration::seconds(60);
         let votes = [vote("eu", Down, 1, now), vote("us", Up, 1, now), vote("server", Up, 2, now)];
-        assert_eq!(verdict(&votes, 1, from).status, Down);
-        let two = verdict(&votes, 2, from);
+        assert_eq!(verdict(&votes, 1, 3, from).status, Down);
+        let two = verdict(&votes, 2, 3, from);
         assert_eq!(two.status, Up, "one failing location below the quorum is not an outage");
         assert!(two.reason.contains("eu: eu said down"), "{}", two.reason);
         let votes = [vote("eu", Down, 1, now), vote("us", Unknown, 1, now), vote("server", Up, 2, now)];
-        assert_eq!(verdict(&votes, 2, from).status, Down);
+        assert_eq!(verdict(&votes, 2, 3, from).status, Down);
         // Stale votes do not count: the failing one is old, so all fresh voters pass.
         let votes = [vote("eu", Down, 120, now), vote("us", Up, 1, now)];
-        assert_eq!(verdict(&votes, 1, from).status, Up);
-        assert_eq!(verdict(&[vote("eu", Up, 120, now)], 1, from).status, Unknown);
-        assert_eq!(verdict(&[], 1, from).status, Unknown);
+        assert_eq!(verdict(&votes, 1, 2, from).status, Up);
+        // A silent location does not hide an outage: the fresh ones are the quorum.
+        let votes = [vote("eu", Down, 1, now), vote("us", Up, 120, now)];
+        let silent = verdict(&votes, 2, 2, from);
+        assert_eq!(silent.status, Down);
+        assert!(silent.reason.ends_with("; 1 location silent"), "{}", silent.reason);
+        assert_eq!(verdict(&[vote("eu", Up, 120, now)], 1, 1, from).status, Unknown);
+        assert_eq!(verdict(&[], 1, 1, from).status, Unknown);
     }
 
     #[test]

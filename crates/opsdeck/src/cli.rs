@@ -166,6 +166,9 @@ pub enum Command {
         #[arg(long, default_value_t = 256)]
         concurrency: usize,
     },
+    /// Probe agents: list, register (prints the token once), revoke.
+    #[command(subcommand)]
+    Agents(crate::agent::admin::AgentsCmd),
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
         #[arg(long)]
@@ -308,6 +311,13 @@ pub enum MonitorCmd {
         /// Service id.
         #[arg(long)]
         service_id: Option<uuid::Uuid>,
+        /// Where it runs from, comma-separated: `server` (Opsdeck itself, the default) and
+        /// agents' locations, e.g. `server,eu-central`.
+        #[arg(long, value_delimiter = ',')]
+        locations: Vec<String>,
+        /// How many locations must fail for it to go down (default 1).
+        #[arg(long)]
+        quorum: Option<i64>,
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
@@ -376,12 +386,27 @@ async fn monitor_cmd(c: MonitorCmd, cfg: &Config) -> Result<()> {
                     ] {
                         println!("{k:<12} {v}");
                     }
+                    // Each location it runs from, when there are several.
+                    let locations = m["locations"].as_array().cloned().unwrap_or_default();
+                    if locations.len() > 1 {
+                        println!("down when {} of {} locations fail:", m["quorum"], locations.len());
+                        for l in &locations {
+                            let reason = l["last_result"]["reason"].as_str().unwrap_or("no result yet");
+                            println!("  {:<12} {:<8} {reason}", text_of(&l["location"]), text_of(&l["state"]));
+                        }
+                    }
                 }
             }
         }
-        MonitorCmd::Add { name, kind, settings, interval, service_id, output } => {
+        MonitorCmd::Add { name, kind, settings, interval, service_id, locations, quorum, output } => {
             let settings: Value = serde_json::from_str(&settings).context("--settings must be a JSON object")?;
             let mut body = json!({"name": name, "type": kind, "settings": settings});
+            if !locations.is_empty() {
+                body["locations"] = json!(locations);
+            }
+            if let Some(q) = quorum {
+                body["quorum"] = q.into();
+            }
             if let Some(i) = interval {
                 body["interval_seconds"] = i.into();
             }
@@ -454,6 +479,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Schedule(c) => crate::incidents::schedule_cmd(c, &cfg).await,
         Command::StatusPage(c) => crate::status_pages::status_page_cmd(c, &cfg).await,
         Command::Vendor(c) => crate::vendors::vendor_cmd(c, &cfg).await,
+        Command::Agents(c) => crate::agent::admin::agents_cmd(c, &cfg).await,
         Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
         Command::Report(a) => crate::report::report(a, &cfg).await,
         Command::Series(c) => crate::series::series_cmd(c, &cfg).await,
@@ -784,4 +810,8 @@ async fn backup(cfg: &Config, to: &std::path::Path) -> Result<()> {
 /// The clock the server runs on.
 pub fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
+}
+
+fn text_of(v: &Value) -> String {
+    v.as_str().unwrap_or("-").to_owned()
 }

@@ -183,7 +183,11 @@ impl Db {
     pub async fn delete_agent(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<()> {
         let before = self.get_agent(id).await?;
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM agents WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            let gone = sqlx::query("DELETE FROM agents WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            if gone.rows_affected() == 0 {
+                // Revoked meanwhile by someone else: nothing to audit.
+                return Err(StoreError::NotFound(Entity::Agent));
+            }
             let summary = format!("Revoked agent {}", before.name);
             audit!(tx, actor, now, AuditRecord::new("agent.revoke", "agent", Some(id), summary).before(&before));
         });
@@ -191,9 +195,9 @@ impl Db {
     }
 
     /// Notes that an agent was in touch (it asked for its monitors).
-    pub async fn agent_seen(&self, id: Uuid, now: DateTime<Utc>, version: &str) -> StoreResult<()> {
+    pub async fn agent_seen(&self, id: Uuid, now: DateTime<Utc>, version: Option<&str>) -> StoreResult<()> {
         crate::with_writer!(self, |pool| {
-            sqlx::query("UPDATE agents SET last_seen_at = $1, version = $2 WHERE id = $3")
+            sqlx::query("UPDATE agents SET last_seen_at = $1, version = COALESCE($2, version) WHERE id = $3")
                 .bind(now.timestamp_millis())
                 .bind(version)
                 .bind(id)
@@ -288,7 +292,9 @@ impl Db {
                     *e = r;
                 }
             }
-            let newest: Vec<&LocationResult> = newest.into_values().collect();
+            // In key order: two agents of one location lock the same rows in the same order.
+            let mut newest: Vec<&LocationResult> = newest.into_values().collect();
+            newest.sort_by_key(|r| r.monitor_id);
             for chunk in fixed_chunks(&newest) {
                 // A replayed buffer may bring results older than one stored: the newest stays.
                 let sql = multi_row(
@@ -312,14 +318,15 @@ impl Db {
                 }
                 q.execute(&mut *tx).await?;
                 // A day of results per location: what the uptime column reads.
+                let sql = format!(
+                    "DELETE FROM location_results WHERE location = $1 AND at < $2 AND monitor_id IN ({})",
+                    placeholders(backend, chunk.len(), 3)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(location).bind(oldest_kept.timestamp_millis());
                 for r in chunk {
-                    sqlx::query("DELETE FROM location_results WHERE monitor_id = $1 AND location = $2 AND at < $3")
-                        .bind(r.monitor_id)
-                        .bind(location)
-                        .bind(oldest_kept.timestamp_millis())
-                        .execute(&mut *tx)
-                        .await?;
+                    q = q.bind(r.monitor_id);
                 }
+                q.execute(&mut *tx).await?;
             }
             if let Some(agent) = agent {
                 let lag = kept.iter().map(|r| (now - r.at).num_milliseconds().max(0)).max();

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 /// One compressed upload.
 pub struct Batch {
+    /// Its place in the queue, to remove exactly this batch once sent.
+    pub seq: u64,
     pub body: Vec<u8>,
     /// Results in it.
     pub count: u64,
@@ -47,7 +49,7 @@ impl Buffer {
             let body = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             b.bytes += body.len() as u64;
             b.next_seq = b.next_seq.max(seq + 1);
-            b.queue.push_back(Batch { body, count, file: Some(path) });
+            b.queue.push_back(Batch { seq, body, count, file: Some(path) });
         }
         b.trim();
         Ok(b)
@@ -75,7 +77,7 @@ impl Buffer {
             None => None,
         };
         self.bytes += body.len() as u64;
-        self.queue.push_back(Batch { body, count, file });
+        self.queue.push_back(Batch { seq, body, count, file });
         self.trim();
         Ok(())
     }
@@ -98,9 +100,13 @@ impl Buffer {
         self.queue.front()
     }
 
-    /// Removes the oldest batch: it was delivered, or refused for good (`refused`: its
-    /// results count as dropped).
-    pub fn pop(&mut self, refused: bool) {
+    /// Removes batch `seq` if it is still the oldest (a full buffer may have dropped it
+    /// meanwhile): it was delivered, or refused for good (`refused`: its results count as
+    /// dropped).
+    pub fn remove(&mut self, seq: u64, refused: bool) {
+        if self.queue.front().is_none_or(|b| b.seq != seq) {
+            return;
+        }
         if let Some(b) = self.queue.pop_front() {
             self.bytes -= b.body.len() as u64;
             if refused {
@@ -131,9 +137,13 @@ mod tests {
         let mut again = Buffer::open(Some(dir.path().to_owned()), 25).unwrap();
         assert_eq!(again.results(), 9, "what was on disk is sent after a restart");
         assert_eq!(again.front().map(|f| f.body[0]), Some(2));
-        again.pop(false);
+        let first = again.front().map(|f| f.seq).unwrap();
+        again.remove(first, false);
+        again.remove(first, false);
+        assert_eq!(again.results(), 5, "a batch already gone is not removed twice");
+        let next = again.front().map(|f| f.seq).unwrap();
         again.push(vec![4; 5], 1).unwrap();
-        again.pop(true);
+        again.remove(next, true);
         assert_eq!(again.dropped, 5);
         assert_eq!(again.front().map(|f| f.body[0]), Some(4));
         let mut mem = Buffer::open(None, 1_000).unwrap();

@@ -99,14 +99,16 @@ async fn two_agents_split_by_location_respect_the_quorum_and_lose_nothing_while_
     .unwrap();
     std::process::Command::new("chmod").args(["+x", plugin.to_str().unwrap()]).status().unwrap();
 
-    let mut tokens = Vec::new();
-    for (name, loc) in [("eu probe", "eu"), ("us probe", "us")] {
-        let r = http.post(format!("{url}/api/v1/agents")).bearer_auth(&token);
-        let r = r.json(&json!({"name": name, "location": loc})).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 201);
-        let body: Value = r.json().await.unwrap();
-        tokens.push(body["token"].as_str().unwrap().to_owned());
-    }
+    // One agent registered through the API, one with the CLI (which prints the token alone on
+    // stdout, so scripts can capture it).
+    let r = http.post(format!("{url}/api/v1/agents")).bearer_auth(&token);
+    let r = r.json(&json!({"name": "eu probe", "location": "eu"})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let mut tokens = vec![r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()];
+    let out = run(&["agents", "add", "us probe", "--location", "us", "--server", &url, "--token", &token], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    tokens.push(text(&out.stdout).trim().to_owned());
+    assert!(tokens[1].starts_with("opsa_"), "{}", text(&out.stdout));
     let monitor = json!({"name": "Target", "type": "command", "interval_seconds": 1, "timeout_seconds": 1,
         "settings": {"command": plugin.to_str().unwrap()}, "locations": ["eu", "us"], "quorum": 2});
     let r = http.post(format!("{url}/api/v1/monitors")).bearer_auth(&token).json(&monitor).send().await.unwrap();
@@ -126,6 +128,12 @@ async fn two_agents_split_by_location_respect_the_quorum_and_lose_nothing_while_
     .await;
     let m = get(&http, &monitor_url, &token).await;
     assert!(location(&m, "us")["last_result"]["reason"].as_str().unwrap().contains("refused"), "{m}");
+    let out = run(&["monitor", "show", &id, "--server", &url, "--token", &token], None);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("down when 2 of 2 locations fail:") && shown.contains("TCP CRITICAL"), "{shown}");
+    let out = run(&["agents", "list", "--server", &url, "--token", &token], None);
+    let listed = text(&out.stdout);
+    assert!(listed.contains("us probe") && listed.contains("online"), "{listed}");
     assert!(m["last_result"]["reason"].as_str().unwrap().contains("below the quorum of 2"), "{m}");
     assert!(location(&m, "eu")["checks_24h"].as_i64().unwrap() > 0);
     let agents = get(&http, &format!("{url}/api/v1/agents"), &token).await;

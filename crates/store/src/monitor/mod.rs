@@ -182,6 +182,9 @@ pub struct CheckRecord {
     pub claim: Option<Claim>,
     /// The monitor was inside a maintenance window when checked.
     pub maintenance: bool,
+    /// No verdict yet (a monitor run from agents that none has reported on): the monitor is
+    /// only rescheduled and its lease released; its state and history stay as they are.
+    pub hold: bool,
 }
 
 /// The monitor as it was when a node leased it.

@@ -289,11 +289,16 @@ impl Db {
             .bind(spec.quorum)
             .execute(&mut *tx)
             .await?;
-            // Results of locations it no longer runs from stop counting at once.
+            // Results of locations it no longer runs from stop counting at once; after a change
+            // of what it checks, no earlier result votes (the verdict waits for new ones).
+            let target_changed = b.spec.kind != spec.kind || b.spec.settings != spec.settings;
             let keep = match spec.locations.len() {
                 0 => String::new(),
                 n => format!(" AND location NOT IN ({})", placeholders(self.backend(), n, 2)),
             };
+            if target_changed {
+                sqlx::query("DELETE FROM monitor_locations WHERE monitor_id = $1").bind(id).execute(&mut *tx).await?;
+            }
             for table in ["monitor_locations", "location_results"] {
                 let sql = format!("DELETE FROM {table} WHERE monitor_id = $1{keep}");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);

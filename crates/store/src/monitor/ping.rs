@@ -49,6 +49,7 @@ impl Db {
         let changes = self
             .record_checks(
                 &[CheckRecord {
+                    hold: false,
                     monitor_id: m.monitor.id,
                     at: now,
                     outcome,

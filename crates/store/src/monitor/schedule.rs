@@ -101,6 +101,21 @@ impl Db {
             // (monitor, oldest raw result to keep) of monitors whose raw results are pruned now.
             let mut prune: Vec<(Uuid, i64)> = Vec::new();
             for rec in records {
+                if rec.hold {
+                    // Only rescheduled, by the lease's owner.
+                    if let Some(c) = &rec.claim {
+                        sqlx::query(
+                            "UPDATE monitors SET next_run_at = $1, lease_owner = NULL, lease_until = NULL \
+                             WHERE id = $2 AND lease_owner = $3",
+                        )
+                        .bind(rec.next_run_at.timestamp_millis())
+                        .bind(rec.monitor_id)
+                        .bind(&c.node)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    continue;
+                }
                 // Leased checks carry what the claim saw; pings read the monitor now, one at a
                 // time, so two pings of one monitor in a batch see each other.
                 let claim = match &rec.claim {

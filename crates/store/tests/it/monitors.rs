@@ -55,6 +55,7 @@ async fn leases_results_and_rollups(db: &Db) {
     assert_eq!(db.claim_due_monitors("b", later, later, later + Duration::seconds(60), 10).await.unwrap().len(), 1);
 
     let rec = |at: chrono::DateTime<Utc>, status: CheckStatus, ms: f64| CheckRecord {
+        hold: false,
         monitor_id: m.monitor.id,
         at,
         outcome: CheckOutcome {
@@ -127,6 +128,7 @@ async fn raw_results_stay_bounded(db: &Db) {
     let b = db.create_monitor(&actor, t0(), http("raw b", 60), false).await.unwrap().monitor.id;
     let keep = Retention { raw_per_monitor: 5, ..Retention::default() };
     let rec = |id, minute: i64| CheckRecord {
+        hold: false,
         monitor_id: id,
         at: t0() + Duration::minutes(minute),
         outcome: CheckOutcome::up(5.0, "ok"),
@@ -216,6 +218,7 @@ async fn list_filters_and_retention(db: &Db) {
     let legacy = opsdeck_store::monitor::Rollup { bucket: old, total: 1, ..Default::default() };
     db.backfill_rollups(ids[0], MINUTE, &[legacy]).await.unwrap();
     let rec = CheckRecord {
+        hold: false,
         monitor_id: ids[0],
         at: old,
         outcome: CheckOutcome::up(5.0, "ok"),

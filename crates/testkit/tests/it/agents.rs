@@ -96,6 +96,12 @@ async fn agents_are_registered_report_and_are_revoked(srv: &TestServer) {
     assert_eq!(s, StatusCode::CONFLICT);
     assert!(e["error"]["message"].as_str().unwrap().contains("--location eu-west"), "{e}");
 
+    // Nobody has reported yet: the server holds its verdict (a new monitor raises no alarm).
+    srv.clock.advance(Duration::seconds(61));
+    srv.run_checks().await;
+    let (_, held) = srv.get(&format!("/api/v1/monitors/{id}"), &viewer).await;
+    assert_eq!((held["state"].as_str(), held["last_result"].is_null()), (Some("pending"), true), "{held}");
+
     // Uploads: plain and gzip; results of monitors that do not run here are ignored.
     let now = srv.now();
     let post = reqwest::Method::POST;
@@ -106,10 +112,9 @@ async fn agents_are_registered_report_and_are_revoked(srv: &TestServer) {
     let other = results(&uuid::Uuid::now_v7().to_string(), now, "down");
     let (s, a) = agent_call(srv, post.clone(), path, &token, "eu-west", Some((&other, true))).await;
     assert_eq!((s, a["accepted"].as_i64(), a["ignored"].as_i64()), (StatusCode::OK, Some(0), Some(1)), "{a}");
-    for (body, field) in [
-        (results(&id, now, "sideways"), "results[0].status"),
-        (results(&id, now + Duration::hours(1), "up"), "results[0].at"),
-    ] {
+    let mut bad_time = results(&id, now, "up");
+    bad_time["results"][0]["at"] = json!("yesterday at noon");
+    for (body, field) in [(results(&id, now, "sideways"), "results[0].status"), (bad_time, "results[0].at")] {
         let (s, e) = agent_call(srv, post.clone(), path, &token, "eu-west", Some((&body, true))).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
         assert_eq!(e["error"]["details"]["field"], field, "{e}");
@@ -125,10 +130,25 @@ async fn agents_are_registered_report_and_are_revoked(srv: &TestServer) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // An agent whose clock is ten minutes slow: its results are shifted by the offset its
+    // upload's time shows, so they count as fresh.
+    let slow = now - Duration::minutes(10);
+    let r = srv
+        .http
+        .post(format!("{}{path}", srv.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .header("x-opsdeck-agent-time", slow.to_rfc3339())
+        .body(results(&id, slow, "up").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     let (_, list) = srv.get("/api/v1/agents", &viewer).await;
     let seen = &list["items"][0];
     assert_eq!((seen["status"].as_str(), seen["version"].as_str()), (Some("online"), Some("9.9.9")), "{seen}");
-    assert_eq!(seen["results_total"], 1);
+    assert_eq!(seen["results_total"], 2);
+    assert!(seen["lag_ms"].as_i64().unwrap() < 1_000, "{seen}");
     let (_, m) = srv.get(&format!("/api/v1/monitors/{id}"), &viewer).await;
     assert_eq!(m["locations"][0]["state"], "up", "{m}");
     assert_eq!(m["locations"][0]["last_result"]["reason"], "up from the agent");

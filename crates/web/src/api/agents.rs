@@ -160,9 +160,10 @@ pub struct AgentMonitors {
     pub monitors: Vec<AgentMonitorDto>,
 }
 
-fn version(headers: &HeaderMap) -> String {
-    let v = headers.get("x-opsdeck-agent-version").and_then(|v| v.to_str().ok()).unwrap_or("unknown");
-    v.chars().take(40).collect()
+/// The version the agent names, if it does (at most 40 characters).
+fn version(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get("x-opsdeck-agent-version").and_then(|v| v.to_str().ok())?;
+    Some(v.chars().take(40).collect())
 }
 
 /// For agents (their own token): the monitors of the agent's location, with their settings.
@@ -170,11 +171,14 @@ fn version(headers: &HeaderMap) -> String {
     get,
     path = "/api/v1/agent/monitors",
     tag = "agents",
-    responses((status = 200, body = AgentMonitors))
+    responses(
+        (status = 200, body = AgentMonitors),
+        (status = 409, description = "The agent was registered for another location", body = super::ErrorBody)
+    )
 )]
 async fn agent_monitors(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<AgentMonitors>, ApiError> {
     let agent = op::caller(&state, &headers).await?;
-    let monitors = op::assignments(&state, &agent, &version(&headers)).await?;
+    let monitors = op::assignments(&state, &agent, version(&headers).as_deref()).await?;
     Ok(Json(AgentMonitors {
         location: agent.location,
         monitors: monitors
@@ -221,7 +225,8 @@ pub struct UploadAnswer {
 }
 
 /// For agents (their own token): uploads check results, as JSON or gzip-compressed JSON
-/// (`Content-Encoding: gzip`). `X-Opsdeck-Dropped` counts results the agent had to drop.
+/// (`Content-Encoding: gzip`). `X-Opsdeck-Dropped` counts results the agent had to drop;
+/// `X-Opsdeck-Agent-Time` (RFC 3339, when it sent the upload) corrects its clock's offset.
 #[utoipa::path(
     post,
     path = "/api/v1/agent/results",
@@ -240,14 +245,20 @@ async fn agent_results(
         return Err(ApiError::invalid("results", format!("must hold at most {BATCH_MAX} results; upload in batches")));
     }
     let now = state.now();
+    // Results carry the agent's time: shifted by its clock's offset (from the time it says it
+    // sent the upload), and never later than now, so a wrong clock neither keeps a silent
+    // agent's vote fresh nor makes every vote stale.
+    let offset = headers
+        .get("x-opsdeck-agent-time")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| opsdeck_core::time::parse_rfc3339("x-opsdeck-agent-time", v).ok())
+        .map(|sent| now - sent)
+        .unwrap_or_else(chrono::Duration::zero);
     let mut results = Vec::with_capacity(upload.results.len());
     for (i, r) in upload.results.into_iter().enumerate() {
         let at = opsdeck_core::time::parse_rfc3339("at", &r.at)
             .map_err(|e| ApiError::invalid(&format!("results[{i}].at"), e.to_string()))?;
-        if at > now + chrono::Duration::minutes(5) {
-            let msg = "is more than 5 minutes in the future: check the agent's clock";
-            return Err(ApiError::invalid(&format!("results[{i}].at"), msg));
-        }
+        let at = opsdeck_core::time::add(at, offset).unwrap_or(at).min(now);
         let status = match r.status.as_str() {
             "up" => CheckStatus::Up,
             "degraded" => CheckStatus::Degraded,
@@ -275,7 +286,7 @@ async fn agent_results(
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(0)
         .clamp(0, i64::from(u32::MAX));
-    let recorded = op::upload(&state, &agent, &version(&headers), dropped, &results).await?;
+    let recorded = op::upload(&state, &agent, version(&headers).as_deref(), dropped, &results).await?;
     Ok(Json(UploadAnswer { accepted: recorded.accepted, ignored: recorded.ignored }))
 }
 

@@ -83,7 +83,7 @@ pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Agent, ApiE
 
 /// The monitors the agent's location runs, with their settings in clear; notes the agent as
 /// seen.
-pub async fn assignments(state: &AppState, agent: &Agent, version: &str) -> Result<Vec<Assignment>, ApiError> {
+pub async fn assignments(state: &AppState, agent: &Agent, version: Option<&str>) -> Result<Vec<Assignment>, ApiError> {
     let monitors = state.db.location_assignments(&agent.location).await?;
     state.db.agent_seen(agent.id, state.now(), version).await?;
     Ok(monitors)
@@ -94,11 +94,11 @@ pub async fn assignments(state: &AppState, agent: &Agent, version: &str) -> Resu
 pub async fn upload(
     state: &AppState,
     agent: &Agent,
-    version: &str,
+    version: Option<&str>,
     dropped: i64,
     results: &[LocationResult],
 ) -> Result<Recorded, ApiError> {
     let now = state.now();
     // No live-update event: uploads come every second; the verdicts they feed publish theirs.
-    Ok(state.db.record_location_results(Some(agent.id), &agent.location, results, now, Some(version), dropped).await?)
+    Ok(state.db.record_location_results(Some(agent.id), &agent.location, results, now, version, dropped).await?)
 }
