@@ -15,8 +15,9 @@ pub fn runs_here(locations: &[String]) -> bool {
 
 /// Stores this node's own result (if it is a location) and judges the monitor from its
 /// locations' newest results. `None` when there is nothing to judge yet: no location has
-/// reported since the monitor was created or its target changed (agents learn of it within
-/// seconds), or the results cannot be read (the same database would refuse the record).
+/// reported since the monitor was created or its target changed, for as long as a result stays
+/// fresh (agents learn of it within seconds; after that, silence is unknown, a failure), or the
+/// results cannot be read (the same database would refuse the record).
 pub async fn verdict(
     db: &Db,
     m: &DueMonitor,
@@ -54,10 +55,10 @@ pub async fn verdict(
     // Only the locations it runs from now (an upload may race an edit), the own result fresh.
     votes.retain(|v| v.location != SERVER && m.locations.contains(&v.location));
     votes.extend(own);
-    if votes.is_empty() {
+    let fresh_from = now - agent::fresh_for(m.interval_seconds, m.timeout_seconds);
+    if votes.is_empty() && m.updated_at >= fresh_from {
         return None;
     }
-    let fresh_from = now - agent::fresh_for(m.interval_seconds, m.timeout_seconds);
     Some(agent::verdict(&votes, m.quorum, m.locations.len(), fresh_from))
 }
 

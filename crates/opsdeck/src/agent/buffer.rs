@@ -38,6 +38,11 @@ impl Buffer {
         for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let path = entry?.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            if name.ends_with(".tmp") {
+                // A batch a crash left half written: it was never queued.
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
             // `{seq}-{count}.json.gz`, written by `push`.
             let Some((seq, count)) = name.strip_suffix(".json.gz").and_then(|s| s.split_once('-')) else { continue };
             if let (Ok(seq), Ok(count)) = (seq.parse::<u64>(), count.parse::<u64>()) {

@@ -186,6 +186,8 @@ pub async fn run(args: AgentArgs) -> Result<()> {
                         job.running.clone(),
                     );
                     tokio::spawn(async move {
+                        // Cleared however the task ends, a panicking probe included.
+                        let _running = Running(running);
                         if let Ok(_permit) = limit.acquire_owned().await {
                             let at = Utc::now();
                             let o: CheckOutcome =
@@ -199,7 +201,6 @@ pub async fn run(args: AgentArgs) -> Result<()> {
                             };
                             let _ = tx.send(out).await;
                         }
-                        running.store(false, Ordering::Release);
                     });
                 }
             }
@@ -209,6 +210,8 @@ pub async fn run(args: AgentArgs) -> Result<()> {
     // checked is queued, and the uploader gets a few seconds to deliver; the rest stays in the
     // buffer directory for the next start.
     refresher.abort();
+    // Checks still waiting for a slot do not start now.
+    limit.close();
     drop(tx);
     let drained = tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(r) = rx.recv().await {
@@ -229,10 +232,21 @@ pub async fn run(args: AgentArgs) -> Result<()> {
         }
     }
     let _ = stop_tx.send(true);
-    let _ = uploader.await;
+    // A request under way may take its timeout; what it did not deliver stays buffered.
+    let _ = tokio::time::timeout(Duration::from_secs(25), uploader).await;
+    let refused = refused.or_else(|| fatal_rx.try_recv().ok());
     match refused {
         Some(why) => bail!(why),
         None => Ok(()),
+    }
+}
+
+/// Clears a monitor's "check running" flag when its check task ends, however it ends.
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -275,6 +289,9 @@ async fn refresh(shared: Arc<Shared>, out: mpsc::Sender<Vec<AssignedMonitor>>, m
 async fn upload(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut backoff = Duration::from_secs(1);
     loop {
+        if *stop.borrow() {
+            return;
+        }
         let next = {
             let b = shared.lock();
             b.front().map(|f| (f.seq, f.body.clone(), b.dropped))

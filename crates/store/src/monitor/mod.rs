@@ -145,6 +145,8 @@ pub struct DueMonitor {
     /// Where it runs from (empty: the nodes only) and how many must fail.
     pub locations: Vec<String>,
     pub quorum: i32,
+    /// Its last edit (a new target waits this long for its locations' first results).
+    pub updated_at: DateTime<Utc>,
     /// Carried to [`Db::record_checks`] with the result.
     pub claim: Claim,
 }
@@ -167,6 +169,7 @@ struct DueRow {
     last_ping_at: Option<i64>,
     locations: Json<Vec<String>>,
     quorum: i32,
+    updated_at: i64,
 }
 
 /// One finished check, ready to be stored.

@@ -34,6 +34,7 @@ impl Db {
                 last_ping_at: r.last_ping_at.map(from_millis),
                 locations: r.locations.0,
                 quorum: r.quorum,
+                updated_at: from_millis(r.updated_at),
                 claim: Claim {
                     node: node.to_owned(),
                     health: Health {

@@ -9,7 +9,11 @@ use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
 use serde_json::{Value, json};
 use std::io::Write;
 
-backend_tests!(agents_are_registered_report_and_are_revoked, a_monitor_goes_down_when_its_quorum_agrees,);
+backend_tests!(
+    agents_are_registered_report_and_are_revoked,
+    a_monitor_goes_down_when_its_quorum_agrees,
+    a_monitor_no_location_reports_on_is_held_then_down,
+);
 
 /// Sends an agent request: `body` as JSON (gzip-compressed when `gzip`), `location` as the
 /// agent names itself.
@@ -238,4 +242,25 @@ async fn a_monitor_goes_down_when_its_quorum_agrees(srv: &TestServer) {
     assert_eq!(s, StatusCode::OK, "{m}");
     assert_eq!(m["locations"].as_array().map(Vec::len), Some(1));
     assert_eq!(m["quorum"], 1);
+}
+
+async fn a_monitor_no_location_reports_on_is_held_then_down(srv: &TestServer) {
+    let admin = srv.token("root", Role::Admin).await;
+    srv.post("/api/v1/agents", &admin, json!({"name": "eu", "location": "eu"})).await;
+    let body = json!({"name": "Quiet", "type": "tcp", "interval_seconds": 30,
+        "settings": {"host": "127.0.0.1", "port": 1}, "locations": ["eu"]});
+    let (_, m) = srv.post("/api/v1/monitors", &admin, body).await;
+    let path = format!("/api/v1/monitors/{}", m["id"].as_str().unwrap());
+    // Within the freshness window of its creation the agent may not have fetched it yet.
+    srv.clock.advance(Duration::seconds(31));
+    srv.run_checks().await;
+    assert_eq!(srv.get(&path, &admin).await.1["state"], "pending");
+    // Past it, silence is a failure: a monitor nobody checks does not stay green.
+    for _ in 0..3 {
+        srv.clock.advance(Duration::seconds(30));
+        srv.run_checks().await;
+    }
+    let (_, m) = srv.get(&path, &admin).await;
+    assert_eq!(m["state"], "down", "{m}");
+    assert_eq!(m["last_result"]["reason"], "no location reported a result recently");
 }
