@@ -5,6 +5,11 @@
 #   scripts/pg-private.sh stop  DIR   # stops the cluster and deletes DIR
 #   scripts/pg-private.sh halt  DIR   # stops the server only (-m fast), keeping DIR
 #   scripts/pg-private.sh resume DIR  # starts a halted server again, on the same port
+#   scripts/pg-private.sh crash DIR   # stops the server as a crash would (-m immediate:
+#                                     # no checkpoint; the next start recovers from the WAL)
+#
+# PG_PRIVATE_DURABLE=1 at `start` keeps synchronous_commit on (for as long as DIR lives), so a
+# committed transaction survives `crash`; the default switches it off for speed.
 #
 # Why a private cluster instead of the machine-wide one on 5432: the tests then
 # never depend on (or disturb) whatever a machine happens to run, they get a
@@ -26,7 +31,7 @@ set -euo pipefail
 MARKER_NAME=.opsdeck-pg-private
 
 usage() {
-    echo "usage: $0 start|stop|halt|resume DIR" >&2
+    echo "usage: $0 start|stop|halt|resume|crash DIR" >&2
     exit 2
 }
 
@@ -103,8 +108,10 @@ as_owner() {
 # fast shutdown still writes everything). max_connections=300: tests run many
 # pools in parallel.
 server_start() {
+    local sync=off
+    [[ -f $DIR/durable ]] && sync=on
     as_owner "$1/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -t 60 start \
-        -o "-p $2 -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        -o "-p $2 -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=$sync -c full_page_writes=off -c max_connections=300" \
         >&2
 }
 
@@ -113,6 +120,12 @@ halt() {
     [[ -f $DIR/$MARKER_NAME ]] || { log "$DIR was not made by '$0 start'"; exit 1; }
     DIR=$(cd "$DIR" && pwd)
     as_owner "$(cat "$DIR/$MARKER_NAME")/pg_ctl" -D "$DIR/data" -m fast -w stop >&2
+}
+
+crash() {
+    [[ -f $DIR/$MARKER_NAME ]] || { log "$DIR was not made by '$0 start'"; exit 1; }
+    DIR=$(cd "$DIR" && pwd)
+    as_owner "$(cat "$DIR/$MARKER_NAME")/pg_ctl" -D "$DIR/data" -m immediate -w stop >&2
 }
 
 resume() {
@@ -134,6 +147,9 @@ start() {
     # Absolute path: the socket dir and log path are handed to the server.
     DIR=$(cd "$DIR" && pwd)
     echo "$bin" >"$DIR/$MARKER_NAME"
+    if [[ ${PG_PRIVATE_DURABLE:-} == 1 ]]; then
+        : >"$DIR/durable"
+    fi
     if [[ $(id -u) -eq 0 ]]; then
         chown postgres: "$DIR" "$DIR/$MARKER_NAME"
         # postgres must be able to reach DIR: every parent needs o+x.
@@ -197,6 +213,7 @@ case $1 in
 start) start ;;
 stop) stop ;;
 halt) halt ;;
+crash) crash ;;
 resume) resume ;;
 *) usage ;;
 esac

@@ -268,7 +268,8 @@ pub(crate) async fn claim_due_monitors(
         due_by: Some(due_by_ms.max(now_ms)),
         order: "next_run_at",
         returning: "id, name, service_id, settings, timeout_seconds, interval_seconds, down_after, \
-            up_after, state, fail_streak, ok_streak, next_run_at, created_at, last_ping_at, locations, quorum, updated_at",
+            up_after, state, fail_streak, ok_streak, next_run_at, created_at, last_ping_at, locations, quorum, \
+            updated_at",
     };
     claim_leased(db, &claim, node, now_ms, lease_until_ms, limit).await
 }

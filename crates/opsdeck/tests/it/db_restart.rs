@@ -1,6 +1,8 @@
 //! Losing PostgreSQL under load: a node on its own private cluster keeps answering while the
 //! database is stopped and started again, says it is not ready, refuses writes with 503 (never a
-//! 202 it cannot keep), and recovers by itself; every acknowledged event is in the database.
+//! 202 it cannot keep), and recovers by itself; then the database crashes (an immediate stop, no
+//! checkpoint, recovery from the WAL on restart) and the node recovers again. Every acknowledged
+//! event is in the database.
 
 use super::ha::{Node, start_node};
 use super::{run, text, wait_ready};
@@ -24,7 +26,13 @@ impl Cluster {
     fn start() -> Cluster {
         // Under /tmp with a short name: the server's socket path must stay short.
         let dir = PathBuf::from(format!("/tmp/opsdeck-pgr.{}", uuid::Uuid::now_v7().simple()));
-        let out = Command::new(SCRIPT).arg("start").arg(&dir).output().expect("run pg-private.sh");
+        // synchronous_commit on: a commit is in the WAL before the 202, so it survives a crash.
+        let out = Command::new(SCRIPT)
+            .arg("start")
+            .arg(&dir)
+            .env("PG_PRIVATE_DURABLE", "1")
+            .output()
+            .expect("run pg-private.sh");
         assert!(out.status.success(), "pg-private.sh start: {}", text(&out.stderr));
         Cluster { dir, url: text(&out.stdout).trim().to_owned() }
     }
@@ -130,6 +138,15 @@ async fn a_database_restart_loses_nothing_acknowledged_and_the_node_recovers() {
     wait_for("events acknowledged again", 30, async || acks() >= during + 500).await;
     let r = post("/api/v1/services", json!({"name": "After"})).await.unwrap();
     assert_eq!(r.status().as_u16(), 201, "writes work again");
+
+    // The database crashes mid-load (SIGQUIT to every backend, no shutdown checkpoint) and
+    // recovers from its WAL on restart: the node follows again, and nothing acknowledged is lost.
+    cluster.script("crash");
+    wait_for("/readyz answers 503 after the crash", 20, async || ready(503).await).await;
+    let before_recovery = acks();
+    cluster.script("resume");
+    wait_for("/readyz answers 200 after recovery", 60, async || ready(200).await).await;
+    wait_for("events acknowledged after recovery", 30, async || acks() >= before_recovery + 500).await;
     stop.store(true, Ordering::Relaxed);
     while senders.join_next().await.is_some() {}
 
