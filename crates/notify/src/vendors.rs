@@ -20,6 +20,8 @@ use uuid::Uuid;
 const REDIRECTS_MAX: usize = 5;
 /// Vendors polled at once.
 const CONCURRENCY: usize = 16;
+/// A vendor poll's lease, renewed every 5 s while the poll runs.
+const LEASE_MS: i64 = 15_000;
 
 /// Told of every status change: (vendor, before, after).
 pub type VendorSink = Arc<dyn Fn(Uuid, VendorStatus, VendorStatus) + Send + Sync>;
@@ -77,21 +79,39 @@ impl VendorPoller {
     /// Polls every vendor due at the clock's time; returns how many were polled.
     pub async fn run_once(&self) -> Result<usize, NotifyError> {
         let now = self.clock.now().timestamp_millis();
-        // The lease outlives the longest poll (the timeout is at most a minute).
-        let due = self.db.claim_due_vendors(&self.node, now, now + 120_000, 256).await?;
-        let gate = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        // As many as poll at once, each leased for 15 s and renewed every 5 s while its poll
+        // runs (a poll may take up to a minute): a dead node's vendors move within 15 s, and a
+        // node that stalled past its lease stores nothing (the record is conditioned on it).
+        let due = self.db.claim_due_vendors(&self.node, now, now + LEASE_MS, CONCURRENCY as i64).await?;
+        let mut running: std::collections::HashSet<uuid::Uuid> = due.iter().map(|v| v.id).collect();
         let mut set = tokio::task::JoinSet::new();
         for v in due {
-            let (http, egress, gate) = (self.http.clone(), self.egress.clone(), gate.clone());
+            let (http, egress) = (self.http.clone(), self.egress.clone());
             set.spawn(async move {
-                let _permit = gate.acquire_owned().await;
                 let outcome = poll(&http, &egress, &v).await;
                 (v, outcome)
             });
         }
+        let mut renew = tokio::time::interval(Duration::from_secs(5));
+        renew.tick().await;
         let mut polled = 0;
-        while let Some(r) = set.join_next().await {
+        loop {
+            let r = tokio::select! {
+                r = set.join_next() => match r {
+                    Some(r) => r,
+                    None => break,
+                },
+                _ = renew.tick() => {
+                    let ids: Vec<uuid::Uuid> = running.iter().copied().collect();
+                    let until = self.clock.now().timestamp_millis() + LEASE_MS;
+                    if let Err(e) = self.db.renew_vendor_leases(&self.node, &ids, until).await {
+                        tracing::warn!(error = %e, "renewing vendor poll leases failed");
+                    }
+                    continue;
+                }
+            };
             let Ok((v, outcome)) = r else { continue };
+            running.remove(&v.id);
             let at = self.clock.now();
             if let Some((before, after)) = self.db.record_vendor_poll(&self.node, at, &v, &outcome).await?
                 && let Some(sink) = &self.sink

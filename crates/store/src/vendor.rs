@@ -263,6 +263,25 @@ impl Db {
         Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)
     }
 
+    /// Extends `node`'s leases of the vendors `ids` (polls still running) to `lease_until`.
+    pub async fn renew_vendor_leases(&self, node: &str, ids: &[Uuid], lease_until: i64) -> StoreResult<()> {
+        let backend = self.backend();
+        for chunk in crate::dialect::fixed_chunks(ids) {
+            let sql = format!(
+                "UPDATE vendors SET lease_until = $1 WHERE lease_owner = $2 AND id IN ({})",
+                crate::dialect::placeholders(backend, chunk.len(), 3)
+            );
+            crate::with_writer!(self, |pool| {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(lease_until).bind(node);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(pool).await?;
+            });
+        }
+        Ok(())
+    }
+
     /// Stores a poll's outcome (only while `node` holds the lease) and schedules the next one;
     /// in the same transaction, queues an alert for each service whose dependency (the whole
     /// vendor, or one component) started or stopped being in trouble. Returns the status before

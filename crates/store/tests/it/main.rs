@@ -7,6 +7,7 @@ mod monitors;
 mod pipeline;
 mod schema;
 mod story;
+mod vendor_leases;
 
 use opsdeck_store::{ConnectOptions, Db};
 
