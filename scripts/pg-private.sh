@@ -105,7 +105,8 @@ as_owner() {
 }
 
 # fsync/synchronous_commit/full_page_writes off: test data is disposable (a
-# fast shutdown still writes everything). max_connections=300: tests run many
+# fast shutdown still writes everything); synchronous_commit stays on with the
+# `durable` marker (PG_PRIVATE_DURABLE=1 at start), so commits survive `crash`. max_connections=300: tests run many
 # pools in parallel.
 server_start() {
     local sync=off

@@ -22,6 +22,8 @@ const REDIRECTS_MAX: usize = 5;
 const CONCURRENCY: usize = 16;
 /// A vendor poll's lease, renewed every 5 s while the poll runs.
 const LEASE_MS: i64 = 15_000;
+/// Vendors one pass polls at most.
+const PASS_MAX: usize = 256;
 
 /// Told of every status change: (vendor, before, after).
 pub type VendorSink = Arc<dyn Fn(Uuid, VendorStatus, VendorStatus) + Send + Sync>;
@@ -76,26 +78,36 @@ impl VendorPoller {
         }
     }
 
-    /// Polls every vendor due at the clock's time; returns how many were polled.
+    /// Polls every vendor due at the clock's time (at most 256 a pass); returns how many were
+    /// polled.
     pub async fn run_once(&self) -> Result<usize, NotifyError> {
-        let now = self.clock.now().timestamp_millis();
         // As many as poll at once, each leased for 15 s and renewed every 5 s while its poll
         // runs (a poll may take up to a minute): a dead node's vendors move within 15 s, and a
         // node that stalled past its lease stores nothing (the record is conditioned on it).
-        let due = self.db.claim_due_vendors(&self.node, now, now + LEASE_MS, CONCURRENCY as i64).await?;
-        let mut running: std::collections::HashSet<uuid::Uuid> = due.iter().map(|v| v.id).collect();
+        // A finished poll makes room for the next due vendor, so a slow one holds up no other.
+        let mut running: std::collections::HashSet<uuid::Uuid> = std::collections::HashSet::new();
         let mut set = tokio::task::JoinSet::new();
-        for v in due {
-            let (http, egress) = (self.http.clone(), self.egress.clone());
-            set.spawn(async move {
-                let outcome = poll(&http, &egress, &v).await;
-                (v, outcome)
-            });
-        }
+        let mut budget = PASS_MAX;
         let mut renew = tokio::time::interval(Duration::from_secs(5));
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         renew.tick().await;
         let mut polled = 0;
         loop {
+            let room = CONCURRENCY.saturating_sub(set.len()).min(budget);
+            if room > 0 {
+                let now = self.clock.now().timestamp_millis();
+                let due = self.db.claim_due_vendors(&self.node, now, now + LEASE_MS, room as i64).await?;
+                // Nothing more is due now: claim no more this pass.
+                budget = if due.is_empty() { 0 } else { budget.saturating_sub(due.len()) };
+                for v in due {
+                    running.insert(v.id);
+                    let (http, egress) = (self.http.clone(), self.egress.clone());
+                    set.spawn(async move {
+                        let outcome = poll(&http, &egress, &v).await;
+                        (v, outcome)
+                    });
+                }
+            }
             let r = tokio::select! {
                 r = set.join_next() => match r {
                     Some(r) => r,

@@ -243,11 +243,16 @@ pub async fn verify_login(
 ) -> Result<User, ApiError> {
     let username = login_name(username);
     state.login_limiter.check(ip, &username)?;
+    // A name no account can have needs no lookup, no budget and no hash.
+    if opsdeck_core::user::username(&username).is_err() {
+        return Err(bad_credentials());
+    }
+    state.login_limiter.check_node()?;
     // The same budgets per client and per account, counted in the database: every node shares
     // them, so N nodes behind a balancer give a guesser no more attempts than one.
     let per_minute = i32::try_from(state.config.login_attempts_per_minute).unwrap_or(i32::MAX).max(1);
-    let client = format!("login:{}|{username}", ip.map(|i| i.to_string()).unwrap_or_default());
-    let account = format!("login:{username}");
+    let client = format!("login-client:{}|{username}", ip.map(|i| i.to_string()).unwrap_or_default());
+    let account = format!("login-account:{username}");
     let budgets = [
         Budget { key: &client, limit: per_minute, window_ms: 60_000 },
         Budget { key: &account, limit: per_minute.saturating_mul(3), window_ms: 60_000 },
@@ -255,11 +260,6 @@ pub async fn verify_login(
     if !state.db.take_budgets(state.now(), &budgets).await? {
         return Err(refused());
     }
-    // A name no account can have needs no lookup and no hash.
-    if opsdeck_core::user::username(&username).is_err() {
-        return Err(bad_credentials());
-    }
-    state.login_limiter.check_node()?;
     let found = state.db.find_login(&username).await?;
     let (user, hash) = match found {
         Some((u, h)) => (Some(u), h),
