@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorCode};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use opsdeck_core::agent::{AgentSpec, TOKEN_PREFIX};
 use opsdeck_core::role::Permission;
 use opsdeck_core::secret;
@@ -54,15 +54,9 @@ pub async fn revoke(state: &AppState, auth: &Auth, id: Uuid) -> Result<Agent, Ap
 /// The agent calling with `Authorization: Bearer opsa_…`, which must also name its location
 /// in `X-Opsdeck-Location` when it sends one (a copied token fails loudly, not silently).
 pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Agent, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::Unauthenticated, "send the agent's token as \"Authorization: Bearer opsa_…\"")
-        })?;
+    let token = crate::auth::bearer(headers).ok_or_else(|| {
+        ApiError::new(ErrorCode::Unauthenticated, "send the agent's token as \"Authorization: Bearer opsa_…\"")
+    })?;
     let agent = match token.starts_with(TOKEN_PREFIX) {
         true => state.db.agent_by_token(&secret::digest(token)).await?,
         false => None,
