@@ -8,6 +8,8 @@ pub enum Entity {
     Alert,
     ApiToken,
     Channel,
+    Ci,
+    CiRelation,
     ContactMethod,
     Dependency,
     EscalationPolicy,
@@ -32,12 +34,14 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 26] = [
+    pub const ALL: [Entity; 28] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
         Entity::ApiToken,
         Entity::Channel,
+        Entity::Ci,
+        Entity::CiRelation,
         Entity::ContactMethod,
         Entity::Dependency,
         Entity::EscalationPolicy,
@@ -69,6 +73,8 @@ impl Entity {
             Entity::Alert => "alert",
             Entity::ApiToken => "API token",
             Entity::Channel => "channel",
+            Entity::Ci => "CI",
+            Entity::CiRelation => "CI relation",
             Entity::ContactMethod => "contact method",
             Entity::Dependency => "dependency",
             Entity::EscalationPolicy => "escalation policy",
@@ -101,6 +107,8 @@ impl Entity {
             Entity::Alert => "alert_not_found",
             Entity::ApiToken => "api_token_not_found",
             Entity::Channel => "channel_not_found",
+            Entity::Ci => "ci_not_found",
+            Entity::CiRelation => "ci_relation_not_found",
             Entity::ContactMethod => "contact_method_not_found",
             Entity::Dependency => "dependency_not_found",
             Entity::EscalationPolicy => "escalation_policy_not_found",

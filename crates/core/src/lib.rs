@@ -9,6 +9,7 @@ pub mod anomaly;
 pub mod audit;
 pub mod catalogue;
 pub mod clock;
+pub mod cmdb;
 pub mod entity;
 pub mod error;
 pub mod escalation;

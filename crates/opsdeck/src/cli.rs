@@ -169,6 +169,11 @@ pub enum Command {
     /// Probe agents: list, register (prints the token once), revoke.
     #[command(subcommand)]
     Agents(crate::agent::admin::AgentsCmd),
+    /// The CMDB: configuration items, relations, impact analysis and imports.
+    #[command(subcommand)]
+    Cmdb(crate::cmdb::CmdbCmd),
+    /// The CMDB as an Ansible dynamic inventory: `opsdeck inventory --list` or `--host NAME`.
+    Inventory(crate::cmdb::InventoryArgs),
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
         #[arg(long)]
@@ -480,6 +485,8 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::StatusPage(c) => crate::status_pages::status_page_cmd(c, &cfg).await,
         Command::Vendor(c) => crate::vendors::vendor_cmd(c, &cfg).await,
         Command::Agents(c) => crate::agent::admin::agents_cmd(c, &cfg).await,
+        Command::Cmdb(c) => crate::cmdb::cmdb_cmd(c, &cfg).await,
+        Command::Inventory(a) => crate::cmdb::inventory_cmd(a, &cfg).await,
         Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
         Command::Report(a) => crate::report::report(a, &cfg).await,
         Command::Series(c) => crate::series::series_cmd(c, &cfg).await,

@@ -95,6 +95,18 @@ impl Client {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
     }
 
+    /// Posts a file as the body (imports); the server may take minutes on a large one.
+    pub async fn post_file(&self, path: &str, query: &[(&str, String)], body: Vec<u8>) -> Result<Value> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .timeout(std::time::Duration::from_secs(600))
+            .body(body);
+        self.send(req).await
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
         let resp = req.bearer_auth(&self.token).send().await.with_context(|| {
             format!("cannot reach the Opsdeck server at {} (is it running? set --server or OPSDECK_SERVER)", self.base)

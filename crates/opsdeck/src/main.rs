@@ -5,6 +5,7 @@ mod apply;
 mod apply_status;
 mod cli;
 mod client;
+mod cmdb;
 mod config;
 mod demo;
 mod incidents;

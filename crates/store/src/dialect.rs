@@ -39,6 +39,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (30, "slo_alerts_outlive", include_str!("../migrations/sqlite/0030_slo_alerts_outlive.sql")),
     (31, "anomaly_watches", include_str!("../migrations/sqlite/0031_anomaly_watches.sql")),
     (32, "agents", include_str!("../migrations/sqlite/0032_agents.sql")),
+    (33, "cmdb", include_str!("../migrations/sqlite/0033_cmdb.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -73,6 +74,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (30, "slo_alerts_outlive", include_str!("../migrations/postgres/0030_slo_alerts_outlive.sql")),
     (31, "anomaly_watches", include_str!("../migrations/postgres/0031_anomaly_watches.sql")),
     (32, "agents", include_str!("../migrations/postgres/0032_agents.sql")),
+    (33, "cmdb", include_str!("../migrations/postgres/0033_cmdb.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

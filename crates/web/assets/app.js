@@ -56,6 +56,7 @@
     turnMoves();
     markFieldError();
     shortcuts();
+    cmdbImport();
     livePreview();
     if (document.getElementById("live-status")) live();
     // A wall display also refreshes every minute, so ages and shifts stay current between events.
@@ -195,6 +196,60 @@
         clearTimeout(pending);
         pending = setTimeout(() => form.requestSubmit(button), 400);
       });
+    });
+  }
+
+  // CMDB import: the file goes to the API with upload progress; the report or the rows' errors
+  // are shown under the form.
+  function cmdbImport() {
+    const form = document.querySelector("form[data-import]");
+    if (!form) return;
+    const bar = form.querySelector("#import-progress");
+    const status = form.querySelector("#import-status");
+    const out = document.getElementById("import-result");
+    const el = (tag, text, cls) => { const n = document.createElement(tag); if (text != null) n.textContent = text; if (cls) n.className = cls; return n; };
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const file = form.elements.file.files[0];
+      if (!file) return;
+      const q = new URLSearchParams({ format: form.elements.format.value, missing: form.elements.missing.value,
+        dry_run: String(form.elements.dry_run.checked) });
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/v1/cmdb/import?" + q);
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      bar.hidden = false; bar.value = 0; out.replaceChildren();
+      status.textContent = "Uploading " + file.name + "…";
+      xhr.upload.onprogress = (p) => { if (p.lengthComputable) bar.value = Math.round((p.loaded / p.total) * 100); };
+      xhr.upload.onload = () => { bar.value = 100; status.textContent = "Uploaded; importing…"; };
+      xhr.onerror = () => { status.textContent = "The upload failed: the server could not be reached."; };
+      xhr.onload = () => {
+        let body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON: shown as a status */ }
+        if (xhr.status === 200) {
+          const r = body;
+          const [made, changed] = r.dry_run ? ["to create", "to update"] : ["created", "updated"];
+          status.textContent = (r.dry_run ? "Dry run, nothing changed: " : "Imported: ") +
+            `${r.created} ${made}, ${r.updated} ${changed}, ${r.unchanged} unchanged, ` +
+            `${r.missing} no longer listed, ${r.relations_created} new relations.`;
+          const list = el("ul", null, "plain");
+          list.id = "import-changes";
+          for (const c of r.changes) list.append(el("li", `${c.action} ${c.identity}${c.fields.length ? " (" + c.fields.join(", ") + ")" : ""}`));
+          out.append(list);
+        } else {
+          const err = body.error || { message: "The server answered " + xhr.status };
+          status.textContent = "";
+          const box = el("div", null, "flash error"); box.id = "import-errors"; box.setAttribute("role", "alert");
+          box.append(el("p", err.message));
+          const rows = err.details && err.details.rows;
+          if (rows) {
+            const list = el("ul", null, "plain");
+            for (const r of rows) list.append(el("li", (r.row ? "Row " + r.row + (r.identity ? " (" + r.identity + ")" : "") + ": " : "") + r.message));
+            box.append(list);
+          }
+          out.append(box);
+        }
+      };
+      xhr.send(file);
     });
   }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly on purpose
 
 mod agents;
+mod cmdb;
 mod db_restart;
 mod ha;
 mod migrate_db;

@@ -8,6 +8,7 @@ mod architecture;
 mod auth;
 mod bounds;
 mod catalogue;
+mod cmdb;
 mod errors;
 mod incidents;
 mod kpi;

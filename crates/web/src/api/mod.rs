@@ -6,6 +6,8 @@ pub(crate) mod anomalies;
 pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
+pub(crate) mod cmdb;
+mod cmdb_import;
 mod events;
 pub(crate) mod incidents;
 pub(crate) mod integrations;
@@ -130,7 +132,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(team_members::router())
         .merge(vendors::router())
         .merge(agents::router())
+        .merge(cmdb::router())
+        .merge(cmdb_import::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
+        // After the 1 MiB layer, so import files keep their own limit.
+        .merge(cmdb_import::import_router())
 }
 
 pub use crate::operations::{LIMIT_MAX, page_limit as limit};

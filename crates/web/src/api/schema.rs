@@ -517,3 +517,50 @@ pub struct PostmortemSchema {
     #[schema(nullable = false, max_length = 20000)]
     lessons: Option<String>,
 }
+
+fn enum_of(nullable: bool, values: Vec<&'static str>) -> Object {
+    one_of(nullable, &values)
+}
+/// A CI class (`opsdeck_core::cmdb::CiClass`).
+pub fn ci_class() -> Object {
+    enum_of(false, opsdeck_core::cmdb::CiClass::ALL.iter().map(|c| c.as_str()).collect())
+}
+pub fn ci_class_opt() -> Object {
+    enum_of(true, opsdeck_core::cmdb::CiClass::ALL.iter().map(|c| c.as_str()).collect())
+}
+/// A CI's lifecycle status.
+pub fn ci_status_opt() -> Object {
+    enum_of(true, opsdeck_core::cmdb::CiStatus::ALL.iter().map(|c| c.as_str()).collect())
+}
+/// A relation type.
+pub fn relation_type() -> Object {
+    enum_of(false, opsdeck_core::cmdb::RelationType::ALL.iter().map(|c| c.as_str()).collect())
+}
+/// A location or environment: trimmed text of at most 80 characters, or blank.
+pub fn place_opt() -> Object {
+    string(true, None, None, Some(text_or_blank_pattern(opsdeck_core::cmdb::PLACE_MAX)))
+}
+/// An identity (natural key): trimmed text of at most 300 characters, or blank.
+pub fn identity_opt() -> Object {
+    string(true, None, None, Some(text_or_blank_pattern(opsdeck_core::cmdb::IDENTITY_MAX)))
+}
+/// CI attributes: names of `a-z 0-9 _ . -`, values text (no control characters but tab and
+/// newline), numbers, true/false or null (dropped).
+pub fn ci_attributes_opt() -> Object {
+    use opsdeck_core::cmdb::{ATTRIBUTE_KEY_MAX, ATTRIBUTE_TEXT_MAX, ATTRIBUTES_MAX};
+    use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, Schema};
+    let text = string(false, None, Some(ATTRIBUTE_TEXT_MAX), Some(r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$".into()));
+    let value = OneOfBuilder::new()
+        .item(text)
+        .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Number)).build())
+        .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Boolean)).build())
+        .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Null)).build())
+        .build();
+    let names = string(false, Some(1), Some(ATTRIBUTE_KEY_MAX), Some("^[a-z0-9_.-]+$".into()));
+    ObjectBuilder::new()
+        .schema_type(ty(true, Type::Object))
+        .additional_properties(Some(AdditionalProperties::RefOr(Schema::OneOf(value).into())))
+        .property_names(Some(names))
+        .max_properties(Some(ATTRIBUTES_MAX))
+        .build()
+}

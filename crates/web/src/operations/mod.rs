@@ -13,6 +13,7 @@ pub mod agents;
 pub mod anomalies;
 pub mod audit;
 pub mod catalogue;
+pub mod cmdb;
 pub mod incidents;
 pub mod integrations;
 pub mod kpi;

@@ -32,6 +32,8 @@ mod alert_rules;
 mod capacity;
 mod catalogue;
 pub(crate) mod charts;
+mod cmdb;
+mod cmdb_graph;
 mod forecast_chart;
 mod home;
 mod incidents;
@@ -157,6 +159,13 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/access", post(status_pages::access))
         .route("/status-pages/{id}/preview", get(status_preview::saved).post(status_preview::draft))
         .route("/vendors", get(vendors::list).post(vendors::create))
+        .route("/cmdb", get(cmdb::list).post(cmdb::create))
+        .route("/cmdb/{id}", get(cmdb::detail).post(cmdb::update))
+        .route("/cmdb/{id}/delete", post(cmdb::delete))
+        .route("/cmdb/{id}/relations", post(cmdb::relate))
+        .route("/cmdb/{id}/relations/{relation}/delete", post(cmdb::unrelate))
+        .route("/cmdb/{id}/monitors", post(cmdb::bind))
+        .route("/cmdb/{id}/monitors/{monitor}/unbind", post(cmdb::unbind))
         .route("/agents", get(agents::list).post(agents::create))
         .route("/agents/{id}/revoke", post(agents::revoke))
         .route("/vendors/{id}", get(vendors::detail))

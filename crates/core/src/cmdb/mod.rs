@@ -1,0 +1,432 @@
+//! The CMDB: configuration items (CIs) of typed classes, typed directed relations between them,
+//! and what a failure impacts ([`impact`]). Imports of Terraform, Ansible, CSV and JSON inventories
+//! are parsed into an [`import::ImportSet`] here; the store upserts it.
+
+pub mod impact;
+pub mod import;
+pub mod inventory;
+
+use crate::{Error, Problems, Result, validate};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Attributes one CI may carry.
+pub const ATTRIBUTES_MAX: usize = 64;
+/// An attribute name's length limit.
+pub const ATTRIBUTE_KEY_MAX: usize = 64;
+/// A text attribute's length limit, in characters.
+pub const ATTRIBUTE_TEXT_MAX: usize = 1000;
+/// An identity (natural key from an import, e.g. `aws_instance.web[0]`) length limit.
+pub const IDENTITY_MAX: usize = 300;
+/// A location or environment name's length limit.
+pub const PLACE_MAX: usize = 80;
+/// Impact walks go at most this deep; the default is [`DEPTH_DEFAULT`].
+pub const DEPTH_MAX: u32 = 20;
+pub const DEPTH_DEFAULT: u32 = 10;
+
+macro_rules! str_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($name::$variant),)+ _ => None }
+            }
+
+            /// Every accepted value, for error messages: `"a", "b" or "c"`.
+            pub fn choices() -> String {
+                let all: Vec<String> = Self::ALL.iter().map(|v| format!("{:?}", v.as_str())).collect();
+                match all.split_last() {
+                    Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                    _ => all.join(""),
+                }
+            }
+        }
+    };
+}
+
+str_enum! {
+    /// What kind of thing a CI is. `business_service` CIs stand for the catalogue's services.
+    CiClass {
+        Server = "server",
+        Vm = "vm",
+        Container = "container",
+        NetworkDevice = "network_device",
+        Database = "database",
+        Application = "application",
+        BusinessService = "business_service",
+        CloudResource = "cloud_resource",
+        SaasApp = "saas_app",
+        Licence = "licence",
+        Storage = "storage",
+        Other = "other",
+    }
+}
+
+impl CiClass {
+    pub fn label(self) -> &'static str {
+        match self {
+            CiClass::Server => "Server",
+            CiClass::Vm => "Virtual machine",
+            CiClass::Container => "Container / cluster",
+            CiClass::NetworkDevice => "Network device",
+            CiClass::Database => "Database",
+            CiClass::Application => "Application",
+            CiClass::BusinessService => "Business service",
+            CiClass::CloudResource => "Cloud resource",
+            CiClass::SaasApp => "SaaS app",
+            CiClass::Licence => "Licence",
+            CiClass::Storage => "Storage",
+            CiClass::Other => "Other",
+        }
+    }
+}
+
+str_enum! {
+    /// Where a CI is in its life.
+    CiStatus {
+        Planned = "planned",
+        InUse = "in_use",
+        Maintenance = "maintenance",
+        Retired = "retired",
+    }
+}
+
+impl CiStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            CiStatus::Planned => "Planned",
+            CiStatus::InUse => "In use",
+            CiStatus::Maintenance => "Maintenance",
+            CiStatus::Retired => "Retired",
+        }
+    }
+}
+
+/// Which way a failure travels along a relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// A failure of the target impacts the source ("web depends on db": db down, web impacted).
+    ToSource,
+    /// A failure of the source impacts the target ("rack contains server": rack down, server
+    /// impacted; "node member of cluster": the node counts against the cluster's redundancy).
+    ToTarget,
+}
+
+str_enum! {
+    /// A relation's type, read "source <type> target".
+    RelationType {
+        DependsOn = "depends_on",
+        RunsOn = "runs_on",
+        HostedOn = "hosted_on",
+        Contains = "contains",
+        ConnectsTo = "connects_to",
+        MemberOf = "member_of",
+    }
+}
+
+impl RelationType {
+    /// How the relation reads from its source ("Depends on") and from its target ("Used by").
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            RelationType::DependsOn => ("Depends on", "Used by"),
+            RelationType::RunsOn => ("Runs on", "Runs"),
+            RelationType::HostedOn => ("Hosted on", "Hosts"),
+            RelationType::Contains => ("Contains", "Contained by"),
+            RelationType::ConnectsTo => ("Connects to", "Connected by"),
+            RelationType::MemberOf => ("Member of", "Members"),
+        }
+    }
+
+    pub fn flow(self) -> Flow {
+        match self {
+            RelationType::DependsOn | RelationType::RunsOn | RelationType::HostedOn | RelationType::ConnectsTo => {
+                Flow::ToSource
+            }
+            RelationType::Contains | RelationType::MemberOf => Flow::ToTarget,
+        }
+    }
+
+    /// The types whose failures travel toward the source (the store's walk queries use them).
+    pub fn with_flow(flow: Flow) -> Vec<RelationType> {
+        Self::ALL.iter().copied().filter(|t| t.flow() == flow).collect()
+    }
+}
+
+/// A CI's attributes: names of `a-z 0-9 _ . -`, values text, number, boolean or null.
+pub type Attributes = BTreeMap<String, Value>;
+
+/// Checks a CI's attributes (names, kinds and sizes); null values are dropped.
+pub fn attributes(field: &'static str, input: &Attributes) -> Result<Attributes> {
+    if input.len() > ATTRIBUTES_MAX {
+        return Err(Error::invalid(field, format!("at most {ATTRIBUTES_MAX} attributes")));
+    }
+    let mut out = Attributes::new();
+    for (k, v) in input {
+        let key_ok = !k.is_empty()
+            && k.len() <= ATTRIBUTE_KEY_MAX
+            && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
+        if !key_ok {
+            return Err(Error::invalid(
+                field,
+                format!("attribute name {k:?} must be 1 to {ATTRIBUTE_KEY_MAX} of a-z 0-9 _ . -"),
+            ));
+        }
+        match v {
+            Value::Null => continue,
+            Value::Bool(_) | Value::Number(_) => {}
+            Value::String(s) => {
+                if s.chars().count() > ATTRIBUTE_TEXT_MAX {
+                    return Err(Error::invalid(
+                        field,
+                        format!("attribute {k:?} must be at most {ATTRIBUTE_TEXT_MAX} characters"),
+                    ));
+                }
+                if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                    return Err(Error::invalid(field, format!("attribute {k:?} must not contain control characters")));
+                }
+            }
+            Value::Array(_) | Value::Object(_) => {
+                return Err(Error::invalid(field, format!("attribute {k:?} must be text, a number or true/false")));
+            }
+        }
+        out.insert(k.clone(), v.clone());
+    }
+    Ok(out)
+}
+
+/// A short free-text place (location, environment): trimmed, at most [`PLACE_MAX`] characters.
+pub fn place(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() > PLACE_MAX => {
+            Err(Error::invalid(field, format!("must be at most {PLACE_MAX} characters")))
+        }
+        Some(v) if v.chars().any(char::is_control) => Err(Error::invalid(field, "must not contain control characters")),
+        Some(v) => Ok(Some(v.to_owned())),
+    }
+}
+
+/// A natural key from a source system: trimmed, 1 to [`IDENTITY_MAX`] characters, printable.
+pub fn identity(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) if v.chars().count() > IDENTITY_MAX => {
+            Err(Error::invalid(field, format!("must be at most {IDENTITY_MAX} characters")))
+        }
+        Some(v) if v.chars().any(char::is_control) => Err(Error::invalid(field, "must not contain control characters")),
+        Some(v) => Ok(Some(v.to_owned())),
+    }
+}
+
+pub fn class(field: &'static str, value: &str) -> Result<CiClass> {
+    CiClass::parse(value.trim()).ok_or_else(|| Error::invalid(field, format!("must be {}", CiClass::choices())))
+}
+
+pub fn status(field: &'static str, value: &str) -> Result<CiStatus> {
+    CiStatus::parse(value.trim()).ok_or_else(|| Error::invalid(field, format!("must be {}", CiStatus::choices())))
+}
+
+pub fn relation_type(field: &'static str, value: &str) -> Result<RelationType> {
+    RelationType::parse(value.trim())
+        .ok_or_else(|| Error::invalid(field, format!("must be {}", RelationType::choices())))
+}
+
+/// The raw input of a CI, as the API, a form or an import row gives it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct CiInput {
+    pub name: String,
+    pub class: String,
+    pub status: Option<String>,
+    pub attributes: Attributes,
+    pub owner_team_id: Option<Uuid>,
+    pub location: Option<String>,
+    pub environment: Option<String>,
+    pub tags: Vec<String>,
+    pub identity: Option<String>,
+    pub service_id: Option<Uuid>,
+    pub min_up: Option<i64>,
+    pub description: Option<String>,
+}
+
+/// A configuration item, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CiSpec {
+    pub name: String,
+    pub class: CiClass,
+    pub status: CiStatus,
+    pub attributes: Attributes,
+    pub owner_team_id: Option<Uuid>,
+    pub location: Option<String>,
+    pub environment: Option<String>,
+    pub tags: Vec<String>,
+    /// The natural key that imports match on (unique when set).
+    pub identity: Option<String>,
+    /// The catalogue service a `business_service` CI stands for.
+    pub service_id: Option<Uuid>,
+    /// Redundancy: the CI is impacted only when fewer than this many of the CIs it relies on are
+    /// still up (k of n, iTop-style). `None`: any one failure impacts it.
+    pub min_up: Option<i32>,
+    pub description: String,
+}
+
+impl CiSpec {
+    /// Validates every field and reports all problems at once.
+    pub fn new(input: &CiInput) -> Result<Self> {
+        let mut p = Problems::default();
+        let name = p.check(validate::name("name", &input.name));
+        let class = p.check(class("class", &input.class));
+        let status = match input.status.as_deref() {
+            None | Some("") => Some(CiStatus::InUse),
+            Some(s) => p.check(status("status", s)),
+        };
+        let attributes = p.check(attributes("attributes", &input.attributes));
+        let location = p.check(place("location", input.location.as_deref()));
+        let environment = p.check(place("environment", input.environment.as_deref()));
+        let tags = p.check(validate::tags("tags", &input.tags));
+        let identity = p.check(identity("identity", input.identity.as_deref()));
+        let description = p.check(validate::description("description", input.description.as_deref().unwrap_or("")));
+        let min_up = match input.min_up {
+            None => Some(None),
+            Some(k) if (1..=10_000).contains(&k) => Some(Some(k as i32)),
+            Some(_) => {
+                p.push("min_up", "must be 1 to 10000 (how many of the CIs it relies on must stay up)");
+                None
+            }
+        };
+        if input.service_id.is_some() && class.is_some_and(|c| c != CiClass::BusinessService) {
+            p.push("service_id", "only a business_service CI stands for a service");
+        }
+        p.finish()?;
+        match (name, class, status, attributes, location, environment, tags, identity, description, min_up) {
+            (
+                Some(name),
+                Some(class),
+                Some(status),
+                Some(attributes),
+                Some(location),
+                Some(environment),
+                Some(tags),
+                Some(identity),
+                Some(description),
+                Some(min_up),
+            ) => Ok(CiSpec {
+                name,
+                class,
+                status,
+                attributes,
+                owner_team_id: input.owner_team_id,
+                location,
+                environment,
+                tags,
+                identity,
+                service_id: input.service_id,
+                min_up,
+                description,
+            }),
+            _ => Err(Error::invalid("name", "is invalid")),
+        }
+    }
+}
+
+/// A relation between two CIs, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RelationSpec {
+    pub source_id: Uuid,
+    pub target_id: Uuid,
+    pub kind: RelationType,
+}
+
+impl RelationSpec {
+    pub fn new(source_id: Uuid, target_id: Uuid, kind: &str) -> Result<Self> {
+        let kind = relation_type("type", kind)?;
+        if source_id == target_id {
+            return Err(Error::invalid("target_id", "must be another CI than source_id"));
+        }
+        Ok(RelationSpec { source_id, target_id, kind })
+    }
+}
+
+/// Search words for CI full-text search: letters and digits, lowercased, at most 8 words of
+/// at most 40 characters; each matches as a prefix.
+pub fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(40).collect::<String>().to_lowercase())
+        .take(8)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn input(name: &str, class: &str) -> CiInput {
+        CiInput { name: name.into(), class: class.into(), ..CiInput::default() }
+    }
+
+    #[test]
+    fn a_ci_is_checked_field_by_field() {
+        let ci = CiSpec::new(&input(" web-01 ", "server")).expect("valid");
+        assert_eq!((ci.name.as_str(), ci.class, ci.status), ("web-01", CiClass::Server, CiStatus::InUse));
+
+        let mut bad = input("", "toaster");
+        bad.status = Some("broken".into());
+        bad.min_up = Some(0);
+        let problems = CiSpec::new(&bad).expect_err("invalid").problems();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["name", "class", "status", "min_up"]);
+        assert!(problems[1].message.contains("\"server\""), "{:?}", problems[1]);
+
+        let mut svc = input("api", "server");
+        svc.service_id = Some(Uuid::nil());
+        assert!(CiSpec::new(&svc).is_err(), "only business services stand for a service");
+    }
+
+    #[test]
+    fn attributes_are_scalars_with_plain_names() {
+        let mut a = Attributes::new();
+        a.insert("cpu_count".into(), json!(4));
+        a.insert("os".into(), json!("debian 12"));
+        a.insert("gone".into(), Value::Null);
+        let ok = attributes("attributes", &a).expect("valid");
+        assert_eq!(ok.len(), 2, "nulls are dropped");
+
+        a.insert("Bad Key".into(), json!(1));
+        assert!(attributes("attributes", &a).is_err());
+        let mut nested = Attributes::new();
+        nested.insert("tags".into(), json!(["a"]));
+        assert!(attributes("attributes", &nested).is_err());
+        let mut long = Attributes::new();
+        long.insert("x".into(), json!("y".repeat(ATTRIBUTE_TEXT_MAX + 1)));
+        assert!(attributes("attributes", &long).is_err());
+    }
+
+    #[test]
+    fn relations_read_both_ways_and_carry_their_flow() {
+        assert_eq!(RelationType::DependsOn.labels(), ("Depends on", "Used by"));
+        assert_eq!(RelationType::MemberOf.flow(), Flow::ToTarget);
+        assert!(RelationSpec::new(Uuid::nil(), Uuid::nil(), "depends_on").is_err(), "no self-relation");
+        let e = RelationSpec::new(Uuid::nil(), Uuid::max(), "likes").expect_err("unknown type");
+        assert!(e.to_string().contains("depends_on"), "{e}");
+    }
+
+    #[test]
+    fn search_words_are_bounded() {
+        assert_eq!(search_words("Web-01 prod"), ["web", "01", "prod"]);
+        assert_eq!(search_words(&"a ".repeat(100)).len(), 8);
+        assert!(search_words("--").is_empty());
+    }
+}

@@ -1,0 +1,120 @@
+//! Impact walks over the stored relations: one query per level of the walk
+//! ([`opsdeck_core::cmdb::impact::Walk`]), each with the frontier in chunks of 500.
+
+use super::{CI_SELECT, Ci, CiRow};
+use crate::{Backend, Db, StoreResult, with_db};
+use opsdeck_core::cmdb::impact::{Hop, Impacted, Walk};
+use opsdeck_core::cmdb::{Flow, RelationType};
+use serde::Serialize;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The most CIs one walk lists; a walk that reaches more stops and says so.
+pub const IMPACT_MAX: usize = 10_000;
+
+/// Which way to walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// What a failure of the CIs reaches ("what breaks if this fails?").
+    Impact,
+    /// What the CIs rely on ("what does this depend on?").
+    DependsOn,
+}
+
+/// A CI of a walk's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImpactItem {
+    pub ci: Ci,
+    pub depth: u32,
+    pub path: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImpactAnswer {
+    pub items: Vec<ImpactItem>,
+    /// The walk reached [`IMPACT_MAX`] CIs and stopped.
+    pub truncated: bool,
+}
+
+fn kinds(flow: Flow) -> String {
+    RelationType::with_flow(flow).iter().map(|k| format!("'{}'", k.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+/// The hops out of `n` frontier CIs (`$1`…`$n`): for an impact walk with each reached CI's
+/// redundancy and how many CIs it relies on.
+fn hops_sql(backend: Backend, n: usize, direction: Direction) -> String {
+    let list = crate::dialect::placeholders(backend, n, 1);
+    let (to_source, to_target) = (kinds(Flow::ToSource), kinds(Flow::ToTarget));
+    match direction {
+        Direction::Impact => {
+            let providers = format!(
+                "CASE WHEN c.min_up IS NULL THEN 0 ELSE \
+                 (SELECT count(*) FROM ci_relations x WHERE x.source_id = c.id AND x.kind IN ({to_source})) + \
+                 (SELECT count(*) FROM ci_relations y WHERE y.target_id = c.id AND y.kind IN ({to_target})) END"
+            );
+            format!(
+                "SELECT r.target_id, r.source_id, c.min_up, {providers} FROM ci_relations r \
+                 JOIN cis c ON c.id = r.source_id WHERE r.target_id IN ({list}) AND r.kind IN ({to_source}) \
+                 AND c.status <> 'retired' \
+                 UNION ALL SELECT r.source_id, r.target_id, c.min_up, {providers} FROM ci_relations r \
+                 JOIN cis c ON c.id = r.target_id WHERE r.source_id IN ({list}) AND r.kind IN ({to_target}) \
+                 AND c.status <> 'retired'"
+            )
+        }
+        Direction::DependsOn => format!(
+            "SELECT r.source_id, r.target_id, CAST(NULL AS INTEGER), CAST(0 AS BIGINT) FROM ci_relations r \
+             JOIN cis c ON c.id = r.target_id \
+             WHERE r.source_id IN ({list}) AND r.kind IN ({to_source}) AND c.status <> 'retired' \
+             UNION ALL SELECT r.target_id, r.source_id, CAST(NULL AS INTEGER), CAST(0 AS BIGINT) FROM ci_relations r \
+             JOIN cis c ON c.id = r.source_id WHERE r.target_id IN ({list}) AND r.kind IN ({to_target}) AND c.status <> 'retired'"
+        ),
+    }
+}
+
+impl Db {
+    /// Walks from `starts` at most `depth` levels (1 to 20) in `direction`.
+    pub async fn ci_walk(&self, starts: &[Uuid], depth: u32, direction: Direction) -> StoreResult<ImpactAnswer> {
+        let backend = self.backend();
+        let mut walk = Walk::new(starts, depth);
+        let mut truncated = false;
+        while !walk.frontier().is_empty() {
+            let mut hops = Vec::new();
+            for chunk in walk.frontier().chunks(500) {
+                let sql = hops_sql(backend, chunk.len(), direction);
+                let rows: Vec<(uuid::Uuid, uuid::Uuid, Option<i32>, i64)> = with_db!(self, |pool| {
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.fetch_all(pool).await?
+                });
+                hops.extend(rows.into_iter().map(|(from, to, min_up, providers)| Hop { from, to, min_up, providers }));
+            }
+            walk.advance(hops);
+            if walk.reached() >= IMPACT_MAX {
+                truncated = true;
+                walk.stop();
+            }
+        }
+        let found: Vec<Impacted> = walk.finish().into_iter().take(IMPACT_MAX).collect();
+        let ids: Vec<Uuid> = found.iter().map(|i| i.id).collect();
+        let mut cis: HashMap<Uuid, Ci> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!("{CI_SELECT} WHERE c.id IN ({})", crate::dialect::placeholders(backend, chunk.len(), 1));
+            let rows: Vec<CiRow> = with_db!(self, |pool| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            cis.extend(rows.into_iter().map(|r| (r.id, Ci::from(r))));
+        }
+        let items = found
+            .into_iter()
+            .filter_map(|i| Some(ImpactItem { ci: cis.remove(&i.id)?, depth: i.depth, path: i.path }))
+            .collect();
+        Ok(ImpactAnswer { items, truncated })
+    }
+}

@@ -1,0 +1,223 @@
+//! The CMDB through the API: CIs and their rules, relations, impact walks with redundancy,
+//! search, monitor binding, imports (all or nothing, dry runs, missing-in-source policies) and
+//! the Ansible inventory.
+
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
+use serde_json::{Value, json};
+
+backend_tests!(cis_relate_and_impact_what_relies_on_them, imports_are_all_or_nothing_and_track_their_source,);
+
+async fn ci(srv: &TestServer, token: &str, body: Value) -> String {
+    let (s, c) = srv.post("/api/v1/cis", token, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    c["id"].as_str().unwrap().to_owned()
+}
+
+async fn relate(srv: &TestServer, token: &str, source: &str, kind: &str, target: &str) -> Value {
+    let (s, r) =
+        srv.post("/api/v1/ci-relations", token, json!({"source_id": source, "target_id": target, "type": kind})).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    r
+}
+
+fn names(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> =
+        v["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()).collect();
+    out.sort();
+    out
+}
+
+async fn cis_relate_and_impact_what_relies_on_them(srv: &TestServer) {
+    let mgr = srv.token("mgr", Role::Manager).await;
+    let viewer = srv.token("view", Role::Viewer).await;
+    let body = json!({"name": "db-01", "class": "database", "identity": "db-01.prod",
+        "attributes": {"engine": "postgres 16", "cpus": 8, "replica": false}, "tags": ["pci"],
+        "environment": "production"});
+    assert_eq!(srv.post("/api/v1/cis", &viewer, body.clone()).await.0, StatusCode::FORBIDDEN);
+    let db = ci(srv, &mgr, body.clone()).await;
+    let (s, e) = srv.post("/api/v1/cis", &mgr, body).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a second CI with one identity: {e}");
+
+    // Every wrong field is named at once.
+    let (s, e) = srv
+        .post("/api/v1/cis", &mgr, json!({"name": " ", "class": "toaster", "attributes": {"Bad Key": 1}, "min_up": 0}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> =
+        e["error"]["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["name", "class", "attributes", "min_up"], "{e}");
+    let (s, e) = srv.post("/api/v1/cis", &mgr, json!({"name": "x", "class": "server", "service_id": db})).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("service_id")));
+
+    // checkout (a business service) depends on the app; the app runs on a cluster of three
+    // nodes (two must be up) and depends on the database.
+    let (_, svc) = srv.post("/api/v1/services", &mgr, json!({"name": "Checkout"})).await;
+    let checkout =
+        ci(srv, &mgr, json!({"name": "Checkout", "class": "business_service", "service_id": svc["id"]})).await;
+    let app = ci(srv, &mgr, json!({"name": "checkout-api", "class": "application"})).await;
+    let cluster = ci(srv, &mgr, json!({"name": "k8s-prod", "class": "container", "min_up": 2})).await;
+    let mut nodes = Vec::new();
+    for n in 1..=3 {
+        let node = ci(srv, &mgr, json!({"name": format!("node-{n}"), "class": "vm"})).await;
+        relate(srv, &mgr, &node, "member_of", &cluster).await;
+        nodes.push(node);
+    }
+    relate(srv, &mgr, &checkout, "depends_on", &app).await;
+    relate(srv, &mgr, &app, "runs_on", &cluster).await;
+    let r = relate(srv, &mgr, &app, "depends_on", &db).await;
+    assert_eq!(r["label"], "Depends on");
+    let (s, _) =
+        srv.post("/api/v1/ci-relations", &mgr, json!({"source_id": app, "target_id": db, "type": "depends_on"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) =
+        srv.post("/api/v1/ci-relations", &mgr, json!({"source_id": app, "target_id": app, "type": "runs_on"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (s, imp) = srv.get(&format!("/api/v1/cis/{db}/impact"), &viewer).await;
+    assert_eq!(s, StatusCode::OK, "{imp}");
+    assert_eq!(names(&imp), ["Checkout", "checkout-api"]);
+    let svc_item = imp["items"].as_array().unwrap().iter().find(|i| i["name"] == "Checkout").unwrap();
+    assert_eq!((svc_item["depth"].as_u64(), svc_item["service"].as_bool()), (Some(2), Some(true)));
+    assert_eq!(svc_item["service_id"], svc["id"]);
+    assert_eq!(svc_item["path"], json!([db, app, checkout]));
+    let (_, one) = srv.get(&format!("/api/v1/cis/{db}/impact?depth=1"), &viewer).await;
+    assert_eq!(names(&one), ["checkout-api"]);
+
+    // Redundancy: one node down leaves the cluster up; two take it and what runs on it down.
+    let (_, imp) = srv.get(&format!("/api/v1/cis/{}/impact", nodes[0]), &viewer).await;
+    assert_eq!(names(&imp), Vec::<String>::new());
+    let (s, imp) = srv.post("/api/v1/cis/impact", &viewer, json!({"ids": [nodes[0], nodes[1]]})).await;
+    assert_eq!(s, StatusCode::OK, "{imp}");
+    assert_eq!(names(&imp), ["Checkout", "checkout-api", "k8s-prod"]);
+
+    // The reverse walk: what the service relies on.
+    let (_, dep) = srv.get(&format!("/api/v1/cis/{checkout}/impact?direction=depends_on"), &viewer).await;
+    assert_eq!(names(&dep), ["checkout-api", "db-01", "k8s-prod", "node-1", "node-2", "node-3"]);
+    let (s, _) = srv.get(&format!("/api/v1/cis/{db}/impact?depth=21"), &viewer).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Search: word prefixes over names, identities, tags and text attributes.
+    for (q, expect) in
+        [("postgres", vec!["db-01"]), ("node", vec!["node-1", "node-2", "node-3"]), ("db-01.pr", vec!["db-01"])]
+    {
+        let (s, found) = srv.get(&format!("/api/v1/cis?q={q}"), &viewer).await;
+        assert_eq!(s, StatusCode::OK, "{found}");
+        assert_eq!(names(&found), expect, "q={q}");
+    }
+    let (_, vms) = srv.get("/api/v1/cis?class=vm&limit=2", &viewer).await;
+    assert_eq!(vms["items"].as_array().unwrap().len(), 2);
+    assert!(vms["next_cursor"].is_string());
+
+    // A monitor bound to the database shows on its page; deleting the CI unbinds it and drops
+    // its relations.
+    let (_, m) = srv
+        .post(
+            "/api/v1/monitors",
+            &mgr,
+            json!({"name": "db port", "type": "tcp", "settings": {"host": "127.0.0.1", "port": 1}}),
+        )
+        .await;
+    let mid = m["id"].as_str().unwrap();
+    assert_eq!(srv.put(&format!("/api/v1/cis/{db}/monitors/{mid}"), &viewer, json!({})).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(srv.put(&format!("/api/v1/cis/{db}/monitors/{mid}"), &mgr, json!({})).await.0, StatusCode::NO_CONTENT);
+    let (_, detail) = srv.get(&format!("/api/v1/cis/{db}"), &viewer).await;
+    assert_eq!(detail["monitors"][0]["name"], "db port");
+    assert_eq!(detail["relations"][0]["label"], "Used by", "{detail}");
+    assert_eq!(detail["attributes"], json!({"cpus": 8, "engine": "postgres 16", "replica": false}));
+    assert_eq!(srv.delete(&format!("/api/v1/cis/{db}"), &mgr).await.0, StatusCode::NO_CONTENT);
+    let (_, app_now) = srv.get(&format!("/api/v1/cis/{app}"), &viewer).await;
+    assert!(app_now["relations"].as_array().unwrap().iter().all(|r| r["other_name"] != "db-01"));
+    assert_eq!(srv.get(&format!("/api/v1/cis/{db}"), &viewer).await.0, StatusCode::NOT_FOUND);
+
+    // The page's relation form takes a name, and says which field is wrong.
+    let cookie = srv.login("mgr", "password-mgr").await.unwrap();
+    let (_, notice) = srv
+        .form(&format!("/cmdb/{app}/relations"), &cookie, &[("relation", "out:depends_on"), ("other", "nope")])
+        .await;
+    assert!(notice.contains("no CI is named"), "{notice}");
+    let (_, notice) = srv
+        .form(&format!("/cmdb/{app}/relations"), &cookie, &[("relation", "in:depends_on"), ("other", "node-1")])
+        .await;
+    assert!(notice.starts_with("Related to"), "{notice}");
+    let (_, page) = srv.page(&format!("/cmdb/{app}"), &cookie).await;
+    assert!(page.contains("impact-graph") && page.contains("node-1"), "the CI page draws its impact");
+}
+
+async fn import(srv: &TestServer, token: &str, query: &str, body: &str) -> (StatusCode, Value) {
+    let r = srv
+        .http
+        .post(format!("{}/api/v1/cmdb/import?{query}", srv.url))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn imports_are_all_or_nothing_and_track_their_source(srv: &TestServer) {
+    let mgr = srv.token("mgr", Role::Manager).await;
+    let (_, team) = srv.post("/api/v1/teams", &mgr, json!({"name": "Platform"})).await;
+    let team_slug = team["slug"].as_str().unwrap();
+    let csv = format!(
+        "identity,name,class,environment,owner_team,tags,depends_on,os\n\
+         web-1,Web 1,server,prod,{team_slug},web;pci,db-1,debian\n\
+         web-2,Web 2,server,prod,,web,db-1,debian\n\
+         db-1,DB 1,database,prod,,,,\n"
+    );
+    let (s, dry) = import(srv, &mgr, "format=csv&dry_run=true", &csv).await;
+    assert_eq!(s, StatusCode::OK, "{dry}");
+    assert_eq!((dry["created"].as_u64(), dry["relations_created"].as_u64()), (Some(3), Some(2)), "{dry}");
+    let (_, none) = srv.get("/api/v1/cis", &mgr).await;
+    assert!(none["items"].as_array().unwrap().is_empty(), "a dry run writes nothing");
+
+    let (s, done) = import(srv, &mgr, "format=csv", &csv).await;
+    assert_eq!((s, done["created"].as_u64()), (StatusCode::OK, Some(3)), "{done}");
+    let (_, web) = srv.get("/api/v1/cis?q=web", &mgr).await;
+    let w1 = web["items"].as_array().unwrap().iter().find(|c| c["identity"] == "web-1").unwrap().clone();
+    assert_eq!((w1["source"].as_str(), w1["owner_team_name"].as_str()), (Some("csv"), Some("Platform")));
+    assert_eq!(w1["attributes"]["os"], "debian");
+
+    // The same file again changes nothing; a changed one updates and, with `retire`, retires
+    // what it no longer lists and drops the relations it no longer has.
+    let (_, again) = import(srv, &mgr, "format=csv", &csv).await;
+    assert_eq!((again["unchanged"].as_u64(), again["relations_kept"].as_u64()), (Some(3), Some(2)), "{again}");
+    let changed = "identity,name,class,depends_on,os\nweb-1,Web 1,server,db-1,debian 13\ndb-1,DB 1,database,,\n";
+    let (s, r) = import(srv, &mgr, "format=csv&missing=retire", changed).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["updated"].as_u64(), r["missing"].as_u64(), r["missing_changed"].as_u64()),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(r["relations_removed"].as_u64(), Some(1), "{r}");
+    let (_, retired) = srv.get("/api/v1/cis?status=retired", &mgr).await;
+    assert_eq!(names(&retired), ["Web 2"]);
+
+    // Bad rows: every one reported, nothing written.
+    let bad = "identity,name,class,depends_on\nnew-1,New,toaster,\nweb-1,Dup A,server,\nweb-1,Dup B,server,\n\
+               new-2,New 2,server,ghost\n";
+    let (s, e) = import(srv, &mgr, "format=csv", bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let rows = e["error"]["details"]["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["row"] == 2 && r["message"].as_str().unwrap().starts_with("class")), "{e}");
+    assert!(rows.iter().any(|r| r["row"] == 4 && r["message"].as_str().unwrap().contains("also on row")), "{e}");
+    let (s, e) = import(srv, &mgr, "format=csv", "identity,name,class,depends_on\nnew-2,New 2,server,ghost\n").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("\"ghost\""), "{e}");
+    let (_, q) = srv.get("/api/v1/cis?q=new", &mgr).await;
+    assert!(q["items"].as_array().unwrap().is_empty(), "nothing half-imported");
+    let (s, _) = import(srv, &mgr, "format=json", "{\"items\": [").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(import(srv, &mgr, "format=yaml", "").await.0, StatusCode::BAD_REQUEST);
+
+    // The inventory lists the servers with their groups and variables.
+    let (s, inv) = srv.get("/api/v1/cmdb/inventory", &mgr).await;
+    assert_eq!(s, StatusCode::OK, "{inv}");
+    assert_eq!(inv["_meta"]["hostvars"]["web-1"]["os"], "debian 13", "{inv}");
+    assert!(inv["_meta"]["hostvars"].get("web-2").is_none(), "retired CIs leave the inventory");
+    let (_, host) = srv.get("/api/v1/cmdb/inventory?host=web-1", &mgr).await;
+    assert_eq!(host["os"], "debian 13");
+}

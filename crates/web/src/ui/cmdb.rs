@@ -1,0 +1,457 @@
+//! CMDB pages: the CI list (search, filters, a new-CI form and the import with progress) and a
+//! CI's page (fields, relations, bound monitors, impact graph and table, what it depends on,
+//! history).
+
+use super::cmdb_graph::{self, Graph};
+use super::{Chrome, PageAuth, ago, done, error_page, form_error, outcome};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operations::cmdb as op;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::Form;
+use opsdeck_core::Entity;
+use opsdeck_core::audit::AuditEntry;
+use opsdeck_core::cmdb::{Attributes, CiClass, CiInput, CiStatus, RelationSpec, RelationType};
+use opsdeck_store::cmdb::impact::{Direction, ImpactAnswer};
+use opsdeck_store::cmdb::{Ci, CiFilter};
+use opsdeck_store::monitor::MonitorFilter;
+use serde::Deserialize;
+use uuid::Uuid;
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct CiForm {
+    name: String,
+    class: String,
+    status: String,
+    environment: String,
+    location: String,
+    identity: String,
+    tags: String,
+    description: String,
+    owner_team_id: String,
+    min_up: String,
+    /// `key = value` per line.
+    attributes: String,
+}
+
+impl CiForm {
+    fn from_ci(c: &Ci) -> CiForm {
+        CiForm {
+            name: c.name.clone(),
+            class: c.class.as_str().into(),
+            status: c.status.as_str().into(),
+            environment: c.environment.clone().unwrap_or_default(),
+            location: c.location.clone().unwrap_or_default(),
+            identity: c.identity.clone().unwrap_or_default(),
+            tags: c.tags.join(", "),
+            description: c.description.clone(),
+            owner_team_id: c.owner_team_id.map(|t| t.to_string()).unwrap_or_default(),
+            min_up: c.min_up.map(|k| k.to_string()).unwrap_or_default(),
+            attributes: c
+                .attributes
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k} = {s}"),
+                    other => format!("{k} = {other}"),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    /// The form as a CI input; attribute lines are `key = value` (numbers and true/false typed).
+    fn input(&self, service_id: Option<Uuid>) -> Result<CiInput, ApiError> {
+        let mut attributes = Attributes::new();
+        for (n, line) in self.attributes.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let Some((k, v)) = line.split_once('=') else {
+                return Err(ApiError::invalid("attributes", format!("line {}: write key = value", n + 1)));
+            };
+            let v = v.trim();
+            let value = match v {
+                "true" => serde_json::Value::Bool(true),
+                "false" => serde_json::Value::Bool(false),
+                _ => v
+                    .parse::<i64>()
+                    .map(serde_json::Value::from)
+                    .or_else(|_| v.parse::<f64>().ok().filter(|f| f.is_finite()).map(serde_json::Value::from).ok_or(()))
+                    .unwrap_or_else(|_| serde_json::Value::String(v.to_owned())),
+            };
+            attributes.insert(k.trim().to_owned(), value);
+        }
+        let min_up = match self.min_up.trim() {
+            "" => None,
+            m => Some(m.parse::<i64>().map_err(|_| ApiError::invalid("min_up", "write a whole number"))?),
+        };
+        let owner = match self.owner_team_id.trim() {
+            "" => None,
+            t => Some(t.parse::<Uuid>().map_err(|_| ApiError::invalid("owner_team_id", "choose a team"))?),
+        };
+        let opt = |s: &str| Some(s.to_owned()).filter(|v| !v.trim().is_empty());
+        Ok(CiInput {
+            name: self.name.clone(),
+            class: self.class.clone(),
+            status: opt(&self.status),
+            attributes,
+            owner_team_id: owner,
+            location: opt(&self.location),
+            environment: opt(&self.environment),
+            tags: self.tags.split([',', ' ']).map(str::to_owned).collect(),
+            identity: opt(&self.identity),
+            service_id,
+            min_up,
+            description: opt(&self.description),
+        })
+    }
+}
+
+pub struct Choice {
+    value: String,
+    label: String,
+}
+
+fn classes() -> Vec<Choice> {
+    CiClass::ALL.iter().map(|c| Choice { value: c.as_str().into(), label: c.label().into() }).collect()
+}
+fn statuses() -> Vec<Choice> {
+    CiStatus::ALL.iter().map(|c| Choice { value: c.as_str().into(), label: c.label().into() }).collect()
+}
+fn relation_choices() -> Vec<Choice> {
+    let mut out = Vec::new();
+    for t in RelationType::ALL {
+        let (fwd, back) = t.labels();
+        out.push(Choice { value: format!("out:{}", t.as_str()), label: fwd.into() });
+        out.push(Choice { value: format!("in:{}", t.as_str()), label: back.into() });
+    }
+    out
+}
+
+async fn teams(state: &AppState) -> Vec<Choice> {
+    state
+        .db
+        .list_teams(None, None, Some(500))
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| Choice { value: t.id.to_string(), label: t.name })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListQuery {
+    q: String,
+    class: String,
+    cursor: String,
+    notice: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "cmdb/list.html")]
+pub struct ListPage {
+    chrome: Chrome,
+    cis: Vec<Ci>,
+    q: String,
+    class: String,
+    next: Option<String>,
+    classes: Vec<Choice>,
+    statuses: Vec<Choice>,
+    teams: Vec<Choice>,
+    form: CiForm,
+    error: Option<String>,
+}
+
+async fn list_page(state: &AppState, auth: &PageAuth, q: ListQuery, form: CiForm, error: Option<String>) -> Response {
+    let chrome = match auth.chrome(state, "cmdb", q.notice.clone()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let filter = CiFilter {
+        q: Some(q.q.clone()).filter(|s| !s.trim().is_empty()),
+        class: CiClass::parse(&q.class),
+        cursor: opsdeck_store::Cursor::decode(&q.cursor),
+        limit: Some(50),
+        ..CiFilter::default()
+    };
+    let page = match op::list(state, &auth.0, &filter).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = ListPage {
+        chrome,
+        cis: page.items,
+        next: page.next_cursor,
+        q: q.q,
+        class: q.class,
+        classes: classes(),
+        statuses: statuses(),
+        teams: teams(state).await,
+        form,
+        error,
+    };
+    (code, page).into_response()
+}
+
+pub async fn list(State(state): State<AppState>, auth: PageAuth, Query(q): Query<ListQuery>) -> Response {
+    let form = CiForm { class: "server".into(), status: "in_use".into(), ..CiForm::default() };
+    list_page(&state, &auth, q, form, None).await
+}
+
+pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form<CiForm>) -> Response {
+    let result = async { op::create(&state, &auth.0, &f.input(None)?).await }.await;
+    match result {
+        Ok(ci) => done(&format!("/cmdb/{}", ci.id), &format!("CI {} created", ci.name)),
+        Err(e) => match form_error(e) {
+            Ok(msg) => list_page(&state, &auth, ListQuery::default(), f, Some(msg)).await,
+            Err(r) => r,
+        },
+    }
+}
+
+pub struct Field {
+    label: &'static str,
+    value: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "cmdb/detail.html")]
+pub struct DetailPage {
+    chrome: Chrome,
+    detail: op::CiDetail,
+    fields: Vec<Field>,
+    impact: ImpactAnswer,
+    depends: ImpactAnswer,
+    graph: Graph,
+    history: Vec<(String, AuditEntry)>,
+    monitors: Vec<Choice>,
+    relation_types: Vec<Choice>,
+    classes: Vec<Choice>,
+    statuses: Vec<Choice>,
+    teams: Vec<Choice>,
+    form: CiForm,
+    error: Option<String>,
+    depth: u32,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DetailQuery {
+    notice: Option<String>,
+    depth: Option<i64>,
+}
+
+fn fields(c: &Ci) -> Vec<Field> {
+    let mut out = vec![
+        Field { label: "Class", value: c.class.label().into() },
+        Field { label: "Status", value: c.status.label().into() },
+    ];
+    let mut opt = |label: &'static str, v: &Option<String>| {
+        if let Some(v) = v {
+            out.push(Field { label, value: v.clone() });
+        }
+    };
+    opt("Environment", &c.environment);
+    opt("Location", &c.location);
+    opt("Owner team", &c.owner_team_name);
+    opt("Identity", &c.identity);
+    opt("Service", &c.service_name);
+    if let Some(k) = c.min_up {
+        out.push(Field { label: "Redundancy", value: format!("{k} must stay up") });
+    }
+    let seen = c.last_seen_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    let source = match (&seen, c.stale) {
+        (Some(t), true) => format!("{} (stale: last listed {t})", c.source),
+        (Some(t), false) => format!("{}, last listed {t}", c.source),
+        (None, _) => c.source.clone(),
+    };
+    out.push(Field { label: "Source", value: source });
+    out
+}
+
+async fn detail_page(
+    state: &AppState,
+    auth: &PageAuth,
+    id: Uuid,
+    q: DetailQuery,
+    form: Option<CiForm>,
+    error: Option<String>,
+) -> Response {
+    let chrome = match auth.chrome(state, "cmdb", q.notice).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let depth = op::depth("depth", q.depth).unwrap_or(opsdeck_core::cmdb::DEPTH_DEFAULT);
+    let loaded = async {
+        let detail = op::detail(state, &auth.0, id).await?;
+        let impact = op::walk(state, &auth.0, &[id], depth, Direction::Impact).await?;
+        let depends = op::walk(state, &auth.0, &[id], depth, Direction::DependsOn).await?;
+        let history = op::history(state, &auth.0, id).await?;
+        Ok::<_, ApiError>((detail, impact, depends, history))
+    }
+    .await;
+    let (detail, impact, depends, history) = match loaded {
+        Ok(v) => v,
+        Err(e) => return error_page(&e),
+    };
+    let now = state.now();
+    let monitors = match state.db.list_monitors(&MonitorFilter { limit: Some(500), ..MonitorFilter::default() }).await {
+        Ok(p) => p
+            .items
+            .into_iter()
+            .map(|m| Choice { value: m.monitor.id.to_string(), label: m.monitor.spec.name })
+            .collect(),
+        Err(e) => return error_page(&e.into()),
+    };
+    let c = &detail.ci;
+    let graph = cmdb_graph::layout((c.id, &c.name, c.class.as_str()), &impact.items);
+    let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = DetailPage {
+        chrome,
+        fields: fields(c),
+        form: form.unwrap_or_else(|| CiForm::from_ci(c)),
+        history: history.into_iter().map(|h| (ago(h.at, now), h)).collect(),
+        detail,
+        impact,
+        depends,
+        graph,
+        monitors,
+        relation_types: relation_choices(),
+        classes: classes(),
+        statuses: statuses(),
+        teams: teams(state).await,
+        error,
+        depth,
+    };
+    (code, page).into_response()
+}
+
+fn ci_id(raw: &str) -> Result<Uuid, ApiError> {
+    crate::extract::parse_id(Entity::Ci, raw)
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Response {
+    match ci_id(&id) {
+        Ok(id) => detail_page(&state, &auth, id, q, None, None).await,
+        Err(e) => error_page(&e),
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<CiForm>,
+) -> Response {
+    let id = match ci_id(&id) {
+        Ok(id) => id,
+        Err(e) => return error_page(&e),
+    };
+    let result = async {
+        // The service a business-service CI stands for is kept (it is set through the API).
+        let current = op::get(&state, &auth.0, id).await?;
+        op::update(&state, &auth.0, id, &f.input(current.service_id)?).await
+    }
+    .await;
+    match result {
+        Ok(ci) => done(&format!("/cmdb/{id}"), &format!("CI {} saved", ci.name)),
+        Err(e) => match form_error(e) {
+            Ok(msg) => detail_page(&state, &auth, id, DetailQuery::default(), Some(f), Some(msg)).await,
+            Err(r) => r,
+        },
+    }
+}
+
+pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Path<String>) -> Response {
+    let result =
+        async { op::delete(&state, &auth.0, ci_id(&id)?).await.map(|c| format!("CI {} deleted", c.name)) }.await;
+    match result {
+        Ok(n) => done("/cmdb", &n),
+        Err(e) => outcome(&format!("/cmdb/{id}"), Err(e)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RelateForm {
+    /// `out:<type>` (this CI is the source) or `in:<type>`.
+    relation: String,
+    other: String,
+}
+
+pub async fn relate(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<RelateForm>,
+) -> Response {
+    let back = format!("/cmdb/{id}#relations");
+    let result = async {
+        let me = ci_id(&id)?;
+        let (dir, kind) = f.relation.split_once(':').ok_or_else(|| ApiError::invalid("type", "choose a relation"))?;
+        let other = op::find(&state, &auth.0, "other", &f.other).await?;
+        let (source, target) = if dir == "in" { (other.id, me) } else { (me, other.id) };
+        let r = op::relate(&state, &auth.0, RelationSpec::new(source, target, kind)?).await?;
+        Ok(format!("Related to {}", if r.source_id == me { r.other_name } else { other.name }))
+    }
+    .await;
+    outcome(&back, result)
+}
+
+pub async fn unrelate(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, rel)): Path<(String, String)>,
+) -> Response {
+    let result = async {
+        let rel = crate::extract::parse_id(Entity::CiRelation, &rel)?;
+        op::unrelate(&state, &auth.0, rel).await.map(|r| format!("Relation with {} removed", r.other_name))
+    }
+    .await;
+    outcome(&format!("/cmdb/{id}#relations"), result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct BindForm {
+    monitor_id: String,
+}
+
+pub async fn bind(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<BindForm>,
+) -> Response {
+    let result = async {
+        let ci = ci_id(&id)?;
+        let monitor = crate::extract::parse_id(Entity::Monitor, f.monitor_id.trim())
+            .map_err(|_| ApiError::invalid("monitor_id", "choose a monitor"))?;
+        op::bind_monitor(&state, &auth.0, monitor, Some(ci)).await.map(|()| "Monitor bound".to_owned())
+    }
+    .await;
+    outcome(&format!("/cmdb/{id}#monitors"), result)
+}
+
+pub async fn unbind(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, monitor)): Path<(String, String)>,
+) -> Response {
+    let result = async {
+        let monitor = crate::extract::parse_id(Entity::Monitor, &monitor)?;
+        op::bind_monitor(&state, &auth.0, monitor, None).await.map(|()| "Monitor unbound".to_owned())
+    }
+    .await;
+    outcome(&format!("/cmdb/{id}#monitors"), result)
+}
