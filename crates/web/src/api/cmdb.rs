@@ -238,10 +238,12 @@ async fn list_cis(
 ) -> Result<Json<List<CiDto>>, ApiError> {
     let blank = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
     let filter = CiFilter {
-        class: blank(q.class)
+        class: q
+            .class
             .map(|c| CiClass::parse(&c).ok_or_else(|| ApiError::bad_request(format!("class: unknown class {c:?}"))))
             .transpose()?,
-        status: blank(q.status)
+        status: q
+            .status
             .map(|s| CiStatus::parse(&s).ok_or_else(|| ApiError::bad_request(format!("status: unknown status {s:?}"))))
             .transpose()?,
         environment: blank(q.environment),
