@@ -118,3 +118,63 @@ impl Db {
         Ok(ImpactAnswer { items, truncated })
     }
 }
+
+impl Db {
+    /// The CIs an incident's alerts are about: the CIs of the monitors that raised them, and
+    /// those an alert names in its `ci` label (an identity or a name). At most 500.
+    pub async fn incident_cis(&self, incident_id: Uuid) -> StoreResult<Vec<Uuid>> {
+        let backend = self.backend();
+        type Row = (String, String, sqlx::types::Json<serde_json::Value>);
+        let rows: Vec<Row> = with_db!(self, |pool| {
+            sqlx::query_as("SELECT scope, dedup_key, labels FROM alerts WHERE incident_id = $1 ORDER BY id LIMIT 1000")
+                .bind(incident_id)
+                .fetch_all(pool)
+                .await?
+        });
+        let mut monitors = std::collections::BTreeSet::new();
+        let mut named = std::collections::BTreeSet::new();
+        for (scope, key, labels) in &rows {
+            if scope == "monitor"
+                && let Some(id) = key.strip_prefix("monitor:").and_then(|k| k.parse::<Uuid>().ok())
+            {
+                monitors.insert(id);
+            }
+            if let Some(ci) = labels.0.get("ci").and_then(serde_json::Value::as_str) {
+                named.insert(ci.to_owned());
+            }
+        }
+        let mut out: Vec<Uuid> = Vec::new();
+        let monitors: Vec<Uuid> = monitors.into_iter().collect();
+        for chunk in monitors.chunks(500) {
+            let sql = format!(
+                "SELECT DISTINCT ci_id FROM monitors WHERE ci_id IS NOT NULL AND id IN ({})",
+                crate::dialect::placeholders(backend, chunk.len(), 1)
+            );
+            let got: Vec<Uuid> = with_db!(self, |pool| {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(got);
+        }
+        let named: Vec<String> = named.into_iter().take(500).collect();
+        if !named.is_empty() {
+            let list = crate::dialect::placeholders(backend, named.len(), 1);
+            let sql = format!("SELECT id FROM cis WHERE identity IN ({list}) OR name IN ({list})");
+            let got: Vec<Uuid> = with_db!(self, |pool| {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+                for n in &named {
+                    q = q.bind(n);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(got);
+        }
+        out.sort();
+        out.dedup();
+        out.truncate(500);
+        Ok(out)
+    }
+}

@@ -6,7 +6,11 @@ use opsdeck_core::role::Role;
 use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
 use serde_json::{Value, json};
 
-backend_tests!(cis_relate_and_impact_what_relies_on_them, imports_are_all_or_nothing_and_track_their_source,);
+backend_tests!(
+    cis_relate_and_impact_what_relies_on_them,
+    imports_are_all_or_nothing_and_track_their_source,
+    an_incident_shows_the_blast_radius_of_its_alerts,
+);
 
 async fn ci(srv: &TestServer, token: &str, body: Value) -> String {
     let (s, c) = srv.post("/api/v1/cis", token, body).await;
@@ -220,4 +224,36 @@ async fn imports_are_all_or_nothing_and_track_their_source(srv: &TestServer) {
     assert!(inv["_meta"]["hostvars"].get("web-2").is_none(), "retired CIs leave the inventory");
     let (_, host) = srv.get("/api/v1/cmdb/inventory?host=web-1", &mgr).await;
     assert_eq!(host["os"], "debian 13");
+}
+
+async fn an_incident_shows_the_blast_radius_of_its_alerts(srv: &TestServer) {
+    let mgr = srv.token("mgr", Role::Manager).await;
+    let node = ci(srv, &mgr, json!({"name": "node-7", "class": "server", "identity": "n7.prod"})).await;
+    let app = ci(srv, &mgr, json!({"name": "billing", "class": "application"})).await;
+    let (_, svc) = srv.post("/api/v1/services", &mgr, json!({"name": "Billing"})).await;
+    let biz = ci(srv, &mgr, json!({"name": "Billing", "class": "business_service", "service_id": svc["id"]})).await;
+    relate(srv, &mgr, &app, "runs_on", &node).await;
+    relate(srv, &mgr, &biz, "depends_on", &app).await;
+    let sid = svc["id"].as_str().unwrap();
+    let (_, it) =
+        srv.post(&format!("/api/v1/services/{sid}/integrations"), &mgr, json!({"type": "alertmanager"})).await;
+    let key = it["key"].as_str().unwrap();
+    // An alert that names its CI by identity in a `ci` label.
+    let body =
+        json!([{"labels": {"alertname": "NodeDown", "instance": "n7", "ci": "n7.prod", "severity": "critical"}}]);
+    let (s, _) = srv.post_raw("/api/v2/alerts", body.to_string(), Some(key)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, incs) = srv.get("/api/v1/incidents", &mgr).await;
+    let inc = incs["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, blast) = srv.get(&format!("/api/v1/incidents/{inc}/blast-radius"), &mgr).await;
+    assert_eq!(s, StatusCode::OK, "{blast}");
+    assert_eq!(blast["failing"][0]["name"], "node-7", "{blast}");
+    assert_eq!(names(&blast), ["Billing", "billing"]);
+    let service = blast["items"].as_array().unwrap().iter().find(|i| i["service"] == true).unwrap();
+    assert_eq!(service["service_id"], svc["id"]);
+    let cookie = srv.login("mgr", "password-mgr").await.unwrap();
+    let (_, page) = srv.page(&format!("/incidents/{inc}"), &cookie).await;
+    assert!(page.contains("id=\"blast-radius\"") && page.contains("impacted-service"), "the incident page shows it");
+    let (s, _) = srv.get("/api/v1/incidents/INC-999/blast-radius", &mgr).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

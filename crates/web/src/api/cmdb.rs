@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_relation))
         .routes(routes!(delete_relation))
         .routes(routes!(bind_monitor, unbind_monitor))
+        .routes(routes!(blast_radius))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -510,4 +511,38 @@ async fn unbind_monitor(
     op::get(&state, &auth, parse_id(Entity::Ci, &id)?).await?;
     op::bind_monitor(&state, &auth, parse_id(Entity::Monitor, &monitor)?, None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BlastRadiusDto {
+    /// The CIs the incident's alerts are about (their monitors' CIs, or a `ci` label).
+    pub failing: Vec<CiDto>,
+    /// What their failure reaches together.
+    pub items: Vec<ImpactItemDto>,
+    pub truncated: bool,
+}
+
+/// An incident's blast radius: the CIs its alerts are about and what they impact. Empty lists
+/// when no alert is tied to a CI.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/blast-radius",
+    tag = "cmdb",
+    params(("id" = String, Path, description = "The incident's id or number (INC-12)")),
+    responses((status = 200, body = BlastRadiusDto))
+)]
+async fn blast_radius(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<BlastRadiusDto>, ApiError> {
+    auth.require(opsdeck_core::role::Permission::Read)?;
+    let inc = crate::operations::incidents::find_incident(&state, &id).await?;
+    Ok(Json(match op::blast_radius(&state, &auth, inc.id).await? {
+        None => BlastRadiusDto { failing: Vec::new(), items: Vec::new(), truncated: false },
+        Some((failing, impact)) => {
+            let ImpactDto { items, truncated } = impact.into();
+            BlastRadiusDto { failing: failing.into_iter().map(CiDto::from).collect(), items, truncated }
+        }
+    }))
 }

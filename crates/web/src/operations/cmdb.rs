@@ -208,3 +208,20 @@ pub async fn find(state: &AppState, auth: &Auth, field: &'static str, reference:
         _ => Err(ApiError::invalid(field, format!("several CIs are named {r:?}; give its identity or id"))),
     }
 }
+
+/// An incident's blast radius: the CIs its alerts are about and what their failure reaches
+/// together (redundancy counts them together). `None` when no alert is tied to a CI.
+pub async fn blast_radius(
+    state: &AppState,
+    auth: &Auth,
+    incident_id: Uuid,
+) -> Result<Option<(Vec<Ci>, ImpactAnswer)>, ApiError> {
+    auth.require(Permission::Read)?;
+    let ids = state.db.incident_cis(incident_id).await?;
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let failing = state.db.cis_by_id(&ids).await?;
+    let impact = state.db.ci_walk(&ids, opsdeck_core::cmdb::DEPTH_DEFAULT, Direction::Impact).await?;
+    Ok(Some((failing, impact)))
+}

@@ -124,6 +124,37 @@ pub struct IncidentPage {
     status_pages: Vec<crate::ui::status_pages::UpdateTarget>,
     public_statuses: Vec<(&'static str, &'static str)>,
     component_statuses: Vec<(&'static str, &'static str)>,
+    /// The blast radius, when alerts are tied to CIs.
+    blast: Option<Blast>,
+}
+
+/// What the incident's failing CIs reach: services first, then the other CIs (nearest first).
+pub struct Blast {
+    failing: Vec<(Uuid, String)>,
+    services: Vec<(Uuid, String)>,
+    cis: Vec<(Uuid, String, u32)>,
+    total: usize,
+}
+
+/// CIs listed on the incident page; the CI pages have the rest.
+const BLAST_LISTED: usize = 20;
+
+impl Blast {
+    fn new((failing, impact): (Vec<opsdeck_store::cmdb::Ci>, opsdeck_store::cmdb::impact::ImpactAnswer)) -> Blast {
+        let is_service = |c: &opsdeck_store::cmdb::Ci| c.class == opsdeck_core::cmdb::CiClass::BusinessService;
+        Blast {
+            failing: failing.into_iter().map(|c| (c.id, c.name)).collect(),
+            services: impact.items.iter().filter(|i| is_service(&i.ci)).map(|i| (i.ci.id, i.ci.name.clone())).collect(),
+            total: impact.items.len(),
+            cis: impact
+                .items
+                .into_iter()
+                .filter(|i| !is_service(&i.ci))
+                .take(BLAST_LISTED)
+                .map(|i| (i.ci.id, i.ci.name, i.depth))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -192,6 +223,7 @@ pub async fn detail(
             TlRow { at: abs(t.at), clock: t.at.format(fmt).to_string(), t: TimelineDto::from(t) }
         })
         .collect();
+    let blast = try_page!(crate::operations::cmdb::blast_radius(&state, &page.0, inc.id).await).map(Blast::new);
     let alerts_loaded = alerts.items.len();
     let status_pages = try_page!(crate::ui::status_pages::update_targets(&state, inc.id, template).await);
     IncidentPage {
@@ -224,6 +256,7 @@ pub async fn detail(
         can_respond: page.0.allows(Permission::Respond),
         postmortem_saved,
         durations,
+        blast,
     }
     .into_response()
 }
