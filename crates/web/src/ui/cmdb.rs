@@ -16,7 +16,7 @@ use axum_extra::extract::Form;
 use opsdeck_core::Entity;
 use opsdeck_core::audit::AuditEntry;
 use opsdeck_core::cmdb::{Attributes, CiClass, CiInput, CiStatus, RelationSpec, RelationType};
-use opsdeck_store::cmdb::impact::{Direction, ImpactAnswer};
+use opsdeck_store::cmdb::impact::{Direction, ImpactAnswer, ImpactItem};
 use opsdeck_store::cmdb::{Ci, CiFilter};
 use opsdeck_store::monitor::MonitorFilter;
 use serde::Deserialize;
@@ -228,6 +228,8 @@ pub struct DetailPage {
     impact: ImpactAnswer,
     depends: ImpactAnswer,
     graph: Graph,
+    /// Impacted CIs with the names along their path (between the failed CI and them).
+    impact_rows: Vec<(ImpactItem, String)>,
     history: Vec<(String, AuditEntry)>,
     monitors: Vec<Choice>,
     relation_types: Vec<Choice>,
@@ -310,8 +312,21 @@ async fn detail_page(
     };
     let c = &detail.ci;
     let graph = cmdb_graph::layout((c.id, &c.name, c.class.as_str()), &impact.items);
+    let names: std::collections::HashMap<Uuid, String> = std::iter::once((c.id, c.name.clone()))
+        .chain(impact.items.iter().map(|i| (i.ci.id, i.ci.name.clone())))
+        .collect();
+    let impact_rows = impact
+        .items
+        .iter()
+        .map(|i| {
+            let between = i.path.get(1..i.path.len().saturating_sub(1)).unwrap_or_default();
+            let through: Vec<&str> = between.iter().filter_map(|id| names.get(id).map(String::as_str)).collect();
+            (i.clone(), if through.is_empty() { "directly".to_owned() } else { through.join(" → ") })
+        })
+        .collect();
     let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = DetailPage {
+        impact_rows,
         chrome,
         fields: fields(c),
         form: form.unwrap_or_else(|| CiForm::from_ci(c)),

@@ -7,6 +7,8 @@ use uuid::Uuid;
 
 /// CIs drawn at most; the table below the graph lists all.
 pub const GRAPH_MAX: usize = 60;
+/// CIs drawn per column (one depth); the rest of a column is one "+N more" box.
+const COLUMN_MAX: i64 = 10;
 const COL: i64 = 210;
 const ROW: i64 = 46;
 const NODE_W: i64 = 180;
@@ -14,7 +16,8 @@ const NODE_H: i64 = 32;
 const PAD: i64 = 8;
 
 pub struct Node {
-    pub id: Uuid,
+    /// `None` for a column's "+N more" box.
+    pub id: Option<Uuid>,
     pub x: i64,
     pub y: i64,
     pub label: String,
@@ -52,17 +55,34 @@ pub fn layout(root: (Uuid, &str, &'static str), items: &[ImpactItem]) -> Graph {
     let mut rows_per_col: HashMap<u32, i64> = HashMap::new();
     let mut at: HashMap<Uuid, (i64, i64)> = HashMap::new();
     let mut nodes = Vec::new();
+    let mut more: HashMap<u32, usize> = HashMap::new();
     let mut place = |id: Uuid, depth: u32, label: &str, class: &'static str, service: bool, root: bool| {
         let row = rows_per_col.entry(depth).or_insert(0);
+        if *row >= COLUMN_MAX {
+            *more.entry(depth).or_insert(0) += 1;
+            return false;
+        }
         let (x, y) = (PAD + i64::from(depth) * COL, PAD + *row * ROW);
         *row += 1;
         at.insert(id, (x, y));
-        nodes.push(Node { id, x, y, label: short(label), class, service, root });
+        nodes.push(Node { id: Some(id), x, y, label: short(label), class, service, root });
+        true
     };
     place(root.0, 0, root.1, root.2, root.2 == "business_service", true);
-    let shown: Vec<&ImpactItem> = items.iter().filter(|i| i.ci.id != root.0).take(GRAPH_MAX).collect();
-    for i in &shown {
-        place(i.ci.id, i.depth, &i.ci.name, i.ci.class.as_str(), i.ci.class.as_str() == "business_service", false);
+    // Business services first, so a wide column never hides them.
+    let mut candidates: Vec<&ImpactItem> = items.iter().filter(|i| i.ci.id != root.0).take(GRAPH_MAX).collect();
+    candidates.sort_by_key(|i| (i.depth, i.ci.class.as_str() != "business_service"));
+    let mut shown = Vec::with_capacity(candidates.len());
+    for i in candidates {
+        let class = i.ci.class.as_str();
+        if place(i.ci.id, i.depth, &i.ci.name, class, class == "business_service", false) {
+            shown.push(i);
+        }
+    }
+    for (depth, n) in &more {
+        let row = rows_per_col.get(depth).copied().unwrap_or(0);
+        let (x, y) = (PAD + i64::from(*depth) * COL, PAD + row * ROW);
+        nodes.push(Node { id: None, x, y, label: format!("+{n} more"), class: "", service: false, root: false });
     }
     let mut edges = Vec::new();
     for i in &shown {
