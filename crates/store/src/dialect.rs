@@ -122,6 +122,7 @@ pub async fn introspect_columns(db: &Db) -> StoreResult<Vec<(String, String, boo
             sqlx::query_as(
                 "SELECT m.name, p.name, p.\"notnull\" = 0 FROM sqlite_master m, pragma_table_info(m.name) p \
                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' \
+                 AND m.name NOT LIKE 'cis_fts%' \
                  ORDER BY m.name, p.name",
             )
             .fetch_all(&sqlite.pool)
@@ -130,7 +131,7 @@ pub async fn introspect_columns(db: &Db) -> StoreResult<Vec<(String, String, boo
         Db::Postgres(pool) => {
             sqlx::query_as(
                 "SELECT table_name::text, column_name::text, is_nullable = 'YES' FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' \
+                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%' AND is_generated = 'NEVER' \
                  ORDER BY table_name, column_name",
             )
             .fetch_all(pool)

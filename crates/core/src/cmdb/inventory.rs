@@ -47,9 +47,19 @@ pub fn list(cis: &[InventoryCi]) -> Value {
     Value::Object(doc)
 }
 
+/// Ansible's own variables an inventory may set: where and as whom to connect. Others
+/// (`ansible_ssh_common_args`, `ansible_become_exe`, `ansible_python_interpreter`, …) would let
+/// anyone who can write a CI run commands on the Ansible controller, so they are not served.
+const ANSIBLE_VARS: &[&str] = &["ansible_host", "ansible_port", "ansible_user"];
+
+/// Whether an attribute is served as a host variable.
+pub fn served(key: &str) -> bool {
+    !key.starts_with("ansible_") || ANSIBLE_VARS.contains(&key)
+}
+
 /// The `--host NAME` document: the host's variables.
 pub fn host(ci: &InventoryCi) -> Value {
-    Value::Object(ci.attributes.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    Value::Object(ci.attributes.iter().filter(|(k, _)| served(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
 /// The groups a CI is in: its `group:<name>` tags, its class and its environment.
@@ -152,5 +162,16 @@ mod tests {
             assert!(item.input.tags.contains(&class_tag), "the class group comes back as a tag too");
         }
         set.validate().expect("the round trip is a valid import");
+    }
+
+    #[test]
+    fn only_connection_variables_of_ansible_are_served() {
+        let mut attributes = Attributes::new();
+        attributes.insert("ansible_host".into(), json!("10.0.0.5"));
+        attributes.insert("ansible_ssh_common_args".into(), json!("-o ProxyCommand=\"sh -c evil\""));
+        attributes.insert("ansible_python_interpreter".into(), json!("/tmp/x"));
+        attributes.insert("http_port".into(), json!(8080));
+        let ci = InventoryCi { host: "h".into(), class: CiClass::Server, environment: None, tags: vec![], attributes };
+        assert_eq!(host(&ci), json!({"ansible_host": "10.0.0.5", "http_port": 8080}));
     }
 }

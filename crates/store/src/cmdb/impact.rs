@@ -1,7 +1,7 @@
 //! Impact walks over the stored relations: one query per level of the walk
 //! ([`opsdeck_core::cmdb::impact::Walk`]), each with the frontier in chunks of 500.
 
-use super::{CI_SELECT, Ci, CiRow};
+use super::Ci;
 use crate::{Backend, Db, StoreResult, with_db};
 use opsdeck_core::cmdb::impact::{Hop, Impacted, Walk};
 use opsdeck_core::cmdb::{Flow, RelationType};
@@ -48,10 +48,13 @@ fn hops_sql(backend: Backend, n: usize, direction: Direction) -> String {
     let (to_source, to_target) = (kinds(Flow::ToSource), kinds(Flow::ToTarget));
     match direction {
         Direction::Impact => {
+            // Distinct CIs it relies on that are not retired (the walk never reaches those).
             let providers = format!(
-                "CASE WHEN c.min_up IS NULL THEN 0 ELSE \
-                 (SELECT count(*) FROM ci_relations x WHERE x.source_id = c.id AND x.kind IN ({to_source})) + \
-                 (SELECT count(*) FROM ci_relations y WHERE y.target_id = c.id AND y.kind IN ({to_target})) END"
+                "CASE WHEN c.min_up IS NULL THEN CAST(0 AS BIGINT) ELSE (SELECT count(*) FROM (\
+                 SELECT x.target_id FROM ci_relations x JOIN cis p ON p.id = x.target_id WHERE x.source_id = c.id \
+                 AND x.kind IN ({to_source}) AND p.status <> 'retired' UNION SELECT y.source_id FROM ci_relations y \
+                 JOIN cis p ON p.id = y.source_id WHERE y.target_id = c.id AND y.kind IN ({to_target}) \
+                 AND p.status <> 'retired') q) END"
             );
             format!(
                 "SELECT r.target_id, r.source_id, c.min_up, {providers} FROM ci_relations r \
@@ -99,18 +102,7 @@ impl Db {
         }
         let found: Vec<Impacted> = walk.finish().into_iter().take(IMPACT_MAX).collect();
         let ids: Vec<Uuid> = found.iter().map(|i| i.id).collect();
-        let mut cis: HashMap<Uuid, Ci> = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let sql = format!("{CI_SELECT} WHERE c.id IN ({})", crate::dialect::placeholders(backend, chunk.len(), 1));
-            let rows: Vec<CiRow> = with_db!(self, |pool| {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.fetch_all(pool).await?
-            });
-            cis.extend(rows.into_iter().map(|r| (r.id, Ci::from(r))));
-        }
+        let mut cis: HashMap<Uuid, Ci> = self.cis_by_id(&ids).await?.into_iter().map(|c| (c.id, c)).collect();
         let items = found
             .into_iter()
             .filter_map(|i| Some(ImpactItem { ci: cis.remove(&i.id)?, depth: i.depth, path: i.path }))
@@ -161,16 +153,25 @@ impl Db {
         }
         let named: Vec<String> = named.into_iter().take(500).collect();
         if !named.is_empty() {
+            // An identity names one CI; a name counts only when one CI has it (a sender must not
+            // pull in every CI called "db").
             let list = crate::dialect::placeholders(backend, named.len(), 1);
-            let sql = format!("SELECT id FROM cis WHERE identity IN ({list}) OR name IN ({list})");
-            let got: Vec<Uuid> = with_db!(self, |pool| {
-                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+            let sql =
+                format!("SELECT id, name, identity FROM cis WHERE identity IN ({list}) OR name IN ({list}) LIMIT 5000");
+            let rows: Vec<(Uuid, String, Option<String>)> = with_db!(self, |pool| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for n in &named {
                     q = q.bind(n);
                 }
                 q.fetch_all(pool).await?
             });
-            out.extend(got);
+            for label in &named {
+                if let Some((id, _, _)) = rows.iter().find(|(_, _, i)| i.as_deref() == Some(label.as_str())) {
+                    out.push(*id);
+                } else if let [(id, _, _)] = rows.iter().filter(|(_, n, _)| n == label).collect::<Vec<_>>()[..] {
+                    out.push(*id);
+                }
+            }
         }
         out.sort();
         out.dedup();

@@ -442,30 +442,36 @@ impl Db {
         Ok(before)
     }
 
-    /// Binds a monitor to a CI (or unbinds it with `None`); its alerts then count toward the
-    /// CI's impact.
+    /// Binds a monitor to `ci` (`bind`), or unbinds it from `ci` (a monitor bound to another CI
+    /// is not found there); its alerts then count toward the CI's blast radius.
     pub async fn bind_monitor(
         &self,
         actor: &Actor,
         now: DateTime<Utc>,
         monitor_id: Uuid,
-        ci: Option<&Ci>,
+        ci: &Ci,
+        bind: bool,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
-            let done = sqlx::query("UPDATE monitors SET ci_id = $1 WHERE id = $2")
-                .bind(ci.map(|c| c.id))
-                .bind(monitor_id)
-                .execute(&mut *tx)
-                .await?;
+            let done = if bind {
+                sqlx::query("UPDATE monitors SET ci_id = $1 WHERE id = $2").bind(ci.id).bind(monitor_id)
+            } else {
+                sqlx::query("UPDATE monitors SET ci_id = NULL WHERE ci_id = $1 AND id = $2")
+                    .bind(ci.id)
+                    .bind(monitor_id)
+            }
+            .execute(&mut *tx)
+            .await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound(Entity::Monitor));
             }
-            let summary = match ci {
-                Some(c) => format!("Bound a monitor to CI {}", c.name),
-                None => "Unbound a monitor from its CI".to_owned(),
+            let (action, summary) = if bind {
+                ("monitor.bind_ci", format!("Bound a monitor to CI {}", ci.name))
+            } else {
+                ("monitor.unbind_ci", format!("Unbound a monitor from CI {}", ci.name))
             };
-            let rec = AuditRecord::new("monitor.bind_ci", "monitor", Some(monitor_id), summary)
-                .after(serde_json::json!({ "ci_id": ci.map(|c| c.id) }));
+            let rec = AuditRecord::new(action, "monitor", Some(monitor_id), summary)
+                .after(serde_json::json!({ "ci_id": ci.id, "bound": bind }));
             audit!(tx, actor, now, rec);
         });
         Ok(())

@@ -95,6 +95,21 @@ async fn cis_relate_and_impact_what_relies_on_them(srv: &TestServer) {
     assert_eq!(s, StatusCode::OK, "{imp}");
     assert_eq!(names(&imp), ["Checkout", "checkout-api", "k8s-prod"]);
 
+    // A retired member no longer counts as up: with node-3 retired, node-1 alone takes the
+    // cluster below 2 of 3.
+    let (s, r) = srv
+        .put(
+            &format!("/api/v1/cis/{}", nodes[2]),
+            &mgr,
+            json!({"name": "node-3", "class": "vm",
+        "status": "retired"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, imp) = srv.get(&format!("/api/v1/cis/{}/impact", nodes[0]), &viewer).await;
+    assert_eq!(names(&imp), ["Checkout", "checkout-api", "k8s-prod"]);
+    srv.put(&format!("/api/v1/cis/{}", nodes[2]), &mgr, json!({"name": "node-3", "class": "vm"})).await;
+
     // The reverse walk: what the service relies on.
     let (_, dep) = srv.get(&format!("/api/v1/cis/{checkout}/impact?direction=depends_on"), &viewer).await;
     assert_eq!(names(&dep), ["checkout-api", "db-01", "k8s-prod", "node-1", "node-2", "node-3"]);
@@ -129,6 +144,8 @@ async fn cis_relate_and_impact_what_relies_on_them(srv: &TestServer) {
     assert_eq!(detail["monitors"][0]["name"], "db port");
     assert_eq!(detail["relations"][0]["label"], "Used by", "{detail}");
     assert_eq!(detail["attributes"], json!({"cpus": 8, "engine": "postgres 16", "replica": false}));
+    let (s, _) = srv.delete(&format!("/api/v1/cis/{app}/monitors/{mid}"), &mgr).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the monitor is bound to db-01, not to the app");
     assert_eq!(srv.delete(&format!("/api/v1/cis/{db}"), &mgr).await.0, StatusCode::NO_CONTENT);
     let (_, app_now) = srv.get(&format!("/api/v1/cis/{app}"), &viewer).await;
     assert!(app_now["relations"].as_array().unwrap().iter().all(|r| r["other_name"] != "db-01"));
@@ -194,9 +211,14 @@ async fn imports_are_all_or_nothing_and_track_their_source(srv: &TestServer) {
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(
         (r["updated"].as_u64(), r["missing"].as_u64(), r["missing_changed"].as_u64()),
-        (Some(2), Some(1), Some(1))
+        (Some(1), Some(1), Some(1)),
+        "{r}"
     );
     assert_eq!(r["relations_removed"].as_u64(), Some(1), "{r}");
+    // Fields a file does not carry keep their values: web-1's owner team.
+    let (_, w1) = srv.get("/api/v1/cis?q=web-1", &mgr).await;
+    assert_eq!(w1["items"][0]["owner_team_name"], "Platform", "{w1}");
+    assert_eq!(w1["items"][0]["attributes"]["os"], "debian 13");
     let (_, retired) = srv.get("/api/v1/cis?status=retired", &mgr).await;
     assert_eq!(names(&retired), ["Web 2"]);
 
@@ -216,6 +238,14 @@ async fn imports_are_all_or_nothing_and_track_their_source(srv: &TestServer) {
     let (s, _) = import(srv, &mgr, "format=json", "{\"items\": [").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(import(srv, &mgr, "format=yaml", "").await.0, StatusCode::BAD_REQUEST);
+    // Beyond 64 MiB the file is refused before it is read whole.
+    let huge = "x".repeat(65 * 1024 * 1024);
+    let (s, e) = import(srv, &mgr, "format=csv", &huge).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{e}");
+    assert_eq!(
+        import(srv, &mgr, "format=csv&source=%20csv", "identity,name,class\n").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 
     // The inventory lists the servers with their groups and variables.
     let (s, inv) = srv.get("/api/v1/cmdb/inventory", &mgr).await;

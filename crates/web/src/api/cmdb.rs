@@ -491,11 +491,11 @@ async fn bind_monitor(
     Path((id, monitor)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let ci = parse_id(Entity::Ci, &id)?;
-    op::bind_monitor(&state, &auth, parse_id(Entity::Monitor, &monitor)?, Some(ci)).await?;
+    op::bind_monitor(&state, &auth, ci, parse_id(Entity::Monitor, &monitor)?, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Unbinds a monitor from its CI.
+/// Unbinds a monitor from this CI (404 `monitor_not_found` when it is not bound to it).
 #[utoipa::path(
     delete,
     path = "/api/v1/cis/{id}/monitors/{monitor_id}",
@@ -508,8 +508,8 @@ async fn unbind_monitor(
     auth: Auth,
     Path((id, monitor)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    op::get(&state, &auth, parse_id(Entity::Ci, &id)?).await?;
-    op::bind_monitor(&state, &auth, parse_id(Entity::Monitor, &monitor)?, None).await?;
+    let ci = parse_id(Entity::Ci, &id)?;
+    op::bind_monitor(&state, &auth, ci, parse_id(Entity::Monitor, &monitor)?, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

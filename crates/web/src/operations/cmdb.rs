@@ -93,15 +93,13 @@ pub async fn unrelate(state: &AppState, auth: &Auth, id: Uuid) -> Result<Relatio
     Ok(r)
 }
 
-/// Binds a monitor to a CI, or unbinds it (`ci` = `None`).
-pub async fn bind_monitor(state: &AppState, auth: &Auth, monitor: Uuid, ci: Option<Uuid>) -> Result<(), ApiError> {
+/// Binds a monitor to a CI (`bind`; it moves from any other), or unbinds it from that CI (404
+/// `monitor_not_found` when it is not bound there).
+pub async fn bind_monitor(state: &AppState, auth: &Auth, ci: Uuid, monitor: Uuid, bind: bool) -> Result<(), ApiError> {
     auth.require(Permission::Configure)?;
-    let ci = match ci {
-        Some(id) => Some(state.db.get_ci(id).await?),
-        None => None,
-    };
-    state.db.bind_monitor(&auth.actor(), state.now(), monitor, ci.as_ref()).await?;
-    state.events.publish(CMDB_CHANGED, ci.map(|c| c.id), "Monitor bound");
+    let ci = state.db.get_ci(ci).await?;
+    state.db.bind_monitor(&auth.actor(), state.now(), monitor, &ci, bind).await?;
+    state.events.publish(CMDB_CHANGED, Some(ci.id), if bind { "Monitor bound" } else { "Monitor unbound" });
     Ok(())
 }
 
@@ -131,7 +129,7 @@ pub async fn walk(
 
 /// A provenance stamp: `a-z 0-9 : . _ -`, 1 to 64 characters.
 pub fn source(field: &'static str, value: &str) -> Result<String, ApiError> {
-    let v = value.trim();
+    let v = value;
     let ok = !v.is_empty()
         && v.len() <= 64
         && v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b':' | b'.' | b'_' | b'-'));

@@ -55,10 +55,7 @@ impl CiForm {
             attributes: c
                 .attributes
                 .iter()
-                .map(|(k, v)| match v {
-                    serde_json::Value::String(s) => format!("{k} = {s}"),
-                    other => format!("{k} = {other}"),
-                })
+                .map(|(k, v)| format!("{k} = {}", shown_value(v)))
                 .collect::<Vec<_>>()
                 .join("\n"),
         }
@@ -71,16 +68,7 @@ impl CiForm {
             let Some((k, v)) = line.split_once('=') else {
                 return Err(ApiError::invalid("attributes", format!("line {}: write key = value", n + 1)));
             };
-            let v = v.trim();
-            let value = match v {
-                "true" => serde_json::Value::Bool(true),
-                "false" => serde_json::Value::Bool(false),
-                _ => v
-                    .parse::<i64>()
-                    .map(serde_json::Value::from)
-                    .or_else(|_| v.parse::<f64>().ok().filter(|f| f.is_finite()).map(serde_json::Value::from).ok_or(()))
-                    .unwrap_or_else(|_| serde_json::Value::String(v.to_owned())),
-            };
+            let value = typed_value(v.trim());
             attributes.insert(k.trim().to_owned(), value);
         }
         let min_up = match self.min_up.trim() {
@@ -106,6 +94,36 @@ impl CiForm {
             min_up,
             description: opt(&self.description),
         })
+    }
+}
+
+/// An attribute as the form shows it: text plainly, unless it would read back as something else
+/// (a number, true/false, several lines, surrounding spaces): then quoted as JSON.
+fn shown_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s)
+            if typed_value(s) == *v && !s.starts_with('"') && !s.contains(['\n', '\r']) && s.trim() == s =>
+        {
+            s.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A form value typed: `true`/`false`, a finite number, a JSON-quoted text, or plain text.
+fn typed_value(v: &str) -> serde_json::Value {
+    match v {
+        "true" => serde_json::Value::Bool(true),
+        "false" => serde_json::Value::Bool(false),
+        _ if v.starts_with('"') => {
+            serde_json::from_str::<String>(v).map_or_else(|_| serde_json::Value::String(v.to_owned()), Into::into)
+        }
+        _ => v
+            .parse::<i64>()
+            .map(serde_json::Value::from)
+            .ok()
+            .or_else(|| v.parse::<f64>().ok().filter(|f| f.is_finite()).map(serde_json::Value::from))
+            .unwrap_or_else(|| serde_json::Value::String(v.to_owned())),
     }
 }
 
@@ -452,7 +470,7 @@ pub async fn bind(
         let ci = ci_id(&id)?;
         let monitor = crate::extract::parse_id(Entity::Monitor, f.monitor_id.trim())
             .map_err(|_| ApiError::invalid("monitor_id", "choose a monitor"))?;
-        op::bind_monitor(&state, &auth.0, monitor, Some(ci)).await.map(|()| "Monitor bound".to_owned())
+        op::bind_monitor(&state, &auth.0, ci, monitor, true).await.map(|()| "Monitor bound".to_owned())
     }
     .await;
     outcome(&format!("/cmdb/{id}#monitors"), result)
@@ -465,7 +483,7 @@ pub async fn unbind(
 ) -> Response {
     let result = async {
         let monitor = crate::extract::parse_id(Entity::Monitor, &monitor)?;
-        op::bind_monitor(&state, &auth.0, monitor, None).await.map(|()| "Monitor unbound".to_owned())
+        op::bind_monitor(&state, &auth.0, ci_id(&id)?, monitor, false).await.map(|()| "Monitor unbound".to_owned())
     }
     .await;
     outcome(&format!("/cmdb/{id}#monitors"), result)

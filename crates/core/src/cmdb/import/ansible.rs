@@ -16,7 +16,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 const SHAPE: &str = "not ansible-inventory --list output (an object of groups)";
 /// Variable names holding any of these are never imported (`ansible_become_pass`, vault ids…).
-const SECRET_WORDS: &[&str] = &["password", "pass", "secret", "token", "private_key", "vault"];
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "pass",
+    "secret",
+    "token",
+    "private",
+    "vault",
+    "access_key",
+    "api_key",
+    "apikey",
+    "credential",
+    "connection_string",
+];
 /// Groups every host is in, which say nothing about it.
 const IMPLICIT: [&str; 2] = ["all", "ungrouped"];
 /// Groups one host may be in, directly or not; a hierarchy that deep is a mistake.

@@ -186,6 +186,37 @@ pub struct ValidItem {
     /// Slugs the store resolves into the spec's `owner_team_id` and `service_id`.
     pub owner_team: Option<String>,
     pub service: Option<String>,
+    pub given: Given,
+}
+
+/// The optional fields a row gave. An existing CI keeps its own value of the others, so a
+/// Terraform re-import does not clear an owner team, a service or a redundancy set by hand
+/// (name, class, attributes and tags always come from the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Given {
+    pub status: bool,
+    pub owner_team: bool,
+    pub service: bool,
+    pub location: bool,
+    pub environment: bool,
+    pub min_up: bool,
+    pub description: bool,
+}
+
+impl Given {
+    fn of(item: &ImportItem) -> Given {
+        let text = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let i = &item.input;
+        Given {
+            status: text(&i.status),
+            owner_team: text(&item.owner_team),
+            service: text(&item.service),
+            location: text(&i.location),
+            environment: text(&i.environment),
+            min_up: i.min_up.is_some(),
+            description: text(&i.description),
+        }
+    }
 }
 
 /// A validated import: every CI valid, identities unique, relation ends named.
@@ -225,10 +256,11 @@ impl ImportSet {
         let mut errors = RowErrors::default();
         let mut seen: HashMap<String, usize> = HashMap::with_capacity(self.items.len());
         let mut items = Vec::with_capacity(self.items.len());
-        for item in self.items {
-            let identity = item.input.identity.clone().unwrap_or_default();
+        for mut item in self.items {
+            // Identities compare as stored: trimmed.
+            let identity = item.input.identity.as_deref().unwrap_or_default().trim().to_owned();
             let shown = (!identity.is_empty()).then_some(identity.as_str());
-            if identity.trim().is_empty() {
+            if identity.is_empty() {
                 errors.push(RowError::at(item.row, None, "identity: must not be empty"));
                 continue;
             }
@@ -240,17 +272,17 @@ impl ImportSet {
                 errors.push(RowError::at(item.row, shown, "service: only a business_service CI stands for a service"));
                 continue;
             }
+            item.input.identity = Some(identity.clone());
+            let given = Given::of(&item);
             match CiSpec::new(&item.input) {
-                Ok(spec) => match spec.identity.clone() {
-                    Some(identity) => items.push(ValidItem {
-                        row: item.row,
-                        identity,
-                        spec,
-                        owner_team: item.owner_team,
-                        service: item.service,
-                    }),
-                    None => errors.push(RowError::at(item.row, shown, "identity: must not be empty")),
-                },
+                Ok(spec) => items.push(ValidItem {
+                    row: item.row,
+                    identity,
+                    spec,
+                    owner_team: item.owner_team,
+                    service: item.service,
+                    given,
+                }),
                 Err(e) => {
                     for p in e.problems() {
                         errors.push(RowError::at(item.row, shown, format!("{}: {}", p.field, p.message)));
@@ -258,13 +290,16 @@ impl ImportSet {
                 }
             }
         }
-        for r in &self.relations {
-            if r.source.trim().is_empty() || r.target.trim().is_empty() {
+        let mut relations = self.relations;
+        for r in &mut relations {
+            r.source = r.source.trim().to_owned();
+            r.target = r.target.trim().to_owned();
+            if r.source.is_empty() || r.target.is_empty() {
                 errors.push(RowError::at(r.row, None, "relation: both ends must name an identity"));
             } else if r.source == r.target {
                 errors.push(RowError::at(r.row, Some(&r.source), "relation: a CI cannot relate to itself"));
             }
         }
-        if errors.is_empty() { Ok(ValidSet { items, relations: self.relations }) } else { Err(errors) }
+        if errors.is_empty() { Ok(ValidSet { items, relations }) } else { Err(errors) }
     }
 }

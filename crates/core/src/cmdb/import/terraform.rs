@@ -24,7 +24,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 const SHAPE: &str = "not terraform show -json output or a version 4 state file";
 /// Resource values kept as attributes (besides `terraform_type` and `terraform_provider`).
 const VALUES_MAX: usize = 48;
-const SECRET_WORDS: &[&str] = &["password", "secret", "token", "private_key", "passphrase"];
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "private",
+    "passphrase",
+    "access_key",
+    "api_key",
+    "apikey",
+    "client_key",
+    "credential",
+    "connection_string",
+    "kube_config",
+    "kubeconfig",
+    "user_data",
+];
 /// Tags an environment is read from, in order.
 const ENVIRONMENT_TAGS: [&str; 3] = ["Environment", "environment", "env"];
 
@@ -213,7 +229,7 @@ fn tag_map(inst: &Instance) -> BTreeMap<&str, &str> {
         return BTreeMap::new();
     };
     tags.iter()
-        .filter(|(k, _)| !inst.sensitive.tag(k))
+        .filter(|(k, _)| !inst.sensitive.tag(k) && !json::secret(k, SECRET_WORDS))
         .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
         .collect()
 }

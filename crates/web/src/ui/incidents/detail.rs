@@ -223,7 +223,14 @@ pub async fn detail(
             TlRow { at: abs(t.at), clock: t.at.format(fmt).to_string(), t: TimelineDto::from(t) }
         })
         .collect();
-    let blast = try_page!(crate::operations::cmdb::blast_radius(&state, &page.0, inc.id).await).map(Blast::new);
+    // The incident matters more than its blast radius: a failed walk leaves the card out.
+    let blast = match crate::operations::cmdb::blast_radius(&state, &page.0, inc.id).await {
+        Ok(b) => b.map(Blast::new),
+        Err(e) => {
+            tracing::warn!(incident = %inc.id, error = %e.message, "the blast radius could not be computed");
+            None
+        }
+    };
     let alerts_loaded = alerts.items.len();
     let status_pages = try_page!(crate::ui::status_pages::update_targets(&state, inc.id, template).await);
     IncidentPage {
