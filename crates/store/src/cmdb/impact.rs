@@ -70,7 +70,8 @@ fn hops_sql(backend: Backend, n: usize, direction: Direction) -> String {
              JOIN cis c ON c.id = r.target_id \
              WHERE r.source_id IN ({list}) AND r.kind IN ({to_source}) AND c.status <> 'retired' \
              UNION ALL SELECT r.target_id, r.source_id, CAST(NULL AS INTEGER), CAST(0 AS BIGINT) FROM ci_relations r \
-             JOIN cis c ON c.id = r.source_id WHERE r.target_id IN ({list}) AND r.kind IN ({to_target}) AND c.status <> 'retired'"
+             JOIN cis c ON c.id = r.source_id WHERE r.target_id IN ({list}) AND r.kind IN ({to_target}) \
+             AND c.status <> 'retired'"
         ),
     }
 }

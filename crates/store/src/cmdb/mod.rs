@@ -290,8 +290,8 @@ impl Db {
         write_tx!(self, |tx| {
             let done = sqlx::query(
                 "UPDATE cis SET name = $1, class = $2, status = $3, attributes = $4, owner_team_id = $5, \
-                 location = $6, environment = $7, tags = $8, identity = $9, service_id = $10, min_up = $11, description = $12, \
-                 search = $13, updated_at = $14 WHERE id = $15",
+                 location = $6, environment = $7, tags = $8, identity = $9, service_id = $10, min_up = $11, \
+                 description = $12, search = $13, updated_at = $14 WHERE id = $15",
             )
             .bind(&spec.name)
             .bind(spec.class.as_str())
