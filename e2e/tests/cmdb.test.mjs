@@ -16,6 +16,7 @@ let server;
 let page;
 const w = walk({ screenshotPrefix: 'cmdb-', ready: (r) => ({ server, page } = r) });
 const { step, shot, go, submitTo, text } = w;
+let ciUrl;
 
 const CSV = [
   'identity,name,class,environment,tags,depends_on,runs_on,os',
@@ -97,6 +98,7 @@ step('a CI shows what breaks if it fails', async () => {
   assert.ok(await page.locator('#impact-graph svg .node').count() > 10);
   assert.ok(await page.locator('#impact-graph .node.service').count() === 1, 'the business service stands out');
   assert.match(await text('#depends'), /vm-1/);
+  ciUrl = page.url();
   await shot('05-ci');
 });
 
@@ -130,12 +132,27 @@ step('a monitor is bound to the CI and its failure shows the blast radius on the
   await page.goto(url);
 });
 
+step('a warranty set on the CI page shows in the lifecycle report', async () => {
+  await page.goto(ciUrl);
+  await page.click('#edit summary');
+  const soon = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  await page.fill('#edit-ci input[name=warranty_end]', soon);
+  await page.fill('#edit-ci input[name=cost]', '12000');
+  await w.clickAndLoad('#edit-ci button[type=submit]');
+  assert.match(await text('#ci-fields'), new RegExp(`Warranty ends\\s*${soon}`));
+  await go('/cmdb');
+  await w.clickAndLoad('#lifecycle-link');
+  assert.equal(await text('main h1'), 'Lifecycle report');
+  assert.match(await text('#lifecycle-table'), /orders-db\s*Database\s*Warranty ends/);
+  await shot('07-lifecycle');
+});
+
 step('the pages fit a phone and the dark theme', async () => {
   const ctx = await w.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
   const cookies = await page.context().cookies();
   await ctx.addCookies(cookies);
   const phone = await ctx.newPage();
-  for (const [p, name] of [['/cmdb', '07-phone-list'], [new URL(page.url()).pathname, '08-phone-ci']]) {
+  for (const [p, name] of [['/cmdb', '08-phone-list'], [new URL(ciUrl).pathname, '09-phone-ci'], ['/cmdb/lifecycle', '10-phone-lifecycle']]) {
     await phone.goto(server.url + p);
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `${p} scrolls sideways on a phone by ${overflow}px`);

@@ -55,6 +55,13 @@ pub enum CmdbCmd {
     },
     /// Import CIs and relations from a file: upsert by identity, all or nothing.
     Import(ImportArgs),
+    /// Warranties, vendor support and lives ending within --days (default 90), or ended.
+    Lifecycle {
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +203,24 @@ pub async fn cmdb_cmd(c: CmdbCmd, cfg: &Config) -> Result<()> {
             Ok(())
         }
         CmdbCmd::Import(a) => import(&client, a).await,
+        CmdbCmd::Lifecycle { days, output } => {
+            let q: Vec<(&str, String)> = days.map(|d| vec![("within_days", d.to_string())]).unwrap_or_default();
+            let report = client.get("/api/v1/cmdb/lifecycle", &q).await?;
+            if output == Format::Json {
+                return output::json(&report);
+            }
+            let items = report["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("nothing ends within {} days", days.unwrap_or(90));
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|i| vec![s(&i["date"]), i["days_left"].to_string(), s(&i["event"]), s(&i["name"]), s(&i["class"])])
+                .collect();
+            output::table(&["date", "days left", "what", "ci", "class"], &rows);
+            Ok(())
+        }
     }
 }
 

@@ -151,12 +151,13 @@ struct Table {
     later: BTreeSet<String>,
 }
 
-/// The target's tables in an order that satisfies its required references.
+/// The target's tables in an order that satisfies its required references. Generated columns
+/// (the CMDB's search vector) are PostgreSQL's to compute, not copied.
 async fn plan(pool: &sqlx::PgPool) -> StoreResult<Vec<Table>> {
     let columns: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%' \
-         ORDER BY table_name, ordinal_position",
+         AND is_generated = 'NEVER' ORDER BY table_name, ordinal_position",
     )
     .fetch_all(pool)
     .await?;

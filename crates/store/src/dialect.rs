@@ -40,6 +40,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (31, "anomaly_watches", include_str!("../migrations/sqlite/0031_anomaly_watches.sql")),
     (32, "agents", include_str!("../migrations/sqlite/0032_agents.sql")),
     (33, "cmdb", include_str!("../migrations/sqlite/0033_cmdb.sql")),
+    (34, "asset_lifecycle", include_str!("../migrations/sqlite/0034_asset_lifecycle.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -75,6 +76,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (31, "anomaly_watches", include_str!("../migrations/postgres/0031_anomaly_watches.sql")),
     (32, "agents", include_str!("../migrations/postgres/0032_agents.sql")),
     (33, "cmdb", include_str!("../migrations/postgres/0033_cmdb.sql")),
+    (34, "asset_lifecycle", include_str!("../migrations/postgres/0034_asset_lifecycle.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

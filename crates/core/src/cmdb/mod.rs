@@ -7,6 +7,7 @@ pub mod import;
 pub mod inventory;
 
 use crate::{Error, Problems, Result, validate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -258,6 +259,102 @@ pub struct CiInput {
     pub service_id: Option<Uuid>,
     pub min_up: Option<i64>,
     pub description: Option<String>,
+    /// Asset lifecycle dates, `YYYY-MM-DD`.
+    pub purchase_date: Option<String>,
+    pub warranty_end: Option<String>,
+    pub end_of_support: Option<String>,
+    pub end_of_life: Option<String>,
+    /// What it cost, in the instance's currency (at most two decimals).
+    pub cost: Option<f64>,
+}
+
+/// The largest cost accepted (ten billion), in currency units.
+pub const COST_MAX: f64 = 10_000_000_000.0;
+
+/// An asset's lifecycle: when it was bought, for how much, and when its warranty, vendor support
+/// and life end. The lifecycle report lists CIs whose next date is near.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Lifecycle {
+    pub purchase_date: Option<NaiveDate>,
+    pub cost_cents: Option<i64>,
+    pub warranty_end: Option<NaiveDate>,
+    pub end_of_support: Option<NaiveDate>,
+    pub end_of_life: Option<NaiveDate>,
+}
+
+/// One lifecycle date of a CI, as the report lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleEvent {
+    WarrantyEnd,
+    EndOfSupport,
+    EndOfLife,
+}
+
+impl LifecycleEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleEvent::WarrantyEnd => "warranty_end",
+            LifecycleEvent::EndOfSupport => "end_of_support",
+            LifecycleEvent::EndOfLife => "end_of_life",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LifecycleEvent::WarrantyEnd => "Warranty ends",
+            LifecycleEvent::EndOfSupport => "Vendor support ends",
+            LifecycleEvent::EndOfLife => "End of life",
+        }
+    }
+}
+
+impl Lifecycle {
+    /// Validates the input's lifecycle fields into `p`.
+    fn new(input: &CiInput, p: &mut Problems) -> Option<Lifecycle> {
+        let mut date = |field: &'static str, v: &Option<String>| match v.as_deref() {
+            None => Some(None),
+            Some(s) => p.check(crate::time::parse_date(field, s)).map(Some),
+        };
+        let purchase_date = date("purchase_date", &input.purchase_date);
+        let warranty_end = date("warranty_end", &input.warranty_end);
+        let end_of_support = date("end_of_support", &input.end_of_support);
+        let end_of_life = date("end_of_life", &input.end_of_life);
+        let cost_cents = match input.cost {
+            None => Some(None),
+            Some(c) if c.is_finite() && (0.0..=COST_MAX).contains(&c) => Some(Some((c * 100.0).round() as i64)),
+            Some(_) => {
+                p.push("cost", "must be a number from 0 to 10,000,000,000");
+                None
+            }
+        };
+        Some(Lifecycle {
+            purchase_date: purchase_date?,
+            cost_cents: cost_cents?,
+            warranty_end: warranty_end?,
+            end_of_support: end_of_support?,
+            end_of_life: end_of_life?,
+        })
+    }
+
+    /// The lifecycle dates that are set, earliest first.
+    pub fn events(&self) -> Vec<(LifecycleEvent, NaiveDate)> {
+        let mut out: Vec<(LifecycleEvent, NaiveDate)> = [
+            (LifecycleEvent::WarrantyEnd, self.warranty_end),
+            (LifecycleEvent::EndOfSupport, self.end_of_support),
+            (LifecycleEvent::EndOfLife, self.end_of_life),
+        ]
+        .into_iter()
+        .filter_map(|(e, d)| d.map(|d| (e, d)))
+        .collect();
+        out.sort_by_key(|(_, d)| *d);
+        out
+    }
+
+    /// When the asset is due for refresh: the first of its warranty, support or life ending.
+    pub fn refresh_due(&self) -> Option<NaiveDate> {
+        self.events().first().map(|(_, d)| *d)
+    }
 }
 
 /// A configuration item, validated.
@@ -279,6 +376,7 @@ pub struct CiSpec {
     /// still up (k of n, iTop-style). `None`: any one failure impacts it.
     pub min_up: Option<i32>,
     pub description: String,
+    pub lifecycle: Lifecycle,
 }
 
 impl CiSpec {
@@ -308,7 +406,9 @@ impl CiSpec {
         if input.service_id.is_some() && class.is_some_and(|c| c != CiClass::BusinessService) {
             p.push("service_id", "only a business_service CI stands for a service");
         }
+        let lifecycle = Lifecycle::new(input, &mut p);
         p.finish()?;
+        let lifecycle = lifecycle.unwrap_or_default();
         match (name, class, status, attributes, location, environment, tags, identity, description, min_up) {
             (
                 Some(name),
@@ -334,6 +434,7 @@ impl CiSpec {
                 service_id: input.service_id,
                 min_up,
                 description,
+                lifecycle,
             }),
             _ => Err(Error::invalid("name", "is invalid")),
         }
@@ -393,6 +494,22 @@ mod tests {
         let mut svc = input("api", "server");
         svc.service_id = Some(Uuid::nil());
         assert!(CiSpec::new(&svc).is_err(), "only business services stand for a service");
+    }
+
+    #[test]
+    fn lifecycle_dates_and_cost_are_checked() {
+        let mut i = input("srv", "server");
+        i.warranty_end = Some("2027-03-01".into());
+        i.end_of_life = Some("2026-12-31".into());
+        i.cost = Some(1234.567);
+        let ci = CiSpec::new(&i).expect("valid");
+        assert_eq!(ci.lifecycle.cost_cents, Some(123_457));
+        assert_eq!(ci.lifecycle.refresh_due(), NaiveDate::from_ymd_opt(2026, 12, 31));
+        assert_eq!(ci.lifecycle.events()[0].0, LifecycleEvent::EndOfLife);
+        i.purchase_date = Some("31/12/2026".into());
+        i.cost = Some(-1.0);
+        let fields: Vec<&str> = CiSpec::new(&i).expect_err("invalid").problems().iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["purchase_date", "cost"]);
     }
 
     #[test]

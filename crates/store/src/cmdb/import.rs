@@ -2,14 +2,14 @@
 //! relation ends resolved, and the missing-in-source policy. A dry run does all of it and rolls
 //! back, so its report is exactly what the import would do.
 
-use super::search_text;
+use super::{date, date_text, search_text};
 use crate::audit::audit;
 use crate::dialect::{BeginWrite, fixed_chunks, multi_row, placeholders};
 use crate::{Db, StoreResult, with_writer};
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::cmdb::import::{ImportRelation, MissingPolicy, RowError, RowErrors, ValidItem, ValidSet};
-use opsdeck_core::cmdb::{Attributes, CiSpec, CiStatus};
+use opsdeck_core::cmdb::{Attributes, CiSpec, CiStatus, Lifecycle};
 use serde::Serialize;
 use sqlx::types::Json;
 use std::collections::{HashMap, HashSet};
@@ -75,12 +75,29 @@ struct Existing {
     min_up: Option<i32>,
     description: String,
     stale: bool,
+    purchase_date: Option<String>,
+    cost_cents: Option<i64>,
+    warranty_end: Option<String>,
+    end_of_support: Option<String>,
+    end_of_life: Option<String>,
+}
+
+impl Existing {
+    fn lifecycle(&self) -> Lifecycle {
+        Lifecycle {
+            purchase_date: date(&self.purchase_date),
+            cost_cents: self.cost_cents,
+            warranty_end: date(&self.warranty_end),
+            end_of_support: date(&self.end_of_support),
+            end_of_life: date(&self.end_of_life),
+        }
+    }
 }
 
 /// The fields of `spec` that differ from the stored CI.
 fn changed(e: &Existing, s: &CiSpec) -> Vec<&'static str> {
     let mut out = Vec::new();
-    let checks: [(&'static str, bool); 12] = [
+    let checks: [(&'static str, bool); 13] = [
         ("name", e.name != s.name),
         ("class", e.class != s.class.as_str()),
         ("status", e.status != s.status.as_str()),
@@ -92,6 +109,7 @@ fn changed(e: &Existing, s: &CiSpec) -> Vec<&'static str> {
         ("service", e.service_id != s.service_id),
         ("min_up", e.min_up != s.min_up),
         ("description", e.description != s.description),
+        ("lifecycle", e.lifecycle() != s.lifecycle),
         ("stale", e.stale),
     ];
     for (field, differs) in checks {
@@ -129,6 +147,9 @@ fn keep_unlisted(e: &Existing, item: &ValidItem) -> CiSpec {
     if !g.description {
         s.description.clone_from(&e.description);
     }
+    if !g.lifecycle {
+        s.lifecycle = e.lifecycle();
+    }
     s
 }
 
@@ -154,7 +175,8 @@ fn note(report: &mut ImportReport, identity: &str, action: &'static str, fields:
 }
 
 const INSERT_HEAD: &str = "INSERT INTO cis (id, name, class, status, attributes, owner_team_id, location, environment, \
-     tags, identity, service_id, min_up, description, source, search, last_seen_at, created_at, updated_at) VALUES ";
+     tags, identity, service_id, min_up, description, source, search, last_seen_at, created_at, updated_at, \
+     purchase_date, cost_cents, warranty_end, end_of_support, end_of_life) VALUES ";
 
 impl Db {
     /// Imports `set` from `opts.source`; row errors (unknown team or service slugs, relations to
@@ -244,7 +266,8 @@ impl Db {
             for chunk in items.chunks(500) {
                 let sql = format!(
                     "SELECT id, identity, name, class, status, attributes, owner_team_id, location, environment, \
-                     tags, service_id, min_up, description, stale FROM cis WHERE identity IN ({})",
+                     tags, service_id, min_up, description, stale, purchase_date, cost_cents, warranty_end, \
+                     end_of_support, end_of_life FROM cis WHERE identity IN ({})",
                     placeholders(backend, chunk.len(), 1)
                 );
                 let mut q = sqlx::query_as::<_, Existing>(sqlx::AssertSqlSafe(sql));
@@ -276,7 +299,8 @@ impl Db {
                             "UPDATE cis SET name = $1, class = $2, status = $3, attributes = $4, owner_team_id = $5, \
                              location = $6, environment = $7, tags = $8, service_id = $9, min_up = $10, \
                              description = $11, search = $12, source = $13, last_seen_at = $14, stale = FALSE, \
-                             updated_at = $14 WHERE id = $15",
+                             updated_at = $14, purchase_date = $16, cost_cents = $17, warranty_end = $18, \
+                             end_of_support = $19, end_of_life = $20 WHERE id = $15",
                         )
                         .bind(&s.name)
                         .bind(s.class.as_str())
@@ -293,6 +317,11 @@ impl Db {
                         .bind(&opts.source)
                         .bind(at)
                         .bind(e.id)
+                        .bind(date_text(s.lifecycle.purchase_date))
+                        .bind(s.lifecycle.cost_cents)
+                        .bind(date_text(s.lifecycle.warranty_end))
+                        .bind(date_text(s.lifecycle.end_of_support))
+                        .bind(date_text(s.lifecycle.end_of_life))
                         .execute(&mut *tx)
                         .await
                         .map_err(crate::error::unique("two CIs would stand for one service"))?;
@@ -307,7 +336,7 @@ impl Db {
                 }
             }
             for chunk in fixed_chunks(&new_items) {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row(backend, INSERT_HEAD, 18, chunk.len(), "")));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row(backend, INSERT_HEAD, 23, chunk.len(), "")));
                 for (id, item) in chunk {
                     let s = &item.spec;
                     q = q
@@ -328,7 +357,12 @@ impl Db {
                         .bind(search_text(s))
                         .bind(at)
                         .bind(at)
-                        .bind(at);
+                        .bind(at)
+                        .bind(date_text(s.lifecycle.purchase_date))
+                        .bind(s.lifecycle.cost_cents)
+                        .bind(date_text(s.lifecycle.warranty_end))
+                        .bind(date_text(s.lifecycle.end_of_support))
+                        .bind(date_text(s.lifecycle.end_of_life));
                 }
                 q.execute(&mut *tx).await.map_err(crate::error::unique("two CIs would stand for one service"))?;
             }

@@ -3,17 +3,19 @@
 
 pub mod impact;
 pub mod import;
+mod relations;
 
 use crate::audit::audit;
 use crate::error::unique;
 use crate::page::{self, Cursor, Page};
 use crate::{Backend, Db, StoreError, StoreResult, with_db, write_tx};
+use chrono::NaiveDate;
 use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::cmdb::inventory::InventoryCi;
-use opsdeck_core::cmdb::{Attributes, CiClass, CiSpec, CiStatus, RelationSpec, RelationType, search_words};
+use opsdeck_core::cmdb::{Attributes, CiClass, CiSpec, CiStatus, Lifecycle, RelationType, search_words};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
@@ -48,6 +50,7 @@ pub struct Ci {
     pub stale: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub lifecycle: Lifecycle,
 }
 
 #[derive(sqlx::FromRow)]
@@ -72,6 +75,21 @@ struct CiRow {
     stale: bool,
     created_at: i64,
     updated_at: i64,
+    purchase_date: Option<String>,
+    cost_cents: Option<i64>,
+    warranty_end: Option<String>,
+    end_of_support: Option<String>,
+    end_of_life: Option<String>,
+}
+
+/// A stored date; one that does not parse (written by hand into the database) reads as unset.
+pub(crate) fn date(v: &Option<String>) -> Option<NaiveDate> {
+    v.as_deref().and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+}
+
+/// A date as stored.
+pub(crate) fn date_text(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
 }
 
 impl From<CiRow> for Ci {
@@ -97,6 +115,13 @@ impl From<CiRow> for Ci {
             stale: r.stale,
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
+            lifecycle: Lifecycle {
+                purchase_date: date(&r.purchase_date),
+                cost_cents: r.cost_cents,
+                warranty_end: date(&r.warranty_end),
+                end_of_support: date(&r.end_of_support),
+                end_of_life: date(&r.end_of_life),
+            },
         }
     }
 }
@@ -104,7 +129,8 @@ impl From<CiRow> for Ci {
 pub(crate) const CI_SELECT: &str = "SELECT c.id, c.name, c.class, c.status, c.attributes, c.owner_team_id, \
      t.name AS owner_team_name, c.location, c.environment, c.tags, c.identity, c.service_id, \
      s.name AS service_name, c.min_up, c.description, c.source, c.last_seen_at, c.stale, c.created_at, \
-     c.updated_at FROM cis c LEFT JOIN teams t ON t.id = c.owner_team_id LEFT JOIN services s ON s.id = c.service_id";
+     c.updated_at, c.purchase_date, c.cost_cents, c.warranty_end, c.end_of_support, c.end_of_life \
+     FROM cis c LEFT JOIN teams t ON t.id = c.owner_team_id LEFT JOIN services s ON s.id = c.service_id";
 
 /// A relation as one CI's page shows it: the other end and how it reads from this side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -198,8 +224,10 @@ impl Db {
         write_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO cis (id, name, class, status, attributes, owner_team_id, location, environment, tags, \
-                 identity, service_id, min_up, description, source, search, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+                 identity, service_id, min_up, description, source, search, created_at, updated_at, purchase_date, \
+                 cost_cents, warranty_end, end_of_support, end_of_life) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19, \
+                 $20, $21)",
             )
             .bind(id)
             .bind(&spec.name)
@@ -217,6 +245,11 @@ impl Db {
             .bind(MANUAL)
             .bind(search_text(spec))
             .bind(now.timestamp_millis())
+            .bind(date_text(spec.lifecycle.purchase_date))
+            .bind(spec.lifecycle.cost_cents)
+            .bind(date_text(spec.lifecycle.warranty_end))
+            .bind(date_text(spec.lifecycle.end_of_support))
+            .bind(date_text(spec.lifecycle.end_of_life))
             .execute(&mut *tx)
             .await
             .map_err(unique("another CI has this identity, or stands for this service"))?;
@@ -291,7 +324,8 @@ impl Db {
             let done = sqlx::query(
                 "UPDATE cis SET name = $1, class = $2, status = $3, attributes = $4, owner_team_id = $5, \
                  location = $6, environment = $7, tags = $8, identity = $9, service_id = $10, min_up = $11, \
-                 description = $12, search = $13, updated_at = $14 WHERE id = $15",
+                 description = $12, search = $13, updated_at = $14, purchase_date = $16, cost_cents = $17, \
+                 warranty_end = $18, end_of_support = $19, end_of_life = $20 WHERE id = $15",
             )
             .bind(&spec.name)
             .bind(spec.class.as_str())
@@ -308,6 +342,11 @@ impl Db {
             .bind(search_text(spec))
             .bind(now.timestamp_millis())
             .bind(id)
+            .bind(date_text(spec.lifecycle.purchase_date))
+            .bind(spec.lifecycle.cost_cents)
+            .bind(date_text(spec.lifecycle.warranty_end))
+            .bind(date_text(spec.lifecycle.end_of_support))
+            .bind(date_text(spec.lifecycle.end_of_life))
             .execute(&mut *tx)
             .await
             .map_err(unique("another CI has this identity, or stands for this service"))?;
@@ -334,159 +373,6 @@ impl Db {
         Ok(before)
     }
 
-    pub async fn create_relation(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        spec: &RelationSpec,
-    ) -> StoreResult<Relation> {
-        let id = Uuid::now_v7();
-        let ends = self.cis_by_id(&[spec.source_id, spec.target_id]).await?;
-        let name_of = |id: Uuid| ends.iter().find(|c| c.id == id).map(|c| c.name.clone());
-        let (Some(source), Some(target)) = (name_of(spec.source_id), name_of(spec.target_id)) else {
-            return Err(StoreError::NotFound(Entity::Ci));
-        };
-        write_tx!(self, |tx| {
-            sqlx::query(
-                "INSERT INTO ci_relations (id, source_id, target_id, kind, origin, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(spec.source_id)
-            .bind(spec.target_id)
-            .bind(spec.kind.as_str())
-            .bind(MANUAL)
-            .bind(now.timestamp_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(unique("these CIs already have a relation of this type"))?;
-            let summary = format!("Related {source} {} {target}", spec.kind.labels().0.to_lowercase());
-            audit!(
-                tx,
-                actor,
-                now,
-                AuditRecord::new("ci_relation.create", "ci", Some(spec.source_id), summary).after(spec)
-            );
-        });
-        self.get_relation(id, spec.source_id).await
-    }
-
-    /// A relation as `from`'s side reads it.
-    pub async fn get_relation(&self, id: Uuid, from: Uuid) -> StoreResult<Relation> {
-        let rows = self.relations_where("r.id = $1", id, from).await?;
-        rows.into_iter().next().ok_or(StoreError::NotFound(Entity::CiRelation))
-    }
-
-    /// Every relation of a CI, both ways (at most 1,000 each way), by type then the other CI's name.
-    pub async fn ci_relations(&self, ci: Uuid) -> StoreResult<Vec<Relation>> {
-        let mut out = self.relations_where("r.source_id = $1", ci, ci).await?;
-        out.extend(self.relations_where("r.target_id = $1", ci, ci).await?);
-        out.sort_by(|a, b| (a.kind, !a.outgoing, &a.other_name).cmp(&(b.kind, !b.outgoing, &b.other_name)));
-        Ok(out)
-    }
-
-    async fn relations_where(&self, cond: &str, arg: Uuid, from: Uuid) -> StoreResult<Vec<Relation>> {
-        type Row = (Uuid, Uuid, Uuid, String, String, Option<i64>, i64, String, String, String, String);
-        let sql = format!(
-            "SELECT r.id, r.source_id, r.target_id, r.kind, r.origin, r.last_seen_at, r.created_at, \
-             s.name, s.class, t.name, t.class FROM ci_relations r JOIN cis s ON s.id = r.source_id \
-             JOIN cis t ON t.id = r.target_id WHERE {cond} ORDER BY r.id LIMIT 1000"
-        );
-        let rows: Vec<Row> =
-            with_db!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(arg).fetch_all(pool).await?);
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, source_id, target_id, kind, origin, seen, created, s_name, s_class, t_name, t_class)| {
-                let outgoing = source_id == from;
-                let (other_id, other_name, other_class) =
-                    if outgoing { (target_id, t_name, t_class) } else { (source_id, s_name, s_class) };
-                Some(Relation {
-                    id,
-                    source_id,
-                    target_id,
-                    kind: RelationType::parse(&kind)?,
-                    origin,
-                    last_seen_at: seen.map(from_millis),
-                    created_at: from_millis(created),
-                    other_id,
-                    other_name,
-                    other_class: CiClass::parse(&other_class).unwrap_or(CiClass::Other),
-                    outgoing,
-                })
-            })
-            .collect())
-    }
-
-    pub async fn delete_relation(&self, actor: &Actor, now: DateTime<Utc>, id: Uuid) -> StoreResult<Relation> {
-        type Row = (Uuid,);
-        let source: Option<Row> = with_db!(self, |pool| {
-            sqlx::query_as("SELECT source_id FROM ci_relations WHERE id = $1").bind(id).fetch_optional(pool).await?
-        });
-        let Some((source_id,)) = source else {
-            return Err(StoreError::NotFound(Entity::CiRelation));
-        };
-        let before = self.get_relation(id, source_id).await?;
-        write_tx!(self, |tx| {
-            let gone = sqlx::query("DELETE FROM ci_relations WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            if gone.rows_affected() == 0 {
-                return Err(StoreError::NotFound(Entity::CiRelation));
-            }
-            let summary = format!("Removed relation: {} {}", before.label().to_lowercase(), before.other_name);
-            audit!(
-                tx,
-                actor,
-                now,
-                AuditRecord::new("ci_relation.delete", "ci", Some(source_id), summary).before(&before)
-            );
-        });
-        Ok(before)
-    }
-
-    /// Binds a monitor to `ci` (`bind`), or unbinds it from `ci` (a monitor bound to another CI
-    /// is not found there); its alerts then count toward the CI's blast radius.
-    pub async fn bind_monitor(
-        &self,
-        actor: &Actor,
-        now: DateTime<Utc>,
-        monitor_id: Uuid,
-        ci: &Ci,
-        bind: bool,
-    ) -> StoreResult<()> {
-        write_tx!(self, |tx| {
-            let done = if bind {
-                sqlx::query("UPDATE monitors SET ci_id = $1 WHERE id = $2").bind(ci.id).bind(monitor_id)
-            } else {
-                sqlx::query("UPDATE monitors SET ci_id = NULL WHERE ci_id = $1 AND id = $2")
-                    .bind(ci.id)
-                    .bind(monitor_id)
-            }
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(Entity::Monitor));
-            }
-            let (action, summary) = if bind {
-                ("monitor.bind_ci", format!("Bound a monitor to CI {}", ci.name))
-            } else {
-                ("monitor.unbind_ci", format!("Unbound a monitor from CI {}", ci.name))
-            };
-            let rec = AuditRecord::new(action, "monitor", Some(monitor_id), summary)
-                .after(serde_json::json!({ "ci_id": ci.id, "bound": bind }));
-            audit!(tx, actor, now, rec);
-        });
-        Ok(())
-    }
-
-    /// The monitors bound to a CI, by name (at most 200).
-    pub async fn ci_monitors(&self, ci: Uuid) -> StoreResult<Vec<BoundMonitor>> {
-        let rows: Vec<(Uuid, String, String)> = with_db!(self, |pool| {
-            sqlx::query_as("SELECT id, name, state FROM monitors WHERE ci_id = $1 ORDER BY name, id LIMIT 200")
-                .bind(ci)
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(rows.into_iter().map(|(id, name, state)| BoundMonitor { id, name, state }).collect())
-    }
     /// The hosts an Ansible inventory lists: servers, VMs and network devices not retired, by
     /// host name (the identity, else the name). At most 250,000.
     pub async fn inventory_cis(&self) -> StoreResult<Vec<InventoryCi>> {
@@ -535,5 +421,41 @@ impl Db {
             }
         });
         Ok(rows.into_iter().map(Ci::from).collect())
+    }
+    /// The lifecycle dates on or before `until` of CIs that are not retired (past ones too:
+    /// they are overdue), earliest first; at most `limit` (≤ 1,000).
+    pub async fn lifecycle_due(
+        &self,
+        until: NaiveDate,
+        limit: i64,
+    ) -> StoreResult<Vec<(Ci, opsdeck_core::cmdb::LifecycleEvent, NaiveDate)>> {
+        use opsdeck_core::cmdb::LifecycleEvent as E;
+        let limit = limit.clamp(1, 1000);
+        let until = until.format("%Y-%m-%d").to_string();
+        let mut out = Vec::new();
+        for (event, column) in
+            [(E::WarrantyEnd, "warranty_end"), (E::EndOfSupport, "end_of_support"), (E::EndOfLife, "end_of_life")]
+        {
+            let sql = format!(
+                "{CI_SELECT} WHERE c.{column} IS NOT NULL AND c.{column} <= $1 AND c.status <> 'retired' \
+                 ORDER BY c.{column}, c.id LIMIT {limit}"
+            );
+            let rows: Vec<CiRow> =
+                with_db!(self, |pool| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&until).fetch_all(pool).await?);
+            for r in rows {
+                let ci = Ci::from(r);
+                let due = match event {
+                    E::WarrantyEnd => ci.lifecycle.warranty_end,
+                    E::EndOfSupport => ci.lifecycle.end_of_support,
+                    E::EndOfLife => ci.lifecycle.end_of_life,
+                };
+                if let Some(d) = due {
+                    out.push((ci, event, d));
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.2, &a.0.name).cmp(&(b.2, &b.0.name)));
+        out.truncate(limit as usize);
+        Ok(out)
     }
 }

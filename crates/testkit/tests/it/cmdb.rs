@@ -10,6 +10,8 @@ backend_tests!(
     cis_relate_and_impact_what_relies_on_them,
     imports_are_all_or_nothing_and_track_their_source,
     an_incident_shows_the_blast_radius_of_its_alerts,
+    a_fifty_megabyte_import_with_one_bad_row_writes_nothing,
+    the_lifecycle_report_lists_what_ends_soon,
 );
 
 async fn ci(srv: &TestServer, token: &str, body: Value) -> String {
@@ -286,4 +288,68 @@ async fn an_incident_shows_the_blast_radius_of_its_alerts(srv: &TestServer) {
     assert!(page.contains("id=\"blast-radius\"") && page.contains("impacted-service"), "the incident page shows it");
     let (s, _) = srv.get("/api/v1/incidents/INC-999/blast-radius", &mgr).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn a_fifty_megabyte_import_with_one_bad_row_writes_nothing(srv: &TestServer) {
+    let mgr = srv.token("mgr", Role::Manager).await;
+    // 240,000 rows of about 212 bytes; the last one names an unknown class.
+    let filler = "x".repeat(180);
+    let mut csv = String::from("identity,name,class,description\n");
+    for i in 0..240_000 {
+        csv.push_str(&format!("host-{i:06},Host {i:06},server,{filler}\n"));
+    }
+    csv.push_str("host-last,Last,toaster,\n");
+    assert!(csv.len() > 50_000_000, "{} bytes", csv.len());
+    let (s, e) = import(srv, &mgr, "format=csv", &csv).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let rows = e["error"]["details"]["rows"].as_array().unwrap();
+    assert_eq!((rows.len(), rows[0]["row"].as_u64()), (1, Some(240_002)), "{e}");
+    assert!(rows[0]["message"].as_str().unwrap().starts_with("class"), "{e}");
+    let (_, none) = srv.get("/api/v1/cis?limit=1", &mgr).await;
+    assert!(none["items"].as_array().unwrap().is_empty(), "nothing half-imported");
+}
+
+async fn the_lifecycle_report_lists_what_ends_soon(srv: &TestServer) {
+    let mgr = srv.token("mgr", Role::Manager).await;
+    let day = |n: i64| (srv.now().date_naive() + chrono::Duration::days(n)).format("%Y-%m-%d").to_string();
+    let (s, e) = srv
+        .post("/api/v1/cis", &mgr, json!({"name": "x", "class": "server", "warranty_end": "31/12/2026", "cost": -5}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> =
+        e["error"]["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["warranty_end", "cost"], "{e}");
+    let (s, c) = srv
+        .post(
+            "/api/v1/cis",
+            &mgr,
+            json!({"name": "san-01", "class": "storage", "purchase_date": day(-1500), "cost": 48000.5,
+                "warranty_end": day(20), "end_of_life": day(400)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!((c["cost"].as_f64(), c["refresh_due"].as_str()), (Some(48000.5), Some(day(20).as_str())));
+    // Imported dates, and one already past (overdue).
+    let csv = format!("identity,name,class,end_of_support,cost\nfw-1,fw-1,network_device,{},1200\n", day(-3));
+    assert_eq!(import(srv, &mgr, "format=csv", &csv).await.0, StatusCode::OK);
+    let (_, bad) = import(srv, &mgr, "format=csv", "identity,name,class,warranty_end\nfw-2,fw-2,server,soon\n").await;
+    assert!(bad["error"]["details"]["rows"][0]["message"].as_str().unwrap().starts_with("warranty_end"), "{bad}");
+
+    let (s, r) = srv.get("/api/v1/cmdb/lifecycle", &mgr).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let got: Vec<(String, String, i64)> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (i["name"].as_str().unwrap().into(), i["event"].as_str().unwrap().into(), i["days_left"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(got, [("fw-1".into(), "end_of_support".into(), -3), ("san-01".into(), "warranty_end".into(), 20)]);
+    let (_, year) = srv.get("/api/v1/cmdb/lifecycle?within_days=730", &mgr).await;
+    assert_eq!(year["items"].as_array().unwrap().len(), 3, "the end of life in 400 days too");
+    assert_eq!(srv.get("/api/v1/cmdb/lifecycle?within_days=5000", &mgr).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    let cookie = srv.login("mgr", "password-mgr").await.unwrap();
+    let (_, page) = srv.page("/cmdb/lifecycle", &cookie).await;
+    assert!(page.contains("san-01") && page.contains("3 days ago"), "the report page lists them");
 }

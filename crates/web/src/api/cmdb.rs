@@ -30,7 +30,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_relation))
         .routes(routes!(delete_relation))
         .routes(routes!(bind_monitor, unbind_monitor))
-        .routes(routes!(blast_radius))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -64,11 +63,30 @@ pub struct CiDto {
     pub stale: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// Asset lifecycle dates (`YYYY-MM-DD`) and cost.
+    pub purchase_date: Option<String>,
+    pub cost: Option<f64>,
+    pub warranty_end: Option<String>,
+    pub end_of_support: Option<String>,
+    pub end_of_life: Option<String>,
+    /// The first of warranty end, end of support and end of life.
+    pub refresh_due: Option<String>,
+}
+
+fn day(d: Option<chrono::NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
 }
 
 impl From<Ci> for CiDto {
     fn from(c: Ci) -> Self {
+        let l = c.lifecycle;
         CiDto {
+            purchase_date: day(l.purchase_date),
+            cost: l.cost_cents.map(|c| c as f64 / 100.0),
+            warranty_end: day(l.warranty_end),
+            end_of_support: day(l.end_of_support),
+            end_of_life: day(l.end_of_life),
+            refresh_due: day(l.refresh_due()),
             id: c.id,
             name: c.name,
             class: c.class.as_str().into(),
@@ -191,6 +209,17 @@ pub struct CiBody {
     pub min_up: Option<i64>,
     #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
+    #[schema(schema_with = crate::api::schema::date_opt)]
+    pub purchase_date: Option<String>,
+    /// In the instance's currency, at most two decimals kept.
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
+    pub cost: Option<f64>,
+    #[schema(schema_with = crate::api::schema::date_opt)]
+    pub warranty_end: Option<String>,
+    #[schema(schema_with = crate::api::schema::date_opt)]
+    pub end_of_support: Option<String>,
+    #[schema(schema_with = crate::api::schema::date_opt)]
+    pub end_of_life: Option<String>,
 }
 
 impl CiBody {
@@ -208,6 +237,11 @@ impl CiBody {
             service_id: self.service_id,
             min_up: self.min_up,
             description: self.description,
+            purchase_date: self.purchase_date,
+            warranty_end: self.warranty_end,
+            end_of_support: self.end_of_support,
+            end_of_life: self.end_of_life,
+            cost: self.cost,
         }
     }
 }
@@ -511,38 +545,4 @@ async fn unbind_monitor(
     let ci = parse_id(Entity::Ci, &id)?;
     op::bind_monitor(&state, &auth, ci, parse_id(Entity::Monitor, &monitor)?, false).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct BlastRadiusDto {
-    /// The CIs the incident's alerts are about (their monitors' CIs, or a `ci` label).
-    pub failing: Vec<CiDto>,
-    /// What their failure reaches together.
-    pub items: Vec<ImpactItemDto>,
-    pub truncated: bool,
-}
-
-/// An incident's blast radius: the CIs its alerts are about and what they impact. Empty lists
-/// when no alert is tied to a CI.
-#[utoipa::path(
-    get,
-    path = "/api/v1/incidents/{id}/blast-radius",
-    tag = "cmdb",
-    params(("id" = String, Path, description = "The incident's id or number (INC-12)")),
-    responses((status = 200, body = BlastRadiusDto))
-)]
-async fn blast_radius(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
-) -> Result<Json<BlastRadiusDto>, ApiError> {
-    auth.require(opsdeck_core::role::Permission::Read)?;
-    let inc = crate::operations::incidents::find_incident(&state, &id).await?;
-    Ok(Json(match op::blast_radius(&state, &auth, inc.id).await? {
-        None => BlastRadiusDto { failing: Vec::new(), items: Vec::new(), truncated: false },
-        Some((failing, impact)) => {
-            let ImpactDto { items, truncated } = impact.into();
-            BlastRadiusDto { failing: failing.into_iter().map(CiDto::from).collect(), items, truncated }
-        }
-    }))
 }

@@ -8,6 +8,7 @@ pub(crate) mod auth;
 mod catalogue;
 pub(crate) mod cmdb;
 mod cmdb_import;
+mod cmdb_reports;
 mod events;
 pub(crate) mod incidents;
 pub(crate) mod integrations;
@@ -134,6 +135,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(agents::router())
         .merge(cmdb::router())
         .merge(cmdb_import::router())
+        .merge(cmdb_reports::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
         // After the 1 MiB layer, so import files keep their own limit.
         .merge(cmdb_import::import_router())

@@ -223,3 +223,23 @@ pub async fn blast_radius(
     let impact = state.db.ci_walk(&ids, opsdeck_core::cmdb::DEPTH_DEFAULT, Direction::Impact).await?;
     Ok(Some((failing, impact)))
 }
+
+/// The lifecycle report's horizon: 0 to 3,650 days ahead (default 90).
+pub fn within_days(field: &'static str, days: Option<i64>) -> Result<i64, ApiError> {
+    match days {
+        None => Ok(90),
+        Some(d) if (0..=3650).contains(&d) => Ok(d),
+        Some(_) => Err(ApiError::invalid(field, "must be 0 to 3650 days")),
+    }
+}
+
+/// CIs whose warranty, vendor support or life ends within `days` (or has ended), earliest first.
+pub async fn lifecycle(
+    state: &AppState,
+    auth: &Auth,
+    days: i64,
+) -> Result<Vec<(Ci, opsdeck_core::cmdb::LifecycleEvent, chrono::NaiveDate)>, ApiError> {
+    auth.require(Permission::Read)?;
+    let until = state.now().date_naive() + chrono::Days::new(days.unsigned_abs());
+    Ok(state.db.lifecycle_due(until, 1000).await?)
+}

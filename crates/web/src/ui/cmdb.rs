@@ -37,6 +37,15 @@ pub struct CiForm {
     min_up: String,
     /// `key = value` per line.
     attributes: String,
+    purchase_date: String,
+    cost: String,
+    warranty_end: String,
+    end_of_support: String,
+    end_of_life: String,
+}
+
+fn day(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
 impl CiForm {
@@ -52,6 +61,11 @@ impl CiForm {
             description: c.description.clone(),
             owner_team_id: c.owner_team_id.map(|t| t.to_string()).unwrap_or_default(),
             min_up: c.min_up.map(|k| k.to_string()).unwrap_or_default(),
+            purchase_date: day(c.lifecycle.purchase_date),
+            cost: c.lifecycle.cost_cents.map(|c| format!("{:.2}", c as f64 / 100.0)).unwrap_or_default(),
+            warranty_end: day(c.lifecycle.warranty_end),
+            end_of_support: day(c.lifecycle.end_of_support),
+            end_of_life: day(c.lifecycle.end_of_life),
             attributes: c
                 .attributes
                 .iter()
@@ -80,6 +94,10 @@ impl CiForm {
             t => Some(t.parse::<Uuid>().map_err(|_| ApiError::invalid("owner_team_id", "choose a team"))?),
         };
         let opt = |s: &str| Some(s.to_owned()).filter(|v| !v.trim().is_empty());
+        let cost = match self.cost.trim() {
+            "" => None,
+            c => Some(c.parse::<f64>().map_err(|_| ApiError::invalid("cost", "write a number such as 1250.00"))?),
+        };
         Ok(CiInput {
             name: self.name.clone(),
             class: self.class.clone(),
@@ -93,6 +111,11 @@ impl CiForm {
             service_id,
             min_up,
             description: opt(&self.description),
+            purchase_date: opt(&self.purchase_date),
+            warranty_end: opt(&self.warranty_end),
+            end_of_support: opt(&self.end_of_support),
+            end_of_life: opt(&self.end_of_life),
+            cost,
         })
     }
 }
@@ -283,6 +306,18 @@ fn fields(c: &Ci) -> Vec<Field> {
     opt("Service", &c.service_name);
     if let Some(k) = c.min_up {
         out.push(Field { label: "Redundancy", value: format!("{k} must stay up") });
+    }
+    let l = &c.lifecycle;
+    for (label, d) in [("Purchased", l.purchase_date), ("Warranty ends", l.warranty_end)]
+        .into_iter()
+        .chain([("Vendor support ends", l.end_of_support), ("End of life", l.end_of_life)])
+    {
+        if let Some(d) = d {
+            out.push(Field { label, value: d.format("%Y-%m-%d").to_string() });
+        }
+    }
+    if let Some(cents) = l.cost_cents {
+        out.push(Field { label: "Cost", value: format!("{:.2}", cents as f64 / 100.0) });
     }
     let seen = c.last_seen_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
     let source = match (&seen, c.stale) {
@@ -487,4 +522,56 @@ pub async fn unbind(
     }
     .await;
     outcome(&format!("/cmdb/{id}#monitors"), result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LifecycleQuery {
+    days: Option<i64>,
+}
+
+pub struct DueRow {
+    ci: Ci,
+    label: &'static str,
+    date: String,
+    /// "in 12 days", "today", "3 days ago".
+    when: String,
+    overdue: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "cmdb/lifecycle.html")]
+pub struct LifecyclePage {
+    chrome: Chrome,
+    rows: Vec<DueRow>,
+    days: i64,
+}
+
+/// The lifecycle report: warranties, vendor support and lives ending soon (or already ended).
+pub async fn lifecycle(State(state): State<AppState>, auth: PageAuth, Query(q): Query<LifecycleQuery>) -> Response {
+    let chrome = match auth.chrome(&state, "cmdb", None).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let days = op::within_days("days", q.days).unwrap_or(90);
+    let due = match op::lifecycle(&state, &auth.0, days).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&e),
+    };
+    let today = state.now().date_naive();
+    let rows = due
+        .into_iter()
+        .map(|(ci, event, date)| {
+            let n = (date - today).num_days();
+            let when = match n {
+                0 => "today".to_owned(),
+                1 => "tomorrow".to_owned(),
+                n if n > 1 => format!("in {n} days"),
+                -1 => "yesterday".to_owned(),
+                n => format!("{} days ago", -n),
+            };
+            DueRow { ci, label: event.label(), date: date.format("%Y-%m-%d").to_string(), when, overdue: n < 0 }
+        })
+        .collect();
+    LifecyclePage { chrome, rows, days }.into_response()
 }

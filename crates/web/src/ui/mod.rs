@@ -160,6 +160,7 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/preview", get(status_preview::saved).post(status_preview::draft))
         .route("/vendors", get(vendors::list).post(vendors::create))
         .route("/cmdb", get(cmdb::list).post(cmdb::create))
+        .route("/cmdb/lifecycle", get(cmdb::lifecycle))
         .route("/cmdb/{id}", get(cmdb::detail).post(cmdb::update))
         .route("/cmdb/{id}/delete", post(cmdb::delete))
         .route("/cmdb/{id}/relations", post(cmdb::relate))

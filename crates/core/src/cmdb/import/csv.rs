@@ -33,6 +33,9 @@ enum Column {
     Tags,
     Description,
     MinUp,
+    /// A lifecycle date (`purchase_date`, `warranty_end`, `end_of_support`, `end_of_life`).
+    Date(&'static str),
+    Cost,
     Relation(RelationType),
     Attribute(String),
 }
@@ -145,6 +148,11 @@ fn column(name: &str) -> Column {
         "tags" => Column::Tags,
         "description" => Column::Description,
         "min_up" => Column::MinUp,
+        "purchase_date" => Column::Date("purchase_date"),
+        "warranty_end" => Column::Date("warranty_end"),
+        "end_of_support" => Column::Date("end_of_support"),
+        "end_of_life" => Column::Date("end_of_life"),
+        "cost" => Column::Cost,
         _ => match RelationType::parse(name) {
             Some(kind) => Column::Relation(kind),
             None => Column::Attribute(name.strip_prefix("attr.").unwrap_or(name).to_owned()),
@@ -184,6 +192,20 @@ fn row(columns: &[Column], record: &StringRecord, line: usize, set: &mut ImportS
             Column::MinUp => match min_up(cell) {
                 Ok(k) => input.min_up = k,
                 Err(m) => errors.push(RowError::at(line, shown, m)),
+            },
+            Column::Date(field) => {
+                let slot = match *field {
+                    "purchase_date" => &mut input.purchase_date,
+                    "warranty_end" => &mut input.warranty_end,
+                    "end_of_support" => &mut input.end_of_support,
+                    _ => &mut input.end_of_life,
+                };
+                *slot = text;
+            }
+            Column::Cost if cell.is_empty() => {}
+            Column::Cost => match cell.parse::<f64>() {
+                Ok(c) => input.cost = Some(c),
+                Err(_) => errors.push(RowError::at(line, shown, format!("cost: {cell:?} is not a number"))),
             },
             Column::Relation(kind) => {
                 relations.extend(cell.split(';').map(str::trim).filter(|t| !t.is_empty()).map(|t| (*kind, t)));

@@ -33,6 +33,11 @@ struct Item {
     attributes: Option<Attributes>,
     description: Option<String>,
     min_up: Option<i64>,
+    purchase_date: Option<String>,
+    warranty_end: Option<String>,
+    end_of_support: Option<String>,
+    end_of_life: Option<String>,
+    cost: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +118,11 @@ fn item(row: usize, it: Item) -> ImportItem {
         identity: it.identity,
         min_up: it.min_up,
         description: it.description,
+        purchase_date: it.purchase_date,
+        warranty_end: it.warranty_end,
+        end_of_support: it.end_of_support,
+        end_of_life: it.end_of_life,
+        cost: it.cost,
         ..CiInput::default()
     };
     ImportItem { row, input, owner_team: it.owner_team, service: it.service }

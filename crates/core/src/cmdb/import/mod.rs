@@ -201,6 +201,8 @@ pub struct Given {
     pub environment: bool,
     pub min_up: bool,
     pub description: bool,
+    /// Any lifecycle date or the cost (a file that carries one carries the lifecycle).
+    pub lifecycle: bool,
 }
 
 impl Given {
@@ -215,6 +217,8 @@ impl Given {
             environment: text(&i.environment),
             min_up: i.min_up.is_some(),
             description: text(&i.description),
+            lifecycle: [&i.purchase_date, &i.warranty_end, &i.end_of_support, &i.end_of_life].into_iter().any(text)
+                || i.cost.is_some(),
         }
     }
 }
