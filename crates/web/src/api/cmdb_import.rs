@@ -139,6 +139,13 @@ pub struct InventoryQuery {
     pub host: Option<String>,
 }
 
+/// An Ansible inventory document: the `--list` JSON (groups and `_meta.hostvars`), or one
+/// host's variables. Its keys are group and variable names, so it has no fixed shape.
+#[derive(Serialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = Object)]
+pub struct InventoryDoc(serde_json::Value);
+
 /// The CMDB as an Ansible dynamic inventory (`--list` JSON: groups from `group:` tags, classes
 /// and environments, `_meta.hostvars` from attributes), or one host's variables with `host`.
 #[utoipa::path(
@@ -146,15 +153,15 @@ pub struct InventoryQuery {
     path = "/api/v1/cmdb/inventory",
     tag = "cmdb",
     params(InventoryQuery),
-    responses((status = 200, body = Object))
+    responses((status = 200, body = InventoryDoc))
 )]
 async fn inventory(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<InventoryQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<InventoryDoc>, ApiError> {
     match q.host {
-        None => Ok(Json(op::inventory_list(&state, &auth).await?)),
+        None => Ok(Json(InventoryDoc(op::inventory_list(&state, &auth).await?))),
         Some(host) => {
             let cis = op::inventory(&state, &auth).await?;
             // An unknown host has no variables, as Ansible expects from `--host`.
@@ -163,7 +170,7 @@ async fn inventory(
                 .find(|c| c.host == host)
                 .map(opsdeck_core::cmdb::inventory::host)
                 .unwrap_or_else(|| serde_json::json!({}));
-            Ok(Json(vars))
+            Ok(Json(InventoryDoc(vars)))
         }
     }
 }
