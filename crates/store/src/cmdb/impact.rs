@@ -1,5 +1,5 @@
 //! Impact walks over the stored relations: one query per level of the walk
-//! ([`opsdeck_core::cmdb::impact::Walk`]), each with the frontier in chunks of 500.
+//! ([`opsdeck_core::cmdb::impact::Walk`]), each with the frontier in chunks of 256.
 
 use super::Ci;
 use crate::{Backend, Db, StoreResult, with_db};
@@ -84,7 +84,9 @@ impl Db {
         let mut truncated = false;
         while !walk.frontier().is_empty() {
             let mut hops = Vec::new();
-            for chunk in walk.frontier().chunks(500) {
+            // 256 ids keep a statement's arguments under the size that stalls on PostgreSQL
+            // (`import::STATEMENT_BYTES`).
+            for chunk in walk.frontier().chunks(256) {
                 let sql = hops_sql(backend, chunk.len(), direction);
                 let rows: Vec<(uuid::Uuid, uuid::Uuid, Option<i32>, i64)> = with_db!(self, |pool| {
                     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));

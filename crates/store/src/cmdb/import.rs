@@ -174,6 +174,32 @@ fn note(report: &mut ImportReport, identity: &str, action: &'static str, fields:
     }
 }
 
+/// The bytes a statement's arguments may take. sqlx leaves Nagle's algorithm on and writes a
+/// large message in pieces (about 8 KiB): the last piece then waits for PostgreSQL's delayed ACK,
+/// 40 ms a statement. Measured: 100,000 CIs imported in 67 s with 64-row statements, 15 s with
+/// statements under 6 KiB.
+pub(crate) const STATEMENT_BYTES: usize = 6 * 1024;
+
+/// New CIs in multi-row statements of at most 64 rows and about [`STATEMENT_BYTES`].
+fn insert_chunks<'a, 'b>(items: &'a [(Uuid, &'b ValidItem)]) -> Vec<&'a [(Uuid, &'b ValidItem)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (_, item)) in items.iter().enumerate() {
+        let s = &item.spec;
+        let attrs: usize = s.attributes.iter().map(|(k, v)| k.len() + v.to_string().len() + 4).sum();
+        let size = 400 + 2 * (s.name.len() + item.identity.len()) + attrs + s.description.len() + 2 * s.tags.len() * 16;
+        if i > start && (i - start == 64 || bytes + size > STATEMENT_BYTES) {
+            out.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
 const INSERT_HEAD: &str = "INSERT INTO cis (id, name, class, status, attributes, owner_team_id, location, environment, \
      tags, identity, service_id, min_up, description, source, search, last_seen_at, created_at, updated_at, \
      purchase_date, cost_cents, warranty_end, end_of_support, end_of_life) VALUES ";
@@ -335,7 +361,7 @@ impl Db {
                     }
                 }
             }
-            for chunk in fixed_chunks(&new_items) {
+            for chunk in insert_chunks(&new_items) {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(multi_row(backend, INSERT_HEAD, 23, chunk.len(), "")));
                 for (id, item) in chunk {
                     let s = &item.spec;

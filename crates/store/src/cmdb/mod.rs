@@ -269,11 +269,11 @@ impl Db {
         row.map(Ci::from).ok_or(StoreError::NotFound(Entity::Ci))
     }
 
-    /// CIs by id (at most 500 asked at once; unknown ids are left out).
+    /// CIs by id, 256 a statement (see `import::STATEMENT_BYTES`); unknown ids are left out.
     pub async fn cis_by_id(&self, ids: &[Uuid]) -> StoreResult<Vec<Ci>> {
         let backend = self.backend();
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(256) {
             let sql = format!("{CI_SELECT} WHERE c.id IN ({})", crate::dialect::placeholders(backend, chunk.len(), 1));
             let rows: Vec<CiRow> = with_db!(self, |pool| {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
