@@ -240,6 +240,11 @@ pub async fn lifecycle(
     days: i64,
 ) -> Result<Vec<(Ci, opsdeck_core::cmdb::LifecycleEvent, chrono::NaiveDate)>, ApiError> {
     auth.require(Permission::Read)?;
-    let until = state.now().date_naive() + chrono::Days::new(days.unsigned_abs());
+    // Checked: a horizon past the calendar's end means "everything".
+    let until = state
+        .now()
+        .date_naive()
+        .checked_add_days(chrono::Days::new(days.unsigned_abs()))
+        .unwrap_or(chrono::NaiveDate::MAX);
     Ok(state.db.lifecycle_due(until, 1000).await?)
 }
