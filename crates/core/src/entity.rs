@@ -11,6 +11,7 @@ pub enum Entity {
     Ci,
     CiRelation,
     ContactMethod,
+    Contract,
     Dependency,
     EscalationPolicy,
     Incident,
@@ -34,7 +35,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 28] = [
+    pub const ALL: [Entity; 29] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
@@ -43,6 +44,7 @@ impl Entity {
         Entity::Ci,
         Entity::CiRelation,
         Entity::ContactMethod,
+        Entity::Contract,
         Entity::Dependency,
         Entity::EscalationPolicy,
         Entity::Incident,
@@ -76,6 +78,7 @@ impl Entity {
             Entity::Ci => "CI",
             Entity::CiRelation => "CI relation",
             Entity::ContactMethod => "contact method",
+            Entity::Contract => "contract",
             Entity::Dependency => "dependency",
             Entity::EscalationPolicy => "escalation policy",
             Entity::Incident => "incident",
@@ -110,6 +113,7 @@ impl Entity {
             Entity::Ci => "ci_not_found",
             Entity::CiRelation => "ci_relation_not_found",
             Entity::ContactMethod => "contact_method_not_found",
+            Entity::Contract => "contract_not_found",
             Entity::Dependency => "dependency_not_found",
             Entity::EscalationPolicy => "escalation_policy_not_found",
             Entity::Incident => "incident_not_found",

@@ -1,24 +1,37 @@
-//! The scheduled reports' e-mail outbox: claimed with leases and sent like the other outboxes
-//! (retries with back-off, given up after [`opsdeck_core::escalation::MAX_ATTEMPTS`]).
+//! The outboxes of whole e-mails (scheduled reports and lifecycle reminder digests): claimed with
+//! leases and sent like the other outboxes (retries with back-off, given up after
+//! [`opsdeck_core::escalation::MAX_ATTEMPTS`]).
 
 use crate::{Notifier, NotifyError, Pass, send};
+use opsdeck_store::report_schedule::MailOutbox;
 use opsdeck_store::status_subscriber::DeliveryResult;
 
 impl Notifier {
-    /// Sends due report e-mails, a few per pass and one at a time: each is a whole page, and a
+    /// Sends due report and reminder e-mails, a few of each per pass and one at a time: each is a whole page, and a
     /// pass must not keep escalations waiting. Each is claimed on its own, for its send's timeout
     /// and some slack like the other outboxes, so a dead node's e-mail moves on within seconds.
     pub(crate) async fn deliver_reports(&self) -> Result<Pass, NotifyError> {
         const PER_PASS: usize = 5;
+        let mut pass = Pass::default();
+        for outbox in MailOutbox::ALL {
+            let p = self.deliver_mails(outbox, PER_PASS).await?;
+            pass.sent += p.sent;
+            pass.retried += p.retried;
+            pass.failed += p.failed;
+        }
+        Ok(pass)
+    }
+
+    async fn deliver_mails(&self, outbox: MailOutbox, per_pass: usize) -> Result<Pass, NotifyError> {
         let node = &self.config.node;
         let mut pass = Pass::default();
-        for _ in 0..PER_PASS {
+        for _ in 0..per_pass {
             let now_ms = self.clock.now().timestamp_millis();
-            let Some(d) = self.db.claim_report_deliveries(node, now_ms, now_ms + self.lease_ms(), 1).await?.pop()
+            let Some(d) = self.db.claim_mail_deliveries(outbox, node, now_ms, now_ms + self.lease_ms(), 1).await?.pop()
             else {
                 break;
             };
-            let result = match crate::within(self.config.send_timeout, self.sender.send_report(&d)).await {
+            let result = match crate::within(self.config.send_timeout, self.sender.send_mail(outbox, &d)).await {
                 Ok(()) => {
                     pass.sent += 1;
                     DeliveryResult::Sent
@@ -35,7 +48,7 @@ impl Notifier {
                     }
                 }
             };
-            self.db.complete_report_deliveries(node, now_ms, &[(d, result)]).await?;
+            self.db.complete_mail_deliveries(outbox, node, now_ms, &[(d, result)]).await?;
         }
         Ok(pass)
     }

@@ -281,7 +281,11 @@ impl Sender {
 
 impl Sender {
     /// Sends a scheduled report: the printable HTML page with a plain-text summary beside it.
-    pub(crate) async fn send_report(&self, r: &opsdeck_store::report_schedule::DueReport) -> Result<(), SendError> {
+    pub(crate) async fn send_mail(
+        &self,
+        outbox: opsdeck_store::report_schedule::MailOutbox,
+        r: &opsdeck_store::report_schedule::DueReport,
+    ) -> Result<(), SendError> {
         use lettre::message::{MultiPart, SinglePart};
         let Some((transport, from)) = &self.smtp else {
             return Err(permanent("no SMTP server is configured ([smtp] in opsdeck.toml)"));
@@ -295,7 +299,7 @@ impl Sender {
             .from(from.clone())
             .to(to)
             .subject(&r.subject)
-            .message_id(Some(format!("<report-{}@opsdeck>", r.id.simple())))
+            .message_id(Some(format!("<{}-{}@opsdeck>", outbox.as_str(), r.id.simple())))
             .multipart(body)
             .map_err(|e| permanent(format!("cannot build the message: {e}")))?;
         match transport.send(msg).await {

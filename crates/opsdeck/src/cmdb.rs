@@ -55,7 +55,23 @@ pub enum CmdbCmd {
     },
     /// Import CIs and relations from a file: upsert by identity, all or nothing.
     Import(ImportArgs),
-    /// Warranties, vendor support and lives ending within --days (default 90), or ended.
+    /// Contracts with vendors and the CIs they cover.
+    #[command(subcommand)]
+    Contract(crate::contracts::ContractCmd),
+    /// Show who gets lifecycle reminders, or set it: `--to a@example.com --lead 90 --lead 30`.
+    Reminders {
+        /// A recipient's e-mail address; repeat for several (replaces the list).
+        #[arg(long)]
+        to: Vec<String>,
+        /// A lead time in days; repeat for several (replaces the list).
+        #[arg(long)]
+        lead: Vec<i64>,
+        /// Turn reminders off (no recipients).
+        #[arg(long, conflicts_with = "to")]
+        off: bool,
+    },
+    /// Warranties, vendor support and lives, and contracts' notice deadlines, ends and renewals
+    /// within --days (default 90), or past.
     Lifecycle {
         #[arg(long)]
         days: Option<u32>,
@@ -98,7 +114,7 @@ fn parse_attr(raw: &str) -> Result<(String, String), String> {
 }
 
 /// The CI a person names: an id, an identity, or a name only one CI has.
-async fn resolve(client: &Client, reference: &str) -> Result<Value> {
+pub(crate) async fn resolve(client: &Client, reference: &str) -> Result<Value> {
     if let Ok(id) = reference.parse::<uuid::Uuid>() {
         return client.get(&format!("/api/v1/cis/{id}"), &[]).await;
     }
@@ -203,6 +219,8 @@ pub async fn cmdb_cmd(c: CmdbCmd, cfg: &Config) -> Result<()> {
             Ok(())
         }
         CmdbCmd::Import(a) => import(&client, a).await,
+        CmdbCmd::Contract(c) => crate::contracts::contract_cmd(&client, c).await,
+        CmdbCmd::Reminders { to, lead, off } => crate::contracts::reminders_cmd(&client, to, lead, off).await,
         CmdbCmd::Lifecycle { days, output } => {
             let q: Vec<(&str, String)> = days.map(|d| vec![("within_days", d.to_string())]).unwrap_or_default();
             let report = client.get("/api/v1/cmdb/lifecycle", &q).await?;
@@ -210,15 +228,26 @@ pub async fn cmdb_cmd(c: CmdbCmd, cfg: &Config) -> Result<()> {
                 return output::json(&report);
             }
             let items = report["items"].as_array().cloned().unwrap_or_default();
-            if items.is_empty() {
+            let contracts = report["contracts"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() && contracts.is_empty() {
                 eprintln!("nothing ends within {} days", days.unwrap_or(90));
                 return Ok(());
             }
-            let rows: Vec<Vec<String>> = items
+            let mut rows: Vec<Vec<String>> = items
                 .iter()
                 .map(|i| vec![s(&i["date"]), i["days_left"].to_string(), s(&i["event"]), s(&i["name"]), s(&i["class"])])
                 .collect();
-            output::table(&["date", "days left", "what", "ci", "class"], &rows);
+            rows.extend(contracts.iter().map(|c| {
+                vec![
+                    s(&c["date"]),
+                    c["days_left"].to_string(),
+                    s(&c["event"]),
+                    s(&c["name"]),
+                    format!("contract, {}", s(&c["vendor"])),
+                ]
+            }));
+            rows.sort();
+            output::table(&["date", "days left", "what", "name", "class"], &rows);
             Ok(())
         }
     }

@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod cmdb;
 mod config;
+mod contracts;
 mod demo;
 mod incidents;
 mod migrate_db;

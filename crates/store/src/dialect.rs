@@ -41,6 +41,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (32, "agents", include_str!("../migrations/sqlite/0032_agents.sql")),
     (33, "cmdb", include_str!("../migrations/sqlite/0033_cmdb.sql")),
     (34, "asset_lifecycle", include_str!("../migrations/sqlite/0034_asset_lifecycle.sql")),
+    (35, "contracts", include_str!("../migrations/sqlite/0035_contracts.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -77,6 +78,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (32, "agents", include_str!("../migrations/postgres/0032_agents.sql")),
     (33, "cmdb", include_str!("../migrations/postgres/0033_cmdb.sql")),
     (34, "asset_lifecycle", include_str!("../migrations/postgres/0034_asset_lifecycle.sql")),
+    (35, "contracts", include_str!("../migrations/postgres/0035_contracts.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

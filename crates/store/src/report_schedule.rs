@@ -77,7 +77,34 @@ pub struct ReportMail {
     pub text: String,
 }
 
-/// A claimed report e-mail.
+/// The outboxes of whole e-mails (a subject, a text and an HTML body per recipient): scheduled
+/// reports and lifecycle reminder digests. Both are claimed and completed the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailOutbox {
+    Reports,
+    Reminders,
+}
+
+impl MailOutbox {
+    pub const ALL: [MailOutbox; 2] = [MailOutbox::Reports, MailOutbox::Reminders];
+
+    fn table(self) -> &'static str {
+        match self {
+            MailOutbox::Reports => "report_deliveries",
+            MailOutbox::Reminders => "reminder_deliveries",
+        }
+    }
+
+    /// The Message-ID prefix of its e-mails.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailOutbox::Reports => "report",
+            MailOutbox::Reminders => "reminder",
+        }
+    }
+}
+
+/// A claimed e-mail of a [`MailOutbox`].
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DueReport {
     pub id: Uuid,
@@ -233,15 +260,16 @@ impl Db {
         Ok(queued)
     }
 
-    pub async fn claim_report_deliveries(
+    pub async fn claim_mail_deliveries(
         &self,
+        outbox: MailOutbox,
         node: &str,
         now: i64,
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<DueReport>> {
         let claim = Claim {
-            table: "report_deliveries",
+            table: outbox.table(),
             key: "id",
             due: "status = 'pending' AND next_attempt_at <= $3",
             order: "next_attempt_at",
@@ -252,8 +280,9 @@ impl Db {
     }
 
     /// Records send results (only for rows this node still leases).
-    pub async fn complete_report_deliveries(
+    pub async fn complete_mail_deliveries(
         &self,
+        outbox: MailOutbox,
         node: &str,
         now: i64,
         results: &[(DueReport, DeliveryResult)],
@@ -268,11 +297,12 @@ impl Db {
                     DeliveryResult::Retry { error, at } => ("pending", *at, Some(error.as_str()), None),
                     DeliveryResult::Failed { error } => ("failed", d.next_attempt_at, Some(error.as_str()), None),
                 };
-                sqlx::query(
-                    "UPDATE report_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, \
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE {} SET status = $1, attempts = $2, next_attempt_at = $3, \
                      last_error = COALESCE($4, last_error), sent_at = $5, lease_owner = NULL, lease_until = NULL \
                      WHERE id = $6 AND lease_owner = $7 AND status = 'pending'",
-                )
+                    outbox.table()
+                )))
                 .bind(status)
                 .bind(d.attempts.saturating_add(1))
                 .bind(next)

@@ -187,7 +187,6 @@ impl TestServer {
         self.scheduler.run_once().await.expect("run due checks")
     }
 
-    /// Runs one escalation and one outbox pass at the fake clock's time.
     /// One vendor poller pass at the fake clock's time; how many vendors it polled.
     pub async fn run_vendor_polls(&self) -> usize {
         self.vendors.run_once().await.expect("vendor poll pass")
@@ -196,6 +195,11 @@ impl TestServer {
     /// One report mailer pass at the fake clock's time: how many scheduled reports it queued.
     pub async fn run_report_mailer(&self) -> usize {
         opsdeck_web::report_mailer::queue_due(&self.state).await.expect("report mailer pass")
+    }
+
+    /// One lifecycle reminder pass at the fake clock's time: how many dates its digest lists.
+    pub async fn run_reminders(&self) -> usize {
+        opsdeck_web::report_mailer::queue_reminders(&self.state).await.expect("lifecycle reminder pass")
     }
 
     /// One pass of the SLO evaluator (burn-rate alerts); how many alerts moved.

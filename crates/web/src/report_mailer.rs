@@ -1,7 +1,9 @@
 //! The report mailer: once a minute it finds the scheduled reports whose period has ended,
 //! builds each (the KPI report, rendered as the printable page with a text summary) and queues
 //! its e-mails with a compare-and-set on the schedule, so any number of nodes may run it and
-//! each period goes out once. The notifier sends the e-mails through its outbox.
+//! each period goes out once. The same pass queues the lifecycle reminder digests
+//! ([`crate::operations::contracts::queue_reminders`]). The notifier sends the e-mails through
+//! their outboxes.
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -11,6 +13,8 @@ use opsdeck_core::kpi::ReportPeriod;
 use opsdeck_core::role::Permission;
 use opsdeck_store::report_schedule::{ReportMail, ReportSchedule};
 use std::time::Duration;
+
+pub use crate::operations::contracts::queue_reminders;
 
 /// How often the mailer looks for due reports.
 const EVERY: Duration = Duration::from_secs(60);
@@ -26,6 +30,9 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
         }
         if let Err(e) = queue_due(&state).await {
             tracing::warn!(error = %e.message, "scheduled reports could not be queued");
+        }
+        if let Err(e) = crate::operations::contracts::queue_reminders(&state).await {
+            tracing::warn!(error = %e.message, "lifecycle reminders could not be queued");
         }
     }
 }

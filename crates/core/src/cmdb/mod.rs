@@ -57,6 +57,9 @@ macro_rules! str_enum {
     };
 }
 
+pub mod contract;
+pub mod reminder;
+
 str_enum! {
     /// What kind of thing a CI is. `business_service` CIs stand for the catalogue's services.
     CiClass {
@@ -271,6 +274,18 @@ pub struct CiInput {
 /// The largest cost accepted (ten billion), in currency units.
 pub const COST_MAX: f64 = 10_000_000_000.0;
 
+/// A cost in currency units as cents, into `p` when it is out of range.
+pub(crate) fn cost_cents(field: &'static str, cost: Option<f64>, p: &mut Problems) -> Option<Option<i64>> {
+    match cost {
+        None => Some(None),
+        Some(c) if c.is_finite() && (0.0..=COST_MAX).contains(&c) => Some(Some((c * 100.0).round() as i64)),
+        Some(_) => {
+            p.push(field, "must be a number from 0 to 10,000,000,000");
+            None
+        }
+    }
+}
+
 /// An asset's lifecycle: when it was bought, for how much, and when its warranty, vendor support
 /// and life end. The lifecycle report lists CIs whose next date is near.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -320,14 +335,7 @@ impl Lifecycle {
         let warranty_end = date("warranty_end", &input.warranty_end);
         let end_of_support = date("end_of_support", &input.end_of_support);
         let end_of_life = date("end_of_life", &input.end_of_life);
-        let cost_cents = match input.cost {
-            None => Some(None),
-            Some(c) if c.is_finite() && (0.0..=COST_MAX).contains(&c) => Some(Some((c * 100.0).round() as i64)),
-            Some(_) => {
-                p.push("cost", "must be a number from 0 to 10,000,000,000");
-                None
-            }
-        };
+        let cost_cents = cost_cents("cost", input.cost, p);
         Some(Lifecycle {
             purchase_date: purchase_date?,
             cost_cents: cost_cents?,

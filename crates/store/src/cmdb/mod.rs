@@ -1,9 +1,11 @@
 //! The CMDB: configuration items, their relations, the monitors bound to them, impact walks
 //! ([`impact`]) and imports ([`import`]).
 
+pub mod contracts;
 pub mod impact;
 pub mod import;
 mod relations;
+pub mod reminders;
 
 use crate::audit::audit;
 use crate::error::unique;

@@ -164,6 +164,8 @@ pub struct CiDetailDto {
     pub ci: CiDto,
     pub relations: Vec<RelationDto>,
     pub monitors: Vec<BoundMonitorDto>,
+    /// The contracts covering it.
+    pub contracts: Vec<super::contracts::ContractDto>,
 }
 
 impl From<op::CiDetail> for CiDetailDto {
@@ -176,6 +178,7 @@ impl From<op::CiDetail> for CiDetailDto {
                 .into_iter()
                 .map(|m: BoundMonitor| BoundMonitorDto { id: m.id, name: m.name, state: m.state })
                 .collect(),
+            contracts: d.contracts.into_iter().map(|c| super::contracts::dto(c, None)).collect(),
         }
     }
 }

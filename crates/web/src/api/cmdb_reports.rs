@@ -75,12 +75,29 @@ pub struct LifecycleItemDto {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct ContractDueDto {
+    pub contract_id: Uuid,
+    pub name: String,
+    pub vendor: String,
+    /// notice_deadline, contract_end or contract_renewal.
+    pub event: String,
+    pub date: String,
+    /// Negative when the date has passed.
+    pub days_left: i64,
+    pub ci_count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct LifecycleDto {
+    /// CIs' warranty, support and life ends.
     pub items: Vec<LifecycleItemDto>,
+    /// Contracts' notice deadlines, ends and renewals.
+    pub contracts: Vec<ContractDueDto>,
 }
 
 /// The lifecycle report: CIs (not retired) whose warranty, vendor support or life ends within
-/// `within_days`, or has ended, earliest first (at most 1,000).
+/// `within_days`, or has ended, and contracts whose notice deadline, end or renewal does; earliest
+/// first (at most 1,000 of each).
 #[utoipa::path(
     get,
     path = "/api/v1/cmdb/lifecycle",
@@ -108,5 +125,18 @@ async fn lifecycle_report(
             days_left: (date - today).num_days(),
         })
         .collect();
-    Ok(Json(LifecycleDto { items }))
+    let contracts = crate::operations::contracts::due(&state, &auth, days)
+        .await?
+        .into_iter()
+        .map(|(c, event, date)| ContractDueDto {
+            contract_id: c.id,
+            name: c.name,
+            vendor: c.vendor,
+            event: event.as_str().into(),
+            date: date.format("%Y-%m-%d").to_string(),
+            days_left: (date - today).num_days(),
+            ci_count: c.ci_count,
+        })
+        .collect();
+    Ok(Json(LifecycleDto { items, contracts }))
 }

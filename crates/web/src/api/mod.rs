@@ -9,6 +9,7 @@ mod catalogue;
 pub(crate) mod cmdb;
 mod cmdb_import;
 mod cmdb_reports;
+pub(crate) mod contracts;
 mod events;
 pub(crate) mod incidents;
 pub(crate) mod integrations;
@@ -136,6 +137,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(cmdb::router())
         .merge(cmdb_import::router())
         .merge(cmdb_reports::router())
+        .merge(contracts::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
         // After the 1 MiB layer, so import files keep their own limit.
         .merge(cmdb_import::import_router())

@@ -187,6 +187,10 @@ pub fn date_time_opt() -> Object {
     formatted(true, KnownFormat::DateTime)
 }
 /// A calendar date such as `2026-12-31`.
+pub fn date() -> Object {
+    formatted(false, KnownFormat::Date)
+}
+/// A calendar date such as `2026-12-31`.
 pub fn date_opt() -> Object {
     formatted(true, KnownFormat::Date)
 }
@@ -535,6 +539,14 @@ pub fn ci_status_opt() -> Object {
 /// A relation type.
 pub fn relation_type() -> Object {
     enum_of(false, opsdeck_core::cmdb::RelationType::ALL.iter().map(|c| c.as_str()).collect())
+}
+/// What a contract buys.
+pub fn contract_kind_opt() -> Object {
+    enum_of(true, opsdeck_core::cmdb::contract::ContractKind::ALL.iter().map(|c| c.as_str()).collect())
+}
+/// A contract number: trimmed text of at most 100 characters, or blank.
+pub fn contract_number_opt() -> Object {
+    string(true, None, None, Some(text_or_blank_pattern(opsdeck_core::cmdb::contract::NUMBER_MAX)))
 }
 /// A location or environment: trimmed text of at most 80 characters, or blank.
 pub fn place_opt() -> Object {

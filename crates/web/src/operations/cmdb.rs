@@ -25,6 +25,8 @@ pub struct CiDetail {
     pub ci: Ci,
     pub relations: Vec<Relation>,
     pub monitors: Vec<BoundMonitor>,
+    /// The contracts covering it.
+    pub contracts: Vec<opsdeck_store::cmdb::contracts::Contract>,
 }
 
 pub async fn list(state: &AppState, auth: &Auth, filter: &CiFilter) -> Result<Page<Ci>, ApiError> {
@@ -41,7 +43,10 @@ pub async fn detail(state: &AppState, auth: &Auth, id: Uuid) -> Result<CiDetail,
     let ci = get(state, auth, id).await?;
     let relations = state.db.ci_relations(id).await?;
     let monitors = state.db.ci_monitors(id).await?;
-    Ok(CiDetail { ci, relations, monitors })
+    let filter =
+        opsdeck_store::cmdb::contracts::ContractFilter { ci_id: Some(id), limit: Some(100), ..Default::default() };
+    let contracts = state.db.list_contracts(&filter).await?.items;
+    Ok(CiDetail { ci, relations, monitors, contracts })
 }
 
 /// The spec of `input` with its team and service checked to exist.

@@ -34,6 +34,8 @@ mod catalogue;
 pub(crate) mod charts;
 mod cmdb;
 mod cmdb_graph;
+mod cmdb_lifecycle;
+mod contracts;
 mod forecast_chart;
 mod home;
 mod incidents;
@@ -160,7 +162,11 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/preview", get(status_preview::saved).post(status_preview::draft))
         .route("/vendors", get(vendors::list).post(vendors::create))
         .route("/cmdb", get(cmdb::list).post(cmdb::create))
-        .route("/cmdb/lifecycle", get(cmdb::lifecycle))
+        .route("/cmdb/lifecycle", get(cmdb_lifecycle::lifecycle))
+        .route("/cmdb/lifecycle/reminders", post(cmdb_lifecycle::save_reminders))
+        .route("/cmdb/contracts", get(contracts::list).post(contracts::create))
+        .route("/cmdb/contracts/{id}", get(contracts::detail).post(contracts::update))
+        .route("/cmdb/contracts/{id}/delete", post(contracts::delete))
         .route("/cmdb/{id}", get(cmdb::detail).post(cmdb::update))
         .route("/cmdb/{id}/delete", post(cmdb::delete))
         .route("/cmdb/{id}/relations", post(cmdb::relate))
