@@ -147,12 +147,65 @@ step('a warranty set on the CI page shows in the lifecycle report', async () => 
   await shot('07-lifecycle');
 });
 
+let contractUrl;
+step('a contract covering the CI shows on its page and its notice deadline in the lifecycle report', async () => {
+  await go('/cmdb/contracts');
+  assert.equal(await text('main h1'), 'Contracts');
+  assert.equal(await text('#no-contracts h2'), 'No contracts yet');
+  await shot('11-contracts-empty');
+  const end = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
+  await page.fill('#contract-form input[name=name]', 'Dell ProSupport');
+  await page.fill('#contract-form input[name=vendor]', 'Dell');
+  await page.fill('#contract-form input[name=end_date]', end);
+  await page.check('#contract-form input[name=auto_renew]');
+  await page.fill('#contract-form input[name=notice_days]', '60');
+  await page.fill('#contract-form input[name=cost]', '4800');
+  await page.fill('#contract-form textarea[name=cis]', 'orders-db\nno-such-ci');
+  await w.clickAndLoad('#contract-form button[type=submit]');
+  assert.match(await text('#form-error'), /line 2: no CI is named "no-such-ci"/);
+  await shot('12-contract-refused');
+  await page.fill('#contract-form textarea[name=cis]', 'orders-db\nvm-1');
+  await w.clickAndLoad('#contract-form button[type=submit]');
+  contractUrl = page.url();
+  assert.match(await text('main h1'), /Dell ProSupport/);
+  assert.match(await text('#contract-dates'), /Notice deadline/);
+  assert.match(await text('#contract-dates'), /Contract renews/);
+  assert.match(await text('#covered-table'), /orders-db/);
+  await shot('13-contract');
+  await page.click('#covered-table a:text("orders-db")');
+  await page.waitForURL(/\/cmdb\/[0-9a-f-]{36}$/);
+  assert.match(await text('#contracts'), /Dell ProSupport/);
+  await go('/cmdb/lifecycle');
+  assert.match(await text('#contract-dates-table'), /Dell ProSupport\s*Dell · Support\s*Notice deadline/);
+});
+
+step('lifecycle reminders are set on the report page', async () => {
+  await page.fill('#reminders-form input[name=lead_days]', '90, 30, nope');
+  await w.clickAndLoad('#reminders-form button[type=submit]');
+  assert.match(await text('.flash'), /Not done: lead_days.*"nope" is not a whole number/);
+  await page.fill('#reminders-form textarea[name=recipients]', 'it-assets@example.com');
+  await page.fill('#reminders-form input[name=lead_days]', '90, 30, 7');
+  await w.clickAndLoad('#reminders-form button[type=submit]');
+  assert.match(await text('.flash'), /Reminders go to 1 recipient/);
+  assert.equal(await page.inputValue('#reminders-form input[name=lead_days]'), '7, 30, 90');
+  // The digest of what is already within a lead is queued at once (this server has no SMTP, so
+  // the notifier marks it failed and says why).
+  await page.waitForFunction(async () => {
+    const r = await fetch('/api/v1/cmdb/reminders');
+    return (await r.json()).deliveries.some((d) => d.status === 'failed');
+  }, null, { timeout: LIVE_TIMEOUT_MS, polling: 250 });
+  await page.reload();
+  assert.match(await text('#reminder-deliveries'), /it-assets@example.com/);
+  await shot('14-lifecycle-reminders');
+});
+
 step('the pages fit a phone and the dark theme', async () => {
   const ctx = await w.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
   const cookies = await page.context().cookies();
   await ctx.addCookies(cookies);
   const phone = await ctx.newPage();
-  for (const [p, name] of [['/cmdb', '08-phone-list'], [new URL(ciUrl).pathname, '09-phone-ci'], ['/cmdb/lifecycle', '10-phone-lifecycle']]) {
+  for (const [p, name] of [['/cmdb', '08-phone-list'], [new URL(ciUrl).pathname, '09-phone-ci'], ['/cmdb/lifecycle', '10-phone-lifecycle'],
+    ['/cmdb/contracts', '15-phone-contracts'], [new URL(contractUrl).pathname, '16-phone-contract']]) {
     await phone.goto(server.url + p);
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `${p} scrolls sideways on a phone by ${overflow}px`);

@@ -450,6 +450,12 @@ pub fn field_label(path: &str) -> String {
         ("handoffs", "Or hand off by RRULE"),
         ("from_time", "From"),
         ("to_time", "To"),
+        ("cis", "CIs covered"),
+        ("ci_ids", "CIs covered"),
+        ("start_date", "Starts"),
+        ("end_date", "Ends"),
+        ("notice_days", "Notice (days)"),
+        ("lead_days", "Lead times (days)"),
     ];
     if let Some((_, l)) = known.iter().find(|(k, _)| path == *k || path.starts_with(&format!("{k}."))) {
         return (*l).to_owned();
