@@ -147,6 +147,26 @@ step('a warranty set on the CI page shows in the lifecycle report', async () => 
   await shot('07-lifecycle');
 });
 
+step('an admin defines a typed attribute and the CI page edits it with its own field', async () => {
+  await go('/cmdb');
+  await w.clickAndLoad('#attributes-link');
+  assert.equal(await text('#no-attributes h2'), 'No attributes defined');
+  await page.selectOption('#new-attribute select[name=class]', 'database');
+  await page.fill('#new-attribute input[name=key]', 'tier');
+  await page.fill('#new-attribute input[name=label]', 'Support tier');
+  await page.selectOption('#new-attribute select[name=kind]', 'enum');
+  await page.fill('#new-attribute textarea[name=choices]', 'gold\nsilver');
+  await w.clickAndLoad('#new-attribute button[type=submit]');
+  assert.match(await text('#attributes-table'), /Database\s*Support tier\s*tier\s*One of a list\s*gold, silver/);
+  await shot('17-attributes');
+  await page.goto(ciUrl);
+  await page.click('#edit summary');
+  await page.selectOption('#edit-ci select[data-def=tier]', 'gold');
+  await w.clickAndLoad('#edit-ci button[type=submit]');
+  assert.match(await text('#ci-attributes'), /Support tier\s*gold/);
+  await shot('18-ci-defined-attribute');
+});
+
 let contractUrl;
 step('a contract covering the CI shows on its page and its notice deadline in the lifecycle report', async () => {
   await go('/cmdb/contracts');

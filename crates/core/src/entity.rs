@@ -9,6 +9,7 @@ pub enum Entity {
     ApiToken,
     Channel,
     Ci,
+    CiAttribute,
     CiRelation,
     ContactMethod,
     Contract,
@@ -35,13 +36,14 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 29] = [
+    pub const ALL: [Entity; 30] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
         Entity::ApiToken,
         Entity::Channel,
         Entity::Ci,
+        Entity::CiAttribute,
         Entity::CiRelation,
         Entity::ContactMethod,
         Entity::Contract,
@@ -76,6 +78,7 @@ impl Entity {
             Entity::ApiToken => "API token",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
+            Entity::CiAttribute => "CI attribute",
             Entity::CiRelation => "CI relation",
             Entity::ContactMethod => "contact method",
             Entity::Contract => "contract",
@@ -111,6 +114,7 @@ impl Entity {
             Entity::ApiToken => "api_token_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",
+            Entity::CiAttribute => "ci_attribute_not_found",
             Entity::CiRelation => "ci_relation_not_found",
             Entity::ContactMethod => "contact_method_not_found",
             Entity::Contract => "contract_not_found",

@@ -55,6 +55,9 @@ pub enum CmdbCmd {
     },
     /// Import CIs and relations from a file: upsert by identity, all or nothing.
     Import(ImportArgs),
+    /// Custom attribute definitions per class.
+    #[command(subcommand)]
+    Attribute(crate::cmdb_attributes::AttributeCmd),
     /// Contracts with vendors and the CIs they cover.
     #[command(subcommand)]
     Contract(crate::contracts::ContractCmd),
@@ -219,6 +222,7 @@ pub async fn cmdb_cmd(c: CmdbCmd, cfg: &Config) -> Result<()> {
             Ok(())
         }
         CmdbCmd::Import(a) => import(&client, a).await,
+        CmdbCmd::Attribute(c) => crate::cmdb_attributes::attribute_cmd(&client, c).await,
         CmdbCmd::Contract(c) => crate::contracts::contract_cmd(&client, c).await,
         CmdbCmd::Reminders { to, lead, off } => crate::contracts::reminders_cmd(&client, to, lead, off).await,
         CmdbCmd::Lifecycle { days, output } => {

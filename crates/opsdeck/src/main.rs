@@ -6,6 +6,7 @@ mod apply_status;
 mod cli;
 mod client;
 mod cmdb;
+mod cmdb_attributes;
 mod config;
 mod contracts;
 mod demo;

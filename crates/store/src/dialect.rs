@@ -42,6 +42,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (33, "cmdb", include_str!("../migrations/sqlite/0033_cmdb.sql")),
     (34, "asset_lifecycle", include_str!("../migrations/sqlite/0034_asset_lifecycle.sql")),
     (35, "contracts", include_str!("../migrations/sqlite/0035_contracts.sql")),
+    (36, "ci_attribute_defs", include_str!("../migrations/sqlite/0036_ci_attribute_defs.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -79,6 +80,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (33, "cmdb", include_str!("../migrations/postgres/0033_cmdb.sql")),
     (34, "asset_lifecycle", include_str!("../migrations/postgres/0034_asset_lifecycle.sql")),
     (35, "contracts", include_str!("../migrations/postgres/0035_contracts.sql")),
+    (36, "ci_attribute_defs", include_str!("../migrations/postgres/0036_ci_attribute_defs.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -57,6 +57,7 @@ macro_rules! str_enum {
     };
 }
 
+pub mod attr_def;
 pub mod contract;
 pub mod reminder;
 
@@ -172,16 +173,20 @@ impl RelationType {
 pub type Attributes = BTreeMap<String, Value>;
 
 /// Checks a CI's attributes (names, kinds and sizes); null values are dropped.
+/// An attribute name: 1 to [`ATTRIBUTE_KEY_MAX`] of `a-z 0-9 _ . -`.
+pub fn attribute_key_ok(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= ATTRIBUTE_KEY_MAX
+        && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 pub fn attributes(field: &'static str, input: &Attributes) -> Result<Attributes> {
     if input.len() > ATTRIBUTES_MAX {
         return Err(Error::invalid(field, format!("at most {ATTRIBUTES_MAX} attributes")));
     }
     let mut out = Attributes::new();
     for (k, v) in input {
-        let key_ok = !k.is_empty()
-            && k.len() <= ATTRIBUTE_KEY_MAX
-            && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'));
-        if !key_ok {
+        if !attribute_key_ok(k) {
             return Err(Error::invalid(
                 field,
                 format!("attribute name {k:?} must be 1 to {ATTRIBUTE_KEY_MAX} of a-z 0-9 _ . -"),

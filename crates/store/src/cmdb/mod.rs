@@ -1,6 +1,7 @@
 //! The CMDB: configuration items, their relations, the monitors bound to them, impact walks
 //! ([`impact`]) and imports ([`import`]).
 
+pub mod attr_defs;
 pub mod contracts;
 pub mod impact;
 pub mod import;

@@ -9,6 +9,7 @@ mod auth;
 mod bounds;
 mod catalogue;
 mod cmdb;
+mod cmdb_attributes;
 mod contracts;
 mod errors;
 mod incidents;

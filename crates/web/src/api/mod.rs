@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
 pub(crate) mod cmdb;
+mod cmdb_attributes;
 mod cmdb_import;
 mod cmdb_reports;
 pub(crate) mod contracts;
@@ -135,6 +136,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(vendors::router())
         .merge(agents::router())
         .merge(cmdb::router())
+        .merge(cmdb_attributes::router())
         .merge(cmdb_import::router())
         .merge(cmdb_reports::router())
         .merge(contracts::router())

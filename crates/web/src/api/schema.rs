@@ -540,6 +540,10 @@ pub fn ci_status_opt() -> Object {
 pub fn relation_type() -> Object {
     enum_of(false, opsdeck_core::cmdb::RelationType::ALL.iter().map(|c| c.as_str()).collect())
 }
+/// A custom attribute's type.
+pub fn attr_kind() -> Object {
+    enum_of(false, opsdeck_core::cmdb::attr_def::AttrKind::ALL.iter().map(|c| c.as_str()).collect())
+}
 /// What a contract buys.
 pub fn contract_kind_opt() -> Object {
     enum_of(true, opsdeck_core::cmdb::contract::ContractKind::ALL.iter().map(|c| c.as_str()).collect())

@@ -51,7 +51,8 @@ pub async fn detail(state: &AppState, auth: &Auth, id: Uuid) -> Result<CiDetail,
 
 /// The spec of `input` with its team and service checked to exist.
 async fn spec(state: &AppState, input: &CiInput) -> Result<CiSpec, ApiError> {
-    let spec = CiSpec::new(input)?;
+    let mut spec = CiSpec::new(input)?;
+    super::cmdb_attributes::conform(state, spec.class, &mut spec.attributes).await?;
     if let Some(team) = spec.owner_team_id {
         state.db.get_team(Ref::Id(team)).await.map_err(|_| ApiError::invalid("owner_team_id", "no such team"))?;
     }
@@ -160,7 +161,8 @@ pub async fn import(
     opts: ImportOptions,
 ) -> Result<ImportReport, ApiError> {
     auth.require(Permission::Configure)?;
-    let set = import::parse(format, bytes).and_then(|s| s.validate()).map_err(|e| row_errors(&e))?;
+    let mut set = import::parse(format, bytes).and_then(|s| s.validate()).map_err(|e| row_errors(&e))?;
+    super::cmdb_attributes::conform_import(state, &mut set.items).await?.map_err(|e| row_errors(&e))?;
     let report = state.db.import_cis(&auth.actor(), state.now(), set, &opts).await?.map_err(|e| row_errors(&e))?;
     if !opts.dry_run {
         state.events.publish(CMDB_CHANGED, None, format!("Imported CIs from {}", opts.source));

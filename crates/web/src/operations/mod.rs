@@ -14,6 +14,7 @@ pub mod anomalies;
 pub mod audit;
 pub mod catalogue;
 pub mod cmdb;
+pub mod cmdb_attributes;
 pub mod contracts;
 pub mod incidents;
 pub mod integrations;

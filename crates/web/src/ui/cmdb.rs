@@ -2,6 +2,7 @@
 //! CI's page (fields, relations, bound monitors, impact graph and table, what it depends on,
 //! history).
 
+use super::cmdb_attributes::{AttrRow, DefField};
 use super::cmdb_graph::{self, Graph};
 use super::{Chrome, PageAuth, ago, done, error_page, form_error, outcome};
 use crate::AppState;
@@ -16,6 +17,7 @@ use axum_extra::extract::Form;
 use opsdeck_core::Entity;
 use opsdeck_core::audit::AuditEntry;
 use opsdeck_core::cmdb::{Attributes, CiClass, CiInput, CiStatus, RelationSpec, RelationType};
+use opsdeck_store::cmdb::attr_defs::AttrDef;
 use opsdeck_store::cmdb::impact::{Direction, ImpactAnswer, ImpactItem};
 use opsdeck_store::cmdb::{Ci, CiFilter};
 use opsdeck_store::monitor::MonitorFilter;
@@ -42,6 +44,9 @@ pub struct CiForm {
     warranty_end: String,
     end_of_support: String,
     end_of_life: String,
+    /// The typed inputs of the class's defined attributes: names and values, in step.
+    def_key: Vec<String>,
+    def_value: Vec<String>,
 }
 
 fn day(d: Option<chrono::NaiveDate>) -> String {
@@ -49,7 +54,8 @@ fn day(d: Option<chrono::NaiveDate>) -> String {
 }
 
 impl CiForm {
-    fn from_ci(c: &Ci) -> CiForm {
+    /// The CI as the form shows it; `defined` attributes have typed inputs of their own.
+    fn from_ci(c: &Ci, defined: &[AttrDef]) -> CiForm {
         CiForm {
             name: c.name.clone(),
             class: c.class.as_str().into(),
@@ -66,9 +72,12 @@ impl CiForm {
             warranty_end: day(c.lifecycle.warranty_end),
             end_of_support: day(c.lifecycle.end_of_support),
             end_of_life: day(c.lifecycle.end_of_life),
+            def_key: Vec::new(),
+            def_value: Vec::new(),
             attributes: c
                 .attributes
                 .iter()
+                .filter(|(k, _)| !defined.iter().any(|d| d.spec.key == **k))
                 .map(|(k, v)| format!("{k} = {}", shown_value(v)))
                 .collect::<Vec<_>>()
                 .join("\n"),
@@ -84,6 +93,14 @@ impl CiForm {
             };
             let value = typed_value(v.trim());
             attributes.insert(k.trim().to_owned(), value);
+        }
+        // Typed inputs win over a line of the same name; the class's definitions type them.
+        for (k, v) in self.def_key.iter().zip(&self.def_value) {
+            if v.trim().is_empty() {
+                attributes.remove(k);
+            } else {
+                attributes.insert(k.clone(), serde_json::Value::String(v.trim().to_owned()));
+            }
         }
         let min_up = match self.min_up.trim() {
             "" => None,
@@ -280,6 +297,10 @@ pub struct DetailPage {
     form: CiForm,
     error: Option<String>,
     depth: u32,
+    /// Attributes by label, defined ones first.
+    attr_rows: Vec<AttrRow>,
+    /// Typed inputs of the class's defined attributes.
+    def_fields: Vec<DefField>,
 }
 
 #[derive(Deserialize, Default)]
@@ -347,10 +368,11 @@ async fn detail_page(
         let impact = op::walk(state, &auth.0, &[id], depth, Direction::Impact).await?;
         let depends = op::walk(state, &auth.0, &[id], depth, Direction::DependsOn).await?;
         let history = op::history(state, &auth.0, id).await?;
-        Ok::<_, ApiError>((detail, impact, depends, history))
+        let defs = super::cmdb_attributes::load(state, &detail.ci).await?;
+        Ok::<_, ApiError>((detail, impact, depends, history, defs))
     }
     .await;
-    let (detail, impact, depends, history) = match loaded {
+    let (detail, impact, depends, history, (defs, ref_names)) = match loaded {
         Ok(v) => v,
         Err(e) => return error_page(&e),
     };
@@ -378,11 +400,17 @@ async fn detail_page(
         })
         .collect();
     let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let def_fields = match &form {
+        Some(f) => super::cmdb_attributes::refill(&defs, &f.def_key, &f.def_value),
+        None => super::cmdb_attributes::fields(c, &defs, &ref_names),
+    };
     let page = DetailPage {
+        attr_rows: super::cmdb_attributes::rows(c, &defs, &ref_names),
+        def_fields,
         impact_rows,
         chrome,
         fields: fields(c),
-        form: form.unwrap_or_else(|| CiForm::from_ci(c)),
+        form: form.unwrap_or_else(|| CiForm::from_ci(c, &defs)),
         history: history.into_iter().map(|h| (ago(h.at, now), h)).collect(),
         detail,
         impact,

@@ -33,6 +33,7 @@ mod capacity;
 mod catalogue;
 pub(crate) mod charts;
 mod cmdb;
+mod cmdb_attributes;
 mod cmdb_graph;
 mod cmdb_lifecycle;
 mod contracts;
@@ -162,6 +163,8 @@ pub fn router() -> Router<AppState> {
         .route("/status-pages/{id}/preview", get(status_preview::saved).post(status_preview::draft))
         .route("/vendors", get(vendors::list).post(vendors::create))
         .route("/cmdb", get(cmdb::list).post(cmdb::create))
+        .route("/cmdb/attributes", get(cmdb_attributes::page).post(cmdb_attributes::create))
+        .route("/cmdb/attributes/{id}/delete", post(cmdb_attributes::delete))
         .route("/cmdb/lifecycle", get(cmdb_lifecycle::lifecycle))
         .route("/cmdb/lifecycle/reminders", post(cmdb_lifecycle::save_reminders))
         .route("/cmdb/contracts", get(contracts::list).post(contracts::create))

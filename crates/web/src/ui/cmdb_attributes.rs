@@ -1,0 +1,184 @@
+//! Custom attribute definitions on pages: the admin page that lists and defines them per class,
+//! and the helpers a CI's page uses to show its defined attributes by label (references as
+//! links) and to edit them with typed inputs.
+
+use super::{Chrome, PageAuth, error_page, outcome};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operations::cmdb_attributes as op;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::Form;
+use opsdeck_core::Entity;
+use opsdeck_core::cmdb::CiClass;
+use opsdeck_core::cmdb::attr_def::{AttrDefInput, AttrKind};
+use opsdeck_store::cmdb::Ci;
+use opsdeck_store::cmdb::attr_defs::AttrDef;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// A defined attribute as the CI's edit form shows it.
+pub struct DefField {
+    pub key: String,
+    pub label: String,
+    pub kind: AttrKind,
+    pub required: bool,
+    pub choices: Vec<String>,
+    pub value: String,
+}
+
+/// An attribute as the CI's page lists it: defined ones by label first, in their order.
+pub struct AttrRow {
+    pub label: String,
+    pub key: String,
+    pub value: String,
+    /// For a reference: the CI it names.
+    pub link: Option<Uuid>,
+}
+
+/// A CI's attribute definitions and the names of the CIs its references name.
+pub async fn load(state: &AppState, ci: &Ci) -> Result<(Vec<AttrDef>, HashMap<Uuid, String>), ApiError> {
+    let defs = state.db.attr_defs(Some(ci.class)).await?;
+    let ids: Vec<Uuid> = defs
+        .iter()
+        .filter(|d| d.spec.kind == AttrKind::Reference)
+        .filter_map(|d| ci.attributes.get(&d.spec.key)?.as_str()?.parse().ok())
+        .collect();
+    let names = state.db.cis_by_id(&ids).await?.into_iter().map(|c| (c.id, c.name)).collect();
+    Ok((defs, names))
+}
+
+fn shown(v: &Value) -> String {
+    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+}
+
+pub fn rows(ci: &Ci, defs: &[AttrDef], names: &HashMap<Uuid, String>) -> Vec<AttrRow> {
+    let mut out = Vec::new();
+    for d in defs {
+        let Some(v) = ci.attributes.get(&d.spec.key) else { continue };
+        let link = (d.spec.kind == AttrKind::Reference).then(|| v.as_str()?.parse::<Uuid>().ok()).flatten();
+        let value = link.and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| shown(v));
+        out.push(AttrRow { label: d.spec.label.clone(), key: d.spec.key.clone(), value, link });
+    }
+    for (k, v) in &ci.attributes {
+        if !defs.iter().any(|d| d.spec.key == *k) {
+            out.push(AttrRow { label: k.clone(), key: k.clone(), value: shown(v), link: None });
+        }
+    }
+    out
+}
+
+/// The edit form's typed inputs; a reference shows the referred CI's name.
+pub fn fields(ci: &Ci, defs: &[AttrDef], names: &HashMap<Uuid, String>) -> Vec<DefField> {
+    defs.iter()
+        .map(|d| {
+            let v = ci.attributes.get(&d.spec.key);
+            let value = match v {
+                None => String::new(),
+                Some(v) => v
+                    .as_str()
+                    .and_then(|s| s.parse::<Uuid>().ok())
+                    .and_then(|id| names.get(&id).cloned())
+                    .unwrap_or_else(|| shown(v)),
+            };
+            DefField {
+                key: d.spec.key.clone(),
+                label: d.spec.label.clone(),
+                kind: d.spec.kind,
+                required: d.spec.required,
+                choices: d.spec.choices.clone(),
+                value,
+            }
+        })
+        .collect()
+}
+
+/// Re-fills typed inputs from a submitted form that came back refused.
+pub fn refill(defs: &[AttrDef], keys: &[String], values: &[String]) -> Vec<DefField> {
+    defs.iter()
+        .map(|d| DefField {
+            key: d.spec.key.clone(),
+            label: d.spec.label.clone(),
+            kind: d.spec.kind,
+            required: d.spec.required,
+            choices: d.spec.choices.clone(),
+            value: keys.iter().position(|k| *k == d.spec.key).and_then(|i| values.get(i).cloned()).unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub struct Choice {
+    value: String,
+    label: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PageQuery {
+    notice: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "cmdb/attributes.html")]
+pub struct AttributesPage {
+    chrome: Chrome,
+    defs: Vec<AttrDef>,
+    classes: Vec<Choice>,
+    kinds: Vec<Choice>,
+}
+
+pub async fn page(State(state): State<AppState>, auth: PageAuth, Query(q): Query<PageQuery>) -> Response {
+    let chrome = match auth.chrome(&state, "cmdb", q.notice).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let defs = match op::list(&state, &auth.0, None).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&e),
+    };
+    let classes = CiClass::ALL.iter().map(|c| Choice { value: c.as_str().into(), label: c.label().into() }).collect();
+    let kinds = AttrKind::ALL.iter().map(|k| Choice { value: k.as_str().into(), label: k.label().into() }).collect();
+    AttributesPage { chrome, defs, classes, kinds }.into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DefForm {
+    class: String,
+    key: String,
+    label: String,
+    kind: String,
+    required: Option<String>,
+    /// One value per line (enum).
+    choices: String,
+    ref_class: String,
+}
+
+pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form<DefForm>) -> Response {
+    let input = AttrDefInput {
+        class: f.class,
+        key: f.key,
+        label: Some(f.label),
+        kind: f.kind,
+        required: f.required.is_some(),
+        choices: f.choices.lines().map(str::to_owned).collect(),
+        ref_class: Some(f.ref_class),
+    };
+    let result = op::create(&state, &auth.0, &input)
+        .await
+        .map(|d| format!("Attribute {} defined for {}", d.spec.key, d.spec.class.label()));
+    outcome("/cmdb/attributes", result)
+}
+
+pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Path<String>) -> Response {
+    let result = async {
+        let d = op::delete(&state, &auth.0, crate::extract::parse_id(Entity::CiAttribute, &id)?).await?;
+        Ok(format!("Attribute {} of {} deleted; CIs keep their values", d.spec.key, d.spec.class.label()))
+    }
+    .await;
+    outcome("/cmdb/attributes", result)
+}
