@@ -290,7 +290,8 @@ impl Db {
         let from_text = date_text(from).unwrap_or_default();
         let until_text = until.format("%Y-%m-%d").to_string();
         let sql = format!(
-            "{CONTRACT_SELECT} WHERE (k.notice_date >= $1 AND k.notice_date <= $2) OR (k.end_date >= $1 AND k.end_date <= $2) \
+            "{CONTRACT_SELECT} WHERE (k.notice_date >= $1 AND k.notice_date <= $2) \
+             OR (k.end_date >= $1 AND k.end_date <= $2) \
              ORDER BY k.notice_date, k.id LIMIT {limit}"
         );
         let rows: Vec<ContractRow> = with_db!(self, |pool| {

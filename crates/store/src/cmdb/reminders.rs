@@ -65,7 +65,8 @@ impl Db {
         let before = self.reminder_settings().await?;
         write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO lifecycle_reminder_settings (id, recipients, lead_days, updated_at) VALUES (1, $1, $2, $3) \
+                "INSERT INTO lifecycle_reminder_settings (id, recipients, lead_days, updated_at) \
+                 VALUES (1, $1, $2, $3) \
                  ON CONFLICT (id) DO UPDATE SET recipients = $1, lead_days = $2, updated_at = $3",
             )
             .bind(Json(&settings.recipients))

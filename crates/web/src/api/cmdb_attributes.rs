@@ -117,8 +117,7 @@ async fn list_defs(
 ) -> Result<Json<AttrDefsDto>, ApiError> {
     let class = q
         .class
-        .filter(|c| !c.trim().is_empty())
-        .map(|c| CiClass::parse(c.trim()).ok_or_else(|| ApiError::bad_request(format!("class: unknown class {c:?}"))))
+        .map(|c| CiClass::parse(&c).ok_or_else(|| ApiError::bad_request(format!("class: unknown class {c:?}"))))
         .transpose()?;
     let items = op::list(&state, &auth, class).await?.into_iter().map(dto).collect();
     Ok(Json(AttrDefsDto { items }))
