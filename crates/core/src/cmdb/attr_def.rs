@@ -83,6 +83,9 @@ impl AttrDefSpec {
         );
         let mut choices: Vec<String> = Vec::new();
         for c in input.choices.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
+            if choices.len() > CHOICES_MAX {
+                break;
+            }
             if c.chars().count() > CHOICE_MAX || c.chars().any(char::is_control) {
                 p.push("choices", format!("each must be at most {CHOICE_MAX} characters on one line"));
             } else if !choices.iter().any(|x| x == c) {

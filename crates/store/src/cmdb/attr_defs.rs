@@ -38,6 +38,26 @@ fn from_row((id, class, key, label, kind, required, choices, ref_class): Row) ->
 
 const SELECT: &str = "SELECT id, class, key, label, kind, required, choices, ref_class FROM ci_attribute_defs";
 
+/// Refuses a definition (new, or `moving` from another class) into a class that has
+/// [`PER_CLASS_MAX`] already; counted in the writing transaction.
+macro_rules! room_in {
+    ($tx:expr, $class:expr, $moving:expr) => {{
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM ci_attribute_defs WHERE class = $1 AND ($2 IS NULL OR id <> $2)")
+                .bind($class.as_str())
+                .bind($moving)
+                .fetch_one(&mut *$tx)
+                .await?;
+        if n >= PER_CLASS_MAX as i64 {
+            Err(StoreError::Conflict(format!(
+                "a class has at most {PER_CLASS_MAX} attribute definitions; delete one first"
+            )))
+        } else {
+            Ok(())
+        }
+    }};
+}
+
 impl Db {
     /// The definitions of `class` (every class when `None`), by class and creation.
     pub async fn attr_defs(&self, class: Option<CiClass>) -> StoreResult<Vec<AttrDef>> {
@@ -60,13 +80,9 @@ impl Db {
     }
 
     pub async fn create_attr_def(&self, actor: &Actor, now: DateTime<Utc>, spec: &AttrDefSpec) -> StoreResult<AttrDef> {
-        if self.attr_defs(Some(spec.class)).await?.len() >= PER_CLASS_MAX {
-            return Err(StoreError::Conflict(format!(
-                "a class has at most {PER_CLASS_MAX} attribute definitions; delete one first"
-            )));
-        }
         let id = Uuid::now_v7();
         write_tx!(self, |tx| {
+            room_in!(tx, spec.class, None::<Uuid>)?;
             sqlx::query(
                 "INSERT INTO ci_attribute_defs (id, class, key, label, kind, required, choices, ref_class, \
                  created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -103,6 +119,7 @@ impl Db {
     ) -> StoreResult<AttrDef> {
         let before = self.get_attr_def(id).await?;
         write_tx!(self, |tx| {
+            room_in!(tx, spec.class, Some(id))?;
             let done = sqlx::query(
                 "UPDATE ci_attribute_defs SET class = $1, key = $2, label = $3, kind = $4, required = $5, \
                  choices = $6, ref_class = $7, updated_at = $8 WHERE id = $9",

@@ -290,6 +290,25 @@ impl Db {
         Ok(out)
     }
 
+    /// CIs by identity, 256 a statement; unknown identities are left out.
+    pub async fn cis_by_identity(&self, identities: &[String]) -> StoreResult<Vec<Ci>> {
+        let backend = self.backend();
+        let mut out = Vec::new();
+        for chunk in identities.chunks(256) {
+            let sql =
+                format!("{CI_SELECT} WHERE c.identity IN ({})", crate::dialect::placeholders(backend, chunk.len(), 1));
+            let rows: Vec<CiRow> = with_db!(self, |pool| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for i in chunk {
+                    q = q.bind(i);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows.into_iter().map(Ci::from));
+        }
+        Ok(out)
+    }
+
     /// A page of CIs by name.
     pub async fn list_cis(&self, f: &CiFilter) -> StoreResult<Page<Ci>> {
         let limit = page::clamp_limit(f.limit);

@@ -8,11 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::cmdb::reminder::ReminderSettings;
 use sqlx::types::Json;
-use std::collections::HashSet;
 use uuid::Uuid;
 
-/// Dates read per pass and kind of date, at most; the rest come on the next pass.
-const CANDIDATES_MAX: i64 = 2000;
 /// Queued reminders are remembered this many days after their date.
 const KEEP_DAYS: u64 = 30;
 
@@ -30,6 +27,13 @@ pub struct UpcomingDate {
     /// `contract_renewal`.
     pub event: &'static str,
     pub date: NaiveDate,
+}
+
+/// The event names a reminder may carry, as `'static` strings.
+fn event_name(s: &str) -> Option<&'static str> {
+    ["warranty_end", "end_of_support", "end_of_life", "notice_deadline", "contract_end", "contract_renewal"]
+        .into_iter()
+        .find(|e| *e == s)
 }
 
 /// One reminder: a date under one lead time.
@@ -83,57 +87,69 @@ impl Db {
         Ok(settings.clone())
     }
 
-    /// The dates from `from` to `until`: of CIs that are not retired, and of contracts.
-    pub async fn upcoming_dates(&self, from: NaiveDate, until: NaiveDate) -> StoreResult<Vec<UpcomingDate>> {
-        let (from_text, until_text) = (from.format("%Y-%m-%d").to_string(), until.format("%Y-%m-%d").to_string());
+    /// Dates that entered a lead time and were not announced under it yet, earliest first, at
+    /// most `limit`: warranty, support and life ends of CIs that are not retired, and contracts'
+    /// notice deadlines, ends and renewals. The lead each date falls under (the smallest it is
+    /// within) is computed in SQL so the announced ones are left out there, and every pass makes
+    /// progress however many dates share a day.
+    pub async fn unannounced_dates(
+        &self,
+        today: NaiveDate,
+        settings: &ReminderSettings,
+        limit: i64,
+    ) -> StoreResult<Vec<(UpcomingDate, u32)>> {
+        let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        let (from, until) = (day(today), day(settings.horizon(today)));
+        // `CASE WHEN d <= 'today+7' THEN 7 WHEN d <= 'today+30' THEN 30 … END`: the literals are
+        // dates and numbers this function formats, never user text.
+        let lead_of = |column: &str| {
+            let mut case = String::from("CASE");
+            for lead in &settings.lead_days {
+                let edge = today.checked_add_days(chrono::Days::new((*lead).into())).unwrap_or(NaiveDate::MAX);
+                case.push_str(&format!(" WHEN {column} <= '{}' THEN {lead}", day(edge)));
+            }
+            case.push_str(" END");
+            case
+        };
+        let limit = limit.clamp(1, 10_000);
         let mut out = Vec::new();
-        for (event, column) in
-            [("warranty_end", "warranty_end"), ("end_of_support", "end_of_support"), ("end_of_life", "end_of_life")]
-        {
+        let sources = [
+            ("ci", "cis c", "c.warranty_end", "c.class", "'warranty_end'", "c.status <> 'retired'"),
+            ("ci", "cis c", "c.end_of_support", "c.class", "'end_of_support'", "c.status <> 'retired'"),
+            ("ci", "cis c", "c.end_of_life", "c.class", "'end_of_life'", "c.status <> 'retired'"),
+            ("contract", "contracts c", "c.notice_date", "c.vendor", "'notice_deadline'", "c.notice_days > 0"),
+            (
+                "contract",
+                "contracts c",
+                "c.end_date",
+                "c.vendor",
+                "CASE WHEN c.auto_renew THEN 'contract_renewal' ELSE 'contract_end' END",
+                "TRUE",
+            ),
+        ];
+        for (subject, table, column, detail, event, cond) in sources {
+            let lead = lead_of(column);
             let sql = format!(
-                "SELECT id, name, class, {column} FROM cis WHERE {column} >= $1 AND {column} <= $2 \
-                 AND status <> 'retired' ORDER BY {column}, id LIMIT {CANDIDATES_MAX}"
+                "SELECT c.id, c.name, {detail}, {event}, {column}, {lead} FROM {table} \
+                 WHERE {column} >= $1 AND {column} <= $2 AND {cond} AND NOT EXISTS (\
+                 SELECT 1 FROM lifecycle_reminders_sent s WHERE s.subject_id = c.id AND s.event = {event} \
+                 AND s.due_date = {column} AND s.lead_days = {lead}) ORDER BY {column}, c.id LIMIT {limit}"
             );
-            let rows: Vec<(Uuid, String, String, String)> = with_db!(self, |pool| {
-                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&from_text).bind(&until_text).fetch_all(pool).await?
+            let rows: Vec<(Uuid, String, String, String, String, i32)> = with_db!(self, |pool| {
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&from).bind(&until).fetch_all(pool).await?
             });
-            out.extend(rows.into_iter().filter_map(|(id, name, class, d)| {
-                Some(UpcomingDate {
-                    subject_id: id,
-                    subject: "ci",
-                    name,
-                    detail: class,
-                    event,
-                    date: super::date(&Some(d))?,
-                })
-            }));
+            for (id, name, detail, event, date, lead) in rows {
+                let (Some(date), Some(event), Ok(lead)) =
+                    (super::date(&Some(date)), event_name(&event), u32::try_from(lead))
+                else {
+                    continue;
+                };
+                out.push((UpcomingDate { subject_id: id, subject, name, detail, event, date }, lead));
+            }
         }
-        for (c, event, date) in self.contracts_due(Some(from), until, CANDIDATES_MAX).await? {
-            out.push(UpcomingDate {
-                subject_id: c.id,
-                subject: "contract",
-                name: c.name,
-                detail: c.vendor,
-                event: event.as_str(),
-                date,
-            });
-        }
-        out.sort_by(|a, b| (a.date, &a.name).cmp(&(b.date, &b.name)));
+        out.sort_by(|a, b| (a.0.date, &a.0.name, a.0.subject_id).cmp(&(b.0.date, &b.0.name, b.0.subject_id)));
+        out.truncate(limit as usize);
         Ok(out)
-    }
-
-    /// The reminders already queued for dates from `from` on.
-    pub async fn reminders_queued(&self, from: NaiveDate) -> StoreResult<HashSet<(Uuid, String, String, i64)>> {
-        let rows: Vec<(Uuid, String, String, i64)> = with_db!(self, |pool| {
-            sqlx::query_as(
-                "SELECT subject_id, event, due_date, CAST(lead_days AS BIGINT) FROM lifecycle_reminders_sent \
-                 WHERE due_date >= $1",
-            )
-            .bind(from.format("%Y-%m-%d").to_string())
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows.into_iter().collect())
     }
 
     /// Records `keys` as queued and queues `mails`, in one transaction; `false` (nothing written)
@@ -151,9 +167,14 @@ impl Db {
             .unwrap_or(NaiveDate::MIN)
             .format("%Y-%m-%d")
             .to_string();
+        // One order for every node, so two inserting overlapping keys cannot deadlock.
+        let mut keys: Vec<&ReminderKey> = keys.iter().collect();
+        keys.sort_by(|a, b| {
+            (a.subject_id, a.event, a.date, a.lead_days).cmp(&(b.subject_id, b.event, b.date, b.lead_days))
+        });
         let queued = write_tx!(self, |tx| {
             let mut taken = false;
-            for k in keys {
+            for k in &keys {
                 let done = sqlx::query(
                     "INSERT INTO lifecycle_reminders_sent (subject_id, event, due_date, lead_days, queued_at) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",

@@ -90,32 +90,70 @@ async fn defined_attributes_type_and_guard_cis_saved_and_imported(srv: &TestServ
     let w2 = &found["items"].as_array().unwrap().iter().find(|c| c["identity"] == "web-2").unwrap()["attributes"];
     assert_eq!((w2["cpus"].clone(), w2["san"].clone()), (json!(4), san["id"].clone()), "{found}");
 
-    // The page's typed inputs save the same way.
+    // A re-import without the column keeps the values set before (a required one too).
+    let (s, r) = import_csv(srv, &mgr, "identity,name,class\nweb-2,web-2,server\n").await;
+    assert_eq!((s, r["unchanged"].as_u64()), (StatusCode::OK, Some(1)), "{r}");
+    // A reference in an import names a CI of the class asked for.
+    let (s, e) = import_csv(srv, &mgr, "identity,name,class,tier,san\nweb-5,web-5,server,gold,vm-9\n").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e.to_string().contains("san must refer to a storage CI"), "{e}");
+
+    // The page's typed inputs save the same way. A reference left as shown keeps its CI even
+    // when another CI takes its name as an identity; free-form attributes stay.
     let cookie = srv.login("mgr", "password-mgr").await.unwrap();
     let id = web["id"].as_str().unwrap();
+    let (_, impostor) =
+        srv.post("/api/v1/cis", &mgr, json!({"name": "x", "identity": "san-1", "class": "storage"})).await;
+    let san_id = san["id"].as_str().unwrap();
     let fields = [
         ("name", "web-1"),
         ("class", "server"),
         ("status", "in_use"),
+        ("attributes", "os = debian"),
         ("def_key", "tier"),
         ("def_value", "silver"),
+        ("def_shown", "gold"),
+        ("def_stored", "gold"),
         ("def_key", "cpus"),
         ("def_value", "16"),
+        ("def_shown", "8"),
+        ("def_stored", "8"),
         ("def_key", "san"),
         ("def_value", "san-1"),
+        ("def_shown", "san-1"),
+        ("def_stored", san_id),
     ];
     let (_, notice) = srv.form(&format!("/cmdb/{id}"), &cookie, &fields).await;
     assert_eq!(notice, "CI web-1 saved");
     let (_, w1) = srv.get(&format!("/api/v1/cis/{id}"), &mgr).await;
-    assert_eq!((w1["attributes"]["tier"].clone(), w1["attributes"]["cpus"].clone()), (json!("silver"), json!(16)));
-    let (s, _) = srv
-        .form(
-            &format!("/cmdb/{id}"),
-            &cookie,
-            &[("name", "web-1"), ("class", "server"), ("def_key", "tier"), ("def_value", "")],
-        )
-        .await;
+    let a = &w1["attributes"];
+    assert_eq!((a["tier"].clone(), a["cpus"].clone(), a["os"].clone()), (json!("silver"), json!(16), json!("debian")));
+    assert_eq!(a["san"], san["id"], "not re-pointed to {}", impostor["id"]);
+    let emptied = [
+        ("name", "web-1"),
+        ("class", "server"),
+        ("def_key", "tier"),
+        ("def_value", ""),
+        ("def_shown", "silver"),
+        ("def_stored", "silver"),
+    ];
+    let (s, _) = srv.form(&format!("/cmdb/{id}"), &cookie, &emptied).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a required one cannot be emptied");
+    // Text a definition types stays as written in the free-form box too.
+    define(srv, &admin, json!({"class": "server", "key": "serial", "kind": "text"})).await;
+    let fields = [
+        ("name", "web-1"),
+        ("class", "server"),
+        ("attributes", "serial = 007"),
+        ("def_key", "tier"),
+        ("def_value", "gold"),
+        ("def_shown", "silver"),
+        ("def_stored", "silver"),
+    ];
+    let (_, notice) = srv.form(&format!("/cmdb/{id}"), &cookie, &fields).await;
+    assert_eq!(notice, "CI web-1 saved");
+    let (_, w1) = srv.get(&format!("/api/v1/cis/{id}"), &mgr).await;
+    assert_eq!(w1["attributes"]["serial"], "007", "{w1}");
 
     // A definition removed leaves the values, free-form again.
     let (s, _) = srv.delete(&format!("/api/v1/ci-attributes/{}", tier_def["id"].as_str().unwrap()), &admin).await;
@@ -123,7 +161,7 @@ async fn defined_attributes_type_and_guard_cis_saved_and_imported(srv: &TestServ
     let (s, c) = srv.post("/api/v1/cis", &mgr, json!({"name": "web-4", "class": "server"})).await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     let (_, w1) = srv.get(&format!("/api/v1/cis/{id}"), &mgr).await;
-    assert_eq!(w1["attributes"]["tier"], "silver");
+    assert_eq!(w1["attributes"]["tier"], "gold");
     let (_, audit) = srv.get("/api/v1/audit?action=ci_attribute.", &admin).await;
-    assert_eq!(audit["items"].as_array().unwrap().len(), 5, "{audit}");
+    assert_eq!(audit["items"].as_array().unwrap().len(), 6, "{audit}");
 }

@@ -121,9 +121,15 @@ async fn contracts_and_reminders(backend: Backend) {
     let (_, r) = srv.get("/api/v1/cmdb/reminders", &m).await;
     assert_eq!(r["deliveries"][0]["status"], "sent", "{r}");
 
-    // Fifteen days on, each date enters a tighter lead and is announced again, once.
-    srv.clock.advance(chrono::Duration::days(15));
-    assert_eq!(srv.run_reminders().await, 3, "warranty at 5 days (lead 7), notice at 25 (30), renewal at 85 (90)");
+    // Nodes passing at once announce each date once: one queues, the other finds it taken.
+    srv.clock.advance(chrono::Duration::days(1));
+    let (again, twice) = tokio::join!(srv.run_reminders(), srv.run_reminders());
+    assert_eq!(again + twice, 0, "nothing entered a new lead in a day");
+
+    // Fourteen more days on, each date enters a tighter lead and is announced again, once.
+    srv.clock.advance(chrono::Duration::days(14));
+    let (a, b) = tokio::join!(srv.run_reminders(), srv.run_reminders());
+    assert_eq!((a + b, a * b), (3, 0), "warranty at 5 days (lead 7), notice at 25 (30), renewal at 85 (90), once");
     assert_eq!(srv.run_reminders().await, 0);
     srv.run_notifier().await;
     assert_eq!(to(&smtp, "assets@example.com").len(), 2);
@@ -152,4 +158,47 @@ async fn contracts_and_reminders(backend: Backend) {
     assert!(notice.starts_with("Contract Lease recorded"), "{notice}");
     let (_, list) = srv.get("/api/v1/contracts", &viewer).await;
     assert_eq!(list["items"][0]["ci_count"], 2, "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_of_dates_is_announced_over_passes_sqlite() {
+    a_bulk_of_dates_is_announced_over_passes(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_of_dates_is_announced_over_passes_postgres() {
+    a_bulk_of_dates_is_announced_over_passes(Backend::Postgres).await;
+}
+
+/// 2,500 servers bought together share a warranty end: every pass announces up to 1,000 of
+/// them that were not announced yet, so all are, each once, in three digests.
+async fn a_bulk_of_dates_is_announced_over_passes(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let m = srv.token("mgr", Role::Manager).await;
+    let today = srv.now().date_naive();
+    let end = day(today, 10);
+    let mut csv = String::from("identity,name,class,warranty_end\n");
+    for i in 0..2500 {
+        csv.push_str(&format!("srv-{i},srv-{i},server,{end}\n"));
+    }
+    let r = srv
+        .http
+        .post(format!("{}/api/v1/cmdb/import?format=csv", srv.url))
+        .bearer_auth(&m)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (s, _) = srv.put("/api/v1/cmdb/reminders", &m, json!({"recipients": ["assets@example.com"]})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(srv.run_reminders().await, 1000, "the second thousand");
+    assert_eq!(srv.run_reminders().await, 500);
+    assert_eq!(srv.run_reminders().await, 0);
+    let (_, r) = srv.get("/api/v1/cmdb/reminders", &m).await;
+    let subjects: Vec<&str> =
+        r["deliveries"].as_array().unwrap().iter().map(|d| d["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects.len(), 3, "{r}");
+    assert!(subjects.iter().all(|s| s.contains("lifecycle dates coming up")), "{subjects:?}");
 }

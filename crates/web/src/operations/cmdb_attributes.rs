@@ -77,8 +77,10 @@ pub async fn conform(state: &AppState, class: CiClass, attrs: &mut Attributes) -
     Ok(())
 }
 
-/// [`conform`] for every CI of an import, each problem a row error. References resolve against
-/// the CMDB as it is before the import (each distinct one looked up once).
+/// [`conform`] for every CI of an import, each problem a row error. A defined attribute a row
+/// does not carry keeps the existing CI's value (a Terraform file knows nothing of a support
+/// tier set by hand). References resolve against the CMDB as it is before the import (each
+/// distinct one looked up once), so they name CIs already there.
 pub async fn conform_import(state: &AppState, items: &mut [ValidItem]) -> Result<Result<(), RowErrors>, ApiError> {
     let mut by_class: HashMap<CiClass, Vec<AttrDefSpec>> = HashMap::new();
     for d in state.db.attr_defs(None).await? {
@@ -86,6 +88,27 @@ pub async fn conform_import(state: &AppState, items: &mut [ValidItem]) -> Result
     }
     if by_class.is_empty() {
         return Ok(Ok(()));
+    }
+    let identities: Vec<String> =
+        items.iter().filter(|i| by_class.contains_key(&i.spec.class)).map(|i| i.identity.clone()).collect();
+    let existing: HashMap<String, Attributes> = state
+        .db
+        .cis_by_identity(&identities)
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.identity?, c.attributes)))
+        .collect();
+    for item in items.iter_mut() {
+        let (Some(defs), Some(before)) = (by_class.get(&item.spec.class), existing.get(&item.identity)) else {
+            continue;
+        };
+        for d in defs {
+            if !item.spec.attributes.contains_key(&d.key)
+                && let Some(v) = before.get(&d.key)
+            {
+                item.spec.attributes.insert(d.key.clone(), v.clone());
+            }
+        }
     }
     let mut errors = RowErrors::default();
     let mut cache: HashMap<(String, String, Option<CiClass>), Result<Uuid, String>> = HashMap::new();

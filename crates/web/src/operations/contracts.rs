@@ -18,8 +18,10 @@ use opsdeck_store::cmdb::reminders::{ReminderDelivery, ReminderKey, UpcomingDate
 use opsdeck_store::report_schedule::ReportMail;
 use uuid::Uuid;
 
-/// Dates one digest lists, at most; more go in the next pass's digest.
-const DIGEST_MAX: usize = 200;
+/// Dates one digest announces, at most; more go in the next pass's digest.
+const DIGEST_MAX: usize = 1000;
+/// Dates a digest lists one by one; the rest are counted, and the lifecycle report lists them.
+const DIGEST_LINES: usize = 200;
 
 pub async fn list(state: &AppState, auth: &Auth, filter: &ContractFilter) -> Result<Page<Contract>, ApiError> {
     auth.require(Permission::Read)?;
@@ -70,19 +72,21 @@ pub async fn delete(state: &AppState, auth: &Auth, id: Uuid) -> Result<Contract,
     Ok(c)
 }
 
-/// Contracts whose notice deadline, end or renewal falls within `days` (or has passed).
+/// How far back the lifecycle report shows contract dates that have passed.
+const PAST_DAYS: u64 = 365;
+
+/// Contracts whose notice deadline, end or renewal falls within `days`, or passed within the
+/// last year (older ones would crowd out what is coming).
 pub async fn due(
     state: &AppState,
     auth: &Auth,
     days: i64,
 ) -> Result<Vec<(Contract, ContractEvent, chrono::NaiveDate)>, ApiError> {
     auth.require(Permission::Read)?;
-    let until = state
-        .now()
-        .date_naive()
-        .checked_add_days(chrono::Days::new(days.unsigned_abs()))
-        .unwrap_or(chrono::NaiveDate::MAX);
-    Ok(state.db.contracts_due(None, until, 1000).await?)
+    let today = state.now().date_naive();
+    let until = today.checked_add_days(chrono::Days::new(days.unsigned_abs())).unwrap_or(chrono::NaiveDate::MAX);
+    let from = today.checked_sub_days(chrono::Days::new(PAST_DAYS)).unwrap_or(chrono::NaiveDate::MIN);
+    Ok(state.db.contracts_due(Some(from), until, 1000).await?)
 }
 
 /// The reminder settings and the newest reminder e-mails (managers and up: they name people).
@@ -119,18 +123,7 @@ pub async fn queue_reminders(state: &AppState) -> Result<usize, ApiError> {
         return Ok(0);
     }
     let today = state.now().date_naive();
-    let queued = state.db.reminders_queued(today).await?;
-    let mut due: Vec<(UpcomingDate, u32)> = Vec::new();
-    for d in state.db.upcoming_dates(today, settings.horizon(today)).await? {
-        let Some(lead) = settings.lead_for(today, d.date) else { continue };
-        let key = (d.subject_id, d.event.to_owned(), d.date.format("%Y-%m-%d").to_string(), i64::from(lead));
-        if !queued.contains(&key) {
-            due.push((d, lead));
-        }
-        if due.len() == DIGEST_MAX {
-            break;
-        }
-    }
+    let due = state.db.unannounced_dates(today, &settings, DIGEST_MAX as i64).await?;
     if due.is_empty() {
         return Ok(0);
     }
@@ -161,7 +154,7 @@ async fn digest(
     let base = instance.public_url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
     let mut text = format!("{} lifecycle date(s) coming up:\n\n", due.len());
     let mut rows = String::new();
-    for (d, _) in due {
+    for (d, _) in due.iter().take(DIGEST_LINES) {
         let left = (d.date - today).num_days();
         let when = match left {
             0 => "today".to_owned(),
@@ -187,6 +180,11 @@ async fn digest(
             esc(detail),
             event_label(d.event)
         ));
+    }
+    let more = due.len().saturating_sub(DIGEST_LINES);
+    if more > 0 {
+        text.push_str(&format!("- and {more} more: the lifecycle report lists them all\n"));
+        rows.push_str(&format!("<tr><td colspan=\"4\">and {more} more: the lifecycle report lists them all</td></tr>"));
     }
     if let Some(b) = &base {
         text.push_str(&format!("\nThe lifecycle report: {b}/cmdb/lifecycle\n"));

@@ -2,7 +2,7 @@
 //! CI's page (fields, relations, bound monitors, impact graph and table, what it depends on,
 //! history).
 
-use super::cmdb_attributes::{AttrRow, DefField};
+use super::cmdb_attributes::{AttrRow, DefField, DefValues, defined_keys};
 use super::cmdb_graph::{self, Graph};
 use super::{Chrome, PageAuth, ago, done, error_page, form_error, outcome};
 use crate::AppState;
@@ -47,6 +47,8 @@ pub struct CiForm {
     /// The typed inputs of the class's defined attributes: names and values, in step.
     def_key: Vec<String>,
     def_value: Vec<String>,
+    def_shown: Vec<String>,
+    def_stored: Vec<String>,
 }
 
 fn day(d: Option<chrono::NaiveDate>) -> String {
@@ -74,6 +76,8 @@ impl CiForm {
             end_of_life: day(c.lifecycle.end_of_life),
             def_key: Vec::new(),
             def_value: Vec::new(),
+            def_shown: Vec::new(),
+            def_stored: Vec::new(),
             attributes: c
                 .attributes
                 .iter()
@@ -85,22 +89,32 @@ impl CiForm {
     }
 
     /// The form as a CI input; attribute lines are `key = value` (numbers and true/false typed).
-    fn input(&self, service_id: Option<Uuid>) -> Result<CiInput, ApiError> {
+    fn def_values(&self) -> DefValues<'_> {
+        DefValues { keys: &self.def_key, values: &self.def_value, shown: &self.def_shown, stored: &self.def_stored }
+    }
+
+    /// The form as a CI input; `defined` attributes (of the form's class) are left as text for
+    /// their definitions to type (`007` stays `007` in a text attribute).
+    fn input(&self, service_id: Option<Uuid>, defined: &[String]) -> Result<CiInput, ApiError> {
         let mut attributes = Attributes::new();
         for (n, line) in self.attributes.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let Some((k, v)) = line.split_once('=') else {
                 return Err(ApiError::invalid("attributes", format!("line {}: write key = value", n + 1)));
             };
-            let value = typed_value(v.trim());
-            attributes.insert(k.trim().to_owned(), value);
+            let k = k.trim();
+            let value = if defined.iter().any(|d| d == k) {
+                serde_json::Value::String(v.trim().to_owned())
+            } else {
+                typed_value(v.trim())
+            };
+            attributes.insert(k.to_owned(), value);
         }
         // Typed inputs win over a line of the same name; the class's definitions type them.
-        for (k, v) in self.def_key.iter().zip(&self.def_value) {
-            if v.trim().is_empty() {
-                attributes.remove(k);
-            } else {
-                attributes.insert(k.clone(), serde_json::Value::String(v.trim().to_owned()));
-            }
+        for (k, v) in self.def_values().merged() {
+            match v {
+                None => attributes.remove(&k),
+                Some(v) => attributes.insert(k, serde_json::Value::String(v)),
+            };
         }
         let min_up = match self.min_up.trim() {
             "" => None,
@@ -262,7 +276,8 @@ pub async fn list(State(state): State<AppState>, auth: PageAuth, Query(q): Query
 }
 
 pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form<CiForm>) -> Response {
-    let result = async { op::create(&state, &auth.0, &f.input(None)?).await }.await;
+    let defined = defined_keys(&state, &f.class).await;
+    let result = async { op::create(&state, &auth.0, &f.input(None, &defined)?).await }.await;
     match result {
         Ok(ci) => done(&format!("/cmdb/{}", ci.id), &format!("CI {} created", ci.name)),
         Err(e) => match form_error(e) {
@@ -401,7 +416,7 @@ async fn detail_page(
         .collect();
     let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let def_fields = match &form {
-        Some(f) => super::cmdb_attributes::refill(&defs, &f.def_key, &f.def_value),
+        Some(f) => super::cmdb_attributes::refill(&defs, &f.def_values()),
         None => super::cmdb_attributes::fields(c, &defs, &ref_names),
     };
     let page = DetailPage {
@@ -456,7 +471,8 @@ pub async fn update(
     let result = async {
         // The service a business-service CI stands for is kept (it is set through the API).
         let current = op::get(&state, &auth.0, id).await?;
-        op::update(&state, &auth.0, id, &f.input(current.service_id)?).await
+        let defined = defined_keys(&state, &f.class).await;
+        op::update(&state, &auth.0, id, &f.input(current.service_id, &defined)?).await
     }
     .await;
     match result {

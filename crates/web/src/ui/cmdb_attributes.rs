@@ -21,14 +21,46 @@ use serde_json::Value;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// A defined attribute as the CI's edit form shows it.
+/// A defined attribute as the CI's edit form shows it. `shown` and `stored` go back with the
+/// form: a value the user left as shown keeps what is stored (a reference keeps its CI's id,
+/// and is not looked up again by a name another CI may have taken).
 pub struct DefField {
     pub key: String,
     pub label: String,
-    pub kind: AttrKind,
+    /// The input to draw: `enum`, `date`, `number`, `reference` or `text` (a date stored in
+    /// another shape is shown as text, so the browser does not blank it).
+    pub input: &'static str,
     pub required: bool,
     pub choices: Vec<String>,
+    /// For an enum: the stored value is not on the list (it is offered as it is).
+    pub off_list: bool,
     pub value: String,
+    pub shown: String,
+    pub stored: String,
+}
+
+impl DefField {
+    fn new(d: &AttrDef, value: String, shown: String, stored: String) -> DefField {
+        let date_ok = value.is_empty() || chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d").is_ok();
+        let input = match d.spec.kind {
+            AttrKind::Enum => "enum",
+            AttrKind::Date if date_ok => "date",
+            AttrKind::Number => "number",
+            AttrKind::Reference => "reference",
+            AttrKind::Date | AttrKind::Text => "text",
+        };
+        DefField {
+            key: d.spec.key.clone(),
+            label: d.spec.label.clone(),
+            input,
+            required: d.spec.required,
+            off_list: d.spec.kind == AttrKind::Enum && !value.is_empty() && !d.spec.choices.contains(&value),
+            choices: d.spec.choices.clone(),
+            value,
+            shown,
+            stored,
+        }
+    }
 }
 
 /// An attribute as the CI's page lists it: defined ones by label first, in their order.
@@ -76,39 +108,60 @@ pub fn rows(ci: &Ci, defs: &[AttrDef], names: &HashMap<Uuid, String>) -> Vec<Att
 pub fn fields(ci: &Ci, defs: &[AttrDef], names: &HashMap<Uuid, String>) -> Vec<DefField> {
     defs.iter()
         .map(|d| {
-            let v = ci.attributes.get(&d.spec.key);
-            let value = match v {
-                None => String::new(),
-                Some(v) => v
-                    .as_str()
-                    .and_then(|s| s.parse::<Uuid>().ok())
-                    .and_then(|id| names.get(&id).cloned())
-                    .unwrap_or_else(|| shown(v)),
-            };
-            DefField {
-                key: d.spec.key.clone(),
-                label: d.spec.label.clone(),
-                kind: d.spec.kind,
-                required: d.spec.required,
-                choices: d.spec.choices.clone(),
-                value,
-            }
+            let stored = ci.attributes.get(&d.spec.key).map(shown).unwrap_or_default();
+            let value =
+                stored.parse::<Uuid>().ok().and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| stored.clone());
+            DefField::new(d, value.clone(), value, stored)
         })
         .collect()
 }
 
 /// Re-fills typed inputs from a submitted form that came back refused.
-pub fn refill(defs: &[AttrDef], keys: &[String], values: &[String]) -> Vec<DefField> {
+pub fn refill(defs: &[AttrDef], f: &DefValues) -> Vec<DefField> {
     defs.iter()
-        .map(|d| DefField {
-            key: d.spec.key.clone(),
-            label: d.spec.label.clone(),
-            kind: d.spec.kind,
-            required: d.spec.required,
-            choices: d.spec.choices.clone(),
-            value: keys.iter().position(|k| *k == d.spec.key).and_then(|i| values.get(i).cloned()).unwrap_or_default(),
+        .map(|d| {
+            let at = f.keys.iter().position(|k| *k == d.spec.key);
+            let pick = |v: &[String]| at.and_then(|i| v.get(i).cloned()).unwrap_or_default();
+            DefField::new(d, pick(f.values), pick(f.shown), pick(f.stored))
         })
         .collect()
+}
+
+/// The typed inputs of a submitted CI form, in step.
+pub struct DefValues<'a> {
+    pub keys: &'a [String],
+    pub values: &'a [String],
+    pub shown: &'a [String],
+    pub stored: &'a [String],
+}
+
+impl DefValues<'_> {
+    /// Each defined attribute's value: what is stored when the input was left as shown, the new
+    /// text otherwise, `None` for a blank (removed).
+    pub fn merged(&self) -> Vec<(String, Option<String>)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let value = self.values.get(i).map(|v| v.trim()).unwrap_or("");
+                let shown = self.shown.get(i).map(String::as_str).unwrap_or("");
+                let stored = self.stored.get(i).map(String::as_str).unwrap_or("");
+                let kept = if value == shown.trim() && !stored.is_empty() { stored } else { value };
+                (k.clone(), Some(kept.to_owned()).filter(|v| !v.is_empty()))
+            })
+            .collect()
+    }
+}
+
+/// The names of the attributes a class defines (the CI form leaves their text untyped, for the
+/// definitions to type).
+pub async fn defined_keys(state: &AppState, class: &str) -> Vec<String> {
+    match CiClass::parse(class.trim()) {
+        Some(c) => {
+            state.db.attr_defs(Some(c)).await.map(|d| d.into_iter().map(|d| d.spec.key).collect()).unwrap_or_default()
+        }
+        None => Vec::new(),
+    }
 }
 
 pub struct Choice {

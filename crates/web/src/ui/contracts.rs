@@ -60,7 +60,9 @@ impl ContractForm {
 
     /// The form as a contract input; each CI line is resolved by id, identity or name, and one
     /// that names no CI, or several, is refused with its line number.
-    async fn input(&self, state: &AppState) -> Result<ContractInput, ApiError> {
+    async fn input(&self, state: &AppState, auth: &crate::auth::Auth) -> Result<ContractInput, ApiError> {
+        // Resolving up to a thousand lines costs queries: only for those who may save.
+        auth.require(opsdeck_core::role::Permission::Configure)?;
         let lines: Vec<(usize, &str)> =
             self.cis.lines().map(str::trim).enumerate().filter(|(_, l)| !l.is_empty()).collect();
         if lines.len() > contract::CIS_MAX {
@@ -143,6 +145,7 @@ pub struct Row {
 fn next_date(c: &Contract, today: chrono::NaiveDate) -> String {
     match c.events().into_iter().find(|(_, d)| *d >= today) {
         Some((e, d)) => format!("{}: {d}", e.label()),
+        None if c.auto_renew => format!("Renewed {}: set the new term's end", c.end_date),
         None => format!("Ended {}", c.end_date),
     }
 }
@@ -217,7 +220,7 @@ pub async fn list(State(state): State<AppState>, auth: PageAuth, Query(q): Query
 }
 
 pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form<ContractForm>) -> Response {
-    let result = async { op::create(&state, &auth.0, &f.input(&state).await?).await }.await;
+    let result = async { op::create(&state, &auth.0, &f.input(&state, &auth.0).await?).await }.await;
     match result {
         Ok(c) => done(&format!("/cmdb/contracts/{}", c.id), &format!("Contract {} recorded", c.name)),
         Err(e) => match form_error(e) {
@@ -316,7 +319,7 @@ pub async fn update(
         Ok(id) => id,
         Err(e) => return error_page(&e),
     };
-    let result = async { op::update(&state, &auth.0, id, &f.input(&state).await?).await }.await;
+    let result = async { op::update(&state, &auth.0, id, &f.input(&state, &auth.0).await?).await }.await;
     match result {
         Ok(c) => done(&format!("/cmdb/contracts/{}", c.id), "Contract saved"),
         Err(e) => match form_error(e) {
