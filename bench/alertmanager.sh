@@ -77,5 +77,6 @@ for phase in $phases; do
 done
 
 echo
-echo "== summary ($(nproc) cores, ${duration_s}s per phase, SQLite, durable)"
+backend=SQLite; [[ ${OPSDECK_DATABASE_URL:-} == postgres* ]] && backend=PostgreSQL
+echo "== summary ($(nproc) cores, ${duration_s}s per phase, $backend, durable)"
 printf '%s\n' "${summary[@]}"
