@@ -8,6 +8,7 @@ pub mod alert;
 pub mod anomaly;
 pub mod audit;
 pub mod catalogue;
+pub mod change;
 pub mod clock;
 pub mod cmdb;
 pub mod entity;
