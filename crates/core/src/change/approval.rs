@@ -32,6 +32,50 @@ pub struct Subject<'a> {
 }
 
 impl ApprovalRule {
+    /// Checks a rule: a name, 1 to [`APPROVERS_MAX`] distinct approvers, `required` between 1
+    /// and their number, and no `standard` type (standard changes are pre-approved: a rule on
+    /// them would leave them no way to collect approvals).
+    pub fn new(
+        name: &str,
+        types: Vec<ChangeType>,
+        min_risk: Option<RiskLevel>,
+        service_ids: Vec<Uuid>,
+        approvers: Vec<Uuid>,
+        required: i64,
+    ) -> crate::Result<ApprovalRule> {
+        let mut p = crate::Problems::default();
+        let name = p.check(crate::validate::name("name", name));
+        let mut distinct: Vec<Uuid> = Vec::new();
+        for a in approvers {
+            if !distinct.contains(&a) {
+                distinct.push(a);
+            }
+            if distinct.len() > APPROVERS_MAX {
+                break;
+            }
+        }
+        if distinct.is_empty() || distinct.len() > APPROVERS_MAX {
+            p.push("approvers", format!("name 1 to {APPROVERS_MAX} approvers"));
+        }
+        let required = match u32::try_from(required) {
+            Ok(k) if k >= 1 && k as usize <= distinct.len().max(1) => Some(k),
+            _ => {
+                p.push("required", "must be 1 to the number of approvers");
+                None
+            }
+        };
+        if types.contains(&ChangeType::Standard) {
+            p.push("types", "standard changes are pre-approved; a rule covers normal and emergency changes");
+        }
+        p.finish()?;
+        match (name, required) {
+            (Some(name), Some(required)) => {
+                Ok(ApprovalRule { name, types, min_risk, service_ids, approvers: distinct, required })
+            }
+            _ => Err(crate::Error::invalid("name", "is invalid")),
+        }
+    }
+
     pub fn covers(&self, c: &Subject<'_>) -> bool {
         let kind = if self.types.is_empty() { c.kind != ChangeType::Standard } else { self.types.contains(&c.kind) };
         let risk = self.min_risk.is_none_or(|min| c.risk >= min);
@@ -53,7 +97,12 @@ pub fn missing(rules: &[ApprovalRule], c: &Subject<'_>, approvals: &[Approval]) 
         .iter()
         .filter(|r| r.covers(c))
         .filter_map(|r| {
-            let given = r.approvers.iter().filter(|a| approvals.iter().any(|x| x.user == **a)).count();
+            // Distinct people: an approver listed twice or approving twice counts once.
+            let mut given_by: Vec<Uuid> =
+                approvals.iter().map(|a| a.user).filter(|u| r.approvers.contains(u)).collect();
+            given_by.sort_unstable();
+            given_by.dedup();
+            let given = given_by.len();
             let need = r.required as usize;
             (given < need).then(|| format!("{}: {given} of {need} approvals", r.name))
         })
@@ -104,6 +153,14 @@ mod tests {
         let enough = [Approval { user: id(1) }, Approval { user: id(2) }, Approval { user: id(9) }];
         assert_eq!(missing(&rules, &c, &enough), None);
         assert!(may_decide(&rules, &c, id(3)) && !may_decide(&rules, &c, id(7)));
+
+        let twice = [Approval { user: id(1) }, Approval { user: id(1) }, Approval { user: id(9) }];
+        assert_eq!(missing(&rules, &c, &twice).unwrap(), "CAB: 1 of 2 approvals", "one person counts once");
+        let e = ApprovalRule::new("", vec![ChangeType::Standard], None, vec![], vec![id(1), id(1)], 2).unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("name") && e.contains("required") && e.contains("types"), "{e}");
+        let r = ApprovalRule::new("CAB", vec![], Some(RiskLevel::High), vec![], vec![id(1), id(1), id(2)], 2).unwrap();
+        assert_eq!(r.approvers, vec![id(1), id(2)]);
 
         let low = Subject { kind: ChangeType::Normal, risk: RiskLevel::Low, service_ids: &[] };
         assert_eq!(missing(&rules, &low, &[]), None, "no rule covers a low-risk change elsewhere");

@@ -1,7 +1,7 @@
 //! Conflict detection, as ServiceNow defines it: another change scheduled at the same time on
 //! the same CI, or on one of its parents or children; a CI outside its maintenance windows; a
 //! change inside a freeze (blackout); the implementer booked on another change at the time.
-//! Linear in the other changes' CIs: 500 CIs against 10,000 changes is a set lookup each.
+//! Linear in the other changes' CIs (a set lookup each) and in the windows' CIs.
 
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -47,78 +47,133 @@ pub struct Window {
     pub ci_ids: Vec<Uuid>,
 }
 
-/// One conflict, explained.
+/// One conflict, explained; the other change and the window are named by id (overrides are
+/// keyed on them) and by number or name (for people).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Conflict {
     /// Another change is scheduled on one of its CIs at the same time.
-    SameCi { change: String, ci: Uuid },
+    SameCi { change_id: Uuid, change: String, ci: Uuid },
     /// Another change is scheduled at the same time on a parent or child of one of its CIs.
-    RelatedCi { change: String, ci: Uuid, related: Uuid },
-    /// A CI that has maintenance windows is changed outside all of them.
+    RelatedCi { change_id: Uuid, change: String, ci: Uuid, related: Uuid },
+    /// A CI that has maintenance windows is changed outside them.
     OutsideMaintenance { ci: Uuid },
-    /// The change runs inside a freeze.
-    InsideFreeze { window: String },
+    /// The change, or a parent or child of one of its CIs, is inside a freeze. Not overridable:
+    /// only an emergency change passes a freeze.
+    InsideFreeze { window_id: Uuid, window: String },
     /// The implementer is booked on another change at the same time.
-    ImplementerBusy { change: String },
+    ImplementerBusy { change_id: Uuid, change: String },
 }
 
-/// The conflicts of `change` with the `others` (scheduled or implementing, itself left out),
-/// the `windows`, and `related` (each CI's parents and children). An emergency change is not
-/// held by freezes (it still reports its other conflicts).
+/// What [`detect`] found: window conflicts first, then collisions with other changes (at most
+/// [`REPORTED_MAX`] in all), and how many collisions there were in all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Found {
+    pub conflicts: Vec<Conflict>,
+    pub collisions_total: usize,
+}
+
+/// Refused input: a window that does not end after it starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} must end after it starts")]
+pub struct Inverted(pub String);
+
+/// Whether the windows, merged where they touch or overlap, cover `[start, end)`.
+fn covered(mut spans: Vec<(i64, i64)>, start: i64, end: i64) -> bool {
+    spans.sort_unstable();
+    let mut reach = start;
+    for (s, e) in spans {
+        if s > reach {
+            break;
+        }
+        reach = reach.max(e);
+        if reach >= end {
+            return true;
+        }
+    }
+    false
+}
+
+/// The conflicts of `change` with the `others` (scheduled or implementing; itself is left
+/// out), the `windows` overlapping it, and `related` (each CI's parents and children).
+/// `constrained` are the CIs that have maintenance windows at all (whether or not one overlaps
+/// this change): they may change only inside one. A maintenance window without CIs applies to
+/// every CI. An emergency change is not held by freezes (its other conflicts still show).
 pub fn detect(
     change: &Planned,
     others: &[Planned],
     windows: &[Window],
     related: &HashMap<Uuid, Vec<Uuid>>,
+    constrained: &HashSet<Uuid>,
     emergency: bool,
-) -> Vec<Conflict> {
-    let mut out = Vec::new();
-    let own: HashSet<Uuid> = change.ci_ids.iter().copied().collect();
-    // A neighbour of one of our CIs, mapped to that CI.
+) -> Result<Found, Inverted> {
+    if change.end <= change.start {
+        return Err(Inverted(format!("change {}", change.number)));
+    }
+    if let Some(w) = windows.iter().find(|w| w.end <= w.start) {
+        return Err(Inverted(format!("window {}", w.name)));
+    }
+    let mut own: Vec<Uuid> = change.ci_ids.clone();
+    own.sort_unstable();
+    own.dedup();
+    let own_set: HashSet<Uuid> = own.iter().copied().collect();
+    // A neighbour of one of our CIs, mapped to the lowest such CI (a stable report).
     let mut near: HashMap<Uuid, Uuid> = HashMap::new();
-    for ci in &change.ci_ids {
+    for ci in &own {
         for r in related.get(ci).into_iter().flatten() {
-            if !own.contains(r) {
+            if !own_set.contains(r) {
                 near.entry(*r).or_insert(*ci);
             }
         }
     }
-    for o in others.iter().filter(|o| o.id != change.id && o.overlaps(change.start, change.end)) {
-        if let Some(ci) = o.ci_ids.iter().find(|c| own.contains(c)) {
-            out.push(Conflict::SameCi { change: o.number.clone(), ci: *ci });
-        } else if let Some((related, ci)) = o.ci_ids.iter().find_map(|c| near.get(c).map(|mine| (*c, *mine))) {
-            out.push(Conflict::RelatedCi { change: o.number.clone(), ci, related });
-        }
-        if change.implementer.is_some() && o.implementer == change.implementer {
-            out.push(Conflict::ImplementerBusy { change: o.number.clone() });
-        }
-        if out.len() >= REPORTED_MAX {
-            out.truncate(REPORTED_MAX);
-            return out;
-        }
-    }
+    let mut conflicts = Vec::new();
     if !emergency {
         for w in windows.iter().filter(|w| w.kind == WindowKind::Freeze) {
-            let applies = w.ci_ids.is_empty() || w.ci_ids.iter().any(|c| own.contains(c));
+            let applies = w.ci_ids.is_empty() || w.ci_ids.iter().any(|c| own_set.contains(c) || near.contains_key(c));
             if applies && w.start < change.end && change.start < w.end {
-                out.push(Conflict::InsideFreeze { window: w.name.clone() });
+                conflicts.push(Conflict::InsideFreeze { window_id: w.id, window: w.name.clone() });
             }
         }
     }
-    for ci in &change.ci_ids {
-        let mut has_windows = false;
-        let mut inside = false;
-        for w in windows.iter().filter(|w| w.kind == WindowKind::Maintenance && w.ci_ids.contains(ci)) {
-            has_windows = true;
-            inside |= w.start <= change.start && change.end <= w.end;
-        }
-        if has_windows && !inside {
-            out.push(Conflict::OutsideMaintenance { ci: *ci });
+    let global: Vec<(i64, i64)> = windows
+        .iter()
+        .filter(|w| w.kind == WindowKind::Maintenance && w.ci_ids.is_empty())
+        .map(|w| (w.start, w.end))
+        .collect();
+    let mut by_ci: HashMap<Uuid, Vec<(i64, i64)>> = HashMap::new();
+    for w in windows.iter().filter(|w| w.kind == WindowKind::Maintenance) {
+        for ci in w.ci_ids.iter().filter(|c| own_set.contains(c)) {
+            by_ci.entry(*ci).or_default().push((w.start, w.end));
         }
     }
-    out.truncate(REPORTED_MAX);
-    out
+    for ci in own.iter().filter(|c| constrained.contains(c)) {
+        let mut spans = by_ci.remove(ci).unwrap_or_default();
+        spans.extend(global.iter().copied());
+        if !covered(spans, change.start, change.end) {
+            conflicts.push(Conflict::OutsideMaintenance { ci: *ci });
+        }
+    }
+    let mut collisions_total = 0;
+    for o in others.iter().filter(|o| o.id != change.id && o.overlaps(change.start, change.end)) {
+        let mut found = Vec::new();
+        let mut theirs: Vec<&Uuid> = o.ci_ids.iter().collect();
+        theirs.sort_unstable();
+        if let Some(ci) = theirs.iter().find(|c| own_set.contains(c)) {
+            found.push(Conflict::SameCi { change_id: o.id, change: o.number.clone(), ci: **ci });
+        } else if let Some((related, ci)) = theirs.iter().find_map(|c| near.get(c).map(|mine| (**c, *mine))) {
+            found.push(Conflict::RelatedCi { change_id: o.id, change: o.number.clone(), ci, related });
+        }
+        if change.implementer.is_some() && o.implementer == change.implementer {
+            found.push(Conflict::ImplementerBusy { change_id: o.id, change: o.number.clone() });
+        }
+        collisions_total += found.len();
+        for c in found {
+            if conflicts.len() < REPORTED_MAX {
+                conflicts.push(c);
+            }
+        }
+    }
+    Ok(Found { conflicts, collisions_total })
 }
 
 #[cfg(test)]
@@ -141,10 +196,14 @@ mod tests {
         }
     }
 
+    fn none() -> HashSet<Uuid> {
+        HashSet::new()
+    }
+
     #[test]
     fn overlaps_on_a_ci_its_neighbours_and_its_implementer() {
-        let me = change(1, 100, 200, &[10, 11], Some(7));
-        let related = HashMap::from([(id(10), vec![id(20)])]);
+        let me = change(1, 100, 200, &[10, 11, 11], Some(7));
+        let related = HashMap::from([(id(10), vec![id(20), id(11)])]);
         let others = [
             change(2, 150, 250, &[11], None),        // same CI, overlapping
             change(3, 200, 300, &[10], None),        // same CI, touching only: no conflict
@@ -152,44 +211,56 @@ mod tests {
             change(5, 0, 1000, &[99], Some(8)),      // unrelated
             change(1, 100, 200, &[10, 11], Some(7)), // itself
         ];
-        let got = detect(&me, &others, &[], &related, false);
+        let got = detect(&me, &others, &[], &related, &none(), false).unwrap();
         assert_eq!(
-            got,
+            got.conflicts,
             vec![
-                Conflict::SameCi { change: "CHG-2".into(), ci: id(11) },
-                Conflict::RelatedCi { change: "CHG-4".into(), ci: id(10), related: id(20) },
-                Conflict::ImplementerBusy { change: "CHG-4".into() },
+                Conflict::SameCi { change_id: id(2), change: "CHG-2".into(), ci: id(11) },
+                Conflict::RelatedCi { change_id: id(4), change: "CHG-4".into(), ci: id(10), related: id(20) },
+                Conflict::ImplementerBusy { change_id: id(4), change: "CHG-4".into() },
             ]
         );
+        assert_eq!(got.collisions_total, 3);
+        let inverted = change(9, 300, 100, &[10], None);
+        assert!(detect(&inverted, &[], &[], &related, &none(), false).is_err());
+    }
+
+    fn window(n: u128, kind: WindowKind, start: i64, end: i64, cis: &[u128]) -> Window {
+        Window { id: id(n), name: format!("W{n}"), kind, start, end, ci_ids: cis.iter().map(|c| id(*c)).collect() }
     }
 
     #[test]
     fn windows_allow_and_forbid() {
-        let me = change(1, 100, 200, &[10, 11], None);
-        let maint = |cis: &[u128], start, end| Window {
-            id: id(50),
-            name: "Sunday".into(),
-            kind: WindowKind::Maintenance,
-            start,
-            end,
-            ci_ids: cis.iter().map(|c| id(*c)).collect(),
-        };
-        let freeze = Window {
-            id: id(60),
-            name: "Year end".into(),
-            kind: WindowKind::Freeze,
-            start: 150,
-            end: 400,
-            ci_ids: vec![],
-        };
-        let windows = [maint(&[10], 0, 300), maint(&[11], 120, 300), freeze];
-        let got = detect(&me, &[], &windows, &HashMap::new(), false);
+        let me = change(1, 100, 200, &[10, 11, 12], None);
+        let related = HashMap::from([(id(12), vec![id(30)])]);
+        let constrained = HashSet::from([id(10), id(11), id(12)]);
+        let windows = [
+            window(50, WindowKind::Maintenance, 0, 300, &[10]),
+            window(51, WindowKind::Maintenance, 120, 300, &[11]),
+            // CI 12's windows touch: together they cover the change.
+            window(52, WindowKind::Maintenance, 50, 150, &[12]),
+            window(53, WindowKind::Maintenance, 150, 250, &[12]),
+            // A freeze on a parent of CI 12.
+            window(60, WindowKind::Freeze, 150, 400, &[30]),
+        ];
+        let got = detect(&me, &[], &windows, &related, &constrained, false).unwrap();
         assert_eq!(
-            got,
-            vec![Conflict::InsideFreeze { window: "Year end".into() }, Conflict::OutsideMaintenance { ci: id(11) }]
+            got.conflicts,
+            vec![
+                Conflict::InsideFreeze { window_id: id(60), window: "W60".into() },
+                Conflict::OutsideMaintenance { ci: id(11) },
+            ]
         );
-        let got = detect(&me, &[], &windows, &HashMap::new(), true);
-        assert_eq!(got, vec![Conflict::OutsideMaintenance { ci: id(11) }], "an emergency passes the freeze");
+        let got = detect(&me, &[], &windows, &related, &constrained, true).unwrap();
+        assert_eq!(got.conflicts, vec![Conflict::OutsideMaintenance { ci: id(11) }], "an emergency passes the freeze");
+        // A CI with windows on other days (none passed here) is still outside them; a global
+        // maintenance window covers every CI.
+        let got = detect(&me, &[], &[], &related, &HashSet::from([id(10)]), false).unwrap();
+        assert_eq!(got.conflicts, vec![Conflict::OutsideMaintenance { ci: id(10) }]);
+        let global = [window(70, WindowKind::Maintenance, 0, 1000, &[])];
+        assert!(detect(&me, &[], &global, &related, &constrained, false).unwrap().conflicts.is_empty());
+        let bad = [window(71, WindowKind::Freeze, 10, 10, &[])];
+        assert!(detect(&me, &[], &bad, &related, &constrained, false).is_err());
     }
 
     proptest! {
@@ -198,8 +269,8 @@ mod tests {
         fn shared_ci_conflicts_iff_windows_overlap(a in 0i64..100, la in 1i64..50, b in 0i64..100, lb in 1i64..50) {
             let me = change(1, a, a + la, &[10], None);
             let other = change(2, b, b + lb, &[10], None);
-            let got = detect(&me, &[other], &[], &HashMap::new(), false);
-            prop_assert_eq!(!got.is_empty(), a < b + lb && b < a + la);
+            let got = detect(&me, &[other], &[], &HashMap::new(), &HashSet::new(), false).unwrap();
+            prop_assert_eq!(!got.conflicts.is_empty(), a < b + lb && b < a + la);
         }
     }
 }

@@ -146,10 +146,15 @@ pub fn next(kind: ChangeType, state: ChangeState, action: Action, f: &Facts) -> 
             ChangeType::Emergency => Ok(S::Authorize),
         },
         (Action::Submit, S::Assess) => Ok(S::Authorize),
-        (Action::Approve, S::Authorize) => Ok(S::Authorize),
+        // Approvals are collected while authorising, and still while scheduled: a change whose
+        // risk rose after scheduling (a new conflict, a new rule) gets the approvals it now
+        // needs without starting over.
+        (Action::Approve, S::Authorize | S::Scheduled) => Ok(state),
         // A rejection sends the change back to New; its approvals are withdrawn.
-        (Action::Reject, S::Authorize) => Ok(S::New),
-        (Action::Approve | Action::Reject, _) => refuse("only a change awaiting authorisation is approved or rejected"),
+        (Action::Reject, S::Authorize | S::Scheduled) => Ok(S::New),
+        (Action::Approve | Action::Reject, _) => {
+            refuse("only a change awaiting authorisation or scheduled is approved or rejected")
+        }
         (Action::Schedule, S::Authorize) => ready_to_schedule(f).map(|()| S::Scheduled),
         (Action::Schedule, _) => refuse("only an authorised change is scheduled"),
         (Action::Implement, S::Scheduled) => {
@@ -169,7 +174,10 @@ pub fn next(kind: ChangeType, state: ChangeState, action: Action, f: &Facts) -> 
             None => refuse("give a close code: successful, successful_with_issues, unsuccessful or backed_out"),
         },
         (Action::Close, _) => refuse("only a change in review is closed"),
-        (Action::Cancel, S::Review) => refuse("a change in review is closed with a code, not canceled"),
+        // Once work has started the outcome counts: close it (backed out, unsuccessful…).
+        (Action::Cancel, S::Implement | S::Review) => refuse(
+            "a change that has started is reviewed and closed with a code (backed_out, unsuccessful…), not canceled",
+        ),
         (Action::Cancel, _) => Ok(S::Canceled),
         (Action::Submit, _) => refuse("only a new or assessed change is submitted"),
     }
@@ -229,6 +237,11 @@ mod tests {
         assert_eq!(next(ChangeType::Emergency, s, Action::Schedule, &frozen), Ok(ChangeState::Scheduled));
         assert_eq!(next(k, s, Action::Reject, &ok()), Ok(ChangeState::New));
         assert!(next(k, ChangeState::Review, Action::Cancel, &ok()).is_err());
+        assert!(next(k, ChangeState::Implement, Action::Cancel, &ok()).unwrap_err().0.contains("backed_out"));
+        // Approvals still come in while scheduled, so a change whose rules grew is not stuck.
+        let sch = ChangeState::Scheduled;
+        assert_eq!(next(k, sch, Action::Approve, &ok()), Ok(sch));
+        assert!(next(k, sch, Action::Implement, &missing).is_err());
     }
 
     fn any_kind() -> impl Strategy<Value = ChangeType> {
@@ -260,7 +273,8 @@ mod tests {
             let mut s = ChangeState::New;
             for (a, f) in steps {
                 if let Ok(to) = next(kind, s, a, &f) {
-                    if to == ChangeState::Implement || to == ChangeState::Scheduled {
+                    let entered = to != s && (to == ChangeState::Implement || to == ChangeState::Scheduled);
+                    if entered {
                         prop_assert!(f.approvals_missing.is_none(), "{kind:?} reached {to:?} without approvals");
                         prop_assert!(!f.frozen || kind == ChangeType::Emergency, "{kind:?} passed a freeze");
                     }

@@ -31,6 +31,7 @@ pub struct Known {
     /// Of past closed changes like it (same services or CIs), the share that failed, and how many
     /// there were; `None` without history.
     pub past_failures: Option<(f64, usize)>,
+    /// Collisions with other changes (window conflicts count through `outside_window`).
     pub conflicts: usize,
     pub outside_window: bool,
     pub emergency: bool,
