@@ -219,17 +219,24 @@ step('lifecycle reminders are set on the report page', async () => {
   await shot('14-lifecycle-reminders');
 });
 
-step('the pages fit a phone and the dark theme', async () => {
-  const ctx = await w.browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
+step('the pages fit a phone and a desktop, light and dark', async () => {
   const cookies = await page.context().cookies();
-  await ctx.addCookies(cookies);
-  const phone = await ctx.newPage();
-  for (const [p, name] of [['/cmdb', '08-phone-list'], [new URL(ciUrl).pathname, '09-phone-ci'], ['/cmdb/lifecycle', '10-phone-lifecycle'],
-    ['/cmdb/contracts', '15-phone-contracts'], [new URL(contractUrl).pathname, '16-phone-contract']]) {
-    await phone.goto(server.url + p);
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(overflow <= 0, `${p} scrolls sideways on a phone by ${overflow}px`);
-    if (process.env.E2E_SCREENSHOTS === '1') await phone.screenshot({ path: `screenshots/cmdb-${name}.png`, fullPage: true });
+  const pages = [['/cmdb', 'list'], [new URL(ciUrl).pathname, 'ci'], ['/cmdb/lifecycle', 'lifecycle'],
+    ['/cmdb/contracts', 'contracts'], [new URL(contractUrl).pathname, 'contract'], ['/cmdb/attributes', 'attributes']];
+  for (const [width, height, device] of [[390, 844, 'phone'], [1280, 900, 'desktop']]) {
+    for (const scheme of ['light', 'dark']) {
+      const ctx = await w.browser.newContext({ viewport: { width, height }, colorScheme: scheme });
+      await ctx.addCookies(cookies);
+      const view = await ctx.newPage();
+      for (const [p, name] of pages) {
+        await view.goto(server.url + p);
+        const overflow = await view.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.ok(overflow <= 0, `${p} scrolls sideways at ${width}px (${scheme}) by ${overflow}px`);
+        if (process.env.E2E_SCREENSHOTS === '1') {
+          await view.screenshot({ path: `screenshots/cmdb-${device}-${scheme}-${name}.png`, fullPage: true });
+        }
+      }
+      await ctx.close();
+    }
   }
-  await ctx.close();
 });

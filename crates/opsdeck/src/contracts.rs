@@ -96,8 +96,10 @@ pub async fn contract_cmd(client: &Client, c: ContractCmd) -> Result<()> {
             let c = client.get(&format!("/api/v1/contracts/{id}"), &[]).await?;
             println!("{} ({}, {})", s(&c["name"]), s(&c["vendor"]), s(&c["kind"]));
             for key in ["number", "start_date", "end_date", "notice_days", "cost", "owner_team_name"] {
-                if !c[key].is_null() {
-                    println!("  {key}: {}", s(&c[key]));
+                match &c[key] {
+                    Value::Null => {}
+                    Value::String(v) => println!("  {key}: {v}"),
+                    other => println!("  {key}: {other}"),
                 }
             }
             println!("  auto_renew: {}", c["auto_renew"]);

@@ -13,34 +13,12 @@ pub mod risk;
 
 use serde::{Deserialize, Serialize};
 
-macro_rules! words {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $s),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-pub(crate) use words;
-
-words! {
+str_enum! {
     /// How a change is authorised.
     ChangeType { Standard = "standard", Normal = "normal", Emergency = "emergency" }
 }
 
-words! {
+str_enum! {
     /// Where a change is in its life.
     ChangeState {
         New = "new",
@@ -54,7 +32,7 @@ words! {
     }
 }
 
-words! {
+str_enum! {
     /// How a closed change went; the first two count as successes.
     CloseCode {
         Successful = "successful",
@@ -64,7 +42,7 @@ words! {
     }
 }
 
-words! {
+str_enum! {
     /// What a person asks of a change.
     Action {
         Submit = "submit",

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-super::words! {
+str_enum! {
     /// Low, moderate or high.
     RiskLevel { Low = "low", Moderate = "moderate", High = "high" }
 }

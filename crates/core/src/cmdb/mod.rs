@@ -27,36 +27,6 @@ pub const PLACE_MAX: usize = 80;
 pub const DEPTH_MAX: u32 = 20;
 pub const DEPTH_DEFAULT: u32 = 10;
 
-macro_rules! str_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $s),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some($name::$variant),)+ _ => None }
-            }
-
-            /// Every accepted value, for error messages: `"a", "b" or "c"`.
-            pub fn choices() -> String {
-                let all: Vec<String> = Self::ALL.iter().map(|v| format!("{:?}", v.as_str())).collect();
-                match all.split_last() {
-                    Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-                    _ => all.join(""),
-                }
-            }
-        }
-    };
-}
-
 pub mod attr_def;
 pub mod contract;
 pub mod reminder;

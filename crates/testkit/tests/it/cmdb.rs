@@ -167,7 +167,7 @@ async fn cis_relate_and_impact_what_relies_on_them(srv: &TestServer) {
     assert!(page.contains("impact-graph") && page.contains("node-1"), "the CI page draws its impact");
 }
 
-async fn import(srv: &TestServer, token: &str, query: &str, body: &str) -> (StatusCode, Value) {
+pub(crate) async fn import(srv: &TestServer, token: &str, query: &str, body: &str) -> (StatusCode, Value) {
     let r = srv
         .http
         .post(format!("{}/api/v1/cmdb/import?{query}", srv.url))

@@ -15,17 +15,7 @@ async fn define(srv: &TestServer, token: &str, body: Value) -> Value {
 }
 
 async fn import_csv(srv: &TestServer, token: &str, body: &str) -> (StatusCode, Value) {
-    let r = srv
-        .http
-        .post(format!("{}/api/v1/cmdb/import?format=csv", srv.url))
-        .bearer_auth(token)
-        .header("content-type", "text/csv")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    super::cmdb::import(srv, token, "format=csv", body).await
 }
 
 async fn defined_attributes_type_and_guard_cis_saved_and_imported(srv: &TestServer) {

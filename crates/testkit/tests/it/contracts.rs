@@ -181,16 +181,8 @@ async fn a_bulk_of_dates_is_announced_over_passes(backend: Backend) {
     for i in 0..2500 {
         csv.push_str(&format!("srv-{i},srv-{i},server,{end}\n"));
     }
-    let r = srv
-        .http
-        .post(format!("{}/api/v1/cmdb/import?format=csv", srv.url))
-        .bearer_auth(&m)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let (s, r) = super::cmdb::import(&srv, &m, "format=csv", &csv).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
     let (s, _) = srv.put("/api/v1/cmdb/reminders", &m, json!({"recipients": ["assets@example.com"]})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(srv.run_reminders().await, 1000, "the second thousand");

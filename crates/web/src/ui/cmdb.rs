@@ -51,7 +51,7 @@ pub struct CiForm {
     def_stored: Vec<String>,
 }
 
-fn day(d: Option<chrono::NaiveDate>) -> String {
+pub(super) fn day(d: Option<chrono::NaiveDate>) -> String {
     d.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
@@ -181,9 +181,10 @@ fn typed_value(v: &str) -> serde_json::Value {
     }
 }
 
+/// A select's option: what is sent and what is shown (the CMDB's pages share it).
 pub struct Choice {
-    value: String,
-    label: String,
+    pub(super) value: String,
+    pub(super) label: String,
 }
 
 fn classes() -> Vec<Choice> {
@@ -202,7 +203,7 @@ fn relation_choices() -> Vec<Choice> {
     out
 }
 
-async fn teams(state: &AppState) -> Vec<Choice> {
+pub(super) async fn teams(state: &AppState) -> Vec<Choice> {
     state
         .db
         .list_teams(None, None, Some(500))

@@ -2,6 +2,7 @@
 //! and the helpers a CI's page uses to show its defined attributes by label (references as
 //! links) and to edit them with typed inputs.
 
+use super::cmdb::Choice;
 use super::{Chrome, PageAuth, error_page, outcome};
 use crate::AppState;
 use crate::error::ApiError;
@@ -162,11 +163,6 @@ pub async fn defined_keys(state: &AppState, class: &str) -> Vec<String> {
         }
         None => Vec::new(),
     }
-}
-
-pub struct Choice {
-    value: String,
-    label: String,
 }
 
 #[derive(Deserialize, Default)]

@@ -1,6 +1,7 @@
 //! Contract pages: the list with a new-contract form, and a contract's page (its dates, the CIs
 //! it covers, edit and delete).
 
+use super::cmdb::{Choice, day, teams};
 use super::{Chrome, PageAuth, done, error_page, form_error, outcome};
 use crate::AppState;
 use crate::error::ApiError;
@@ -34,10 +35,6 @@ pub struct ContractForm {
     notes: String,
     /// The CIs it covers: a name, identity or id per line.
     cis: String,
-}
-
-fn day(d: Option<chrono::NaiveDate>) -> String {
-    d.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
 }
 
 impl ContractForm {
@@ -115,25 +112,8 @@ impl ContractForm {
     }
 }
 
-pub struct Choice {
-    value: String,
-    label: String,
-}
-
 fn kinds() -> Vec<Choice> {
     ContractKind::ALL.iter().map(|k| Choice { value: k.as_str().into(), label: k.label().into() }).collect()
-}
-
-async fn teams(state: &AppState) -> Vec<Choice> {
-    state
-        .db
-        .list_teams(None, None, Some(500))
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| Choice { value: t.id.to_string(), label: t.name })
-        .collect()
 }
 
 /// A contract's next date, as the list shows it.
