@@ -7,6 +7,9 @@ pub enum Entity {
     Agent,
     Alert,
     ApiToken,
+    Change,
+    ChangeRule,
+    ChangeWindow,
     Channel,
     Ci,
     CiAttribute,
@@ -36,11 +39,14 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 30] = [
+    pub const ALL: [Entity; 33] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
         Entity::ApiToken,
+        Entity::Change,
+        Entity::ChangeRule,
+        Entity::ChangeWindow,
         Entity::Channel,
         Entity::Ci,
         Entity::CiAttribute,
@@ -76,6 +82,9 @@ impl Entity {
             Entity::Agent => "agent",
             Entity::Alert => "alert",
             Entity::ApiToken => "API token",
+            Entity::Change => "change",
+            Entity::ChangeRule => "approval rule",
+            Entity::ChangeWindow => "change window",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
             Entity::CiAttribute => "CI attribute",
@@ -112,6 +121,9 @@ impl Entity {
             Entity::Agent => "agent_not_found",
             Entity::Alert => "alert_not_found",
             Entity::ApiToken => "api_token_not_found",
+            Entity::Change => "change_not_found",
+            Entity::ChangeRule => "approval_rule_not_found",
+            Entity::ChangeWindow => "change_window_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",
             Entity::CiAttribute => "ci_attribute_not_found",

@@ -43,6 +43,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (34, "asset_lifecycle", include_str!("../migrations/sqlite/0034_asset_lifecycle.sql")),
     (35, "contracts", include_str!("../migrations/sqlite/0035_contracts.sql")),
     (36, "ci_attribute_defs", include_str!("../migrations/sqlite/0036_ci_attribute_defs.sql")),
+    (37, "changes", include_str!("../migrations/sqlite/0037_changes.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -81,6 +82,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (34, "asset_lifecycle", include_str!("../migrations/postgres/0034_asset_lifecycle.sql")),
     (35, "contracts", include_str!("../migrations/postgres/0035_contracts.sql")),
     (36, "ci_attribute_defs", include_str!("../migrations/postgres/0036_ci_attribute_defs.sql")),
+    (37, "changes", include_str!("../migrations/postgres/0037_changes.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod anomaly_watch;
 pub mod audit;
 pub mod catalogue;
+pub mod change;
 pub mod cmdb;
 mod connect;
 pub mod copy;

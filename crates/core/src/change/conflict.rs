@@ -3,7 +3,7 @@
 //! change inside a freeze (blackout); the implementer booked on another change at the time.
 //! Linear in the other changes' CIs (a set lookup each) and in the windows' CIs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -27,13 +27,9 @@ impl Planned {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WindowKind {
-    /// Changes to its CIs are allowed in it (and, where a CI has such windows, only in them).
-    Maintenance,
-    /// No change but an emergency one may run in it.
-    Freeze,
+str_enum! {
+    /// A maintenance window (changes allowed) or a freeze (none but emergencies).
+    WindowKind { Maintenance = "maintenance", Freeze = "freeze" }
 }
 
 /// A maintenance or freeze window; no CIs means every CI (a global freeze).

@@ -10,6 +10,7 @@
 pub mod approval;
 pub mod conflict;
 pub mod risk;
+pub mod spec;
 
 use serde::{Deserialize, Serialize};
 

@@ -8,6 +8,7 @@ mod architecture;
 mod auth;
 mod bounds;
 mod catalogue;
+mod changes;
 mod cmdb;
 mod cmdb_attributes;
 mod contracts;

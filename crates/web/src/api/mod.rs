@@ -6,6 +6,8 @@ pub(crate) mod anomalies;
 pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
+pub(crate) mod change_calendar;
+pub(crate) mod changes;
 pub(crate) mod cmdb;
 mod cmdb_attributes;
 mod cmdb_import;
@@ -140,6 +142,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(cmdb_import::router())
         .merge(cmdb_reports::router())
         .merge(contracts::router())
+        .merge(changes::router())
+        .merge(change_calendar::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
         // After the 1 MiB layer, so import files keep their own limit.
         .merge(cmdb_import::import_router())

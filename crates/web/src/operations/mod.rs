@@ -13,6 +13,8 @@ pub mod agents;
 pub mod anomalies;
 pub mod audit;
 pub mod catalogue;
+pub mod change_calendar;
+pub mod changes;
 pub mod cmdb;
 pub mod cmdb_attributes;
 pub mod contracts;

@@ -1,0 +1,78 @@
+//! What the risk of a change reads besides its answers: its services' tiers, how similar
+//! changes went, and the monitors of its CIs (which its maintenance window silences).
+
+use crate::{Db, StoreResult, with_db};
+use uuid::Uuid;
+
+/// Ids bound to `?first…` placeholders in chunks of 256, rows collected.
+macro_rules! by_chunks {
+    ($db:expr, $ids:expr, |$list:ident| $sql:expr, $row:ty) => {{
+        let backend = $db.backend();
+        let mut out: Vec<$row> = Vec::new();
+        for chunk in $ids.chunks(256) {
+            let $list = crate::dialect::placeholders(backend, chunk.len(), 1);
+            let sql: String = $sql;
+            let rows: Vec<$row> = with_db!($db, |pool| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        out
+    }};
+}
+
+impl Db {
+    /// Services by id (id, name, tier); unknown ids are left out.
+    pub async fn service_tiers(&self, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String, i16)>> {
+        Ok(by_chunks!(
+            self,
+            ids,
+            |list| format!("SELECT id, name, tier FROM services WHERE id IN ({list})"),
+            (Uuid, String, i16)
+        ))
+    }
+
+    /// The monitors bound to any of `cis`.
+    pub async fn monitors_of_cis(&self, cis: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        let rows = by_chunks!(
+            self,
+            cis,
+            |list| format!("SELECT id FROM monitors WHERE ci_id IN ({list}) ORDER BY id"),
+            (Uuid,)
+        );
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Of the closed changes sharing a CI or a service with a change (other than `exclude`), how
+    /// many failed (unsuccessful or backed out) and how many there were.
+    pub async fn similar_changes(&self, cis: &[Uuid], services: &[Uuid], exclude: Uuid) -> StoreResult<(i64, i64)> {
+        let mut ids: Vec<(Uuid, Option<String>)> = by_chunks!(
+            self,
+            cis,
+            |list| format!(
+                "SELECT c.id, c.close_code FROM changes c JOIN change_cis x ON x.change_id = c.id \
+                 WHERE c.state = 'closed' AND x.ci_id IN ({list})"
+            ),
+            (Uuid, Option<String>)
+        );
+        ids.extend(by_chunks!(
+            self,
+            services,
+            |list| format!(
+                "SELECT c.id, c.close_code FROM changes c JOIN change_services x ON x.change_id = c.id \
+                 WHERE c.state = 'closed' AND x.service_id IN ({list})"
+            ),
+            (Uuid, Option<String>)
+        ));
+        ids.retain(|(id, _)| *id != exclude);
+        ids.sort_unstable();
+        ids.dedup_by_key(|(id, _)| *id);
+        let failed =
+            ids.iter().filter(|(_, code)| matches!(code.as_deref(), Some("unsuccessful" | "backed_out"))).count();
+        Ok((failed as i64, ids.len() as i64))
+    }
+}

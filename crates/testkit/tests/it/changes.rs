@@ -1,0 +1,220 @@
+//! Change management end to end: a normal change on a tier-1 service is assessed as risky,
+//! needs two of three CAB members, is scheduled by the approval that completes them and
+//! silences its CI's monitor for its window; a change on a related CI collides with it until
+//! the conflict is accepted; a freeze stops everything but an emergency change; stale edits,
+//! strangers' approvals, past dates and inverted windows are refused by name; an incident
+//! lists the change before it, and marking the change as its cause counts it as failed.
+
+use chrono::Duration;
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{Backend, StatusCode, TestServer};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_sqlite() {
+    changes(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_postgres() {
+    changes(Backend::Postgres).await;
+}
+
+fn at(srv: &TestServer, minutes: i64) -> String {
+    (srv.now() + Duration::minutes(minutes)).to_rfc3339()
+}
+
+async fn created(srv: &TestServer, path: &str, token: &str, body: Value) -> Value {
+    let (s, v) = srv.post(path, token, body).await;
+    assert_eq!(s, StatusCode::CREATED, "{path}: {v}");
+    v
+}
+
+async fn act(srv: &TestServer, token: &str, id: &str, action: &str, body: Value) -> (StatusCode, Value) {
+    srv.post(&format!("/api/v1/changes/{id}/{action}"), token, body).await
+}
+
+fn field(e: &Value) -> &str {
+    e["error"]["details"]["field"].as_str().unwrap_or_default()
+}
+
+async fn changes(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let m = srv.token("mgr", Role::Manager).await;
+    let r = srv.token("resp", Role::Responder).await;
+    let viewer = srv.token("viewer", Role::Viewer).await;
+    let mut cab = Vec::new();
+    let mut cab_ids = Vec::new();
+    for name in ["cab-a", "cab-b", "cab-c"] {
+        let u = srv.user(name, Role::Viewer).await;
+        cab_ids.push(u.id.to_string());
+        cab.push(srv.token_for(&u, None).await);
+    }
+
+    let svc = created(&srv, "/api/v1/services", &m, json!({"name": "Payments", "tier": 1})).await;
+    let service_ci = json!({"name": "Payments", "class": "business_service", "service_id": svc["id"]});
+    let service_ci = created(&srv, "/api/v1/cis", &m, service_ci).await;
+    let db = created(&srv, "/api/v1/cis", &m, json!({"name": "pay-db", "class": "server"})).await;
+    let app = created(&srv, "/api/v1/cis", &m, json!({"name": "pay-app", "class": "server"})).await;
+    for user in [&service_ci, &app] {
+        let rel = json!({"source_id": user["id"], "target_id": db["id"], "type": "depends_on"});
+        created(&srv, "/api/v1/ci-relations", &m, rel).await;
+    }
+    let mon = json!({"name": "pay-db port", "type": "tcp", "interval_seconds": 60,
+        "settings": {"host": "127.0.0.1", "port": 1}});
+    let mon = created(&srv, "/api/v1/monitors", &m, mon).await;
+    let mon_id = mon["id"].as_str().unwrap();
+    let bind = format!("/api/v1/cis/{}/monitors/{mon_id}", db["id"].as_str().unwrap());
+    assert_eq!(srv.put(&bind, &m, json!({})).await.0, StatusCode::NO_CONTENT);
+    let rule = json!({"name": "CAB", "min_risk": "moderate", "approvers": cab_ids, "required": 2});
+    let (s, e) = srv.post("/api/v1/change-rules", &r, rule.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    created(&srv, "/api/v1/change-rules", &m, rule).await;
+
+    // A normal change on the tier-1 service's database: its service is filled in from the
+    // CMDB, and its risk explains itself.
+    let body = json!({"title": "Upgrade Postgres 15 → 16", "type": "normal", "ci_ids": [db["id"]],
+        "planned_start": at(&srv, 120), "planned_end": at(&srv, 180), "answers": {"tested": "partly"}});
+    let (s, e) = srv.post("/api/v1/changes", &viewer, body.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    let a = created(&srv, "/api/v1/changes", &r, body.clone()).await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    assert_eq!((a["number"].as_str(), a["state"].as_str()), (Some("CHG-1"), Some("new")), "{a}");
+    assert_eq!(a["services"][0]["name"], "Payments", "{a}");
+    assert_eq!(a["risk"]["level"], "moderate", "{a}");
+    let reasons = a["risk"]["reasons"].to_string();
+    assert!(reasons.contains("tier-1") && reasons.contains("Partly"), "{reasons}");
+    assert_eq!(a["conflicts"], json!([]));
+
+    // Bad input is named.
+    for (patch, want) in [
+        (json!({"planned_start": at(&srv, -60), "planned_end": at(&srv, 60)}), "planned_start"),
+        (json!({"planned_end": at(&srv, 100)}), "planned_end"),
+        (json!({"type": "urgent"}), "type"),
+        (json!({"answers": {"tested": "maybe"}}), "answers"),
+        (json!({"ci_ids": [uuid::Uuid::now_v7()]}), "ci_ids"),
+    ] {
+        let mut b = body.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let (s, e) = srv.post("/api/v1/changes", &r, b).await;
+        assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, want), "{e}");
+    }
+
+    // Through assessment to authorisation; scheduling waits for two CAB approvals.
+    assert_eq!(act(&srv, &r, &id, "submit", json!({})).await.1["state"], "assess");
+    assert_eq!(act(&srv, &r, "CHG-1", "submit", json!({})).await.1["state"], "authorize");
+    let (s, e) = act(&srv, &r, &id, "schedule", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("CAB: 0 of 2 approvals"), "{e}");
+    let (s, e) = act(&srv, &r, &id, "implement", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let (s, e) = act(&srv, &viewer, &id, "approve", json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "someone outside the rule: {e}");
+    let (_, inbox) = srv.get("/api/v1/changes/approvals", &cab[0]).await;
+    assert_eq!(inbox["items"][0]["number"], "CHG-1", "{inbox}");
+    let (s, c) = act(&srv, &cab[0], &id, "approve", json!({"comment": "fine"})).await;
+    assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("authorize")), "{c}");
+    assert_eq!(c["approvals_missing"], "CAB: 1 of 2 approvals");
+    let (s, e) = act(&srv, &cab[0], &id, "approve", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "one vote per person: {e}");
+    let (_, inbox) = srv.get("/api/v1/changes/approvals", &cab[0]).await;
+    assert_eq!(inbox["items"], json!([]), "already decided: {inbox}");
+    let (s, c) = act(&srv, &cab[1], &id, "approve", json!({})).await;
+    assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("scheduled")), "the last approval schedules: {c}");
+    assert!(c["maintenance_window_id"].is_string(), "{c}");
+
+    // A stale edit is refused; an edit of the window withdraws the approvals.
+    let mut edit = body.clone();
+    edit["version"] = json!(1);
+    edit["planned_end"] = json!(at(&srv, 200));
+    let (s, e) = srv.put(&format!("/api/v1/changes/{id}"), &r, edit.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("reload"), "{e}");
+
+    // A change on the application, which depends on the database, collides with it.
+    let b_body = json!({"title": "Deploy pay-app 2.4", "ci_ids": [app["id"]],
+        "planned_start": at(&srv, 150), "planned_end": at(&srv, 170)});
+    let b = created(&srv, "/api/v1/changes", &r, b_body).await;
+    let b_id = b["id"].as_str().unwrap().to_owned();
+    let conflict = &b["conflicts"][0];
+    assert_eq!((conflict["kind"].as_str(), conflict["change_id"].as_str()), (Some("related_ci"), Some(id.as_str())));
+    assert!(conflict["message"].as_str().unwrap().contains("CHG-1"), "{conflict}");
+    assert!(b["risk"]["reasons"].to_string().contains("conflict"), "{b}");
+    act(&srv, &r, &b_id, "submit", json!({})).await;
+    act(&srv, &r, &b_id, "submit", json!({})).await;
+    let (s, e) = act(&srv, &r, &b_id, "schedule", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("1 conflict"), "{e}");
+    let accept = json!({"key": conflict["key"], "reason": "app deploy is read-only against the db"});
+    let (s, c) = srv.post(&format!("/api/v1/changes/{b_id}/conflicts"), &r, accept).await;
+    assert_eq!((s, c["conflicts"][0]["accepted_reason"].is_string()), (StatusCode::OK, true), "{c}");
+    assert_eq!(act(&srv, &r, &b_id, "schedule", json!({})).await.1["state"], "scheduled");
+
+    // A freeze stops a normal change but not an emergency one.
+    let freeze = json!({"name": "Year-end freeze", "kind": "freeze", "starts_at": at(&srv, 60 * 24 * 10),
+        "ends_at": at(&srv, 60 * 24 * 12)});
+    created(&srv, "/api/v1/change-windows", &m, freeze).await;
+    let bad = json!({"name": "x", "kind": "freeze", "starts_at": at(&srv, 60), "ends_at": at(&srv, 30)});
+    let (s, e) = srv.post("/api/v1/change-windows", &m, bad).await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "ends_at"), "{e}");
+    for (kind, want) in [("normal", StatusCode::CONFLICT), ("emergency", StatusCode::OK)] {
+        let c = json!({"title": format!("{kind} fix"), "type": kind,
+            "planned_start": at(&srv, 60 * 24 * 11), "planned_end": at(&srv, 60 * 24 * 11 + 30)});
+        let c = created(&srv, "/api/v1/changes", &r, c).await;
+        let cid = c["id"].as_str().unwrap();
+        loop {
+            let (_, now) = srv.get(&format!("/api/v1/changes/{cid}"), &r).await;
+            if now["state"] == "authorize" {
+                break;
+            }
+            act(&srv, &r, cid, "submit", json!({})).await;
+        }
+        let (s, e) = act(&srv, &r, cid, "schedule", json!({})).await;
+        assert_eq!(s, want, "{kind}: {e}");
+        if s == StatusCode::CONFLICT {
+            assert!(e["error"]["message"].as_str().unwrap().contains("freeze"), "{e}");
+        }
+    }
+
+    // The window comes: the database's monitor is in maintenance, not down.
+    srv.clock.advance(Duration::minutes(121));
+    assert_eq!(srv.run_checks().await, 1);
+    let (_, mon) = srv.get(&format!("/api/v1/monitors/{mon_id}"), &m).await;
+    assert_eq!(mon["state"], "maintenance", "{mon}");
+
+    // Work, review, close: a close needs a code.
+    let (s, c) = act(&srv, &r, &id, "implement", json!({})).await;
+    assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("implement")), "{c}");
+    assert!(c["actual_start"].is_string());
+    let (s, e) = act(&srv, &r, &id, "cancel", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    act(&srv, &r, &id, "review", json!({})).await;
+    let (s, e) = act(&srv, &r, &id, "close", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let (s, e) = act(&srv, &r, &id, "close", json!({"close_code": "fine"})).await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "close_code"), "{e}");
+    let (s, c) = act(&srv, &r, &id, "close", json!({"close_code": "successful", "comment": "done"})).await;
+    assert_eq!((s, c["close_code"].as_str()), (StatusCode::OK, Some("successful")), "{c}");
+
+    // An incident on the payments service lists the change; marking it as the cause makes it
+    // a failure.
+    let inc = json!({"title": "Payments errors", "service_id": svc["id"], "severity": "SEV2"});
+    let inc = created(&srv, "/api/v1/incidents", &r, inc).await;
+    let inc_id = inc["id"].as_str().unwrap();
+    let (_, before) = srv.get(&format!("/api/v1/incidents/{inc_id}/changes"), &viewer).await;
+    assert_eq!(before["items"][0]["number"], "CHG-1", "{before}");
+    let (s, c) = srv.post(&format!("/api/v1/changes/{id}/cause"), &r, json!({"incident_id": inc_id})).await;
+    assert_eq!((s, c["close_code"].as_str()), (StatusCode::OK, Some("unsuccessful")), "{c}");
+    assert_eq!(c["caused_incident_id"], inc["id"]);
+
+    // The list filters by state; an audit trail names each move.
+    let (_, closed) = srv.get("/api/v1/changes?state=closed", &viewer).await;
+    assert_eq!(closed["items"].as_array().unwrap().len(), 1, "{closed}");
+    let (s, e) = srv.get("/api/v1/changes?state=done", &viewer).await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "state"), "{e}");
+    let (_, cal) = srv.get("/api/v1/changes/calendar", &viewer).await;
+    assert!(cal["windows"].as_array().unwrap().len() == 1, "{cal}");
+    srv.stop().await;
+}

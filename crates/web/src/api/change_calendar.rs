@@ -1,0 +1,457 @@
+//! The change calendar: changes and windows of a period, maintenance and freeze windows, the
+//! approval rules and the risk questionnaire.
+
+use super::changes::{ChangeDto, dto};
+use super::{List, ts};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::operations::change_calendar as op;
+use crate::operations::parse_time;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use opsdeck_core::Entity;
+use opsdeck_core::change::ChangeType;
+use opsdeck_core::change::approval::ApprovalRule;
+use opsdeck_core::change::risk::RiskLevel;
+use opsdeck_core::change::spec::{Question, Questionnaire, RiskOption, WindowSpec};
+use opsdeck_store::change::approvals::StoredRule;
+use opsdeck_store::change::calendar::CalendarWindow;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(calendar))
+        .routes(routes!(list_windows, create_window))
+        .routes(routes!(get_window, update_window, delete_window))
+        .routes(routes!(list_rules, create_rule))
+        .routes(routes!(update_rule, delete_rule))
+        .routes(routes!(get_questionnaire, put_questionnaire))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WindowDto {
+    pub id: Uuid,
+    pub name: String,
+    /// maintenance (changes allowed; CIs with such windows change only inside one) or freeze
+    /// (no change but an emergency one).
+    pub kind: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub description: String,
+    /// The CIs it applies to; empty: every CI.
+    pub ci_ids: Vec<Uuid>,
+}
+
+fn window_dto(w: CalendarWindow) -> WindowDto {
+    WindowDto {
+        id: w.id,
+        name: w.name,
+        kind: w.kind.as_str().into(),
+        starts_at: ts(w.starts_at),
+        ends_at: ts(w.ends_at),
+        description: w.description,
+        ci_ids: w.ci_ids,
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowBody {
+    #[schema(schema_with = crate::api::schema::name)]
+    pub name: String,
+    #[schema(schema_with = crate::api::schema::window_kind)]
+    pub kind: String,
+    #[schema(schema_with = crate::api::schema::date_time)]
+    pub starts_at: String,
+    /// After starts_at, at most 366 days later.
+    #[schema(schema_with = crate::api::schema::date_time)]
+    pub ends_at: String,
+    /// The CIs it applies to (at most 1,000); none: every CI.
+    #[schema(max_items = 1000)]
+    pub ci_ids: Option<Vec<Uuid>>,
+    #[schema(schema_with = crate::api::schema::description_opt)]
+    pub description: Option<String>,
+}
+
+impl WindowBody {
+    fn spec(self) -> Result<WindowSpec, ApiError> {
+        let (s, e) = (parse_time("starts_at", &self.starts_at)?, parse_time("ends_at", &self.ends_at)?);
+        let cis = self.ci_ids.unwrap_or_default();
+        Ok(WindowSpec::new(&self.name, &self.kind, s, e, &cis, self.description.as_deref().unwrap_or(""))?)
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// Start of the period (RFC 3339); default now.
+    #[param(schema_with = crate::api::schema::date_time_opt)]
+    pub from: Option<String>,
+    /// End of the period, after from and at most 400 days later; default 31 days after from.
+    #[param(schema_with = crate::api::schema::date_time_opt)]
+    pub to: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CalendarDto {
+    pub from: String,
+    pub to: String,
+    /// Changes planned or carried out in the period (canceled ones left out), by start.
+    pub changes: Vec<ChangeDto>,
+    pub windows: Vec<WindowDto>,
+}
+
+fn period(
+    state: &AppState,
+    q: &PeriodQuery,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), ApiError> {
+    let from = q.from.as_deref().map(|s| parse_time("from", s)).transpose()?.unwrap_or_else(|| state.now());
+    let to = match q.to.as_deref() {
+        Some(s) => parse_time("to", s)?,
+        None => opsdeck_core::time::add(from, chrono::Duration::days(31)).unwrap_or(from),
+    };
+    Ok((from, to))
+}
+
+/// The change calendar of a period: changes and maintenance and freeze windows.
+#[utoipa::path(
+    get,
+    path = "/api/v1/changes/calendar",
+    tag = "changes",
+    params(PeriodQuery),
+    responses((status = 200, body = CalendarDto))
+)]
+async fn calendar(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Result<Json<CalendarDto>, ApiError> {
+    let (from, to) = period(&state, &q)?;
+    let (changes, windows) = op::calendar(&state, &auth, from, to).await?;
+    Ok(Json(CalendarDto {
+        from: ts(from),
+        to: ts(to),
+        changes: changes.into_iter().map(dto).collect(),
+        windows: windows.into_iter().map(window_dto).collect(),
+    }))
+}
+
+/// Maintenance and freeze windows of a period (default: the next 31 days).
+#[utoipa::path(
+    get,
+    path = "/api/v1/change-windows",
+    tag = "changes",
+    params(PeriodQuery),
+    responses((status = 200, body = List<WindowDto>))
+)]
+async fn list_windows(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Result<Json<List<WindowDto>>, ApiError> {
+    let (from, to) = period(&state, &q)?;
+    let (_, windows) = op::calendar(&state, &auth, from, to).await?;
+    Ok(Json(List { items: windows.into_iter().map(window_dto).collect(), next_cursor: None }))
+}
+
+/// Plans a maintenance window or a change freeze (managers and admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/change-windows",
+    tag = "changes",
+    request_body = WindowBody,
+    responses((status = 201, body = WindowDto))
+)]
+async fn create_window(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<WindowBody>,
+) -> Result<(StatusCode, Json<WindowDto>), ApiError> {
+    let w = op::save_window(&state, &auth, None, &body.spec()?).await?;
+    Ok((StatusCode::CREATED, Json(window_dto(w))))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/change-windows/{id}",
+    tag = "changes",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = WindowDto))
+)]
+async fn get_window(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<WindowDto>, ApiError> {
+    Ok(Json(window_dto(op::get_window(&state, &auth, parse_id(Entity::ChangeWindow, &id)?).await?)))
+}
+
+/// Replaces a window (managers and admins).
+#[utoipa::path(
+    put,
+    path = "/api/v1/change-windows/{id}",
+    tag = "changes",
+    params(("id" = Uuid, Path)),
+    request_body = WindowBody,
+    responses((status = 200, body = WindowDto))
+)]
+async fn update_window(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<WindowBody>,
+) -> Result<Json<WindowDto>, ApiError> {
+    let id = parse_id(Entity::ChangeWindow, &id)?;
+    Ok(Json(window_dto(op::save_window(&state, &auth, Some(id), &body.spec()?).await?)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/change-windows/{id}",
+    tag = "changes",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
+async fn delete_window(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    op::delete_window(&state, &auth, parse_id(Entity::ChangeWindow, &id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RuleDto {
+    pub id: Uuid,
+    pub name: String,
+    /// normal and/or emergency; empty: both.
+    pub types: Vec<String>,
+    /// The rule covers changes of this risk and above; null: any risk.
+    pub min_risk: Option<String>,
+    /// The rule covers changes to these services; empty: any.
+    pub service_ids: Vec<Uuid>,
+    pub approvers: Vec<Uuid>,
+    /// How many of the approvers must approve.
+    pub required: u32,
+    pub updated_at: String,
+}
+
+fn rule_dto(r: StoredRule) -> RuleDto {
+    RuleDto {
+        id: r.id,
+        name: r.rule.name,
+        types: r.rule.types.iter().map(|t| t.as_str().to_owned()).collect(),
+        min_risk: r.rule.min_risk.map(|m| m.as_str().into()),
+        service_ids: r.rule.service_ids,
+        approvers: r.rule.approvers,
+        required: r.rule.required,
+        updated_at: ts(r.updated_at),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    #[schema(schema_with = crate::api::schema::name)]
+    pub name: String,
+    /// normal and/or emergency (standard changes are pre-approved); none: both.
+    #[schema(max_items = 2)]
+    pub types: Option<Vec<String>>,
+    #[schema(schema_with = crate::api::schema::risk_level_opt)]
+    pub min_risk: Option<String>,
+    #[schema(max_items = 100)]
+    pub service_ids: Option<Vec<Uuid>>,
+    /// 1 to 50 active users.
+    #[schema(min_items = 1, max_items = 50)]
+    pub approvers: Vec<Uuid>,
+    /// How many must approve: 1 to the number of approvers (default 1).
+    #[schema(minimum = 1, maximum = 50)]
+    pub required: Option<i64>,
+}
+
+impl RuleBody {
+    fn rule(self) -> Result<ApprovalRule, ApiError> {
+        let mut types = Vec::new();
+        for t in self.types.unwrap_or_default() {
+            types.push(
+                ChangeType::parse(t.trim())
+                    .ok_or_else(|| ApiError::invalid("types", format!("each must be {}", ChangeType::choices())))?,
+            );
+        }
+        let min_risk = match self.min_risk.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(r) => Some(
+                RiskLevel::parse(r)
+                    .ok_or_else(|| ApiError::invalid("min_risk", format!("must be {}", RiskLevel::choices())))?,
+            ),
+        };
+        let services = self.service_ids.unwrap_or_default();
+        if services.len() > 100 {
+            return Err(ApiError::invalid("service_ids", "name at most 100 services"));
+        }
+        Ok(ApprovalRule::new(&self.name, types, min_risk, services, self.approvers, self.required.unwrap_or(1))?)
+    }
+}
+
+/// The approval rules: who must approve which changes.
+#[utoipa::path(get, path = "/api/v1/change-rules", tag = "changes", responses((status = 200, body = List<RuleDto>)))]
+async fn list_rules(State(state): State<AppState>, auth: Auth) -> Result<Json<List<RuleDto>>, ApiError> {
+    let rules = op::rules(&state, &auth).await?;
+    Ok(Json(List { items: rules.into_iter().map(rule_dto).collect(), next_cursor: None }))
+}
+
+/// Adds an approval rule (managers and admins): e.g. high-risk changes need 2 of the 5 CAB
+/// members; any change to the payments service needs its owner.
+#[utoipa::path(
+    post,
+    path = "/api/v1/change-rules",
+    tag = "changes",
+    request_body = RuleBody,
+    responses((status = 201, body = RuleDto))
+)]
+async fn create_rule(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<RuleBody>,
+) -> Result<(StatusCode, Json<RuleDto>), ApiError> {
+    let r = op::save_rule(&state, &auth, None, &body.rule()?).await?;
+    Ok((StatusCode::CREATED, Json(rule_dto(r))))
+}
+
+/// Replaces an approval rule (managers and admins); changes awaiting approval are judged by it
+/// from now on.
+#[utoipa::path(
+    put,
+    path = "/api/v1/change-rules/{id}",
+    tag = "changes",
+    params(("id" = Uuid, Path)),
+    request_body = RuleBody,
+    responses((status = 200, body = RuleDto))
+)]
+async fn update_rule(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RuleBody>,
+) -> Result<Json<RuleDto>, ApiError> {
+    let id = parse_id(Entity::ChangeRule, &id)?;
+    Ok(Json(rule_dto(op::save_rule(&state, &auth, Some(id), &body.rule()?).await?)))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/change-rules/{id}",
+    tag = "changes",
+    params(("id" = Uuid, Path)),
+    responses((status = 204))
+)]
+async fn delete_rule(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    op::delete_rule(&state, &auth, parse_id(Entity::ChangeRule, &id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptionDto {
+    /// A slug.
+    #[schema(min_length = 1, max_length = 64)]
+    pub key: String,
+    #[schema(schema_with = crate::api::schema::name)]
+    pub label: String,
+    #[schema(minimum = 0, maximum = 100)]
+    pub points: u32,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionDto {
+    /// A slug.
+    #[schema(min_length = 1, max_length = 64)]
+    pub key: String,
+    #[schema(schema_with = crate::api::schema::name)]
+    pub text: String,
+    #[schema(min_items = 1, max_items = 8)]
+    pub options: Vec<OptionDto>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionnaireDto {
+    /// At most 20 questions; each answer adds its option's points to a change's risk.
+    #[schema(max_items = 20)]
+    pub questions: Vec<QuestionDto>,
+}
+
+fn questionnaire_dto(q: Questionnaire) -> QuestionnaireDto {
+    QuestionnaireDto {
+        questions: q
+            .questions
+            .into_iter()
+            .map(|q| QuestionDto {
+                key: q.key,
+                text: q.text,
+                options: q
+                    .options
+                    .into_iter()
+                    .map(|o| OptionDto { key: o.key, label: o.label, points: o.points })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The risk questionnaire a change's author answers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/change-questionnaire",
+    tag = "changes",
+    responses((status = 200, body = QuestionnaireDto))
+)]
+async fn get_questionnaire(State(state): State<AppState>, auth: Auth) -> Result<Json<QuestionnaireDto>, ApiError> {
+    Ok(Json(questionnaire_dto(op::questionnaire(&state, &auth).await?)))
+}
+
+/// Replaces the risk questionnaire (managers and admins). Answers saved on changes keep their
+/// points until the change is edited.
+#[utoipa::path(
+    put,
+    path = "/api/v1/change-questionnaire",
+    tag = "changes",
+    request_body = QuestionnaireDto,
+    responses((status = 200, body = QuestionnaireDto))
+)]
+async fn put_questionnaire(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<QuestionnaireDto>,
+) -> Result<Json<QuestionnaireDto>, ApiError> {
+    let questions = body
+        .questions
+        .into_iter()
+        .map(|q| Question {
+            key: q.key,
+            text: q.text,
+            options: q
+                .options
+                .into_iter()
+                .map(|o| RiskOption { key: o.key, label: o.label, points: o.points })
+                .collect(),
+        })
+        .collect();
+    let q = Questionnaire::new(questions)?;
+    op::save_questionnaire(&state, &auth, &q).await?;
+    Ok(Json(questionnaire_dto(q)))
+}
