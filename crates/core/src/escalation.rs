@@ -412,8 +412,34 @@ pub fn feed_token_matches(key: &[u8], user_id: Uuid, epoch: i32, token: &str) ->
 
 const FEED_TOKEN_BYTES: usize = 20;
 
+/// The token of a person's change calendar feed: their id, then an HMAC of it and their feed
+/// epoch under its own domain (so it opens the change calendar and nothing else). A new
+/// personal calendar link revokes it too.
+pub fn change_feed_token(key: &[u8], user_id: Uuid, epoch: i32) -> String {
+    let m = domain_feed_mac(key, "change-feed:", user_id, epoch);
+    format!("{}{}", user_id.simple(), hex::encode(&m.finalize().into_bytes()[..FEED_TOKEN_BYTES]))
+}
+
+/// The person a change feed token names, and whether it is theirs at `epoch`.
+pub fn change_feed_user(token: &str) -> Option<Uuid> {
+    token.get(..32).and_then(|u| Uuid::try_parse(u).ok())
+}
+
+pub fn change_feed_matches(key: &[u8], user_id: Uuid, epoch: i32, token: &str) -> bool {
+    match token.get(32..).map(hex::decode) {
+        Some(Ok(bytes)) if bytes.len() == FEED_TOKEN_BYTES && change_feed_user(token) == Some(user_id) => {
+            domain_feed_mac(key, "change-feed:", user_id, epoch).verify_truncated_left(&bytes).is_ok()
+        }
+        _ => false,
+    }
+}
+
 fn feed_mac(key: &[u8], user_id: Uuid, epoch: i32) -> Hmac<Sha256> {
-    let mut m = mac(key, "user-feed:");
+    domain_feed_mac(key, "user-feed:", user_id, epoch)
+}
+
+fn domain_feed_mac(key: &[u8], domain: &str, user_id: Uuid, epoch: i32) -> Hmac<Sha256> {
+    let mut m = mac(key, domain);
     m.update(user_id.as_bytes());
     // Epoch 0 keeps the links made before links could be renewed.
     if epoch != 0 {
@@ -432,6 +458,18 @@ pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn change_feed_tokens_name_their_person_and_stop_at_a_new_epoch() {
+        let u = Uuid::now_v7();
+        let t = change_feed_token(b"k", u, 3);
+        assert_eq!(change_feed_user(&t), Some(u));
+        assert!(change_feed_matches(b"k", u, 3, &t));
+        assert!(!change_feed_matches(b"k", u, 4, &t), "a new link revokes it");
+        assert!(!change_feed_matches(b"k", Uuid::now_v7(), 3, &t), "another person's");
+        assert!(!change_feed_matches(b"k", u, 3, &feed_token(b"k", u, 3)), "the on-call feed's token opens only that");
+        assert_eq!(change_feed_user("short"), None);
+    }
 
     #[test]
     fn links_verify_and_expire() {

@@ -172,6 +172,9 @@ pub enum Command {
     /// The CMDB: configuration items, relations, impact analysis and imports.
     #[command(subcommand)]
     Cmdb(crate::cmdb::CmdbCmd),
+    /// Change requests: raise, list, show, move (submit, approve, schedule…), accept conflicts.
+    #[command(subcommand)]
+    Change(crate::changes::ChangeCmd),
     /// The CMDB as an Ansible dynamic inventory: `opsdeck inventory --list` or `--host NAME`.
     Inventory(crate::cmdb::InventoryArgs),
     /// Write a consistent copy of the SQLite database while the server runs.
@@ -486,6 +489,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Vendor(c) => crate::vendors::vendor_cmd(c, &cfg).await,
         Command::Agents(c) => crate::agent::admin::agents_cmd(c, &cfg).await,
         Command::Cmdb(c) => crate::cmdb::cmdb_cmd(c, &cfg).await,
+        Command::Change(c) => crate::changes::change_cmd(c, &cfg).await,
         Command::Inventory(a) => crate::cmdb::inventory_cmd(a, &cfg).await,
         Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
         Command::Report(a) => crate::report::report(a, &cfg).await,

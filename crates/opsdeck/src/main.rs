@@ -3,6 +3,7 @@
 mod agent;
 mod apply;
 mod apply_status;
+mod changes;
 mod cli;
 mod client;
 mod cmdb;

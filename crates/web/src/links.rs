@@ -162,14 +162,14 @@ struct FeedQuery {
 }
 
 /// RFC 5545 text: escaped values and lines folded at 75 octets.
-struct Ics(String);
+pub(crate) struct Ics(String);
 
 impl Ics {
-    fn new(name: &str) -> Ics {
+    pub(crate) fn new(name: &str) -> Ics {
         let mut c = Ics(String::new());
         c.line("BEGIN:VCALENDAR");
         c.line("VERSION:2.0");
-        c.line("PRODID:-//Opsdeck//On-call//EN");
+        c.line("PRODID:-//Opsdeck//Opsdeck//EN");
         c.line("CALSCALE:GREGORIAN");
         c.line("METHOD:PUBLISH");
         c.line(&format!("X-WR-CALNAME:{}", text(name)));
@@ -190,7 +190,14 @@ impl Ics {
         self.0.push_str("\r\n");
     }
 
-    fn event(&mut self, uid: &str, start: DateTime<Utc>, end: DateTime<Utc>, summary: &str, stamp: DateTime<Utc>) {
+    pub(crate) fn event(
+        &mut self,
+        uid: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        summary: &str,
+        stamp: DateTime<Utc>,
+    ) {
         let f = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
         self.line("BEGIN:VEVENT");
         self.line(&format!("UID:{uid}"));
@@ -201,7 +208,7 @@ impl Ics {
         self.line("END:VEVENT");
     }
 
-    fn finish(mut self) -> Response {
+    pub(crate) fn finish(mut self) -> Response {
         self.line("END:VCALENDAR");
         ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], self.0).into_response()
     }

@@ -105,7 +105,7 @@ impl ChangeSpec {
         match (start, end) {
             (Some(s), Some(e)) => {
                 if e <= s {
-                    p.push("planned_end", "must be after planned_start");
+                    p.push("planned_end", "must be after the planned start");
                 } else if e - s > Duration::days(SPAN_MAX_DAYS) {
                     p.push("planned_end", format!("a change spans at most {SPAN_MAX_DAYS} days; split longer work"));
                 }
@@ -113,8 +113,8 @@ impl ChangeSpec {
                     p.push("planned_start", "is in the past; plan the change from now on");
                 }
             }
-            (Some(_), None) if input.planned_end.is_none() => p.push("planned_end", "give it with planned_start"),
-            (None, Some(_)) if input.planned_start.is_none() => p.push("planned_start", "give it with planned_end"),
+            (Some(_), None) if input.planned_end.is_none() => p.push("planned_end", "give it with the planned start"),
+            (None, Some(_)) if input.planned_start.is_none() => p.push("planned_start", "give it with the planned end"),
             _ => {}
         }
         let implementation_plan = p.check(plan("implementation_plan", input.implementation_plan.as_deref()));
@@ -293,7 +293,8 @@ impl Questionnaire {
                 let keys: Vec<&str> = question.options.iter().map(|o| o.key.as_str()).collect();
                 format!("{q}: answer one of {}", keys.join(", "))
             })?;
-            out.push(Answer { points: option.points, reason: format!("{}: {}", question.text, option.label) });
+            let sep = if question.text.ends_with('?') { " " } else { ": " };
+            out.push(Answer { points: option.points, reason: format!("{}{sep}{}", question.text, option.label) });
         }
         Ok(out)
     }

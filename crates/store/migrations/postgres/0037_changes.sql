@@ -25,6 +25,7 @@ CREATE TABLE changes (
     risk_reasons          TEXT NOT NULL DEFAULT '[]',
     close_code            TEXT,
     close_notes           TEXT NOT NULL DEFAULT '',
+    closed_at             BIGINT,
     caused_incident_id    UUID REFERENCES incidents (id) ON DELETE SET NULL,
     -- The maintenance window that silences the monitors of its CIs while it is scheduled.
     maintenance_window_id UUID REFERENCES maintenance_windows (id) ON DELETE SET NULL,
@@ -40,6 +41,7 @@ CREATE TABLE changes (
 CREATE INDEX changes_state ON changes (state, planned_start);
 CREATE INDEX changes_planned ON changes (planned_start, planned_end);
 CREATE INDEX changes_updated ON changes (updated_at, id);
+CREATE INDEX changes_closed ON changes (closed_at) WHERE closed_at IS NOT NULL;
 CREATE UNIQUE INDEX changes_external ON changes (source, external_id) WHERE external_id IS NOT NULL;
 CREATE TABLE change_cis (
     change_id UUID NOT NULL REFERENCES changes (id) ON DELETE CASCADE,

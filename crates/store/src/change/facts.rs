@@ -1,7 +1,10 @@
-//! What the risk of a change reads besides its answers: its services' tiers, how similar
-//! changes went, and the monitors of its CIs (which its maintenance window silences).
+//! What the risk of a change reads besides its answers (its services' tiers, how similar
+//! changes went), the monitors of its CIs (which its maintenance window silences), and the
+//! closed changes the KPIs count.
 
 use crate::{Db, StoreResult, with_db};
+use opsdeck_core::change::risk::RiskLevel;
+use opsdeck_core::change::{ChangeType, CloseCode};
 use uuid::Uuid;
 
 /// Ids bound to `?first…` placeholders in chunks of 256, rows collected.
@@ -74,5 +77,49 @@ impl Db {
         let failed =
             ids.iter().filter(|(_, code)| matches!(code.as_deref(), Some("unsuccessful" | "backed_out"))).count();
         Ok((failed as i64, ids.len() as i64))
+    }
+}
+
+/// A closed change as the KPIs read it.
+#[derive(sqlx::FromRow)]
+struct ClosedRow {
+    kind: String,
+    risk_level: String,
+    close_code: Option<String>,
+    caused: bool,
+    created_at: i64,
+    actual_end: Option<i64>,
+}
+
+impl Db {
+    /// The changes closed in `[from, to)`, of one service or all, for the KPIs.
+    pub async fn closed_changes(
+        &self,
+        from: i64,
+        to: i64,
+        service: Option<Uuid>,
+    ) -> StoreResult<Vec<opsdeck_core::change::kpi::Closed>> {
+        let rows: Vec<ClosedRow> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT kind, risk_level, close_code, caused_incident_id IS NOT NULL AS caused, created_at, actual_end \
+                 FROM changes c WHERE closed_at >= $1 AND closed_at < $2 AND state = 'closed' AND ($3 IS NULL \
+                 OR c.id IN (SELECT change_id FROM change_services WHERE service_id = $3))",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(service)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| opsdeck_core::change::kpi::Closed {
+                kind: ChangeType::parse(&r.kind).unwrap_or(ChangeType::Normal),
+                risk: RiskLevel::parse(&r.risk_level).unwrap_or(RiskLevel::Low),
+                close_code: r.close_code.as_deref().and_then(CloseCode::parse),
+                caused_incident: r.caused,
+                lead_ms: r.actual_end.map(|e| e - r.created_at),
+            })
+            .collect())
     }
 }

@@ -284,9 +284,9 @@ impl Db {
                 "INSERT INTO changes (id, number, title, kind, state, description, planned_start, planned_end, \
                  actual_start, actual_end, implementation_plan, test_plan, backout_plan, outage_expected, \
                  assignee_id, implementer_id, answers, risk_level, risk_score, risk_reasons, close_code, \
-                 source, external_id, revision, version, created_by, created_at, updated_at) VALUES \
+                 source, external_id, revision, version, created_by, created_at, updated_at, closed_at) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                 $21, $22, $23, 1, 1, $24, $25, $25)",
+                 $21, $22, $23, 1, 1, $24, $25, $25, $26)",
             )
             .bind(id)
             .bind(number)
@@ -313,6 +313,7 @@ impl Db {
             .bind(&origin.external_id)
             .bind(actor.user_id)
             .bind(at)
+            .bind((origin.state == ChangeState::Closed).then_some(at))
             .execute(&mut *tx)
             .await?;
             link!(tx, backend, "change_cis", "ci_id", id, &spec.ci_ids);
@@ -405,7 +406,8 @@ impl Db {
                 "UPDATE changes SET state = $1, actual_start = COALESCE($2, actual_start), \
                  actual_end = COALESCE($3, actual_end), close_code = COALESCE($4, close_code), \
                  close_notes = COALESCE($5, close_notes), revision = revision + $6, maintenance_window_id = $7, \
-                 version = version + 1, updated_at = $8 WHERE id = $9 AND version = $10",
+                 version = version + 1, updated_at = $8, closed_at = CASE WHEN $1 = 'closed' THEN $8 END \
+                 WHERE id = $9 AND version = $10",
             )
             .bind(to.as_str())
             .bind(m.actual_start.map(|t| t.timestamp_millis()))

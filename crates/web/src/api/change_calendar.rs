@@ -10,7 +10,7 @@ use crate::extract::{ApiJson, ApiQuery, parse_id};
 use crate::operations::change_calendar as op;
 use crate::operations::parse_time;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use opsdeck_core::Entity;
 use opsdeck_core::change::ChangeType;
@@ -28,6 +28,7 @@ use uuid::Uuid;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(calendar))
+        .routes(routes!(calendar_feed))
         .routes(routes!(list_windows, create_window))
         .routes(routes!(get_window, update_window, delete_window))
         .routes(routes!(list_rules, create_rule))
@@ -454,4 +455,55 @@ async fn put_questionnaire(
     let q = Questionnaire::new(questions)?;
     op::save_questionnaire(&state, &auth, &q).await?;
     Ok(Json(questionnaire_dto(q)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// The personal feed token from the change calendar page (`feed_url`).
+    #[param(min_length = 1, max_length = 200)]
+    pub token: Option<String>,
+}
+
+/// The change calendar as an iCalendar (RFC 5545) feed for calendar apps: changes from 30 days
+/// ago to 180 ahead, and maintenance windows and freezes. Opened by a personal token in the URL
+/// instead of a sign-in (403 without a valid one); a new personal calendar link revokes it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/changes/calendar.ics",
+    tag = "changes",
+    params(FeedQuery),
+    security(()),
+    responses((status = 200, content_type = "text/calendar", body = String))
+)]
+async fn calendar_feed(State(state): State<AppState>, Query(q): Query<FeedQuery>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let token = q.token.unwrap_or_default();
+    let (changes, windows) = match op::feed(&state, &token).await {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            let msg = "this calendar link is not valid; copy it again from the change calendar page";
+            return ApiError::new(crate::error::ErrorCode::Forbidden, msg).into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    let now = state.now();
+    let mut cal = crate::links::Ics::new("Opsdeck changes");
+    for c in &changes {
+        let start = c.actual_start.or(c.planned_start);
+        let end = c.actual_end.or(c.planned_end).or(start);
+        if let (Some(s), Some(e)) = (start, end) {
+            let summary = format!("{} {} ({})", c.key(), c.title, c.state.as_str());
+            cal.event(&format!("{}@opsdeck", c.id), s, e.max(s), &summary, now);
+        }
+    }
+    for w in &windows {
+        let what = if w.kind == opsdeck_core::change::conflict::WindowKind::Freeze {
+            "Change freeze"
+        } else {
+            "Maintenance window"
+        };
+        cal.event(&format!("{}@opsdeck", w.id), w.starts_at, w.ends_at, &format!("{what}: {}", w.name), now);
+    }
+    cal.finish()
 }

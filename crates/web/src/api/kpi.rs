@@ -92,6 +92,27 @@ pub struct KpiFigures {
     /// Mean, median, p90 and count of every variant.
     #[schema(value_type = Object)]
     pub mttx: serde_json::Value,
+    pub changes: ChangeKpiDto,
+}
+
+/// Changes closed in the period.
+#[derive(Serialize, ToSchema)]
+pub struct ChangeKpiDto {
+    pub closed: u64,
+    /// Closed successful or successful with issues, and not marked as an incident's cause.
+    pub succeeded: u64,
+    pub failed: u64,
+    /// succeeded / closed; null without closed changes.
+    pub success_rate: Option<f64>,
+    /// failed / closed (DORA's change failure rate).
+    pub failure_rate: Option<f64>,
+    pub emergency_share: Option<f64>,
+    /// Mean hours from raised to work done.
+    pub mean_lead_hours: Option<f64>,
+    /// Closed changes by type: standard, normal, emergency.
+    pub by_type: BTreeMap<String, u64>,
+    /// Closed changes by risk level: low, moderate, high.
+    pub by_risk: BTreeMap<String, u64>,
 }
 
 fn figures(f: &Figures) -> KpiFigures {
@@ -111,6 +132,17 @@ fn figures(f: &Figures) -> KpiFigures {
         },
         incidents_by_severity: severity_map(&f.by_severity),
         mttx: serde_json::to_value(m).unwrap_or_default(),
+        changes: ChangeKpiDto {
+            closed: f.changes.closed,
+            succeeded: f.changes.succeeded,
+            failed: f.changes.failed,
+            success_rate: f.changes.success_rate,
+            failure_rate: f.changes.failure_rate,
+            emergency_share: f.changes.emergency_share,
+            mean_lead_hours: f.changes.mean_lead_hours,
+            by_type: f.changes.by_type.iter().map(|(t, n)| (t.as_str().to_owned(), *n)).collect(),
+            by_risk: f.changes.by_risk.iter().map(|(r, n)| (r.as_str().to_owned(), *n)).collect(),
+        },
     }
 }
 

@@ -265,3 +265,32 @@ pub async fn save_questionnaire(state: &AppState, auth: &Auth, q: &Questionnaire
     auth.require(Permission::Configure)?;
     Ok(state.db.save_questionnaire(&auth.actor(), state.now(), q).await?)
 }
+
+/// The caller's change calendar feed URL. Its token is derived from the signing key and the
+/// person's feed epoch: nothing secret is stored, and a new personal calendar link revokes it.
+pub async fn feed_url(state: &AppState, auth: &Auth, base: &str) -> Result<String, ApiError> {
+    auth.require(Permission::Read)?;
+    let me = auth.user.id;
+    let key = state.db.signing_key().await?;
+    let epoch = state.db.feed_epoch(me).await?.unwrap_or_default();
+    let token = opsdeck_core::escalation::change_feed_token(&key, me, epoch);
+    Ok(format!("{base}/api/v1/changes/calendar.ics?token={token}"))
+}
+
+/// The changes and windows a feed `token` opens (from 30 days ago to 180 ahead), if it is an
+/// enabled person's current token.
+pub async fn feed(state: &AppState, token: &str) -> Result<Option<(Vec<Change>, Vec<CalendarWindow>)>, ApiError> {
+    let Some(user) = opsdeck_core::escalation::change_feed_user(token) else { return Ok(None) };
+    let Some(epoch) = state.db.feed_epoch(user).await? else { return Ok(None) };
+    let key = state.db.signing_key().await?;
+    if !opsdeck_core::escalation::change_feed_matches(&key, user, epoch, token) {
+        return Ok(None);
+    }
+    match state.db.get_user(user).await {
+        Ok(u) if !u.disabled => {}
+        _ => return Ok(None),
+    }
+    let now = state.now();
+    let (from, to) = ((now - Duration::days(30)).timestamp_millis(), (now + Duration::days(180)).timestamp_millis());
+    Ok(Some((state.db.changes_between(from, to, 2000).await?, state.db.change_windows_between(from, to).await?)))
+}

@@ -94,22 +94,38 @@ pub fn describe(c: &Conflict, names: &dyn Fn(Uuid) -> String) -> String {
     }
 }
 
-/// The conflicts found, in words, with the reasons that accepted them.
-fn conflict_views(found: Option<Found>, overrides: &[Override], names: &dyn Fn(Uuid) -> String) -> Vec<ConflictView> {
-    let Some(f) = found else { return Vec::new() };
-    f.conflicts
+/// The conflicts found, in words (CIs by name), with the reasons that accepted them.
+async fn conflict_views(
+    state: &AppState,
+    found: Option<Found>,
+    overrides: &[Override],
+) -> Result<Vec<ConflictView>, ApiError> {
+    let Some(f) = found else { return Ok(Vec::new()) };
+    let mut ids: Vec<Uuid> = Vec::new();
+    for c in &f.conflicts {
+        match c {
+            Conflict::SameCi { ci, .. } | Conflict::OutsideMaintenance { ci } => ids.push(*ci),
+            Conflict::RelatedCi { ci, related, .. } => ids.extend([*ci, *related]),
+            Conflict::InsideFreeze { .. } | Conflict::ImplementerBusy { .. } => {}
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let cis = state.db.cis_by_id(&ids).await?;
+    let names = |ci: Uuid| cis.iter().find(|c| c.id == ci).map_or_else(|| ci.to_string(), |c| c.name.clone());
+    Ok(f.conflicts
         .iter()
         .map(|c| {
             let k = key(c);
             ConflictView {
                 accepted: overrides.iter().find(|o| o.conflict_key == k).cloned(),
                 overridable: !matches!(c, Conflict::InsideFreeze { .. }),
-                text: describe(c, names),
+                text: describe(c, &names),
                 conflict: c.clone(),
                 key: k,
             }
         })
-        .collect()
+        .collect())
 }
 
 pub async fn list(state: &AppState, auth: &Auth, filter: &ChangeFilter) -> Result<Page<Change>, ApiError> {
@@ -143,9 +159,8 @@ pub async fn view(state: &AppState, auth: &Auth, id: Uuid) -> Result<ChangeView,
         conflicts_at(state, &spec, change.id, None).await?
     };
     let overrides = state.db.change_overrides(id).await?;
-    let names = |ci: Uuid| cis.iter().find(|c| c.0 == ci).map_or_else(|| ci.to_string(), |c| c.1.clone());
     let collisions_total = found.as_ref().map_or(0, |f| f.collisions_total);
-    let conflicts = conflict_views(found, &overrides, &names);
+    let conflicts = conflict_views(state, found, &overrides).await?;
     let decisions = state.db.change_decisions(id).await?;
     let rules: Vec<_> = state.db.approval_rules().await?.into_iter().map(|r| r.rule).collect();
     let subject = Subject { kind: change.kind, risk: change.risk.level, service_ids: &spec.service_ids };
@@ -206,9 +221,8 @@ pub async fn preview(
     let spec = spec(state, input).await?;
     let risk = assess(state, &spec, Uuid::nil()).await?;
     let found = conflicts_at(state, &spec, Uuid::nil(), None).await?;
-    let cis = state.db.cis_by_id(&spec.ci_ids).await?;
-    let names = |ci: Uuid| cis.iter().find(|c| c.id == ci).map_or_else(|| ci.to_string(), |c| c.name.clone());
-    Ok((spec, risk, conflict_views(found, &[], &names)))
+    let conflicts = conflict_views(state, found, &[]).await?;
+    Ok((spec, risk, conflicts))
 }
 
 /// Edits a change before work starts. An edit that changes what approvals were given for

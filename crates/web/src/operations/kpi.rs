@@ -1,6 +1,7 @@
 //! The operations KPI report: availability per service (maintenance excluded and as users saw
 //! it), MTTD, MTTA and the MTTR variants, incidents by severity and service, the noisiest alert
-//! sources and SLO compliance, each for a period and the period before it. The API (JSON, CSV),
+//! sources, SLO compliance and the change KPIs (success and failure rates, emergency share, lead
+//! time), each for a period and the period before it. The API (JSON, CSV),
 //! the dashboard, the printable report and the CLI all show what [`build`] returns.
 
 use super::reports::{self, Count, Report, parse_bound};
@@ -8,6 +9,7 @@ use super::service_ref;
 use crate::AppState;
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
+use opsdeck_core::change::kpi::{ChangeKpis, summarize};
 use opsdeck_core::incident::{Mttx, Sev};
 use opsdeck_core::kpi::{Availability, CheckTotals, ReportPeriod};
 use opsdeck_core::slo::{Counts, Sli};
@@ -35,6 +37,8 @@ pub struct Figures {
     pub incidents: usize,
     pub mttx: Mttx,
     pub by_severity: Vec<Count>,
+    /// Changes closed in the period: success and failure rates, emergency share, lead time.
+    pub changes: ChangeKpis,
 }
 
 /// A service's availability in the period and the one before.
@@ -91,8 +95,9 @@ pub fn period(state: &AppState, q: &KpiRange) -> Result<ReportPeriod, ApiError> 
     Ok(ReportPeriod::span("to", from, to)?)
 }
 
-fn figures(r: &Report, totals: CheckTotals) -> Figures {
+fn figures(r: &Report, totals: CheckTotals, changes: ChangeKpis) -> Figures {
     Figures {
+        changes,
         availability: totals.availability(),
         checks: totals.total,
         incidents: r.rows.len(),
@@ -133,6 +138,10 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
         per_service(state, period.previous_from, period.previous_to, service_id),
     );
     let (now_r, before_r, now_s, before_s) = (now_r?, before_r?, now_s?, before_s?);
+    let ms = |t: DateTime<Utc>| t.timestamp_millis();
+    let now_c = summarize(&state.db.closed_changes(ms(period.from), ms(period.to), service_id).await?);
+    let before_c =
+        summarize(&state.db.closed_changes(ms(period.previous_from), ms(period.previous_to), service_id).await?);
     let sum = |m: &HashMap<Option<Uuid>, CheckTotals>| m.values().copied().sum::<CheckTotals>();
 
     let labels = state.db.service_labels().await?;
@@ -229,8 +238,8 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
         .await?;
 
     Ok(Kpi {
-        current: figures(&now_r, sum(&now_s)),
-        previous: figures(&before_r, sum(&before_s)),
+        current: figures(&now_r, sum(&now_s), now_c),
+        previous: figures(&before_r, sum(&before_s), before_c),
         period,
         services,
         by_service: now_r.by_service,

@@ -60,28 +60,7 @@ impl ContractForm {
     async fn input(&self, state: &AppState, auth: &crate::auth::Auth) -> Result<ContractInput, ApiError> {
         // Resolving up to a thousand lines costs queries: only for those who may save.
         auth.require(opsdeck_core::role::Permission::Configure)?;
-        let lines: Vec<(usize, &str)> =
-            self.cis.lines().map(str::trim).enumerate().filter(|(_, l)| !l.is_empty()).collect();
-        if lines.len() > contract::CIS_MAX {
-            return Err(ApiError::invalid("cis", format!("a contract covers at most {} CIs", contract::CIS_MAX)));
-        }
-        let mut ci_ids = Vec::with_capacity(lines.len());
-        for (n, line) in lines {
-            let found = match line.parse::<Uuid>() {
-                Ok(id) => state.db.cis_by_id(&[id]).await?,
-                Err(_) => state.db.cis_named(line).await?,
-            };
-            match found.as_slice() {
-                [one] => ci_ids.push(one.id),
-                [] => return Err(ApiError::invalid("cis", format!("line {}: no CI is named {line:?}", n + 1))),
-                _ => {
-                    return Err(ApiError::invalid(
-                        "cis",
-                        format!("line {}: several CIs are named {line:?}; give its identity or id", n + 1),
-                    ));
-                }
-            }
-        }
+        let ci_ids = super::ci_lines::resolve(state, &self.cis, contract::CIS_MAX, "a contract covers").await?;
         let opt = |s: &str| Some(s.trim().to_owned()).filter(|v| !v.is_empty());
         let notice_days = match self.notice_days.trim() {
             "" => None,

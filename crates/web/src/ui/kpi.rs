@@ -61,6 +61,8 @@ pub struct KpiView {
     pub severity_chart: String,
     pub service_chart: String,
     pub noisy: Vec<NoisySource>,
+    /// Changes closed in the period by type and by risk (empty: none closed).
+    pub changes: Vec<(&'static str, String)>,
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -112,6 +114,37 @@ fn time_tile(label: &'static str, formula: &'static str, now: &Stat, before: &St
     Tile { label, formula, value: dur(now.mean_seconds), previous: dur(before.mean_seconds), delta, tone }
 }
 
+fn change_lines(c: &opsdeck_core::change::kpi::ChangeKpis) -> Vec<(&'static str, String)> {
+    if c.closed == 0 {
+        return Vec::new();
+    }
+    let join = |v: Vec<String>| v.join(" · ");
+    vec![
+        ("Closed", format!("{} ({} succeeded, {} failed)", c.closed, c.succeeded, c.failed)),
+        ("By type", join(c.by_type.iter().map(|(t, n)| format!("{} {n}", t.as_str())).collect())),
+        ("By risk", join(c.by_risk.iter().map(|(r, n)| format!("{} {n}", r.as_str())).collect())),
+    ]
+}
+
+/// A share of changes, in points against the period before; `higher_is_better` sets the tone.
+fn change_tile(
+    label: &'static str,
+    formula: &'static str,
+    now: Option<f64>,
+    before: Option<f64>,
+    higher_is_better: bool,
+) -> Tile {
+    let (delta, tone) = match (now, before) {
+        (Some(n), Some(b)) => {
+            let d = (n - b) * 100.0;
+            (format!("{d:+.0}\u{a0}pp"), tone(d, higher_is_better))
+        }
+        _ => (String::new(), ""),
+    };
+    let shown = |v: Option<f64>| v.map_or_else(|| "no changes".to_owned(), |v| format!("{:.0}\u{a0}%", v * 100.0));
+    Tile { label, formula, value: shown(now), previous: shown(before), delta, tone }
+}
+
 fn availability_tile(label: &'static str, formula: &'static str, now: Option<f64>, before: Option<f64>) -> Tile {
     let (delta, tone) = points(now, before);
     Tile { label, formula, value: pct(now), previous: pct(before), delta, tone }
@@ -155,6 +188,35 @@ pub fn view(k: &Kpi) -> KpiView {
         time_tile("MTTD", "detected − impact start", &c.mttx.mttd, &p.mttx.mttd),
         time_tile("MTTA", "acknowledged − detected", &c.mttx.mtta, &p.mttx.mtta),
         time_tile("MTTR", "mitigated − impact start (time to restore)", &c.mttx.mttr_recover, &p.mttx.mttr_recover),
+        change_tile(
+            "Change success rate",
+            "closed successful / closed",
+            c.changes.success_rate,
+            p.changes.success_rate,
+            true,
+        ),
+        change_tile(
+            "Change failure rate",
+            "unsuccessful, backed out or caused an incident / closed",
+            c.changes.failure_rate,
+            p.changes.failure_rate,
+            false,
+        ),
+        change_tile(
+            "Emergency changes",
+            "emergency / closed",
+            c.changes.emergency_share,
+            p.changes.emergency_share,
+            false,
+        ),
+        Tile {
+            label: "Change lead time",
+            formula: "raised → work done, mean",
+            value: dur(c.changes.mean_lead_hours.map(|h| h * 3600.0)),
+            previous: dur(p.changes.mean_lead_hours.map(|h| h * 3600.0)),
+            delta: String::new(),
+            tone: "",
+        },
     ];
     let services = k
         .services
@@ -205,6 +267,7 @@ pub fn view(k: &Kpi) -> KpiView {
         severity_chart: charts::hbar_chart(&pairs(&c.by_severity)),
         service_chart: charts::hbar_chart(&pairs(&k.by_service[..k.by_service.len().min(10)])),
         noisy: k.noisy.clone(),
+        changes: change_lines(&c.changes),
     }
 }
 

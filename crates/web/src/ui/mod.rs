@@ -31,7 +31,12 @@ mod agents;
 mod alert_rules;
 mod capacity;
 mod catalogue;
+mod change_calendar;
+mod change_form;
+mod change_settings;
+mod changes;
 pub(crate) mod charts;
+mod ci_lines;
 mod cmdb;
 mod cmdb_attributes;
 mod cmdb_graph;
@@ -176,6 +181,18 @@ pub fn router() -> Router<AppState> {
         .route("/cmdb/{id}/relations/{relation}/delete", post(cmdb::unrelate))
         .route("/cmdb/{id}/monitors", post(cmdb::bind))
         .route("/cmdb/{id}/monitors/{monitor}/unbind", post(cmdb::unbind))
+        .route("/changes", get(changes::list).post(changes::create))
+        .route("/changes/new", get(changes::new))
+        .route("/changes/calendar", get(change_calendar::calendar))
+        .route("/changes/windows", get(change_settings::windows).post(change_settings::create_window))
+        .route("/changes/windows/{id}/delete", post(change_settings::delete_window))
+        .route("/changes/rules", get(change_settings::rules).post(change_settings::create_rule))
+        .route("/changes/rules/{id}/delete", post(change_settings::delete_rule))
+        .route("/changes/{id}", get(changes::detail))
+        .route("/changes/{id}/edit", post(changes::edit))
+        .route("/changes/{id}/act/{action}", post(changes::act))
+        .route("/changes/{id}/accept", post(changes::accept))
+        .route("/changes/{id}/cause", post(changes::cause))
         .route("/agents", get(agents::list).post(agents::create))
         .route("/agents/{id}/revoke", post(agents::revoke))
         .route("/vendors/{id}", get(vendors::detail))
