@@ -4,6 +4,8 @@
 //! - `POST /integrations/{key}/alertmanager`: Alertmanager's webhook;
 //! - `POST /integrations/{key}/grafana`: Grafana's contact-point webhook;
 //! - `POST /integrations/{key}/webhook`: generic JSON with the integration's field mapping;
+//! - `POST /integrations/{key}/deploy`: a deploy reported by CI/CD, recorded as a standard change
+//!   on the service (the key of any of the service's integrations);
 //! - `POST /api/v2/alerts`: Alertmanager's own API (key as a Bearer token), so Prometheus can
 //!   send straight to Opsdeck.
 //!
@@ -32,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/integrations/{key}/alertmanager", post(alertmanager_webhook))
         .route("/integrations/{key}/grafana", post(grafana_webhook))
         .route("/integrations/{key}/webhook", post(generic_webhook))
+        .route("/integrations/{key}/deploy", post(deploy_webhook))
         .route("/api/v2/alerts", post(api_alerts))
 }
 
@@ -193,10 +196,54 @@ async fn pd_change(State(state): State<AppState>, body: Body) -> Response {
     match state.db.record_change(state.now(), route.service_id, Some(route.integration_id), &change).await {
         Ok(c) => {
             state.events.publish("change.created", Some(c.service_id), format!("Change: {}", c.summary));
+            // Also a standard change that ran, so change reports and incidents see it.
+            let title: String = c.summary.chars().take(opsdeck_core::validate::NAME_MAX).collect();
+            let ran = crate::operations::change_records::Ran {
+                route: &route,
+                source: "pagerduty",
+                title: if title.trim().is_empty() { "Change event".into() } else { title.trim().to_owned() },
+                description: format!("From PagerDuty change event ({})", c.source),
+                cis: Vec::new(),
+                started_at: c.at,
+                finished_at: c.at,
+                outcome: opsdeck_core::change::CloseCode::Successful,
+                external_id: None,
+            };
+            if let Err(e) = crate::operations::change_records::record(&state, ran).await {
+                tracing::warn!(error = %e.message, "a PagerDuty change event was not recorded as a change");
+            }
             (StatusCode::ACCEPTED, axum::Json(json!({"status": "success", "message": "Change event processed"})))
                 .into_response()
         }
         Err(e) => unavailable(e),
+    }
+}
+
+/// A deploy from CI/CD: the key of any integration of the service names it.
+async fn deploy_webhook(State(state): State<AppState>, Path(key): Path<String>, body: Body) -> Response {
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let route = match state.routes.lookup(&state, &key).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return rejected(StatusCode::NOT_FOUND, "no integration has this key (it may have been rotated)".into());
+        }
+        Err(r) => return r,
+    };
+    let deploy = match opsdeck_core::change::deploy::parse(&bytes, state.now()) {
+        Ok(d) => d,
+        Err(e) => return rejected(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+    };
+    match crate::operations::change_records::deploy(&state, &route, deploy).await {
+        Ok((c, unknown)) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"status": "success", "change": c.key(), "change_id": c.id,
+                "close_code": c.close_code.map(|x| x.as_str()), "unknown_cis": unknown})),
+        )
+            .into_response(),
+        Err(e) => rejected(e.status(), e.message),
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod approval;
 pub mod conflict;
+pub mod deploy;
 pub mod kpi;
 pub mod risk;
 pub mod spec;

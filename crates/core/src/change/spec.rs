@@ -83,11 +83,19 @@ impl ChangeSpec {
     /// Validates `input` at `now` against `questionnaire`. A planned window is both times or
     /// neither, ends after it starts, spans at most [`SPAN_MAX_DAYS`] and does not start in the
     /// past (a change recorded after the fact comes from a deploy event, not from here).
-    pub fn new(input: &ChangeInput, now: DateTime<Utc>, questionnaire: &Questionnaire) -> Result<ChangeSpec> {
+    ///
+    /// `saved_start` is the planned start the change already has: keeping it is no new plan, so
+    /// a change under way can still be edited.
+    pub fn new(
+        input: &ChangeInput,
+        now: DateTime<Utc>,
+        questionnaire: &Questionnaire,
+        saved_start: Option<DateTime<Utc>>,
+    ) -> Result<ChangeSpec> {
         let mut p = Problems::default();
         let title = p.check(validate::name("title", &input.title));
-        let kind = match input.kind.as_deref().map(str::trim) {
-            None | Some("") => Some(ChangeType::Normal),
+        let kind = match input.kind.as_deref() {
+            None => Some(ChangeType::Normal),
             Some(k) => ChangeType::parse(k).or_else(|| {
                 p.push("type", format!("must be {}", ChangeType::choices()));
                 None
@@ -109,7 +117,7 @@ impl ChangeSpec {
                 } else if e - s > Duration::days(SPAN_MAX_DAYS) {
                     p.push("planned_end", format!("a change spans at most {SPAN_MAX_DAYS} days; split longer work"));
                 }
-                if s < now - Duration::minutes(PAST_GRACE_MINUTES) {
+                if s < now - Duration::minutes(PAST_GRACE_MINUTES) && saved_start != Some(s) {
                     p.push("planned_start", "is in the past; plan the change from now on");
                 }
             }
@@ -154,18 +162,23 @@ impl ChangeSpec {
     }
 
     /// Whether `other` changes what approvals were given for: the type, the CIs, the services,
-    /// the window, the outage or the answers (a typo fix in the plan does not).
+    /// the window (to the minute, as forms show it), the plans, the implementer, the outage or
+    /// the answers (the title and description do not).
     pub fn reauthorise(&self, other: &ChangeSpec) -> bool {
         let sorted = |v: &[Uuid]| {
             let mut v = v.to_vec();
             v.sort_unstable();
             v
         };
+        let minute = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp().div_euclid(60));
         self.kind != other.kind
             || sorted(&self.ci_ids) != sorted(&other.ci_ids)
             || sorted(&self.service_ids) != sorted(&other.service_ids)
-            || self.planned_start != other.planned_start
-            || self.planned_end != other.planned_end
+            || minute(self.planned_start) != minute(other.planned_start)
+            || minute(self.planned_end) != minute(other.planned_end)
+            || self.implementation_plan != other.implementation_plan
+            || self.test_plan != other.test_plan
+            || self.backout_plan != other.backout_plan
             || self.outage_expected != other.outage_expected
             || self.answers != other.answers
             || self.implementer_id != other.implementer_id
@@ -231,7 +244,7 @@ impl Default for Questionnaire {
                     &[("none", "None", 0), ("some", "Some teams", 10), ("all", "Everyone or customers", 20)],
                 ),
                 q(
-                    "done_before",
+                    "done-before",
                     "Has this change been done before?",
                     &[("often", "Often, the same way", 0), ("once", "Once or twice", 5), ("never", "Never", 15)],
                 ),
@@ -323,7 +336,7 @@ impl WindowSpec {
     ) -> Result<WindowSpec> {
         let mut p = Problems::default();
         let name = p.check(validate::name("name", name));
-        let kind = WindowKind::parse(kind.trim());
+        let kind = WindowKind::parse(kind);
         if kind.is_none() {
             p.push("kind", format!("must be {}", WindowKind::choices()));
         }
@@ -371,7 +384,7 @@ mod tests {
     #[test]
     fn a_change_is_validated_field_by_field() {
         let q = Questionnaire::default();
-        let s = ChangeSpec::new(&input(), now(), &q).unwrap();
+        let s = ChangeSpec::new(&input(), now(), &q, None).unwrap();
         assert_eq!(s.kind, ChangeType::Normal);
         let bad = ChangeInput {
             title: " ".into(),
@@ -381,17 +394,20 @@ mod tests {
             answers: [("tested".to_owned(), "maybe".to_owned())].into(),
             ..input()
         };
-        let e = ChangeSpec::new(&bad, now(), &q).unwrap_err().to_string();
+        let e = ChangeSpec::new(&bad, now(), &q, None).unwrap_err().to_string();
         for field in ["title", "type", "planned_start", "planned_end", "answers"] {
             assert!(e.contains(field), "{field} missing from {e}");
         }
         assert!(e.contains("tested: answer one of yes, partly, no"), "{e}");
         let half = ChangeInput { planned_end: None, ..input() };
-        assert!(ChangeSpec::new(&half, now(), &q).unwrap_err().to_string().contains("planned_end"));
+        assert!(ChangeSpec::new(&half, now(), &q, None).unwrap_err().to_string().contains("planned_end"));
         let long = ChangeInput { planned_end: Some(now() + Duration::days(40)), ..input() };
-        assert!(ChangeSpec::new(&long, now(), &q).unwrap_err().to_string().contains("31 days"));
+        assert!(ChangeSpec::new(&long, now(), &q, None).unwrap_err().to_string().contains("31 days"));
+        let started = ChangeInput { planned_start: Some(now() - Duration::hours(1)), ..input() };
+        assert!(ChangeSpec::new(&started, now(), &q, None).is_err());
+        assert!(ChangeSpec::new(&started, now(), &q, started.planned_start).is_ok(), "its own start is kept");
         let unplanned = ChangeInput { planned_start: None, planned_end: None, ..input() };
-        assert!(ChangeSpec::new(&unplanned, now(), &q).is_ok());
+        assert!(ChangeSpec::new(&unplanned, now(), &q, None).is_ok());
     }
 
     #[test]
@@ -401,9 +417,13 @@ mod tests {
         let scored = q.score(&answers).unwrap();
         assert_eq!(scored[0].points, 25);
         assert!(q.score(&[("colour".to_owned(), "red".to_owned())].into()).unwrap_err().contains("colour"));
-        let a = ChangeSpec::new(&input(), now(), &q).unwrap();
-        let typo = ChangeSpec { backout_plan: "restore the snapshot".into(), ..a.clone() };
+        let a = ChangeSpec::new(&input(), now(), &q, None).unwrap();
+        let typo = ChangeSpec { title: "Upgrade Postgres!".into(), ..a.clone() };
         assert!(!a.reauthorise(&typo));
+        let new_plan = ChangeSpec { backout_plan: "restore the snapshot".into(), ..a.clone() };
+        assert!(a.reauthorise(&new_plan), "approvers approved the plan");
+        let seconds = ChangeSpec { planned_start: a.planned_start.map(|t| t + Duration::seconds(20)), ..a.clone() };
+        assert!(!a.reauthorise(&seconds), "a form shows minutes");
         let moved = ChangeSpec { planned_end: Some(now() + Duration::hours(5)), ..a.clone() };
         assert!(a.reauthorise(&moved));
     }
@@ -413,10 +433,14 @@ mod tests {
         let dup = Question {
             key: "x".into(),
             text: "X?".into(),
-            options: vec![RiskOption { key: "a".into(), label: "A".into(), points: 500 }],
+            options: vec![RiskOption { key: "a".into(), label: "A".into(), points: 50 }],
         };
-        let e = Questionnaire::new(vec![dup.clone(), dup]).unwrap_err().to_string();
-        assert!(e.contains("used twice") && e.contains("points"), "{e}");
+        let e = Questionnaire::new(vec![dup.clone(), dup.clone()]).unwrap_err().to_string();
+        assert!(e.contains("used twice"), "{e}");
+        let mut heavy = dup;
+        heavy.options[0].points = 500;
+        let e = Questionnaire::new(vec![heavy]).unwrap_err().to_string();
+        assert!(e.contains("points"), "{e}");
         assert_eq!(Questionnaire::new(Questionnaire::default().questions).unwrap(), Questionnaire::default());
         let e = WindowSpec::new("Year end", "blackout", now(), now() - Duration::hours(1), &[], "").unwrap_err();
         assert!(e.to_string().contains("kind") && e.to_string().contains("ends_at"), "{e}");

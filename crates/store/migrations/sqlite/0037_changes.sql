@@ -109,3 +109,11 @@ CREATE TABLE change_questionnaire (
     updated_at BIGINT NOT NULL
 );
 INSERT INTO revisions (name, value) VALUES ('change_number', 0);
+-- Foreign keys that are set to NULL when their row goes: indexed, so the delete finds them.
+CREATE INDEX changes_window ON changes (maintenance_window_id) WHERE maintenance_window_id IS NOT NULL;
+CREATE INDEX changes_caused ON changes (caused_incident_id) WHERE caused_incident_id IS NOT NULL;
+CREATE INDEX changes_assignee ON changes (assignee_id) WHERE assignee_id IS NOT NULL;
+CREATE INDEX changes_implementer ON changes (implementer_id) WHERE implementer_id IS NOT NULL;
+CREATE INDEX changes_created_by ON changes (created_by) WHERE created_by IS NOT NULL;
+CREATE INDEX change_approvals_user ON change_approvals (user_id);
+CREATE INDEX change_overrides_user ON change_overrides (user_id) WHERE user_id IS NOT NULL;

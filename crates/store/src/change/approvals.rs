@@ -92,6 +92,18 @@ impl Db {
     ) -> StoreResult<()> {
         let decision = if approve { "approved" } else { "rejected" };
         write_tx!(self, |tx| {
+            // The decision is on the change as the approver saw it: one edited or moved since
+            // is decided again after a reload.
+            let now_at: Option<(i64, i64)> = sqlx::query_as("SELECT revision, version FROM changes WHERE id = $1")
+                .bind(change.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if now_at != Some((change.revision, change.version)) {
+                return Err(StoreError::Conflict(format!(
+                    "{} was changed since you loaded it; reload it and decide again",
+                    change.key()
+                )));
+            }
             let taken: Option<String> = sqlx::query_scalar(
                 "SELECT decision FROM change_approvals WHERE change_id = $1 AND user_id = $2 AND revision = $3",
             )

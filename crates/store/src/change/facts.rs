@@ -89,6 +89,7 @@ struct ClosedRow {
     caused: bool,
     created_at: i64,
     actual_end: Option<i64>,
+    source: String,
 }
 
 impl Db {
@@ -101,7 +102,8 @@ impl Db {
     ) -> StoreResult<Vec<opsdeck_core::change::kpi::Closed>> {
         let rows: Vec<ClosedRow> = with_db!(self, |pool| {
             sqlx::query_as(
-                "SELECT kind, risk_level, close_code, caused_incident_id IS NOT NULL AS caused, created_at, actual_end \
+                "SELECT kind, risk_level, close_code, caused_incident_id IS NOT NULL AS caused, created_at, \
+                 actual_end, source \
                  FROM changes c WHERE closed_at >= $1 AND closed_at < $2 AND state = 'closed' AND ($3 IS NULL \
                  OR c.id IN (SELECT change_id FROM change_services WHERE service_id = $3))",
             )
@@ -118,7 +120,8 @@ impl Db {
                 risk: RiskLevel::parse(&r.risk_level).unwrap_or(RiskLevel::Low),
                 close_code: r.close_code.as_deref().and_then(CloseCode::parse),
                 caused_incident: r.caused,
-                lead_ms: r.actual_end.map(|e| e - r.created_at),
+                // Changes recorded after they ran (deploys) were raised when they were done.
+                lead_ms: r.actual_end.filter(|_| r.source == "manual").map(|e| e - r.created_at),
             })
             .collect())
     }

@@ -375,6 +375,10 @@ impl Db {
             }
             sqlx::query("DELETE FROM change_cis WHERE change_id = $1").bind(id).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM change_services WHERE change_id = $1").bind(id).execute(&mut *tx).await?;
+            if reauthorise {
+                // Conflicts were accepted for the plan as it was.
+                sqlx::query("DELETE FROM change_overrides WHERE change_id = $1").bind(id).execute(&mut *tx).await?;
+            }
             link!(tx, backend, "change_cis", "ci_id", id, &spec.ci_ids);
             link!(tx, backend, "change_services", "service_id", id, &spec.service_ids);
             let summary = if reauthorise && state != before.state {
@@ -400,14 +404,14 @@ impl Db {
         m: &Move,
     ) -> StoreResult<Change> {
         let id = before.id;
-        let window = m.maintenance_window_id.unwrap_or(before.maintenance_window_id);
         write_tx!(self, |tx| {
             let done = sqlx::query(
                 "UPDATE changes SET state = $1, actual_start = COALESCE($2, actual_start), \
                  actual_end = COALESCE($3, actual_end), close_code = COALESCE($4, close_code), \
-                 close_notes = COALESCE($5, close_notes), revision = revision + $6, maintenance_window_id = $7, \
-                 version = version + 1, updated_at = $8, closed_at = CASE WHEN $1 = 'closed' THEN $8 END \
-                 WHERE id = $9 AND version = $10",
+                 close_notes = COALESCE($5, close_notes), revision = revision + $6, \
+                 maintenance_window_id = CASE WHEN $7 THEN $8 ELSE maintenance_window_id END, \
+                 version = version + 1, updated_at = $9, closed_at = CASE WHEN $1 = 'closed' THEN $9 END \
+                 WHERE id = $10 AND version = $11",
             )
             .bind(to.as_str())
             .bind(m.actual_start.map(|t| t.timestamp_millis()))
@@ -415,7 +419,8 @@ impl Db {
             .bind(m.close_code.map(|c| c.as_str()))
             .bind(m.close_notes.as_deref())
             .bind(i64::from(m.withdraw_approvals))
-            .bind(window)
+            .bind(m.maintenance_window_id.is_some())
+            .bind(m.maintenance_window_id.flatten())
             .bind(now.timestamp_millis())
             .bind(id)
             .bind(before.version)
@@ -423,6 +428,9 @@ impl Db {
             .await?;
             if done.rows_affected() == 0 {
                 return Err(stale(&self.get_change(id).await?));
+            }
+            if m.withdraw_approvals {
+                sqlx::query("DELETE FROM change_overrides WHERE change_id = $1").bind(id).execute(&mut *tx).await?;
             }
             let summary = match (to == before.state, m.close_code) {
                 (_, Some(code)) if to == ChangeState::Closed => format!("Closed {} as {}", before.key(), code.as_str()),
@@ -487,7 +495,7 @@ impl Db {
         row.map(Change::from).ok_or(StoreError::NotFound(Entity::Change))
     }
 
-    async fn change_by_external(&self, source: &str, external_id: &str) -> StoreResult<Option<Uuid>> {
+    pub async fn change_by_external(&self, source: &str, external_id: &str) -> StoreResult<Option<Uuid>> {
         Ok(with_db!(self, |pool| {
             sqlx::query_scalar("SELECT id FROM changes WHERE source = $1 AND external_id = $2")
                 .bind(source)
@@ -550,7 +558,7 @@ impl Db {
     /// The window's own write is audited; this only remembers it.
     pub async fn link_change_window(&self, id: Uuid, window: Option<Uuid>) -> StoreResult<()> {
         crate::with_writer!(self, |pool| {
-            sqlx::query("UPDATE changes SET maintenance_window_id = $1 WHERE id = $2")
+            sqlx::query("UPDATE changes SET maintenance_window_id = $1, version = version + 1 WHERE id = $2")
                 .bind(window)
                 .bind(id)
                 .execute(pool)

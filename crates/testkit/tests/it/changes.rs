@@ -151,6 +151,18 @@ async fn changes(backend: Backend) {
     let (s, c) = srv.post(&format!("/api/v1/changes/{b_id}/conflicts"), &r, accept).await;
     assert_eq!((s, c["conflicts"][0]["accepted_reason"].is_string()), (StatusCode::OK, true), "{c}");
     assert_eq!(act(&srv, &r, &b_id, "schedule", json!({})).await.1["state"], "scheduled");
+    let (s, e) = act(&srv, &r, &b_id, "implement", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "work starts in its window: {e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("in its window"), "{e}");
+
+    // A standard change is low-risk routine work: one on the tier-1 database is not.
+    let std_body = json!({"title": "Rotate pay-db logs", "type": "standard", "ci_ids": [db["id"]],
+        "service_ids": [], "planned_start": at(&srv, 300), "planned_end": at(&srv, 310)});
+    let std = created(&srv, "/api/v1/changes", &r, std_body).await;
+    assert_eq!(std["services"][0]["name"], "Payments", "impacted services are always added: {std}");
+    let (s, e) = act(&srv, &r, std["id"].as_str().unwrap(), "submit", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("must be low risk"), "{e}");
 
     // A freeze stops a normal change but not an emergency one.
     let freeze = json!({"name": "Year-end freeze", "kind": "freeze", "starts_at": at(&srv, 60 * 24 * 10),
@@ -216,5 +228,97 @@ async fn changes(backend: Backend) {
     assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "state"), "{e}");
     let (_, cal) = srv.get("/api/v1/changes/calendar", &viewer).await;
     assert!(cal["windows"].as_array().unwrap().len() == 1, "{cal}");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_from_ci_sqlite() {
+    deploys_from_ci(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_from_ci_postgres() {
+    deploys_from_ci(Backend::Postgres).await;
+}
+
+/// Runs `examples/ci/opsdeck-deploy.sh` with `env` as a GitHub Actions step would; its output.
+async fn github_step(srv: &TestServer, key: &str, status: &str) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/ci/opsdeck-deploy.sh");
+    let (url, key, status) = (srv.url.clone(), key.to_owned(), status.to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .arg(script)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs([
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_SERVER_URL", "https://github.com"),
+                ("GITHUB_REPOSITORY", "acme/orders"),
+                ("GITHUB_RUN_ID", "4242"),
+                ("GITHUB_RUN_ATTEMPT", "1"),
+                ("GITHUB_SHA", "0123456789abcdef0123"),
+                ("GITHUB_ACTOR", "octocat"),
+                ("GITHUB_REF_NAME", "main"),
+                ("DEPLOY_CIS", "orders-api, ghost-ci"),
+            ])
+            .env("OPSDECK_URL", url)
+            .env("OPSDECK_KEY", key)
+            .env("DEPLOY_STATUS", status)
+            .output()
+            .expect("bash runs")
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON answer")
+}
+
+/// A deploy posted exactly as the documented GitHub Actions step posts it becomes a standard
+/// change on the service and its CI, closed by its status, once however often it is retried,
+/// and shows on the next incident there; the change KPIs count it.
+async fn deploys_from_ci(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let m = srv.token("mgr", Role::Manager).await;
+    let svc = created(&srv, "/api/v1/services", &m, json!({"name": "Orders"})).await;
+    let sid = svc["id"].as_str().unwrap();
+    let it = created(&srv, &format!("/api/v1/services/{sid}/integrations"), &m, json!({"type": "alertmanager"})).await;
+    let key = it["key"].as_str().unwrap();
+    created(&srv, "/api/v1/cis", &m, json!({"name": "orders-api", "class": "application", "identity": "orders-api"}))
+        .await;
+
+    let out = github_step(&srv, key, "failure").await;
+    assert_eq!((out["change"].as_str(), out["close_code"].as_str()), (Some("CHG-1"), Some("unsuccessful")), "{out}");
+    assert_eq!(out["unknown_cis"], json!(["ghost-ci"]), "an unknown CI is reported, not refused");
+    let again = github_step(&srv, key, "failure").await;
+    assert_eq!(again["change"], "CHG-1", "a retried run records nothing new");
+    let (_, c) = srv.get("/api/v1/changes/CHG-1", &m).await;
+    assert_eq!(
+        (c["type"].as_str(), c["state"].as_str(), c["source"].as_str()),
+        (Some("standard"), Some("closed"), Some("deploy"))
+    );
+    assert_eq!(c["cis"][0]["name"], "orders-api");
+    assert!(c["description"].as_str().unwrap().contains("https://github.com/acme/orders/actions/runs/4242"), "{c}");
+
+    let bad = r#"{"summary": "x", "status": "meh"}"#;
+    let (s, e) = srv.post_raw(&format!("/integrations/{key}/deploy"), bad, None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("status"), "{e}");
+    let (s, _) = srv.post_raw("/integrations/nope/deploy", r#"{"summary": "x"}"#, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The next incident on the service shows the deploy on its timeline and among its changes.
+    srv.clock.advance(Duration::minutes(10));
+    let inc = created(&srv, "/api/v1/incidents", &m, json!({"title": "Orders failing", "service_id": sid})).await;
+    let inc_id = inc["id"].as_str().unwrap();
+    let (_, tl) = srv.get(&format!("/api/v1/incidents/{inc_id}/timeline"), &m).await;
+    let first = &tl["items"][0];
+    assert_eq!(first["kind"], "change", "{tl}");
+    assert!(first["body"].as_str().unwrap().contains("Deploy orders 0123456789ab"), "{tl}");
+    let (_, changes) = srv.get(&format!("/api/v1/incidents/{inc_id}/changes"), &m).await;
+    assert_eq!(changes["items"][0]["number"], "CHG-1", "{changes}");
+    let (_, kpi) = srv.get("/api/v1/reports/kpi", &m).await;
+    let k = &kpi["changes"];
+    assert_eq!((k["closed"].as_u64(), k["failure_rate"].as_f64()), (Some(1), Some(1.0)), "{kpi}");
+    assert_eq!(k["by_type"]["standard"], 1);
     srv.stop().await;
 }

@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct WindowDto {
+pub struct ChangeWindowDto {
     pub id: Uuid,
     pub name: String,
     /// maintenance (changes allowed; CIs with such windows change only inside one) or freeze
@@ -50,8 +50,8 @@ pub struct WindowDto {
     pub ci_ids: Vec<Uuid>,
 }
 
-fn window_dto(w: CalendarWindow) -> WindowDto {
-    WindowDto {
+fn window_dto(w: CalendarWindow) -> ChangeWindowDto {
+    ChangeWindowDto {
         id: w.id,
         name: w.name,
         kind: w.kind.as_str().into(),
@@ -64,10 +64,10 @@ fn window_dto(w: CalendarWindow) -> WindowDto {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WindowBody {
+pub struct ChangeWindowBody {
     #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
-    #[schema(schema_with = crate::api::schema::window_kind)]
+    #[schema(schema_with = crate::api::change_schema::window_kind)]
     pub kind: String,
     #[schema(schema_with = crate::api::schema::date_time)]
     pub starts_at: String,
@@ -81,7 +81,7 @@ pub struct WindowBody {
     pub description: Option<String>,
 }
 
-impl WindowBody {
+impl ChangeWindowBody {
     fn spec(self) -> Result<WindowSpec, ApiError> {
         let (s, e) = (parse_time("starts_at", &self.starts_at)?, parse_time("ends_at", &self.ends_at)?);
         let cis = self.ci_ids.unwrap_or_default();
@@ -92,7 +92,7 @@ impl WindowBody {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct PeriodQuery {
+pub struct ChangePeriodQuery {
     /// Start of the period (RFC 3339); default now.
     #[param(schema_with = crate::api::schema::date_time_opt)]
     pub from: Option<String>,
@@ -102,17 +102,17 @@ pub struct PeriodQuery {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct CalendarDto {
+pub struct ChangeCalendarDto {
     pub from: String,
     pub to: String,
     /// Changes planned or carried out in the period (canceled ones left out), by start.
     pub changes: Vec<ChangeDto>,
-    pub windows: Vec<WindowDto>,
+    pub windows: Vec<ChangeWindowDto>,
 }
 
 fn period(
     state: &AppState,
-    q: &PeriodQuery,
+    q: &ChangePeriodQuery,
 ) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), ApiError> {
     let from = q.from.as_deref().map(|s| parse_time("from", s)).transpose()?.unwrap_or_else(|| state.now());
     let to = match q.to.as_deref() {
@@ -127,17 +127,17 @@ fn period(
     get,
     path = "/api/v1/changes/calendar",
     tag = "changes",
-    params(PeriodQuery),
-    responses((status = 200, body = CalendarDto))
+    params(ChangePeriodQuery),
+    responses((status = 200, body = ChangeCalendarDto))
 )]
 async fn calendar(
     State(state): State<AppState>,
     auth: Auth,
-    ApiQuery(q): ApiQuery<PeriodQuery>,
-) -> Result<Json<CalendarDto>, ApiError> {
+    ApiQuery(q): ApiQuery<ChangePeriodQuery>,
+) -> Result<Json<ChangeCalendarDto>, ApiError> {
     let (from, to) = period(&state, &q)?;
     let (changes, windows) = op::calendar(&state, &auth, from, to).await?;
-    Ok(Json(CalendarDto {
+    Ok(Json(ChangeCalendarDto {
         from: ts(from),
         to: ts(to),
         changes: changes.into_iter().map(dto).collect(),
@@ -150,14 +150,14 @@ async fn calendar(
     get,
     path = "/api/v1/change-windows",
     tag = "changes",
-    params(PeriodQuery),
-    responses((status = 200, body = List<WindowDto>))
+    params(ChangePeriodQuery),
+    responses((status = 200, body = List<ChangeWindowDto>))
 )]
 async fn list_windows(
     State(state): State<AppState>,
     auth: Auth,
-    ApiQuery(q): ApiQuery<PeriodQuery>,
-) -> Result<Json<List<WindowDto>>, ApiError> {
+    ApiQuery(q): ApiQuery<ChangePeriodQuery>,
+) -> Result<Json<List<ChangeWindowDto>>, ApiError> {
     let (from, to) = period(&state, &q)?;
     let (_, windows) = op::calendar(&state, &auth, from, to).await?;
     Ok(Json(List { items: windows.into_iter().map(window_dto).collect(), next_cursor: None }))
@@ -168,14 +168,14 @@ async fn list_windows(
     post,
     path = "/api/v1/change-windows",
     tag = "changes",
-    request_body = WindowBody,
-    responses((status = 201, body = WindowDto))
+    request_body = ChangeWindowBody,
+    responses((status = 201, body = ChangeWindowDto))
 )]
 async fn create_window(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<WindowBody>,
-) -> Result<(StatusCode, Json<WindowDto>), ApiError> {
+    ApiJson(body): ApiJson<ChangeWindowBody>,
+) -> Result<(StatusCode, Json<ChangeWindowDto>), ApiError> {
     let w = op::save_window(&state, &auth, None, &body.spec()?).await?;
     Ok((StatusCode::CREATED, Json(window_dto(w))))
 }
@@ -185,13 +185,13 @@ async fn create_window(
     path = "/api/v1/change-windows/{id}",
     tag = "changes",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = WindowDto))
+    responses((status = 200, body = ChangeWindowDto))
 )]
 async fn get_window(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-) -> Result<Json<WindowDto>, ApiError> {
+) -> Result<Json<ChangeWindowDto>, ApiError> {
     Ok(Json(window_dto(op::get_window(&state, &auth, parse_id(Entity::ChangeWindow, &id)?).await?)))
 }
 
@@ -201,15 +201,15 @@ async fn get_window(
     path = "/api/v1/change-windows/{id}",
     tag = "changes",
     params(("id" = Uuid, Path)),
-    request_body = WindowBody,
-    responses((status = 200, body = WindowDto))
+    request_body = ChangeWindowBody,
+    responses((status = 200, body = ChangeWindowDto))
 )]
 async fn update_window(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<WindowBody>,
-) -> Result<Json<WindowDto>, ApiError> {
+    ApiJson(body): ApiJson<ChangeWindowBody>,
+) -> Result<Json<ChangeWindowDto>, ApiError> {
     let id = parse_id(Entity::ChangeWindow, &id)?;
     Ok(Json(window_dto(op::save_window(&state, &auth, Some(id), &body.spec()?).await?)))
 }
@@ -231,7 +231,7 @@ async fn delete_window(
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RuleDto {
+pub struct ApprovalRuleDto {
     pub id: Uuid,
     pub name: String,
     /// normal and/or emergency; empty: both.
@@ -246,8 +246,8 @@ pub struct RuleDto {
     pub updated_at: String,
 }
 
-fn rule_dto(r: StoredRule) -> RuleDto {
-    RuleDto {
+fn rule_dto(r: StoredRule) -> ApprovalRuleDto {
+    ApprovalRuleDto {
         id: r.id,
         name: r.rule.name,
         types: r.rule.types.iter().map(|t| t.as_str().to_owned()).collect(),
@@ -261,13 +261,13 @@ fn rule_dto(r: StoredRule) -> RuleDto {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RuleBody {
+pub struct ApprovalRuleBody {
     #[schema(schema_with = crate::api::schema::name)]
     pub name: String,
     /// normal and/or emergency (standard changes are pre-approved); none: both.
     #[schema(max_items = 2)]
     pub types: Option<Vec<String>>,
-    #[schema(schema_with = crate::api::schema::risk_level_opt)]
+    #[schema(schema_with = crate::api::change_schema::risk_level_opt)]
     pub min_risk: Option<String>,
     #[schema(max_items = 100)]
     pub service_ids: Option<Vec<Uuid>>,
@@ -279,16 +279,16 @@ pub struct RuleBody {
     pub required: Option<i64>,
 }
 
-impl RuleBody {
+impl ApprovalRuleBody {
     fn rule(self) -> Result<ApprovalRule, ApiError> {
         let mut types = Vec::new();
         for t in self.types.unwrap_or_default() {
             types.push(
-                ChangeType::parse(t.trim())
+                ChangeType::parse(&t)
                     .ok_or_else(|| ApiError::invalid("types", format!("each must be {}", ChangeType::choices())))?,
             );
         }
-        let min_risk = match self.min_risk.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let min_risk = match self.min_risk.as_deref() {
             None => None,
             Some(r) => Some(
                 RiskLevel::parse(r)
@@ -304,8 +304,13 @@ impl RuleBody {
 }
 
 /// The approval rules: who must approve which changes.
-#[utoipa::path(get, path = "/api/v1/change-rules", tag = "changes", responses((status = 200, body = List<RuleDto>)))]
-async fn list_rules(State(state): State<AppState>, auth: Auth) -> Result<Json<List<RuleDto>>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/change-rules",
+    tag = "changes",
+    responses((status = 200, body = List<ApprovalRuleDto>))
+)]
+async fn list_rules(State(state): State<AppState>, auth: Auth) -> Result<Json<List<ApprovalRuleDto>>, ApiError> {
     let rules = op::rules(&state, &auth).await?;
     Ok(Json(List { items: rules.into_iter().map(rule_dto).collect(), next_cursor: None }))
 }
@@ -316,14 +321,14 @@ async fn list_rules(State(state): State<AppState>, auth: Auth) -> Result<Json<Li
     post,
     path = "/api/v1/change-rules",
     tag = "changes",
-    request_body = RuleBody,
-    responses((status = 201, body = RuleDto))
+    request_body = ApprovalRuleBody,
+    responses((status = 201, body = ApprovalRuleDto))
 )]
 async fn create_rule(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<RuleBody>,
-) -> Result<(StatusCode, Json<RuleDto>), ApiError> {
+    ApiJson(body): ApiJson<ApprovalRuleBody>,
+) -> Result<(StatusCode, Json<ApprovalRuleDto>), ApiError> {
     let r = op::save_rule(&state, &auth, None, &body.rule()?).await?;
     Ok((StatusCode::CREATED, Json(rule_dto(r))))
 }
@@ -335,15 +340,15 @@ async fn create_rule(
     path = "/api/v1/change-rules/{id}",
     tag = "changes",
     params(("id" = Uuid, Path)),
-    request_body = RuleBody,
-    responses((status = 200, body = RuleDto))
+    request_body = ApprovalRuleBody,
+    responses((status = 200, body = ApprovalRuleDto))
 )]
 async fn update_rule(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<RuleBody>,
-) -> Result<Json<RuleDto>, ApiError> {
+    ApiJson(body): ApiJson<ApprovalRuleBody>,
+) -> Result<Json<ApprovalRuleDto>, ApiError> {
     let id = parse_id(Entity::ChangeRule, &id)?;
     Ok(Json(rule_dto(op::save_rule(&state, &auth, Some(id), &body.rule()?).await?)))
 }
@@ -366,9 +371,9 @@ async fn delete_rule(
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct OptionDto {
+pub struct RiskOptionDto {
     /// A slug.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(schema_with = crate::api::schema::slug)]
     pub key: String,
     #[schema(schema_with = crate::api::schema::name)]
     pub label: String,
@@ -378,36 +383,36 @@ pub struct OptionDto {
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct QuestionDto {
+pub struct RiskQuestionDto {
     /// A slug.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(schema_with = crate::api::schema::slug)]
     pub key: String,
     #[schema(schema_with = crate::api::schema::name)]
     pub text: String,
     #[schema(min_items = 1, max_items = 8)]
-    pub options: Vec<OptionDto>,
+    pub options: Vec<RiskOptionDto>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct QuestionnaireDto {
+pub struct RiskQuestionnaireDto {
     /// At most 20 questions; each answer adds its option's points to a change's risk.
     #[schema(max_items = 20)]
-    pub questions: Vec<QuestionDto>,
+    pub questions: Vec<RiskQuestionDto>,
 }
 
-fn questionnaire_dto(q: Questionnaire) -> QuestionnaireDto {
-    QuestionnaireDto {
+fn questionnaire_dto(q: Questionnaire) -> RiskQuestionnaireDto {
+    RiskQuestionnaireDto {
         questions: q
             .questions
             .into_iter()
-            .map(|q| QuestionDto {
+            .map(|q| RiskQuestionDto {
                 key: q.key,
                 text: q.text,
                 options: q
                     .options
                     .into_iter()
-                    .map(|o| OptionDto { key: o.key, label: o.label, points: o.points })
+                    .map(|o| RiskOptionDto { key: o.key, label: o.label, points: o.points })
                     .collect(),
             })
             .collect(),
@@ -419,9 +424,9 @@ fn questionnaire_dto(q: Questionnaire) -> QuestionnaireDto {
     get,
     path = "/api/v1/change-questionnaire",
     tag = "changes",
-    responses((status = 200, body = QuestionnaireDto))
+    responses((status = 200, body = RiskQuestionnaireDto))
 )]
-async fn get_questionnaire(State(state): State<AppState>, auth: Auth) -> Result<Json<QuestionnaireDto>, ApiError> {
+async fn get_questionnaire(State(state): State<AppState>, auth: Auth) -> Result<Json<RiskQuestionnaireDto>, ApiError> {
     Ok(Json(questionnaire_dto(op::questionnaire(&state, &auth).await?)))
 }
 
@@ -431,14 +436,14 @@ async fn get_questionnaire(State(state): State<AppState>, auth: Auth) -> Result<
     put,
     path = "/api/v1/change-questionnaire",
     tag = "changes",
-    request_body = QuestionnaireDto,
-    responses((status = 200, body = QuestionnaireDto))
+    request_body = RiskQuestionnaireDto,
+    responses((status = 200, body = RiskQuestionnaireDto))
 )]
 async fn put_questionnaire(
     State(state): State<AppState>,
     auth: Auth,
-    ApiJson(body): ApiJson<QuestionnaireDto>,
-) -> Result<Json<QuestionnaireDto>, ApiError> {
+    ApiJson(body): ApiJson<RiskQuestionnaireDto>,
+) -> Result<Json<RiskQuestionnaireDto>, ApiError> {
     let questions = body
         .questions
         .into_iter()
@@ -459,7 +464,7 @@ async fn put_questionnaire(
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct FeedQuery {
+pub struct ChangeFeedQuery {
     /// The personal feed token from the change calendar page (`feed_url`).
     #[param(min_length = 1, max_length = 200)]
     pub token: Option<String>,
@@ -472,11 +477,11 @@ pub struct FeedQuery {
     get,
     path = "/api/v1/changes/calendar.ics",
     tag = "changes",
-    params(FeedQuery),
+    params(ChangeFeedQuery),
     security(()),
     responses((status = 200, content_type = "text/calendar", body = String))
 )]
-async fn calendar_feed(State(state): State<AppState>, Query(q): Query<FeedQuery>) -> axum::response::Response {
+async fn calendar_feed(State(state): State<AppState>, Query(q): Query<ChangeFeedQuery>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let token = q.token.unwrap_or_default();
     let (changes, windows) = match op::feed(&state, &token).await {

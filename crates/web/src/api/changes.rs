@@ -233,7 +233,7 @@ pub struct ChangeBody {
     pub title: String,
     /// standard (pre-approved), normal (default) or emergency.
     #[serde(rename = "type")]
-    #[schema(schema_with = crate::api::schema::change_type_opt)]
+    #[schema(schema_with = crate::api::change_schema::change_type_opt)]
     pub kind: Option<String>,
     #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
@@ -249,11 +249,11 @@ pub struct ChangeBody {
     /// When work ends: after planned_start, at most 31 days later.
     #[schema(schema_with = crate::api::schema::date_time_opt)]
     pub planned_end: Option<String>,
-    #[schema(schema_with = crate::api::schema::plan_opt)]
+    #[schema(schema_with = crate::api::change_schema::plan_opt)]
     pub implementation_plan: Option<String>,
-    #[schema(schema_with = crate::api::schema::plan_opt)]
+    #[schema(schema_with = crate::api::change_schema::plan_opt)]
     pub test_plan: Option<String>,
-    #[schema(schema_with = crate::api::schema::plan_opt)]
+    #[schema(schema_with = crate::api::change_schema::plan_opt)]
     pub backout_plan: Option<String>,
     pub outage_expected: Option<bool>,
     pub assignee_id: Option<Uuid>,
@@ -267,9 +267,8 @@ pub struct ChangeBody {
 
 impl ChangeBody {
     fn input(self) -> Result<(ChangeInput, Option<i64>), ApiError> {
-        let time = |field: &'static str, v: Option<String>| {
-            v.filter(|s| !s.trim().is_empty()).map(|s| crate::operations::parse_time(field, &s)).transpose()
-        };
+        let time =
+            |field: &'static str, v: Option<String>| v.map(|s| crate::operations::parse_time(field, &s)).transpose();
         let input = ChangeInput {
             title: self.title,
             kind: self.kind,
@@ -298,7 +297,7 @@ pub struct ChangeQuery {
     pub state: Option<String>,
     /// Only this type.
     #[serde(rename = "type")]
-    #[param(schema_with = crate::api::schema::change_type_opt)]
+    #[param(schema_with = crate::api::change_schema::change_type_opt)]
     pub kind: Option<String>,
     /// Only changes to this CI.
     pub ci_id: Option<Uuid>,
@@ -334,7 +333,7 @@ async fn list_changes(
     auth: Auth,
     ApiQuery(q): ApiQuery<ChangeQuery>,
 ) -> Result<Json<List<ChangeDto>>, ApiError> {
-    let kind = match q.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+    let kind = match q.kind.as_deref() {
         None => None,
         Some(k) => Some(
             ChangeType::parse(k)
@@ -372,7 +371,7 @@ async fn create_change(
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct PreviewDto {
+pub struct ChangePreviewDto {
     pub risk: RiskDto,
     /// The services it would affect (those named, or those its CIs impact).
     pub service_ids: Vec<Uuid>,
@@ -385,16 +384,16 @@ pub struct PreviewDto {
     path = "/api/v1/changes/preview",
     tag = "changes",
     request_body = ChangeBody,
-    responses((status = 200, body = PreviewDto))
+    responses((status = 200, body = ChangePreviewDto))
 )]
 async fn preview_change(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<ChangeBody>,
-) -> Result<Json<PreviewDto>, ApiError> {
+) -> Result<Json<ChangePreviewDto>, ApiError> {
     let (input, _) = body.input()?;
-    let (spec, risk, conflicts) = op::preview(&state, &auth, &input).await?;
-    Ok(Json(PreviewDto {
+    let (spec, risk, conflicts) = op::preview(&state, &auth, &input, None).await?;
+    Ok(Json(ChangePreviewDto {
         risk: RiskDto::from(&risk),
         service_ids: spec.service_ids,
         conflicts: conflicts.iter().map(conflict_dto).collect(),
@@ -457,7 +456,7 @@ async fn update_change(
 #[serde(deny_unknown_fields)]
 pub struct ActBody {
     /// For close: successful, successful_with_issues, unsuccessful or backed_out.
-    #[schema(schema_with = crate::api::schema::close_code_opt)]
+    #[schema(schema_with = crate::api::change_schema::close_code_opt)]
     pub close_code: Option<String>,
     /// A comment (required to reject) or the close notes.
     #[schema(schema_with = crate::api::schema::description_opt)]
@@ -502,7 +501,7 @@ pub struct AcceptBody {
     #[schema(min_length = 1, max_length = 200)]
     pub key: String,
     /// Why it is acceptable.
-    #[schema(schema_with = crate::api::schema::reason)]
+    #[schema(schema_with = crate::api::change_schema::reason)]
     pub reason: String,
 }
 

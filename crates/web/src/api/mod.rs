@@ -7,6 +7,7 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 mod catalogue;
 pub(crate) mod change_calendar;
+pub(crate) mod change_schema;
 pub(crate) mod changes;
 pub(crate) mod cmdb;
 mod cmdb_attributes;

@@ -18,7 +18,7 @@ const WS: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\
 const CC: &str = r"\x00-\x1f\x7f-\x9f";
 
 /// Trimmed text of 1 to `max` characters without control characters.
-fn text_pattern(max: usize) -> String {
+pub(super) fn text_pattern(max: usize) -> String {
     let inner = max.saturating_sub(2);
     format!("^[{WS}]*[^{CC}{WS}]([^{CC}]{{0,{inner}}}[^{CC}{WS}])?[{WS}]*$")
 }
@@ -51,7 +51,7 @@ fn ty(nullable: bool, t: Type) -> SchemaType {
     if nullable { SchemaType::from_iter([t, Type::Null]) } else { SchemaType::new(t) }
 }
 
-fn string(nullable: bool, min: Option<usize>, max: Option<usize>, pattern: Option<String>) -> Object {
+pub(super) fn string(nullable: bool, min: Option<usize>, max: Option<usize>, pattern: Option<String>) -> Object {
     ObjectBuilder::new()
         .schema_type(ty(nullable, Type::String))
         .min_length(min)
@@ -97,6 +97,10 @@ pub fn title_opt() -> Object {
 /// As [`title_opt`], or blank (which keeps the incident's title).
 pub fn title_or_blank_opt() -> Object {
     string(true, None, None, Some(text_or_blank_pattern(255)))
+}
+/// A slug (`validate::slug`), required.
+pub fn slug() -> Object {
+    string(false, None, None, Some(trimmed(&slug_body(), false)))
 }
 pub fn slug_opt() -> Object {
     string(true, None, None, Some(trimmed(&slug_body(), true)))
@@ -522,7 +526,7 @@ pub struct PostmortemSchema {
     lessons: Option<String>,
 }
 
-fn enum_of(nullable: bool, values: Vec<&'static str>) -> Object {
+pub(super) fn enum_of(nullable: bool, values: Vec<&'static str>) -> Object {
     one_of(nullable, &values)
 }
 /// A CI class (`opsdeck_core::cmdb::CiClass`).
@@ -579,29 +583,4 @@ pub fn ci_attributes_opt() -> Object {
         .property_names(Some(names))
         .max_properties(Some(ATTRIBUTES_MAX))
         .build()
-}
-
-/// A change type (`opsdeck_core::change::ChangeType`).
-pub fn change_type_opt() -> Object {
-    enum_of(true, opsdeck_core::change::ChangeType::ALL.iter().map(|c| c.as_str()).collect())
-}
-/// A close code of a change.
-pub fn close_code_opt() -> Object {
-    enum_of(true, opsdeck_core::change::CloseCode::ALL.iter().map(|c| c.as_str()).collect())
-}
-/// A change window's kind: maintenance or freeze.
-pub fn window_kind() -> Object {
-    enum_of(false, opsdeck_core::change::conflict::WindowKind::ALL.iter().map(|c| c.as_str()).collect())
-}
-/// A risk level.
-pub fn risk_level_opt() -> Object {
-    enum_of(true, opsdeck_core::change::risk::RiskLevel::ALL.iter().map(|c| c.as_str()).collect())
-}
-/// A change's plan: implementation, test or backout.
-pub fn plan_opt() -> Object {
-    string(true, None, Some(opsdeck_core::change::spec::PLAN_MAX), None)
-}
-/// Why a conflict is acceptable: 1 to 1,000 characters, not blank.
-pub fn reason() -> Object {
-    string(false, None, None, Some(text_pattern(1000)))
 }

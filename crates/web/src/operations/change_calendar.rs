@@ -11,7 +11,7 @@ use opsdeck_core::change::approval::ApprovalRule;
 use opsdeck_core::change::conflict::{self, Conflict, Found, Planned};
 use opsdeck_core::change::risk::{self, Known, Risk};
 use opsdeck_core::change::spec::{ChangeSpec, Questionnaire, WindowSpec};
-use opsdeck_core::change::{Action, ChangeState, ChangeType};
+use opsdeck_core::change::{ChangeState, ChangeType};
 use opsdeck_core::maintenance::{self, WindowInput};
 use opsdeck_core::role::Permission;
 use opsdeck_store::change::Change;
@@ -21,7 +21,8 @@ use opsdeck_store::cmdb::impact::Direction;
 use uuid::Uuid;
 
 /// The conflicts of `spec` (as change `id`; nil for one not saved yet) over its planned window,
-/// or over `[from, end)` when `from` is given; `None` when it has no planned window.
+/// or over `[from, end)` when `from` is given (work starting now); `None` when it has no planned
+/// window.
 pub async fn conflicts_at(
     state: &AppState,
     spec: &ChangeSpec,
@@ -31,7 +32,7 @@ pub async fn conflicts_at(
     let (Some(start), Some(end)) = (spec.planned_start, spec.planned_end) else {
         return Ok(None);
     };
-    let start = from.map_or(start, |f| f.max(start)).timestamp_millis();
+    let start = from.unwrap_or(start).timestamp_millis();
     let end = end.timestamp_millis().max(start + 1);
     let me = Planned {
         id,
@@ -105,8 +106,27 @@ pub async fn assess(state: &AppState, spec: &ChangeSpec, id: Uuid) -> Result<Ris
 /// Opens a maintenance window over a scheduled change's planned time for the monitors of its
 /// CIs and the services its CIs stand for: no pages, and the time is left out of adjusted
 /// availability. A change longer than a maintenance window may be is covered for its first
-/// seven days; a change without monitors gets none.
+/// seven days; a change without monitors gets none. The move has happened by then: a window
+/// that cannot be opened is logged, not an error of the move.
 pub async fn silence(state: &AppState, auth: &Auth, c: &Change, v: &ChangeView) -> Result<Change, ApiError> {
+    if let Err(e) = open_window(state, auth, c, v).await {
+        tracing::warn!(change = %c.key(), error = %e.message, "the change's maintenance window was not opened");
+    }
+    Ok(state.db.get_change(c.id).await?)
+}
+
+/// Ends the maintenance window of a change whose work is over (`to` Review: it ends now;
+/// Closed: it is removed, its time already counted as maintenance by the checks) or that will
+/// not run as planned (a window not started yet is removed, one running ends now). Logged, not
+/// an error of the move, when it fails.
+pub async fn unsilence(state: &AppState, auth: &Auth, c: &Change, to: ChangeState) -> Result<Change, ApiError> {
+    if let Err(e) = close_window(state, auth, c, to).await {
+        tracing::warn!(change = %c.key(), error = %e.message, "the change's maintenance window was not ended");
+    }
+    Ok(state.db.get_change(c.id).await?)
+}
+
+async fn open_window(state: &AppState, auth: &Auth, c: &Change, v: &ChangeView) -> Result<Change, ApiError> {
     let (Some(start), Some(end)) = (c.planned_start, c.planned_end) else {
         return Ok(c.clone());
     };
@@ -136,23 +156,14 @@ pub async fn silence(state: &AppState, auth: &Auth, c: &Change, v: &ChangeView) 
     Ok(state.db.get_change(c.id).await?)
 }
 
-/// Ends the maintenance window of a change whose work is over (`to` Review: it ends now) or
-/// that will not run as planned (any other state: a window not started yet is removed, one
-/// running ends now).
-pub async fn unsilence(
-    state: &AppState,
-    auth: &Auth,
-    c: &Change,
-    to: ChangeState,
-    _action: Action,
-) -> Result<Change, ApiError> {
+async fn close_window(state: &AppState, auth: &Auth, c: &Change, to: ChangeState) -> Result<Change, ApiError> {
     let Some(wid) = c.maintenance_window_id else {
         return Ok(c.clone());
     };
     let now = state.now();
     let actor = auth.actor();
     match state.db.get_window(wid).await {
-        Ok(w) if w.spec.starts_at >= now => {
+        Ok(w) if w.spec.starts_at >= now || to == ChangeState::Closed => {
             state.db.delete_window(&actor, now, wid).await?;
             state.db.link_change_window(c.id, None).await?;
         }

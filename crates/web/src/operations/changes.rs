@@ -10,7 +10,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, ErrorCode};
 use opsdeck_core::change::approval::{self, Approval, Subject};
 use opsdeck_core::change::conflict::{Conflict, Found};
-use opsdeck_core::change::risk::Risk;
+use opsdeck_core::change::risk::{Risk, RiskLevel};
 use opsdeck_core::change::spec::{ChangeInput, ChangeSpec};
 use opsdeck_core::change::{self, Action, ChangeState, ChangeType, CloseCode, Facts};
 use opsdeck_core::role::Permission;
@@ -174,11 +174,16 @@ pub async fn view(state: &AppState, auth: &Auth, id: Uuid) -> Result<ChangeView,
     Ok(ChangeView { change, cis, services, conflicts, collisions_total, approvals_missing, decisions, may_decide })
 }
 
-/// The spec of `input`, its CIs, services and people checked to exist; services impacted
-/// through the CMDB are added when none are named.
-async fn spec(state: &AppState, input: &ChangeInput) -> Result<ChangeSpec, ApiError> {
+/// The spec of `input`, its CIs, services and people checked to exist; the services its CIs
+/// impact through the CMDB are always added to those named (naming one cannot hide a tier-1
+/// service from the risk and the approval rules). `saved_start`: see `ChangeSpec::new`.
+async fn spec(
+    state: &AppState,
+    input: &ChangeInput,
+    saved_start: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<ChangeSpec, ApiError> {
     let questionnaire = state.db.questionnaire().await?;
-    let mut spec = ChangeSpec::new(input, state.now(), &questionnaire)?;
+    let mut spec = ChangeSpec::new(input, state.now(), &questionnaire, saved_start)?;
     let found = state.db.cis_by_id(&spec.ci_ids).await?;
     if let Some(missing) = spec.ci_ids.iter().find(|id| !found.iter().any(|c| c.id == **id)) {
         return Err(ApiError::invalid("ci_ids", format!("no CI has the id {missing}")));
@@ -195,8 +200,12 @@ async fn spec(state: &AppState, input: &ChangeInput) -> Result<ChangeSpec, ApiEr
             }
         }
     }
-    if spec.service_ids.is_empty() && !spec.ci_ids.is_empty() {
-        spec.service_ids = super::change_calendar::impacted_services(state, &spec.ci_ids).await?;
+    if !spec.ci_ids.is_empty() {
+        for s in super::change_calendar::impacted_services(state, &spec.ci_ids).await? {
+            if !spec.service_ids.contains(&s) && spec.service_ids.len() < opsdeck_core::change::spec::SERVICES_MAX {
+                spec.service_ids.push(s);
+            }
+        }
     }
     Ok(spec)
 }
@@ -204,23 +213,26 @@ async fn spec(state: &AppState, input: &ChangeInput) -> Result<ChangeSpec, ApiEr
 /// Raises a change request (responders and up).
 pub async fn create(state: &AppState, auth: &Auth, input: &ChangeInput) -> Result<Change, ApiError> {
     auth.require(Permission::Respond)?;
-    let spec = spec(state, input).await?;
+    let spec = spec(state, input, None).await?;
     let risk = assess(state, &spec, Uuid::nil()).await?;
     let c = state.db.create_change(&auth.actor(), state.now(), &spec, &risk, &Origin::manual()).await?;
     state.events.publish(CHANGED, Some(c.id), format!("{} raised", c.key()));
     Ok(c)
 }
 
-/// The risk and conflicts `input` would have, without saving (the form's live feedback).
+/// The risk and conflicts `input` would have, without saving (the form's live feedback); for an
+/// edit, `of` is the change edited (it does not collide with itself).
 pub async fn preview(
     state: &AppState,
     auth: &Auth,
     input: &ChangeInput,
+    of: Option<&Change>,
 ) -> Result<(ChangeSpec, Risk, Vec<ConflictView>), ApiError> {
     auth.require(Permission::Respond)?;
-    let spec = spec(state, input).await?;
-    let risk = assess(state, &spec, Uuid::nil()).await?;
-    let found = conflicts_at(state, &spec, Uuid::nil(), None).await?;
+    let spec = spec(state, input, of.and_then(|c| c.planned_start)).await?;
+    let id = of.map_or(Uuid::nil(), |c| c.id);
+    let risk = assess(state, &spec, id).await?;
+    let found = conflicts_at(state, &spec, id, None).await?;
     let conflicts = conflict_views(state, found, &[]).await?;
     Ok((spec, risk, conflicts))
 }
@@ -245,7 +257,7 @@ pub async fn update(
             before.state.as_str()
         )));
     }
-    let spec = spec(state, input).await?;
+    let spec = spec(state, input, before.planned_start).await?;
     let (cis, services) = state.db.change_links(id).await?;
     let old = before.spec(cis.iter().map(|c| c.0).collect(), services.iter().map(|s| s.0).collect());
     let reauthorise = old.reauthorise(&spec);
@@ -260,7 +272,7 @@ pub async fn update(
     let risk = assess(state, &spec, id).await?;
     let mut c = state.db.update_change(&auth.actor(), state.now(), &before, &spec, &risk, reauthorise, to).await?;
     if to != ChangeState::Scheduled && c.maintenance_window_id.is_some() {
-        c = super::change_calendar::unsilence(state, auth, &c, ChangeState::Authorize, Action::Reject).await?;
+        c = super::change_calendar::unsilence(state, auth, &c, ChangeState::Authorize).await?;
         c = state.db.get_change(c.id).await?;
     }
     state.events.publish(CHANGED, Some(c.id), format!("{} edited", c.key()));
@@ -300,8 +312,8 @@ pub async fn act(
         return decide(state, auth, v, action == Action::Approve, notes).await;
     }
     auth.require(Permission::Respond)?;
-    let close_code = match input.close_code.as_deref().map(str::trim) {
-        None | Some("") => None,
+    let close_code = match input.close_code.as_deref() {
+        None => None,
         Some(c) => Some(
             CloseCode::parse(c)
                 .ok_or_else(|| ApiError::invalid("close_code", format!("must be {}", CloseCode::choices())))?,
@@ -323,8 +335,28 @@ pub async fn act(
         frozen: v.frozen(),
         close_code,
     };
+    // A standard change is pre-approved routine work: one that scores above low risk is not
+    // routine, and goes through assessment and approval as a normal change.
+    if action == Action::Submit && before.kind == ChangeType::Standard && before.risk.level > RiskLevel::Low {
+        return Err(ApiError::conflict(format!(
+            "{} scores {} risk: a standard change must be low risk; make it a normal change",
+            before.key(),
+            before.risk.level.as_str()
+        )));
+    }
     if action == Action::Implement {
-        // What matters now is a freeze over the rest of the work, not over the plan.
+        // Work starts in its approved window (a quarter of an hour early at most), and what
+        // matters is a freeze from now to the end of the work, not over the plan.
+        if let Some(start) = before.planned_start
+            && now < start - chrono::Duration::minutes(15)
+            && before.kind != ChangeType::Emergency
+        {
+            return Err(ApiError::conflict(format!(
+                "{} is planned from {}; start it in its window, or reschedule it",
+                before.key(),
+                start.format("%Y-%m-%d %H:%M UTC")
+            )));
+        }
         facts.frozen = super::change_calendar::frozen_from(state, &v, now).await?;
     }
     let to = change::next(before.kind, before.state, action, &facts).map_err(|r| ApiError::conflict(r.0))?;
@@ -339,8 +371,8 @@ pub async fn act(
         ChangeState::Scheduled if before.state != ChangeState::Scheduled => {
             c = super::change_calendar::silence(state, auth, &c, &v).await?;
         }
-        ChangeState::Review | ChangeState::Canceled | ChangeState::New => {
-            c = super::change_calendar::unsilence(state, auth, &c, to, action).await?;
+        ChangeState::Review | ChangeState::Closed | ChangeState::Canceled | ChangeState::New => {
+            c = super::change_calendar::unsilence(state, auth, &c, to).await?;
         }
         _ => {}
     }
@@ -381,7 +413,7 @@ async fn decide(
     if !approve {
         let m = Move { withdraw_approvals: true, ..Move::default() };
         out = state.db.move_change(&auth.actor(), now, &out, Action::Reject, ChangeState::New, &m).await?;
-        out = super::change_calendar::unsilence(state, auth, &out, ChangeState::New, Action::Reject).await?;
+        out = super::change_calendar::unsilence(state, auth, &out, ChangeState::New).await?;
     } else if out.state == ChangeState::Authorize {
         let fresh = view(state, auth, c.id).await?;
         let facts = Facts {
@@ -432,7 +464,7 @@ pub async fn mark_cause(state: &AppState, auth: &Auth, id: Uuid, incident: Uuid)
     auth.require(Permission::Respond)?;
     let c = state.db.get_change(id).await?;
     let i = state.db.get_incident(incident).await.map_err(|_| ApiError::invalid("incident_id", "no such incident"))?;
-    if matches!(c.state, ChangeState::New | ChangeState::Assess | ChangeState::Authorize | ChangeState::Canceled) {
+    if c.actual_start.is_none() {
         return Err(ApiError::conflict(format!(
             "{} never ran ({}); it cannot have caused an incident",
             c.key(),

@@ -14,6 +14,7 @@ pub mod anomalies;
 pub mod audit;
 pub mod catalogue;
 pub mod change_calendar;
+pub mod change_records;
 pub mod changes;
 pub mod cmdb;
 pub mod cmdb_attributes;

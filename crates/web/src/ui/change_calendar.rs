@@ -63,7 +63,12 @@ fn monday(d: NaiveDate) -> NaiveDate {
     d - Days::new(u64::from(d.weekday().num_days_from_monday()))
 }
 
-pub async fn calendar(State(state): State<AppState>, auth: PageAuth, Query(q): Query<CalendarQuery>) -> Response {
+pub async fn calendar(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<CalendarQuery>,
+) -> Response {
     let chrome = match auth.chrome(&state, "changes", q.notice.clone()).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -96,7 +101,7 @@ pub async fn calendar(State(state): State<AppState>, auth: PageAuth, Query(q): Q
     };
     let month_of = first + Days::new(7);
     let (from, to) = (midnight(first), midnight(first + Days::new(days)));
-    let base = crate::operations::settings::load(&state).await.ok().and_then(|s| s.public_url).unwrap_or_default();
+    let base = crate::operations::settings::base_url(&state, &headers).await;
     let result = async {
         let (changes, windows) = op::calendar(&state, &auth.0, from, to).await?;
         let feed = op::feed_url(&state, &auth.0, base.trim_end_matches('/')).await?;

@@ -138,7 +138,7 @@ pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(pairs): 
     let result = async {
         let (input, _) = f.input(&state, &auth.0).await?;
         if f.preview {
-            let (_, risk, conflicts) = op::preview(&state, &auth.0, &input).await?;
+            let (_, risk, conflicts) = op::preview(&state, &auth.0, &input, None).await?;
             return Ok(Err((risk, conflicts)));
         }
         op::create(&state, &auth.0, &input).await.map(Ok)
@@ -309,7 +309,7 @@ pub async fn edit(
         let c = op::find(&state, &auth.0, &id).await?;
         let (input, version) = f.input(&state, &auth.0).await?;
         if f.preview {
-            let (_, risk, conflicts) = op::preview(&state, &auth.0, &input).await?;
+            let (_, risk, conflicts) = op::preview(&state, &auth.0, &input, Some(&c)).await?;
             return Ok(Err((risk, conflicts)));
         }
         op::update(&state, &auth.0, c.id, &input, version).await.map(Ok)
@@ -344,7 +344,7 @@ pub async fn act(
         let action = Action::parse(&action).ok_or_else(|| ApiError::invalid("action", "no such move"))?;
         let c = op::find(&state, &auth.0, &id).await?;
         let input = ActInput {
-            close_code: Some(f.close_code.clone()),
+            close_code: Some(f.close_code.clone()).filter(|c| !c.is_empty()),
             notes: Some(f.comment.clone()),
             version: f.version.trim().parse().ok(),
         };

@@ -126,6 +126,8 @@ pub struct IncidentPage {
     component_statuses: Vec<(&'static str, &'static str)>,
     /// The blast radius, when alerts are tied to CIs.
     blast: Option<Blast>,
+    /// Changes on its CIs and services in the 24 hours before it: (number, title, when, state).
+    recent_changes: Vec<(i64, String, String, &'static str)>,
 }
 
 /// What the incident's failing CIs reach: services first, then the other CIs (nearest first).
@@ -231,6 +233,19 @@ pub async fn detail(
             None
         }
     };
+    let recent_changes = match crate::operations::change_calendar::before_incident(&state, &page.0, inc.id).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|c| {
+                let at = c.actual_start.or(c.planned_start).map(|t| ago(t, now)).unwrap_or_default();
+                (c.number, c.title, at, c.state.as_str())
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(incident = %inc.id, error = %e.message, "the changes before an incident could not be read");
+            Vec::new()
+        }
+    };
     let alerts_loaded = alerts.items.len();
     let status_pages = try_page!(crate::ui::status_pages::update_targets(&state, inc.id, template).await);
     IncidentPage {
@@ -264,6 +279,7 @@ pub async fn detail(
         postmortem_saved,
         durations,
         blast,
+        recent_changes,
     }
     .into_response()
 }
