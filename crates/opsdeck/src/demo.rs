@@ -475,7 +475,10 @@ async fn seed_oncall(
         let d = now.date_naive();
         d - chrono::Duration::days(i64::from(chrono::Datelike::weekday(&d).num_days_from_monday()))
     };
-    let start = monday.and_hms_opt(9, 0, 0).unwrap_or_default();
+    // Two weeks back, so the rotation has begun whenever the demo starts (on a Monday before
+    // 09:00 Berlin this week's start lies ahead and nobody would be on call), with the same
+    // turn as this week's Monday.
+    let start = (monday - chrono::Duration::days(14)).and_hms_opt(9, 0, 0).unwrap_or_default();
     let spec = ScheduleSpec {
         name: "Platform primary".into(),
         description: "Weekly rotation; Riley covers business hours.".into(),
