@@ -121,7 +121,7 @@ impl Db {
                 close_code: r.close_code.as_deref().and_then(CloseCode::parse),
                 caused_incident: r.caused,
                 // Changes recorded after they ran (deploys) were raised when they were done.
-                lead_ms: r.actual_end.filter(|_| r.source == "manual").map(|e| e - r.created_at),
+                lead_ms: r.actual_end.filter(|_| r.source == "manual").and_then(|e| e.checked_sub(r.created_at)),
             })
             .collect())
     }
