@@ -355,7 +355,7 @@ pub struct LinkClaim {
 }
 
 #[allow(clippy::expect_used, reason = "HMAC takes keys of any length, so new_from_slice cannot fail")]
-fn mac(key: &[u8], payload: &str) -> Hmac<Sha256> {
+pub(crate) fn mac(key: &[u8], payload: &str) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     m.update(payload.as_bytes());
     m

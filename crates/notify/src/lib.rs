@@ -125,6 +125,11 @@ struct Brief {
 }
 
 impl Notifier {
+    /// The address links in messages start with.
+    pub fn public_url(&self) -> &str {
+        &self.config.public_url
+    }
+
     pub async fn new(db: Db, clock: Arc<dyn Clock>, config: NotifyConfig) -> Result<Notifier, NotifyError> {
         let key = db.signing_key().await?;
         let sender =

@@ -67,6 +67,14 @@ pub enum ChangeCmd {
     },
     /// The changes waiting for your approval.
     Inbox,
+    /// Show the change lockdown, start one (every change but emergencies on hold) or lift it.
+    Lockdown {
+        /// Why changes stop; starts a lockdown.
+        reason: Option<String>,
+        /// Lift the lockdown in force.
+        #[arg(long, conflicts_with = "reason")]
+        lift: bool,
+    },
 }
 
 async fn service_id(client: &Client, reference: &str) -> Result<Value> {
@@ -157,6 +165,23 @@ pub async fn change_cmd(c: ChangeCmd, cfg: &Config) -> Result<()> {
             output::table(&["change", "state", "risk", "planned", "title"], &rows(&items));
             Ok(())
         }
+        ChangeCmd::Lockdown { reason, lift } => {
+            if lift {
+                client.delete("/api/v1/change-lockdown").await?;
+                eprintln!("lockdown lifted");
+                return Ok(());
+            }
+            let l = match reason {
+                Some(r) => client.put("/api/v1/change-lockdown", &json!({"reason": r})).await?,
+                None => client.get("/api/v1/change-lockdown", &[]).await?,
+            };
+            if l["active"] == Value::Bool(true) {
+                println!("locked down since {} by {}: {}", s(&l["started_at"]), s(&l["started_by"]), s(&l["reason"]));
+            } else {
+                println!("no lockdown");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -180,6 +205,9 @@ fn show(c: &Value) -> Result<()> {
     match &c["approvals_missing"] {
         Value::Null => println!("approvals: complete"),
         m => println!("approvals: waiting for {}", s(m)),
+    }
+    if !c["on_hold"].is_null() {
+        println!("on hold: lockdown ({})", s(&c["on_hold"]));
     }
     for x in c["conflicts"].as_array().into_iter().flatten() {
         let accepted = if x["accepted_reason"].is_null() {

@@ -44,6 +44,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (35, "contracts", include_str!("../migrations/sqlite/0035_contracts.sql")),
     (36, "ci_attribute_defs", include_str!("../migrations/sqlite/0036_ci_attribute_defs.sql")),
     (37, "changes", include_str!("../migrations/sqlite/0037_changes.sql")),
+    (38, "change_lockdown_and_mail", include_str!("../migrations/sqlite/0038_change_lockdown_and_mail.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -83,6 +84,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (35, "contracts", include_str!("../migrations/postgres/0035_contracts.sql")),
     (36, "ci_attribute_defs", include_str!("../migrations/postgres/0036_ci_attribute_defs.sql")),
     (37, "changes", include_str!("../migrations/postgres/0037_changes.sql")),
+    (38, "change_lockdown_and_mail", include_str!("../migrations/postgres/0038_change_lockdown_and_mail.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

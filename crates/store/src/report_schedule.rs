@@ -83,15 +83,18 @@ pub struct ReportMail {
 pub enum MailOutbox {
     Reports,
     Reminders,
+    /// Requests for a change's approval, with signed links.
+    Changes,
 }
 
 impl MailOutbox {
-    pub const ALL: [MailOutbox; 2] = [MailOutbox::Reports, MailOutbox::Reminders];
+    pub const ALL: [MailOutbox; 3] = [MailOutbox::Reports, MailOutbox::Reminders, MailOutbox::Changes];
 
     fn table(self) -> &'static str {
         match self {
             MailOutbox::Reports => "report_deliveries",
             MailOutbox::Reminders => "reminder_deliveries",
+            MailOutbox::Changes => "change_mails",
         }
     }
 
@@ -100,6 +103,7 @@ impl MailOutbox {
         match self {
             MailOutbox::Reports => "report",
             MailOutbox::Reminders => "reminder",
+            MailOutbox::Changes => "change",
         }
     }
 }

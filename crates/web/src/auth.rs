@@ -23,6 +23,9 @@ pub enum Via {
     /// The digest of the session id (what the sessions table stores).
     Session(String),
     Token(Box<ApiToken>),
+    /// A signed link in an e-mail sent to this person (it does one thing, such as approving
+    /// one revision of one change).
+    Link,
 }
 
 /// An authenticated caller and the role in force for this request.
@@ -47,6 +50,7 @@ impl Auth {
         let label = match &self.via {
             Via::Session(_) => self.user.username.clone(),
             Via::Token(t) => format!("{} (token {})", self.user.username, t.name),
+            Via::Link => format!("{} (link in an e-mail)", self.user.username),
         };
         Actor { user_id: Some(self.user.id), label }
     }
@@ -62,14 +66,20 @@ impl Auth {
                 let user = state.db.get_user(self.user.id).await;
                 matches!((token, user), (Ok(t), Ok(u)) if t.revoked_at.is_none() && !u.disabled)
             }
+            Via::Link => matches!(state.db.get_user(self.user.id).await, Ok(u) if !u.disabled),
         }
     }
 
     pub fn session_hash(&self) -> Option<&str> {
         match &self.via {
             Via::Session(h) => Some(h),
-            Via::Token(_) => None,
+            Via::Token(_) | Via::Link => None,
         }
+    }
+
+    /// The person a verified signed link was sent to, with their role as it is now.
+    pub fn link(user: User) -> Auth {
+        Auth { role: user.role, user, via: Via::Link }
     }
 }
 

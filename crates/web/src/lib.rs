@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod auth;
 mod cache;
+mod change_links;
 pub mod demo_inbox;
 mod demo_targets;
 mod error;
@@ -235,6 +236,14 @@ impl AppState {
         self.notifier.get()
     }
 
+    /// The address links in e-mails start with, without a trailing slash: the public URL set
+    /// in the settings, else the one the server was started with.
+    pub async fn link_base(&self) -> String {
+        let set = operations::settings::load(self).await.ok().and_then(|s| s.public_url);
+        let started = self.notifier().map(|n| n.public_url().to_owned());
+        set.or(started).unwrap_or_else(|| "http://localhost:8080".to_owned()).trim_end_matches('/').to_owned()
+    }
+
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
     }
@@ -256,6 +265,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ping::router())
         .merge(ingest::router())
         .merge(links::router())
+        .merge(change_links::router())
         .merge(status::router())
         .merge(assets::router())
         .fallback(error::not_found_fallback)

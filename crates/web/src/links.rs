@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 
 use crate::ui::charts::esc;
 
-fn page(title: &str, body: &str, status: StatusCode) -> Response {
+pub(crate) fn page(title: &str, body: &str, status: StatusCode) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta \
          name=\"viewport\" content=\"width=device-width, \

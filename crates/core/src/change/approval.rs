@@ -90,6 +90,24 @@ pub struct Approval {
     pub user: Uuid,
 }
 
+/// The approvers still to be asked: of each covering rule short of its k approvals, those who
+/// have not approved yet (each once, in rule order).
+pub fn waiting_on(rules: &[ApprovalRule], c: &Subject<'_>, approvals: &[Approval]) -> Vec<Uuid> {
+    let mut out: Vec<Uuid> = Vec::new();
+    for r in rules.iter().filter(|r| r.covers(c)) {
+        let given = r.approvers.iter().filter(|u| approvals.iter().any(|a| a.user == **u)).count();
+        if given >= r.required as usize {
+            continue;
+        }
+        for u in &r.approvers {
+            if !out.contains(u) && !approvals.iter().any(|a| a.user == *u) {
+                out.push(*u);
+            }
+        }
+    }
+    out
+}
+
 /// `None` when every rule covering the change has its k approvals; otherwise what is missing,
 /// rule by rule ("CAB: 1 of 2 approvals").
 pub fn missing(rules: &[ApprovalRule], c: &Subject<'_>, approvals: &[Approval]) -> Option<String> {
@@ -132,6 +150,19 @@ mod tests {
             approvers: (1..=5).map(id).collect(),
             required: 2,
         }
+    }
+
+    #[test]
+    fn only_approvers_of_rules_still_short_are_asked() {
+        let owner = ApprovalRule { name: "Owner".into(), approvers: vec![id(9)], required: 1, ..cab() };
+        let rules = [cab(), owner];
+        let high = Subject { kind: ChangeType::Normal, risk: RiskLevel::High, service_ids: &[] };
+        let asked = waiting_on(&rules, &high, &[Approval { user: id(1) }]);
+        assert_eq!(asked, vec![id(2), id(3), id(4), id(5), id(9)]);
+        let two = [Approval { user: id(1) }, Approval { user: id(2) }];
+        assert_eq!(waiting_on(&rules, &high, &two), vec![id(9)], "the CAB has its two");
+        let low = Subject { risk: RiskLevel::Low, ..high };
+        assert!(waiting_on(&rules, &low, &[]).is_empty(), "no rule covers it");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod approval;
 pub mod conflict;
 pub mod deploy;
 pub mod kpi;
+pub mod link;
 pub mod risk;
 pub mod spec;
 
@@ -84,6 +85,9 @@ pub struct Facts {
     /// The planned window (for scheduling) or now (for implementing) falls in a freeze.
     pub frozen: bool,
     pub close_code: Option<CloseCode>,
+    /// The reason of the change lockdown in force, if one is: changes that are not emergencies
+    /// stay on hold (neither scheduled nor started) until it is lifted.
+    pub lockdown: Option<String>,
 }
 
 /// Why a move is refused, in words naming what is missing (answered as a 409).
@@ -102,7 +106,17 @@ pub fn next(kind: ChangeType, state: ChangeState, action: Action, f: &Facts) -> 
     if state.is_terminal() {
         return refuse(format!("the change is {}; nothing more can be done with it", state.as_str()));
     }
+    let on_hold = |f: &Facts| -> Result<(), Refusal> {
+        match &f.lockdown {
+            Some(why) if kind != ChangeType::Emergency => refuse(format!(
+                "a change lockdown is in force ({why}): changes are on hold until it is lifted; \
+                 only emergency changes go ahead"
+            )),
+            _ => Ok(()),
+        }
+    };
     let ready_to_schedule = |f: &Facts| -> Result<(), Refusal> {
+        on_hold(f)?;
         if !f.planned {
             return refuse("set the planned start and end first");
         }
@@ -139,6 +153,7 @@ pub fn next(kind: ChangeType, state: ChangeState, action: Action, f: &Facts) -> 
         (Action::Schedule, S::Authorize) => ready_to_schedule(f).map(|()| S::Scheduled),
         (Action::Schedule, _) => refuse("only an authorised change is scheduled"),
         (Action::Implement, S::Scheduled) => {
+            on_hold(f)?;
             if let Some(why) = &f.approvals_missing {
                 return refuse(format!("approvals missing: {why}"));
             }
@@ -225,6 +240,21 @@ mod tests {
         assert!(next(k, sch, Action::Implement, &missing).is_err());
     }
 
+    #[test]
+    fn a_lockdown_holds_every_change_but_emergencies() {
+        let locked = Facts { lockdown: Some("major incident INC-7".into()), ..ok() };
+        let k = ChangeType::Normal;
+        let e = next(k, ChangeState::Scheduled, Action::Implement, &locked).unwrap_err();
+        assert!(e.0.contains("lockdown") && e.0.contains("INC-7"), "{e}");
+        assert!(next(k, ChangeState::Authorize, Action::Schedule, &locked).is_err());
+        assert!(next(ChangeType::Standard, ChangeState::New, Action::Submit, &locked).is_err());
+        // Work already started can still be finished or backed out, and changes canceled.
+        assert_eq!(next(k, ChangeState::Implement, Action::Review, &locked), Ok(ChangeState::Review));
+        assert_eq!(next(k, ChangeState::Scheduled, Action::Cancel, &locked), Ok(ChangeState::Canceled));
+        let em = ChangeType::Emergency;
+        assert_eq!(next(em, ChangeState::Scheduled, Action::Implement, &locked), Ok(ChangeState::Implement));
+    }
+
     fn any_kind() -> impl Strategy<Value = ChangeType> {
         prop::sample::select(ChangeType::ALL.to_vec())
     }
@@ -232,20 +262,21 @@ mod tests {
         prop::sample::select(Action::ALL.to_vec())
     }
     fn any_facts() -> impl Strategy<Value = Facts> {
-        (any::<bool>(), any::<bool>(), 0usize..3, any::<bool>(), any::<bool>()).prop_map(
-            |(approved, planned, open_conflicts, frozen, coded)| Facts {
+        (any::<bool>(), any::<bool>(), 0usize..3, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(approved, planned, open_conflicts, frozen, coded, locked)| Facts {
                 approvals_missing: (!approved).then(|| "CAB".to_owned()),
                 planned,
                 open_conflicts,
                 frozen,
                 close_code: coded.then_some(CloseCode::Successful),
+                lockdown: locked.then(|| "lockdown".to_owned()),
             },
         )
     }
 
     proptest! {
         /// Whatever is asked, in whatever order: Implement is reached only with the approvals
-        /// the rules require, and only an emergency change gets past a freeze.
+        /// the rules require, and only an emergency change gets past a freeze or a lockdown.
         #[test]
         fn implement_needs_approvals_and_a_freeze_stops_all_but_emergencies(
             kind in any_kind(),
@@ -258,6 +289,8 @@ mod tests {
                     if entered {
                         prop_assert!(f.approvals_missing.is_none(), "{kind:?} reached {to:?} without approvals");
                         prop_assert!(!f.frozen || kind == ChangeType::Emergency, "{kind:?} passed a freeze");
+                        let held = f.lockdown.is_some() && kind != ChangeType::Emergency;
+                        prop_assert!(!held, "{kind:?} passed a lockdown");
                     }
                     if to == ChangeState::Closed {
                         prop_assert_eq!(s, ChangeState::Review);

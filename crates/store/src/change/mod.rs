@@ -6,6 +6,7 @@
 pub mod approvals;
 pub mod calendar;
 mod facts;
+pub mod lockdown;
 
 use crate::audit::audit;
 use crate::page::{self, Cursor, Page};

@@ -7,6 +7,7 @@ mod anomalies;
 mod architecture;
 mod auth;
 mod bounds;
+mod change_mail;
 mod catalogue;
 mod changes;
 mod cmdb;

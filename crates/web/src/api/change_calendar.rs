@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_rules, create_rule))
         .routes(routes!(update_rule, delete_rule))
         .routes(routes!(get_questionnaire, put_questionnaire))
+        .routes(routes!(get_lockdown, start_lockdown, lift_lockdown))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -511,4 +512,62 @@ async fn calendar_feed(State(state): State<AppState>, Query(q): Query<ChangeFeed
         cal.event(&format!("{}@opsdeck", w.id), w.starts_at, w.ends_at, &format!("{what}: {}", w.name), now);
     }
     cal.finish()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChangeLockdownDto {
+    /// Whether a lockdown is in force: changes that are not emergencies are on hold.
+    pub active: bool,
+    pub reason: Option<String>,
+    pub started_at: Option<String>,
+    pub started_by: Option<String>,
+}
+
+fn lockdown_dto(l: Option<opsdeck_store::change::lockdown::Lockdown>) -> ChangeLockdownDto {
+    match l {
+        Some(l) => ChangeLockdownDto {
+            active: true,
+            reason: Some(l.reason),
+            started_at: Some(ts(l.started_at)),
+            started_by: Some(l.started_by),
+        },
+        None => ChangeLockdownDto { active: false, reason: None, started_at: None, started_by: None },
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockdownBody {
+    /// Why changes stop ("major incident INC-12").
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
+    pub reason: String,
+}
+
+/// The change lockdown in force, if any.
+#[utoipa::path(get, path = "/api/v1/change-lockdown", tag = "changes",
+    responses((status = 200, body = ChangeLockdownDto)))]
+async fn get_lockdown(State(state): State<AppState>, auth: Auth) -> Result<Json<ChangeLockdownDto>, ApiError> {
+    Ok(Json(lockdown_dto(crate::operations::change_lockdown::current(&state, &auth).await?)))
+}
+
+/// Starts a change lockdown (managers and up): until it is lifted, every change that is not an
+/// emergency is on hold, neither scheduled nor started (409 naming the lockdown). Work under
+/// way can still be reviewed, closed or backed out. 409 when one is already in force.
+#[utoipa::path(put, path = "/api/v1/change-lockdown", tag = "changes", request_body = LockdownBody,
+    responses((status = 200, body = ChangeLockdownDto)))]
+async fn start_lockdown(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<LockdownBody>,
+) -> Result<Json<ChangeLockdownDto>, ApiError> {
+    let l = crate::operations::change_lockdown::start(&state, &auth, &body.reason).await?;
+    Ok(Json(lockdown_dto(Some(l))))
+}
+
+/// Lifts the change lockdown (managers and up); 409 when none is in force.
+#[utoipa::path(delete, path = "/api/v1/change-lockdown", tag = "changes",
+    responses((status = 204)))]
+async fn lift_lockdown(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {
+    crate::operations::change_lockdown::lift(&state, &auth).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

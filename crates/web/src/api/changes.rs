@@ -139,6 +139,9 @@ pub struct ChangeDto {
     pub approvals_missing: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approvals: Option<Vec<DecisionDto>>,
+    /// Why it is on hold: the reason of the change lockdown in force (null: it is not held).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_hold: Option<Option<String>>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -179,6 +182,7 @@ pub(crate) fn dto(c: Change) -> ChangeDto {
         collisions_total: None,
         approvals_missing: None,
         approvals: None,
+        on_hold: None,
         created_at: ts(c.created_at),
         updated_at: ts(c.updated_at),
     }
@@ -210,6 +214,7 @@ pub(crate) fn detail(v: ChangeView) -> ChangeDto {
     d.conflicts = Some(v.conflicts.iter().map(conflict_dto).collect());
     d.collisions_total = Some(v.collisions_total);
     d.approvals_missing = Some(v.approvals_missing);
+    d.on_hold = Some(v.on_hold);
     d.approvals = Some(
         v.decisions
             .into_iter()

@@ -42,9 +42,12 @@ pub async fn conflicts_at(
         ci_ids: spec.ci_ids.clone(),
         implementer: spec.implementer_id,
     };
-    let others = state.db.booked_changes(start, end).await?;
     let windows: Vec<_> = state.db.change_windows_between(start, end).await?.iter().map(CalendarWindow::rule).collect();
     let related = state.db.ci_neighbours(&spec.ci_ids).await?;
+    let mut touched: Vec<Uuid> = spec.ci_ids.iter().chain(related.values().flatten()).copied().collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let others = state.db.booked_changes(start, end, &touched, spec.implementer_id).await?;
     let constrained = state.db.constrained_cis(&spec.ci_ids, state.now().timestamp_millis()).await?;
     let emergency = spec.kind == ChangeType::Emergency;
     let found = conflict::detect(&me, &others, &windows, &related, &constrained, emergency)
@@ -74,8 +77,8 @@ pub async fn impacted_services(state: &AppState, cis: &[Uuid]) -> Result<Vec<Uui
 }
 
 /// The risk of `spec` (as change `id`): its answers, and what the catalogue, the CMDB, the
-/// history of similar changes and the calendar know.
-pub async fn assess(state: &AppState, spec: &ChangeSpec, id: Uuid) -> Result<Risk, ApiError> {
+/// history of similar changes and the calendar know; with the conflicts it found on the way.
+pub async fn assess(state: &AppState, spec: &ChangeSpec, id: Uuid) -> Result<(Risk, Option<Found>), ApiError> {
     let questionnaire = state.db.questionnaire().await?;
     let answers = questionnaire.score(&spec.answers).map_err(|e| ApiError::invalid("answers", e))?;
     let tiers = state.db.service_tiers(&spec.service_ids).await?;
@@ -87,7 +90,7 @@ pub async fn assess(state: &AppState, spec: &ChangeSpec, id: Uuid) -> Result<Ris
     };
     let (failed, total) = state.db.similar_changes(&spec.ci_ids, &spec.service_ids, id).await?;
     let found = conflicts_at(state, spec, id, None).await?;
-    let (collisions, outside) = found.map_or((0, false), |f| {
+    let (collisions, outside) = found.as_ref().map_or((0, false), |f| {
         let outside = f.conflicts.iter().any(|c| matches!(c, Conflict::OutsideMaintenance { .. }));
         (f.collisions_total, outside)
     });
@@ -100,7 +103,7 @@ pub async fn assess(state: &AppState, spec: &ChangeSpec, id: Uuid) -> Result<Ris
         emergency: spec.kind == ChangeType::Emergency,
         outage_expected: spec.outage_expected,
     };
-    Ok(risk::assess(&answers, &known))
+    Ok((risk::assess(&answers, &known), found))
 }
 
 /// Opens a maintenance window over a scheduled change's planned time for the monitors of its

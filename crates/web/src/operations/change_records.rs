@@ -53,7 +53,7 @@ pub async fn record(state: &AppState, ran: Ran<'_>) -> Result<Change, ApiError> 
         implementer_id: None,
         answers: Default::default(),
     };
-    let risk = assess(state, &spec, Uuid::nil()).await?;
+    let (risk, _) = assess(state, &spec, Uuid::nil()).await?;
     let origin = Origin {
         source: ran.source,
         external_id: ran.external_id,

@@ -47,6 +47,8 @@ pub struct ChangeView {
     pub decisions: Vec<Decision>,
     /// Whether the viewer is an approver of a rule covering it.
     pub may_decide: bool,
+    /// The lockdown reason holding it (an in-flight change that is not an emergency).
+    pub on_hold: Option<String>,
 }
 
 impl ChangeView {
@@ -171,7 +173,23 @@ pub async fn view(state: &AppState, auth: &Auth, id: Uuid) -> Result<ChangeView,
         .collect();
     let approvals_missing = approval::missing(&rules, &subject, &given);
     let may_decide = approval::may_decide(&rules, &subject, auth.user.id);
-    Ok(ChangeView { change, cis, services, conflicts, collisions_total, approvals_missing, decisions, may_decide })
+    let in_flight = matches!(change.state, ChangeState::Authorize | ChangeState::Scheduled | ChangeState::Implement);
+    let on_hold = if in_flight && change.kind != ChangeType::Emergency {
+        super::change_lockdown::reason(state).await?
+    } else {
+        None
+    };
+    Ok(ChangeView {
+        change,
+        cis,
+        services,
+        conflicts,
+        collisions_total,
+        approvals_missing,
+        decisions,
+        may_decide,
+        on_hold,
+    })
 }
 
 /// The spec of `input`, its CIs, services and people checked to exist; the services its CIs
@@ -214,7 +232,7 @@ async fn spec(
 pub async fn create(state: &AppState, auth: &Auth, input: &ChangeInput) -> Result<Change, ApiError> {
     auth.require(Permission::Respond)?;
     let spec = spec(state, input, None).await?;
-    let risk = assess(state, &spec, Uuid::nil()).await?;
+    let (risk, _) = assess(state, &spec, Uuid::nil()).await?;
     let c = state.db.create_change(&auth.actor(), state.now(), &spec, &risk, &Origin::manual()).await?;
     state.events.publish(CHANGED, Some(c.id), format!("{} raised", c.key()));
     Ok(c)
@@ -231,8 +249,7 @@ pub async fn preview(
     auth.require(Permission::Respond)?;
     let spec = spec(state, input, of.and_then(|c| c.planned_start)).await?;
     let id = of.map_or(Uuid::nil(), |c| c.id);
-    let risk = assess(state, &spec, id).await?;
-    let found = conflicts_at(state, &spec, id, None).await?;
+    let (risk, found) = assess(state, &spec, id).await?;
     let conflicts = conflict_views(state, found, &[]).await?;
     Ok((spec, risk, conflicts))
 }
@@ -269,11 +286,14 @@ pub async fn update(
         (true, ChangeState::Authorize) => ChangeState::New,
         (_, s) => s,
     };
-    let risk = assess(state, &spec, id).await?;
+    let (risk, _) = assess(state, &spec, id).await?;
     let mut c = state.db.update_change(&auth.actor(), state.now(), &before, &spec, &risk, reauthorise, to).await?;
     if to != ChangeState::Scheduled && c.maintenance_window_id.is_some() {
         c = super::change_calendar::unsilence(state, auth, &c, ChangeState::Authorize).await?;
         c = state.db.get_change(c.id).await?;
+    }
+    if c.state == ChangeState::Authorize {
+        super::change_approval_mail::ask_approvers(state, &view(state, auth, c.id).await?).await;
     }
     state.events.publish(CHANGED, Some(c.id), format!("{} edited", c.key()));
     Ok(c)
@@ -334,6 +354,7 @@ pub async fn act(
         open_conflicts: v.open_conflicts(),
         frozen: v.frozen(),
         close_code,
+        lockdown: super::change_lockdown::reason(state).await?,
     };
     // A standard change is pre-approved routine work: one that scores above low risk is not
     // routine, and goes through assessment and approval as a normal change.
@@ -373,6 +394,9 @@ pub async fn act(
         }
         ChangeState::Review | ChangeState::Closed | ChangeState::Canceled | ChangeState::New => {
             c = super::change_calendar::unsilence(state, auth, &c, to).await?;
+        }
+        ChangeState::Authorize if before.state != ChangeState::Authorize => {
+            super::change_approval_mail::ask_approvers(state, &view(state, auth, c.id).await?).await;
         }
         _ => {}
     }
@@ -422,6 +446,7 @@ async fn decide(
             open_conflicts: fresh.open_conflicts(),
             frozen: fresh.frozen(),
             close_code: None,
+            lockdown: super::change_lockdown::reason(state).await?,
         };
         if change::next(out.kind, out.state, Action::Schedule, &facts).is_ok() {
             let (actor, m) = (auth.actor(), Move::default());

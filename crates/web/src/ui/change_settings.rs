@@ -61,6 +61,7 @@ pub struct WindowsPage {
     windows: Vec<(CalendarWindow, String)>,
     form: WindowForm,
     error: Option<String>,
+    lockdown: Option<opsdeck_store::change::lockdown::Lockdown>,
 }
 
 async fn windows_page(
@@ -94,8 +95,12 @@ async fn windows_page(
         };
         rows.push((w, scope));
     }
+    let lockdown = match crate::operations::change_lockdown::current(state, &auth.0).await {
+        Ok(l) => l,
+        Err(e) => return error_page(&e),
+    };
     let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    (code, WindowsPage { chrome, windows: rows, form, error }).into_response()
+    (code, WindowsPage { chrome, windows: rows, form, error, lockdown }).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -131,6 +136,25 @@ pub async fn delete_window(State(state): State<AppState>, auth: PageAuth, Path(i
         Ok("Window deleted".to_owned())
     }
     .await;
+    outcome("/changes/windows", result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LockdownForm {
+    reason: String,
+}
+
+/// Starts a change lockdown: every change that is not an emergency is on hold until lifted.
+pub async fn start_lockdown(State(state): State<AppState>, auth: PageAuth, Form(f): Form<LockdownForm>) -> Response {
+    let result = crate::operations::change_lockdown::start(&state, &auth.0, &f.reason)
+        .await
+        .map(|_| "Changes are locked down: every change but emergencies is on hold".to_owned());
+    outcome("/changes/windows", result)
+}
+
+pub async fn lift_lockdown(State(state): State<AppState>, auth: PageAuth) -> Response {
+    let result = crate::operations::change_lockdown::lift(&state, &auth.0).await.map(|_| "Lockdown lifted".to_owned());
     outcome("/changes/windows", result)
 }
 

@@ -51,6 +51,7 @@ pub struct ListPage {
     rows: Vec<Change>,
     next: Option<String>,
     can_respond: bool,
+    lockdown: Option<opsdeck_store::change::lockdown::Lockdown>,
 }
 
 pub async fn list(State(state): State<AppState>, auth: PageAuth, Query(q): Query<ListQuery>) -> Response {
@@ -83,8 +84,12 @@ pub async fn list(State(state): State<AppState>, auth: PageAuth, Query(q): Query
     .await;
     match result {
         Ok((rows, next)) => {
-            ListPage { chrome, view, views: &VIEWS, rows, next, can_respond: auth.0.allows(Permission::Respond) }
-                .into_response()
+            let lockdown = match crate::operations::change_lockdown::current(&state, &auth.0).await {
+                Ok(l) => l,
+                Err(e) => return error_page(&e),
+            };
+            let can_respond = auth.0.allows(Permission::Respond);
+            ListPage { chrome, view, views: &VIEWS, rows, next, can_respond, lockdown }.into_response()
         }
         Err(e) => error_page(&e),
     }

@@ -186,6 +186,8 @@ pub fn router() -> Router<AppState> {
         .route("/changes/calendar", get(change_calendar::calendar))
         .route("/changes/windows", get(change_settings::windows).post(change_settings::create_window))
         .route("/changes/windows/{id}/delete", post(change_settings::delete_window))
+        .route("/changes/lockdown", post(change_settings::start_lockdown))
+        .route("/changes/lockdown/lift", post(change_settings::lift_lockdown))
         .route("/changes/rules", get(change_settings::rules).post(change_settings::create_rule))
         .route("/changes/rules/{id}/delete", post(change_settings::delete_rule))
         .route("/changes/{id}", get(changes::detail))

@@ -1,0 +1,166 @@
+//! Approving a change from an e-mail, with a real SMTP server (aiosmtpd): a change awaiting
+//! authorisation e-mails each approver of its rule once per revision a signed link; the link's
+//! page shows the change without deciding anything, and its form approves or rejects as that
+//! approver. A forged, stale (edited change) or already used link is refused by name. A change
+//! lockdown puts every change but emergencies on hold until it is lifted.
+
+use chrono::Duration;
+use opsdeck_core::role::Role;
+use opsdeck_testkit::{Backend, SmtpSink, StatusCode, TestServer};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_mail_sqlite() {
+    change_mail(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_mail_postgres() {
+    change_mail(Backend::Postgres).await;
+}
+
+fn at(srv: &TestServer, minutes: i64) -> String {
+    (srv.now() + Duration::minutes(minutes)).to_rfc3339()
+}
+
+async fn act(srv: &TestServer, token: &str, id: &str, action: &str) -> (StatusCode, Value) {
+    srv.post(&format!("/api/v1/changes/{id}/{action}"), token, json!({})).await
+}
+
+/// The approval link in the newest e-mail to `address`.
+fn link_to(smtp: &SmtpSink, address: &str) -> Option<String> {
+    let mail = smtp.messages().into_iter().rev().find(|m| m.lines().any(|l| l.trim() == format!("To: {address}")))?;
+    // Quoted-printable may wrap long lines with "=\r\n"; join them back first.
+    let body = mail.replace("=\r\n", "").replace("=\n", "");
+    let start = body.find("/c/")?;
+    let token: String = body[start + 3..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
+    Some(token)
+}
+
+async fn post_link(srv: &TestServer, token: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let resp = srv
+        .http
+        .post(format!("{}/c/{token}", srv.url))
+        .header("origin", &srv.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(fields).unwrap())
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.text().await.unwrap_or_default())
+}
+
+async fn get_link(srv: &TestServer, token: &str) -> (StatusCode, String) {
+    let resp = srv.http.get(format!("{}/c/{token}", srv.url)).send().await.unwrap();
+    (resp.status(), resp.text().await.unwrap_or_default())
+}
+
+async fn change_mail(backend: Backend) {
+    let mut smtp = SmtpSink::new();
+    smtp.start().await;
+    let srv = TestServer::start_with(backend, Some(smtp.config())).await;
+    let admin = srv.token("admin", Role::Admin).await;
+    let m = srv.token("mgr", Role::Manager).await;
+    let r = srv.token("resp", Role::Responder).await;
+    let mut cab = Vec::new();
+    for name in ["cab-a", "cab-b", "cab-c"] {
+        let u = srv.user(name, Role::Viewer).await;
+        let patch = json!({"email": format!("{name}@example.com")});
+        assert_eq!(srv.patch(&format!("/api/v1/users/{}", u.id), &admin, patch).await.0, StatusCode::OK);
+        cab.push(u.id.to_string());
+    }
+    let rule = json!({"name": "CAB", "types": ["normal"], "approvers": cab, "required": 2});
+    assert_eq!(srv.post("/api/v1/change-rules", &m, rule).await.0, StatusCode::CREATED);
+
+    let body = json!({"title": "Patch the load balancers", "type": "normal",
+        "planned_start": at(&srv, 120), "planned_end": at(&srv, 180), "backout_plan": "Reinstall 1.2"});
+    let (_, c) = srv.post("/api/v1/changes", &r, body.clone()).await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    act(&srv, &r, &id, "submit").await;
+    assert_eq!(act(&srv, &r, &id, "submit").await.1["state"], "authorize");
+    srv.run_notifier().await;
+    assert_eq!(smtp.messages().len(), 3, "one e-mail per CAB member");
+    let token_a = link_to(&smtp, "cab-a@example.com").expect("a link for cab-a");
+    let token_b = link_to(&smtp, "cab-b@example.com").expect("a link for cab-b");
+    let mail = smtp.messages().into_iter().find(|m| m.contains("To: cab-a@example.com")).unwrap();
+    assert!(mail.contains("Approval wanted: CHG-1") && mail.contains("CAB: 0 of 2"), "{mail}");
+
+    // Another move does not ask again.
+    let (s, _) = srv.post(&format!("/api/v1/changes/{id}/conflicts"), &r, json!({"key": "x", "reason": "y"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    srv.run_notifier().await;
+    assert_eq!(smtp.messages().len(), 3);
+
+    // Opening the link shows the change and decides nothing.
+    let (s, html) = get_link(&srv, &token_a).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(html.contains("Patch the load balancers") && html.contains("Reinstall 1.2"), "{html}");
+    assert!(html.contains("Deciding as <strong>cab-a</strong>"), "{html}");
+    let (_, now) = srv.get(&format!("/api/v1/changes/{id}"), &r).await;
+    assert_eq!(now["approvals"], json!([]), "a GET never decides: {now}");
+
+    // A rejection needs a reason; forged links are refused.
+    let (s, html) = post_link(&srv, &token_a, &[("decision", "reject")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("why the change is rejected"), "{html}");
+    let forged = token_a.replacen(&cab[0].replace('-', ""), &cab[2].replace('-', ""), 1);
+    assert_eq!(get_link(&srv, &forged).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(post_link(&srv, &forged, &[("decision", "approve")]).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Two approvals by mail schedule the change; a second use of a link is a 409.
+    let (s, html) = post_link(&srv, &token_a, &[("decision", "approve"), ("comment", "ok by me")]).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(html.contains("You approved CHG-1"), "{html}");
+    let (s, _) = post_link(&srv, &token_a, &[("decision", "approve")]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "one vote per person");
+    let (s, html) = post_link(&srv, &token_b, &[("decision", "approve")]).await;
+    assert!(s == StatusCode::OK && html.contains("scheduled"), "{html}");
+    let (_, now) = srv.get(&format!("/api/v1/changes/{id}"), &r).await;
+    assert_eq!(now["state"], "scheduled", "{now}");
+    let (_, audit) = srv.get("/api/v1/audit?limit=50", &admin).await;
+    assert!(audit.to_string().contains("cab-a (link in an e-mail)"), "the audit names the link: {audit}");
+
+    // An edit of the window needs fresh approvals: old links are stale, new ones are sent.
+    let mut edit = body.clone();
+    edit["planned_end"] = json!(at(&srv, 200));
+    edit["version"] = now["version"].clone();
+    let (s, e) = srv.put(&format!("/api/v1/changes/{id}"), &r, edit).await;
+    assert_eq!((s, e["state"].as_str()), (StatusCode::OK, Some("authorize")), "{e}");
+    let token_c_old = link_to(&smtp, "cab-c@example.com").unwrap();
+    let (s, html) = get_link(&srv, &token_c_old).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("was edited after this link was sent"), "{html}");
+    srv.run_notifier().await;
+    assert_eq!(smtp.messages().len(), 6, "the three are asked again about the new revision");
+
+    // A lockdown: managers only, one at a time; it holds every change but emergencies.
+    let (s, _) = srv.put("/api/v1/change-lockdown", &r, json!({"reason": "INC-9"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = srv.put("/api/v1/change-lockdown", &m, json!({"reason": " "})).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")));
+    let (s, l) = srv.put("/api/v1/change-lockdown", &m, json!({"reason": "major incident INC-9"})).await;
+    assert_eq!((s, l["active"].as_bool()), (StatusCode::OK, Some(true)), "{l}");
+    let (s, _) = srv.put("/api/v1/change-lockdown", &m, json!({"reason": "again"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let token_a = link_to(&smtp, "cab-a@example.com").unwrap();
+    let token_b = link_to(&smtp, "cab-b@example.com").unwrap();
+    post_link(&srv, &token_a, &[("decision", "approve")]).await;
+    post_link(&srv, &token_b, &[("decision", "approve")]).await;
+    let (_, held) = srv.get(&format!("/api/v1/changes/{id}"), &r).await;
+    assert_eq!(held["state"], "authorize", "approved but not scheduled while locked down: {held}");
+    assert_eq!(held["on_hold"], "major incident INC-9", "{held}");
+    let (s, e) = act(&srv, &r, &id, "schedule").await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("lockdown"), "{e}");
+    let fix = json!({"title": "Fail over", "type": "emergency",
+        "planned_start": at(&srv, 10), "planned_end": at(&srv, 40)});
+    let (_, fix) = srv.post("/api/v1/changes", &r, fix).await;
+    let fix_id = fix["id"].as_str().unwrap();
+    act(&srv, &r, fix_id, "submit").await;
+    assert_eq!(act(&srv, &r, fix_id, "schedule").await.1["state"], "scheduled", "emergencies go ahead");
+    assert_eq!(srv.delete("/api/v1/change-lockdown", &m).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(srv.delete("/api/v1/change-lockdown", &m).await.0, StatusCode::CONFLICT);
+    let (s, c) = act(&srv, &r, &id, "schedule").await;
+    assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("scheduled")), "{c}");
+    srv.stop().await;
+}
