@@ -117,7 +117,7 @@ step('a tier-1 service, its CIs, a monitor, a CAB rule and a change on a related
   await shot('03-rules');
 });
 
-step('the form shows the risk and the conflict before anything is saved', async () => {
+step('the form shows the risk and the conflict as it is typed, before anything is saved', async () => {
   await go('/changes');
   await submitTo('#new-change', '/changes/new');
   await page.fill('#change-form input[name=title]', 'Upgrade Postgres 15 to 16 on pay-db');
@@ -126,7 +126,10 @@ step('the form shows the risk and the conflict before anything is saved', async 
   await page.fill('#change-form input[name=planned_end]', local(30));
   await page.selectOption('#change-form select[name=answer_tested]', 'partly');
   await page.fill('#change-form textarea[name=backout_plan]', 'Restore the snapshot taken before the upgrade.');
-  await clickAndLoad('#check-risk');
+  // No click: the check follows the typing.
+  await page.waitForFunction((n) => document.getElementById('check-conflicts')?.textContent.includes(n), other,
+    { timeout: LIVE_TIMEOUT_MS });
+  assert.equal(new URL(page.url()).pathname, '/changes/new', 'nothing was submitted');
   assert.match(await text('#risk-check h2'), /moderate/);
   assert.match(await text('#risk-check'), /tier-1/);
   assert.match(await text('#check-conflicts'), new RegExp(`${other} is scheduled at the same time on pay-app`));
@@ -235,4 +238,21 @@ step('bad input is named on the form', async () => {
   assert.match(await text('#windows-table'), /Year-end freeze/);
   await shot('15-windows');
   await phoneAndDark('15-windows');
+});
+
+step('a lockdown puts changes on hold until it is lifted', async () => {
+  await go('/changes/windows');
+  await page.fill('#lockdown-form input[name=reason]', 'Major incident on payments');
+  await clickAndLoad('#lockdown-form button[type=submit]');
+  assert.match(await text('#lockdown-active'), /Major incident on payments/);
+  await shot('16-lockdown');
+  await go('/changes');
+  assert.match(await text('#lockdown-banner'), /locked down: Major incident on payments/);
+  await shot('17-lockdown-list');
+  await phoneAndDark('17-lockdown-list');
+  await go('/changes/windows');
+  page.once('dialog', (d) => d.accept());
+  await clickAndLoad('#lockdown-lift');
+  assert.equal(await page.locator('#lockdown-active').count(), 0);
+  assert.equal(await page.locator('#lockdown-form').count(), 1);
 });

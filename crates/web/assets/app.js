@@ -58,6 +58,7 @@
     shortcuts();
     cmdbImport();
     livePreview();
+    liveChangeCheck();
     if (document.getElementById("live-status")) live();
     // A wall display also refreshes every minute, so ages and shifts stay current between events.
     if (document.body.classList.contains("kiosk")) {
@@ -197,6 +198,34 @@
         pending = setTimeout(() => form.requestSubmit(button), 400);
       });
     });
+  }
+
+  // The change form checks risk and conflicts as the user types: the unsaved form is posted as
+  // a preview, and the answer's check (or the error naming what to fix) replaces the one shown.
+  // Without JavaScript, "Check risk and conflicts" does the same by hand.
+  function liveChangeCheck() {
+    const form = document.getElementById("change-form");
+    if (!form || !form.elements.title) return;
+    let pending, seq = 0;
+    const run = async () => {
+      if (!form.elements.title.value.trim()) return;
+      const n = ++seq;
+      const data = new URLSearchParams(new FormData(form));
+      data.set("preview", "1");
+      let html;
+      try {
+        const res = await fetch(form.action, { method: "POST", body: data, headers: { "Accept": "text/html" } });
+        html = await res.text();
+      } catch { return; }
+      const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("live-check");
+      const box = document.getElementById("live-check");
+      // An older answer arriving after a newer request is dropped; the region itself stays, so
+      // screen readers announce its new content.
+      if (box && fresh && n === seq) box.replaceChildren(...fresh.childNodes);
+    };
+    const later = () => { clearTimeout(pending); pending = setTimeout(run, 500); };
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
   }
 
   // CMDB import: the file goes to the API with upload progress; the report or the rows' errors

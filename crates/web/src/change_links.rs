@@ -51,19 +51,22 @@ async fn decision_page(State(state): State<AppState>, Path(token): Path<String>)
             format!("<h2>{title}</h2><p class=\"prose\">{}</p>", esc(text))
         }
     };
-    let forms = if v.may_decide {
+    let forms = if v.may_decide && v.change.state == opsdeck_core::change::ChangeState::Authorize {
         format!(
             "<form method=\"post\" action=\"/c/{t}\" class=\"form\"><input type=\"hidden\" name=\"decision\" \
-             value=\"approve\"><label>Comment (optional)<textarea name=\"comment\" rows=\"2\" maxlength=\"4000\">\
-             </textarea></label><button class=\"btn primary\" id=\"link-approve\" type=\"submit\">Approve {key}\
-             </button></form><form method=\"post\" action=\"/c/{t}\" class=\"form\"><input type=\"hidden\" \
-             name=\"decision\" value=\"reject\"><label>Why reject it (required)<textarea name=\"comment\" rows=\"2\" \
-             maxlength=\"4000\" required></textarea></label><button class=\"btn danger\" id=\"link-reject\" \
-             type=\"submit\">Reject {key}</button></form>",
-            t = esc(&token)
+             value=\"approve\"><input type=\"hidden\" name=\"version\" value=\"{version}\"><label>Comment \
+             (optional)<textarea name=\"comment\" rows=\"2\" maxlength=\"4000\"></textarea></label><button \
+             class=\"btn primary\" id=\"link-approve\" type=\"submit\">Approve {key}</button></form><form \
+             method=\"post\" action=\"/c/{t}\" class=\"form\"><input type=\"hidden\" name=\"decision\" \
+             value=\"reject\"><input type=\"hidden\" name=\"version\" value=\"{version}\"><label>Why reject \
+             it (required)<textarea name=\"comment\" rows=\"2\" maxlength=\"4000\" required></textarea>\
+             </label><button class=\"btn danger\" id=\"link-reject\" type=\"submit\">Reject {key}</button></form>",
+            t = esc(&token),
+            version = c.version
         )
     } else {
-        "<p class=\"flash error\" id=\"link-refused\">No approval rule covering this change names you any more.</p>"
+        "<p class=\"flash error\" id=\"link-refused\">Nothing to decide: the change no longer awaits \
+         authorisation, or no approval rule covering it names you any more.</p>"
             .to_owned()
     };
     page(
@@ -98,6 +101,8 @@ struct DecideForm {
     decision: String,
     #[serde(default)]
     comment: String,
+    /// The version the page showed: a decision on a change edited since is refused.
+    version: Option<i64>,
 }
 
 async fn decide(State(state): State<AppState>, Path(token): Path<String>, Form(f): Form<DecideForm>) -> Response {
@@ -106,7 +111,7 @@ async fn decide(State(state): State<AppState>, Path(token): Path<String>, Form(f
         "reject" => false,
         _ => return refused(&crate::error::ApiError::invalid("decision", "must be approve or reject")),
     };
-    match change_approval_mail::decide(&state, &token, approve, &f.comment).await {
+    match change_approval_mail::decide(&state, &token, approve, &f.comment, f.version).await {
         Ok(c) => {
             let key = c.key();
             let done = if approve { "approved" } else { "rejected" };

@@ -59,6 +59,9 @@ pub enum Conflict {
     InsideFreeze { window_id: Uuid, window: String },
     /// The implementer is booked on another change at the same time.
     ImplementerBusy { change_id: Uuid, change: String },
+    /// The implementer works shifts (is in an on-call rotation) and is not on shift for all
+    /// of the change's window.
+    ImplementerOffShift { user_id: Uuid },
 }
 
 /// What [`detect`] found: window conflicts first, then collisions with other changes (at most
@@ -88,6 +91,14 @@ fn covered(mut spans: Vec<(i64, i64)>, start: i64, end: i64) -> bool {
         }
     }
     false
+}
+
+/// Whether the change's implementer is off shift for part of its window: `shifts` are the
+/// stretches they are on call in the schedules they rotate in, overlapping the window (`None`:
+/// they rotate in none, and are not checked).
+pub fn off_shift(change: &Planned, shifts: Option<Vec<(i64, i64)>>) -> Option<Conflict> {
+    let (user_id, shifts) = (change.implementer?, shifts?);
+    (!covered(shifts, change.start, change.end)).then_some(Conflict::ImplementerOffShift { user_id })
 }
 
 /// The conflicts of `change` with the `others` (scheduled or implementing; itself is left
@@ -194,6 +205,16 @@ mod tests {
 
     fn none() -> HashSet<Uuid> {
         HashSet::new()
+    }
+
+    #[test]
+    fn an_implementer_in_a_rotation_works_inside_their_shifts() {
+        let c = change(1, 100, 200, &[], Some(9));
+        assert_eq!(off_shift(&c, None), None, "not in any rotation: not checked");
+        assert_eq!(off_shift(&c, Some(vec![(50, 150), (150, 210)])), None, "shifts back to back cover it");
+        assert_eq!(off_shift(&c, Some(vec![(50, 150)])), Some(Conflict::ImplementerOffShift { user_id: id(9) }));
+        assert!(off_shift(&c, Some(vec![])).is_some(), "in a rotation but never on call then");
+        assert_eq!(off_shift(&change(1, 100, 200, &[], None), Some(vec![])), None, "no implementer");
     }
 
     #[test]

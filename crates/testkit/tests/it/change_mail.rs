@@ -2,7 +2,8 @@
 //! authorisation e-mails each approver of its rule once per revision a signed link; the link's
 //! page shows the change without deciding anything, and its form approves or rejects as that
 //! approver. A forged, stale (edited change) or already used link is refused by name. A change
-//! lockdown puts every change but emergencies on hold until it is lifted.
+//! lockdown puts every change but emergencies on hold until it is lifted; an implementer who
+//! rotates on call implements inside their shifts.
 
 use chrono::Duration;
 use opsdeck_core::role::Role;
@@ -133,6 +134,21 @@ async fn change_mail(backend: Backend) {
     srv.run_notifier().await;
     assert_eq!(smtp.messages().len(), 6, "the three are asked again about the new revision");
 
+    // A routine change scheduled on a monitored CI silences its monitor for its window.
+    let ci = json!({"name": "lb-01", "class": "server"});
+    let (_, ci) = srv.post("/api/v1/cis", &m, ci).await;
+    let mon = json!({"name": "lb-01 port", "type": "tcp", "interval_seconds": 60,
+        "settings": {"host": "127.0.0.1", "port": 1}});
+    let (_, mon) = srv.post("/api/v1/monitors", &m, mon).await;
+    let bind = format!("/api/v1/cis/{}/monitors/{}", ci["id"].as_str().unwrap(), mon["id"].as_str().unwrap());
+    assert_eq!(srv.put(&bind, &m, json!({})).await.0, StatusCode::NO_CONTENT);
+    let routine = json!({"title": "Rotate lb-01 logs", "type": "standard", "ci_ids": [ci["id"]],
+        "planned_start": at(&srv, 300), "planned_end": at(&srv, 310)});
+    let (_, routine) = srv.post("/api/v1/changes", &r, routine).await;
+    let routine = routine["id"].as_str().unwrap().to_owned();
+    let (_, sch) = act(&srv, &r, &routine, "submit").await;
+    assert!(sch["maintenance_window_id"].is_string(), "{sch}");
+
     // A lockdown: managers only, one at a time; it holds every change but emergencies.
     let (s, _) = srv.put("/api/v1/change-lockdown", &r, json!({"reason": "INC-9"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -149,6 +165,9 @@ async fn change_mail(backend: Backend) {
     let (_, held) = srv.get(&format!("/api/v1/changes/{id}"), &r).await;
     assert_eq!(held["state"], "authorize", "approved but not scheduled while locked down: {held}");
     assert_eq!(held["on_hold"], "major incident INC-9", "{held}");
+    let (_, sch) = srv.get(&format!("/api/v1/changes/{routine}"), &r).await;
+    assert!(sch["maintenance_window_id"].is_null(), "a held change silences nothing: {sch}");
+    assert_eq!(sch["on_hold"], "major incident INC-9", "{sch}");
     let (s, e) = act(&srv, &r, &id, "schedule").await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("lockdown"), "{e}");
@@ -160,7 +179,53 @@ async fn change_mail(backend: Backend) {
     assert_eq!(act(&srv, &r, fix_id, "schedule").await.1["state"], "scheduled", "emergencies go ahead");
     assert_eq!(srv.delete("/api/v1/change-lockdown", &m).await.0, StatusCode::NO_CONTENT);
     assert_eq!(srv.delete("/api/v1/change-lockdown", &m).await.0, StatusCode::CONFLICT);
+    let (_, sch) = srv.get(&format!("/api/v1/changes/{routine}"), &r).await;
+    assert!(sch["maintenance_window_id"].is_string(), "lifted, its window is back: {sch}");
     let (s, c) = act(&srv, &r, &id, "schedule").await;
     assert_eq!((s, c["state"].as_str()), (StatusCode::OK, Some("scheduled")), "{c}");
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implementer_off_shift_sqlite() {
+    implementer_off_shift(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implementer_off_shift_postgres() {
+    implementer_off_shift(Backend::Postgres).await;
+}
+
+/// An implementer who rotates on call implements inside their shifts: alice and bob take
+/// weeks in turn, so a change for alice in bob's week is a conflict, accepted with a reason.
+async fn implementer_off_shift(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let m = srv.token("mgr", Role::Manager).await;
+    let r = srv.token("resp", Role::Responder).await;
+    let alice = srv.user("alice", Role::Responder).await.id.to_string();
+    let bob = srv.user("bob", Role::Responder).await.id.to_string();
+    let carol = srv.user("carol", Role::Responder).await.id.to_string();
+    let start = (srv.now() - Duration::hours(1)).naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string();
+    let sched = json!({"name": "Ops", "timezone": "UTC", "layers": [{"name": "Weekly", "users": [alice, bob],
+        "start": start, "length": {"unit": "weeks", "count": 1}}]});
+    assert_eq!(srv.post("/api/v1/schedules", &m, sched).await.0, StatusCode::CREATED);
+    let kinds = |c: &Value| -> Vec<String> {
+        c["conflicts"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap().to_owned()).collect()
+    };
+    let change = |who: &str, from_h: i64| {
+        json!({"title": "Resize volumes", "implementer_id": who,
+            "planned_start": at(&srv, from_h * 60), "planned_end": at(&srv, from_h * 60 + 60)})
+    };
+    let (_, on) = srv.post("/api/v1/changes", &r, change(&alice, 24)).await;
+    assert_eq!(kinds(&on), Vec::<String>::new(), "alice's week: {on}");
+    let (_, off) = srv.post("/api/v1/changes", &r, change(&alice, 24 * 8)).await;
+    assert_eq!(kinds(&off), vec!["implementer_off_shift"], "bob's week: {off}");
+    assert!(off["conflicts"][0]["message"].as_str().unwrap().contains("not on shift"), "{off}");
+    let (_, office) = srv.post("/api/v1/changes", &r, change(&carol, 24 * 8)).await;
+    assert_eq!(kinds(&office), Vec::<String>::new(), "carol rotates in no schedule: {office}");
+    let id = off["id"].as_str().unwrap();
+    let accept = json!({"key": off["conflicts"][0]["key"], "reason": "alice swaps with bob"});
+    let (s, c) = srv.post(&format!("/api/v1/changes/{id}/conflicts"), &r, accept).await;
+    assert_eq!((s, c["conflicts"][0]["accepted_reason"].as_str()), (StatusCode::OK, Some("alice swaps with bob")));
     srv.stop().await;
 }

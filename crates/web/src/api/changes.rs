@@ -54,7 +54,8 @@ impl From<&Risk> for RiskDto {
 pub struct ConflictDto {
     /// Names the conflict for `POST /api/v1/changes/{id}/conflicts`.
     pub key: String,
-    /// same_ci, related_ci, outside_maintenance, inside_freeze or implementer_busy.
+    /// same_ci, related_ci, outside_maintenance, inside_freeze, implementer_busy or
+    /// implementer_off_shift.
     pub kind: String,
     pub message: String,
     /// The other change, for collisions.
@@ -196,6 +197,7 @@ pub(crate) fn conflict_dto(c: &op::ConflictView) -> ConflictDto {
         C::OutsideMaintenance { .. } => ("outside_maintenance", None),
         C::InsideFreeze { .. } => ("inside_freeze", None),
         C::ImplementerBusy { change_id, .. } => ("implementer_busy", Some(*change_id)),
+        C::ImplementerOffShift { .. } => ("implementer_off_shift", None),
     };
     ConflictDto {
         key: c.key.clone(),

@@ -17,15 +17,16 @@ use opsdeck_store::change::Change;
 use opsdeck_store::report_schedule::ReportMail;
 use uuid::Uuid;
 
-/// Queues the approval requests `v` still needs. Best effort: the move that led here has
-/// happened, so a failure is logged, not an error of the move.
-pub async fn ask_approvers(state: &AppState, v: &ChangeView) {
-    if let Err(e) = ask(state, v).await {
-        tracing::warn!(change = %v.change.key(), error = %e.message, "approvers could not be asked by e-mail");
+/// Queues the approval requests change `id` still needs. Best effort: the move that led here
+/// has happened, so a failure is logged, not an error of the move.
+pub async fn ask_approvers(state: &AppState, auth: &Auth, id: Uuid) {
+    if let Err(e) = ask(state, auth, id).await {
+        tracing::warn!(change = %id, error = %e.message, "approvers could not be asked by e-mail");
     }
 }
 
-async fn ask(state: &AppState, v: &ChangeView) -> Result<usize, ApiError> {
+async fn ask(state: &AppState, auth: &Auth, id: Uuid) -> Result<usize, ApiError> {
+    let v = &view(state, auth, id).await?;
     let c = &v.change;
     if c.state != ChangeState::Authorize || v.approvals_missing.is_none() {
         return Ok(0);
@@ -110,6 +111,13 @@ pub async fn open(state: &AppState, token: &str) -> Result<(ChangeView, Auth), A
     };
     let auth = Auth::link(user);
     let v = view(state, &auth, claim.change_id).await?;
+    if v.change.state != ChangeState::Authorize {
+        return Err(ApiError::conflict(format!(
+            "{} no longer awaits authorisation (it is {}); open it in Opsdeck",
+            v.change.key(),
+            v.change.state.as_str()
+        )));
+    }
     if v.change.revision != claim.revision {
         return Err(ApiError::conflict(format!(
             "{} was edited after this link was sent; its approvers get a new e-mail when it awaits approval again",
@@ -119,13 +127,20 @@ pub async fn open(state: &AppState, token: &str) -> Result<(ChangeView, Auth), A
     Ok((v, auth))
 }
 
-/// Approves or rejects the change an approval link names, as its approver.
-pub async fn decide(state: &AppState, token: &str, approve: bool, comment: &str) -> Result<Change, ApiError> {
+/// Approves or rejects the change an approval link names, as its approver; `version` is the
+/// one the link's page showed (a change edited since is decided again after a reload).
+pub async fn decide(
+    state: &AppState,
+    token: &str,
+    approve: bool,
+    comment: &str,
+    version: Option<i64>,
+) -> Result<Change, ApiError> {
     let (v, auth) = open(state, token).await?;
     let action = if approve { opsdeck_core::change::Action::Approve } else { opsdeck_core::change::Action::Reject };
     let input = super::changes::ActInput {
         notes: Some(comment.to_owned()),
-        version: Some(v.change.version),
+        version: Some(version.unwrap_or(v.change.version)),
         ..Default::default()
     };
     super::changes::act(state, &auth, v.change.id, action, &input).await

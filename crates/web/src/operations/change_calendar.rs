@@ -50,9 +50,42 @@ pub async fn conflicts_at(
     let others = state.db.booked_changes(start, end, &touched, spec.implementer_id).await?;
     let constrained = state.db.constrained_cis(&spec.ci_ids, state.now().timestamp_millis()).await?;
     let emergency = spec.kind == ChangeType::Emergency;
-    let found = conflict::detect(&me, &others, &windows, &related, &constrained, emergency)
+    let mut found = conflict::detect(&me, &others, &windows, &related, &constrained, emergency)
         .map_err(|e| ApiError::invalid("planned_end", e.to_string()))?;
+    if let Some(user) = spec.implementer_id {
+        let shifts = implementer_shifts(state, user, start, end).await?;
+        if let Some(c) = conflict::off_shift(&me, shifts) {
+            found.conflicts.insert(0, c);
+            found.conflicts.truncate(conflict::REPORTED_MAX);
+        }
+    }
     Ok(Some(found))
+}
+
+/// When `user` is on call in `[start, end)` in the schedules they rotate in (`None`: they
+/// rotate in none, so they keep office hours and are not checked).
+async fn implementer_shifts(
+    state: &AppState,
+    user: Uuid,
+    start: i64,
+    end: i64,
+) -> Result<Option<Vec<(i64, i64)>>, ApiError> {
+    let schedules = state.db.list_schedules().await?;
+    let theirs: Vec<_> = schedules.iter().filter(|s| s.spec.layers.iter().any(|l| l.users.contains(&user))).collect();
+    if theirs.is_empty() {
+        return Ok(None);
+    }
+    let (from, to) = (opsdeck_core::clock::from_millis(start), opsdeck_core::clock::from_millis(end));
+    let mut out = Vec::new();
+    for s in theirs {
+        let overrides = state.db.overrides(s.id, from, to).await?;
+        for shift in opsdeck_core::oncall::timeline(&s.spec, &overrides, from, to) {
+            if shift.user_id == Some(user) {
+                out.push((shift.start.timestamp_millis(), shift.end.timestamp_millis()));
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Whether a freeze covers the rest of a change's work, from `now` to its planned end.

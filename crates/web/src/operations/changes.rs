@@ -78,6 +78,7 @@ pub fn key(c: &Conflict) -> String {
         Conflict::OutsideMaintenance { ci } => format!("outside_maintenance:{ci}"),
         Conflict::InsideFreeze { window_id, .. } => format!("inside_freeze:{window_id}"),
         Conflict::ImplementerBusy { change_id, .. } => format!("implementer_busy:{change_id}"),
+        Conflict::ImplementerOffShift { user_id } => format!("implementer_off_shift:{user_id}"),
     }
 }
 
@@ -93,6 +94,9 @@ pub fn describe(c: &Conflict, names: &dyn Fn(Uuid) -> String) -> String {
             format!("inside the change freeze {window}: only emergency changes go ahead")
         }
         Conflict::ImplementerBusy { change, .. } => format!("the implementer is booked on {change} at the same time"),
+        Conflict::ImplementerOffShift { .. } => {
+            "the implementer is not on shift in their on-call rotation for all of the window".to_owned()
+        }
     }
 }
 
@@ -108,7 +112,8 @@ async fn conflict_views(
         match c {
             Conflict::SameCi { ci, .. } | Conflict::OutsideMaintenance { ci } => ids.push(*ci),
             Conflict::RelatedCi { ci, related, .. } => ids.extend([*ci, *related]),
-            Conflict::InsideFreeze { .. } | Conflict::ImplementerBusy { .. } => {}
+            Conflict::InsideFreeze { .. } | Conflict::ImplementerBusy { .. } | Conflict::ImplementerOffShift { .. } => {
+            }
         }
     }
     ids.sort_unstable();
@@ -173,7 +178,8 @@ pub async fn view(state: &AppState, auth: &Auth, id: Uuid) -> Result<ChangeView,
         .collect();
     let approvals_missing = approval::missing(&rules, &subject, &given);
     let may_decide = approval::may_decide(&rules, &subject, auth.user.id);
-    let in_flight = matches!(change.state, ChangeState::Authorize | ChangeState::Scheduled | ChangeState::Implement);
+    // Work under way is not held: it may still go to review or be backed out.
+    let in_flight = matches!(change.state, ChangeState::Authorize | ChangeState::Scheduled);
     let on_hold = if in_flight && change.kind != ChangeType::Emergency {
         super::change_lockdown::reason(state).await?
     } else {
@@ -293,7 +299,7 @@ pub async fn update(
         c = state.db.get_change(c.id).await?;
     }
     if c.state == ChangeState::Authorize {
-        super::change_approval_mail::ask_approvers(state, &view(state, auth, c.id).await?).await;
+        super::change_approval_mail::ask_approvers(state, auth, c.id).await;
     }
     state.events.publish(CHANGED, Some(c.id), format!("{} edited", c.key()));
     Ok(c)
@@ -396,7 +402,7 @@ pub async fn act(
             c = super::change_calendar::unsilence(state, auth, &c, to).await?;
         }
         ChangeState::Authorize if before.state != ChangeState::Authorize => {
-            super::change_approval_mail::ask_approvers(state, &view(state, auth, c.id).await?).await;
+            super::change_approval_mail::ask_approvers(state, auth, c.id).await;
         }
         _ => {}
     }
