@@ -1,7 +1,7 @@
 """Change management at scale (issue 17): conflict detection for a change touching 500 CIs
 against 10,000 scheduled changes, and the calendar's month view.
 
-Setup: 30,000 CIs imported as one CSV; 10,000 standard changes, each on 3 CIs of its own,
+Setup: 30,000 CIs imported as one CSV; 10,000 standard changes (from one template), each on 3 CIs of its own,
 2 hours long, spread over the next 60 days, created and scheduled through the API (8 at a time).
 Then, timed RUNS times each:
 
@@ -95,9 +95,12 @@ def main():
         start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=1)
         rng = random.Random(17)
 
+        tpl = call(port, "POST", "/api/v1/change-templates", token,
+                   {"name": "Patch a batch", "duration_minutes": 120, "backout_plan": "Reinstall the old packages"})
+
         def book(i):
             s = start + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 60))
-            body = {"title": f"Patch batch {i}", "type": "standard", "ci_ids": ids[3 * i:3 * i + 3],
+            body = {"title": f"Patch batch {i}", "template_id": tpl["id"], "ci_ids": ids[3 * i:3 * i + 3],
                     "planned_start": s.isoformat(), "planned_end": (s + dt.timedelta(hours=2)).isoformat()}
             c = call(port, "POST", "/api/v1/changes", token, body)
             call(port, "POST", f"/api/v1/changes/{c['id']}/submit", token, {})

@@ -20,6 +20,7 @@ let page;
 let browser;
 const w = walk({ screenshotPrefix: 'changes-', ready: (r) => ({ server, page, browser } = r) });
 const { step, shot, go, submitTo, clickAndLoad, text } = w;
+const text_ = text;
 
 let monitorId = '';
 let other = '';
@@ -240,16 +241,56 @@ step('bad input is named on the form', async () => {
   await phoneAndDark('15-windows');
 });
 
+step('a standard change is raised from a pre-approved template', async () => {
+  await go('/changes/templates');
+  assert.equal(await text('#no-templates h2'), 'No templates yet');
+  await shot('16-templates-empty');
+  await page.fill('#template-form input[name=name]', 'Renew the status page certificate');
+  await page.fill('#template-form input[name=duration_minutes]', '15');
+  await page.fill('#template-form textarea[name=backout_plan]', 'Put the old certificate back');
+  await clickAndLoad('#template-form button[type=submit]');
+  assert.match(await text('#templates-table'), /Renew the status page certificate/);
+  await shot('17-templates');
+  await phoneAndDark('17-templates');
+  await clickAndLoad('#templates-table a.btn');
+  assert.equal(await page.inputValue('#change-form input[name=title]'), 'Renew the status page certificate');
+  await page.fill('#change-form input[name=planned_start]', local(60 * 24 * 3));
+  await page.click('#change-form button.primary');
+  await page.waitForURL((u) => /^\/changes\/\d+$/.test(u.pathname));
+  assert.match(await text('#change-template-name'), /Renew the status page certificate/);
+  assert.equal(await text('#change-state'), 'new');
+  await clickAndLoad('#move-submit');
+  assert.equal(await text('#change-state'), 'scheduled', 'pre-approved: straight to the calendar');
+  await shot('18-standard-change');
+});
+
+step('risk questions are edited as text, a bad line named by its number', async () => {
+  await go('/changes/rules');
+  await clickAndLoad('#risk-questions-link');
+  const box = '#questionnaire-form textarea[name=questions]';
+  const text = await page.inputValue(box);
+  assert.match(text, /^tested: /m);
+  await page.fill(box, `${text}rollback: Is the rollback automated?\n  yes = Yes | 0\n  no = No\n`);
+  await clickAndLoad('#questionnaire-form button[type=submit]');
+  assert.match(await text_('#form-error'), /line \d+: give the option's points after a \|/);
+  await shot('21-questions-error');
+  await page.fill(box, `${text}rollback: Is the rollback automated?\n  yes = Yes | 0\n  no = No | 20\n`);
+  await clickAndLoad('#questionnaire-form button[type=submit]');
+  assert.match(await page.inputValue(box), /no = No \| 20/);
+  await shot('22-questions');
+  await phoneAndDark('22-questions');
+});
+
 step('a lockdown puts changes on hold until it is lifted', async () => {
   await go('/changes/windows');
   await page.fill('#lockdown-form input[name=reason]', 'Major incident on payments');
   await clickAndLoad('#lockdown-form button[type=submit]');
   assert.match(await text('#lockdown-active'), /Major incident on payments/);
-  await shot('16-lockdown');
+  await shot('19-lockdown');
   await go('/changes');
   assert.match(await text('#lockdown-banner'), /locked down: Major incident on payments/);
-  await shot('17-lockdown-list');
-  await phoneAndDark('17-lockdown-list');
+  await shot('20-lockdown-list');
+  await phoneAndDark('20-lockdown-list');
   await go('/changes/windows');
   page.once('dialog', (d) => d.accept());
   await clickAndLoad('#lockdown-lift');

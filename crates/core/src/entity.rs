@@ -9,6 +9,7 @@ pub enum Entity {
     ApiToken,
     Change,
     ChangeRule,
+    ChangeTemplate,
     ChangeWindow,
     Channel,
     Ci,
@@ -39,13 +40,14 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 33] = [
+    pub const ALL: [Entity; 34] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
         Entity::ApiToken,
         Entity::Change,
         Entity::ChangeRule,
+        Entity::ChangeTemplate,
         Entity::ChangeWindow,
         Entity::Channel,
         Entity::Ci,
@@ -84,6 +86,7 @@ impl Entity {
             Entity::ApiToken => "API token",
             Entity::Change => "change",
             Entity::ChangeRule => "approval rule",
+            Entity::ChangeTemplate => "standard change template",
             Entity::ChangeWindow => "change window",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
@@ -123,6 +126,7 @@ impl Entity {
             Entity::ApiToken => "api_token_not_found",
             Entity::Change => "change_not_found",
             Entity::ChangeRule => "approval_rule_not_found",
+            Entity::ChangeTemplate => "change_template_not_found",
             Entity::ChangeWindow => "change_window_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",

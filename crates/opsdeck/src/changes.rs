@@ -43,7 +43,13 @@ pub enum ChangeCmd {
         /// A risk answer, question=option; repeat for several (`GET /api/v1/change-questionnaire`).
         #[arg(long = "answer")]
         answers: Vec<String>,
+        /// The standard change template (name or id) it is raised from: a standard change needs
+        /// one, and it fills in the plans, CIs, end and answers left out.
+        #[arg(long)]
+        template: Option<String>,
     },
+    /// The standard change templates (`opsdeck change add TITLE --template NAME --start …`).
+    Templates,
     /// Show a change: its risk, conflicts and approvals.
     Show { id: String },
     /// Move a change: submit, approve, reject, schedule, implement, review, close or cancel.
@@ -75,6 +81,20 @@ pub enum ChangeCmd {
         #[arg(long, conflicts_with = "reason")]
         lift: bool,
     },
+}
+
+/// A template's id from its name or id.
+async fn template_id(client: &Client, reference: &str) -> Result<Value> {
+    let list = client.get("/api/v1/change-templates", &[]).await?;
+    let found = list["items"].as_array().into_iter().flatten().find(|t| {
+        t["id"].as_str() == Some(reference) || t["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(reference))
+    });
+    match found {
+        Some(t) => Ok(t["id"].clone()),
+        None => {
+            anyhow::bail!("no standard change template is named {reference:?}; `opsdeck change templates` lists them")
+        }
+    }
 }
 
 async fn service_id(client: &Client, reference: &str) -> Result<Value> {
@@ -112,7 +132,23 @@ pub async fn change_cmd(c: ChangeCmd, cfg: &Config) -> Result<()> {
             output::table(&["change", "state", "risk", "planned", "title"], &rows(&items));
             Ok(())
         }
-        ChangeCmd::Add { title, kind, cis, services, start, end, description, backout_plan, outage, answers } => {
+        ChangeCmd::Add {
+            title,
+            kind,
+            cis,
+            services,
+            start,
+            end,
+            description,
+            backout_plan,
+            outage,
+            answers,
+            template,
+        } => {
+            let template_id = match &template {
+                Some(t) => Some(template_id(&client, t).await?),
+                None => None,
+            };
             let mut ci_ids = Vec::with_capacity(cis.len());
             for ci in &cis {
                 ci_ids.push(crate::cmdb::resolve(&client, ci).await?["id"].clone());
@@ -130,7 +166,8 @@ pub async fn change_cmd(c: ChangeCmd, cfg: &Config) -> Result<()> {
             }
             let body = json!({"title": title, "type": kind, "ci_ids": ci_ids, "service_ids": service_ids,
                 "planned_start": start, "planned_end": end, "description": description,
-                "backout_plan": backout_plan, "outage_expected": outage, "answers": answer_map});
+                "backout_plan": backout_plan, "outage_expected": outage, "answers": answer_map,
+                "template_id": template_id});
             let c = client.post("/api/v1/changes", &body).await?;
             eprintln!("raised {}: {} risk", s(&c["number"]), s(&c["risk"]["level"]));
             for r in c["risk"]["reasons"].as_array().into_iter().flatten() {
@@ -153,6 +190,23 @@ pub async fn change_cmd(c: ChangeCmd, cfg: &Config) -> Result<()> {
             let c =
                 client.post(&format!("/api/v1/changes/{id}/conflicts"), &json!({"key": key, "reason": reason})).await?;
             eprintln!("accepted; {} is {}", s(&c["number"]), s(&c["state"]));
+            Ok(())
+        }
+        ChangeCmd::Templates => {
+            let list = client.get("/api/v1/change-templates", &[]).await?;
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("no standard change templates: add them under Changes → Templates");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|t| {
+                    let state = if t["active"] == Value::Bool(true) { "active" } else { "retired" };
+                    vec![s(&t["name"]), format!("{} min", t["duration_minutes"]), state.to_owned(), s(&t["id"])]
+                })
+                .collect();
+            output::table(&["template", "takes", "state", "id"], &rows);
             Ok(())
         }
         ChangeCmd::Inbox => {

@@ -45,6 +45,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (36, "ci_attribute_defs", include_str!("../migrations/sqlite/0036_ci_attribute_defs.sql")),
     (37, "changes", include_str!("../migrations/sqlite/0037_changes.sql")),
     (38, "change_lockdown_and_mail", include_str!("../migrations/sqlite/0038_change_lockdown_and_mail.sql")),
+    (
+        39,
+        "change_templates_and_recurring_windows",
+        include_str!("../migrations/sqlite/0039_change_templates_and_recurring_windows.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -85,6 +90,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (36, "ci_attribute_defs", include_str!("../migrations/postgres/0036_ci_attribute_defs.sql")),
     (37, "changes", include_str!("../migrations/postgres/0037_changes.sql")),
     (38, "change_lockdown_and_mail", include_str!("../migrations/postgres/0038_change_lockdown_and_mail.sql")),
+    (
+        39,
+        "change_templates_and_recurring_windows",
+        include_str!("../migrations/postgres/0039_change_templates_and_recurring_windows.sql"),
+    ),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -14,6 +14,8 @@ pub mod kpi;
 pub mod link;
 pub mod risk;
 pub mod spec;
+pub mod template;
+pub mod window;
 
 use serde::{Deserialize, Serialize};
 

@@ -2,13 +2,14 @@
 //! questionnaire and its answers, and the maintenance and freeze windows of the change calendar.
 
 use super::ChangeType;
-use super::conflict::WindowKind;
 use super::risk::Answer;
 use crate::{Error, Problems, Result, time, validate};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
+
+pub use super::window::WindowSpec;
 
 /// CIs one change may touch (the conflict benchmark's 500 with room to spare).
 pub const CIS_MAX: usize = 1000;
@@ -40,6 +41,8 @@ pub struct ChangeInput {
     pub implementer_id: Option<Uuid>,
     /// Question key → option key.
     pub answers: BTreeMap<String, String>,
+    /// The standard change template it is raised from.
+    pub template_id: Option<Uuid>,
 }
 
 /// A validated change request.
@@ -59,6 +62,7 @@ pub struct ChangeSpec {
     pub assignee_id: Option<Uuid>,
     pub implementer_id: Option<Uuid>,
     pub answers: BTreeMap<String, String>,
+    pub template_id: Option<Uuid>,
 }
 
 fn plan(field: &'static str, v: Option<&str>) -> Result<String> {
@@ -69,7 +73,7 @@ fn plan(field: &'static str, v: Option<&str>) -> Result<String> {
     Ok(v.trim().to_owned())
 }
 
-fn distinct(ids: &[Uuid]) -> Vec<Uuid> {
+pub(crate) fn distinct(ids: &[Uuid]) -> Vec<Uuid> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if !out.contains(id) {
@@ -158,6 +162,7 @@ impl ChangeSpec {
             assignee_id: input.assignee_id,
             implementer_id: input.implementer_id,
             answers: input.answers.clone(),
+            template_id: input.template_id,
         })
     }
 
@@ -313,56 +318,6 @@ impl Questionnaire {
     }
 }
 
-/// A validated maintenance or freeze window of the change calendar.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WindowSpec {
-    pub name: String,
-    pub kind: WindowKind,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    /// None: every CI.
-    pub ci_ids: Vec<Uuid>,
-    pub description: String,
-}
-
-impl WindowSpec {
-    pub fn new(
-        name: &str,
-        kind: &str,
-        starts_at: DateTime<Utc>,
-        ends_at: DateTime<Utc>,
-        ci_ids: &[Uuid],
-        description: &str,
-    ) -> Result<WindowSpec> {
-        let mut p = Problems::default();
-        let name = p.check(validate::name("name", name));
-        let kind = WindowKind::parse(kind);
-        if kind.is_none() {
-            p.push("kind", format!("must be {}", WindowKind::choices()));
-        }
-        let starts_at = p.check(time::check_utc("starts_at", starts_at));
-        let ends_at = p.check(time::check_utc("ends_at", ends_at));
-        if let (Some(s), Some(e)) = (starts_at, ends_at) {
-            if e <= s {
-                p.push("ends_at", "must be after starts_at");
-            } else if e - s > Duration::days(WINDOW_MAX_DAYS) {
-                p.push("ends_at", format!("a window spans at most {WINDOW_MAX_DAYS} days"));
-            }
-        }
-        if ci_ids.len() > CIS_MAX {
-            p.push("ci_ids", format!("name at most {CIS_MAX} CIs"));
-        }
-        let description = p.check(validate::description("description", description));
-        p.finish()?;
-        match (name, kind, starts_at, ends_at, description) {
-            (Some(name), Some(kind), Some(starts_at), Some(ends_at), Some(description)) => {
-                Ok(WindowSpec { name, kind, starts_at, ends_at, ci_ids: distinct(ci_ids), description })
-            }
-            _ => Err(Error::invalid("name", "is invalid")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,9 +397,5 @@ mod tests {
         let e = Questionnaire::new(vec![heavy]).unwrap_err().to_string();
         assert!(e.contains("points"), "{e}");
         assert_eq!(Questionnaire::new(Questionnaire::default().questions).unwrap(), Questionnaire::default());
-        let e = WindowSpec::new("Year end", "blackout", now(), now() - Duration::hours(1), &[], "").unwrap_err();
-        assert!(e.to_string().contains("kind") && e.to_string().contains("ends_at"), "{e}");
-        let w = WindowSpec::new("Year end", "freeze", now(), now() + Duration::days(14), &[], "").unwrap();
-        assert_eq!(w.kind, WindowKind::Freeze);
     }
 }

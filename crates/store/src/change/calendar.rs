@@ -29,26 +29,59 @@ pub struct CalendarWindow {
     pub description: String,
     /// Empty: every CI.
     pub ci_ids: Vec<Uuid>,
+    /// A recurring window repeats at each occurrence of this RRULE, in `timezone`; `starts_at`
+    /// and `ends_at` are its first occurrence.
+    pub rrule: Option<String>,
+    pub timezone: String,
 }
 
+/// Occurrences of one recurring window read for one question, at most.
+const OCCURRENCES_MAX: usize = 400;
+
 impl CalendarWindow {
-    pub fn rule(&self) -> Window {
-        Window {
-            id: self.id,
+    fn spec(&self) -> WindowSpec {
+        WindowSpec {
             name: self.name.clone(),
             kind: self.kind,
-            start: self.starts_at.timestamp_millis(),
-            end: self.ends_at.timestamp_millis(),
-            ci_ids: self.ci_ids.clone(),
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            ci_ids: Vec::new(),
+            description: String::new(),
+            rrule: self.rrule.clone(),
+            timezone: self.timezone.clone(),
         }
+    }
+
+    /// Its occurrences overlapping `[from, to)`, each as a window of its own (same id).
+    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<CalendarWindow> {
+        self.spec()
+            .occurrences(from, to, OCCURRENCES_MAX)
+            .into_iter()
+            .map(|(s, e)| CalendarWindow { starts_at: s, ends_at: e, ..self.clone() })
+            .collect()
+    }
+
+    /// What conflict detection reads: one rule per occurrence overlapping `[from, to)`.
+    pub fn rules(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Window> {
+        self.occurrences(from, to)
+            .into_iter()
+            .map(|o| Window {
+                id: o.id,
+                name: o.name,
+                kind: o.kind,
+                start: o.starts_at.timestamp_millis(),
+                end: o.ends_at.timestamp_millis(),
+                ci_ids: o.ci_ids,
+            })
+            .collect()
     }
 }
 
-type WindowRow = (Uuid, String, String, i64, i64, String, Option<Uuid>);
+type WindowRow = (Uuid, String, String, i64, i64, String, Option<String>, String, Option<Uuid>);
 
 fn windows(rows: Vec<WindowRow>) -> Vec<CalendarWindow> {
     let mut out: Vec<CalendarWindow> = Vec::new();
-    for (id, name, kind, s, e, description, ci) in rows {
+    for (id, name, kind, s, e, description, rrule, timezone, ci) in rows {
         if out.last().is_none_or(|w| w.id != id) {
             out.push(CalendarWindow {
                 id,
@@ -58,6 +91,8 @@ fn windows(rows: Vec<WindowRow>) -> Vec<CalendarWindow> {
                 ends_at: from_millis(e),
                 description,
                 ci_ids: Vec::new(),
+                rrule,
+                timezone,
             });
         }
         if let (Some(ci), Some(w)) = (ci, out.last_mut()) {
@@ -67,7 +102,8 @@ fn windows(rows: Vec<WindowRow>) -> Vec<CalendarWindow> {
     out
 }
 
-const WINDOW_SELECT: &str = "SELECT w.id, w.name, w.kind, w.starts_at, w.ends_at, w.description, x.ci_id \
+const WINDOW_SELECT: &str = "SELECT w.id, w.name, w.kind, w.starts_at, w.ends_at, w.description, w.rrule, \
+     w.timezone, x.ci_id \
      FROM change_windows w LEFT JOIN change_window_cis x ON x.window_id = w.id";
 
 impl Db {
@@ -83,10 +119,10 @@ impl Db {
         write_tx!(self, |tx| {
             let sql = if id.is_some() {
                 "UPDATE change_windows SET name = $2, kind = $3, starts_at = $4, ends_at = $5, description = $6, \
-                 updated_at = $7 WHERE id = $1"
+                 updated_at = $7, rrule = $8, timezone = $9 WHERE id = $1"
             } else {
-                "INSERT INTO change_windows (id, name, kind, starts_at, ends_at, description, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+                "INSERT INTO change_windows (id, name, kind, starts_at, ends_at, description, created_at, updated_at, \
+                 rrule, timezone) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)"
             };
             let done = sqlx::query(sql)
                 .bind(wid)
@@ -96,6 +132,8 @@ impl Db {
                 .bind(spec.ends_at.timestamp_millis())
                 .bind(&spec.description)
                 .bind(at)
+                .bind(&spec.rrule)
+                .bind(&spec.timezone)
                 .execute(&mut *tx)
                 .await?;
             if done.rows_affected() == 0 {
@@ -140,11 +178,13 @@ impl Db {
         Ok(())
     }
 
-    /// Windows overlapping `[from, to)`, by start.
+    /// Windows that may overlap `[from, to)`, by start: those that do, and the recurring ones
+    /// begun before `to` (their occurrences are [`CalendarWindow::occurrences`]).
     pub async fn change_windows_between(&self, from: i64, to: i64) -> StoreResult<Vec<CalendarWindow>> {
         let rows: Vec<WindowRow> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{WINDOW_SELECT} WHERE w.starts_at < $2 AND w.ends_at > $1 ORDER BY w.starts_at, w.id"
+                "{WINDOW_SELECT} WHERE w.starts_at < $2 AND (w.ends_at > $1 OR w.rrule IS NOT NULL) \
+                 ORDER BY w.starts_at, w.id"
             )))
             .bind(from)
             .bind(to)
@@ -227,15 +267,15 @@ impl Db {
         Ok(out)
     }
 
-    /// Which of `cis` have a maintenance window that has not ended by `now`: they change only
-    /// inside one.
+    /// Which of `cis` have a maintenance window that has not ended by `now` (or recurs): they
+    /// change only inside one.
     pub async fn constrained_cis(&self, cis: &[Uuid], now: i64) -> StoreResult<HashSet<Uuid>> {
         let backend = self.backend();
         let mut out = HashSet::new();
         for chunk in cis.chunks(256) {
             let sql = format!(
                 "SELECT DISTINCT x.ci_id FROM change_window_cis x JOIN change_windows w ON w.id = x.window_id \
-                 WHERE w.kind = 'maintenance' AND w.ends_at > $1 AND x.ci_id IN ({})",
+                 WHERE w.kind = 'maintenance' AND (w.ends_at > $1 OR w.rrule IS NOT NULL) AND x.ci_id IN ({})",
                 crate::dialect::placeholders(backend, chunk.len(), 2)
             );
             let rows: Vec<Uuid> = with_db!(self, |pool| {

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod calendar;
 mod facts;
 pub mod lockdown;
+pub mod templates;
 
 use crate::audit::audit;
 use crate::page::{self, Cursor, Page};
@@ -51,6 +52,9 @@ pub struct Change {
     /// `manual`, `deploy` (the deploy webhook) or `pagerduty` (PagerDuty change events).
     pub source: String,
     pub external_id: Option<String>,
+    /// The standard change template it was raised from, and its name.
+    pub template_id: Option<Uuid>,
+    pub template: Option<String>,
     pub revision: i64,
     pub version: i64,
     pub ci_count: i64,
@@ -82,6 +86,7 @@ impl Change {
             assignee_id: self.assignee_id,
             implementer_id: self.implementer_id,
             answers: self.answers.clone(),
+            template_id: self.template_id,
         }
     }
 }
@@ -116,6 +121,8 @@ struct ChangeRow {
     maintenance_window_id: Option<Uuid>,
     source: String,
     external_id: Option<String>,
+    template_id: Option<Uuid>,
+    template: Option<String>,
     revision: i64,
     version: i64,
     ci_count: i64,
@@ -157,6 +164,8 @@ impl From<ChangeRow> for Change {
             maintenance_window_id: r.maintenance_window_id,
             source: r.source,
             external_id: r.external_id,
+            template_id: r.template_id,
+            template: r.template,
             revision: r.revision,
             version: r.version,
             ci_count: r.ci_count,
@@ -171,10 +180,12 @@ const CHANGE_SELECT: &str = "SELECT c.id, c.number, c.title, c.kind, c.state, c.
      c.planned_end, c.actual_start, c.actual_end, c.implementation_plan, c.test_plan, c.backout_plan, \
      c.outage_expected, c.assignee_id, a.display_name AS assignee, c.implementer_id, \
      i.display_name AS implementer, c.answers, c.risk_level, c.risk_score, c.risk_reasons, c.close_code, \
-     c.close_notes, c.caused_incident_id, c.maintenance_window_id, c.source, c.external_id, c.revision, \
+     c.close_notes, c.caused_incident_id, c.maintenance_window_id, c.source, c.external_id, c.template_id, \
+     t.name AS template, c.revision, \
      c.version, (SELECT COUNT(*) FROM change_cis x WHERE x.change_id = c.id) AS ci_count, c.created_by, \
      c.created_at, c.updated_at \
-     FROM changes c LEFT JOIN users a ON a.id = c.assignee_id LEFT JOIN users i ON i.id = c.implementer_id";
+     FROM changes c LEFT JOIN users a ON a.id = c.assignee_id LEFT JOIN users i ON i.id = c.implementer_id \
+     LEFT JOIN change_templates t ON t.id = c.template_id";
 
 /// How a change came to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,9 +296,10 @@ impl Db {
                 "INSERT INTO changes (id, number, title, kind, state, description, planned_start, planned_end, \
                  actual_start, actual_end, implementation_plan, test_plan, backout_plan, outage_expected, \
                  assignee_id, implementer_id, answers, risk_level, risk_score, risk_reasons, close_code, \
-                 source, external_id, revision, version, created_by, created_at, updated_at, closed_at) VALUES \
+                 source, external_id, revision, version, created_by, created_at, updated_at, closed_at, \
+                 template_id) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                 $21, $22, $23, 1, 1, $24, $25, $25, $26)",
+                 $21, $22, $23, 1, 1, $24, $25, $25, $26, $27)",
             )
             .bind(id)
             .bind(number)
@@ -315,6 +327,7 @@ impl Db {
             .bind(actor.user_id)
             .bind(at)
             .bind((origin.state == ChangeState::Closed).then_some(at))
+            .bind(spec.template_id)
             .execute(&mut *tx)
             .await?;
             link!(tx, backend, "change_cis", "ci_id", id, &spec.ci_ids);
@@ -347,7 +360,7 @@ impl Db {
                  implementation_plan = $6, test_plan = $7, backout_plan = $8, outage_expected = $9, \
                  assignee_id = $10, implementer_id = $11, answers = $12, risk_level = $13, risk_score = $14, \
                  risk_reasons = $15, revision = revision + $16, state = $17, version = version + 1, \
-                 updated_at = $18 WHERE id = $19 AND version = $20",
+                 updated_at = $18, template_id = $21 WHERE id = $19 AND version = $20",
             )
             .bind(&spec.title)
             .bind(spec.kind.as_str())
@@ -369,6 +382,7 @@ impl Db {
             .bind(now.timestamp_millis())
             .bind(id)
             .bind(before.version)
+            .bind(spec.template_id)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {

@@ -142,7 +142,9 @@ async fn change_mail(backend: Backend) {
     let (_, mon) = srv.post("/api/v1/monitors", &m, mon).await;
     let bind = format!("/api/v1/cis/{}/monitors/{}", ci["id"].as_str().unwrap(), mon["id"].as_str().unwrap());
     assert_eq!(srv.put(&bind, &m, json!({})).await.0, StatusCode::NO_CONTENT);
-    let routine = json!({"title": "Rotate lb-01 logs", "type": "standard", "ci_ids": [ci["id"]],
+    let tpl = json!({"name": "Rotate logs", "duration_minutes": 10});
+    let (_, tpl) = srv.post("/api/v1/change-templates", &m, tpl).await;
+    let routine = json!({"title": "Rotate lb-01 logs", "template_id": tpl["id"], "ci_ids": [ci["id"]],
         "planned_start": at(&srv, 300), "planned_end": at(&srv, 310)});
     let (_, routine) = srv.post("/api/v1/changes", &r, routine).await;
     let routine = routine["id"].as_str().unwrap().to_owned();
@@ -228,4 +230,76 @@ async fn implementer_off_shift(backend: Backend) {
     let (s, c) = srv.post(&format!("/api/v1/changes/{id}/conflicts"), &r, accept).await;
     assert_eq!((s, c["conflicts"][0]["accepted_reason"].as_str()), (StatusCode::OK, Some("alice swaps with bob")));
     srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurring_windows_sqlite() {
+    recurring_windows(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurring_windows_postgres() {
+    recurring_windows(Backend::Postgres).await;
+}
+
+/// A weekly maintenance window on a CI: a change inside a later occurrence is fine, one between
+/// occurrences is outside it; a weekly freeze stops a change on any of its weeks; the calendar
+/// lists each occurrence.
+async fn recurring_windows(backend: Backend) {
+    let srv = TestServer::start(backend).await;
+    let m = srv.token("mgr", Role::Manager).await;
+    let r = srv.token("resp", Role::Responder).await;
+    let (_, ci) = srv.post("/api/v1/cis", &m, json!({"name": "db-07", "class": "server"})).await;
+    let weekly = json!({"name": "DB patching", "kind": "maintenance", "starts_at": at(&srv, 60),
+        "ends_at": at(&srv, 180), "ci_ids": [ci["id"]], "rrule": "FREQ=WEEKLY", "timezone": "Europe/Berlin"});
+    let (s, w) = srv.post("/api/v1/change-windows", &m, weekly.clone()).await;
+    assert_eq!((s, w["rrule"].as_str()), (StatusCode::CREATED, Some("FREQ=WEEKLY")), "{w}");
+    let kinds = |c: &Value| -> Vec<String> {
+        c["conflicts"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap().to_owned()).collect()
+    };
+    let change = |from: i64, to: i64| {
+        let (start, end) = (at(&srv, from), at(&srv, to));
+        json!({"title": "Patch db-07", "ci_ids": [ci["id"]], "planned_start": start, "planned_end": end})
+    };
+    let week = 7 * 24 * 60;
+    let (_, inside) = srv.post("/api/v1/changes", &r, change(3 * week + 70, 3 * week + 170)).await;
+    assert_eq!(kinds(&inside), Vec::<String>::new(), "the fourth week's window: {inside}");
+    let (_, between) = srv.post("/api/v1/changes", &r, change(3 * week + 300, 3 * week + 360)).await;
+    assert_eq!(kinds(&between), vec!["outside_maintenance"], "{between}");
+
+    let mut freeze = weekly.clone();
+    freeze["name"] = json!("Friday freeze");
+    freeze["kind"] = json!("freeze");
+    freeze["ci_ids"] = json!([]);
+    freeze["starts_at"] = json!(at(&srv, 2 * 24 * 60));
+    freeze["ends_at"] = json!(at(&srv, 3 * 24 * 60));
+    assert_eq!(srv.post("/api/v1/change-windows", &m, freeze).await.0, StatusCode::CREATED);
+    let (_, frozen) =
+        srv.post("/api/v1/changes", &r, change(2 * week + 2 * 24 * 60 + 60, 2 * week + 2 * 24 * 60 + 120)).await;
+    assert!(kinds(&frozen).contains(&"inside_freeze".to_owned()), "{frozen}");
+
+    let long = json!({"name": "x", "kind": "freeze", "starts_at": at(&srv, 60), "ends_at": at(&srv, 60 + 8 * 24 * 60),
+        "rrule": "FREQ=WEEKLY"});
+    let (s, e) = srv.post("/api/v1/change-windows", &m, long).await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("ends_at")),
+        "{e}"
+    );
+    let hourly = json!({"name": "x", "kind": "freeze", "starts_at": at(&srv, 60), "ends_at": at(&srv, 70),
+        "rrule": "FREQ=HOURLY"});
+    let (s, e) = srv.post("/api/v1/change-windows", &m, hourly).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("rrule")), "{e}");
+
+    let (from, to) = (at(&srv, 0), at(&srv, 5 * week));
+    let q = format!("/api/v1/changes/calendar?from={}&to={}", urlencode(&from), urlencode(&to));
+    let (s, cal) = srv.get(&q, &r).await;
+    assert_eq!(s, StatusCode::OK, "{cal}");
+    let patching = cal["windows"].as_array().unwrap().iter().filter(|w| w["name"] == "DB patching").count();
+    assert_eq!(patching, 5, "one per week: {cal}");
+    srv.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
 }

@@ -156,9 +156,24 @@ async fn changes(backend: Backend) {
     assert!(e["error"]["message"].as_str().unwrap().contains("in its window"), "{e}");
 
     // A standard change is low-risk routine work: one on the tier-1 database is not.
-    let std_body = json!({"title": "Rotate pay-db logs", "type": "standard", "ci_ids": [db["id"]],
-        "service_ids": [], "planned_start": at(&srv, 300), "planned_end": at(&srv, 310)});
+    // It comes from a template, which fills in what it leaves out.
+    let no_template = json!({"title": "Rotate pay-db logs", "type": "standard", "ci_ids": [db["id"]]});
+    let (s, e) = srv.post("/api/v1/changes", &r, no_template).await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "template_id"), "{e}");
+    let tpl = json!({"name": "Rotate database logs", "duration_minutes": 10, "backout_plan": "Nothing to undo"});
+    let (s, e) = srv.post("/api/v1/change-templates", &r, tpl.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "managers keep the catalogue: {e}");
+    let tpl = created(&srv, "/api/v1/change-templates", &m, tpl).await;
+    let taken = json!({"name": "Rotate database logs", "duration_minutes": 5});
+    let (s, e) = srv.post("/api/v1/change-templates", &m, taken).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let std_body = json!({"title": "Rotate pay-db logs", "template_id": tpl["id"], "ci_ids": [db["id"]],
+        "service_ids": [], "planned_start": at(&srv, 300)});
     let std = created(&srv, "/api/v1/changes", &r, std_body).await;
+    assert_eq!((std["type"].as_str(), std["template"].as_str()), (Some("standard"), Some("Rotate database logs")));
+    assert_eq!(std["backout_plan"], "Nothing to undo", "{std}");
+    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(std[k].as_str().unwrap()).unwrap();
+    assert_eq!(t("planned_end") - t("planned_start"), Duration::minutes(10), "the template's duration: {std}");
     assert_eq!(std["services"][0]["name"], "Payments", "impacted services are always added: {std}");
     let (s, e) = act(&srv, &r, std["id"].as_str().unwrap(), "submit", json!({})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
@@ -320,5 +335,10 @@ async fn deploys_from_ci(backend: Backend) {
     let k = &kpi["changes"];
     assert_eq!((k["closed"].as_u64(), k["failure_rate"].as_f64()), (Some(1), Some(1.0)), "{kpi}");
     assert_eq!(k["by_type"]["standard"], 1);
+    let r = srv.http.get(format!("{}/api/v1/reports/kpi.csv", srv.url)).bearer_auth(&m).send().await.unwrap();
+    let csv = r.text().await.unwrap();
+    for line in ["changes_closed,all,1,0", "change_failure_rate,all,1,", "changes_closed,type:standard,1,0"] {
+        assert!(csv.lines().any(|l| l == line), "{line} in the KPI CSV: {csv}");
+    }
     srv.stop().await;
 }

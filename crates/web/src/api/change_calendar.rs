@@ -49,6 +49,11 @@ pub struct ChangeWindowDto {
     pub description: String,
     /// The CIs it applies to; empty: every CI.
     pub ci_ids: Vec<Uuid>,
+    /// RRULE body (e.g. `FREQ=WEEKLY;BYDAY=SU`) it recurs by, in `timezone`, from its first
+    /// occurrence (`starts_at` to `ends_at`); null: once. In the calendar, each occurrence is
+    /// listed with its own times.
+    pub rrule: Option<String>,
+    pub timezone: String,
 }
 
 fn window_dto(w: CalendarWindow) -> ChangeWindowDto {
@@ -60,6 +65,8 @@ fn window_dto(w: CalendarWindow) -> ChangeWindowDto {
         ends_at: ts(w.ends_at),
         description: w.description,
         ci_ids: w.ci_ids,
+        rrule: w.rrule,
+        timezone: w.timezone,
     }
 }
 
@@ -80,13 +87,21 @@ pub struct ChangeWindowBody {
     pub ci_ids: Option<Vec<Uuid>>,
     #[schema(schema_with = crate::api::schema::description_opt)]
     pub description: Option<String>,
+    /// Recur by this RRULE body (daily, weekly or monthly, at most once a day) from the first
+    /// occurrence, which then lasts at most 7 days; null or absent: once.
+    #[schema(schema_with = crate::api::schema::rrule_opt)]
+    pub rrule: Option<String>,
+    /// The zone the rule keeps its wall-clock times in; default UTC.
+    #[schema(schema_with = crate::api::schema::timezone_opt)]
+    pub timezone: Option<String>,
 }
 
 impl ChangeWindowBody {
     fn spec(self) -> Result<WindowSpec, ApiError> {
         let (s, e) = (parse_time("starts_at", &self.starts_at)?, parse_time("ends_at", &self.ends_at)?);
         let cis = self.ci_ids.unwrap_or_default();
-        Ok(WindowSpec::new(&self.name, &self.kind, s, e, &cis, self.description.as_deref().unwrap_or(""))?)
+        let w = WindowSpec::new(&self.name, &self.kind, s, e, &cis, self.description.as_deref().unwrap_or(""))?;
+        Ok(w.repeating(self.rrule.as_deref(), self.timezone.as_deref().unwrap_or("UTC"))?)
     }
 }
 
@@ -106,8 +121,12 @@ pub struct ChangePeriodQuery {
 pub struct ChangeCalendarDto {
     pub from: String,
     pub to: String,
-    /// Changes planned or carried out in the period (canceled ones left out), by start.
+    /// Changes planned or carried out in the period (canceled ones left out), by start; at most
+    /// 2,000.
     pub changes: Vec<ChangeDto>,
+    /// True when more changes fall in the period than are listed: ask for a shorter one.
+    pub truncated: bool,
+    /// Each occurrence of each window in the period (a recurring window once per occurrence).
     pub windows: Vec<ChangeWindowDto>,
 }
 
@@ -137,12 +156,13 @@ async fn calendar(
     ApiQuery(q): ApiQuery<ChangePeriodQuery>,
 ) -> Result<Json<ChangeCalendarDto>, ApiError> {
     let (from, to) = period(&state, &q)?;
-    let (changes, windows) = op::calendar(&state, &auth, from, to).await?;
+    let cal = op::calendar(&state, &auth, from, to).await?;
     Ok(Json(ChangeCalendarDto {
         from: ts(from),
         to: ts(to),
-        changes: changes.into_iter().map(dto).collect(),
-        windows: windows.into_iter().map(window_dto).collect(),
+        changes: cal.changes.into_iter().map(dto).collect(),
+        truncated: cal.truncated,
+        windows: cal.windows.into_iter().map(window_dto).collect(),
     }))
 }
 
@@ -160,8 +180,8 @@ async fn list_windows(
     ApiQuery(q): ApiQuery<ChangePeriodQuery>,
 ) -> Result<Json<List<ChangeWindowDto>>, ApiError> {
     let (from, to) = period(&state, &q)?;
-    let (_, windows) = op::calendar(&state, &auth, from, to).await?;
-    Ok(Json(List { items: windows.into_iter().map(window_dto).collect(), next_cursor: None }))
+    let cal = op::calendar(&state, &auth, from, to).await?;
+    Ok(Json(List { items: cal.windows.into_iter().map(window_dto).collect(), next_cursor: None }))
 }
 
 /// Plans a maintenance window or a change freeze (managers and admins).
@@ -509,7 +529,12 @@ async fn calendar_feed(State(state): State<AppState>, Query(q): Query<ChangeFeed
         } else {
             "Maintenance window"
         };
-        cal.event(&format!("{}@opsdeck", w.id), w.starts_at, w.ends_at, &format!("{what}: {}", w.name), now);
+        // Each occurrence of a recurring window is an event of its own.
+        let uid = match w.rrule {
+            Some(_) => format!("{}-{}@opsdeck", w.id, w.starts_at.timestamp()),
+            None => format!("{}@opsdeck", w.id),
+        };
+        cal.event(&uid, w.starts_at, w.ends_at, &format!("{what}: {}", w.name), now);
     }
     cal.finish()
 }

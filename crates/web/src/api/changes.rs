@@ -119,6 +119,9 @@ pub struct ChangeDto {
     pub maintenance_window_id: Option<Uuid>,
     /// manual, deploy or pagerduty.
     pub source: String,
+    /// The standard change template it was raised from, and its name.
+    pub template_id: Option<Uuid>,
+    pub template: Option<String>,
     /// Edits that needed new approvals bump it; approvals count for the current one only.
     pub revision: i64,
     /// Send it back with an edit or a move: one made on an older version is refused (409).
@@ -174,6 +177,8 @@ pub(crate) fn dto(c: Change) -> ChangeDto {
         caused_incident_id: c.caused_incident_id,
         maintenance_window_id: c.maintenance_window_id,
         source: c.source,
+        template_id: c.template_id,
+        template: c.template,
         revision: c.revision,
         version: c.version,
         ci_count: c.ci_count,
@@ -268,6 +273,9 @@ pub struct ChangeBody {
     /// The risk questionnaire's answers: question key → option key
     /// (`GET /api/v1/change-questionnaire`).
     pub answers: Option<BTreeMap<String, String>>,
+    /// The standard change template it is raised from (`GET /api/v1/change-templates`):
+    /// required for a standard change; fills in the plans, CIs, planned end and answers left out.
+    pub template_id: Option<Uuid>,
     /// On an edit: the version you loaded; an edit of an older one is refused (409).
     pub version: Option<i64>,
 }
@@ -291,6 +299,7 @@ impl ChangeBody {
             assignee_id: self.assignee_id,
             implementer_id: self.implementer_id,
             answers: self.answers.unwrap_or_default(),
+            template_id: self.template_id,
         };
         Ok((input, self.version))
     }

@@ -317,6 +317,20 @@ pub fn csv(k: &Kpi) -> Result<String, ApiError> {
     for s in &k.slos {
         rows.push(["slo_sli".into(), cell(&format!("slo:{}", s.name)), num(s.sli), String::new()]);
     }
+    let (cc, pc) = (&k.current.changes, &k.previous.changes);
+    rows.extend([
+        ["changes_closed".into(), "all".into(), cc.closed.to_string(), pc.closed.to_string()],
+        ["change_success_rate".into(), "all".into(), num(cc.success_rate), num(pc.success_rate)],
+        ["change_failure_rate".into(), "all".into(), num(cc.failure_rate), num(pc.failure_rate)],
+        ["change_emergency_share".into(), "all".into(), num(cc.emergency_share), num(pc.emergency_share)],
+        ["change_mean_lead_hours".into(), "all".into(), num(cc.mean_lead_hours), num(pc.mean_lead_hours)],
+    ]);
+    for ((kind, n), (_, before)) in cc.by_type.iter().zip(&pc.by_type) {
+        rows.push(["changes_closed".into(), format!("type:{}", kind.as_str()), n.to_string(), before.to_string()]);
+    }
+    for ((risk, n), (_, before)) in cc.by_risk.iter().zip(&pc.by_risk) {
+        rows.push(["changes_closed".into(), format!("risk:{}", risk.as_str()), n.to_string(), before.to_string()]);
+    }
     w.write_record(["metric", "scope", "current", "previous"]).map_err(fail)?;
     for r in rows {
         w.write_record(r).map_err(fail)?;

@@ -8,6 +8,7 @@ pub(crate) mod auth;
 mod catalogue;
 pub(crate) mod change_calendar;
 pub(crate) mod change_schema;
+pub(crate) mod change_templates;
 pub(crate) mod changes;
 pub(crate) mod cmdb;
 mod cmdb_attributes;
@@ -145,6 +146,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(contracts::router())
         .merge(changes::router())
         .merge(change_calendar::router())
+        .merge(change_templates::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
         // After the 1 MiB layer, so import files keep their own limit.
         .merge(cmdb_import::import_router())

@@ -42,7 +42,9 @@ pub async fn conflicts_at(
         ci_ids: spec.ci_ids.clone(),
         implementer: spec.implementer_id,
     };
-    let windows: Vec<_> = state.db.change_windows_between(start, end).await?.iter().map(CalendarWindow::rule).collect();
+    let (from_t, to_t) = (opsdeck_core::clock::from_millis(start), opsdeck_core::clock::from_millis(end));
+    let stored = state.db.change_windows_between(start, end).await?;
+    let windows: Vec<_> = stored.iter().flat_map(|w| w.rules(from_t, to_t)).collect();
     let related = state.db.ci_neighbours(&spec.ci_ids).await?;
     let mut touched: Vec<Uuid> = spec.ci_ids.iter().chain(related.values().flatten()).copied().collect();
     touched.sort_unstable();
@@ -52,6 +54,8 @@ pub async fn conflicts_at(
     let emergency = spec.kind == ChangeType::Emergency;
     let mut found = conflict::detect(&me, &others, &windows, &related, &constrained, emergency)
         .map_err(|e| ApiError::invalid("planned_end", e.to_string()))?;
+    // Two occurrences of one recurring freeze inside the window are one conflict.
+    found.conflicts.dedup();
     if let Some(user) = spec.implementer_id {
         let shifts = implementer_shifts(state, user, start, end).await?;
         if let Some(c) = conflict::off_shift(&me, shifts) {
@@ -220,17 +224,54 @@ async fn close_window(state: &AppState, auth: &Auth, c: &Change, to: ChangeState
     Ok(state.db.get_change(c.id).await?)
 }
 
-/// The changes and windows of `[from, to)` (at most 62 days: a month view with its edges).
+/// The changes shown for one period at most (a month view with its edges).
+pub const CALENDAR_CHANGES_MAX: usize = 2000;
+
+/// A period of the change calendar.
+pub struct Calendar {
+    /// By start, at most [`CALENDAR_CHANGES_MAX`].
+    pub changes: Vec<Change>,
+    /// Each occurrence of each window, by start.
+    pub windows: Vec<CalendarWindow>,
+    /// More changes fall in the period than are listed.
+    pub truncated: bool,
+}
+
+/// The changes and windows of `[from, to)` (at most 400 days).
 pub async fn calendar(
     state: &AppState,
     auth: &Auth,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<(Vec<Change>, Vec<CalendarWindow>), ApiError> {
+) -> Result<Calendar, ApiError> {
     auth.require(Permission::Read)?;
     opsdeck_core::time::check_span("to", from, to, Duration::days(400))?;
     let (f, t) = (from.timestamp_millis(), to.timestamp_millis());
-    Ok((state.db.changes_between(f, t, 2000).await?, state.db.change_windows_between(f, t).await?))
+    let mut changes = state.db.changes_between(f, t, CALENDAR_CHANGES_MAX as i64 + 1).await?;
+    let truncated = changes.len() > CALENDAR_CHANGES_MAX;
+    changes.truncate(CALENDAR_CHANGES_MAX);
+    Ok(Calendar { changes, windows: occurrences(state, from, to).await?, truncated })
+}
+
+/// The windows' occurrences in `[from, to)`, by start: a recurring window once per occurrence.
+async fn occurrences(
+    state: &AppState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<CalendarWindow>, ApiError> {
+    let stored = state.db.change_windows_between(from.timestamp_millis(), to.timestamp_millis()).await?;
+    let mut out: Vec<CalendarWindow> = stored.iter().flat_map(|w| w.occurrences(from, to)).collect();
+    out.sort_by_key(|w| (w.starts_at, w.id));
+    Ok(out)
+}
+
+/// The windows as planned (a recurring one once, with its rule) that have not ended a month
+/// ago or start within a year: what the windows page lists.
+pub async fn window_list(state: &AppState, auth: &Auth) -> Result<Vec<CalendarWindow>, ApiError> {
+    auth.require(Permission::Read)?;
+    let now = state.now();
+    let (f, t) = ((now - Duration::days(30)).timestamp_millis(), (now + Duration::days(366)).timestamp_millis());
+    Ok(state.db.change_windows_between(f, t).await?)
 }
 
 /// Changes on an incident's CIs or services in the 24 hours before it started (and up to when
@@ -338,6 +379,7 @@ pub async fn feed(state: &AppState, token: &str) -> Result<Option<(Vec<Change>, 
         _ => return Ok(None),
     }
     let now = state.now();
-    let (from, to) = ((now - Duration::days(30)).timestamp_millis(), (now + Duration::days(180)).timestamp_millis());
-    Ok(Some((state.db.changes_between(from, to, 2000).await?, state.db.change_windows_between(from, to).await?)))
+    let (from, to) = (now - Duration::days(30), now + Duration::days(180));
+    let changes = state.db.changes_between(from.timestamp_millis(), to.timestamp_millis(), 2000).await?;
+    Ok(Some((changes, occurrences(state, from, to).await?)))
 }

@@ -52,6 +52,7 @@ pub async fn record(state: &AppState, ran: Ran<'_>) -> Result<Change, ApiError> 
         assignee_id: None,
         implementer_id: None,
         answers: Default::default(),
+        template_id: None,
     };
     let (risk, _) = assess(state, &spec, Uuid::nil()).await?;
     let origin = Origin {

@@ -206,6 +206,9 @@ async fn spec(
     input: &ChangeInput,
     saved_start: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<ChangeSpec, ApiError> {
+    let mut input = input.clone();
+    super::change_templates::apply(state, &mut input).await?;
+    let input = &input;
     let questionnaire = state.db.questionnaire().await?;
     let mut spec = ChangeSpec::new(input, state.now(), &questionnaire, saved_start)?;
     let found = state.db.cis_by_id(&spec.ci_ids).await?;
@@ -280,7 +283,12 @@ pub async fn update(
             before.state.as_str()
         )));
     }
-    let spec = spec(state, input, before.planned_start).await?;
+    // An edit of a standard change keeps its template unless it names another.
+    let mut input = input.clone();
+    if input.template_id.is_none() && input.kind.as_deref().is_none_or(|k| k == ChangeType::Standard.as_str()) {
+        input.template_id = before.template_id;
+    }
+    let spec = spec(state, &input, before.planned_start).await?;
     let (cis, services) = state.db.change_links(id).await?;
     let old = before.spec(cis.iter().map(|c| c.0).collect(), services.iter().map(|s| s.0).collect());
     let reauthorise = old.reauthorise(&spec);

@@ -17,6 +17,7 @@ pub mod change_approval_mail;
 pub mod change_calendar;
 pub mod change_lockdown;
 pub mod change_records;
+pub mod change_templates;
 pub mod changes;
 pub mod cmdb;
 pub mod cmdb_attributes;

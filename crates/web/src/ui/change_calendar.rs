@@ -53,6 +53,8 @@ pub struct CalendarPage {
     feed_url: String,
     windows: Vec<CalendarWindow>,
     can_configure: bool,
+    /// More changes fall in the view than it shows.
+    truncated: bool,
 }
 
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
@@ -103,12 +105,12 @@ pub async fn calendar(
     let (from, to) = (midnight(first), midnight(first + Days::new(days)));
     let base = crate::operations::settings::base_url(&state, &headers).await;
     let result = async {
-        let (changes, windows) = op::calendar(&state, &auth.0, from, to).await?;
+        let cal = op::calendar(&state, &auth.0, from, to).await?;
         let feed = op::feed_url(&state, &auth.0, base.trim_end_matches('/')).await?;
-        Ok::<_, ApiError>((changes, windows, feed))
+        Ok::<_, ApiError>((cal.changes, cal.windows, cal.truncated, feed))
     }
     .await;
-    let (changes, windows, feed_url) = match result {
+    let (changes, windows, truncated, feed_url) = match result {
         Ok(x) => x,
         Err(e) => return error_page(&e),
     };
@@ -165,6 +167,7 @@ pub async fn calendar(
         switch,
         feed_url,
         windows: windows.into_iter().filter(|w| w.ends_at > state.now()).collect(),
+        truncated,
     }
     .into_response()
 }

@@ -31,6 +31,8 @@ pub struct ChangeForm {
     pub assignee: String,
     pub implementer: String,
     pub answers: BTreeMap<String, String>,
+    /// The id of the standard change template it is raised from; blank: none.
+    pub template: String,
     pub version: String,
     /// The "check risk" button: show the risk and conflicts, save nothing.
     pub preview: bool,
@@ -63,6 +65,7 @@ impl ChangeForm {
                 "assignee" => f.assignee = v,
                 "implementer" => f.implementer = v,
                 "version" => f.version = v,
+                "template" => f.template = v,
                 "preview" => f.preview = true,
                 other => {
                     if let Some(q) = other.strip_prefix("answer_")
@@ -111,8 +114,27 @@ impl ChangeForm {
             assignee: username(c.assignee_id).await,
             implementer: username(c.implementer_id).await,
             answers: c.answers.clone(),
+            template: c.template_id.map(|t| t.to_string()).unwrap_or_default(),
             version: c.version.to_string(),
             preview: false,
+        }
+    }
+
+    /// A new standard change from a template: its plans and CIs filled in, to be planned.
+    pub fn from_template(t: &opsdeck_store::change::templates::StoredTemplate) -> ChangeForm {
+        let s = &t.spec;
+        ChangeForm {
+            title: s.name.clone(),
+            kind: "standard".into(),
+            description: s.description.clone(),
+            cis: s.ci_ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join("\n"),
+            implementation_plan: s.implementation_plan.clone(),
+            test_plan: s.test_plan.clone(),
+            backout_plan: s.backout_plan.clone(),
+            outage_expected: s.outage_expected,
+            answers: s.answers.clone(),
+            template: t.id.to_string(),
+            ..ChangeForm::blank()
         }
     }
 
@@ -164,9 +186,17 @@ impl ChangeForm {
             "" => None,
             v => Some(v.parse::<i64>().map_err(|_| ApiError::bad_request("version: reload the page"))?),
         };
+        let template_id = match self.template.trim() {
+            "" => None,
+            t => {
+                Some(Uuid::parse_str(t).map_err(|_| ApiError::invalid("template", "choose a template from the list"))?)
+            }
+        };
+        // A template makes it a standard change, whatever the type select says.
+        let kind = if template_id.is_some() { "standard".to_owned() } else { self.kind.clone() };
         let input = ChangeInput {
             title: self.title.clone(),
-            kind: Some(self.kind.clone()),
+            kind: Some(kind),
             description: Some(self.description.clone()),
             ci_ids,
             service_ids,
@@ -179,6 +209,7 @@ impl ChangeForm {
             assignee_id: person("assignee", &self.assignee).await?,
             implementer_id: person("implementer", &self.implementer).await?,
             answers: self.answers.clone(),
+            template_id,
         };
         Ok((input, version))
     }

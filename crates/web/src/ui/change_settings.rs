@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use opsdeck_core::change::ChangeType;
 use opsdeck_core::change::approval::ApprovalRule;
 use opsdeck_core::change::risk::RiskLevel;
@@ -32,6 +32,8 @@ pub struct WindowForm {
     timezone: String,
     cis: String,
     description: String,
+    /// Blank (once), `daily`, `weekly` or `monthly` (on the first occurrence's day).
+    repeats: String,
 }
 
 impl WindowForm {
@@ -50,7 +52,14 @@ impl WindowForm {
         };
         let cis = super::ci_lines::resolve(state, &self.cis, spec::CIS_MAX, "a window holds").await?;
         let (s, e) = (at("starts_at", &self.starts_at)?, at("ends_at", &self.ends_at)?);
-        Ok(WindowSpec::new(&self.name, &self.kind, s, e, &cis, &self.description)?)
+        let rule = match self.repeats.as_str() {
+            "" => None,
+            "daily" => Some("FREQ=DAILY"),
+            "weekly" => Some("FREQ=WEEKLY"),
+            "monthly" => Some("FREQ=MONTHLY"),
+            _ => return Err(ApiError::invalid("repeats", "choose once, daily, weekly or monthly")),
+        };
+        Ok(WindowSpec::new(&self.name, &self.kind, s, e, &cis, &self.description)?.repeating(rule, tz_name)?)
     }
 }
 
@@ -75,9 +84,8 @@ async fn windows_page(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let now = state.now();
-    let windows = match op::calendar(state, &auth.0, now - Duration::days(30), now + Duration::days(366)).await {
-        Ok((_, w)) => w,
+    let windows = match op::window_list(state, &auth.0).await {
+        Ok(w) => w,
         Err(e) => return error_page(&e),
     };
     let mut rows = Vec::new();
@@ -137,6 +145,16 @@ pub async fn delete_window(State(state): State<AppState>, auth: PageAuth, Path(i
     }
     .await;
     outcome("/changes/windows", result)
+}
+
+/// A window's rule in words: the three the form offers, else the rule itself.
+pub fn repeats(rule: &str) -> String {
+    match rule {
+        "FREQ=DAILY" => "every day".to_owned(),
+        "FREQ=WEEKLY" => "every week".to_owned(),
+        "FREQ=MONTHLY" => "every month".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -101,9 +101,17 @@ pub struct NewPage {
     chrome: Chrome,
     form: ChangeForm,
     questions: Vec<Question>,
+    /// Active standard change templates: (id, name).
+    templates: Vec<(String, String)>,
     error: Option<String>,
     /// The risk and conflicts of the form as it stands (after "check risk").
     checked: Option<(Risk, Vec<ConflictView>)>,
+}
+
+/// The active standard change templates a form offers: (id, name).
+async fn template_choices(state: &AppState, auth: &crate::auth::Auth) -> Result<Vec<(String, String)>, ApiError> {
+    let all = crate::operations::change_templates::list(state, auth).await?;
+    Ok(all.into_iter().filter(|t| t.spec.active).map(|t| (t.id.to_string(), t.spec.name)).collect())
 }
 
 impl NewPage {
@@ -123,19 +131,43 @@ async fn new_page(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let questions = match crate::operations::change_calendar::questionnaire(state, &auth.0).await {
-        Ok(q) => q.questions,
+    let loaded = async {
+        let q = crate::operations::change_calendar::questionnaire(state, &auth.0).await?;
+        Ok::<_, ApiError>((q.questions, template_choices(state, &auth.0).await?))
+    };
+    let (questions, templates) = match loaded.await {
+        Ok(x) => x,
         Err(e) => return error_page(&e),
     };
     let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    (code, NewPage { chrome, form, questions, error, checked }).into_response()
+    (code, NewPage { chrome, form, questions, templates, error, checked }).into_response()
 }
 
-pub async fn new(State(state): State<AppState>, auth: PageAuth) -> Response {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewQuery {
+    /// A standard change template to start from.
+    template: Option<String>,
+}
+
+pub async fn new(State(state): State<AppState>, auth: PageAuth, Query(q): Query<NewQuery>) -> Response {
     if let Err(e) = auth.0.require(Permission::Respond) {
         return error_page(&e);
     }
-    new_page(&state, &auth, ChangeForm::blank(), None, None).await
+    let form = match q.template.as_deref() {
+        None | Some("") => ChangeForm::blank(),
+        Some(t) => {
+            let found = async {
+                let id = crate::extract::parse_id(opsdeck_core::Entity::ChangeTemplate, t)?;
+                crate::operations::change_templates::get(&state, &auth.0, id).await
+            };
+            match found.await {
+                Ok(t) => ChangeForm::from_template(&t),
+                Err(e) => return error_page(&e),
+            }
+        }
+    };
+    new_page(&state, &auth, form, None, None).await
 }
 
 pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(pairs): Form<Pairs>) -> Response {
@@ -173,6 +205,7 @@ pub struct DetailPage {
     steps: Vec<(&'static str, &'static str)>,
     form: ChangeForm,
     questions: Vec<Question>,
+    templates: Vec<(String, String)>,
     error: Option<String>,
     checked: Option<(Risk, Vec<ConflictView>)>,
 }
@@ -250,10 +283,10 @@ async fn detail_page(
         let c = op::find(state, &auth.0, reference).await?;
         let v = op::view(state, &auth.0, c.id).await?;
         let q = crate::operations::change_calendar::questionnaire(state, &auth.0).await?;
-        Ok::<_, ApiError>((v, q.questions))
+        Ok::<_, ApiError>((v, q.questions, template_choices(state, &auth.0).await?))
     }
     .await;
-    let (v, questions) = match result {
+    let (v, questions, templates) = match result {
         Ok(x) => x,
         Err(e) => return error_page(&e),
     };
@@ -281,6 +314,7 @@ async fn detail_page(
         steps: steps(c.kind, c.state),
         form,
         questions,
+        templates,
         error,
         checked,
         v,

@@ -33,7 +33,9 @@ mod capacity;
 mod catalogue;
 mod change_calendar;
 mod change_form;
+mod change_questionnaire;
 mod change_settings;
+mod change_templates;
 mod changes;
 pub(crate) mod charts;
 mod ci_lines;
@@ -187,6 +189,9 @@ pub fn router() -> Router<AppState> {
         .route("/changes/windows", get(change_settings::windows).post(change_settings::create_window))
         .route("/changes/windows/{id}/delete", post(change_settings::delete_window))
         .route("/changes/lockdown", post(change_settings::start_lockdown))
+        .route("/changes/templates", get(change_templates::templates).post(change_templates::create))
+        .route("/changes/questionnaire", get(change_questionnaire::show).post(change_questionnaire::save))
+        .route("/changes/templates/{id}/delete", post(change_templates::delete))
         .route("/changes/lockdown/lift", post(change_settings::lift_lockdown))
         .route("/changes/rules", get(change_settings::rules).post(change_settings::create_rule))
         .route("/changes/rules/{id}/delete", post(change_settings::delete_rule))
