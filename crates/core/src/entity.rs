@@ -11,6 +11,7 @@ pub enum Entity {
     ChangeRule,
     ChangeTemplate,
     ChangeWindow,
+    Ticket,
     Channel,
     Ci,
     CiAttribute,
@@ -40,7 +41,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 34] = [
+    pub const ALL: [Entity; 35] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
@@ -49,6 +50,7 @@ impl Entity {
         Entity::ChangeRule,
         Entity::ChangeTemplate,
         Entity::ChangeWindow,
+        Entity::Ticket,
         Entity::Channel,
         Entity::Ci,
         Entity::CiAttribute,
@@ -86,8 +88,9 @@ impl Entity {
             Entity::ApiToken => "API token",
             Entity::Change => "change",
             Entity::ChangeRule => "approval rule",
-            Entity::ChangeTemplate => "standard change template",
+            Entity::ChangeTemplate => "change template",
             Entity::ChangeWindow => "change window",
+            Entity::Ticket => "ticket",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
             Entity::CiAttribute => "CI attribute",
@@ -128,6 +131,7 @@ impl Entity {
             Entity::ChangeRule => "approval_rule_not_found",
             Entity::ChangeTemplate => "change_template_not_found",
             Entity::ChangeWindow => "change_window_not_found",
+            Entity::Ticket => "ticket_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",
             Entity::CiAttribute => "ci_attribute_not_found",

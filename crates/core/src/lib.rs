@@ -43,6 +43,7 @@ pub mod catalogue;
 pub mod change;
 pub mod clock;
 pub mod cmdb;
+pub mod desk;
 pub mod entity;
 pub mod error;
 pub mod escalation;

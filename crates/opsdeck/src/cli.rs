@@ -175,6 +175,9 @@ pub enum Command {
     /// Change requests: raise, list, show, move (submit, approve, schedule…), accept conflicts.
     #[command(subcommand)]
     Change(crate::changes::ChangeCmd),
+    /// Service desk tickets: raise, list (the agent queue), show, reply, move.
+    #[command(subcommand)]
+    Ticket(crate::tickets::TicketCmd),
     /// The CMDB as an Ansible dynamic inventory: `opsdeck inventory --list` or `--host NAME`.
     Inventory(crate::cmdb::InventoryArgs),
     /// Write a consistent copy of the SQLite database while the server runs.
@@ -490,6 +493,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Agents(c) => crate::agent::admin::agents_cmd(c, &cfg).await,
         Command::Cmdb(c) => crate::cmdb::cmdb_cmd(c, &cfg).await,
         Command::Change(c) => crate::changes::change_cmd(c, &cfg).await,
+        Command::Ticket(c) => crate::tickets::ticket_cmd(c, &cfg).await,
         Command::Inventory(a) => crate::cmdb::inventory_cmd(a, &cfg).await,
         Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
         Command::Report(a) => crate::report::report(a, &cfg).await,

@@ -21,6 +21,7 @@ mod slo_apply;
 mod slo_import;
 mod slos;
 mod status_pages;
+mod tickets;
 mod vendors;
 
 use anyhow::Result;

@@ -50,6 +50,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "change_templates_and_recurring_windows",
         include_str!("../migrations/sqlite/0039_change_templates_and_recurring_windows.sql"),
     ),
+    (40, "tickets", include_str!("../migrations/sqlite/0040_tickets.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -95,6 +96,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "change_templates_and_recurring_windows",
         include_str!("../migrations/postgres/0039_change_templates_and_recurring_windows.sql"),
     ),
+    (40, "tickets", include_str!("../migrations/postgres/0040_tickets.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -12,6 +12,7 @@ pub mod change;
 pub mod cmdb;
 mod connect;
 pub mod copy;
+pub mod desk;
 pub mod dialect;
 mod error;
 pub mod events;

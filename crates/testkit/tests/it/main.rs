@@ -34,4 +34,5 @@ mod status_maintenance;
 mod status_pages;
 mod status_subscribers;
 mod status_templates;
+mod tickets;
 mod vendors;

@@ -37,6 +37,8 @@ pub(crate) mod status_pages;
 pub(crate) mod status_subscribers;
 pub(crate) mod status_templates;
 pub(crate) mod team_members;
+mod ticket_schema;
+mod tickets;
 pub(crate) mod users;
 pub(crate) mod vendors;
 
@@ -147,6 +149,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(changes::router())
         .merge(change_calendar::router())
         .merge(change_templates::router())
+        .merge(tickets::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
         // After the 1 MiB layer, so import files keep their own limit.
         .merge(cmdb_import::import_router())

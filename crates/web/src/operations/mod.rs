@@ -38,6 +38,7 @@ pub mod slos;
 pub mod status_pages;
 pub mod status_subscribers;
 pub mod status_templates;
+pub mod tickets;
 pub mod users;
 pub mod vendors;
 

@@ -62,6 +62,7 @@ mod status_preview;
 mod status_subscribers;
 mod status_templates;
 mod team_members;
+mod tickets;
 mod vendors;
 
 use crate::AppState;
@@ -183,6 +184,11 @@ pub fn router() -> Router<AppState> {
         .route("/cmdb/{id}/relations/{relation}/delete", post(cmdb::unrelate))
         .route("/cmdb/{id}/monitors", post(cmdb::bind))
         .route("/cmdb/{id}/monitors/{monitor}/unbind", post(cmdb::unbind))
+        .route("/tickets", get(tickets::queue).post(tickets::create))
+        .route("/tickets/new", get(tickets::new))
+        .route("/tickets/{id}", get(tickets::detail))
+        .route("/tickets/{id}/replies", post(tickets::reply))
+        .route("/tickets/{id}/act/{action}", post(tickets::act))
         .route("/changes", get(changes::list).post(changes::create))
         .route("/changes/new", get(changes::new))
         .route("/changes/calendar", get(change_calendar::calendar))

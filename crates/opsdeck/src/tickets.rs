@@ -1,0 +1,134 @@
+//! `opsdeck ticket …`: raise, list, show, reply to and move service desk tickets, through the API.
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::output::{self, Format, text as s};
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+#[derive(Subcommand, Debug)]
+pub enum TicketCmd {
+    /// The agent queue, most urgent first, with SLA due times (`--state new,in_progress`).
+    List {
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// Raise a ticket: `opsdeck ticket add "VPN drops" --impact 3 --urgency 2`.
+    Add {
+        title: String,
+        /// incident_report (default), service_request or question.
+        #[arg(long = "type")]
+        kind: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// 1 (widespread) to 4 (one person).
+        #[arg(long)]
+        impact: Option<i64>,
+        /// 1 (critical) to 4 (low).
+        #[arg(long)]
+        urgency: Option<i64>,
+        #[arg(long)]
+        requester: Option<String>,
+    },
+    /// Show a ticket, its SLA clocks and its conversation.
+    Show { id: String },
+    /// Reply to a ticket (`--internal` for a note the requester does not see).
+    Reply {
+        id: String,
+        body: String,
+        #[arg(long)]
+        internal: bool,
+    },
+    /// Move a ticket: start, pend (needs --reason), resolve, close or reopen.
+    Move {
+        id: String,
+        action: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+fn due(t: &Value, clock: &str) -> String {
+    let c = &t["sla"][clock];
+    match (c["stage"].as_str(), c["breached"].as_bool()) {
+        (Some("stopped"), Some(true)) => "met late".into(),
+        (Some("stopped"), _) => "met".into(),
+        (Some("paused"), _) => "paused".into(),
+        (_, Some(true)) => format!("breached {}", s(&c["due_at"])),
+        _ => s(&c["due_at"]),
+    }
+}
+
+pub async fn ticket_cmd(c: TicketCmd, cfg: &Config) -> Result<()> {
+    let client = Client::new(cfg)?;
+    match c {
+        TicketCmd::List { state, output } => {
+            let mut q = Vec::new();
+            if let Some(st) = state {
+                q.push(("state", st));
+            }
+            let page = client.get("/api/v1/tickets", &q).await?;
+            if output == Format::Json {
+                return output::json(&page);
+            }
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("no tickets: raise one with `opsdeck ticket add TITLE`");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|t| {
+                    vec![
+                        s(&t["number"]),
+                        format!("P{}", t["priority"]),
+                        s(&t["state"]),
+                        due(t, "first_response"),
+                        due(t, "resolution"),
+                        s(&t["title"]),
+                    ]
+                })
+                .collect();
+            output::table(&["ticket", "prio", "state", "response", "resolution", "title"], &rows);
+            Ok(())
+        }
+        TicketCmd::Add { title, kind, description, impact, urgency, requester } => {
+            let body = json!({"title": title, "type": kind, "description": description, "impact": impact,
+                "urgency": urgency, "requester_email": requester});
+            let t = client.post("/api/v1/tickets", &body).await?;
+            eprintln!(
+                "raised {} (P{}): respond by {}, resolve by {}",
+                s(&t["number"]),
+                t["priority"],
+                s(&t["sla"]["first_response_due_at"]),
+                s(&t["sla"]["resolution_due_at"])
+            );
+            Ok(())
+        }
+        TicketCmd::Show { id } => {
+            let t = client.get(&format!("/api/v1/tickets/{id}"), &[]).await?;
+            println!("{} {} (P{}, {})", s(&t["number"]), s(&t["title"]), t["priority"], s(&t["state"]));
+            println!("  first response: {}", due(&t, "first_response"));
+            println!("  resolution: {}", due(&t, "resolution"));
+            let replies = client.get(&format!("/api/v1/tickets/{id}/replies"), &[]).await?;
+            for r in replies["items"].as_array().into_iter().flatten() {
+                let note = if r["internal"] == Value::Bool(true) { " (internal)" } else { "" };
+                println!("{} {}{note}: {}", s(&r["created_at"]), s(&r["author"]), s(&r["body"]));
+            }
+            Ok(())
+        }
+        TicketCmd::Reply { id, body, internal } => {
+            client.post(&format!("/api/v1/tickets/{id}/replies"), &json!({"body": body, "internal": internal})).await?;
+            eprintln!("{}", if internal { "note added" } else { "reply sent" });
+            Ok(())
+        }
+        TicketCmd::Move { id, action, reason } => {
+            let t = client.post(&format!("/api/v1/tickets/{id}/{action}"), &json!({"reason": reason})).await?;
+            eprintln!("{} is {}", s(&t["number"]), s(&t["state"]));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! Service desk tickets: raising them (one number sequence for `TKT-n` and `REQ-n`), their moves
+//! (kept in order: the SLA clocks replay them), replies and internal notes, the agent queue,
+//! and the SLA policy of each priority.
+
+use crate::audit::audit;
+use crate::page::{self, Cursor, Page};
+use crate::{Db, StoreError, StoreResult, with_db, write_tx};
+use chrono::{DateTime, Utc};
+use opsdeck_core::Entity;
+use opsdeck_core::audit::{Actor, AuditRecord};
+use opsdeck_core::clock::from_millis;
+use opsdeck_core::desk::hours::BusinessHours;
+use opsdeck_core::desk::ticket::{Moved, TicketSpec, TicketState, TicketType};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A stored ticket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ticket {
+    pub id: Uuid,
+    pub number: i64,
+    pub kind: TicketType,
+    pub title: String,
+    pub description: String,
+    pub state: TicketState,
+    pub impact: u8,
+    pub urgency: u8,
+    pub priority: u8,
+    pub requester_email: Option<String>,
+    pub requester_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    pub pending_reason: String,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Ticket {
+    /// `TKT-12` or `REQ-12`.
+    pub fn key(&self) -> String {
+        format!("{}-{}", self.kind.prefix(), self.number)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    number: i64,
+    kind: String,
+    title: String,
+    description: String,
+    state: String,
+    impact: i32,
+    urgency: i32,
+    priority: i32,
+    requester_email: Option<String>,
+    requester_id: Option<Uuid>,
+    assignee_id: Option<Uuid>,
+    pending_reason: String,
+    first_response_at: Option<i64>,
+    resolved_at: Option<i64>,
+    closed_at: Option<i64>,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn small(v: i32) -> u8 {
+    u8::try_from(v).unwrap_or(4)
+}
+
+impl From<Row> for Ticket {
+    fn from(r: Row) -> Self {
+        Ticket {
+            id: r.id,
+            number: r.number,
+            kind: TicketType::parse(&r.kind).unwrap_or(TicketType::IncidentReport),
+            title: r.title,
+            description: r.description,
+            state: TicketState::parse(&r.state).unwrap_or(TicketState::New),
+            impact: small(r.impact),
+            urgency: small(r.urgency),
+            priority: small(r.priority),
+            requester_email: r.requester_email,
+            requester_id: r.requester_id,
+            assignee_id: r.assignee_id,
+            pending_reason: r.pending_reason,
+            first_response_at: r.first_response_at.map(from_millis),
+            resolved_at: r.resolved_at.map(from_millis),
+            closed_at: r.closed_at.map(from_millis),
+            version: r.version,
+            created_at: from_millis(r.created_at),
+            updated_at: from_millis(r.updated_at),
+        }
+    }
+}
+
+const SELECT: &str = "SELECT id, number, kind, title, description, state, impact, urgency, priority, requester_email, \
+     requester_id, assignee_id, pending_reason, first_response_at, resolved_at, closed_at, version, created_at, \
+     updated_at FROM tickets";
+
+/// A reply or an internal note.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Reply {
+    pub id: Uuid,
+    pub author_id: Option<Uuid>,
+    pub author: String,
+    pub body: String,
+    pub internal: bool,
+    pub created_at: i64,
+}
+
+/// Filters of the ticket queue.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub states: Vec<TicketState>,
+    pub assignee_id: Option<Uuid>,
+    pub cursor: Option<Cursor>,
+    pub limit: Option<i64>,
+}
+
+/// The SLA targets of one priority and the calendar they count in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlaPolicy {
+    pub priority: u8,
+    pub first_response_minutes: u32,
+    pub resolution_minutes: u32,
+    pub hours: BusinessHours,
+}
+
+impl SlaPolicy {
+    /// The targets used until a priority is given its own: P1 15 min / 4 h, P2 1 h / 8 h, P3
+    /// 4 h / 24 h, P4 8 h / 40 h, round the clock.
+    pub fn default_for(priority: u8) -> SlaPolicy {
+        let (fr, res) = match priority {
+            1 => (15, 4 * 60),
+            2 => (60, 8 * 60),
+            3 => (4 * 60, 24 * 60),
+            _ => (8 * 60, 40 * 60),
+        };
+        SlaPolicy { priority, first_response_minutes: fr, resolution_minutes: res, hours: BusinessHours::always() }
+    }
+}
+
+impl Db {
+    /// Raises a ticket with its priority; its first move (to New) starts the history.
+    pub async fn create_ticket(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        spec: &TicketSpec,
+        priority: u8,
+    ) -> StoreResult<Ticket> {
+        let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
+        write_tx!(self, |tx| {
+            let number: i64 = sqlx::query_scalar(
+                "UPDATE revisions SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO tickets (id, number, kind, title, description, state, impact, urgency, priority, \
+                 requester_email, requester_id, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, 1, $11, $11)",
+            )
+            .bind(id)
+            .bind(number)
+            .bind(spec.kind.as_str())
+            .bind(&spec.title)
+            .bind(&spec.description)
+            .bind(i32::from(spec.impact.get()))
+            .bind(i32::from(spec.urgency.get()))
+            .bind(i32::from(priority))
+            .bind(&spec.requester_email)
+            .bind(actor.user_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let summary = format!("Raised {}-{number} {}", spec.kind.prefix(), spec.title);
+            audit!(tx, actor, now, AuditRecord::new("ticket.create", "ticket", Some(id), summary).after(spec));
+        });
+        self.get_ticket(id).await
+    }
+
+    pub async fn get_ticket(&self, id: Uuid) -> StoreResult<Ticket> {
+        let row: Option<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE id = $1"))).bind(id).fetch_optional(pool).await?
+        });
+        row.map(Ticket::from).ok_or(StoreError::NotFound(Entity::Ticket))
+    }
+
+    pub async fn ticket_by_number(&self, number: i64) -> StoreResult<Ticket> {
+        let row: Option<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE number = $1")))
+                .bind(number)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(Ticket::from).ok_or(StoreError::NotFound(Entity::Ticket))
+    }
+
+    /// The queue: tickets in `states` (all when empty), most urgent first (priority, then
+    /// oldest), a page at a time.
+    pub async fn tickets(&self, f: &TicketFilter) -> StoreResult<Page<Ticket>> {
+        let limit = page::clamp_limit(f.limit);
+        let states: Vec<&str> = f.states.iter().map(|s| s.as_str()).collect();
+        let state_list = if states.is_empty() {
+            "TRUE".to_owned()
+        } else {
+            // Fixed words from TicketState, never user text.
+            format!("state IN ({})", states.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "))
+        };
+        // The cursor orders by (priority, number): key is "priority:number".
+        let (after_p, after_n) = f
+            .cursor
+            .as_ref()
+            .and_then(|c| c.key.split_once(':'))
+            .and_then(|(p, n)| Some((p.parse::<i64>().ok()?, n.parse::<i64>().ok()?)))
+            .unwrap_or((0, 0));
+        let sql = format!(
+            "{SELECT} WHERE {state_list} AND ($1 IS NULL OR assignee_id = $1) \
+             AND (priority > $2 OR (priority = $2 AND number > $3)) ORDER BY priority, number LIMIT $4"
+        );
+        let rows: Vec<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(f.assignee_id)
+                .bind(after_p)
+                .bind(after_n)
+                .bind(limit + 1)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(page::finish(rows, limit, |r| Cursor { key: format!("{}:{}", r.priority, r.number), id: r.id })
+            .map(Ticket::from))
+    }
+
+    /// Moves a ticket at `version` to `to`, recording the move (and the pending reason).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn move_ticket(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        before: &Ticket,
+        to: TicketState,
+        reason: &str,
+    ) -> StoreResult<Ticket> {
+        let (id, at) = (before.id, now.timestamp_millis());
+        write_tx!(self, |tx| {
+            let done = sqlx::query(
+                "UPDATE tickets SET state = $1, pending_reason = $2, version = version + 1, updated_at = $3, \
+                 resolved_at = CASE WHEN $1 = 'resolved' THEN $3 WHEN $1 = 'closed' THEN resolved_at ELSE NULL END, \
+                 closed_at = CASE WHEN $1 = 'closed' THEN $3 ELSE NULL END WHERE id = $4 AND version = $5",
+            )
+            .bind(to.as_str())
+            .bind(if to == TicketState::Pending { reason } else { "" })
+            .bind(at)
+            .bind(id)
+            .bind(before.version)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{} was changed by someone else since you loaded it; reload it",
+                    before.key()
+                )));
+            }
+            let seq: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ticket_moves WHERE ticket_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO ticket_moves (ticket_id, seq, at, from_state, to_state, reason, actor) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(i32::try_from(seq).unwrap_or(i32::MAX))
+            .bind(at)
+            .bind(before.state.as_str())
+            .bind(to.as_str())
+            .bind(reason)
+            .bind(&actor.label)
+            .execute(&mut *tx)
+            .await?;
+            let summary = format!("{} {} → {}", before.key(), before.state.as_str(), to.as_str());
+            audit!(tx, actor, now, AuditRecord::new("ticket.move", "ticket", Some(id), summary));
+        });
+        self.get_ticket(id).await
+    }
+
+    /// A ticket's moves in order, as the SLA clocks read them.
+    pub async fn ticket_moves(&self, id: Uuid) -> StoreResult<Vec<Moved>> {
+        let rows: Vec<(i64, String)> = with_db!(self, |pool| {
+            sqlx::query_as("SELECT at, to_state FROM ticket_moves WHERE ticket_id = $1 ORDER BY seq")
+                .bind(id)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(at, to)| Some(Moved { at: from_millis(at), to: TicketState::parse(&to)? }))
+            .collect())
+    }
+
+    /// Adds a reply or an internal note; the first public reply by someone other than the
+    /// requester is the ticket's first response.
+    pub async fn add_reply(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        ticket: &Ticket,
+        body: &str,
+        internal: bool,
+    ) -> StoreResult<Reply> {
+        let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
+        let responds = !internal && actor.user_id.is_some() && actor.user_id != ticket.requester_id;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO ticket_replies (id, ticket_id, author_id, author, body, internal, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(ticket.id)
+            .bind(actor.user_id)
+            .bind(&actor.label)
+            .bind(body)
+            .bind(internal)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE tickets SET updated_at = $2, first_response_at = CASE WHEN $3 AND first_response_at IS NULL \
+                 THEN $2 ELSE first_response_at END WHERE id = $1",
+            )
+            .bind(ticket.id)
+            .bind(at)
+            .bind(responds)
+            .execute(&mut *tx)
+            .await?;
+            let what = if internal { "Internal note on" } else { "Replied to" };
+            audit!(
+                tx,
+                actor,
+                now,
+                AuditRecord::new("ticket.reply", "ticket", Some(ticket.id), format!("{what} {}", ticket.key()))
+            );
+        });
+        Ok(Reply {
+            id,
+            author_id: actor.user_id,
+            author: actor.label.clone(),
+            body: body.to_owned(),
+            internal,
+            created_at: at,
+        })
+    }
+
+    pub async fn ticket_replies(&self, id: Uuid) -> StoreResult<Vec<Reply>> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, author_id, author, body, internal, created_at FROM ticket_replies \
+                 WHERE ticket_id = $1 ORDER BY created_at, id LIMIT 1000",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The SLA policy of each priority 1–4 (the defaults where none is saved).
+    pub async fn sla_policies(&self) -> StoreResult<Vec<SlaPolicy>> {
+        let rows: Vec<(i32, i32, i32, String)> = with_db!(self, |pool| {
+            sqlx::query_as("SELECT priority, first_response_minutes, resolution_minutes, hours FROM sla_policies")
+                .fetch_all(pool)
+                .await?
+        });
+        Ok((1..=4u8)
+            .map(|p| {
+                rows.iter()
+                    .find(|r| r.0 == i32::from(p))
+                    .and_then(|(_, fr, res, hours)| {
+                        Some(SlaPolicy {
+                            priority: p,
+                            first_response_minutes: u32::try_from(*fr).ok()?,
+                            resolution_minutes: u32::try_from(*res).ok()?,
+                            hours: serde_json::from_str(hours).ok()?,
+                        })
+                    })
+                    .unwrap_or_else(|| SlaPolicy::default_for(p))
+            })
+            .collect())
+    }
+
+    pub async fn save_sla_policy(&self, actor: &Actor, now: DateTime<Utc>, p: &SlaPolicy) -> StoreResult<()> {
+        let hours = serde_json::to_string(&p.hours).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO sla_policies (priority, first_response_minutes, resolution_minutes, hours, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (priority) DO UPDATE SET \
+                 first_response_minutes = $2, resolution_minutes = $3, hours = $4, updated_at = $5",
+            )
+            .bind(i32::from(p.priority))
+            .bind(i32::try_from(p.first_response_minutes).unwrap_or(i32::MAX))
+            .bind(i32::try_from(p.resolution_minutes).unwrap_or(i32::MAX))
+            .bind(&hours)
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            let summary = format!("SLA policy of P{} saved", p.priority);
+            audit!(tx, actor, now, AuditRecord::new("sla_policy.update", "sla_policy", None, summary).after(p));
+        });
+        Ok(())
+    }
+}

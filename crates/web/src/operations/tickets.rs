@@ -1,0 +1,187 @@
+//! Service desk tickets: raise, reply, move, and read them with their SLA clocks. The clocks are
+//! replayed from the ticket's history against its priority's policy on every read (see
+//! `opsdeck_core::desk::sla`), so a policy or calendar changed mid-ticket applies at once.
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use chrono::{DateTime, Duration, Utc};
+use opsdeck_core::desk::sla::{self, Clock, Event};
+use opsdeck_core::desk::ticket::{self, PriorityMatrix, TicketAction, TicketSpec, TicketState};
+use opsdeck_core::role::Permission;
+use opsdeck_store::Page;
+use opsdeck_store::desk::{Reply, SlaPolicy, Ticket, TicketFilter};
+use uuid::Uuid;
+
+pub const TICKET_CHANGED: &str = "ticket.changed";
+/// A reply's body, at most.
+pub const BODY_MAX: usize = 50_000;
+/// A pending reason, at most.
+pub const REASON_MAX: usize = 500;
+
+/// A ticket with its SLA clocks at `now`.
+#[derive(Debug, Clone)]
+pub struct TicketView {
+    pub ticket: Ticket,
+    pub first_response: Clock,
+    pub resolution: Clock,
+}
+
+/// The clocks of `t` under `policy` at `now`: the first response runs from the raise to the
+/// first public reply; resolution runs from the raise, pauses while pending, stops when resolved
+/// and runs again when reopened.
+pub fn clocks(t: &Ticket, moves: &[ticket::Moved], policy: &SlaPolicy, now: DateTime<Utc>) -> (Clock, Clock) {
+    let mut first = vec![Event::Run(t.created_at)];
+    if let Some(at) = t.first_response_at {
+        first.push(Event::Stop(at));
+    }
+    let fr = sla::clock(&first, &policy.hours, Duration::minutes(i64::from(policy.first_response_minutes)), now);
+    let events = ticket::clock_events(t.created_at, moves);
+    let res = sla::clock(&events, &policy.hours, Duration::minutes(i64::from(policy.resolution_minutes)), now);
+    (fr, res)
+}
+
+async fn policy(state: &AppState, priority: u8) -> Result<SlaPolicy, ApiError> {
+    let all = state.db.sla_policies().await?;
+    Ok(all.into_iter().find(|p| p.priority == priority).unwrap_or_else(|| SlaPolicy::default_for(priority)))
+}
+
+pub async fn view_of(state: &AppState, t: Ticket) -> Result<TicketView, ApiError> {
+    let moves = state.db.ticket_moves(t.id).await?;
+    let p = policy(state, t.priority).await?;
+    let (first_response, resolution) = clocks(&t, &moves, &p, state.now());
+    Ok(TicketView { ticket: t, first_response, resolution })
+}
+
+/// The priority matrix in force (the ITIL default until one is saved).
+pub async fn matrix(state: &AppState) -> Result<PriorityMatrix, ApiError> {
+    Ok(state
+        .db
+        .get_setting("desk.priority_matrix")
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default())
+}
+
+/// Raises a ticket (anyone signed in: requesters are viewers); its priority comes from the matrix.
+pub async fn create(state: &AppState, auth: &Auth, spec: &TicketSpec) -> Result<TicketView, ApiError> {
+    auth.require(Permission::Read)?;
+    let priority = matrix(state).await?.priority(spec.impact, spec.urgency);
+    let t = state.db.create_ticket(&auth.actor(), state.now(), spec, priority).await?;
+    state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} raised", t.key()));
+    view_of(state, t).await
+}
+
+/// A ticket by id, `TKT-n`, `REQ-n` or number. Agents (responders) see every ticket; others see
+/// the ones they raised.
+pub async fn find(state: &AppState, auth: &Auth, reference: &str) -> Result<Ticket, ApiError> {
+    auth.require(Permission::Read)?;
+    let r = reference.trim();
+    let number = r.split_once('-').filter(|(p, _)| matches!(*p, "TKT" | "REQ" | "tkt" | "req")).map_or(r, |x| x.1);
+    let t = match number.parse::<i64>() {
+        Ok(n) => state.db.ticket_by_number(n).await?,
+        Err(_) => match Uuid::parse_str(r) {
+            Ok(id) => state.db.get_ticket(id).await?,
+            Err(_) => return Err(ApiError::not_found(opsdeck_core::Entity::Ticket)),
+        },
+    };
+    if !auth.allows(Permission::Respond) && t.requester_id != Some(auth.user.id) {
+        return Err(ApiError::not_found(opsdeck_core::Entity::Ticket));
+    }
+    Ok(t)
+}
+
+/// The agent queue (responders and up).
+pub async fn queue(state: &AppState, auth: &Auth, f: &TicketFilter) -> Result<Page<TicketView>, ApiError> {
+    auth.require(Permission::Respond)?;
+    let page = state.db.tickets(f).await?;
+    let policies = state.db.sla_policies().await?;
+    let now = state.now();
+    let mut items = Vec::with_capacity(page.items.len());
+    for t in page.items {
+        let moves = state.db.ticket_moves(t.id).await?;
+        let p = policies
+            .iter()
+            .find(|p| p.priority == t.priority)
+            .cloned()
+            .unwrap_or_else(|| SlaPolicy::default_for(t.priority));
+        let (first_response, resolution) = clocks(&t, &moves, &p, now);
+        items.push(TicketView { ticket: t, first_response, resolution });
+    }
+    Ok(Page { items, next_cursor: page.next_cursor })
+}
+
+/// Moves a ticket (responders and up); `pend` needs a reason.
+pub async fn act(
+    state: &AppState,
+    auth: &Auth,
+    reference: &str,
+    action: TicketAction,
+    reason: Option<&str>,
+) -> Result<TicketView, ApiError> {
+    auth.require(Permission::Respond)?;
+    let before = find(state, auth, reference).await?;
+    let reason = reason.unwrap_or("").trim();
+    if action == TicketAction::Pend && reason.is_empty() {
+        return Err(ApiError::invalid("reason", "say what the ticket waits for (the requester, a vendor…)"));
+    }
+    if reason.chars().count() > REASON_MAX {
+        return Err(ApiError::invalid("reason", format!("must be at most {REASON_MAX} characters")));
+    }
+    let to = ticket::next(before.state, action).map_err(|r| ApiError::conflict(r.0))?;
+    let t = state.db.move_ticket(&auth.actor(), state.now(), &before, to, reason).await?;
+    state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} {}", t.key(), to.as_str()));
+    view_of(state, t).await
+}
+
+/// Adds a public reply (the requester or an agent) or an internal note (agents only).
+pub async fn reply(
+    state: &AppState,
+    auth: &Auth,
+    reference: &str,
+    body: &str,
+    internal: bool,
+) -> Result<Reply, ApiError> {
+    let t = find(state, auth, reference).await?;
+    if internal {
+        auth.require(Permission::Respond)?;
+    }
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > BODY_MAX {
+        return Err(ApiError::invalid("body", format!("write 1 to {BODY_MAX} characters")));
+    }
+    if t.state == TicketState::Closed {
+        return Err(ApiError::conflict(format!("{} is closed; raise a new ticket that refers to it", t.key())));
+    }
+    let r = state.db.add_reply(&auth.actor(), state.now(), &t, body, internal).await?;
+    state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} reply", t.key()));
+    Ok(r)
+}
+
+pub async fn replies(state: &AppState, auth: &Auth, t: &Ticket) -> Result<Vec<Reply>, ApiError> {
+    let all = state.db.ticket_replies(t.id).await?;
+    // Requesters do not see internal notes.
+    Ok(if auth.allows(Permission::Respond) { all } else { all.into_iter().filter(|r| !r.internal).collect() })
+}
+
+pub async fn policies(state: &AppState, auth: &Auth) -> Result<Vec<SlaPolicy>, ApiError> {
+    auth.require(Permission::Read)?;
+    Ok(state.db.sla_policies().await?)
+}
+
+/// Saves a priority's SLA policy (managers and up): open tickets' clocks follow at once.
+pub async fn save_policy(state: &AppState, auth: &Auth, p: &SlaPolicy) -> Result<(), ApiError> {
+    auth.require(Permission::Configure)?;
+    if !(1..=4).contains(&p.priority) {
+        return Err(ApiError::invalid("priority", "must be 1 to 4"));
+    }
+    let most = 366 * 24 * 60;
+    for (field, v) in
+        [("first_response_minutes", p.first_response_minutes), ("resolution_minutes", p.resolution_minutes)]
+    {
+        if v == 0 || v > most {
+            return Err(ApiError::invalid(field, format!("must be 1 to {most} minutes")));
+        }
+    }
+    Ok(state.db.save_sla_policy(&auth.actor(), state.now(), p).await?)
+}

@@ -1,0 +1,245 @@
+//! Service desk pages: the agent queue with SLA timers, a ticket with its conversation and
+//! moves, and the form to raise one. Requesters (viewers) raise tickets and follow their own.
+
+use super::{Chrome, PageAuth, done, error_page, form_error, outcome};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operations::tickets::{self as op, TicketView};
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::Form;
+use chrono::{DateTime, Utc};
+use opsdeck_core::desk::sla::{Clock, Stage};
+use opsdeck_core::desk::ticket::{TicketAction, TicketInput, TicketSpec, TicketState};
+use opsdeck_core::role::Permission;
+use opsdeck_store::desk::{Reply, TicketFilter};
+use serde::Deserialize;
+
+/// A clock in words for a row or a card: "due in 2 h 10 min", "breached 35 min ago", "paused".
+pub fn timer(c: &Clock, now: &DateTime<Utc>) -> (String, &'static str) {
+    let span = |m: i64| {
+        let m = m.abs();
+        if m >= 60 * 24 {
+            format!("{} d {} h", m / 1440, m % 1440 / 60)
+        } else if m >= 60 {
+            format!("{} h {} min", m / 60, m % 60)
+        } else {
+            format!("{m} min")
+        }
+    };
+    match (c.stage, c.due_at) {
+        (Stage::Stopped, _) if c.breached => ("met late".into(), "bad"),
+        (Stage::Stopped, _) => ("met".into(), "good"),
+        (Stage::Paused, _) => ("paused".into(), "muted"),
+        (Stage::Running, Some(d)) if c.breached => (format!("breached {} ago", span((*now - d).num_minutes())), "bad"),
+        (Stage::Running, Some(d)) => {
+            let warn = c.warn_at.is_some_and(|w| w <= *now);
+            (format!("due in {}", span((d - *now).num_minutes())), if warn { "warn" } else { "good" })
+        }
+        (Stage::Running, None) => ("no business hours".into(), "muted"),
+    }
+}
+
+/// An epoch-ms time as the conversation shows it.
+pub fn at(ms: &i64) -> String {
+    opsdeck_core::clock::from_millis(*ms).format("%a %d %b %H:%M UTC").to_string()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tickets/list.html")]
+pub struct QueuePage {
+    chrome: Chrome,
+    rows: Vec<TicketView>,
+    view: String,
+    next: Option<String>,
+    now: DateTime<Utc>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct QueueQuery {
+    view: String,
+    cursor: String,
+    notice: Option<String>,
+}
+
+pub async fn queue(State(state): State<AppState>, auth: PageAuth, Query(q): Query<QueueQuery>) -> Response {
+    let chrome = match auth.chrome(&state, "tickets", q.notice.clone()).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !auth.0.allows(Permission::Respond) {
+        return new_page(&state, &auth, TicketForm::default(), None).await;
+    }
+    let view = if q.view == "resolved" || q.view == "all" { q.view.clone() } else { "open".into() };
+    let states = match view.as_str() {
+        "open" => vec![TicketState::New, TicketState::InProgress, TicketState::Pending],
+        "resolved" => vec![TicketState::Resolved, TicketState::Closed],
+        _ => vec![],
+    };
+    let f = TicketFilter {
+        states,
+        cursor: opsdeck_store::Cursor::decode(&q.cursor),
+        limit: Some(50),
+        ..TicketFilter::default()
+    };
+    match op::queue(&state, &auth.0, &f).await {
+        Ok(page) => {
+            QueuePage { chrome, rows: page.items, view, next: page.next_cursor, now: state.now() }.into_response()
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct TicketForm {
+    title: String,
+    description: String,
+    #[serde(rename = "type")]
+    kind: String,
+    impact: String,
+    urgency: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tickets/new.html")]
+pub struct NewPage {
+    chrome: Chrome,
+    form: TicketForm,
+    error: Option<String>,
+}
+
+async fn new_page(state: &AppState, auth: &PageAuth, form: TicketForm, error: Option<String>) -> Response {
+    let chrome = match auth.chrome(state, "tickets", None).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    (code, NewPage { chrome, form, error }).into_response()
+}
+
+pub async fn new(State(state): State<AppState>, auth: PageAuth) -> Response {
+    let form =
+        TicketForm { kind: "incident_report".into(), impact: "3".into(), urgency: "3".into(), ..TicketForm::default() };
+    new_page(&state, &auth, form, None).await
+}
+
+pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form<TicketForm>) -> Response {
+    let level =
+        |field: &'static str, v: &str| v.trim().parse::<i64>().map_err(|_| ApiError::invalid(field, "choose 1 to 4"));
+    let result = async {
+        let input = TicketInput {
+            title: f.title.clone(),
+            description: Some(f.description.clone()),
+            kind: Some(f.kind.clone()),
+            impact: Some(level("impact", &f.impact)?),
+            urgency: Some(level("urgency", &f.urgency)?),
+            requester_email: auth.0.user.email.clone(),
+        };
+        op::create(&state, &auth.0, &TicketSpec::new(&input)?).await
+    }
+    .await;
+    match result {
+        Ok(v) => done(&format!("/tickets/{}", v.ticket.number), &format!("{} raised", v.ticket.key())),
+        Err(e) => match form_error(e) {
+            Ok(msg) => new_page(&state, &auth, f, Some(msg)).await,
+            Err(r) => r,
+        },
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tickets/ticket.html")]
+pub struct TicketPage {
+    chrome: Chrome,
+    v: TicketView,
+    replies: Vec<Reply>,
+    agent: bool,
+    moves: Vec<(&'static str, &'static str)>,
+    now: DateTime<Utc>,
+}
+
+fn label(a: TicketAction) -> &'static str {
+    match a {
+        TicketAction::Start => "Start work",
+        TicketAction::Pend => "Set pending",
+        TicketAction::Resolve => "Resolve",
+        TicketAction::Close => "Close",
+        TicketAction::Reopen => "Reopen",
+    }
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Query(q): Query<QueueQuery>,
+) -> Response {
+    let chrome = match auth.chrome(&state, "tickets", q.notice).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let result = async {
+        let t = op::find(&state, &auth.0, &id).await?;
+        let replies = op::replies(&state, &auth.0, &t).await?;
+        Ok::<_, ApiError>((op::view_of(&state, t).await?, replies))
+    }
+    .await;
+    let (v, replies) = match result {
+        Ok(x) => x,
+        Err(e) => return error_page(&e),
+    };
+    let agent = auth.0.allows(Permission::Respond);
+    let moves = TicketAction::ALL
+        .iter()
+        .filter(|a| **a != TicketAction::Pend && opsdeck_core::desk::ticket::next(v.ticket.state, **a).is_ok())
+        .map(|a| (a.as_str(), label(*a)))
+        .collect();
+    TicketPage { chrome, v, replies, agent, moves, now: state.now() }.into_response()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReplyForm {
+    body: String,
+    internal: Option<String>,
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<ReplyForm>,
+) -> Response {
+    let back = format!("/tickets/{id}");
+    let result = op::reply(&state, &auth.0, &id, &f.body, f.internal.is_some())
+        .await
+        .map(|r| if r.internal { "Note added".to_owned() } else { "Reply sent".to_owned() });
+    outcome(&back, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ActForm {
+    reason: String,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<ActForm>,
+) -> Response {
+    let back = format!("/tickets/{id}");
+    let result = async {
+        let action = TicketAction::parse(&action).ok_or_else(|| ApiError::invalid("action", "unknown move"))?;
+        let v = op::act(&state, &auth.0, &id, action, Some(&f.reason)).await?;
+        Ok(format!("{} is {}", v.ticket.key(), v.ticket.state.as_str().replace('_', " ")))
+    }
+    .await;
+    outcome(&back, result)
+}

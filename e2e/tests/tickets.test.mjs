@@ -1,0 +1,105 @@
+// The service desk in a real browser: a requester raises a ticket from the form; an agent sees
+// it in the queue with its SLA timers, replies, sets it pending (the resolution clock pauses),
+// resumes and resolves it; the requester sees the public reply but not the internal note.
+// Desktop, phone and dark screenshots with E2E_SCREENSHOTS=1.
+//
+//   cd e2e && OPSDECK_BIN=… node --test --test-concurrency=1 tests/tickets.test.mjs
+
+import assert from 'node:assert/strict';
+import { pathIs, walk } from '../lib/walk.mjs';
+
+const ADMIN = { username: 'admin', display_name: 'Alex Morgan', email: 'alex@example.com', password: 'correct-horse-battery' };
+
+let server;
+let page;
+let browser;
+const w = walk({ screenshotPrefix: 'tickets-', ready: (r) => ({ server, page, browser } = r) });
+const { step, shot, go, submitTo, clickAndLoad, text } = w;
+let requester;
+let number = '';
+
+async function phoneAndDark(name) {
+  if (process.env.E2E_SCREENSHOTS !== '1') return;
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(`${name}-phone`);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(`${name}-phone-dark`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+step('first-run setup creates the admin', async () => {
+  await go('/');
+  await page.waitForURL(pathIs('/setup'));
+  for (const [k, v] of Object.entries(ADMIN)) await page.fill(`input[name=${k}]`, v);
+  await page.fill('input[name=password_confirm]', ADMIN.password);
+  await submitTo('form[action="/setup"] button[type=submit]', '/');
+});
+
+step('the queue starts empty', async () => {
+  await page.click('#nav a[href="/tickets"]');
+  await page.waitForURL(pathIs('/tickets'));
+  assert.equal(await text('#no-tickets h2'), 'No tickets here');
+  await shot('01-empty');
+});
+
+step('a requester raises a ticket from the form', async () => {
+  const res = await page.request.post(`${server.url}/api/v1/users`,
+    { data: { username: 'ana', password: 'password-of-ana', role: 'viewer', email: 'ana@example.com' } });
+  assert.ok(res.ok(), await res.text());
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  requester = await ctx.newPage();
+  await requester.goto(`${server.url}/login`);
+  await requester.fill('input[name=username]', 'ana');
+  await requester.fill('input[name=password]', 'password-of-ana');
+  await Promise.all([requester.waitForEvent('load'), requester.click('button[type=submit]')]);
+  await requester.goto(`${server.url}/tickets`);
+  assert.equal(await requester.locator('#ticket-form').count(), 1, 'a requester lands on the form');
+  await requester.fill('#ticket-form input[name=title]', 'The VPN drops every few minutes');
+  await requester.fill('#ticket-form textarea[name=description]', 'Since this morning, on the office Wi-Fi.');
+  await requester.selectOption('#ticket-form select[name=impact]', '3');
+  await requester.selectOption('#ticket-form select[name=urgency]', '2');
+  await Promise.all([requester.waitForEvent('load'), requester.click('#ticket-form button[type=submit]')]);
+  number = (await requester.locator('main h1').textContent()).split(' ')[0];
+  assert.match(number, /^TKT-\d+$/);
+  assert.equal((await requester.locator('#ticket-priority').textContent()).trim(), 'P3');
+});
+
+step('the agent sees it in the queue with its SLA timers', async () => {
+  await go('/tickets');
+  const row = page.locator(`#tickets-table tr[data-ticket="${number}"]`);
+  assert.match((await row.textContent()) ?? '', /due in/);
+  await shot('02-queue');
+  await phoneAndDark('02-queue');
+  await clickAndLoad(`#tickets-table tr[data-ticket="${number}"] a.strong`);
+  assert.match(await text('#sla-first-response'), /due in/);
+});
+
+step('a reply, an internal note, and a pending state that pauses the clock', async () => {
+  await page.fill('#reply-form textarea[name=body]', 'Which VPN client version do you use?');
+  await clickAndLoad('#reply-form button[type=submit]');
+  assert.match(await text('#sla-first-response'), /met/);
+  await page.fill('#reply-form textarea[name=body]', 'Probably the 5.2 rollout again.');
+  await page.check('#reply-form input[name=internal]');
+  await clickAndLoad('#reply-form button[type=submit]');
+  await page.fill('#pend-form input[name=reason]', "Ana's answer");
+  await clickAndLoad('#move-pend');
+  assert.equal(await text('#ticket-state'), 'pending');
+  assert.match(await text('#sla-resolution'), /paused/);
+  await shot('03-pending');
+  await phoneAndDark('03-pending');
+});
+
+step('resumed and resolved; the requester sees the reply, not the note', async () => {
+  await clickAndLoad('#move-start');
+  assert.equal(await text('#ticket-state'), 'in progress');
+  await clickAndLoad('#move-resolve');
+  assert.equal(await text('#ticket-state'), 'resolved');
+  assert.match(await text('#sla-resolution'), /met/);
+  await shot('04-resolved');
+  await requester.goto(`${server.url}/tickets/${number.split('-')[1]}`);
+  const convo = (await requester.locator('#conversation').textContent()) ?? '';
+  assert.match(convo, /Which VPN client version/);
+  assert.doesNotMatch(convo, /5\.2 rollout/);
+  assert.equal(await requester.locator('#ticket-moves').count(), 0, 'requesters do not move tickets');
+});
