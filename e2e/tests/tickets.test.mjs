@@ -54,7 +54,8 @@ step('a requester raises a ticket from the form', async () => {
   await requester.fill('input[name=password]', 'password-of-ana');
   await Promise.all([requester.waitForEvent('load'), requester.click('button[type=submit]')]);
   await requester.goto(`${server.url}/tickets`);
-  assert.equal(await requester.locator('#ticket-form').count(), 1, 'a requester lands on the form');
+  assert.equal((await requester.locator('main h1').textContent()).trim(), 'My tickets');
+  await Promise.all([requester.waitForEvent('load'), requester.click('#new-ticket')]);
   await requester.fill('#ticket-form input[name=title]', 'The VPN drops every few minutes');
   await requester.fill('#ticket-form textarea[name=description]', 'Since this morning, on the office Wi-Fi.');
   await requester.selectOption('#ticket-form select[name=impact]', '3');
@@ -63,6 +64,8 @@ step('a requester raises a ticket from the form', async () => {
   number = (await requester.locator('main h1').textContent()).split(' ')[0];
   assert.match(number, /^TKT-\d+$/);
   assert.equal((await requester.locator('#ticket-priority').textContent()).trim(), 'P3');
+  await requester.goto(`${server.url}/tickets`);
+  assert.equal(await requester.locator(`#tickets-table tr[data-ticket="${number}"]`).count(), 1, 'their own tickets');
 });
 
 step('the agent sees it in the queue with its SLA timers', async () => {

@@ -56,6 +56,7 @@ fn due(t: &Value, clock: &str) -> String {
     match (c["stage"].as_str(), c["breached"].as_bool()) {
         (Some("stopped"), Some(true)) => "met late".into(),
         (Some("stopped"), _) => "met".into(),
+        (Some("paused"), Some(true)) => "breached, paused".into(),
         (Some("paused"), _) => "paused".into(),
         (_, Some(true)) => format!("breached {}", s(&c["due_at"])),
         _ => s(&c["due_at"]),

@@ -118,6 +118,8 @@ pub struct Reply {
 pub struct TicketFilter {
     pub states: Vec<TicketState>,
     pub assignee_id: Option<Uuid>,
+    /// Only the tickets this person raised.
+    pub requester_id: Option<Uuid>,
     pub cursor: Option<Cursor>,
     pub limit: Option<i64>,
 }
@@ -146,13 +148,15 @@ impl SlaPolicy {
 }
 
 impl Db {
-    /// Raises a ticket with its priority; its first move (to New) starts the history.
+    /// Raises a ticket with its priority for `requester` (an account, when it has one); its
+    /// history starts empty (it is New from its creation time).
     pub async fn create_ticket(
         &self,
         actor: &Actor,
         now: DateTime<Utc>,
         spec: &TicketSpec,
         priority: u8,
+        requester: Option<Uuid>,
     ) -> StoreResult<Ticket> {
         let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
         write_tx!(self, |tx| {
@@ -175,7 +179,7 @@ impl Db {
             .bind(i32::from(spec.urgency.get()))
             .bind(i32::from(priority))
             .bind(&spec.requester_email)
-            .bind(actor.user_id)
+            .bind(requester)
             .bind(at)
             .execute(&mut *tx)
             .await?;
@@ -221,7 +225,7 @@ impl Db {
             .and_then(|(p, n)| Some((p.parse::<i64>().ok()?, n.parse::<i64>().ok()?)))
             .unwrap_or((0, 0));
         let sql = format!(
-            "{SELECT} WHERE {state_list} AND ($1 IS NULL OR assignee_id = $1) \
+            "{SELECT} WHERE {state_list} AND ($1 IS NULL OR assignee_id = $1) AND ($5 IS NULL OR requester_id = $5) \
              AND (priority > $2 OR (priority = $2 AND number > $3)) ORDER BY priority, number LIMIT $4"
         );
         let rows: Vec<Row> = with_db!(self, |pool| {
@@ -230,6 +234,7 @@ impl Db {
                 .bind(after_p)
                 .bind(after_n)
                 .bind(limit + 1)
+                .bind(f.requester_id)
                 .fetch_all(pool)
                 .await?
         });
@@ -357,16 +362,19 @@ impl Db {
         })
     }
 
+    /// A ticket's newest 2,000 replies and notes, oldest first.
     pub async fn ticket_replies(&self, id: Uuid) -> StoreResult<Vec<Reply>> {
-        Ok(with_db!(self, |pool| {
+        let mut rows: Vec<Reply> = with_db!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, author_id, author, body, internal, created_at FROM ticket_replies \
-                 WHERE ticket_id = $1 ORDER BY created_at, id LIMIT 1000",
+                 WHERE ticket_id = $1 ORDER BY created_at DESC, id DESC LIMIT 2000",
             )
             .bind(id)
             .fetch_all(pool)
             .await?
-        }))
+        });
+        rows.reverse();
+        Ok(rows)
     }
 
     /// The SLA policy of each priority 1–4 (the defaults where none is saved).

@@ -59,8 +59,7 @@ async fn tickets(backend: Backend) {
     assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
     let (s, e) = srv.put("/api/v1/sla-policies/3", &m, office(3, 60, 480)).await;
     assert_eq!(s, StatusCode::OK, "{e}");
-    let body = json!({"title": "New laptop for Ana", "type": "service_request", "impact": 3, "urgency": 3,
-        "requester_email": "ana@example.com"});
+    let body = json!({"title": "New laptop for Ana", "type": "service_request", "impact": 3, "urgency": 3});
     let (_, req) = srv.post("/api/v1/tickets", &requester, body).await;
     assert_eq!((req["number"].as_str(), req["priority"].as_u64()), (Some("REQ-2"), Some(3)), "{req}");
     assert_eq!(due(&req, "first_response"), berlin(4, 17, 0), "Friday 16:00 + 1 business hour");
@@ -122,10 +121,24 @@ async fn tickets(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(mine["items"].as_array().unwrap().len(), 1, "no internal note: {mine}");
     assert_eq!(srv.get(&format!("/api/v1/tickets/{id}"), &other).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(srv.get("/api/v1/tickets", &requester).await.0, StatusCode::FORBIDDEN, "the queue is the agents'");
+    let (_, own) = srv.get("/api/v1/tickets", &other).await;
+    assert_eq!(own["items"], json!([]), "a requester lists only the tickets they raised: {own}");
+    let (_, own) = srv.get("/api/v1/tickets", &requester).await;
+    assert_eq!(own["items"].as_array().unwrap().len(), 2, "{own}");
+    assert_eq!(srv.get("/api/v1/tickets/TKT-2", &agent).await.0, StatusCode::NOT_FOUND, "2 is a request: REQ-2");
+    let (s, e) = srv.post(&format!("/api/v1/tickets/{id}/pend"), &agent, json!({"reason": "x", "version": 1})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a move on a stale copy: {e}");
     let (_, q) = srv.get("/api/v1/tickets?state=new,in_progress", &agent).await;
     let numbers: Vec<&str> = q["items"].as_array().unwrap().iter().map(|t| t["number"].as_str().unwrap()).collect();
     assert_eq!(numbers, vec!["TKT-1", "REQ-2"], "P1 first: {q}");
+
+    // An agent raising a ticket for someone else answers it: that reply is a first response.
+    let body = json!({"title": "Printer jammed", "requester_email": "bo@example.com"});
+    let (_, t) = srv.post("/api/v1/tickets", &agent, body).await;
+    let tid = t["id"].as_str().unwrap().to_owned();
+    srv.post(&format!("/api/v1/tickets/{tid}/replies"), &agent, json!({"body": "On my way"})).await;
+    let (_, t) = srv.get(&format!("/api/v1/tickets/{tid}"), &agent).await;
+    assert_eq!(t["sla"]["first_response"]["stage"], "stopped", "{t}");
 
     // Bad input is named.
     for (body, field) in [

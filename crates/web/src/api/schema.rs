@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaFormat,
 use utoipa::openapi::{Array, KnownFormat};
 
 /// Characters Rust's `trim` removes (Unicode White_Space), as a regex class body.
-const WS: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+pub(super) const WS: &str = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 /// Control characters (`char::is_control`).
 const CC: &str = r"\x00-\x1f\x7f-\x9f";
 

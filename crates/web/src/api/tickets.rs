@@ -174,6 +174,7 @@ async fn create_ticket(
 #[serde(deny_unknown_fields)]
 pub struct TicketQuery {
     /// Only tickets in these states, comma-separated (e.g. `new,in_progress`).
+    #[param(pattern = "^((new|in_progress|pending|resolved|closed)(,(new|in_progress|pending|resolved|closed))*)?$")]
     pub state: Option<String>,
     /// Only tickets assigned to this person.
     pub assignee_id: Option<Uuid>,
@@ -183,8 +184,8 @@ pub struct TicketQuery {
     pub cursor: Option<String>,
 }
 
-/// The agent queue (responders and up): most urgent first (priority, then oldest), with SLA
-/// clocks.
+/// The agent queue, most urgent first (priority, then oldest), with SLA clocks; for a requester
+/// (viewer), the tickets they raised.
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets", params(TicketQuery),
     responses((status = 200, body = List<TicketDto>)))]
 async fn list_tickets(
@@ -207,6 +208,7 @@ async fn list_tickets(
     let f = TicketFilter {
         states,
         assignee_id: q.assignee_id,
+        requester_id: None,
         cursor: cursor(q.cursor.as_deref())?,
         limit: super::limit(q.limit)?,
     };
@@ -251,8 +253,8 @@ fn reply_dto(r: Reply) -> ReplyDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyBody {
-    /// 1 to 50,000 characters.
-    #[schema(min_length = 1, max_length = 50000, pattern = r"\S")]
+    /// 1 to 50,000 characters, not blank.
+    #[schema(schema_with = crate::api::ticket_schema::reply_body)]
     pub body: String,
     /// An internal note (agents only), not shown to the requester.
     pub internal: Option<bool>,
@@ -293,6 +295,8 @@ pub struct TicketActBody {
     /// For pend: what the ticket waits for (required).
     #[schema(schema_with = crate::api::ticket_schema::reason_opt)]
     pub reason: Option<String>,
+    /// The version you loaded; a move on an older one is refused (409).
+    pub version: Option<i64>,
 }
 
 /// Moves a ticket (responders and up): start, pend (pauses the resolution clock; needs a
@@ -314,7 +318,7 @@ async fn act_on_ticket(
 ) -> Result<Json<TicketDto>, ApiError> {
     let action = TicketAction::parse(&action)
         .ok_or_else(|| ApiError::invalid("action", format!("must be {}", TicketAction::choices())))?;
-    Ok(Json(dto(op::act(&state, &auth, &id, action, b.reason.as_deref()).await?)))
+    Ok(Json(dto(op::act(&state, &auth, &id, action, b.reason.as_deref(), b.version).await?)))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -334,8 +338,8 @@ pub struct SlaPolicyDto {
     #[schema(min_items = 7, max_items = 7)]
     pub week: Vec<Vec<String>>,
     /// Days the desk is closed (YYYY-MM-DD).
-    #[schema(max_items = 1000)]
-    pub holidays: Vec<chrono::NaiveDate>,
+    #[schema(max_items = 1000, value_type = Vec<String>, format = Date)]
+    pub holidays: Vec<String>,
 }
 
 fn policy_dto(p: SlaPolicy) -> SlaPolicyDto {
@@ -351,7 +355,7 @@ fn policy_dto(p: SlaPolicy) -> SlaPolicyDto {
             .iter()
             .map(|d| d.iter().map(|i| format!("{}-{}", hm(i.start), hm(i.end))).collect())
             .collect(),
-        holidays: p.hours.holidays.iter().copied().collect(),
+        holidays: p.hours.holidays.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect(),
     }
 }
 
@@ -366,14 +370,18 @@ async fn list_policies(State(state): State<AppState>, auth: Auth) -> Result<Json
 /// Replaces a priority's SLA policy (managers and up). Open tickets' clocks are replayed under it
 /// at once, from their start.
 #[utoipa::path(put, path = "/api/v1/sla-policies/{priority}", tag = "tickets",
-    params(("priority" = u8, Path, minimum = 1, maximum = 4)), request_body = SlaPolicyDto,
+    params(("priority" = String, Path, description = "1 to 4", pattern = "^[1-4]$")), request_body = SlaPolicyDto,
     responses((status = 200, body = SlaPolicyDto)))]
 async fn put_policy(
     State(state): State<AppState>,
     auth: Auth,
-    Path(priority): Path<u8>,
+    Path(priority): Path<String>,
     ApiJson(b): ApiJson<SlaPolicyDto>,
 ) -> Result<Json<SlaPolicyDto>, ApiError> {
+    let priority = match priority.parse::<u8>() {
+        Ok(p @ 1..=4) => p,
+        _ => return Err(ApiError::invalid("priority", "must be 1 to 4")),
+    };
     if b.priority != priority {
         return Err(ApiError::invalid("priority", "must match the path"));
     }
@@ -389,7 +397,11 @@ async fn put_policy(
             day.push(parse_interval("week", s)?);
         }
     }
-    let holidays: BTreeSet<_> = b.holidays.iter().copied().collect();
+    if b.holidays.len() > opsdeck_core::desk::hours::HOLIDAYS_MAX {
+        return Err(ApiError::invalid("holidays", "at most 1000 holidays"));
+    }
+    let holidays =
+        b.holidays.iter().map(|d| opsdeck_core::time::parse_date("holidays", d)).collect::<Result<BTreeSet<_>, _>>()?;
     let hours = BusinessHours::new(&b.timezone, week, holidays)?;
     let p = SlaPolicy {
         priority,

@@ -32,7 +32,9 @@ pub struct TicketView {
 /// and runs again when reopened.
 pub fn clocks(t: &Ticket, moves: &[ticket::Moved], policy: &SlaPolicy, now: DateTime<Utc>) -> (Clock, Clock) {
     let mut first = vec![Event::Run(t.created_at)];
-    if let Some(at) = t.first_response_at {
+    // A ticket resolved without a public reply needs no first response any more.
+    let done = moves.iter().find(|m| matches!(m.to, TicketState::Resolved | TicketState::Closed)).map(|m| m.at);
+    if let Some(at) = [t.first_response_at, done].into_iter().flatten().min() {
         first.push(Event::Stop(at));
     }
     let fr = sla::clock(&first, &policy.hours, Duration::minutes(i64::from(policy.first_response_minutes)), now);
@@ -55,19 +57,25 @@ pub async fn view_of(state: &AppState, t: Ticket) -> Result<TicketView, ApiError
 
 /// The priority matrix in force (the ITIL default until one is saved).
 pub async fn matrix(state: &AppState) -> Result<PriorityMatrix, ApiError> {
-    Ok(state
-        .db
-        .get_setting("desk.priority_matrix")
-        .await?
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default())
+    let stored: Option<PriorityMatrix> =
+        state.db.get_setting("desk.priority_matrix").await?.and_then(|v| serde_json::from_value(v).ok());
+    // A stored table is checked again: a priority outside 1–4 would break the queue's order.
+    Ok(stored.and_then(|m| PriorityMatrix::new(m.cells).ok()).unwrap_or_default())
 }
 
 /// Raises a ticket (anyone signed in: requesters are viewers); its priority comes from the matrix.
+/// Raised for someone else (another requester e-mail), it has no requester account: the agent
+/// who raised it is not its requester, so their replies are responses.
 pub async fn create(state: &AppState, auth: &Auth, spec: &TicketSpec) -> Result<TicketView, ApiError> {
     auth.require(Permission::Read)?;
     let priority = matrix(state).await?.priority(spec.impact, spec.urgency);
-    let t = state.db.create_ticket(&auth.actor(), state.now(), spec, priority).await?;
+    let own = match (&spec.requester_email, &auth.user.email) {
+        (None, _) => true,
+        (Some(e), Some(mine)) => e.eq_ignore_ascii_case(mine),
+        (Some(_), None) => false,
+    };
+    let requester = own.then_some(auth.user.id);
+    let t = state.db.create_ticket(&auth.actor(), state.now(), spec, priority, requester).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} raised", t.key()));
     view_of(state, t).await
 }
@@ -77,9 +85,17 @@ pub async fn create(state: &AppState, auth: &Auth, spec: &TicketSpec) -> Result<
 pub async fn find(state: &AppState, auth: &Auth, reference: &str) -> Result<Ticket, ApiError> {
     auth.require(Permission::Read)?;
     let r = reference.trim();
-    let number = r.split_once('-').filter(|(p, _)| matches!(*p, "TKT" | "REQ" | "tkt" | "req")).map_or(r, |x| x.1);
+    let prefix = r.split_once('-').map(|x| x.0.to_ascii_uppercase()).filter(|p| p == "TKT" || p == "REQ");
+    let number = if prefix.is_some() { r.split_once('-').map_or(r, |x| x.1) } else { r };
     let t = match number.parse::<i64>() {
-        Ok(n) => state.db.ticket_by_number(n).await?,
+        Ok(n) => {
+            let t = state.db.ticket_by_number(n).await?;
+            // REQ-7 names a service request: it does not open incident report TKT-7.
+            if prefix.as_deref().is_some_and(|p| p != t.kind.prefix()) {
+                return Err(ApiError::not_found(opsdeck_core::Entity::Ticket));
+            }
+            t
+        }
         Err(_) => match Uuid::parse_str(r) {
             Ok(id) => state.db.get_ticket(id).await?,
             Err(_) => return Err(ApiError::not_found(opsdeck_core::Entity::Ticket)),
@@ -91,10 +107,14 @@ pub async fn find(state: &AppState, auth: &Auth, reference: &str) -> Result<Tick
     Ok(t)
 }
 
-/// The agent queue (responders and up).
+/// The agent queue (responders and up); a requester's own tickets for anyone else.
 pub async fn queue(state: &AppState, auth: &Auth, f: &TicketFilter) -> Result<Page<TicketView>, ApiError> {
-    auth.require(Permission::Respond)?;
-    let page = state.db.tickets(f).await?;
+    auth.require(Permission::Read)?;
+    let mut f = f.clone();
+    if !auth.allows(Permission::Respond) {
+        f.requester_id = Some(auth.user.id);
+    }
+    let page = state.db.tickets(&f).await?;
     let policies = state.db.sla_policies().await?;
     let now = state.now();
     let mut items = Vec::with_capacity(page.items.len());
@@ -118,15 +138,25 @@ pub async fn act(
     reference: &str,
     action: TicketAction,
     reason: Option<&str>,
+    version: Option<i64>,
 ) -> Result<TicketView, ApiError> {
     auth.require(Permission::Respond)?;
     let before = find(state, auth, reference).await?;
+    if reason.unwrap_or("").chars().count() > REASON_MAX {
+        return Err(ApiError::invalid("reason", format!("must be at most {REASON_MAX} characters")));
+    }
     let reason = reason.unwrap_or("").trim();
     if action == TicketAction::Pend && reason.is_empty() {
         return Err(ApiError::invalid("reason", "say what the ticket waits for (the requester, a vendor…)"));
     }
-    if reason.chars().count() > REASON_MAX {
-        return Err(ApiError::invalid("reason", format!("must be at most {REASON_MAX} characters")));
+    if let Some(v) = version
+        && v != before.version
+    {
+        return Err(ApiError::conflict(format!(
+            "{} was changed by someone else since you loaded it (you had version {v}, it is at {}); reload it",
+            before.key(),
+            before.version
+        )));
     }
     let to = ticket::next(before.state, action).map_err(|r| ApiError::conflict(r.0))?;
     let t = state.db.move_ticket(&auth.actor(), state.now(), &before, to, reason).await?;
@@ -146,14 +176,13 @@ pub async fn reply(
     if internal {
         auth.require(Permission::Respond)?;
     }
-    let body = body.trim();
-    if body.is_empty() || body.chars().count() > BODY_MAX {
+    if body.trim().is_empty() || body.chars().count() > BODY_MAX {
         return Err(ApiError::invalid("body", format!("write 1 to {BODY_MAX} characters")));
     }
     if t.state == TicketState::Closed {
         return Err(ApiError::conflict(format!("{} is closed; raise a new ticket that refers to it", t.key())));
     }
-    let r = state.db.add_reply(&auth.actor(), state.now(), &t, body, internal).await?;
+    let r = state.db.add_reply(&auth.actor(), state.now(), &t, body.trim(), internal).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} reply", t.key()));
     Ok(r)
 }

@@ -33,6 +33,7 @@ pub fn timer(c: &Clock, now: &DateTime<Utc>) -> (String, &'static str) {
     match (c.stage, c.due_at) {
         (Stage::Stopped, _) if c.breached => ("met late".into(), "bad"),
         (Stage::Stopped, _) => ("met".into(), "good"),
+        (Stage::Paused, _) if c.breached => ("breached, paused".into(), "bad"),
         (Stage::Paused, _) => ("paused".into(), "muted"),
         (Stage::Running, Some(d)) if c.breached => (format!("breached {} ago", span((*now - d).num_minutes())), "bad"),
         (Stage::Running, Some(d)) => {
@@ -56,6 +57,8 @@ pub struct QueuePage {
     view: String,
     next: Option<String>,
     now: DateTime<Utc>,
+    /// An agent sees the queue; a requester, the tickets they raised.
+    agent: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -71,9 +74,6 @@ pub async fn queue(State(state): State<AppState>, auth: PageAuth, Query(q): Quer
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !auth.0.allows(Permission::Respond) {
-        return new_page(&state, &auth, TicketForm::default(), None).await;
-    }
     let view = if q.view == "resolved" || q.view == "all" { q.view.clone() } else { "open".into() };
     let states = match view.as_str() {
         "open" => vec![TicketState::New, TicketState::InProgress, TicketState::Pending],
@@ -88,7 +88,9 @@ pub async fn queue(State(state): State<AppState>, auth: PageAuth, Query(q): Quer
     };
     match op::queue(&state, &auth.0, &f).await {
         Ok(page) => {
-            QueuePage { chrome, rows: page.items, view, next: page.next_cursor, now: state.now() }.into_response()
+            let agent = auth.0.allows(Permission::Respond);
+            QueuePage { chrome, rows: page.items, view, next: page.next_cursor, now: state.now(), agent }
+                .into_response()
         }
         Err(e) => error_page(&e),
     }
@@ -226,6 +228,7 @@ pub async fn reply(
 #[serde(default)]
 pub struct ActForm {
     reason: String,
+    version: Option<i64>,
 }
 
 pub async fn act(
@@ -237,7 +240,7 @@ pub async fn act(
     let back = format!("/tickets/{id}");
     let result = async {
         let action = TicketAction::parse(&action).ok_or_else(|| ApiError::invalid("action", "unknown move"))?;
-        let v = op::act(&state, &auth.0, &id, action, Some(&f.reason)).await?;
+        let v = op::act(&state, &auth.0, &id, action, Some(&f.reason), f.version).await?;
         Ok(format!("{} is {}", v.ticket.key(), v.ticket.state.as_str().replace('_', " ")))
     }
     .await;
