@@ -51,6 +51,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0039_change_templates_and_recurring_windows.sql"),
     ),
     (40, "tickets", include_str!("../migrations/sqlite/0040_tickets.sql")),
+    (41, "ticket_queue_index", include_str!("../migrations/sqlite/0041_ticket_queue_index.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -97,6 +98,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0039_change_templates_and_recurring_windows.sql"),
     ),
     (40, "tickets", include_str!("../migrations/postgres/0040_tickets.sql")),
+    (41, "ticket_queue_index", include_str!("../migrations/postgres/0041_ticket_queue_index.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

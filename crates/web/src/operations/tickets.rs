@@ -117,9 +117,11 @@ pub async fn queue(state: &AppState, auth: &Auth, f: &TicketFilter) -> Result<Pa
     let page = state.db.tickets(&f).await?;
     let policies = state.db.sla_policies().await?;
     let now = state.now();
+    let ids: Vec<Uuid> = page.items.iter().map(|t| t.id).collect();
+    let mut moves_of = state.db.ticket_moves_of(&ids).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for t in page.items {
-        let moves = state.db.ticket_moves(t.id).await?;
+        let moves = moves_of.remove(&t.id).unwrap_or_default();
         let p = policies
             .iter()
             .find(|p| p.priority == t.priority)
