@@ -90,7 +90,9 @@ impl BusinessHours {
 
     /// Business time in `[from, to)`.
     pub fn between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
-        if to <= from {
+        // Outside the years a user can give there are no business hours (and local-time
+        // conversions near chrono's limits would fail).
+        if to <= from || crate::time::check_utc("from", from).is_err() {
             return Duration::zero();
         }
         let tz = self.tz();
@@ -121,6 +123,7 @@ impl BusinessHours {
         if amount <= Duration::zero() {
             return Some(from);
         }
+        crate::time::check_utc("from", from).ok()?;
         let tz = self.tz();
         let mut left = amount;
         let mut d = from.with_timezone(&tz).date_naive().pred_opt()?;
@@ -150,9 +153,12 @@ fn instant(tz: Tz, d: NaiveDate, m: u16) -> Option<DateTime<Utc>> {
         LocalResult::Single(x) => Some(x.with_timezone(&Utc)),
         LocalResult::Ambiguous(a, _) => Some(a.with_timezone(&Utc)),
         // In a DST gap: the first instant after it (gaps are at most a few hours).
-        LocalResult::None => (1..=240).find_map(|k| match tz.from_local_datetime(&(local + Duration::minutes(k))) {
-            LocalResult::Single(x) | LocalResult::Ambiguous(x, _) => Some(x.with_timezone(&Utc)),
-            LocalResult::None => None,
+        LocalResult::None => (1..=240).find_map(|k| {
+            let later = local.checked_add_signed(Duration::minutes(k))?;
+            match tz.from_local_datetime(&later) {
+                LocalResult::Single(x) | LocalResult::Ambiguous(x, _) => Some(x.with_timezone(&Utc)),
+                LocalResult::None => None,
+            }
         }),
     }
 }
@@ -213,6 +219,16 @@ mod tests {
         let always = BusinessHours { timezone: "Europe/Berlin".into(), ..BusinessHours::always() };
         let (a, b) = (berlin(2026, 10, 25, 0, 0), berlin(2026, 10, 26, 0, 0));
         assert_eq!(always.between(a, b), Duration::hours(25));
+    }
+
+    #[test]
+    fn instants_near_the_end_of_time_do_not_panic() {
+        let h = office();
+        let end = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(h.add(end, Duration::hours(1)), None);
+        assert_eq!(h.between(end - Duration::days(3), end), Duration::zero());
+        let always = BusinessHours::always();
+        assert_eq!(always.add(DateTime::<Utc>::MIN_UTC, Duration::hours(1)), None);
     }
 
     #[test]

@@ -43,7 +43,7 @@ async fn ask(state: &AppState, auth: &Auth, id: Uuid) -> Result<usize, ApiError>
     let asked = state.db.approval_requests(c.id, c.revision).await?;
     let key = state.db.signing_key().await?;
     let base = state.link_base().await;
-    let expires = (state.now() + Duration::days(LINK_DAYS)).timestamp();
+    let expires = state.now().timestamp().saturating_add(Duration::days(LINK_DAYS).num_seconds());
     let mut mails = Vec::new();
     for user in approval::waiting_on(&rules, &subject, &given).into_iter().filter(|u| !asked.contains(u)) {
         let Ok(u) = state.db.get_user(user).await else { continue };
