@@ -12,6 +12,8 @@ pub enum Entity {
     ChangeTemplate,
     ChangeWindow,
     Ticket,
+    Article,
+    Problem,
     Channel,
     Ci,
     CiAttribute,
@@ -41,7 +43,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 35] = [
+    pub const ALL: [Entity; 37] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
@@ -51,6 +53,8 @@ impl Entity {
         Entity::ChangeTemplate,
         Entity::ChangeWindow,
         Entity::Ticket,
+        Entity::Article,
+        Entity::Problem,
         Entity::Channel,
         Entity::Ci,
         Entity::CiAttribute,
@@ -91,6 +95,8 @@ impl Entity {
             Entity::ChangeTemplate => "change template",
             Entity::ChangeWindow => "change window",
             Entity::Ticket => "ticket",
+            Entity::Article => "article",
+            Entity::Problem => "problem",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
             Entity::CiAttribute => "CI attribute",
@@ -132,6 +138,8 @@ impl Entity {
             Entity::ChangeTemplate => "change_template_not_found",
             Entity::ChangeWindow => "change_window_not_found",
             Entity::Ticket => "ticket_not_found",
+            Entity::Article => "article_not_found",
+            Entity::Problem => "problem_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",
             Entity::CiAttribute => "ci_attribute_not_found",

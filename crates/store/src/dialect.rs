@@ -52,6 +52,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     ),
     (40, "tickets", include_str!("../migrations/sqlite/0040_tickets.sql")),
     (41, "ticket_queue_index", include_str!("../migrations/sqlite/0041_ticket_queue_index.sql")),
+    (42, "kb_and_problems", include_str!("../migrations/sqlite/0042_kb_and_problems.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -99,6 +100,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     ),
     (40, "tickets", include_str!("../migrations/postgres/0040_tickets.sql")),
     (41, "ticket_queue_index", include_str!("../migrations/postgres/0041_ticket_queue_index.sql")),
+    (42, "kb_and_problems", include_str!("../migrations/postgres/0042_kb_and_problems.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {
@@ -146,7 +148,7 @@ pub async fn introspect_columns(db: &Db) -> StoreResult<Vec<(String, String, boo
             sqlx::query_as(
                 "SELECT m.name, p.name, p.\"notnull\" = 0 FROM sqlite_master m, pragma_table_info(m.name) p \
                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%' \
-                 AND m.name NOT LIKE 'cis_fts%' \
+                 AND m.name NOT LIKE '%_fts%' \
                  ORDER BY m.name, p.name",
             )
             .fetch_all(&sqlite.pool)

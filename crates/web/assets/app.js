@@ -59,6 +59,7 @@
     cmdbImport();
     livePreview();
     liveChangeCheck();
+    kbSuggestions();
     if (document.getElementById("live-status")) live();
     // A wall display also refreshes every minute, so ages and shifts stay current between events.
     if (document.body.classList.contains("kiosk")) {
@@ -226,6 +227,28 @@
     const later = () => { clearTimeout(pending); pending = setTimeout(run, 500); };
     form.addEventListener("input", later);
     form.addEventListener("change", later);
+  }
+
+  // New ticket: articles that may already answer it, fetched from the same page as the title
+  // is typed (the page renders them for its `title`), so a requester can help themselves.
+  function kbSuggestions() {
+    const form = document.getElementById("ticket-form");
+    const box = document.getElementById("kb-suggestions");
+    if (!form || !box || !form.elements.title) return;
+    let pending, seq = 0;
+    const run = async () => {
+      const title = form.elements.title.value.trim();
+      const n = ++seq;
+      if (!title) { box.replaceChildren(); return; }
+      let html;
+      try {
+        const res = await fetch("/tickets/new?" + new URLSearchParams({ title }), { headers: { "Accept": "text/html" } });
+        html = await res.text();
+      } catch { return; }
+      const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("kb-suggestions");
+      if (fresh && n === seq) box.replaceChildren(...fresh.childNodes);
+    };
+    form.elements.title.addEventListener("input", () => { clearTimeout(pending); pending = setTimeout(run, 400); });
   }
 
   // CMDB import: the file goes to the API with upload progress; the report or the rows' errors

@@ -17,6 +17,7 @@ pub mod ingest;
 mod kpi_metrics;
 pub mod leased;
 mod links;
+mod markdown;
 mod operations;
 mod ops;
 pub mod peer_events;

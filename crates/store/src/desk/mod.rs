@@ -2,6 +2,9 @@
 //! (kept in order: the SLA clocks replay them), replies and internal notes, the agent queue,
 //! and the SLA policy of each priority.
 
+pub mod kb;
+pub mod problems;
+
 use crate::audit::audit;
 use crate::page::{self, Cursor, Page};
 use crate::{Db, StoreError, StoreResult, with_db, write_tx};

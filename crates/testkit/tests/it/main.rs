@@ -15,6 +15,7 @@ mod cmdb_attributes;
 mod contracts;
 mod errors;
 mod incidents;
+mod knowledge;
 mod kpi;
 mod monitors;
 mod oncall;

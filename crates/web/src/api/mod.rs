@@ -18,6 +18,7 @@ pub(crate) mod contracts;
 mod events;
 pub(crate) mod incidents;
 pub(crate) mod integrations;
+mod kb;
 pub(crate) mod kpi;
 pub(crate) mod maintenance;
 mod monitor_batch;
@@ -26,6 +27,7 @@ pub(crate) mod monitors;
 pub(crate) mod oncall;
 pub(crate) mod openapi;
 pub(crate) mod postmortems;
+mod problems;
 pub(crate) mod report_schedules;
 pub(crate) mod reports;
 pub(crate) mod schema;
@@ -150,6 +152,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(change_calendar::router())
         .merge(change_templates::router())
         .merge(tickets::router())
+        .merge(kb::router())
+        .merge(problems::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
         // After the 1 MiB layer, so import files keep their own limit.
         .merge(cmdb_import::import_router())

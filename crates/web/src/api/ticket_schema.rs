@@ -17,3 +17,23 @@ pub fn reason_opt() -> Object {
 pub fn reply_body() -> Object {
     string(false, None, Some(50_000), Some(format!("[^{WS}]")))
 }
+
+/// An article body: 1 to 100,000 characters of Markdown, not blank.
+pub fn article_body() -> Object {
+    string(false, None, Some(opsdeck_core::desk::kb::BODY_MAX), Some(format!("[^{WS}]")))
+}
+
+/// A knowledge-base category: up to 60 characters, no control characters.
+pub fn category_opt() -> Object {
+    string(true, None, Some(opsdeck_core::desk::kb::CATEGORY_MAX), Some(r"^[^\x00-\x1f\x7f-\x9f]*$".into()))
+}
+
+/// Who reads an article.
+pub fn visibility_opt() -> Object {
+    enum_of(true, opsdeck_core::desk::kb::Visibility::ALL.iter().map(|c| c.as_str()).collect())
+}
+
+/// A root cause or workaround: up to 20,000 characters.
+pub fn problem_text_opt() -> Object {
+    string(true, None, Some(opsdeck_core::desk::problem::TEXT_MAX), None)
+}

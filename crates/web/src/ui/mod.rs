@@ -48,12 +48,14 @@ mod forecast_chart;
 mod home;
 mod incidents;
 mod integrations;
+mod kb;
 pub(crate) mod kpi;
 mod maintenance;
 mod monitor_form;
 mod monitors;
 pub(crate) mod oncall;
 mod postmortems;
+mod problems;
 mod report_schedules;
 mod reports;
 mod slos;
@@ -189,6 +191,15 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}", get(tickets::detail))
         .route("/tickets/{id}/replies", post(tickets::reply))
         .route("/tickets/{id}/act/{action}", post(tickets::act))
+        .route("/kb", get(kb::index).post(kb::create))
+        .route("/kb/new", get(kb::new))
+        .route("/kb/{id}", get(kb::article).post(kb::update))
+        .route("/kb/{id}/edit", get(kb::edit))
+        .route("/kb/{id}/delete", post(kb::delete))
+        .route("/problems", get(problems::index).post(problems::create))
+        .route("/problems/new", get(problems::new))
+        .route("/problems/{id}", get(problems::detail).post(problems::update))
+        .route("/problems/{id}/act/{action}", post(problems::act))
         .route("/changes", get(changes::list).post(changes::create))
         .route("/changes/new", get(changes::new))
         .route("/changes/calendar", get(change_calendar::calendar))
@@ -242,6 +253,8 @@ pub struct Chrome {
     pub instance_name: String,
     pub section: &'static str,
     pub can_configure: bool,
+    /// An agent (responder and up): sees the desk's queue, problems and internal articles.
+    pub can_respond: bool,
     pub is_admin: bool,
     /// A one-line confirmation after a redirect (`?notice=`).
     pub notice: Option<String>,
@@ -290,6 +303,7 @@ impl PageAuth {
             instance_name: settings.instance_name,
             section,
             can_configure: a.allows(Permission::Configure),
+            can_respond: a.allows(Permission::Respond),
             is_admin: a.allows(Permission::Administer),
             notice: notice.filter(|n| !n.is_empty() && n.len() < 200),
             demo: state.config.demo_endpoints,

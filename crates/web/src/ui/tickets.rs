@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::desk::sla::{Clock, Stage};
 use opsdeck_core::desk::ticket::{TicketAction, TicketInput, TicketSpec, TicketState};
 use opsdeck_core::role::Permission;
+use opsdeck_store::desk::kb::Article;
 use opsdeck_store::desk::{Reply, TicketFilter};
 use serde::Deserialize;
 
@@ -113,6 +114,8 @@ pub struct NewPage {
     chrome: Chrome,
     form: TicketForm,
     error: Option<String>,
+    /// Articles that may answer it already, from its title.
+    suggestions: Vec<Article>,
 }
 
 async fn new_page(state: &AppState, auth: &PageAuth, form: TicketForm, error: Option<String>) -> Response {
@@ -120,13 +123,34 @@ async fn new_page(state: &AppState, auth: &PageAuth, form: TicketForm, error: Op
         Ok(c) => c,
         Err(r) => return r,
     };
+    let title: String = form.title.chars().take(200).collect();
+    let suggestions = if title.trim().is_empty() {
+        Vec::new()
+    } else {
+        match crate::operations::kb::suggest(state, &auth.0, &title, 5).await {
+            Ok(s) => s,
+            Err(e) => return error_page(&e),
+        }
+    };
     let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    (code, NewPage { chrome, form, error }).into_response()
+    (code, NewPage { chrome, form, error, suggestions }).into_response()
 }
 
-pub async fn new(State(state): State<AppState>, auth: PageAuth) -> Response {
-    let form =
-        TicketForm { kind: "incident_report".into(), impact: "3".into(), urgency: "3".into(), ..TicketForm::default() };
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewQuery {
+    /// The title typed so far: the page suggests articles for it (the form asks as you type).
+    title: String,
+}
+
+pub async fn new(State(state): State<AppState>, auth: PageAuth, Query(q): Query<NewQuery>) -> Response {
+    let form = TicketForm {
+        title: q.title,
+        kind: "incident_report".into(),
+        impact: "3".into(),
+        urgency: "3".into(),
+        ..TicketForm::default()
+    };
     new_page(&state, &auth, form, None).await
 }
 
