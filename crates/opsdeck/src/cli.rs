@@ -178,6 +178,12 @@ pub enum Command {
     /// Service desk tickets: raise, list (the agent queue), show, reply, move.
     #[command(subcommand)]
     Ticket(crate::tickets::TicketCmd),
+    /// The knowledge base: search, show and write articles.
+    #[command(subcommand)]
+    Kb(crate::knowledge::KbCmd),
+    /// Problems and known errors: list and search, open, move.
+    #[command(subcommand)]
+    Problem(crate::knowledge::ProblemCmd),
     /// The CMDB as an Ansible dynamic inventory: `opsdeck inventory --list` or `--host NAME`.
     Inventory(crate::cmdb::InventoryArgs),
     /// Write a consistent copy of the SQLite database while the server runs.
@@ -494,6 +500,8 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Cmdb(c) => crate::cmdb::cmdb_cmd(c, &cfg).await,
         Command::Change(c) => crate::changes::change_cmd(c, &cfg).await,
         Command::Ticket(c) => crate::tickets::ticket_cmd(c, &cfg).await,
+        Command::Kb(c) => crate::knowledge::kb_cmd(c, &cfg).await,
+        Command::Problem(c) => crate::knowledge::problem_cmd(c, &cfg).await,
         Command::Inventory(a) => crate::cmdb::inventory_cmd(a, &cfg).await,
         Command::Slo(c) => crate::slos::slo_cmd(c, &cfg).await,
         Command::Report(a) => crate::report::report(a, &cfg).await,

@@ -12,6 +12,7 @@ mod config;
 mod contracts;
 mod demo;
 mod incidents;
+mod knowledge;
 mod migrate_db;
 mod openslo;
 mod output;

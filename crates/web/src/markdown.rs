@@ -41,7 +41,8 @@ pub fn excerpt(markdown: &str, max: usize) -> String {
     let mut count = 0;
     for word in markdown.split_whitespace() {
         let w: String = word.chars().filter(|c| !matches!(c, '#' | '*' | '_' | '`' | '>' | '[' | ']' | '|')).collect();
-        if w.is_empty() {
+        // Table rules and horizontal rules (`---`, `:-:`) say nothing.
+        if w.chars().all(|c| matches!(c, '-' | ':' | '=' | '+')) {
             continue;
         }
         if count > 0 {

@@ -6,6 +6,7 @@
 mod agents;
 mod cmdb;
 mod db_restart;
+mod desk;
 mod ha;
 mod migrate_db;
 

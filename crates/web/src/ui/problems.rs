@@ -320,7 +320,11 @@ pub async fn act(
     let result = async {
         let action = ProblemAction::parse(&action).ok_or_else(|| ApiError::invalid("action", "unknown move"))?;
         let m = op::act(&state, &auth.0, &id, action, f.version, f.resolve_incidents.is_some()).await?;
-        let mut notice = format!("{} is {}", m.problem.key(), m.problem.state.as_str().replace('_', " "));
+        let state = match m.problem.state {
+            ProblemState::KnownError => "a known error".to_owned(),
+            other => other.as_str().to_owned(),
+        };
+        let mut notice = format!("{} is {state}", m.problem.key());
         if !m.resolved_incidents.is_empty() {
             notice.push_str(&format!("; {} incident(s) resolved with it", m.resolved_incidents.len()));
         }
