@@ -93,7 +93,11 @@ step('a reply, an internal note, and a pending state that pauses the clock', asy
   await phoneAndDark('03-pending');
 });
 
-step('resumed and resolved; the requester sees the reply, not the note', async () => {
+step('resumed, taken by an agent, and resolved; the requester sees the reply, not the note', async () => {
+  await page.selectOption('#assign-form select[name=assignee]', { label: 'Alex Morgan' });
+  await clickAndLoad('#assign');
+  assert.equal(await text('#ticket-assignee'), 'Alex Morgan');
+  assert.equal(await page.locator('#assign-form option[selected]').textContent(), 'Alex Morgan');
   await clickAndLoad('#move-start');
   assert.equal(await text('#ticket-state'), 'in progress');
   await clickAndLoad('#move-resolve');

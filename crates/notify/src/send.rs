@@ -295,13 +295,17 @@ impl Sender {
         let body = MultiPart::alternative()
             .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(r.body.clone()))
             .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(r.html.clone()));
-        let msg = Message::builder()
-            .from(from.clone())
-            .to(to)
-            .subject(&r.subject)
-            .message_id(Some(format!("<{}-{}@opsdeck>", outbox.as_str(), r.id.simple())))
-            .multipart(body)
-            .map_err(|e| permanent(format!("cannot build the message: {e}")))?;
+        let mut builder = Message::builder().from(from.clone()).to(to).subject(&r.subject).message_id(Some(format!(
+            "<{}-{}@opsdeck>",
+            outbox.as_str(),
+            r.id.simple()
+        )));
+        // A ticket's e-mails reply to its thread, so mail clients keep them in one conversation
+        // and the requester's answer names the ticket in its References.
+        if let Some(thread) = &r.thread {
+            builder = builder.in_reply_to(thread.clone()).references(thread.clone());
+        }
+        let msg = builder.multipart(body).map_err(|e| permanent(format!("cannot build the message: {e}")))?;
         match transport.send(msg).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(permanent(format!("SMTP refused: {e}"))),

@@ -165,6 +165,17 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             }
         })
     };
+    let sla_watch = {
+        let (st, stop) = (state.clone(), stop_rx.clone());
+        let node = format!("sla-{}", uuid::Uuid::now_v7().simple());
+        state.workers.spawn("sla_watch", move || {
+            let (st, stop, node) = (st.clone(), stop.clone(), node.clone());
+            async move {
+                opsdeck_web::sla_watch::run(st, node, stop).await;
+                Ok(())
+            }
+        })
+    };
     // On PostgreSQL, live updates go to and come from the other nodes.
     let peers = opsdeck_web::peer_events::start(&state, stop_rx.clone());
     let notify = state.workers.spawn("notifier", move || {
@@ -183,6 +194,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = mailer.await;
     let _ = slo_evaluator.await;
     let _ = series_watch.await;
+    let _ = sla_watch.await;
     let _ = janitor.await;
     for p in peers {
         let _ = p.await;

@@ -85,16 +85,20 @@ pub enum MailOutbox {
     Reminders,
     /// Requests for a change's approval, with signed links.
     Changes,
+    /// Ticket e-mails: SLA warnings and breaches, agents' replies to requesters (threaded).
+    Tickets,
 }
 
 impl MailOutbox {
-    pub const ALL: [MailOutbox; 3] = [MailOutbox::Reports, MailOutbox::Reminders, MailOutbox::Changes];
+    pub const ALL: [MailOutbox; 4] =
+        [MailOutbox::Reports, MailOutbox::Reminders, MailOutbox::Changes, MailOutbox::Tickets];
 
     fn table(self) -> &'static str {
         match self {
             MailOutbox::Reports => "report_deliveries",
             MailOutbox::Reminders => "reminder_deliveries",
             MailOutbox::Changes => "change_mails",
+            MailOutbox::Tickets => "ticket_mails",
         }
     }
 
@@ -104,6 +108,7 @@ impl MailOutbox {
             MailOutbox::Reports => "report",
             MailOutbox::Reminders => "reminder",
             MailOutbox::Changes => "change",
+            MailOutbox::Tickets => "ticket",
         }
     }
 }
@@ -118,6 +123,8 @@ pub struct DueReport {
     pub body: String,
     pub attempts: i32,
     pub next_attempt_at: i64,
+    /// The Message-ID this e-mail replies to (`In-Reply-To`, `References`): a ticket's thread.
+    pub thread: Option<String>,
 }
 
 impl Db {
@@ -277,7 +284,10 @@ impl Db {
             key: "id",
             due: "status = 'pending' AND next_attempt_at <= $3",
             order: "next_attempt_at",
-            returning: "id, recipient, subject, html, body, attempts, next_attempt_at",
+            returning: match outbox {
+                MailOutbox::Tickets => "id, recipient, subject, html, body, attempts, next_attempt_at, thread",
+                _ => "id, recipient, subject, html, body, attempts, next_attempt_at, CAST(NULL AS TEXT) AS thread",
+            },
             due_by: None,
         };
         Ok(claim_leased(self, &claim, node, now, lease_until, limit).await?)

@@ -477,6 +477,7 @@ impl Db {
                 "DELETE FROM report_deliveries WHERE status <> 'pending' AND created_at < $1",
                 "DELETE FROM reminder_deliveries WHERE status <> 'pending' AND created_at < $1",
                 "DELETE FROM change_mails WHERE status <> 'pending' AND created_at < $1",
+                "DELETE FROM ticket_mails WHERE status <> 'pending' AND created_at < $1",
             ] {
                 n += sqlx::query(sql).bind(ms).execute(&mut *tx).await?.rows_affected();
             }

@@ -207,6 +207,11 @@ impl TestServer {
         opsdeck_web::slo_evaluator::evaluate_all(&self.state, "testkit").await.expect("SLO evaluator pass")
     }
 
+    /// One pass of the SLA watcher; how many warnings and breaches it recorded.
+    pub async fn run_sla_watch(&self) -> usize {
+        opsdeck_web::sla_watch::judge_due(&self.state, "testkit").await.expect("SLA watcher pass")
+    }
+
     /// One pass of the series watcher (forecast and anomaly alerts); how many alerts moved.
     pub async fn run_series_watch(&self) -> usize {
         opsdeck_web::series_watch::evaluate_all(&self.state, "testkit").await.expect("series watcher pass")

@@ -25,6 +25,7 @@ mod ping;
 pub mod report_mailer;
 pub mod series_watch;
 mod server;
+pub mod sla_watch;
 pub mod slo_evaluator;
 mod status;
 mod ui;

@@ -42,6 +42,8 @@ impl ArticleSpec {
         let body = input.body.trim();
         if body.is_empty() || input.body.chars().count() > BODY_MAX {
             p.push("body", format!("write 1 to {BODY_MAX} characters of Markdown"));
+        } else if input.body.contains('\0') {
+            p.push("body", "must not contain NUL characters");
         }
         let raw = input.category.as_deref().unwrap_or("");
         let category = raw.trim();
@@ -65,15 +67,29 @@ impl ArticleSpec {
     }
 }
 
+/// Words too common to say what a ticket is about; suggestions ignore them.
+const STOP_WORDS: &[&str] = &[
+    "and", "are", "but", "can", "cannot", "does", "for", "from", "has", "have", "help", "how", "into", "not", "please",
+    "the", "this", "what", "when", "why", "with", "you", "your",
+];
+
+/// The telling words of a ticket's title, for suggestions: as [`query_words`], without words of
+/// fewer than three characters and [`STOP_WORDS`], dropped before the limit is counted.
+pub fn telling_words(text: &str) -> Vec<String> {
+    words(text).filter(|w| w.chars().count() >= 3 && !STOP_WORDS.contains(&w.as_str())).take(QUERY_WORDS_MAX).collect()
+}
+
+fn words(q: &str) -> impl Iterator<Item = String> + '_ {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(40).collect::<String>().to_lowercase())
+}
+
 /// The words of a search: letters and digits only, lowercased, at most [`QUERY_WORDS_MAX`], each
 /// at most 40 characters, so neither SQLite's nor PostgreSQL's query syntax can be injected and
 /// no query grows without bound.
 pub fn query_words(q: &str) -> Vec<String> {
-    q.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.chars().take(40).collect::<String>().to_lowercase())
-        .take(QUERY_WORDS_MAX)
-        .collect()
+    words(q).take(QUERY_WORDS_MAX).collect()
 }
 
 #[cfg(test)]
@@ -98,5 +114,7 @@ mod tests {
         assert_eq!(query_words("VPN: token\"* OR 'x'"), ["vpn", "token", "or", "x"]);
         assert_eq!(query_words(&"a ".repeat(100)).len(), QUERY_WORDS_MAX);
         assert!(query_words("  --  ").is_empty());
+        let title = "Hi, can you help me, I am not able to print from the 3rd floor printer";
+        assert_eq!(telling_words(title), ["able", "print", "3rd", "floor", "printer"]);
     }
 }

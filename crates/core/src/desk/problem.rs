@@ -78,6 +78,8 @@ fn text(p: &mut Problems, field: &'static str, v: Option<&str>) -> String {
     let v = v.unwrap_or("");
     if v.chars().count() > TEXT_MAX {
         p.push(field, format!("must be at most {TEXT_MAX} characters"));
+    } else if v.contains('\0') {
+        p.push(field, "must not contain NUL characters");
     }
     v.trim().to_owned()
 }

@@ -112,6 +112,40 @@ pub fn clock(events: &[Event], hours: &BusinessHours, target: Duration, now: Dat
     Clock { stage, target, elapsed, due_at, warn_at, breached, stopped_at }
 }
 
+/// What a clock has crossed at `now` and when it next crosses something, for notices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crossed {
+    /// 75 % of the target is used.
+    pub warned: bool,
+    /// The target is used up.
+    pub breached: bool,
+    /// The next instant a threshold is crossed: only while the clock runs (a paused or stopped
+    /// clock crosses nothing until the ticket moves, and a move asks again).
+    pub next: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    /// A stopped clock has nothing to announce: met is met, and late was announced when it ran
+    /// out (or is not worth an alarm once the ticket is done).
+    pub fn crossed(&self, now: DateTime<Utc>) -> Crossed {
+        if self.stage == Stage::Stopped {
+            return Crossed { warned: false, breached: false, next: None };
+        }
+        let warned = self.elapsed * 100 >= self.target * WARN_PERCENT;
+        let next = match self.stage {
+            Stage::Running => {
+                [(!warned).then_some(self.warn_at).flatten(), (!self.breached).then_some(self.due_at).flatten()]
+                    .into_iter()
+                    .flatten()
+                    .map(|t| t.max(now))
+                    .min()
+            }
+            _ => None,
+        };
+        Crossed { warned, breached: self.breached, next }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +174,22 @@ mod tests {
         let late = clock(&[Event::Run(at(4, 16, 0))], &office(), Duration::hours(4), at(7, 12, 1));
         assert!(late.breached);
         assert_eq!(late.due_at, Some(at(7, 12, 0)), "when it ran out");
+    }
+
+    #[test]
+    fn crossings_name_the_next_instant_to_look_again() {
+        let run = [Event::Run(at(4, 16, 0))];
+        let early = clock(&run, &office(), Duration::hours(4), at(4, 16, 30)).crossed(at(4, 16, 30));
+        assert_eq!(early, Crossed { warned: false, breached: false, next: Some(at(7, 11, 0)) });
+        let warned = clock(&run, &office(), Duration::hours(4), at(7, 11, 30)).crossed(at(7, 11, 30));
+        assert_eq!(warned, Crossed { warned: true, breached: false, next: Some(at(7, 12, 0)) });
+        let late = clock(&run, &office(), Duration::hours(4), at(7, 12, 5)).crossed(at(7, 12, 5));
+        assert_eq!(late, Crossed { warned: true, breached: true, next: None });
+        let paused = [Event::Run(at(7, 9, 0)), Event::Pause(at(7, 9, 30))];
+        let p = clock(&paused, &office(), Duration::hours(4), at(7, 15, 0)).crossed(at(7, 15, 0));
+        assert_eq!(p, Crossed { warned: false, breached: false, next: None }, "a paused clock waits for a move");
+        let met = [Event::Run(at(7, 9, 0)), Event::Stop(at(7, 9, 30))];
+        assert_eq!(clock(&met, &office(), Duration::hours(4), at(8, 9, 0)).crossed(at(8, 9, 0)).next, None);
     }
 
     #[test]

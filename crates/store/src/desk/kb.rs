@@ -124,7 +124,14 @@ fn search_sql(backend: Backend, words: &[String], how: Match) -> (&'static str, 
 }
 
 impl Db {
-    pub async fn create_article(&self, actor: &Actor, now: DateTime<Utc>, spec: &ArticleSpec) -> StoreResult<Article> {
+    /// Writes an article signed by `author` (a person's name, never a token's label).
+    pub async fn create_article(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        author: &str,
+        spec: &ArticleSpec,
+    ) -> StoreResult<Article> {
         let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
         write_tx!(self, |tx| {
             let number: i64 =
@@ -141,7 +148,7 @@ impl Db {
             .bind(&spec.body)
             .bind(&spec.category)
             .bind(spec.visibility.as_str())
-            .bind(&actor.label)
+            .bind(author)
             .bind(at)
             .execute(&mut *tx)
             .await?;

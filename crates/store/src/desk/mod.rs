@@ -4,6 +4,7 @@
 
 pub mod kb;
 pub mod problems;
+pub mod sla_watch;
 
 use crate::audit::audit;
 use crate::page::{self, Cursor, Page};
@@ -39,6 +40,8 @@ pub struct Ticket {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the SLA watcher judges its clocks next (epoch ms; none once nothing is left to cross).
+    pub sla_check_at: Option<i64>,
 }
 
 impl Ticket {
@@ -69,6 +72,7 @@ struct Row {
     version: i64,
     created_at: i64,
     updated_at: i64,
+    sla_check_at: Option<i64>,
 }
 
 fn small(v: i32) -> u8 {
@@ -97,13 +101,14 @@ impl From<Row> for Ticket {
             version: r.version,
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
+            sla_check_at: r.sla_check_at,
         }
     }
 }
 
 const SELECT: &str = "SELECT id, number, kind, title, description, state, impact, urgency, priority, requester_email, \
      requester_id, assignee_id, pending_reason, first_response_at, resolved_at, closed_at, version, created_at, \
-     updated_at FROM tickets";
+     updated_at, sla_check_at FROM tickets";
 
 /// A reply or an internal note.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -134,6 +139,8 @@ pub struct SlaPolicy {
     pub first_response_minutes: u32,
     pub resolution_minutes: u32,
     pub hours: BusinessHours,
+    /// Who hears of a breach besides the assignee (a team's or a manager's address).
+    pub escalation_email: Option<String>,
 }
 
 impl SlaPolicy {
@@ -146,7 +153,13 @@ impl SlaPolicy {
             3 => (4 * 60, 24 * 60),
             _ => (8 * 60, 40 * 60),
         };
-        SlaPolicy { priority, first_response_minutes: fr, resolution_minutes: res, hours: BusinessHours::always() }
+        SlaPolicy {
+            priority,
+            first_response_minutes: fr,
+            resolution_minutes: res,
+            hours: BusinessHours::always(),
+            escalation_email: None,
+        }
     }
 }
 
@@ -170,8 +183,8 @@ impl Db {
             .await?;
             sqlx::query(
                 "INSERT INTO tickets (id, number, kind, title, description, state, impact, urgency, priority, \
-                 requester_email, requester_id, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, 1, $11, $11)",
+                 requester_email, requester_id, version, created_at, updated_at, sla_check_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, 1, $11, $11, $11)",
             )
             .bind(id)
             .bind(number)
@@ -259,6 +272,7 @@ impl Db {
         write_tx!(self, |tx| {
             let done = sqlx::query(
                 "UPDATE tickets SET state = $1, pending_reason = $2, version = version + 1, updated_at = $3, \
+                 sla_check_at = $3, \
                  resolved_at = CASE WHEN $1 = 'resolved' THEN $3 WHEN $1 = 'closed' THEN resolved_at ELSE NULL END, \
                  closed_at = CASE WHEN $1 = 'closed' THEN $3 ELSE NULL END WHERE id = $4 AND version = $5",
             )
@@ -346,6 +360,7 @@ impl Db {
         ticket: &Ticket,
         body: &str,
         internal: bool,
+        mail: Option<&sla_watch::TicketMail>,
     ) -> StoreResult<Reply> {
         let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
         let responds = !internal && actor.user_id.is_some() && actor.user_id != ticket.requester_id;
@@ -364,14 +379,17 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "UPDATE tickets SET updated_at = $2, first_response_at = CASE WHEN $3 AND first_response_at IS NULL \
-                 THEN $2 ELSE first_response_at END WHERE id = $1",
+                "UPDATE tickets SET updated_at = $2, sla_check_at = $2, first_response_at = \
+                 CASE WHEN $3 AND first_response_at IS NULL THEN $2 ELSE first_response_at END WHERE id = $1",
             )
             .bind(ticket.id)
             .bind(at)
             .bind(responds)
             .execute(&mut *tx)
             .await?;
+            if let Some(m) = mail {
+                sla_watch::insert_mail!(tx, ticket.id, m, at);
+            }
             let what = if internal { "Internal note on" } else { "Replied to" };
             audit!(
                 tx,
@@ -407,21 +425,25 @@ impl Db {
 
     /// The SLA policy of each priority 1–4 (the defaults where none is saved).
     pub async fn sla_policies(&self) -> StoreResult<Vec<SlaPolicy>> {
-        let rows: Vec<(i32, i32, i32, String)> = with_db!(self, |pool| {
-            sqlx::query_as("SELECT priority, first_response_minutes, resolution_minutes, hours FROM sla_policies")
-                .fetch_all(pool)
-                .await?
+        let rows: Vec<(i32, i32, i32, String, Option<String>)> = with_db!(self, |pool| {
+            sqlx::query_as(
+                "SELECT priority, first_response_minutes, resolution_minutes, hours, escalation_email \
+                 FROM sla_policies",
+            )
+            .fetch_all(pool)
+            .await?
         });
         Ok((1..=4u8)
             .map(|p| {
                 rows.iter()
                     .find(|r| r.0 == i32::from(p))
-                    .and_then(|(_, fr, res, hours)| {
+                    .and_then(|(_, fr, res, hours, escalation)| {
                         Some(SlaPolicy {
                             priority: p,
                             first_response_minutes: u32::try_from(*fr).ok()?,
                             resolution_minutes: u32::try_from(*res).ok()?,
                             hours: serde_json::from_str(hours).ok()?,
+                            escalation_email: escalation.clone(),
                         })
                     })
                     .unwrap_or_else(|| SlaPolicy::default_for(p))
@@ -433,15 +455,26 @@ impl Db {
         let hours = serde_json::to_string(&p.hours).map_err(|e| StoreError::Conflict(e.to_string()))?;
         write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO sla_policies (priority, first_response_minutes, resolution_minutes, hours, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (priority) DO UPDATE SET \
-                 first_response_minutes = $2, resolution_minutes = $3, hours = $4, updated_at = $5",
+                "INSERT INTO sla_policies (priority, first_response_minutes, resolution_minutes, hours, updated_at, \
+                 escalation_email) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (priority) DO UPDATE SET \
+                 first_response_minutes = $2, resolution_minutes = $3, hours = $4, updated_at = $5, \
+                 escalation_email = $6",
             )
             .bind(i32::from(p.priority))
             .bind(i32::try_from(p.first_response_minutes).unwrap_or(i32::MAX))
             .bind(i32::try_from(p.resolution_minutes).unwrap_or(i32::MAX))
             .bind(&hours)
             .bind(now.timestamp_millis())
+            .bind(&p.escalation_email)
+            .execute(&mut *tx)
+            .await?;
+            // Every open ticket of this priority is judged again under the new policy.
+            sqlx::query(
+                "UPDATE tickets SET sla_check_at = $1 WHERE priority = $2 \
+                 AND state IN ('new', 'in_progress', 'pending')",
+            )
+            .bind(now.timestamp_millis())
+            .bind(i32::from(p.priority))
             .execute(&mut *tx)
             .await?;
             let summary = format!("SLA policy of P{} saved", p.priority);

@@ -96,7 +96,8 @@ async fn articles(srv: &TestServer, m: &str, agent: &str, requester: &str) {
     assert!(html.contains("self-service portal") && !html.contains("<script>alert"), "{html}");
     let (_, html) = srv.page("/kb?q=vpn", &cookie).await;
     assert!(html.contains("Reset your VPN token") && !html.contains("certificate authority"));
-    let (_, html) = srv.page("/tickets/new?title=printer%20jammed%20again", &cookie).await;
+    let title = "Hi,%20can%20you%20help%20me,%20I%20am%20not%20able%20to%20use%20the%20printer";
+    let (_, html) = srv.page(&format!("/tickets/new?title={title}"), &cookie).await;
     assert!(html.contains("kb-suggestions") && html.contains("Printer on floor 3 jams"), "{html}");
     assert_eq!(srv.page("/kb/2", &cookie).await.0, StatusCode::NOT_FOUND);
     let (s, _) = srv.form("/kb", &cookie, &[("title", "mine"), ("body", "text")]).await;
@@ -167,16 +168,49 @@ async fn problems(srv: &TestServer, m: &str, agent: &str, requester: &str) {
     let late = json!({"title": "x", "version": 4});
     assert_eq!(srv.put("/api/v1/problems/PRB-1", agent, late).await.0, StatusCode::CONFLICT);
 
+    // A problem whose fix ships through a change: closing the change successfully resolves it
+    // and its incidents.
+    let (_, inc) = srv.post("/api/v1/incidents", agent, json!({"title": "Disk full on db-1", "service_id": sid})).await;
+    let inc_id = inc["id"].as_str().unwrap().to_owned();
+    let at = |mins: i64| (srv.now() + chrono::Duration::minutes(mins)).to_rfc3339();
+    let change =
+        json!({"title": "Grow the db-1 volume", "type": "emergency", "planned_start": at(1), "planned_end": at(60)});
+    let (s, c) = srv.post("/api/v1/changes", agent, change).await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let cid = c["id"].as_str().unwrap().to_owned();
+    let body = json!({"title": "db-1 volume too small", "incident_ids": [inc_id], "fix_change_id": cid});
+    let (s, p3) = srv.post("/api/v1/problems", agent, body).await;
+    assert_eq!((s, p3["fix_change_id"].as_str()), (StatusCode::CREATED, Some(cid.as_str())), "{p3}");
+    for _ in 0..5 {
+        let (_, now) = srv.get(&format!("/api/v1/changes/{cid}"), agent).await;
+        if now["state"] == "authorize" {
+            break;
+        }
+        srv.post(&format!("/api/v1/changes/{cid}/submit"), agent, json!({})).await;
+    }
+    for (action, body) in [("schedule", json!({})), ("implement", json!({})), ("review", json!({}))] {
+        let (s, e) = srv.post(&format!("/api/v1/changes/{cid}/{action}"), agent, body).await;
+        assert_eq!(s, StatusCode::OK, "{action}: {e}");
+    }
+    let (_, still) = srv.get(&format!("/api/v1/problems/{}", p3["number"].as_str().unwrap()), agent).await;
+    assert_eq!(still["state"], "open", "not before the change closes");
+    let (s, e) = srv.post(&format!("/api/v1/changes/{cid}/close"), agent, json!({"close_code": "successful"})).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (_, p3) = srv.get(&format!("/api/v1/problems/{}", p3["number"].as_str().unwrap()), agent).await;
+    assert_eq!(p3["state"], "resolved", "{p3}");
+    let (_, inc) = srv.get(&format!("/api/v1/incidents/{inc_id}"), agent).await;
+    assert_eq!(inc["status"], "resolved", "{inc}");
+
     // The page form turns numbers into links and names the one that does not exist.
     let cookie = srv.login("agent", "password-agent").await.unwrap();
     let (s, _) = srv.form("/problems", &cookie, &[("title", "Again"), ("incidents", "INC-1, INC-99")]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, notice) =
         srv.form("/problems", &cookie, &[("title", "Disk fills"), ("incidents", "INC-1"), ("tickets", "TKT-1")]).await;
-    assert_eq!((s, notice.as_str()), (StatusCode::SEE_OTHER, "PRB-2 opened"));
-    let (s, html) = srv.page("/problems/2", &cookie).await;
+    assert_eq!((s, notice.as_str()), (StatusCode::SEE_OTHER, "PRB-3 opened"));
+    let (s, html) = srv.page("/problems/3", &cookie).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("INC-1") && html.contains("TKT-1"), "{html}");
     let (_, html) = srv.page("/problems?view=all&q=pool", &cookie).await;
-    assert!(html.contains("PRB-1") && !html.contains("PRB-2 "), "{html}");
+    assert!(html.contains("PRB-1") && !html.contains("PRB-3 "), "{html}");
 }

@@ -35,5 +35,6 @@ mod status_maintenance;
 mod status_pages;
 mod status_subscribers;
 mod status_templates;
+mod ticket_sla;
 mod tickets;
 mod vendors;

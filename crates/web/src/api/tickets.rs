@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ticket))
         .routes(routes!(list_replies, add_reply))
         .routes(routes!(act_on_ticket))
+        .routes(routes!(assign_ticket))
         .routes(routes!(list_policies))
         .routes(routes!(put_policy))
 }
@@ -321,6 +322,29 @@ async fn act_on_ticket(
     Ok(Json(dto(op::act(&state, &auth, &id, action, b.reason.as_deref(), b.version).await?)))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// The agent (a responder or up) to assign; null unassigns.
+    pub assignee_id: Option<Uuid>,
+    /// The version you loaded; an assignment on an older one is refused (409).
+    pub version: Option<i64>,
+}
+
+/// Assigns a ticket to an agent, who hears of its SLA warnings and breaches by e-mail
+/// (responders and up). 422 when the assignee is not an active agent.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/assign", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket's id or number")), request_body = AssignBody,
+    responses((status = 200, body = TicketDto)))]
+async fn assign_ticket(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AssignBody>,
+) -> Result<Json<TicketDto>, ApiError> {
+    Ok(Json(dto(op::assign(&state, &auth, &id, b.assignee_id, b.version).await?)))
+}
+
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SlaPolicyDto {
@@ -340,6 +364,10 @@ pub struct SlaPolicyDto {
     /// Days the desk is closed (YYYY-MM-DD).
     #[schema(max_items = 1000, value_type = Vec<String>, format = Date)]
     pub holidays: Vec<String>,
+    /// Who hears of a breach besides the assignee (e.g. the team lead's address).
+    #[serde(default)]
+    #[schema(schema_with = crate::api::schema::email_opt)]
+    pub escalation_email: Option<String>,
 }
 
 fn policy_dto(p: SlaPolicy) -> SlaPolicyDto {
@@ -356,6 +384,7 @@ fn policy_dto(p: SlaPolicy) -> SlaPolicyDto {
             .map(|d| d.iter().map(|i| format!("{}-{}", hm(i.start), hm(i.end))).collect())
             .collect(),
         holidays: p.hours.holidays.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect(),
+        escalation_email: p.escalation_email,
     }
 }
 
@@ -368,7 +397,7 @@ async fn list_policies(State(state): State<AppState>, auth: Auth) -> Result<Json
 }
 
 /// Replaces a priority's SLA policy (managers and up). Open tickets' clocks are replayed under it
-/// at once, from their start.
+/// at once, from their start, and the SLA watcher judges them again within a minute.
 #[utoipa::path(put, path = "/api/v1/sla-policies/{priority}", tag = "tickets",
     params(("priority" = String, Path, description = "1 to 4", pattern = "^[1-4]$")), request_body = SlaPolicyDto,
     responses((status = 200, body = SlaPolicyDto)))]
@@ -403,11 +432,16 @@ async fn put_policy(
     let holidays =
         b.holidays.iter().map(|d| opsdeck_core::time::parse_date("holidays", d)).collect::<Result<BTreeSet<_>, _>>()?;
     let hours = BusinessHours::new(&b.timezone, week, holidays)?;
+    let escalation_email = match b.escalation_email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(e) => Some(opsdeck_core::validate::email("escalation_email", e)?),
+    };
     let p = SlaPolicy {
         priority,
         first_response_minutes: b.first_response_minutes,
         resolution_minutes: b.resolution_minutes,
         hours,
+        escalation_email,
     };
     op::save_policy(&state, &auth, &p).await?;
     Ok(Json(policy_dto(p)))

@@ -414,6 +414,11 @@ pub async fn act(
         }
         _ => {}
     }
+    if to == ChangeState::Closed
+        && matches!(c.close_code, Some(CloseCode::Successful | CloseCode::SuccessfulWithIssues))
+    {
+        super::problems::fix_shipped(state, auth, c.id).await;
+    }
     state.events.publish(CHANGED, Some(c.id), format!("{} {}", c.key(), to.as_str()));
     Ok(c)
 }

@@ -15,12 +15,6 @@ pub const ARTICLE_CHANGED: &str = "article.changed";
 /// Search results, at most.
 pub const SEARCH_MAX: i64 = 50;
 
-/// Words too common to say what a ticket is about; a suggestion ignores them.
-const STOP_WORDS: &[&str] = &[
-    "and", "are", "but", "can", "cannot", "does", "for", "from", "has", "have", "help", "how", "into", "not", "please",
-    "the", "this", "what", "when", "why", "with", "you", "your",
-];
-
 fn agent(auth: &Auth) -> bool {
     auth.allows(Permission::Respond)
 }
@@ -46,10 +40,7 @@ pub async fn search(state: &AppState, auth: &Auth, q: &str, limit: i64) -> Resul
 /// Articles that may answer a ticket titled `text`: any of its telling words, best first.
 pub async fn suggest(state: &AppState, auth: &Auth, text: &str, limit: i64) -> Result<Vec<Article>, ApiError> {
     auth.require(Permission::Read)?;
-    let words: Vec<String> = kb::query_words(text)
-        .into_iter()
-        .filter(|w| w.chars().count() >= 3 && !STOP_WORDS.contains(&w.as_str()))
-        .collect();
+    let words = kb::telling_words(text);
     Ok(state.db.search_articles(&words, Match::Any, !agent(auth), limit.clamp(1, SEARCH_MAX)).await?)
 }
 
@@ -74,7 +65,7 @@ pub async fn find(state: &AppState, auth: &Auth, reference: &str) -> Result<Arti
 /// Writes an article (agents: responders and up).
 pub async fn create(state: &AppState, auth: &Auth, spec: &ArticleSpec) -> Result<Article, ApiError> {
     auth.require(Permission::Respond)?;
-    let a = state.db.create_article(&auth.actor(), state.now(), spec).await?;
+    let a = state.db.create_article(&auth.actor(), state.now(), &auth.user.shown_name(), spec).await?;
     state.events.publish(ARTICLE_CHANGED, Some(a.id), format!("{} written", a.key()));
     Ok(a)
 }

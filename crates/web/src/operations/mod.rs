@@ -40,6 +40,7 @@ pub mod slos;
 pub mod status_pages;
 pub mod status_subscribers;
 pub mod status_templates;
+pub mod ticket_sla;
 pub mod tickets;
 pub mod users;
 pub mod vendors;

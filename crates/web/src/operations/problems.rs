@@ -97,6 +97,9 @@ pub async fn update(
             before.version
         )));
     }
+    if before.state == ProblemState::KnownError && spec.workaround.is_empty() {
+        return Err(ApiError::invalid("workaround", "a known error keeps its workaround; resolve the problem instead"));
+    }
     check_links(state, spec).await?;
     let p = state.db.update_problem(&auth.actor(), state.now(), &before, version, spec).await?;
     state.events.publish(PROBLEM_CHANGED, Some(p.id), format!("{} edited", p.key()));
@@ -134,9 +137,31 @@ pub async fn act(
             if inc.status == Status::Resolved {
                 continue;
             }
-            incidents::move_incident(state, auth, &inc, Move::Resolve, Some(&note)).await?;
-            resolved_incidents.push(*id);
+            // One resolved by someone else meanwhile is not a failure of this move.
+            match incidents::move_incident(state, auth, &inc, Move::Resolve, Some(&note)).await {
+                Ok(_) => resolved_incidents.push(*id),
+                Err(e) if e.status() == axum::http::StatusCode::CONFLICT => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(Moved { problem: p, resolved_incidents })
+}
+
+/// The change that fixes some problems closed successfully: each open problem it fixes is
+/// resolved with its incidents, as the person who closed the change. Best effort: the change's
+/// move has happened, so a failure is logged, not an error of the move.
+pub async fn fix_shipped(state: &AppState, auth: &Auth, change_id: Uuid) {
+    let fixed = match state.db.problems_fixed_by(change_id).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(change = %change_id, error = %e, "the problems a change fixes could not be read");
+            return;
+        }
+    };
+    for p in fixed {
+        if let Err(e) = act(state, auth, &p.id.to_string(), ProblemAction::Resolve, Some(p.version), true).await {
+            tracing::warn!(problem = %p.key(), error = %e.message, "a problem could not be resolved with its fix");
+        }
+    }
 }

@@ -75,7 +75,12 @@ pub async fn create(state: &AppState, auth: &Auth, spec: &TicketSpec) -> Result<
         (Some(_), None) => false,
     };
     let requester = own.then_some(auth.user.id);
-    let t = state.db.create_ticket(&auth.actor(), state.now(), spec, priority, requester).await?;
+    // Raised for oneself, the ticket is answered at one's own address.
+    let mut spec = spec.clone();
+    if spec.requester_email.is_none() {
+        spec.requester_email = auth.user.email.clone();
+    }
+    let t = state.db.create_ticket(&auth.actor(), state.now(), &spec, priority, requester).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} raised", t.key()));
     view_of(state, t).await
 }
@@ -181,12 +186,62 @@ pub async fn reply(
     if body.trim().is_empty() || body.chars().count() > BODY_MAX {
         return Err(ApiError::invalid("body", format!("write 1 to {BODY_MAX} characters")));
     }
+    if body.contains('\0') {
+        return Err(ApiError::invalid("body", "must not contain NUL characters"));
+    }
     if t.state == TicketState::Closed {
         return Err(ApiError::conflict(format!("{} is closed; raise a new ticket that refers to it", t.key())));
     }
-    let r = state.db.add_reply(&auth.actor(), state.now(), &t, body.trim(), internal).await?;
+    // A public answer from anyone but the requester goes to the requester by e-mail too.
+    let mine = t.requester_id == Some(auth.user.id)
+        || t.requester_email.as_deref().zip(auth.user.email.as_deref()).is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
+    let mail = match (&t.requester_email, internal || mine) {
+        (Some(to), false) => {
+            let base = state.link_base().await;
+            let lines = [body.trim().to_owned(), format!("— {}", auth.user.display_name)];
+            Some(super::ticket_sla::mail(&base, &t, to, &format!("New reply: {}", t.title), &lines))
+        }
+        _ => None,
+    };
+    let r = state.db.add_reply(&auth.actor(), state.now(), &t, body.trim(), internal, mail.as_ref()).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} reply", t.key()));
     Ok(r)
+}
+
+/// Assigns a ticket to an agent (an active user who may respond), or unassigns it (`None`).
+pub async fn assign(
+    state: &AppState,
+    auth: &Auth,
+    reference: &str,
+    assignee: Option<Uuid>,
+    version: Option<i64>,
+) -> Result<TicketView, ApiError> {
+    auth.require(Permission::Respond)?;
+    let before = find(state, auth, reference).await?;
+    if let Some(v) = version
+        && v != before.version
+    {
+        return Err(ApiError::conflict(format!(
+            "{} was changed by someone else since you loaded it (you had version {v}, it is at {}); reload it",
+            before.key(),
+            before.version
+        )));
+    }
+    let who = match assignee {
+        None => None,
+        Some(id) => {
+            let u = state.db.get_user(id).await.ok().filter(|u| !u.disabled && u.role.allows(Permission::Respond));
+            let u =
+                u.ok_or_else(|| ApiError::invalid("assignee_id", "must name an active agent (a responder or up)"))?;
+            Some((u.id, u.username))
+        }
+    };
+    let t = state
+        .db
+        .assign_ticket(&auth.actor(), state.now(), &before, who.as_ref().map(|(id, n)| (*id, n.as_str())))
+        .await?;
+    state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} assigned", t.key()));
+    view_of(state, t).await
 }
 
 pub async fn replies(state: &AppState, auth: &Auth, t: &Ticket) -> Result<Vec<Reply>, ApiError> {

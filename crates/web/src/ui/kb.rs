@@ -30,7 +30,7 @@ fn row(a: Article) -> Row {
 pub struct IndexPage {
     chrome: Chrome,
     q: String,
-    category: String,
+    category: Option<String>,
     categories: Vec<(String, i64)>,
     rows: Vec<Row>,
     next: Option<String>,
@@ -40,7 +40,8 @@ pub struct IndexPage {
 #[serde(default)]
 pub struct IndexQuery {
     q: String,
-    category: String,
+    /// `Some("")` lists the uncategorised articles; absent lists them all.
+    category: Option<String>,
     cursor: String,
     notice: Option<String>,
 }
@@ -54,7 +55,7 @@ pub async fn index(State(state): State<AppState>, auth: PageAuth, Query(q): Quer
         let categories = op::categories(&state, &auth.0).await?;
         if q.q.trim().is_empty() {
             let f = ArticleFilter {
-                category: Some(q.category.clone()).filter(|c| !c.is_empty()),
+                category: q.category.clone(),
                 cursor: opsdeck_store::Cursor::decode(&q.cursor),
                 limit: Some(50),
                 ..ArticleFilter::default()

@@ -191,6 +191,7 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}", get(tickets::detail))
         .route("/tickets/{id}/replies", post(tickets::reply))
         .route("/tickets/{id}/act/{action}", post(tickets::act))
+        .route("/tickets/{id}/assign", post(tickets::assign))
         .route("/kb", get(kb::index).post(kb::create))
         .route("/kb/new", get(kb::new))
         .route("/kb/{id}", get(kb::article).post(kb::update))

@@ -187,6 +187,9 @@ pub struct TicketPage {
     agent: bool,
     moves: Vec<(&'static str, &'static str)>,
     now: DateTime<Utc>,
+    /// Agents who may be assigned (id, name), for an agent's view.
+    agents: Vec<(uuid::Uuid, String)>,
+    assignee: Option<String>,
 }
 
 fn label(a: TicketAction) -> &'static str {
@@ -220,12 +223,32 @@ pub async fn detail(
         Err(e) => return error_page(&e),
     };
     let agent = auth.0.allows(Permission::Respond);
+    let mut agents = Vec::new();
+    if agent {
+        match state.db.list_users(None, None, Some(500)).await {
+            Ok(page) => {
+                agents = page
+                    .items
+                    .into_iter()
+                    .filter(|u| !u.disabled && u.role.allows(Permission::Respond))
+                    .map(|u| (u.id, u.shown_name()))
+                    .collect()
+            }
+            Err(e) => return error_page(&e.into()),
+        }
+    }
+    let assignee = match v.ticket.assignee_id {
+        Some(id) => {
+            agents.iter().find(|a| a.0 == id).map(|a| a.1.clone()).or(Some("someone no longer an agent".into()))
+        }
+        None => None,
+    };
     let moves = TicketAction::ALL
         .iter()
         .filter(|a| **a != TicketAction::Pend && opsdeck_core::desk::ticket::next(v.ticket.state, **a).is_ok())
         .map(|a| (a.as_str(), label(*a)))
         .collect();
-    TicketPage { chrome, v, replies, agent, moves, now: state.now() }.into_response()
+    TicketPage { chrome, v, replies, agent, moves, now: state.now(), agents, assignee }.into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -266,6 +289,38 @@ pub async fn act(
         let action = TicketAction::parse(&action).ok_or_else(|| ApiError::invalid("action", "unknown move"))?;
         let v = op::act(&state, &auth.0, &id, action, Some(&f.reason), f.version).await?;
         Ok(format!("{} is {}", v.ticket.key(), v.ticket.state.as_str().replace('_', " ")))
+    }
+    .await;
+    outcome(&back, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AssignForm {
+    /// A user id, `me`, or empty to unassign.
+    assignee: String,
+    version: Option<i64>,
+}
+
+pub async fn assign(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<AssignForm>,
+) -> Response {
+    let back = format!("/tickets/{id}");
+    let result = async {
+        let who = match f.assignee.trim() {
+            "" => None,
+            "me" => Some(auth.0.user.id),
+            other => Some(other.parse().map_err(|_| ApiError::invalid("assignee", "choose an agent"))?),
+        };
+        let v = op::assign(&state, &auth.0, &id, who, f.version).await?;
+        Ok(if v.ticket.assignee_id.is_some() {
+            format!("{} assigned", v.ticket.key())
+        } else {
+            format!("{} unassigned", v.ticket.key())
+        })
     }
     .await;
     outcome(&back, result)
