@@ -13,8 +13,15 @@ rare), a quarter of them public. Then, timed RUNS times each through the real se
 - the same two-word search as a requester (public articles only).
 
     python3 bench/kb.py BIN        # ARTICLES=100000 RUNS=100; OPSDECK_DATABASE_URL for PostgreSQL
+    (SQLite needs `pip install pysqlite3-binary`: the FTS5 table needs SQLite 3.43 or later.)
 """
-import csv, http.client, json, os, random, socket, sqlite3, subprocess, sys, tempfile, time, urllib.parse, uuid
+import csv, http.client, json, os, random, socket, subprocess, sys, tempfile, time, urllib.parse, uuid
+
+try:
+    # The server's FTS5 table uses `contentless_delete` (SQLite 3.43+); Debian 12's Python has 3.40.
+    import pysqlite3 as sqlite3  # pip install pysqlite3-binary
+except ImportError:
+    import sqlite3
 
 BIN = sys.argv[1]
 ARTICLES = int(os.environ.get("ARTICLES", 100_000))

@@ -82,9 +82,9 @@ def seed(work, now_ms):
     db.close()
 
 
-def backlog(work):
-    sql = "SELECT COUNT(*) FROM tickets WHERE sla_check_at IS NOT NULL AND sla_check_at <= " \
-          f"{int(time.time() * 1000) + 3_600_000}"
+def backlog(work, saved_ms):
+    """Open tickets not judged since the policies were saved (a judged one is next due later)."""
+    sql = f"SELECT COUNT(*) FROM tickets WHERE sla_check_at IS NOT NULL AND sla_check_at <= {saved_ms}"
     if PG:
         out = subprocess.run(["psql", PG, "-tAq", "-c", sql], check=True, capture_output=True).stdout
         return int(out.decode().strip())
@@ -106,10 +106,11 @@ def recompute(port, token, work):
         r = c.getresponse()
         r.read()
         assert r.status == 200, r.status
-    total = backlog(work)
+    saved_ms = int(time.time() * 1000)
+    total = backlog(work, saved_ms)
     started = None
     while True:
-        left = backlog(work)
+        left = backlog(work, saved_ms)
         if started is None and left < total:
             started = time.perf_counter()
         if left == 0:

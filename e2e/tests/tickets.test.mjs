@@ -110,3 +110,12 @@ step('resumed, taken by an agent, and resolved; the requester sees the reply, no
   assert.doesNotMatch(convo, /5\.2 rollout/);
   assert.equal(await requester.locator('#ticket-moves').count(), 0, 'requesters do not move tickets');
 });
+
+step('the KPI dashboard shows the desk: SLA compliance and the reopen rate', async () => {
+  await go('/reports');
+  const tile = page.locator('.kpi-tiles > *', { hasText: 'SLA compliance' });
+  assert.match((await tile.textContent()) ?? '', /100\s%/);
+  const reopen = page.locator('.kpi-tiles > *', { hasText: 'Reopen rate' });
+  assert.match((await reopen.textContent()) ?? '', /0\s%/);
+  await shot('05-kpi');
+});

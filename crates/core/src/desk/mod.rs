@@ -4,6 +4,7 @@
 
 pub mod hours;
 pub mod kb;
+pub mod kpi;
 pub mod problem;
 pub mod sla;
 pub mod ticket;

@@ -14,15 +14,19 @@ CREATE TABLE kb_articles (
     updated_at  BIGINT NOT NULL
 );
 CREATE INDEX kb_articles_category ON kb_articles (category, title);
+-- `audience` holds the visibility as a word, so a requester's search filters inside the index
+-- (`… AND audience:public`) and ranks only what it may return.
 CREATE VIRTUAL TABLE kb_fts USING fts5 (
-    title, category, body, tokenize = 'porter unicode61', content = '', contentless_delete = 1
+    title, category, body, audience, tokenize = 'porter unicode61', content = '', contentless_delete = 1
 );
 CREATE TRIGGER kb_fts_insert AFTER INSERT ON kb_articles BEGIN
-    INSERT INTO kb_fts (rowid, title, category, body) VALUES (new.number, new.title, new.category, new.body);
+    INSERT INTO kb_fts (rowid, title, category, body, audience)
+    VALUES (new.number, new.title, new.category, new.body, new.visibility);
 END;
-CREATE TRIGGER kb_fts_update AFTER UPDATE OF title, category, body ON kb_articles BEGIN
+CREATE TRIGGER kb_fts_update AFTER UPDATE OF title, category, body, visibility ON kb_articles BEGIN
     DELETE FROM kb_fts WHERE rowid = old.number;
-    INSERT INTO kb_fts (rowid, title, category, body) VALUES (new.number, new.title, new.category, new.body);
+    INSERT INTO kb_fts (rowid, title, category, body, audience)
+    VALUES (new.number, new.title, new.category, new.body, new.visibility);
 END;
 CREATE TRIGGER kb_fts_delete AFTER DELETE ON kb_articles BEGIN
     DELETE FROM kb_fts WHERE rowid = old.number;

@@ -5,6 +5,9 @@
 -- thread (References) a reply keeps.
 ALTER TABLE tickets ADD COLUMN sla_check_at BIGINT;
 CREATE INDEX tickets_sla_check ON tickets (sla_check_at);
+-- The desk's KPIs read the tickets resolved, and count those raised, in a period.
+CREATE INDEX tickets_resolved ON tickets (resolved_at);
+CREATE INDEX tickets_created ON tickets (created_at);
 ALTER TABLE sla_policies ADD COLUMN escalation_email TEXT;
 
 CREATE TABLE ticket_sla_events (

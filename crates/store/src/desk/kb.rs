@@ -87,41 +87,33 @@ pub enum Match {
     Any,
 }
 
-/// The tables, full-text condition and ordering for `words`, and the query argument.
-fn search_sql(backend: Backend, words: &[String], how: Match) -> (&'static str, &'static str, &'static str, String) {
+/// The full-text query for `words`: every word (the last also as a prefix) or any word.
+fn query(backend: Backend, words: &[String], how: Match) -> String {
     // Words hold letters and digits only (`kb::query_words`), so no query syntax is injected.
     let last = words.len().saturating_sub(1);
     let all = how == Match::All;
-    match backend {
-        Backend::Sqlite => {
-            let terms: Vec<String> = words
-                .iter()
-                .enumerate()
-                .map(|(i, w)| if all && i == last { format!("\"{w}\"*") } else { format!("\"{w}\"") })
-                .collect();
-            (
-                "kb_fts f JOIN kb_articles a ON a.number = f.rowid",
-                "kb_fts MATCH $1",
-                // BM25 is lower for better matches; a title hit weighs most.
-                "bm25(kb_fts, 8.0, 3.0, 1.0)",
-                terms.join(if all { " AND " } else { " OR " }),
-            )
-        }
-        Backend::Postgres => {
-            let terms: Vec<String> = words
-                .iter()
-                .enumerate()
-                .map(|(i, w)| if all && i == last { format!("{w}:*") } else { w.clone() })
-                .collect();
-            (
-                "kb_articles a",
-                "a.search_vector @@ to_tsquery('english', $1)",
-                "ts_rank(a.search_vector, to_tsquery('english', $1)) DESC",
-                terms.join(if all { " & " } else { " | " }),
-            )
-        }
-    }
+    let terms: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| match (backend, all && i == last) {
+            (Backend::Sqlite, true) => format!("\"{w}\"*"),
+            (Backend::Sqlite, false) => format!("\"{w}\""),
+            (Backend::Postgres, true) => format!("{w}:*"),
+            (Backend::Postgres, false) => w.clone(),
+        })
+        .collect();
+    let join = match (backend, all) {
+        (Backend::Sqlite, true) => " AND ",
+        (Backend::Sqlite, false) => " OR ",
+        (Backend::Postgres, true) => " & ",
+        (Backend::Postgres, false) => " | ",
+    };
+    terms.join(join)
 }
+
+/// How many matches PostgreSQL ranks at most: a word in most articles would otherwise make
+/// every search read every article's vector (`gin_fuzzy_search_limit` samples them instead).
+const PG_RANKED_MAX: &str = "5000";
 
 impl Db {
     /// Writes an article signed by `author` (a person's name, never a token's label).
@@ -253,7 +245,10 @@ impl Db {
         }))
     }
 
-    /// The best `limit` articles for `words` (from `kb::query_words`), best first.
+    /// The best `limit` articles for `words` (from `kb::query_words`), best first. SQLite ranks
+    /// inside the FTS5 index (BM25, title words first; a requester's search keeps to
+    /// `audience:public` there) and reads only the winners' rows; PostgreSQL ranks with
+    /// `ts_rank` over at most [`PG_RANKED_MAX`] matches.
     pub async fn search_articles(
         &self,
         words: &[String],
@@ -264,19 +259,41 @@ impl Db {
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let (from, cond, rank, arg) = search_sql(self.backend(), words, how);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {from} WHERE {cond} AND (NOT $2 OR a.visibility = 'public') \
-             ORDER BY {rank}, a.number DESC LIMIT $3"
-        );
-        let rows: Vec<Row> = with_db!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(&arg)
-                .bind(public_only)
-                .bind(limit.clamp(1, 50))
-                .fetch_all(pool)
-                .await?
-        });
+        let limit = limit.clamp(1, 50);
+        let mut q = query(self.backend(), words, how);
+        let rows: Vec<Row> = match self {
+            Db::Sqlite(sqlite) => {
+                if public_only {
+                    q = format!("({q}) AND audience:public");
+                }
+                let sql = format!(
+                    "WITH hits AS (SELECT rowid AS n, bm25(kb_fts, 8.0, 3.0, 1.0, 0.0) AS r FROM kb_fts \
+                     WHERE kb_fts MATCH $1 ORDER BY r, rowid DESC LIMIT $2) \
+                     SELECT {COLUMNS} FROM hits JOIN kb_articles a ON a.number = hits.n ORDER BY hits.r, a.number DESC"
+                );
+                sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&q).bind(limit).fetch_all(&sqlite.pool).await?
+            }
+            Db::Postgres(pool) => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM kb_articles a WHERE a.search_vector @@ to_tsquery('english', $1) \
+                     AND (NOT $2 OR a.visibility = 'public') \
+                     ORDER BY ts_rank(a.search_vector, to_tsquery('english', $1)) DESC, a.number DESC LIMIT $3"
+                );
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT set_config('gin_fuzzy_search_limit', $1, true)")
+                    .bind(PG_RANKED_MAX)
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(&q)
+                    .bind(public_only)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                rows
+            }
+        };
         Ok(rows.into_iter().map(Article::from).collect())
     }
 }

@@ -3,6 +3,7 @@
 //! and the SLA policy of each priority.
 
 pub mod kb;
+pub mod kpi;
 pub mod problems;
 pub mod sla_watch;
 

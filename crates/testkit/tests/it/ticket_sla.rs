@@ -120,4 +120,27 @@ async fn sla_notices(backend: Backend) {
     assert_eq!(srv.run_sla_watch().await, 0);
     let (_, t) = srv.get(&format!("/api/v1/tickets/{id}"), &agent).await;
     assert_eq!(t["sla"]["resolution"]["breached"], false, "10 h now: {t}");
+
+    // The desk's KPIs: one ticket resolved (after a reopen) within its targets, one still open.
+    srv.post("/api/v1/tickets", &requester, json!({"title": "Printer jams"})).await;
+    for action in ["resolve", "reopen", "resolve"] {
+        let (s, e) = srv.post(&format!("/api/v1/tickets/{id}/{action}"), &agent, json!({})).await;
+        assert_eq!(s, StatusCode::OK, "{action}: {e}");
+    }
+    srv.clock.set(t0 + Duration::minutes(363)); // the report's period ends now, exclusive
+    let (_, kpi) = srv.get("/api/v1/reports/kpi", &m).await;
+    let d = &kpi["service_desk"];
+    assert_eq!(
+        (d["raised"].as_u64(), d["resolved"].as_u64(), d["backlog"].as_u64()),
+        (Some(2), Some(1), Some(1)),
+        "{kpi}"
+    );
+    assert_eq!((d["sla_compliance"].as_f64(), d["reopen_rate"].as_f64()), (Some(1.0), Some(1.0)), "{d}");
+    assert_eq!(d["mean_first_response_minutes"].as_f64(), Some(46.0), "{d}");
+    assert_eq!(d["mean_resolution_minutes"].as_f64(), Some(241.0), "46 + 195: the two pending hours do not count: {d}");
+    let r = srv.http.get(format!("{}/api/v1/reports/kpi.csv", srv.url)).bearer_auth(&m).send().await.unwrap();
+    let csv = r.text().await.unwrap();
+    for line in ["tickets_raised,all,2,0", "ticket_backlog,all,1,", "ticket_reopen_rate,all,1,"] {
+        assert!(csv.lines().any(|l| l == line), "{line} in the KPI CSV: {csv}");
+    }
 }

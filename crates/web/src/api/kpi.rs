@@ -93,6 +93,44 @@ pub struct KpiFigures {
     #[schema(value_type = Object)]
     pub mttx: serde_json::Value,
     pub changes: ChangeKpiDto,
+    /// The service desk's figures; null in a report about one service.
+    pub service_desk: Option<DeskKpiDto>,
+}
+
+/// Tickets in the period: times in business minutes, as the SLA clocks count them.
+#[derive(Serialize, ToSchema)]
+pub struct DeskKpiDto {
+    /// Tickets raised in the period.
+    pub raised: u64,
+    /// Tickets resolved in the period (still resolved or closed).
+    pub resolved: u64,
+    /// Tickets open now (the current period only).
+    pub backlog: Option<u64>,
+    pub mean_first_response_minutes: Option<f64>,
+    pub mean_resolution_minutes: Option<f64>,
+    /// Resolved with neither clock breached / resolved; null without resolved tickets.
+    pub sla_compliance: Option<f64>,
+    pub first_response_compliance: Option<f64>,
+    pub resolution_compliance: Option<f64>,
+    /// Resolved tickets reopened at least once / resolved.
+    pub reopen_rate: Option<f64>,
+}
+
+/// One desk figure as a CSV cell.
+type DeskCell = fn(&DeskKpiDto) -> String;
+
+fn desk_dto(d: &opsdeck_core::desk::kpi::DeskKpis) -> DeskKpiDto {
+    DeskKpiDto {
+        raised: d.raised,
+        resolved: d.resolved,
+        backlog: d.backlog,
+        mean_first_response_minutes: d.mean_first_response_minutes,
+        mean_resolution_minutes: d.mean_resolution_minutes,
+        sla_compliance: d.sla_compliance,
+        first_response_compliance: d.first_response_compliance,
+        resolution_compliance: d.resolution_compliance,
+        reopen_rate: d.reopen_rate,
+    }
 }
 
 /// Changes closed in the period.
@@ -143,6 +181,7 @@ fn figures(f: &Figures) -> KpiFigures {
             by_type: f.changes.by_type.iter().map(|(t, n)| (t.as_str().to_owned(), *n)).collect(),
             by_risk: f.changes.by_risk.iter().map(|(r, n)| (r.as_str().to_owned(), *n)).collect(),
         },
+        service_desk: f.desk.as_ref().map(desk_dto),
     }
 }
 
@@ -200,9 +239,6 @@ pub struct KpiReport {
     pub slo_compliance: Vec<KpiSlo>,
     /// Arrives with change management; `null` until changes are recorded.
     pub change_success_rate: Option<f64>,
-    /// Arrives with the service desk; `null` until then.
-    #[schema(value_type = Option<Object>)]
-    pub service_desk: Option<serde_json::Value>,
     /// Arrives with licence management; `null` until then.
     pub licence_utilisation: Option<f64>,
 }
@@ -253,7 +289,6 @@ pub fn report(k: &Kpi) -> KpiReport {
             })
             .collect(),
         change_success_rate: None,
-        service_desk: None,
         licence_utilisation: None,
     }
 }
@@ -325,6 +360,23 @@ pub fn csv(k: &Kpi) -> Result<String, ApiError> {
         ["change_emergency_share".into(), "all".into(), num(cc.emergency_share), num(pc.emergency_share)],
         ["change_mean_lead_hours".into(), "all".into(), num(cc.mean_lead_hours), num(pc.mean_lead_hours)],
     ]);
+    if let (Some(cd), pd) = (&c.service_desk, &p.service_desk) {
+        let before = |f: DeskCell| pd.as_ref().map(f).unwrap_or_default();
+        let lines: [(&str, DeskCell); 9] = [
+            ("tickets_raised", |d| d.raised.to_string()),
+            ("tickets_resolved", |d| d.resolved.to_string()),
+            ("ticket_backlog", |d| d.backlog.map(|b| b.to_string()).unwrap_or_default()),
+            ("ticket_mean_first_response_minutes", |d| num(d.mean_first_response_minutes)),
+            ("ticket_mean_resolution_minutes", |d| num(d.mean_resolution_minutes)),
+            ("ticket_sla_compliance", |d| num(d.sla_compliance)),
+            ("ticket_first_response_compliance", |d| num(d.first_response_compliance)),
+            ("ticket_resolution_compliance", |d| num(d.resolution_compliance)),
+            ("ticket_reopen_rate", |d| num(d.reopen_rate)),
+        ];
+        for (metric, f) in lines {
+            rows.push([metric.into(), "all".into(), f(cd), before(f)]);
+        }
+    }
     for ((kind, n), (_, before)) in cc.by_type.iter().zip(&pc.by_type) {
         rows.push(["changes_closed".into(), format!("type:{}", kind.as_str()), n.to_string(), before.to_string()]);
     }

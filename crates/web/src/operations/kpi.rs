@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
 use opsdeck_core::change::kpi::{ChangeKpis, summarize};
+use opsdeck_core::desk::kpi::DeskKpis;
 use opsdeck_core::incident::{Mttx, Sev};
 use opsdeck_core::kpi::{Availability, CheckTotals, ReportPeriod};
 use opsdeck_core::slo::{Counts, Sli};
@@ -39,6 +40,8 @@ pub struct Figures {
     pub by_severity: Vec<Count>,
     /// Changes closed in the period: success and failure rates, emergency share, lead time.
     pub changes: ChangeKpis,
+    /// The service desk's figures; `None` in a report about one service (tickets name none).
+    pub desk: Option<DeskKpis>,
 }
 
 /// A service's availability in the period and the one before.
@@ -95,9 +98,10 @@ pub fn period(state: &AppState, q: &KpiRange) -> Result<ReportPeriod, ApiError> 
     Ok(ReportPeriod::span("to", from, to)?)
 }
 
-fn figures(r: &Report, totals: CheckTotals, changes: ChangeKpis) -> Figures {
+fn figures(r: &Report, totals: CheckTotals, changes: ChangeKpis, desk: Option<DeskKpis>) -> Figures {
     Figures {
         changes,
+        desk,
         availability: totals.availability(),
         checks: totals.total,
         incidents: r.rows.len(),
@@ -143,6 +147,16 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
     let before_c =
         summarize(&state.db.closed_changes(ms(period.previous_from), ms(period.previous_to), service_id).await?);
     let sum = |m: &HashMap<Option<Uuid>, CheckTotals>| m.values().copied().sum::<CheckTotals>();
+    // The backlog is "open now": shown for a period that ends now (or in the future).
+    let current = state.now() - period.to < chrono::Duration::minutes(1);
+    let (now_d, before_d) = if service_id.is_none() {
+        (
+            Some(super::tickets::desk_kpis(state, period.from, period.to, current).await?),
+            Some(super::tickets::desk_kpis(state, period.previous_from, period.previous_to, false).await?),
+        )
+    } else {
+        (None, None)
+    };
 
     let labels = state.db.service_labels().await?;
     let mut services: Vec<ServiceRow> = labels
@@ -238,8 +252,8 @@ pub async fn build_for(state: &AppState, period: ReportPeriod, service_id: Optio
         .await?;
 
     Ok(Kpi {
-        current: figures(&now_r, sum(&now_s), now_c),
-        previous: figures(&before_r, sum(&before_s), before_c),
+        current: figures(&now_r, sum(&now_s), now_c, now_d),
+        previous: figures(&before_r, sum(&before_s), before_c, before_d),
         period,
         services,
         by_service: now_r.by_service,

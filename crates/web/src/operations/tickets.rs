@@ -271,3 +271,44 @@ pub async fn save_policy(state: &AppState, auth: &Auth, p: &SlaPolicy) -> Result
     }
     Ok(state.db.save_sla_policy(&auth.actor(), state.now(), p).await?)
 }
+
+/// The desk's KPIs over `[from, to)`: the tickets resolved in it replayed under their
+/// priorities' policies, those raised in it, and (for the current period) the backlog now.
+pub async fn desk_kpis(
+    state: &AppState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    current: bool,
+) -> Result<opsdeck_core::desk::kpi::DeskKpis, ApiError> {
+    use opsdeck_core::desk::kpi::{Resolved, summarize};
+    let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+    let tickets = state.db.tickets_resolved_between(from_ms, to_ms).await?;
+    let policies = state.db.sla_policies().await?;
+    let now = state.now();
+    let mut rows = Vec::with_capacity(tickets.len());
+    for chunk in tickets.chunks(500) {
+        let ids: Vec<Uuid> = chunk.iter().map(|t| t.id).collect();
+        let mut moves_of = state.db.ticket_moves_of(&ids).await?;
+        for t in chunk {
+            let moves = moves_of.remove(&t.id).unwrap_or_default();
+            let p = policies
+                .iter()
+                .find(|p| p.priority == t.priority)
+                .cloned()
+                .unwrap_or_else(|| SlaPolicy::default_for(t.priority));
+            let (fr, res) = clocks(t, &moves, &p, now);
+            let reopened =
+                moves.windows(2).any(|w| w[0].to == TicketState::Resolved && w[1].to == TicketState::InProgress);
+            rows.push(Resolved {
+                first_response_minutes: t.first_response_at.map(|_| fr.elapsed.num_minutes()),
+                first_response_breached: fr.breached,
+                resolution_minutes: res.elapsed.num_minutes(),
+                resolution_breached: res.breached,
+                reopened,
+            });
+        }
+    }
+    let raised = u64::try_from(state.db.tickets_raised_between(from_ms, to_ms).await?).unwrap_or(0);
+    let backlog = if current { Some(u64::try_from(state.db.open_ticket_count().await?).unwrap_or(0)) } else { None };
+    Ok(summarize(&rows, raised, backlog))
+}

@@ -11,6 +11,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Utc};
+use opsdeck_core::desk::kpi::DeskKpis;
 use opsdeck_core::incident::Stat;
 use opsdeck_core::kpi::change;
 use opsdeck_store::catalogue::ServiceView;
@@ -145,6 +146,61 @@ fn change_tile(
     Tile { label, formula, value: shown(now), previous: shown(before), delta, tone }
 }
 
+/// A share of tickets in points against the period before; `higher_is_better` sets the tone.
+fn desk_share(label: &'static str, formula: &'static str, now: Option<f64>, before: Option<f64>, higher: bool) -> Tile {
+    let mut t = change_tile(label, formula, now, before, higher);
+    let shown = |v: Option<f64>| v.map_or_else(|| "no tickets".to_owned(), |v| format!("{:.0}\u{a0}%", v * 100.0));
+    (t.value, t.previous) = (shown(now), shown(before));
+    t
+}
+
+/// The desk's tiles, when the report covers the whole desk.
+fn desk_tiles(now: Option<&DeskKpis>, before: Option<&DeskKpis>) -> Vec<Tile> {
+    let Some(n) = now else { return Vec::new() };
+    let b = before.cloned().unwrap_or_default();
+    let minutes = |m: Option<f64>| dur(m.map(|m| m * 60.0));
+    let (delta, tone) = relative(n.mean_resolution_minutes, b.mean_resolution_minutes);
+    vec![
+        desk_share(
+            "SLA compliance",
+            "resolved within both SLA targets / resolved",
+            n.sla_compliance,
+            b.sla_compliance,
+            true,
+        ),
+        Tile {
+            label: "First response",
+            formula: "raised → first public reply, business time, mean",
+            value: minutes(n.mean_first_response_minutes),
+            previous: minutes(b.mean_first_response_minutes),
+            delta: String::new(),
+            tone: "",
+        },
+        Tile {
+            label: "Resolution time",
+            formula: "raised → resolved, business time without pauses, mean",
+            value: minutes(n.mean_resolution_minutes),
+            previous: minutes(b.mean_resolution_minutes),
+            delta,
+            tone,
+        },
+        desk_share("Reopen rate", "reopened at least once / resolved", n.reopen_rate, b.reopen_rate, false),
+        Tile {
+            label: "Tickets",
+            formula: "raised · resolved · open now",
+            value: format!(
+                "{} · {} · {}",
+                n.raised,
+                n.resolved,
+                n.backlog.map_or_else(|| "—".to_owned(), |x| x.to_string())
+            ),
+            previous: format!("{} · {}", b.raised, b.resolved),
+            delta: String::new(),
+            tone: "",
+        },
+    ]
+}
+
 fn availability_tile(label: &'static str, formula: &'static str, now: Option<f64>, before: Option<f64>) -> Tile {
     let (delta, tone) = points(now, before);
     Tile { label, formula, value: pct(now), previous: pct(before), delta, tone }
@@ -218,6 +274,8 @@ pub fn view(k: &Kpi) -> KpiView {
             tone: "",
         },
     ];
+    let mut tiles = tiles;
+    tiles.extend(desk_tiles(c.desk.as_ref(), p.desk.as_ref()));
     let services = k
         .services
         .iter()
