@@ -131,7 +131,9 @@ impl Clock {
         if self.stage == Stage::Stopped {
             return Crossed { warned: false, breached: false, next: None };
         }
-        let warned = self.elapsed * 100 >= self.target * WARN_PERCENT;
+        // In milliseconds with saturation: no multiplication of a duration can overflow.
+        let ms = |d: Duration, by: i64| d.num_milliseconds().saturating_mul(by);
+        let warned = ms(self.elapsed, 100) >= ms(self.target, i64::from(WARN_PERCENT));
         let next = match self.stage {
             Stage::Running => {
                 [(!warned).then_some(self.warn_at).flatten(), (!self.breached).then_some(self.due_at).flatten()]

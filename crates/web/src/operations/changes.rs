@@ -314,14 +314,7 @@ pub async fn update(
 }
 
 fn check_version(c: &Change, version: Option<i64>) -> Result<(), ApiError> {
-    match version {
-        Some(v) if v != c.version => Err(ApiError::conflict(format!(
-            "{} was changed by someone else since you loaded it (you had version {v}, it is at {}); reload it",
-            c.key(),
-            c.version
-        ))),
-        _ => Ok(()),
-    }
+    super::check_version(&c.key(), c.version, version)
 }
 
 /// Asks for `action` on a change. Approve and reject are decisions of an approver of a rule

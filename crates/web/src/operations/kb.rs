@@ -80,13 +80,7 @@ pub async fn update(
 ) -> Result<Article, ApiError> {
     auth.require(Permission::Respond)?;
     let before = find(state, auth, reference).await?;
-    if version != before.version {
-        return Err(ApiError::conflict(format!(
-            "{} was changed by someone else since you loaded it (you had version {version}, it is at {}); reload it",
-            before.key(),
-            before.version
-        )));
-    }
+    super::check_version(&before.key(), before.version, Some(version))?;
     let a = state.db.update_article(&auth.actor(), state.now(), &before, version, spec).await?;
     state.events.publish(ARTICLE_CHANGED, Some(a.id), format!("{} edited", a.key()));
     Ok(a)

@@ -78,6 +78,18 @@ pub async fn service_ref(state: &AppState, raw: Option<&str>, field: &str) -> Re
 }
 
 /// Parses an opaque `?cursor=` value.
+/// Refuses a write on a record someone changed since the caller loaded it (`loaded` is the
+/// version they saw; `None` skips the check).
+pub fn check_version(key: &str, current: i64, loaded: Option<i64>) -> Result<(), ApiError> {
+    match loaded {
+        Some(v) if v != current => Err(ApiError::conflict(format!(
+            "{key} was changed by someone else since you loaded it (you had version {v}, it is at {current}); \
+             reload it"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub fn cursor(raw: Option<&str>) -> Result<Option<opsdeck_store::Cursor>, ApiError> {
     raw.filter(|s| !s.is_empty())
         .map(|s| {

@@ -90,13 +90,7 @@ pub async fn update(
     if before.state == ProblemState::Closed {
         return Err(ApiError::conflict(format!("{} is closed; open a new problem that refers to it", before.key())));
     }
-    if version != before.version {
-        return Err(ApiError::conflict(format!(
-            "{} was changed by someone else since you loaded it (you had version {version}, it is at {}); reload it",
-            before.key(),
-            before.version
-        )));
-    }
+    super::check_version(&before.key(), before.version, Some(version))?;
     if before.state == ProblemState::KnownError && spec.workaround.is_empty() {
         return Err(ApiError::invalid("workaround", "a known error keeps its workaround; resolve the problem instead"));
     }
@@ -117,15 +111,7 @@ pub async fn act(
     resolve_incidents: bool,
 ) -> Result<Moved, ApiError> {
     let before = find(state, auth, reference).await?;
-    if let Some(v) = version
-        && v != before.version
-    {
-        return Err(ApiError::conflict(format!(
-            "{} was changed by someone else since you loaded it (you had version {v}, it is at {}); reload it",
-            before.key(),
-            before.version
-        )));
-    }
+    super::check_version(&before.key(), before.version, version)?;
     let to = problem::next(before.state, action, !before.workaround.is_empty()).map_err(|r| ApiError::conflict(r.0))?;
     let p = state.db.move_problem(&auth.actor(), state.now(), &before, to).await?;
     state.events.publish(PROBLEM_CHANGED, Some(p.id), format!("{} {}", p.key(), to.as_str()));

@@ -156,15 +156,7 @@ pub async fn act(
     if action == TicketAction::Pend && reason.is_empty() {
         return Err(ApiError::invalid("reason", "say what the ticket waits for (the requester, a vendor…)"));
     }
-    if let Some(v) = version
-        && v != before.version
-    {
-        return Err(ApiError::conflict(format!(
-            "{} was changed by someone else since you loaded it (you had version {v}, it is at {}); reload it",
-            before.key(),
-            before.version
-        )));
-    }
+    super::check_version(&before.key(), before.version, version)?;
     let to = ticket::next(before.state, action).map_err(|r| ApiError::conflict(r.0))?;
     let t = state.db.move_ticket(&auth.actor(), state.now(), &before, to, reason).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} {}", t.key(), to.as_str()));
@@ -218,15 +210,7 @@ pub async fn assign(
 ) -> Result<TicketView, ApiError> {
     auth.require(Permission::Respond)?;
     let before = find(state, auth, reference).await?;
-    if let Some(v) = version
-        && v != before.version
-    {
-        return Err(ApiError::conflict(format!(
-            "{} was changed by someone else since you loaded it (you had version {v}, it is at {}); reload it",
-            before.key(),
-            before.version
-        )));
-    }
+    super::check_version(&before.key(), before.version, version)?;
     let who = match assignee {
         None => None,
         Some(id) => {
