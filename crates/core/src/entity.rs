@@ -14,6 +14,7 @@ pub enum Entity {
     Ticket,
     Article,
     Problem,
+    RequestItem,
     Channel,
     Ci,
     CiAttribute,
@@ -43,7 +44,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 37] = [
+    pub const ALL: [Entity; 38] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
@@ -55,6 +56,7 @@ impl Entity {
         Entity::Ticket,
         Entity::Article,
         Entity::Problem,
+        Entity::RequestItem,
         Entity::Channel,
         Entity::Ci,
         Entity::CiAttribute,
@@ -97,6 +99,7 @@ impl Entity {
             Entity::Ticket => "ticket",
             Entity::Article => "article",
             Entity::Problem => "problem",
+            Entity::RequestItem => "request item",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
             Entity::CiAttribute => "CI attribute",
@@ -140,6 +143,7 @@ impl Entity {
             Entity::Ticket => "ticket_not_found",
             Entity::Article => "article_not_found",
             Entity::Problem => "problem_not_found",
+            Entity::RequestItem => "request_item_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",
             Entity::CiAttribute => "ci_attribute_not_found",

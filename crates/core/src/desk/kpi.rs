@@ -2,7 +2,8 @@
 //! - mean first-response and resolution time, in business minutes (what the SLA clocks count);
 //! - SLA compliance: resolved with neither clock breached / resolved, and each clock's own;
 //! - reopen rate: resolved tickets that were reopened at least once / resolved;
-//! - raised in the period, and the backlog (open now, for the current period).
+//! - raised in the period, and the backlog (open now, for the current period);
+//! - satisfaction: the mean of the requesters' 1–5 ratings given in the period.
 //!
 //! A period without resolved tickets has no rates or means (`None`), never 100 %.
 
@@ -31,6 +32,9 @@ pub struct DeskKpis {
     pub first_response_compliance: Option<f64>,
     pub resolution_compliance: Option<f64>,
     pub reopen_rate: Option<f64>,
+    /// Ratings given in the period, and their mean (1–5).
+    pub ratings: u64,
+    pub mean_satisfaction: Option<f64>,
 }
 
 fn mean(xs: impl Iterator<Item = i64>) -> Option<f64> {
@@ -38,7 +42,14 @@ fn mean(xs: impl Iterator<Item = i64>) -> Option<f64> {
     (n > 0).then(|| sum / n as f64)
 }
 
-pub fn summarize(rows: &[Resolved], raised: u64, backlog: Option<u64>) -> DeskKpis {
+/// Ratings given in a period: how many, and their sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ratings {
+    pub count: u64,
+    pub sum: u64,
+}
+
+pub fn summarize(rows: &[Resolved], raised: u64, backlog: Option<u64>, ratings: Ratings) -> DeskKpis {
     let resolved = rows.len() as u64;
     let share = |n: usize| (resolved > 0).then(|| n as f64 / resolved as f64);
     DeskKpis {
@@ -51,6 +62,8 @@ pub fn summarize(rows: &[Resolved], raised: u64, backlog: Option<u64>) -> DeskKp
         first_response_compliance: share(rows.iter().filter(|r| !r.first_response_breached).count()),
         resolution_compliance: share(rows.iter().filter(|r| !r.resolution_breached).count()),
         reopen_rate: share(rows.iter().filter(|r| r.reopened).count()),
+        ratings: ratings.count,
+        mean_satisfaction: (ratings.count > 0).then(|| ratings.sum as f64 / ratings.count as f64),
     }
 }
 
@@ -74,13 +87,15 @@ mod tests {
             reopened: true,
             ..ok
         };
-        let k = summarize(&[ok, ok, ok, late], 7, Some(3));
+        let k = summarize(&[ok, ok, ok, late], 7, Some(3), Ratings { count: 3, sum: 13 });
         assert_eq!((k.raised, k.resolved, k.backlog), (7, 4, Some(3)));
         assert_eq!(k.mean_first_response_minutes, Some(10.0), "the one without a response does not count");
         assert_eq!(k.mean_resolution_minutes, Some(150.0));
         assert_eq!((k.sla_compliance, k.first_response_compliance), (Some(0.75), Some(1.0)));
         assert_eq!((k.resolution_compliance, k.reopen_rate), (Some(0.75), Some(0.25)));
-        let none = summarize(&[], 0, None);
+        assert_eq!(k.mean_satisfaction.map(|m| (m * 100.0).round()), Some(433.0));
+        let none = summarize(&[], 0, None, Ratings::default());
         assert_eq!((none.sla_compliance, none.mean_resolution_minutes), (None, None));
+        assert_eq!(none.mean_satisfaction, None, "no ratings: no mean, never 5");
     }
 }

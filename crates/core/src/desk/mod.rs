@@ -1,10 +1,11 @@
 //! The service desk's rules, pure: business-hours calendars ([`hours`]), SLA clocks replayed
 //! from a ticket's history ([`sla`]), tickets' states and priorities ([`ticket`]), knowledge-base
-//! articles ([`kb`]) and problems ([`problem`]).
+//! articles ([`kb`]), problems ([`problem`]) and the portal's request items ([`request_item`]).
 
 pub mod hours;
 pub mod kb;
 pub mod kpi;
 pub mod problem;
+pub mod request_item;
 pub mod sla;
 pub mod ticket;

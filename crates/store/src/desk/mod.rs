@@ -5,6 +5,7 @@
 pub mod kb;
 pub mod kpi;
 pub mod problems;
+pub mod requests;
 pub mod sla_watch;
 
 use crate::audit::audit;
@@ -15,6 +16,7 @@ use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
 use opsdeck_core::desk::hours::BusinessHours;
+use opsdeck_core::desk::request_item::{Answer, Approval, Task};
 use opsdeck_core::desk::ticket::{Moved, TicketSpec, TicketState, TicketType};
 use serde::Serialize;
 use uuid::Uuid;
@@ -43,6 +45,16 @@ pub struct Ticket {
     pub updated_at: DateTime<Utc>,
     /// When the SLA watcher judges its clocks next (epoch ms; none once nothing is left to cross).
     pub sla_check_at: Option<i64>,
+    /// The request item it was raised from, with the answers to its form.
+    pub request_item_id: Option<Uuid>,
+    pub answers: Vec<Answer>,
+    pub approval: Approval,
+    pub approver_id: Option<Uuid>,
+    pub tasks: Vec<Task>,
+    /// The requester's satisfaction, 1 to 5, once resolved.
+    pub rating: Option<u8>,
+    pub rating_comment: String,
+    pub rated_at: Option<DateTime<Utc>>,
 }
 
 impl Ticket {
@@ -74,6 +86,14 @@ struct Row {
     created_at: i64,
     updated_at: i64,
     sla_check_at: Option<i64>,
+    request_item_id: Option<Uuid>,
+    answers: Option<String>,
+    approval: String,
+    approver_id: Option<Uuid>,
+    tasks: Option<String>,
+    rating: Option<i32>,
+    rating_comment: String,
+    rated_at: Option<i64>,
 }
 
 fn small(v: i32) -> u8 {
@@ -103,13 +123,22 @@ impl From<Row> for Ticket {
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
             sla_check_at: r.sla_check_at,
+            request_item_id: r.request_item_id,
+            answers: r.answers.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+            approval: Approval::parse(&r.approval).unwrap_or(Approval::None),
+            approver_id: r.approver_id,
+            tasks: r.tasks.and_then(|a| serde_json::from_str(&a).ok()).unwrap_or_default(),
+            rating: r.rating.and_then(|v| u8::try_from(v).ok()),
+            rating_comment: r.rating_comment,
+            rated_at: r.rated_at.map(from_millis),
         }
     }
 }
 
 const SELECT: &str = "SELECT id, number, kind, title, description, state, impact, urgency, priority, requester_email, \
      requester_id, assignee_id, pending_reason, first_response_at, resolved_at, closed_at, version, created_at, \
-     updated_at, sla_check_at FROM tickets";
+     updated_at, sla_check_at, request_item_id, answers, approval, approver_id, tasks, rating, rating_comment, \
+     rated_at FROM tickets";
 
 /// A reply or an internal note.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -174,8 +203,13 @@ impl Db {
         spec: &TicketSpec,
         priority: u8,
         requester: Option<Uuid>,
+        request: Option<&requests::NewRequest>,
     ) -> StoreResult<Ticket> {
         let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
+        let (item_id, answers, approval, approver_id, tasks) = requests::request_columns(request);
+        // A request that needs approval waits for it from the start, its resolution clock paused.
+        let awaits = approval == Approval::Pending;
+        let (state, reason) = if awaits { ("pending", "Awaiting approval") } else { ("new", "") };
         write_tx!(self, |tx| {
             let number: i64 = sqlx::query_scalar(
                 "UPDATE revisions SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
@@ -184,8 +218,9 @@ impl Db {
             .await?;
             sqlx::query(
                 "INSERT INTO tickets (id, number, kind, title, description, state, impact, urgency, priority, \
-                 requester_email, requester_id, version, created_at, updated_at, sla_check_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, 1, $11, $11, $11)",
+                 requester_email, requester_id, version, created_at, updated_at, sla_check_at, pending_reason, \
+                 request_item_id, answers, approval, approver_id, tasks) \
+                 VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, 1, $11, $11, $11, $13, $14, $15, $16, $17, $18)",
             )
             .bind(id)
             .bind(number)
@@ -198,8 +233,30 @@ impl Db {
             .bind(&spec.requester_email)
             .bind(requester)
             .bind(at)
+            .bind(state)
+            .bind(reason)
+            .bind(item_id)
+            .bind(&answers)
+            .bind(approval.as_str())
+            .bind(approver_id)
+            .bind(&tasks)
             .execute(&mut *tx)
             .await?;
+            if awaits {
+                sqlx::query(
+                    "INSERT INTO ticket_moves (ticket_id, seq, at, from_state, to_state, reason, actor) \
+                     VALUES ($1, 0, $2, 'new', 'pending', $3, $4)",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(reason)
+                .bind(&actor.label)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some(m) = request.and_then(|r| r.approver_mail.as_ref()).map(|f| f(number)) {
+                sla_watch::insert_mail!(tx, id, m, at);
+            }
             let summary = format!("Raised {}-{number} {}", spec.kind.prefix(), spec.title);
             audit!(tx, actor, now, AuditRecord::new("ticket.create", "ticket", Some(id), summary).after(spec));
         });

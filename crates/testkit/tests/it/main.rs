@@ -23,6 +23,7 @@ mod ops;
 mod paging;
 mod prometheus_series;
 mod report_schedules;
+mod requests;
 mod roles;
 mod secrets;
 mod senders;

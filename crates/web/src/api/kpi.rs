@@ -114,6 +114,10 @@ pub struct DeskKpiDto {
     pub resolution_compliance: Option<f64>,
     /// Resolved tickets reopened at least once / resolved.
     pub reopen_rate: Option<f64>,
+    /// Requesters' satisfaction ratings given in the period, and their mean (1 to 5; null
+    /// without ratings).
+    pub ratings: u64,
+    pub mean_satisfaction: Option<f64>,
 }
 
 /// One desk figure as a CSV cell.
@@ -130,6 +134,8 @@ fn desk_dto(d: &opsdeck_core::desk::kpi::DeskKpis) -> DeskKpiDto {
         first_response_compliance: d.first_response_compliance,
         resolution_compliance: d.resolution_compliance,
         reopen_rate: d.reopen_rate,
+        ratings: d.ratings,
+        mean_satisfaction: d.mean_satisfaction,
     }
 }
 
@@ -362,7 +368,7 @@ pub fn csv(k: &Kpi) -> Result<String, ApiError> {
     ]);
     if let (Some(cd), pd) = (&c.service_desk, &p.service_desk) {
         let before = |f: DeskCell| pd.as_ref().map(f).unwrap_or_default();
-        let lines: [(&str, DeskCell); 9] = [
+        let lines: [(&str, DeskCell); 11] = [
             ("tickets_raised", |d| d.raised.to_string()),
             ("tickets_resolved", |d| d.resolved.to_string()),
             ("ticket_backlog", |d| d.backlog.map(|b| b.to_string()).unwrap_or_default()),
@@ -372,6 +378,8 @@ pub fn csv(k: &Kpi) -> Result<String, ApiError> {
             ("ticket_first_response_compliance", |d| num(d.first_response_compliance)),
             ("ticket_resolution_compliance", |d| num(d.resolution_compliance)),
             ("ticket_reopen_rate", |d| num(d.reopen_rate)),
+            ("ticket_ratings", |d| d.ratings.to_string()),
+            ("ticket_mean_satisfaction", |d| num(d.mean_satisfaction)),
         ];
         for (metric, f) in lines {
             rows.push([metric.into(), "all".into(), f(cd), before(f)]);

@@ -30,6 +30,7 @@ pub(crate) mod postmortems;
 mod problems;
 pub(crate) mod report_schedules;
 pub(crate) mod reports;
+mod requests;
 pub(crate) mod schema;
 pub(crate) mod series;
 mod series_alerts;
@@ -152,6 +153,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(change_calendar::router())
         .merge(change_templates::router())
         .merge(tickets::router())
+        .merge(requests::router())
         .merge(kb::router())
         .merge(problems::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))

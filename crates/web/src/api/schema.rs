@@ -47,7 +47,7 @@ fn email_body() -> String {
     format!("(?=[^{WS}]{{1,{EMAIL_MAX}}}[{WS}]*$)[^@{WS}{CC}]+@[^@.{WS}{CC}][^@{WS}{CC}]*\\.[^@{WS}{CC}]*")
 }
 
-fn ty(nullable: bool, t: Type) -> SchemaType {
+pub(super) fn ty(nullable: bool, t: Type) -> SchemaType {
     if nullable { SchemaType::from_iter([t, Type::Null]) } else { SchemaType::new(t) }
 }
 

@@ -37,3 +37,61 @@ pub fn visibility_opt() -> Object {
 pub fn problem_text_opt() -> Object {
     string(true, None, Some(opsdeck_core::desk::problem::TEXT_MAX), Some(r"^[^\x00]*$".into()))
 }
+
+/// A form field's key: a lowercase letter, then lowercase letters, digits and `_`.
+pub fn field_key() -> Object {
+    let max = opsdeck_core::desk::request_item::KEY_MAX;
+    string(false, Some(1), Some(max), Some(format!("^[a-z][a-z0-9_]{{0,{}}}$", max - 1)))
+}
+
+/// A field label, a select option or a task: 1 to 200 characters on one line, not blank.
+pub fn item_label() -> Object {
+    string(false, None, None, Some(super::schema::text_pattern(opsdeck_core::desk::request_item::LABEL_MAX)))
+}
+
+/// A field's help text: up to 500 characters.
+pub fn field_help_opt() -> Object {
+    string(true, None, Some(opsdeck_core::desk::request_item::HELP_MAX), None)
+}
+
+/// What a form field takes.
+pub fn field_kind() -> Object {
+    enum_of(false, opsdeck_core::desk::request_item::FieldKind::ALL.iter().map(|c| c.as_str()).collect())
+}
+
+/// A decision's or a rating's comment: up to 2,000 characters, no NUL.
+pub fn comment_opt() -> Object {
+    string(true, None, Some(crate::operations::requests::COMMENT_MAX), Some(r"^[^\x00]*$".into()))
+}
+
+/// A rejection's reason: 1 to 2,000 characters, not blank, no NUL.
+pub fn comment() -> Object {
+    string(false, None, Some(crate::operations::requests::COMMENT_MAX), Some(format!(r"^[^\x00]*[^\x00{WS}][^\x00]*$")))
+}
+
+/// A request's answers: field keys to text, numbers or true/false (the form decides which).
+pub fn request_answers_opt() -> Object {
+    use opsdeck_core::desk::request_item::{ANSWER_MAX, FIELDS_MAX, KEY_MAX};
+    use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, Schema};
+    let text = string(false, None, Some(ANSWER_MAX), Some(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$".into()));
+    let value = OneOfBuilder::new()
+        .item(text)
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::new(utoipa::openapi::schema::Type::Number))
+                .build(),
+        )
+        .item(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::new(utoipa::openapi::schema::Type::Boolean))
+                .build(),
+        )
+        .build();
+    let names = string(false, Some(1), Some(KEY_MAX), Some("^[a-z][a-z0-9_]*$".into()));
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(super::schema::ty(true, utoipa::openapi::schema::Type::Object))
+        .additional_properties(Some(AdditionalProperties::RefOr(Schema::OneOf(value).into())))
+        .property_names(Some(names))
+        .max_properties(Some(FIELDS_MAX))
+        .build()
+}

@@ -92,12 +92,45 @@ pub struct TicketDto {
     pub resolved_at: Option<String>,
     pub closed_at: Option<String>,
     pub sla: TicketSlaDto,
+    /// The request item a service request was raised from, with the answers to its form.
+    pub request_item_id: Option<Uuid>,
+    pub answers: Vec<AnswerDto>,
+    /// none, pending (awaiting the approver; the resolution clock is paused), approved or rejected.
+    pub approval: String,
+    pub approver_id: Option<Uuid>,
+    /// Fulfilment tasks; the request is resolved once every one is done.
+    pub tasks: Vec<TaskDto>,
+    /// The requester's rating once resolved.
+    pub satisfaction: Option<SatisfactionDto>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
 }
 
-fn dto(v: TicketView) -> TicketDto {
+#[derive(Serialize, ToSchema)]
+pub struct AnswerDto {
+    pub key: String,
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TaskDto {
+    pub title: String,
+    pub done: bool,
+    pub done_at: Option<String>,
+    pub done_by: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SatisfactionDto {
+    /// 1 (poor) to 5 (excellent).
+    pub rating: u8,
+    pub comment: String,
+    pub rated_at: Option<String>,
+}
+
+pub(super) fn dto(v: TicketView) -> TicketDto {
     let t = v.ticket;
     TicketDto {
         id: t.id,
@@ -122,6 +155,25 @@ fn dto(v: TicketView) -> TicketDto {
             first_response: clock_dto(&v.first_response),
             resolution: clock_dto(&v.resolution),
         },
+        request_item_id: t.request_item_id,
+        answers: t.answers.into_iter().map(|a| AnswerDto { key: a.key, label: a.label, value: a.value }).collect(),
+        approval: t.approval.as_str().into(),
+        approver_id: t.approver_id,
+        tasks: t
+            .tasks
+            .into_iter()
+            .map(|x| TaskDto {
+                title: x.title,
+                done: x.done_at.is_some(),
+                done_at: x.done_at.map(|m| ts(opsdeck_core::clock::from_millis(m))),
+                done_by: x.done_by,
+            })
+            .collect(),
+        satisfaction: t.rating.map(|rating| SatisfactionDto {
+            rating,
+            comment: t.rating_comment,
+            rated_at: t.rated_at.map(ts),
+        }),
         version: t.version,
         created_at: ts(t.created_at),
         updated_at: ts(t.updated_at),

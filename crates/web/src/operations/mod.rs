@@ -33,6 +33,7 @@ pub mod oncall;
 pub mod problems;
 pub mod report_schedules;
 pub mod reports;
+pub mod requests;
 pub mod series;
 pub mod series_alerts;
 pub mod settings;

@@ -19,18 +19,29 @@ pub const BATCH: i64 = 500;
 
 /// One e-mail about `t`: a subject tagged with its key (`[TKT-12] …`) and a link to it.
 pub fn mail(base: &str, t: &Ticket, to: &str, headline: &str, lines: &[String]) -> TicketMail {
-    let page = format!("{base}/tickets/{}", t.number);
-    let text = format!("{headline}\n\n{}\n\n{} {}\n{page}\n", lines.join("\n"), t.key(), t.title);
+    mail_about(base, (t.number, &t.key(), &t.title), to, headline, lines)
+}
+
+/// As [`mail`], for a ticket known by (number, key, title): one being raised has no row yet.
+pub fn mail_about(
+    base: &str,
+    (number, key, title): (i64, &str, &str),
+    to: &str,
+    headline: &str,
+    lines: &[String],
+) -> TicketMail {
+    let page = format!("{base}/tickets/{number}");
+    let text = format!("{headline}\n\n{}\n\n{key} {title}\n{page}\n", lines.join("\n"));
     let paras: String = lines.iter().map(|l| format!("<p style=\"white-space:pre-wrap\">{}</p>", esc(l))).collect();
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{}</h2>{paras}\
          <p><a href=\"{}\">{} {}</a></p></body></html>",
         esc(headline),
         esc(&page),
-        t.key(),
-        esc(&t.title)
+        key,
+        esc(title)
     );
-    TicketMail { recipient: to.to_owned(), subject: format!("[{}] {headline}", t.key()), html, text }
+    TicketMail { recipient: to.to_owned(), subject: format!("[{key}] {headline}"), html, text }
 }
 
 fn due(c: &Clock) -> String {

@@ -10,6 +10,7 @@ use opsdeck_core::desk::sla::{self, Clock, Event};
 use opsdeck_core::desk::ticket::{self, PriorityMatrix, TicketAction, TicketSpec, TicketState};
 use opsdeck_core::role::Permission;
 use opsdeck_store::Page;
+use opsdeck_store::desk::requests::NewRequest;
 use opsdeck_store::desk::{Reply, SlaPolicy, Ticket, TicketFilter};
 use uuid::Uuid;
 
@@ -67,6 +68,16 @@ pub async fn matrix(state: &AppState) -> Result<PriorityMatrix, ApiError> {
 /// Raised for someone else (another requester e-mail), it has no requester account: the agent
 /// who raised it is not its requester, so their replies are responses.
 pub async fn create(state: &AppState, auth: &Auth, spec: &TicketSpec) -> Result<TicketView, ApiError> {
+    create_with(state, auth, spec, None).await
+}
+
+/// Raises a ticket, from a request item when `request` is given (see `super::requests`).
+pub async fn create_with(
+    state: &AppState,
+    auth: &Auth,
+    spec: &TicketSpec,
+    request: Option<&NewRequest>,
+) -> Result<TicketView, ApiError> {
     auth.require(Permission::Read)?;
     let priority = matrix(state).await?.priority(spec.impact, spec.urgency);
     let own = match (&spec.requester_email, &auth.user.email) {
@@ -80,7 +91,7 @@ pub async fn create(state: &AppState, auth: &Auth, spec: &TicketSpec) -> Result<
     if spec.requester_email.is_none() {
         spec.requester_email = auth.user.email.clone();
     }
-    let t = state.db.create_ticket(&auth.actor(), state.now(), &spec, priority, requester).await?;
+    let t = state.db.create_ticket(&auth.actor(), state.now(), &spec, priority, requester, request).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} raised", t.key()));
     view_of(state, t).await
 }
@@ -106,7 +117,9 @@ pub async fn find(state: &AppState, auth: &Auth, reference: &str) -> Result<Tick
             Err(_) => return Err(ApiError::not_found(opsdeck_core::Entity::Ticket)),
         },
     };
-    if !auth.allows(Permission::Respond) && t.requester_id != Some(auth.user.id) {
+    // The approver of a request sees it too, whatever their role.
+    let me = Some(auth.user.id);
+    if !auth.allows(Permission::Respond) && t.requester_id != me && t.approver_id != me {
         return Err(ApiError::not_found(opsdeck_core::Entity::Ticket));
     }
     Ok(t)
@@ -157,6 +170,7 @@ pub async fn act(
         return Err(ApiError::invalid("reason", "say what the ticket waits for (the requester, a vendor…)"));
     }
     super::check_version(&before.key(), before.version, version)?;
+    super::requests::may_move(&before, action)?;
     let to = ticket::next(before.state, action).map_err(|r| ApiError::conflict(r.0))?;
     let t = state.db.move_ticket(&auth.actor(), state.now(), &before, to, reason).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} {}", t.key(), to.as_str()));
@@ -294,5 +308,10 @@ pub async fn desk_kpis(
     }
     let raised = u64::try_from(state.db.tickets_raised_between(from_ms, to_ms).await?).unwrap_or(0);
     let backlog = if current { Some(u64::try_from(state.db.open_ticket_count().await?).unwrap_or(0)) } else { None };
-    Ok(summarize(&rows, raised, backlog))
+    let (count, sum) = state.db.ratings_between(from_ms, to_ms).await?;
+    let ratings = opsdeck_core::desk::kpi::Ratings {
+        count: u64::try_from(count).unwrap_or(0),
+        sum: u64::try_from(sum).unwrap_or(0),
+    };
+    Ok(summarize(&rows, raised, backlog, ratings))
 }

@@ -186,6 +186,16 @@ fn desk_tiles(now: Option<&DeskKpis>, before: Option<&DeskKpis>) -> Vec<Tile> {
         },
         desk_share("Reopen rate", "reopened at least once / resolved", n.reopen_rate, b.reopen_rate, false),
         Tile {
+            label: "Satisfaction",
+            formula: "requesters' ratings given, mean of 1–5",
+            value: n
+                .mean_satisfaction
+                .map_or_else(|| "no ratings".to_owned(), |m| format!("{m:.1} of 5 ({})", n.ratings)),
+            previous: b.mean_satisfaction.map_or_else(|| "no ratings".to_owned(), |m| format!("{m:.1} of 5")),
+            delta: String::new(),
+            tone: "",
+        },
+        Tile {
             label: "Tickets",
             formula: "raised · resolved · open now",
             value: format!(

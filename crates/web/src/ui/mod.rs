@@ -54,10 +54,12 @@ mod maintenance;
 mod monitor_form;
 mod monitors;
 pub(crate) mod oncall;
+mod portal;
 mod postmortems;
 mod problems;
 mod report_schedules;
 mod reports;
+mod request_items;
 mod slos;
 pub(crate) mod status_pages;
 mod status_preview;
@@ -192,6 +194,14 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/replies", post(tickets::reply))
         .route("/tickets/{id}/act/{action}", post(tickets::act))
         .route("/tickets/{id}/assign", post(tickets::assign))
+        .route("/tickets/{id}/decide/{decision}", post(tickets::decide))
+        .route("/tickets/{id}/tasks/{index}", post(tickets::task))
+        .route("/tickets/{id}/rating", post(tickets::rate))
+        .route("/portal", get(portal::index))
+        .route("/portal/items/{slug}", get(portal::item_form).post(portal::submit))
+        .route("/request-items", get(request_items::list).post(request_items::create))
+        .route("/request-items/new", get(request_items::new))
+        .route("/request-items/{id}", get(request_items::edit).post(request_items::update))
         .route("/kb", get(kb::index).post(kb::create))
         .route("/kb/new", get(kb::new))
         .route("/kb/{id}", get(kb::article).post(kb::update))

@@ -45,6 +45,11 @@ pub fn timer(c: &Clock, now: &DateTime<Utc>) -> (String, &'static str) {
     }
 }
 
+/// A 1–5 rating as five stars: "★★★★☆".
+pub fn stars(rating: &u8) -> String {
+    (1..=5u8).map(|i| if i <= *rating { '★' } else { '☆' }).collect()
+}
+
 /// An epoch-ms time as the conversation shows it.
 pub fn at(ms: &i64) -> String {
     opsdeck_core::clock::from_millis(*ms).format("%a %d %b %H:%M UTC").to_string()
@@ -141,12 +146,17 @@ async fn new_page(state: &AppState, auth: &PageAuth, form: TicketForm, error: Op
 pub struct NewQuery {
     /// The title typed so far: the page suggests articles for it (the form asks as you type).
     title: String,
+    /// The type to preselect (the portal links "Ask a question" here).
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 pub async fn new(State(state): State<AppState>, auth: PageAuth, Query(q): Query<NewQuery>) -> Response {
+    let kind = opsdeck_core::desk::ticket::TicketType::parse(&q.kind)
+        .unwrap_or(opsdeck_core::desk::ticket::TicketType::IncidentReport);
     let form = TicketForm {
         title: q.title,
-        kind: "incident_report".into(),
+        kind: kind.as_str().into(),
         impact: "3".into(),
         urgency: "3".into(),
         ..TicketForm::default()
@@ -190,6 +200,11 @@ pub struct TicketPage {
     /// Agents who may be assigned (id, name), for an agent's view.
     agents: Vec<(uuid::Uuid, String)>,
     assignee: Option<String>,
+    /// The viewer may approve or reject it (its approver, or an admin).
+    can_decide: bool,
+    approver: Option<String>,
+    /// The viewer raised it (and may rate it once resolved).
+    requester: bool,
 }
 
 fn label(a: TicketAction) -> &'static str {
@@ -248,7 +263,15 @@ pub async fn detail(
         .filter(|a| **a != TicketAction::Pend && opsdeck_core::desk::ticket::next(v.ticket.state, **a).is_ok())
         .map(|a| (a.as_str(), label(*a)))
         .collect();
-    TicketPage { chrome, v, replies, agent, moves, now: state.now(), agents, assignee }.into_response()
+    let me = auth.0.user.id;
+    let can_decide = v.ticket.approver_id == Some(me) || auth.0.allows(Permission::Administer);
+    let approver = match v.ticket.approver_id {
+        Some(id) => state.db.get_user(id).await.ok().map(|u| u.shown_name()),
+        None => None,
+    };
+    let requester = v.ticket.requester_id == Some(me);
+    TicketPage { chrome, v, replies, agent, moves, now: state.now(), agents, assignee, can_decide, approver, requester }
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -321,6 +344,72 @@ pub async fn assign(
         } else {
             format!("{} unassigned", v.ticket.key())
         })
+    }
+    .await;
+    outcome(&back, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DecideForm {
+    comment: String,
+    version: Option<i64>,
+}
+
+/// Approve or reject a request (`decision` is `approve` or `reject`).
+pub async fn decide(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, decision)): Path<(String, String)>,
+    Form(f): Form<DecideForm>,
+) -> Response {
+    let back = format!("/tickets/{id}");
+    let approve = decision == "approve";
+    let result = crate::operations::requests::decide(&state, &auth.0, &id, approve, Some(&f.comment), f.version)
+        .await
+        .map(|v| format!("{} {}", v.ticket.key(), if approve { "approved" } else { "rejected" }));
+    outcome(&back, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct TaskForm {
+    done: String,
+    version: Option<i64>,
+}
+
+pub async fn task(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, index)): Path<(String, usize)>,
+    Form(f): Form<TaskForm>,
+) -> Response {
+    let back = format!("/tickets/{id}#tasks");
+    let done = f.done == "yes";
+    let result = crate::operations::requests::set_task(&state, &auth.0, &id, index, done, f.version)
+        .await
+        .map(|_| if done { "Task done".to_owned() } else { "Task reopened".to_owned() });
+    outcome(&back, result)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RatingForm {
+    rating: String,
+    comment: String,
+}
+
+pub async fn rate(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<RatingForm>,
+) -> Response {
+    let back = format!("/tickets/{id}#rating");
+    let result = async {
+        let score = f.rating.trim().parse::<i64>().map_err(|_| ApiError::invalid("rating", "choose 1 to 5 stars"))?;
+        crate::operations::requests::rate(&state, &auth.0, &id, score, Some(&f.comment)).await?;
+        Ok("Thank you for rating it".to_owned())
     }
     .await;
     outcome(&back, result)
