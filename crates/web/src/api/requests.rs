@@ -47,7 +47,7 @@ pub struct FieldDto {
     pub required: bool,
     /// The choices of a select (1 to 50, each listed once); other kinds have none.
     #[serde(default)]
-    #[schema(max_items = 50, inline, value_type = Vec<String>)]
+    #[schema(schema_with = crate::api::ticket_schema::field_options)]
     pub options: Vec<String>,
     #[serde(default)]
     #[schema(schema_with = crate::api::ticket_schema::field_help_opt)]
@@ -126,7 +126,7 @@ pub struct RequestItemBody {
     pub approver_id: Option<Uuid>,
     /// Fulfilment tasks each request gets (at most 20, each 1 to 200 characters).
     #[serde(default)]
-    #[schema(max_items = 20, inline, value_type = Vec<String>)]
+    #[schema(schema_with = crate::api::ticket_schema::item_tasks)]
     pub tasks: Vec<String>,
     /// 1 to 4; default 3.
     #[schema(minimum = 1, maximum = 4)]

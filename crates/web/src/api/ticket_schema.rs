@@ -95,3 +95,24 @@ pub fn request_answers_opt() -> Object {
         .max_properties(Some(FIELDS_MAX))
         .build()
 }
+
+/// Labels in a list (a select's options, an item's tasks): each 1 to 200 characters on one line.
+fn labels(max: usize) -> utoipa::openapi::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::new(utoipa::openapi::schema::Type::Array))
+        .items(item_label())
+        .max_items(Some(max))
+        .build()
+}
+
+/// A select's options: 1 to 50, each listed once.
+pub fn field_options() -> utoipa::openapi::Array {
+    let mut a = labels(opsdeck_core::desk::request_item::OPTIONS_MAX);
+    a.unique_items = true;
+    a
+}
+
+/// An item's fulfilment tasks: at most 20.
+pub fn item_tasks() -> utoipa::openapi::Array {
+    labels(opsdeck_core::desk::request_item::TASKS_MAX)
+}
