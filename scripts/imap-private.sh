@@ -195,7 +195,7 @@ start() {
         write_config "$user" "$group" "$port"
         # dovecot binds its listeners before it forks into the background, so
         # a taken port makes this fail (the error is on stderr and in the log).
-        if as_owner dovecot -c "$DIR/dovecot.conf" >&2; then
+        if as_owner dovecot -c "$DIR/dovecot.conf" </dev/null >/dev/null 2>>"$DIR/start.err"; then
             deadline=$((SECONDS + 10))
             while ((SECONDS < deadline)); do
                 if greets "$port"; then
@@ -213,7 +213,7 @@ start() {
             exit 1
         fi
         log "start on port $port failed (attempt $attempt); log tail:"
-        tail -n 5 "$DIR/log" >&2 || true
+        tail -n 5 "$DIR/log" "$DIR/start.err" >&2 || true
     done
     log "giving up; full log in $DIR/log"
     exit 1

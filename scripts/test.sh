@@ -49,6 +49,7 @@ fi
 [[ -x /usr/lib/nagios/plugins/check_tcp ]] || missing+=(monitoring-plugins-basic) # real plugins for the command-probe tests
 [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)                              # real alert senders for the ingest tests
 [[ -x /usr/bin/prometheus-alertmanager ]] || missing+=(prometheus-alertmanager)
+[[ -x /usr/sbin/dovecot ]] || missing+=(dovecot-imapd)                              # the desk's mailbox for the IMAP tests
 command -v curl >/dev/null 2>&1 || missing+=(curl) # the schema fuzz waits for the server with it
 if ((run_e2e)); then
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)

@@ -9,6 +9,7 @@
 
 pub mod egress;
 pub mod events;
+pub mod imap;
 mod lease;
 pub mod prometheus;
 mod reports;

@@ -23,6 +23,7 @@ struct FileConfig {
     ingest_queue: Option<usize>,
     public_url: Option<String>,
     smtp: Option<opsdeck_notify::SmtpConfig>,
+    imap: Option<opsdeck_notify::imap::ImapConfig>,
     /// Reverse proxies (IP addresses) whose `X-Forwarded-For` header names the client.
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
     egress: Option<opsdeck_notify::egress::EgressConfig>,
@@ -49,6 +50,8 @@ pub struct Config {
     pub public_url: String,
     /// Outgoing e-mail (`[smtp]` table in the file).
     pub smtp: Option<opsdeck_notify::SmtpConfig>,
+    /// The service desk's mailbox (`[imap]` table): mail to it becomes tickets and replies.
+    pub imap: Option<opsdeck_notify::imap::ImapConfig>,
     /// `trusted_proxies = ["10.0.0.5"]`: reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Where outbound requests may go (`[egress]` table: `allow`, `deny` networks).
@@ -66,6 +69,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("token", &self.token.as_ref().map(|_| opsdeck_core::secret::MASK))
             .field("smtp", &self.smtp)
+            .field("imap", &self.imap)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +109,7 @@ impl Config {
             },
             ingest_queue: g.ingest_queue.or(file.ingest_queue).unwrap_or(20_000).clamp(100, 1_000_000),
             smtp: file.smtp,
+            imap: file.imap,
             trusted_proxies: file.trusted_proxies.unwrap_or_default(),
             egress: file.egress.unwrap_or_default(),
         })

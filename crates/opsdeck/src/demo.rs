@@ -176,6 +176,17 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
             }
         })
     };
+    let mail_in = cfg.imap.clone().map(|imap| {
+        let (st, stop) = (state.clone(), stop_rx.clone());
+        let node = format!("mail-{}", uuid::Uuid::now_v7().simple());
+        state.workers.spawn("mail_in", move || {
+            let (st, stop, node, imap) = (st.clone(), stop.clone(), node.clone(), imap.clone());
+            async move {
+                opsdeck_web::mail_in::run(st, imap, node, stop).await;
+                Ok(())
+            }
+        })
+    });
     // On PostgreSQL, live updates go to and come from the other nodes.
     let peers = opsdeck_web::peer_events::start(&state, stop_rx.clone());
     let notify = state.workers.spawn("notifier", move || {
@@ -195,6 +206,9 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = slo_evaluator.await;
     let _ = series_watch.await;
     let _ = sla_watch.await;
+    if let Some(m) = mail_in {
+        let _ = m.await;
+    }
     let _ = janitor.await;
     for p in peers {
         let _ = p.await;

@@ -55,6 +55,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (42, "kb_and_problems", include_str!("../migrations/sqlite/0042_kb_and_problems.sql")),
     (43, "ticket_sla_events_and_mail", include_str!("../migrations/sqlite/0043_ticket_sla_events_and_mail.sql")),
     (44, "request_items", include_str!("../migrations/sqlite/0044_request_items.sql")),
+    (45, "ticket_mail_in", include_str!("../migrations/sqlite/0045_ticket_mail_in.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -105,6 +106,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (42, "kb_and_problems", include_str!("../migrations/postgres/0042_kb_and_problems.sql")),
     (43, "ticket_sla_events_and_mail", include_str!("../migrations/postgres/0043_ticket_sla_events_and_mail.sql")),
     (44, "request_items", include_str!("../migrations/postgres/0044_request_items.sql")),
+    (45, "ticket_mail_in", include_str!("../migrations/postgres/0045_ticket_mail_in.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -18,9 +18,11 @@ use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+mod imap;
 mod receiver;
 mod smtp;
 
+pub use imap::ImapServer;
 pub use opsdeck_store::Backend;
 pub use receiver::Receiver;
 pub use reqwest::{Method, StatusCode};
@@ -208,6 +210,11 @@ impl TestServer {
     }
 
     /// One pass of the SLA watcher; how many warnings and breaches it recorded.
+    /// One pass of the desk's mailbox reader over `cfg`.
+    pub async fn run_mail_in(&self, cfg: &opsdeck_notify::imap::ImapConfig) -> opsdeck_web::mail_in::Pass {
+        opsdeck_web::mail_in::poll(&self.state, cfg, "testkit").await.expect("mailbox pass")
+    }
+
     pub async fn run_sla_watch(&self) -> usize {
         opsdeck_web::sla_watch::judge_due(&self.state, "testkit").await.expect("SLA watcher pass")
     }

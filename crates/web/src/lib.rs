@@ -17,6 +17,7 @@ pub mod ingest;
 mod kpi_metrics;
 pub mod leased;
 mod links;
+pub mod mail_in;
 mod markdown;
 mod operations;
 mod ops;

@@ -5,6 +5,7 @@
 pub mod hours;
 pub mod kb;
 pub mod kpi;
+pub mod mail;
 pub mod problem;
 pub mod request_item;
 pub mod sla;

@@ -4,6 +4,7 @@
 
 pub mod kb;
 pub mod kpi;
+pub mod mail_in;
 pub mod problems;
 pub mod requests;
 pub mod sla_watch;
@@ -193,6 +194,91 @@ impl SlaPolicy {
     }
 }
 
+/// Inserts a new ticket (numbered from the shared sequence) in transaction `tx`; gives its number.
+/// `columns` are a request's (see `requests::request_columns`).
+macro_rules! insert_ticket {
+    ($tx:ident, $id:expr, $spec:expr, $priority:expr, $requester:expr, $at:expr, $state:expr, $reason:expr,
+     $columns:expr) => {{
+        let number: i64 =
+            sqlx::query_scalar("UPDATE revisions SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
+                .fetch_one(&mut *$tx)
+                .await?;
+        let (item_id, answers, approval, approver_id, tasks) = $columns;
+        sqlx::query(
+            "INSERT INTO tickets (id, number, kind, title, description, state, impact, urgency, priority, \
+             requester_email, requester_id, version, created_at, updated_at, sla_check_at, pending_reason, \
+             request_item_id, answers, approval, approver_id, tasks) \
+             VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, 1, $11, $11, $11, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind($id)
+        .bind(number)
+        .bind($spec.kind.as_str())
+        .bind(&$spec.title)
+        .bind(&$spec.description)
+        .bind(i32::from($spec.impact.get()))
+        .bind(i32::from($spec.urgency.get()))
+        .bind(i32::from($priority))
+        .bind(&$spec.requester_email)
+        .bind($requester)
+        .bind($at)
+        .bind($state)
+        .bind($reason)
+        .bind(item_id)
+        .bind(&answers)
+        .bind(approval.as_str())
+        .bind(approver_id)
+        .bind(&tasks)
+        .execute(&mut *$tx)
+        .await?;
+        number
+    }};
+}
+pub(crate) use insert_ticket;
+
+/// Moves ticket `before` (at its version) to `to` in transaction `tx`, recording the move; a
+/// conflict when someone changed it since.
+macro_rules! record_move {
+    ($tx:ident, $label:expr, $at:expr, $before:expr, $to:expr, $reason:expr) => {{
+        let done = sqlx::query(
+            "UPDATE tickets SET state = $1, pending_reason = $2, version = version + 1, updated_at = $3, \
+             sla_check_at = $3, \
+             resolved_at = CASE WHEN $1 = 'resolved' THEN $3 WHEN $1 = 'closed' THEN resolved_at ELSE NULL END, \
+             closed_at = CASE WHEN $1 = 'closed' THEN $3 ELSE NULL END WHERE id = $4 AND version = $5",
+        )
+        .bind($to.as_str())
+        .bind(if $to == TicketState::Pending { $reason } else { "" })
+        .bind($at)
+        .bind($before.id)
+        .bind($before.version)
+        .execute(&mut *$tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "{} was changed by someone else since you loaded it; reload it",
+                $before.key()
+            )));
+        }
+        let seq: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ticket_moves WHERE ticket_id = $1")
+            .bind($before.id)
+            .fetch_one(&mut *$tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO ticket_moves (ticket_id, seq, at, from_state, to_state, reason, actor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind($before.id)
+        .bind(i32::try_from(seq).unwrap_or(i32::MAX))
+        .bind($at)
+        .bind($before.state.as_str())
+        .bind($to.as_str())
+        .bind($reason)
+        .bind($label)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+pub(crate) use record_move;
+
 impl Db {
     /// Raises a ticket with its priority for `requester` (an account, when it has one); its
     /// history starts empty (it is New from its creation time).
@@ -206,42 +292,12 @@ impl Db {
         request: Option<&requests::NewRequest>,
     ) -> StoreResult<Ticket> {
         let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
-        let (item_id, answers, approval, approver_id, tasks) = requests::request_columns(request);
+        let columns = requests::request_columns(request);
         // A request that needs approval waits for it from the start, its resolution clock paused.
-        let awaits = approval == Approval::Pending;
+        let awaits = columns.2 == Approval::Pending;
         let (state, reason) = if awaits { ("pending", "Awaiting approval") } else { ("new", "") };
         write_tx!(self, |tx| {
-            let number: i64 = sqlx::query_scalar(
-                "UPDATE revisions SET value = value + 1 WHERE name = 'ticket_number' RETURNING value",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO tickets (id, number, kind, title, description, state, impact, urgency, priority, \
-                 requester_email, requester_id, version, created_at, updated_at, sla_check_at, pending_reason, \
-                 request_item_id, answers, approval, approver_id, tasks) \
-                 VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, 1, $11, $11, $11, $13, $14, $15, $16, $17, $18)",
-            )
-            .bind(id)
-            .bind(number)
-            .bind(spec.kind.as_str())
-            .bind(&spec.title)
-            .bind(&spec.description)
-            .bind(i32::from(spec.impact.get()))
-            .bind(i32::from(spec.urgency.get()))
-            .bind(i32::from(priority))
-            .bind(&spec.requester_email)
-            .bind(requester)
-            .bind(at)
-            .bind(state)
-            .bind(reason)
-            .bind(item_id)
-            .bind(&answers)
-            .bind(approval.as_str())
-            .bind(approver_id)
-            .bind(&tasks)
-            .execute(&mut *tx)
-            .await?;
+            let number = insert_ticket!(tx, id, spec, priority, requester, at, state, reason, columns);
             if awaits {
                 sqlx::query(
                     "INSERT INTO ticket_moves (ticket_id, seq, at, from_state, to_state, reason, actor) \
@@ -328,42 +384,7 @@ impl Db {
     ) -> StoreResult<Ticket> {
         let (id, at) = (before.id, now.timestamp_millis());
         write_tx!(self, |tx| {
-            let done = sqlx::query(
-                "UPDATE tickets SET state = $1, pending_reason = $2, version = version + 1, updated_at = $3, \
-                 sla_check_at = $3, \
-                 resolved_at = CASE WHEN $1 = 'resolved' THEN $3 WHEN $1 = 'closed' THEN resolved_at ELSE NULL END, \
-                 closed_at = CASE WHEN $1 = 'closed' THEN $3 ELSE NULL END WHERE id = $4 AND version = $5",
-            )
-            .bind(to.as_str())
-            .bind(if to == TicketState::Pending { reason } else { "" })
-            .bind(at)
-            .bind(id)
-            .bind(before.version)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "{} was changed by someone else since you loaded it; reload it",
-                    before.key()
-                )));
-            }
-            let seq: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ticket_moves WHERE ticket_id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO ticket_moves (ticket_id, seq, at, from_state, to_state, reason, actor) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(i32::try_from(seq).unwrap_or(i32::MAX))
-            .bind(at)
-            .bind(before.state.as_str())
-            .bind(to.as_str())
-            .bind(reason)
-            .bind(&actor.label)
-            .execute(&mut *tx)
-            .await?;
+            record_move!(tx, &actor.label, at, before, to, reason);
             let summary = format!("{} {} → {}", before.key(), before.state.as_str(), to.as_str());
             audit!(tx, actor, now, AuditRecord::new("ticket.move", "ticket", Some(id), summary));
         });

@@ -189,6 +189,19 @@ impl Db {
         row.map(User::from).ok_or(StoreError::NotFound(Entity::User))
     }
 
+    /// The active user with this e-mail address (any case), if exactly one has it.
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let rows: Vec<UserRow> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLS} FROM users WHERE LOWER(email) = LOWER($1) AND disabled = FALSE LIMIT 2"
+            )))
+            .bind(email)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(if rows.len() == 1 { rows.into_iter().next().map(User::from) } else { None })
+    }
+
     /// The user and their password hash, for sign-in.
     pub async fn find_login(&self, username: &str) -> StoreResult<Option<(User, String)>> {
         #[derive(sqlx::FromRow)]

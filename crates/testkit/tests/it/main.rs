@@ -17,6 +17,7 @@ mod errors;
 mod incidents;
 mod knowledge;
 mod kpi;
+mod mail_in;
 mod monitors;
 mod oncall;
 mod ops;

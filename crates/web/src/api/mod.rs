@@ -40,6 +40,7 @@ pub(crate) mod status_pages;
 pub(crate) mod status_subscribers;
 pub(crate) mod status_templates;
 pub(crate) mod team_members;
+mod ticket_files;
 mod ticket_schema;
 mod tickets;
 pub(crate) mod users;
@@ -154,6 +155,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(change_templates::router())
         .merge(tickets::router())
         .merge(requests::router())
+        .merge(ticket_files::router())
         .merge(kb::router())
         .merge(problems::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))

@@ -1,0 +1,153 @@
+//! A ticket's attachments, and the log of mail the desk read.
+
+use super::{List, ts};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::operations::ticket_files as op;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use opsdeck_core::clock::from_millis;
+use opsdeck_store::desk::mail_in::{AttachmentMeta, MailIn};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_attachments)).routes(routes!(download)).routes(routes!(mail_log))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentDto {
+    pub id: Uuid,
+    pub filename: String,
+    /// As the sender declared it; downloads are always served as application/octet-stream.
+    pub content_type: String,
+    pub size: i64,
+    pub created_at: String,
+}
+
+pub(crate) fn attachment_dto(a: AttachmentMeta) -> AttachmentDto {
+    AttachmentDto {
+        id: a.id,
+        filename: a.filename,
+        content_type: a.content_type,
+        size: a.size,
+        created_at: ts(from_millis(a.created_at)),
+    }
+}
+
+/// A ticket's attachments (who may read the ticket may read them).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket's id or number")),
+    responses((status = 200, body = List<AttachmentDto>)))]
+async fn list_attachments(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<List<AttachmentDto>>, ApiError> {
+    let items = op::attachments(&state, &auth, &id).await?.into_iter().map(attachment_dto).collect();
+    Ok(Json(List { items, next_cursor: None }))
+}
+
+/// The file `name` as a download header names it: quotes and controls dropped, UTF-8 encoded.
+pub(crate) fn disposition(name: &str) -> String {
+    let plain: String =
+        name.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').filter(|c| *c != '"' && *c != '\\').collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
+}
+
+pub(crate) fn file_response(meta: &AttachmentMeta, data: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition(&meta.filename)),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        data,
+    )
+        .into_response()
+}
+
+/// Downloads an attachment, always as `application/octet-stream` (never shown inline).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{attachment}", tag = "tickets",
+    params(
+        ("id" = String, Path, description = "The ticket's id or number"),
+        ("attachment" = String, Path, description = "The attachment's id"),
+    ),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>)))]
+async fn download(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, attachment)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (meta, data) = op::attachment(&state, &auth, &id, &attachment).await?;
+    Ok(file_response(&meta, data))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MailInDto {
+    pub message_id: String,
+    pub received_at: String,
+    pub sender: String,
+    pub subject: String,
+    /// created (a new ticket), replied (the requester's answer), noted (an internal note: mail
+    /// from someone else), or refused (see `detail`).
+    pub outcome: String,
+    pub ticket_id: Option<Uuid>,
+    /// Why it was refused, or what was left out (attachments over the limit…).
+    pub detail: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MailQuery {
+    /// 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+/// The newest mail the desk's mailbox reader kept, newest first, with what became of each
+/// (responders and up).
+#[utoipa::path(get, path = "/api/v1/desk/mail", tag = "tickets", params(MailQuery),
+    responses((status = 200, body = List<MailInDto>)))]
+async fn mail_log(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<MailQuery>,
+) -> Result<Json<List<MailInDto>>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be 1 to 500"));
+    }
+    let items = op::mail_log(&state, &auth, limit)
+        .await?
+        .into_iter()
+        .map(|m: MailIn| MailInDto {
+            message_id: m.message_id,
+            received_at: ts(from_millis(m.received_at)),
+            sender: m.sender,
+            subject: m.subject,
+            outcome: m.outcome,
+            ticket_id: m.ticket_id,
+            detail: m.detail,
+        })
+        .collect();
+    Ok(Json(List { items, next_cursor: None }))
+}
