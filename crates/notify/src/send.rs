@@ -36,6 +36,10 @@ pub struct SmtpConfig {
     pub password: Option<String>,
     /// The From address, e.g. `Opsdeck <opsdeck@example.com>`.
     pub from: String,
+    /// Where answers to ticket e-mails go: the service desk's mailbox (`[imap]`), so a
+    /// requester's answer lands on the ticket. Default: the From address.
+    #[serde(default)]
+    pub reply_to: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| opsdeck_core::secret::MASK))
             .field("from", &self.from)
+            .field("reply_to", &self.reply_to)
             .finish()
     }
 }
@@ -75,6 +80,8 @@ pub struct Sender {
     http: reqwest::Client,
     egress: Arc<EgressPolicy>,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, lettre::message::Mailbox)>,
+    /// `[smtp] reply_to`: where answers to ticket e-mails go.
+    reply_to: Option<lettre::message::Mailbox>,
 }
 
 impl Sender {
@@ -90,6 +97,10 @@ impl Sender {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
+        let reply_to = match smtp.as_ref().and_then(|c| c.reply_to.as_deref()) {
+            Some(r) => Some(r.parse().map_err(|e| format!("smtp.reply_to {r:?} is not an address: {e}"))?),
+            None => None,
+        };
         let smtp = match smtp {
             None => None,
             Some(c) => {
@@ -110,7 +121,7 @@ impl Sender {
                 Some((builder.build(), from))
             }
         };
-        Ok(Sender { http, egress, smtp })
+        Ok(Sender { http, egress, smtp, reply_to })
     }
 
     pub async fn send(&self, n: &DueNotification, v: &MessageVars) -> Result<(), SendError> {
@@ -304,6 +315,9 @@ impl Sender {
         // and the requester's answer names the ticket in its References.
         if let Some(thread) = &r.thread {
             builder = builder.in_reply_to(thread.clone()).references(thread.clone());
+            if let Some(desk) = &self.reply_to {
+                builder = builder.reply_to(desk.clone());
+            }
         }
         let msg = builder.multipart(body).map_err(|e| permanent(format!("cannot build the message: {e}")))?;
         match transport.send(msg).await {

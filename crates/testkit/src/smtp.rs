@@ -29,6 +29,7 @@ impl SmtpSink {
             username: None,
             password: None,
             from: "Opsdeck <opsdeck@example.com>".into(),
+            reply_to: Some("Service desk <desk@example.com>".into()),
         }
     }
 

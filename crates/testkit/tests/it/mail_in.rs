@@ -87,6 +87,7 @@ async fn mail_in(backend: Backend) {
     assert_eq!(sent.len(), 1, "{sent:?}");
     let references = header(&sent[0], "References").expect("a thread").to_owned();
     let subject = header(&sent[0], "Subject").expect("a subject").to_owned();
+    assert_eq!(header(&sent[0], "Reply-To"), Some("\"Service desk\" <desk@example.com>"), "answers go to the mailbox");
     assert!(subject.contains("[TKT-1]"), "{subject}");
 
     // Ana's mail client answers with the thread; the answer lands on TKT-1 and resumes it.

@@ -396,6 +396,7 @@ async fn email_survives_an_smtp_outage_and_is_sent_once() {
         username: None,
         password: None,
         from: "Opsdeck <opsdeck@example.com>".into(),
+        reply_to: None,
     };
     let srv = TestServer::start_with(opsdeck_testkit::Backend::Sqlite, Some(smtp)).await;
     let m = srv.token("mgr", Role::Manager).await;
