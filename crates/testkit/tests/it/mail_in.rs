@@ -199,4 +199,14 @@ Content-Disposition: attachment; filename=\"big.log\"\r\n\r\n{big}\r\n--XX--\r\n
     let (s, _) = srv.get(&format!("/api/v1/tickets/{id}/attachments/{}", uuid::Uuid::now_v7()), ana).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(srv.get("/api/v1/desk/mail", ana).await.0, StatusCode::FORBIDDEN, "the log is for agents");
+
+    // The pages: the mail log for agents, the attachment on the ticket, downloaded.
+    let cookie = srv.login("agent", "password-agent").await.unwrap();
+    let (s, html) = srv.page("/tickets/mail", &cookie).await;
+    assert!(s == StatusCode::OK && html.contains("no sender address") && html.contains("data-outcome=\"refused\""));
+    let n = logs["number"].as_str().unwrap().trim_start_matches("TKT-").to_owned();
+    let (_, html) = srv.page(&format!("/tickets/{n}"), &cookie).await;
+    assert!(html.contains("small.log") && html.contains("big.log left out"), "{html}");
+    let (s, body) = srv.page(&format!("/tickets/{n}/attachments/{file_id}"), &cookie).await;
+    assert_eq!((s, body.as_str()), (StatusCode::OK, small));
 }

@@ -8,8 +8,7 @@ use crate::extract::ApiQuery;
 use crate::operations::ticket_files as op;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use opsdeck_core::clock::from_millis;
 use opsdeck_store::desk::mail_in::{AttachmentMeta, MailIn};
 use serde::{Deserialize, Serialize};
@@ -55,35 +54,6 @@ async fn list_attachments(
     Ok(Json(List { items, next_cursor: None }))
 }
 
-/// The file `name` as a download header names it: quotes and controls dropped, UTF-8 encoded.
-pub(crate) fn disposition(name: &str) -> String {
-    let plain: String =
-        name.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').filter(|c| *c != '"' && *c != '\\').collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
-}
-
-pub(crate) fn file_response(meta: &AttachmentMeta, data: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition(&meta.filename)),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-        ],
-        data,
-    )
-        .into_response()
-}
-
 /// Downloads an attachment, always as `application/octet-stream` (never shown inline).
 #[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{attachment}", tag = "tickets",
     params(
@@ -97,7 +67,7 @@ async fn download(
     Path((id, attachment)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (meta, data) = op::attachment(&state, &auth, &id, &attachment).await?;
-    Ok(file_response(&meta, data))
+    Ok(op::file_response(&meta, data))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -197,6 +197,8 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/decide/{decision}", post(tickets::decide))
         .route("/tickets/{id}/tasks/{index}", post(tickets::task))
         .route("/tickets/{id}/rating", post(tickets::rate))
+        .route("/tickets/{id}/attachments/{file}", get(tickets::download))
+        .route("/tickets/mail", get(tickets::mail))
         .route("/portal", get(portal::index))
         .route("/portal/items/{slug}", get(portal::item_form).post(portal::submit))
         .route("/request-items", get(request_items::list).post(request_items::create))

@@ -45,6 +45,11 @@ pub fn timer(c: &Clock, now: &DateTime<Utc>) -> (String, &'static str) {
     }
 }
 
+/// A file size for people ("12 KB").
+pub fn size(bytes: &i64) -> String {
+    opsdeck_core::desk::mail::human(usize::try_from(*bytes).unwrap_or(0))
+}
+
 /// A 1–5 rating as five stars: "★★★★☆".
 pub fn stars(rating: &u8) -> String {
     (1..=5u8).map(|i| if i <= *rating { '★' } else { '☆' }).collect()
@@ -205,6 +210,7 @@ pub struct TicketPage {
     approver: Option<String>,
     /// The viewer raised it (and may rate it once resolved).
     requester: bool,
+    attachments: Vec<opsdeck_store::desk::mail_in::AttachmentMeta>,
 }
 
 fn label(a: TicketAction) -> &'static str {
@@ -230,10 +236,11 @@ pub async fn detail(
     let result = async {
         let t = op::find(&state, &auth.0, &id).await?;
         let replies = op::replies(&state, &auth.0, &t).await?;
-        Ok::<_, ApiError>((op::view_of(&state, t).await?, replies))
+        let files = state.db.ticket_attachments(t.id).await?;
+        Ok::<_, ApiError>((op::view_of(&state, t).await?, replies, files))
     }
     .await;
-    let (v, replies) = match result {
+    let (v, replies, attachments) = match result {
         Ok(x) => x,
         Err(e) => return error_page(&e),
     };
@@ -270,7 +277,8 @@ pub async fn detail(
         None => None,
     };
     let requester = v.ticket.requester_id == Some(me);
-    TicketPage { chrome, v, replies, agent, moves, now: state.now(), agents, assignee, can_decide, approver, requester }
+    let now = state.now();
+    TicketPage { chrome, v, replies, agent, moves, now, agents, assignee, can_decide, approver, requester, attachments }
         .into_response()
 }
 
@@ -413,4 +421,49 @@ pub async fn rate(
     }
     .await;
     outcome(&back, result)
+}
+
+/// Downloads a ticket's attachment (as the API does: never shown inline).
+pub async fn download(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path((id, file)): Path<(String, String)>,
+) -> Response {
+    match crate::operations::ticket_files::attachment(&state, &auth.0, &id, &file).await {
+        Ok((meta, data)) => crate::operations::ticket_files::file_response(&meta, data),
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tickets/mail.html")]
+pub struct MailPage {
+    chrome: Chrome,
+    rows: Vec<opsdeck_store::desk::mail_in::MailIn>,
+    numbers: std::collections::HashMap<uuid::Uuid, (i64, String)>,
+}
+
+/// The mail the desk read, newest first, with what became of each (agents).
+pub async fn mail(State(state): State<AppState>, auth: PageAuth) -> Response {
+    let chrome = match auth.chrome(&state, "tickets", None).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let result = async {
+        let rows = crate::operations::ticket_files::mail_log(&state, &auth.0, 200).await?;
+        let mut numbers = std::collections::HashMap::new();
+        for id in rows.iter().filter_map(|r| r.ticket_id) {
+            if let std::collections::hash_map::Entry::Vacant(e) = numbers.entry(id)
+                && let Ok(t) = state.db.get_ticket(id).await
+            {
+                e.insert((t.number, t.key()));
+            }
+        }
+        Ok::<_, ApiError>((rows, numbers))
+    }
+    .await;
+    match result {
+        Ok((rows, numbers)) => MailPage { chrome, rows, numbers }.into_response(),
+        Err(e) => error_page(&e),
+    }
 }
