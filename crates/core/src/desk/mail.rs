@@ -40,6 +40,8 @@ pub struct Inbound {
     /// Message ids it answers (In-Reply-To, then References), without brackets.
     pub answers: Vec<String>,
     pub attachments: Vec<Attachment>,
+    /// Attachments past [`ATTACHMENTS_MAX`], only counted.
+    pub attachments_dropped: usize,
     /// An automatic message (out of office, bounce): it never reopens or creates anything alone.
     pub automatic: bool,
 }
@@ -96,8 +98,8 @@ pub fn new_text(body: &str) -> String {
     kept.join("\n").trim().to_owned()
 }
 
-/// Reads `raw`. Attachments larger than `attachment_max` bytes, or past [`ATTACHMENTS_MAX`], are
-/// listed with why they were left out. Unreadable: no parsable header block, or no sender.
+/// Reads `raw`. Attachments larger than `attachment_max` bytes are listed with why they were left
+/// out; past [`ATTACHMENTS_MAX`] they are only counted. Unreadable: no parsable header block, or no sender.
 pub fn read(raw: &[u8], attachment_max: usize) -> Result<Inbound, Unreadable> {
     let msg = MessageParser::default()
         .parse(raw)
@@ -112,7 +114,7 @@ pub fn read(raw: &[u8], attachment_max: usize) -> Result<Inbound, Unreadable> {
     let message_id = msg
         .message_id()
         .map(|m| m.trim().to_owned())
-        .filter(|m| !m.is_empty() && m.len() <= 500)
+        .filter(|m| !m.is_empty() && m.len() <= 500 && !m.chars().any(|c| c.is_control() || c.is_whitespace()))
         .unwrap_or_else(|| fingerprint(raw));
     let subject = clip(&one_line(msg.subject().unwrap_or("")), SUBJECT_MAX);
     let body = msg.body_text(0).map(|b| b.replace('\0', "")).unwrap_or_default();
@@ -131,7 +133,12 @@ pub fn read(raw: &[u8], attachment_max: usize) -> Result<Inbound, Unreadable> {
         || from.starts_with("mailer-daemon@")
         || from.starts_with("postmaster@");
     let mut attachments = Vec::new();
-    for (i, part) in msg.attachments().enumerate() {
+    let mut attachments_dropped = 0;
+    for part in msg.attachments() {
+        if attachments.len() >= ATTACHMENTS_MAX {
+            attachments_dropped += 1;
+            continue;
+        }
         let filename = clip(&one_line(part.attachment_name().unwrap_or("attachment")), FILENAME_MAX);
         let content_type = part
             .content_type()
@@ -139,17 +146,12 @@ pub fn read(raw: &[u8], attachment_max: usize) -> Result<Inbound, Unreadable> {
             .filter(|c| c.len() <= 100 && c.bytes().all(|b| b.is_ascii_graphic()))
             .unwrap_or_else(|| "application/octet-stream".into());
         let size = part.contents().len();
-        let skipped = if i >= ATTACHMENTS_MAX {
-            Some(format!("more than {ATTACHMENTS_MAX} attachments"))
-        } else if size > attachment_max {
-            Some(format!("{} is over the {} limit", human(size), human(attachment_max)))
-        } else {
-            None
-        };
+        let skipped =
+            (size > attachment_max).then(|| format!("{} is over the {} limit", human(size), human(attachment_max)));
         let data = skipped.is_none().then(|| part.contents().to_vec());
         attachments.push(Attachment { filename, content_type, size, data, skipped });
     }
-    Ok(Inbound { message_id, from, from_name, subject, text, answers, attachments, automatic })
+    Ok(Inbound { message_id, from, from_name, subject, text, answers, attachments, attachments_dropped, automatic })
 }
 
 /// A size for people: "2.5 MB", "800 KB", "12 bytes".

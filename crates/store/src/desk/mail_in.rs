@@ -65,15 +65,19 @@ pub struct AttachmentMeta {
     pub created_at: i64,
 }
 
+/// The conflict a message kept twice at once (two nodes) answers.
+pub const ALREADY: &str = "this message was read already";
+
 /// An attachment as its row holds it: (id, ticket, name, type, size, created, bytes).
 type AttachmentRow = (Uuid, Uuid, String, String, i64, i64, Vec<u8>);
 
 impl Db {
-    /// Whether message `message_id` was read before.
-    pub async fn mail_known(&self, message_id: &str) -> StoreResult<bool> {
+    /// Whether message `message_id` from `sender` was read before.
+    pub async fn mail_known(&self, message_id: &str, sender: &str) -> StoreResult<bool> {
         let n: i64 = with_db!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM ticket_mail_in WHERE message_id = $1")
+            sqlx::query_scalar("SELECT COUNT(*) FROM ticket_mail_in WHERE message_id = $1 AND sender = $2")
                 .bind(message_id)
+                .bind(sender)
                 .fetch_one(pool)
                 .await?
         });
@@ -97,6 +101,7 @@ impl Db {
             MailAction::Reply { ticket, internal: true, .. } => ("noted", Some(ticket.id)),
             MailAction::Refuse => ("refused", None),
         };
+        let internal = matches!(action, MailAction::Reply { internal: true, .. });
         write_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO ticket_mail_in (message_id, received_at, sender, subject, outcome, ticket_id, detail) \
@@ -111,7 +116,7 @@ impl Db {
             .bind(&record.detail)
             .execute(&mut *tx)
             .await
-            .map_err(crate::error::unique("this message was read already"))?;
+            .map_err(crate::error::unique(ALREADY))?;
             let summary = match action {
                 MailAction::Create { spec, priority, requester } => {
                     let id = ticket_id.unwrap_or_else(Uuid::now_v7);
@@ -146,15 +151,16 @@ impl Db {
                 MailAction::Refuse => format!("Mail from {} refused: {}", record.sender, record.detail),
             };
             if let Some(tid) = ticket_id {
-                sqlx::query("UPDATE ticket_mail_in SET ticket_id = $1 WHERE message_id = $2")
+                sqlx::query("UPDATE ticket_mail_in SET ticket_id = $1 WHERE message_id = $2 AND sender = $3")
                     .bind(tid)
                     .bind(&record.message_id)
+                    .bind(&record.sender)
                     .execute(&mut *tx)
                     .await?;
                 for a in attachments {
                     sqlx::query(
                         "INSERT INTO ticket_attachments (id, ticket_id, filename, content_type, size, data, \
-                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                         created_at, internal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
                     .bind(Uuid::now_v7())
                     .bind(tid)
@@ -163,6 +169,7 @@ impl Db {
                     .bind(i64::try_from(a.data.len()).unwrap_or(i64::MAX))
                     .bind(&a.data)
                     .bind(at)
+                    .bind(internal)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -185,28 +192,36 @@ impl Db {
         }))
     }
 
-    /// A ticket's attachments (at most 200), oldest first, without their bytes.
-    pub async fn ticket_attachments(&self, ticket_id: Uuid) -> StoreResult<Vec<AttachmentMeta>> {
+    /// A ticket's attachments (at most 200), oldest first, without their bytes; the ones that
+    /// came with internal notes only when `internal`.
+    pub async fn ticket_attachments(&self, ticket_id: Uuid, internal: bool) -> StoreResult<Vec<AttachmentMeta>> {
         Ok(with_db!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, ticket_id, filename, content_type, size, created_at FROM ticket_attachments \
-                 WHERE ticket_id = $1 ORDER BY created_at, id LIMIT 200",
+                 WHERE ticket_id = $1 AND ($2 = TRUE OR internal = FALSE) ORDER BY created_at, id LIMIT 200",
             )
             .bind(ticket_id)
+            .bind(internal)
             .fetch_all(pool)
             .await?
         }))
     }
 
     /// One attachment of `ticket_id` with its bytes.
-    pub async fn ticket_attachment(&self, ticket_id: Uuid, id: Uuid) -> StoreResult<(AttachmentMeta, Vec<u8>)> {
+    pub async fn ticket_attachment(
+        &self,
+        ticket_id: Uuid,
+        id: Uuid,
+        internal: bool,
+    ) -> StoreResult<(AttachmentMeta, Vec<u8>)> {
         let row: Option<AttachmentRow> = with_db!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, ticket_id, filename, content_type, size, created_at, data FROM ticket_attachments \
-                 WHERE ticket_id = $1 AND id = $2",
+                 WHERE ticket_id = $1 AND id = $2 AND ($3 = TRUE OR internal = FALSE)",
             )
             .bind(ticket_id)
             .bind(id)
+            .bind(internal)
             .fetch_optional(pool)
             .await?
         });

@@ -83,7 +83,9 @@ pub type MailFor = Box<dyn Fn(i64) -> TicketMail + Send + Sync>;
 pub struct NewRequest {
     pub item_id: Uuid,
     pub answers: Vec<Answer>,
-    /// Set: the request waits (pending, its resolution clock paused) for this approver.
+    /// The request waits (pending, its resolution clock paused) for its approver, or for an
+    /// admin when the item's approver can no longer decide.
+    pub needs_approval: bool,
     pub approver_id: Option<Uuid>,
     pub tasks: Vec<String>,
     /// Tells the approver, in the transaction that raises the request.
@@ -99,7 +101,7 @@ pub(crate) fn request_columns(
     (
         Some(r.item_id),
         serde_json::to_string(&r.answers).ok(),
-        if r.approver_id.is_some() { Approval::Pending } else { Approval::None },
+        if r.needs_approval { Approval::Pending } else { Approval::None },
         r.approver_id,
         serde_json::to_string(&tasks).ok(),
     )

@@ -114,14 +114,19 @@ async fn mail_in(backend: Backend) {
     );
 
     // A stranger writing on TKT-1 by its subject is heard as a note, not as the requester.
-    let stranger = mail(
-        &[("From", "eve@example.net"), ("Subject", "Re: [TKT-1] something"), ("Message-ID", "<m3@x.example>")],
-        "Close this ticket please",
-    );
+    let stranger = "From: eve@example.net\r\nSubject: Re: [TKT-1] something\r\nMessage-ID: <m3@x.example>\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=YY\r\n\r\n--YY\r\nContent-Type: text/plain\r\n\r\n\
+Close this ticket please\r\n--YY\r\nContent-Type: text/plain; name=\"eve.txt\"\r\n\
+Content-Disposition: attachment; filename=\"eve.txt\"\r\n\r\nnot for Ana\r\n--YY--\r\n"
+        .as_bytes()
+        .to_vec();
     imap.deliver(&stranger).await;
     assert_eq!(srv.run_mail_in(&cfg).await.noted, 1);
     let (_, replies) = srv.get("/api/v1/tickets/TKT-1/replies", &ana).await;
     assert!(!replies.to_string().contains("Close this ticket"), "the requester does not see the note");
+    let files = |v: Value| v["items"].as_array().unwrap().len();
+    assert_eq!(files(srv.get("/api/v1/tickets/TKT-1/attachments", &ana).await.1), 0, "nor the note's file");
+    assert_eq!(files(srv.get("/api/v1/tickets/TKT-1/attachments", &agent).await.1), 1);
 
     bad_mail(&srv, &imap, &cfg, &agent, &ana).await;
 }

@@ -106,6 +106,8 @@ async fn requests(backend: Backend) {
     assert!(e["error"]["message"].as_str().unwrap().contains("awaits approval"), "{e}");
     assert_eq!(srv.post("/api/v1/tickets/REQ-1/approve", &agent, json!({})).await.0, StatusCode::FORBIDDEN);
     assert_eq!(srv.get("/api/v1/tickets/REQ-1", &boss).await.0, StatusCode::OK, "the approver reads it");
+    let (s, _) = srv.post("/api/v1/tickets/REQ-1/replies", &boss, json!({"body": "Why 15 inch?"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "an approver decides; only the requester and agents converse");
     let (s, e) = srv.post("/api/v1/tickets/REQ-1/reject", &boss, json!({"comment": " "})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     let (s, _) = srv.post("/api/v1/tickets/REQ-1/approve", &boss, json!({"version": 9})).await;
@@ -161,6 +163,15 @@ async fn requests(backend: Backend) {
     );
     srv.run_notifier().await;
     assert!(smtp.to("ana@example.com").iter().any(|m| m.contains("Rejected by admin: Budget is frozen")));
+    let (s, e) = srv.post("/api/v1/tickets/REQ-2/reopen", &agent, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a rejected request stays decided: {e}");
+    // Nobody approves their own request: the admin raising one waits for its approver.
+    let mine = json!({"answers": {"model": "13 inch", "reason": "Spare"}});
+    let (_, own) = srv.post("/api/v1/request-items/new-laptop/requests", &admin, mine).await;
+    let key = own["number"].as_str().unwrap().to_owned();
+    let (s, e) = srv.post(&format!("/api/v1/tickets/{key}/approve"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert_eq!(srv.post(&format!("/api/v1/tickets/{key}/approve"), &boss, json!({})).await.0, StatusCode::OK);
     let (_, audit) = srv.get("/api/v1/audit?limit=100", &admin).await;
     let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|a| a["action"].as_str()).collect();
     for a in ["request_item.create", "ticket.approval", "ticket.task", "ticket.rate"] {
@@ -188,10 +199,10 @@ async fn portal_pages(srv: &TestServer, m: &str) {
     let (s, _) = srv.form("/portal/items/new-laptop", &carl, &[("model", "17 inch"), ("reason", "")]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "the form comes back marked");
     let (s, note) = srv.form("/portal/items/new-laptop", &carl, &[("model", "13 inch"), ("reason", "New hire")]).await;
-    assert_eq!((s, note.as_str()), (StatusCode::SEE_OTHER, "REQ-3 raised; it waits for approval"));
+    assert_eq!((s, note.as_str()), (StatusCode::SEE_OTHER, "REQ-4 raised; it waits for approval"));
     let (_, html) = srv.page("/portal", &carl).await;
-    assert!(html.contains("REQ-3 New laptop") && html.contains("awaiting approval"), "own requests listed");
-    let (_, html) = srv.page("/tickets/3", &carl).await;
+    assert!(html.contains("REQ-4 New laptop") && html.contains("awaiting approval"), "own requests listed");
+    let (_, html) = srv.page("/tickets/4", &carl).await;
     assert!(html.contains("id=\"approval\"") && !html.contains("id=\"approve-form\""), "a requester cannot approve");
 
     let mgr = srv.login("mgr", "password-mgr").await.unwrap();
@@ -212,5 +223,5 @@ async fn portal_pages(srv: &TestServer, m: &str) {
     assert_eq!(item["fields"][0]["options"], json!(["SRE", "Payments"]), "{item}");
     assert_eq!(item["approver_id"], Value::Null);
     let (s, note) = srv.form("/portal/items/access-to-grafana", &carl, &[("team", "SRE")]).await;
-    assert_eq!((s, note.as_str()), (StatusCode::SEE_OTHER, "REQ-4 raised"), "no approval: straight to the queue");
+    assert_eq!((s, note.as_str()), (StatusCode::SEE_OTHER, "REQ-5 raised"), "no approval: straight to the queue");
 }

@@ -39,15 +39,44 @@ pub struct Limits {
     pub attachment_bytes: usize,
 }
 
+/// The ticket `m` answers; a database error is passed up (the message stays unseen for the next
+/// pass) rather than taken for "no such ticket", which would raise a duplicate.
 async fn answered(state: &AppState, m: &Inbound) -> Result<Option<Ticket>, ApiError> {
-    let found = match mail::thread_of(m) {
-        Some(Thread::Id(id)) => state.db.get_ticket(id).await.ok(),
-        Some(Thread::Key(req, n)) => {
-            state.db.ticket_by_number(n).await.ok().filter(|t| (t.kind == TicketType::ServiceRequest) == req)
-        }
-        None => None,
+    let (found, req) = match mail::thread_of(m) {
+        Some(Thread::Id(id)) => (state.db.get_ticket(id).await, None),
+        Some(Thread::Key(req, n)) => (state.db.ticket_by_number(n).await, Some(req)),
+        None => return Ok(None),
     };
-    Ok(found)
+    match found {
+        // REQ-7 names a service request: it does not reach incident report TKT-7.
+        Ok(t) => Ok(Some(t).filter(|t| req.is_none_or(|r| (t.kind == TicketType::ServiceRequest) == r))),
+        Err(opsdeck_store::StoreError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Keeps `record` as refused with `why` (a message that cannot become anything).
+async fn refuse(state: &AppState, actor: &Actor, record: MailRecord, why: String) -> Result<Outcome, ApiError> {
+    let record = MailRecord { detail: clip(&why), ..record };
+    kept(state.db.take_mail(actor, state.now(), &record, &MailAction::Refuse, &[]).await.map(|_| ()), Outcome::Refused)
+}
+
+/// A unique-key conflict means another node kept the same message first.
+fn kept(r: Result<(), opsdeck_store::StoreError>, outcome: Outcome) -> Result<Outcome, ApiError> {
+    match r {
+        Ok(()) => Ok(outcome),
+        Err(opsdeck_store::StoreError::Conflict(m)) if m == opsdeck_store::desk::mail_in::ALREADY => Ok(Outcome::Known),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A log line's detail, at most 2,000 characters.
+fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(2000).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// Keeps one message: `raw` is the whole message, or only its header when `header_only` (it
@@ -69,14 +98,14 @@ pub async fn receive(
                 subject: String::new(),
                 detail: why.0,
             };
-            if state.db.mail_known(&record.message_id).await? {
+            if state.db.mail_known(&record.message_id, &record.sender).await? {
                 return Ok(Outcome::Known);
             }
-            state.db.take_mail(&Actor::system("mail"), now, &record, &MailAction::Refuse, &[]).await?;
-            return Ok(Outcome::Refused);
+            let why = record.detail.clone();
+            return refuse(state, &Actor::system("mail"), record, why).await;
         }
     };
-    if state.db.mail_known(&m.message_id).await? {
+    if state.db.mail_known(&m.message_id, &m.from).await? {
         return Ok(Outcome::Known);
     }
     let mut notes: Vec<String> = Vec::new();
@@ -95,6 +124,10 @@ pub async fn receive(
             a.skipped.as_deref().unwrap_or("over the limit")
         ));
     }
+    if m.attachments_dropped > 0 {
+        let (n, max) = (m.attachments_dropped, mail::ATTACHMENTS_MAX);
+        notes.push(format!("{n} more attachments left out (at most {max} are kept)."));
+    }
     let mut files: Vec<NewAttachment> = m
         .attachments
         .iter_mut()
@@ -111,7 +144,7 @@ pub async fn receive(
         message_id: m.message_id.clone(),
         sender: m.from.clone(),
         subject: m.subject.clone(),
-        detail: notes.join(" "),
+        detail: clip(&notes.join(" ")),
     };
     let user = state.db.user_by_email(&m.from).await?;
     let actor = Actor { user_id: user.as_ref().map(|u| u.id), label: m.from.clone() };
@@ -121,7 +154,9 @@ pub async fn receive(
         Some(t) if t.state != TicketState::Closed => {
             let from_requester = t.requester_email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&m.from));
             let internal = !from_requester || m.automatic;
+            // A rejected request stays decided: an answer does not reopen it.
             let resume = match (internal, t.state, t.approval) {
+                (_, _, Approval::Rejected) => None,
                 (false, TicketState::Pending | TicketState::Resolved, a) if a != Approval::Pending => {
                     Some(TicketState::InProgress)
                 }
@@ -131,17 +166,16 @@ pub async fn receive(
             let body = if internal { format!("Mail from {}:\n\n{body}", m.from) } else { body };
             let body: String = body.chars().take(super::tickets::BODY_MAX).collect();
             let action = MailAction::Reply { ticket: &t, body: &body, internal, author: actor.user_id, resume };
-            let id = state.db.take_mail(&actor, now, &record, &action, &files).await?;
-            (if internal { Outcome::Noted } else { Outcome::Replied }, id)
+            let outcome = if internal { Outcome::Noted } else { Outcome::Replied };
+            match state.db.take_mail(&actor, now, &record, &action, &files).await {
+                Ok(id) => (outcome, id),
+                Err(e) => return kept(Err(e), outcome),
+            }
         }
         found => {
             if m.automatic {
-                let record = MailRecord {
-                    detail: "an automatic message (bounce or auto-reply): no ticket raised".into(),
-                    ..record
-                };
-                state.db.take_mail(&actor, now, &record, &MailAction::Refuse, &[]).await?;
-                return Ok(Outcome::Refused);
+                let why = "an automatic message (bounce or auto-reply): no ticket raised".to_owned();
+                return refuse(state, &actor, record, why).await;
             }
             let follow_up =
                 found.map(|t| format!("Follow-up to {}, which is closed.\n\n", t.key())).unwrap_or_default();
@@ -157,7 +191,11 @@ pub async fn receive(
             } else {
                 full
             };
-            let title = if m.subject.is_empty() { format!("Mail from {}", m.from) } else { m.subject.clone() };
+            let title = if m.subject.is_empty() {
+                format!("Mail from {}", m.from).chars().take(opsdeck_core::validate::NAME_MAX).collect()
+            } else {
+                m.subject.clone()
+            };
             let input = TicketInput {
                 title,
                 description: Some(description),
@@ -166,11 +204,16 @@ pub async fn receive(
                 urgency: None,
                 requester_email: Some(m.from.clone()),
             };
-            let spec = TicketSpec::new(&input)?;
+            let spec = match TicketSpec::new(&input) {
+                Ok(spec) => spec,
+                Err(e) => return refuse(state, &actor, record, format!("cannot raise a ticket from it: {e}")).await,
+            };
             let priority = matrix(state).await?.priority(spec.impact, spec.urgency);
             let action = MailAction::Create { spec: &spec, priority, requester: actor.user_id };
-            let id = state.db.take_mail(&actor, now, &record, &action, &files).await?;
-            (Outcome::Created, id)
+            match state.db.take_mail(&actor, now, &record, &action, &files).await {
+                Ok(id) => (Outcome::Created, id),
+                Err(e) => return kept(Err(e), Outcome::Created),
+            }
         }
     };
     state.events.publish(TICKET_CHANGED, id, format!("mail from {}", m.from));

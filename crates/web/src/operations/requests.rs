@@ -106,6 +106,7 @@ pub async fn raise(
             None => None,
         };
     let request = NewRequest {
+        needs_approval: it.approver_id.is_some(),
         item_id: it.id,
         answers: checked,
         approver_id: approver.map(|u| u.id),
@@ -123,6 +124,9 @@ pub fn may_move(t: &Ticket, action: TicketAction) -> Result<(), ApiError> {
             "{} awaits approval; its approver approves or rejects it first",
             t.key()
         )));
+    }
+    if t.approval == Approval::Rejected && action == TicketAction::Reopen {
+        return Err(ApiError::conflict(format!("{} was rejected; a new request asks again", t.key())));
     }
     let open: Vec<&str> = t.tasks.iter().filter(|x| x.done_at.is_none()).map(|x| x.title.as_str()).collect();
     if action == TicketAction::Resolve && t.approval != Approval::Rejected && !open.is_empty() {
@@ -158,6 +162,9 @@ pub async fn decide(
     let t = tickets::find(state, auth, reference).await?;
     if t.approver_id != Some(auth.user.id) && !auth.allows(Permission::Administer) {
         return Err(ApiError::forbidden(opsdeck_core::role::Role::Admin));
+    }
+    if t.requester_id == Some(auth.user.id) {
+        return Err(ApiError::conflict(format!("you raised {}: its approver or another admin decides", t.key())));
     }
     super::check_version(&t.key(), t.version, version)?;
     if t.approval != Approval::Pending {

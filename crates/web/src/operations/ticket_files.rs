@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 pub async fn attachments(state: &AppState, auth: &Auth, reference: &str) -> Result<Vec<AttachmentMeta>, ApiError> {
     let t = find(state, auth, reference).await?;
-    Ok(state.db.ticket_attachments(t.id).await?)
+    Ok(state.db.ticket_attachments(t.id, auth.allows(Permission::Respond)).await?)
 }
 
 /// One attachment with its bytes.
@@ -25,7 +25,7 @@ pub async fn attachment(
 ) -> Result<(AttachmentMeta, Vec<u8>), ApiError> {
     let t = find(state, auth, reference).await?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| ApiError::not_found(opsdeck_core::Entity::Ticket))?;
-    Ok(state.db.ticket_attachment(t.id, id).await?)
+    Ok(state.db.ticket_attachment(t.id, id, auth.allows(Permission::Respond)).await?)
 }
 
 /// The newest mail the desk read, with what became of each (agents).

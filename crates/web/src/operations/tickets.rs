@@ -186,7 +186,8 @@ pub async fn reply(
     internal: bool,
 ) -> Result<Reply, ApiError> {
     let t = find(state, auth, reference).await?;
-    if internal {
+    // An approver reads the request and decides; only its requester and agents converse on it.
+    if internal || t.requester_id != Some(auth.user.id) {
         auth.require(Permission::Respond)?;
     }
     if body.trim().is_empty() || body.chars().count() > BODY_MAX {

@@ -236,7 +236,7 @@ pub async fn detail(
     let result = async {
         let t = op::find(&state, &auth.0, &id).await?;
         let replies = op::replies(&state, &auth.0, &t).await?;
-        let files = state.db.ticket_attachments(t.id).await?;
+        let files = crate::operations::ticket_files::attachments(&state, &auth.0, &id).await?;
         Ok::<_, ApiError>((op::view_of(&state, t).await?, replies, files))
     }
     .await;
