@@ -1,5 +1,6 @@
-// The service desk in a real browser: a requester raises a ticket from the form; an agent sees
-// it in the queue with its SLA timers, replies, sets it pending (the resolution clock pauses),
+// The service desk in a real browser: a manager adds a routing rule; a requester raises a ticket
+// from the form, which the rule hands to the network team's agent; the agent sees it in the
+// queue (theirs, with its team) with its SLA timers, replies, sets it pending (the resolution clock pauses),
 // resumes and resolves it; the requester sees the public reply but not the internal note.
 // Desktop, phone and dark screenshots with E2E_SCREENSHOTS=1.
 //
@@ -43,6 +44,30 @@ step('the queue starts empty', async () => {
   await shot('01-empty');
 });
 
+step('a manager routes VPN trouble to the network team, round robin', async () => {
+  const res = await page.request.post(`${server.url}/api/v1/teams`, { data: { name: 'Network' } });
+  assert.ok(res.ok(), await res.text());
+  const team = await res.json();
+  const me = await (await page.request.get(`${server.url}/api/v1/me`)).json();
+  const joined = await page.request.put(`${server.url}/api/v1/teams/${team.id}/members/${me.id}`, { data: {} });
+  assert.ok(joined.ok(), await joined.text());
+  await go('/tickets');
+  await clickAndLoad('#routing');
+  assert.equal(await text('#no-rules h2'), 'No routing rules yet');
+  await shot('01-routing-empty');
+  await clickAndLoad('#new-rule');
+  await page.fill('#rule-form input[name=name]', 'Network trouble');
+  await page.fill('#rule-form input[name=keywords]', 'vpn, wifi');
+  await page.selectOption('#rule-form select[name=team]', { label: 'Network' });
+  await page.selectOption('#rule-form select[name=assign]', 'round_robin');
+  await shot('01-routing-form');
+  await clickAndLoad('#save-rule');
+  const row = page.locator('#rules-table tr[data-rule="Network trouble"]');
+  assert.match((await row.textContent()) ?? '', /words vpn, wifi[\s\S]*Network[\s\S]*round robin/);
+  await shot('01-routing');
+  await phoneAndDark('01-routing');
+});
+
 step('a requester raises a ticket from the form', async () => {
   const res = await page.request.post(`${server.url}/api/v1/users`,
     { data: { username: 'ana', password: 'password-of-ana', role: 'viewer', email: 'ana@example.com' } });
@@ -68,14 +93,17 @@ step('a requester raises a ticket from the form', async () => {
   assert.equal(await requester.locator(`#tickets-table tr[data-ticket="${number}"]`).count(), 1, 'their own tickets');
 });
 
-step('the agent sees it in the queue with its SLA timers', async () => {
-  await go('/tickets');
+step('the agent sees it in the queue with its SLA timers, routed to them', async () => {
+  await go('/tickets?view=mine');
   const row = page.locator(`#tickets-table tr[data-ticket="${number}"]`);
   assert.match((await row.textContent()) ?? '', /due in/);
+  assert.match((await row.textContent()) ?? '', /Network · Alex Morgan/);
   await shot('02-queue');
   await phoneAndDark('02-queue');
   await clickAndLoad(`#tickets-table tr[data-ticket="${number}"] a.strong`);
   assert.match(await text('#sla-first-response'), /due in/);
+  assert.equal(await text('#ticket-team'), 'Network');
+  assert.equal(await text('#ticket-assignee'), 'Alex Morgan');
 });
 
 step('a reply, an internal note, and a pending state that pauses the clock', async () => {
@@ -97,7 +125,7 @@ step('resumed, taken by an agent, and resolved; the requester sees the reply, no
   await page.selectOption('#assign-form select[name=assignee]', { label: 'Alex Morgan' });
   await clickAndLoad('#assign');
   assert.equal(await text('#ticket-assignee'), 'Alex Morgan');
-  assert.equal(await page.locator('#assign-form option[selected]').textContent(), 'Alex Morgan');
+  assert.equal(await page.locator('#assign-form select[name=assignee] option[selected]').textContent(), 'Alex Morgan');
   await clickAndLoad('#move-start');
   assert.equal(await text('#ticket-state'), 'in progress');
   await clickAndLoad('#move-resolve');
@@ -109,6 +137,30 @@ step('resumed, taken by an agent, and resolved; the requester sees the reply, no
   assert.match(convo, /Which VPN client version/);
   assert.doesNotMatch(convo, /5\.2 rollout/);
   assert.equal(await requester.locator('#ticket-moves').count(), 0, 'requesters do not move tickets');
+});
+
+step('another report becomes a child of the first, and is promoted to an incident', async () => {
+  const svc = await page.request.post(`${server.url}/api/v1/services`, { data: { name: 'VPN gateway' } });
+  assert.ok(svc.ok(), await svc.text());
+  const { id } = await svc.json();
+  const res = await page.request.post(`${server.url}/api/v1/tickets`,
+    { data: { title: 'VPN down on floor 2', service_id: id, impact: 2, urgency: 1 } });
+  assert.ok(res.ok(), await res.text());
+  const second = (await res.json()).number;
+  await go(`/tickets/${second.split('-')[1]}`);
+  await page.click('#ticket-links summary');
+  await page.fill('#parent-form input[name=parent]', number);
+  await clickAndLoad('#set-parent');
+  assert.equal(await text('#ticket-parent'), number);
+  await page.click('#ticket-links summary');
+  await shot('06-links');
+  await clickAndLoad('#promote');
+  await page.waitForURL(/\/incidents\/\d+/);
+  assert.match(await text('#incident-tickets'), new RegExp(`${second} VPN down on floor 2`));
+  await shot('07-promoted');
+  await go(`/tickets/${second.split('-')[1]}`);
+  assert.match(await text('#ticket-incident'), /^INC-\d+ VPN down on floor 2$/);
+  await phoneAndDark('08-linked');
 });
 
 step('the KPI dashboard shows the desk: SLA compliance and the reopen rate', async () => {

@@ -15,6 +15,7 @@ pub enum Entity {
     Article,
     Problem,
     RequestItem,
+    TicketRoute,
     Channel,
     Ci,
     CiAttribute,
@@ -44,7 +45,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 38] = [
+    pub const ALL: [Entity; 39] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
@@ -57,6 +58,7 @@ impl Entity {
         Entity::Article,
         Entity::Problem,
         Entity::RequestItem,
+        Entity::TicketRoute,
         Entity::Channel,
         Entity::Ci,
         Entity::CiAttribute,
@@ -100,6 +102,7 @@ impl Entity {
             Entity::Article => "article",
             Entity::Problem => "problem",
             Entity::RequestItem => "request item",
+            Entity::TicketRoute => "routing rule",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
             Entity::CiAttribute => "CI attribute",
@@ -144,6 +147,7 @@ impl Entity {
             Entity::Article => "article_not_found",
             Entity::Problem => "problem_not_found",
             Entity::RequestItem => "request_item_not_found",
+            Entity::TicketRoute => "routing_rule_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",
             Entity::CiAttribute => "ci_attribute_not_found",

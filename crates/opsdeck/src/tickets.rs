@@ -13,6 +13,12 @@ pub enum TicketCmd {
     List {
         #[arg(long)]
         state: Option<String>,
+        /// Only this team's tickets (its id).
+        #[arg(long)]
+        team: Option<String>,
+        /// Only tickets nobody is assigned to.
+        #[arg(long)]
+        unassigned: bool,
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
@@ -32,6 +38,29 @@ pub enum TicketCmd {
         urgency: Option<i64>,
         #[arg(long)]
         requester: Option<String>,
+        /// What it is about (Hardware, Access…): routing rules may match it.
+        #[arg(long)]
+        category: Option<String>,
+    },
+    /// Make a ticket the child of another (`--parent TKT-3`), or on its own (no `--parent`).
+    Parent {
+        id: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// Promote a ticket to a new incident: `opsdeck ticket promote TKT-4 --severity SEV2`.
+    Promote {
+        id: String,
+        #[arg(long)]
+        severity: Option<String>,
+        /// The service (id or slug); default the ticket's.
+        #[arg(long)]
+        service: Option<String>,
+    },
+    /// The routing rules in the order they are tried.
+    Routes {
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
     },
     /// Show a ticket, its SLA clocks and its conversation.
     Show { id: String },
@@ -66,10 +95,16 @@ fn due(t: &Value, clock: &str) -> String {
 pub async fn ticket_cmd(c: TicketCmd, cfg: &Config) -> Result<()> {
     let client = Client::new(cfg)?;
     match c {
-        TicketCmd::List { state, output } => {
+        TicketCmd::List { state, team, unassigned, output } => {
             let mut q = Vec::new();
             if let Some(st) = state {
                 q.push(("state", st));
+            }
+            if let Some(t) = team {
+                q.push(("team_id", t));
+            }
+            if unassigned {
+                q.push(("unassigned", "true".to_owned()));
             }
             let page = client.get("/api/v1/tickets", &q).await?;
             if output == Format::Json {
@@ -96,9 +131,9 @@ pub async fn ticket_cmd(c: TicketCmd, cfg: &Config) -> Result<()> {
             output::table(&["ticket", "prio", "state", "response", "resolution", "title"], &rows);
             Ok(())
         }
-        TicketCmd::Add { title, kind, description, impact, urgency, requester } => {
+        TicketCmd::Add { title, kind, description, impact, urgency, requester, category } => {
             let body = json!({"title": title, "type": kind, "description": description, "impact": impact,
-                "urgency": urgency, "requester_email": requester});
+                "urgency": urgency, "requester_email": requester, "category": category});
             let t = client.post("/api/v1/tickets", &body).await?;
             eprintln!(
                 "raised {} (P{}): respond by {}, resolve by {}",
@@ -107,6 +142,40 @@ pub async fn ticket_cmd(c: TicketCmd, cfg: &Config) -> Result<()> {
                 s(&t["sla"]["first_response_due_at"]),
                 s(&t["sla"]["resolution_due_at"])
             );
+            Ok(())
+        }
+        TicketCmd::Parent { id, parent } => {
+            let t = client.put(&format!("/api/v1/tickets/{id}/parent"), &json!({"parent": parent})).await?;
+            match parent {
+                Some(p) => eprintln!("{} is a child of {p}", s(&t["number"])),
+                None => eprintln!("{} is on its own", s(&t["number"])),
+            }
+            Ok(())
+        }
+        TicketCmd::Promote { id, severity, service } => {
+            let body = json!({"severity": severity, "service_id": service});
+            let inc = client.post(&format!("/api/v1/tickets/{id}/promote"), &body).await?;
+            eprintln!("{id} promoted to {} ({})", s(&inc["number"]), s(&inc["severity"]));
+            Ok(())
+        }
+        TicketCmd::Routes { output } => {
+            let page = client.get("/api/v1/ticket-routes", &[]).await?;
+            if output == Format::Json {
+                return output::json(&page);
+            }
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("no routing rules: new tickets wait unassigned (add rules under Tickets → Routing)");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|r| {
+                    let on = if r["enabled"] == Value::Bool(true) { "" } else { " (off)" };
+                    vec![r["position"].to_string(), format!("{}{on}", s(&r["name"])), s(&r["team_id"]), s(&r["assign"])]
+                })
+                .collect();
+            output::table(&["#", "rule", "team", "assign"], &rows);
             Ok(())
         }
         TicketCmd::Show { id } => {

@@ -56,6 +56,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (43, "ticket_sla_events_and_mail", include_str!("../migrations/sqlite/0043_ticket_sla_events_and_mail.sql")),
     (44, "request_items", include_str!("../migrations/sqlite/0044_request_items.sql")),
     (45, "ticket_mail_in", include_str!("../migrations/sqlite/0045_ticket_mail_in.sql")),
+    (46, "ticket_routing", include_str!("../migrations/sqlite/0046_ticket_routing.sql")),
+    (47, "ticket_links", include_str!("../migrations/sqlite/0047_ticket_links.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -107,6 +109,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (43, "ticket_sla_events_and_mail", include_str!("../migrations/postgres/0043_ticket_sla_events_and_mail.sql")),
     (44, "request_items", include_str!("../migrations/postgres/0044_request_items.sql")),
     (45, "ticket_mail_in", include_str!("../migrations/postgres/0045_ticket_mail_in.sql")),
+    (46, "ticket_routing", include_str!("../migrations/postgres/0046_ticket_routing.sql")),
+    (47, "ticket_links", include_str!("../migrations/postgres/0047_ticket_links.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

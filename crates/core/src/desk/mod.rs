@@ -1,6 +1,7 @@
 //! The service desk's rules, pure: business-hours calendars ([`hours`]), SLA clocks replayed
 //! from a ticket's history ([`sla`]), tickets' states and priorities ([`ticket`]), knowledge-base
-//! articles ([`kb`]), problems ([`problem`]) and the portal's request items ([`request_item`]).
+//! articles ([`kb`]), problems ([`problem`]), the portal's request items ([`request_item`]) and
+//! routing rules ([`routing`]).
 
 pub mod hours;
 pub mod kb;
@@ -8,5 +9,6 @@ pub mod kpi;
 pub mod mail;
 pub mod problem;
 pub mod request_item;
+pub mod routing;
 pub mod sla;
 pub mod ticket;

@@ -116,6 +116,10 @@ pub struct TicketInput {
     pub impact: Option<i64>,
     pub urgency: Option<i64>,
     pub requester_email: Option<String>,
+    pub category: Option<String>,
+    pub service_id: Option<uuid::Uuid>,
+    /// The team that works it; routing rules choose one when none is given.
+    pub team_id: Option<uuid::Uuid>,
 }
 
 /// A validated new ticket.
@@ -127,6 +131,11 @@ pub struct TicketSpec {
     pub impact: Level,
     pub urgency: Level,
     pub requester_email: Option<String>,
+    /// What it is about (`Hardware`, `Access`…), free text routing rules match.
+    pub category: Option<String>,
+    /// The service it concerns.
+    pub service_id: Option<uuid::Uuid>,
+    pub team_id: Option<uuid::Uuid>,
 }
 
 impl TicketSpec {
@@ -148,11 +157,23 @@ impl TicketSpec {
             None => None,
             Some(e) => p.check(validate::email("requester_email", e)),
         };
+        let category = match input.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => p.check(validate::name("category", c)),
+        };
         p.finish()?;
         match (title, description, kind, impact, urgency) {
-            (Some(title), Some(description), Some(kind), Some(impact), Some(urgency)) => {
-                Ok(TicketSpec { title, description, kind, impact, urgency, requester_email })
-            }
+            (Some(title), Some(description), Some(kind), Some(impact), Some(urgency)) => Ok(TicketSpec {
+                title,
+                description,
+                kind,
+                impact,
+                urgency,
+                requester_email,
+                category,
+                service_id: input.service_id,
+                team_id: input.team_id,
+            }),
             _ => Err(Error::invalid("title", "is invalid")),
         }
     }

@@ -34,7 +34,8 @@ pub struct NewAttachment {
 #[derive(Debug)]
 pub enum MailAction<'a> {
     /// A new ticket from its sender (`requester`: their account, when they have one).
-    Create { spec: &'a TicketSpec, priority: u8, requester: Option<Uuid> },
+    /// `routed`: where the routing rules send it.
+    Create { spec: &'a TicketSpec, priority: u8, requester: Option<Uuid>, routed: Option<&'a super::routing::Routed> },
     /// A reply on `ticket` (`internal`: a note, for mail from someone other than its requester),
     /// moving it to `resume` first when its requester answers a pending or resolved ticket.
     Reply { ticket: &'a Ticket, body: &'a str, internal: bool, author: Option<Uuid>, resume: Option<TicketState> },
@@ -118,10 +119,13 @@ impl Db {
             .await
             .map_err(crate::error::unique(ALREADY))?;
             let summary = match action {
-                MailAction::Create { spec, priority, requester } => {
+                MailAction::Create { spec, priority, requester, routed } => {
                     let id = ticket_id.unwrap_or_else(Uuid::now_v7);
                     let columns = (None::<Uuid>, None::<String>, Approval::None, None::<Uuid>, None::<String>);
                     let number = insert_ticket!(tx, id, spec, *priority, *requester, at, "new", "", columns);
+                    if let Some(r) = routed {
+                        super::routing::hand_out!(tx, id, *r);
+                    }
                     format!("Mail from {} raised {}-{number}", record.sender, spec.kind.prefix())
                 }
                 MailAction::Reply { ticket, body, internal, author, resume } => {

@@ -4,10 +4,14 @@
 
 pub mod kb;
 pub mod kpi;
+pub mod links;
 pub mod mail_in;
+mod policies;
 pub mod problems;
 pub mod requests;
+pub mod routing;
 pub mod sla_watch;
+pub use policies::SlaPolicy;
 
 use crate::audit::audit;
 use crate::page::{self, Cursor, Page};
@@ -16,7 +20,6 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
-use opsdeck_core::desk::hours::BusinessHours;
 use opsdeck_core::desk::request_item::{Answer, Approval, Task};
 use opsdeck_core::desk::ticket::{Moved, TicketSpec, TicketState, TicketType};
 use serde::Serialize;
@@ -56,6 +59,13 @@ pub struct Ticket {
     pub rating: Option<u8>,
     pub rating_comment: String,
     pub rated_at: Option<DateTime<Utc>>,
+    /// The team (group) that works it, the service it concerns and its category.
+    pub team_id: Option<Uuid>,
+    pub service_id: Option<Uuid>,
+    pub category: String,
+    /// The ticket it is a child of, and the incident it was promoted to or attached to.
+    pub parent_id: Option<Uuid>,
+    pub incident_id: Option<Uuid>,
 }
 
 impl Ticket {
@@ -66,7 +76,7 @@ impl Ticket {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     id: Uuid,
     number: i64,
     kind: String,
@@ -95,6 +105,11 @@ struct Row {
     rating: Option<i32>,
     rating_comment: String,
     rated_at: Option<i64>,
+    team_id: Option<Uuid>,
+    service_id: Option<Uuid>,
+    category: String,
+    parent_id: Option<Uuid>,
+    incident_id: Option<Uuid>,
 }
 
 fn small(v: i32) -> u8 {
@@ -132,14 +147,19 @@ impl From<Row> for Ticket {
             rating: r.rating.and_then(|v| u8::try_from(v).ok()),
             rating_comment: r.rating_comment,
             rated_at: r.rated_at.map(from_millis),
+            team_id: r.team_id,
+            service_id: r.service_id,
+            category: r.category,
+            parent_id: r.parent_id,
+            incident_id: r.incident_id,
         }
     }
 }
 
-const SELECT: &str = "SELECT id, number, kind, title, description, state, impact, urgency, priority, requester_email, \
-     requester_id, assignee_id, pending_reason, first_response_at, resolved_at, closed_at, version, created_at, \
-     updated_at, sla_check_at, request_item_id, answers, approval, approver_id, tasks, rating, rating_comment, \
-     rated_at FROM tickets";
+pub(crate) const SELECT: &str = "SELECT id, number, kind, title, description, state, impact, urgency, priority, \
+     requester_email, requester_id, assignee_id, pending_reason, first_response_at, resolved_at, closed_at, version, \
+     created_at, updated_at, sla_check_at, request_item_id, answers, approval, approver_id, tasks, rating, \
+     rating_comment, rated_at, team_id, service_id, category, parent_id, incident_id FROM tickets";
 
 /// A reply or an internal note.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -159,39 +179,12 @@ pub struct TicketFilter {
     pub assignee_id: Option<Uuid>,
     /// Only the tickets this person raised.
     pub requester_id: Option<Uuid>,
+    /// Only this team's tickets.
+    pub team_id: Option<Uuid>,
+    /// Only tickets nobody is assigned to.
+    pub unassigned: bool,
     pub cursor: Option<Cursor>,
     pub limit: Option<i64>,
-}
-
-/// The SLA targets of one priority and the calendar they count in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SlaPolicy {
-    pub priority: u8,
-    pub first_response_minutes: u32,
-    pub resolution_minutes: u32,
-    pub hours: BusinessHours,
-    /// Who hears of a breach besides the assignee (a team's or a manager's address).
-    pub escalation_email: Option<String>,
-}
-
-impl SlaPolicy {
-    /// The targets used until a priority is given its own: P1 15 min / 4 h, P2 1 h / 8 h, P3
-    /// 4 h / 24 h, P4 8 h / 40 h, round the clock.
-    pub fn default_for(priority: u8) -> SlaPolicy {
-        let (fr, res) = match priority {
-            1 => (15, 4 * 60),
-            2 => (60, 8 * 60),
-            3 => (4 * 60, 24 * 60),
-            _ => (8 * 60, 40 * 60),
-        };
-        SlaPolicy {
-            priority,
-            first_response_minutes: fr,
-            resolution_minutes: res,
-            hours: BusinessHours::always(),
-            escalation_email: None,
-        }
-    }
 }
 
 /// Inserts a new ticket (numbered from the shared sequence) in transaction `tx`; gives its number.
@@ -207,8 +200,9 @@ macro_rules! insert_ticket {
         sqlx::query(
             "INSERT INTO tickets (id, number, kind, title, description, state, impact, urgency, priority, \
              requester_email, requester_id, version, created_at, updated_at, sla_check_at, pending_reason, \
-             request_item_id, answers, approval, approver_id, tasks) \
-             VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, 1, $11, $11, $11, $13, $14, $15, $16, $17, $18)",
+             request_item_id, answers, approval, approver_id, tasks, team_id, service_id, category) \
+             VALUES ($1, $2, $3, $4, $5, $12, $6, $7, $8, $9, $10, 1, $11, $11, $11, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21)",
         )
         .bind($id)
         .bind(number)
@@ -228,6 +222,9 @@ macro_rules! insert_ticket {
         .bind(approval.as_str())
         .bind(approver_id)
         .bind(&tasks)
+        .bind($spec.team_id)
+        .bind($spec.service_id)
+        .bind($spec.category.as_deref().unwrap_or(""))
         .execute(&mut *$tx)
         .await?;
         number
@@ -282,6 +279,7 @@ pub(crate) use record_move;
 impl Db {
     /// Raises a ticket with its priority for `requester` (an account, when it has one); its
     /// history starts empty (it is New from its creation time).
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_ticket(
         &self,
         actor: &Actor,
@@ -290,6 +288,7 @@ impl Db {
         priority: u8,
         requester: Option<Uuid>,
         request: Option<&requests::NewRequest>,
+        routed: Option<&routing::Routed>,
     ) -> StoreResult<Ticket> {
         let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
         let columns = requests::request_columns(request);
@@ -298,6 +297,13 @@ impl Db {
         let (state, reason) = if awaits { ("pending", "Awaiting approval") } else { ("new", "") };
         write_tx!(self, |tx| {
             let number = insert_ticket!(tx, id, spec, priority, requester, at, state, reason, columns);
+            let routing = match routed {
+                Some(r) => {
+                    let to = routing::hand_out!(tx, id, r);
+                    format!(" (routed by {:?}{})", r.rule, if to.is_some() { ", assigned" } else { "" })
+                }
+                None => String::new(),
+            };
             if awaits {
                 sqlx::query(
                     "INSERT INTO ticket_moves (ticket_id, seq, at, from_state, to_state, reason, actor) \
@@ -313,7 +319,7 @@ impl Db {
             if let Some(m) = request.and_then(|r| r.approver_mail.as_ref()).map(|f| f(number)) {
                 sla_watch::insert_mail!(tx, id, m, at);
             }
-            let summary = format!("Raised {}-{number} {}", spec.kind.prefix(), spec.title);
+            let summary = format!("Raised {}-{number} {}{routing}", spec.kind.prefix(), spec.title);
             audit!(tx, actor, now, AuditRecord::new("ticket.create", "ticket", Some(id), summary).after(spec));
         });
         self.get_ticket(id).await
@@ -347,6 +353,7 @@ impl Db {
             // Fixed words from TicketState, never user text.
             format!("state IN ({})", states.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "))
         };
+        let unassigned = if f.unassigned { "AND assignee_id IS NULL" } else { "" };
         // The cursor orders by (priority, number): key is "priority:number".
         let (after_p, after_n) = f
             .cursor
@@ -356,7 +363,8 @@ impl Db {
             .unwrap_or((0, 0));
         let sql = format!(
             "{SELECT} WHERE {state_list} AND ($1 IS NULL OR assignee_id = $1) AND ($5 IS NULL OR requester_id = $5) \
-             AND (priority, number) > ($2, $3) ORDER BY priority, number LIMIT $4"
+             AND ($6 IS NULL OR team_id = $6) {unassigned} AND (priority, number) > ($2, $3) \
+             ORDER BY priority, number LIMIT $4"
         );
         let rows: Vec<Row> = with_db!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -365,6 +373,7 @@ impl Db {
                 .bind(after_n)
                 .bind(limit + 1)
                 .bind(f.requester_id)
+                .bind(f.team_id)
                 .fetch_all(pool)
                 .await?
         });
@@ -373,7 +382,6 @@ impl Db {
     }
 
     /// Moves a ticket at `version` to `to`, recording the move (and the pending reason).
-    #[allow(clippy::too_many_arguments)]
     pub async fn move_ticket(
         &self,
         actor: &Actor,
@@ -382,13 +390,7 @@ impl Db {
         to: TicketState,
         reason: &str,
     ) -> StoreResult<Ticket> {
-        let (id, at) = (before.id, now.timestamp_millis());
-        write_tx!(self, |tx| {
-            record_move!(tx, &actor.label, at, before, to, reason);
-            let summary = format!("{} {} → {}", before.key(), before.state.as_str(), to.as_str());
-            audit!(tx, actor, now, AuditRecord::new("ticket.move", "ticket", Some(id), summary));
-        });
-        self.get_ticket(id).await
+        self.move_ticket_with(actor, now, before, to, reason, &[]).await
     }
 
     /// A ticket's moves in order, as the SLA clocks read them.
@@ -500,65 +502,5 @@ impl Db {
         });
         rows.reverse();
         Ok(rows)
-    }
-
-    /// The SLA policy of each priority 1–4 (the defaults where none is saved).
-    pub async fn sla_policies(&self) -> StoreResult<Vec<SlaPolicy>> {
-        let rows: Vec<(i32, i32, i32, String, Option<String>)> = with_db!(self, |pool| {
-            sqlx::query_as(
-                "SELECT priority, first_response_minutes, resolution_minutes, hours, escalation_email \
-                 FROM sla_policies",
-            )
-            .fetch_all(pool)
-            .await?
-        });
-        Ok((1..=4u8)
-            .map(|p| {
-                rows.iter()
-                    .find(|r| r.0 == i32::from(p))
-                    .and_then(|(_, fr, res, hours, escalation)| {
-                        Some(SlaPolicy {
-                            priority: p,
-                            first_response_minutes: u32::try_from(*fr).ok()?,
-                            resolution_minutes: u32::try_from(*res).ok()?,
-                            hours: serde_json::from_str(hours).ok()?,
-                            escalation_email: escalation.clone(),
-                        })
-                    })
-                    .unwrap_or_else(|| SlaPolicy::default_for(p))
-            })
-            .collect())
-    }
-
-    pub async fn save_sla_policy(&self, actor: &Actor, now: DateTime<Utc>, p: &SlaPolicy) -> StoreResult<()> {
-        let hours = serde_json::to_string(&p.hours).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        write_tx!(self, |tx| {
-            sqlx::query(
-                "INSERT INTO sla_policies (priority, first_response_minutes, resolution_minutes, hours, updated_at, \
-                 escalation_email) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (priority) DO UPDATE SET \
-                 first_response_minutes = $2, resolution_minutes = $3, hours = $4, updated_at = $5, \
-                 escalation_email = $6",
-            )
-            .bind(i32::from(p.priority))
-            .bind(i32::try_from(p.first_response_minutes).unwrap_or(i32::MAX))
-            .bind(i32::try_from(p.resolution_minutes).unwrap_or(i32::MAX))
-            .bind(&hours)
-            .bind(now.timestamp_millis())
-            .bind(&p.escalation_email)
-            .execute(&mut *tx)
-            .await?;
-            // Every open ticket of this priority is judged again under the new policy.
-            sqlx::query(
-                "UPDATE tickets SET sla_check_at = $1 WHERE priority = $2 \
-                 AND state IN ('new', 'in_progress', 'pending')",
-            )
-            .bind(now.timestamp_millis())
-            .bind(i32::from(p.priority))
-            .execute(&mut *tx)
-            .await?;
-            let summary = format!("SLA policy of P{} saved", p.priority);
-            audit!(tx, actor, now, AuditRecord::new("sla_policy.update", "sla_policy", None, summary).after(p));
-        });
-        Ok(())
     }
 }

@@ -159,24 +159,26 @@ impl Db {
         }))
     }
 
-    /// Assigns a ticket at `version` to `assignee` (`None`: unassigned).
+    /// Assigns a ticket at `version` to `assignee` (`None`: unassigned), and to `team` when given.
     pub async fn assign_ticket(
         &self,
         actor: &Actor,
         now: DateTime<Utc>,
         before: &Ticket,
         assignee: Option<(Uuid, &str)>,
+        team: Option<(Uuid, &str)>,
     ) -> StoreResult<Ticket> {
         let at = now.timestamp_millis();
         write_tx!(self, |tx| {
             let done = sqlx::query(
-                "UPDATE tickets SET assignee_id = $1, version = version + 1, updated_at = $2, sla_check_at = $2 \
-                 WHERE id = $3 AND version = $4",
+                "UPDATE tickets SET assignee_id = $1, version = version + 1, updated_at = $2, sla_check_at = $2, \
+                 team_id = COALESCE($5, team_id) WHERE id = $3 AND version = $4",
             )
             .bind(assignee.map(|a| a.0))
             .bind(at)
             .bind(before.id)
             .bind(before.version)
+            .bind(team.map(|t| t.0))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
@@ -185,10 +187,13 @@ impl Db {
                     before.key()
                 )));
             }
-            let summary = match assignee {
+            let mut summary = match assignee {
                 Some((_, name)) => format!("{} assigned to {name}", before.key()),
                 None => format!("{} unassigned", before.key()),
             };
+            if let Some((_, name)) = team {
+                summary.push_str(&format!(", team {name}"));
+            }
             audit!(tx, actor, now, AuditRecord::new("ticket.assign", "ticket", Some(before.id), summary));
         });
         self.get_ticket(before.id).await

@@ -38,11 +38,26 @@ impl Db {
                 .bind(d.service_id)
                 .execute(&mut *tx)
                 .await?;
-            insert_timeline!(
-                tx,
-                backend,
-                vec![entry(id, ms, kind::CREATED, actor, format!("Declared by {}: {}", actor.label, d.title))]
-            );
+            let mut declared = format!("Declared by {}: {}", actor.label, d.title);
+            if let Some((ticket, version, key)) = &d.from_ticket {
+                let done = sqlx::query(
+                    "UPDATE tickets SET incident_id = $1, version = version + 1, updated_at = $2 \
+                     WHERE id = $3 AND version = $4",
+                )
+                .bind(id)
+                .bind(ms)
+                .bind(*ticket)
+                .bind(*version)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(crate::StoreError::Conflict(format!(
+                        "{key} was changed by someone else since you loaded it; reload it"
+                    )));
+                }
+                declared.push_str(&format!(" (raised from ticket {key})"));
+            }
+            insert_timeline!(tx, backend, vec![entry(id, ms, kind::CREATED, actor, declared)]);
             crate::oncall::start_escalation!(tx, id, ms);
             audit!(
                 tx,

@@ -215,6 +215,9 @@ pub struct Declare {
     pub service_id: Uuid,
     pub severity: Sev,
     pub impact_start_at: Option<DateTime<Utc>>,
+    /// A service desk ticket promoted to this incident (its id, at its version, and key): linked
+    /// in the same transaction.
+    pub from_ticket: Option<(Uuid, i64, String)>,
 }
 
 /// Editable fields; `None` leaves a field as it is.

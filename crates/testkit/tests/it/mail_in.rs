@@ -52,6 +52,10 @@ async fn mail_in(backend: Backend) {
         srv.patch(&format!("/api/v1/users/{}", ana_user.id), &admin, json!({"email": "ana@example.com"})).await;
     assert_eq!(s, StatusCode::OK, "{e}");
     let cfg = imap.desk_config();
+    // Mail is routed like any new ticket.
+    let (_, team) = srv.post("/api/v1/teams", &admin, json!({"name": "Facilities"})).await;
+    let rule = json!({"name": "Printers", "keywords": ["printer"], "team_id": team["id"]});
+    assert_eq!(srv.post("/api/v1/ticket-routes", &admin, rule).await.0, StatusCode::CREATED);
 
     // A mail to the desk becomes a ticket, raised by its sender's account.
     let first = mail(
@@ -72,6 +76,7 @@ async fn mail_in(backend: Backend) {
         (t["title"].as_str(), t["description"].as_str(), t["requester_email"].as_str()),
         (Some("Printer on floor 3 jams"), Some("It jams on every page."), Some("ana@example.com"))
     );
+    assert_eq!(t["team_id"], team["id"], "routed by its words");
     // The same message again (a crash before it was marked seen): kept once.
     imap.deliver(&first).await;
     assert_eq!(srv.run_mail_in(&cfg).await.known, 1);

@@ -252,9 +252,12 @@ async fn declare_incident(
     let severity = b.severity.as_deref().map(parse_sev).transpose()?.unwrap_or(Sev::Sev3);
     let description = opsdeck_core::validate::description("description", b.description.as_deref().unwrap_or(""))?;
     let impact_start_at = b.impact_start_at.as_deref().map(|s| parse_time("impact_start_at", s)).transpose()?;
-    let inc =
-        op::declare_incident(&state, &auth, Declare { title, description, service_id, severity, impact_start_at })
-            .await?;
+    let inc = op::declare_incident(
+        &state,
+        &auth,
+        Declare { title, description, service_id, severity, impact_start_at, from_ticket: None },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(inc.into())))
 }
 

@@ -41,6 +41,8 @@ pub(crate) mod status_subscribers;
 pub(crate) mod status_templates;
 pub(crate) mod team_members;
 mod ticket_files;
+mod ticket_links;
+mod ticket_routes;
 mod ticket_schema;
 mod tickets;
 pub(crate) mod users;
@@ -155,6 +157,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(change_templates::router())
         .merge(tickets::router())
         .merge(requests::router())
+        .merge(ticket_routes::router())
+        .merge(ticket_links::router())
         .merge(ticket_files::router())
         .merge(kb::router())
         .merge(problems::router())

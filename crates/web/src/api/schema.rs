@@ -30,7 +30,7 @@ fn text_or_blank_pattern(max: usize) -> String {
 }
 
 /// `body` surrounded by trimmable whitespace; `optional` also accepts blank input.
-fn trimmed(body: &str, optional: bool) -> String {
+pub(super) fn trimmed(body: &str, optional: bool) -> String {
     let q = if optional { "?" } else { "" };
     format!("^[{WS}]*({body}){q}[{WS}]*$")
 }
@@ -43,7 +43,7 @@ fn url_body() -> String {
     format!("(?=[^{WS}]{{1,{URL_MAX}}}[{WS}]*$)https?://[^/?#{WS}{CC}]+[^{WS}{CC}]*")
 }
 
-fn email_body() -> String {
+pub(super) fn email_body() -> String {
     format!("(?=[^{WS}]{{1,{EMAIL_MAX}}}[{WS}]*$)[^@{WS}{CC}]+@[^@.{WS}{CC}][^@{WS}{CC}]*\\.[^@{WS}{CC}]*")
 }
 

@@ -116,3 +116,28 @@ pub fn field_options() -> utoipa::openapi::Array {
 pub fn item_tasks() -> utoipa::openapi::Array {
     labels(opsdeck_core::desk::request_item::TASKS_MAX)
 }
+
+/// A routing rule's requester: an address, or a domain written `@example.com`.
+pub fn route_requester_opt() -> Object {
+    let domain = "@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+";
+    string(
+        true,
+        None,
+        Some(254),
+        Some(super::schema::trimmed(&format!("{domain}|{}", super::schema::email_body()), true)),
+    )
+}
+
+/// A routing rule's keywords: up to 20 words of letters and digits, each up to 40.
+pub fn route_keywords() -> utoipa::openapi::schema::Array {
+    let word = string(false, None, None, Some(format!("^[^\\W_]{{1,{}}}$", opsdeck_core::desk::routing::KEYWORD_MAX)));
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(word)
+        .max_items(Some(opsdeck_core::desk::routing::KEYWORDS_MAX))
+        .build()
+}
+
+/// How a routed ticket is assigned.
+pub fn route_assign_opt() -> Object {
+    enum_of(true, opsdeck_core::desk::routing::Assign::ALL.iter().map(|c| c.as_str()).collect())
+}

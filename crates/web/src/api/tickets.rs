@@ -102,6 +102,16 @@ pub struct TicketDto {
     pub tasks: Vec<TaskDto>,
     /// The requester's rating once resolved.
     pub satisfaction: Option<SatisfactionDto>,
+    /// The team (group) that works it: named when raised, or chosen by the routing rules.
+    pub team_id: Option<Uuid>,
+    /// The service it concerns.
+    pub service_id: Option<Uuid>,
+    /// What it is about (Hardware, Access…); request items give theirs.
+    pub category: Option<String>,
+    /// Its parent ticket; a parent resolved resolves its open children.
+    pub parent_id: Option<Uuid>,
+    /// The incident it was promoted to or attached to.
+    pub incident_id: Option<Uuid>,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -174,6 +184,11 @@ pub(super) fn dto(v: TicketView) -> TicketDto {
             comment: t.rating_comment,
             rated_at: t.rated_at.map(ts),
         }),
+        team_id: t.team_id,
+        service_id: t.service_id,
+        category: Some(t.category).filter(|c| !c.is_empty()),
+        parent_id: t.parent_id,
+        incident_id: t.incident_id,
         version: t.version,
         created_at: ts(t.created_at),
         updated_at: ts(t.updated_at),
@@ -199,10 +214,18 @@ pub struct TicketBody {
     pub urgency: Option<i64>,
     #[schema(schema_with = crate::api::schema::email_opt)]
     pub requester_email: Option<String>,
+    /// What it is about (Hardware, Access…), which routing rules may match.
+    #[schema(schema_with = crate::api::schema::name_opt)]
+    pub category: Option<String>,
+    /// The service it concerns (422 when no such service).
+    pub service_id: Option<Uuid>,
+    /// The team that works it (agents only; 422 otherwise). Left out, the routing rules choose.
+    pub team_id: Option<Uuid>,
 }
 
 /// Raises a ticket (anyone signed in). Its priority comes from impact × urgency through the
-/// priority matrix, and its SLA clocks start at once.
+/// priority matrix, and its SLA clocks start at once. Without a `team_id`, the first routing
+/// rule that takes it names its team and may assign one of the team's agents.
 #[utoipa::path(post, path = "/api/v1/tickets", tag = "tickets", request_body = TicketBody,
     responses((status = 201, body = TicketDto)))]
 async fn create_ticket(
@@ -217,6 +240,9 @@ async fn create_ticket(
         impact: b.impact,
         urgency: b.urgency,
         requester_email: b.requester_email,
+        category: b.category,
+        service_id: b.service_id,
+        team_id: b.team_id,
     };
     let v = op::create(&state, &auth, &TicketSpec::new(&input)?).await?;
     Ok((StatusCode::CREATED, Json(dto(v))))
@@ -231,6 +257,10 @@ pub struct TicketQuery {
     pub state: Option<String>,
     /// Only tickets assigned to this person.
     pub assignee_id: Option<Uuid>,
+    /// Only this team's tickets.
+    pub team_id: Option<Uuid>,
+    /// true: only tickets nobody is assigned to.
+    pub unassigned: Option<bool>,
     #[param(schema_with = crate::api::schema::limit_opt)]
     pub limit: Option<i64>,
     #[param(schema_with = crate::api::schema::cursor_opt)]
@@ -262,6 +292,8 @@ async fn list_tickets(
         states,
         assignee_id: q.assignee_id,
         requester_id: None,
+        team_id: q.team_id,
+        unassigned: q.unassigned.unwrap_or(false),
         cursor: cursor(q.cursor.as_deref())?,
         limit: super::limit(q.limit)?,
     };
@@ -379,6 +411,9 @@ async fn act_on_ticket(
 pub struct AssignBody {
     /// The agent (a responder or up) to assign; null unassigns.
     pub assignee_id: Option<Uuid>,
+    /// The team (group) to hand it to; left out or null keeps its team (422 when no such team).
+    #[serde(default)]
+    pub team_id: Option<Uuid>,
     /// The version you loaded; an assignment on an older one is refused (409).
     pub version: Option<i64>,
 }
@@ -394,7 +429,7 @@ async fn assign_ticket(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<AssignBody>,
 ) -> Result<Json<TicketDto>, ApiError> {
-    Ok(Json(dto(op::assign(&state, &auth, &id, b.assignee_id, b.version).await?)))
+    Ok(Json(dto(op::assign(&state, &auth, &id, b.assignee_id, b.team_id, b.version).await?)))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

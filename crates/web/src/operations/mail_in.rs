@@ -203,13 +203,16 @@ pub async fn receive(
                 impact: None,
                 urgency: None,
                 requester_email: Some(m.from.clone()),
+                ..TicketInput::default()
             };
             let spec = match TicketSpec::new(&input) {
                 Ok(spec) => spec,
                 Err(e) => return refuse(state, &actor, record, format!("cannot raise a ticket from it: {e}")).await,
             };
             let priority = matrix(state).await?.priority(spec.impact, spec.urgency);
-            let action = MailAction::Create { spec: &spec, priority, requester: actor.user_id };
+            let routed = super::routing::route_new(state, None, &spec).await?;
+            let action =
+                MailAction::Create { spec: &spec, priority, requester: actor.user_id, routed: routed.as_ref() };
             match state.db.take_mail(&actor, now, &record, &action, &files).await {
                 Ok(id) => (Outcome::Created, id),
                 Err(e) => return kept(Err(e), Outcome::Created),

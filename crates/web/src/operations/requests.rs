@@ -86,6 +86,8 @@ pub async fn raise(
         impact: Some(i64::from(it.impact)),
         urgency: Some(i64::from(it.urgency)),
         requester_email,
+        category: Some(it.category.clone()),
+        ..TicketInput::default()
     };
     let spec = TicketSpec::new(&input)?;
     let approver = match it.approver_id {

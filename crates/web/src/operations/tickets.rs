@@ -91,7 +91,11 @@ pub async fn create_with(
     if spec.requester_email.is_none() {
         spec.requester_email = auth.user.email.clone();
     }
-    let t = state.db.create_ticket(&auth.actor(), state.now(), &spec, priority, requester, request).await?;
+    let routed = super::routing::route_new(state, Some(auth), &spec).await?;
+    let t = state
+        .db
+        .create_ticket(&auth.actor(), state.now(), &spec, priority, requester, request, routed.as_ref())
+        .await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} raised", t.key()));
     view_of(state, t).await
 }
@@ -172,7 +176,17 @@ pub async fn act(
     super::check_version(&before.key(), before.version, version)?;
     super::requests::may_move(&before, action)?;
     let to = ticket::next(before.state, action).map_err(|r| ApiError::conflict(r.0))?;
-    let t = state.db.move_ticket(&auth.actor(), state.now(), &before, to, reason).await?;
+    // A parent resolved resolves its open children with it (those that may be resolved now).
+    let children = if to == TicketState::Resolved {
+        let open = [TicketState::New, TicketState::InProgress, TicketState::Pending];
+        let all = state.db.ticket_children(before.id).await?;
+        all.into_iter()
+            .filter(|c| open.contains(&c.state) && super::requests::may_move(c, TicketAction::Resolve).is_ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let t = state.db.move_ticket_with(&auth.actor(), state.now(), &before, to, reason, &children).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} {}", t.key(), to.as_str()));
     view_of(state, t).await
 }
@@ -221,6 +235,7 @@ pub async fn assign(
     auth: &Auth,
     reference: &str,
     assignee: Option<Uuid>,
+    team: Option<Uuid>,
     version: Option<i64>,
 ) -> Result<TicketView, ApiError> {
     auth.require(Permission::Respond)?;
@@ -235,10 +250,16 @@ pub async fn assign(
             Some((u.id, u.username))
         }
     };
-    let t = state
-        .db
-        .assign_ticket(&auth.actor(), state.now(), &before, who.as_ref().map(|(id, n)| (*id, n.as_str())))
-        .await?;
+    let team = match team {
+        None => None,
+        Some(id) => match state.db.get_team(opsdeck_store::catalogue::Ref::Id(id)).await {
+            Ok(t) => Some((t.id, t.name)),
+            Err(_) => return Err(ApiError::invalid("team_id", "names no team")),
+        },
+    };
+    let who = who.as_ref().map(|(id, n)| (*id, n.as_str()));
+    let team = team.as_ref().map(|(id, n)| (*id, n.as_str()));
+    let t = state.db.assign_ticket(&auth.actor(), state.now(), &before, who, team).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} assigned", t.key()));
     view_of(state, t).await
 }

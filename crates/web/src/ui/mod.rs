@@ -66,6 +66,8 @@ mod status_preview;
 mod status_subscribers;
 mod status_templates;
 mod team_members;
+mod ticket_links;
+mod ticket_routes;
 mod tickets;
 mod vendors;
 
@@ -199,6 +201,14 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/rating", post(tickets::rate))
         .route("/tickets/{id}/attachments/{file}", get(tickets::download))
         .route("/tickets/mail", get(tickets::mail))
+        .route("/tickets/{id}/parent", post(ticket_links::parent))
+        .route("/tickets/{id}/incident", post(ticket_links::incident))
+        .route("/tickets/{id}/promote", post(ticket_links::promote))
+        .route("/tickets/{id}/cis", post(ticket_links::cis))
+        .route("/tickets/routing", get(ticket_routes::list).post(ticket_routes::create))
+        .route("/tickets/routing/new", get(ticket_routes::new))
+        .route("/tickets/routing/{id}", get(ticket_routes::edit).post(ticket_routes::update))
+        .route("/tickets/routing/{id}/delete", post(ticket_routes::delete))
         .route("/portal", get(portal::index))
         .route("/portal/items/{slug}", get(portal::item_form).post(portal::submit))
         .route("/request-items", get(request_items::list).post(request_items::create))

@@ -70,6 +70,26 @@ pub struct QueuePage {
     now: DateTime<Utc>,
     /// An agent sees the queue; a requester, the tickets they raised.
     agent: bool,
+    /// The team whose queue is shown ("" for every team).
+    team: String,
+    names: super::ticket_routes::Names,
+    /// The agents' names by id, for the rows.
+    agents: Vec<(uuid::Uuid, String)>,
+}
+
+impl QueuePage {
+    fn agent_name(&self, id: &uuid::Uuid) -> String {
+        self.agents.iter().find(|a| a.0 == *id).map_or_else(|| "someone".into(), |a| a.1.clone())
+    }
+
+    /// The link to another view of the same team's queue.
+    fn link(&self, view: &str) -> String {
+        if self.team.is_empty() {
+            format!("/tickets?view={view}")
+        } else {
+            format!("/tickets?view={view}&team={}", self.team)
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -78,33 +98,61 @@ pub struct QueueQuery {
     view: String,
     cursor: String,
     notice: Option<String>,
+    /// A team id: only that team's tickets.
+    team: String,
 }
+
+/// The queue's views: open, mine (open and assigned to me), unassigned (open), resolved, all.
+const VIEWS: [&str; 5] = ["open", "mine", "unassigned", "resolved", "all"];
 
 pub async fn queue(State(state): State<AppState>, auth: PageAuth, Query(q): Query<QueueQuery>) -> Response {
     let chrome = match auth.chrome(&state, "tickets", q.notice.clone()).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let view = if q.view == "resolved" || q.view == "all" { q.view.clone() } else { "open".into() };
+    let view = VIEWS.iter().find(|v| **v == q.view).copied().unwrap_or("open").to_owned();
     let states = match view.as_str() {
-        "open" => vec![TicketState::New, TicketState::InProgress, TicketState::Pending],
         "resolved" => vec![TicketState::Resolved, TicketState::Closed],
-        _ => vec![],
+        "all" => vec![],
+        _ => vec![TicketState::New, TicketState::InProgress, TicketState::Pending],
     };
+    let team_id: Option<uuid::Uuid> = q.team.trim().parse().ok();
     let f = TicketFilter {
         states,
+        assignee_id: (view == "mine").then_some(auth.0.user.id),
+        unassigned: view == "unassigned",
+        team_id,
         cursor: opsdeck_store::Cursor::decode(&q.cursor),
         limit: Some(50),
         ..TicketFilter::default()
     };
-    match op::queue(&state, &auth.0, &f).await {
-        Ok(page) => {
-            let agent = auth.0.allows(Permission::Respond);
-            QueuePage { chrome, rows: page.items, view, next: page.next_cursor, now: state.now(), agent }
-                .into_response()
+    let agent = auth.0.allows(Permission::Respond);
+    let result = async {
+        let page = op::queue(&state, &auth.0, &f).await?;
+        let names = super::ticket_routes::Names::load(&state).await?;
+        let agents = if agent { agent_names(&state).await? } else { Vec::new() };
+        Ok::<_, ApiError>((page, names, agents))
+    }
+    .await;
+    match result {
+        Ok((page, names, agents)) => {
+            let team = team_id.map(|t| t.to_string()).unwrap_or_default();
+            let (rows, next, now) = (page.items, page.next_cursor, state.now());
+            QueuePage { chrome, rows, view, next, now, agent, team, names, agents }.into_response()
         }
         Err(e) => error_page(&e),
     }
+}
+
+/// The active agents (responders and up) by name.
+async fn agent_names(state: &AppState) -> Result<Vec<(uuid::Uuid, String)>, ApiError> {
+    let page = state.db.list_users(None, None, Some(500)).await?;
+    Ok(page
+        .items
+        .into_iter()
+        .filter(|u| !u.disabled && u.role.allows(Permission::Respond))
+        .map(|u| (u.id, u.shown_name()))
+        .collect())
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -116,6 +164,9 @@ pub struct TicketForm {
     kind: String,
     impact: String,
     urgency: String,
+    category: String,
+    service: String,
+    team: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -124,6 +175,9 @@ pub struct NewPage {
     chrome: Chrome,
     form: TicketForm,
     error: Option<String>,
+    names: super::ticket_routes::Names,
+    /// Agents choose the team too.
+    agent: bool,
     /// Articles that may answer it already, from its title.
     suggestions: Vec<Article>,
 }
@@ -142,8 +196,13 @@ async fn new_page(state: &AppState, auth: &PageAuth, form: TicketForm, error: Op
             Err(e) => return error_page(&e),
         }
     };
+    let names = match super::ticket_routes::Names::load(state).await {
+        Ok(n) => n,
+        Err(e) => return error_page(&e),
+    };
+    let agent = auth.0.allows(Permission::Respond);
     let code = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    (code, NewPage { chrome, form, error, suggestions }).into_response()
+    (code, NewPage { chrome, form, error, suggestions, names, agent }).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -169,6 +228,14 @@ pub async fn new(State(state): State<AppState>, auth: PageAuth, Query(q): Query<
     new_page(&state, &auth, form, None).await
 }
 
+/// An optional id from a form's select.
+fn id_of(field: &'static str, v: &str, what: &str) -> Result<Option<uuid::Uuid>, ApiError> {
+    match v.trim() {
+        "" => Ok(None),
+        v => v.parse().map(Some).map_err(|_| ApiError::invalid(field, format!("choose {what}"))),
+    }
+}
+
 pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form<TicketForm>) -> Response {
     let level =
         |field: &'static str, v: &str| v.trim().parse::<i64>().map_err(|_| ApiError::invalid(field, "choose 1 to 4"));
@@ -180,6 +247,9 @@ pub async fn create(State(state): State<AppState>, auth: PageAuth, Form(f): Form
             impact: Some(level("impact", &f.impact)?),
             urgency: Some(level("urgency", &f.urgency)?),
             requester_email: auth.0.user.email.clone(),
+            category: Some(f.category.clone()),
+            service_id: id_of("service_id", &f.service, "a service")?,
+            team_id: id_of("team_id", &f.team, "a team")?,
         };
         op::create(&state, &auth.0, &TicketSpec::new(&input)?).await
     }
@@ -211,6 +281,8 @@ pub struct TicketPage {
     /// The viewer raised it (and may rate it once resolved).
     requester: bool,
     attachments: Vec<opsdeck_store::desk::mail_in::AttachmentMeta>,
+    names: super::ticket_routes::Names,
+    links: super::ticket_links::Links,
 }
 
 fn label(a: TicketAction) -> &'static str {
@@ -237,26 +309,21 @@ pub async fn detail(
         let t = op::find(&state, &auth.0, &id).await?;
         let replies = op::replies(&state, &auth.0, &t).await?;
         let files = crate::operations::ticket_files::attachments(&state, &auth.0, &id).await?;
-        Ok::<_, ApiError>((op::view_of(&state, t).await?, replies, files))
+        let names = super::ticket_routes::Names::load(&state).await?;
+        let links = super::ticket_links::Links::load(&state, &auth.0, &t).await?;
+        Ok::<_, ApiError>((op::view_of(&state, t).await?, replies, files, (names, links)))
     }
     .await;
-    let (v, replies, attachments) = match result {
+    let (v, replies, attachments, (names, links)) = match result {
         Ok(x) => x,
         Err(e) => return error_page(&e),
     };
     let agent = auth.0.allows(Permission::Respond);
     let mut agents = Vec::new();
     if agent {
-        match state.db.list_users(None, None, Some(500)).await {
-            Ok(page) => {
-                agents = page
-                    .items
-                    .into_iter()
-                    .filter(|u| !u.disabled && u.role.allows(Permission::Respond))
-                    .map(|u| (u.id, u.shown_name()))
-                    .collect()
-            }
-            Err(e) => return error_page(&e.into()),
+        match agent_names(&state).await {
+            Ok(a) => agents = a,
+            Err(e) => return error_page(&e),
         }
     }
     let assignee = match v.ticket.assignee_id {
@@ -278,8 +345,23 @@ pub async fn detail(
     };
     let requester = v.ticket.requester_id == Some(me);
     let now = state.now();
-    TicketPage { chrome, v, replies, agent, moves, now, agents, assignee, can_decide, approver, requester, attachments }
-        .into_response()
+    let page = TicketPage {
+        chrome,
+        v,
+        replies,
+        agent,
+        moves,
+        now,
+        agents,
+        assignee,
+        can_decide,
+        approver,
+        requester,
+        attachments,
+        names,
+        links,
+    };
+    page.into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -330,6 +412,8 @@ pub async fn act(
 pub struct AssignForm {
     /// A user id, `me`, or empty to unassign.
     assignee: String,
+    /// A team id; empty keeps the team.
+    team: String,
     version: Option<i64>,
 }
 
@@ -346,7 +430,11 @@ pub async fn assign(
             "me" => Some(auth.0.user.id),
             other => Some(other.parse().map_err(|_| ApiError::invalid("assignee", "choose an agent"))?),
         };
-        let v = op::assign(&state, &auth.0, &id, who, f.version).await?;
+        let team = match f.team.trim() {
+            "" => None,
+            t => Some(t.parse().map_err(|_| ApiError::invalid("team_id", "choose a team"))?),
+        };
+        let v = op::assign(&state, &auth.0, &id, who, team, f.version).await?;
         Ok(if v.ticket.assignee_id.is_some() {
             format!("{} assigned", v.ticket.key())
         } else {

@@ -128,6 +128,8 @@ pub struct IncidentPage {
     blast: Option<Blast>,
     /// Changes on its CIs and services in the 24 hours before it: (number, title, when, state).
     recent_changes: Vec<(i64, String, String, &'static str)>,
+    /// Service desk tickets linked to it (agents): (number, key, title, state).
+    tickets: Vec<(i64, String, String, &'static str)>,
 }
 
 /// What the incident's failing CIs reach: services first, then the other CIs (nearest first).
@@ -246,6 +248,14 @@ pub async fn detail(
             Vec::new()
         }
     };
+    let tickets = if page.0.allows(Permission::Respond) {
+        try_page!(state.db.tickets_of_incident(inc.id).await)
+            .into_iter()
+            .map(|t| (t.number, t.key(), t.title.clone(), t.state.as_str()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let alerts_loaded = alerts.items.len();
     let status_pages = try_page!(crate::ui::status_pages::update_targets(&state, inc.id, template).await);
     IncidentPage {
@@ -280,6 +290,7 @@ pub async fn detail(
         durations,
         blast,
         recent_changes,
+        tickets,
     }
     .into_response()
 }

@@ -199,7 +199,7 @@ pub async fn declare(State(state): State<AppState>, page: PageAuth, Form(f): For
         op::declare_incident(
             &state,
             &page.0,
-            Declare { title, description, service_id, severity, impact_start_at: None },
+            Declare { title, description, service_id, severity, impact_start_at: None, from_ticket: None },
         )
         .await
     }
