@@ -58,6 +58,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (45, "ticket_mail_in", include_str!("../migrations/sqlite/0045_ticket_mail_in.sql")),
     (46, "ticket_routing", include_str!("../migrations/sqlite/0046_ticket_routing.sql")),
     (47, "ticket_links", include_str!("../migrations/sqlite/0047_ticket_links.sql")),
+    (48, "ticket_sla_check_order", include_str!("../migrations/sqlite/0048_ticket_sla_check_order.sql")),
+    (49, "ticket_priority_override", include_str!("../migrations/sqlite/0049_ticket_priority_override.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -111,6 +113,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (45, "ticket_mail_in", include_str!("../migrations/postgres/0045_ticket_mail_in.sql")),
     (46, "ticket_routing", include_str!("../migrations/postgres/0046_ticket_routing.sql")),
     (47, "ticket_links", include_str!("../migrations/postgres/0047_ticket_links.sql")),
+    (48, "ticket_sla_check_order", include_str!("../migrations/postgres/0048_ticket_sla_check_order.sql")),
+    (49, "ticket_priority_override", include_str!("../migrations/postgres/0049_ticket_priority_override.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

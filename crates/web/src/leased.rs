@@ -82,11 +82,33 @@ pub async fn run_every<F, Fut>(
     name: &'static str,
     every: Duration,
     what: &'static str,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
     pass: F,
 ) where
     F: Fn(AppState, String) -> Fut,
     Fut: Future<Output = Result<usize, ApiError>>,
+{
+    let pass = |state, node| {
+        let fut = pass(state, node);
+        async move { fut.await.map(|_| false) }
+    };
+    run_draining(state, node, name, every, what, stop, pass).await;
+}
+
+/// As [`run_every`], for a pass that stops at a time budget with work left (`Ok(true)`): the
+/// next pass then starts at once instead of at the next tick, so a backlog drains without
+/// pauses while the server can still stop between passes.
+pub async fn run_draining<F, Fut>(
+    state: AppState,
+    node: String,
+    name: &'static str,
+    every: Duration,
+    what: &'static str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    pass: F,
+) where
+    F: Fn(AppState, String) -> Fut,
+    Fut: Future<Output = Result<bool, ApiError>>,
 {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -98,8 +120,10 @@ pub async fn run_every<F, Fut>(
                 return;
             }
         }
-        if let Err(e) = pass(state.clone(), node.clone()).await {
-            tracing::warn!(error = %e.message, "{what}");
+        match pass(state.clone(), node.clone()).await {
+            Ok(true) => tick.reset_immediately(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e.message, "{what}"),
         }
     }
 }

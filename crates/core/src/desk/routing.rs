@@ -125,7 +125,10 @@ impl RouteSpec {
     pub fn matches(&self, facts: &Facts<'_>) -> bool {
         self.enabled
             && self.ticket_type.is_none_or(|t| t == facts.ticket_type)
-            && self.category.as_deref().is_none_or(|c| facts.category.is_some_and(|f| f.eq_ignore_ascii_case(c)))
+            && self
+                .category
+                .as_deref()
+                .is_none_or(|c| facts.category.is_some_and(|f| f.to_lowercase() == c.to_lowercase()))
             && self.service_id.is_none_or(|s| facts.service_id == Some(s))
             && self.requester.as_deref().is_none_or(|r| facts.requester.is_some_and(|e| requester_matches(r, e)))
             && (self.keywords.is_empty() || words(facts.text).any(|w| self.keywords.contains(&w)))
@@ -147,10 +150,12 @@ fn requester_pattern(v: &str) -> Result<String> {
     }
 }
 
+/// Case does not matter, in any script (`pattern` is stored lowercase).
 fn requester_matches(pattern: &str, email: &str) -> bool {
+    let email = email.to_lowercase();
     match pattern.strip_prefix('@') {
-        Some(domain) => email.rsplit_once('@').is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain)),
-        None => email.eq_ignore_ascii_case(pattern),
+        Some(domain) => email.rsplit_once('@').is_some_and(|(_, d)| d == domain),
+        None => email == pattern,
     }
 }
 

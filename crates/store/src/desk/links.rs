@@ -10,7 +10,7 @@ use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::desk::ticket::TicketState;
 use uuid::Uuid;
 
-/// Children listed on a parent, at most.
+/// Children of one parent, at most.
 pub const CHILDREN_MAX: i64 = 500;
 /// Configuration items on one ticket, at most.
 pub const CIS_MAX: usize = 50;
@@ -97,7 +97,11 @@ impl Db {
         Ok(rows.into_iter().map(Ticket::from).collect())
     }
 
-    /// Puts ticket `before` (at its version) under `parent`, or on its own (`None`).
+    /// Puts ticket `before` (at its version) under `parent`, or on its own (`None`). The rule
+    /// that keeps children one level deep is checked again here, on rows this transaction has
+    /// written (so locked), in id order: the parent must still be open and no one's child (its
+    /// version is bumped), the child must still have no children, and a parent has at most
+    /// [`CHILDREN_MAX`]. Two concurrent links can then never make a chain or a loop.
     pub async fn set_ticket_parent(
         &self,
         actor: &Actor,
@@ -106,8 +110,40 @@ impl Db {
         parent: Option<&Ticket>,
     ) -> StoreResult<Ticket> {
         let at = now.timestamp_millis();
+        let mut order: Vec<(Uuid, bool)> = vec![(before.id, true)];
+        order.extend(parent.map(|p| (p.id, false)));
+        order.sort();
         write_tx!(self, |tx| {
-            touch!(tx, before, at, "parent_id", parent.map(|p| p.id));
+            for (id, child) in &order {
+                if *child {
+                    touch!(tx, before, at, "parent_id", parent.map(|p| p.id));
+                    continue;
+                }
+                let done = sqlx::query(
+                    "UPDATE tickets SET version = version + 1 \
+                     WHERE id = $1 AND parent_id IS NULL AND state <> 'closed'",
+                )
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    let key = parent.map(Ticket::key).unwrap_or_default();
+                    return Err(StoreError::Conflict(format!(
+                        "{key} became a child or was closed meanwhile; reload it"
+                    )));
+                }
+            }
+            if let Some(p) = parent {
+                let count = |id: Uuid| {
+                    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM tickets WHERE parent_id = $1").bind(id)
+                };
+                if count(before.id).fetch_one(&mut *tx).await? > 0 {
+                    return Err(StoreError::Conflict(format!("{} has children of its own meanwhile", before.key())));
+                }
+                if count(p.id).fetch_one(&mut *tx).await? > CHILDREN_MAX {
+                    return Err(StoreError::Conflict(format!("{} has {CHILDREN_MAX} children already", p.key())));
+                }
+            }
             let summary = match parent {
                 Some(p) => format!("{} is a child of {}", before.key(), p.key()),
                 None => format!("{} is on its own", before.key()),
@@ -115,6 +151,20 @@ impl Db {
             audit!(tx, actor, now, AuditRecord::new("ticket.parent", "ticket", Some(before.id), summary));
         });
         self.get_ticket(before.id).await
+    }
+
+    /// A parent's open children (new, in progress, pending), oldest first.
+    pub async fn open_children(&self, parent: Uuid) -> StoreResult<Vec<Ticket>> {
+        let rows: Vec<Row> = with_db!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{SELECT} WHERE parent_id = $1 AND state IN ('new', 'in_progress', 'pending') ORDER BY number LIMIT $2"
+            )))
+            .bind(parent)
+            .bind(CHILDREN_MAX)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(Ticket::from).collect())
     }
 
     /// Attaches ticket `before` to an incident (`(id, INC-n)`), or detaches it (`None`).

@@ -4,6 +4,7 @@
 
 pub mod kb;
 pub mod kpi;
+pub mod lifecycle;
 pub mod links;
 pub mod mail_in;
 mod policies;
@@ -66,6 +67,8 @@ pub struct Ticket {
     /// The ticket it is a child of, and the incident it was promoted to or attached to.
     pub parent_id: Option<Uuid>,
     pub incident_id: Option<Uuid>,
+    /// Why an agent overrode the priority the matrix gave (empty: not overridden).
+    pub priority_reason: String,
 }
 
 impl Ticket {
@@ -110,6 +113,7 @@ pub(crate) struct Row {
     category: String,
     parent_id: Option<Uuid>,
     incident_id: Option<Uuid>,
+    priority_reason: String,
 }
 
 fn small(v: i32) -> u8 {
@@ -152,6 +156,7 @@ impl From<Row> for Ticket {
             category: r.category,
             parent_id: r.parent_id,
             incident_id: r.incident_id,
+            priority_reason: r.priority_reason,
         }
     }
 }
@@ -159,7 +164,8 @@ impl From<Row> for Ticket {
 pub(crate) const SELECT: &str = "SELECT id, number, kind, title, description, state, impact, urgency, priority, \
      requester_email, requester_id, assignee_id, pending_reason, first_response_at, resolved_at, closed_at, version, \
      created_at, updated_at, sla_check_at, request_item_id, answers, approval, approver_id, tasks, rating, \
-     rating_comment, rated_at, team_id, service_id, category, parent_id, incident_id FROM tickets";
+     rating_comment, rated_at, team_id, service_id, category, parent_id, incident_id, \
+     priority_reason FROM tickets";
 
 /// A reply or an internal note.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]

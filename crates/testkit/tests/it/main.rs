@@ -13,6 +13,7 @@ mod changes;
 mod cmdb;
 mod cmdb_attributes;
 mod contracts;
+mod desk_settings;
 mod errors;
 mod incidents;
 mod knowledge;

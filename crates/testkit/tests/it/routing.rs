@@ -129,6 +129,10 @@ async fn routing(backend: Backend) {
     let (s, moved) =
         srv.post("/api/v1/tickets/TKT-4/assign", &agent, json!({"assignee_id": null, "team_id": net})).await;
     assert_eq!((s, moved["team_id"].as_str()), (StatusCode::OK, Some(net.as_str())), "{moved}");
+    // Only a team given: the ticket changes team and keeps its assignee.
+    let (s, kept) = srv.post("/api/v1/tickets/TKT-5/assign", &agent, json!({"team_id": net})).await;
+    assert_eq!((s, kept["team_id"].as_str()), (StatusCode::OK, Some(net.as_str())), "{kept}");
+    assert_eq!(kept["assignee_id"].as_str(), Some(carl.id.to_string().as_str()));
     let (s, e) = srv.post("/api/v1/tickets/TKT-4/assign", &agent, json!({"team_id": uuid::Uuid::now_v7()})).await;
     assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("team_id")));
 

@@ -27,7 +27,8 @@ async fn ticket_links(backend: Backend) {
     let agent = srv.token("agent", Role::Responder).await;
     let ana = srv.token("ana", Role::Viewer).await;
     for title in ["Nobody can reach the VPN", "VPN down for me", "VPN drops", "Mail is slow", "Mail bounces"] {
-        assert_eq!(srv.post("/api/v1/tickets", &ana, json!({"title": title})).await.0, StatusCode::CREATED);
+        let body = json!({"title": title, "description": "my password is hunter2"});
+        assert_eq!(srv.post("/api/v1/tickets", &ana, body).await.0, StatusCode::CREATED);
     }
     let get = |key: &'static str| {
         let (srv, agent) = (&srv, &agent);
@@ -75,6 +76,8 @@ async fn ticket_links(backend: Backend) {
     let body = json!({"severity": "SEV2", "service_id": "mail"});
     let (s, inc) = srv.post("/api/v1/tickets/TKT-4/promote", &agent, body.clone()).await;
     assert_eq!((s, inc["severity"].as_str()), (StatusCode::CREATED, Some("SEV2")), "{inc}");
+    // Incidents are read by every viewer: the requester's description stays on the ticket.
+    assert_eq!(inc["description"].as_str(), Some("Raised from ticket TKT-4."));
     assert_eq!(get("TKT-4").await["incident_id"], inc["id"]);
     assert_eq!(srv.post("/api/v1/tickets/TKT-4/promote", &agent, body).await.0, StatusCode::CONFLICT);
     let (_, tl) = srv.get(&format!("/api/v1/incidents/{}/timeline", inc["id"].as_str().unwrap()), &agent).await;

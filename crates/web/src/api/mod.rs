@@ -15,6 +15,7 @@ mod cmdb_attributes;
 mod cmdb_import;
 mod cmdb_reports;
 pub(crate) mod contracts;
+mod desk_settings;
 mod events;
 pub(crate) mod incidents;
 pub(crate) mod integrations;
@@ -159,6 +160,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(requests::router())
         .merge(ticket_routes::router())
         .merge(ticket_links::router())
+        .merge(desk_settings::router())
         .merge(ticket_files::router())
         .merge(kb::router())
         .merge(problems::router())

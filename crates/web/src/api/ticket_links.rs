@@ -9,7 +9,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::operations::ticket_links as op;
-use crate::operations::tickets::{find, view_of};
+use crate::operations::tickets::find;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -63,10 +63,8 @@ async fn list_children(
     Path(id): Path<String>,
 ) -> Result<Json<List<TicketDto>>, ApiError> {
     let t = find(&state, &auth, &id).await?;
-    let mut items = Vec::new();
-    for c in op::children(&state, &auth, &t).await? {
-        items.push(dto(view_of(&state, c).await?));
-    }
+    let children = op::children(&state, &auth, &t).await?;
+    let items = crate::operations::tickets::views(&state, children).await?.into_iter().map(dto).collect();
     Ok(Json(List { items, next_cursor: None }))
 }
 
@@ -103,10 +101,13 @@ pub struct PromoteBody {
     /// neither names one).
     #[schema(max_length = 80)]
     pub service_id: Option<String>,
+    /// The version you loaded (409 when it changed since).
+    pub version: Option<i64>,
 }
 
 /// Promotes a ticket to a new incident (responders and up), linked in the same transaction; the
-/// incident's impact starts when the ticket was raised. 409 when it is already linked to one.
+/// incident takes the ticket's title (not its description, which is the requester's) and its
+/// impact starts when the ticket was raised. 409 when it is already linked to one, or closed.
 #[utoipa::path(post, path = "/api/v1/tickets/{id}/promote", tag = "tickets",
     params(("id" = String, Path, description = "The ticket's id or number")),
     request_body(content = Option<PromoteBody>, description = "optional"),
@@ -117,7 +118,7 @@ async fn promote(
     Path(id): Path<String>,
     super::incidents::OptionalJson(b): super::incidents::OptionalJson<PromoteBody>,
 ) -> Result<(StatusCode, Json<IncidentDto>), ApiError> {
-    let inc = op::promote(&state, &auth, &id, b.severity.as_deref(), b.service_id.as_deref()).await?;
+    let inc = op::promote(&state, &auth, &id, (b.severity.as_deref(), b.service_id.as_deref()), b.version).await?;
     Ok((StatusCode::CREATED, Json(inc.into())))
 }
 

@@ -8,6 +8,11 @@ pub fn ticket_type_opt() -> Object {
     enum_of(true, opsdeck_core::desk::ticket::TicketType::ALL.iter().map(|c| c.as_str()).collect())
 }
 
+/// Why a priority was overridden: 1 to 500 characters on one line, not blank.
+pub fn reason() -> Object {
+    string(false, None, None, Some(super::schema::text_pattern(500)))
+}
+
 /// What a pending ticket waits for: up to 500 characters.
 pub fn reason_opt() -> Object {
     string(true, None, Some(500), None)
@@ -140,4 +145,12 @@ pub fn route_keywords() -> utoipa::openapi::schema::Array {
 /// How a routed ticket is assigned.
 pub fn route_assign_opt() -> Object {
     enum_of(true, opsdeck_core::desk::routing::Assign::ALL.iter().map(|c| c.as_str()).collect())
+}
+
+/// The priority matrix: four rows (impact 1–4) of four priorities (urgency 1–4), each 1 to 4.
+pub fn priority_matrix() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let cell = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(4)).build();
+    let row = ArrayBuilder::new().items(cell).min_items(Some(4)).max_items(Some(4));
+    ArrayBuilder::new().items(row).min_items(Some(4)).max_items(Some(4)).build()
 }

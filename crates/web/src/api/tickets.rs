@@ -11,12 +11,10 @@ use crate::operations::tickets::{self as op, TicketView};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use opsdeck_core::desk::hours::{BusinessHours, Interval, parse_interval};
 use opsdeck_core::desk::sla::Clock;
 use opsdeck_core::desk::ticket::{TicketAction, TicketInput, TicketSpec, TicketState};
 use opsdeck_store::desk::{Reply, SlaPolicy, TicketFilter};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -81,8 +79,10 @@ pub struct TicketDto {
     pub state: String,
     pub impact: u8,
     pub urgency: u8,
-    /// 1 (highest) to 4, from impact × urgency through the priority matrix.
+    /// 1 (highest) to 4, from impact × urgency through the priority matrix, unless overridden.
     pub priority: u8,
+    /// Why an agent overrode the priority (null: the matrix gave it).
+    pub priority_reason: Option<String>,
     pub requester_email: Option<String>,
     pub requester_id: Option<Uuid>,
     pub assignee_id: Option<Uuid>,
@@ -152,6 +152,7 @@ pub(super) fn dto(v: TicketView) -> TicketDto {
         impact: t.impact,
         urgency: t.urgency,
         priority: t.priority,
+        priority_reason: Some(t.priority_reason).filter(|r| !r.is_empty()),
         requester_email: t.requester_email,
         requester_id: t.requester_id,
         assignee_id: t.assignee_id,
@@ -409,8 +410,10 @@ async fn act_on_ticket(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
-    /// The agent (a responder or up) to assign; null unassigns.
-    pub assignee_id: Option<Uuid>,
+    /// The agent (a responder or up) to assign; null unassigns; left out keeps the assignee.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub assignee_id: Option<Option<Uuid>>,
     /// The team (group) to hand it to; left out or null keeps its team (422 when no such team).
     #[serde(default)]
     pub team_id: Option<Uuid>,
@@ -458,19 +461,14 @@ pub struct SlaPolicyDto {
 }
 
 fn policy_dto(p: SlaPolicy) -> SlaPolicyDto {
-    let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    let (week, holidays) = crate::operations::desk_settings::written(&p);
     SlaPolicyDto {
         priority: p.priority,
         first_response_minutes: p.first_response_minutes,
         resolution_minutes: p.resolution_minutes,
         timezone: p.hours.timezone.clone(),
-        week: p
-            .hours
-            .week
-            .iter()
-            .map(|d| d.iter().map(|i| format!("{}-{}", hm(i.start), hm(i.end))).collect())
-            .collect(),
-        holidays: p.hours.holidays.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect(),
+        week,
+        holidays,
         escalation_email: p.escalation_email,
     }
 }
@@ -501,35 +499,15 @@ async fn put_policy(
     if b.priority != priority {
         return Err(ApiError::invalid("priority", "must match the path"));
     }
-    if b.week.len() != 7 {
-        return Err(ApiError::invalid("week", "give seven days, Monday first"));
-    }
-    let mut week: [Vec<Interval>; 7] = Default::default();
-    for (day, raw) in week.iter_mut().zip(&b.week) {
-        if raw.len() > opsdeck_core::desk::hours::INTERVALS_MAX {
-            return Err(ApiError::invalid("week", "at most 6 intervals a day"));
-        }
-        for s in raw {
-            day.push(parse_interval("week", s)?);
-        }
-    }
-    if b.holidays.len() > opsdeck_core::desk::hours::HOLIDAYS_MAX {
-        return Err(ApiError::invalid("holidays", "at most 1000 holidays"));
-    }
-    let holidays =
-        b.holidays.iter().map(|d| opsdeck_core::time::parse_date("holidays", d)).collect::<Result<BTreeSet<_>, _>>()?;
-    let hours = BusinessHours::new(&b.timezone, week, holidays)?;
-    let escalation_email = match b.escalation_email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        None => None,
-        Some(e) => Some(opsdeck_core::validate::email("escalation_email", e)?),
-    };
-    let p = SlaPolicy {
+    let input = crate::operations::desk_settings::PolicyInput {
         priority,
         first_response_minutes: b.first_response_minutes,
         resolution_minutes: b.resolution_minutes,
-        hours,
-        escalation_email,
+        timezone: b.timezone,
+        week: b.week,
+        holidays: b.holidays,
+        escalation_email: b.escalation_email,
     };
-    op::save_policy(&state, &auth, &p).await?;
+    let p = crate::operations::desk_settings::save_policy_input(&state, &auth, &input).await?;
     Ok(Json(policy_dto(p)))
 }

@@ -22,6 +22,7 @@ pub mod changes;
 pub mod cmdb;
 pub mod cmdb_attributes;
 pub mod contracts;
+pub mod desk_settings;
 pub mod incidents;
 pub mod integrations;
 pub mod kb;

@@ -88,16 +88,22 @@ pub async fn set_incident(
 }
 
 /// Promotes a ticket to a new incident on `service` (else the ticket's own), linked in the
-/// same transaction; its impact started when the ticket was raised.
+/// same transaction; its impact started when the ticket was raised. The incident takes the
+/// ticket's title only: incidents are read by every viewer, and a ticket's description is its
+/// requester's.
 pub async fn promote(
     state: &AppState,
     auth: &Auth,
     reference: &str,
-    severity: Option<&str>,
-    service: Option<&str>,
+    (severity, service): (Option<&str>, Option<&str>),
+    version: Option<i64>,
 ) -> Result<Incident, ApiError> {
     auth.require(Permission::Respond)?;
     let t = find(state, auth, reference).await?;
+    super::check_version(&t.key(), t.version, version)?;
+    if t.state == TicketState::Closed {
+        return Err(ApiError::conflict(format!("{} is closed; raise an incident of its own", t.key())));
+    }
     if let Some(id) = t.incident_id {
         let key = state.db.get_incident(id).await.map(|i| incident::display_number(i.number)).unwrap_or_default();
         return Err(ApiError::conflict(format!("{} is already linked to incident {key}", t.key())));
@@ -121,8 +127,7 @@ pub async fn promote(
         return Err(ApiError::invalid("service_id", "name the service the incident is about (the ticket names none)"));
     };
     let key = t.key();
-    let description = format!("{}\n\nRaised from ticket {key}.", t.description).trim().to_owned();
-    let description: String = description.chars().take(opsdeck_core::validate::DESCRIPTION_MAX).collect();
+    let description = format!("Raised from ticket {key}.");
     let d = Declare {
         title: incident::title(&t.title)?,
         description,

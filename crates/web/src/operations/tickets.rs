@@ -137,12 +137,18 @@ pub async fn queue(state: &AppState, auth: &Auth, f: &TicketFilter) -> Result<Pa
         f.requester_id = Some(auth.user.id);
     }
     let page = state.db.tickets(&f).await?;
+    let items = views(state, page.items).await?;
+    Ok(Page { items, next_cursor: page.next_cursor })
+}
+
+/// Tickets with their clocks at now: their moves in one query, the policies once.
+pub async fn views(state: &AppState, tickets: Vec<Ticket>) -> Result<Vec<TicketView>, ApiError> {
     let policies = state.db.sla_policies().await?;
     let now = state.now();
-    let ids: Vec<Uuid> = page.items.iter().map(|t| t.id).collect();
+    let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
     let mut moves_of = state.db.ticket_moves_of(&ids).await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for t in page.items {
+    let mut items = Vec::with_capacity(tickets.len());
+    for t in tickets {
         let moves = moves_of.remove(&t.id).unwrap_or_default();
         let p = policies
             .iter()
@@ -152,7 +158,7 @@ pub async fn queue(state: &AppState, auth: &Auth, f: &TicketFilter) -> Result<Pa
         let (first_response, resolution) = clocks(&t, &moves, &p, now);
         items.push(TicketView { ticket: t, first_response, resolution });
     }
-    Ok(Page { items, next_cursor: page.next_cursor })
+    Ok(items)
 }
 
 /// Moves a ticket (responders and up); `pend` needs a reason.
@@ -177,16 +183,16 @@ pub async fn act(
     super::requests::may_move(&before, action)?;
     let to = ticket::next(before.state, action).map_err(|r| ApiError::conflict(r.0))?;
     // A parent resolved resolves its open children with it (those that may be resolved now).
-    let children = if to == TicketState::Resolved {
-        let open = [TicketState::New, TicketState::InProgress, TicketState::Pending];
-        let all = state.db.ticket_children(before.id).await?;
-        all.into_iter()
-            .filter(|c| open.contains(&c.state) && super::requests::may_move(c, TicketAction::Resolve).is_ok())
-            .collect()
+    let children: Vec<_> = if to == TicketState::Resolved {
+        let open = state.db.open_children(before.id).await?;
+        open.into_iter().filter(|c| super::requests::may_move(c, TicketAction::Resolve).is_ok()).collect()
     } else {
         Vec::new()
     };
     let t = state.db.move_ticket_with(&auth.actor(), state.now(), &before, to, reason, &children).await?;
+    for c in &children {
+        state.events.publish(TICKET_CHANGED, Some(c.id), format!("{} {}", c.key(), to.as_str()));
+    }
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} {}", t.key(), to.as_str()));
     view_of(state, t).await
 }
@@ -229,12 +235,13 @@ pub async fn reply(
     Ok(r)
 }
 
-/// Assigns a ticket to an agent (an active user who may respond), or unassigns it (`None`).
+/// Assigns a ticket to an agent (an active user who may respond), or unassigns it
+/// (`Some(None)`; `None` keeps its assignee), and hands it to `team` when given.
 pub async fn assign(
     state: &AppState,
     auth: &Auth,
     reference: &str,
-    assignee: Option<Uuid>,
+    assignee: Option<Option<Uuid>>,
     team: Option<Uuid>,
     version: Option<i64>,
 ) -> Result<TicketView, ApiError> {
@@ -242,15 +249,22 @@ pub async fn assign(
     let before = find(state, auth, reference).await?;
     super::check_version(&before.key(), before.version, version)?;
     let who = match assignee {
-        None => None,
-        Some(id) => {
+        Some(None) => None,
+        // Left out: the assignee stays (moving a ticket to another team keeps who works it).
+        None => match before.assignee_id {
+            Some(id) => {
+                Some((id, state.db.get_user(id).await.map(|u| u.username).unwrap_or_else(|_| "someone".into())))
+            }
+            None => None,
+        },
+        Some(Some(id)) => {
             let u = state.db.get_user(id).await.ok().filter(|u| !u.disabled && u.role.allows(Permission::Respond));
             let u =
                 u.ok_or_else(|| ApiError::invalid("assignee_id", "must name an active agent (a responder or up)"))?;
             Some((u.id, u.username))
         }
     };
-    let team = match team {
+    let team = match team.filter(|t| before.team_id != Some(*t)) {
         None => None,
         Some(id) => match state.db.get_team(opsdeck_store::catalogue::Ref::Id(id)).await {
             Ok(t) => Some((t.id, t.name)),
@@ -336,4 +350,36 @@ pub async fn desk_kpis(
         sum: u64::try_from(sum).unwrap_or(0),
     };
     Ok(summarize(&rows, raised, backlog, ratings))
+}
+
+/// Overrides a ticket's priority (agents), saying why: its SLA targets follow at once (the
+/// clocks replay under the new priority's policy) and the reason is kept, noted and audited.
+pub async fn set_priority(
+    state: &AppState,
+    auth: &Auth,
+    reference: &str,
+    priority: i64,
+    reason: &str,
+    version: Option<i64>,
+) -> Result<TicketView, ApiError> {
+    auth.require(Permission::Respond)?;
+    let before = find(state, auth, reference).await?;
+    super::check_version(&before.key(), before.version, version)?;
+    let priority = match u8::try_from(priority) {
+        Ok(p @ 1..=4) => p,
+        _ => return Err(ApiError::invalid("priority", "must be 1 (highest) to 4")),
+    };
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > REASON_MAX || reason.chars().any(char::is_control) {
+        return Err(ApiError::invalid("reason", format!("say why, on one line of at most {REASON_MAX} characters")));
+    }
+    if priority == before.priority {
+        return Err(ApiError::invalid("priority", format!("{} is P{priority} already", before.key())));
+    }
+    if before.state == TicketState::Closed {
+        return Err(ApiError::conflict(format!("{} is closed", before.key())));
+    }
+    let t = state.db.override_priority(&auth.actor(), state.now(), &before, priority, reason).await?;
+    state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} priority", t.key()));
+    view_of(state, t).await
 }

@@ -44,6 +44,7 @@ mod cmdb_attributes;
 mod cmdb_graph;
 mod cmdb_lifecycle;
 mod contracts;
+mod desk_settings;
 mod forecast_chart;
 mod home;
 mod incidents;
@@ -205,6 +206,9 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/incident", post(ticket_links::incident))
         .route("/tickets/{id}/promote", post(ticket_links::promote))
         .route("/tickets/{id}/cis", post(ticket_links::cis))
+        .route("/tickets/settings", get(desk_settings::page).post(desk_settings::save))
+        .route("/tickets/settings/sla/{priority}", post(desk_settings::save_policy))
+        .route("/tickets/{id}/priority", post(tickets::priority))
         .route("/tickets/routing", get(ticket_routes::list).post(ticket_routes::create))
         .route("/tickets/routing/new", get(ticket_routes::new))
         .route("/tickets/routing/{id}", get(ticket_routes::edit).post(ticket_routes::update))

@@ -90,7 +90,7 @@ pub async fn promote(
     Path(id): Path<String>,
     Form(f): Form<LinkForm>,
 ) -> Response {
-    match op::promote(&state, &auth.0, &id, Some(&f.severity), Some(&f.service)).await {
+    match op::promote(&state, &auth.0, &id, (Some(&f.severity), Some(&f.service)), f.version).await {
         Ok(inc) => done(&format!("/incidents/{}", inc.number), &format!("{} declared", display_number(inc.number))),
         Err(e) => outcome(&format!("/tickets/{id}"), Err(e)),
     }

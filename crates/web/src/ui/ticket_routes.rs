@@ -170,7 +170,8 @@ fn spec_of(f: &RouteForm) -> Result<RouteSpec, ApiError> {
         category: Some(f.category.clone()),
         service_id: id("service_id", &f.service, "a service")?,
         requester: Some(f.requester.clone()),
-        keywords: f.keywords.split([',', ' ', '\n']).map(str::trim).filter(|k| !k.is_empty()).map(Into::into).collect(),
+        // Commas separate keywords, as the API's list does: "two words" is refused, not split.
+        keywords: f.keywords.split([',', '\n']).map(str::trim).filter(|k| !k.is_empty()).map(Into::into).collect(),
         team_id: id("team_id", &f.team, "a team")?,
         assign: Some(f.assign.clone()),
         enabled: Some(f.enabled.is_some()),

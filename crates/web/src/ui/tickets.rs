@@ -434,7 +434,7 @@ pub async fn assign(
             "" => None,
             t => Some(t.parse().map_err(|_| ApiError::invalid("team_id", "choose a team"))?),
         };
-        let v = op::assign(&state, &auth.0, &id, who, team, f.version).await?;
+        let v = op::assign(&state, &auth.0, &id, Some(who), team, f.version).await?;
         Ok(if v.ticket.assignee_id.is_some() {
             format!("{} assigned", v.ticket.key())
         } else {
@@ -554,4 +554,27 @@ pub async fn mail(State(state): State<AppState>, auth: PageAuth) -> Response {
         Ok((rows, numbers)) => MailPage { chrome, rows, numbers }.into_response(),
         Err(e) => error_page(&e),
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PriorityForm {
+    priority: String,
+    reason: String,
+    version: Option<i64>,
+}
+
+pub async fn priority(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<PriorityForm>,
+) -> Response {
+    let result = async {
+        let p = f.priority.trim().parse().map_err(|_| ApiError::invalid("priority", "choose P1 to P4"))?;
+        let v = op::set_priority(&state, &auth.0, &id, p, &f.reason, f.version).await?;
+        Ok(format!("{} is P{}", v.ticket.key(), v.ticket.priority))
+    }
+    .await;
+    outcome(&format!("/tickets/{id}"), result)
 }
