@@ -68,6 +68,23 @@ step('a manager routes VPN trouble to the network team, round robin', async () =
   await phoneAndDark('01-routing');
 });
 
+step('a manager reads the desk settings and gives P3 office hours', async () => {
+  await go('/tickets');
+  await clickAndLoad('#desk-settings');
+  assert.equal(await page.locator('#priority-matrix tbody tr').count(), 4);
+  await page.click('#policy-3 summary');
+  await page.fill('#policy-3 input[name=timezone]', 'Europe/Berlin');
+  for (const d of ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']) await page.fill(`#policy-3 input[name=${d}]`, '00:00-24:00');
+  await page.fill('#policy-3 textarea[name=holidays]', '2027-01-01');
+  await shot('01-settings-form');
+  await clickAndLoad('#save-policy-3');
+  assert.match(await text('.flash'), /P3 SLA policy saved/);
+  const row = page.locator('#sla-policies tr[data-priority="3"]');
+  assert.match((await row.textContent()) ?? '', /Europe\/Berlin · 1 holiday/);
+  await shot('01-settings');
+  await phoneAndDark('01-settings');
+});
+
 step('a requester raises a ticket from the form', async () => {
   const res = await page.request.post(`${server.url}/api/v1/users`,
     { data: { username: 'ana', password: 'password-of-ana', role: 'viewer', email: 'ana@example.com' } });

@@ -60,6 +60,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (47, "ticket_links", include_str!("../migrations/sqlite/0047_ticket_links.sql")),
     (48, "ticket_sla_check_order", include_str!("../migrations/sqlite/0048_ticket_sla_check_order.sql")),
     (49, "ticket_priority_override", include_str!("../migrations/sqlite/0049_ticket_priority_override.sql")),
+    (50, "kb_answers", include_str!("../migrations/sqlite/0050_kb_answers.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -115,6 +116,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (47, "ticket_links", include_str!("../migrations/postgres/0047_ticket_links.sql")),
     (48, "ticket_sla_check_order", include_str!("../migrations/postgres/0048_ticket_sla_check_order.sql")),
     (49, "ticket_priority_override", include_str!("../migrations/postgres/0049_ticket_priority_override.sql")),
+    (50, "kb_answers", include_str!("../migrations/postgres/0050_kb_answers.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -3,7 +3,9 @@
 //! - SLA compliance: resolved with neither clock breached / resolved, and each clock's own;
 //! - reopen rate: resolved tickets that were reopened at least once / resolved;
 //! - raised in the period, and the backlog (open now, for the current period);
-//! - satisfaction: the mean of the requesters' 1–5 ratings given in the period.
+//! - satisfaction: the mean of the requesters' 1–5 ratings given in the period;
+//! - self-service deflection: the questions a knowledge-base article answered (its reader said
+//!   so) / those plus the tickets raised, in the period.
 //!
 //! A period without resolved tickets has no rates or means (`None`), never 100 %.
 
@@ -35,6 +37,10 @@ pub struct DeskKpis {
     /// Ratings given in the period, and their mean (1–5).
     pub ratings: u64,
     pub mean_satisfaction: Option<f64>,
+    /// Readers who said an article answered their question, and that share of them plus the
+    /// tickets raised (`None` when both are zero).
+    pub self_service_answers: u64,
+    pub deflection_rate: Option<f64>,
 }
 
 fn mean(xs: impl Iterator<Item = i64>) -> Option<f64> {
@@ -49,8 +55,9 @@ pub struct Ratings {
     pub sum: u64,
 }
 
-pub fn summarize(rows: &[Resolved], raised: u64, backlog: Option<u64>, ratings: Ratings) -> DeskKpis {
+pub fn summarize(rows: &[Resolved], raised: u64, backlog: Option<u64>, ratings: Ratings, answers: u64) -> DeskKpis {
     let resolved = rows.len() as u64;
+    let asked = answers.saturating_add(raised);
     let share = |n: usize| (resolved > 0).then(|| n as f64 / resolved as f64);
     DeskKpis {
         raised,
@@ -64,6 +71,8 @@ pub fn summarize(rows: &[Resolved], raised: u64, backlog: Option<u64>, ratings: 
         reopen_rate: share(rows.iter().filter(|r| r.reopened).count()),
         ratings: ratings.count,
         mean_satisfaction: (ratings.count > 0).then(|| ratings.sum as f64 / ratings.count as f64),
+        self_service_answers: answers,
+        deflection_rate: (asked > 0).then(|| answers as f64 / asked as f64),
     }
 }
 
@@ -87,14 +96,16 @@ mod tests {
             reopened: true,
             ..ok
         };
-        let k = summarize(&[ok, ok, ok, late], 7, Some(3), Ratings { count: 3, sum: 13 });
+        let k = summarize(&[ok, ok, ok, late], 7, Some(3), Ratings { count: 3, sum: 13 }, 3);
         assert_eq!((k.raised, k.resolved, k.backlog), (7, 4, Some(3)));
         assert_eq!(k.mean_first_response_minutes, Some(10.0), "the one without a response does not count");
         assert_eq!(k.mean_resolution_minutes, Some(150.0));
         assert_eq!((k.sla_compliance, k.first_response_compliance), (Some(0.75), Some(1.0)));
         assert_eq!((k.resolution_compliance, k.reopen_rate), (Some(0.75), Some(0.25)));
         assert_eq!(k.mean_satisfaction.map(|m| (m * 100.0).round()), Some(433.0));
-        let none = summarize(&[], 0, None, Ratings::default());
+        assert_eq!(k.deflection_rate, Some(0.3), "3 answered of 3 + 7 asked");
+        let none = summarize(&[], 0, None, Ratings::default(), 0);
+        assert_eq!(none.deflection_rate, None);
         assert_eq!((none.sla_compliance, none.mean_resolution_minutes), (None, None));
         assert_eq!(none.mean_satisfaction, None, "no ratings: no mean, never 5");
     }

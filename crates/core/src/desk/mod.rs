@@ -3,6 +3,7 @@
 //! articles ([`kb`]), problems ([`problem`]), the portal's request items ([`request_item`]) and
 //! routing rules ([`routing`]).
 
+pub mod holidays;
 pub mod hours;
 pub mod kb;
 pub mod kpi;

@@ -296,4 +296,40 @@ impl Db {
         };
         Ok(rows.into_iter().map(Article::from).collect())
     }
+
+    /// Records a reader's answer to whether an article answered their question (their latest
+    /// answer stands): the self-service deflection KPI counts the yeses.
+    pub async fn answer_article(
+        &self,
+        article: Uuid,
+        user: Uuid,
+        helpful: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        crate::with_writer!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO kb_answers (article_id, user_id, helpful, at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (article_id, user_id) DO UPDATE SET helpful = excluded.helpful, at = excluded.at",
+            )
+            .bind(article)
+            .bind(user)
+            .bind(helpful)
+            .bind(now.timestamp_millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// How many readers said an article answered their question in `[from, to)`.
+    pub async fn self_service_answers_between(&self, from_ms: i64, to_ms: i64) -> StoreResult<i64> {
+        Ok(with_db!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM kb_answers WHERE helpful = $3 AND at >= $1 AND at < $2")
+                .bind(from_ms)
+                .bind(to_ms)
+                .bind(true)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
 }

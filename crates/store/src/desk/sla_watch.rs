@@ -4,10 +4,12 @@
 //! outbox.
 
 use super::{Row, SELECT, Ticket};
-use crate::audit::audit;
+use crate::audit::{audit, audit_many};
+use crate::dialect::{fixed_chunks, multi_row, placeholders};
 use crate::{Db, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::{Actor, AuditRecord};
+use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
 
 /// An e-mail about a ticket, threaded under the ticket's own Message-ID.
@@ -104,45 +106,61 @@ impl Db {
     /// ticket, each notice not recorded before (with its e-mails, so a notice is mailed once
     /// whatever the nodes do), and the next instant to judge it (`None`: nothing left to cross),
     /// written only if the ticket was not written since it was read (its `sla_check_at` is
-    /// still the one read). How many notices were recorded.
+    /// still the one read). How many notices were recorded. A batch is a few multi-row
+    /// statements, not a few per ticket: each statement is a round trip to the database's
+    /// connection (on SQLite, to its thread), and those were most of a recomputation's time.
     pub async fn record_sla_judgements(&self, now: DateTime<Utc>, judged: &[Judged]) -> StoreResult<usize> {
         let at = now.timestamp_millis();
         let actor = Actor::system("sla");
+        let backend = self.backend();
+        let notices: Vec<(&Ticket, &SlaNotice)> =
+            judged.iter().flat_map(|j| j.notices.iter().map(move |n| (&j.ticket, n))).collect();
+        // The next checks, grouped by (next, the check read): a batch judged alike is one update.
+        let mut next: BTreeMap<(Option<i64>, Option<i64>), Vec<Uuid>> = BTreeMap::new();
+        for j in judged {
+            next.entry((j.next.map(|t| t.timestamp_millis()), j.ticket.sla_check_at)).or_default().push(j.ticket.id);
+        }
         let recorded = write_tx!(self, |tx| {
-            let mut n = 0;
-            for j in judged {
-                let ticket = &j.ticket;
-                for notice in &j.notices {
-                    let fresh = sqlx::query(
-                        "INSERT INTO ticket_sla_events (ticket_id, clock, kind, at) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(ticket.id)
-                    .bind(notice.clock)
-                    .bind(notice.kind)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if fresh == 0 {
-                        continue;
-                    }
-                    for m in &notice.mails {
-                        insert_mail!(tx, ticket.id, m, at);
-                    }
-                    let what = if notice.kind == "breach" { "breached" } else { "at 75 %" };
-                    let clock = notice.clock.replace('_', " ");
-                    let summary = format!("{} {clock} SLA {what}", ticket.key());
-                    audit!(tx, &actor, now, AuditRecord::new("ticket.sla", "ticket", Some(ticket.id), summary));
-                    n += 1;
+            // Each warning or breach is recorded once: the insert gives back the rows it added.
+            let mut fresh: HashSet<(Uuid, String, String)> = HashSet::new();
+            for chunk in fixed_chunks(&notices) {
+                let head = "INSERT INTO ticket_sla_events (ticket_id, clock, kind, at) VALUES ";
+                let tail = " ON CONFLICT DO NOTHING RETURNING ticket_id, clock, kind";
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(multi_row(backend, head, 4, chunk.len(), tail)));
+                for (t, n) in chunk {
+                    q = q.bind(t.id).bind(n.clock).bind(n.kind).bind(at);
                 }
-                // A write since the read set a newer check: that one stands.
-                sqlx::query("UPDATE tickets SET sla_check_at = $1 WHERE id = $2 AND sla_check_at = $3")
-                    .bind(j.next.map(|t| t.timestamp_millis()))
-                    .bind(ticket.id)
-                    .bind(ticket.sla_check_at)
-                    .execute(&mut *tx)
-                    .await?;
+                let added: Vec<(Uuid, String, String)> = q.fetch_all(&mut *tx).await?;
+                fresh.extend(added);
+            }
+            let mut audits = Vec::new();
+            for (ticket, notice) in &notices {
+                if !fresh.contains(&(ticket.id, notice.clock.to_owned(), notice.kind.to_owned())) {
+                    continue;
+                }
+                for m in &notice.mails {
+                    insert_mail!(tx, ticket.id, m, at);
+                }
+                let what = if notice.kind == "breach" { "breached" } else { "at 75 %" };
+                let clock = notice.clock.replace('_', " ");
+                let summary = format!("{} {clock} SLA {what}", ticket.key());
+                audits.push(AuditRecord::new("ticket.sla", "ticket", Some(ticket.id), summary));
+            }
+            let n = audits.len();
+            audit_many!(tx, backend, &actor, now, audits);
+            // A write since the read set a newer check: that one stands.
+            for ((next_at, read), ids) in &next {
+                for chunk in ids.chunks(500) {
+                    let sql = format!(
+                        "UPDATE tickets SET sla_check_at = $1 WHERE sla_check_at = $2 AND id IN ({})",
+                        placeholders(backend, chunk.len(), 3)
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*next_at).bind(*read);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
             }
             n
         });

@@ -117,6 +117,21 @@ async fn desk_settings(backend: Backend) {
         )
         .await;
     assert!(note.starts_with("Not done: ") && note.contains("time zone"), "{note}");
+    // Holidays from an iCalendar feed, by the API and by the form.
+    let ical = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:a\r\n\
+        DTSTART;VALUE=DATE:20270101\r\nSUMMARY:New Year\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let (s, p1) = srv.post("/api/v1/sla-policies/1/holidays", &m, json!({"ical": ical})).await;
+    assert_eq!((s, &p1["holidays"]), (StatusCode::OK, &json!(["2027-01-01"])), "{p1}");
+    let (s, e) = srv.post("/api/v1/sla-policies/1/holidays", &m, json!({"ical": "not a calendar"})).await;
+    assert_eq!((s, field(&e)), (StatusCode::UNPROCESSABLE_ENTITY, Some("ical")), "{e}");
+    let (s, _) = srv.post("/api/v1/sla-policies/1/holidays", &agent, json!({"ical": ical})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let mut with_feed = policy.to_vec();
+    with_feed.push(("ical", ical));
+    let (_, note) = srv.form("/tickets/settings/sla/2", &cookie, &with_feed).await;
+    assert_eq!(note, "P2 SLA policy saved");
+    let (_, list) = srv.get("/api/v1/sla-policies", &agent).await;
+    assert_eq!(list["items"][1]["holidays"], json!(["2026-12-25", "2026-12-26", "2027-01-01"]));
     let (s, html) = srv.page("/tickets/settings", &cookie).await;
     assert!(s.is_success() && html.contains("id=\"priority-matrix\"") && html.contains("Europe/Berlin"), "{html}");
 }

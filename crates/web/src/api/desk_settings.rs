@@ -1,7 +1,7 @@
 //! The desk's settings (`/api/v1/desk/settings`: the priority matrix, auto-close) and an agent's
 //! override of a ticket's priority.
 
-use super::tickets::{TicketDto, dto};
+use super::tickets::{SlaPolicyDto, TicketDto, dto, policy_dto};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -16,7 +16,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_settings, put_settings)).routes(routes!(set_priority))
+    OpenApiRouter::new()
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(set_priority))
+        .routes(routes!(import_holidays))
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -79,4 +82,31 @@ async fn set_priority(
 ) -> Result<Json<TicketDto>, ApiError> {
     let v = crate::operations::tickets::set_priority(&state, &auth, &id, b.priority, &b.reason, b.version).await?;
     Ok(Json(dto(v)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolidaysBody {
+    /// An iCalendar file's text (at most 1,000,000 bytes): each event's days (DTSTART up to
+    /// DTEND) join the priority's holidays.
+    #[schema(max_length = 1000000)]
+    pub ical: String,
+}
+
+/// Imports holidays from an iCalendar file into a priority's SLA policy (managers and up): open
+/// tickets' clocks follow at once. 422 names a file that is not iCalendar or holds no events.
+#[utoipa::path(post, path = "/api/v1/sla-policies/{priority}/holidays", tag = "tickets",
+    params(("priority" = String, Path, description = "1 to 4", pattern = "^[1-4]$")), request_body = HolidaysBody,
+    responses((status = 200, body = SlaPolicyDto)))]
+async fn import_holidays(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(priority): Path<String>,
+    ApiJson(b): ApiJson<HolidaysBody>,
+) -> Result<Json<SlaPolicyDto>, ApiError> {
+    let priority = match priority.parse::<u8>() {
+        Ok(p @ 1..=4) => p,
+        _ => return Err(ApiError::invalid("priority", "must be 1 to 4")),
+    };
+    Ok(Json(policy_dto(op::import_holidays(&state, &auth, priority, &b.ical).await?)))
 }

@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_articles, create_article))
         .routes(routes!(get_article, update_article, delete_article))
         .routes(routes!(search))
+        .routes(routes!(answer_article))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -178,6 +179,28 @@ async fn update_article(
     let spec = spec(&b)?;
     let version = b.version.ok_or_else(|| ApiError::invalid("version", "give the version you loaded"))?;
     Ok(Json(dto(op::update(&state, &auth, &id, version, &spec).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerBody {
+    /// true: the article answered the reader's question (counted as self-service deflection).
+    pub helpful: bool,
+}
+
+/// Records whether an article answered the caller's question (anyone who may read it; their
+/// latest answer stands). The yeses are the desk's self-service deflection KPI.
+#[utoipa::path(post, path = "/api/v1/kb/articles/{id}/answer", tag = "knowledge base",
+    params(("id" = String, Path, description = "The article's id or number")), request_body = AnswerBody,
+    responses((status = 204)))]
+async fn answer_article(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AnswerBody>,
+) -> Result<StatusCode, ApiError> {
+    op::answer(&state, &auth, &id, b.helpful).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deletes an article (managers and up).

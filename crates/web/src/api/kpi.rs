@@ -118,6 +118,10 @@ pub struct DeskKpiDto {
     /// without ratings).
     pub ratings: u64,
     pub mean_satisfaction: Option<f64>,
+    /// Readers who said a knowledge-base article answered their question, in the period.
+    pub self_service_answers: u64,
+    /// Those answers / (those answers + tickets raised); null when both are zero.
+    pub deflection_rate: Option<f64>,
 }
 
 /// One desk figure as a CSV cell.
@@ -136,6 +140,8 @@ fn desk_dto(d: &opsdeck_core::desk::kpi::DeskKpis) -> DeskKpiDto {
         reopen_rate: d.reopen_rate,
         ratings: d.ratings,
         mean_satisfaction: d.mean_satisfaction,
+        self_service_answers: d.self_service_answers,
+        deflection_rate: d.deflection_rate,
     }
 }
 
@@ -368,7 +374,7 @@ pub fn csv(k: &Kpi) -> Result<String, ApiError> {
     ]);
     if let (Some(cd), pd) = (&c.service_desk, &p.service_desk) {
         let before = |f: DeskCell| pd.as_ref().map(f).unwrap_or_default();
-        let lines: [(&str, DeskCell); 11] = [
+        let lines: [(&str, DeskCell); 13] = [
             ("tickets_raised", |d| d.raised.to_string()),
             ("tickets_resolved", |d| d.resolved.to_string()),
             ("ticket_backlog", |d| d.backlog.map(|b| b.to_string()).unwrap_or_default()),
@@ -380,6 +386,8 @@ pub fn csv(k: &Kpi) -> Result<String, ApiError> {
             ("ticket_reopen_rate", |d| num(d.reopen_rate)),
             ("ticket_ratings", |d| d.ratings.to_string()),
             ("ticket_mean_satisfaction", |d| num(d.mean_satisfaction)),
+            ("self_service_answers", |d| d.self_service_answers.to_string()),
+            ("self_service_deflection_rate", |d| num(d.deflection_rate)),
         ];
         for (metric, f) in lines {
             rows.push([metric.into(), "all".into(), f(cd), before(f)]);

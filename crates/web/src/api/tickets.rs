@@ -460,7 +460,7 @@ pub struct SlaPolicyDto {
     pub escalation_email: Option<String>,
 }
 
-fn policy_dto(p: SlaPolicy) -> SlaPolicyDto {
+pub(super) fn policy_dto(p: SlaPolicy) -> SlaPolicyDto {
     let (week, holidays) = crate::operations::desk_settings::written(&p);
     SlaPolicyDto {
         priority: p.priority,
@@ -507,6 +507,7 @@ async fn put_policy(
         week: b.week,
         holidays: b.holidays,
         escalation_email: b.escalation_email,
+        ical: None,
     };
     let p = crate::operations::desk_settings::save_policy_input(&state, &auth, &input).await?;
     Ok(Json(policy_dto(p)))

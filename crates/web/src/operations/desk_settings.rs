@@ -66,6 +66,8 @@ pub struct PolicyInput {
     /// `YYYY-MM-DD`.
     pub holidays: Vec<String>,
     pub escalation_email: Option<String>,
+    /// An iCalendar file whose events' days join the holidays.
+    pub ical: Option<String>,
 }
 
 /// Checks a policy as written and saves it (managers and up): open tickets' clocks follow at once.
@@ -92,8 +94,14 @@ fn policy_from(b: &PolicyInput) -> Result<SlaPolicy, ApiError> {
     if b.holidays.len() > HOLIDAYS_MAX {
         return Err(ApiError::invalid("holidays", format!("at most {HOLIDAYS_MAX} holidays")));
     }
-    let holidays =
+    let mut holidays =
         b.holidays.iter().map(|d| opsdeck_core::time::parse_date("holidays", d)).collect::<Result<BTreeSet<_>, _>>()?;
+    if let Some(ical) = b.ical.as_deref().filter(|i| !i.trim().is_empty()) {
+        holidays.extend(opsdeck_core::desk::holidays::from_ical(ical)?);
+        if holidays.len() > HOLIDAYS_MAX {
+            return Err(ApiError::invalid("ical", format!("with these, more than {HOLIDAYS_MAX} holidays")));
+        }
+    }
     let hours = BusinessHours::new(&b.timezone, week, holidays)?;
     let escalation_email = match b.escalation_email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
         None => None,
@@ -115,4 +123,23 @@ pub fn written(p: &SlaPolicy) -> (Vec<Vec<String>>, Vec<String>) {
         p.hours.week.iter().map(|d| d.iter().map(|i| format!("{}-{}", hm(i.start), hm(i.end))).collect()).collect();
     let holidays = p.hours.holidays.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
     (week, holidays)
+}
+
+/// Adds the days of an iCalendar file's events to a priority's holidays (managers and up).
+pub async fn import_holidays(state: &AppState, auth: &Auth, priority: u8, ical: &str) -> Result<SlaPolicy, ApiError> {
+    auth.require(Permission::Configure)?;
+    let policies = state.db.sla_policies().await?;
+    let p = policies.into_iter().find(|p| p.priority == priority).unwrap_or_else(|| SlaPolicy::default_for(priority));
+    let (week, holidays) = written(&p);
+    let input = PolicyInput {
+        priority,
+        first_response_minutes: p.first_response_minutes,
+        resolution_minutes: p.resolution_minutes,
+        timezone: p.hours.timezone.clone(),
+        week,
+        holidays,
+        escalation_email: p.escalation_email.clone(),
+        ical: Some(ical.to_owned()),
+    };
+    save_policy_input(state, auth, &input).await
 }

@@ -62,6 +62,14 @@ pub async fn find(state: &AppState, auth: &Auth, reference: &str) -> Result<Arti
     Ok(a)
 }
 
+/// A reader's answer to "did this answer your question?" (anyone who may read the article):
+/// their latest answer stands; the yeses are the desk's self-service deflection.
+pub async fn answer(state: &AppState, auth: &Auth, reference: &str, helpful: bool) -> Result<Article, ApiError> {
+    let a = find(state, auth, reference).await?;
+    state.db.answer_article(a.id, auth.user.id, helpful, state.now()).await?;
+    Ok(a)
+}
+
 /// Writes an article (agents: responders and up).
 pub async fn create(state: &AppState, auth: &Auth, spec: &ArticleSpec) -> Result<Article, ApiError> {
     auth.require(Permission::Respond)?;

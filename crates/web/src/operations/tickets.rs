@@ -349,7 +349,8 @@ pub async fn desk_kpis(
         count: u64::try_from(count).unwrap_or(0),
         sum: u64::try_from(sum).unwrap_or(0),
     };
-    Ok(summarize(&rows, raised, backlog, ratings))
+    let answers = u64::try_from(state.db.self_service_answers_between(from_ms, to_ms).await?).unwrap_or(0);
+    Ok(summarize(&rows, raised, backlog, ratings, answers))
 }
 
 /// Overrides a ticket's priority (agents), saying why: its SLA targets follow at once (the

@@ -147,6 +147,8 @@ pub struct PolicyForm {
     sun: String,
     holidays: String,
     escalation_email: String,
+    /// An iCalendar file's text whose events join the holidays.
+    ical: String,
 }
 
 pub async fn save_policy(
@@ -174,6 +176,7 @@ pub async fn save_policy(
             week: [&f.mon, &f.tue, &f.wed, &f.thu, &f.fri, &f.sat, &f.sun].iter().map(|d| day(d)).collect(),
             holidays: f.holidays.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
             escalation_email: Some(f.escalation_email.clone()),
+            ical: Some(f.ical.clone()),
         };
         op::save_policy_input(&state, &auth.0, &input).await
     }

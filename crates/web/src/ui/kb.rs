@@ -225,3 +225,29 @@ pub async fn delete(State(state): State<AppState>, auth: PageAuth, Path(id): Pat
         Err(e) => outcome(&format!("/kb/{id}"), Err(e)),
     }
 }
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AnswerForm {
+    /// `yes` or `no`.
+    helpful: String,
+}
+
+/// "Did this answer your question?": yes thanks the reader; no takes them to a new ticket about it.
+pub async fn answer(
+    State(state): State<AppState>,
+    auth: PageAuth,
+    Path(id): Path<String>,
+    Form(f): Form<AnswerForm>,
+) -> Response {
+    let helpful = f.helpful == "yes";
+    match op::answer(&state, &auth.0, &id, helpful).await {
+        Ok(_) if helpful => done(&format!("/kb/{id}"), "Glad it helped: no ticket needed"),
+        Ok(a) => axum::response::Redirect::to(&format!("/tickets/new?title={}", urlencoding(&a.title))).into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    serde_urlencoded::to_string([("t", s)]).map(|q| q.trim_start_matches("t=").to_owned()).unwrap_or_default()
+}

@@ -185,6 +185,13 @@ fn desk_tiles(now: Option<&DeskKpis>, before: Option<&DeskKpis>) -> Vec<Tile> {
             tone,
         },
         desk_share("Reopen rate", "reopened at least once / resolved", n.reopen_rate, b.reopen_rate, false),
+        desk_share(
+            "Self-service deflection",
+            "articles that answered the question / (those + tickets raised)",
+            n.deflection_rate,
+            b.deflection_rate,
+            true,
+        ),
         Tile {
             label: "Satisfaction",
             formula: "requesters' ratings given, mean of 1–5",

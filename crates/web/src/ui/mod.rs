@@ -223,6 +223,7 @@ pub fn router() -> Router<AppState> {
         .route("/kb/{id}", get(kb::article).post(kb::update))
         .route("/kb/{id}/edit", get(kb::edit))
         .route("/kb/{id}/delete", post(kb::delete))
+        .route("/kb/{id}/answer", post(kb::answer))
         .route("/problems", get(problems::index).post(problems::create))
         .route("/problems/new", get(problems::new))
         .route("/problems/{id}", get(problems::detail).post(problems::update))
