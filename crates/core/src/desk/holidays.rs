@@ -6,8 +6,13 @@ use crate::{Error, Result};
 use chrono::NaiveDate;
 use std::collections::BTreeSet;
 
-/// An iCalendar file's size, at most.
-pub const ICAL_MAX: usize = 1_000_000;
+/// An iCalendar file's size, at most (under the API's 1 MiB body with JSON's escapes).
+pub const ICAL_MAX: usize = 900_000;
+/// How deep components nest, at most: a calendar holds events, which hold alarms. The parser
+/// recurses once per level, so a deeper file is refused before it is parsed.
+const DEPTH_MAX: usize = 4;
+/// Components in a file, at most.
+const COMPONENTS_MAX: usize = 20_000;
 /// Days one event covers, at most (a longer one is cut there).
 const EVENT_DAYS_MAX: i64 = 31;
 
@@ -25,8 +30,23 @@ pub fn from_ical(text: &str) -> Result<BTreeSet<NaiveDate>> {
         return Err(Error::invalid(field, format!("an iCalendar file is at most {ICAL_MAX} bytes")));
     }
     let unfolded = icalendar::parser::unfold(text);
-    let calendar = icalendar::parser::read_calendar(&unfolded)
-        .map_err(|_| Error::invalid(field, "is not an iCalendar file (BEGIN:VCALENDAR … END:VCALENDAR)"))?;
+    let (mut depth, mut components) = (0usize, 0usize);
+    for line in unfolded.lines() {
+        let line = line.trim_start();
+        if line.get(..6).is_some_and(|b| b.eq_ignore_ascii_case("BEGIN:")) {
+            depth += 1;
+            components += 1;
+        } else if line.get(..4).is_some_and(|e| e.eq_ignore_ascii_case("END:")) {
+            depth = depth.saturating_sub(1);
+        }
+        if depth > DEPTH_MAX || components > COMPONENTS_MAX {
+            return Err(Error::invalid(field, "nests too deep or holds too many components for a holiday calendar"));
+        }
+    }
+    let not_ical = || Error::invalid(field, "is not an iCalendar file (BEGIN:VCALENDAR … END:VCALENDAR)");
+    let roots = icalendar::parser::read_calendar_simple(&unfolded).map_err(|_| not_ical())?;
+    let calendar =
+        roots.into_iter().find(|c| c.name.as_str().eq_ignore_ascii_case("VCALENDAR")).ok_or_else(not_ical)?;
     let mut days = BTreeSet::new();
     for event in calendar.components.iter().filter(|c| c.name.as_str().eq_ignore_ascii_case("VEVENT")) {
         let value = |key: &str| {
@@ -75,5 +95,8 @@ mod tests {
             assert!(from_ical(bad).is_err(), "{bad:?}");
         }
         assert!(from_ical(&"x".repeat(ICAL_MAX + 1)).is_err());
+        // Nesting that would recurse the parser 50,000 deep is refused before parsing.
+        let deep = format!("BEGIN:VCALENDAR\r\n{}", "BEGIN:X\r\n".repeat(50_000));
+        assert!(from_ical(&deep).unwrap_err().to_string().contains("too deep"));
     }
 }

@@ -2,7 +2,8 @@
 //! two questions an SLA clock asks of them: how much business time lies between two instants,
 //! and when a given amount of business time, counted from an instant, runs out. Both walk day
 //! by day in local time, so DST changes, weekends and holidays fall out of the walk; both stop
-//! after [`WALK_DAYS_MAX`] days (a calendar with no open hour never runs out).
+//! after [`WALK_DAYS_MAX`] days (a calendar with no open hour never runs out). A calendar open
+//! round the clock without holidays answers at once: its business time is wall time.
 
 use crate::{Error, Problems, Result};
 use chrono::{DateTime, Datelike, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};

@@ -8,3 +8,8 @@ CREATE TABLE kb_answers (
     PRIMARY KEY (article_id, user_id)
 );
 CREATE INDEX kb_answers_at ON kb_answers (at);
+
+-- Closing resolved tickets after some days (7 by default) arrives with this release: a desk
+-- that already has tickets keeps them open until a manager chooses the days (0: never).
+INSERT INTO settings (key, value, updated_at)
+SELECT 'desk.auto_close_days', '{"days":0}', 0 WHERE EXISTS (SELECT 1 FROM tickets);

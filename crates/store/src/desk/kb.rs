@@ -297,8 +297,9 @@ impl Db {
         Ok(rows.into_iter().map(Article::from).collect())
     }
 
-    /// Records a reader's answer to whether an article answered their question (their latest
-    /// answer stands): the self-service deflection KPI counts the yeses.
+    /// Records a reader's answer to whether an article answered their question: their latest
+    /// answer stands, dated by their first (so a past period's figure does not move when they
+    /// answer again); the self-service deflection KPI counts the yeses.
     pub async fn answer_article(
         &self,
         article: Uuid,
@@ -309,7 +310,7 @@ impl Db {
         crate::with_writer!(self, |pool| {
             sqlx::query(
                 "INSERT INTO kb_answers (article_id, user_id, helpful, at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (article_id, user_id) DO UPDATE SET helpful = excluded.helpful, at = excluded.at",
+                 ON CONFLICT (article_id, user_id) DO UPDATE SET helpful = excluded.helpful",
             )
             .bind(article)
             .bind(user)

@@ -66,6 +66,8 @@ async fn desk_settings(backend: Backend) {
     assert!(notes.to_string().contains("Priority P4 → P1: the payroll run depends on it"), "{notes}");
     let (_, mine) = srv.get("/api/v1/tickets/TKT-1/replies", &ana).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 0, "the note is internal");
+    let (_, seen) = srv.get("/api/v1/tickets/TKT-1", &ana).await;
+    assert_eq!((seen["priority"].as_u64(), &seen["priority_reason"]), (Some(1), &Value::Null), "the reason too");
 
     // Auto-close: two days after its resolution, not before; the other resolved later stays.
     let t0 = srv.now();

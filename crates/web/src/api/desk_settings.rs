@@ -87,9 +87,9 @@ async fn set_priority(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HolidaysBody {
-    /// An iCalendar file's text (at most 1,000,000 bytes): each event's days (DTSTART up to
+    /// An iCalendar file's text (at most 900,000 bytes): each event's days (DTSTART up to
     /// DTEND) join the priority's holidays.
-    #[schema(max_length = 1000000)]
+    #[schema(max_length = 225000)]
     pub ical: String,
 }
 

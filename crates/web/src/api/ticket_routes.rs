@@ -77,7 +77,7 @@ pub struct RouteBody {
     #[schema(schema_with = crate::api::ticket_schema::ticket_type_opt)]
     pub ticket_type: Option<String>,
     /// Matched without regard to case.
-    #[schema(schema_with = crate::api::schema::name_opt)]
+    #[schema(schema_with = crate::api::schema::name_or_blank_opt)]
     pub category: Option<String>,
     pub service_id: Option<Uuid>,
     #[schema(schema_with = crate::api::ticket_schema::route_requester_opt)]

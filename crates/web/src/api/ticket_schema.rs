@@ -133,9 +133,10 @@ pub fn route_requester_opt() -> Object {
     )
 }
 
-/// A routing rule's keywords: up to 20 words of letters and digits, each up to 40.
+/// A routing rule's keywords: up to 20 words of letters and digits, each up to 40 (a blank one
+/// is skipped).
 pub fn route_keywords() -> utoipa::openapi::schema::Array {
-    let word = string(false, None, None, Some(format!("^[^\\W_]{{1,{}}}$", opsdeck_core::desk::routing::KEYWORD_MAX)));
+    let word = string(false, None, None, Some(format!("^[^\\W_]{{0,{}}}$", opsdeck_core::desk::routing::KEYWORD_MAX)));
     utoipa::openapi::schema::ArrayBuilder::new()
         .items(word)
         .max_items(Some(opsdeck_core::desk::routing::KEYWORDS_MAX))

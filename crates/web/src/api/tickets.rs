@@ -81,7 +81,7 @@ pub struct TicketDto {
     pub urgency: u8,
     /// 1 (highest) to 4, from impact × urgency through the priority matrix, unless overridden.
     pub priority: u8,
-    /// Why an agent overrode the priority (null: the matrix gave it).
+    /// Why an agent overrode the priority (null: the matrix gave it); agents only.
     pub priority_reason: Option<String>,
     pub requester_email: Option<String>,
     pub requester_id: Option<Uuid>,
@@ -216,7 +216,7 @@ pub struct TicketBody {
     #[schema(schema_with = crate::api::schema::email_opt)]
     pub requester_email: Option<String>,
     /// What it is about (Hardware, Access…), which routing rules may match.
-    #[schema(schema_with = crate::api::schema::name_opt)]
+    #[schema(schema_with = crate::api::schema::name_or_blank_opt)]
     pub category: Option<String>,
     /// The service it concerns (422 when no such service).
     pub service_id: Option<Uuid>,

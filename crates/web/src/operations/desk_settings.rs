@@ -35,7 +35,8 @@ pub async fn settings(state: &AppState, auth: &Auth) -> Result<DeskSettings, Api
 /// Days after which resolved tickets close (7 until set; 0: never).
 pub async fn auto_close_days(state: &AppState) -> Result<u32, ApiError> {
     let v = state.db.get_setting(AUTO_CLOSE).await?;
-    Ok(v.and_then(|v| v.as_u64()).and_then(|d| u32::try_from(d).ok()).filter(|d| *d <= AUTO_CLOSE_MAX).unwrap_or(7))
+    let days = v.and_then(|v| v["days"].as_u64()).and_then(|d| u32::try_from(d).ok());
+    Ok(days.filter(|d| *d <= AUTO_CLOSE_MAX).unwrap_or(7))
 }
 
 /// Saves the settings (managers and up), each change audited. A new matrix applies to tickets
@@ -50,7 +51,8 @@ pub async fn save(state: &AppState, auth: &Auth, s: &DeskSettings) -> Result<Des
     let (actor, now) = (auth.actor(), state.now());
     let cells = serde_json::to_value(&matrix).map_err(|_| ApiError::internal())?;
     state.db.put_setting(&actor, now, MATRIX, &cells).await?;
-    state.db.put_setting(&actor, now, AUTO_CLOSE, &json!(s.auto_close_days)).await?;
+    // An object, as every setting is (the audit log's before and after are objects).
+    state.db.put_setting(&actor, now, AUTO_CLOSE, &json!({"days": s.auto_close_days})).await?;
     Ok(DeskSettings { matrix, auto_close_days: s.auto_close_days })
 }
 

@@ -62,11 +62,14 @@ pub async fn find(state: &AppState, auth: &Auth, reference: &str) -> Result<Arti
     Ok(a)
 }
 
-/// A reader's answer to "did this answer your question?" (anyone who may read the article):
-/// their latest answer stands; the yeses are the desk's self-service deflection.
+/// A requester's answer to "did this answer your question?" (their latest answer stands); the
+/// yeses are the desk's self-service deflection. Agents' answers are not asked for nor counted:
+/// they are not the ones deflected.
 pub async fn answer(state: &AppState, auth: &Auth, reference: &str, helpful: bool) -> Result<Article, ApiError> {
     let a = find(state, auth, reference).await?;
-    state.db.answer_article(a.id, auth.user.id, helpful, state.now()).await?;
+    if !agent(auth) {
+        state.db.answer_article(a.id, auth.user.id, helpful, state.now()).await?;
+    }
     Ok(a)
 }
 

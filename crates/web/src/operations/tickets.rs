@@ -126,7 +126,7 @@ pub async fn find(state: &AppState, auth: &Auth, reference: &str) -> Result<Tick
     if !auth.allows(Permission::Respond) && t.requester_id != me && t.approver_id != me {
         return Err(ApiError::not_found(opsdeck_core::Entity::Ticket));
     }
-    Ok(t)
+    Ok(for_reader(auth, t))
 }
 
 /// The agent queue (responders and up); a requester's own tickets for anyone else.
@@ -137,8 +137,18 @@ pub async fn queue(state: &AppState, auth: &Auth, f: &TicketFilter) -> Result<Pa
         f.requester_id = Some(auth.user.id);
     }
     let page = state.db.tickets(&f).await?;
-    let items = views(state, page.items).await?;
+    let mine: Vec<Ticket> = page.items.into_iter().map(|t| for_reader(auth, t)).collect();
+    let items = views(state, mine).await?;
     Ok(Page { items, next_cursor: page.next_cursor })
+}
+
+/// A ticket as `auth` may read it: why an agent overrode its priority is the agents' (as the
+/// internal note that records it).
+fn for_reader(auth: &Auth, mut t: Ticket) -> Ticket {
+    if !auth.allows(Permission::Respond) {
+        t.priority_reason.clear();
+    }
+    t
 }
 
 /// Tickets with their clocks at now: their moves in one query, the policies once.
