@@ -55,10 +55,13 @@ pub fn from_ical(text: &str) -> Result<BTreeSet<NaiveDate>> {
         let Some(start) = value("DTSTART").and_then(date_of) else {
             return Err(Error::invalid(field, "an event has no start date (DTSTART)"));
         };
-        let end = value("DTEND").and_then(date_of).filter(|e| *e > start).unwrap_or(start + chrono::Days::new(1));
-        let span = (end - start).num_days().clamp(1, EVENT_DAYS_MAX);
-        for d in 0..span {
-            days.insert(start + chrono::Days::new(u64::try_from(d).unwrap_or(0)));
+        // Dates a user gives are years 1970–9999, as everywhere (`core::time`).
+        crate::time::check_date(field, start)?;
+        let end = value("DTEND").and_then(date_of).filter(|e| *e > start);
+        let span = end.map_or(1, |e| (e - start).num_days().clamp(1, EVENT_DAYS_MAX));
+        for d in 0..span.unsigned_abs() {
+            let Some(day) = start.checked_add_days(chrono::Days::new(d)) else { break };
+            days.insert(crate::time::check_date(field, day)?);
             if days.len() > HOLIDAYS_MAX {
                 return Err(Error::invalid(field, format!("more than {HOLIDAYS_MAX} holidays")));
             }
@@ -90,6 +93,9 @@ mod tests {
 
     #[test]
     fn bad_files_are_named() {
+        let ancient =
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:00010101\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        assert!(from_ical(ancient).is_err(), "years before 1970 are refused, as every date a user gives");
         let no_start = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
         for bad in ["", "hello", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", no_start] {
             assert!(from_ical(bad).is_err(), "{bad:?}");

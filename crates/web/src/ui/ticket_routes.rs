@@ -155,10 +155,7 @@ pub async fn edit(State(state): State<AppState>, auth: PageAuth, Path(id): Path<
 }
 
 fn spec_of(f: &RouteForm) -> Result<RouteSpec, ApiError> {
-    let id = |field: &'static str, v: &str, what: &str| match v.trim() {
-        "" => Ok(None),
-        v => v.parse().map(Some).map_err(|_| ApiError::invalid(field, format!("choose {what}"))),
-    };
+    let id = super::tickets::id_of;
     let position = match f.position.trim() {
         "" => None,
         p => Some(p.parse().map_err(|_| ApiError::invalid("position", "write a whole number, 0 to 10000"))?),

@@ -229,7 +229,7 @@ pub async fn new(State(state): State<AppState>, auth: PageAuth, Query(q): Query<
 }
 
 /// An optional id from a form's select.
-fn id_of(field: &'static str, v: &str, what: &str) -> Result<Option<uuid::Uuid>, ApiError> {
+pub(super) fn id_of(field: &'static str, v: &str, what: &str) -> Result<Option<uuid::Uuid>, ApiError> {
     match v.trim() {
         "" => Ok(None),
         v => v.parse().map(Some).map_err(|_| ApiError::invalid(field, format!("choose {what}"))),
