@@ -1,5 +1,6 @@
-// The service desk in a real browser: a manager adds a routing rule; a requester raises a ticket
-// from the form, which the rule hands to the network team's agent; the agent sees it in the
+// The service desk in a real browser: a manager adds a routing rule and an SLA agreement for
+// the requester's domain; a requester raises a ticket from the form (counted under the
+// agreement) and attaches a file, which the rule hands to the network team's agent; the agent sees it in the
 // queue (theirs, with its team) with its SLA timers, replies, sets it pending (the resolution clock pauses),
 // resumes and resolves it; the requester sees the public reply but not the internal note.
 // Desktop, phone and dark screenshots with E2E_SCREENSHOTS=1.
@@ -85,6 +86,21 @@ step('a manager reads the desk settings and gives P3 office hours', async () => 
   await phoneAndDark('01-settings');
 });
 
+step('a manager promises example.com faster answers with an SLA agreement', async () => {
+  assert.match(await text('#no-agreements'), /No agreements/);
+  await clickAndLoad('#new-agreement');
+  await page.fill('#agreement-form input[name=name]', 'Example Corp gold');
+  await page.fill('#agreement-form textarea[name=requesters]', '@example.com');
+  await page.fill('#agreement-form input[name=p3_fr]', '30');
+  await shot('01-agreement-form');
+  await phoneAndDark('01-agreement-form');
+  await clickAndLoad('#save-agreement');
+  assert.match(await text('.flash'), /SLA agreement Example Corp gold added/);
+  const row = page.locator('#sla-agreements tr', { hasText: 'Example Corp gold' });
+  assert.match((await row.textContent()) ?? '', /@example\.com/);
+  await shot('01-agreements');
+});
+
 step('a requester raises a ticket from the form', async () => {
   const res = await page.request.post(`${server.url}/api/v1/users`,
     { data: { username: 'ana', password: 'password-of-ana', role: 'viewer', email: 'ana@example.com' } });
@@ -106,6 +122,10 @@ step('a requester raises a ticket from the form', async () => {
   number = (await requester.locator('main h1').textContent()).split(' ')[0];
   assert.match(number, /^TKT-\d+$/);
   assert.equal((await requester.locator('#ticket-priority').textContent()).trim(), 'P3');
+  assert.equal((await requester.locator('#sla-agreement').textContent()).trim(), 'Example Corp gold');
+  await requester.setInputFiles('#upload-file', { name: 'vpn-log.txt', mimeType: 'text/plain', buffer: Buffer.from('disconnect 09:14\n') });
+  await Promise.all([requester.waitForEvent('load'), requester.click('#upload')]);
+  assert.match((await requester.locator('#attachments').textContent()) ?? '', /vpn-log\.txt/);
   await requester.goto(`${server.url}/tickets`);
   assert.equal(await requester.locator(`#tickets-table tr[data-ticket="${number}"]`).count(), 1, 'their own tickets');
 });
@@ -121,6 +141,8 @@ step('the agent sees it in the queue with its SLA timers, routed to them', async
   assert.match(await text('#sla-first-response'), /due in/);
   assert.equal(await text('#ticket-team'), 'Network');
   assert.equal(await text('#ticket-assignee'), 'Alex Morgan');
+  assert.match(await text('#attachments'), /vpn-log\.txt/);
+  await shot('02-ticket-attachments');
 });
 
 step('a reply, an internal note, and a pending state that pauses the clock', async () => {

@@ -16,6 +16,7 @@ pub enum Entity {
     Problem,
     RequestItem,
     TicketRoute,
+    SlaAgreement,
     Channel,
     Ci,
     CiAttribute,
@@ -45,7 +46,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 39] = [
+    pub const ALL: [Entity; 40] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
@@ -59,6 +60,7 @@ impl Entity {
         Entity::Problem,
         Entity::RequestItem,
         Entity::TicketRoute,
+        Entity::SlaAgreement,
         Entity::Channel,
         Entity::Ci,
         Entity::CiAttribute,
@@ -103,6 +105,7 @@ impl Entity {
             Entity::Problem => "problem",
             Entity::RequestItem => "request item",
             Entity::TicketRoute => "routing rule",
+            Entity::SlaAgreement => "SLA agreement",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
             Entity::CiAttribute => "CI attribute",
@@ -148,6 +151,7 @@ impl Entity {
             Entity::Problem => "problem_not_found",
             Entity::RequestItem => "request_item_not_found",
             Entity::TicketRoute => "routing_rule_not_found",
+            Entity::SlaAgreement => "sla_agreement_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",
             Entity::CiAttribute => "ci_attribute_not_found",

@@ -3,7 +3,7 @@
 use crate::client::Client;
 use crate::config::Config;
 use crate::output::{self, Format, text as s};
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -62,12 +62,25 @@ pub enum TicketCmd {
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
+    /// The SLA agreements in the order they are tried, with their P1–P4 targets.
+    Agreements {
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
     /// Show a ticket, its SLA clocks and its conversation.
     Show { id: String },
     /// Reply to a ticket (`--internal` for a note the requester does not see).
     Reply {
         id: String,
         body: String,
+        #[arg(long)]
+        internal: bool,
+    },
+    /// Attach a file to a ticket: `opsdeck ticket attach TKT-4 ./screenshot.png`.
+    Attach {
+        id: String,
+        file: std::path::PathBuf,
+        /// Agents only: the requester does not see it.
         #[arg(long)]
         internal: bool,
     },
@@ -178,11 +191,62 @@ pub async fn ticket_cmd(c: TicketCmd, cfg: &Config) -> Result<()> {
             output::table(&["#", "rule", "team", "assign"], &rows);
             Ok(())
         }
+        TicketCmd::Attach { id, file, internal } => {
+            let max = opsdeck_core::desk::upload::UPLOAD_MAX;
+            let size = std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?.len();
+            if usize::try_from(size).map_or(true, |s| s > max) {
+                bail!("{} is over the {} limit", file.display(), opsdeck_core::desk::mail::human(max));
+            }
+            let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let query = [("filename", name), ("internal", internal.to_string())];
+            let a = client.post_file(&format!("/api/v1/tickets/{id}/attachments"), &query, data).await?;
+            eprintln!("{} attached to {id} ({} bytes)", s(&a["filename"]), a["size"]);
+            Ok(())
+        }
+        TicketCmd::Agreements { output } => {
+            let page = client.get("/api/v1/sla-agreements", &[]).await?;
+            if output == Format::Json {
+                return output::json(&page);
+            }
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("no SLA agreements: every ticket counts under its priority's policy");
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|a| {
+                    let on = if a["enabled"] == Value::Bool(true) { "" } else { " (off)" };
+                    let targets: Vec<String> = a["targets"]
+                        .as_array()
+                        .map(|ts| {
+                            ts.iter()
+                                .map(|t| format!("{}/{}", t["first_response_minutes"], t["resolution_minutes"]))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let covers = a["service_ids"].as_array().map_or(0, Vec::len)
+                        + a["requesters"].as_array().map_or(0, Vec::len);
+                    vec![
+                        a["position"].to_string(),
+                        format!("{}{on}", s(&a["name"])),
+                        if covers == 0 { "every ticket".into() } else { format!("{covers} condition(s)") },
+                        targets.join("  "),
+                    ]
+                })
+                .collect();
+            output::table(&["#", "agreement", "covers", "P1..P4 minutes (response/resolution)"], &rows);
+            Ok(())
+        }
         TicketCmd::Show { id } => {
             let t = client.get(&format!("/api/v1/tickets/{id}"), &[]).await?;
             println!("{} {} (P{}, {})", s(&t["number"]), s(&t["title"]), t["priority"], s(&t["state"]));
             println!("  first response: {}", due(&t, "first_response"));
             println!("  resolution: {}", due(&t, "resolution"));
+            if let Some(name) = t["sla"]["agreement_name"].as_str() {
+                println!("  SLA agreement: {name}");
+            }
             let replies = client.get(&format!("/api/v1/tickets/{id}/replies"), &[]).await?;
             for r in replies["items"].as_array().into_iter().flatten() {
                 let note = if r["internal"] == Value::Bool(true) { " (internal)" } else { "" };

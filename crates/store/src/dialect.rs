@@ -61,6 +61,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (48, "ticket_sla_check_order", include_str!("../migrations/sqlite/0048_ticket_sla_check_order.sql")),
     (49, "ticket_priority_override", include_str!("../migrations/sqlite/0049_ticket_priority_override.sql")),
     (50, "kb_answers", include_str!("../migrations/sqlite/0050_kb_answers.sql")),
+    (51, "sla_agreements", include_str!("../migrations/sqlite/0051_sla_agreements.sql")),
+    (52, "ticket_attachment_author", include_str!("../migrations/sqlite/0052_ticket_attachment_author.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -117,6 +119,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (48, "ticket_sla_check_order", include_str!("../migrations/postgres/0048_ticket_sla_check_order.sql")),
     (49, "ticket_priority_override", include_str!("../migrations/postgres/0049_ticket_priority_override.sql")),
     (50, "kb_answers", include_str!("../migrations/postgres/0050_kb_answers.sql")),
+    (51, "sla_agreements", include_str!("../migrations/postgres/0051_sla_agreements.sql")),
+    (52, "ticket_attachment_author", include_str!("../migrations/postgres/0052_ticket_attachment_author.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -77,7 +77,7 @@ impl RouteSpec {
         };
         let requester = match input.requester.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
             None => None,
-            Some(r) => p.check(requester_pattern(r)),
+            Some(r) => p.check(requester_pattern("requester", r)),
         };
         if input.keywords.len() > KEYWORDS_MAX {
             p.push("keywords", format!("at most {KEYWORDS_MAX} keywords"));
@@ -136,7 +136,7 @@ impl RouteSpec {
 }
 
 /// `ana@example.com` or `@example.com`, lowercase.
-fn requester_pattern(v: &str) -> Result<String> {
+pub(crate) fn requester_pattern(field: &'static str, v: &str) -> Result<String> {
     let domain_ok = |d: &str| {
         !d.is_empty()
             && d.len() <= 253
@@ -145,13 +145,13 @@ fn requester_pattern(v: &str) -> Result<String> {
     };
     match v.strip_prefix('@') {
         Some(d) if domain_ok(d) => Ok(v.to_ascii_lowercase()),
-        Some(_) => Err(Error::invalid("requester", "a domain is written @example.com")),
-        None => validate::email("requester", v).map(|e| e.to_lowercase()),
+        Some(_) => Err(Error::invalid(field, "a domain is written @example.com")),
+        None => validate::email(field, v).map(|e| e.to_lowercase()),
     }
 }
 
 /// Case does not matter, in any script (`pattern` is stored lowercase).
-fn requester_matches(pattern: &str, email: &str) -> bool {
+pub(crate) fn requester_matches(pattern: &str, email: &str) -> bool {
     let email = email.to_lowercase();
     match pattern.strip_prefix('@') {
         Some(domain) => email.rsplit_once('@').is_some_and(|(_, d)| d == domain),

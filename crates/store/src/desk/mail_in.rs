@@ -64,13 +64,15 @@ pub struct AttachmentMeta {
     pub content_type: String,
     pub size: i64,
     pub created_at: i64,
+    /// Who attached it (a mail's sender, or who uploaded it).
+    pub author: String,
 }
 
 /// The conflict a message kept twice at once (two nodes) answers.
 pub const ALREADY: &str = "this message was read already";
 
-/// An attachment as its row holds it: (id, ticket, name, type, size, created, bytes).
-type AttachmentRow = (Uuid, Uuid, String, String, i64, i64, Vec<u8>);
+/// An attachment as its row holds it: (id, ticket, name, type, size, created, author, bytes).
+type AttachmentRow = (Uuid, Uuid, String, String, i64, i64, String, Vec<u8>);
 
 impl Db {
     /// Whether message `message_id` from `sender` was read before.
@@ -164,7 +166,7 @@ impl Db {
                 for a in attachments {
                     sqlx::query(
                         "INSERT INTO ticket_attachments (id, ticket_id, filename, content_type, size, data, \
-                         created_at, internal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         created_at, internal, author) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(Uuid::now_v7())
                     .bind(tid)
@@ -174,6 +176,7 @@ impl Db {
                     .bind(&a.data)
                     .bind(at)
                     .bind(internal)
+                    .bind(&record.sender)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -201,7 +204,7 @@ impl Db {
     pub async fn ticket_attachments(&self, ticket_id: Uuid, internal: bool) -> StoreResult<Vec<AttachmentMeta>> {
         Ok(with_db!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, ticket_id, filename, content_type, size, created_at FROM ticket_attachments \
+                "SELECT id, ticket_id, filename, content_type, size, created_at, author FROM ticket_attachments \
                  WHERE ticket_id = $1 AND ($2 = TRUE OR internal = FALSE) ORDER BY created_at, id LIMIT 200",
             )
             .bind(ticket_id)
@@ -220,7 +223,7 @@ impl Db {
     ) -> StoreResult<(AttachmentMeta, Vec<u8>)> {
         let row: Option<AttachmentRow> = with_db!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, ticket_id, filename, content_type, size, created_at, data FROM ticket_attachments \
+                "SELECT id, ticket_id, filename, content_type, size, created_at, author, data FROM ticket_attachments \
                  WHERE ticket_id = $1 AND id = $2 AND ($3 = TRUE OR internal = FALSE)",
             )
             .bind(ticket_id)
@@ -229,8 +232,8 @@ impl Db {
             .fetch_optional(pool)
             .await?
         });
-        let (id, ticket_id, filename, content_type, size, created_at, data) =
+        let (id, ticket_id, filename, content_type, size, created_at, author, data) =
             row.ok_or(StoreError::NotFound(Entity::Ticket))?;
-        Ok((AttachmentMeta { id, ticket_id, filename, content_type, size, created_at }, data))
+        Ok((AttachmentMeta { id, ticket_id, filename, content_type, size, created_at, author }, data))
     }
 }

@@ -2,6 +2,7 @@
 //! (kept in order: the SLA clocks replay them), replies and internal notes, the agent queue,
 //! and the SLA policy of each priority.
 
+pub mod agreements;
 pub mod kb;
 pub mod kpi;
 pub mod lifecycle;
@@ -12,6 +13,7 @@ pub mod problems;
 pub mod requests;
 pub mod routing;
 pub mod sla_watch;
+pub mod uploads;
 pub use policies::SlaPolicy;
 
 use crate::audit::audit;

@@ -36,6 +36,7 @@ pub(crate) mod schema;
 pub(crate) mod series;
 mod series_alerts;
 pub(crate) mod settings;
+mod sla_agreements;
 pub(crate) mod slos;
 pub(crate) mod status_pages;
 pub(crate) mod status_subscribers;
@@ -161,12 +162,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(ticket_routes::router())
         .merge(ticket_links::router())
         .merge(desk_settings::router())
+        .merge(sla_agreements::router())
         .merge(ticket_files::router())
         .merge(kb::router())
         .merge(problems::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
-        // After the 1 MiB layer, so import files keep their own limit.
+        // After the 1 MiB layer, so import files and uploads keep their own limits.
         .merge(cmdb_import::import_router())
+        .merge(ticket_files::upload_router())
 }
 
 pub use crate::operations::{LIMIT_MAX, page_limit as limit};

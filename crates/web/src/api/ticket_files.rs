@@ -1,15 +1,21 @@
-//! A ticket's attachments, and the log of mail the desk read.
+//! A ticket's attachments (listed, downloaded, uploaded as the request body, removed), and the
+//! log of mail the desk read.
 
 use super::{List, ts};
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::ApiQuery;
 use crate::operations::ticket_files as op;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use opsdeck_core::clock::from_millis;
+use opsdeck_core::desk::mail::human;
+use opsdeck_core::desk::upload::UPLOAD_MAX;
 use opsdeck_store::desk::mail_in::{AttachmentMeta, MailIn};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -18,7 +24,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_attachments)).routes(routes!(download)).routes(routes!(mail_log))
+    OpenApiRouter::new().routes(routes!(list_attachments)).routes(routes!(download, remove)).routes(routes!(mail_log))
+}
+
+/// Uploads, with their own body limit (the API's 1 MiB is for JSON).
+pub fn upload_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upload)).layer(DefaultBodyLimit::max(UPLOAD_MAX))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -29,6 +40,8 @@ pub struct AttachmentDto {
     pub content_type: String,
     pub size: i64,
     pub created_at: String,
+    /// Who attached it: the sender of the mail it came with, or who uploaded it.
+    pub author: String,
 }
 
 pub(crate) fn attachment_dto(a: AttachmentMeta) -> AttachmentDto {
@@ -38,6 +51,7 @@ pub(crate) fn attachment_dto(a: AttachmentMeta) -> AttachmentDto {
         content_type: a.content_type,
         size: a.size,
         created_at: ts(from_millis(a.created_at)),
+        author: a.author,
     }
 }
 
@@ -68,6 +82,58 @@ async fn download(
 ) -> Result<Response, ApiError> {
     let (meta, data) = op::attachment(&state, &auth, &id, &attachment).await?;
     Ok(op::file_response(&meta, data))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// The file's name (a path's last part is kept), 1 to 200 characters.
+    #[param(min_length = 1, max_length = 1000)]
+    pub filename: String,
+    /// Agents only: a file the requester does not see. Default false.
+    pub internal: Option<bool>,
+}
+
+/// Attaches a file to a ticket: the body is the file (1 byte to 10,000,000), its
+/// `Content-Type` kept as declared (downloads are always octet-stream). The ticket's requester
+/// or an agent; internal files are the agents'. 413 over the limit; 422 names an empty file or
+/// a bad name; 409 on a closed ticket or one holding 200 files.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket's id or number"), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = AttachmentDto)))]
+async fn upload(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<AttachmentDto>), ApiError> {
+    let body = body.map_err(|_| {
+        ApiError::new(ErrorCode::PayloadTooLarge, format!("the file is larger than {}", human(UPLOAD_MAX)))
+    })?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let up =
+        op::Upload { filename: &q.filename, content_type, data: body.to_vec(), internal: q.internal.unwrap_or(false) };
+    Ok((StatusCode::CREATED, Json(attachment_dto(op::upload(&state, &auth, &id, up).await?))))
+}
+
+/// Removes an attachment (agents: responders and up).
+#[utoipa::path(delete, path = "/api/v1/tickets/{id}/attachments/{attachment}", tag = "tickets",
+    params(
+        ("id" = String, Path, description = "The ticket's id or number"),
+        ("attachment" = String, Path, description = "The attachment's id"),
+    ),
+    responses((status = 204)))]
+async fn remove(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, attachment)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    op::remove(&state, &auth, &id, &attachment).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Serialize, ToSchema)]

@@ -155,3 +155,18 @@ pub fn priority_matrix() -> utoipa::openapi::schema::Array {
     let row = ArrayBuilder::new().items(cell).min_items(Some(4)).max_items(Some(4));
     ArrayBuilder::new().items(row).min_items(Some(4)).max_items(Some(4)).build()
 }
+
+/// An SLA agreement's requesters: up to 100 addresses or `@domain`s (a blank one is skipped).
+pub fn agreement_requesters() -> utoipa::openapi::schema::Array {
+    let domain = "@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+";
+    let item = string(
+        false,
+        None,
+        Some(254),
+        Some(super::schema::trimmed(&format!("{domain}|{}", super::schema::email_body()), true)),
+    );
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(item)
+        .max_items(Some(opsdeck_core::desk::agreement::REQUESTERS_MAX))
+        .build()
+}

@@ -63,6 +63,9 @@ pub struct TicketSlaDto {
     pub resolution_due_at: Option<String>,
     pub first_response: SlaClockDto,
     pub resolution: SlaClockDto,
+    /// The SLA agreement the clocks count under (null: the desk's policy of its priority).
+    pub agreement_id: Option<Uuid>,
+    pub agreement_name: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -165,6 +168,8 @@ pub(super) fn dto(v: TicketView) -> TicketDto {
             resolution_due_at: v.resolution.due_at.map(ts),
             first_response: clock_dto(&v.first_response),
             resolution: clock_dto(&v.resolution),
+            agreement_id: v.agreement.as_ref().map(|a| a.0),
+            agreement_name: v.agreement.map(|a| a.1),
         },
         request_item_id: t.request_item_id,
         answers: t.answers.into_iter().map(|a| AnswerDto { key: a.key, label: a.label, value: a.value }).collect(),

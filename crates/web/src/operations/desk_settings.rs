@@ -81,30 +81,7 @@ pub async fn save_policy_input(state: &AppState, auth: &Auth, input: &PolicyInpu
 }
 
 fn policy_from(b: &PolicyInput) -> Result<SlaPolicy, ApiError> {
-    if b.week.len() != 7 {
-        return Err(ApiError::invalid("week", "give seven days, Monday first"));
-    }
-    let mut week: [Vec<Interval>; 7] = Default::default();
-    for (day, raw) in week.iter_mut().zip(&b.week) {
-        if raw.len() > INTERVALS_MAX {
-            return Err(ApiError::invalid("week", format!("at most {INTERVALS_MAX} intervals a day")));
-        }
-        for s in raw {
-            day.push(parse_interval("week", s)?);
-        }
-    }
-    if b.holidays.len() > HOLIDAYS_MAX {
-        return Err(ApiError::invalid("holidays", format!("at most {HOLIDAYS_MAX} holidays")));
-    }
-    let mut holidays =
-        b.holidays.iter().map(|d| opsdeck_core::time::parse_date("holidays", d)).collect::<Result<BTreeSet<_>, _>>()?;
-    if let Some(ical) = b.ical.as_deref().filter(|i| !i.trim().is_empty()) {
-        holidays.extend(opsdeck_core::desk::holidays::from_ical(ical)?);
-        if holidays.len() > HOLIDAYS_MAX {
-            return Err(ApiError::invalid("ical", format!("with these, more than {HOLIDAYS_MAX} holidays")));
-        }
-    }
-    let hours = BusinessHours::new(&b.timezone, week, holidays)?;
+    let hours = hours_from(&b.timezone, &b.week, &b.holidays, b.ical.as_deref())?;
     let escalation_email = match b.escalation_email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
         None => None,
         Some(e) => Some(opsdeck_core::validate::email("escalation_email", e)?),
@@ -118,12 +95,51 @@ fn policy_from(b: &PolicyInput) -> Result<SlaPolicy, ApiError> {
     })
 }
 
+/// A calendar as written: a time zone, seven days of `HH:MM-HH:MM` (Monday first), holidays as
+/// `YYYY-MM-DD`, and an iCalendar file whose events' days join them.
+pub fn hours_from(
+    timezone: &str,
+    week_written: &[Vec<String>],
+    holidays: &[String],
+    ical: Option<&str>,
+) -> Result<BusinessHours, ApiError> {
+    if week_written.len() != 7 {
+        return Err(ApiError::invalid("week", "give seven days, Monday first"));
+    }
+    let mut week: [Vec<Interval>; 7] = Default::default();
+    for (day, raw) in week.iter_mut().zip(week_written) {
+        if raw.len() > INTERVALS_MAX {
+            return Err(ApiError::invalid("week", format!("at most {INTERVALS_MAX} intervals a day")));
+        }
+        for s in raw {
+            day.push(parse_interval("week", s)?);
+        }
+    }
+    if holidays.len() > HOLIDAYS_MAX {
+        return Err(ApiError::invalid("holidays", format!("at most {HOLIDAYS_MAX} holidays")));
+    }
+    let mut days =
+        holidays.iter().map(|d| opsdeck_core::time::parse_date("holidays", d)).collect::<Result<BTreeSet<_>, _>>()?;
+    if let Some(ical) = ical.filter(|i| !i.trim().is_empty()) {
+        days.extend(opsdeck_core::desk::holidays::from_ical(ical)?);
+        if days.len() > HOLIDAYS_MAX {
+            return Err(ApiError::invalid("ical", format!("with these, more than {HOLIDAYS_MAX} holidays")));
+        }
+    }
+    Ok(BusinessHours::new(timezone, week, days)?)
+}
+
 /// A policy as the forms write it: `(week, holidays)`, each day `09:00-17:00, 18:00-20:00`.
 pub fn written(p: &SlaPolicy) -> (Vec<Vec<String>>, Vec<String>) {
+    written_hours(&p.hours)
+}
+
+/// A calendar as the forms write it: `(week, holidays)`.
+pub fn written_hours(hours: &BusinessHours) -> (Vec<Vec<String>>, Vec<String>) {
     let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
     let week =
-        p.hours.week.iter().map(|d| d.iter().map(|i| format!("{}-{}", hm(i.start), hm(i.end))).collect()).collect();
-    let holidays = p.hours.holidays.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
+        hours.week.iter().map(|d| d.iter().map(|i| format!("{}-{}", hm(i.start), hm(i.end))).collect()).collect();
+    let holidays = hours.holidays.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
     (week, holidays)
 }
 

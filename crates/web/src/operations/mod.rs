@@ -40,6 +40,7 @@ pub mod routing;
 pub mod series;
 pub mod series_alerts;
 pub mod settings;
+pub mod sla_agreements;
 pub mod slos;
 pub mod status_pages;
 pub mod status_subscribers;

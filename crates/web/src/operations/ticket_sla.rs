@@ -9,8 +9,8 @@ use crate::error::ApiError;
 use crate::ui::charts::esc;
 use chrono::{DateTime, Utc};
 use opsdeck_core::desk::sla::Clock;
+use opsdeck_store::desk::Ticket;
 use opsdeck_store::desk::sla_watch::{Judged, SlaNotice, TicketMail};
-use opsdeck_store::desk::{SlaPolicy, Ticket};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -58,19 +58,15 @@ pub async fn judge(state: &AppState, tickets: Vec<Ticket>, now: DateTime<Utc>) -
         return Ok(0);
     }
     let ids: Vec<_> = tickets.iter().map(|t| t.id).collect();
-    let policies = state.db.sla_policies().await?;
+    let book = state.db.policy_book().await?;
     let mut moves = state.db.ticket_moves_of(&ids).await?;
     let seen: HashSet<(Uuid, String, String)> = state.db.sla_events_of(&ids).await?.into_iter().collect();
     let base = state.link_base().await;
     let mut emails: HashMap<Uuid, Option<String>> = HashMap::new();
     let mut judged = Vec::with_capacity(tickets.len());
     for t in tickets {
-        let p = policies
-            .iter()
-            .find(|p| p.priority == t.priority)
-            .cloned()
-            .unwrap_or_else(|| SlaPolicy::default_for(t.priority));
-        let (fr, res) = clocks(&t, &moves.remove(&t.id).unwrap_or_default(), &p, now);
+        let p = book.for_ticket(&t).policy;
+        let (fr, res) = clocks(&t, &moves.remove(&t.id).unwrap_or_default(), p, now);
         let assignee = match t.assignee_id {
             Some(id) => match emails.get(&id) {
                 Some(e) => e.clone(),

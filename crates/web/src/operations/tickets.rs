@@ -10,6 +10,7 @@ use opsdeck_core::desk::sla::{self, Clock, Event};
 use opsdeck_core::desk::ticket::{self, PriorityMatrix, TicketAction, TicketSpec, TicketState};
 use opsdeck_core::role::Permission;
 use opsdeck_store::Page;
+use opsdeck_store::desk::agreements::PolicyBook;
 use opsdeck_store::desk::requests::NewRequest;
 use opsdeck_store::desk::{Reply, SlaPolicy, Ticket, TicketFilter};
 use uuid::Uuid;
@@ -26,6 +27,9 @@ pub struct TicketView {
     pub ticket: Ticket,
     pub first_response: Clock,
     pub resolution: Clock,
+    /// The SLA agreement its clocks count under: (id, name); none for the desk's policy of its
+    /// priority.
+    pub agreement: Option<(Uuid, String)>,
 }
 
 /// The clocks of `t` under `policy` at `now`: the first response runs from the raise to the
@@ -44,16 +48,18 @@ pub fn clocks(t: &Ticket, moves: &[ticket::Moved], policy: &SlaPolicy, now: Date
     (fr, res)
 }
 
-async fn policy(state: &AppState, priority: u8) -> Result<SlaPolicy, ApiError> {
-    let all = state.db.sla_policies().await?;
-    Ok(all.into_iter().find(|p| p.priority == priority).unwrap_or_else(|| SlaPolicy::default_for(priority)))
+/// `t` with its clocks at `now` under what `book` gives it.
+fn view(book: &PolicyBook, t: Ticket, moves: &[ticket::Moved], now: DateTime<Utc>) -> TicketView {
+    let applied = book.for_ticket(&t);
+    let (first_response, resolution) = clocks(&t, moves, applied.policy, now);
+    let agreement = applied.agreement.map(|a| (a.id, a.spec.name.clone()));
+    TicketView { ticket: t, first_response, resolution, agreement }
 }
 
 pub async fn view_of(state: &AppState, t: Ticket) -> Result<TicketView, ApiError> {
     let moves = state.db.ticket_moves(t.id).await?;
-    let p = policy(state, t.priority).await?;
-    let (first_response, resolution) = clocks(&t, &moves, &p, state.now());
-    Ok(TicketView { ticket: t, first_response, resolution })
+    let book = state.db.policy_book().await?;
+    Ok(view(&book, t, &moves, state.now()))
 }
 
 /// The priority matrix in force (the ITIL default until one is saved).
@@ -153,22 +159,17 @@ fn for_reader(auth: &Auth, mut t: Ticket) -> Ticket {
 
 /// Tickets with their clocks at now: their moves in one query, the policies once.
 pub async fn views(state: &AppState, tickets: Vec<Ticket>) -> Result<Vec<TicketView>, ApiError> {
-    let policies = state.db.sla_policies().await?;
+    let book = state.db.policy_book().await?;
     let now = state.now();
     let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
     let mut moves_of = state.db.ticket_moves_of(&ids).await?;
-    let mut items = Vec::with_capacity(tickets.len());
-    for t in tickets {
-        let moves = moves_of.remove(&t.id).unwrap_or_default();
-        let p = policies
-            .iter()
-            .find(|p| p.priority == t.priority)
-            .cloned()
-            .unwrap_or_else(|| SlaPolicy::default_for(t.priority));
-        let (first_response, resolution) = clocks(&t, &moves, &p, now);
-        items.push(TicketView { ticket: t, first_response, resolution });
-    }
-    Ok(items)
+    Ok(tickets
+        .into_iter()
+        .map(|t| {
+            let moves = moves_of.remove(&t.id).unwrap_or_default();
+            view(&book, t, &moves, now)
+        })
+        .collect())
 }
 
 /// Moves a ticket (responders and up); `pend` needs a reason.
@@ -327,7 +328,7 @@ pub async fn desk_kpis(
     use opsdeck_core::desk::kpi::{Resolved, summarize};
     let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
     let tickets = state.db.tickets_resolved_between(from_ms, to_ms).await?;
-    let policies = state.db.sla_policies().await?;
+    let book = state.db.policy_book().await?;
     let now = state.now();
     let mut rows = Vec::with_capacity(tickets.len());
     for chunk in tickets.chunks(500) {
@@ -335,12 +336,7 @@ pub async fn desk_kpis(
         let mut moves_of = state.db.ticket_moves_of(&ids).await?;
         for t in chunk {
             let moves = moves_of.remove(&t.id).unwrap_or_default();
-            let p = policies
-                .iter()
-                .find(|p| p.priority == t.priority)
-                .cloned()
-                .unwrap_or_else(|| SlaPolicy::default_for(t.priority));
-            let (fr, res) = clocks(t, &moves, &p, now);
+            let (fr, res) = clocks(t, &moves, book.for_ticket(t).policy, now);
             let reopened =
                 moves.windows(2).any(|w| w[0].to == TicketState::Resolved && w[1].to == TicketState::InProgress);
             rows.push(Resolved {

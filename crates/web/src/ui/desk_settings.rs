@@ -1,6 +1,8 @@
 //! The desk's settings page (agents read, managers edit): the priority matrix, auto-close, and
-//! each priority's SLA policy with its business hours and holidays.
+//! each priority's SLA policy with its business hours and holidays, and the SLA agreements
+//! tried before them.
 
+use super::ticket_routes::Names;
 use super::{Chrome, PageAuth, error_page, outcome};
 use crate::AppState;
 use crate::error::ApiError;
@@ -13,6 +15,7 @@ use axum_extra::extract::Form;
 use opsdeck_core::desk::ticket::PriorityMatrix;
 use opsdeck_core::role::Permission;
 use opsdeck_store::desk::SlaPolicy;
+use opsdeck_store::desk::agreements::SlaAgreement;
 use serde::Deserialize;
 
 /// Impact and urgency as the new-ticket form words them.
@@ -30,13 +33,34 @@ pub struct PolicyRow {
     pub always: bool,
 }
 
+/// An SLA agreement as the settings page lists it.
+pub struct AgreementRow {
+    pub a: SlaAgreement,
+    /// What it covers, in words: "Payroll, Mail · @example.com".
+    pub covers: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "tickets/settings.html")]
 pub struct SettingsPage {
     chrome: Chrome,
     s: DeskSettings,
     policies: Vec<PolicyRow>,
+    agreements: Vec<AgreementRow>,
     manager: bool,
+}
+
+fn agreement_row(a: SlaAgreement, names: &Names) -> AgreementRow {
+    let services: Vec<String> = a.spec.service_ids.iter().map(|id| names.service(id)).collect();
+    let mut parts = Vec::new();
+    if !services.is_empty() {
+        parts.push(services.join(", "));
+    }
+    if !a.spec.requesters.is_empty() {
+        parts.push(a.spec.requesters.join(", "));
+    }
+    let covers = if parts.is_empty() { "every ticket".to_owned() } else { parts.join(" · ") };
+    AgreementRow { a, covers }
 }
 
 #[derive(Deserialize, Default)]
@@ -65,11 +89,13 @@ pub async fn page(State(state): State<AppState>, auth: PageAuth, Query(q): Query
     let result = async {
         let s = op::settings(&state, &auth.0).await?;
         let policies = crate::operations::tickets::policies(&state, &auth.0).await?;
-        Ok::<_, ApiError>((s, policies))
+        let agreements = crate::operations::sla_agreements::list(&state, &auth.0).await?;
+        let names = Names::load(&state).await?;
+        Ok::<_, ApiError>((s, policies, agreements.into_iter().map(|a| agreement_row(a, &names)).collect()))
     }
     .await;
     match result {
-        Ok((s, policies)) => {
+        Ok((s, policies, agreements)) => {
             let policies = policies
                 .into_iter()
                 .map(|p| {
@@ -79,7 +105,8 @@ pub async fn page(State(state): State<AppState>, auth: PageAuth, Query(q): Query
                     PolicyRow { days, holidays: holidays.join("\n"), always, p }
                 })
                 .collect();
-            SettingsPage { chrome, s, policies, manager: auth.0.allows(Permission::Configure) }.into_response()
+            SettingsPage { chrome, s, policies, agreements, manager: auth.0.allows(Permission::Configure) }
+                .into_response()
         }
         Err(e) => error_page(&e),
     }

@@ -61,12 +61,14 @@ mod problems;
 mod report_schedules;
 mod reports;
 mod request_items;
+mod sla_agreements;
 mod slos;
 pub(crate) mod status_pages;
 mod status_preview;
 mod status_subscribers;
 mod status_templates;
 mod team_members;
+mod ticket_files;
 mod ticket_links;
 mod ticket_routes;
 mod tickets;
@@ -200,7 +202,12 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/decide/{decision}", post(tickets::decide))
         .route("/tickets/{id}/tasks/{index}", post(tickets::task))
         .route("/tickets/{id}/rating", post(tickets::rate))
-        .route("/tickets/{id}/attachments/{file}", get(tickets::download))
+        .route("/tickets/{id}/attachments/{file}", get(ticket_files::download))
+        .route(
+            "/tickets/{id}/attachments",
+            post(ticket_files::upload).layer(axum::extract::DefaultBodyLimit::max(ticket_files::FORM_MAX)),
+        )
+        .route("/tickets/{id}/attachments/{file}/delete", post(ticket_files::remove))
         .route("/tickets/mail", get(tickets::mail))
         .route("/tickets/{id}/parent", post(ticket_links::parent))
         .route("/tickets/{id}/incident", post(ticket_links::incident))
@@ -208,6 +215,10 @@ pub fn router() -> Router<AppState> {
         .route("/tickets/{id}/cis", post(ticket_links::cis))
         .route("/tickets/settings", get(desk_settings::page).post(desk_settings::save))
         .route("/tickets/settings/sla/{priority}", post(desk_settings::save_policy))
+        .route("/tickets/settings/agreements", post(sla_agreements::create))
+        .route("/tickets/settings/agreements/new", get(sla_agreements::new))
+        .route("/tickets/settings/agreements/{id}", get(sla_agreements::edit).post(sla_agreements::update))
+        .route("/tickets/settings/agreements/{id}/delete", post(sla_agreements::delete))
         .route("/tickets/{id}/priority", post(tickets::priority))
         .route("/tickets/routing", get(ticket_routes::list).post(ticket_routes::create))
         .route("/tickets/routing/new", get(ticket_routes::new))

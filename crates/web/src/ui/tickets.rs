@@ -511,18 +511,6 @@ pub async fn rate(
     outcome(&back, result)
 }
 
-/// Downloads a ticket's attachment (as the API does: never shown inline).
-pub async fn download(
-    State(state): State<AppState>,
-    auth: PageAuth,
-    Path((id, file)): Path<(String, String)>,
-) -> Response {
-    match crate::operations::ticket_files::attachment(&state, &auth.0, &id, &file).await {
-        Ok((meta, data)) => crate::operations::ticket_files::file_response(&meta, data),
-        Err(e) => error_page(&e),
-    }
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "tickets/mail.html")]
 pub struct MailPage {
