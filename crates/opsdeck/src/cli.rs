@@ -178,6 +178,9 @@ pub enum Command {
     /// Service desk tickets: raise, list (the agent queue), show, reply, move.
     #[command(subcommand)]
     Ticket(crate::tickets::TicketCmd),
+    /// Speak MCP over stdio for a desktop assistant, through the server's /mcp with the API token
+    /// (e.g. Claude Desktop: command `opsdeck`, args `["mcp"]`, env OPSDECK_SERVER and OPSDECK_TOKEN).
+    Mcp,
     /// The knowledge base: search, show and write articles.
     #[command(subcommand)]
     Kb(crate::knowledge::KbCmd),
@@ -500,6 +503,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Cmdb(c) => crate::cmdb::cmdb_cmd(c, &cfg).await,
         Command::Change(c) => crate::changes::change_cmd(c, &cfg).await,
         Command::Ticket(c) => crate::tickets::ticket_cmd(c, &cfg).await,
+        Command::Mcp => crate::mcp_bridge::run(&cfg).await,
         Command::Kb(c) => crate::knowledge::kb_cmd(c, &cfg).await,
         Command::Problem(c) => crate::knowledge::problem_cmd(c, &cfg).await,
         Command::Inventory(a) => crate::cmdb::inventory_cmd(a, &cfg).await,

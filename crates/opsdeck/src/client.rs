@@ -107,6 +107,20 @@ impl Client {
         self.send(req).await
     }
 
+    /// Posts a JSON-RPC message to the server's MCP endpoint as it is; the caller reads the answer.
+    pub async fn post_mcp(&self, message: String) -> Result<reqwest::Response> {
+        self.http
+            .post(format!("{}/mcp", self.base))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json, text/event-stream")
+            .timeout(std::time::Duration::from_secs(120))
+            .body(message)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Opsdeck server at {}", self.base))
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {
         let resp = req.bearer_auth(&self.token).send().await.with_context(|| {
             format!("cannot reach the Opsdeck server at {} (is it running? set --server or OPSDECK_SERVER)", self.base)

@@ -13,6 +13,7 @@ mod contracts;
 mod demo;
 mod incidents;
 mod knowledge;
+mod mcp_bridge;
 mod migrate_db;
 mod openslo;
 mod output;

@@ -104,7 +104,7 @@ impl ErrorCode {
             ErrorCode::Conflict => {
                 "duplicate slug or username, a dependency cycle, the last admin, a move the state does not allow"
             }
-            ErrorCode::PayloadTooLarge => "body over 1 MiB",
+            ErrorCode::PayloadTooLarge => "body over its limit (1 MiB for JSON; uploads and imports say theirs)",
             ErrorCode::UnsupportedMediaType => "body not sent as `application/json`",
             ErrorCode::ValidationFailed => {
                 "a field or parameter breaks a rule; `details.field` names it (the first, when \

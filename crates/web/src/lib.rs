@@ -19,6 +19,7 @@ pub mod leased;
 mod links;
 pub mod mail_in;
 mod markdown;
+mod mcp;
 mod operations;
 mod ops;
 pub mod peer_events;
@@ -270,6 +271,7 @@ pub fn router(state: AppState) -> Router {
         .merge(links::router())
         .merge(change_links::router())
         .merge(status::router())
+        .merge(mcp::router(state.clone()))
         .merge(assets::router())
         .fallback(error::not_found_fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track_requests))

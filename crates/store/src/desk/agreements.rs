@@ -41,7 +41,7 @@ pub struct Applied<'a> {
 
 impl PolicyBook {
     pub fn new(mut agreements: Vec<SlaAgreement>, policies: Vec<SlaPolicy>) -> PolicyBook {
-        agreements.sort_by_key(|a| (a.spec.position, a.created_at));
+        agreements.sort_by_key(|a| (a.spec.position, a.created_at, a.id));
         let policies: [SlaPolicy; 4] = std::array::from_fn(|i| {
             let p = u8::try_from(i + 1).unwrap_or(4);
             policies.iter().find(|x| x.priority == p).cloned().unwrap_or_else(|| SlaPolicy::default_for(p))
@@ -112,7 +112,7 @@ impl Db {
         let rows: Vec<Row> = with_db!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, spec, version, created_at, updated_at FROM sla_agreements \
-                 ORDER BY position, created_at LIMIT 1000",
+                 ORDER BY position, created_at, id LIMIT 1000",
             )
             .fetch_all(pool)
             .await?
@@ -213,7 +213,11 @@ impl Db {
     ) -> StoreResult<()> {
         let at = now.timestamp_millis();
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM sla_agreements WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+            let done =
+                sqlx::query("DELETE FROM sla_agreements WHERE id = $1").bind(before.id).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(Entity::SlaAgreement));
+            }
             recheck_open!(tx, at);
             let summary = format!("SLA agreement {} deleted", before.spec.name);
             let record = AuditRecord::new("sla_agreement.delete", "sla_agreement", Some(before.id), summary)

@@ -118,7 +118,8 @@ const PG_RANKED_MAX: &str = "5000";
 /// How many of the newest matches a search ranks, at most. A word in thousands of articles
 /// tells them apart no better than their age does, and ranking every match was most of a
 /// search's time (100,000 articles: a word in each took 106 ms on SQLite, 419 ms on
-/// PostgreSQL at p95); both engines read matches newest first and stop here.
+/// PostgreSQL at p95). SQLite walks the match newest first and stops here; on PostgreSQL a
+/// plan through the GIN index may take the newest of a [`PG_RANKED_MAX`] sample instead.
 const RANK_WINDOW: i64 = 1000;
 
 impl Db {

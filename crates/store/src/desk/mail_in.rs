@@ -10,6 +10,7 @@ use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::desk::request_item::Approval;
 use opsdeck_core::desk::ticket::TicketSpec;
+use opsdeck_core::desk::upload::PER_TICKET_MAX;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -163,7 +164,27 @@ impl Db {
                     .bind(&record.sender)
                     .execute(&mut *tx)
                     .await?;
-                for a in attachments {
+                // A ticket keeps at most PER_TICKET_MAX files: the rest are left out, and said so.
+                let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ticket_attachments WHERE ticket_id = $1")
+                    .bind(tid)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let room = usize::try_from(PER_TICKET_MAX.saturating_sub(held)).unwrap_or(0);
+                if attachments.len() > room {
+                    let note = format!(
+                        "; {} attachment(s) left out: the ticket holds {PER_TICKET_MAX} files",
+                        attachments.len() - room
+                    );
+                    sqlx::query(
+                        "UPDATE ticket_mail_in SET detail = detail || $1 WHERE message_id = $2 AND sender = $3",
+                    )
+                    .bind(note)
+                    .bind(&record.message_id)
+                    .bind(&record.sender)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for a in attachments.iter().take(room) {
                     sqlx::query(
                         "INSERT INTO ticket_attachments (id, ticket_id, filename, content_type, size, data, \
                          created_at, internal, author) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

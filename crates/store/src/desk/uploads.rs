@@ -25,6 +25,12 @@ impl Db {
         let (id, at) = (Uuid::now_v7(), now.timestamp_millis());
         let size = i64::try_from(file.data.len()).unwrap_or(i64::MAX);
         write_tx!(self, |tx| {
+            // The ticket's row first: on PostgreSQL it locks, so two uploads count in turn.
+            sqlx::query("UPDATE tickets SET updated_at = $2 WHERE id = $1")
+                .bind(ticket_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
             let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ticket_attachments WHERE ticket_id = $1")
                 .bind(ticket_id)
                 .fetch_one(&mut *tx)
@@ -49,11 +55,6 @@ impl Db {
             .bind(author)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE tickets SET updated_at = $2 WHERE id = $1")
-                .bind(ticket_id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
             let summary =
                 format!("{} attached ({size} bytes{})", file.filename, if internal { ", internal" } else { "" });
             audit!(tx, actor, now, AuditRecord::new("ticket.attach", "ticket", Some(ticket_id), summary));
@@ -77,6 +78,7 @@ impl Db {
         ticket_id: Uuid,
         id: Uuid,
     ) -> StoreResult<()> {
+        let at = now.timestamp_millis();
         write_tx!(self, |tx| {
             let name: Option<String> = sqlx::query_scalar(
                 "DELETE FROM ticket_attachments WHERE ticket_id = $1 AND id = $2 RETURNING filename",
@@ -88,6 +90,11 @@ impl Db {
             let Some(name) = name else {
                 return Err(StoreError::NotFound(Entity::Ticket));
             };
+            sqlx::query("UPDATE tickets SET updated_at = $2 WHERE id = $1")
+                .bind(ticket_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
             let summary = format!("{name} removed");
             audit!(tx, actor, now, AuditRecord::new("ticket.detach_file", "ticket", Some(ticket_id), summary));
         });

@@ -19,6 +19,7 @@ mod incidents;
 mod knowledge;
 mod kpi;
 mod mail_in;
+mod mcp;
 mod monitors;
 mod oncall;
 mod ops;

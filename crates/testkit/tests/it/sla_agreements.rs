@@ -80,10 +80,14 @@ async fn sla_agreements(backend: Backend) {
     let (s, a) = srv.post("/api/v1/sla-agreements", &m, gold.clone()).await;
     assert_eq!((s, a["version"].as_i64()), (StatusCode::CREATED, Some(1)), "{a}");
     let gold_id = a["id"].as_str().unwrap().to_owned();
-    let (_, t1) = srv.get("/api/v1/tickets/TKT-1", &ana).await;
+    let (_, t1) = srv.get("/api/v1/tickets/TKT-1", &agent).await;
     assert_eq!(target(&t1), (Some(15), Some("Payroll gold")), "{t1}");
+    // The requester's clock follows it too; which agreement covers them is the agents'.
+    let (_, mine) = srv.get("/api/v1/tickets/TKT-1", &ana).await;
+    assert_eq!(target(&mine), (Some(15), None), "{mine}");
+    assert_eq!(mine["sla"]["agreement_id"], Value::Null);
     let raise = json!({"title": "Mailbox full", "impact": 3, "urgency": 3, "service_id": mail});
-    let (_, t2) = srv.post("/api/v1/tickets", &ana, raise).await;
+    let (_, t2) = srv.post("/api/v1/tickets", &agent, raise).await;
     assert_eq!(target(&t2), (Some(240), None));
 
     // A VIP domain's agreement, tried first, wins over the service's.

@@ -27,7 +27,7 @@ const ERRORS: [(u16, &str, &str); 11] = [
     (403, "Forbidden", "The role is not enough, or a cross-site browser request was refused"),
     (404, "NotFound", "A named object does not exist (`…_not_found`)"),
     (409, "Conflict", "The change conflicts with the current state (`conflict`)"),
-    (413, "PayloadTooLarge", "The body is larger than 1 MiB (`payload_too_large`)"),
+    (413, "PayloadTooLarge", "The body is over its limit: 1 MiB for JSON, files their own (`payload_too_large`)"),
     (415, "UnsupportedMediaType", "The body is not sent as `application/json`"),
     (422, "ValidationFailed", "A field or parameter breaks a rule; `details.field` names it"),
     (429, "RateLimited", "Too many sign-in attempts"),

@@ -111,8 +111,11 @@ async fn upload(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<AttachmentDto>), ApiError> {
-    let body = body.map_err(|_| {
-        ApiError::new(ErrorCode::PayloadTooLarge, format!("the file is larger than {}", human(UPLOAD_MAX)))
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(ErrorCode::PayloadTooLarge, format!("the file is larger than {}", human(UPLOAD_MAX)))
+        }
+        _ => ApiError::bad_request("the file arrived incomplete; send it again"),
     })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let up =

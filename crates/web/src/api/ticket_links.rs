@@ -64,7 +64,7 @@ async fn list_children(
 ) -> Result<Json<List<TicketDto>>, ApiError> {
     let t = find(&state, &auth, &id).await?;
     let children = op::children(&state, &auth, &t).await?;
-    let items = crate::operations::tickets::views(&state, children).await?.into_iter().map(dto).collect();
+    let items = crate::operations::tickets::views(&state, &auth, children).await?.into_iter().map(dto).collect();
     Ok(Json(List { items, next_cursor: None }))
 }
 

@@ -316,7 +316,7 @@ async fn get_ticket(
     Path(id): Path<String>,
 ) -> Result<Json<TicketDto>, ApiError> {
     let t = op::find(&state, &auth, &id).await?;
-    Ok(Json(dto(op::view_of(&state, t).await?)))
+    Ok(Json(dto(op::view_of(&state, &auth, t).await?)))
 }
 
 #[derive(Serialize, ToSchema)]

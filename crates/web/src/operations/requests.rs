@@ -198,7 +198,7 @@ pub async fn decide(
     let t = state.db.decide_request(&auth.actor(), state.now(), &t, &d).await?;
     let word = if approve { "approved" } else { "rejected" };
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} {word}", t.key()));
-    tickets::view_of(state, t).await
+    tickets::view_of(state, auth, t).await
 }
 
 /// Ticks off (or reopens) fulfilment task `index` (0-based) of a request (agents).
@@ -224,7 +224,7 @@ pub async fn set_task(
     }
     let t = state.db.set_ticket_task(&auth.actor(), state.now(), &t, index, done).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} task", t.key()));
-    tickets::view_of(state, t).await
+    tickets::view_of(state, auth, t).await
 }
 
 /// The requester rates a resolved (or closed) ticket 1 to 5, with an optional comment; a later
@@ -250,5 +250,5 @@ pub async fn rate(
     let c = comment(raw_comment)?;
     let t = state.db.rate_ticket(&auth.actor(), state.now(), &t, score, &c).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} rated", t.key()));
-    tickets::view_of(state, t).await
+    tickets::view_of(state, auth, t).await
 }

@@ -55,9 +55,10 @@ pub async fn get(state: &AppState, auth: &Auth, id: Uuid) -> Result<SlaAgreement
     Ok(state.db.sla_agreement(id).await?)
 }
 
-/// Every service an agreement names exists.
-async fn check_services(state: &AppState, spec: &AgreementSpec) -> Result<(), ApiError> {
-    for id in &spec.service_ids {
+/// Every service an agreement newly names exists (one it named before may have been deleted
+/// since: keeping it is harmless, it matches nothing).
+async fn check_services(state: &AppState, spec: &AgreementSpec, before: &[Uuid]) -> Result<(), ApiError> {
+    for id in spec.service_ids.iter().filter(|id| !before.contains(id)) {
         if state.db.get_service(Ref::Id(*id)).await.is_err() {
             return Err(ApiError::invalid("service_ids", format!("{id} names no service")));
         }
@@ -67,7 +68,7 @@ async fn check_services(state: &AppState, spec: &AgreementSpec) -> Result<(), Ap
 
 pub async fn create(state: &AppState, auth: &Auth, spec: &AgreementSpec) -> Result<SlaAgreement, ApiError> {
     auth.require(Permission::Configure)?;
-    check_services(state, spec).await?;
+    check_services(state, spec, &[]).await?;
     if state.db.count_sla_agreements().await? >= i64::try_from(AGREEMENTS_MAX).unwrap_or(i64::MAX) {
         return Err(ApiError::conflict(format!("at most {AGREEMENTS_MAX} SLA agreements; edit or delete one")));
     }
@@ -84,7 +85,7 @@ pub async fn update(
     auth.require(Permission::Configure)?;
     let before = state.db.sla_agreement(id).await?;
     super::check_version(&before.spec.name, before.version, version)?;
-    check_services(state, spec).await?;
+    check_services(state, spec, &before.spec.service_ids).await?;
     Ok(state.db.update_sla_agreement(&auth.actor(), state.now(), &before, spec).await?)
 }
 

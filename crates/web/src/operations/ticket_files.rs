@@ -2,7 +2,7 @@
 //! see or add them follows who may see the ticket; internal files and removing one are the
 //! agents'; the log is for agents.
 
-use super::tickets::find;
+use super::tickets::{TICKET_CHANGED, find};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, ErrorCode};
@@ -68,7 +68,10 @@ pub async fn upload(
         return Err(ApiError::conflict(format!("{} is closed; reopen it to attach files", t.key())));
     }
     let file = NewAttachment { filename, content_type: upload::content_type(up.content_type), data: up.data };
-    Ok(state.db.attach_file((&auth.actor(), &auth.user.shown_name()), state.now(), t.id, &file, up.internal).await?)
+    let meta =
+        state.db.attach_file((&auth.actor(), &auth.user.shown_name()), state.now(), t.id, &file, up.internal).await?;
+    state.events.publish(TICKET_CHANGED, Some(t.id), format!("a file attached to {}", t.key()));
+    Ok(meta)
 }
 
 /// Removes an attachment (agents).
@@ -76,7 +79,9 @@ pub async fn remove(state: &AppState, auth: &Auth, reference: &str, id: &str) ->
     auth.require(Permission::Respond)?;
     let t = find(state, auth, reference).await?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| ApiError::not_found(opsdeck_core::Entity::Ticket))?;
-    Ok(state.db.delete_attachment(&auth.actor(), state.now(), t.id, id).await?)
+    state.db.delete_attachment(&auth.actor(), state.now(), t.id, id).await?;
+    state.events.publish(TICKET_CHANGED, Some(t.id), format!("a file removed from {}", t.key()));
+    Ok(())
 }
 
 /// The newest mail the desk read, with what became of each (agents).

@@ -58,7 +58,7 @@ pub async fn set_parent(
     }
     let t = state.db.set_ticket_parent(&auth.actor(), state.now(), &before, parent.as_ref()).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} parent", t.key()));
-    view_of(state, t).await
+    view_of(state, auth, t).await
 }
 
 /// Attaches a ticket to an incident (`INC-4`, a number or an id), or detaches it.
@@ -84,7 +84,7 @@ pub async fn set_incident(
     let link = inc.as_ref().zip(key.as_deref()).map(|(i, k)| (i.id, k));
     let t = state.db.set_ticket_incident(&auth.actor(), state.now(), &before, link).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} incident", t.key()));
-    view_of(state, t).await
+    view_of(state, auth, t).await
 }
 
 /// Promotes a ticket to a new incident on `service` (else the ticket's own), linked in the
@@ -165,7 +165,7 @@ pub async fn set_cis(
     }
     let t = state.db.set_ticket_cis(&auth.actor(), state.now(), &before, &cis).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} CIs", t.key()));
-    view_of(state, t).await
+    view_of(state, auth, t).await
 }
 
 /// The configuration items a ticket concerns (id, name).

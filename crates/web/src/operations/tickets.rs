@@ -56,10 +56,19 @@ fn view(book: &PolicyBook, t: Ticket, moves: &[ticket::Moved], now: DateTime<Utc
     TicketView { ticket: t, first_response, resolution, agreement }
 }
 
-pub async fn view_of(state: &AppState, t: Ticket) -> Result<TicketView, ApiError> {
+/// `t` with its clocks now, as `auth` may read it: which agreement covers a ticket is the
+/// agents' (a name like "VIP: board" says how the desk classes its requester).
+pub async fn view_of(state: &AppState, auth: &Auth, t: Ticket) -> Result<TicketView, ApiError> {
     let moves = state.db.ticket_moves(t.id).await?;
     let book = state.db.policy_book().await?;
-    Ok(view(&book, t, &moves, state.now()))
+    Ok(view_for(auth, view(&book, t, &moves, state.now())))
+}
+
+fn view_for(auth: &Auth, mut v: TicketView) -> TicketView {
+    if !auth.allows(Permission::Respond) {
+        v.agreement = None;
+    }
+    v
 }
 
 /// The priority matrix in force (the ITIL default until one is saved).
@@ -103,7 +112,7 @@ pub async fn create_with(
         .create_ticket(&auth.actor(), state.now(), &spec, priority, requester, request, routed.as_ref())
         .await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} raised", t.key()));
-    view_of(state, t).await
+    view_of(state, auth, t).await
 }
 
 /// A ticket by id, `TKT-n`, `REQ-n` or number. Agents (responders) see every ticket; others see
@@ -144,7 +153,7 @@ pub async fn queue(state: &AppState, auth: &Auth, f: &TicketFilter) -> Result<Pa
     }
     let page = state.db.tickets(&f).await?;
     let mine: Vec<Ticket> = page.items.into_iter().map(|t| for_reader(auth, t)).collect();
-    let items = views(state, mine).await?;
+    let items = views(state, auth, mine).await?;
     Ok(Page { items, next_cursor: page.next_cursor })
 }
 
@@ -158,7 +167,7 @@ fn for_reader(auth: &Auth, mut t: Ticket) -> Ticket {
 }
 
 /// Tickets with their clocks at now: their moves in one query, the policies once.
-pub async fn views(state: &AppState, tickets: Vec<Ticket>) -> Result<Vec<TicketView>, ApiError> {
+pub async fn views(state: &AppState, auth: &Auth, tickets: Vec<Ticket>) -> Result<Vec<TicketView>, ApiError> {
     let book = state.db.policy_book().await?;
     let now = state.now();
     let ids: Vec<Uuid> = tickets.iter().map(|t| t.id).collect();
@@ -167,7 +176,7 @@ pub async fn views(state: &AppState, tickets: Vec<Ticket>) -> Result<Vec<TicketV
         .into_iter()
         .map(|t| {
             let moves = moves_of.remove(&t.id).unwrap_or_default();
-            view(&book, t, &moves, now)
+            view_for(auth, view(&book, t, &moves, now))
         })
         .collect())
 }
@@ -205,7 +214,7 @@ pub async fn act(
         state.events.publish(TICKET_CHANGED, Some(c.id), format!("{} {}", c.key(), to.as_str()));
     }
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} {}", t.key(), to.as_str()));
-    view_of(state, t).await
+    view_of(state, auth, t).await
 }
 
 /// Adds a public reply (the requester or an agent) or an internal note (agents only).
@@ -286,7 +295,7 @@ pub async fn assign(
     let team = team.as_ref().map(|(id, n)| (*id, n.as_str()));
     let t = state.db.assign_ticket(&auth.actor(), state.now(), &before, who, team).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} assigned", t.key()));
-    view_of(state, t).await
+    view_of(state, auth, t).await
 }
 
 pub async fn replies(state: &AppState, auth: &Auth, t: &Ticket) -> Result<Vec<Reply>, ApiError> {
@@ -388,5 +397,5 @@ pub async fn set_priority(
     }
     let t = state.db.override_priority(&auth.actor(), state.now(), &before, priority, reason).await?;
     state.events.publish(TICKET_CHANGED, Some(t.id), format!("{} priority", t.key()));
-    view_of(state, t).await
+    view_of(state, auth, t).await
 }

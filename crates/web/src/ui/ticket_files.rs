@@ -29,17 +29,25 @@ fn too_big() -> ApiError {
     ApiError::invalid("file", format!("the file is over the {} limit", human(UPLOAD_MAX)))
 }
 
+/// A form that ends early: over the route's limit, or cut off or malformed on the way.
+fn unread(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        too_big()
+    } else {
+        ApiError::invalid("file", "the form arrived incomplete; choose the file and send it again")
+    }
+}
+
 /// The form's file (name, declared type, bytes) and whether it is internal.
 async fn read(mut form: Multipart) -> Result<(Option<(String, Option<String>, Vec<u8>)>, bool), ApiError> {
     let (mut file, mut internal) = (None, false);
-    // A body past the route's limit ends as an error mid-read: it is the file that was too big.
-    while let Some(mut field) = form.next_field().await.map_err(|_| too_big())? {
+    while let Some(mut field) = form.next_field().await.map_err(|e| unread(&e))? {
         match field.name() {
             Some("file") => {
                 let name = field.file_name().unwrap_or("").to_owned();
                 let kind = field.content_type().map(str::to_owned);
                 let mut data = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(|_| too_big())? {
+                while let Some(chunk) = field.chunk().await.map_err(|e| unread(&e))? {
                     if data.len().saturating_add(chunk.len()) > UPLOAD_MAX {
                         return Err(too_big());
                     }

@@ -311,7 +311,7 @@ pub async fn detail(
         let files = crate::operations::ticket_files::attachments(&state, &auth.0, &id).await?;
         let names = super::ticket_routes::Names::load(&state).await?;
         let links = super::ticket_links::Links::load(&state, &auth.0, &t).await?;
-        Ok::<_, ApiError>((op::view_of(&state, t).await?, replies, files, (names, links)))
+        Ok::<_, ApiError>((op::view_of(&state, &auth.0, t).await?, replies, files, (names, links)))
     }
     .await;
     let (v, replies, attachments, (names, links)) = match result {
