@@ -70,11 +70,11 @@ fi
 # fuzzes the API against its OpenAPI document, ansible-core's ansible-inventory writes and reads
 # the inventories the CMDB imports and serves, and the official MCP SDK (`mcp`) is the client of
 # the /mcp server.
-if ! python3 -c 'import icalendar, aiosmtpd, schemathesis, ansible, mcp' 2>/dev/null \
+if ! python3 -c 'import icalendar, aiosmtpd, schemathesis, ansible; from mcp.client.streamable_http import streamable_http_client' 2>/dev/null \
     || ! command -v ansible-inventory >/dev/null 2>&1; then
     echo "installing Python packages: icalendar aiosmtpd schemathesis ansible-core mcp"
     python3 -m pip install --quiet --disable-pip-version-check icalendar aiosmtpd 'schemathesis>=4.32,<5' \
-        'ansible-core>=2.15,<2.20' 'mcp>=1.9'
+        'ansible-core>=2.15,<2.20' 'mcp>=1.24'
 fi
 
 # rustup puts cargo in ~/.cargo/bin; a non-login shell (CI) may not have it

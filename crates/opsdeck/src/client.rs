@@ -108,17 +108,18 @@ impl Client {
     }
 
     /// Posts a JSON-RPC message to the server's MCP endpoint as it is; the caller reads the answer.
-    pub async fn post_mcp(&self, message: String) -> Result<reqwest::Response> {
-        self.http
+    pub async fn post_mcp(&self, message: String, headers: &[(&'static str, String)]) -> Result<reqwest::Response> {
+        let mut req = self
+            .http
             .post(format!("{}/mcp", self.base))
             .bearer_auth(&self.token)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json, text/event-stream")
-            .timeout(std::time::Duration::from_secs(120))
-            .body(message)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the Opsdeck server at {}", self.base))
+            .timeout(std::time::Duration::from_secs(120));
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        req.body(message).send().await.with_context(|| format!("cannot reach the Opsdeck server at {}", self.base))
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value> {

@@ -57,6 +57,13 @@ async def as_responder(session, incident):
     out["bad_arguments"] = {"error": failed(bad), "text": text_of(bad)}
     ack = await session.call_tool("acknowledge_incident", {"incident": incident, "note": "looking, from the assistant"})
     out["acknowledge"] = {"error": failed(ack), "data": json.loads(text_of(ack)) if not failed(ack) else text_of(ack)}
+    blank = await session.call_tool("add_incident_note", {"incident": incident, "body": "   "})
+    out["blank_note"] = {"error": failed(blank), "text": text_of(blank)}
+    try:
+        await session.call_tool("no_such_tool", {})
+        out["unknown_tool"] = "answered"
+    except Exception as e:  # a JSON-RPC error, not a tool result
+        out["unknown_tool"] = str(e)
     note = await session.call_tool("add_incident_note", {"incident": incident, "body": "Rolled back the deploy."})
     out["note"] = {"error": failed(note), "text": text_of(note)}
     resources = await session.list_resources()

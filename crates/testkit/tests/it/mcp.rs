@@ -41,6 +41,22 @@ async fn mcp(backend: Backend) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    let post = |auth: (&'static str, String)| {
+        srv.http
+            .post(format!("{}/mcp", srv.url))
+            .header(auth.0, auth.1)
+            .header("origin", &srv.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            .send()
+    };
+    // A wrong token is told so; a browser session is not a token.
+    let resp = post(("authorization", "Bearer opsd_nonsense".into())).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+    let cookie = srv.login("rita", "password-rita").await.unwrap();
+    assert_eq!(post(("cookie", cookie)).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
     let args = [script.to_owned(), format!("{}/mcp", srv.url), responder, viewer, number.clone()];
@@ -66,6 +82,9 @@ async fn mcp(backend: Backend) {
     assert!(one["timeline"].as_array().is_some_and(|t| !t.is_empty()), "{one}");
     let services = &got["reads"]["search_services"]["data"]["services"];
     assert_eq!(services[0]["name"], "Checkout", "{services}");
+    assert_eq!(got["blank_note"]["error"], true, "{}", got["blank_note"]);
+    assert!(got["blank_note"]["text"].as_str().unwrap().contains("body"), "{}", got["blank_note"]);
+    assert!(got["unknown_tool"].as_str().unwrap().contains("no_such_tool"), "{}", got["unknown_tool"]);
     assert_eq!(got["bad_arguments"]["error"], true);
     assert!(got["bad_arguments"]["text"].as_str().unwrap().contains("extra"), "{}", got["bad_arguments"]);
 

@@ -9,10 +9,10 @@ mod prompts;
 mod tools;
 
 use crate::AppState;
-use crate::auth::{Auth, authenticate};
+use crate::auth::{Auth, Via, authenticate};
 use crate::error::ApiError;
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
@@ -47,21 +47,22 @@ pub fn router(state: AppState) -> axum::Router<AppState> {
     axum::Router::new().nest_service("/mcp", service).layer(axum::middleware::from_fn_with_state(state, require_token))
 }
 
-/// A valid API token (or session) or a 401 naming what to send; the caller's [`Auth`] travels
-/// in the request's extensions, which the SDK hands to every handler.
+/// A valid API token or a 401 naming what to send (a browser session is not enough: an
+/// assistant acts with a token whose role caps it); the caller's [`Auth`] travels in the
+/// request's extensions, which the SDK hands to every handler.
 async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    match authenticate(&state, req.headers()).await {
-        Ok(Some(auth)) => {
+    let (challenge, refusal) = match authenticate(&state, req.headers()).await {
+        Ok(Some(auth)) if matches!(auth.via, Via::Token(_)) => {
             req.extensions_mut().insert(auth);
-            next.run(req).await
+            return next.run(req).await;
         }
-        Ok(None) => {
-            let mut r = ApiError::unauthenticated().into_response();
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-            r
-        }
-        Err(e) => e.into_response(),
-    }
+        Ok(_) => ("Bearer", ApiError::unauthenticated()),
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => ("Bearer error=\"invalid_token\"", e),
+        Err(e) => return e.into_response(),
+    };
+    let mut r = refusal.into_response();
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(challenge));
+    r
 }
 
 #[derive(Clone)]
@@ -82,6 +83,15 @@ fn caller(context: &RequestContext<RoleServer>) -> Result<Auth, ErrorData> {
 /// An error a caller reads: its code and message as the API gives them.
 fn told(e: &ApiError) -> String {
     format!("{}: {}", e.code.as_str(), e.message)
+}
+
+/// An error outside a tool's result, by kind: the caller's mistake, or the server's.
+fn protocol_error(e: &ApiError) -> ErrorData {
+    if e.status().is_client_error() {
+        ErrorData::invalid_params(told(e), None)
+    } else {
+        ErrorData::internal_error(told(e), None)
+    }
 }
 
 impl ServerHandler for McpServer {
@@ -123,6 +133,10 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let auth = caller(&context)?;
+        if !tools::all().iter().any(|t| t.name == request.name) {
+            let why = format!("no tool {:?}; tools/list names them", request.name);
+            return Err(ErrorData::invalid_params(why, None));
+        }
         let args = request.arguments.unwrap_or_default();
         let result = match tools::call(&self.state, &auth, &request.name, args).await {
             Ok(v) => {
@@ -142,8 +156,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let auth = caller(&context)?;
-        let items =
-            prompts::resources(&self.state, &auth).await.map_err(|e| ErrorData::internal_error(told(&e), None))?;
+        let items = prompts::resources(&self.state, &auth).await.map_err(|e| protocol_error(&e))?;
         Ok(ListResourcesResult::with_all_items(items))
     }
 
@@ -153,9 +166,10 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let auth = caller(&context)?;
-        let text = prompts::read(&self.state, &auth, &request.uri)
-            .await
-            .map_err(|e| ErrorData::resource_not_found(told(&e), None))?;
+        let text = prompts::read(&self.state, &auth, &request.uri).await.map_err(|e| match e.status() {
+            StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY => ErrorData::resource_not_found(told(&e), None),
+            _ => protocol_error(&e),
+        })?;
         let contents = ResourceContents::text(text, request.uri.clone()).with_mime_type("application/json");
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
@@ -175,10 +189,7 @@ impl ServerHandler for McpServer {
     ) -> Result<GetPromptResponse, ErrorData> {
         let auth = caller(&context)?;
         let args = request.arguments.unwrap_or_default();
-        prompts::get(&self.state, &auth, &request.name, &args)
-            .await
-            .map(Into::into)
-            .map_err(|e| ErrorData::invalid_params(told(&e), None))
+        prompts::get(&self.state, &auth, &request.name, &args).await.map(Into::into).map_err(|e| protocol_error(&e))
     }
 }
 

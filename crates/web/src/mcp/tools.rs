@@ -10,7 +10,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::operations::incidents::{self as inc, IncidentFilterInput};
 use crate::operations::oncall::{self, Scope};
-use opsdeck_core::incident::Move;
+use opsdeck_core::incident::{Move, NOTE_MAX};
 use opsdeck_core::role::Permission;
 use opsdeck_store::catalogue::{Ref, ServiceFilter};
 use opsdeck_store::incident::AlertFilter;
@@ -43,7 +43,7 @@ fn object(properties: Value, required: &[&str]) -> Value {
 
 /// Every tool, in the order `tools/list` gives them.
 pub fn all() -> Vec<ToolDef> {
-    let note = json!({"type": "string", "description": "Why (kept on the timeline)", "maxLength": 10000});
+    let note = json!({"type": "string", "description": "Why (kept on the timeline)", "maxLength": NOTE_MAX});
     vec![
         ToolDef {
             name: "list_incidents",
@@ -93,7 +93,7 @@ pub fn all() -> Vec<ToolDef> {
             schema: object(
                 json!({
                     "incident": incident_arg(),
-                    "body": {"type": "string", "minLength": 1, "maxLength": 10000},
+                    "body": {"type": "string", "minLength": 1, "maxLength": NOTE_MAX},
                     "status_update": {
                         "type": "boolean",
                         "description": "A status update for stakeholders (default false)"
@@ -154,6 +154,14 @@ fn parse<T: DeserializeOwned>(args: Value) -> Result<T, ApiError> {
     serde_json::from_value(args).map_err(|e| ApiError::invalid("arguments", e.to_string()))
 }
 
+/// A short argument (a reference, a search) within `max` characters, as its schema says.
+fn short(field: &'static str, v: Option<&str>, max: usize) -> Result<(), ApiError> {
+    match v {
+        Some(v) if v.chars().count() > max => Err(ApiError::invalid(field, format!("at most {max} characters"))),
+        _ => Ok(()),
+    }
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|_| ApiError::internal())
 }
@@ -170,12 +178,16 @@ struct ListArgs {
 
 async fn list_incidents(state: &AppState, auth: &Auth, a: ListArgs) -> Result<Value, ApiError> {
     auth.require(Permission::Read)?;
+    short("query", a.query.as_deref(), 200)?;
+    if a.limit.is_some_and(|l| !(1..=100).contains(&l)) {
+        return Err(ApiError::invalid("limit", "must be 1 to 100"));
+    }
     let input = IncidentFilterInput {
         open: Some(a.open.unwrap_or(a.status.is_none())),
         status: a.status,
         severity: a.severity,
         q: a.query,
-        limit: Some(a.limit.unwrap_or(20).clamp(1, 100)),
+        limit: Some(a.limit.unwrap_or(20)),
         cursor: None,
     };
     let page = state.db.list_incidents(&inc::incident_filter(&input, None)?).await?;
@@ -190,8 +202,15 @@ struct IncidentArgs {
     note: Option<String>,
 }
 
-async fn get_incident(state: &AppState, auth: &Auth, a: IncidentArgs) -> Result<Value, ApiError> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetArgs {
+    incident: String,
+}
+
+async fn get_incident(state: &AppState, auth: &Auth, a: GetArgs) -> Result<Value, ApiError> {
     auth.require(Permission::Read)?;
+    short("incident", Some(&a.incident), 64)?;
     let found = inc::find_incident(state, a.incident.trim()).await?;
     let timeline: Vec<TimelineDto> =
         state.db.incident_timeline(&found, state.now()).await?.into_iter().map(TimelineDto::from).collect();
@@ -206,6 +225,7 @@ async fn get_incident(state: &AppState, auth: &Auth, a: IncidentArgs) -> Result<
 
 async fn move_incident(state: &AppState, auth: &Auth, a: IncidentArgs, m: Move) -> Result<Value, ApiError> {
     auth.require(Permission::Respond)?;
+    short("incident", Some(&a.incident), 64)?;
     let found = inc::find_incident(state, a.incident.trim()).await?;
     let out = inc::move_incident(state, auth, &found, m, a.note.as_deref()).await?;
     to_json(&IncidentDto::from(out))
@@ -221,6 +241,7 @@ struct NoteArgs {
 
 async fn add_note(state: &AppState, auth: &Auth, a: NoteArgs) -> Result<Value, ApiError> {
     auth.require(Permission::Respond)?;
+    short("incident", Some(&a.incident), 64)?;
     let found = inc::find_incident(state, a.incident.trim()).await?;
     let item = inc::add_note(state, auth, &found, a.status_update.unwrap_or(false), &a.body).await?;
     to_json(&TimelineDto::from(item))
@@ -236,10 +257,14 @@ struct OnCallArgs {
 }
 
 async fn service_id(state: &AppState, raw: &str) -> Result<Uuid, ApiError> {
+    short("service", Some(raw), 200)?;
     let raw = raw.trim();
     let r = raw.parse::<Uuid>().map_or(Ref::Slug(raw), Ref::Id);
-    let svc = state.db.get_service(r).await.map_err(|_| ApiError::invalid("service", "names no service"))?;
-    Ok(svc.service.id)
+    match state.db.get_service(r).await {
+        Ok(svc) => Ok(svc.service.id),
+        Err(opsdeck_store::StoreError::NotFound(_)) => Err(ApiError::invalid("service", "names no service")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn who_is_on_call(state: &AppState, auth: &Auth, a: OnCallArgs) -> Result<Value, ApiError> {
@@ -265,6 +290,7 @@ struct ServiceArgs {
 
 async fn search_services(state: &AppState, auth: &Auth, a: ServiceArgs) -> Result<Value, ApiError> {
     auth.require(Permission::Read)?;
+    short("query", a.query.as_deref(), 200)?;
     if let Some(raw) = a.service.as_deref() {
         let id = service_id(state, raw).await?;
         let svc = state.db.get_service(Ref::Id(id)).await?;

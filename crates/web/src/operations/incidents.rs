@@ -271,7 +271,8 @@ pub async fn add_note(
     body: &str,
 ) -> Result<TimelineItem, ApiError> {
     auth.require(Permission::Respond)?;
-    let t = state.db.add_incident_note(&auth.actor(), state.now(), inc.id, status_update, body).await?;
+    let body = incident::note(body)?;
+    let t = state.db.add_incident_note(&auth.actor(), state.now(), inc.id, status_update, &body).await?;
     state.events.publish("incident.updated", Some(inc.id), format!("Note on {}", incident::display_number(inc.number)));
     Ok(t)
 }
