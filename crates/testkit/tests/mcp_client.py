@@ -1,6 +1,6 @@
 """The official Python MCP SDK (PyPI `mcp`) as a client of Opsdeck's /mcp, for the `mcp` test.
 
-    python3 mcp_client.py URL RESPONDER_TOKEN VIEWER_TOKEN INCIDENT
+    python3 mcp_client.py URL RESPONDER_TOKEN VIEWER_TOKEN INCIDENT PAGE_ID COMPONENT_ID MONITOR_ID
 
 Lists the tools, resources and prompts, calls every read tool, acknowledges INCIDENT and adds
 a note with the responder's token, tries the same acknowledgement with the viewer's token, and
@@ -36,7 +36,7 @@ async def with_session(url, token, work):
                 return await work(session)
 
 
-async def as_responder(session, incident):
+async def as_responder(session, incident, page, component, monitor):
     out = {}
     tools = await session.list_tools()
     out["tools"] = sorted(t.name for t in tools.tools)
@@ -48,11 +48,21 @@ async def as_responder(session, incident):
         "get_incident": {"incident": incident},
         "who_is_on_call": {},
         "search_services": {"query": "check"},
+        "monitor_status": {},
     }
     out["reads"] = {}
     for name, args in reads.items():
         r = await session.call_tool(name, args)
         out["reads"][name] = {"error": failed(r), "data": json.loads(text_of(r)) if not failed(r) else text_of(r)}
+    one = await session.call_tool("monitor_status", {"monitor": monitor})
+    out["reads"]["monitor_one"] = {"error": failed(one), "data": json.loads(text_of(one)) if not failed(one) else text_of(one)}
+    update = await session.call_tool("post_status_update", {
+        "incident": incident, "status_page_id": page, "status": "investigating",
+        "body": "Payments are failing for some cards.", "components": {component: "partial_outage"}, "notify": False})
+    out["status_update"] = {"error": failed(update), "text": text_of(update)}
+    window = await session.call_tool("create_maintenance_window", {
+        "name": "Database upgrade", "starts_at": "2030-01-01T02:00:00Z", "duration_minutes": 60})
+    out["maintenance"] = {"error": failed(window), "text": text_of(window)}
     bad = await session.call_tool("get_incident", {"incident": incident, "extra": 1})
     out["bad_arguments"] = {"error": failed(bad), "text": text_of(bad)}
     ack = await session.call_tool("acknowledge_incident", {"incident": incident, "note": "looking, from the assistant"})
@@ -84,11 +94,11 @@ async def as_viewer(session, incident):
     return {"error": failed(r), "text": text_of(r), "list_error": failed(listed)}
 
 
-async def main(url, responder, viewer, incident):
-    out = await with_session(url, responder, lambda s: as_responder(s, incident))
+async def main(url, responder, viewer, incident, page, component, monitor):
+    out = await with_session(url, responder, lambda s: as_responder(s, incident, page, component, monitor))
     out["viewer"] = await with_session(url, viewer, lambda s: as_viewer(s, incident))
     print(json.dumps(out))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:8]))

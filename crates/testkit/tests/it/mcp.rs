@@ -28,6 +28,16 @@ async fn mcp(backend: Backend) {
     let (s, inc) = srv.post("/api/v1/incidents", &m, body).await;
     assert_eq!(s, StatusCode::CREATED, "{inc}");
     let number = inc["number"].as_str().unwrap().to_owned();
+    let page =
+        json!({"slug": "shop", "title": "Shop Status", "components": [{"name": "Checkout", "service_id": svc["id"]}]});
+    let (s, page) = srv.post("/api/v1/status-pages", &m, page).await;
+    assert_eq!(s, StatusCode::CREATED, "{page}");
+    let page_id = page["id"].as_str().unwrap().to_owned();
+    let component = page["components"][0]["id"].as_str().unwrap().to_owned();
+    let monitor = json!({"name": "Checkout health", "type": "http", "service_id": svc["id"],
+        "settings": {"url": "http://127.0.0.1:9/health"}, "interval_seconds": 60});
+    let (s, mon) = srv.post("/api/v1/monitors", &m, monitor).await;
+    assert_eq!(s, StatusCode::CREATED, "{mon}");
 
     // No token: refused before the protocol, saying what to send.
     let resp = srv
@@ -59,7 +69,16 @@ async fn mcp(backend: Backend) {
     assert_eq!(post(("cookie", cookie)).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
-    let args = [script.to_owned(), format!("{}/mcp", srv.url), responder, viewer, number.clone()];
+    let args = [
+        script.to_owned(),
+        format!("{}/mcp", srv.url),
+        responder,
+        viewer,
+        number.clone(),
+        page_id.clone(),
+        component.clone(),
+        mon["id"].as_str().unwrap().to_owned(),
+    ];
     let out = tokio::task::spawn_blocking(move || std::process::Command::new("python3").args(&args).output())
         .await
         .unwrap()
@@ -100,6 +119,17 @@ async fn mcp(backend: Backend) {
     let by_rita =
         audit["items"].as_array().unwrap().iter().any(|e| e["actor"].as_str().is_some_and(|a| a.contains("rita")));
     assert!(by_rita, "audited as the token's user: {audit}");
+
+    // Monitors, the public page, and maintenance (a manager's: the responder is refused).
+    let mons = &got["reads"]["monitor_status"]["data"]["monitors"];
+    assert_eq!(mons[0]["name"], "Checkout health", "{mons}");
+    assert!(got["reads"]["monitor_one"]["data"]["recent_results"].is_array(), "{}", got["reads"]["monitor_one"]);
+    assert_eq!(got["status_update"]["error"], false, "{}", got["status_update"]);
+    let public = srv.http.get(format!("{}/status/shop/api/v2/incidents/unresolved.json", srv.url)).send().await;
+    let live = public.unwrap().text().await.unwrap();
+    assert!(live.contains("Payments are failing"), "{live}");
+    assert_eq!(got["maintenance"]["error"], true, "{}", got["maintenance"]);
+    assert!(got["maintenance"]["text"].as_str().unwrap().starts_with("forbidden:"), "{}", got["maintenance"]);
 
     // Resources and prompts.
     let resources: Vec<&str> = got["resources"].as_array().unwrap().iter().filter_map(Value::as_str).collect();

@@ -5,6 +5,7 @@
 //! protocol. Tools are in [`tools`]; incidents and services are also resources, and two prompts
 //! draft a stakeholder summary and a postmortem.
 
+mod monitoring;
 mod prompts;
 mod tools;
 

@@ -37,14 +37,14 @@ fn incident_arg() -> Value {
     })
 }
 
-fn object(properties: Value, required: &[&str]) -> Value {
+pub(super) fn object(properties: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
 
 /// Every tool, in the order `tools/list` gives them.
 pub fn all() -> Vec<ToolDef> {
     let note = json!({"type": "string", "description": "Why (kept on the timeline)", "maxLength": NOTE_MAX});
-    vec![
+    let mut tools = vec![
         ToolDef {
             name: "list_incidents",
             description: "Lists incidents, newest first: open ones by default. Filter by status, severity or \
@@ -131,7 +131,9 @@ pub fn all() -> Vec<ToolDef> {
             ),
             read_only: true,
         },
-    ]
+    ];
+    tools.extend(super::monitoring::defs());
+    tools
 }
 
 /// What a tool call ends in: a JSON value, or an error the caller reads (a wrong argument, a
@@ -146,23 +148,26 @@ pub async fn call(state: &AppState, auth: &Auth, name: &str, args: Map<String, V
         "add_incident_note" => add_note(state, auth, parse(args)?).await,
         "who_is_on_call" => who_is_on_call(state, auth, parse(args)?).await,
         "search_services" => search_services(state, auth, parse(args)?).await,
-        other => Err(ApiError::invalid("name", format!("no tool {other:?}; tools/list names them"))),
+        other => match super::monitoring::call(state, auth, other, args).await {
+            Some(done) => done,
+            None => Err(ApiError::invalid("name", format!("no tool {other:?}; tools/list names them"))),
+        },
     }
 }
 
-fn parse<T: DeserializeOwned>(args: Value) -> Result<T, ApiError> {
+pub(super) fn parse<T: DeserializeOwned>(args: Value) -> Result<T, ApiError> {
     serde_json::from_value(args).map_err(|e| ApiError::invalid("arguments", e.to_string()))
 }
 
 /// A short argument (a reference, a search) within `max` characters, as its schema says.
-fn short(field: &'static str, v: Option<&str>, max: usize) -> Result<(), ApiError> {
+pub(super) fn short(field: &'static str, v: Option<&str>, max: usize) -> Result<(), ApiError> {
     match v {
         Some(v) if v.chars().count() > max => Err(ApiError::invalid(field, format!("at most {max} characters"))),
         _ => Ok(()),
     }
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|_| ApiError::internal())
 }
 
