@@ -99,6 +99,7 @@ step('a manager promises example.com faster answers with an SLA agreement', asyn
   const row = page.locator('#sla-agreements tr', { hasText: 'Example Corp gold' });
   assert.match((await row.textContent()) ?? '', /@example\.com/);
   await shot('01-agreements');
+  await phoneAndDark('01-agreements');
 });
 
 step('a requester raises a ticket from the form', async () => {

@@ -2,7 +2,7 @@
 //! results, planning a maintenance window, and posting a status-page update about an incident.
 //! Each calls the operation layer as the token's user, with the API's role for the same thing.
 
-use super::tools::{ToolDef, object, parse, short, to_json};
+use super::tools::{ToolDef, limit, object, parse, short, to_json};
 use crate::AppState;
 use crate::api::maintenance::WindowDto;
 use crate::api::monitors::MonitorDto;
@@ -118,9 +118,7 @@ struct MonitorArgs {
 async fn monitor_status(state: &AppState, auth: &Auth, a: MonitorArgs) -> Result<Value, ApiError> {
     auth.require(Permission::Read)?;
     short("query", a.query.as_deref(), 200)?;
-    if a.limit.is_some_and(|l| !(1..=100).contains(&l)) {
-        return Err(ApiError::invalid("limit", "must be 1 to 100"));
-    }
+    limit(a.limit)?;
     let base = state.link_base().await;
     if let Some(id) = a.monitor {
         let v = state.db.get_monitor(id).await?;

@@ -159,6 +159,14 @@ pub(super) fn parse<T: DeserializeOwned>(args: Value) -> Result<T, ApiError> {
     serde_json::from_value(args).map_err(|e| ApiError::invalid("arguments", e.to_string()))
 }
 
+/// A list's `limit`, when given: 1 to 100, as the schemas say.
+pub(super) fn limit(v: Option<i64>) -> Result<(), ApiError> {
+    match v {
+        Some(l) if !(1..=100).contains(&l) => Err(ApiError::invalid("limit", "must be 1 to 100")),
+        _ => Ok(()),
+    }
+}
+
 /// A short argument (a reference, a search) within `max` characters, as its schema says.
 pub(super) fn short(field: &'static str, v: Option<&str>, max: usize) -> Result<(), ApiError> {
     match v {
@@ -184,9 +192,7 @@ struct ListArgs {
 async fn list_incidents(state: &AppState, auth: &Auth, a: ListArgs) -> Result<Value, ApiError> {
     auth.require(Permission::Read)?;
     short("query", a.query.as_deref(), 200)?;
-    if a.limit.is_some_and(|l| !(1..=100).contains(&l)) {
-        return Err(ApiError::invalid("limit", "must be 1 to 100"));
-    }
+    limit(a.limit)?;
     let input = IncidentFilterInput {
         open: Some(a.open.unwrap_or(a.status.is_none())),
         status: a.status,

@@ -69,6 +69,17 @@ pub struct NoticeQuery {
     notice: Option<String>,
 }
 
+/// Seven days' open hours as the forms write them (`09:00-12:00, 13:00-17:00`, Monday first),
+/// as the calendar parser reads them: a list of intervals per day.
+pub fn week_of(days: [&str; 7]) -> Vec<Vec<String>> {
+    days.iter().map(|d| d.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect()).collect()
+}
+
+/// A textarea's non-blank lines, trimmed (holidays, addresses).
+pub fn lines_of(v: &str) -> Vec<String> {
+    v.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
 /// A duration in minutes as people read it: "15 min", "4 h", "1 d 2 h".
 pub fn minutes(m: &u32) -> String {
     let m = *m;
@@ -192,16 +203,13 @@ pub async fn save_policy(
         let mins = |field: &'static str, v: &str| {
             v.trim().parse::<u32>().map_err(|_| ApiError::invalid(field, "write a whole number of minutes"))
         };
-        let day = |v: &str| -> Vec<String> {
-            v.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect()
-        };
         let input = PolicyInput {
             priority,
             first_response_minutes: mins("first_response_minutes", &f.first_response_minutes)?,
             resolution_minutes: mins("resolution_minutes", &f.resolution_minutes)?,
             timezone: f.timezone.trim().to_owned(),
-            week: [&f.mon, &f.tue, &f.wed, &f.thu, &f.fri, &f.sat, &f.sun].iter().map(|d| day(d)).collect(),
-            holidays: f.holidays.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+            week: week_of([&f.mon, &f.tue, &f.wed, &f.thu, &f.fri, &f.sat, &f.sun]),
+            holidays: lines_of(&f.holidays),
             escalation_email: Some(f.escalation_email.clone()),
             ical: Some(f.ical.clone()),
         };

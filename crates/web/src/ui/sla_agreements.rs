@@ -1,7 +1,7 @@
 //! SLA agreements' form (managers): which services or requesters one covers, its four
 //! priorities' targets, and its calendar. The list is a card of the desk's settings page.
 
-use super::desk_settings::DAYS;
+use super::desk_settings::{DAYS, lines_of, week_of};
 use super::ticket_routes::Names;
 use super::{Chrome, PageAuth, done, error_page, form_error, outcome};
 use crate::AppState;
@@ -151,21 +151,15 @@ impl Fields {
         for s in self.services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
             service_ids.push(Uuid::parse_str(s).map_err(|_| ApiError::invalid("service_ids", "choose a service"))?);
         }
-        let day = |v: &str| -> Vec<String> {
-            v.split(',').map(str::trim).filter(|i| !i.is_empty()).map(str::to_owned).collect()
-        };
-        let lines = |v: &str| -> Vec<String> {
-            v.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
-        };
         Ok(AgreementForm {
             name: self.name.clone(),
             position,
             service_ids,
-            requesters: lines(&self.requesters),
+            requesters: lines_of(&self.requesters),
             targets,
             timezone: self.timezone.trim().to_owned(),
-            week: self.days().iter().map(|(_, _, v)| day(v)).collect(),
-            holidays: lines(&self.holidays),
+            week: week_of(self.days().map(|(_, _, v)| v)),
+            holidays: lines_of(&self.holidays),
             ical: Some(self.ical.clone()),
             escalation_email: Some(self.escalation_email.clone()),
             enabled: Some(self.enabled.is_some()),
