@@ -17,6 +17,7 @@ pub enum Entity {
     RequestItem,
     TicketRoute,
     SlaAgreement,
+    Import,
     Channel,
     Ci,
     CiAttribute,
@@ -46,7 +47,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 40] = [
+    pub const ALL: [Entity; 41] = [
         Entity::ActionItem,
         Entity::Agent,
         Entity::Alert,
@@ -61,6 +62,7 @@ impl Entity {
         Entity::RequestItem,
         Entity::TicketRoute,
         Entity::SlaAgreement,
+        Entity::Import,
         Entity::Channel,
         Entity::Ci,
         Entity::CiAttribute,
@@ -106,6 +108,7 @@ impl Entity {
             Entity::RequestItem => "request item",
             Entity::TicketRoute => "routing rule",
             Entity::SlaAgreement => "SLA agreement",
+            Entity::Import => "import",
             Entity::Channel => "channel",
             Entity::Ci => "CI",
             Entity::CiAttribute => "CI attribute",
@@ -152,6 +155,7 @@ impl Entity {
             Entity::RequestItem => "request_item_not_found",
             Entity::TicketRoute => "routing_rule_not_found",
             Entity::SlaAgreement => "sla_agreement_not_found",
+            Entity::Import => "import_not_found",
             Entity::Channel => "channel_not_found",
             Entity::Ci => "ci_not_found",
             Entity::CiAttribute => "ci_attribute_not_found",

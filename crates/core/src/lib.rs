@@ -48,6 +48,7 @@ pub mod entity;
 pub mod error;
 pub mod escalation;
 pub mod forecast;
+pub mod import;
 pub mod incident;
 pub mod kpi;
 pub mod maintenance;

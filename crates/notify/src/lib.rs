@@ -15,6 +15,7 @@ pub mod prometheus;
 mod reports;
 mod send;
 mod status;
+pub mod vendor_api;
 pub mod vendors;
 
 use crate::events::{EscalationsStepped, NotificationsDelivered, NotifierPassFailed, SendTaskPanicked};

@@ -178,6 +178,10 @@ pub enum Command {
     /// Service desk tickets: raise, list (the agent queue), show, reply, move.
     #[command(subcommand)]
     Ticket(crate::tickets::TicketCmd),
+    /// Move from another tool: `import pagerduty --api-url URL --token KEY`, `import uptime-kuma
+    /// --db kuma.db`, `import gatus --config config.yaml`; `--dry-run` prints the plan.
+    #[command(subcommand)]
+    Import(crate::imports::ImportCmd),
     /// Speak MCP over stdio for a desktop assistant, through the server's /mcp with the API token
     /// (e.g. Claude Desktop: command `opsdeck`, args `["mcp"]`, env OPSDECK_SERVER and OPSDECK_TOKEN).
     Mcp,
@@ -499,6 +503,7 @@ pub async fn dispatch(cmd: Command, cfg: Config) -> Result<()> {
         Command::Schedule(c) => crate::incidents::schedule_cmd(c, &cfg).await,
         Command::StatusPage(c) => crate::status_pages::status_page_cmd(c, &cfg).await,
         Command::Vendor(c) => crate::vendors::vendor_cmd(c, &cfg).await,
+        Command::Import(c) => crate::imports::import_cmd(c, &cfg).await,
         Command::Agents(c) => crate::agent::admin::agents_cmd(c, &cfg).await,
         Command::Cmdb(c) => crate::cmdb::cmdb_cmd(c, &cfg).await,
         Command::Change(c) => crate::changes::change_cmd(c, &cfg).await,

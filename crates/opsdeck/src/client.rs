@@ -95,6 +95,13 @@ impl Client {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
     }
 
+    /// Posts JSON for work that may take minutes (an import reading a vendor's API).
+    pub async fn post_slow(&self, path: &str, body: &Value) -> Result<Value> {
+        let req =
+            self.http.post(format!("{}{path}", self.base)).json(body).timeout(std::time::Duration::from_secs(900));
+        self.send(req).await
+    }
+
     /// Posts a file as the body (imports); the server may take minutes on a large one.
     pub async fn post_file(&self, path: &str, query: &[(&str, String)], body: Vec<u8>) -> Result<Value> {
         let req = self

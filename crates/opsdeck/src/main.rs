@@ -11,6 +11,7 @@ mod cmdb_attributes;
 mod config;
 mod contracts;
 mod demo;
+mod imports;
 mod incidents;
 mod knowledge;
 mod mcp_bridge;
@@ -47,9 +48,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: cli::Cli) -> Result<()> {
+async fn run(mut cli: cli::Cli) -> Result<()> {
     // reqwest and sqlx share rustls; ring is the one crypto provider compiled in.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    imports::claim_flags(&mut cli);
     let cfg = config::Config::load(&cli.global)?;
     cli::dispatch(cli.command, cfg).await
 }

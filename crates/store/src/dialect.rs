@@ -63,6 +63,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (50, "kb_answers", include_str!("../migrations/sqlite/0050_kb_answers.sql")),
     (51, "sla_agreements", include_str!("../migrations/sqlite/0051_sla_agreements.sql")),
     (52, "ticket_attachment_author", include_str!("../migrations/sqlite/0052_ticket_attachment_author.sql")),
+    (53, "imports", include_str!("../migrations/sqlite/0053_imports.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -121,6 +122,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (50, "kb_answers", include_str!("../migrations/postgres/0050_kb_answers.sql")),
     (51, "sla_agreements", include_str!("../migrations/postgres/0051_sla_agreements.sql")),
     (52, "ticket_attachment_author", include_str!("../migrations/postgres/0052_ticket_attachment_author.sql")),
+    (53, "imports", include_str!("../migrations/postgres/0053_imports.sql")),
 ];
 
 pub fn migrator(backend: Backend) -> Migrator {

@@ -16,6 +16,7 @@ pub mod desk;
 pub mod dialect;
 mod error;
 pub mod events;
+pub mod import;
 pub mod incident;
 pub mod ingest;
 pub mod integration;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 mod imap;
+pub mod import_fakes;
 mod receiver;
 mod smtp;
 

@@ -24,7 +24,14 @@
     // Delegated handlers: they keep working on content that live updates swap in.
     document.addEventListener("submit", (e) => {
       const f = e.target.closest("form[data-confirm]");
-      if (f && !confirm(f.dataset.confirm)) e.preventDefault();
+      if (f && !confirm(f.dataset.confirm)) { e.preventDefault(); return; }
+      // Long work (an import): say it is running and keep the button from a second submit.
+      const busy = e.target.closest("form[data-busy]");
+      const button = busy?.querySelector("button[type=submit]");
+      if (button && !e.defaultPrevented) {
+        setTimeout(() => { button.disabled = true; button.textContent = busy.dataset.busy; }, 0);
+        busy.setAttribute("aria-busy", "true");
+      }
     });
     document.addEventListener("click", async (e) => {
       const c = e.target.closest("[data-confirm-click]");

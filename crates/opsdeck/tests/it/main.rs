@@ -8,6 +8,7 @@ mod cmdb;
 mod db_restart;
 mod desk;
 mod ha;
+mod imports;
 mod migrate_db;
 
 use opsdeck_core::role::Role;
@@ -16,7 +17,7 @@ use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_opsdeck");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_opsdeck");
 
 fn run<S: AsRef<std::ffi::OsStr>>(args: &[S], stdin: Option<&str>) -> Output {
     let mut child = Command::new(BIN)

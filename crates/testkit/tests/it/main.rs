@@ -15,6 +15,7 @@ mod cmdb_attributes;
 mod contracts;
 mod desk_settings;
 mod errors;
+mod imports;
 mod incidents;
 mod knowledge;
 mod kpi;

@@ -17,6 +17,7 @@ mod cmdb_reports;
 pub(crate) mod contracts;
 mod desk_settings;
 mod events;
+mod imports;
 pub(crate) mod incidents;
 pub(crate) mod integrations;
 mod kb;
@@ -166,10 +167,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(ticket_files::router())
         .merge(kb::router())
         .merge(problems::router())
+        .merge(imports::router())
         .layer(axum::extract::DefaultBodyLimit::max(crate::extract::MAX_JSON_BODY))
         // After the 1 MiB layer, so import files and uploads keep their own limits.
         .merge(cmdb_import::import_router())
         .merge(ticket_files::upload_router())
+        .merge(imports::file_router())
 }
 
 pub use crate::operations::{LIMIT_MAX, page_limit as limit};

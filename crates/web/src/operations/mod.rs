@@ -23,6 +23,7 @@ pub mod cmdb;
 pub mod cmdb_attributes;
 pub mod contracts;
 pub mod desk_settings;
+pub mod imports;
 pub mod incidents;
 pub mod integrations;
 pub mod kb;

@@ -47,6 +47,7 @@ mod contracts;
 mod desk_settings;
 mod forecast_chart;
 mod home;
+mod imports;
 mod incidents;
 mod integrations;
 mod kb;
@@ -282,6 +283,14 @@ pub fn router() -> Router<AppState> {
         .route("/settings/tokens", get(admin::tokens).post(admin::token_create))
         .route("/settings/tokens/{id}/revoke", post(admin::token_revoke))
         .route("/settings/audit", get(admin::audit))
+        .route("/settings/import", get(imports::index))
+        .route("/settings/import/pagerduty", post(imports::pagerduty))
+        .route(
+            "/settings/import/file",
+            post(imports::file).layer(axum::extract::DefaultBodyLimit::max(imports::FORM_MAX)),
+        )
+        .route("/settings/import/{id}", get(imports::show))
+        .route("/settings/import/{id}/apply", post(imports::apply))
 }
 
 /// What every page's frame needs: who is signed in, the instance name, the active section.

@@ -1,0 +1,213 @@
+//! `opsdeck import …`: moving from PagerDuty, Uptime Kuma or Gatus (API client, admins). Each
+//! prints the plan (`--dry-run`) or the report: what was created, updated, left unchanged or
+//! adopted, what could not be mapped and why, the on-call equivalence check, and new keys.
+
+use crate::client::Client;
+use crate::config::Config;
+use crate::output::{self, Format, text as s};
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// A PagerDuty account through its REST API v2 (a read-only API key is enough).
+    Pagerduty {
+        /// e.g. https://api.pagerduty.com (or https://api.eu.pagerduty.com).
+        #[arg(long, default_value = "https://api.pagerduty.com")]
+        api_url: String,
+        /// The PagerDuty API key. `--token KEY` after `pagerduty` gives it too; the Opsdeck
+        /// token then comes from OPSDECK_TOKEN.
+        #[arg(long = "source-token", env = "PAGERDUTY_TOKEN", hide_env_values = true)]
+        source_token: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// An Uptime Kuma database (data/kuma.db; stop Kuma or copy it first).
+    UptimeKuma {
+        #[arg(long)]
+        db: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A Gatus configuration file (YAML): `--config config.yaml` (Opsdeck's own configuration
+    /// file then comes from OPSDECK_CONFIG) or `--file config.yaml`.
+    Gatus {
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Apply a run planned with --dry-run (once).
+    Apply {
+        id: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// The newest runs.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Common {
+    /// Only print the plan; nothing is written (apply it later with `opsdeck import apply ID`).
+    #[arg(long)]
+    dry_run: bool,
+    /// Tells two accounts or files of one kind apart (their ids are kept per instance).
+    #[arg(long)]
+    instance: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+}
+
+fn print_run(run: &Value, format: Format) -> Result<()> {
+    if format == Format::Json {
+        return output::json(run);
+    }
+    let r = &run["report"];
+    let c = &r["counts"];
+    let planned = s(&run["status"]) == "planned";
+    let (verb, create, update) =
+        if planned { ("Plan", "to create", "to update") } else { ("Report", "created", "updated") };
+    println!(
+        "{verb} of import {} from {}: {} {create}, {} {update}, {} unchanged, {} adopted, {} errors, {} not mappable",
+        s(&run["id"]),
+        s(&run["source"]),
+        c["create"],
+        c["update"],
+        c["unchanged"],
+        c["adopt"],
+        c["error"],
+        c["unmapped"]
+    );
+    let steps: Vec<Vec<String>> = r["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| vec![s(&x["action"]), s(&x["kind"]), s(&x["name"]), s(&x["source_id"]), s(&x["note"])])
+        .collect();
+    if !steps.is_empty() {
+        output::table(&["action", "kind", "name", "source id", "note"], &steps);
+    }
+    let unmapped: Vec<Vec<String>> = r["unmapped"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| vec![s(&x["what"]), s(&x["name"]), s(&x["source_id"]), s(&x["reason"])])
+        .collect();
+    if !unmapped.is_empty() {
+        println!("\nNot mapped:");
+        output::table(&["what", "name", "source id", "why"], &unmapped);
+    }
+    for e in r["equivalence"].as_array().into_iter().flatten() {
+        if e["same"] == true {
+            println!("\nOn call in {}: the same as the source for the next 8 weeks", s(&e["name"]));
+            continue;
+        }
+        println!("\nOn call in {}: differs from the source", s(&e["name"]));
+        for d in e["differences"].as_array().into_iter().flatten() {
+            let who = |v: &Value| v.as_str().unwrap_or("nobody").to_owned();
+            println!(
+                "  {} – {}: source {}, Opsdeck {}",
+                s(&d["start"]),
+                s(&d["end"]),
+                who(&d["source"]),
+                who(&d["opsdeck"])
+            );
+        }
+    }
+    for k in r["keys"].as_array().into_iter().flatten() {
+        let key = k["key"].as_str().unwrap_or("(made when applied)");
+        let url = s(&k["ingest_url"]);
+        println!(
+            "\nSwitch {} / {} (old key {}) to key {key} at {url}",
+            s(&k["service"]),
+            s(&k["integration"]),
+            s(&k["old_key_hint"])
+        );
+    }
+    if let Some(e) = run["error"].as_str() {
+        println!("failed: {e}");
+    }
+    Ok(())
+}
+
+fn query(c: &Common) -> Vec<(&'static str, String)> {
+    let mut q = vec![("dry_run", c.dry_run.to_string())];
+    if let Some(i) = &c.instance {
+        q.push(("instance", i.clone()));
+    }
+    q
+}
+
+/// Whether the command line names `flag`.
+fn flag_given(flag: &str) -> bool {
+    std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+}
+
+/// The guides' interface reuses two global flags: after `import pagerduty`, `--token` is the
+/// vendor's key (Opsdeck's token then comes from OPSDECK_TOKEN); after `import gatus`,
+/// `--config` is the Gatus file (Opsdeck's configuration from OPSDECK_CONFIG). Called before the
+/// configuration is loaded.
+pub fn claim_flags(cli: &mut crate::cli::Cli) {
+    match &mut cli.command {
+        crate::cli::Command::Import(ImportCmd::Pagerduty { source_token, .. })
+            if source_token.is_none() && flag_given("--token") =>
+        {
+            *source_token = cli.global.token.take();
+            cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
+        }
+        crate::cli::Command::Import(ImportCmd::Gatus { file, .. }) if file.is_none() && flag_given("--config") => {
+            *file = cli.global.config.take();
+            cli.global.config = std::env::var_os("OPSDECK_CONFIG").map(PathBuf::from);
+        }
+        _ => {}
+    }
+}
+
+pub async fn import_cmd(c: ImportCmd, cfg: &Config) -> Result<()> {
+    let client = Client::new(cfg)?;
+    match c {
+        ImportCmd::Pagerduty { api_url, source_token, common } => {
+            let token =
+                source_token.context("give the vendor's API key: --token KEY (Opsdeck's token in OPSDECK_TOKEN)")?;
+            let body =
+                json!({"api_url": api_url, "token": token, "instance": common.instance, "dry_run": common.dry_run});
+            print_run(&client.post_slow("/api/v1/imports/pagerduty", &body).await?, common.output)
+        }
+        ImportCmd::UptimeKuma { db, common } => {
+            let file = std::fs::read(&db).with_context(|| format!("cannot read {}", db.display()))?;
+            print_run(&client.post_file("/api/v1/imports/uptime-kuma", &query(&common), file).await?, common.output)
+        }
+        ImportCmd::Gatus { file, common } => {
+            let path = file.context("give the Gatus file: --config config.yaml")?;
+            let file = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            print_run(&client.post_file("/api/v1/imports/gatus", &query(&common), file).await?, common.output)
+        }
+        ImportCmd::Apply { id, output } => {
+            print_run(&client.post_slow(&format!("/api/v1/imports/{id}/apply"), &json!({})).await?, output)
+        }
+        ImportCmd::List { output } => {
+            let list = client.get("/api/v1/imports", &[]).await?;
+            if output == Format::Json {
+                return output::json(&list);
+            }
+            let rows: Vec<Vec<String>> = list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    let c = &r["counts"];
+                    let counts = format!("{} new, {} changed, {} errors", c["create"], c["update"], c["error"]);
+                    vec![s(&r["created_at"]), s(&r["source"]), s(&r["status"]), counts, s(&r["id"])]
+                })
+                .collect();
+            output::table(&["when", "source", "status", "objects", "id"], &rows);
+            Ok(())
+        }
+    }
+}

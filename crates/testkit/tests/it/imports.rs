@@ -1,0 +1,256 @@
+//! Imports from PagerDuty (a fake of its REST API on loopback), Uptime Kuma (a `kuma.db` in its
+//! own schema) and Gatus (a configuration file): plan, apply, the on-call equivalence check, a
+//! re-run that changes nothing, and bad input reported per object.
+
+use opsdeck_core::role::Role;
+use opsdeck_testkit::import_fakes::{self as fake, GOOD_KEY};
+use opsdeck_testkit::{StatusCode, TestServer, backend_tests};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+backend_tests!(
+    pagerduty_imports_with_the_same_on_call_and_reruns_change_nothing,
+    pagerduty_refusals_name_what_to_fix,
+    ten_thousand_users_plan_in_bounded_time,
+    uptime_kuma_database_becomes_monitors,
+    gatus_endpoints_become_monitors,
+);
+
+fn steps<'a>(run: &'a Value, kind: &str) -> Vec<&'a Value> {
+    run["report"]["steps"].as_array().unwrap().iter().filter(|s| s["kind"] == kind).collect()
+}
+
+fn step<'a>(run: &'a Value, source_id: &str) -> &'a Value {
+    run["report"]["steps"].as_array().unwrap().iter().find(|s| s["source_id"] == source_id).unwrap()
+}
+
+fn at(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339().replace('+', "%2B")
+}
+
+async fn pagerduty_imports_with_the_same_on_call_and_reruns_change_nothing(srv: &TestServer) {
+    srv.clock.set(fake::now());
+    let admin = srv.token("root", Role::Admin).await;
+    let f = fake::account(0);
+    let url = fake::serve(f.clone()).await;
+    let body = |dry: bool| json!({"api_url": url, "token": GOOD_KEY, "dry_run": dry});
+
+    // The plan writes nothing, and says what it would do.
+    let (s, plan) = srv.post("/api/v1/imports/pagerduty", &admin, body(true)).await;
+    assert_eq!(s, StatusCode::OK, "{plan}");
+    assert_eq!(plan["status"], "planned");
+    let c = &plan["report"]["counts"];
+    assert_eq!(c["create"], 6 + 1 + 2 + 1 + 1 + 1 + 1, "{plan:#}");
+    assert_eq!(steps(&plan, "user").len(), 6);
+    let (_, schedules) = srv.get("/api/v1/schedules", &admin).await;
+    assert_eq!(schedules["items"].as_array().unwrap().len(), 0);
+    // What cannot be mapped is listed with the reason, by the source's id.
+    let unmapped = plan["report"]["unmapped"].as_array().unwrap();
+    let why =
+        |id: &str| unmapped.iter().find(|u| u["source_id"] == id).map(|u| u["reason"].as_str().unwrap().to_owned());
+    assert!(why("PNOMAIL").unwrap().contains("e-mail"));
+    assert!(why("PBROKEN").unwrap().contains("cannot be read"));
+    assert!(why("PP2").unwrap().contains("cannot be read"));
+    assert!(why("SPA").unwrap().contains("SMS"));
+    assert!(why("PI2").unwrap().contains("e-mail"));
+    // A reference to a user the source does not have is named on the policy.
+    assert!(step(&plan, "PP1")["note"].as_str().unwrap().contains("PMISSING"), "{plan:#}");
+    // The on-call equivalence check: the same as PagerDuty's own rendering for eight weeks
+    // (two layers, restrictions, an override, the change to summer time); the drifted schedule's
+    // differences are named.
+    let eq = plan["report"]["equivalence"].as_array().unwrap();
+    let primary = eq.iter().find(|e| e["schedule"] == "PS1").unwrap();
+    assert_eq!(primary["same"], true, "{primary:#}");
+    let drifted = eq.iter().find(|e| e["schedule"] == "PS2").unwrap();
+    assert_eq!(drifted["same"], false);
+    assert_eq!(drifted["differences"].as_array().unwrap().len(), 20);
+    assert_eq!(plan["report"]["keys"][0]["old_key_hint"], "…cdef");
+    assert!(plan["report"]["keys"][0]["key"].is_null());
+
+    // Applying the plan.
+    let id = plan["id"].as_str().unwrap();
+    let (s, done) = srv.post(&format!("/api/v1/imports/{id}/apply"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(done["status"], "applied");
+    assert_eq!(done["report"]["counts"]["error"], 0, "{done:#}");
+    let key0 = done["report"]["keys"][0]["key"].as_str().unwrap();
+    assert!(done["report"]["keys"][0]["ingest_url"].as_str().unwrap().ends_with("/v2/enqueue"));
+    // Once only; the kept report has no key.
+    let (s, _) = srv.post(&format!("/api/v1/imports/{id}/apply"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (_, kept) = srv.get(&format!("/api/v1/imports/{id}"), &admin).await;
+    assert!(kept["report"]["keys"][0]["key"].is_null());
+    assert!(!kept.to_string().contains(key0));
+
+    // Who is on call in Opsdeck is who PagerDuty has, across the DST change and the override.
+    let names: HashMap<&str, &str> =
+        [("PA", "ann"), ("PB", "bob"), ("PC", "cid"), ("PD", "dee"), ("PE", "eve"), ("PF", "fay")].into();
+    let sid = step(&done, "PS1")["object_id"].as_str().unwrap().to_owned();
+    let mut times = fake::dst_week().to_vec();
+    times.push(chrono::DateTime::parse_from_rfc3339("2027-03-20T12:00:00Z").unwrap().into());
+    for t in times {
+        let (_, oc) = srv.get(&format!("/api/v1/oncall?schedule_id={sid}&at={}", at(t)), &admin).await;
+        assert_eq!(oc["items"][0]["username"], names[fake::expected_primary(t)], "at {t}: {oc}");
+    }
+    // Users have no password yet, their roles and e-mail contact methods came along.
+    let (_, users) = srv.get("/api/v1/users?q=ann", &admin).await;
+    assert_eq!(users["items"][0]["role"], "admin");
+    assert!(srv.login("ann", "anything-at-all").await.is_err());
+    let svc = step(&done, "PSV1")["object_id"].as_str().unwrap().to_owned();
+    let (_, oc) = srv.get(&format!("/api/v1/oncall?service_id={svc}"), &admin).await;
+    assert_eq!(oc["items"][0]["level"], 1, "{oc}");
+
+    // A re-run changes nothing.
+    let (s, again) = srv.post("/api/v1/imports/pagerduty", &admin, body(false)).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    let c = &again["report"]["counts"];
+    assert_eq!((c["create"].as_i64(), c["update"].as_i64()), (Some(0), Some(0)), "{again:#}");
+    let (_, schedules) = srv.get("/api/v1/schedules", &admin).await;
+    assert_eq!(schedules["items"].as_array().unwrap().len(), 2);
+    let (_, list) = srv.get("/api/v1/imports", &admin).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+}
+
+async fn pagerduty_refusals_name_what_to_fix(srv: &TestServer) {
+    srv.clock.set(fake::now());
+    let admin = srv.token("root", Role::Admin).await;
+    let manager = srv.token("mgr", Role::Manager).await;
+    let url = fake::serve(fake::account(0)).await;
+    let (s, e) = srv.post("/api/v1/imports/pagerduty", &admin, json!({"api_url": url, "token": "wrong"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["error"]["details"]["field"], "token");
+    assert!(!e.to_string().contains("wrong"), "the key is not echoed: {e}");
+    let (s, e) = srv.post("/api/v1/imports/pagerduty", &admin, json!({"api_url": "ftp://x", "token": "k"})).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("api_url")));
+    let (s, _) = srv.post("/api/v1/imports/pagerduty", &manager, json!({"api_url": url, "token": GOOD_KEY})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) =
+        srv.post("/api/v1/imports/pagerduty", &admin, json!({"api_url": url, "token": GOOD_KEY, "x": 1})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    let (_, list) = srv.get("/api/v1/imports", &admin).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "nothing is kept from a refused import");
+}
+
+async fn ten_thousand_users_plan_in_bounded_time(srv: &TestServer) {
+    srv.clock.set(fake::now());
+    let admin = srv.token("root", Role::Admin).await;
+    let f = fake::account(10_000);
+    let url = fake::serve(f.clone()).await;
+    let started = std::time::Instant::now();
+    let (s, plan) = srv
+        .post("/api/v1/imports/pagerduty", &admin, json!({"api_url": url, "token": GOOD_KEY, "dry_run": true}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(steps(&plan, "user").len(), 10_006);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}", started.elapsed());
+    // 10,008 users in pages of 50, plus the rest.
+    assert!(f.requests.load(std::sync::atomic::Ordering::SeqCst) > 200);
+}
+
+async fn uptime_kuma_database_becomes_monitors(srv: &TestServer) {
+    srv.clock.set(fake::now());
+    let admin = srv.token("root", Role::Admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kuma.db");
+    fake::kuma_db(&path).await;
+    let file = std::fs::read(&path).unwrap();
+    let post = |q: &'static str, body: Vec<u8>| {
+        let admin = admin.clone();
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{}/api/v1/imports/uptime-kuma{q}", srv.url))
+                .bearer_auth(admin)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let s = resp.status();
+            (s, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, plan) = post("?dry_run=true", file.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{plan}");
+    assert_eq!(steps(&plan, "monitor").len(), 6, "{plan:#}");
+    let unmapped: Vec<&str> =
+        plan["report"]["unmapped"].as_array().unwrap().iter().map(|u| u["source_id"].as_str().unwrap()).collect();
+    assert!(["8", "9", "2", "1"].iter().all(|id| unmapped.contains(id)), "{unmapped:?}");
+    let (s, done) = post("", file.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(done["report"]["counts"]["error"], 0, "{done:#}");
+    let web = step(&done, "2")["object_id"].as_str().unwrap().to_owned();
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{web}"), &admin).await;
+    assert_eq!(m["type"], "http");
+    assert_eq!((m["interval_seconds"].as_i64(), m["down_after"].as_i64()), (Some(30), Some(3)));
+    assert_eq!(m["settings"]["expected_status"], json!(["200-299", "301"]));
+    assert_eq!(m["settings"]["auth"]["password"], "(set)");
+    let tags: Vec<&str> = m["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(tags, ["env:prod", "group:production"]);
+    let ping = step(&done, "5")["object_id"].as_str().unwrap().to_owned();
+    let (_, p) = srv.get(&format!("/api/v1/monitors/{ping}"), &admin).await;
+    assert_eq!(p["paused"], true, "{p}");
+    assert_eq!(steps(&done, "maintenance")[0]["action"], "create");
+    // Again: nothing changes.
+    let (_, again) = post("", file.clone()).await;
+    let c = &again["report"]["counts"];
+    assert_eq!((c["create"].as_i64(), c["update"].as_i64(), c["unchanged"].as_i64()), (Some(0), Some(0), Some(7)));
+    // Not a database, and a truncated one: 422 naming the file.
+    let (s, e) = post("", b"hello".to_vec()).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("db")));
+    let (s, e) = post("", file[..2048].to_vec()).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("db")), "{e}");
+}
+
+async fn gatus_endpoints_become_monitors(srv: &TestServer) {
+    let admin = srv.token("root", Role::Admin).await;
+    let yaml = r#"
+endpoints:
+  - name: front
+    group: core
+    url: "https://example.org/health"
+    interval: 30s
+    conditions: ["[STATUS] == 200", "[BODY].status == UP", "[RESPONSE_TIME] < 300", "len([BODY].items) > 2"]
+    alerts: [{type: slack, failure-threshold: 3}]
+  - name: db
+    url: tcp://db.internal:5432
+    conditions: ["[CONNECTED] == true"]
+  - name: cert
+    url: tls://example.org:443
+    conditions: ["[CERTIFICATE_EXPIRATION] > 240h"]
+  - name: shell
+    url: ssh://box:22
+external-endpoints:
+  - name: backup
+    heartbeat: {interval: 1h}
+"#;
+    let post = |q: &'static str, body: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{}/api/v1/imports/gatus{q}", srv.url))
+                .bearer_auth(admin)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let s = resp.status();
+            (s, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, done) = post("", yaml).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(steps(&done, "monitor").len(), 4);
+    let front = step(&done, "core/front")["object_id"].as_str().unwrap().to_owned();
+    let (_, m) = srv.get(&format!("/api/v1/monitors/{front}"), &admin).await;
+    assert_eq!(m["settings"]["json_assert"], json!({"pointer": "/status", "equals": "UP"}));
+    assert_eq!(m["down_after"], 3);
+    let cert = step(&done, "cert")["object_id"].as_str().unwrap().to_owned();
+    let (_, t) = srv.get(&format!("/api/v1/monitors/{cert}"), &admin).await;
+    assert_eq!((t["type"].as_str(), t["settings"]["warn_days"].as_i64()), (Some("tls"), Some(10)));
+    let whats: Vec<&str> =
+        done["report"]["unmapped"].as_array().unwrap().iter().map(|u| u["what"].as_str().unwrap()).collect();
+    assert_eq!(whats, ["condition", "alert", "endpoint"]);
+    let (_, again) = post("", yaml).await;
+    assert_eq!(again["report"]["counts"]["unchanged"], 4, "{again:#}");
+    let (s, e) = post("", "endpoints: [1, 2").await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("config")));
+}
