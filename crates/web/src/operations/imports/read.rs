@@ -52,5 +52,8 @@ pub async fn uptime_kuma(state: &AppState, auth: &Auth, file: &[u8]) -> Result<B
 pub fn gatus(auth: &Auth, text: &[u8]) -> Result<Bundle, ApiError> {
     auth.require(Permission::Administer)?;
     let text = std::str::from_utf8(text).map_err(|_| ApiError::invalid("config", "the file is not UTF-8 text"))?;
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid("config", "the file is empty: send Gatus's config.yaml"));
+    }
     gatus::map(text).map_err(|e| ApiError::invalid("config", e))
 }
