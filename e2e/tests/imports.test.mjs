@@ -48,16 +48,16 @@ step('the import page starts empty and names an unreachable PagerDuty', async ()
   assert.equal(await text('main h1'), 'Import');
   assert.match(await text('#import-runs'), /Nothing imported yet/);
   await shot('01-empty');
-  await page.fill('#import-pagerduty input[name=api_url]', 'http://127.0.0.1:9');
-  await page.fill('#import-pagerduty input[name=token]', 'a-secret-key');
+  await page.fill('#import-vendor input[name=api_url]', 'http://127.0.0.1:9');
+  await page.fill('#import-vendor input[name=token]', 'a-secret-key');
   const [res] = await Promise.all([
-    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/settings/import/pagerduty'),
-    page.click('#import-pagerduty button[type=submit]'),
+    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/settings/import/vendor'),
+    page.click('#import-vendor button[type=submit]'),
   ]);
   assert.equal(res.status(), 422);
   assert.match(await text('#form-error'), /PagerDuty at 127\.0\.0\.1 cannot be reached/);
-  assert.equal(await page.inputValue('#import-pagerduty input[name=api_url]'), 'http://127.0.0.1:9');
-  assert.equal(await page.inputValue('#import-pagerduty input[name=token]'), '', 'the key is not sent back');
+  assert.equal(await page.inputValue('#import-vendor input[name=api_url]'), 'http://127.0.0.1:9');
+  assert.equal(await page.inputValue('#import-vendor input[name=token]'), '', 'the key is not sent back');
   assert.ok(!(await page.content()).includes('a-secret-key'));
   await shot('02-unreachable');
 });

@@ -7,8 +7,8 @@
 
 use crate::egress::{EgressConfig, EgressPolicy, FilteringResolver};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use opsdeck_core::import::pagerduty::Documents;
 use opsdeck_core::import::{EQUIVALENCE_DAYS, OBJECTS_MAX};
+use opsdeck_core::import::{opsgenie, pagerduty::Documents};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -144,6 +144,64 @@ impl VendorApi {
             }
         }
     }
+
+    /// Every object of a list under `data` paged by `limit` and `offset` (Opsgenie): a page
+    /// shorter than the limit is the last.
+    pub async fn data_list(&self, path: &str, extra: &[(&str, String)]) -> Result<Vec<Value>, FetchError> {
+        let mut out: Vec<Value> = Vec::new();
+        loop {
+            let mut q: Vec<(&str, String)> = extra.to_vec();
+            q.push(("limit", PAGE.to_string()));
+            q.push(("offset", out.len().to_string()));
+            let page = self.get(path, &q).await?;
+            let items = page.get("data").and_then(Value::as_array).ok_or_else(|| {
+                FetchError::Unreadable(format!("{} at {}: a {path} page has no \"data\" list", self.label, self.host))
+            })?;
+            let n = items.len();
+            out.extend(items.iter().cloned());
+            if out.len() > OBJECTS_MAX {
+                return Err(FetchError::Refused(format!("{} has more than {OBJECTS_MAX} in {path}", self.label)));
+            }
+            if n < PAGE {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// An id taken from a vendor's answer that goes into a path: letters, digits and `-` only.
+fn path_id(label: &str, v: &Value) -> Result<Option<String>, FetchError> {
+    let Some(id) = v.get("id").and_then(Value::as_str) else { return Ok(None) };
+    if id.is_empty() || id.len() > 100 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(FetchError::Unreadable(format!("{label} listed an id {id:?} that is not letters, digits and '-'")));
+    }
+    Ok(Some(id.to_owned()))
+}
+
+/// Reads what an Opsgenie import needs: users, teams with their members, schedules with
+/// rotations, overrides and the final timeline of the equivalence weeks, escalations and
+/// integrations.
+pub async fn fetch_opsgenie(api: &VendorApi, now: DateTime<Utc>) -> Result<opsgenie::Documents, FetchError> {
+    let users = api.data_list("v2/users", &[]).await?;
+    let mut teams = Vec::new();
+    for t in api.data_list("v2/teams", &[]).await? {
+        let Some(id) = path_id("Opsgenie", &t)? else { continue };
+        let full = api.get(&format!("v2/teams/{id}"), &[]).await?;
+        teams.push(full.get("data").cloned().unwrap_or(Value::Null));
+    }
+    let schedules = api.data_list("v2/schedules", &[("expand", "rotation".to_owned())]).await?;
+    let (mut overrides, mut timelines) = (Vec::new(), Vec::new());
+    let weeks = (EQUIVALENCE_DAYS / 7).to_string();
+    for s in &schedules {
+        let Some(id) = path_id("Opsgenie", s)? else { continue };
+        overrides.push((id.clone(), api.data_list(&format!("v2/schedules/{id}/overrides"), &[]).await?));
+        let q = [("date", iso(now)), ("interval", weeks.clone()), ("intervalUnit", "weeks".to_owned())];
+        let t = api.get(&format!("v2/schedules/{id}/timeline"), &q).await?;
+        timelines.push((id, t.get("data").cloned().unwrap_or(Value::Null)));
+    }
+    let escalations = api.data_list("v2/escalations", &[]).await?;
+    let integrations = api.data_list("v2/integrations", &[]).await?;
+    Ok(opsgenie::Documents { users, teams, schedules, overrides, timelines, escalations, integrations })
 }
 
 /// The error message a vendor put in its body, if any (bounded).
@@ -189,7 +247,8 @@ pub async fn fetch_pagerduty(api: &VendorApi, now: DateTime<Utc>) -> Result<Docu
         }
         let full = api.get(&format!("schedules/{id}"), &window).await?;
         schedules.push(full.get("schedule").cloned().unwrap_or(Value::Null));
-        let o_window = vec![("since", iso(now)), ("until", iso(now + Duration::days(90)))];
+        // `overflow`: overrides under way keep their real start, so a re-run sees the same ones.
+        let o_window = vec![("since", iso(now)), ("until", iso(now + Duration::days(90))), ("overflow", "true".into())];
         let o = api.offset_list(&format!("schedules/{id}/overrides"), "overrides", &o_window).await?;
         overrides.push((id.to_owned(), o));
     }

@@ -24,6 +24,18 @@ pub enum ImportCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// An Opsgenie account through its REST API v2 (an API key with read and configuration access).
+    Opsgenie {
+        /// e.g. https://api.opsgenie.com (or https://api.eu.opsgenie.com).
+        #[arg(long, default_value = "https://api.opsgenie.com")]
+        api_url: String,
+        /// The Opsgenie API key. `--token KEY` after `opsgenie` gives it too; the Opsdeck token
+        /// then comes from OPSDECK_TOKEN.
+        #[arg(long = "source-token", env = "OPSGENIE_TOKEN", hide_env_values = true)]
+        source_token: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// An Uptime Kuma database (data/kuma.db; stop Kuma or copy it first).
     UptimeKuma {
         #[arg(long)]
@@ -144,9 +156,12 @@ fn query(c: &Common) -> Vec<(&'static str, String)> {
     q
 }
 
-/// Whether the command line names `flag`.
-fn flag_given(flag: &str) -> bool {
-    std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+/// Whether the command line names `flag` after the word `after` (the import's source): a
+/// `--token` or `--config` before it is Opsdeck's own and never goes to the vendor.
+fn flag_given(after: &str, flag: &str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(at) = args.iter().position(|a| a == after) else { return false };
+    args[at + 1..].iter().any(|a| a == flag || a.starts_with(&format!("{flag}=")))
 }
 
 /// The guides' interface reuses two global flags: after `import pagerduty`, `--token` is the
@@ -156,12 +171,20 @@ fn flag_given(flag: &str) -> bool {
 pub fn claim_flags(cli: &mut crate::cli::Cli) {
     match &mut cli.command {
         crate::cli::Command::Import(ImportCmd::Pagerduty { source_token, .. })
-            if source_token.is_none() && flag_given("--token") =>
+            if source_token.is_none() && flag_given("pagerduty", "--token") =>
         {
             *source_token = cli.global.token.take();
             cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
         }
-        crate::cli::Command::Import(ImportCmd::Gatus { file, .. }) if file.is_none() && flag_given("--config") => {
+        crate::cli::Command::Import(ImportCmd::Opsgenie { source_token, .. })
+            if source_token.is_none() && flag_given("opsgenie", "--token") =>
+        {
+            *source_token = cli.global.token.take();
+            cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
+        }
+        crate::cli::Command::Import(ImportCmd::Gatus { file, .. })
+            if file.is_none() && flag_given("gatus", "--config") =>
+        {
             *file = cli.global.config.take();
             cli.global.config = std::env::var_os("OPSDECK_CONFIG").map(PathBuf::from);
         }
@@ -169,15 +192,20 @@ pub fn claim_flags(cli: &mut crate::cli::Cli) {
     }
 }
 
+async fn vendor(client: &Client, source: &str, api_url: String, token: Option<String>, common: Common) -> Result<()> {
+    let token = token.context("give the vendor's API key: --token KEY (Opsdeck's token in OPSDECK_TOKEN)")?;
+    let body = json!({"api_url": api_url, "token": token, "instance": common.instance, "dry_run": common.dry_run});
+    print_run(&client.post_slow(&format!("/api/v1/imports/{source}"), &body).await?, common.output)
+}
+
 pub async fn import_cmd(c: ImportCmd, cfg: &Config) -> Result<()> {
     let client = Client::new(cfg)?;
     match c {
         ImportCmd::Pagerduty { api_url, source_token, common } => {
-            let token =
-                source_token.context("give the vendor's API key: --token KEY (Opsdeck's token in OPSDECK_TOKEN)")?;
-            let body =
-                json!({"api_url": api_url, "token": token, "instance": common.instance, "dry_run": common.dry_run});
-            print_run(&client.post_slow("/api/v1/imports/pagerduty", &body).await?, common.output)
+            vendor(&client, "pagerduty", api_url, source_token, common).await
+        }
+        ImportCmd::Opsgenie { api_url, source_token, common } => {
+            vendor(&client, "opsgenie", api_url, source_token, common).await
         }
         ImportCmd::UptimeKuma { db, common } => {
             let file = std::fs::read(&db).with_context(|| format!("cannot read {}", db.display()))?;

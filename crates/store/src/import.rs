@@ -2,6 +2,7 @@
 //! plans and reports, and reading an Uptime Kuma database file.
 
 use crate::audit::audit;
+use crate::error::unique;
 use crate::{Db, StoreError, StoreResult, with_db, write_tx};
 use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
@@ -71,7 +72,8 @@ pub struct Existing {
     pub usernames: std::collections::HashSet<String>,
     pub teams_by_slug: std::collections::HashMap<String, Uuid>,
     pub services_by_slug: std::collections::HashMap<String, Uuid>,
-    pub monitors_by_name: std::collections::HashMap<String, Uuid>,
+    /// A monitor's id and type by its name (the first by id where names repeat).
+    pub monitors_by_name: std::collections::HashMap<String, (Uuid, String)>,
     /// Every id of every kind an import writes.
     pub ids: std::collections::HashSet<Uuid>,
 }
@@ -123,12 +125,12 @@ impl Db {
                 map.insert(slug, id);
             }
         }
-        let monitors: Vec<(Uuid, String)> = with_db!(self, |pool| {
-            sqlx::query_as("SELECT id, name FROM monitors ORDER BY id LIMIT $1").bind(cap).fetch_all(pool).await?
+        let monitors: Vec<(Uuid, String, String)> = with_db!(self, |pool| {
+            sqlx::query_as("SELECT id, name, kind FROM monitors ORDER BY id LIMIT $1").bind(cap).fetch_all(pool).await?
         });
-        for (id, name) in monitors {
+        for (id, name, kind) in monitors {
             e.ids.insert(id);
-            e.monitors_by_name.entry(name).or_insert(id);
+            e.monitors_by_name.entry(name).or_insert((id, kind));
         }
         for table in ["schedules", "escalation_policies", "maintenance_windows", "integrations"] {
             let ids: Vec<Uuid> = with_db!(self, |pool| {
@@ -231,14 +233,16 @@ impl Db {
         Ok(())
     }
 
-    /// Claims a planned run for applying: true for the one caller that moved it to `applying`.
+    /// Claims a planned run for applying: true for the one caller that moved it to `applying`;
+    /// a conflict while another run of the same source instance applies (a unique index).
     pub async fn claim_import(&self, now: DateTime<Utc>, id: Uuid) -> StoreResult<bool> {
         let n = write_tx!(self, |tx| {
             sqlx::query("UPDATE imports SET status = 'applying', updated_at = $2 WHERE id = $1 AND status = 'planned'")
                 .bind(id)
                 .bind(now.timestamp_millis())
                 .execute(&mut *tx)
-                .await?
+                .await
+                .map_err(unique("another import of this source is being applied; wait for it to finish"))?
                 .rows_affected()
         });
         Ok(n == 1)

@@ -69,8 +69,14 @@ pub fn compare(
         .collect();
     let names: HashMap<Uuid, &str> = ids.iter().map(|(k, v)| (*v, k.as_str())).collect();
     let ours = oncall::timeline(&spec, &overrides, from, to);
+    // Everyone the source has on call at `t` (several where its rotations add up, as Opsgenie's
+    // and Grafana OnCall's do), named together.
     let theirs = |t: DateTime<Utc>| -> Option<String> {
-        rendered.iter().rev().find(|s| s.start <= t && t < s.end).and_then(|s| s.user.clone())
+        let mut who: Vec<&str> =
+            rendered.iter().filter(|s| s.start <= t && t < s.end).filter_map(|s| s.user.as_deref()).collect();
+        who.sort_unstable();
+        who.dedup();
+        (!who.is_empty()).then(|| who.join(", "))
     };
     let mine = |t: DateTime<Utc>| -> Option<String> {
         ours.iter()

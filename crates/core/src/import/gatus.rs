@@ -173,9 +173,9 @@ fn http_condition(c: &str, s: &mut Map<String, Value>) -> bool {
             }
             Err(_) => return false,
         },
-        ("[BODY]", "==") if rhs.starts_with("pat(*") && rhs.ends_with("*)") => {
-            let text = &rhs[5..rhs.len() - 2];
-            if text.contains('*') {
+        ("[BODY]", "==") if rhs.starts_with("pat(") => {
+            let Some(text) = rhs.strip_prefix("pat(*").and_then(|r| r.strip_suffix("*)")) else { return false };
+            if text.is_empty() || text.contains('*') {
                 return false;
             }
             s.insert("body_contains".into(), json!(text));
@@ -303,7 +303,15 @@ pub fn map(yaml: &str) -> Result<Bundle, String> {
                 format!("{} alerts: Opsdeck pages through the service's escalation policy and channels", a.kind),
             ));
         }
-        let interval = e.interval.as_deref().map_or(Some(60), go_duration).unwrap_or(60).clamp(1, 7 * 24 * 3600);
+        let interval = match e.interval.as_deref().map_or(Some(60), go_duration) {
+            Some(i) => i.clamp(1, 7 * 24 * 3600),
+            None => {
+                let why =
+                    format!("interval {:?} is not a Go duration; 60s is used", e.interval.as_deref().unwrap_or(""));
+                b.unmapped.push(Unmapped::new("interval", &id, &e.name, why));
+                60
+            }
+        };
         let timeout = e.client.as_ref().and_then(|c| c.timeout.as_deref()).and_then(go_duration);
         let down_after = e.alerts.iter().filter_map(|a| a.failure_threshold).min().unwrap_or(1).clamp(1, 20);
         b.monitors.push(MonitorItem {
@@ -391,5 +399,7 @@ endpoints:
         let what: Vec<&str> = b.unmapped.iter().map(|u| u.what.as_str()).collect();
         assert_eq!(what, ["condition", "alert", "endpoint"]);
         assert!(map("endpoints: 7").is_err());
+        let odd = map("endpoints:\n  - {name: x, url: 'https://x', conditions: ['[BODY] == pat(*)']}\n").unwrap();
+        assert_eq!(odd.unmapped[0].what, "condition");
     }
 }

@@ -9,6 +9,7 @@
 pub mod equivalence;
 pub mod gatus;
 pub mod kuma;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod weekly;
 
@@ -29,16 +30,19 @@ pub const EQUIVALENCE_DAYS: i64 = 56;
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
     Pagerduty,
+    Opsgenie,
     UptimeKuma,
     Gatus,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 3] = [SourceKind::Pagerduty, SourceKind::UptimeKuma, SourceKind::Gatus];
+    pub const ALL: [SourceKind; 4] =
+        [SourceKind::Pagerduty, SourceKind::Opsgenie, SourceKind::UptimeKuma, SourceKind::Gatus];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Pagerduty => "pagerduty",
+            SourceKind::Opsgenie => "opsgenie",
             SourceKind::UptimeKuma => "uptime-kuma",
             SourceKind::Gatus => "gatus",
         }
@@ -47,6 +51,7 @@ impl SourceKind {
     pub fn label(self) -> &'static str {
         match self {
             SourceKind::Pagerduty => "PagerDuty",
+            SourceKind::Opsgenie => "Opsgenie",
             SourceKind::UptimeKuma => "Uptime Kuma",
             SourceKind::Gatus => "Gatus",
         }
@@ -170,7 +175,8 @@ pub struct IntegrationItem {
     pub source_id: String,
     pub name: String,
     pub kind: IntegrationType,
-    /// The key senders use today (shown beside the new one, so they can be switched).
+    /// The last characters of the key senders use today (shown beside the new one, so they
+    /// can be switched; the key itself is not kept).
     pub old_key: Option<String>,
 }
 

@@ -200,6 +200,12 @@ struct Window {
     services: Vec<Ref>,
 }
 
+/// The last characters of a key, enough to tell it apart: the key itself is never kept.
+fn key_hint(key: &str) -> String {
+    let tail: Vec<char> = key.chars().rev().take(4).collect();
+    format!("…{}", tail.into_iter().rev().collect::<String>())
+}
+
 /// Reads one object, or says why not (by its id when it has one).
 fn read<T: for<'de> Deserialize<'de>>(what: &str, v: &Value, out: &mut Vec<Unmapped>) -> Option<T> {
     match T::deserialize(v) {
@@ -311,7 +317,7 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
                 source_id: i.id,
                 name,
                 kind: IntegrationType::Pagerduty,
-                old_key: i.integration_key,
+                old_key: i.integration_key.as_deref().map(key_hint),
             });
         }
         b.services.push(ServiceItem {
@@ -443,11 +449,14 @@ fn layer(l: &ScheduleLayer, tz: Tz, now: DateTime<Utc>) -> Result<Option<LayerIt
     } else {
         (s_local - v_local).num_seconds().div_euclid(turn)
     };
-    let first = turns
-        .checked_mul(turn)
-        .and_then(Duration::try_seconds)
-        .and_then(|d| v_local.checked_add_signed(d))
-        .ok_or("the rotation's start is out of range")?;
+    // Hours are elapsed time (as Opsdeck counts them), days and weeks wall-clock time.
+    let step = turns.checked_mul(turn).and_then(Duration::try_seconds).ok_or("the rotation's start is out of range")?;
+    let first = if matches!(length, Length::Hours(_)) {
+        virtual_start.checked_add_signed(step).map(|t| t.with_timezone(&tz).naive_local())
+    } else {
+        v_local.checked_add_signed(step)
+    }
+    .ok_or("the rotation's start is out of range")?;
     let n = l.users.len() as i64;
     let mut users: Vec<String> = l.users.iter().map(|u| u.user.id.clone()).collect();
     users.rotate_left(turns.rem_euclid(n) as usize);

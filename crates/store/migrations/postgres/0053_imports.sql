@@ -26,3 +26,5 @@ CREATE TABLE imports (
     updated_at  BIGINT NOT NULL
 );
 CREATE INDEX imports_created ON imports (created_at);
+-- One run of a source instance applies at a time (two would write the same objects twice).
+CREATE UNIQUE INDEX imports_one_applying ON imports (source, instance) WHERE status = 'applying';

@@ -14,6 +14,7 @@ backend_tests!(
     ten_thousand_users_plan_in_bounded_time,
     uptime_kuma_database_becomes_monitors,
     gatus_endpoints_become_monitors,
+    opsgenie_imports_with_the_same_on_call,
 );
 
 fn steps<'a>(run: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -253,4 +254,48 @@ external-endpoints:
     assert_eq!(again["report"]["counts"]["unchanged"], 4, "{again:#}");
     let (s, e) = post("", "endpoints: [1, 2").await;
     assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("config")));
+}
+
+async fn opsgenie_imports_with_the_same_on_call(srv: &TestServer) {
+    use opsdeck_testkit::opsgenie_fake as og;
+    srv.clock.set(fake::now());
+    let admin = srv.token("root", Role::Admin).await;
+    let url = og::serve(og::account(150)).await;
+    let body = json!({"api_url": url, "token": og::GOOD_KEY});
+    let (s, e) = srv.post("/api/v1/imports/opsgenie", &admin, json!({"api_url": url, "token": "nope"})).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("token")));
+    let (s, done) = srv.post("/api/v1/imports/opsgenie", &admin, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    let r = &done["report"];
+    assert_eq!(r["counts"]["error"], 0, "{r:#}");
+    assert_eq!(steps(&done, "user").len(), 155, "two pages of users");
+    assert_eq!(r["equivalence"][0]["same"], true, "{:#}", r["equivalence"]);
+    let why: Vec<&str> = r["unmapped"].as_array().unwrap().iter().map(|u| u["source_id"].as_str().unwrap()).collect();
+    assert!(why.contains(&"UBAD") && why.contains(&"I2"), "{why:?}");
+    // Who is on call: weekday days, a weekend day (nobody), nights across the DST change, the cover.
+    let sid = step(&done, "S1")["object_id"].as_str().unwrap().to_owned();
+    for t in [
+        "2027-03-09T10:00:00Z",
+        "2027-03-13T11:00:00Z",
+        "2027-03-16T23:00:00Z",
+        "2027-03-29T20:00:00Z",
+        "2027-03-30T07:30:00Z",
+        "2027-04-02T12:00:00Z",
+    ] {
+        let t: chrono::DateTime<chrono::Utc> = t.parse().unwrap();
+        let (_, oc) = srv.get(&format!("/api/v1/oncall?schedule_id={sid}&at={}", at(t)), &admin).await;
+        let expected = og::who(t).map(|(_, u)| format!("u{}", &u[1..]));
+        assert_eq!(oc["items"][0]["username"].as_str().map(str::to_owned), expected, "at {t}: {oc}");
+    }
+    // Rules timed from the alert: 0 and 15 minutes, repeated once after 10.
+    let pid = step(&done, "E1")["object_id"].as_str().unwrap().to_owned();
+    let (_, p) = srv.get(&format!("/api/v1/escalation-policies/{pid}"), &admin).await;
+    let delays: Vec<i64> =
+        p["levels"].as_array().unwrap().iter().map(|l| l["delay_minutes"].as_i64().unwrap()).collect();
+    assert_eq!((delays, p["loops"].as_i64()), (vec![15, 10], Some(2)), "{p}");
+    assert_eq!(r["keys"][0]["integration"], "Prometheus prod");
+    assert!(r["keys"][0]["ingest_url"].as_str().unwrap().ends_with("/alertmanager"));
+    let (_, again) = srv.post("/api/v1/imports/opsgenie", &admin, body).await;
+    let c = &again["report"]["counts"];
+    assert_eq!((c["create"].as_i64(), c["update"].as_i64()), (Some(0), Some(0)), "{again:#}");
 }

@@ -8,10 +8,10 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::operations::imports::{self as op, ImportCounts, ImportReport, Origin, read};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use opsdeck_core::import::SourceKind;
+use opsdeck_core::role::Permission;
 use opsdeck_store::import::ImportRun;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +20,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(pagerduty)).routes(routes!(list)).routes(routes!(get)).routes(routes!(apply))
+    OpenApiRouter::new()
+        .routes(routes!(pagerduty))
+        .routes(routes!(opsgenie))
+        .routes(routes!(list))
+        .routes(routes!(get))
+        .routes(routes!(apply))
 }
 
 /// The file imports, with their own body limits.
@@ -62,7 +67,7 @@ pub struct FileImportQuery {
 #[derive(Serialize, ToSchema)]
 pub struct ImportRunDto {
     pub id: Uuid,
-    /// `pagerduty`, `uptime-kuma` or `gatus`.
+    /// `pagerduty`, `opsgenie`, `uptime-kuma` or `gatus`.
     pub source: String,
     pub instance: String,
     /// `planned`, `applying`, `applied` or `failed`.
@@ -121,12 +126,33 @@ async fn pagerduty(
     answer(&state, &auth, id, report).await
 }
 
+/// Imports an Opsgenie account through its REST API v2 (`api_url` e.g.
+/// `https://api.opsgenie.com`, `token` an API key): users, teams, schedules (rotations,
+/// restrictions, overrides) checked against Opsgenie's own timeline for eight weeks,
+/// escalations, integrations as services with new keys (admins).
+#[utoipa::path(post, path = "/api/v1/imports/opsgenie", tag = "imports", request_body = VendorImportBody,
+    responses((status = 200, body = ImportRunDto)))]
+async fn opsgenie(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<VendorImportBody>,
+) -> Result<Json<ImportRunDto>, ApiError> {
+    let origin = Origin::new(SourceKind::Opsgenie, body.instance.as_deref())?;
+    let bundle = read::opsgenie(&state, &auth, &body.api_url, &body.token).await?;
+    let (id, report, _) = op::import(&state, &auth, &origin, bundle, body.dry_run.unwrap_or(false)).await?;
+    answer(&state, &auth, id, report).await
+}
+
 fn run_id(raw: &str) -> Result<Uuid, ApiError> {
     crate::extract::parse_id(opsdeck_core::Entity::Import, raw)
 }
 
-fn file(body: Result<Bytes, BytesRejection>, max: usize) -> Result<Bytes, ApiError> {
-    body.map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, format!("the file is larger than {} MiB", max >> 20)))
+/// The body, read only once the caller may import (admins), up to `max` bytes.
+async fn file(auth: &Auth, body: Body, max: usize) -> Result<Bytes, ApiError> {
+    auth.require(Permission::Administer)?;
+    axum::body::to_bytes(body, max)
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, format!("the file is larger than {} MiB", max >> 20)))
 }
 
 /// Imports an Uptime Kuma database: send its `data/kuma.db` (stopped, or a copy) as the body,
@@ -139,10 +165,10 @@ async fn uptime_kuma(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<FileImportQuery>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<ImportRunDto>, ApiError> {
     let origin = Origin::new(SourceKind::UptimeKuma, q.instance.as_deref())?;
-    let body = file(body, read::KUMA_FILE_MAX)?;
+    let body = file(&auth, body, read::KUMA_FILE_MAX).await?;
     let bundle = read::uptime_kuma(&state, &auth, &body).await?;
     let (id, report, _) = op::import(&state, &auth, &origin, bundle, q.dry_run.unwrap_or(false)).await?;
     answer(&state, &auth, id, report).await
@@ -157,10 +183,10 @@ async fn gatus(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<FileImportQuery>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<ImportRunDto>, ApiError> {
     let origin = Origin::new(SourceKind::Gatus, q.instance.as_deref())?;
-    let body = file(body, read::GATUS_FILE_MAX)?;
+    let body = file(&auth, body, read::GATUS_FILE_MAX).await?;
     let bundle = read::gatus(&auth, &body)?;
     let (id, report, _) = op::import(&state, &auth, &origin, bundle, q.dry_run.unwrap_or(false)).await?;
     answer(&state, &auth, id, report).await

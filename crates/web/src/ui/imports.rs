@@ -31,6 +31,7 @@ pub struct NoticeQuery {
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
 pub struct VendorForm {
+    source: String,
     api_url: String,
     token: String,
     instance: String,
@@ -75,11 +76,16 @@ pub async fn index(State(state): State<AppState>, auth: PageAuth, Query(q): Quer
     .await
 }
 
-/// Reads PagerDuty and shows the plan.
-pub async fn pagerduty(State(state): State<AppState>, auth: PageAuth, Form(f): Form<VendorForm>) -> Response {
+/// Reads PagerDuty or Opsgenie through its API and shows the plan.
+pub async fn vendor(State(state): State<AppState>, auth: PageAuth, Form(f): Form<VendorForm>) -> Response {
     let result = async {
-        let origin = Origin::new(SourceKind::Pagerduty, Some(&f.instance))?;
-        let bundle = read::pagerduty(&state, &auth.0, &f.api_url, &f.token).await?;
+        let source = SourceKind::parse(&f.source).unwrap_or(SourceKind::Pagerduty);
+        let origin = Origin::new(source, Some(&f.instance))?;
+        let bundle = match source {
+            SourceKind::Opsgenie => read::opsgenie(&state, &auth.0, &f.api_url, &f.token).await?,
+            SourceKind::Pagerduty => read::pagerduty(&state, &auth.0, &f.api_url, &f.token).await?,
+            _ => return Err(ApiError::invalid("source", "choose PagerDuty or Opsgenie")),
+        };
         op::plan(&state, &auth.0, &origin, bundle).await
     }
     .await;
@@ -104,6 +110,8 @@ async fn planned(
 /// An uploaded `kuma.db` or Gatus file, planned.
 pub async fn file(State(state): State<AppState>, auth: PageAuth, mut form: Multipart) -> Response {
     let result = async {
+        // Nothing is read for someone who may not import.
+        auth.0.require(opsdeck_core::role::Permission::Administer)?;
         let (mut source, mut instance, mut data) = (None, String::new(), Vec::new());
         let unread = |_| ApiError::invalid("file", "the form arrived incomplete (or over 256 MiB); send it again");
         while let Some(mut field) = form.next_field().await.map_err(unread)? {
@@ -129,7 +137,9 @@ pub async fn file(State(state): State<AppState>, auth: PageAuth, mut form: Multi
             SourceKind::UptimeKuma => read::uptime_kuma(&state, &auth.0, &data).await?,
             SourceKind::Gatus if data.len() <= read::GATUS_FILE_MAX => read::gatus(&auth.0, &data)?,
             SourceKind::Gatus => return Err(ApiError::invalid("file", "a Gatus file is at most 4 MiB")),
-            SourceKind::Pagerduty => return Err(ApiError::invalid("source", "PagerDuty is read through its API")),
+            SourceKind::Pagerduty | SourceKind::Opsgenie => {
+                return Err(ApiError::invalid("source", "PagerDuty and Opsgenie are read through their APIs"));
+            }
         };
         op::plan(&state, &auth.0, &origin, bundle).await
     }

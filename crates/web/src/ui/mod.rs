@@ -284,7 +284,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings/tokens/{id}/revoke", post(admin::token_revoke))
         .route("/settings/audit", get(admin::audit))
         .route("/settings/import", get(imports::index))
-        .route("/settings/import/pagerduty", post(imports::pagerduty))
+        .route("/settings/import/vendor", post(imports::vendor))
         .route(
             "/settings/import/file",
             post(imports::file).layer(axum::extract::DefaultBodyLimit::max(imports::FORM_MAX)),

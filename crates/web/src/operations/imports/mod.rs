@@ -91,8 +91,8 @@ pub struct ImportKey {
     pub integration: String,
     /// The last characters of the key senders use today.
     pub old_key_hint: Option<String>,
-    /// Where senders send now (for Events API v2 senders the key goes in the body as
-    /// `routing_key`).
+    /// Where senders send now (it holds the key, except for Events API v2 senders, which send
+    /// it as `routing_key`): in the answer that created it only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest_url: Option<String>,
     /// The new key: in the answer that created it only.
@@ -154,6 +154,8 @@ pub(crate) struct Run<'a> {
     pub ids: HashMap<Key, Uuid>,
     pub steps: Vec<ImportStep>,
     pub keys: Vec<ImportKey>,
+    /// Objects adopted so far: one object is adopted by one source object at most.
+    adopted: std::collections::HashSet<Uuid>,
 }
 
 /// What to do with one item.
@@ -178,7 +180,18 @@ impl<'a> Run<'a> {
                 Some(((kind, l.source_id.clone()), l))
             })
             .collect();
-        Ok(Run { state, auth, write, origin, existing, links, ids: HashMap::new(), steps: vec![], keys: vec![] })
+        Ok(Run {
+            state,
+            auth,
+            write,
+            origin,
+            existing,
+            links,
+            ids: HashMap::new(),
+            steps: vec![],
+            keys: vec![],
+            adopted: Default::default(),
+        })
     }
 
     /// Decides an item by its link (if its object still exists), else by `adopt`.
@@ -188,7 +201,7 @@ impl<'a> Run<'a> {
                 Decision::Unchanged(l.object_id)
             }
             Some(l) if self.existing.ids.contains(&l.object_id) => Decision::Update(l.object_id),
-            _ => adopt.map_or(Decision::Create, Decision::Adopt),
+            _ => adopt.filter(|id| !self.adopted.contains(id)).map_or(Decision::Create, Decision::Adopt),
         }
     }
 
@@ -221,6 +234,9 @@ impl<'a> Run<'a> {
         let step = match done {
             Ok(id) => {
                 self.ids.insert((kind, source_id.to_owned()), id);
+                if matches!(decision, Decision::Adopt(_)) {
+                    self.adopted.insert(id);
+                }
                 let changed = !matches!(decision, Decision::Unchanged(_));
                 if self.write && changed {
                     let link = ImportLink {
@@ -373,7 +389,10 @@ pub async fn apply(state: &AppState, auth: &Auth, id: Uuid) -> Result<ImportRepo
     let (status, stored, summary) = match &result {
         Ok(r) => {
             let mut kept = r.clone();
-            kept.keys.iter_mut().for_each(|k| k.key = None);
+            kept.keys.iter_mut().for_each(|k| {
+                k.key = None;
+                k.ingest_url = None;
+            });
             let c = r.counts;
             let summary = format!(
                 "Imported from {}: {} created, {} updated, {} unchanged, {} adopted, {} errors",

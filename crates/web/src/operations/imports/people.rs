@@ -67,6 +67,9 @@ pub async fn users(run: &mut Run<'_>, items: &[UserItem]) -> Result<(), ApiError
         };
         let (state, auth) = (run.state, run.auth);
         let username = matches!(decision, Decision::Create).then(|| free_username(&mut taken, &checked.email, &u.name));
+        // What fails after the object is written is a note: the object and its link stay, so a
+        // re-run does not write it again.
+        let mut later: Vec<String> = Vec::new();
         let done = run
             .written(&decision, async {
                 let id = match decision {
@@ -90,7 +93,9 @@ pub async fn users(run: &mut Run<'_>, items: &[UserItem]) -> Result<(), ApiError
                         };
                         let created = users::create_user(state, auth, new).await?;
                         for c in &checked.contacts {
-                            oncall::add_contact_method(state, auth, created.id, c.clone()).await?;
+                            if let Err(e) = oncall::add_contact_method(state, auth, created.id, c.clone()).await {
+                                later.push(format!("contact {} not added: {}", c.address, e.message));
+                            }
                         }
                         created.id
                     }
@@ -103,6 +108,7 @@ pub async fn users(run: &mut Run<'_>, items: &[UserItem]) -> Result<(), ApiError
             (_, Some(name)) => format!("username {name}; no password until an admin sets one"),
             _ => String::new(),
         };
+        let note = [note].into_iter().chain(later).filter(|n| !n.is_empty()).collect::<Vec<_>>().join("; ");
         run.finish((ObjectKind::User, &u.source_id, &checked.name), &decision, &d, done, note).await?;
     }
     Ok(())
@@ -131,6 +137,7 @@ pub async fn teams(run: &mut Run<'_>, items: &[TeamItem]) -> Result<(), ApiError
             }
         }
         let (state, auth) = (run.state, run.auth);
+        let mut later: Vec<String> = Vec::new();
         let done = run
             .written(&decision, async {
                 let team = match decision {
@@ -141,7 +148,9 @@ pub async fn teams(run: &mut Run<'_>, items: &[TeamItem]) -> Result<(), ApiError
                     _ => catalogue::create_team(state, auth, spec.clone()).await?,
                 };
                 for m in &members {
-                    catalogue::add_member(state, auth, &team, *m).await?;
+                    if let Err(e) = catalogue::add_member(state, auth, &team, *m).await {
+                        later.push(format!("a member was not added: {}", e.message));
+                    }
                 }
                 Ok(team.id)
             })
@@ -151,6 +160,7 @@ pub async fn teams(run: &mut Run<'_>, items: &[TeamItem]) -> Result<(), ApiError
             _ if !left_out.is_empty() => format!("members left out: {}", left_out.join("; ")),
             _ => String::new(),
         };
+        let note = [note].into_iter().chain(later).filter(|n| !n.is_empty()).collect::<Vec<_>>().join("; ");
         run.finish((ObjectKind::Team, &t.source_id, &t.name), &decision, &d, done, note).await?;
     }
     Ok(())
@@ -210,6 +220,7 @@ pub async fn schedules(run: &mut Run<'_>, items: &[ScheduleItem]) -> Result<(), 
             }
         }
         let (state, auth) = (run.state, run.auth);
+        let mut later: Vec<String> = Vec::new();
         let done = match checked {
             Err(e) => Err(e),
             Ok(spec) => {
@@ -225,8 +236,10 @@ pub async fn schedules(run: &mut Run<'_>, items: &[ScheduleItem]) -> Result<(), 
                         let same = |x: &opsdeck_core::oncall::Override| {
                             x.user_id == o.user_id && x.start == o.start && x.end == o.end
                         };
-                        if !have.iter().any(same) {
-                            oncall::add_override(state, auth, id, o.clone()).await?;
+                        if !have.iter().any(same)
+                            && let Err(e) = oncall::add_override(state, auth, id, o.clone()).await
+                        {
+                            later.push(format!("override {} – {} not added: {}", o.start, o.end, e.message));
                         }
                     }
                     Ok(id)
@@ -234,6 +247,7 @@ pub async fn schedules(run: &mut Run<'_>, items: &[ScheduleItem]) -> Result<(), 
                 .await
             }
         };
+        notes.extend(later);
         run.finish((ObjectKind::Schedule, &s.source_id, &s.name), &decision, &d, done, notes.join("; ")).await?;
     }
     Ok(())

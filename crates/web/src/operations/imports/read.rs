@@ -1,9 +1,9 @@
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
-use opsdeck_core::import::{Bundle, gatus, kuma, pagerduty};
+use opsdeck_core::import::{Bundle, gatus, kuma, opsgenie, pagerduty};
 use opsdeck_core::role::Permission;
-use opsdeck_notify::vendor_api::{FetchError, VendorApi, fetch_pagerduty};
+use opsdeck_notify::vendor_api::{FetchError, VendorApi, fetch_opsgenie, fetch_pagerduty};
 
 /// The largest `kuma.db` taken (a file over it is refused before it is read).
 pub const KUMA_FILE_MAX: usize = 256 * 1024 * 1024;
@@ -34,18 +34,51 @@ pub async fn pagerduty(state: &AppState, auth: &Auth, api_url: &str, t: &str) ->
     Ok(pagerduty::map(&docs, state.now()))
 }
 
+/// Reads an Opsgenie account through its REST API v2 with an API key (`GenieKey`; read access
+/// and configuration access are enough).
+pub async fn opsgenie(state: &AppState, auth: &Auth, api_url: &str, t: &str) -> Result<Bundle, ApiError> {
+    auth.require(Permission::Administer)?;
+    let auth_header = format!("GenieKey {}", token(t)?);
+    let api = VendorApi::new("Opsgenie", api_url, auth_header, &state.config.egress).map_err(fetch_error)?;
+    let docs = fetch_opsgenie(&api, state.now()).await.map_err(fetch_error)?;
+    Ok(opsgenie::map(&docs, state.now()))
+}
+
 /// Reads an Uptime Kuma database file (its bytes as uploaded).
 pub async fn uptime_kuma(state: &AppState, auth: &Auth, file: &[u8]) -> Result<Bundle, ApiError> {
     auth.require(Permission::Administer)?;
     if !file.starts_with(b"SQLite format 3\0") {
         return Err(ApiError::invalid("db", "not an SQLite database: send Uptime Kuma's data/kuma.db"));
     }
-    // SQLite reads files, not bytes: a private temporary copy, removed whatever happens.
-    let path = std::env::temp_dir().join(format!("opsdeck-kuma-{}.db", uuid::Uuid::now_v7()));
-    tokio::fs::write(&path, file).await.map_err(|_| ApiError::internal())?;
-    let dump = opsdeck_store::import::read_kuma(path.clone()).await;
-    let _ = tokio::fs::remove_file(&path).await;
-    Ok(kuma::map(&dump?, state.now()))
+    // SQLite reads files, not bytes: a copy only this user may read, removed (with any side
+    // files SQLite makes) when the guard goes, whatever happens.
+    let temp = TempFile(std::env::temp_dir().join(format!("opsdeck-kuma-{}.db", uuid::Uuid::now_v7())));
+    let (path, bytes) = (temp.0.clone(), file.to_vec());
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&path)?.write_all(&bytes)
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(|_| ApiError::internal())?;
+    let dump = opsdeck_store::import::read_kuma(temp.0.clone()).await?;
+    Ok(kuma::map(&dump, state.now()))
+}
+
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 /// Reads a Gatus configuration file.

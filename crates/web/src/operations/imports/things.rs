@@ -15,12 +15,6 @@ fn why(e: impl Into<ApiError>) -> String {
     e.into().message
 }
 
-/// The last characters of a key, enough to tell it apart (never the key).
-fn hint(key: &str) -> String {
-    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-    format!("…{tail}")
-}
-
 pub async fn services(run: &mut Run<'_>, items: &[ServiceItem]) -> Result<(), ApiError> {
     for s in items {
         let d = item_digest(&ServiceItem { integrations: vec![], ..s.clone() });
@@ -48,6 +42,7 @@ pub async fn services(run: &mut Run<'_>, items: &[ServiceItem]) -> Result<(), Ap
             ..ServiceInput::default()
         };
         let (state, auth) = (run.state, run.auth);
+        let mut later: Vec<String> = Vec::new();
         let done = match ServiceSpec::create(input.clone()) {
             Err(e) => Err(why(e)),
             Ok(_) => {
@@ -59,8 +54,10 @@ pub async fn services(run: &mut Run<'_>, items: &[ServiceItem]) -> Result<(), Ap
                         }
                         _ => catalogue::create_service(state, auth, input.clone()).await?.id,
                     };
-                    if policy.is_some() {
-                        oncall::set_service_policy(state, auth, id, policy).await?;
+                    if policy.is_some()
+                        && let Err(e) = oncall::set_service_policy(state, auth, id, policy).await
+                    {
+                        later.push(format!("escalation policy not set: {}", e.message));
                     }
                     Ok(id)
                 })
@@ -70,6 +67,7 @@ pub async fn services(run: &mut Run<'_>, items: &[ServiceItem]) -> Result<(), Ap
         if matches!(decision, Decision::Adopt(_)) {
             notes.insert(0, "a service with this slug exists: linked, not changed".into());
         }
+        notes.extend(later);
         run.finish((ObjectKind::Service, &s.source_id, &s.name), &decision, &d, done, notes.join("; ")).await?;
         for i in &s.integrations {
             integration(run, s, i).await?;
@@ -110,7 +108,7 @@ async fn integration(run: &mut Run<'_>, s: &ServiceItem, i: &IntegrationItem) ->
         run.keys.push(ImportKey {
             service: s.name.clone(),
             integration: i.name.clone(),
-            old_key_hint: i.old_key.as_deref().map(hint),
+            old_key_hint: i.old_key.clone(),
             ingest_url: url,
             key: new_key,
         });
@@ -127,7 +125,8 @@ async fn integration(run: &mut Run<'_>, s: &ServiceItem, i: &IntegrationItem) ->
 pub async fn monitors(run: &mut Run<'_>, items: &[MonitorItem]) -> Result<(), ApiError> {
     for m in items {
         let d = item_digest(m);
-        let adopt = run.existing.monitors_by_name.get(&m.name).copied();
+        // Adopted only when the existing monitor checks the same way.
+        let adopt = run.existing.monitors_by_name.get(&m.name).filter(|(_, kind)| *kind == m.kind).map(|(id, _)| *id);
         let decision = run.decide(ObjectKind::Monitor, &m.source_id, &d, adopt);
         let input = MonitorInput {
             name: Some(m.name.clone()),
