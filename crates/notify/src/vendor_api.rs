@@ -8,7 +8,7 @@
 use crate::egress::{EgressConfig, EgressPolicy, FilteringResolver};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use opsdeck_core::import::{EQUIVALENCE_DAYS, OBJECTS_MAX};
-use opsdeck_core::import::{opsgenie, pagerduty::Documents};
+use opsdeck_core::import::{grafana_oncall, opsgenie, pagerduty::Documents};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -68,12 +68,19 @@ impl VendorApi {
 
     /// One JSON document; rate limits are waited out, other failures say what the source said.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, FetchError> {
+        let mut url = self.url(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        self.fetch(url).await
+    }
+
+    async fn fetch(&self, url: reqwest::Url) -> Result<Value, FetchError> {
         let mut tries = 0;
         loop {
             let resp = self
                 .http
-                .get(self.url(path))
-                .query(query)
+                .get(url.clone())
                 .header("Authorization", &self.auth)
                 .header("Accept", "application/vnd.pagerduty+json;version=2, application/json")
                 .send()
@@ -145,6 +152,40 @@ impl VendorApi {
         }
     }
 
+    /// Every object of a list under `results`, following `next` (Grafana OnCall) only while it
+    /// points at the same server: the token goes nowhere else.
+    pub async fn cursor_list(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<Value>, FetchError> {
+        let mut url = self.url(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut out: Vec<Value> = Vec::new();
+        for _ in 0..=(OBJECTS_MAX / 10) {
+            let page = self.fetch(url.clone()).await?;
+            let items = page.get("results").and_then(Value::as_array).ok_or_else(|| {
+                FetchError::Unreadable(format!(
+                    "{} at {}: a {path} page has no \"results\" list",
+                    self.label, self.host
+                ))
+            })?;
+            out.extend(items.iter().cloned());
+            if out.len() > OBJECTS_MAX {
+                return Err(FetchError::Refused(format!("{} has more than {OBJECTS_MAX} in {path}", self.label)));
+            }
+            let Some(next) = page.get("next").and_then(Value::as_str).and_then(|n| reqwest::Url::parse(n).ok()) else {
+                return Ok(out);
+            };
+            if next.origin() != self.base.origin() {
+                return Err(FetchError::Unreadable(format!(
+                    "{} at {} pointed its next page elsewhere",
+                    self.label, self.host
+                )));
+            }
+            url = next;
+        }
+        Err(FetchError::Unreadable(format!("{} at {}: too many pages in {path}", self.label, self.host)))
+    }
+
     /// Every object of a list under `data` paged by `limit` and `offset` (Opsgenie): a page
     /// shorter than the limit is the last.
     pub async fn data_list(&self, path: &str, extra: &[(&str, String)]) -> Result<Vec<Value>, FetchError> {
@@ -202,6 +243,33 @@ pub async fn fetch_opsgenie(api: &VendorApi, now: DateTime<Utc>) -> Result<opsge
     let escalations = api.data_list("v2/escalations", &[]).await?;
     let integrations = api.data_list("v2/integrations", &[]).await?;
     Ok(opsgenie::Documents { users, teams, schedules, overrides, timelines, escalations, integrations })
+}
+
+/// Reads what a Grafana OnCall import needs: users, teams, schedules, their shifts and final
+/// shifts for the equivalence weeks, escalation chains and their steps, integrations.
+pub async fn fetch_grafana_oncall(
+    api: &VendorApi,
+    now: DateTime<Utc>,
+) -> Result<grafana_oncall::Documents, FetchError> {
+    let users = api.cursor_list("users/", &[]).await?;
+    let teams = api.cursor_list("teams/", &[]).await?;
+    let schedules = api.cursor_list("schedules/", &[]).await?;
+    let shifts = api.cursor_list("on_call_shifts/", &[]).await?;
+    let mut final_shifts = Vec::new();
+    // Whole days, through the one the equivalence weeks end in.
+    let (from, to) = (now.date_naive(), (now + Duration::days(EQUIVALENCE_DAYS + 1)).date_naive());
+    for s in &schedules {
+        let Some(id) = path_id("Grafana OnCall", s)? else { continue };
+        if s.get("type").and_then(Value::as_str) == Some("ical") {
+            continue;
+        }
+        let q = [("start_date", from.to_string()), ("end_date", to.to_string())];
+        final_shifts.push((id.clone(), api.cursor_list(&format!("schedules/{id}/final_shifts/"), &q).await?));
+    }
+    let chains = api.cursor_list("escalation_chains/", &[]).await?;
+    let steps = api.cursor_list("escalation_policies/", &[]).await?;
+    let integrations = api.cursor_list("integrations/", &[]).await?;
+    Ok(grafana_oncall::Documents { users, teams, schedules, shifts, final_shifts, chains, steps, integrations })
 }
 
 /// The error message a vendor put in its body, if any (bounded).

@@ -36,6 +36,17 @@ pub enum ImportCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// A Grafana OnCall instance through its public API v1 (`--api-url` its …/api/v1 root).
+    GrafanaOncall {
+        #[arg(long)]
+        api_url: String,
+        /// An OnCall API token. `--token KEY` after `grafana-oncall` gives it too; the Opsdeck
+        /// token then comes from OPSDECK_TOKEN.
+        #[arg(long = "source-token", env = "GRAFANA_ONCALL_TOKEN", hide_env_values = true)]
+        source_token: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// An Uptime Kuma database (data/kuma.db; stop Kuma or copy it first).
     UptimeKuma {
         #[arg(long)]
@@ -176,6 +187,12 @@ pub fn claim_flags(cli: &mut crate::cli::Cli) {
             *source_token = cli.global.token.take();
             cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
         }
+        crate::cli::Command::Import(ImportCmd::GrafanaOncall { source_token, .. })
+            if source_token.is_none() && flag_given("grafana-oncall", "--token") =>
+        {
+            *source_token = cli.global.token.take();
+            cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
+        }
         crate::cli::Command::Import(ImportCmd::Opsgenie { source_token, .. })
             if source_token.is_none() && flag_given("opsgenie", "--token") =>
         {
@@ -206,6 +223,9 @@ pub async fn import_cmd(c: ImportCmd, cfg: &Config) -> Result<()> {
         }
         ImportCmd::Opsgenie { api_url, source_token, common } => {
             vendor(&client, "opsgenie", api_url, source_token, common).await
+        }
+        ImportCmd::GrafanaOncall { api_url, source_token, common } => {
+            vendor(&client, "grafana-oncall", api_url, source_token, common).await
         }
         ImportCmd::UptimeKuma { db, common } => {
             let file = std::fs::read(&db).with_context(|| format!("cannot read {}", db.display()))?;

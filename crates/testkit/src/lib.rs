@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 mod imap;
 pub mod import_fakes;
+pub mod oncall_fake;
 pub mod opsgenie_fake;
 mod receiver;
 mod smtp;

@@ -60,7 +60,9 @@ pub fn compare(
     rendered: &[SourceShift],
     from: DateTime<Utc>,
 ) -> Vec<Difference> {
-    let to = from + Duration::days(EQUIVALENCE_DAYS);
+    // Up to where the source rendered (a source that renders whole days may stop short).
+    let rendered_end = rendered.iter().map(|s| s.end).max();
+    let to = (from + Duration::days(EQUIVALENCE_DAYS)).min(rendered_end.unwrap_or(DateTime::<Utc>::MAX_UTC));
     let spec = spec_of(item, ids);
     let overrides: Vec<Override> = item
         .overrides

@@ -8,6 +8,7 @@
 
 pub mod equivalence;
 pub mod gatus;
+pub mod grafana_oncall;
 pub mod kuma;
 pub mod opsgenie;
 pub mod pagerduty;
@@ -31,18 +32,25 @@ pub const EQUIVALENCE_DAYS: i64 = 56;
 pub enum SourceKind {
     Pagerduty,
     Opsgenie,
+    GrafanaOncall,
     UptimeKuma,
     Gatus,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 4] =
-        [SourceKind::Pagerduty, SourceKind::Opsgenie, SourceKind::UptimeKuma, SourceKind::Gatus];
+    pub const ALL: [SourceKind; 5] = [
+        SourceKind::Pagerduty,
+        SourceKind::Opsgenie,
+        SourceKind::GrafanaOncall,
+        SourceKind::UptimeKuma,
+        SourceKind::Gatus,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Pagerduty => "pagerduty",
             SourceKind::Opsgenie => "opsgenie",
+            SourceKind::GrafanaOncall => "grafana-oncall",
             SourceKind::UptimeKuma => "uptime-kuma",
             SourceKind::Gatus => "gatus",
         }
@@ -52,6 +60,7 @@ impl SourceKind {
         match self {
             SourceKind::Pagerduty => "PagerDuty",
             SourceKind::Opsgenie => "Opsgenie",
+            SourceKind::GrafanaOncall => "Grafana OnCall",
             SourceKind::UptimeKuma => "Uptime Kuma",
             SourceKind::Gatus => "Gatus",
         }

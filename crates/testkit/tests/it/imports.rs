@@ -15,6 +15,7 @@ backend_tests!(
     uptime_kuma_database_becomes_monitors,
     gatus_endpoints_become_monitors,
     opsgenie_imports_with_the_same_on_call,
+    grafana_oncall_imports_with_the_same_on_call,
 );
 
 fn steps<'a>(run: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -296,6 +297,39 @@ async fn opsgenie_imports_with_the_same_on_call(srv: &TestServer) {
     assert_eq!(r["keys"][0]["integration"], "Prometheus prod");
     assert!(r["keys"][0]["ingest_url"].as_str().unwrap().ends_with("/alertmanager"));
     let (_, again) = srv.post("/api/v1/imports/opsgenie", &admin, body).await;
+    let c = &again["report"]["counts"];
+    assert_eq!((c["create"].as_i64(), c["update"].as_i64()), (Some(0), Some(0)), "{again:#}");
+}
+
+async fn grafana_oncall_imports_with_the_same_on_call(srv: &TestServer) {
+    use opsdeck_testkit::oncall_fake as oc;
+    srv.clock.set(fake::now());
+    let admin = srv.token("root", Role::Admin).await;
+    let url = oc::serve(oc::instance()).await;
+    let body = json!({"api_url": url, "token": oc::GOOD_TOKEN});
+    let (s, done) = srv.post("/api/v1/imports/grafana-oncall", &admin, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    let r = &done["report"];
+    assert_eq!(r["counts"]["error"], 0, "{r:#}");
+    assert_eq!(steps(&done, "user").len(), 4, "two pages of users");
+    // Checked against OnCall's final shifts across New York's change to summer time (14 March).
+    assert_eq!(r["equivalence"][0]["same"], true, "{:#}", r["equivalence"]);
+    let unmapped: Vec<&str> =
+        r["unmapped"].as_array().unwrap().iter().map(|u| u["source_id"].as_str().unwrap()).collect();
+    assert!(unmapped.contains(&"S2"), "the iCal schedule is listed: {unmapped:?}");
+    let sid = step(&done, "S1")["object_id"].as_str().unwrap().to_owned();
+    for t in ["2027-03-09T15:00:00Z", "2027-03-10T03:00:00Z", "2027-03-15T14:30:00Z", "2027-03-20T07:00:00Z"] {
+        let t: chrono::DateTime<chrono::Utc> = t.parse().unwrap();
+        let (_, o) = srv.get(&format!("/api/v1/oncall?schedule_id={sid}&at={}", at(t)), &admin).await;
+        assert_eq!(o["items"][0]["username"].as_str(), Some(&*format!("u{}", &oc::who(t)[1..])), "at {t}: {o}");
+    }
+    let pid = step(&done, "C1")["object_id"].as_str().unwrap().to_owned();
+    let (_, p) = srv.get(&format!("/api/v1/escalation-policies/{pid}"), &admin).await;
+    let delays: Vec<i64> =
+        p["levels"].as_array().unwrap().iter().map(|l| l["delay_minutes"].as_i64().unwrap()).collect();
+    assert_eq!(delays, [15, 5]);
+    assert_eq!(r["keys"][0]["old_key_hint"], "…2345");
+    let (_, again) = srv.post("/api/v1/imports/grafana-oncall", &admin, body).await;
     let c = &again["report"]["counts"];
     assert_eq!((c["create"].as_i64(), c["update"].as_i64()), (Some(0), Some(0)), "{again:#}");
 }

@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(pagerduty))
         .routes(routes!(opsgenie))
+        .routes(routes!(grafana_oncall))
         .routes(routes!(list))
         .routes(routes!(get))
         .routes(routes!(apply))
@@ -67,7 +68,7 @@ pub struct FileImportQuery {
 #[derive(Serialize, ToSchema)]
 pub struct ImportRunDto {
     pub id: Uuid,
-    /// `pagerduty`, `opsgenie`, `uptime-kuma` or `gatus`.
+    /// `pagerduty`, `opsgenie`, `grafana-oncall`, `uptime-kuma` or `gatus`.
     pub source: String,
     pub instance: String,
     /// `planned`, `applying`, `applied` or `failed`.
@@ -139,6 +140,23 @@ async fn opsgenie(
 ) -> Result<Json<ImportRunDto>, ApiError> {
     let origin = Origin::new(SourceKind::Opsgenie, body.instance.as_deref())?;
     let bundle = read::opsgenie(&state, &auth, &body.api_url, &body.token).await?;
+    let (id, report, _) = op::import(&state, &auth, &origin, bundle, body.dry_run.unwrap_or(false)).await?;
+    answer(&state, &auth, id, report).await
+}
+
+/// Imports a Grafana OnCall instance through its public API v1 (`api_url` its `…/api/v1`
+/// root): users, teams, web schedules (rolling-users shifts as layers, overrides) checked
+/// against OnCall's final shifts for eight weeks, escalation chains, integrations as services
+/// with new keys (admins).
+#[utoipa::path(post, path = "/api/v1/imports/grafana-oncall", tag = "imports", request_body = VendorImportBody,
+    responses((status = 200, body = ImportRunDto)))]
+async fn grafana_oncall(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<VendorImportBody>,
+) -> Result<Json<ImportRunDto>, ApiError> {
+    let origin = Origin::new(SourceKind::GrafanaOncall, body.instance.as_deref())?;
+    let bundle = read::grafana_oncall(&state, &auth, &body.api_url, &body.token).await?;
     let (id, report, _) = op::import(&state, &auth, &origin, bundle, body.dry_run.unwrap_or(false)).await?;
     answer(&state, &auth, id, report).await
 }

@@ -83,8 +83,9 @@ pub async fn vendor(State(state): State<AppState>, auth: PageAuth, Form(f): Form
         let origin = Origin::new(source, Some(&f.instance))?;
         let bundle = match source {
             SourceKind::Opsgenie => read::opsgenie(&state, &auth.0, &f.api_url, &f.token).await?,
+            SourceKind::GrafanaOncall => read::grafana_oncall(&state, &auth.0, &f.api_url, &f.token).await?,
             SourceKind::Pagerduty => read::pagerduty(&state, &auth.0, &f.api_url, &f.token).await?,
-            _ => return Err(ApiError::invalid("source", "choose PagerDuty or Opsgenie")),
+            _ => return Err(ApiError::invalid("source", "choose PagerDuty, Opsgenie or Grafana OnCall")),
         };
         op::plan(&state, &auth.0, &origin, bundle).await
     }
@@ -137,8 +138,8 @@ pub async fn file(State(state): State<AppState>, auth: PageAuth, mut form: Multi
             SourceKind::UptimeKuma => read::uptime_kuma(&state, &auth.0, &data).await?,
             SourceKind::Gatus if data.len() <= read::GATUS_FILE_MAX => read::gatus(&auth.0, &data)?,
             SourceKind::Gatus => return Err(ApiError::invalid("file", "a Gatus file is at most 4 MiB")),
-            SourceKind::Pagerduty | SourceKind::Opsgenie => {
-                return Err(ApiError::invalid("source", "PagerDuty and Opsgenie are read through their APIs"));
+            SourceKind::Pagerduty | SourceKind::Opsgenie | SourceKind::GrafanaOncall => {
+                return Err(ApiError::invalid("source", "on-call tools are read through their APIs"));
             }
         };
         op::plan(&state, &auth.0, &origin, bundle).await

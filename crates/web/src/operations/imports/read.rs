@@ -1,9 +1,9 @@
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
-use opsdeck_core::import::{Bundle, gatus, kuma, opsgenie, pagerduty};
+use opsdeck_core::import::{Bundle, gatus, grafana_oncall, kuma, opsgenie, pagerduty};
 use opsdeck_core::role::Permission;
-use opsdeck_notify::vendor_api::{FetchError, VendorApi, fetch_opsgenie, fetch_pagerduty};
+use opsdeck_notify::vendor_api::{FetchError, VendorApi, fetch_grafana_oncall, fetch_opsgenie, fetch_pagerduty};
 
 /// The largest `kuma.db` taken (a file over it is refused before it is read).
 pub const KUMA_FILE_MAX: usize = 256 * 1024 * 1024;
@@ -42,6 +42,16 @@ pub async fn opsgenie(state: &AppState, auth: &Auth, api_url: &str, t: &str) -> 
     let api = VendorApi::new("Opsgenie", api_url, auth_header, &state.config.egress).map_err(fetch_error)?;
     let docs = fetch_opsgenie(&api, state.now()).await.map_err(fetch_error)?;
     Ok(opsgenie::map(&docs, state.now()))
+}
+
+/// Reads a Grafana OnCall instance through its public API v1 (`api_url` its `…/api/v1` root,
+/// `token` an API token of the instance).
+pub async fn grafana_oncall(state: &AppState, auth: &Auth, api_url: &str, t: &str) -> Result<Bundle, ApiError> {
+    auth.require(Permission::Administer)?;
+    let api =
+        VendorApi::new("Grafana OnCall", api_url, token(t)?.to_owned(), &state.config.egress).map_err(fetch_error)?;
+    let docs = fetch_grafana_oncall(&api, state.now()).await.map_err(fetch_error)?;
+    Ok(grafana_oncall::map(&docs, state.now()))
 }
 
 /// Reads an Uptime Kuma database file (its bytes as uploaded).
