@@ -78,6 +78,28 @@ pub struct Existing {
     pub ids: std::collections::HashSet<Uuid>,
 }
 
+/// A plan not applied within this long expires: what it read (which may hold monitors'
+/// passwords) is dropped.
+pub const PLAN_TTL_MS: i64 = 7 * 86_400_000;
+/// A run still applying after this long was cut off (a crash, a lost request) and is failed, so
+/// its source can be imported again.
+pub const APPLYING_STALE_MS: i64 = 30 * 60_000;
+
+/// JSON without NUL characters, which PostgreSQL's JSONB refuses (a source may hold them).
+fn without_nul<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    fn clean(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => s.retain(|c| c != '\0'),
+            serde_json::Value::Array(a) => a.iter_mut().for_each(clean),
+            serde_json::Value::Object(o) => o.values_mut().for_each(clean),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+    clean(&mut v);
+    v
+}
+
 /// Runs listed at most.
 pub const RUNS_LISTED: i64 = 50;
 
@@ -185,7 +207,25 @@ impl Db {
     ) -> StoreResult<Uuid> {
         let id = Uuid::now_v7();
         let ms = now.timestamp_millis();
+        let (bundle, report) = (without_nul(bundle), without_nul(report));
         write_tx!(self, |tx| {
+            // Old plans expire and runs cut off while applying fail, before this one is kept.
+            sqlx::query(
+                "UPDATE imports SET status = 'expired', bundle = '{}', updated_at = $1 \
+                 WHERE status = 'planned' AND created_at < $2",
+            )
+            .bind(ms)
+            .bind(ms - PLAN_TTL_MS)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE imports SET status = 'failed', bundle = '{}', updated_at = $1 \
+                 WHERE status = 'applying' AND updated_at < $2",
+            )
+            .bind(ms)
+            .bind(ms - APPLYING_STALE_MS)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO imports (id, source, instance, status, bundle, report, actor, created_at, updated_at) \
                  VALUES ($1, $2, $3, 'planned', $4, $5, $6, $7, $7)",
@@ -193,8 +233,8 @@ impl Db {
             .bind(id)
             .bind(source)
             .bind(instance)
-            .bind(Json(bundle))
-            .bind(Json(report))
+            .bind(Json(&bundle))
+            .bind(Json(&report))
             .bind(&actor.label)
             .bind(ms)
             .execute(&mut *tx)
@@ -224,7 +264,7 @@ impl Db {
             sqlx::query("UPDATE imports SET status = $2, report = $3, updated_at = $4, bundle = '{}' WHERE id = $1")
                 .bind(id)
                 .bind(status)
-                .bind(Json(report))
+                .bind(Json(without_nul(report)))
                 .bind(now.timestamp_millis())
                 .execute(&mut *tx)
                 .await?;

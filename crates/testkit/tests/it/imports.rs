@@ -253,6 +253,15 @@ external-endpoints:
     assert_eq!(whats, ["condition", "alert", "endpoint"]);
     let (_, again) = post("", yaml).await;
     assert_eq!(again["report"]["counts"]["unchanged"], 4, "{again:#}");
+    // A plan not applied within a week expires (what it read is dropped): applying it is a 409.
+    let (_, stale) = post("?dry_run=true", yaml).await;
+    srv.clock.advance(chrono::Duration::days(8));
+    let (_, fresh) = post("?dry_run=true", yaml).await;
+    let (s, e) = srv.post(&format!("/api/v1/imports/{}/apply", stale["id"].as_str().unwrap()), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("expired"), "{e}");
+    let (s, _) = srv.post(&format!("/api/v1/imports/{}/apply", fresh["id"].as_str().unwrap()), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
     let (s, e) = post("", "endpoints: [1, 2").await;
     assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("config")));
 }
