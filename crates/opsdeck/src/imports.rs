@@ -12,11 +12,17 @@ use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum ImportCmd {
-    /// A PagerDuty account through its REST API v2 (a read-only API key is enough).
+    /// A PagerDuty account through its REST API v2 (a read-only API key is enough), or from a
+    /// directory of its saved JSON responses (`--from-dir`).
     Pagerduty {
         /// e.g. https://api.pagerduty.com (or https://api.eu.pagerduty.com).
         #[arg(long, default_value = "https://api.pagerduty.com")]
         api_url: String,
+        /// A directory with users.json, teams.json, schedules.json, overrides.json (by schedule
+        /// id), escalation_policies.json, services.json, maintenance_windows.json: each a list,
+        /// or the API's page holding it; missing files are empty. No API key is needed.
+        #[arg(long, conflicts_with = "source_token")]
+        from_dir: Option<PathBuf>,
         /// The PagerDuty API key. `--token KEY` after `pagerduty` gives it too; the Opsdeck
         /// token then comes from OPSDECK_TOKEN.
         #[arg(long = "source-token", env = "PAGERDUTY_TOKEN", hide_env_values = true)]
@@ -209,6 +215,28 @@ pub fn claim_flags(cli: &mut crate::cli::Cli) {
     }
 }
 
+/// The saved responses in `dir` as one export document.
+fn export_from(dir: &std::path::Path) -> Result<Vec<u8>> {
+    let mut doc = serde_json::Map::new();
+    let lists = ["users", "teams", "schedules", "escalation_policies", "services", "maintenance_windows"];
+    for key in lists.into_iter().chain(["overrides"]) {
+        let path = dir.join(format!("{key}.json"));
+        if !path.exists() {
+            continue;
+        }
+        let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let v: Value = serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        // A list, or the API's page holding it under its name (a schedule's page under "schedule").
+        let v = match v {
+            Value::Object(mut o) if key != "overrides" => o.remove(key).unwrap_or(Value::Array(vec![])),
+            v => v,
+        };
+        doc.insert(key.to_owned(), v);
+    }
+    anyhow::ensure!(!doc.is_empty(), "{} holds none of users.json, teams.json, schedules.json, …", dir.display());
+    Ok(serde_json::to_vec(&Value::Object(doc))?)
+}
+
 async fn vendor(client: &Client, source: &str, api_url: String, token: Option<String>, common: Common) -> Result<()> {
     let token = token.context("give the vendor's API key: --token KEY (Opsdeck's token in OPSDECK_TOKEN)")?;
     let body = json!({"api_url": api_url, "token": token, "instance": common.instance, "dry_run": common.dry_run});
@@ -218,7 +246,14 @@ async fn vendor(client: &Client, source: &str, api_url: String, token: Option<St
 pub async fn import_cmd(c: ImportCmd, cfg: &Config) -> Result<()> {
     let client = Client::new(cfg)?;
     match c {
-        ImportCmd::Pagerduty { api_url, source_token, common } => {
+        ImportCmd::Pagerduty { from_dir: Some(dir), common, .. } => {
+            let body = export_from(&dir)?;
+            print_run(
+                &client.post_file("/api/v1/imports/pagerduty-export", &query(&common), body).await?,
+                common.output,
+            )
+        }
+        ImportCmd::Pagerduty { api_url, source_token, common, .. } => {
             vendor(&client, "pagerduty", api_url, source_token, common).await
         }
         ImportCmd::Opsgenie { api_url, source_token, common } => {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::Entity;
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::clock::from_millis;
-use opsdeck_core::import::kuma::{KumaDump, KumaMaintenance, KumaMonitor, KumaTag};
+use opsdeck_core::import::kuma::{KumaDump, KumaMaintenance, KumaMonitor, KumaPage, KumaTag};
 use opsdeck_core::import::{Bundle, OBJECTS_MAX};
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -74,6 +74,7 @@ pub struct Existing {
     pub services_by_slug: std::collections::HashMap<String, Uuid>,
     /// A monitor's id and type by its name (the first by id where names repeat).
     pub monitors_by_name: std::collections::HashMap<String, (Uuid, String)>,
+    pub pages_by_slug: std::collections::HashMap<String, Uuid>,
     /// Every id of every kind an import writes.
     pub ids: std::collections::HashSet<Uuid>,
 }
@@ -135,7 +136,11 @@ impl Db {
                 e.users_by_email.insert(m.to_lowercase(), id);
             }
         }
-        for (table, map) in [("teams", &mut e.teams_by_slug), ("services", &mut e.services_by_slug)] {
+        for (table, map) in [
+            ("teams", &mut e.teams_by_slug),
+            ("services", &mut e.services_by_slug),
+            ("status_pages", &mut e.pages_by_slug),
+        ] {
             let rows: Vec<(Uuid, String)> = with_db!(self, |pool| {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id, slug FROM {table} LIMIT $1")))
                     .bind(cap)
@@ -494,14 +499,42 @@ mod kuma {
                 });
             }
         }
-        let status_pages = if has_table(&c, "status_page")? {
-            rows(&c, &format!("SELECT id, slug FROM status_page ORDER BY id LIMIT {limit}"))?
-                .iter()
-                .map(|r| (int(r, "id").unwrap_or_default(), text(r, "slug").unwrap_or_default()))
-                .collect()
-        } else {
-            vec![]
-        };
+        let mut status_pages = Vec::new();
+        if has_table(&c, "status_page")? {
+            // Groups (Kuma's table is named "group") and their monitors, in Kuma's order.
+            let mut groups: std::collections::HashMap<i64, Vec<(i64, String)>> = std::collections::HashMap::new();
+            let mut members: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
+            if has_table(&c, "group")? && has_table(&c, "monitor_group")? {
+                let sql = format!("SELECT id, status_page_id, name FROM \"group\" ORDER BY weight, id LIMIT {limit}");
+                for r in rows(&c, &sql)? {
+                    let page = int(&r, "status_page_id").unwrap_or_default();
+                    let group = (int(&r, "id").unwrap_or_default(), text(&r, "name").unwrap_or_default());
+                    groups.entry(page).or_default().push(group);
+                }
+                let sql = format!("SELECT monitor_id, group_id FROM monitor_group ORDER BY weight, id LIMIT {limit}");
+                for r in rows(&c, &sql)? {
+                    if let (Some(g), Some(m)) = (int(&r, "group_id"), int(&r, "monitor_id")) {
+                        members.entry(g).or_default().push(m);
+                    }
+                }
+            }
+            let sql = format!("SELECT id, slug, title, description FROM status_page ORDER BY id LIMIT {limit}");
+            for r in rows(&c, &sql)? {
+                let id = int(&r, "id").unwrap_or_default();
+                status_pages.push(KumaPage {
+                    id,
+                    slug: text(&r, "slug").unwrap_or_default(),
+                    title: text(&r, "title").unwrap_or_default(),
+                    description: text(&r, "description").unwrap_or_default(),
+                    groups: groups
+                        .remove(&id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(g, name)| (name, members.remove(&g).unwrap_or_default()))
+                        .collect(),
+                });
+            }
+        }
         Ok(KumaDump { monitors, tags, maintenance, status_pages })
     }
 }

@@ -295,6 +295,11 @@ CREATE TABLE monitor_maintenance (id INTEGER PRIMARY KEY AUTOINCREMENT, monitor_
 CREATE TABLE status_page (id INTEGER PRIMARY KEY AUTOINCREMENT, slug VARCHAR(255) NOT NULL UNIQUE,
   title VARCHAR(255) NOT NULL, description TEXT, icon VARCHAR(255) NOT NULL, theme VARCHAR(30) NOT NULL,
   published BOOLEAN NOT NULL DEFAULT 1);
+CREATE TABLE "group" (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(255) NOT NULL,
+  created_date DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, public BOOLEAN NOT NULL DEFAULT 0,
+  active BOOLEAN NOT NULL DEFAULT 1, weight INTEGER NOT NULL DEFAULT 1000, status_page_id INTEGER);
+CREATE TABLE monitor_group (id INTEGER PRIMARY KEY AUTOINCREMENT, monitor_id INTEGER NOT NULL,
+  group_id INTEGER NOT NULL, weight INTEGER NOT NULL DEFAULT 1000, send_url BOOLEAN NOT NULL DEFAULT 0);
 INSERT INTO monitor (id, name, type, interval) VALUES (1, 'Production', 'group', 60);
 INSERT INTO monitor (id, name, type, url, interval, maxretries, accepted_statuscodes_json, parent, headers,
   basic_auth_user, basic_auth_pass, timeout)
@@ -318,7 +323,11 @@ INSERT INTO maintenance (id, title, description, strategy, start_date, end_date)
 INSERT INTO monitor_maintenance (monitor_id, maintenance_id) VALUES (2, 1);
 INSERT INTO maintenance (id, title, description, strategy, weekdays)
   VALUES (2, 'Weekly reboot', '', 'recurring-weekday', '[7]');
-INSERT INTO status_page (id, slug, title, icon, theme) VALUES (1, 'public', 'Shop status', '/icon.svg', 'light');
+INSERT INTO status_page (id, slug, title, icon, theme) VALUES (1, 'shop', 'Shop status', '/icon.svg', 'light');
+INSERT INTO "group" (id, name, public, active, weight, status_page_id) VALUES (1, 'Storefront', 1, 1, 1, 1);
+INSERT INTO monitor_group (monitor_id, group_id, weight) VALUES (2, 1, 1);
+INSERT INTO monitor_group (monitor_id, group_id, weight) VALUES (3, 1, 2);
+INSERT INTO monitor_group (monitor_id, group_id, weight) VALUES (8, 1, 3);
 "#;
     sqlx::raw_sql(ddl).execute(&mut c).await.unwrap();
 }

@@ -6,7 +6,7 @@
 //! URL. Types Opsdeck does not check (databases, Docker, MQTT, game servers, …) and inverted
 //! ("upside down") monitors are reported, not guessed.
 
-use super::{Bundle, MonitorItem, Unmapped, WindowItem};
+use super::{Bundle, MonitorItem, PageComponentItem, PageItem, Unmapped, WindowItem};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -63,13 +63,23 @@ pub struct KumaMaintenance {
     pub monitors: Vec<i64>,
 }
 
+/// A status page with its groups of monitors, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KumaPage {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    /// (group name, monitor ids).
+    pub groups: Vec<(String, Vec<i64>)>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KumaDump {
     pub monitors: Vec<KumaMonitor>,
     pub tags: Vec<KumaTag>,
     pub maintenance: Vec<KumaMaintenance>,
-    /// Status pages by slug (reported: Opsdeck's pages are built from services).
-    pub status_pages: Vec<(i64, String)>,
+    pub status_pages: Vec<KumaPage>,
 }
 
 /// A tag as Opsdeck spells it: lowercase letters, digits and `-_.:/`, at most 40 characters.
@@ -275,13 +285,29 @@ pub fn map(dump: &KumaDump, now: DateTime<Utc>) -> Bundle {
             monitors: w.monitors.iter().map(i64::to_string).collect(),
         });
     }
-    for (id, slug) in &dump.status_pages {
-        b.unmapped.push(Unmapped::new(
-            "status page",
-            id.to_string(),
-            slug,
-            "status pages are built from services in Opsdeck: create the page and add the imported monitors' services",
-        ));
+    let mapped: std::collections::HashSet<&str> = b.monitors.iter().map(|m| m.source_id.as_str()).collect();
+    let by_id: BTreeMap<i64, &KumaMonitor> = dump.monitors.iter().map(|m| (m.id, m)).collect();
+    for p in &dump.status_pages {
+        let mut components = Vec::new();
+        for (group, ids) in &p.groups {
+            for id in ids {
+                let Some(m) = by_id.get(id) else { continue };
+                if !mapped.contains(id.to_string().as_str()) {
+                    let why = format!("its monitor {:?} was not imported", m.name);
+                    b.unmapped.push(Unmapped::new("status page component", p.id.to_string(), &p.slug, why));
+                    continue;
+                }
+                let group = Some(group.clone()).filter(|g| !g.trim().is_empty());
+                components.push(PageComponentItem { name: m.name.clone(), group, monitors: vec![id.to_string()] });
+            }
+        }
+        b.pages.push(PageItem {
+            source_id: p.id.to_string(),
+            slug: p.slug.clone(),
+            title: p.title.clone(),
+            description: p.description.clone(),
+            components,
+        });
     }
     b
 }

@@ -84,6 +84,7 @@ pub enum ObjectKind {
     Integration,
     Maintenance,
     Monitor,
+    StatusPage,
 }
 
 impl ObjectKind {
@@ -97,6 +98,7 @@ impl ObjectKind {
             ObjectKind::Integration => "integration",
             ObjectKind::Maintenance => "maintenance",
             ObjectKind::Monitor => "monitor",
+            ObjectKind::StatusPage => "status_page",
         }
     }
 }
@@ -230,6 +232,24 @@ pub struct MonitorItem {
     pub paused: bool,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageComponentItem {
+    pub name: String,
+    pub group: Option<String>,
+    /// Source ids of monitors.
+    pub monitors: Vec<String>,
+}
+
+/// A public status page whose components follow imported monitors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageItem {
+    pub source_id: String,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub components: Vec<PageComponentItem>,
+}
+
 /// Something the source has that could not be mapped, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unmapped {
@@ -266,6 +286,7 @@ pub struct Bundle {
     pub services: Vec<ServiceItem>,
     pub windows: Vec<WindowItem>,
     pub monitors: Vec<MonitorItem>,
+    pub pages: Vec<PageItem>,
     pub unmapped: Vec<Unmapped>,
     /// Per schedule source id, the source's own rendering of the next weeks (where its API has
     /// one), for the equivalence check.

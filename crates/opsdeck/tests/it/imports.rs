@@ -32,6 +32,11 @@ async fn imports_through_the_cli() {
     fake::kuma_db(&kuma).await;
     let gatus = dir.path().join("config.yaml");
     std::fs::write(&gatus, "endpoints:\n  - name: front\n    url: https://example.org/\n").unwrap();
+    let saved = dir.path().join("pd");
+    std::fs::create_dir(&saved).unwrap();
+    let users =
+        r#"{"users": [{"id": "PZ1", "name": "Zed", "email": "zed@example.com", "role": "user"}], "more": false}"#;
+    std::fs::write(saved.join("users.json"), users).unwrap();
     let url = srv.url.clone();
     let outs = tokio::task::spawn_blocking(move || {
         let kuma = kuma.to_str().unwrap();
@@ -49,12 +54,14 @@ async fn imports_through_the_cli() {
         let applied = opsdeck(&["import", "apply", &id], &url, &admin);
         let again = opsdeck(&["import", "apply", &id], &url, &admin);
         let list = opsdeck(&["import", "list"], &url, &admin);
-        vec![pd_plan, pd_wrong, kuma_out, gatus_plan, applied, again, list]
+        let from_dir =
+            opsdeck(&["import", "pagerduty", "--from-dir", saved.to_str().unwrap(), "--dry-run"], &url, &admin);
+        vec![pd_plan, pd_wrong, kuma_out, gatus_plan, applied, again, list, from_dir]
     })
     .await
     .unwrap();
-    let [pd_plan, pd_wrong, kuma_out, gatus_plan, applied, again, list] = &outs[..] else { unreachable!() };
-    for o in [pd_plan, kuma_out, gatus_plan, applied, list] {
+    let [pd_plan, pd_wrong, kuma_out, gatus_plan, applied, again, list, from_dir] = &outs[..] else { unreachable!() };
+    for o in [pd_plan, kuma_out, gatus_plan, applied, list, from_dir] {
         assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
     }
     let plan: Value = serde_json::from_slice(&pd_plan.stdout).unwrap();
@@ -63,11 +70,13 @@ async fn imports_through_the_cli() {
     assert!(!pd_wrong.status.success());
     assert!(text(&pd_wrong.stderr).contains("refused the token"), "{}", text(&pd_wrong.stderr));
     let k = text(&kuma_out.stdout);
-    assert!(k.starts_with("Report of import") && k.contains("7 created"), "{k}");
+    assert!(k.starts_with("Report of import") && k.contains("8 created"), "{k}");
     assert!(k.contains("Not mapped:") && k.contains("docker"), "{k}");
     assert!(text(&applied.stdout).contains("1 created"), "{}", text(&applied.stdout));
     assert!(!again.status.success() && text(&again.stderr).contains("applied already"), "{}", text(&again.stderr));
     let l = text(&list.stdout);
     assert_eq!(l.lines().count(), 4, "{l}");
     assert!(l.contains("uptime-kuma") && l.contains("gatus"), "{l}");
+    let d = text(&from_dir.stdout);
+    assert!(d.starts_with("Plan of import") && d.contains("1 to create") && d.contains("Zed"), "{d}");
 }

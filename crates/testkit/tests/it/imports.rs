@@ -16,6 +16,7 @@ backend_tests!(
     gatus_endpoints_become_monitors,
     opsgenie_imports_with_the_same_on_call,
     grafana_oncall_imports_with_the_same_on_call,
+    pagerduty_export_reads_saved_responses,
 );
 
 fn steps<'a>(run: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -175,7 +176,7 @@ async fn uptime_kuma_database_becomes_monitors(srv: &TestServer) {
     assert_eq!(steps(&plan, "monitor").len(), 6, "{plan:#}");
     let unmapped: Vec<&str> =
         plan["report"]["unmapped"].as_array().unwrap().iter().map(|u| u["source_id"].as_str().unwrap()).collect();
-    assert!(["8", "9", "2", "1"].iter().all(|id| unmapped.contains(id)), "{unmapped:?}");
+    assert!(["8", "9", "2"].iter().all(|id| unmapped.contains(id)), "{unmapped:?}");
     let (s, done) = post("", file.clone()).await;
     assert_eq!(s, StatusCode::OK, "{done}");
     assert_eq!(done["report"]["counts"]["error"], 0, "{done:#}");
@@ -191,10 +192,16 @@ async fn uptime_kuma_database_becomes_monitors(srv: &TestServer) {
     let (_, p) = srv.get(&format!("/api/v1/monitors/{ping}"), &admin).await;
     assert_eq!(p["paused"], true, "{p}");
     assert_eq!(steps(&done, "maintenance")[0]["action"], "create");
+    // Its status page, with a component per imported monitor in its group.
+    let page_id = steps(&done, "status_page")[0]["object_id"].as_str().unwrap().to_owned();
+    let (s, page) = srv.get(&format!("/api/v1/status-pages/{page_id}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let names: Vec<&str> = page["components"].as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+    assert!(names.contains(&"Website") && names.contains(&"Login page") && !names.contains(&"Container"), "{page}");
     // Again: nothing changes.
     let (_, again) = post("", file.clone()).await;
     let c = &again["report"]["counts"];
-    assert_eq!((c["create"].as_i64(), c["update"].as_i64(), c["unchanged"].as_i64()), (Some(0), Some(0), Some(7)));
+    assert_eq!((c["create"].as_i64(), c["update"].as_i64(), c["unchanged"].as_i64()), (Some(0), Some(0), Some(8)));
     // Not a database, and a truncated one: 422 naming the file.
     let (s, e) = post("", b"hello".to_vec()).await;
     assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("db")));
@@ -341,4 +348,46 @@ async fn grafana_oncall_imports_with_the_same_on_call(srv: &TestServer) {
     let (_, again) = srv.post("/api/v1/imports/grafana-oncall", &admin, body).await;
     let c = &again["report"]["counts"];
     assert_eq!((c["create"].as_i64(), c["update"].as_i64()), (Some(0), Some(0)), "{again:#}");
+}
+
+/// The responses a user saved from PagerDuty's API, sent as one export: the same plan as reading
+/// the API.
+async fn pagerduty_export_reads_saved_responses(srv: &TestServer) {
+    srv.clock.set(fake::now());
+    let admin = srv.token("root", Role::Admin).await;
+    let url = fake::serve(fake::account(0)).await;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let req = http.get(format!("{url}/{path}")).header("authorization", format!("Token token={GOOD_KEY}"));
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let (since, until) = (at(fake::now()), at(fake::now() + chrono::Duration::days(56)));
+    let _ = get("teams".into()).await; // the fake's first teams answer is a 429
+    let mut schedules = Vec::new();
+    for id in ["PS1", "PS2"] {
+        schedules.push(get(format!("schedules/{id}?since={since}&until={until}")).await["schedule"].clone());
+    }
+    let export = json!({
+        "users": get("users?limit=50".into()).await["users"],
+        "teams": get("teams".into()).await["teams"],
+        "schedules": schedules,
+        "overrides": {"PS1": get("schedules/PS1/overrides".into()).await["overrides"]},
+        "escalation_policies": get("escalation_policies".into()).await["escalation_policies"],
+        "services": get("services".into()).await["services"],
+        "maintenance_windows": get("maintenance_windows".into()).await["maintenance_windows"],
+    });
+    let post = |body: Vec<u8>| {
+        let req = http.post(format!("{}/api/v1/imports/pagerduty-export?dry_run=true", srv.url)).bearer_auth(&admin);
+        async move {
+            let resp = req.body(body).send().await.unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, plan) = post(serde_json::to_vec(&export).unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{plan}");
+    assert_eq!(plan["report"]["counts"]["create"], 13, "{plan:#}");
+    let eq = plan["report"]["equivalence"].as_array().unwrap();
+    assert_eq!(eq.iter().find(|e| e["schedule"] == "PS1").unwrap()["same"], true);
+    let (s, e) = post(br#"{"users": 7}"#.to_vec()).await;
+    assert_eq!((s, e["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("export")));
 }

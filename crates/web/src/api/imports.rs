@@ -34,6 +34,9 @@ pub fn file_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(uptime_kuma))
         .layer(DefaultBodyLimit::max(read::KUMA_FILE_MAX))
+        .merge(
+            OpenApiRouter::new().routes(routes!(pagerduty_export)).layer(DefaultBodyLimit::max(read::EXPORT_FILE_MAX)),
+        )
         .merge(OpenApiRouter::new().routes(routes!(gatus)).layer(DefaultBodyLimit::max(read::GATUS_FILE_MAX)))
 }
 
@@ -188,6 +191,26 @@ async fn uptime_kuma(
     let origin = Origin::new(SourceKind::UptimeKuma, q.instance.as_deref())?;
     let body = file(&auth, body, read::KUMA_FILE_MAX).await?;
     let bundle = read::uptime_kuma(&state, &auth, &body).await?;
+    let (id, report, _) = op::import(&state, &auth, &origin, bundle, q.dry_run.unwrap_or(false)).await?;
+    answer(&state, &auth, id, report).await
+}
+
+/// Imports a PagerDuty account from its saved JSON responses (up to 64 MiB): an object with
+/// `users`, `teams`, `schedules` (as `GET /schedules/{id}` returns each, with `final_schedule`
+/// for the on-call check), `overrides` (by schedule id), `escalation_policies`, `services` and
+/// `maintenance_windows`, each optional (admins).
+#[utoipa::path(post, path = "/api/v1/imports/pagerduty-export", tag = "imports", params(FileImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = ImportRunDto)))]
+async fn pagerduty_export(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<FileImportQuery>,
+    body: Body,
+) -> Result<Json<ImportRunDto>, ApiError> {
+    let origin = Origin::new(SourceKind::Pagerduty, q.instance.as_deref())?;
+    let body = file(&auth, body, read::EXPORT_FILE_MAX).await?;
+    let bundle = read::pagerduty_export(&state, &auth, &body)?;
     let (id, report, _) = op::import(&state, &auth, &origin, bundle, q.dry_run.unwrap_or(false)).await?;
     answer(&state, &auth, id, report).await
 }

@@ -42,7 +42,8 @@ pub enum ImportAction {
 /// One object of the plan (and, once applied, of the report).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ImportStep {
-    /// `user`, `team`, `schedule`, `policy`, `service`, `integration`, `monitor`, `maintenance`.
+    /// `user`, `team`, `schedule`, `policy`, `service`, `integration`, `monitor`, `maintenance`,
+    /// `status_page`.
     pub kind: String,
     pub source_id: String,
     pub name: String,
@@ -286,7 +287,9 @@ impl<'a> Run<'a> {
 
 fn kind_of(s: &str) -> Option<ObjectKind> {
     use ObjectKind::*;
-    [User, Team, Schedule, Policy, Service, Integration, Maintenance, Monitor].into_iter().find(|k| k.as_str() == s)
+    [User, Team, Schedule, Policy, Service, Integration, Maintenance, Monitor, StatusPage]
+        .into_iter()
+        .find(|k| k.as_str() == s)
 }
 
 pub fn item_digest<T: Serialize>(item: &T) -> String {
@@ -310,6 +313,7 @@ async fn walk(
     things::services(&mut run, &bundle.services).await?;
     things::monitors(&mut run, &bundle.monitors).await?;
     things::windows(&mut run, &bundle.windows).await?;
+    things::pages(&mut run, &bundle.pages).await?;
     let equivalence = check_equivalence(&run, bundle, state.now());
     let unmapped: Vec<ImportUnmapped> = bundle.unmapped.iter().map(unmapped_dto).collect();
     let mut counts = ImportCounts { unmapped: unmapped.len(), ..ImportCounts::default() };

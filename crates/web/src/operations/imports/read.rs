@@ -34,6 +34,56 @@ pub async fn pagerduty(state: &AppState, auth: &Auth, api_url: &str, t: &str) ->
     Ok(pagerduty::map(&docs, state.now()))
 }
 
+/// A PagerDuty account as saved JSON (what `opsdeck import pagerduty --from-dir` sends): each
+/// list as the API returns its objects, schedules as `GET /schedules/{id}` returns them (with
+/// `final_schedule` for the on-call check), overrides by schedule id.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PagerdutyExport {
+    #[serde(default)]
+    users: Vec<serde_json::Value>,
+    #[serde(default)]
+    teams: Vec<serde_json::Value>,
+    #[serde(default)]
+    schedules: Vec<serde_json::Value>,
+    #[serde(default)]
+    overrides: std::collections::BTreeMap<String, Vec<serde_json::Value>>,
+    #[serde(default)]
+    escalation_policies: Vec<serde_json::Value>,
+    #[serde(default)]
+    services: Vec<serde_json::Value>,
+    #[serde(default)]
+    maintenance_windows: Vec<serde_json::Value>,
+}
+
+/// The largest saved PagerDuty export taken.
+pub const EXPORT_FILE_MAX: usize = 64 * 1024 * 1024;
+
+/// Reads a PagerDuty account from its saved JSON responses.
+pub fn pagerduty_export(state: &AppState, auth: &Auth, body: &[u8]) -> Result<Bundle, ApiError> {
+    auth.require(Permission::Administer)?;
+    let e: PagerdutyExport = serde_json::from_slice(body).map_err(|err| {
+        ApiError::invalid("export", format!("not a PagerDuty export (users, teams, schedules, overrides, …): {err}"))
+    })?;
+    let sizes = [e.users.len(), e.teams.len(), e.schedules.len(), e.escalation_policies.len(), e.services.len()];
+    if sizes.iter().any(|n| *n > opsdeck_core::import::OBJECTS_MAX) {
+        return Err(ApiError::invalid(
+            "export",
+            format!("at most {} objects of a kind", opsdeck_core::import::OBJECTS_MAX),
+        ));
+    }
+    let docs = pagerduty::Documents {
+        users: e.users,
+        teams: e.teams,
+        schedules: e.schedules,
+        overrides: e.overrides.into_iter().collect(),
+        policies: e.escalation_policies,
+        services: e.services,
+        windows: e.maintenance_windows,
+    };
+    Ok(pagerduty::map(&docs, state.now()))
+}
+
 /// Reads an Opsgenie account through its REST API v2 with an API key (`GenieKey`; read access
 /// and configuration access are enough).
 pub async fn opsgenie(state: &AppState, auth: &Auth, api_url: &str, t: &str) -> Result<Bundle, ApiError> {

@@ -2,11 +2,12 @@
 
 use super::{Decision, ImportKey, Run, item_digest};
 use crate::error::ApiError;
-use crate::operations::{catalogue, integrations, maintenance, monitors, oncall};
+use crate::operations::{catalogue, integrations, maintenance, monitors, oncall, status_pages};
 use opsdeck_core::catalogue::{ServiceInput, ServiceSpec};
-use opsdeck_core::import::{IntegrationItem, MonitorItem, ObjectKind, ServiceItem, WindowItem};
+use opsdeck_core::import::{IntegrationItem, MonitorItem, ObjectKind, PageItem, ServiceItem, WindowItem};
 use opsdeck_core::maintenance::{WindowInput, WindowSpec};
 use opsdeck_core::monitor::{MonitorInput, MonitorSpec};
+use opsdeck_core::status_page::{ComponentInput, PageInput, PageSpec};
 use opsdeck_core::validate;
 use opsdeck_store::catalogue::Ref;
 use uuid::Uuid;
@@ -212,6 +213,66 @@ pub async fn windows(run: &mut Run<'_>, items: &[WindowItem]) -> Result<(), ApiE
             }
         };
         run.finish((ObjectKind::Maintenance, &w.source_id, &w.name), &decision, &d, done, notes.join("; ")).await?;
+    }
+    Ok(())
+}
+
+/// Status pages whose components follow the imported monitors.
+pub async fn pages(run: &mut Run<'_>, items: &[PageItem]) -> Result<(), ApiError> {
+    for p in items {
+        let d = item_digest(p);
+        let adopt = run.existing.pages_by_slug.get(&p.slug).copied();
+        let decision = run.decide(ObjectKind::StatusPage, &p.source_id, &d, adopt);
+        let mut notes = Vec::new();
+        let mut components = Vec::new();
+        for c in &p.components {
+            let ids: Vec<Uuid> = c
+                .monitors
+                .iter()
+                .filter_map(|m| match run.resolve(ObjectKind::Monitor, m) {
+                    Ok(id) => Some(id),
+                    Err(e) => {
+                        notes.push(e);
+                        None
+                    }
+                })
+                .collect();
+            if !ids.is_empty() {
+                components.push(ComponentInput {
+                    name: c.name.clone(),
+                    group: c.group.clone(),
+                    monitor_ids: ids,
+                    ..ComponentInput::default()
+                });
+            }
+        }
+        let input = PageInput {
+            slug: Some(p.slug.clone()),
+            title: Some(p.title.clone()),
+            description: Some(p.description.clone()),
+            components: Some(components),
+            ..PageInput::default()
+        };
+        let (state, auth) = (run.state, run.auth);
+        let done = match PageSpec::create(input.clone()) {
+            Err(e) => Err(why(e)),
+            Ok(_) => {
+                run.written(&decision, async {
+                    Ok(match decision {
+                        Decision::Update(id) => {
+                            let current = state.db.get_status_page(id).await?;
+                            status_pages::update(state, auth, &current, input.clone()).await?.id
+                        }
+                        _ => status_pages::create(state, auth, input.clone(), None).await?.id,
+                    })
+                })
+                .await
+            }
+        };
+        if matches!(decision, Decision::Adopt(_)) {
+            notes.insert(0, "a status page with this slug exists: linked, not changed".into());
+        }
+        run.finish((ObjectKind::StatusPage, &p.source_id, &p.title), &decision, &d, done, notes.join("; ")).await?;
     }
     Ok(())
 }
