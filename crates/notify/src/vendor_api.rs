@@ -168,13 +168,25 @@ impl VendorApi {
                     self.label, self.host
                 ))
             })?;
+            if items.is_empty() {
+                return Ok(out);
+            }
             out.extend(items.iter().cloned());
             if out.len() > OBJECTS_MAX {
                 return Err(FetchError::Refused(format!("{} has more than {OBJECTS_MAX} in {path}", self.label)));
             }
-            let Some(next) = page.get("next").and_then(Value::as_str).and_then(|n| reqwest::Url::parse(n).ok()) else {
-                return Ok(out);
+            let next = match page.get("next") {
+                None | Some(Value::Null) => return Ok(out),
+                Some(n) => n.as_str().and_then(|n| reqwest::Url::parse(n).ok()).ok_or_else(|| {
+                    FetchError::Unreadable(format!(
+                        "{} at {}: a {path} page's next is not a URL",
+                        self.label, self.host
+                    ))
+                })?,
             };
+            if next == url {
+                return Err(FetchError::Unreadable(format!("{} at {}: {path} pages in a loop", self.label, self.host)));
+            }
             if next.origin() != self.base.origin() {
                 return Err(FetchError::Unreadable(format!(
                     "{} at {} pointed its next page elsewhere",
@@ -184,6 +196,18 @@ impl VendorApi {
             url = next;
         }
         Err(FetchError::Unreadable(format!("{} at {}: too many pages in {path}", self.label, self.host)))
+    }
+
+    /// A list under `data` that Opsgenie answers whole (teams, schedules, escalations…).
+    pub async fn data_once(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<Value>, FetchError> {
+        let page = self.get(path, query).await?;
+        let items = page.get("data").and_then(Value::as_array).cloned().ok_or_else(|| {
+            FetchError::Unreadable(format!("{} at {}: {path} has no \"data\" list", self.label, self.host))
+        })?;
+        if items.len() > OBJECTS_MAX {
+            return Err(FetchError::Refused(format!("{} has more than {OBJECTS_MAX} in {path}", self.label)));
+        }
+        Ok(items)
     }
 
     /// Every object of a list under `data` paged by `limit` and `offset` (Opsgenie): a page
@@ -225,23 +249,23 @@ fn path_id(label: &str, v: &Value) -> Result<Option<String>, FetchError> {
 pub async fn fetch_opsgenie(api: &VendorApi, now: DateTime<Utc>) -> Result<opsgenie::Documents, FetchError> {
     let users = api.data_list("v2/users", &[]).await?;
     let mut teams = Vec::new();
-    for t in api.data_list("v2/teams", &[]).await? {
+    for t in api.data_once("v2/teams", &[]).await? {
         let Some(id) = path_id("Opsgenie", &t)? else { continue };
         let full = api.get(&format!("v2/teams/{id}"), &[]).await?;
         teams.push(full.get("data").cloned().unwrap_or(Value::Null));
     }
-    let schedules = api.data_list("v2/schedules", &[("expand", "rotation".to_owned())]).await?;
+    let schedules = api.data_once("v2/schedules", &[("expand", "rotation".to_owned())]).await?;
     let (mut overrides, mut timelines) = (Vec::new(), Vec::new());
     let weeks = (EQUIVALENCE_DAYS / 7).to_string();
     for s in &schedules {
         let Some(id) = path_id("Opsgenie", s)? else { continue };
-        overrides.push((id.clone(), api.data_list(&format!("v2/schedules/{id}/overrides"), &[]).await?));
+        overrides.push((id.clone(), api.data_once(&format!("v2/schedules/{id}/overrides"), &[]).await?));
         let q = [("date", iso(now)), ("interval", weeks.clone()), ("intervalUnit", "weeks".to_owned())];
         let t = api.get(&format!("v2/schedules/{id}/timeline"), &q).await?;
         timelines.push((id, t.get("data").cloned().unwrap_or(Value::Null)));
     }
-    let escalations = api.data_list("v2/escalations", &[]).await?;
-    let integrations = api.data_list("v2/integrations", &[]).await?;
+    let escalations = api.data_once("v2/escalations", &[]).await?;
+    let integrations = api.data_once("v2/integrations", &[]).await?;
     Ok(opsgenie::Documents { users, teams, schedules, overrides, timelines, escalations, integrations })
 }
 

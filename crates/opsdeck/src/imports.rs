@@ -176,7 +176,7 @@ fn query(c: &Common) -> Vec<(&'static str, String)> {
 /// Whether the command line names `flag` after the word `after` (the import's source): a
 /// `--token` or `--config` before it is Opsdeck's own and never goes to the vendor.
 fn flag_given(after: &str, flag: &str) -> bool {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let Some(at) = args.iter().position(|a| a == after) else { return false };
     args[at + 1..].iter().any(|a| a == flag || a.starts_with(&format!("{flag}=")))
 }
@@ -226,9 +226,11 @@ fn export_from(dir: &std::path::Path) -> Result<Vec<u8>> {
         }
         let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let v: Value = serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-        // A list, or the API's page holding it under its name (a schedule's page under "schedule").
+        // A list, or the API's page holding it under its name.
         let v = match v {
-            Value::Object(mut o) if key != "overrides" => o.remove(key).unwrap_or(Value::Array(vec![])),
+            Value::Object(mut o) if key != "overrides" => o
+                .remove(key)
+                .with_context(|| format!("{} is neither a list nor a page with a {key:?} list", path.display()))?,
             v => v,
         };
         doc.insert(key.to_owned(), v);

@@ -84,7 +84,7 @@ pub struct Existing {
 pub const PLAN_TTL_MS: i64 = 7 * 86_400_000;
 /// A run still applying after this long was cut off (a crash, a lost request) and is failed, so
 /// its source can be imported again.
-pub const APPLYING_STALE_MS: i64 = 30 * 60_000;
+pub const APPLYING_STALE_MS: i64 = 2 * 3_600_000;
 
 /// JSON without NUL characters, which PostgreSQL's JSONB refuses (a source may hold them).
 fn without_nul<T: serde::Serialize>(v: &T) -> serde_json::Value {
@@ -282,13 +282,17 @@ impl Db {
     /// a conflict while another run of the same source instance applies (a unique index).
     pub async fn claim_import(&self, now: DateTime<Utc>, id: Uuid) -> StoreResult<bool> {
         let n = write_tx!(self, |tx| {
-            sqlx::query("UPDATE imports SET status = 'applying', updated_at = $2 WHERE id = $1 AND status = 'planned'")
-                .bind(id)
-                .bind(now.timestamp_millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(unique("another import of this source is being applied; wait for it to finish"))?
-                .rows_affected()
+            sqlx::query(
+                "UPDATE imports SET status = 'applying', updated_at = $2 \
+                 WHERE id = $1 AND status = 'planned' AND created_at >= $3",
+            )
+            .bind(id)
+            .bind(now.timestamp_millis())
+            .bind(now.timestamp_millis() - PLAN_TTL_MS)
+            .execute(&mut *tx)
+            .await
+            .map_err(unique("another import of this source is being applied; wait for it to finish"))?
+            .rows_affected()
         });
         Ok(n == 1)
     }

@@ -108,6 +108,8 @@ struct Step {
     #[serde(default)]
     persons_to_notify: Option<Vec<String>>,
     #[serde(default)]
+    persons_to_notify_next_each_time: Option<Vec<String>>,
+    #[serde(default)]
     notify_on_call_from_schedule: Option<String>,
     #[serde(default)]
     notify_to_team_members: Option<String>,
@@ -147,18 +149,20 @@ fn read<T: for<'de> Deserialize<'de>>(what: &str, v: &Value, out: &mut Vec<Unmap
 
 /// OnCall writes local times without an offset (in the shift's or schedule's zone) or with one.
 fn local(s: &str, tz: Tz) -> Result<NaiveDateTime, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&tz).naive_local());
-    }
-    NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S")
-        .map_err(|_| format!("time {s:?} is not YYYY-MM-DDTHH:MM:SS"))
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&tz).naive_local(),
+        Err(_) => NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S")
+            .map_err(|_| format!("time {s:?} is not YYYY-MM-DDTHH:MM:SS"))?,
+    };
+    crate::time::check_local("start", t).map_err(|e| e.to_string())
 }
 
+/// An instant: as written when it carries an offset (or `Z`), else local to `tz`.
 fn utc(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
-    let t = local(s, tz)?;
-    if s.ends_with('Z') {
-        return Ok(t.and_utc());
+    if DateTime::parse_from_rfc3339(s).is_ok() {
+        return instant("start", s);
     }
+    let t = local(s, tz)?;
     tz.from_local_datetime(&t)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
@@ -231,6 +235,9 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
         b.teams.push(TeamItem { source_id: t.id, name: t.name, description: String::new(), members: vec![] });
     }
     let shifts: Vec<Shift> = docs.shifts.iter().filter_map(|v| read::<Shift>("shift", v, &mut b.unmapped)).collect();
+    let shift_of: std::collections::HashMap<&str, &Shift> = shifts.iter().map(|x| (x.id.as_str(), x)).collect();
+    let final_of: std::collections::HashMap<&str, &Vec<Value>> =
+        docs.final_shifts.iter().map(|(id, f)| (id.as_str(), f)).collect();
     for v in &docs.schedules {
         let Some(s) = read::<Schedule>("schedule", v, &mut b.unmapped) else { continue };
         if s.kind == "ical" {
@@ -243,7 +250,7 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
             b.unmapped.push(Unmapped::new("schedule", &s.id, &s.name, format!("unknown time zone {zone:?}")));
             continue;
         };
-        let mut mine: Vec<&Shift> = shifts.iter().filter(|x| s.shifts.contains(&x.id)).collect();
+        let mut mine: Vec<&Shift> = s.shifts.iter().filter_map(|id| shift_of.get(id.as_str()).copied()).collect();
         mine.sort_by_key(|x| x.level);
         let (mut layers, mut overrides) = (Vec::new(), Vec::new());
         for x in mine {
@@ -256,8 +263,8 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
                 let user = x.users.as_ref().and_then(|u| u.first()).cloned();
                 match (user, utc(&x.start, tz)) {
                     (Some(user), Ok(start)) => {
-                        let end = start + chrono::Duration::seconds(x.duration.clamp(60, 90 * 86_400));
-                        if end > now {
+                        let length = chrono::Duration::seconds(x.duration.clamp(60, 90 * 86_400));
+                        if let Some(end) = start.checked_add_signed(length).filter(|e| *e > now) {
                             overrides.push(OverrideItem { user, start, end });
                         }
                     }
@@ -274,7 +281,7 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
             }
             b.unmapped.extend(notes.into_iter().map(|n| Unmapped::new("shift", &x.id, &what, n)));
         }
-        if let Some((_, f)) = docs.final_shifts.iter().find(|(id, _)| *id == s.id) {
+        if let Some(f) = final_of.get(s.id.as_str()) {
             let shifts = f
                 .iter()
                 .filter_map(|e| {
@@ -344,9 +351,15 @@ fn chains(docs: &Documents, b: &mut Bundle) {
                         last.delay_minutes = last.delay_minutes.saturating_add(delay).min(1440);
                     }
                 }
-                "notify_persons" | "notify_person_next_each_time" => {
+                "notify_persons" => {
                     let people = s.persons_to_notify.iter().flatten();
                     targets.extend(people.map(|p| TargetItem { kind: TargetKind::User, source_id: p.clone() }));
+                }
+                "notify_person_next_each_time" => {
+                    let people = s.persons_to_notify_next_each_time.iter().flatten();
+                    targets.extend(people.map(|p| TargetItem { kind: TargetKind::User, source_id: p.clone() }));
+                    let why = "notifies one of these people in turn; Opsdeck notifies all of them";
+                    b.unmapped.push(Unmapped::new("escalation step", &s.id, &c.name, why));
                 }
                 "notify_on_call_from_schedule" => {
                     if let Some(id) = &s.notify_on_call_from_schedule {

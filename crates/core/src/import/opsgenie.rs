@@ -334,6 +334,10 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
             members,
         });
     }
+    let overrides_of: std::collections::HashMap<&str, &[Value]> =
+        docs.overrides.iter().map(|(id, o)| (id.as_str(), o.as_slice())).collect();
+    let timeline_of: std::collections::HashMap<&str, &Value> =
+        docs.timelines.iter().map(|(id, t)| (id.as_str(), t)).collect();
     for v in &docs.schedules {
         let Some(s) = read::<Schedule>("schedule", v, &mut b.unmapped) else { continue };
         let Ok(tz) = s.timezone.parse::<Tz>() else {
@@ -352,7 +356,7 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
             b.unmapped.extend(notes.into_iter().map(|n| Unmapped::new("rotation", &s.id, &what, n)));
         }
         let mut overrides = Vec::new();
-        for v in docs.overrides.iter().filter(|(id, _)| *id == s.id).flat_map(|(_, o)| o) {
+        for v in overrides_of.get(s.id.as_str()).copied().unwrap_or(&[]) {
             let Some(o) = read::<Override>("override", v, &mut b.unmapped) else { continue };
             match (instant("startDate", &o.start_date), instant("endDate", &o.end_date)) {
                 (Ok(start), Ok(end)) if end > now && end > start => {
@@ -366,7 +370,7 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
                 (Err(why), _) | (_, Err(why)) => b.unmapped.push(Unmapped::new("override", &s.id, &s.name, why)),
             }
         }
-        if let Some((_, t)) = docs.timelines.iter().find(|(id, _)| *id == s.id) {
+        if let Some(t) = timeline_of.get(s.id.as_str()) {
             b.rendered.push((s.id.clone(), rendered(t)));
         }
         b.schedules.push(ScheduleItem {
@@ -412,11 +416,12 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
         }
         starts.sort_by_key(|(m, _)| *m);
         let repeat = e.repeat.as_ref().filter(|r| r.count > 0);
-        let last_wait = repeat.map_or(5, |r| r.wait_interval.max(1));
+        let last_wait = repeat.map_or(5, |r| r.wait_interval.clamp(1, 1440));
         let levels = (0..starts.len())
             .map(|i| {
-                let next = starts.get(i + 1).map_or(starts[i].0 + last_wait, |n| n.0);
-                LevelItem { delay_minutes: next.saturating_sub(starts[i].0).max(1), targets: starts[i].1.clone() }
+                let next = starts.get(i + 1).map_or(starts[i].0.saturating_add(last_wait), |n| n.0);
+                let delay = next.saturating_sub(starts[i].0).clamp(1, crate::escalation::DELAY_MAX_MINUTES);
+                LevelItem { delay_minutes: delay, targets: starts[i].1.clone() }
             })
             .collect();
         if let Some(t) = e.owner_team {

@@ -268,9 +268,11 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
             members,
         });
     }
+    let by_schedule: std::collections::HashMap<&str, &[Value]> =
+        docs.overrides.iter().map(|(id, o)| (id.as_str(), o.as_slice())).collect();
     for v in &docs.schedules {
         let Some(s) = read::<Schedule>("schedule", v, &mut b.unmapped) else { continue };
-        let overrides = docs.overrides.iter().find(|(id, _)| *id == s.id).map(|(_, o)| o.as_slice()).unwrap_or(&[]);
+        let overrides = by_schedule.get(s.id.as_str()).copied().unwrap_or(&[]);
         if let Some(item) = schedule(&s, overrides, now, &mut b) {
             b.schedules.push(item);
         }

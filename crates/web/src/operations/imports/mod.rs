@@ -387,6 +387,10 @@ pub async fn apply(state: &AppState, auth: &Auth, id: Uuid) -> Result<ImportRepo
     let origin = Origin { source, instance: run.instance.clone() };
     let bundle = state.db.import_bundle(id).await?;
     if !state.db.claim_import(state.now(), id).await? {
+        let age = state.now().signed_duration_since(run.created_at).num_milliseconds();
+        if run.status == "planned" && age > opsdeck_store::import::PLAN_TTL_MS {
+            return Err(ApiError::conflict("this plan expired after a week; plan a new one"));
+        }
         return Err(ApiError::conflict(format!("this import is {} already; plan a new one", run.status)));
     }
     let result = walk(state, auth, &origin, &bundle, true).await;

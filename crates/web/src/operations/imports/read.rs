@@ -65,7 +65,9 @@ pub fn pagerduty_export(state: &AppState, auth: &Auth, body: &[u8]) -> Result<Bu
     let e: PagerdutyExport = serde_json::from_slice(body).map_err(|err| {
         ApiError::invalid("export", format!("not a PagerDuty export (users, teams, schedules, overrides, …): {err}"))
     })?;
-    let sizes = [e.users.len(), e.teams.len(), e.schedules.len(), e.escalation_policies.len(), e.services.len()];
+    let overrides: usize = e.overrides.values().map(Vec::len).sum::<usize>().max(e.overrides.len());
+    let sizes =
+        [e.users.len(), e.teams.len(), e.schedules.len(), e.escalation_policies.len(), e.services.len(), overrides];
     if sizes.iter().any(|n| *n > opsdeck_core::import::OBJECTS_MAX) {
         return Err(ApiError::invalid(
             "export",
