@@ -27,11 +27,17 @@ let page;
 const w = walk({ screenshotPrefix: 'imports-', ready: (r) => ({ server, page } = r) });
 const { step, shot, go, submitTo, text } = w;
 
-async function phone(name) {
+/** The page as it is on a 390-px phone, then both sizes in the dark theme. */
+async function phoneAndDark(name) {
+  if (process.env.E2E_SCREENSHOTS !== '1') return;
   const size = page.viewportSize();
   await page.setViewportSize({ width: 390, height: 844 });
-  await shot(name);
+  await shot(`${name}-phone`);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await shot(`${name}-phone-dark`);
   await page.setViewportSize(size);
+  await shot(`${name}-dark`);
+  await page.emulateMedia({ colorScheme: 'light' });
 }
 
 step('first-run setup creates the admin', async () => {
@@ -60,6 +66,7 @@ step('the import page starts empty and names an unreachable PagerDuty', async ()
   assert.equal(await page.inputValue('#import-vendor input[name=token]'), '', 'the key is not sent back');
   assert.ok(!(await page.content()).includes('a-secret-key'));
   await shot('02-unreachable');
+  await phoneAndDark('02-unreachable');
 });
 
 step('a Gatus file is read into a plan that writes nothing', async () => {
@@ -72,7 +79,7 @@ step('a Gatus file is read into a plan that writes nothing', async () => {
   assert.match(await text('#steps-table'), /front/);
   assert.match(await text('#unmapped'), /ssh:\/\/ endpoints are not checked/);
   await shot('03-plan');
-  await phone('03-plan-phone');
+  await phoneAndDark('03-plan');
   await go('/monitors');
   assert.ok(!(await text('main')).includes('front'), 'a plan writes nothing');
   await page.goBack();
@@ -84,10 +91,11 @@ step('Import now applies the plan and shows the report', async () => {
   assert.match(await text('#import-counts'), /2\s*created/);
   assert.equal(await page.locator('#apply-import').count(), 0, 'applied once');
   await shot('04-report');
+  await phoneAndDark('04-report');
   await go('/monitors');
   assert.match(await text('main'), /front/);
   await go('/settings/import');
   assert.match(await text('#runs-table'), /gatus\s*applied/);
   await shot('05-list');
-  await phone('05-list-phone');
+  await phoneAndDark('05-list');
 });

@@ -186,32 +186,26 @@ fn flag_given(after: &str, flag: &str) -> bool {
 /// `--config` is the Gatus file (Opsdeck's configuration from OPSDECK_CONFIG). Called before the
 /// configuration is loaded.
 pub fn claim_flags(cli: &mut crate::cli::Cli) {
-    match &mut cli.command {
-        crate::cli::Command::Import(ImportCmd::Pagerduty { source_token, .. })
-            if source_token.is_none() && flag_given("pagerduty", "--token") =>
-        {
-            *source_token = cli.global.token.take();
-            cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
+    let crate::cli::Command::Import(cmd) = &mut cli.command else { return };
+    let vendor_key = match cmd {
+        ImportCmd::Pagerduty { source_token, .. } => Some(("pagerduty", source_token)),
+        ImportCmd::Opsgenie { source_token, .. } => Some(("opsgenie", source_token)),
+        ImportCmd::GrafanaOncall { source_token, .. } => Some(("grafana-oncall", source_token)),
+        ImportCmd::Gatus { file, .. } => {
+            if file.is_none() && flag_given("gatus", "--config") {
+                *file = cli.global.config.take();
+                cli.global.config = std::env::var_os("OPSDECK_CONFIG").map(PathBuf::from);
+            }
+            None
         }
-        crate::cli::Command::Import(ImportCmd::GrafanaOncall { source_token, .. })
-            if source_token.is_none() && flag_given("grafana-oncall", "--token") =>
-        {
-            *source_token = cli.global.token.take();
-            cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
-        }
-        crate::cli::Command::Import(ImportCmd::Opsgenie { source_token, .. })
-            if source_token.is_none() && flag_given("opsgenie", "--token") =>
-        {
-            *source_token = cli.global.token.take();
-            cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
-        }
-        crate::cli::Command::Import(ImportCmd::Gatus { file, .. })
-            if file.is_none() && flag_given("gatus", "--config") =>
-        {
-            *file = cli.global.config.take();
-            cli.global.config = std::env::var_os("OPSDECK_CONFIG").map(PathBuf::from);
-        }
-        _ => {}
+        _ => None,
+    };
+    if let Some((source, key)) = vendor_key
+        && key.is_none()
+        && flag_given(source, "--token")
+    {
+        *key = cli.global.token.take();
+        cli.global.token = std::env::var("OPSDECK_TOKEN").ok();
     }
 }
 

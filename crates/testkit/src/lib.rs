@@ -300,7 +300,7 @@ impl TestServer {
         self.call(Method::PATCH, path, Some(token), Some(body)).await
     }
 
-    /// Posts raw bytes without authentication (ingest endpoints carry their key themselves).
+    /// Posts raw bytes, with a bearer token or without (ingest endpoints carry their key).
     pub async fn post_raw(
         &self,
         path: &str,

@@ -135,18 +135,6 @@ struct Route {
     escalation_chain_id: Option<String>,
 }
 
-fn read<T: for<'de> Deserialize<'de>>(what: &str, v: &Value, out: &mut Vec<Unmapped>) -> Option<T> {
-    match T::deserialize(v) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or("?");
-            let name = v.get("name").or_else(|| v.get("email")).and_then(Value::as_str).unwrap_or("");
-            out.push(Unmapped::new(what, id, name, format!("cannot be read: {e}")));
-            None
-        }
-    }
-}
-
 /// OnCall writes local times without an offset (in the shift's or schedule's zone) or with one.
 fn local(s: &str, tz: Tz) -> Result<NaiveDateTime, String> {
     let t = match DateTime::parse_from_rfc3339(s) {
@@ -316,10 +304,7 @@ pub fn map(docs: &Documents, now: DateTime<Utc>) -> Bundle {
             }
             _ => IntegrationType::Webhook,
         };
-        let old_key = i.link.as_deref().and_then(|l| l.trim_end_matches('/').rsplit('/').next()).map(|k| {
-            let tail: Vec<char> = k.chars().rev().take(4).collect();
-            format!("…{}", tail.into_iter().rev().collect::<String>())
-        });
+        let old_key = i.link.as_deref().and_then(|l| l.trim_end_matches('/').rsplit('/').next()).map(key_hint);
         b.services.push(ServiceItem {
             source_id: format!("integration:{}", i.id),
             name: i.name.clone(),

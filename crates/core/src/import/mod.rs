@@ -315,6 +315,31 @@ pub fn username_from(email: &str, name: &str) -> String {
     out
 }
 
+/// Reads one object of a source document, or lists it as unreadable (by its `id` and `name`,
+/// `summary` or `email`) so the rest still imports.
+pub(crate) fn read<T: for<'de> Deserialize<'de>>(
+    what: &str,
+    v: &serde_json::Value,
+    out: &mut Vec<Unmapped>,
+) -> Option<T> {
+    match T::deserialize(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
+            let id = text("id").unwrap_or("?");
+            let name = text("name").or_else(|| text("summary")).or_else(|| text("username")).or_else(|| text("email"));
+            out.push(Unmapped::new(what, id, name.unwrap_or(""), format!("cannot be read: {e}")));
+            None
+        }
+    }
+}
+
+/// The last characters of a key, enough to tell it apart: the key itself is never kept.
+pub(crate) fn key_hint(key: &str) -> String {
+    let tail: Vec<char> = key.chars().rev().take(4).collect();
+    format!("…{}", tail.into_iter().rev().collect::<String>())
+}
+
 /// Parses an RFC 3339 instant from a source document.
 pub fn instant(field: &'static str, s: &str) -> Result<DateTime<Utc>, String> {
     let t = DateTime::parse_from_rfc3339(s).map_err(|_| format!("{field} {s:?} is not an RFC 3339 time"))?;

@@ -209,18 +209,6 @@ struct Integration {
     owner_team: Option<Named>,
 }
 
-fn read<T: for<'de> Deserialize<'de>>(what: &str, v: &Value, out: &mut Vec<Unmapped>) -> Option<T> {
-    match T::deserialize(v) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or("?");
-            let name = v.get("name").or_else(|| v.get("username")).and_then(Value::as_str).unwrap_or("");
-            out.push(Unmapped::new(what, id, name, format!("cannot be read: {e}")));
-            None
-        }
-    }
-}
-
 fn role(name: &str) -> Role {
     match name.to_lowercase().as_str() {
         "owner" | "admin" => Role::Admin,

@@ -200,25 +200,6 @@ struct Window {
     services: Vec<Ref>,
 }
 
-/// The last characters of a key, enough to tell it apart: the key itself is never kept.
-fn key_hint(key: &str) -> String {
-    let tail: Vec<char> = key.chars().rev().take(4).collect();
-    format!("…{}", tail.into_iter().rev().collect::<String>())
-}
-
-/// Reads one object, or says why not (by its id when it has one).
-fn read<T: for<'de> Deserialize<'de>>(what: &str, v: &Value, out: &mut Vec<Unmapped>) -> Option<T> {
-    match T::deserialize(v) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or("?");
-            let name = v.get("name").or_else(|| v.get("summary")).and_then(Value::as_str).unwrap_or("");
-            out.push(Unmapped::new(what, id, name, format!("cannot be read: {e}")));
-            None
-        }
-    }
-}
-
 fn role(pd: &str) -> Role {
     match pd {
         "owner" | "admin" => Role::Admin,

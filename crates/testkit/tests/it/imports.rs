@@ -157,19 +157,10 @@ async fn uptime_kuma_database_becomes_monitors(srv: &TestServer) {
     let path = dir.path().join("kuma.db");
     fake::kuma_db(&path).await;
     let file = std::fs::read(&path).unwrap();
+    let token = admin.as_str();
     let post = |q: &'static str, body: Vec<u8>| {
-        let admin = admin.clone();
-        async move {
-            let resp = reqwest::Client::new()
-                .post(format!("{}/api/v1/imports/uptime-kuma{q}", srv.url))
-                .bearer_auth(admin)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let s = resp.status();
-            (s, resp.json::<Value>().await.unwrap())
-        }
+        let path = format!("/api/v1/imports/uptime-kuma{q}");
+        async move { srv.post_raw(&path, body, Some(token)).await }
     };
     let (s, plan) = post("?dry_run=true", file.clone()).await;
     assert_eq!(s, StatusCode::OK, "{plan}");
@@ -231,19 +222,10 @@ external-endpoints:
   - name: backup
     heartbeat: {interval: 1h}
 "#;
+    let token = admin.as_str();
     let post = |q: &'static str, body: &'static str| {
-        let admin = admin.clone();
-        async move {
-            let resp = reqwest::Client::new()
-                .post(format!("{}/api/v1/imports/gatus{q}", srv.url))
-                .bearer_auth(admin)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let s = resp.status();
-            (s, resp.json::<Value>().await.unwrap())
-        }
+        let path = format!("/api/v1/imports/gatus{q}");
+        async move { srv.post_raw(&path, body, Some(token)).await }
     };
     let (s, done) = post("", yaml).await;
     assert_eq!(s, StatusCode::OK, "{done}");
@@ -376,13 +358,7 @@ async fn pagerduty_export_reads_saved_responses(srv: &TestServer) {
         "services": get("services".into()).await["services"],
         "maintenance_windows": get("maintenance_windows".into()).await["maintenance_windows"],
     });
-    let post = |body: Vec<u8>| {
-        let req = http.post(format!("{}/api/v1/imports/pagerduty-export?dry_run=true", srv.url)).bearer_auth(&admin);
-        async move {
-            let resp = req.body(body).send().await.unwrap();
-            (resp.status(), resp.json::<Value>().await.unwrap())
-        }
-    };
+    let post = |body: Vec<u8>| srv.post_raw("/api/v1/imports/pagerduty-export?dry_run=true", body, Some(&admin));
     let (s, plan) = post(serde_json::to_vec(&export).unwrap()).await;
     assert_eq!(s, StatusCode::OK, "{plan}");
     assert_eq!(plan["report"]["counts"]["create"], 13, "{plan:#}");

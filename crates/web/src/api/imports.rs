@@ -124,10 +124,7 @@ async fn pagerduty(
     auth: Auth,
     ApiJson(body): ApiJson<VendorImportBody>,
 ) -> Result<Json<ImportRunDto>, ApiError> {
-    let origin = Origin::new(SourceKind::Pagerduty, body.instance.as_deref())?;
-    let bundle = read::pagerduty(&state, &auth, &body.api_url, &body.token).await?;
-    let (id, report, _) = op::import(&state, &auth, &origin, bundle, body.dry_run.unwrap_or(false)).await?;
-    answer(&state, &auth, id, report).await
+    vendor(&state, &auth, SourceKind::Pagerduty, body).await
 }
 
 /// Imports an Opsgenie account through its REST API v2 (`api_url` e.g.
@@ -141,10 +138,7 @@ async fn opsgenie(
     auth: Auth,
     ApiJson(body): ApiJson<VendorImportBody>,
 ) -> Result<Json<ImportRunDto>, ApiError> {
-    let origin = Origin::new(SourceKind::Opsgenie, body.instance.as_deref())?;
-    let bundle = read::opsgenie(&state, &auth, &body.api_url, &body.token).await?;
-    let (id, report, _) = op::import(&state, &auth, &origin, bundle, body.dry_run.unwrap_or(false)).await?;
-    answer(&state, &auth, id, report).await
+    vendor(&state, &auth, SourceKind::Opsgenie, body).await
 }
 
 /// Imports a Grafana OnCall instance through its public API v1 (`api_url` its `…/api/v1`
@@ -158,10 +152,20 @@ async fn grafana_oncall(
     auth: Auth,
     ApiJson(body): ApiJson<VendorImportBody>,
 ) -> Result<Json<ImportRunDto>, ApiError> {
-    let origin = Origin::new(SourceKind::GrafanaOncall, body.instance.as_deref())?;
-    let bundle = read::grafana_oncall(&state, &auth, &body.api_url, &body.token).await?;
-    let (id, report, _) = op::import(&state, &auth, &origin, bundle, body.dry_run.unwrap_or(false)).await?;
-    answer(&state, &auth, id, report).await
+    vendor(&state, &auth, SourceKind::GrafanaOncall, body).await
+}
+
+/// Reads an on-call tool's API and plans (or applies) what it holds.
+async fn vendor(
+    state: &AppState,
+    auth: &Auth,
+    source: SourceKind,
+    body: VendorImportBody,
+) -> Result<Json<ImportRunDto>, ApiError> {
+    let origin = Origin::new(source, body.instance.as_deref())?;
+    let bundle = read::vendor(state, auth, source, &body.api_url, &body.token).await?;
+    let (id, report, _) = op::import(state, auth, &origin, bundle, body.dry_run.unwrap_or(false)).await?;
+    answer(state, auth, id, report).await
 }
 
 fn run_id(raw: &str) -> Result<Uuid, ApiError> {

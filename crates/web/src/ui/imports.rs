@@ -81,12 +81,7 @@ pub async fn vendor(State(state): State<AppState>, auth: PageAuth, Form(f): Form
     let result = async {
         let source = SourceKind::parse(&f.source).unwrap_or(SourceKind::Pagerduty);
         let origin = Origin::new(source, Some(&f.instance))?;
-        let bundle = match source {
-            SourceKind::Opsgenie => read::opsgenie(&state, &auth.0, &f.api_url, &f.token).await?,
-            SourceKind::GrafanaOncall => read::grafana_oncall(&state, &auth.0, &f.api_url, &f.token).await?,
-            SourceKind::Pagerduty => read::pagerduty(&state, &auth.0, &f.api_url, &f.token).await?,
-            _ => return Err(ApiError::invalid("source", "choose PagerDuty, Opsgenie or Grafana OnCall")),
-        };
+        let bundle = read::vendor(&state, &auth.0, source, &f.api_url, &f.token).await?;
         op::plan(&state, &auth.0, &origin, bundle).await
     }
     .await;

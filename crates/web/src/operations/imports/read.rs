@@ -1,7 +1,7 @@
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
-use opsdeck_core::import::{Bundle, gatus, grafana_oncall, kuma, opsgenie, pagerduty};
+use opsdeck_core::import::{Bundle, SourceKind, gatus, grafana_oncall, kuma, opsgenie, pagerduty};
 use opsdeck_core::role::Permission;
 use opsdeck_notify::vendor_api::{FetchError, VendorApi, fetch_grafana_oncall, fetch_opsgenie, fetch_pagerduty};
 
@@ -25,13 +25,34 @@ fn token(t: &str) -> Result<&str, ApiError> {
     Ok(t)
 }
 
-/// Reads a PagerDuty account through its REST API v2 with `token` (a read-only key is enough).
-pub async fn pagerduty(state: &AppState, auth: &Auth, api_url: &str, t: &str) -> Result<Bundle, ApiError> {
+/// Reads an on-call tool's account through its API with `t` (a read-only key is enough):
+/// PagerDuty's REST API v2 (`Token token=…`), Opsgenie's v2 (`GenieKey …`; read and
+/// configuration access), Grafana OnCall's public API v1 (the token as it is, `api_url` its
+/// `…/api/v1` root).
+pub async fn vendor(
+    state: &AppState,
+    auth: &Auth,
+    source: SourceKind,
+    api_url: &str,
+    t: &str,
+) -> Result<Bundle, ApiError> {
     auth.require(Permission::Administer)?;
-    let auth_header = format!("Token token={}", token(t)?);
-    let api = VendorApi::new("PagerDuty", api_url, auth_header, &state.config.egress).map_err(fetch_error)?;
-    let docs = fetch_pagerduty(&api, state.now()).await.map_err(fetch_error)?;
-    Ok(pagerduty::map(&docs, state.now()))
+    let t = token(t)?;
+    let (label, header) = match source {
+        SourceKind::Pagerduty => ("PagerDuty", format!("Token token={t}")),
+        SourceKind::Opsgenie => ("Opsgenie", format!("GenieKey {t}")),
+        SourceKind::GrafanaOncall => ("Grafana OnCall", t.to_owned()),
+        _ => return Err(ApiError::invalid("source", "choose PagerDuty, Opsgenie or Grafana OnCall")),
+    };
+    let api = VendorApi::new(label, api_url, header, &state.config.egress).map_err(fetch_error)?;
+    let now = state.now();
+    Ok(match source {
+        SourceKind::Opsgenie => opsgenie::map(&fetch_opsgenie(&api, now).await.map_err(fetch_error)?, now),
+        SourceKind::GrafanaOncall => {
+            grafana_oncall::map(&fetch_grafana_oncall(&api, now).await.map_err(fetch_error)?, now)
+        }
+        _ => pagerduty::map(&fetch_pagerduty(&api, now).await.map_err(fetch_error)?, now),
+    })
 }
 
 /// A PagerDuty account as saved JSON (what `opsdeck import pagerduty --from-dir` sends): each
@@ -84,26 +105,6 @@ pub fn pagerduty_export(state: &AppState, auth: &Auth, body: &[u8]) -> Result<Bu
         windows: e.maintenance_windows,
     };
     Ok(pagerduty::map(&docs, state.now()))
-}
-
-/// Reads an Opsgenie account through its REST API v2 with an API key (`GenieKey`; read access
-/// and configuration access are enough).
-pub async fn opsgenie(state: &AppState, auth: &Auth, api_url: &str, t: &str) -> Result<Bundle, ApiError> {
-    auth.require(Permission::Administer)?;
-    let auth_header = format!("GenieKey {}", token(t)?);
-    let api = VendorApi::new("Opsgenie", api_url, auth_header, &state.config.egress).map_err(fetch_error)?;
-    let docs = fetch_opsgenie(&api, state.now()).await.map_err(fetch_error)?;
-    Ok(opsgenie::map(&docs, state.now()))
-}
-
-/// Reads a Grafana OnCall instance through its public API v1 (`api_url` its `…/api/v1` root,
-/// `token` an API token of the instance).
-pub async fn grafana_oncall(state: &AppState, auth: &Auth, api_url: &str, t: &str) -> Result<Bundle, ApiError> {
-    auth.require(Permission::Administer)?;
-    let api =
-        VendorApi::new("Grafana OnCall", api_url, token(t)?.to_owned(), &state.config.egress).map_err(fetch_error)?;
-    let docs = fetch_grafana_oncall(&api, state.now()).await.map_err(fetch_error)?;
-    Ok(grafana_oncall::map(&docs, state.now()))
 }
 
 /// Reads an Uptime Kuma database file (its bytes as uploaded).
