@@ -326,9 +326,14 @@ pub(crate) async fn claim_due_monitors(
 }
 
 /// `head (…), (…), … tail` for `rows` rows of `cols` parameters. PostgreSQL numbers them
-/// (`$1, $2, …`); SQLite gets anonymous `?`, because sqlx resolves numbered SQLite parameters by
-/// name, a linear search per parameter that turns a 1,600-parameter insert quadratic.
+/// (`$1, $2, …`). SQLite gets anonymous `?` when `head` and `tail` hold no parameter of their
+/// own: a binder (sqlx, or the synchronous writer) asks SQLite for each parameter's name, a
+/// linear search through the statement's named parameters, so numbered ones made a 1,664-
+/// parameter upsert quadratic (a fifth of the CPU of checks; docs/performance.md). With other
+/// parameters around they stay numbered (`?1, ?2, …`), since sqlx counts bare ones apart.
 pub(crate) fn multi_row(backend: Backend, head: &str, cols: usize, rows: usize, tail: &str) -> String {
+    let has_params = |s: &str| s.contains(['?', '$']);
+    let anonymous = backend == Backend::Sqlite && !has_params(head) && !has_params(tail);
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 6);
     sql.push_str(head);
     for r in 0..rows {
@@ -341,7 +346,9 @@ pub(crate) fn multi_row(backend: Backend, head: &str, cols: usize, rows: usize, 
                 Backend::Sqlite => '?',
                 Backend::Postgres => '$',
             });
-            sql.push_str(&(r * cols + c + 1).to_string());
+            if !anonymous {
+                sql.push_str(&(r * cols + c + 1).to_string());
+            }
         }
         sql.push(')');
     }
@@ -434,7 +441,10 @@ mod tests {
     #[test]
     fn multi_row_placeholders() {
         assert_eq!(multi_row(Backend::Postgres, "V ", 2, 2, " T"), "V ($1, $2), ($3, $4) T");
-        assert_eq!(multi_row(Backend::Sqlite, "V ", 2, 2, ""), "V (?1, ?2), (?3, ?4)");
+        assert_eq!(multi_row(Backend::Sqlite, "V ", 2, 2, ""), "V (?, ?), (?, ?)");
+        // Parameters of its own in the tail: every one numbered, so none is counted apart.
+        assert_eq!(multi_row(Backend::Sqlite, "V ", 2, 1, " WHERE x = ?3"), "V (?1, ?2) WHERE x = ?3");
+        assert_eq!(multi_row(Backend::Sqlite, "V ", 1, 1, " WHERE x = $NODE"), "V (?1) WHERE x = $NODE");
     }
 
     #[test]
