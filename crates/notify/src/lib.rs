@@ -17,6 +17,7 @@ mod send;
 mod status;
 pub mod vendor_api;
 pub mod vendors;
+mod wake;
 
 use crate::events::{EscalationsStepped, NotificationsDelivered, NotifierPassFailed, SendTaskPanicked};
 use chrono::{DateTime, Utc};
@@ -51,8 +52,12 @@ pub struct NotifyConfig {
     /// Where people reach this server (links in messages), e.g. `https://opsdeck.example.com`.
     pub public_url: String,
     pub smtp: Option<SmtpConfig>,
-    /// How often due work is looked for.
+    /// How often due work is looked for when nothing wakes the notifier ([`Notifier::wake`]):
+    /// escalation steps and retries that come due, and work queued by another node.
     pub tick: Duration,
+    /// A pass that was woken starts at least this long after the previous one began, so a
+    /// stream of writes makes a pass per gap, not one per write.
+    pub wake_gap: Duration,
     /// Items claimed per pass.
     pub batch: i64,
     /// Sends in flight at once.
@@ -71,7 +76,8 @@ impl Default for NotifyConfig {
             node: format!("node-{}", Uuid::now_v7().simple()),
             public_url: "http://127.0.0.1:8080".into(),
             smtp: None,
-            tick: Duration::from_millis(200),
+            tick: Duration::from_secs(1),
+            wake_gap: Duration::from_millis(200),
             batch: 1_000,
             concurrency: 256,
             link_ttl: chrono::Duration::hours(24),
@@ -90,6 +96,8 @@ pub struct Notifier {
     sink: Option<ChangeSink>,
     /// When scheduled maintenance was last brought in line with the windows (clock ms).
     maintenance_synced: std::sync::atomic::AtomicI64,
+    /// Set by [`Notifier::wake`]: something was written that may have queued work.
+    woken: tokio::sync::Notify,
 }
 
 /// How often the notifier moves scheduled maintenance along (its steps are minute-grained).
@@ -144,6 +152,7 @@ impl Notifier {
             key,
             sink: None,
             maintenance_synced: std::sync::atomic::AtomicI64::new(i64::MIN),
+            woken: tokio::sync::Notify::new(),
         })
     }
 
@@ -184,14 +193,13 @@ impl Notifier {
     }
 
     /// Runs until `shutdown` turns true.
+    ///
+    /// A pass runs at once, then every `tick`, and sooner (`wake_gap` after the last one) when
+    /// [`Notifier::wake`] is called: an idle server then makes one pass a second instead of
+    /// five, while a new incident still pages at once.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(self.config.tick);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
-            }
+            let began = tokio::time::Instant::now();
             loop {
                 match self.run_once().await {
                     // A full batch means more is due: go again at once.
@@ -208,7 +216,16 @@ impl Notifier {
                     }
                 }
             }
+            if !wake::next_pass(began, &self.config, &self.woken, &mut shutdown).await {
+                return;
+            }
         }
+    }
+
+    /// Asks for a pass soon: something was written that may have queued or moved work (an
+    /// incident, a status update, a ticket). Wake-ups while a pass runs make one more pass.
+    pub fn wake(&self) {
+        self.woken.notify_one();
     }
 
     /// One escalation pass and one outbox pass at the clock's time.

@@ -189,6 +189,12 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     });
     // On PostgreSQL, live updates go to and come from the other nodes.
     let peers = opsdeck_web::peer_events::start(&state, stop_rx.clone());
+    let wake = {
+        let (events, n, stop) = (state.events.clone(), notifier.clone(), stop_rx.clone());
+        state
+            .workers
+            .spawn("notifier_wake", move || opsdeck_web::wake_notifier(events.clone(), n.clone(), stop.clone()))
+    };
     let notify = state.workers.spawn("notifier", move || {
         let (n, stop) = (notifier.clone(), stop_rx.clone());
         async move {
@@ -201,6 +207,7 @@ pub async fn serve(cfg: Config, demo: bool) -> Result<()> {
     let _ = stop_tx.send(true);
     let _ = checks.await;
     let _ = notify.await;
+    let _ = wake.await;
     let _ = vendor_poller.await;
     let _ = mailer.await;
     let _ = slo_evaluator.await;

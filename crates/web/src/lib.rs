@@ -88,6 +88,28 @@ pub fn notifier_sink(events: &Events) -> opsdeck_notify::ChangeSink {
     })
 }
 
+/// Wakes the notifier on every write the server reports (its own `incident.notified` aside), so
+/// what a write queued (a page, a status update, a ticket mail) goes out at once rather than at
+/// the notifier's next poll. Runs until `stop` turns true.
+pub async fn wake_notifier(
+    events: Events,
+    notifier: Arc<opsdeck_notify::Notifier>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String> {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut rx = events.subscribe();
+    loop {
+        tokio::select! {
+            got = rx.recv() => match got {
+                Ok(e) if e.kind == "incident.notified" || e.kind == events::ACCESS_CHANGED => {}
+                Ok(_) | Err(RecvError::Lagged(_)) => notifier.wake(),
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
 /// The vendor poller's sink: vendor pages and the overview refresh when a vendor's status
 /// changes.
 pub fn vendor_sink(events: &Events) -> opsdeck_notify::vendors::VendorSink {
