@@ -64,6 +64,17 @@ impl Db {
             .collect())
     }
 
+    /// Whether any alert outbox (monitor, vendor, SLO, series, latency anomaly) holds an alert
+    /// not yet handed to ingest. A read: an idle drain takes no lease and writes nothing.
+    pub async fn alerts_pending(&self) -> StoreResult<bool> {
+        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM monitor_events WHERE alert_pending) \
+            OR EXISTS (SELECT 1 FROM vendor_alerts WHERE alert_pending) \
+            OR EXISTS (SELECT 1 FROM slo_alerts WHERE alert_pending) \
+            OR EXISTS (SELECT 1 FROM series_alerts WHERE alert_pending) \
+            OR EXISTS (SELECT 1 FROM anomaly_alerts WHERE alert_pending)";
+        Ok(with_db!(self, |pool| sqlx::query_scalar::<_, bool>(SQL).fetch_one(pool).await?))
+    }
+
     /// Marks monitor alerts as handed to the alert pipeline.
     pub async fn monitor_alerts_sent(&self, ids: &[Uuid]) -> StoreResult<()> {
         self.clear_alert_pending("monitor_events", ids).await
