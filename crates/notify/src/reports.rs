@@ -50,6 +50,11 @@ impl Notifier {
             };
             self.db.complete_mail_deliveries(outbox, node, now_ms, &[(d, result)]).await?;
         }
+        if pass.sent + pass.retried + pass.failed >= per_pass {
+            // More may be waiting (a report to many people): the next pass comes after the
+            // wake gap, not the poll, as when passes came five times a second.
+            self.wake();
+        }
         Ok(pass)
     }
 }

@@ -330,7 +330,8 @@ pub(crate) async fn claim_due_monitors(
 /// own: a binder (sqlx, or the synchronous writer) asks SQLite for each parameter's name, a
 /// linear search through the statement's named parameters, so numbered ones made a 1,664-
 /// parameter upsert quadratic (a fifth of the CPU of checks; docs/performance.md). With other
-/// parameters around they stay numbered (`?1, ?2, …`), since sqlx counts bare ones apart.
+/// parameters around they stay numbered (`?1, ?2, …`), since sqlx counts bare ones apart; a
+/// caller that fills a marker in later must make it one of those (`$NODE` in `oncall/queue.rs`).
 pub(crate) fn multi_row(backend: Backend, head: &str, cols: usize, rows: usize, tail: &str) -> String {
     let has_params = |s: &str| s.contains(['?', '$']);
     let anonymous = backend == Backend::Sqlite && !has_params(head) && !has_params(tail);

@@ -67,11 +67,13 @@ impl Db {
     /// Whether any alert outbox (monitor, vendor, SLO, series, latency anomaly) holds an alert
     /// not yet handed to ingest. A read: an idle drain takes no lease and writes nothing.
     pub async fn alerts_pending(&self) -> StoreResult<bool> {
+        // `= TRUE` seeks the `(alert_pending, at)` indexes; monitor events have a partial
+        // index on the bare condition.
         const SQL: &str = "SELECT EXISTS (SELECT 1 FROM monitor_events WHERE alert_pending) \
-            OR EXISTS (SELECT 1 FROM vendor_alerts WHERE alert_pending) \
-            OR EXISTS (SELECT 1 FROM slo_alerts WHERE alert_pending) \
-            OR EXISTS (SELECT 1 FROM series_alerts WHERE alert_pending) \
-            OR EXISTS (SELECT 1 FROM anomaly_alerts WHERE alert_pending)";
+            OR EXISTS (SELECT 1 FROM vendor_alerts WHERE alert_pending = TRUE) \
+            OR EXISTS (SELECT 1 FROM slo_alerts WHERE alert_pending = TRUE) \
+            OR EXISTS (SELECT 1 FROM series_alerts WHERE alert_pending = TRUE) \
+            OR EXISTS (SELECT 1 FROM anomaly_alerts WHERE alert_pending = TRUE)";
         Ok(with_db!(self, |pool| sqlx::query_scalar::<_, bool>(SQL).fetch_one(pool).await?))
     }
 
