@@ -3,7 +3,7 @@
 //! signature, retries with back-off, acknowledgement stopping escalation, signed action links,
 //! and iCalendar feeds parsed by Python's `icalendar`.
 
-use chrono::Duration;
+use chrono::{Duration, Timelike};
 use opsdeck_core::role::Role;
 use opsdeck_testkit::{Receiver, StatusCode, TestServer, backend_tests};
 use serde_json::json;
@@ -25,6 +25,10 @@ async fn user_id(srv: &TestServer, name: &str) -> String {
 async fn schedules_and_who_is_on_call(srv: &TestServer) {
     let m = srv.token("mgr", Role::Manager).await;
     let (alice, bob, carol) = (user_id(srv, "alice").await, user_id(srv, "bob").await, user_id(srv, "carol").await);
+    // Carol's restricted layer covers one minute a day, six hours from now: never now, nor three
+    // hours later (a fixed 00:00 failed when the tests ran at midnight in Berlin).
+    let quiet_hour = (srv.now() + Duration::hours(6)).with_timezone(&chrono_tz::Europe::Berlin).hour();
+    let (quiet_start, quiet_end) = (format!("{quiet_hour:02}:00:00"), format!("{quiet_hour:02}:01:00"));
     let start = (srv.now() - Duration::hours(1))
         .with_timezone(&chrono_tz::Europe::Berlin)
         .naive_local()
@@ -37,7 +41,7 @@ async fn schedules_and_who_is_on_call(srv: &TestServer) {
             json!({"name": "Primary", "timezone": "Europe/Berlin", "layers": [
                 {"name": "Weekly", "users": [alice, bob], "start": start, "length": {"unit": "weeks", "count": 1}},
                 {"name": "Business hours", "users": [carol], "start": start, "length": {"unit": "days", "count": 1},
-                 "restrictions": [{"days": [], "start": "00:00:00", "end": "00:01:00"}]}
+                 "restrictions": [{"days": [], "start": quiet_start, "end": quiet_end}]}
             ]}),
         )
         .await;
