@@ -13,12 +13,20 @@ pub(crate) async fn next_pass(
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     tokio::select! {
-        _ = sleep_until(began + config.tick) => true,
+        _ = after(began, config.tick) => true,
         _ = woken.notified() => tokio::select! {
-            _ = sleep_until(began + config.wake_gap) => true,
+            _ = after(began, config.wake_gap) => true,
             _ = shutdown.changed() => false,
         },
         _ = shutdown.changed() => false,
+    }
+}
+
+/// Sleeps until `d` after `began`; a span past the clock's range never ends (no overflow).
+async fn after(began: Instant, d: std::time::Duration) {
+    match began.checked_add(d) {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -55,6 +63,16 @@ mod tests {
         woken.notify_one();
         assert!(next_pass(began, &config, &woken, &mut shutdown).await);
         assert_eq!(began.elapsed(), Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tick_past_the_clock_range_waits_for_a_wake_instead_of_overflowing() {
+        let config = NotifyConfig { tick: Duration::MAX, ..config() };
+        let (woken, (_stop, mut shutdown)) = (Notify::new(), watch::channel(false));
+        let began = Instant::now();
+        woken.notify_one();
+        assert!(next_pass(began, &config, &woken, &mut shutdown).await);
+        assert_eq!(began.elapsed(), Duration::from_millis(200));
     }
 
     #[tokio::test(start_paused = true)]
