@@ -16,14 +16,19 @@
 #   bench/alertmanager.sh                                   # builds the release binary
 #   OPSDECK_BIN=…/release/opsdeck DURATION_S=10 bench/alertmanager.sh
 #   PHASES="batch" bench/alertmanager.sh                    # one phase only
+#   PEER=alertmanager bench/alertmanager.sh                 # the batch and single loads against a
+#                                                           # real Alertmanager (in memory, not durable)
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench_name=am
+peer=${PEER:-opsdeck}
+[[ $peer == opsdeck || $peer == alertmanager ]] || { echo "PEER is opsdeck or alertmanager" >&2; exit 1; }
+[[ $peer == alertmanager ]] && bench_no_opsdeck=1
 # shellcheck source=bench/lib.sh
 source "$repo_root/bench/lib.sh"
 duration_s=${DURATION_S:-20}
 batch=${BATCH:-100}
-phases=${PHASES:-batch single pd4 webhook}
+if [[ $peer == alertmanager ]]; then phases=${PHASES:-batch single}; else phases=${PHASES:-batch single pd4 webhook}; fi
 
 new_key() {  # new_key NAME TYPE: a service with one integration; prints its key
     local sid
@@ -31,16 +36,41 @@ new_key() {  # new_key NAME TYPE: a service with one integration; prints its key
     api POST "/api/v1/services/$sid/integrations" "{\"type\": \"$2\"}" | json_field key
 }
 
-bench_token
-start_server
-am_key=$(new_key "AM bench" alertmanager)
-pd_key=$(new_key "PD bench" pagerduty)
-# Warm the integration routes and open the incidents before measuring.
+# A real Alertmanager with one receiver that sends nothing: what it costs to take alerts in.
+start_alertmanager() {
+    local am=/usr/bin/prometheus-alertmanager
+    if [[ ! -x $am ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq prometheus-alertmanager >/dev/null
+    fi
+    printf 'route:\n  receiver: sink\nreceivers:\n  - name: sink\n' >"$work/alertmanager.yml"
+    "$am" --config.file="$work/alertmanager.yml" --storage.path="$work/am-data" \
+        --web.listen-address="127.0.0.1:$port" --cluster.listen-address= >>"$work/server.log" 2>&1 & pid=$!
+    for _ in $(seq 1 3000); do
+        curl -sf "$url/-/ready" >/dev/null 2>&1 && break
+        kill -0 "$pid" 2>/dev/null || fail "alertmanager exited"
+        sleep 0.01
+    done
+    curl -sf "$url/-/ready" >/dev/null 2>&1 || fail "alertmanager did not become ready"
+    echo "== $("$am" --version 2>&1 | head -n 1)"
+}
+
+if [[ $peer == alertmanager ]]; then
+    start_alertmanager
+    am_key=unused pd_key=unused
+else
+    bench_token
+    start_server
+    am_key=$(new_key "AM bench" alertmanager)
+    pd_key=$(new_key "PD bench" pagerduty)
+fi
+# Warm the routes (and on Opsdeck open the incidents) before measuring.
 curl -sf -o /dev/null -H "Authorization: Bearer $am_key" -H 'content-type: application/json' \
     -d '[{"labels":{"alertname":"warmup"}}]' "$url/api/v2/alerts" || fail "warm-up alert refused"
-curl -sf -o /dev/null -H 'content-type: application/json' \
-    -d "{\"routing_key\": \"$pd_key\", \"event_action\": \"trigger\", \"dedup_key\": \"hot-0\", \"payload\": {\"summary\": \"warm-up\", \"source\": \"bench\", \"severity\": \"warning\"}}" \
-    "$url/v2/enqueue" || fail "warm-up event refused"
+if [[ $peer == opsdeck ]]; then
+    curl -sf -o /dev/null -H 'content-type: application/json' \
+        -d "{\"routing_key\": \"$pd_key\", \"event_action\": \"trigger\", \"dedup_key\": \"hot-0\", \"payload\": {\"summary\": \"warm-up\", \"source\": \"bench\", \"severity\": \"warning\"}}" \
+        "$url/v2/enqueue" || fail "warm-up event refused"
+fi
 sleep 1
 
 summary=()
@@ -58,11 +88,16 @@ run_phase() {  # run_phase NAME PREFIX WRK-ARGS…: runs wrk, prints and records
     cpu_s=$(awk -v t="$((cpu1 - cpu0))" -v hz="$tick" 'BEGIN {printf "%.2f", t / hz}')
     rate=$(awk -v n="$n" -v ns="$((t1 - t0))" 'BEGIN {printf "%.0f", n / (ns / 1e9)}')
     per1000=$(awk -v c="$cpu_s" -v n="$n" 'BEGIN {printf "%.1f", c * 1e6 / n}')
-    summary+=("$(printf '%-7s %8s alerts/s  %6s CPU-ms per 1,000  p50 %s ms  p99 %s ms  429: %s  peak RSS %s MiB' \
-        "$name" "$rate" "$per1000" "$(v latency_p50_ms)" "$(v latency_p99_ms)" "$(v status_429)" "$(mib "$(status_kb VmHWM)")")")
+    # SQLite's own heap (page caches, statements) from the server's /metrics, when it has the gauge.
+    local heap
+    heap=$(curl -sf "$url/metrics" 2>/dev/null | awk '$1 == "opsdeck_sqlite_memory_bytes" {printf "%.1f", $2 / 1048576}') || true
+    summary+=("$(printf '%-7s %8s alerts/s  %6s CPU-ms per 1,000  p50 %s ms  p99 %s ms  429: %s  peak RSS %s MiB%s' \
+        "$name" "$rate" "$per1000" "$(v latency_p50_ms)" "$(v latency_p99_ms)" "$(v status_429)" \
+        "$(mib "$(status_kb VmHWM)")" "${heap:+  (SQLite heap $heap MiB)}")")
 }
 
 for phase in $phases; do
+    [[ $peer == opsdeck || $phase == batch || $phase == single ]] || fail "Alertmanager takes no $phase load"
     case $phase in
     batch) run_phase batch am -t1 -c1 -d"${duration_s}s" --latency -s "$repo_root/bench/alertmanager.lua" \
         "$url/api/v2/alerts" -- "$am_key" "$batch" ;;
@@ -77,6 +112,7 @@ for phase in $phases; do
 done
 
 echo
-backend=SQLite; [[ ${OPSDECK_DATABASE_URL:-} == postgres* ]] && backend=PostgreSQL
-echo "== summary ($(nproc) cores, ${duration_s}s per phase, $backend, durable)"
+backend="SQLite, durable"; [[ ${OPSDECK_DATABASE_URL:-} == postgres* ]] && backend="PostgreSQL, durable"
+[[ $peer == alertmanager ]] && backend="Alertmanager, in memory"
+echo "== summary ($(nproc) cores, ${duration_s}s per phase, $backend)"
 printf '%s\n' "${summary[@]}"

@@ -1,5 +1,6 @@
 # Shared by the ingest drivers (bench/ingest.sh, bench/alertmanager.sh); sourced, not run.
-# Before sourcing, set `bench_name` (prefix of error messages) and `repo_root`. Provides:
+# Before sourcing, set `bench_name` (prefix of error messages) and `repo_root` (and
+# `bench_no_opsdeck=1` when no Opsdeck binary is needed). Provides:
 #   bin, work, port, url, tick   the binary (OPSDECK_BIN, else a release build), a temp data
 #                                dir (removed on exit), a free port and its URL, clock ticks/s
 #   pid                          the server, once start_server ran (stopped on exit)
@@ -9,7 +10,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsdeck-target}"
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v curl >/dev/null || { echo "curl is needed" >&2; exit 1; }
 
-if [[ -n ${OPSDECK_BIN:-} ]]; then
+if [[ -n ${bench_no_opsdeck:-} ]]; then
+    bin=/bin/true  # the driver measures a peer instead (bench/alertmanager.sh with PEER=alertmanager)
+elif [[ -n ${OPSDECK_BIN:-} ]]; then
     bin=$OPSDECK_BIN
 else
     (cd "$repo_root" && cargo build --release --locked -p opsdeck)

@@ -152,6 +152,17 @@ impl Db {
         with_db!(self, |pool| (pool.size(), pool.num_idle()))
     }
 
+    /// Bytes SQLite holds on the heap in this process (page caches, prepared statements), for
+    /// /metrics; `None` on PostgreSQL.
+    pub fn sqlite_memory_used(&self) -> Option<i64> {
+        match self {
+            // SAFETY: sqlite3_memory_used takes no argument and reads a counter under SQLite's
+            // own mutex; it is safe to call from any thread at any time.
+            Db::Sqlite(_) => Some(unsafe { rusqlite::ffi::sqlite3_memory_used() }),
+            Db::Postgres(_) => None,
+        }
+    }
+
     pub async fn close(&self) {
         with_db!(self, |pool| pool.close().await);
         if let Db::Sqlite(sqlite) = self {

@@ -60,6 +60,9 @@ async fn metrics_text(State(state): State<AppState>, headers: axum::http::Header
     let (size, idle) = state.db.pool_stats();
     metrics::gauge!("opsdeck_db_pool_connections").set(size as f64);
     metrics::gauge!("opsdeck_db_pool_idle_connections").set(idle as f64);
+    if let Some(bytes) = state.db.sqlite_memory_used() {
+        metrics::gauge!("opsdeck_sqlite_memory_bytes").set(bytes as f64);
+    }
     let mut body = PROMETHEUS.get().and_then(|h| h.as_ref()).map(|h| h.render()).unwrap_or_default();
     // The process's metrics are served whatever happens to the KPIs: a bad token or a database
     // outage leaves them out, when the process metrics matter most.

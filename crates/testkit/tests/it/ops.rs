@@ -17,6 +17,14 @@ async fn health_ready_metrics_and_openapi(srv: &TestServer) {
     assert!(metrics.contains("opsdeck_http_request_duration_seconds"));
     assert!(metrics.contains("opsdeck_db_pool_connections"));
     assert!(metrics.contains("opsdeck_build_info"));
+    if srv.db.backend() == opsdeck_store::Backend::Sqlite {
+        // SQLite's heap in this process: at least the open connections' schema and caches.
+        let heap = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("opsdeck_sqlite_memory_bytes "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert!(heap.is_some_and(|b| b > 100_000.0), "{heap:?}");
+    }
 
     let (status, spec) = srv.call(Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK);
