@@ -55,12 +55,7 @@ start_alertmanager() {
     printf 'route:\n  receiver: sink\nreceivers:\n  - name: sink\n' >"$work/alertmanager.yml"
     "$am" --config.file="$work/alertmanager.yml" --storage.path="$work/am-data" \
         --web.listen-address="127.0.0.1:$port" --cluster.listen-address= >>"$work/server.log" 2>&1 & pid=$!
-    for _ in $(seq 1 3000); do
-        curl -sf "$url/-/ready" >/dev/null 2>&1 && break
-        kill -0 "$pid" 2>/dev/null || fail "alertmanager exited"
-        sleep 0.01
-    done
-    curl -sf "$url/-/ready" >/dev/null 2>&1 || fail "alertmanager did not become ready"
+    wait_ready /-/ready alertmanager
     echo "== $("$am" --version 2>&1 | head -n 1)"
 }
 

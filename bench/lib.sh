@@ -4,7 +4,7 @@
 #   bin, work, port, url, tick   the binary (OPSDECK_BIN, else a release build), a temp data
 #                                dir (removed on exit), a free port and its URL, clock ticks/s
 #   pid                          the server, once start_server ran (stopped on exit)
-#   fail, ns_now, cpu_ticks, status_kb, mib, api, json_field, start_server, bench_token
+#   fail, ns_now, cpu_ticks, status_kb, mib, api, json_field, wait_ready, start_server, bench_token
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opsdeck-target}"
 
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -56,12 +56,15 @@ bench_token() {
     echo 'bench password 123' | "$bin" user add --username bench --role admin --password-stdin >/dev/null
     token=$("$bin" token create --user bench --name bench 2>/dev/null | tail -n 1)
 }
-start_server() {  # start_server [EXTRA ARGS…]
-    (cd "$work" && exec "$bin" serve --listen "127.0.0.1:$port" "$@" >>"$work/server.log" 2>&1) & pid=$!
+wait_ready() {  # wait_ready PATH WHAT: up to 30 s for $pid to answer PATH on $url
     for _ in $(seq 1 3000); do
-        curl -sf "$url/readyz" >/dev/null 2>&1 && break
-        kill -0 "$pid" 2>/dev/null || fail "server exited"
+        curl -sf "$url$1" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || fail "$2 exited"
         sleep 0.01
     done
-    curl -sf "$url/readyz" >/dev/null 2>&1 || fail "server did not become ready"
+    fail "$2 did not become ready"
+}
+start_server() {  # start_server [EXTRA ARGS…]
+    (cd "$work" && exec "$bin" serve --listen "127.0.0.1:$port" "$@" >>"$work/server.log" 2>&1) & pid=$!
+    wait_ready /readyz server
 }
